@@ -165,6 +165,8 @@ def _process_state() -> dict:
         "the WILDGAN_ variables": {k: v for k, v in os.environ.items() if k.startswith("WILDGAN_")},
         "warnings.formatwarning": warnings.formatwarning,      # (pytest's catch_warnings puts back the filters only)
         "sys.excepthook": sys.excepthook,
+        # (the library sets it only inside a call and puts the caller's back: devices.caller_torch_state_kept)
+        "torch's thread count": torch.get_num_threads(),
         "torch's default dtype": torch.get_default_dtype(),
         "torch's grad mode": torch.is_grad_enabled(),
         "torch's deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
@@ -193,6 +195,7 @@ def _put_back(before: dict) -> None:
     os.environ.update(before["the WILDGAN_ variables"])
     warnings.formatwarning = before["warnings.formatwarning"]
     sys.excepthook = before["sys.excepthook"]
+    torch.set_num_threads(before["torch's thread count"])
     torch.set_default_dtype(before["torch's default dtype"])
     torch.set_grad_enabled(before["torch's grad mode"])
     torch.use_deterministic_algorithms(before["torch's deterministic algorithms"])
@@ -213,11 +216,12 @@ def _process_state_put_back() -> Iterator[None]:
     """Fails the test that leaves process-wide state changed (_process_state), after putting it back, so that one
     leak fails one test and not, on some worker order only, a later one (as test_roofline's kernel sets once did).
 
-    Two things are put back without failing: torch's thread count, which the library sets on purpose for the rest of
-    the process (TrainConfig.threads: training, then the training scores; cli.main puts its own back), and torch's
-    global RNG, which every test starts from seeded 0: the tests that draw from it unseeded (torch.randn in
-    test_nets, test_losses, ...) drew whatever the tests before them in the worker left (train_pgan seeds it with
-    its run's seed), other numbers on each order."""
+    One thing is put back without failing: torch's global RNG, which every test starts from seeded 0: the tests that
+    draw from it unseeded (torch.randn in test_nets, test_losses, ...) drew whatever the tests before them in the
+    worker left (tests seed it themselves; the library's training seeds it inside a call and puts the caller's
+    back, devices.caller_torch_state_kept), other numbers on each order. torch's thread count is checked as the
+    rest: the library sets TrainConfig.threads only inside a call (train_pgan, train_run, run_study, Detector,
+    cli.main) and puts the caller's back."""
     import torch
 
     global _SEED_0_STATE
@@ -226,12 +230,9 @@ def _process_state_put_back() -> Iterator[None]:
             torch.manual_seed(0)
             _SEED_0_STATE = torch.get_rng_state()
     torch.set_rng_state(_SEED_0_STATE)          # (a copy: 0.2 us, where torch.manual_seed takes 100)
-    threads = torch.get_num_threads()
     before = _process_state()
     yield
     after = _process_state()
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
     said = []
     for k in before:
         if k == "nets.layers' names" and after[k] != before[k]:

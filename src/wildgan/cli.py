@@ -28,6 +28,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -1482,6 +1483,12 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     _shutdown(ctx)
     if not is_main:
         return 0
+    if cfg.train.threads is not None:
+        import torch
+
+        # --threads for the rest of the command too (the training scores, --evaluate), as training set it: train_run
+        # put back the count it found on the way out, and main() puts back the caller's when the command ends
+        torch.set_num_threads(cfg.train.threads)
     what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
@@ -2449,12 +2456,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
     os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
-    # --threads sets torch's intra-op thread count for the command (its training, scoring, evaluation): put back on
-    # the way out as the warning format is, so that main() called again in one process (a notebook, the tests) leaves
-    # what runs after it at the caller's count (float sums differ with the count; a 1-thread pytest-xdist worker left
-    # at 2 threads by one test oversubscribed the cores for the rest of it). torch not imported yet: nothing to keep
-    torch_before = sys.modules.get("torch")
-    saved_threads = torch_before.get_num_threads() if torch_before is not None else None
+    # --threads sets torch's intra-op thread count for the command (its training, scoring, evaluation), and training
+    # seeds torch's global RNG: both put back on the way out as the warning format is, so that main() called again
+    # in one process (a notebook, the tests) leaves what runs after it at the caller's count and random stream (float
+    # sums differ with the count; a 1-thread pytest-xdist worker left at 2 threads by one test oversubscribed the
+    # cores for the rest of it). torch not imported yet: nothing to keep (and no import of it for `wildgan --help`)
+    kept = ExitStack()
+    if "torch" in sys.modules:
+        from .devices import caller_torch_state_kept
+
+        kept.enter_context(caller_torch_state_kept())
     try:
         try:
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
@@ -2534,8 +2545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = saved_format
         if saved_workers is None:
             os.environ.pop("WILDGAN_DECODE_WORKERS", None)
-        if torch_before is not None and torch_before.get_num_threads() != saved_threads:
-            torch_before.set_num_threads(saved_threads)
+        kept.close()
         if saved_term is not None:
             import signal
 

@@ -22,8 +22,9 @@ order). batch_mode='isolated' scores each image on its own (group size 1): X[i:i
 needs (and what the ONNX export computes). Thresholds always come from training scores made with the same protocol.
 
 What is where in this module:
-  * module helpers: _torch_threads (a thread count for one call), the run_dir bookkeeping of fit (_TempRunDir, the
-    DETECTOR.txt marker, _refuse_a_run_fit_did_not_write, _api_words: training's refusals in the API's words),
+  * module helpers: _torch_threads (a thread count for one call, the caller's torch state put back), the run_dir
+    bookkeeping of fit (_TempRunDir, the DETECTOR.txt marker, _refuse_a_run_fit_did_not_write, _api_words:
+    training's refusals in the API's words),
     HeatMaps (what heatmaps() returns), _run_width / _run_latent_size (a run's networks as Detector parameters);
   * Detector: sklearn plumbing (get_params, set_params, _validate), _run_config (parameters -> RunConfig), fit
     (_fit: images -> run directory -> networks -> training scores -> threshold), thresholds (set_threshold,
@@ -44,6 +45,7 @@ import re
 import shutil
 import tempfile
 import weakref
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -94,24 +96,12 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
 # ------------------------------------------------------------------------------------------------------------------
 # The estimator
 
-class _torch_threads:
-    """Run a block with n torch intra-op threads, then restore the caller's setting (None: leave it alone)."""
+def _torch_threads(n: int | None) -> AbstractContextManager[None]:
+    """A block at n torch intra-op threads (None: the caller's count) that puts the caller's count and torch's global
+    RNG back on the way out (devices.caller_torch_state_kept; imported here, as `import wildgan` stays torch-free)."""
+    from .devices import caller_torch_state_kept
 
-    def __init__(self, n: int | None) -> None:
-        self.n, self.saved = n, None
-
-    def __enter__(self) -> None:
-        if self.n:
-            import torch
-
-            self.saved = torch.get_num_threads()
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is not None:
-            import torch
-
-            torch.set_num_threads(self.saved)
+    return caller_torch_state_kept(n)
 
 
 DETECTOR_MARKER = "DETECTOR.txt"

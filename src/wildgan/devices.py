@@ -1,6 +1,9 @@
-"""Device selection, shared by training and scoring."""
+"""Device selection, shared by training and scoring; and the torch state a Python API call puts back for its caller."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -37,3 +40,36 @@ def check_device_name(name: str) -> torch.device:
         # said as typed (gpu, not Python's 'gpu'), with the spellings to use; "gpu" is the usual guess for a GPU
         gpu = " (a GPU is cuda)" if isinstance(name, str) and name.strip().lower().startswith("gpu") else ""
         raise ConfigError(f"device {as_typed(name)} is not a device{gpu}: use {DEVICE_SPELLINGS}") from None
+
+
+@contextmanager
+def caller_torch_state_kept(threads: int | None = None) -> Iterator[None]:
+    """A block of the Python API that puts torch's process-wide state back for its caller on the way out, however it
+    ends (an exception, KeyboardInterrupt): the intra-op thread count and the global RNG (CPU, and CUDA's).
+
+    Training sets both on purpose (TrainConfig.threads, and torch.manual_seed(seed) before it builds the networks), for
+    the training and what follows it in the same call (its training scores, a study's evaluation): numbers depend on
+    them, so they stay as set until the outermost such block of the call ends. `threads` (None: leave the count as
+    it is) sets the count for the block. Nested blocks each put back what they found.
+
+    CUDA's generators are saved only where CUDA was initialised already: asking for them would initialise it (seconds,
+    GPU memory, and a fork-based worker pool after it fails). Where this block initialised it, they are seeded again
+    with the caller's torch.initial_seed(), the seed torch would have given them at the caller's first CUDA use (after
+    torch.manual_seed(s) or none: the default seed); a caller who seeded CUDA alone before it was initialised
+    (torch.cuda.manual_seed) gets torch.initial_seed()'s stream instead."""
+    saved_threads = torch.get_num_threads()
+    cpu = torch.get_rng_state()
+    seed = torch.initial_seed()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        if threads:
+            torch.set_num_threads(int(threads))
+        yield
+    finally:
+        if torch.get_num_threads() != saved_threads:
+            torch.set_num_threads(saved_threads)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        elif torch.cuda.is_initialized():
+            torch.cuda.manual_seed_all(seed)

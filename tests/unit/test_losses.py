@@ -189,11 +189,12 @@ def test_resume_across_device_types_reseeds_the_latent_stream(tmp_path):
     assert not torch.equal(other.get_state(), tensors["rng.z"])
 
 
-def test_threads_setting_is_validated_and_applied(tmp_path):
+def test_threads_setting_is_validated_and_applied(tmp_path, monkeypatch):
     import pytest
 
     from wildgan.config import DataConfig, RunConfig
     from wildgan.errors import ConfigError
+    from wildgan.training import loop
     from wildgan.training.loop import train_pgan
 
     for bad in (0, -1, 1.5, True):
@@ -201,12 +202,20 @@ def test_threads_setting_is_validated_and_applied(tmp_path):
             TrainConfig(threads=bad)
     x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
     tc = TrainConfig(total_kimg=0.032, phase_kimg=0.032, minibatch={4: 16, 8: 16}, device="cpu", threads=1)
+    seen = []
+    real = loop.build_pyramid
+
+    def watched(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "build_pyramid", watched)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         train_pgan(x, RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny"),
                    tmp_path, progress=False)
-        assert torch.get_num_threads() == 1
+        assert seen == [1] and torch.get_num_threads() == 2       # trained at 1, the caller's count put back
     finally:
         torch.set_num_threads(before)
 

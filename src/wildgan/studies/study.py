@@ -31,6 +31,7 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
+from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
                       WildganWarning, stop_text, stop_words, warn_user)
 from ..evaluation.gamma_curves import gamma_plots
@@ -649,13 +650,10 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     make_folder(study_dir, "give the study a folder that can be written (wildgan study --out DIR)",
                 label="the study folder")
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
-    with run_lock(study_dir):
-        if base.train.threads is not None:
-            import torch
-
-            # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
-            # rows lost to a kill) would score at torch's default count, and float sums differ with the count
-            torch.set_num_threads(base.train.threads)
+    # --threads for the whole session: the training sets it, but a session that only evaluates cells (their rows lost
+    # to a kill) would score at torch's default count, and float sums differ with the count. The caller's count and
+    # global RNG (the cells' training seeds it) are put back when the study returns or raises
+    with run_lock(study_dir), caller_torch_state_kept(base.train.threads):
         if isinstance(log, RunLog):
             # the sessions of one study folder told apart in its log.txt, by what ran them and from where it went on
             from .. import __version__

@@ -49,7 +49,7 @@ from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, gener
 from ..nets import PGANNetworks, build_pgan
 from ..nets import layers
 from ..nets.layers import FlatWeights, downsample2, lerp, lrelu, pixel_norm, upsample2
-from ..devices import resolve_device
+from ..devices import caller_torch_state_kept, resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
@@ -866,7 +866,17 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     other numeric settings): the warning of another intra-op thread count than the checkpoint's is not said again.
 
     `dist`: a wildgan.training.distributed.DistContext for data-parallel training under torchrun (default: the one
-    set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes."""
+    set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes.
+
+    Trains at cfg.train.threads intra-op threads (None: the caller's count) from torch's global RNG seeded with
+    cfg.train.seed, and puts both back as the caller had them on the way out (devices.caller_torch_state_kept)."""
+    with caller_torch_state_kept(cfg.train.threads):
+        return _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist)
+
+
+def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool, progress: bool, log: Log,
+                dist: Any) -> TrainResult:
+    """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan."""
     from ..progress import progress_bar
 
     from . import distributed as _dist
@@ -884,8 +894,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = dist.device if dist is not None else resolve_device(tc.device)
-    if tc.threads is not None:
-        torch.set_num_threads(tc.threads)
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
@@ -897,7 +905,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         log("WILDGAN_KERNELS=plain: the plain pixel norm, minibatch-stddev variance and per-layer weights (no fused "
             "kernels)")
 
-    torch.manual_seed(tc.seed)
+    torch.manual_seed(tc.seed)          # (the caller's global RNG is put back by train_pgan)
     nets = build_pgan(nc, tc.seed).to(device)
     if dist is not None:
         dist.broadcast_modules(nets.modules())

@@ -51,7 +51,7 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
                            training_record)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
-from ..devices import resolve_device
+from ..devices import caller_torch_state_kept, resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
@@ -521,7 +521,19 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
     run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
     start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is no path
-    (the default data: $WILDGAN_DATA, else the sample) where the split is that data."""
+    (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
+
+    Training sets torch's thread count (cfg.train.threads) and seeds its global RNG: both are put back as the caller
+    had them when this returns or raises (devices.caller_torch_state_kept)."""
+    with caller_torch_state_kept():
+        return _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                               split=split, before_unlock=before_unlock)
+
+
+def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
+                    log: Callable[[str], None], split: AnomalySplit | None,
+                    before_unlock: Callable[[], None] | None) -> TrainResult:
+    """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
     run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
@@ -924,8 +936,9 @@ def _train_fanogan(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume
     from .fanogan_loop import train_fanogan
 
     if cfg.train.threads is not None:
-        # --threads: as the pGAN loop sets it (training.loop), for this run's training and what follows it (the
-        # training scores, --evaluate); f-AnoGAN's own config has no field of its own for it
+        # --threads: as the pGAN loop sets it (training.loop), for this run's training (train_run puts the caller's
+        # count back; `wildgan train` sets it for its training scores and --evaluate too); f-AnoGAN's own config has
+        # no field of its own for it
         torch.set_num_threads(cfg.train.threads)
     final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
                           checkpoint_every=fanogan_checkpoint_every(cfg),
