@@ -871,11 +871,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     Trains at cfg.train.threads intra-op threads (None: the caller's count) from torch's global RNG seeded with
     cfg.train.seed, and puts both back as the caller had them on the way out (devices.caller_torch_state_kept)."""
     with caller_torch_state_kept(cfg.train.threads):
-        return _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist)
+        return _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist,
+                           threads_noted=threads_noted)
 
 
 def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool, progress: bool, log: Log,
-                dist: Any) -> TrainResult:
+                dist: Any, threads_noted: bool) -> TrainResult:
     """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan."""
     from ..progress import progress_bar
 
