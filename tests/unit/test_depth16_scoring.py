@@ -41,6 +41,15 @@ def _messages(rec: list[warnings.WarningMessage]) -> str:
     return "\n".join(str(w.message) for w in rec)
 
 
+def _twins(new: Path) -> Path:
+    """A folder of one new cell saved twice: cell8.png (8-bit) and cell16.png, its 16-bit twin (value * 257)."""
+    new.mkdir()
+    a = _cell8(np.random.default_rng(7))
+    Image.fromarray(a).save(new / "cell8.png")
+    _png16(new / "cell16.png", a.astype(np.uint16) * 257)
+    return new
+
+
 def test_trained_depth_and_the_scoring_rule() -> None:
     assert trained_depth(0, 20) == "8bit"
     assert trained_depth(20, 0) == "16bit"
@@ -198,11 +207,7 @@ def test_an_8_bit_run_scores_a_16_bit_twin_like_its_8_bit_file(tmp_path, capsys)
     _, run = _train(tmp_path, "eight", sixteen=False)
     conv = json.loads((run / "split.json").read_text())["conversion"]
     assert (conv["files_16bit"], conv["files_8bit"], conv["trained_depth"]) == (0, 20, "8bit")
-    new = tmp_path / "new"
-    new.mkdir()
-    a = _cell8(np.random.default_rng(7))
-    Image.fromarray(a).save(new / "cell8.png")
-    _png16(new / "cell16.png", a.astype(np.uint16) * 257)
+    new = _twins(tmp_path / "new")
     scores, said = _score(run, new, tmp_path / "s.csv", capsys)
     assert scores["cell8.png"] and scores["cell8.png"] == scores["cell16.png"]
     assert "1 16-bit image scored with a run trained on 8-bit images only" in said and "cell16.png" in said
@@ -252,11 +257,7 @@ def test_a_run_of_mixed_depths_says_what_it_reads_each_as(tmp_path, capsys) -> N
     # (the record of a pile of 10 16-bit and 10 8-bit files: scoring reads the record only)
     info["conversion"].update(files_16bit=10, files_8bit=10, trained_depth="mixed")
     (run / "split.json").write_text(json.dumps(info))
-    new = tmp_path / "new"
-    new.mkdir()
-    a = _cell8(np.random.default_rng(7))
-    Image.fromarray(a).save(new / "cell8.png")
-    _png16(new / "cell16.png", a.astype(np.uint16) * 257)
+    new = _twins(tmp_path / "new")
     scores, said = _score(run, new, tmp_path / "s.csv", capsys)
     assert said.count("trained on 8-bit and 16-bit images mixed") == 1, said
     assert "cell8.png) as it is" in said and "cell16.png) by depth16 per-image" in said

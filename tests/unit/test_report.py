@@ -292,8 +292,6 @@ def test_study_report_fallback_plot_is_each_methods_own_score_with_its_controls(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The figure the report draws for a study that left none is the study's own: f-AnoGAN's curve of its own score
     A (not its a), each method's untrained networks of that score and the pixel controls beside."""
-    from wildgan.evaluation import plots
-
     study = tmp_path / "study"
     study.mkdir()
     rows = [_study_row(cell=f"{m}-{g}-{s}", method=m, gamma=g, seed=s,
@@ -301,14 +299,7 @@ def test_study_report_fallback_plot_is_each_methods_own_score_with_its_controls(
                        controls={"untrained": {"a": 0.55, "A": 0.6}, "pixel_norm": 0.52, "pixel_std": 0.51})
             for m in ("wildgan", "fanogan") for g in (0.0, 0.1) for s in (0, 1)]
     (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    drawn: list[dict[str, Any]] = []
-    real = plots.auc_vs_gamma
-
-    def spy(path: Path, curves: Any, **kw: Any) -> Path:
-        drawn.append(dict(curves))
-        return real(path, curves, **kw)
-
-    monkeypatch.setattr(plots, "auc_vs_gamma", spy)
+    drawn = _spy_on_gamma_figures(monkeypatch)
     report(study)
     assert len(drawn) == 1 and (study / "report" / "auc_vs_gamma.png").is_file()
     curves = drawn[0]
