@@ -56,7 +56,9 @@ def caller_torch_state_kept(threads: int | None = None) -> Iterator[None]:
     GPU memory, and a fork-based worker pool after it fails). Where this block initialised it, they are seeded again
     with the caller's torch.initial_seed(), the seed torch would have given them at the caller's first CUDA use (after
     torch.manual_seed(s) or none: the default seed); a caller who seeded CUDA alone before it was initialised
-    (torch.cuda.manual_seed) gets torch.initial_seed()'s stream instead."""
+    (torch.cuda.manual_seed) gets torch.initial_seed()'s stream instead. Where CUDA is not initialised on the way out
+    either, a seeding in the block (torch.manual_seed queues CUDA's seed for its first use) is queued over with the
+    caller's torch.initial_seed() too: else the caller's first CUDA use drew from the run's seed."""
     saved_threads = torch.get_num_threads()
     cpu = torch.get_rng_state()
     seed = torch.initial_seed()
@@ -68,8 +70,11 @@ def caller_torch_state_kept(threads: int | None = None) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != saved_threads:
             torch.set_num_threads(saved_threads)
+        # (the block seeded torch's RNG where its initial seed changed: CUDA's seed queued too, if CUDA is not up)
+        reseeded = torch.initial_seed() != seed
         torch.set_rng_state(cpu)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
-        elif torch.cuda.is_initialized():
+        elif torch.cuda.is_initialized() or reseeded:
+            # seeded now where initialised, else queued for CUDA's first use (no initialisation: torch's _lazy_call)
             torch.cuda.manual_seed_all(seed)

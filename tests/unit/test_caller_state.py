@@ -173,3 +173,23 @@ def test_cuda_generators_are_put_back_when_initialised_and_seeded_as_torch_would
     with caller_torch_state_kept():
         pass
     assert calls == []
+
+
+def test_a_seeding_in_the_block_leaves_cudas_first_use_the_callers_seed_where_cuda_is_not_initialised(
+        monkeypatch) -> None:
+    """torch.manual_seed queues CUDA's seed for its first use where CUDA is not initialised (torch.cuda._lazy_call):
+    CPU training in the block (torch.manual_seed(run seed)) left that queued, so the caller's first CUDA use after it
+    drew from the run's seed, not its own (a machine with a GPU, training on the CPU). The block queues the caller's."""
+    from wildgan.devices import caller_torch_state_kept
+
+    _caller()
+    queued: list[int] = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda s: queued.append(int(s)))   # (what _lazy_call queues)
+    with caller_torch_state_kept():
+        torch.manual_seed(5)                       # as train_pgan seeds its run
+    assert queued and queued[-1] == 123, queued
+    queued.clear()
+    with caller_torch_state_kept():                # (no seeding in the block: nothing queued over the caller's)
+        torch.rand(3)
+    assert queued == []

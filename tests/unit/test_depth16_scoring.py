@@ -318,3 +318,23 @@ def test_evaluate_on_other_data_reads_a_file_of_the_other_depth_as_score_does(tm
     if sixteen:
         assert "1 8-bit image read for a run trained on 16-bit images only" in _messages(rec)
         assert "kept as they are" not in _messages(rec)
+
+
+def test_data_loaded_by_another_depth16_rule_says_so(tmp_path) -> None:
+    """load_split_data(read_depth16=) read the files by another rule than cfg's but its LoadedData's options said
+    cfg's: build_split(cfg, loaded=) took those images as cfg's own (8-bit files stretched as 16-bit ones), where
+    any other option read otherwise is refused."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, load_split_data
+
+    rng = np.random.default_rng(5)
+    for cls, n in (("good", 40), ("bad", 8)):
+        (tmp_path / cls).mkdir()
+        for i in range(n):
+            Image.fromarray(_cell8(rng)).save(tmp_path / cls / f"{i}.png")
+    cfg = DataConfig(data=str(tmp_path), normal=("good",), resolution=8, channels=1)
+    loaded = load_split_data(cfg, read_depth16=PER_IMAGE_8BIT)
+    assert loaded.options["depth16"] == PER_IMAGE_8BIT
+    with pytest.raises(ValueError, match="depth16"):
+        build_split(cfg, loaded=loaded)
+    build_split(cfg, loaded=load_split_data(cfg))          # (read by cfg's own rule: taken)

@@ -271,3 +271,24 @@ def test_layers_pickled_before_the_run_time_weight_attributes_still_run():
             m.__dict__.pop(a, None)
         old = pickle.loads(pickle.dumps(m))
         assert torch.equal(old(x), want)
+
+
+def test_building_the_networks_leaves_cudas_generators_alone(monkeypatch):
+    # fork_rng(devices=[]) puts back the CPU generator alone: torch.manual_seed in it also seeded every CUDA generator
+    # (an initialised CUDA's for good, else queued for its first use), so scoring's untrained control reseeded the
+    # caller's GPU stream. Seeded through the CPU generator (the networks are built on the CPU): the same weights
+    from wildgan.config import FAnoGANConfig
+    from wildgan.nets.fanogan import build_fanogan
+    from wildgan.nets.pgan import Generator
+
+    seeded: list[int] = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda s: seeded.append(int(s)))
+    cfg = NetConfig(resolution=16, channels=1, fmap_base=64, fmap_max=8)
+    nets = build_pgan(cfg, 3)
+    build_fanogan(FAnoGANConfig(dim=8), 32, 1, seed=3)
+    assert seeded == []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)                      # (the weights torch.manual_seed(3) gave)
+        ref = Generator(cfg, True)
+    for p, q in zip(nets.G.parameters(), ref.parameters()):
+        assert torch.equal(p, q)

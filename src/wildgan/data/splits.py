@@ -562,7 +562,12 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     source = train.info.get("source")
     if source is not None and (root is None or str(root) != str(source)):
         before = quick_identity(source)         # (read elsewhere than resolved beforehand: a download)
-    return LoadedData(train, test, kind, _load_options(cfg, download), before if source is not None else None)
+    # the options the images were read with: read_depth16's rule where given (build_split(loaded=) refuses such a read
+    # for a cfg whose own rule it is not, as for any other option read otherwise)
+    read_with = _load_options(cfg, download)
+    if read_depth16 is not None:
+        read_with["depth16"] = read_depth16
+    return LoadedData(train, test, kind, read_with, before if source is not None else None)
 
 
 def _auto_resolution(cfg: DataConfig, protocol: str, train: ImageSet) -> int:

@@ -33,7 +33,9 @@ def build_pgan(cfg: NetConfig, seed: int, fused: bool = True) -> PGANNetworks:
     """Freshly initialised networks; the same (cfg, seed) always gives the same weights (the 'untrained' control)."""
     gen = torch.random.fork_rng(devices=[])
     with gen:
-        torch.manual_seed(seed)
+        # the CPU generator alone (the networks are built on the CPU): torch.manual_seed seeds CUDA's too (queued, where
+        # CUDA is not initialised), which fork_rng(devices=[]) does not put back
+        torch.default_generator.manual_seed(seed)
         G = Generator(cfg, fused)
         D = Discriminator(cfg, fused)
         E = Encoder(cfg, fused)

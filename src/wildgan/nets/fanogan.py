@@ -254,7 +254,8 @@ def build_fanogan(cfg: FAnoGANConfig, resolution: int, channels: int, seed: int 
     """Freshly initialised G, D, E; the same (cfg, resolution, channels, seed) always gives the same weights.
     seed None = cfg.seed. The global torch RNG is left untouched."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed if seed is None else seed)
+        # (the CPU generator alone, as build_pgan: torch.manual_seed would seed CUDA's too, which fork_rng leaves)
+        torch.default_generator.manual_seed(cfg.seed if seed is None else seed)
         G = FAnoGANGenerator(resolution, channels, cfg.dim, cfg.latent_size, bn_eps=cfg.bn_eps)
         D = FAnoGANCritic(resolution, channels, cfg.dim)
         E = FAnoGANEncoder(resolution, channels, cfg.dim, cfg.latent_size, bn_eps=cfg.bn_eps)
