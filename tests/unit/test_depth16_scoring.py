@@ -338,3 +338,25 @@ def test_data_loaded_by_another_depth16_rule_says_so(tmp_path) -> None:
     with pytest.raises(ValueError, match="depth16"):
         build_split(cfg, loaded=loaded)
     build_split(cfg, loaded=load_split_data(cfg))          # (read by cfg's own rule: taken)
+
+
+def test_users_cannot_give_the_scoring_rule(tmp_path) -> None:
+    """parse_opts took transforms.PER_IMAGE_8BIT (evaluate's internal read of other data for a run) from anyone:
+    load_dataset(npz, depth16='per-image+8bit') read the data and warned about 'a run trained on 16-bit images only'
+    with no run. The public readers refuse it as any unknown rule; load_split_data(read_depth16=) still reads by it
+    (test_data_loaded_by_another_depth16_rule_says_so)."""
+    from wildgan.data import load_dataset, load_image_files, load_images
+
+    npz = tmp_path / "d.npz"
+    rng = np.random.default_rng(3)
+    np.savez(npz, x_train=np.stack([_cell8(rng) for _ in range(4)])[..., None], y_train=np.zeros(4, np.int64))
+    png = tmp_path / "a.png"
+    Image.fromarray(_cell8(rng)).save(png)
+    unknown = "depth16 must be per-image, global, shift or bits:N"
+    with pytest.raises(ValueError, match=unknown):
+        load_dataset(npz, depth16="no-such-rule")           # (the message any unknown rule gets)
+    for call in (lambda: load_dataset(npz, depth16=PER_IMAGE_8BIT),
+                 lambda: load_images([png], 8, 1, depth16=PER_IMAGE_8BIT),
+                 lambda: load_image_files([png], 8, 1, depth16=PER_IMAGE_8BIT)):
+        with pytest.raises(ValueError, match=unknown):
+            call()

@@ -144,7 +144,10 @@ class MixedSizes(Exception):
     """Internal: a native (probe_uniform) decode found images of different sizes."""
 
 
-def parse_opts(opts: dict[str, Any]) -> Opts:
+def parse_opts(opts: dict[str, Any], scoring_rule: bool = False) -> Opts:
+    """The read options `opts` as Opts, each checked. scoring_rule: depth16 may also be transforms.PER_IMAGE_8BIT, a
+    rule wildgan itself reads by (evaluate's read of other data for a run, splits.load_split_data's read_depth16) and
+    no user gives: a public reader leaves it False, so that it is refused there as any unknown rule is."""
     known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations", "count_held"}
     if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
         raise ConfigError("stats must be a dict (internal option)")
@@ -160,8 +163,7 @@ def parse_opts(opts: dict[str, Any]) -> Opts:
         check_resolution(o.resolution)
     if o.channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
-    # (scoring's PER_IMAGE_8BIT is no rule a user gives, but evaluate reads other data for a run by it: build_split)
-    check_depth16(base_depth16(o.depth16))
+    check_depth16(base_depth16(o.depth16) if scoring_rule else o.depth16)
     if o.trained_depth is not None and o.trained_depth not in TRAINED_DEPTHS:
         raise ConfigError(f"trained_depth must be one of {', '.join(TRAINED_DEPTHS)}, got {o.trained_depth!r}")
     if o.resize not in ("resize", "error"):

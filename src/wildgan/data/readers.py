@@ -972,17 +972,20 @@ def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
         raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
 
 
-def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
+def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
                  ) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
     unlabelled-tar | unlabelled-npz | unlabelled-cifar-batches; the unlabelled ones have no test part).
 
     path None means $WILDGAN_DATA, else the embedded sample. opts: resolution, channels, depth16, resize, skip_bad,
     fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not exist), cache_dir, progress.
+
+    _scoring_rule: internal (splits.load_split_data's read_depth16 only): depth16 may be transforms.PER_IMAGE_8BIT,
+    which a user's call is refused (imageset.parse_opts).
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    o = parse_opts(opts)
+    o = parse_opts(opts, scoring_rule=_scoring_rule)
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "

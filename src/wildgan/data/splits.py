@@ -557,6 +557,9 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     before = quick_identity(root) if root is not None else None
     if count_held:
         opts["count_held"] = True
+    if read_depth16 is not None:
+        # (read_depth16 may be scoring's transforms.PER_IMAGE_8BIT, which load_dataset refuses from a user)
+        opts["_scoring_rule"] = True
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
     _warn_tiny_arrays(cfg, train, kind)
     source = train.info.get("source")
