@@ -1469,10 +1469,51 @@ def test_a_resume_with_other_threads_says_the_replay_is_not_exact(tiny_npz, tmp_
                  "--no-progress", "--no-train-scores"]) == 0
     log = (run / "log.txt").read_text()
     assert "gp_precision" not in log and json.loads((run / "config.json").read_text())["train"]["gp_precision"] == "amp"
+    # (0.35: the session before ended at 0.256 kimg, its last round past 0.2; a run finished is noted nothing)
     assert main(["train", "--out", str(run), "--resume", "--gp-precision", "fp32", "--amp", "bf16",
-                 "--total-kimg", "0.25", "--no-progress", "--no-train-scores"]) == 0
+                 "--total-kimg", "0.35", "--no-progress", "--no-train-scores"]) == 0
     log = (run / "log.txt").read_text()
     assert "gp_precision 'amp' -> 'fp32'" in log and "amp 'auto' -> 'bf16'" in log
+
+
+def test_a_finished_runs_resume_with_other_threads_notes_nothing_and_keeps_the_saved_count(tiny_npz, tmp_path):
+    """A resume of a finished run (nothing left to train) with another --threads said 'resumed with other numeric
+    settings (threads 1 -> 2): the weights were trained under both', false when nothing trains, and config.json
+    then recorded 2."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress",
+                 "--no-train-scores", "--phase-kimg", "0.05", "--threads", "1", "--total-kimg", "0.1",
+                 "--out", str(run)]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--threads", "2", "--no-progress",
+                 "--no-train-scores"]) == 0
+    log = (run / "log.txt").read_text()
+    assert "the run was already finished" in log
+    assert "other numeric settings" not in log, log
+    assert json.loads((run / "config.json").read_text())["train"]["threads"] == 1
+    assert "threads: 1" in (run / "config.yaml").read_text()
+
+
+def test_resumed_config_names_the_settings_it_noted(tiny_npz, tmp_path):
+    """_resumed_config gives the names of the numeric settings it noted changed: _train_run found a threads change
+    by searching the note's text for '(threads ' / '; threads '."""
+    from dataclasses import replace
+
+    from wildgan.training.run import _resumed_config
+    from wildgan.config import read_run_config
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress",
+                 "--no-train-scores", "--phase-kimg", "0.05", "--threads", "1", "--total-kimg", "0.1",
+                 "--out", str(run)]) == 0
+    saved = read_run_config(run)
+    more = replace(saved, train=replace(saved.train, total_kimg=0.2, threads=2, channels_last=True))
+    said: list[str] = []
+    cfg, noted = _resumed_config(more, run, said.append)
+    assert noted == frozenset({"threads", "channels_last"}) and cfg.train.threads == 2
+    assert len(said) == 1 and said[0].startswith("note: resumed with other numeric settings (channels_last")
+    back = replace(more, train=replace(more.train, threads=1, channels_last=saved.train.channels_last))
+    cfg, noted = _resumed_config(back, run, said.append)
+    assert noted == frozenset() and len(said) == 1
 
 
 def test_sigterm_ends_a_command_with_one_line_and_143():
@@ -3361,15 +3402,16 @@ def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resume
     before = (run / "log.txt").read_bytes()
     (pile / "new.png").write_bytes((pile / "05.png").read_bytes())
     with pytest.warns(WildganWarning, match="centre-cropped"):
-        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+        assert main(["train", "--resume", "--total-kimg", "0.128", "--amp", "bf16", "--out", str(run),
                      "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "the training images changed since this run started" in err and "note: resumed" not in err
     assert (run / "log.txt").read_bytes() == before
-    # the note is said when the resume goes on
+    # the note is said when the resume goes on (and trains: 0.128, past the 0.064 kimg the run reached, where a
+    # finished run's resume notes nothing)
     (pile / "new.png").unlink()
     with pytest.warns(WildganWarning, match="centre-cropped"):
-        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+        assert main(["train", "--resume", "--total-kimg", "0.128", "--amp", "bf16", "--out", str(run),
                      "--no-progress"]) == 0
     log = (run / "log.txt").read_text()[len(before):].splitlines()
     note = next(i for i, line in enumerate(log) if line.startswith("note: resumed with other numeric settings "

@@ -707,11 +707,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     # (_check_resumed_split) wrote 'note: resumed with other numeric settings' into log.txt, a resume that never was,
     # and with it the warnings its run log held for the session's first line
     said: list[str] = []
+    noted: frozenset[str] = frozenset()
     if resume and (run_dir / "config.json").is_file():
-        cfg = _resumed_config(cfg, run_dir, said.append)
+        cfg, noted = _resumed_config(cfg, run_dir, said.append)
     # the note names a threads setting changed: the loop's warning of another intra-op thread count is not said too
-    threads_noted = any(line.startswith(_NUMERIC_NOTE) and ("(threads " in line or "; threads " in line)
-                        for line in said)
+    threads_noted = "threads" in noted
     inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
@@ -773,10 +773,12 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
 _NUMERIC_NOTE = "note: resumed with other numeric settings "
 
 
-def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> RunConfig:
-    """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change): the
-    f-AnoGAN BatchNorm of a run recorded before those fields existed is kept. Other numeric settings than the
-    saved run's (NUMERIC_SETTINGS) are allowed, and noted."""
+def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> tuple[RunConfig, frozenset[str]]:
+    """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change), and the
+    names of the numeric settings (NUMERIC_SETTINGS) whose change it noted: the f-AnoGAN BatchNorm of a run recorded
+    before those fields existed is kept. Other numeric settings than the saved run's are allowed, and noted; not for
+    a pGAN run already finished (_pgan_finished), which trains nothing under them: its saved thread count is kept
+    (config.yaml and config.json record what trained the weights)."""
     saved = read_run_config(run_dir)
     if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
         cfg = replace(cfg, fanogan=replace(cfg.fanogan,
@@ -784,14 +786,35 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     # gp_precision only matters under autocast (amp bf16, or auto on a GPU): with amp off in both it changes nothing
     no_amp = saved.train.amp == cfg.train.amp == "off" or (
         saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
-    changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
-               if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
-    if changed and cfg.method != "fanogan":
-        # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
-        log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
-            f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
-            f"float noise")
-    return cfg
+    names = [k for k in sorted(NUMERIC_SETTINGS)
+             if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
+    if not names or cfg.method == "fanogan":
+        return cfg, frozenset()
+    if _pgan_finished(cfg, run_dir):
+        # nothing trains: 'the weights were trained under both' would be false, and config.yaml would record a
+        # thread count that never trained them (the other settings stay this session's: the device, say, is where
+        # its training scores are computed)
+        return replace(cfg, train=replace(cfg.train, threads=saved.train.threads)), frozenset()
+    # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
+    changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in names]
+    log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
+        f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
+        f"float noise")
+    return cfg, frozenset(names)
+
+
+def _pgan_finished(cfg: RunConfig, run_dir: Path) -> bool:
+    """Whether a resume of the pGAN run in run_dir under cfg trains nothing: its newest checkpoint whose sidecar reads
+    has seen cfg's total images (the loop's `done`, told before the loop restores it). Only the sidecars are read
+    (the loop verifies the weights): a newest checkpoint whose weights are damaged counts here, and the loop then
+    trains from an older one at the saved thread count, which is what the records then say."""
+    total = int(round(cfg.train.total_kimg * 1000))
+    for path in reversed(list_checkpoints(run_dir / "checkpoints")):
+        try:
+            return int(read_meta(path)["nimg"]) >= total
+        except (WildganError, OSError, KeyError):
+            continue
+    return False
 
 
 # the run's training-score caches (scoring.train_scores.cache_paths), each key file before its rows: the key marks a
