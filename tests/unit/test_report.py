@@ -469,6 +469,11 @@ def test_study_report_fallback_without_tables_csv_pools_no_rows_of_other_scoring
     # two older versions: which the study pooled is not known, each set apart as before
     rows[0]["scores_version"] = 2
     assert tables_pool(study, rows).pooled == []
+    # one older version, a cell's row twice (results.jsonl appended to again): still all of one version, pooled; the
+    # count of cells set apart (4) was compared with the count of rows (5), and every row was left out
+    rows[0]["scores_version"] = 0
+    twice = tables_pool(study, [rows[0], *rows])
+    assert len(twice.pooled) == 5 and not twice.apart
 
 
 def test_score_sections_without_tables_csv_refuse_rows_of_several_score_settings_as_the_figures_do(

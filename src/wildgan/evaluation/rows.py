@@ -244,7 +244,8 @@ def tables_pool(study_dir: Path, rows: list[dict[str, Any]],
     recorded = apart is not None
     if apart is None:
         apart = {str(r["cell"]): how for r in rows if (how := other_scoring_rules(r)) is not None}
-        if len(apart) == len(rows) and len(_scores_versions(rows)) == 1:
+        # (every row, not a count of cells: a cell whose row appears twice counts once in `apart`)
+        if rows and all(other_scoring_rules(r) is not None for r in rows) and len(_scores_versions(rows)) == 1:
             # every row of one older version: computed alike, as their study pooled them (a raised SCORES_VERSION
             # left an old study without tables.csv with no figures at all); their settings are compared below
             apart = {}
