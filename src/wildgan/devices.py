@@ -58,16 +58,15 @@ def caller_torch_state_kept(threads: int | None = None) -> Iterator[None]:
     torch.manual_seed(s) or none: the default seed); a caller who seeded CUDA alone before it was initialised
     (torch.cuda.manual_seed) gets torch.initial_seed()'s stream instead. Where CUDA is not initialised on the way out
     either, a seeding in the block (torch.manual_seed queues CUDA's seed for its first use) is queued over with the
-    caller's torch.initial_seed() too: else the caller's first CUDA use drew from the run's seed."""
+    caller's torch.initial_seed() too: else the caller's first CUDA use drew from the run's seed. Where the block
+    raised, a failure to put the state back (CUDA's calls after a CUDA fault) is a note on the block's error, which
+    goes on; without one, it is raised."""
     saved_threads = torch.get_num_threads()
     cpu = torch.get_rng_state()
     seed = torch.initial_seed()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    try:
-        if threads:
-            torch.set_num_threads(int(threads))
-        yield
-    finally:
+
+    def put_back() -> None:
         if torch.get_num_threads() != saved_threads:
             torch.set_num_threads(saved_threads)
         # (the block seeded torch's RNG where its initial seed changed: CUDA's seed queued too, if CUDA is not up)
@@ -78,3 +77,18 @@ def caller_torch_state_kept(threads: int | None = None) -> Iterator[None]:
         elif torch.cuda.is_initialized() or reseeded:
             # seeded now where initialised, else queued for CUDA's first use (no initialisation: torch's _lazy_call)
             torch.cuda.manual_seed_all(seed)
+
+    try:
+        if threads:
+            torch.set_num_threads(int(threads))
+        yield
+    except BaseException as exc:
+        # the block's own error is the one to hear: after a CUDA fault (a device-side assert) every CUDA call fails,
+        # and a failure to put CUDA's generators back would replace it; told in a note on it instead
+        try:
+            put_back()
+        except Exception as failed:
+            exc.add_note(f"(then putting back torch's state for the caller failed too: "
+                         f"{type(failed).__name__}: {failed})")
+        raise
+    put_back()

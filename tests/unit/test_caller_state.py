@@ -193,3 +193,29 @@ def test_a_seeding_in_the_block_leaves_cudas_first_use_the_callers_seed_where_cu
     with caller_torch_state_kept():                # (no seeding in the block: nothing queued over the caller's)
         torch.rand(3)
     assert queued == []
+
+
+def test_a_failure_putting_cuda_back_after_an_error_keeps_the_error(monkeypatch) -> None:
+    """After a CUDA fault (a device-side assert) every CUDA call fails: torch.cuda.set_rng_state_all on the way out
+    raised a second error that hid the one the block raised. The block's error now goes on, the failure to put the
+    state back told in a note on it; with no error in the block, that failure is raised."""
+    from wildgan.devices import caller_torch_state_kept
+
+    before = _caller()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: ["state of cuda:0"])
+
+    def broken(states: Any) -> None:
+        raise RuntimeError("CUDA error: device-side assert triggered (the context is lost)")
+
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", broken)
+    with pytest.raises(ValueError, match="the block's own error") as got:
+        with caller_torch_state_kept(RUN_THREADS):
+            torch.manual_seed(5)
+            raise ValueError("the block's own error")
+    notes = "\n".join(getattr(got.value, "__notes__", []))
+    assert "device-side assert triggered" in notes and "torch's state" in notes, notes
+    _assert_kept(before)                            # (what could be put back was: the count and the CPU RNG)
+    with pytest.raises(RuntimeError, match="device-side assert"):
+        with caller_torch_state_kept():
+            pass
