@@ -2498,3 +2498,30 @@ def test_an_isolated_report_of_a_detector_run_names_the_isolated_cache_and_comma
         assert f"the training scores fit cached ({cache})" in intro, intro
         section = md.split("## Threshold", 1)[1]
         assert f"These are the thresholds of `wildgan score {command} contamination|mad`" in section, section
+
+
+def test_report_config_section_summarises_the_training_images_record(tmp_path: Path) -> None:
+    """config.yaml's `# wildgan-trained-on:` record is one line of JSON, over a thousand characters for a real run:
+    the report's Config section says it in a few words and points to the file, and keeps every other line."""
+    from wildgan.config import (DataConfig, RunConfig, TrainConfig, config_yaml_record, net_config_for_preset,
+                                write_run_config)
+    from wildgan.data import default_sample_path
+    from wildgan.evaluation.report import _config_text
+
+    trained_on = {"n_train": 600, "source": str(default_sample_path()), "train_pixels_sha256": "ef0ebbd2" * 8,
+                  "train_ids_sha256": "c6e7feed" * 8, "reader_version": 8, "resolution": 8}
+    write_run_config(RunConfig(data=DataConfig(normal=("1",), resolution=8, channels=1),
+                               net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(device="cpu")),
+                     tmp_path, trained_on=trained_on)
+    written = (tmp_path / "config.yaml").read_text()
+    record_line = next(line for line in written.splitlines() if line.startswith("# wildgan-trained-on: "))
+    shown = _config_text(tmp_path)
+    line = next(line for line in shown.splitlines() if line.startswith("# wildgan-trained-on: "))
+    assert line == ("# wildgan-trained-on: 600 training images from the embedded MNIST sample (pixels sha256 "
+                    f"ef0ebbd2ef0e...); the whole record, {len(record_line):,} characters of JSON, is in config.yaml")
+    # every other line as written, the file itself untouched (a replay still reads its record)
+    assert [x for x in shown.splitlines() if x != line] == [x for x in written.splitlines() if x != record_line]
+    assert config_yaml_record(tmp_path / "config.yaml")[1]["n_train"] == 600
+    # a damaged record (not JSON) is shown as written: there is nothing to summarise
+    (tmp_path / "config.yaml").write_text(written.replace(record_line, "# wildgan-trained-on: {not json"))
+    assert "# wildgan-trained-on: {not json" in _config_text(tmp_path)

@@ -44,7 +44,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import list_checkpoints, umask
-from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, threads_text
+from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sample_path, own_score, read_run_config,
+                      run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
@@ -1432,11 +1433,36 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
 
 
 def _config_text(run_dir: Path) -> str:
-    """The run's config as written (config.yaml), or config.json's as YAML-less JSON for a run without one."""
+    """The run's config as written (config.yaml), or config.json's as YAML-less JSON for a run without one. The
+    header's training-images record (one line of JSON, over a thousand characters, for a replay to compare, not for
+    reading) is shown as a summary that points to the file: on the page it made the section a block of one long line
+    to scroll sideways through."""
     y = run_dir / "config.yaml"
     if y.is_file():
-        return y.read_text(encoding="utf-8")
+        text = y.read_text(encoding="utf-8")
+        record = config_yaml_record(y)
+        if record is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if not line.startswith("#"):
+                break
+            if line.startswith(HEADER_TRAINED_ON):
+                lines[i] = f"{HEADER_TRAINED_ON}{_trained_on_summary(record[1], len(line.rstrip()))}\n"
+        return "".join(lines)
     return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
+
+
+def _trained_on_summary(trained_on: dict[str, Any], chars: int) -> str:
+    """A few words for config.yaml's training-images record: how many images, from where, their pixels' checksum."""
+    n, source, pixels = trained_on.get("n_train"), trained_on.get("source"), trained_on.get("train_pixels_sha256")
+    said = [f"{n} training images" if isinstance(n, int) else "the training images"]
+    if isinstance(source, str):
+        # (the sample's own path inside the installation, as split.json keeps it, says less than its name)
+        said.append("from the embedded MNIST sample" if is_sample_path(source) else f"from {source}")
+    if isinstance(pixels, str):
+        said.append(f"(pixels sha256 {pixels[:12]}...)")
+    return f"{' '.join(said)}; the whole record, {chars:,} characters of JSON, is in config.yaml"
 
 
 # ------------------------------------------------------------------------------------------------------------------
