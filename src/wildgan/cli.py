@@ -1851,7 +1851,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
         got = _score_pile(model, a, ctx)
-        what = "every image file given (folders recursively)"
+        what = "every image file given, folders read recursively"
     if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
         return 0
     if a.chunk_size is not None and got is None:

@@ -1574,6 +1574,16 @@ def test_score_says_once_that_images_were_resized_from_another_size(scoring_pile
     assert "resized" not in capsys.readouterr().err
 
 
+def test_score_of_a_folder_says_what_it_scored_in_one_parenthesis(scoring_pile: Callable,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """The closing line of `score --data FOLDER` read 'scored 4 images (every image file given (folders
+    recursively)) with ...': a parenthesis inside another, at the end of the first command a newcomer runs."""
+    pile, run, _ = scoring_pile(4)
+    assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("scored 4 images")]
+    assert line.startswith("scored 4 images (every image file given, folders read recursively) with "), line
+
+
 def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp_path, capsys) -> None:
     """score --data OTHER.npz --normal C (and evaluate --data) read the data set as a labelled split, resized to the
     run's 8x8 without a word where image files get the resize warning."""
