@@ -2348,7 +2348,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark
-    return cmd_train(t)
+    rc = cmd_train(t)
+    if rc == 0:
+        import shlex
+
+        # the demo is a newcomer's first command, and its table is where it ended: it said nothing of the report
+        # (heat maps of the most anomalous digits) or of scoring images of one's own, the README's next steps
+        run = shlex.quote(str(out))
+        _eprint(f"next: `wildgan report {run}` writes {out / 'report' / 'report.html'} (the most anomalous test "
+                f"digits with their heat maps); `wildgan score {run} --data FOLDER --out scores.csv` scores "
+                f"images of your own")
+    return rc
 
 
 # === wildgan report ===================================================================================================

@@ -434,7 +434,12 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]
     assert main(["demo", "--out", str(out), *tiny]) == 0
     assert (out / "DEMO.txt").is_file()
-    assert "replacing the previous demo" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "replacing the previous demo" not in err
+    # its last line names the next steps, with this run's folder
+    assert err.splitlines()[-1] == (f"next: `wildgan report {out}` writes {out / 'report' / 'report.html'} (the most "
+                                    f"anomalous test digits with their heat maps); `wildgan score {out} --data FOLDER "
+                                    f"--out scores.csv` scores images of your own"), err
     assert main(["demo", "--out", str(out), *tiny, "--seed", "1"]) == 0                 # a demo replaces a demo
     assert f"replacing the previous demo in {out}" in capsys.readouterr().err           # ... and says so
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 1
