@@ -403,7 +403,8 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
     d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
     d.add_argument("--threads", type=_threads, default=1, metavar="N",
-                   help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
+                   help="CPU threads (default 1: numbers that do not depend on the core count; 0 = torch's "
+                        "default)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
@@ -2326,7 +2327,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
         _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
-        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        # makes the demo's numbers independent of the core count (another CPU's kernels can still round otherwise:
+        # README, Results; and one thread is the fastest for tiny nets).
         argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
