@@ -1054,7 +1054,9 @@ def test_the_report_names_the_embedded_sample_not_the_installation_that_trained_
     info = {"protocol": "mnist", "normal_classes": ["1"], "gamma": 0.0, "n_train": 600, "n_train_anomalous": 0,
             "n_test": 400, "n_test_anomalous": 200, "resolution": 32, "channels": 1,
             "source": "/gone/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"}
-    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal classes 1; gamma 0.0;")
+    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal class 1; gamma 0.0;")
+    # one class is 'class' (the demo's page said 'normal classes 1'), several are 'classes'
+    assert "; normal classes 1, 7; " in _data_text({**info, "normal_classes": ["1", "7"]})
     assert _data_text({**info, "source": "/data/mine.npz"}).startswith("Data: mnist from /data/mine.npz;")
 
 

@@ -621,8 +621,10 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
         # (the sample's path is the one of the installation that trained the run, which may be gone or elsewhere)
         source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
             split_info.get("source", "?")
-        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal classes "
-                f"{', '.join(recorded_normal_classes(split_info))}; gamma {split_info.get('gamma')}; "
+        normal = recorded_normal_classes(split_info)
+        classes = "class" if len(normal) == 1 else "classes"
+        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal {classes} "
+                f"{', '.join(normal)}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
                 f" anomalous); {shape}.")
