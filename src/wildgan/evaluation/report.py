@@ -1416,7 +1416,10 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         flag = None if thr is None else int(not named.scores[name][j - 1] <= thr.value)
         row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else [])
         rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
-        shown.append(row + ([] if flag is None else ["yes" if flag else "no"])
+        # (the percentile as the caption says it, 96 or 94.2: as a float cell it read 96.000 for a value rounded to
+        # one decimal)
+        cells = row if pct is None else [*row[:-1], f"{pct:g}"]
+        shown.append(cells + ([] if flag is None else ["yes" if flag else "no"])
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))
     hdr = (["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
