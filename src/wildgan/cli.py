@@ -403,7 +403,8 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
     d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
     d.add_argument("--threads", type=_threads, default=1, metavar="N",
-                   help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
+                   help="CPU threads (default 1: numbers that do not depend on the core count; 0 = torch's "
+                        "default)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
@@ -1851,7 +1852,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
         got = _score_pile(model, a, ctx)
-        what = "every image file given (folders recursively)"
+        what = "every image file given, folders read recursively"
     if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
         return 0
     if a.chunk_size is not None and got is None:
@@ -2326,7 +2327,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
         _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
-        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        # makes the demo's numbers independent of the core count (another CPU's kernels can still round otherwise:
+        # README, Results; and one thread is the fastest for tiny nets).
         argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
@@ -2348,7 +2350,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark
-    return cmd_train(t)
+    rc = cmd_train(t)
+    if rc == 0:
+        import shlex
+
+        # the demo is a newcomer's first command, and its table is where it ended: it said nothing of the report
+        # (heat maps of the most anomalous digits) or of scoring images of one's own, the README's next steps
+        run = shlex.quote(str(out))
+        _eprint(f"next: `wildgan report {run}` writes {out / 'report' / 'report.html'} (the most anomalous test "
+                f"digits with their heat maps); `wildgan score {run} --data FOLDER --out scores.csv` scores "
+                f"images of your own")
+    return rc
 
 
 # === wildgan report ===================================================================================================

@@ -901,7 +901,7 @@ def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | 
 # from the run. A comment, not a field: every wildgan (and any YAML reader) reads the file as before, where a new
 # field would make an older wildgan refuse it.
 _HEADER_RUN = "# wildgan-run: "
-_HEADER_TRAINED_ON = "# wildgan-trained-on: "
+HEADER_TRAINED_ON = "# wildgan-trained-on: "
 # the key of the header's trained-on record that holds the run's data section (run_config_to_dict's "data")
 DATA_SETTINGS_KEY = "data_settings"
 
@@ -915,7 +915,7 @@ def config_yaml_header(run_dir: Path, trained_on: dict[str, Any]) -> str:
             "# record the run it was written for and its training images: a replay on other images says so.\n"
             # (as JSON strings: a folder name holding a line break would otherwise end the comment)
             f"{_HEADER_RUN}{json.dumps(str(Path(run_dir).absolute()))}\n"
-            f"{_HEADER_TRAINED_ON}{json.dumps(trained_on, sort_keys=True, default=str)}\n")
+            f"{HEADER_TRAINED_ON}{json.dumps(trained_on, sort_keys=True, default=str)}\n")
 
 
 def _header_lines(path: Path) -> list[str]:
@@ -945,8 +945,8 @@ def config_yaml_record(path: Any) -> tuple[str | None, dict[str, Any]] | None:
         for line in _header_lines(Path(path)):
             if line.startswith(_HEADER_RUN):
                 run = json.loads(line[len(_HEADER_RUN):])
-            elif line.startswith(_HEADER_TRAINED_ON):
-                trained_on = json.loads(line[len(_HEADER_TRAINED_ON):])
+            elif line.startswith(HEADER_TRAINED_ON):
+                trained_on = json.loads(line[len(HEADER_TRAINED_ON):])
     except ValueError:
         return None
     return (run if isinstance(run, str) else None, trained_on) if isinstance(trained_on, dict) else None

@@ -434,7 +434,12 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]
     assert main(["demo", "--out", str(out), *tiny]) == 0
     assert (out / "DEMO.txt").is_file()
-    assert "replacing the previous demo" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "replacing the previous demo" not in err
+    # its last line names the next steps, with this run's folder
+    assert err.splitlines()[-1] == (f"next: `wildgan report {out}` writes {out / 'report' / 'report.html'} (the most "
+                                    f"anomalous test digits with their heat maps); `wildgan score {out} --data FOLDER "
+                                    f"--out scores.csv` scores images of your own"), err
     assert main(["demo", "--out", str(out), *tiny, "--seed", "1"]) == 0                 # a demo replaces a demo
     assert f"replacing the previous demo in {out}" in capsys.readouterr().err           # ... and says so
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 1
@@ -1613,6 +1618,16 @@ def test_score_says_once_that_images_were_resized_from_another_size(scoring_pile
     assert len(said) == 1 and f"(e.g. {big / '0.png'}: 16x16; the training images were 8x8)" in said[0], said
     assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
     assert "resized" not in capsys.readouterr().err
+
+
+def test_score_of_a_folder_says_what_it_scored_in_one_parenthesis(scoring_pile: Callable,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """The closing line of `score --data FOLDER` read 'scored 4 images (every image file given (folders
+    recursively)) with ...': a parenthesis inside another, at the end of the first command a newcomer runs."""
+    pile, run, _ = scoring_pile(4)
+    assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("scored 4 images")]
+    assert line.startswith("scored 4 images (every image file given, folders read recursively) with "), line
 
 
 def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp_path, capsys) -> None:

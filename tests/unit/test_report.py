@@ -165,6 +165,14 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     assert re.search(r"<figcaption>[^<]*report-named\.png: a = [-0-9.e]+, percentile [0-9.]+ among the test "
                      r"images</figcaption>", page)
     md = (out / "report.md").read_text()
+    # the named image's percentile in its table as in its caption (one decimal at most), not a float cell's 96.000
+    from wildgan.markdown import split_md_row
+
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    header = next(split_md_row(ln) for ln in table if "a percentile among test images" in ln)
+    (named_row,) = [split_md_row(ln) for ln in table if "report-named.png" in ln]
+    cell = named_row[header.index("a percentile among test images")]
+    assert re.fullmatch(r"[0-9]+(\.[0-9])?", cell), cell
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), f"report.md references missing {ref}"
         assert not ref.startswith(".."), f"report.md must be self-contained in report/: {ref}"
@@ -829,6 +837,14 @@ def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_r
     assert (out / "report.html").is_file() and (out / "roc.png").is_file()
     assert any(s.startswith("removed ") and "named_images.csv" in s for s in said), said
     md = (out / "report.md").read_text()
+    # the named image's percentile in its table as in its caption (one decimal at most), not a float cell's 96.000
+    from wildgan.markdown import split_md_row
+
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    header = next(split_md_row(ln) for ln in table if "a percentile among test images" in ln)
+    (named_row,) = [split_md_row(ln) for ln in table if "report-named.png" in ln]
+    cell = named_row[header.index("a percentile among test images")]
+    assert re.fullmatch(r"[0-9]+(\.[0-9])?", cell), cell
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), ref
     assert not list(run.glob(".report-partial-*"))
@@ -1050,7 +1066,9 @@ def test_the_report_names_the_embedded_sample_not_the_installation_that_trained_
     info = {"protocol": "mnist", "normal_classes": ["1"], "gamma": 0.0, "n_train": 600, "n_train_anomalous": 0,
             "n_test": 400, "n_test_anomalous": 200, "resolution": 32, "channels": 1,
             "source": "/gone/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"}
-    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal classes 1; gamma 0.0;")
+    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal class 1; gamma 0.0;")
+    # one class is 'class' (the demo's page said 'normal classes 1'), several are 'classes'
+    assert "; normal classes 1, 7; " in _data_text({**info, "normal_classes": ["1", "7"]})
     assert _data_text({**info, "source": "/data/mine.npz"}).startswith("Data: mnist from /data/mine.npz;")
 
 
@@ -2494,3 +2512,30 @@ def test_an_isolated_report_of_a_detector_run_names_the_isolated_cache_and_comma
         assert f"the training scores fit cached ({cache})" in intro, intro
         section = md.split("## Threshold", 1)[1]
         assert f"These are the thresholds of `wildgan score {command} contamination|mad`" in section, section
+
+
+def test_report_config_section_summarises_the_training_images_record(tmp_path: Path) -> None:
+    """config.yaml's `# wildgan-trained-on:` record is one line of JSON, over a thousand characters for a real run:
+    the report's Config section says it in a few words and points to the file, and keeps every other line."""
+    from wildgan.config import (DataConfig, RunConfig, TrainConfig, config_yaml_record, net_config_for_preset,
+                                write_run_config)
+    from wildgan.data import default_sample_path
+    from wildgan.evaluation.report import _config_text
+
+    trained_on = {"n_train": 600, "source": str(default_sample_path()), "train_pixels_sha256": "ef0ebbd2" * 8,
+                  "train_ids_sha256": "c6e7feed" * 8, "reader_version": 8, "resolution": 8}
+    write_run_config(RunConfig(data=DataConfig(normal=("1",), resolution=8, channels=1),
+                               net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(device="cpu")),
+                     tmp_path, trained_on=trained_on)
+    written = (tmp_path / "config.yaml").read_text()
+    record_line = next(line for line in written.splitlines() if line.startswith("# wildgan-trained-on: "))
+    shown = _config_text(tmp_path)
+    line = next(line for line in shown.splitlines() if line.startswith("# wildgan-trained-on: "))
+    assert line == ("# wildgan-trained-on: 600 training images from the embedded MNIST sample (pixels sha256 "
+                    f"ef0ebbd2ef0e...); the whole record, {len(record_line):,} characters of JSON, is in config.yaml")
+    # every other line as written, the file itself untouched (a replay still reads its record)
+    assert [x for x in shown.splitlines() if x != line] == [x for x in written.splitlines() if x != record_line]
+    assert config_yaml_record(tmp_path / "config.yaml")[1]["n_train"] == 600
+    # a damaged record (not JSON) is shown as written: there is nothing to summarise
+    (tmp_path / "config.yaml").write_text(written.replace(record_line, "# wildgan-trained-on: {not json"))
+    assert "# wildgan-trained-on: {not json" in _config_text(tmp_path)

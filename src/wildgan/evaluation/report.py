@@ -44,7 +44,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import list_checkpoints, umask
-from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, threads_text
+from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sample_path, own_score, read_run_config,
+                      run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
@@ -620,8 +621,10 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
         # (the sample's path is the one of the installation that trained the run, which may be gone or elsewhere)
         source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
             split_info.get("source", "?")
-        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal classes "
-                f"{', '.join(recorded_normal_classes(split_info))}; gamma {split_info.get('gamma')}; "
+        normal = recorded_normal_classes(split_info)
+        classes = "class" if len(normal) == 1 else "classes"
+        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal {classes} "
+                f"{', '.join(normal)}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
                 f" anomalous); {shape}.")
@@ -1413,7 +1416,10 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         flag = None if thr is None else int(not named.scores[name][j - 1] <= thr.value)
         row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else [])
         rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
-        shown.append(row + ([] if flag is None else ["yes" if flag else "no"])
+        # (the percentile as the caption says it, 96 or 94.2: as a float cell it read 96.000 for a value rounded to
+        # one decimal)
+        cells = row if pct is None else [*row[:-1], f"{pct:g}"]
+        shown.append(cells + ([] if flag is None else ["yes" if flag else "no"])
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))
     hdr = (["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
@@ -1432,11 +1438,36 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
 
 
 def _config_text(run_dir: Path) -> str:
-    """The run's config as written (config.yaml), or config.json's as YAML-less JSON for a run without one."""
+    """The run's config as written (config.yaml), or config.json's as YAML-less JSON for a run without one. The
+    header's training-images record (one line of JSON, over a thousand characters, for a replay to compare, not for
+    reading) is shown as a summary that points to the file: on the page it made the section a block of one long line
+    to scroll sideways through."""
     y = run_dir / "config.yaml"
     if y.is_file():
-        return y.read_text(encoding="utf-8")
+        text = y.read_text(encoding="utf-8")
+        record = config_yaml_record(y)
+        if record is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if not line.startswith("#"):
+                break
+            if line.startswith(HEADER_TRAINED_ON):
+                lines[i] = f"{HEADER_TRAINED_ON}{_trained_on_summary(record[1], len(line.rstrip()))}\n"
+        return "".join(lines)
     return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
+
+
+def _trained_on_summary(trained_on: dict[str, Any], chars: int) -> str:
+    """A few words for config.yaml's training-images record: how many images, from where, their pixels' checksum."""
+    n, source, pixels = trained_on.get("n_train"), trained_on.get("source"), trained_on.get("train_pixels_sha256")
+    said = [f"{n} training images" if isinstance(n, int) else "the training images"]
+    if isinstance(source, str):
+        # (the sample's own path inside the installation, as split.json keeps it, says less than its name)
+        said.append("from the embedded MNIST sample" if is_sample_path(source) else f"from {source}")
+    if isinstance(pixels, str):
+        said.append(f"(pixels sha256 {pixels[:12]}...)")
+    return f"{' '.join(said)}; the whole record, {chars:,} characters of JSON, is in config.yaml"
 
 
 # ------------------------------------------------------------------------------------------------------------------
