@@ -1217,9 +1217,16 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
         note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
                  f"{gamma:g} sets c = γ (the report's {row})")
     elif gamma == 0 and not given and not record:
-        note += ("; the run records no contamination (γ = 0: clean training images, or your own data whose share of "
-                 "anomalies is not known): --expected-contamination G sets the share you expect")
+        note += ("; the run records γ = 0 (clean training images, or your own data with an unknown share of "
+                 "anomalies): --expected-contamination G sets the share you expect")
     return note
+
+
+def _threshold_lines(text: str, width: int = 100) -> str:
+    """score's and export's threshold line, with its c / k note, wrapped to `width` columns, continuation lines
+    indented: one line of ~400 characters did not read in a terminal. Words stay whole (a path, a flag:
+    --expected-contamination is not split at its hyphens), so a line with a long path can be wider."""
+    return textwrap.fill(text, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
 def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
@@ -1875,9 +1882,9 @@ def cmd_score(a: argparse.Namespace) -> int:
                                  batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
                                  skip_bad=a.skip_bad)
         note = _contamination_note(a, float(model.cfg.data.contamination))
-        _eprint(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
-                f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)"
-                + (f"; {note}" if note else ""))
+        _eprint(_threshold_lines(f"threshold for score {a.score}: {thr.describe()} (chosen on the "
+                                 f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of {len(ids)} images "
+                                 f"flagged (is_anomaly = 1)" + (f"; {note}" if note else "")))
     if a.no_A:
         what += "; A left out (--no-A)"
     if a.out == "-":
@@ -2085,9 +2092,9 @@ def cmd_export(a: argparse.Namespace) -> int:
         from .config import read_run_config
 
         note = _contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination))
-        _eprint(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
-                f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params"
-                + (f"; {note}" if note else ""))
+        _eprint(_threshold_lines(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the "
+                                 f"run's training split{alone}), in its metadata_props: threshold, threshold_rule, "
+                                 f"threshold_score, threshold_params" + (f"; {note}" if note else "")))
     return 0
 
 

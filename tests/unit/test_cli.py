@@ -5,6 +5,7 @@ All checks use --dry-run (resolve and print the config, no training) on a tiny s
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -1775,6 +1776,22 @@ def test_score_threshold_on_the_runs_own_test_split_reads_its_data_once(tiny_npz
         contamination_threshold(expected["a"], 0.05).value, rel=1e-7)
 
 
+def _threshold_messages(err: str, start: str) -> list[str]:
+    """The threshold messages of score / export in stderr that begin with `start`, each with its continuation lines
+    (indented two spaces: the message is wrapped to 100 columns) joined back into the one line it wraps."""
+    out: list[str] = []
+    taking = False
+    for ln in err.splitlines():
+        if ln.startswith(start):
+            out.append(ln)
+            taking = True
+        elif taking and ln.startswith("  "):
+            out[-1] += " " + ln.strip()
+        else:
+            taking = False
+    return out
+
+
 def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tmp_path, capsys):
     """--threshold contamination took c = 0.05 whatever γ the run was trained at, without a word, while the report
     shows a c = γ row beside it: the line now says which c, where it came from, and how to take c = γ."""
@@ -1788,7 +1805,13 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
                  "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["score", str(run), "--threshold", "contamination", "--out", "-", "--no-progress"]) == 0
-    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    err = capsys.readouterr().err
+    # it was one line of ~400 characters: wrapped now, to read in a terminal of 100 columns
+    lines = err.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("threshold for score a"))
+    block = [lines[at]] + list(itertools.takewhile(lambda ln: ln.startswith("  "), lines[at + 1:]))
+    assert len(block) > 1 and all(len(ln) <= 100 for ln in block), block
+    (line,) = _threshold_messages(err, "threshold for score a")
     assert line.endswith("; c = 0.05 (the default --expected-contamination): the threshold is percentile 95 of the "
                          "training images' scores; this run was trained with a share γ = 0.2 of anomalies: "
                          "--expected-contamination 0.2 sets c = γ (the report's 'c = γ' row)"), line
@@ -1799,7 +1822,7 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     assert thr == pytest.approx(np.percentile(a, 95), rel=1e-5) and (a > thr).mean() != 0.05, ((a > thr).mean(), thr)
     assert main(["score", str(run), "--threshold", "contamination", "--expected-contamination", "0.2", "--out", "-",
                  "--no-progress"]) == 0
-    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    (line,) = _threshold_messages(capsys.readouterr().err, "threshold for score a")
     assert "contamination (contamination=0.2," in line, line
     assert line.endswith("; c = 0.2 (as given): the threshold is percentile 80 of the training images' scores"), line
     # the default value typed out is given too: it was called "the default" (the option's value was compared with its
@@ -1807,14 +1830,14 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     assert main(["score", str(run), "--threshold", "contamination", "--expected-contam", "0.05", "--mad-k", "3",
                  "--out", "-", "--no-progress"]) == 0
     err = capsys.readouterr().err
-    (line,) = [ln for ln in err.splitlines() if ln.startswith("threshold for score a")]
+    (line,) = _threshold_messages(err, "threshold for score a")
     assert "; c = 0.05 (as given): the threshold is percentile 95 of the training images' scores; this run was " \
            "trained with a share γ = 0.2" in line and "default" not in line, line
     assert "--mad-k is not used by --threshold contamination" in err, err
     p = make_parser()
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
-    assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
-        _contamination_note(own, 0.0)
+    assert "the run records γ = 0 (clean training images, or your own data with an unknown share of anomalies): " \
+           "--expected-contamination G sets the share you expect" in _contamination_note(own, 0.0)
     assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
     # a run trained at γ = the default c: the report has no 'c = γ' row, its first rule is c = γ
     other = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination", "--expected-contamination",
@@ -3070,7 +3093,7 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
     score = ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress",
              "--out", str(tmp_path / "s.csv")]
-    before = [ln for ln in _stderr_in_order(capsys, score).splitlines() if ln.startswith("threshold for score a")]
+    before = _threshold_messages(_stderr_in_order(capsys, score), "threshold for score a")
     d = dict(np.load(tiny_npz))
     x = d["x_train"].copy()
     x[:4] = 255 - x[:4]                                   # training images (normal class 0) edited in place
@@ -3084,7 +3107,7 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
     # the file edited in place (data.source_identity) is said once, with what to do, at the end of that warning
     assert said[0].count("if it was edited in place, restore it") == 1, said
     assert said[0].index("; the threshold and percentiles come from") < said[0].index("if it was edited in place"), said
-    assert [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+    assert _threshold_messages(err, "threshold for score a") == before, err
     for f in run.glob("train_scores*"):
         f.unlink()
     for data in ([], ["--data", str(tiny_npz)]):         # the run's own test split, and a data set given
@@ -3100,7 +3123,7 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
     np.savez(tiny_npz, **d)
     err = _stderr_in_order(capsys, score)
     assert "changed since" not in err and \
-        [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+        _threshold_messages(err, "threshold for score a") == before, err
 
 
 def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_threshold_from_other_images(
@@ -3267,7 +3290,7 @@ def test_score_threshold_on_test_images_changed_says_the_training_images_are_the
                  str(run)]) == 0
     score = ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress", "--no-resume",
              "--out", str(tmp_path / "s.csv")]
-    before = [ln for ln in _stderr_in_order(capsys, score).splitlines() if ln.startswith("threshold for score a")]
+    before = _threshold_messages(_stderr_in_order(capsys, score), "threshold for score a")
     d = dict(np.load(tiny_npz))
     np.savez(tiny_npz, **{**d, "x_test": 255 - d["x_test"]})
     for f in run.glob("train_scores*"):
@@ -3277,7 +3300,7 @@ def test_score_threshold_on_test_images_changed_says_the_training_images_are_the
     assert len(said) == 1 and "the test images' pixels, under the same image ids" in said[0], err
     assert "; and the training images are those it was trained on, and the threshold comes from them" in said[0], said
     assert "as they are now" not in err, err
-    assert [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+    assert _threshold_messages(err, "threshold for score a") == before, err
 
 
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
@@ -3812,7 +3835,7 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
     def line(argv: list[str]) -> str:
         capsys.readouterr()
         assert main(argv) == 0
-        (got,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for")]
+        (got,) = _threshold_messages(capsys.readouterr().err, "threshold for")
         return got
 
     got = line(score + ["contamination"])
@@ -3871,7 +3894,7 @@ def test_score_and_export_follow_fit_s_record_for_any_score(tmp_path, capsys):
         capsys.readouterr()
         assert main(argv) == 0
         err = capsys.readouterr().err
-        (got,) = [ln for ln in err.splitlines() if ln.startswith("threshold for")]
+        (got,) = _threshold_messages(err, "threshold for")
         return got, err
 
     got, _ = line(score + ["contamination"])             # score a: fit's c, taken on L_o, is a's share to flag too
