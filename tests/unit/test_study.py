@@ -489,6 +489,13 @@ def test_the_tables_header_says_the_seeds_versions_and_thread_count_of_the_rows(
                              "results.jsonl).")
     # tables.csv is made as before: the line is tables.md's alone
     assert render_csv(rows) == render_csv(FIXED)
+    # a full 40-digit commit (what checkpoint.source_commit records) is shown as 12 digits, as the data's sha256 is;
+    # '+dirty' kept
+    full = "0123456789abcdef0123456789abcdef01234567"
+    rows = [dict(r, versions={"wildgan": "0.1.0", "wildgan_source": full + "+dirty", "torch": "2.5.1"},
+                 intra_op_threads=1) for r in FIXED]
+    assert made_by(rows).startswith("Seeds: 0, 1. Trained by wildgan 0.1.0 (source 0123456789ab+dirty), torch "), \
+        made_by(rows)
 
 
 def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
