@@ -1506,7 +1506,8 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
                                                device=a.device, no_controls=False, no_progress=a.no_progress,
-                                               threads=None, own_split=split, skip_bad=a.skip_bad))
+                                               threads=None, own_split=split, skip_bad=a.skip_bad,
+                                               table_to=run_log.write))
     return 0
 
 
@@ -2120,7 +2121,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
                 "n_anomalous", "mean_z_norm", "model")
         print(json.dumps({k: out[k] for k in keep if k in out}))
     else:
-        print(format_table(out))
+        table = format_table(out)
+        print(table)
+        # train --evaluate (the demo): the table, controls with it, into the run's log.txt too (not shown again),
+        # where whoever closed the terminal looks for it; `wildgan evaluate` alone leaves log.txt to the training
+        to_log = getattr(a, "table_to", None)
+        if to_log is not None:
+            for line in table.splitlines():
+                to_log(line)
     return 0
 
 
