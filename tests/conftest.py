@@ -122,21 +122,7 @@ def unnested():
     return check
 
 
-@pytest.fixture(autouse=True)
-def _kernel_sets_put_back() -> Iterator[None]:
-    """Fails the test that leaves nets.layers' kernel device sets other than it found them: a set left with "cpu" in
-    it changes the kernels (and the operator counts) of every later test in that worker, as test_roofline's
-    model_cuda_kernels once did to test_schedule's ETA counts, on CI's worker order only."""
-    from wildgan.nets import layers
-
-    names = ("FUSED_PIXEL_NORM_DEVICES", "VAR_STDDEV_DEVICES", "FLAT_WEIGHTS_DEVICES")
-    before = {n: set(getattr(layers, n)) for n in names}
-    yield
-    after = {n: set(getattr(layers, n)) for n in names}
-    for n in names:                     # (put back first, so one leak fails one test, not the rest of the worker)
-        getattr(layers, n).clear()
-        getattr(layers, n).update(before[n])
-    assert after == before, f"the test left nets.layers' kernel sets changed: {after} (found {before})"
+_KERNEL_SETS = ("FUSED_PIXEL_NORM_DEVICES", "VAR_STDDEV_DEVICES", "FLAT_WEIGHTS_DEVICES")
 
 
 def _in_repo(path: str) -> bool:
@@ -175,6 +161,9 @@ def _process_state() -> dict:
         # (a function of nets.layers replaced, as benchmarks/roofline.py replaces _rms_norm_last, or a set swapped;
         # not the dunder names: Python's warnings add __warningregistry__ to the module a warning comes from)
         "nets.layers' names": {k: v for k, v in vars(layers).items() if not k.startswith("__")},
+        # (their contents too: test_roofline's model_cuda_kernels once left "cpu" in VAR_STDDEV_DEVICES, and every
+        # later test of its worker ran CUDA's kernels, test_schedule's ETA counts failing on CI's worker order only)
+        "nets.layers' kernel sets": {n: frozenset(getattr(layers, n)) for n in _KERNEL_SETS},
     }
 
 
@@ -206,6 +195,9 @@ def _put_back(before: dict) -> None:
         delattr(layers, k)
     for k, v in before["nets.layers' names"].items():
         setattr(layers, k, v)
+    for n, v in before["nets.layers' kernel sets"].items():
+        getattr(layers, n).clear()
+        getattr(layers, n).update(v)
 
 
 _SEED_0_STATE = None
