@@ -23,8 +23,8 @@ from wildgan.nets import build_pgan
 from wildgan.nets.layers import FlatWeights, minibatch_stddev
 from wildgan.training.distributed import local_rows
 from wildgan.training.loop import (BatchSampler, DeviceBatchSampler, FastOptions, StepRunner, build_pyramid,
-                                   d_forward, e_forward, g_forward, g_layers, make_optimizers, resolve_fast_options,
-                                   train_pgan, trunk_layers)
+                                   compile_limits, d_forward, e_forward, g_forward, g_layers, make_optimizers,
+                                   resolve_fast_options, train_pgan, trunk_layers)
 from wildgan.training.schedule import Phase, schedule
 
 MB = PRESETS["tiny"]["minibatch"]
@@ -391,6 +391,72 @@ def test_train_pgan_with_bf16_on_cpu_runs_and_checkpoints(tmp_path):
     cfg2 = RunConfig(data=DataConfig(), net=cfg.net, train=TrainConfig(**{**tc.__dict__, "total_kimg": 0.2}))
     res2 = train_pgan(x, cfg2, tmp_path, resume=True, progress=False, log=lambda m: None)
     assert res2.nimg > res.nimg
+
+
+def _dynamo_limits() -> tuple[int, int]:
+    import torch._dynamo
+
+    return torch._dynamo.config.recompile_limit, torch._dynamo.config.accumulated_recompile_limit
+
+
+def test_dynamo_limits_are_raised_inside_compile_limits_only():
+    """Raised inside (a caller's higher value kept), the caller's values back after it, an exception's exit too; and
+    dynamo compiles past its default 8 graphs per function inside the block only."""
+    import torch._dynamo
+
+    before = _dynamo_limits()
+    with compile_limits():
+        assert min(_dynamo_limits()) >= 256
+    assert _dynamo_limits() == before
+    with pytest.raises(KeyError):
+        with compile_limits():
+            raise KeyError("inside")
+    assert _dynamo_limits() == before
+    with torch._dynamo.config.patch(accumulated_recompile_limit=1000):
+        with compile_limits():
+            assert _dynamo_limits() == (256, 1000)
+        assert _dynamo_limits() == (before[0], 1000)
+
+    graphs = []
+
+    def count(gm, inputs):          # a dynamo backend that runs the graph eagerly: no inductor, no C++ compiler
+        graphs.append(inputs[0].shape)
+        return gm.forward
+
+    f = torch.compile(lambda v: v * 2 + 1, backend=count, dynamic=False)
+    n = before[0] + 4               # one graph per shape: more than the limit
+    with compile_limits():
+        for k in range(1, n + 1):
+            assert torch.equal(f(torch.ones(k)), torch.full((k,), 3.0))
+    assert len(graphs) == n
+    for k in range(n + 1, 2 * n + 1):   # the default limit again: the calls run uncompiled, with the same values
+        assert torch.equal(f(torch.ones(k)), torch.full((k,), 3.0))
+    assert len(graphs) == n
+
+
+def test_a_compiled_runner_raises_dynamo_limits_only_while_its_forwards_run(monkeypatch, one_thread):
+    """StepRunner(compile=...) compiles inside its forwards' calls with the limits raised, and leaves the process's
+    limits as it found them once built and after an iteration (a user's own torch.compile after training gets its
+    own limits). torch.compile here has an eager backend that records the limits it compiles under: seconds, where
+    inductor on this CPU takes minutes (test_compiled_forwards_match_eager)."""
+    real_compile, seen = torch.compile, []
+
+    def count(gm, inputs):
+        seen.append(_dynamo_limits())
+        return gm.forward
+
+    monkeypatch.setattr(torch, "compile", lambda f, mode=None, dynamic=None: real_compile(f, backend=count,
+                                                                                            dynamic=dynamic))
+    nc, tc, x = _setup()
+    before = _dynamo_limits()
+    try:
+        _, run = _runner(nc, tc, x, FastOptions(compile="default"), force_fast=True)
+        assert _dynamo_limits() == before
+        _train(run, nc, tc, 1)
+        assert seen and all(min(v) >= 256 for v in seen), seen
+        assert _dynamo_limits() == before
+    finally:
+        torch._dynamo.reset()       # (the graphs cached on g_forward's code are this backend's: not for later tests)
 
 
 @pytest.mark.slow

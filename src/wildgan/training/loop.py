@@ -5,7 +5,8 @@ Where to look, in file order:
   build_pyramid, process_reals     the training images on the device, and real images faded like G's output
   d_step, ema_update, g_step, e_step   one iteration, written plainly: the reference for what the steps compute
   g_forward ... FastOptions        the fast path's functional forwards (bf16 autocast, channels_last, torch.compile)
-                                   and the layers each uses at a phase (g_layers, trunk_layers: for FlatWeights)
+                                   and the layers each uses at a phase (g_layers, trunk_layers: for FlatWeights);
+                                   compile_limits, torch._dynamo's limits raised only while a compiled forward runs
   StepRunner                       one iteration as train_pgan runs it: iteration() draws the minibatch and latents,
                                    then the plain steps above (_plain_iteration), or _body (the same maths on the
                                    fast path, optionally data-parallel, captured whole as a CUDA graph on a GPU)
@@ -25,12 +26,13 @@ Everything a run writes goes to its run directory:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
 import traceback
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
@@ -351,13 +353,52 @@ class DeviceBatchSampler(BatchSampler):
         return out[0] if len(out) == 1 else torch.cat(out)
 
 
-def _set_compile_limits() -> None:
+# torch._dynamo's per-function and process-wide recompile limits, each as (its current name, its older name, which
+# newer torch keeps as an alias of it)
+_COMPILE_LIMITS = (("recompile_limit", "cache_size_limit"),
+                   ("accumulated_recompile_limit", "accumulated_cache_size_limit"))
+
+
+@functools.lru_cache(maxsize=None)
+def _compile_limit_names() -> tuple[str, ...]:
+    """One name of each pair, whichever this torch has (the two of an alias pair are one setting); looked up once, as
+    compile_limits runs around every call of a compiled forward."""
     import torch._dynamo
 
-    # one graph per (network, resolution, fading, requires_grad pattern): far more than the default limit of 8
-    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(256, getattr(torch._dynamo.config, name)))
+    cfg = torch._dynamo.config
+    return tuple(n for new, old in _COMPILE_LIMITS for n in ((new,) if hasattr(cfg, new) else (old,))
+                 if hasattr(cfg, n))
+
+
+@contextmanager
+def compile_limits(at_least: int = 256) -> Iterator[None]:
+    """torch._dynamo's recompile limits raised to at least `at_least` inside the block, and the caller's values put
+    back after it, on an exception too. One graph per (network, resolution, fading, requires_grad pattern) is far more
+    than dynamo's default limit of 8, past which it would run the forwards uncompiled; but the limits are the
+    process's, and a user's own torch.compile after training must find the ones it had."""
+    import torch._dynamo
+
+    cfg = torch._dynamo.config
+    before = {n: getattr(cfg, n) for n in _compile_limit_names()}
+    try:
+        for n, v in before.items():
+            setattr(cfg, n, max(at_least, v))
+        yield
+    finally:
+        for n, v in before.items():
+            setattr(cfg, n, v)
+
+
+def _within_compile_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` (a torch.compile'd forward) run inside compile_limits. Dynamo compiles inside the call, so the raised
+    limits hold whenever a forward may compile, whoever calls it (train_pgan, the benchmarks, a CUDA graph's capture),
+    and nowhere else; a replayed CUDA graph does not call it at all."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with compile_limits():
+            return fn(*args, **kwargs)
+
+    return call
 
 
 def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
@@ -429,11 +470,9 @@ class StepRunner:
             if device.type == "cuda":
                 torch.backends.cudnn.benchmark = True
             if self.fast.compile != "off":
-                _set_compile_limits()
                 mode = None if self.fast.compile == "default" else self.fast.compile
-                self._gf = torch.compile(g_forward, mode=mode, dynamic=False)
-                self._df = torch.compile(d_forward, mode=mode, dynamic=False)
-                self._ef = torch.compile(e_forward, mode=mode, dynamic=False)
+                self._gf, self._df, self._ef = (_within_compile_limits(torch.compile(f, mode=mode, dynamic=False))
+                                                for f in (g_forward, d_forward, e_forward))
             else:
                 self._gf, self._df, self._ef = g_forward, d_forward, e_forward
 
