@@ -118,3 +118,42 @@ def test_the_error_says_damaged_where_the_training_images_are_gone(trained: Path
         assert csv_path.read_text() == cut
     finally:
         moved.rename(pile)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("name,a\nx.png,0.5\n", "its header line name,a is not id followed by the score columns"),
+    ("id\nx.png\n", "its header line id is not id followed by the score columns"),
+    ("id,a\nx.png,0.1x2\n", "line 2, column a: 0.1x2 is not a number"),
+    ("id,a\nx.png,\n", "line 2, column a: '' is not a number"),        # (quoted only where quotes show something)
+    ("id,a b\nx.png,NaN?\n", "line 2, column a b: NaN? is not a number"),
+])
+def test_a_damaged_csv_quotes_what_it_holds_as_typed(tmp_path: Path, text: str, why: str) -> None:
+    """What the file holds, quoted as the project's other errors quote a value (config.as_typed): a,b, not Python's
+    'a,b'; the file itself named in front of it (test_a_damaged_csv_is_said_and_scored_again)."""
+    from wildgan.scoring.train_scores import _Damaged, _read_scores_csv
+
+    path = tmp_path / "train_scores.csv"
+    path.write_text(text)
+    with pytest.raises(_Damaged) as e:
+        _read_scores_csv(path, 1, "train_scores.json")
+    assert str(e.value) == why
+
+
+@pytest.mark.parametrize("key, why", [
+    ({"n": "5"}, 'its row count n is "5", not a whole number of rows'),
+    ({"n": -1}, "its row count n is -1, not a whole number of rows"),
+    ({"n": None}, "its row count n is null, not a whole number of rows"),
+    ({}, "it records no row count n"),
+])
+def test_a_damaged_key_names_itself_and_its_row_count_as_json_writes_it(tmp_path: Path, key: dict, why: str) -> None:
+    from types import SimpleNamespace
+
+    (tmp_path / "train_scores.csv").write_text("id,a\nx.png,0.5\n")
+    key_path = tmp_path / "train_scores.json"
+    key_path.write_text(json.dumps(key))
+    damaged: list[str] = []
+    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan"))     # (read no further than the key's count)
+    with pytest.warns(UserWarning) as rec:
+        assert read_train_scores(tmp_path, model, "mixed", damaged=damaged) is None
+    assert f"{key_path}: damaged (not a readable cache key: {why})" in _said(rec), _said(rec)
+    assert damaged == [f"{key_path}: not a readable cache key: {why}"]

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import SQUARE_OLD_NAMES
+from ..config import SQUARE_OLD_NAMES, as_typed
 from ..errors import DataError, HeldWarning, WildganError, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -125,7 +125,8 @@ def _read_scores_csv(path: Path, n: int, key_name: str) -> tuple[list[str], dict
         raise _Damaged(f"not a readable CSV ({e})") from None
     header, rows = table[0], table[1:]
     if len(header) < 2 or header[0] != "id":
-        raise _Damaged(f"its header line {','.join(header)!r} is not 'id' and the score columns")
+        # (what the file holds, as typed there: as_typed, as the CLI's and config's errors quote a value)
+        raise _Damaged(f"its header line {as_typed(','.join(header))} is not id followed by the score columns")
     for i, r in enumerate(rows):
         if len(r) != len(header):
             raise _Damaged(f"line {i + 2} has {len(r)} fields where the header has {len(header)}")
@@ -140,7 +141,7 @@ def _read_scores_csv(path: Path, n: int, key_name: str) -> tuple[list[str], dict
             try:
                 col[i] = float(r[j])
             except ValueError:
-                raise _Damaged(f"line {i + 2}, column {name}: {r[j]!r} is not a number") from None
+                raise _Damaged(f"line {i + 2}, column {as_typed(name)}: {as_typed(r[j])} is not a number") from None
         scores[name] = col
     return [r[0] for r in rows], scores
 
@@ -180,10 +181,13 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         key = json.loads(key_path.read_text())
         if not isinstance(key, dict):
             raise ValueError("a JSON object expected")
+        if "n" not in key:
+            raise ValueError("it records no row count n")
         n = key.pop("n")
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"its row count 'n' is {n!r}")
-    except (OSError, ValueError, KeyError) as e:       # (json.JSONDecodeError and UnicodeDecodeError: ValueErrors)
+            # (a JSON file's value as JSON writes it, as evaluation.rows says a bad field: "5", not Python's '5')
+            raise ValueError(f"its row count n is {json.dumps(n)[:40]}, not a whole number of rows")
+    except (OSError, ValueError) as e:   # (json.JSONDecodeError and UnicodeDecodeError: ValueErrors)
         _say_damaged(key_path, f"not a readable cache key: {e}", damaged)
         return None
     try:
