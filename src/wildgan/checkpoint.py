@@ -98,6 +98,17 @@ def source_commit(package_dir: Path | None = None) -> str | None:
 _SOURCE_COMMITS: dict[Path, str | None] = {}
 
 
+def short_commit(source: str) -> str:
+    """A recorded source commit (source_commit's '<40 hex>' or '<40 hex>+dirty') cut to 12 hex digits, for what a
+    person reads (a run's report, a study's tables): the full hash made those lines long for no gain, as 12 digits
+    name a commit of this repository. The records (checkpoints, metrics.json, results.jsonl) keep all 40. Anything
+    else is kept as recorded."""
+    head, plus, rest = source.partition("+")
+    if len(head) == 40 and all(ch in "0123456789abcdef" for ch in head.lower()):
+        return head[:12] + plus + rest
+    return source
+
+
 def environment_versions() -> dict[str, str]:
     from . import __version__
 

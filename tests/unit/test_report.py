@@ -154,6 +154,13 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     for word in ("AUC untrained", "AUC with G", "pixel_norm (control)", "most anomalous", "Named images", "Config",
                  "Generated samples", "95% CI", "p vs untrained", "a minus each pixel control, paired the same way"):
         assert word in page, word
+    # the source commit of a checkout's run: 12 hex digits on the pages, as a study's tables.md says it; all 40 in
+    # metrics.json (an installed wheel records none: checkpoint.source_commit)
+    source = (m["model"].get("versions") or {}).get("wildgan_source")
+    if source:
+        assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", source), source
+        for text in (page, (out / "report.md").read_text()):
+            assert f"(source {source[:12]}" in text and source[:40] not in text
     assert set(m["auc_ci95"]) == set(m["auc"]) and set(m["auc_vs_controls"]["a"]) == {
         "untrained", "pixel_norm", "pixel_std", "pixel_mean"}
     # why the top images rank high: the split of a into its two terms, ||E(Q)|| with its percentile; and where a
@@ -1382,7 +1389,7 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     # and which code trained them (the version number, the source commit of a git checkout, torch's version, the
     # intra-op thread count)
     assert re.search(r"Networks: \S*network-final\.json \(kimg 0\.1\d*, status done\), trained by wildgan [\d.]+"
-                     r"( \(source [0-9a-f]{40}(\+dirty)?\))? with torch \S+ on \d+ intra-op threads?\. "
+                     r"( \(source [0-9a-f]{12}(\+dirty)?\))? with torch \S+ on \d+ intra-op threads?\. "
                      r"\*\*Not fully grown: the "
                      r"networks stopped at lod [\d.]+ and are scored at 8x8", md), md[:2000]
 

@@ -56,6 +56,18 @@ def test_networks_recorded_without_a_thread_count_say_none():
     assert text == "Networks: network-final.json (kimg 1), trained by wildgan 0.1.0 with torch 2.13.0."
 
 
+def test_the_networks_line_shows_the_source_commit_in_12_hex_digits():
+    """As a study's tables.md says it (checkpoint.short_commit); the record itself keeps all 40."""
+    full = "0123456789abcdef0123456789abcdef01234567"
+    versions = {"wildgan": "0.1.0", "wildgan_source": full + "+dirty", "torch": "2.13.0"}
+    text = _networks_text({"source": "network-final.json", "kimg": 1.0, "versions": versions})
+    assert text == ("Networks: network-final.json (kimg 1), trained by wildgan 0.1.0 (source 0123456789ab+dirty) "
+                    "with torch 2.13.0.")
+    # a source that is not a 40-digit commit is shown as recorded
+    versions["wildgan_source"] = "abc1234"
+    assert "(source abc1234)" in _networks_text({"source": "n", "versions": versions})
+
+
 def _train_cli(npz: Path, out: Path, *extra: str) -> None:
     from wildgan.cli import main
 

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..checkpoint import list_checkpoints, umask
+from ..checkpoint import list_checkpoints, short_commit, umask
 from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sample_path, own_score, read_run_config,
                       run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
@@ -849,7 +849,8 @@ def _networks_text(ms: dict[str, Any]) -> str:
     # which code trained them: the version number alone does not tell two development builds apart
     by = ""
     if v.get("wildgan"):
-        source = f" (source {v['wildgan_source']})" if v.get("wildgan_source") else ""
+        # (12 hex digits, as a study's tables say it; metrics.json keeps the record's 40)
+        source = f" (source {short_commit(str(v['wildgan_source']))})" if v.get("wildgan_source") else ""
         torch_version = f" with torch {v['torch']}" if v.get("torch") else ""
         by = f", trained by wildgan {v['wildgan']}{source}{torch_version}"
     threads = threads_text(ms.get("intra_op_threads"))

@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..checkpoint import short_commit
 from ..config import SearchConfig, own_score, thread_counts
 from ..errors import warn_user
 # the AUC-versus-gamma curves, their bands and figures live below (evaluation.gamma_curves: gamma_plots), so that
@@ -364,16 +365,6 @@ def _data_lines(rows: list[dict[str, Any]]) -> str:
     return (f"Source: {', '.join(sources)}. " if sources else "") + ("; ".join(sizes) + "." if sizes else "")
 
 
-def _short_commit(source: str) -> str:
-    """A recorded source commit ('<40 hex>' or '<40 hex>+dirty') cut to 12 hex digits, as the data's sha256 is in the
-    Source line: the full hash made the header's line long for no gain (12 digits name a commit of this repository);
-    anything else is kept as recorded."""
-    head, plus, rest = source.partition("+")
-    if len(head) == 40 and all(ch in "0123456789abcdef" for ch in head.lower()):
-        return head[:12] + plus + rest
-    return source
-
-
 def _made_by_line(rows: list[dict[str, Any]]) -> str:
     """'Seeds: 0, 1, 2. Trained by wildgan V (source C), torch T, on N intra-op threads.' from the rows (their
     seed, versions and intra_op_threads): two studies' tables of one command made on two machines had the same
@@ -384,7 +375,7 @@ def _made_by_line(rows: list[dict[str, Any]]) -> str:
     versions = [r["versions"] if isinstance(r.get("versions"), dict) else {} for r in rows]
     # each row's counts ('1 then 2': a cell resumed under another count), None for a row that records none
     threads = [" then ".join(map(str, c)) if (c := thread_counts(r.get("intra_op_threads"))) else None for r in rows]
-    wildgan = [(f"{v['wildgan']} (source {_short_commit(str(v['wildgan_source']))})" if v.get("wildgan_source")
+    wildgan = [(f"{v['wildgan']} (source {short_commit(str(v['wildgan_source']))})" if v.get("wildgan_source")
                 else str(v["wildgan"])) if v.get("wildgan") else None for v in versions]
 
     def listed(values: list[Any]) -> str | None:
