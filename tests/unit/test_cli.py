@@ -1502,6 +1502,34 @@ def test_a_finished_runs_resume_with_other_threads_notes_nothing_and_keeps_the_s
     assert "threads: 1" in (run / "config.yaml").read_text()
 
 
+def test_a_finished_fanogan_runs_resume_with_other_threads_keeps_the_saved_count(tiny_npz, tmp_path):
+    """As the pGAN's (above): a finished f-AnoGAN run's resume with another --threads trains nothing, so config.json
+    and config.yaml keep the count that trained its weights (they recorded the new one), and fanogan-final.json its
+    intra_op_threads; one that still trains records the new count."""
+    import torch
+
+    from wildgan.checkpoint import list_checkpoints
+
+    run = tmp_path / "run"
+    argv = ["--no-progress", "--no-train-scores", "--fanogan-dim", "4", "--fanogan-enc-iters", "1"]
+    before = torch.get_num_threads()
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--resolution", "32",
+                 "--fanogan-iters", "1", "--threads", "1", "--out", str(run), *argv]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--threads", "2", *argv]) == 0
+    assert torch.get_num_threads() == before
+    assert "the run was already finished" in (run / "log.txt").read_text()
+    assert json.loads((run / "config.json").read_text())["train"]["threads"] == 1
+    assert "threads: 1" in (run / "config.yaml").read_text()
+    assert json.loads((run / "fanogan-final.json").read_text())["intra_op_threads"] == 1
+    # the encoder's checkpoint gone: the resume trains its one step, under the new count, and the records say so
+    newest = list_checkpoints(run / "checkpoints")[-1]
+    for f in (newest, newest.with_suffix(".safetensors")):
+        f.unlink()
+    assert main(["train", "--out", str(run), "--resume", "--threads", "2", *argv]) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["threads"] == 2
+    assert json.loads((run / "fanogan-final.json").read_text())["intra_op_threads"] == [1, 2]
+
+
 def test_resumed_config_names_the_settings_it_noted(tiny_npz, tmp_path):
     """_resumed_config gives the names of the numeric settings it noted changed: _train_run found a threads change
     by searching the note's text for '(threads ' / '; threads '."""

@@ -776,9 +776,10 @@ _NUMERIC_NOTE = "note: resumed with other numeric settings "
 def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> tuple[RunConfig, frozenset[str]]:
     """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change), and the
     names of the numeric settings (NUMERIC_SETTINGS) whose change it noted: the f-AnoGAN BatchNorm of a run recorded
-    before those fields existed is kept. Other numeric settings than the saved run's are allowed, and noted; not for
-    a pGAN run already finished (_pgan_finished), which trains nothing under them: its saved thread count is kept
-    (config.yaml and config.json record what trained the weights)."""
+    before those fields existed is kept. Other numeric settings than the saved run's are allowed, and noted (not for
+    f-AnoGAN, whose loop warns of another thread count itself); not for a run already finished (_run_finished), pGAN
+    or f-AnoGAN, which trains nothing under them: its saved thread count is kept (config.yaml and config.json record
+    what trained the weights)."""
     saved = read_run_config(run_dir)
     if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
         cfg = replace(cfg, fanogan=replace(cfg.fanogan,
@@ -788,13 +789,15 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
         saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
     names = [k for k in sorted(NUMERIC_SETTINGS)
              if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
-    if not names or cfg.method == "fanogan":
+    if not names:
         return cfg, frozenset()
-    if _pgan_finished(cfg, run_dir):
+    if _run_finished(cfg, run_dir):
         # nothing trains: 'the weights were trained under both' would be false, and config.yaml would record a
         # thread count that never trained them (the other settings stay this session's: the device, say, is where
         # its training scores are computed)
         return replace(cfg, train=replace(cfg.train, threads=saved.train.threads)), frozenset()
+    if cfg.method == "fanogan":
+        return cfg, frozenset()
     # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
     changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in names]
     log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
@@ -803,15 +806,23 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     return cfg, frozenset(names)
 
 
-def _pgan_finished(cfg: RunConfig, run_dir: Path) -> bool:
-    """Whether a resume of the pGAN run in run_dir under cfg trains nothing: its newest checkpoint whose sidecar reads
-    has seen cfg's total images (the loop's `done`, told before the loop restores it). Only the sidecars are read
-    (the loop verifies the weights): a newest checkpoint whose weights are damaged counts here, and the loop then
-    trains from an older one at the saved thread count, which is what the records then say."""
+def _run_finished(cfg: RunConfig, run_dir: Path) -> bool:
+    """Whether a resume of the run in run_dir under cfg trains nothing, told before its loop restores it: its newest
+    checkpoint whose sidecar reads has seen cfg's total images (a pGAN run: the loop's `done`), or has done both of
+    f-AnoGAN's stages (train_fanogan's 'already finished': its planned critic and encoder iterations). Only the
+    sidecars are read (the loop verifies the weights): a newest checkpoint whose weights are damaged counts here, and
+    the loop then trains from an older one at the saved thread count, which is what the records then say."""
     total = int(round(cfg.train.total_kimg * 1000))
     for path in reversed(list_checkpoints(run_dir / "checkpoints")):
         try:
-            return int(read_meta(path)["nimg"]) >= total
+            meta = read_meta(path)
+            if cfg.method != "fanogan":
+                return int(meta["nimg"]) >= total
+            from .fanogan_loop import planned_gan_iters
+
+            # (planned from the images the checkpoint saw: a resume of other training images is refused before)
+            return (int(meta["gan_iters_done"]) >= planned_gan_iters(cfg.fanogan, int(meta["n_train"]))
+                    and int(meta["enc_iters_done"]) >= int(cfg.fanogan.enc_iters))
         except (WildganError, OSError, KeyError):
             continue
     return False
