@@ -164,7 +164,21 @@ def _process_state() -> dict:
         # (their contents too: test_roofline's model_cuda_kernels once left "cpu" in VAR_STDDEV_DEVICES, and every
         # later test of its worker ran CUDA's kernels, test_schedule's ETA counts failing on CI's worker order only)
         "nets.layers' kernel sets": {n: frozenset(getattr(layers, n)) for n in _KERNEL_SETS},
+        # (the training loop raises them only around a compiled forward, loop.compile_limits; read only where dynamo
+        # is imported already, as importing it takes seconds)
+        "torch._dynamo's recompile limits": _dynamo_limits(),
     }
+
+
+def _dynamo_limits() -> dict:
+    import sys
+
+    if "torch._dynamo" not in sys.modules:
+        return {}
+    from wildgan.training.loop import _compile_limit_names
+
+    cfg = sys.modules["torch._dynamo"].config
+    return {n: getattr(cfg, n) for n in _compile_limit_names()}
 
 
 def _put_back(before: dict) -> None:
@@ -198,6 +212,10 @@ def _put_back(before: dict) -> None:
     for n, v in before["nets.layers' kernel sets"].items():
         getattr(layers, n).clear()
         getattr(layers, n).update(v)
+    if before["torch._dynamo's recompile limits"]:
+        cfg = sys.modules["torch._dynamo"].config
+        for n, v in before["torch._dynamo's recompile limits"].items():
+            setattr(cfg, n, v)
 
 
 _SEED_0_STATE = None
@@ -230,6 +248,8 @@ def _process_state_put_back() -> Iterator[None]:
         if k == "nets.layers' names" and after[k] != before[k]:
             names = sorted(n for n in before[k].keys() | after[k].keys() if before[k].get(n) is not after[k].get(n))
             said.append(f"{k}: {', '.join(names)}")
+        elif k == "torch._dynamo's recompile limits" and not before[k]:
+            continue            # (dynamo imported by the test: nothing to compare with)
         elif after[k] != before[k]:
             said.append(f"{k}: {after[k]!r} (found {before[k]!r})")
     if said:
