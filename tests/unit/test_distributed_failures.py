@@ -516,6 +516,7 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
     asked: list[dict] = []
     real = tdist.init_process_group
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     monkeypatch.setattr(tdist, "init_process_group", lambda backend, **kw: (asked.append(kw), real("gloo", **kw)))
     for minutes, nccl, ctrl in ((0.5, {"timeout": timedelta(seconds=30)}, timedelta(seconds=30)),
@@ -525,6 +526,77 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
         dist.shutdown()
     with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
         dist.init_distributed("cpu", timeout_min=0)
+
+
+def test_each_rank_takes_the_gpu_of_its_local_rank_or_the_cpu(monkeypatch: pytest.MonkeyPatch):
+    """rank_device: cuda:LOCAL_RANK with NCCL (also on a multi-node job, whose RANK is not the GPU's number), the CPU
+    with gloo; a GPU number, a device with no collectives, and a LOCAL_RANK beyond the GPUs seen are refused with
+    what to give instead (torch's own was "invalid device ordinal" from set_device, or training on the CPU)."""
+    from wildgan.errors import ConfigError, WildganError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dist.rank_device("auto", 1) == (torch.device("cpu"), "gloo")
+    assert dist.rank_device("cpu", 3) == (torch.device("cpu"), "gloo")
+    with pytest.raises(WildganError, match="no CUDA device is available"):
+        dist.rank_device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    for asked in ("auto", "cuda"):
+        assert dist.rank_device(asked, 3) == (torch.device("cuda", 3), "nccl")
+    assert dist.rank_device("cpu", 3) == (torch.device("cpu"), "gloo")
+    with pytest.raises(ConfigError, match=r"--device cuda:1 with --distributed: each rank uses the GPU of its "
+                                          r"LOCAL_RANK.*give --device cuda"):
+        dist.rank_device("cuda:1", 1)
+    with pytest.raises(ConfigError, match="--distributed runs on cpu .gloo. or cuda .NCCL., not on mps"):
+        dist.rank_device("mps", 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)     # one GPU seen, by each of two processes
+    with pytest.raises(ConfigError, match=r"LOCAL_RANK=1 but sees 1 CUDA device: .*--nproc_per_node must be at most"):
+        dist.rank_device("auto", 1)
+
+
+def test_a_gpu_rank_binds_its_own_gpu_before_any_collective(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """init_distributed on a GPU job (played on gloo, RANK 0 with LOCAL_RANK 2: a node's third process) takes the
+    GPU of LOCAL_RANK, not of RANK, and makes it the current device before the process group exists: NCCL binds its
+    communicator, and its object collectives stage their bytes, on the current device (else cuda:0 on every rank
+    of the node)."""
+    real = tdist.init_process_group
+    order: list[str] = []
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: order.append(f"set_device {device}"))
+    monkeypatch.setattr(tdist, "init_process_group",
+                        lambda backend, **kw: (order.append(f"init {backend}"), real("gloo", **kw)))
+    ctx = dist.init_distributed("cuda")
+    assert (ctx.device, ctx.backend, ctx.local_rank) == (torch.device("cuda", 2), "nccl", 2)
+    assert order == ["set_device cuda:2", "init nccl"]
+
+
+def test_minibatches_the_ranks_cannot_split_are_refused_before_the_run_folder_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A minibatch whose minibatch-stddev groups (16 images: 4 groups) do not split over the ranks (3) was refused by
+    the loop only, after train_run had written the folder: with --overwrite the old run was gone. Now train_run
+    refuses it first (rank 0 of 3 is played here: its context set by hand), and with 2 ranks it goes on as before."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=[0]), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.032, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu"))
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    monkeypatch.setattr(dist, "_CTX", replace(_ctx(0), world=3))
+    for where, overwrite in ((tmp_path / "new", False), (run, True)):
+        with pytest.raises(ConfigError, match=r"a minibatch of 16 cannot be split over 3 ranks with minibatch-stddev "
+                                              r"groups of 4: the number of groups \(4\) must be a multiple"):
+            train_run(cfg, where, overwrite=overwrite, progress=False, log=lambda m: None)
+    assert not (tmp_path / "new").exists()
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before       # the old run is all there
 
 
 def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):
@@ -846,6 +918,8 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(0), world=3))
     monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
+    # (the default minibatches, 32 minibatch-stddev groups, do not split over 3 ranks: the start would refuse them)
+    monkeypatch.setattr(dist, "check_batches", lambda minibatch, nc, world: None)
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
     with pytest.raises(errors.WildganError) as got:
