@@ -1265,3 +1265,33 @@ def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(t
     assert type(other) is WildganError and str(other).startswith("another rank of the job stopped"), other
     assert peer_end_error(tmp_path, _ctx(1), err) is None
     assert peer_end_error(tmp_path, None, echo) is None
+
+
+def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.MonkeyPatch):
+    """score_pgan_sharded gathers the ranks' batches on the job's CPU-side group (gloo), as score_files does: on the
+    default group of a GPU job (NCCL) the numpy scores were staged through the GPU, under NCCL's timeout rather than
+    --dist-timeout. Rank 0 of 2 is played here, rank 1's batches scored in this process by the stubbed gather;
+    the result is one process's."""
+    from wildgan.config import ScoreConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.scoring.pgan_scores import batch_order, score_batches, score_pgan, score_pgan_sharded
+
+    nets = build_pgan(net_config_for_preset("tiny", 8, 1), 0)
+    x = (np.random.default_rng(0).random((44, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = ScoreConfig(batch_size=8)
+    ctrl = object()
+    groups: list[object] = []
+
+    def gather(mine, gathered, dst=0, group=None):
+        groups.append(group)
+        batches = batch_order(len(x), cfg.batch_size, cfg.shuffle_seed)
+        gathered[:] = [mine, score_batches(nets, x, batches, range(1, len(batches), 2), cfg,
+                                           device=torch.device("cpu"))]
+
+    monkeypatch.setattr(tdist, "gather_object", gather)
+    got = score_pgan_sharded(nets, x, cfg, ctx=replace(_ctx(0), ctrl_group=ctrl))
+    assert groups == [ctrl]
+    one = score_pgan(nets, x, cfg)
+    np.testing.assert_allclose(got.z, one.z, rtol=1e-6)
+    for k, v in one.scores.items():
+        np.testing.assert_allclose(got.scores[k], v, rtol=1e-6, err_msg=k)
