@@ -1295,3 +1295,59 @@ def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.Monke
     np.testing.assert_allclose(got.z, one.z, rtol=1e-6)
     for k, v in one.scores.items():
         np.testing.assert_allclose(got.scores[k], v, rtol=1e-6, err_msg=k)
+
+
+def test_ranks_that_rolled_back_to_different_checkpoints_stop_together(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch, one_thread):
+    """--on-divergence rollback: every rank reads the run folder on its own, as on a --resume. A rank that found
+    another checkpoint, or none (a multi-node job whose --out is not shared), trained on from another state, or
+    stopped alone with a DivergenceError not recorded as its own while rank 0 went on. Now every rank raises the
+    same CheckpointError naming each rank's outcome, marked as the job's; the same checkpoint everywhere trains on.
+    Rank 0 of 2 is played (it writes the checkpoints): rank 1's answer stubbed, the device collectives no-ops."""
+    import numpy as np
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import CheckpointError
+    from wildgan.training import loop
+    from wildgan.training.distributed import met_by_every_rank
+
+    real_loss, calls = loop.critic_loss, {"n": 0}
+
+    def poisoned(*a, **k):                   # NaN losses at iterations 17-18 (after the checkpoint at 0.256 kimg)
+        loss, terms = real_loss(*a, **k)
+        calls["n"] += 1
+        return (loss * float("nan") if 16 < calls["n"] <= 18 else loss), terms
+
+    rank_1_said: list[str] = []
+    mine: list[str] = []
+
+    def gather(said, this, group=None):
+        if this is not None and this.startswith("ckpt-"):
+            mine.append(this)
+        said[:] = [this, this if rank_1_said == ["same"] else rank_1_said[0]]
+
+    monkeypatch.setattr(loop, "critic_loss", poisoned)
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    for name in ("broadcast_modules", "average_gradients", "barrier"):
+        monkeypatch.setattr(DistContext, name, lambda self, *a: None)
+    monkeypatch.setattr(DistContext, "mean_tensors", lambda self, acc: acc)
+    monkeypatch.setattr(DistContext, "max_ints", lambda self, *v: v)
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.4, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.1, log_every=4,
+        device="cpu", on_divergence="rollback"))
+    for i, other in enumerate(("no rollback: DivergenceError: training diverged: ..., and there is no good "
+                               "checkpoint to roll back to", "ckpt-000000000128.safetensors (128 images, sha256 "
+                                                             "0123456789ab)")):
+        calls["n"], rank_1_said[:], mine[:] = 0, [other], []
+        with pytest.raises(CheckpointError) as got:
+            loop.train_pgan(x, cfg, tmp_path / f"run{i}", progress=False, log=lambda m: None, dist=_ctx(0))
+        assert mine and mine[0].startswith("ckpt-000000000256.safetensors (256 images, sha256 "), mine
+        assert str(got.value) == (f"the ranks rolled back to different checkpoints in {tmp_path / f'run{i}'}/"
+                                  f"checkpoints: rank 0: {mine[0]}; rank 1: {other}. Every rank must read the same "
+                                  f"run folder: give --out a folder that every node shares")
+        assert met_by_every_rank(got.value)
+    calls["n"], rank_1_said[:] = 0, ["same"]
+    logs: list[str] = []
+    res = loop.train_pgan(x, cfg, tmp_path / "run2", progress=False, log=logs.append, dist=_ctx(0))
+    assert res.status == "done" and sum("rolled back" in m for m in logs) == 1, logs

@@ -443,6 +443,35 @@ def same_checkpoint_restored(ctx: "DistContext | None", restored: str, folder: P
         raise err
 
 
+def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restored: str | None = None,
+                                error: Exception | None = None) -> None:
+    """After a rollback (--on-divergence rollback), which every rank does at the same step (the ranks agree on a
+    divergence from all-reduced losses and weights alike), stop every rank together when they did not all roll back
+    to the same checkpoint in `folder`: `restored` is this rank's (as same_checkpoint_restored's), `error` what
+    stopped its rollback instead. As on a --resume, each rank reads the folder on its own: on a multi-node job whose
+    --out is not one shared folder a rank found other checkpoints, or none, and trained on from another state
+    (weights, Adam, data order, lr) with the gradients averaged over both; or it stopped alone with "no good
+    checkpoint", a DivergenceError that is not recorded as a rank's own (the ranks decide a divergence together), so
+    that rank 0, which went on, only met a closed connection. Every rank now raises the same CheckpointError naming
+    each rank's outcome, marked as the job's (met_by_every_rank). An `error` that every rank met alike (the
+    rollbacks used up, --on-divergence stop) is raised as it is, as before. One process: `error` raised, nothing
+    compared."""
+    if ctx is None or ctx.world <= 1:
+        if error is not None:
+            raise error
+        return
+    said = _outcomes(ctx, restored if error is None else f"no rollback: {_one_line(error)}")
+    if len(set(said)) == 1:
+        if error is not None:
+            raise error
+        return
+    err = CheckpointError(f"the ranks rolled back to different checkpoints in {folder}: "
+                          + "; ".join(f"rank {r}: {what}" for r, what in enumerate(said))
+                          + ". Every rank must read the same run folder: give --out a folder that every node shares")
+    setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
+    raise err
+
+
 def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:
     said: list[Any] = [None] * ctx.world
     tdist.all_gather_object(said, mine, group=ctx.ctrl_group)
