@@ -599,6 +599,22 @@ def test_minibatches_the_ranks_cannot_split_are_refused_before_the_run_folder_is
     assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before       # the old run is all there
 
 
+def test_a_process_group_of_another_backend_is_refused(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """A caller's own process group is used as it is, unless its backend is not the one the device trains with: a
+    gloo group for a GPU job (played here) or an NCCL one for a CPU job ran the device collectives on the wrong one
+    (NCCL refuses CPU tensors)."""
+    from wildgan.errors import ConfigError
+
+    tdist.init_process_group(backend="gloo")
+    assert dist.init_distributed("cpu").backend == "gloo"           # the caller's group, as it is
+    dist._CTX = None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    with pytest.raises(ConfigError, match="the process group was set up with gloo, but device cuda trains with nccl"):
+        dist.init_distributed("cuda")
+
+
 def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):
     """`train --distributed` that stops before training (its --out refused before the data is read, or --dry-run)
     frees its process group, as a failed start does, instead of leaving it to the interpreter's exit."""

@@ -192,6 +192,12 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     if not tdist.is_initialized():
         given = {"timeout": cpu_timeout} if backend == "gloo" or timeout_min is not None else {}
         tdist.init_process_group(backend=backend, **given)
+    elif tdist.get_backend() != backend:
+        # a caller's own process group (the Python API): the device collectives (gradients, module broadcast) run
+        # on it with this rank's tensors, which NCCL refuses on the CPU, and gloo would stage through the host
+        raise ConfigError(f"the process group was set up with {tdist.get_backend()}, but device {device} trains "
+                          f"with {backend}: set it up with {backend} (or let init_distributed set it up), or pass "
+                          f"the device that matches it")
     ctrl = tdist.new_group(backend="gloo", timeout=cpu_timeout) if backend != "gloo" else None
     box = [uuid.uuid4().hex if rank == 0 else None]
     tdist.broadcast_object_list(box, src=0, group=ctrl)
