@@ -208,11 +208,12 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
 
 def rank_device(device: str, local_rank: int) -> tuple[torch.device, str]:
     """(device, backend) of the rank with LOCAL_RANK `local_rank` for --device `device`: the GPU cuda:LOCAL_RANK
-    with NCCL for cuda (auto where CUDA is available), the CPU with gloo for cpu. Refused, as the same error on every
-    rank: a GPU number (cuda:N: every rank would take the same GPU, where torchrun gives each rank its own), a device
-    that is neither (mps: it has no collectives here, and training went on the CPU without a word), and a LOCAL_RANK
-    beyond the GPUs this process sees (more processes per node than GPUs, or a launcher that gave each process one
-    GPU through CUDA_VISIBLE_DEVICES: torch's "invalid device ordinal" came from set_device, naming neither)."""
+    with NCCL for cuda (auto where CUDA is available), the CPU with gloo for cpu. Refused: a GPU number (cuda:N
+    names one GPU, and a job takes one per rank: each rank took cuda:LOCAL_RANK all the same, without a word), a
+    device that is neither (mps: it has no collectives here, and training went on the CPU without a word), and a
+    LOCAL_RANK beyond the GPUs this process sees (more processes per node than GPUs, or a launcher that gave each
+    process one GPU through CUDA_VISIBLE_DEVICES: torch's "invalid device ordinal" came from set_device, naming
+    neither)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = check_device_name(device)
@@ -802,7 +803,7 @@ def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
     g = min(group, n)
     if n % g or (n // g) % world:
         raise ConfigError(f"a minibatch of {n} cannot be split over {world} ranks with minibatch-stddev groups of "
-                           f"{g}: the number of groups ({n // g}) must be a multiple of the number of ranks")
+                          f"{g}: the number of groups ({n // g}) must be a multiple of the number of ranks")
     return torch.arange(n).view(g, world, n // g // world)[:, rank].reshape(-1)
 
 
@@ -814,5 +815,5 @@ def check_batches(minibatch: dict[int, int], nc: NetConfig, world: int) -> None:
         if res <= nc.resolution:
             if b < nc.mbstd_group:
                 raise ConfigError(f"minibatch {b} at {res}x{res} is smaller than the minibatch-stddev group; "
-                                   f"it cannot be split over {world} ranks")
+                                  f"it cannot be split over {world} ranks")
             local_rows(b, world, 0, nc.mbstd_group)
