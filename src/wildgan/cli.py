@@ -1559,6 +1559,11 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
     else:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
         if ctx is not None:
+            from .training.distributed import check_batches
+
+            # minibatches the ranks cannot split: refused as the ranks start, before the folder is written (train_run
+            # asks again, as it is also the Python API's start)
+            check_batches(cfg.train.minibatch, cfg.net, ctx.world)
             # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
             check_training_memory(cfg, ctx.device)
             if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":

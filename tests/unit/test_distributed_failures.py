@@ -516,6 +516,7 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
     asked: list[dict] = []
     real = tdist.init_process_group
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     monkeypatch.setattr(tdist, "init_process_group", lambda backend, **kw: (asked.append(kw), real("gloo", **kw)))
     for minutes, nccl, ctrl in ((0.5, {"timeout": timedelta(seconds=30)}, timedelta(seconds=30)),
@@ -525,6 +526,93 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
         dist.shutdown()
     with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
         dist.init_distributed("cpu", timeout_min=0)
+
+
+def test_each_rank_takes_the_gpu_of_its_local_rank_or_the_cpu(monkeypatch: pytest.MonkeyPatch):
+    """rank_device: cuda:LOCAL_RANK with NCCL (also on a multi-node job, whose RANK is not the GPU's number), the CPU
+    with gloo; a GPU number, a device with no collectives, and a LOCAL_RANK beyond the GPUs seen are refused with
+    what to give instead (torch's own was "invalid device ordinal" from set_device, or training on the CPU)."""
+    from wildgan.errors import ConfigError, WildganError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dist.rank_device("auto", 1) == (torch.device("cpu"), "gloo")
+    assert dist.rank_device("cpu", 3) == (torch.device("cpu"), "gloo")
+    with pytest.raises(WildganError, match="no CUDA device is available"):
+        dist.rank_device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    for asked in ("auto", "cuda"):
+        assert dist.rank_device(asked, 3) == (torch.device("cuda", 3), "nccl")
+    assert dist.rank_device("cpu", 3) == (torch.device("cpu"), "gloo")
+    with pytest.raises(ConfigError, match=r"--device cuda:1 with --distributed: each rank uses the GPU of its "
+                                          r"LOCAL_RANK.*give --device cuda"):
+        dist.rank_device("cuda:1", 1)
+    with pytest.raises(ConfigError, match="--distributed runs on cpu .gloo. or cuda .NCCL., not on mps"):
+        dist.rank_device("mps", 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)     # one GPU seen, by each of two processes
+    with pytest.raises(ConfigError, match=r"LOCAL_RANK=1 but sees 1 CUDA device: .*--nproc_per_node must be at most"):
+        dist.rank_device("auto", 1)
+
+
+def test_a_gpu_rank_binds_its_own_gpu_before_any_collective(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """init_distributed on a GPU job (played on gloo, RANK 0 with LOCAL_RANK 2: a node's third process) takes the
+    GPU of LOCAL_RANK, not of RANK, and makes it the current device before the process group exists: NCCL binds its
+    communicator, and its object collectives stage their bytes, on the current device (else cuda:0 on every rank
+    of the node)."""
+    real = tdist.init_process_group
+    order: list[str] = []
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: order.append(f"set_device {device}"))
+    monkeypatch.setattr(tdist, "init_process_group",
+                        lambda backend, **kw: (order.append(f"init {backend}"), real("gloo", **kw)))
+    ctx = dist.init_distributed("cuda")
+    assert (ctx.device, ctx.backend, ctx.local_rank) == (torch.device("cuda", 2), "nccl", 2)
+    assert order == ["set_device cuda:2", "init nccl"]
+
+
+def test_minibatches_the_ranks_cannot_split_are_refused_before_the_run_folder_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A minibatch whose minibatch-stddev groups (16 images: 4 groups) do not split over the ranks (3) was refused by
+    the loop only, after train_run had written the folder: with --overwrite the old run was gone. Now train_run
+    refuses it first (rank 0 of 3 is played here: its context set by hand), and with 2 ranks it goes on as before."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=[0]), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.032, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu"))
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    monkeypatch.setattr(dist, "_CTX", replace(_ctx(0), world=3))
+    for where, overwrite in ((tmp_path / "new", False), (run, True)):
+        with pytest.raises(ConfigError, match=r"a minibatch of 16 cannot be split over 3 ranks with minibatch-stddev "
+                                              r"groups of 4: the number of groups \(4\) must be a multiple"):
+            train_run(cfg, where, overwrite=overwrite, progress=False, log=lambda m: None)
+    assert not (tmp_path / "new").exists()
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before       # the old run is all there
+
+
+def test_a_process_group_of_another_backend_is_refused(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """A caller's own process group is used as it is, unless its backend is not the one the device trains with: a
+    gloo group for a GPU job (played here) or an NCCL one for a CPU job ran the device collectives on the wrong one
+    (NCCL refuses CPU tensors)."""
+    from wildgan.errors import ConfigError
+
+    tdist.init_process_group(backend="gloo")
+    assert dist.init_distributed("cpu").backend == "gloo"           # the caller's group, as it is
+    dist._CTX = None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    with pytest.raises(ConfigError, match="the process group was set up with gloo, but device cuda trains with nccl"):
+        dist.init_distributed("cuda")
 
 
 def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):
@@ -846,6 +934,8 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(0), world=3))
     monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
+    # (the default minibatches, 32 minibatch-stddev groups, do not split over 3 ranks: the start would refuse them)
+    monkeypatch.setattr(dist, "check_batches", lambda minibatch, nc, world: None)
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
     with pytest.raises(errors.WildganError) as got:
@@ -1191,3 +1281,89 @@ def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(t
     assert type(other) is WildganError and str(other).startswith("another rank of the job stopped"), other
     assert peer_end_error(tmp_path, _ctx(1), err) is None
     assert peer_end_error(tmp_path, None, echo) is None
+
+
+def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.MonkeyPatch):
+    """score_pgan_sharded gathers the ranks' batches on the job's CPU-side group (gloo), as score_files does: on the
+    default group of a GPU job (NCCL) the numpy scores were staged through the GPU, under NCCL's timeout rather than
+    --dist-timeout. Rank 0 of 2 is played here, rank 1's batches scored in this process by the stubbed gather;
+    the result is one process's."""
+    from wildgan.config import ScoreConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.scoring.pgan_scores import batch_order, score_batches, score_pgan, score_pgan_sharded
+
+    nets = build_pgan(net_config_for_preset("tiny", 8, 1), 0)
+    x = (np.random.default_rng(0).random((44, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = ScoreConfig(batch_size=8)
+    ctrl = object()
+    groups: list[object] = []
+
+    def gather(mine, gathered, dst=0, group=None):
+        groups.append(group)
+        batches = batch_order(len(x), cfg.batch_size, cfg.shuffle_seed)
+        gathered[:] = [mine, score_batches(nets, x, batches, range(1, len(batches), 2), cfg,
+                                           device=torch.device("cpu"))]
+
+    monkeypatch.setattr(tdist, "gather_object", gather)
+    got = score_pgan_sharded(nets, x, cfg, ctx=replace(_ctx(0), ctrl_group=ctrl))
+    assert groups == [ctrl]
+    one = score_pgan(nets, x, cfg)
+    np.testing.assert_allclose(got.z, one.z, rtol=1e-6)
+    for k, v in one.scores.items():
+        np.testing.assert_allclose(got.scores[k], v, rtol=1e-6, err_msg=k)
+
+
+def test_ranks_that_rolled_back_to_different_checkpoints_stop_together(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch, one_thread):
+    """--on-divergence rollback: every rank reads the run folder on its own, as on a --resume. A rank that found
+    another checkpoint, or none (a multi-node job whose --out is not shared), trained on from another state, or
+    stopped alone with a DivergenceError not recorded as its own while rank 0 went on. Now every rank raises the
+    same CheckpointError naming each rank's outcome, marked as the job's; the same checkpoint everywhere trains on.
+    Rank 0 of 2 is played (it writes the checkpoints): rank 1's answer stubbed, the device collectives no-ops."""
+    import numpy as np
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import CheckpointError
+    from wildgan.training import loop
+    from wildgan.training.distributed import met_by_every_rank
+
+    real_loss, calls = loop.critic_loss, {"n": 0}
+
+    def poisoned(*a, **k):                   # NaN losses at iterations 17-18 (after the checkpoint at 0.256 kimg)
+        loss, terms = real_loss(*a, **k)
+        calls["n"] += 1
+        return (loss * float("nan") if 16 < calls["n"] <= 18 else loss), terms
+
+    rank_1_said: list[str] = []
+    mine: list[str] = []
+
+    def gather(said, this, group=None):
+        if this is not None and this.startswith("ckpt-"):
+            mine.append(this)
+        said[:] = [this, this if rank_1_said == ["same"] else rank_1_said[0]]
+
+    monkeypatch.setattr(loop, "critic_loss", poisoned)
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    for name in ("broadcast_modules", "average_gradients", "barrier"):
+        monkeypatch.setattr(DistContext, name, lambda self, *a: None)
+    monkeypatch.setattr(DistContext, "mean_tensors", lambda self, acc: acc)
+    monkeypatch.setattr(DistContext, "max_ints", lambda self, *v: v)
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.4, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.1, log_every=4,
+        device="cpu", on_divergence="rollback"))
+    for i, other in enumerate(("no rollback: DivergenceError: training diverged: ..., and there is no good "
+                               "checkpoint to roll back to", "ckpt-000000000128.safetensors (128 images, sha256 "
+                                                             "0123456789ab)")):
+        calls["n"], rank_1_said[:], mine[:] = 0, [other], []
+        with pytest.raises(CheckpointError) as got:
+            loop.train_pgan(x, cfg, tmp_path / f"run{i}", progress=False, log=lambda m: None, dist=_ctx(0))
+        assert mine and mine[0].startswith("ckpt-000000000256.safetensors (256 images, sha256 "), mine
+        assert str(got.value) == (f"the ranks rolled back to different checkpoints in {tmp_path / f'run{i}'}/"
+                                  f"checkpoints: rank 0: {mine[0]}; rank 1: {other}. Every rank must read the same "
+                                  f"run folder: give --out a folder that every node shares")
+        assert met_by_every_rank(got.value)
+    calls["n"], rank_1_said[:] = 0, ["same"]
+    logs: list[str] = []
+    res = loop.train_pgan(x, cfg, tmp_path / "run2", progress=False, log=logs.append, dist=_ctx(0))
+    assert res.status == "done" and sum("rolled back" in m for m in logs) == 1, logs

@@ -325,7 +325,10 @@ def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = 
         import torch.distributed as tdist
 
         gathered: list[list[BatchOut]] = [[] for _ in range(world)] if rank == 0 else []
-        tdist.gather_object(mine, gathered if rank == 0 else None, dst=0)
+        # on the CPU-side group (gloo; the default one of a CPU job), as score_files gathers: host objects (numpy
+        # scores), no GPU staging, and the --dist-timeout that a rank waiting for a slower one's extra batch
+        # falls under, not NCCL's own
+        tdist.gather_object(mine, gathered if rank == 0 else None, dst=0, group=ctx.ctrl_group)
         if rank != 0:
             return None
         mine = [p for g in gathered for p in g]

@@ -46,6 +46,7 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
+from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
                       WildganError, error_kind, rebuilt_error, shared_kind, stop_text, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
@@ -177,30 +178,63 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
         raise WildganError(f"--dist-timeout must be a number of minutes above 0, got {timeout_min:g}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
-    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if use_cuda:
-        if not torch.cuda.is_available():
-            raise WildganError("--device cuda was requested but no CUDA device is available")
-        dev = torch.device("cuda", local)
+    dev, backend = rank_device(device, local)
+    if backend == "nccl":
+        # before any collective: NCCL binds its communicator, and all_gather_object / broadcast_object_list on an
+        # NCCL group stage their bytes, on the current device, which must be this rank's own GPU
         torch.cuda.set_device(dev)
-        backend = "nccl"
         unenforced = nccl_timeout_unenforced(os.environ)
         if unenforced:
             warn_user(unenforced)
-    else:
-        dev, backend = torch.device("cpu"), "gloo"
     # (new_group does not inherit the default group's timeout: without its own, the gloo group of a GPU job waited
     # torch's 30 minutes whatever was asked)
     cpu_timeout = timedelta(minutes=DEFAULT_TIMEOUT_MIN if timeout_min is None else timeout_min)
     if not tdist.is_initialized():
         given = {"timeout": cpu_timeout} if backend == "gloo" or timeout_min is not None else {}
         tdist.init_process_group(backend=backend, **given)
+    elif tdist.get_backend() != backend:
+        # a caller's own process group (the Python API): the device collectives (gradients, module broadcast) run
+        # on it with this rank's tensors, which NCCL refuses on the CPU, and gloo would stage through the host
+        raise ConfigError(f"the process group was set up with {tdist.get_backend()}, but device {device} trains "
+                          f"with {backend}: set it up with {backend} (or let init_distributed set it up), or pass "
+                          f"the device that matches it")
     ctrl = tdist.new_group(backend="gloo", timeout=cpu_timeout) if backend != "gloo" else None
     box = [uuid.uuid4().hex if rank == 0 else None]
     tdist.broadcast_object_list(box, src=0, group=ctrl)
     _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
                        job=str(box[0]), timeout_s=cpu_timeout.total_seconds())
     return _CTX
+
+
+def rank_device(device: str, local_rank: int) -> tuple[torch.device, str]:
+    """(device, backend) of the rank with LOCAL_RANK `local_rank` for --device `device`: the GPU cuda:LOCAL_RANK
+    with NCCL for cuda (auto where CUDA is available), the CPU with gloo for cpu. Refused: a GPU number (cuda:N
+    names one GPU, and a job takes one per rank: each rank took cuda:LOCAL_RANK all the same, without a word), a
+    device that is neither (mps: it has no collectives here, and training went on the CPU without a word), and a
+    LOCAL_RANK beyond the GPUs this process sees (more processes per node than GPUs, or a launcher that gave each
+    process one GPU through CUDA_VISIBLE_DEVICES: torch's "invalid device ordinal" came from set_device, naming
+    neither)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = check_device_name(device)
+    if dev.type == "cpu":
+        return torch.device("cpu"), "gloo"
+    if dev.type != "cuda":
+        raise ConfigError(f"--distributed runs on cpu (gloo) or cuda (NCCL), not on {device}: use --device cpu, cuda "
+                          f"or auto")
+    if dev.index is not None:
+        raise ConfigError(f"--device {device} with --distributed: each rank uses the GPU of its LOCAL_RANK (cuda:0 for "
+                          f"the first process of a node, cuda:1 for the second, ...); give --device cuda, and choose "
+                          f"the GPUs with CUDA_VISIBLE_DEVICES")
+    if not torch.cuda.is_available():
+        raise WildganError("--device cuda was requested but no CUDA device is available")
+    n = torch.cuda.device_count()
+    if not 0 <= local_rank < n:
+        raise ConfigError(f"this process has LOCAL_RANK={local_rank} but sees {n} CUDA device{'s' * (n != 1)}: "
+                          f"--distributed takes one GPU per process, cuda:LOCAL_RANK, so --nproc_per_node must be at "
+                          f"most the GPUs of a node (each process seeing them all: no per-process "
+                          f"CUDA_VISIBLE_DEVICES); --device cpu runs the ranks on the CPU")
+    return torch.device("cuda", local_rank), "nccl"
 
 
 def nccl_timeout_unenforced(env: Any) -> str | None:
@@ -414,6 +448,35 @@ def same_checkpoint_restored(ctx: "DistContext | None", restored: str, folder: P
                                 "shares")
         setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
         raise err
+
+
+def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restored: str | None = None,
+                                error: Exception | None = None) -> None:
+    """After a rollback (--on-divergence rollback), which every rank does at the same step (the ranks agree on a
+    divergence from all-reduced losses and weights alike), stop every rank together when they did not all roll back
+    to the same checkpoint in `folder`: `restored` is this rank's (as same_checkpoint_restored's), `error` what
+    stopped its rollback instead. As on a --resume, each rank reads the folder on its own: on a multi-node job whose
+    --out is not one shared folder a rank found other checkpoints, or none, and trained on from another state
+    (weights, Adam, data order, lr) with the gradients averaged over both; or it stopped alone with "no good
+    checkpoint", a DivergenceError that is not recorded as a rank's own (the ranks decide a divergence together), so
+    that rank 0, which went on, only met a closed connection. Every rank now raises the same CheckpointError naming
+    each rank's outcome, marked as the job's (met_by_every_rank). An `error` that every rank met alike (the
+    rollbacks used up, --on-divergence stop) is raised as it is, as before. One process: `error` raised, nothing
+    compared."""
+    if ctx is None or ctx.world <= 1:
+        if error is not None:
+            raise error
+        return
+    said = _outcomes(ctx, restored if error is None else f"no rollback: {_one_line(error)}")
+    if len(set(said)) == 1:
+        if error is not None:
+            raise error
+        return
+    err = CheckpointError(f"the ranks rolled back to different checkpoints in {folder}: "
+                          + "; ".join(f"rank {r}: {what}" for r, what in enumerate(said))
+                          + ". Every rank must read the same run folder: give --out a folder that every node shares")
+    setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
+    raise err
 
 
 def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:
@@ -739,17 +802,18 @@ def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
     identical to one process: global [G, M] (group member k of group m is row k*M + m) -> [G, world, M/world]."""
     g = min(group, n)
     if n % g or (n // g) % world:
-        raise WildganError(f"a minibatch of {n} cannot be split over {world} ranks with minibatch-stddev groups of "
-                           f"{g}: the number of groups ({n // g}) must be a multiple of the number of ranks")
+        raise ConfigError(f"a minibatch of {n} cannot be split over {world} ranks with minibatch-stddev groups of "
+                          f"{g}: the number of groups ({n // g}) must be a multiple of the number of ranks")
     return torch.arange(n).view(g, world, n // g // world)[:, rank].reshape(-1)
 
 
 def check_batches(minibatch: dict[int, int], nc: NetConfig, world: int) -> None:
     """Refuse a minibatch table whose batches do not split evenly over `world` ranks (the split must keep the
-    one-process batch exactly)."""
+    one-process batch exactly), as a ConfigError: a refusal every rank meets alike, asked before the run folder is
+    written (training.run.check_the_settings, and `wildgan train --distributed` as its ranks start together)."""
     for res, b in minibatch.items():
         if res <= nc.resolution:
             if b < nc.mbstd_group:
-                raise WildganError(f"minibatch {b} at {res}x{res} is smaller than the minibatch-stddev group; "
-                                   f"it cannot be split over {world} ranks")
+                raise ConfigError(f"minibatch {b} at {res}x{res} is smaller than the minibatch-stddev group; "
+                                  f"it cannot be split over {world} ranks")
             local_rows(b, world, 0, nc.mbstd_group)

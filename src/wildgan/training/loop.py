@@ -972,8 +972,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                 restored_nimg = state.nimg if same else None
         # the same ones, unless the ranks' run folders differ (a multi-node job whose --out is not shared): then
         # every rank stops rather than train on from its own state
-        restored = "none" if found is None else (f"{found[1]['weights']} ({state.nimg} images, sha256 "
-                                                 f"{str(found[1]['sha256'])[:12]})")
+        restored = "none" if found is None else _checkpoint_text(found[1], state.nimg)
         _dist.same_checkpoint_restored(dist, restored, ck_dir)
         if is_main:
             ckpt.set_aside_all(bad, log)
@@ -1084,7 +1083,14 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     def diverged(what: str) -> None:
         """Stop (raises), or roll back to the newest good checkpoint (--on-divergence rollback) and go on from it."""
         nonlocal next_ckpt, next_sample, eta_anchor, eta_segment, saved_nimg
-        _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
+        # every rank rolls back at the same step; under torchrun they agree that they restored the same checkpoint
+        # (one rank that found another, or none, stops them all together), as on a --resume
+        restored, failed = None, None
+        try:
+            restored = _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
+        except Exception as e:
+            failed = e
+        _dist.same_checkpoint_rolled_back(dist, ck_dir, restored, failed)
         saved_nimg = None                      # the checkpoint restored has the lr before the halving
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
@@ -1308,10 +1314,17 @@ def _drain(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _checkpoint_text(meta: dict[str, Any], nimg: int) -> str:
+    """A restored checkpoint as the ranks compare it (distributed.same_checkpoint_restored / _rolled_back): its
+    file, image count and the start of its sha256."""
+    return f"{meta['weights']} ({nimg} images, sha256 {str(meta['sha256'])[:12]})"
+
+
 def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
-              rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
+              rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> str:
     """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
-    weights: the caller only saves after this returns with restored, finite networks."""
+    weights: the caller only saves after this returns with restored, finite networks. Returns the checkpoint
+    restored (_checkpoint_text)."""
     found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
                                 rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
                                 interval=f"--checkpoint-kimg {kimg_to_the_image(cfg.train.checkpoint_kimg)}", log=log)
@@ -1320,6 +1333,7 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     new.rollbacks = state.rollbacks + 1
     state.__dict__.update(new.__dict__)
     log(f"warning: {what}; rolled back to {kimg_text(state.nimg)} kimg with lr {state.lr:g}")
+    return _checkpoint_text(found[1], state.nimg)
 
 
 # ------------------------------------------------------------------------------------------------------------------

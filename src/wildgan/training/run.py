@@ -614,6 +614,7 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
+        _check_split_over_ranks(cfg)
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     # a typo in WILDGAN_KERNELS (the API's callers: `wildgan` asks it itself): on the CPU, or for f-AnoGAN, nothing
@@ -628,6 +629,17 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     return split
+
+
+def _check_split_over_ranks(cfg: RunConfig) -> None:
+    """Under torchrun (training.distributed.current(), several ranks): refuse minibatches that do not split over the
+    ranks, here, before the folder is written; the loop asked only once it had started, after --overwrite had
+    deleted the old run and the new config and split were written."""
+    from .distributed import check_batches, current
+
+    ctx = current()
+    if ctx is not None and ctx.world > 1:
+        check_batches(cfg.train.minibatch, cfg.net, ctx.world)
 
 
 def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: bool = False,
