@@ -381,6 +381,16 @@ def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_
     assert load_config_file(merged)["run"] == {"seed": 1, "x": 3}              # (sources that agree)
 
 
+@pytest.mark.parametrize("name, text", [("c.json", '{"seed": 1}'), ("c.toml", "seed = 1\n"), ("c.yaml", "seed: 1\n")])
+def test_a_config_file_saved_with_a_byte_order_mark_reads_as_without_it(tmp_path, name, text):
+    # (what Windows editors put before a file they save as UTF-8: json and tomllib refused it, "Unexpected UTF-8 BOM")
+    from wildgan.config import load_config_file
+
+    p = tmp_path / name
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_config_file(p) == {"seed": 1}
+
+
 def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):
     """A run trained with a relative --data is usable from another folder: the run records the absolute path, and
     a run recorded before that (relative path in config.json) falls back to split.json's absolute source."""
