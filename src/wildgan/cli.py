@@ -1627,8 +1627,9 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
     """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
     data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
     they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
-    the file that is checked. A file of other data settings (edited, or --data/--seed given) asks for other images on
-    purpose, and a flat file of options or a sectioned file without format_version (written by hand) is no run's."""
+    the file that is checked. A replay given other data settings on the command line (--data, --seed) asks for other
+    images on purpose, and a flat file of options or a sectioned file without format_version (written by hand) is no
+    run's. (A copy whose data section was edited by hand cannot be told from the run's own: it gets the note too.)"""
     from .config import load_config_file
 
     if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
