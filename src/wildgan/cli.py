@@ -1584,7 +1584,9 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     --contamination, --data, ...) asks for other images on purpose and is not compared, whether on the command line
     or in the file's own data section edited by hand (against the run's config.json beside it, or the data settings
     its header records). A replay of the same images keeps the run's record of where its channel count came from (the
-    config gives the count, which made split.json say "chosen" for the data's)."""
+    config gives the count, which made split.json say "chosen" for the data's). A config.json copied out of its run
+    folder records nothing to compare with (JSON has no comments, and an entry of its own would make every older
+    wildgan refuse the run's config.json): said in a note, _note_unchecked_json."""
     from .config import DATA_SETTINGS_KEY, config_yaml_record, run_config_file
     from .data.source_identity import restore_advice, source_replaced
     from .data.splits import keep_channels_origin, split_differences
@@ -1604,7 +1606,9 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
             ran = _run_data_settings(config.parent / "config.json")
         else:
             if header is None:
-                return                # (an older wildgan's file, or one by hand: nothing to compare with)
+                # (an older wildgan's file, or one by hand: nothing to compare with)
+                _note_unchecked_json(config, file_cfg, cfg)
+                return
             run, recorded = header[0] or "?", header[1]
             where = f"the comment at the top of {config} records them"
             ran = _run_data_settings(file_cfg, recorded.get(DATA_SETTINGS_KEY))
@@ -1622,6 +1626,28 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     _warn(f"warning: {config} replays the run in {run}, but its training images are not the ones that run trained on "
           f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
           + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
+
+
+def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig) -> None:
+    """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
+    data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
+    they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
+    the file that is checked. A replay given other data settings on the command line (--data, --seed) asks for other
+    images on purpose, and a flat file of options or a sectioned file without format_version (written by hand) is no
+    run's. (A copy whose data section was edited by hand cannot be told from the run's own: it gets the note too.)"""
+    from .config import load_config_file
+
+    if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
+        return
+    try:
+        if "format_version" not in load_config_file(config):
+            return
+    except ConfigError:
+        return
+    _eprint(f"wildgan: note: {config} is a run's config.json with no split.json beside it: unlike config.yaml, it "
+            f"records nothing of the images its run trained on (JSON has no comments), so whether these are the same "
+            f"is not checked; `wildgan train --config` of the run's config.yaml (or of this file in its run folder) "
+            f"warns where they changed")
 
 
 def _run_data_settings(where: Any, section: Any = None) -> Any:

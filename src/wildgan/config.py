@@ -1152,6 +1152,9 @@ def load_config_file(path: Any) -> dict[str, Any]:
                           f"JSON file of settings, e.g. a run's config.yaml") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})") from None
+    # a byte-order mark (what Windows editors put before a file they save as UTF-8) is no part of the settings: YAML
+    # skips it, while json and tomllib refused a config.json or .toml saved so ("Unexpected UTF-8 BOM")
+    text = text.removeprefix("\ufeff")
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

@@ -360,3 +360,79 @@ def test_users_cannot_give_the_scoring_rule(tmp_path) -> None:
                  lambda: load_image_files([png], 8, 1, depth16=PER_IMAGE_8BIT)):
         with pytest.raises(ValueError, match=unknown):
             call()
+
+
+def _other_data(root: Path, sixteen: bool) -> Path:
+    """Labelled data for `evaluate --data`: good/ of 6 cells at the run's depth, bad/ one cell saved 8-bit and 16-bit
+    (value * 257)."""
+    rng = np.random.default_rng(3)
+    (root / "good").mkdir(parents=True)
+    for i in range(6):
+        a = _cell8(rng)
+        if sixteen:
+            _png16(root / "good" / f"{i}.png", a.astype(np.uint16) * 257)
+        else:
+            Image.fromarray(a).save(root / "good" / f"{i}.png")
+    a = _cell8(np.random.default_rng(7))
+    (root / "bad").mkdir()
+    Image.fromarray(a).save(root / "bad" / "cell8.png")
+    _png16(root / "bad" / "cell16.png", a.astype(np.uint16) * 257)
+    return root
+
+
+@pytest.mark.parametrize("sixteen", [True, False])
+def test_an_evaluation_of_other_data_saved_before_the_scoring_rule_is_not_shown_as_current(tmp_path, sixteen
+                                                                                           ) -> None:
+    """An unlabelled run's `evaluate --data OTHER` saves eval.json in the run folder, which its report shows as the
+    networks' AUCs. One saved before evaluate read OTHER as `wildgan score` does (92cfa84) holds scores of the file of
+    the other depth read as it was (an 8-bit file of a 16-bit run kept, a 16-bit file of an 8-bit run stretched), and
+    nothing in it said so: the report showed its AUCs as current. eval.json now records the rule (read_depth16) where
+    it is not the run's own, and an evaluation without it, of data holding files of the other depth, is said to be of
+    an older reading, with the command that evaluates again, not shown; one of data without such files is shown."""
+    from wildgan.evaluation.report import report
+
+    _, run = _train(tmp_path, "run", sixteen=sixteen)
+    other = _other_data(tmp_path / "other", sixteen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the read of the file of the other depth: tested above)
+        assert main(["evaluate", str(run), "--data", str(other), "--normal", "good", "--no-controls", "--threads",
+                     "1", "--no-progress"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    older = {k: v for k, v in ev.items() if k != "read_depth16"}       # as evaluate wrote it before 92cfa84
+    if sixteen:                                       # (the report's page: once)
+        (run / "eval.json").write_text(json.dumps(older))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report(run, top_k_images=1, device="cpu", controls=False)
+        md = (run / "report" / "report.md").read_text()
+        assert "AUC a " not in md and "(8 images, 2 anomalous), but with its 1 8-bit file kept as it was by an " \
+            "older wildgan, where evaluate, as `wildgan score`, now reads 8-bit files for this run trained on " \
+            "16-bit images on the 16-bit scale (value * 257) and stretches them as its training images were; its " \
+            "AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these networks score now. Run " \
+            f"`wildgan evaluate {run} --data {other} --normal good` again to evaluate them." in md, md[:3000]
+        (run / "eval.json").write_text(json.dumps(ev))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report(run, top_k_images=1, device="cpu", controls=False)
+        assert "(8 images, 2 anomalous): AUC a " in (run / "report" / "report.md").read_text()
+    from wildgan.evaluation.run import reading_change
+
+    recorded = json.loads((run / "split.json").read_text())
+    assert ev["read_depth16"] == (PER_IMAGE_8BIT if sixteen else "global")
+    assert reading_change(ev, recorded, "per-image") is None
+    said = reading_change(older, recorded, "per-image")
+    assert said == ("its 1 8-bit file kept as it was by an older wildgan, where evaluate, as `wildgan score`, now "
+                    "reads 8-bit files for this run trained on 16-bit images on the 16-bit scale (value * 257) and "
+                    "stretches them as its training images were" if sixteen else
+                    "its 1 16-bit file stretched each to its own min..max by an older wildgan, where evaluate, as "
+                    "`wildgan score`, now reads 16-bit files for this run trained on 8-bit images by value / 257, as "
+                    "their 8-bit copies"), said
+    # data without a file of the other depth was read as now; a run of an explicit rule reads every data by it; a
+    # record of another rule is one
+    alike = {**older, "data": {**older["data"], "conversion": {**older["data"]["conversion"], "files_8bit": 0,
+                                                                  "files_16bit": 0}}}
+    assert reading_change(alike, recorded, "per-image") is None
+    assert reading_change(older, recorded, "global") is None
+    assert reading_change({**ev, "read_depth16": "shift"}, recorded, "per-image") == \
+        f"its 1 {8 if sixteen else 16}-bit file read by depth16 shift, not {ev['read_depth16']} as evaluate reads " \
+        f"them now"

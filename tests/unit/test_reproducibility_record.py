@@ -155,6 +155,53 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
 
 
+def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tmp_path, capsys):
+    """`train --config` takes a run's config.json as it takes config.yaml, but JSON has no comments for the header
+    that lets a copy of config.yaml taken out of its run folder tell a replay on changed data (and an entry of its
+    own would make older wildgans refuse the run's config.json): such a copy replayed changed data without a word. It
+    now says, naming itself, that it is not checked and which file is. The run's own config.json (split.json beside
+    it) is checked as config.yaml is; a replay asking for other images (--seed), a file written by hand (no
+    format_version) and a flat file say nothing. A copy saved by a Windows editor (a byte-order mark) loads: json
+    refused it."""
+    import shutil
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    copied = tmp_path / "elsewhere" / "config.json"
+    copied.parent.mkdir()
+    shutil.copy(tmp_path / "run" / "config.json", copied)
+    capsys.readouterr()
+    _train_cli(npz, tmp_path / "replay", "--config", str(copied))
+    err = capsys.readouterr().err
+    assert f"note: {copied} is a run's config.json with no split.json beside it: unlike config.yaml, it records " \
+           f"nothing of the images its run trained on" in err, err
+    assert "is not checked; `wildgan train --config` of the run's config.yaml" in err
+    assert json.loads((tmp_path / "replay" / "config.json").read_text()) == json.loads(copied.read_text())
+    d = dict(np.load(npz))
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
+    np.savez(npz, **d)
+    # the run's own config.json is checked against the split.json beside it, as config.yaml is
+    _train_cli(npz, tmp_path / "own", "--config", str(tmp_path / "run" / "config.json"))
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'run' / 'config.json'} replays the run in {tmp_path / 'run'}, but its training images" in err
+    assert "config.json with no split.json beside it" not in err
+    _train_cli(npz, tmp_path / "seed1", "--config", str(copied), "--seed", "1")
+    assert "no split.json beside it" not in capsys.readouterr().err
+    by_hand = tmp_path / "by_hand.json"
+    by_hand.write_text(json.dumps({k: v for k, v in json.loads(copied.read_text()).items() if k != "format_version"}))
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"data": str(npz), "normal": "0", "preset": "tiny", "total_kimg": 0.05,
+                                "phase_kimg": 0.02}))
+    for name, config in (("hand", by_hand), ("flat", flat)):
+        _train_cli(npz, tmp_path / name, "--config", str(config))
+        assert "no split.json beside it" not in capsys.readouterr().err
+    windows = tmp_path / "windows" / "config.json"
+    windows.parent.mkdir()
+    windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
+    _train_cli(npz, tmp_path / "win", "--config", str(windows))
+    assert f"note: {windows} is a run's config.json" in capsys.readouterr().err
+
+
 def test_a_config_copied_into_another_run_s_folder_is_checked_against_its_own_header(tmp_path, capsys):
     """A config.yaml copied into ANOTHER run's folder was checked against that folder's split.json and config.json:
     the folder's data settings, not the file's, read as a hand edit of the file, and its replay on changed data passed

@@ -71,7 +71,7 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
+from .run import evaluation_dir, read_search_cache, reading_change, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
@@ -732,8 +732,9 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     """The labelled evaluation `wildgan evaluate --data` saved in an unlabelled run's folder (eval.json): its AUCs
     when it is of the networks this report shows, by this wildgan's scoring rules (SCORES_VERSION) and the run's
-    score settings; when a --resume has trained on since, or the score formulas or settings changed, only what it
-    was of and the command that evaluates the current networks (its numbers are not theirs, so they are not shown)."""
+    score settings, its files read as evaluate reads them now (reading_change); when a --resume has trained on since,
+    or the score formulas or settings or the reading of its files changed, only what it was of and the command that
+    evaluates the current networks (its numbers are not theirs, so they are not shown)."""
     saved = run_dir / "eval.json"
     if not saved.is_file():
         return
@@ -745,7 +746,9 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
         stale = stale_evaluation(run_dir, saved, model.meta)
         version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
         changed = score_settings_changes(ev, model.cfg)
-        if stale is None and version == SCORES_VERSION and not changed:
+        # its files of the other bit depth than the run's, read by an older rule than evaluate's now
+        read = reading_change(ev, read_split_info(run_dir), model.cfg.data.depth16)
+        if stale is None and version == SCORES_VERSION and not changed and read is None:
             # with each AUC's interval, and the controls below, as a labelled run's Metrics: on a user's few labelled
             # images (38, 8 anomalous) a bare "AUC a 0.429" hid that its interval ran from 0.22 to 0.67
             ci = ev.get("auc_ci95") or {}
@@ -763,7 +766,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             # its AUCs are not what the networks score now
             how = (f"by the scoring rules of version {version} (this wildgan's are {SCORES_VERSION})"
                    if version != SCORES_VERSION else
-                   f"with other score settings than the run's config.json holds ({'; '.join(changed)})")
+                   f"with other score settings than the run's config.json holds ({'; '.join(changed)})"
+                   if changed else f"with {read}")
             text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
                     f"networks score now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:

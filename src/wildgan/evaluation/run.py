@@ -139,8 +139,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # only reads an 8-bit file on the 16-bit scale, one trained on 8-bit ones a 16-bit file by value / 257), where the
     # training rule kept such a file as it is, or stretched it: one file had two scores, evaluate's and score's. (The
     # run's own data holds no file of the other depth: its record counts every file read)
-    conv = recorded.get("conversion") if isinstance(recorded.get("conversion"), dict) else {}
-    read_depth16 = None if data is None else scoring_depth16(dc.depth16, conv.get("trained_depth"))
+    read_depth16 = None if data is None else other_data_depth16(recorded, dc.depth16)
     split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
@@ -228,6 +227,48 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                   f"recorded (their ids and pixels), so what is evaluated is the run's own split, but other images "
                   f"read from it differ (split.json's read_fingerprint): {restore_advice(split.info.get('source'))}")
     return split
+
+
+def other_data_depth16(recorded: dict[str, Any], depth16: str) -> str:
+    """The depth16 rule `evaluate --data OTHER` reads OTHER's files by, for a run whose split.json is `recorded` and
+    whose data section's rule is `depth16`: `wildgan score`'s (imageset.scoring_depth16), by the bit depth of the
+    run's training images."""
+    conv = recorded.get("conversion") if isinstance(recorded.get("conversion"), dict) else {}
+    return scoring_depth16(depth16, conv.get("trained_depth"))
+
+
+def reading_change(ev: dict[str, Any], recorded: dict[str, Any], depth16: str) -> str | None:
+    """How the evaluation `ev` (an eval.json of other data) read its files of the other bit depth than the run's
+    training images otherwise than evaluate reads them now, in words; None when it read them alike. Evaluate reads
+    other data by other_data_depth16 since 92cfa84 and records that rule (eval.json's read_depth16) where it is not
+    the run's own; an eval.json written before kept an 8-bit file of a run trained on 16-bit images as it was, and
+    stretched a 16-bit file of a run trained on 8-bit ones, so its scores of those files are not what the networks
+    give now. Only files of the other depth read otherwise: an evaluation whose data held none (its conversion
+    counts, data.conversion.files_8bit / files_16bit) read every file as now, and one that did not count them cannot
+    tell (None)."""
+    now = other_data_depth16(recorded, depth16)
+    if now == depth16:
+        return None               # (the run's own rule: every evaluation read its data so)
+    was = ev.get("read_depth16", depth16)
+    if was == now:
+        return None
+    data = ev.get("data") if isinstance(ev.get("data"), dict) else {}
+    conv = data.get("conversion") if isinstance(data.get("conversion"), dict) else {}
+    eight = recorded["conversion"]["trained_depth"] == "16bit"     # (now != depth16: an 8-bit or 16-bit run)
+    n = conv.get("files_8bit" if eight else "files_16bit")
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        return None
+    s = "s" if n != 1 else ""
+    if was != depth16:
+        return (f"its {n} {'8' if eight else '16'}-bit file{s} read by depth16 {was}, not {now} as evaluate reads "
+                f"them now")
+    if eight:
+        return (f"its {n} 8-bit file{s} kept as {'they were' if n != 1 else 'it was'} by an older wildgan, where "
+                f"evaluate, as `wildgan score`, now reads 8-bit files for this run trained on 16-bit images on the "
+                f"16-bit scale (value * 257) and stretches them as its training images were")
+    return (f"its {n} 16-bit file{s} stretched each to its own min..max by an older wildgan, where evaluate, as "
+            f"`wildgan score`, now reads 16-bit files for this run trained on 8-bit images by value / 257, as their "
+            f"8-bit copies")
 
 
 def _read_change(split: AnomalySplit, recorded: dict[str, Any], n_skipped: int) -> str | None:
@@ -474,6 +515,12 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         out["warnings"] = said
     out["run_dir"] = str(run_dir)
     out["data"] = split.info
+    if data is not None:
+        # the rule other data's files were read by, where it is not the run's own (split.info's conversion keeps the
+        # run's): an eval.json without it, of files of the other depth, was read by an older rule (reading_change)
+        rule = other_data_depth16(read_split_info(run_dir), model.cfg.data.depth16)
+        if rule != model.cfg.data.depth16:
+            out["read_depth16"] = rule
     if write:
         try:
             out_dir.mkdir(exist_ok=True)
