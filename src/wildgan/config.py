@@ -985,7 +985,8 @@ def read_run_config(run_dir: Any) -> RunConfig:
                               f"folder{hint}")
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
-        raw = json_without_duplicates(p.read_text(), p)
+        # (a byte-order mark, put there by an editor that saves UTF-8 so, is no part of it: as load_config_file)
+        raw = json_without_duplicates(p.read_text().removeprefix("\ufeff"), p)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -360,3 +360,13 @@ def test_unknown_names_are_said_plainly_with_the_nearest_known_one() -> None:
         from_dict(TrainConfig, 5)
     with pytest.raises(ConfigError, match=r"^train\.total_kimg must be a number or"):
         from_dict(TrainConfig, {"total_kimg": "abc"}, check_types=True)
+
+
+def test_a_run_s_config_json_saved_again_with_a_byte_order_mark_reads_as_before(tmp_path):
+    # (a hand edit in an editor that saves UTF-8 with a BOM: json refused it as "invalid JSON", the run unusable)
+    from wildgan.config import read_run_config
+
+    run, cfg = _run_dir(tmp_path)
+    p = run / "config.json"
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    assert read_run_config(run) == cfg
