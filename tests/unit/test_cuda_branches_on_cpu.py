@@ -330,10 +330,12 @@ def test_gpu_session_auc_table_says_an_undefined_interval_as_one_dash():
     assert gs.eval_row("r", {"auc": {"a": 0.7}}).split(" | ")[-3] == "-"
 
 
-def test_flat_weights_give_every_weight_an_aligned_view():
-    """Inside FlatWeights' vector every weight's view starts at a multiple of 8 elements (16 bytes in bf16), in every
-    preset and for gray and colour images, so that cuDNN gets aligned weights; the biases (3 for to_rgb) come after
-    all weights. Before, G's to_rgb bias put the next layer's weight 3 elements off."""
+def test_flat_weights_give_every_weight_and_bias_an_aligned_view():
+    """Inside FlatWeights' vector every weight's and every bias's view starts at a multiple of 8 elements (16 bytes in
+    bf16), in every preset, at widths that are no multiple of 8, and for gray and colour images: cuDNN gets aligned
+    weights, and cuBLASLt, which takes an EqLinear's bias view as its epilogue's bias pointer without checking its
+    alignment, an aligned bias. Before, G's to_rgb bias put the next layer's weight 3 elements off; and at --width 20
+    each 20-element bias put the next bias, the dense layers' among them, 8 bytes off."""
     from wildgan.config import net_config_for_preset
     from wildgan.nets import build_pgan
     from wildgan.nets.layers import EqConv2d, EqLinear, FlatWeights
@@ -341,7 +343,7 @@ def test_flat_weights_give_every_weight_an_aligned_view():
     from dataclasses import replace
 
     for preset, res, ch, width in (("tiny", 32, 3, None), ("fast", 64, 1, None), ("paper", 32, 3, None),
-                                   ("tiny", 16, 3, 20), ("tiny", 16, 1, 13)):
+                                   ("tiny", 16, 3, 20), ("tiny", 16, 1, 13), ("paper", 32, 3, 100)):
         cfg = net_config_for_preset(preset, res, ch)
         if width is not None:          # (as --width: to_rgb's 3 x 20 = 60 elements, no multiple of 8: padded after)
             cfg = replace(cfg, fmap_max=width, fmap_base=16 * width, latent_size=width)
@@ -358,9 +360,9 @@ def test_flat_weights_give_every_weight_an_aligned_view():
                         if v is None or (kind == "w" and isinstance(m, EqConv2d) and m.fused_kernel):
                             continue
                         base = v.untyped_storage().data_ptr() if base is None else base
+                        offset = (v.data_ptr() - base) // v.element_size()
+                        assert offset % 8 == 0, (preset, width, ch, type(net).__name__, kind, tuple(v.shape), offset)
                         if kind == "w":
-                            offset = (v.data_ptr() - base) // v.element_size()
-                            assert offset % 8 == 0, (preset, ch, type(net).__name__, tuple(m.weight.shape), offset)
                             # the view holds the layer's own run-time weight (the pads shift nothing)
                             want = m.weight * m.scale
                             assert torch.equal(v.float(), want.to(torch.bfloat16).float()), (preset, width)
