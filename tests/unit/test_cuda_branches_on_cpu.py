@@ -368,3 +368,36 @@ def test_flat_weights_give_every_weight_and_bias_an_aligned_view():
                             assert torch.equal(v.float(), want.to(torch.bfloat16).float()), (preset, width)
                         else:
                             assert torch.equal(v.float(), m.bias.to(torch.bfloat16).float()), (preset, width)
+
+
+def _preflight_module() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "cuda_preflight_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "cuda_preflight.py")
+    pf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pf)
+    return pf
+
+
+def test_the_preflight_training_check_passes_through_captures_and_fails_without_a_replayed_graph(
+        cuda_kernels, fake_graphs, monkeypatch):
+    """benchmarks/cuda_preflight.py's training check on CUDA's defaults, through conftest's graph stand-ins: a
+    capture at 4x4 and one in the 8x8 fade-in, then replays, pass. Where a capture does not match eager and the run
+    is not strict (training's own mode: that phase goes on eagerly, with one log line), the check fails: the silent
+    fallback the pre-flight is there to catch before the main run."""
+    pf = _preflight_module()
+    fast = L.FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+    logs: list[str] = []
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"] = r
+    said = pf.check_training(r)
+    assert fake_graphs["captures"] == 2 and "4x4 graphed, 8x8 fade graphed" in said, (said, logs)
+    monkeypatch.delenv("WILDGAN_STRICT_GRAPHS")
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"], fake_graphs["corrupt"] = r, True     # the first capture's check replay differs
+    with pytest.raises(RuntimeError, match="no CUDA graph replayed at 4x4"):
+        pf.check_training(r)
+    assert any("runs without CUDA graphs" in m for m in logs), logs
+
