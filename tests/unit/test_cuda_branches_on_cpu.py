@@ -401,3 +401,73 @@ def test_the_preflight_training_check_passes_through_captures_and_fails_without_
         pf.check_training(r)
     assert any("runs without CUDA graphs" in m for m in logs), logs
 
+
+def test_the_fast_path_forwards_under_cudas_own_autocast_policy(monkeypatch):
+    """G, D's merged real/fake pass, the GP's pass (under autocast and in fp32) and E, as the D and E steps run them at
+    4x4, 8x8 (fading) and 16x16, on fake CUDA tensors (FakeTensorMode: shapes, dtypes and devices, no data) with
+    CUDA's default kernels and CUDA's own autocast op lists, which differ from the CPU's that every other test runs
+    (on CUDA, pow, rsqrt and upsample are fp32 ops): no CPU tensor meets a CUDA one (FakeTensor refuses it as CUDA
+    does; a 0-dim CPU scalar passes, as on CUDA, where a captured graph would bake its value in), the
+    minibatch stddev's variance sees fp32, D's output is fp32 and E's bf16, and the fp32 GP's pass holds no bf16
+    tensor. Forward only, under no_grad: autograd on a fake CUDA tensor needs CUDA's device guard, which a CPU build
+    lacks (so does Tensor.contiguous, replaced below by the clone it amounts to)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    from wildgan.nets.layers import FlatWeights
+
+    monkeypatch.delenv("WILDGAN_KERNELS", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)      # (else autocast("cuda") turns itself off)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+
+    def contiguous(self: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+        return self if self.is_contiguous(memory_format=memory_format) else self.clone(memory_format=memory_format)
+
+    monkeypatch.setattr(torch.Tensor, "contiguous", contiguous)
+
+    class Seen(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: list[tuple[str, tuple[torch.dtype, ...]]] = []
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            leaves = tree_leaves((args, kwargs or {}))
+            self.ops.append((str(func), tuple(a.dtype for a in leaves if isinstance(a, torch.Tensor))))
+            return func(*args, **(kwargs or {}))
+
+    nc = net_config_for_preset("tiny", 16, 3)
+    nets = build_pgan(nc, 0)
+    bf16, n = torch.bfloat16, 8
+    with FakeTensorMode(allow_non_fake_inputs=True), torch.no_grad():
+        try:
+            torch.empty(1, device=CUDA)
+        except RuntimeError:                                          # pragma: no cover - another torch build
+            pytest.skip("this torch makes no fake CUDA tensors")
+        for m in nets.modules().values():                            # the fast path's channels_last CUDA weights
+            for mod in m.modules():
+                for name, p in list(mod.named_parameters(recurse=False)):
+                    fmt = torch.channels_last if p.dim() == 4 else torch.contiguous_format
+                    setattr(mod, name, torch.nn.Parameter(torch.empty(p.shape, device=CUDA, memory_format=fmt)))
+        t = torch.full((), 0.5, device=CUDA)
+        for r, fading in ((2, False), (3, True), (4, True)):
+            with FlatWeights(L.g_layers(nets.G, r, fading)).applied(bf16), torch.autocast("cuda", dtype=bf16):
+                fake = L.g_forward(nets.G, torch.randn(n, nc.latent_size, device=CUDA), r, fading, t).float()
+            reals = L.process_reals_t(torch.zeros(n, 3, 2 ** r, 2 ** r, dtype=torch.uint8, device=CUDA), fading, t)
+            reals = reals.contiguous(memory_format=torch.channels_last)
+            with Seen() as amp, FlatWeights(L.trunk_layers(nets.D, r, fading)).applied(bf16), \
+                    torch.autocast("cuda", dtype=bf16):
+                pair = L.d_forward(nets.D, torch.cat([reals, fake]), r, fading, t, n)
+                gp_amp = L.d_forward(nets.D, reals + 0.5 * (fake - reals), r, fading, t)
+            with Seen() as fp32, torch.autocast("cuda", enabled=False), \
+                    FlatWeights(L.trunk_layers(nets.D, r, fading)).applied():
+                gp = L.d_forward(nets.D, reals + 0.5 * (fake - reals), r, fading, t)
+            with FlatWeights(L.trunk_layers(nets.E, r, fading)).applied(bf16), torch.autocast("cuda", dtype=bf16):
+                z_hat = L.e_forward(nets.E, fake, r, fading, t)
+            where = (r, fading)
+            assert pair.shape == (2 * n,) and {pair.dtype, gp_amp.dtype, gp.dtype} == {torch.float32}, where
+            assert pair.device.type == z_hat.device.type == "cuda" and z_hat.dtype == bf16, where
+            variances = [d for op, d in amp.ops + fp32.ops if op.startswith("aten.var")]
+            assert len(variances) == 3 and all(d == (torch.float32,) for d in variances), (where, variances)
+            assert any(bf16 in d for op, d in amp.ops if "convolution" in op), where        # autocast did run
+            assert not [op for op, d in fp32.ops if bf16 in d], (where, [op for op, d in fp32.ops if bf16 in d])

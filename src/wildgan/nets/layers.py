@@ -259,7 +259,9 @@ class FlatWeights:
             if pad:
                 if self._zeros is None or self._zeros.device != t.device or self._zeros.dtype != t.dtype:
                     self._zeros = torch.zeros(self.ALIGN, dtype=t.dtype, device=t.device)   # (made once)
-                out.append(self._zeros[:pad])
+                # (narrow, not [:pad]: Python indexing takes a device guard, which the fake CUDA tensors of
+                # tests/unit/test_cuda_branches_on_cpu.py cannot have on a CPU build)
+                out.append(self._zeros.narrow(0, 0, pad))
         return out
 
     @contextmanager
