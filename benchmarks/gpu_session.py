@@ -3,9 +3,12 @@
 CIFAR_CAR schedule at width 256 as the budget allows, evaluation with controls, one table -- inside a hard
 wall-clock budget.
 
-Order: versions, the CUDA fast-path tests, the data (decoded once), the benchmark of the main run's configuration
-(paper preset at width 256), the main run, its evaluation, then the rest of the benchmark (width 512 and fast),
-and, with time to spare, the decoding of the data set's JPEGs by one process against a pool (benchmarks/decode.py).
+Order: versions and the pre-flight (benchmarks/cuda_preflight.py: seconds of the CUDA-only training, data and scoring
+paths, graph captures checked strictly; where it fails with the fused kernels and passes with WILDGAN_KERNELS=plain,
+the main run and its evaluation take the plain ones), the CUDA fast-path tests, the data (decoded once), the
+benchmark of the main run's configuration (paper preset at width 256), the main run, its evaluation, then the rest of
+the benchmark (width 512 and fast), and, with time to spare, the decoding of the data set's JPEGs by one process
+against a pool (benchmarks/decode.py).
 The paper's schedule (about 4,000 kimg) fits in one ~9-minute call only if the fast path reaches issue 5's goal:
 the first benchmark projects it from the measured per-phase rates, and when it does not fit, the main run uses the
 same schedule with shorter phases (full growth to 32x32; the summary says so) -- an AUC at full resolution says
@@ -202,6 +205,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
                   r["profile"].rstrip(), "```"]
     if r.get("schedule"):
         lines += ["", f"Main run's schedule: {r['schedule'].get('why')}"]
+    if r.get("preflight") not in (None, "passed"):
+        lines += ["", f"**{r['preflight']}**"]
     if r.get("main_retry"):
         lines += ["", f"**{r['main_retry']}**"]
     ev = r.get("evals", {})
@@ -281,6 +286,31 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
         span0 = first.get("iters", 0) * first.get("batch", 0) / first["img_per_s"] if first.get("img_per_s") else 0.0
         out["logged_seconds"] = round(last["time"] - first["time"] + span0, 1)
     return out
+
+
+def preflight(s: Session, a: argparse.Namespace, py: str, cmd: list[str]) -> dict[str, str]:
+    """The versions and benchmarks/cuda_preflight.py's seconds of the CUDA-only paths, before the main run; returns
+    the environment the main run and its evaluation get: {} (the fused kernels, CUDA's default), or
+    WILDGAN_KERNELS=plain where the pre-flight failed with the fused kernels and passed with the plain ones. Where it
+    failed with both, the fault is elsewhere: the main run goes as it is (and its own retry stays)."""
+    first = cmd if not a.smoke_fail_preflight else \
+        [py, "-c", "import sys; sys.exit('smoke: the pre-flight fails on purpose')"]
+    rec = s.step("versions and pre-flight", first, 75)
+    if rec["rc"] == 0:
+        s.results["preflight"] = "passed"
+        return {}
+    kernels = {"WILDGAN_KERNELS": "plain"}
+    again = s.step("pre-flight (plain kernels)", cmd, 60, env_extra=kernels)
+    if again["rc"] == 0:
+        s.results["preflight"] = (f"the pre-flight failed with the fused kernels (rc {rec['rc']}) and passed with the "
+                                  f"plain ones: the main run and its evaluation use WILDGAN_KERNELS=plain")
+    else:
+        s.results["preflight"] = (f"the pre-flight failed with the fused and the plain kernels (rc {rec['rc']}, "
+                                  f"{again['rc']}; session.log has why): the main run goes as it is")
+        kernels = {}
+    s.say(s.results["preflight"])
+    s.write_summary()
+    return kernels
 
 
 def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> int:
@@ -401,9 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--main-extra", default="",
                     help="more `wildgan train` options for the main run, one string (e.g. \"--compile default\")")
     ap.add_argument("--smoke-fail-main", action="store_true", help=argparse.SUPPRESS)   # with --smoke: tests the retry
+    # with --smoke: the pre-flight's first run fails, its plain-kernels run passes (the main run then takes those)
+    ap.add_argument("--smoke-fail-preflight", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.smoke_fail_main and not a.smoke:
-        ap.error("--smoke-fail-main is a self-test of --smoke")
+    if (a.smoke_fail_main or a.smoke_fail_preflight) and not a.smoke:
+        ap.error("--smoke-fail-main and --smoke-fail-preflight are self-tests of --smoke")
     if a.smoke and a.main_contamination:
         ap.error("--main-contamination is for the CIFAR-10 run (the --smoke run has no anomalies to inject)")
     try:
@@ -453,11 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     s.results["machine"] = f"{smi}; {platform.node()}; python {platform.python_version()}"
-    s.step("versions", [py, "-c", "import torch, wildgan; print(torch.__version__, torch.cuda.is_available(), "
-                        "wildgan.__version__)"], 60)
-
+    preflight_cmd = [py, "benchmarks/cuda_preflight.py", "--device", a.device, *gp,
+                     *(["--width", "16"] if a.smoke else [])]
     if a.probe:
+        # (its bench rows come after a main call, which ran the pre-flight)
+        s.step("versions", [py, "benchmarks/cuda_preflight.py", "--versions-only"], 60)
         return probe(s, a, py, out, work)
+    # the main run's kernels: the plain ones where the pre-flight fails with the fused ones and passes without them
+    main_kernels = preflight(s, a, py, preflight_cmd)
 
     # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
     if not a.smoke and not a.main_first:
@@ -532,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
         wildgan = [py, "-m", "wildgan"]
-        kernels: dict[str, str] = {}          # (WILDGAN_KERNELS=plain for a retried main run and its evaluation)
+        # (WILDGAN_KERNELS=plain for the main run and its evaluation where the pre-flight said so, or for a retry)
+        kernels: dict[str, str] = dict(main_kernels) if i == 0 else {}
         cmd = [*wildgan, "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
                "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]
@@ -543,10 +579,10 @@ def main(argv: list[str] | None = None) -> int:
         first = cmd
         if i == 0 and a.smoke_fail_main:           # the retry below, tested on the CPU
             first = [py, "-c", "import sys; sys.exit('smoke: the main run fails on purpose')"]
-        rec = s.step(f"train {name}", first, minutes * 60 + 60 if not a.smoke else 120)
+        rec = s.step(f"train {name}", first, minutes * 60 + 60 if not a.smoke else 120, env_extra=kernels or None)
         # rc 1 = an unexpected exception (rc 2 is wildgan's own error for bad options or data, which a rerun would
         # repeat; 128 + N a signal)
-        if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and \
+        if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and not kernels and \
                 s.left() > reserve_eval + GRACE + margin + 60:
             # a crash early in the main run: most likely a CUDA path no CPU test can run (the fused kernels: G's pixel
             # norm as torch's RMS norm, the stddev's torch.var, the FlatWeights blocks). Once more with each layer's

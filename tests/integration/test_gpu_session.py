@@ -86,8 +86,10 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
     out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main", "--main-seed", "3",
                      "--main-extra", "--lr 0.0015")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain kernels)",
+    assert names[:4] == ["versions and pre-flight", "train main-smoke", "train main-smoke (plain kernels)",
                          "evaluate main-smoke"], names
+    # the pre-flight (benchmarks/cuda_preflight.py, its CPU wiring here) passed: the main run took the default kernels
+    assert r["preflight"] == "passed" and "pre-flight passed" in r["steps"][0]["stdout_tail"]
     assert r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
     ev = r["steps"][3]                        # the evaluation runs the same (plain) G forward as the retried run
     assert ev["env"] == {"WILDGAN_KERNELS": "plain"} and ev["cmd"][1:4] == ["-m", "wildgan", "evaluate"]
@@ -99,6 +101,21 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
     assert "WILDGAN_KERNELS=plain" in r["main_retry"] and "WILDGAN_KERNELS=plain" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
     assert "main-smoke" in r["evals"]
+
+
+def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_the_preflight(tmp_path: Path) -> None:
+    # the pre-flight's first run fails on purpose (--smoke-fail-preflight) and its run with WILDGAN_KERNELS=plain
+    # passes: the main run and its evaluation take the plain kernels from the start, and no retry of the run follows
+    out, r = _driver(tmp_path, "--main-first", "--smoke-fail-preflight")
+    names = [s["name"] for s in r["steps"]]
+    assert names[:4] == ["versions and pre-flight", "pre-flight (plain kernels)", "train main-smoke",
+                         "evaluate main-smoke"], names
+    first, again, train, ev = r["steps"][:4]
+    assert first["rc"] == 1 and again["rc"] == 0 and again["env"] == {"WILDGAN_KERNELS": "plain"}
+    assert "pre-flight passed" in again["stdout_tail"] and "kernels plain" in again["stdout_tail"]
+    assert train["env"] == ev["env"] == {"WILDGAN_KERNELS": "plain"} and train["rc"] == ev["rc"] == 0
+    assert "WILDGAN_KERNELS=plain" in r["preflight"] and r["preflight"] in (out / "summary.md").read_text()
+    assert "main_retry" not in r and "main-smoke" in r["evals"]
 
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:

@@ -330,10 +330,12 @@ def test_gpu_session_auc_table_says_an_undefined_interval_as_one_dash():
     assert gs.eval_row("r", {"auc": {"a": 0.7}}).split(" | ")[-3] == "-"
 
 
-def test_flat_weights_give_every_weight_an_aligned_view():
-    """Inside FlatWeights' vector every weight's view starts at a multiple of 8 elements (16 bytes in bf16), in every
-    preset and for gray and colour images, so that cuDNN gets aligned weights; the biases (3 for to_rgb) come after
-    all weights. Before, G's to_rgb bias put the next layer's weight 3 elements off."""
+def test_flat_weights_give_every_weight_and_bias_an_aligned_view():
+    """Inside FlatWeights' vector every weight's and every bias's view starts at a multiple of 8 elements (16 bytes in
+    bf16), in every preset, at widths that are no multiple of 8, and for gray and colour images: cuDNN gets aligned
+    weights, and cuBLASLt, which takes an EqLinear's bias view as its epilogue's bias pointer without checking its
+    alignment, an aligned bias. Before, G's to_rgb bias put the next layer's weight 3 elements off; and at --width 20
+    each 20-element bias put the next bias, the dense layers' among them, 8 bytes off."""
     from wildgan.config import net_config_for_preset
     from wildgan.nets import build_pgan
     from wildgan.nets.layers import EqConv2d, EqLinear, FlatWeights
@@ -341,7 +343,7 @@ def test_flat_weights_give_every_weight_an_aligned_view():
     from dataclasses import replace
 
     for preset, res, ch, width in (("tiny", 32, 3, None), ("fast", 64, 1, None), ("paper", 32, 3, None),
-                                   ("tiny", 16, 3, 20), ("tiny", 16, 1, 13)):
+                                   ("tiny", 16, 3, 20), ("tiny", 16, 1, 13), ("paper", 32, 3, 100)):
         cfg = net_config_for_preset(preset, res, ch)
         if width is not None:          # (as --width: to_rgb's 3 x 20 = 60 elements, no multiple of 8: padded after)
             cfg = replace(cfg, fmap_max=width, fmap_base=16 * width, latent_size=width)
@@ -358,11 +360,114 @@ def test_flat_weights_give_every_weight_an_aligned_view():
                         if v is None or (kind == "w" and isinstance(m, EqConv2d) and m.fused_kernel):
                             continue
                         base = v.untyped_storage().data_ptr() if base is None else base
+                        offset = (v.data_ptr() - base) // v.element_size()
+                        assert offset % 8 == 0, (preset, width, ch, type(net).__name__, kind, tuple(v.shape), offset)
                         if kind == "w":
-                            offset = (v.data_ptr() - base) // v.element_size()
-                            assert offset % 8 == 0, (preset, ch, type(net).__name__, tuple(m.weight.shape), offset)
                             # the view holds the layer's own run-time weight (the pads shift nothing)
                             want = m.weight * m.scale
                             assert torch.equal(v.float(), want.to(torch.bfloat16).float()), (preset, width)
                         else:
                             assert torch.equal(v.float(), m.bias.to(torch.bfloat16).float()), (preset, width)
+
+
+def _preflight_module() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "cuda_preflight_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "cuda_preflight.py")
+    pf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pf)
+    return pf
+
+
+def test_the_preflight_training_check_passes_through_captures_and_fails_without_a_replayed_graph(
+        cuda_kernels, fake_graphs, monkeypatch):
+    """benchmarks/cuda_preflight.py's training check on CUDA's defaults, through conftest's graph stand-ins: a
+    capture at 4x4 and one in the 8x8 fade-in, then replays, pass. Where a capture does not match eager and the run
+    is not strict (training's own mode: that phase goes on eagerly, with one log line), the check fails: the silent
+    fallback the pre-flight is there to catch before the main run."""
+    pf = _preflight_module()
+    fast = L.FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+    logs: list[str] = []
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"] = r
+    said = pf.check_training(r)
+    assert fake_graphs["captures"] == 2 and "4x4 graphed, 8x8 fade graphed" in said, (said, logs)
+    monkeypatch.delenv("WILDGAN_STRICT_GRAPHS")
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"], fake_graphs["corrupt"] = r, True     # the first capture's check replay differs
+    with pytest.raises(RuntimeError, match="no CUDA graph replayed at 4x4"):
+        pf.check_training(r)
+    assert any("runs without CUDA graphs" in m for m in logs), logs
+
+
+def test_the_fast_path_forwards_under_cudas_own_autocast_policy(monkeypatch):
+    """G, D's merged real/fake pass, the GP's pass (under autocast and in fp32) and E, as the D and E steps run them at
+    4x4, 8x8 (fading) and 16x16, on fake CUDA tensors (FakeTensorMode: shapes, dtypes and devices, no data) with
+    CUDA's default kernels and CUDA's own autocast op lists, which differ from the CPU's that every other test runs
+    (on CUDA, pow, rsqrt and upsample are fp32 ops): no CPU tensor meets a CUDA one (FakeTensor refuses it as CUDA
+    does; a 0-dim CPU scalar passes, as on CUDA, where a captured graph would bake its value in), the
+    minibatch stddev's variance sees fp32, D's output is fp32 and E's bf16, and the fp32 GP's pass holds no bf16
+    tensor. Forward only, under no_grad: autograd on a fake CUDA tensor needs CUDA's device guard, which a CPU build
+    lacks (so does Tensor.contiguous, replaced below by the clone it amounts to)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    from wildgan.nets.layers import FlatWeights
+
+    monkeypatch.delenv("WILDGAN_KERNELS", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)      # (else autocast("cuda") turns itself off)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+
+    def contiguous(self: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+        return self if self.is_contiguous(memory_format=memory_format) else self.clone(memory_format=memory_format)
+
+    monkeypatch.setattr(torch.Tensor, "contiguous", contiguous)
+
+    class Seen(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: list[tuple[str, tuple[torch.dtype, ...]]] = []
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            leaves = tree_leaves((args, kwargs or {}))
+            self.ops.append((str(func), tuple(a.dtype for a in leaves if isinstance(a, torch.Tensor))))
+            return func(*args, **(kwargs or {}))
+
+    nc = net_config_for_preset("tiny", 16, 3)
+    nets = build_pgan(nc, 0)
+    bf16, n = torch.bfloat16, 8
+    with FakeTensorMode(allow_non_fake_inputs=True), torch.no_grad():
+        try:
+            torch.empty(1, device=CUDA)
+        except RuntimeError:                                          # pragma: no cover - another torch build
+            pytest.skip("this torch makes no fake CUDA tensors")
+        for m in nets.modules().values():                            # the fast path's channels_last CUDA weights
+            for mod in m.modules():
+                for name, p in list(mod.named_parameters(recurse=False)):
+                    fmt = torch.channels_last if p.dim() == 4 else torch.contiguous_format
+                    setattr(mod, name, torch.nn.Parameter(torch.empty(p.shape, device=CUDA, memory_format=fmt)))
+        t = torch.full((), 0.5, device=CUDA)
+        for r, fading in ((2, False), (3, True), (4, True)):
+            with FlatWeights(L.g_layers(nets.G, r, fading)).applied(bf16), torch.autocast("cuda", dtype=bf16):
+                fake = L.g_forward(nets.G, torch.randn(n, nc.latent_size, device=CUDA), r, fading, t).float()
+            reals = L.process_reals_t(torch.zeros(n, 3, 2 ** r, 2 ** r, dtype=torch.uint8, device=CUDA), fading, t)
+            reals = reals.contiguous(memory_format=torch.channels_last)
+            with Seen() as amp, FlatWeights(L.trunk_layers(nets.D, r, fading)).applied(bf16), \
+                    torch.autocast("cuda", dtype=bf16):
+                pair = L.d_forward(nets.D, torch.cat([reals, fake]), r, fading, t, n)
+                gp_amp = L.d_forward(nets.D, reals + 0.5 * (fake - reals), r, fading, t)
+            with Seen() as fp32, torch.autocast("cuda", enabled=False), \
+                    FlatWeights(L.trunk_layers(nets.D, r, fading)).applied():
+                gp = L.d_forward(nets.D, reals + 0.5 * (fake - reals), r, fading, t)
+            with FlatWeights(L.trunk_layers(nets.E, r, fading)).applied(bf16), torch.autocast("cuda", dtype=bf16):
+                z_hat = L.e_forward(nets.E, fake, r, fading, t)
+            where = (r, fading)
+            assert pair.shape == (2 * n,) and {pair.dtype, gp_amp.dtype, gp.dtype} == {torch.float32}, where
+            assert pair.device.type == z_hat.device.type == "cuda" and z_hat.dtype == bf16, where
+            variances = [d for op, d in amp.ops + fp32.ops if op.startswith("aten.var")]
+            assert len(variances) == 3 and all(d == (torch.float32,) for d in variances), (where, variances)
+            assert any(bf16 in d for op, d in amp.ops if "convolution" in op), where        # autocast did run
+            assert not [op for op, d in fp32.ops if bf16 in d], (where, [op for op, d in fp32.ops if bf16 in d])

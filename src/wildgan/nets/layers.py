@@ -197,30 +197,30 @@ class FlatWeights:
     weights; a block nested in another over the same layers gives them back to the outer one when it ends.
     Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
 
-    # each weight's view starts at a multiple of this many elements (16 bytes in bf16) in the vector
+    # each view (weight or bias) starts at a multiple of this many elements (16 bytes in bf16) in the vector
     ALIGN = 8
 
     def __init__(self, layers: Sequence[EqLinear | EqConv2d]) -> None:
         self.layers = list(layers)
         self._scale: torch.Tensor | None = None     # the per-element scales, built on first use on the weights' device
-        self._zeros: torch.Tensor | None = None     # what pads a weight of another size to the next aligned offset
+        self._zeros: torch.Tensor | None = None     # what pads a tensor of another size to the next aligned offset
 
     def _tensors(self) -> list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]:
-        # every weight before every bias, so that each weight's view starts 16-byte aligned (bf16) in the vector:
-        # interleaved, a 3-element to_rgb bias put the next weight 3 elements off, a misaligned view handed to cuDNN
-        # (values the same either way). A weight whose element count is no multiple of ALIGN (none in the presets;
-        # a --width of 20 makes to_rgb's 60) is followed by zeros up to the next aligned offset (_pads).
+        # every weight before every bias: interleaved, a 3-element to_rgb bias put the next weight 3 elements off, a
+        # misaligned view handed to cuDNN (values the same either way). Every tensor whose element count is no
+        # multiple of ALIGN (to_rgb's 3-element bias; a --width of 20 makes to_rgb's weight 60 and each bias 20) is
+        # followed by zeros up to the next aligned offset (_pads), so that every view starts 16 bytes aligned in bf16;
+        # with weights first, the presets need such zeros only after the to_rgb biases.
         weights = [(m, "w", m.weight) for m in self.layers if not (isinstance(m, EqConv2d) and m.fused_kernel)]
         biases = [(m, "b", m.bias) for m in self.layers if m.bias is not None]
         return weights + biases
 
     def _pads(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]) -> list[int]:
-        """The zeros after each item (only after weights that are followed by another weight)."""
-        pads = []
-        for i, (_, kind, t) in enumerate(items):
-            nxt = items[i + 1][1] if i + 1 < len(items) else None
-            pads.append(-t.numel() % self.ALIGN if kind == "w" and nxt == "w" else 0)
-        return pads
+        """The zeros after each item but the last: up to the next multiple of ALIGN elements. Biases too: an
+        EqLinear's bias view goes to cuBLASLt as its epilogue's bias pointer, whose alignment its kernel choice does
+        not check (a view 8 bytes off, as D's dense0 bias at --width 20 or 100 in a fade, can fault with 'misaligned
+        address' on some GPUs: pytorch/pytorch#194497)."""
+        return [-t.numel() % self.ALIGN if i + 1 < len(items) else 0 for i, (_, _, t) in enumerate(items)]
 
     @staticmethod
     def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -259,7 +259,9 @@ class FlatWeights:
             if pad:
                 if self._zeros is None or self._zeros.device != t.device or self._zeros.dtype != t.dtype:
                     self._zeros = torch.zeros(self.ALIGN, dtype=t.dtype, device=t.device)   # (made once)
-                out.append(self._zeros[:pad])
+                # (narrow, not [:pad]: Python indexing takes a device guard, which the fake CUDA tensors of
+                # tests/unit/test_cuda_branches_on_cpu.py cannot have on a CPU build)
+                out.append(self._zeros.narrow(0, 0, pad))
         return out
 
     @contextmanager
