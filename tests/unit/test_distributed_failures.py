@@ -611,8 +611,27 @@ def test_a_process_group_of_another_backend_is_refused(world_of_one, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
-    with pytest.raises(ConfigError, match="the process group was set up with gloo, but device cuda trains with nccl"):
+    with pytest.raises(ConfigError, match="the process group was set up with cpu:gloo,cuda:gloo, which runs cuda "
+                                          "tensors on gloo, but device cuda trains with nccl"):
         dist.init_distributed("cuda")
+
+
+def test_a_process_group_of_one_backend_per_device_is_taken_by_its_device_s_backend(world_of_one,
+                                                                                    monkeypatch: pytest.MonkeyPatch):
+    """A caller's group set up with no backend (torch's default: gloo for the CPU, NCCL for CUDA; named 'undefined')
+    or with 'cpu:gloo,cuda:nccl' runs each device's tensors on that device's backend: taken, not refused for its
+    name (get_backend gives 'undefined' or the whole string, never 'gloo' or 'nccl')."""
+    tdist.init_process_group()                          # (this CPU build: cpu:gloo)
+    assert tdist.get_backend() == "undefined"
+    assert dist.init_distributed("cpu").backend == "gloo"
+    dist._CTX = None
+    # a GPU job (played on gloo) in a group that runs CUDA tensors on NCCL and CPU ones on gloo
+    monkeypatch.setattr(tdist, "get_backend_config", lambda group=None: "cpu:gloo,cuda:nccl")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    ctx = dist.init_distributed("cuda")
+    assert (ctx.backend, ctx.device) == ("nccl", torch.device("cuda", 0)) and ctx.ctrl_group is not None
 
 
 def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):

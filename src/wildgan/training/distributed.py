@@ -192,18 +192,28 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     if not tdist.is_initialized():
         given = {"timeout": cpu_timeout} if backend == "gloo" or timeout_min is not None else {}
         tdist.init_process_group(backend=backend, **given)
-    elif tdist.get_backend() != backend:
+    elif _group_backend(dev.type) != backend:
         # a caller's own process group (the Python API): the device collectives (gradients, module broadcast) run
         # on it with this rank's tensors, which NCCL refuses on the CPU, and gloo would stage through the host
-        raise ConfigError(f"the process group was set up with {tdist.get_backend()}, but device {device} trains "
-                          f"with {backend}: set it up with {backend} (or let init_distributed set it up), or pass "
-                          f"the device that matches it")
+        raise ConfigError(f"the process group was set up with {tdist.get_backend_config()}, which runs {dev.type} "
+                          f"tensors on {_group_backend(dev.type) or 'no backend'}, but device {device} trains with "
+                          f"{backend}: set it up with {backend} (or let init_distributed set it up), or pass the "
+                          f"device that matches it")
     ctrl = tdist.new_group(backend="gloo", timeout=cpu_timeout) if backend != "gloo" else None
     box = [uuid.uuid4().hex if rank == 0 else None]
     tdist.broadcast_object_list(box, src=0, group=ctrl)
     _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
                        job=str(box[0]), timeout_s=cpu_timeout.total_seconds())
     return _CTX
+
+
+def _group_backend(device_type: str) -> str | None:
+    """The backend the default process group runs `device_type`'s tensors on, by its backend config as torch
+    dispatches a collective ('cpu:gloo,cuda:gloo' for a gloo group), not by its name: a group set up with no backend,
+    torch's default, is named 'undefined', and one set up with 'cpu:gloo,cuda:nccl' so named, though each runs a
+    device's tensors on that device's backend."""
+    pairs = [p.split(":", 1) for p in str(tdist.get_backend_config()).split(",")]
+    return {d.strip(): b.strip().lower() for d, b in (p for p in pairs if len(p) == 2)}.get(device_type)
 
 
 def rank_device(device: str, local_rank: int) -> tuple[torch.device, str]:
