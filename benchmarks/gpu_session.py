@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -288,16 +289,41 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
     return out
 
 
+# the pre-flight's checks that run none of the kernels WILDGAN_KERNELS chooses (benchmarks/cuda_preflight.py: they
+# build the networks, place and gather the images, compare RNG states): a failure there fails with the plain ones too
+KERNEL_FREE_CHECKS = ("setup", "data", "rng")
+
+
+def plain_rerun_futile(rec: dict[str, Any]) -> str | None:
+    """Why a run of the pre-flight with WILDGAN_KERNELS=plain would fail as `rec` (its failed step) did, in words;
+    None where the fused kernels may be the cause (it failed in its training or scoring check, or died without saying
+    where: a CUDA fault that aborts the process). A rerun costs up to its 60-s timeout of the main run's --minutes."""
+    if rec["rc"] == "timeout":
+        return "it ran past its timeout (a hang or a slow start, which the kernels' choice does not change)"
+    failed = re.search(r"pre-flight FAILED at (\w+)", rec.get("stdout_tail") or "")
+    if failed and failed.group(1) in KERNEL_FREE_CHECKS:
+        return f"it failed at its {failed.group(1)} check, which runs none of the kernels WILDGAN_KERNELS chooses"
+    return None
+
+
 def preflight(s: Session, a: argparse.Namespace, py: str, cmd: list[str]) -> dict[str, str]:
     """The versions and benchmarks/cuda_preflight.py's seconds of the CUDA-only paths, before the main run; returns
     the environment the main run and its evaluation get: {} (the fused kernels, CUDA's default), or
     WILDGAN_KERNELS=plain where the pre-flight failed with the fused kernels and passed with the plain ones. Where it
-    failed with both, the fault is elsewhere: the main run goes as it is (and its own retry stays)."""
+    failed with both, the fault is elsewhere: the main run goes as it is (and its own retry stays). No rerun where
+    the plain kernels cannot change the outcome (plain_rerun_futile): its seconds stay the main run's."""
     first = cmd if not a.smoke_fail_preflight else \
         [py, "-c", "import sys; sys.exit('smoke: the pre-flight fails on purpose')"]
     rec = s.step("versions and pre-flight", first, 75)
     if rec["rc"] == 0:
         s.results["preflight"] = "passed"
+        return {}
+    futile = plain_rerun_futile(rec)
+    if futile:
+        s.results["preflight"] = (f"the pre-flight failed (rc {rec['rc']}; session.log has why): {futile}, so it is "
+                                  f"not run with the plain kernels: the main run goes as it is")
+        s.say(s.results["preflight"])
+        s.write_summary()
         return {}
     kernels = {"WILDGAN_KERNELS": "plain"}
     again = s.step("pre-flight (plain kernels)", cmd, 60, env_extra=kernels)
@@ -567,8 +593,9 @@ def main(argv: list[str] | None = None) -> int:
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
         wildgan = [py, "-m", "wildgan"]
-        # (WILDGAN_KERNELS=plain for the main run and its evaluation where the pre-flight said so, or for a retry)
-        kernels: dict[str, str] = dict(main_kernels) if i == 0 else {}
+        # (WILDGAN_KERNELS=plain for every run and its evaluation where the pre-flight said so: a fault of the fused
+        # kernels is the machine's, not one run's; or for a retry of the main run)
+        kernels: dict[str, str] = dict(main_kernels)
         cmd = [*wildgan, "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
                "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]

@@ -118,6 +118,50 @@ def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_t
     assert "main_retry" not in r and "main-smoke" in r["evals"]
 
 
+def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_change_it(tmp_path: Path) -> None:
+    """gpu_session.preflight's branches, its steps played (no subprocess): a failure in the training or scoring check,
+    or a death without a word (a CUDA fault's abort), is run again with WILDGAN_KERNELS=plain, whose pass gives the
+    main run the plain kernels; a timeout (a hang), or a failure at a check that runs none of those kernels (setup,
+    data, rng), is not: the rerun's up to 60 s would be the main run's, for the same outcome."""
+    import argparse
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import gpu_session as gs
+    finally:
+        sys.path.pop(0)
+
+    def played(first: dict, again: dict | None = None) -> tuple[dict, list, dict]:
+        s = gs.Session(tmp_path / "out", tmp_path / "work", 100.0)
+        asked: list = []
+
+        def step(name, cmd, timeout, stdout_to=None, env_extra=None):
+            asked.append((name, env_extra))
+            return dict(first if len(asked) == 1 else again, name=name)
+
+        s.step = step
+        kernels = gs.preflight(s, argparse.Namespace(smoke_fail_preflight=False), sys.executable, ["preflight"])
+        return kernels, asked, s.results
+
+    at = "ok setup (1.0 s): ...\nFAILED {0} after 0.1 s:\nTraceback ...\npre-flight FAILED at {0} (2.0 s, kernels auto)"
+    ok = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
+    for first in ({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": at.format("scoring")},
+                  {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"}):
+        kernels, asked, results = played(first, ok)
+        assert kernels == {"WILDGAN_KERNELS": "plain"} and len(asked) == 2, (first, asked)
+        assert asked[1] == ("pre-flight (plain kernels)", {"WILDGAN_KERNELS": "plain"})
+        assert "the main run and its evaluation use WILDGAN_KERNELS=plain" in results["preflight"]
+    kernels, asked, results = played({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": ""})
+    assert kernels == {} and len(asked) == 2 and "failed with the fused and the plain kernels" in results["preflight"]
+    for first, why in (({"rc": "timeout", "stdout_tail": "ok setup (1.0 s): ...\n"}, "ran past its timeout"),
+                       ({"rc": 1, "stdout_tail": at.format("data")}, "failed at its data check"),
+                       ({"rc": 1, "stdout_tail": at.format("rng")}, "failed at its rng check"),
+                       ({"rc": 1, "stdout_tail": at.format("setup")}, "failed at its setup check")):
+        kernels, asked, results = played(first)
+        assert kernels == {} and len(asked) == 1, (first, asked)
+        assert why in results["preflight"] and "the main run goes as it is" in results["preflight"], results
+
+
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
     # versions, as is, layer weights, separate critic, plain stddev, 4x4 plain norm, every phase, profile, CUDA tests
