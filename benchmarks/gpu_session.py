@@ -300,7 +300,10 @@ def plain_rerun_futile(rec: dict[str, Any]) -> str | None:
     where: a CUDA fault that aborts the process). A rerun costs up to its 60-s timeout of the main run's --minutes."""
     if rec["rc"] == "timeout":
         return "it ran past its timeout (a hang or a slow start, which the kernels' choice does not change)"
-    failed = re.search(r"pre-flight FAILED at (\w+)", rec.get("stdout_tail") or "")
+    tail = rec.get("stdout_tail") or ""
+    # (its last line names the check; where the process died before that line, after a CUDA fault, the check's own
+    # line does)
+    failed = re.search(r"pre-flight FAILED at (\w+)", tail) or re.search(r"^FAILED (\w+) after ", tail, re.M)
     if failed and failed.group(1) in KERNEL_FREE_CHECKS:
         return f"it failed at its {failed.group(1)} check, which runs none of the kernels WILDGAN_KERNELS chooses"
     return None

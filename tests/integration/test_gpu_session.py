@@ -156,7 +156,9 @@ def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_c
     for first, why in (({"rc": "timeout", "stdout_tail": "ok setup (1.0 s): ...\n"}, "ran past its timeout"),
                        ({"rc": 1, "stdout_tail": at.format("data")}, "failed at its data check"),
                        ({"rc": 1, "stdout_tail": at.format("rng")}, "failed at its rng check"),
-                       ({"rc": 1, "stdout_tail": at.format("setup")}, "failed at its setup check")):
+                       ({"rc": 1, "stdout_tail": at.format("setup")}, "failed at its setup check"),
+                       # (the process died after the check's line, before its last)
+                       ({"rc": 1, "stdout_tail": at.format("data").rsplit("\n", 1)[0]}, "failed at its data check")):
         kernels, asked, results = played(first)
         assert kernels == {} and len(asked) == 1, (first, asked)
         assert why in results["preflight"] and "the main run goes as it is" in results["preflight"], results
