@@ -5,7 +5,8 @@ wall-clock budget.
 
 Order: versions and the pre-flight (benchmarks/cuda_preflight.py: seconds of the CUDA-only training, data and scoring
 paths, graph captures checked strictly; where it fails with the fused kernels and passes with WILDGAN_KERNELS=plain,
-the main run and its evaluation take the plain ones), the CUDA fast-path tests, the data (decoded once), the
+the training runs and their evaluations take the plain ones; it is not run again after a timeout, or a failure in a
+check that runs none of those kernels), the CUDA fast-path tests, the data (decoded once), the
 benchmark of the main run's configuration (paper preset at width 256), the main run, its evaluation, then the rest of
 the benchmark (width 512 and fast), and, with time to spare, the decoding of the data set's JPEGs by one process
 against a pool (benchmarks/decode.py).
