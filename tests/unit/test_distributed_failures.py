@@ -1386,3 +1386,27 @@ def test_ranks_that_rolled_back_to_different_checkpoints_stop_together(tmp_path:
     logs: list[str] = []
     res = loop.train_pgan(x, cfg, tmp_path / "run2", progress=False, log=logs.append, dist=_ctx(0))
     assert res.status == "done" and sum("rolled back" in m for m in logs) == 1, logs
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rollback_every_rank_failed_alike_is_the_job_s_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                               rank: int):
+    """same_checkpoint_rolled_back: an error that stopped every rank's rollback alike is raised as it is; one that is
+    no divergence (the checkpoint folder unreadable on every rank) is marked as the job's, as failing_alike marks a
+    --resume's, so that no rank records it as its own and rank 0 says every rank met it; a DivergenceError (the
+    rollbacks used up) stays the ranks' decision, unmarked, as before. Both ranks' answers played by the gather."""
+    from wildgan.errors import DivergenceError
+    from wildgan.training.distributed import met_by_every_rank, same_checkpoint_rolled_back
+
+    monkeypatch.setattr(tdist, "all_gather_object", lambda said, this, group=None: said.__setitem__(
+        slice(None), [this, this]))
+    err = PermissionError(13, "Permission denied", str(tmp_path / "checkpoints"))
+    with pytest.raises(PermissionError) as got:
+        same_checkpoint_rolled_back(_ctx(rank), tmp_path / "checkpoints", error=err)
+    assert got.value is err and met_by_every_rank(err)
+    assert record_failure(tmp_path, err, _ctx(rank)) is None
+    assert explain_failure(tmp_path, _ctx(0), err).startswith("every rank of 2: PermissionError: ")
+    div = DivergenceError("training diverged: non-finite D/loss, and the rollbacks are used up")
+    with pytest.raises(DivergenceError) as got:
+        same_checkpoint_rolled_back(_ctx(rank), tmp_path / "checkpoints", error=div)
+    assert got.value is div and not met_by_every_rank(div)

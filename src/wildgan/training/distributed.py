@@ -470,9 +470,10 @@ def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restore
     (weights, Adam, data order, lr) with the gradients averaged over both; or it stopped alone with "no good
     checkpoint", a DivergenceError that is not recorded as a rank's own (the ranks decide a divergence together), so
     that rank 0, which went on, only met a closed connection. Every rank now raises the same CheckpointError naming
-    each rank's outcome, marked as the job's (met_by_every_rank). An `error` that every rank met alike (the
-    rollbacks used up, --on-divergence stop) is raised as it is, as before. One process: `error` raised, nothing
-    compared."""
+    each rank's outcome, marked as the job's (met_by_every_rank). An `error` that every rank met alike is raised as
+    it is: a DivergenceError (the rollbacks used up, --on-divergence stop) as before, the ranks' decision; any other
+    (an unreadable checkpoint folder) marked as the job's, as failing_alike marks a --resume's, or every rank but 0
+    recorded it as its own and rank 0's line blamed rank 1. One process: `error` raised, nothing compared."""
     if ctx is None or ctx.world <= 1:
         if error is not None:
             raise error
@@ -480,6 +481,8 @@ def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restore
     said = _outcomes(ctx, restored if error is None else f"no rollback: {_one_line(error)}")
     if len(set(said)) == 1:
         if error is not None:
+            if not isinstance(error, DivergenceError):
+                setattr(error, _EVERY_RANK, ctx.world)
             raise error
         return
     err = CheckpointError(f"the ranks rolled back to different checkpoints in {folder}: "
