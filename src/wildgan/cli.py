@@ -1644,9 +1644,10 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
             return
     except ConfigError:
         return
-    _eprint(f"wildgan: note: {config} is a run's config.json with no split.json beside it: unlike config.yaml, it "
-            f"records nothing of the images its run trained on (JSON has no comments), so whether these are the same "
-            f"is not checked; `wildgan train --config` of the run's config.yaml (or of this file in its run folder) "
+    # (worded for any wildgan-written JSON: a `train --dry-run` table saved to a file has format_version too)
+    _eprint(f"wildgan: note: {config} has no split.json beside it: if it is a run's config.json, whether these are "
+            f"the images its run trained on is not checked (unlike config.yaml, JSON has no comment to record them "
+            f"in); `wildgan train --config` of the run's config.yaml (or of its config.json in its run folder) "
             f"warns where they changed")
 
 

@@ -173,9 +173,9 @@ def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tm
     capsys.readouterr()
     _train_cli(npz, tmp_path / "replay", "--config", str(copied))
     err = capsys.readouterr().err
-    assert f"note: {copied} is a run's config.json with no split.json beside it: unlike config.yaml, it records " \
-           f"nothing of the images its run trained on" in err, err
-    assert "is not checked; `wildgan train --config` of the run's config.yaml" in err
+    assert f"note: {copied} has no split.json beside it: if it is a run's config.json, whether these are the " \
+           f"images its run trained on is not checked" in err, err
+    assert "`wildgan train --config` of the run's config.yaml" in err
     assert json.loads((tmp_path / "replay" / "config.json").read_text()) == json.loads(copied.read_text())
     d = dict(np.load(npz))
     d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
@@ -184,7 +184,7 @@ def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tm
     _train_cli(npz, tmp_path / "own", "--config", str(tmp_path / "run" / "config.json"))
     err = capsys.readouterr().err
     assert f"{tmp_path / 'run' / 'config.json'} replays the run in {tmp_path / 'run'}, but its training images" in err
-    assert "config.json with no split.json beside it" not in err
+    assert "no split.json beside it" not in err
     _train_cli(npz, tmp_path / "seed1", "--config", str(copied), "--seed", "1")
     assert "no split.json beside it" not in capsys.readouterr().err
     by_hand = tmp_path / "by_hand.json"
@@ -199,7 +199,7 @@ def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tm
     windows.parent.mkdir()
     windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
     _train_cli(npz, tmp_path / "win", "--config", str(windows))
-    assert f"note: {windows} is a run's config.json" in capsys.readouterr().err
+    assert f"note: {windows} has no split.json beside it" in capsys.readouterr().err
 
 
 def test_a_config_copied_into_another_run_s_folder_is_checked_against_its_own_header(tmp_path, capsys):
