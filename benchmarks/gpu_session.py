@@ -462,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="more `wildgan train` options for the main run, one string (e.g. \"--compile default\")")
     ap.add_argument("--smoke-fail-main", action="store_true", help=argparse.SUPPRESS)   # with --smoke: tests the retry
     # with --smoke: the pre-flight's first run fails, its plain-kernels run passes (the main run then takes those)
+    ap.add_argument("--no-preflight", action="store_true",
+                    help="skip benchmarks/cuda_preflight.py (only the versions are printed): its ~10-20 s come out of "
+                         "the main run's --minutes, which had ~30 s to spare on the paper schedule at width 256")
     ap.add_argument("--smoke-fail-preflight", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if (a.smoke_fail_main or a.smoke_fail_preflight) and not a.smoke:
@@ -517,12 +520,17 @@ def main(argv: list[str] | None = None) -> int:
     s.results["machine"] = f"{smi}; {platform.node()}; python {platform.python_version()}"
     preflight_cmd = [py, "benchmarks/cuda_preflight.py", "--device", a.device, *gp,
                      *(["--width", "16"] if a.smoke else [])]
-    if a.probe:
-        # (its bench rows come after a main call, which ran the pre-flight)
+    if a.probe or a.no_preflight:
+        # (a probe's bench rows come after a main call, which ran the pre-flight)
         s.step("versions", [py, "benchmarks/cuda_preflight.py", "--versions-only"], 60)
+    if a.probe:
         return probe(s, a, py, out, work)
-    # the main run's kernels: the plain ones where the pre-flight fails with the fused ones and passes without them
-    main_kernels = preflight(s, a, py, preflight_cmd)
+    if a.no_preflight:
+        s.results["preflight"] = "skipped (--no-preflight)"
+        main_kernels: dict[str, str] = {}     # (CUDA's default, fused; the main run's own retry stays)
+    else:
+        # the main run's kernels: the plain ones where the pre-flight fails with the fused ones and passes without
+        main_kernels = preflight(s, a, py, preflight_cmd)
 
     # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
     if not a.smoke and not a.main_first:

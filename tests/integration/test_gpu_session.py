@@ -118,6 +118,16 @@ def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_t
     assert "main_retry" not in r and "main-smoke" in r["evals"]
 
 
+def test_gpu_session_without_the_preflight_prints_the_versions_and_trains(tmp_path: Path) -> None:
+    # (--no-preflight: the pre-flight's seconds stay the main run's --minutes, which had ~30 s to spare on 2026-11-30)
+    out, r = _driver(tmp_path, "--main-first", "--no-preflight")
+    names = [s["name"] for s in r["steps"]]
+    assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
+    assert r["steps"][0]["stdout_tail"].startswith("2.") and "pre-flight" not in r["steps"][0]["stdout_tail"]
+    assert r["preflight"] == "skipped (--no-preflight)" and r["preflight"] in (out / "summary.md").read_text()
+    assert "env" not in r["steps"][1] and r["steps"][1]["rc"] == 0
+
+
 def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_change_it(tmp_path: Path) -> None:
     """gpu_session.preflight's branches, its steps played (no subprocess): a failure in the training or scoring check,
     or a death without a word (a CUDA fault's abort), is run again with WILDGAN_KERNELS=plain, whose pass gives the
