@@ -1160,22 +1160,18 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path,
     export_onnx too). a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of
     this rule is not taken (other networks), for the same line, else ''. A record that cannot be read or used is
     warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
-    from .thresholds import FIT_THRESHOLD_FILE
+    from .thresholds import FIT_THRESHOLD_FILE, follow_fit_record
 
     a.fit_record, a.fit_record_not = None, ""
     dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
     if dest is None or _given(a, dest):
         return
     path = run_dir / FIT_THRESHOLD_FILE
-    try:
-        value, a.fit_record_not = lookup(a.threshold)
-    except (OSError, ConfigError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
-        _warn(f"warning: {path}: Detector.fit's record of its threshold cannot be read or used (damaged or edited "
-              f"by hand: {why}): --threshold {a.threshold} takes the default {option} {getattr(a, dest):g}, as "
-              f"Detector.from_run does")
-        return
+    option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
+    # (the library's rule, run_threshold's and export_onnx's too; said as the CLI says its warnings)
+    value, a.fit_record_not = follow_fit_record(
+        run_dir, a.threshold, lookup, warn=lambda m: _warn(f"warning: {m}"),
+        fallback=f"--threshold {a.threshold} takes the default {option} {getattr(a, dest):g}")
     if value is not None:
         setattr(a, dest, value)
         a.fit_record = path

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from .data.transforms import RESIZE_FILTER, u8_to_unit
-from .errors import ConfigError, DataError, WildganError, warn_user
+from .errors import ConfigError, DataError, WildganError
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import SCORES_VERSION, encoder_scores, fanogan_score
 from .thresholds import Threshold
@@ -297,20 +297,15 @@ def _rule_params(run_dir: str | Path, rule: str, contamination: float | None, ma
     export_fit_param takes it (param_from then names the record), else the default; the other one, unused, its
     default. Without this, export_onnx(run, threshold='contamination') took c = 0.05 where `wildgan export` and
     Detector.from_run took fit's recorded c."""
-    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE
+    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, follow_fit_record
 
     name = {"contamination": "contamination", "mad": "mad_k"}.get(rule) if isinstance(rule, str) else None
     given = {"contamination": contamination, "mad_k": mad_k}
     if name is not None and given[name] is None:
         record = Path(run_dir) / FIT_THRESHOLD_FILE
-        try:
-            value, _ = export_fit_param(run_dir, rule, checkpoint=checkpoint)
-        except (OSError, ConfigError) as e:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            default = DEFAULT_CONTAMINATION if name == "contamination" else DEFAULT_MAD_K
-            warn_user(f"{record}: Detector.fit's record of its threshold cannot be read or used (damaged or edited by "
-                      f"hand: {why}): export_onnx takes the default {name}={default:g}, as Detector.from_run does")
-            value = None
+        default = DEFAULT_CONTAMINATION if name == "contamination" else DEFAULT_MAD_K
+        value, _ = follow_fit_record(run_dir, rule, lambda r: export_fit_param(run_dir, r, checkpoint=checkpoint),
+                                     fallback=f"export_onnx takes the default {name}={default:g}")
         if value is not None:
             given[name] = value
             param_from = param_from or f"Detector.fit's record, {record}"

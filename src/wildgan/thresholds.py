@@ -22,7 +22,7 @@ import math
 import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -265,9 +265,9 @@ def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3
         raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")
 
 
-def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
-                  score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
-                  batch_mode: str = "mixed", progress: bool = False,
+def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float | None = None,
+                  k: float | None = None, score: str = "a", labelled_scores: np.ndarray | None = None,
+                  labels: np.ndarray | None = None, batch_mode: str = "mixed", progress: bool = False,
                   train_scores: dict[str, np.ndarray] | None = None, skip_bad: bool = False) -> Threshold:
     """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
 
@@ -275,6 +275,9 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
     files unreadable now are left out), or train_scores when the caller has them already (a --checkpoint's are not
     cached: asking again would score the split again). params['n'] is how many training images it comes from, and
     params['n_trained'] the run's own count when that differs (files unreadable or removed since training).
+    The rule's parameter left as None (c of contamination, k of mad) is the one Detector.fit recorded in the run
+    where it applies to these networks (follow_fit_record; params['param_from'] then names the record), else the
+    default (c = 0.05, k = 3), as `wildgan score --threshold`, export_onnx and Detector.from_run take it.
     f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
     *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
     """
@@ -287,6 +290,20 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
     from .scoring.run import read_split_info
     from .scoring.train_scores import run_training_scores
 
+    # the parameter not given: Detector.fit's record for these networks, as the CLI takes it (it took c = 0.05 here
+    # where `wildgan score --threshold` and Detector.from_run took fit's recorded c: the same run, two thresholds)
+    param_from: dict[str, str] = {}
+    name = {"contamination": "contamination", "mad": "k"}.get(rule)
+    if name is not None and (contamination if name == "contamination" else k) is None:
+        weights = (getattr(model, "meta", None) or {}).get("sha256")
+        default = DEFAULT_CONTAMINATION if name == "contamination" else DEFAULT_MAD_K
+        value, _ = follow_fit_record(run_dir, rule, lambda r: fit_record_param(Path(run_dir), r, weights),
+                                     fallback=f"run_threshold takes the default {name}={default:g}")
+        if value is not None:
+            param_from = {"param_from": f"Detector.fit's record, {Path(run_dir) / FIT_THRESHOLD_FILE}"}
+            contamination, k = (value, k) if name == "contamination" else (contamination, value)
+    contamination = DEFAULT_CONTAMINATION if contamination is None else contamination
+    k = DEFAULT_MAD_K if k is None else k
     train = train_scores if train_scores is not None else run_training_scores(run_dir, model, batch_mode=batch_mode,
                                                                                progress=progress, skip_bad=skip_bad)
     if score not in train:
@@ -297,7 +314,7 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
     # the threshold's provenance says when it comes from fewer images than the run trained on
     n_trained = read_split_info(Path(run_dir)).get("n_train")
     gap = {"n_trained": int(n_trained)} if isinstance(n_trained, int) and n_trained != thr.params["n"] else {}
-    return replace(thr, params={**thr.params, **gap, "score": score, "source": "training split"})
+    return replace(thr, params={**thr.params, **gap, "score": score, "source": "training split", **param_from})
 
 
 def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -310,7 +327,7 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
 
 
 def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np.ndarray], *, score: str = "a",
-                contamination: float = 0.05, k: float = 3.0, labels: np.ndarray | None = None,
+                contamination: float | None = None, k: float | None = None, labels: np.ndarray | None = None,
                 batch_mode: str = "mixed", progress: bool = False,
                 train_scores: dict[str, np.ndarray] | None = None,
                 skip_bad: bool = False) -> tuple[Threshold, dict[str, Any]]:
@@ -319,7 +336,7 @@ def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np
     for write_scores_csv, threshold_columns' plus train_percentile (each image's percentile among the training
     images' scores, whatever the rule). train_scores: the run's training scores when the caller has them already
     (see run_threshold); else they are read from the run's cache, or computed and cached (skip_bad: see
-    run_threshold)."""
+    run_threshold; so is the rule's parameter left as None: Detector.fit's record, else the default)."""
     if score not in scores:
         raise ConfigError(f"score {score!r} is not available for this run; it has {', '.join(scores)}")
     thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
@@ -409,6 +426,24 @@ def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None) -> tu
         return None, (f"{what} is of other networks than these (the run was trained on since, or another checkpoint "
                       f"is loaded): not taken, as the report does not show it")
     return float(thr.params[name]), ""
+
+
+def follow_fit_record(run_dir: str | Path, rule: str, lookup: Callable[[str], tuple[float | None, str]], *,
+                      fallback: str, warn: Callable[[str], None] = warn_user) -> tuple[float | None, str]:
+    """The rule's parameter (c of 'contamination', k of 'mad') for a caller that was not given it: `lookup(rule)`
+    (fit_record_param for the caller's networks; export.export_fit_param for an export), (value, '') where
+    Detector.fit's record is taken, (None, why not) or (None, '') where it is not and the caller's default applies.
+    A record that cannot be read or used (damaged, edited by hand) is said through `warn`, naming the file, and
+    (None, '') returned: `fallback` says what the caller takes instead, as Detector.from_run does. The one rule of
+    `wildgan score` / `export --threshold`, export_onnx and run_threshold (flag_scores), which had it apart (the
+    score API's took c = 0.05 where the CLI took fit's)."""
+    try:
+        return lookup(rule)
+    except (OSError, ConfigError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        warn(f"{Path(run_dir) / FIT_THRESHOLD_FILE}: Detector.fit's record of its threshold cannot be read or used "
+             f"(damaged or edited by hand: {why}): {fallback}, as Detector.from_run does")
+        return None, ""
 
 
 def fit_record_score(thr: Threshold, method: str) -> str:

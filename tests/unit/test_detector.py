@@ -2904,6 +2904,45 @@ def test_from_run_takes_fit_s_recorded_c_for_any_score(tmp_path) -> None:
         assert back.threshold_ == fit_threshold("mad", back.decision_scores_, k=2.0).value
 
 
+def test_the_score_api_thresholds_a_fit_run_by_fit_s_recorded_c_as_the_cli_does(tmp_path) -> None:
+    """wildgan.thresholds.run_threshold / flag_scores (`wildgan score --threshold` on scored images, in Python) took
+    c = 0.05 for a run whose Detector.fit recorded c = 0.2, where `wildgan score --threshold contamination`,
+    export_onnx and Detector.from_run all took 0.2: the rule lived in the CLI (and again in export). Now the one rule
+    (thresholds.follow_fit_record) serves all: fit's c where it applies, the record named in the params; a c given
+    wins; a record of other networks is not taken; a damaged one is said, naming the file, and the default taken."""
+    from wildgan.scoring.run import load_model
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold, flag_scores, run_threshold
+    from wildgan.scoring.train_scores import run_training_scores
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                 contamination=0.2, score="L_o").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+    model = load_model(run, "cpu")
+    train = run_training_scores(run, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        thr = run_threshold(model, run, "contamination", score="a")
+        flagged, _ = flag_scores(model, run, "contamination", {"a": train["a"][:4]}, score="a")
+    assert thr.value == fit_threshold("contamination", train["a"], contamination=0.2).value
+    assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {path}", thr
+    assert flagged == thr
+    given = run_threshold(model, run, "contamination", score="a", contamination=0.05)
+    assert given.params["contamination"] == 0.05 and "param_from" not in given.params
+    # the record of other networks (the run trained on since): the default, as the CLI and from_run take it
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
+    assert run_threshold(model, run, "contamination", score="a").params["contamination"] == 0.05
+    # a damaged record: said, naming the file, and the default taken
+    path.write_text("{")
+    with pytest.warns(WildganWarning, match=f"{re.escape(str(path))}: Detector.fit's record of its threshold cannot "
+                                            f"be read or used .*run_threshold takes the default contamination=0.05"):
+        assert run_threshold(model, run, "contamination", score="a").params["contamination"] == 0.05
+
+
 def test_from_run_on_another_score_keeps_fit_s_rule_but_not_its_f1_value(tmp_path) -> None:
     """The record x arguments table of from_run: with another score (or batch_mode) given and no rule, fit's mad (k)
     and contamination (c) are kept, fitted again on that score's training scores; an f1 value, chosen on fit's own
