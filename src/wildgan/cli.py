@@ -1525,7 +1525,8 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory
+    from .training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
+                               refuse_fanogan_over_ranks)
 
     cfg, split = build_run_config(a)
     if a.config and not a.resume and (ctx is None or ctx.is_main):
@@ -1539,10 +1540,9 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                           f"class folders, or an .npz with labels), or score new images with thresholds from the "
                           f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
                           f"scores.csv`")
-    if ctx is not None and cfg.method == "fanogan":
-        # its loop has no ranks: each process would train alone into the same folder
-        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
-                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
+    # its loop has no ranks: each process would train alone into the same folder (train_run refuses it too)
+    refuse_fanogan_over_ranks(cfg, ctx, who="--distributed",
+                              fix="drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
     if cfg.method != "fanogan":
         # asked by train_run too, but --dry-run stops before it, and only here is the file the table came from known

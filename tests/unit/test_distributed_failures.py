@@ -599,6 +599,31 @@ def test_minibatches_the_ranks_cannot_split_are_refused_before_the_run_folder_is
     assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before       # the old run is all there
 
 
+def test_train_run_refuses_fanogan_under_torchrun_before_the_run_folder_is_written(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch):
+    """f-AnoGAN's loop has no ranks. `wildgan train --distributed --method fanogan` refused it, but the refusal lived
+    in the CLI: train_run called in a process that ran init_distributed (rank 0 of 2 is played here: its context
+    set by hand) went on, every rank training alone into the same folder. Now train_run refuses it first, in its own
+    words (training.run.refuse_fanogan_over_ranks, the CLI's check too), and a wildgan run still goes on to the
+    folder."""
+    from wildgan.config import DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 32, 32), dtype=np.uint8), y=np.arange(40) % 2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=[0]), net=net_config_for_preset("tiny", 32, 1),
+                    train=TrainConfig(total_kimg=0.032, device="cpu"), method="fanogan",
+                    fanogan=FAnoGANConfig(device="cpu", gan_iters=1, enc_iters=1))
+    monkeypatch.setattr(dist, "_CTX", _ctx(0))
+    with pytest.raises(ConfigError, match=r"^train_run under torchrun \(training.distributed.init_distributed\) trains "
+                                          r"the wildgan method \(and search\) over several processes; f-AnoGAN trains "
+                                          r"in one process: train it in a process of its own"):
+        train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_process_group_of_another_backend_is_refused(world_of_one, monkeypatch: pytest.MonkeyPatch):
     """A caller's own process group is used as it is, unless its backend is not the one the device trains with: a
     gloo group for a GPU job (played here) or an NCCL one for a CPU job ran the device collectives on the wrong one

@@ -4,8 +4,8 @@ The entry point is `train_run(cfg, run_dir, resume=..., overwrite=...)`; the CLI
 study's cells all call it. A run goes through these steps, each a function below:
 
 1. `_check_the_start`: every refusal that can be asked before anything is written (the folder: check_run_dir; the
-   device, the networks' memory, WILDGAN_DATA_ON_GPU, TensorBoard, f-AnoGAN's image size), so that a refused start
-   leaves no half-made run behind.
+   device, the networks' memory, WILDGAN_DATA_ON_GPU, TensorBoard, f-AnoGAN's image size and its one process), so
+   that a refused start leaves no half-made run behind.
 2. `_take_the_folder`: rank 0 takes RUN_DIR/.wildgan.lock (`run_lock`) and asks again whether a run is there; under
    torchrun every rank learns the answer.
 3. `_train_run`, under the lock: build the split, `_clear_old_run` (--overwrite, or a start that never trained),
@@ -611,6 +611,9 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
                        is_main: bool = True) -> AnomalySplit | None:
     """The part of _check_the_start that is about the settings, not the folder: what `wildgan train --dry-run`,
     which leaves the folder alone, says too. Returns the split as _check_the_start does."""
+    from .distributed import current
+
+    refuse_fanogan_over_ranks(cfg, current())
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
@@ -629,6 +632,18 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     return split
+
+
+def refuse_fanogan_over_ranks(cfg: RunConfig, ctx: Any,
+                              who: str = "train_run under torchrun (training.distributed.init_distributed)",
+                              fix: str = "train it in a process of its own, without init_distributed") -> None:
+    """f-AnoGAN's loop has no ranks: under torchrun (ctx: training.distributed.current(), set by init_distributed)
+    every process would train it alone into the same folder, each writing its checkpoints there. Refused before
+    anything is written, by `wildgan train --distributed` (in its options' words: `who`, `fix`) and by train_run
+    (check_the_settings), whose Python callers it let train so without a word."""
+    if ctx is not None and cfg.method == "fanogan":
+        raise ConfigError(f"{who} trains the wildgan method (and search) over several processes; f-AnoGAN trains in "
+                          f"one process: {fix}")
 
 
 def _check_split_over_ranks(cfg: RunConfig) -> None:
