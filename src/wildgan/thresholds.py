@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 # the rules' default parameters (also the CLI's); names in messages as typed
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score
 from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 from .fileio import atomic_write_text
 
@@ -266,7 +266,7 @@ def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3
 
 
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float | None = None,
-                  k: float | None = None, score: str = "a", labelled_scores: np.ndarray | None = None,
+                  k: float | None = None, score: str | None = None, labelled_scores: np.ndarray | None = None,
                   labels: np.ndarray | None = None, batch_mode: str = "mixed", progress: bool = False,
                   train_scores: dict[str, np.ndarray] | None = None, skip_bad: bool = False) -> Threshold:
     """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
@@ -277,10 +277,15 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
     params['n_trained'] the run's own count when that differs (files unreadable or removed since training).
     The rule's parameter left as None (c of contamination, k of mad) is the one Detector.fit recorded in the run
     where it applies to these networks (follow_fit_record; params['param_from'] then names the record), else the
-    default (c = 0.05, k = 3), as `wildgan score --threshold`, export_onnx and Detector.from_run take it.
+    default (c = 0.05, k = 3), as `wildgan score --threshold`, export_onnx and Detector.from_run take it. `score`
+    None is the run's own (config.own_score: A for f-AnoGAN, else a), as those take it too.
     f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
     *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
     """
+    if score is None:
+        # the run's own score, as `wildgan score --score`, export_onnx and the Detector default to (an f-AnoGAN run
+        # was thresholded here by a, which it was not made to rank by, where the CLI took its A)
+        score = own_score(model.cfg.method)
     if rule == "f1":
         if labelled_scores is None or labels is None:
             raise ConfigError("--threshold f1 needs labelled images (score a data set with labels, e.g. the run's "
@@ -326,7 +331,8 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
             "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}
 
 
-def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np.ndarray], *, score: str = "a",
+def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np.ndarray], *,
+                score: str | None = None,
                 contamination: float | None = None, k: float | None = None, labels: np.ndarray | None = None,
                 batch_mode: str = "mixed", progress: bool = False,
                 train_scores: dict[str, np.ndarray] | None = None,
@@ -336,7 +342,10 @@ def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np
     for write_scores_csv, threshold_columns' plus train_percentile (each image's percentile among the training
     images' scores, whatever the rule). train_scores: the run's training scores when the caller has them already
     (see run_threshold); else they are read from the run's cache, or computed and cached (skip_bad: see
-    run_threshold; so is the rule's parameter left as None: Detector.fit's record, else the default)."""
+    run_threshold; so are the rule's parameter left as None, Detector.fit's record else the default, and `score`
+    None, the run's own)."""
+    if score is None:
+        score = own_score(model.cfg.method)
     if score not in scores:
         raise ConfigError(f"score {score!r} is not available for this run; it has {', '.join(scores)}")
     thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
@@ -448,8 +457,6 @@ def follow_fit_record(run_dir: str | Path, rule: str, lookup: Callable[[str], tu
 
 def fit_record_score(thr: Threshold, method: str) -> str:
     """The score Detector.fit's recorded threshold `thr` is of (the method's own where fit was given none)."""
-    from .config import own_score
-
     return str(thr.params.get("score") or own_score(method))
 
 
@@ -458,8 +465,6 @@ def fit_record_params(thr: Threshold, rec: dict[str, Any], method: str) -> dict[
     threshold, contamination and mad_k (the defaults where its rule has none), score (None where it is the method's
     own, as a fit with score=None has it), lam (None where not recorded) and batch_mode ('mixed' but for a wildgan
     run: the others score each image alone)."""
-    from .config import own_score
-
     score = fit_record_score(thr, method)
     return {"threshold": thr.rule,
             "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),

@@ -758,7 +758,9 @@ def test_weights_gone_non_finite_between_loss_rows_are_never_checkpointed(tmp_pa
 
 
 def test_score_thresholds_an_fanogan_run_by_its_own_A_by_default(tmp_path, capsys) -> None:
-    """`score --threshold` flagged f-AnoGAN runs by a while `report` ranked them by A, f-AnoGAN's own score."""
+    """`score --threshold` flagged f-AnoGAN runs by a while `report` ranked them by A, f-AnoGAN's own score; and the
+    Python API's same threshold (thresholds.run_threshold, flag_scores) still took a by default after the CLI took A,
+    the rule living in the CLI: now the run's own score there too."""
     from PIL import Image
 
     from wildgan.cli import main
@@ -782,6 +784,14 @@ def test_score_thresholds_an_fanogan_run_by_its_own_A_by_default(tmp_path, capsy
                      "--no-progress", "--out", str(tmp_path / "s.csv"), *extra]) == 0
         err = capsys.readouterr().err
         assert want in err and "only matters with --threshold" not in err, err
+    from wildgan.scoring.run import load_model
+    from wildgan.thresholds import flag_scores, run_threshold
+
+    model = load_model(tmp_path / "run", "cpu")
+    scores = model.score(rng.integers(0, 256, (4, 32, 32, 1), dtype=np.uint8)).scores
+    assert run_threshold(model, tmp_path / "run", "mad").params["score"] == "A"
+    assert flag_scores(model, tmp_path / "run", "mad", scores)[0].params["score"] == "A"
+    assert run_threshold(model, tmp_path / "run", "mad", score="a").params["score"] == "a"
 
 
 # ------------------------------------------------------------------------------------------------------ divergence
