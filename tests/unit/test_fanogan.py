@@ -699,7 +699,7 @@ def test_images_it_cannot_take_are_refused_before_the_run_folder_without_a_split
     np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
              x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",)), net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(device="cpu"), method="fanogan", fanogan=tiny_cfg())
+                    train=TrainConfig(device="cpu", seed=3), method="fanogan", fanogan=tiny_cfg())
     with pytest.raises(DataError, match=r"f-AnoGAN needs square \(32, 64\) images, got 8x8"):
         train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     assert not (tmp_path / "run").exists()
@@ -734,6 +734,54 @@ def test_a_chosen_checkpoint_interval_and_keep_count_reach_the_fanogan_loop(tmp_
     train_run(cfg(checkpoint_kimg=0.016, keep_checkpoints=1), tmp_path / "run1", progress=False, log=lambda m: None)
     assert len(ckpt.list_checkpoints(tmp_path / "run1" / "checkpoints")) == 2        # the newest and one older
 
+
+
+def test_a_fanogan_config_whose_train_section_asks_another_seed_device_or_budget_is_refused(tmp_path) -> None:
+    """`wildgan train` (--seed, --device, --minutes) and Detector set f-AnoGAN's seed, device and minutes to the train
+    section's; a RunConfig built in Python with TrainConfig(seed=3, device="cpu", minutes=5) alone trained with
+    FAnoGANConfig's own seed 0 on the "auto" device without a budget, and said nothing. Refused now, before the folder
+    is written, naming both fields and the way out; a run recorded so before (its config.json) still reads, and
+    resumes as it trained."""
+    from dataclasses import replace
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    fan = FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8, n_critic=1)
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan", fanogan=fan,
+                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], seed=3, device="cpu",
+                                      minutes=5))
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"\(train\.seed 3, fanogan\.seed 0; train\.device 'cpu', fanogan\.device "
+                                          r"'auto'; train\.minutes 5, fanogan\.minutes None\): f-AnoGAN trains with "
+                                          r"the fanogan section's.*replace\(cfg, fanogan=replace\(cfg\.fanogan, "
+                                          r"seed=3, device='cpu', minutes=5\)\)"):
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    assert not run.exists()
+    # one value differing is refused alike (the CLI's and Detector's configs never differ)
+    with pytest.raises(ConfigError, match=r"\(train\.seed 0, fanogan\.seed 4\)"):
+        train_run(replace(cfg, train=replace(cfg.train, seed=0, device="auto", minutes=None),
+                          fanogan=replace(fan, seed=4)), run, progress=False, log=lambda m: None)
+    # the way the message gives trains with the train section's seed
+    said: list[str] = []
+    train_run(replace(cfg, fanogan=replace(fan, seed=3, device="cpu", minutes=5)), run, progress=False,
+              log=said.append)
+    assert ckpt.read_meta(run / "fanogan-final.json")["config"]["seed"] == 3
+    assert any(m.startswith("training fanogan") and "seed 3 ->" in m for m in said), said
+    # a run recorded by a wildgan before the check with another train.seed than it trained with: it reads, and a
+    # resume of it as recorded goes on (with its fanogan seed, what it trained with); another difference is refused
+    d = json.loads((run / "config.json").read_text())
+    d["train"]["seed"] = 5
+    (run / "config.json").write_text(json.dumps(d))
+    old = read_run_config(run)
+    assert (old.train.seed, old.fanogan.seed) == (5, 3)
+    train_run(old, run, resume=True, progress=False, log=lambda m: None)
+    with pytest.raises(ConfigError, match=r"\(train\.seed 6, fanogan\.seed 3\)"):
+        train_run(replace(old, train=replace(old.train, seed=6)), run, resume=True, progress=False,
+                  log=lambda m: None)
 
 
 def test_weights_gone_non_finite_between_loss_rows_are_never_checkpointed(tmp_path: Path, monkeypatch) -> None:

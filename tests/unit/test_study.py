@@ -1203,6 +1203,24 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2]["pooled"] == 1
 
 
+def test_a_fanogan_cell_whose_base_asks_another_device_is_refused_before_any_cell_trains(tmp_path, monkeypatch):
+    # a base built in Python with TrainConfig(device="cpu") alone: its f-AnoGAN cells trained on FAnoGANConfig's
+    # "auto" device (and were evaluated on the train section's); train_run refuses that now, and the study says it
+    # before its first cell trains, not at its first f-AnoGAN cell
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy32.npz", x=rng.integers(0, 256, (80, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 40))
+    base = RunConfig(data=DataConfig(data=str(tmp_path / "toy32.npz"), normal=("0",), resolution=32, channels=1),
+                     net=net_config_for_preset("tiny", 32, 1), preset="tiny",
+                     train=TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu"))
+    cells = grid(["0"], [0.0], ["wildgan", "fanogan"], ["image"], [0])
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("a cell trained"))
+    with pytest.raises(ConfigError, match=r"(?s)1 of the 2 study cells .*cell 0_g0_fanogan_-_s0 .*"
+                                          r"\(train\.device 'cpu', fanogan\.device 'auto'\)"):
+        study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    study_mod.check_cells(replace(base, fanogan=replace(base.fanogan, device="cpu")), cells)   # agreed: no problem
+
+
 def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
     # the review's cases: a later cell with a normal class the data lacks, a gamma the anomalous images cannot supply,
     # an f-AnoGAN cell at a resolution it cannot take; each used to fail only when reached, after the cells before it

@@ -430,14 +430,19 @@ def _describe(cell: Cell) -> str:
 
 
 def _method_problem(cfg: RunConfig, n_train: int) -> str | None:
-    """What the cell's method refuses of its n_train training images (what train_fanogan / train_pgan would raise);
-    the images are converted to cfg.net's resolution and channels."""
+    """What the cell's method refuses of its n_train training images (what train_fanogan / train_pgan would raise),
+    and of an f-AnoGAN cell's seed, device and budget (train_run's check_fanogan_shared); the images are converted to
+    cfg.net's resolution and channels."""
     try:
         if cfg.method == "fanogan":
             from ..training.fanogan_loop import check_fanogan_training
+            from ..training.run import check_fanogan_shared
 
             r = cfg.net.resolution
             check_fanogan_training(cfg.fanogan, n_train, r, r, cfg.net.channels)
+            # (a run_study base built in Python with train.device "cpu" alone: refused by train_run at the first
+            # f-AnoGAN cell, after the cells before it had trained)
+            check_fanogan_shared(cfg)
         else:
             from ..training.loop import check_training_set_size
 

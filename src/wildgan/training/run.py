@@ -4,8 +4,9 @@ The entry point is `train_run(cfg, run_dir, resume=..., overwrite=...)`; the CLI
 study's cells all call it. A run goes through these steps, each a function below:
 
 1. `_check_the_start`: every refusal that can be asked before anything is written (the folder: check_run_dir; the
-   device, the networks' memory, WILDGAN_DATA_ON_GPU, TensorBoard, f-AnoGAN's image size and its one process), so
-   that a refused start leaves no half-made run behind.
+   device, the networks' memory, WILDGAN_DATA_ON_GPU, TensorBoard, f-AnoGAN's image size, its one process and its
+   seed, device and budget against the train section's: check_fanogan_shared), so that a refused start leaves no
+   half-made run behind.
 2. `_take_the_folder`: rank 0 takes RUN_DIR/.wildgan.lock (`run_lock`) and asks again whether a run is there; under
    torchrun every rank learns the answer.
 3. `_train_run`, under the lock: build the split, `_clear_old_run` (--overwrite, or a start that never trained),
@@ -42,7 +43,7 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check_api_call, default_checkpoint_kimg,
-                      kernels_from_env, read_run_config,
+                      kernels_from_env, read_run_config, shown,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
@@ -160,6 +161,7 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     check_out_dir(run_dir, cfg.data.data, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         saved_cfg = read_run_config(run_dir)
+        check_fanogan_shared(cfg, saved_cfg)     # (a new start: check_the_settings, which has no saved run)
         diffs = run_differences(saved_cfg, cfg)
         reached = _images_seen(run_dir) if cfg.method != "fanogan" else 0
         if cfg.method != "fanogan" and cfg.train.total_kimg < saved_cfg.train.total_kimg and \
@@ -173,6 +175,40 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml"
                               f"{_moved_data_hint(saved_cfg, cfg)}")
+
+
+# the settings TrainConfig and FAnoGANConfig both have: f-AnoGAN's loop reads its own section's, while the device of a
+# study's evaluation of the cell, for one, is the train section's
+FANOGAN_SHARED = ("seed", "device", "minutes")
+
+
+def check_fanogan_shared(cfg: RunConfig, saved: RunConfig | None = None) -> None:
+    """Refuse an f-AnoGAN config whose train and fanogan sections give another seed, device or minutes
+    (FANOGAN_SHARED). `wildgan train` (--seed, --device, --minutes), the Detector and a study's cells set both alike;
+    a RunConfig(method="fanogan", train=TrainConfig(seed=3, device="cpu")) built in Python trained with
+    FAnoGANConfig's own seed 0 on the "auto" device, without a word. Neither is taken from the other: a saved run
+    recorded so means what it trained with, its fanogan values. saved: the run a resume continues (its config),
+    whose own difference a resume keeps (a run trained so before this check goes on as it trained); only another
+    difference than the saved run's is refused. Asked before anything is written, by check_the_settings for a new
+    start and by check_run_dir for a resume."""
+    if cfg.method != "fanogan":
+        return
+    differ = []
+    for k in FANOGAN_SHARED:
+        t, f = getattr(cfg.train, k), getattr(cfg.fanogan, k)
+        kept = saved is not None and saved.method == "fanogan" and \
+            (getattr(saved.train, k), getattr(saved.fanogan, k)) == (t, f)
+        if t != f and not kept:
+            differ.append(k)
+    if differ:
+        said = "; ".join(f"train.{k} {shown(getattr(cfg.train, k))}, fanogan.{k} {shown(getattr(cfg.fanogan, k))}"
+                         for k in differ)
+        fix = ", ".join(f"{k}={getattr(cfg.train, k)!r}" for k in differ)
+        raise ConfigError(f"the run config (method fanogan) gives its train and fanogan sections different values "
+                          f"({said}): f-AnoGAN trains with the fanogan section's, which would not be the seed, device "
+                          f"or budget the train section asks for (`wildgan train` --seed, --device, --minutes and "
+                          f"Detector set both from one value). Give both the same: replace(cfg, fanogan=replace("
+                          f"cfg.fanogan, {fix})) takes the train section's; in a config file, edit one section")
 
 
 def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
@@ -614,6 +650,8 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
     from .distributed import current
 
     refuse_fanogan_over_ranks(cfg, current())
+    if not resume:
+        check_fanogan_shared(cfg)             # (a resume: check_run_dir, which compares with the saved run)
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
