@@ -1471,8 +1471,9 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     is_main = ctx is None or ctx.is_main
     log: Callable[[str], None] = run_log if is_main else (lambda m: None)
     try:
+        # (its own warning of networks not grown to full resolution, in the options' words: _warn_if_not_grown)
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False)
     except BaseException as e:
         from .training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 
@@ -1725,14 +1726,12 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
     full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
-    as Detector.fit warns."""
-    if cfg.method == "fanogan" or res.final is None or res.status not in ("done", "budget"):
-        return
-    try:
-        lod = float(json.loads(Path(res.final).read_text(encoding="utf-8")).get("lod") or 0.0)
-    except (OSError, ValueError, TypeError):
-        return
-    if lod > 0:
+    as Detector.fit warns. train_run's warning (training.run.not_grown_warning), in the RunConfig's terms, is left
+    out for it."""
+    from .training.run import lod_short_of_full
+
+    lod = lod_short_of_full(cfg, res)
+    if lod is not None:
         from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution

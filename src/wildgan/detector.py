@@ -793,8 +793,10 @@ class Detector:
             # (train_run makes run_dir once its refusals are passed: a refused fit leaves no folder behind)
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
+            # (fit says a run not grown to full resolution in its own words, _warn_if_not_grown: not twice)
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
-                               progress=bool(self.verbose), log=self._log(run_log), before_unlock=mark)
+                               progress=bool(self.verbose), log=self._log(run_log), before_unlock=mark,
+                               warn_not_grown=False)
             trained = True
             if unmarked:
                 raise unmarked[0]

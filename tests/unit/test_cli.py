@@ -979,6 +979,8 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
             "0.5 kimg they are grown at 1.088 kimg (the end of the first round of minibatches at full resolution), "
             "and the paper's schedule (the default --total-kimg) trains 1.334 kimg. The "
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
+    # once, in the options' words: not train_run's warning in the RunConfig's terms as well
+    assert err.count("finished growing") == 1 and "train.total_kimg" not in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
     # a --minutes budget that runs out first leaves the same unfinished networks: said too (as Detector.fit does),

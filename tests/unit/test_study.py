@@ -1203,6 +1203,20 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2]["pooled"] == 1
 
 
+def test_a_cell_not_grown_to_full_resolution_is_said_once(tmp_path):
+    # the cell's own line (its log and the study's), not also train_run's warning of the same networks
+    base = _base(tmp_path)
+    base = replace(base, train=replace(base.train, total_kimg=0.05, phase_kimg=0.05))    # 8x8 grows at 0.128 kimg
+    said: list[str] = []
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
+                            log=said.append)
+    assert not [w for w in got if "finished growing" in str(w.message)], [str(w.message) for w in got]
+    log = (tmp_path / "st" / "runs" / "0_g0_wildgan_image_s0" / "log.txt").read_text()
+    assert log.count("stopped growing at lod 1") == 1 and "finished growing" not in log, log
+
+
 def test_a_fanogan_cell_whose_base_asks_another_device_is_refused_before_any_cell_trains(tmp_path, monkeypatch):
     # a base built in Python with TrainConfig(device="cpu") alone: its f-AnoGAN cells trained on FAnoGANConfig's
     # "auto" device (and were evaluated on the train section's); train_run refuses that now, and the study says it

@@ -185,6 +185,46 @@ def _tiny_run_config() -> RunConfig:
                                        device="cpu"), preset="tiny")
 
 
+def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_thread) -> None:
+    """`wildgan train` and Detector.fit said that a total_kimg (or a minutes budget) ended the run before its networks
+    grew to full resolution, each in its own words; train_run, called from Python, said nothing, and its caller scored
+    half-grown networks without knowing. It warns now, in the RunConfig's terms, unless the caller says it itself
+    (warn_not_grown=False: the CLI, Detector.fit and a study's cells, so that each says it once)."""
+    import warnings
+    from dataclasses import replace
+
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (80, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 40))
+    base = replace(_tiny_run_config(), data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=8,
+                                                       channels=1))
+
+    def said(cfg: RunConfig, name: str, **kw: Any) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            train_run(cfg, tmp_path / name, progress=False, log=lambda m: None, **kw)
+        return [str(w.message) for w in got if issubclass(w.category, WildganWarning)
+                and "finished growing" in str(w.message)]
+
+    # 8x8 = 1 stable + 1 fade phase of 0.5 kimg: grown at 1.088 kimg (as the CLI's test of its own words says)
+    short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
+    assert said(short, "short") == [
+        "training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing to "
+        "8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches at "
+        "full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is scored at "
+        "the resolution it reached; continue it with train_run(..., resume=True) and train.total_kimg=1.334"]
+    assert said(short, "quiet", warn_not_grown=False) == []
+    # a budget that runs out first: said with the budget as the reason
+    budget = replace(base, train=replace(base.train, total_kimg=None, phase_kimg=0.5, minutes=1e-5))
+    (msg,) = said(budget, "budget")
+    assert "(lod 1; the train.minutes=1e-05 budget ran out)" in msg, msg
+    assert msg.endswith("train.total_kimg=1.334 and train.minutes=None or a larger budget"), msg
+    # grown (phases of 0.03 kimg: 8x8 from 0.06 on): nothing to say
+    assert said(replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.03)), "grown") == []
+
+
 def test_a_run_that_arrived_after_the_early_check_is_refused_under_the_lock(tmp_path, monkeypatch) -> None:
     """check_run_dir looks before the lock is taken; another start may train into the folder in between. train_run
     asks again under the lock, so the new start is refused there and the run it found is left as it was."""

@@ -789,7 +789,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     resume = (run_dir / "config.json").is_file()
                     seconds_before = _trained_seconds(run_dir) if resume else 0.0
                     t_train = time.monotonic()
-                    train_run(cfg, run_dir, resume=resume, progress=progress, log=cell_log, split=split)
+                    # (a cell not grown to full resolution is said by its own line once evaluated, below: not twice)
+                    train_run(cfg, run_dir, resume=resume, progress=progress, log=cell_log, split=split,
+                              warn_not_grown=False)
                     train_seconds = time.monotonic() - t_train
                 except ConfigError as e:
                     # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's

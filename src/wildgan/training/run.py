@@ -14,6 +14,8 @@ study's cells all call it. A run goes through these steps, each a function below
    write config.json/config.yaml and split.json, `_log_start`, `_train_method` (train_pgan or `_train_fanogan`), and
    after a resume `_note_stale_evaluations`.
 4. As the session ends, however it ends, `before_unlock` runs while the lock is still held.
+5. After the lock: a pGAN run that ended before its networks grew to full resolution is warned of
+   (`not_grown_warning`), unless the caller says it itself.
 
 Where things are, top to bottom:
 
@@ -53,7 +55,7 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError
+from ..errors import ConfigError, WildganError, warn_user
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image
@@ -550,7 +552,8 @@ def _in_use(run_dir: Path, fd: int) -> ConfigError:
 
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
-              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None) -> TrainResult:
+              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None,
+              warn_not_grown: bool = True) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
@@ -559,16 +562,20 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is no path
     (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
 
+    A pGAN run whose total_kimg or minutes budget ended it before its networks grew to full resolution is said as a
+    WildganWarning once the run is written (not_grown_warning); warn_not_grown=False leaves it to a caller that says
+    it in its own words (`wildgan train`, Detector.fit, a study's cells).
+
     Training sets torch's thread count (cfg.train.threads) and seeds its global RNG: both are put back as the caller
     had them when this returns or raises (devices.caller_torch_state_kept)."""
     with caller_torch_state_kept():
         return _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                               split=split, before_unlock=before_unlock)
+                               split=split, before_unlock=before_unlock, warn_not_grown=warn_not_grown)
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
-                    before_unlock: Callable[[], None] | None) -> TrainResult:
+                    before_unlock: Callable[[], None] | None, warn_not_grown: bool) -> TrainResult:
     """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
@@ -595,7 +602,11 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
             raise
         if before_unlock is not None and is_main:
             before_unlock()
-        return result
+    # after the lock is let go: a warnings filter that makes it an error raises it over a run finished and written
+    said = not_grown_warning(cfg, result) if warn_not_grown and is_main else None
+    if said is not None:
+        warn_user(said)
+    return result
 
 
 def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -> RunConfig:
@@ -1011,6 +1022,44 @@ def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume:
     if cfg.method == "fanogan":
         return _train_fanogan(cfg, split, run_dir, resume=resume, progress=progress, log=log)
     raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
+
+
+def lod_short_of_full(cfg: RunConfig, result: TrainResult) -> float | None:
+    """The level of detail (> 0) at which a pGAN run ended, by its total_kimg or its minutes budget (result.status
+    done or budget), before its networks grew to full resolution: read from its final networks' record. None where
+    they grew, for f-AnoGAN (which does not grow), and where no final networks were written or cannot be read."""
+    if cfg.method == "fanogan" or result.final is None or result.status not in ("done", "budget"):
+        return None
+    try:
+        lod = float(json.loads(Path(result.final).read_text(encoding="utf-8")).get("lod") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return lod if lod > 0 else None
+
+
+def not_grown_warning(cfg: RunConfig, result: TrainResult) -> str | None:
+    """What train_run warns of a run whose networks never reached full resolution (lod_short_of_full), in the
+    RunConfig's terms: they are scored at the resolution they reached, and nothing else a Python caller gets says so.
+    None for a run that grew. `wildgan train` and Detector.fit say it in their options' words, a study's cells in its
+    own line (train_run's warn_not_grown=False)."""
+    lod = lod_short_of_full(cfg, result)
+    if lod is None:
+        return None
+    from .schedule import growth_figures
+
+    t, r = cfg.train, cfg.net.resolution
+    grown, paper, advice, paper_grows = growth_figures(t, r)
+    budget = result.status == "budget"
+    why = (f"the train.minutes={t.minutes:g} budget ran out" if budget else
+           f"train.total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
+    # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
+    said_paper = (f", and the paper's schedule (train.total_kimg=None) trains {kimg_to_the_image(paper)} kimg"
+                  if paper_grows else "")
+    return (f"training ended at {kimg_to_the_image(result.nimg / 1000)} kimg (lod {lod:g}; {why}), before the "
+            f"networks finished growing to {r}x{r}: with train.phase_kimg={kimg_to_the_image(t.phase_kimg)} they are "
+            f"grown at {grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. The "
+            f"run is scored at the resolution it reached; continue it with train_run(..., resume=True) and "
+            f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
 
 
 FANOGAN_CHECKPOINT_ITERS = 1000
