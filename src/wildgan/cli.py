@@ -2363,12 +2363,23 @@ def cmd_demo(a: argparse.Namespace) -> int:
                                                  f"run (delete the folder first)")
             _warn(f"warning: could not write {marker} ({e}){later}")
 
+    import shlex
+
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark
-    rc = cmd_train(t)
+    try:
+        rc = cmd_train(t)
+    except TrainingInterrupted as e:
+        # train's advice, "continue with --resume", is no option of `wildgan demo` (argparse refused it), and a demo
+        # run again starts over: the train command that continues this one and prints the demo's table
+        run = shlex.quote(str(out))
+        said = (str(e).replace("; continue with --resume", "")
+                .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
+        raise TrainingInterrupted(
+            f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "
+            f"--out {run} --resume --evaluate` (`wildgan demo --out {run}` starts it over)", e.signum, where=e.where,
+            checkpoint_dir=e.checkpoint_dir, complete=e.complete) from None
     if rc == 0:
-        import shlex
-
         # the demo is a newcomer's first command, and its table is where it ended: it said nothing of the report
         # (heat maps of the most anomalous digits) or of scoring images of one's own, the README's next steps
         run = shlex.quote(str(out))

@@ -452,6 +452,33 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     assert "not a demo" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("complete", [False, True])
+def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_path, capsys, monkeypatch, complete):
+    # train's stop said "continue with --resume", which `wildgan demo` does not take (argparse refuses it), and a demo
+    # run again starts over: the demo names the train command that continues its run and prints the table
+    import wildgan.cli as cli
+    from wildgan.errors import TrainingInterrupted
+
+    out = tmp_path / "my demo"
+    said = {False: "interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue with --resume",
+            True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
+                  "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
+
+    def stopped(a):
+        assert a.out == str(out) and a.evaluate
+        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir="X", complete=complete)
+
+    monkeypatch.setattr(cli, "cmd_train", stopped)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "continue with --resume" not in err and "--evaluate)" not in err, err
+    assert f"the demo and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out " \
+           f"'{out}'` starts it over)" in err, err
+    assert ("to finish the demo" if complete else "to continue the demo") in err, err
+    # the command it names parses (a demo's own options would not)
+    assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume", "--evaluate"]).resume
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
