@@ -2364,6 +2364,37 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
 
 
+def test_a_run_into_another_folder_of_images_is_refused_before_anything_is_written(tmp_path, capsys):
+    """--out a folder of images that are not the run's data (a mistyped --out: the new images to score): the run made
+    that folder a run, so `score RUN --data FOLDER` refused it as a run directory and a score of the folder above it
+    left its images out without a word. Refused, with --overwrite and by the demo too; an empty folder, or one holding
+    other files only, is taken as before."""
+    from PIL import Image
+
+    pile, new = tmp_path / "pile", tmp_path / "new images"
+    for d in (pile, new):
+        d.mkdir()
+        for i in range(20):
+            Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(d / f"{i:02d}.png")
+    (new / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in new.iterdir())
+    tiny = ["--preset", "tiny", "--total-kimg", "0.02", "--threads", "1", "--no-progress", "--no-train-scores"]
+    for extra in ([], ["--overwrite"]):
+        assert main(["train", "--data", str(pile), *tiny, "--out", str(new), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {new} holds image files (e.g. " in err and "give a new or empty folder as --out" in err, err
+    assert main(["demo", "--out", str(new), "--no-progress"]) == 2
+    assert f"--out {new} holds image files" in capsys.readouterr().err
+    assert sorted(p.name for p in new.iterdir()) == before                # nothing written
+    # other files than images (notes, a hidden file) are no reason to refuse
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("x")
+    (other / ".thumb.png").write_bytes(b"")
+    assert main(["train", "--data", str(pile), *tiny, "--out", str(other)]) == 0
+    assert (other / "network-final.json").is_file()
+
+
 def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):
     # the recorded path was refused bare ('PATH: no such file or folder', a path the user had not typed), and a
     # --resume with --data NEW_PLACE is refused as other data: the way on (a link) was said nowhere
