@@ -522,6 +522,33 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
 
 
+def test_a_path_with_spaces_split_by_the_shell_is_named_with_quotes(tmp_path, capsys, monkeypatch):
+    # `wildgan score runs/my run ...` unquoted: 'run' was unrecognized and the hint sent the user to --data; `--data
+    # new ones` said only 'new: no such file or folder'. Each now names the path and says to quote it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my runs" / "ré 1").mkdir(parents=True)
+    (tmp_path / "new ones").mkdir()
+    for argv in (["score", "my", "runs/ré", "1", "--data", "x", "--out", "s.csv"],
+                 ["report", "my", "runs/ré", "1"], ["train", "--data", "new", "ones", "--out", "r"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        path = "new ones" if argv[0] == "train" else "my runs/ré 1"
+        assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err, err
+        assert f"{path!r} is one path with spaces in it, split by the shell into words: put it in quotes " \
+               f"('{path}')" in err, err
+        assert "go after --data" not in err, err
+    assert main(["score", "my runs/ré 1", "--data", "new", "ones", "--out", "s.csv"]) == 2
+    assert ("new: no such file or folder (--data); 'new ones' is one path with spaces in it, split by the shell into "
+            "words: put it in quotes ('new ones')") in capsys.readouterr().err
+    assert main(["report", "my runs/ré 1", "--image", "new", "ones"]) == 2
+    assert "new: no such file or folder (--image); 'new ones' is one path" in capsys.readouterr().err
+    # a word that is no part of an existing path keeps the old hint
+    with pytest.raises(SystemExit):
+        main(["score", "my runs/ré 1", "imgs/", "--out", "s.csv"])
+    assert "imgs/: image files, folders and data sets go after --data" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("opts, words", [
     (["--lr", "-1"], "lr must be a positive number"),
     (["--checkpoint-kimg", "0"], "checkpoint_kimg must be a positive number"),
