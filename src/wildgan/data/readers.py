@@ -713,7 +713,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
     _drop_stale_decoded(tree)
     # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
     native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
-                     stats=None if o.stats is None else {})
+                     stats=None if o.stats is None else {}, warn_mixed_channels=o.channels is None)
     for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
         if path.is_file():
             got = _load_decoded(path)
