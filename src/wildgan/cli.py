@@ -1292,6 +1292,10 @@ def _check_out_file(out: str, example: str) -> None:
     p = Path(out)
     if p.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if out.endswith(("/", os.sep)) and out.rstrip("/" + os.sep):
+        # 'results/' names a folder, as cp and mkdir read it: Path drops the slash, and the scores were written to a
+        # file named 'results', without an extension, where a folder was meant
+        raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what must be writable)
     _refuse_a_run_or_study_file(out, p, example)

@@ -522,6 +522,21 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
 
 
+def test_an_out_that_ends_in_a_slash_names_a_folder_not_a_file(tmp_path, capsys, monkeypatch):
+    # `score --out results/` (no such folder yet) wrote the CSV to a file named 'results', without an extension:
+    # Path dropped the slash. Refused before anything is loaded, by export too; a folder that exists was already
+    import wildgan.scoring.run as scoring_run
+
+    monkeypatch.setattr(scoring_run, "load_model", lambda *a, **k: pytest.fail("loaded before the check"))
+    monkeypatch.chdir(tmp_path)
+    for argv, example in ((["score", "no-run", "--data", "x.png", "--out", "results/"], "scores.csv"),
+                          (["export", "no-run", "--out", "results/"], "model.onnx")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"--out results/ names a folder (it ends in '/'); give a file name, e.g. results/{example}" in err, err
+        assert not (tmp_path / "results").exists()
+
+
 def test_a_path_with_spaces_split_by_the_shell_is_named_with_quotes(tmp_path, capsys, monkeypatch):
     # `wildgan score runs/my run ...` unquoted: 'run' was unrecognized and the hint sent the user to --data; `--data
     # new ones` said only 'new: no such file or folder'. Each now names the path and says to quote it
