@@ -39,7 +39,7 @@ from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SC
                      kernels_from_env, square_name, unknown_names_text)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
+                     TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -1542,11 +1542,11 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
                           f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
-                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` "
+                          f"labelled images with `wildgan evaluate {shell_word(a.out)} --data LABELLED --normal CLASS` "
                           f"(a folder of "
                           f"class folders, or an .npz with labels), or score new images with thresholds from the "
-                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
-                          f"scores.csv`")
+                          f"training scores: `wildgan score {shell_word(a.out)} --data NEW_IMAGES --threshold "
+                          f"contamination --out scores.csv`")
     if ctx is not None and cfg.method == "fanogan":
         # its loop has no ranks: each process would train alone into the same folder
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "

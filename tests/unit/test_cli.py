@@ -522,6 +522,25 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
 
 
+def test_commands_suggested_in_messages_quote_a_path_with_spaces(tmp_path, capsys):
+    # "evaluate later with `wildgan evaluate my runs/x --data ...`": copied as it was, the shell split the path
+    from PIL import Image
+
+    from wildgan.errors import shell_word
+
+    assert shell_word("runs/demo") == "runs/demo" and shell_word(tmp_path / "a b") == f"'{tmp_path / 'a b'}'"
+    pile = tmp_path / "my pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    out = tmp_path / "my runs" / "ré 1"
+    assert main(["train", "--data", str(pile), "--out", str(out), "--evaluate", "--preset", "tiny",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"`wildgan evaluate '{out}' --data LABELLED --normal CLASS`" in err, err
+    assert f"`wildgan score '{out}' --data NEW_IMAGES --threshold contamination --out scores.csv`" in err, err
+
+
 def test_an_out_that_ends_in_a_slash_names_a_folder_not_a_file(tmp_path, capsys, monkeypatch):
     # `score --out results/` (no such folder yet) wrote the CSV to a file named 'results', without an extension:
     # Path dropped the slash. Refused before anything is loaded, by export too; a folder that exists was already
