@@ -53,7 +53,7 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError
+from ..errors import ConfigError, WildganError, shell_word
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image
@@ -238,8 +238,8 @@ def _refuse_a_folder_of_images(run_dir: Path) -> None:
     if image is not None:
         raise ConfigError(f"--out {run_dir} holds image files (e.g. {image}) and no run: the run's files, sample "
                           f"grids and report figures would mix with them, and wildgan would then read the folder as "
-                          f"a run, not as images (`wildgan score RUN --data {run_dir}` refuses it, a folder above "
-                          f"it is scored without its images); give a new or empty folder as --out")
+                          f"a run, not as images (`wildgan score RUN --data {shell_word(run_dir)}` refuses it, a "
+                          f"folder above it is scored without its images); give a new or empty folder as --out")
 
 
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
