@@ -39,7 +39,7 @@ from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SC
                      kernels_from_env, square_name, unknown_names_text)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
+                     TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -1288,6 +1288,10 @@ def _check_out_file(out: str, example: str) -> None:
     p = Path(out)
     if p.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if out.endswith(("/", os.sep)) and out.rstrip("/" + os.sep):
+        # 'results/' names a folder, as cp and mkdir read it: Path drops the slash, and the scores were written to a
+        # file named 'results', without an extension, where a folder was meant
+        raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what must be writable)
     _refuse_a_run_or_study_file(out, p, example)
@@ -1536,11 +1540,11 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
                           f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
-                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` "
+                          f"labelled images with `wildgan evaluate {shell_word(a.out)} --data LABELLED --normal CLASS` "
                           f"(a folder of "
                           f"class folders, or an .npz with labels), or score new images with thresholds from the "
-                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
-                          f"scores.csv`")
+                          f"training scores: `wildgan score {shell_word(a.out)} --data NEW_IMAGES --threshold "
+                          f"contamination --out scores.csv`")
     # its loop has no ranks: each process would train alone into the same folder (train_run refuses it too)
     refuse_fanogan_over_ranks(cfg, ctx, who="--distributed",
                               fix="drop --distributed (or torchrun) for --method fanogan")
@@ -1787,6 +1791,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
 
     _refuse_saved_detector(a.run_dir, "score")
+    _refuse_split_paths(a.data, "--data")
     _check_score_options(a)
     run_dir, resume_dir = Path(a.run_dir), _resume_dir(a)
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
@@ -2390,12 +2395,23 @@ def cmd_demo(a: argparse.Namespace) -> int:
                                                  f"run (delete the folder first)")
             _warn(f"warning: could not write {marker} ({e}){later}")
 
+    import shlex
+
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark
-    rc = cmd_train(t)
+    try:
+        rc = cmd_train(t)
+    except TrainingInterrupted as e:
+        # train's advice, "continue with --resume", is no option of `wildgan demo` (argparse refused it), and a demo
+        # run again starts over: the train command that continues this one and prints the demo's table
+        run = shlex.quote(str(out))
+        said = (str(e).replace("; continue with --resume", "")
+                .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
+        raise TrainingInterrupted(
+            f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "
+            f"--out {run} --resume --evaluate` (`wildgan demo --out {run}` starts it over)", e.signum, where=e.where,
+            checkpoint_dir=e.checkpoint_dir, complete=e.complete) from None
     if rc == 0:
-        import shlex
-
         # the demo is a newcomer's first command, and its table is where it ended: it said nothing of the report
         # (heat maps of the most anomalous digits) or of scoring images of one's own, the README's next steps
         run = shlex.quote(str(out))
@@ -2416,6 +2432,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     if len(scores) > 1 and not study:
         raise ConfigError(f"--score is given {len(scores)} times ({', '.join(scores)}); a run's report ranks its "
                           f"images by one score (several are for a study's figures)")
+    _refuse_split_paths(a.image, "--image")
     check_report_args(None if study or not scores else scores[0], a.top_k, a.tsne_points, a.image)
     if a.batch_mode != "mixed" and not study and (Path(a.path) / "config.json").is_file():
         from .config import read_run_config
@@ -2446,20 +2463,67 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 # === main: parse, dispatch, and one line (and exit code) per way a command ends =======================================
 
-def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> None:
+def _split_path(argv: Sequence[str], word: str) -> str | None:
+    """The path with spaces that `word` (an unrecognized argument) ends, when the shell split it into words: the
+    word and up to 5 words before it, joined by spaces, name a file or folder that exists (e.g. `wildgan score
+    runs/my run ...` typed without quotes: 'run' was unrecognized, and the hint sent the user to --data)."""
+    for j, w in enumerate(argv):
+        if w != word:
+            continue
+        for k in range(j - 1, max(-1, j - 6), -1):
+            if argv[k].startswith("-"):
+                break
+            joined = " ".join(argv[k:j + 1])
+            if _exists(joined):
+                return joined
+    return None
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError):          # a name too long, a NUL byte: no such path
+        return False
+
+
+def _refuse_split_paths(words: Sequence[str] | None, option: str) -> None:
+    """A path with spaces typed without quotes reaches a list option (score --data, report --image) as several words,
+    the first of which does not exist: 'new: no such file or folder' did not say why. Refused naming the path."""
+    import shlex
+
+    words = list(words or [])
+    for i, w in enumerate(words):
+        if _exists(w):
+            continue
+        for j in range(i + 2, min(len(words), i + 6) + 1):
+            joined = " ".join(words[i:j])
+            if _exists(joined):
+                raise ConfigError(f"{w}: no such file or folder ({option}); {joined!r} is one path with spaces in "
+                                  f"it, split by the shell into words: put it in quotes ({shlex.quote(joined)})")
+
+
+def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], argv: Sequence[str] = ()) -> None:
     """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
-    own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data)."""
+    own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data, a
+    path with spaces not quoted)."""
     import difflib
+    import shlex
 
     sub = _sub_parser(p, cmd)
     options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
     hints = []
+    splits = {w: _split_path(argv, w) for w in extra if not w.startswith("-")}
     for w in extra:
-        if w.startswith("-"):
+        if splits.get(w) is not None:
+            if not any(shlex.quote(splits[w]) in h for h in hints):
+                hints.append(f"{w}: {splits[w]!r} is one path with spaces in it, split by the shell into words: put "
+                             f"it in quotes ({shlex.quote(splits[w])})")
+        elif w.startswith("-"):
             close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
             if close:
                 hints.append(f"{w}: did you mean {close[0]}?")
-        elif "--data" in options and not hints:
+        elif "--data" in options and not hints and not any(splits.values()):
+            # (a word of a path with spaces is no forgotten --data: its hint, above, says what is wrong)
             hints.append(f"{w}: image files, folders and data sets go after --data")
     sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))
 
@@ -2538,7 +2602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _set_from_config(train, argv[at + 1:])
             a, extra = p.parse_known_args(argv)
             if extra:
-                _unrecognized(p, a.cmd, extra)
+                _unrecognized(p, a.cmd, extra, argv)
             a.said_before = said_before.held_lines()
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)

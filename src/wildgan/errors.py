@@ -81,6 +81,14 @@ class TrainingInterrupted(WildganError):
         self.complete = complete
 
 
+def shell_word(path: object) -> str:
+    """A path as one word of a command the user may copy from a message: quoted where it has spaces or other
+    characters the shell splits or reads (`wildgan score 'runs/my run' ...`), as typed otherwise."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def signal_name(signum: int | None) -> str:
     """A stop signal as wildgan names it on the terminal and in log.txt: 'SIGINT (Ctrl-C)', 'SIGTERM', another by its
     name ('SIGHUP'); never its bare number ('signal 2' read as a code to look up)."""

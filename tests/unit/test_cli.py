@@ -465,6 +465,33 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     assert "not a demo" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("complete", [False, True])
+def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_path, capsys, monkeypatch, complete):
+    # train's stop said "continue with --resume", which `wildgan demo` does not take (argparse refuses it), and a demo
+    # run again starts over: the demo names the train command that continues its run and prints the table
+    import wildgan.cli as cli
+    from wildgan.errors import TrainingInterrupted
+
+    out = tmp_path / "my demo"
+    said = {False: "interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue with --resume",
+            True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
+                  "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
+
+    def stopped(a):
+        assert a.out == str(out) and a.evaluate
+        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir="X", complete=complete)
+
+    monkeypatch.setattr(cli, "cmd_train", stopped)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "continue with --resume" not in err and "--evaluate)" not in err, err
+    assert f"the demo and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out " \
+           f"'{out}'` starts it over)" in err, err
+    assert ("to finish the demo" if complete else "to continue the demo") in err, err
+    # the command it names parses (a demo's own options would not)
+    assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume", "--evaluate"]).resume
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
@@ -506,6 +533,67 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
+
+
+def test_commands_suggested_in_messages_quote_a_path_with_spaces(tmp_path, capsys):
+    # "evaluate later with `wildgan evaluate my runs/x --data ...`": copied as it was, the shell split the path
+    from PIL import Image
+
+    from wildgan.errors import shell_word
+
+    assert shell_word("runs/demo") == "runs/demo" and shell_word(tmp_path / "a b") == f"'{tmp_path / 'a b'}'"
+    pile = tmp_path / "my pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    out = tmp_path / "my runs" / "ré 1"
+    assert main(["train", "--data", str(pile), "--out", str(out), "--evaluate", "--preset", "tiny",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"`wildgan evaluate '{out}' --data LABELLED --normal CLASS`" in err, err
+    assert f"`wildgan score '{out}' --data NEW_IMAGES --threshold contamination --out scores.csv`" in err, err
+
+
+def test_an_out_that_ends_in_a_slash_names_a_folder_not_a_file(tmp_path, capsys, monkeypatch):
+    # `score --out results/` (no such folder yet) wrote the CSV to a file named 'results', without an extension:
+    # Path dropped the slash. Refused before anything is loaded, by export too; a folder that exists was already
+    import wildgan.scoring.run as scoring_run
+
+    monkeypatch.setattr(scoring_run, "load_model", lambda *a, **k: pytest.fail("loaded before the check"))
+    monkeypatch.chdir(tmp_path)
+    for argv, example in ((["score", "no-run", "--data", "x.png", "--out", "results/"], "scores.csv"),
+                          (["export", "no-run", "--out", "results/"], "model.onnx")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"--out results/ names a folder (it ends in '/'); give a file name, e.g. results/{example}" in err, err
+        assert not (tmp_path / "results").exists()
+
+
+def test_a_path_with_spaces_split_by_the_shell_is_named_with_quotes(tmp_path, capsys, monkeypatch):
+    # `wildgan score runs/my run ...` unquoted: 'run' was unrecognized and the hint sent the user to --data; `--data
+    # new ones` said only 'new: no such file or folder'. Each now names the path and says to quote it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my runs" / "ré 1").mkdir(parents=True)
+    (tmp_path / "new ones").mkdir()
+    for argv in (["score", "my", "runs/ré", "1", "--data", "x", "--out", "s.csv"],
+                 ["report", "my", "runs/ré", "1"], ["train", "--data", "new", "ones", "--out", "r"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        path = "new ones" if argv[0] == "train" else "my runs/ré 1"
+        assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err, err
+        assert f"{path!r} is one path with spaces in it, split by the shell into words: put it in quotes " \
+               f"('{path}')" in err, err
+        assert "go after --data" not in err, err
+    assert main(["score", "my runs/ré 1", "--data", "new", "ones", "--out", "s.csv"]) == 2
+    assert ("new: no such file or folder (--data); 'new ones' is one path with spaces in it, split by the shell into "
+            "words: put it in quotes ('new ones')") in capsys.readouterr().err
+    assert main(["report", "my runs/ré 1", "--image", "new", "ones"]) == 2
+    assert "new: no such file or folder (--image); 'new ones' is one path" in capsys.readouterr().err
+    # a word that is no part of an existing path keeps the old hint
+    with pytest.raises(SystemExit):
+        main(["score", "my runs/ré 1", "imgs/", "--out", "s.csv"])
+    assert "imgs/: image files, folders and data sets go after --data" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("opts, words", [
@@ -2377,6 +2465,37 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
                      "--threads", "1", "--no-progress", "--no-train-scores"]) == 2
         assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
+
+
+def test_a_run_into_another_folder_of_images_is_refused_before_anything_is_written(tmp_path, capsys):
+    """--out a folder of images that are not the run's data (a mistyped --out: the new images to score): the run made
+    that folder a run, so `score RUN --data FOLDER` refused it as a run directory and a score of the folder above it
+    left its images out without a word. Refused, with --overwrite and by the demo too; an empty folder, or one holding
+    other files only, is taken as before."""
+    from PIL import Image
+
+    pile, new = tmp_path / "pile", tmp_path / "new images"
+    for d in (pile, new):
+        d.mkdir()
+        for i in range(20):
+            Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(d / f"{i:02d}.png")
+    (new / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in new.iterdir())
+    tiny = ["--preset", "tiny", "--total-kimg", "0.02", "--threads", "1", "--no-progress", "--no-train-scores"]
+    for extra in ([], ["--overwrite"]):
+        assert main(["train", "--data", str(pile), *tiny, "--out", str(new), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {new} holds image files (e.g. " in err and "give a new or empty folder as --out" in err, err
+    assert main(["demo", "--out", str(new), "--no-progress"]) == 2
+    assert f"--out {new} holds image files" in capsys.readouterr().err
+    assert sorted(p.name for p in new.iterdir()) == before                # nothing written
+    # other files than images (notes, a hidden file) are no reason to refuse
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("x")
+    (other / ".thumb.png").write_bytes(b"")
+    assert main(["train", "--data", str(pile), *tiny, "--out", str(other)]) == 0
+    assert (other / "network-final.json").is_file()
 
 
 def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):

@@ -284,6 +284,31 @@ def test_tar_tree_unpacks_once_and_caches_decoded(tmp_path, monkeypatch):
     assert np.array_equal(train2.x, train.x) and train2.ids == train.ids and np.array_equal(test2.y, test.y)
 
 
+def test_a_tar_read_at_chosen_channels_does_not_say_that_its_gray_images_are_made_rgb(tmp_path, monkeypatch):
+    # a tar is decoded at its native channels (one cache for every choice), and that decode said "all are converted to
+    # RGB (choose gray with --channels 1)" even for a caller whose channels are chosen (the cifar10 protocol's RGB,
+    # CIFAR-10's JPEG tar with 633 gray photos): advice for a choice already made, and only on the first read. A
+    # folder read at chosen channels said nothing; the tar now too, and the same tar read with channels left to the
+    # data still says it
+    import warnings
+
+    tgz = make_tar(tmp_path)
+    src = tmp_path / "src" / "cifarish"
+    save(src / "train" / "a" / "009.png", np.full((8, 8, 3), 90, np.uint8))          # gray content, RGB file
+    tgz.unlink()
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(src, arcname="cifarish")
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, _, _ = load_dataset(tgz, channels=3)
+        load_dataset(src, channels=3)                                               # (as the folder itself reads)
+    assert train.x.shape[-1] == 3 and len(train) == 7
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache2"))
+    with pytest.warns(UserWarning, match=r"6 colour images and 1 gray image .*all are converted to RGB"):
+        load_dataset(tgz)
+
+
 def test_a_cache_that_is_no_folder_is_named_as_the_cache(tmp_path, monkeypatch):
     # $WILDGAN_CACHE set to a file gave '[Errno 17] File exists: PATH', naming neither the cache nor the variable
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "afile"))

@@ -157,3 +157,28 @@ def test_a_damaged_key_names_itself_and_its_row_count_as_json_writes_it(tmp_path
         assert read_train_scores(tmp_path, model, "mixed", damaged=damaged) is None
     assert f"{key_path}: damaged (not a readable cache key: {why})" in _said(rec), _said(rec)
     assert damaged == [f"{key_path}: not a readable cache key: {why}"]
+
+
+def test_a_moved_data_set_is_named_with_the_way_back(trained: Path, tmp_path: Path, capsys) -> None:
+    # no cache (a run trained with --no-train-scores, or its cache deleted) and the pile moved since training: the
+    # threshold's error names the recorded place as the data the run was trained on and how to link it back, as the
+    # report and evaluate do, not a bare 'PATH: no such file or folder' of a path the user never typed
+    run = _copy_run(trained, tmp_path / "run")
+    (run / "train_scores.csv").unlink()
+    (run / "train_scores.json").unlink()
+    pile = Path(json.loads((run / "config.json").read_text())["data"]["data"])
+    moved = pile.with_name(pile.name + "-moved2")
+    pile.rename(moved)
+    try:
+        capsys.readouterr()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main(["score", str(run), "--data", str(moved / "00.png"), "--threshold", "contamination",
+                         "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{run / 'train_scores.csv'} is missing or stale" in err, err
+        assert f"{pile}: no such file or folder: the data {run} was trained on" in err, err
+        assert f"ln -s NEW_PLACE {pile}" in err, err
+        assert not (tmp_path / "s.csv").exists()
+    finally:
+        moved.rename(pile)

@@ -530,7 +530,7 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
         held = [own_channels(a) for a in arrays] if o.channels is None else [a.shape[2] for a in arrays]
     n_gray = sum(1 for c in held if c == 1)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
-    if o.channels is None and 0 < n_gray < len(arrays):
+    if o.channels is None and o.warn_mixed_channels and 0 < n_gray < len(arrays):
         n_colour = len(arrays) - n_gray
         # the colour file that decided RGB is named, and a gray one too when they are the fewer: one stray colour
         # file among gray crops makes the whole run RGB (3x the input), and the user must be able to find it

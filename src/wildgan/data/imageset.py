@@ -129,6 +129,10 @@ class Opts:
     # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
     # itself (the Detector); None: each reader warns about its own
     stats: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # internal: say that gray and colour images, found together, are all made RGB (stack). False for a tar's native
+    # decode (read_folder_tar, channels left to the data so that one cache serves every choice) made for a caller
+    # whose channels are chosen (the cifar10 protocol's RGB): its advice, --channels 1, was for a choice already made
+    warn_mixed_channels: bool = field(default=True, compare=False)
 
     def decode_key(self) -> str:
         """What a decoded cache's pixels depend on: the decoding rules, the decoders (so that a cache written under
@@ -148,7 +152,8 @@ def parse_opts(opts: dict[str, Any], scoring_rule: bool = False) -> Opts:
     """The read options `opts` as Opts, each checked. scoring_rule: depth16 may also be transforms.PER_IMAGE_8BIT, a
     rule wildgan itself reads by (evaluate's read of other data for a run, splits.load_split_data's read_depth16) and
     no user gives: a public reader leaves it False, so that it is refused there as any unknown rule is."""
-    known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations", "count_held"}
+    known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations", "count_held",
+                                               "warn_mixed_channels"}
     if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
         raise ConfigError("stats must be a dict (internal option)")
     # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate; count_held:

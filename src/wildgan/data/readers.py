@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN, is_sample_path
-from ..errors import ConfigError, DataError, WildganError, moved_name, warn_user
+from ..errors import ConfigError, DataError, WildganError, moved_name, shell_word, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
@@ -713,7 +713,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
     _drop_stale_decoded(tree)
     # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
     native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
-                     stats=None if o.stats is None else {})
+                     stats=None if o.stats is None else {}, warn_mixed_channels=o.channels is None)
     for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
         if path.is_file():
             got = _load_decoded(path)
@@ -800,7 +800,8 @@ def wildgan_output_error(p: Path) -> DataError | None:
                          f"file; the run itself is the first argument of `wildgan score`, `evaluate` and `report`")
     if is_study_dir(p):
         return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
-                         f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
+                         f"Pass the images' folder or data-set file; `wildgan report {shell_word(p)}` reports the "
+                         f"study")
     return None
 
 

@@ -52,7 +52,7 @@ from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import is_dataset_file, missing_run_data_error
-from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
@@ -1942,7 +1942,7 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
                               f"a run (its test images); {p} is a study")
         # (said, not ignored: a study's report is its tables; each cell is a run, with a report of its own)
         runs = sorted(d for d in (p / "runs").glob("*") if (d / "config.json").is_file())
-        cell = f" (e.g. wildgan report {runs[0]}" + (" --image ..." if images else "") + ")" if runs else ""
+        cell = f" (e.g. wildgan report {shell_word(runs[0])}" + (" --image ..." if images else "") + ")" if runs else ""
         if images:
             raise ConfigError(f"--image / images= name images to explain with a run's networks; {p} is a study, "
                               f"whose cells are the runs: report on a cell{cell}")

@@ -23,7 +23,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
                              trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
-from ..errors import ConfigError, HeldWarning, warn_user
+from ..errors import ConfigError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -98,9 +98,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"test split; pass --data with a labelled data set")
     if data is None and recorded.get("protocol") == "unlabelled":
         raise ConfigError(f"{run_dir}: trained on unlabelled images, so there is no test split to evaluate or "
-                          f"score by default; score new images with `wildgan score {run_dir} --data IMAGES "
-                          f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run_dir} "
-                          f"--data PATH --normal CLASS`")
+                          f"score by default; score new images with `wildgan score {shell_word(run_dir)} --data IMAGES "
+                          f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate "
+                          f"{shell_word(run_dir)} --data PATH --normal CLASS`")
     if data is None:
         # (no word of --data: report, which reads the run's split here too, has none)
         gone = missing_run_data_error(cfg.data.data, run_dir)

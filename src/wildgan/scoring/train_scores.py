@@ -307,6 +307,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
+    from ..data.readers import missing_run_data_error
     from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
 
@@ -344,7 +345,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
         bad = getattr(e, "unreadable", None)     # unreadable files: said with skip_bad as the caller's user gives it
-        why = unreadable_files_error(bad, skip_option) if bad else e
+        # data moved since training: the bare 'PATH: no such file or folder' said nothing of where that path came
+        # from or that linking the data's new place there is the way back (the report and evaluate say so too)
+        gone = None if bad else missing_run_data_error(model.cfg.data.data, run_dir)
+        why = unreadable_files_error(bad, skip_option) if bad else (gone or e)
         raise DataError(f"{run_dir / name} {state()}, and computing the training scores again needs the "
                         f"run's training images: {why}") from None
     other_images, now = None, None

@@ -49,13 +49,14 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
+from ..data.image_decode import IMAGE_EXTS
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, other_images_read,
                            training_record)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError, warn_user
+from ..errors import ConfigError, WildganError, shell_word, warn_user
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image
@@ -241,6 +242,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         # beside the run's files, and --overwrite would delete none of them
         raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
                           f"--out for the run (a study's cells are its runs/CELL folders)")
+    _refuse_a_folder_of_images(run_dir)
     if resume and not (run_dir / "config.json").is_file():
         there = previous_run(run_dir)
         if there:
@@ -255,6 +257,27 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
     _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         _refuse_resume_without_checkpoints(run_dir)
+
+
+def _refuse_a_folder_of_images(run_dir: Path) -> None:
+    """A new run in a folder that holds image files (a mistyped --out, e.g. the folder of new images to score) put its
+    files, sample grids and report figures among them and made the folder a run: `wildgan score RUN --data FOLDER`
+    then refused it as a run directory, not images, and a score of the folder above it left its images out without a
+    word (the readers skip run folders). Refused, --overwrite too (it deletes run outputs, not images); a folder that
+    already holds a run is _refuse_an_existing_run's to judge, as before."""
+    if not run_dir.is_dir() or previous_run(run_dir):
+        return
+    try:
+        # (the first one found: a folder of a million images need not be listed to the end)
+        image = next((p.name for p in run_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS
+                      and not p.name.startswith(".") and p.is_file()), None)
+    except OSError:
+        return                       # an unreadable folder: where the run is written, that is said
+    if image is not None:
+        raise ConfigError(f"--out {run_dir} holds image files (e.g. {image}) and no run: the run's files, sample "
+                          f"grids and report figures would mix with them, and wildgan would then read the folder as "
+                          f"a run, not as images (`wildgan score RUN --data {shell_word(run_dir)}` refuses it, a "
+                          f"folder above it is scored without its images); give a new or empty folder as --out")
 
 
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
