@@ -1360,7 +1360,7 @@ def _refuse_saved_detector(path: str, command: str) -> None:
             except CheckpointError:
                 pass
     if same:
-        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
+        where = f" Its networks are those of the run {run}: `wildgan {command} {shell_word(run)}` reads that."
     else:
         then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
                 if run is not None and (run / "config.json").is_file() else "")
@@ -2391,8 +2391,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
         except OSError as e:
             # (a full disk, say) the marker only lets a later demo replace this run (the check above): the finished
             # training and the evaluation that follows do not need it, so the demo says so and goes on
-            later = "" if marker.is_file() else (f": a later `wildgan demo --out {out}` will refuse to replace this "
-                                                 f"run (delete the folder first)")
+            later = "" if marker.is_file() else (f": a later `wildgan demo --out {shell_word(out)}` will refuse to "
+                                                 f"replace this run (delete the folder first)")
             _warn(f"warning: could not write {marker} ({e}){later}")
 
     import shlex

@@ -59,7 +59,8 @@ from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, c
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
 from .data.readers import is_dataset_file, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, stop_words, warn_user
+from .errors import (CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, shell_word, stop_words,
+                     warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
@@ -141,13 +142,15 @@ def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError
     return unreadable_files_error(bad, skip_option, note)
 
 
-def _api_words(msg: str) -> str:
-    """A refusal or warning of training.run about a resume, said in terms of fit(resume=True) (its CLI advice, such
-    as `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
+def _api_words(msg: str, cli_advice: str | None = None) -> str:
+    """A refusal or warning of training.run about a resume, said in terms of fit(resume=True). cli_advice: the
+    refusal's CLI way on (training.run.check_run_dir's `.cli_advice`, `wildgan train --out RUN --resume` alone),
+    which has no meaning here and is replaced as given: a regex on the message missed a RUN path that the advice
+    quotes for the shell (a space in it)."""
     for cli, api in _CLI_TO_API:
         msg = msg.replace(cli, api)
-    msg = re.sub(r"`wildgan train --out \S+ --resume` alone uses the run's own config\.yaml",
-                 "a Detector with the parameters of the interrupted fit continues it", msg)
+    if cli_advice:
+        msg = msg.replace(cli_advice, "a Detector with the parameters of the interrupted fit continues it")
     return msg
 
 
@@ -243,7 +246,7 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
     temporary run directory is removed, unless training had finished (its networks may be hours of work); an
     interruption, or training.run's refusal of a resume, is said in the Python API's terms, not the CLI's."""
     if resume and isinstance(e, ConfigError) and not trained:
-        return ConfigError(_api_words(str(e)))
+        return ConfigError(_api_words(str(e), getattr(e, "cli_advice", None)))
     if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
         # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
         # folder ...) name the CLI's option: here the folder is run_dir
@@ -278,7 +281,7 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         # Ctrl-C): the temporary run is kept, not deleted with the error
         temp.keep()
         warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
-                  f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
+                  f"{temp.path}: `wildgan score {shell_word(temp.path)} --data IMAGES --out scores.csv` scores images "
                   f"with them (delete the folder when done)")
     elif temp is not None:
         temp.cleanup()

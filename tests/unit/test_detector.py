@@ -2016,6 +2016,30 @@ def _signal_at(monkeypatch, n: int) -> None:
     monkeypatch.setattr(loop.StepRunner, "iteration", signalled)
 
 
+def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without_the_command(tmp_path):
+    # the refusal's `wildgan train --out RUN --resume` printed RUN raw (split by the shell where it has a space), and
+    # fit(resume=True) found that advice again by a \S+ regex, which a quoted path no longer matches
+    from dataclasses import replace
+
+    from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.detector import _failed_fit
+    from wildgan.training.run import check_run_dir
+
+    run = tmp_path / "my runs" / "run 1"
+    run.mkdir(parents=True)
+    tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], device="cpu")
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+    write_run_config(cfg, run)
+    with pytest.raises(ConfigError) as e:
+        check_run_dir(replace(cfg, train=replace(tc, phase_kimg=0.04)), run, resume=True)
+    assert f"`wildgan train --out '{run}' --resume` alone uses the run's own config.yaml" in str(e.value), e.value
+    api = str(_failed_fit(e.value, None, run, trained=False, resume=True))
+    assert api.startswith(f"{run}: fit(resume=True) with parameters that differ from the interrupted fit's: "
+                          f"train.phase_kimg: 0.02 -> 0.04; only total_kimg and minutes may change; a Detector with "
+                          f"the parameters of the interrupted fit continues it"), api
+    assert "wildgan train" not in api and "--" not in api, api
+
+
 def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x_train, tmp_path, monkeypatch):
     import signal
 

@@ -76,3 +76,23 @@ def test_an_option_s_own_refusal_is_said_not_argparse_s(argv: list[str], said: s
         cli.make_parser().parse_args(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and said in err and "invalid" not in err, err
+
+
+def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(tmp_path) -> None:
+    # copied as printed, `ln -s NEW_PLACE /data/my set.npz` or `--data /data/my set.npz` was split by the shell at the
+    # space: each suggested path goes through errors.shell_word
+    from wildgan.data.dataset_files import dataset_among_images_error
+    from wildgan.data.readers import missing_run_data_error
+    from wildgan.data.source_identity import restore_advice
+
+    p = tmp_path / "my data" / "set.npz"
+    assert f"(score a data set on its own: `wildgan score RUN --data '{p}'`)" in str(dataset_among_images_error(p))
+    assert str(missing_run_data_error(str(p), tmp_path / "run")).endswith(f"(ln -s NEW_PLACE '{p}')")
+    assert f"(or link its new place there: ln -s NEW_PLACE '{p}');" in restore_advice(p)
+    # a --resume refused for its --data, whose recorded data is gone: the link from the new place back to the old
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig
+
+    new = tmp_path / "new place" / "set.npz"
+    hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
+                                         RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
+    assert f"link it there (ln -s '{new}' '{p}') and resume without --data" in hint, hint

@@ -303,6 +303,22 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
 
 
 
+def test_study_report_commands_quote_paths_with_spaces(tmp_path: Path) -> None:
+    # `wildgan report my study --score L_r`, copied from the refusal, was split by the shell at the space, as was a
+    # cell's `wildgan report runs/cell 0` in the page's list of runs without a report
+    study = tmp_path / "my study"
+    (study / "runs" / "cell 0").mkdir(parents=True)
+    (study / "runs" / "cell 0" / "config.json").write_text("{}")
+    rows = [_study_row(method="wildgan", gamma=g, seed=0, auc={"a": 0.8 - g}) for g in (0.0, 0.05)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ConfigError) as e:
+        report(study, score="L_r")
+    assert f"(`wildgan report '{study}' --score L_r`)" in str(e.value), e.value
+    assert f"(e.g. wildgan report '{study / 'runs' / 'cell 0'}')" in str(e.value), e.value
+    page = report(study).read_text()
+    assert "runs/cell 0 <span class='muted'>(no report yet: wildgan report &#x27;runs/cell 0&#x27;)" in page
+
+
 def test_study_report_fallback_plot_is_each_methods_own_score_with_its_controls(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The figure the report draws for a study that left none is the study's own: f-AnoGAN's curve of its own score

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..config import as_typed, names_text
-from ..errors import DataError, warn_user
+from ..errors import DataError, shell_word, warn_user
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
@@ -540,4 +540,4 @@ def dataset_among_images_error(p: Path) -> DataError:
     expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
     kind = dataset_file_kind(p) or "a CIFAR-10 batch folder"
     return DataError(f"{p}: a data-set file ({kind}), not an image: it cannot be mixed with image files or given as "
-                     f"one (score a data set on its own: `wildgan score RUN --data {p}`)")
+                     f"one (score a data set on its own: `wildgan score RUN --data {shell_word(p)}`)")

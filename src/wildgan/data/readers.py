@@ -105,7 +105,8 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
             return batches[0]
         if len(found) > 1:
             raise DataError(f"{sub}: {len(found)} data sets for --dataset {dataset} under $WILDGAN_DATA "
-                            f"({', '.join(q.name for q in found)}): choose one, e.g. --data {dataset}/{found[0].name}")
+                            f"({', '.join(q.name for q in found)}): choose one, e.g. --data "
+                            f"{shell_word(f'{dataset}/{found[0].name}')}")
         return found[0] if found else sub
     held = [d.name for d in _subdirs(root) if d.name in _ROOT_DATASETS] if root.is_dir() else []
     if held and not _looks_like_dataset(root):
@@ -117,7 +118,8 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
     if dataset in _ROOT_DATASETS and root.is_dir() and not _looks_like_dataset(root) and not _holds_data(root):
         # read as one tree of class folders, it failed on the first sub-folder without images, naming a folder the
         # user never meant as a class, when what is missing is the data set --dataset names
-        fetch = f" (with --download to fetch CIFAR-10 there: --data {sub} --download)" if dataset == "cifar10" else ""
+        fetch = (f" (with --download to fetch CIFAR-10 there: --data {shell_word(sub)} --download)"
+                 if dataset == "cifar10" else "")
         raise DataError(f"$WILDGAN_DATA ({root}): --dataset {dataset} finds no {sub}, and {root} holds no data set "
                         f"itself (no image, .npz or archive files in it): put the data set in {sub}, or pass "
                         f"--data PATH{fetch}")
@@ -198,7 +200,7 @@ def missing_run_data_error(recorded: str | None, run_dir: str | Path) -> DataErr
         return None
     return DataError(f"{recorded}: {_broken_link(p) or 'no such file or folder'}: the data {run_dir} was trained on "
                      f"(recorded in its config.json); if it moved, put it back, or link its new place there "
-                     f"(ln -s NEW_PLACE {recorded})")
+                     f"(ln -s NEW_PLACE {shell_word(recorded)})")
 
 
 def _broken_link(p: Path) -> str | None:

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import shell_word
 from ..fileio import file_digest
 from .dataset_files import CIFAR_BATCH_FILES
 from .image_decode import IMAGE_EXTS
@@ -232,4 +233,4 @@ def source_replaced(recorded: dict[str, Any], info: dict[str, Any]) -> str | Non
 def restore_advice(source: Any) -> str:
     """What to do about a source that is not the one a run read (source_replaced), to end its warning with."""
     return (f"if the run's data was moved, put it back at {source} (or link its new place there: ln -s NEW_PLACE "
-            f"{source}); if it was edited in place, restore it, or train a new run on it")
+            f"{shell_word(source)}); if it was edited in place, restore it, or train a new run on it")

@@ -773,7 +773,7 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "
-                f"shown. Run `wildgan evaluate {run_dir} --data LABELLED` again to write it anew.")
+                f"shown. Run `wildgan evaluate {shell_word(run_dir)} --data LABELLED` again to write it anew.")
     page.note(text)
 
 
@@ -1040,7 +1040,8 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
 def _record_pixels_advice(run: str, method: str) -> str:
     """What makes a threshold of a run whose training images only decode otherwise since training: a resume of the
     finished run records their pixels as they decode now (split.json) and, but for latent search, whose training never
-    scores its training images (a search per image), scores them."""
+    scores its training images (a search per image), scores them. run: the run as one word of those commands
+    (errors.shell_word of its path), or RUN."""
     resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
               f"decode now")
     if method == "search":
@@ -1542,7 +1543,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            f"({cache})" + (f"; {_record_pixels_advice(str(run_dir), model.cfg.method)}"
+                            f"({cache})" + (f"; {_record_pixels_advice(shell_word(run_dir), model.cfg.method)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -1668,7 +1669,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                    "was trained on" if trained is not None else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
-                   (f"; {_record_pixels_advice(str(run_dir), cfg.method)}" if decoded else "")) +
+                   (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +
                   (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     scores = None if changed else read_train_scores(run_dir, model, batch_mode, ids=split.train_ids,
                                                     skip_bad=skip_bad)
@@ -1912,7 +1913,8 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
         rep, md = r / "report" / "report.html", r / "report" / "report.md"
         note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
         items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
-                     f"<li>{esc} <span class='muted'>(no report yet: wildgan report {esc})</span>{note}</li>")
+                     f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
+                     f"{html.escape(shell_word(name))})</span>{note}</li>")
         lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
                      + ("" if has_row else " (no result row: in no table)"))
     page.raw("<ul>" + "".join(items) + "</ul>", "\n".join(lines) + "\n")
@@ -1954,7 +1956,8 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
             # (the studies layer makes a study's figure of one score: this one is below it)
             raise ConfigError(f"score= chooses the score of a run's report; {p} is a study: its figure and table of "
                               f"one score for every method are wildgan.studies.score_report({str(p)!r}, "
-                              f"[{score!r}]) (`wildgan report {p} --score {score}`), or report on a cell{cell}")
+                              f"[{score!r}]) (`wildgan report {shell_word(p)} --score {score}`), or report on a "
+                              f"cell{cell}")
         return study_report(p, log=log, views=study_views)
     if not p.exists():
         raise ConfigError(f"{p}: no such folder (a run directory or a study directory is expected)")

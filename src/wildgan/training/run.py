@@ -174,10 +174,14 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                          f"{kimg_to_the_image(reached / 1000)} kimg the run has trained (a resume may lengthen a "
                          f"run, not shorten it)")
         if diffs:
-            raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
-                              f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
-                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml"
+            alone = f"`wildgan train --out {shell_word(run_dir)} --resume` alone uses the run's own config.yaml"
+            err = ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
+                              f"give only the options that may change (e.g. --total-kimg, --minutes): {alone}"
                               f"{_moved_data_hint(saved_cfg, cfg)}")
+            # the CLI's way on, kept apart for a caller that words the refusal in its own terms (Detector.fit's
+            # resume=True cuts it): found by value, not parsed back out of the message, whatever the path holds
+            err.cli_advice = alone      # type: ignore[attr-defined]
+            raise err
 
 
 # the settings TrainConfig and FAnoGANConfig both have: f-AnoGAN's loop reads its own section's, while the device of a
@@ -221,8 +225,8 @@ def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
     old, new = saved.data.data, now.data.data
     if not old or not new or old == new or missing_run_data_error(old, "") is None:
         return ""
-    return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s {new} "
-            f"{old}) and resume without --data")
+    return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s "
+            f"{shell_word(new)} {shell_word(old)}) and resume without --data")
 
 
 def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
