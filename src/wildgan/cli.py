@@ -1052,7 +1052,40 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
         if not config or str(e).startswith(str(config)):
             raise
         raise ConfigError(f"{e} (options from the command line and {config})") from None
+    except DataError as e:
+        where = _config_data_missing(a)
+        if where is None:
+            raise
+        raise DataError(f"{e} ({where})") from None
     return run_config_for_shape(a, split.resolution, split.channels), split
+
+
+def _config_data_missing(a: argparse.Namespace) -> str | None:
+    """Where the data path that does not exist came from, when a --config file gave it (no --data typed): its
+    `data:` value and the file, and for a relative value that it is read from the current folder (and then under
+    $WILDGAN_DATA), not from the config file's folder. None when --data was typed, the file names no data, the data
+    is there (the error is about something else), or --download fetches it (its error is the download's). Why: a
+    `data: images/` in my.yaml run from another folder failed with '/elsewhere/images: no such file or folder', a
+    path the user never wrote, with no word of the file it came from."""
+    from .config import is_sample_path
+    from .data.readers import resolve_data_root
+
+    config = getattr(a, "config", None)
+    if not config or _given(a, "data") or getattr(a, "download", False):
+        return None
+    try:
+        raw = config_file_to_args(Path(config)).get("data")
+    except (WildganError, OSError):
+        return None                   # (read once already; a file changed since is not this error's to explain)
+    if not isinstance(raw, str) or not raw or is_sample_path(raw) or \
+            resolve_data_root(raw, getattr(a, "dataset", "auto")).exists():
+        return None
+    said = f"data: {as_typed(raw)} in {config}"
+    if Path(raw).expanduser().is_absolute():
+        return said
+    under = ", then under $WILDGAN_DATA" if os.environ.get("WILDGAN_DATA") else ""
+    return (f"{said}; a relative path in a config file is read from the current folder, {os.getcwd()}{under}, not "
+            f"from the config file's folder")
 
 
 def _asked_data_config(a: argparse.Namespace) -> DataConfig:

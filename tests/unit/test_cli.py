@@ -554,6 +554,30 @@ def test_commands_suggested_in_messages_quote_a_path_with_spaces(tmp_path, capsy
     assert f"`wildgan score '{out}' --data NEW_IMAGES --threshold contamination --out scores.csv`" in err, err
 
 
+def test_a_missing_data_path_from_a_config_file_names_the_file_and_where_a_relative_one_is_read(
+        tmp_path, capsys, monkeypatch):
+    # `data: x y` in a config file, run from another folder, failed as '/elsewhere/x y: no such file or folder': a
+    # path the user never wrote, with no word of the file it came from or of the folder it was read from
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    cfg, here = tmp_path / "configs" / "my.yaml", tmp_path / "elsewhere"
+    cfg.parent.mkdir()
+    here.mkdir()
+    cfg.write_text("data: x y\nnormal: '0'\n")
+    monkeypatch.chdir(here)
+    train = ["train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--preset", "tiny", "--no-progress"]
+    assert main(train) == 2
+    err = capsys.readouterr().err
+    assert f"{here / 'x y'}: no such file or folder (data: x y in {cfg}; a relative path in a config file is read " \
+           f"from the current folder, {here}, not from the config file's folder)" in err, err
+    # an absolute one names the file alone; --data typed beside the file is the command line's, said as before
+    cfg.write_text(f"data: {tmp_path / 'gone.npz'}\n")
+    assert main(train) == 2
+    assert f"{tmp_path / 'gone.npz'}: no such file or folder (data: {tmp_path / 'gone.npz'} in {cfg})\n" in \
+        capsys.readouterr().err
+    assert main([*train, "--data", "x y"]) == 2
+    assert f"error: {here / 'x y'}: no such file or folder\n" in capsys.readouterr().err
+
+
 def test_an_out_that_ends_in_a_slash_names_a_folder_not_a_file(tmp_path, capsys, monkeypatch):
     # `score --out results/` (no such folder yet) wrote the CSV to a file named 'results', without an extension:
     # Path dropped the slash. Refused before anything is loaded, by export too; a folder that exists was already
