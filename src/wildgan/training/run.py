@@ -19,7 +19,9 @@ study's cells all call it. A run goes through these steps, each a function below
 
 Where things are, top to bottom:
 
-* The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`).
+* The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`); a
+  user's output file never replaces a run's or a study's own (`refuse_a_run_or_study_file`: the CLI's --out and the
+  API's writers).
 * Refusals before anything is written: `check_out_dir` (the paths alone: asked before the data is decoded),
   `check_run_dir` (adds the config: a resume must keep what defines the run, `run_differences`),
   `check_training_memory`.
