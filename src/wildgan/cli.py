@@ -1280,35 +1280,6 @@ def _use_threads(a: argparse.Namespace) -> None:
         torch.set_num_threads(int(a.threads))
 
 
-# the files `wildgan study` writes in its folder (its cells are runs, checked as such)
-_STUDY_FILES = ("results.jsonl", "tables.md", "tables.csv", "log.txt", "auc_vs_gamma.png")
-
-
-def _refuse_a_run_or_study_file(out: str, p: Path, example: str) -> None:
-    """`score RUN --out RUN/config.json` (or test_scores.csv, train_scores.csv, ...) replaced the run's own file with
-    the scores: a run that no command could read any more, or an evaluation whose per-image scores were others. And
-    `--out RUN/report/scores.csv` was deleted with report/ by the next `wildgan report RUN` (likewise checkpoints/,
-    samples/, tensorboard/: a --resume or --overwrite rewrites them)."""
-    from .data.readers import is_run_dir, is_study_dir
-    from .training.run import RUN_OUTPUTS, run_folder_holding
-
-    folder = p.parent
-    # (in an eval-* folder only the evaluation's own files are refused, below)
-    held = run_folder_holding(folder, evals=False)
-    if held is not None:
-        raise ConfigError(f"--out {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan rewrites "
-                          f"for that run (report, --resume, --overwrite); give a file outside it, e.g. "
-                          f"{held[0] / example}")
-    owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
-        is_run_dir(folder.parent) else None
-    if owner is not None and p.name in RUN_OUTPUTS:
-        raise ConfigError(f"--out {out} is a file of the run {owner}, which wildgan writes and reads; give another "
-                          f"name, e.g. {Path(out).parent / example}")
-    if p.name in _STUDY_FILES and is_study_dir(folder):
-        raise ConfigError(f"--out {out} is a file of the study {folder}, which wildgan writes and reads; give "
-                          f"another name, e.g. {Path(out).parent / example}")
-
-
 # what to do when --out cannot be written (fileio.unwritable_error: a read-only place, no permission, a full disk)
 _WRITABLE_OUT = "give --out a folder you can write to"
 
@@ -1317,6 +1288,8 @@ def _check_out_file(out: str, example: str) -> None:
     """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
     written (a folder, a parent that is a file, a read-only or missing-permission place)."""
     import tempfile
+
+    from .training.run import refuse_a_run_or_study_file
 
     p = Path(out)
     if p.is_dir():
@@ -1327,7 +1300,8 @@ def _check_out_file(out: str, example: str) -> None:
         raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what must be writable)
-    _refuse_a_run_or_study_file(out, p, example)
+    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too)
+    refuse_a_run_or_study_file(out, example)
     if p.exists() and not p.is_file():
         # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
         if not os.access(p, os.W_OK):

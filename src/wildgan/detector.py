@@ -1443,6 +1443,13 @@ class Detector:
             raise ConfigError(f"save({str(path)!r}): no file name to save to: give PATH, e.g. det.save('model') "
                               f"writes model.json + model.safetensors")
         _refuse_to_replace(path.parent / f"{name}.json", path.parent / f"{name}.safetensors")
+        from .training.run import refuse_a_run_or_study_file
+
+        for written in (path.parent / f"{name}.json", path.parent / f"{name}.safetensors"):
+            # a run's or a study's own file not there yet (RUN/train_scores.json, written when the run's training
+            # scores are), or a folder wildgan rewrites (RUN/report/, where even a saved Detector is deleted by the
+            # next report): _refuse_to_replace, above, knows only the files that exist
+            refuse_a_run_or_study_file(written, "model", label="det.save's file")
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])

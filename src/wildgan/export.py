@@ -212,6 +212,11 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
                           f"{opset!r} (the default, 17, is read by onnxruntime 1.12 and later)")
     if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
         raise ConfigError(f"{path}: not a regular file (a device or a pipe); the ONNX model is written to a file")
+    # before the tracing and the threshold's scoring, as `wildgan export --out` asks it: a path among the run's own
+    # files (RUN/config.json, RUN/network-final.safetensors) or in a folder wildgan rewrites (RUN/report/) is refused
+    from .training.run import refuse_a_run_or_study_file
+
+    refuse_a_run_or_study_file(path, "model.onnx", label="export_onnx's path")
     import importlib.util
 
     if importlib.util.find_spec("onnx") is None:

@@ -934,6 +934,28 @@ def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_pat
     assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
 
 
+def test_save_refuses_a_runs_own_file_not_there_yet_and_its_report_folder(det: Detector, tmp_path) -> None:
+    # the files that exist were refused (above), but not a run's own file not written yet: det.save(RUN /
+    # "train_scores") wrote RUN/train_scores.json, which the run's training scores then replaced; nor a saved
+    # Detector in RUN/report/, deleted with it by the next `wildgan report RUN`
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(det.run_dir_, run)
+    for name in ("train_scores.json", "train_scores.safetensors"):
+        (run / name).unlink(missing_ok=True)
+    (run / "report").mkdir(exist_ok=True)
+    before = {str(p): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    with pytest.raises(ConfigError, match=rf"det.save's file {re.escape(str(run / 'train_scores.json'))} is a file "
+                                          rf"of the run {re.escape(str(run))}, which wildgan writes and reads; give "
+                                          rf"another name, e.g. {re.escape(str(run / 'model'))}"):
+        det.save(run / "train_scores")
+    with pytest.raises(ConfigError, match=r"model\.json is inside the run .*, in its report/ folder"):
+        det.save(run / "report" / "model")
+    assert {str(p): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+    assert Detector.load(det.save(run / "model")).threshold_ == det.threshold_      # a name of its own: fine
+
+
 def test_save_replaces_a_lone_safetensors_only_when_it_is_a_saved_detectors(det: Detector, tmp_path) -> None:
     # only the JSON half was checked: a lone PATH.safetensors (someone's weights, a run's, a damaged file) was
     # overwritten by det.save(PATH) without a word

@@ -62,7 +62,13 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
     (default: this map's own maximum). gen, code: the generator and the latent of the reconstruction gen(code), for
     the map's title (code z* for latent search, which has no encoder). block > 1: the map was scored at a lower
     resolution and enlarged by nearest neighbour (heatmaps.residual_maps), each block x block square one scored
-    pixel, which the map's title says."""
+    pixel, which the map's title says. A path among a run's or a study's own files, or in a folder wildgan rewrites
+    (RUN/report/), is refused (ConfigError), the file left as it was: the report draws its panels in a folder of its
+    own before it replaces RUN/report."""
+    # (the one figure of this module the user draws to a path of theirs: docs/python_api.md, heat maps)
+    from ..training.run import refuse_a_run_or_study_file
+
+    refuse_a_run_or_study_file(path, "heatmap.png", label="heatmap_panel's path")
     n = 3 if recon is not None else 2
     fig = Figure(figsize=(2.1 * n, 2.5))
     axes = fig.subplots(1, n)

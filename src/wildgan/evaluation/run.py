@@ -25,7 +25,7 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
-from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
+from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from ..training.schedule import recorded_kimg_text
@@ -376,11 +376,12 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
     if out_dir is not None:
         try:
-            write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
+            # (the run's own files, which write_scores_csv refuses to replace for a caller)
+            write_run_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
             if beside:
                 # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie
-                write_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
-                                 extra={k: [f"{v:.17g}" for v in a] for k, a in beside.items()})
+                write_run_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
+                                     extra={k: [f"{v:.17g}" for v in a] for k, a in beside.items()})
             else:
                 # (--no-controls of an f-AnoGAN or search run) an earlier evaluation's file would stand beside this
                 # eval.json as if its own

@@ -14,7 +14,8 @@ Python equivalent of `wildgan score`. The module, in file order:
 * **Resume folders** -- what a folder's saved chunks are scores of (`_resume_key`), the chunking a folder written by
   another number of processes keeps (`_resumable_parts`), preparing the folder, reading and saving chunks;
   `is_resume_dir` and `remove_resume_dir` for the caller's clean-up.
-* **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image."""
+* **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image (`write_run_scores_csv` for a run's own
+  file, which write_scores_csv refuses to replace)."""
 
 from __future__ import annotations
 
@@ -1011,5 +1012,18 @@ def scores_csv_text(ids: list[str], result: ScoreResult | dict[str, np.ndarray],
 
 def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
                      labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
-    """One row per image: id, label (when known), every score. Written atomically."""
+    """One row per image: id, label (when known), every score, to a file of the caller's. Written atomically. A path
+    among a run's or a study's own files (RUN/config.json, RUN/test_scores.csv, STUDY/results.jsonl), or in a folder
+    wildgan rewrites (RUN/report/), is refused (ConfigError), the file left as it was: evaluate writes the run's own
+    test_scores.csv with write_run_scores_csv."""
+    from ..training.run import refuse_a_run_or_study_file
+
+    refuse_a_run_or_study_file(path, "scores.csv", label="write_scores_csv's path")
+    fileio.atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))
+
+
+def write_run_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
+                         labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
+    """write_scores_csv for a run's own file (evaluate's RUN/test_scores.csv, RUN/eval-*/test_controls.csv), which
+    that one refuses to replace."""
     fileio.atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))

@@ -19,7 +19,9 @@ study's cells all call it. A run goes through these steps, each a function below
 
 Where things are, top to bottom:
 
-* The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`).
+* The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`); a
+  user's output file never replaces a run's or a study's own (`refuse_a_run_or_study_file`: the CLI's --out and the
+  API's writers).
 * Refusals before anything is written: `check_out_dir` (the paths alone: asked before the data is decoded),
   `check_run_dir` (adds the config: a resume must keep what defines the run, `run_differences`),
   `check_training_memory`.
@@ -351,6 +353,54 @@ def run_folder_holding(run_dir: Path, evals: bool = True) -> tuple[Path, str] | 
         if (below in RUN_OWN_FOLDERS or (evals and below.startswith("eval-"))) and is_run_dir(owner):
             return owner, below
     return None
+
+
+# the files `wildgan study` writes at the top of its folder, and reads back (results.jsonl: the cells done); its
+# figures are auc_vs_gamma.png and one auc_vs_gamma-normal-N.png per normal class (is_study_file). Its cells, under
+# runs/, are runs, checked as such; its report/ folder is rewritten by `wildgan report STUDY`.
+STUDY_FILES = ("results.jsonl", "tables.md", "tables.csv", "comparisons.jsonl", "comparisons.csv", "log.txt",
+               "auc_vs_gamma.png")
+
+
+def is_study_file(name: str) -> bool:
+    """Whether a file of this name at the top of a study folder is one the study writes (STUDY_FILES)."""
+    return name in STUDY_FILES or (name.startswith("auc_vs_gamma-") and name.endswith(".png"))
+
+
+def refuse_a_run_or_study_file(path: str | Path, example: str, label: str = "--out") -> None:
+    """ConfigError when `path`, a file about to be written for the user (`wildgan score --out`, `export --out`,
+    export_onnx, write_scores_csv, Detector.save, heatmap_panel), is a run's or a study's own file, or lies in a
+    folder their commands rewrite. `score RUN --out RUN/config.json` (or test_scores.csv, network-final.safetensors,
+    ...) replaced the run's own file: a run that no command could read any more, or an evaluation whose per-image
+    scores were others; and a file in RUN/report/ was deleted with report/ by the next `wildgan report RUN` (likewise
+    checkpoints/, samples/, tensorboard/: a --resume or --overwrite rewrites them). Asked before the work, so that a
+    refusal leaves every file as it was. `example`: a file name to suggest instead; `label`: what the message calls
+    the path ('--out', "export_onnx's path"), followed by the path as given."""
+    out = str(path)
+    p = Path(path)
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what would be replaced)
+    folder = p.parent
+    # (in an eval-* folder only the evaluation's own files are refused, below)
+    held = run_folder_holding(folder, evals=False)
+    if held is not None:
+        raise ConfigError(f"{label} {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
+                          f"rewrites for that run (report, --resume, --overwrite); give a file outside it, e.g. "
+                          f"{held[0] / example}")
+    owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
+        is_run_dir(folder.parent) else None
+    if owner is not None and p.name in RUN_OUTPUTS:
+        raise ConfigError(f"{label} {out} is a file of the run {owner}, which wildgan writes and reads; give another "
+                          f"name, e.g. {Path(out).parent / example}")
+    if is_study_file(p.name) and is_study_dir(folder):
+        raise ConfigError(f"{label} {out} is a file of the study {folder}, which wildgan writes and reads; give "
+                          f"another name, e.g. {Path(out).parent / example}")
+    resolved = folder.resolve()
+    study = next((s for s in (resolved, *resolved.parents) if s.parent != s and s.name == "report"
+                  and is_study_dir(s.parent)), None)
+    if study is not None:
+        raise ConfigError(f"{label} {out} is inside the study {study.parent}, in its report/ folder, which `wildgan "
+                          f"report` rewrites; give a file outside it, e.g. {study.parent / example}")
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
