@@ -492,6 +492,27 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume", "--evaluate"]).resume
 
 
+def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monkeypatch):
+    # the terminal named `wildgan train --out RUN --resume --evaluate`, but the run's log.txt kept train's
+    # "continue with --resume", an option `wildgan demo` does not take
+    import wildgan.training.run as run_mod
+    from wildgan.errors import TrainingInterrupted
+
+    out = tmp_path / "my demo"
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue "
+                                  "with --resume", 2, where="w", checkpoint_dir="X")
+
+    monkeypatch.setattr(run_mod, "train_run", stopped)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    assert "continue with --resume" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
+    assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
