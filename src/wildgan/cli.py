@@ -2565,6 +2565,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
     p = make_parser()
     debug = "--debug" in argv
+    if not [w for w in argv if w != "--debug"]:
+        # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments are
+        # required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does not pass
+        p.print_help()
+        return 2
     import warnings
 
     saved_format = warnings.formatwarning

@@ -556,6 +556,15 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
 
 
+@pytest.mark.parametrize("argv", [[], ["--debug"]])
+def test_a_bare_wildgan_prints_the_help_and_exits_as_a_usage_error(argv, capsys):
+    # it printed argparse's "the following arguments are required: COMMAND", which lists no command
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: wildgan") and "commands (wildgan COMMAND --help for each)" in out
+    assert "demo" in out and "train" in out and "required" not in out + err and err == ""
+
+
 def test_commands_suggested_in_messages_quote_a_path_with_spaces(tmp_path, capsys):
     # "evaluate later with `wildgan evaluate my runs/x --data ...`": copied as it was, the shell split the path
     from PIL import Image
