@@ -2528,6 +2528,32 @@ def test_a_run_into_another_folder_of_images_is_refused_before_anything_is_writt
     assert (other / "network-final.json").is_file()
 
 
+def test_a_study_into_a_folder_of_images_is_refused_as_a_run_is(tiny_npz, tmp_path, capsys):
+    # train and demo refused --out a folder of images (the test above); study made a study of it, whose folder the
+    # readers then skip and `score --data` refuses. Its own figures (auc_vs_gamma.png) are no reason to refuse
+    from PIL import Image
+
+    from wildgan.studies.study import check_study_out_dir
+
+    pile, new = tmp_path / "pile", tmp_path / "new images"
+    for d in (pile, new):
+        d.mkdir()
+        for i in range(20):
+            Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(d / f"{i:02d}.png")
+    before = sorted(p.name for p in new.iterdir())
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--contamination", "0", "--seeds", "0", "--threads", "1", "--no-progress", "--out", str(new)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {new} holds image files (e.g. " in err and "and no study: the study's files and its cells' sample " \
+           "grids and report figures would mix with them" in err and "give a new or empty folder as --out" in err, err
+    assert sorted(p.name for p in new.iterdir()) == before                # nothing written
+    study = tmp_path / "study"
+    (study / "runs").mkdir(parents=True)
+    (study / "results.jsonl").write_text("")
+    (study / "auc_vs_gamma.png").write_bytes((pile / "00.png").read_bytes())
+    check_study_out_dir(study, str(pile))
+
+
 def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):
     # the recorded path was refused bare ('PATH: no such file or folder', a path the user had not typed), and a
     # --resume with --data NEW_PLACE is refused as other data: the way on (a link) was said nowhere
