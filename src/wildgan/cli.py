@@ -1488,7 +1488,11 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     except BaseException as e:
         from .training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 
-        record_how_training_ended(run_dir, ctx, e, run_log.write)
+        # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
+        # the terminal, where the caller raises them (cmd_demo)
+        reword = getattr(a, "reword_stop", None)
+        said = reword(e) if reword is not None and isinstance(e, TrainingInterrupted) else e
+        record_how_training_ended(run_dir, ctx, said, run_log.write)
         # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
         # every rank met), never waiting for a peer that failed on its own
         _shutdown(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
@@ -2404,20 +2408,24 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     import shlex
 
-    t = make_parser().parse_args(argv)
-    t.typed, t.before_unlock = set(), mark
-    try:
-        rc = cmd_train(t)
-    except TrainingInterrupted as e:
+    def reword(e: TrainingInterrupted) -> TrainingInterrupted:
         # train's advice, "continue with --resume", is no option of `wildgan demo` (argparse refused it), and a demo
-        # run again starts over: the train command that continues this one and prints the demo's table
+        # run again starts over: the train command that continues this one and prints the demo's table. The run's
+        # log.txt says it too (cmd_train records its stop in these words: reword_stop)
         run = shlex.quote(str(out))
         said = (str(e).replace("; continue with --resume", "")
                 .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
-        raise TrainingInterrupted(
+        return TrainingInterrupted(
             f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "
             f"--out {run} --resume --evaluate` (`wildgan demo --out {run}` starts it over)", e.signum, where=e.where,
-            checkpoint_dir=e.checkpoint_dir, complete=e.complete) from None
+            checkpoint_dir=e.checkpoint_dir, complete=e.complete)
+
+    t = make_parser().parse_args(argv)
+    t.typed, t.before_unlock, t.reword_stop = set(), mark, reword
+    try:
+        rc = cmd_train(t)
+    except TrainingInterrupted as e:
+        raise reword(e) from None
     if rc == 0:
         # the demo is a newcomer's first command, and its table is where it ended: it said nothing of the report
         # (heat maps of the most anomalous digits) or of scoring images of one's own, the README's next steps
@@ -2564,6 +2572,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
     p = make_parser()
     debug = "--debug" in argv
+    if not [w for w in argv if w != "--debug"]:
+        # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments are
+        # required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does not pass
+        p.print_help()
+        return 2
     import warnings
 
     saved_format = warnings.formatwarning

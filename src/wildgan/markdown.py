@@ -1,9 +1,32 @@
-"""Markdown tables as the package writes them (tables.md, report.md) and reads them back (report.html)."""
+"""Markdown as the package writes it (tables.md, report.md) and reads it back (report.html): tables, and text taken
+from file names, escaped so that it renders as written."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable
+from urllib.parse import quote
+
+# the characters that start Markdown (GitHub's) inline syntax: emphasis (* _), strikethrough (~), code spans (`),
+# links and images ([ ]), raw HTML and autolinks (< >), entities (&), headings (#), a table cell's end (|), and the
+# backslash itself. Only these: escaping every punctuation character, as CommonMark allows, filled the raw Markdown
+# of every path with backslashes (/work/data/x.tar.gz)
+_MD_SPECIAL = re.compile(r"([\\`*_~\[\]<>&#|])")
+_MD_SPECIAL_BUT_PIPE = re.compile(r"([\\`*_~\[\]<>&#])")
+
+
+def md_escape(value: Any, *, pipe: bool = True) -> str:
+    """Text taken from outside (a file name, a path, an error naming one) as literal Markdown: each character of
+    Markdown syntax backslash-escaped, so that `*scan*.png`, `[x](y)` or `<b>` render as the name, not as emphasis, a
+    link or HTML; a line break becomes a space, as in a table cell. pipe=False leaves `|` to md_cell (a table cell's
+    own escape: escaped twice it would read `\\|`, a backslash and a cell separator)."""
+    return (_MD_SPECIAL if pipe else _MD_SPECIAL_BUT_PIPE).sub(r"\\\1", " ".join(str(value).splitlines()))
+
+
+def md_link_target(path: str) -> str:
+    """A relative link's target (a POSIX path) percent-encoded: a name with spaces, parentheses or `#` would end the
+    link or read as a fragment; `/` stays, so the link still walks the folders."""
+    return quote(path, safe="/")
 
 
 def md_cell(value: Any) -> str:

@@ -492,6 +492,27 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume", "--evaluate"]).resume
 
 
+def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monkeypatch):
+    # the terminal named `wildgan train --out RUN --resume --evaluate`, but the run's log.txt kept train's
+    # "continue with --resume", an option `wildgan demo` does not take
+    import wildgan.training.run as run_mod
+    from wildgan.errors import TrainingInterrupted
+
+    out = tmp_path / "my demo"
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue "
+                                  "with --resume", 2, where="w", checkpoint_dir="X")
+
+    monkeypatch.setattr(run_mod, "train_run", stopped)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    assert "continue with --resume" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
+    assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
@@ -533,6 +554,15 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
+
+
+@pytest.mark.parametrize("argv", [[], ["--debug"]])
+def test_a_bare_wildgan_prints_the_help_and_exits_as_a_usage_error(argv, capsys):
+    # it printed argparse's "the following arguments are required: COMMAND", which lists no command
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: wildgan") and "commands (wildgan COMMAND --help for each)" in out
+    assert "demo" in out and "train" in out and "required" not in out + err and err == ""
 
 
 def test_commands_suggested_in_messages_quote_a_path_with_spaces(tmp_path, capsys):
@@ -2520,6 +2550,32 @@ def test_a_run_into_another_folder_of_images_is_refused_before_anything_is_writt
     (other / ".thumb.png").write_bytes(b"")
     assert main(["train", "--data", str(pile), *tiny, "--out", str(other)]) == 0
     assert (other / "network-final.json").is_file()
+
+
+def test_a_study_into_a_folder_of_images_is_refused_as_a_run_is(tiny_npz, tmp_path, capsys):
+    # train and demo refused --out a folder of images (the test above); study made a study of it, whose folder the
+    # readers then skip and `score --data` refuses. Its own figures (auc_vs_gamma.png) are no reason to refuse
+    from PIL import Image
+
+    from wildgan.studies.study import check_study_out_dir
+
+    pile, new = tmp_path / "pile", tmp_path / "new images"
+    for d in (pile, new):
+        d.mkdir()
+        for i in range(20):
+            Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(d / f"{i:02d}.png")
+    before = sorted(p.name for p in new.iterdir())
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--contamination", "0", "--seeds", "0", "--threads", "1", "--no-progress", "--out", str(new)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {new} holds image files (e.g. " in err and "and no study: the study's files and its cells' sample " \
+           "grids and report figures would mix with them" in err and "give a new or empty folder as --out" in err, err
+    assert sorted(p.name for p in new.iterdir()) == before                # nothing written
+    study = tmp_path / "study"
+    (study / "runs").mkdir(parents=True)
+    (study / "results.jsonl").write_text("")
+    (study / "auc_vs_gamma.png").write_bytes((pile / "00.png").read_bytes())
+    check_study_out_dir(study, str(pile))
 
 
 def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):

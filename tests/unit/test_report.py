@@ -1020,8 +1020,10 @@ def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path)
     md = (run / "report" / "report.md").read_text()
     assert "Latent search is scored with Gs only, so the last column is empty." in md
     assert "one generator" not in md
-    assert "t-SNE of the searched test latents z*" in md and "closest matches: query row, Gs(z*) row" in md
-    assert "||z*||" in md and "||E(Q)||, normal" not in md
+    # (captions: their * escaped in the Markdown, md_escape, so that it is no emphasis marker)
+    assert "t-SNE of the searched test latents z*" in _plain(md) and "closest matches: query row, Gs(z*) row" in \
+        _plain(md)
+    assert "||z*||" in _plain(md) and "||E(Q)||, normal" not in _plain(md)
 
 
 def test_a_search_run_report_says_why_it_has_no_threshold_and_what_one_costs(tmp_path):
@@ -1462,7 +1464,7 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     # it was dropped without a word, and the page read as if the run had never been evaluated
-    assert f"{run / 'eval.json'} is there but cannot be read (JSONDecodeError" in md and "AUC a " not in md
+    assert f"{run / 'eval.json'} is there but cannot be read (JSONDecodeError" in _plain(md) and "AUC a " not in md
 
 
 def _report_dirs(tmp_path: Path) -> tuple[Path, Path]:
@@ -1618,6 +1620,101 @@ def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path)
     got = _md_to_html("**Table 2** a*b, L_n\n| **x** | `y\\|z` |\n|---|---|\n| 1 | 2 |")
     assert "<p><strong>Table 2</strong> a*b, L_n</p>" in got                              # no italics from * or _
     assert "<th><strong>x</strong></th><th><code>y|z</code></th>" in got
+
+
+# a file name with every piece of Markdown syntax a name can hold: emphasis, a link, raw HTML, a code span, a pipe,
+# an entity, a heading mark, strikethrough and a backslash
+ODD_NAME = "#1 *scan*_x_ [a](b) <b>bold</b> `t` p|q &amp; ~~s~~ c\\d"
+
+
+def _plain(md: str) -> str:
+    """Markdown's backslash escapes read back (what a Markdown renderer shows of escaped text)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md)
+
+
+def test_md_escape_leaves_no_markdown_syntax_and_the_html_shows_the_text_as_written() -> None:
+    # file names in report.md's captions, headings and list items were written raw: `*scan*` rendered as emphasis,
+    # `[a](b)` as a link, `<b>` as HTML
+    from wildgan.evaluation.report import _md_inline
+    from wildgan.markdown import md_escape
+
+    esc = md_escape(ODD_NAME)
+    # every syntax character is escaped (none stands bare), and reading the escapes back gives the name
+    assert not re.search(r"(?<!\\)(?:\\\\)*[`*_~\[\]<>&#|]", esc) and _plain(esc) == ODD_NAME
+    assert "/work/data/x-1.tar.gz" == md_escape("/work/data/x-1.tar.gz")     # paths keep their plain punctuation
+    assert md_escape("a|b", pipe=False) == "a|b" and md_escape("a\nb") == "a b"
+    # report.html reads the same text as Markdown: the escapes show as the characters, not as backslashes
+    shown = _md_inline(esc)
+    assert "<" not in shown.replace("&lt;", "") and html.unescape(shown) == ODD_NAME
+    # (a code span stays literal, a * in it too: no **bold** pairs across it)
+    assert _md_inline("`**x**` **y**") == "<code>&#42;&#42;x&#42;&#42;</code> <strong>y</strong>"
+
+
+def test_report_md_captions_title_and_id_cells_show_file_names_as_written(tmp_path: Path) -> None:
+    from wildgan.evaluation.report import _Page
+    from wildgan.markdown import split_md_row
+
+    folder = tmp_path / "heat maps (1)"
+    folder.mkdir()
+    png = folder / "top [1] #2.png"
+    Image.fromarray(np.zeros((4, 4), dtype=np.uint8)).save(png)
+    page = _Page(f"wildgan report: {ODD_NAME}", tmp_path)
+    page.img(png, f"{ODD_NAME} (anomaly)")
+    page.table(["rank", "id"], [[1, ODD_NAME]], literal=[1])
+    page.write(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    lines = md.splitlines()
+    assert _plain(lines[0]) == f"# wildgan report: {ODD_NAME}"
+    (image,) = [ln for ln in lines if ln.startswith("![")]
+    alt, target = re.fullmatch(r"!\[(.*)\]\(([^()\s]*)\)", image).groups()     # the link is one unbroken target
+    assert _plain(alt) == f"{ODD_NAME} (anomaly)"
+    from urllib.parse import unquote
+
+    assert (tmp_path / unquote(target)).resolve() == png.resolve()              # the link still finds the picture
+    assert f"*{alt}*" in lines                                                 # the caption under it, in italics
+    (row,) = [ln for ln in lines if ln.startswith("| 1 |")]
+    assert _plain(split_md_row(row)[1]) == ODD_NAME                          # one cell, the name as written
+    # report.html names it as written too
+    page_html = (tmp_path / "report.html").read_text()
+    assert f"<figcaption>{html.escape(ODD_NAME)} (anomaly)</figcaption>" in page_html
+    assert f"<td>{html.escape(ODD_NAME)}</td>" in page_html
+
+
+def test_study_report_and_tables_md_show_folder_names_as_written(tmp_path: Path) -> None:
+    # a study's run folders (list items linking their reports), its plots' names (captions), its normal class
+    # (tables.md's headings) and its data path come from the user's folders and files
+    from urllib.parse import unquote
+
+    from wildgan.studies import render_markdown
+
+    study = tmp_path / "st_*x*"
+    cell = study / "runs" / "*c*_[a](b)<i>"
+    (cell / "report").mkdir(parents=True)
+    (cell / "config.json").write_text("{}")
+    (cell / "report" / "report.md").write_text("# cell\n")
+    (cell / "report" / "report.html").write_text("<p>cell</p>")
+    Image.fromarray(np.full((8, 8), 99, dtype=np.uint8)).save(study / "auc_vs_gamma_*n*.png")
+    rows = [_study_row(protocol="folder", normal="*good*_[a](b)", data=str(tmp_path / "d_*1*.npz"), seed=s)
+            for s in (0, 1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tables = render_markdown(rows)
+    assert "## folder, normal = \\*good\\*\\_\\[a\\](b)" in tables.splitlines()
+    (source,) = [ln for ln in tables.splitlines() if ln.startswith("Source: ")]
+    assert "/d\\_\\*1\\*.npz" in source and _plain(source).startswith(f"Source: {tmp_path}/d_*1*.npz")
+    (study / "tables.md").write_text(tables)
+    page = report(study).read_text()
+    md = (study / "report" / "report.md").read_text()
+    (item,) = [ln for ln in md.splitlines() if ln.startswith("- ")]
+    text, target = re.fullmatch(r"- \[(.*)\]\(([^()\s]*)\)( .*)?", item).groups()[:2]
+    assert _plain(text) == "runs/*c*_[a](b)<i>"
+    assert (study / "report" / unquote(target)).resolve() == (cell / "report" / "report.md").resolve()
+    assert _plain(md.splitlines()[0]) == "# wildgan study report: st_*x*"
+    assert "\n*auc vs gamma \\*n\\**\n" in md                                # the plot's caption, escaped
+    assert "### folder, normal = \\*good\\*\\_\\[a\\](b)" in md                # tables.md's heading, two levels down
+    # report.html shows each as written (tables.md's escapes read back, not shown)
+    assert [html.unescape(h) for h in re.findall(r"<h4>(folder, normal = .*?)</h4>", page)] == \
+        ["folder, normal = *good*_[a](b)"]
+    assert html.escape("runs/*c*_[a](b)<i>") in page and "\\" not in re.sub(r"<img [^>]*>", "", page)
 
 
 def test_study_report_rows_show_fanogans_untrained_A_beside_its_own_score(tmp_path: Path) -> None:

@@ -1144,18 +1144,21 @@ def test_a_study_s_rows_and_tables_say_which_bytes_its_data_was(tmp_path):
     # shows it beside the path (split.json recorded it all along, unseen in the tables)
     import hashlib
 
+    from wildgan.markdown import md_escape
+
     base = _base(tmp_path)
     st = tmp_path / "st"
     rows = study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
                                log=lambda m: None)
     sha = hashlib.sha256(Path(base.data.data).read_bytes()).hexdigest()
     assert [r["data_sha256"] for r in rows] == [sha]
-    assert f"Source: {base.data.data} (sha256 {sha[:12]})." in (st / "tables.md").read_text()
+    # (the path escaped as tables.md writes a file's name: markdown.md_escape)
+    assert f"Source: {md_escape(base.data.data)} (sha256 {sha[:12]})." in (st / "tables.md").read_text()
     # cells that read other bytes under one path are said to have; rows without the field name the path alone
     other = dict(rows[0], cell="x", seed=1, data_sha256="0" * 64)
     assert f"(sha256 {'0' * 12}, {sha[:12]}; the cells read different bytes)" in render_markdown([*rows, other])
     old = {k: v for k, v in rows[0].items() if k != "data_sha256"}
-    assert f"Source: {base.data.data}. " in render_markdown([old])
+    assert f"Source: {md_escape(base.data.data)}. " in render_markdown([old])
 
 
 def test_committed_result_tables_re_render_from_their_rows():

@@ -54,7 +54,7 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import is_dataset_file, missing_run_data_error
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, unwritable_error
-from ..markdown import md_table, split_md_row
+from ..markdown import md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
@@ -112,12 +112,25 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+# a backslash escape (markdown.md_escape writes them into text taken from file names) or a code span, whichever
+# comes first: an escaped backtick starts no code span, and a backslash inside a code span is literal, as in Markdown
+_MD_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`")
+
+
 def _md_inline(text: str) -> str:
     """One line of Markdown text -> HTML: escaped, with **bold** and `code` spans (the ones tables.md and the report's
-    own notes use; they showed as literal asterisks and backticks). No single-* or _ emphasis: formulas such as
-    L_n or a*b would turn italic."""
-    out = html.escape(text)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    own notes use; they showed as literal asterisks and backticks), and backslash escapes read as the character they
+    escape (a file name `*scan*.png` is written `\\*scan\\*.png`, and must not show its backslashes here). No
+    single-* or _ emphasis: formulas such as L_n or a*b would turn italic."""
+    parts, at = [], 0
+    for m in _MD_LITERAL.finditer(text):
+        parts.append(html.escape(text[at:m.start()]))
+        # as character references: a `*` kept literal must not pair up in the **bold** pass below
+        lit = m.group(1) if m.group(1) is not None else m.group(2)
+        lit = "".join("&#42;" if c == "*" else html.escape(c) for c in lit)
+        parts.append(lit if m.group(1) is not None else f"<code>{lit}</code>")
+        at = m.end()
+    out = "".join(parts) + html.escape(text[at:])
     return re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", out)
 
 
@@ -206,21 +219,27 @@ class _Page:
         self.html_parts.append(f"<pre>{html.escape(text)}</pre>")
         self.md_parts.append(f"```{lang}\n{text.rstrip()}\n```\n")
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]], literal: Sequence[int] = ()) -> None:
+        """literal: the columns of text taken from file names (an image's id), escaped in the Markdown (md_escape)."""
         th = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
         trs = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
         # wide tables (a study's flattened rows have ~40 columns) scroll instead of stretching the page
         self.html_parts.append(f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody>'
                                "</table></div>")
-        self.md_parts.append(md_table([_fmt(c) for c in header], [[_fmt(c) for c in r] for r in rows]) + "\n")
+        self.md_parts.append(md_table([_fmt(c) for c in header],
+                                      [[md_escape(_fmt(c), pipe=False) if j in literal else _fmt(c)
+                                        for j, c in enumerate(r)] for r in rows]) + "\n")
 
     def img(self, png: Path, caption: str = "", width: int | None = None) -> None:
         style = f' style="max-width:{width}px"' if width else ""
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self.html_parts.append(f'<figure><img src="{_data_uri(png)}" alt="{html.escape(caption or png.name)}"'
                                f"{style}>{cap}</figure>")
-        rel = Path(_relpath(png, self.md_dir)).as_posix()
-        self.md_parts.append(f"![{caption or png.stem}]({rel})\n" + (f"\n*{caption}*\n" if caption else ""))
+        # the caption is plain text (an image's id is its file name): escaped, so that `*a*.png` or `[x](y)` in it
+        # reads as written; the link's target percent-encoded, so that a space or `)` in a name does not end it
+        rel = md_link_target(Path(_relpath(png, self.md_dir)).as_posix())
+        cap = md_escape(caption or png.stem)
+        self.md_parts.append(f"![{cap}]({rel})\n" + (f"\n*{cap}*\n" if caption else ""))
 
     def raw(self, html_text: str, md_text: str) -> None:
         """Content written out separately for each page (a list of links, a rendered table)."""
@@ -236,7 +255,7 @@ class _Page:
                                      generated=html.escape(_dt.datetime.now().isoformat(timespec="seconds")))
         out = out_dir / "report.html"
         atomic_write_text(out, page)
-        atomic_write_text(out_dir / "report.md", f"# {self.title}\n\n" + "\n".join(self.md_parts))
+        atomic_write_text(out_dir / "report.md", f"# {md_escape(self.title)}\n\n" + "\n".join(self.md_parts))
         return out
 
 
@@ -548,7 +567,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     every image is scored in and the training scores are read of (run_report)."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
-    page.p(f"Run directory: {run_dir.resolve()}")
+    page.p(f"Run directory: {md_escape(run_dir.resolve())}")
     data = _data_text(split_info)
     if data:
         page.p(data)
@@ -611,20 +630,21 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
     """The 'Data: ...' paragraph from split.json: what the run was trained (and tested) on; None without one."""
     shape = f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}"
     if split_info.get("protocol") == "unlabelled":
-        return (f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
-                f"training images (how many are anomalous is unknown: that is the point), no test split; {shape}.")
+        return (f"Data: an unlabelled pile from {md_escape(split_info.get('source', '?'))}: "
+                f"{split_info.get('n_train', '?')} training images (how many are anomalous is unknown: that is the "
+                f"point), no test split; {shape}.")
     if split_info.get("detector_input"):
         # Detector.fit on images it was given: no classes, no contamination, no test split of its own
         return (f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
-                f"({split_info.get('source', '?')}), no labels and no test split; {shape}.")
+                f"({md_escape(split_info.get('source', '?'))}), no labels and no test split; {shape}.")
     if split_info:
         # (the sample's path is the one of the installation that trained the run, which may be gone or elsewhere)
         source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
-            split_info.get("source", "?")
+            md_escape(split_info.get("source", "?"))
         normal = recorded_normal_classes(split_info)
         classes = "class" if len(normal) == 1 else "classes"
         return (f"Data: {split_info.get('protocol', '?')} from {source}; normal {classes} "
-                f"{', '.join(normal)}; gamma {split_info.get('gamma')}; "
+                f"{', '.join(md_escape(n) for n in normal)}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
                 f" anomalous); {shape}.")
@@ -674,20 +694,20 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             # (its bad lines are named once, by _training_sections, which reads it for the page next)
             curves = ("the training curves and samples" if read_jsonl(run_dir / "stats.jsonl", warn=False)
                       else "the samples")
-            page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
-                   f"of them: it shows {curves}, and the heat maps of the images named "
+            page.p(f"The training images could not be read ({md_escape(e)}), so this report has no ranking or heat "
+                   f"maps of them: it shows {curves}, and the heat maps of the images named "
                    f"with --image (placed among the training scores cached in {_cache_name(batch_mode)}).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         if not _has_networks(run_dir):
             page.raw(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>',
-                     f"**No trained networks yet:** {e}\n")
+                     f"**No trained networks yet:** {md_escape(e)}\n")
             return None, None
         # networks that are there but do not load (a truncated copy, a hand edit) are no "not yet": the page said
         # so, and the console only "wrote report.html", which read as a report with its scores
         log(f"warning: the run's networks do not load, so the report has no scores or heat maps: {e}")
         page.raw(f'<p class="note">The run\'s networks do not load: {html.escape(str(e))}</p>',
-                 f"**The run's networks do not load:** {e}\n")
+                 f"**The run's networks do not load:** {md_escape(e)}\n")
         return None, None
 
 
@@ -772,8 +792,9 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                     f"networks score now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
-        text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "
-                f"shown. Run `wildgan evaluate {shell_word(run_dir)} --data LABELLED` again to write it anew.")
+        text = (f"{md_escape(saved)} is there but cannot be read ({type(e).__name__}: {md_escape(e)}); its labelled "
+                f"evaluation is not shown. Run `wildgan evaluate {shell_word(run_dir)} --data LABELLED` again to write "
+                f"it anew.")
     page.note(text)
 
 
@@ -994,7 +1015,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
-                    *([] if thr is None else ["flagged"])], table)
+                    *([] if thr is None else ["flagged"])], table, literal=[1])
     # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
     _write_csv(out / "top_anomalous.csv",
                ["rank", "id", "label", *columns, "z_norm", "z_norm_percentile", "L_n_percentile", "flagged"], rows)
@@ -1180,7 +1201,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     try:
         thrs = [fit_threshold(rule, scores[name], **kw) for rule, kw, _ in rules]
     except DataError as e:           # NaN training scores (diverged networks): no rule takes a threshold from them
-        page.note(f"No threshold: {e}.")
+        page.note(f"No threshold: {md_escape(e)}.")
         return None
     n_train = len(scores[name])
     row, said = fitted
@@ -1439,7 +1460,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     if thr is not None:
         page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as `wildgan "
                f"score RUN --data FILES --threshold {thr.rule}` flags them.")
-    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown)
+    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown, literal=[0])
     _write_csv(out / "named_images.csv", csv_hdr, rows)
 
 
@@ -1738,7 +1759,7 @@ def _score_view_section(page: _Page, out: Path, view: StudyScoreView) -> None:
         page.img(png, f"AUC vs gamma, score {s} for every method" + (f", normal {plot.normal}" if plot.normal else ""),
                  width=720)
     for heading, header, body in view.tables:
-        page.h(3, heading)
+        page.h(3, md_escape(heading))          # (plain text naming a normal class: a user's folder name)
         page.table(header, body)
 
 
@@ -1747,7 +1768,7 @@ def _write_study_report(study_dir: Path, out: Path, views: Sequence[StudyScoreVi
     results = study_dir / "results.jsonl"
     rows, unread = checked_lines(results, row_problem)
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
-    page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
+    page.p(f"Study directory: {md_escape(study_dir.resolve())}; {len(rows)} result rows.")
     # the rows listed below are those the study's tables count (the same check: rows.row_problem); a line that is no
     # such row is named, not listed as one of the study's or dropped without a word (a torn last line excepted: a
     # study still writing it, or killed while it did)
@@ -1915,7 +1936,9 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
         items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
                      f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
                      f"{html.escape(shell_word(name))})</span>{note}</li>")
-        lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
+        # (the folder's name escaped, its link's target percent-encoded: a study's folders are named by the user)
+        lines.append((f"- [{md_escape(name)}]({md_link_target(Path(_relpath(md, out)).as_posix())})" if md.is_file()
+                      else f"- {md_escape(name)}")
                      + ("" if has_row else " (no result row: in no table)"))
     page.raw("<ul>" + "".join(items) + "</ul>", "\n".join(lines) + "\n")
 

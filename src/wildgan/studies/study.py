@@ -30,7 +30,7 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
                       scoring_settings, thread_counts, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
-from ..data.readers import is_run_dir
+from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
                       WildganWarning, stop_text, stop_words, warn_user)
@@ -41,8 +41,8 @@ from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_fol
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, networks_record, refuse_inside_a_runs_own_folder,
-                            run_differences, run_lock, train_run)
+from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, networks_record, refuse_images_in_out,
+                            refuse_inside_a_runs_own_folder, run_differences, run_lock, train_run)
 from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
                      render_markdown)
 
@@ -145,6 +145,11 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
                           f"figures would mix with the data's images; choose an --out outside {place}")
     if not started:
         refuse_inside_a_runs_own_folder(study_dir)
+        if study_dir.is_dir() and not is_study_dir(study_dir):
+            # a mistyped --out (the folder of images to score) made a study of it, as train's would a run: the
+            # readers then skipped the folder and `score --data` refused it (a study's own figures are no images)
+            refuse_images_in_out(study_dir, "study", "the study's files and its cells' sample grids and report "
+                                                     "figures")
 
 
 def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:

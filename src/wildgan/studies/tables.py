@@ -33,7 +33,7 @@ from ..evaluation.gamma_curves import seed_key as _seed_key
 from ..evaluation.metrics import PERMUTATION_BELOW, p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..training.schedule import kimg_to_the_image
-from ..markdown import md_table
+from ..markdown import md_escape, md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
 
@@ -274,7 +274,8 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
              "with its sign flipped: compare with 1 − AUC too).", ""]
     if left_out:
         parts += [note, ""]
-    protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
+    # (a normal class and a source are named by the user's folders and files: escaped, so that they read as named)
+    protocols = sorted({f"{md_escape(r.get('protocol'))} (normal = {md_escape(r['normal'])})" for r in rows})
     parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows),
               _made_by_line(rows), ""]
     sure = uncertainty_line(rows)
@@ -282,7 +283,7 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
         parts += [sure, ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
         sub = [r for r in rows if (r.get("protocol"), r["normal"]) == key]
-        parts += [f"## {key[0]}, normal = {key[1]}", ""]
+        parts += [f"## {md_escape(key[0])}, normal = {md_escape(key[1])}", ""]
         if any(r["method"] == "wildgan" for r in sub):
             for g in _gammas(sub):
                 h, b = table1(sub, g)
@@ -352,7 +353,7 @@ def _data_lines(rows: list[dict[str, Any]]) -> str:
             return path
         return f"{path} (sha256 {', '.join(got)}{'; the cells read different bytes' if len(got) > 1 else ''})"
 
-    sources = [named(p) for p in sorted({str(r["data"]) for r in rows if r.get("data")})]
+    sources = [md_escape(named(p)) for p in sorted({str(r["data"]) for r in rows if r.get("data")})]
     sizes = []
     for g in _gammas(rows):
         sel = [r for r in rows if float(r["gamma"]) == g and r.get("n_train") is not None]

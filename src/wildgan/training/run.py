@@ -273,17 +273,23 @@ def _refuse_a_folder_of_images(run_dir: Path) -> None:
     already holds a run is _refuse_an_existing_run's to judge, as before."""
     if not run_dir.is_dir() or previous_run(run_dir):
         return
+    refuse_images_in_out(run_dir, "run", "the run's files, sample grids and report figures")
+
+
+def refuse_images_in_out(out: Path, kind: str, files: str) -> None:
+    """--out `out` of a new `kind` ('run', 'study') that holds image files and none of that kind (the caller asks
+    that): refused in one wording for train, demo and study, `files` being what the command would write there."""
     try:
         # (the first one found: a folder of a million images need not be listed to the end)
-        image = next((p.name for p in run_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS
+        image = next((p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTS
                       and not p.name.startswith(".") and p.is_file()), None)
     except OSError:
-        return                       # an unreadable folder: where the run is written, that is said
+        return                       # an unreadable folder: where the output is written, that is said
     if image is not None:
-        raise ConfigError(f"--out {run_dir} holds image files (e.g. {image}) and no run: the run's files, sample "
-                          f"grids and report figures would mix with them, and wildgan would then read the folder as "
-                          f"a run, not as images (`wildgan score RUN --data {shell_word(run_dir)}` refuses it, a "
-                          f"folder above it is scored without its images); give a new or empty folder as --out")
+        raise ConfigError(f"--out {out} holds image files (e.g. {image}) and no {kind}: {files} would mix with them, "
+                          f"and wildgan would then read the folder as a {kind}, not as images (`wildgan score RUN "
+                          f"--data {shell_word(out)}` refuses it, a folder above it is scored without its images); "
+                          f"give a new or empty folder as --out")
 
 
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
