@@ -293,19 +293,7 @@ def test_evaluate_on_other_data_reads_a_file_of_the_other_depth_as_score_does(tm
     from wildgan.evaluation.run import split_for_run
 
     _, run = _train(tmp_path, "run", sixteen=sixteen)
-    other = tmp_path / "other"
-    rng = np.random.default_rng(3)
-    for i in range(6):
-        a = _cell8(rng)
-        (other / "good").mkdir(parents=True, exist_ok=True)
-        if sixteen:
-            _png16(other / "good" / f"{i}.png", a.astype(np.uint16) * 257)
-        else:
-            Image.fromarray(a).save(other / "good" / f"{i}.png")
-    a = _cell8(np.random.default_rng(7))
-    (other / "bad").mkdir()
-    Image.fromarray(a).save(other / "bad" / "cell8.png")
-    _png16(other / "bad" / "cell16.png", a.astype(np.uint16) * 257)
+    other = _other_data(tmp_path / "other", sixteen)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         split = split_for_run(run, data=str(other), normal=("good",), log=lambda m: None)

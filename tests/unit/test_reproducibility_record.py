@@ -76,6 +76,13 @@ def _train_cli(npz: Path, out: Path, *extra: str) -> None:
                                         "0.05", "--phase-kimg", "0.02"])) == 0
 
 
+def _saved_by_a_windows_editor(src: Path, dst: Path) -> Path:
+    """`src` saved again as a Windows editor saves UTF-8: a byte-order mark first, CRLF line ends."""
+    dst.parent.mkdir()
+    dst.write_bytes(b"\xef\xbb\xbf" + src.read_bytes().replace(b"\n", b"\r\n"))
+    return dst
+
+
 def test_a_resume_with_another_threads_setting_says_so_once(tmp_path):
     """--resume --threads 2 of a run trained with --threads 1 said the change twice: the note of other numeric
     settings (threads 1 -> 2) and the warning of another intra-op thread count. The note alone says it now."""
@@ -148,9 +155,7 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     _train_cli(npz, tmp_path / "old", "--config", str(bare))
     assert "replays the run" not in capsys.readouterr().err
     # saved again by a Windows editor (a byte-order mark, CRLF line ends): the header is still read
-    windows = tmp_path / "windows" / "config.yaml"
-    windows.parent.mkdir()
-    windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
+    windows = _saved_by_a_windows_editor(copied, tmp_path / "windows" / "config.yaml")
     _train_cli(npz, tmp_path / "win", "--config", str(windows))
     assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
 
@@ -195,9 +200,7 @@ def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tm
     for name, config in (("hand", by_hand), ("flat", flat)):
         _train_cli(npz, tmp_path / name, "--config", str(config))
         assert "no split.json beside it" not in capsys.readouterr().err
-    windows = tmp_path / "windows" / "config.json"
-    windows.parent.mkdir()
-    windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
+    windows = _saved_by_a_windows_editor(copied, tmp_path / "windows" / "config.json")
     _train_cli(npz, tmp_path / "win", "--config", str(windows))
     assert f"note: {windows} has no split.json beside it" in capsys.readouterr().err
 
