@@ -295,6 +295,17 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
 KERNEL_FREE_CHECKS = ("setup", "data", "rng")
 
 
+def extra_width(extra: list[str]) -> str | None:
+    """The --width that --main-extra's words give the main run (the last one, as argparse keeps it), else None."""
+    found = None
+    for i, w in enumerate(extra):
+        if w == "--width" and i + 1 < len(extra):
+            found = extra[i + 1]
+        elif w.startswith("--width="):
+            found = w.split("=", 1)[1]
+    return found
+
+
 def plain_rerun_futile(rec: dict[str, Any]) -> str | None:
     """Why a run of the pre-flight with WILDGAN_KERNELS=plain would fail as `rec` (its failed step) did, in words;
     None where the fused kernels may be the cause (it failed in its training or scoring check, or died without saying
@@ -518,8 +529,10 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     s.results["machine"] = f"{smi}; {platform.node()}; python {platform.python_version()}"
+    # (at the main run's width: a --width in --main-extra, say 512, is the one whose kernels and memory it checks)
+    preflight_width = extra_width(main_extra) or ("16" if a.smoke else None)
     preflight_cmd = [py, "benchmarks/cuda_preflight.py", "--device", a.device, *gp,
-                     *(["--width", "16"] if a.smoke else [])]
+                     *(["--width", preflight_width] if preflight_width else [])]
     if a.probe or a.no_preflight:
         # (a probe's bench rows come after a main call, which ran the pre-flight)
         s.step("versions", [py, "benchmarks/cuda_preflight.py", "--versions-only"], 60)

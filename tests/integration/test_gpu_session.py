@@ -211,3 +211,16 @@ def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None
     conv = [row for k, row in by_name.items() if "convolution" in k]
     assert conv and all(float(row["ms_per_iter"]) > 0 and float(row["calls_per_iter"]) >= 1 for row in conv)
     assert float(rows[0]["ms_per_iter"]) >= float(rows[-1]["ms_per_iter"])    # ranked by time
+
+
+def test_the_preflight_checks_the_width_main_extra_gives_the_main_run() -> None:
+    # (a --main-extra "--width 512" call checked the kernels and memory of width 256 only)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import gpu_session as gs
+    finally:
+        sys.path.pop(0)
+    assert gs.extra_width([]) is None and gs.extra_width(["--lr", "0.0015"]) is None
+    assert gs.extra_width(["--width", "512"]) == "512" and gs.extra_width(["--width=128"]) == "128"
+    assert gs.extra_width(["--width", "512", "--lr", "1", "--width=64"]) == "64"     # (argparse keeps the last)
+    assert gs.extra_width(["--width"]) is None
