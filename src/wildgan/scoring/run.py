@@ -1019,7 +1019,7 @@ def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str,
     from ..training.run import refuse_a_run_or_study_file
 
     refuse_a_run_or_study_file(path, "scores.csv", label="write_scores_csv's path")
-    fileio.atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))
+    write_run_scores_csv(path, ids, result, labels, extra)
 
 
 def write_run_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
