@@ -463,6 +463,18 @@ class StepRunner:
         self._flat: dict[tuple[str, int, int, bool], FlatWeights] = {}
         self._ema_key: tuple[int, int] | None = None  # (Gs, G) whose parameter lists _ema_params holds
         self._ema_params: Any = None
+        # Compiled and data-parallel: the phases (resolution, fading, batch) an iteration has run at, whose forwards
+        # and backwards dynamo has compiled, and whether the iteration in progress is the first at its phase. In that
+        # one the ranks meet at a barrier of the CPU (gloo) group before each gradient all-reduce (_reduce): each
+        # rank compiles on its own, for seconds to many minutes (max-autotune), and a rank done first would otherwise
+        # wait for the slowest inside the all-reduce, on NCCL, whose timeout (torch's 10 minutes, or --dist-timeout)
+        # its watchdog enforces by killing the process without a word of ours. At the barrier the wait counts against
+        # the CPU group's timeout (--dist-timeout, 30 minutes by default), and one that runs out is told as such in
+        # log.txt (distributed.record_no_answer). A barrier per all-reduce, not one per iteration: the G and E steps
+        # compile their graphs after the D step's all-reduce. Only the first iteration of a phase: the forwards are
+        # compiled with dynamic=False for its shapes, and the fade weight is a tensor input (no recompile per round).
+        self._compiled: set[tuple[int, bool, int]] = set()
+        self._meet_before_reduce = False
         if self.fast_mode:
             if self.fast.channels_last:
                 for m in nets.modules().values():
@@ -523,7 +535,15 @@ class StepRunner:
         args = self._fast_inputs(phase)
         if self._graphs_on:
             return self._graph_iteration(phase, args)
-        return self._body(phase, *args)
+        key = (phase.resolution, phase.fade > 0, phase.batch)
+        self._meet_before_reduce = self.dist is not None and self.fast.compile != "off" and key not in self._compiled
+        try:
+            terms = self._body(phase, *args)
+        finally:
+            self._meet_before_reduce = False
+        if self.dist is not None and self.fast.compile != "off":
+            self._compiled.add(key)
+        return terms
 
     def _fast_inputs(self, phase: Phase) -> tuple[torch.Tensor, ...]:
         """_body's inputs (idx, z_D, u, z_G, z_E), this rank's share of the global minibatch."""
@@ -605,6 +625,8 @@ class StepRunner:
 
     def _reduce(self, m: torch.nn.Module) -> None:
         if self.dist is not None:
+            if self._meet_before_reduce:
+                self.dist.barrier()          # every rank has compiled up to here (see __init__, _compiled)
             self.dist.average_gradients(m.parameters())
 
     def _update(self, name: str, loss: torch.Tensor) -> None:

@@ -1,0 +1,72 @@
+"""A compiled job's ranks meet at a barrier of the CPU (gloo) group before each gradient all-reduce of a phase's first
+iteration (loop.StepRunner._compiled): a rank that compiles for longer then holds the others there, under the
+--dist-timeout, not inside NCCL's all-reduce, whose watchdog kills the process after torch's 10 minutes. Tested on
+the CPU without processes (training.distributed's module docstring lists which group each collective runs on);
+tests/integration/test_ddp_compile_skew.py runs it with 2 processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan.config import PRESETS, TrainConfig, net_config_for_preset
+from wildgan.nets import build_pgan
+from wildgan.training.loop import FastOptions, StepRunner, build_pyramid, make_optimizers
+from wildgan.training.schedule import schedule
+
+
+class _Ranks:
+    """Rank 0 of 2 as StepRunner sees it, noting the order of its barriers and gradient all-reduces."""
+
+    world, rank = 2, 0
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def barrier(self) -> None:
+        self.calls.append("barrier")
+
+    def average_gradients(self, params) -> None:
+        list(params)
+        self.calls.append("reduce")
+
+
+def _runner(compile_mode: str) -> tuple[StepRunner, _Ranks]:
+    nc = net_config_for_preset("tiny", 8, 1)
+    tc = TrainConfig(total_kimg=1, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"], seed=5)
+    x = (np.random.default_rng(0).random((40, 8, 8, 1)) * 255).astype(np.uint8)
+    nets = build_pgan(nc, tc.seed)
+    fast = FastOptions(compile=compile_mode)
+    cpu = torch.device("cpu")
+    ranks = _Ranks()
+    run = StepRunner(nets, make_optimizers(nets, tc, fast, cpu), tc, nc, cpu, build_pyramid(x, cpu),
+                     torch.Generator().manual_seed(tc.seed), fast=fast, dist=ranks, log=lambda m: None)
+    return run, ranks
+
+
+@pytest.mark.parametrize("compile_mode", ["default", "off"])
+def test_compiled_ranks_meet_before_each_all_reduce_of_a_phases_first_iteration(compile_mode: str, monkeypatch,
+                                                                                 one_thread):
+    # (dynamo with a backend that runs the traced graph as it is: seconds, where inductor on this CPU takes minutes)
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda f, mode=None, dynamic=None: real_compile(
+        f, backend=lambda gm, inputs: gm.forward, dynamic=dynamic))
+    run, ranks = _runner(compile_mode)
+    stable, fading, later = (schedule(nimg, 8, 0.032, 0.032, run.tc.minibatch) for nimg in (0, 40, 48))
+    assert (stable.resolution, stable.fade, fading.resolution) == (4, 0.0, 8) and 1 > fading.fade > later.fade > 0
+    seen = []
+    try:
+        # (the fade's weight changes every round, its graphs do not: a tensor input, compiled once per phase)
+        for phase in (stable, stable, fading, later, stable):
+            run.iteration(phase)
+            seen.append(ranks.calls[:])
+            ranks.calls.clear()
+    finally:
+        torch._dynamo.reset()       # (the graphs cached on the forwards' code are this backend's)
+    met = ["barrier", "reduce"] * 3          # the D, G and E steps' all-reduces, each after a barrier
+    alone = ["reduce"] * 3
+    if compile_mode == "off":              # nothing compiles: nothing to wait for
+        assert seen == [alone] * 5
+    else:                                  # each phase's first iteration only (a phase seen before compiled then)
+        assert seen == [met, alone, met, alone, alone]
