@@ -1,17 +1,27 @@
-"""A compiled job's ranks meet at a barrier of the CPU (gloo) group before each gradient all-reduce of a phase's first
-iteration (loop.StepRunner._compiled): a rank that compiles for longer then holds the others there, under the
---dist-timeout, not inside NCCL's all-reduce, whose watchdog kills the process after torch's 10 minutes. Tested on
-the CPU without processes (training.distributed's module docstring lists which group each collective runs on);
-tests/integration/test_ddp_compile_skew.py runs it with 2 processes."""
+"""Two NCCL risks of a GPU job, tested on the CPU without processes (training.distributed's module docstring lists
+which group each collective runs on):
+
+* a compiled job's ranks meet at a barrier of the CPU (gloo) group before each gradient all-reduce of a phase's first
+  iteration (loop.StepRunner._compiled): a rank that compiles for longer then holds the others there, under the
+  --dist-timeout, not inside NCCL's all-reduce, whose watchdog kills the process after torch's 10 minutes;
+* a GPU job whose ranks did not end together aborts its process groups (distributed.shutdown) instead of destroying
+  them: destroy_process_group flushes the NCCL work a rank queued, which a peer that stopped elsewhere never joins.
+
+A GPU job is played on gloo here; tests/integration/test_ddp_compile_skew.py runs the first with 2 processes."""
 
 from __future__ import annotations
+
+import socket
+import sys
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as tdist
 
 from wildgan.config import PRESETS, TrainConfig, net_config_for_preset
 from wildgan.nets import build_pgan
+from wildgan.training import distributed as dist
 from wildgan.training.loop import FastOptions, StepRunner, build_pyramid, make_optimizers
 from wildgan.training.schedule import schedule
 
@@ -70,3 +80,54 @@ def test_compiled_ranks_meet_before_each_all_reduce_of_a_phases_first_iteration(
         assert seen == [alone] * 5
     else:                                  # each phase's first iteration only (a phase seen before compiled then)
         assert seen == [met, alone, met, alone, alone]
+
+
+@pytest.fixture()
+def world_of_one(monkeypatch: pytest.MonkeyPatch):
+    # (as tests/unit/test_distributed_failures.py's: torch's init_process_group wraps sys.excepthook for good)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    yield
+    dist.shutdown()
+
+
+@pytest.mark.parametrize("nccl", [True, False])
+def test_a_gpu_job_that_did_not_end_together_aborts_its_groups(nccl: bool, world_of_one,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    """shutdown(together=False), or a together=True whose barrier failed (a peer gone), aborts a GPU job's groups
+    (torch's bail-out, which ends the queued NCCL kernels); an end together destroys them (its flush has nothing a
+    peer does not join). A CPU job destroys them either way."""
+    c10d = tdist.distributed_c10d
+    how: list[str] = []
+    real_abort, real_destroy = c10d._abort_process_group, tdist.destroy_process_group
+    monkeypatch.setattr(c10d, "_abort_process_group", lambda group=None: (how.append("abort"), real_abort(group)))
+    monkeypatch.setattr(tdist, "destroy_process_group", lambda group=None: (how.append("destroy"),
+                                                                            real_destroy(group)))
+    if nccl:      # the default group as a GPU job's runs device tensors (NCCL), here on gloo
+        monkeypatch.setattr(dist, "_group_backend", lambda device_type: "nccl" if device_type == "cuda" else "gloo")
+
+    real_barrier, gone = tdist.barrier, []
+
+    def barrier(group=None):
+        if gone:
+            raise tdist.DistBackendError("Connection closed by peer")
+        real_barrier(group=group)
+
+    monkeypatch.setattr(tdist, "barrier", barrier)
+
+    def ended(together: bool, peer_gone: bool = False) -> str:
+        dist.init_distributed("cpu")
+        gone[:] = [True] if peer_gone else []
+        dist.shutdown(together=together)
+        assert not tdist.is_initialized() and dist.current() is None
+        return how.pop()
+
+    assert ended(together=True) == "destroy"
+    assert ended(together=False) == ("abort" if nccl else "destroy")
+    assert ended(together=True, peer_gone=True) == ("abort" if nccl else "destroy")
+    assert how == []

@@ -24,6 +24,25 @@ one process forms groups of G strided samples (m, m + N/G, m + 2N/G, ...). Rank 
 [r * M_r, (r + 1) * M_r) (M_r = N / (G * world)) in the order that makes its local strided grouping form exactly those
 groups (`local_rows`), so every per-image value equals the one-process value and the losses (means over the batch)
 average to the one-process losses: gradients averaged over ranks = the one-process gradients, up to float noise.
+
+Which group each collective runs on. On a GPU job the default group is NCCL and `ctrl_group` a gloo group (CPU
+tensors, no device sync, the --dist-timeout); on a CPU job both are the one gloo group.
+  * NCCL (default group), device tensors, queued without a host wait: the gradient all-reduce
+    (DistContext.average_gradients, after each of the D, G and E backwards), the stats rows' mean
+    (DistContext.mean_tensors, every log_every iterations) and the start's weights (DistContext.broadcast_modules).
+  * gloo (ctrl_group): everything the ranks decide together, and every wait for one rank's long work: max_ints /
+    any_flags (the stop and budget agreement each round, the images' placement), barrier (after a checkpoint, in
+    run.py around rank 0's writes, before each gradient all-reduce of a compiled phase's first iteration:
+    loop.StepRunner._compiled, in shutdown), all_gather_object (start_together, failing_alike,
+    same_checkpoint_restored / _rolled_back, sharded scoring's gather and its rank-0 answers), broadcast_object_list
+    (the job id, run.py's record), gather_object (score_pgan_sharded). A barrier there needs no device_ids (gloo
+    runs it on the CPU).
+A host read of a device tensor right after an NCCL collective (the stats row's .cpu() after mean_tensors, the weights'
+finite check, rank 0's checkpoint) is no agreement: every rank reads the same all-reduced values and weights, so
+they decide alike. It waits for the collective, and where a peer died it waits until torch's watchdog ends the
+process after the NCCL timeout (torch's 10 minutes, or --dist-timeout), or torchrun stops it first (SIGTERM, then
+SIGKILL 30 s later, once any rank has ended). The watchdog acts unless TORCH_NCCL_ASYNC_ERROR_HANDLING is 0, which
+init_distributed warns of (nccl_timeout_unenforced); the wait is never for good.
 """
 
 from __future__ import annotations
@@ -273,16 +292,35 @@ def shutdown(together: bool = True) -> None:
 
     Why: a rank that tore its gloo pairs down while its peer was still finishing the last collective, or a group
     object freed only at interpreter exit, can abort the peer ("terminate called without an active exception",
-    SIGABRT) after a run that succeeded; torchrun then reports the whole job as failed. Seen once in CI in ~100 runs."""
+    SIGABRT) after a run that succeeded; torchrun then reports the whole job as failed. Seen once in CI in ~100 runs.
+
+    On a GPU job that did not end together (an error, a second Ctrl-C, or a peer gone before the barrier) the groups
+    are aborted instead of destroyed: since torch 2.6 (PR 141510) destroy_process_group flushes the NCCL work queued
+    by this rank (ncclCommFinalize) before it frees the communicators, and "for a bad program, a hang is expected"
+    there, while _abort_process_group is torch's way out "upon hangs or failures" (PR 132291): it ends the
+    queued kernels at once. A rank stopped in the middle of an iteration (its own error, a second Ctrl-C, torchrun's
+    SIGTERM after a peer ended) may have queued all-reduces that a peer never joins (it stopped at another one, or
+    died): the flush waited for them until torchrun's SIGKILL, 30 s after it asked the rank to stop, or the
+    watchdog's NCCL timeout, and what the rank had to say, raised after this, was never printed. The gloo-only job
+    keeps destroy_process_group: gloo runs no queued work (its collectives return before the next call), and an
+    abort there waits for an unanswered collective just as a destroy does."""
     global _CTX
     if tdist.is_initialized():
+        met = together
         if together:
             ctrl = _CTX.ctrl_group if _CTX is not None else None
             try:
                 tdist.barrier(group=ctrl)        # on the CPU group: no rank closes its sockets while a peer still talks
             except RuntimeError:                 # a peer already gone (DistBackendError): still free what we hold
-                pass                             # (not Exception: a SIGTERM raised in the wait must go on up)
-        tdist.destroy_process_group()
+                met = False                      # (not Exception: a SIGTERM raised in the wait must go on up)
+        abort = getattr(tdist.distributed_c10d, "_abort_process_group", None)     # (torch >= 2.5)
+        if not met and abort is not None and _group_backend("cuda") == "nccl":
+            try:
+                abort()
+            except Exception as e:               # (torch calls it experimental): the error that ends the rank, not
+                warn_user(f"could not abort the process groups: {_one_line(e)}")       # this one, is its word
+        else:
+            tdist.destroy_process_group()
     _CTX = None
     gc.collect()                                 # free the C++ groups now, not during interpreter finalisation
 
