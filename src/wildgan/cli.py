@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, as_typed,
+from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
                      kernels_from_env, square_name, unknown_names_text)
 
-from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
+from .errors import (INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
@@ -1331,51 +1331,11 @@ def _data_path_if_valid(a: argparse.Namespace) -> str | None:
 
 
 def _refuse_saved_detector(path: str, command: str) -> None:
-    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
-    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
-    folders, and without this the message was only that the path "is a file, not a run directory"."""
-    p = Path(path)
-    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
-    if p.is_dir():
-        if (p / "config.json").is_file():
-            return
-        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
-    else:
-        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if not meta_path.is_file():
-        return
-    from .checkpoint import read_meta
-    from .detector import DETECTOR_KIND
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API: the
+    library's rule (checkpoint.refuse_saved_detector, which the API's run readers apply too), in the command's words."""
+    from .checkpoint import refuse_saved_detector
 
-    try:
-        meta = read_meta(meta_path)
-    except CheckpointError:
-        return                      # not a wildgan file: the run reader's own message says what it is not
-    if meta.get("kind") != DETECTOR_KIND:
-        return
-    use = ("" if command == "export" else
-           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
-           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
-    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
-    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
-    same = False
-    if run is not None and (run / "config.json").is_file():
-        for name in ("network-final.json", "fanogan-final.json"):
-            try:
-                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
-                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
-            except CheckpointError:
-                pass
-    if same:
-        where = f" Its networks are those of the run {run}: `wildgan {command} {shell_word(run)}` reads that."
-    else:
-        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
-                if run is not None and (run / "config.json").is_file() else "")
-        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
-                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
-                 f"Detector.from_run(DIR)).")
-    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
-                      f"`wildgan {command}` reads.{use}{where}")
+    refuse_saved_detector(path, command, cli=True, scoring_hint=command != "export")
 
 
 def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:

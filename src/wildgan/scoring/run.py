@@ -126,6 +126,7 @@ def _check_without_A(method: str, with_A: bool) -> None:
 def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
     """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
     `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
+    ckpt.refuse_saved_detector(run_dir, "load_model")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
