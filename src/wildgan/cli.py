@@ -2001,18 +2001,12 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
 
 
 def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
-    """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
-    errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
-    rank other than 0."""
+    """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
+    cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
+    met. None on a distributed rank other than 0."""
     import warnings
 
-    from .data.readers import image_tar_tree
     from .scoring.run import score_files
-
-    root = image_tar_tree(archive) if archive is not None else None
-
-    def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
-        return text if root is None else text.replace(f"{root}/", f"{archive}:")
 
     with warnings.catch_warnings():
         # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
@@ -2020,21 +2014,13 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         warnings.simplefilter("always")
         # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
         tag = _rank_tag()
-        warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {inside(str(msg))}")
+        warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {msg}")
         try:
-            got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
-                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a), with_A=not a.no_A)
-        except DataError as e:
-            raise DataError(inside(str(e))) from None
+            return score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
+                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                               resume_dir=_resume_dir(a), with_A=not a.no_A)
         finally:
             _shutdown(ctx, together=sys.exc_info()[0] is None)
-    if got is not None and root is not None:
-        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
-        got.skipped = [inside(r) for r in got.skipped]
-        # (a file given more than once: said by score_files itself, in the warning above, names mapped by inside)
-        got.repeated = [inside(r) for r in got.repeated]
-    return got
 
 
 def _resume_dir(a: argparse.Namespace) -> Path | None:
