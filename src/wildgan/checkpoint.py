@@ -25,8 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND  # noqa: F401  (re-exported)
-from .config import kernels_from_env
-from .errors import CheckpointError
+from .config import DETECTOR_DIR_NAME, kernels_from_env
+from .errors import CheckpointError, ConfigError, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
@@ -233,6 +233,61 @@ def read_meta(path: Path) -> dict[str, Any]:
                               f"this wildgan reads {FORMAT_VERSION}): the metadata is damaged")
     _check_meta_fields(meta, meta_path)
     return meta
+
+
+def refuse_saved_detector(path: str | Path, reader: str, *, cli: bool = False, scoring_hint: bool = True) -> None:
+    """ConfigError where `path`, given for a run directory, names a Detector saved by the Python API (Detector.save
+    writes PATH.json + PATH.safetensors, or DIR/detector.json + .safetensors in a folder; PATH, either file or the
+    folder may be given), saying what to use instead; nothing otherwise, the run reader's own message then says what
+    the path is not. Without this a reader said only that the file "is a file, not a run directory" (the CLI's
+    commands checked it; load_model, export_onnx, evaluate_run and report did not). `reader` names what reads run
+    folders: a `wildgan` command (cli=True: `wildgan score`) or a Python function (`load_model`), the way the user
+    gave the path to it. scoring_hint: say that Detector.load(...).decision_function scores with it (not for export,
+    which it does not replace)."""
+    p = Path(path)
+    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
+    if p.is_dir():
+        if (p / "config.json").is_file():
+            return
+        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
+    else:
+        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if not meta_path.is_file():
+        return
+    try:
+        meta = read_meta(meta_path)
+    except CheckpointError:
+        return                      # not a wildgan file: the run reader's own message says what it is not
+    if meta.get("kind") != DETECTOR_KIND:
+        return
+    name = f"`wildgan {reader}`" if cli else reader
+
+    def reads(run: str) -> str:     # the reader given a run folder, as the user would type it
+        return f"`wildgan {reader} {run}`" if cli else f"{reader}({run})"
+
+    use = (f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
+           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold)." if scoring_hint else "")
+    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
+    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
+    same = False
+    if run is not None and (run / "config.json").is_file():
+        for net in ("network-final.json", "fanogan-final.json"):
+            try:
+                same = same or (bool(meta.get("source_sha256")) and (run / net).is_file()
+                                and read_meta(run / net).get("sha256") == meta["source_sha256"])
+            except CheckpointError:
+                pass
+    if same:
+        where = f" Its networks are those of the run {run}: {reads(shell_word(run) if cli else repr(str(run)))} " \
+                f"reads that."
+    else:
+        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
+                if run is not None and (run / "config.json").is_file() else "")
+        opens = "and Python opens with Detector.from_run(DIR)" if cli else "as Detector.from_run(DIR) opens it"
+        where = (f" For {name}, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...).fit(X) writes "
+                 f"DIR, a run directory that {reads('DIR')} reads ({opens}).")
+    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
+                      f"{name} reads.{use}{where}")
 
 
 # the sidecar's numbers that loading reads (int() / float() on them): checked here so that a hand-edited or damaged

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, as_typed,
+from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
                      kernels_from_env, square_name, unknown_names_text)
 
-from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
+from .errors import (INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
@@ -853,48 +853,20 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     return run_config_to_options(cfg)
 
 
-def _fit_record(config: Path) -> dict[str, Any] | None:
-    """split.json of the run whose config file `config` is, where a Detector.fit on images it was given wrote that
-    run (detector_input); None otherwise: a `wildgan train` run, a DataConfig fit (trained by a protocol), a config
-    file outside its run folder, or an unreadable record (the commands that read it say what is wrong)."""
-    try:
-        info = json.loads((Path(config).parent / "split.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return info if isinstance(info, dict) and info.get("detector_input") else None
-
-
 _FIT_READ_SAID: set[str] = set()
 
 
 def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
-    """A run's config file as `--config` replays it: the run as it was trained. A Detector.fit of an earlier wildgan
-    on a folder, an archive or a data-set file recorded dataset 'auto', which replays such data by its protocol: a
-    labelled .npz or a tree of class folders stopped on 'choose the normal class(es)', CIFAR-10's batches trained on
-    automobile alone. fit read every image, labels ignored, which is 'unlabelled' (what fit records since). Only a
-    fit's run (split.json's detector_input): a `wildgan train` or DataConfig run's 'auto' is a protocol."""
-    from .config import SAMPLE_TOKEN
+    """A run's config file as `--config` replays it (data.replay.as_fit_read: a Detector.fit's run as fit read its
+    data), its note said once a command: the file is read several times for one (main clears the set)."""
+    from .data.replay import as_fit_read
 
-    if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or _fit_record(config) is None:
-        return cfg
-    if str(config) not in _FIT_READ_SAID:          # (the file is read several times for one command; main clears it)
-        _FIT_READ_SAID.add(str(config))
-        data = "the embedded sample" if cfg.data.data == SAMPLE_TOKEN else cfg.data.data
-        _eprint(f"wildgan: note: {config}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is "
-                f"replayed as 'unlabelled': every image of {data}, labels ignored, as that fit read it")
-    return replace(cfg, data=replace(cfg.data, dataset="unlabelled"))
+    def note(msg: str) -> None:
+        if str(config) not in _FIT_READ_SAID:
+            _FIT_READ_SAID.add(str(config))
+            _eprint(f"wildgan: note: {msg}")
 
-
-def _refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig) -> None:
-    """A Detector.fit's run on images given in memory (arrays, a list of files) records no data: replayed without
-    --data, its config trained on $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give."""
-    info = _fit_record(config)
-    if info is None or file_cfg.data.data is not None or data.data is not None:
-        return
-    raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
-                      f"({info.get('source') or 'in-memory'}), which its config cannot name; give them with --data "
-                      f"(a folder or a data-set file) and --dataset unlabelled to train on every image as that fit "
-                      f"did")
+    return as_fit_read(cfg, config, note)
 
 
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
@@ -1098,7 +1070,9 @@ def _asked_data_config(a: argparse.Namespace) -> DataConfig:
     file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     if file_cfg is not None:
         data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
-        _refuse_in_memory_replay(Path(config), file_cfg, data)
+        from .data.replay import refuse_in_memory_replay
+
+        refuse_in_memory_replay(Path(config), file_cfg, data)
     return data
 
 
@@ -1331,51 +1305,11 @@ def _data_path_if_valid(a: argparse.Namespace) -> str | None:
 
 
 def _refuse_saved_detector(path: str, command: str) -> None:
-    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
-    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
-    folders, and without this the message was only that the path "is a file, not a run directory"."""
-    p = Path(path)
-    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
-    if p.is_dir():
-        if (p / "config.json").is_file():
-            return
-        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
-    else:
-        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if not meta_path.is_file():
-        return
-    from .checkpoint import read_meta
-    from .detector import DETECTOR_KIND
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API: the
+    library's rule (checkpoint.refuse_saved_detector, which the API's run readers apply too), in the command's words."""
+    from .checkpoint import refuse_saved_detector
 
-    try:
-        meta = read_meta(meta_path)
-    except CheckpointError:
-        return                      # not a wildgan file: the run reader's own message says what it is not
-    if meta.get("kind") != DETECTOR_KIND:
-        return
-    use = ("" if command == "export" else
-           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
-           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
-    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
-    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
-    same = False
-    if run is not None and (run / "config.json").is_file():
-        for name in ("network-final.json", "fanogan-final.json"):
-            try:
-                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
-                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
-            except CheckpointError:
-                pass
-    if same:
-        where = f" Its networks are those of the run {run}: `wildgan {command} {shell_word(run)}` reads that."
-    else:
-        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
-                if run is not None and (run / "config.json").is_file() else "")
-        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
-                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
-                 f"Detector.from_run(DIR)).")
-    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
-                      f"`wildgan {command}` reads.{use}{where}")
+    refuse_saved_detector(path, command, cli=True, scoring_hint=command != "export")
 
 
 def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
@@ -1546,7 +1480,11 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
 
     cfg, split = build_run_config(a)
     if a.config and not a.resume and (ctx is None or ctx.is_main):
-        _warn_if_replay_reads_other_images(Path(a.config), cfg, split)
+        from .data.replay import warn_if_replay_reads_other_images
+
+        # (its warning and note in the command's words, on stderr and into log.txt, as the other warnings said here)
+        warn_if_replay_reads_other_images(Path(a.config), cfg, split, warn=lambda m: _warn(f"{WARNING}{m}"),
+                                          note=lambda m: _eprint(f"wildgan: note: {m}"))
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
@@ -1584,101 +1522,6 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
     return cfg, split
-
-
-def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit) -> None:
-    """`train --config RUN/config.yaml` with the run's own data settings promises the run again; where the images it
-    reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
-    without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here the same way. A config file
-    copied out of its run folder has no split.json beside it, or another run's: its own comment header
-    (config_yaml_record) names the run and its training images, and is compared instead (a file without one, from an
-    older wildgan or written by hand, cannot be checked). A replay that changes the data settings (--seed,
-    --contamination, --data, ...) asks for other images on purpose and is not compared, whether on the command line
-    or in the file's own data section edited by hand (against the run's config.json beside it, or the data settings
-    its header records). A replay of the same images keeps the run's record of where its channel count came from (the
-    config gives the count, which made split.json say "chosen" for the data's). A config.json copied out of its run
-    folder records nothing to compare with (JSON has no comments, and an entry of its own would make every older
-    wildgan refuse the run's config.json): said in a note, _note_unchecked_json."""
-    from .config import DATA_SETTINGS_KEY, config_yaml_record, run_config_file
-    from .data.source_identity import restore_advice, source_replaced
-    from .data.splits import keep_channels_origin, split_differences
-
-    recorded_path = config.parent / "split.json"
-    try:
-        file_cfg = run_config_file(config)
-        header = config_yaml_record(config)
-        # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
-        # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
-        # changed data, and one on changed data could pass as the folder's run
-        elsewhere = header is not None and header[0] is not None and \
-            Path(header[0]).resolve() != config.parent.resolve()
-        if recorded_path.is_file() and not elsewhere:
-            recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
-            run, where = str(config.parent), f"{recorded_path} records them"
-            ran = _run_data_settings(config.parent / "config.json")
-        else:
-            if header is None:
-                # (an older wildgan's file, or one by hand: nothing to compare with)
-                _note_unchecked_json(config, file_cfg, cfg)
-                return
-            run, recorded = header[0] or "?", header[1]
-            where = f"the comment at the top of {config} records them"
-            ran = _run_data_settings(file_cfg, recorded.get(DATA_SETTINGS_KEY))
-    except (ConfigError, ValueError, OSError):
-        return                        # (not a run's own config beside a readable record: nothing to compare with)
-    if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
-        return
-    if ran is not None and ran != file_cfg.data:
-        return                        # (the file's data section edited by hand: other images asked for, as by --seed)
-    diffs = split_differences(split, recorded, train_only=True)
-    if not diffs:
-        keep_channels_origin(split, recorded)
-        return
-    replaced = source_replaced(recorded, split.info)
-    _warn(f"warning: {config} replays the run in {run}, but its training images are not the ones that run trained on "
-          f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
-          + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
-
-
-def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig) -> None:
-    """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
-    data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
-    they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
-    the file that is checked. A replay given other data settings on the command line (--data, --seed) asks for other
-    images on purpose, and a flat file of options or a sectioned file without format_version (written by hand) is no
-    run's. (A copy whose data section was edited by hand cannot be told from the run's own: it gets the note too.)"""
-    from .config import load_config_file
-
-    if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
-        return
-    try:
-        if "format_version" not in load_config_file(config):
-            return
-    except ConfigError:
-        return
-    # (worded for any wildgan-written JSON: a `train --dry-run` table saved to a file has format_version too)
-    _eprint(f"wildgan: note: {config} has no split.json beside it: if it is a run's config.json, whether these are "
-            f"the images its run trained on is not checked (unlike config.yaml, JSON has no comment to record them "
-            f"in); `wildgan train --config` of the run's config.yaml (or of its config.json in its run folder) "
-            f"warns where they changed")
-
-
-def _run_data_settings(where: Any, section: Any = None) -> Any:
-    """The data settings (a DataConfig) a run trained with, for _warn_if_replay_reads_other_images: those of its
-    config.json (`where` its path), or, `where` being a config file's RunConfig, `section` (the data section that
-    file's header records) read as the file's own data section is. None where there is no such record (a header
-    written before it held one) or it cannot be read: the replay is then compared as if nothing was edited."""
-    from .config import run_config_file, run_config_from_dict, run_config_to_dict
-
-    try:
-        if isinstance(where, Path):
-            cfg = run_config_file(where) if where.is_file() else None
-            return None if cfg is None else cfg.data
-        if not isinstance(section, dict):
-            return None
-        return run_config_from_dict({**run_config_to_dict(where), "data": section}).data
-    except (ConfigError, ValueError, OSError, TypeError):
-        return None
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:
@@ -2041,18 +1884,12 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
 
 
 def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
-    """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
-    errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
-    rank other than 0."""
+    """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
+    cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
+    met. None on a distributed rank other than 0."""
     import warnings
 
-    from .data.readers import image_tar_tree
     from .scoring.run import score_files
-
-    root = image_tar_tree(archive) if archive is not None else None
-
-    def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
-        return text if root is None else text.replace(f"{root}/", f"{archive}:")
 
     with warnings.catch_warnings():
         # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
@@ -2060,21 +1897,13 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         warnings.simplefilter("always")
         # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
         tag = _rank_tag()
-        warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {inside(str(msg))}")
+        warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {msg}")
         try:
-            got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
-                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a), with_A=not a.no_A)
-        except DataError as e:
-            raise DataError(inside(str(e))) from None
+            return score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
+                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                               resume_dir=_resume_dir(a), with_A=not a.no_A)
         finally:
             _shutdown(ctx, together=sys.exc_info()[0] is None)
-    if got is not None and root is not None:
-        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
-        got.skipped = [inside(r) for r in got.skipped]
-        # (a file given more than once: said by score_files itself, in the warning above, names mapped by inside)
-        got.repeated = [inside(r) for r in got.repeated]
-    return got
 
 
 def _resume_dir(a: argparse.Namespace) -> Path | None:

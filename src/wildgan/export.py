@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checkpoint import refuse_saved_detector
 from .data.transforms import RESIZE_FILTER, u8_to_unit
 from .errors import ConfigError, DataError, WildganError
 from .scoring.pgan_scores import at_lod
@@ -150,6 +151,7 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
     detail (model.lod), for an f-AnoGAN run its three networks as `wildgan score` uses them."""
     from .scoring.run import load_model
 
+    refuse_saved_detector(run_dir, "scoring_graph", scoring_hint=False)
     model = load_model(Path(run_dir), "cpu", checkpoint=Path(checkpoint) if checkpoint else None)
     sc = model.cfg.score
     if model.cfg.method == "fanogan":
@@ -199,6 +201,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     since training are left out, see wildgan.thresholds.run_threshold). param_from: where the rule's parameter (c, k)
     came from when it is not the caller's own (Detector.fit's record), kept in threshold_params as param_from so that
     the loaded model says it; without it the parameter is the one passed."""
+    refuse_saved_detector(run_dir, "export_onnx", scoring_hint=False)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if threshold is not None:

@@ -533,3 +533,54 @@ def test_every_bad_pil_image_of_a_list_is_named_by_index_with_the_skip_bad_hint(
     said = str(e.value)
     assert said.startswith("2 unreadable images: ") and "image 0" in said and "image 2" in said, said
     assert "scoring gives every image of X a score" in said, said
+
+
+def _run_readers() -> dict:
+    """Every Python reader of a run folder, by the name its refusal uses (the CLI's score, export, evaluate, report)."""
+    from wildgan.evaluation.report import diagnose_run, report, run_report
+    from wildgan.evaluation.run import evaluate_run
+    from wildgan.export import export_onnx, scoring_graph
+    from wildgan.scoring.run import load_model
+
+    return {"load_model": lambda p, out: load_model(p, "cpu"), "scoring_graph": lambda p, out: scoring_graph(p),
+            "export_onnx": lambda p, out: export_onnx(p, out / "m.onnx"),
+            "evaluate_run": lambda p, out: evaluate_run(p, device="cpu"),
+            "report": lambda p, out: report(p, device="cpu"), "run_report": lambda p, out: run_report(p, device="cpu"),
+            "diagnose_run": lambda p, out: diagnose_run(p, device="cpu")}
+
+
+@pytest.fixture(scope="module")
+def saved(det, x16, tmp_path_factory):
+    """A folder of saved Detectors: kept.* (its fit's run folder still holds its networks), model.* (fitted in a
+    temporary run folder, gone now) and models/detector.* (det.save(DIR))."""
+    where = tmp_path_factory.mktemp("saved")
+    det.save(where / "kept")
+    with pytest.warns(UserWarning):                                  # (stopped at 4x4 on purpose)
+        Detector(**SHORT).fit(x16).save(where / "model")
+    (where / "models").mkdir()
+    Detector.load(where / "model").save(where / "models")
+    return where
+
+
+@pytest.mark.parametrize("reader", list(_run_readers()))
+def test_a_saved_detector_given_to_a_run_reader_says_what_to_use(det, saved, tmp_path, reader) -> None:
+    """`wildgan score model.json` named the saved Detector and what to use instead; load_model, export_onnx,
+    evaluate_run and report said only that it "is a file, not a run directory" (or "no such run directory" for the
+    stem of the pair, "no config.json" for a folder det.save wrote). Each now says it as the command does, in its own
+    name, and writes nothing."""
+    read = _run_readers()[reader]
+    scores = reader not in ("export_onnx", "scoring_graph")          # (a saved Detector scores; it does not export)
+    for given, json_path in (("model.json", "model.json"), ("model.safetensors", "model.json"),
+                             ("model", "model.json"), ("models", "models/detector.json")):
+        with pytest.raises(ConfigError) as e:
+            read(saved / given, tmp_path)
+        said = str(e.value)
+        assert said.startswith(f"{saved / given} is a Detector saved by the Python API (Detector.save), not a run "
+                               f"directory, which {reader} reads."), said
+        assert (f"Detector.load({str(saved / json_path)!r}).decision_function(X)" in said) == scores, said
+        assert f"Detector(run_dir=DIR, ...).fit(X) writes DIR, a run directory that {reader}(DIR) reads" in said, said
+    with pytest.raises(ConfigError) as e:
+        read(saved / "kept.json", tmp_path)
+    assert f"Its networks are those of the run {det.run_dir_}: {reader}({str(det.run_dir_)!r}) reads that." \
+        in str(e.value), str(e.value)
+    assert not (tmp_path / "m.onnx").exists()

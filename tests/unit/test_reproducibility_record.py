@@ -336,3 +336,76 @@ def test_a_thread_count_record_reads_as_one_count_a_list_or_none():
     assert threads_text(1) == "1 intra-op thread" and threads_text([1, 2]) == "1 then 2 intra-op threads"
     rows = [{"seed": 0, "intra_op_threads": [1, 2]}, {"seed": 1, "intra_op_threads": 2}]
     assert "on 1 then 2 / 2 intra-op threads (cells differ)" in _made_by_line(rows)
+
+
+def test_replay_run_trains_what_train_config_trains_with_its_warning(tmp_path, capsys):
+    """`wildgan train --config RUN/config.yaml` had no Python counterpart but train_run(run_config_file(...)), which
+    skipped its checks: a replay on changed data trained another run without a word. replay_run trains the same
+    networks as the command and warns, as it does, where the images are not the run's."""
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import replay_run
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    config = tmp_path / "run" / "config.yaml"
+    _train_cli(npz, tmp_path / "cli", "--config", str(config))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)              # (the same images: nothing to say)
+        replay_run(config, tmp_path / "py", progress=False, log=lambda m: None, warn_not_grown=False)
+    sha = [json.loads((tmp_path / r / "network-final.json").read_text())["sha256"] for r in ("run", "cli", "py")]
+    assert sha[0] == sha[1] == sha[2]
+    d = dict(np.load(npz))
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
+    np.savez(npz, **d)
+    with pytest.warns(WildganWarning, match=rf"{config} replays the run in {tmp_path / 'run'}, but its training images "
+                                            r"are not the ones that run trained on .*this trains another run"):
+        replay_run(config, tmp_path / "other", progress=False, log=lambda m: None, warn_not_grown=False)
+    assert (tmp_path / "other" / "network-final.json").is_file()
+    capsys.readouterr()
+
+
+def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given_in_memory(tmp_path, monkeypatch):
+    """The command's replay rules for a Detector.fit's run, in replay_run: one on arrays records no data, and
+    train_run of its config trained on $WILDGAN_DATA or the embedded sample in silence (refused, saying to give
+    them); one an earlier wildgan recorded with dataset 'auto' is read 'unlabelled', as fit read it (said)."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.detector import Detector
+    from wildgan.errors import ConfigError, WildganWarning
+    from wildgan.training.run import replay_run
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    kw = dict(preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16, device="cpu", threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        Detector(run_dir=str(tmp_path / "mem"), **kw).fit(x)
+    config = tmp_path / "mem" / "config.json"
+    with pytest.raises(ConfigError, match=rf"^{config}: the run was trained by Detector.fit on images given in memory "
+                                          rf"\(in-memory ndarray\), which its config cannot name; give them again: "
+                                          rf"replay_run\('{config}', RUN_DIR, data=PATH, dataset='unlabelled'\)"):
+        replay_run(config, tmp_path / "a", progress=False, log=lambda m: None)
+    assert not (tmp_path / "a").exists()
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, im in enumerate(x):
+        Image.fromarray(im).save(pile / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        replay_run(config, tmp_path / "b", data=pile, dataset="unlabelled", progress=False, log=lambda m: None)
+        Detector(run_dir=str(tmp_path / "dir"), **kw).fit(pile)
+    got = json.loads((tmp_path / "b" / "config.json").read_text())["data"]
+    assert got["data"] == str(pile) and got["dataset"] == "unlabelled"
+    # a fit on a folder recorded by an earlier wildgan as 'auto' (a folder of one class: one-vs-rest would refuse it)
+    config = tmp_path / "dir" / "config.json"
+    old = json.loads(config.read_text())
+    old["data"]["dataset"] = "auto"
+    config.write_text(json.dumps(old))
+    with pytest.warns(WildganWarning, match=rf"{config}: dataset 'auto' of a Detector.fit recorded by an earlier "
+                                            rf"wildgan is replayed as 'unlabelled': every image of {pile}"):
+        replay_run(config, tmp_path / "c", progress=False, log=lambda m: None, warn_not_grown=False)
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["dataset"] == "unlabelled"

@@ -835,3 +835,80 @@ def test_score_files_warns_of_a_file_given_twice_and_its_rows_line_up_with_ids(t
     with pytest.warns(UserWarning, match=r"read once .*0.png, again in folder"):
         x, ids = to_images([str(pile / "0.png"), str(pile / "1.png"), str(pile)], 8, 1)   # a folder of repeats only
     assert len(x) == 3 and ids == [str(pile / f) for f in ("0.png", "1.png", "2.png")]
+
+
+def _tar_of(folder: Path, archive: Path, extra: dict[str, bytes] | None = None) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(folder, arcname="pile")
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(f"pile/{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def test_a_tar_of_image_files_is_scored_as_its_folder(pile: Path, tmp_path: Path, monkeypatch) -> None:
+    """`wildgan score RUN --data pile.tar.gz` scores every image of the archive; score_files refused it as "a
+    data-set file, not an image", with the command line's way as the only advice. It reads it as the command does:
+    the folder's scores, in chunks, ids inside the archive, and skipped files, warnings and errors named
+    ARCHIVE:member (not by their place in the unpack cache), the warnings as they are met."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    m = _model()
+    m.conversion = {"fit": "pad"}
+    archive = _tar_of(pile, tmp_path / "pile.tar.gz")
+    folder = score_files(m, [pile], chunk_size=64)
+    got = score_files(m, [archive], chunk_size=64)
+    assert got.ids == [f"pile/{Path(i).name}" for i in folder.ids] and got.chunks == folder.chunks == 3
+    for k in folder.scores:
+        np.testing.assert_array_equal(got.scores[k], folder.scores[k], err_msg=k)
+    # unreadable files, one in every score batch or so: refused, or left out with skip_bad, named inside the archive
+    bad = _tar_of(pile, tmp_path / "bad.tar.gz", {f"{i:03d}-bad.png": b"not a png" for i in range(0, N, 10)})
+    with pytest.raises(DataError, match=rf"{bad}:pile/000-bad.png: not a readable image") as e:
+        score_files(m, [bad], chunk_size=64)
+    assert "cache" not in str(e.value)
+    calls, said = [], []
+    real = type(m).score
+    monkeypatch.setattr(type(m), "score", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda msg, *a, **k: said.append((str(msg), len(calls)))
+        got = score_files(m, [bad], chunk_size=64, skip_bad=True)
+    skips = [(s, n) for s, n in said if s.startswith("skipped ")]
+    assert len(skips) == len(got.skipped) == 15 and all(s.startswith(f"skipped {bad}:pile/") for s, _ in skips)
+    assert min(n for _, n in skips) < len(calls)          # the first said before the last chunk was scored
+    assert got.skipped[0].startswith(f"{bad}:pile/") and got.ids == [f"pile/{Path(i).name}" for i in folder.ids]
+    # a caller's filter that makes them errors: raised, named inside the archive
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match=rf"^skipped {bad}:pile/"):
+            score_files(m, [bad], chunk_size=64, skip_bad=True)
+
+
+def test_archives_score_files_does_not_read_are_refused_saying_what_does(pile: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """A zip was left out as an unreadable image (with skip_bad) or refused with the --skip-bad flag as advice; a tar
+    among other paths and a data-set file alone were "a data-set file, not an image" with `wildgan score` as the way.
+    Each is refused naming the file and the Python call that reads it."""
+    import zipfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    m = _model()
+    with zipfile.ZipFile(tmp_path / "pile.zip", "w") as z:
+        z.write(pile / "000.png", "pile/000.png")
+    for paths in ([tmp_path / "pile.zip"], [pile, tmp_path / "pile.zip"]):
+        with pytest.raises(DataError, match=rf"^{tmp_path / 'pile.zip'}: zip archives are not read: unzip it, or "
+                                            r"make a .tar.gz .*, which score_files reads given alone$"):
+            score_files(m, paths, skip_bad=True)
+    archive = _tar_of(pile, tmp_path / "pile.tar.gz")
+    with pytest.raises(DataError, match=r"pile.tar.gz: a data-set file \(a tar archive\), not an image: it cannot be "
+                                        r"mixed with image files or folders; score_files\(model, \[.*pile.tar.gz'\]\) "
+                                        r"scores the image files in it on their own"):
+        score_files(m, [pile / "000.png", archive])
+    np.savez(tmp_path / "x.npz", x=np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(DataError, match=r"x.npz: a data-set file \(an .npz archive\), not image files: score_files "
+                                        r"reads image files, folders and tar archives of image files; "
+                                        r"Detector.from_run\(RUN\).decision_function\(.*x.npz'\) reads a data-set"):
+        score_files(m, [tmp_path / "x.npz"])

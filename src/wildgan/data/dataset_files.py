@@ -462,14 +462,43 @@ def npz_labels(path: str | Path) -> dict[str, Any] | None:
             "is_anomaly": anomaly, "shape": shape}
 
 
+def named_as_in_archive(text: str, tree: Path, archive: Path) -> str:
+    """text (a message, a reason a file was skipped) with the files of `tree`, the unpack of `archive`, named as
+    ARCHIVE:member, and the tree itself as the archive."""
+    return text.replace(f"{tree}/", f"{archive}:").replace(str(tree), str(archive))
+
+
 @contextmanager
-def named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
+def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iterator[None]:
     """A DataError or warning about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score`
     does), and one about the tree names the archive: not their place in the unpack cache, which the user never
-    made. (Warnings are collected, renamed, then issued again with their own category.)"""
-    def named(text: str) -> str:
-        return text.replace(f"{tree}/", f"{archive}:").replace(str(tree), str(archive))
+    made. (Warnings are collected, renamed, then issued again with their own category.)
 
+    as_met: each warning renamed as it is shown instead, through the caller's filters and showwarning, for a long
+    read (score_files on a large archive: a file skipped in its first chunk was said only after the last one); one
+    that a filter turns into an error is raised renamed."""
+    def named(text: str) -> str:
+        return named_as_in_archive(text, tree, archive)
+
+    if as_met:
+        with warnings.catch_warnings():     # (puts the caller's showwarning back on the way out)
+            shown = warnings.showwarning
+
+            def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                     line: str | None = None) -> None:
+                shown(category(named(str(message))), category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            try:
+                yield
+            except DataError as e:
+                renamed = DataError(named(str(e)))
+                if getattr(e, "unreadable", None) is not None:
+                    renamed.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
+                raise renamed from None
+            except Warning as w:            # a warning a filter of the caller's made an error
+                raise type(w)(named(str(w))) from None
+        return
     error = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..checkpoint import list_checkpoints, short_commit, umask
+from ..checkpoint import list_checkpoints, refuse_saved_detector, short_commit, umask
 from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sample_path, own_score, read_run_config,
                       run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
@@ -474,6 +474,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     pile, the named images) in shuffled batches, 'isolated' each image alone, and the thresholds and percentiles
     then come from the training scores cached in the same protocol (train_scores-isolated.csv), so that the report's
     numbers are those of `score --batch-mode isolated`. Other methods have one protocol: a warning, and 'mixed'."""
+    refuse_saved_detector(run_dir, "run_report")
     check_report_args(score, top_k_images, tsne_points, images, batch_mode)
     mask_name = "masks"
     if isinstance(masks, (str, Path)):
@@ -1543,6 +1544,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
     those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
+    refuse_saved_detector(run_dir, "diagnose_run")
     model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
     recorded = read_split_info(run_dir)
@@ -1954,6 +1956,7 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
     array or an .npy file (see run_report). study_views: for a study, a section per chosen score
     (studies.study.score_views makes them; studies.study.score_report is the two in one call). batch_mode: a run's
     (see run_report)."""
+    refuse_saved_detector(path, "report")
     p = Path(path)
     if (p / "config.json").is_file():
         if study_views:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..checkpoint import refuse_saved_detector
 from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_config, scoring_changes,
                       scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
@@ -487,6 +488,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     None: the same split, without reading the data again (and repeating every warning about it). skip_bad: image
     files that are unreadable are left out (those unreadable since training named in a warning) instead of stopping
     the evaluation."""
+    refuse_saved_detector(run_dir, "evaluate_run")
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
     said: list[str] = []

@@ -7,7 +7,8 @@ Python equivalent of `wildgan score`. The module, in file order:
   method (wildgan, latent search or f-AnoGAN). `final_checkpoint` picks the networks (final, else the newest good
   checkpoint), `read_split_info` reads split.json (checked), `untrained_model` is the untrained-networks control.
 * **Scoring a pile of files** -- `score_files(model, paths)` reads and scores image files in chunks, so that memory
-  holds one chunk of pixels whatever the number of files (`default_chunk_size`), and returns `FileScores`. Its steps:
+  holds one chunk of pixels whatever the number of files (`default_chunk_size`), and returns `FileScores`; a tar
+  archive of image files given alone is read as its folder (`_score_archive`). Its steps:
   the chunking (`_make_chunks`, `_balanced_parts` for several processes), the resume folder's finished chunks
   (`_resume_finished`), scoring the remaining chunks (`_score_chunks`), gathering the processes' chunks
   (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
@@ -37,6 +38,7 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
+from ..data.dataset_files import dataset_file_kind, is_tar, named_as_in_archive, named_in_archive
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_kind)
@@ -126,6 +128,7 @@ def _check_without_A(method: str, with_A: bool) -> None:
 def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
     """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
     `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
+    ckpt.refuse_saved_detector(run_dir, "load_model")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
@@ -335,9 +338,21 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     and rank r reads and scores chunks r, r + world, ... on its own device; rank 0 gathers the scores and returns
     them (the same as one process's), the other ranks None. A resume folder written by another number of processes
     keeps its chunking when this scoring can use it (_resumable_parts), else its chunks are scored again. An error
-    on any rank is raised on every rank (none waits for the others forever)."""
+    on any rank is raised on every rank (none waits for the others forever).
+
+    A tar archive of image files (.tar, .tar.gz, ...) given alone is scored as `wildgan score RUN --data ARCHIVE`
+    scores it: every image in it (labels, where its folders are classes, are not read), unpacked once into the cache
+    ($WILDGAN_CACHE) and read as a folder, in chunks; ids, skipped files, warnings and errors name the files inside
+    the archive (ids `folder/a.png`, messages `ARCHIVE:folder/a.png`). Refused, naming the file: a zip archive, an
+    archive among other paths, and a data-set file (an .npz, CIFAR-10's batches, a tar of either), which
+    Detector.decision_function reads whole."""
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
+    archive = _archive_of_images(paths)
+    if archive is not None:
+        return _score_archive(model, archive, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,
+                              score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
+                              resume_dir=resume_dir, with_A=with_A)
     repeats: list[str] = []
     files = list_image_files(paths, repeats)
     conversion = model.conversion if conversion is None else conversion
@@ -416,6 +431,53 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
                       skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
                       resumed=n_resumed, repeated=repeats)
+
+
+def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
+    """The tar archive of image files that `paths` holds alone, which score_files reads as its folder; None for image
+    files and folders. The archives it does not read are refused here, naming the file and what reads it: before,
+    a tar or .npz was "a data-set file, not an image" with the command line's way (`wildgan score RUN --data X`) as
+    the only advice, and a zip (with skip_bad) was left out as an unreadable image."""
+    items = [Path(p) for p in paths]
+    for p in items:
+        if not p.is_file():
+            continue
+        if p.suffix.lower() == ".zip":
+            raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder (tar czf "
+                            f"images.tar.gz folder/), which score_files reads given alone")
+        if len(items) > 1:
+            if is_tar(p):        # (the other data-set files: list_image_files' own refusal, the command's way)
+                raise DataError(f"{p}: a data-set file (a tar archive), not an image: it cannot be mixed with image "
+                                f"files or folders; score_files(model, [{str(p)!r}]) scores the image files in it "
+                                f"on their own")
+            continue
+        kind = dataset_file_kind(p)
+        if kind is None:
+            continue
+        if not is_tar(p) or readers.detect_format(p) != "folder-tar":
+            what = (f"a data-set file ({kind})" if not is_tar(p) else
+                    "a tar archive of a data set (arrays or CIFAR-10 batches)")
+            raise DataError(f"{p}: {what}, not image files: score_files reads image files, folders and tar archives "
+                            f"of image files; Detector.from_run(RUN).decision_function({str(p)!r}) reads a data-set "
+                            f"file whole (every image, labels ignored), as `wildgan score RUN --data "
+                            f"{shell_word(p)}` does")
+        return p
+    return None
+
+
+def _score_archive(model: LoadedModel, archive: Path, **kw: Any) -> FileScores | None:
+    """score_files of the image files in a tar `archive`: unpacked once into the cache (readers.image_tar_tree) and
+    read as a folder, in chunks, with the ids (relative to the archive's top, as the Detector's reads of a tar name
+    them) and the messages (ARCHIVE:member) naming the files inside it, not their place in the cache; warnings
+    renamed as they are said (a skipped file in a long scoring is said as it is met)."""
+    root = readers.image_tar_tree(archive)
+    with named_in_archive(root, archive, as_met=True):
+        got = score_files(model, [root], **kw)
+    if got is not None:
+        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
+        got.skipped = [named_as_in_archive(r, root, archive) for r in got.skipped]
+        got.repeated = [named_as_in_archive(r, root, archive) for r in got.repeated]
+    return got
 
 
 def score_read_files(model: LoadedModel, x_u8: np.ndarray, kept: Sequence[int], n_files: int, *,

@@ -26,7 +26,8 @@ Where things are, top to bottom:
   `check_run_dir` (adds the config: a resume must keep what defines the run, `run_differences`),
   `check_training_memory`.
 * The lock: `run_lock` (held while training), `check_lock_free` (a glance before the data is decoded).
-* `train_run` and its steps.
+* `train_run` and its steps; `replay_run`, a saved run's config file trained again with the command line's checks
+  of a replay (data.replay).
 * Evaluations saved before a resume: `networks_record`, `networks_changed`, `stale_evaluation`,
   `evaluate_command` (evaluation.run and evaluation.report use them too).
 """
@@ -47,11 +48,12 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check_api_call, default_checkpoint_kimg,
-                      kernels_from_env, read_run_config, shown,
+                      kernels_from_env, read_run_config, run_config_file, shown,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
+from ..data.replay import as_fit_read, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, other_images_read,
                            training_record)
@@ -654,6 +656,34 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     with caller_torch_state_kept():
         return _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
                                split=split, before_unlock=before_unlock, warn_not_grown=warn_not_grown)
+
+
+def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | None = None,
+               dataset: str | None = None, **train_kw: Any) -> TrainResult:
+    """Train the run that `config` (a run's config.json or config.yaml, or a copy of one) records again, into
+    `run_dir`: `wildgan train --config CONFIG --out RUN_DIR` in Python, with its checks (data.replay). A
+    Detector.fit's run is read as fit read its data (a WildganWarning where an older record said 'auto'), one on
+    images given in memory is refused unless `data` gives them again, and a warning says where the images read are
+    not the ones the run trained on (this then trains another run). `data` / `dataset`: as --data / --dataset (other
+    images, asked for on purpose, are not compared). train_kw: train_run's (resume, overwrite, progress, log,
+    warn_not_grown). Other changes: edit `wildgan.config.run_config_file(config)` with dataclasses.replace and call
+    train_run (without these checks)."""
+    config = Path(config)
+    file_cfg = as_fit_read(run_config_file(config), config)
+    if file_cfg is None:
+        raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
+                          f"sections): `wildgan train --config {shell_word(config)}` reads it; from Python, build a "
+                          f"wildgan.config.RunConfig and call train_run")
+    asked = replace(file_cfg.data, **({"data": str(data)} if data is not None else {}),
+                    **({"dataset": dataset} if dataset is not None else {}))
+    refuse_in_memory_replay(config, file_cfg, asked, give=f"again: replay_run({str(config)!r}, RUN_DIR, data=PATH, "
+                                                         f"dataset='unlabelled') (a folder or a data-set file),")
+    cfg = replace(file_cfg, data=asked)
+    # built here, as the command builds it, to compare its images with the run's before anything is trained
+    split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
+    if not train_kw.get("resume", False):
+        warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run")
+    return train_run(cfg, Path(run_dir), split=split, **train_kw)
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,

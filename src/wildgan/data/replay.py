@@ -1,0 +1,156 @@
+"""Training a saved run again from its config file: what `wildgan train --config RUN/config.json` does, for Python.
+
+A run's config file (config.json, config.yaml, or a copy of one) names everything that made the run, and read back
+it trains the run again (another `--out`, another seed, ...). Read as is (`wildgan.config.run_config_file` and
+`train_run`), it missed what the command line checks, and trained another run without a word: a Detector.fit's run
+on images given in memory records no data, and trained on $WILDGAN_DATA or the embedded sample; one recorded by an
+earlier wildgan as dataset 'auto' trained by a protocol that fit never used; and images changed since the run were
+not said. The checks live here (torch-free, as the command line reads its --config file before anything else),
+shared by the command line (cli.py: its messages, on stderr) and `wildgan.training.run.replay_run`
+(WildganWarnings):
+
+* `fit_record` / `as_fit_read`: a Detector.fit's run is replayed as fit read its data ('unlabelled');
+* `refuse_in_memory_replay`: a fit's run on images given in memory needs them given again;
+* `warn_if_replay_reads_other_images`: the images read are not the ones the run trained on (split.json, or the
+  comment at the top of a copied config.yaml, records them)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, DataConfig, RunConfig, config_yaml_record, load_config_file,
+                      run_config_file, run_config_from_dict, run_config_to_dict)
+from ..errors import ConfigError, warn_user
+from .source_identity import restore_advice, source_replaced
+from .splits import AnomalySplit, keep_channels_origin, split_differences
+
+Say = Callable[[str], None]
+
+
+def fit_record(config: Path) -> dict[str, Any] | None:
+    """split.json of the run whose config file `config` is, where a Detector.fit on images it was given wrote that
+    run (detector_input); None otherwise: a `wildgan train` run, a DataConfig fit (trained by a protocol), a config
+    file outside its run folder, or an unreadable record (the commands that read it say what is wrong)."""
+    try:
+        info = json.loads((Path(config).parent / "split.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("detector_input") else None
+
+
+def as_fit_read(cfg: RunConfig | None, config: Path, note: Say = warn_user) -> RunConfig | None:
+    """A run's config file as a replay reads it: the run as it was trained. A Detector.fit of an earlier wildgan on a
+    folder, an archive or a data-set file recorded dataset 'auto', which replays such data by its protocol: a
+    labelled .npz or a tree of class folders stopped on 'choose the normal class(es)', CIFAR-10's batches trained on
+    automobile alone. fit read every image, labels ignored, which is 'unlabelled' (what fit records since), and
+    `note` is told so. Only a fit's run (split.json's detector_input): a `wildgan train` or DataConfig run's 'auto'
+    is a protocol."""
+    if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or fit_record(config) is None:
+        return cfg
+    data = "the embedded sample" if cfg.data.data == SAMPLE_TOKEN else cfg.data.data
+    note(f"{config}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled': "
+         f"every image of {data}, labels ignored, as that fit read it")
+    return replace(cfg, data=replace(cfg.data, dataset="unlabelled"))
+
+
+def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig, *,
+                            give: str = "with --data (a folder or a data-set file) and --dataset unlabelled") -> None:
+    """A Detector.fit's run on images given in memory (arrays, a list of files) records no data: replayed without
+    data given, its config trained on $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give
+    (`give`: how the caller passes data, the command line's options by default)."""
+    info = fit_record(config)
+    if info is None or file_cfg.data.data is not None or data.data is not None:
+        return
+    raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
+                      f"({info.get('source') or 'in-memory'}), which its config cannot name; give them {give} to "
+                      f"train on every image as that fit did")
+
+
+def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit, *, warn: Say = warn_user,
+                                      note: Say = warn_user, replayer: str = "`wildgan train --config`") -> None:
+    """A replay of a run's config file with the run's own data settings promises the run again; where the images it
+    reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
+    without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here (`warn`) the same way. A config
+    file copied out of its run folder has no split.json beside it, or another run's: its own comment header
+    (config_yaml_record) names the run and its training images, and is compared instead (a file without one, from an
+    older wildgan or written by hand, cannot be checked). A replay that changes the data settings (--seed,
+    --contamination, --data, ...) asks for other images on purpose and is not compared, whether given by the caller
+    or in the file's own data section edited by hand (against the run's config.json beside it, or the data settings
+    its header records). A replay of the same images keeps the run's record of where its channel count came from (the
+    config gives the count, which made split.json say "chosen" for the data's). A config.json copied out of its run
+    folder records nothing to compare with (JSON has no comments, and an entry of its own would make every older
+    wildgan refuse the run's config.json): said to `note` (_note_unchecked_json; `replayer`: the call that warns)."""
+    recorded_path = config.parent / "split.json"
+    try:
+        file_cfg = run_config_file(config)
+        header = config_yaml_record(config)
+        # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
+        # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
+        # changed data, and one on changed data could pass as the folder's run
+        elsewhere = header is not None and header[0] is not None and \
+            Path(header[0]).resolve() != config.parent.resolve()
+        if recorded_path.is_file() and not elsewhere:
+            recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+            run, where = str(config.parent), f"{recorded_path} records them"
+            ran = _run_data_settings(config.parent / "config.json")
+        else:
+            if header is None:
+                # (an older wildgan's file, or one by hand: nothing to compare with)
+                _note_unchecked_json(config, file_cfg, cfg, note, replayer)
+                return
+            run, recorded = header[0] or "?", header[1]
+            where = f"the comment at the top of {config} records them"
+            ran = _run_data_settings(file_cfg, recorded.get(DATA_SETTINGS_KEY))
+    except (ConfigError, ValueError, OSError):
+        return                        # (not a run's own config beside a readable record: nothing to compare with)
+    if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
+        return
+    if ran is not None and ran != file_cfg.data:
+        return                        # (the file's data section edited by hand: other images asked for, as by --seed)
+    diffs = split_differences(split, recorded, train_only=True)
+    if not diffs:
+        keep_channels_origin(split, recorded)
+        return
+    replaced = source_replaced(recorded, split.info)
+    warn(f"{config} replays the run in {run}, but its training images are not the ones that run trained on "
+         f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
+         + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
+
+
+def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig, note: Say, replayer: str) -> None:
+    """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
+    data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
+    they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
+    the file that is checked. A replay given other data settings (--data, --seed) asks for other images on purpose,
+    and a flat file of options or a sectioned file without format_version (written by hand) is no run's. (A copy
+    whose data section was edited by hand cannot be told from the run's own: it gets the note too.)"""
+    if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
+        return
+    try:
+        if "format_version" not in load_config_file(config):
+            return
+    except ConfigError:
+        return
+    # (worded for any wildgan-written JSON: a `train --dry-run` table saved to a file has format_version too)
+    note(f"{config} has no split.json beside it: if it is a run's config.json, whether these are the images its run "
+         f"trained on is not checked (unlike config.yaml, JSON has no comment to record them in); {replayer} of the "
+         f"run's config.yaml (or of its config.json in its run folder) warns where they changed")
+
+
+def _run_data_settings(where: Any, section: Any = None) -> Any:
+    """The data settings (a DataConfig) a run trained with, for warn_if_replay_reads_other_images: those of its
+    config.json (`where` its path), or, `where` being a config file's RunConfig, `section` (the data section that
+    file's header records) read as the file's own data section is. None where there is no such record (a header
+    written before it held one) or it cannot be read: the replay is then compared as if nothing was edited."""
+    try:
+        if isinstance(where, Path):
+            cfg = run_config_file(where) if where.is_file() else None
+            return None if cfg is None else cfg.data
+        if not isinstance(section, dict):
+            return None
+        return run_config_from_dict({**run_config_to_dict(where), "data": section}).data
+    except (ConfigError, ValueError, OSError, TypeError):
+        return None
