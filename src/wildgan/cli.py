@@ -12,7 +12,8 @@ Map of this file, top to bottom (each part under a `# === ... ===` header):
   exit code);
 * `main`: parses, dispatches, and turns each way a command ends into one line on stderr and an exit code
   (a WildganError: "wildgan: error: ...", 2; training stopped by a signal, with a checkpoint: 128 + the signal;
-  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout pipe 141).
+  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout or stderr pipe 141,
+  quietly).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
@@ -39,7 +40,8 @@ from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SC
                      kernels_from_env, square_name, unknown_names_text)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
+                     TrainingInterrupted, WildganError, WildganWarning, closed_outputs, moved_name, shell_word,
+                     stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -2566,6 +2568,23 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
     return signal.signal(signal.SIGTERM, term), state
 
 
+def _silence_closed_outputs() -> None:
+    """After a BrokenPipeError: stdout and stderr, where their reader has gone, pointed at os.devnull (the Python
+    docs' recipe, "Note on SIGPIPE"), so that what is still buffered for them has nowhere to fail when Python flushes
+    them on exit. stderr too: with `2>&1 | head` a progress line is what broke, and its rest, flushed on exit, made
+    the exit status 120. Where which is closed cannot be told (no poll), stdout, as the recipe does."""
+    closed = closed_outputs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        if fd in (closed if closed is not None else [1]):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
@@ -2632,7 +2651,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 a.square = square_name(a.square, given="cli", warn=lambda m: _warn(WARNING + m))
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
-            return int(a.func(a) or 0)
+            rc = int(a.func(a) or 0)
+            # what the command printed is flushed here, as the Python docs' "Note on SIGPIPE" does it: a reader gone
+            # is then the BrokenPipeError below, not a failure of the flush at Python's exit, which printed
+            # "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`)
+            sys.stdout.flush()
+            return rc
         finally:
             term_state["ending"] = True     # the outcome is decided (see _on_sigterm)
     except TrainingInterrupted as e:
@@ -2669,9 +2693,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `train` handles SIGTERM itself, with a checkpoint
         _eprint(f"wildgan{tag}: {e}")
         return 143
-    except BrokenPipeError:
-        # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError as e:
+        if closed_outputs() == []:
+            # neither stdout nor stderr is closed: another pipe broke (a decode worker's), an error to say as any
+            # OSError is, not a reader that left
+            if debug:
+                raise
+            _eprint(f"wildgan: error{tag}: {e}")
+            return 1
+        # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback, no error line
+        # (there is no one to read it), and no second error when Python flushes the streams on exit
+        _silence_closed_outputs()
         return 141
     except OSError as e:  # after BrokenPipeError, one of its kind
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
