@@ -2048,7 +2048,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     rank other than 0."""
     import warnings
 
-    from .data.readers import image_tar_tree
+    from .data.readers import ids_under_folder, image_tar_tree
     from .scoring.run import score_files
 
     root = image_tar_tree(archive) if archive is not None else None
@@ -2076,6 +2076,11 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         got.skipped = [inside(r) for r in got.skipped]
         # (a file given more than once: said by score_files itself, in the warning above, names mapped by inside)
         got.repeated = [inside(r) for r in got.repeated]
+    elif got is not None:
+        # one folder: ids relative to it (data.readers.ids_under_folder), as its class-folder tree's with --normal,
+        # a tar's, `evaluate`'s and a study's are; the same file had two ids (`tree/test/good/0.png` here,
+        # `test/good/0.png` with --normal, or an absolute path where the folder was typed so)
+        got.ids = ids_under_folder(got.ids, a.data)
     return got
 
 

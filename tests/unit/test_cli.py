@@ -1056,6 +1056,42 @@ def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_pat
     assert main(argv) == 0 and (run / "network-final.json").is_file()
 
 
+def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, monkeypatch, capsys):
+    """An MVTec-like tree scored with `--data TREE --normal good` (its test split, labelled) and `--data TREE` (every
+    image, a pile) names each file by one id, its path relative to TREE, as the run's own files do, whether TREE is
+    typed relative or absolute; the pile's ids were `tree/test/good/00.png` (or absolute), so the two CSVs' rows did
+    not join. Image files, or several paths, keep the paths as given."""
+    import csv
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    tree = tmp_path / "tree"
+    for sub, n in (("train/good", 24), ("test/good", 4), ("test/crack", 4)):
+        (tree / sub).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tree / sub / f"{i:02d}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tree), "--normal", "good", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    monkeypatch.chdir(tmp_path)
+
+    def ids(*data: str) -> list[str]:
+        capsys.readouterr()
+        assert main(["score", str(run), "--data", *data, "--threads", "1", "--no-progress", "--out", "-"]) == 0
+        return [r["id"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+
+    test = [f"test/{c}/{i:02d}.png" for c in ("crack", "good") for i in range(4)]
+    assert sorted(ids("tree", "--normal", "good")) == test
+    pile = ids("tree")
+    assert pile == test + [f"train/good/{i:02d}.png" for i in range(24)]
+    assert ids(f"{tree}/") == ids("./tree") == pile                 # typed absolute, or another way: the same ids
+    assert ids("tree/test") == [t[len("test/"):] for t in test]      # relative to the folder given
+    assert ids("tree/test/crack/00.png", "tree/test/good") == \
+        ["tree/test/crack/00.png", *[f"tree/test/good/{i:02d}.png" for i in range(4)]]
+
+
 def _into_closed_pipe(argv: list[str], cwd: Path):
     """`wildgan ARGV | head` whose reader has left: the command run in a subprocess whose stdout is a pipe already
     closed at its reading end. Without PYTHONUNBUFFERED (set in
