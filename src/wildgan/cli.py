@@ -2591,6 +2591,24 @@ def _silence_closed_outputs() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`wildgan ARGV` (sys.argv's by default): the command's exit code (_main). What it printed is flushed here, on
+    every way out (its result, an error, --help's or a usage error's SystemExit), as the Python docs' "Note on
+    SIGPIPE" does it: a reader gone is then exit 141 without a word, not a failure of the flush at Python's exit,
+    which printed "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`,
+    `wildgan --help | head -1`)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            if sys.stdout is not None:      # (None under pythonw)
+                sys.stdout.flush()
+    except BrokenPipeError:
+        # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone)
+        _silence_closed_outputs()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
     _FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
@@ -2656,12 +2674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 a.square = square_name(a.square, given="cli", warn=lambda m: _warn(WARNING + m))
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
-            rc = int(a.func(a) or 0)
-            # what the command printed is flushed here, as the Python docs' "Note on SIGPIPE" does it: a reader gone
-            # is then the BrokenPipeError below, not a failure of the flush at Python's exit, which printed
-            # "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`)
-            sys.stdout.flush()
-            return rc
+            return int(a.func(a) or 0)
         finally:
             term_state["ending"] = True     # the outcome is decided (see _on_sigterm)
     except TrainingInterrupted as e:

@@ -1106,10 +1106,13 @@ def _into_closed_pipe(argv: list[str], cwd: Path):
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=cwd)
 
 
-def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
+@pytest.mark.parametrize("argv", [["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"], ["--help"],
+                                  ["--version"], []])
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path, argv):
     """`wildgan info | head -1`: the broken pipe ends quietly (exit 141), no 'error' line, no traceback, and no
-    "Exception ignored ... BrokenPipeError" with exit 120 from Python's flush of stdout on exit."""
-    proc = _into_closed_pipe(["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"], tmp_path)
+    "Exception ignored ... BrokenPipeError" with exit 120 from Python's flush of stdout on exit; the same for what
+    argparse prints before its SystemExit (--help, --version) and a bare `wildgan`'s list of commands."""
+    proc = _into_closed_pipe(argv, tmp_path)
     assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr and "Broken pipe" not in proc.stderr, proc.stderr
 
