@@ -12,7 +12,8 @@ Map of this file, top to bottom (each part under a `# === ... ===` header):
   exit code);
 * `main`: parses, dispatches, and turns each way a command ends into one line on stderr and an exit code
   (a WildganError: "wildgan: error: ...", 2; training stopped by a signal, with a checkpoint: 128 + the signal;
-  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout pipe 141).
+  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout or stderr pipe 141,
+  quietly).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
@@ -39,7 +40,8 @@ from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
                      kernels_from_env, square_name, unknown_names_text)
 
 from .errors import (INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, moved_name, shell_word, stop_text)
+                     TrainingInterrupted, WildganError, WildganWarning, closed_outputs, moved_name, shell_word,
+                     stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -1889,6 +1891,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     met. None on a distributed rank other than 0."""
     import warnings
 
+    from .data.readers import ids_under_folder
     from .scoring.run import score_files
 
     with warnings.catch_warnings():
@@ -1899,11 +1902,17 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         tag = _rank_tag()
         warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {msg}")
         try:
-            return score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
-                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                               resume_dir=_resume_dir(a), with_A=not a.no_A)
+            got = score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                              resume_dir=_resume_dir(a), with_A=not a.no_A)
         finally:
             _shutdown(ctx, together=sys.exc_info()[0] is None)
+    if got is not None and archive is None:
+        # one folder: ids relative to it (data.readers.ids_under_folder), as its class-folder tree's with --normal,
+        # a tar's, `evaluate`'s and a study's are; the same file had two ids (`tree/test/good/0.png` here,
+        # `test/good/0.png` with --normal, or an absolute path where the folder was typed so)
+        got.ids = ids_under_folder(got.ids, a.data)
+    return got
 
 
 def _resume_dir(a: argparse.Namespace) -> Path | None:
@@ -2395,7 +2404,42 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
     return signal.signal(signal.SIGTERM, term), state
 
 
+def _silence_closed_outputs() -> None:
+    """After a BrokenPipeError: stdout and stderr, where their reader has gone, pointed at os.devnull (the Python
+    docs' recipe, "Note on SIGPIPE"), so that what is still buffered for them has nowhere to fail when Python flushes
+    them on exit. stderr too: with `2>&1 | head` a progress line is what broke, and its rest, flushed on exit, made
+    the exit status 120. Where which is closed cannot be told (no poll), stdout, as the recipe does."""
+    closed = closed_outputs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        if fd in (closed if closed is not None else [1]):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """`wildgan ARGV` (sys.argv's by default): the command's exit code (_main). What it printed is flushed here, on
+    every way out (its result, an error, --help's or a usage error's SystemExit), as the Python docs' "Note on
+    SIGPIPE" does it: a reader gone is then exit 141 without a word, not a failure of the flush at Python's exit,
+    which printed "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`,
+    `wildgan --help | head -1`)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            if sys.stdout is not None:      # (None under pythonw)
+                sys.stdout.flush()
+    except BrokenPipeError:
+        # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone)
+        _silence_closed_outputs()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
     _FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
@@ -2498,9 +2542,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `train` handles SIGTERM itself, with a checkpoint
         _eprint(f"wildgan{tag}: {e}")
         return 143
-    except BrokenPipeError:
-        # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError as e:
+        if closed_outputs() == []:
+            # neither stdout nor stderr is closed: another pipe broke (a decode worker's), an error to say as any
+            # OSError is, not a reader that left
+            if debug:
+                raise
+            _eprint(f"wildgan: error{tag}: {e}")
+            return 1
+        # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback, no error line
+        # (there is no one to read it), and no second error when Python flushes the streams on exit
+        _silence_closed_outputs()
         return 141
     except OSError as e:  # after BrokenPipeError, one of its kind
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback

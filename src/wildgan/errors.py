@@ -113,12 +113,42 @@ INTERRUPTED = stop_words(signal.SIGINT)
 TERMINATED = stop_words(signal.SIGTERM)
 
 
+# log.txt's `stopped: ...` for a command whose stdout or stderr was a pipe its reader closed (`wildgan study ... 2>&1 |
+# head`): what happened in words, not Python's "[Errno 32] Broken pipe", which read as a failure of the command
+OUTPUT_CLOSED = "the reader of its output went away (a pipe closed early, e.g. by `| head`)"
+
+
+def closed_outputs() -> list[int] | None:
+    """The file descriptors of stdout and stderr (1, 2 for a command) that are pipes, sockets or terminals whose
+    reading end has gone: a write to them fails with BrokenPipeError. Told without writing (poll's POLLERR / POLLHUP),
+    so that a command can tell its output's reader leaving from another pipe breaking (a worker process's). [] where
+    a stream has no descriptor (a notebook's, a test's capture); None where it cannot be told (no poll: Windows)."""
+    import select
+    import sys
+
+    if not hasattr(select, "poll"):
+        return None
+    gone = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        p = select.poll()
+        p.register(fd, select.POLLOUT)
+        if any(ev & (select.POLLERR | select.POLLHUP) and not ev & select.POLLNVAL for _, ev in p.poll(0)):
+            gone.append(fd)
+    return gone
+
+
 def stop_text(e: BaseException) -> str:
     """An exception that ended a command as log.txt's `stopped: ...` says it: Ctrl-C's KeyboardInterrupt, which
-    has no message, as the terminal says it (INTERRUPTED), not as its class name; any other by its message, else its
-    class name."""
+    has no message, as the terminal says it (INTERRUPTED), not as its class name; a broken pipe that is the command's
+    own output closed by its reader as OUTPUT_CLOSED; any other by its message, else its class name."""
     if isinstance(e, KeyboardInterrupt) and not str(e):
         return INTERRUPTED
+    if isinstance(e, BrokenPipeError) and closed_outputs():
+        return OUTPUT_CLOSED
     return str(e) or type(e).__name__
 
 

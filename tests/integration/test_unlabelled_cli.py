@@ -509,7 +509,7 @@ def test_score_one_image_at_a_time_with_batch_mode_isolated(pile: Path, trained:
     assert main(["score", str(run), "--data", str(one), "--batch-mode", "isolated", *flags,
                  "--out", str(out["iso_one"])]) == 0
     assert (run / "train_scores-isolated.csv").is_file()      # the threshold from training scores made the same way
-    inside = next(r for r in _rows(out["iso_all"]) if r["id"] == str(one))
+    inside = next(r for r in _rows(out["iso_all"]) if r["id"] == one.name)     # (ids relative to the folder)
     alone = _rows(out["iso_one"])[0]
     assert float(alone["a"]) == pytest.approx(float(inside["a"]), abs=1e-6)
     assert alone["threshold"] == inside["threshold"]

@@ -1056,15 +1056,115 @@ def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_pat
     assert main(argv) == 0 and (run / "network-final.json").is_file()
 
 
-def test_a_reader_that_leaves_early_is_not_an_error():
-    """`wildgan info | head -1`: the broken pipe ends quietly (exit 141), no 'error' line, no traceback."""
+def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, monkeypatch, capsys):
+    """An MVTec-like tree scored with `--data TREE --normal good` (its test split, labelled) and `--data TREE` (every
+    image, a pile) names each file by one id, its path relative to TREE, as the run's own files do, whether TREE is
+    typed relative or absolute; the pile's ids were `tree/test/good/00.png` (or absolute), so the two CSVs' rows did
+    not join. Image files, or several paths, keep the paths as given."""
+    import csv
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    tree = tmp_path / "tree"
+    for sub, n in (("train/good", 24), ("test/good", 4), ("test/crack", 4)):
+        (tree / sub).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tree / sub / f"{i:02d}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tree), "--normal", "good", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    monkeypatch.chdir(tmp_path)
+
+    def ids(*data: str) -> list[str]:
+        capsys.readouterr()
+        assert main(["score", str(run), "--data", *data, "--threads", "1", "--no-progress", "--out", "-"]) == 0
+        return [r["id"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+
+    test = [f"test/{c}/{i:02d}.png" for c in ("crack", "good") for i in range(4)]
+    assert sorted(ids("tree", "--normal", "good")) == test
+    pile = ids("tree")
+    assert pile == test + [f"train/good/{i:02d}.png" for i in range(24)]
+    assert ids(f"{tree}/") == ids("./tree") == pile                 # typed absolute, or another way: the same ids
+    assert ids("tree/test") == [t[len("test/"):] for t in test]      # relative to the folder given
+    assert ids("tree/test/crack/00.png", "tree/test/good") == \
+        ["tree/test/crack/00.png", *[f"tree/test/good/{i:02d}.png" for i in range(4)]]
+
+
+def _into_closed_pipe(argv: list[str], cwd: Path):
+    """`wildgan ARGV | head` whose reader has left: the command run in a subprocess whose stdout is a pipe already
+    closed at its reading end. Without PYTHONUNBUFFERED (set in
+    some CI and IDE shells): a user's stdout into a pipe is block-buffered, and what is left in its buffer fails when
+    Python flushes it on exit (that case went unseen where it was set)."""
     import subprocess
     import sys
 
-    code = ("import sys, os; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from wildgan.cli import main; "
-            "sys.exit(main(['info', '--preset', 'tiny', '--resolution', '16', '--channels', '1']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from wildgan.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+@pytest.mark.parametrize("argv", [["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"], ["--help"],
+                                  ["--version"], []])
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path, argv):
+    """`wildgan info | head -1`: the broken pipe ends quietly (exit 141), no 'error' line, no traceback, and no
+    "Exception ignored ... BrokenPipeError" with exit 120 from Python's flush of stdout on exit; the same for what
+    argparse prints before its SystemExit (--help, --version) and a bare `wildgan`'s list of commands."""
+    proc = _into_closed_pipe(argv, tmp_path)
     assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr and "Broken pipe" not in proc.stderr, proc.stderr
+
+
+def test_a_study_into_a_closed_pipe_ends_quietly_with_its_files_whole(tiny_npz, tmp_path):
+    """`wildgan study ... | head -n 3`: the study runs (it writes nothing to stdout before its tables), then its
+    tables printed into the closed pipe end it quietly, exit 141, its files whole; `... 2>&1 | head -n 2`: it stops
+    at its first progress line after that, exit 141, and log.txt says the reader went away, not a Broken pipe
+    error."""
+    argv = ["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+            "--contamination", "0", "--seeds", "0", "--threads", "1", "--no-progress"]
+    proc = _into_closed_pipe([*argv, "--out", "st"], tmp_path)
+    assert proc.returncode == 141, proc.stderr
+    for bad in ("Traceback", "Exception ignored", "Broken pipe", "error"):
+        assert bad not in proc.stderr, proc.stderr
+    st = tmp_path / "st"
+    assert [json.loads(line)["cell"] for line in (st / "results.jsonl").read_text().splitlines()] == \
+        ["0_g0_wildgan_image_s0"]
+    assert (st / "tables.md").read_text().startswith("# Study results") and (st / "tables.csv").read_text().count(
+        "\n") >= 2
+    assert "Broken pipe" not in (st / "log.txt").read_text()
+    # `2>&1 | head -n 2`: the reader takes the study's first two lines and leaves while the cell trains
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with subprocess.Popen([sys.executable, "-m", "wildgan", *argv, "--out", "st2"], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as head:
+        first = [head.stdout.readline(), head.stdout.readline()]
+        head.stdout.close()
+        # (120: Python's own flush of stderr on exit failed after the command's end, with an "Exception ignored")
+        assert head.wait(timeout=300) == 141, first
+    assert first[0].startswith("study: 1 cells -> st2"), first
+    log = (tmp_path / "st2" / "log.txt").read_text()
+    # (was "stopped: [Errno 32] Broken pipe": a failure, to whoever reads the log later)
+    assert log.splitlines()[-1] == "stopped: the reader of its output went away (a pipe closed early, e.g. by " \
+                                   "`| head`)" and "Errno" not in log, log
+    assert all(json.loads(line) for line in (tmp_path / "st2" / "results.jsonl").read_text().splitlines()) \
+        if (tmp_path / "st2" / "results.jsonl").exists() else True
+
+
+def test_a_broken_pipe_that_is_not_the_output_is_an_error(monkeypatch, capsys):
+    """A BrokenPipeError while stdout and stderr are open (a worker process's pipe) is said as an error, exit 1,
+    not taken for a reader that left (exit 141 without a word)."""
+    import wildgan.cli as cli
+
+    def broken(a):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    assert main(["info", "--preset", "tiny"]) == 1
+    assert capsys.readouterr().err == "wildgan: error: [Errno 32] Broken pipe\n"
 
 
 def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_path, capsys):

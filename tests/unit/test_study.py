@@ -444,6 +444,20 @@ def test_a_cell_listed_twice_gets_one_row(tmp_path):
     assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
 
 
+def test_a_cell_line_that_meets_a_closed_terminal_is_in_the_cells_log(tmp_path):
+    """`wildgan study ... 2>&1 | head`: the line whose showing met the closed pipe (BrokenPipeError) is in the cell's
+    log.txt all the same, before how the cell stopped; the study's log showed it first, and the cell's missed it."""
+    def log(msg: str) -> None:
+        if msg.startswith("training "):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(BrokenPipeError):
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=log)
+    lines = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text().splitlines()
+    assert lines[0].startswith("training wildgan (tiny)") and lines[-1].startswith("stopped: "), lines
+
+
 def test_a_row_names_its_networks_and_the_code_that_trained_them(tmp_path):
     # a row held the seed and the data's sha256 but not which torch, wildgan or thread count trained its networks,
     # so two studies' rows of one command on two machines differed by their AUCs alone

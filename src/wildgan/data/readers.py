@@ -1195,6 +1195,25 @@ def list_image_files_once(paths: Sequence[str | Path], origins: list[int] | None
     return files
 
 
+def ids_under_folder(ids: Sequence[str], paths: Sequence[str | Path]) -> list[str]:
+    """The ids of the files read from `paths` (file paths, as list_image_files lists them) as the CLI's CSVs write
+    them. One folder given: each file's path relative to it, with / between folders, as a data set's ids are relative
+    to its root (a class-folder tree read with --normal, a tar, a pile's train_scores.csv, evaluate's and a study's
+    test_scores.csv); so one file has one id however the folder was named (relative, absolute, ./tree/, with --normal
+    or without) and rows join across those files. Image files, or several paths: the ids as they are, the paths as
+    given: they have no one root, and two folders may hold the same names."""
+    if len(paths) != 1 or not Path(paths[0]).is_dir():
+        return list(ids)
+    folder = Path(paths[0])
+    out = []
+    for i in ids:
+        try:
+            out.append(Path(i).relative_to(folder).as_posix())
+        except ValueError:          # (not expected: the listing joins the folder's own path to each file)
+            out.append(i)
+    return out
+
+
 def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
                 ) -> tuple[np.ndarray, list[str]]:
     """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).

@@ -51,7 +51,7 @@ from ..data import (build_split, conversion_opts, load_image_files, newly_skippe
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.readers import is_dataset_file, missing_run_data_error
+from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_escape, md_link_target, md_table, split_md_row
@@ -1382,6 +1382,9 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
     named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS, progress=progress,
                                loaded=loaded, batch_mode=batch_mode)
+    # the ids `wildgan score --data` writes for the same paths (one folder: relative to it), so that
+    # named_images.csv joins with its CSV
+    named.ids = ids_under_folder(named.ids, images)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     return named

@@ -765,8 +765,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         cell_file = RunLog(run_dir / "log.txt")
 
         def cell_log(msg: str, cell_file: RunLog = cell_file) -> None:
-            log(msg)
+            # the cell's file first: the study's log shows the line on the terminal, and a terminal gone (`2>&1 |
+            # head`, its BrokenPipeError) must not leave the line out of the cell's log.txt
             cell_file.write(msg)
+            log(msg)
 
         def stop_said(msg: str, cell_file: RunLog = cell_file) -> None:
             # how the cell's session ended: into its log.txt and the study's, not on the terminal, where the error
