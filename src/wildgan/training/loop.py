@@ -6,7 +6,8 @@ Where to look, in file order:
   d_step, ema_update, g_step, e_step   one iteration, written plainly: the reference for what the steps compute
   g_forward ... FastOptions        the fast path's functional forwards (bf16 autocast, channels_last, torch.compile)
                                    and the layers each uses at a phase (g_layers, trunk_layers: for FlatWeights);
-                                   compile_limits, torch._dynamo's limits raised only while a compiled forward runs
+                                   compile_limits, torch._dynamo's limits raised while training runs (train_pgan's
+                                   loop), or around each compiled forward a caller of StepRunner runs outside it
   StepRunner                       one iteration as train_pgan runs it: iteration() draws the minibatch and latents,
                                    then the plain steps above (_plain_iteration), or _body (the same maths on the
                                    fast path, optionally data-parallel, captured whole as a CUDA graph on a GPU)
@@ -362,7 +363,7 @@ _COMPILE_LIMITS = (("recompile_limit", "cache_size_limit"),
 @functools.lru_cache(maxsize=None)
 def _compile_limit_names() -> tuple[str, ...]:
     """One name of each pair, whichever this torch has (the two of an alias pair are one setting); looked up once, as
-    compile_limits runs around every call of a compiled forward."""
+    compile_limits may run around every call of a compiled forward (_within_compile_limits)."""
     import torch._dynamo
 
     cfg = torch._dynamo.config
@@ -370,32 +371,50 @@ def _compile_limit_names() -> tuple[str, ...]:
                  if hasattr(cfg, n))
 
 
+# the limits the training forwards compile under, and how many compile_limits blocks of at least that are open (nested
+# ones count): a compiled forward called inside one finds them raised already and calls straight through
+# (_within_compile_limits)
+_FORWARD_LIMIT = 256
+_limits_held = 0
+
+
 @contextmanager
-def compile_limits(at_least: int = 256) -> Iterator[None]:
+def compile_limits(at_least: int = _FORWARD_LIMIT) -> Iterator[None]:
     """torch._dynamo's recompile limits raised to at least `at_least` inside the block, and the caller's values put
     back after it, on an exception too. One graph per (network, resolution, fading, requires_grad pattern) is far more
     than dynamo's default limit of 8, past which it would run the forwards uncompiled; but the limits are the
-    process's, and a user's own torch.compile after training must find the ones it had."""
+    process's, and a user's own torch.compile after training must find the ones it had. train_pgan holds one block
+    for its whole loop (setting dynamo's config costs about 11 us, too much for every forward call)."""
+    global _limits_held
     import torch._dynamo
 
     cfg = torch._dynamo.config
     before = {n: getattr(cfg, n) for n in _compile_limit_names()}
+    held = False
     try:
         for n, v in before.items():
             setattr(cfg, n, max(at_least, v))
+        if at_least >= _FORWARD_LIMIT:
+            _limits_held, held = _limits_held + 1, True
         yield
     finally:
+        if held:
+            _limits_held -= 1
         for n, v in before.items():
             setattr(cfg, n, v)
 
 
 def _within_compile_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn` (a torch.compile'd forward) run inside compile_limits. Dynamo compiles inside the call, so the raised
+    """`fn` (a torch.compile'd forward) run with compile_limits raised. Dynamo compiles inside the call, so the raised
     limits hold whenever a forward may compile, whoever calls it (train_pgan, the benchmarks, a CUDA graph's capture),
-    and nowhere else; a replayed CUDA graph does not call it at all."""
+    and nowhere else; a replayed CUDA graph does not call it at all. Inside an open compile_limits block (train_pgan's,
+    around its loop) the call goes straight to `fn`; elsewhere (a StepRunner driven by a benchmark) each call opens
+    its own block, as the forwards did before train_pgan held one."""
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with compile_limits():
+        if _limits_held:
+            return fn(*args, **kwargs)
+        with compile_limits(_FORWARD_LIMIT):
             return fn(*args, **kwargs)
 
     return call
@@ -1113,7 +1132,9 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                             epoch=state.epoch, pos=state.pos, n=len(train_x))
         runner.invalidate()
-        with stop_on_signals(flag):
+        # dynamo's recompile limits raised once for the whole loop, not around every compiled forward call; the
+        # caller's values back when the loop ends or fails (a user's own torch.compile afterwards gets its own)
+        with stop_on_signals(flag), (compile_limits() if fast.compile != "off" else nullcontext()):
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
