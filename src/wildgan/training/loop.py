@@ -57,7 +57,8 @@ from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, hos
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals, thread_count_change
-from .schedule import Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, schedule, schedule_work
+from .schedule import (Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, not_grown_text, schedule,
+                       schedule_work)
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -917,8 +918,13 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-               log: Log = print, dist: Any = None, threads_noted: bool = False) -> TrainResult:
+               log: Log = print, dist: Any = None, threads_noted: bool = False,
+               warn_not_grown: bool = True) -> TrainResult:
     """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
+
+    A run that cfg.train.total_kimg or its minutes budget ended before the networks grew to full resolution is said
+    as a WildganWarning once its final networks are written (schedule.not_grown_text), on rank 0;
+    warn_not_grown=False leaves it to a caller that says it itself (train_run, which warns in its own name).
 
     `threads_noted`: a resume whose caller already said that the threads setting changed (training.run's note of
     other numeric settings): the warning of another intra-op thread count than the checkpoint's is not said again.
@@ -929,13 +935,20 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     Trains at cfg.train.threads intra-op threads (None: the caller's count) from torch's global RNG seeded with
     cfg.train.seed, and puts both back as the caller had them on the way out (devices.caller_torch_state_kept)."""
     with caller_torch_state_kept(cfg.train.threads):
-        return _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist,
-                           threads_noted=threads_noted)
+        result, short_lod = _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist,
+                                        threads_noted=threads_noted)
+    # (after the caller's torch state is back: a warnings filter that makes it an error raises it over a finished run)
+    if warn_not_grown and short_lod is not None:
+        warn_user(not_grown_text(cfg.train, cfg.net.resolution, result.nimg, short_lod, result.status == "budget",
+                                 "train_pgan"))
+    return result
 
 
 def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool, progress: bool, log: Log,
-                dist: Any, threads_noted: bool) -> TrainResult:
-    """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan."""
+                dist: Any, threads_noted: bool) -> tuple[TrainResult, float | None]:
+    """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan; and the
+    lod (> 0) the run ended at where it ended before full resolution, on rank 0 (None elsewhere, and for a run
+    grown), for train_pgan's warning."""
     from ..progress import progress_bar
 
     from . import distributed as _dist
@@ -1281,7 +1294,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
                                   f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
                                   where=where, checkpoint_dir=str(ck_dir), complete=True)
-    return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
+    short_lod = trained_lod() if is_main and trained_lod() > 0 else None
+    return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status), short_lod
 
 
 def _stop_words(own: int | None, agreed: int) -> str:
