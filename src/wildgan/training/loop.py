@@ -385,7 +385,8 @@ def compile_limits(at_least: int = _FORWARD_LIMIT) -> Iterator[None]:
     back after it, on an exception too. One graph per (network, resolution, fading, requires_grad pattern) is far more
     than dynamo's default limit of 8, past which it would run the forwards uncompiled; but the limits are the
     process's, and a user's own torch.compile after training must find the ones it had. train_pgan holds one block
-    for its whole loop (setting dynamo's config costs about 11 us, too much for every forward call)."""
+    for its whole loop: entering one costs 10-20 us (dynamo's config set and put back), too much for every forward
+    call (benchmarks/compile_limits_overhead.py)."""
     global _limits_held
     import torch._dynamo
 
