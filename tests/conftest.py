@@ -164,10 +164,20 @@ def _process_state() -> dict:
         # (their contents too: test_roofline's model_cuda_kernels once left "cpu" in VAR_STDDEV_DEVICES, and every
         # later test of its worker ran CUDA's kernels, test_schedule's ETA counts failing on CI's worker order only)
         "nets.layers' kernel sets": {n: frozenset(getattr(layers, n)) for n in _KERNEL_SETS},
-        # (the training loop raises them only around a compiled forward, loop.compile_limits; read only where dynamo
-        # is imported already, as importing it takes seconds)
+        # (the training loop raises them only while train_pgan's loop runs, or around a compiled forward that a caller
+        # of StepRunner runs outside it, loop.compile_limits; read only where dynamo is imported already, as importing
+        # it takes seconds)
         "torch._dynamo's recompile limits": _dynamo_limits(),
+        # (a block left counted open would let a later runner's compiled forwards skip raising the limits)
+        "loop.compile_limits' open blocks": _open_limit_blocks(),
     }
+
+
+def _open_limit_blocks() -> int:
+    import sys
+
+    loop = sys.modules.get("wildgan.training.loop")
+    return 0 if loop is None else getattr(loop, "_limits_held", 0)
 
 
 def _dynamo_limits() -> dict:
@@ -212,6 +222,8 @@ def _put_back(before: dict) -> None:
     for n, v in before["nets.layers' kernel sets"].items():
         getattr(layers, n).clear()
         getattr(layers, n).update(v)
+    if "wildgan.training.loop" in sys.modules:
+        sys.modules["wildgan.training.loop"]._limits_held = before["loop.compile_limits' open blocks"]
     if before["torch._dynamo's recompile limits"]:
         cfg = sys.modules["torch._dynamo"].config
         for n, v in before["torch._dynamo's recompile limits"].items():

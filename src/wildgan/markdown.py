@@ -23,6 +23,17 @@ def md_escape(value: Any, *, pipe: bool = True) -> str:
     return (_MD_SPECIAL if pipe else _MD_SPECIAL_BUT_PIPE).sub(r"\\\1", " ".join(str(value).splitlines()))
 
 
+def md_code(text: Any) -> str:
+    """Text as one Markdown code span (a command naming a user's path): fenced with one backtick more than the longest
+    run of backticks inside it, and padded with a space each side where it starts or ends with one (CommonMark strips
+    that space), so that a backtick in a folder name does not end the span. Nothing inside a code span is escaped:
+    `*`, `_`, `[` and `|` in it are literal already."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def md_link_target(path: str) -> str:
     """A relative link's target (a POSIX path) percent-encoded: a name with spaces, parentheses or `#` would end the
     link or read as a fragment; `/` stays, so the link still walks the folders."""

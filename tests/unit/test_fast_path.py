@@ -464,6 +464,104 @@ def test_a_compiled_runner_raises_dynamo_limits_only_while_its_forwards_run(monk
         torch._dynamo.reset()       # (the graphs cached on g_forward's code are this backend's: not for later tests)
 
 
+def _eager_compile(monkeypatch, seen: list) -> None:
+    """torch.compile with an eager backend that records the dynamo limits each graph compiles under."""
+    real_compile = torch.compile
+
+    def count(gm, inputs):
+        seen.append(_dynamo_limits())
+        return gm.forward
+
+    monkeypatch.setattr(torch, "compile", lambda f, mode=None, dynamic=None: real_compile(f, backend=count,
+                                                                                            dynamic=dynamic))
+
+
+def _counted_limits(monkeypatch) -> list:
+    """loop.compile_limits replaced by itself counting its entries (the forwards' wrapper looks it up by name)."""
+    from wildgan.training import loop
+
+    real, entered = loop.compile_limits, []
+
+    def counted(*a, **k):
+        entered.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "compile_limits", counted)
+    return entered
+
+
+def _compiled_run_cfg(tmp_path, total_kimg: float = 0.064) -> RunConfig:
+    tc = TrainConfig(total_kimg=total_kimg, phase_kimg=0.032, minibatch=MB, seed=5, device="cpu", compile="default",
+                     log_every=1)
+    data = DataConfig(data=str(tmp_path / "unused.npz"), normal=("0",), resolution=8, channels=1)
+    return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+
+
+def test_train_pgan_raises_dynamo_limits_once_per_run_not_per_forward(monkeypatch, one_thread, tmp_path):
+    """A compiled run's forwards find the limits raised (every graph compiles under them) while train_pgan sets them
+    once for its loop: no dynamo config writes per forward call (about 11 us each). The caller's values are back
+    after it, so the user's own torch.compile is not left with ours."""
+    from wildgan.training import loop
+
+    seen: list = []
+    _eager_compile(monkeypatch, seen)
+    entered = _counted_limits(monkeypatch)
+    nc, _, x = _setup()
+    before = _dynamo_limits()
+    try:
+        res = train_pgan(x, _compiled_run_cfg(tmp_path), tmp_path / "run", progress=False, log=lambda m: None)
+        assert res.nimg >= 64
+        assert seen and all(min(v) >= 256 for v in seen), seen
+        assert len(entered) == 1, f"compile_limits entered {len(entered)} times in one run"
+        assert _dynamo_limits() == before and loop._limits_held == 0
+    finally:
+        torch._dynamo.reset()
+
+
+def test_train_pgan_puts_dynamo_limits_back_when_it_fails(monkeypatch, one_thread, tmp_path):
+    """An exception inside the loop leaves neither dynamo's limits raised nor the forwards' fast path on: a runner
+    driven afterwards by the caller opens its own block per call again."""
+    from wildgan.training import loop
+
+    seen: list = []
+    _eager_compile(monkeypatch, seen)
+    real_iteration, limits_inside = loop.StepRunner.iteration, []
+
+    def failing(self, phase, ema_beta=None):
+        real_iteration(self, phase, ema_beta)
+        limits_inside.append(_dynamo_limits())
+        raise KeyError("an iteration failed")
+
+    monkeypatch.setattr(loop.StepRunner, "iteration", failing)
+    nc, _, x = _setup()
+    before = _dynamo_limits()
+    try:
+        with pytest.raises(KeyError, match="an iteration failed"):
+            train_pgan(x, _compiled_run_cfg(tmp_path), tmp_path / "run", progress=False, log=lambda m: None)
+        assert limits_inside and min(limits_inside[0]) >= 256
+        assert _dynamo_limits() == before and loop._limits_held == 0
+    finally:
+        torch._dynamo.reset()
+
+
+def test_a_runner_outside_train_pgan_still_compiles_under_raised_limits(monkeypatch, one_thread):
+    """Only an open compile_limits block of at least the forwards' limit lets them call straight through: a lower one
+    (a caller's own) does not, and the forwards still compile under 256."""
+    from wildgan.training import loop
+
+    seen: list = []
+    _eager_compile(monkeypatch, seen)
+    nc, tc, x = _setup()
+    try:
+        _, run = _runner(nc, tc, x, FastOptions(compile="default"), force_fast=True)
+        with compile_limits(at_least=10):
+            assert loop._limits_held == 0
+            _train(run, nc, tc, 1)
+        assert seen and all(min(v) >= 256 for v in seen), seen
+    finally:
+        torch._dynamo.reset()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WILDGAN_TEST_COMPILE") != "1",
                     reason="torch.compile on CPU takes minutes here; set WILDGAN_TEST_COMPILE=1")

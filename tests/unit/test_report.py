@@ -249,7 +249,10 @@ def test_the_run_report_page_names_the_bad_lines_of_stats_jsonl(tmp_path: Path) 
 
     assert [m for m in report_warnings() if "left out" in m] == [said]
     md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
-    assert f"## Training\n\n**{said}**\n" in md and "training_curves.png" in md
+    # (its path escaped in the Markdown, as every path there: the temporary folder's name has underscores)
+    from wildgan.markdown import md_escape
+
+    assert f"## Training\n\n**{md_escape(said)}**\n" in md and "training_curves.png" in md
     assert f'<p class="note">{html.escape(said)}</p>' in page
     p.write_text(rows + '{"kimg": 1.0, "D/lo')
     assert not [m for m in report_warnings() if "left out" in m]
@@ -458,7 +461,11 @@ def test_study_report_fallback_figures_pool_the_rows_the_study_pools(tmp_path: P
     said = ("2 of the 4 rows are left out of these figures, as tables.md leaves them out: tables.csv marks them "
             "computed otherwise than the study command that wrote it computes its cells (e.g. w-0.0-1: score.lam: "
             "0.2 -> 0.05).")
-    assert said in md and md.index(said) < md.index("Drawn from results.jsonl (the study left no plot)")
+    from wildgan.markdown import md_escape
+
+    # (plain text from the studies layer, escaped where it becomes Markdown: its `>` too)
+    esc = md_escape(said)
+    assert esc in md and md.index(esc) < md.index("Drawn from results.jsonl (the study left no plot)")
 
 
 def test_study_report_fallback_without_tables_csv_pools_no_rows_of_other_scoring(
@@ -592,7 +599,9 @@ def test_study_report_names_the_lines_of_results_jsonl_that_are_no_rows(tmp_path
         page = report(study).read_text()
     assert [str(w.message) for w in warned if issubclass(w.category, WildganWarning)] == [said]
     md = (study / "report" / "report.md").read_text()
-    assert "2 result rows" in page and f"**{said}**" in md
+    from wildgan.markdown import md_escape
+
+    assert "2 result rows" in page and f"**{md_escape(said)}**" in md      # (the warning raw, the page's note escaped)
     assert "| c0 |" in md and "| c1 |" in md and "c9" not in md
 
 
@@ -823,7 +832,10 @@ def test_a_report_says_why_its_pixel_auc_is_undefined(tiny_run: Path, tmp_path: 
     assert any(issubclass(w.category, WildganWarning) and why.removeprefix("undefined: ") in str(w.message)
                for w in said), [str(w.message) for w in said]
     md = (run / "report" / "report.md").read_text()
-    assert f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({tmp_path / 'm.npy'}): {why}" in md
+    from wildgan.markdown import md_escape
+
+    assert f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({md_escape(tmp_path / 'm.npy')}): " \
+        f"{why}" in md
     m = json.loads((run / "report" / "metrics.json").read_text())
     assert m["pixel_auc"] != m["pixel_auc"] and why.removeprefix("undefined: ") in m["pixel_auc_undefined"]
 
@@ -2651,3 +2663,142 @@ def test_report_config_section_summarises_the_training_images_record(tmp_path: P
     # a damaged record (not JSON) is shown as written: there is nothing to summarise
     (tmp_path / "config.yaml").write_text(written.replace(record_line, "# wildgan-trained-on: {not json"))
     assert "# wildgan-trained-on: {not json" in _config_text(tmp_path)
+
+
+ODD_PATH_PART = "a_b*[c]|d"
+
+
+def _outside_code(md: str) -> str:
+    """report.md without its fenced blocks and code spans: where a path is Markdown text, not code."""
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", md, flags=re.S))
+
+
+def test_a_run_report_escapes_every_user_path_it_names_and_its_json_keeps_them_raw(tmp_path: Path) -> None:
+    """A run folder, a data file and a masks file under a folder named with Markdown syntax: report.md named them raw
+    where the text was built outside the page's own escapes (the networks' file, the masks, the warning naming a bad
+    line of stats.jsonl), so `*`, `_`, `[` and `|` rendered as emphasis, a link or a table. Escaped where the text
+    becomes Markdown; metrics.json and the console's warning keep the path as it is."""
+    import warnings
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.run import split_for_run
+    from wildgan.markdown import md_escape
+    from wildgan.training.run import train_run
+
+    odd = tmp_path / ODD_PATH_PART
+    odd.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(odd / "data.npz", x=rng.integers(0, 256, (80, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 40))
+    run = odd / "run"
+    cfg = RunConfig(data=DataConfig(data=str(odd / "data.npz"), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.016, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", log_every=1), preset="tiny")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    stats = (run / "stats.jsonl").read_text().splitlines(keepends=True)
+    (run / "stats.jsonl").write_text(stats[0] + "not a row\n" + "".join(stats[1:]))      # a bad line inside: named
+    np.save(odd / "masks.npy", np.random.default_rng(1).random(split_for_run(run).test_x.shape[:3]) > 0.9)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        report(run, top_k_images=2, masks=odd / "masks.npy", device="cpu", controls=False, tsne_points=20)
+    md = (run / "report" / "report.md").read_text()
+    esc = md_escape(ODD_PATH_PART)
+    assert ODD_PATH_PART not in _outside_code(md)
+    lines = md.splitlines()
+    for start in ("Run directory: ", "Data: ", "Networks: ", "Pixel-level ROC AUC", "**"):
+        hits = [ln for ln in lines if ln.startswith(start) and (esc in ln or ODD_PATH_PART in ln)]
+        assert hits and all(esc in ln for ln in hits), (start, hits)
+    assert any("stats.jsonl: 1 line left out" in ln and esc in ln for ln in lines)
+    # report.html shows the path as written, not its escapes
+    page = (run / "report" / "report.html").read_text()
+    shown = html.unescape(page)
+    assert f"{odd}/masks.npy" in shown and f"{run}/stats.jsonl: 1 line" in shown and esc not in shown
+    # what is not Markdown keeps the path raw: metrics.json and the warning
+    metrics = json.loads((run / "report" / "metrics.json").read_text())
+    assert ODD_PATH_PART in metrics["model"]["source"]
+    assert any(f"{run}/stats.jsonl: 1 line left out" in str(w.message) for w in got)
+
+
+def test_a_study_report_escapes_the_notes_built_outside_it(tmp_path: Path) -> None:
+    """The warning naming results.jsonl's bad lines (rows.left_out_text) and the result rows' cell names reached
+    report.md raw; escaped there now, the warning itself raw."""
+    import warnings
+
+    from wildgan.markdown import md_escape
+
+    study = tmp_path / ODD_PATH_PART
+    study.mkdir()
+    rows = [_study_row(seed=s) for s in (0, 1)]
+    rows[0]["cell"] = f"folder-{ODD_PATH_PART}-g0-wildgan-image-s0"
+    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\nnot a row\n" + json.dumps(rows[1]) + "\n")
+    (study / "tables.md").write_text("# Table 2\n")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        report(study)
+    md = (study / "report" / "report.md").read_text()
+    esc = md_escape(ODD_PATH_PART)
+    assert ODD_PATH_PART not in _outside_code(md)
+    assert any(ln.startswith("**") and "results.jsonl: 1 line left out" in ln and esc in ln for ln in md.splitlines())
+    assert any(ln.startswith("| folder-") and esc in ln for ln in md.splitlines())     # (md_cell escapes its |)
+    assert any(f"{study}/results.jsonl: 1 line left out" in str(w.message) for w in got)
+
+
+def test_a_detector_runs_report_escapes_its_folder_and_a_saved_evaluations_data(tmp_path: Path) -> None:
+    """A Detector.fit on a folder, and the labelled evaluation saved beside it (eval.json): the page named both raw."""
+    import warnings
+
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+    from wildgan.markdown import md_escape
+
+    odd = tmp_path / ODD_PATH_PART
+    (odd / "imgs").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(odd / "imgs" / f"{i:02d}.png")
+    run = odd / "det"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(
+            str(odd / "imgs"))
+    (run / "eval.json").write_text(json.dumps({"data": {"source": str(odd / "labelled")}, "n_test": 4,
+                                               "n_anomalous": 2, "auc": {"a": 0.5}}))
+    run_report(run, top_k_images=2, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    esc = md_escape(ODD_PATH_PART)
+    assert ODD_PATH_PART not in _outside_code(md)
+    lines = md.splitlines()
+    assert any(ln.startswith("This run was trained by Detector.fit on the images of ") and esc in ln for ln in lines)
+    assert any("A labelled evaluation was saved by" in ln and f"{esc}/labelled" in ln for ln in lines)
+
+
+def test_tables_md_escapes_the_cell_names_it_quotes() -> None:
+    """A cell's name holds its normal class (a user's folder name): tables.md quoted it raw as the example of cells
+    not grown to full resolution and in the table of rows left out."""
+    from wildgan.markdown import md_escape
+    from wildgan.studies import render_markdown
+
+    cell = f"{ODD_PATH_PART}_g0_wildgan_image_s0"
+    rows = [_study_row(normal=ODD_PATH_PART, cell=cell, seed=0, lod=1.0, kimg=0.1),
+            _study_row(normal=ODD_PATH_PART, cell=f"{cell}x", seed=1)]
+    md = render_markdown(rows, apart={f"{cell}x": "score.lam: 0.2 -> 0.05"})
+    md_short = render_markdown(rows[:1])
+    assert ODD_PATH_PART not in md + md_short
+    assert f"(e.g. {md_escape(cell)}); train longer" in md_short
+    assert any(ln.startswith(f"| {md_escape(cell)}x |") for ln in md.splitlines())
+
+
+def test_a_command_naming_a_path_with_backticks_stays_one_code_span() -> None:
+    """A command in a code span (`wildgan evaluate PATH ...`) ended at a backtick in the path, the rest of it read as
+    text; md_code fences it with a longer run of backticks, which report.html reads back as one span."""
+    from wildgan.evaluation.report import _md_inline
+    from wildgan.markdown import md_code
+
+    cmd = "wildgan evaluate '/runs/a`b``c*_[x]|' --data L"
+    span = md_code(cmd)
+    assert span == f"```{cmd}```"
+    assert _md_inline(f"Run {span} again.") == f"Run <code>{html.escape(cmd).replace('*', '&#42;')}</code> again."
+    assert md_code("`x`") == "`` `x` ``" and _md_inline(md_code("`x`")) == "<code>`x`</code>"
+    assert _md_inline("`a` and `b*` **c**") == "<code>a</code> and <code>b&#42;</code> <strong>c</strong>"

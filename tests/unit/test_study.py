@@ -628,7 +628,11 @@ def test_rows_of_cells_the_command_does_not_run_scored_otherwise_are_not_pooled_
     md = (st / "tables.md").read_text()
     assert "Cells: 1." in md and "**1 row is left out of these tables**" in md
     assert f"| d_I (image) | {s0['auc']['A']:.3f} |" in md           # seed 0's alone, no mean over the two seeds
-    assert md.endswith(f"| {s1['cell']} | wildgan | 0.1 | 1 | {s1['auc']['a']:.3f} (a) | score.lam: 0.05 -> 0.2 |\n")
+    # (the cell's name escaped: it holds the normal class, a user's folder name)
+    from wildgan.markdown import md_escape
+
+    assert md.endswith(f"| {md_escape(s1['cell'])} | wildgan | 0.1 | 1 | {s1['auc']['a']:.3f} (a) | score.lam: 0.05 -> "
+                       f"0.2 |\n")
     marks = {(ln.split(",")[5], ln.rsplit(",", 1)[1]) for ln in (st / "tables.csv").read_text().splitlines()[1:]}
     assert marks == {("0", ""), ("1", "score.lam: 0.05 -> 0.2")}
     assert [pts for label, pts in curves[-1].items() if label == "Ours d_I (a)"] == [
@@ -2159,8 +2163,10 @@ def test_old_study_rows_render_without_a_comparison_section(tmp_path):
     assert not (tmp_path / "comparisons.jsonl").exists()
     # and a folder whose cells' scores are gone says why its cells of one seed are not compared
     study_mod.write_tables(tmp_path, FIXED)
-    assert ("Not compared: automobile_g0_wildgan_image_s0 vs automobile_g0_wildgan_latent_s0 (a − a): "
-            "automobile_g0_wildgan_image_s0: its scores are not kept") in (tmp_path / "tables.md").read_text()
+    # (the cells' names, a normal class's folder name in them, escaped as Markdown: comparisons.jsonl keeps them raw)
+    assert ("Not compared: automobile\\_g0\\_wildgan\\_image\\_s0 vs automobile\\_g0\\_wildgan\\_latent\\_s0 (a − a): "
+            "automobile\\_g0\\_wildgan\\_image\\_s0: its scores are not kept") in (tmp_path / "tables.md").read_text()
+    assert "automobile_g0_wildgan_image_s0: its scores are not kept" in (tmp_path / "comparisons.jsonl").read_text()
 
 
 def test_a_study_s_cells_of_two_encoder_losses_are_compared_as_they_finish(tmp_path):

@@ -225,6 +225,34 @@ def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_
     assert said(replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.03)), "grown") == []
 
 
+def test_train_pgan_called_directly_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_thread) -> None:
+    """train_pgan, a public function of its own (docs/python_api.md), said nothing of a run ended half-grown; only
+    train_run did. It warns now, in its own name, once; train_run, which calls it, still warns once (the test above),
+    and warn_not_grown=False or a grown run says nothing."""
+    import warnings
+    from dataclasses import replace
+
+    from wildgan.errors import WildganWarning
+
+    base = _tiny_run_config()
+
+    def said(cfg: RunConfig, name: str, **kw: Any) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            train_pgan(_x(), cfg, tmp_path / name, progress=False, log=lambda m: None, **kw)
+        return [str(w.message) for w in got if issubclass(w.category, WildganWarning)
+                and "finished growing" in str(w.message)]
+
+    short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
+    assert said(short, "short") == [
+        "training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing to "
+        "8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches at "
+        "full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is scored at "
+        "the resolution it reached; continue it with train_pgan(..., resume=True) and train.total_kimg=1.334"]
+    assert said(short, "quiet", warn_not_grown=False) == []
+    assert said(replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.03)), "grown") == []
+
+
 def test_a_run_that_arrived_after_the_early_check_is_refused_under_the_lock(tmp_path, monkeypatch) -> None:
     """check_run_dir looks before the lock is taken; another start may train into the folder in between. train_run
     asks again under the lock, so the new start is refused there and the run it found is left as it was."""

@@ -54,7 +54,7 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, shell_word, warn_user
 from ..fileio import atomic_write_text, unwritable_error
-from ..markdown import md_escape, md_link_target, md_table, split_md_row
+from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
@@ -113,8 +113,10 @@ def _fmt(v: Any) -> str:
 
 
 # a backslash escape (markdown.md_escape writes them into text taken from file names) or a code span, whichever
-# comes first: an escaped backtick starts no code span, and a backslash inside a code span is literal, as in Markdown
-_MD_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]+)`")
+# comes first: an escaped backtick starts no code span, and a backslash inside a code span is literal, as in Markdown.
+# A span's fence may be several backticks (markdown.md_code, for a command whose path holds one): it ends at a run of
+# exactly as many
+_MD_LITERAL = re.compile(r"\\([!-/:-@\[-`{-~])|(?<!`)(`+)(?!`)(.+?)(?<!`)\2(?!`)")
 
 
 def _md_inline(text: str) -> str:
@@ -126,7 +128,11 @@ def _md_inline(text: str) -> str:
     for m in _MD_LITERAL.finditer(text):
         parts.append(html.escape(text[at:m.start()]))
         # as character references: a `*` kept literal must not pair up in the **bold** pass below
-        lit = m.group(1) if m.group(1) is not None else m.group(2)
+        lit = m.group(1)
+        if lit is None:
+            lit = m.group(3)
+            if lit.startswith(" ") and lit.endswith(" ") and lit.strip():
+                lit = lit[1:-1]      # (md_code's padding beside a backtick, stripped as CommonMark strips it)
         lit = "".join("&#42;" if c == "*" else html.escape(c) for c in lit)
         parts.append(lit if m.group(1) is not None else f"<code>{lit}</code>")
         at = m.end()
@@ -246,9 +252,13 @@ class _Page:
         self.html_parts.append(html_text)
         self.md_parts.append(md_text)
 
-    def note(self, text: str) -> None:
-        """A paragraph that must not be missed (stale numbers): red in HTML, bold in Markdown."""
-        self.raw(f'<p class="note">{_md_inline(text)}</p>', f"**{text}**\n")
+    def note(self, text: str, plain: bool = False) -> None:
+        """A paragraph that must not be missed (stale numbers): red in HTML, bold in Markdown. plain: `text` is no
+        Markdown but plain text that may name a user's file (a warning built outside this module, which the console
+        and the JSON files say as it is): escaped here, where it becomes Markdown (md_escape), and read back so in
+        HTML."""
+        md = md_escape(text) if plain else text
+        self.raw(f'<p class="note">{_md_inline(md)}</p>', f"**{md}**\n")
 
     def write(self, out_dir: Path) -> Path:
         page = _HTML_TEMPLATE.format(title=html.escape(self.title), body="\n".join(self.html_parts),
@@ -672,8 +682,8 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             src = str(split_info.get("source") or "")
             on = ("in-memory images: there is no test split to evaluate and its training images cannot be rebuilt "
                   "from the run" if not src or src.startswith("in-memory") else
-                  f"the images of {src}: there is no test split to evaluate, and this report does not read them "
-                  f"again (`wildgan train` on the folder ranks a pile's own images)")
+                  f"the images of {md_escape(src)}: there is no test split to evaluate, and this report does not read "
+                  f"them again (`wildgan train` on the folder ranks a pile's own images)")
             # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
             # mixed train_scores.csv the page named whatever the protocol)
             page.p(f"This run was trained by Detector.fit on {on}, so this report shows the threshold taken from the "
@@ -762,8 +772,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     try:
         ev = json.loads(saved.read_text(encoding="utf-8"))
         what = (f"A labelled evaluation was saved by `wildgan evaluate --data` on "
-                f"{ev.get('data', {}).get('source', '?')} ({ev.get('n_test')} images, {ev.get('n_anomalous')} "
-                f"anomalous)")
+                f"{md_escape(ev.get('data', {}).get('source', '?'))} ({ev.get('n_test')} images, "
+                f"{ev.get('n_anomalous')} anomalous)")
         stale = stale_evaluation(run_dir, saved, model.meta)
         version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
         changed = score_settings_changes(ev, model.cfg)
@@ -780,8 +790,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             return
         if stale is not None:
             text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
-                    f"test_scores.csv, test_controls.csv) are not theirs. Run `{stale[1]}` again to evaluate the "
-                    f"current networks.")
+                    f"test_scores.csv, test_controls.csv) are not theirs. Run {md_code(stale[1])} again to evaluate "
+                    f"the current networks.")
         else:
             # of these networks, but by other score formulas or settings (config.json's score section edited since):
             # its AUCs are not what the networks score now
@@ -790,12 +800,12 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                    f"with other score settings than the run's config.json holds ({'; '.join(changed)})"
                    if changed else f"with {read}")
             text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
-                    f"networks score now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
+                    f"networks score now. Run {md_code(evaluate_command(run_dir, saved, ev))} again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{md_escape(saved)} is there but cannot be read ({type(e).__name__}: {md_escape(e)}); its labelled "
-                f"evaluation is not shown. Run `wildgan evaluate {shell_word(run_dir)} --data LABELLED` again to write "
-                f"it anew.")
+                f"evaluation is not shown. Run {md_code(f'wildgan evaluate {shell_word(run_dir)} --data LABELLED')} "
+                f"again to write it anew.")
     page.note(text)
 
 
@@ -884,7 +894,8 @@ def _networks_text(ms: dict[str, Any]) -> str:
         # CPU weights differ between thread counts: which made these ('1 then 2' for a run resumed under another;
         # networks recorded before it: unsaid)
         by += f" on {threads}"
-    return f"Networks: {ms['source']}{f' ({trained})' if trained else ''}{by}."
+    # (the networks' file is in the run's folder, a user's name: escaped here, metrics.json keeps it raw)
+    return f"Networks: {md_escape(ms['source'])}{f' ({trained})' if trained else ''}{by}."
 
 
 def _grown_text(ms: dict[str, Any], cfg: Any) -> str:
@@ -921,7 +932,7 @@ def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: 
     it is undefined (also in metrics.json, 'pixel_auc_undefined'). lod: the one the images were scored at; the
     maps of a coarse run are scored at a lower resolution than the masks and compared with them at the masks' after
     their nearest enlargement (residual_maps), each scored pixel's value standing for the block it covers."""
-    what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({name})"
+    what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({md_escape(name)})"
     if diag.recon is None:
         page.p(f"{what}: none, this method gives no reconstructions to map.")
         return
@@ -1315,7 +1326,7 @@ def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
     if rows or said:
         page.h(2, "Training")
     if said:
-        page.note(said)
+        page.note(said, plain=True)
         warn_user(said)
     if rows:
         from . import plots  # matplotlib: this section draws
@@ -1759,7 +1770,7 @@ def _score_view_section(page: _Page, out: Path, view: StudyScoreView) -> None:
            f"each method's untrained networks scored by `{s}`, and the pixel statistics of the query, one value per "
            f"seed; mean ± std over seeds. {BAND_NOTE}")
     for text in view.notes:
-        page.note(text)
+        page.note(text, plain=True)
     for plot, png in zip(view.plots, plots.gamma_figures(out, view.plots, score=s)):
         page.img(png, f"AUC vs gamma, score {s} for every method" + (f", normal {plot.normal}" if plot.normal else ""),
                  width=720)
@@ -1780,7 +1791,7 @@ def _write_study_report(study_dir: Path, out: Path, views: Sequence[StudyScoreVi
     if unread:
         said = left_out_text(results, unread, NOT_STUDY_ROWS,
                              where="of this report and of the study's tables")
-        page.note(said)
+        page.note(said, plain=True)
         warn_user(said)
     stale = _stale_tables(study_dir) if rows else None
     if stale:
@@ -1876,7 +1887,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     if pngs or said:
         page.h(2, "Plots")
         for text in said:
-            page.note(text)
+            page.note(text, plain=True)
         if drawn:
             page.p(f"Drawn from results.jsonl (the study left no plot). {BAND_NOTE}")
         elif any(p.name.startswith("auc_vs_gamma") for p in pngs):
@@ -1901,7 +1912,9 @@ def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[st
             *(["controls.untrained.A"] if any(f.get("method") == "fanogan" for f in flat) else []),
             "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean", *differ]
     cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
-    page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
+    # (a cell's name holds its normal class, a user's folder name: escaped as a file name is)
+    page.table(cols, [[f.get(c, "") for c in cols] for f in flat],
+               literal=[j for j, c in enumerate(cols) if c == "cell"])
     page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
 
 

@@ -329,7 +329,8 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
 def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list[str]:
     """The rows render_markdown leaves out of the tables, each with its method's own AUC and how it was computed
     otherwise ('score.lam: 0.2 -> 0.05': the row's value, then the tables')."""
-    body = [[r["cell"], r["method"], f"{float(r['gamma']):g}", r["seed"],
+    # (a cell's name holds its normal class, a user's folder name: escaped, md_table escapes its pipes)
+    body = [[md_escape(r["cell"], pipe=False), r["method"], f"{float(r['gamma']):g}", r["seed"],
              _stat([r["auc"].get(own_score(r["method"]))]) + f" ({own_score(r['method'])})", apart[str(r["cell"])]]
             for r in rows]
     return ["## Rows left out of the tables: computed otherwise", "",
@@ -417,7 +418,7 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
         line += (f" **{len(short)} of {len(pg)} cells never reached full resolution** (stopped at lod "
                  f"{', '.join(f'{v:g}' for v in lods)}; full resolution is lod 0): they are scored at the resolution "
                  f"they reached, so their AUCs are not those of the method at the data's resolution (e.g. "
-                 f"{short[0][1]}); train longer.")
+                 f"{md_escape(short[0][1])}); train longer.")
     its = sorted({tuple(r["fanogan_iters"]) for r in rows if r.get("method") == "fanogan" and r.get("fanogan_iters")})
     if its:
         line += " f-AnoGAN: " + ", ".join(f"{a} critic + {b} encoder iterations" for a, b in its) + \
@@ -605,8 +606,11 @@ def comparison_section(rows: list[dict[str, Any]], comparisons: list[dict[str, A
                 md_table(["γ", "comparison (first − second)", "seeds", "mean diff", "each seed: diff (p)", "test"],
                          body), ""]
     if skipped:
-        out += ["Not compared: " + "; ".join(f"{c['first']} vs {c['second']} ({c['first_score']} − "
-                                              f"{c['second_score']}): {c['not_compared']}" for c in skipped[:10])
+        # (the cells' names hold their normal class, and why they were not compared may name a file: plain text
+        # from comparisons.jsonl, which keeps it raw, escaped here)
+        out += ["Not compared: " + "; ".join(f"{md_escape(c['first'])} vs {md_escape(c['second'])} ("
+                                              f"{c['first_score']} − {c['second_score']}): "
+                                              f"{md_escape(c['not_compared'])}" for c in skipped[:10])
                 + (f"; and {len(skipped) - 10} more" if len(skipped) > 10 else "") + ".", ""]
     return out
 

@@ -6,7 +6,8 @@ Where to look, in file order:
   d_step, ema_update, g_step, e_step   one iteration, written plainly: the reference for what the steps compute
   g_forward ... FastOptions        the fast path's functional forwards (bf16 autocast, channels_last, torch.compile)
                                    and the layers each uses at a phase (g_layers, trunk_layers: for FlatWeights);
-                                   compile_limits, torch._dynamo's limits raised only while a compiled forward runs
+                                   compile_limits, torch._dynamo's limits raised while training runs (train_pgan's
+                                   loop), or around each compiled forward a caller of StepRunner runs outside it
   StepRunner                       one iteration as train_pgan runs it: iteration() draws the minibatch and latents,
                                    then the plain steps above (_plain_iteration), or _body (the same maths on the
                                    fast path, optionally data-parallel, captured whole as a CUDA graph on a GPU)
@@ -56,7 +57,8 @@ from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, hos
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals, thread_count_change
-from .schedule import Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, schedule, schedule_work
+from .schedule import (Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, not_grown_text, schedule,
+                       schedule_work)
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -362,7 +364,7 @@ _COMPILE_LIMITS = (("recompile_limit", "cache_size_limit"),
 @functools.lru_cache(maxsize=None)
 def _compile_limit_names() -> tuple[str, ...]:
     """One name of each pair, whichever this torch has (the two of an alias pair are one setting); looked up once, as
-    compile_limits runs around every call of a compiled forward."""
+    compile_limits may run around every call of a compiled forward (_within_compile_limits)."""
     import torch._dynamo
 
     cfg = torch._dynamo.config
@@ -370,32 +372,51 @@ def _compile_limit_names() -> tuple[str, ...]:
                  if hasattr(cfg, n))
 
 
+# the limits the training forwards compile under, and how many compile_limits blocks of at least that are open (nested
+# ones count): a compiled forward called inside one finds them raised already and calls straight through
+# (_within_compile_limits)
+_FORWARD_LIMIT = 256
+_limits_held = 0
+
+
 @contextmanager
-def compile_limits(at_least: int = 256) -> Iterator[None]:
+def compile_limits(at_least: int = _FORWARD_LIMIT) -> Iterator[None]:
     """torch._dynamo's recompile limits raised to at least `at_least` inside the block, and the caller's values put
     back after it, on an exception too. One graph per (network, resolution, fading, requires_grad pattern) is far more
     than dynamo's default limit of 8, past which it would run the forwards uncompiled; but the limits are the
-    process's, and a user's own torch.compile after training must find the ones it had."""
+    process's, and a user's own torch.compile after training must find the ones it had. train_pgan holds one block
+    for its whole loop: entering one costs 10-20 us (dynamo's config set and put back), too much for every forward
+    call (benchmarks/compile_limits_overhead.py)."""
+    global _limits_held
     import torch._dynamo
 
     cfg = torch._dynamo.config
     before = {n: getattr(cfg, n) for n in _compile_limit_names()}
+    held = False
     try:
         for n, v in before.items():
             setattr(cfg, n, max(at_least, v))
+        if at_least >= _FORWARD_LIMIT:
+            _limits_held, held = _limits_held + 1, True
         yield
     finally:
+        if held:
+            _limits_held -= 1
         for n, v in before.items():
             setattr(cfg, n, v)
 
 
 def _within_compile_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn` (a torch.compile'd forward) run inside compile_limits. Dynamo compiles inside the call, so the raised
+    """`fn` (a torch.compile'd forward) run with compile_limits raised. Dynamo compiles inside the call, so the raised
     limits hold whenever a forward may compile, whoever calls it (train_pgan, the benchmarks, a CUDA graph's capture),
-    and nowhere else; a replayed CUDA graph does not call it at all."""
+    and nowhere else; a replayed CUDA graph does not call it at all. Inside an open compile_limits block (train_pgan's,
+    around its loop) the call goes straight to `fn`; elsewhere (a StepRunner driven by a benchmark) each call opens
+    its own block, as the forwards did before train_pgan held one."""
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with compile_limits():
+        if _limits_held:
+            return fn(*args, **kwargs)
+        with compile_limits(_FORWARD_LIMIT):
             return fn(*args, **kwargs)
 
     return call
@@ -920,8 +941,13 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-               log: Log = print, dist: Any = None, threads_noted: bool = False) -> TrainResult:
+               log: Log = print, dist: Any = None, threads_noted: bool = False,
+               warn_not_grown: bool = True) -> TrainResult:
     """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
+
+    A run that cfg.train.total_kimg or its minutes budget ended before the networks grew to full resolution is said
+    as a WildganWarning once its final networks are written (schedule.not_grown_text), on rank 0;
+    warn_not_grown=False leaves it to a caller that says it itself (train_run, which warns in its own name).
 
     `threads_noted`: a resume whose caller already said that the threads setting changed (training.run's note of
     other numeric settings): the warning of another intra-op thread count than the checkpoint's is not said again.
@@ -932,13 +958,20 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     Trains at cfg.train.threads intra-op threads (None: the caller's count) from torch's global RNG seeded with
     cfg.train.seed, and puts both back as the caller had them on the way out (devices.caller_torch_state_kept)."""
     with caller_torch_state_kept(cfg.train.threads):
-        return _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist,
-                           threads_noted=threads_noted)
+        result, short_lod = _train_pgan(train_x, cfg, run_dir, resume=resume, progress=progress, log=log, dist=dist,
+                                        threads_noted=threads_noted)
+    # (after the caller's torch state is back: a warnings filter that makes it an error raises it over a finished run)
+    if warn_not_grown and short_lod is not None:
+        warn_user(not_grown_text(cfg.train, cfg.net.resolution, result.nimg, short_lod, result.status == "budget",
+                                 "train_pgan"))
+    return result
 
 
 def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool, progress: bool, log: Log,
-                dist: Any, threads_noted: bool) -> TrainResult:
-    """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan."""
+                dist: Any, threads_noted: bool) -> tuple[TrainResult, float | None]:
+    """train_pgan's work, with the thread count set and the caller's state to put back held by train_pgan; and the
+    lod (> 0) the run ended at where it ended before full resolution, on rank 0 (None elsewhere, and for a run
+    grown), for train_pgan's warning."""
     from ..progress import progress_bar
 
     from . import distributed as _dist
@@ -1135,7 +1168,9 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                             epoch=state.epoch, pos=state.pos, n=len(train_x))
         runner.invalidate()
-        with stop_on_signals(flag):
+        # dynamo's recompile limits raised once for the whole loop, not around every compiled forward call; the
+        # caller's values back when the loop ends or fails (a user's own torch.compile afterwards gets its own)
+        with stop_on_signals(flag), (compile_limits() if fast.compile != "off" else nullcontext()):
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
@@ -1282,7 +1317,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
                                   f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
                                   where=where, checkpoint_dir=str(ck_dir), complete=True)
-    return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
+    short_lod = trained_lod() if is_main and trained_lod() > 0 else None
+    return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status), short_lod
 
 
 def _stop_words(own: int | None, agreed: int) -> str:

@@ -63,7 +63,7 @@ from ..devices import caller_torch_state_kept, resolve_device
 from ..errors import ConfigError, WildganError, shell_word, warn_user
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
-from .schedule import kimg_text, kimg_to_the_image
+from .schedule import kimg_text, kimg_to_the_image, not_grown_text
 from .tblog import require_tensorboard
 
 # what to do when the run folder cannot be written (read-only, no permission, a full disk), said by the CLI too, which
@@ -1130,8 +1130,9 @@ def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume:
     """Train cfg.method's networks on the split's training images (its loop writes checkpoints and final networks).
     threads_noted: the resume's note already named a changed threads setting (f-AnoGAN's resume gives no such note)."""
     if cfg.method in ("wildgan", "search"):
+        # (train_run says a run not grown to full resolution itself, or leaves it to its caller: not_grown_warning)
         return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log,
-                          threads_noted=threads_noted)
+                          threads_noted=threads_noted, warn_not_grown=False)
     if cfg.method == "fanogan":
         return _train_fanogan(cfg, split, run_dir, resume=resume, progress=progress, log=log)
     raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
@@ -1158,21 +1159,7 @@ def not_grown_warning(cfg: RunConfig, result: TrainResult) -> str | None:
     lod = lod_short_of_full(cfg, result)
     if lod is None:
         return None
-    from .schedule import growth_figures
-
-    t, r = cfg.train, cfg.net.resolution
-    grown, paper, advice, paper_grows = growth_figures(t, r)
-    budget = result.status == "budget"
-    why = (f"the train.minutes={t.minutes:g} budget ran out" if budget else
-           f"train.total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
-    # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-    said_paper = (f", and the paper's schedule (train.total_kimg=None) trains {kimg_to_the_image(paper)} kimg"
-                  if paper_grows else "")
-    return (f"training ended at {kimg_to_the_image(result.nimg / 1000)} kimg (lod {lod:g}; {why}), before the "
-            f"networks finished growing to {r}x{r}: with train.phase_kimg={kimg_to_the_image(t.phase_kimg)} they are "
-            f"grown at {grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. The "
-            f"run is scored at the resolution it reached; continue it with train_run(..., resume=True) and "
-            f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
+    return not_grown_text(cfg.train, cfg.net.resolution, result.nimg, lod, result.status == "budget", "train_run")
 
 
 FANOGAN_CHECKPOINT_ITERS = 1000

@@ -219,6 +219,24 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str, bool]:
     return kimg_to_the_image(grown), paper, kimg_to_the_image(advice), paper >= grown
 
 
+def not_grown_text(train: Any, resolution: int, nimg: int, lod: float, budget: bool, call: str) -> str:
+    """The warning of a run that ended (by train.total_kimg, or its train.minutes budget where `budget`) at `lod` > 0
+    after `nimg` images, before its networks grew to resolution x resolution, in a RunConfig's terms; `call`, the
+    function a Python caller continues it with (train_run, train_pgan): both warn it, the one that trains once."""
+    t, r = train, resolution
+    grown, paper, advice, paper_grows = growth_figures(t, r)
+    why = (f"the train.minutes={t.minutes:g} budget ran out" if budget else
+           f"train.total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
+    # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
+    said_paper = (f", and the paper's schedule (train.total_kimg=None) trains {kimg_to_the_image(paper)} kimg"
+                  if paper_grows else "")
+    return (f"training ended at {kimg_to_the_image(nimg / 1000)} kimg (lod {lod:g}; {why}), before the "
+            f"networks finished growing to {r}x{r}: with train.phase_kimg={kimg_to_the_image(t.phase_kimg)} they are "
+            f"grown at {grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. The "
+            f"run is scored at the resolution it reached; continue it with {call}(..., resume=True) and "
+            f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
+
+
 def kimg_text(nimg: int) -> str:
     """Images shown, in kimg for a message, by the one rule of every kimg a message says (kimg_to_the_image): exact
     for a whole number of images (0.256, 2.048, 4000.128, 4000), where 3 significant digits said 2.05 beside a
