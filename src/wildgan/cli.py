@@ -1757,12 +1757,16 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
         said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
                       f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
+        # a budget stop of a run whose own total already grows them needs minutes only: advising the --total-kimg
+        # it has ('--resume --total-kimg 13' after a default 13-kimg run) read as if its total were the problem
+        enough = budget and paper_grows and t.total_kimg is not None and t.total_kimg >= paper
+        how = (f"--resume and a larger --minutes (its --total-kimg {kimg_to_the_image(t.total_kimg)} grows them)"
+               if enough else f"--resume --total-kimg {advice}{' and a larger --minutes' if budget else ''}")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
             f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {grown} "
             f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
-            f"at the resolution it reached; continue it with --resume --total-kimg {advice}"
-            f"{' and a larger --minutes' if budget else ''}")
+            f"at the resolution it reached; continue it with {how}")
 
 
 # === wildgan score ====================================================================================================

@@ -1130,6 +1130,13 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert main([*common, "--phase-kimg", "0.5", "--minutes", "0.00001", "--out", str(tmp_path / "budget")]) == 0
     err = capsys.readouterr().err
     assert "the --minutes 1e-05 budget ran out), before the networks finished growing to 8x8" in err, err
+    # its total is the default 1.334 kimg, which grows them: more minutes are what it needs, and advising the
+    # --total-kimg it already has read as if its total were the problem
+    assert ("continue it with --resume and a larger --minutes (its --total-kimg 1.334 grows them)") in err, err
+    # a budget run whose own total is too short too needs both
+    assert main([*common, "--phase-kimg", "0.5", "--total-kimg", "0.9", "--minutes", "0.00001",
+                 "--out", str(tmp_path / "both")]) == 0
+    err = capsys.readouterr().err
     assert "continue it with --resume --total-kimg 1.334 and a larger --minutes" in err, err
     # phases shorter than a round of 4 minibatches (64 images): the paper's total (0.02667 kimg) ends before the
     # growth does too, and was said beside 'above 0.064' as if it were a way out
