@@ -201,6 +201,20 @@ def test_training_curves_survive_torn_stats_line(tmp_path: Path) -> None:
     assert _png_std(png) > 5.0
 
 
+def test_training_curves_say_what_their_dotted_lines_mark(monkeypatch, tmp_path: Path) -> None:
+    # the dotted vertical lines (where the resolution grows) were explained nowhere, on the figure or the page: each
+    # is now labelled with the resolution it grows to
+    import wildgan.evaluation.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or path)
+    rows = [{"kimg": k / 10, "resolution": 4 if k < 4 else 8 if k < 7 else 16, "D/loss": 1.0, "img_per_s": 9.0}
+            for k in range(10)]
+    plots.training_curves(tmp_path / "tc.png", rows)
+    (fig,) = drawn
+    assert [(t.get_text().strip(), t.get_position()[0]) for t in fig.axes[0].texts] == [("8x8", 0.4), ("16x16", 0.7)]
+
+
 def test_a_bad_line_inside_stats_jsonl_is_named_and_the_curves_still_drawn(tmp_path: Path) -> None:
     # a line of stats.jsonl that is not a JSON object, before its last line (damaged, or edited by hand), was left
     # out of the training curves without a word; now it is named (file, line, why) in one warning and the curves are

@@ -1319,7 +1319,9 @@ def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
     if rows:
         from . import plots  # matplotlib: this section draws
 
-        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
+        # (the dotted lines were explained nowhere: the caption says what they mark, the figure labels each)
+        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl; "
+                 "dotted lines: the resolution grows to the size written beside each (its fade-in starts)")
     grids = _sample_grids(run_dir)
     if grids:
         page.h(2, "Generated samples")
