@@ -180,6 +180,13 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     (named_row,) = [split_md_row(ln) for ln in table if "report-named.png" in ln]
     cell = named_row[header.index("a percentile among test images")]
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", cell), cell
+    # its scores to 4 significant digits, as its caption and the most anomalous images' table give them (3 decimals
+    # read 0.007 for most L_n of a short run, and two a's either side of the threshold alike)
+    import csv
+
+    (named_csv,) = csv.DictReader(open(out / "named_images.csv", newline=""))
+    for score in ("a", "L_n", "L_r"):
+        assert named_row[header.index(score)] == f"{float(named_csv[score]):.4g}", (score, named_row)
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), f"report.md references missing {ref}"
         assert not ref.startswith(".."), f"report.md must be self-contained in report/: {ref}"

@@ -1447,7 +1447,10 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
         # (the percentile as the caption says it, 96 or 94.2: as a float cell it read 96.000 for a value rounded to
         # one decimal)
-        cells = row if pct is None else [*row[:-1], f"{pct:g}"]
+        # the scores to 4 significant digits, as the captions and the most anomalous images' table give them: at
+        # 3 decimals a short run's L_n (0.0057-0.0086) read 0.007 for most images, and two images' a either side of
+        # the threshold read alike, one flagged 'yes' and the other 'no'
+        cells = [id_, *(f"{v:.4g}" for v in row[1:1 + len(columns)]), *([] if pct is None else [f"{pct:g}"])]
         shown.append(cells + ([] if flag is None else ["yes" if flag else "no"])
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))
