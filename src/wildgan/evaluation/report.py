@@ -1009,11 +1009,14 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                        "" if ln_pct is None else f"{ln_pct:.2f}", "" if flag is None else int(flag)])
         if "L_n" in diag.scores and "L_o" in diag.scores:
             zi = "" if z is None else f"{z[i]:.3f} ({z_pct:.0f} pct)"
-            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
-                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi, f"{ln_pct:.0f}"]
+            # the two terms of a only where a ranks (as the named images' table gives them): beside --score L_r they
+            # read as the terms of L_r, which the page explains nowhere
+            terms = ([f"{lam * diag.scores['L_n'][i]:.4g}", f"{(1 - lam) * diag.scores['L_o'][i]:.4g}"]
+                     if name == "a" else [])
+            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", *terms, zi, f"{ln_pct:.0f}"]
                          + ([] if flag is None else ["yes" if flag else "no"]))
     if table:
-        page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
+        page.table(["rank", "id", "label", name, *([f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if name == "a" else []),
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
                     *([] if thr is None else ["flagged"])], table, literal=[1])
     # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
