@@ -1514,6 +1514,8 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.train.train_scores:
         _score_training_images(a, cfg, split, log)
+    if res.final is not None and not a.evaluate:
+        _say_next_after_train(Path(a.out), split)
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
@@ -1736,6 +1738,21 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     score_training_split(Path(a.out), model, split, progress=not a.no_progress)
     log(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
             f"{Path(a.out) / 'train_scores.csv'}")
+
+
+def _say_next_after_train(run_dir: Path, split: AnomalySplit) -> None:
+    """The commands that use a finished run, on the terminal only (not log.txt): a training on one's own folder ended
+    on its training-scores line, where the demo names the report and score (cmd_demo); an --evaluate run ends on its
+    table instead."""
+    run = shell_word(run_dir)
+    report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
+    if split.info.get("protocol") == "unlabelled":
+        _eprint(f"next: {report} (the most anomalous images of the pile, with their heat maps); `wildgan score {run} "
+                f"--data NEW_IMAGES --threshold contamination --out flagged.csv` flags new images against the "
+                f"training scores")
+    else:
+        _eprint(f"next: `wildgan evaluate {run}` measures its AUCs on the test split, with their controls; {report} "
+                f"(the most anomalous test images, with their heat maps)")
 
 
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:

@@ -1054,6 +1054,13 @@ def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_pat
     assert f"`wildgan evaluate {run} --data LABELLED --normal CLASS`" in err
     assert not run.exists()                                          # nothing trained, nothing written
     assert main(argv) == 0 and (run / "network-final.json").is_file()
+    # the training of one's own folder ended on its last log line, naming no next step (the demo names them): the
+    # commands that use the run, on the terminal, not in log.txt
+    err = capsys.readouterr().err
+    assert (f"next: `wildgan report {run}` writes {run / 'report' / 'report.html'} (the most anomalous images of the "
+            f"pile, with their heat maps); `wildgan score {run} --data NEW_IMAGES --threshold contamination --out "
+            f"flagged.csv` flags new images") in err.splitlines()[-1], err
+    assert "next:" not in (run / "log.txt").read_text()
 
 
 def test_a_reader_that_leaves_early_is_not_an_error():
@@ -1123,6 +1130,8 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     # once, in the options' words: not train_run's warning in the RunConfig's terms as well
     assert err.count("finished growing") == 1 and "train.total_kimg" not in err, err
+    # a labelled run without --evaluate: its next step is the evaluation
+    assert f"next: `wildgan evaluate {tmp_path / 'short'}` measures its AUCs on the test split" in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
     # a --minutes budget that runs out first leaves the same unfinished networks: said too (as Detector.fit does),
