@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
@@ -193,6 +193,22 @@ EXAMPLES_REPORT = """examples:
 """
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, whose error for a missing positional says why where an option takes a list: `wildgan score
+    --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
+    only 'the following arguments are required: run_dir', of a command line that has one."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")]
+        missing = [str(a.metavar or a.dest) for a in self._actions if not a.option_strings
+                   and a.required and str(a.metavar or a.dest) in message]
+        if message.startswith("the following arguments are required:") and lists and missing:
+            message += (f" ({' and '.join(lists)} {'takes' if len(lists) == 1 else 'take'} every word after it up "
+                        f"to the next option, so a {missing[0]} typed after {' or '.join(lists)} is read as one of "
+                        f"its paths: give {missing[0]} first, e.g. `{self.prog} RUN {lists[0]} ...`)")
+        super().error(message)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
@@ -201,7 +217,7 @@ def make_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"wildgan {__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_CommandParser,
                            title="commands (wildgan COMMAND --help for each)")
 
     t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,

@@ -4246,3 +4246,25 @@ def test_threshold_help_names_what_must_be_fit_s_for_its_c():
 
     for text in helps("score") + helps("export"):
         assert "--batch-mode" not in text and "for any --score, where these networks are fit's" in text, text
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["score", "--data", "new/", "runs/x", "--out", "s.csv"],
+     "wildgan score: error: the following arguments are required: run_dir (--data takes every word after it up to "
+     "the next option, so a run_dir typed after --data is read as one of its paths: give run_dir first, e.g. "
+     "`wildgan score RUN --data ...`)"),
+    (["report", "--image", "odd.png", "runs/x"],
+     "wildgan report: error: the following arguments are required: RUN_DIR|STUDY_DIR (--image takes every word "
+     "after it up to the next option, so a RUN_DIR|STUDY_DIR typed after --image is read as one of its paths: give "
+     "RUN_DIR|STUDY_DIR first, e.g. `wildgan report RUN --image ...`)"),
+])
+def test_a_run_folder_taken_by_a_list_option_is_said_so(argv, said, capsys):
+    # `wildgan score --data new/ runs/x` gave runs/x to --data, and argparse said only that run_dir was required, of
+    # a command line that has one
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == said
+    with pytest.raises(SystemExit):                      # a command without a list option: argparse's own words
+        main(["evaluate"])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "wildgan evaluate: error: the following arguments are required: run_dir")
