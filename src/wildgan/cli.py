@@ -198,7 +198,7 @@ class _CommandParser(argparse.ArgumentParser):
     --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
     only 'the following arguments are required: run_dir', of a command line that has one."""
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")]
         missing = [str(a.metavar or a.dest) for a in self._actions if not a.option_strings
                    and a.required and str(a.metavar or a.dest) in message]
