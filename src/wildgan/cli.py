@@ -1180,7 +1180,10 @@ def _warn(msg: str) -> None:
 def _show(msg: str) -> None:
     """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
     ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
-    _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
+    from .progress import beside_bars
+
+    with beside_bars():     # (a line said while training's bar is drawn went on after the bar's text)
+        _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
 
 
 def _log_to(run_dir: Path) -> RunLog:
