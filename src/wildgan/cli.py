@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
@@ -195,6 +195,22 @@ EXAMPLES_REPORT = """examples:
 """
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, whose error for a missing positional says why where an option takes a list: `wildgan score
+    --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
+    only 'the following arguments are required: run_dir', of a command line that has one."""
+
+    def error(self, message: str) -> NoReturn:
+        lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")]
+        missing = [str(a.metavar or a.dest) for a in self._actions if not a.option_strings
+                   and a.required and str(a.metavar or a.dest) in message]
+        if message.startswith("the following arguments are required:") and lists and missing:
+            message += (f" ({' and '.join(lists)} {'takes' if len(lists) == 1 else 'take'} every word after it up "
+                        f"to the next option, so a {missing[0]} typed after {' or '.join(lists)} is read as one of "
+                        f"its paths: give {missing[0]} first, e.g. `{self.prog} RUN {lists[0]} ...`)")
+        super().error(message)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
@@ -203,7 +219,7 @@ def make_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"wildgan {__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_CommandParser,
                            title="commands (wildgan COMMAND --help for each)")
 
     t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
@@ -1140,7 +1156,10 @@ def _warn(msg: str) -> None:
 def _show(msg: str) -> None:
     """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
     ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
-    _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
+    from .progress import beside_bars
+
+    with beside_bars():     # (a line said while training's bar is drawn went on after the bar's text)
+        _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
 
 
 def _log_to(run_dir: Path) -> RunLog:
@@ -1450,6 +1469,8 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.train.train_scores:
         _score_training_images(a, cfg, split, log)
+    if res.final is not None and not a.evaluate:
+        _say_next_after_train(Path(a.out), split)
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
@@ -1583,6 +1604,21 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
             f"{Path(a.out) / 'train_scores.csv'}")
 
 
+def _say_next_after_train(run_dir: Path, split: AnomalySplit) -> None:
+    """The commands that use a finished run, on the terminal only (not log.txt): a training on one's own folder ended
+    on its training-scores line, where the demo names the report and score (cmd_demo); an --evaluate run ends on its
+    table instead."""
+    run = shell_word(run_dir)
+    report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
+    if split.info.get("protocol") == "unlabelled":
+        _eprint(f"next: {report} (the most anomalous images of the pile, with their heat maps); `wildgan score {run} "
+                f"--data NEW_IMAGES --threshold contamination --out flagged.csv` flags new images against the "
+                f"training scores")
+    else:
+        _eprint(f"next: `wildgan evaluate {run}` measures its AUCs on the test split, with their controls; {report} "
+                f"(the most anomalous test images, with their heat maps)")
+
+
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
     full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
@@ -1602,12 +1638,16 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
         said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
                       f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
+        # a budget stop of a run whose own total already grows them needs minutes only: advising the --total-kimg
+        # it has ('--resume --total-kimg 13' after a default 13-kimg run) read as if its total were the problem
+        enough = budget and paper_grows and t.total_kimg is not None and t.total_kimg >= paper
+        how = (f"--resume and a larger --minutes (its --total-kimg {kimg_to_the_image(t.total_kimg)} grows them)"
+               if enough else f"--resume --total-kimg {advice}{' and a larger --minutes' if budget else ''}")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
             f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {grown} "
             f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
-            f"at the resolution it reached; continue it with --resume --total-kimg {advice}"
-            f"{' and a larger --minutes' if budget else ''}")
+            f"at the resolution it reached; continue it with {how}")
 
 
 # === wildgan score ====================================================================================================

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 # tqdm redraws a bar every 0.1 s. On a terminal each redraw replaces the last; written to a file or a pipe (a batch
 # job's log, `2> log.txt`) every one of them is kept: about 1,100 for the 2.5-minute demo, megabytes for a long run.
@@ -45,3 +46,18 @@ def _columns(stream: Any) -> int | None:
         return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):
         return None
+
+
+@contextmanager
+def beside_bars(stream: Any = None) -> Iterator[None]:
+    """Lines written to `stream` (default stderr) inside start a line of their own below the progress bars drawn on
+    it, which are drawn again after them (tqdm's external_write_mode). A bar leaves the cursor at the end of its text:
+    a log line written as is went on after it, "... eta=00:08, res=64]wall-clock budget of 2.0 min reached", in a
+    terminal and in a log file alike. No bar (tqdm never imported): nothing to do."""
+    if "tqdm" not in sys.modules:
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm.external_write_mode(file=stream if stream is not None else sys.stderr):
+        yield

@@ -1054,6 +1054,13 @@ def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_pat
     assert f"`wildgan evaluate {run} --data LABELLED --normal CLASS`" in err
     assert not run.exists()                                          # nothing trained, nothing written
     assert main(argv) == 0 and (run / "network-final.json").is_file()
+    # the training of one's own folder ended on its last log line, naming no next step (the demo names them): the
+    # commands that use the run, on the terminal, not in log.txt
+    err = capsys.readouterr().err
+    assert (f"next: `wildgan report {run}` writes {run / 'report' / 'report.html'} (the most anomalous images of the "
+            f"pile, with their heat maps); `wildgan score {run} --data NEW_IMAGES --threshold contamination --out "
+            f"flagged.csv` flags new images") in err.splitlines()[-1], err
+    assert "next:" not in (run / "log.txt").read_text()
 
 
 def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, monkeypatch, capsys):
@@ -1223,6 +1230,8 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     # once, in the options' words: not train_run's warning in the RunConfig's terms as well
     assert err.count("finished growing") == 1 and "train.total_kimg" not in err, err
+    # a labelled run without --evaluate: its next step is the evaluation
+    assert f"next: `wildgan evaluate {tmp_path / 'short'}` measures its AUCs on the test split" in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
     # a --minutes budget that runs out first leaves the same unfinished networks: said too (as Detector.fit does),
@@ -1230,6 +1239,13 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert main([*common, "--phase-kimg", "0.5", "--minutes", "0.00001", "--out", str(tmp_path / "budget")]) == 0
     err = capsys.readouterr().err
     assert "the --minutes 1e-05 budget ran out), before the networks finished growing to 8x8" in err, err
+    # its total is the default 1.334 kimg, which grows them: more minutes are what it needs, and advising the
+    # --total-kimg it already has read as if its total were the problem
+    assert ("continue it with --resume and a larger --minutes (its --total-kimg 1.334 grows them)") in err, err
+    # a budget run whose own total is too short too needs both
+    assert main([*common, "--phase-kimg", "0.5", "--total-kimg", "0.9", "--minutes", "0.00001",
+                 "--out", str(tmp_path / "both")]) == 0
+    err = capsys.readouterr().err
     assert "continue it with --resume --total-kimg 1.334 and a larger --minutes" in err, err
     # phases shorter than a round of 4 minibatches (64 images): the paper's total (0.02667 kimg) ends before the
     # growth does too, and was said beside 'above 0.064' as if it were a way out
@@ -4330,3 +4346,25 @@ def test_threshold_help_names_what_must_be_fit_s_for_its_c():
 
     for text in helps("score") + helps("export"):
         assert "--batch-mode" not in text and "for any --score, where these networks are fit's" in text, text
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["score", "--data", "new/", "runs/x", "--out", "s.csv"],
+     "wildgan score: error: the following arguments are required: run_dir (--data takes every word after it up to "
+     "the next option, so a run_dir typed after --data is read as one of its paths: give run_dir first, e.g. "
+     "`wildgan score RUN --data ...`)"),
+    (["report", "--image", "odd.png", "runs/x"],
+     "wildgan report: error: the following arguments are required: RUN_DIR|STUDY_DIR (--image takes every word "
+     "after it up to the next option, so a RUN_DIR|STUDY_DIR typed after --image is read as one of its paths: give "
+     "RUN_DIR|STUDY_DIR first, e.g. `wildgan report RUN --image ...`)"),
+])
+def test_a_run_folder_taken_by_a_list_option_is_said_so(argv, said, capsys):
+    # `wildgan score --data new/ runs/x` gave runs/x to --data, and argparse said only that run_dir was required, of
+    # a command line that has one
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == said
+    with pytest.raises(SystemExit):                      # a command without a list option: argparse's own words
+        main(["evaluate"])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "wildgan evaluate: error: the following arguments are required: run_dir")

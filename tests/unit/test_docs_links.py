@@ -108,3 +108,18 @@ def test_the_readme_s_headline_tables_are_those_of_docs_results():
     assert len(rows) >= 10, "the README's Results section lost its tables"
     results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
     assert [r for r in rows if r not in results] == []
+
+
+def test_every_option_of_every_command_is_in_docs_cli() -> None:
+    # the README sends readers to docs/cli.md for "all the options", whose synopsis lacked a third of train's
+    # (--transition-kimg, --lr, --depth16, --rotations, ...), which its messages suggest, and export's --opset
+    import argparse
+
+    from wildgan.cli import make_parser
+
+    doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    (sub,) = [a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [f"{name} {o}" for name, parser in sub.choices.items() for a in parser._actions
+               for o in a.option_strings if o.startswith("--") and o != "--help"
+               and not re.search(re.escape(o) + r"(?![\w-])", doc)]
+    assert not missing, f"options not in docs/cli.md: {missing}"

@@ -313,6 +313,19 @@ def test_the_pixel_auc_of_a_coarse_run_compares_its_enlarged_maps_with_the_masks
             "scored pixel's value stands for the 2x2 mask pixels it covers.") in "".join(page.md_parts)
 
 
+def test_the_top_images_table_gives_the_terms_of_a_only_where_a_ranks(tmp_path, panels) -> None:
+    # ranked by --score L_r, the table still gave '0.05·L_n | 0.95·L_o' beside L_r, with no word on the page: they
+    # read as the terms of L_r. Now only a's ranking has them, as the named images' table does
+    d = _diag(n=3)
+    d.scores["L_r"] = np.array([3.0, 2.0, 1.0])
+    for score, terms in (("L_r", False), ("a", True)):
+        page = report._Page(title="t", md_dir=tmp_path)
+        report._heatmap_section(page, tmp_path, d, score, 2, lambda s: None, what="training", cfg=_model().cfg)
+        header = next(ln for ln in "".join(page.md_parts).splitlines() if ln.startswith("| rank |"))
+        assert ("0.05·L_n" in header and "0.95·L_o" in header) is terms, header
+        assert header.startswith(f"| rank | id | label | {score} |"), header
+
+
 def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, panels) -> None:
     # ranked by a = 0.05 L_n + 0.95 L_o, the named images' table gave L_n and L_o unweighted and no word on which of
     # them drives a: why a named image ranked high could not be read off the page (the top-k section says it)

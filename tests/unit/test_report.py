@@ -180,6 +180,13 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     (named_row,) = [split_md_row(ln) for ln in table if "report-named.png" in ln]
     cell = named_row[header.index("a percentile among test images")]
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", cell), cell
+    # its scores to 4 significant digits, as its caption and the most anomalous images' table give them (3 decimals
+    # read 0.007 for most L_n of a short run, and two a's either side of the threshold alike)
+    import csv
+
+    (named_csv,) = csv.DictReader(open(out / "named_images.csv", newline=""))
+    for score in ("a", "L_n", "L_r"):
+        assert named_row[header.index(score)] == f"{float(named_csv[score]):.4g}", (score, named_row)
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), f"report.md references missing {ref}"
         assert not ref.startswith(".."), f"report.md must be self-contained in report/: {ref}"
@@ -199,6 +206,20 @@ def test_training_curves_survive_torn_stats_line(tmp_path: Path) -> None:
         assert len(read_jsonl(p)) == 10
     png = training_curves(tmp_path / "tc.png", read_jsonl(p))
     assert _png_std(png) > 5.0
+
+
+def test_training_curves_say_what_their_dotted_lines_mark(monkeypatch, tmp_path: Path) -> None:
+    # the dotted vertical lines (where the resolution grows) were explained nowhere, on the figure or the page: each
+    # is now labelled with the resolution it grows to
+    import wildgan.evaluation.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or path)
+    rows = [{"kimg": k / 10, "resolution": 4 if k < 4 else 8 if k < 7 else 16, "D/loss": 1.0, "img_per_s": 9.0}
+            for k in range(10)]
+    plots.training_curves(tmp_path / "tc.png", rows)
+    (fig,) = drawn
+    assert [(t.get_text().strip(), t.get_position()[0]) for t in fig.axes[0].texts] == [("8x8", 0.4), ("16x16", 0.7)]
 
 
 def test_a_bad_line_inside_stats_jsonl_is_named_and_the_curves_still_drawn(tmp_path: Path) -> None:

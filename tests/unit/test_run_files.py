@@ -342,3 +342,20 @@ def test_a_resume_of_a_finished_run_on_pixels_decoded_otherwise_scores_its_train
     assert main(["train", *args, "--resume"]) == 0
     said = capsys.readouterr().err
     assert len(scored) == 2 and "train_scores.csv are of these networks: kept" in said, said
+
+
+@pytest.mark.parametrize("source, given", [("/data/cells", "the images of /data/cells"),
+                                           ("in-memory ndarray", "in-memory images")])
+def test_a_detector_fit_run_without_data_says_what_it_was_fit_on_and_what_to_do(tmp_path, source, given):
+    # `wildgan evaluate RUN` of a Detector.fit run said 'trained from in-memory images' of a fit on a folder too, and
+    # named no command, where the unlabelled pile's error names both next steps
+    from wildgan.evaluation.run import split_for_run
+
+    run = _run(tmp_path / "run")
+    (run / "split.json").write_text(json.dumps({"protocol": "detector", "source": source, "detector_input": True}))
+    with pytest.raises(ConfigError) as e:
+        split_for_run(run)
+    assert (f"{run}: this run was trained by Detector.fit on {given}, which holds no test split out, so there is "
+            f"none to evaluate or score by default; score new images with `wildgan score {run} --data IMAGES "
+            f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run} --data PATH "
+            f"--normal CLASS`") == str(e.value)

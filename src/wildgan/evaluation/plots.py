@@ -316,7 +316,8 @@ def score_histograms(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]
 
 def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     """Losses (D/G/E), critic gradient norm and throughput against kimg, from stats.jsonl rows; dotted vertical
-    lines mark where the resolution grows."""
+    lines mark where the resolution grows (the first logged row at the new one), labelled with it on the first
+    panel."""
     def series(key: str) -> tuple[np.ndarray, np.ndarray]:
         pts = [(r["kimg"], r[key]) for r in rows if key in r and "kimg" in r and r[key] is not None]
         a = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
@@ -327,14 +328,19 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
               ("throughput (img/s)", [k for k in ("img_per_s",) if any(k in r for r in rows)])]
     fig = Figure(figsize=(12, 3.2))
     axes = fig.subplots(1, 3)
-    changes = [r2["kimg"] for r1, r2 in zip(rows, rows[1:])
+    changes = [(r2["kimg"], r2.get("resolution")) for r1, r2 in zip(rows, rows[1:])
                if r1.get("resolution") != r2.get("resolution") and "kimg" in r2]
-    for ax, (title, keys) in zip(axes, panels):
+    for i, (ax, (title, keys)) in enumerate(zip(axes, panels)):
         for k in keys:
             x, v = series(k)
             ax.plot(x, v, lw=1.0, label=k)
-        for c in changes:
+        for c, res in changes:
             ax.axvline(c, color="0.75", ls=":", lw=0.8)
+            if i == 0 and res is not None:
+                # the lines were explained nowhere, on the figure or the page: each says the size it grows to, on
+                # the first panel only (the others share its kimg axis)
+                ax.text(c, 0.99, f" {res}x{res}", transform=ax.get_xaxis_transform(), fontsize=6, color="0.45",
+                        ha="left", va="top")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("kimg", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -1021,11 +1021,14 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                        "" if ln_pct is None else f"{ln_pct:.2f}", "" if flag is None else int(flag)])
         if "L_n" in diag.scores and "L_o" in diag.scores:
             zi = "" if z is None else f"{z[i]:.3f} ({z_pct:.0f} pct)"
-            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
-                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi, f"{ln_pct:.0f}"]
+            # the two terms of a only where a ranks (as the named images' table gives them): beside --score L_r they
+            # read as the terms of L_r, which the page explains nowhere
+            terms = ([f"{lam * diag.scores['L_n'][i]:.4g}", f"{(1 - lam) * diag.scores['L_o'][i]:.4g}"]
+                     if name == "a" else [])
+            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", *terms, zi, f"{ln_pct:.0f}"]
                          + ([] if flag is None else ["yes" if flag else "no"]))
     if table:
-        page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
+        page.table(["rank", "id", "label", name, *([f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if name == "a" else []),
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
                     *([] if thr is None else ["flagged"])], table, literal=[1])
     # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
@@ -1331,7 +1334,9 @@ def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
     if rows:
         from . import plots  # matplotlib: this section draws
 
-        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
+        # (the dotted lines were explained nowhere: the caption says what they mark, the figure labels each)
+        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl; "
+                 "dotted lines: the resolution grows to the size written beside each (its fade-in starts)")
     grids = _sample_grids(run_dir)
     if grids:
         page.h(2, "Generated samples")
@@ -1460,7 +1465,10 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
         # (the percentile as the caption says it, 96 or 94.2: as a float cell it read 96.000 for a value rounded to
         # one decimal)
-        cells = row if pct is None else [*row[:-1], f"{pct:g}"]
+        # the scores to 4 significant digits, as the captions and the most anomalous images' table give them: at
+        # 3 decimals a short run's L_n (0.0057-0.0086) read 0.007 for most images, and two images' a either side of
+        # the threshold read alike, one flagged 'yes' and the other 'no'
+        cells = [id_, *(f"{v:.4g}" for v in row[1:1 + len(columns)]), *([] if pct is None else [f"{pct:g}"])]
         shown.append(cells + ([] if flag is None else ["yes" if flag else "no"])
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))

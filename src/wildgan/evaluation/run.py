@@ -94,9 +94,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
-        # trained by Detector.fit on in-memory images: there is no data set to rebuild a test split from
-        raise ConfigError(f"{run_dir}: this run was trained from in-memory images (Detector.fit), so it has no "
-                          f"test split; pass --data with a labelled data set")
+        # trained by Detector.fit, which holds no test split out: on arrays, or on a folder or file that split.json
+        # names as its source ('in-memory images' was said of a fit on a folder too), and the next step is that of
+        # an unlabelled pile: score new images, or evaluate on labelled ones
+        src = str(recorded.get("source") or "")
+        given = "in-memory images" if not src or src.startswith("in-memory") else f"the images of {src}"
+        raise ConfigError(f"{run_dir}: this run was trained by Detector.fit on {given}, which holds no test split "
+                          f"out, so there is none to evaluate or score by default; score new images with `wildgan "
+                          f"score {shell_word(run_dir)} --data IMAGES --threshold contamination`, or evaluate on "
+                          f"labelled data with `wildgan evaluate {shell_word(run_dir)} --data PATH --normal CLASS`")
     if data is None and recorded.get("protocol") == "unlabelled":
         raise ConfigError(f"{run_dir}: trained on unlabelled images, so there is no test split to evaluate or "
                           f"score by default; score new images with `wildgan score {shell_word(run_dir)} --data IMAGES "
