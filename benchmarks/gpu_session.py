@@ -637,8 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and not kernels and \
                 s.left() > reserve_eval + GRACE + margin + 60:
             # a crash early in the main run: most likely a CUDA path no CPU test can run (the fused kernels: G's pixel
-            # norm as torch's RMS norm, the stddev's torch.var, the FlatWeights blocks). Once more with each layer's
-            # own arithmetic (WILDGAN_KERNELS=plain), so the call still brings an AUC; its evaluation too.
+            # norm as torch's RMS norm, the stddev's torch.var, the FlatWeights blocks, the merged real/fake critic
+            # pass). Once more with each layer's own arithmetic and two critic passes (WILDGAN_KERNELS=plain), so the
+            # call still brings an AUC; its evaluation too.
             s.results["main_retry"] = f"the main run failed (rc {rec['rc']}) after {rec['seconds']} s: rerun with " \
                                       "the plain kernels (WILDGAN_KERNELS=plain)"
             s.say(s.results["main_retry"])
