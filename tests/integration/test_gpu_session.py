@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,40 +129,57 @@ def test_gpu_session_without_the_preflight_prints_the_versions_and_trains(tmp_pa
     assert "env" not in r["steps"][1] and r["steps"][1]["rc"] == 0
 
 
-def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_change_it(tmp_path: Path) -> None:
-    """gpu_session.preflight's branches, its steps played (no subprocess): a failure in the training or scoring check,
-    or a death without a word (a CUDA fault's abort), is run again with WILDGAN_KERNELS=plain, whose pass gives the
-    main run the plain kernels; a timeout (a hang), or a failure at a check that runs none of those kernels (setup,
-    data, rng), is not: the rerun's up to 60 s would be the main run's, for the same outcome."""
-    import argparse
-
+def _gpu_session() -> Any:
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         import gpu_session as gs
     finally:
         sys.path.pop(0)
+    return gs
 
-    def played(first: dict, again: dict | None = None) -> tuple[dict, list, dict]:
-        s = gs.Session(tmp_path / "out", tmp_path / "work", 100.0)
-        asked: list = []
 
-        def step(name, cmd, timeout, stdout_to=None, env_extra=None):
-            asked.append((name, env_extra))
-            return dict(first if len(asked) == 1 else again, name=name)
+def _played(tmp_path: Path, *outcomes: dict) -> tuple[dict, list, dict]:
+    """gpu_session.preflight with its steps played (no subprocess): the n-th step asked gets outcomes[n]; returns the
+    kernels it gives the main run, the steps asked (name, env) and the session's results."""
+    import argparse
 
-        s.step = step
-        kernels = gs.preflight(s, argparse.Namespace(smoke_fail_preflight=False), sys.executable, ["preflight"])
-        return kernels, asked, s.results
+    gs = _gpu_session()
+    s = gs.Session(tmp_path / "out", tmp_path / "work", 100.0)
+    asked: list = []
 
-    at = "ok setup (1.0 s): ...\nFAILED {0} after 0.1 s:\nTraceback ...\npre-flight FAILED at {0} (2.0 s, kernels auto)"
-    ok = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
+    def step(name, cmd, timeout, stdout_to=None, env_extra=None):
+        asked.append((name, env_extra))
+        assert len(asked) <= len(outcomes), f"a step more than played: {asked}"
+        return dict(outcomes[len(asked) - 1], name=name)
+
+    s.step = step
+    kernels = gs.preflight(s, argparse.Namespace(smoke_fail_preflight=False), sys.executable, ["preflight"])
+    return kernels, asked, s.results
+
+
+AT = "ok setup (1.0 s): ...\nFAILED {0} after 0.1 s:\nTraceback ...\npre-flight FAILED at {0} (2.0 s, kernels auto)"
+PASSED = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
+
+
+def _mismatch(check: str) -> dict:
+    # (cuda_preflight's last line after a mismatch: tests/unit/test_cuda_branches_on_cpu.py ties it to this file)
+    return {"rc": 1, "stdout_tail": AT.format(check) + ": a mismatch beyond a tolerance, which may not repeat"}
+
+
+def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_change_it(tmp_path: Path) -> None:
+    """gpu_session.preflight's branches, its steps played (no subprocess): a failure in the training or scoring check,
+    or a death without a word (a CUDA fault's abort), is run again with WILDGAN_KERNELS=plain, whose pass gives the
+    main run the plain kernels; a timeout (a hang), or a failure at a check that runs none of those kernels (setup,
+    data, rng), is not: the rerun's up to 60 s would be the main run's, for the same outcome."""
+    at, ok = AT, PASSED
     for first in ({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": at.format("scoring")},
                   {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"}):
-        kernels, asked, results = played(first, ok)
+        kernels, asked, results = _played(tmp_path, first, ok)
         assert kernels == {"WILDGAN_KERNELS": "plain"} and len(asked) == 2, (first, asked)
         assert asked[1] == ("pre-flight (plain kernels)", {"WILDGAN_KERNELS": "plain"})
         assert "the main run and its evaluation use WILDGAN_KERNELS=plain" in results["preflight"]
-    kernels, asked, results = played({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": ""})
+    kernels, asked, results = _played(tmp_path, {"rc": 1, "stdout_tail": at.format("training")},
+                                      {"rc": 1, "stdout_tail": ""})
     assert kernels == {} and len(asked) == 2 and "failed with the fused and the plain kernels" in results["preflight"]
     for first, why in (({"rc": "timeout", "stdout_tail": "ok setup (1.0 s): ...\n"}, "ran past its timeout"),
                        ({"rc": 1, "stdout_tail": at.format("data")}, "failed at its data check"),
@@ -169,9 +187,48 @@ def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_c
                        ({"rc": 1, "stdout_tail": at.format("setup")}, "failed at its setup check"),
                        # (the process died after the check's line, before its last)
                        ({"rc": 1, "stdout_tail": at.format("data").rsplit("\n", 1)[0]}, "failed at its data check")):
-        kernels, asked, results = played(first)
+        kernels, asked, results = _played(tmp_path, first)
         assert kernels == {} and len(asked) == 1, (first, asked)
         assert why in results["preflight"] and "the main run goes as it is" in results["preflight"], results
+
+
+def test_a_mismatch_is_tried_again_with_the_fused_kernels_before_the_plain_ones(tmp_path: Path) -> None:
+    """One mismatch beyond a tolerance (numerical noise just over it, a nondeterministic capture) must not cost the
+    main run its fused kernels: the pre-flight runs once more with them, and the plain kernels are tried only after a
+    second failure. A crash (a CUDA error, a death without a last line) is not tried again with the fused kernels."""
+    again = ("pre-flight (fused kernels, second try)", None)
+    plain = ("pre-flight (plain kernels)", {"WILDGAN_KERNELS": "plain"})
+    for check in ("training", "scoring"):
+        # fail, then pass: the fused kernels stay
+        kernels, asked, results = _played(tmp_path, _mismatch(check), PASSED)
+        assert kernels == {} and asked[1:] == [again], asked
+        assert "failed once with the fused kernels (a mismatch" in results["preflight"], results
+        assert "passed at a second try" in results["preflight"] and "keep the fused kernels" in results["preflight"]
+    # fail twice (a mismatch, then a mismatch or a crash), the plain kernels pass: the plain kernels
+    for second in (_mismatch("scoring"), {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"}):
+        kernels, asked, results = _played(tmp_path, _mismatch("training"), second, PASSED)
+        assert kernels == {"WILDGAN_KERNELS": "plain"} and asked[1:] == [again, plain], asked
+        assert f"fused kernels (twice: a mismatch, then rc {second['rc']})" in results["preflight"], results
+        assert "the main run and its evaluation use WILDGAN_KERNELS=plain" in results["preflight"]
+    # fail twice and with the plain kernels: the main run as it is
+    kernels, asked, results = _played(tmp_path, _mismatch("training"), _mismatch("training"), {"rc": 1})
+    assert kernels == {} and asked[1:] == [again, plain], asked
+    assert "failed with the fused and the plain kernels (fused twice: a mismatch, then rc 1" in results["preflight"]
+    # a second failure the plain kernels cannot change (a hang): no plain run
+    kernels, asked, results = _played(tmp_path, _mismatch("scoring"), {"rc": "timeout", "stdout_tail": ""})
+    assert kernels == {} and asked[1:] == [again], asked
+    assert "failed twice with the fused kernels" in results["preflight"] and "ran past its timeout" in \
+        results["preflight"] and "the main run goes as it is" in results["preflight"], results
+    # a crash: a CUDA error in the training check (its last line says no mismatch), or a death without a last line,
+    # goes to the plain kernels at once
+    cuda_error = {"rc": 1, "stdout_tail": AT.format("training").replace(
+        "Traceback ...", "Traceback ...\ntorch.AcceleratorError: CUDA error: an illegal memory access was encountered")}
+    for crash in (cuda_error, {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"},
+                  # (a mismatch's words with another exit status: a death after the line, not a check's failure)
+                  dict(_mismatch("training"), rc=-11)):
+        kernels, asked, results = _played(tmp_path, crash, PASSED)
+        assert kernels == {"WILDGAN_KERNELS": "plain"} and asked[1:] == [plain], (crash, asked)
+        assert f"(rc {crash['rc']}: not a mismatch, so not tried again with them)" in results["preflight"], results
 
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:

@@ -413,6 +413,12 @@ def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # One iteration as train_pgan runs it, on the plain or the fast path.
 
+class GraphMismatch(RuntimeError):
+    """A captured iteration's replay differed from eager beyond the check's tolerance (raised with
+    WILDGAN_STRICT_GRAPHS=1). A class of its own, for benchmarks/cuda_preflight.py to tell it from a capture that
+    failed: a mismatch just over the tolerance, or of a nondeterministic kernel, need not repeat in a fresh process."""
+
+
 class StepRunner:
     """One training iteration: sample the minibatch and latents, D step (+ Gs EMA), G step, E step.
 
@@ -794,7 +800,7 @@ class StepRunner:
                 msg = (f"CUDA graph replay differs from eager at {where} (weights {err:.3g} vs update {upd:.3g}, "
                        f"losses {terr:.3g})")
                 if os.environ.get("WILDGAN_STRICT_GRAPHS") == "1":
-                    raise RuntimeError(msg)
+                    raise GraphMismatch(msg)
                 # per key: one phase's mismatch (e.g. a nondeterministic kernel choice) need not cost the others
                 self.log(f"warning: {msg}; this phase runs without CUDA graphs")
                 self._bad_keys.add(self._graph_key)
