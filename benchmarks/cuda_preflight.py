@@ -158,10 +158,10 @@ def check_scoring(dev: torch.device, nets: Any, x: np.ndarray) -> str:
         if not (np.isfinite(v).all() and np.isfinite(stacked[k]).all()):
             raise RuntimeError(f"score {k} is not finite")
         # the same scores up to float rounding (cuDNN may pick other algorithms for the stacked shapes): loose, as
-        # a false alarm here would cost the main run its fused kernels
+        # a false alarm here costs a second pre-flight, and if it comes again the main run its fused kernels
         if not np.allclose(stacked[k], v, rtol=1e-2, atol=1e-3):
             raise Mismatch(f"score {k}: {N_IMAGES // BATCH} batches per forward differ from one per forward "
-                               f"(max difference {np.abs(stacked[k] - v).max():.3g})")
+                           f"(max difference {np.abs(stacked[k] - v).max():.3g})")
         worst = max(worst, float(np.abs(stacked[k] - v).max()))
     return f"{len(x)} images, {N_IMAGES // BATCH} batches per forward as one, max difference {worst:.2g}"
 
