@@ -507,9 +507,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip benchmarks/cuda_preflight.py (only the versions are printed): its ~10-20 s come out of "
                          "the main run's --minutes, which had ~30 s to spare on the paper schedule at width 256")
     ap.add_argument("--smoke-fail-preflight", action="store_true", help=argparse.SUPPRESS)
+    # with --smoke: no benchmark or decoding after the main run's evaluation (the tests of the steps before them; the
+    # full smoke run and the --main-first one run them)
+    ap.add_argument("--smoke-until-eval", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if (a.smoke_fail_main or a.smoke_fail_preflight) and not a.smoke:
-        ap.error("--smoke-fail-main and --smoke-fail-preflight are self-tests of --smoke")
+    if (a.smoke_fail_main or a.smoke_fail_preflight or a.smoke_until_eval) and not a.smoke:
+        ap.error("--smoke-fail-main, --smoke-fail-preflight and --smoke-until-eval are self-tests of --smoke")
     if a.smoke and a.main_contamination:
         ap.error("--main-contamination is for the CIFAR-10 run (the --smoke run has no anomalies to inject)")
     try:
@@ -698,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 8. the rest of the benchmark (the paper's width 512 for the 40%-of-bf16 and 20k img/s scoring goals, and
     #    fast) with what is left; its rows join bench.json (written in WORK first: the 8-file limit)
-    bench_runs = [bench_b] if bench_b else []
+    bench_runs = [bench_b] if bench_b and not a.smoke_until_eval else []
     if a.main_first and a.bench_res and not a.smoke:
         if a.gp_precision == "amp":
             # the GP's precision A/B at the main run's width (its stats.jsonl has the amp rates)
@@ -724,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     # 9. decoding image files with a pool of processes on this many-core host (the wildgan command's default,
     #    WILDGAN_DECODE_WORKERS=auto, against one process): last, only with time to spare; its table is the step's
     #    stdout (results.json, summary.md)
-    if s.left() > 45 + GRACE:
+    if s.left() > 45 + GRACE and not a.smoke_until_eval:
         dec = ["--files", "2100", "--workers", "1,2"] if a.smoke else ["--data", a.data, "--workers", "1,auto"]
         s.step("decode benchmark", [py, "benchmarks/decode.py", *dec, "--repeat", "1"], min(90.0, s.left() - GRACE))
 

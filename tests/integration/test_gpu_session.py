@@ -28,6 +28,10 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
     r = json.loads((out / "results.json").read_text())
     assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 6
+    # the real pre-flight, end to end (benchmarks/cuda_preflight.py, its CPU wiring here; the other smoke runs skip it
+    # or fail its first run on purpose): it passed, and the main run took the default kernels
+    assert r["steps"][0]["name"] == "versions and pre-flight" and r["preflight"] == "passed"
+    assert "pre-flight passed" in r["steps"][0]["stdout_tail"] and "env" not in r["steps"][2], r["steps"][2]
     assert {p["fmap_max"] for p in r["bench"]["presets"]} == {16, 32}       # bench A (main config) + bench B
     assert r["schedule"]["kind"] in ("paper", "scaled") and "schedule" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["phases"][-1]["img_per_s"] > 0
@@ -83,15 +87,15 @@ def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
 
 def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
     # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain kernels
-    # (WILDGAN_KERNELS=plain), and that run is the one evaluated
+    # (WILDGAN_KERNELS=plain), and that run is the one evaluated. (No pre-flight: its seconds are not this test's;
+    # the full smoke run above runs it end to end.)
     out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main", "--main-seed", "3",
-                     "--main-extra", "--lr 0.0015")
+                     "--main-extra", "--lr 0.0015", "--no-preflight")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions and pre-flight", "train main-smoke", "train main-smoke (plain kernels)",
+    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain kernels)",
                          "evaluate main-smoke"], names
-    # the pre-flight (benchmarks/cuda_preflight.py, its CPU wiring here) passed: the main run took the default kernels
-    assert r["preflight"] == "passed" and "pre-flight passed" in r["steps"][0]["stdout_tail"]
-    assert r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
+    # (the main run's first attempt took the default kernels)
+    assert r["preflight"] == "skipped (--no-preflight)" and r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
     ev = r["steps"][3]                        # the evaluation runs the same (plain) G forward as the retried run
     assert ev["env"] == {"WILDGAN_KERNELS": "plain"} and ev["cmd"][1:4] == ["-m", "wildgan", "evaluate"]
     assert [s["rc"] for s in r["steps"][2:]] == [0] * (len(r["steps"]) - 2)
@@ -107,10 +111,11 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_the_preflight(tmp_path: Path) -> None:
     # the pre-flight's first run fails on purpose (--smoke-fail-preflight) and its run with WILDGAN_KERNELS=plain
     # passes: the main run and its evaluation take the plain kernels from the start, and no retry of the run follows
-    out, r = _driver(tmp_path, "--main-first", "--smoke-fail-preflight")
+    # (--smoke-until-eval: the benchmark and the decoding after the evaluation are the --main-first test's)
+    out, r = _driver(tmp_path, "--main-first", "--smoke-fail-preflight", "--smoke-until-eval")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions and pre-flight", "pre-flight (plain kernels)", "train main-smoke",
-                         "evaluate main-smoke"], names
+    assert names == ["versions and pre-flight", "pre-flight (plain kernels)", "train main-smoke",
+                     "evaluate main-smoke"], names
     first, again, train, ev = r["steps"][:4]
     assert first["rc"] == 1 and again["rc"] == 0 and again["env"] == {"WILDGAN_KERNELS": "plain"}
     assert "pre-flight passed" in again["stdout_tail"] and "kernels plain" in again["stdout_tail"]
@@ -121,9 +126,9 @@ def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_t
 
 def test_gpu_session_without_the_preflight_prints_the_versions_and_trains(tmp_path: Path) -> None:
     # (--no-preflight: the pre-flight's seconds stay the main run's --minutes, which had ~30 s to spare on 2026-11-30)
-    out, r = _driver(tmp_path, "--main-first", "--no-preflight")
+    out, r = _driver(tmp_path, "--main-first", "--no-preflight", "--smoke-until-eval")
     names = [s["name"] for s in r["steps"]]
-    assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
+    assert names == ["versions", "train main-smoke", "evaluate main-smoke"], names
     assert r["steps"][0]["stdout_tail"].startswith("2.") and "pre-flight" not in r["steps"][0]["stdout_tail"]
     assert r["preflight"] == "skipped (--no-preflight)" and r["preflight"] in (out / "summary.md").read_text()
     assert "env" not in r["steps"][1] and r["steps"][1]["rc"] == 0
