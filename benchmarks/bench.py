@@ -178,7 +178,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     pyr = build_pyramid(x_u8, dev)
     rng = torch.Generator(device=dev).manual_seed(0)
     runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
-    runner.pair_critic = not args.separate_critic
+    runner.pair_critic = runner.pair_critic and not args.separate_critic     # (off with WILDGAN_KERNELS=plain)
     runner.flat_weights = (runner.flat_weights or args.flat_weights) and not args.layer_weights
     L = nc.resolution_log2
     fused_ok = kernels_from_env() == "auto"
@@ -191,7 +191,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
         "plain_pixel_norm_forced": bool(args.plain_pixel_norm),
         "stddev_variance": "var" if dev.type in layers.VAR_STDDEV_DEVICES and fused_ok else "plain",
         # D(real), D(fake) of the D step: one merged forward (fast path's default) or two (the plain path's)
-        "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged",
+        "critic_pass": "merged" if runner.fast_mode and runner.pair_critic else "separate",
         # run-time weights: one flat vector per network and forward (nets.layers.FlatWeights) or per layer
         "weights": "flat" if runner.fast_mode and runner.flat_weights else "per layer"},
         "phases": [], "score": []})

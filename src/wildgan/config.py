@@ -144,10 +144,15 @@ def threads_text(value: Any) -> str | None:
 def kernels_from_env() -> str:
     """WILDGAN_KERNELS: 'auto' (unset or empty) or 'plain'. auto: on CUDA, G's pixel norm as torch's fused RMS norm,
     the minibatch stddev's variance as one torch.var, and each training forward's run-time weights made in one block
-    (nets.layers.FlatWeights). plain: every layer's own arithmetic, as on the CPU. The same maths either way (up to
-    float rounding, ~1e-7 relative); plain is the way to tell a problem of these kernels on some GPU or torch build
-    from any other, in every command and the Python API (and in torchrun's ranks, which inherit it). A ConfigError
-    for anything else, which `wildgan` says before it starts."""
+    (nets.layers.FlatWeights); and on the fast path (every CUDA run; on the CPU with bf16 autocast, channels_last or
+    DDP) the D step's D(real) and D(fake) as one forward of both minibatches (training.loop.StepRunner.pair_critic).
+    plain: every layer's own arithmetic, as on the CPU, and two critic passes, as the plain path. The same maths
+    either way (up to float rounding, ~1e-7 relative; the merged pass's values within 1e-6 of two passes); plain is
+    the way to tell a problem of these GPU speed paths on some GPU or torch build from any other, in every command and
+    the Python API (and in torchrun's ranks, which inherit it). The merged pass is off under plain although it uses no
+    kernel of its own: its values are not bitwise those of two passes (cuDNN picks its algorithms for the stacked
+    batch), no GPU has run it yet, and the fallback (benchmarks/gpu_session.py's) must leave no untried speed path
+    that could be the fault. A ConfigError for anything else, which `wildgan` says before it starts."""
     raw = os.environ.get("WILDGAN_KERNELS", "").strip().lower()
     if raw in ("", "auto", "plain"):
         return raw or "auto"

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,10 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
     r = json.loads((out / "results.json").read_text())
     assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 6
+    # the real pre-flight, end to end (benchmarks/cuda_preflight.py, its CPU wiring here; the other smoke runs skip it
+    # or fail its first run on purpose): it passed, and the main run took the default kernels
+    assert r["steps"][0]["name"] == "versions and pre-flight" and r["preflight"] == "passed"
+    assert "pre-flight passed" in r["steps"][0]["stdout_tail"] and "env" not in r["steps"][2], r["steps"][2]
     assert {p["fmap_max"] for p in r["bench"]["presets"]} == {16, 32}       # bench A (main config) + bench B
     assert r["schedule"]["kind"] in ("paper", "scaled") and "schedule" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["phases"][-1]["img_per_s"] > 0
@@ -82,15 +87,15 @@ def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
 
 def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
     # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain kernels
-    # (WILDGAN_KERNELS=plain), and that run is the one evaluated
+    # (WILDGAN_KERNELS=plain), and that run is the one evaluated. (No pre-flight: its seconds are not this test's;
+    # the full smoke run above runs it end to end.)
     out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main", "--main-seed", "3",
-                     "--main-extra", "--lr 0.0015")
+                     "--main-extra", "--lr 0.0015", "--no-preflight")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions and pre-flight", "train main-smoke", "train main-smoke (plain kernels)",
+    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain kernels)",
                          "evaluate main-smoke"], names
-    # the pre-flight (benchmarks/cuda_preflight.py, its CPU wiring here) passed: the main run took the default kernels
-    assert r["preflight"] == "passed" and "pre-flight passed" in r["steps"][0]["stdout_tail"]
-    assert r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
+    # (the main run's first attempt took the default kernels)
+    assert r["preflight"] == "skipped (--no-preflight)" and r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
     ev = r["steps"][3]                        # the evaluation runs the same (plain) G forward as the retried run
     assert ev["env"] == {"WILDGAN_KERNELS": "plain"} and ev["cmd"][1:4] == ["-m", "wildgan", "evaluate"]
     assert [s["rc"] for s in r["steps"][2:]] == [0] * (len(r["steps"]) - 2)
@@ -106,10 +111,11 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_the_preflight(tmp_path: Path) -> None:
     # the pre-flight's first run fails on purpose (--smoke-fail-preflight) and its run with WILDGAN_KERNELS=plain
     # passes: the main run and its evaluation take the plain kernels from the start, and no retry of the run follows
-    out, r = _driver(tmp_path, "--main-first", "--smoke-fail-preflight")
+    # (--smoke-until-eval: the benchmark and the decoding after the evaluation are the --main-first test's)
+    out, r = _driver(tmp_path, "--main-first", "--smoke-fail-preflight", "--smoke-until-eval")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions and pre-flight", "pre-flight (plain kernels)", "train main-smoke",
-                         "evaluate main-smoke"], names
+    assert names == ["versions and pre-flight", "pre-flight (plain kernels)", "train main-smoke",
+                     "evaluate main-smoke"], names
     first, again, train, ev = r["steps"][:4]
     assert first["rc"] == 1 and again["rc"] == 0 and again["env"] == {"WILDGAN_KERNELS": "plain"}
     assert "pre-flight passed" in again["stdout_tail"] and "kernels plain" in again["stdout_tail"]
@@ -120,12 +126,49 @@ def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_t
 
 def test_gpu_session_without_the_preflight_prints_the_versions_and_trains(tmp_path: Path) -> None:
     # (--no-preflight: the pre-flight's seconds stay the main run's --minutes, which had ~30 s to spare on 2026-11-30)
-    out, r = _driver(tmp_path, "--main-first", "--no-preflight")
+    out, r = _driver(tmp_path, "--main-first", "--no-preflight", "--smoke-until-eval")
     names = [s["name"] for s in r["steps"]]
-    assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
+    assert names == ["versions", "train main-smoke", "evaluate main-smoke"], names
     assert r["steps"][0]["stdout_tail"].startswith("2.") and "pre-flight" not in r["steps"][0]["stdout_tail"]
     assert r["preflight"] == "skipped (--no-preflight)" and r["preflight"] in (out / "summary.md").read_text()
     assert "env" not in r["steps"][1] and r["steps"][1]["rc"] == 0
+
+
+def _gpu_session() -> Any:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import gpu_session as gs
+    finally:
+        sys.path.pop(0)
+    return gs
+
+
+def _played(tmp_path: Path, *outcomes: dict) -> tuple[dict, list, dict]:
+    """gpu_session.preflight with its steps played (no subprocess): the n-th step asked gets outcomes[n]; returns the
+    kernels it gives the main run, the steps asked (name, env) and the session's results."""
+    import argparse
+
+    gs = _gpu_session()
+    s = gs.Session(tmp_path / "out", tmp_path / "work", 100.0)
+    asked: list = []
+
+    def step(name, cmd, timeout, stdout_to=None, env_extra=None):
+        asked.append((name, env_extra))
+        assert len(asked) <= len(outcomes), f"a step more than played: {asked}"
+        return dict(outcomes[len(asked) - 1], name=name)
+
+    s.step = step
+    kernels = gs.preflight(s, argparse.Namespace(smoke_fail_preflight=False), sys.executable, ["preflight"])
+    return kernels, asked, s.results
+
+
+AT = "ok setup (1.0 s): ...\nFAILED {0} after 0.1 s:\nTraceback ...\npre-flight FAILED at {0} (2.0 s, kernels auto)"
+PASSED = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
+
+
+def _mismatch(check: str) -> dict:
+    # (cuda_preflight's last line after a mismatch: tests/unit/test_cuda_branches_on_cpu.py ties it to this file)
+    return {"rc": 1, "stdout_tail": AT.format(check) + ": a mismatch beyond a tolerance, which may not repeat"}
 
 
 def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_change_it(tmp_path: Path) -> None:
@@ -133,35 +176,15 @@ def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_c
     or a death without a word (a CUDA fault's abort), is run again with WILDGAN_KERNELS=plain, whose pass gives the
     main run the plain kernels; a timeout (a hang), or a failure at a check that runs none of those kernels (setup,
     data, rng), is not: the rerun's up to 60 s would be the main run's, for the same outcome."""
-    import argparse
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import gpu_session as gs
-    finally:
-        sys.path.pop(0)
-
-    def played(first: dict, again: dict | None = None) -> tuple[dict, list, dict]:
-        s = gs.Session(tmp_path / "out", tmp_path / "work", 100.0)
-        asked: list = []
-
-        def step(name, cmd, timeout, stdout_to=None, env_extra=None):
-            asked.append((name, env_extra))
-            return dict(first if len(asked) == 1 else again, name=name)
-
-        s.step = step
-        kernels = gs.preflight(s, argparse.Namespace(smoke_fail_preflight=False), sys.executable, ["preflight"])
-        return kernels, asked, s.results
-
-    at = "ok setup (1.0 s): ...\nFAILED {0} after 0.1 s:\nTraceback ...\npre-flight FAILED at {0} (2.0 s, kernels auto)"
-    ok = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
+    at, ok = AT, PASSED
     for first in ({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": at.format("scoring")},
                   {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"}):
-        kernels, asked, results = played(first, ok)
+        kernels, asked, results = _played(tmp_path, first, ok)
         assert kernels == {"WILDGAN_KERNELS": "plain"} and len(asked) == 2, (first, asked)
         assert asked[1] == ("pre-flight (plain kernels)", {"WILDGAN_KERNELS": "plain"})
         assert "the main run and its evaluation use WILDGAN_KERNELS=plain" in results["preflight"]
-    kernels, asked, results = played({"rc": 1, "stdout_tail": at.format("training")}, {"rc": 1, "stdout_tail": ""})
+    kernels, asked, results = _played(tmp_path, {"rc": 1, "stdout_tail": at.format("training")},
+                                      {"rc": 1, "stdout_tail": ""})
     assert kernels == {} and len(asked) == 2 and "failed with the fused and the plain kernels" in results["preflight"]
     for first, why in (({"rc": "timeout", "stdout_tail": "ok setup (1.0 s): ...\n"}, "ran past its timeout"),
                        ({"rc": 1, "stdout_tail": at.format("data")}, "failed at its data check"),
@@ -169,9 +192,48 @@ def test_the_preflight_is_run_again_with_the_plain_kernels_only_where_they_may_c
                        ({"rc": 1, "stdout_tail": at.format("setup")}, "failed at its setup check"),
                        # (the process died after the check's line, before its last)
                        ({"rc": 1, "stdout_tail": at.format("data").rsplit("\n", 1)[0]}, "failed at its data check")):
-        kernels, asked, results = played(first)
+        kernels, asked, results = _played(tmp_path, first)
         assert kernels == {} and len(asked) == 1, (first, asked)
         assert why in results["preflight"] and "the main run goes as it is" in results["preflight"], results
+
+
+def test_a_mismatch_is_tried_again_with_the_fused_kernels_before_the_plain_ones(tmp_path: Path) -> None:
+    """One mismatch beyond a tolerance (numerical noise just over it, a nondeterministic capture) must not cost the
+    main run its fused kernels: the pre-flight runs once more with them, and the plain kernels are tried only after a
+    second failure. A crash (a CUDA error, a death without a last line) is not tried again with the fused kernels."""
+    again = ("pre-flight (fused kernels, second try)", None)
+    plain = ("pre-flight (plain kernels)", {"WILDGAN_KERNELS": "plain"})
+    for check in ("training", "scoring"):
+        # fail, then pass: the fused kernels stay
+        kernels, asked, results = _played(tmp_path, _mismatch(check), PASSED)
+        assert kernels == {} and asked[1:] == [again], asked
+        assert "failed once with the fused kernels (a mismatch" in results["preflight"], results
+        assert "passed at a second try" in results["preflight"] and "keep the fused kernels" in results["preflight"]
+    # fail twice (a mismatch, then a mismatch or a crash), the plain kernels pass: the plain kernels
+    for second in (_mismatch("scoring"), {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"}):
+        kernels, asked, results = _played(tmp_path, _mismatch("training"), second, PASSED)
+        assert kernels == {"WILDGAN_KERNELS": "plain"} and asked[1:] == [again, plain], asked
+        assert f"fused kernels (twice: a mismatch, then rc {second['rc']})" in results["preflight"], results
+        assert "the main run and its evaluation use WILDGAN_KERNELS=plain" in results["preflight"]
+    # fail twice and with the plain kernels: the main run as it is
+    kernels, asked, results = _played(tmp_path, _mismatch("training"), _mismatch("training"), {"rc": 1})
+    assert kernels == {} and asked[1:] == [again, plain], asked
+    assert "failed with the fused and the plain kernels (fused twice: a mismatch, then rc 1" in results["preflight"]
+    # a second failure the plain kernels cannot change (a hang): no plain run
+    kernels, asked, results = _played(tmp_path, _mismatch("scoring"), {"rc": "timeout", "stdout_tail": ""})
+    assert kernels == {} and asked[1:] == [again], asked
+    assert "failed twice with the fused kernels" in results["preflight"] and "ran past its timeout" in \
+        results["preflight"] and "the main run goes as it is" in results["preflight"], results
+    # a crash: a CUDA error in the training check (its last line says no mismatch), or a death without a last line,
+    # goes to the plain kernels at once
+    cuda_error = {"rc": 1, "stdout_tail": AT.format("training").replace(
+        "Traceback ...", "Traceback ...\ntorch.AcceleratorError: CUDA error: an illegal memory access was encountered")}
+    for crash in (cuda_error, {"rc": -6, "stdout_tail": "ok setup (1.0 s): ...\n"},
+                  # (a mismatch's words with another exit status: a death after the line, not a check's failure)
+                  dict(_mismatch("training"), rc=-11)):
+        kernels, asked, results = _played(tmp_path, crash, PASSED)
+        assert kernels == {"WILDGAN_KERNELS": "plain"} and asked[1:] == [plain], (crash, asked)
+        assert f"(rc {crash['rc']}: not a mismatch, so not tried again with them)" in results["preflight"], results
 
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:

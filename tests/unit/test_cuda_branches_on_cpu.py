@@ -397,9 +397,57 @@ def test_the_preflight_training_check_passes_through_captures_and_fails_without_
     monkeypatch.delenv("WILDGAN_STRICT_GRAPHS")
     _, r = _runner(fast, CUDA, logs)
     fake_graphs["runner"], fake_graphs["corrupt"] = r, True     # the first capture's check replay differs
-    with pytest.raises(RuntimeError, match="no CUDA graph replayed at 4x4"):
+    with pytest.raises(RuntimeError, match="no CUDA graph replayed at 4x4") as failed:
         pf.check_training(r)
     assert any("runs without CUDA graphs" in m for m in logs), logs
+    assert not pf.is_mismatch(failed.value)          # (graphs switched off without a word: not a tolerance)
+    # strict, as the pre-flight runs: the mismatch raises as one, which gpu_session tries again with the fused kernels
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"], fake_graphs["corrupt"] = r, True
+    with pytest.raises(L.GraphMismatch, match="CUDA graph replay differs from eager at 4x4") as failed:
+        pf.check_training(r)
+    assert pf.is_mismatch(failed.value)
+
+
+def test_the_preflights_last_line_tells_gpu_session_a_mismatch_from_a_crash(monkeypatch, capsys):
+    """benchmarks/cuda_preflight.py's own output, read by gpu_session's fused_retry_may_pass: a scoring mismatch beyond
+    its tolerance is said as one (gpu_session then tries the fused kernels once more), an error of another kind (a
+    CUDA error in the training check) is not (gpu_session goes to the plain kernels at once)."""
+    import importlib.util
+    from pathlib import Path
+
+    pf = _preflight_module()
+    spec = importlib.util.spec_from_file_location(
+        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")      # (main sets it; put back after the test)
+    real = pf.score_pgan
+
+    def noisy(*a: Any, batches_per_forward: int = 1, **k: Any) -> Any:
+        got = real(*a, batches_per_forward=batches_per_forward, **k)
+        if batches_per_forward > 1:                   # the stacked forward just over the check's tolerance
+            got.scores.update({key: v + 0.1 for key, v in got.scores.items()})
+        return got
+
+    monkeypatch.setattr(pf, "score_pgan", noisy)
+    assert pf.main(["--device", "cpu", "--width", "8"]) == 1
+    out = capsys.readouterr().out
+    assert "Mismatch: score" in out and out.rstrip().endswith(pf.MISMATCH_SAID), out[-600:]
+    rec = {"rc": 1, "stdout_tail": out[-4000:]}
+    assert gs.fused_retry_may_pass(rec) and gs.plain_rerun_futile(rec) is None
+    monkeypatch.setattr(pf, "score_pgan", real)
+
+    def cuda_error(runner: Any) -> str:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(pf, "check_training", cuda_error)
+    assert pf.main(["--device", "cpu", "--width", "8"]) == 1
+    out = capsys.readouterr().out
+    assert "pre-flight FAILED at training" in out and pf.MISMATCH_SAID not in out, out[-600:]
+    rec = {"rc": 1, "stdout_tail": out[-4000:]}
+    assert not gs.fused_retry_may_pass(rec) and gs.plain_rerun_futile(rec) is None
 
 
 def test_the_fast_path_forwards_under_cudas_own_autocast_policy(monkeypatch):

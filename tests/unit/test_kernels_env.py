@@ -1,9 +1,11 @@
 """WILDGAN_KERNELS=plain (config.kernels_from_env): the escape from CUDA's fused kernels (the pixel norm as torch's
-RMS norm, the minibatch stddev's one torch.var, the FlatWeights blocks) to each layer's own arithmetic, in every
-command, the API and torchrun's ranks. The CUDA-only device sets are widened to the CPU here to see which path runs."""
+RMS norm, the minibatch stddev's one torch.var, the FlatWeights blocks) to each layer's own arithmetic, and from the
+fast path's merged real/fake critic pass to two passes, in every command, the API and torchrun's ranks. The
+CUDA-only device sets are widened to the CPU here to see which path runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -65,6 +67,46 @@ def test_plain_turns_the_training_loops_flat_weights_off(monkeypatch):
                          torch.Generator().manual_seed(0), fast=fast, force_fast=True, log=lambda m: None)
         seen[mode] = run.flat_weights
     assert seen == {"auto": True, "plain": False}
+
+
+def test_plain_turns_the_merged_critic_pass_off_and_the_d_step_runs_two_passes(monkeypatch, tmp_path):
+    """The D step's one forward of D(real) and D(fake) stacked (StepRunner.pair_critic) is a fast-path speed change no
+    GPU has run: plain, the session's fallback when the fast kernels misbehave, runs the two passes instead, on every
+    device, and says so in the run's log. Seen by the D forwards' batch sizes: 2n merged, n and n in two passes."""
+    import wildgan.training.loop as L
+
+    nc = net_config_for_preset("tiny", 8, 1)
+    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch={4: 8, 8: 8})
+    x = (np.random.default_rng(0).random((16, 8, 8, 1)) * 255).astype(np.uint8)
+    cpu = torch.device("cpu")
+    real_d = L.d_forward
+    batches: list[int] = []
+    monkeypatch.setattr(L, "d_forward", lambda net, x, *a, **k: batches.append(x.shape[0]) or real_d(net, x, *a, **k))
+    seen = {}
+    for mode in ("auto", "plain"):
+        monkeypatch.setenv("WILDGAN_KERNELS", mode)
+        nets = build_pgan(nc, 0)
+        fast = FastOptions(channels_last=True)
+        run = StepRunner(nets, make_optimizers(nets, tc, fast, cpu), tc, nc, cpu, build_pyramid(x, cpu),
+                         torch.Generator().manual_seed(0), fast=fast, log=lambda m: None)
+        batches.clear()
+        phase = L.Phase(lod=1.0, resolution=4, batch=8, fade=0.0)
+        run.iteration(phase)
+        seen[mode] = (run.pair_critic, batches[0])          # (the D step's first critic forward)
+    assert seen == {"auto": (True, 16), "plain": (False, 8)}
+    # the run's log says it where the fast path runs (here the CPU's: bf16 autocast, channels_last); stopped once said
+    from wildgan.config import DataConfig, RunConfig
+
+    def stop(*a: object, **k: object) -> None:
+        raise RuntimeError("stopped after the setup's log")
+
+    monkeypatch.setattr(L, "build_pgan", stop)
+    logs: list[str] = []
+    cfg = RunConfig(data=DataConfig(data="unused.npz", normal=("0",), resolution=8, channels=1), net=nc,
+                    preset="tiny", train=dataclasses.replace(tc, device="cpu", amp="bf16", channels_last=True))
+    with pytest.raises(RuntimeError, match="stopped after the setup's log"):
+        L.train_pgan(x, cfg, tmp_path / "run", progress=False, log=logs.append)
+    assert [m for m in logs if m.startswith("WILDGAN_KERNELS=plain") and "two critic passes" in m], logs
 
 
 def test_the_command_refuses_a_typo_before_it_starts_and_a_run_records_plain(monkeypatch, tmp_path):

@@ -434,6 +434,12 @@ def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # One iteration as train_pgan runs it, on the plain or the fast path.
 
+class GraphMismatch(RuntimeError):
+    """A captured iteration's replay differed from eager beyond the check's tolerance (raised with
+    WILDGAN_STRICT_GRAPHS=1). A class of its own, for benchmarks/cuda_preflight.py to tell it from a capture that
+    failed: a mismatch just over the tolerance, or of a nondeterministic kernel, need not repeat in a fresh process."""
+
+
 class StepRunner:
     """One training iteration: sample the minibatch and latents, D step (+ Gs EMA), G step, E step.
 
@@ -471,8 +477,12 @@ class StepRunner:
         self._bad_keys: set[Any] = set()             # graph keys whose replay did not match eager: run them eagerly
         self._rows: dict[int, tuple[np.ndarray, torch.Tensor]] = {}    # _local_rows per minibatch size
         # fast mode: D(real) and D(fake) of the D step in one forward (losses.critic_loss's critic_pair); False gives
-        # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this)
-        self.pair_critic = True
+        # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this). Off with
+        # WILDGAN_KERNELS=plain, on every device: the same values only up to float rounding (cuDNN picks its
+        # algorithms for the stacked batch, D's weight gradient is summed over both halves in one bf16 output), and no
+        # GPU has run it yet, where the two passes are the iteration that ran the paper's schedule on an H200
+        # (benchmarks/RESULTS.md, 2026-11-30): the fallback leaves no untried fast path that could be the fault.
+        self.pair_critic = kernels_from_env() == "auto"
         # fast mode: each network's run-time weights made once per forward in three kernels (nets.layers.FlatWeights)
         # instead of per layer; False gives the layers' own arithmetic (bench.py --layer-weights, the A/B of this).
         # On CUDA only (nets.layers.FLAT_WEIGHTS_DEVICES), where a kernel launch costs more than these kernels' work:
@@ -833,7 +843,7 @@ class StepRunner:
                 msg = (f"CUDA graph replay differs from eager at {where} (weights {err:.3g} vs update {upd:.3g}, "
                        f"losses {terr:.3g})")
                 if os.environ.get("WILDGAN_STRICT_GRAPHS") == "1":
-                    raise RuntimeError(msg)
+                    raise GraphMismatch(msg)
                 # per key: one phase's mismatch (e.g. a nondeterministic kernel choice) need not cost the others
                 self.log(f"warning: {msg}; this phase runs without CUDA graphs")
                 self._bad_keys.add(self._graph_key)
@@ -996,9 +1006,11 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
-    if device.type == "cuda" and kernels_from_env() == "plain":
+    # (the fast path, whose merged critic pass plain turns off, runs on the CPU too: --amp bf16, --channels-last
+    # on, DDP)
+    if (device.type == "cuda" or fast.active or dist is not None) and kernels_from_env() == "plain":
         log("WILDGAN_KERNELS=plain: the plain pixel norm, minibatch-stddev variance and per-layer weights (no fused "
-            "kernels)")
+            "kernels), and D(real) and D(fake) as two critic passes")
 
     torch.manual_seed(tc.seed)          # (the caller's global RNG is put back by train_pgan)
     nets = build_pgan(nc, tc.seed).to(device)
