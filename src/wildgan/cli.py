@@ -200,8 +200,33 @@ class _CommandParser(argparse.ArgumentParser):
     --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
     only 'the following arguments are required: run_dir', of a command line that has one."""
 
+    _given: list[str] | None = None
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # the words given to this command (the subparsers' action passes them here), for error's hint
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _took_words(self, action: argparse.Action) -> bool:
+        """Whether the command line gave `action` (a list option) a word after it, by its name or a prefix of it
+        (argparse's abbreviations; not `--data=X`, which takes X alone): only then can it have taken the run folder.
+        Unknown (no words recorded): assumed so."""
+        given = self._given
+        if given is None:
+            return True
+        for i, word in enumerate(given[:-1]):
+            named = word in action.option_strings or (
+                self.allow_abbrev and word.startswith("--") and len(word) > 2 and "=" not in word
+                and any(o.startswith(word) for o in action.option_strings))
+            if named and not given[i + 1].startswith("-"):
+                return True
+        return False
+
     def error(self, message: str) -> NoReturn:
-        lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")]
+        # (only the list options the command line used: `wildgan score` with no run folder, or with none after
+        # --data, got a hint of a --data that was never typed)
+        lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")
+                 and self._took_words(a)]
         missing = [str(a.metavar or a.dest) for a in self._actions if not a.option_strings
                    and a.required and str(a.metavar or a.dest) in message]
         if message.startswith("the following arguments are required:") and lists and missing:

@@ -4368,3 +4368,24 @@ def test_a_run_folder_taken_by_a_list_option_is_said_so(argv, said, capsys):
         main(["evaluate"])
     assert capsys.readouterr().err.splitlines()[-1] == (
         "wildgan evaluate: error: the following arguments are required: run_dir")
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["score", "--out", "s.csv"], "wildgan score: error: the following arguments are required: run_dir"),
+    (["score"], "wildgan score: error: the following arguments are required: run_dir, --out"),
+    (["report"], "wildgan report: error: the following arguments are required: RUN_DIR|STUDY_DIR"),
+    (["score", "--data", "--out", "s.csv"], "wildgan score: error: the following arguments are required: run_dir"),
+])
+def test_a_missing_run_folder_without_a_list_option_typed_gets_argparse_words(argv, said, capsys):
+    # the hint that --data took the run folder was said of command lines without a --data (or with none after it):
+    # a run folder forgotten read as one typed in the wrong place
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == said
+
+
+def test_a_run_folder_taken_by_an_abbreviated_list_option_is_said_so(capsys):
+    # argparse takes `--dat` for --data: it swallows the run folder the same way
+    with pytest.raises(SystemExit):
+        main(["score", "--dat", "new/", "runs/x", "--out", "s.csv"])
+    assert "(--data takes every word after it up to the next option" in capsys.readouterr().err
