@@ -1653,7 +1653,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
 
     lod = lod_short_of_full(cfg, res)
     if lod is not None:
-        from .training.schedule import growth_figures, kimg_to_the_image
+        from .training.schedule import growth_figures, kimg_to_the_image, total_grows
 
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice, paper_grows = growth_figures(t, r)
@@ -1665,7 +1665,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
                       f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
         # a budget stop of a run whose own total already grows them needs minutes only: advising the --total-kimg
         # it has ('--resume --total-kimg 13' after a default 13-kimg run) read as if its total were the problem
-        enough = budget and paper_grows and t.total_kimg is not None and t.total_kimg >= paper
+        enough = budget and total_grows(t, r)
         how = (f"--resume and a larger --minutes (its --total-kimg {kimg_to_the_image(t.total_kimg)} grows them)"
                if enough else f"--resume --total-kimg {advice}{' and a larger --minutes' if budget else ''}")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"

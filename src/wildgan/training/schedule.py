@@ -203,6 +203,12 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str, bool]:
     (kimg_to_the_image texts; never below the first), and whether the paper's total gets there too (then said beside
     it); what the CLI's and the Detector's warnings say. (They said 'a total_kimg above' the start of that round:
     on a tiny run, the very kimg the run had ended at, 'training ended at 0.064 kimg ... above 0.064'.)"""
+    grown, paper, advice = _growth_kimg(train, resolution)
+    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice), paper >= grown
+
+
+def _growth_kimg(train: Any, resolution: int) -> tuple[float, float, float]:
+    """growth_figures' three kimg as numbers: where the networks are grown, the paper's total, the total to advise."""
     from ..config import paper_total_kimg
 
     t = train
@@ -216,7 +222,15 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str, bool]:
         # a --resume that grows there is refused until the sizes are added (training.run.check_minibatch_sizes)
         grown = schedule_kimg_for_full_growth(resolution, t.phase_kimg, t.fade_kimg)
         advice = max(paper, grown)
-    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice), paper >= grown
+    return grown, paper, advice
+
+
+def total_grows(train: Any, resolution: int) -> bool:
+    """Whether the run's own total_kimg reaches the total the warnings advise (growth_figures): a run of that total
+    that its minutes budget stopped before full resolution needs more minutes only, and advising the total it has
+    ('--resume --total-kimg 13' after a 13-kimg run) read as if its total were the problem. The one rule of the
+    CLI's warning (cli._warn_if_not_grown) and the Python one (not_grown_text)."""
+    return train.total_kimg is not None and train.total_kimg >= _growth_kimg(train, resolution)[2]
 
 
 def not_grown_text(train: Any, resolution: int, nimg: int, lod: float, budget: bool, call: str) -> str:
@@ -230,11 +244,14 @@ def not_grown_text(train: Any, resolution: int, nimg: int, lod: float, budget: b
     # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
     said_paper = (f", and the paper's schedule (train.total_kimg=None) trains {kimg_to_the_image(paper)} kimg"
                   if paper_grows else "")
+    # (a budget stop of a run whose own total grows them: more minutes only, as the CLI says it)
+    how = (f"train.minutes=None or a larger budget (its train.total_kimg={kimg_to_the_image(t.total_kimg)} grows "
+           f"them)" if budget and total_grows(t, r) else
+           f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
     return (f"training ended at {kimg_to_the_image(nimg / 1000)} kimg (lod {lod:g}; {why}), before the "
             f"networks finished growing to {r}x{r}: with train.phase_kimg={kimg_to_the_image(t.phase_kimg)} they are "
             f"grown at {grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. The "
-            f"run is scored at the resolution it reached; continue it with {call}(..., resume=True) and "
-            f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
+            f"run is scored at the resolution it reached; continue it with {call}(..., resume=True) and {how}")
 
 
 def kimg_text(nimg: int) -> str:
