@@ -900,12 +900,15 @@ def test_archives_score_files_does_not_read_are_refused_saying_what_does(pile: P
         z.write(pile / "000.png", "pile/000.png")
     for paths in ([tmp_path / "pile.zip"], [pile, tmp_path / "pile.zip"]):
         with pytest.raises(DataError, match=rf"^{tmp_path / 'pile.zip'}: zip archives are not read: unzip it, or "
-                                            r"make a .tar.gz .*, which score_files reads given alone$"):
+                                            r"make a .tar.gz .*, which is read given alone \(`wildgan score RUN "
+                                            r"--data images.tar.gz`, score_files\(model, \['images.tar.gz'\]\)\)$"):
             score_files(m, paths, skip_bad=True)
     archive = _tar_of(pile, tmp_path / "pile.tar.gz")
+    # (the command's way named too: `wildgan score --data` says it, and was told only of score_files)
     with pytest.raises(DataError, match=r"pile.tar.gz: a data-set file \(a tar archive\), not an image: it cannot be "
-                                        r"mixed with image files or folders; score_files\(model, \[.*pile.tar.gz'\]\) "
-                                        r"scores the image files in it on their own"):
+                                        r"mixed with image files or folders; given alone \(`wildgan score RUN --data "
+                                        r".*pile.tar.gz`, score_files\(model, \[.*pile.tar.gz'\]\)\) the image "
+                                        r"files in it are scored on their own"):
         score_files(m, [pile / "000.png", archive])
     np.savez(tmp_path / "x.npz", x=np.zeros((3, 8, 8), np.uint8))
     with pytest.raises(DataError, match=r"x.npz: a data-set file \(an .npz archive\), not image files: score_files "

@@ -442,14 +442,17 @@ def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
     for p in items:
         if not p.is_file():
             continue
+        # (worded for both callers: `wildgan score --data` says these too, where naming score_files alone told a
+        # command-line user of a Python call, and the command's own way was the advice before)
         if p.suffix.lower() == ".zip":
             raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder (tar czf "
-                            f"images.tar.gz folder/), which score_files reads given alone")
+                            f"images.tar.gz folder/), which is read given alone (`wildgan score RUN --data "
+                            f"images.tar.gz`, score_files(model, ['images.tar.gz']))")
         if len(items) > 1:
             if is_tar(p):        # (the other data-set files: list_image_files' own refusal, the command's way)
                 raise DataError(f"{p}: a data-set file (a tar archive), not an image: it cannot be mixed with image "
-                                f"files or folders; score_files(model, [{str(p)!r}]) scores the image files in it "
-                                f"on their own")
+                                f"files or folders; given alone (`wildgan score RUN --data {shell_word(p)}`, "
+                                f"score_files(model, [{str(p)!r}])) the image files in it are scored on their own")
             continue
         kind = dataset_file_kind(p)
         if kind is None:
