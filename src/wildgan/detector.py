@@ -60,8 +60,8 @@ from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, c
 from .data.dataset_files import is_tar
 from .data.readers import detect_format, is_dataset_file, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import (CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, shell_word, stop_words,
-                     warn_user)
+from .errors import (API_SKIP_BAD, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
+                     shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
@@ -125,8 +125,9 @@ _CLI_TO_API = (
 )
 
 
-# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores)
-_API_SKIP_BAD = "skip_bad=True"
+# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores): named
+# outright, as fit's and from_run's errors name it, whatever errors.skip_bad_option says in a caller of cli.main
+_API_SKIP_BAD = API_SKIP_BAD
 
 
 def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError:

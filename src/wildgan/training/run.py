@@ -60,7 +60,7 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError, shell_word, warn_user
+from ..errors import ConfigError, WildganError, shell_word, skip_bad_option, warn_user
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
@@ -1102,7 +1102,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
                log: Callable[[str], None]) -> None:
-    """The line that says what is trained on what, and the unreadable files --skip-bad left out."""
+    """The line that says what is trained on what, and the unreadable files skip_bad left out."""
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
@@ -1121,8 +1121,9 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     skipped = split.info.get("skipped") or []
     if skipped:
-        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
-            f"in {run_dir / 'skipped.txt'}")
+        # (skip_bad as this session's user gave it: the CLI's --skip-bad, a DataConfig's or a Detector's skip_bad=True)
+        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} ({skip_bad_option()}), "
+            f"listed in {run_dir / 'skipped.txt'}")
 
 
 def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
