@@ -1311,16 +1311,18 @@ class Detector:
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
         z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
-        A folder is read and scored in chunks: memory holds one chunk, whatever the number of files; with
-        `resume_dir` each finished chunk's scores are kept there, so that the same call after an interruption
-        scores only the rest (the folder is deleted once every score is returned; see scoring.run.score_files)."""
+        A folder, or a tar archive of image files, is read and scored in chunks: memory holds one chunk, whatever the
+        number of files; with `resume_dir` each finished chunk's scores are kept there, so that the same call after
+        an interruption scores only the rest (the folder is deleted once every score is returned; see
+        scoring.run.score_files)."""
         _check_fitted(self)
         return self._scores(X, resume_dir)
 
     def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
-        folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A'; with
-        a `resume_dir`, every score, so that its saved chunks serve score_all as well)."""
+        folder or a tar archive of image files, as in score_all. Only the scores it needs are computed (no critic
+        passes unless score = 'A'; with a `resume_dir`, every score, so that its saved chunks serve score_all as
+        well)."""
         _check_fitted(self)
         return self._scores(X, resume_dir, with_A=self._needs_A())[self.score_]
 
@@ -1344,10 +1346,10 @@ class Detector:
 
         X: any input decision_function accepts (arrays, tensors, PIL images, paths, a folder, a data-set file),
         converted the same way. Scored with this Detector's batch_mode and lam in one pass that also returns the
-        reconstructions, so HeatMaps.scores are decision_function(X) (for a folder up to float noise: there
-        decision_function reads it in chunks). Memory: the images, a float32 reconstruction and a map of every
-        image are held at once (5 to 9 bytes per pixel and channel); for a large folder, rank it with
-        decision_function first and map the files that matter (a list of paths)."""
+        reconstructions, so HeatMaps.scores are decision_function(X) (for a folder or a tar archive of image files up
+        to float noise: there decision_function reads it in chunks). Memory: the images, a float32 reconstruction
+        and a map of every image are held at once (5 to 9 bytes per pixel and channel); for a large folder, rank it
+        with decision_function first and map the files that matter (a list of paths)."""
         _check_fitted(self)
         from .evaluation.heatmaps import residual_maps
 
