@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
                      kernels_from_env, square_name, unknown_names_text)
 
-from .errors import (INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
+from .errors import (CLI_SKIP_BAD, INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, closed_outputs, moved_name, shell_word,
-                     stop_text)
+                     skip_bad_said_as, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -2538,6 +2538,9 @@ def _main(argv: Sequence[str] | None) -> int:
     # sums differ with the count; a 1-thread pytest-xdist worker left at 2 threads by one test oversubscribed the
     # cores for the rest of it). torch not imported yet: nothing to keep (and no import of it for `wildgan --help`)
     kept = ExitStack()
+    # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
+    # skip_bad=True again after it (a script that calls main, then the API)
+    kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
     if "torch" in sys.modules:
         from .devices import caller_torch_state_kept
 

@@ -57,10 +57,11 @@ from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, S
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
-from .data.readers import is_dataset_file, trained_kind
+from .data.dataset_files import is_tar
+from .data.readers import detect_format, is_dataset_file, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import (CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, shell_word, stop_words,
-                     warn_user)
+from .errors import (API_SKIP_BAD, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
+                     shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
@@ -124,8 +125,9 @@ _CLI_TO_API = (
 )
 
 
-# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores)
-_API_SKIP_BAD = "skip_bad=True"
+# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores): named
+# outright, as fit's and from_run's errors name it, whatever errors.skip_bad_option says in a caller of cli.main
+_API_SKIP_BAD = API_SKIP_BAD
 
 
 def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError:
@@ -152,6 +154,20 @@ def _api_words(msg: str, cli_advice: str | None = None) -> str:
     if cli_advice:
         msg = msg.replace(cli_advice, "a Detector with the parameters of the interrupted fit continues it")
     return msg
+
+
+def _image_archive(X: str | Path) -> bool:
+    """Whether X is a tar archive of image files (readers.detect_format's folder-tar), which decision_function scores
+    in chunks as a folder: read whole (decode_items), a pile of thousands of images was held in memory at once, while
+    `wildgan score` and score_files read the same archive a chunk at a time. A missing or unreadable archive, or a
+    tar of arrays, is left to the whole read, which names the file and the problem."""
+    p = Path(X)
+    if not p.is_file() or not is_tar(p):
+        return False
+    try:
+        return detect_format(p) == "folder-tar"
+    except (WildganError, OSError):
+        return False
 
 
 def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig, X: Any) -> DataConfig:
@@ -1262,16 +1278,18 @@ class Detector:
 
     def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
-        # a folder of image files; a CIFAR-10 batch folder is a data-set file, read whole by decode_items below
-        # (score_files reads image files and refuses it)
-        folder = isinstance(X, (str, Path)) and Path(X).is_dir() and not is_dataset_file(X)
+        # a folder of image files, or a tar archive of them; a CIFAR-10 batch folder, an .npz and a tar of arrays or
+        # batches are data-set files, read whole by decode_items below (score_files reads image files and refuses them)
+        folder = isinstance(X, (str, Path)) and (Path(X).is_dir() and not is_dataset_file(X) or _image_archive(X))
         if resume_dir is not None and not folder:
-            raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
+            raise ConfigError(f"resume_dir applies to a folder of image files or a tar archive of them (read and "
+                              f"scored in chunks); got "
                               f"{type(X).__name__ if not isinstance(X, (str, Path)) else repr(str(X))}")
         rd = None if resume_dir is None else Path(resume_dir)
         if folder:
-            # a folder: read and scored in chunks (scoring.run.score_files), so that a pile larger than memory can
-            # be scored; the same scores as reading it whole (the batches are drawn over the whole file list)
+            # a folder (or an archive's unpacked tree): read and scored in chunks (scoring.run.score_files), so that a
+            # pile larger than memory can be scored; the same scores and ids as reading it whole (the batches are
+            # drawn over the whole file list; an archive's files listed as _read_dataset_file lists them)
             from .scoring.run import is_resume_dir, remove_resume_dir, score_files
 
             m = self.model_
@@ -1293,16 +1311,18 @@ class Detector:
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
         z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
-        A folder is read and scored in chunks: memory holds one chunk, whatever the number of files; with
-        `resume_dir` each finished chunk's scores are kept there, so that the same call after an interruption
-        scores only the rest (the folder is deleted once every score is returned; see scoring.run.score_files)."""
+        A folder, or a tar archive of image files, is read and scored in chunks: memory holds one chunk, whatever the
+        number of files; with `resume_dir` each finished chunk's scores are kept there, so that the same call after
+        an interruption scores only the rest (the folder is deleted once every score is returned; see
+        scoring.run.score_files)."""
         _check_fitted(self)
         return self._scores(X, resume_dir)
 
     def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
-        folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A'; with
-        a `resume_dir`, every score, so that its saved chunks serve score_all as well)."""
+        folder or a tar archive of image files, as in score_all. Only the scores it needs are computed (no critic
+        passes unless score = 'A'; with a `resume_dir`, every score, so that its saved chunks serve score_all as
+        well)."""
         _check_fitted(self)
         return self._scores(X, resume_dir, with_A=self._needs_A())[self.score_]
 
@@ -1326,10 +1346,10 @@ class Detector:
 
         X: any input decision_function accepts (arrays, tensors, PIL images, paths, a folder, a data-set file),
         converted the same way. Scored with this Detector's batch_mode and lam in one pass that also returns the
-        reconstructions, so HeatMaps.scores are decision_function(X) (for a folder up to float noise: there
-        decision_function reads it in chunks). Memory: the images, a float32 reconstruction and a map of every
-        image are held at once (5 to 9 bytes per pixel and channel); for a large folder, rank it with
-        decision_function first and map the files that matter (a list of paths)."""
+        reconstructions, so HeatMaps.scores are decision_function(X) (for a folder or a tar archive of image files up
+        to float noise: there decision_function reads it in chunks). Memory: the images, a float32 reconstruction
+        and a map of every image are held at once (5 to 9 bytes per pixel and channel); for a large folder, rank it
+        with decision_function first and map the files that matter (a list of paths)."""
         _check_fitted(self)
         from .evaluation.heatmaps import residual_maps
 

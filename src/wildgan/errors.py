@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import signal
-from typing import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence
 
 
 class WildganError(Exception):
@@ -159,6 +160,34 @@ class Terminated(BaseException):
     an image is decoded, whose `except Exception` took it for a corrupt file (skipped with --skip-bad, the scoring going
     on). So it also passes the handlers that gather each rank's error to raise it on every rank (scoring.run.
     score_files): every rank received the signal, and each says so as one process does."""
+
+
+# skip_bad as the user gives it, in the messages that advise leaving unreadable image files out: the Python API's
+# keyword (Detector, DataConfig, score_files, load_images, ... all take skip_bad=True), except while the command line
+# runs a command, whose option it is (cli._main sets it with skip_bad_said_as). A setting read where such a message is
+# made, not a parameter passed down: the readers that make them sit under a dozen Python entry points and every
+# command, and a message made in the CLI's words told a Python caller of an option it cannot pass.
+API_SKIP_BAD = "skip_bad=True"
+CLI_SKIP_BAD = "--skip-bad"
+_SKIP_BAD_SAID_AS = [API_SKIP_BAD]
+
+
+def skip_bad_option() -> str:
+    """How the user of the call in progress leaves unreadable files out: API_SKIP_BAD, or CLI_SKIP_BAD during a
+    command of the CLI."""
+    return _SKIP_BAD_SAID_AS[0]
+
+
+@contextmanager
+def skip_bad_said_as(option: str) -> Iterator[None]:
+    """While inside, messages name `option` as the way to leave unreadable files out (the CLI: CLI_SKIP_BAD); the
+    setting before is put back on the way out, so that a script that calls cli.main and then the API reads the API's
+    words again."""
+    before, _SKIP_BAD_SAID_AS[0] = _SKIP_BAD_SAID_AS[0], option
+    try:
+        yield
+    finally:
+        _SKIP_BAD_SAID_AS[0] = before
 
 
 class WildganWarning(UserWarning):

@@ -366,6 +366,37 @@ def test_replay_run_trains_what_train_config_trains_with_its_warning(tmp_path, c
     capsys.readouterr()
 
 
+def test_replay_run_writes_the_log_the_command_writes_with_its_warning(tmp_path):
+    """replay_run's warning that the images are not the run's reached only its caller: the new run had no log.txt,
+    where `wildgan train --config`'s has the warning among its lines. replay_run writes it as the command does: the
+    lines said (to the caller's `log` too), the warnings (held until the first line), nothing for a refused start."""
+    from wildgan.errors import ConfigError, WildganWarning
+    from wildgan.training.run import replay_run
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    config = tmp_path / "run" / "config.yaml"
+    said: list[str] = []
+    replay_run(config, tmp_path / "same", progress=False, log=said.append, warn_not_grown=False)
+    log = (tmp_path / "same" / "log.txt").read_text().splitlines()
+    assert log == said and log[0].startswith("training wildgan (tiny) on 32 images"), log
+    d = dict(np.load(npz))
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
+    np.savez(npz, **d)
+    with pytest.warns(WildganWarning, match="this trains another run") as got:
+        replay_run(config, tmp_path / "other", progress=False, log=lambda m: None)
+    log = (tmp_path / "other" / "log.txt").read_text().splitlines()
+    warned = [str(w.message) for w in got]
+    replayed = next(w for w in warned if w.startswith(f"{config} replays the run in {tmp_path / 'run'}, but its"))
+    assert log[0] == f"warning: {replayed}", log                    # held until the first line, as the command's
+    assert log[1].startswith("training wildgan (tiny) on 32 images"), log
+    assert any(line.startswith("warning: training ended at ") for line in log[2:]), log     # (not grown: said after)
+    before = (tmp_path / "other" / "log.txt").read_text()
+    with pytest.raises(ConfigError, match="overwrite"), pytest.warns(WildganWarning, match="this trains another run"):
+        replay_run(config, tmp_path / "other", progress=False, log=lambda m: None)      # a run there already
+    assert (tmp_path / "other" / "log.txt").read_text() == before                      # a refusal writes nothing
+
+
 def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given_in_memory(tmp_path, monkeypatch):
     """The command's replay rules for a Detector.fit's run, in replay_run: one on arrays records no data, and
     train_run of its config trained on $WILDGAN_DATA or the embedded sample in silence (refused, saying to give

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, DataError, WildganError, warn_user
+from ..errors import ConfigError, DataError, WildganError, skip_bad_option, warn_user
 from .image_decode import read_image_sized
 from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
@@ -483,12 +483,19 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
-def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--skip-bad",
+# unreadable_files_error's default: skip_bad as the user of the call in progress gives it (errors.skip_bad_option)
+AS_CALLED = "as called"
+
+
+def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = AS_CALLED,
                            note: str = "") -> DataError:
     """One error naming every unreadable file (each reason names its file). skip_option: skip_bad as the user gives
-    it (the CLI's --skip-bad, the Python API's skip_bad=True), None where the caller has no such option (the
-    Detector's scoring, whose rows are aligned with its inputs): then `note` says what to do instead. The error
-    keeps the reasons as `.unreadable`, so that a caller of the API can say it again in its own terms."""
+    it (the CLI's --skip-bad, the Python API's skip_bad=True; by default that of the call in progress,
+    errors.skip_bad_option), None where the caller has no such option (the Detector's scoring, whose rows are aligned
+    with its inputs): then `note` says what to do instead. The error keeps the reasons as `.unreadable`, so that a
+    caller of the API can say it again in its own terms."""
+    if skip_option == AS_CALLED:
+        skip_option = skip_bad_option()
     if len(reasons) == 1:
         hint = f" ({skip_option} leaves unreadable files out)" if skip_option else ""
         err = DataError(f"{reasons[0]}{hint}{note}")

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import SQUARE_OLD_NAMES, as_typed
-from ..errors import DataError, HeldWarning, WildganError, warn_user
+from ..errors import DataError, HeldWarning, WildganError, skip_bad_option, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
@@ -157,7 +157,7 @@ def _say_damaged(path: Path, why: str, damaged: list[str] | None) -> None:
 
 
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
-                      skip_bad: bool = False, skip_option: str = "--skip-bad",
+                      skip_bad: bool = False, skip_option: str | None = None,
                       held: HeldWarning | None = None, pixels: str | None = None,
                       damaged: list[str] | None = None) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
@@ -170,6 +170,7 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
     CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out. A cache of training pixels other than
     split.json's (its key names them, train_pixels_sha256) is read only by a caller that rebuilt the split and gives
     that very checksum (pixels): any other takes the run's data to be split.json's, which it is not."""
+    skip_option = skip_option or skip_bad_option()
     csv_path, key_path = cache_paths(run_dir, batch_mode)
     if model.cfg.method != "wildgan" and not (key_path.is_file() and csv_path.is_file()):
         # search and f-AnoGAN have one protocol (key batch_mode 'n/a'): a Detector.fit(batch_mode='isolated') of an
@@ -238,11 +239,12 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
 
 
 def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False,
-                  skip_option: str = "--skip-bad", pile: bool = True, held: HeldWarning | None = None) -> None:
+                  skip_option: str | None = None, pile: bool = True, held: HeldWarning | None = None) -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
-    skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True). pile: the run was
+    skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True; None: the call's,
+    errors.skip_bad_option). pile: the run was
     trained on an unlabelled pile, every file of which is a training image; a labelled run's file is one where the
     rebuild placed it (marked "part": "train" by newly_skipped), else it may have been a training, test or unused
     image, which a split rebuilt without it cannot tell (an older split.json). held: the warning of the run's
@@ -250,6 +252,8 @@ def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_ski
     leaves out some of those same files (one warning for one cause), referring to them there, not naming them a
     second time; one said already is referred to as above."""
     from ..data import skipped_reasons
+
+    skip_option = skip_option or skip_bad_option()
 
     s = "s" if len(skipped) != 1 else ""
     new = [f for f in skipped if held is None or f.get("path") not in held.paths]
@@ -292,7 +296,7 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
                         progress: bool = False, write: bool | None = None, split: Any = None,
-                        skip_bad: bool = False, skip_option: str = "--skip-bad",
+                        skip_bad: bool = False, skip_option: str | None = None,
                         held: HeldWarning | None = None) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
@@ -301,9 +305,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
-    names it (the CLI's --skip-bad; Detector: skip_bad=True). held: the warning of that split's rebuild, naming the
-    unreadable files it left out, which the warning about them here joins (see warn_left_out); said before the
-    training split is scored."""
+    names it (the CLI's --skip-bad; Detector: skip_bad=True; None: the call's, errors.skip_bad_option). held: the
+    warning of that split's rebuild, naming the unreadable files it left out, which the warning about them here joins
+    (see warn_left_out); said before the training split is scored."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
@@ -312,6 +316,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
+    skip_option = skip_option or skip_bad_option()
     model = model if model is not None else load_model(run_dir, device)
     damaged: list[str] = []            # (a damaged cache, said by read_train_scores: the errors below say so too)
     cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, held=held,

@@ -60,7 +60,8 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError, shell_word, warn_user
+from ..errors import ConfigError, WildganError, shell_word, skip_bad_option, warn_user
+from ..runlog import RunLog, copying_warnings
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
@@ -667,8 +668,29 @@ def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | No
     not the ones the run trained on (this then trains another run). `data` / `dataset`: as --data / --dataset (other
     images, asked for on purpose, are not compared). train_kw: train_run's (resume, overwrite, progress, log,
     warn_not_grown). Other changes: edit `wildgan.config.run_config_file(config)` with dataclasses.replace and call
-    train_run (without these checks)."""
-    config = Path(config)
+    train_run (without these checks).
+
+    RUN_DIR/log.txt is written as the command writes it: the lines said (given to `log` too, default print), the
+    wildgan warnings said meanwhile (the replay's own that its images are not the run's, those about the data, the
+    networks not grown), held until the first line (a refused start writes nothing), and `stopped: ...` where the
+    training fails. Only rank 0 of a torchrun job writes it."""
+    from .distributed import torchrun_world
+
+    log = train_kw.pop("log", print)
+    main = torchrun_world()[0] == 0
+    # (without it the replay's warning reached only the caller: a run's log.txt is what a person reads later to
+    # learn how the run came about, and a `wildgan train --config` run's says it)
+    run_log = RunLog(Path(run_dir) / "log.txt", show=log, make_folder=True) if main else None
+    with copying_warnings(run_log):
+        return _replay_run(Path(config), Path(run_dir), data, dataset, run_log, log, **train_kw)
+
+
+def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: str | None, run_log: RunLog | None,
+                log: Callable[[str], None], **train_kw: Any) -> TrainResult:
+    """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
+    to `log` alone)."""
+    from .distributed import current, record_how_training_ended
+
     file_cfg = as_fit_read(run_config_file(config), config)
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
@@ -683,7 +705,14 @@ def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | No
     split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
     if not train_kw.get("resume", False):
         warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run")
-    return train_run(cfg, Path(run_dir), split=split, **train_kw)
+    try:
+        return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
+    except BaseException as e:
+        if run_log is not None:
+            # as the command's log.txt: how the training ended, after the warnings held (a refusal, the run folder
+            # another process's, writes nothing; nor does a failure before training, as the command's does not)
+            record_how_training_ended(run_dir, current(), e, run_log.write)
+        raise
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
@@ -1102,7 +1131,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
                log: Callable[[str], None]) -> None:
-    """The line that says what is trained on what, and the unreadable files --skip-bad left out."""
+    """The line that says what is trained on what, and the unreadable files skip_bad left out."""
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
@@ -1121,8 +1150,9 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     skipped = split.info.get("skipped") or []
     if skipped:
-        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
-            f"in {run_dir / 'skipped.txt'}")
+        # (skip_bad as this session's user gave it: the CLI's --skip-bad, a DataConfig's or a Detector's skip_bad=True)
+        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} ({skip_bad_option()}), "
+            f"listed in {run_dir / 'skipped.txt'}")
 
 
 def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
