@@ -543,8 +543,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             if state.step % checkpoint_every == 0 or state.gan_iter == t_gan:
                 checkpoint()                        # (after a rollback, the loop goes on from the restored step)
     finally:
-        bar.close()
+        # (the caller's handlers first: a bar that cannot close, its output gone some other way, must not leave the
+        # loop's StopFlag installed for good)
         restore_signals()
+        bar.close()
 
     # ---------------------------------------------------------------- stage 2: izi_f encoder
     # Frozen G in eval mode (BN running statistics, spec 5.2) and frozen critic; only E is trained.
@@ -596,8 +598,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             if state.step % checkpoint_every == 0 or state.enc_iter == t_enc:
                 checkpoint()
     finally:
-        bar.close()
         restore_signals()
+        bar.close()
         G.requires_grad_(True), D.requires_grad_(True)
 
     # ---------------------------------------------------------------- final
