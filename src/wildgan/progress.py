@@ -76,6 +76,8 @@ class _Guarded:
         self._on_closed(e)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_stream":       # (not set yet: a copy made without __init__ must not recurse here for good)
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
     # tqdm tells the bars on a stream by equality (external_write_mode, which clears them before a log line is written
