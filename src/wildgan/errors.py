@@ -111,7 +111,7 @@ SIGPIPE: int | None = getattr(signal, "SIGPIPE", None)
 def stop_words(signum: int | None) -> str:
     """How a command stopped by a signal says so, in one form everywhere (train's checkpointed stop, any other
     command's, a study's, log.txt's `stopped: ...`): 'interrupted by SIGINT (Ctrl-C)', 'terminated by SIGTERM',
-    'hung up by SIGHUP (...)' with its usual cause, since nobody sent it on purpose. SIGPIPE stands for training
+    'hung up by SIGHUP (...)' with the cause it nearly always has (nobody types it). SIGPIPE stands for training
     stopped because its output's reader went away (training.resume.StopFlag.output_closed: Python ignores the signal
     itself, the write fails instead), said as OUTPUT_CLOSED, as any other command stopped that way is."""
     if signum is not None and signum == SIGPIPE:
