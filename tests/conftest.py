@@ -151,6 +151,9 @@ def _process_state() -> dict:
         "the WILDGAN_ variables": {k: v for k, v in os.environ.items() if k.startswith("WILDGAN_")},
         "warnings.formatwarning": warnings.formatwarning,      # (pytest's catch_warnings puts back the filters only)
         "sys.excepthook": sys.excepthook,
+        # (the CLI's and training's stop handlers are put back when a command or the loop ends: one left installed
+        # made a later test's Ctrl-C, SIGTERM or SIGHUP a checkpoint request nobody reads, or a Terminated)
+        "the signal handlers": _signal_handlers(),
         # (the library sets it only inside a call and puts the caller's back: devices.caller_torch_state_kept)
         "torch's thread count": torch.get_num_threads(),
         "torch's default dtype": torch.get_default_dtype(),
@@ -171,6 +174,12 @@ def _process_state() -> dict:
         # (a block left counted open would let a later runner's compiled forwards skip raising the limits)
         "loop.compile_limits' open blocks": _open_limit_blocks(),
     }
+
+
+def _signal_handlers() -> dict:
+    import signal
+
+    return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s}
 
 
 def _open_limit_blocks() -> int:
@@ -208,6 +217,10 @@ def _put_back(before: dict) -> None:
     os.environ.update(before["the WILDGAN_ variables"])
     warnings.formatwarning = before["warnings.formatwarning"]
     sys.excepthook = before["sys.excepthook"]
+    import signal
+
+    for s, h in before["the signal handlers"].items():
+        signal.signal(s, signal.SIG_DFL if h is None else h)
     torch.set_num_threads(before["torch's thread count"])
     torch.set_default_dtype(before["torch's default dtype"])
     torch.set_grad_enabled(before["torch's grad mode"])

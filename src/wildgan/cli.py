@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
                      kernels_from_env, square_name, unknown_names_text)
 
-from .errors import (CLI_SKIP_BAD, INTERRUPTED, TERMINATED, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, closed_outputs, moved_name, shell_word,
-                     skip_bad_said_as, stop_text)
+from .errors import (CLI_SKIP_BAD, INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, TrainingInterrupted,
+                     WildganError, WildganWarning, closed_outputs, moved_name, output_gone, shell_word,
+                     silence_closed_outputs, skip_bad_said_as, stop_text, stop_words)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -2464,26 +2464,59 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
             # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
             # that outcome into a traceback
             return
-        raise Terminated(TERMINATED)
+        # (SIGHUP too, for a command that trains: _on_sighup passes it here outside training's loop)
+        raise Terminated(stop_words(signum), signum)
 
     return signal.signal(signal.SIGTERM, term), state
 
 
+# the commands that train, whose SIGHUP stops them as SIGTERM does (_on_sighup)
+_TRAINING_COMMANDS = ("train", "study", "demo")
+
+
+def _on_sighup(command: str | None) -> tuple[bool, Any]:
+    """For a command that trains: SIGHUP (its terminal gone, e.g. a dropped ssh connection, where it ran without tmux or
+    nohup) handled as SIGTERM is, rather than Python's default, which killed the process with no checkpoint: in
+    training's loop a checkpoint, then the stop (exit 129); anywhere else the command's one-line stop (Terminated).
+    Handled by passing the signal to whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's
+    stops_deferred, _on_sigterm's): one way to stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which
+    asked the command to outlive its terminal) is left so; so is every other command's. Returns whether a handler
+    was set, and the previous one to restore."""
+    import signal
+    import threading
+
+    if command not in _TRAINING_COMMANDS or not hasattr(signal, "SIGHUP") or \
+            threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return False, None
+
+    def hup(signum: int, frame: Any) -> None:
+        term = signal.getsignal(signal.SIGTERM)
+        if callable(term):
+            term(signum, frame)
+        else:       # (SIGTERM not ours: a command stopped all the same, never killed without a word)
+            raise Terminated(stop_words(signum), signum)
+
+    return True, signal.signal(signal.SIGHUP, hup)
+
+
 def _silence_closed_outputs() -> None:
-    """After a BrokenPipeError: stdout and stderr, where their reader has gone, pointed at os.devnull (the Python
-    docs' recipe, "Note on SIGPIPE"), so that what is still buffered for them has nowhere to fail when Python flushes
+    """After a BrokenPipeError: stdout and stderr, where their reader has gone, pointed at os.devnull
+    (errors.silence_closed_outputs), so that what is still buffered for them has nowhere to fail when Python flushes
     them on exit. stderr too: with `2>&1 | head` a progress line is what broke, and its rest, flushed on exit, made
-    the exit status 120. Where which is closed cannot be told (no poll), stdout, as the recipe does."""
-    closed = closed_outputs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            fd = stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            continue
-        if fd in (closed if closed is not None else [1]):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
-            os.close(devnull)
+    the exit status 120."""
+    silence_closed_outputs()
+
+
+def _say_stop(line: str) -> None:
+    """main's line for a command stopped by a signal or a closed output, on stderr. Its terminal may be gone (a SIGHUP's
+    dead ssh session, EIO) or its pipe closed (what stopped training): the stop is said in log.txt already, and the
+    write that cannot be done must not turn the clean stop into a traceback and exit 1."""
+    try:
+        _eprint(line)
+    except OSError as e:
+        if not output_gone(e):
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -2528,6 +2561,7 @@ def _main(argv: Sequence[str] | None) -> int:
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     saved_term, term_state = _on_sigterm()
+    hup_set, saved_hup = _on_sighup(next((w for w in argv if not w.startswith("-")), None))
     # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
@@ -2577,7 +2611,7 @@ def _main(argv: Sequence[str] | None) -> int:
         finally:
             term_state["ending"] = True     # the outcome is decided (see _on_sigterm)
     except TrainingInterrupted as e:
-        _eprint(f"wildgan{tag}: {e}")
+        _say_stop(f"wildgan{tag}: {e}")
         return 128 + (e.signum or 2)
     except WildganError as e:
         if debug:
@@ -2607,9 +2641,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
-        # `train` handles SIGTERM itself, with a checkpoint
-        _eprint(f"wildgan{tag}: {e}")
-        return 143
+        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129 for a command that trains: _on_sighup)
+        _say_stop(f"wildgan{tag}: {e}")
+        return 128 + e.signum
     except BrokenPipeError as e:
         if closed_outputs() == []:
             # neither stdout nor stderr is closed: another pipe broke (a decode worker's), an error to say as any
@@ -2637,6 +2671,11 @@ def _main(argv: Sequence[str] | None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, saved_term)
+        if hup_set:
+            import signal
+
+            # (None: a handler set from C, which Python cannot put back; the default action then)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if saved_hup is None else saved_hup)
 
 
 # === names that moved out of this module (old import paths) ==========================================================

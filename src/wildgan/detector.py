@@ -60,7 +60,7 @@ from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, c
 from .data.dataset_files import is_tar
 from .data.readers import detect_format, is_dataset_file, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import (API_SKIP_BAD, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
+from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
                      shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
@@ -256,6 +256,14 @@ class _TempRunDir:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
 
 
+def _fit_stopped(signum: int | None) -> str:
+    """'Detector.fit interrupted by SIGINT (Ctrl-C)', ...; 'Detector.fit stopped as the reader of its output went
+    away (...)' for the loop's stop on a closed stdout or stderr (errors.stop_words' SIGPIPE, whose words have no
+    verb)."""
+    words = stop_words(signum)
+    return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}"
+
+
 def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, trained: bool, resume: bool
                 ) -> BaseException | None:
     """What a fit that failed with e leaves behind, and the error to raise instead of e (None: e itself). A
@@ -276,7 +284,7 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
             temp.keep()
             again += " (delete the folder when done)"
         return TrainingInterrupted(
-            f"Detector.fit {stop_words(e.signum)} {e.where or ''}; the training is complete and its networks "
+            f"{_fit_stopped(e.signum)} {e.where or ''}; the training is complete and its networks "
             f"are kept in {run_dir}: {again}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True)
     if isinstance(e, TrainingInterrupted) and not trained:
         # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
@@ -284,11 +292,11 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         if temp is not None:
             temp.cleanup()
             return TrainingInterrupted(
-                f"Detector.fit {stop_words(e.signum)} {e.where or ''}; nothing was kept: it trained in "
+                f"{_fit_stopped(e.signum)} {e.where or ''}; nothing was kept: it trained in "
                 f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
                 f"then continues an interrupted fit", e.signum, where=e.where)
         return TrainingInterrupted(
-            f"Detector.fit {stop_words(e.signum)} {e.where or ''}; checkpoint saved in "
+            f"{_fit_stopped(e.signum)} {e.where or ''}; checkpoint saved in "
             f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
             f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
             where=e.where, checkpoint_dir=e.checkpoint_dir)

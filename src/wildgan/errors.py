@@ -67,9 +67,10 @@ def rebuilt_error(kinds: Iterable[str | None], message: str) -> WildganError:
 
 
 class TrainingInterrupted(WildganError):
-    """Raised after SIGINT/SIGTERM, once a checkpoint has been saved. `signum`: the signal (the CLI exits with
-    128 + signum, the shell's convention: 130 for Ctrl-C, 143 for SIGTERM). `where`: how far training got (e.g.
-    'at 10.3 of 20 kimg'), `checkpoint_dir`: where the checkpoint is, for a caller that words its own message (the
+    """Raised after SIGINT/SIGTERM (and the CLI's SIGHUP), once a checkpoint has been saved. `signum`: the signal (the
+    CLI exits with 128 + signum, the shell's convention: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP; SIGPIPE's
+    141 for a stop because stdout's or stderr's reader went away, see OUTPUT_CLOSED). `where`: how far training got
+    (e.g. 'at 10.3 of 20 kimg'), `checkpoint_dir`: where the checkpoint is, for a caller that words its own message (the
     Python API, whose way to continue is not --resume). `complete`: the stop came as training ended, whose final
     networks are saved; only what was to follow it (the training scores, an evaluation) was not run."""
 
@@ -103,9 +104,21 @@ def signal_name(signum: int | None) -> str:
         return f"signal {signum}"
 
 
+# (not on Windows, which has neither)
+SIGHUP: int | None = getattr(signal, "SIGHUP", None)
+SIGPIPE: int | None = getattr(signal, "SIGPIPE", None)
+
+
 def stop_words(signum: int | None) -> str:
     """How a command stopped by a signal says so, in one form everywhere (train's checkpointed stop, any other
-    command's, a study's, log.txt's `stopped: ...`): 'interrupted by SIGINT (Ctrl-C)', 'terminated by SIGTERM'."""
+    command's, a study's, log.txt's `stopped: ...`): 'interrupted by SIGINT (Ctrl-C)', 'terminated by SIGTERM',
+    'hung up by SIGHUP (...)' with the cause it nearly always has (nobody types it). SIGPIPE stands for training
+    stopped because its output's reader went away (training.resume.StopFlag.output_closed: Python ignores the signal
+    itself, the write fails instead), said as OUTPUT_CLOSED, as any other command stopped that way is."""
+    if signum is not None and signum == SIGPIPE:
+        return OUTPUT_CLOSED
+    if signum is not None and signum == SIGHUP:
+        return "hung up by SIGHUP (its terminal closed, e.g. an ssh connection dropped)"
     verb = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum or 0, "stopped")
     return f"{verb} by {signal_name(signum)}"
 
@@ -142,6 +155,39 @@ def closed_outputs() -> list[int] | None:
     return gone
 
 
+def silence_closed_outputs() -> None:
+    """After a BrokenPipeError (or a terminal's EIO): stdout and stderr, where their reader has gone, pointed at
+    os.devnull (the Python docs' recipe, "Note on SIGPIPE"), so that what is still buffered for them, and what is
+    written to them later, has nowhere to fail (Python's flush on exit made the exit status 120). Where which is
+    closed cannot be told (no poll), stdout, as the recipe does."""
+    import os
+    import sys
+
+    closed = closed_outputs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        if fd in (closed if closed is not None else [1]):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+
+
+def output_gone(e: BaseException) -> bool:
+    """Whether `e`, raised by a write, is stdout's or stderr's reader gone: a BrokenPipeError (`| head` left) or an
+    EIO (a terminal hung up: an ssh connection dropped), with closed_outputs naming one of them, so not another pipe
+    (a worker process's). If so, those streams are silenced (silence_closed_outputs): the writes that follow (the
+    rest of a progress bar, the stop's own line) go nowhere instead of failing in their turn."""
+    import errno
+
+    if not isinstance(e, OSError) or e.errno not in (errno.EPIPE, errno.EIO) or not closed_outputs():
+        return False
+    silence_closed_outputs()
+    return True
+
+
 def stop_text(e: BaseException) -> str:
     """An exception that ended a command as log.txt's `stopped: ...` says it: Ctrl-C's KeyboardInterrupt, which
     has no message, as the terminal says it (INTERRUPTED), not as its class name; a broken pipe that is the command's
@@ -159,7 +205,14 @@ class Terminated(BaseException):
     WildganError, whose exit is 2, and not an Exception, as KeyboardInterrupt is not: it can land anywhere, e.g. while
     an image is decoded, whose `except Exception` took it for a corrupt file (skipped with --skip-bad, the scoring going
     on). So it also passes the handlers that gather each rank's error to raise it on every rank (scoring.run.
-    score_files): every rank received the signal, and each says so as one process does."""
+    score_files): every rank received the signal, and each says so as one process does.
+
+    `signum`: the signal, SIGTERM unless said (the CLI's SIGHUP of a command that trains raises it with SIGHUP's
+    wording): the CLI exits with 128 + it."""
+
+    def __init__(self, message: str = TERMINATED, signum: int = signal.SIGTERM) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 # skip_bad as the user gives it, in the messages that advise leaving unreadable image files out: the Python API's

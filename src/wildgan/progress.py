@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+from .errors import output_gone
 
 # tqdm redraws a bar every 0.1 s. On a terminal each redraw replaces the last; written to a file or a pipe (a batch
 # job's log, `2> log.txt`) every one of them is kept: about 1,100 for the 2.5-minute demo, megabytes for a long run.
@@ -13,9 +15,13 @@ from typing import Any, Iterator
 LOG_INTERVAL_S = 30.0
 
 
-def progress_bar(iterable: Any = None, **kw: Any) -> Any:
+def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], None] | None = None, **kw: Any) -> Any:
     """tqdm.auto.tqdm(iterable, **kw), redrawn at most every LOG_INTERVAL_S seconds when its stream (kw['file'],
-    default stderr) is not a terminal; a notebook's widget and an explicit `mininterval` are left as they are."""
+    default stderr) is not a terminal; a notebook's widget and an explicit `mininterval` are left as they are.
+
+    on_closed: a redraw that meets its stream gone (errors.output_gone: the reader of a pipe left, a terminal hung up)
+    is given to on_closed(error) instead of raised from the bar's update (training's loop stops at its next safe
+    point rather than where the bar happened to redraw); the stream is silenced then, and the bar goes on into it."""
     from tqdm.auto import tqdm
 
     notebook = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
@@ -37,7 +43,50 @@ def progress_bar(iterable: Any = None, **kw: Any) -> Any:
         # each one, repeating its count. Twice the interval leaves the monitor only a stalled bar to redraw
         if "maxinterval" not in kw and "TQDM_MAXINTERVAL" not in os.environ:
             kw["maxinterval"] = 2 * LOG_INTERVAL_S
+    if on_closed is not None and not notebook:
+        kw["file"] = _Guarded(stream, on_closed)
     return tqdm(iterable, **kw)
+
+
+class _Guarded:
+    """The stream a bar draws on, whose write or flush that meets it gone (errors.output_gone, which silences it) is
+    told to `on_closed` and absorbed: tqdm would raise a BrokenPipeError out of whichever update redrew the bar (its
+    own guard takes only a terminal's EIO), and from its monitor thread. Anything else is the stream's own."""
+
+    def __init__(self, stream: Any, on_closed: Callable[[BaseException], None]) -> None:
+        self._stream = stream
+        self._on_closed = on_closed
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            self._gone(e)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            self._gone(e)
+
+    def _gone(self, e: OSError) -> None:
+        if not output_gone(e):
+            raise e
+        self._on_closed(e)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_stream":       # (not set yet: a copy made without __init__ must not recurse here for good)
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    # tqdm tells the bars on a stream by equality (external_write_mode, which clears them before a log line is written
+    # below them: beside_bars): this is its stream
+    def __eq__(self, other: object) -> bool:
+        return bool(self._stream == (other._stream if isinstance(other, _Guarded) else other))
+
+    def __hash__(self) -> int:
+        return hash(self._stream)
 
 
 def _columns(stream: Any) -> int | None:

@@ -17,7 +17,7 @@ from wildgan import checkpoint as ckpt
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
 from wildgan.errors import DivergenceError
 from wildgan.training.loop import train_pgan
-from wildgan.training.schedule import schedule
+from wildgan.training.schedule import kimg_text, schedule
 
 
 def _data(tmp_path: Path, n: int = 48) -> Path:
@@ -96,6 +96,100 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     cks = ckpt.list_checkpoints(run / "checkpoints")
     assert cks
     ckpt.load_checkpoint(cks[-1])
+
+
+def _stopped_at_its_own_checkpoint(run: Path, words: str) -> int:
+    """The images of the checkpoint that a stop worded `words` wrote, which log.txt's last line names: the newest (an
+    earlier one, with nothing said, was all the stop left before)."""
+    last = (run / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+    newest = ckpt.list_checkpoints(run / "checkpoints")[-1]
+    ckpt.load_checkpoint(newest)
+    nimg = json.loads(newest.read_text())["nimg"]
+    assert last.startswith(f"stopped: {words} at {kimg_text(nimg)} of 1.2 kimg; checkpoint saved in "), last
+    assert last.endswith("; continue with --resume"), last
+    return nimg
+
+
+def _resumed_to_the_end(data: Path, run: Path, nimg: int) -> None:
+    proc = subprocess.run(_train_cmd(data, run, "--resume"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"resumed from {kimg_text(nimg)} kimg" in (run / "log.txt").read_text(encoding="utf-8")
+    assert _final_meta(run)["status"] == "done"
+
+
+@pytest.mark.integration
+def test_a_hangup_saves_a_checkpoint_and_resume_continues(tmp_path):
+    """`wildgan train` in an ssh session without tmux or nohup, whose connection drops: its terminal hangs up, the
+    kernel sends SIGHUP (and the shell another), and every later write to the terminal fails (EIO). Python's default
+    for SIGHUP killed it with no checkpoint: it now stops as for SIGTERM, at the next round with a checkpoint, says
+    so in log.txt, writes into the dead terminal (its bar, its last line) without a traceback, and exits 129."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import termios
+
+    data = _data(tmp_path)
+    run = tmp_path / "hup"
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        # (the pty as the process's controlling terminal, as an ssh session's is: closing its other end hangs it up)
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    # (with its progress bar: drawn on a terminal, 10 times a second, into the dead one after the hangup)
+    cmd = [w for w in _train_cmd(data, run) if w != "--no-progress"]
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal)
+    os.close(slave)
+    t0 = time.time()
+    try:
+        while not ckpt.list_checkpoints(run / "checkpoints") and proc.poll() is None and time.time() - t0 < 120:
+            # what the command shows is read (a full terminal would block it); not by a thread blocked in read(),
+            # which would hold the terminal open past the close below
+            while select.select([master], [], [], 0.02)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+    finally:
+        os.close(master)                # the connection drops: the kernel sends SIGHUP to the session
+    proc.send_signal(signal.SIGHUP)     # and the shell passes it on to its jobs: the same hangup, no second stop
+    proc.wait(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the hangup")
+    assert proc.returncode == 129       # 128 + SIGHUP (was -SIGHUP: killed)
+    nimg = _stopped_at_its_own_checkpoint(run, "hung up by SIGHUP (its terminal closed, e.g. an ssh connection "
+                                               "dropped)")
+    _resumed_to_the_end(data, run, nimg)
+
+
+@pytest.mark.integration
+def test_a_closed_output_pipe_saves_a_checkpoint_and_resume_continues(tmp_path):
+    """`wildgan train ... 2>&1 | head`: the reader leaves while training runs, and the progress bar's next redraw
+    meets the closed pipe. The BrokenPipeError left the loop in the middle of a round, and the progress since the
+    last checkpoint was lost (exit 141 all the same): training now stops as for Ctrl-C, at the next round with a
+    checkpoint, log.txt says the reader went away, exit 141, and --resume continues from there."""
+    import os
+
+    data = _data(tmp_path)
+    run = tmp_path / "pipe"
+    cmd = [w for w in _train_cmd(data, run) if w != "--no-progress"]
+    # (the bar redrawn at each step, not every 30 s as into a pipe; a user's stdout into a pipe is block-buffered)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "TQDM_MININTERVAL": "0"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout.readline().startswith(b"training wildgan (tiny)")
+    t0 = time.time()
+    while not ckpt.list_checkpoints(run / "checkpoints") and proc.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.02)
+    proc.stdout.close()                 # `head` has what it wanted
+    proc.wait(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the reader left")
+    assert proc.returncode == 141
+    nimg = _stopped_at_its_own_checkpoint(run, "the reader of its output went away (a pipe closed early, e.g. by "
+                                               "`| head`)")
+    _resumed_to_the_end(data, run, nimg)
 
 
 def _cfg(**train) -> RunConfig:

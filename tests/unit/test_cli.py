@@ -1258,7 +1258,7 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
         "--resume --total-kimg 0.128" in err, err
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tiny_npz, tmp_path, monkeypatch, capsys):
     """A SIGTERM (a scheduler's) or a Ctrl-C between network-final.safetensors and its .json left the weights without
     their record: the CLI's handler (Python's KeyboardInterrupt) raised in the middle of the final save. The two files
@@ -1288,11 +1288,15 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
 
 
-@pytest.mark.parametrize("signum", [2, 15])
+@pytest.mark.parametrize("signum", [2, 15, 1, 13])
 def test_stops_are_worded_by_the_signals_name(signum: int) -> None:
     """One wording for a stop on the terminal and in log.txt: train's said `interrupted by signal 2`, other
-    commands `terminated (SIGTERM)` and `interrupted`, log.txt `stopped: KeyboardInterrupt`."""
-    assert stop_words(signum) == {2: "interrupted by SIGINT (Ctrl-C)", 15: "terminated by SIGTERM"}[signum]
+    commands `terminated (SIGTERM)` and `interrupted`, log.txt `stopped: KeyboardInterrupt`. A hangup says its usual
+    cause; SIGPIPE stands for training stopped as its output's reader went away, said as any command stopped so."""
+    assert stop_words(signum) == {
+        2: "interrupted by SIGINT (Ctrl-C)", 15: "terminated by SIGTERM",
+        1: "hung up by SIGHUP (its terminal closed, e.g. an ssh connection dropped)",
+        13: "the reader of its output went away (a pipe closed early, e.g. by `| head`)"}[signum]
 
 
 def test_a_ctrl_c_before_the_first_training_step_is_said_alike_on_the_terminal_and_in_the_log(
@@ -1321,7 +1325,7 @@ def _train_tiny_to_the_end(tiny_npz: Path, out: Path) -> tuple[int, list[str]]:
                  "--phase-kimg", "0.03", *args]), args
 
 
-@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, tmp_path, monkeypatch, capsys):
     """A stop held through the end's write, which then failed (a full disk between network-final's two files), was
     said as a plain `interrupted` / `terminated` (log.txt: `stopped: KeyboardInterrupt`): the disk was never named and
@@ -1335,6 +1339,7 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
 
     def write(path, text, *a, **k):
         if Path(path).name == "network-final.json":
+            assert callable(signal.getsignal(signum))      # (the CLI's handler: never the default, which kills)
             signal.raise_signal(signum)
             raise OSError(28, "No space left on device", str(path))
         return real(path, text, *a, **k)
@@ -1823,6 +1828,39 @@ def test_resumed_config_names_the_settings_it_noted(tiny_npz, tmp_path):
     back = replace(more, train=replace(more.train, threads=1, channels_last=saved.train.channels_last))
     cfg, noted = _resumed_config(back, run, said.append)
     assert noted == frozenset() and len(said) == 1
+
+
+def test_sighup_stops_the_commands_that_train_only_and_nohups_is_kept(tmp_path, monkeypatch, capsys):
+    """SIGHUP (a dropped ssh session) killed `wildgan train` without a word or a checkpoint: for the commands that
+    train it is now handled as SIGTERM is (in training's loop a checkpoint; elsewhere, as here while the data is read,
+    one line and 128 + 1), the caller's handler put back after. Another command keeps Python's default (a `score`
+    is not made to outlive its terminal), and a SIGHUP that nohup ignores stays ignored."""
+    import signal
+
+    import wildgan.cli as cli
+
+    seen = {}
+
+    def hung_up(a):
+        seen[a.cmd] = signal.getsignal(signal.SIGHUP)
+        if a.cmd == "train" and callable(seen["train"]):
+            signal.raise_signal(signal.SIGHUP)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_train", hung_up)
+    monkeypatch.setattr(cli, "cmd_info", hung_up)
+    before = signal.getsignal(signal.SIGHUP)
+    assert main(["train", "--out", str(tmp_path / "r")]) == 129
+    assert capsys.readouterr().err == ("wildgan: hung up by SIGHUP (its terminal closed, e.g. an ssh connection "
+                                       "dropped)\n")
+    assert callable(seen["train"]) and signal.getsignal(signal.SIGHUP) is before
+    assert main(["info", "--preset", "tiny"]) == 0 and seen["info"] is before
+    saved = signal.signal(signal.SIGHUP, signal.SIG_IGN)         # nohup's
+    try:
+        assert main(["train", "--out", str(tmp_path / "r")]) == 0 and seen["train"] is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, saved)
 
 
 def test_sigterm_ends_a_command_with_one_line_and_143():

@@ -2703,3 +2703,19 @@ def test_rgb_files_of_gray_content_larger_than_the_cap_are_decoded_once_in_a_gra
         x = load_dataset(d, "unlabelled")[0].x
         want, _ = load_images(sorted(d.glob("*.png")), 256, 3)
     assert x.shape[3] == 3 and np.array_equal(x, want)
+
+
+def test_a_decode_worker_leaves_ctrl_c_and_a_hangup_to_the_main_process():
+    """A dropped ssh session sends SIGHUP to the whole foreground job: decode workers killed by it before the main
+    process stopped on it (the CLI's commands that train) made it say that a decoding process died, out of memory?"""
+    import signal
+
+    from wildgan.data.decode_pool import _worker_init
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        _worker_init()          # (in the main process: no parent to watch)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)

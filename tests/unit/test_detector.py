@@ -2107,6 +2107,22 @@ def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without
     assert "wildgan train" not in api and "--" not in api, api
 
 
+def test_a_fit_stopped_by_its_closed_output_says_so_in_a_sentence(tmp_path):
+    """A fit whose progress bar met its stdout or stderr gone (`python fit.py 2>&1 | head`) stops at the loop's next
+    round with a checkpoint, as for SIGPIPE (training.resume.StopFlag.output_closed): its error read 'Detector.fit the
+    reader of its output went away ...', the stop's words put after the name as a signal's verb is."""
+    import signal
+
+    from wildgan.detector import _failed_fit
+    from wildgan.errors import TrainingInterrupted
+
+    e = TrainingInterrupted("the loop's words", signal.SIGPIPE, where="at 0.064 of 0.2 kimg",
+                            checkpoint_dir=str(tmp_path / "checkpoints"))
+    said = str(_failed_fit(e, None, tmp_path, trained=False, resume=False))
+    assert said.startswith("Detector.fit stopped as the reader of its output went away (a pipe closed early, e.g. "
+                           "by `| head`) at 0.064 of 0.2 kimg; checkpoint saved in "), said
+
+
 def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x_train, tmp_path, monkeypatch):
     import signal
 

@@ -448,6 +448,39 @@ def test_a_stop_in_the_last_step_is_told_not_dropped(tmp_path: Path, monkeypatch
     assert e.value.signum == signum and e.value.complete and (tmp_path / "fanogan-final.json").is_file()
 
 
+def test_a_bar_that_meets_its_output_gone_stops_at_the_next_step_with_a_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wildgan train --method fanogan ... 2>&1 | head`: a redraw of the stage's bar into the closed pipe raised its
+    BrokenPipeError out of the loop between two checkpoints, the steps since the last one lost. The loop now stops at
+    its next step with a checkpoint, as for a signal, told as SIGPIPE's (the CLI's exit 141)."""
+    import io
+    import signal
+    import sys
+
+    from wildgan import errors
+
+    class Gone(io.StringIO):
+        """stderr whose reader leaves after a few redraws."""
+
+        def write(self, text: str) -> int:
+            if len(self.getvalue()) > 200:
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    monkeypatch.setattr(errors, "closed_outputs", lambda: [2])
+    monkeypatch.setattr(errors, "silence_closed_outputs", lambda: None, raising=False)   # (no descriptor here)
+    monkeypatch.setattr(sys, "stderr", Gone())
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")
+    x, cfg = blobs(12, seed=0), tiny_cfg(gan_iters=30, enc_iters=2, seed=1)
+    with pytest.raises(TrainingInterrupted, match=r"^the reader of its output went away \(a pipe closed early, e\.g\. "
+                                                  r"by `\| head`\) at critic step [1-9]\d* of 30, .*; checkpoint saved "
+                                                  r"in .*; continue with --resume$") as e:
+        train_fanogan(x, cfg, tmp_path, checkpoint_every=1000)
+    assert e.value.signum == signal.SIGPIPE and ckpt.list_checkpoints(tmp_path / "checkpoints")
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert train_fanogan(x, cfg, tmp_path, resume=True, progress=False).is_file()
+
+
 @pytest.mark.parametrize("at_draw", [5, 10])           # in stage 1 (critic step 5), in stage 2 (encoder step 3)
 def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path, np.ndarray], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch, at_draw: int) -> None:

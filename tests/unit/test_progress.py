@@ -97,3 +97,31 @@ def test_a_log_line_said_while_a_bar_is_drawn_starts_a_line_of_its_own(capsys) -
     bar.close()
     err = capsys.readouterr().err
     assert re.search(r"\r\s*\rwall-clock budget of 2\.0 min reached at 0\.512 kimg\n", err), repr(err)
+
+
+class _Gone(io.StringIO):
+    """A stream whose reader has left: every write fails, as a pipe's does after `| head` exits."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_bar_whose_output_is_gone_tells_its_caller_instead_of_raising(monkeypatch) -> None:
+    """`wildgan train ... 2>&1 | head`: a redraw into the closed pipe raised its BrokenPipeError out of the bar's
+    update, in the middle of a training round. With on_closed the bar tells it (training stops at its next safe
+    point), the stream is silenced, and the updates go on; a broken pipe that is not stdout's or stderr's (nothing
+    closed there: another process's pipe) is raised as before."""
+    from wildgan import errors
+
+    silenced: list[int] = []
+    monkeypatch.setattr(errors, "closed_outputs", lambda: [2])
+    monkeypatch.setattr(errors, "silence_closed_outputs", lambda: silenced.append(1))
+    told: list[BaseException] = []
+    bar = progress_bar(total=10, file=_Gone(), mininterval=0, on_closed=told.append)
+    for _ in range(10):
+        bar.update(1)
+    bar.close()
+    assert told and all(isinstance(e, BrokenPipeError) for e in told) and silenced
+    monkeypatch.setattr(errors, "closed_outputs", lambda: [])
+    with pytest.raises(BrokenPipeError):
+        progress_bar(total=10, file=_Gone(), mininterval=0, on_closed=told.append)

@@ -222,12 +222,17 @@ def decode_workers(n_files: int) -> int:
 
 def _worker_init() -> None:
     """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
-    process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever."""
+    process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever. So is SIGHUP, which a
+    dropped ssh session sends to the whole foreground job, workers included: the CLI's commands that train stop on it
+    with their own line (cli._on_sighup), where workers killed by it first were said as "a process decoding the image
+    files died (out of memory?)"; under any other command the main process dies of it, and its workers follow."""
     import multiprocessing as mp
     import signal
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     parent = mp.parent_process()
     if parent is not None:
         def watch() -> None:

@@ -970,12 +970,13 @@ def _loop_seconds(seconds_before: float, seconds_total: Any, wall_seconds: float
 
 
 def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:
-    """A Ctrl-C or SIGTERM (KeyboardInterrupt, Terminated) that came while `cell` was trained outside training's own
-    loop (which says its stops itself) or evaluated, as the study's stop: what stopped, where, and how the study
-    continues, which a bare `interrupted` or `terminated (SIGTERM)` did not say. None for any other error."""
+    """A Ctrl-C or SIGTERM (KeyboardInterrupt, Terminated; the CLI's SIGHUP is a Terminated too) that came while
+    `cell` was trained outside training's own loop (which says its stops itself) or evaluated, as the study's stop:
+    what stopped, where, and how the study continues, which a bare `interrupted` or `terminated (SIGTERM)` did not
+    say. None for any other error."""
     if not isinstance(e, (KeyboardInterrupt, Terminated)):
         return None
-    signum = int(signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM)
+    signum = int(signal.SIGINT if isinstance(e, KeyboardInterrupt) else e.signum)
     what = stop_words(signum)
     evaluated = doing == "evaluated"
     return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}; to continue, run the same `wildgan study` "

@@ -44,7 +44,7 @@ from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanoga
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
 from .distributed import stops_deferred
 from .divergence import halve_lr, rollback_checkpoint
-from .resume import StopFlag, all_finite, install_signals, restore_generator, thread_count_change
+from .resume import StopFlag, all_finite, install_signals, quiet_log, restore_generator, thread_count_change
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -414,6 +414,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         return True
 
     flag = StopFlag()                               # SIGINT / SIGTERM: checkpoint at the next step, then stop
+    # a line shown into an output whose reader is gone (`2>&1 | head`) stops training at the next step too, with its
+    # checkpoint (resume.quiet_log), as the bars' redraws do; the end's line, after the flag's last reading, as before
+    say_at_end, say = say, quiet_log(say, flag)
 
     def interrupted() -> TrainingInterrupted:
         where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
@@ -433,7 +436,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     # each stage's bar (and its ETA) covers that stage alone: its name says a second one follows, and the first says
     # the time left for both (_total_eta: the encoder stage priced from the critic steps timed here)
     bar = progress_bar(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN 1/2 WGAN-GP", unit="it",
-               disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
+               disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False,
+               on_closed=flag.output_closed)
     losses_shown = ""
     # (iteration, time) after this session's first critic step: the steps timed from there leave out the first one's
     # allocations
@@ -539,8 +543,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             if state.step % checkpoint_every == 0 or state.gan_iter == t_gan:
                 checkpoint()                        # (after a rollback, the loop goes on from the restored step)
     finally:
-        bar.close()
+        # (the caller's handlers first: a bar that cannot close, its output gone some other way, must not leave the
+        # loop's StopFlag installed for good)
         restore_signals()
+        bar.close()
 
     # ---------------------------------------------------------------- stage 2: izi_f encoder
     # Frozen G in eval mode (BN running statistics, spec 5.2) and frozen critic; only E is trained.
@@ -551,7 +557,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         say(f"f-AnoGAN stage 2: izi_f encoder, {t_enc} iterations at batch {cfg.enc_batch_size}")
     acc, n_acc, t_row = {}, 0, time.monotonic()
     bar = progress_bar(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN 2/2 izi_f encoder", unit="it",
-               disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
+               disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False,
+               on_closed=flag.output_closed)
     restore_signals = install_signals(flag)
     try:
         while state.enc_iter < t_enc:
@@ -591,8 +598,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             if state.step % checkpoint_every == 0 or state.enc_iter == t_enc:
                 checkpoint()
     finally:
-        bar.close()
         restore_signals()
+        bar.close()
         G.requires_grad_(True), D.requires_grad_(True)
 
     # ---------------------------------------------------------------- final
@@ -623,7 +630,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                                   f"networks are saved ({out}); what was to follow it (the training scores, "
                                   f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir),
                                   complete=True)
-    say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
+    say_at_end(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s "
+               f"-> {out}")
     return out
 
 

@@ -56,7 +56,7 @@ from ..devices import caller_torch_state_kept, resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
-from .resume import StopFlag, all_finite, restore_generator, stop_on_signals, thread_count_change
+from .resume import StopFlag, all_finite, quiet_log, restore_generator, stop_on_signals, thread_count_change
 from .schedule import (Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, not_grown_text, schedule,
                        schedule_work)
 from .tblog import TensorBoardLog
@@ -1079,6 +1079,10 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
     next_sample = _next_multiple(state.nimg, every_sample) if every_sample else None
     flag = StopFlag()
+    # a log line or a bar redraw that meets the output's reader gone (`2>&1 | head`) stops training at the next round
+    # boundary, with its checkpoint, as a signal does: raised from the write, it left the round half done and lost the
+    # progress since the last checkpoint
+    log = quiet_log(log, flag)
     stopped_at_end = False     # every rank agreed on a stop signal in the last round
     # the signal the ranks agreed on (0: none): one that reached another rank alone is this rank's stop too, told (and
     # exited, 128 + it) as that signal, a SIGTERM as 143, not as an unnamed one (the CLI's 130)
@@ -1112,7 +1116,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
     bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
-                       dynamic_ncols=True, desc="train",
+                       dynamic_ncols=True, desc="train", on_closed=flag.output_closed,
                        bar_format=None if costs is None else
                        "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
     # the bar's last postfix (eta, resolution, losses), set at each stats row: the end puts its eta at 00:00

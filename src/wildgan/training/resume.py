@@ -14,7 +14,7 @@ import torch
 
 from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
-from ..errors import warn_user
+from ..errors import SIGHUP, SIGPIPE, output_gone, warn_user
 
 
 def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
@@ -54,15 +54,46 @@ def thread_count_change(meta: dict[str, Any], src: Path, device: torch.device) -
 
 
 class StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops."""
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops. So does the CLI's
+    SIGHUP (passed on by its handler to SIGTERM's, this), and stdout's or stderr's reader gone (output_closed)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
 
     def __call__(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:            # a second Ctrl-C aborts at once
-            raise KeyboardInterrupt
+        if self.signum is not None:
+            if signum == SIGHUP:
+                # a hangup comes twice (the terminal's own, then its shell's to each of its jobs), and after a
+                # Ctrl-C when the user closes the window: nobody asked to abort, the checkpoint is still wanted
+                return
+            raise KeyboardInterrupt            # a second Ctrl-C aborts at once
         self.signum = signum
+
+    def output_closed(self, e: BaseException) -> None:
+        """A write of the loop's (its progress bar, a log line shown) failed with `e` on stdout or stderr gone, which
+        errors.output_gone has silenced. Their reader went away (a BrokenPipeError: `wildgan train ... 2>&1 | head`):
+        a stop like a signal's, with a checkpoint at the next safe point, told as SIGPIPE's (errors.stop_words:
+        OUTPUT_CLOSED; the CLI's exit 141, what the shell reports for a process that SIGPIPE ended). Before, the
+        error left the loop in the middle of a round and the progress since the last checkpoint was lost. A terminal
+        hung up (EIO) only stays silenced, as tqdm itself leaves its bar there: the SIGHUP that comes with it is the
+        stop, and a process that outlives its terminal on purpose (setsid) trains on. A stop already asked for is
+        kept."""
+        if isinstance(e, BrokenPipeError) and self.signum is None:
+            self.signum = SIGPIPE
+
+
+def quiet_log(log: Callable[[str], None], flag: StopFlag) -> Callable[[str], None]:
+    """`log` for the training loop: a line whose showing met stdout or stderr gone (errors.output_gone; the CLI's
+    RunLog wrote it into log.txt first) is told to flag.output_closed, which stops training at the next safe point
+    rather than at once, in the middle of a round. Any other error goes up as before."""
+    def said(msg: str) -> None:
+        try:
+            log(msg)
+        except OSError as e:
+            if not output_gone(e):
+                raise
+            flag.output_closed(e)
+    return said
 
 
 def install_signals(flag: StopFlag) -> Callable[[], None]:
