@@ -2294,12 +2294,14 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     import shlex
 
+    from .errors import without_resume_advice
+
     def reword(e: TrainingInterrupted) -> TrainingInterrupted:
-        # train's advice, "continue with --resume", is no option of `wildgan demo` (argparse refused it), and a demo
-        # run again starts over: the train command that continues this one and prints the demo's table. The run's
-        # log.txt says it too (cmd_train records its stop in these words: reword_stop)
+        # train's advice (errors.resume_advice) continues the training only, and a demo run again starts over: the
+        # train command that continues this one and prints the demo's table. The run's log.txt says it too
+        # (cmd_train records its stop in these words: reword_stop)
         run = shlex.quote(str(out))
-        said = (str(e).replace("; continue with --resume", "")
+        said = (without_resume_advice(e)
                 .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
         return TrainingInterrupted(
             f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "

@@ -472,19 +472,25 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     import wildgan.cli as cli
     from wildgan.errors import TrainingInterrupted
 
+    from wildgan.errors import resume_advice
+
     out = tmp_path / "my demo"
-    said = {False: "interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue with --resume",
+    said = {False: f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {out / 'checkpoints'}; "
+                   f"{resume_advice(out)}",
             True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
                   "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
 
     def stopped(a):
         assert a.out == str(out) and a.evaluate
-        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir="X", complete=complete)
+        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir=str(out / "checkpoints"),
+                                  complete=complete)
 
     monkeypatch.setattr(cli, "cmd_train", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
-    assert "continue with --resume" not in err and "--evaluate)" not in err, err
+    # train's advice (the command without --evaluate) is gone, the demo's own in its place
+    assert "continue with" not in err and "--evaluate)" not in err, err
+    assert err.count("--resume") == 1, err
     assert f"the demo and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out " \
            f"'{out}'` starts it over)" in err, err
     assert ("to finish the demo" if complete else "to continue the demo") in err, err
@@ -500,16 +506,19 @@ def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monk
 
     out = tmp_path / "my demo"
 
+    from wildgan.errors import resume_advice
+
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
-        raise TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue "
-                                  "with --resume", 2, where="w", checkpoint_dir="X")
+        raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in "
+                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2, where="w",
+                                  checkpoint_dir=str(run_dir / "checkpoints"))
 
     monkeypatch.setattr(run_mod, "train_run", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
     (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
-    assert "continue with --resume" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
+    assert "continue with" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
 
 
