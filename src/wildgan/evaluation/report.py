@@ -819,9 +819,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{md_escape(_page_path(saved, run_dir))} is there but cannot be read ({type(e).__name__}: "
-                f"{md_escape(e)}); its labelled "
-                f"evaluation is not shown. Run {md_code(f'wildgan evaluate {shell_word(where)} --data LABELLED')} "
-                f"again to write it anew.")
+                f"{md_escape(e)}); its labelled evaluation is not shown. Run "
+                f"{md_code(f'wildgan evaluate {shell_word(where)} --data LABELLED')} again to write it anew.")
     page.note(text)
 
 
