@@ -94,6 +94,23 @@ def matmul_ceiling(dev: torch.device, quick: bool) -> dict[str, Any]:
     return out
 
 
+def earlier_ceiling(path: str, device_name: str) -> dict[str, Any]:
+    """The "ceiling" of an earlier bench.py --json, measured on the same device (its machine's device_name); stops
+    naming the file and the problem otherwise, as an unknown preset does (another device's ceiling is no
+    denominator here)."""
+    try:
+        earlier = json.loads(Path(path).read_text(encoding="utf-8"))
+        ceiling, measured_on = earlier["ceiling"], earlier["machine"]["device_name"]
+        float(ceiling["tflops"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"bench.py: --ceiling-from {path}: no ceiling of an earlier bench.py --json there "
+                         f"({type(e).__name__}: {e})") from None
+    if measured_on != device_name:
+        raise SystemExit(f"bench.py: --ceiling-from {path}: measured on {measured_on!r}, not on this device "
+                         f"({device_name!r})")
+    return ceiling
+
+
 class RssSampler:
     """Peak RSS of this process while active (CPU memory per phase)."""
 
@@ -407,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
                          "and scoring, when device time is short); the schedule estimate then needs every phase")
     ap.add_argument("--score-stack", type=lambda v: [int(x) for x in v.split(",")],
                     help="scoring: batches of 64 per stacked forward, comma-separated (default 1 on CPU, 1,16 on CUDA)")
+    ap.add_argument("--ceiling-from", metavar="JSON",
+                    help="take the matrix-rate ceiling from an earlier --json of this device instead of measuring it "
+                         "again: A/B rows (gpu_session --probe) then share one denominator for their %% of ceiling")
     a = ap.parse_args(argv)
     if a.plain_pixel_norm:
         layers.FUSED_PIXEL_NORM_DEVICES.clear()
@@ -421,9 +441,10 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_start": os.getloadavg(), "argv": sys.argv[1:],
             "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()}
     t_all = time.perf_counter()
-    ceiling = matmul_ceiling(dev, a.quick)
+    ceiling = earlier_ceiling(a.ceiling_from, info["device_name"]) if a.ceiling_from else matmul_ceiling(dev, a.quick)
     how = (f"the faster of a {ceiling['n']}^2 matmul ({ceiling['matmul_tflops']:.4g}) and a 3x3 conv "
            f"({ceiling['conv_tflops']:.4g})" if "conv_tflops" in ceiling else f"n={ceiling['n']}")
+    how += f", from {a.ceiling_from}" if a.ceiling_from else ""
     print(f"matmul ceiling: {ceiling['tflops']:.4g} TFLOP/s ({ceiling['dtype']}, {how}) on {dev}; "
           f"load average {info['loadavg_start']}", flush=True)
     res: dict[str, Any] = {"machine": info, "ceiling": ceiling, "presets": [], "complete": False}

@@ -413,12 +413,18 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
                 ("compile default", ["--res", "8,32", "--compile", "default"])]
     s.results["bench"] = {}
     bench_json = out / "bench.json"
+    # the first row's matrix-rate ceiling is every later row's (bench.py --ceiling-from): the rows' "% ceiling" are
+    # then of one denominator, the one summary.md names, and the later rows skip its measurement (~0.5 s each on the
+    # CPU smoke run, which is mostly the starts of nine processes)
+    ceiling_from: list[str] = []
 
     def bench(name: str, extra: list[str], timeout: float) -> None:
         tmp = work / f"bench-{name.replace(' ', '-')}.json"
         rec = s.step(f"benchmark ({name})", [py, "benchmarks/bench.py", "--device", a.device, *base, *extra,
-                                             "--json", str(tmp)], timeout)
+                                             *ceiling_from, "--json", str(tmp)], timeout)
         more = _read_json(tmp, rec)
+        if more and not ceiling_from and (more.get("ceiling") or {}).get("tflops"):
+            ceiling_from[:] = ["--ceiling-from", str(tmp)]
         if more:
             for p in more.get("presets", []):
                 p["variant"] = name
@@ -483,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="--main-first: the benchmark after the run measures only these resolution phases of the "
                          "paper preset (e.g. 32), then fast whole")
     ap.add_argument("--probe", action="store_true",
-                    help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision): at "
+                    help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision; "
+                         "every row's %% of ceiling of the first row's ceiling): at "
                          "width 256 the code as it is, then without the flat run-time weights, then also "
                          "without the merged real/fake critic pass, at 4x4, 8x8 and 32x32; the plain "
                          "minibatch-stddev variance at 4x4 and 8x8; 4x4 "

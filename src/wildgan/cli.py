@@ -1278,6 +1278,11 @@ def _threshold_lines(text: str, width: int = 100) -> str:
     return textwrap.fill(text, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
+def _counted(n: int, noun: str) -> str:
+    """'1 image', '0 images', '4 images': a summary line's count with its noun (it read '1 of 1 images flagged')."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
     """score / export: the option the chosen --threshold rule does not read, or (without --threshold) the given
     `dests` that only matter with one, said to be ignored (`without`: what is then not written)."""
@@ -1813,7 +1818,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
         got = _score_pile(model, a, ctx)
-        what = "every image file given, folders read recursively"
+        # (the folders' note only where a folder was given: it followed the scoring of a single file too)
+        what = ("every image file given, folders read recursively" if any(Path(p).is_dir() for p in a.data) else
+                "the image file given" if len(a.data) == 1 else "every image file given")
     if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
         return 0
     if a.chunk_size is not None and got is None:
@@ -1837,15 +1844,16 @@ def cmd_score(a: argparse.Namespace) -> int:
                                  skip_bad=a.skip_bad)
         note = _contamination_note(a, float(model.cfg.data.contamination))
         _eprint(_threshold_lines(f"threshold for score {a.score}: {thr.describe()} (chosen on the "
-                                 f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of {len(ids)} images "
-                                 f"flagged (is_anomaly = 1)" + (f"; {note}" if note else "")))
+                                 f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of "
+                                 f"{_counted(len(ids), 'image')} flagged (is_anomaly = 1)"
+                                 + (f"; {note}" if note else "")))
     if a.no_A:
         what += "; A left out (--no-A)"
     if a.out == "-":
         # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
         sys.stdout.flush()
-        _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote the CSV "
+        _eprint(f"scored {_counted(len(ids), 'image')} ({what}) with {model.source}; wrote the CSV "
                 f"to standard output")
         return 0
     from contextlib import nullcontext
@@ -1870,7 +1878,7 @@ def cmd_score(a: argparse.Namespace) -> int:
             except OSError as e:                            # the CSV is written: only the clean-up failed
                 _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, "
                       f"delete it yourself")
-        _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}")
+        _eprint(f"scored {_counted(len(ids), 'image')} ({what}) with {model.source}; wrote {a.out}")
     return 0
 
 
@@ -2172,7 +2180,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay. Its
             # refusals of other settings come first, so that "every one done" is not said of a study then refused
             check_study_dir(study_base(base, Path(a.out)), cells, Path(a.out))
-            _eprint(f"study: {len(cells)} cells -> {a.out}, every one done: the tables are made again from "
+            _eprint(f"study: {_counted(len(cells), 'cell')} -> {a.out}, every one done: the tables are made again from "
                     f"{Path(a.out) / 'results.jsonl'} (the images are not decoded)")
             return _run_the_study(a, base, cells, study_log)
     # the data set is read once: for the base config, the class names of --normal all, every cell's check, and the
@@ -2213,7 +2221,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # where that is their read byte for byte (read_for); else None, not held while the cells train (they read the data
     # as they want it)
     loaded = read_for(cell_config(base, cells[0]).data, loaded) if cells else None
-    _eprint(f"study: {len(cells)} cells -> {a.out}")
+    _eprint(f"study: {_counted(len(cells), 'cell')} -> {a.out}")
     # (the read handed on: the cells, which read the data alike, train on it)
     return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given, loaded=loaded,
                           checked_said=checked_log.warnings_given)
@@ -2311,12 +2319,14 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     import shlex
 
+    from .errors import without_resume_advice
+
     def reword(e: TrainingInterrupted) -> TrainingInterrupted:
-        # train's advice, "continue with --resume", is no option of `wildgan demo` (argparse refused it), and a demo
-        # run again starts over: the train command that continues this one and prints the demo's table. The run's
-        # log.txt says it too (cmd_train records its stop in these words: reword_stop)
+        # train's advice (errors.resume_advice) continues the training only, and a demo run again starts over: the
+        # train command that continues this one and prints the demo's table. The run's log.txt says it too
+        # (cmd_train records its stop in these words: reword_stop)
         run = shlex.quote(str(out))
-        said = (str(e).replace("; continue with --resume", "")
+        said = (without_resume_advice(e)
                 .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
         return TrainingInterrupted(
             f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "

@@ -83,6 +83,30 @@ class TrainingInterrupted(WildganError):
         self.complete = complete
 
 
+def resume_advice(run_dir: object, distributed: bool = False) -> str:
+    """How a run stopped by a signal continues, as the training loops end their stop message: a command to paste
+    (it said 'continue with --resume', an option without the command or the run it goes with). distributed: the job
+    ran under torchrun, whose options the message cannot know."""
+    cmd = f"wildgan train --out {shell_word(run_dir)} --resume"
+    if distributed:
+        return f"continue with the same torchrun command and `{cmd} --distributed`"
+    return f"continue with `{cmd}`"
+
+
+def without_resume_advice(e: TrainingInterrupted) -> str:
+    """The stop's message without the loop's closing resume_advice: for a caller whose own way on replaces it (the
+    demo, a study). Found from the checkpoint folder the error names (RUN/checkpoints), so the whole advice goes,
+    whatever the run's path holds, and a message without it is returned as it is."""
+    text = str(e)
+    if e.checkpoint_dir:
+        from pathlib import Path
+
+        run = Path(e.checkpoint_dir).parent       # (the loops' run_dir, as they named it: '.' for 'checkpoints')
+        for distributed in (False, True):
+            text = text.removesuffix(f"; {resume_advice(run, distributed)}")
+    return text
+
+
 def shell_word(path: object) -> str:
     """A path as one word of a command the user may copy from a message: quoted where it has spaces or other
     characters the shell splits or reads (`wildgan score 'runs/my run' ...`), as typed otherwise."""

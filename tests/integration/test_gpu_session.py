@@ -258,6 +258,11 @@ def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None
     assert {ph["res"] for ph in presets[4]["phases"]} == {4}
     assert {ph["res"] for ph in presets[5]["phases"]} == {4, 8, 16, 32}      # every phase: the schedule projection
     assert presets[5]["schedule_minutes_est"] > 0
+    # one ceiling for every row's "% ceiling", the first row's, which summary.md names (each row measured its own)
+    ceiling = r["bench"]["ceiling"]["tflops"]
+    assert all(abs(ph["tflops"] / ph["frac_ceiling"] / ceiling - 1) < 1e-9 for p in presets for ph in p["phases"])
+    benches = [st["cmd"] for st in r["steps"] if st["name"].startswith("benchmark (")]
+    assert "--ceiling-from" not in benches[0] and all("--ceiling-from" in c for c in benches[1:]), benches
     assert all(not p["score"] for p in presets)                   # --no-score: training rows only
     assert all(ph["warmup_s"] > 0 for p in presets for ph in p["phases"])
     md = (out / "summary.md").read_text()
@@ -286,3 +291,27 @@ def test_the_preflight_checks_the_width_main_extra_gives_the_main_run() -> None:
     assert gs.extra_width(["--width", "512"]) == "512" and gs.extra_width(["--width=128"]) == "128"
     assert gs.extra_width(["--width", "512", "--lr", "1", "--width=64"]) == "64"     # (argparse keeps the last)
     assert gs.extra_width(["--width"]) is None
+
+
+def test_bench_takes_an_earlier_ceiling_of_the_same_device_only(tmp_path: Path) -> None:
+    # (--probe's later rows take the first row's ceiling: one of another device, or a file without one, is refused
+    # naming the file, not used as a denominator)
+    import pytest
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    ceiling = {"n": 1024, "dtype": "float32", "tflops": 0.16}
+    earlier = tmp_path / "bench-as-is.json"
+    earlier.write_text(json.dumps({"machine": {"device_name": "NVIDIA H200"}, "ceiling": ceiling}))
+    assert bench.earlier_ceiling(str(earlier), "NVIDIA H200") == ceiling
+    with pytest.raises(SystemExit, match=r"--ceiling-from .*bench-as-is\.json: measured on 'NVIDIA H200', not on "
+                                         r"this device \('x86_64'\)"):
+        bench.earlier_ceiling(str(earlier), "x86_64")
+    earlier.write_text(json.dumps({"machine": {"device_name": "NVIDIA H200"}, "presets": []}))
+    with pytest.raises(SystemExit, match=r"bench-as-is\.json: no ceiling of an earlier bench\.py --json there"):
+        bench.earlier_ceiling(str(earlier), "NVIDIA H200")
+    with pytest.raises(SystemExit, match=r"no\.json: no ceiling"):
+        bench.earlier_ceiling(str(tmp_path / "no.json"), "NVIDIA H200")

@@ -92,7 +92,10 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     if proc.returncode == 0:
         pytest.skip("training finished before the signal arrived")
     assert proc.returncode == 143, err          # 128 + SIGTERM, the shell convention
-    assert "--resume" in err
+    # the way on is a command to paste (it said "continue with --resume")
+    from wildgan.errors import shell_word
+
+    assert f"; continue with `wildgan train --out {shell_word(run)} --resume`" in err, err
     cks = ckpt.list_checkpoints(run / "checkpoints")
     assert cks
     ckpt.load_checkpoint(cks[-1])

@@ -472,19 +472,25 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     import wildgan.cli as cli
     from wildgan.errors import TrainingInterrupted
 
+    from wildgan.errors import resume_advice
+
     out = tmp_path / "my demo"
-    said = {False: "interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue with --resume",
+    said = {False: f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {out / 'checkpoints'}; "
+                   f"{resume_advice(out)}",
             True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
                   "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
 
     def stopped(a):
         assert a.out == str(out) and a.evaluate
-        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir="X", complete=complete)
+        raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir=str(out / "checkpoints"),
+                                  complete=complete)
 
     monkeypatch.setattr(cli, "cmd_train", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
-    assert "continue with --resume" not in err and "--evaluate)" not in err, err
+    # train's advice (the command without --evaluate) is gone, the demo's own in its place
+    assert "continue with" not in err and "--evaluate)" not in err, err
+    assert err.count("--resume") == 1, err
     assert f"the demo and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out " \
            f"'{out}'` starts it over)" in err, err
     assert ("to finish the demo" if complete else "to continue the demo") in err, err
@@ -500,16 +506,19 @@ def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monk
 
     out = tmp_path / "my demo"
 
+    from wildgan.errors import resume_advice
+
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
-        raise TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in X; continue "
-                                  "with --resume", 2, where="w", checkpoint_dir="X")
+        raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in "
+                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2, where="w",
+                                  checkpoint_dir=str(run_dir / "checkpoints"))
 
     monkeypatch.setattr(run_mod, "train_run", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
     (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
-    assert "continue with --resume" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
+    assert "continue with" not in line and f"`wildgan train --out '{out}' --resume --evaluate`" in line
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
 
 
@@ -1152,7 +1161,7 @@ def test_a_study_into_a_closed_pipe_ends_quietly_with_its_files_whole(tiny_npz, 
         head.stdout.close()
         # (120: Python's own flush of stderr on exit failed after the command's end, with an "Exception ignored")
         assert head.wait(timeout=300) == 141, first
-    assert first[0].startswith("study: 1 cells -> st2"), first
+    assert first[0].startswith("study: 1 cell -> st2"), first       # (it read '1 cells')
     log = (tmp_path / "st2" / "log.txt").read_text()
     # (was "stopped: [Errno 32] Broken pipe": a failure, to whoever reads the log later)
     assert log.splitlines()[-1] == "stopped: the reader of its output went away (a pipe closed early, e.g. by " \
@@ -1970,6 +1979,16 @@ def test_score_of_a_folder_says_what_it_scored_in_one_parenthesis(scoring_pile: 
     assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("scored 4 images")]
     assert line.startswith("scored 4 images (every image file given, folders read recursively) with "), line
+    # a file, or files, without a folder: 'folders read recursively' followed the scoring of a single file, and its
+    # count read '1 images'
+    assert main(["score", str(run), "--data", str(pile / "0.png"), "--device", "cpu", "--out", "-",
+                 "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("scored ")]
+    assert line.startswith("scored 1 image (the image file given) with "), line
+    assert main(["score", str(run), "--data", str(pile / "0.png"), str(pile / "1.png"), "--device", "cpu", "--out",
+                 "-", "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("scored ")]
+    assert line.startswith("scored 2 images (every image file given) with "), line
 
 
 def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp_path, capsys) -> None:
@@ -2156,6 +2175,15 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     assert line.endswith("; c = 0.05 (the default --expected-contamination): the threshold is percentile 95 of the "
                          "training images' scores; this run was trained with a share γ = 0.2 of anomalies: "
                          "--expected-contamination 0.2 sets c = γ (the report's 'c = γ' row)"), line
+    assert re.search(r"; \d+ of 20 images flagged \(is_anomaly = 1\)", line), line
+    # one image file: its count in the singular (it read '1 of 1 images flagged')
+    from PIL import Image
+
+    Image.fromarray(np.load(tiny_npz)["x_test"][0]).save(tmp_path / "one.png")
+    assert main(["score", str(run), "--data", str(tmp_path / "one.png"), "--threshold", "contamination", "--out",
+                 "-", "--no-progress"]) == 0
+    (one,) = _threshold_messages(capsys.readouterr().err, "threshold for score a")
+    assert re.search(r"; [01] of 1 image flagged \(is_anomaly = 1\)", one), one
     # what the line says is so: that percentile of the cached training scores (it said "5% of the training images
     # score above the threshold", which the percentile gives only near: here another share)
     a = np.array([float(r["a"]) for r in csv.DictReader((run / "train_scores.csv").open())])

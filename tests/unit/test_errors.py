@@ -96,3 +96,30 @@ def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(t
     hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
                                          RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
     assert f"link it there (ln -s '{new}' '{p}') and resume without --data" in hint, hint
+
+
+def test_a_stop_s_resume_advice_is_a_command_to_paste_and_comes_off_whole() -> None:
+    # a stop said "continue with --resume": now the command, with the run's folder quoted as one shell word; the demo
+    # and a study, whose own way on replaces it, take it off by the checkpoint folder the error names, whatever the
+    # run's path holds (a fixed phrase matched by replace() broke on any rewording)
+    import shlex
+
+    from wildgan.errors import TrainingInterrupted, resume_advice, without_resume_advice
+
+    run = "runs/my run's `x`"
+    assert resume_advice(run) == f"continue with `wildgan train --out {shlex.quote(run)} --resume`"
+    assert shlex.split(resume_advice(run).split("`", 1)[1].rsplit("`", 1)[0]) == \
+        ["wildgan", "train", "--out", run, "--resume"]
+    assert resume_advice(run, distributed=True).endswith(f"--out {shlex.quote(run)} --resume --distributed`")
+    head = f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {run}/checkpoints"
+    for distributed in (False, True):
+        e = TrainingInterrupted(f"{head}; {resume_advice(run, distributed)}", 2, checkpoint_dir=f"{run}/checkpoints")
+        assert without_resume_advice(e) == head
+    # a run in the current folder ('--out .': its checkpoints are 'checkpoints')
+    e = TrainingInterrupted(f"x; {resume_advice('.')}", 2, checkpoint_dir="checkpoints")
+    assert without_resume_advice(e) == "x"
+    # a message without it (the stop as training ended), or without a checkpoint folder, is kept as it is
+    done = TrainingInterrupted("as training ended at 30 kimg; the training is complete", 2, checkpoint_dir="r/c",
+                               complete=True)
+    assert without_resume_advice(done) == str(done)
+    assert without_resume_advice(TrainingInterrupted(f"x; {resume_advice(run)}", 2)) == f"x; {resume_advice(run)}"

@@ -503,6 +503,7 @@ def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path
     monkeypatch.setattr(fanogan_loop, "_batch", signalled_batch)
     with pytest.raises(TrainingInterrupted, match="--resume") as e:
         train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000, log_every=2)   # no checkpoint due
+    assert str(e.value).endswith(f"; continue with `wildgan train --out {tmp_path} --resume`"), str(e.value)
     assert e.value.signum == signal.SIGTERM and not e.value.complete       # (a Detector's temporary run_dir goes)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL                      # handlers restored
     monkeypatch.setattr(fanogan_loop, "_batch", real_batch)

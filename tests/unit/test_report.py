@@ -270,11 +270,10 @@ def test_the_run_report_page_names_the_bad_lines_of_stats_jsonl(tmp_path: Path) 
 
     assert [m for m in report_warnings() if "left out" in m] == [said]
     md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
-    # (its path escaped in the Markdown, as every path there: the temporary folder's name has underscores)
-    from wildgan.markdown import md_escape
-
-    assert f"## Training\n\n**{md_escape(said)}**\n" in md and "training_curves.png" in md
-    assert f'<p class="note">{html.escape(said)}</p>' in page
+    # (on the page the file is named in the run directory, which its first line gives: _page_path)
+    on_page = said.replace(f"{p}:", "stats.jsonl:")
+    assert f"## Training\n\n**{on_page}**\n" in md and "training_curves.png" in md
+    assert f'<p class="note">{html.escape(on_page)}</p>' in page
     p.write_text(rows + '{"kimg": 1.0, "D/lo')
     assert not [m for m in report_warnings() if "left out" in m]
     assert "left out" not in (run / "report" / "report.md").read_text()
@@ -859,6 +858,38 @@ def test_a_report_says_why_its_pixel_auc_is_undefined(tiny_run: Path, tmp_path: 
         f"{why}" in md
     m = json.loads((run / "report" / "metrics.json").read_text())
     assert m["pixel_auc"] != m["pixel_auc"] and why.removeprefix("undefined: ") in m["pixel_auc_undefined"]
+
+
+def test_a_report_made_from_elsewhere_names_its_paths_for_any_reader(tiny_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new user's report, made from another folder than the run's: report.md named the networks' file relative to
+    # where `wildgan report` was run ('../runs/run/network-final.json') beside an absolute run directory, a path
+    # that pointed nowhere from the page or from anywhere else. Files of the run now read in the run directory,
+    # anything else in full; the console still names them as given
+    import shutil
+
+    from wildgan.markdown import md_escape
+
+    run = tmp_path / "runs" / "run"
+    shutil.copytree(tiny_run, run)
+    stats = (run / "stats.jsonl").read_text().splitlines(keepends=True)
+    (run / "stats.jsonl").write_text(stats[0] + "not a row\n" + "".join(stats[1:]))
+    np.save(tmp_path / "m.npy", np.random.default_rng(0).random((400, 16, 16)) > 0.9)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        report(Path("../runs/run"), top_k_images=0, masks="../m.npy", device="cpu", controls=False, tsne_points=20)
+    md = (run / "report" / "report.md").read_text()
+    assert f"Run directory: {md_escape(run.resolve())}\n" in md
+    assert "\nNetworks: network-final.json (kimg " in md, md[:2000]
+    assert f"against the ground-truth masks ({md_escape((tmp_path / 'm.npy').resolve())}): " in md
+    assert "\n**stats.jsonl: 1 line left out" in md
+    assert "../" not in md                     # (the PNG links point into report/ itself)
+    assert any(str(w.message).startswith("../runs/run/stats.jsonl: 1 line left out") for w in said)
+    # metrics.json keeps the file the networks were loaded from, as loaded
+    assert json.loads((run / "report" / "metrics.json").read_text())["model"]["source"] == \
+        "../runs/run/network-final.json"
 
 
 def test_every_file_a_report_writes_is_one_a_later_report_can_replace(tiny_run: Path) -> None:
@@ -1497,7 +1528,24 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     # it was dropped without a word, and the page read as if the run had never been evaluated
-    assert f"{run / 'eval.json'} is there but cannot be read (JSONDecodeError" in _plain(md) and "AUC a " not in md
+    assert "eval.json is there but cannot be read (JSONDecodeError" in _plain(md) and "AUC a " not in md
+    # made from another folder: eval.json named in the run directory (the page's first line), the command that
+    # writes it again with the run in full (a path relative to where the report was made pasted nowhere else)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path / "elsewhere")
+        report(Path("../run"), top_k_images=1, device="cpu", controls=False)
+    md = _plain((run / "report" / "report.md").read_text())
+    assert "\n**eval.json is there but cannot be read (JSONDecodeError" in md
+    assert f"Run `wildgan evaluate {run.resolve()} --data LABELLED` again" in md and "../" not in md
+    # by other score formulas: the command that evaluates the networks again, in full
+    (run / "eval.json").write_text(json.dumps({**ev, "scores_version": SCORES_VERSION - 1}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path / "elsewhere")
+        report(Path("../run"), top_k_images=1, device="cpu", controls=False)
+    md = _plain((run / "report" / "report.md").read_text())
+    assert f"Run `wildgan evaluate {run.resolve()} --data {labelled} --normal 1` again to evaluate them." in md
+    assert "../" not in md
 
 
 def _report_dirs(tmp_path: Path) -> tuple[Path, Path]:
@@ -2728,14 +2776,16 @@ def test_a_run_report_escapes_every_user_path_it_names_and_its_json_keeps_them_r
     esc = md_escape(ODD_PATH_PART)
     assert ODD_PATH_PART not in _outside_code(md)
     lines = md.splitlines()
-    for start in ("Run directory: ", "Data: ", "Networks: ", "Pixel-level ROC AUC", "**"):
+    for start in ("Run directory: ", "Data: ", "Pixel-level ROC AUC"):
         hits = [ln for ln in lines if ln.startswith(start) and (esc in ln or ODD_PATH_PART in ln)]
         assert hits and all(esc in ln for ln in hits), (start, hits)
-    assert any("stats.jsonl: 1 line left out" in ln and esc in ln for ln in lines)
+    # the run's own files are named in the run directory (_page_path): no folder of the user's in them
+    assert any(ln.startswith("Networks: network-final.json") for ln in lines)
+    assert any(ln.startswith("**stats.jsonl: 1 line left out") for ln in lines)
     # report.html shows the path as written, not its escapes
     page = (run / "report" / "report.html").read_text()
     shown = html.unescape(page)
-    assert f"{odd}/masks.npy" in shown and f"{run}/stats.jsonl: 1 line" in shown and esc not in shown
+    assert f"{odd}/masks.npy" in shown and esc not in shown
     # what is not Markdown keeps the path raw: metrics.json and the warning
     metrics = json.loads((run / "report" / "metrics.json").read_text())
     assert ODD_PATH_PART in metrics["model"]["source"]

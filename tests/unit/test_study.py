@@ -752,13 +752,15 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
 
 
 def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
-    # train's advice, "continue with --resume", is no option of `wildgan study`: it was printed and logged anyway
-    from wildgan.errors import TrainingInterrupted
+    # train's advice, "continue with --resume" (now `wildgan train --out CELL --resume`), is not how a study goes on:
+    # it was printed and logged anyway
+    from wildgan.errors import TrainingInterrupted, resume_advice
 
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True)
         raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.050 of 0.1 kimg; checkpoint saved in "
-                                  f"{run_dir}; continue with --resume", 2)
+                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2,
+                                  checkpoint_dir=str(run_dir / "checkpoints"))
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     said = []
@@ -777,12 +779,13 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
     # the cell's stop was written to the study's log.txt by the cell, then again by the command: two identical lines
     # per Ctrl-C, which read as two stops in a log that marks its sessions by nothing else
     from wildgan.cli import main
-    from wildgan.errors import TrainingInterrupted
+    from wildgan.errors import TrainingInterrupted, resume_advice
 
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
-        raise TrainingInterrupted(f"terminated by SIGTERM at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
-                                  f"continue with --resume", 15)
+        raise TrainingInterrupted(f"terminated by SIGTERM at 0.050 of 0.1 kimg; checkpoint saved in "
+                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 15,
+                                  checkpoint_dir=str(run_dir / "checkpoints"))
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     data = _base(tmp_path).data.data
@@ -2210,7 +2213,7 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
     # a stop in a cell's training was said twice ("stopped: ..." from the study, "wildgan: interrupted ..." from the
     # command), and a kill while a cell was evaluated said only "wildgan: terminated by SIGTERM", not how to go on
     from wildgan.cli import main
-    from wildgan.errors import Terminated
+    from wildgan.errors import Terminated, resume_advice
 
     data, st = _base(tmp_path).data.data, tmp_path / "st"
     args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
@@ -2218,7 +2221,8 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
         raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.016 of 0.032 kimg; checkpoint saved in "
-                                  f"{run_dir}; continue with --resume", 2)
+                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2,
+                                  checkpoint_dir=str(run_dir / "checkpoints"))
 
     real = study_mod.train_run
     monkeypatch.setattr(study_mod, "train_run", stopped)

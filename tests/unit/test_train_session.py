@@ -139,6 +139,18 @@ def test_an_interrupt_says_the_total_to_the_image(tmp_path, monkeypatch, one_thr
         train_pgan(_x(), _cfg(total_kimg=0.74 / 3), tmp_path, progress=False, log=lambda m: None)
     assert "at 0.064 of 0.247 kimg; checkpoint saved in" in str(e.value), str(e.value)
     assert e.value.where == "at 0.064 of 0.247 kimg"
+    # the way on is a command to paste, the run's folder quoted (it said "continue with --resume": which command,
+    # and which run, were the user's to work out)
+    import shlex
+
+    from wildgan.cli import make_parser
+    from wildgan.errors import shell_word
+
+    assert str(e.value).endswith(f"; continue with `wildgan train --out {shell_word(tmp_path)} --resume`")
+    pasted = shlex.split(str(e.value).rsplit("`", 2)[1])
+    assert pasted[:2] == ["wildgan", "train"]
+    args = make_parser().parse_args(pasted[1:])
+    assert args.out == str(tmp_path) and args.resume
 
 
 def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_counted(tmp_path, monkeypatch,

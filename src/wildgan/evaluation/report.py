@@ -197,6 +197,15 @@ def _relpath(p: Path, start: Path) -> str:
     return os.path.relpath(Path(p).resolve(), Path(start).resolve())
 
 
+def _page_path(p: str | Path, run_dir: Path) -> str:
+    """A path as a run report's text names it (escape it for Markdown where it becomes Markdown): a file inside the
+    run relative to the run directory, which the page's first line names in full ('network-final.json'), anything
+    else absolute. The page is opened from anywhere and sent on, so a path relative to wherever `wildgan report`
+    was run (as the networks' file was named, beside an absolute run directory) pointed nowhere."""
+    full, run = Path(p).resolve(), Path(run_dir).resolve()
+    return full.relative_to(run).as_posix() if full.is_relative_to(run) else str(full)
+
+
 def _data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
 
@@ -486,7 +495,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     numbers are those of `score --batch-mode isolated`. Other methods have one protocol: a warning, and 'mixed'."""
     refuse_saved_detector(run_dir, "run_report")
     check_report_args(score, top_k_images, tsne_points, images, batch_mode)
-    mask_name = "masks"
+    mask_name, mask_file = "masks", isinstance(masks, (str, Path))
     if isinstance(masks, (str, Path)):
         mask_name, masks = str(masks), load_masks(masks)
     run_dir = Path(run_dir)
@@ -517,6 +526,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks ({e})") from None
         named = _score_named(model, images, loaded, score, log, progress, batch_mode)
         del loaded
+    if mask_file:
+        mask_name = _page_path(mask_name, run_dir)    # (named on the page, opened from anywhere: not as given)
     with _report_folder(run_dir, log) as out:
         _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, named=named,
                           model=model, score=score, masks=masks, mask_name=mask_name, device=device,
@@ -617,7 +628,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train,
                             batch_mode=batch_mode)
     elif diag is not None:
-        _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
+        _metrics_section(page, out, run_dir, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
         # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
@@ -742,8 +753,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     page.h(2, "Unlabelled data")
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
-    net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
-           "lod": model.lod, "versions": model.meta.get("versions"),
+    net = {"source": _page_path(model.source, run_dir), "kimg": model.meta.get("kimg"),
+           "status": model.meta.get("status"), "lod": model.lod, "versions": model.meta.get("versions"),
            "intra_op_threads": model.meta.get("intra_op_threads")}
     page.p(_networks_text(net) + _grown_text(net, cfg))
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
@@ -769,12 +780,15 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     saved = run_dir / "eval.json"
     if not saved.is_file():
         return
+    # the page's commands name the run as its first line does, in full: a path relative to wherever the report was
+    # made does not paste anywhere else; its file, eval.json, is named in the run directory (_page_path)
+    where = run_dir.resolve()
     try:
         ev = json.loads(saved.read_text(encoding="utf-8"))
         what = (f"A labelled evaluation was saved by `wildgan evaluate --data` on "
                 f"{md_escape(ev.get('data', {}).get('source', '?'))} ({ev.get('n_test')} images, "
                 f"{ev.get('n_anomalous')} anomalous)")
-        stale = stale_evaluation(run_dir, saved, model.meta)
+        stale = stale_evaluation(where, where / saved.name, model.meta)
         version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
         changed = score_settings_changes(ev, model.cfg)
         # its files of the other bit depth than the run's, read by an older rule than evaluate's now
@@ -799,13 +813,14 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                    if version != SCORES_VERSION else
                    f"with other score settings than the run's config.json holds ({'; '.join(changed)})"
                    if changed else f"with {read}")
+            again = evaluate_command(where, where / saved.name, ev)
             text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
-                    f"networks score now. Run {md_code(evaluate_command(run_dir, saved, ev))} again to evaluate them.")
+                    f"networks score now. Run {md_code(again)} again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
-        text = (f"{md_escape(saved)} is there but cannot be read ({type(e).__name__}: {md_escape(e)}); its labelled "
-                f"evaluation is not shown. Run {md_code(f'wildgan evaluate {shell_word(run_dir)} --data LABELLED')} "
-                f"again to write it anew.")
+        text = (f"{md_escape(_page_path(saved, run_dir))} is there but cannot be read ({type(e).__name__}: "
+                f"{md_escape(e)}); its labelled evaluation is not shown. Run "
+                f"{md_code(f'wildgan evaluate {shell_word(where)} --data LABELLED')} again to write it anew.")
     page.note(text)
 
 
@@ -831,13 +846,15 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
               "without it for the controls to judge these AUCs by, not 0.5."))
 
 
-def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, masks: np.ndarray | None,
-                     mask_name: str, lod: float = 0.0) -> None:
+def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics, cfg: Any,
+                     masks: np.ndarray | None, mask_name: str, lod: float = 0.0) -> None:
     """A labelled run's metrics: the AUC/AP table with its controls, where the latents sit, the pixel AUC of the
-    masks (of maps at `lod`, the one scored); and metrics.json."""
+    masks (of maps at `lod`, the one scored); and metrics.json (the networks' file as loaded, the page's in the
+    run directory: _page_path)."""
     m = diag.metrics
     page.h(2, "Metrics")
-    page.p(f"{_networks_text(m['model'])} {m['n_test']} test images, {m['n_anomalous']} anomalous."
+    shown = {**m["model"], "source": _page_path(m["model"]["source"], run_dir)}
+    page.p(f"{_networks_text(shown)} {m['n_test']} test images, {m['n_anomalous']} anomalous."
            f"{_grown_text(m['model'], cfg)}")
     og = m.get("other_generator", {}).get("generator")
     page.table(_metrics_header(m), _metrics_rows(m))
@@ -1325,12 +1342,14 @@ def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
     """The training curves (stats.jsonl) and a few of the sample grids, copied into the report. The lines of
     stats.jsonl left out of the curves are named on the page as on the terminal: the page is what is kept and sent
     on, and curves drawn without a damaged log's lines are not to pass for the whole log."""
-    rows, said = _checked_jsonl(run_dir / "stats.jsonl")
-    if rows or said:
+    log_file = run_dir / "stats.jsonl"
+    rows, bad = checked_lines(log_file, line_problem)
+    if rows or bad:
         page.h(2, "Training")
-    if said:
-        page.note(said, plain=True)
-        warn_user(said)
+    if bad:
+        # the same words twice, the file named on the page in the run directory (_page_path), on the console as given
+        page.note(left_out_text(Path(_page_path(log_file, run_dir)), bad, NOT_JSON_OBJECTS), plain=True)
+        warn_user(left_out_text(log_file, bad, NOT_JSON_OBJECTS))
     if rows:
         from . import plots  # matplotlib: this section draws
 

@@ -33,7 +33,7 @@ from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
-                      WildganWarning, stop_text, stop_words, warn_user)
+                      WildganWarning, stop_text, stop_words, warn_user, without_resume_advice)
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
@@ -805,11 +805,11 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
                                                      f"this cell again")) from None
                 except TrainingInterrupted as e:
-                    # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in
+                    # train's advice (errors.resume_advice) is no way on for a study: the study's own, on screen and in
                     # the log. A stop as training ended (e.complete) left the cell's evaluation undone, not train's
                     # training scores and --evaluate; and the error keeps what the loop's said (where, complete) for
                     # a caller of run_study, as Detector.fit's does
-                    said = (str(e).replace("; continue with --resume", "")
+                    said = (without_resume_advice(e)
                             .replace("(the training scores, --evaluate)", "(the cell's evaluation)") +
                             "; to continue, run the same `wildgan study` command again (finished cells are kept, this "
                             + ("one is evaluated)" if e.complete else "one continues)"))

@@ -37,7 +37,7 @@ from ..config import FAnoGANConfig, threads_record, to_dict
 from ..fileio import truncate_jsonl
 from ..progress import progress_bar
 from ..data.transforms import to_float
-from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted, stop_words
+from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted, resume_advice, stop_words
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
@@ -421,7 +421,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     def interrupted() -> TrainingInterrupted:
         where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
         return TrainingInterrupted(f"{stop_words(flag.signum)} {where}; checkpoint saved in {ck_dir}; "
-                                   f"continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+                                   f"{resume_advice(run_dir)}", flag.signum, where=where, checkpoint_dir=str(ck_dir))
 
     # Every way out of a stage's loop (its last step, the budget, a signal) writes a checkpoint there, through the
     # weights' check: weights gone non-finite in the last steps then roll back and train on, as anywhere else, where

@@ -46,7 +46,8 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
                       run_config_to_dict, threads_record)
-from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, stop_words, warn_user
+from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, resume_advice, stop_words,
+                      warn_user)
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -1261,8 +1262,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                         where = f"at {kimg_text(state.nimg)} of {kimg_to_the_image(tc.total_kimg)} kimg"
                         raise TrainingInterrupted(
                             f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
-                            f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,
-                            checkpoint_dir=str(ck_dir))
+                            f"{ck_dir}; {resume_advice(run_dir, dist is not None)}", flag.signum or agreed_signum,
+                            where=where, checkpoint_dir=str(ck_dir))
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
