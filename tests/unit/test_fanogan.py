@@ -474,7 +474,7 @@ def test_a_bar_that_meets_its_output_gone_stops_at_the_next_step_with_a_checkpoi
     x, cfg = blobs(12, seed=0), tiny_cfg(gan_iters=30, enc_iters=2, seed=1)
     with pytest.raises(TrainingInterrupted, match=r"^the reader of its output went away \(a pipe closed early, e\.g\. "
                                                   r"by `\| head`\) at critic step [1-9]\d* of 30, .*; checkpoint saved "
-                                                  r"in .*; continue with --resume$") as e:
+                                                  r"in .*; continue with `wildgan train --out .* --resume`$") as e:
         train_fanogan(x, cfg, tmp_path, checkpoint_every=1000)
     assert e.value.signum == signal.SIGPIPE and ckpt.list_checkpoints(tmp_path / "checkpoints")
     monkeypatch.setattr(sys, "stderr", io.StringIO())
