@@ -12,8 +12,8 @@ Map of this file, top to bottom (each part under a `# === ... ===` header):
   exit code);
 * `main`: parses, dispatches, and turns each way a command ends into one line on stderr and an exit code
   (a WildganError: "wildgan: error: ...", 2; training stopped by a signal, with a checkpoint: 128 + the signal;
-  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout or stderr pipe 141,
-  quietly).
+  Ctrl-C 130; SIGTERM 143; SIGHUP 129 for the commands that train (`train`, `study`, `demo`: `_on_sighup`; the
+  others keep Python's default); out of memory or an OSError 1; a closed stdout or stderr pipe 141, quietly).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
@@ -2457,7 +2457,8 @@ def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], argv: 
 
 
 def _on_sigterm() -> tuple[Any, dict[str, bool]]:
-    """Make SIGTERM end the command like Ctrl-C does (one line, exit 143) instead of dying without a word; returns
+    """Make SIGTERM end the command like Ctrl-C does (one line, exit 143; a SIGHUP passed here by _on_sighup, 129)
+    instead of dying without a word; returns
     the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
     state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
     be said): a SIGTERM after that is let pass."""
