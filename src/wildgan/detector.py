@@ -2051,11 +2051,13 @@ def _refuse_saved_detector_as_run(path: Path) -> None:
     """from_run was given something that is not a run directory: a saved Detector (or a run's checkpoint file, or a
     folder det.save(DIR) wrote a Detector in) gets a message naming the call that opens it; anything else is left to
     the run reader's own message."""
-    kind = _saved_kind(path / f"{DETECTOR_DIR_NAME}.json" if path.is_dir() else path)
-    if kind == DETECTOR_KIND:
+    from .checkpoint import saved_detector_meta
+
+    # (the run readers' own test of a saved Detector, said here as the call that opens it, with the path as given)
+    if saved_detector_meta(path) is not None:
         raise ConfigError(f"{path} is a saved Detector (det.save), not a run directory: load it with "
                           f"Detector.load({str(path)!r})")
-    run = _run_of_checkpoint(path) if kind is not None and path.is_file() else None
+    run = _run_of_checkpoint(path) if path.is_file() and _saved_kind(path) is not None else None
     if run is not None:
         raise ConfigError(f"{path} is a checkpoint file of the run {run}, not a run directory: "
                           f"Detector.from_run({str(run)!r}, checkpoint={str(path)!r})")
