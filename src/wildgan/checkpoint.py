@@ -235,6 +235,28 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+def saved_detector_meta(path: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """Where `path`, given for a run directory, names a Detector saved by the Python API (PATH.json +
+    PATH.safetensors, either file or the stem PATH, or a folder det.save(DIR) put DIR/detector.json in): its metadata
+    file and metadata; None otherwise. The one test of the run readers' refusal (refuse_saved_detector) and
+    Detector.from_run's, each said in its own words."""
+    p = Path(path)
+    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
+    if p.is_dir():
+        if (p / "config.json").is_file():
+            return None
+        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
+    else:
+        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = read_meta(meta_path)
+    except CheckpointError:
+        return None                 # not a wildgan file: the run reader's own message says what it is not
+    return (meta_path, meta) if meta.get("kind") == DETECTOR_KIND else None
+
+
 def refuse_saved_detector(path: str | Path, reader: str, *, cli: bool = False, scoring_hint: bool = True) -> None:
     """ConfigError where `path`, given for a run directory, names a Detector saved by the Python API (Detector.save
     writes PATH.json + PATH.safetensors, or DIR/detector.json + .safetensors in a folder; PATH, either file or the
@@ -244,22 +266,10 @@ def refuse_saved_detector(path: str | Path, reader: str, *, cli: bool = False, s
     folders: a `wildgan` command (cli=True: `wildgan score`) or a Python function (`load_model`), the way the user
     gave the path to it. scoring_hint: say that Detector.load(...).decision_function scores with it (not for export,
     which it does not replace)."""
-    p = Path(path)
-    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
-    if p.is_dir():
-        if (p / "config.json").is_file():
-            return
-        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
-    else:
-        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if not meta_path.is_file():
+    found = saved_detector_meta(path)
+    if found is None:
         return
-    try:
-        meta = read_meta(meta_path)
-    except CheckpointError:
-        return                      # not a wildgan file: the run reader's own message says what it is not
-    if meta.get("kind") != DETECTOR_KIND:
-        return
+    meta_path, meta = found
     name = f"`wildgan {reader}`" if cli else reader
 
     def reads(run: str) -> str:     # the reader given a run folder, as the user would type it

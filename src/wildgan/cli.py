@@ -1658,24 +1658,22 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
 
     lod = lod_short_of_full(cfg, res)
     if lod is not None:
-        from .training.schedule import growth_figures, kimg_to_the_image, total_grows
+        from .training.schedule import growth_advice, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice, paper_grows = growth_figures(t, r)
-        # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
+        # (to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in)
+        g = growth_advice(t, r, budget)
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
-                      f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
-        # a budget stop of a run whose own total already grows them needs minutes only: advising the --total-kimg
-        # it has ('--resume --total-kimg 13' after a default 13-kimg run) read as if its total were the problem
-        enough = budget and total_grows(t, r)
-        how = (f"--resume and a larger --minutes (its --total-kimg {kimg_to_the_image(t.total_kimg)} grows them)"
-               if enough else f"--resume --total-kimg {advice}{' and a larger --minutes' if budget else ''}")
+        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {g.paper} kimg"
+                      if g.paper_grows else "")
+        # (a budget stop of a run whose own total already grows them: minutes only, growth_advice)
+        how = (f"--resume and a larger --minutes (its --total-kimg {g.own_total} grows them)" if g.total is None
+               else f"--resume --total-kimg {g.total}{' and a larger --minutes' if g.minutes else ''}")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {grown} "
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {g.grown} "
             f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
             f"at the resolution it reached; continue it with {how}")
 

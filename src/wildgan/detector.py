@@ -1047,28 +1047,31 @@ class Detector:
         lod = self.model_.lod
         if cfg.method == "fanogan" or lod <= 0:
             return
-        from .training.schedule import growth_figures, kimg_to_the_image
+        from .training.schedule import growth_advice, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice, paper_grows = growth_figures(t, r)
+        budget = result.status == "budget"
+        g = growth_advice(t, r, budget)
         got = self.trained_resolution_
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
-        why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
+        why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if budget else
                f"total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
         # in the last fade-in the networks are at the input resolution already, but not grown: 'reached' alone
         # would say the opposite of the warning
         where = f"were still fading in {r}x{r}" if got == r else f"reached {got}x{got}"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (total_kimg=None) trains "
-                      f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
+        said_paper = f", and the paper's schedule (total_kimg=None) trains {g.paper} kimg" if g.paper_grows else ""
+        # a budget stop of a run whose own total grows them needs more minutes only (growth_advice): advising the
+        # total it had read as if its total were the problem
+        how = (f"minutes=None or a larger budget (its total_kimg={g.own_total} grows them)" if g.total is None else
+               f"total_kimg={g.total}{' (or None)' if g.paper_grows else ''}"
+               f"{', minutes=None or a larger budget' if g.minutes else ''}")
         msg = (f"training ended at {kimg_to_the_image(result.nimg / 1000)} kimg ({why}), before the networks finished "
                f"growing to {r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = "
                f"{got}, while resolution_ = {r} is the input resolution) and images are scored at that resolution. "
                f"With phase_kimg={kimg_to_the_image(t.phase_kimg)} "
-               f"they are grown to {r}x{r} at {grown} kimg (the end of the first round of minibatches at full "
-               f"resolution){said_paper}: fit with total_kimg={advice}{' (or None)' if paper_grows else ''}"
-               f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
-               f"phase_kimg")
+               f"they are grown to {r}x{r} at {g.grown} kimg (the end of the first round of minibatches at full "
+               f"resolution){said_paper}: fit with {how}, or a smaller phase_kimg")
         run_log.write(f"warning: {msg}")    # the run's log says it too, as a CLI run's does (its copy is not made)
         warn_user(msg)
 
@@ -2048,11 +2051,13 @@ def _refuse_saved_detector_as_run(path: Path) -> None:
     """from_run was given something that is not a run directory: a saved Detector (or a run's checkpoint file, or a
     folder det.save(DIR) wrote a Detector in) gets a message naming the call that opens it; anything else is left to
     the run reader's own message."""
-    kind = _saved_kind(path / f"{DETECTOR_DIR_NAME}.json" if path.is_dir() else path)
-    if kind == DETECTOR_KIND:
+    from .checkpoint import saved_detector_meta
+
+    # (the run readers' own test of a saved Detector, said here as the call that opens it, with the path as given)
+    if saved_detector_meta(path) is not None:
         raise ConfigError(f"{path} is a saved Detector (det.save), not a run directory: load it with "
                           f"Detector.load({str(path)!r})")
-    run = _run_of_checkpoint(path) if kind is not None and path.is_file() else None
+    run = _run_of_checkpoint(path) if path.is_file() and _saved_kind(path) is not None else None
     if run is not None:
         raise ConfigError(f"{path} is a checkpoint file of the run {run}, not a run directory: "
                           f"Detector.from_run({str(run)!r}, checkpoint={str(path)!r})")

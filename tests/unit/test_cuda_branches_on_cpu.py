@@ -410,6 +410,22 @@ def test_the_preflight_training_check_passes_through_captures_and_fails_without_
     assert pf.is_mismatch(failed.value)
 
 
+def test_a_strict_graph_mismatch_is_logged_as_a_mismatch_not_as_a_failed_capture(cuda_kernels, fake_graphs) -> None:
+    """WILDGAN_STRICT_GRAPHS=1 (conftest's CUDA stand-ins set it) and a replay that differs from eager: the
+    GraphMismatch raised is logged as what it is; it was logged as 'CUDA graph capture failed (GraphMismatch: ...);
+    continuing without CUDA graphs', of a capture that went through, in a run that does not continue."""
+    fast = L.FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+    logs: list[str] = []
+    _, r = _runner(fast, CUDA, logs)
+    fake_graphs["runner"], fake_graphs["corrupt"] = r, True     # the first capture's check replay differs
+    with pytest.raises(L.GraphMismatch, match="CUDA graph replay differs from eager at 4x4"):
+        _preflight_module().check_training(r)
+    (said,) = [m for m in logs if "GraphMismatch" in m or "differs from eager" in m]
+    assert said.startswith("warning: CUDA graph replay differs from eager at 4x4") and \
+        said.endswith(": a graph-vs-eager mismatch (WILDGAN_STRICT_GRAPHS=1 raises it)"), said
+    assert not [m for m in logs if "capture failed" in m], logs
+
+
 def test_the_preflights_last_line_tells_gpu_session_a_mismatch_from_a_crash(monkeypatch, capsys):
     """benchmarks/cuda_preflight.py's own output, read by gpu_session's fused_retry_may_pass: a scoring mismatch beyond
     its tolerance is said as one (gpu_session then tries the fused kernels once more), an error of another kind (a

@@ -2719,3 +2719,16 @@ def test_a_decode_worker_leaves_ctrl_c_and_a_hangup_to_the_main_process():
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
+
+
+def test_ids_relative_to_a_root_and_under_one_folder_share_one_rule(tmp_path) -> None:
+    """A tar's files unpacked at a root (scoring's and the Detector's reads of an archive) and one folder's files
+    (the CLI's CSV ids) are named by one rule: relative, with / between folders; an id not under the root is kept."""
+    from wildgan.data.readers import ids_relative_to, ids_under_folder
+
+    root = tmp_path / "cache" / "tree"
+    (root / "a").mkdir(parents=True)
+    ids = [str(root / "a" / "0.png"), str(root / "1.png"), "elsewhere/2.png"]
+    assert ids_relative_to(ids, root) == ["a/0.png", "1.png", "elsewhere/2.png"]
+    assert ids_under_folder(ids, [root]) == ids_relative_to(ids, str(root))
+    assert ids_under_folder(ids, [root, tmp_path]) == ids          # several paths: no one root

@@ -1765,6 +1765,26 @@ def test_the_growth_warning_says_where_the_networks_are_grown_and_advises_no_les
     assert Detector(**kw, total_kimg=0.128).fit(x).model_.lod == 0
 
 
+def test_a_budget_stop_whose_own_total_grows_the_networks_is_advised_minutes_only() -> None:
+    # it advised 'fit with total_kimg=0.128 (or None), minutes=None or a larger budget' after a fit of total_kimg=0.2,
+    # which grows them (at 0.128): as if its total were the problem, where the CLI and train_run said minutes only
+    import wildgan
+
+    x = np.random.default_rng(0).integers(0, 256, (40, 8, 8), dtype=np.uint8)
+    kw = {"preset": "tiny", "phase_kimg": 0.02, "resolution": 8, "threads": 1, "minutes": 1e-6}
+    with pytest.warns(wildgan.WildganWarning) as rec:
+        Detector(**kw, total_kimg=0.2).fit(x)
+    (said,) = [str(w.message) for w in rec if "finished growing" in str(w.message)]
+    assert "the wall-clock budget (minutes=1e-06) ran out" in said, said
+    assert said.endswith("fit with minutes=None or a larger budget (its total_kimg=0.2 grows them), or a smaller "
+                         "phase_kimg"), said
+    # a total that falls short too: both, as before
+    with pytest.warns(wildgan.WildganWarning) as rec:
+        Detector(**kw, total_kimg=0.1).fit(x)
+    (said,) = [str(w.message) for w in rec if "finished growing" in str(w.message)]
+    assert "fit with total_kimg=0.128, minutes=None or a larger budget, or a smaller phase_kimg" in said, said
+
+
 def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train, tmp_path) -> None:
     import warnings
 

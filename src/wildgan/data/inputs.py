@@ -52,8 +52,8 @@ from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
-from .readers import (channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files,
-                      list_image_files_once, load_dataset)
+from .readers import (channel_warning, detect_format, ids_relative_to, image_tar_tree, is_dataset_file,
+                      list_image_files, list_image_files_once, load_dataset)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
                          next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
@@ -358,7 +358,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         root = image_tar_tree(p)
         with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
             items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
-        return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
+        return items, ids_relative_to(ids, root)     # ids inside the archive
     got: dict[str, Any] = {}
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts

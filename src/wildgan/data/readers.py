@@ -1195,23 +1195,33 @@ def list_image_files_once(paths: Sequence[str | Path], origins: list[int] | None
     return files
 
 
-def ids_under_folder(ids: Sequence[str], paths: Sequence[str | Path]) -> list[str]:
-    """The ids of the files read from `paths` (file paths, as list_image_files lists them) as the CLI's CSVs write
-    them. One folder given: each file's path relative to it, with / between folders, as a data set's ids are relative
-    to its root (a class-folder tree read with --normal, a tar, a pile's train_scores.csv, evaluate's and a study's
-    test_scores.csv); so one file has one id however the folder was named (relative, absolute, ./tree/, with --normal
-    or without) and rows join across those files. Image files, or several paths: the ids as they are, the paths as
-    given: they have no one root, and two folders may hold the same names."""
-    if len(paths) != 1 or not Path(paths[0]).is_dir():
-        return list(ids)
-    folder = Path(paths[0])
+def ids_relative_to(ids: Sequence[str], root: str | Path) -> list[str]:
+    """File ids (paths under `root`, as list_image_files lists a folder) relative to `root`, with / between folders:
+    the one rule of ids relative to a folder (ids_under_folder) and of the files of a tar unpacked at `root`
+    (image_tar_tree), named by their paths inside the archive, not by their place in the cache. An id not under
+    `root` (not expected: the listing joins the folder's own path to each file) is kept as it is."""
+    root = Path(root)
     out = []
     for i in ids:
         try:
-            out.append(Path(i).relative_to(folder).as_posix())
-        except ValueError:          # (not expected: the listing joins the folder's own path to each file)
+            out.append(Path(i).relative_to(root).as_posix())
+        except ValueError:
             out.append(i)
     return out
+
+
+def ids_under_folder(ids: Sequence[str], paths: Sequence[str | Path]) -> list[str]:
+    """The ids of the files read from `paths` (file paths, as list_image_files lists them) as the CLI's CSVs write
+    them. One folder given: each file's path relative to it (ids_relative_to), as a data set's ids are relative to
+    its root (a class-folder tree read with --normal, a pile's train_scores.csv, evaluate's and a study's
+    test_scores.csv); so one file has one id however the folder was named (relative, absolute, ./tree/, with --normal
+    or without) and rows join across those files. (A tar's ids are its paths inside the archive, the top folder of a
+    pile's kept; a class-folder tar read with --normal names them relative to the tree inside it: docs/cli.md.)
+    Image files, or several paths: the ids as they are, the paths as given: they have no one root, and two folders
+    may hold the same names."""
+    if len(paths) != 1 or not Path(paths[0]).is_dir():
+        return list(ids)
+    return ids_relative_to(ids, paths[0])
 
 
 def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any

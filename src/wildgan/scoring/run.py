@@ -477,7 +477,7 @@ def _score_archive(model: LoadedModel, archive: Path, **kw: Any) -> FileScores |
     with named_in_archive(root, archive, as_met=True):
         got = score_files(model, [root], **kw)
     if got is not None:
-        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
+        got.ids = readers.ids_relative_to(got.ids, root)
         got.skipped = [named_as_in_archive(r, root, archive) for r in got.skipped]
         got.repeated = [named_as_in_archive(r, root, archive) for r in got.repeated]
     return got

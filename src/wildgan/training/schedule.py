@@ -197,18 +197,35 @@ def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: flo
     return work
 
 
-def growth_figures(train: Any, resolution: int) -> tuple[str, float, str, bool]:
-    """For a run (its TrainConfig) that ended before full resolution: the kimg at which its networks are at full
-    resolution (kimg_grown_at: the end of the first round at lod 0), the paper's total, the total_kimg to advise
-    (kimg_to_the_image texts; never below the first), and whether the paper's total gets there too (then said beside
-    it); what the CLI's and the Detector's warnings say. (They said 'a total_kimg above' the start of that round:
-    on a tiny run, the very kimg the run had ended at, 'training ended at 0.064 kimg ... above 0.064'.)"""
+@dataclass(frozen=True)
+class GrowthAdvice:
+    """What the warnings of a run that ended before full resolution say (growth_advice), the one rule of the CLI's
+    (cli._warn_if_not_grown), the Python one (not_grown_text) and the Detector's (Detector._warn_if_not_grown), each
+    in its caller's words. kimg as kimg_to_the_image texts."""
+    grown: str          # where the networks are at full resolution: the end of the first round at lod 0
+    paper: str          # the paper's total_kimg
+    paper_grows: bool   # whether the paper's total gets there too (then said beside it)
+    total: str | None   # the total_kimg to advise (never below `grown`); None: the run's own total gets there
+    own_total: str      # the run's own total_kimg
+    minutes: bool       # a budget stop: a larger minutes budget is needed too (or only, where `total` is None)
+
+
+def growth_advice(train: Any, resolution: int, budget: bool) -> GrowthAdvice:
+    """For a run (its TrainConfig) that ended before full resolution, by its total_kimg or (`budget`) its minutes:
+    where its networks are grown and what to continue it with. A budget stop of a run whose own total reaches the
+    total to advise needs more minutes only: advising the total it has ('--resume --total-kimg 13' after a 13-kimg
+    run) read as if its total were the problem. (They said 'a total_kimg above' the start of the last round: on a
+    tiny run, the very kimg the run had ended at, 'training ended at 0.064 kimg ... above 0.064'.)"""
     grown, paper, advice = _growth_kimg(train, resolution)
-    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice), paper >= grown
+    own = train.total_kimg
+    enough = budget and own is not None and own >= advice
+    return GrowthAdvice(grown=kimg_to_the_image(grown), paper=kimg_to_the_image(paper), paper_grows=paper >= grown,
+                        total=None if enough else kimg_to_the_image(advice),
+                        own_total=kimg_to_the_image(own) if own is not None else "None", minutes=budget)
 
 
 def _growth_kimg(train: Any, resolution: int) -> tuple[float, float, float]:
-    """growth_figures' three kimg as numbers: where the networks are grown, the paper's total, the total to advise."""
+    """growth_advice's three kimg as numbers: where the networks are grown, the paper's total, the total to advise."""
     from ..config import paper_total_kimg
 
     t = train
@@ -225,33 +242,23 @@ def _growth_kimg(train: Any, resolution: int) -> tuple[float, float, float]:
     return grown, paper, advice
 
 
-def total_grows(train: Any, resolution: int) -> bool:
-    """Whether the run's own total_kimg reaches the total the warnings advise (growth_figures): a run of that total
-    that its minutes budget stopped before full resolution needs more minutes only, and advising the total it has
-    ('--resume --total-kimg 13' after a 13-kimg run) read as if its total were the problem. The one rule of the
-    CLI's warning (cli._warn_if_not_grown) and the Python one (not_grown_text)."""
-    return train.total_kimg is not None and train.total_kimg >= _growth_kimg(train, resolution)[2]
-
-
 def not_grown_text(train: Any, resolution: int, nimg: int, lod: float, budget: bool, call: str) -> str:
     """The warning of a run that ended (by train.total_kimg, or its train.minutes budget where `budget`) at `lod` > 0
     after `nimg` images, before its networks grew to resolution x resolution, in a RunConfig's terms; `call`, the
     function a Python caller continues it with (train_run, train_pgan): both warn it, the one that trains once."""
     t, r = train, resolution
-    grown, paper, advice, paper_grows = growth_figures(t, r)
+    g = growth_advice(t, r, budget)
     why = (f"the train.minutes={t.minutes:g} budget ran out" if budget else
            f"train.total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
     # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-    said_paper = (f", and the paper's schedule (train.total_kimg=None) trains {kimg_to_the_image(paper)} kimg"
-                  if paper_grows else "")
+    said_paper = f", and the paper's schedule (train.total_kimg=None) trains {g.paper} kimg" if g.paper_grows else ""
     # (a budget stop of a run whose own total grows them: more minutes only, as the CLI says it)
-    how = (f"train.minutes=None or a larger budget (its train.total_kimg={kimg_to_the_image(t.total_kimg)} grows "
-           f"them)" if budget and total_grows(t, r) else
-           f"train.total_kimg={advice}{' and train.minutes=None or a larger budget' if budget else ''}")
+    how = (f"train.minutes=None or a larger budget (its train.total_kimg={g.own_total} grows them)" if g.total is None
+           else f"train.total_kimg={g.total}{' and train.minutes=None or a larger budget' if g.minutes else ''}")
     return (f"training ended at {kimg_to_the_image(nimg / 1000)} kimg (lod {lod:g}; {why}), before the "
             f"networks finished growing to {r}x{r}: with train.phase_kimg={kimg_to_the_image(t.phase_kimg)} they are "
-            f"grown at {grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. The "
-            f"run is scored at the resolution it reached; continue it with {call}(..., resume=True) and {how}")
+            f"grown at {g.grown} kimg (the end of the first round of minibatches at full resolution){said_paper}. "
+            f"The run is scored at the resolution it reached; continue it with {call}(..., resume=True) and {how}")
 
 
 def kimg_text(nimg: int) -> str:
