@@ -95,7 +95,7 @@ def test_load_dataset_download_option(tmp_path, served, monkeypatch):
     with pytest.raises(DataError, match="no such file"):
         load_dataset(tmp_path / "cifar", "cifar10")  # no download unless asked
     # download=True with another protocol (--download without --dataset cifar10): refused, saying what it needs
-    with pytest.raises(DataError, match="no such file.*fetches CIFAR-10 only with --dataset cifar10"):
+    with pytest.raises(DataError, match="no such file.*download=True fetches CIFAR-10 only with dataset='cifar10'"):
         load_dataset(tmp_path / "cifar", "auto", download=True)
     assert not (tmp_path / "cifar").exists()
     train, test, kind = load_dataset(tmp_path / "cifar", "cifar10", download=True)

@@ -744,7 +744,7 @@ def test_choose_normal_message_names_labels_or_folders(tmp_path):
     from wildgan.data import build_split
 
     np.savez(tmp_path / "d.npz", x=np.zeros((40, 8, 8), np.uint8), y=np.arange(40) % 2)
-    with pytest.raises(ConfigError, match="--dataset unlabelled to train on every image, its labels not being"):
+    with pytest.raises(ConfigError, match="dataset='unlabelled' to train on every image, its labels not being"):
         build_split(DataConfig(data=str(tmp_path / "d.npz")))
     for c in ("a", "b"):
         (tmp_path / "tree" / c).mkdir(parents=True)

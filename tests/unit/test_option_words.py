@@ -1,0 +1,74 @@
+"""Messages that name an option name it as the user of the call gives it: the CLI's flag during a command, the Python
+API's keyword otherwise (errors.option_words). A Python caller was told of --normal, --image, --resize ..., options
+it cannot pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+from wildgan.config import DataConfig
+from wildgan.errors import CLI_SKIP_BAD, ConfigError, DataError, option_words, skip_bad_said_as
+
+
+def test_option_words_follow_the_cli_setting_and_come_back_after_it():
+    assert option_words("--normal", "normal=") == "normal="
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert option_words("--normal", "normal=") == "--normal"
+    assert option_words("--normal", "normal=") == "normal="
+
+
+def test_report_arguments_are_named_as_the_caller_gives_them(tmp_path, capsys):
+    from wildgan.evaluation.report import check_report_args, report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")        # a run's folder, as report tells one; its arguments are checked first
+    # the Python API: report()'s keywords, before anything of the run is read
+    with pytest.raises(ConfigError, match=r"^top_k_images must be >= 0, got -2$"):
+        report(run, top_k_images=-2)
+    with pytest.raises(ConfigError, match=r"^tsne_points must be at least 5"):
+        report(run, tsne_points=1)
+    with pytest.raises(DataError, match=r"nope\.png: no such file or folder \(images=\)$"):
+        report(run, images=[tmp_path / "nope.png"])
+    # the CLI: its options, as before
+    assert main(["report", str(run), "--top-k", "-2"]) == 2
+    assert "--top-k must be >= 0, got -2" in capsys.readouterr().err
+    assert main(["report", str(run), "--image", str(tmp_path / "nope.png")]) == 2
+    assert "nope.png: no such file or folder (--image)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"^top_k_images must be"):      # the API's words again after main
+        check_report_args(None, -1, 10)
+
+
+def _labelled_npz(path):
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.integers(0, 256, (40, 16, 16), dtype=np.uint8), y=np.arange(40) % 2)
+    return path
+
+
+def test_the_normal_class_is_asked_for_as_the_caller_gives_it(tmp_path, capsys):
+    from wildgan.data import build_split
+
+    data = _labelled_npz(tmp_path / "lab.npz")
+    with pytest.raises(ConfigError, match=r"choose the normal class\(es\) \(normal=\); available classes: 0=0, "
+                                          r"1=1 \(or when training, dataset='unlabelled' to train"):
+        build_split(DataConfig(data=str(data)))
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "choose the normal class(es) (--normal); available classes" in err
+    assert "--dataset unlabelled to train on every image" in err and "normal=" not in err
+
+
+def test_mixed_sizes_under_resize_error_name_the_callers_option(tmp_path, capsys):
+    from wildgan.data import load_dataset
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(d / "a.png")
+    Image.fromarray(np.zeros((24, 24), np.uint8)).save(d / "b.png")
+    with pytest.raises(DataError, match=r"mixed sizes are not allowed with resize='error'; use resize='resize'$"):
+        load_dataset(d, resize="error")
+    assert main(["train", "--data", str(d), "--resize", "error", "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    assert "mixed sizes are not allowed with --resize error; use --resize resize" in capsys.readouterr().err
