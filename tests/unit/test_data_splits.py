@@ -868,7 +868,7 @@ def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tm
     said: list[str] = []
     s = split_for_run(run, str(tmp_path / "tree"), log=said.append)
     assert s.info["normal_classes"] == ["automobile"]
-    assert any("evaluated with normal class automobile, the data set's default (--normal chooses)" in m for m in said)
+    assert any("evaluated with normal class automobile, the data set's default (normal= chooses)" in m for m in said)
     said.clear()
     s = split_for_run(run, str(tmp_path / "tree"), log=said.append, normal=("cat",))
     assert s.info["normal_classes"] == ["cat"] and not any("default" in m for m in said)
