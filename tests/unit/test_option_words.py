@@ -72,3 +72,27 @@ def test_mixed_sizes_under_resize_error_name_the_callers_option(tmp_path, capsys
         load_dataset(d, resize="error")
     assert main(["train", "--data", str(d), "--resize", "error", "--out", str(tmp_path / "run"), "--dry-run"]) == 2
     assert "mixed sizes are not allowed with --resize error; use --resize resize" in capsys.readouterr().err
+
+
+def test_masks_threads_and_fanogan_sizes_are_named_as_the_caller_gives_them(tmp_path):
+    import torch
+
+    from wildgan.evaluation.heatmaps import load_masks
+    from wildgan.training.fanogan_loop import check_image_shape
+    from wildgan.training.resume import thread_count_change
+
+    with pytest.raises(DataError, match=r"m\.npy: no such file \(masks=\)$"):
+        load_masks(tmp_path / "m.npy")
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"m\.npy: no such file \(--masks\)$"):
+        load_masks(tmp_path / "m.npy")
+    with pytest.raises(DataError, match=r"got 16x16 \(resolution=32 or 64 converts them\)"):
+        check_image_shape(16, 16, 1)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"\(--resolution 32 or 64 converts them\)"):
+        check_image_shape(16, 16, 1)
+    other = torch.get_num_threads() + 1
+    meta = {"intra_op_threads": other}
+    said = thread_count_change(meta, tmp_path / "ck", torch.device("cpu"))
+    assert said is not None and f"resume with threads={other} to continue" in said and "--threads" not in said
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        said = thread_count_change(meta, tmp_path / "ck", torch.device("cpu"))
+    assert said is not None and f"resume with --threads {other} to continue" in said
