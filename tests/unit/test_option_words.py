@@ -96,3 +96,26 @@ def test_masks_threads_and_fanogan_sizes_are_named_as_the_caller_gives_them(tmp_
     with skip_bad_said_as(CLI_SKIP_BAD):
         said = thread_count_change(meta, tmp_path / "ck", torch.device("cpu"))
     assert said is not None and f"resume with --threads {other} to continue" in said
+
+
+def test_training_limits_name_the_callers_options():
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.loop import check_training_set_size
+    from wildgan.training.run import check_minibatch_sizes
+
+    # a study's 512x512 cell (run_study from Python): the presets have no minibatch size there
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 512, 1), train=TrainConfig())
+    with pytest.raises(ConfigError, match=r"give a resolution of at most 256, or a total_kimg of at most "):
+        check_minibatch_sizes(cfg, sizes_from=None)
+    with pytest.raises(ConfigError, match=r"cannot change on resume=True, so this one trains to at most .* kimg "
+                                          r"\(total_kimg="):
+        check_minibatch_sizes(cfg, sizes_from=None, resume=True)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"give a --resolution of at most 256, or "
+                                                                          r"a --total-kimg of at most "):
+        check_minibatch_sizes(cfg, sizes_from=None)
+    with pytest.raises(DataError, match=r"\(preset='tiny': at most 16\), or set train.minibatch "
+                                        r"\(TrainConfig.minibatch\)$"):
+        check_training_set_size(3, cfg.train, cfg.net)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"\(--preset tiny: at most 16\), or set "
+                                                                        r"train.minibatch in a --config file$"):
+        check_training_set_size(3, cfg.train, cfg.net)

@@ -46,8 +46,8 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
                       run_config_to_dict, threads_record)
-from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, resume_advice, stop_words,
-                      warn_user)
+from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, option_words, resume_advice,
+                      stop_words, warn_user)
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -947,8 +947,9 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
     biggest = largest_minibatch(tc.minibatch, nc.resolution)
     if n < biggest:
         raise DataError(f"only {n} training image{'s' if n != 1 else ''}, fewer than the largest minibatch of the "
-                        f"schedule ({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
-                        f"or set train.minibatch in a --config file")
+                        f"schedule ({biggest}); add images, or use a smaller preset "
+                        f"({option_words('--preset tiny', 'preset=' + repr('tiny'))}: at most 16), or set "
+                        f"train.minibatch{option_words(' in a --config file', ' (TrainConfig.minibatch)')}")
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
