@@ -119,3 +119,17 @@ def test_training_limits_name_the_callers_options():
     with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"\(--preset tiny: at most 16\), or set "
                                                                         r"train.minibatch in a --config file$"):
         check_training_set_size(3, cfg.train, cfg.net)
+
+
+def test_the_long_cpu_run_advice_names_the_callers_options():
+    from wildgan.config import net_config_for_preset
+    from wildgan.errors import WildganWarning
+    from wildgan.training.loop import _warn_long_cpu_run
+
+    nc = net_config_for_preset("tiny", 8, 1)
+    with pytest.warns(WildganWarning, match=r"try total_kimg=80, phase_kimg=30, transition_kimg=30 \(the paper's "
+                                            r"schedule, shortened\), or minutes=M$"):
+        _warn_long_cpu_run(2_000_000, nc)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.warns(WildganWarning, match=r"try --total-kimg 80 --phase-kimg 30 "
+                                                                            r"--transition-kimg 30 .* or --minutes M$"):
+        _warn_long_cpu_run(2_000_000, nc)

@@ -1364,11 +1364,13 @@ def _warn_long_cpu_run(nimg_left: int, nc: NetConfig) -> None:
     """The paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes.
     The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the CPU runs of
     docs/results.md): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
-    short = paper_total_kimg(nc.resolution, 30.0, 30.0)
+    short = kimg_to_the_image(paper_total_kimg(nc.resolution, 30.0, 30.0))
+    # (the options as the user of the call gives them: a train_run or Detector caller passes keywords)
+    schedule = option_words(f"--total-kimg {short} --phase-kimg 30 --transition-kimg 30",
+                            f"total_kimg={short}, phase_kimg=30, transition_kimg=30")
     warn_user(f"training {kimg_to_the_image(nimg_left / 1000)} kimg on a CPU can take days (the progress bar's "
-              f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {kimg_to_the_image(short)} "
-              f"--phase-kimg "
-              f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
+              f"eta weighs each phase by its FLOPs); for a first model try {schedule} (the paper's schedule, "
+              f"shortened), or {option_words('--minutes M', 'minutes=M')}")
 
 
 def _next_multiple(nimg: int, every: int) -> int:

@@ -1138,9 +1138,10 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
+    normal_chosen = f", the data set default ({option_words('--normal', 'normal=')} chooses)"
     what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
             else (f"normal: {', '.join(map(str, normal))}"
-                  f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
+                  f"{normal_chosen if split.info.get('normal_default_used') else ''}"
                   f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
     # f-AnoGAN ignores --preset (the CLI warns so): naming the preset there would contradict that warning; a --width
     # override is named as `wildgan info` names it, since 'paper' alone would claim the authors' 512-wide networks
