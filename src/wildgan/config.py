@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from .errors import ConfigError, warn_user
+from .errors import ConfigError, option_words, warn_user
 from .fileio import version_state
 
 T = TypeVar("T")
@@ -226,7 +226,7 @@ class NetConfig:
             raise ConfigError(f"resolution {r} needs more channels than this width has: nf(level) = fmap_base / "
                               f"2^(level * fmap_decay) reaches 0 at level {thin[0]} (fmap_base {self.fmap_base:g}, "
                               f"fmap_decay {self.fmap_decay:g}); choose a wider "
-                              f"preset or --width, or a smaller resolution")
+                              f"preset or {option_words('--width', 'width=')}, or a smaller resolution")
         if self.latent_size == 0:
             object.__setattr__(self, "latent_size", self.nf(0))
 

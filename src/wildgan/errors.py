@@ -267,6 +267,20 @@ def skip_bad_said_as(option: str) -> Iterator[None]:
         _SKIP_BAD_SAID_AS[0] = before
 
 
+def in_cli() -> bool:
+    """Whether the call in progress is a command of the CLI (cli._main's skip_bad_said_as(CLI_SKIP_BAD) in force), whose
+    user types options, not a Python caller, who passes keyword arguments: the one setting that option_words reads."""
+    return _SKIP_BAD_SAID_AS[0] == CLI_SKIP_BAD
+
+
+def option_words(cli: str, api: str) -> str:
+    """An option as a message names it to the user of the call in progress: `cli` (e.g. '--normal CLASS') during a
+    command of the CLI, `api` (e.g. "normal=('CLASS',)") otherwise. For the messages made below a Python entry point
+    (data reading, splits, decoding, a report's arguments), where a flag told a Python caller of an option it cannot
+    pass; read where the message is made, as skip_bad_option is, not passed down."""
+    return cli if in_cli() else api
+
+
 class WildganWarning(UserWarning):
     """Every warning wildgan gives about the user's data, run or options (mixed image sizes, skipped files, a run
     that stopped early ...). warn_user locates them at the user's own line, so filter them by this category, not by

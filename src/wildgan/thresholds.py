@@ -28,7 +28,7 @@ import numpy as np
 
 # the rules' default parameters (also the CLI's); names in messages as typed
 from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score
-from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
+from .errors import ConfigError, DataError, WildganRuntimeWarning, option_words, warn_user
 from .fileio import atomic_write_text
 
 RULES = ("contamination", "mad", "f1")
@@ -288,8 +288,9 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
         score = own_score(model.cfg.method)
     if rule == "f1":
         if labelled_scores is None or labels is None:
-            raise ConfigError("--threshold f1 needs labelled images (score a data set with labels, e.g. the run's "
-                              "own test set); use contamination or mad for unlabelled images")
+            raise ConfigError(f"{option_words('--threshold f1', 'threshold=' + repr('f1'))} needs labelled images "
+                              f"(score a data set with labels, e.g. the run's own test set); use contamination or mad "
+                              f"for unlabelled images")
         thr = fit_threshold("f1", val_scores=labelled_scores, val_labels=labels)
         return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
     from .scoring.run import read_split_info

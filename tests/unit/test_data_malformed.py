@@ -543,7 +543,7 @@ def test_resize_error_still_refuses_mixed_big_photos(tmp_path):
     d.mkdir()
     _Image.fromarray(np.zeros((300, 300), np.uint8)).save(d / "a.png")
     _Image.fromarray(np.zeros((400, 400), np.uint8)).save(d / "b.png")
-    with pytest.raises(DataError, match="mixed sizes are not allowed with --resize error"):
+    with pytest.raises(DataError, match="mixed sizes are not allowed with resize='error'; use resize='resize'"):
         load_dataset(d, resize="error")
 
 

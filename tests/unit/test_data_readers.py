@@ -225,7 +225,7 @@ def test_one_outsized_image_does_not_set_the_resolution(tmp_path):
     for i in range(5):
         save(tmp_path / "d" / "a" / f"{i}.png", np.zeros((28, 28), np.uint8))
     save(tmp_path / "d" / "a" / "big.png", np.zeros((48, 64), np.uint8))
-    with pytest.warns(UserWarning, match=r"resized to 32x32.*--resolution"):
+    with pytest.warns(UserWarning, match=r"resized to 32x32.*\(choose another with resolution=\)"):
         train, _, _ = load_dataset(tmp_path / "d")
     assert train.x.shape == (6, 32, 32, 1)
 
@@ -691,13 +691,13 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert resolve_data_root("a.npz") == Path("a.npz")                            # in it: as given
     assert resolve_data_root(None, "mnist") == tmp_path / "mnist" / "m.npz"
     with pytest.raises(DataError,
-                       match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
+                       match=r"2 data sets for dataset='cifar10' .*\(a.npz, b.tar.gz\).*data='cifar10/a.npz'"):
         resolve_data_root(None, "cifar10")
     # without a choice, not read as one tree of class folders named cifar10/ and mnist/ (a misleading error after)
     with pytest.raises(DataError, match=r"\$WILDGAN_DATA \(.*\) holds data sets \(cifar10, mnist\): choose one with "
-                                        r"--dataset cifar10 or --data cifar10/FILE"):
+                                        r"dataset='cifar10' or data='cifar10/FILE'"):
         resolve_data_root(None, "auto")
-    with pytest.raises(DataError, match=r"--dataset chula-rbc12 finds none under it"):
+    with pytest.raises(DataError, match=r"dataset='chula-rbc12' finds none under it"):
         resolve_data_root(None, "chula-rbc12")
     # a root of unrelated folders, no data set in it: it was read as a tree of class folders and refused naming one
     # of them ('other/b: class folder contains no image files'), not the data set --dataset names
@@ -706,7 +706,7 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     (other / "a" / "notes.txt").write_text("x")
     (other / "b").mkdir()
     monkeypatch.setenv("WILDGAN_DATA", str(other))
-    with pytest.raises(DataError, match=r"--dataset mnist finds no .*other/mnist, and .*other holds no data set "
+    with pytest.raises(DataError, match=r"dataset='mnist' finds no .*other/mnist, and .*other holds no data set "
                                         r"itself \(no image, .npz or archive files in it\)"):
         load_dataset(resolve_data_root(None, "mnist"))
     # a class tree of images there is the data set itself, as before
@@ -1855,8 +1855,8 @@ def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path)
                 rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
             save(mixed / c / f"{i:02d}.jpg", a)
     with pytest.warns(UserWarning, match="its class folders are CIFAR-10's ten classes but its images are not "
-                                         "CIFAR-10's 32x32 colour photos; the cifar10 protocol is used .*--dataset "
-                                         "folder uses the generic protocol"):
+                                         "CIFAR-10's 32x32 colour photos; the cifar10 protocol is used "
+                                         ".*dataset='folder' uses the generic protocol"):
         info = build_split(DataConfig(data=str(mixed))).info
     assert info["protocol"] == "cifar10" and info["channels"] == 3 and info["conversion"]["gray_files"] == 40
     assert "colour_data" not in conversion_opts(info)
@@ -1955,7 +1955,8 @@ def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch
     monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) - 1)
     for dataset in ("unlabelled", "folder"):         # a pile, and a labelled tree (its files of every class)
         with pytest.warns(UserWarning, match=r"4 images decode to about .* GiB \(16x16x3 each, judged by the headers "
-                                             r"of 4 files\) and training holds up to about 1.4x .* --resolution"):
+                                             r"of 4 files\) and training holds up to about 1.4x .* "
+                                             r"resolution=, channels=1"):
             load_dataset(root, dataset=dataset)
     # room: quiet
     monkeypatch.setattr(decode_pool, "host_memory_available", lambda: math.ceil(decoded * decode_pool.TRAINING_HOLDS))
@@ -1998,7 +1999,7 @@ def test_the_memory_estimate_counts_rotated_copies_and_colour_files_after_gray_o
         with pytest.raises(ConfigError, match="unknown data option"):
             load_dataset(pile, rotations=3, bogus=1)                       # (internal: accepted, not listed)
     with pytest.warns(UserWarning, match=r"training, with 3 rotated copies of each, holds up to about 5.6x .* fewer "
-                                         r"--rotations"):
+                                         r"rotations="):
         decode_pool.warn_if_no_room(files, imageset.Opts(rotations=3), "pile")
     with pytest.warns(UserWarning, match=r"with 3 rotated copies"):     # from the training's own config
         build_split(DataConfig(data=str(pile), dataset="unlabelled", rotations=3), progress=False)
@@ -2345,7 +2346,7 @@ def test_resize_error_reads_large_jpegs_as_scoring_does(tmp_path) -> None:
     by_id = dict(zip(split.train_ids, split.train_x))
     np.testing.assert_array_equal(np.stack([by_id[Path(i).name] for i in ids]), scored)
     _photo(pile / "other.jpg", 768, 1024)         # read whole: 1024x768, as the others at 1/2
-    with pytest.raises(DataError, match=r"image size 1024x768 differs from .*\(2048x1536\).*--resize error"):
+    with pytest.raises(DataError, match=r"image size 1024x768 differs from .*\(2048x1536\).*resize='error'"):
         load_dataset(pile, dataset="unlabelled", resize="error")
 
 
@@ -2373,14 +2374,14 @@ def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:
     p = tmp_path / "cifarish.npz"
     np.savez(p, x=rng.integers(0, 256, (400, 32, 32, 3), dtype=np.uint8), y=np.arange(400) % 10,
              class_names=np.array(CIFAR10_CLASSES))
-    with pytest.raises(ConfigError, match=r"--dataset mnist chooses the mnist protocol, but its classes are "
-                                          r"airplane, automobile.*not the digits 0-9; --dataset auto"):
+    with pytest.raises(ConfigError, match=r"dataset='mnist' chooses the mnist protocol, but its classes are "
+                                          r"airplane, automobile.*not the digits 0-9; dataset='auto'"):
         build_split(DataConfig(data=str(p), dataset="mnist"))
-    with pytest.raises(ConfigError, match=r"--dataset chula-rbc12 .* no photo ids"):
+    with pytest.raises(ConfigError, match=r"dataset='chula-rbc12' .* no photo ids"):
         build_split(DataConfig(data=str(p), dataset="chula-rbc12", normal=("cat",)))
     digits = tmp_path / "digits.npz"
     np.savez(digits, x=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), y=np.arange(60) % 10)
-    with pytest.raises(ConfigError, match=r"--dataset cifar10 .* its classes are 0, 1, 2, 3, 4, 5, \.\.\., not "
+    with pytest.raises(ConfigError, match=r"dataset='cifar10' .* its classes are 0, 1, 2, 3, 4, 5, \.\.\., not "
                                           r"CIFAR-10's"):
         build_split(DataConfig(data=str(digits), dataset="cifar10"))
     assert build_split(DataConfig(data=str(p), dataset="cifar10")).info["protocol"] == "cifar10"

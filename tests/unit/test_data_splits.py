@@ -744,7 +744,7 @@ def test_choose_normal_message_names_labels_or_folders(tmp_path):
     from wildgan.data import build_split
 
     np.savez(tmp_path / "d.npz", x=np.zeros((40, 8, 8), np.uint8), y=np.arange(40) % 2)
-    with pytest.raises(ConfigError, match="--dataset unlabelled to train on every image, its labels not being"):
+    with pytest.raises(ConfigError, match="dataset='unlabelled' to train on every image, its labels not being"):
         build_split(DataConfig(data=str(tmp_path / "d.npz")))
     for c in ("a", "b"):
         (tmp_path / "tree" / c).mkdir(parents=True)
@@ -868,7 +868,7 @@ def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tm
     said: list[str] = []
     s = split_for_run(run, str(tmp_path / "tree"), log=said.append)
     assert s.info["normal_classes"] == ["automobile"]
-    assert any("evaluated with normal class automobile, the data set's default (--normal chooses)" in m for m in said)
+    assert any("evaluated with normal class automobile, the data set's default (normal= chooses)" in m for m in said)
     said.clear()
     s = split_for_run(run, str(tmp_path / "tree"), log=said.append, normal=("cat",))
     assert s.info["normal_classes"] == ["cat"] and not any("default" in m for m in said)

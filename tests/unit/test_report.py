@@ -762,9 +762,9 @@ def test_masks_that_are_no_npy_file_say_what_masks_takes(tmp_path: Path) -> None
 
     np.savez(tmp_path / "m.npz", masks=np.zeros((4, 8, 8), bool))
     (tmp_path / "m.csv").write_text("id,mask\n0,1\n")
-    with pytest.raises(DataError, match=r"m\.npz: an \.npz archive; --masks takes one \.npy array of masks"):
+    with pytest.raises(DataError, match=r"m\.npz: an \.npz archive; masks= takes one \.npy array of masks"):
         load_masks(tmp_path / "m.npz")
-    with pytest.raises(DataError, match=r"m\.csv: not an \.npy file; --masks takes one \.npy array") as e:
+    with pytest.raises(DataError, match=r"m\.csv: not an \.npy file; masks= takes one \.npy array") as e:
         load_masks(tmp_path / "m.csv")
     assert "pickle" not in str(e.value)
     np.save(tmp_path / "m.npy", np.ones((4, 8, 8), bool))

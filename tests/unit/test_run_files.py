@@ -349,6 +349,7 @@ def test_a_resume_of_a_finished_run_on_pixels_decoded_otherwise_scores_its_train
 def test_a_detector_fit_run_without_data_says_what_it_was_fit_on_and_what_to_do(tmp_path, source, given):
     # `wildgan evaluate RUN` of a Detector.fit run said 'trained from in-memory images' of a fit on a folder too, and
     # named no command, where the unlabelled pile's error names both next steps
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
     from wildgan.evaluation.run import split_for_run
 
     run = _run(tmp_path / "run")
@@ -356,6 +357,12 @@ def test_a_detector_fit_run_without_data_says_what_it_was_fit_on_and_what_to_do(
     with pytest.raises(ConfigError) as e:
         split_for_run(run)
     assert (f"{run}: this run was trained by Detector.fit on {given}, which holds no test split out, so there is "
-            f"none to evaluate or score by default; score new images with `wildgan score {run} --data IMAGES "
-            f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run} --data PATH "
-            f"--normal CLASS`") == str(e.value)
+            f"none to evaluate or score by default; score new images with Detector.from_run({str(run)!r})"
+            f".predict(IMAGES), or evaluate on labelled data with evaluate_run({str(run)!r}, data=PATH, "
+            f"normal=('CLASS',))") == str(e.value)
+    # the CLI's words while a command runs (cli._main's setting)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError) as e:
+        split_for_run(run)
+    assert str(e.value).endswith(f"score new images with `wildgan score {run} --data IMAGES --threshold "
+                                 f"contamination`, or evaluate on labelled data with `wildgan evaluate {run} --data "
+                                 f"PATH --normal CLASS`")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..config import as_typed, names_text
-from ..errors import DataError, shell_word, warn_user
+from ..errors import DataError, option_words, shell_word, warn_user
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
@@ -306,7 +306,8 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
             if ky not in keys:
                 raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "
                                 f"{names_text(keys)}); an .npz "
-                                f"of images without labels is an unlabelled pile: --dataset unlabelled")
+                                f"of images without labels is an unlabelled pile: "
+                                f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group, anomaly = _npz_groups(z, p, kg, ka, len(x))

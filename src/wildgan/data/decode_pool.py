@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, DataError, WildganError, skip_bad_option, warn_user
+from ..errors import ConfigError, DataError, WildganError, option_words, skip_bad_option, warn_user
 from .image_decode import read_image_sized
 from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
@@ -184,7 +184,9 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({each}) and training{turned} "
               f"holds up to about {holds:.1f}x that, but only "
               f"{avail / 2**30:.1f} GiB of memory is free: the system may stop the process without a message. A "
-              f"smaller --resolution, --channels 1 (gray)" + (", fewer --rotations" if o.rotations else "") +
+              f"smaller {option_words('--resolution', 'resolution=')}, "
+              f"{option_words('--channels 1', 'channels=1')} (gray)" +
+              (f", fewer {option_words('--rotations', 'rotations=')}" if o.rotations else "") +
               " or fewer images need less")
 
 
@@ -477,7 +479,8 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
         big, big_file = max(big_size), sizes[big_size]
         warn_user(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
                   f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
-                  f"decoding, the largest automatic resolution (--resolution chooses another)")
+                  f"decoding, the largest automatic resolution ({option_words('--resolution', 'resolution=')} "
+                  f"chooses another)")
     if bad:
         raise unreadable_files_error(bad)
     if not o.probe_uniform and not chunked:
@@ -516,6 +519,13 @@ def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = AS_
     return err
 
 
+def mixed_sizes_refused() -> str:
+    """The end of the error for images of different sizes under resize='error' (stack, readers.iter_images): the
+    option as the user of the call in progress gives it (errors.option_words)."""
+    return (f"mixed sizes are not allowed with {option_words('--resize error', 'resize=' + repr('error'))}; use "
+            f"{option_words('--resize resize', 'resize=' + repr('resize'))}")
+
+
 def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
           native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None,
           said: dict[str, Any] | None = None, grays: dict[int, np.ndarray] | None = None) -> np.ndarray:
@@ -550,7 +560,8 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
         gray = f"; gray, e.g.: {names[held.index(1)]}" if n_gray < n_colour else ""
         warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
                   f"image{'s' if n_gray != 1 else ''} (by their pixels: RGB files of gray content count as gray): "
-                  f"all are converted to RGB (choose gray with --channels 1); colour, e.g.: {colour}{gray}")
+                  f"all are converted to RGB (choose gray with {option_words('--channels 1', 'channels=1')}); "
+                  f"colour, e.g.: {colour}{gray}")
     own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
     sizes = {a.shape[:2] for a in arrays}
     if o.resize == "error" and own_sizes is not None:
@@ -566,7 +577,7 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
             j = next(i for i in range(len(arrays)) if shape_of(i) != (h0, w0))
             h, w = shape_of(j)
             raise DataError(f"{names[j]}: image size {w}x{h} differs from {names[0]} ({w0}x{h0}); "
-                            "mixed sizes are not allowed with --resize error (resize='error'); use --resize resize")
+                            f"{mixed_sizes_refused()}")
         if target is None:
             # One common size is needed to stack: the next power of two of the *median* short side, so that a few
             # outsized files cannot quadruple the compute of a whole run (one 64x48 photo among 28x28 digits).
@@ -586,7 +597,7 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
             warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}){rare}; all are "
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                       f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
-                      f"(choose another with --resolution)")
+                      f"(choose another with {option_words('--resolution', 'resolution=')})")
     # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:

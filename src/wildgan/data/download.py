@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import DataError
+from ..errors import DataError, option_words
 from ..fileio import atomic_write_stream, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -200,7 +200,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                         f.write(block)
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 raise DataError(f"could not download CIFAR-10 from {url} ({e}); if this machine is offline, "
-                                f"download it elsewhere, unpack it and pass --data PATH/cifar-10-batches-py") from e
+                                f"download it elsewhere, unpack it and pass "
+                                f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
+                                ) from e
             if digest.hexdigest() != md5:
                 raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
                                 "the download is corrupt or not CIFAR-10, refusing to use it")

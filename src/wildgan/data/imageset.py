@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import ConfigError, DataError, warn_user
+from ..errors import ConfigError, DataError, option_words, warn_user
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -396,13 +396,15 @@ def tiny_images(named: Iterable[tuple[str, Sequence[int]]], resolution: int) -> 
 
 
 def tiny_images_warning(named: Iterable[tuple[str, Sequence[int]]], resolution: int, what: str = "images",
-                        option: str = "--resolution") -> str | None:
+                        option: str | None = None) -> str | None:
     """The word for training images far smaller than the resolution they are made (short side below
     resolution / TINY_FACTOR: a stray 1x1 file, a thumbnail among photos), naming them (at most 5), or None. They are
     kept (readable images are never dropped in silence, nor refused: a pile may hold a few on purpose), but each is
     stretched (or padded) into resolution x resolution pixels of almost no content, which then scores as the most
     normal of images; the mixed-sizes warning alone did not say which files or why it matters.
-    named: (name, (H, W)) per image, its own size as read."""
+    named: (name, (H, W)) per image, its own size as read. option: how the user chooses the resolution; default as
+    the user of the call in progress gives it (errors.option_words: --resolution, or resolution=)."""
+    option = option or option_words("--resolution", "resolution=")
     tiny = tiny_images(named, resolution)
     if not tiny:
         return None

@@ -24,13 +24,13 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN, is_sample_path
-from ..errors import ConfigError, DataError, WildganError, moved_name, shell_word, warn_user
+from ..errors import ConfigError, DataError, WildganError, moved_name, option_words, shell_word, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
                             read_cifar_unlabelled, read_npz, read_npz_unlabelled, tar_problem)
-from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, stack, unreadable_files_error,
-                          warn_if_no_room)
+from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
+                          unreadable_files_error, warn_if_no_room)
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
@@ -104,25 +104,28 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
         if batches:            # the download's usual layout: the archive and the folder unpacked from it, one data set
             return batches[0]
         if len(found) > 1:
-            raise DataError(f"{sub}: {len(found)} data sets for --dataset {dataset} under $WILDGAN_DATA "
-                            f"({', '.join(q.name for q in found)}): choose one, e.g. --data "
-                            f"{shell_word(f'{dataset}/{found[0].name}')}")
+            first = f"{dataset}/{found[0].name}"
+            raise DataError(f"{sub}: {len(found)} data sets for {_dataset_words(dataset)} under $WILDGAN_DATA "
+                            f"({', '.join(q.name for q in found)}): choose one, e.g. "
+                            f"{option_words(f'--data {shell_word(first)}', f'data={first!r}')}")
         return found[0] if found else sub
     held = [d.name for d in _subdirs(root) if d.name in _ROOT_DATASETS] if root.is_dir() else []
     if held and not _looks_like_dataset(root):
         # a root of several data sets (its cifar10/, mnist/ ...), without --data or --dataset NAME to choose: it
         # would otherwise be read as one tree of class folders named after the data sets
-        pick = f"--dataset {dataset} finds none under it ({sub} does not exist); " if dataset in _ROOT_DATASETS else ""
+        pick = (f"{_dataset_words(dataset)} finds none under it ({sub} does not exist); " if dataset in _ROOT_DATASETS
+                else "")
         raise DataError(f"$WILDGAN_DATA ({root}) holds data sets ({', '.join(held)}): {pick}choose one with "
-                        f"--dataset {held[0]} or --data {held[0]}/FILE")
+                        f"{_dataset_words(held[0])} or {_data_words(f'{held[0]}/FILE')}")
     if dataset in _ROOT_DATASETS and root.is_dir() and not _looks_like_dataset(root) and not _holds_data(root):
         # read as one tree of class folders, it failed on the first sub-folder without images, naming a folder the
         # user never meant as a class, when what is missing is the data set --dataset names
-        fetch = (f" (with --download to fetch CIFAR-10 there: --data {shell_word(sub)} --download)"
+        fetch = (f" (with {option_words('--download', 'download=True')} to fetch CIFAR-10 there: "
+                 f"{option_words(f'--data {shell_word(sub)} --download', f'data={str(sub)!r}, download=True')})"
                  if dataset == "cifar10" else "")
-        raise DataError(f"$WILDGAN_DATA ({root}): --dataset {dataset} finds no {sub}, and {root} holds no data set "
-                        f"itself (no image, .npz or archive files in it): put the data set in {sub}, or pass "
-                        f"--data PATH{fetch}")
+        raise DataError(f"$WILDGAN_DATA ({root}): {_dataset_words(dataset)} finds no {sub}, and {root} holds no data "
+                        f"set itself (no image, .npz or archive files in it): put the data set in {sub}, or pass "
+                        f"{_data_words('PATH')}{fetch}")
     return root
 
 
@@ -181,7 +184,7 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
         # the path comes from the variable, not from the command line: made absolute here, load_dataset would take it
         # for a --data PATH and say only 'PATH: no such file or folder', a path the user never typed
         raise DataError(f"{found}: {_broken_link(found) or 'no such file or folder'} (from $WILDGAN_DATA; pass "
-                        f"--data PATH or fix the variable)")
+                        f"{_data_words('PATH')} or fix the variable)")
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     path = os.path.abspath(found)
     if is_sample_path(path):
@@ -453,6 +456,17 @@ def single_class_folder(path: str | Path) -> str | None:
         return None                 # (the read itself names the problem)
 
 
+def _dataset_words(name: str) -> str:
+    """The choice of data set `name` as the user of the call in progress gives it (errors.option_words)."""
+    return option_words(f"--dataset {name}", f"dataset={name!r}")
+
+
+def _data_words(path: str) -> str:
+    """A data path as the user of the call in progress passes it: the CLI's --data, DataConfig's (and train_run's,
+    the Detector's, a study's) data= otherwise. `path` as a placeholder (PATH) or a path relative to $WILDGAN_DATA."""
+    return option_words(f"--data {path}", f"data={path if path.isupper() else repr(path)}")
+
+
 def single_class_text(path: str | Path) -> str:
     """What to say of a pile that is one class folder (single_class_folder), beginning with a space, or ''."""
     name = single_class_folder(path)
@@ -460,7 +474,8 @@ def single_class_text(path: str | Path) -> str:
         return ""
     return (f" It holds one class folder only ({name}/), and one class cannot be split into normal and anomalous "
             f"images, so it is read as an unlabelled pile. To use labels, put the anomalous images in a second "
-            f"class folder beside {name}/ (e.g. anomalous/) and name the normal one with --normal {name}")
+            f"class folder beside {name}/ (e.g. anomalous/) and name the normal one with "
+            f"{option_words(f'--normal {name}', f'normal=({name!r},)')}")
 
 
 def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str, list[Path]]:
@@ -475,15 +490,15 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
             raise DataError(f"{folder}: no class subfolders (found {len(images)} image file"
                             f"{'s' if len(images) != 1 else ''} directly in it); "
                             f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
-                            "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
-                            "--data`")
+                            f"unlabelled images use {_dataset_words('unlabelled')}; to score loose images "
+                            f"{option_words('`wildgan score --data`', 'score_files or Detector.score')}")
         raise _no_images_error(f"{folder}:", _count_other(f for f in folder.iterdir() if f.is_file()),
                                " and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
         warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
                   f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
-                  f" left out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead")
+                  f" left out (e.g. {loose[0].name}); {_dataset_words('unlabelled')} trains on every image instead")
     out = {}
     for d in subs:
         files, found = _scan_images(d)
@@ -947,7 +962,7 @@ def _detect(p: Path) -> str:
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
                         "pile; <root>/<class>/<images>: labelled), a .tar.gz of one, an .npz or CIFAR-10's batches "
-                        "(single images are for `wildgan score --data`)")
+                        f"(single images are for {option_words('`wildgan score --data`', 'score_files')})")
     if p.suffix.lower() == ".zip":
         raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
                         "(tar czf images.tar.gz folder/)")
@@ -991,20 +1006,22 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     o = parse_opts(opts, scoring_rule=_scoring_rule)
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
-            raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
-                            "an .npz or a .tar.gz), or --download (DataConfig(download=True)) to fetch it")
+            raise DataError(f"dataset 'cifar10' needs {_data_words('PATH')} (a cifar-10-batches-py folder, an image "
+                            f"tree, an .npz or a .tar.gz), or {option_words('--download', 'download=True')} to fetch "
+                            f"it")
     p = data_source_path(path, dataset, o.cache_dir)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
         if dataset == "cifar10" and o.download:
             p = download_cifar10(p)
         elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
-            raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass --data PATH or fix the variable)")
+            raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass {_data_words('PATH')} or fix the "
+                            f"variable)")
         elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
             raise missing_path_error(str(path))
         else:
             # download=True reads only the cifar10 protocol: without it a missing folder would fail with no word of why
-            hint = ("; --download (download=True) fetches CIFAR-10 only with --dataset cifar10 (dataset='cifar10')"
-                    if o.download else "")
+            hint = (f"; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
+                    f"{_dataset_words('cifar10')}" if o.download else "")
             raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
@@ -1314,8 +1331,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             if o.resize == "error" and len(sizes) > 1:
                 (h0, w0), f0 = next(iter(sizes.items()))
                 (h, w), f = list(sizes.items())[1]
-                raise DataError(f"{f}: image size {w}x{h} differs from {f0} ({w0}x{h0}); mixed sizes are not allowed "
-                                "with --resize error (resize='error'); use --resize resize")
+                raise DataError(f"{f}: image size {w}x{h} differs from {f0} ({w0}x{h0}); {mixed_sizes_refused()}")
             reasons = [s["reason"] for s in skipped]
             if reasons and not o.skip_bad:
                 # the later chunks' files by their headers only (a full decode of a large pile, at native size in one

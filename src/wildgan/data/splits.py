@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import DataConfig, square_name
-from ..errors import ConfigError, DataError, WildganError, warn_user
+from ..errors import ConfigError, DataError, WildganError, option_words, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
@@ -86,6 +86,17 @@ class AnomalySplit:
     resolution: int
     channels: int
     info: dict[str, Any]            # JSON-serialisable record of everything needed to reproduce the split
+
+
+def _dataset_words(name: str) -> str:
+    """The choice of data set `name` as the user of the call in progress gives it (errors.option_words): the CLI's
+    --dataset, DataConfig's (train_run's, a study's) dataset= otherwise."""
+    return option_words(f"--dataset {name}", f"dataset={name!r}")
+
+
+def _normal_words() -> str:
+    """The normal class(es) option as the user of the call in progress gives it: --normal, or DataConfig's normal=."""
+    return option_words("--normal", "normal=")
 
 
 def square_fit(fit: str, square: str) -> str:
@@ -264,9 +275,9 @@ def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
         if wrong:
             # its defaults (normal class, resolution, channels, the hold-out by photo) would apply to other data
             # without a word: MNIST's normal class 2 on CIFAR's folders is 'bird', RBC's split without photo ids
-            raise ConfigError(f"{train.info.get('source')}: --dataset {dataset} chooses the {dataset} protocol, but "
-                              f"{wrong}; --dataset auto chooses by the data (labelled data of other kinds takes the "
-                              f"generic protocol, with --normal)")
+            raise ConfigError(f"{train.info.get('source')}: {_dataset_words(dataset)} chooses the {dataset} "
+                              f"protocol, but {wrong}; {_dataset_words('auto')} chooses by the data (labelled data of "
+                              f"other kinds takes the generic protocol, with {_normal_words()})")
         return dataset
     protocol = _protocol_by_content(dataset, kind, list(train.class_names), grouped, train.x.shape[1:] == (28, 28, 1),
                                     str(train.info.get("source")) == str(default_sample_path()))
@@ -743,9 +754,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # its split (evaluate, training scores, study cells) would repeat a note about nothing
         what = "labels' class names" if kind == "npz" else "class folders"
         warn_user(f"{source}: its {what} are CIFAR-10's ten classes but its images are not CIFAR-10's 32x32 colour "
-                  f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless --normal); "
-                  f"--dataset {'npz' if kind == 'npz' else 'folder'} uses the generic protocol of labelled data "
-                  f"instead, --dataset cifar10 chooses this one without this note")
+                  f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless "
+                  f"{_normal_words()}); "
+                  f"{_dataset_words('npz' if kind == 'npz' else 'folder')} uses the generic protocol of labelled "
+                  f"data instead, {_dataset_words('cifar10')} chooses this one without this note")
     resolution = _auto_resolution(cfg, protocol, train)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
@@ -753,7 +765,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if protocol == "unlabelled":
         if "normal" in inherited and cfg.normal:
             raise ConfigError(f"{source}: unlabelled images (no class folders or labels), so there is no normal "
-                              f"class to evaluate against: pass labelled data and its normal class with --normal")
+                              f"class to evaluate against: pass labelled data and its normal class with "
+                              f"{_normal_words()}")
         if "exclude_classes" in inherited:
             cfg = replace(cfg, exclude_classes=())
         split = _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
@@ -767,7 +780,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
             raise ConfigError(f"{source}: the run's normal class{'es' if len(unknown) > 1 else ''} "
                               f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} not a class of "
                               f"this data (its classes: {', '.join(names)}): choose its normal class(es) with "
-                              f"--normal")
+                              f"{_normal_words()}")
     if "exclude_classes" in inherited:
         gone = [c for c in cfg.exclude_classes if str(c).strip().lower() not in lower]
         if gone:
@@ -789,8 +802,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     else:
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         what = "its labels" if kind in ("npz", "cifar-batches") else "its folders"
-        raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail} (or "
-                          f"when training, --dataset unlabelled to train on every image, {what} not being classes)")
+        raise ConfigError(f"{source}: choose the normal class(es) ({_normal_words()}); available classes: {avail} (or "
+                          f"when training, {_dataset_words('unlabelled')} to train on every image, {what} not being "
+                          f"classes)")
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}")
@@ -980,7 +994,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     them on the training scores). Its anomalies are whatever the pile holds, so none can be injected. shared: train
     is the caller's (build_split's `loaded`), so its pixels are not shuffled in place."""
     if cfg.contamination:
-        raise ConfigError(f"{source}: unlabelled images: --contamination injects anomalies from other classes and "
+        raise ConfigError(f"{source}: unlabelled images: {option_words('--contamination', 'contamination=')} injects "
+                          f"anomalies from other classes and "
                           f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0). If you "
                           f"expect a fraction of anomalies in it, that belongs to the threshold: `wildgan score RUN "
                           f"--data NEW --threshold contamination --expected-contamination {cfg.contamination}`")
@@ -988,9 +1003,10 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         # a user's one class folder (only normal crops at hand) was told its images had no classes, and dropping
         # --normal as told led on to an evaluate that wanted "class folders", which it had given
         one = single_class_text(source) if cfg.dataset != "unlabelled" else ""
-        raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude" if not one else
-                          f"{source}: --normal / --exclude name classes, and this data has none.{one}; to train on "
-                          f"every image as a pile, drop --normal / --exclude")
+        both = option_words("--normal / --exclude", "normal= / exclude_classes=")
+        raise ConfigError(f"{source}: unlabelled images have no classes: drop {both}" if not one else
+                          f"{source}: {both} name classes, and this data has none.{one}; to train on every image as "
+                          f"a pile, drop {both}")
     if len(train.x) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
                         f"{MIN_NORMAL} {_MIN_WHY}")

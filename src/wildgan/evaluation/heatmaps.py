@@ -29,7 +29,7 @@ import torch
 
 from ..config import SCORE_NAMES
 from ..data.transforms import u8_to_unit
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, option_words
 from ..scoring.pgan_scores import at_lod
 from ..scoring.run import LoadedModel, score_read_files
 from ..scoring.scores import minmax
@@ -118,16 +118,16 @@ def load_masks(path: str | Path) -> np.ndarray:
         with open(path, "rb") as f:
             magic = f.read(6)
     except FileNotFoundError:
-        raise DataError(f"{path}: no such file (--masks)") from None
+        raise DataError(f"{path}: no such file ({option_words('--masks', 'masks=')})") from None
     except OSError as e:
         raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
     # np.load reads an .npz as an archive (its names then read as masks of '<U1' values) and calls any other file a
     # pickle, with advice to allow pickles: neither says what --masks takes
     if magic.startswith(b"PK"):
-        raise DataError(f"{path}: an .npz archive; --masks takes one .npy array of masks "
+        raise DataError(f"{path}: an .npz archive; {option_words('--masks', 'masks=')} takes one .npy array of masks "
                         f"(np.save('masks.npy', masks))")
     if not magic.startswith(b"\x93NUMPY"):
-        raise DataError(f"{path}: not an .npy file; --masks takes one .npy array of masks "
+        raise DataError(f"{path}: not an .npy file; {option_words('--masks', 'masks=')} takes one .npy array of masks "
                         f"(np.save('masks.npy', masks))")
     try:
         return np.load(path, allow_pickle=False)

@@ -52,7 +52,7 @@ from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
-from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, shell_word, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
@@ -523,7 +523,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         try:
             model = load_model(run_dir, device)
         except CheckpointError as e:
-            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks ({e})") from None
+            named_as = option_words("--image", "images=")
+            raise CheckpointError(f"{run_dir}: cannot score {named_as} files without trained networks ({e})") from None
         named = _score_named(model, images, loaded, score, log, progress, batch_mode)
         del loaded
     if mask_file:
@@ -546,13 +547,15 @@ def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
     if score is not None and score not in SCORE_NAMES:
         raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
                           f"anomalous)")
+    # (report()'s and run_report's keywords for a Python caller, the options for the CLI's, which calls this too)
     if top_k_images < 0:
-        raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
+        raise ConfigError(f"{option_words('--top-k', 'top_k_images')} must be >= 0, got {top_k_images}")
     if tsne_points < 5:
-        raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
+        raise ConfigError(f"{option_words('--tsne-points', 'tsne_points')} must be at least 5 (t-SNE needs a few "
+                          f"points), got {tsne_points}")
     for p in images:
         if not Path(p).exists():
-            raise DataError(f"{p}: no such file or folder (--image)")
+            raise DataError(f"{p}: no such file or folder ({option_words('--image', 'images=')})")
         if is_dataset_file(p):        # an .npz, tar or CIFAR batches: not an image, whatever --skip-bad says
             raise dataset_among_images_error(Path(p))
 

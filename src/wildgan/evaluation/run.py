@@ -24,7 +24,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
                              trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
-from ..errors import ConfigError, HeldWarning, shell_word, warn_user
+from ..errors import ConfigError, HeldWarning, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -78,6 +78,17 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
         _say(log, f"warning: {data}: {msg}{of}")
 
 
+def _next_steps(run_dir: Path | str) -> str:
+    """What a run without a test split of its own is used for, as the user of the call in progress does it (errors.
+    option_words): the CLI's commands, or the Python API's calls (evaluate_run, Detector.from_run)."""
+    if in_cli():
+        return (f"score new images with `wildgan score {shell_word(run_dir)} --data IMAGES --threshold "
+                f"contamination`, or evaluate on labelled data with `wildgan evaluate {shell_word(run_dir)} --data "
+                f"PATH --normal CLASS`")
+    return (f"score new images with Detector.from_run({str(run_dir)!r}).predict(IMAGES), or evaluate on labelled data "
+            f"with evaluate_run({str(run_dir)!r}, data=PATH, normal=('CLASS',))")
+
+
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
                   normal: tuple[str, ...] | None = None, skip_bad: bool = False,
                   whole: bool | None = None, held: HeldWarning | None = None) -> AnomalySplit:
@@ -100,14 +111,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         src = str(recorded.get("source") or "")
         given = "in-memory images" if not src or src.startswith("in-memory") else f"the images of {src}"
         raise ConfigError(f"{run_dir}: this run was trained by Detector.fit on {given}, which holds no test split "
-                          f"out, so there is none to evaluate or score by default; score new images with `wildgan "
-                          f"score {shell_word(run_dir)} --data IMAGES --threshold contamination`, or evaluate on "
-                          f"labelled data with `wildgan evaluate {shell_word(run_dir)} --data PATH --normal CLASS`")
+                          f"out, so there is none to evaluate or score by default; {_next_steps(run_dir)}")
     if data is None and recorded.get("protocol") == "unlabelled":
         raise ConfigError(f"{run_dir}: trained on unlabelled images, so there is no test split to evaluate or "
-                          f"score by default; score new images with `wildgan score {shell_word(run_dir)} --data IMAGES "
-                          f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate "
-                          f"{shell_word(run_dir)} --data PATH --normal CLASS`")
+                          f"score by default; {_next_steps(run_dir)}")
     if data is None:
         # (no word of --data: report, which reads the run's split here too, has none)
         gone = missing_run_data_error(cfg.data.data, run_dir)
@@ -132,14 +139,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise ConfigError(f"{data}: no labels to evaluate with.{one}." if one else
                           f"{data}: unlabelled images (no class folders or labels), so there is no normal class to "
                           f"evaluate against: pass labelled data (class folders, e.g. DATA/normal/ and "
-                          f"DATA/anomalous/, CIFAR-10, an .npz with labels) and its normal class with --normal")
+                          f"DATA/anomalous/, CIFAR-10, an .npz with labels) and its normal class with "
+                          f"{option_words('--normal', 'normal=')}")
     if skip_bad:
         dc = replace(dc, skip_bad=True)
     if whole is None:   # runs without a protocol of their own never held labelled images out
         whole = data is not None and (recorded.get("protocol") == "unlabelled" or bool(recorded.get("detector_input")))
     if whole and data is None:
-        raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
-                          f"from); the run's own data is evaluated on its test split")
+        raise ConfigError(f"{run_dir}: whole-data evaluation needs {option_words('--data', 'data=')} (labelled "
+                          f"images the run was not split from); the run's own data is evaluated on its test split")
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
     # (other data: what its images hold is counted too, for _warn_other_channels)
     # other data is read as `wildgan score` reads images for this run (scoring_depth16: a run trained on 16-bit images
@@ -160,13 +168,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # so the data's protocol default decided what counts as normal (CIFAR-10's automobile): said, as training
         # says it, since a pile of one's own photos in CIFAR-named folders may mean another class
         _say(log, f"note: {dc.data}: evaluated with normal class "
-                  f"{', '.join(map(str, split.info['normal_classes']))}, the data set's default (--normal chooses)")
+                  f"{', '.join(map(str, split.info['normal_classes']))}, the data set's default "
+                  f"({option_words('--normal', 'normal=')} chooses)")
     if data is not None:
         _warn_other_scale(split, recorded, int(cfg.net.resolution), str(dc.data), log)
         _warn_other_channels(split, recorded, str(dc.data), log)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
-                          f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
+                          f"folders, CIFAR-10, an .npz with labels) and its normal class with "
+                          f"{option_words('--normal', 'normal=')}")
     skipped = newly_skipped(split, recorded) if data is None else []
     if skipped:
         # one warning for one cause: the files, each with the part of the recorded split it was in (build_split drew

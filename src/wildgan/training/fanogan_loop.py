@@ -37,7 +37,8 @@ from ..config import FAnoGANConfig, threads_record, to_dict
 from ..fileio import truncate_jsonl
 from ..progress import progress_bar
 from ..data.transforms import to_float
-from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted, resume_advice, stop_words
+from ..errors import (ConfigError, DataError, DivergenceError, TrainingInterrupted, option_words, resume_advice,
+                      stop_words)
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
@@ -115,8 +116,8 @@ class TF1RMSprop(torch.optim.Optimizer):
 def check_image_shape(h: int, w: int, c: int) -> None:
     """Refuse images the f-AnoGAN networks cannot take (train_run calls it before the run folder is written)."""
     if h != w or h not in SUPPORTED_RESOLUTIONS:
-        raise DataError(f"f-AnoGAN needs square {SUPPORTED_RESOLUTIONS} images, got {h}x{w} (--resolution 32 or 64 "
-                        f"converts them)")
+        raise DataError(f"f-AnoGAN needs square {SUPPORTED_RESOLUTIONS} images, got {h}x{w} "
+                        f"({option_words('--resolution 32 or 64', 'resolution=32 or 64')} converts them)")
     if c not in (1, 3):
         raise DataError(f"f-AnoGAN needs 1 or 3 channels, got {c}")
 

@@ -46,8 +46,8 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
                       run_config_to_dict, threads_record)
-from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, resume_advice, stop_words,
-                      warn_user)
+from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, option_words, resume_advice,
+                      stop_words, warn_user)
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -952,8 +952,9 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
     biggest = largest_minibatch(tc.minibatch, nc.resolution)
     if n < biggest:
         raise DataError(f"only {n} training image{'s' if n != 1 else ''}, fewer than the largest minibatch of the "
-                        f"schedule ({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
-                        f"or set train.minibatch in a --config file")
+                        f"schedule ({biggest}); add images, or use a smaller preset "
+                        f"({option_words('--preset tiny', 'preset=' + repr('tiny'))}: at most 16), or set "
+                        f"train.minibatch{option_words(' in a --config file', ' (TrainConfig.minibatch)')}")
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
@@ -1368,11 +1369,13 @@ def _warn_long_cpu_run(nimg_left: int, nc: NetConfig) -> None:
     """The paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes.
     The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the CPU runs of
     docs/results.md): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
-    short = paper_total_kimg(nc.resolution, 30.0, 30.0)
+    short = kimg_to_the_image(paper_total_kimg(nc.resolution, 30.0, 30.0))
+    # (the options as the user of the call gives them: a train_run or Detector caller passes keywords)
+    schedule = option_words(f"--total-kimg {short} --phase-kimg 30 --transition-kimg 30",
+                            f"total_kimg={short}, phase_kimg=30, transition_kimg=30")
     warn_user(f"training {kimg_to_the_image(nimg_left / 1000)} kimg on a CPU can take days (the progress bar's "
-              f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {kimg_to_the_image(short)} "
-              f"--phase-kimg "
-              f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
+              f"eta weighs each phase by its FLOPs); for a first model try {schedule} (the paper's schedule, "
+              f"shortened), or {option_words('--minutes M', 'minutes=M')}")
 
 
 def _next_multiple(nimg: int, every: int) -> int:

@@ -14,7 +14,7 @@ import torch
 
 from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
-from ..errors import SIGHUP, SIGPIPE, output_gone, warn_user
+from ..errors import SIGHUP, SIGPIPE, option_words, output_gone, warn_user
 
 
 def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
@@ -48,9 +48,10 @@ def thread_count_change(meta: dict[str, Any], src: Path, device: torch.device) -
     if device.type != "cpu" or meta.get("rng_device") not in (None, "cpu"):
         return None
     return (f"warning: {src} was trained on {then} intra-op thread{'s' if then != 1 else ''}, and this process runs "
-            f"{now} (--threads, or torch's default that OMP_NUM_THREADS and the core count set): training goes on, "
-            f"but its weights and scores now equal those of a run trained on {then} throughout only up to float "
-            f"rounding; resume with --threads {then} to continue as it was trained")
+            f"{now} ({option_words('--threads', 'threads=')}, or torch's default that OMP_NUM_THREADS and the core "
+            f"count set): training goes on, but its weights and scores now equal those of a run trained on {then} "
+            f"throughout only up to float rounding; resume with {option_words(f'--threads {then}', f'threads={then}')} "
+            f"to continue as it was trained")
 
 
 class StopFlag:

@@ -60,7 +60,7 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, ot
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError, shell_word, skip_bad_option, warn_user
+from ..errors import ConfigError, WildganError, option_words, shell_word, skip_bad_option, warn_user
 from ..runlog import RunLog, copying_warnings
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
@@ -506,7 +506,8 @@ def check_training_memory(cfg: RunConfig, device: Any) -> None:
     if have is not None and need > have:
         raise ConfigError(f"networks of width {cfg.net.fmap_max} at {cfg.net.resolution}x{cfg.net.resolution} need "
                           f"{need / 2**30:,.1f} GiB for their weights and optimiser state alone, more than the "
-                          f"{have / 2**30:,.1f} GiB of {device.type}; choose a smaller --width or preset")
+                          f"{have / 2**30:,.1f} GiB of {device.type}; choose a smaller "
+                          f"{option_words('--width', 'width=')} or preset")
 
 
 def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
@@ -869,16 +870,18 @@ def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: 
     missing = [q for q in (4 << i for i in range(r.bit_length() - 2)) if res <= q <= top and q not in t.minibatch]
     stop = kimg_text(nimg)
     # (a size missing at 4x4, where every run starts, leaves no total that stops before it)
-    shorter = f"a --total-kimg of at most {stop}, which stops before it" if nimg else ""
+    shorter = f"a {option_words('--total-kimg', 'total_kimg')} of at most {stop}, which stops before it" if nimg else ""
     if resume:
-        fix = ("a run's minibatch sizes cannot change on --resume" +
-               (f", so this one trains to at most {stop} kimg (--total-kimg {stop})" if nimg else "") +
+        fix = (f"a run's minibatch sizes cannot change on {option_words('--resume', 'resume=True')}" +
+               (f", so this one trains to at most {stop} kimg "
+                f"({option_words(f'--total-kimg {stop}', f'total_kimg={stop}')})" if nimg else "") +
                "; for more, train a new run whose train.minibatch has them")
     elif sizes_from:
         fix = f"add the size(s) to train.minibatch ({sizes_from})" + (f", or give {shorter}" if nimg else "")
     else:
-        fix = (f"the presets' sizes go up to {max(t.minibatch)}x{max(t.minibatch)}: give a --resolution of at most "
-               f"{max(t.minibatch)}" + (f", or {shorter}" if nimg else ""))
+        fix = (f"the presets' sizes go up to {max(t.minibatch)}x{max(t.minibatch)}: give a "
+               f"{option_words('--resolution', 'resolution')} of at most {max(t.minibatch)}" +
+               (f", or {shorter}" if nimg else ""))
     raise ConfigError(f"{source + ': ' if source else ''}train.minibatch has no size for resolution(s) "
                       f"{', '.join(map(str, missing))}, which the {r}x{r} run's schedule reaches from {stop} kimg on "
                       f"(of its total {kimg_to_the_image(t.total_kimg)}); it has {t.minibatch}. "
@@ -1135,9 +1138,10 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
+    normal_chosen = f", the data set default ({option_words('--normal', 'normal=')} chooses)"
     what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
             else (f"normal: {', '.join(map(str, normal))}"
-                  f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
+                  f"{normal_chosen if split.info.get('normal_default_used') else ''}"
                   f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
     # f-AnoGAN ignores --preset (the CLI warns so): naming the preset there would contradict that warning; a --width
     # override is named as `wildgan info` names it, since 'paper' alone would claim the authors' 512-wide networks

@@ -1,0 +1,135 @@
+"""Messages that name an option name it as the user of the call gives it: the CLI's flag during a command, the Python
+API's keyword otherwise (errors.option_words). A Python caller was told of --normal, --image, --resize ..., options
+it cannot pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+from wildgan.config import DataConfig
+from wildgan.errors import CLI_SKIP_BAD, ConfigError, DataError, option_words, skip_bad_said_as
+
+
+def test_option_words_follow_the_cli_setting_and_come_back_after_it():
+    assert option_words("--normal", "normal=") == "normal="
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert option_words("--normal", "normal=") == "--normal"
+    assert option_words("--normal", "normal=") == "normal="
+
+
+def test_report_arguments_are_named_as_the_caller_gives_them(tmp_path, capsys):
+    from wildgan.evaluation.report import check_report_args, report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")        # a run's folder, as report tells one; its arguments are checked first
+    # the Python API: report()'s keywords, before anything of the run is read
+    with pytest.raises(ConfigError, match=r"^top_k_images must be >= 0, got -2$"):
+        report(run, top_k_images=-2)
+    with pytest.raises(ConfigError, match=r"^tsne_points must be at least 5"):
+        report(run, tsne_points=1)
+    with pytest.raises(DataError, match=r"nope\.png: no such file or folder \(images=\)$"):
+        report(run, images=[tmp_path / "nope.png"])
+    # the CLI: its options, as before
+    assert main(["report", str(run), "--top-k", "-2"]) == 2
+    assert "--top-k must be >= 0, got -2" in capsys.readouterr().err
+    assert main(["report", str(run), "--image", str(tmp_path / "nope.png")]) == 2
+    assert "nope.png: no such file or folder (--image)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"^top_k_images must be"):      # the API's words again after main
+        check_report_args(None, -1, 10)
+
+
+def _labelled_npz(path):
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.integers(0, 256, (40, 16, 16), dtype=np.uint8), y=np.arange(40) % 2)
+    return path
+
+
+def test_the_normal_class_is_asked_for_as_the_caller_gives_it(tmp_path, capsys):
+    from wildgan.data import build_split
+
+    data = _labelled_npz(tmp_path / "lab.npz")
+    with pytest.raises(ConfigError, match=r"choose the normal class\(es\) \(normal=\); available classes: 0=0, "
+                                          r"1=1 \(or when training, dataset='unlabelled' to train"):
+        build_split(DataConfig(data=str(data)))
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "choose the normal class(es) (--normal); available classes" in err
+    assert "--dataset unlabelled to train on every image" in err and "normal=" not in err
+
+
+def test_mixed_sizes_under_resize_error_name_the_callers_option(tmp_path, capsys):
+    from wildgan.data import load_dataset
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(d / "a.png")
+    Image.fromarray(np.zeros((24, 24), np.uint8)).save(d / "b.png")
+    with pytest.raises(DataError, match=r"mixed sizes are not allowed with resize='error'; use resize='resize'$"):
+        load_dataset(d, resize="error")
+    assert main(["train", "--data", str(d), "--resize", "error", "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    assert "mixed sizes are not allowed with --resize error; use --resize resize" in capsys.readouterr().err
+
+
+def test_masks_threads_and_fanogan_sizes_are_named_as_the_caller_gives_them(tmp_path):
+    import torch
+
+    from wildgan.evaluation.heatmaps import load_masks
+    from wildgan.training.fanogan_loop import check_image_shape
+    from wildgan.training.resume import thread_count_change
+
+    with pytest.raises(DataError, match=r"m\.npy: no such file \(masks=\)$"):
+        load_masks(tmp_path / "m.npy")
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"m\.npy: no such file \(--masks\)$"):
+        load_masks(tmp_path / "m.npy")
+    with pytest.raises(DataError, match=r"got 16x16 \(resolution=32 or 64 converts them\)"):
+        check_image_shape(16, 16, 1)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"\(--resolution 32 or 64 converts them\)"):
+        check_image_shape(16, 16, 1)
+    other = torch.get_num_threads() + 1
+    meta = {"intra_op_threads": other}
+    said = thread_count_change(meta, tmp_path / "ck", torch.device("cpu"))
+    assert said is not None and f"resume with threads={other} to continue" in said and "--threads" not in said
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        said = thread_count_change(meta, tmp_path / "ck", torch.device("cpu"))
+    assert said is not None and f"resume with --threads {other} to continue" in said
+
+
+def test_training_limits_name_the_callers_options():
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.loop import check_training_set_size
+    from wildgan.training.run import check_minibatch_sizes
+
+    # a study's 512x512 cell (run_study from Python): the presets have no minibatch size there
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 512, 1), train=TrainConfig())
+    with pytest.raises(ConfigError, match=r"give a resolution of at most 256, or a total_kimg of at most "):
+        check_minibatch_sizes(cfg, sizes_from=None)
+    with pytest.raises(ConfigError, match=r"cannot change on resume=True, so this one trains to at most .* kimg "
+                                          r"\(total_kimg="):
+        check_minibatch_sizes(cfg, sizes_from=None, resume=True)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"give a --resolution of at most 256, or "
+                                                                          r"a --total-kimg of at most "):
+        check_minibatch_sizes(cfg, sizes_from=None)
+    with pytest.raises(DataError, match=r"\(preset='tiny': at most 16\), or set train.minibatch "
+                                        r"\(TrainConfig.minibatch\)$"):
+        check_training_set_size(3, cfg.train, cfg.net)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"\(--preset tiny: at most 16\), or set "
+                                                                        r"train.minibatch in a --config file$"):
+        check_training_set_size(3, cfg.train, cfg.net)
+
+
+def test_the_long_cpu_run_advice_names_the_callers_options():
+    from wildgan.config import net_config_for_preset
+    from wildgan.errors import WildganWarning
+    from wildgan.training.loop import _warn_long_cpu_run
+
+    nc = net_config_for_preset("tiny", 8, 1)
+    with pytest.warns(WildganWarning, match=r"try total_kimg=80, phase_kimg=30, transition_kimg=30 \(the paper's "
+                                            r"schedule, shortened\), or minutes=M$"):
+        _warn_long_cpu_run(2_000_000, nc)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.warns(WildganWarning, match=r"try --total-kimg 80 --phase-kimg 30 "
+                                                                            r"--transition-kimg 30 .* or --minutes M$"):
+        _warn_long_cpu_run(2_000_000, nc)
