@@ -301,7 +301,8 @@ def _train_on(threads: int, *args: object, **kw: object) -> list[str]:
 def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_float_rounding(tmp_path):
     """threads: null (no --threads) and OMP_NUM_THREADS changed between the sessions: the resume trained on under
     another intra-op thread count, whose float sums differ, and its log said nothing. It now warns once, naming the
-    checkpoint and both counts; the same count says nothing, and neither does a finished run, which trains no more."""
+    checkpoint and both counts; the same count says nothing, and neither does a finished run, which trains no more.
+    (train_run's caller is told threads=1, the API's word; `wildgan train` is told --threads 1: errors.option_words)"""
     npz = _toy_npz(tmp_path / "toy.npz")
     run = tmp_path / "run"
     _train_on(1, _tiny_cfg(npz, 0.05), run)
@@ -309,7 +310,7 @@ def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_f
     warned = [s for s in said if "intra-op thread" in s]
     assert len(warned) == 1, said
     assert warned[0].startswith(f"warning: {run / 'checkpoints'}") and "was trained on 1 intra-op thread, and " \
-        "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "--threads 1" in warned[0]
+        "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "threads=1" in warned[0]
     # the record lists both counts, in order (it said 2 alone, though the weights trained under 1 first); the
     # checkpoints carry them to the next session
     final = json.loads((run / "network-final.json").read_text())
