@@ -47,19 +47,6 @@ print("PEAKS", peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sy
 """
 
 
-def make_png_pile(folder: Path, n: int, resolution: int, seed: int) -> None:
-    import numpy as np
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.png"))) == n:
-        return
-    rng = np.random.default_rng(seed)
-    for i in range(n):    # upsampled noise: small files, so the disk is not the limit
-        a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        Image.fromarray(a).resize((resolution, resolution), Image.Resampling.BILINEAR).save(folder / f"{i:06d}.png")
-
-
 def make_tar(folder: Path, archive: Path) -> None:
     if archive.is_file():
         return
@@ -99,7 +86,7 @@ def main() -> int:
     rows, same = [], True
     for n in (int(f) for f in a.files.split(",")):
         pile = work / f"pile{n}"
-        make_png_pile(pile, n, a.resolution, 0)
+        make_pile(pile, n, a.resolution, 0, ext="png", noise=8)
         archive = work / f"pile{n}.tar"
         make_tar(pile, archive)
         from wildgan.data.readers import image_tar_tree

@@ -27,18 +27,20 @@ sys.exit(rc)
 """
 
 
-def make_pile(folder: Path, n: int, resolution: int, seed: int) -> None:
+def make_pile(folder: Path, n: int, resolution: int, seed: int, ext: str = "jpg", noise: int = 16) -> None:
+    """n images of upsampled noise (noise x noise, RGB) at resolution, as .jpg (quality 90) or .png; kept if the
+    folder already holds n of them."""
     import numpy as np
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.jpg"))) == n:
+    if len(list(folder.glob(f"*.{ext}"))) == n:
         return
     rng = np.random.default_rng(seed)
-    for i in range(n):    # upsampled noise: small JPEGs, so the disk is not the limit
-        a = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    for i in range(n):    # upsampled noise: small files, so the disk is not the limit
+        a = rng.integers(0, 256, (noise, noise, 3), dtype=np.uint8)
         Image.fromarray(a).resize((resolution, resolution), Image.Resampling.BILINEAR).save(
-            folder / f"{i:06d}.jpg", quality=90)
+            folder / f"{i:06d}.{ext}", **({"quality": 90} if ext == "jpg" else {}))
 
 
 def report(title: str, columns: dict[str, str], rows: list[dict], json_path: str | None, record: dict) -> None:

@@ -1,10 +1,13 @@
 """Fixtures shared by the unit tests: torch.cuda's graph and stream entry points replaced by CPU stand-ins
 (fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/test_graph_bookkeeping.py, its
-bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it)."""
+bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); and world_of_one, a
+process group of one rank for the tests of training.distributed."""
 
 from __future__ import annotations
 
 import contextlib
+import socket
+import sys
 from typing import Any, Iterator
 
 import pytest
@@ -108,3 +111,22 @@ def fake_cuda(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
     monkeypatch.setattr(torch.cuda, "graph", graph)
     return state
+
+
+@pytest.fixture()
+def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as a torchrun job of one rank (RANK/WORLD_SIZE/MASTER_* on a free port), for the tests of
+    training.distributed's process groups (test_distributed_failures, test_distributed_nccl_risks); shut down after."""
+    from wildgan.training import distributed as dist
+
+    # torch's init_process_group wraps sys.excepthook in a '[rank0]: ' prefixer that destroy_process_group never takes
+    # off (wanted under torchrun, where the process ends with the job): in this process it wrapped one more each test
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    yield
+    dist.shutdown()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import socket
-import sys
 import textwrap
 import time
 from dataclasses import replace
@@ -489,21 +487,6 @@ def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():
 def _timeout(group: object) -> timedelta:
     # (torch's own record of a gloo group's timeout: no public accessor)
     return group._get_backend(torch.device("cpu")).options._timeout  # type: ignore[attr-defined]
-
-
-@pytest.fixture()
-def world_of_one(monkeypatch: pytest.MonkeyPatch):
-    # torch's init_process_group wraps sys.excepthook in a '[rank0]: ' prefixer that destroy_process_group never takes
-    # off (wanted under torchrun, where the process ends with the job): in this process it wrapped one more each test
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                 "MASTER_PORT": str(port)}.items():
-        monkeypatch.setenv(k, v)
-    yield
-    dist.shutdown()
 
 
 def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pytest.MonkeyPatch):

@@ -11,8 +11,6 @@ A GPU job is played on gloo here; tests/integration/test_ddp_compile_skew.py run
 
 from __future__ import annotations
 
-import socket
-import sys
 
 import numpy as np
 import pytest
@@ -80,20 +78,6 @@ def test_compiled_ranks_meet_before_each_all_reduce_of_a_phases_first_iteration(
         assert seen == [alone] * 5
     else:                                  # each phase's first iteration only (a phase seen before compiled then)
         assert seen == [met, alone, met, alone, alone]
-
-
-@pytest.fixture()
-def world_of_one(monkeypatch: pytest.MonkeyPatch):
-    # (as tests/unit/test_distributed_failures.py's: torch's init_process_group wraps sys.excepthook for good)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                 "MASTER_PORT": str(port)}.items():
-        monkeypatch.setenv(k, v)
-    yield
-    dist.shutdown()
 
 
 @pytest.mark.parametrize("nccl", [True, False])

@@ -52,20 +52,27 @@ def test_plain_takes_each_layers_own_arithmetic(monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+_NC = net_config_for_preset("tiny", 8, 1)
+_TC = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch={4: 8, 8: 8})
+_X = (np.random.default_rng(0).random((16, 8, 8, 1)) * 255).astype(np.uint8)
+
+
+def _fast_runner(**kw: object) -> StepRunner:
+    """A CPU StepRunner of the tiny preset at 8x8 on the fast path (channels_last), built under the WILDGAN_KERNELS
+    the test has set."""
+    cpu = torch.device("cpu")
+    nets = build_pgan(_NC, 0)
+    fast = FastOptions(channels_last=True)
+    return StepRunner(nets, make_optimizers(nets, _TC, fast, cpu), _TC, _NC, cpu, build_pyramid(_X, cpu),
+                      torch.Generator().manual_seed(0), fast=fast, log=lambda m: None, **kw)  # type: ignore[arg-type]
+
+
 def test_plain_turns_the_training_loops_flat_weights_off(monkeypatch):
     monkeypatch.setattr(layers, "FLAT_WEIGHTS_DEVICES", {"cuda", "cpu"})
-    nc = net_config_for_preset("tiny", 8, 1)
-    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch={4: 8, 8: 8})
-    x = (np.random.default_rng(0).random((16, 8, 8, 1)) * 255).astype(np.uint8)
-    cpu = torch.device("cpu")
     seen = {}
     for mode in ("auto", "plain"):
         monkeypatch.setenv("WILDGAN_KERNELS", mode)
-        nets = build_pgan(nc, 0)
-        fast = FastOptions(channels_last=True)
-        run = StepRunner(nets, make_optimizers(nets, tc, fast, cpu), tc, nc, cpu, build_pyramid(x, cpu),
-                         torch.Generator().manual_seed(0), fast=fast, force_fast=True, log=lambda m: None)
-        seen[mode] = run.flat_weights
+        seen[mode] = _fast_runner(force_fast=True).flat_weights
     assert seen == {"auto": True, "plain": False}
 
 
@@ -75,20 +82,14 @@ def test_plain_turns_the_merged_critic_pass_off_and_the_d_step_runs_two_passes(m
     device, and says so in the run's log. Seen by the D forwards' batch sizes: 2n merged, n and n in two passes."""
     import wildgan.training.loop as L
 
-    nc = net_config_for_preset("tiny", 8, 1)
-    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch={4: 8, 8: 8})
-    x = (np.random.default_rng(0).random((16, 8, 8, 1)) * 255).astype(np.uint8)
-    cpu = torch.device("cpu")
+    nc, tc, x = _NC, _TC, _X
     real_d = L.d_forward
     batches: list[int] = []
     monkeypatch.setattr(L, "d_forward", lambda net, x, *a, **k: batches.append(x.shape[0]) or real_d(net, x, *a, **k))
     seen = {}
     for mode in ("auto", "plain"):
         monkeypatch.setenv("WILDGAN_KERNELS", mode)
-        nets = build_pgan(nc, 0)
-        fast = FastOptions(channels_last=True)
-        run = StepRunner(nets, make_optimizers(nets, tc, fast, cpu), tc, nc, cpu, build_pyramid(x, cpu),
-                         torch.Generator().manual_seed(0), fast=fast, log=lambda m: None)
+        run = _fast_runner()
         batches.clear()
         phase = L.Phase(lod=1.0, resolution=4, batch=8, fade=0.0)
         run.iteration(phase)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -197,15 +197,26 @@ def _tiny_run_config() -> RunConfig:
                                        device="cpu"), preset="tiny")
 
 
+def _not_grown_said(train: Callable[[], object]) -> list[str]:
+    """The half-grown warnings (WildganWarning, "finished growing") that `train` gave, each once."""
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        train()
+    return [str(w.message) for w in got if issubclass(w.category, WildganWarning)
+            and "finished growing" in str(w.message)]
+
+
 def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_thread) -> None:
     """`wildgan train` and Detector.fit said that a total_kimg (or a minutes budget) ended the run before its networks
     grew to full resolution, each in its own words; train_run, called from Python, said nothing, and its caller scored
     half-grown networks without knowing. It warns now, in the RunConfig's terms, unless the caller says it itself
     (warn_not_grown=False: the CLI, Detector.fit and a study's cells, so that each says it once)."""
-    import warnings
     from dataclasses import replace
 
-    from wildgan.errors import WildganWarning
     from wildgan.training.run import train_run
 
     rng = np.random.default_rng(0)
@@ -214,11 +225,7 @@ def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_
                                                        channels=1))
 
     def said(cfg: RunConfig, name: str, **kw: Any) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            train_run(cfg, tmp_path / name, progress=False, log=lambda m: None, **kw)
-        return [str(w.message) for w in got if issubclass(w.category, WildganWarning)
-                and "finished growing" in str(w.message)]
+        return _not_grown_said(lambda: train_run(cfg, tmp_path / name, progress=False, log=lambda m: None, **kw))
 
     # 8x8 = 1 stable + 1 fade phase of 0.5 kimg: grown at 1.088 kimg (as the CLI's test of its own words says)
     short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
@@ -261,19 +268,14 @@ def test_train_pgan_called_directly_warns_of_networks_not_grown_to_full_resoluti
     """train_pgan, a public function of its own (docs/python_api.md), said nothing of a run ended half-grown; only
     train_run did. It warns now, in its own name, once; train_run, which calls it, still warns once (the test above),
     and warn_not_grown=False or a grown run says nothing."""
-    import warnings
     from dataclasses import replace
 
-    from wildgan.errors import WildganWarning
 
     base = _tiny_run_config()
 
     def said(cfg: RunConfig, name: str, **kw: Any) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            train_pgan(_x(), cfg, tmp_path / name, progress=False, log=lambda m: None, **kw)
-        return [str(w.message) for w in got if issubclass(w.category, WildganWarning)
-                and "finished growing" in str(w.message)]
+        return _not_grown_said(lambda: train_pgan(_x(), cfg, tmp_path / name, progress=False, log=lambda m: None,
+                                                  **kw))
 
     short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
     assert said(short, "short") == [
