@@ -16,14 +16,12 @@ Also checks that both ways give the same scores. Prints one Markdown table and w
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_memory import make_pile, report, run_cli  # noqa: E402  (the sibling benchmark's training pile, table)
+from score_memory import make_pile, report, run_child, run_cli  # noqa: E402  (the sibling benchmark's training pile, table)
 
 CHILD = """
 import json, resource, sys, tracemalloc
@@ -54,14 +52,9 @@ def make_tar(folder: Path, archive: Path) -> None:
         tf.add(folder, arcname=folder.name)
 
 
-def run_child(args: list[str]) -> tuple[float, int, int]:
-    t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
-    dt = time.perf_counter() - t
-    if p.returncode:
-        raise SystemExit(f"{' '.join(args)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    line = next(line for line in p.stderr.splitlines() if line.startswith("PEAKS"))
-    return dt, int(line.split()[1]), int(line.split()[2])
+def run_peaks(args: list[str]) -> tuple[float, int, int]:
+    dt, (traced, rss), _ = run_child(CHILD, args, "PEAKS")
+    return dt, traced, rss
 
 
 def main() -> int:
@@ -96,7 +89,7 @@ def main() -> int:
         first = None
         for way, chunk in ways:
             out = work / f"s-{n}-{way}-{chunk}.npy"
-            dt, traced, rss_kb = run_child([str(run), str(archive), way, chunk, str(out)])
+            dt, traced, rss_kb = run_peaks([str(run), str(archive), way, chunk, str(out)])
             s = np.load(out)
             first = s if first is None else first
             same = same and bool(np.allclose(s, first, rtol=1e-6, atol=1e-7))

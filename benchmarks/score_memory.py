@@ -55,14 +55,21 @@ def report(title: str, columns: dict[str, str], rows: list[dict], json_path: str
         Path(json_path).write_text(json.dumps({**record, "rows": rows}, indent=1))
 
 
-def run_cli(args: list[str]) -> tuple[float, int, str]:
+def run_child(child: str, args: list[str], marker: str, what: str = "") -> tuple[float, list[int], str]:
+    """Run the Python source `child` with `args` in a fresh process: its wall time, the integers on its stderr line
+    that starts with `marker`, and its stderr; a failure ends the benchmark naming `what` and the args."""
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-c", child, *args], capture_output=True, text=True)
     dt = time.perf_counter() - t
     if p.returncode:
-        raise SystemExit(f"wildgan {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    peak = next(int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-    return dt, peak, p.stderr
+        raise SystemExit(f"{what}{' '.join(args)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    line = next(line for line in p.stderr.splitlines() if line.startswith(marker))
+    return dt, [int(v) for v in line.split()[1:]], p.stderr
+
+
+def run_cli(args: list[str]) -> tuple[float, int, str]:
+    dt, (peak,), err = run_child(CHILD, args, "PEAK_RSS_KB", "wildgan ")
+    return dt, peak, err
 
 
 def main() -> int:

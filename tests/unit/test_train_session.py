@@ -210,6 +210,14 @@ def _not_grown_said(train: Callable[[], object]) -> list[str]:
             and "finished growing" in str(w.message)]
 
 
+def _short_text(caller: str) -> str:
+    """The half-grown warning of _tiny_run_config at 8x8 with total_kimg=0.1 and phase_kimg=0.5, said by `caller`."""
+    return ("training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing "
+            "to 8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches "
+            "at full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is "
+            f"scored at the resolution it reached; continue it with {caller}(..., resume=True) and train.total_kimg=1.334")
+
+
 def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_thread) -> None:
     """`wildgan train` and Detector.fit said that a total_kimg (or a minutes budget) ended the run before its networks
     grew to full resolution, each in its own words; train_run, called from Python, said nothing, and its caller scored
@@ -229,11 +237,7 @@ def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_
 
     # 8x8 = 1 stable + 1 fade phase of 0.5 kimg: grown at 1.088 kimg (as the CLI's test of its own words says)
     short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
-    assert said(short, "short") == [
-        "training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing to "
-        "8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches at "
-        "full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is scored at "
-        "the resolution it reached; continue it with train_run(..., resume=True) and train.total_kimg=1.334"]
+    assert said(short, "short") == [_short_text("train_run")]
     assert said(short, "quiet", warn_not_grown=False) == []
     # a budget that runs out first: said with the budget as the reason
     budget = replace(base, train=replace(base.train, total_kimg=None, phase_kimg=0.5, minutes=1e-5))
@@ -278,11 +282,7 @@ def test_train_pgan_called_directly_warns_of_networks_not_grown_to_full_resoluti
                                                   **kw))
 
     short = replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.5))
-    assert said(short, "short") == [
-        "training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing to "
-        "8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches at "
-        "full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is scored at "
-        "the resolution it reached; continue it with train_pgan(..., resume=True) and train.total_kimg=1.334"]
+    assert said(short, "short") == [_short_text("train_pgan")]
     assert said(short, "quiet", warn_not_grown=False) == []
     assert said(replace(base, train=replace(base.train, total_kimg=0.1, phase_kimg=0.03)), "grown") == []
 
