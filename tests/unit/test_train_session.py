@@ -215,7 +215,8 @@ def _short_text(caller: str) -> str:
     return ("training ended at 0.128 kimg (lod 1; train.total_kimg=0.1 ended it), before the networks finished growing "
             "to 8x8: with train.phase_kimg=0.5 they are grown at 1.088 kimg (the end of the first round of minibatches "
             "at full resolution), and the paper's schedule (train.total_kimg=None) trains 1.334 kimg. The run is "
-            f"scored at the resolution it reached; continue it with {caller}(..., resume=True) and train.total_kimg=1.334")
+            f"scored at the resolution it reached; continue it with {caller}(..., resume=True) and "
+            "train.total_kimg=1.334")
 
 
 def test_train_run_warns_of_networks_not_grown_to_full_resolution(tmp_path, one_thread) -> None:
