@@ -2509,14 +2509,6 @@ def _on_sighup(command: str | None) -> tuple[bool, Any]:
     return True, signal.signal(signal.SIGHUP, hup)
 
 
-def _silence_closed_outputs() -> None:
-    """After a BrokenPipeError: stdout and stderr, where their reader has gone, pointed at os.devnull
-    (errors.silence_closed_outputs), so that what is still buffered for them has nowhere to fail when Python flushes
-    them on exit. stderr too: with `2>&1 | head` a progress line is what broke, and its rest, flushed on exit, made
-    the exit status 120."""
-    silence_closed_outputs()
-
-
 def _say_stop(line: str) -> None:
     """main's line for a command stopped by a signal or a closed output, on stderr. Its terminal may be gone (a SIGHUP's
     dead ssh session, EIO) or its pipe closed (what stopped training): the stop is said in log.txt already, and the
@@ -2541,8 +2533,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if sys.stdout is not None:      # (None under pythonw)
                 sys.stdout.flush()
     except BrokenPipeError:
-        # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone)
-        _silence_closed_outputs()
+        # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone;
+        # what is still buffered, stderr's too with `2>&1 | head`, must have nowhere to fail on exit: status 120)
+        silence_closed_outputs()
         return 141
 
 
@@ -2663,7 +2656,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return 1
         # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback, no error line
         # (there is no one to read it), and no second error when Python flushes the streams on exit
-        _silence_closed_outputs()
+        silence_closed_outputs()
         return 141
     except OSError as e:  # after BrokenPipeError, one of its kind
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
