@@ -125,11 +125,6 @@ _CLI_TO_API = (
 )
 
 
-# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores): named
-# outright, as fit's and from_run's errors name it, whatever errors.skip_bad_option says in a caller of cli.main
-_API_SKIP_BAD = API_SKIP_BAD
-
-
 def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError:
     """A read's error naming unreadable files (decode_pool.unreadable_files_error, whose `.unreadable` lists them),
     said again in this API's terms: fit's skip_bad=True, not the CLI's --skip-bad; and for the scoring methods, which
@@ -941,7 +936,7 @@ class Detector:
             items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
                                       limit=most, fit=self.resize_mode, channels=self.channels)
         except DataError as e:
-            raise _unreadable_in_api_words(e, _API_SKIP_BAD) from None
+            raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
         res, ch = infer_geometry(items, self.resolution, self.channels, ids)
@@ -1160,8 +1155,9 @@ class Detector:
 
         m, run_dir = self.model_, Path(self.run_dir_)
         try:
-            # (a warning about skipped files names skip_bad as this API gives it, not the CLI's --skip-bad)
-            skip = {"skip_bad": bool(self.skip_bad), "skip_option": _API_SKIP_BAD}
+            # (skip_bad named as this API gives it, outright: not errors.skip_bad_option, the CLI's --skip-bad in a
+            # script that calls the Detector from inside cli.main)
+            skip = {"skip_bad": bool(self.skip_bad), "skip_option": API_SKIP_BAD}
             if is_run_final(run_dir, m):
                 return run_training_scores(run_dir, m, batch_mode=batch_mode, **skip), ""
             own = final_checkpoint(run_dir)
@@ -1689,7 +1685,7 @@ class Detector:
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
-                                     progress=verbose, skip_bad=skip_bad, skip_option=_API_SKIP_BAD)
+                                     progress=verbose, skip_bad=skip_bad, skip_option=API_SKIP_BAD)
         scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.model_ = model
         det.run_dir_ = run_dir
