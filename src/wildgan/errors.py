@@ -72,21 +72,37 @@ class TrainingInterrupted(WildganError):
     141 for a stop because stdout's or stderr's reader went away, see OUTPUT_CLOSED). `where`: how far training got
     (e.g. 'at 10.3 of 20 kimg'), `checkpoint_dir`: where the checkpoint is, for a caller that words its own message (the
     Python API, whose way to continue is not --resume). `complete`: the stop came as training ended, whose final
-    networks are saved; only what was to follow it (the training scores, an evaluation) was not run."""
+    networks are saved; only what was to follow it (the training scores, an evaluation) was not run.
+
+    `resume_advice`: how the run continues (the loops' errors.resume_advice), kept apart from `message`, what
+    happened: str(e) is the two joined ('MESSAGE; ADVICE'), `e.without_advice` the message alone, so that a caller
+    whose own way on replaces the advice (the demo, a study, without_resume_advice) takes it off as a field, not by
+    matching its words in the text, which broke on any rewording (and on a run path that held them). Both are
+    instance attributes: a pickled copy (the errors the ranks of a torchrun job send each other) keeps them."""
 
     def __init__(self, message: str, signum: int | None = None, *, where: str | None = None,
-                 checkpoint_dir: str | None = None, complete: bool = False) -> None:
-        super().__init__(message)
+                 checkpoint_dir: str | None = None, complete: bool = False,
+                 resume_advice: str | None = None) -> None:
+        super().__init__(f"{message}; {resume_advice}" if resume_advice else message)
         self.signum = signum
         self.where = where
         self.checkpoint_dir = checkpoint_dir
         self.complete = complete
+        self.resume_advice = resume_advice or None
+        self.without_advice = message
 
 
 def resume_advice(run_dir: object, distributed: bool = False) -> str:
-    """How a run stopped by a signal continues, as the training loops end their stop message: a command to paste
-    (it said 'continue with --resume', an option without the command or the run it goes with). distributed: the job
-    ran under torchrun, whose options the message cannot know."""
+    """How a run stopped by a signal continues, as the training loops give it to their TrainingInterrupted: during a
+    command of the CLI, a command to paste (it said 'continue with --resume', an option without the command or the run
+    it goes with); for a Python caller of train_run, the call with resume=True (option_words: a command line told a
+    Python caller of options it had not typed). distributed: the job ran under torchrun, whose options the message
+    cannot know."""
+    if not in_cli():
+        again = f"train_run(cfg, {str(run_dir)!r}, resume=True) with the same cfg"
+        if distributed:
+            return f"continue with the same torchrun command, its script calling {again}"
+        return f"continue with {again}"
     cmd = f"wildgan train --out {shell_word(run_dir)} --resume"
     if distributed:
         return f"continue with the same torchrun command and `{cmd} --distributed`"
@@ -95,16 +111,9 @@ def resume_advice(run_dir: object, distributed: bool = False) -> str:
 
 def without_resume_advice(e: TrainingInterrupted) -> str:
     """The stop's message without the loop's closing resume_advice: for a caller whose own way on replaces it (the
-    demo, a study). Found from the checkpoint folder the error names (RUN/checkpoints), so the whole advice goes,
-    whatever the run's path holds, and a message without it is returned as it is."""
-    text = str(e)
-    if e.checkpoint_dir:
-        from pathlib import Path
-
-        run = Path(e.checkpoint_dir).parent       # (the loops' run_dir, as they named it: '.' for 'checkpoints')
-        for distributed in (False, True):
-            text = text.removesuffix(f"; {resume_advice(run, distributed)}")
-    return text
+    demo, a study). Read from the error's fields (TrainingInterrupted.without_advice), not from its text; an error
+    given no advice is returned as its message is."""
+    return e.without_advice if e.resume_advice else str(e)
 
 
 def shell_word(path: object) -> str:

@@ -475,15 +475,15 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     from wildgan.errors import resume_advice
 
     out = tmp_path / "my demo"
-    said = {False: f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {out / 'checkpoints'}; "
-                   f"{resume_advice(out)}",
+    said = {False: f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {out / 'checkpoints'}",
             True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
                   "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
 
     def stopped(a):
         assert a.out == str(out) and a.evaluate
+        # (as the loops raise it: the advice a field, none for a stop as training ended)
         raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir=str(out / "checkpoints"),
-                                  complete=complete)
+                                  complete=complete, resume_advice=None if complete else resume_advice(out))
 
     monkeypatch.setattr(cli, "cmd_train", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
@@ -511,8 +511,8 @@ def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monk
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
         raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in "
-                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2, where="w",
-                                  checkpoint_dir=str(run_dir / "checkpoints"))
+                                  f"{run_dir / 'checkpoints'}", 2, where="w",
+                                  checkpoint_dir=str(run_dir / "checkpoints"), resume_advice=resume_advice(run_dir))
 
     monkeypatch.setattr(run_mod, "train_run", stopped)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130

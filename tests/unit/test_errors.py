@@ -100,26 +100,52 @@ def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(t
 
 def test_a_stop_s_resume_advice_is_a_command_to_paste_and_comes_off_whole() -> None:
     # a stop said "continue with --resume": now the command, with the run's folder quoted as one shell word; the demo
-    # and a study, whose own way on replaces it, take it off by the checkpoint folder the error names, whatever the
-    # run's path holds (a fixed phrase matched by replace() broke on any rewording)
+    # and a study, whose own way on replaces it, take it off whatever the run's path holds (a fixed phrase matched by
+    # replace() broke on any rewording)
     import shlex
 
-    from wildgan.errors import TrainingInterrupted, resume_advice, without_resume_advice
+    from wildgan.errors import (CLI_SKIP_BAD, TrainingInterrupted, resume_advice, skip_bad_said_as,
+                                without_resume_advice)
 
     run = "runs/my run's `x`"
-    assert resume_advice(run) == f"continue with `wildgan train --out {shlex.quote(run)} --resume`"
-    assert shlex.split(resume_advice(run).split("`", 1)[1].rsplit("`", 1)[0]) == \
-        ["wildgan", "train", "--out", run, "--resume"]
-    assert resume_advice(run, distributed=True).endswith(f"--out {shlex.quote(run)} --resume --distributed`")
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert resume_advice(run) == f"continue with `wildgan train --out {shlex.quote(run)} --resume`"
+        assert shlex.split(resume_advice(run).split("`", 1)[1].rsplit("`", 1)[0]) == \
+            ["wildgan", "train", "--out", run, "--resume"]
+        assert resume_advice(run, distributed=True).endswith(f"--out {shlex.quote(run)} --resume --distributed`")
     head = f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {run}/checkpoints"
     for distributed in (False, True):
-        e = TrainingInterrupted(f"{head}; {resume_advice(run, distributed)}", 2, checkpoint_dir=f"{run}/checkpoints")
+        advice = resume_advice(run, distributed)
+        e = TrainingInterrupted(head, 2, checkpoint_dir=f"{run}/checkpoints", resume_advice=advice)
+        assert str(e) == f"{head}; {advice}" and e.resume_advice == advice and e.without_advice == head
         assert without_resume_advice(e) == head
-    # a run in the current folder ('--out .': its checkpoints are 'checkpoints')
-    e = TrainingInterrupted(f"x; {resume_advice('.')}", 2, checkpoint_dir="checkpoints")
-    assert without_resume_advice(e) == "x"
-    # a message without it (the stop as training ended), or without a checkpoint folder, is kept as it is
+    # a message without it (the stop as training ended) is kept as it is
     done = TrainingInterrupted("as training ended at 30 kimg; the training is complete", 2, checkpoint_dir="r/c",
                                complete=True)
-    assert without_resume_advice(done) == str(done)
-    assert without_resume_advice(TrainingInterrupted(f"x; {resume_advice(run)}", 2)) == f"x; {resume_advice(run)}"
+    assert done.resume_advice is None and without_resume_advice(done) == str(done)
+
+
+def test_a_stop_s_resume_advice_names_train_run_s_keyword_to_a_python_caller() -> None:
+    # `wildgan train --out RUN --resume` told a Python caller of train_run of a command it had not typed
+    from wildgan.errors import CLI_SKIP_BAD, resume_advice, skip_bad_said_as
+
+    assert resume_advice("runs/a") == "continue with train_run(cfg, 'runs/a', resume=True) with the same cfg"
+    assert "resume=True" in resume_advice("runs/a", distributed=True)
+    assert "--resume" not in resume_advice("runs/a") + resume_advice("runs/a", distributed=True)
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert "--resume" in resume_advice("runs/a") and "resume=True" not in resume_advice("runs/a")
+
+
+def test_a_stop_s_advice_is_a_field_that_survives_pickle() -> None:
+    # the ranks of a torchrun job send each other their errors by pickle: the advice, kept apart from the message,
+    # must come back apart (a copy whose advice is in its text only would be parsed again)
+    import pickle
+
+    from wildgan.errors import TrainingInterrupted, without_resume_advice
+
+    e = TrainingInterrupted("interrupted at 1 of 2 kimg; checkpoint saved in r/checkpoints", 15, where="at 1 of 2",
+                            checkpoint_dir="r/checkpoints", resume_advice="continue with X")
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is TrainingInterrupted and str(back) == str(e)
+    assert (back.signum, back.where, back.checkpoint_dir, back.complete) == (15, "at 1 of 2", "r/checkpoints", False)
+    assert back.resume_advice == "continue with X" and without_resume_advice(back) == e.without_advice

@@ -759,8 +759,8 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True)
         raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.050 of 0.1 kimg; checkpoint saved in "
-                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2,
-                                  checkpoint_dir=str(run_dir / "checkpoints"))
+                                  f"{run_dir / 'checkpoints'}", 2, checkpoint_dir=str(run_dir / "checkpoints"),
+                                  resume_advice=resume_advice(run_dir))
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     said = []
@@ -784,8 +784,8 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
         raise TrainingInterrupted(f"terminated by SIGTERM at 0.050 of 0.1 kimg; checkpoint saved in "
-                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 15,
-                                  checkpoint_dir=str(run_dir / "checkpoints"))
+                                  f"{run_dir / 'checkpoints'}", 15, checkpoint_dir=str(run_dir / "checkpoints"),
+                                  resume_advice=resume_advice(run_dir))
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     data = _base(tmp_path).data.data
@@ -2221,8 +2221,8 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
         raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.016 of 0.032 kimg; checkpoint saved in "
-                                  f"{run_dir / 'checkpoints'}; {resume_advice(run_dir)}", 2,
-                                  checkpoint_dir=str(run_dir / "checkpoints"))
+                                  f"{run_dir / 'checkpoints'}", 2, checkpoint_dir=str(run_dir / "checkpoints"),
+                                  resume_advice=resume_advice(run_dir))
 
     real = study_mod.train_run
     monkeypatch.setattr(study_mod, "train_run", stopped)

@@ -1267,9 +1267,9 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                     if stop_sig and state.nimg < total_nimg:
                         where = f"at {kimg_text(state.nimg)} of {kimg_to_the_image(tc.total_kimg)} kimg"
                         raise TrainingInterrupted(
-                            f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
-                            f"{ck_dir}; {resume_advice(run_dir, dist is not None)}", flag.signum or agreed_signum,
-                            where=where, checkpoint_dir=str(ck_dir))
+                            f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in {ck_dir}",
+                            flag.signum or agreed_signum, where=where, checkpoint_dir=str(ck_dir),
+                            resume_advice=resume_advice(run_dir, dist is not None))
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
