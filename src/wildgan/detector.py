@@ -111,16 +111,19 @@ _DETECTOR_NOTE = ("This run was trained by wildgan.Detector.fit: a later fit wit
                   "train` run is never replaced by a fit).\n")
 
 
-# the CLI's ways out that training.run's refusals of a resume name, in the Python API's terms
+# the ways out that training.run's refusals of a resume name, in this API's terms: fit has no overwrite (a fit without
+# resume=True replaces the run) and takes no RunConfig. The keys are train_run's words to a Python caller
+# (training.run.resume_words, start_again_words, another_out_words: errors.option_words outside the CLI), which is
+# what Detector.fit always is
 _CLI_TO_API = (
-    ("--resume with settings that differ from the saved run", "fit(resume=True) with parameters that differ from "
+    ("resume=True with settings that differ from the saved run", "fit(resume=True) with parameters that differ from "
      "the interrupted fit's"),
-    ("give only the options that may change (e.g. --total-kimg, --minutes): ", "only total_kimg and minutes may "
-     "change; "),
-    ("start a run there without --resume, or give the run's folder", "fit without resume=True trains there afresh, "
-     "or give the run_dir of the interrupted fit"),
-    ("or start again with --overwrite (or another --out)", "or fit without resume=True to train afresh"),
-    ("or start again with --overwrite", "or fit without resume=True to train afresh"),
+    ("only the settings that may change may differ (e.g. train.total_kimg, train.minutes): ", "only total_kimg and "
+     "minutes may change; "),
+    ("start a run there without resume=True, or give the run's folder", "fit without resume=True trains there "
+     "afresh, or give the run_dir of the interrupted fit"),
+    ("or start again with overwrite=True (or another run_dir)", "or fit without resume=True to train afresh"),
+    ("or start again with overwrite=True", "or fit without resume=True to train afresh"),
     ("a resume must train on the same images", "fit(resume=True) must be given the same images"),
 )
 
@@ -141,7 +144,7 @@ def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError
 
 def _api_words(msg: str, cli_advice: str | None = None) -> str:
     """A refusal or warning of training.run about a resume, said in terms of fit(resume=True). cli_advice: the
-    refusal's CLI way on (training.run.check_run_dir's `.cli_advice`, `wildgan train --out RUN --resume` alone),
+    refusal's way on (training.run.check_run_dir's `.cli_advice`, train_run(read_run_config(RUN), RUN, resume=True)),
     which has no meaning here and is replaced as given: a regex on the message missed a RUN path that the advice
     quotes for the shell (a space in it)."""
     for cli, api in _CLI_TO_API:

@@ -236,7 +236,7 @@ def test_nan_is_detected_and_last_good_checkpoint_survives(tmp_path, monkeypatch
     assert cks, "a good checkpoint should exist from before the NaN"
     # a divergence before the first checkpoint does not claim one was kept
     _poison_after(monkeypatch, 0)
-    with pytest.raises(DivergenceError, match="No checkpoint was written before it .--checkpoint-kimg 100"):
+    with pytest.raises(DivergenceError, match="No checkpoint was written before it .train.checkpoint_kimg=100"):
         train_pgan(x, _cfg(checkpoint_kimg=100), tmp_path / "early", progress=False, log=lambda m: None)
     tensors, meta = ckpt.load_checkpoint(cks[-1])
     assert all(torch.isfinite(v.float()).all() for k, v in tensors.items() if not k.startswith("rng"))
@@ -291,7 +291,7 @@ def test_resume_refuses_a_different_schedule(tmp_path):
     with pytest.raises(ConfigError, match="train.phase_kimg"):
         train_run(other, run, resume=True, progress=False, log=lambda m: None)
     # a fresh start on top of the run is refused (it would mix old checkpoints and logs into the new run) ...
-    with pytest.raises(ConfigError, match="already holds a run.*--resume.*--overwrite"):
+    with pytest.raises(ConfigError, match="already holds a run.*resume=True.*overwrite=True"):
         train_run(cfg, run, progress=False, log=lambda m: None)
     # ... unless asked to overwrite: then nothing of the old run is left
     (run / "eval.json").write_text("{}")
@@ -365,7 +365,7 @@ def test_resume_on_changed_training_data_is_refused_and_writes_nothing(tmp_path)
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     np.savez(data, x=x["x"][1:-2], y=x["y"][1:-2])
     with pytest.raises(ConfigError, match="the training images changed since this run started .*n_train .*restore "
-                                          "them, or start again with --overwrite"):
+                                          "them, or start again with overwrite=True"):
         train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.4)), run, resume=True, progress=False,
                   log=lambda m: None)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
@@ -494,7 +494,7 @@ def test_resume_without_checkpoints_keeps_the_finished_run(tmp_path):
     longer = replace(cfg, train=replace(cfg.train, total_kimg=0.3))
     with pytest.raises(ConfigError, match="trained networks \\(network-final.json\\) but no periodic checkpoint"):
         check_run_dir(longer, run, resume=True)
-    with pytest.raises(ConfigError, match="restore its checkpoints/ folder, or start again with --overwrite"):
+    with pytest.raises(ConfigError, match="restore its checkpoints/ folder, or start again with overwrite=True"):
         train_run(longer, run, resume=True, progress=False, log=lambda m: None)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "log.txt"} == before
 

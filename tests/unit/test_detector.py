@@ -2117,9 +2117,16 @@ def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without
     tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], device="cpu")
     cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
     write_run_config(cfg, run)
-    with pytest.raises(ConfigError) as e:
-        check_run_dir(replace(cfg, train=replace(tc, phase_kimg=0.04)), run, resume=True)
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    other = replace(cfg, train=replace(tc, phase_kimg=0.04))
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError) as e:      # (a command of the CLI)
+        check_run_dir(other, run, resume=True)
     assert f"`wildgan train --out '{run}' --resume` alone uses the run's own config.yaml" in str(e.value), e.value
+    # (train_run's Python caller: the call, with the path as a Python string)
+    with pytest.raises(ConfigError) as e:
+        check_run_dir(other, run, resume=True)
+    assert f"train_run(read_run_config({str(run)!r}), {str(run)!r}, resume=True) resumes" in str(e.value), e.value
     api = str(_failed_fit(e.value, None, run, trained=False, resume=True))
     assert api.startswith(f"{run}: fit(resume=True) with parameters that differ from the interrupted fit's: "
                           f"train.phase_kimg: 0.02 -> 0.04; only total_kimg and minutes may change; a Detector with "

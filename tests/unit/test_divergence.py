@@ -43,7 +43,7 @@ def test_each_rollback_halves_the_lr_that_diverged(tmp_path, monkeypatch, one_th
     # each must try half the previous lr, not half the checkpoint's again
     _nan_critic(monkeypatch, lambda n: n > 16)
     logs: list[str] = []
-    with pytest.raises(DivergenceError, match=r"after 3 rollbacks.*now 0.000125.*start again with a lower --lr"):
+    with pytest.raises(DivergenceError, match=r"after 3 rollbacks.*now 0.000125.*start again with a lower train\.lr"):
         train_pgan(_x(), _cfg(), tmp_path, progress=False, log=logs.append)
     said = [m.split("with lr ")[1] for m in logs if "rolled back" in m]
     assert said == ["0.0005", "0.00025", "0.000125"], logs
@@ -129,8 +129,8 @@ def test_weights_gone_nan_in_the_last_round_roll_back_and_train_on(tmp_path, mon
 def test_weights_gone_nan_in_the_last_round_stop_as_anywhere_else(tmp_path, monkeypatch, one_thread) -> None:
     # --on-divergence stop: the usual divergence error (with its way on), no final networks, no checkpoint of the end
     _nan_critic(monkeypatch, lambda n: n in (33, 34))
-    with pytest.raises(DivergenceError, match=r"non-finite weights in G at 0\.576 kimg.*continue with --resume "
-                                              r"--on-divergence rollback"):
+    with pytest.raises(DivergenceError, match=r"non-finite weights in G at 0\.576 kimg.*continue with resume=True "
+                                              r"and train\.on_divergence='rollback'"):
         train_pgan(_x(), _end_cfg(on_divergence="stop"), tmp_path, progress=False, log=lambda m: None)
     assert not list(tmp_path.glob("network-final.*"))
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.json"))[-1] == "ckpt-000000000512.json"

@@ -294,7 +294,7 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
     kept = p.read_bytes()
     _npz(p, flip=40, classes=3)
     with pytest.raises(ConfigError, match=r"the training images changed since this run started .*or start again "
-                                          r"with --overwrite\. .*toy\.npz is not the file the run read when it was "
+                                          r"with overwrite=True\. .*toy\.npz is not the file the run read when it was "
                                           r"trained \(recorded: .*\): if the run's data was moved, put it back "
                                           r"at .*toy\.npz \(or link its new place there: ln -s NEW_PLACE ") as e:
         # (where to put the data back, as score and evaluate say it: the resume said only that the bytes differ)

@@ -775,6 +775,26 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     assert not any("stopped" in m for m in said), said
 
 
+def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch):
+    # train_run's way on, "start again with overwrite=True" (a study's Python caller: train_run's words since they
+    # name its keyword, not --overwrite), does not exist for a study's cell, whose folder is the study's: replaced
+    import wildgan.training.run as run_mod
+
+    def refused(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # (train_run's own refusal of a resume that would start over on top of trained networks)
+        (run_dir / "network-final.json").write_text("{}")
+        run_mod._refuse_resume_without_checkpoints(run_dir)
+
+    monkeypatch.setattr(study_mod, "train_run", refused)
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(ConfigError) as e:
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    run_dir = tmp_path / "st" / "runs" / cell[0].key
+    assert str(e.value).endswith(f"or delete {run_dir} to train this cell again"), e.value
+    assert "overwrite" not in str(e.value) and "another" not in str(e.value), e.value
+
+
 def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
     # the cell's stop was written to the study's log.txt by the cell, then again by the command: two identical lines
     # per Ctrl-C, which read as two stops in a log that marks its sessions by nothing else

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import checkpoint as ckpt
-from ..errors import CheckpointError, DivergenceError
+from ..errors import CheckpointError, DivergenceError, option_words
 
 MAX_ROLLBACKS = 3     # --on-divergence rollback: divergences survived per run before it stops
 
@@ -25,20 +25,24 @@ def rollback_checkpoint(what: str, ck_dir: Path, *, on_divergence: str, rollback
 
     `what`: what diverged and where; `rollbacks`: those done so far in the run; `lr`: the learning rate that
     diverged; `kind`: the checkpoint kind the loop writes. `lower_lr` names the setting that lowers the lr and
-    `interval` the run's checkpoint interval, for the advice of the error."""
+    `interval` the run's checkpoint interval, for the advice of the error. The ways on are named in the words of the
+    call in progress (errors.option_words): the CLI's options during a command, train_run's keyword arguments and
+    RunConfig's fields for a Python caller (`lower_lr` and `interval` come so from the loops)."""
     if on_divergence != "rollback" or rollbacks >= MAX_ROLLBACKS:
+        rollback = option_words("--on-divergence rollback", "train.on_divergence='rollback'")
         if ckpt.list_checkpoints(ck_dir):
-            # the lr is part of what a --resume keeps: a lower one means a new run
+            # the lr is part of what a resume keeps: a lower one means a new run
             advice = (f"it diverged again after {rollbacks} rollbacks, each with half the lr (now {lr:g}): start "
-                      f"again with a lower {lower_lr} (--overwrite, or another --out)"
+                      f"again with a lower {lower_lr} ({option_words('--overwrite', 'overwrite=True')}, or "
+                      f"{option_words('another --out', 'another run_dir')})"
                       if on_divergence == "rollback" else
-                      f"continue with --resume --on-divergence rollback (back to it with half the lr), or start "
-                      f"again with a lower {lower_lr}")
+                      f"continue with {option_words('--resume', 'resume=True and')} {rollback} (back to it with "
+                      f"half the lr), or start again with a lower {lower_lr}")
             raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {ck_dir} was kept; "
                                   f"{advice}")
         raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it ({interval}), so "
                               f"there is nothing to resume or roll back to; try a lower {lower_lr}, and a smaller "
-                              f"--checkpoint-kimg with --on-divergence rollback")
+                              f"{option_words('--checkpoint-kimg', 'train.checkpoint_kimg')} with {rollback}")
     try:
         # report only: every rank of a distributed run reads the folder here, and one renaming a file under the
         # others' reads would make them disagree on where they roll back to

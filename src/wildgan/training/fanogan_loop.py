@@ -377,7 +377,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         lr = state.gan_lr if gan else state.enc_lr
         tensors, meta = rollback_checkpoint(
             what, ck_dir, on_divergence=on_divergence, rollbacks=state.rollbacks, lr=lr, kind=ckpt.FANOGAN_KIND,
-            lower_lr=f"fanogan.{'lr' if gan else 'enc_lr'} (in a --config file)",
+            lower_lr=f"fanogan.{'lr' if gan else 'enc_lr'}{option_words(' (in a --config file)', '')}",
             interval=f"a checkpoint every {checkpoint_every} iterations", log=say)
         if not gan and int(meta["state"]["gan_iter"]) != state.gan_iter:
             # (its G and D are not those E has trained against, and G is never trained again once E has begun)

@@ -1409,8 +1409,10 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     weights: the caller only saves after this returns with restored, finite networks. Returns the checkpoint
     restored (_checkpoint_text)."""
     found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
-                                rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
-                                interval=f"--checkpoint-kimg {kimg_to_the_image(cfg.train.checkpoint_kimg)}", log=log)
+                                rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND,
+                                lower_lr=option_words("--lr", "train.lr"),
+                                interval=option_words("--checkpoint-kimg ", "train.checkpoint_kimg=")
+                                + kimg_to_the_image(cfg.train.checkpoint_kimg), log=log)
     new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
     new.lr = halve_lr(opts.values(), new.lr, state.lr)
     new.rollbacks = state.rollbacks + 1

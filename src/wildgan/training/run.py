@@ -72,6 +72,26 @@ from .tblog import require_tensorboard
 WRITABLE_RUN_DIR = "train into a folder that can be written (wildgan train --out DIR, Detector(run_dir=DIR))"
 
 
+# The ways on that train_run's refusals name, in the words of the call in progress (errors.option_words): the CLI's
+# options during a command, train_run's keyword arguments for a Python caller, who was told of options it cannot pass.
+# Read where a message is made; a caller that words a refusal in its own terms (Detector.fit, a study's cell) matches
+# what they return, in the same call, not a copy of the text.
+def resume_words() -> str:
+    """How the caller continues the run in place: '--resume', or train_run's 'resume=True'."""
+    return option_words("--resume", "resume=True")
+
+
+def start_again_words() -> str:
+    """The advice to train the run again from scratch, deleting it: 'start again with --overwrite' (the CLI's), or
+    'start again with overwrite=True' (train_run's)."""
+    return f"start again with {option_words('--overwrite', 'overwrite=True')}"
+
+
+def another_out_words() -> str:
+    """Another folder for the run: 'another --out', or 'another run_dir' (train_run's)."""
+    return option_words("another --out", "another run_dir")
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The run folder
 
@@ -179,11 +199,15 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                          f"{kimg_to_the_image(reached / 1000)} kimg the run has trained (a resume may lengthen a "
                          f"run, not shorten it)")
         if diffs:
-            alone = f"`wildgan train --out {shell_word(run_dir)} --resume` alone uses the run's own config.yaml"
-            err = ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
-                              f"give only the options that may change (e.g. --total-kimg, --minutes): {alone}"
-                              f"{_moved_data_hint(saved_cfg, cfg)}")
-            # the CLI's way on, kept apart for a caller that words the refusal in its own terms (Detector.fit's
+            alone = option_words(f"`wildgan train --out {shell_word(run_dir)} --resume` alone uses the run's own "
+                                 f"config.yaml",
+                                 f"train_run(read_run_config({str(run_dir)!r}), {str(run_dir)!r}, resume=True) "
+                                 f"resumes with the run's own config (wildgan.config.read_run_config)")
+            may = option_words("give only the options that may change (e.g. --total-kimg, --minutes): ",
+                               "only the settings that may change may differ (e.g. train.total_kimg, train.minutes): ")
+            err = ConfigError(f"{run_dir}: {resume_words()} with settings that differ from the saved run: "
+                              f"{'; '.join(diffs)}; {may}{alone}{_moved_data_hint(saved_cfg, cfg)}")
+            # the way on, kept apart for a caller that words the refusal in its own terms (Detector.fit's
             # resume=True cuts it): found by value, not parsed back out of the message, whatever the path holds
             err.cli_advice = alone      # type: ignore[attr-defined]
             raise err
@@ -240,7 +264,8 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
     waste. Touches nothing."""
     run_dir = Path(run_dir)
     if resume and overwrite:
-        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
+        raise ConfigError(f"{resume_words()} continues the run in place and "
+                          f"{option_words('--overwrite', 'overwrite=True')} deletes it: give one of them")
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
@@ -259,10 +284,10 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
             # --overwrite, which deletes the checkpoints that config.json alone is missing to continue from
             raise ConfigError(f"{run_dir}: cannot resume: its config.json is missing, while other files of the run "
                               f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
-                              f"continue it, or start again with --overwrite (which deletes them)")
+                              f"continue it, or {start_again_words()} (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
-        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
-                          f"run's folder")
+        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without {resume_words()}, or "
+                          f"give the run's folder")
     _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         _refuse_resume_without_checkpoints(run_dir)
@@ -300,8 +325,9 @@ def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> 
     trained (never_trained: replaced as --overwrite would). Asked by check_out_dir, and again by train_run under the
     lock: another start may have trained there in between."""
     if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use --resume to "
-                          f"continue it, --overwrite to delete it and start again, or another --out")
+        raise ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use "
+                          f"{resume_words()} to continue it, {option_words('--overwrite', 'overwrite=True')} to "
+                          f"delete it and start again, or {another_out_words()}")
 
 
 def _data_place(data: str | None) -> str:
@@ -420,8 +446,8 @@ def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
     if finals and not list_checkpoints(run_dir / "checkpoints"):
         raise ConfigError(f"{run_dir}: cannot resume: the run has trained networks ({finals[0]}) but no periodic "
                           f"checkpoint to continue from ({run_dir / 'checkpoints'} is empty or missing), so a resume "
-                          f"would start over on top of them; restore its checkpoints/ folder, or start again with "
-                          f"--overwrite (or another --out)")
+                          f"would start over on top of them; restore its checkpoints/ folder, or "
+                          f"{start_again_words()} (or {another_out_words()})")
 
 
 # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
@@ -1109,7 +1135,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         log(f"warning: the training images' pixels differ from this run's split.json under the same image ids, and "
             f"the decoding changed since it was recorded ({decoding}), which alone can change pixels by a level or "
             f"so: training continues, and split.json records the pixels as they are now. If images were also "
-            f"replaced or reordered under the same names, stop and restore them, or start again with --overwrite"
+            f"replaced or reordered under the same names, stop and restore them, or {start_again_words()}"
             + (f". The source itself is not the one recorded: {replaced}" if replaced else ""))
     elif train_diffs:
         # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
@@ -1119,7 +1145,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         # say it, not only that the bytes differ)
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                          f"or start again with --overwrite{also}"
+                          f"or {start_again_words()}{also}"
                           + (f": {restore_advice(split.info.get('source'))}" if replaced else ""))
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
