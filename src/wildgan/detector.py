@@ -772,7 +772,7 @@ class Detector:
     def _fit(self, X: Any, run_log: RunLog, *, X_val: Any = None, y_val: Any = None, resume: bool = False
              ) -> "Detector":
         from .scoring.run import load_model
-        from .training.run import check_lock_free, train_run
+        from .training.run import check_lock_free, train_run, trained_line
 
         if resume and self.run_dir is None:
             raise ConfigError("resume=True continues a fit from the checkpoints in its run_dir: give "
@@ -819,10 +819,13 @@ class Detector:
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
             # (fit says a run not grown to full resolution in its own words, _warn_if_not_grown: not twice)
+            # (run_log keeps the run's log.txt, which train_run leaves to it: runlog.kept_by_caller)
+            fit_log = self._log(run_log)
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
-                               progress=bool(self.verbose), log=self._log(run_log), before_unlock=mark,
-                               warn_not_grown=False)
+                               progress=bool(self.verbose), log=fit_log, before_unlock=mark, warn_not_grown=False)
             trained = True
+            # the line that ends a `wildgan train` run's (or a train_run's) log: what was trained and how it ended
+            fit_log(trained_line(result))
             if unmarked:
                 raise unmarked[0]
             model = load_model(run_dir, self.device, checkpoint=result.final)

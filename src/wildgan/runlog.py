@@ -168,6 +168,17 @@ def _forget_shown() -> None:
 _ACTIVE: list[tuple[int, list[RunLog]]] = []
 
 
+def kept_by_caller(path: Path) -> bool:
+    """Whether a session's own RunLog writes the log file `path` and collects this thread's wildgan warnings (a
+    copying_warnings block the thread is inside): a Detector.fit, a study's cell, the CLI. A callee that would write
+    that log.txt itself (training.run.train_run, for a Python caller) leaves it to that log, which then has every line
+    once. Paths are compared as the files they name (a relative and an absolute spelling of one folder are one)."""
+    me = threading.get_ident()
+    target = Path(path).resolve()
+    return any(log.path is not None and log.path.resolve() == target
+               for owner, into in list(_ACTIVE) if owner == me for log in into)
+
+
 def said(text: str) -> None:
     """A warning the CLI printed on stderr itself rather than as a Python warning (an option that does not apply to
     the chosen method, say): into the logs of the copying_warnings blocks the process is inside, as a shown warning

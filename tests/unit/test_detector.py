@@ -2468,6 +2468,15 @@ def test_fit_marks_its_run_while_its_training_holds_the_run_lock(x_train, tmp_pa
     assert held_when_written == [True]
 
 
+def test_a_fit_s_log_txt_ends_its_training_as_train_run_s_does(det) -> None:
+    # a fit's log.txt said what it trained on, but not how the training ended, which `wildgan train` and train_run
+    # write ("trained ... (done); networks in ..."); and its lines once, train_run leaving the file to the fit's log
+    lines = (det.run_dir_ / "log.txt").read_text().splitlines()
+    assert len([ln for ln in lines if ln.startswith("training wildgan (tiny) on ")]) == 1, lines
+    (done,) = [ln for ln in lines if ln.startswith("trained ")]
+    assert done.endswith(f" kimg (done); networks in {det.run_dir_ / 'network-final.json'}"), lines
+
+
 def test_a_log_txt_that_cannot_be_written_does_not_stop_a_fit(x_train, tmp_path, monkeypatch, capsys) -> None:
     """log.txt is a copy of what the fit says, as a CLI run's is (fileio.append_log_line): a write that fails there (a
     full disk, a read-only file) stopped Detector.fit with an OSError, and since the line is written first (so that

@@ -81,3 +81,98 @@ def test_a_divergence_names_the_caller_s_way_on(tmp_path, cli):
         assert again.endswith("start again with a lower LR (overwrite=True, or another run_dir)"), again
         assert none.endswith("a smaller train.checkpoint_kimg with train.on_divergence='rollback'"), none
         assert not any("--" in m for m in (kept, again, none)), (kept, again, none)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# RUN/log.txt of a train_run called from Python
+
+
+def _run_config(tmp_path: Path, total_kimg: float = 0.128):
+    import numpy as np
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=(rng.random((48, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    return RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=total_kimg, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu", threads=1, train_scores=False),
+                     preset="tiny")
+
+
+def _trained_quickly(monkeypatch, outcome=None):
+    """train_run's own steps as they are, its method's loop replaced: one progress line, then `outcome` raised (an
+    exception), or the networks' result."""
+    from wildgan.training import run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    def train(cfg, split, run_dir, *, log, **kw):
+        log("tick 1 kimg 0.032")
+        if outcome is not None:
+            raise outcome
+        return TrainResult(run_dir=run_dir, nimg=64, final=run_dir / "network-final.json", status="done")
+
+    monkeypatch.setattr(run_mod, "_train_method", train)
+
+
+def test_train_run_from_python_writes_the_run_s_log(tmp_path):
+    # a train_run from Python left no log.txt, while `wildgan train` writes one: what was trained on what, its
+    # progress, how it ended (the file a person opens later)
+    from wildgan.training.run import train_run
+
+    run = tmp_path / "run"
+    said: list[str] = []
+    result = train_run(_run_config(tmp_path, total_kimg=0.128), run, progress=False, log=said.append)
+    lines = (run / "log.txt").read_text().splitlines()
+    assert lines == [said[0], f"trained 0.128 kimg (done); networks in {result.final}"], lines
+    assert lines[0].startswith("training wildgan (tiny) on 19 images ") and lines[0].endswith(f"-> {run}"), lines
+    assert said == lines, said                  # (given to `log` too)
+    # a resume appends its session to the same log
+    train_run(_run_config(tmp_path, total_kimg=0.16), run, resume=True, progress=False, log=lambda m: None)
+    again = (run / "log.txt").read_text().splitlines()
+    assert again[:2] == lines and again[2].startswith("resuming wildgan (tiny) on 19 images"), again
+    assert again[-1].startswith("trained 0.") and again[-1].endswith(f"kimg (done); networks in {result.final}"), \
+        again
+
+
+def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
+    from wildgan.errors import TrainingInterrupted, resume_advice
+    from wildgan.training.run import train_run
+
+    run = tmp_path / "run"
+    stop = TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 0.032 of 0.064 kimg; checkpoint saved in X", 2,
+                               checkpoint_dir="X", resume_advice=resume_advice(run))
+    _trained_quickly(monkeypatch, stop)
+    with pytest.raises(TrainingInterrupted):
+        train_run(_run_config(tmp_path), run, progress=False, log=lambda m: None)
+    lines = (run / "log.txt").read_text().splitlines()
+    assert lines[-2:] == ["tick 1 kimg 0.032", f"stopped: {stop}"], lines
+    assert lines[-1].endswith(f"continue with train_run(cfg, {str(run)!r}, resume=True) with the same cfg"), lines
+    # a refused start (a run is there) writes nothing into the run it refused
+    before = (run / "log.txt").read_text()
+    (run / "stats.jsonl").write_text('{"kimg": 0.032}\n')
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train_run(_run_config(tmp_path), run, progress=False, log=lambda m: None)
+    assert (run / "log.txt").read_text() == before
+
+
+def test_a_caller_that_keeps_the_log_gets_each_line_once(tmp_path, monkeypatch):
+    # the CLI (a RunLog as `log`) and Detector.fit or a study's cell (a RunLog of that file collecting their
+    # warnings, a function as `log`) write log.txt themselves: train_run must not write every line a second time
+    from wildgan.runlog import RunLog, copying_warnings
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    run = tmp_path / "run"
+    train_run(_run_config(tmp_path), run, progress=False, log=RunLog(run / "log.txt", make_folder=True))
+    lines = (run / "log.txt").read_text().splitlines()
+    assert lines.count("tick 1 kimg 0.032") == 1 and not any(ln.startswith("trained ") for ln in lines), lines
+
+    other = tmp_path / "other"
+    kept = RunLog(other / "log.txt", make_folder=True)
+    with copying_warnings(kept):
+        train_run(_run_config(tmp_path), other, progress=False, log=kept.write)
+    lines = (other / "log.txt").read_text().splitlines()
+    assert lines.count("tick 1 kimg 0.032") == 1 and lines[0].startswith("training wildgan"), lines

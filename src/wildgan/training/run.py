@@ -61,7 +61,7 @@ from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missin
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
 from ..errors import ConfigError, WildganError, option_words, shell_word, skip_bad_option, warn_user
-from ..runlog import RunLog, copying_warnings
+from ..runlog import RunLog, copying_warnings, kept_by_caller
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
@@ -669,6 +669,13 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
               warn_not_grown: bool = True) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
+    RUN_DIR/log.txt is written as `wildgan train` writes it: what is trained on what, the lines said (given to `log`
+    too, default print), the wildgan warnings said meanwhile (held until the first line: a refused start writes
+    nothing), and how the session ended: `trained ... (done); networks in ...` (trained_line) or `stopped: ...`.
+    Not where the caller keeps that log.txt itself: `log` is a RunLog (the CLI's, replay_run's), or a RunLog of that
+    file collects the caller's warnings (copying_warnings: Detector.fit, a study's cell), which the lines given to
+    `log` reach; only rank 0 of a torchrun job writes it.
+
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
     run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
@@ -681,9 +688,39 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
     Training sets torch's thread count (cfg.train.threads) and seeds its global RNG: both are put back as the caller
     had them when this returns or raises (devices.caller_torch_state_kept)."""
-    with caller_torch_state_kept():
-        return _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                               split=split, before_unlock=before_unlock, warn_not_grown=warn_not_grown)
+    from .distributed import current, record_how_training_ended, torchrun_world
+
+    run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
+    # a Python caller's run had no log.txt, while the command's has one: the file a person opens later to learn what
+    # the run trained and how it ended
+    own = None
+    if torchrun_world()[0] == 0 and not isinstance(log, RunLog) and not kept_by_caller(run_dir / "log.txt"):
+        own = RunLog(run_dir / "log.txt", show=log, make_folder=True)
+    with caller_torch_state_kept(), copying_warnings(own):
+        try:
+            result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
+                                     log=log if own is None else own, split=split, before_unlock=before_unlock)
+        except BaseException as e:
+            if own is not None:
+                # as the command's log.txt: how the training ended (a refusal, the folder another process's, ran
+                # nothing and writes nothing)
+                record_how_training_ended(run_dir, current(), e, own.write)
+            raise
+        if own is not None:
+            own(trained_line(result))
+        # after the lock is let go (and the line that the run is done): a warnings filter that makes it an error
+        # raises it over a run finished and written
+        said = not_grown_warning(cfg, result) if warn_not_grown and _on_rank_0(current()) else None
+        if said is not None:
+            warn_user(said)
+        return result
+
+
+def trained_line(result: TrainResult) -> str:
+    """The line that ends a training session's log, as `wildgan train` says it: what was trained, how it ended
+    (result.status: done, budget) and where the networks are."""
+    what = f"f-AnoGAN: {result.detail}" if result.detail else f"{kimg_text(result.nimg)} kimg"
+    return f"trained {what} ({result.status}); networks in {result.final}"
 
 
 def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | None = None,
@@ -744,11 +781,10 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
-                    before_unlock: Callable[[], None] | None, warn_not_grown: bool) -> TrainResult:
+                    before_unlock: Callable[[], None] | None) -> TrainResult:
     """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
-    run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
     cfg = _data_recorded_absolute(cfg, split)
     ctx = current()
     is_main = _on_rank_0(ctx)
@@ -771,10 +807,6 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
             raise
         if before_unlock is not None and is_main:
             before_unlock()
-    # after the lock is let go: a warnings filter that makes it an error raises it over a run finished and written
-    said = not_grown_warning(cfg, result) if warn_not_grown and is_main else None
-    if said is not None:
-        warn_user(said)
     return result
 
 
