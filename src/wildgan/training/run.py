@@ -17,6 +17,10 @@ study's cells all call it. A run goes through these steps, each a function below
 5. After the lock: a pGAN run that ended before its networks grew to full resolution is warned of
    (`not_grown_warning`), unless the caller says it itself.
 
+Around it all, RUN/log.txt for a caller that does not keep it itself (train_run's docstring): the lines said, the
+warnings, `trained_line` or `stopped: ...`. Its refusals name the ways on in the caller's words (`resume_words`,
+`start_again_words`, `another_out_words`: the CLI's options during a command, train_run's keywords otherwise).
+
 Where things are, top to bottom:
 
 * The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`); a
