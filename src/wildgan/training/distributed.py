@@ -43,6 +43,18 @@ they decide alike. It waits for the collective, and where a peer died it waits u
 process after the NCCL timeout (torch's 10 minutes, or --dist-timeout), or torchrun stops it first (SIGTERM, then
 SIGKILL 30 s later, once any rank has ended). The watchdog acts unless TORCH_NCCL_ASYNC_ERROR_HANDLING is 0, which
 init_distributed warns of (nccl_timeout_unenforced); the wait is never for good.
+One wait for rank 0's work alone is in an NCCL collective, not under a gloo barrier: the sample grid
+(loop._write_samples: Gs on the 64 fixed latents, the 8x8 PNG, with --tensorboard its copy in the event file), which
+rank 0 writes after a checkpoint's barrier, or between checkpoints (--sample-kimg), while the other ranks go on into
+the next iteration's gradient all-reduce. It is left synchronous: measured on a 2-core Xeon VM (benchmarks/RESULTS.md,
+"the sample grid under torchrun"), the PNG takes 1.0 s at 256x256, 4.1 s at 512x512 and 19 s at 1024x1024, and
+--tensorboard's copy 3.5, 18 and 82 s more; Gs's forward is a third of one global iteration's FLOPs (2.3 TFLOP for
+the paper preset at 256x256 and minibatch 8: milliseconds at a GPU's rate, not measured here; 27 s on one CPU thread,
+of the order of a CPU job's own iteration). At most ~100 s
+against NCCL's 10 minutes and gloo's 30, so it cannot reach the default timeouts; a --dist-timeout given below it
+would stop the job there, as one below a checkpoint's write does. Meanwhile rank 0's GPU idles (and the others wait in
+the all-reduce), the same pause one process takes to write the grid: once per checkpoint unless --sample-kimg asks for
+more.
 """
 
 from __future__ import annotations
