@@ -1,7 +1,8 @@
 """A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
 folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it), whether it failed in
 training or before (start_together), and one that hangs stops the job after --dist-timeout. Under `wildgan score
---distributed` (no run folder) rank 0 says that another rank stopped."""
+--distributed` (no run folder) rank 0 says that another rank stopped. And the same record of a rank's own failure
+under replay_run, the Python `wildgan train --config`."""
 
 from __future__ import annotations
 
@@ -487,3 +488,74 @@ def test_a_ranks_data_and_config_errors_reach_the_other_ranks_as_their_class(tmp
         "image file",
         "start on rank 1: DataError=True: /data/pile/7.png: cannot identify image file"], proc.stderr[-3000:]
     print(f"\nrank 1's errors kept their class: torchrun job ended after {took:.1f} s")
+
+
+# replay_run (the Python `wildgan train --config`) in a job of two ranks, each its own caller: rank 1 fails alone in its
+# second training step; each rank notes what replay_run raised. Started as torchrun starts them (its environment),
+# without torchrun: its SIGTERM to rank 0, once rank 1's process has ended, would race rank 0's handling of the error
+# (a Python caller has no handler for it, as the CLI has)
+REPLAY_WRAPPER = textwrap.dedent('''
+    import os, sys
+    from pathlib import Path
+    from wildgan.training import distributed as dist, loop
+    from wildgan.training.run import replay_run
+    rank, out = int(os.environ["RANK"]), Path(sys.argv[2])
+    if rank == 1:
+        real, calls = loop.StepRunner.iteration, []
+        def iteration(self, *args, **kw):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("rank 1 ran out of memory (simulated)")
+            return real(self, *args, **kw)
+        loop.StepRunner.iteration = iteration
+    dist.init_distributed("cpu", timeout_min=1)
+    try:
+        replay_run(sys.argv[1], out, progress=False, log=lambda m: None, warn_not_grown=False)
+        said = "finished"
+    except Exception as e:
+        said = f"{type(e).__name__}: {e}"
+    (out.parent / f"said-{rank}.txt").write_text(said)
+''')
+
+
+@pytest.mark.integration
+def test_replay_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Path):
+    """replay_run under torchrun: rank 1, failing alone, wrote nothing (only rank 0 wrote log.txt), so rank 0's
+    `stopped:` line said that a peer stopped without a word, and rank 0 raised gloo's closed connection. Now rank 1
+    records its error as `wildgan train --distributed` does, and rank 0 names it in log.txt and in what it raises."""
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
+
+    wrapper = tmp_path / "replay.py"
+    wrapper.write_text(REPLAY_WRAPPER)
+    (tmp_path / "first").mkdir()
+    cfg = RunConfig(data=DataConfig(data=str(_toy(tmp_path)), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch={4: 16, 8: 16}, device="cpu",
+                                      threads=1, train_scores=False), preset="tiny")
+    write_run_config(cfg, tmp_path / "first")
+    run = tmp_path / "run"
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    t0 = time.monotonic()
+    ranks = [subprocess.Popen([sys.executable, str(wrapper), str(tmp_path / "first" / "config.yaml"), str(run)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(r), "LOCAL_RANK": str(r),
+                                   "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+             for r in (0, 1)]
+    said = [p.communicate(timeout=120)[0] for p in ranks]
+    took = time.monotonic() - t0
+    assert [p.returncode for p in ranks] == [0, 0], said
+    record = run / "rank-1-error.txt"
+    own = "RuntimeError: rank 1 ran out of memory (simulated)"
+    assert (tmp_path / "said-1.txt").read_text() == own
+    named = f"rank 1 of 2 failed: {own} (traceback in {record}); then on rank 0: "
+    said0 = (tmp_path / "said-0.txt").read_text()
+    assert said0.startswith(f"WildganError: {named}"), said0
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert f"rank 1 of 2 stopped: {own} (traceback in {record})" in log, log
+    assert log[-1].startswith(f"stopped: {named}"), log
+    assert record.read_text(encoding="utf-8").rstrip().endswith(own)
+    print(f"\nreplay_run, rank 1 raised: the job ended after {took:.1f} s (startup included)")

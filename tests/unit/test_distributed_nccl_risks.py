@@ -5,7 +5,9 @@ which group each collective runs on):
   iteration (loop.StepRunner._compiled): a rank that compiles for longer then holds the others there, under the
   --dist-timeout, not inside NCCL's all-reduce, whose watchdog kills the process after torch's 10 minutes;
 * a GPU job whose ranks did not end together aborts its process groups (distributed.shutdown) instead of destroying
-  them: destroy_process_group flushes the NCCL work a rank queued, which a peer that stopped elsewhere never joins.
+  them: destroy_process_group flushes the NCCL work a rank queued, which a peer that stopped elsewhere never joins;
+  where that abort (a private torch API) or the destroy fails, the groups are still left and the rank's own error,
+  not the teardown's, goes up.
 
 A GPU job is played on gloo here; tests/integration/test_ddp_compile_skew.py runs the first with 2 processes."""
 
@@ -115,3 +117,68 @@ def test_a_gpu_job_that_did_not_end_together_aborts_its_groups(nccl: bool, world
     assert ended(together=False) == ("abort" if nccl else "destroy")
     assert ended(together=True, peer_gone=True) == ("abort" if nccl else "destroy")
     assert how == []
+
+
+def _stopping_on(error: Exception, leave) -> None:
+    """`leave()` called as the CLI calls shutdown: inside the except block of the error that stopped the rank."""
+    try:
+        raise error
+    except type(error):
+        leave()
+        raise
+
+
+def test_an_abort_that_fails_destroys_the_groups_and_names_the_ranks_error(world_of_one,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    """torch's _abort_process_group is private: where it raised, the groups stayed initialised (a later process group
+    in this process was refused as "already initialized") and the warning did not say why the rank stopped. Now the
+    groups are destroyed after all, the warning names the abort's error and the rank's own, and the rank's error is
+    the one that goes up."""
+    from wildgan.errors import WildganWarning
+
+    def abort(group=None):
+        raise RuntimeError("abort is not supported by this build")
+
+    monkeypatch.setattr(tdist.distributed_c10d, "_abort_process_group", abort)
+    monkeypatch.setattr(dist, "_group_backend", lambda device_type: "nccl" if device_type == "cuda" else "gloo")
+    dist.init_distributed("cpu")
+    with pytest.warns(WildganWarning) as got, pytest.raises(ValueError, match="the rank's own error"):
+        _stopping_on(ValueError("the rank's own error"), lambda: dist.shutdown(together=False))
+    assert not tdist.is_initialized() and dist.current() is None
+    said = [str(w.message) for w in got]
+    assert len(said) == 1 and said[0].startswith(
+        "could not abort the process groups (RuntimeError: abort is not supported by this build); destroying them "
+        "instead"), said
+    assert said[0].endswith("; this rank stopped on ValueError: the rank's own error"), said
+    dist.init_distributed("cpu")            # a later job in this process starts
+    dist.shutdown()
+    assert not tdist.is_initialized()
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_teardown_that_fails_is_said_not_raised_over_the_ranks_error(together: bool, world_of_one, capsys,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    """destroy_process_group raising (a CPU job, or a GPU job's end together) replaced the error the rank was stopping
+    on, shutdown being called in its except block. Now it is said, even under a warnings filter that makes warnings
+    errors (python -W error: then as text on stderr), and the rank's error goes up."""
+    import warnings
+
+    real_destroy = tdist.destroy_process_group
+
+    def destroy(group=None):
+        raise RuntimeError("gloo pair teardown failed")
+
+    dist.init_distributed("cpu")
+    monkeypatch.setattr(tdist, "destroy_process_group", destroy)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(KeyError, match="the rank's own error"):
+                _stopping_on(KeyError("the rank's own error"), lambda: dist.shutdown(together=together))
+        assert dist.current() is None
+        err = capsys.readouterr().err
+        assert ("wildgan: warning: could not leave the process group (RuntimeError: gloo pair teardown failed): a new "
+                "process group in this process will be refused as already initialized; this rank stopped on KeyError: "
+                "\"the rank's own error\"") in err, err
+    finally:
+        real_destroy()            # (the fixture's shutdown finds no group left)

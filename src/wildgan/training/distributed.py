@@ -43,6 +43,18 @@ they decide alike. It waits for the collective, and where a peer died it waits u
 process after the NCCL timeout (torch's 10 minutes, or --dist-timeout), or torchrun stops it first (SIGTERM, then
 SIGKILL 30 s later, once any rank has ended). The watchdog acts unless TORCH_NCCL_ASYNC_ERROR_HANDLING is 0, which
 init_distributed warns of (nccl_timeout_unenforced); the wait is never for good.
+One wait for rank 0's work alone is in an NCCL collective, not under a gloo barrier: the sample grid
+(loop._write_samples: Gs on the 64 fixed latents, the 8x8 PNG, with --tensorboard its copy in the event file), which
+rank 0 writes after a checkpoint's barrier, or between checkpoints (--sample-kimg), while the other ranks go on into
+the next iteration's gradient all-reduce. It is left synchronous: measured on a 2-core Xeon VM (benchmarks/RESULTS.md,
+"the sample grid under torchrun"), the PNG takes 1.0 s at 256x256, 4.1 s at 512x512 and 19 s at 1024x1024, and
+--tensorboard's copy 3.5, 18 and 82 s more; Gs's forward is a third of one global iteration's FLOPs (2.3 TFLOP for
+the paper preset at 256x256 and minibatch 8: milliseconds at a GPU's rate, not measured here; 27 s on one CPU thread,
+of the order of a CPU job's own iteration). At most ~100 s
+against NCCL's 10 minutes and gloo's 30, so it cannot reach the default timeouts; a --dist-timeout given below it
+would stop the job there, as one below a checkpoint's write does. Meanwhile rank 0's GPU idles (and the others wait in
+the all-reduce), the same pause one process takes to write the grid: once per checkpoint unless --sample-kimg asks for
+more.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ import gc
 import os
 import signal
 import socket
+import sys
 import time
 import traceback
 import uuid
@@ -303,8 +316,11 @@ def shutdown(together: bool = True) -> None:
     died): the flush waited for them until torchrun's SIGKILL, 30 s after it asked the rank to stop, or the
     watchdog's NCCL timeout, and what the rank had to say, raised after this, was never printed. The gloo-only job
     keeps destroy_process_group: gloo runs no queued work (its collectives return before the next call), and an
-    abort there waits for an unanswered collective just as a destroy does."""
+    abort there waits for an unanswered collective just as a destroy does. An abort that fails falls back on the
+    destroy, and a teardown that fails is said, never raised (_leave_after_failure, _destroy_groups): shutdown runs
+    while the error that stopped the rank goes up."""
     global _CTX
+    stopping_on = sys.exc_info()[1]              # (the caller's error being handled, if any: its warnings name it)
     if tdist.is_initialized():
         met = together
         if together:
@@ -313,16 +329,63 @@ def shutdown(together: bool = True) -> None:
                 tdist.barrier(group=ctrl)        # on the CPU group: no rank closes its sockets while a peer still talks
             except RuntimeError:                 # a peer already gone (DistBackendError): still free what we hold
                 met = False                      # (not Exception: a SIGTERM raised in the wait must go on up)
-        abort = getattr(tdist.distributed_c10d, "_abort_process_group", None)     # (torch >= 2.5)
-        if not met and abort is not None and _group_backend("cuda") == "nccl":
-            try:
-                abort()
-            except Exception as e:               # (torch calls it experimental): the error that ends the rank, not
-                warn_user(f"could not abort the process groups: {_one_line(e)}")       # this one, is its word
+        if met:
+            _destroy_groups(stopping_on)
         else:
-            tdist.destroy_process_group()
+            _leave_after_failure(stopping_on)
     _CTX = None
     gc.collect()                                 # free the C++ groups now, not during interpreter finalisation
+
+
+def _leave_after_failure(stopping_on: BaseException | None) -> None:
+    """shutdown's way out when the ranks did not end together: abort a GPU job's groups, destroy a CPU job's (see
+    shutdown). Never raises (_destroy_groups says why); what fails is said, and the next way tried.
+
+    _abort_process_group is private and experimental in torch: missing (torch < 2.5: not tried), or raising (its
+    signature or checks changed, a communicator already in error), it left the groups initialised, so that a later
+    process group in this process (a Python caller training twice, a test) failed with "already initialized". Then
+    the groups are destroyed after all: on a GPU job that destroy may wait for NCCL work a peer never joins (see
+    shutdown), until the NCCL timeout or torchrun's SIGKILL, which is why the warning, said before it, names the
+    error the rank stopped on, `stopping_on` (otherwise said only after the wait, or never)."""
+    abort = getattr(tdist.distributed_c10d, "_abort_process_group", None)     # (torch >= 2.5)
+    if abort is not None and _group_backend("cuda") == "nccl":
+        try:
+            abort()
+            return
+        except Exception as e:                   # (torch calls it experimental)
+            _say_in_shutdown(f"could not abort the process groups ({_one_line(e)}); destroying them instead, which "
+                             f"waits for the NCCL work this rank queued that a stopped peer never joins (up to the "
+                             f"NCCL timeout, or torchrun's SIGKILL)", stopping_on)
+        if not tdist.is_initialized():           # (the abort got as far as freeing them)
+            return
+    _destroy_groups(stopping_on)
+
+
+def _destroy_groups(stopping_on: BaseException | None) -> None:
+    """destroy_process_group, never raising: shutdown runs while the error that ended the rank goes up (the CLI's
+    and start_together's calls are in their except blocks), and an error of its own would replace that one, the
+    rank's only word on why it stopped. A failure is said instead (the groups then stay initialised: a later process
+    group in this process is refused)."""
+    try:
+        tdist.destroy_process_group()
+    except Exception as e:
+        _say_in_shutdown(f"could not leave the process group ({_one_line(e)}): a new process group in this process "
+                         f"will be refused as already initialized", stopping_on)
+
+
+def _say_in_shutdown(what: str, stopping_on: BaseException | None) -> None:
+    """A warning of shutdown's, with the error this rank is stopping on (`stopping_on`, the one being handled where
+    shutdown was called, if any: said now, before a teardown that may wait; its traceback comes when it reaches the
+    top). A warnings filter that makes it an error
+    (python -W error) must not replace that error either: the warning then goes to stderr as text."""
+    text = what + (f"; this rank stopped on {_one_line(stopping_on)}" if stopping_on is not None else "")
+    try:
+        warn_user(text)
+    except Exception:
+        try:
+            print(f"wildgan: warning: {text}", file=sys.stderr, flush=True)
+        except Exception:                        # (stderr closed: nothing left to say it on)
+            pass
 
 
 FAILURE_FILE = "rank-{rank}-error.txt"

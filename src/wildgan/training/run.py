@@ -741,7 +741,9 @@ def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | No
     RUN_DIR/log.txt is written as the command writes it: the lines said (given to `log` too, default print), the
     wildgan warnings said meanwhile (the replay's own that its images are not the run's, those about the data, the
     networks not grown), held until the first line (a refused start writes nothing), and `stopped: ...` where the
-    training fails. Only rank 0 of a torchrun job writes it."""
+    training fails. Only rank 0 of a torchrun job writes it; another rank that fails on its own leaves its error
+    there (RUN/rank-R-error.txt and a line in log.txt, as `wildgan train --distributed` does), which rank 0's
+    `stopped:` line and the error it raises name, rather than only the closed connection rank 0 met."""
     from .distributed import torchrun_world
 
     log = train_kw.pop("log", print)
@@ -757,7 +759,7 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                 log: Callable[[str], None], **train_kw: Any) -> TrainResult:
     """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
     to `log` alone)."""
-    from .distributed import current, record_how_training_ended
+    from .distributed import current, peer_end_error, record_how_training_ended
 
     file_cfg = as_fit_read(run_config_file(config), config)
     if file_cfg is None:
@@ -776,10 +778,19 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as e:
-        if run_log is not None:
+        ctx = current()
+        if run_log is not None or ctx is not None:
             # as the command's log.txt: how the training ended, after the warnings held (a refusal, the run folder
-            # another process's, writes nothing; nor does a failure before training, as the command's does not)
-            record_how_training_ended(run_dir, current(), e, run_log.write)
+            # another process's, writes nothing; nor does a failure before training, as the command's does not).
+            # Every rank: another than 0 records its own failure (RUN/rank-R-error.txt, its line in log.txt), or a
+            # peer that did not answer, before the caller's shutdown closes its sockets and rank 0's collective
+            # fails; without it rank 0 could only say that a peer stopped without a word
+            record_how_training_ended(run_dir, ctx, e, log if run_log is None else run_log.write)
+        # a rank's error that is only the echo of another's end (a closed connection, a timeout), told as the
+        # command tells it: on rank 0 the failed rank's own error, of its class, else where that error is
+        echo = peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
+        if echo is not None:
+            raise echo from e
         raise
 
 
