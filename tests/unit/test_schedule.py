@@ -563,6 +563,9 @@ def test_eta_prices_the_resolutions_ahead_by_the_probe_before_a_second_one_has_r
     bound = at_600(None)
     assert bound.startswith("<") and _left(bound[1:]) > 3 * truth, (bound, truth)
     assert at_600({}) == bound                         # (no probe: as before it existed)
+    # the session's first 0.5 s, nothing measured to scale the probe to: no ETA rather than the bound
+    assert _eta(aware, nc, tc, 0, 60, 9000, 0.5, anchor=(4, 0, now - 0.5), now=now, segment=(0, now - 0.5),
+                probe=probe) == "?"
     partial = at_600({r: probe[r] for r in (4, 8, 16)})
     assert partial.startswith("<") and _left(got) < _left(partial[1:]) < _left(bound[1:]), (partial, got, bound)
 

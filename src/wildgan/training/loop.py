@@ -1653,7 +1653,9 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     a CPU, far less at 4x4 on a GPU), so the session's mean rate, dragged down by the small phases, overstated the
     long 32x32 phase by that ratio; the current one's is the best guess for the current resolution.
 
-    The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
+    The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<"), or by the start-up
+    probe's seconds per iteration at each (`probe`, _probe_iterations; _probe_model) scaled to the current
+    resolution's measured rate (or in its first ETA_FIT_SECONDS, to the last segment measured), until this session
     has measured two resolutions: then by a cost per operator call plus one per FLOP, fitted to every segment
     measured (_forecast). A segment is a resolution's fade-in or its stable phase: `measured` holds the first and
     last image and the seconds of each one this session finished (ETA_FIT_SECONDS or more; a dict {resolution:
@@ -1706,8 +1708,11 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
         # one resolution measured: the ones ahead at the probe's cost ratios to it (_probe_model); in the first
         # second of a resolution, to the last one measured (before, the FLOP bound: '<17:23' for 100 s at 8x8)
         ref = (anchor[0], *cur_span) if cur_span is not None else point(*spans[-1]) if spans else None
-        if ref is not None:
-            model = _probe_model(costs, tc.minibatch, probe, ref[0], ref[1:])
+        if ref is None:
+            # the session's first second: nothing measured to scale the probe to, and the FLOP bound it replaces
+            # was 18-27x the time left at tiny's 4x4 (no ETA rather than that)
+            return "?"
+        model = _probe_model(costs, tc.minibatch, probe, ref[0], ref[1:])
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
