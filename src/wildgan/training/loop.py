@@ -1112,10 +1112,11 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
     costs = _phase_costs(nc, device.type) if progress and state.nimg < total_nimg else None
-    # Before a second resolution has run, the ones ahead are priced by the iteration times of a start-up probe at each
-    # (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put tiny's 20-kimg run at <22:04
-    # from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager iterations time cuDNN's autotuning
-    # and kernel queueing more than the graphed or compiled iterations the run will make.
+    # Until three resolutions have run (ETA_PROBE_UNTIL), the ones ahead are priced by the iteration times of a
+    # start-up probe at each (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put
+    # tiny's 20-kimg run at <22:04 from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager
+    # iterations time cuDNN's autotuning and kernel queueing more than the graphed or compiled iterations the run
+    # will make.
     t_probe = time.time()
     probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
         if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off" else {}
@@ -1581,7 +1582,7 @@ ETA_PROBE_MAX_SECONDS = 60.0
 def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device: torch.device, fast: FastOptions,
                       costs: EtaCosts, nimg: int, total: int) -> dict[int, float]:
     """Seconds per stable iteration (batch tc.minibatch[r]) at each resolution this session trains, from the
-    current one up, for the ETA's cost ratios before a second resolution has run: a StepRunner's iterations on deep
+    current one up, for the ETA's cost ratios until three resolutions have run: a StepRunner's iterations on deep
     copies of the networks and fresh Adam states, fed a pyramid of zeros, with a generator of its own, so that the
     run's weights, moments, sampler and random numbers are as they were. A resolution is left out (and those above
     it) when its iterations, forecast by the FLOPs from the one below (an upper bound), would overrun the budget
@@ -1632,6 +1633,10 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
     return out
 
 
+# the start-up probe's ratios price the resolutions ahead until this many resolutions have been measured, the fit
+# over the measured segments (_forecast) from then on: a fit through the first two (4x4 and 8x8, overhead-bound both)
+# was 20-37% off in replays of tiny's 8x8 phase where the probe was 3-12% (benchmarks/RESULTS.md, 2026-12-03)
+ETA_PROBE_UNTIL = 3
 # the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
 ETA_ANCHOR_SECONDS = 20.0
 # a resolution's cost per image enters the forecast of those ahead once it has run this long: a short one (tiny's
@@ -1653,16 +1658,19 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     a CPU, far less at 4x4 on a GPU), so the session's mean rate, dragged down by the small phases, overstated the
     long 32x32 phase by that ratio; the current one's is the best guess for the current resolution.
 
-    The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<"), or by the start-up
-    probe's seconds per iteration at each (`probe`, _probe_iterations; _probe_model) scaled to the current
-    resolution's measured rate (or in its first ETA_FIT_SECONDS, to the last segment measured), until this session
+    The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
     has measured two resolutions: then by a cost per operator call plus one per FLOP, fitted to every segment
     measured (_forecast). A segment is a resolution's fade-in or its stable phase: `measured` holds the first and
     last image and the seconds of each one this session finished (ETA_FIT_SECONDS or more; a dict {resolution:
     span} of whole resolutions is taken too), `segment` the first image and time.time() of the one in progress
     (without it, the current resolution's span from `anchor` is that point). Fade-in and stable images are counted
     apart throughout (`costs`): the current resolution measured during its fade-in prices the stable images after
-    it by the fit's ratio of the two, not at the fade's rate."""
+    it by the fit's ratio of the two, not at the fade's rate.
+
+    With `probe` (the start-up probe's seconds per iteration at each resolution, _probe_iterations), until
+    ETA_PROBE_UNTIL resolutions have been measured, the probed resolutions are priced by its ratios instead, scaled
+    to the current resolution's measured rate (in its first ETA_FIT_SECONDS, to the last segment measured;
+    _probe_model); "?" before anything is measured."""
     from tqdm import tqdm
 
     fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
@@ -1703,16 +1711,24 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
         scale = (b - a) / (nf + ns) if nf + ns > 0 else 0.0
         return r, nf * scale, ns * scale, s
 
-    model = _forecast(costs, tc.minibatch, [point(*p) for p in spans])
-    if model is None and probe and anchor is not None:
-        # one resolution measured: the ones ahead at the probe's cost ratios to it (_probe_model); in the first
-        # second of a resolution, to the last one measured (before, the FLOP bound: '<17:23' for 100 s at 8x8)
+    points = [point(*p) for p in spans]
+    model = _forecast(costs, tc.minibatch, points)
+    if probe and anchor is not None and len({p[0] for p in points}) < ETA_PROBE_UNTIL:
+        # the resolutions ahead at the probe's cost ratios to the current one (_probe_model), where it has them (the
+        # fit through the first two resolutions, else the FLOP bound, where it has not); in the first second of a
+        # resolution, to the last segment measured (before: the FLOP bound, '<17:23' for 100 s at 8x8)
         ref = (anchor[0], *cur_span) if cur_span is not None else point(*spans[-1]) if spans else None
-        if ref is None:
+        if ref is None and model is None:
             # the session's first second: nothing measured to scale the probe to, and the FLOP bound it replaces
-            # was 18-27x the time left at tiny's 4x4 (no ETA rather than that)
+            # was 8-19x the time left at tiny's 4x4 (no ETA rather than that)
             return "?"
-        model = _probe_model(costs, tc.minibatch, probe, ref[0], ref[1:])
+        probed = None if ref is None else _probe_model(costs, tc.minibatch, probe, ref[0], ref[1:])
+        if probed is not None:
+            fitted = model
+
+            def model(r: int, nf: float, ns: float) -> float | None:
+                v = probed(r, nf, ns)
+                return v if v is not None or fitted is None else fitted(r, nf, ns)
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1754,8 +1770,8 @@ def _probe_model(costs: EtaCosts, minibatch: dict[int, int], probe: dict[int, fl
     scaled so that the current resolution's measured `span` (fade-in images, stable images, seconds) is exact: the
     probe's ratios between resolutions, the run's own rate. A fade-in image costs a stable one times the ratio of
     their operator calls (costs.fade_calls / costs.calls; 1 without them), the rule of the overhead-bound small
-    networks whose resolutions the probe covers. None where r was not probed (the FLOP-priced bound then), or
-    without the current resolution's time."""
+    networks whose resolutions the probe covers. None where r was not probed (the fit, or the FLOP-priced bound,
+    then), or without the current resolution's time."""
     def unscaled(r: int, nf: float, ns: float) -> float | None:
         if r not in probe or r not in minibatch:
             return None
