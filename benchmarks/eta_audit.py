@@ -13,7 +13,8 @@ replays a finished `wildgan train` run instead: the training ETA (`wildgan.train
 is on PYTHONPATH) at each row of its stats.jsonl, from that row's image count and time, against the time the run
 still took. Every code then sees the same timings, which a live run on a shared machine cannot give twice. The rows
 are 20 iterations apart, so the start of a resolution is placed by interpolating the rows' times at its image count.
-The replay calls `_phase_costs(nc)` and `_eta(..., measured=segments, segment=)` as the loop does, so a wildgan from
+The replay calls `_phase_costs(nc)` and `_eta(..., measured=segments, segment=, probe=)` as the loop does (the
+probe's times read back from the run's log.txt, where a run of this wildgan on a CPU said them), so a wildgan from
 before the fit over segments (`_phase_costs(nets, nc)`, `measured` a dict of whole resolutions) needs its own copy of
 this script, as one from before fade-in iterations were counted apart (`_eta(cost, ..., ops=)`) does.
 """
@@ -132,6 +133,21 @@ def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[flo
     return rows
 
 
+_PROBE_LINE = re.compile(r"start-up probe took ([0-9. /]+) ms at ([0-9x /]+)")
+
+
+def probe_times(run_dir: Path) -> dict[int, float]:
+    """{resolution: seconds per iteration} of the ETA's start-up probe, as the run's log.txt says them (none: {},
+    a run from before the probe or not on a CPU)."""
+    log = run_dir / "log.txt"
+    m = _PROBE_LINE.search(log.read_text(errors="replace")) if log.is_file() else None
+    if m is None:
+        return {}
+    ms = [float(v) for v in m.group(1).split(" / ")]
+    res = [int(v.split("x")[0]) for v in m.group(2).split(" / ")]
+    return {r: t / 1000 for r, t in zip(res, ms)}
+
+
 def replay(run_dir: Path) -> list[tuple[float, str]]:
     """(seconds since the first iteration, a bar-like line with `eta=` and `res=`) at each stats.jsonl row of a
     finished pGAN run, as `wildgan train` from its start (one session) would have shown them."""
@@ -148,6 +164,7 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     if not rows:
         raise SystemExit(f"{run_dir / 'stats.jsonl'}: no rows to replay")
     costs = loop._phase_costs(nc)
+    probe = probe_times(run_dir)
     nimgs = [round(r["kimg"] * 1000) for r in rows]
     times = [r["time"] for r in rows]
     t0 = times[0] - rows[0]["iters"] * rows[0]["batch"] / rows[0]["img_per_s"]     # the first iteration's start
@@ -182,7 +199,8 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
         done = [e for e in edges if e <= n - 1]
         measured = [(a, b, time_at(b) - time_at(a)) for a, b in zip(done, done[1:])]
         eta = loop._eta(costs, nc, tc, 0, n, round(tc.total_kimg * 1000), t - t0, anchor=anchor, now=t,
-                        measured=measured, segment=(done[-1], time_at(done[-1])))
+                        measured=measured, segment=(done[-1], time_at(done[-1])),
+                        **({"probe": probe} if probe else {}))
         out.append((t - t0, f"train {n / 1000:.2f}k [eta={eta}, res={r}]"))
     return out
 

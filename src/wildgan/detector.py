@@ -58,7 +58,7 @@ from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, c
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
 from .data.dataset_files import is_tar
-from .data.readers import detect_format, is_dataset_file, trained_kind
+from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
                      shell_word, stop_words, warn_user)
@@ -926,7 +926,7 @@ class Detector:
         from .config import DataConfig
         from .data import AnomalySplit
         from .data.imageset import native_sides, tiny_images_warning, trained_depth, warn_crop, warn_decode_stats
-        from .data.splits import all_colour
+        from .data.splits import all_colour, gray_trained_record
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
         given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
@@ -960,6 +960,7 @@ class Detector:
         refit(items, res, depth16, self.resize_mode, ch)
         x = convert_items(items, res, ch, self.resize_mode)
         shapes = set(every)
+        colour = self.channels is None and ch == 3 and all_colour(x)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                 **({"float_range": frange} if frange else {}),
                 # the training images' bit depth: 16-bit images scored later with a fit on 8-bit ones are read as
@@ -972,8 +973,10 @@ class Detector:
                 # colour_rule says so: a record without it (a fit before it) was by shape, and images to score are
                 # then counted by shape too (data.readers.trained_kind)
                 **({"gray_data": True} if self.channels is None and ch == 1 else
-                   {"colour_data": True, "colour_rule": "content"} if self.channels is None and ch == 3 and
-                   all_colour(x) else {})}
+                   {"colour_data": True, "colour_rule": "content"} if colour else {}),
+                # colour but not all colour: how many of the images were gray, gray images to score being odd only
+                # when far more of them are (data.readers.channel_warning's gray_share)
+                **(gray_trained_record(x, colour) if self.channels is None else {})}
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
@@ -1266,7 +1269,8 @@ class Detector:
                                depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                                float_range=learned, native_sides=self.conversion_.get("native_sides"),
                                trained_on=trained_on, by_content=by_content,
-                               trained_depth=self.conversion_.get("trained_depth", "unknown"))
+                               trained_depth=self.conversion_.get("trained_depth", "unknown"),
+                               gray_share=trained_gray_share(self.conversion_))
         except DataError as e:
             raise _unreadable_in_api_words(e, None) from None
         if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
@@ -1700,7 +1704,7 @@ class Detector:
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
                            **{k: conv[k] for k in ("gray_data", "colour_data", "colour_rule", "native_sides",
-                                                   "trained_depth") if k in conv}}
+                                                   "trained_depth", "gray_trained") if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange

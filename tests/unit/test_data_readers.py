@@ -1060,9 +1060,8 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
 def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
     # a folder run that went RGB because its images had colour records it (conversion.colour_data): gray images
     # scored with it are warned about. One gray image among its colour ones (RGB file with R == G == B, or a gray
-    # file) and nothing is assumed.
-    import warnings
-
+    # file) and it is not all colour: gray images to score are judged by that share
+    # (test_a_colour_run_with_some_gray_training_images_warns_when_far_more_images_to_score_are_gray)
     from wildgan.config import DataConfig
     from wildgan.data import build_split, conversion_opts
     from wildgan.data.readers import load_images
@@ -1084,15 +1083,70 @@ def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
     with pytest.warns(UserWarning, match="20 gray images are scored by a network trained on colour images"):
         load_images([gray], 8, 3, **opts)
     not_all = conversion_opts(build_split(DataConfig(data=str(mixed), dataset="unlabelled")).info)
-    assert "colour_data" not in not_all
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        load_images([gray], 8, 3, **not_all)
+    assert "colour_data" not in not_all and not_all["gray_trained"] == [1, 21]
     # in blocks: a gray image in a later block counts as much as one in the first
     x = rng.integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
     assert all_colour(x, block=3)
     x[8] = x[8, ..., :1]
     assert not all_colour(x, block=3) and not all_colour(x[..., :1]) and not all_colour(x[:0])
+
+
+def test_a_colour_run_with_some_gray_training_images_warns_when_far_more_images_to_score_are_gray(tmp_path):
+    """A colour run whose training images were not all colour (one gray among 21) recorded nothing of them, and gray
+    images scored with it went unwarned, whatever their share. Now its split.json records how many of its training
+    images were gray (conversion.gray_trained), and gray images to score are warned about when their share is far
+    above that one (twice, and not chance: readers.gray_share_unexpected); images like its own are not. A record
+    from before (no gray_trained) says nothing, as before. A labelled run whose training images were all colour,
+    though its data set was not (a gray anomaly class): any gray image to score, as for an all-colour run."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+    from wildgan.data.readers import gray_share_unexpected, load_images
+
+    rng = np.random.default_rng(0)
+    mixed, gray, some = tmp_path / "mixed", tmp_path / "gray", tmp_path / "some"
+    for d in (mixed, gray, some):
+        d.mkdir()
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(mixed / f"c{i}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(some / f"c{i}.png")
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
+    Image.fromarray(np.repeat(np.full((8, 8, 1), 90, np.uint8), 3, axis=2)).save(mixed / "rgb-but-gray.png")
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(some / "g.png")
+    info = build_split(DataConfig(data=str(mixed), dataset="unlabelled")).info
+    assert info["conversion"]["gray_trained"] == [1, 21] and "colour_data" not in info["conversion"]
+    opts = conversion_opts(info)
+    with pytest.warns(UserWarning, match=r"^20 of the 20 images \(100%\) are gray, against 4.8% of the images the "
+                                         r"network was trained on: .* missing colour"):
+        load_images([gray], 8, 3, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([some], 8, 3, **opts)            # 1 gray of 21, as in training
+        load_images([mixed], 8, 3, **opts)
+        del info["conversion"]["gray_trained"]          # a split.json from before it was recorded
+        load_images([gray], 8, 3, **conversion_opts(info))
+    for bad in ([1], [1, 0], [-1, 5], "1/21", [1.0, 21]):    # damaged: nothing, no error
+        info["conversion"]["gray_trained"] = bad
+        assert "gray_trained" not in conversion_opts(info)
+
+    # the rule: at least twice the training share, and a share that high unlikely by chance (below 1%)
+    assert not gray_share_unexpected(1, 1, 0.05) and gray_share_unexpected(2, 2, 0.05)
+    assert not gray_share_unexpected(10, 100, 0.05) and gray_share_unexpected(30, 100, 0.05)
+    assert not gray_share_unexpected(9, 100, 0.05)                      # (below twice the share)
+    assert gray_share_unexpected(1, 1000, 0.0) and not gray_share_unexpected(0, 10, 0.0)
+    assert not gray_share_unexpected(10, 10, 0.6) and not gray_share_unexpected(5, 5, 1.0)
+
+    # labelled: its normal class all colour (the training images, no contamination), the other class gray
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    (tree / "b").mkdir()
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tree / "a" / f"c{i}.png")
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(tree / "b" / f"g{i}.png")
+    labelled = build_split(DataConfig(data=str(tree), normal=("a",), channels=3)).info
+    assert "colour_data" not in labelled["conversion"]
+    assert labelled["conversion"]["gray_trained"][0] == 0 < labelled["conversion"]["gray_trained"][1]
+    with pytest.warns(UserWarning, match="^1 gray image is scored by a network trained on colour images"):
+        load_images([gray / "g3.png"], 8, 3, **conversion_opts(labelled))
 
 
 def test_gray_stored_as_rgb_is_gray_to_the_channel_warning(tmp_path):

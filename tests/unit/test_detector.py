@@ -1828,6 +1828,26 @@ def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_pa
         Detector(**{**TINY, "preset": "fast"}).fit(x_train[:15])
 
 
+def test_a_detector_fitted_on_colour_images_with_a_few_gray_ones_warns_when_far_more_are_gray(x_train, tmp_path):
+    """Fitted on colour images of which 4 in 64 were gray (not all colour: no colour_data), gray images to score
+    went unwarned whatever their share. The fit records the share (conversion_['gray_trained']), kept by
+    from_run, and 8 gray images of 8 are warned about; 1 gray among 16 (the training mix) is not."""
+    import warnings
+
+    tinted = np.repeat(x_train[:, :, :, None], 3, axis=-1)
+    tinted[4:, ..., 0] //= 2                                           # 60 colour images, 4 gray in 3 channels
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        mixed = Detector(run_dir=str(tmp_path / "m"), **{**TINY, "total_kimg": 0.05}).fit(tinted)
+    assert "colour_data" not in mixed.conversion_ and mixed.conversion_["gray_trained"] == [4, 64]
+    for d in (mixed, Detector.from_run(mixed.run_dir_, device="cpu")):
+        with pytest.warns(UserWarning, match=r"^8 of the 8 images \(100%\) are gray, against 6.2% of the images"):
+            d.decision_function(x_train[:8])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            d.decision_function(np.concatenate([tinted[3:4], tinted[10:25]]))
+
+
 def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det, x_train, tmp_path) -> None:
     # det was fitted on gray digits: colour images are converted to gray, with a word
     rgb = np.repeat(x_train[:8, :, :, None], 3, axis=-1).copy()

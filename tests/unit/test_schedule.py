@@ -4,6 +4,7 @@ import math
 import random
 
 import pytest
+import torch
 
 from wildgan.config import PAPER_MINIBATCH
 from wildgan.training.schedule import first_round_without_a_size, lod_at, schedule, schedule_kimg_for_full_growth
@@ -532,3 +533,108 @@ def test_one_segment_slowed_by_other_jobs_moves_the_eta_less_than_the_exact_two_
     # (the error that is left is the extrapolation's: a slow 8x8 still raises the FLOPs' price of 16x16 and 32x32)
     limit = {"8 fade-in": 0.7, "16 fade-in": 0.3}[noisy]
     assert err_fit < limit < err_exact and err_fit < 0.75 * err_exact, (fitted, exact, truth)
+
+
+def test_eta_prices_the_resolutions_ahead_by_the_probe_before_a_second_one_has_run():
+    """The synthetic profile, 0.6 kimg into 4x4 (one resolution measured): with the start-up probe's seconds per
+    stable iteration at each resolution (here the real iteration's 0.8: a probe's iteration need not cost what the
+    loop's does, only in the same ratio across resolutions), the time left comes out as the profile says, within
+    the fade-ins' pricing by their calls; without it, the FLOP-priced bound ('<'), far longer. A resolution the
+    probe left out is still that bound; and in the first second of 8x8 (its own rate not measured yet) the probe's
+    ratios are scaled to the 4x4 phase just finished."""
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.training.loop import ETA_FIT_SECONDS, EtaCosts, _eta
+
+    nc = net_config_for_preset("tiny", 32, 3)
+    tc = TrainConfig(phase_kimg=1, total_kimg=9, minibatch=_BATCH)
+    aware = EtaCosts(_FLOPS, _CALLS, _FADE_FLOPS, _FADE_CALLS)
+    probe = {r: 0.8 * _true_seconds(r, 0, _BATCH[r]) for r in _BATCH}
+    now = 1000.0
+    s4 = _true_seconds(4, 0, 600)
+    truth = (_true_seconds(4, 0, 400) + _true_seconds(8, 1000, 1000) + _true_seconds(16, 1000, 1000)
+             + _true_seconds(32, 1000, 3000))
+
+    def at_600(p: dict[int, float] | None) -> str:
+        return _eta(aware, nc, tc, 0, 600, 9000, s4, anchor=(4, 0, now - s4), now=now, segment=(0, now - s4),
+                    probe=p)
+
+    got = at_600(probe)
+    assert not got.startswith("<") and abs(_left(got) / truth - 1) < 0.03, (got, truth)
+    bound = at_600(None)
+    assert bound.startswith("<") and _left(bound[1:]) > 3 * truth, (bound, truth)
+    assert at_600({}) == bound                         # (no probe: as before it existed)
+    # the session's first 0.5 s, nothing measured to scale the probe to: no ETA rather than the bound
+    assert _eta(aware, nc, tc, 0, 60, 9000, 0.5, anchor=(4, 0, now - 0.5), now=now, segment=(0, now - 0.5),
+                probe=probe) == "?"
+    partial = at_600({r: probe[r] for r in (4, 8, 16)})
+    assert partial.startswith("<") and _left(got) < _left(partial[1:]) < _left(bound[1:]), (partial, got, bound)
+
+    # 0.7 s into the 8x8 fade-in, its own rate not yet measured (ETA_FIT_SECONDS): priced from the 4x4 phase's
+    s4_all, s8 = _true_seconds(4, 0, 1000), _true_seconds(8, 5, 0)
+    assert s8 < ETA_FIT_SECONDS
+    left = _true_seconds(8, 995, 1000) + _true_seconds(16, 1000, 1000) + _true_seconds(32, 1000, 3000)
+    got = _eta(aware, nc, tc, 0, 1005, 9000, s4_all + s8, anchor=(8, 1000, now - s8), now=now,
+               measured=[(0, 1000, s4_all)], segment=(1000, now - s8), probe=probe)
+    assert not got.startswith("<") and abs(_left(got) / left - 1) < 0.03, (got, left)
+
+
+def test_the_eta_probe_times_copies_and_keeps_to_its_budget(monkeypatch):
+    """_probe_iterations times real iterations at each resolution the session trains, on copies: the run's
+    networks, their gradients and the global random numbers are as they were. A budget spent at 4x4 probes no
+    more; a first iteration over the longest probe probes nothing (the ETA then is the FLOP bound, as before)."""
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.training import loop
+
+    nc = net_config_for_preset("tiny", 16, 1)
+    tc = TrainConfig(phase_kimg=0.1, total_kimg=0.5, minibatch={4: 4, 8: 4, 16: 4})
+    device = torch.device("cpu")
+    nets = build_pgan(nc, 0)
+    costs = loop._phase_costs(nc)
+    before = {k: p.detach().clone() for k, m in nets.modules().items() for p in m.parameters()}
+    rng_before = torch.get_rng_state()
+    got = loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500)
+    assert sorted(got) == [4, 8, 16] and all(t > 0 for t in got.values()), got
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    after = {k: p for k, m in nets.modules().items() for p in m.parameters()}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for m in nets.modules().values() for p in m.parameters())
+    # a session that starts at 8x8 (0.15 kimg) and ends there (0.2 kimg) probes 8x8 alone
+    assert sorted(loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 150, 200)) == [8]
+
+    monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 1e-9)
+    monkeypatch.setattr(loop, "ETA_PROBE_SHARE", 0.0)
+    assert sorted(loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500)) == [4]
+    monkeypatch.setattr(loop, "ETA_PROBE_MAX_SECONDS", 0.0)
+    assert loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500) == {}
+
+
+def test_the_probe_prices_the_resolutions_ahead_until_three_have_been_measured():
+    """In 8x8's stable phase (2.5 kimg) with its fade-in slowed 1.5x by other jobs: the fit through 4x4 and 8x8
+    multiplies that error at 16x16 and 32x32, the probe's ratios scaled to 8x8's measured rate do not; with 4x4,
+    8x8 and 16x16 measured (5.5 kimg) the fit over the segments prices what is left, probe or none."""
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.training.loop import ETA_PROBE_UNTIL, EtaCosts, _eta
+
+    assert ETA_PROBE_UNTIL == 3
+    nc = net_config_for_preset("tiny", 32, 3)
+    tc = TrainConfig(phase_kimg=1, total_kimg=9, minibatch=_BATCH)
+    aware = EtaCosts(_FLOPS, _CALLS, _FADE_FLOPS, _FADE_CALLS)
+    probe = {r: 0.8 * _true_seconds(r, 0, _BATCH[r]) for r in _BATCH}
+    now = 1000.0
+    s4, s8f, s8s = _true_seconds(4, 0, 1000), 1.5 * _true_seconds(8, 1000, 0), _true_seconds(8, 0, 500)
+    truth = _true_seconds(8, 0, 500) + _true_seconds(16, 1000, 1000) + _true_seconds(32, 1000, 3000)
+    kw = dict(anchor=(8, 1000, now - s8f - s8s), now=now, measured=[(0, 1000, s4), (1000, 2000, s8f)],
+              segment=(2000, now - s8s))
+    with_probe = _left(_eta(aware, nc, tc, 0, 2500, 9000, 100.0, probe=probe, **kw))
+    fit_only = _left(_eta(aware, nc, tc, 0, 2500, 9000, 100.0, **kw))
+    # (+34% against +64%: what is left of the error is 8x8's own slowed rate, which prices its own stable images)
+    assert abs(with_probe / truth - 1) < 0.6 * abs(fit_only / truth - 1), (with_probe, fit_only, truth)
+
+    segs = [(0, 1000, s4), (1000, 2000, _true_seconds(8, 1000, 0)), (2000, 3000, _true_seconds(8, 0, 1000)),
+            (3000, 4000, _true_seconds(16, 1000, 0)), (4000, 5000, _true_seconds(16, 0, 1000))]
+    s32 = _true_seconds(32, 500, 0)
+    kw = dict(anchor=(32, 5000, now - s32), now=now, measured=segs, segment=(5000, now - s32))
+    wrong = {r: t * (3.0 if r == 32 else 1.0) for r, t in probe.items()}      # (a probe the fit must not use)
+    assert _eta(aware, nc, tc, 0, 5500, 9000, 100.0, probe=wrong, **kw) == _eta(aware, nc, tc, 0, 5500, 9000, 100.0,
+                                                                                 **kw)

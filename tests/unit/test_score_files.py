@@ -497,6 +497,24 @@ def test_a_gray_colour_mismatch_is_counted_over_every_chunk_once(pile: Path, tmp
     assert len(said) == 1 and said[0].startswith("5 gray images are scored")
 
 
+@pytest.mark.parametrize("size", [None, 64])
+def test_gray_files_scored_by_a_colour_run_with_some_gray_training_images_are_judged_by_its_share(
+        pile: Path, size: int | None) -> None:
+    # a colour run whose training images were 10% gray (conversion.gray_trained): the pile's gray files, all of
+    # them gray, are far more, said once over the chunks with both shares; a run 60% gray, or one from before the
+    # share was recorded (neither colour_data nor gray_trained), says nothing
+    m = _model()
+    m.conversion = {"fit": "pad", "gray_trained": [10, 100]}
+    said, _ = _said(lambda: score_files(m, [pile], chunk_size=size), "are gray, against")
+    assert said == [f"{N} of the {N} images (100%) are gray, against 10% of the images the network was trained on: "
+                    f"gray images (each repeated into 3 channels) can score as anomalous for their missing colour "
+                    f"alone with a network trained mostly on colour ones (is it the run meant for these images?)"]
+    for conversion in ({"fit": "pad", "gray_trained": [60, 100]}, {"fit": "pad"}):
+        m.conversion = conversion
+        said, _ = _said(lambda: score_files(m, [pile], chunk_size=size), "gray")
+        assert said == [], said
+
+
 def test_a_resumed_scoring_counts_the_files_of_its_saved_chunks(pile: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from wildgan.scoring.run import LoadedModel

@@ -117,6 +117,9 @@ class Opts:
     # score count by what they hold too, transforms.own_channels); None: by the files' mode, the older rule (and
     # CIFAR-10's, whose colour files hold some gray photos): images to score count by their files' mode too
     colour_rule: str | None = None
+    # a colour run that was neither (some of its training images gray): [gray, images] of its training images
+    # (readers.trained_gray_share), gray images to score being odd only when far more of them are gray
+    gray_trained: tuple[int, int] | None = None
     # internal: also count the images each file (array) really holds as gray (info n_gray_held), for the warning about
     # images of another kind than a run's (evaluation); a pass over a gray image's pixels that training need not pay
     count_held: bool = field(default=False, compare=False)
@@ -164,6 +167,8 @@ def parse_opts(opts: dict[str, Any], scoring_rule: bool = False) -> Opts:
     o = Opts(**opts)
     if o.native_sides is not None:       # from split.json: a list
         o = replace(o, native_sides=(int(o.native_sides[0]), int(o.native_sides[1])))
+    if isinstance(o.gray_trained, list):     # from split.json too (a damaged one: none, readers.trained_gray_share)
+        o = replace(o, gray_trained=tuple(o.gray_trained))
     if o.resolution is not None:
         check_resolution(o.resolution)
     if o.channels not in (None, 1, 3):

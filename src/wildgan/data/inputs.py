@@ -712,7 +712,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
               skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
               trained_on: str | None = None, by_content: bool = True,
-              trained_depth: str | None = None) -> tuple[np.ndarray, list[str]]:
+              trained_depth: str | None = None, gray_share: float | None = None) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
@@ -722,7 +722,9 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning), counted by what they hold (by_content; RGB-stored gray is gray)
     or by their files' mode (a colour record of the older rule); both as data.readers.trained_kind reads a model's
-    conversion record. trained_depth: the bit depth of a model's training images (data.imageset.TRAINED_DEPTHS;
+    conversion record; gray_share: a colour model that trained on some gray images (trained_on None), their share
+    (data.readers.trained_gray_share), gray images to score being warned about when far more of them are gray,
+    counted by what they hold. trained_depth: the bit depth of a model's training images (data.imageset.TRAINED_DEPTHS;
     None: no model): 16-bit images scored with a model of 8-bit ones are read as their 8-bit copies
     (data.imageset.scoring_depth16), and images of another depth than its training images' are named in a warning
     (data.imageset.depth_warning)."""
@@ -737,9 +739,9 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
         warn_user(msg)
     res, ch = infer_geometry(x, resolution, channels, ids)
     refit(x, res, used, resize_mode, ch)
-    if trained_on is not None:
+    if trained_on is not None or gray_share is not None:
         kinds = _own_kinds(x) if by_content else [int(s[-1]) for s in item_shapes(x)]
-        msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
+        msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on, gray_share)
         if msg:
             warn_user(msg)
     if native_sides:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 from contextlib import nullcontext
@@ -1299,10 +1300,13 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     # once): a mismatch with the run is worth a word
     native: dict[int, int] = {} if kinds is None else kinds
     decoded: list[int] = []                   # the files' own channel counts of the chunk's kept files, in order
-    trained_on, by_content = trained_kind({"gray_data": o.gray_data, "colour_data": o.colour_data,
-                                           "colour_rule": o.colour_rule})
-    # (what the files hold is taken only for a run that has a kind to warn about: it costs a pass over a gray image)
-    held = trained_on is not None and by_content
+    record = {"gray_data": o.gray_data, "colour_data": o.colour_data, "colour_rule": o.colour_rule,
+              "gray_trained": o.gray_trained}
+    trained_on, by_content = trained_kind(record)
+    gray_share = trained_gray_share(record)    # (a colour run with some gray training images)
+    # (what the files hold is taken only for a run that has a kind or a share to warn about: it costs a pass over a
+    # gray image)
+    held = (trained_on is not None or gray_share is not None) and by_content
 
     def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
         return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
@@ -1380,7 +1384,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                                                                                      resolution, o.fit)
                 if msg:
                     warn_user(msg)
-                msg = None if kinds is not None else channel_warning(*channel_counts(native), trained_on)
+                msg = None if kinds is not None else channel_warning(*channel_counts(native), trained_on,
+                                                                     gray_share)
                 if msg:
                     # e.g. colour photos scored with a run that went gray because its cell crops were all gray:
                     # converted, but likely the wrong run (a run told to train gray on colour images, --channels 1,
@@ -1419,15 +1424,72 @@ def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
     return n_gray, len(kinds) - n_gray
 
 
-def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str | None:
+def trained_gray_share(conversion: Mapping[str, Any]) -> float | None:
+    """The share of gray images (by what they held, transforms.own_channels) among a colour run's training images,
+    from its conversion record's `gray_trained` ([gray, images]: splits.gray_trained_record, written where the run
+    was not all colour, trained_kind None), for the warning about gray images to score (channel_warning); None
+    where the record has none (a gray run, an all-colour one, or one from before it was recorded: nothing said, as
+    before) or a damaged one."""
+    if conversion.get("gray_data") or conversion.get("colour_data"):
+        return None
+    rec = conversion.get("gray_trained")
+    if not isinstance(rec, (list, tuple)) or len(rec) != 2 or not all(type(v) is int for v in rec):
+        return None
+    k, n = rec
+    return k / n if 0 <= k <= n and n > 0 else None
+
+
+# gray images to score are warned about, for a colour run that trained on some gray ones, when their share is at least
+# GRAY_SHARE_FACTOR times the training share and a share that high would come by chance less often than
+# GRAY_SHARE_CHANCE (gray_share_unexpected)
+GRAY_SHARE_FACTOR = 2.0
+GRAY_SHARE_CHANCE = 0.01
+
+
+def gray_share_unexpected(n_gray: int, n: int, share: float) -> bool:
+    """Whether n_gray gray images among n to score are far more than a run whose training images were `share` gray
+    would expect: at least GRAY_SHARE_FACTOR times that share, and unlikely to be chance, n draws of the training mix
+    giving that many gray ones with a probability below GRAY_SHARE_CHANCE (by the Chernoff bound exp(-n KL(s || p)),
+    which needs no sum over n: one gray image of one scored is no sign against a 5% gray training set, two of two
+    are). A training set with no gray image: any gray image to score."""
+    if n_gray <= 0 or n <= 0:
+        return False
+    s, p = n_gray / n, share
+    if s < GRAY_SHARE_FACTOR * p:
+        return False
+    if p <= 0:
+        return True
+    kl = s * math.log(s / p) + ((1 - s) * math.log((1 - s) / (1 - p)) if s < 1 else 0.0)
+    return math.exp(-n * kl) < GRAY_SHARE_CHANCE
+
+
+def _percent(x: float) -> str:
+    """A share as a percentage of two significant digits at most ('0.4%', '12%')."""
+    return f"{100 * x:.2g}%" if x < 0.1 else f"{100 * x:.0f}%"
+
+
+def channel_warning(n_gray: int, n_colour: int, trained_on: str | None,
+                    gray_share: float | None = None) -> str | None:
     """The word for images of the other kind than a model's training images ('gray' | 'colour', when they were all
     of one kind; None: mixed, or the channels were chosen, and nothing is said): converted, but likely the wrong
     run for them, or scores that reflect the conversion. The callers count by trained_kind's rule: gray stored as
     RGB counts as gray (transforms.own_channels) save for a colour run recorded by the files' mode, so that 'colour
-    images converted to gray' only says a conversion that loses colour."""
+    images converted to gray' only says a conversion that loses colour. gray_share: a colour run that was not all
+    colour (trained_kind None), the share of its training images that were gray (trained_gray_share): gray images
+    to score are worth a word where they are far more (gray_share_unexpected)."""
     if trained_on == "gray" and n_colour:
         return (f"{n_colour} colour image{'s are' if n_colour != 1 else ' is'} converted to gray: the network was "
                 f"trained on gray images (is it the run meant for these images?)")
+    if trained_on is None and gray_share is not None and gray_share_unexpected(n_gray, n_gray + n_colour,
+                                                                               gray_share):
+        if gray_share <= 0:
+            trained_on = "colour"     # (its training images all colour, though its data set was not)
+        else:
+            n = n_gray + n_colour
+            return (f"{n_gray} of the {n} images ({_percent(n_gray / n)}) are gray, against "
+                    f"{_percent(gray_share)} of the images the network was trained on: gray images (each repeated "
+                    f"into 3 channels) can score as anomalous for their missing colour alone with a network trained "
+                    f"mostly on colour ones (is it the run meant for these images?)")
     if trained_on == "colour" and n_gray:
         return (f"{n_gray} gray image{'s are' if n_gray != 1 else ' is'} scored by a network trained on colour "
                 f"images (each repeated into 3 channels): their missing colour alone can make them score as "

@@ -51,10 +51,10 @@ from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
                        decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
-                      resolve_data_root, single_class_text)
+                      resolve_data_root, single_class_text, trained_gray_share)
 from .source_identity import complete_identity, known_for, quick_identity
-from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, gray_pixels, next_pow2, permute_rows,
-                         rotate_batch)
+from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, count_gray_held, gray_pixels, next_pow2,
+                         permute_rows, rotate_batch)
 
 # the fewest training images a run accepts: one minibatch of the `tiny` preset. (A GAN learns little from so few;
 # hundreds are the least for a useful detector.)
@@ -120,6 +120,10 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
             out[k] = True
     if conv.get("colour_data") and isinstance(conv.get("colour_rule"), str):
         out["colour_rule"] = conv["colour_rule"]     # how colour_data was decided (readers.trained_kind)
+    if not out.get("gray_data") and not out.get("colour_data") and trained_gray_share(conv) is not None:
+        # a colour run with some gray training images: gray images to score are odd only when far more of them are
+        # (a record from before it was counted has none: nothing is said of them, as before)
+        out["gray_trained"] = list(conv["gray_trained"])
     if info.get("protocol") == "cifar10" and info.get("channels") == 3 and "gray_files" not in conv:
         # a record from before the gray files were counted: CIFAR-10 is colour photos throughout, so gray images to
         # score are odd. (A newer record says so itself, from its files: conversion.colour_data, with gray_files.)
@@ -143,6 +147,17 @@ def all_colour(x: np.ndarray, block: int | None = None) -> bool:
         if gray.any():
             return False
     return True
+
+
+def gray_trained_record(x: np.ndarray, colour: bool) -> dict[str, Any]:
+    """split.json's conversion.gray_trained: [gray images, images] among a colour run's training images x (uint8
+    [N, H, W, 3], before any rotated copies; gray by what they hold, transforms.count_gray_held, the rule images to
+    score are counted by), where the run was not recorded all colour (`colour`; then every image had colour, and
+    any gray one to score is warned about without it): gray images to score are warned about when far more of them
+    are gray (readers.channel_warning). Empty for a gray run, an all-colour one or no images."""
+    if colour or x.ndim != 4 or x.shape[-1] != 3 or not len(x):
+        return {}
+    return {"gray_trained": [count_gray_held(x), int(len(x))]}
 
 
 def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
@@ -900,6 +915,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])
+    info["conversion"].update(gray_trained_record(x, bool(info["conversion"].get("colour_data"))))
     ids = [tr_pool.ids[i] for i in sel]
     is_anom = np.concatenate([np.zeros(len(tr_norm), np.int8), np.ones(n_a, np.int8)])
     x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed,
@@ -1013,6 +1029,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     x = convert(train.x, resolution, channels, fit)
     if shared and np.shares_memory(x, train.x):
         x = x.copy()          # (an image set of the run's size is not converted: x is train.x, shuffled below)
+    colour = channels == 3 and all_colour(train.x)
+    gray_trained = gray_trained_record(x, colour)       # (before the rotated copies)
     ids = list(train.ids)
     x, ids, is_anom = _augment(x, ids, np.zeros(len(x), np.int8), rotations, cfg.seed)
     perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
@@ -1022,10 +1040,10 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
-                                         colour=channels == 3 and all_colour(train.x),
+                                         colour=colour,
                                          gray=channels == 1 and train.info.get("native_gray") is True,
                                          gray_files=data_gray_files(train), gray_held=data_gray_held(train),
-                                         depths=data_bit_depths(train)),
+                                         depths=data_bit_depths(train)) | gray_trained,
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "n_read": int(len(train.x)),              # the images read, before rotations (see _skip_fields)
         "test_source": None,

@@ -21,7 +21,7 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
 from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
-                             trained_kind)
+                             trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, in_cli, option_words, shell_word, warn_user
@@ -58,7 +58,9 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
     (the reader's gray_held, RGB-stored gray as gray), or by their files' mode (gray_files) for a colour run recorded
     so; where the reader did not count what they hold (a folder-tar's decode cache), by mode."""
     conv = split.info.get("conversion") or {}
-    trained_on, by_content = trained_kind(conversion_opts(recorded))
+    opts = conversion_opts(recorded)
+    trained_on, by_content = trained_kind(opts)
+    share = trained_gray_share(opts)       # (a colour run with some gray training images)
     n_read, n_gray = split.info.get("n_read"), conv.get("gray_held") if by_content and \
         isinstance(conv.get("gray_held"), int) else conv.get("gray_files")
     if not isinstance(n_gray, int) or not isinstance(n_read, int):
@@ -69,10 +71,10 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
     n_test = len(split.test_x)
     if n_gray in (0, n_read):
         gray_test = n_test if n_gray else 0
-        msg = channel_warning(gray_test, n_test - gray_test, trained_on)
+        msg = channel_warning(gray_test, n_test - gray_test, trained_on, share)
         of = ""
     else:
-        msg = channel_warning(n_gray, n_read - n_gray, trained_on)
+        msg = channel_warning(n_gray, n_read - n_gray, trained_on, share)
         of = f" (of the {n_read} images read, training and test sets together; {n_test} of them are scored)"
     if msg:
         _say(log, f"warning: {data}: {msg}{of}")

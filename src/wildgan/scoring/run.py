@@ -41,7 +41,7 @@ from ..data import readers
 from ..data.dataset_files import dataset_file_kind, is_tar, named_as_in_archive, named_in_archive
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
-                            repeated_files_warning, trained_kind)
+                            repeated_files_warning, trained_gray_share, trained_kind)
 from ..data.splits import conversion_opts, decoding_change
 from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
@@ -418,7 +418,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     if not done.any():
         raise none_readable_error(len(files), list(reasons.values()))
     # (kinds counted by iter_images under the same rule, from the same conversion record)
-    msg = channel_warning(*channel_counts(kinds), trained_kind(conversion)[0])
+    msg = channel_warning(*channel_counts(kinds), trained_kind(conversion)[0], trained_gray_share(conversion))
     if msg:
         # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
         # were all gray (converted, but likely the wrong run)

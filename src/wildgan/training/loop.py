@@ -1112,6 +1112,18 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
     costs = _phase_costs(nc, device.type) if progress and state.nimg < total_nimg else None
+    # Until three resolutions have run (ETA_PROBE_UNTIL), the ones ahead are priced by the iteration times of a
+    # start-up probe at each (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put
+    # tiny's 20-kimg run at <22:04 from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager
+    # iterations time cuDNN's autotuning and kernel queueing more than the graphed or compiled iterations the run
+    # will make.
+    t_probe = time.time()
+    probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
+        if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off" else {}
+    stats.leave_out(time.time() - t_probe)      # (the first row's img_per_s measures training, not the probe)
+    if probe:
+        log("eta: an iteration of the start-up probe took " + " / ".join(f"{1000 * t:.3g}" for t in probe.values())
+            + " ms at " + " / ".join(f"{r}x{r}" for r in probe))
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
@@ -1220,7 +1232,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                         post = {"eta": _eta(costs, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor,
                                             measured=eta_measured,
-                                            segment=None if eta_segment is None else eta_segment[2:])} \
+                                            segment=None if eta_segment is None else eta_segment[2:],
+                                            probe=probe)} \
                             if costs is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
@@ -1559,6 +1572,73 @@ def _phase_costs(nc: NetConfig, device_type: str = "cpu") -> EtaCosts:
                     {r: c["train"] for r, c in fade.items()}, {r: c["calls"] for r, c in fade.items()})
 
 
+# the ETA's start-up probe (_probe_iterations): one untimed iteration then ETA_PROBE_ITERS timed ones per resolution,
+# within ETA_PROBE_SECONDS or ETA_PROBE_SHARE of the session's least possible length (all of it at the cost of an image
+# at the first resolution probed), whichever is more, never above ETA_PROBE_MAX_SECONDS
+ETA_PROBE_ITERS = 2
+ETA_PROBE_SECONDS = 2.0
+ETA_PROBE_SHARE = 0.01
+ETA_PROBE_MAX_SECONDS = 60.0
+
+
+def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device: torch.device, fast: FastOptions,
+                      costs: EtaCosts, nimg: int, total: int) -> dict[int, float]:
+    """Seconds per stable iteration (batch tc.minibatch[r]) at each resolution this session trains, from the
+    current one up, for the ETA's cost ratios until three resolutions have run: a StepRunner's iterations on deep
+    copies of the networks and fresh Adam states, fed a pyramid of zeros, with a generator of its own, so that the
+    run's weights, moments, sampler and random numbers are as they were. A resolution is left out (and those above
+    it) when its iterations, forecast by the FLOPs from the one below (an upper bound), would overrun the budget
+    (ETA_PROBE_*), or the first untimed iteration alone did. The timed iterations' fastest: another job's burst
+    slows one, never speeds one up."""
+    import copy
+
+    first = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
+    last = nc.resolution >> int(lod_at(max(total - 1, nimg), nc.resolution, tc.phase_kimg, tc.fade_kimg))
+    todo = [r for r in sorted(costs.flops) if first <= r <= last and r in tc.minibatch]
+    if not todo:
+        return {}
+    n = max(tc.minibatch[r] for r in todo)
+    copies = copy.deepcopy(nets)
+    pyramid = {r: torch.zeros((n, nc.channels, r, r), dtype=torch.uint8, device=device)
+               for r in sorted(costs.flops) if r <= todo[-1]}
+    rng = torch.Generator(device=device)
+    rng.manual_seed(0)
+    runner = StepRunner(copies, make_optimizers(copies, tc, fast, device), tc, nc, device, pyramid, rng, fast=fast,
+                        log=lambda _: None, n=n)
+    out: dict[int, float] = {}
+    spent, budget = 0.0, ETA_PROBE_SECONDS
+    for r in todo:
+        b = tc.minibatch[r]
+        if out:
+            below = max(out)
+            ahead = out[below] * costs.flops[r] * b / (costs.flops[below] * tc.minibatch[below])
+            if spent + ahead * (1 + ETA_PROBE_ITERS) > budget:
+                break
+        phase = Phase(lod=math.log2(nc.resolution // r), resolution=r, batch=b, fade=0.0)
+        runner.reset_optimizers()
+        t0 = time.perf_counter()
+        runner.iteration(phase)                  # untimed: allocations, Adam's lazy state
+        took = time.perf_counter() - t0
+        spent += took
+        if not out and took > ETA_PROBE_MAX_SECONDS / (1 + ETA_PROBE_ITERS):
+            break
+        times = []
+        for _ in range(ETA_PROBE_ITERS):
+            t0 = time.perf_counter()
+            runner.iteration(phase)
+            times.append(time.perf_counter() - t0)
+        spent += sum(times)
+        out[r] = min(times)
+        if len(out) == 1:
+            # the session's least possible length: every image left at this resolution's cost per image
+            budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * (total - nimg) * out[r] / b))
+    return out
+
+
+# the start-up probe's ratios price the resolutions ahead until this many resolutions have been measured, the fit
+# over the measured segments (_forecast) from then on: a fit through the first two (4x4 and 8x8, overhead-bound both)
+# was 20-37% off in replays of tiny's 8x8 phase where the probe was 3-12% (benchmarks/RESULTS.md, 2026-12-03)
+ETA_PROBE_UNTIL = 3
 # the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
 ETA_ANCHOR_SECONDS = 20.0
 # a resolution's cost per image enters the forecast of those ahead once it has run this long: a short one (tiny's
@@ -1570,7 +1650,7 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
          seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
          now: float | None = None,
          measured: dict[int, tuple[int, int, float]] | Sequence[tuple[int, int, float]] | None = None,
-         segment: tuple[int, float] | None = None) -> str:
+         segment: tuple[int, float] | None = None, probe: dict[int, float] | None = None) -> str:
     """Time left: the images left at each resolution, each at its measured or forecast time per image, or what is
     left of the --minutes budget (over all sessions) when that ends the run first.
 
@@ -1587,7 +1667,12 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     span} of whole resolutions is taken too), `segment` the first image and time.time() of the one in progress
     (without it, the current resolution's span from `anchor` is that point). Fade-in and stable images are counted
     apart throughout (`costs`): the current resolution measured during its fade-in prices the stable images after
-    it by the fit's ratio of the two, not at the fade's rate."""
+    it by the fit's ratio of the two, not at the fade's rate.
+
+    With `probe` (the start-up probe's seconds per iteration at each resolution, _probe_iterations), until
+    ETA_PROBE_UNTIL resolutions have been measured, the probed resolutions are priced by its ratios instead, scaled
+    to the current resolution's measured rate (in its first ETA_FIT_SECONDS, to the last segment measured;
+    _probe_model); "?" before anything is measured."""
     from tqdm import tqdm
 
     fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
@@ -1628,7 +1713,24 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
         scale = (b - a) / (nf + ns) if nf + ns > 0 else 0.0
         return r, nf * scale, ns * scale, s
 
-    model = _forecast(costs, tc.minibatch, [point(*p) for p in spans])
+    points = [point(*p) for p in spans]
+    model = _forecast(costs, tc.minibatch, points)
+    if probe and anchor is not None and len({p[0] for p in points}) < ETA_PROBE_UNTIL:
+        # the resolutions ahead at the probe's cost ratios to the current one (_probe_model), where it has them (the
+        # fit through the first two resolutions, else the FLOP bound, where it has not); in the first second of a
+        # resolution, to the last segment measured (before: the FLOP bound, '<17:23' for 100 s at 8x8)
+        ref = (anchor[0], *cur_span) if cur_span is not None else point(*spans[-1]) if spans else None
+        if ref is None and model is None:
+            # the session's first second: nothing measured to scale the probe to, and the FLOP bound it replaces
+            # was 8-19x the time left at tiny's 4x4 (no ETA rather than that)
+            return "?"
+        probed = None if ref is None else _probe_model(costs, tc.minibatch, probe, ref[0], ref[1:])
+        if probed is not None:
+            fitted = model
+
+            def model(r: int, nf: float, ns: float) -> float | None:
+                v = probed(r, nf, ns)
+                return v if v is not None or fitted is None else fitted(r, nf, ns)
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1661,6 +1763,33 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     if tc.minutes is not None and tc.minutes * 60 - elapsed_before - seconds < left:
         return tqdm.format_interval(max(0.0, tc.minutes * 60 - elapsed_before - seconds))   # the budget ends it
     return ("<" if bound else "") + tqdm.format_interval(left)
+
+
+def _probe_model(costs: EtaCosts, minibatch: dict[int, int], probe: dict[int, float], current: int,
+                 span: tuple[float, float, float]) -> Callable[[int, float, float], float | None] | None:
+    """The seconds that `n_fade` fade-in and `n_stable` stable images at resolution r take, as model(r, n_fade,
+    n_stable) of _forecast, from the probe's seconds per stable iteration at each resolution (_probe_iterations),
+    scaled so that the current resolution's measured `span` (fade-in images, stable images, seconds) is exact: the
+    probe's ratios between resolutions, the run's own rate. A fade-in image costs a stable one times the ratio of
+    their operator calls (costs.fade_calls / costs.calls; 1 without them), the rule of the overhead-bound small
+    networks whose resolutions the probe covers. None where r was not probed (the fit, or the FLOP-priced bound,
+    then), or without the current resolution's time."""
+    def unscaled(r: int, nf: float, ns: float) -> float | None:
+        if r not in probe or r not in minibatch:
+            return None
+        calls, fade = costs.calls or {}, costs.fade_calls or {}
+        ratio = fade[r] / calls[r] if calls.get(r) and fade.get(r) else 1.0
+        return probe[r] / minibatch[r] * (ns + nf * ratio)
+
+    base = unscaled(current, span[0], span[1])
+    if not base or span[2] <= 0:
+        return None
+    scale = span[2] / base
+
+    def model(r: int, nf: float, ns: float) -> float | None:
+        u = unscaled(r, nf, ns)
+        return None if u is None else scale * u
+    return model
 
 
 def _forecast(costs: EtaCosts, minibatch: dict[int, int],
