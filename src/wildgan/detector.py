@@ -429,10 +429,15 @@ def _is_whole(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+def _not_fitted(det: "Detector", what: str = "") -> NotFittedError:
+    has = f", so it has no {what}" if what else ""
+    return NotFittedError(f"This {type(det).__name__} instance is not fitted yet{has}; call fit(X) (or use "
+                          "Detector.load / Detector.from_run) before using it")
+
+
 def _check_fitted(det: "Detector") -> None:
-    if not hasattr(det, "model_"):
-        raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
-                             "Detector.load / Detector.from_run) before using it")
+    if "model_" not in det.__dict__:
+        raise _not_fitted(det)
 
 
 class Detector:
@@ -540,6 +545,22 @@ class Detector:
         self.pixel_range = pixel_range
         self.depth16 = depth16
         self.verbose = verbose
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached when an attribute is missing: a fitted attribute read before fit (det.threshold_) raises
+        NotFittedError naming it, as the methods do, where Python said "'Detector' object has no attribute
+        'threshold_'". NotFittedError is an AttributeError, so hasattr and getattr(det, name, default) answer as
+        before."""
+        prop = getattr(type(self), name, None)
+        fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)
+                                                   and name.endswith("_")))
+        if fitted_attr and "model_" not in self.__dict__:
+            raise _not_fitted(self, name)
+        if isinstance(prop, property):
+            # a fitted Detector's property that raised an AttributeError comes here too: run it again so that its
+            # own error propagates, rather than a bare one from this method
+            return prop.fget(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
     @classmethod

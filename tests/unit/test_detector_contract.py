@@ -225,3 +225,23 @@ def test_a_resume_may_change_search_steps_as_the_clis_does(blobs, tmp_path) -> N
     det = Detector("search", **{**kw, "total_kimg": 0.1}, search_steps=0).fit(blobs, resume=True)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["search"]["steps"] == 0
     assert det.model_.cfg.search.steps == 0
+
+
+@pytest.mark.parametrize("name", ["threshold_", "decision_scores_", "labels_", "threshold_rule_", "model_",
+                                  "run_dir_", "n_train_", "resolution_", "score_", "trained_resolution_",
+                                  "pixel_range_"])
+def test_a_fitted_attribute_read_before_fit_is_a_not_fitted_error_naming_it(name) -> None:
+    """det.threshold_ before fit said only "'Detector' object has no attribute 'threshold_'", where the methods
+    raise NotFittedError saying to fit first. It is an AttributeError, so hasattr / getattr with a default (and
+    sklearn's and the Detector's own checks, which use them) answer as before."""
+    from wildgan.detector import NotFittedError
+
+    det = Detector(**TINY)
+    with pytest.raises(NotFittedError, match=rf"not fitted yet, so it has no {name}; call fit\(X\)"):
+        getattr(det, name)
+    assert not hasattr(det, name) and getattr(det, name, "default") == "default"
+    # a name that is no attribute at all is Python's own error, not a claim that fitting would make it
+    with pytest.raises(AttributeError, match="^'Detector' object has no attribute 'thresholds_'$") as e:
+        getattr(det, "thresholds_")
+    assert not isinstance(e.value, NotFittedError)
+
