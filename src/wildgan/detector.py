@@ -268,8 +268,9 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         return ConfigError(_api_words(str(e), getattr(e, "cli_advice", None)))
     if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
         # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
-        # folder ...) name the CLI's option: here the folder is run_dir
-        return ConfigError(re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):]))
+        # folder, a folder of images ...) name the CLI's option: here the folder is run_dir
+        msg = re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):])
+        return ConfigError(re.sub(r"\bas --out\b", "as run_dir", msg))
     if isinstance(e, TrainingInterrupted) and not trained and e.complete:
         # a stop as training ended: its final networks are saved (possibly hours of work), only the training scores
         # and the threshold were not computed; a temporary run_dir is kept, not removed with them

@@ -245,3 +245,18 @@ def test_a_fitted_attribute_read_before_fit_is_a_not_fitted_error_naming_it(name
         getattr(det, "thresholds_")
     assert not isinstance(e.value, NotFittedError)
 
+
+def test_a_run_dir_that_holds_images_is_refused_in_the_apis_words(blobs, tmp_path) -> None:
+    """training.run refuses a new run in a folder of images (a mistyped run_dir: the folder of images to score);
+    through fit its advice ended 'give a new or empty folder as --out', the CLI's option, which a Detector has not."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(blobs[0]).save(folder / "a.png")
+    with pytest.raises(ConfigError) as got:
+        Detector(**TINY, run_dir=str(folder)).fit(blobs)
+    said = str(got.value)
+    assert said.startswith(f"run_dir {folder} holds image files (e.g. a.png) and no run"), said
+    assert said.endswith("give a new or empty folder as run_dir") and "--out" not in said, said
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png"]                  # the folder left as it was
