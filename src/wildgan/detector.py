@@ -444,6 +444,10 @@ def _check_fitted(det: "Detector") -> None:
 class Detector:
     """Unsupervised image anomaly detector (Berg et al. 2019: progressive GAN + jointly trained encoder).
 
+    fit(X) trains on X and returns the Detector; decision_function(X) returns float64 [N] anomaly scores, higher =
+    more anomalous (PyOD's sign, the opposite of scikit-learn's outlier detectors); predict(X) returns int64 [N],
+    1 = anomaly (score > threshold_), 0 = normal. The threshold comes from the training images' scores only.
+
     Parameters
     ----------
     method : 'wildgan' (pGAN + encoder, default) | 'search' (pGAN without encoder, latent search at test time)
@@ -517,7 +521,7 @@ class Detector:
                  device: str = "auto", resolution: int | None = None, channels: int | None = None,
                  minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
-                 run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
+                 run_dir: str | Path | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
                  latent_size: int | None = None, search_steps: int = 500, verbose: bool = False) -> None:
         self.method = method
@@ -1519,7 +1523,9 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "Detector":
-        """Load a Detector written by save(); `device` overrides the saved one."""
+        """The fitted Detector that save() wrote at `path` (PATH, PATH.json, or a folder det.save(DIR) wrote in),
+        with its networks, threshold and training scores; its decision_function scores as the saved one did (higher =
+        more anomalous). `device` overrides the saved one."""
         from . import checkpoint as ckpt
         from .config import run_config_from_dict
         from .scoring.run import LoadedModel, resolve_device

@@ -260,3 +260,34 @@ def test_a_run_dir_that_holds_images_is_refused_in_the_apis_words(blobs, tmp_pat
     assert said.startswith(f"run_dir {folder} holds image files (e.g. a.png) and no run"), said
     assert said.endswith("give a new or empty folder as run_dir") and "--out" not in said, said
     assert sorted(p.name for p in folder.iterdir()) == ["a.png"]                  # the folder left as it was
+
+
+def test_the_public_names_have_typed_signatures_and_docstrings_that_say_the_sign() -> None:
+    """What `help(wildgan.Detector)` shows a new user: every public class of wildgan.__all__ and each of its public
+    methods and properties has a docstring and type hints, and the class and its scoring methods say which way the
+    scores point (higher = more anomalous: PyOD's sign, not scikit-learn's)."""
+    import inspect
+
+    import wildgan
+
+    for name in wildgan.__all__:
+        obj = getattr(wildgan, name)
+        if not inspect.isclass(obj):
+            continue
+        assert (obj.__doc__ or "").strip(), name
+        for attr, value in vars(obj).items():
+            if attr.startswith("_") and attr != "__init__":
+                continue
+            f = value.__func__ if isinstance(value, (classmethod, staticmethod)) else \
+                value.fget if isinstance(value, property) else value
+            if not callable(f):
+                continue
+            if attr != "__init__":
+                assert (f.__doc__ or "").strip(), f"{name}.{attr} has no docstring"
+            sig = inspect.signature(f)
+            untyped = [p for p, v in sig.parameters.items() if p not in ("self", "cls") and v.annotation is v.empty]
+            assert not untyped and sig.return_annotation is not sig.empty, f"{name}.{attr}: {untyped} {sig}"
+    for documented in (Detector, Detector.decision_function, Detector.score_all, wildgan.HeatMaps):
+        assert "higher = more anomalous" in " ".join(documented.__doc__.split()), documented
+    # run_dir takes a Path as well as a str (fit has always accepted both): the hint says so
+    assert "Path" in str(inspect.signature(Detector.__init__).parameters["run_dir"].annotation)
