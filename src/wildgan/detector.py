@@ -1916,14 +1916,19 @@ def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: 
 
 
 def _array_counts(X: Any) -> tuple[int, ...] | None:
-    """The image counts an array X may hold before a model decides how to read it: a 3-D array is a batch [N, H, W]
-    or one image ([H, W, C] / [C, H, W]), a 2-D one is one image; None for anything else (count_images' business)."""
+    """The image counts an array X may hold before a model decides how to read it: a 3-D array is a batch [N, H, W],
+    or one image ([H, W, C] / [C, H, W]) where an axis at an end can be its channels (1 to 4: data.inputs.read_3d
+    reads no other shape as one image); a 2-D one is one image; None for anything else (count_images' business)."""
     shape = getattr(X, "shape", None)
     if shape is None:
         return None
     if len(shape) == 2:
         return (1,)
-    return (int(shape[0]), 1) if len(shape) == 3 else None
+    if len(shape) != 3:
+        return None
+    # (a [200, 28, 28] X_val counted as "200 or 1" let a single label through until after training)
+    one = int(shape[-1]) in (1, 2, 3, 4) or int(shape[0]) in (1, 3, 4)
+    return (int(shape[0]), 1) if one else (int(shape[0]),)
 
 
 def _path_arg(path: Any, what: str) -> Any:
