@@ -291,3 +291,25 @@ def test_the_public_names_have_typed_signatures_and_docstrings_that_say_the_sign
         assert "higher = more anomalous" in " ".join(documented.__doc__.split()), documented
     # run_dir takes a Path as well as a str (fit has always accepted both): the hint says so
     assert "Path" in str(inspect.signature(Detector.__init__).parameters["run_dir"].annotation)
+
+
+def test_a_checkpoint_that_is_not_a_file_is_refused_naming_it_and_either_half_of_a_pair_is_one(blobs, tmp_path) -> None:
+    """from_run(RUN, checkpoint=...) (load_model's checkpoint) with a mistyped file said "nope.json: checkpoint
+    metadata not found", naming a file the caller never gave, and with the run's checkpoints/ folder the same of
+    "checkpoints.json"; the .safetensors half of a pair was not the same networks as its .json."""
+    run = tmp_path / "run"
+    Detector(**TINY, run_dir=str(run)).fit(blobs)
+    nope = tmp_path / "nope.safetensors"
+    with pytest.raises(ConfigError, match=re.escape(f"checkpoint={str(nope)!r}: no such file (this run's "
+                                                    f"checkpoints are in {run / 'checkpoints'})")):
+        Detector.from_run(run, checkpoint=nope, device="cpu")
+    (run / "checkpoints").mkdir(exist_ok=True)
+    with pytest.raises(ConfigError, match=re.escape(f"checkpoint={str(run / 'checkpoints')!r}: a folder; give one "
+                                                    "checkpoint file")):
+        Detector.from_run(run, checkpoint=run / "checkpoints", device="cpu")
+    # either half of the final pair is the run's own networks, with their cached training scores: the .safetensors
+    # half was taken for other networks, whose scores a fit on in-memory images cannot rebuild (a DataError)
+    plain = Detector.from_run(run, device="cpu")
+    for half in ("network-final.json", "network-final.safetensors"):
+        got = Detector.from_run(run, checkpoint=run / half, device="cpu")
+        assert got.model_.source == plain.model_.source and got.threshold_ == plain.threshold_, half
