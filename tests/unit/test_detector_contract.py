@@ -313,3 +313,16 @@ def test_a_checkpoint_that_is_not_a_file_is_refused_naming_it_and_either_half_of
     for half in ("network-final.json", "network-final.safetensors"):
         got = Detector.from_run(run, checkpoint=run / half, device="cpu")
         assert got.model_.source == plain.model_.source and got.threshold_ == plain.threshold_, half
+
+
+def test_from_run_of_a_runs_checkpoints_folder_names_the_python_way_to_a_checkpoint(tmp_path) -> None:
+    """Detector.from_run(RUN/checkpoints) said "(score RUN --checkpoint FILE scores with one of its checkpoints)",
+    the CLI's way, to a Python caller."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text('{"net": {}, "train": {}}')
+    with pytest.raises(ConfigError) as got:
+        Detector.from_run(run / "checkpoints", device="cpu")
+    assert str(got.value) == (f"{run / 'checkpoints'}: a folder inside the run {run.resolve()}, not a run directory: "
+                              "give the run's folder (Detector.from_run(RUN, checkpoint=FILE) scores with one of "
+                              "its checkpoints)")
