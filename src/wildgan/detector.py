@@ -1561,6 +1561,11 @@ class Detector:
             # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
             raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "
                                   f"that det.save(PATH) writes; {path.name} is not there)")
+        if not path.is_file() and given.is_file():
+            # another kind of file (an image, an exported .onnx, a pickle): read_meta said "GIVEN.json: checkpoint
+            # metadata not found", naming a file the caller never gave
+            raise CheckpointError(f"{given}: not a saved Detector (Detector.load reads the PATH.json + "
+                                  f"PATH.safetensors pair that det.save(PATH) writes, and {path.name} is not there)")
         meta = ckpt.read_meta(path)
         if meta.get("kind") != DETECTOR_KIND:
             run = _run_of_checkpoint(path)

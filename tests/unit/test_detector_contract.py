@@ -326,3 +326,16 @@ def test_from_run_of_a_runs_checkpoints_folder_names_the_python_way_to_a_checkpo
     assert str(got.value) == (f"{run / 'checkpoints'}: a folder inside the run {run.resolve()}, not a run directory: "
                               "give the run's folder (Detector.from_run(RUN, checkpoint=FILE) scores with one of "
                               "its checkpoints)")
+
+
+@pytest.mark.parametrize("name", ["photo.png", "model.onnx", "det.pkl"])
+def test_load_of_a_file_that_is_not_a_saved_detector_names_it(tmp_path, name) -> None:
+    """Detector.load('photo.png') said "photo.png.json: checkpoint metadata not found", a file the caller never
+    named, as if a saved Detector were there but incomplete."""
+    from wildgan.errors import CheckpointError
+
+    (tmp_path / name).write_bytes(b"not a detector")
+    with pytest.raises(CheckpointError) as got:
+        Detector.load(tmp_path / name)
+    assert str(got.value) == (f"{tmp_path / name}: not a saved Detector (Detector.load reads the PATH.json + "
+                              f"PATH.safetensors pair that det.save(PATH) writes, and {name}.json is not there)")
