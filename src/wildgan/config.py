@@ -984,7 +984,8 @@ def read_run_config(run_dir: Any) -> RunConfig:
         parent = Path(run_dir).resolve().parent
         if (parent / "config.json").is_file():
             # (e.g. `score RUN/checkpoints`, meaning one of them: "no config.json" left the user to guess the way)
-            hint = (" (score RUN --checkpoint FILE scores with one of its checkpoints)"
+            way = option_words("score RUN --checkpoint FILE", "Detector.from_run(RUN, checkpoint=FILE)")
+            hint = (f" ({way} scores with one of its checkpoints)"
                     if Path(run_dir).resolve().name == "checkpoints" else "")
             raise ConfigError(f"{run_dir}: a folder inside the run {parent}, not a run directory: give the run's "
                               f"folder{hint}")

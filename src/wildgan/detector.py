@@ -271,8 +271,9 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         return ConfigError(_api_words(str(e), getattr(e, "cli_advice", None)))
     if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
         # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
-        # folder ...) name the CLI's option: here the folder is run_dir
-        return ConfigError(re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):]))
+        # folder, a folder of images ...) name the CLI's option: here the folder is run_dir
+        msg = re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):])
+        return ConfigError(re.sub(r"\bas --out\b", "as run_dir", msg))
     if isinstance(e, TrainingInterrupted) and not trained and e.complete:
         # a stop as training ended: its final networks are saved (possibly hours of work), only the training scores
         # and the threshold were not computed; a temporary run_dir is kept, not removed with them
@@ -432,14 +433,23 @@ def _is_whole(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+def _not_fitted(det: "Detector", what: str = "") -> NotFittedError:
+    has = f", so it has no {what}" if what else ""
+    return NotFittedError(f"This {type(det).__name__} instance is not fitted yet{has}; call fit(X) (or use "
+                          "Detector.load / Detector.from_run) before using it")
+
+
 def _check_fitted(det: "Detector") -> None:
-    if not hasattr(det, "model_"):
-        raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
-                             "Detector.load / Detector.from_run) before using it")
+    if "model_" not in det.__dict__:
+        raise _not_fitted(det)
 
 
 class Detector:
     """Unsupervised image anomaly detector (Berg et al. 2019: progressive GAN + jointly trained encoder).
+
+    fit(X) trains on X and returns the Detector; decision_function(X) returns float64 [N] anomaly scores, higher =
+    more anomalous (PyOD's sign, the opposite of scikit-learn's outlier detectors); predict(X) returns int64 [N],
+    1 = anomaly (score > threshold_), 0 = normal. The threshold comes from the training images' scores only.
 
     Parameters
     ----------
@@ -514,7 +524,7 @@ class Detector:
                  device: str = "auto", resolution: int | None = None, channels: int | None = None,
                  minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
-                 run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
+                 run_dir: str | Path | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
                  latent_size: int | None = None, search_steps: int = 500, verbose: bool = False) -> None:
         self.method = method
@@ -543,6 +553,22 @@ class Detector:
         self.pixel_range = pixel_range
         self.depth16 = depth16
         self.verbose = verbose
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached when an attribute is missing: a fitted attribute read before fit (det.threshold_) raises
+        NotFittedError naming it, as the methods do, where Python said "'Detector' object has no attribute
+        'threshold_'". NotFittedError is an AttributeError, so hasattr and getattr(det, name, default) answer as
+        before."""
+        prop = getattr(type(self), name, None)
+        fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)
+                                                   and name.endswith("_")))
+        if fitted_attr and "model_" not in self.__dict__:
+            raise _not_fitted(self, name)
+        if isinstance(prop, property):
+            # a fitted Detector's property that raised an AttributeError comes here too: run it again so that its
+            # own error propagates, rather than a bare one from this method
+            return prop.fget(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
     @classmethod
@@ -1507,7 +1533,9 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "Detector":
-        """Load a Detector written by save(); `device` overrides the saved one."""
+        """The fitted Detector that save() wrote at `path` (PATH, PATH.json, or a folder det.save(DIR) wrote in),
+        with its networks, threshold and training scores; its decision_function scores as the saved one did (higher =
+        more anomalous). `device` overrides the saved one."""
         from . import checkpoint as ckpt
         from .config import run_config_from_dict
         from .scoring.run import LoadedModel, resolve_device
@@ -1543,6 +1571,11 @@ class Detector:
             # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
             raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "
                                   f"that det.save(PATH) writes; {path.name} is not there)")
+        if not path.is_file() and given.is_file():
+            # another kind of file (an image, an exported .onnx, a pickle): read_meta said "GIVEN.json: checkpoint
+            # metadata not found", naming a file the caller never gave
+            raise CheckpointError(f"{given}: not a saved Detector (Detector.load reads the PATH.json + "
+                                  f"PATH.safetensors pair that det.save(PATH) writes, and {path.name} is not there)")
         meta = ckpt.read_meta(path)
         if meta.get("kind") != DETECTOR_KIND:
             run = _run_of_checkpoint(path)
@@ -1898,14 +1931,19 @@ def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: 
 
 
 def _array_counts(X: Any) -> tuple[int, ...] | None:
-    """The image counts an array X may hold before a model decides how to read it: a 3-D array is a batch [N, H, W]
-    or one image ([H, W, C] / [C, H, W]), a 2-D one is one image; None for anything else (count_images' business)."""
+    """The image counts an array X may hold before a model decides how to read it: a 3-D array is a batch [N, H, W],
+    or one image ([H, W, C] / [C, H, W]) where an axis at an end can be its channels (1 to 4: data.inputs.read_3d
+    reads no other shape as one image); a 2-D one is one image; None for anything else (count_images' business)."""
     shape = getattr(X, "shape", None)
     if shape is None:
         return None
     if len(shape) == 2:
         return (1,)
-    return (int(shape[0]), 1) if len(shape) == 3 else None
+    if len(shape) != 3:
+        return None
+    # (a [200, 28, 28] X_val counted as "200 or 1" let a single label through until after training)
+    one = int(shape[-1]) in (1, 2, 3, 4) or int(shape[0]) in (1, 3, 4)
+    return (int(shape[0]), 1) if one else (int(shape[0]),)
 
 
 def _path_arg(path: Any, what: str) -> Any:

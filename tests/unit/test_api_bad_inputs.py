@@ -89,6 +89,10 @@ def test_validation_labels_that_cannot_fit_X_val_are_refused_before_training(x16
         f1.fit(x16, X_val=x16[:4], y_val=[0, 1, 0])
     with pytest.raises(DataError, match="3 labels for X_val, which holds 1 image"):
         f1.fit(x16, X_val=x16[0], y_val=[0, 1, 0])
+    # [5, 16, 16] is no one image (no axis at either end of 1 to 4 channels): one label was let through, and refused
+    # only after training, whose networks were then left in a temporary folder
+    with pytest.raises(DataError, match=r"^y_val: 1 labels for X_val, which holds 5 image\(s\)$"):
+        f1.fit(x16, X_val=x16[:5], y_val=[1])
     # a [2, 2] array was raveled into 4 labels in silence
     with pytest.raises(DataError, match=r"one label per image .*shape \(2, 2\)"):
         f1.fit(x16, X_val=x16[:4], y_val=np.array([[0, 1], [0, 1]]))

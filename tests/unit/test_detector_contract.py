@@ -225,3 +225,117 @@ def test_a_resume_may_change_search_steps_as_the_clis_does(blobs, tmp_path) -> N
     det = Detector("search", **{**kw, "total_kimg": 0.1}, search_steps=0).fit(blobs, resume=True)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["search"]["steps"] == 0
     assert det.model_.cfg.search.steps == 0
+
+
+@pytest.mark.parametrize("name", ["threshold_", "decision_scores_", "labels_", "threshold_rule_", "model_",
+                                  "run_dir_", "n_train_", "resolution_", "score_", "trained_resolution_",
+                                  "pixel_range_"])
+def test_a_fitted_attribute_read_before_fit_is_a_not_fitted_error_naming_it(name) -> None:
+    """det.threshold_ before fit said only "'Detector' object has no attribute 'threshold_'", where the methods
+    raise NotFittedError saying to fit first. It is an AttributeError, so hasattr / getattr with a default (and
+    sklearn's and the Detector's own checks, which use them) answer as before."""
+    from wildgan.detector import NotFittedError
+
+    det = Detector(**TINY)
+    with pytest.raises(NotFittedError, match=rf"not fitted yet, so it has no {name}; call fit\(X\)"):
+        getattr(det, name)
+    assert not hasattr(det, name) and getattr(det, name, "default") == "default"
+    # a name that is no attribute at all is Python's own error, not a claim that fitting would make it
+    with pytest.raises(AttributeError, match="^'Detector' object has no attribute 'thresholds_'$") as e:
+        getattr(det, "thresholds_")
+    assert not isinstance(e.value, NotFittedError)
+
+
+def test_a_run_dir_that_holds_images_is_refused_in_the_apis_words(blobs, tmp_path) -> None:
+    """training.run refuses a new run in a folder of images (a mistyped run_dir: the folder of images to score);
+    through fit its advice ended 'give a new or empty folder as --out', the CLI's option, which a Detector has not."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(blobs[0]).save(folder / "a.png")
+    with pytest.raises(ConfigError) as got:
+        Detector(**TINY, run_dir=str(folder)).fit(blobs)
+    said = str(got.value)
+    assert said.startswith(f"run_dir {folder} holds image files (e.g. a.png) and no run"), said
+    assert said.endswith("give a new or empty folder as run_dir") and "--out" not in said, said
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png"]                  # the folder left as it was
+
+
+def test_the_public_names_have_typed_signatures_and_docstrings_that_say_the_sign() -> None:
+    """What `help(wildgan.Detector)` shows a new user: every public class of wildgan.__all__ and each of its public
+    methods and properties has a docstring and type hints, and the class and its scoring methods say which way the
+    scores point (higher = more anomalous: PyOD's sign, not scikit-learn's)."""
+    import inspect
+
+    import wildgan
+
+    for name in wildgan.__all__:
+        obj = getattr(wildgan, name)
+        if not inspect.isclass(obj):
+            continue
+        assert (obj.__doc__ or "").strip(), name
+        for attr, value in vars(obj).items():
+            if attr.startswith("_") and attr != "__init__":
+                continue
+            f = value.__func__ if isinstance(value, (classmethod, staticmethod)) else \
+                value.fget if isinstance(value, property) else value
+            if not callable(f):
+                continue
+            if attr != "__init__":
+                assert (f.__doc__ or "").strip(), f"{name}.{attr} has no docstring"
+            sig = inspect.signature(f)
+            untyped = [p for p, v in sig.parameters.items() if p not in ("self", "cls") and v.annotation is v.empty]
+            assert not untyped and sig.return_annotation is not sig.empty, f"{name}.{attr}: {untyped} {sig}"
+    for documented in (Detector, Detector.decision_function, Detector.score_all, wildgan.HeatMaps):
+        assert "higher = more anomalous" in " ".join(documented.__doc__.split()), documented
+    # run_dir takes a Path as well as a str (fit has always accepted both): the hint says so
+    assert "Path" in str(inspect.signature(Detector.__init__).parameters["run_dir"].annotation)
+
+
+def test_a_checkpoint_that_is_not_a_file_is_refused_naming_it_and_either_half_of_a_pair_is_one(blobs, tmp_path) -> None:
+    """from_run(RUN, checkpoint=...) (load_model's checkpoint) with a mistyped file said "nope.json: checkpoint
+    metadata not found", naming a file the caller never gave, and with the run's checkpoints/ folder the same of
+    "checkpoints.json"; the .safetensors half of a pair was not the same networks as its .json."""
+    run = tmp_path / "run"
+    Detector(**TINY, run_dir=str(run)).fit(blobs)
+    nope = tmp_path / "nope.safetensors"
+    with pytest.raises(ConfigError, match=re.escape(f"checkpoint={str(nope)!r}: no such file (this run's "
+                                                    f"checkpoints are in {run / 'checkpoints'})")):
+        Detector.from_run(run, checkpoint=nope, device="cpu")
+    (run / "checkpoints").mkdir(exist_ok=True)
+    with pytest.raises(ConfigError, match=re.escape(f"checkpoint={str(run / 'checkpoints')!r}: a folder; give one "
+                                                    "checkpoint file")):
+        Detector.from_run(run, checkpoint=run / "checkpoints", device="cpu")
+    # either half of the final pair is the run's own networks, with their cached training scores: the .safetensors
+    # half was taken for other networks, whose scores a fit on in-memory images cannot rebuild (a DataError)
+    plain = Detector.from_run(run, device="cpu")
+    for half in ("network-final.json", "network-final.safetensors"):
+        got = Detector.from_run(run, checkpoint=run / half, device="cpu")
+        assert got.model_.source == plain.model_.source and got.threshold_ == plain.threshold_, half
+
+
+def test_from_run_of_a_runs_checkpoints_folder_names_the_python_way_to_a_checkpoint(tmp_path) -> None:
+    """Detector.from_run(RUN/checkpoints) said "(score RUN --checkpoint FILE scores with one of its checkpoints)",
+    the CLI's way, to a Python caller."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text('{"net": {}, "train": {}}')
+    with pytest.raises(ConfigError) as got:
+        Detector.from_run(run / "checkpoints", device="cpu")
+    assert str(got.value) == (f"{run / 'checkpoints'}: a folder inside the run {run.resolve()}, not a run directory: "
+                              "give the run's folder (Detector.from_run(RUN, checkpoint=FILE) scores with one of "
+                              "its checkpoints)")
+
+
+@pytest.mark.parametrize("name", ["photo.png", "model.onnx", "det.pkl"])
+def test_load_of_a_file_that_is_not_a_saved_detector_names_it(tmp_path, name) -> None:
+    """Detector.load('photo.png') said "photo.png.json: checkpoint metadata not found", a file the caller never
+    named, as if a saved Detector were there but incomplete."""
+    from wildgan.errors import CheckpointError
+
+    (tmp_path / name).write_bytes(b"not a detector")
+    with pytest.raises(CheckpointError) as got:
+        Detector.load(tmp_path / name)
+    assert str(got.value) == (f"{tmp_path / name}: not a saved Detector (Detector.load reads the PATH.json + "
+                              f"PATH.safetensors pair that det.save(PATH) writes, and {name}.json is not there)")

@@ -969,3 +969,24 @@ def test_unreadable_files_are_named_with_the_skip_bad_of_the_caller(scoring_pile
     assert skip_bad_option() == API_SKIP_BAD
     with pytest.raises(DataError, match=r"\(skip_bad=True leaves unreadable files out\)"):
         score_files(m, [pile])
+
+
+@pytest.mark.parametrize("given, said", [
+    (np.zeros((4, 8, 8, 1), np.float32), "got dtype float32: it reads pixel values as 0..255"),   # scored as black
+    (np.zeros((4, 8, 8, 1), np.float64) + 0.5, "got dtype float64"),
+    (np.zeros((4, 8, 8, 3), np.uint8), r"got shape \(4, 8, 8, 3\)"),           # colour images, a gray run
+    (np.zeros((4, 1, 8, 8), np.uint8), r"got shape \(4, 1, 8, 8\)"),           # channels first
+    (np.zeros((4, 16, 16, 1), np.uint8), r"got shape \(4, 16, 16, 1\)"),       # another size
+    (np.zeros((4, 8, 8), np.uint8), r"got shape \(4, 8, 8\)"),                 # no channel axis
+    ([np.zeros((8, 8, 1), np.uint8)] * 4, "takes a numpy array .* got a list"),
+])
+def test_loaded_model_score_refuses_what_it_cannot_read_naming_the_shape_it_takes(given, said) -> None:
+    """LoadedModel.score (documented: load_model(RUN).score(images)) reads uint8 [N, R, R, C]: a float array was
+    scored without a word as if its values were 0..255 (near-black images, wrong scores), and a wrong layout failed
+    in torch's conv2d, naming weights and channels of a layer, not the images."""
+    m = _model()
+    with pytest.raises(DataError, match=said) as got:
+        m.score(given)
+    assert r"uint8 [N, 8, 8, 1]" in str(got.value) and "to_images(X, 8, 1" in str(got.value), got.value
+    assert len(m.score(np.zeros((4, 8, 8, 1), np.uint8)).scores["a"]) == 4          # what it takes
+    assert len(m.score(np.zeros((0, 8, 8, 1), np.uint8)).scores["a"]) == 0          # no images: no scores

@@ -95,7 +95,11 @@ class LoadedModel:
         score batches its images form (wildgan: E's minibatch stddev couples a batch) and `z0` gives their initial
         latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither.
         `with_A=False` (wildgan runs only): every score but f-AnoGAN's A, without its two critic passes.
-        `z_star` (search runs only): the latents an earlier search of these images found, scored without searching."""
+        `z_star` (search runs only): the latents an earlier search of these images found, scored without searching.
+        Returns a ScoreResult: .scores maps each score name (a, L_n, L_o, L_r, A; higher = more anomalous) and
+        z_norm to float64 [N] in the order of x_u8. Other dtypes and layouts are refused (DataError):
+        wildgan.detector.to_images converts them."""
+        self.check_images(x_u8)
         sc = score_cfg or self.cfg.score
         _check_without_A(self.cfg.method, with_A)
         if z_star is not None and self.cfg.method != "search":
@@ -118,11 +122,50 @@ class LoadedModel:
                                  device=self.device, return_recon=return_recon)
         raise CheckpointError(f"unknown method {self.cfg.method!r} in the run config")
 
+    def check_images(self, x_u8: Any) -> None:
+        """Refuse (DataError) what score cannot read as uint8 [N, R, R, C] at these networks' R and C. Without it a
+        float array in [0, 1] was scored as nearly black uint8 values (no error, wrong scores), and a 1-channel or
+        [N, C, H, W] batch failed inside torch's conv2d with a message about weights, not about the images."""
+        r, c = int(self.cfg.net.resolution), int(self.cfg.net.channels)
+        who = f"LoadedModel.score ({self.source})"           # the weights file, or 'untrained'
+        want = f"uint8 [N, {r}, {r}, {c}] (channels last, the networks' resolution and channels)"
+        fit = self.conversion.get("fit", "resize")            # as the run's training images were converted
+        convert = (f"convert images with wildgan.detector.to_images(X, {r}, {c}, resize_mode={fit!r}) (arrays, "
+                   f"tensors, PIL images, any dtype and layout) or wildgan.data.load_image_files (files), or score "
+                   f"them with wildgan.Detector.from_run(RUN).decision_function(X), which converts them itself")
+        if not isinstance(x_u8, np.ndarray):
+            raise DataError(f"{who} takes a numpy array {want}, got a {type(x_u8).__name__}; {convert}")
+        if x_u8.dtype != np.uint8:
+            # the one check that matters most: u8_to_unit reads any number as 0..255
+            raise DataError(f"{who} takes {want}, got dtype {x_u8.dtype}: it reads pixel values as 0..255, so "
+                            f"floats in [0, 1] or [-1, 1] would score as near-black images; {convert}")
+        if x_u8.ndim != 4 or tuple(x_u8.shape[1:]) != (r, r, c):
+            raise DataError(f"{who} takes {want}, got shape {tuple(x_u8.shape)}; {convert}")
+
 
 def _check_without_A(method: str, with_A: bool) -> None:
     """with_A=False is for wildgan runs: f-AnoGAN's and latent search's scores need the critic anyway."""
     if not with_A and method != "wildgan":
         raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
+
+
+def _checkpoint_arg(run_dir: Path, given: Path) -> Path:
+    """load_model's (and Detector.from_run's) checkpoint=, as the path of its JSON half: the .safetensors half
+    named the same networks by another path, which the training-score cache (keyed by the networks' source) then
+    took for other networks, so that a run fitted on in-memory images refused from_run(RUN,
+    checkpoint='RUN/network-final.safetensors') while it took the .json. Refused by name where it cannot be a
+    checkpoint: a missing file was reported as its JSON half ("nope.json: checkpoint metadata not found", a name the
+    caller never gave), and the run's checkpoints/ folder as that folder's ".json" sibling. `wildgan score
+    --checkpoint` says the same in its own words (cli._checkpoint_arg)."""
+    if given.is_dir():
+        found = ckpt.list_checkpoints(given)
+        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        raise ConfigError(f"checkpoint={str(given)!r}: a folder; give one checkpoint file{example}")
+    if not given.is_file() and not given.with_suffix(".json").is_file() and \
+            not given.with_name(given.name + ".json").is_file():
+        raise ConfigError(f"checkpoint={str(given)!r}: no such file (this run's checkpoints are in "
+                          f"{run_dir / 'checkpoints'})")
+    return given.with_suffix(".json") if given.suffix == ".safetensors" else given
 
 
 def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
@@ -131,7 +174,7 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
     ckpt.refuse_saved_detector(run_dir, "load_model")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
-    path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
+    path = _checkpoint_arg(Path(run_dir), Path(checkpoint)) if checkpoint else final_checkpoint(run_dir)
     try:
         nets, meta = _load_networks(cfg, path, dev)
     except ckpt.NewerFormatError:
