@@ -952,7 +952,7 @@ class Detector:
         from .config import DataConfig
         from .data import AnomalySplit
         from .data.imageset import native_sides, tiny_images_warning, trained_depth, warn_crop, warn_decode_stats
-        from .data.splits import all_colour, gray_trained_record
+        from .data.splits import TRAIN_ORDER_READ, all_colour, gray_trained_record
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
         given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
@@ -1018,9 +1018,11 @@ class Detector:
         # (split.json's record also counts the images of each depth, as the CLI's does; conversion_ holds only what
         # converts images to score, the options data.readers.iter_images takes)
         counts = {"files_16bit": int(stats.get("n16", 0)), "files_8bit": int(stats.get("n8", 0))}
+        # trained in the order read (a folder's files sorted by path), not shuffled by the seed as a DataConfig's
+        # split is: recorded, so that a replay of the run's config puts the pile it reads in this order too
         info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": {**conv, **counts},
                 "resolution": res, "channels": ch, "image_shape": image_shape,
-                "native_sides": conv["native_sides"]}
+                "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
 

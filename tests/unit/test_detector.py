@@ -2397,6 +2397,10 @@ def test_a_fit_on_a_data_set_file_records_a_config_that_replays_on_all_its_image
     assert replay.info["protocol"] == "unlabelled" and sorted(replay.train_ids) == sorted(pile.ids)
     order = {i: n for n, i in enumerate(pile.ids)}
     np.testing.assert_array_equal(replay.train_x, fitted.train_x[[order[i] for i in replay.train_ids]])
+    # rebuilt for the run (its split.json: trained in the order read), as a replay follows it: fit's order itself
+    recorded_split = json.loads((run / "split.json").read_text())
+    assert recorded_split["train_order"] == "as read"
+    np.testing.assert_array_equal(build_split(recorded, recorded=recorded_split).train_x, fitted.train_x)
     assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"), "--dry-run"]) == 0
 
 

@@ -441,3 +441,88 @@ def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given
                                             rf"wildgan is replayed as 'unlabelled': every image of {pile}"):
         replay_run(config, tmp_path / "c", progress=False, log=lambda m: None, warn_not_grown=False)
     assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
+
+
+def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """(a folder of 40 small PNGs, the run of a tiny Detector.fit on it)."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.detector import Detector
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (40, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(pile / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        Detector(run_dir=str(tmp_path / "fit"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
+                 device="cpu", threads=1).fit(pile)
+    return pile, tmp_path / "fit"
+
+
+def _sha(run: Path) -> str:
+    return json.loads((run / "network-final.json").read_text())["sha256"]
+
+
+def test_a_replay_of_a_fit_on_a_folder_trains_its_networks_again(tmp_path):
+    """Detector.fit trains a folder's images in the order it reads them (sorted by path); a replay of its config read
+    the same pile, shuffled it by the seed, as every command-line split is, and trained other networks, with a
+    warning that its training images were not the run's. The fit records its order (split.json's train_order), and
+    replay_run, a resume of the replay and a copy of the run's config.yaml follow it: the fit's networks again."""
+    import shutil
+    import warnings
+
+    from wildgan.config import run_config_file
+    from wildgan.data import build_split
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import replay_run
+
+    _, fit = _fit_on_a_folder(tmp_path)
+    copied = tmp_path / "elsewhere" / "config.yaml"
+    copied.parent.mkdir()
+    shutil.copy(fit / "config.yaml", copied)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)              # (the same images, in the same order)
+        replay_run(fit / "config.json", tmp_path / "replay", progress=False, log=lambda m: None,
+                   warn_not_grown=False)
+        replay_run(copied, tmp_path / "copy", progress=False, log=lambda m: None, warn_not_grown=False)
+        # the replay's own run, resumed from the split the command line builds of its pile (shuffled by the seed)
+        cfg = run_config_file(tmp_path / "replay" / "config.json")
+        train_run(cfg, tmp_path / "replay", split=build_split(cfg.data), resume=True, progress=False,
+                  log=lambda m: None, warn_not_grown=False)
+    assert _sha(tmp_path / "replay") == _sha(tmp_path / "copy") == _sha(fit)
+    for run in (fit, tmp_path / "replay"):
+        assert json.loads((run / "split.json").read_text())["train_order"] == "as read"
+
+
+def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(tmp_path):
+    """A fit's run of an earlier wildgan does not record its order, and its replay keeps shuffling the pile by the
+    seed; it was warned of as training on other images than the run's, which it reads all of. Said as it is: the
+    same images (their pixels in the order read are the run's), in another order. Other images are still said so."""
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import replay_run
+
+    pile, fit = _fit_on_a_folder(tmp_path)
+    record = json.loads((fit / "split.json").read_text())
+    record.pop("train_order", None)                  # (as an earlier wildgan wrote it)
+    (fit / "split.json").write_text(json.dumps(record))
+    config = fit / "config.json"
+    with pytest.warns(WildganWarning) as got:
+        replay_run(config, tmp_path / "old", progress=False, log=lambda m: None, warn_not_grown=False)
+    said = [str(w.message) for w in got if str(w.message).startswith(str(config))]
+    assert said == [f"{config} replays the run in {fit} on the images it trained on, but in another order "
+                    f"({fit / 'split.json'} records them): that run, a Detector.fit, trained them in the order it "
+                    f"read them (which its record, of an earlier wildgan, does not say), and this replay in the order "
+                    f"its seed shuffles them: this trains other networks than that run's"], said
+    assert _sha(tmp_path / "old") != _sha(fit)
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited: other images
+    with pytest.warns(WildganWarning) as got:
+        replay_run(config, tmp_path / "edited", progress=False, log=lambda m: None, warn_not_grown=False)
+    said = [str(w.message) for w in got if str(w.message).startswith(str(config))]
+    assert len(said) == 1 and said[0].startswith(
+        f"{config} replays the run in {fit}, but its training images are not the ones that run trained on (the "
+        f"training images' pixels; decoded by the same image reader"), said

@@ -11,8 +11,10 @@ shared by the command line (cli.py: its messages, on stderr) and `wildgan.traini
 
 * `fit_record` / `as_fit_read`: a Detector.fit's run is replayed as fit read its data ('unlabelled');
 * `refuse_in_memory_replay`: a fit's run on images given in memory needs them given again;
-* `warn_if_replay_reads_other_images`: the images read are not the ones the run trained on (split.json, or the
-  comment at the top of a copied config.yaml, records them)."""
+* `in_run_order`: the images read put in the order the run trained them in (a Detector.fit's: as read, where the
+  command line's splits shuffle them by the seed);
+* `warn_if_replay_reads_other_images`: the images read are not the ones the run trained on, or not in its order
+  (split.json, or the comment at the top of a copied config.yaml, records them)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, DataConfig, RunConfig, co
                       run_config_file, run_config_from_dict, run_config_to_dict)
 from ..errors import ConfigError, warn_user
 from .source_identity import restore_advice, source_replaced
-from .splits import AnomalySplit, keep_channels_origin, split_differences
+from .splits import (TRAIN_ORDER_READ, AnomalySplit, follow_train_order, keep_channels_origin,
+                     read_order_pixels_sha256, split_differences, split_summary)
 
 Say = Callable[[str], None]
 
@@ -69,6 +72,45 @@ def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig,
                       f"train on every image as that fit did")
 
 
+def in_run_order(config: Path, split: AnomalySplit) -> AnomalySplit:
+    """The split a replay of the run whose config file `config` is built, in the order that run trained its images
+    in (follow_train_order). A Detector.fit on a folder or a data-set file trains them in the order it read them,
+    which its split.json says (train_order) and a copied config.yaml's comment header repeats; the replay reads the
+    same pile, which build_split shuffles by the seed, and trained other networks on the same images. Put back in
+    the order read, it trains the fit's networks again. Any other run (a `wildgan train` run's seeded shuffle, a
+    record of an earlier wildgan without train_order) gets the split as it is. Called on every rank of a torchrun
+    job, which must all train one order. The split given is used up (in_read_order): use the one returned."""
+    try:
+        found = _training_record(config)
+    except (ConfigError, ValueError, OSError, AttributeError):
+        return split                  # (no readable record: warn_if_replay_reads_other_images says nothing either)
+    return split if found is None else follow_train_order(split, found[1])
+
+
+def _training_record(config: Path) -> tuple[str, dict[str, Any], str, Any] | None:
+    """(the run, its record of the images it trained on, where that record is, the data settings it trained with:
+    _run_data_settings) for a run's config file: its split.json beside it, or the comment header of a config.yaml
+    copied elsewhere (config_yaml_record; one copied into another run's folder names its own run, not the folder's).
+    None where there is no record (a file without a header, from an older wildgan or written by hand); the errors of
+    reading them (ConfigError, ValueError, OSError) are raised."""
+    recorded_path = config.parent / "split.json"
+    file_cfg = run_config_file(config)
+    header = config_yaml_record(config)
+    # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
+    # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
+    # changed data, and one on changed data could pass as the folder's run
+    elsewhere = header is not None and header[0] is not None and \
+        Path(header[0]).resolve() != config.parent.resolve()
+    if recorded_path.is_file() and not elsewhere:
+        recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+        return (str(config.parent), recorded, f"{recorded_path} records them",
+                _run_data_settings(config.parent / "config.json"))
+    if header is None:
+        return None
+    return (header[0] or "?", header[1], f"the comment at the top of {config} records them",
+            _run_data_settings(file_cfg, header[1].get(DATA_SETTINGS_KEY)))
+
+
 def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit, *, warn: Say = warn_user,
                                       note: Say = warn_user, replayer: str = "`wildgan train --config`") -> None:
     """A replay of a run's config file with the run's own data settings promises the run again; where the images it
@@ -82,42 +124,62 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
     its header records). A replay of the same images keeps the run's record of where its channel count came from (the
     config gives the count, which made split.json say "chosen" for the data's). A config.json copied out of its run
     folder records nothing to compare with (JSON has no comments, and an entry of its own would make every older
-    wildgan refuse the run's config.json): said to `note` (_note_unchecked_json; `replayer`: the call that warns)."""
-    recorded_path = config.parent / "split.json"
+    wildgan refuse the run's config.json): said to `note` (_note_unchecked_json; `replayer`: the call that warns).
+
+    A Detector.fit's record (detector_input) names its images by the paths fit was given (absolute, relative, a list
+    of files), which a replay reading the recorded folder names otherwise: their ids are not compared, their pixels
+    in order are (what the networks learn from). Where only the order differs (the replay's pile shuffled by the
+    seed; `split` is expected in the run's order, in_run_order, which a fit's record of an earlier wildgan does not
+    give), the warning says so: the same images, in another order, train other networks."""
     try:
         file_cfg = run_config_file(config)
-        header = config_yaml_record(config)
-        # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
-        # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
-        # changed data, and one on changed data could pass as the folder's run
-        elsewhere = header is not None and header[0] is not None and \
-            Path(header[0]).resolve() != config.parent.resolve()
-        if recorded_path.is_file() and not elsewhere:
-            recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
-            run, where = str(config.parent), f"{recorded_path} records them"
-            ran = _run_data_settings(config.parent / "config.json")
-        else:
-            if header is None:
-                # (an older wildgan's file, or one by hand: nothing to compare with)
-                _note_unchecked_json(config, file_cfg, cfg, note, replayer)
-                return
-            run, recorded = header[0] or "?", header[1]
-            where = f"the comment at the top of {config} records them"
-            ran = _run_data_settings(file_cfg, recorded.get(DATA_SETTINGS_KEY))
+        found = _training_record(config)
     except (ConfigError, ValueError, OSError):
         return                        # (not a run's own config beside a readable record: nothing to compare with)
+    if found is None:
+        # (an older wildgan's file, or one by hand: nothing to compare with)
+        _note_unchecked_json(config, file_cfg, cfg, note, replayer)
+        return
+    run, recorded, where, ran = found
     if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
         return
     if ran is not None and ran != file_cfg.data:
         return                        # (the file's data section edited by hand: other images asked for, as by --seed)
-    diffs = split_differences(split, recorded, train_only=True)
+    fit = bool(recorded.get("detector_input"))
+    now = split_summary(split)        # (hashes every pixel: once, for both comparisons)
+    compared = {k: v for k, v in recorded.items() if not (fit and k == "train_ids_sha256")}
+    diffs = split_differences(split, compared, train_only=True, now=now)
     if not diffs:
         keep_channels_origin(split, recorded)
         return
     replaced = source_replaced(recorded, split.info)
+    advice = f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""
+    if _only_the_order_differs(split, compared, now):
+        # (a record of an earlier wildgan does not say its order: a replay follows it only where it does)
+        why = ("its record says so" if "train_order" in recorded else
+               "which its record, of an earlier wildgan, does not say")
+        warn(f"{config} replays the run in {run} on the images it trained on, but in another order ({where}): that "
+             f"run, a Detector.fit, trained them in the order it read them ({why}), and this replay in the order its "
+             f"seed shuffles them: this trains other networks than that run's" + advice)
+        return
     warn(f"{config} replays the run in {run}, but its training images are not the ones that run trained on "
-         f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
-         + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
+         f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it" + advice)
+
+
+def _only_the_order_differs(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether a replay's split holds the very training images a run's record (split.json, ids left out for a
+    fit's) says, only in another order: the counts and channels agree, and its pile put in the order read has the
+    recorded checksum of pixels in order, where the run trained in that order (a Detector.fit's, whose record says
+    so or, from an earlier wildgan, does not say any order)."""
+    said = recorded.get("train_order")
+    if not (said == TRAIN_ORDER_READ or said is None and recorded.get("detector_input")):
+        return False
+    if any(k in recorded and recorded[k] != now[k] for k in ("n_train", "n_train_anomalous", "resolution",
+                                                              "channels")):
+        return False
+    pixels = recorded.get("train_pixels_sha256")
+    return isinstance(pixels, str) and pixels != now["train_pixels_sha256"] and \
+        read_order_pixels_sha256(split) == pixels
 
 
 def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig, note: Say, replayer: str) -> None:

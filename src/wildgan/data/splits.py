@@ -29,6 +29,13 @@ images as two independent draws): evaluate, score and --resume rebuild such a ru
 
 Randomness: every draw uses its own generator numpy.random.default_rng([stream, seed]) (streams in SEED_STREAMS),
 so e.g. changing test_size never changes which contaminants are drawn.
+
+Training order: a split's training images are shuffled once by the seed (the "train_shuffle" stream), and an
+unlabelled pile's record says so (info "train_order": TRAIN_ORDER_SHUFFLED). A Detector.fit on a folder or a
+data-set file trains them in the order it read them (TRAIN_ORDER_READ: a folder's files sorted by path, a file's
+images in its order), which the same data read back as a pile puts back by undoing that shuffle (in_read_order,
+follow_train_order): the order is part of what the networks learn from, and a replay in another trains others. A
+record without the field (a run of an earlier wildgan) is a seeded shuffle.
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ _MIN_WHY = "(one minibatch of the tiny preset; a useful detector needs hundreds)
 CHULA_TEST_PER_CLASS = 256
 SEED_STREAMS = {"holdout": 1, "contamination": 2, "rotation": 3, "train_shuffle": 4, "test_draw": 5,
                 "contaminant_rotation": 6}
+# split.json's "train_order" (see the module docstring): how the training images were put in the order trained on
+TRAIN_ORDER_SHUFFLED = "seeded shuffle"
+TRAIN_ORDER_READ = "as read"
 PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar10": {"resolution": 32, "channels": 3, "rotations": 0, "fit": "resize", "normal": ("automobile",)},
     "chula-rbc12": {"resolution": 64, "channels": 1, "rotations": 3, "fit": "resize", "normal": ()},
@@ -731,7 +741,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     recorded: the split.json of the run whose split this rebuilds (from its own data). A file that skip_bad leaves
     out and the record does not (unreadable since training) is drawn over as if read, then dropped: the split is the
     recorded one less that file, and info['skipped_were'] says where each such file was (train, test or unused).
-    Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn.
+    Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn. A pile the
+    record says was trained in the order read (train_order, follow_train_order) is put in that order.
 
     count_held: also count the images that hold gray, RGB-stored gray too (conversion.gray_held, where the reader
     counts them: evaluate's warning about data of another kind than a run's, by readers.trained_kind's rule).
@@ -786,7 +797,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
             cfg = replace(cfg, exclude_classes=())
         split = _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
         _record_identity(split.info, loaded, recorded)
-        return split
+        # a run trained in the order its images were read (a Detector.fit's, or a replay of one) is rebuilt so
+        return follow_train_order(split, recorded)
 
     lower = [n.lower() for n in names]
     if "normal" in inherited:
@@ -1033,9 +1045,10 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     gray_trained = gray_trained_record(x, colour)       # (before the rotated copies)
     ids = list(train.ids)
     x, ids, is_anom = _augment(x, ids, np.zeros(len(x), np.int8), rotations, cfg.seed)
-    perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
+    perm = _pile_shuffle(cfg.seed, len(x))
     info: dict[str, Any] = {
         "protocol": "unlabelled", "format": kind, "dataset": cfg.dataset, "source": source,
+        "train_order": TRAIN_ORDER_SHUFFLED,
         "class_names": [], "normal_classes": [], "normal_labels": [], "normal_default_used": False,
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
@@ -1054,6 +1067,48 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     # (x is the array decoded for this split, or a conversion of it: shuffled in place, not held twice)
     return AnomalySplit(permute_rows(x, perm), is_anom[perm], [ids[i] for i in perm], empty, np.zeros(0, np.int8), [],
                         resolution, channels, info)
+
+
+def _pile_shuffle(seed: int, n: int) -> np.ndarray:
+    """The order _unlabelled_split trains a pile of n images (rotated copies included) in: row i is image perm[i] of
+    the pile as read. One function for the shuffle and its undoing (in_read_order), which must agree."""
+    return _rng(seed, "train_shuffle").permutation(n)
+
+
+def in_read_order(split: AnomalySplit) -> AnomalySplit:
+    """An unlabelled pile's split (its training images in the seeded shuffle, TRAIN_ORDER_SHUFFLED) with its
+    training images in the order they were read instead (TRAIN_ORDER_READ), as Detector.fit on that folder or file
+    trained them; any other split as it is. The split given is used up: its training array is reordered in place
+    where it owns its memory (a pile is the largest thing held), so only the returned split is to be used."""
+    if split.info.get("protocol") != "unlabelled" or split.info.get("train_order") != TRAIN_ORDER_SHUFFLED:
+        return split
+    undo = np.argsort(_pile_shuffle(int(split.info["seed"]), len(split.train_x)))
+    info = {**split.info, "train_order": TRAIN_ORDER_READ}
+    return replace(split, train_x=permute_rows(split.train_x, undo), train_is_anomaly=split.train_is_anomaly[undo],
+                   train_ids=[split.train_ids[i] for i in undo], info=info)
+
+
+def read_order_pixels_sha256(split: AnomalySplit) -> str | None:
+    """pixels_sha256 of a shuffled pile's training images in the order they were read (in_read_order's), hashed
+    row by row without reordering (or copying) the split; None for a split that is not a shuffled pile. What a
+    replay compares with the ordered checksum of a run trained in that order whose record does not say so (a
+    Detector.fit of an earlier wildgan): equal, it read the same images and only their order differs."""
+    if split.info.get("protocol") != "unlabelled" or split.info.get("train_order") != TRAIN_ORDER_SHUFFLED:
+        return None
+    h = hashlib.sha256()
+    for i in np.argsort(_pile_shuffle(int(split.info["seed"]), len(split.train_x))):
+        h.update(np.ascontiguousarray(split.train_x[i]))
+    return h.hexdigest()
+
+
+def follow_train_order(split: AnomalySplit, recorded: dict[str, Any] | None) -> AnomalySplit:
+    """split in the order that `recorded` (the split.json of the run it rebuilds, resumes or replays, or the
+    training record of a copied config.yaml) says that run trained in: a run trained in the order its images were
+    read (TRAIN_ORDER_READ: a Detector.fit's, or a replay of one) gets a pile in read order (in_read_order), any other
+    the split as it is. A record without train_order (an earlier wildgan's) keeps the seeded shuffle."""
+    if isinstance(recorded, dict) and recorded.get("train_order") == TRAIN_ORDER_READ:
+        return in_read_order(split)
+    return split
 
 
 def pixels_sha256(x: np.ndarray) -> str:
@@ -1141,6 +1196,8 @@ _NOT_COMPARED = ("reader_version", "decoders")         # how the pixels were mad
 _SAID = {"train_ids_sha256": "the image ids", "test_ids_sha256": "the test image ids",
          "train_pixels_sha256": "the training images' pixels, under the same image ids",
          "test_pixels_sha256": "the test images' pixels, under the same image ids"}
+_SAID_WITHOUT_IDS = {"train_pixels_sha256": "the training images' pixels",
+                     "test_pixels_sha256": "the test images' pixels"}
 
 
 def training_record(split: AnomalySplit, summary: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -1150,7 +1207,9 @@ def training_record(split: AnomalySplit, summary: dict[str, Any] | None = None) 
     keep the channel count's origin (keep_channels_origin). summary: split_summary(split), when the caller has it."""
     now = split_summary(split) if summary is None else summary
     record = {k: now[k] for k in (*TRAIN_FIELDS, *_NOT_COMPARED) if k in now}
-    for k in ("source", "source_identity"):
+    # (train_order: a copy of the config of a run trained in read order replays in that order, follow_train_order;
+    # detector_input: its replay compares a fit's images by their pixels, not by the ids fit gave them, data.replay)
+    for k in ("source", "source_identity", "train_order", "detector_input"):
         if split.info.get(k) is not None:
             record[k] = split.info[k]
     origin = (split.info.get("conversion") or {}).get("channels_from")
@@ -1200,7 +1259,9 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
         ids = k.replace("_pixels_", "_ids_")
         if k != ids and ids in recorded and recorded[ids] != now[ids]:
             continue                   # other images: their pixels differ too, which says nothing more
-        diffs.append(_SAID.get(k, f"{k} {recorded[k]} -> {v}"))
+        # (pixels compared without the ids, a Detector.fit's record: data.replay, are not said to be under them)
+        diffs.append(_SAID_WITHOUT_IDS[k] if k != ids and ids not in recorded else
+                     _SAID.get(k, f"{k} {recorded[k]} -> {v}"))
         pixels = pixels or k != ids
     if pixels:
         # the same files can decode a level or so apart in another Pillow or libjpeg, or after a reader change (a

@@ -57,9 +57,9 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
-from ..data.replay import as_fit_read, refuse_in_memory_replay, warn_if_replay_reads_other_images
+from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, other_images_read,
+from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, other_images_read,
                            training_record)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
@@ -773,6 +773,8 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     cfg = replace(file_cfg, data=asked)
     # built here, as the command builds it, to compare its images with the run's before anything is trained
     split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
+    # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
+    split = in_run_order(config, split)
     if not train_kw.get("resume", False):
         warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run")
     try:
@@ -1019,6 +1021,10 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
                     f"allowed that; a new run there is refused), which wildgan rewrites for that run (report, "
                     f"evaluate, --resume, --overwrite): move this run out of it")
+    if resume:
+        # a run trained in the order its images were read (a replay of a Detector.fit's run: split.json's
+        # train_order) resumes in it, though the command line's split of its pile comes shuffled by the seed
+        split = follow_train_order(split, _recorded_split(run_dir))
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary) if resume else True
     for line in said:
@@ -1143,6 +1149,14 @@ def _drop_training_scores(run_dir: Path, log: Callable[[str], None]) -> None:
     if csvs:
         log(f"note: {', '.join(csvs)} scored the training images' pixels as split.json recorded them, not as they "
             f"are read now: removed (the training images are scored again)")
+
+
+def _recorded_split(run_dir: Path) -> dict[str, Any] | None:
+    """RUN/split.json as read, or None where it is missing or unreadable (_check_resumed_split says which)."""
+    try:
+        return json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None],
