@@ -36,18 +36,18 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
+from ..config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed,
                      kernels_from_env, square_name, unknown_names_text)
 
-from .errors import (CLI_SKIP_BAD, INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, TrainingInterrupted,
+from ..errors import (CLI_SKIP_BAD, INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, TrainingInterrupted,
                      WildganError, WildganWarning, closed_outputs, moved_name, output_gone, shell_word,
                      silence_closed_outputs, skip_bad_said_as, stop_text, stop_words)
-from .fileio import check_can_make_folder, unwritable_error
-from .runlog import WARNING, RunLog, copying_warnings, said
+from ..fileio import check_can_make_folder, unwritable_error
+from ..runlog import WARNING, RunLog, copying_warnings, said
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
-    from .config import DataConfig, NetConfig, RunConfig
-    from .data import AnomalySplit, LoadedData
+    from ..config import DataConfig, NetConfig, RunConfig
+    from ..data import AnomalySplit, LoadedData
 
 
 # === Option types and help texts shared by the parsers ================================================================
@@ -85,7 +85,7 @@ def _keep_count(text: str) -> int | None:
 
 def _device(text: str) -> str:
     """A --device value checked when the options are read: a typo must not get as far as a run folder."""
-    from .devices import check_device_name
+    from ..devices import check_device_name
 
     if text != "auto":
         try:
@@ -241,7 +241,7 @@ def make_parser() -> argparse.ArgumentParser:
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
                                 "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    from . import __version__
+    from .. import __version__
 
     p.add_argument("--version", action="version", version=f"wildgan {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_CommandParser,
@@ -715,7 +715,7 @@ def _resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line
     if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
         # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
-    from .data.readers import missing_run_data_error
+    from ..data.readers import missing_run_data_error
 
     def refuse_if_gone(data: str | None) -> None:
         gone = missing_run_data_error(data, known.out)
@@ -730,7 +730,7 @@ def _resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line
             if config_file_to_args(Path(known.config)).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
-    from .scoring.run import read_split_info
+    from ..scoring.run import read_split_info
 
     try:
         info = read_split_info(Path(known.out))
@@ -754,7 +754,7 @@ def _resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line
                           f"same parameters and X, does (or train anew with --data)")
     extra: list[str] = []
     data = config_file_to_args(saved).get("data")
-    from .config import SAMPLE_TOKEN
+    from ..config import SAMPLE_TOKEN
 
     if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
             Path(info["source"]).exists():
@@ -772,9 +772,9 @@ def _warn_if_run_files_disagree(run: Path) -> None:
     settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
     refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
     the user had not typed, without a word of the two files."""
-    from .config import RunConfig, read_run_config, run_config_file
-    from .errors import warn_user
-    from .training.run import run_differences
+    from ..config import RunConfig, read_run_config, run_config_file
+    from ..errors import warn_user
+    from ..training.run import run_differences
 
     try:
         from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
@@ -830,7 +830,7 @@ def _whole_config_hint(sections: list[str]) -> str:
 def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
     check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
-    from .config import shown
+    from ..config import shown
 
     name = _flag(action.dest)
     if v is None:
@@ -874,7 +874,7 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
     expresses are taken from the file by build_run_config (see there)."""
-    from .config import load_config_file, run_config_in
+    from ..config import load_config_file, run_config_in
 
     d = load_config_file(path)
     if "train" in d and "data" in d and isinstance(d["train"], dict) and "net" not in d:
@@ -902,7 +902,7 @@ _FIT_READ_SAID: set[str] = set()
 def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
     """A run's config file as `--config` replays it (data.replay.as_fit_read: a Detector.fit's run as fit read its
     data), its note said once a command: the file is read several times for one (main clears the set)."""
-    from .data.replay import as_fit_read
+    from ..data.replay import as_fit_read
 
     def note(msg: str) -> None:
         if str(config) not in _FIT_READ_SAID:
@@ -919,7 +919,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
     A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
     --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
-    from .config import PRESETS, default_checkpoint_kimg, paper_total_kimg
+    from ..config import PRESETS, default_checkpoint_kimg, paper_total_kimg
 
     data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
     named = cfg.preset in PRESETS
@@ -957,8 +957,8 @@ def _same(x: float, y: float) -> bool:
 
 def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
-    from .config import DataConfig
-    from .data.readers import absolute_data_path
+    from ..config import DataConfig
+    from ..data.readers import absolute_data_path
 
     # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if --normal
     # had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate refuse it)
@@ -974,7 +974,7 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
 
 def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
     """The preset's NetConfig with --width / --latent-size applied (train and info)."""
-    from .config import net_config_for_preset
+    from ..config import net_config_for_preset
 
     width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
     for flag, v in (("--width", width), ("--latent-size", latent_size)):
@@ -985,7 +985,7 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
 
 def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
     """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
-    from .config import (
+    from ..config import (
         PRESETS,
         FAnoGANConfig,
         RunConfig,
@@ -1041,7 +1041,7 @@ def _values_of(config: str | None) -> Any:
     file does (`got null`, not Python's `got None`; config.file_values)."""
     from contextlib import nullcontext
 
-    from .config import file_values
+    from ..config import file_values
 
     return file_values() if config else nullcontext()
 
@@ -1055,7 +1055,7 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
     train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
     the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
-    from .data import build_split
+    from ..data import build_split
 
     config = getattr(a, "config", None)
     try:
@@ -1082,8 +1082,8 @@ def _config_data_missing(a: argparse.Namespace) -> str | None:
     is there (the error is about something else), or --download fetches it (its error is the download's). Why: a
     `data: images/` in my.yaml run from another folder failed with '/elsewhere/images: no such file or folder', a
     path the user never wrote, with no word of the file it came from."""
-    from .config import is_sample_path
-    from .data.readers import resolve_data_root
+    from ..config import is_sample_path
+    from ..data.readers import resolve_data_root
 
     config = getattr(a, "config", None)
     if not config or _given(a, "data") or getattr(a, "download", False):
@@ -1106,14 +1106,14 @@ def _config_data_missing(a: argparse.Namespace) -> str | None:
 def _asked_data_config(a: argparse.Namespace) -> DataConfig:
     """The data section the options ask for (a run's --config FILE with the explicit flags over it), resolution and
     channels None where left to the data."""
-    from .config import overlay_changes, run_config_file
+    from ..config import overlay_changes, run_config_file
 
     data = data_config_from_args(a)
     config = getattr(a, "config", None)
     file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     if file_cfg is not None:
         data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
-        from .data.replay import refuse_in_memory_replay
+        from ..data.replay import refuse_in_memory_replay
 
         refuse_in_memory_replay(Path(config), file_cfg, data)
     return data
@@ -1122,7 +1122,7 @@ def _asked_data_config(a: argparse.Namespace) -> DataConfig:
 def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     """build_run_config's RunConfig for data of resolution res and channels ch, known without building the split
     (build_run_config reads them from the data; a finished study from its cells' records)."""
-    from .config import PRESETS, overlay_changes, run_config_file
+    from ..config import PRESETS, overlay_changes, run_config_file
 
     config = getattr(a, "config", None)
     file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
@@ -1157,7 +1157,7 @@ def _rank_tag() -> str:
     would otherwise wait for."""
     if "WORLD_SIZE" not in os.environ:
         return ""
-    from .training.distributed import torchrun_world
+    from ..training.distributed import torchrun_world
 
     rank, world = torchrun_world()
     return f" (rank {rank} of {world})" if rank > 0 else ""
@@ -1181,7 +1181,7 @@ def _warn(msg: str) -> None:
 def _show(msg: str) -> None:
     """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
     ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
-    from .progress import beside_bars
+    from ..progress import beside_bars
 
     with beside_bars():     # (a line said while training's bar is drawn went on after the bar's text)
         _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
@@ -1213,7 +1213,7 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path,
     export_onnx too). a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of
     this rule is not taken (other networks), for the same line, else ''. A record that cannot be read or used is
     warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
-    from .thresholds import FIT_THRESHOLD_FILE, follow_fit_record
+    from ..thresholds import FIT_THRESHOLD_FILE, follow_fit_record
 
     a.fit_record, a.fit_record_not = None, ""
     dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
@@ -1314,7 +1314,7 @@ def _check_out_file(out: str, example: str) -> None:
     written (a folder, a parent that is a file, a read-only or missing-permission place)."""
     import tempfile
 
-    from .training.run import refuse_a_run_or_study_file
+    from ..training.run import refuse_a_run_or_study_file
 
     p = Path(out)
     if p.is_dir():
@@ -1347,7 +1347,7 @@ def _check_out_file(out: str, example: str) -> None:
 def _data_path_if_valid(a: argparse.Namespace) -> str | None:
     """The data path the config will record, for the --out checks made before the data is read; None when it does
     not resolve (the reading of the data then says what is wrong with it)."""
-    from .data.readers import absolute_data_path
+    from ..data.readers import absolute_data_path
 
     try:
         return absolute_data_path(a.data, a.dataset)
@@ -1358,7 +1358,7 @@ def _data_path_if_valid(a: argparse.Namespace) -> str | None:
 def _refuse_saved_detector(path: str, command: str) -> None:
     """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API: the
     library's rule (checkpoint.refuse_saved_detector, which the API's run readers apply too), in the command's words."""
-    from .checkpoint import refuse_saved_detector
+    from ..checkpoint import refuse_saved_detector
 
     refuse_saved_detector(path, command, cli=True, scoring_hint=command != "export")
 
@@ -1376,7 +1376,7 @@ def _init_distributed(a: argparse.Namespace) -> Any:
     return its context, None without --distributed. Only rank 0 shows progress bars."""
     if not a.distributed:
         return None
-    from .training.distributed import init_distributed
+    from ..training.distributed import init_distributed
 
     ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
     if not ctx.is_main:
@@ -1390,7 +1390,7 @@ def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path, run_log: R
     process. run_log: the run's log, which rank 0's `stopped:` line goes through (after the warnings it holds)."""
     if ctx is None:
         return setup()
-    from .training.distributed import start_together
+    from ..training.distributed import start_together
 
     return start_together(ctx, setup, run_dir, log=None if run_log is None else run_log.write)
 
@@ -1398,7 +1398,7 @@ def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path, run_log: R
 def _shutdown(ctx: Any, together: bool = True) -> None:
     """Free a --distributed job's process groups now, not at interpreter exit (where gloo can abort the process)."""
     if ctx is not None:
-        from .training.distributed import shutdown
+        from ..training.distributed import shutdown
 
         shutdown(together=together)
 
@@ -1410,7 +1410,7 @@ def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
     other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
     if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
         return
-    from .training.distributed import torchrun_world
+    from ..training.distributed import torchrun_world
 
     rank, world = torchrun_world()
     if world <= 1:
@@ -1429,7 +1429,7 @@ def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
 # === wildgan train ====================================================================================================
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .training.distributed import torchrun_world
+    from ..training.distributed import torchrun_world
 
     run_log = _log_to(Path(a.out))
     if torchrun_world()[0] == 0:         # (only rank 0 writes log.txt)
@@ -1442,8 +1442,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def _train(a: argparse.Namespace, run_log: RunLog) -> int:
-    from .config import run_config_to_dict
-    from .training.run import kimg_text, train_run
+    from ..config import run_config_to_dict
+    from ..training.run import kimg_text, train_run
 
     _warn_dist_timeout_alone(a)
     ctx = _init_distributed(a)
@@ -1471,7 +1471,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False)
     except BaseException as e:
-        from .training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
+        from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 
         # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
         # the terminal, where the caller raises them (cmd_demo)
@@ -1513,7 +1513,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
     """What --out refuses before the data is read: a folder another process trains in, or one holding a run that
     --resume / --overwrite do not allow for."""
-    from .training.run import check_lock_free, check_out_dir
+    from ..training.run import check_lock_free, check_out_dir
 
     data = _data_path_if_valid(a)
     if ctx is None or ctx.is_main:
@@ -1528,12 +1528,12 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
+    from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
                                refuse_fanogan_over_ranks)
 
     cfg, split = build_run_config(a)
     if a.config and not a.resume and (ctx is None or ctx.is_main):
-        from .data.replay import warn_if_replay_reads_other_images
+        from ..data.replay import warn_if_replay_reads_other_images
 
         # (its warning and note in the command's words, on stderr and into log.txt, as the other warnings said here)
         warn_if_replay_reads_other_images(Path(a.config), cfg, split, warn=lambda m: _warn(f"{WARNING}{m}"),
@@ -1562,7 +1562,7 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
     else:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
         if ctx is not None:
-            from .training.distributed import check_batches
+            from ..training.distributed import check_batches
 
             # minibatches the ranks cannot split: refused as the ranks start, before the folder is written (train_run
             # asks again, as it is also the Python API's start)
@@ -1570,7 +1570,7 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
             # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
             check_training_memory(cfg, ctx.device)
             if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
-                from .training.tblog import require_tensorboard
+                from ..training.tblog import require_tensorboard
 
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
@@ -1582,7 +1582,7 @@ def _minibatch_source(a: argparse.Namespace) -> str | None:
     the table is the preset's (a flat --config file has no minibatch)."""
     if not a.config:
         return None
-    from .config import load_config_file
+    from ..config import load_config_file
 
     d = load_config_file(Path(a.config))
     return str(a.config) if isinstance(d.get("train"), dict) and "minibatch" in d["train"] else None
@@ -1621,8 +1621,8 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
         return
     if not len(split.train_x):
         return
-    from .scoring.run import load_model
-    from .scoring.train_scores import has_train_scores, score_training_split
+    from ..scoring.run import load_model
+    from ..scoring.train_scores import has_train_scores, score_training_split
 
     model = load_model(Path(a.out), a.device)
     if has_train_scores(Path(a.out), model, split):
@@ -1654,11 +1654,11 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
     as Detector.fit warns. train_run's warning (training.run.not_grown_warning), in the RunConfig's terms, is left
     out for it."""
-    from .training.run import lod_short_of_full
+    from ..training.run import lod_short_of_full
 
     lod = lod_short_of_full(cfg, res)
     if lod is not None:
-        from .training.schedule import growth_advice, kimg_to_the_image
+        from ..training.schedule import growth_advice, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
@@ -1690,7 +1690,7 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
         except (Exception, Terminated) as e:
             if not a.distributed:
                 raise
-            from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
+            from ..training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
 
             rank, world = torchrun_world()
             # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo;
@@ -1710,9 +1710,9 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 @_peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
-    from .data.dataset_files import npz_has_labels
-    from .data.readers import detect_format, is_dataset_file, is_pile, single_class_text
-    from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
+    from ..data.dataset_files import npz_has_labels
+    from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
+    from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
 
     _refuse_saved_detector(a.run_dir, "score")
     _refuse_split_paths(a.data, "--data")
@@ -1748,7 +1748,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    from .thresholds import fit_record_param
+    from ..thresholds import fit_record_param
 
     _follow_fit_record(a, run_dir, lambda rule: fit_record_param(run_dir, rule, model.meta.get("sha256")))
     train_scores, own_split = None, None
@@ -1764,7 +1764,7 @@ def cmd_score(a: argparse.Namespace) -> int:
             own_split = _labelled_split(a, run_dir, None, False, held)
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
-        from .scoring.train_scores import run_training_scores
+        from ..scoring.train_scores import run_training_scores
 
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
@@ -1792,8 +1792,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
         # own and no --normal to label it: every image, converted like the run's training data (the Detector's
         # reader: one implementation)
-        from .data.readers import trained_kind
-        from .detector import to_images
+        from ..data.readers import trained_kind
+        from ..detector import to_images
 
         trained_on, by_content = trained_kind(model.conversion)
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
@@ -1834,7 +1834,7 @@ def cmd_score(a: argparse.Namespace) -> int:
                                                          batch_mode=a.batch_mode, with_A=not a.no_A).scores
     extra = None
     if a.threshold:
-        from .thresholds import flag_scores
+        from ..thresholds import flag_scores
 
         thr, extra = flag_scores(model, run_dir, a.threshold, res, score=a.score,
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
@@ -1856,7 +1856,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         return 0
     from contextlib import nullcontext
 
-    from .training.distributed import stops_deferred
+    from ..training.distributed import stops_deferred
 
     # the CSV, the removal of the chunks it now holds and the line that says it is written: one commit, a SIGTERM or
     # Ctrl-C held until its end (then `terminated`, 143, or `interrupted`, 130, as any other). One that cut it left
@@ -1868,7 +1868,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     with nullcontext() if special else stops_deferred():
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
         if resume_dir is not None:
-            from .scoring.run import is_resume_dir, remove_resume_dir
+            from ..scoring.run import is_resume_dir, remove_resume_dir
 
             try:
                 if is_resume_dir(resume_dir):
@@ -1883,13 +1883,13 @@ def cmd_score(a: argparse.Namespace) -> int:
 def _check_score_options(a: argparse.Namespace) -> None:
     """score's refusals and warnings that need no model, before the (possibly long) work; fills in --score's default
     (the run's own score) and the --data paths as found (relative ones may be under $WILDGAN_DATA)."""
-    from .thresholds import check_threshold_args
+    from ..thresholds import check_threshold_args
 
     if a.out != "-":
         _check_out_file(a.out, "scores.csv")
     resume_dir = _resume_dir(a)
     if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
-        from .scoring.run import is_resume_dir, remove_resume_dir
+        from ..scoring.run import is_resume_dir, remove_resume_dir
 
         if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
             remove_resume_dir(resume_dir)
@@ -1901,7 +1901,7 @@ def _check_score_options(a: argparse.Namespace) -> None:
     _warn_dist_timeout_alone(a)
     if a.score is None:
         # the run's own score, as `report` ranks by
-        from .config import own_score, read_run_config
+        from ..config import own_score, read_run_config
 
         try:
             a.score = own_score(read_run_config(Path(a.run_dir)).method)
@@ -1911,7 +1911,7 @@ def _check_score_options(a: argparse.Namespace) -> None:
         raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
     _use_threads(a)
     if a.data:
-        from .data.readers import missing_path_error, under_data_root
+        from ..data.readers import missing_path_error, under_data_root
 
         a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
         for d in a.data:
@@ -1928,8 +1928,8 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
     image of it without labels instead. held: see split_for_run."""
-    from .data.readers import is_dataset_file
-    from .evaluation.run import split_for_run
+    from ..data.readers import is_dataset_file
+    from ..evaluation.run import split_for_run
 
     try:
         split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
@@ -1962,8 +1962,8 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     met. None on a distributed rank other than 0."""
     import warnings
 
-    from .data.readers import ids_under_folder
-    from .scoring.run import score_files
+    from ..data.readers import ids_under_folder
+    from ..scoring.run import score_files
 
     with warnings.catch_warnings():
         # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
@@ -2001,7 +2001,7 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
     given = Path(a.checkpoint)
     if given.is_dir():
         # (it was "no such file", which sent the user looking for a path that is there)
-        from .checkpoint import list_checkpoints
+        from ..checkpoint import list_checkpoints
 
         found = list_checkpoints(given)
         example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
@@ -2016,7 +2016,7 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
 # === wildgan export ===================================================================================================
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_fit_param, export_onnx, onnx_metadata, onnx_threshold
+    from ..export import export_fit_param, export_onnx, onnx_metadata, onnx_threshold
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
@@ -2042,7 +2042,7 @@ def cmd_export(a: argparse.Namespace) -> int:
                 "protocol)")
     else:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
-        from .config import read_run_config
+        from ..config import read_run_config
 
         note = _contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination))
         _eprint(_threshold_lines(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the "
@@ -2054,7 +2054,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 # === wildgan evaluate =================================================================================================
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluation.run import evaluate_run, format_table
+    from ..evaluation.run import evaluate_run, format_table
 
     _refuse_saved_detector(a.run_dir, "evaluate")
     _use_threads(a)
@@ -2087,7 +2087,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 # === wildgan info =====================================================================================================
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .nets.info import network_info
+    from ..nets.info import network_info
 
     net = net_config_from_args(a, a.preset, a.resolution, a.channels)
     info = network_info(net)
@@ -2129,12 +2129,12 @@ def _normal_cells(text: str) -> list[str]:
 
 
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
-    from .data import load_split_data
-    from .data.splits import read_for, with_protocol_shape
-    from .studies import cell_config, check_cells, grid, read_rows
-    from .studies.study import (check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
+    from ..data import load_split_data
+    from ..data.splits import read_for, with_protocol_shape
+    from ..studies import cell_config, check_cells, grid, read_rows
+    from ..studies.study import (check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
                                 listed_default_cell, listed_study_classes, study_base)
-    from .training.run import check_lock_free
+    from ..training.run import check_lock_free
 
     gammas = _csv(a.contamination, float, "--contamination")
     for g in gammas:
@@ -2236,7 +2236,7 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
     whether the data's images changed since the cells were read: their pixels, or their size (for a folder tree the
     median size of every image, which only the decode gives); the tables are made from the rows, which that change
     would not alter."""
-    from .studies.study import cells_to_compute, recorded_shape
+    from ..studies.study import cells_to_compute, recorded_shape
 
     shape = recorded_shape(cells, out)
     if shape is None:
@@ -2251,7 +2251,7 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
 def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog,
                    data_said: Sequence[str] = (), loaded: LoadedData | None = None,
                    checked_said: Sequence[str] = ()) -> int:
-    from .studies import run_study
+    from ..studies import run_study
 
     try:
         import shlex
@@ -2274,7 +2274,7 @@ def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], stu
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import DEMO_MARKER, check_lock_free, previous_run
+    from ..training.run import DEMO_MARKER, check_lock_free, previous_run
 
     out = Path(a.out)
     marker = out / DEMO_MARKER
@@ -2317,7 +2317,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     import shlex
 
-    from .errors import without_resume_advice
+    from ..errors import without_resume_advice
 
     def reword(e: TrainingInterrupted) -> TrainingInterrupted:
         # train's advice (errors.resume_advice) continues the training only, and a demo run again starts over: the
@@ -2350,7 +2350,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 # === wildgan report ===================================================================================================
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from .evaluation.report import check_report_args, report
+    from ..evaluation.report import check_report_args, report
 
     _refuse_saved_detector(a.path, "report")
     scores = list(dict.fromkeys(a.score or []))
@@ -2361,7 +2361,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     _refuse_split_paths(a.image, "--image")
     check_report_args(None if study or not scores else scores[0], a.top_k, a.tsne_points, a.image)
     if a.batch_mode != "mixed" and not study and (Path(a.path) / "config.json").is_file():
-        from .config import read_run_config
+        from ..config import read_run_config
 
         try:
             method = read_run_config(Path(a.path)).method
@@ -2375,7 +2375,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     _use_threads(a)
     views = []
     if study and scores:
-        from .studies.study import score_views
+        from ..studies.study import score_views
 
         # made and checked from the rows before anything is written (a score some method lacks is refused here)
         views = score_views(Path(a.path), scores)
@@ -2578,7 +2578,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # skip_bad=True again after it (a script that calls main, then the API)
     kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
     if "torch" in sys.modules:
-        from .devices import caller_torch_state_kept
+        from ..devices import caller_torch_state_kept
 
         kept.enter_context(caller_torch_state_kept())
     try:
@@ -2685,11 +2685,11 @@ def __getattr__(name: str) -> Any:
     # PEP 562: scripts that imported these from wildgan.cli keep working, with a DeprecationWarning naming the new
     # place; imported only when asked for, so that `import wildgan.cli` stays free of torch and PIL
     if name == "DEMO_MARKER":
-        from .training import run as new
+        from ..training import run as new
     elif name == "absolute_data_path":
-        from .data import readers as new
+        from ..data import readers as new
     elif name in ("load_config_file", "run_config_file"):
-        from . import config as new
+        from .. import config as new
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return moved_name(__name__, name, new)
