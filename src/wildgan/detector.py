@@ -1075,7 +1075,7 @@ class Detector:
         """A total_kimg (or a minutes budget) that ends before the last fade-in leaves networks that never reached
         the input resolution: they are scored at the resolution they reached (trained_resolution_), which nothing
         else in a fit's output shows (resolution_ is the input resolution). The CLI says the same
-        (cli._warn_if_not_grown)."""
+        (cli.train._warn_if_not_grown)."""
         lod = self.model_.lod
         if cfg.method == "fanogan" or lod <= 0:
             return

@@ -21,7 +21,7 @@ class DataError(WildganError, ValueError):
 class ConfigError(WildganError, ValueError):
     """An option or config file value is invalid. A ValueError too, as scikit-learn's bad parameters are
     (InvalidParameterError); see DataError. An argparse type= function must not let one through: argparse would
-    take it for its own "invalid value" and drop our message (cli._device turns it into an ArgumentTypeError)."""
+    take it for its own "invalid value" and drop our message (cli.parser._device turns it into an ArgumentTypeError)."""
 
 
 class CheckpointError(WildganError):

@@ -470,6 +470,7 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     # train's stop said "continue with --resume", which `wildgan demo` does not take (argparse refuses it), and a demo
     # run again starts over: the demo names the train command that continues its run and prints the table
     import wildgan.cli as cli
+    import wildgan.cli.demo
     from wildgan.errors import TrainingInterrupted
 
     from wildgan.errors import resume_advice
@@ -485,7 +486,7 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
         raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir=str(out / "checkpoints"),
                                   complete=complete, resume_advice=None if complete else resume_advice(out))
 
-    monkeypatch.setattr(cli, "cmd_train", stopped)
+    monkeypatch.setattr(wildgan.cli.demo, "cmd_train", stopped)      # (the demo runs train's command itself)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
     err = capsys.readouterr().err
     # train's advice (the command without --evaluate) is gone, the demo's own in its place
@@ -940,7 +941,7 @@ def test_the_cli_starts_without_importing_torch():
     assert out.strip() == "False"
     # main itself, and a warning, outside torchrun (their rank tag imported wildgan.training, hence torch: seconds)
     code = ("import sys, wildgan.cli\ntry:\n    wildgan.cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
-            "wildgan.cli._warn('x'); print('torch' in sys.modules)")
+            "wildgan.cli.common.warn('x'); print('torch' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip().splitlines()[-1] == "False"
@@ -1896,9 +1897,9 @@ def test_a_sigterm_while_the_command_says_its_error_does_not_turn_it_into_a_trac
     code = ("import os, signal, time, wildgan.cli as c\n"
             "from wildgan.errors import WildganError\n"
             "def fails(a):\n    raise WildganError('another rank of the job stopped')\n"
-            "real = c._eprint\n"
+            "real = c.eprint\n"
             "def said(*a, **k):\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(0.2)\n    real(*a, **k)\n"
-            "c.cmd_info, c._eprint = fails, said\n"
+            "c.cmd_info, c.eprint = fails, said\n"
             "raise SystemExit(c.main(['info']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: another rank of the job stopped", \
@@ -1941,11 +1942,11 @@ def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str
                                                                         capsys: pytest.CaptureFixture) -> None:
     """score's warnings about the files of a pile (one line each, as they are met) said rank 1's as rank 0's under
     torchrun: every other line of the CLI names its rank."""
-    from wildgan import cli
+    from wildgan.cli import score
 
     pile, run, _ = scoring_pile(4)
     (pile / "bad.png").write_bytes(b"not a png")
-    monkeypatch.setattr(cli, "_rank_tag", lambda: tag)          # as torchrun's rank 1 of 2 would have it
+    monkeypatch.setattr(score, "rank_tag", lambda: tag)         # as torchrun's rank 1 of 2 would have it
     assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-",
                  "--no-progress", "--skip-bad"]) == 0
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "bad.png" in ln and "skipped" in ln]
@@ -2015,7 +2016,8 @@ def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 
-    from wildgan.cli import _use_threads, make_parser
+    from wildgan.cli import make_parser
+    from wildgan.cli.common import use_threads
 
     p = make_parser()
     for cmd in (["score", "RUN", "--out", "s.csv"], ["evaluate", "RUN"], ["report", "RUN"]):
@@ -2024,9 +2026,9 @@ def test_score_evaluate_and_report_take_threads(monkeypatch):
         p.parse_args(["score", "RUN", "--out", "s.csv", "--threads", "-1"])
     said = []
     monkeypatch.setattr(torch, "set_num_threads", said.append)
-    _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "3"]))
-    _use_threads(p.parse_args(["evaluate", "RUN"]))
-    _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "0"]))      # 0 = torch's default, as train's
+    use_threads(p.parse_args(["evaluate", "RUN", "--threads", "3"]))
+    use_threads(p.parse_args(["evaluate", "RUN"]))
+    use_threads(p.parse_args(["evaluate", "RUN", "--threads", "0"]))      # 0 = torch's default, as train's
     assert said == [3]
 
 
@@ -2157,7 +2159,8 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     shows a c = γ row beside it: the line now says which c, where it came from, and how to take c = γ."""
     import csv
 
-    from wildgan.cli import _contamination_note, make_parser
+    from wildgan.cli import make_parser
+    from wildgan.cli.threshold_notes import contamination_note
 
     run = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
@@ -2206,13 +2209,13 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     p = make_parser()
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     assert "the run records γ = 0 (clean training images, or your own data with an unknown share of anomalies): " \
-           "--expected-contamination G sets the share you expect" in _contamination_note(own, 0.0)
-    assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
+           "--expected-contamination G sets the share you expect" in contamination_note(own, 0.0)
+    assert contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
     # a run trained at γ = the default c: the report has no 'c = γ' row, its first rule is c = γ
     other = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination", "--expected-contamination",
                           "0.1"])
-    assert _contamination_note(other, 0.05).endswith("--expected-contamination 0.05 sets c = γ (the report's first "
-                                                     "rule, c = 0.05)"), _contamination_note(other, 0.05)
+    assert contamination_note(other, 0.05).endswith("--expected-contamination 0.05 sets c = γ (the report's first "
+                                                    "rule, c = 0.05)"), contamination_note(other, 0.05)
 
 
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):
@@ -2589,9 +2592,9 @@ def test_out_is_written_through_a_symlink_and_never_replaces_a_device(tmp_path):
     atomic_write_text(fifo, "through")
     reader.join(10)
     assert got == [b"through"] and not fifo.is_file() and fifo.exists()    # still a FIFO, not a file
-    from wildgan.cli import _check_out_file
+    from wildgan.cli.common import check_out_file
 
-    _check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
+    check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
     atomic_write_text(Path(os.devnull), "nothing")
     assert not Path(os.devnull).is_file()
 
@@ -2916,10 +2919,11 @@ def test_threads_from_a_config_file_are_checked_as_on_the_command_line(tmp_path,
 def test_study_help_describes_the_data_a_study_takes() -> None:
     """study shares train's data options, but a study refuses unlabelled data and writes each cell's run under
     STUDY_DIR/runs: its help must not describe train's unlabelled pile or train's run folder."""
-    from wildgan.cli import _sub_parser, make_parser
+    from wildgan.cli import make_parser
+    from wildgan.cli.parser import sub_parser
 
     p = make_parser()
-    study, train = (" ".join(_sub_parser(p, c).format_help().split()) for c in ("study", "train"))
+    study, train = (" ".join(sub_parser(p, c).format_help().split()) for c in ("study", "train"))
     assert "all of it is trained on" in train and "all of it is trained on" not in study
     assert "--dataset unlabelled) has no test split and is refused" in study
     assert "RUN_DIR/" not in study and "STUDY_DIR/runs/CELL/skipped.txt" in study

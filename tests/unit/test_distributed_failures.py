@@ -1250,6 +1250,7 @@ def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held
     from PIL import Image
 
     from wildgan import cli
+    from wildgan.cli import train
     from wildgan.errors import WildganWarning
 
     pile = tmp_path / "pile"
@@ -1271,7 +1272,7 @@ def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held
     monkeypatch.setattr(tdist, "all_gather_object", gather)
     monkeypatch.setattr(DistContext, "barrier", lambda self: None)
     monkeypatch.setattr(dist, "shutdown", lambda together=True: None)
-    monkeypatch.setattr(cli, "_init_distributed", lambda a: _ctx(0))
+    monkeypatch.setattr(train, "distributed_context", lambda a: _ctx(0))     # (where cmd_train looks it up)
     with pytest.warns(WildganWarning, match="centre-cropped"):       # (the size is the run's: no word of it)
         assert cli.main(["train", "--data", str(pile), "--total-kimg", "0.064", "--out", str(run), "--resume",
                          "--distributed", *common]) == 2

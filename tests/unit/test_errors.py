@@ -46,7 +46,7 @@ def _typed_actions() -> list[tuple[str, argparse.Action]]:
     """(command, action) for every option of every command whose type= is one of wildgan's own parsers."""
     sub = next(a for a in cli.make_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return [(cmd, a) for cmd, parser in sub.choices.items() for a in parser._actions
-            if callable(a.type) and getattr(a.type, "__module__", None) == cli.__name__]
+            if callable(a.type) and getattr(a.type, "__module__", None) == cli.parser.__name__]
 
 
 def test_the_option_parsers_never_let_a_value_error_reach_argparse() -> None:

@@ -201,6 +201,31 @@ def test_the_data_modules_import_one_way():
     assert not bad, "\n".join(bad)
 
 
+# the CLI's modules, lowest first: each may import only those before it (cli.py was one module of 2,699 lines; split
+# by command, the parts every command shares below the commands, and a command that runs another (train's
+# --evaluate, demo's train) above it). The package's __init__ (main, make_parser) imports them all.
+CLI_ORDER = ["common", "threshold_notes", "distributed", "parser", "config_args", "signals", "evaluate", "export",
+             "info", "report", "score", "train", "study", "demo", "__main__"]
+
+
+def test_the_cli_modules_import_one_way():
+    cli = PKG / "cli"
+    listed = {p.stem for p in cli.glob("*.py")} - {"__init__"}
+    assert listed == set(CLI_ORDER), f"place the cli modules in CLI_ORDER: {sorted(listed ^ set(CLI_ORDER))}"
+    bad = []
+    for name in CLI_ORDER:
+        for line, target in _imports(cli / f"{name}.py"):
+            parts = target.split(".")
+            if parts[:2] != ["wildgan", "cli"]:
+                continue
+            other = parts[2] if len(parts) > 2 else "__init__"      # (the package itself: main, above every module)
+            if other == "__init__" and name == "__main__":
+                continue                                            # (python -m wildgan.cli runs main)
+            if other == "__init__" or CLI_ORDER.index(other) >= CLI_ORDER.index(name):
+                bad.append(f"cli/{name}.py:{line} imports {target} (not below {name} in CLI_ORDER)")
+    assert not bad, "\n".join(bad)
+
+
 def _private_imports(path: Path, root: Path = PKG) -> list[str]:
     """`from wildgan.X import _name` in a module other than X: a helper that another module needs is public."""
     out = []

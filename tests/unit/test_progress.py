@@ -88,12 +88,12 @@ def test_a_bar_on_a_terminal_of_no_size_still_shows_its_count_and_eta(monkeypatc
 def test_a_log_line_said_while_a_bar_is_drawn_starts_a_line_of_its_own(capsys) -> None:
     # `wildgan train --minutes 2 2> log`: "... eta=00:08, res=64]wall-clock budget of 2.0 min reached at 11.104
     # kimg", the run's log line glued to the bar's text (on a terminal too: a bar leaves the cursor after its text)
-    from wildgan.cli import _show
+    from wildgan.cli.common import show
     from wildgan.progress import progress_bar
 
     bar = progress_bar(total=10, file=sys.stderr, mininterval=0)
     bar.update(3)
-    _show("wall-clock budget of 2.0 min reached at 0.512 kimg")
+    show("wall-clock budget of 2.0 min reached at 0.512 kimg")
     bar.close()
     err = capsys.readouterr().err
     assert re.search(r"\r\s*\rwall-clock budget of 2\.0 min reached at 0\.512 kimg\n", err), repr(err)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from wildgan.errors import ConfigError, DataError
 from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
-from wildgan.cli import add_report_parser
+from wildgan.cli import add_report_parser, cmd_report, make_parser
 from wildgan.evaluation.report import read_jsonl, report
 
 TOP_K = 3
@@ -732,7 +732,8 @@ def test_report_cli_parser() -> None:
     add_report_parser(p.add_subparsers(dest="cmd"))
     a = p.parse_args(["report", "runs/x", "--top-k", "5", "--image", "a.png", "b.png", "--image", "c.png"])
     assert (a.path, a.top_k, a.image, a.no_controls) == ("runs/x", 5, ["a.png", "b.png", "c.png"], False)
-    assert callable(a.func)
+    # the function that runs it is given by the CLI's parser (cli.parser names no command's function)
+    assert make_parser().parse_args(["report", "runs/x"]).func is cmd_report
 
 
 @pytest.mark.parametrize("args, words", [

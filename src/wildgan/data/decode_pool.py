@@ -226,8 +226,8 @@ def _worker_init() -> None:
     """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
     process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever. So is SIGHUP, which a
     dropped ssh session sends to the whole foreground job, workers included: the CLI's commands that train stop on it
-    with their own line (cli._on_sighup), where workers killed by it first were said as "a process decoding the image
-    files died (out of memory?)"; under any other command the main process dies of it, and its workers follow."""
+    with their own line (cli.signals.on_sighup), where workers killed by it first were said as "a process decoding the
+    image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow."""
     import multiprocessing as mp
     import signal
     import threading

@@ -6,7 +6,7 @@ it trains the run again (another `--out`, another seed, ...). Read as is (`wildg
 on images given in memory records no data, and trained on $WILDGAN_DATA or the embedded sample; one recorded by an
 earlier wildgan as dataset 'auto' trained by a protocol that fit never used; and images changed since the run were
 not said. The checks live here (torch-free, as the command line reads its --config file before anything else),
-shared by the command line (cli.py: its messages, on stderr) and `wildgan.training.run.replay_run`
+shared by the command line (wildgan.cli: its messages, on stderr) and `wildgan.training.run.replay_run`
 (WildganWarnings):
 
 * `fit_record` / `as_fit_read`: a Detector.fit's run is replayed as fit read its data ('unlabelled');

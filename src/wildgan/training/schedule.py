@@ -200,8 +200,8 @@ def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: flo
 @dataclass(frozen=True)
 class GrowthAdvice:
     """What the warnings of a run that ended before full resolution say (growth_advice), the one rule of the CLI's
-    (cli._warn_if_not_grown), the Python one (not_grown_text) and the Detector's (Detector._warn_if_not_grown), each
-    in its caller's words. kimg as kimg_to_the_image texts."""
+    (cli.train._warn_if_not_grown), the Python one (not_grown_text) and the Detector's (Detector._warn_if_not_grown),
+    each in its caller's words. kimg as kimg_to_the_image texts."""
     grown: str          # where the networks are at full resolution: the end of the first round at lod 0
     paper: str          # the paper's total_kimg
     paper_grows: bool   # whether the paper's total gets there too (then said beside it)

@@ -1,0 +1,252 @@
+"""Command-line interface: a thin layer over the Python API (parse -> config -> one library call).
+
+The package, one file per command and the parts they share (each file imports only those listed before it;
+tests/unit/test_layering.py checks it):
+
+* common.py: what every command says and checks (`eprint`, `warn`, `check_out_file`, ...);
+* threshold_notes.py: score's and export's --threshold line and Detector.fit's recorded parameter;
+* distributed.py: train and score --distributed under torchrun;
+* parser.py: every command's options (`make_option_parser`; examples in EXAMPLES_*, `report`'s in
+  add_report_parser), their types and help texts;
+* config_args.py: train's options -> RunConfig: `--config FILE` and `--resume` install a file's values as option
+  defaults (`set_from_config`, `resume_config`), and `build_run_config` turns the options into the run's config and
+  split;
+* signals.py: SIGTERM and SIGHUP, and the line of a command they stopped;
+* one module per command: evaluate.py, export.py, info.py, report.py, score.py, train.py, study.py, demo.py (each
+  `cmd_NAME` takes the parsed options and returns the exit code);
+* here, `make_parser` (the options, each command's parser given its `cmd_NAME`) and `main`: parses, dispatches, and
+  turns each way a command ends into one line on stderr and an exit code (a WildganError: "wildgan: error: ...", 2;
+  training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for the
+  commands that train (`train`, `study`, `demo`: signals.on_sighup; the others keep Python's default); out of memory
+  or an OSError 1; a closed stdout or stderr pipe 141, quietly).
+
+Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
+config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
+including the fields that have no option (see build_run_config); explicit flags change only what they control.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import Any
+
+# nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
+# still ends in main's one-line "interrupted"
+from ..config import kernels_from_env, square_name
+from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
+                      closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
+from ..runlog import WARNING, RunLog, copying_warnings
+from .common import eprint, rank_tag, warn
+from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, data_config_from_args,
+                          net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
+                          run_config_to_options, set_from_config, typed_options)
+from .demo import cmd_demo
+from .distributed import refuse_torchrun_without_distributed
+from .evaluate import cmd_evaluate
+from .export import cmd_export
+from .info import cmd_info
+from .parser import (DEVICE_HELP, EXAMPLES_EVAL, EXAMPLES_REPORT, EXAMPLES_SCORE, EXAMPLES_STUDY, EXAMPLES_TRAIN,
+                     THREADS_HELP, THRESHOLD_RULES_HELP, add_report_parser, make_option_parser, refuse_unrecognized,
+                     sub_parser, sub_parser_names)
+from .report import cmd_report
+from .score import cmd_score
+from .signals import on_sighup, on_sigterm, say_stop
+from .study import cmd_study
+from .train import cmd_train
+
+# the names scripts and tests import from wildgan.cli, as before it was a package
+__all__ = ["DEVICE_HELP", "EXAMPLES_EVAL", "EXAMPLES_REPORT", "EXAMPLES_SCORE", "EXAMPLES_STUDY", "EXAMPLES_TRAIN",
+           "THREADS_HELP", "THRESHOLD_RULES_HELP", "add_report_parser", "build_run_config", "cmd_demo",
+           "cmd_evaluate", "cmd_export", "cmd_info", "cmd_report", "cmd_score", "cmd_study", "cmd_train",
+           "config_file_to_args", "data_config_from_args", "main", "make_parser", "net_config_from_args",
+           "run_config_for_shape", "run_config_from_args", "run_config_to_options"]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Every command's options (parser.make_option_parser), each command's parser given the function that runs it,
+    `func`, which main calls. Attached here, not in parser.py: the commands' modules import the parser (demo parses
+    its train command line, a --config replay train's options), so the parser cannot import them. Looked up here
+    when the parser is made: a test that replaces cli.cmd_NAME replaces the command main runs."""
+    p = make_option_parser()
+    for name, run in (("train", cmd_train), ("score", cmd_score), ("export", cmd_export), ("evaluate", cmd_evaluate),
+                      ("info", cmd_info), ("study", cmd_study), ("demo", cmd_demo), ("report", cmd_report)):
+        sub_parser(p, name).set_defaults(func=run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`wildgan ARGV` (sys.argv's by default): the command's exit code (_main). What it printed is flushed here, on
+    every way out (its result, an error, --help's or a usage error's SystemExit), as the Python docs' "Note on
+    SIGPIPE" does it: a reader gone is then exit 141 without a word, not a failure of the flush at Python's exit,
+    which printed "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`,
+    `wildgan --help | head -1`)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            if sys.stdout is not None:      # (None under pythonw)
+                sys.stdout.flush()
+    except BrokenPipeError:
+        # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone;
+        # what is still buffered, stderr's too with `2>&1 | head`, must have nowhere to fail on exit: status 120)
+        silence_closed_outputs()
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    given = list(argv)
+    FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
+    p = make_parser()
+    debug = "--debug" in argv
+    if not [w for w in argv if w != "--debug"]:
+        # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments are
+        # required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does not pass
+        p.print_help()
+        return 2
+    import warnings
+
+    saved_format = warnings.formatwarning
+    # under torchrun every rank prints its own errors and warnings to the one terminal: the ranks other than 0 say
+    # which they are, so that a message printed once per rank reads as the same one, and a rank's own (a file of its
+    # chunk) as that rank's. Not kept quiet: what fails on rank 1 alone must be seen.
+    tag = rank_tag()
+    if not debug:
+        # our warnings are messages for the user (mixed image sizes, changed data, skipped files): one line each,
+        # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
+        warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
+            f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
+    saved_term, term_state = on_sigterm()
+    hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None))
+    # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
+    # safe to import again in them, unlike an arbitrary user script (the library default is one process)
+    saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
+    os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
+    # --threads sets torch's intra-op thread count for the command (its training, scoring, evaluation), and training
+    # seeds torch's global RNG: both put back on the way out as the warning format is, so that main() called again
+    # in one process (a notebook, the tests) leaves what runs after it at the caller's count and random stream (float
+    # sums differ with the count; a 1-thread pytest-xdist worker left at 2 threads by one test oversubscribed the
+    # cores for the rest of it). torch not imported yet: nothing to keep (and no import of it for `wildgan --help`)
+    kept = ExitStack()
+    # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
+    # skip_bad=True again after it (a script that calls main, then the API)
+    kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
+    if "torch" in sys.modules:
+        from ..devices import caller_torch_state_kept
+
+        kept.enter_context(caller_torch_state_kept())
+    try:
+        try:
+            # the command is the first word that is not a global option (`wildgan --debug train ...`)
+            at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
+            typed: set[str] = set()
+            if at is not None and argv[at] in sub_parser_names(p):
+                # the options typed, whatever their values: a default typed out is given all the same (and said so)
+                typed = typed_options(sub_parser(p, argv[at]), argv[at + 1:])
+            # (no file: what --resume says while the command line is read, which the run's log.txt is given)
+            said_before = RunLog()
+            if at is not None and argv[at] == "train":
+                # `--config FILE` and `--resume` install a file's values as the defaults of train's options
+                train = sub_parser(p, "train")
+                with copying_warnings(said_before):
+                    argv = [*argv[:at + 1], *resume_config(argv[at + 1:], said_before.write)]
+                set_from_config(train, argv[at + 1:])
+            a, extra = p.parse_known_args(argv)
+            if extra:
+                refuse_unrecognized(p, a.cmd, extra, argv)
+            a.said_before = said_before.held_lines()
+            a.typed = typed
+            a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
+            if hasattr(a, "square"):
+                # (typed, or from a flat --config file; a run's own config.json records letterbox, or its 'pad' was
+                # read as letterbox already)
+                a.square = square_name(a.square, given="cli", warn=lambda m: warn(WARNING + m))
+            kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
+            refuse_torchrun_without_distributed(a)
+            return int(a.func(a) or 0)
+        finally:
+            term_state["ending"] = True     # the outcome is decided (see on_sigterm)
+    except TrainingInterrupted as e:
+        say_stop(f"wildgan{tag}: {e}")
+        return 128 + (e.signum or 2)
+    except WildganError as e:
+        if debug:
+            raise
+        eprint(f"wildgan: error{tag}: {e}")
+        return 2
+    except WildganWarning as e:
+        # one of our warnings raised by a filter the user set (python -W error, PYTHONWARNINGS=error): they asked
+        # for it to stop the command, not for a traceback; other libraries' warnings raised so stay tracebacks
+        if debug:
+            raise
+        eprint(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
+               f"PYTHONWARNINGS)")
+        return 2
+    except KeyboardInterrupt:
+        eprint(f"wildgan: {INTERRUPTED}")
+        return 130
+    except MemoryError as e:
+        if debug:
+            raise
+        # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
+        # holds about 3x them: the decode, the pyramid, the training array)
+        eprint(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
+               f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
+               f"pixels)")
+        return 1
+    except Terminated as e:
+        # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
+        # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
+        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129 for a command that trains: on_sighup)
+        say_stop(f"wildgan{tag}: {e}")
+        return 128 + e.signum
+    except BrokenPipeError as e:
+        if closed_outputs() == []:
+            # neither stdout nor stderr is closed: another pipe broke (a decode worker's), an error to say as any
+            # OSError is, not a reader that left
+            if debug:
+                raise
+            eprint(f"wildgan: error{tag}: {e}")
+            return 1
+        # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback, no error line
+        # (there is no one to read it), and no second error when Python flushes the streams on exit
+        silence_closed_outputs()
+        return 141
+    except OSError as e:  # after BrokenPipeError, one of its kind
+        # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
+        if debug:
+            raise
+        eprint(f"wildgan: error{tag}: {e}")
+        return 1
+    finally:
+        warnings.formatwarning = saved_format
+        if saved_workers is None:
+            os.environ.pop("WILDGAN_DECODE_WORKERS", None)
+        kept.close()
+        if saved_term is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, saved_term)
+        if hup_set:
+            import signal
+
+            # (None: a handler set from C, which Python cannot put back; the default action then)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if saved_hup is None else saved_hup)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: scripts that imported these from wildgan.cli keep working, with a DeprecationWarning naming the new
+    # place; imported only when asked for, so that `import wildgan.cli` stays free of torch and PIL
+    if name == "DEMO_MARKER":
+        from ..training import run as new
+    elif name == "absolute_data_path":
+        from ..data import readers as new
+    elif name in ("load_config_file", "run_config_file"):
+        from .. import config as new
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved_name(__name__, name, new)

@@ -1,0 +1,186 @@
+"""What the commands share: their lines on stderr (`eprint`, `warn`, `show`, a torchrun rank's tag), the options
+given (`option_given`) and how messages name them (`option_flag`, `csv_list`), and the refusals made before a
+command's work (an --out file that cannot be written, a saved Detector where a run folder is wanted, a path with
+spaces split by the shell). Imports no other module of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import as_typed
+from ..errors import ConfigError, WildganError
+from ..fileio import unwritable_error
+from ..runlog import WARNING, RunLog, said
+
+
+def option_flag(dest: str) -> str:
+    """The option an argparse dest comes from, as messages name it: total_kimg -> --total-kimg."""
+    return "--" + dest.replace("_", "-")
+
+
+def csv_list(text: str, kind: type, option: str) -> list[Any]:
+    try:
+        values = [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        kinds = {int: "whole numbers", float: "numbers"}.get(kind, "values")
+        raise ConfigError(f"{option}: cannot read {as_typed(text)} as a comma-separated list of {kinds}") from None
+    if not values:
+        # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
+        # --normal ',' raised a bare IndexError
+        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated")
+    return values
+
+
+# train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
+PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
+                     "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
+
+
+def rank_tag() -> str:
+    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
+    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
+    would otherwise wait for."""
+    if "WORLD_SIZE" not in os.environ:
+        return ""
+    from ..training.distributed import torchrun_world
+
+    rank, world = torchrun_world()
+    return f" (rank {rank} of {world})" if rank > 0 else ""
+
+
+def eprint(line: str) -> None:
+    """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
+    the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's
+    line could land between them ("...exit codewildgan (rank 1 of 2): ...")."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def warn(msg: str) -> None:
+    # (the ranks other than 0 say which they are, as main's errors do)
+    eprint(f"wildgan{rank_tag()}: {msg}")
+    if msg.startswith(WARNING):
+        said(msg[len(WARNING):])        # into a run's log.txt too, as a Python warning is (runlog.copying_warnings)
+
+
+def show(msg: str) -> None:
+    """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
+    ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
+    from ..progress import beside_bars
+
+    with beside_bars():     # (a line said while training's bar is drawn went on after the bar's text)
+        eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
+
+
+def log_to(run_dir: Path) -> RunLog:
+    """The command's log.txt in `run_dir`, its lines shown on stderr too; the wildgan warnings said while it is given
+    to copying_warnings go into it as well (held until its first line: a refused command writes nothing)."""
+    return RunLog(run_dir / "log.txt", show=show, make_folder=True)
+
+
+def option_given(a: argparse.Namespace, dest: str) -> bool:
+    """Whether an option was given (in any spelling argparse accepts, abbreviations too): typed on the command line
+    (main records which, a.typed), even at its default value; else, for a namespace parsed without main, whether it
+    differs from its default."""
+    if getattr(a, "typed", None) is not None:
+        return dest in a.typed
+    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 image', '0 images', '4 images': a summary line's count with its noun (it read '1 of 1 images flagged')."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def use_threads(a: argparse.Namespace) -> None:
+    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(int(a.threads))
+
+
+# what to do when --out cannot be written (fileio.unwritable_error: a read-only place, no permission, a full disk)
+WRITABLE_OUT = "give --out a folder you can write to"
+
+
+def check_out_file(out: str, example: str) -> None:
+    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
+    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
+    import tempfile
+
+    from ..training.run import refuse_a_run_or_study_file
+
+    p = Path(out)
+    if p.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if out.endswith(("/", os.sep)) and out.rstrip("/" + os.sep):
+        # 'results/' names a folder, as cp and mkdir read it: Path drops the slash, and the scores were written to a
+        # file named 'results', without an extension, where a folder was meant
+        raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what must be writable)
+    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too)
+    refuse_a_run_or_study_file(out, example)
+    if p.exists() and not p.is_file():
+        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"cannot write --out {out}: permission denied")
+        return
+    blocking = next((q for q in p.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise (unwritable_error(e, out, "give --out a file in a folder you can write to", label="--out", at=p.parent)
+               or ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})")) from None
+
+
+def data_path_if_valid(a: argparse.Namespace) -> str | None:
+    """The data path the config will record, for the --out checks made before the data is read; None when it does
+    not resolve (the reading of the data then says what is wrong with it)."""
+    from ..data.readers import absolute_data_path
+
+    try:
+        return absolute_data_path(a.data, a.dataset)
+    except WildganError:
+        return None
+
+
+def refuse_a_saved_detector(path: str, command: str) -> None:
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API: the
+    library's rule (checkpoint.refuse_saved_detector, which the API's run readers apply too), in the command's words."""
+    from ..checkpoint import refuse_saved_detector
+
+    refuse_saved_detector(path, command, cli=True, scoring_hint=command != "export")
+
+
+def path_exists(path: str) -> bool:
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError):          # a name too long, a NUL byte: no such path
+        return False
+
+
+def refuse_split_paths(words: Sequence[str] | None, option: str) -> None:
+    """A path with spaces typed without quotes reaches a list option (score --data, report --image) as several words,
+    the first of which does not exist: 'new: no such file or folder' did not say why. Refused naming the path."""
+    import shlex
+
+    words = list(words or [])
+    for i, w in enumerate(words):
+        if path_exists(w):
+            continue
+        for j in range(i + 2, min(len(words), i + 6) + 1):
+            joined = " ".join(words[i:j])
+            if path_exists(joined):
+                raise ConfigError(f"{w}: no such file or folder ({option}); {joined!r} is one path with spaces in "
+                                  f"it, split by the shell into words: put it in quotes ({shlex.quote(joined)})")

@@ -1,0 +1,493 @@
+"""train's options -> RunConfig: `--config FILE` and `--resume` install a file's values as option defaults
+(`set_from_config`, `resume_config`), and `build_run_config` turns the options into the run's config and split.
+
+Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
+config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
+including the fields that have no option (see build_run_config); explicit flags change only what they control."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..config import as_typed, square_name, unknown_names_text
+from ..errors import ConfigError, DataError, WildganError
+from ..runlog import WARNING
+from .common import csv_list, eprint, option_flag, option_given
+from .parser import make_option_parser, sub_parser
+
+if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
+    from ..config import DataConfig, NetConfig, RunConfig
+    from ..data import AnomalySplit, LoadedData
+
+
+def typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
+    accepts them), before --config or --resume add the values of a file."""
+    strings = p._option_string_actions
+    typed = set()
+    for tok in argv:
+        if not tok.startswith("--"):
+            continue
+        name = tok.split("=", 1)[0]
+        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
+        if len(hits) == 1:
+            typed.add(strings[hits[0]].dest)
+    return typed
+
+
+def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
+    """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
+    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
+    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--out")
+    pre.add_argument("--resume", action="store_true")
+    pre.add_argument("--overwrite", action="store_true")
+    pre.add_argument("--data")
+    known, _ = pre.parse_known_args(argv)
+    if known.resume and known.overwrite:
+        # said before "resuming with the settings of ...", which would announce a resume that cannot happen
+        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
+    saved = Path(known.out) / "config.yaml" if known.out else None
+    if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
+        # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
+        return list(argv)
+    from ..data.readers import missing_run_data_error
+
+    def refuse_if_gone(data: str | None) -> None:
+        gone = missing_run_data_error(data, known.out)
+        if gone is not None:
+            raise gone
+
+    if known.config:
+        if known.data is None and Path(known.config).is_file():
+            # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
+            # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
+            data = config_file_to_args(saved).get("data")
+            if config_file_to_args(Path(known.config)).get("data") == data:
+                refuse_if_gone(data)
+        return list(argv)
+    from ..scoring.run import read_split_info
+
+    try:
+        info = read_split_info(Path(known.out))
+    except WildganError as e:
+        if config_file_to_args(saved).get("data") is None:
+            # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
+            # split.json tells apart; resuming the latter would train on the sample
+            raise ConfigError(f"{e}; and {saved} names no data file, so whether the run was trained on the embedded "
+                              f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
+                              f"or start again with --overwrite") from None
+        # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
+        eprint(f"wildgan: {WARNING}{e}; it is rewritten when the run continues")
+        log(f"{WARNING}{e}; it is rewritten when the run continues")
+        info = {}
+    if info.get("detector_input"):
+        # its images were given in memory: the config's data (none) would silently train on the default sample
+        how = "on images given in memory" if str(info.get("source") or "in-memory").startswith("in-memory") else \
+            f"on {info.get('source')}, read by the Python API's rules"
+        raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
+                          f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
+                          f"same parameters and X, does (or train anew with --data)")
+    extra: list[str] = []
+    data = config_file_to_args(saved).get("data")
+    from ..config import SAMPLE_TOKEN
+
+    if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
+            Path(info["source"]).exists():
+        extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
+    elif known.data is None:
+        refuse_if_gone(data)
+    _warn_if_run_files_disagree(Path(known.out))
+    eprint(f"wildgan: resuming with the settings of {saved}")
+    log(f"resuming with the settings of {saved}")
+    return [*argv, "--config", str(saved), *extra]
+
+
+def _warn_if_run_files_disagree(run: Path) -> None:
+    """A run's config.json and config.yaml that differ (one edited by hand): `--resume` alone takes config.yaml's
+    settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
+    refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
+    the user had not typed, without a word of the two files."""
+    from ..config import RunConfig, read_run_config, run_config_file
+    from ..errors import warn_user
+    from ..training.run import run_differences
+
+    try:
+        from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
+    except (WildganError, OSError):
+        return                 # a file that does not read: the resume's own reading of it says which
+    if not isinstance(from_yaml, RunConfig):
+        return
+    # not the data path: read_run_config names the data of an older run as split.json or the sample's name does,
+    # which a config.yaml recorded relative or by the sample's path does not, and the resume reads it so anyway
+    from_yaml = replace(from_yaml, data=replace(from_yaml.data, data=from_json.data.data))
+    apart = run_differences(from_json, from_yaml, frozenset())
+    if apart:
+        warn_user(f"{run}: its config.json and config.yaml disagree (edited by hand?): {'; '.join(apart)} "
+                  f"(config.json -> config.yaml); --resume continues with config.yaml's settings and refuses those "
+                  f"that define another run than config.json's: make the two files say the same")
+
+
+def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if not known.config:
+        return
+    path = Path(known.config)
+    values = config_file_to_args(path)
+    actions = _config_file_options(p)
+    unknown = sorted(set(values) - set(actions))
+    if unknown:
+        sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
+        hint = f"; {_whole_config_hint(sections)}" if sections else ""
+        # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
+        said = unknown_names_text("option", unknown, list(actions), list_known=False)
+        raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
+                          f"or -){hint}")
+    p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """{key: action} of the options a --config file may set (its keys are the long option names with _): every
+    option of the command but --help and --config itself, which set nothing of a run. Why: a typo was answered with
+    'did you mean help?' or 'config?', and a file holding them was taken without a word."""
+    return {a.dest: a for a in p._actions if a.option_strings and not isinstance(a, argparse._HelpAction)
+            and a.dest != "config"}
+
+
+def _whole_config_hint(sections: list[str]) -> str:
+    """What a --config file with sections must hold, and where a few settings go instead."""
+    return (f"a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, as a "
+            f"run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)")
+
+
+def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
+    """A config-file value checked and converted as the command line would be (type, choices). argparse does not
+    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    from ..config import shown
+
+    name = option_flag(action.dest)
+    if v is None:
+        return None
+    if action.nargs == 0:                                   # store_true flags
+        if not isinstance(v, bool):
+            raise ConfigError(f"{path}: {name} must be true or false, got {shown(v, from_file=True)}")
+        return v
+    if action.type in (int, float):
+        conv = None
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+            try:
+                conv = action.type(v)
+            except ValueError:
+                pass
+        if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
+            kind = "a whole number" if action.type is int else "a number"
+            raise ConfigError(f"{path}: {name} must be {kind}, got {shown(v, from_file=True)}")
+        v = conv
+    elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
+    elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        if action.type is not None and isinstance(v, float) and v.is_integer():
+            v = int(v)                                      # threads: 2.0, as the int options take it
+        v = str(v)                                          # e.g. normal: 2
+        if action.type is not None:
+            # an option with its own parser (--threads, --keep-checkpoints, --device): argparse runs it on this
+            # string default too, but its error would name the option and not the file the value came from
+            try:
+                action.type(v)
+            except (argparse.ArgumentTypeError, ValueError) as e:
+                raise ConfigError(f"{path}: {name} {e}") from None
+    else:
+        raise ConfigError(f"{path}: {name} must be a string, got {shown(v, from_file=True)}")
+    if action.choices is not None and v not in action.choices:
+        raise ConfigError(f"{path}: {name} must be one of {', '.join(map(str, action.choices))}, got {as_typed(v)}")
+    return v
+
+
+def config_file_to_args(path: Path) -> dict[str, Any]:
+    """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
+    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
+    expresses are taken from the file by build_run_config (see there)."""
+    from ..config import load_config_file, run_config_in
+
+    d = load_config_file(path)
+    if "train" in d and "data" in d and isinstance(d["train"], dict) and "net" not in d:
+        # a hand-written file in a run config's layout with only the sections it changes: run_config_in's bare
+        # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
+        # refusal (set_from_config) does
+        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}")
+    cfg = _as_fit_read(run_config_in(d, path), path)
+    if cfg is None:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            dest = k.replace("-", "_")
+            if dest in out and out[dest] != v:
+                # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
+                raise ConfigError(f"{path}: {option_flag(dest)} is given twice, with different values "
+                                  f"({as_typed(out[dest])} and {as_typed(v)}, spelt with - and with _); keep one")
+            out[dest] = v
+        return out
+    return run_config_to_options(cfg)
+
+
+FIT_READ_SAID: set[str] = set()
+
+
+def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
+    """A run's config file as `--config` replays it (data.replay.as_fit_read: a Detector.fit's run as fit read its
+    data), its note said once a command: the file is read several times for one (main clears the set)."""
+    from ..data.replay import as_fit_read
+
+    def note(msg: str) -> None:
+        if str(config) not in FIT_READ_SAID:
+            FIT_READ_SAID.add(str(config))
+            eprint(f"wildgan: note: {msg}")
+
+    return as_fit_read(cfg, config, note)
+
+
+def run_config_to_options(cfg: Any) -> dict[str, Any]:
+    """The CLI option values (argparse dests) that describe a RunConfig, as far as options can.
+
+    Derived values are left out, so they are derived again from their inputs: total_kimg when it equals the paper
+    schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
+    A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
+    --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
+    from ..config import PRESETS, default_checkpoint_kimg, paper_total_kimg
+
+    data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
+    named = cfg.preset in PRESETS
+    tri = {None: None, True: "on", False: "off"}
+    out = {"data": data.data, "dataset": data.dataset, "normal": ",".join(map(str, data.normal)) or None,
+           "contamination": data.contamination, "resolution": data.resolution or net.resolution,
+           "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
+           "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
+           "square": data.square, "depth16": data.depth16, "download": data.download, "method": cfg.method,
+           "preset": cfg.preset if named else None,
+           "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
+           "minutes": train.minutes, "encoder_loss": train.encoder_loss if train.encoder_loss != "none" else None,
+           "lr": train.lr, "seed": train.seed, "checkpoint_kimg": train.checkpoint_kimg,
+           "on_divergence": train.on_divergence, "device": train.device, "amp": train.amp, "compile": train.compile,
+           "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
+           "gp_precision": train.gp_precision,
+           "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
+           "threads": train.threads,
+           "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
+           "sample_kimg": train.sample_kimg, "no_train_scores": not train.train_scores,
+           "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
+           "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
+           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
+           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off", "search_steps": cfg.search.steps}
+    if _same(train.total_kimg, paper_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
+        del out["total_kimg"]
+    if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
+        del out["checkpoint_kimg"]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _same(x: float, y: float) -> bool:
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def data_config_from_args(a: argparse.Namespace) -> DataConfig:
+    """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
+    from ..config import DataConfig
+    from ..data.readers import absolute_data_path
+
+    # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if --normal
+    # had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate refuse it)
+    normal = tuple(csv_list(a.normal, str, "--normal")) if a.normal else ()
+    exclude = tuple(csv_list(a.exclude, str, "--exclude")) if a.exclude else ()
+    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
+                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
+                      rotations=a.rotations,
+                      test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
+                      depth16=a.depth16, square=square_name(a.square),        # (main warned of an old name)
+                      download=a.download)
+
+
+def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
+    """The preset's NetConfig with --width / --latent-size applied (train and info)."""
+    from ..config import net_config_for_preset
+
+    width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
+    for flag, v in (("--width", width), ("--latent-size", latent_size)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {v}")       # (in the option's name, not the API's)
+    return net_config_for_preset(preset, resolution, channels, width=width, latent_size=latent_size)
+
+
+def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
+    """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
+    from ..config import (
+        PRESETS,
+        FAnoGANConfig,
+        RunConfig,
+        ScoreConfig,
+        SearchConfig,
+        TrainConfig,
+        default_checkpoint_kimg,
+        paper_total_kimg,
+    )
+
+    data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
+    preset = a.preset or "fast"
+    net = net_config_from_args(a, preset, resolution, channels)
+    fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
+    total = a.total_kimg if a.total_kimg is not None else paper_total_kimg(resolution, a.phase_kimg, fade)
+    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else default_checkpoint_kimg(total)
+    method = a.method
+    train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
+                        minibatch=dict(PRESETS[preset]["minibatch"]), lr=a.lr,
+                        encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
+                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence,
+                        amp=a.amp, compile=a.compile, gp_precision=a.gp_precision,
+                        channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
+                        cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
+                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg,
+                        train_scores=not getattr(a, "no_train_scores", False))
+    fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
+                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
+                        bn_warmup=a.fanogan_bn_warmup != "off",
+                        **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
+    search = SearchConfig(**({"steps": a.search_steps} if getattr(a, "search_steps", None) is not None else {}))
+    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
+                     fanogan=fan, search=search)
+
+
+def _file_reference_args(config: str) -> argparse.Namespace:
+    """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
+    fields the real command line's explicit flags changed."""
+    t = sub_parser(make_option_parser(), "train")
+    set_from_config(t, ["--config", config])
+    return t.parse_args(["--config", config, "--out", "-"])
+
+
+def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
+    """cfg with src's preset name, network widths and minibatch table (the things --preset / --width set)."""
+    net = replace(src.net, resolution=cfg.net.resolution, channels=cfg.net.channels)
+    return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
+
+
+def _values_of(config: str | None) -> Any:
+    """The context the options are checked in: with a --config file, the checks' messages spell its values as the
+    file does (`got null`, not Python's `got None`; config.file_values)."""
+    from contextlib import nullcontext
+
+    from ..config import file_values
+
+    return file_values() if config else nullcontext()
+
+
+def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
+    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
+    resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
+
+    When a.config is a run's own config file, the result is that run's config with only what the explicit flags
+    change: the options are resolved twice, with the real command line and with `--config FILE` alone, and each
+    field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
+    train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
+    the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
+    from ..data import build_split
+
+    config = getattr(a, "config", None)
+    try:
+        with _values_of(config):
+            data = asked_data_config(a)
+        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
+        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
+    except ConfigError as e:
+        if not config or str(e).startswith(str(config)):
+            raise
+        raise ConfigError(f"{e} (options from the command line and {config})") from None
+    except DataError as e:
+        where = _config_data_missing(a)
+        if where is None:
+            raise
+        raise DataError(f"{e} ({where})") from None
+    return run_config_for_shape(a, split.resolution, split.channels), split
+
+
+def _config_data_missing(a: argparse.Namespace) -> str | None:
+    """Where the data path that does not exist came from, when a --config file gave it (no --data typed): its
+    `data:` value and the file, and for a relative value that it is read from the current folder (and then under
+    $WILDGAN_DATA), not from the config file's folder. None when --data was typed, the file names no data, the data
+    is there (the error is about something else), or --download fetches it (its error is the download's). Why: a
+    `data: images/` in my.yaml run from another folder failed with '/elsewhere/images: no such file or folder', a
+    path the user never wrote, with no word of the file it came from."""
+    from ..config import is_sample_path
+    from ..data.readers import resolve_data_root
+
+    config = getattr(a, "config", None)
+    if not config or option_given(a, "data") or getattr(a, "download", False):
+        return None
+    try:
+        raw = config_file_to_args(Path(config)).get("data")
+    except (WildganError, OSError):
+        return None                   # (read once already; a file changed since is not this error's to explain)
+    if not isinstance(raw, str) or not raw or is_sample_path(raw) or \
+            resolve_data_root(raw, getattr(a, "dataset", "auto")).exists():
+        return None
+    said = f"data: {as_typed(raw)} in {config}"
+    if Path(raw).expanduser().is_absolute():
+        return said
+    under = ", then under $WILDGAN_DATA" if os.environ.get("WILDGAN_DATA") else ""
+    return (f"{said}; a relative path in a config file is read from the current folder, {os.getcwd()}{under}, not "
+            f"from the config file's folder")
+
+
+def asked_data_config(a: argparse.Namespace) -> DataConfig:
+    """The data section the options ask for (a run's --config FILE with the explicit flags over it), resolution and
+    channels None where left to the data."""
+    from ..config import overlay_changes, run_config_file
+
+    data = data_config_from_args(a)
+    config = getattr(a, "config", None)
+    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
+    if file_cfg is not None:
+        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
+        from ..data.replay import refuse_in_memory_replay
+
+        refuse_in_memory_replay(Path(config), file_cfg, data)
+    return data
+
+
+def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
+    """build_run_config's RunConfig for data of resolution res and channels ch, known without building the split
+    (build_run_config reads them from the data; a finished study from its cells' records)."""
+    from ..config import PRESETS, overlay_changes, run_config_file
+
+    config = getattr(a, "config", None)
+    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
+    try:
+        with _values_of(config):
+            cfg = run_config_from_args(a, res, ch)
+            if file_cfg is not None:
+                ref = _file_reference_args(str(config))
+                ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
+                if file_cfg.preset not in PRESETS:
+                    # A custom network: no option expresses it, so the reference (which resolved to the default
+                    # preset) is given the file's network, and so is the command line unless it names a preset or a
+                    # width itself. Without this an explicit --preset fast would look like no flag at all.
+                    ref_cfg = _with_network_of(ref_cfg, file_cfg)
+                    if a.preset is None and not getattr(a, "width", None):
+                        cfg = _with_network_of(cfg, file_cfg)
+                cfg = overlay_changes(file_cfg, ref_cfg, cfg)
+                cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
+                              net=replace(cfg.net, resolution=res, channels=ch))
+    except ConfigError as e:
+        if not config or str(e).startswith(str(config)):
+            raise
+        raise ConfigError(f"{e} (options from the command line and {config})") from None
+    return cfg

@@ -1,0 +1,657 @@
+"""The options of every command, in the order `wildgan --help` lists the commands (`make_option_parser`), with the
+option types and help texts they share and each command's examples.
+
+The parser names no command's function: the commands' modules import it (demo parses its train command line, the
+--config replay parses train's options), so `wildgan.cli.make_parser` gives each command's parser the function that
+runs it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
+from ..errors import ConfigError
+from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists
+
+
+def _whole_number(text: str, least: int, other: str = "") -> int:
+    """An option's whole number >= least (`other`: what else the option takes, for the message)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number{other}, got {as_typed(text)}") from None
+    if v < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}{other}, got {v}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _threads(text: str) -> int:
+    return _whole_number(text, 0, " (0 = torch's default)")
+
+
+def _keep_count(text: str) -> int | None:
+    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
+    if str(text).strip().lower() == "all":
+        return None
+    return _whole_number(text, 0, " or 'all'")
+
+
+def _device(text: str) -> str:
+    """A --device value checked when the options are read: a typo must not get as far as a run folder."""
+    from ..devices import check_device_name
+
+    if text != "auto":
+        try:
+            check_device_name(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("device ")) from None
+    return text
+
+
+DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
+
+
+THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
+                "between counts)")
+
+
+THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
+                        "median + K * 1.4826 * MAD")
+
+
+EXAMPLES_TRAIN = """examples:
+  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
+  wildgan train --out runs/mnist
+  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
+                --device cuda
+  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
+  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
+                --preset fast --phase-kimg 40 --out runs/cells
+  # replay a run exactly; continue a run after a crash (or for a longer one)
+  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
+  wildgan train --out runs/mnist --resume
+"""
+
+
+EXAMPLES_SCORE = """examples:
+  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
+  # every image in a folder (recursively); individual files
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
+  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
+  # flag new images by the run's training scores (5% expected anomalies)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --out flagged.csv
+  # ... at the share of anomalies the run was trained with (gamma 2%)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --expected-contamination 0.02 --out flagged.csv
+  # most anomalous first (column 2 is a for files and folders; a labelled
+  # data set has label there and a in column 3)
+  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
+"""
+
+
+EXAMPLES_EVAL = """examples:
+  wildgan evaluate runs/car-g2
+  wildgan evaluate runs/car-g2 --json > eval.json
+  # every image of labelled/ (class folders), after a run on unlabelled images
+  wildgan evaluate runs/pile --data labelled/ --normal good
+  # every image of other.npz, not its test split
+  wildgan evaluate runs/car-g2 --data other.npz --whole
+"""
+
+
+EXAMPLES_STUDY = """examples:
+  # the paper's CIFAR_CAR comparison: gamma 0 and 2%, all methods, both
+  # encoder losses, 3 seeds
+  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 \\
+                --normal automobile --contamination 0,0.02 \\
+                --methods wildgan,fanogan,search --encoder-loss image,latent \\
+                --seeds 0,1,2 --preset paper --out studies/cifar-car
+  # one-vs-rest over all ten CIFAR-10 classes
+  wildgan study --data ~/data/cifar-10-batches-py --normal all \\
+                --contamination 0 --preset fast --out studies/ovr
+  # re-running the same command skips finished cells and resumes an
+  # interrupted one
+"""
+
+
+EXAMPLES_REPORT = """examples:
+  # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2
+  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
+  # a study: tables, AUC vs gamma, every result row
+  wildgan report studies/cifar-car
+  # ... with the figure and table of the plain residual L_r for every method (from its rows, no retraining)
+  wildgan report studies/cifar-car --score L_r
+"""
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, whose error for a missing positional says why where an option takes a list: `wildgan score
+    --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
+    only 'the following arguments are required: run_dir', of a command line that has one."""
+
+    option_given: list[str] | None = None
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # the words given to this command (the subparsers' action passes them here), for error's hint
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _took_words(self, action: argparse.Action) -> bool:
+        """Whether the command line gave `action` (a list option) a word after it, by its name or a prefix of it
+        (argparse's abbreviations; not `--data=X`, which takes X alone): only then can it have taken the run folder.
+        Unknown (no words recorded): assumed so."""
+        given = self._given
+        if given is None:
+            return True
+        for i, word in enumerate(given[:-1]):
+            named = word in action.option_strings or (
+                self.allow_abbrev and word.startswith("--") and len(word) > 2 and "=" not in word
+                and any(o.startswith(word) for o in action.option_strings))
+            if named and not given[i + 1].startswith("-"):
+                return True
+        return False
+
+    def error(self, message: str) -> NoReturn:
+        # (only the list options the command line used: `wildgan score` with no run folder, or with none after
+        # --data, got a hint of a --data that was never typed)
+        lists = [a.option_strings[-1] for a in self._actions if a.option_strings and a.nargs in ("*", "+")
+                 and self._took_words(a)]
+        missing = [str(a.metavar or a.dest) for a in self._actions if not a.option_strings
+                   and a.required and str(a.metavar or a.dest) in message]
+        if message.startswith("the following arguments are required:") and lists and missing:
+            message += (f" ({' and '.join(lists)} {'takes' if len(lists) == 1 else 'take'} every word after it up "
+                        f"to the next option, so a {missing[0]} typed after {' or '.join(lists)} is read as one of "
+                        f"its paths: give {missing[0]} first, e.g. `{self.prog} RUN {lists[0]} ...`)")
+        super().error(message)
+
+
+def make_option_parser() -> argparse.ArgumentParser:
+    """`wildgan` and every command's options, without the functions that run the commands (`func`: wildgan.cli's
+    make_parser adds them)."""
+    p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
+                                "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
+                                "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    from .. import __version__
+
+    p.add_argument("--version", action="version", version=f"wildgan {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_CommandParser,
+                           title="commands (wildgan COMMAND --help for each)")
+
+    t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(t)
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest good checkpoint in --out, with the run's own settings "
+                        "(RUN/config.yaml; options given beside it change only what they control, e.g. a longer "
+                        "--total-kimg)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="delete a previous run in --out and start again (without it, an existing run is refused, "
+                        "except one that failed before its first training step: only its config, split and log)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
+    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
+                        "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
+                        "paper preset), every rank reading the data before they start together")
+    t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
+                                    "exactly (explicit flags change only what they control)")
+    t.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config and exit; settings the start would refuse (the minibatch sizes, "
+                        "the memory, ...) are refused as it refuses them, the --out folder is not checked")
+    t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
+    t.add_argument("--no-train-scores", action="store_true",
+                   help="do not score the training images at the end (recorded in the run's config: a --resume "
+                        "remembers it; by default wildgan and f-AnoGAN runs score them, once, "
+                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; "
+                        "without them, "
+                        "the first thresholded scoring computes them, and needs the training images then)")
+    # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
+    # differs from what the run's config file gives, so build_run_config takes it)
+    t.add_argument("--train-scores", dest="no_train_scores", action="store_false", default=False,
+                   help="score the training images at the end (the default; undoes a --no-train-scores that a "
+                        "--resume or --config would otherwise remember)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    s.add_argument("--data", nargs="*",
+                   help="image files and/or folders: every image in them, folders recursively; or ONE data set "
+                        "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
+                        "with labels (default: the run's own test split); an .npz without labels, or any data-set "
+                        "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
+                        "with --normal)")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable image files (each one is named in a warning) instead of stopping; "
+                        "with --threshold, also the run's training images unreadable since training, when its "
+                        "training scores are computed again (the threshold records how many it comes from)")
+    s.add_argument("--checkpoint", metavar="FILE",
+                   help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
+                        "final networks; --threshold then takes the checkpoint's own training scores, computed from "
+                        "the run's training images and not cached (the run's cache stays its final networks')")
+    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
+    s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
+                          "columns for --score: " + THRESHOLD_RULES_HELP + " (an F1-optimal threshold needs a "
+                          "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
+                          "X_val=..., y_val=...))",
+                       "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
+                       "ranks by; e.g. L_r, the residual)")
+    s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
+                                    "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
+                   help="with a labelled data set for --data: score every image of it, labelled (normal classes = 0, "
+                        "the rest = 1), not its protocol's test split (as evaluate --whole)")
+    s.add_argument("--no-A", dest="no_A", action="store_true",
+                   help="wildgan runs: leave out f-AnoGAN's A score (the CSV has no A column). A needs the critic's "
+                        "features of every image and of its reconstruction, about half of the scoring's work; a, "
+                        "L_n, L_o and L_r do not change")
+    s.add_argument("--distributed", action="store_true",
+                   help="share the image files between the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
+                        "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
+                        "are those of one process)")
+    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
+                        "search, --checkpoint): rank 0 scores the training images first while the others wait")
+    s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
+                   help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
+                        "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "
+                        "image on its own, so an image scored alone (streaming) gets the score it gets among others "
+                        "(the ONNX export's protocol); --threshold and train_percentile then use training scores made "
+                        "the same way")
+    s.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                   help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
+                        "at least 64), "
+                        "so memory holds one chunk whatever the size of the pile (default: 64 MB of pixels, e.g. "
+                        "21,824 images at 32x32x3, 320 at 256x256x3, the most an interruption loses; 512 MB with "
+                        "--out -, which keeps nothing to resume from; an eighth of that for latent search); "
+                        "the scores do not depend on N")
+    s.add_argument("--no-resume", action="store_true",
+                   help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "
+                        "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
+                        "with the same --out, files, run and options takes them from there instead of scoring them "
+                        "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
+    s.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
+
+    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores; f-AnoGAN runs too) for "
+                       "onnxruntime",
+                       epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("run_dir", help="a run directory written by `wildgan train` (method wildgan or fanogan)")
+    x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
+    x.add_argument("--out", required=True, help="output file (.onnx)")
+    x.add_argument("--batch-size", type=int, default=64,
+                   help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
+                   help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
+    x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
+    _threshold_options(x, "record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
+                          "threshold_score, threshold_params): " + THRESHOLD_RULES_HELP + "; the scores are those of "
+                          "the graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; "
+                          "cached in RUN/train_scores-isolated.csv, computed when missing). Default: no threshold",
+                       "the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
+    x.add_argument("--device", default="auto", type=_device,
+                   help="where the training split is scored for --threshold when its scores are not cached (the "
+                        "export itself runs on the CPU): " + DEVICE_HELP)
+    x.add_argument("--no-progress", action="store_true", help="no progress bar while the training split is scored")
+    x.add_argument("--skip-bad", action="store_true",
+                   help="--threshold: leave the run's training images that are unreadable since training out of "
+                        "its training scores (each named in a warning; threshold_params records n, the images it "
+                        "comes from, and n_trained) instead of stopping")
+    x.set_defaults(defaults={act.dest: act.default for act in x._actions})   # for warnings about unused options
+
+    e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
+    e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
+                                    "protocol's default; needed for a class-folder tree after an unlabelled run)")
+    e.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --data: evaluate on every labelled image of it (normal classes = 0, the rest = 1), "
+                        "not on its protocol's test split (the default after a run trained on unlabelled images or "
+                        "by Detector.fit; --no-whole: the protocol's test split)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    e.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls: eval.json then has no 'controls', and "
+                        "test_controls.csv keeps only the other generator's columns (G_a, ...) of a wildgan run, and "
+                        "is removed for f-AnoGAN and search runs (no earlier evaluation's controls left beside it)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    e.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable image files instead of stopping (those unreadable since training are "
+                        "named in a warning, with the test images that remain)")
+
+    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
+                       epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
+    i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
+    i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
+    i.add_argument("--width", type=int, help="override the preset's channel width, as train --width")
+    i.add_argument("--latent-size", type=int, metavar="N_Z", help="latent size N_z, as train --latent-size")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+
+    st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
+                        epilog=EXAMPLES_STUDY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(st, study=True)
+    st.add_argument("--normal", help="normal class(es), comma separated: one one-vs-rest cell each (join classes "
+                                     "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
+                                     "class; default: the protocol's default normal class(es), as one cell: "
+                                     "automobile for CIFAR-10, the normal RBCs for chula-rbc12, 2 for MNIST; other "
+                                     "labelled folders and .npz files have none and need it)")
+    st.add_argument("--contamination", default="0,0.02",
+                    help="gammas, comma separated: the fractions of anomalies injected into each cell's training "
+                         "set, each in [0, 1) (default 0,0.02)")
+    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
+    st.add_argument("--encoder-loss", default="image",
+                    help="comma separated: image,latent (default image; wildgan cells only)")
+    st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
+    st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
+    st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+
+    d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
+                       epilog="example:\n  wildgan demo --out runs/demo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", default="runs/demo",
+                   help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
+    # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
+    # schedule (wildgan train).
+    d.add_argument("--normal", default="1", help="the normal digit (default 1)")
+    d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
+    d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
+    d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
+    d.add_argument("--threads", type=_threads, default=1, metavar="N",
+                   help="CPU threads (default 1: numbers that do not depend on the core count; 0 = torch's "
+                        "default)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+
+    add_report_parser(sub)
+    return p
+
+
+def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
+    """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
+    g = p.add_argument_group("data")
+    if study:
+        # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
+        g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
+                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
+                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
+                            "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
+                            "one-vs-rest protocol); cifar-batches insists on CIFAR-10's python batches (the cifar10 "
+                            "protocol). Each cell trains on its --normal class(es) plus the gamma fraction of "
+                            "anomalies drawn from the other classes and is evaluated on the protocol's test split; "
+                            "unlabelled data (a folder of loose images, --dataset unlabelled) has no test split "
+                            "and is refused")
+    else:
+        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
+                                      "else the embedded MNIST sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
+                            "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
+                            "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
+    if not study:
+        g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
+                                        "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
+                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files "
+                                        "have none "
+                                        "and need it)")
+        g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
+                       help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
+    g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
+    g.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default: from the data)")
+    g.add_argument("--rotations", type=int, help="random rotations added per training image "
+                                                  "(default 3 for chula-rbc12, else 0)")
+    g.add_argument("--test-size", choices=("paper", "all"), default="paper",
+                   help="paper (default): the paper's test-set size, every normal held-out image and as many anomalies "
+                        "(chula-rbc12: 256 + 256); all: every held-out image")
+    g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
+    g.add_argument("--download", action="store_true",
+                   help="with --dataset cifar10: download the python batches into --data when it does not exist "
+                        "(without --data: into $WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
+                                                                else "RUN_DIR/skipped.txt)"))
+    g.add_argument("--resize", choices=("resize", "error"), default="resize",
+                   help="images of another size: resize them (default) or stop with an error")
+    # ('pad', the first name of letterbox, still taken: main warns and reads it as letterbox; left out of the usage)
+    g.add_argument("--square", choices=("crop", "letterbox", "pad"), default="crop", metavar="{crop,letterbox}",
+                   help="images that are not square: centre-crop them (default; the long edges are lost) or "
+                        "letterbox them: pad to a square with black bars, for defects near the edges (split.json: "
+                        "fit 'letterbox'). 'pad' is the old name of letterbox, taken with a warning")
+    g.add_argument("--depth16", choices=("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))),
+                   default="per-image", metavar="{per-image,global,shift,bits:N}",
+                   help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
+                        "images), global /257, >>8, or bits:N for N-bit camera data (N = 9..16, e.g. bits:12: "
+                        "value*255/4095, values above 2^N-1 clipped)")
+    # (wrapped here: the command's RawDescriptionHelpFormatter, kept for the examples, prints it as it is)
+    g = p.add_argument_group("model and training", textwrap.fill(
+        ("f-AnoGAN (the fanogan cells of --methods)" if study else "f-AnoGAN (--method fanogan)")
+        + " has its own networks, schedule and precision: it ignores "
+        + ", ".join(option_flag(o) for o in PGAN_ONLY_OPTIONS) + " and --tensorboard"
+        + (" (with a warning)" if not study else ""), 76))
+    if not study:
+        g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
+                       help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
+                            "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
+    # default None (= fast) so that a replayed run with a custom network can tell an explicit --preset fast
+    g.add_argument("--preset", choices=("paper", "fast", "tiny"),
+                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper, the default), "
+                        "tiny (16 ch: tests, demo)")
+    g.add_argument("--total-kimg", type=float,
+                   help="training length in kimg, thousands of real images shown (default: the paper's schedule "
+                        "for resolution R, (log2 R - 2) x (phase + transition) + 2/3 phase: 4000 kimg at 32x32 "
+                        "with the default phases)")
+    g.add_argument("--phase-kimg", type=float, default=600.0,
+                   help="kimg of the stable phase per resolution (default 600)")
+    g.add_argument("--transition-kimg", type=float, help="kimg of each fade-in (default: = --phase-kimg)")
+    # what a kill -9 loses is not counted: the budget is of the training the run keeps (and trains again), so it
+    # stays the same however often, or wherever between checkpoints, a session was killed
+    kept = ("; counted over all the sessions of a resumed run, each up to its last checkpoint: what a session "
+            "killed without one (kill -9, a crash) trained after it is trained again, and its time is not counted")
+    g.add_argument("--minutes", type=float,
+                   help="wall-clock budget of each cell's training, in minutes; stops it with a checkpoint when "
+                        "reached" + kept if study else
+                   "wall-clock budget of the training, in minutes; stops with a checkpoint when reached (the "
+                   "training images are then scored once, see --no-train-scores)" + kept)
+    if not study:
+        g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
+                       help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
+                            "default); latent: d_z = |z - E(G(z))| (ablation)")
+    g.add_argument("--lr", type=float, default=1e-3,
+                   help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
+    if not study:
+        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling (default 0)")
+    g.add_argument("--checkpoint-kimg", type=float,
+                   help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
+                   "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
+    g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
+                   help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
+                        "every one, e.g. for tools/auc_over_training.py")
+    g.add_argument("--sample-kimg", type=float, default=0.0, metavar="K",
+                   help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
+    g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
+                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr "
+                        "(f-AnoGAN: that of the stage that diverged)")
+    g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
+    g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
+    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
+    g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
+                   help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
+                        "constant 0.99)")
+    g.add_argument("--search-steps", type=int, metavar="N",
+                   help="search: Adam steps of the latent search per image whenever the run scores images (default "
+                        "500, AnoGAN's); the scoring of a search run costs about N forward and backward passes of G "
+                        "and D per image, so fewer steps are faster and fit each image less closely")
+    g = p.add_argument_group("run")
+    g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
+                   help="bf16 autocast of the G/D/E forwards (default auto: on for CUDA, off on CPU)")
+    g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="channels_last memory format (default auto: CUDA only)")
+    g.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
+                   default="off", help="torch.compile the G/D/E forwards (default off)")
+    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
+                   help="whole-iteration CUDA graphs (default auto: on for CUDA with one process)")
+    g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
+                   help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
+                        "autocast (17-20%% faster at 32x32 on an H200, benchmarks/RESULTS.md; slightly less accurate)")
+    g.add_argument("--threads", type=_threads, metavar="N",
+                   help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
+                        "that do not depend on the core count, and keep 1 where other jobs share the cores (2 threads "
+                        "beside another job on 2 cores ran 2.4-8.8x slower than 1, benchmarks/RESULTS.md)")
+    g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
+                   help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
+                        "runs, the same after ~9k iterations); off = the authors' constant 0.999")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also log scalars and sample grids for TensorBoard ("
+                        + ("each cell's STUDY_DIR/runs/CELL/tensorboard; wildgan and search cells" if study else
+                           "RUN_DIR/tensorboard; wildgan and search runs")
+                        + "; needs `pip install tensorboard`)")
+    # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
+    g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
+                   help="no TensorBoard logs (the default" + (")" if study else
+                                                                "; undoes a --tensorboard that --resume would "
+                                                                "remember)"))
+    g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
+    g.add_argument("--latent-size", type=int, metavar="N_Z",
+                   help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
+                        "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
+
+
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
+    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export
+    (fit_match: what must be Detector.fit's for its recorded c or k to be taken: its networks alone; not --score nor
+    score's --batch-mode, since c (k) is the share of training images to flag, fitted again on the chosen score's own
+    training scores, as the fitted Detector's set_params(score=...) keeps it: thresholds.fit_record_apart)."""
+    fit_match = "these networks"
+    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
+    p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
+                   help=f"G (c) of --threshold contamination: the expected fraction of anomalies among the "
+                        f"training images, whose scores' 100*(1-G) percentile is the threshold (default "
+                        f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
+                        f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
+                        f"row; a run on your own data records γ = 0, its real share not known; a run that "
+                        f"Detector.fit thresholded by this rule: the c it recorded, as Detector.from_run takes it, "
+                        f"for any --score, where {fit_match} are fit's)")
+    p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
+                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run that Detector.fit thresholded by "
+                        f"this rule: the k it recorded, for any --score, where {fit_match} are fit's)")
+    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
+
+
+def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `wildgan report`'s options on the CLI's subparsers object (its function: wildgan.cli.make_parser)."""
+    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
+                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
+    r.add_argument("--top-k", type=int, default=8, metavar="K",
+                   help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
+                        "default 8)")
+    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
+                   help="also score and map these image files/folders (repeatable)")
+    r.add_argument("--skip-bad", action="store_true",
+                   help="leave unreadable files among the --image paths out (each named in a warning), and an "
+                        "unlabelled run's training images unreadable since training out of its ranking; --image "
+                        "files are then placed among training scores cached by score --threshold --skip-bad too")
+    r.add_argument("--score", action="append", default=None, choices=SCORE_NAMES,
+                   help="a run: the score that ranks the most anomalous images (default: the method's own, A for "
+                        "f-AnoGAN, else a). A study: the AUC-versus-gamma figure and table of this score for every "
+                        "method, with the controls, from its rows (nothing is scored again), before the study's "
+                        "own (each method's own score); repeat it for several (--score L_r --score a)")
+    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
+                                   "split: adds the pixel-level ROC AUC of the heat maps")
+    r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bars while the test split and the --image files are read and scored (e.g. for "
+                        "logs)")
+    r.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls (faster; the page says so); the run's eval.json "
+                        "and test_controls.csv are left as they are")
+    r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
+                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
+    r.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
+                   help="wildgan runs, as score --batch-mode: 'mixed' (default; evaluate's protocol) scores the test "
+                        "split (an unlabelled run's pile) and the --image files in shuffled batches of 64, 'isolated' "
+                        "each image on its own, so that the report's scores, percentiles and flags are those of "
+                        "`score --batch-mode isolated`; thresholds and percentiles then come from training scores "
+                        "made the same way (RUN/train_scores-isolated.csv, which score --batch-mode isolated "
+                        "--threshold caches)")
+    r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    return r
+
+
+def sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
+    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+
+
+def sub_parser_names(p: argparse.ArgumentParser) -> set[str]:
+    return set(p._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+def _split_path(argv: Sequence[str], word: str) -> str | None:
+    """The path with spaces that `word` (an unrecognized argument) ends, when the shell split it into words: the
+    word and up to 5 words before it, joined by spaces, name a file or folder that exists (e.g. `wildgan score
+    runs/my run ...` typed without quotes: 'run' was unrecognized, and the hint sent the user to --data)."""
+    for j, w in enumerate(argv):
+        if w != word:
+            continue
+        for k in range(j - 1, max(-1, j - 6), -1):
+            if argv[k].startswith("-"):
+                break
+            joined = " ".join(argv[k:j + 1])
+            if path_exists(joined):
+                return joined
+    return None
+
+
+def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], argv: Sequence[str] = ()) -> None:
+    """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
+    own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data, a
+    path with spaces not quoted)."""
+    import difflib
+    import shlex
+
+    sub = sub_parser(p, cmd)
+    options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
+    hints = []
+    splits = {w: _split_path(argv, w) for w in extra if not w.startswith("-")}
+    for w in extra:
+        if splits.get(w) is not None:
+            if not any(shlex.quote(splits[w]) in h for h in hints):
+                hints.append(f"{w}: {splits[w]!r} is one path with spaces in it, split by the shell into words: put "
+                             f"it in quotes ({shlex.quote(splits[w])})")
+        elif w.startswith("-"):
+            close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{w}: did you mean {close[0]}?")
+        elif "--data" in options and not hints and not any(splits.values()):
+            # (a word of a path with spaces is no forgotten --data: its hint, above, says what is wrong)
+            hints.append(f"{w}: image files, folders and data sets go after --data")
+    sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))

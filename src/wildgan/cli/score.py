@@ -1,0 +1,325 @@
+"""`wildgan score`: score a run's own test split, a data set, or image files and folders (a pile, read and scored in
+chunks that a rerun resumes), optionally flagged by a threshold from the run's training scores."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import as_typed
+from ..errors import ConfigError, DataError, HeldWarning, WildganError
+from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
+                     use_threads, warn)
+from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
+from .threshold_notes import contamination_note, take_fit_record, threshold_lines, warn_unused_threshold_options
+
+if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
+    from ..data import AnomalySplit
+
+
+@peer_failures_told
+def cmd_score(a: argparse.Namespace) -> int:
+    from ..data.dataset_files import npz_has_labels
+    from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
+    from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
+
+    refuse_a_saved_detector(a.run_dir, "score")
+    refuse_split_paths(a.data, "--data")
+    _check_score_options(a)
+    run_dir, resume_dir = Path(a.run_dir), _resume_dir(a)
+    one_file = a.data[0] if a.data and len(a.data) == 1 else None
+    # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
+    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir()
+                                                                    and not is_pile(one_file))))
+    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
+    pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
+    if a.whole is not None and not (dataset_file and not pile_tar):
+        raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
+                          "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
+                          "always scored whole")
+    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
+    if a.normal and (not dataset_file or label_free or pile_tar):
+        # (before the training scores of --threshold: they were scored, or refused for data changed since, first)
+        one = single_class_text(one_file) if one_file else ""       # (a folder of normal crops only: says what to add)
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
+                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
+                          "classes" if not a.data else "these images have no labels to use" + (f".{one}" if one
+                                                                                              else "")))
+    if a.distributed and (not a.data or (dataset_file and not pile_tar)):
+        raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
+                          "processes; a data set (or the run's own test split) is scored by one process")
+    ctx = distributed_context(a)
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
+    if a.no_A and model.cfg.method != "wildgan":
+        raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
+                          f"the critic anyway)")
+    if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
+        warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
+             f"{model.cfg.method} run scores as it always does")
+        a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
+    from ..thresholds import fit_record_param
+
+    take_fit_record(a, run_dir, lambda rule: fit_record_param(run_dir, rule, model.meta.get("sha256")))
+    train_scores, own_split = None, None
+    if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
+        # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
+        # scores are read, and said before they are scored where they are not cached: where they leave those files
+        # out, their warning joins it, one warning for one cause)
+        held = HeldWarning()
+        if not a.data:                  # (--normal without --data is refused above)
+            # the run's own test split, built first: its training part is what the training scores are of, so a
+            # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
+            # training scores below are)
+            own_split = _labelled_split(a, run_dir, None, False, held)
+        # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
+        # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
+        from ..scoring.train_scores import run_training_scores
+
+        # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
+        # networks) are not cached, and asking again scored the whole training split two more times
+        # (--skip-bad: training files unreadable since training are left out of them, named in a warning)
+        try:
+            train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
+                                               split=own_split, skip_bad=a.skip_bad, held=held)
+        finally:
+            held.say()
+        if a.score not in train_scores:
+            raise ConfigError(f"--score {as_typed(a.score)} is not available for this run; it has "
+                              f"{', '.join(train_scores)}")
+    split_info = read_split_info(run_dir)
+    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
+    labels = None
+    x = None                                  # images in memory (a data set); a pile of files is scored in chunks
+    got = None
+    if tar and (pile_tar or (no_protocol and not a.normal)):
+        # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
+        # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
+        # folder (in chunks), ids inside the archive
+        got = _score_pile(model, a, ctx, archive=Path(one_file))
+        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
+    elif dataset_file and (label_free or (no_protocol and not a.normal)):
+        # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
+        # own and no --normal to label it: every image, converted like the run's training data (the Detector's
+        # reader: one implementation)
+        from ..data.readers import trained_kind
+        from ..detector import to_images
+
+        trained_on, by_content = trained_kind(model.conversion)
+        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
+                           resize_mode=model.conversion.get("fit", "resize"),
+                           depth16=model.conversion.get("depth16", "per-image"),
+                           native_sides=model.conversion.get("native_sides"),
+                           # colour images scored by a run trained on gray ones were converted without a word here,
+                           # while the same images as files were warned about
+                           trained_on=trained_on, by_content=by_content,
+                           # 16-bit images with a run of 8-bit ones: read as their 8-bit copies, said
+                           trained_depth=model.conversion.get("trained_depth"))
+        what = f"every image of {one_file} (" + ("no labels)" if label_free else
+                                                  "labels not used; --normal CLASS labels the rows)")
+    elif not a.data or dataset_file:
+        split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar)
+        x, ids, labels = split.test_x, split.test_ids, split.test_y
+        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
+            + (one_file or "the run's data")
+    else:
+        # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
+        # MNIST's 28 -> 32 zero padding)
+        got = _score_pile(model, a, ctx)
+        # (the folders' note only where a folder was given: it followed the scoring of a single file too)
+        what = ("every image file given, folders read recursively" if any(Path(p).is_dir() for p in a.data) else
+                "the image file given" if len(a.data) == 1 else "every image file given")
+    if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
+        return 0
+    if a.chunk_size is not None and got is None:
+        warn("warning: --chunk-size applies to image files, folders and tar archives of images; a data set (or the "
+             "run's own test split) is read whole")
+    if got is not None:
+        ids, labels = got.ids, None
+        n_skip = len(got.skipped)
+        what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
+            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
+            (f"; {got.resumed} of them resumed from {resume_dir}" if got.resumed else "")
+    res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
+                                                         batch_mode=a.batch_mode, with_A=not a.no_A).scores
+    extra = None
+    if a.threshold:
+        from ..thresholds import flag_scores
+
+        thr, extra = flag_scores(model, run_dir, a.threshold, res, score=a.score,
+                                 contamination=a.expected_contamination, k=a.mad_k, labels=labels,
+                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
+                                 skip_bad=a.skip_bad)
+        note = contamination_note(a, float(model.cfg.data.contamination))
+        eprint(threshold_lines(f"threshold for score {a.score}: {thr.describe()} (chosen on the "
+                               f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of "
+                               f"{counted(len(ids), 'image')} flagged (is_anomaly = 1)"
+                               + (f"; {note}" if note else "")))
+    if a.no_A:
+        what += "; A left out (--no-A)"
+    if a.out == "-":
+        # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
+        sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
+        sys.stdout.flush()
+        eprint(f"scored {counted(len(ids), 'image')} ({what}) with {model.source}; wrote the CSV "
+               f"to standard output")
+        return 0
+    from contextlib import nullcontext
+
+    from ..training.distributed import stops_deferred
+
+    # the CSV, the removal of the chunks it now holds and the line that says it is written: one commit, a SIGTERM or
+    # Ctrl-C held until its end (then `terminated`, 143, or `interrupted`, 130, as any other). One that cut it left
+    # the new CSV beside its chunk folder, said as `terminated` / `interrupted` (the CSV, written atomically, read as
+    # the earlier one at that path). Not held for a FIFO or device (written directly, no commit), whose stalled
+    # reader would keep it held
+    out = Path(a.out)
+    special = out.exists() and not out.is_file() and not out.is_dir()
+    with nullcontext() if special else stops_deferred():
+        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
+        if resume_dir is not None:
+            from ..scoring.run import is_resume_dir, remove_resume_dir
+
+            try:
+                if is_resume_dir(resume_dir):
+                    remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
+            except OSError as e:                            # the CSV is written: only the clean-up failed
+                warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, "
+                     f"delete it yourself")
+        eprint(f"scored {counted(len(ids), 'image')} ({what}) with {model.source}; wrote {a.out}")
+    return 0
+
+
+def _check_score_options(a: argparse.Namespace) -> None:
+    """score's refusals and warnings that need no model, before the (possibly long) work; fills in --score's default
+    (the run's own score) and the --data paths as found (relative ones may be under $WILDGAN_DATA)."""
+    from ..thresholds import check_threshold_args
+
+    if a.out != "-":
+        check_out_file(a.out, "scores.csv")
+    resume_dir = _resume_dir(a)
+    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        from ..scoring.run import is_resume_dir, remove_resume_dir
+
+        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
+            remove_resume_dir(resume_dir)
+            warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+    if a.threshold:
+        # before the (possibly long) scoring: a bad value should not cost a scoring pass
+        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
+    warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score"), "no is_anomaly column")
+    warn_dist_timeout_alone(a)
+    if a.score is None:
+        # the run's own score, as `report` ranks by
+        from ..config import own_score, read_run_config
+
+        try:
+            a.score = own_score(read_run_config(Path(a.run_dir)).method)
+        except WildganError:
+            a.score = "a"                 # (not a run: the loading below names the problem)
+    if a.no_A and a.threshold and a.score == "A":
+        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
+    use_threads(a)
+    if a.data:
+        from ..data.readers import missing_path_error, under_data_root
+
+        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+        for d in a.data:
+            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
+                raise missing_path_error(d)
+    if a.data is not None and not a.data:
+        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
+        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
+                          "to score the run's own test split)")
+
+
+def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool,
+                    held: HeldWarning | None = None) -> AnomalySplit:
+    """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
+    run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
+    image of it without labels instead. held: see split_for_run."""
+    from ..data.readers import is_dataset_file
+    from ..evaluation.run import split_for_run
+
+    try:
+        split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
+                              normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
+                              held=held)
+    except (DataError, ConfigError) as e:     # e.g. no normal class given
+        if not one_file or "class" not in str(e):
+            raise
+        # how to score every image without labels depends on what was given: a folder is read as a pile without
+        # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
+        if Path(one_file).is_dir() and not is_dataset_file(one_file):
+            whole = "leave out --normal"
+        elif tar:
+            whole = "unpack it and pass the folder without --normal"
+        else:
+            whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
+                     f"{str(one_file)!r})")
+        # (--whole needs no training part: the way out of a data set too small to split, with its labels)
+        small = not a.whole and "training images of the normal class" in str(e)
+        with_labels = "; to score every image of it with its labels, add --whole" if small else ""
+        raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
+                      f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
+                      f"without labels, {whole}") from None
+    return split
+
+
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
+    """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
+    cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
+    met. None on a distributed rank other than 0."""
+    import warnings
+
+    from ..data.readers import ids_under_folder
+    from ..scoring.run import score_files
+
+    with warnings.catch_warnings():
+        # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
+        # warning filters (restored on exit)
+        warnings.simplefilter("always")
+        # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
+        tag = rank_tag()
+        warnings.showwarning = lambda msg, *_a, **_k: eprint(f"wildgan: warning{tag}: {msg}")
+        try:
+            got = score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                              resume_dir=_resume_dir(a), with_A=not a.no_A)
+        finally:
+            shutdown_ranks(ctx, together=sys.exc_info()[0] is None)
+    if got is not None and archive is None:
+        # one folder: ids relative to it (data.readers.ids_under_folder), as its class-folder tree's with --normal,
+        # a tar's, `evaluate`'s and a study's are; the same file had two ids (`tree/test/good/0.png` here,
+        # `test/good/0.png` with --normal, or an absolute path where the folder was typed so)
+        got.ids = ids_under_folder(got.ids, a.data)
+    return got
+
+
+def _resume_dir(a: argparse.Namespace) -> Path | None:
+    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
+    if a.out == "-":
+        return None
+    return Path(a.out).with_name(Path(a.out).name + ".chunks")
+
+
+def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
+    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
+    pair)."""
+    if not a.checkpoint:
+        return None
+    given = Path(a.checkpoint)
+    if given.is_dir():
+        # (it was "no such file", which sent the user looking for a path that is there)
+        from ..checkpoint import list_checkpoints
+
+        found = list_checkpoints(given)
+        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        raise ConfigError(f"--checkpoint {a.checkpoint}: a folder; give one checkpoint file{example}")
+    for p in (given, run_dir / "checkpoints" / given.name):
+        if p.is_file():
+            return p.with_suffix(".json")
+    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
+                      f"{run_dir / 'checkpoints'})")

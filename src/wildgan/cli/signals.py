@@ -1,0 +1,75 @@
+"""How a command ends on a signal: SIGTERM as Ctrl-C is (one line, exit 143), SIGHUP as SIGTERM for the commands
+that train (exit 129), and main's line for a stopped command, said even where the terminal is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Terminated, output_gone, stop_words
+from .common import eprint
+
+
+def on_sigterm() -> tuple[Any, dict[str, bool]]:
+    """Make SIGTERM end the command like Ctrl-C does (one line, exit 143; a SIGHUP passed here by on_sighup, 129)
+    instead of dying without a word; returns
+    the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
+    state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
+    be said): a SIGTERM after that is let pass."""
+    import signal
+    import threading
+
+    state = {"ending": False}
+    if threading.current_thread() is not threading.main_thread():
+        return None, state
+
+    def term(signum: int, frame: Any) -> None:
+        if state["ending"]:
+            # the command is on its way out with its own exit code, its error said or being said: a SIGTERM now
+            # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
+            # that outcome into a traceback
+            return
+        # (SIGHUP too, for a command that trains: on_sighup passes it here outside training's loop)
+        raise Terminated(stop_words(signum), signum)
+
+    return signal.signal(signal.SIGTERM, term), state
+
+
+# the commands that train, whose SIGHUP stops them as SIGTERM does (on_sighup)
+_TRAINING_COMMANDS = ("train", "study", "demo")
+
+
+def on_sighup(command: str | None) -> tuple[bool, Any]:
+    """For a command that trains: SIGHUP (its terminal gone, e.g. a dropped ssh connection, where it ran without tmux or
+    nohup) handled as SIGTERM is, rather than Python's default, which killed the process with no checkpoint: in
+    training's loop a checkpoint, then the stop (exit 129); anywhere else the command's one-line stop (Terminated).
+    Handled by passing the signal to whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's
+    stops_deferred, on_sigterm's): one way to stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which
+    asked the command to outlive its terminal) is left so; so is every other command's. Returns whether a handler
+    was set, and the previous one to restore."""
+    import signal
+    import threading
+
+    if command not in _TRAINING_COMMANDS or not hasattr(signal, "SIGHUP") or \
+            threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return False, None
+
+    def hup(signum: int, frame: Any) -> None:
+        term = signal.getsignal(signal.SIGTERM)
+        if callable(term):
+            term(signum, frame)
+        else:       # (SIGTERM not ours: a command stopped all the same, never killed without a word)
+            raise Terminated(stop_words(signum), signum)
+
+    return True, signal.signal(signal.SIGHUP, hup)
+
+
+def say_stop(line: str) -> None:
+    """main's line for a command stopped by a signal or a closed output, on stderr. Its terminal may be gone (a SIGHUP's
+    dead ssh session, EIO) or its pipe closed (what stopped training): the stop is said in log.txt already, and the
+    write that cannot be done must not turn the clean stop into a traceback and exit 1."""
+    try:
+        eprint(line)
+    except OSError as e:
+        if not output_gone(e):
+            raise

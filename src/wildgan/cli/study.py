@@ -1,0 +1,184 @@
+"""`wildgan study`: the paper's contamination study, a resumable grid of cells (normal classes x gammas x methods x
+encoder losses x seeds)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import as_typed
+from ..errors import ConfigError, stop_text
+from ..fileio import check_can_make_folder
+from ..runlog import RunLog, copying_warnings
+from .common import WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, warn
+from .config_args import asked_data_config, build_run_config, data_config_from_args, run_config_for_shape
+
+if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
+    from ..config import RunConfig
+    from ..data import LoadedData
+
+
+def cmd_study(a: argparse.Namespace) -> int:
+    study_log = log_to(Path(a.out))
+    # every wildgan warning said during the command into the study's log.txt too (those about the data, read before
+    # the study writes its folder, held until its first line); each cell's log.txt has those said while it ran
+    # (studies.study._run_study)
+    with copying_warnings(study_log):
+        return _study(a, study_log)
+
+
+def _normal_cells(text: str) -> list[str]:
+    """A study's --normal: one cell per comma-separated entry, its classes joined by + (as train's --normal a,b)."""
+    cells = []
+    for n in csv_list(text, str, "--normal"):
+        classes = [c.strip() for c in n.split("+")]
+        if not all(classes):
+            # ('0+' made a cell of normal classes 0 and '', refused by the cell check as "class '' does not exist")
+            raise ConfigError(f"--normal {as_typed(text)}: {as_typed(n)} names an empty class; join one cell's classes "
+                              f"with + (e.g. 0+1) and separate cells with commas")
+        cells.append(",".join(classes))
+    return cells
+
+
+def _study(a: argparse.Namespace, study_log: RunLog) -> int:
+    from ..data import load_split_data
+    from ..data.splits import read_for, with_protocol_shape
+    from ..studies import cell_config, check_cells, grid, read_rows
+    from ..studies.study import (check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
+                                listed_default_cell, listed_study_classes, study_base)
+    from ..training.run import check_lock_free
+
+    gammas = csv_list(a.contamination, float, "--contamination")
+    for g in gammas:
+        if not 0.0 <= g < 1.0:
+            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
+    seeds = csv_list(a.seeds, int, "--seeds")
+    methods = csv_list(a.methods, str, "--methods")
+    for m in methods:
+        if m not in ("wildgan", "fanogan", "search"):
+            raise ConfigError(f"unknown method {as_typed(m)} in --methods; choose from wildgan, fanogan, search")
+    encs = csv_list(a.encoder_loss, str, "--encoder-loss")
+    for e in encs:
+        if e not in ("image", "latent"):
+            raise ConfigError(f"unknown encoder loss {as_typed(e)} in --encoder-loss; choose from image, latent")
+    # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
+    # adds what needs the base config, whose resolution and channels come from the data. A folder another study
+    # process holds first; run_study's lock on it stays the guarantee.
+    check_lock_free(Path(a.out))
+    check_study_out_dir(Path(a.out), data_path_if_valid(a))
+    check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
+    check_study_data(a.data, a.dataset)
+    # the lines of its results.jsonl that are no rows named now, before the data is decoded (minutes for a large
+    # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
+    read_rows(Path(a.out) / "results.jsonl")
+    # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
+    study_cells = None if a.normal in (None, "all") else _normal_cells(a.normal)
+    first = None if study_cells is None else study_cells[0]
+    ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
+                               "encoder_loss": encs[0], "normal": first})
+    # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
+    # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
+    # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
+    known = (study_cells if study_cells is not None
+             else listed_study_classes(asked_data_config(ns), Path(a.out)) if a.normal == "all"
+             else listed_default_cell(asked_data_config(ns), Path(a.out), log=warn))
+    if known:
+        cells = grid(known, gammas, methods, encs, seeds)
+        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
+        if base is not None:
+            # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
+            # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay. Its
+            # refusals of other settings come first, so that "every one done" is not said of a study then refused
+            check_study_dir(study_base(base, Path(a.out)), cells, Path(a.out))
+            eprint(f"study: {counted(len(cells), 'cell')} -> {a.out}, every one done: the tables are made again from "
+                   f"{Path(a.out) / 'results.jsonl'} (the images are not decoded)")
+            return _run_the_study(a, base, cells, study_log)
+    # the data set is read once: for the base config, the class names of --normal all, every cell's check, and the
+    # cells' training. The cells read at the resolution and channels the base config finds; where the data's labels
+    # already tell them (CIFAR-10's 32x32 RGB, chula-rbc12's 64x64 gray), it is read at those in the first place, so
+    # that the cells take this read (before, a folder tree was decoded a second time for the cells)
+    unsized = argparse.Namespace(**vars(ns))
+    sized, protocol = with_protocol_shape(data_config_from_args(ns))
+    ns.resolution, ns.channels = sized.resolution, sized.channels
+    read_log = RunLog()     # (no file: it collects what the read shows, which each cell's log.txt is given)
+    with copying_warnings(read_log):
+        loaded = load_split_data(sized, progress=False if a.no_progress else None)
+    if a.normal == "all":
+        # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
+        # every `--normal all --exclude FIRST` a "both normal and excluded" error)
+        ns.normal = unsized.normal = first_kept_class(loaded.train.class_names,
+                                                      data_config_from_args(ns).exclude_classes)
+    base, split = build_run_config(ns, loaded=loaded)
+    if protocol is not None and split.info["protocol"] != protocol:
+        # (the labels told another protocol than the images: read as before, at the size the data gives)
+        ns, loaded = unsized, None
+        with copying_warnings(read_log):
+            loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+        base, split = build_run_config(ns, loaded=loaded)
+    if a.normal == "all":
+        normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
+    elif a.normal is None:
+        # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
+        normals = [",".join(split.info["normal_classes"])]
+    if a.normal in (None, "all"):
+        cells = grid(normals, gammas, methods, encs, seeds)
+    del split
+    # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
+    checked_log = RunLog()  # (no file: what the check shows, which each cell's own split says again into its log)
+    with copying_warnings(checked_log):
+        check_cells(base, cells, Path(a.out), loaded=loaded)
+    # the read as the cells read it: itself, or (a generic tree or .npz read at its own size) converted to their size
+    # where that is their read byte for byte (read_for); else None, not held while the cells train (they read the data
+    # as they want it)
+    loaded = read_for(cell_config(base, cells[0]).data, loaded) if cells else None
+    eprint(f"study: {counted(len(cells), 'cell')} -> {a.out}")
+    # (the read handed on: the cells, which read the data alike, train on it)
+    return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given, loaded=loaded,
+                          checked_said=checked_log.warnings_given)
+
+
+def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:
+    """The study's base config when every cell of `cells` is done as the command asks (a row in results.jsonl,
+    computed as this command computes it), built without reading the data: the resolution and channels the data
+    gives are taken from what the cells recorded (studies.study.recorded_shape). None when the data must be read: a
+    cell to train or evaluate, no record, or a --resolution / --channels (or a --config's) other than the recorded
+    ones (the decode path then refuses it by name, check_study_dir). Which cells the command has was found from the
+    data's labels as they are now (its class folders or label arrays: studies.study.listed_study_classes,
+    listed_default_cell), so a class added or relabelled since is a cell to train. What is not checked here is
+    whether the data's images changed since the cells were read: their pixels, or their size (for a folder tree the
+    median size of every image, which only the decode gives); the tables are made from the rows, which that change
+    would not alter."""
+    from ..studies.study import cells_to_compute, recorded_shape
+
+    shape = recorded_shape(cells, out)
+    if shape is None:
+        return None
+    asked = asked_data_config(a)
+    if asked.resolution not in (None, shape[0]) or asked.channels not in (None, shape[1]):
+        return None
+    base = run_config_for_shape(a, *shape)
+    return None if cells_to_compute(base, cells, out) else base
+
+
+def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog,
+                   data_said: Sequence[str] = (), loaded: LoadedData | None = None,
+                   checked_said: Sequence[str] = ()) -> int:
+    from ..studies import run_study
+
+    try:
+        import shlex
+
+        # (a namespace parsed without main has no command line: the study's log then names the command only)
+        command = shlex.join(getattr(a, "command_line", None) or ["wildgan", "study"])
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
+                  rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said, command=command)
+    except BaseException as e:
+        # the study's log.txt says how it stopped, once: a cell that stopped has said it there already
+        line = f"stopped: {stop_text(e)}"
+        if Path(a.out).is_dir() and not isinstance(e, ConfigError) and study_log.last_line != line:
+            study_log.write(line)
+        raise
+    print((Path(a.out) / "tables.md").read_text())
+    return 0

@@ -1,0 +1,105 @@
+"""score's and export's --threshold: the rule's parameter that Detector.fit recorded (`take_fit_record`), and the
+threshold line each command prints, with where its c or k came from (`contamination_note`, `threshold_lines`)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Callable
+
+from ..config import DEFAULT_CONTAMINATION
+from .common import option_flag, option_given, warn
+
+
+def take_fit_record(a: argparse.Namespace, run_dir: Path,
+                    lookup: Callable[[str], tuple[float | None, str]]) -> None:
+    """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
+    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one and the networks are those it was
+    taken with, whatever --score and --batch-mode (c, k is the share of training images to flag, fitted again on the
+    chosen score's training scores), as Detector.from_run(RUN) and export_onnx take it (the CLI's defaults
+    thresholded such a run otherwise than the fitted Detector and from_run, without a word); `lookup(rule)`:
+    thresholds.fit_record_param for the command's networks, export.export_fit_param (export: the one rule of
+    export_onnx too). a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of
+    this rule is not taken (other networks), for the same line, else ''. A record that cannot be read or used is
+    warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
+    from ..thresholds import FIT_THRESHOLD_FILE, follow_fit_record
+
+    a.fit_record, a.fit_record_not = None, ""
+    dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
+    if dest is None or option_given(a, dest):
+        return
+    path = run_dir / FIT_THRESHOLD_FILE
+    option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
+    # (the library's rule, run_threshold's and export_onnx's too; said as the CLI says its warnings)
+    value, a.fit_record_not = follow_fit_record(
+        run_dir, a.threshold, lookup, warn=lambda m: warn(f"warning: {m}"),
+        fallback=f"--threshold {a.threshold} takes the default {option} {getattr(a, dest):g}")
+    if value is not None:
+        setattr(a, dest, value)
+        a.fit_record = path
+
+
+def _fit_record_note(a: argparse.Namespace) -> str:
+    """Where the parameter of --threshold mad came from, when it was Detector.fit's record or a record of this rule
+    not taken ('' otherwise); for contamination, contamination_note says it."""
+    if a.threshold != "mad":
+        return ""
+    if getattr(a, "fit_record", None) is not None:
+        return f"k = {float(a.mad_k):g} (Detector.fit's, recorded in {a.fit_record}; --mad-k K chooses another)"
+    if getattr(a, "fit_record_not", ""):
+        return f"k = {float(a.mad_k):g} (the default --mad-k; {a.fit_record_not})"
+    return ""
+
+
+def contamination_note(a: argparse.Namespace, gamma: float) -> str:
+    """For score's and export's threshold line: the c that --threshold contamination used and where it came from,
+    beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
+    knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
+    records γ = 0 with its real share of anomalies unknown, so c is the user's to give (or Detector.fit's record of
+    it: take_fit_record). The mad rule's note where its k is fit's record (_fit_record_note), else ''."""
+    if a.threshold != "contamination":
+        return _fit_record_note(a)
+    c = float(a.expected_contamination)
+    given = option_given(a, "expected_contamination")
+    record = getattr(a, "fit_record", None)
+    # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
+    # above the 95th percentile, and 2 of 24)
+    skipped = getattr(a, "fit_record_not", "")
+    origin = ("as given" if given else
+              f"Detector.fit's, recorded in {record}; --expected-contamination G chooses another" if record else
+              "the default --expected-contamination" + (f"; {skipped}" if skipped else ""))
+    note = f"c = {c:g} ({origin}): the threshold is percentile {100 * (1 - c):g} of the training images' scores"
+    if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
+        # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
+        row = "'c = γ' row" if gamma != DEFAULT_CONTAMINATION else f"first rule, c = {DEFAULT_CONTAMINATION:g}"
+        note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
+                 f"{gamma:g} sets c = γ (the report's {row})")
+    elif gamma == 0 and not given and not record:
+        note += ("; the run records γ = 0 (clean training images, or your own data with an unknown share of "
+                 "anomalies): --expected-contamination G sets the share you expect")
+    return note
+
+
+def threshold_lines(text: str, width: int = 100) -> str:
+    """score's and export's threshold line, with its c / k note, wrapped to `width` columns, continuation lines
+    indented: one line of ~400 characters did not read in a terminal. Words stay whole (a path, a flag:
+    --expected-contamination is not split at its hyphens), so a line with a long path can be wider."""
+    return textwrap.fill(text, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+
+def warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
+    """score / export: the option the chosen --threshold rule does not read, or (without --threshold) the given
+    `dests` that only matter with one, said to be ignored (`without`: what is then not written)."""
+    if a.threshold:
+        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
+        if option_given(a, unused):
+            warn(f"warning: {option_flag(unused)} is not used by --threshold {a.threshold}")
+        return
+    given = [o for o in dests if option_given(a, o)]
+    if given:
+        warn(f"warning: {', '.join(option_flag(o) for o in given)} "
+             f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: {without} is written "
+             f"without it")

@@ -1,0 +1,271 @@
+"""`wildgan train`: the run's config and split, its refusals before anything is written, the training, then the
+training images' scores and (--evaluate) the evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import ConfigError, TrainingInterrupted, shell_word
+from ..fileio import check_can_make_folder
+from ..runlog import WARNING, RunLog, copying_warnings
+from .common import PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, warn
+from .config_args import build_run_config
+from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
+from .evaluate import cmd_evaluate
+
+if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
+    from ..config import RunConfig
+    from ..data import AnomalySplit
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from ..training.distributed import torchrun_world
+
+    run_log = log_to(Path(a.out))
+    if torchrun_world()[0] == 0:         # (only rank 0 writes log.txt)
+        run_log.hold(getattr(a, "said_before", []))
+    # every wildgan warning said during the command into the run's log.txt too: those about its data are said while
+    # the data is read, before the run folder is written (held until its first line). Only rank 0 of a --distributed
+    # job writes log.txt (the other ranks' warnings are on the terminal, tagged with their rank)
+    with copying_warnings(run_log if torchrun_world()[0] == 0 else None):
+        return _train(a, run_log)
+
+
+def _train(a: argparse.Namespace, run_log: RunLog) -> int:
+    from ..config import run_config_to_dict
+    from ..training.run import kimg_text, train_run
+
+    warn_dist_timeout_alone(a)
+    ctx = distributed_context(a)
+    run_dir = Path(a.out)
+    if not a.dry_run:
+        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
+        # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
+        # data. Under torchrun the ranks agree on the answer (the same folder and path give the same one, unless their
+        # file systems differ; rank 0's refusal of a busy folder stops the others)
+        on_every_rank(ctx, lambda: _check_train_out(a, ctx), run_dir, run_log)
+    # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
+    # together, its error in the run folder, instead of leaving rank 0 only the echo of it
+    cfg, split = on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir, run_log)
+    if a.dry_run:
+        eprint(json.dumps(run_config_to_dict(cfg), indent=2))
+        shutdown_ranks(ctx)
+        return 0
+    if cfg.method == "fanogan" and cfg.train.tensorboard:
+        warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
+             "stats.jsonl only")
+    is_main = ctx is None or ctx.is_main
+    log: Callable[[str], None] = run_log if is_main else (lambda m: None)
+    try:
+        # (its own warning of networks not grown to full resolution, in the options' words: _warn_if_not_grown)
+        res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False)
+    except BaseException as e:
+        from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
+
+        # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
+        # the terminal, where the caller raises them (cmd_demo)
+        reword = getattr(a, "reword_stop", None)
+        said = reword(e) if reword is not None and isinstance(e, TrainingInterrupted) else e
+        record_how_training_ended(run_dir, ctx, said, run_log.write)
+        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
+        # every rank met), never waiting for a peer that failed on its own
+        shutdown_ranks(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
+        echo = peer_end_error(run_dir, ctx, e)
+        if echo is not None:
+            raise echo from e
+        raise
+    shutdown_ranks(ctx)
+    if not is_main:
+        return 0
+    if cfg.train.threads is not None:
+        import torch
+
+        # --threads for the rest of the command too (the training scores, --evaluate), as training set it: train_run
+        # put back the count it found on the way out, and main() puts back the caller's when the command ends
+        torch.set_num_threads(cfg.train.threads)
+    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
+    log(f"trained {what} ({res.status}); networks in {res.final}")
+    _warn_if_not_grown(cfg, res, log)
+    if res.final is not None and cfg.train.train_scores:
+        _score_training_images(a, cfg, split, log)
+    if res.final is not None and not a.evaluate:
+        _say_next_after_train(Path(a.out), split)
+    if a.evaluate:
+        # the split just trained on: rebuilding it would read the data again and repeat its warnings
+        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
+                                               device=a.device, no_controls=False, no_progress=a.no_progress,
+                                               threads=None, own_split=split, skip_bad=a.skip_bad,
+                                               table_to=run_log.write))
+    return 0
+
+
+def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
+    """What --out refuses before the data is read: a folder another process trains in, or one holding a run that
+    --resume / --overwrite do not allow for."""
+    from ..training.run import check_lock_free, check_out_dir
+
+    data = data_path_if_valid(a)
+    if ctx is None or ctx.is_main:
+        # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
+        # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
+        check_lock_free(Path(a.out))
+    check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+    # a read-only place, no permission, a full disk: said now, in terms of --out, not after the data is decoded as
+    # a bare "[Errno 30] Read-only file system" from the first mkdir
+    check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
+
+
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
+    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
+    from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
+                               refuse_fanogan_over_ranks)
+
+    cfg, split = build_run_config(a)
+    if a.config and not a.resume and (ctx is None or ctx.is_main):
+        from ..data.replay import warn_if_replay_reads_other_images
+
+        # (its warning and note in the command's words, on stderr and into log.txt, as the other warnings said here)
+        warn_if_replay_reads_other_images(Path(a.config), cfg, split, warn=lambda m: warn(f"{WARNING}{m}"),
+                                          note=lambda m: eprint(f"wildgan: note: {m}"))
+    if a.evaluate and split.info.get("protocol") == "unlabelled":
+        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
+        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
+                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
+                          f"labelled images with `wildgan evaluate {shell_word(a.out)} --data LABELLED --normal CLASS` "
+                          f"(a folder of "
+                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
+                          f"training scores: `wildgan score {shell_word(a.out)} --data NEW_IMAGES --threshold "
+                          f"contamination --out scores.csv`")
+    # its loop has no ranks: each process would train alone into the same folder (train_run refuses it too)
+    refuse_fanogan_over_ranks(cfg, ctx, who="--distributed",
+                              fix="drop --distributed (or torchrun) for --method fanogan")
+    _warn_other_methods_options(a, cfg.method)
+    if cfg.method != "fanogan":
+        # asked by train_run too, but --dry-run stops before it, and only here is the file the table came from known
+        check_minibatch_sizes(cfg, _minibatch_source(a), resume=a.resume)
+    if a.dry_run:
+        # the rest of what the start would refuse of the settings (an f-AnoGAN run's image size, the memory, a
+        # WILDGAN_DATA_ON_GPU typo, ...): the dry run printed them as a config that would train. (The folder is
+        # not asked: a dry run writes nothing there.)
+        check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
+    else:
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        if ctx is not None:
+            from ..training.distributed import check_batches
+
+            # minibatches the ranks cannot split: refused as the ranks start, before the folder is written (train_run
+            # asks again, as it is also the Python API's start)
+            check_batches(cfg.train.minibatch, cfg.net, ctx.world)
+            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
+            check_training_memory(cfg, ctx.device)
+            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
+                from ..training.tblog import require_tensorboard
+
+                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
+                require_tensorboard()
+    return cfg, split
+
+
+def _minibatch_source(a: argparse.Namespace) -> str | None:
+    """The --config file (a run's config, or --resume's config.yaml) whose train.minibatch the run uses, or None when
+    the table is the preset's (a flat --config file has no minibatch)."""
+    if not a.config:
+        return None
+    from ..config import load_config_file
+
+    d = load_config_file(Path(a.config))
+    return str(a.config) if isinstance(d.get("train"), dict) and "minibatch" in d["train"] else None
+
+
+def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
+    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
+    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
+    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
+    typed = getattr(a, "typed", set())
+    ignored = []
+    if method != "wildgan" and "encoder_loss" in typed:
+        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
+    if method != "fanogan":
+        ignored += [option_flag(o) for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim", "fanogan_bn_warmup")
+                    if o in typed]
+    else:
+        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
+        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
+        ignored += [option_flag(o) for o in PGAN_ONLY_OPTIONS if o in typed]
+    if method != "search" and "search_steps" in typed:
+        ignored.append("--search-steps")
+    if ignored:
+        warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
+             f"{method}: ignored")
+
+
+def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,
+                            log: Callable[[str], None]) -> None:
+    """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
+    training images are at hand (they may be moved or deleted later); latent search is too slow for this. log: the
+    run's log (log.txt and stderr), which says what became of them."""
+    if cfg.method == "search":
+        log("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+                "--threshold` scores them when it first needs them")
+        return
+    if not len(split.train_x):
+        return
+    from ..scoring.run import load_model
+    from ..scoring.train_scores import has_train_scores, score_training_split
+
+    model = load_model(Path(a.out), a.device)
+    if has_train_scores(Path(a.out), model, split):
+        # (a --resume of a finished run: the same networks and images, already scored, minutes for a large set)
+        log(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
+        return
+    score_training_split(Path(a.out), model, split, progress=not a.no_progress)
+    log(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+            f"{Path(a.out) / 'train_scores.csv'}")
+
+
+def _say_next_after_train(run_dir: Path, split: AnomalySplit) -> None:
+    """The commands that use a finished run, on the terminal only (not log.txt): a training on one's own folder ended
+    on its training-scores line, where the demo names the report and score (cmd_demo); an --evaluate run ends on its
+    table instead."""
+    run = shell_word(run_dir)
+    report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
+    if split.info.get("protocol") == "unlabelled":
+        eprint(f"next: {report} (the most anomalous images of the pile, with their heat maps); `wildgan score {run} "
+               f"--data NEW_IMAGES --threshold contamination --out flagged.csv` flags new images against the "
+               f"training scores")
+    else:
+        eprint(f"next: `wildgan evaluate {run}` measures its AUCs on the test split, with their controls; {report} "
+               f"(the most anomalous test images, with their heat maps)")
+
+
+def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
+    """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
+    full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
+    as Detector.fit warns. train_run's warning (training.run.not_grown_warning), in the RunConfig's terms, is left
+    out for it."""
+    from ..training.run import lod_short_of_full
+
+    lod = lod_short_of_full(cfg, res)
+    if lod is not None:
+        from ..training.schedule import growth_advice, kimg_to_the_image
+
+        t, r = cfg.train, cfg.net.resolution
+        # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
+        budget = res.status == "budget"
+        # (to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in)
+        g = growth_advice(t, r, budget)
+        # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
+        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {g.paper} kimg"
+                      if g.paper_grows else "")
+        # (a budget stop of a run whose own total already grows them: minutes only, growth_advice)
+        how = (f"--resume and a larger --minutes (its --total-kimg {g.own_total} grows them)" if g.total is None
+               else f"--resume --total-kimg {g.total}{' and a larger --minutes' if g.minutes else ''}")
+        log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
+            f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {g.grown} "
+            f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
+            f"at the resolution it reached; continue it with {how}")
