@@ -104,7 +104,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
         # own and no --normal to label it: every image, converted like the run's training data (the Detector's
         # reader: one implementation)
-        from ..data.readers import trained_kind
+        from ..data.readers import trained_gray_share, trained_kind
         from ..detector import to_images
 
         trained_on, by_content = trained_kind(model.conversion)
@@ -115,6 +115,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                            # colour images scored by a run trained on gray ones were converted without a word here,
                            # while the same images as files were warned about
                            trained_on=trained_on, by_content=by_content,
+                           # gray images far more common than among a colour run's training images: said, as files are
+                           gray_share=trained_gray_share(model.conversion),
                            # 16-bit images with a run of 8-bit ones: read as their 8-bit copies, said
                            trained_depth=model.conversion.get("trained_depth"))
         what = f"every image of {one_file} (" + ("no labels)" if label_free else

@@ -36,7 +36,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     from ..config import run_config_to_dict
-    from ..training.run import kimg_text, train_run
+    from ..training.run import train_run, trained_line
 
     warn_dist_timeout_alone(a)
     ctx = distributed_context(a)
@@ -87,8 +87,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # --threads for the rest of the command too (the training scores, --evaluate), as training set it: train_run
         # put back the count it found on the way out, and main() puts back the caller's when the command ends
         torch.set_num_threads(cfg.train.threads)
-    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
-    log(f"trained {what} ({res.status}); networks in {res.final}")
+    log(trained_line(res))
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.train.train_scores:
         _score_training_images(a, cfg, split, log)
@@ -125,6 +124,12 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                                refuse_fanogan_over_ranks)
 
     cfg, split = build_run_config(a)
+    if a.config:
+        from ..data.replay import in_run_order
+
+        # a Detector.fit's run trained its pile in the order read, which build_split shuffles: put it back (on every
+        # rank: they must all train one order)
+        split = in_run_order(Path(a.config), split)
     if a.config and not a.resume and (ctx is None or ctx.is_main):
         from ..data.replay import warn_if_replay_reads_other_images
 
