@@ -415,3 +415,39 @@ def test_the_eta_probe_leaves_the_run_s_weights_as_without_it(tmp_path, monkeypa
         got = weights(tmp_path / "with")
         assert got and got == weights(tmp_path / "without"), (total, got)
     capsys.readouterr()
+
+
+def test_a_failing_eta_probe_neither_stops_the_run_nor_leaves_its_logs_open(tmp_path, monkeypatch, capsys,
+                                                                             one_thread) -> None:
+    """The start-up probe runs before the loop whose `finally` closes stats.jsonl (and TensorBoard's writer): an
+    error in it stopped the run before its first step, for an estimate; a Ctrl-C in it left both files open in a
+    Python caller's process."""
+    said: list[str] = []
+
+    def broken(*a: Any, **k: Any) -> dict[int, float]:
+        raise RuntimeError("out of memory at 8x8 (simulated)")
+
+    monkeypatch.setattr(loop, "_probe_iterations", broken)
+    res = train_pgan(_x(), _cfg(total_kimg=0.064), tmp_path / "a", progress=True, log=said.append,
+                     warn_not_grown=False)
+    assert res.nimg == 64 and res.status == "done"
+    assert "eta: the start-up probe failed (RuntimeError: out of memory at 8x8 (simulated)); the resolutions ahead " \
+           "are priced by their FLOPs until two have run" in said, said
+
+    closed: list[bool] = []
+    real_close = loop._StatsLog.close
+
+    def close(self: Any) -> None:
+        closed.append(True)
+        real_close(self)
+
+    def interrupted(*a: Any, **k: Any) -> dict[int, float]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop._StatsLog, "close", close)
+    monkeypatch.setattr(loop, "_probe_iterations", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_pgan(_x(), _cfg(total_kimg=0.064), tmp_path / "b", progress=True, log=lambda m: None,
+                   warn_not_grown=False)
+    assert closed == [True]
+    capsys.readouterr()
