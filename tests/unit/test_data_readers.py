@@ -2787,3 +2787,36 @@ def test_ids_relative_to_a_root_and_under_one_folder_share_one_rule(tmp_path) ->
     assert ids_relative_to(ids, root) == ["a/0.png", "1.png", "elsewhere/2.png"]
     assert ids_under_folder(ids, [root]) == ids_relative_to(ids, str(root))
     assert ids_under_folder(ids, [root, tmp_path]) == ids          # several paths: no one root
+
+
+def test_evaluate_on_other_data_warns_of_gray_images_by_the_run_s_gray_share(tmp_path):
+    """`evaluate --data` on other data (evaluation.run._warn_other_channels) judges its gray images by the share of
+    gray training images a colour run recorded (conversion.gray_trained), as score does: data all gray is warned
+    about, data of the training mix is not, and a record from before the share was counted says nothing."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.evaluation.run import _warn_other_channels
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 8, 8, 3), dtype=np.uint8)
+    x[:3] = x[:3, ..., :1]                              # 3 gray images (RGB-stored) in the normal class
+    y = np.repeat([0, 1], 32)
+    np.savez(tmp_path / "mixed.npz", x=x, y=y)
+    np.savez(tmp_path / "gray.npz", x=np.repeat(x[..., :1], 3, axis=-1), y=y)
+    recorded = build_split(DataConfig(data=str(tmp_path / "mixed.npz"), normal=("0",), resolution=8)).info
+    k, n = recorded["conversion"]["gray_trained"]
+    assert 0 < k < n and "colour_data" not in recorded["conversion"]
+
+    def said(data: str, record: dict) -> list[str]:
+        split = build_split(DataConfig(data=str(tmp_path / data), normal=("0",), resolution=8, channels=3),
+                            count_held=True)
+        out: list[str] = []
+        _warn_other_channels(split, record, data, out.append)
+        return out
+
+    (gray,) = said("gray.npz", recorded)
+    assert re.match(rf"warning: gray\.npz: (\d+) of the \1 images \(100%\) are gray, against {100 * k / n:.2g}% of "
+                    rf"the images the network was trained on: ", gray), gray
+    assert said("mixed.npz", recorded) == []
+    before = {**recorded, "conversion": {c: v for c, v in recorded["conversion"].items() if c != "gray_trained"}}
+    assert said("gray.npz", before) == []

@@ -176,3 +176,31 @@ def test_a_caller_that_keeps_the_log_gets_each_line_once(tmp_path, monkeypatch):
         train_run(_run_config(tmp_path), other, progress=False, log=kept.write)
     lines = (other / "log.txt").read_text().splitlines()
     assert lines.count("tick 1 kimg 0.032") == 1 and lines[0].startswith("training wildgan"), lines
+
+
+def test_a_stopped_replay_run_advises_the_replay_s_own_call(tmp_path, monkeypatch):
+    # replay_run's caller was told "continue with train_run(cfg, 'RUN', resume=True) with the same cfg", a cfg it
+    # never had: the replay's own call continues it (replay_run(CONFIG, RUN, resume=True) resumes, as train_run does)
+    from wildgan.config import write_run_config
+    from wildgan.errors import TrainingInterrupted, resume_advice
+    from wildgan.training.run import replay_run
+
+    first = tmp_path / "first"
+    first.mkdir()
+    write_run_config(_run_config(tmp_path), first)
+    run = tmp_path / "run"
+    stop = TrainingInterrupted("interrupted by SIGINT (Ctrl-C) at 0.032 of 0.128 kimg; checkpoint saved in X", 2,
+                               where="at 0.032 of 0.128 kimg", checkpoint_dir="X", resume_advice=resume_advice(run))
+    _trained_quickly(monkeypatch, stop)
+    config = first / "config.yaml"
+    with pytest.raises(TrainingInterrupted) as e:
+        replay_run(config, run, dataset="npz", progress=False, log=lambda m: None)
+    again = f"continue with replay_run({str(config)!r}, {str(run)!r}, dataset='npz', resume=True)"
+    assert str(e.value) == f"{stop.without_advice}; {again}", str(e.value)
+    assert (e.value.resume_advice, e.value.without_advice, e.value.signum, e.value.where, e.value.checkpoint_dir) == \
+        (again, stop.without_advice, 2, stop.where, "X")
+    assert (run / "log.txt").read_text().splitlines()[-1] == f"stopped: {e.value}"
+    # another error goes up as it was raised
+    _trained_quickly(monkeypatch, OSError("disk full"))
+    with pytest.raises(OSError, match="^disk full$"):
+        replay_run(config, run, dataset="npz", overwrite=True, progress=False, log=lambda m: None)

@@ -386,3 +386,68 @@ def test_the_full_progress_bar_shows_no_time_left(tmp_path, monkeypatch, capsys,
     assert res.nimg == 256 and len(given) == 5             # (rows at iterations 3, 6, ..., 15 of 16)
     lines = [ln for ln in capsys.readouterr().err.replace("\r", "\n").splitlines() if ln.startswith("train")]
     assert "100%" in lines[-1] and "eta=00:00" in lines[-1], lines[-3:]
+
+
+def test_the_eta_probe_leaves_the_run_s_weights_as_without_it(tmp_path, monkeypatch, capsys, one_thread) -> None:
+    """The ETA's start-up probe (progress on, CPU) trains copies of the networks before the session's first step: a
+    run with it and one without it must write the same bytes, a fresh session and a resumed one alike (whose Adam
+    moments, sampler position and generator come from the checkpoint, none of which the probe may touch)."""
+    import hashlib
+
+    real = loop._probe_iterations
+    probed: list[dict[int, float]] = []
+
+    def spied(*a: Any, **k: Any) -> dict[int, float]:
+        probed.append(real(*a, **k))
+        return probed[-1]
+
+    def weights(run: Path) -> dict[str, str]:
+        return {str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(run.rglob("*.safetensors"))}
+
+    # (resumed at 0.064 kimg, inside 4x4's stable phase: the restored Adam moments train on, not reset by a phase)
+    for total, resume in ((0.064, False), (0.256, True)):
+        for name, probe in (("with", spied), ("without", lambda *a, **k: {})):
+            monkeypatch.setattr(loop, "_probe_iterations", probe)
+            train_pgan(_x(), _cfg(total_kimg=total), tmp_path / name, resume=resume, progress=True,
+                       log=lambda m: None, warn_not_grown=False)
+        assert probed and probed[-1], probed                # (the probe ran, at the session's resolutions)
+        got = weights(tmp_path / "with")
+        assert got and got == weights(tmp_path / "without"), (total, got)
+    capsys.readouterr()
+
+
+def test_a_failing_eta_probe_neither_stops_the_run_nor_leaves_its_logs_open(tmp_path, monkeypatch, capsys,
+                                                                             one_thread) -> None:
+    """The start-up probe runs before the loop whose `finally` closes stats.jsonl (and TensorBoard's writer): an
+    error in it stopped the run before its first step, for an estimate; a Ctrl-C in it left both files open in a
+    Python caller's process."""
+    said: list[str] = []
+
+    def broken(*a: Any, **k: Any) -> dict[int, float]:
+        raise RuntimeError("out of memory at 8x8 (simulated)")
+
+    monkeypatch.setattr(loop, "_probe_iterations", broken)
+    res = train_pgan(_x(), _cfg(total_kimg=0.064), tmp_path / "a", progress=True, log=said.append,
+                     warn_not_grown=False)
+    assert res.nimg == 64 and res.status == "done"
+    assert "eta: the start-up probe failed (RuntimeError: out of memory at 8x8 (simulated)); the resolutions ahead " \
+           "are priced by their FLOPs until two have run" in said, said
+
+    closed: list[bool] = []
+    real_close = loop._StatsLog.close
+
+    def close(self: Any) -> None:
+        closed.append(True)
+        real_close(self)
+
+    def interrupted(*a: Any, **k: Any) -> dict[int, float]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop._StatsLog, "close", close)
+    monkeypatch.setattr(loop, "_probe_iterations", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_pgan(_x(), _cfg(total_kimg=0.064), tmp_path / "b", progress=True, log=lambda m: None,
+                   warn_not_grown=False)
+    assert closed == [True]
+    capsys.readouterr()

@@ -1118,8 +1118,20 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # iterations time cuDNN's autotuning and kernel queueing more than the graphed or compiled iterations the run
     # will make.
     t_probe = time.time()
-    probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
-        if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off" else {}
+    try:
+        probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
+            if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off" else {}
+    except Exception as e:
+        # an estimate never stops a run: the probe trains copies (the run's state is as it was), and whatever failed
+        # there (memory for a resolution hours ahead, say) is the run's to meet, or not, when it gets there
+        probe = {}
+        log(f"eta: the start-up probe failed ({type(e).__name__}: {e}); the resolutions ahead are priced by their "
+            f"FLOPs until two have run")
+    except BaseException:
+        # a Ctrl-C in the probe (seconds, up to ETA_PROBE_MAX_SECONDS), before the loop whose `finally` closes
+        # stats.jsonl and TensorBoard's writer: a Python caller's process kept both open
+        stats.close()
+        raise
     stats.leave_out(time.time() - t_probe)      # (the first row's img_per_s measures training, not the probe)
     if probe:
         log("eta: an iteration of the start-up probe took " + " / ".join(f"{1000 * t:.3g}" for t in probe.values())

@@ -64,7 +64,8 @@ from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
-from ..errors import ConfigError, WildganError, option_words, shell_word, skip_bad_option, warn_user
+from ..errors import (ConfigError, TrainingInterrupted, WildganError, in_cli, option_words, shell_word, skip_bad_option,
+                      warn_user)
 from ..runlog import RunLog, copying_warnings, kept_by_caller
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
@@ -743,7 +744,8 @@ def replay_run(config: str | Path, run_dir: str | Path, *, data: str | Path | No
     networks not grown), held until the first line (a refused start writes nothing), and `stopped: ...` where the
     training fails. Only rank 0 of a torchrun job writes it; another rank that fails on its own leaves its error
     there (RUN/rank-R-error.txt and a line in log.txt, as `wildgan train --distributed` does), which rank 0's
-    `stopped:` line and the error it raises name, rather than only the closed connection rank 0 met."""
+    `stopped:` line and the error it raises name, rather than only the closed connection rank 0 met. A stop
+    (TrainingInterrupted) advises replay_run(CONFIG, RUN_DIR, ..., resume=True), the call that continues it."""
     from .distributed import torchrun_world
 
     log = train_kw.pop("log", print)
@@ -779,8 +781,11 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
         warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run")
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
-    except BaseException as e:
+    except BaseException as caught:
         ctx = current()
+        # a stop's advice names train_run(cfg, RUN, resume=True) "with the same cfg", a cfg this caller never had:
+        # the call that continues the replay instead (the same in log.txt's `stopped:` line)
+        e = _replay_stop(caught, config, run_dir, data, dataset, ctx is not None)
         if run_log is not None or ctx is not None:
             # as the command's log.txt: how the training ended, after the warnings held (a refusal, the run folder
             # another process's, writes nothing; nor does a failure before training, as the command's does not).
@@ -793,7 +798,24 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
         echo = peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
         if echo is not None:
             raise echo from e
+        if e is not caught:
+            raise e from None
         raise
+
+
+def _replay_stop(e: BaseException, config: Path, run_dir: Path, data: str | Path | None, dataset: str | None,
+                 distributed: bool) -> BaseException:
+    """`e`, or for a TrainingInterrupted with the loops' resume_advice (train_run's call, to a Python caller), the
+    same stop advising the replay_run call that continues it: its CONFIG, RUN_DIR, data and dataset, resume=True."""
+    if not isinstance(e, TrainingInterrupted) or not e.resume_advice or in_cli():
+        return e
+    args = [repr(str(config)), repr(str(run_dir)), *([f"data={str(data)!r}"] if data is not None else []),
+            *([f"dataset={dataset!r}"] if dataset is not None else []), "resume=True"]
+    again = f"replay_run({', '.join(args)})"
+    advice = (f"continue with the same torchrun command, its script calling {again}" if distributed else
+              f"continue with {again}")
+    return TrainingInterrupted(e.without_advice, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
+                               complete=e.complete, resume_advice=advice)
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
