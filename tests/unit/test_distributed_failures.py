@@ -1310,6 +1310,28 @@ def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(t
     assert peer_end_error(tmp_path, None, echo) is None
 
 
+def test_an_end_told_by_train_run_is_not_told_again_by_its_caller(tmp_path: Path):
+    """train_run tells a rank's end for a Python caller, and the CLI (or replay_run) around it tells it again on its
+    way out: rank 1's record written once (not two lines in log.txt), the echo made of rank 0's or rank 1's closed
+    connection raised as it is (not an echo of the echo)."""
+    from wildgan.training.distributed import peer_end_error, record_how_training_ended
+
+    said: list[str] = []
+    err = _raised(RuntimeError("rank 1 alone"))
+    for _ in range(2):
+        record_how_training_ended(tmp_path, _ctx(1), err, said.append)
+    lines = (tmp_path / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rank 1 of 2 stopped: RuntimeError: rank 1 alone"), lines
+    for rank in (0, 1):
+        echo = _collective_error()
+        told = peer_end_error(tmp_path, _ctx(rank), echo)
+        assert told is not None and peer_end_error(tmp_path, _ctx(rank), told) is None
+        # the echo's end is its cause's: recorded (rank 0's `stopped:` line) once, from the cause
+        record_how_training_ended(tmp_path, _ctx(rank), echo, said.append)
+        record_how_training_ended(tmp_path, _ctx(rank), told, said.append)
+    assert len(said) == 1 and said[0].startswith("stopped: rank 1 of 2 failed: RuntimeError: rank 1 alone"), said
+
+
 def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.MonkeyPatch):
     """score_pgan_sharded gathers the ranks' batches on the job's CPU-side group (gloo), as score_files does: on the
     default group of a GPU job (NCCL) the numpy scores were staged through the GPU, under NCCL's timeout rather than

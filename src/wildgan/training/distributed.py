@@ -779,7 +779,14 @@ def record_how_training_ended(run_dir: Path, ctx: DistContext | None, exc: BaseE
     log.txt through `log` (the run's RunLog.write, after the warnings it holds), another rank records its own failure
     or a peer that did not answer, so that rank 0 can name it. A refusal (ConfigError, e.g. the folder is another
     process's) ran nothing and must not write into someone else's run. ctx: the job's context, None for one
-    process."""
+    process.
+
+    An end is recorded once: `exc` is marked as recorded (and peer_end_error's answer is its cause's end, recorded
+    already), so that a caller that records it again on its way out writes nothing twice (train_run records a rank's
+    end for a Python caller, and the CLI around it records its own)."""
+    if getattr(exc, _END_RECORDED, False) or getattr(exc, _PEER_ECHO, False):
+        return
+    _mark(exc, _END_RECORDED)
     with stops_deferred() if ctx is not None else nullcontext():
         if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(exc, ConfigError):
             # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
@@ -805,13 +812,30 @@ def peer_end_error(run_dir: Path, ctx: DistContext | None, exc: BaseException) -
     that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
     error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
     `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
-    error, one every rank met, or one process (ctx None)."""
-    if ctx is None or ctx.world <= 1:
+    error, one every rank met, or one process (ctx None); and for an answer of this function's own (already told, by
+    a callee that caught the echo first: train_run under a caller that tells it too)."""
+    if ctx is None or ctx.world <= 1 or getattr(exc, _PEER_ECHO, False):
         return None
     why = peer_failure(exc, ctx.rank, ctx.timeout_s)
     if why is None or met_by_every_rank(exc):
         return None
-    return peers_error(run_dir, ctx, exc) if ctx.is_main and run_dir.is_dir() else WildganError(why)
+    echo = peers_error(run_dir, ctx, exc) if ctx.is_main and run_dir.is_dir() else WildganError(why)
+    _mark(echo, _PEER_ECHO)
+    return echo
+
+
+# how a rank's end was told, set on the exceptions (as _EVERY_RANK): recorded by record_how_training_ended, or the
+# error peer_end_error made of an echo (whose cause's end was recorded). A caller and its callee can both tell the
+# same end (train_run, and the CLI or replay_run around it) without a second record of it or an echo of the echo.
+_END_RECORDED = "_wildgan_end_recorded"
+_PEER_ECHO = "_wildgan_peer_echo"
+
+
+def _mark(exc: BaseException, mark: str) -> None:
+    try:
+        setattr(exc, mark, True)
+    except AttributeError:     # (an exception class with __slots__ and no __dict__: told again at worst)
+        pass
 
 
 class StartFailed(WildganError):

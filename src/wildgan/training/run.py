@@ -678,7 +678,10 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     nothing), and how the session ended: `trained ... (done); networks in ...` (trained_line) or `stopped: ...`.
     Not where the caller keeps that log.txt itself: `log` is a RunLog (the CLI's, replay_run's), or a RunLog of that
     file collects the caller's warnings (copying_warnings: Detector.fit, a study's cell), which the lines given to
-    `log` reach; only rank 0 of a torchrun job writes it.
+    `log` reach; only rank 0 of a torchrun job writes it. Another rank that fails on its own leaves its error there
+    (RUN/rank-R-error.txt and a line in log.txt, as `wildgan train --distributed` does), which rank 0's `stopped:`
+    line and the error it raises (of that rank's class where it is a wildgan one) name, rather than only the closed
+    connection rank 0 met.
 
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
@@ -692,23 +695,28 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
     Training sets torch's thread count (cfg.train.threads) and seeds its global RNG: both are put back as the caller
     had them when this returns or raises (devices.caller_torch_state_kept)."""
-    from .distributed import current, record_how_training_ended, torchrun_world
+    from .distributed import current, torchrun_world
 
     run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
     # a Python caller's run had no log.txt, while the command's has one: the file a person opens later to learn what
     # the run trained and how it ended
     own = None
-    if torchrun_world()[0] == 0 and not isinstance(log, RunLog) and not kept_by_caller(run_dir / "log.txt"):
+    rank = torchrun_world()[0]
+    if rank == 0 and not isinstance(log, RunLog) and not kept_by_caller(run_dir / "log.txt"):
         own = RunLog(run_dir / "log.txt", show=log, make_folder=True)
     with caller_torch_state_kept(), copying_warnings(own):
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
                                      log=log if own is None else own, split=split, before_unlock=before_unlock)
         except BaseException as e:
-            if own is not None:
-                # as the command's log.txt: how the training ended (a refusal, the folder another process's, ran
-                # nothing and writes nothing)
-                record_how_training_ended(run_dir, current(), e, own.write)
+            # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
+            # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
+            # that failed alone left no record, and rank 0 could only say that a peer stopped without a word. A
+            # caller that tells the end too (the CLI, replay_run) writes nothing twice (the exception is marked)
+            echo = (_told_end(run_dir, e, None if own is None else own.write) if own is not None or rank != 0
+                    else None)
+            if echo is not None:
+                raise echo from e
             raise
         if own is not None:
             own(trained_line(result))
@@ -759,8 +767,6 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                 log: Callable[[str], None], **train_kw: Any) -> TrainResult:
     """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
     to `log` alone)."""
-    from .distributed import current, peer_end_error, record_how_training_ended
-
     file_cfg = as_fit_read(run_config_file(config), config)
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
@@ -778,20 +784,31 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as e:
-        ctx = current()
-        if run_log is not None or ctx is not None:
-            # as the command's log.txt: how the training ended, after the warnings held (a refusal, the run folder
-            # another process's, writes nothing; nor does a failure before training, as the command's does not).
-            # Every rank: another than 0 records its own failure (RUN/rank-R-error.txt, its line in log.txt), or a
-            # peer that did not answer, before the caller's shutdown closes its sockets and rank 0's collective
-            # fails; without it rank 0 could only say that a peer stopped without a word
-            record_how_training_ended(run_dir, ctx, e, log if run_log is None else run_log.write)
-        # a rank's error that is only the echo of another's end (a closed connection, a timeout), told as the
-        # command tells it: on rank 0 the failed rank's own error, of its class, else where that error is
-        echo = peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
+        # rank 0's end said in the run log this keeps, after the warnings held (a failure before training writes
+        # nothing, as the command's does not); train_run told the other ranks' ends already
+        echo = _told_end(run_dir, e, None if run_log is None else run_log.write)
         if echo is not None:
             raise echo from e
         raise
+
+
+def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | None) -> WildganError | None:
+    """A training session's end by `e`, told as `wildgan train --distributed` tells it (training.distributed's
+    record_how_training_ended, peer_end_error); returns the error to raise instead of `e`, if any. `write`: how rank
+    0 (or the one process) writes its `stopped: ...` line into log.txt, None where its caller does.
+
+    Every rank: one other than 0 records its own failure (RUN/rank-R-error.txt, its line in log.txt), or a peer that
+    did not answer, before the caller's shutdown closes its sockets and rank 0's collective fails, so that rank 0's
+    line names it. A refusal (the run folder another process's) writes nothing. The error returned: where `e` is only
+    the echo of another rank's end (a closed connection, a timeout), on rank 0 the failed rank's own error, of its
+    class, else where that error is."""
+    from .distributed import current, peer_end_error, record_how_training_ended
+
+    ctx = current()
+    # (rank 0 without `write` leaves its line to the caller, which records it: marked recorded here, it was lost)
+    if write is not None or (ctx is not None and not ctx.is_main):
+        record_how_training_ended(run_dir, ctx, e, write if write is not None else (lambda m: None))
+    return peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
