@@ -2123,6 +2123,40 @@ def _signal_at(monkeypatch, n: int) -> None:
     monkeypatch.setattr(loop.StepRunner, "iteration", signalled)
 
 
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_diverged_fit_names_the_ways_on_a_detector_has(x_train, tmp_path, monkeypatch, kept) -> None:
+    """training's DivergenceError advised train_run's ways on: resume=True with train.on_divergence='rollback' (a
+    Detector has neither, and a resume of the same fit diverges again), and for a fit in a temporary folder the
+    "last good checkpoint kept" in a folder being removed. fit names its own: another seed, or train_run with a
+    RunConfig and from_run."""
+    from wildgan.errors import DivergenceError
+    from wildgan.training import loop
+
+    real = loop.critic_loss
+
+    def poisoned(*a, **k):
+        loss, terms = real(*a, **k)
+        return loss * float("nan"), terms
+
+    monkeypatch.setattr(loop, "critic_loss", poisoned)
+    run = tmp_path / "r"
+    with pytest.raises(DivergenceError) as e:
+        Detector(**{**TINY, "total_kimg": 0.05}, seed=3, run_dir=str(run) if kept else None).fit(x_train[:16])
+    said = str(e.value)
+    assert said.startswith("Detector.fit: training diverged: non-finite weights in G at 0.064 kimg. "), said
+    assert "fit again with another seed (this fit's was 3)" in said, said
+    assert ("wildgan.training.run.train_run and a wildgan.config.RunConfig with a lower train.lr, or with "
+            "train.on_divergence='rollback'") in said and said.endswith("Detector.from_run(run_dir)"), said
+    assert "resume" not in said and "kept" not in said and "--" not in said, said
+    assert (e.value.what, e.value.lr_setting) == ("non-finite weights in G at 0.064 kimg", "train.lr")
+    import pickle
+
+    copy_ = pickle.loads(pickle.dumps(e.value))      # (the fields travel with the error, as a launcher's pickle)
+    assert (str(copy_), copy_.what, copy_.lr_setting) == (said, e.value.what, "train.lr")
+    if kept:
+        assert (run / "log.txt").read_text(encoding="utf-8").splitlines()[-1] == f"stopped: {said}"
+
+
 def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without_the_command(tmp_path):
     # the refusal's `wildgan train --out RUN --resume` printed RUN raw (split by the shell where it has a space), and
     # fit(resume=True) found that advice again by a \S+ regex, which a quoted path no longer matches

@@ -1307,7 +1307,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # session that trained nothing)
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
-        raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
+        raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept",
+                              what=f"non-finite weights in {bad_net} at the end of training", lr_setting="train.lr")
     fresh = saved_nimg != state.nimg
     final = run_dir / "network-final.json"
     # The end (the last checkpoint where the loop did not write it, the final networks' two files) as one commit
