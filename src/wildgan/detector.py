@@ -41,7 +41,6 @@ import json
 import math
 import numbers
 import os
-import re
 import shutil
 import tempfile
 import weakref
@@ -124,6 +123,8 @@ _CLI_TO_API = (
      "afresh, or give the run_dir of the interrupted fit"),
     ("or start again with overwrite=True (or another run_dir)", "or fit without resume=True to train afresh"),
     ("or start again with overwrite=True", "or fit without resume=True to train afresh"),
+    # (checkpoint.find_good_checkpoint's CheckpointError, when none of the run's checkpoints loads)
+    ("or start the run again (overwrite=True deletes it)", "or fit without resume=True to train afresh"),
     ("a resume must train on the same images", "fit(resume=True) must be given the same images"),
 )
 
@@ -284,11 +285,8 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
     said in the Python API's terms, not the CLI's."""
     if resume and isinstance(e, ConfigError) and not trained:
         return ConfigError(_api_words(str(e), getattr(e, "cli_advice", None)))
-    if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
-        # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
-        # folder, a folder of images ...) name the CLI's option: here the folder is run_dir
-        msg = re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):])
-        return ConfigError(re.sub(r"\bas --out\b", "as run_dir", msg))
+    if resume and type(e) is CheckpointError and not trained and _api_words(str(e)) != str(e):
+        return CheckpointError(_api_words(str(e)))
     if isinstance(e, DivergenceError) and not trained:
         if temp is not None:
             temp.cleanup()

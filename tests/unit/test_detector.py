@@ -2157,6 +2157,25 @@ def test_a_diverged_fit_names_the_ways_on_a_detector_has(x_train, tmp_path, monk
         assert (run / "log.txt").read_text(encoding="utf-8").splitlines()[-1] == f"stopped: {said}"
 
 
+def test_a_resume_whose_checkpoints_all_fail_names_fit_s_way_on(tmp_path) -> None:
+    """fit(resume=True) over checkpoints none of which loads: the loop's CheckpointError said "start the run again
+    (overwrite=True deletes it)", train_run's keyword, which fit has not (a fit without resume=True replaces the
+    run)."""
+    from wildgan import checkpoint as ckpt
+    from wildgan.detector import _failed_fit
+
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(3)}, {"nimg": n})
+        w = tmp_path / (ckpt.checkpoint_name(n) + ".safetensors")
+        w.write_bytes(w.read_bytes()[:10])
+    with pytest.raises(CheckpointError) as e:
+        ckpt.latest_good_checkpoint(tmp_path)
+    said = _failed_fit(e.value, None, tmp_path, trained=False, resume=True)
+    assert type(said) is CheckpointError and str(said).startswith(f"{tmp_path}: none of its 2 checkpoint(s) loads")
+    assert str(said).endswith("Restore a good checkpoint there, or fit without resume=True to train afresh"), said
+    assert _failed_fit(e.value, None, tmp_path, trained=False, resume=False) is None     # (a fresh fit: no resume)
+
+
 def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without_the_command(tmp_path):
     # the refusal's `wildgan train --out RUN --resume` printed RUN raw (split by the shell where it has a space), and
     # fit(resume=True) found that advice again by a \S+ regex, which a quoted path no longer matches

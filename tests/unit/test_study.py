@@ -733,7 +733,8 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     # the same folder with another length: refused before anything runs, never the old cells passed off as new
     before = (tmp_path / "st" / "results.jsonl").read_bytes()
     longer = replace(base, train=replace(base.train, total_kimg=0.2))
-    with pytest.raises(ConfigError, match=r"other settings \(train.total_kimg: 0.1 -> 0.2\).*another --out"):
+    # (run_study's own folder parameter: a Python caller never typed the command's --out)
+    with pytest.raises(ConfigError, match=r"other settings \(train.total_kimg: 0.1 -> 0.2\).*another study_dir"):
         study_mod.run_study(longer, cells, tmp_path / "st", progress=False, log=lambda m: None)
     wider = replace(base, net=replace(base.net, latent_size=base.net.latent_size * 2))
     with pytest.raises(ConfigError, match="net.latent_size"):

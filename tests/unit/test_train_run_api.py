@@ -83,6 +83,52 @@ def test_a_divergence_names_the_caller_s_way_on(tmp_path, cli):
         assert not any("--" in m for m in (kept, again, none)), (kept, again, none)
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_the_run_folder_refusals_name_the_caller_s_folder(tmp_path, cli):
+    """check_out_dir's refusals of the folder itself began '--out RUN ...' and advised another --out, which a Python
+    caller of train_run never typed (only Detector.fit rewrote them, by their text); run_study's alike for its
+    study_dir. A command of the CLI still names --out."""
+    from wildgan.studies.study import check_study_out_dir
+
+    (tmp_path / "a file").write_text("x")
+    data = tmp_path / "data"
+    (data / "class").mkdir(parents=True)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.png").write_bytes(b"")
+    study = tmp_path / "study"
+    (study / "runs").mkdir(parents=True)
+    (study / "results.jsonl").write_text("")
+    run = tmp_path / "other"
+    run.mkdir()
+    (run / "config.json").write_text('{"net": {}, "train": {}}')       # what tells a run's folder (is_run_dir)
+    (run / "split.json").write_text("{}")
+    said = []
+    for call in (lambda: check_out_dir(tmp_path / "a file" / "run", None),
+                 lambda: check_out_dir(data / "run", str(data)),
+                 lambda: check_out_dir(tmp_path / "pics", None),
+                 lambda: check_out_dir(study, None),
+                 lambda: check_out_dir(run / "report" / "x", None),
+                 lambda: check_study_out_dir(tmp_path / "a file" / "s", None),
+                 lambda: check_study_out_dir(run, None),
+                 lambda: check_study_out_dir(data / "s", str(data))):
+        with _words(cli), pytest.raises(ConfigError) as e:
+            call()
+        said.append(str(e.value))
+    folder = ["run_dir", "run_dir", "run_dir", "run_dir", "run_dir", "study_dir", "study_dir", "study_dir"]
+    for text, word in zip(said, folder):
+        assert text.startswith(f"{'--out' if cli else word} {tmp_path}"), text
+        assert ("--" in text) == cli, text
+    if not cli:
+        assert said[1].endswith(f"choose another run_dir outside {data.resolve()}"), said[1]
+        assert said[2].endswith("give a new or empty folder as run_dir"), said[2]
+        assert "give another run_dir for the run" in said[3], said[3]
+        assert "(report, evaluate, resume=True, overwrite=True); choose another run_dir outside it" in said[4], said[4]
+        assert said[6].endswith("give another study_dir for the study"), said[6]
+    else:
+        assert said[2].endswith("give a new or empty folder as --out") and "`wildgan score RUN --data " in said[2]
+        assert "(report, evaluate, --resume, --overwrite); choose an --out outside it" in said[4], said[4]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # RUN/log.txt of a train_run called from Python
 

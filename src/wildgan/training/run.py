@@ -96,6 +96,17 @@ def another_out_words() -> str:
     return option_words("another --out", "another run_dir")
 
 
+def out_words(kind: str = "run") -> str:
+    """The folder a refusal names, as its user gave it: '--out' during a command, else the Python call's parameter,
+    train_run's (and Detector's) 'run_dir' for a `kind` 'run', run_study's 'study_dir' for a 'study'."""
+    return option_words("--out", "study_dir" if kind == "study" else "run_dir")
+
+
+def _rewritten_by() -> str:
+    """What rewrites a run's own subfolders (report/, eval-*/, checkpoints/ ...), in the caller's words."""
+    return option_words("report, evaluate, --resume, --overwrite", "report, evaluate, resume=True, overwrite=True")
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The run folder
 
@@ -272,14 +283,14 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
                           f"{option_words('--overwrite', 'overwrite=True')} deletes it: give one of them")
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
-            raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
+            raise ConfigError(f"{out_words()} {run_dir}: {d} is a file; give a folder for the run")
     _refuse_run_inside_data(data, run_dir, resume=resume)
     refuse_inside_a_runs_own_folder(run_dir, resume=resume)
     if is_study_dir(run_dir):
         # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
         # beside the run's files, and --overwrite would delete none of them
-        raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
-                          f"--out for the run (a study's cells are its runs/CELL folders)")
+        raise ConfigError(f"{out_words()} {run_dir} is a wildgan study folder (written by `wildgan study`); give "
+                          f"{another_out_words()} for the run (a study's cells are its runs/CELL folders)")
     _refuse_a_folder_of_images(run_dir)
     if resume and not (run_dir / "config.json").is_file():
         there = previous_run(run_dir)
@@ -318,10 +329,11 @@ def refuse_images_in_out(out: Path, kind: str, files: str) -> None:
     except OSError:
         return                       # an unreadable folder: where the output is written, that is said
     if image is not None:
-        raise ConfigError(f"--out {out} holds image files (e.g. {image}) and no {kind}: {files} would mix with them, "
-                          f"and wildgan would then read the folder as a {kind}, not as images (`wildgan score RUN "
-                          f"--data {shell_word(out)}` refuses it, a folder above it is scored without its images); "
-                          f"give a new or empty folder as --out")
+        raise ConfigError(f"{out_words(kind)} {out} holds image files (e.g. {image}) and no {kind}: {files} would "
+                          f"mix with them, and wildgan would then read the folder as a {kind}, not as images "
+                          f"({option_words(f'`wildgan score RUN --data {shell_word(out)}`', 'scoring it')} refuses "
+                          f"it, a folder above it is scored without its images); give a new or empty folder as "
+                          f"{out_words(kind)}")
 
 
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
@@ -360,8 +372,9 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
     place = data_folder_holding(data, run_dir)
     if place is None or (resume and (Path(run_dir) / "config.json").is_file() and Path(run_dir).resolve() != place):
         return
-    raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
-                      f"would mix with the data's images; choose an --out outside {place}")
+    raise ConfigError(f"{out_words()} {run_dir} is inside the data folder {place}: the run's sample grids and report "
+                      f"figures would mix with the data's images; choose {option_words('an --out', 'another run_dir')} "
+                      f"outside {place}")
 
 
 # the folders of a run that its own commands rewrite: `wildgan report` replaces report/ (its samples/ with it), a
@@ -369,18 +382,18 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
 RUN_OWN_FOLDERS = ("checkpoints", "samples", "tensorboard", "report")
 
 
-def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None:
+def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False, kind: str = "run") -> None:
     """A new run in another run's checkpoints/, samples/, report/ ... (a mistyped --out, e.g. RUN/report) was written
     there, and the next `wildgan report RUN` deleted its sample grids. A run an older wildgan wrote there may be
-    resumed, as for a run inside its data folder (resume: run_dir holds it). Also a study's --out: its cells would be
-    refused one by one."""
+    resumed, as for a run inside its data folder (resume: run_dir holds it). Also a study's --out (`kind` 'study'):
+    its cells would be refused one by one."""
     if resume and (Path(run_dir) / "config.json").is_file():
         return
     held = run_folder_holding(run_dir)
     if held is not None:
-        raise ConfigError(f"--out {run_dir} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
-                          f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
-                          f"outside it")
+        raise ConfigError(f"{out_words(kind)} {run_dir} is inside the run {held[0]}, in its {held[1]}/ folder, which "
+                          f"wildgan rewrites for that run ({_rewritten_by()}); choose "
+                          f"{option_words('an --out', f'another {out_words(kind)}')} outside it")
 
 
 def run_folder_holding(run_dir: Path, evals: bool = True) -> tuple[Path, str] | None:
@@ -424,7 +437,7 @@ def refuse_a_run_or_study_file(path: str | Path, example: str, label: str = "--o
     held = run_folder_holding(folder, evals=False)
     if held is not None:
         raise ConfigError(f"{label} {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
-                          f"rewrites for that run (report, --resume, --overwrite); give a file outside it, e.g. "
+                          f"rewrites for that run ({_rewritten_by()}); give a file outside it, e.g. "
                           f"{held[0] / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
