@@ -320,9 +320,11 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
         # Ctrl-C): the temporary run is kept, not deleted with the error
         temp.keep()
+        # (a Python caller's way first: the calls of wildgan.scoring.run; the command line's beside it)
         warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
-                  f"{temp.path}: `wildgan score {shell_word(temp.path)} --data IMAGES --out scores.csv` scores images "
-                  f"with them (delete the folder when done)")
+                  f"{temp.path}: score_files(load_model({str(temp.path)!r}), [IMAGES]) (wildgan.scoring.run), or "
+                  f"`wildgan score {shell_word(temp.path)} --data IMAGES --out scores.csv`, scores images with them "
+                  f"(delete the folder when done)")
     elif temp is not None:
         temp.cleanup()
     return None
@@ -1083,8 +1085,9 @@ class Detector:
         raise DataError(f"only {n} training image{'s' if n != 1 else ''}: Detector(preset={self.preset!r}) trains "
                         f"{res}x{res} networks in minibatches of up to {biggest} images, so fit needs at least "
                         f"{biggest} images (no minibatch may hold an image twice). Add images{fix}: the preset is "
-                        f"the only Detector argument that sets the minibatch sizes (others need a run trained with "
-                        f"`wildgan train --config` (train.minibatch), loaded with Detector.from_run)")
+                        f"the only Detector argument that sets the minibatch sizes (others need a run trained by "
+                        f"wildgan.training.run.train_run with a RunConfig's train.minibatch, loaded with "
+                        f"Detector.from_run)")
 
     def _warn_if_not_grown(self, cfg: Any, result: Any, run_log: RunLog) -> None:
         """A total_kimg (or a minutes budget) that ends before the last fade-in leaves networks that never reached

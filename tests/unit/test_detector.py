@@ -538,8 +538,9 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
         m.setattr(detector_mod, "write_train_scores", boom)
         d = Detector(**tiny)
         with pytest.raises(RuntimeError, match="training failed"), \
-                pytest.warns(UserWarning, match="fit failed after training .RuntimeError.; "
-                                                "the trained networks are kept"):
+                pytest.warns(UserWarning, match=r"fit failed after training .RuntimeError.; the trained networks "
+                                                r"are kept in .*: score_files\(load_model\('.*'\), \[IMAGES\]\) "
+                                                r"\(wildgan.scoring.run\), or `wildgan score "):
             d.fit(x_train[:16])
     kept = _temp_runs(tmp_path)
     assert len(kept) == 1 and (kept[0] / "network-final.json").is_file()
@@ -548,11 +549,16 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
 
     gc.collect()
     assert _temp_runs(tmp_path) == kept               # not removed with the Detector either: the user's to delete
-    from wildgan.scoring.run import load_model      # and usable as the warning says (what `wildgan score` loads)
+    from PIL import Image
+
+    from wildgan.scoring.run import load_model, score_files  # and usable as the warning says
 
     model = load_model(kept[0], "cpu")
     r, c = model.cfg.net.resolution, model.cfg.net.channels
     assert len(model.score(np.zeros((8, r, r, c), np.uint8)).scores["a"]) == 8
+    for i in range(4):                                # (a score batch's group: no warning about a lone image)
+        Image.fromarray(x_train[i]).save(tmp_path / f"{i}.png")
+    assert len(score_files(load_model(kept[0]), sorted(tmp_path.glob("?.png"))).scores["a"]) == 4
     import shutil
 
     shutil.rmtree(kept[0])
@@ -1821,7 +1827,9 @@ def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_pa
     with pytest.raises(DataError, match=r"^only 3 training images: Detector\(preset='tiny'\) trains 16x16 networks in "
                                         r"minibatches of up to 16 images, so fit needs at least 16 images") as e:
         Detector(**TINY, run_dir=str(tmp_path / "r")).fit(x_train[:3])
-    assert "--preset" not in str(e.value)
+    assert "--" not in str(e.value), e.value                     # (neither --preset nor `wildgan train --config`)
+    assert str(e.value).endswith("(others need a run trained by wildgan.training.run.train_run with a RunConfig's "
+                                 "train.minibatch, loaded with Detector.from_run)"), e.value
     assert not (tmp_path / "r").exists()                          # refused before a run directory is made
     with pytest.raises(DataError, match=r"^only 15 training images: Detector\(preset='fast'\) .*at least 128 images.*"
                                         r"Add images, or use preset='tiny' \(at least 16\)"):
