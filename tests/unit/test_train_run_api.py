@@ -222,3 +222,37 @@ def test_a_caller_that_keeps_the_log_gets_each_line_once(tmp_path, monkeypatch):
         train_run(_run_config(tmp_path), other, progress=False, log=kept.write)
     lines = (other / "log.txt").read_text().splitlines()
     assert lines.count("tick 1 kimg 0.032") == 1 and lines[0].startswith("training wildgan"), lines
+
+
+def test_training_s_lines_and_refusals_name_train_run_s_settings(tmp_path, monkeypatch):
+    """What training says to a train_run caller named the command's options: a resume of a finished run
+    '(--total-kimg 0.064)', a spent budget 'give a larger --minutes', a missing tensorboard '--tensorboard needs ...',
+    CUDA graphs 'not supported with --distributed'. The RunConfig fields now, the options during a command."""
+    import sys
+    from dataclasses import replace
+
+    import torch
+
+    from wildgan.config import TrainConfig
+    from wildgan.training.loop import resolve_fast_options
+    from wildgan.training.run import train_run
+    from wildgan.training.tblog import require_tensorboard
+
+    cfg = _run_config(tmp_path, total_kimg=0.064)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, warn_not_grown=False, log=lambda m: None)
+    said: list[str] = []
+    train_run(cfg, run, resume=True, progress=False, warn_not_grown=False, log=said.append)
+    assert any("the run was already finished (train.total_kimg 0.064), nothing to train" in m for m in said), said
+    spent = replace(cfg, train=replace(cfg.train, total_kimg=0.128, minutes=1e-6))
+    said.clear()
+    train_run(spent, run, resume=True, progress=False, warn_not_grown=False, log=said.append)
+    assert any(m.endswith("nothing to train; give a larger train.minutes to continue") for m in said), said
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)       # (its import fails: not installed)
+    for cli in (False, True):
+        with _words(cli), pytest.raises(ConfigError) as e:
+            require_tensorboard()
+        assert str(e.value).startswith("--tensorboard needs" if cli else "train.tensorboard=True needs"), e.value
+        assert ("--" in str(e.value)) == cli, e.value
+    with pytest.raises(Exception, match=r"^cuda_graphs=true is not supported with torchrun \(collectives"):
+        resolve_fast_options(TrainConfig(cuda_graphs=True), torch.device("cuda"), distributed=True)

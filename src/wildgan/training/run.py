@@ -1047,8 +1047,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # (an older wildgan took such an --out): resumed, as its files are this run's, but the other run's commands
         # may delete them
         said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
-                    f"allowed that; a new run there is refused), which wildgan rewrites for that run (report, "
-                    f"evaluate, --resume, --overwrite): move this run out of it")
+                    f"allowed that; a new run there is refused), which wildgan rewrites for that run "
+                    f"({_rewritten_by()}): move this run out of it")
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary) if resume else True
     for line in said:
@@ -1125,8 +1125,8 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
     changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in names]
     log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
-        f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
-        f"float noise")
+        f"both, config.yaml records the new ones, so {option_words('a `--config` replay', 'a replay_run')} of this "
+        f"run matches it only up to float noise")
     return cfg, frozenset(names)
 
 
