@@ -101,6 +101,13 @@ def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(t
     new = tmp_path / "new place" / "set.npz"
     hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
                                          RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
+    assert hint.endswith(f"link it there (ln -s '{new}' '{p}') and resume with the data path the run records "
+                         f"(read_run_config(RUN).data)"), hint
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD):               # (the command's: its --data is what moved the data)
+        hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
+                                             RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
     assert f"link it there (ln -s '{new}' '{p}') and resume without --data" in hint, hint
 
 

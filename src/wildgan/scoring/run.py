@@ -1018,7 +1018,8 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
             warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders, "
                       f"{decoders_text(key['decoders'])}: "
                       f"they were saved by a wildgan that did not record its decoders. If Pillow or its libjpeg, "
-                      f"libwebp or OpenJPEG changed since, delete {d} (`wildgan score --no-resume`) so that every "
+                      f"libwebp or OpenJPEG changed since, delete {d} "
+                      f"({option_words('`wildgan score --no-resume`', 'or score without resume_dir')}) so that every "
                       f"image is scored from the same decoding")
         stale = []
     elif stale:

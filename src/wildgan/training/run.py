@@ -270,7 +270,8 @@ def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
     if not old or not new or old == new or missing_run_data_error(old, "") is None:
         return ""
     return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s "
-            f"{shell_word(new)} {shell_word(old)}) and resume without --data")
+            f"{shell_word(new)} {shell_word(old)}) and resume "
+            f"{option_words('without --data', 'with the data path the run records (read_run_config(RUN).data)')}")
 
 
 def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
