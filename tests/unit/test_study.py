@@ -1261,6 +1261,8 @@ def test_a_cell_not_grown_to_full_resolution_is_said_once(tmp_path):
     assert not [w for w in got if "finished growing" in str(w.message)], [str(w.message) for w in got]
     log = (tmp_path / "st" / "runs" / "0_g0_wildgan_image_s0" / "log.txt").read_text()
     assert log.count("stopped growing at lod 1") == 1 and "finished growing" not in log, log
+    # (in run_study's terms: its base config's field, not the command's --total-kimg)
+    assert "A longer train.total_kimg trains the cells to full resolution" in log and "--" not in log, log
 
 
 def test_a_fanogan_cell_whose_base_asks_another_device_is_refused_before_any_cell_trains(tmp_path, monkeypatch):

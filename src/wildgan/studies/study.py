@@ -880,7 +880,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 if model.lod > 0:
                     cell_log(f"warning: {cell.key} stopped growing at lod {model.lod:g} (full resolution is lod 0): "
                              f"it is scored at the resolution it reached, below the data's; the tables say so. A "
-                             f"longer --total-kimg trains the cells to full resolution")
+                             f"longer {option_words('--total-kimg', 'train.total_kimg')} trains the cells to full "
+                             f"resolution")
             # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
             _drop_torn_line(results)
             with open(results, "a", encoding="utf-8") as f:
@@ -1044,7 +1045,8 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     return (f"{path} is not the data that {len(cells)} of the {len(rows)} cells with a row in "
             f"{study_dir / 'results.jsonl'} read ({named}{states}{next(iter(changed))}): their rows, and the tables "
             f"made from them, are of the data as those cells read it, not as it is now (a cell with its row is not "
-            f"computed again). To study the data as it is now, run the study into a new --out; to evaluate those "
+            f"computed again). To study the data as it is now, run the study into a new {out_words('study')}; to "
+            f"evaluate those "
             f"cells' networks, trained on the data as it was, on the data as it is now, delete their lines from "
             f"results.jsonl and run the study again")
 
