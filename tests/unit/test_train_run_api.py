@@ -118,6 +118,14 @@ def test_the_run_folder_refusals_name_the_caller_s_folder(tmp_path, cli):
     for text, word in zip(said, folder):
         assert text.startswith(f"{'--out' if cli else word} {tmp_path}"), text
         assert ("--" in text) == cli, text
+    # a file the API's writers would put in a run's own folder: the same words for what rewrites it
+    from wildgan.training.run import refuse_a_run_or_study_file
+
+    with _words(cli), pytest.raises(ConfigError) as e:
+        refuse_a_run_or_study_file(run / "report" / "s.csv", "s.csv", label="write_scores_csv's path")
+    rewrites = "(report, --resume, --overwrite)" if cli else "(report, resume=True, overwrite=True)"
+    assert f"in its report/ folder, which wildgan rewrites for that run {rewrites}; give a file" in str(e.value), \
+        e.value
     if not cli:
         assert said[1].endswith(f"choose another run_dir outside {data.resolve()}"), said[1]
         assert said[2].endswith("give a new or empty folder as run_dir"), said[2]

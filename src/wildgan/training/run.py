@@ -102,9 +102,11 @@ def out_words(kind: str = "run") -> str:
     return option_words("--out", "study_dir" if kind == "study" else "run_dir")
 
 
-def _rewritten_by() -> str:
-    """What rewrites a run's own subfolders (report/, eval-*/, checkpoints/ ...), in the caller's words."""
-    return option_words("report, evaluate, --resume, --overwrite", "report, evaluate, resume=True, overwrite=True")
+def _rewritten_by(evaluate: bool = True) -> str:
+    """What rewrites a run's own subfolders (report/, checkpoints/ ..., and eval-*/ where `evaluate`), in the
+    caller's words."""
+    also = "evaluate, " if evaluate else ""
+    return option_words(f"report, {also}--resume, --overwrite", f"report, {also}resume=True, overwrite=True")
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -438,7 +440,7 @@ def refuse_a_run_or_study_file(path: str | Path, example: str, label: str = "--o
     held = run_folder_holding(folder, evals=False)
     if held is not None:
         raise ConfigError(f"{label} {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
-                          f"rewrites for that run ({_rewritten_by()}); give a file outside it, e.g. "
+                          f"rewrites for that run ({_rewritten_by(evaluate=False)}); give a file outside it, e.g. "
                           f"{held[0] / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
