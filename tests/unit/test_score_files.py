@@ -712,8 +712,8 @@ def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so
     assert said == [f"{rd}: the 2 finished chunks saved there are kept, taken as decoded by this wildgan's image "
                     f"decoders, {decoders_text(decoder_versions())}: they were saved by a wildgan that did not record "
                     f"its decoders. "
-                    f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (`wildgan score "
-                    f"--no-resume`) so that every image is scored from the same decoding"]
+                    f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (or score without "
+                    f"resume_dir) so that every image is scored from the same decoding"]   # (score_files' way)
     _same(whole, again)
     assert json.loads(manifest.read_text())["decoders"] == decoder_versions()
     with warnings.catch_warnings():
