@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND  # noqa: F401  (re-exported)
 from .config import DETECTOR_DIR_NAME, kernels_from_env
-from .errors import CheckpointError, ConfigError, shell_word
+from .errors import CheckpointError, ConfigError, option_words, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
@@ -419,7 +419,7 @@ def find_good_checkpoint(folder: Path, log: Any = None, kind: str | Sequence[str
     if bad:
         raise CheckpointError(f"{folder}: none of its {len(bad)} checkpoint(s) loads (newest: {bad[0][1]}); the run "
                               f"cannot continue from them. Restore a good checkpoint there, or start the run again "
-                              f"(--overwrite deletes it)")
+                              f"({option_words('--overwrite', 'overwrite=True')} deletes it)")
     return None, []
 
 

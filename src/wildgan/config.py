@@ -1155,8 +1155,9 @@ def load_config_file(path: Any) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:   # (an image or other binary file given by mistake)
-        raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}); --config takes a YAML, TOML or "
-                          f"JSON file of settings, e.g. a run's config.yaml") from None
+        raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}); "
+                          f"{option_words('--config takes', 'a config file is')} a YAML, TOML or JSON file of "
+                          f"settings, e.g. a run's config.yaml") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})") from None
     # a byte-order mark (what Windows editors put before a file they save as UTF-8) is no part of the settings: YAML

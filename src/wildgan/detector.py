@@ -41,7 +41,6 @@ import json
 import math
 import numbers
 import os
-import re
 import shutil
 import tempfile
 import weakref
@@ -60,8 +59,8 @@ from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, c
 from .data.dataset_files import is_tar
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError,
-                     shell_word, stop_words, warn_user)
+from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
+                     TrainingInterrupted, WildganError, shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
@@ -124,6 +123,8 @@ _CLI_TO_API = (
      "afresh, or give the run_dir of the interrupted fit"),
     ("or start again with overwrite=True (or another run_dir)", "or fit without resume=True to train afresh"),
     ("or start again with overwrite=True", "or fit without resume=True to train afresh"),
+    # (checkpoint.find_good_checkpoint's CheckpointError, when none of the run's checkpoints loads)
+    ("or start the run again (overwrite=True deletes it)", "or fit without resume=True to train afresh"),
     ("a resume must train on the same images", "fit(resume=True) must be given the same images"),
 )
 
@@ -262,18 +263,34 @@ def _fit_stopped(signum: int | None) -> str:
     return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}"
 
 
-def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, trained: bool, resume: bool
-                ) -> BaseException | None:
+def _diverged_fit(e: DivergenceError, seed: Any) -> DivergenceError:
+    """A divergence of fit's training, with fit's ways on. The loops advise train_run's: resume=True with
+    train.on_divergence='rollback', or a lower train.lr, settings a Detector does not have (and fit(resume=True)
+    trains on at the lr that diverged). Its own is another seed; the others go through train_run and from_run."""
+    what = e.what or str(e)
+    lr = e.lr_setting or "train.lr"
+    return DivergenceError(
+        f"Detector.fit: training diverged: {what}. Detector has no learning-rate or rollback parameter: fit again "
+        f"with another seed (this fit's was {seed!r}), whose other initial weights and batches may not diverge; or "
+        f"train the run with wildgan.training.run.train_run and a wildgan.config.RunConfig with a lower "
+        f"{lr}, or with train.on_divergence='rollback' (back to the last good checkpoint with half the lr), and load "
+        f"it with Detector.from_run(run_dir)", what=e.what, lr_setting=e.lr_setting)
+
+
+def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, trained: bool, resume: bool,
+                seed: Any = None) -> BaseException | None:
     """What a fit that failed with e leaves behind, and the error to raise instead of e (None: e itself). A
     temporary run directory is removed, unless training had finished (its networks may be hours of work); an
-    interruption, or training.run's refusal of a resume, is said in the Python API's terms, not the CLI's."""
+    interruption, a divergence (seed: the fit's, which another may avoid), or training.run's refusal of a resume, is
+    said in the Python API's terms, not the CLI's."""
     if resume and isinstance(e, ConfigError) and not trained:
         return ConfigError(_api_words(str(e), getattr(e, "cli_advice", None)))
-    if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
-        # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
-        # folder, a folder of images ...) name the CLI's option: here the folder is run_dir
-        msg = re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):])
-        return ConfigError(re.sub(r"\bas --out\b", "as run_dir", msg))
+    if resume and type(e) is CheckpointError and not trained and _api_words(str(e)) != str(e):
+        return CheckpointError(_api_words(str(e)))
+    if isinstance(e, DivergenceError) and not trained:
+        if temp is not None:
+            temp.cleanup()
+        return _diverged_fit(e, seed)
     if isinstance(e, TrainingInterrupted) and not trained and e.complete:
         # a stop as training ended: its final networks are saved (possibly hours of work), only the training scores
         # and the threshold were not computed; a temporary run_dir is kept, not removed with them
@@ -303,9 +320,11 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
         # Ctrl-C): the temporary run is kept, not deleted with the error
         temp.keep()
+        # (a Python caller's way first: the calls of wildgan.scoring.run; the command line's beside it)
         warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
-                  f"{temp.path}: `wildgan score {shell_word(temp.path)} --data IMAGES --out scores.csv` scores images "
-                  f"with them (delete the folder when done)")
+                  f"{temp.path}: score_files(load_model({str(temp.path)!r}), [IMAGES]) (wildgan.scoring.run), or "
+                  f"`wildgan score {shell_word(temp.path)} --data IMAGES --out scores.csv`, scores images with them "
+                  f"(delete the folder when done)")
     elif temp is not None:
         temp.cleanup()
     return None
@@ -886,7 +905,7 @@ class Detector:
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
-            said = _failed_fit(e, temp, run_dir, trained=trained, resume=resume)
+            said = _failed_fit(e, temp, run_dir, trained=trained, resume=resume, seed=self.seed)
             if run_dir.is_dir() and not isinstance(e, ConfigError):
                 # log.txt says how the fit ended, as a `wildgan train` run's does (a refusal ran nothing, and a
                 # temporary run_dir removed above has no log to write)
@@ -1068,8 +1087,9 @@ class Detector:
         raise DataError(f"only {n} training image{'s' if n != 1 else ''}: Detector(preset={self.preset!r}) trains "
                         f"{res}x{res} networks in minibatches of up to {biggest} images, so fit needs at least "
                         f"{biggest} images (no minibatch may hold an image twice). Add images{fix}: the preset is "
-                        f"the only Detector argument that sets the minibatch sizes (others need a run trained with "
-                        f"`wildgan train --config` (train.minibatch), loaded with Detector.from_run)")
+                        f"the only Detector argument that sets the minibatch sizes (others need a run trained by "
+                        f"wildgan.training.run.train_run with a RunConfig's train.minibatch, loaded with "
+                        f"Detector.from_run)")
 
     def _warn_if_not_grown(self, cfg: Any, result: Any, run_log: RunLog) -> None:
         """A total_kimg (or a minutes budget) that ends before the last fade-in leaves networks that never reached

@@ -29,7 +29,19 @@ class CheckpointError(WildganError):
 
 
 class DivergenceError(WildganError):
-    """Training produced NaN/inf in a loss or a weight."""
+    """Training produced NaN/inf in a loss or a weight.
+
+    Beside the message (what diverged, then the ways on in the words of train_run or the CLI): `what`, what diverged
+    and where ('non-finite D/loss at 0.3 kimg'), and `lr_setting`, the setting that lowers the learning rate that
+    diverged ('train.lr', 'fanogan.enc_lr'), for a caller whose ways on are others and that words its own message
+    from them, not by matching the text (Detector.fit, which has neither train_run's resume and on_divergence nor a
+    learning rate). None where the raiser gave none (an error rebuilt from another rank's message). Instance
+    attributes, as TrainingInterrupted's: a pickled copy keeps them."""
+
+    def __init__(self, message: str, *, what: str | None = None, lr_setting: str | None = None) -> None:
+        super().__init__(message)
+        self.what = what
+        self.lr_setting = lr_setting
 
 
 # The errors that keep their class when one rank of a torchrun job tells the others that it failed (training's

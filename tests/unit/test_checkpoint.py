@@ -121,7 +121,12 @@ def test_checkpoints_that_all_fail_stop_a_resume(tmp_path):
         ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(3)}, {"nimg": n})
         w = tmp_path / (ckpt.checkpoint_name(n) + ".safetensors")
         w.write_bytes(w.read_bytes()[:10])
-    with pytest.raises(CheckpointError, match="none of its 2 checkpoint.*--overwrite"):
+    # (the way to start again as the caller gives it: train_run's overwrite=True, the command's --overwrite)
+    with pytest.raises(CheckpointError, match=r"none of its 2 checkpoint.*\(overwrite=True deletes it\)$"):
+        ckpt.latest_good_checkpoint(tmp_path)
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(CheckpointError, match=r"\(--overwrite deletes it\)$"):
         ckpt.latest_good_checkpoint(tmp_path)
     assert len(ckpt.list_checkpoints(tmp_path)) == 2            # nothing renamed or deleted
     assert ckpt.latest_good_checkpoint(tmp_path / "none") is None

@@ -852,6 +852,15 @@ def test_a_damaged_final_network_file_says_that_resume_writes_it_again_and_it_do
     err = capsys.readouterr().err
     assert "checksum mismatch" in err and f"`wildgan train --out {out} --resume` writes the final networks again" \
         in err, err
+    # from Python (Detector.from_run, load_model) the way is train_run's, not a command's
+    from wildgan.errors import CheckpointError
+    from wildgan.scoring.run import load_model
+
+    with pytest.raises(CheckpointError) as e:
+        load_model(out, "cpu")
+    assert str(e.value).endswith(f"; train_run(read_run_config({str(out)!r}), {str(out)!r}, resume=True) "
+                                 f"(wildgan.training.run, wildgan.config) writes the final networks again from the "
+                                 f"run's newest good checkpoint"), e.value
     assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
     assert weights.read_bytes() == good
     assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0

@@ -538,8 +538,9 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
         m.setattr(detector_mod, "write_train_scores", boom)
         d = Detector(**tiny)
         with pytest.raises(RuntimeError, match="training failed"), \
-                pytest.warns(UserWarning, match="fit failed after training .RuntimeError.; "
-                                                "the trained networks are kept"):
+                pytest.warns(UserWarning, match=r"fit failed after training .RuntimeError.; the trained networks "
+                                                r"are kept in .*: score_files\(load_model\('.*'\), \[IMAGES\]\) "
+                                                r"\(wildgan.scoring.run\), or `wildgan score "):
             d.fit(x_train[:16])
     kept = _temp_runs(tmp_path)
     assert len(kept) == 1 and (kept[0] / "network-final.json").is_file()
@@ -548,11 +549,16 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
 
     gc.collect()
     assert _temp_runs(tmp_path) == kept               # not removed with the Detector either: the user's to delete
-    from wildgan.scoring.run import load_model      # and usable as the warning says (what `wildgan score` loads)
+    from PIL import Image
+
+    from wildgan.scoring.run import load_model, score_files  # and usable as the warning says
 
     model = load_model(kept[0], "cpu")
     r, c = model.cfg.net.resolution, model.cfg.net.channels
     assert len(model.score(np.zeros((8, r, r, c), np.uint8)).scores["a"]) == 8
+    for i in range(4):                                # (a score batch's group: no warning about a lone image)
+        Image.fromarray(x_train[i]).save(tmp_path / f"{i}.png")
+    assert len(score_files(load_model(kept[0]), sorted(tmp_path.glob("?.png"))).scores["a"]) == 4
     import shutil
 
     shutil.rmtree(kept[0])
@@ -1821,7 +1827,9 @@ def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_pa
     with pytest.raises(DataError, match=r"^only 3 training images: Detector\(preset='tiny'\) trains 16x16 networks in "
                                         r"minibatches of up to 16 images, so fit needs at least 16 images") as e:
         Detector(**TINY, run_dir=str(tmp_path / "r")).fit(x_train[:3])
-    assert "--preset" not in str(e.value)
+    assert "--" not in str(e.value), e.value                     # (neither --preset nor `wildgan train --config`)
+    assert str(e.value).endswith("(others need a run trained by wildgan.training.run.train_run with a RunConfig's "
+                                 "train.minibatch, loaded with Detector.from_run)"), e.value
     assert not (tmp_path / "r").exists()                          # refused before a run directory is made
     with pytest.raises(DataError, match=r"^only 15 training images: Detector\(preset='fast'\) .*at least 128 images.*"
                                         r"Add images, or use preset='tiny' \(at least 16\)"):
@@ -2121,6 +2129,59 @@ def _signal_at(monkeypatch, n: int) -> None:
         return real(self, *a, **k)
 
     monkeypatch.setattr(loop.StepRunner, "iteration", signalled)
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_diverged_fit_names_the_ways_on_a_detector_has(x_train, tmp_path, monkeypatch, kept) -> None:
+    """training's DivergenceError advised train_run's ways on: resume=True with train.on_divergence='rollback' (a
+    Detector has neither, and a resume of the same fit diverges again), and for a fit in a temporary folder the
+    "last good checkpoint kept" in a folder being removed. fit names its own: another seed, or train_run with a
+    RunConfig and from_run."""
+    from wildgan.errors import DivergenceError
+    from wildgan.training import loop
+
+    real = loop.critic_loss
+
+    def poisoned(*a, **k):
+        loss, terms = real(*a, **k)
+        return loss * float("nan"), terms
+
+    monkeypatch.setattr(loop, "critic_loss", poisoned)
+    run = tmp_path / "r"
+    with pytest.raises(DivergenceError) as e:
+        Detector(**{**TINY, "total_kimg": 0.05}, seed=3, run_dir=str(run) if kept else None).fit(x_train[:16])
+    said = str(e.value)
+    assert said.startswith("Detector.fit: training diverged: non-finite weights in G at 0.064 kimg. "), said
+    assert "fit again with another seed (this fit's was 3)" in said, said
+    assert ("wildgan.training.run.train_run and a wildgan.config.RunConfig with a lower train.lr, or with "
+            "train.on_divergence='rollback'") in said and said.endswith("Detector.from_run(run_dir)"), said
+    assert "resume" not in said and "kept" not in said and "--" not in said, said
+    assert (e.value.what, e.value.lr_setting) == ("non-finite weights in G at 0.064 kimg", "train.lr")
+    import pickle
+
+    copy_ = pickle.loads(pickle.dumps(e.value))      # (the fields travel with the error, as a launcher's pickle)
+    assert (str(copy_), copy_.what, copy_.lr_setting) == (said, e.value.what, "train.lr")
+    if kept:
+        assert (run / "log.txt").read_text(encoding="utf-8").splitlines()[-1] == f"stopped: {said}"
+
+
+def test_a_resume_whose_checkpoints_all_fail_names_fit_s_way_on(tmp_path) -> None:
+    """fit(resume=True) over checkpoints none of which loads: the loop's CheckpointError said "start the run again
+    (overwrite=True deletes it)", train_run's keyword, which fit has not (a fit without resume=True replaces the
+    run)."""
+    from wildgan import checkpoint as ckpt
+    from wildgan.detector import _failed_fit
+
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(3)}, {"nimg": n})
+        w = tmp_path / (ckpt.checkpoint_name(n) + ".safetensors")
+        w.write_bytes(w.read_bytes()[:10])
+    with pytest.raises(CheckpointError) as e:
+        ckpt.latest_good_checkpoint(tmp_path)
+    said = _failed_fit(e.value, None, tmp_path, trained=False, resume=True)
+    assert type(said) is CheckpointError and str(said).startswith(f"{tmp_path}: none of its 2 checkpoint(s) loads")
+    assert str(said).endswith("Restore a good checkpoint there, or fit without resume=True to train afresh"), said
+    assert _failed_fit(e.value, None, tmp_path, trained=False, resume=False) is None     # (a fresh fit: no resume)
 
 
 def test_a_refused_resume_quotes_a_run_path_with_spaces_and_fit_words_it_without_the_command(tmp_path):

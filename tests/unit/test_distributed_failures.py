@@ -27,6 +27,17 @@ from wildgan.training.distributed import (DistContext, StartFailed, explain_fail
                                           start_together, stops_deferred, timed_out)
 
 
+@pytest.fixture
+def command_words():
+    """The messages made in the words of `wildgan train --distributed` / `score --distributed` (errors.option_words'
+    setting during a command), which the tests marked with it compare against; a Python caller's words:
+    test_a_python_caller_of_a_torchrun_job_is_told_its_own_arguments."""
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        yield
+
+
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
     return DistContext(rank=rank, world=2, local_rank=rank, device=torch.device("cpu"), backend="gloo", job=job)
 
@@ -266,6 +277,7 @@ def test_stops_deferred_off_the_main_thread_changes_nothing():
     assert seen == [([], *before)]
 
 
+@pytest.mark.usefixtures("command_words")
 def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
     """A peer that hangs makes the collective give up after --dist-timeout: rank 0 says so, and what to raise when
     the wait was legitimate work of one rank; not that a peer stopped without a word."""
@@ -285,6 +297,7 @@ def _timeout_error() -> BaseException:
                                    "operation to complete"))
 
 
+@pytest.mark.usefixtures("command_words")
 def test_a_rank_whose_collective_timed_out_says_so_in_the_log(tmp_path: Path):
     """Rank 0 hung (it writes no `stopped:` line, and torchrun's SIGTERM ends it without one): rank 1, which waited for
     it in vain, leaves the log's last word, unless a rank of this job recorded an error of its own (the cause; the
@@ -321,6 +334,7 @@ def test_a_rank_whose_collective_timed_out_says_so_in_the_log(tmp_path: Path):
     assert (tmp_path / "log.txt").read_text().startswith("rank 1 of 3 stopped: no answer from another rank")
 
 
+@pytest.mark.usefixtures("command_words")
 def test_a_rank_0_that_was_only_slow_says_the_timeout_was_too_short(tmp_path: Path):
     """Rank 0 worked alone longer than --dist-timeout (not hung): rank 1 gave up and left; rank 0 woke to a closed
     connection. Its line said a peer vanished without a word, under rank 1's 'no answer' line: a contradiction that hid
@@ -340,6 +354,7 @@ def test_a_rank_0_that_was_only_slow_says_the_timeout_was_too_short(tmp_path: Pa
     assert explain_failure(tmp_path, other, echo).startswith("another rank of the job stopped or hung")
 
 
+@pytest.mark.usefixtures("command_words")
 def test_a_rank_that_waited_in_vain_for_rank_0s_start_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """start_together's agreement timed out (rank 0 stuck reading the data or the run folder): rank 1, which started,
     says so in log.txt; one that failed itself raises its own error, as before, without the line."""
@@ -373,6 +388,7 @@ def test_a_rank_that_could_not_start_is_named_without_an_echo_of_rank_0(tmp_path
         f"rank 1 of 2 could not start: RuntimeError: CUDA error: out of memory (traceback in {record})")
 
 
+@pytest.mark.usefixtures("command_words")
 def test_scoring_ranks_say_when_their_error_is_another_ranks_end():
     echo = _collective_error()
     said = peer_failure(echo, 0, 1800.0)
@@ -489,6 +505,7 @@ def _timeout(group: object) -> timedelta:
     return group._get_backend(torch.device("cpu")).options._timeout  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("command_words")
 def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pytest.MonkeyPatch):
     """--dist-timeout is the gloo groups' timeout; on a GPU job the CPU-side group (new_group does not inherit the
     default group's) gets it too, and NCCL's keeps torch's own unless given. A GPU job is played on gloo here."""
@@ -511,6 +528,7 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
         dist.init_distributed("cpu", timeout_min=0)
 
 
+@pytest.mark.usefixtures("command_words")
 def test_each_rank_takes_the_gpu_of_its_local_rank_or_the_cpu(monkeypatch: pytest.MonkeyPatch):
     """rank_device: cuda:LOCAL_RANK with NCCL (also on a multi-node job, whose RANK is not the GPU's number), the CPU
     with gloo; a GPU number, a device with no collectives, and a LOCAL_RANK beyond the GPUs seen are refused with
@@ -1085,6 +1103,7 @@ def _resume_alone(monkeypatch: pytest.MonkeyPatch, gather: Callable) -> type[Exc
     return _Trains
 
 
+@pytest.mark.usefixtures("command_words")
 def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch):
     """--resume on a job whose ranks do not share the run folder (a multi-node job on local disks): the ranks found
@@ -1311,6 +1330,28 @@ def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(t
     assert peer_end_error(tmp_path, None, echo) is None
 
 
+def test_an_end_told_by_train_run_is_not_told_again_by_its_caller(tmp_path: Path):
+    """train_run tells a rank's end for a Python caller, and the CLI (or replay_run) around it tells it again on its
+    way out: rank 1's record written once (not two lines in log.txt), the echo made of rank 0's or rank 1's closed
+    connection raised as it is (not an echo of the echo)."""
+    from wildgan.training.distributed import peer_end_error, record_how_training_ended
+
+    said: list[str] = []
+    err = _raised(RuntimeError("rank 1 alone"))
+    for _ in range(2):
+        record_how_training_ended(tmp_path, _ctx(1), err, said.append)
+    lines = (tmp_path / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rank 1 of 2 stopped: RuntimeError: rank 1 alone"), lines
+    for rank in (0, 1):
+        echo = _collective_error()
+        told = peer_end_error(tmp_path, _ctx(rank), echo)
+        assert told is not None and peer_end_error(tmp_path, _ctx(rank), told) is None
+        # the echo's end is its cause's: recorded (rank 0's `stopped:` line) once, from the cause
+        record_how_training_ended(tmp_path, _ctx(rank), echo, said.append)
+        record_how_training_ended(tmp_path, _ctx(rank), told, said.append)
+    assert len(said) == 1 and said[0].startswith("stopped: rank 1 of 2 failed: RuntimeError: rank 1 alone"), said
+
+
 def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.MonkeyPatch):
     """score_pgan_sharded gathers the ranks' batches on the job's CPU-side group (gloo), as score_files does: on the
     default group of a GPU job (NCCL) the numpy scores were staged through the GPU, under NCCL's timeout rather than
@@ -1341,6 +1382,7 @@ def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.Monke
         np.testing.assert_allclose(got.scores[k], v, rtol=1e-6, err_msg=k)
 
 
+@pytest.mark.usefixtures("command_words")
 def test_ranks_that_rolled_back_to_different_checkpoints_stop_together(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch, one_thread):
     """--on-divergence rollback: every rank reads the run folder on its own, as on a --resume. A rank that found
@@ -1419,3 +1461,31 @@ def test_a_rollback_every_rank_failed_alike_is_the_job_s_error(monkeypatch: pyte
     with pytest.raises(DivergenceError) as got:
         same_checkpoint_rolled_back(_ctx(rank), tmp_path / "checkpoints", error=div)
     assert got.value is div and not met_by_every_rank(div)
+
+
+def test_a_python_caller_of_a_torchrun_job_is_told_its_own_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A script that torchrun runs calls init_distributed and train_run / replay_run: the job's refusals and its
+    account of a hung peer named the command's --distributed, --device, --dist-timeout and --out, none of which it
+    typed."""
+    from wildgan.errors import ConfigError, WildganError
+
+    for var in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(WildganError) as alone:
+        dist.init_distributed("cpu")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with pytest.raises(WildganError) as timeout:
+        dist.init_distributed("cpu", timeout_min=0)
+    with pytest.raises(ConfigError) as gpu:
+        dist.rank_device("cuda:1", 0)
+    hung = DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"), backend="gloo", job="j",
+                       timeout_s=6.0)
+    said = [str(alone.value), str(timeout.value), str(gpu.value), explain_failure(tmp_path, hung, _timeout_error())]
+    assert said[0].startswith("init_distributed joins a job that torchrun launched: run the script with torchrun"), said
+    assert said[1] == "timeout_min must be a number of minutes above 0, got 0", said
+    assert said[2].startswith("device='cuda:1' with a torchrun job: each rank uses the GPU of its LOCAL_RANK"), said
+    assert said[2].endswith("give device='cuda', and choose the GPUs with CUDA_VISIBLE_DEVICES"), said
+    assert said[3].startswith("no answer from another rank within 0.1 min (init_distributed(timeout_min=...)): a rank "
+                              "hung, or worked alone longer than that (then give a larger timeout_min)"), said
+    assert not any("--dist" in t or "--device" in t for t in said), said

@@ -4,6 +4,7 @@ input and bad parameters), and still WildganErrors first (the CLI's exit 2, `exc
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import numpy as np
 import pytest
@@ -86,7 +87,12 @@ def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(t
     from wildgan.data.source_identity import restore_advice
 
     p = tmp_path / "my data" / "set.npz"
-    assert f"(score a data set on its own: `wildgan score RUN --data '{p}'`)" in str(dataset_among_images_error(p))
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD):       # (the command's words: a Python caller is told its calls)
+        assert f"(score a data set on its own: `wildgan score RUN --data '{p}'`)" in str(dataset_among_images_error(p))
+    assert str(dataset_among_images_error(p)).endswith(
+        f"(score a data set on its own: Detector.decision_function({str(p)!r}), or score_files(model, [{str(p)!r}]))")
     assert str(missing_run_data_error(str(p), tmp_path / "run")).endswith(f"(ln -s NEW_PLACE '{p}')")
     assert f"(or link its new place there: ln -s NEW_PLACE '{p}');" in restore_advice(p)
     # a --resume refused for its --data, whose recorded data is gone: the link from the new place back to the old
@@ -95,6 +101,13 @@ def test_commands_and_links_the_data_messages_suggest_quote_a_path_with_spaces(t
     new = tmp_path / "new place" / "set.npz"
     hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
                                          RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
+    assert hint.endswith(f"link it there (ln -s '{new}' '{p}') and resume with the data path the run records "
+                         f"(read_run_config(RUN).data)"), hint
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD):               # (the command's: its --data is what moved the data)
+        hint = training_run._moved_data_hint(RunConfig(DataConfig(data=str(p)), NetConfig(), TrainConfig()),
+                                             RunConfig(DataConfig(data=str(new)), NetConfig(), TrainConfig()))
     assert f"link it there (ln -s '{new}' '{p}') and resume without --data" in hint, hint
 
 
@@ -149,3 +162,43 @@ def test_a_stop_s_advice_is_a_field_that_survives_pickle() -> None:
     assert type(back) is TrainingInterrupted and str(back) == str(e)
     assert (back.signum, back.where, back.checkpoint_dir, back.complete) == (15, "at 1 of 2", "r/checkpoints", False)
     assert back.resume_advice == "continue with X" and without_resume_advice(back) == e.without_advice
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_data_and_config_messages_name_the_caller_s_options(tmp_path, cli) -> None:
+    """Messages made below the Python entry points named the CLI's options to a Python caller (--depth16, --square
+    letterbox, --config, --no-controls): errors.option_words names them as the call in progress takes them."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.config import load_config_file
+    from wildgan.data.readers import iter_images
+    from wildgan.data.transforms import float_image_to_uint8
+    from wildgan.errors import CLI_SKIP_BAD, ConfigError, DataError, skip_bad_said_as
+    from wildgan.evaluation.run import format_table
+
+    def words():
+        return skip_bad_said_as(CLI_SKIP_BAD) if cli else contextlib.nullcontext()
+
+    binary = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 16), np.uint8)).save(binary)
+    with words(), pytest.raises(ConfigError) as config:
+        load_config_file(binary)
+    with words(), pytest.raises(DataError) as floats:
+        float_image_to_uint8(np.full((2, 2), 300.0, np.float32), "x")
+    with words(), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        list(iter_images([binary], 8, 1))
+    with words():
+        table = format_table({"auc": {"a": 0.5}, "ap": {"a": 0.5}, "n_test": 4, "n_anomalous": 2})
+    texts = [str(config.value), str(floats.value), " ".join(str(w.message) for w in said), table]
+    if cli:
+        assert "--config takes a YAML" in texts[0] and "(then --depth16 chooses the rule)" in texts[1]
+        assert "(a run trained with --square letterbox letterboxes" in texts[2] and "without --no-controls" in texts[3]
+    else:
+        assert "not a text file (invalid start byte at byte 0); a config file is a YAML" in texts[0], texts[0]
+        assert texts[1].endswith("(then depth16= chooses the rule)"), texts[1]
+        assert "(a run trained with square='letterbox' letterboxes" in texts[2], texts[2]
+        assert "(no controls: evaluate with controls=True to see" in texts[3], texts[3]
+        assert not any("--" in t for t in texts), texts

@@ -712,8 +712,8 @@ def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so
     assert said == [f"{rd}: the 2 finished chunks saved there are kept, taken as decoded by this wildgan's image "
                     f"decoders, {decoders_text(decoder_versions())}: they were saved by a wildgan that did not record "
                     f"its decoders. "
-                    f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (`wildgan score "
-                    f"--no-resume`) so that every image is scored from the same decoding"]
+                    f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (or score without "
+                    f"resume_dir) so that every image is scored from the same decoding"]   # (score_files' way)
     _same(whole, again)
     assert json.loads(manifest.read_text())["decoders"] == decoder_versions()
     with warnings.catch_warnings():
@@ -990,3 +990,30 @@ def test_loaded_model_score_refuses_what_it_cannot_read_naming_the_shape_it_take
     assert r"uint8 [N, 8, 8, 1]" in str(got.value) and "to_images(X, 8, 1" in str(got.value), got.value
     assert len(m.score(np.zeros((4, 8, 8, 1), np.uint8)).scores["a"]) == 4          # what it takes
     assert len(m.score(np.zeros((0, 8, 8, 1), np.uint8)).scores["a"]) == 0          # no images: no scores
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_chunks_of_a_wildgan_that_did_not_record_its_decoders_are_kept_with_the_caller_s_way_out(tmp_path, cli):
+    """The warning that keeps an older resume folder's chunks named `wildgan score --no-resume` as the way to score
+    afresh, to a Python caller of score_files or decision_function too: theirs is a call without resume_dir."""
+    import json
+    import warnings
+    from contextlib import nullcontext
+
+    from wildgan.data.imageset import decoder_versions
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.scoring.run import _reset_resume_dir
+
+    d = tmp_path / "resume"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"x": 1}))      # (written before the decoders were recorded)
+    (d / "chunk-00000.npz").write_bytes(b"")
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext(), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _reset_resume_dir(d, lambda: {"decoders": decoder_versions(), "x": 1})
+    text = " ".join(str(w.message) for w in said)
+    assert "they were saved by a wildgan that did not record its decoders" in text, text
+    assert (d / "chunk-00000.npz").is_file()                    # kept
+    way = "(`wildgan score --no-resume`)" if cli else "(or score without resume_dir)"
+    assert f"delete {d} {way} so that every image is scored from the same decoding" in text, text
+    assert ("--" in text) == cli, text

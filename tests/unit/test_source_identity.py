@@ -158,7 +158,7 @@ def test_a_finished_study_rerun_says_that_its_data_changed_in_place_and_keeps_it
     assert said[0].startswith(f"warning: {p} is not the data that 1 of the 1 cells with a row in ") and \
         "(0_g0_wildgan_image_s0; recorded: " in said[0] and "; now: " in said[0] and \
         "are of the data as those cells read it, not as it is now" in said[0] and \
-        "run the study into a new --out" in said[0], said
+        "run the study into a new study_dir" in said[0], said          # (run_study's own folder parameter)
     # a cell recorded before the field: not compared (today's behaviour)
     split_json = st / "runs" / cells[0].key / "split.json"
     rec = json.loads(split_json.read_text())

@@ -733,7 +733,8 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     # the same folder with another length: refused before anything runs, never the old cells passed off as new
     before = (tmp_path / "st" / "results.jsonl").read_bytes()
     longer = replace(base, train=replace(base.train, total_kimg=0.2))
-    with pytest.raises(ConfigError, match=r"other settings \(train.total_kimg: 0.1 -> 0.2\).*another --out"):
+    # (run_study's own folder parameter: a Python caller never typed the command's --out)
+    with pytest.raises(ConfigError, match=r"other settings \(train.total_kimg: 0.1 -> 0.2\).*another study_dir"):
         study_mod.run_study(longer, cells, tmp_path / "st", progress=False, log=lambda m: None)
     wider = replace(base, net=replace(base.net, latent_size=base.net.latent_size * 2))
     with pytest.raises(ConfigError, match="net.latent_size"):
@@ -1260,6 +1261,8 @@ def test_a_cell_not_grown_to_full_resolution_is_said_once(tmp_path):
     assert not [w for w in got if "finished growing" in str(w.message)], [str(w.message) for w in got]
     log = (tmp_path / "st" / "runs" / "0_g0_wildgan_image_s0" / "log.txt").read_text()
     assert log.count("stopped growing at lod 1") == 1 and "finished growing" not in log, log
+    # (in run_study's terms: its base config's field, not the command's --total-kimg)
+    assert "A longer train.total_kimg trains the cells to full resolution" in log and "--" not in log, log
 
 
 def test_a_fanogan_cell_whose_base_asks_another_device_is_refused_before_any_cell_trains(tmp_path, monkeypatch):

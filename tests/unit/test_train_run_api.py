@@ -83,6 +83,60 @@ def test_a_divergence_names_the_caller_s_way_on(tmp_path, cli):
         assert not any("--" in m for m in (kept, again, none)), (kept, again, none)
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_the_run_folder_refusals_name_the_caller_s_folder(tmp_path, cli):
+    """check_out_dir's refusals of the folder itself began '--out RUN ...' and advised another --out, which a Python
+    caller of train_run never typed (only Detector.fit rewrote them, by their text); run_study's alike for its
+    study_dir. A command of the CLI still names --out."""
+    from wildgan.studies.study import check_study_out_dir
+
+    (tmp_path / "a file").write_text("x")
+    data = tmp_path / "data"
+    (data / "class").mkdir(parents=True)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.png").write_bytes(b"")
+    study = tmp_path / "study"
+    (study / "runs").mkdir(parents=True)
+    (study / "results.jsonl").write_text("")
+    run = tmp_path / "other"
+    run.mkdir()
+    (run / "config.json").write_text('{"net": {}, "train": {}}')       # what tells a run's folder (is_run_dir)
+    (run / "split.json").write_text("{}")
+    said = []
+    for call in (lambda: check_out_dir(tmp_path / "a file" / "run", None),
+                 lambda: check_out_dir(data / "run", str(data)),
+                 lambda: check_out_dir(tmp_path / "pics", None),
+                 lambda: check_out_dir(study, None),
+                 lambda: check_out_dir(run / "report" / "x", None),
+                 lambda: check_study_out_dir(tmp_path / "a file" / "s", None),
+                 lambda: check_study_out_dir(run, None),
+                 lambda: check_study_out_dir(data / "s", str(data))):
+        with _words(cli), pytest.raises(ConfigError) as e:
+            call()
+        said.append(str(e.value))
+    folder = ["run_dir", "run_dir", "run_dir", "run_dir", "run_dir", "study_dir", "study_dir", "study_dir"]
+    for text, word in zip(said, folder):
+        assert text.startswith(f"{'--out' if cli else word} {tmp_path}"), text
+        assert ("--" in text) == cli, text
+    # a file the API's writers would put in a run's own folder: the same words for what rewrites it
+    from wildgan.training.run import refuse_a_run_or_study_file
+
+    with _words(cli), pytest.raises(ConfigError) as e:
+        refuse_a_run_or_study_file(run / "report" / "s.csv", "s.csv", label="write_scores_csv's path")
+    rewrites = "(report, --resume, --overwrite)" if cli else "(report, resume=True, overwrite=True)"
+    assert f"in its report/ folder, which wildgan rewrites for that run {rewrites}; give a file" in str(e.value), \
+        e.value
+    if not cli:
+        assert said[1].endswith(f"choose another run_dir outside {data.resolve()}"), said[1]
+        assert said[2].endswith("give a new or empty folder as run_dir"), said[2]
+        assert "give another run_dir for the run" in said[3], said[3]
+        assert "(report, evaluate, resume=True, overwrite=True); choose another run_dir outside it" in said[4], said[4]
+        assert said[6].endswith("give another study_dir for the study"), said[6]
+    else:
+        assert said[2].endswith("give a new or empty folder as --out") and "`wildgan score RUN --data " in said[2]
+        assert "(report, evaluate, --resume, --overwrite); choose an --out outside it" in said[4], said[4]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # RUN/log.txt of a train_run called from Python
 
@@ -204,3 +258,37 @@ def test_a_stopped_replay_run_advises_the_replay_s_own_call(tmp_path, monkeypatc
     _trained_quickly(monkeypatch, OSError("disk full"))
     with pytest.raises(OSError, match="^disk full$"):
         replay_run(config, run, dataset="npz", overwrite=True, progress=False, log=lambda m: None)
+
+
+def test_training_s_lines_and_refusals_name_train_run_s_settings(tmp_path, monkeypatch):
+    """What training says to a train_run caller named the command's options: a resume of a finished run
+    '(--total-kimg 0.064)', a spent budget 'give a larger --minutes', a missing tensorboard '--tensorboard needs ...',
+    CUDA graphs 'not supported with --distributed'. The RunConfig fields now, the options during a command."""
+    import sys
+    from dataclasses import replace
+
+    import torch
+
+    from wildgan.config import TrainConfig
+    from wildgan.training.loop import resolve_fast_options
+    from wildgan.training.run import train_run
+    from wildgan.training.tblog import require_tensorboard
+
+    cfg = _run_config(tmp_path, total_kimg=0.064)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, warn_not_grown=False, log=lambda m: None)
+    said: list[str] = []
+    train_run(cfg, run, resume=True, progress=False, warn_not_grown=False, log=said.append)
+    assert any("the run was already finished (train.total_kimg 0.064), nothing to train" in m for m in said), said
+    spent = replace(cfg, train=replace(cfg.train, total_kimg=0.128, minutes=1e-6))
+    said.clear()
+    train_run(spent, run, resume=True, progress=False, warn_not_grown=False, log=said.append)
+    assert any(m.endswith("nothing to train; give a larger train.minutes to continue") for m in said), said
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)       # (its import fails: not installed)
+    for cli in (False, True):
+        with _words(cli), pytest.raises(ConfigError) as e:
+            require_tensorboard()
+        assert str(e.value).startswith("--tensorboard needs" if cli else "train.tensorboard=True needs"), e.value
+        assert ("--" in str(e.value)) == cli, e.value
+    with pytest.raises(Exception, match=r"^cuda_graphs=true is not supported with torchrun \(collectives"):
+        resolve_fast_options(TrainConfig(cuda_graphs=True), torch.device("cuda"), distributed=True)

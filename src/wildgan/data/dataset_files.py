@@ -569,5 +569,7 @@ def dataset_among_images_error(p: Path) -> DataError:
     """The error for a data-set file (npz, tar, CIFAR batch, or a CIFAR-10 batch folder) given where image files are
     expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
     kind = dataset_file_kind(p) or "a CIFAR-10 batch folder"
+    alone = option_words(f"`wildgan score RUN --data {shell_word(p)}`",
+                         f"Detector.decision_function({str(p)!r}), or score_files(model, [{str(p)!r}])")
     return DataError(f"{p}: a data-set file ({kind}), not an image: it cannot be mixed with image files or given as "
-                     f"one (score a data set on its own: `wildgan score RUN --data {shell_word(p)}`)")
+                     f"one (score a data set on its own: {alone})")

@@ -184,13 +184,13 @@ def parse_opts(opts: dict[str, Any], scoring_rule: bool = False) -> Opts:
 
 
 def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-image", dataset: bool = True,
-                      option: str = "--depth16") -> None:
+                      option: str | None = None) -> None:
     """The warnings about how the decoded images' pixels were read, once per decode (stats: collected by read_image /
     decode_pil / array_to_uint8). Always: 16-bit colour files (read by their high byte) and multi-page files (first
     page only). dataset=True (a read that builds a training data set, not images to score): 8-bit and 16-bit files
     mixed, and 16-bit images stretched each to its own min..max (the per-image default), with the bits:N rule that
     keeps their brightness differences. `what`: where the images come from; `option`: how the rule is chosen there
-    ('--depth16', or 'depth16=' for the Detector)."""
+    ('depth16=' for the Detector; None: errors.option_words', '--depth16' during a command, else 'depth16=')."""
     where = "" if what == "images" else f"{what}: "
     n = stats.get("colour16", 0)
     if n:
@@ -231,7 +231,9 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
     if n:
         top = int(stats.get("max16", 0))
         bits = depth16_bits(top)
-        rule = (lambda r: f"{option}'{r}'") if option.endswith("=") else (lambda r: f"{option} {r}")
+        # (the option as the user of the call gives it: a DataConfig's or a scoring call's depth16= from Python)
+        said = option or option_words("--depth16", "depth16=")
+        rule = (lambda r: f"{said}'{r}'") if said.endswith("=") else (lambda r: f"{said} {r}")
         warn_user(f"{where}{n} 16-bit image{'s were' if n != 1 else ' was'} stretched each to its own min..max "
                   f"(depth16 per-image, the default): brightness differences between images are thereby removed "
                   f"(an image 8x darker reads the same); the largest raw value seen is {top}: to keep them use "

@@ -1353,7 +1353,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                         reasons.append(str(e))
                 raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
             msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images",
-                                                   hint="a run trained with --square letterbox")
+                                                   hint=option_words("a run trained with --square letterbox",
+                                                                     "a run trained with square='letterbox'"))
             if msg:
                 warn_user(msg)
                 warned = True

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, option_words
 
 if TYPE_CHECKING:  # torch is only needed by to_float
     import torch
@@ -232,7 +232,8 @@ def float_image_to_uint8(a: np.ndarray, name: str, stats: dict[str, Any] | None 
     if lo < 0 or hi > 255:
         raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]; "
                         "rescale the images to one of those ranges (the same scale for every image, to keep their "
-                        "brightness comparable), or save them as 16-bit integers (then --depth16 chooses the rule)")
+                        f"brightness comparable), or save them as 16-bit integers (then "
+                        f"{option_words('--depth16', 'depth16=')} chooses the rule)")
     one = hi <= 1.0
     _count(stats, "n8", name=name)
     _count(stats, "float1" if one else "float255", name=name)

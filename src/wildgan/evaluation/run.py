@@ -601,7 +601,8 @@ def format_table(result: dict[str, Any]) -> str:
                          + (f"{p_text(vs.get(k, {}).get('untrained', {}).get('p')):>8}" if p_untrained else "")
                          + (f"{og['auc'].get(k, float('nan')):>14.3f}" if og else ""))
     if not ctl:
-        lines.append("(no controls: run without --no-controls to see the untrained networks and pixel statistics)")
+        again = option_words("run without --no-controls", "evaluate with controls=True")
+        lines.append(f"(no controls: {again} to see the untrained networks and pixel statistics)")
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
             # a control below 0.5 separates as well with its sign flipped: that is the baseline to beat

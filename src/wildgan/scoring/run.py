@@ -45,7 +45,8 @@ from ..data.readers import (channel_counts, channel_warning, list_image_files, n
 from ..data.splits import conversion_opts, decoding_change
 from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, DataError, error_kind, rebuilt_error, shell_word, warn_user
+from ..errors import (CheckpointError, ConfigError, DataError, error_kind, option_words, rebuilt_error, shell_word,
+                      warn_user)
 from ..nets import build_pgan
 from ..training.schedule import kimg_to_the_image
 from .pgan_scores import ScoreResult, batch_order, score_pgan
@@ -184,8 +185,11 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         # finished run writes it again from the newest good one (the same networks), which the error alone hid
         if (checkpoint is None and path.parent == Path(run_dir) and cfg.method != "fanogan"
                 and ckpt.list_checkpoints(Path(run_dir) / "checkpoints")):
-            raise CheckpointError(f"{e}; `wildgan train --out {shell_word(run_dir)} --resume` writes the final "
-                                  f"networks again from the run's newest good checkpoint") from None
+            again = option_words(f"`wildgan train --out {shell_word(run_dir)} --resume`",
+                                 f"train_run(read_run_config({str(run_dir)!r}), {str(run_dir)!r}, resume=True) "
+                                 f"(wildgan.training.run, wildgan.config)")
+            raise CheckpointError(f"{e}; {again} writes the final networks again from the run's newest good "
+                                  f"checkpoint") from None
         raise
     _check_same_architecture(cfg, meta, path, run_dir)
     if checkpoint is None and path.parent.name == "checkpoints":
@@ -1014,7 +1018,8 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
             warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders, "
                       f"{decoders_text(key['decoders'])}: "
                       f"they were saved by a wildgan that did not record its decoders. If Pillow or its libjpeg, "
-                      f"libwebp or OpenJPEG changed since, delete {d} (`wildgan score --no-resume`) so that every "
+                      f"libwebp or OpenJPEG changed since, delete {d} "
+                      f"({option_words('`wildgan score --no-resume`', 'or score without resume_dir')}) so that every "
                       f"image is scored from the same decoding")
         stale = []
     elif stale:

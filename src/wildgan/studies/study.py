@@ -33,7 +33,7 @@ from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
-                      WildganWarning, stop_text, stop_words, warn_user, without_resume_advice)
+                      WildganWarning, option_words, stop_text, stop_words, warn_user, without_resume_advice)
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
@@ -41,7 +41,7 @@ from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_fol
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-from ..training.run import (RESUME_MAY_CHANGE, another_out_words, data_folder_holding, networks_record,
+from ..training.run import (RESUME_MAY_CHANGE, another_out_words, data_folder_holding, networks_record, out_words,
                             refuse_images_in_out, refuse_inside_a_runs_own_folder, run_differences, run_lock,
                             start_again_words, train_run)
 from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
@@ -130,11 +130,11 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     study_dir = Path(study_dir)
     for d in (study_dir, *study_dir.parents):
         if d.exists() and not d.is_dir():
-            raise ConfigError(f"--out {study_dir}: {d} is a file; give a folder for the study")
+            raise ConfigError(f"{out_words('study')} {study_dir}: {d} is a file; give a folder for the study")
     if is_run_dir(study_dir):
         # the study's runs/ and results.jsonl would be written into a run's folder, mixed with its files
-        raise ConfigError(f"--out {study_dir} is a wildgan run folder (written by `wildgan train`); give another "
-                          f"--out for the study")
+        raise ConfigError(f"{out_words('study')} {study_dir} is a wildgan run folder (written by `wildgan train`); "
+                          f"give another {out_words('study')} for the study")
     # each new cell's run would be refused inside the data folder (train_run), but only once the study reached it,
     # after its log.txt and lock had made the study folder, which the data's reader then took for a class folder. A
     # study with started cells is let through, as train lets an older wildgan's run there resume.
@@ -142,10 +142,11 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     runs = study_dir / "runs"
     started = runs.is_dir() and any((r / "config.json").is_file() for r in runs.iterdir())
     if place is not None and (study_dir.resolve() == place or not started):
-        raise ConfigError(f"--out {study_dir} is inside the data folder {place}: the cells' sample grids and report "
-                          f"figures would mix with the data's images; choose an --out outside {place}")
+        raise ConfigError(f"{out_words('study')} {study_dir} is inside the data folder {place}: the cells' sample "
+                          f"grids and report figures would mix with the data's images; choose "
+                          f"{option_words('an --out', 'another study_dir')} outside {place}")
     if not started:
-        refuse_inside_a_runs_own_folder(study_dir)
+        refuse_inside_a_runs_own_folder(study_dir, kind="study")
         if study_dir.is_dir() and not is_study_dir(study_dir):
             # a mistyped --out (the folder of images to score) made a study of it, as train's would a run: the
             # readers then skipped the folder and `score --data` refused it (a study's own figures are no images)
@@ -173,8 +174,8 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
             raise ConfigError(
                 f"{study_dir} holds cell {cell.key} trained with other settings ({'; '.join(diffs)}): a study folder "
                 f"holds one configuration, and its cells would be reused or continued as they are. Give another "
-                f"--out, or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} "
-                f"(and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
+                f"{out_words('study')}, or the study's own settings (its cells' config.yaml); to redo one cell, "
+                f"delete {run_dir} (and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
 
 
 def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = None, *,
@@ -658,7 +659,8 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
         with copying_warnings(checked):
             check_cells(base, cells, study_dir, progress=progress, loaded=loaded)
         checked_said = [*checked_said, *checked.warnings_given]
-    make_folder(study_dir, "give the study a folder that can be written (wildgan study --out DIR)",
+    make_folder(study_dir, f"give the study a folder that can be written "
+                           f"({option_words('wildgan study --out DIR', 'study_dir=DIR')})",
                 label="the study folder")
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
     # --threads for the whole session: the training sets it, but a session that only evaluates cells (their rows lost
@@ -878,7 +880,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 if model.lod > 0:
                     cell_log(f"warning: {cell.key} stopped growing at lod {model.lod:g} (full resolution is lod 0): "
                              f"it is scored at the resolution it reached, below the data's; the tables say so. A "
-                             f"longer --total-kimg trains the cells to full resolution")
+                             f"longer {option_words('--total-kimg', 'train.total_kimg')} trains the cells to full "
+                             f"resolution")
             # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
             _drop_torn_line(results)
             with open(results, "a", encoding="utf-8") as f:
@@ -1042,7 +1045,8 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     return (f"{path} is not the data that {len(cells)} of the {len(rows)} cells with a row in "
             f"{study_dir / 'results.jsonl'} read ({named}{states}{next(iter(changed))}): their rows, and the tables "
             f"made from them, are of the data as those cells read it, not as it is now (a cell with its row is not "
-            f"computed again). To study the data as it is now, run the study into a new --out; to evaluate those "
+            f"computed again). To study the data as it is now, run the study into a new {out_words('study')}; to "
+            f"evaluate those "
             f"cells' networks, trained on the data as it was, on the data as it is now, delete their lines from "
             f"results.jsonl and run the study again")
 

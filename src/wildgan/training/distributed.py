@@ -80,7 +80,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from ..config import NetConfig
 from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, error_kind, rebuilt_error, shared_kind, stop_text, warn_user)
+                      WildganError, error_kind, option_words, rebuilt_error, shared_kind, stop_text, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -204,10 +204,14 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     if _CTX is not None:
         return _CTX
     if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
-        raise WildganError("--distributed must be launched by torchrun, e.g. torchrun --nproc_per_node=2 -m "
-                           "wildgan train --distributed ... (or wildgan score RUN --data FILES --distributed ...)")
+        raise WildganError(option_words(
+            "--distributed must be launched by torchrun, e.g. torchrun --nproc_per_node=2 -m wildgan train "
+            "--distributed ... (or wildgan score RUN --data FILES --distributed ...)",
+            "init_distributed joins a job that torchrun launched: run the script with torchrun, e.g. torchrun "
+            "--nproc_per_node=2 SCRIPT.py (RANK and WORLD_SIZE are not set)"))
     if timeout_min is not None and not 0 < timeout_min <= 10**7:
-        raise WildganError(f"--dist-timeout must be a number of minutes above 0, got {timeout_min:g}")
+        raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} must be a number of minutes above 0, got "
+                           f"{timeout_min:g}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     dev, backend = rank_device(device, local)
@@ -262,21 +266,43 @@ def rank_device(device: str, local_rank: int) -> tuple[torch.device, str]:
     if dev.type == "cpu":
         return torch.device("cpu"), "gloo"
     if dev.type != "cuda":
-        raise ConfigError(f"--distributed runs on cpu (gloo) or cuda (NCCL), not on {device}: use --device cpu, cuda "
-                          f"or auto")
+        raise ConfigError(f"{_job_words()} runs on cpu (gloo) or cuda (NCCL), not on {device}: use "
+                          f"{_device_words('cpu')}, cuda or auto")
     if dev.index is not None:
-        raise ConfigError(f"--device {device} with --distributed: each rank uses the GPU of its LOCAL_RANK (cuda:0 for "
-                          f"the first process of a node, cuda:1 for the second, ...); give --device cuda, and choose "
-                          f"the GPUs with CUDA_VISIBLE_DEVICES")
+        raise ConfigError(f"{_device_words(device)} with {_job_words()}: each rank uses the GPU of its LOCAL_RANK "
+                          f"(cuda:0 for the first process of a node, cuda:1 for the second, ...); give "
+                          f"{_device_words('cuda')}, and choose the GPUs with CUDA_VISIBLE_DEVICES")
     if not torch.cuda.is_available():
-        raise WildganError("--device cuda was requested but no CUDA device is available")
+        raise WildganError(f"{_device_words('cuda')} was requested but no CUDA device is available")
     n = torch.cuda.device_count()
     if not 0 <= local_rank < n:
         raise ConfigError(f"this process has LOCAL_RANK={local_rank} but sees {n} CUDA device{'s' * (n != 1)}: "
-                          f"--distributed takes one GPU per process, cuda:LOCAL_RANK, so --nproc_per_node must be at "
+                          f"{_job_words()} takes one GPU per process, cuda:LOCAL_RANK, so --nproc_per_node must be at "
                           f"most the GPUs of a node (each process seeing them all: no per-process "
-                          f"CUDA_VISIBLE_DEVICES); --device cpu runs the ranks on the CPU")
+                          f"CUDA_VISIBLE_DEVICES); {_device_words('cpu')} runs the ranks on the CPU")
     return torch.device("cuda", local_rank), "nccl"
+
+
+# the job's settings as the user of the call in progress gives them (errors.option_words): the command's options, or
+# init_distributed's arguments for a Python script that torchrun runs
+def _job_words() -> str:
+    return option_words("--distributed", "a torchrun job")
+
+
+def _device_words(device: str) -> str:
+    return option_words(f"--device {device}", f"device={device!r}")
+
+
+def _timeout_words() -> str:
+    return option_words("--dist-timeout", "init_distributed(timeout_min=...)")
+
+
+def _larger_timeout() -> str:
+    return f"a larger {option_words('--dist-timeout', 'timeout_min')}"
+
+
+def _out_words() -> str:
+    return option_words("--out", "run_dir")
 
 
 def nccl_timeout_unenforced(env: Any) -> str | None:
@@ -294,7 +320,8 @@ def nccl_timeout_unenforced(env: Any) -> str | None:
 
     if value("NCCL_ASYNC_ERROR_HANDLING") == "0" and value("NCCL_BLOCKING_WAIT") not in ("1", "true", "True"):
         return ("TORCH_NCCL_ASYNC_ERROR_HANDLING=0: torch does not enforce the timeout of NCCL collectives, so a rank "
-                "that hangs holds the others for good instead of stopping the job after --dist-timeout; unset it")
+                f"that hangs holds the others for good instead of stopping the job after "
+                f"{option_words('--dist-timeout', 'timeout_min')}; unset it")
     return None
 
 
@@ -555,8 +582,8 @@ def same_checkpoint_restored(ctx: "DistContext | None", restored: str, folder: P
     if len(set(said)) > 1:
         err = CheckpointError(f"the ranks resumed from different checkpoints in {folder}: "
                               + "; ".join(f"rank {r}: {what}" for r, what in enumerate(said))
-                              + ". Every rank must read the same run folder: give --out a folder that every node "
-                                "shares")
+                              + f". Every rank must read the same run folder: give {_out_words()} a folder that every "
+                                f"node shares")
         setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
         raise err
 
@@ -588,7 +615,8 @@ def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restore
         return
     err = CheckpointError(f"the ranks rolled back to different checkpoints in {folder}: "
                           + "; ".join(f"rank {r}: {what}" for r, what in enumerate(said))
-                          + ". Every rank must read the same run folder: give --out a folder that every node shares")
+                          + f". Every rank must read the same run folder: give {_out_words()} a folder that every node "
+                            f"shares")
     setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
     raise err
 
@@ -689,9 +717,9 @@ def timed_out(exc: BaseException) -> bool:
 
 
 def _no_answer(timeout_s: float) -> str:
-    return (f"no answer from another rank within {timeout_s / 60:g} min (--dist-timeout): a rank hung, or worked alone "
-            f"longer than that (then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks "
-            f"it had to stop with a signal")
+    return (f"no answer from another rank within {timeout_s / 60:g} min ({_timeout_words()}): a rank hung, or worked "
+            f"alone longer than that (then give {_larger_timeout()}); torchrun's report on the terminal shows "
+            f"the ranks it had to stop with a signal")
 
 
 def record_no_answer(run_dir: Path, exc: BaseException, ctx: DistContext) -> bool:
@@ -748,8 +776,8 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException,
     if gave_up:
         # rank 0 was slow, not hung (it is here to say so): the peers' wait ran out while it worked alone
         return (f"rank {gave_up[0][0]} of {ctx.world} gave up waiting for rank 0 after {ctx.timeout_s / 60:g} min "
-                f"(--dist-timeout) and stopped, while rank 0 worked alone for longer (a checkpoint write, a slow "
-                f"disk?): give a larger --dist-timeout. On rank 0: {own}")
+                f"({_timeout_words()}) and stopped, while rank 0 worked alone for longer (a checkpoint write, a slow "
+                f"disk?): give {_larger_timeout()}. On rank 0: {own}")
     return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
             f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
 
@@ -779,7 +807,14 @@ def record_how_training_ended(run_dir: Path, ctx: DistContext | None, exc: BaseE
     log.txt through `log` (the run's RunLog.write, after the warnings it holds), another rank records its own failure
     or a peer that did not answer, so that rank 0 can name it. A refusal (ConfigError, e.g. the folder is another
     process's) ran nothing and must not write into someone else's run. ctx: the job's context, None for one
-    process."""
+    process.
+
+    An end is recorded once: `exc` is marked as recorded (and peer_end_error's answer is its cause's end, recorded
+    already), so that a caller that records it again on its way out writes nothing twice (train_run records a rank's
+    end for a Python caller, and the CLI around it records its own)."""
+    if getattr(exc, _END_RECORDED, False) or getattr(exc, _PEER_ECHO, False):
+        return
+    _mark(exc, _END_RECORDED)
     with stops_deferred() if ctx is not None else nullcontext():
         if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(exc, ConfigError):
             # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
@@ -805,13 +840,30 @@ def peer_end_error(run_dir: Path, ctx: DistContext | None, exc: BaseException) -
     that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
     error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
     `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
-    error, one every rank met, or one process (ctx None)."""
-    if ctx is None or ctx.world <= 1:
+    error, one every rank met, or one process (ctx None); and for an answer of this function's own (already told, by
+    a callee that caught the echo first: train_run under a caller that tells it too)."""
+    if ctx is None or ctx.world <= 1 or getattr(exc, _PEER_ECHO, False):
         return None
     why = peer_failure(exc, ctx.rank, ctx.timeout_s)
     if why is None or met_by_every_rank(exc):
         return None
-    return peers_error(run_dir, ctx, exc) if ctx.is_main and run_dir.is_dir() else WildganError(why)
+    echo = peers_error(run_dir, ctx, exc) if ctx.is_main and run_dir.is_dir() else WildganError(why)
+    _mark(echo, _PEER_ECHO)
+    return echo
+
+
+# how a rank's end was told, set on the exceptions (as _EVERY_RANK): recorded by record_how_training_ended, or the
+# error peer_end_error made of an echo (whose cause's end was recorded). A caller and its callee can both tell the
+# same end (train_run, and the CLI or replay_run around it) without a second record of it or an echo of the echo.
+_END_RECORDED = "_wildgan_end_recorded"
+_PEER_ECHO = "_wildgan_peer_echo"
+
+
+def _mark(exc: BaseException, mark: str) -> None:
+    try:
+        setattr(exc, mark, True)
+    except AttributeError:     # (an exception class with __slots__ and no __dict__: told again at worst)
+        pass
 
 
 class StartFailed(WildganError):

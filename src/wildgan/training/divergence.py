@@ -39,20 +39,22 @@ def rollback_checkpoint(what: str, ck_dir: Path, *, on_divergence: str, rollback
                       f"continue with {option_words('--resume', 'resume=True and')} {rollback} (back to it with "
                       f"half the lr), or start again with a lower {lower_lr}")
             raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {ck_dir} was kept; "
-                                  f"{advice}")
+                                  f"{advice}", what=what, lr_setting=lower_lr)
         raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it ({interval}), so "
                               f"there is nothing to resume or roll back to; try a lower {lower_lr}, and a smaller "
-                              f"{option_words('--checkpoint-kimg', 'train.checkpoint_kimg')} with {rollback}")
+                              f"{option_words('--checkpoint-kimg', 'train.checkpoint_kimg')} with {rollback}",
+                              what=what, lr_setting=lower_lr)
     try:
         # report only: every rank of a distributed run reads the folder here, and one renaming a file under the
         # others' reads would make them disagree on where they roll back to
         found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=False, kind=kind)
     except CheckpointError as e:
         # (e.g. a checkpoint of another kind of run in the folder, or none that loads): its reason, not only ours
-        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to ({e})") \
-            from None
+        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to ({e})",
+                              what=what, lr_setting=lower_lr) from None
     if found is None:
-        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
+        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to",
+                              what=what, lr_setting=lower_lr)
     return found
 
 

@@ -382,7 +382,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         if not gan and int(meta["state"]["gan_iter"]) != state.gan_iter:
             # (its G and D are not those E has trained against, and G is never trained again once E has begun)
             raise DivergenceError(f"training diverged: {what}, and the newest good checkpoint is one of the WGAN-GP "
-                                  f"stage (critic step {meta['state']['gan_iter']}): no encoder stage to roll back to")
+                                  f"stage (critic step {meta['state']['gan_iter']}): no encoder stage to roll back to",
+                                  what=what, lr_setting="fanogan.enc_lr")
         new = restore(tensors, meta)
         new.rollbacks = state.rollbacks + 1
         if gan:
@@ -609,7 +610,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     bad = all_finite(nets.modules())
     if bad is not None:                             # (the loops checked the weights of every step they left at)
         raise DivergenceError(f"f-AnoGAN: non-finite weights in {bad} at the end of training; last good checkpoint "
-                              f"in {ck_dir}")
+                              f"in {ck_dir}", what=f"f-AnoGAN: non-finite weights in {bad} at the end of training",
+                              lr_setting="fanogan.lr" if bad in ("G", "D") else "fanogan.enc_lr")
     # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for: one between them left
     # fanogan-final.safetensors without its .json (the loops' handlers are gone by now)
     with stops_deferred(stopping=flag.signum is not None) as held:

@@ -329,8 +329,8 @@ def resolve_fast_options(tc: TrainConfig, device: torch.device, distributed: boo
     if graphs and not cuda:
         raise WildganError("cuda_graphs=true needs a CUDA device")
     if graphs and distributed:
-        raise WildganError("cuda_graphs=true is not supported with --distributed (collectives inside captured graphs "
-                           "are untested); leave it unset")
+        raise WildganError(f"cuda_graphs=true is not supported with {option_words('--distributed', 'torchrun')} "
+                           f"(collectives inside captured graphs are untested); leave it unset")
     return FastOptions(amp=amp, channels_last=cl, compile=tc.compile, cuda_graphs=bool(graphs))
 
 
@@ -1057,8 +1057,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
             # is the end of a run, not another session's training
             done = state.nimg >= total_nimg
             log(f"resumed from {kimg_text(state.nimg)} kimg (iteration {state.iteration})"
-                + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
-                   f"train" if done else ""))
+                + (f": the run was already finished ({option_words('--total-kimg', 'train.total_kimg')} "
+                   f"{kimg_to_the_image(tc.total_kimg)}), nothing to train" if done else ""))
             # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
             # (nor where the resume's note named the threads setting changed: one change, one message)
             threads = None if done or threads_noted else thread_count_change(found[1], ck_dir / str(
@@ -1103,7 +1103,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         # plain --resume trained one round past the budget
         status = "budget"
         log(f"wall-clock budget of {tc.minutes} min already used ({elapsed0 / 60:.2f} min over earlier sessions): "
-            f"nothing to train; give a larger --minutes to continue")
+            f"nothing to train; give a larger {option_words('--minutes', 'train.minutes')} to continue")
         total_nimg = state.nimg      # (before the progress bar is made: its total is where the run ends)
 
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
@@ -1319,7 +1319,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # session that trained nothing)
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
-        raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
+        raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept",
+                              what=f"non-finite weights in {bad_net} at the end of training", lr_setting="train.lr")
     fresh = saved_nimg != state.nimg
     final = run_dir / "network-final.json"
     # The end (the last checkpoint where the loop did not write it, the final networks' two files) as one commit

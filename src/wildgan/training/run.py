@@ -97,6 +97,19 @@ def another_out_words() -> str:
     return option_words("another --out", "another run_dir")
 
 
+def out_words(kind: str = "run") -> str:
+    """The folder a refusal names, as its user gave it: '--out' during a command, else the Python call's parameter,
+    train_run's (and Detector's) 'run_dir' for a `kind` 'run', run_study's 'study_dir' for a 'study'."""
+    return option_words("--out", "study_dir" if kind == "study" else "run_dir")
+
+
+def _rewritten_by(evaluate: bool = True) -> str:
+    """What rewrites a run's own subfolders (report/, checkpoints/ ..., and eval-*/ where `evaluate`), in the
+    caller's words."""
+    also = "evaluate, " if evaluate else ""
+    return option_words(f"report, {also}--resume, --overwrite", f"report, {also}resume=True, overwrite=True")
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The run folder
 
@@ -260,7 +273,8 @@ def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
     if not old or not new or old == new or missing_run_data_error(old, "") is None:
         return ""
     return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s "
-            f"{shell_word(new)} {shell_word(old)}) and resume without --data")
+            f"{shell_word(new)} {shell_word(old)}) and resume "
+            f"{option_words('without --data', 'with the data path the run records (read_run_config(RUN).data)')}")
 
 
 def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -273,14 +287,14 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
                           f"{option_words('--overwrite', 'overwrite=True')} deletes it: give one of them")
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
-            raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
+            raise ConfigError(f"{out_words()} {run_dir}: {d} is a file; give a folder for the run")
     _refuse_run_inside_data(data, run_dir, resume=resume)
     refuse_inside_a_runs_own_folder(run_dir, resume=resume)
     if is_study_dir(run_dir):
         # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
         # beside the run's files, and --overwrite would delete none of them
-        raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
-                          f"--out for the run (a study's cells are its runs/CELL folders)")
+        raise ConfigError(f"{out_words()} {run_dir} is a wildgan study folder (written by `wildgan study`); give "
+                          f"{another_out_words()} for the run (a study's cells are its runs/CELL folders)")
     _refuse_a_folder_of_images(run_dir)
     if resume and not (run_dir / "config.json").is_file():
         there = previous_run(run_dir)
@@ -319,10 +333,11 @@ def refuse_images_in_out(out: Path, kind: str, files: str) -> None:
     except OSError:
         return                       # an unreadable folder: where the output is written, that is said
     if image is not None:
-        raise ConfigError(f"--out {out} holds image files (e.g. {image}) and no {kind}: {files} would mix with them, "
-                          f"and wildgan would then read the folder as a {kind}, not as images (`wildgan score RUN "
-                          f"--data {shell_word(out)}` refuses it, a folder above it is scored without its images); "
-                          f"give a new or empty folder as --out")
+        raise ConfigError(f"{out_words(kind)} {out} holds image files (e.g. {image}) and no {kind}: {files} would "
+                          f"mix with them, and wildgan would then read the folder as a {kind}, not as images "
+                          f"({option_words(f'`wildgan score RUN --data {shell_word(out)}`', 'scoring it')} refuses "
+                          f"it, a folder above it is scored without its images); give a new or empty folder as "
+                          f"{out_words(kind)}")
 
 
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
@@ -361,8 +376,9 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
     place = data_folder_holding(data, run_dir)
     if place is None or (resume and (Path(run_dir) / "config.json").is_file() and Path(run_dir).resolve() != place):
         return
-    raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
-                      f"would mix with the data's images; choose an --out outside {place}")
+    raise ConfigError(f"{out_words()} {run_dir} is inside the data folder {place}: the run's sample grids and report "
+                      f"figures would mix with the data's images; choose {option_words('an --out', 'another run_dir')} "
+                      f"outside {place}")
 
 
 # the folders of a run that its own commands rewrite: `wildgan report` replaces report/ (its samples/ with it), a
@@ -370,18 +386,18 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
 RUN_OWN_FOLDERS = ("checkpoints", "samples", "tensorboard", "report")
 
 
-def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None:
+def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False, kind: str = "run") -> None:
     """A new run in another run's checkpoints/, samples/, report/ ... (a mistyped --out, e.g. RUN/report) was written
     there, and the next `wildgan report RUN` deleted its sample grids. A run an older wildgan wrote there may be
-    resumed, as for a run inside its data folder (resume: run_dir holds it). Also a study's --out: its cells would be
-    refused one by one."""
+    resumed, as for a run inside its data folder (resume: run_dir holds it). Also a study's --out (`kind` 'study'):
+    its cells would be refused one by one."""
     if resume and (Path(run_dir) / "config.json").is_file():
         return
     held = run_folder_holding(run_dir)
     if held is not None:
-        raise ConfigError(f"--out {run_dir} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
-                          f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
-                          f"outside it")
+        raise ConfigError(f"{out_words(kind)} {run_dir} is inside the run {held[0]}, in its {held[1]}/ folder, which "
+                          f"wildgan rewrites for that run ({_rewritten_by()}); choose "
+                          f"{option_words('an --out', f'another {out_words(kind)}')} outside it")
 
 
 def run_folder_holding(run_dir: Path, evals: bool = True) -> tuple[Path, str] | None:
@@ -425,7 +441,7 @@ def refuse_a_run_or_study_file(path: str | Path, example: str, label: str = "--o
     held = run_folder_holding(folder, evals=False)
     if held is not None:
         raise ConfigError(f"{label} {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
-                          f"rewrites for that run (report, --resume, --overwrite); give a file outside it, e.g. "
+                          f"rewrites for that run ({_rewritten_by(evaluate=False)}); give a file outside it, e.g. "
                           f"{held[0] / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
@@ -679,7 +695,10 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     nothing), and how the session ended: `trained ... (done); networks in ...` (trained_line) or `stopped: ...`.
     Not where the caller keeps that log.txt itself: `log` is a RunLog (the CLI's, replay_run's), or a RunLog of that
     file collects the caller's warnings (copying_warnings: Detector.fit, a study's cell), which the lines given to
-    `log` reach; only rank 0 of a torchrun job writes it.
+    `log` reach; only rank 0 of a torchrun job writes it. Another rank that fails on its own leaves its error there
+    (RUN/rank-R-error.txt and a line in log.txt, as `wildgan train --distributed` does), which rank 0's `stopped:`
+    line and the error it raises (of that rank's class where it is a wildgan one) name, rather than only the closed
+    connection rank 0 met.
 
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
@@ -693,23 +712,28 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
     Training sets torch's thread count (cfg.train.threads) and seeds its global RNG: both are put back as the caller
     had them when this returns or raises (devices.caller_torch_state_kept)."""
-    from .distributed import current, record_how_training_ended, torchrun_world
+    from .distributed import current, torchrun_world
 
     run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
     # a Python caller's run had no log.txt, while the command's has one: the file a person opens later to learn what
     # the run trained and how it ended
     own = None
-    if torchrun_world()[0] == 0 and not isinstance(log, RunLog) and not kept_by_caller(run_dir / "log.txt"):
+    rank = torchrun_world()[0]
+    if rank == 0 and not isinstance(log, RunLog) and not kept_by_caller(run_dir / "log.txt"):
         own = RunLog(run_dir / "log.txt", show=log, make_folder=True)
     with caller_torch_state_kept(), copying_warnings(own):
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
                                      log=log if own is None else own, split=split, before_unlock=before_unlock)
         except BaseException as e:
-            if own is not None:
-                # as the command's log.txt: how the training ended (a refusal, the folder another process's, ran
-                # nothing and writes nothing)
-                record_how_training_ended(run_dir, current(), e, own.write)
+            # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
+            # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
+            # that failed alone left no record, and rank 0 could only say that a peer stopped without a word. A
+            # caller that tells the end too (the CLI, replay_run) writes nothing twice (the exception is marked)
+            echo = (_told_end(run_dir, e, None if own is None else own.write) if own is not None or rank != 0
+                    else None)
+            if echo is not None:
+                raise echo from e
             raise
         if own is not None:
             own(trained_line(result))
@@ -761,8 +785,6 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                 log: Callable[[str], None], **train_kw: Any) -> TrainResult:
     """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
     to `log` alone)."""
-    from .distributed import current, peer_end_error, record_how_training_ended
-
     file_cfg = as_fit_read(run_config_file(config), config)
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
@@ -782,20 +804,14 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as caught:
-        ctx = current()
         # a stop's advice names train_run(cfg, RUN, resume=True) "with the same cfg", a cfg this caller never had:
         # the call that continues the replay instead (the same in log.txt's `stopped:` line)
-        e = _replay_stop(caught, config, run_dir, data, dataset, ctx is not None)
-        if run_log is not None or ctx is not None:
-            # as the command's log.txt: how the training ended, after the warnings held (a refusal, the run folder
-            # another process's, writes nothing; nor does a failure before training, as the command's does not).
-            # Every rank: another than 0 records its own failure (RUN/rank-R-error.txt, its line in log.txt), or a
-            # peer that did not answer, before the caller's shutdown closes its sockets and rank 0's collective
-            # fails; without it rank 0 could only say that a peer stopped without a word
-            record_how_training_ended(run_dir, ctx, e, log if run_log is None else run_log.write)
-        # a rank's error that is only the echo of another's end (a closed connection, a timeout), told as the
-        # command tells it: on rank 0 the failed rank's own error, of its class, else where that error is
-        echo = peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
+        from .distributed import current
+
+        e = _replay_stop(caught, config, run_dir, data, dataset, current() is not None)
+        # rank 0's end said in the run log this keeps, after the warnings held (a failure before training writes
+        # nothing, as the command's does not); train_run told the other ranks' ends already
+        echo = _told_end(run_dir, e, None if run_log is None else run_log.write)
         if echo is not None:
             raise echo from e
         if e is not caught:
@@ -814,8 +830,31 @@ def _replay_stop(e: BaseException, config: Path, run_dir: Path, data: str | Path
     again = f"replay_run({', '.join(args)})"
     advice = (f"continue with the same torchrun command, its script calling {again}" if distributed else
               f"continue with {again}")
-    return TrainingInterrupted(e.without_advice, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
-                               complete=e.complete, resume_advice=advice)
+    again_said = TrainingInterrupted(e.without_advice, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
+                                     complete=e.complete, resume_advice=advice)
+    # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
+    # recorded a second time under the new advice
+    again_said.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
+    return again_said
+
+
+def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | None) -> WildganError | None:
+    """A training session's end by `e`, told as `wildgan train --distributed` tells it (training.distributed's
+    record_how_training_ended, peer_end_error); returns the error to raise instead of `e`, if any. `write`: how rank
+    0 (or the one process) writes its `stopped: ...` line into log.txt, None where its caller does.
+
+    Every rank: one other than 0 records its own failure (RUN/rank-R-error.txt, its line in log.txt), or a peer that
+    did not answer, before the caller's shutdown closes its sockets and rank 0's collective fails, so that rank 0's
+    line names it. A refusal (the run folder another process's) writes nothing. The error returned: where `e` is only
+    the echo of another rank's end (a closed connection, a timeout), on rank 0 the failed rank's own error, of its
+    class, else where that error is."""
+    from .distributed import current, peer_end_error, record_how_training_ended
+
+    ctx = current()
+    # (rank 0 without `write` leaves its line to the caller, which records it: marked recorded here, it was lost)
+    if write is not None or (ctx is not None and not ctx.is_main):
+        record_how_training_ended(run_dir, ctx, e, write if write is not None else (lambda m: None))
+    return peer_end_error(run_dir, ctx, e) if isinstance(e, Exception) else None
 
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
@@ -1041,8 +1080,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # (an older wildgan took such an --out): resumed, as its files are this run's, but the other run's commands
         # may delete them
         said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
-                    f"allowed that; a new run there is refused), which wildgan rewrites for that run (report, "
-                    f"evaluate, --resume, --overwrite): move this run out of it")
+                    f"allowed that; a new run there is refused), which wildgan rewrites for that run "
+                    f"({_rewritten_by()}): move this run out of it")
     if resume:
         # a run trained in the order its images were read (a replay of a Detector.fit's run: split.json's
         # train_order) resumes in it, though the command line's split of its pile comes shuffled by the seed
@@ -1123,8 +1162,8 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
     changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in names]
     log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
-        f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
-        f"float noise")
+        f"both, config.yaml records the new ones, so {option_words('a `--config` replay', 'a replay_run')} of this "
+        f"run matches it only up to float noise")
     return cfg, frozenset(names)
 
 

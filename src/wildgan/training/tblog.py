@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, option_words
 
 
 def require_tensorboard() -> Any:
@@ -16,9 +16,12 @@ def require_tensorboard() -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard "
-                          "(or pip install 'wildgan[tensorboard]'), or train without it (--no-tensorboard on a "
-                          "--resume of a run recorded with it)") from None
+        raise ConfigError(option_words(
+            "--tensorboard needs the tensorboard package: pip install tensorboard (or pip install "
+            "'wildgan[tensorboard]'), or train without it (--no-tensorboard on a --resume of a run recorded with it)",
+            "train.tensorboard=True needs the tensorboard package: pip install tensorboard (or pip install "
+            "'wildgan[tensorboard]'), or train with train.tensorboard=False (also on a resume of a run recorded with "
+            "it)")) from None
     return SummaryWriter
 
 
