@@ -1109,16 +1109,18 @@ def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, 
         ["tree/test/crack/00.png", *[f"tree/test/good/{i:02d}.png" for i in range(4)]]
 
 
-def _into_closed_pipe(argv: list[str], cwd: Path):
+def _into_closed_pipe(argv: list[str], cwd: Path, before: str = "", stderr_too: bool = False):
     """`wildgan ARGV | head` whose reader has left: the command run in a subprocess whose stdout is a pipe already
     closed at its reading end. Without PYTHONUNBUFFERED (set in
     some CI and IDE shells): a user's stdout into a pipe is block-buffered, and what is left in its buffer fails when
-    Python flushes it on exit (that case went unseen where it was set)."""
+    Python flushes it on exit (that case went unseen where it was set). `before`: code run before main (a command
+    replaced in wildgan.cli); `stderr_too`: stderr into that pipe as well (`2>&1 | head`)."""
     import subprocess
     import sys
 
-    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from wildgan.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+            + ("os.dup2(w, 2); " if stderr_too else "") + "import wildgan.cli as c; from wildgan.cli import main\n"
+            + before + "\nsys.exit(main(sys.argv[1:]))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=cwd)
 
@@ -1132,6 +1134,28 @@ def test_a_reader_that_leaves_early_is_not_an_error(tmp_path, argv):
     proc = _into_closed_pipe(argv, tmp_path)
     assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr and "Broken pipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("where", ["as the command prints", "as its output is flushed at the end"])
+def test_a_reader_that_leaves_early_is_shown_with_debug(tmp_path, where):
+    """`wildgan --debug info | head -1`: --debug asked to see what happened, and the broken pipe ended the command
+    with exit 141 and not a word, as without it. The traceback is now on stderr, open while stdout is closed; still
+    exit 141. Without --debug it stays quiet; with stderr closed too (`2>&1 | head`) there is nobody to show it to,
+    and nothing fails on exit (120). Its own write (more than stdout's buffer holds), or the flush after the command."""
+    # (the real `info` prints less than stdout's buffer: its output fails when main flushes it)
+    before = "c.cmd_info = lambda a: print('x' * 100_000) or 0" if where == "as the command prints" else ""
+    argv = ["info", "--preset", "tiny"]
+    shown = _into_closed_pipe(["--debug", *argv], tmp_path, before)
+    assert shown.returncode == 141 and shown.stderr.startswith("Traceback (most recent call last):"), shown.stderr
+    assert shown.stderr.rstrip().endswith("BrokenPipeError: [Errno 32] Broken pipe"), shown.stderr
+    # (where it broke: the command's write, or main's flush)
+    assert ("in <lambda>" in shown.stderr) == (where == "as the command prints") != \
+        ("sys.stdout.flush()" in shown.stderr), shown.stderr
+    assert "Exception ignored" not in shown.stderr, shown.stderr
+    quiet = _into_closed_pipe(argv, tmp_path, before)
+    assert (quiet.returncode, quiet.stderr) == (141, ""), quiet.stderr
+    both = _into_closed_pipe(["--debug", *argv], tmp_path, before, stderr_too=True)
+    assert (both.returncode, both.stderr) == (141, ""), both.stderr
 
 
 def test_a_study_into_a_closed_pipe_ends_quietly_with_its_files_whole(tiny_npz, tmp_path):
