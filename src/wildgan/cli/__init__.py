@@ -16,9 +16,9 @@ tests/unit/test_layering.py checks it):
   `cmd_NAME` takes the parsed options and returns the exit code);
 * here, `make_parser` (the options, each command's parser given its `cmd_NAME`) and `main`: parses, dispatches, and
   turns each way a command ends into one line on stderr and an exit code (a WildganError: "wildgan: error: ...", 2;
-  training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for the
-  commands that train (`train`, `study`, `demo`: signals.on_sighup; the others keep Python's default); out of memory
-  or an OSError 1; a closed stdout or stderr pipe 141, quietly, but for --debug's traceback).
+  training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for every
+  command but `info` (signals.on_sighup; `info` keeps Python's default); out of memory or an OSError 1; a closed
+  stdout or stderr pipe 141, quietly, but for --debug's traceback).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
@@ -217,7 +217,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
-        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129 for a command that trains: on_sighup)
+        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129: on_sighup)
         say_stop(f"wildgan{tag}: {e}")
         return 128 + e.signum
     except BrokenPipeError as e:
