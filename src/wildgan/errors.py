@@ -252,8 +252,8 @@ class Terminated(BaseException):
     on). So it also passes the handlers that gather each rank's error to raise it on every rank (scoring.run.
     score_files): every rank received the signal, and each says so as one process does.
 
-    `signum`: the signal, SIGTERM unless said (the CLI's SIGHUP of a command that trains raises it with SIGHUP's
-    wording): the CLI exits with 128 + it."""
+    `signum`: the signal, SIGTERM unless said (the CLI's SIGHUP raises it with SIGHUP's wording, `score` stopped by
+    Ctrl-C with SIGINT's, to say how to continue): the CLI exits with 128 + it."""
 
     def __init__(self, message: str = TERMINATED, signum: int = signal.SIGTERM) -> None:
         super().__init__(message)

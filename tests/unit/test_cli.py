@@ -1118,16 +1118,18 @@ def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, 
         ["tree/test/crack/00.png", *[f"tree/test/good/{i:02d}.png" for i in range(4)]]
 
 
-def _into_closed_pipe(argv: list[str], cwd: Path):
+def _into_closed_pipe(argv: list[str], cwd: Path, before: str = "", stderr_too: bool = False):
     """`wildgan ARGV | head` whose reader has left: the command run in a subprocess whose stdout is a pipe already
     closed at its reading end. Without PYTHONUNBUFFERED (set in
     some CI and IDE shells): a user's stdout into a pipe is block-buffered, and what is left in its buffer fails when
-    Python flushes it on exit (that case went unseen where it was set)."""
+    Python flushes it on exit (that case went unseen where it was set). `before`: code run before main (a command
+    replaced in wildgan.cli); `stderr_too`: stderr into that pipe as well (`2>&1 | head`)."""
     import subprocess
     import sys
 
-    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from wildgan.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+            + ("os.dup2(w, 2); " if stderr_too else "") + "import wildgan.cli as c; from wildgan.cli import main\n"
+            + before + "\nsys.exit(main(sys.argv[1:]))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=cwd)
 
@@ -1141,6 +1143,28 @@ def test_a_reader_that_leaves_early_is_not_an_error(tmp_path, argv):
     proc = _into_closed_pipe(argv, tmp_path)
     assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr and "Broken pipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("where", ["as the command prints", "as its output is flushed at the end"])
+def test_a_reader_that_leaves_early_is_shown_with_debug(tmp_path, where):
+    """`wildgan --debug info | head -1`: --debug asked to see what happened, and the broken pipe ended the command
+    with exit 141 and not a word, as without it. The traceback is now on stderr, open while stdout is closed; still
+    exit 141. Without --debug it stays quiet; with stderr closed too (`2>&1 | head`) there is nobody to show it to,
+    and nothing fails on exit (120). Its own write (more than stdout's buffer holds), or the flush after the command."""
+    # (the real `info` prints less than stdout's buffer: its output fails when main flushes it)
+    before = "c.cmd_info = lambda a: print('x' * 100_000) or 0" if where == "as the command prints" else ""
+    argv = ["info", "--preset", "tiny"]
+    shown = _into_closed_pipe(["--debug", *argv], tmp_path, before)
+    assert shown.returncode == 141 and shown.stderr.startswith("Traceback (most recent call last):"), shown.stderr
+    assert shown.stderr.rstrip().endswith("BrokenPipeError: [Errno 32] Broken pipe"), shown.stderr
+    # (where it broke: the command's write, or main's flush)
+    assert ("in <lambda>" in shown.stderr) == (where == "as the command prints") != \
+        ("sys.stdout.flush()" in shown.stderr), shown.stderr
+    assert "Exception ignored" not in shown.stderr, shown.stderr
+    quiet = _into_closed_pipe(argv, tmp_path, before)
+    assert (quiet.returncode, quiet.stderr) == (141, ""), quiet.stderr
+    both = _into_closed_pipe(["--debug", *argv], tmp_path, before, stderr_too=True)
+    assert (both.returncode, both.stderr) == (141, ""), both.stderr
 
 
 def test_a_study_into_a_closed_pipe_ends_quietly_with_its_files_whole(tiny_npz, tmp_path):
@@ -1849,11 +1873,12 @@ def test_resumed_config_names_the_settings_it_noted(tiny_npz, tmp_path):
     assert noted == frozenset() and len(said) == 1
 
 
-def test_sighup_stops_the_commands_that_train_only_and_nohups_is_kept(tmp_path, monkeypatch, capsys):
+def test_sighup_stops_every_command_but_info_and_nohups_is_kept(tmp_path, monkeypatch, capsys):
     """SIGHUP (a dropped ssh session) killed `wildgan train` without a word or a checkpoint: for the commands that
     train it is now handled as SIGTERM is (in training's loop a checkpoint; elsewhere, as here while the data is read,
-    one line and 128 + 1), the caller's handler put back after. Another command keeps Python's default (a `score`
-    is not made to outlive its terminal), and a SIGHUP that nohup ignores stays ignored."""
+    one line and 128 + 1), the caller's handler put back after; so it is for the commands that read and score images
+    (score, evaluate, report, export), which Python's default killed mid-write. `info`, done in a moment and writing
+    nothing, keeps Python's default, and a SIGHUP that nohup ignores stays ignored."""
     import signal
 
     import wildgan.cli as cli
@@ -1866,8 +1891,11 @@ def test_sighup_stops_the_commands_that_train_only_and_nohups_is_kept(tmp_path, 
             signal.raise_signal(signal.SIGHUP)
         return 0
 
-    monkeypatch.setattr(cli, "cmd_train", hung_up)
-    monkeypatch.setattr(cli, "cmd_info", hung_up)
+    for name in ("train", "info", "score", "evaluate", "report", "export"):
+        monkeypatch.setattr(cli, f"cmd_{name}", hung_up)
+    for argv in (["score", "r", "--out", str(tmp_path / "s.csv")], ["evaluate", "r"], ["report", "r"],
+                 ["export", "r", "--out", str(tmp_path / "m")]):
+        assert main(argv) == 0 and callable(seen[argv[0]]), argv
     before = signal.getsignal(signal.SIGHUP)
     assert main(["train", "--out", str(tmp_path / "r")]) == 129
     assert capsys.readouterr().err == ("wildgan: hung up by SIGHUP (its terminal closed, e.g. an ssh connection "
@@ -1880,6 +1908,102 @@ def test_sighup_stops_the_commands_that_train_only_and_nohups_is_kept(tmp_path, 
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, saved)
+
+
+def test_sighup_stops_a_score_with_its_chunks_kept_and_says_how_to_continue(scoring_pile, tmp_path, capsys):
+    """`wildgan score RUN --data PILE --out p.csv > log 2>&1 &` and the ssh session drops: the shell's SIGHUP killed
+    it by Python's default, without a word. It now stops as for SIGTERM: its finished chunks kept in p.csv.chunks,
+    one line saying so and how to go on (the only word the user finds: score keeps no log), exit 129; the same
+    command then scores only the rest, to the same CSV as a scoring never stopped."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pile, run, _ = scoring_pile(12)
+    out, marker = tmp_path / "p.csv", tmp_path / "first-chunk-saved"
+    # in the command's process: the tiny untrained networks of scoring_pile, and a pause after the first chunk is
+    # saved, for the hangup to come mid-run
+    code = ("import sys, time\n"
+            "from wildgan.cli import main\n"
+            "from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset\n"
+            "from wildgan.scoring import run as scoring\n"
+            "model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset('tiny', 8, 1), "
+            "train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), 'cpu')\n"
+            "scoring.load_model = lambda *a, **k: model\n"
+            "real = scoring._chunk_saver\n"
+            "def saver(*a, **k):\n"
+            "    save = real(*a, **k)\n"
+            "    def saved(*b, **kw):\n"
+            "        save(*b, **kw)\n"
+            f"        open({str(marker)!r}, 'w').close()\n"
+            "        time.sleep(60)\n"
+            "    return saved\n"
+            "scoring._chunk_saver = saver\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    argv = ["score", str(run), "--data", str(pile), "--device", "cpu", "--chunk-size", "4", "--out", str(out),
+            "--no-progress"]
+    env = {**os.environ, "WILDGAN_DECODE_WORKERS": "1"}
+    with subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env) as proc:
+        for _ in range(1200):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGHUP)
+        said = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 129, said            # (was -SIGHUP: killed)
+    assert said.splitlines()[-1] == (
+        "wildgan: hung up by SIGHUP (its terminal closed, e.g. an ssh connection dropped); 1 of 3 chunks scored and "
+        f"kept in {out}.chunks: the same command continues from them, scoring only the rest"), said
+    assert not out.exists() and len(list((tmp_path / "p.csv.chunks").glob("chunk-*.npz"))) == 1
+    assert main(argv) == 0
+    assert "1 of them resumed from" in capsys.readouterr().err
+    stopped = out.read_text()
+    assert main([*argv, "--no-resume"]) == 0 and out.read_text() == stopped
+    capsys.readouterr()
+
+
+def test_a_stopped_score_names_its_chunks_only_where_it_kept_some(scoring_pile, tmp_path, monkeypatch, capsys):
+    """The way on after a stop is said where finished chunks are kept: for Ctrl-C as for SIGTERM (still exit 130 /
+    143), without --no-resume where it was given (the same command would delete them); not where nothing was kept
+    (a stop in the first chunk, or --out -)."""
+    import signal
+
+    from wildgan.scoring import run as scoring
+
+    pile, run, _ = scoring_pile(12)
+    out = tmp_path / "p.csv"
+    real = scoring._chunk_saver
+    stop = []
+
+    def saver(*a, **k):
+        save = real(*a, **k)
+
+        def saved(c, *b, **kw):
+            save(c, *b, **kw)
+            if stop:
+                signal.raise_signal(stop[0])       # (the CLI's handler, or Python's Ctrl-C: raises before this returns)
+        return saved
+
+    monkeypatch.setattr(scoring, "_chunk_saver", saver)
+    base = ["score", str(run), "--data", str(pile), "--device", "cpu", "--chunk-size", "4", "--no-progress"]
+    for signum, no_resume in ((signal.SIGINT, False), (signal.SIGTERM, True)):
+        stop[:] = [signum]
+        got = main([*base, "--out", str(out), *(["--no-resume"] if no_resume else [])])
+        last = capsys.readouterr().err.splitlines()[-1]
+        again = " without --no-resume" if no_resume else ""
+        assert (got, last) == (128 + signum, f"wildgan: {stop_words(signum)}; 1 of 3 chunks scored and kept in "
+                                             f"{out}.chunks: the same command{again} continues from them, scoring "
+                                             f"only the rest"), last
+    # a stop before the first chunk was finished, or with --out -: nothing kept, nothing promised
+    def first_image(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "_score_chunks", first_image)
+    for where in (str(tmp_path / "q.csv"), "-"):
+        assert main([*base, "--out", where]) == 130
+        assert capsys.readouterr().err.splitlines()[-1] == "wildgan: interrupted by SIGINT (Ctrl-C)", where
 
 
 def test_sigterm_ends_a_command_with_one_line_and_143():

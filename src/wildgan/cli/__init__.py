@@ -16,9 +16,9 @@ tests/unit/test_layering.py checks it):
   `cmd_NAME` takes the parsed options and returns the exit code);
 * here, `make_parser` (the options, each command's parser given its `cmd_NAME`) and `main`: parses, dispatches, and
   turns each way a command ends into one line on stderr and an exit code (a WildganError: "wildgan: error: ...", 2;
-  training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for the
-  commands that train (`train`, `study`, `demo`: signals.on_sighup; the others keep Python's default); out of memory
-  or an OSError 1; a closed stdout or stderr pipe 141, quietly).
+  training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for every
+  command but `info` (signals.on_sighup; `info` keeps Python's default); out of memory or an OSError 1; a closed
+  stdout or stderr pipe 141, quietly, but for --debug's traceback).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
@@ -93,8 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone;
         # what is still buffered, stderr's too with `2>&1 | head`, must have nowhere to fail on exit: status 120)
-        silence_closed_outputs()
-        return 141
+        return _reader_gone("--debug" in (sys.argv[1:] if argv is None else argv))
+
+
+def _reader_gone(debug: bool) -> int:
+    """The exit of a command whose stdout's or stderr's reader went away (a BrokenPipeError being handled): 141,
+    without a word, since nobody reads the output any more; but with --debug, which asked for what happened, the
+    traceback on stderr where it is still open (`wildgan --debug info | head -1` closes stdout only). Then both
+    streams silenced where closed, so that what is still buffered has nowhere to fail on exit (status 120)."""
+    if debug:
+        import traceback
+
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        except OSError:         # (stderr is the closed one, `2>&1 | head`: nobody to show it to)
+            pass
+    silence_closed_outputs()
+    return 141
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -201,7 +217,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
-        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129 for a command that trains: on_sighup)
+        # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129: on_sighup)
         say_stop(f"wildgan{tag}: {e}")
         return 128 + e.signum
     except BrokenPipeError as e:
@@ -212,10 +228,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 raise
             eprint(f"wildgan: error{tag}: {e}")
             return 1
-        # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback, no error line
-        # (there is no one to read it), and no second error when Python flushes the streams on exit
-        silence_closed_outputs()
-        return 141
+        # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback (but for
+        # --debug's), no error line (there is no one to read it), and no second error when Python flushes the
+        # streams on exit
+        return _reader_gone(debug)
     except OSError as e:  # after BrokenPipeError, one of its kind
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
         if debug:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import as_typed
-from ..errors import ConfigError, DataError, HeldWarning, WildganError
+from ..errors import INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, WildganError
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      use_threads, warn)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -20,8 +21,44 @@ if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, ins
     from ..data import AnomalySplit
 
 
-@peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
+    """`wildgan score`; a stop by a signal (Ctrl-C, SIGTERM, SIGHUP: a dropped ssh session) that leaves finished chunks
+    in OUT.chunks says so, and how to go on: the stop's line is all the user has to go by (score keeps no log), and
+    a rerun that is not the same command (another --out, --no-resume) scores the whole pile again."""
+    try:
+        return _score(a)
+    except (Terminated, KeyboardInterrupt) as e:
+        kept = _chunks_kept(a)
+        if not kept:
+            raise
+        if isinstance(e, KeyboardInterrupt):        # (said by main as `interrupted by SIGINT (Ctrl-C)`, 130, as before)
+            raise Terminated(f"{INTERRUPTED}; {kept}", signal.SIGINT) from None
+        raise Terminated(f"{e}; {kept}", e.signum) from None
+
+
+def _chunks_kept(a: argparse.Namespace) -> str:
+    """What a stopped scoring leaves to continue from, and how: '' where nothing (--out -, a pile of one chunk, a
+    stop before the first chunk was finished or after the CSV took them), and on a rank other than 0 (rank 0 says it
+    for the job)."""
+    d = _resume_dir(a)
+    if d is None or int(os.environ.get("RANK", "0")) != 0:
+        return ""
+    from ..scoring.run import finished_chunks
+
+    try:
+        done, total = finished_chunks(d)
+    except OSError:             # (the folder unreadable: nothing to promise)
+        return ""
+    if not done:
+        return ""
+    of = f" of {total}" if total is not None else ""
+    again = " without --no-resume" if a.no_resume else ""
+    return (f"{done}{of} chunk{'s' if (total or done) != 1 else ''} scored and kept in {d}: the same command"
+            f"{again} continues from them, scoring only the rest")
+
+
+@peer_failures_told
+def _score(a: argparse.Namespace) -> int:
     from ..data.dataset_files import npz_has_labels
     from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
     from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv

@@ -1,5 +1,5 @@
-"""How a command ends on a signal: SIGTERM as Ctrl-C is (one line, exit 143), SIGHUP as SIGTERM for the commands
-that train (exit 129), and main's line for a stopped command, said even where the terminal is gone."""
+"""How a command ends on a signal: SIGTERM as Ctrl-C is (one line, exit 143), SIGHUP as SIGTERM for every command
+but `info` (exit 129), and main's line for a stopped command, said even where the terminal is gone."""
 
 from __future__ import annotations
 
@@ -28,28 +28,32 @@ def on_sigterm() -> tuple[Any, dict[str, bool]]:
             # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
             # that outcome into a traceback
             return
-        # (SIGHUP too, for a command that trains: on_sighup passes it here outside training's loop)
+        # (SIGHUP too: on_sighup passes it here outside training's loop and score's CSV commit)
         raise Terminated(stop_words(signum), signum)
 
     return signal.signal(signal.SIGTERM, term), state
 
 
-# the commands that train, whose SIGHUP stops them as SIGTERM does (on_sighup)
-_TRAINING_COMMANDS = ("train", "study", "demo")
+# the commands whose SIGHUP stops them as SIGTERM does (on_sighup): those that train (a checkpoint), score (its
+# finished chunks kept, its CSV commit not cut in two, and the way to continue said), and the others that read and
+# score images for minutes on a large test split (evaluate, report, export --threshold: their writes' temporary files
+# removed, and a stop said where stderr outlives the terminal, `> log 2>&1 &`). Not `info`: done in a moment, it
+# writes nothing, so Python's default kill loses nothing and leaves nothing behind
+_HANGUP_STOPS = ("train", "study", "demo", "score", "evaluate", "report", "export")
 
 
 def on_sighup(command: str | None) -> tuple[bool, Any]:
-    """For a command that trains: SIGHUP (its terminal gone, e.g. a dropped ssh connection, where it ran without tmux or
-    nohup) handled as SIGTERM is, rather than Python's default, which killed the process with no checkpoint: in
-    training's loop a checkpoint, then the stop (exit 129); anywhere else the command's one-line stop (Terminated).
-    Handled by passing the signal to whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's
-    stops_deferred, on_sigterm's): one way to stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which
-    asked the command to outlive its terminal) is left so; so is every other command's. Returns whether a handler
-    was set, and the previous one to restore."""
+    """For the commands of _HANGUP_STOPS: SIGHUP (its terminal gone, e.g. a dropped ssh connection, where it ran without
+    tmux or nohup; a background job's at the shell's end) handled as SIGTERM is, rather than Python's default, which
+    killed the process without a word: in training's loop a checkpoint, then the stop (exit 129); in score's CSV commit
+    the commit first; anywhere else the command's one-line stop (Terminated). Handled by passing the signal to
+    whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's stops_deferred, on_sigterm's): one way to
+    stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which asked the command to outlive its terminal)
+    is left so; so is `info`'s. Returns whether a handler was set, and the previous one to restore."""
     import signal
     import threading
 
-    if command not in _TRAINING_COMMANDS or not hasattr(signal, "SIGHUP") or \
+    if command not in _HANGUP_STOPS or not hasattr(signal, "SIGHUP") or \
             threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
         return False, None

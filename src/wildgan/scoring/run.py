@@ -14,7 +14,7 @@ Python equivalent of `wildgan score`. The module, in file order:
   (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
 * **Resume folders** -- what a folder's saved chunks are scores of (`_resume_key`), the chunking a folder written by
   another number of processes keeps (`_resumable_parts`), preparing the folder, reading and saving chunks;
-  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up.
+  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up, `finished_chunks` for its word on a stop.
 * **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image (`write_run_scores_csv` for a run's own
   file, which write_scores_csv refuses to replace)."""
 
@@ -838,6 +838,20 @@ def remove_resume_dir(d: Path) -> None:
     for f in files:
         f.unlink(missing_ok=True)
     d.rmdir()
+
+
+def finished_chunks(d: Path) -> tuple[int, int | None]:
+    """How far the scoring that keeps its chunks in resume folder `d` got: its finished chunks (chunk-NNNNN.npz
+    files) and the number of chunks its manifest records (None where it cannot be read: not written yet, or damaged).
+    (0, None) where `d` is not a resume folder."""
+    if not is_resume_dir(d):
+        return 0, None
+    done = sum(1 for f in d.iterdir() if f.name.startswith("chunk-") and f.suffix == ".npz")
+    try:
+        n = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("n_chunks")
+    except (OSError, ValueError, AttributeError):
+        n = None
+    return done, n if isinstance(n, int) and n >= done else None
 
 
 def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
