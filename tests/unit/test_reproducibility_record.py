@@ -497,10 +497,17 @@ def test_a_replay_of_a_fit_on_a_folder_trains_its_networks_again(tmp_path):
         assert json.loads((run / "split.json").read_text())["train_order"] == "as read"
 
 
-def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(tmp_path):
-    """A fit's run of an earlier wildgan does not record its order, and its replay keeps shuffling the pile by the
-    seed; it was warned of as training on other images than the run's, which it reads all of. Said as it is: the
-    same images (their pixels in the order read are the run's), in another order. Other images are still said so."""
+def test_a_replay_of_an_older_fit_follows_its_read_order_where_its_pixels_prove_it(tmp_path):
+    """A fit's run of an earlier wildgan does not record its order, and its replay kept shuffling the pile by the
+    seed: other networks, with a warning that only the order differed, though the pixels in the order read were
+    checked to be the run's. fit never shuffles: where they are, the replay follows the read order (the fit's
+    networks again, without a warning, and its own record says the order). A pile edited since is not the run's: it
+    keeps the shuffle and the warning of other images."""
+    import warnings
+
+    from wildgan.config import run_config_file
+    from wildgan.data import build_split
+    from wildgan.data.replay import warn_if_replay_reads_other_images
     from wildgan.errors import WildganWarning
     from wildgan.training.run import replay_run
 
@@ -509,14 +516,20 @@ def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(
     record.pop("train_order", None)                  # (as an earlier wildgan wrote it)
     (fit / "split.json").write_text(json.dumps(record))
     config = fit / "config.json"
-    with pytest.warns(WildganWarning) as got:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)              # (the run's images, in its order)
         replay_run(config, tmp_path / "old", progress=False, log=lambda m: None, warn_not_grown=False)
-    said = [str(w.message) for w in got if str(w.message).startswith(str(config))]
+    assert _sha(tmp_path / "old") == _sha(fit)
+    assert json.loads((tmp_path / "old" / "split.json").read_text())["train_order"] == "as read"
+    # a split given in the seeded shuffle (not put in the run's order): only the order is said to differ
+    cfg = run_config_file(config)
+    with pytest.warns(WildganWarning) as got:
+        warn_if_replay_reads_other_images(config, cfg, build_split(cfg.data))
+    said = [str(w.message) for w in got]
     assert said == [f"{config} replays the run in {fit} on the images it trained on, but in another order "
                     f"({fit / 'split.json'} records them): that run, a Detector.fit, trained them in the order it "
                     f"read them (which its record, of an earlier wildgan, does not say), and this replay in the order "
                     f"its seed shuffles them: this trains other networks than that run's"], said
-    assert _sha(tmp_path / "old") != _sha(fit)
     from PIL import Image
 
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited: other images
@@ -526,3 +539,4 @@ def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(
     assert len(said) == 1 and said[0].startswith(
         f"{config} replays the run in {fit}, but its training images are not the ones that run trained on (the "
         f"training images' pixels; decoded by the same image reader"), said
+    assert json.loads((tmp_path / "edited" / "split.json").read_text())["train_order"] == "seeded shuffle"
