@@ -443,18 +443,24 @@ def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given
     assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
 
 
-def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
-    """(a folder of 40 small PNGs, the run of a tiny Detector.fit on it)."""
-    import warnings
-
+def _pile(tmp_path: Path) -> Path:
+    """A folder of 40 small random PNGs."""
     from PIL import Image
-
-    from wildgan.detector import Detector
 
     pile = tmp_path / "pile"
     pile.mkdir()
     for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (40, 16, 16), dtype=np.uint8)):
         Image.fromarray(im).save(pile / f"{i}.png")
+    return pile
+
+
+def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """(a folder of 40 small PNGs, the run of a tiny Detector.fit on it)."""
+    import warnings
+
+    from wildgan.detector import Detector
+
+    pile = _pile(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
         Detector(run_dir=str(tmp_path / "fit"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
@@ -540,3 +546,62 @@ def test_a_replay_of_an_older_fit_follows_its_read_order_where_its_pixels_prove_
         f"{config} replays the run in {fit}, but its training images are not the ones that run trained on (the "
         f"training images' pixels; decoded by the same image reader"), said
     assert json.loads((tmp_path / "edited" / "split.json").read_text())["train_order"] == "seeded shuffle"
+
+
+def test_a_stopped_fit_on_a_folder_resumes_from_the_command_line_and_from_python_on_the_same_images(
+        tmp_path, monkeypatch, capsys):
+    """A Detector.fit on a folder, stopped (SIGTERM), and continued by `wildgan train --out RUN --resume`: refused,
+    since fit names its images by the paths it was given and the command line's reader by their place in the
+    folder, so the resume took them for other images (and before that, any fit's run was refused outright). Now
+    compared by their pixels in fit's order: the resume finishes the fit's networks, as an uninterrupted fit trains
+    them. fit(resume=True) continues it too, after the command line's resume or given the folder under another
+    spelling; images edited since are still refused."""
+    import os
+    import shutil
+    import signal
+    import warnings
+
+    import wildgan.training.loop as loop
+    from wildgan.cli import main
+    from wildgan.detector import Detector
+    from wildgan.errors import ConfigError, TrainingInterrupted
+
+    pile = _pile(tmp_path)
+    params = dict(preset="tiny", total_kimg=0.2, phase_kimg=0.1, resolution=16, device="cpu", threads=1)
+    run = tmp_path / "run"
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)        # (as `kill PID` or a scheduler's stop)
+        return real(self, *a, **k)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        with monkeypatch.context() as m:
+            m.setattr(loop.StepRunner, "iteration", signalled)
+            with pytest.raises(TrainingInterrupted):
+                Detector(run_dir=str(run), **params).fit(pile)
+        for copy in ("by-python", "edited"):
+            shutil.copytree(run, tmp_path / copy)
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        Detector(run_dir=str(tmp_path / "whole"), **params).fit(pile)
+        assert _sha(run) == _sha(tmp_path / "whole")
+        # fit(resume=True) after the command line's resume (whose split.json names the images as its reader does),
+        # and of the stopped fit given the folder as a relative path: the same images, the same networks
+        monkeypatch.chdir(tmp_path)
+        Detector(run_dir=str(run), **params).fit("pile", resume=True)
+        Detector(run_dir=str(tmp_path / "by-python"), **params).fit("pile", resume=True)
+    assert _sha(run) == _sha(tmp_path / "by-python") == _sha(tmp_path / "whole")
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited: other images
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "edited"), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"wildgan: error: {tmp_path / 'edited'}: the training images changed since this run started (the " \
+           f"training images' pixels; decoded by the same image reader" in err, err
+    assert "This run was trained by Detector.fit, whose reading of" in err, err
+    with pytest.raises(ConfigError, match="fit\\(resume=True\\) must be given the same images"):
+        Detector(run_dir=str(tmp_path / "edited"), **params).fit(pile, resume=True)
