@@ -583,11 +583,21 @@ def test_a_stopped_fit_on_a_folder_resumes_from_the_command_line_and_from_python
             m.setattr(loop.StepRunner, "iteration", signalled)
             with pytest.raises(TrainingInterrupted):
                 Detector(run_dir=str(run), **params).fit(pile)
-        for copy in ("by-python", "edited"):
+        for copy in ("by-python", "edited", "older"):
             shutil.copytree(run, tmp_path / copy)
         assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
         Detector(run_dir=str(tmp_path / "whole"), **params).fit(pile)
         assert _sha(run) == _sha(tmp_path / "whole")
+        # a fit of an earlier wildgan, which recorded no order: its pixels prove the order read, which is followed
+        older = tmp_path / "older"
+        record = json.loads((older / "split.json").read_text())
+        del record["train_order"]
+        (older / "split.json").write_text(json.dumps(record))
+        header = (older / "config.yaml").read_text()
+        (older / "config.yaml").write_text(header.replace(', "train_order": "as read"', ""))
+        assert '"train_order"' not in (older / "config.yaml").read_text()
+        assert main(["train", "--out", str(older), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        assert _sha(older) == _sha(tmp_path / "whole")
         # fit(resume=True) after the command line's resume (whose split.json names the images as its reader does),
         # and of the stopped fit given the folder as a relative path: the same images, the same networks
         monkeypatch.chdir(tmp_path)
