@@ -991,8 +991,9 @@ def test_an_unknown_name_of_a_module_with_moved_names_still_raises(old):
         importlib.import_module(old).no_such_name
 
 
-def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
-    """Its config has no data (the images were in memory): resuming it would train on the default sample."""
+def test_resume_refuses_a_run_of_detector_fit_on_images_in_memory(tmp_path, capsys):
+    """Its config has no data (the images were in memory): resuming it would train on the default sample. A fit on a
+    folder names it as its data, and is resumed (test_reproducibility_record has the images' comparison)."""
     from wildgan import Detector
 
     run = tmp_path / "det"
@@ -1012,13 +1013,13 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
         Image.fromarray(x[i]).save(tmp_path / "pile" / f"{i}.png")
     Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
              run_dir=str(run)).fit(tmp_path / "pile")
-    capsys.readouterr()
-    assert main(["train", "--out", str(run), "--resume"]) == 2      # a folder: said as it is, not "in memory"
-    assert f"was trained by Detector.fit on {tmp_path / 'pile'}, read by the Python API" in capsys.readouterr().err
     from wildgan.evaluation.report import report
 
-    html = report(run, device="cpu", controls=False).read_text()     # the report says so too, not "in-memory"
+    html = report(run, device="cpu", controls=False).read_text()     # a folder: said as it is, not "in-memory"
     assert f"trained by Detector.fit on the images of {(tmp_path / 'pile').resolve()}" in html
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume"]) == 0, capsys.readouterr().err
+    assert "nothing to train" in (run / "log.txt").read_text()
 
 
 def test_a_saved_detector_given_for_a_run_directory_says_how_to_use_it(tmp_path, capsys, monkeypatch):

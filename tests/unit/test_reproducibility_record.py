@@ -443,18 +443,24 @@ def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given
     assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
 
 
-def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
-    """(a folder of 40 small PNGs, the run of a tiny Detector.fit on it)."""
-    import warnings
-
+def _pile(tmp_path: Path) -> Path:
+    """A folder of 40 small random PNGs."""
     from PIL import Image
-
-    from wildgan.detector import Detector
 
     pile = tmp_path / "pile"
     pile.mkdir()
     for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (40, 16, 16), dtype=np.uint8)):
         Image.fromarray(im).save(pile / f"{i}.png")
+    return pile
+
+
+def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """(a folder of 40 small PNGs, the run of a tiny Detector.fit on it)."""
+    import warnings
+
+    from wildgan.detector import Detector
+
+    pile = _pile(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
         Detector(run_dir=str(tmp_path / "fit"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
@@ -497,10 +503,17 @@ def test_a_replay_of_a_fit_on_a_folder_trains_its_networks_again(tmp_path):
         assert json.loads((run / "split.json").read_text())["train_order"] == "as read"
 
 
-def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(tmp_path):
-    """A fit's run of an earlier wildgan does not record its order, and its replay keeps shuffling the pile by the
-    seed; it was warned of as training on other images than the run's, which it reads all of. Said as it is: the
-    same images (their pixels in the order read are the run's), in another order. Other images are still said so."""
+def test_a_replay_of_an_older_fit_follows_its_read_order_where_its_pixels_prove_it(tmp_path):
+    """A fit's run of an earlier wildgan does not record its order, and its replay kept shuffling the pile by the
+    seed: other networks, with a warning that only the order differed, though the pixels in the order read were
+    checked to be the run's. fit never shuffles: where they are, the replay follows the read order (the fit's
+    networks again, without a warning, and its own record says the order). A pile edited since is not the run's: it
+    keeps the shuffle and the warning of other images."""
+    import warnings
+
+    from wildgan.config import run_config_file
+    from wildgan.data import build_split
+    from wildgan.data.replay import warn_if_replay_reads_other_images
     from wildgan.errors import WildganWarning
     from wildgan.training.run import replay_run
 
@@ -509,14 +522,20 @@ def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(
     record.pop("train_order", None)                  # (as an earlier wildgan wrote it)
     (fit / "split.json").write_text(json.dumps(record))
     config = fit / "config.json"
-    with pytest.warns(WildganWarning) as got:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)              # (the run's images, in its order)
         replay_run(config, tmp_path / "old", progress=False, log=lambda m: None, warn_not_grown=False)
-    said = [str(w.message) for w in got if str(w.message).startswith(str(config))]
+    assert _sha(tmp_path / "old") == _sha(fit)
+    assert json.loads((tmp_path / "old" / "split.json").read_text())["train_order"] == "as read"
+    # a split given in the seeded shuffle (not put in the run's order): only the order is said to differ
+    cfg = run_config_file(config)
+    with pytest.warns(WildganWarning) as got:
+        warn_if_replay_reads_other_images(config, cfg, build_split(cfg.data))
+    said = [str(w.message) for w in got]
     assert said == [f"{config} replays the run in {fit} on the images it trained on, but in another order "
                     f"({fit / 'split.json'} records them): that run, a Detector.fit, trained them in the order it "
                     f"read them (which its record, of an earlier wildgan, does not say), and this replay in the order "
                     f"its seed shuffles them: this trains other networks than that run's"], said
-    assert _sha(tmp_path / "old") != _sha(fit)
     from PIL import Image
 
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited: other images
@@ -526,3 +545,73 @@ def test_a_replay_of_an_older_fit_says_its_images_are_the_runs_in_another_order(
     assert len(said) == 1 and said[0].startswith(
         f"{config} replays the run in {fit}, but its training images are not the ones that run trained on (the "
         f"training images' pixels; decoded by the same image reader"), said
+    assert json.loads((tmp_path / "edited" / "split.json").read_text())["train_order"] == "seeded shuffle"
+
+
+def test_a_stopped_fit_on_a_folder_resumes_from_the_command_line_and_from_python_on_the_same_images(
+        tmp_path, monkeypatch, capsys):
+    """A Detector.fit on a folder, stopped (SIGTERM), and continued by `wildgan train --out RUN --resume`: refused,
+    since fit names its images by the paths it was given and the command line's reader by their place in the
+    folder, so the resume took them for other images (and before that, any fit's run was refused outright). Now
+    compared by their pixels in fit's order: the resume finishes the fit's networks, as an uninterrupted fit trains
+    them. fit(resume=True) continues it too, after the command line's resume or given the folder under another
+    spelling; images edited since are still refused."""
+    import os
+    import shutil
+    import signal
+    import warnings
+
+    import wildgan.training.loop as loop
+    from wildgan.cli import main
+    from wildgan.detector import Detector
+    from wildgan.errors import ConfigError, TrainingInterrupted
+
+    pile = _pile(tmp_path)
+    params = dict(preset="tiny", total_kimg=0.2, phase_kimg=0.1, resolution=16, device="cpu", threads=1)
+    run = tmp_path / "run"
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)        # (as `kill PID` or a scheduler's stop)
+        return real(self, *a, **k)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        with monkeypatch.context() as m:
+            m.setattr(loop.StepRunner, "iteration", signalled)
+            with pytest.raises(TrainingInterrupted):
+                Detector(run_dir=str(run), **params).fit(pile)
+        for copy in ("by-python", "edited", "older"):
+            shutil.copytree(run, tmp_path / copy)
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        Detector(run_dir=str(tmp_path / "whole"), **params).fit(pile)
+        assert _sha(run) == _sha(tmp_path / "whole")
+        # a fit of an earlier wildgan, which recorded no order: its pixels prove the order read, which is followed
+        older = tmp_path / "older"
+        record = json.loads((older / "split.json").read_text())
+        del record["train_order"]
+        (older / "split.json").write_text(json.dumps(record))
+        header = (older / "config.yaml").read_text()
+        (older / "config.yaml").write_text(header.replace(', "train_order": "as read"', ""))
+        assert '"train_order"' not in (older / "config.yaml").read_text()
+        assert main(["train", "--out", str(older), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        assert _sha(older) == _sha(tmp_path / "whole")
+        # fit(resume=True) after the command line's resume (whose split.json names the images as its reader does),
+        # and of the stopped fit given the folder as a relative path: the same images, the same networks
+        monkeypatch.chdir(tmp_path)
+        Detector(run_dir=str(run), **params).fit("pile", resume=True)
+        Detector(run_dir=str(tmp_path / "by-python"), **params).fit("pile", resume=True)
+    assert _sha(run) == _sha(tmp_path / "by-python") == _sha(tmp_path / "whole")
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited: other images
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "edited"), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"wildgan: error: {tmp_path / 'edited'}: the training images changed since this run started (the " \
+           f"training images' pixels; decoded by the same image reader" in err, err
+    assert "This run was trained by Detector.fit, whose reading of" in err, err
+    with pytest.raises(ConfigError, match="fit\\(resume=True\\) must be given the same images"):
+        Detector(run_dir=str(tmp_path / "edited"), **params).fit(pile, resume=True)

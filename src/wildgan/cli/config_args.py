@@ -89,10 +89,11 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         eprint(f"wildgan: {WARNING}{e}; it is rewritten when the run continues")
         log(f"{WARNING}{e}; it is rewritten when the run continues")
         info = {}
-    if info.get("detector_input"):
-        # its images were given in memory: the config's data (none) would silently train on the default sample
-        how = "on images given in memory" if str(info.get("source") or "in-memory").startswith("in-memory") else \
-            f"on {info.get('source')}, read by the Python API's rules"
+    if info.get("detector_input") and str(info.get("source") or "in-memory").startswith("in-memory"):
+        # its images were given in memory: the config's data (none) would silently train on the default sample.
+        # (A fit on a folder or a data-set file records it as its data, read as a pile: resumed from it, the
+        # resume checks the images by their pixels in fit's order, training.run._check_resumed_split)
+        how = "on images given in memory"
         raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
                           f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
                           f"same parameters and X, does (or train anew with --data)")

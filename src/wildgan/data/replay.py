@@ -77,8 +77,9 @@ def in_run_order(config: Path, split: AnomalySplit) -> AnomalySplit:
     in (follow_train_order). A Detector.fit on a folder or a data-set file trains them in the order it read them,
     which its split.json says (train_order) and a copied config.yaml's comment header repeats; the replay reads the
     same pile, which build_split shuffles by the seed, and trained other networks on the same images. Put back in
-    the order read, it trains the fit's networks again. Any other run (a `wildgan train` run's seeded shuffle, a
-    record of an earlier wildgan without train_order) gets the split as it is. Called on every rank of a torchrun
+    the order read, it trains the fit's networks again; so does a fit of an earlier wildgan, whose record says no
+    order, where the pile's pixels in read order are the recorded ones. Any other run (a `wildgan train` run's seeded
+    shuffle, an earlier fit's on images changed since) gets the split as it is. Called on every rank of a torchrun
     job, which must all train one order. The split given is used up (in_read_order): use the one returned."""
     try:
         found = _training_record(config)
@@ -129,8 +130,8 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
     A Detector.fit's record (detector_input) names its images by the paths fit was given (absolute, relative, a list
     of files), which a replay reading the recorded folder names otherwise: their ids are not compared, their pixels
     in order are (what the networks learn from). Where only the order differs (the replay's pile shuffled by the
-    seed; `split` is expected in the run's order, in_run_order, which a fit's record of an earlier wildgan does not
-    give), the warning says so: the same images, in another order, train other networks."""
+    seed: `split` is expected in the run's order, in_run_order, and one given without it is not), the warning says
+    so: the same images, in another order, train other networks."""
     try:
         file_cfg = run_config_file(config)
         found = _training_record(config)
@@ -155,7 +156,7 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
     replaced = source_replaced(recorded, split.info)
     advice = f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""
     if _only_the_order_differs(split, compared, now):
-        # (a record of an earlier wildgan does not say its order: a replay follows it only where it does)
+        # (a record of an earlier wildgan does not say its order: in_run_order proves it by these pixels instead)
         why = ("its record says so" if "train_order" in recorded else
                "which its record, of an earlier wildgan, does not say")
         warn(f"{config} replays the run in {run} on the images it trained on, but in another order ({where}): that "

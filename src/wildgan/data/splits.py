@@ -35,7 +35,8 @@ unlabelled pile's record says so (info "train_order": TRAIN_ORDER_SHUFFLED). A D
 data-set file trains them in the order it read them (TRAIN_ORDER_READ: a folder's files sorted by path, a file's
 images in its order), which the same data read back as a pile puts back by undoing that shuffle (in_read_order,
 follow_train_order): the order is part of what the networks learn from, and a replay in another trains others. A
-record without the field (a run of an earlier wildgan) is a seeded shuffle.
+record without the field (a run of an earlier wildgan) is a seeded shuffle, but for a Detector.fit's whose recorded
+pixels are the pile's in the order read (fit never shuffled).
 """
 
 from __future__ import annotations
@@ -1105,10 +1106,28 @@ def follow_train_order(split: AnomalySplit, recorded: dict[str, Any] | None) -> 
     """split in the order that `recorded` (the split.json of the run it rebuilds, resumes or replays, or the
     training record of a copied config.yaml) says that run trained in: a run trained in the order its images were
     read (TRAIN_ORDER_READ: a Detector.fit's, or a replay of one) gets a pile in read order (in_read_order), any other
-    the split as it is. A record without train_order (an earlier wildgan's) keeps the seeded shuffle."""
-    if isinstance(recorded, dict) and recorded.get("train_order") == TRAIN_ORDER_READ:
+    the split as it is. A record without train_order (an earlier wildgan's) keeps the seeded shuffle, except a
+    Detector.fit's (detector_input) whose recorded pixels are, in order, the pile's in read order: that fit trained
+    them so (fit never shuffles), and only the order was not written down (_fit_read_in_order)."""
+    if isinstance(recorded, dict) and (recorded.get("train_order") == TRAIN_ORDER_READ or
+                                       _fit_read_in_order(split, recorded)):
         return in_read_order(split)
     return split
+
+
+def _fit_read_in_order(split: AnomalySplit, recorded: dict[str, Any]) -> bool:
+    """Whether `recorded`, a Detector.fit's record of an earlier wildgan (detector_input, no train_order), names
+    exactly the training images of `split` (a shuffled pile) in the order they were read: the same count, shape and
+    checksum of the pixels in that order. Proven by the pixels, not assumed from the record: a fit's ids are the paths
+    it was given, which a pile's reader names otherwise, and a pile that changed since keeps the seeded shuffle (its
+    replay or resume then says the images differ, as before). Hashes the pile once, for such a record only."""
+    if "train_order" in recorded or not recorded.get("detector_input"):
+        return False
+    pixels = recorded.get("train_pixels_sha256")
+    if not isinstance(pixels, str) or recorded.get("n_train") != len(split.train_x) or \
+            any(k in recorded and recorded[k] != getattr(split, k) for k in ("resolution", "channels")):
+        return False
+    return read_order_pixels_sha256(split) == pixels
 
 
 def pixels_sha256(x: np.ndarray) -> str:

@@ -1220,6 +1220,30 @@ def _recorded_split(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def _without_fit_ids(split: AnomalySplit, recorded: Any) -> Any:
+    """A run's split.json as a resume compares it with the split it trains on: without the training images' ids
+    where either is a Detector.fit's (detector_input). fit names its images by the paths it was given (absolute, or
+    relative as typed), the command line's reader of the same folder by their place in it: a fit's run resumed by
+    `wildgan train --resume`, by a fit given the folder under another spelling, or by a fit after such a resume, was
+    refused as trained on other images, though they were the same. Their count, shape and pixels in order, which
+    are what the networks learn from, are compared all the same."""
+    if not isinstance(recorded, dict) or not (recorded.get("detector_input") or split.info.get("detector_input")):
+        return recorded
+    return {k: v for k, v in recorded.items() if k != "train_ids_sha256"}
+
+
+def _fit_read_otherwise(split: AnomalySplit, recorded: dict[str, Any], run_dir: Path) -> str:
+    """The way on, for a refused resume of a Detector.fit's run (its split.json's detector_input) from a split that
+    fit did not read (`wildgan train --resume`, train_run): fit reads by the Python API's rules (a float .npz by its
+    pixel range, ...), which a pile's reader may not repeat, so the images may be the run's though their pixels
+    differ here. '' for any other run."""
+    if not recorded.get("detector_input") or split.info.get("detector_input"):
+        return ""
+    return (f". This run was trained by Detector.fit, whose reading of {recorded.get('source') or 'its images'} "
+            f"this one may not repeat: if they are unchanged, Detector(..., run_dir={str(run_dir)!r}).fit(X, "
+            f"resume=True), with the same parameters and X, continues it")
+
+
 def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None],
                          now: dict[str, Any]) -> bool:
     """A resume must train on the images its run started on: refused (nothing written) when the training split
@@ -1233,9 +1257,11 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         return False
     try:
         recorded = json.loads(split_json.read_text(encoding="utf-8"))
-        train_diffs = split_differences(split, recorded, train_only=True, now=now)
         test_diffs = split_differences(split, {k: v for k, v in recorded.items() if k not in TRAIN_FIELDS}, now=now)
-        # only the pixels under the same ids, which another Pillow / libjpeg / reader version can change alone
+        compared = _without_fit_ids(split, recorded)
+        train_diffs = split_differences(split, compared, train_only=True, now=now)
+        # only the pixels under the same ids, which another Pillow / libjpeg / reader version can change alone (ids
+        # compared: a fit's images named otherwise are not vouched for as the same files, and are refused)
         decoding = decoded_apart(split, recorded, now) if train_diffs else None
         same_pixels = recorded.get("train_pixels_sha256") == now["train_pixels_sha256"]
         # another file (or folder) at the recorded place, or the file edited: said with the differences, or alone
@@ -1268,7 +1294,8 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
                           f"or {start_again_words()}{also}"
-                          + (f": {restore_advice(split.info.get('source'))}" if replaced else ""))
+                          + (f": {restore_advice(split.info.get('source'))}" if replaced else "")
+                          + _fit_read_otherwise(split, recorded, run_dir))
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
         log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
