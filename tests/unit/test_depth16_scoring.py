@@ -246,7 +246,10 @@ def test_a_16_bit_run_is_unaffected(tmp_path, capsys) -> None:
     # the same scores, and a warning naming it (before, it was kept as it was: A 1.21 against the twin's 1.60)
     Image.fromarray(a).save(new / "cell8.png")
     both, said = _score(run, new, tmp_path / "mixed.csv", capsys)
-    assert both["cell8.png"] == both["cell16.png"] == scores["cell16.png"]
+    assert both["cell8.png"] == both["cell16.png"]
+    # against the pile of one scored above: another batch size can take another CPU kernel (oneDNN picks by shape),
+    # which moves a score by float noise (~2e-7 relative seen on an AMD EPYC), not by the 8-bit reading (~0.3)
+    assert both["cell16.png"] == {k: pytest.approx(v, rel=1e-5) for k, v in scores["cell16.png"].items()}
     assert "1 8-bit image scored with a run trained on 16-bit images only" in said and "cell8.png" in said
     assert "value * 257" in said
 
