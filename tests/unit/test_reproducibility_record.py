@@ -615,3 +615,44 @@ def test_a_stopped_fit_on_a_folder_resumes_from_the_command_line_and_from_python
     assert "This run was trained by Detector.fit, whose reading of" in err, err
     with pytest.raises(ConfigError, match="fit\\(resume=True\\) must be given the same images"):
         Detector(run_dir=str(tmp_path / "edited"), **params).fit(pile, resume=True)
+
+
+def test_a_fit_s_run_resumed_from_the_command_line_keeps_fit_s_own_record(tmp_path, monkeypatch, capsys):
+    """`wildgan train --resume` of a stopped Detector.fit on a folder reads the folder as a pile, and the split.json
+    it wrote was the pile's: no detector_input, protocol 'unlabelled', the reader's conversion, no image shape. The
+    run then no longer read back as a fit's (Detector.from_run lost the image shape new images are checked by). The
+    resume now keeps the fit's own record, in split.json and in config.yaml's record of the training images."""
+    import os
+    import signal
+    import warnings
+
+    import wildgan.training.loop as loop
+    from wildgan.cli import main
+    from wildgan.data.splits import FIT_RECORD_FIELDS
+    from wildgan.detector import Detector
+    from wildgan.errors import TrainingInterrupted
+
+    pile = _pile(tmp_path)
+    run = tmp_path / "run"
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)        # (as `kill PID` or a scheduler's stop)
+        return real(self, *a, **k)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        with monkeypatch.context() as m:
+            m.setattr(loop.StepRunner, "iteration", signalled)
+            with pytest.raises(TrainingInterrupted):
+                Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
+                         device="cpu", threads=1).fit(pile)
+        fit_record = json.loads((run / "split.json").read_text())
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        resumed = json.loads((run / "split.json").read_text())
+        assert {k: resumed.get(k) for k in FIT_RECORD_FIELDS} == {k: fit_record[k] for k in FIT_RECORD_FIELDS}
+        assert resumed["detector_input"] is True and resumed["image_shape"] == [16, 16, 1]
+        assert '"detector_input": true' in (run / "config.yaml").read_text()
+        assert Detector.from_run(str(run)).image_shape_ == (16, 16, 1)

@@ -1250,6 +1250,25 @@ def keep_channels_origin(split: AnomalySplit, recorded: dict[str, Any]) -> None:
         now["channels_from"] = origin
 
 
+# the fields of a Detector.fit's split.json (detector_input) that only fit can write: the command line reads the
+# fit's folder or data-set file as a pile, whose record says 'unlabelled', its reader's conversion and no image shape
+FIT_RECORD_FIELDS = ("detector_input", "protocol", "conversion", "image_shape")
+
+
+def keep_fit_record(recorded: dict[str, Any] | None, split: AnomalySplit) -> AnomalySplit:
+    """split with the fit's own record (FIT_RECORD_FIELDS) of `recorded`, the split.json of the Detector.fit run it
+    resumes, for that run's record to be written. Why: `wildgan train --resume` of a fit's run rebuilds its images
+    as a pile, and the split.json it wrote then lost them: Detector.from_run (the image shape, the conversion new
+    images are scored by), `wildgan score` and the next resume took the run for a command line's. Any other split
+    is returned as it is: a fit's own (fit(resume=True) writes its record afresh), or one resuming another run. For
+    a split of the run's own training images only (the caller checks). The split given is left as it is (the
+    command line goes on with its pile's info: its advice after training, for one)."""
+    if not isinstance(recorded, dict) or not recorded.get("detector_input") or split.info.get("detector_input"):
+        return split
+    kept = {k: recorded[k] for k in FIT_RECORD_FIELDS if k in recorded}
+    return replace(split, info={**split.info, **kept})
+
+
 def decoding_change(recorded: dict[str, Any]) -> str | None:
     """What changed since `recorded` (a split.json) in how files become pixels: wildgan's reader version, the
     decoding libraries (decoder_versions); None when neither did, or the record does not say."""

@@ -59,8 +59,8 @@ from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, other_images_read,
-                           training_record)
+from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, keep_fit_record,
+                           other_images_read, training_record)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -1082,10 +1082,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
                     f"allowed that; a new run there is refused), which wildgan rewrites for that run "
                     f"({_rewritten_by()}): move this run out of it")
+    recorded = _recorded_split(run_dir) if resume else None
     if resume:
         # a run trained in the order its images were read (a replay of a Detector.fit's run: split.json's
         # train_order) resumes in it, though the command line's split of its pile comes shuffled by the seed
-        split = follow_train_order(split, _recorded_split(run_dir))
+        split = follow_train_order(split, recorded)
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary) if resume else True
     for line in said:
@@ -1096,9 +1097,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # before split.json is replaced: a kill in between must not leave a cache beside a record of other pixels
         _drop_training_scores(run_dir, log)
     if is_main:
+        # a Detector.fit's run resumed from the command line's pile of its images (the same ones: checked above)
+        # stays a fit's run in its record
+        written = keep_fit_record(recorded, split)
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
-        write_run_config(cfg, run_dir, trained_on=training_record(split, summary))
-        write_split_info(split, run_dir, summary)
+        write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
+        write_split_info(written, run_dir, summary)
     _log_start(cfg, split, run_dir, resume=resume, log=log)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
