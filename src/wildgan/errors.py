@@ -86,22 +86,34 @@ class TrainingInterrupted(WildganError):
     Python API, whose way to continue is not --resume). `complete`: the stop came as training ended, whose final
     networks are saved; only what was to follow it (the training scores, an evaluation) was not run.
 
-    `resume_advice`: how the run continues (the loops' errors.resume_advice), kept apart from `message`, what
-    happened: str(e) is the two joined ('MESSAGE; ADVICE'), `e.without_advice` the message alone, so that a caller
-    whose own way on replaces the advice (the demo, a study, without_resume_advice) takes it off as a field, not by
-    matching its words in the text, which broke on any rewording (and on a run path that held them). Both are
-    instance attributes: a pickled copy (the errors the ranks of a torchrun job send each other) keeps them."""
+    `not_run`: what the stop left undone that was to follow the training (e.g. 'the training scores, --evaluate'),
+    said after `message` by after_training_words; `resume_advice`: how the run continues (the loops'
+    errors.resume_advice). Both kept apart from `message`, what happened: str(e) is the three joined ('MESSAGE;
+    what was to follow it (NOT_RUN) was not run; ADVICE'), `e.without_advice` all but the advice, `e.message` the
+    message alone. A caller whose own terms replace them (the demo, a study, without_resume_advice) sets the fields
+    of a new error from these, not by matching their words in the text, which broke on any rewording (and on a run
+    path that held them). All are instance attributes: a pickled copy (the errors the ranks of a torchrun job send
+    each other) keeps them."""
 
     def __init__(self, message: str, signum: int | None = None, *, where: str | None = None,
                  checkpoint_dir: str | None = None, complete: bool = False,
-                 resume_advice: str | None = None) -> None:
-        super().__init__(f"{message}; {resume_advice}" if resume_advice else message)
+                 resume_advice: str | None = None, not_run: str | None = None) -> None:
+        said = f"{message}; {after_training_words(not_run)}" if not_run else message
+        super().__init__(f"{said}; {resume_advice}" if resume_advice else said)
         self.signum = signum
         self.where = where
         self.checkpoint_dir = checkpoint_dir
         self.complete = complete
         self.resume_advice = resume_advice or None
-        self.without_advice = message
+        self.not_run = not_run or None
+        self.message = message
+        self.without_advice = said
+
+
+def after_training_words(not_run: str) -> str:
+    """What a stop as training ended left undone (TrainingInterrupted.not_run: what was to follow the training, in
+    the terms of the caller that runs it, e.g. 'the training scores, --evaluate' or 'the cell's evaluation')."""
+    return f"what was to follow it ({not_run}) was not run"
 
 
 def resume_advice(run_dir: object, distributed: bool = False) -> str:

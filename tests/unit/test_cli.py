@@ -478,13 +478,15 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     out = tmp_path / "my demo"
     said = {False: f"interrupted by SIGINT (Ctrl-C) at 3.2 of 30 kimg; checkpoint saved in {out / 'checkpoints'}",
             True: "interrupted by SIGINT (Ctrl-C) as training ended at 30 kimg; the training is complete and its "
-                  "networks are saved (F); what was to follow it (the training scores, --evaluate) was not run"}
+                  "networks are saved (F)"}
 
     def stopped(a):
         assert a.out == str(out) and a.evaluate
-        # (as the loops raise it: the advice a field, none for a stop as training ended)
+        # (as the loops raise it: the advice a field, none for a stop as training ended, which says what it left
+        # undone in a field too)
         raise TrainingInterrupted(said[complete], 2, where="w", checkpoint_dir=str(out / "checkpoints"),
-                                  complete=complete, resume_advice=None if complete else resume_advice(out))
+                                  complete=complete, resume_advice=None if complete else resume_advice(out),
+                                  not_run="the training scores, --evaluate" if complete else None)
 
     monkeypatch.setattr(wildgan.cli.demo, "cmd_train", stopped)      # (the demo runs train's command itself)
     assert main(["demo", "--out", str(out), "--no-progress"]) == 130
@@ -495,6 +497,9 @@ def test_a_stopped_demo_says_how_to_continue_it_with_a_command_that_exists(tmp_p
     assert f"the demo and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out " \
            f"'{out}'` starts it over)" in err, err
     assert ("to finish the demo" if complete else "to continue the demo") in err, err
+    # what the stop left undone, in the demo's terms (its --evaluate is not the user's option)
+    assert ("what was to follow it (the training scores, the evaluation) was not run; to finish" in err) == complete, \
+        err
     # the command it names parses (a demo's own options would not)
     assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume", "--evaluate"]).resume
 
@@ -1328,6 +1333,7 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     err = capsys.readouterr().err
     said = f"{stop_words(signum)} as training ended at "
     assert got == 128 + signum and said in err and "the training is complete and its networks are saved" in err, err
+    assert "; what was to follow it (the training scores, --evaluate) was not run" in err, err
     assert (out / "network-final.safetensors").is_file() and (out / "network-final.json").is_file()
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
 

@@ -164,6 +164,29 @@ def test_a_stop_s_advice_is_a_field_that_survives_pickle() -> None:
     assert back.resume_advice == "continue with X" and without_resume_advice(back) == e.without_advice
 
 
+def test_what_a_stop_left_undone_is_a_field_a_caller_replaces_without_touching_the_message() -> None:
+    # a stop as training ended said "what was to follow it (the training scores, --evaluate) was not run" in its text
+    # only, and the demo and a study replaced those words in it: a run path holding them was rewritten too, and any
+    # rewording of the loops' text left train's --evaluate in the demo's and the study's messages
+    import pickle
+
+    from wildgan.errors import TrainingInterrupted, after_training_words
+
+    head = "interrupted as training ended; its networks are saved (runs/x (the training scores, --evaluate)/final)"
+    e = TrainingInterrupted(head, 2, complete=True, not_run="the training scores, --evaluate")
+    assert after_training_words("the cell's evaluation") == "what was to follow it (the cell's evaluation) was not run"
+    assert str(e) == e.without_advice == f"{head}; what was to follow it (the training scores, --evaluate) was not run"
+    assert (e.message, e.not_run, e.resume_advice) == (head, "the training scores, --evaluate", None)
+    back = pickle.loads(pickle.dumps(e))
+    assert (str(back), back.message, back.not_run) == (str(e), head, e.not_run)
+    # a caller's own terms, set as fields: the path in the message keeps its words
+    ours = TrainingInterrupted(e.message, e.signum, complete=e.complete, not_run="the cell's evaluation",
+                               resume_advice="to continue, run the study again")
+    assert str(ours) == f"{head}; what was to follow it (the cell's evaluation) was not run; to continue, run the " \
+                        f"study again"
+    assert TrainingInterrupted("stopped", 2).not_run is None and str(TrainingInterrupted("stopped", 2)) == "stopped"
+
+
 @pytest.mark.parametrize("cli", [False, True])
 def test_data_and_config_messages_name_the_caller_s_options(tmp_path, cli) -> None:
     """Messages made below the Python entry points named the CLI's options to a Python caller (--depth16, --square

@@ -849,10 +849,9 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
         run_dir.mkdir(parents=True)
         # (the words of training.loop's stop at the end)
         raise TrainingInterrupted("terminated by SIGTERM as training ended at 0.100 kimg; the training is complete "
-                                  f"and its networks are saved ({run_dir / 'network-final.json'}); what was to follow "
-                                  "it (the training scores, --evaluate) was not run", 15,
+                                  f"and its networks are saved ({run_dir / 'network-final.json'})", 15,
                                   where="as training ended at 0.100 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
-                                  complete=True)
+                                  complete=True, not_run="the training scores, --evaluate")
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
@@ -863,6 +862,7 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
     assert "--evaluate" not in str(e.value) and "training scores" not in str(e.value)
     assert str(e.value).endswith("(the cell's evaluation) was not run; to continue, run the same `wildgan study` "
                                  "command again (finished cells are kept, this one is evaluated)")
+    assert e.value.not_run == "the cell's evaluation"
 
 
 def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):

@@ -56,19 +56,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     import shlex
 
-    from ..errors import without_resume_advice
-
     def reword(e: TrainingInterrupted) -> TrainingInterrupted:
         # train's advice (errors.resume_advice) continues the training only, and a demo run again starts over: the
         # train command that continues this one and prints the demo's table. The run's log.txt says it too
-        # (cmd_train records its stop in these words: reword_stop)
+        # (cmd_train records its stop in these words: reword_stop). What the stop left undone is the demo's too:
+        # its --evaluate is not the user's option
         run = shlex.quote(str(out))
-        said = (without_resume_advice(e)
-                .replace("(the training scores, --evaluate)", "(the training scores, the evaluation)"))
         return TrainingInterrupted(
-            f"{said}; to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan train "
-            f"--out {run} --resume --evaluate` (`wildgan demo --out {run}` starts it over)", e.signum, where=e.where,
-            checkpoint_dir=e.checkpoint_dir, complete=e.complete)
+            e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=e.complete,
+            not_run="the training scores, the evaluation" if e.not_run else None,
+            resume_advice=f"to {'finish' if e.complete else 'continue'} the demo and print its table, `wildgan "
+                          f"train --out {run} --resume --evaluate` (`wildgan demo --out {run}` starts it over)")
 
     t = make_option_parser().parse_args(argv)
     t.typed, t.before_unlock, t.reword_stop = set(), mark, reword

@@ -33,7 +33,7 @@ from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
-                      WildganWarning, option_words, stop_text, stop_words, warn_user, without_resume_advice)
+                      WildganWarning, option_words, stop_text, stop_words, warn_user)
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
@@ -815,13 +815,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     # the log. A stop as training ended (e.complete) left the cell's evaluation undone, not train's
                     # training scores and --evaluate; and the error keeps what the loop's said (where, complete) for
                     # a caller of run_study, as Detector.fit's does
-                    said = (without_resume_advice(e)
-                            .replace("(the training scores, --evaluate)", "(the cell's evaluation)") +
-                            "; to continue, run the same `wildgan study` command again (finished cells are kept, this "
-                            + ("one is evaluated)" if e.complete else "one continues)"))
-                    stop_said(f"stopped: {said}")
-                    raise TrainingInterrupted(said, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
-                                              complete=e.complete) from None
+                    stop = TrainingInterrupted(
+                        e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=e.complete,
+                        not_run="the cell's evaluation" if e.not_run else None,
+                        resume_advice="to continue, run the same `wildgan study` command again (finished cells are "
+                                      "kept, this " + ("one is evaluated)" if e.complete else "one continues)"))
+                    stop_said(f"stopped: {stop}")
+                    raise stop from None
                 except BaseException as e:
                     stop_as_study(e, "trained")
                     raise

@@ -630,9 +630,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         where = (f"as training ended at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of "
                  f"{t_enc}")
         raise TrainingInterrupted(f"{stop_words(flag.signum)} {where}; the training is complete and its "
-                                  f"networks are saved ({out}); what was to follow it (the training scores, "
-                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir),
-                                  complete=True)
+                                  f"networks are saved ({out})", flag.signum, where=where, checkpoint_dir=str(ck_dir),
+                                  complete=True, not_run="the training scores, --evaluate")
     say_at_end(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s "
                f"-> {out}")
     return out

@@ -1363,9 +1363,9 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         # their next collective; in the last round, and at the end, the ranks agreed.)
         where = f"as training ended at {kimg_text(state.nimg)} kimg"
         raise TrainingInterrupted(f"{_stop_words(flag.signum, agreed_signum)} {where}; the training "
-                                  f"is complete and its networks are saved ({final}); what was to follow it (the "
-                                  f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
-                                  where=where, checkpoint_dir=str(ck_dir), complete=True)
+                                  f"is complete and its networks are saved ({final})", flag.signum or agreed_signum,
+                                  where=where, checkpoint_dir=str(ck_dir), complete=True,
+                                  not_run="the training scores, --evaluate")
     short_lod = trained_lod() if is_main and trained_lod() > 0 else None
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status), short_lod
 

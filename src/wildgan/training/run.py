@@ -830,8 +830,8 @@ def _replay_stop(e: BaseException, config: Path, run_dir: Path, data: str | Path
     again = f"replay_run({', '.join(args)})"
     advice = (f"continue with the same torchrun command, its script calling {again}" if distributed else
               f"continue with {again}")
-    again_said = TrainingInterrupted(e.without_advice, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
-                                     complete=e.complete, resume_advice=advice)
+    again_said = TrainingInterrupted(e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
+                                     complete=e.complete, resume_advice=advice, not_run=e.not_run)
     # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
     # recorded a second time under the new advice
     again_said.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
