@@ -4,6 +4,8 @@ it cannot pass."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -133,3 +135,48 @@ def test_the_long_cpu_run_advice_names_the_callers_options():
     with skip_bad_said_as(CLI_SKIP_BAD), pytest.warns(WildganWarning, match=r"try --total-kimg 80 --phase-kimg 30 "
                                                                             r"--transition-kimg 30 .* or --minutes M$"):
         _warn_long_cpu_run(2_000_000, nc)
+
+
+def test_contamination_advice_names_the_option_as_the_caller_gives_it(tmp_path):
+    # the rounding warning advised "contamination from G", and an unlabelled pile's refusal a `wildgan score` command,
+    # to a Python caller too, who gives DataConfig's contamination= and thresholds with a Detector
+    import warnings
+
+    from wildgan.data import build_split
+    from wildgan.errors import WildganWarning
+
+    data = str(_labelled_npz(tmp_path / "lab.npz"))
+    for cli, said in ((False, r"clean; contamination=0\.\d+ or more injects one\)"),
+                      (True, r"clean; --contamination 0\.\d+ or more injects one\)")):
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("always", WildganWarning)
+            if cli:
+                with skip_bad_said_as(CLI_SKIP_BAD):
+                    build_split(DataConfig(data=data, normal=("0",), contamination=0.01))
+            else:
+                build_split(DataConfig(data=data, normal=("0",), contamination=0.01))
+        assert any(re.search(said, str(w.message)) for w in shown), [str(w.message) for w in shown]
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(pile / f"{i}.png")
+    unlabelled = DataConfig(data=str(pile), dataset="unlabelled", contamination=0.1)
+    with pytest.raises(ConfigError) as e:
+        build_split(unlabelled)
+    assert "unlabelled images: contamination= injects anomalies" in str(e.value), str(e.value)
+    assert str(e.value).endswith("that belongs to the threshold: Detector.from_run(RUN, threshold='contamination', "
+                                 "contamination=0.1).predict(NEW)"), str(e.value)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError) as e:
+        build_split(unlabelled)
+    assert "unlabelled images: --contamination injects anomalies" in str(e.value), str(e.value)
+    assert str(e.value).endswith("that belongs to the threshold: `wildgan score RUN --data NEW --threshold "
+                                 "contamination --expected-contamination 0.1`"), str(e.value)
+
+
+def test_a_one_vs_rest_study_of_data_without_classes_is_said_as_the_caller_gives_it():
+    from wildgan.studies.study import first_kept_class
+
+    with pytest.raises(DataError, match=r"a one-vs-rest study \(grid\(normals=\.\.\.\) of every class\) needs "):
+        first_kept_class([], ())
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"study \(--normal all\) needs labelled"):
+        first_kept_class([], ())

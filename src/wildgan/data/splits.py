@@ -248,7 +248,8 @@ def _contamination_rounding(gamma: float, n_normal: int, n_a: int) -> str | None
     if abs(got - gamma) <= 0.2 * gamma:
         return None
     least = 1 / (n_normal + 1)                       # the smallest gamma with N_a >= 1
-    what = (f"no anomaly is injected (the training set is clean; contamination from {least:.3g} injects one)"
+    what = (f"no anomaly is injected (the training set is clean; "
+            f"{option_words(f'--contamination {least:.3g}', f'contamination={least:.3g}')} or more injects one)"
             if n_a == 0 else
             f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
     return (f"contamination {gamma:g} of {n_normal} normal training images is {gamma * n_normal / (1 - gamma):.2f} "
@@ -1023,11 +1024,16 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     them on the training scores). Its anomalies are whatever the pile holds, so none can be injected. shared: train
     is the caller's (build_split's `loaded`), so its pixels are not shuffled in place."""
     if cfg.contamination:
+        # (the threshold's advice too: a Python caller has no `wildgan score` to type, and its Detector's
+        # contamination= is the share the threshold flags)
+        threshold = option_words(f"`wildgan score RUN --data NEW --threshold contamination --expected-contamination "
+                                 f"{cfg.contamination}`",
+                                 f"Detector.from_run(RUN, threshold='contamination', "
+                                 f"contamination={cfg.contamination}).predict(NEW)")
         raise ConfigError(f"{source}: unlabelled images: {option_words('--contamination', 'contamination=')} injects "
                           f"anomalies from other classes and "
                           f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0). If you "
-                          f"expect a fraction of anomalies in it, that belongs to the threshold: `wildgan score RUN "
-                          f"--data NEW --threshold contamination --expected-contamination {cfg.contamination}`")
+                          f"expect a fraction of anomalies in it, that belongs to the threshold: {threshold}")
     if cfg.normal or cfg.exclude_classes:
         # a user's one class folder (only normal crops at hand) was told its images had no classes, and dropping
         # --normal as told led on to an evaluate that wanted "class folders", which it had given

@@ -361,10 +361,12 @@ def first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
     from ..data.splits import resolve_classes
 
     if not names:
-        raise DataError("the data has no classes: a one-vs-rest study (--normal all) needs labelled images of at "
-                        "least two classes")
+        one_vs_rest = option_words("--normal all", "grid(normals=...) of every class")
+        raise DataError(f"the data has no classes: a one-vs-rest study ({one_vs_rest}) needs labelled images of at "
+                        f"least two classes")
     try:
-        out = set(resolve_classes(tuple(excluded), list(names), "excluded", "--exclude"))
+        out = set(resolve_classes(tuple(excluded), list(names), "excluded",
+                                  option_words("--exclude", "exclude_classes=")))
     except DataError:
         return names[0]
     return next((n for i, n in enumerate(names) if i not in out), names[0])
