@@ -50,6 +50,18 @@ def test_contamination_percent_exact(pct, n):
     assert n_contamination(pct / 100, n) == (pct * n) // (100 - pct)
 
 
+def test_the_contamination_a_rounding_warning_advises_injects_an_anomaly():
+    # "contamination from 0.0588 injects one" of 16 normal images: 1/17 to 3 digits, rounded down, which injects none
+    # (about half of all counts were advised such a value)
+    from wildgan.data.splits import _contamination_rounding
+
+    for n in range(1, 2000):
+        said = _contamination_rounding(0.0001, n, 0)
+        advised = float(re.search(r"contamination=(\S+) or more injects one", said).group(1))
+        assert n_contamination(advised, n) == 1, (n, said)
+        assert advised <= 1.01 / (n + 1), (n, said)         # (and no more than it takes, to the digits said)
+
+
 def test_contamination_that_rounding_changes_is_said(tmp_path):
     import warnings
 
@@ -58,7 +70,7 @@ def test_contamination_that_rounding_changes_is_said(tmp_path):
     p = simple_npz(tmp_path / "g.npz", n=20, classes=3)     # 16 normal training images with the hold-out below
     cfg = dict(data=str(p), normal=("1",), test_fraction=0.2)
     with pytest.warns(WildganWarning, match=r"0.05 of 16 normal .* 0.84 anomalous images, rounded down to 0: no "
-                                            r"anomaly is injected .* contamination=0.0588 or more injects one"):
+                                            r"anomaly is injected .* contamination=0.0589 or more injects one"):
         s = build_split(DataConfig(**cfg, contamination=0.05))
     assert s.info["n_contamination"] == 0
     with pytest.warns(WildganWarning, match=r"1 is injected: a contamination of 0.0588, not 0.08"):
