@@ -656,3 +656,64 @@ def test_a_fit_s_run_resumed_from_the_command_line_keeps_fit_s_own_record(tmp_pa
         assert resumed["detector_input"] is True and resumed["image_shape"] == [16, 16, 1]
         assert '"detector_input": true' in (run / "config.yaml").read_text()
         assert Detector.from_run(str(run)).image_shape_ == (16, 16, 1)
+
+
+def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """A Detector.fit of an earlier wildgan on a folder recorded dataset 'auto' (and no train_order). `wildgan train
+    --resume` reads the run's config as that fit read its data ('unlabelled', with a note), and then refused its own
+    reading: 'data.dataset: 'auto' -> 'unlabelled'' (and so did fit(resume=True) on that folder). Both resume,
+    compared with the run as it was trained, to the same networks; a setting that does differ is still refused."""
+    import os
+    import shutil
+    import signal
+    import warnings
+
+    import wildgan.training.loop as loop
+    from wildgan.cli import main
+    from wildgan.detector import Detector
+    from wildgan.errors import TrainingInterrupted
+
+    pile = _pile(tmp_path)
+    run = tmp_path / "run"
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, *a, **k)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        with monkeypatch.context() as m:
+            m.setattr(loop.StepRunner, "iteration", signalled)
+            with pytest.raises(TrainingInterrupted):
+                Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
+                         device="cpu", threads=1).fit(pile)
+        # as an earlier wildgan wrote the run: dataset 'auto' in its config, no train_order in its records
+        config = json.loads((run / "config.json").read_text())
+        config["data"]["dataset"] = "auto"
+        (run / "config.json").write_text(json.dumps(config))
+        yaml = (run / "config.yaml").read_text()
+        assert "  dataset: unlabelled\n" in yaml
+        (run / "config.yaml").write_text(yaml.replace("  dataset: unlabelled\n", "  dataset: auto\n")
+                                         .replace('"dataset": "unlabelled"', '"dataset": "auto"')
+                                         .replace(', "train_order": "as read"', ""))
+        record = json.loads((run / "split.json").read_text())
+        del record["train_order"]
+        (run / "split.json").write_text(json.dumps(record))
+        # fit(resume=True) on the folder (which the run's record reads as 'unlabelled' too) continues it as well
+        shutil.copytree(run, tmp_path / "by-python")
+        Detector(run_dir=str(tmp_path / "by-python"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
+                 device="cpu", threads=1).fit(pile, resume=True)
+        capsys.readouterr()
+        assert main(["train", "--out", str(run), "--resume", "--no-progress", "--seed", "1"]) == 2
+        assert "data.seed: 0 -> 1" in capsys.readouterr().err
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+    assert "dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled'" in \
+        capsys.readouterr().err
+    assert (run / "network-final.json").is_file()
+    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "unlabelled"
+    resumed = json.loads((run / "split.json").read_text())
+    assert resumed["detector_input"] is True and resumed["train_order"] == "as read"
+    assert _sha(run) == _sha(tmp_path / "by-python")
