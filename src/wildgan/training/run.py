@@ -288,7 +288,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"{out_words()} {run_dir}: {d} is a file; give a folder for the run")
-    _refuse_run_inside_data(data, run_dir, resume=resume)
+    refuse_run_inside_data(data, run_dir, resume=resume)
     refuse_inside_a_runs_own_folder(run_dir, resume=resume)
     if is_study_dir(run_dir):
         # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
@@ -368,7 +368,7 @@ def data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
     return place if out == place or place in out.parents else None
 
 
-def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = False) -> None:
+def refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = False) -> None:
     """A run written into its own data folder (or below it) mixes its sample grids and report figures with the
     images the folder holds: wildgan's readers leave a run folder out, but any other tool reading the data sees
     them, and the data folder itself (--out = --data) would read as a run. A new run there is refused; a run an
