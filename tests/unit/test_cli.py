@@ -443,6 +443,23 @@ def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys, monkeypa
     assert "config.json is a file; give a folder for the run" in capsys.readouterr().err
 
 
+def test_a_demo_refused_for_its_normal_class_neither_says_nor_does_a_replacement(tmp_path, capsys, monkeypatch):
+    """`wildgan demo --normal 11` over an earlier demo said "replacing the previous demo" and was then refused for the
+    class: the refusal alone now, and the earlier demo as it was."""
+    import wildgan.training.run as training_run
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    old = {"config.json": "{}", "stats.jsonl": "", "DEMO.txt": "written by `wildgan demo`\n"}
+    for name, text in old.items():
+        (out / name).write_text(text)
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("the refused demo trained"))
+    assert main(["demo", "--out", str(out), "--normal", "11", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "normal class '11' does not exist" in err and "replacing" not in err, err
+    assert {p.name: p.read_text() for p in out.iterdir()} == old
+
+
 def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, capsys):
     out = tmp_path / "demo"
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]

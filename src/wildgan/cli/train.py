@@ -54,6 +54,11 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         eprint(json.dumps(run_config_to_dict(cfg), indent=2))
         shutdown_ranks(ctx)
         return 0
+    before_start = getattr(a, "before_start", None)
+    if before_start is not None and (ctx is None or ctx.is_main):
+        # a caller's line about what the start will do (the demo's "replacing the previous demo"), said once the
+        # data, the settings and the folder passed their checks, not before a refusal that then did nothing
+        before_start()
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
              "stats.jsonl only")
