@@ -443,6 +443,23 @@ def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys, monkeypa
     assert "config.json is a file; give a folder for the run" in capsys.readouterr().err
 
 
+def test_a_demo_refused_for_its_normal_class_neither_says_nor_does_a_replacement(tmp_path, capsys, monkeypatch):
+    """`wildgan demo --normal 11` over an earlier demo said "replacing the previous demo" and was then refused for the
+    class: the refusal alone now, and the earlier demo as it was."""
+    import wildgan.training.run as training_run
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    old = {"config.json": "{}", "stats.jsonl": "", "DEMO.txt": "written by `wildgan demo`\n"}
+    for name, text in old.items():
+        (out / name).write_text(text)
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("the refused demo trained"))
+    assert main(["demo", "--out", str(out), "--normal", "11", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "normal class '11' does not exist" in err and "replacing" not in err, err
+    assert {p.name: p.read_text() for p in out.iterdir()} == old
+
+
 def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, capsys):
     out = tmp_path / "demo"
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]
@@ -2846,6 +2863,27 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
 
 
+def test_a_dry_run_refuses_an_out_inside_its_data_folder_as_the_start_does(tmp_path, capsys):
+    """--dry-run printed the config (exit 0) of a run that the start then refused for its --out inside --data; it
+    refuses it now in the start's words, with --data typed or named by a --config file."""
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"data": str(pile)}))
+    for out in (pile, pile / "run"):
+        for given in (["--data", str(pile)], ["--config", str(flat)]):
+            assert main(["train", *given, "--preset", "tiny", "--out", str(out), "--no-progress", "--dry-run"]) == 2
+            assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
+    assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
+    # beside the data, the dry run prints the config as before
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--out", str(tmp_path / "run"), "--no-progress",
+                 "--dry-run"]) == 0
+
+
 def test_a_run_into_another_folder_of_images_is_refused_before_anything_is_written(tmp_path, capsys):
     """--out a folder of images that are not the run's data (a mistyped --out: the new images to score): the run made
     that folder a run, so `score RUN --data FOLDER` refused it as a run directory and a score of the folder above it
@@ -3085,7 +3123,7 @@ def test_an_older_run_inside_its_data_folder_resumes_on_the_data_alone(tmp_path,
     run = pile / "run"
     common = ["--preset", "tiny", "--threads", "1", "--no-progress", "--no-train-scores", "--phase-kimg", "0.02"]
     with monkeypatch.context() as m:
-        m.setattr(training_run, "_refuse_run_inside_data", lambda *a, **k: None)        # the older wildgan
+        m.setattr(training_run, "refuse_run_inside_data", lambda *a, **k: None)        # the older wildgan
         assert main(["train", "--data", str(pile), *common, "--total-kimg", "0.04", "--out", str(run)]) == 0
     assert list((run / "samples").glob("*.png"))
     recorded = json.loads((run / "split.json").read_text())

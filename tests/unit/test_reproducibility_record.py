@@ -503,6 +503,27 @@ def test_a_replay_of_a_fit_on_a_folder_trains_its_networks_again(tmp_path):
         assert json.loads((run / "split.json").read_text())["train_order"] == "as read"
 
 
+def test_train_with_the_config_of_a_fit_on_a_folder_trains_in_the_fit_s_order(tmp_path, capsys):
+    """`wildgan train --config FITRUN/config.json`: the command line's split of the fit's pile comes shuffled by the
+    seed; the command puts it back in the order the fit read and trained it (split.json's train_order), so it trains
+    the fit's networks again, without a warning of another order, and records that order."""
+    import warnings
+
+    from wildgan.cli import main
+
+    _, fit = _fit_on_a_folder(tmp_path)
+    assert json.loads((fit / "split.json").read_text())["train_order"] == "as read"
+    out = tmp_path / "replay"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a run ending before full growth, on purpose, as the fit's)
+        assert main(["train", "--config", str(fit / "config.json"), "--out", str(out), "--no-progress",
+                     "--no-train-scores"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "another order" not in err and "not the ones that run trained on" not in err, err
+    assert _sha(out) == _sha(fit)
+    assert json.loads((out / "split.json").read_text())["train_order"] == "as read"
+
+
 def test_a_replay_of_an_older_fit_follows_its_read_order_where_its_pixels_prove_it(tmp_path):
     """A fit's run of an earlier wildgan does not record its order, and its replay kept shuffling the pile by the
     seed: other networks, with a warning that only the order differed, though the pixels in the order read were

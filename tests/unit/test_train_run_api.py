@@ -191,6 +191,40 @@ def test_train_run_from_python_writes_the_run_s_log(tmp_path):
         again
 
 
+def test_the_start_line_of_rotated_data_says_its_originals_and_their_rotations(tmp_path, monkeypatch):
+    # a chula-rbc12 run said only "on 17484 images", 4 angles of each of 4371 crops: not the data set's own count
+    import re
+    from dataclasses import replace
+
+    import numpy as np
+
+    from wildgan.config import DataConfig
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    photos = np.repeat(np.arange(1, 101), 10)                  # 1000 crops of 100 photos (a chula-rbc12 stand-in)
+    y = np.where(rng.random(len(photos)) < 0.5, 0, rng.integers(1, 4, len(photos)))
+    cells = tmp_path / "cells.npz"
+    np.savez(cells, x=rng.integers(0, 256, (len(y), 8, 8), dtype=np.uint8), y=y, image_id=photos.astype(np.int16),
+             is_anomaly=(y > 0).astype(np.uint8), class_names=np.array(["normal", "macro", "micro", "elliptocyte"]))
+    _trained_quickly(monkeypatch)
+    base = _run_config(tmp_path)
+    said: list[str] = []
+    data = DataConfig(data=str(cells), dataset="chula-rbc12", normal=("normal",), contamination=0.05, resolution=8,
+                      channels=1)
+    train_run(replace(base, data=data), tmp_path / "cells", progress=False, log=said.append)
+    got = re.match(r"training wildgan \(tiny\) on (\d+) images \((\d+) crops, each also in 3 random rotations; "
+                   r"normal: normal; (\d+) injected anomalies \((\d+) crops\)\), 8x8x1", said[0])
+    assert got, said[0]
+    total, crops, anomalies, anomalous_crops = map(int, got.groups())
+    assert total == 4 * crops and anomalies == 4 * anomalous_crops > 0, said[0]
+    # any data set with rotations asked for: its images are the originals
+    said.clear()
+    train_run(replace(base, data=replace(base.data, rotations=1)), tmp_path / "toy", progress=False, log=said.append)
+    assert said[0].startswith("training wildgan (tiny) on 38 images (19 originals, each also in 1 random rotation; "
+                              "normal: 0; 0 injected anomalies), 8x8x1"), said[0]
+
+
 def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
     from wildgan.errors import TrainingInterrupted, resume_advice
     from wildgan.training.run import train_run

@@ -20,9 +20,7 @@ tests/unit/test_layering.py checks it):
   command but `info` (signals.on_sighup; `info` keeps Python's default); out of memory or an OSError 1; a closed
   stdout or stderr pipe 141, quietly, but for --debug's traceback).
 
-Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
-config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
-including the fields that have no option (see build_run_config); explicit flags change only what they control.
+How a `--config FILE` and the command line combine is said once, in config_args.py.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ def cmd_demo(a: argparse.Namespace) -> int:
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
     if found:
         argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
-        warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
         # makes the demo's numbers independent of the core count (another CPU's kernels can still round otherwise:
@@ -70,6 +69,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     t = make_option_parser().parse_args(argv)
     t.typed, t.before_unlock, t.reword_stop = set(), mark, reword
+    if found:
+        # said once train has checked the settings (cmd_train's before_start): said first, it announced a
+        # replacement that a refusal (an unknown --normal class) then did not make
+        t.before_start = lambda: warn(f"replacing the previous demo in {out} (its networks, evaluation and report); "
+                                      f"--out DIR keeps it")
     try:
         rc = cmd_train(t)
     except TrainingInterrupted as e:

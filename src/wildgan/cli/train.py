@@ -54,6 +54,11 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         eprint(json.dumps(run_config_to_dict(cfg), indent=2))
         shutdown_ranks(ctx)
         return 0
+    before_start = getattr(a, "before_start", None)
+    if before_start is not None and (ctx is None or ctx.is_main):
+        # a caller's line about what the start will do (the demo's "replacing the previous demo"), said once the
+        # data, the settings and the folder passed their checks, not before a refusal that then did nothing
+        before_start()
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
              "stats.jsonl only")
@@ -121,8 +126,13 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
     from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
-                               refuse_fanogan_over_ranks)
+                               refuse_fanogan_over_ranks, refuse_run_inside_data)
 
+    if a.dry_run:
+        # the one refusal of --out that is not about the folder's state but about where it is: no start can train
+        # there, so a dry run printing the config as one that trains misled; asked before the data is decoded, as
+        # the start asks it (_check_train_out), and again below with the data a --config file named
+        refuse_run_inside_data(data_path_if_valid(a), Path(a.out), resume=a.resume)
     cfg, split = build_run_config(a)
     if a.config:
         from ..data.replay import in_run_order
@@ -154,8 +164,10 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         check_minibatch_sizes(cfg, _minibatch_source(a), resume=a.resume)
     if a.dry_run:
         # the rest of what the start would refuse of the settings (an f-AnoGAN run's image size, the memory, a
-        # WILDGAN_DATA_ON_GPU typo, ...): the dry run printed them as a config that would train. (The folder is
-        # not asked: a dry run writes nothing there.)
+        # WILDGAN_DATA_ON_GPU typo, ...): the dry run printed them as a config that would train. (What the folder
+        # holds is not asked: a dry run writes nothing there; only where it lies, with the data the config records,
+        # as check_run_dir asks it.)
+        refuse_run_inside_data(cfg.data.data, Path(a.out), resume=a.resume)
         check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
     else:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written

@@ -297,7 +297,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"{out_words()} {run_dir}: {d} is a file; give a folder for the run")
-    _refuse_run_inside_data(data, run_dir, resume=resume)
+    refuse_run_inside_data(data, run_dir, resume=resume)
     refuse_inside_a_runs_own_folder(run_dir, resume=resume)
     if is_study_dir(run_dir):
         # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
@@ -377,7 +377,7 @@ def data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
     return place if out == place or place in out.parents else None
 
 
-def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = False) -> None:
+def refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = False) -> None:
     """A run written into its own data folder (or below it) mixes its sample grids and report figures with the
     images the folder holds: wildgan's readers leave a run folder out, but any other tool reading the data sees
     them, and the data folder itself (--out = --data) would read as a run. A new run there is refused; a run an
@@ -1320,6 +1320,17 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
     return same_pixels
 
 
+def _rotated_copies(split: AnomalySplit) -> int:
+    """How many rotated copies of each original training image the split holds (split.info's rotations: the data
+    layer's _augment puts them after the originals), 0 where it has none or its images do not divide so (a split
+    given by a caller, whose record of rotations need not describe its images)."""
+    r = split.info.get("rotations")
+    n = len(split.train_x)
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0 or n == 0 or n % (r + 1):
+        return 0
+    return r
+
+
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
                log: Callable[[str], None]) -> None:
     """The line that says what is trained on what, and the unreadable files skip_bad left out."""
@@ -1327,10 +1338,19 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
     normal_chosen = f", the data set default ({option_words('--normal', 'normal=')} chooses)"
-    what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
-            else (f"normal: {', '.join(map(str, normal))}"
-                  f"{normal_chosen if split.info.get('normal_default_used') else ''}"
-                  f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
+    rotated = _rotated_copies(split)
+    unit = "crops" if split.info.get("protocol") == "chula-rbc12" else "originals"
+    # with rotations the total alone (17484 images) hid that they are 4371 crops seen at four angles: the figure a
+    # reader compares with the data set's size
+    rotations = (f"{s['n_train'] // (rotated + 1)} {unit}, each also in {rotated} random "
+                 f"rotation{'s' if rotated != 1 else ''}; " if rotated else "")
+    injected = f"{s['n_train_anomalous']} injected anomalies"
+    if rotated and s["n_train_anomalous"]:
+        injected += f" ({s['n_train_anomalous'] // (rotated + 1)} {unit})"
+    what = rotations + ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
+                        else (f"normal: {', '.join(map(str, normal))}"
+                              f"{normal_chosen if split.info.get('normal_default_used') else ''}"
+                              f"; " if normal else "") + injected)
     # f-AnoGAN ignores --preset (the CLI warns so): naming the preset there would contradict that warning; a --width
     # override is named as `wildgan info` names it, since 'paper' alone would claim the authors' 512-wide networks
     preset = PRESETS.get(cfg.preset)
