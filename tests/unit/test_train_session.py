@@ -396,6 +396,7 @@ def test_the_eta_probe_leaves_the_run_s_weights_as_without_it(tmp_path, monkeypa
 
     real = loop._probe_iterations
     probed: list[dict[int, float]] = []
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)      # (sessions of seconds, which skip it otherwise)
 
     def spied(*a: Any, **k: Any) -> dict[int, float]:
         probed.append(real(*a, **k))

@@ -1116,7 +1116,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # start-up probe at each (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put
     # tiny's 20-kimg run at <22:04 from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager
     # iterations time cuDNN's autotuning and kernel queueing more than the graphed or compiled iterations the run
-    # will make.
+    # will make. Nor for a session of seconds (ETA_PROBE_SKIP_SECONDS), whose probe cost more than its ETA is worth.
     t_probe = time.time()
     try:
         probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
@@ -1592,6 +1592,10 @@ ETA_PROBE_ITERS = 2
 ETA_PROBE_SECONDS = 2.0
 ETA_PROBE_SHARE = 0.01
 ETA_PROBE_MAX_SECONDS = 60.0
+# nor past the first resolution where that least possible length is under this: the resolutions ahead of a run of a
+# few seconds cost up to ETA_PROBE_SECONDS to probe, more than an ETA that short is worth (a tiny CLI train of 0.4
+# kimg on one thread: 6.3-6.9 s without them against 7.2-9.7 s with, benchmarks/RESULTS.md 2026-12-04)
+ETA_PROBE_SKIP_SECONDS = 10.0
 
 
 def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device: torch.device, fast: FastOptions,
@@ -1601,8 +1605,9 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
     copies of the networks and fresh Adam states, fed a pyramid of zeros, with a generator of its own, so that the
     run's weights, moments, sampler and random numbers are as they were. A resolution is left out (and those above
     it) when its iterations, forecast by the FLOPs from the one below (an upper bound), would overrun the budget
-    (ETA_PROBE_*), or the first untimed iteration alone did. The timed iterations' fastest: another job's burst
-    slows one, never speeds one up."""
+    (ETA_PROBE_*), or the first untimed iteration alone did; none at all (an empty dict) where the session's least
+    possible length, from the first, is under ETA_PROBE_SKIP_SECONDS. The timed iterations' fastest: another job's
+    burst slows one, never speeds one up."""
     import copy
 
     first = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1644,7 +1649,11 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
         out[r] = min(times)
         if len(out) == 1:
             # the session's least possible length: every image left at this resolution's cost per image
-            budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * (total - nimg) * out[r] / b))
+            least = (total - nimg) * out[r] / b
+            if least < ETA_PROBE_SKIP_SECONDS:
+                # (nothing, not this one alone: one resolution has no ratios for the ETA to price the others by)
+                return {}
+            budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * least))
     return out
 
 
