@@ -3300,3 +3300,25 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
                                         r"which the run cannot read again, and train_scores\.csv is missing or "
                                         r"stale: .*fit\(X, resume=True\)"):
         run_training_scores(arrays, device="cpu")
+
+
+def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_again_from_every_image(
+        tmp_path, one_thread) -> None:
+    """A fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled .npz by its
+    protocol (a normal class asked for); fit read every image, labels ignored, and so does the rebuild of its
+    training scores (data.replay.as_fit_read), which give fit's scores again."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=rng.integers(0, 256, (24, 16, 16), dtype=np.uint8), y=np.repeat([0, 1], 12))
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(str(npz))
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["dataset"] == "unlabelled"
+    (run / "config.json").write_text(json.dumps({**cfg, "data": {**cfg["data"], "dataset": "auto"}}))
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)

@@ -307,11 +307,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
     names it (the CLI's --skip-bad; Detector: skip_bad=True; None: the call's, errors.skip_bad_option). held: the
     warning of that split's rebuild, naming the unreadable files it left out, which the warning about them here joins
-    (see warn_left_out); said before the training split is scored."""
+    (see warn_left_out); said before the training split is scored. A Detector.fit run's training split is the
+    folder or data-set file fit read, read again in fit's order and checked by its pixels (fit named the images by
+    the paths it was given); one of a fit on in-memory images cannot be read again, and is refused."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
     from ..data.readers import missing_run_data_error
+    from ..data.replay import as_fit_read
     from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
 
@@ -350,7 +353,12 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir}: trained by Detector.fit on images given in memory ({src}), which the run "
                         f"cannot read again, and {csv_path.name} {state()}: the training scores cannot be computed "
                         f"from the run alone; {_fit_again(run_dir)}")
-    data = replace(model.cfg.data, skip_bad=True) if skip_bad else model.cfg.data
+    data = model.cfg.data
+    if fit:
+        # a fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled one by its
+        # protocol (a normal class asked for, CIFAR-10's automobile alone): fit read every image (as_fit_read)
+        data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
+    data = replace(data, skip_bad=True) if skip_bad else data
     try:
         split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
