@@ -3252,3 +3252,73 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
     # without a validation set, the record's f1 (of other networks) is still not taken, and said
     with pytest.warns(UserWarning, match="threshold='f1', X_val=..., y_val=... for an f1 threshold of these"):
         assert Detector.from_run(run, device="cpu").threshold == "contamination"
+
+
+def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
+    """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
+    so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was
+    there. Now the folder is read back, in the order fit read it, checked against split.json's pixels, and the caches
+    come back byte for byte as fit wrote them (its ids included). A folder gone is named, with the way back; a fit on
+    arrays, which records nowhere to read them from, is refused with the way to have them again."""
+    from PIL import Image
+
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       contamination=0.2).fit(str(folder))
+    written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
+    for bm in written:
+        for p in cache_paths(run, bm):
+            p.unlink()
+    got = run_training_scores(run, device="cpu")
+    assert np.array_equal(got["a"], det.decision_scores_)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    assert {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in written} == written
+    # (and from_run's threshold, which comes from them)
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
+
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    folder.rename(tmp_path / "moved")
+    with pytest.raises(DataError, match=re.escape(f"{folder}: no such file or folder: the data {run} was trained "
+                                                  f"on")):
+        run_training_scores(run, device="cpu")
+
+    _, arrays, _ = _fit_a_tiny_run(tmp_path)
+    for p in cache_paths(arrays, "mixed"):
+        p.unlink()
+    with pytest.raises(DataError, match=r"trained by Detector\.fit on images given in memory \(in-memory ndarray\), "
+                                        r"which the run cannot read again, and train_scores\.csv is missing or "
+                                        r"stale: .*fit\(X, resume=True\)"):
+        run_training_scores(arrays, device="cpu")
+
+
+def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_again_from_every_image(
+        tmp_path, one_thread) -> None:
+    """A fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled .npz by its
+    protocol (a normal class asked for); fit read every image, labels ignored, and so does the rebuild of its
+    training scores (data.replay.as_fit_read), which give fit's scores again."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=rng.integers(0, 256, (24, 16, 16), dtype=np.uint8), y=np.repeat([0, 1], 12))
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(str(npz))
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["dataset"] == "unlabelled"
+    (run / "config.json").write_text(json.dumps({**cfg, "data": {**cfg["data"], "dataset": "auto"}}))
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)

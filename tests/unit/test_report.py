@@ -2874,3 +2874,31 @@ def test_a_command_naming_a_path_with_backticks_stays_one_code_span() -> None:
     assert _md_inline(f"Run {span} again.") == f"Run <code>{html.escape(cmd).replace('*', '&#42;')}</code> again."
     assert md_code("`x`") == "`` `x` ``" and _md_inline(md_code("`x`")) == "<code>`x`</code>"
     assert _md_inline("`a` and `b*` **c**") == "<code>a</code> and <code>b&#42;</code> <strong>c</strong>"
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_a_detector_run_on_a_folder_without_training_scores_says_the_command_that_computes_them(tmp_path):
+    """A Detector.fit run on a folder has its training scores computed again from it by `wildgan score RUN --data
+    IMAGES --threshold ...` (run_training_scores reads the folder fit recorded): its report's Threshold section said,
+    as for a fit on arrays, that they cannot be rebuilt and the Detector had to be fitted again."""
+    from PIL import Image
+
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+    from wildgan.markdown import md_escape
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    run = tmp_path / "det"
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(str(folder))
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    run_report(run, top_k_images=0, device="cpu", controls=False)
+    section = (run / "report" / "report.md").read_text().split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold: this run has no training scores of a for these networks (Detector.fit writes them" \
+        in section, section
+    assert "`wildgan score RUN --data IMAGES --threshold contamination --out scores.csv` computes and caches them " \
+           f"from {md_escape(str(folder))}, the images fit read" in section, section
+    assert "fit the Detector again" not in section and "cannot be rebuilt" not in section

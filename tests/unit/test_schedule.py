@@ -2,6 +2,7 @@
 
 import math
 import random
+from typing import Any
 
 import pytest
 import torch
@@ -578,7 +579,7 @@ def test_eta_prices_the_resolutions_ahead_by_the_probe_before_a_second_one_has_r
     assert not got.startswith("<") and abs(_left(got) / left - 1) < 0.03, (got, left)
 
 
-def test_the_eta_probe_times_copies_and_keeps_to_its_budget(monkeypatch):
+def test_the_eta_probe_times_copies_and_keeps_to_its_budget(monkeypatch, one_thread):
     """_probe_iterations times real iterations at each resolution the session trains, on copies: the run's
     networks, their gradients and the global random numbers are as they were. A budget spent at 4x4 probes no
     more; a first iteration over the longest probe probes nothing (the ETA then is the FLOP bound, as before)."""
@@ -591,6 +592,7 @@ def test_the_eta_probe_times_copies_and_keeps_to_its_budget(monkeypatch):
     device = torch.device("cpu")
     nets = build_pgan(nc, 0)
     costs = loop._phase_costs(nc)
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)        # (a session of 500 images is far shorter)
     before = {k: p.detach().clone() for k, m in nets.modules().items() for p in m.parameters()}
     rng_before = torch.get_rng_state()
     got = loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500)
@@ -607,6 +609,37 @@ def test_the_eta_probe_times_copies_and_keeps_to_its_budget(monkeypatch):
     assert sorted(loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500)) == [4]
     monkeypatch.setattr(loop, "ETA_PROBE_MAX_SECONDS", 0.0)
     assert loop._probe_iterations(nets, tc, nc, device, loop.FastOptions(), costs, 0, 500) == {}
+
+
+def test_a_short_session_skips_the_eta_probe(monkeypatch, one_thread):
+    """A session whose least possible length (every image left at the first resolution's measured cost) is under
+    ETA_PROBE_SKIP_SECONDS probes no resolution ahead, and keeps none: one resolution alone has no ratios to give,
+    and on a tiny run the probe of the rest cost more than its ETA was worth. Above it, the probe goes on. (The
+    threshold is moved rather than the session: how long 500 images take depends on the machine and its load.)"""
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.training import loop
+
+    assert loop.ETA_PROBE_SKIP_SECONDS == 10.0
+    nc = net_config_for_preset("tiny", 16, 1)
+    tc = TrainConfig(phase_kimg=0.1, total_kimg=0.5, minibatch={4: 4, 8: 4, 16: 4})
+    nets, costs = build_pgan(nc, 0), loop._phase_costs(nc)
+    iterations: list[int] = []
+    real = loop.StepRunner.iteration
+
+    def counted(self: Any, phase: Any, *a: Any, **k: Any) -> Any:
+        iterations.append(phase.resolution)
+        return real(self, phase, *a, **k)
+
+    monkeypatch.setattr(loop.StepRunner, "iteration", counted)
+    monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 60.0)        # (no budget cut: only the skip stops it)
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 1e9)
+    assert loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500) == {}
+    assert iterations == [4] * (1 + loop.ETA_PROBE_ITERS), iterations      # (4x4's, to know the length; no more)
+    iterations.clear()
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)
+    got = loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500)
+    assert sorted(got) == [4, 8, 16] and sorted(set(iterations)) == [4, 8, 16], (got, iterations)
 
 
 def test_the_probe_prices_the_resolutions_ahead_until_three_have_been_measured():

@@ -396,6 +396,7 @@ def test_the_eta_probe_leaves_the_run_s_weights_as_without_it(tmp_path, monkeypa
 
     real = loop._probe_iterations
     probed: list[dict[int, float]] = []
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)      # (sessions of seconds, which skip it otherwise)
 
     def spied(*a: Any, **k: Any) -> dict[int, float]:
         probed.append(real(*a, **k))
@@ -420,8 +421,9 @@ def test_the_eta_probe_leaves_the_run_s_weights_as_without_it(tmp_path, monkeypa
 def test_a_failing_eta_probe_neither_stops_the_run_nor_leaves_its_logs_open(tmp_path, monkeypatch, capsys,
                                                                              one_thread) -> None:
     """The start-up probe runs before the loop whose `finally` closes stats.jsonl (and TensorBoard's writer): an
-    error in it stopped the run before its first step, for an estimate; a Ctrl-C in it left both files open in a
-    Python caller's process."""
+    error in it stopped the run before its first step, for an estimate; a KeyboardInterrupt out of it (a second
+    Ctrl-C, which aborts at once) left both files open in a Python caller's process. (A first Ctrl-C in it stops the
+    run as one in the loop does: test_a_ctrl_c_in_the_eta_probe_stops_as_one_in_the_loop.)"""
     said: list[str] = []
 
     def broken(*a: Any, **k: Any) -> dict[int, float]:
@@ -441,13 +443,67 @@ def test_a_failing_eta_probe_neither_stops_the_run_nor_leaves_its_logs_open(tmp_
         closed.append(True)
         real_close(self)
 
-    def interrupted(*a: Any, **k: Any) -> dict[int, float]:
+    def aborted(*a: Any, **k: Any) -> dict[int, float]:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(loop._StatsLog, "close", close)
-    monkeypatch.setattr(loop, "_probe_iterations", interrupted)
+    monkeypatch.setattr(loop, "_probe_iterations", aborted)
     with pytest.raises(KeyboardInterrupt):
         train_pgan(_x(), _cfg(total_kimg=0.064), tmp_path / "b", progress=True, log=lambda m: None,
                    warn_not_grown=False)
     assert closed == [True]
+    capsys.readouterr()
+
+
+def test_a_ctrl_c_in_the_eta_probe_stops_as_one_in_the_loop(tmp_path, monkeypatch, capsys, one_thread) -> None:
+    """A Ctrl-C during the start-up probe (up to ETA_PROBE_MAX_SECONDS before the first step) came out as a bare
+    KeyboardInterrupt: no word of where training stood or how to continue. Now it stops the probe at its next
+    iteration and the run as a Ctrl-C in its first round does: that round ends on a checkpoint, the logs are closed,
+    and the TrainingInterrupted says where, with the resume advice; the resume then trains on to the end."""
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)      # (probed: a session of seconds skips it otherwise)
+    real_probe, real_iteration = loop._probe_iterations, loop.StepRunner.iteration
+    probed: list[int] = []
+
+    def ctrl_c_at_first(self: Any, phase: Any, *a: Any, **k: Any) -> Any:
+        probed.append(phase.resolution)
+        if len(probed) == 1:
+            signal.raise_signal(signal.SIGINT)        # (its handler runs as this returns: mid-iteration, as a user's)
+        return real_iteration(self, phase, *a, **k)
+
+    def probe(*a: Any, **k: Any) -> dict[int, float]:
+        with monkeypatch.context() as m:
+            m.setattr(loop.StepRunner, "iteration", ctrl_c_at_first)
+            got = real_probe(*a, **k)
+        assert got == {}                              # (nothing kept from a stopped probe)
+        return got
+
+    closed: list[bool] = []
+    real_close = loop._StatsLog.close
+
+    def close(self: Any) -> None:
+        closed.append(True)
+        real_close(self)
+
+    monkeypatch.setattr(loop._StatsLog, "close", close)
+    monkeypatch.setattr(loop, "_probe_iterations", probe)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as e:
+        try:
+            train_pgan(_x(), _cfg(), run, progress=True, log=lambda m: None, warn_not_grown=False)
+        except KeyboardInterrupt:
+            # (failed here: pytest takes a KeyboardInterrupt out of a test for the user's, and ends the session)
+            pytest.fail("the Ctrl-C in the probe came out of train_pgan as a bare KeyboardInterrupt")
+    assert probed == [4], probed                      # (the probe stopped at its next iteration)
+    assert e.value.signum == signal.SIGINT and not e.value.complete
+    assert e.value.where == "at 0.064 of 0.256 kimg", e.value.where
+    assert e.value.resume_advice and "resume=True" in e.value.resume_advice, str(e.value)
+    assert (run / "checkpoints" / f"{ckpt.checkpoint_name(64)}.json").is_file()
+    assert closed == [True]
+    monkeypatch.setattr(loop, "_probe_iterations", real_probe)
+    res = train_pgan(_x(), _cfg(), run, resume=True, progress=False, log=lambda m: None, warn_not_grown=False)
+    assert res.nimg == 256 and res.status == "done"
     capsys.readouterr()

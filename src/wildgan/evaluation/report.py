@@ -1160,14 +1160,23 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
     # not there; n_test None)
     never = ("Thresholds come from the training images' scores only, never from the test images" if n_test is not None
              else "Thresholds come from the training images' scores (this run has no test images)")
+    # a fit on a folder or a data-set file recorded its path: `wildgan score` reads its images again (in fit's order,
+    # checked against split.json) for the training scores; one on in-memory images recorded none
+    fit_on = cfg.data.data if detector else None
+    again = (f" from {md_escape(str(fit_on))}, the images fit read (IMAGES: any images to score)" if fit_on else "")
     if batch_mode == "isolated":
         # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
         return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
                 f"alone (train_scores-isolated.csv, not used once the networks, the scoring rules or the score "
-                f"settings changed). {never}: `wildgan score RUN --batch-mode isolated --threshold contamination "
-                f"--out scores.csv` computes and caches them"
+                f"settings changed). {never}: `wildgan score RUN{' --data IMAGES' if fit_on else ''} --batch-mode "
+                f"isolated --threshold contamination --out scores.csv` computes and caches them{again}"
                 + (" (a Detector.fit run on in-memory images cannot rebuild them: Detector(batch_mode='isolated')"
-                   ".fit writes them)" if detector else "") + "; run the report again after it.")
+                   ".fit writes them)" if detector and not fit_on else "") + "; run the report again after it.")
+    if fit_on:
+        return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
+                f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
+                f"settings changed). {never}: `wildgan score RUN --data IMAGES --threshold contamination --out "
+                f"scores.csv` computes and caches them{again}; run the report again after it.")
     if detector:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
                 f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "

@@ -307,11 +307,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
     names it (the CLI's --skip-bad; Detector: skip_bad=True; None: the call's, errors.skip_bad_option). held: the
     warning of that split's rebuild, naming the unreadable files it left out, which the warning about them here joins
-    (see warn_left_out); said before the training split is scored."""
+    (see warn_left_out); said before the training split is scored. A Detector.fit run's training split is the
+    folder or data-set file fit read, read again in fit's order and checked by its pixels (fit named the images by
+    the paths it was given); one of a fit on in-memory images cannot be read again, and is refused."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
     from ..data.readers import missing_run_data_error
+    from ..data.replay import as_fit_read
     from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
 
@@ -341,10 +344,21 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         own = f"{csv_path}: "
         return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
 
-    if info.get("detector_input"):
-        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {csv_path.name} {state()}; "
-                        "the training images cannot be rebuilt from the run's config")
-    data = replace(model.cfg.data, skip_bad=True) if skip_bad else model.cfg.data
+    fit = bool(info.get("detector_input"))
+    if fit and not model.cfg.data.data:
+        # A Detector.fit on arrays or a list of files records no place to read them from; a fit on a folder or a
+        # data-set file records its absolute path, and is read back below (in the order fit read it: build_split
+        # follows split.json's train_order), its pixels checked against split.json's as any run's are
+        src = str(info.get("source") or "in-memory images")
+        raise DataError(f"{run_dir}: trained by Detector.fit on images given in memory ({src}), which the run "
+                        f"cannot read again, and {csv_path.name} {state()}: the training scores cannot be computed "
+                        f"from the run alone; {_fit_again(run_dir)}")
+    data = model.cfg.data
+    if fit:
+        # a fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled one by its
+        # protocol (a normal class asked for, CIFAR-10's automobile alone): fit read every image (as_fit_read)
+        data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
+    data = replace(data, skip_bad=True) if skip_bad else data
     try:
         split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
@@ -357,18 +371,23 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir / name} {state()}, and computing the training scores again needs the "
                         f"run's training images: {why}") from None
     other_images, now = None, None
+    # a fit names its images by the paths it was given, this read of its folder by their place in it: the same
+    # images under other ids, compared by their count, shape and pixels in order (what the networks learn from), as a
+    # resume of a fit's run compares them (training.run._without_fit_ids)
+    split = _named_as_fit(split, info) if fit else split
+    recorded = {k: v for k, v in info.items() if k != "train_ids_sha256"} if fit else info
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
         now = split_summary(split)        # (hashes every pixel: once, for both comparisons and the cache key)
-        diffs = split_differences(split, info, skips_said=True, now=now)
+        diffs = split_differences(split, recorded, skips_said=True, now=now)
         # the training part read now is not the one split.json recorded: refused where the files changed (below);
         # where only their decoding did (pixels a level apart under another Pillow, the same files), warned, and
         # cached under these pixels' checksum only: read by this comparison alone, never by a threshold or report
         # that takes the data for split.json's, nor once the data is restored; and not scored again at each
         # threshold while the data stays as it is now
         where = split.info.get("source") or model.cfg.data.data or "the data"
-        train_diffs = split_differences(split, info, train_only=True, skips_said=True, now=now)
-        if train_diffs and decoded_apart(split, info, now, skips_said=True) is None:
+        train_diffs = split_differences(split, recorded, train_only=True, skips_said=True, now=now)
+        if train_diffs and decoded_apart(split, recorded, now, skips_said=True) is None:
             # other images than the networks were trained on (added, removed, replaced or edited since): scores of
             # images the networks never saw, maybe the very ones being scored, would set the threshold, and where the
             # run's cache is present it is the trained-on images' that do (above): one command, two thresholds.
@@ -388,6 +407,11 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
+            if fit and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
+                # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
+                # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat
+                fix += (f". {run_dir} was trained by Detector.fit, whose reading of {where} this one may not repeat: "
+                        f"if it is unchanged, {_fit_again(run_dir)}")
             raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}), and "
                             f"{csv_path}, the scores of the training images it was trained on, {state()}: "
                             f"thresholds and percentiles come from the images the networks were trained on, which "
@@ -434,6 +458,29 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             # a cache only: a run folder on a read-only file system (or full) still gives its threshold
             warn_user(f"could not cache the training scores in {run_dir} ({e}); they are computed again next time")
     return scores
+
+
+def _fit_again(run_dir: Path) -> str:
+    """The way to a Detector.fit run's training scores where the run cannot give them: fit's resume scores its
+    training images and writes their caches, training nothing more where the run is finished."""
+    return (f"Detector(..., run_dir={str(run_dir)!r}).fit(X, resume=True), with the same parameters and images X, "
+            f"writes them again")
+
+
+def _named_as_fit(split: Any, info: dict[str, Any]) -> Any:
+    """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them where
+    split.json's checksum of those ids says they are the recorded source's path joined to each image's place in it
+    (a fit given the folder's absolute path): its cache is then written as fit wrote it. Any other fit's (given a
+    relative path, or a data-set file whose images fit named otherwise) keeps the reader's ids."""
+    from ..data.splits import split_summary
+
+    src = info.get("source")
+    if not isinstance(src, str) or not Path(src).is_absolute() or not split.train_ids:
+        return split
+    ids = [str(Path(src) / i) for i in split.train_ids]
+    # (split.json's checksum of ids, as split_summary makes it: of a copy without pixels, which it would hash too)
+    named = split_summary(replace(split, train_x=split.train_x[:0], test_x=split.test_x[:0], train_ids=ids))
+    return replace(split, train_ids=ids) if named["train_ids_sha256"] == info.get("train_ids_sha256") else split
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:

@@ -57,7 +57,8 @@ from ..devices import caller_torch_state_kept, resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
-from .resume import StopFlag, all_finite, quiet_log, restore_generator, stop_on_signals, thread_count_change
+from .resume import (StopFlag, all_finite, install_signals, quiet_log, restore_generator, stop_on_signals,
+                     thread_count_change)
 from .schedule import (Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, not_grown_text, schedule,
                        schedule_work)
 from .tblog import TensorBoardLog
@@ -1116,11 +1117,21 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # start-up probe at each (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put
     # tiny's 20-kimg run at <22:04 from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager
     # iterations time cuDNN's autotuning and kernel queueing more than the graphed or compiled iterations the run
-    # will make.
+    # will make. Nor for a session of seconds (ETA_PROBE_SKIP_SECONDS), whose probe cost more than its ETA is worth.
     t_probe = time.time()
     try:
-        probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg) \
-            if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off" else {}
+        # A Ctrl-C (or SIGTERM) in the probe sets the loop's flag, as it would in the first round: the probe stops at
+        # its next iteration and the loop's first round ends on a checkpoint and the usual TrainingInterrupted with
+        # its resume advice. Raised as a KeyboardInterrupt here, it ended the run as a Ctrl-C before training does
+        # (the CLI's 'interrupted by SIGINT', a Python caller's KeyboardInterrupt), with no word of how to continue.
+        probe: dict[int, float] = {}
+        if costs is not None and device.type == "cpu" and dist is None and fast.compile == "off":
+            restore_signals = install_signals(flag)
+            try:
+                probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg,
+                                          stop=lambda: flag.signum is not None)
+            finally:
+                restore_signals()
     except Exception as e:
         # an estimate never stops a run: the probe trains copies (the run's state is as it was), and whatever failed
         # there (memory for a resolution hours ahead, say) is the run's to meet, or not, when it gets there
@@ -1128,8 +1139,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         log(f"eta: the start-up probe failed ({type(e).__name__}: {e}); the resolutions ahead are priced by their "
             f"FLOPs until two have run")
     except BaseException:
-        # a Ctrl-C in the probe (seconds, up to ETA_PROBE_MAX_SECONDS), before the loop whose `finally` closes
-        # stats.jsonl and TensorBoard's writer: a Python caller's process kept both open
+        # a second Ctrl-C in the probe (StopFlag's abort at once), before the loop whose `finally` closes stats.jsonl
+        # and TensorBoard's writer: a Python caller's process kept both open
         stats.close()
         raise
     stats.leave_out(time.time() - t_probe)      # (the first row's img_per_s measures training, not the probe)
@@ -1592,17 +1603,24 @@ ETA_PROBE_ITERS = 2
 ETA_PROBE_SECONDS = 2.0
 ETA_PROBE_SHARE = 0.01
 ETA_PROBE_MAX_SECONDS = 60.0
+# nor past the first resolution where that least possible length is under this: the resolutions ahead of a run of a
+# few seconds cost up to ETA_PROBE_SECONDS to probe, more than an ETA that short is worth (a tiny CLI train of 0.4
+# kimg on one thread: 6.3-6.9 s without them against 7.2-9.7 s with, benchmarks/RESULTS.md 2026-12-04)
+ETA_PROBE_SKIP_SECONDS = 10.0
 
 
 def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device: torch.device, fast: FastOptions,
-                      costs: EtaCosts, nimg: int, total: int) -> dict[int, float]:
+                      costs: EtaCosts, nimg: int, total: int,
+                      stop: Callable[[], bool] | None = None) -> dict[int, float]:
     """Seconds per stable iteration (batch tc.minibatch[r]) at each resolution this session trains, from the
     current one up, for the ETA's cost ratios until three resolutions have run: a StepRunner's iterations on deep
     copies of the networks and fresh Adam states, fed a pyramid of zeros, with a generator of its own, so that the
     run's weights, moments, sampler and random numbers are as they were. A resolution is left out (and those above
     it) when its iterations, forecast by the FLOPs from the one below (an upper bound), would overrun the budget
-    (ETA_PROBE_*), or the first untimed iteration alone did. The timed iterations' fastest: another job's burst
-    slows one, never speeds one up."""
+    (ETA_PROBE_*), or the first untimed iteration alone did; none at all (an empty dict) where the session's least
+    possible length, from the first, is under ETA_PROBE_SKIP_SECONDS. The timed iterations' fastest: another job's
+    burst slows one, never speeds one up. `stop`: asked before each iteration; where it says True (a stop signal
+    came), none either, at once: the run is stopping, and what it has left to train needs no estimate."""
     import copy
 
     first = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1629,6 +1647,8 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
                 break
         phase = Phase(lod=math.log2(nc.resolution // r), resolution=r, batch=b, fade=0.0)
         runner.reset_optimizers()
+        if stop is not None and stop():
+            return {}
         t0 = time.perf_counter()
         runner.iteration(phase)                  # untimed: allocations, Adam's lazy state
         took = time.perf_counter() - t0
@@ -1637,6 +1657,8 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
             break
         times = []
         for _ in range(ETA_PROBE_ITERS):
+            if stop is not None and stop():
+                return {}
             t0 = time.perf_counter()
             runner.iteration(phase)
             times.append(time.perf_counter() - t0)
@@ -1644,7 +1666,11 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
         out[r] = min(times)
         if len(out) == 1:
             # the session's least possible length: every image left at this resolution's cost per image
-            budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * (total - nimg) * out[r] / b))
+            least = (total - nimg) * out[r] / b
+            if least < ETA_PROBE_SKIP_SECONDS:
+                # (nothing, not this one alone: one resolution has no ratios for the ETA to price the others by)
+                return {}
+            budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * least))
     return out
 
 
