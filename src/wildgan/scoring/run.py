@@ -14,7 +14,8 @@ Python equivalent of `wildgan score`. The module, in file order:
   (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
 * **Resume folders** -- what a folder's saved chunks are scores of (`_resume_key`), the chunking a folder written by
   another number of processes keeps (`_resumable_parts`), preparing the folder, reading and saving chunks;
-  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up, `finished_chunks` for its word on a stop.
+  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up, `resumable_chunks` (of a `ResumeRecord`) for its
+  word on a stop.
 * **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image (`write_run_scores_csv` for a run's own
   file, which write_scores_csv refuses to replace)."""
 
@@ -356,7 +357,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
-                with_A: bool = True) -> FileScores | None:
+                with_A: bool = True, resume_record: ResumeRecord | None = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` (>= 1) images at a time
     (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
     scores, whatever the number of files.
@@ -378,7 +379,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
     scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model, settings or
     image decoders (decoder_versions) is emptied first (with a warning naming what differs). The caller deletes the
-    folder once the result is safely written (remove_resume_dir).
+    folder once the result is safely written (remove_resume_dir). `resume_record`: filled in with what this scoring
+    is, once its chunking is chosen, so that a caller stopped (Ctrl-C) can say how many finished chunks the same call
+    would take (resumable_chunks).
 
     `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
     chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
@@ -399,7 +402,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     if archive is not None:
         return _score_archive(model, archive, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,
                               score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
-                              resume_dir=resume_dir, with_A=with_A)
+                              resume_dir=resume_dir, with_A=with_A, resume_record=resume_record)
     repeats: list[str] = []
     files = list_image_files(paths, repeats)
     conversion = model.conversion if conversion is None else conversion
@@ -420,6 +423,12 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         parts = _resumable_parts(model, files, order, step, parts, Path(resume_dir), ctx,
                                  explicit=chunk_size is not None, key=key)
     groups, chunks = _make_chunks(order, len(files), step, parts)
+    if resume_record is not None and resume_dir is not None and len(chunks) > 1:
+        # (the key and digests taken only if asked, on a stop: the files' stat calls are many for a large pile)
+        resume_record.resume_dir, resume_record.n_chunks, resume_record.skip_bad = Path(resume_dir), len(chunks), \
+            skip_bad
+        resume_record.make_key = lambda: _resume_key(model, files, chunks, *key)
+        resume_record.files_digest = lambda c: _files_digest(files, chunks[c])
     mine = list(range(rank, len(chunks), world))   # this process's chunks, dealt round-robin
     err: Exception | None = None
     failure = None
@@ -840,18 +849,40 @@ def remove_resume_dir(d: Path) -> None:
     d.rmdir()
 
 
-def finished_chunks(d: Path) -> tuple[int, int | None]:
-    """How far the scoring that keeps its chunks in resume folder `d` got: its finished chunks (chunk-NNNNN.npz
-    files) and the number of chunks its manifest records (None where it cannot be read: not written yet, or damaged).
-    (0, None) where `d` is not a resume folder."""
-    if not is_resume_dir(d):
-        return 0, None
-    done = sum(1 for f in d.iterdir() if f.name.startswith("chunk-") and f.suffix == ".npz")
+@dataclass
+class ResumeRecord:
+    """What a scoring with a resume folder is scoring, filled in by score_files (`resume_record`) once it has chosen
+    its chunking, for a caller that says on a stop what the same call would resume (resumable_chunks). Empty (no
+    resume_dir) before that, and for a scoring that keeps no chunks (no resume_dir, or a single chunk)."""
+
+    resume_dir: Path | None = None
+    n_chunks: int = 0
+    skip_bad: bool = False
+    make_key: Callable[[], dict[str, Any]] | None = None      # the manifest this scoring writes (_resume_key)
+    files_digest: Callable[[int], str] | None = None          # chunk -> its files' digest now (_files_digest)
+
+
+def resumable_chunks(record: ResumeRecord) -> tuple[int, int]:
+    """The finished chunks in record.resume_dir that the same scoring, called again, takes instead of scoring them
+    again, and its number of chunks. By that call's own rules: the folder's manifest is this scoring's
+    (_reset_resume_dir deletes the chunks of any other, e.g. an older scoring into the same --out with another
+    model or options, left there by a stop before this one had prepared the folder), and each chunk's files are
+    unchanged since it was saved, none left out unless skip_bad (_read_resumed). Counting the chunk files promised a
+    resume of chunks that the same command then deleted or scored again. (0, 0) for an empty record."""
+    d = record.resume_dir
+    if d is None or record.make_key is None or record.files_digest is None or not is_resume_dir(d):
+        return 0, record.n_chunks
     try:
-        n = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("n_chunks")
-    except (OSError, ValueError, AttributeError):
-        n = None
-    return done, n if isinstance(n, int) and n >= done else None
+        old = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, record.n_chunks
+    key = json.loads(json.dumps(record.make_key()))
+    if old != key and _older_manifest_as_now(old, key) != key:
+        return 0, record.n_chunks
+    saved = [c for c in range(record.n_chunks) if (d / f"chunk-{c:05d}.npz").is_file()]
+    digests = {c: record.files_digest(c) for c in saved}
+    taken, _ = _read_resumed(d, saved, digests, skip_bad=record.skip_bad, warn=False, warned=set())
+    return len(taken), record.n_chunks
 
 
 def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
