@@ -94,7 +94,9 @@ def _score(a: argparse.Namespace, record: Any = None) -> int:
         raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")
     ctx = distributed_context(a)
-    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
+    # (--checkpoint: a file, or the name of one in RUN/checkpoints, refused in this command's words by load_model's
+    # scoring.run.checkpoint_path, the Python API's rule)
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=a.checkpoint or None)
     if a.no_A and model.cfg.method != "wildgan":
         raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
                           f"the critic anyway)")
@@ -349,21 +351,3 @@ def _resume_dir(a: argparse.Namespace) -> Path | None:
     return Path(a.out).with_name(Path(a.out).name + ".chunks")
 
 
-def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
-    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
-    pair)."""
-    if not a.checkpoint:
-        return None
-    given = Path(a.checkpoint)
-    if given.is_dir():
-        # (it was "no such file", which sent the user looking for a path that is there)
-        from ..checkpoint import list_checkpoints
-
-        found = list_checkpoints(given)
-        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
-        raise ConfigError(f"--checkpoint {a.checkpoint}: a folder; give one checkpoint file{example}")
-    for p in (given, run_dir / "checkpoints" / given.name):
-        if p.is_file():
-            return p.with_suffix(".json")
-    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
-                      f"{run_dir / 'checkpoints'})")

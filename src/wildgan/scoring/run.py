@@ -151,32 +151,41 @@ def _check_without_A(method: str, with_A: bool) -> None:
         raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
 
 
-def _checkpoint_arg(run_dir: Path, given: Path) -> Path:
-    """load_model's (and Detector.from_run's) checkpoint=, as the path of its JSON half: the .safetensors half
-    named the same networks by another path, which the training-score cache (keyed by the networks' source) then
-    took for other networks, so that a run fitted on in-memory images refused from_run(RUN,
-    checkpoint='RUN/network-final.safetensors') while it took the .json. Refused by name where it cannot be a
-    checkpoint: a missing file was reported as its JSON half ("nope.json: checkpoint metadata not found", a name the
-    caller never gave), and the run's checkpoints/ folder as that folder's ".json" sibling. `wildgan score
-    --checkpoint` says the same in its own words (cli._checkpoint_arg)."""
-    if given.is_dir():
-        found = ckpt.list_checkpoints(given)
+def checkpoint_path(run_dir: Path, given: str | Path) -> Path:
+    """load_model's checkpoint= (Detector.from_run's, `wildgan score --checkpoint`'s): a checkpoint file (either half
+    of its .json / .safetensors pair, or their name without the suffix), or the name of one in RUN/checkpoints; as
+    the path of its JSON half. Why the JSON half: the .safetensors half named the same networks by another path,
+    which the training-score cache (keyed by the networks' source) then took for other networks, so that a run
+    fitted on in-memory images refused from_run(RUN, checkpoint='RUN/network-final.safetensors') while it took the
+    .json. Refused by name where it cannot be a checkpoint: a missing file was reported as its JSON half
+    ("nope.json: checkpoint metadata not found", a name the caller never gave), and the run's checkpoints/ folder as
+    that folder's ".json" sibling. The option is named as the caller gives it (errors.option_words: `--checkpoint
+    FILE` as typed during a command, else checkpoint='FILE'): one rule for the CLI and the API, whose two copies
+    had drifted apart (the API did not look in RUN/checkpoints, the CLI took no name without its suffix)."""
+    run_dir, path = Path(run_dir), Path(given)
+    said = option_words(f"--checkpoint {given}", f"checkpoint={str(path)!r}")
+    if path.is_dir():
+        found = ckpt.list_checkpoints(path)
         example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
-        raise ConfigError(f"checkpoint={str(given)!r}: a folder; give one checkpoint file{example}")
-    if not given.is_file() and not given.with_suffix(".json").is_file() and \
-            not given.with_name(given.name + ".json").is_file():
-        raise ConfigError(f"checkpoint={str(given)!r}: no such file (this run's checkpoints are in "
-                          f"{run_dir / 'checkpoints'})")
-    return given.with_suffix(".json") if given.suffix == ".safetensors" else given
+        raise ConfigError(f"{said}: a folder; give one checkpoint file{example}")
+    for p in (path, run_dir / "checkpoints" / path.name):
+        if p.suffix == ".safetensors" and p.is_file():
+            return p.with_suffix(".json")
+        for half in (p, p.with_suffix(".json"), p.with_name(p.name + ".json")):
+            if half.is_file():
+                return half
+    raise ConfigError(f"{said}: no such file (this run's checkpoints are in {run_dir / 'checkpoints'})")
 
 
-def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
+def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: str | Path | None = None
+               ) -> LoadedModel:
     """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
-    `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
+    `checkpoint`: a file, or the name of one in RUN/checkpoints, see checkpoint_path), on `device`, with the run's
+    config and the conversion its images went through."""
     ckpt.refuse_saved_detector(run_dir, "load_model")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
-    path = _checkpoint_arg(Path(run_dir), Path(checkpoint)) if checkpoint else final_checkpoint(run_dir)
+    path = checkpoint_path(Path(run_dir), checkpoint) if checkpoint else final_checkpoint(run_dir)
     try:
         nets, meta = _load_networks(cfg, path, dev)
     except ckpt.NewerFormatError:
