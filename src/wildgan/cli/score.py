@@ -19,6 +19,7 @@ from .threshold_notes import contamination_note, take_fit_record, threshold_line
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..data import AnomalySplit
+    from ..scoring.run import ResumeRecord
 
 
 def cmd_score(a: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise Terminated(f"{e}; {kept}", e.signum) from None
 
 
-def _chunks_kept(a: argparse.Namespace, record: Any) -> str:
+def _chunks_kept(a: argparse.Namespace, record: ResumeRecord) -> str:
     """What a stopped scoring leaves to continue from, and how: '' where nothing (--out -, a pile of one chunk, a
     stop before the first chunk was finished or after the CSV took them), and on a rank other than 0 (rank 0 says it
     for the job). Only the chunks this scoring (`record`, scoring.run.ResumeRecord) would take on the same command:
@@ -63,7 +64,7 @@ def _chunks_kept(a: argparse.Namespace, record: Any) -> str:
 
 
 @peer_failures_told
-def _score(a: argparse.Namespace, record: Any = None) -> int:
+def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     from ..data.dataset_files import npz_has_labels
     from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
     from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
@@ -314,7 +315,8 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     return split
 
 
-def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None, record: Any = None) -> Any:
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None,
+                record: ResumeRecord | None = None) -> Any:
     """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
     cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
     met. None on a distributed rank other than 0. `record`: score_files' resume_record (what a stop says is kept)."""
@@ -349,5 +351,3 @@ def _resume_dir(a: argparse.Namespace) -> Path | None:
     if a.out == "-":
         return None
     return Path(a.out).with_name(Path(a.out).name + ".chunks")
-
-
