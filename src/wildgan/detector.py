@@ -255,12 +255,14 @@ class _TempRunDir:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
 
 
-def _fit_stopped(signum: int | None) -> str:
-    """'Detector.fit interrupted by SIGINT (Ctrl-C)', ...; 'Detector.fit stopped as the reader of its output went
-    away (...)' for the loop's stop on a closed stdout or stderr (errors.stop_words' SIGPIPE, whose words have no
-    verb)."""
+def _fit_stopped(signum: int | None, where: str | None = None) -> str:
+    """'Detector.fit interrupted by SIGINT (Ctrl-C) at 0.064 of 0.2 kimg', ...; 'Detector.fit stopped as the reader of
+    its output went away (...)' for the loop's stop on a closed stdout or stderr (errors.stop_words' SIGPIPE, whose
+    words have no verb). `where`: how far training got, if known (a stop that does not say left a space before the
+    message's semicolon)."""
     words = stop_words(signum)
-    return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}"
+    at = f" {where}" if where else ""
+    return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}{at}"
 
 
 def _diverged_fit(e: DivergenceError, seed: Any) -> DivergenceError:
@@ -302,7 +304,7 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
             temp.keep()
             again += " (delete the folder when done)"
         return TrainingInterrupted(
-            f"{_fit_stopped(e.signum)} {e.where or ''}; the training is complete and its networks "
+            f"{_fit_stopped(e.signum, e.where)}; the training is complete and its networks "
             f"are kept in {run_dir}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True,
             resume_advice=again)
     if isinstance(e, TrainingInterrupted) and not trained:
@@ -311,12 +313,12 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         if temp is not None:
             temp.cleanup()
             return TrainingInterrupted(
-                f"{_fit_stopped(e.signum)} {e.where or ''}; nothing was kept: it trained in a temporary folder",
+                f"{_fit_stopped(e.signum, e.where)}; nothing was kept: it trained in a temporary folder",
                 e.signum, where=e.where,
                 resume_advice="give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) then "
                               "continues an interrupted fit")
         return TrainingInterrupted(
-            f"{_fit_stopped(e.signum)} {e.where or ''}; checkpoint saved in "
+            f"{_fit_stopped(e.signum, e.where)}; checkpoint saved in "
             f"{e.checkpoint_dir or run_dir / 'checkpoints'}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
             resume_advice=f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir="
                           f"{str(run_dir)!r}, continues it")

@@ -2272,6 +2272,19 @@ def test_a_stopped_fit_keeps_its_way_on_apart_as_resume_advice(tmp_path):
         assert got.signum == signal.SIGINT and got.where == "at 0.064 of 0.2 kimg" and got.complete == e.complete
 
 
+def test_a_stopped_fit_that_does_not_say_where_leaves_no_space_before_its_semicolon(tmp_path):
+    # a stop without `where` read 'Detector.fit interrupted by SIGINT (Ctrl-C) ; checkpoint saved in ...'
+    import signal
+
+    from wildgan.detector import _failed_fit
+    from wildgan.errors import TrainingInterrupted
+
+    e = TrainingInterrupted("the loop's words", signal.SIGINT, checkpoint_dir=str(tmp_path / "checkpoints"))
+    got = _failed_fit(e, None, tmp_path, trained=False, resume=False)
+    assert got.without_advice == f"Detector.fit interrupted by SIGINT (Ctrl-C); checkpoint saved in " \
+                                 f"{tmp_path / 'checkpoints'}", got.without_advice
+
+
 def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x_train, tmp_path, monkeypatch):
     import signal
 
