@@ -255,12 +255,14 @@ class _TempRunDir:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
 
 
-def _fit_stopped(signum: int | None) -> str:
-    """'Detector.fit interrupted by SIGINT (Ctrl-C)', ...; 'Detector.fit stopped as the reader of its output went
-    away (...)' for the loop's stop on a closed stdout or stderr (errors.stop_words' SIGPIPE, whose words have no
-    verb)."""
+def _fit_stopped(signum: int | None, where: str | None = None) -> str:
+    """'Detector.fit interrupted by SIGINT (Ctrl-C) at 0.064 of 0.2 kimg', ...; 'Detector.fit stopped as the reader of
+    its output went away (...)' for the loop's stop on a closed stdout or stderr (errors.stop_words' SIGPIPE, whose
+    words have no verb). `where`: how far training got, if known (a stop that does not say left a space before the
+    message's semicolon)."""
     words = stop_words(signum)
-    return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}"
+    at = f" {where}" if where else ""
+    return f"Detector.fit {'stopped as ' if signum is not None and signum == SIGPIPE else ''}{words}{at}"
 
 
 def _diverged_fit(e: DivergenceError, seed: Any) -> DivergenceError:
@@ -294,28 +296,32 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
     if isinstance(e, TrainingInterrupted) and not trained and e.complete:
         # a stop as training ended: its final networks are saved (possibly hours of work), only the training scores
         # and the threshold were not computed; a temporary run_dir is kept, not removed with them
+        # (the way on is the error's resume_advice, apart from what happened, as training.run's stops keep it: a
+        # caller that words its own, as a study does, takes it off as a field)
         again = (f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir="
                  f"{str(run_dir)!r}, finishes the fit without training again")
         if temp is not None:
             temp.keep()
             again += " (delete the folder when done)"
         return TrainingInterrupted(
-            f"{_fit_stopped(e.signum)} {e.where or ''}; the training is complete and its networks "
-            f"are kept in {run_dir}: {again}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True)
+            f"{_fit_stopped(e.signum, e.where)}; the training is complete and its networks "
+            f"are kept in {run_dir}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True,
+            resume_advice=again)
     if isinstance(e, TrainingInterrupted) and not trained:
         # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
         # run_dir a folder about to be removed
         if temp is not None:
             temp.cleanup()
             return TrainingInterrupted(
-                f"{_fit_stopped(e.signum)} {e.where or ''}; nothing was kept: it trained in "
-                f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
-                f"then continues an interrupted fit", e.signum, where=e.where)
+                f"{_fit_stopped(e.signum, e.where)}; nothing was kept: it trained in a temporary folder",
+                e.signum, where=e.where,
+                resume_advice="give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) then "
+                              "continues an interrupted fit")
         return TrainingInterrupted(
-            f"{_fit_stopped(e.signum)} {e.where or ''}; checkpoint saved in "
-            f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
-            f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
-            where=e.where, checkpoint_dir=e.checkpoint_dir)
+            f"{_fit_stopped(e.signum, e.where)}; checkpoint saved in "
+            f"{e.checkpoint_dir or run_dir / 'checkpoints'}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
+            resume_advice=f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir="
+                          f"{str(run_dir)!r}, continues it")
     if temp is not None and trained:
         # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
         # Ctrl-C): the temporary run is kept, not deleted with the error

@@ -2030,6 +2030,51 @@ def test_a_stopped_score_names_its_chunks_only_where_it_kept_some(scoring_pile, 
         assert capsys.readouterr().err.splitlines()[-1] == "wildgan: interrupted by SIGINT (Ctrl-C)", where
 
 
+def test_a_stopped_score_promises_only_the_chunks_the_same_command_would_resume(scoring_pile, tmp_path, monkeypatch,
+                                                                              capsys):
+    """The chunks said kept on a stop were the chunk files in OUT.chunks, whoever wrote them: an older scoring's into
+    the same --out with other options, not yet deleted by this one (stopped before it prepared the folder), or
+    chunks whose files changed since they were saved. The same command then deleted them, or scored them again."""
+    import signal
+
+    from wildgan.scoring import run as scoring
+
+    pile, run, _ = scoring_pile(12)
+    out = tmp_path / "p.csv"
+    real = scoring._chunk_saver
+
+    def saver(*a, **k):
+        save = real(*a, **k)
+
+        def saved(c, *b, **kw):
+            save(c, *b, **kw)
+            signal.raise_signal(signal.SIGINT)
+        return saved
+
+    def stopped_at_once(*a, **k):
+        raise KeyboardInterrupt          # before this scoring takes, or deletes, any chunk of the folder
+
+    isolated = ["score", str(run), "--data", str(pile), "--device", "cpu", "--chunk-size", "4", "--no-progress",
+                "--out", str(out), "--batch-mode", "isolated"]
+    kept = (f"wildgan: interrupted by SIGINT (Ctrl-C); 1 of 3 chunks scored and kept in {out}.chunks: the same "
+            f"command continues from them, scoring only the rest")
+    with monkeypatch.context() as m:
+        m.setattr(scoring, "_chunk_saver", saver)
+        assert main(isolated) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == kept
+    monkeypatch.setattr(scoring, "_resume_finished", stopped_at_once)
+    assert main(isolated[:-2]) == 130                 # another scoring (batch mode mixed): its folder is not its own
+    assert capsys.readouterr().err.splitlines()[-1] == "wildgan: interrupted by SIGINT (Ctrl-C)"
+    assert len(list((tmp_path / "p.csv.chunks").glob("chunk-*.npz"))) == 1
+    assert main(isolated) == 130                      # the scoring that saved it: still promised
+    assert capsys.readouterr().err.splitlines()[-1] == kept
+    for f in pile.iterdir():                          # its files changed since: the chunk is scored again
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert main(isolated) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "wildgan: interrupted by SIGINT (Ctrl-C)"
+
+
 def test_sigterm_ends_a_command_with_one_line_and_143():
     # before: a command other than train's loop died silently on SIGTERM (e.g. a scheduler stopping `score`)
     import subprocess

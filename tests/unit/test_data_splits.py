@@ -1370,3 +1370,45 @@ def test_listed_default_cell_says_the_old_default_to_its_log_or_as_a_warning(tmp
     assert not str(got[0].message).startswith("warning:")
     said.clear()
     assert listed_default_cell(data, tmp_path / "fresh", log=said.append) == ["normal"] and said == []
+
+
+@pytest.mark.parametrize("owned", [True, False])
+def test_a_pile_put_in_read_order_keeps_each_image_with_its_id_and_label(tmp_path, owned):
+    """in_read_order reorders a shuffled pile's pixels in place where it can: its ids, labels and record must follow
+    them, in the split returned and in the one given (a caller that kept the given split, or called again, paired each
+    image with another's id and undid the shuffle twice)."""
+    from wildgan.data.splits import TRAIN_ORDER_READ, TRAIN_ORDER_SHUFFLED, in_read_order
+
+    n = 24
+    p = tmp_path / "pile.npz"
+    np.savez(p, x=(np.arange(n, dtype=np.uint8) * 10)[:, None, None] * np.ones((1, 8, 8), np.uint8))
+    split = build_split(DataConfig(data=str(p), dataset="unlabelled", resolution=8, channels=1))
+    assert split.info["train_order"] == TRAIN_ORDER_SHUFFLED
+    read = [int(v) // 10 for v in split.train_x[:, 0, 0, 0]]           # each row's place in the file
+    assert read != sorted(read)
+    id_of = dict(zip(read, split.train_ids))
+    # labels that tell the images apart (a pile's are all 0): 1 for the odd places of the file
+    split = replace(split, train_is_anomaly=np.array([k % 2 for k in read], np.int8))
+    if not owned:
+        split.train_x.setflags(write=False)                             # not its own to reorder: copied
+    given = (split.train_x.copy(), list(split.train_ids), split.train_is_anomaly.copy(), dict(split.info))
+
+    def in_order(s):
+        places = [int(v) // 10 for v in s.train_x[:, 0, 0, 0]]
+        assert places == list(range(n))
+        assert s.train_ids == [id_of[k] for k in places]
+        assert s.train_is_anomaly.tolist() == [k % 2 for k in places]
+        assert s.info["train_order"] == TRAIN_ORDER_READ and s.info["n_train"] == n
+
+    out = in_read_order(split)
+    in_order(out)
+    for s in (split, out):
+        in_order(in_read_order(s))                    # called again, on either: still the read order
+    if owned:                 # reordered in place: the given split is the one returned, every field in step
+        assert out is split
+    else:                     # copied: the given split is as it was
+        assert np.array_equal(split.train_x, given[0]) and split.train_ids == given[1]
+        assert np.array_equal(split.train_is_anomaly, given[2]) and split.info == given[3]
+    with pytest.raises(ValueError, match="24 training images with 23 ids"):
+        in_read_order(replace(build_split(DataConfig(data=str(p), dataset="unlabelled", resolution=8, channels=1)),
+                              train_ids=given[1][:-1]))

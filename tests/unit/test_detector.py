@@ -2231,6 +2231,60 @@ def test_a_fit_stopped_by_its_closed_output_says_so_in_a_sentence(tmp_path):
                            "by `| head`) at 0.064 of 0.2 kimg; checkpoint saved in "), said
 
 
+def test_a_stopped_fit_keeps_its_way_on_apart_as_resume_advice(tmp_path):
+    """Detector.fit's stops put their way on (fit(X, resume=True) ...) into the message and left resume_advice None,
+    where training.run's keep it apart: a caller could not read it, nor take it off to say its own (without_advice)."""
+    import signal
+
+    from wildgan.detector import _failed_fit
+    from wildgan.errors import TrainingInterrupted, without_resume_advice
+
+    class Temp:                       # a temporary run_dir: what _failed_fit does with it
+        path = tmp_path / "tmp-run"
+
+        def keep(self):
+            pass
+
+        def cleanup(self):
+            pass
+
+    def loop_stop(complete=False):
+        return TrainingInterrupted("the loop's words", signal.SIGINT, where="at 0.064 of 0.2 kimg",
+                                   checkpoint_dir=str(tmp_path / "checkpoints"), complete=complete,
+                                   resume_advice="continue with `wildgan train --out RUN --resume`")
+
+    run = str(tmp_path)
+    for e, temp, said, advice in (
+            (loop_stop(), None, f"checkpoint saved in {tmp_path / 'checkpoints'}",
+             f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir={run!r}, "
+             f"continues it"),
+            (loop_stop(), Temp(), "nothing was kept: it trained in a temporary folder",
+             "give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) then continues an interrupted "
+             "fit"),
+            (loop_stop(complete=True), Temp(), f"the training is complete and its networks are kept in {tmp_path}",
+             f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir={run!r}, "
+             f"finishes the fit without training again (delete the folder when done)")):
+        got = _failed_fit(e, temp, tmp_path, trained=False, resume=False)
+        message = f"Detector.fit interrupted by SIGINT (Ctrl-C) at 0.064 of 0.2 kimg; {said}"
+        assert isinstance(got, TrainingInterrupted) and got.resume_advice == advice, got.resume_advice
+        assert got.without_advice == message and without_resume_advice(got) == message
+        assert str(got) == f"{message}; {advice}" and "--resume" not in str(got)
+        assert got.signum == signal.SIGINT and got.where == "at 0.064 of 0.2 kimg" and got.complete == e.complete
+
+
+def test_a_stopped_fit_that_does_not_say_where_leaves_no_space_before_its_semicolon(tmp_path):
+    # a stop without `where` read 'Detector.fit interrupted by SIGINT (Ctrl-C) ; checkpoint saved in ...'
+    import signal
+
+    from wildgan.detector import _failed_fit
+    from wildgan.errors import TrainingInterrupted
+
+    e = TrainingInterrupted("the loop's words", signal.SIGINT, checkpoint_dir=str(tmp_path / "checkpoints"))
+    got = _failed_fit(e, None, tmp_path, trained=False, resume=False)
+    assert got.without_advice == f"Detector.fit interrupted by SIGINT (Ctrl-C); checkpoint saved in " \
+                                 f"{tmp_path / 'checkpoints'}", got.without_advice
+
+
 def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x_train, tmp_path, monkeypatch):
     import signal
 

@@ -180,3 +180,29 @@ def test_a_one_vs_rest_study_of_data_without_classes_is_said_as_the_caller_gives
         first_kept_class([], ())
     with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"study \(--normal all\) needs labelled"):
         first_kept_class([], ())
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_decode_workers_errors_name_the_callers_options(tmp_path, monkeypatch, cli):
+    """A pool of decoding processes (spawned: each starts with the Python API's words) names an option as the
+    process that asked for the decoding does: a CLI user was told of depth16=, an option they cannot pass."""
+    from wildgan.data import decode_pool, load_images
+    from wildgan.errors import API_SKIP_BAD
+
+    root = tmp_path / "pile"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 7.0, np.float32)).save(root / f"{i}.tif")
+    Image.fromarray(np.full((8, 8), 300.0, np.float32)).save(root / "3-out-of-range.tif")
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 2)
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    spawned = []
+    real = decode_pool.DecodePool.executor
+    monkeypatch.setattr(decode_pool.DecodePool, "executor", lambda self: spawned.append(1) or real(self))
+    with skip_bad_said_as(CLI_SKIP_BAD if cli else API_SKIP_BAD), pytest.raises(DataError) as e:
+        load_images([root], 8, 1)
+    assert spawned                                        # the pool decoded the files, not this process
+    said, other = ("--depth16", "depth16=") if cli else ("depth16=", "--depth16")
+    assert "3-out-of-range.tif: float image values must lie in" in str(e.value)
+    assert f"then {said} chooses the rule" in str(e.value) and other not in str(e.value)

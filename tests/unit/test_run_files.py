@@ -366,3 +366,35 @@ def test_a_detector_fit_run_without_data_says_what_it_was_fit_on_and_what_to_do(
     assert str(e.value).endswith(f"score new images with `wildgan score {run} --data IMAGES --threshold "
                                  f"contamination`, or evaluate on labelled data with `wildgan evaluate {run} --data "
                                  f"PATH --normal CLASS`")
+
+
+@pytest.mark.filterwarnings("ignore:.*split.json is missing")       # (a run folder of network files only)
+@pytest.mark.parametrize("cli", [False, True])
+def test_one_rule_takes_a_checkpoint_for_the_cli_and_the_api(tmp_path, monkeypatch, cli):
+    """`score --checkpoint` and load_model(checkpoint=) (Detector.from_run's) kept two copies of one rule that had
+    drifted apart: a name in RUN/checkpoints was found by the CLI alone, a name without its suffix by the API alone.
+    One rule now (scoring.run.checkpoint_path), which names the option as the caller gives it."""
+    import contextlib
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    want = ckpt.save_checkpoint(run / "checkpoints", "ckpt-000064", tensors, meta)
+    monkeypatch.chdir(tmp_path)                          # (no file of these names here)
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else contextlib.nullcontext():
+        assert Path(load_model(run, "cpu", checkpoint="ckpt-000064.safetensors").source) == want
+        from wildgan.scoring.run import checkpoint_path
+
+        for given in ("ckpt-000064.json", "ckpt-000064.safetensors", "ckpt-000064", want.with_suffix(""),
+                      want.with_suffix(".safetensors")):
+            assert checkpoint_path(run, given) == want, given
+        said = "--checkpoint " if cli else "checkpoint="
+        with pytest.raises(ConfigError) as e:
+            load_model(run, "cpu", checkpoint="nope.json")
+        assert str(e.value) == (f"{said}{'nope.json' if cli else repr('nope.json')}: no such file (this run's "
+                                f"checkpoints are in {run / 'checkpoints'})")
+        with pytest.raises(ConfigError) as e:
+            checkpoint_path(run, run / "checkpoints")
+        assert str(e.value) == (f"{said}{run / 'checkpoints' if cli else repr(str(run / 'checkpoints'))}: a folder; "
+                                f"give one checkpoint file, e.g. its newest, {want}")

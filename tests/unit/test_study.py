@@ -769,11 +769,42 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     with pytest.raises(TrainingInterrupted) as e:
         study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
     logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
+    # a Python caller (run_study) is told to call run_study again: it never typed a `wildgan study` command
+    again = "to continue, call run_study again with the same base, cells and study_dir (finished cells are kept, " \
+            "this one continues)"
     for text in (str(e.value), logged):
-        assert "--resume" not in text and "run the same `wildgan study` command again" in text, text
+        assert "--resume" not in text and again in text and "wildgan study" not in text, text
+    assert e.value.resume_advice == again and str(e.value) == f"{e.value.without_advice}; {again}"
     assert e.value.signum == 2
     # said by the error raised, once: the study's log did not show it too (on the terminal, the same words twice)
     assert not any("stopped" in m for m in said), said
+
+
+def test_a_study_stopped_outside_trainings_loop_says_how_to_continue_in_the_callers_words(tmp_path, monkeypatch,
+                                                                                            capsys):
+    # a Ctrl-C while a cell's data was read (outside training's own loop) told a Python caller of run_study to "run
+    # the same `wildgan study` command again", a command it never typed; the CLI's user is still told so
+    from wildgan.cli import main
+
+    def ctrl_c(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "train_run", ctrl_c)
+    base = _base(tmp_path)
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(TrainingInterrupted) as e:
+        study_mod.run_study(base, cell, tmp_path / "api", progress=False, log=lambda m: None)
+    api = "to continue, call run_study again with the same base, cells and study_dir (finished cells are kept, " \
+          "this one continues)"
+    assert str(e.value) == f"interrupted by SIGINT (Ctrl-C) while cell {cell[0].key} was trained; {api}"
+    assert e.value.resume_advice == api and e.value.without_advice == \
+        f"interrupted by SIGINT (Ctrl-C) while cell {cell[0].key} was trained"
+    assert main(["study", "--data", base.data.data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
+                 "--out", str(tmp_path / "cli")]) == 130
+    err = capsys.readouterr().err
+    assert "was trained; to continue, run the same `wildgan study` command again (finished cells are kept, this one " \
+           "continues)" in err and "run_study" not in err, err
 
 
 def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch):
@@ -860,8 +891,8 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
     assert e.value.complete and e.value.signum == 15 and e.value.where == "as training ended at 0.100 kimg"
     assert e.value.checkpoint_dir == str(tmp_path / "st" / "runs" / cell[0].key / "checkpoints")
     assert "--evaluate" not in str(e.value) and "training scores" not in str(e.value)
-    assert str(e.value).endswith("(the cell's evaluation) was not run; to continue, run the same `wildgan study` "
-                                 "command again (finished cells are kept, this one is evaluated)")
+    assert str(e.value).endswith("(the cell's evaluation) was not run; to continue, call run_study again with the "
+                                 "same base, cells and study_dir (finished cells are kept, this one is evaluated)")
     assert e.value.not_run == "the cell's evaluation"
 
 

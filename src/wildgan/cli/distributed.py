@@ -77,13 +77,13 @@ def refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
                       f"{world} processes would run it alone and write the same files. Run it without torchrun")
 
 
-def peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def peer_failures_told(cmd: Callable[..., int]) -> Callable[..., int]:
     """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
     peer", a collective that timed out, torchrun's SIGTERM) says so and where that rank's own error is: sharded
     scoring has no run folder to record it in, as training has (training.distributed.explain_failure)."""
-    def run(a: argparse.Namespace) -> int:
+    def run(a: argparse.Namespace, *args: Any) -> int:
         try:
-            return cmd(a)
+            return cmd(a, *args)
         except (Exception, Terminated) as e:
             if not a.distributed:
                 raise

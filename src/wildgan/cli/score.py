@@ -19,16 +19,20 @@ from .threshold_notes import contamination_note, take_fit_record, threshold_line
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..data import AnomalySplit
+    from ..scoring.run import ResumeRecord
 
 
 def cmd_score(a: argparse.Namespace) -> int:
     """`wildgan score`; a stop by a signal (Ctrl-C, SIGTERM, SIGHUP: a dropped ssh session) that leaves finished chunks
     in OUT.chunks says so, and how to go on: the stop's line is all the user has to go by (score keeps no log), and
     a rerun that is not the same command (another --out, --no-resume) scores the whole pile again."""
+    from ..scoring.run import ResumeRecord
+
+    record = ResumeRecord()
     try:
-        return _score(a)
+        return _score(a, record)
     except (Terminated, KeyboardInterrupt) as e:
-        kept = _chunks_kept(a)
+        kept = _chunks_kept(a, record)
         if not kept:
             raise
         if isinstance(e, KeyboardInterrupt):        # (said by main as `interrupted by SIGINT (Ctrl-C)`, 130, as before)
@@ -36,29 +40,31 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise Terminated(f"{e}; {kept}", e.signum) from None
 
 
-def _chunks_kept(a: argparse.Namespace) -> str:
+def _chunks_kept(a: argparse.Namespace, record: ResumeRecord) -> str:
     """What a stopped scoring leaves to continue from, and how: '' where nothing (--out -, a pile of one chunk, a
     stop before the first chunk was finished or after the CSV took them), and on a rank other than 0 (rank 0 says it
-    for the job)."""
+    for the job). Only the chunks this scoring (`record`, scoring.run.ResumeRecord) would take on the same command:
+    not those of an older scoring into the same --out that it had not yet deleted, nor any before it knew what it
+    scores (a stop while the model or the file list was read)."""
     d = _resume_dir(a)
     if d is None or int(os.environ.get("RANK", "0")) != 0:
         return ""
-    from ..scoring.run import finished_chunks
+    from ..scoring.run import resumable_chunks
 
     try:
-        done, total = finished_chunks(d)
+        done, total = resumable_chunks(record)
     except OSError:             # (the folder unreadable: nothing to promise)
         return ""
     if not done:
         return ""
-    of = f" of {total}" if total is not None else ""
+    of = f" of {total}" if total else ""
     again = " without --no-resume" if a.no_resume else ""
     return (f"{done}{of} chunk{'s' if (total or done) != 1 else ''} scored and kept in {d}: the same command"
             f"{again} continues from them, scoring only the rest")
 
 
 @peer_failures_told
-def _score(a: argparse.Namespace) -> int:
+def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     from ..data.dataset_files import npz_has_labels
     from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
     from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
@@ -89,7 +95,9 @@ def _score(a: argparse.Namespace) -> int:
         raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")
     ctx = distributed_context(a)
-    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
+    # (--checkpoint: a file, or the name of one in RUN/checkpoints, refused in this command's words by load_model's
+    # scoring.run.checkpoint_path, the Python API's rule)
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=a.checkpoint or None)
     if a.no_A and model.cfg.method != "wildgan":
         raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
                           f"the critic anyway)")
@@ -135,7 +143,7 @@ def _score(a: argparse.Namespace) -> int:
         # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
         # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
         # folder (in chunks), ids inside the archive
-        got = _score_pile(model, a, ctx, archive=Path(one_file))
+        got = _score_pile(model, a, ctx, archive=Path(one_file), record=record)
         what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
     elif dataset_file and (label_free or (no_protocol and not a.normal)):
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
@@ -166,7 +174,7 @@ def _score(a: argparse.Namespace) -> int:
     else:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
-        got = _score_pile(model, a, ctx)
+        got = _score_pile(model, a, ctx, record=record)
         # (the folders' note only where a folder was given: it followed the scoring of a single file too)
         what = ("every image file given, folders read recursively" if any(Path(p).is_dir() for p in a.data) else
                 "the image file given" if len(a.data) == 1 else "every image file given")
@@ -307,10 +315,11 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     return split
 
 
-def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None,
+                record: ResumeRecord | None = None) -> Any:
     """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
     cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
-    met. None on a distributed rank other than 0."""
+    met. None on a distributed rank other than 0. `record`: score_files' resume_record (what a stop says is kept)."""
     import warnings
 
     from ..data.readers import ids_under_folder
@@ -326,7 +335,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         try:
             got = score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a), with_A=not a.no_A)
+                              resume_dir=_resume_dir(a), with_A=not a.no_A, resume_record=record)
         finally:
             shutdown_ranks(ctx, together=sys.exc_info()[0] is None)
     if got is not None and archive is None:
@@ -342,23 +351,3 @@ def _resume_dir(a: argparse.Namespace) -> Path | None:
     if a.out == "-":
         return None
     return Path(a.out).with_name(Path(a.out).name + ".chunks")
-
-
-def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
-    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
-    pair)."""
-    if not a.checkpoint:
-        return None
-    given = Path(a.checkpoint)
-    if given.is_dir():
-        # (it was "no such file", which sent the user looking for a path that is there)
-        from ..checkpoint import list_checkpoints
-
-        found = list_checkpoints(given)
-        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
-        raise ConfigError(f"--checkpoint {a.checkpoint}: a folder; give one checkpoint file{example}")
-    for p in (given, run_dir / "checkpoints" / given.name):
-        if p.is_file():
-            return p.with_suffix(".json")
-    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
-                      f"{run_dir / 'checkpoints'})")

@@ -1096,14 +1096,26 @@ def _pile_shuffle(seed: int, n: int) -> np.ndarray:
 def in_read_order(split: AnomalySplit) -> AnomalySplit:
     """An unlabelled pile's split (its training images in the seeded shuffle, TRAIN_ORDER_SHUFFLED) with its
     training images in the order they were read instead (TRAIN_ORDER_READ), as Detector.fit on that folder or file
-    trained them; any other split as it is. The split given is used up: its training array is reordered in place
-    where it owns its memory (a pile is the largest thing held), so only the returned split is to be used."""
+    trained them; any other split as it is. Where the training array owns its memory it is reordered in place (a
+    pile is the largest thing held), and the split given is then that same split, returned: its ids, labels and info
+    are reordered with its pixels, never left in the shuffle's order beside pixels in read order (a second call, or
+    a caller that kept it, then paired each image with another's id). Otherwise the given split is left as it was."""
     if split.info.get("protocol") != "unlabelled" or split.info.get("train_order") != TRAIN_ORDER_SHUFFLED:
         return split
-    undo = np.argsort(_pile_shuffle(int(split.info["seed"]), len(split.train_x)))
-    info = {**split.info, "train_order": TRAIN_ORDER_READ}
-    return replace(split, train_x=permute_rows(split.train_x, undo), train_is_anomaly=split.train_is_anomaly[undo],
-                   train_ids=[split.train_ids[i] for i in undo], info=info)
+    n = len(split.train_x)
+    if len(split.train_ids) != n or len(split.train_is_anomaly) != n:
+        raise ValueError(f"a split of {n} training images with {len(split.train_ids)} ids and "
+                         f"{len(split.train_is_anomaly)} labels cannot be reordered")
+    undo = np.argsort(_pile_shuffle(int(split.info["seed"]), n))
+    # (every per-image field of a pile's split: its info holds none, only counts and the files left out of it)
+    ordered = {"train_is_anomaly": split.train_is_anomaly[undo], "train_ids": [split.train_ids[i] for i in undo],
+               "info": {**split.info, "train_order": TRAIN_ORDER_READ}}
+    x = permute_rows(split.train_x, undo)
+    if x is not split.train_x:
+        return replace(split, train_x=x, **ordered)
+    for name, value in ordered.items():
+        setattr(split, name, value)
+    return split
 
 
 def read_order_pixels_sha256(split: AnomalySplit) -> str | None:

@@ -14,7 +14,8 @@ Python equivalent of `wildgan score`. The module, in file order:
   (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
 * **Resume folders** -- what a folder's saved chunks are scores of (`_resume_key`), the chunking a folder written by
   another number of processes keeps (`_resumable_parts`), preparing the folder, reading and saving chunks;
-  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up, `finished_chunks` for its word on a stop.
+  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up, `resumable_chunks` (of a `ResumeRecord`) for its
+  word on a stop.
 * **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image (`write_run_scores_csv` for a run's own
   file, which write_scores_csv refuses to replace)."""
 
@@ -150,32 +151,41 @@ def _check_without_A(method: str, with_A: bool) -> None:
         raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
 
 
-def _checkpoint_arg(run_dir: Path, given: Path) -> Path:
-    """load_model's (and Detector.from_run's) checkpoint=, as the path of its JSON half: the .safetensors half
-    named the same networks by another path, which the training-score cache (keyed by the networks' source) then
-    took for other networks, so that a run fitted on in-memory images refused from_run(RUN,
-    checkpoint='RUN/network-final.safetensors') while it took the .json. Refused by name where it cannot be a
-    checkpoint: a missing file was reported as its JSON half ("nope.json: checkpoint metadata not found", a name the
-    caller never gave), and the run's checkpoints/ folder as that folder's ".json" sibling. `wildgan score
-    --checkpoint` says the same in its own words (cli._checkpoint_arg)."""
-    if given.is_dir():
-        found = ckpt.list_checkpoints(given)
+def checkpoint_path(run_dir: Path, given: str | Path) -> Path:
+    """load_model's checkpoint= (Detector.from_run's, `wildgan score --checkpoint`'s): a checkpoint file (either half
+    of its .json / .safetensors pair, or their name without the suffix), or the name of one in RUN/checkpoints; as
+    the path of its JSON half. Why the JSON half: the .safetensors half named the same networks by another path,
+    which the training-score cache (keyed by the networks' source) then took for other networks, so that a run
+    fitted on in-memory images refused from_run(RUN, checkpoint='RUN/network-final.safetensors') while it took the
+    .json. Refused by name where it cannot be a checkpoint: a missing file was reported as its JSON half
+    ("nope.json: checkpoint metadata not found", a name the caller never gave), and the run's checkpoints/ folder as
+    that folder's ".json" sibling. The option is named as the caller gives it (errors.option_words: `--checkpoint
+    FILE` as typed during a command, else checkpoint='FILE'): one rule for the CLI and the API, whose two copies
+    had drifted apart (the API did not look in RUN/checkpoints, the CLI took no name without its suffix)."""
+    run_dir, path = Path(run_dir), Path(given)
+    said = option_words(f"--checkpoint {given}", f"checkpoint={str(path)!r}")
+    if path.is_dir():
+        found = ckpt.list_checkpoints(path)
         example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
-        raise ConfigError(f"checkpoint={str(given)!r}: a folder; give one checkpoint file{example}")
-    if not given.is_file() and not given.with_suffix(".json").is_file() and \
-            not given.with_name(given.name + ".json").is_file():
-        raise ConfigError(f"checkpoint={str(given)!r}: no such file (this run's checkpoints are in "
-                          f"{run_dir / 'checkpoints'})")
-    return given.with_suffix(".json") if given.suffix == ".safetensors" else given
+        raise ConfigError(f"{said}: a folder; give one checkpoint file{example}")
+    for p in (path, run_dir / "checkpoints" / path.name):
+        if p.suffix == ".safetensors" and p.is_file():
+            return p.with_suffix(".json")
+        for half in (p, p.with_suffix(".json"), p.with_name(p.name + ".json")):
+            if half.is_file():
+                return half
+    raise ConfigError(f"{said}: no such file (this run's checkpoints are in {run_dir / 'checkpoints'})")
 
 
-def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
+def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: str | Path | None = None
+               ) -> LoadedModel:
     """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
-    `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
+    `checkpoint`: a file, or the name of one in RUN/checkpoints, see checkpoint_path), on `device`, with the run's
+    config and the conversion its images went through."""
     ckpt.refuse_saved_detector(run_dir, "load_model")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
-    path = _checkpoint_arg(Path(run_dir), Path(checkpoint)) if checkpoint else final_checkpoint(run_dir)
+    path = checkpoint_path(Path(run_dir), checkpoint) if checkpoint else final_checkpoint(run_dir)
     try:
         nets, meta = _load_networks(cfg, path, dev)
     except ckpt.NewerFormatError:
@@ -356,7 +366,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
-                with_A: bool = True) -> FileScores | None:
+                with_A: bool = True, resume_record: ResumeRecord | None = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` (>= 1) images at a time
     (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
     scores, whatever the number of files.
@@ -378,7 +388,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
     scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model, settings or
     image decoders (decoder_versions) is emptied first (with a warning naming what differs). The caller deletes the
-    folder once the result is safely written (remove_resume_dir).
+    folder once the result is safely written (remove_resume_dir). `resume_record`: filled in with what this scoring
+    is, once its chunking is chosen, so that a caller stopped (Ctrl-C) can say how many finished chunks the same call
+    would take (resumable_chunks).
 
     `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
     chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
@@ -399,7 +411,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     if archive is not None:
         return _score_archive(model, archive, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,
                               score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
-                              resume_dir=resume_dir, with_A=with_A)
+                              resume_dir=resume_dir, with_A=with_A, resume_record=resume_record)
     repeats: list[str] = []
     files = list_image_files(paths, repeats)
     conversion = model.conversion if conversion is None else conversion
@@ -420,6 +432,12 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         parts = _resumable_parts(model, files, order, step, parts, Path(resume_dir), ctx,
                                  explicit=chunk_size is not None, key=key)
     groups, chunks = _make_chunks(order, len(files), step, parts)
+    if resume_record is not None and resume_dir is not None and len(chunks) > 1:
+        # (the key and digests taken only if asked, on a stop: the files' stat calls are many for a large pile)
+        resume_record.resume_dir, resume_record.n_chunks, resume_record.skip_bad = Path(resume_dir), len(chunks), \
+            skip_bad
+        resume_record.make_key = lambda: _resume_key(model, files, chunks, *key)
+        resume_record.files_digest = lambda c: _files_digest(files, chunks[c])
     mine = list(range(rank, len(chunks), world))   # this process's chunks, dealt round-robin
     err: Exception | None = None
     failure = None
@@ -840,18 +858,40 @@ def remove_resume_dir(d: Path) -> None:
     d.rmdir()
 
 
-def finished_chunks(d: Path) -> tuple[int, int | None]:
-    """How far the scoring that keeps its chunks in resume folder `d` got: its finished chunks (chunk-NNNNN.npz
-    files) and the number of chunks its manifest records (None where it cannot be read: not written yet, or damaged).
-    (0, None) where `d` is not a resume folder."""
-    if not is_resume_dir(d):
-        return 0, None
-    done = sum(1 for f in d.iterdir() if f.name.startswith("chunk-") and f.suffix == ".npz")
+@dataclass
+class ResumeRecord:
+    """What a scoring with a resume folder is scoring, filled in by score_files (`resume_record`) once it has chosen
+    its chunking, for a caller that says on a stop what the same call would resume (resumable_chunks). Empty (no
+    resume_dir) before that, and for a scoring that keeps no chunks (no resume_dir, or a single chunk)."""
+
+    resume_dir: Path | None = None
+    n_chunks: int = 0
+    skip_bad: bool = False
+    make_key: Callable[[], dict[str, Any]] | None = None      # the manifest this scoring writes (_resume_key)
+    files_digest: Callable[[int], str] | None = None          # chunk -> its files' digest now (_files_digest)
+
+
+def resumable_chunks(record: ResumeRecord) -> tuple[int, int]:
+    """The finished chunks in record.resume_dir that the same scoring, called again, takes instead of scoring them
+    again, and its number of chunks. By that call's own rules: the folder's manifest is this scoring's
+    (_reset_resume_dir deletes the chunks of any other, e.g. an older scoring into the same --out with another
+    model or options, left there by a stop before this one had prepared the folder), and each chunk's files are
+    unchanged since it was saved, none left out unless skip_bad (_read_resumed). Counting the chunk files promised a
+    resume of chunks that the same command then deleted or scored again. (0, 0) for an empty record."""
+    d = record.resume_dir
+    if d is None or record.make_key is None or record.files_digest is None or not is_resume_dir(d):
+        return 0, record.n_chunks
     try:
-        n = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("n_chunks")
-    except (OSError, ValueError, AttributeError):
-        n = None
-    return done, n if isinstance(n, int) and n >= done else None
+        old = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, record.n_chunks
+    key = json.loads(json.dumps(record.make_key()))
+    if old != key and _older_manifest_as_now(old, key) != key:
+        return 0, record.n_chunks
+    saved = [c for c in range(record.n_chunks) if (d / f"chunk-{c:05d}.npz").is_file()]
+    digests = {c: record.files_digest(c) for c in saved}
+    taken, _ = _read_resumed(d, saved, digests, skip_bad=record.skip_bad, warn=False, warned=set())
+    return len(taken), record.n_chunks
 
 
 def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,

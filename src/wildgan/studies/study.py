@@ -820,8 +820,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     stop = TrainingInterrupted(
                         e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=e.complete,
                         not_run="the cell's evaluation" if e.not_run else None,
-                        resume_advice="to continue, run the same `wildgan study` command again (finished cells are "
-                                      "kept, this " + ("one is evaluated)" if e.complete else "one continues)"))
+                        resume_advice=_study_again(e.complete))
                     stop_said(f"stopped: {stop}")
                     raise stop from None
                 except BaseException as e:
@@ -988,10 +987,18 @@ def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | 
     signum = int(signal.SIGINT if isinstance(e, KeyboardInterrupt) else e.signum)
     what = stop_words(signum)
     evaluated = doing == "evaluated"
-    return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}; to continue, run the same `wildgan study` "
-                               f"command again (finished cells are kept, this one "
-                               f"{'is evaluated' if evaluated else 'continues'})", signum,
-                               where=f"while cell {cell.key} was {doing}", complete=evaluated)
+    return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}", signum,
+                               where=f"while cell {cell.key} was {doing}", complete=evaluated,
+                               resume_advice=_study_again(evaluated))
+
+
+def _study_again(evaluated: bool) -> str:
+    """How a study stopped in a cell continues, in the words of the call in progress: the same `wildgan study`
+    command, or for a Python caller the same run_study call (a command told it of a command line it never typed).
+    evaluated: the cell's training was done and only its evaluation is left."""
+    again = option_words("run the same `wildgan study` command again",
+                         "call run_study again with the same base, cells and study_dir")
+    return f"to continue, {again} (finished cells are kept, this one {'is evaluated' if evaluated else 'continues'})"
 
 
 def data_sha256(identity: Any) -> str | None:
