@@ -460,6 +460,28 @@ def test_a_demo_refused_for_its_normal_class_neither_says_nor_does_a_replacement
     assert {p.name: p.read_text() for p in out.iterdir()} == old
 
 
+@pytest.mark.parametrize("root", ["gone", "data"])
+def test_the_demo_trains_on_its_sample_whatever_wildgan_data_says(root, tmp_path, tiny_npz, capsys, monkeypatch):
+    """The demo passed train no --data: with $WILDGAN_DATA set it trained on that data root, not the sample it is
+    documented to use, and a variable naming nothing was refused with "pass --data PATH", which demo does not take."""
+    import wildgan.training.run as training_run
+    from wildgan.config import SAMPLE_TOKEN
+    from wildgan.errors import ConfigError
+
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "nothing here" if root == "gone" else tiny_npz))
+    trained = []
+
+    def record(cfg, run_dir, **kw):
+        trained.append(cfg.data.data)
+        raise ConfigError("stopped by the test")
+
+    monkeypatch.setattr(training_run, "train_run", record)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert trained == [SAMPLE_TOKEN], err
+    assert "--data" not in err and "stopped by the test" in err, err
+
+
 def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, capsys):
     out = tmp_path / "demo"
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config import SAMPLE_TOKEN
 from ..errors import ConfigError, TrainingInterrupted, shell_word
 from .common import eprint, warn
 from .parser import make_option_parser
@@ -26,8 +27,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
         raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
                           f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
                           f"{DEMO_MARKER}: delete that folder first)")
-    argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
-            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+    # the sample by name: without --data, train reads $WILDGAN_DATA first, and the demo trained on the user's data
+    # root (or, the variable naming nothing, told them to pass a --data that demo does not take)
+    argv = ["train", "--out", a.out, "--data", SAMPLE_TOKEN, "--preset", a.preset, "--normal", a.normal,
+            "--total-kimg", str(a.total_kimg), "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed),
+            "--device", a.device, "--evaluate"]
     if found:
         argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
     if a.threads:

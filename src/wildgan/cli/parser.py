@@ -373,6 +373,8 @@ def make_option_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
 
     d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
+                       description="Train + evaluate on the embedded MNIST sample, always: $WILDGAN_DATA is not "
+                                   "read\n(`wildgan train --data PATH` trains on data of your own).",
                        epilog="example:\n  wildgan demo --out runs/demo",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("--out", default="runs/demo",
