@@ -3174,6 +3174,25 @@ def test_study_help_describes_the_data_a_study_takes() -> None:
     assert "RUN_DIR/" not in study and "STUDY_DIR/runs/CELL/skipped.txt" in study
 
 
+def test_demo_help_says_its_normal_takes_several_digits(tmp_path, capsys, monkeypatch) -> None:
+    """demo --normal's help said "the normal digit", but it takes a list (1,7) and trains on both: the help says so."""
+    import wildgan.training.run as training_run
+    from wildgan.cli import make_parser
+    from wildgan.cli.parser import sub_parser
+
+    demo = " ".join(sub_parser(make_parser(), "demo").format_help().split())
+    assert "--normal DIGITS the normal digit(s), comma separated (default 1; e.g. 1,7: both are normal" in demo, demo
+    trained = []
+
+    def record(cfg, run_dir, **kw):
+        trained.append(cfg.data.normal)
+        raise ConfigError("stopped by the test")
+
+    monkeypatch.setattr(training_run, "train_run", record)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--normal", "1,7", "--no-progress"]) == 2
+    assert trained == [("1", "7")], capsys.readouterr().err
+
+
 def test_an_older_run_inside_its_data_folder_resumes_on_the_data_alone(tmp_path, capsys, monkeypatch):
     """An older wildgan took --out inside --data; train then refused to --resume such a run. It resumes now, with a
     warning, and the readers leave the run's folder out: its sample grids are not training images, the pile still

@@ -381,7 +381,9 @@ def make_option_parser() -> argparse.ArgumentParser:
                    help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
     # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
     # schedule (wildgan train).
-    d.add_argument("--normal", default="1", help="the normal digit (default 1)")
+    d.add_argument("--normal", default="1", metavar="DIGITS",
+                   help="the normal digit(s), comma separated (default 1; e.g. 1,7: both are normal, the other "
+                        "digits the anomalies)")
     d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
     d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
     d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
