@@ -116,6 +116,14 @@ def after_training_words(not_run: str) -> str:
     return f"what was to follow it ({not_run}) was not run"
 
 
+def left_after_training() -> str:
+    """What the loops' stop as training ended leaves undone (their TrainingInterrupted.not_run), in the words of the
+    call in progress: `wildgan train`'s training scores and --evaluate during a command; a Python caller's own next
+    steps otherwise, as train_run (and a loop called directly) runs nothing after the training, and a caller told of
+    --evaluate was told of an option it cannot pass. (The demo, a study and Detector.fit word their own.)"""
+    return option_words("the training scores, --evaluate", "the caller's next steps")
+
+
 def resume_advice(run_dir: object, distributed: bool = False) -> str:
     """How a run stopped by a signal continues, as the training loops give it to their TrainingInterrupted: during a
     command of the CLI, a command to paste (it said 'continue with --resume', an option without the command or the run

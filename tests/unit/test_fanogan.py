@@ -425,13 +425,17 @@ def test_a_ctrl_c_as_the_final_networks_are_written_waits_for_both_files(tmp_pat
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("stop, cli", [("SIGINT", False), ("SIGTERM", True)])
 def test_a_stop_in_the_last_step_is_told_not_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     stop: str) -> None:
+                                                     stop: str, cli: bool) -> None:
     """The loops look at the stop flag before a step: a Ctrl-C / SIGTERM in the last encoder step (here, as its
     checkpoint is written) left the loop by its end, and train_fanogan returned as if nobody had asked to stop (the
-    CLI went on to the training scores and --evaluate). Told at the end, as a wildgan run's is."""
+    CLI went on to the training scores and --evaluate). Told at the end, as a wildgan run's is, saying what it left
+    undone in the caller's words (a Python caller has no --evaluate)."""
     import signal
+    from contextlib import nullcontext
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
 
     signum = getattr(signal, stop)
     real = ckpt.atomic_write_text
@@ -442,10 +446,13 @@ def test_a_stop_in_the_last_step_is_told_not_dropped(tmp_path: Path, monkeypatch
         return real(path, text, *a, **k)
 
     monkeypatch.setattr(ckpt, "atomic_write_text", write)
-    with pytest.raises(TrainingInterrupted, match="as training ended at critic step 2 of 2, encoder step 1 of 1; "
-                                                  "the training is complete") as e:
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext(), \
+            pytest.raises(TrainingInterrupted, match="as training ended at critic step 2 of 2, encoder step 1 of 1; "
+                                                     "the training is complete") as e:
         train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
     assert e.value.signum == signum and e.value.complete and (tmp_path / "fanogan-final.json").is_file()
+    assert e.value.not_run == ("the training scores, --evaluate" if cli else "the caller's next steps")
+    assert str(e.value).endswith(f"; what was to follow it ({e.value.not_run}) was not run"), str(e.value)
 
 
 def test_a_bar_that_meets_its_output_gone_stops_at_the_next_step_with_a_checkpoint(

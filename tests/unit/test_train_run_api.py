@@ -246,6 +246,32 @@ def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
     assert (run / "log.txt").read_text() == before
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_stop_as_training_ended_says_what_it_left_undone_in_the_caller_s_words(tmp_path, monkeypatch, cli):
+    """A stop as the final networks were written said "what was to follow it (the training scores, --evaluate) was
+    not run" to a Python caller of train_run too, which runs neither and has no --evaluate to pass."""
+    import signal
+
+    from wildgan import checkpoint
+    from wildgan.errors import TrainingInterrupted
+    from wildgan.training.run import train_run
+
+    real = checkpoint.atomic_write_text
+
+    def write(path, text, *a, **k):
+        if Path(path).name == "network-final.json":       # the weights are written, the record not yet
+            signal.raise_signal(signal.SIGINT)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    with _words(cli), pytest.raises(TrainingInterrupted) as e:
+        train_run(_run_config(tmp_path, total_kimg=0.064), tmp_path / "run", progress=False, log=lambda m: None)
+    assert e.value.complete, str(e.value)
+    assert e.value.not_run == ("the training scores, --evaluate" if cli else "the caller's next steps"), str(e.value)
+    assert str(e.value).endswith(f"what was to follow it ({e.value.not_run}) was not run"), str(e.value)
+    assert cli or "--" not in str(e.value), str(e.value)
+
+
 def test_a_caller_that_keeps_the_log_gets_each_line_once(tmp_path, monkeypatch):
     # the CLI (a RunLog as `log`) and Detector.fit or a study's cell (a RunLog of that file collecting their
     # warnings, a function as `log`) write log.txt themselves: train_run must not write every line a second time

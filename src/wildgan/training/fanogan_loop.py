@@ -37,8 +37,8 @@ from ..config import FAnoGANConfig, threads_record, to_dict
 from ..fileio import truncate_jsonl
 from ..progress import progress_bar
 from ..data.transforms import to_float
-from ..errors import (ConfigError, DataError, DivergenceError, TrainingInterrupted, option_words, resume_advice,
-                      stop_words)
+from ..errors import (ConfigError, DataError, DivergenceError, TrainingInterrupted, left_after_training,
+                      option_words, resume_advice, stop_words)
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
@@ -631,7 +631,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                  f"{t_enc}")
         raise TrainingInterrupted(f"{stop_words(flag.signum)} {where}; the training is complete and its "
                                   f"networks are saved ({out})", flag.signum, where=where, checkpoint_dir=str(ck_dir),
-                                  complete=True, not_run="the training scores, --evaluate")
+                                  complete=True, not_run=left_after_training())
     say_at_end(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s "
                f"-> {out}")
     return out

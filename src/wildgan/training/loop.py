@@ -46,8 +46,8 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
                       run_config_to_dict, threads_record)
-from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, option_words, resume_advice,
-                      stop_words, warn_user)
+from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, left_after_training,
+                      option_words, resume_advice, stop_words, warn_user)
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -1376,7 +1376,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         raise TrainingInterrupted(f"{_stop_words(flag.signum, agreed_signum)} {where}; the training "
                                   f"is complete and its networks are saved ({final})", flag.signum or agreed_signum,
                                   where=where, checkpoint_dir=str(ck_dir), complete=True,
-                                  not_run="the training scores, --evaluate")
+                                  not_run=left_after_training())
     short_lod = trained_lod() if is_main and trained_lod() > 0 else None
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status), short_lod
 
