@@ -460,6 +460,34 @@ def test_a_demo_refused_for_its_normal_class_neither_says_nor_does_a_replacement
     assert {p.name: p.read_text() for p in out.iterdir()} == old
 
 
+@pytest.mark.parametrize("refusal", ["setting", "memory"])
+def test_a_demo_refused_by_train_run_s_start_checks_says_no_replacement(refusal, tmp_path, capsys, monkeypatch):
+    """The demo's "replacing the previous demo" was said before train_run's own start checks (the memory, a
+    WILDGAN_DATA_ON_GPU typo): a refused start followed it, and had replaced nothing. Said now once they passed."""
+    import wildgan.training.run as training_run
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    old = {"config.json": "{}", "stats.jsonl": "", "DEMO.txt": "written by `wildgan demo`\n"}
+    for name, text in old.items():
+        (out / name).write_text(text)
+    if refusal == "setting":
+        monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "bogus")
+        words = "WILDGAN_DATA_ON_GPU='bogus': use auto"
+    else:
+        words = "the networks need more memory than the test allows"
+
+        def too_big(*a, **k):
+            raise ConfigError(words)
+
+        monkeypatch.setattr(training_run, "check_training_memory", too_big)
+    monkeypatch.setattr(training_run, "_train_method", lambda *a, **k: pytest.fail("the refused demo trained"))
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "replacing" not in err, err
+    assert {p.name: p.read_text() for p in out.iterdir()} == old
+
+
 @pytest.mark.parametrize("root", ["gone", "data"])
 def test_the_demo_trains_on_its_sample_whatever_wildgan_data_says(root, tmp_path, tiny_npz, capsys, monkeypatch):
     """The demo passed train no --data: with $WILDGAN_DATA set it trained on that data root, not the sample it is

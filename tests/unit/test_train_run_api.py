@@ -272,6 +272,24 @@ def test_a_stop_as_training_ended_says_what_it_left_undone_in_the_caller_s_words
     assert cli or "--" not in str(e.value), str(e.value)
 
 
+def test_before_start_is_called_once_the_start_passed_its_checks(tmp_path, monkeypatch):
+    # the demo's "replacing the previous demo" came before train_run's own checks, and a refusal then followed it
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    run, said = tmp_path / "run", []
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "bogus")
+    with pytest.raises(ConfigError, match="WILDGAN_DATA_ON_GPU"):
+        train_run(_run_config(tmp_path), run, progress=False, log=said.append,
+                  before_start=lambda: said.append("before start"))
+    assert said == [], said
+    monkeypatch.delenv("WILDGAN_DATA_ON_GPU")
+    train_run(_run_config(tmp_path), run, progress=False, log=said.append,
+              before_start=lambda: said.append(f"before start, {sorted(p.name for p in run.iterdir())}"))
+    # (the run folder holds only its lock then: nothing of the run is written yet)
+    assert said[0] == "before start, ['.wildgan.lock']" and said[1].startswith("training wildgan"), said
+
+
 def test_a_caller_that_keeps_the_log_gets_each_line_once(tmp_path, monkeypatch):
     # the CLI (a RunLog as `log`) and Detector.fit or a study's cell (a RunLog of that file collecting their
     # warnings, a function as `log`) write log.txt themselves: train_run must not write every line a second time

@@ -74,8 +74,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
     t = make_option_parser().parse_args(argv)
     t.typed, t.before_unlock, t.reword_stop = set(), mark, reword
     if found:
-        # said once train has checked the settings (cmd_train's before_start): said first, it announced a
-        # replacement that a refusal (an unknown --normal class) then did not make
+        # said once train_run has checked the start (its before_start): said first, it announced a replacement that
+        # a refusal (an unknown --normal class, a misspelt WILDGAN_ variable) then did not make
         t.before_start = lambda: warn(f"replacing the previous demo in {out} (its networks, evaluation and report); "
                                       f"--out DIR keeps it")
     try:

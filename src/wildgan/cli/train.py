@@ -54,11 +54,6 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         eprint(json.dumps(run_config_to_dict(cfg), indent=2))
         shutdown_ranks(ctx)
         return 0
-    before_start = getattr(a, "before_start", None)
-    if before_start is not None and (ctx is None or ctx.is_main):
-        # a caller's line about what the start will do (the demo's "replacing the previous demo"), said once the
-        # data, the settings and the folder passed their checks, not before a refusal that then did nothing
-        before_start()
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
              "stats.jsonl only")
@@ -67,7 +62,10 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     try:
         # (its own warning of networks not grown to full resolution, in the options' words: _warn_if_not_grown)
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False)
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False,
+                        # a caller's line about what the start will do (the demo's "replacing the previous demo"):
+                        # train_run says it once its own checks passed (memory, WILDGAN_* settings, the lock)
+                        before_start=getattr(a, "before_start", None))
     except BaseException as e:
         from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 

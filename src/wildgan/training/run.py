@@ -696,7 +696,7 @@ def _in_use(run_dir: Path, fd: int) -> ConfigError:
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
               split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None,
-              warn_not_grown: bool = True) -> TrainResult:
+              warn_not_grown: bool = True, before_start: Callable[[], None] | None = None) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
     RUN_DIR/log.txt is written as `wildgan train` writes it: what is trained on what, the lines said (given to `log`
@@ -712,8 +712,11 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
     run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
-    start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is no path
-    (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
+    start is refused. before_start is called (on rank 0) once the start's checks have passed, under the lock, before
+    the old run's files are deleted or the new one's written (a resume's checks of its saved run come after): a
+    caller's word on what the start does (`wildgan demo`'s "replacing the previous demo"), never followed by a
+    refusal that then did nothing. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is
+    no path (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
 
     A pGAN run whose total_kimg or minutes budget ended it before its networks grew to full resolution is said as a
     WildganWarning once the run is written (not_grown_warning); warn_not_grown=False leaves it to a caller that says
@@ -733,7 +736,8 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     with caller_torch_state_kept(), copying_warnings(own):
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
-                                     log=log if own is None else own, split=split, before_unlock=before_unlock)
+                                     log=log if own is None else own, split=split, before_unlock=before_unlock,
+                                     before_start=before_start)
         except BaseException as e:
             # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
             # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
@@ -868,7 +872,8 @@ def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | No
 
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
-                    before_unlock: Callable[[], None] | None) -> TrainResult:
+                    before_unlock: Callable[[], None] | None,
+                    before_start: Callable[[], None] | None = None) -> TrainResult:
     """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
@@ -884,7 +889,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
                 remove_stale_temp(folder)
         try:
             result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                                split=split, ctx=ctx)
+                                split=split, ctx=ctx, before_start=before_start)
         except BaseException as e:
             if before_unlock is not None and is_main:
                 try:
@@ -1057,7 +1062,8 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
-               log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None) -> TrainResult:
+               log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None,
+               before_start: Callable[[], None] | None = None) -> TrainResult:
     """train_run's work under the lock: the folder made ready, the run's record written, the method trained."""
     # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
@@ -1066,6 +1072,10 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     if split is None:
         split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
         _check_fanogan_images(cfg, split)
+    if before_start is not None and is_main:
+        # every refusal is behind (the start's checks, the lock, the data): said first, the caller's word on what the
+        # start does (the demo's "replacing") came before a refusal that then did nothing
+        before_start()
     _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
     if several:
         ctx.barrier()
