@@ -3342,6 +3342,22 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
 
     for p in cache_paths(run, "mixed"):
         p.unlink()
+    # a file gone from the folder and others added: named (the ids fit gave them are in the cache of the other batch
+    # mode, which split.json's checksum of them confirms), where "n_train 24 -> 23" alone said neither
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    for i in range(7):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / f"new{i}.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 30; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}; 7 files not trained on: "
+                                                  f"{', '.join(str(folder / f'new{i}.png') for i in range(5))} and "
+                                                  f"2 more), and ")):
+        run_training_scores(run, device="cpu")
+    for i in range(7):
+        (folder / f"new{i}.png").unlink()
+    (tmp_path / "007.png").rename(folder / "007.png")
     folder.rename(tmp_path / "moved")
     with pytest.raises(DataError, match=re.escape(f"{folder}: no such file or folder: the data {run} was trained "
                                                   f"on")):
