@@ -2523,7 +2523,9 @@ def test_a_fit_on_a_data_set_file_records_a_config_that_replays_on_all_its_image
 def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_resumes(tmp_path, monkeypatch) -> None:
     """A fit of an earlier wildgan on an .npz recorded dataset 'auto' (now 'unlabelled'): fit(resume=True) compares
     every recorded field, so that interrupted fit could no longer be continued ('data.dataset: 'auto' ->
-    'unlabelled''). It continues with the record it has."""
+    'unlabelled''). It continues, compared as that fit read its data, and the resumed record says what it trained
+    on, 'unlabelled', as a fit's on a folder and the command line's resume record it: it kept 'auto' (which replays
+    the .npz by its protocol, every later reading noting it), while a folder's was rewritten."""
     data = _data_set_file("npz", tmp_path)
     run = tmp_path / "run"
     params = {**TINY, "total_kimg": 0.02, "threads": 1}
@@ -2531,8 +2533,11 @@ def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_res
     config = json.loads((run / "config.json").read_text())
     config["data"]["dataset"] = "auto"
     (run / "config.json").write_text(json.dumps(config))
+    yaml = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(yaml.replace("  dataset: unlabelled\n", "  dataset: auto\n"))
     assert Detector(run_dir=str(run), **params).fit(data, resume=True).n_train_ == 30
-    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "auto"
+    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "unlabelled"
+    assert "\n  dataset: unlabelled\n" in (run / "config.yaml").read_text()
     # anything else that differs is still refused
     with pytest.raises(ConfigError, match="data.seed: 0 -> 1"):
         Detector(run_dir=str(run), **{**params, "seed": 1}).fit(data, resume=True)
