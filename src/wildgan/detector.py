@@ -51,8 +51,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, DataConfig,
-                     is_sample_path, own_score, read_run_config)
+from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES,
+                     is_sample_path, own_score)
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
@@ -167,27 +167,6 @@ def _image_archive(X: str | Path) -> bool:
         return detect_format(p) == "folder-tar"
     except (WildganError, OSError):
         return False
-
-
-def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig, X: Any) -> DataConfig:
-    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in, data_cfg
-    says 'unlabelled', X is a data-set file (an .npz, CIFAR-10's batches or an archive) and the run is a fit's on it
-    (split.json's detector_input): a fit of an earlier wildgan on such a file recorded 'auto' (which replays it by its
-    protocol, not whole), and a resume compares every field, so the interrupted fit could not be continued. It
-    continues with the record it has. Any other resume is compared as it is: a DataConfig's 'auto' (or 'npz',
-    'cifar10') is its protocol, a run of other images than the file read whole, and its difference is the error."""
-    if data_cfg.dataset != "unlabelled" or not isinstance(X, (str, Path)) or not is_dataset_file(X):
-        return data_cfg
-    try:
-        saved = read_run_config(run_dir).data
-        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
-    except (WildganError, OSError, ValueError):
-        return data_cfg                      # (no run there, or a damaged one: train_run says what is wrong)
-    if not (isinstance(info, dict) and info.get("detector_input")):
-        return data_cfg                      # (a `wildgan train` run, or a DataConfig fit's: trained by a protocol)
-    older = replace(data_cfg, dataset="auto")
-    # (the path left to the resume, which compares it as the place it names: earlier fits may have recorded it as typed)
-    return older if replace(saved, data=older.data) == older else data_cfg
 
 
 def _recorded_data_path(X: str | Path) -> str:
@@ -846,8 +825,6 @@ class Detector:
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
         split, data_cfg, conv = self._training_split(X)
-        if resume:
-            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg, X)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)

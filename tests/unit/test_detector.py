@@ -2523,7 +2523,9 @@ def test_a_fit_on_a_data_set_file_records_a_config_that_replays_on_all_its_image
 def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_resumes(tmp_path, monkeypatch) -> None:
     """A fit of an earlier wildgan on an .npz recorded dataset 'auto' (now 'unlabelled'): fit(resume=True) compares
     every recorded field, so that interrupted fit could no longer be continued ('data.dataset: 'auto' ->
-    'unlabelled''). It continues with the record it has."""
+    'unlabelled''). It continues, compared as that fit read its data, and the resumed record says what it trained
+    on, 'unlabelled', as a fit's on a folder and the command line's resume record it: it kept 'auto' (which replays
+    the .npz by its protocol, every later reading noting it), while a folder's was rewritten."""
     data = _data_set_file("npz", tmp_path)
     run = tmp_path / "run"
     params = {**TINY, "total_kimg": 0.02, "threads": 1}
@@ -2531,8 +2533,11 @@ def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_res
     config = json.loads((run / "config.json").read_text())
     config["data"]["dataset"] = "auto"
     (run / "config.json").write_text(json.dumps(config))
+    yaml = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(yaml.replace("  dataset: unlabelled\n", "  dataset: auto\n"))
     assert Detector(run_dir=str(run), **params).fit(data, resume=True).n_train_ == 30
-    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "auto"
+    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "unlabelled"
+    assert "\n  dataset: unlabelled\n" in (run / "config.yaml").read_text()
     # anything else that differs is still refused
     with pytest.raises(ConfigError, match="data.seed: 0 -> 1"):
         Detector(run_dir=str(run), **{**params, "seed": 1}).fit(data, resume=True)
@@ -3342,6 +3347,22 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
 
     for p in cache_paths(run, "mixed"):
         p.unlink()
+    # a file gone from the folder and others added: named (the ids fit gave them are in the cache of the other batch
+    # mode, which split.json's checksum of them confirms), where "n_train 24 -> 23" alone said neither
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    for i in range(7):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / f"new{i}.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 30; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}; 7 files not trained on: "
+                                                  f"{', '.join(str(folder / f'new{i}.png') for i in range(5))} and "
+                                                  f"2 more), and ")):
+        run_training_scores(run, device="cpu")
+    for i in range(7):
+        (folder / f"new{i}.png").unlink()
+    (tmp_path / "007.png").rename(folder / "007.png")
     folder.rename(tmp_path / "moved")
     with pytest.raises(DataError, match=re.escape(f"{folder}: no such file or folder: the data {run} was trained "
                                                   f"on")):

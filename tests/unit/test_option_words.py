@@ -206,3 +206,56 @@ def test_a_decode_workers_errors_name_the_callers_options(tmp_path, monkeypatch,
     said, other = ("--depth16", "depth16=") if cli else ("depth16=", "--depth16")
     assert "3-out-of-range.tif: float image values must lie in" in str(e.value)
     assert f"then {said} chooses the rule" in str(e.value) and other not in str(e.value)
+
+
+def test_too_high_a_contamination_is_refused_with_the_most_that_fits_which_builds(tmp_path):
+    # "contamination 0.9 needs 144 ... but only 16 are available" gave no way on; the value it now advises must
+    # itself build, the split rounding it as it rounds any contamination (n_contamination)
+    import warnings
+
+    from wildgan.data import build_split
+    from wildgan.errors import WildganWarning
+
+    data = str(_labelled_npz(tmp_path / "lab.npz"))                       # 16 normal, 16 anomalous to train on
+    for cli, said in ((False, "contamination=0.5 injects all 16, the most that fits"),
+                      (True, "--contamination 0.5 injects all 16, the most that fits")):
+        with pytest.raises(DataError) as e:
+            if cli:
+                with skip_bad_said_as(CLI_SKIP_BAD):
+                    build_split(DataConfig(data=data, normal=("0",), contamination=0.9))
+            else:
+                build_split(DataConfig(data=data, normal=("0",), contamination=0.9))
+        assert str(e.value).endswith("needs 144 anomalous training images but only 16 are available; " + said), \
+            str(e.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)                    # (and no rounding to warn of)
+        assert build_split(DataConfig(data=data, normal=("0",), contamination=0.5)).info["n_contamination"] == 16
+    # a count whose share is no short decimal (5 of 26 = 0.1923...): rounded up, to a value that still injects 5
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "odd.npz", x_train=rng.integers(0, 256, (26, 8, 8), dtype=np.uint8),
+             y_train=np.r_[np.zeros(21), np.ones(5)].astype(int),
+             x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8), y_test=np.arange(4) % 2)
+    odd = DataConfig(data=str(tmp_path / "odd.npz"), normal=("0",), contamination=0.9)
+    with pytest.raises(DataError, match=r"only 5 are available; contamination=(\S+) injects all 5") as e:
+        build_split(odd)
+    fits = float(re.search(r"contamination=(\S+) injects", str(e.value)).group(1))
+    assert fits == 0.2
+    from dataclasses import replace
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        assert build_split(replace(odd, contamination=fits)).info["n_contamination"] == 5
+    # no anomalous training image at all: nothing to inject, which the advice says
+    np.savez(tmp_path / "clean.npz", x_train=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8),
+             y_train=np.r_[np.zeros(19), 1].astype(int),
+             x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8), y_test=np.arange(4) % 2)
+    clean = DataConfig(data=str(tmp_path / "clean.npz"), normal=("0",), exclude_classes=(), contamination=0.1)
+    with pytest.raises(DataError, match=r"needs 2 anomalous training images but only 1 is available; "
+                                        r"contamination=0\.05 injects 1, the most that fits$"):
+        build_split(clean)
+    np.savez(tmp_path / "clean.npz", x_train=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8),
+             y_train=np.zeros(20, int), x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8),
+             y_test=np.arange(4) % 2)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"needs 2 anomalous training images but "
+                                                                        r"only 0 are available; --contamination 0 "
+                                                                        r"trains on the normal images alone$"):
+        build_split(clean)

@@ -1337,7 +1337,8 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
            "images, got 8x8" in msg
     assert re.search(r"cell 0_g0\.95_wildgan_image_s0 \(normal 0, gamma 0\.95, method wildgan, encoder loss image, "
                      r"seed 0\): \S+toy\.npz: contamination 0\.95 needs 608 anomalous training images but only 32 "
-                     r"are available \(also cell 0_g0\.95_fanogan_-_s0\)", msg)
+                     r"are available; contamination=0\.5 injects all 32, the most that fits "
+                     r"\(also cell 0_g0\.95_fanogan_-_s0\)", msg)
     assert "cell banana_g0_wildgan_image_s0 (normal banana, gamma 0, method wildgan, encoder loss image, seed 0): " \
            in msg and "normal class 'banana' does not exist" in msg
     assert "0_g0_wildgan_image_s0" not in msg         # the one good cell

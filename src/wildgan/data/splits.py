@@ -267,6 +267,21 @@ def _least_injecting(n_normal: int) -> float:
     return g
 
 
+def _most_that_fits(n_normal: int, n_available: int) -> float:
+    """The shortest decimal contamination that injects all n_available (a) anomalous images among n_normal (n)
+    normal ones, as a refusal for too few advises it: n_contamination gives a for every gamma in [a/(n+a),
+    (a+1)/(n+a+1)), and the lower end, rounded up to the fewest significant digits that stay below the upper, says
+    the contamination the training set then has: the upper end, or a short value far above the lower, would inject
+    as many but be warned of as a rounding that changes gamma."""
+    lo, hi = Fraction(n_available, n_normal + n_available), Fraction(n_available + 1, n_normal + n_available + 1)
+    for digits in range(1, 18):
+        unit = Fraction(10) ** (math.floor(math.log10(lo)) - digits + 1)
+        g = math.ceil(lo / unit) * unit
+        if g < hi and _contamination_rounding(float(g), n_normal, n_available) is None:
+            break
+    return float(g)
+
+
 def n_contamination(gamma: float, n_normal: int) -> int:
     """N_a = floor(gamma * N_n / (1 - gamma)) in exact arithmetic on gamma's decimal form (0.02, 5000 -> 102).
 
@@ -934,9 +949,15 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         if rounding:
             warn_user(f"{source}: {rounding}")
     if n_a > len(tr_anom):
+        if len(tr_anom):
+            fits = repr(_most_that_fits(len(tr_norm), len(tr_anom)))
+            way_on = (f"{option_words(f'--contamination {fits}', f'contamination={fits}')} injects "
+                      f"{'all ' if len(tr_anom) > 1 else ''}{len(tr_anom)}, the most that fits")
+        else:
+            way_on = f"{option_words('--contamination 0', 'contamination=0')} trains on the normal images alone"
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
-                        f"available")
+                        f"available; {way_on}")
     contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])

@@ -412,6 +412,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                 # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat
                 fix += (f". {run_dir} was trained by Detector.fit, whose reading of {where} this one may not repeat: "
                         f"if it is unchanged, {_fit_again(run_dir)}")
+            files = _files_changed(run_dir, info, split, where,
+                                   {str(f.get("path")) for f in gone}) if fit else []
+            if files:
+                # which files: "n_train 24 -> 23" alone left the user to find the one gone among the folder's. Their
+                # pixels then differ too, which says nothing more (as split_differences leaves them out where the
+                # ids differ), and its note on them ("edited in place under the same names") would mislead
+                rest = {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}
+                train_diffs = split_differences(split, rest, train_only=True, skips_said=True, now=now)
+                train_diffs[1 if train_diffs and train_diffs[0].startswith("n_train ") else 0:0] = files
             raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}), and "
                             f"{csv_path}, the scores of the training images it was trained on, {state()}: "
                             f"thresholds and percentiles come from the images the networks were trained on, which "
@@ -465,6 +474,67 @@ def _fit_again(run_dir: Path) -> str:
     training images and writes their caches, training nothing more where the run is finished."""
     return (f"Detector(..., run_dir={str(run_dir)!r}).fit(X, resume=True), with the same parameters and images X, "
             f"writes them again")
+
+
+def _fit_ids(run_dir: Path, info: dict[str, Any], split: Any) -> list[str] | None:
+    """The ids a Detector.fit gave its training images, in order, where a training-score cache of the run still
+    holds them (either batch mode's, stale or not: its rows are fit's ids): split.json records only their checksum,
+    which a cache's ids must match to be taken for them. None where no cache does. split: the run's split as read
+    now, whose record (split_summary) gives the checksum of other ids."""
+    from ..data.splits import split_summary
+
+    for batch_mode in ("mixed", "isolated"):
+        csv_path, key_path = cache_paths(run_dir, batch_mode)
+        try:
+            ids = _read_scores_csv(csv_path, int(info.get("n_train", -1)), key_path.name)[0]
+        except (OSError, ValueError, TypeError, _Damaged):
+            continue
+        # (as _named_as_fit checks ids: split_summary of a copy without pixels, which it would hash too)
+        named = split_summary(replace(split, train_x=split.train_x[:0], test_x=split.test_x[:0], train_ids=ids))
+        if named["train_ids_sha256"] == info.get("train_ids_sha256"):
+            return ids
+    return None
+
+
+def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, unreadable: set[str],
+                   shown: int = 5) -> list[str]:
+    """The files a Detector.fit trained on that are gone from its folder, and those found there that it did not
+    train on, as items of a list of differences (the first `shown` of each, and how many more); none where the run
+    no longer holds fit's ids (_fit_ids). split: the folder's images as its reader names them (relative to it),
+    which fit named by the path it was given joined to each: that path is found as the part of a recorded id before
+    an id read now (the folder's absolute path or one relative to the caller's directory). `unreadable`: paths left
+    out as unreadable, which the caller names with their reasons."""
+    recorded = _fit_ids(run_dir, info, split)
+    if recorded is None:
+        return []
+    read_ids = split.train_ids
+    now = set(read_ids)
+    prefix = None
+    for r in recorded:
+        parts = Path(r).parts
+        k = next((k for k in range(len(parts)) if Path(*parts[k:]).as_posix() in now), None)
+        if k is not None:
+            prefix = Path(*parts[:k])
+            break
+
+    def as_read(r: str) -> str:
+        try:
+            return Path(r).relative_to(prefix).as_posix() if prefix is not None else r
+        except ValueError:
+            return r
+
+    trained = [as_read(r) for r in recorded]
+    kept = set(trained)
+    gone = [r for r, t in zip(recorded, trained)
+            if t not in now and r not in unreadable and str(Path(where) / t) not in unreadable]
+    new = [str(Path(where) / i) for i in read_ids if i not in kept]
+
+    def listed(paths: list[str], what: str) -> list[str]:
+        more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+        return [f"{len(paths)} {what}: {', '.join(paths[:shown])}{more}"] if paths else []
+
+    return (listed(gone, f"trained-on file{'s' if len(gone) != 1 else ''} not there now") +
+            listed(new, f"file{'s' if len(new) != 1 else ''} not trained on"))
 
 
 def _named_as_fit(split: Any, info: dict[str, Any]) -> Any:

@@ -209,9 +209,10 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         saved_cfg = read_run_config(run_dir)
         # a Detector.fit of an earlier wildgan recorded dataset 'auto' for the data it read whole, which the command
         # line's resume reads as that fit did ('unlabelled': data.replay.as_fit_read, which said so): compared with
-        # the run as it was trained where cfg reads the data just so, not refused for the name. Any other data
-        # section is compared with the record as it is (fit(resume=True) resumes an older record as it is, and a
-        # DataConfig's 'unlabelled' that differs besides is told its dataset too, as before)
+        # the run as it was trained where cfg reads the data just so, not refused for the name. fit(resume=True)
+        # on its folder or data-set file comes here too, and either resume's record then says 'unlabelled', what
+        # was trained on (one kept as 'auto' replays by a protocol). Any other data section is compared with the
+        # record as it is (a DataConfig's 'unlabelled' that differs besides is told its dataset too, as before)
         as_read = as_fit_read(saved_cfg, run_dir / "config.json", note=lambda m: None)
         if as_read is not None and as_read is not saved_cfg and \
                 not any(d.startswith("data.") for d in run_differences(as_read, cfg)):
