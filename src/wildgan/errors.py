@@ -118,9 +118,10 @@ def after_training_words(not_run: str) -> str:
 
 def left_after_training() -> str:
     """What the loops' stop as training ended leaves undone (their TrainingInterrupted.not_run), in the words of the
-    call in progress: `wildgan train`'s training scores and --evaluate during a command; a Python caller's own next
-    steps otherwise, as train_run (and a loop called directly) runs nothing after the training, and a caller told of
-    --evaluate was told of an option it cannot pass. (The demo, a study and Detector.fit word their own.)"""
+    call in progress: every step `wildgan train` may take after the training (its training scores, --evaluate) during
+    a command, which the command narrows to those its options asked for; a Python caller's own next steps otherwise,
+    as train_run (and a loop called directly) runs nothing after the training, and a caller told of --evaluate was
+    told of an option it cannot pass. (The demo, a study and Detector.fit word their own.)"""
     return option_words("the training scores, --evaluate", "the caller's next steps")
 
 

@@ -1400,9 +1400,56 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     err = capsys.readouterr().err
     said = f"{stop_words(signum)} as training ended at "
     assert got == 128 + signum and said in err and "the training is complete and its networks are saved" in err, err
-    assert "; what was to follow it (the training scores, --evaluate) was not run" in err, err
+    # --no-train-scores without --evaluate: nothing was to follow the training, so nothing is said to be left undone
+    # (it said "(the training scores, --evaluate) was not run", neither of which this command would have run)
+    assert "was not run" not in err and "--resume" not in err, err
     assert (out / "network-final.safetensors").is_file() and (out / "network-final.json").is_file()
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+
+
+@pytest.mark.parametrize("scores,evaluate,method", [(True, False, "wildgan"), (False, True, "wildgan"),
+                                                    (True, True, "wildgan"), (False, False, "wildgan"),
+                                                    (True, False, "search")])
+def test_a_stop_as_training_ended_names_only_what_this_command_left_undone(scores, evaluate, method, tiny_npz,
+                                                                            tmp_path, monkeypatch, capsys):
+    """A stop as training ended said "(the training scores, --evaluate) was not run" whatever the command: with
+    --no-train-scores and no --evaluate nothing was left undone. It names what this command would still have run
+    (latent search scores its training images later, not at the end of train), and the command that finishes it
+    names --evaluate only where it was given; with nothing left, neither is said, on the terminal or in log.txt."""
+    import wildgan.cli as cli
+    import wildgan.training.run as run_mod
+    from wildgan.errors import TrainingInterrupted, left_after_training
+
+    out = tmp_path / "my run"
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # (as the loops raise it: every step that may follow the training, no advice)
+        raise TrainingInterrupted(f"terminated by SIGTERM as training ended at 0.128 kimg; the training is complete "
+                                  f"and its networks are saved ({run_dir / 'network-final.json'})", 15,
+                                  where="as training ended at 0.128 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
+                                  complete=True, not_run=left_after_training())
+
+    monkeypatch.setattr(run_mod, "train_run", stopped)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--method", method,
+            "--no-progress", "--out", str(out), *([] if scores else ["--no-train-scores"]),
+            *(["--evaluate"] if evaluate else [])]
+    assert main(argv) == 143
+    err = capsys.readouterr().err
+    left = ", ".join([*(["the training scores"] if scores and method != "search" else []),
+                      *(["--evaluate"] if evaluate else [])])
+    (line,) = [ln for ln in (out / "log.txt").read_text(encoding="utf-8").splitlines() if ln.startswith("stopped: ")]
+    assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+    if left:
+        again = f"wildgan train --out '{out}' --resume{' --evaluate' if evaluate else ''}"
+        assert line.endswith(f"networks are saved ({out / 'network-final.json'}); what was to follow it ({left}) "
+                             f"was not run; to finish, run `{again}`"), line
+        # the command it names parses
+        assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume",
+                                             *(["--evaluate"] if evaluate else [])]).resume
+    else:
+        assert line.endswith(f"networks are saved ({out / 'network-final.json'})"), line
+        assert "was not run" not in err and "--resume" not in err, err
 
 
 @pytest.mark.parametrize("signum", [2, 15, 1, 13])

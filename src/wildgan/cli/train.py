@@ -66,9 +66,10 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                         # a caller's line about what the start will do (the demo's "replacing the previous demo"):
                         # train_run says it once its own checks passed (memory, WILDGAN_* settings, the lock)
                         before_start=getattr(a, "before_start", None))
-    except BaseException as e:
+    except BaseException as caught:
         from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 
+        e = _stop_left_by_this_command(caught, a, cfg, split, ctx is not None)
         # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
         # the terminal, where the caller raises them (cmd_demo)
         reword = getattr(a, "reword_stop", None)
@@ -80,6 +81,8 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         echo = peer_end_error(run_dir, ctx, e)
         if echo is not None:
             raise echo from e
+        if e is not caught:
+            raise e from None
         raise
     shutdown_ranks(ctx)
     if not is_main:
@@ -103,6 +106,31 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                                                threads=None, own_split=split, skip_bad=a.skip_bad,
                                                table_to=run_log.write))
     return 0
+
+
+def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,
+                               distributed: bool) -> BaseException:
+    """`e`, or for a stop as training ended (TrainingInterrupted.complete) the same stop naming what this command
+    would still have done: the loops name every step `wildgan train` may take after training (the training scores,
+    --evaluate), and told a user of --no-train-scores without --evaluate that something was left undone, with
+    nothing to finish. Where something is left, the command that finishes it (a resume trains nothing more, then
+    runs what follows, --no-train-scores kept by the run's config); where nothing is, neither is said."""
+    if not isinstance(e, TrainingInterrupted) or not e.complete:
+        return e
+    # (as _train runs them: latent search leaves its training scores to `wildgan score --threshold`)
+    left = [*(["the training scores"] if cfg.train.train_scores and cfg.method != "search" and len(split.train_x)
+              else []), *(["--evaluate"] if a.evaluate else [])]
+    advice = None
+    if left:
+        again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
+        advice = (f"to finish, run the same torchrun command with `{again} --distributed`" if distributed else
+                  f"to finish, run `{again}`")
+    told = TrainingInterrupted(e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True,
+                               resume_advice=advice, not_run=", ".join(left) or None)
+    # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
+    # recorded a second time in these words
+    told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
+    return told
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
