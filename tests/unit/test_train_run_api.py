@@ -370,3 +370,18 @@ def test_training_s_lines_and_refusals_name_train_run_s_settings(tmp_path, monke
         assert ("--" in str(e.value)) == cli, e.value
     with pytest.raises(Exception, match=r"^cuda_graphs=true is not supported with torchrun \(collectives"):
         resolve_fast_options(TrainConfig(cuda_graphs=True), torch.device("cuda"), distributed=True)
+
+
+def test_every_keyword_of_train_run_is_documented() -> None:
+    """docs/python_api.md said nothing of train_run's before_start= and before_unlock= (nor split=): a caller who
+    wraps train_run in steps of its own (as `wildgan demo` does) had only the source to learn when they run."""
+    import inspect
+
+    from wildgan.training.run import train_run
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python_api.md").read_text(encoding="utf-8")
+    section = doc[doc.index("**Training from a RunConfig.**"):doc.index("**Training a saved run again.**")]
+    keywords = [p.name for p in inspect.signature(train_run).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert {"before_start", "before_unlock", "split"} <= set(keywords), keywords
+    missing = [k for k in keywords if f"{k}=" not in section and f"`{k}`" not in section]
+    assert not missing, f"docs/python_api.md: train_run's {missing} not described under 'Training from a RunConfig'"
