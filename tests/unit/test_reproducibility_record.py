@@ -468,6 +468,32 @@ def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
     return pile, tmp_path / "fit"
 
 
+def _fit_stopped_by_sigterm(monkeypatch, pile: Path, run: Path, at_iteration: int, **params) -> None:
+    """A Detector.fit on `pile` stopped by a real SIGTERM (as `kill PID` or a scheduler's stop) as its iteration
+    `at_iteration` starts: the stopped run a resume continues."""
+    import os
+    import signal
+    import warnings
+
+    import wildgan.training.loop as loop
+    from wildgan.detector import Detector
+    from wildgan.errors import TrainingInterrupted
+
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == at_iteration:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, *a, **k)
+
+    with warnings.catch_warnings(), monkeypatch.context() as m:
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        m.setattr(loop.StepRunner, "iteration", signalled)
+        with pytest.raises(TrainingInterrupted):
+            Detector(run_dir=str(run), **params).fit(pile)
+
+
 def _sha(run: Path) -> str:
     return json.loads((run / "network-final.json").read_text())["sha256"]
 
@@ -577,33 +603,19 @@ def test_a_stopped_fit_on_a_folder_resumes_from_the_command_line_and_from_python
     compared by their pixels in fit's order: the resume finishes the fit's networks, as an uninterrupted fit trains
     them. fit(resume=True) continues it too, after the command line's resume or given the folder under another
     spelling; images edited since are still refused."""
-    import os
     import shutil
-    import signal
     import warnings
 
-    import wildgan.training.loop as loop
     from wildgan.cli import main
     from wildgan.detector import Detector
-    from wildgan.errors import ConfigError, TrainingInterrupted
+    from wildgan.errors import ConfigError
 
     pile = _pile(tmp_path)
     params = dict(preset="tiny", total_kimg=0.2, phase_kimg=0.1, resolution=16, device="cpu", threads=1)
     run = tmp_path / "run"
-    real, calls = loop.StepRunner.iteration, {"n": 0}
-
-    def signalled(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGTERM)        # (as `kill PID` or a scheduler's stop)
-        return real(self, *a, **k)
-
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 3, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
-        with monkeypatch.context() as m:
-            m.setattr(loop.StepRunner, "iteration", signalled)
-            with pytest.raises(TrainingInterrupted):
-                Detector(run_dir=str(run), **params).fit(pile)
         for copy in ("by-python", "edited", "older"):
             shutil.copytree(run, tmp_path / copy)
         assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
@@ -643,33 +655,18 @@ def test_a_fit_s_run_resumed_from_the_command_line_keeps_fit_s_own_record(tmp_pa
     it wrote was the pile's: no detector_input, protocol 'unlabelled', the reader's conversion, no image shape. The
     run then no longer read back as a fit's (Detector.from_run lost the image shape new images are checked by). The
     resume now keeps the fit's own record, in split.json and in config.yaml's record of the training images."""
-    import os
-    import signal
     import warnings
 
-    import wildgan.training.loop as loop
     from wildgan.cli import main
     from wildgan.data.splits import FIT_RECORD_FIELDS
     from wildgan.detector import Detector
-    from wildgan.errors import TrainingInterrupted
 
     pile = _pile(tmp_path)
     run = tmp_path / "run"
-    real, calls = loop.StepRunner.iteration, {"n": 0}
-
-    def signalled(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGTERM)        # (as `kill PID` or a scheduler's stop)
-        return real(self, *a, **k)
-
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, preset="tiny", total_kimg=0.02, phase_kimg=0.1,
+                            resolution=16, device="cpu", threads=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
-        with monkeypatch.context() as m:
-            m.setattr(loop.StepRunner, "iteration", signalled)
-            with pytest.raises(TrainingInterrupted):
-                Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
-                         device="cpu", threads=1).fit(pile)
         fit_record = json.loads((run / "split.json").read_text())
         assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
         resumed = json.loads((run / "split.json").read_text())
@@ -684,33 +681,18 @@ def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path
     --resume` reads the run's config as that fit read its data ('unlabelled', with a note), and then refused its own
     reading: 'data.dataset: 'auto' -> 'unlabelled'' (and so did fit(resume=True) on that folder). Both resume,
     compared with the run as it was trained, to the same networks; a setting that does differ is still refused."""
-    import os
     import shutil
-    import signal
     import warnings
 
-    import wildgan.training.loop as loop
     from wildgan.cli import main
     from wildgan.detector import Detector
-    from wildgan.errors import TrainingInterrupted
 
     pile = _pile(tmp_path)
     run = tmp_path / "run"
-    real, calls = loop.StepRunner.iteration, {"n": 0}
-
-    def signalled(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(self, *a, **k)
-
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, preset="tiny", total_kimg=0.02, phase_kimg=0.1,
+                            resolution=16, device="cpu", threads=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
-        with monkeypatch.context() as m:
-            m.setattr(loop.StepRunner, "iteration", signalled)
-            with pytest.raises(TrainingInterrupted):
-                Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
-                         device="cpu", threads=1).fit(pile)
         # as an earlier wildgan wrote the run: dataset 'auto' in its config, no train_order in its records
         config = json.loads((run / "config.json").read_text())
         config["data"]["dataset"] = "auto"
