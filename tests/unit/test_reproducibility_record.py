@@ -443,6 +443,10 @@ def test_replay_run_of_a_fit_reads_its_data_as_fit_did_and_asks_for_images_given
     assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
 
 
+# a tiny Detector.fit (ends before full growth, on purpose): seconds, for the tests of fit's records and resumes
+TINY_FIT = dict(preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16, device="cpu", threads=1)
+
+
 def _pile(tmp_path: Path) -> Path:
     """A folder of 40 small random PNGs."""
     from PIL import Image
@@ -463,8 +467,7 @@ def _fit_on_a_folder(tmp_path: Path) -> tuple[Path, Path]:
     pile = _pile(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
-        Detector(run_dir=str(tmp_path / "fit"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
-                 device="cpu", threads=1).fit(pile)
+        Detector(run_dir=str(tmp_path / "fit"), **TINY_FIT).fit(pile)
     return pile, tmp_path / "fit"
 
 
@@ -663,8 +666,7 @@ def test_a_fit_s_run_resumed_from_the_command_line_keeps_fit_s_own_record(tmp_pa
 
     pile = _pile(tmp_path)
     run = tmp_path / "run"
-    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, preset="tiny", total_kimg=0.02, phase_kimg=0.1,
-                            resolution=16, device="cpu", threads=1)
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, **TINY_FIT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
         fit_record = json.loads((run / "split.json").read_text())
@@ -689,8 +691,7 @@ def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path
 
     pile = _pile(tmp_path)
     run = tmp_path / "run"
-    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, preset="tiny", total_kimg=0.02, phase_kimg=0.1,
-                            resolution=16, device="cpu", threads=1)
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, **TINY_FIT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
         # as an earlier wildgan wrote the run: dataset 'auto' in its config, no train_order in its records
@@ -707,8 +708,7 @@ def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path
         (run / "split.json").write_text(json.dumps(record))
         # fit(resume=True) on the folder (which the run's record reads as 'unlabelled' too) continues it as well
         shutil.copytree(run, tmp_path / "by-python")
-        Detector(run_dir=str(tmp_path / "by-python"), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16,
-                 device="cpu", threads=1).fit(pile, resume=True)
+        Detector(run_dir=str(tmp_path / "by-python"), **TINY_FIT).fit(pile, resume=True)
         capsys.readouterr()
         assert main(["train", "--out", str(run), "--resume", "--no-progress", "--seed", "1"]) == 2
         assert "data.seed: 0 -> 1" in capsys.readouterr().err
