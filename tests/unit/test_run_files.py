@@ -424,3 +424,21 @@ def test_a_file_that_is_no_checkpoint_is_refused_by_the_name_given(tmp_path, mon
     said = f"--checkpoint {run / 'scores.csv'}" if cli else f"checkpoint={str(run / 'scores.csv')!r}"
     assert str(e.value) == (f"{said}: not a checkpoint file (a checkpoint is a .json file with the .safetensors file "
                             f"of the same name beside it; this run's are in {run / 'checkpoints'})")
+
+
+@pytest.mark.filterwarnings("ignore:.*split.json is missing")       # (a run folder of network files only)
+def test_a_run_folder_given_as_the_checkpoint_is_told_of_its_files(tmp_path):
+    """checkpoint=RUN (the run folder, not a file in it) was told "a folder; give one checkpoint file" with no
+    example, the checkpoints being in RUN/checkpoints: its final networks are named, else its newest checkpoint."""
+    from wildgan.scoring.run import checkpoint_path
+
+    run = _run(tmp_path / "run")
+    with pytest.raises(ConfigError, match=re.escape(f"a folder; give one checkpoint file, e.g. its final networks, "
+                                                    f"{run / 'network-final.json'}")):
+        checkpoint_path(run, run)
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    newest = ckpt.save_checkpoint(run / "checkpoints", "ckpt-000064", tensors, meta)
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    with pytest.raises(ConfigError, match=re.escape(f"a folder; give one checkpoint file, e.g. its newest, {newest}")):
+        checkpoint_path(run, run)

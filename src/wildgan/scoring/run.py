@@ -165,8 +165,12 @@ def checkpoint_path(run_dir: Path, given: str | Path) -> Path:
     run_dir, path = Path(run_dir), Path(given)
     said = option_words(f"--checkpoint {given}", f"checkpoint={str(path)!r}")
     if path.is_dir():
-        found = ckpt.list_checkpoints(path)
-        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        # (a run folder itself, RUN for RUN/network-final.json, was told to give a file with no example: its
+        # checkpoints are in its checkpoints/ folder, and its final networks beside them)
+        found = ckpt.list_checkpoints(path) or ckpt.list_checkpoints(path / "checkpoints")
+        final = next((path / n for n in ("network-final.json", "fanogan-final.json") if (path / n).is_file()), None)
+        example = (f", e.g. its final networks, {final}" if final else
+                   f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else "")
         raise ConfigError(f"{said}: a folder; give one checkpoint file{example}")
     places = (path, run_dir / "checkpoints" / path.name)
     for p in places:
