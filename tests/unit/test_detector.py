@@ -3313,6 +3313,34 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
         assert Detector.from_run(run, device="cpu").threshold == "contamination"
 
 
+def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread) -> None:
+    """A fit's folder with the same number of images but one renamed named the file gone and the one added, and then
+    advised 'if it is unchanged, ... fit(X, resume=True)', as for a folder whose pixels alone differ (fit's reading
+    not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read."""
+    from PIL import Image
+
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(folder))
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    (folder / "007.png").rename(folder / "zzz.png")
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert (f"(1 trained-on file not there now: {folder / '007.png'}; 1 file not trained on: "
+            f"{folder / 'zzz.png'}), and ") in said, said
+    assert "if it is unchanged" not in said, said
+
+
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was

@@ -407,13 +407,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
-            if fit and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
-                # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
-                # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat
-                fix += (f". {run_dir} was trained by Detector.fit, whose reading of {where} this one may not repeat: "
-                        f"if it is unchanged, {_fit_again(run_dir)}")
             files = _files_changed(run_dir, info, split, where,
                                    {str(f.get("path")) for f in gone}) if fit else []
+            if fit and not files and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
+                # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
+                # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat.
+                # Not where files are named gone and added (one renamed, say): "if it is unchanged" denied the list
+                fix += (f". {run_dir} was trained by Detector.fit, whose reading of {where} this one may not repeat: "
+                        f"if it is unchanged, {_fit_again(run_dir)}")
             if files:
                 # which files: "n_train 24 -> 23" alone left the user to find the one gone among the folder's. Their
                 # pixels then differ too, which says nothing more (as split_differences leaves them out where the
