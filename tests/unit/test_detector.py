@@ -3341,6 +3341,33 @@ def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_pa
     assert "if it is unchanged" not in said, said
 
 
+def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thread) -> None:
+    """Where fit's ids meet the folder's was taken from the first recorded id found there by any tail of its path:
+    000/x.png moved up to x.png put it at pngs/000, and every other trained-on file was said gone and found again as
+    a file not trained on. It is the place most recorded ids are found under."""
+    from PIL import Image
+
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder = tmp_path / "pngs"
+    (folder / "000").mkdir(parents=True)
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / "000" / "x.png" if i == 0 else folder / f"{i:03d}.png")
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(folder))
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    (folder / "000" / "x.png").rename(folder / "x.png")
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert (f"(1 trained-on file not there now: {folder / '000' / 'x.png'}; 1 file not trained on: "
+            f"{folder / 'x.png'}), and ") in said, said
+
+
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was

@@ -14,6 +14,7 @@ is never silently taken from fewer training images than the run had; without --s
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -502,21 +503,22 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     """The files a Detector.fit trained on that are gone from its folder, and those found there that it did not
     train on, as items of a list of differences (the first `shown` of each, and how many more); none where the run
     no longer holds fit's ids (_fit_ids). split: the folder's images as its reader names them (relative to it),
-    which fit named by the path it was given joined to each: that path is found as the part of a recorded id before
-    an id read now (the folder's absolute path or one relative to the caller's directory). `unreadable`: paths left
+    which fit named by the path it was given joined to each: that path is found as the part of the recorded ids
+    before an id read now, the one most of them share (the folder's absolute path or one relative to the caller's
+    directory). `unreadable`: paths left
     out as unreadable, which the caller names with their reasons."""
     recorded = _fit_ids(run_dir, info, split)
     if recorded is None:
         return []
     read_ids = split.train_ids
     now = set(read_ids)
-    prefix = None
+    # the place most recorded ids are found under, not the first id's: a file moved up a folder (000/x.png to x.png),
+    # read first, put it at pngs/000, and every other trained-on file was then said gone and added again
+    votes: Counter[Path] = Counter()
     for r in recorded:
         parts = Path(r).parts
-        k = next((k for k in range(len(parts)) if Path(*parts[k:]).as_posix() in now), None)
-        if k is not None:
-            prefix = Path(*parts[:k])
-            break
+        votes.update(Path(*parts[:k]) for k in range(len(parts)) if Path(*parts[k:]).as_posix() in now)
+    prefix = votes.most_common(1)[0][0] if votes else None
 
     def as_read(r: str) -> str:
         try:
