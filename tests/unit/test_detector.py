@@ -3368,6 +3368,28 @@ def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thre
             f"{folder / 'x.png'}), and ") in said, said
 
 
+def test_a_fit_npz_that_lost_an_image_is_not_said_to_have_lost_a_file(tmp_path, one_thread) -> None:
+    """The files gone from a fit's folder are named; an .npz's images are places in its array, which a shorter array
+    renumbers: one that lost its first image was said to have "1 trained-on file not there now: d:x:23"."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x)
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(data))
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    np.savez(data, x=x[1:])
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert f"{data} changed since {run} was trained (n_train 24 -> 23; " in said and "file not there" not in said, said
+
+
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was
