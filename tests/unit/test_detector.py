@@ -3390,6 +3390,36 @@ def test_a_fit_npz_that_lost_an_image_is_not_said_to_have_lost_a_file(tmp_path, 
     assert f"{data} changed since {run} was trained (n_train 24 -> 23; " in said and "file not there" not in said, said
 
 
+def test_a_relative_fit_folder_names_its_gone_file_in_the_folder(tmp_path, one_thread, monkeypatch) -> None:
+    """A fit given a relative path named its images relative to its working directory: a file gone from the folder
+    was said as that ("pngs/007.png"), beside the files added said in the folder (absolute), and from another
+    directory the name led nowhere. Both are named in the folder."""
+    from PIL import Image
+
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit("pngs")
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    (folder / "007.png").rename(folder / "zzz.png")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert (f"(1 trained-on file not there now: {folder / '007.png'}; 1 file not trained on: "
+            f"{folder / 'zzz.png'}), and ") in said, said
+
+
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was

@@ -533,7 +533,9 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
 
     trained = [as_read(r) for r in recorded]
     kept = set(trained)
-    gone = [r for r, t in zip(recorded, trained)
+    # named in the folder, as the files added are: a fit given a relative path recorded ids relative to its own
+    # working directory ("pngs/007.png"), which need not be the caller's
+    gone = [str(Path(where) / t) if t != r else r for r, t in zip(recorded, trained)
             if t not in now and r not in unreadable and str(Path(where) / t) not in unreadable]
     new = [str(Path(where) / i) for i in read_ids if i not in kept]
 
