@@ -398,3 +398,47 @@ def test_one_rule_takes_a_checkpoint_for_the_cli_and_the_api(tmp_path, monkeypat
             checkpoint_path(run, run / "checkpoints")
         assert str(e.value) == (f"{said}{run / 'checkpoints' if cli else repr(str(run / 'checkpoints'))}: a folder; "
                                 f"give one checkpoint file, e.g. its newest, {want}")
+
+
+@pytest.mark.filterwarnings("ignore:.*split.json is missing")       # (a run folder of network files only)
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_file_that_is_no_checkpoint_is_refused_by_the_name_given(tmp_path, monkeypatch, cli):
+    """A file that is neither half of a checkpoint (RUN/scores.csv) was taken for a checkpoint named without its
+    suffix, and the loader said "RUN/scores.csv.json: checkpoint metadata not found", a file nobody gave. A name
+    with a dot in it still names its pair by the whole name (ckpt.v2 -> ckpt.v2.json, not ckpt.json)."""
+    import contextlib
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.scoring.run import checkpoint_path
+
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    dotted = ckpt.save_checkpoint(run / "checkpoints", "ckpt.v2", tensors, meta)
+    ckpt.save_checkpoint(run / "checkpoints", "ckpt", tensors, meta)
+    (run / "scores.csv").write_text("id,score\n")
+    monkeypatch.chdir(tmp_path)
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else contextlib.nullcontext():
+        assert checkpoint_path(run, "ckpt.v2") == dotted
+        with pytest.raises(ConfigError) as e:
+            load_model(run, "cpu", checkpoint=run / "scores.csv")
+    said = f"--checkpoint {run / 'scores.csv'}" if cli else f"checkpoint={str(run / 'scores.csv')!r}"
+    assert str(e.value) == (f"{said}: not a checkpoint file (a checkpoint is a .json file with the .safetensors file "
+                            f"of the same name beside it; this run's are in {run / 'checkpoints'})")
+
+
+@pytest.mark.filterwarnings("ignore:.*split.json is missing")       # (a run folder of network files only)
+def test_a_run_folder_given_as_the_checkpoint_is_told_of_its_files(tmp_path):
+    """checkpoint=RUN (the run folder, not a file in it) was told "a folder; give one checkpoint file" with no
+    example, the checkpoints being in RUN/checkpoints: its final networks are named, else its newest checkpoint."""
+    from wildgan.scoring.run import checkpoint_path
+
+    run = _run(tmp_path / "run")
+    with pytest.raises(ConfigError, match=re.escape(f"a folder; give one checkpoint file, e.g. its final networks, "
+                                                    f"{run / 'network-final.json'}")):
+        checkpoint_path(run, run)
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    newest = ckpt.save_checkpoint(run / "checkpoints", "ckpt-000064", tensors, meta)
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    with pytest.raises(ConfigError, match=re.escape(f"a folder; give one checkpoint file, e.g. its newest, {newest}")):
+        checkpoint_path(run, run)

@@ -165,15 +165,26 @@ def checkpoint_path(run_dir: Path, given: str | Path) -> Path:
     run_dir, path = Path(run_dir), Path(given)
     said = option_words(f"--checkpoint {given}", f"checkpoint={str(path)!r}")
     if path.is_dir():
-        found = ckpt.list_checkpoints(path)
-        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        # (a run folder itself, RUN for RUN/network-final.json, was told to give a file with no example: its
+        # checkpoints are in its checkpoints/ folder, and its final networks beside them)
+        found = ckpt.list_checkpoints(path) or ckpt.list_checkpoints(path / "checkpoints")
+        final = next((path / n for n in ("network-final.json", "fanogan-final.json") if (path / n).is_file()), None)
+        example = (f", e.g. its final networks, {final}" if final else
+                   f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else "")
         raise ConfigError(f"{said}: a folder; give one checkpoint file{example}")
-    for p in (path, run_dir / "checkpoints" / path.name):
-        if p.suffix == ".safetensors" and p.is_file():
-            return p.with_suffix(".json")
-        for half in (p, p.with_suffix(".json"), p.with_name(p.name + ".json")):
-            if half.is_file():
-                return half
+    places = (path, run_dir / "checkpoints" / path.name)
+    for p in places:
+        # only a JSON half is returned: any other file was taken as a checkpoint named without its suffix, and the
+        # loader, adding .json to it, said "scores.csv.json: checkpoint metadata not found" of a file never given
+        half = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+        if half.is_file() or (p.suffix == ".safetensors" and p.is_file()):
+            return half
+    there = next((p for p in places if p.is_file()), None)
+    if there is not None:
+        named = "" if there == path else f"{there} is "
+        raise ConfigError(f"{said}: {named}not a checkpoint file (a checkpoint is a .json file with the "
+                          f".safetensors file of the same name beside it; this run's are in "
+                          f"{run_dir / 'checkpoints'})")
     raise ConfigError(f"{said}: no such file (this run's checkpoints are in {run_dir / 'checkpoints'})")
 
 

@@ -14,6 +14,7 @@ is never silently taken from fewer training images than the run had; without --s
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -313,7 +314,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
-    from ..data.readers import missing_run_data_error
+    from ..data.dataset_files import is_tar
+    from ..data.readers import is_dataset_file, missing_run_data_error
     from ..data.replay import as_fit_read
     from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
@@ -407,13 +409,18 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
-            if fit and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
+            # (by name for a folder's or an archive's files only: an array data set's images are places in it, which
+            # a shorter array renumbers, and an .npz that lost its first image had "1 trained-on file not there now:
+            # d:x:23" said of it)
+            by_name = fit and (not is_dataset_file(where) or is_tar(Path(where)))
+            files = _files_changed(run_dir, info, split, where,
+                                   {str(f.get("path")) for f in gone}) if by_name else []
+            if fit and not files and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
                 # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
-                # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat
+                # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat.
+                # Not where files are named gone and added (one renamed, say): "if it is unchanged" denied the list
                 fix += (f". {run_dir} was trained by Detector.fit, whose reading of {where} this one may not repeat: "
                         f"if it is unchanged, {_fit_again(run_dir)}")
-            files = _files_changed(run_dir, info, split, where,
-                                   {str(f.get("path")) for f in gone}) if fit else []
             if files:
                 # which files: "n_train 24 -> 23" alone left the user to find the one gone among the folder's. Their
                 # pixels then differ too, which says nothing more (as split_differences leaves them out where the
@@ -501,21 +508,22 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     """The files a Detector.fit trained on that are gone from its folder, and those found there that it did not
     train on, as items of a list of differences (the first `shown` of each, and how many more); none where the run
     no longer holds fit's ids (_fit_ids). split: the folder's images as its reader names them (relative to it),
-    which fit named by the path it was given joined to each: that path is found as the part of a recorded id before
-    an id read now (the folder's absolute path or one relative to the caller's directory). `unreadable`: paths left
+    which fit named by the path it was given joined to each: that path is found as the part of the recorded ids
+    before an id read now, the one most of them share (the folder's absolute path or one relative to the caller's
+    directory). `unreadable`: paths left
     out as unreadable, which the caller names with their reasons."""
     recorded = _fit_ids(run_dir, info, split)
     if recorded is None:
         return []
     read_ids = split.train_ids
     now = set(read_ids)
-    prefix = None
+    # the place most recorded ids are found under, not the first id's: a file moved up a folder (000/x.png to x.png),
+    # read first, put it at pngs/000, and every other trained-on file was then said gone and added again
+    votes: Counter[Path] = Counter()
     for r in recorded:
         parts = Path(r).parts
-        k = next((k for k in range(len(parts)) if Path(*parts[k:]).as_posix() in now), None)
-        if k is not None:
-            prefix = Path(*parts[:k])
-            break
+        votes.update(Path(*parts[:k]) for k in range(len(parts)) if Path(*parts[k:]).as_posix() in now)
+    prefix = votes.most_common(1)[0][0] if votes else None
 
     def as_read(r: str) -> str:
         try:
@@ -525,7 +533,9 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
 
     trained = [as_read(r) for r in recorded]
     kept = set(trained)
-    gone = [r for r, t in zip(recorded, trained)
+    # named in the folder, as the files added are: a fit given a relative path recorded ids relative to its own
+    # working directory ("pngs/007.png"), which need not be the caller's
+    gone = [str(Path(where) / t) if t != r else r for r, t in zip(recorded, trained)
             if t not in now and r not in unreadable and str(Path(where) / t) not in unreadable]
     new = [str(Path(where) / i) for i in read_ids if i not in kept]
 
