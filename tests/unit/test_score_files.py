@@ -1017,3 +1017,16 @@ def test_chunks_of_a_wildgan_that_did_not_record_its_decoders_are_kept_with_the_
     way = "(`wildgan score --no-resume`)" if cli else "(or score without resume_dir)"
     assert f"delete {d} {way} so that every image is scored from the same decoding" in text, text
     assert ("--" in text) == cli, text
+
+
+def test_a_chunk_damaged_inside_its_zip_is_scored_again_not_a_traceback(tmp_path: Path) -> None:
+    """A chunk file that starts as an .npz (a zip) but is damaged after (a disk error, a copy cut short) raised
+    zipfile.BadZipFile, which is neither OSError nor ValueError: the resume, and a stopped score counting what it
+    keeps (inside its Ctrl-C handler), ended in a traceback instead of scoring that chunk again."""
+    from wildgan.scoring import run
+
+    d = tmp_path / "resume"
+    d.mkdir()
+    (d / "chunk-00000.npz").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    parts, bad = run._read_resumed(d, [0], {0: "any"}, skip_bad=True, warn=False, warned=set())
+    assert parts == [] and bad == []

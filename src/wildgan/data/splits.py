@@ -1241,7 +1241,7 @@ def other_images_read(info: dict[str, Any], recorded: dict[str, Any], n_skipped:
         read_fingerprint_comparable(was, fingerprint) and was != fingerprint
 
 
-def _ids_sha256(ids: list[str]) -> str:
+def ids_sha256(ids: list[str]) -> str:
     """split.json's checksum of a split's image ids, in order."""
     return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -1254,7 +1254,7 @@ def split_summary(split: AnomalySplit) -> dict[str, Any]:
     return {"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
             "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
             "resolution": split.resolution, "channels": split.channels,
-            "train_ids_sha256": _ids_sha256(split.train_ids), "test_ids_sha256": _ids_sha256(split.test_ids),
+            "train_ids_sha256": ids_sha256(split.train_ids), "test_ids_sha256": ids_sha256(split.test_ids),
             "train_pixels_sha256": pixels_sha256(split.train_x), "test_pixels_sha256": pixels_sha256(split.test_x),
             "reader_version": READER_VERSION, "decoders": decoder_versions()}
 
@@ -1385,7 +1385,7 @@ def newly_skipped(split: AnomalySplit, recorded: dict[str, Any], training: bool 
     (the files were test images, unused ones or added since), so the training scores leave nothing out; where the
     rebuild placed each file (info 'skipped_were'), only the training images, marked "part": "train"."""
     before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
-    if training and recorded.get("train_ids_sha256") == _ids_sha256(split.train_ids):
+    if training and recorded.get("train_ids_sha256") == ids_sha256(split.train_ids):
         return []
     new = [s for s in split.info.get("skipped", []) if s.get("path") not in before]
     were = split.info.get("skipped_were")

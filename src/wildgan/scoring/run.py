@@ -28,6 +28,7 @@ import io
 import json
 import re
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -1131,7 +1132,8 @@ def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_ba
                 kept = z["kept"].astype(np.int64)
                 scores = {k[len("score:"):]: z[k].astype(np.float64) for k in z.files if k.startswith("score:")}
                 channels = z["channels"].astype(np.int64) if "channels" in z.files else None
-        except (OSError, ValueError, KeyError):
+        # (BadZipFile: an .npz damaged after its zip header, which is neither OSError nor ValueError)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             continue
         parts.append((c, kept, scores))
         if kinds is not None and channels is not None and len(channels) == len(kept):

@@ -483,12 +483,11 @@ def _fit_again(run_dir: Path) -> str:
             f"writes them again")
 
 
-def _fit_ids(run_dir: Path, info: dict[str, Any], split: Any) -> list[str] | None:
+def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
     """The ids a Detector.fit gave its training images, in order, where a training-score cache of the run still
     holds them (either batch mode's, stale or not: its rows are fit's ids): split.json records only their checksum,
-    which a cache's ids must match to be taken for them. None where no cache does. split: the run's split as read
-    now, whose record (split_summary) gives the checksum of other ids."""
-    from ..data.splits import split_summary
+    which a cache's ids must match to be taken for them. None where no cache does."""
+    from ..data.splits import ids_sha256
 
     for batch_mode in ("mixed", "isolated"):
         csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -496,9 +495,7 @@ def _fit_ids(run_dir: Path, info: dict[str, Any], split: Any) -> list[str] | Non
             ids = _read_scores_csv(csv_path, int(info.get("n_train", -1)), key_path.name)[0]
         except (OSError, ValueError, TypeError, _Damaged):
             continue
-        # (as _named_as_fit checks ids: split_summary of a copy without pixels, which it would hash too)
-        named = split_summary(replace(split, train_x=split.train_x[:0], test_x=split.test_x[:0], train_ids=ids))
-        if named["train_ids_sha256"] == info.get("train_ids_sha256"):
+        if ids_sha256(ids) == info.get("train_ids_sha256"):
             return ids
     return None
 
@@ -512,7 +509,7 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     before an id read now, the one most of them share (the folder's absolute path or one relative to the caller's
     directory). `unreadable`: paths left
     out as unreadable, which the caller names with their reasons."""
-    recorded = _fit_ids(run_dir, info, split)
+    recorded = _fit_ids(run_dir, info)
     if recorded is None:
         return []
     read_ids = split.train_ids
@@ -552,15 +549,13 @@ def _named_as_fit(split: Any, info: dict[str, Any]) -> Any:
     split.json's checksum of those ids says they are the recorded source's path joined to each image's place in it
     (a fit given the folder's absolute path): its cache is then written as fit wrote it. Any other fit's (given a
     relative path, or a data-set file whose images fit named otherwise) keeps the reader's ids."""
-    from ..data.splits import split_summary
+    from ..data.splits import ids_sha256
 
     src = info.get("source")
     if not isinstance(src, str) or not Path(src).is_absolute() or not split.train_ids:
         return split
     ids = [str(Path(src) / i) for i in split.train_ids]
-    # (split.json's checksum of ids, as split_summary makes it: of a copy without pixels, which it would hash too)
-    named = split_summary(replace(split, train_x=split.train_x[:0], test_x=split.test_x[:0], train_ids=ids))
-    return replace(split, train_ids=ids) if named["train_ids_sha256"] == info.get("train_ids_sha256") else split
+    return replace(split, train_ids=ids) if ids_sha256(ids) == info.get("train_ids_sha256") else split
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:
