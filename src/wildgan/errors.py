@@ -90,7 +90,7 @@ class TrainingInterrupted(WildganError):
     said after `message` by after_training_words; `resume_advice`: how the run continues (the loops'
     errors.resume_advice). Both kept apart from `message`, what happened: str(e) is the three joined ('MESSAGE;
     what was to follow it (NOT_RUN) was not run; ADVICE'), `e.without_advice` all but the advice, `e.message` the
-    message alone. A caller whose own terms replace them (the demo, a study, without_resume_advice) sets the fields
+    message alone. A caller whose own terms replace them (the demo, a study) sets the fields
     of a new error from these, not by matching their words in the text, which broke on any rewording (and on a run
     path that held them). All are instance attributes: a pickled copy (the errors the ranks of a torchrun job send
     each other) keeps them."""
@@ -140,13 +140,6 @@ def resume_advice(run_dir: object, distributed: bool = False) -> str:
     if distributed:
         return f"continue with the same torchrun command and `{cmd} --distributed`"
     return f"continue with `{cmd}`"
-
-
-def without_resume_advice(e: TrainingInterrupted) -> str:
-    """The stop's message without the loop's closing resume_advice: for a caller whose own way on replaces it (the
-    demo, a study). Read from the error's fields (TrainingInterrupted.without_advice), not from its text; an error
-    given no advice is returned as its message is."""
-    return e.without_advice if e.resume_advice else str(e)
 
 
 def shell_word(path: object) -> str:

@@ -117,8 +117,7 @@ def test_a_stop_s_resume_advice_is_a_command_to_paste_and_comes_off_whole() -> N
     # replace() broke on any rewording)
     import shlex
 
-    from wildgan.errors import (CLI_SKIP_BAD, TrainingInterrupted, resume_advice, skip_bad_said_as,
-                                without_resume_advice)
+    from wildgan.errors import CLI_SKIP_BAD, TrainingInterrupted, resume_advice, skip_bad_said_as
 
     run = "runs/my run's `x`"
     with skip_bad_said_as(CLI_SKIP_BAD):
@@ -131,11 +130,11 @@ def test_a_stop_s_resume_advice_is_a_command_to_paste_and_comes_off_whole() -> N
         advice = resume_advice(run, distributed)
         e = TrainingInterrupted(head, 2, checkpoint_dir=f"{run}/checkpoints", resume_advice=advice)
         assert str(e) == f"{head}; {advice}" and e.resume_advice == advice and e.without_advice == head
-        assert without_resume_advice(e) == head
+        assert e.message == head
     # a message without it (the stop as training ended) is kept as it is
     done = TrainingInterrupted("as training ended at 30 kimg; the training is complete", 2, checkpoint_dir="r/c",
                                complete=True)
-    assert done.resume_advice is None and without_resume_advice(done) == str(done)
+    assert done.resume_advice is None and done.without_advice == done.message == str(done)
 
 
 def test_a_stop_s_resume_advice_names_train_run_s_keyword_to_a_python_caller() -> None:
@@ -154,14 +153,14 @@ def test_a_stop_s_advice_is_a_field_that_survives_pickle() -> None:
     # must come back apart (a copy whose advice is in its text only would be parsed again)
     import pickle
 
-    from wildgan.errors import TrainingInterrupted, without_resume_advice
+    from wildgan.errors import TrainingInterrupted
 
     e = TrainingInterrupted("interrupted at 1 of 2 kimg; checkpoint saved in r/checkpoints", 15, where="at 1 of 2",
                             checkpoint_dir="r/checkpoints", resume_advice="continue with X")
     back = pickle.loads(pickle.dumps(e))
     assert type(back) is TrainingInterrupted and str(back) == str(e)
     assert (back.signum, back.where, back.checkpoint_dir, back.complete) == (15, "at 1 of 2", "r/checkpoints", False)
-    assert back.resume_advice == "continue with X" and without_resume_advice(back) == e.without_advice
+    assert back.resume_advice == "continue with X" and back.without_advice == e.without_advice
 
 
 def test_what_a_stop_left_undone_is_a_field_a_caller_replaces_without_touching_the_message() -> None:
