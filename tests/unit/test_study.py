@@ -1719,7 +1719,7 @@ def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     assert first_kept_class(["a", "b", "c"], ("A", "b")) == "c"
     assert first_kept_class(["a", "b", "c"], ("0",)) == "b"                 # an index, where no class is a number
     assert first_kept_class(["0", "10"], ("1",)) == "0"                   # '1' names no class among '0', '10'
-    assert first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
+    assert first_kept_class(["a", "b"], ("x",)) == "a"                     # (the split says what is wrong)
 
 
 def test_the_first_class_not_excluded_of_no_classes_is_a_data_error():
@@ -1729,6 +1729,32 @@ def test_the_first_class_not_excluded_of_no_classes_is_a_data_error():
     for excluded in ((), ("a",)):
         with pytest.raises(DataError, match="no classes"):
             first_kept_class([], excluded)
+
+
+def test_a_one_vs_rest_study_with_every_class_excluded_says_so(tmp_path, capsys):
+    # `--normal all --exclude` of every class stopped with "a class cannot be both normal and excluded: ['0']", of a
+    # normal class the user never named (first_kept_class fell back to the first class)
+    from wildgan.cli import main
+    from wildgan.errors import CLI_SKIP_BAD, DataError, skip_bad_said_as
+    from wildgan.studies.study import first_kept_class
+
+    with pytest.raises(DataError) as e:
+        first_kept_class(["a", "b"], ("A", "1"), "d.npz")
+    assert str(e.value) == "d.npz: exclude_classes= excludes every class of the data (a, b): a one-vs-rest study " \
+                           "(grid(normals=...) of every class) needs at least one class left to be normal", str(e.value)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"^d\.npz: --exclude excludes every class .* "
+                                                                         r"study \(--normal all\) needs"):
+        first_kept_class(["a", "b"], ("a", "b"), "d.npz")
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    capsys.readouterr()
+    assert main(["study", "--data", str(data), "--normal", "all", "--exclude", "0,1", "--contamination", "0",
+                 "--preset", "tiny", "--no-progress", "--out", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err
+    assert f"{data}: --exclude excludes every class of the data (0, 1): a one-vs-rest study (--normal all)" in err, err
+    assert "both normal and excluded" not in err, err
 
 
 def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_records(tmp_path, monkeypatch,

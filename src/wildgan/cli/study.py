@@ -109,7 +109,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
         ns.normal = unsized.normal = first_kept_class(loaded.train.class_names,
-                                                      data_config_from_args(ns).exclude_classes)
+                                                      data_config_from_args(ns).exclude_classes, str(a.data))
     base, split = build_run_config(ns, loaded=loaded)
     if protocol is not None and split.info["protocol"] != protocol:
         # (the labels told another protocol than the images: read as before, at the size the data gives)

@@ -353,23 +353,30 @@ def recorded_default_normal(study_dir: Path, protocol: str) -> str | None:
     return normal if seen.pop() == (protocol, normal) else None
 
 
-def first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
+def first_kept_class(names: Sequence[str], excluded: Sequence[str], source: str = "the data") -> str:
     """The first of the data's class names that `excluded` (DataConfig.exclude_classes: names or indices) does not
     name, as the split resolves them (data.splits.resolve_classes): the normal class of a one-vs-rest study's base
-    config. The first name when every one is excluded or an entry names no class (the split then says what is
-    wrong). A DataError when there are no names at all: there is no class to be normal (an IndexError before)."""
+    config. The first name when an entry names no class (the split then says which, naming the data). A DataError
+    naming `source` (the data) when there are no names at all, or every one is excluded: there is no class to be
+    normal (an IndexError before; the split's "a class cannot be both normal and excluded" for the latter, of a
+    normal class the user never named)."""
     from ..data.splits import resolve_classes
 
+    one_vs_rest = option_words("--normal all", "grid(normals=...) of every class")
     if not names:
-        one_vs_rest = option_words("--normal all", "grid(normals=...) of every class")
         raise DataError(f"the data has no classes: a one-vs-rest study ({one_vs_rest}) needs labelled images of at "
                         f"least two classes")
     try:
-        out = set(resolve_classes(tuple(excluded), list(names), "excluded",
-                                  option_words("--exclude", "exclude_classes=")))
+        out = set(resolve_classes(tuple(excluded), list(names), "excluded", source))
     except DataError:
+        # (not said here: the split's own check says it, in the words of each path that builds one)
         return names[0]
-    return next((n for i, n in enumerate(names) if i not in out), names[0])
+    kept = [n for i, n in enumerate(names) if i not in out]
+    if not kept:
+        exclude = option_words("--exclude", "exclude_classes=")
+        raise DataError(f"{source}: {exclude} excludes every class of the data ({', '.join(names)}): a one-vs-rest "
+                        f"study ({one_vs_rest}) needs at least one class left to be normal")
+    return kept[0]
 
 
 def listed_study_classes(data: DataConfig, study_dir: Path) -> list[str] | None:
