@@ -21,7 +21,25 @@ class DataError(WildganError, ValueError):
 class ConfigError(WildganError, ValueError):
     """An option or config file value is invalid. A ValueError too, as scikit-learn's bad parameters are
     (InvalidParameterError); see DataError. An argparse type= function must not let one through: argparse would
-    take it for its own "invalid value" and drop our message (cli.parser._device turns it into an ArgumentTypeError)."""
+    take it for its own "invalid value" and drop our message (cli.parser._device turns it into an ArgumentTypeError).
+
+    A refusal whose ways on include starting the run over (training.run.start_again_words: '--overwrite' / another
+    '--out', or train_run's keywords) keeps that advice apart, as `start_again`, between `message` (what comes before
+    it) and `then` (what follows it): a caller with its own way to start over (a study's cell, whose folder is the
+    study's) says its own by with_start_again, not by matching the words in the text, which broke on any rewording.
+    Instance attributes: a pickled copy keeps them."""
+
+    def __init__(self, message: str, *, start_again: str | None = None, then: str = "") -> None:
+        super().__init__(f"{message}{start_again or ''}{then}")
+        self.message = message
+        self.start_again = start_again or None
+        self.then = then
+
+    def with_start_again(self, start_again: str) -> ConfigError:
+        """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise)."""
+        if self.start_again is None:
+            return self
+        return ConfigError(self.message, start_again=start_again, then=self.then)
 
 
 class CheckpointError(WildganError):

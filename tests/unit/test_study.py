@@ -807,6 +807,44 @@ def test_a_study_stopped_outside_trainings_loop_says_how_to_continue_in_the_call
            "continues)" in err and "run_study" not in err, err
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkeypatch, cli):
+    # the study took train_run's "or start again with --overwrite (or another --out)" off the refusal's text by
+    # matching those words (str.replace), which broke on any rewording: now the refusal keeps its advice to start
+    # over apart (ConfigError.start_again), and the study sets its own there, in a command or a Python call
+    import pickle
+    from contextlib import nullcontext
+
+    import wildgan.training.run as run_mod
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    def refused(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "network-final.json").write_text("{}")
+        run_mod._refuse_resume_without_checkpoints(run_dir)
+
+    monkeypatch.setattr(study_mod, "train_run", refused)
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    run_dir = tmp_path / "st" / "runs" / cell[0].key
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext():
+        with pytest.raises(ConfigError) as own:
+            refused(None, tmp_path / "own")
+        with pytest.raises(ConfigError) as e:
+            study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    assert own.value.start_again == ("or start again with --overwrite (or another --out)" if cli else
+                                     "or start again with overwrite=True (or another run_dir)"), own.value
+    again = f"or delete {run_dir} to train this cell again"
+    assert e.value.start_again == again and str(e.value) == f"{e.value.message}{again}", e.value
+    assert e.value.message.endswith("restore its checkpoints/ folder, ") and "overwrite" not in str(e.value)
+    back = pickle.loads(pickle.dumps(e.value))
+    assert (str(back), back.message, back.start_again, back.then) == (str(e.value), e.value.message, again, "")
+    # advice in the middle of a refusal keeps what follows it; a refusal without one is left as it is
+    mid = ConfigError("restore them, ", start_again="or start again with --overwrite", then=": the data moved")
+    assert str(mid.with_start_again("or delete R")) == "restore them, or delete R: the data moved"
+    plain = ConfigError("bad value")
+    assert plain.with_start_again("or delete R") is plain and plain.start_again is None
+
+
 def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch):
     # train_run's way on, "start again with overwrite=True" (a study's Python caller: train_run's words since they
     # name its keyword, not --overwrite), does not exist for a study's cell, whose folder is the study's: replaced

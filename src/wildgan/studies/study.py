@@ -41,9 +41,9 @@ from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_fol
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-from ..training.run import (RESUME_MAY_CHANGE, another_out_words, data_folder_holding, networks_record, out_words,
+from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, networks_record, out_words,
                             refuse_images_in_out, refuse_inside_a_runs_own_folder, run_differences, run_lock,
-                            start_again_words, train_run)
+                            train_run)
 from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
                      render_markdown)
 
@@ -813,12 +813,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                               warn_not_grown=False)
                     train_seconds = time.monotonic() - t_train
                 except ConfigError as e:
-                    # the advice of train_run (--overwrite, overwrite=True: in the words of the call in progress, as
-                    # start_again_words gives them; another --out or run_dir) does not exist here: the cell's folder
-                    # is the study's
-                    again = f"or delete {run_dir} to train this cell again"
-                    raise ConfigError(str(e).replace(f"or {start_again_words()} (or {another_out_words()})", again)
-                                      .replace(f"or {start_again_words()}", again)) from None
+                    # the advice of train_run to start over (--overwrite, overwrite=True: in the words of the call in
+                    # progress, as start_again_words gives them; another --out or run_dir) does not exist here: the
+                    # cell's folder is the study's
+                    raise e.with_start_again(f"or delete {run_dir} to train this cell again") from None
                 except TrainingInterrupted as e:
                     # train's advice (errors.resume_advice) is no way on for a study: the study's own, on screen and in
                     # the log. A stop as training ended (e.complete) left the cell's evaluation undone, not train's

@@ -313,7 +313,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
             # --overwrite, which deletes the checkpoints that config.json alone is missing to continue from
             raise ConfigError(f"{run_dir}: cannot resume: its config.json is missing, while other files of the run "
                               f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
-                              f"continue it, or {start_again_words()} (which deletes them)")
+                              f"continue it, ", start_again=f"or {start_again_words()}", then=" (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without {resume_words()}, or "
                           f"give the run's folder")
@@ -477,8 +477,8 @@ def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
     if finals and not list_checkpoints(run_dir / "checkpoints"):
         raise ConfigError(f"{run_dir}: cannot resume: the run has trained networks ({finals[0]}) but no periodic "
                           f"checkpoint to continue from ({run_dir / 'checkpoints'} is empty or missing), so a resume "
-                          f"would start over on top of them; restore its checkpoints/ folder, or "
-                          f"{start_again_words()} (or {another_out_words()})")
+                          f"would start over on top of them; restore its checkpoints/ folder, ",
+                          start_again=f"or {start_again_words()} (or {another_out_words()})")
 
 
 # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
@@ -1316,9 +1316,9 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         # (another file or folder at the recorded place: where to put the run's data back, as score and evaluate
         # say it, not only that the bytes differ)
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
-                          f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                          f"or {start_again_words()}{also}"
-                          + (f": {restore_advice(split.info.get('source'))}" if replaced else "")
+                          f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, ",
+                          start_again=f"or {start_again_words()}",
+                          then=also + (f": {restore_advice(split.info.get('source'))}" if replaced else "")
                           + _fit_read_otherwise(split, recorded, run_dir))
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
