@@ -3313,25 +3313,32 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
         assert Detector.from_run(run, device="cpu").threshold == "contamination"
 
 
+def _fit_without_its_train_scores(data: str, run: Path) -> None:
+    """A tiny Detector.fit on `data` (a folder or data-set file), its training-score cache then deleted: what
+    run_training_scores must compute again from the data as it is now."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(data)
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+
+
 def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread) -> None:
     """A fit's folder with the same number of images but one renamed named the file gone and the one added, and then
     advised 'if it is unchanged, ... fit(X, resume=True)', as for a folder whose pixels alone differ (fit's reading
     not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read."""
     from PIL import Image
 
-    from wildgan.scoring.train_scores import cache_paths
 
     folder = tmp_path / "pngs"
     folder.mkdir()
     for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
         Image.fromarray(im).save(folder / f"{i:03d}.png")
     run = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
-    for p in cache_paths(run, "mixed"):
-        p.unlink()
+    _fit_without_its_train_scores(str(folder), run)
     (folder / "007.png").rename(folder / "zzz.png")
     with pytest.raises(DataError) as e:
         run_training_scores(run, device="cpu")
@@ -3347,19 +3354,13 @@ def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thre
     a file not trained on. It is the place most recorded ids are found under."""
     from PIL import Image
 
-    from wildgan.scoring.train_scores import cache_paths
 
     folder = tmp_path / "pngs"
     (folder / "000").mkdir(parents=True)
     for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
         Image.fromarray(im).save(folder / "000" / "x.png" if i == 0 else folder / f"{i:03d}.png")
     run = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
-    for p in cache_paths(run, "mixed"):
-        p.unlink()
+    _fit_without_its_train_scores(str(folder), run)
     (folder / "000" / "x.png").rename(folder / "x.png")
     with pytest.raises(DataError) as e:
         run_training_scores(run, device="cpu")
@@ -3371,18 +3372,12 @@ def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thre
 def test_a_fit_npz_that_lost_an_image_is_not_said_to_have_lost_a_file(tmp_path, one_thread) -> None:
     """The files gone from a fit's folder are named; an .npz's images are places in its array, which a shorter array
     renumbers: one that lost its first image was said to have "1 trained-on file not there now: d:x:23"."""
-    from wildgan.scoring.train_scores import cache_paths
 
     x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
     data = tmp_path / "d.npz"
     np.savez(data, x=x)
     run = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(data))
-    for p in cache_paths(run, "mixed"):
-        p.unlink()
+    _fit_without_its_train_scores(str(data), run)
     np.savez(data, x=x[1:])
     with pytest.raises(DataError) as e:
         run_training_scores(run, device="cpu")
@@ -3396,7 +3391,6 @@ def test_a_relative_fit_folder_names_its_gone_file_in_the_folder(tmp_path, one_t
     directory the name led nowhere. Both are named in the folder."""
     from PIL import Image
 
-    from wildgan.scoring.train_scores import cache_paths
 
     folder = tmp_path / "pngs"
     folder.mkdir()
@@ -3404,12 +3398,7 @@ def test_a_relative_fit_folder_names_its_gone_file_in_the_folder(tmp_path, one_t
         Image.fromarray(im).save(folder / f"{i:03d}.png")
     run = tmp_path / "run"
     monkeypatch.chdir(tmp_path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit("pngs")
-    for p in cache_paths(run, "mixed"):
-        p.unlink()
+    _fit_without_its_train_scores("pngs", run)
     (folder / "007.png").rename(folder / "zzz.png")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
