@@ -807,6 +807,15 @@ def test_a_study_stopped_outside_trainings_loop_says_how_to_continue_in_the_call
            "continues)" in err and "run_study" not in err, err
 
 
+def _refused_on_trained_networks(cfg, run_dir: Path, **kw) -> None:
+    """In place of train_run: its own refusal of a resume that would start over on top of trained networks."""
+    import wildgan.training.run as run_mod
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "network-final.json").write_text("{}")
+    run_mod._refuse_resume_without_checkpoints(run_dir)
+
+
 @pytest.mark.parametrize("cli", [False, True])
 def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkeypatch, cli):
     # the study took train_run's "or start again with --overwrite (or another --out)" off the refusal's text by
@@ -815,20 +824,14 @@ def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkey
     import pickle
     from contextlib import nullcontext
 
-    import wildgan.training.run as run_mod
     from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
 
-    def refused(cfg, run_dir, **kw):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "network-final.json").write_text("{}")
-        run_mod._refuse_resume_without_checkpoints(run_dir)
-
-    monkeypatch.setattr(study_mod, "train_run", refused)
+    monkeypatch.setattr(study_mod, "train_run", _refused_on_trained_networks)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     run_dir = tmp_path / "st" / "runs" / cell[0].key
     with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext():
         with pytest.raises(ConfigError) as own:
-            refused(None, tmp_path / "own")
+            _refused_on_trained_networks(None, tmp_path / "own")
         with pytest.raises(ConfigError) as e:
             study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     assert own.value.start_again == ("or start again with --overwrite (or another --out)" if cli else
@@ -848,15 +851,8 @@ def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkey
 def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch):
     # train_run's way on, "start again with overwrite=True" (a study's Python caller: train_run's words since they
     # name its keyword, not --overwrite), does not exist for a study's cell, whose folder is the study's: replaced
-    import wildgan.training.run as run_mod
 
-    def refused(cfg, run_dir, **kw):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # (train_run's own refusal of a resume that would start over on top of trained networks)
-        (run_dir / "network-final.json").write_text("{}")
-        run_mod._refuse_resume_without_checkpoints(run_dir)
-
-    monkeypatch.setattr(study_mod, "train_run", refused)
+    monkeypatch.setattr(study_mod, "train_run", _refused_on_trained_networks)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(ConfigError) as e:
         study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
