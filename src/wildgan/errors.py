@@ -108,10 +108,9 @@ class TrainingInterrupted(WildganError):
     said after `message` by after_training_words; `resume_advice`: how the run continues (the loops'
     errors.resume_advice). Both kept apart from `message`, what happened: str(e) is the three joined ('MESSAGE;
     what was to follow it (NOT_RUN) was not run; ADVICE'), `e.without_advice` all but the advice, `e.message` the
-    message alone. A caller whose own terms replace them (the demo, a study) sets the fields
-    of a new error from these, not by matching their words in the text, which broke on any rewording (and on a run
-    path that held them). All are instance attributes: a pickled copy (the errors the ranks of a torchrun job send
-    each other) keeps them."""
+    message alone. A caller whose own terms replace them (the demo, a study) sets the fields of a new error from
+    these, not by matching their words in the text, which broke on any rewording (and on a run path that held them).
+    All are instance attributes: a pickled copy (the errors the ranks of a torchrun job send each other) keeps them."""
 
     def __init__(self, message: str, signum: int | None = None, *, where: str | None = None,
                  checkpoint_dir: str | None = None, complete: bool = False,

@@ -507,8 +507,7 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     no longer holds fit's ids (_fit_ids). split: the folder's images as its reader names them (relative to it),
     which fit named by the path it was given joined to each: that path is found as the part of the recorded ids
     before an id read now, the one most of them share (the folder's absolute path or one relative to the caller's
-    directory). `unreadable`: paths left
-    out as unreadable, which the caller names with their reasons."""
+    directory). `unreadable`: paths left out as unreadable, which the caller names with their reasons."""
     recorded = _fit_ids(run_dir, info)
     if recorded is None:
         return []
