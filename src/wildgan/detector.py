@@ -56,7 +56,7 @@ from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, S
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
-from .data.dataset_files import is_tar
+from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
@@ -156,12 +156,12 @@ def _api_words(msg: str, cli_advice: str | None = None) -> str:
 
 
 def _image_archive(X: str | Path) -> bool:
-    """Whether X is a tar archive of image files (readers.detect_format's folder-tar), which decision_function scores
-    in chunks as a folder: read whole (decode_items), a pile of thousands of images was held in memory at once, while
-    `wildgan score` and score_files read the same archive a chunk at a time. A missing or unreadable archive, or a
-    tar of arrays, is left to the whole read, which names the file and the problem."""
+    """Whether X is a tar or zip archive of image files (readers.detect_format's folder-tar), which
+    decision_function scores in chunks as a folder: read whole (decode_items), a pile of thousands of images was held
+    in memory at once, while `wildgan score` and score_files read the same archive a chunk at a time. A missing or
+    unreadable archive, or a tar of arrays, is left to the whole read, which names the file and the problem."""
     p = Path(X)
-    if not p.is_file() or not is_tar(p):
+    if not p.is_file() or not is_archive(p):
         return False
     try:
         return detect_format(p) == "folder-tar"

@@ -1645,15 +1645,17 @@ def test_npz_test_images_of_another_size_warn(tmp_path) -> None:
         load_dataset(tmp_path / "d.npz")
 
 
-def test_zip_archives_are_refused_with_a_clear_message(tmp_path) -> None:
+def test_a_zip_is_a_data_set_read_whole_as_a_tar_is(tmp_path, monkeypatch) -> None:
     import zipfile
 
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     make_tree(tmp_path / "d", classes=("a",), n=2)
     with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
         zf.write(tmp_path / "d" / "a" / "000.png", "a/000.png")
-    for read in (lambda: load_dataset(tmp_path / "d.zip"), lambda: load_images([tmp_path / "d.zip"], 8, 1)):
-        with pytest.raises(DataError, match=r"d\.zip: zip archives are not read: unzip it, or make a \.tar\.gz"):
-            read()
+    train, _, kind = load_dataset(tmp_path / "d.zip")
+    assert kind == "unlabelled-tar" and train.ids == ["a/000.png"]
+    with pytest.raises(DataError, match=r"d\.zip: a data-set file \(a zip archive\), not an image"):
+        load_images([tmp_path / "d.zip"], 8, 1)
 
 
 def test_a_bare_npy_array_is_refused_with_the_npz_recipe(tmp_path) -> None:

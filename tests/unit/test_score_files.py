@@ -907,20 +907,17 @@ def test_a_tar_of_image_files_is_scored_as_its_folder(pile: Path, tmp_path: Path
 
 def test_archives_score_files_does_not_read_are_refused_saying_what_does(pile: Path, tmp_path: Path,
                                                                          monkeypatch) -> None:
-    """A zip was left out as an unreadable image (with skip_bad) or refused with the --skip-bad flag as advice; a tar
-    among other paths and a data-set file alone were "a data-set file, not an image" with `wildgan score` as the way.
-    Each is refused naming the file and the Python call that reads it."""
+    """A tar or zip among other paths and a data-set file alone were "a data-set file, not an image" with `wildgan
+    score` as the way. Each is refused naming the file and the Python call that reads it."""
     import zipfile
 
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     m = _model()
     with zipfile.ZipFile(tmp_path / "pile.zip", "w") as z:
         z.write(pile / "000.png", "pile/000.png")
-    for paths in ([tmp_path / "pile.zip"], [pile, tmp_path / "pile.zip"]):
-        with pytest.raises(DataError, match=rf"^{tmp_path / 'pile.zip'}: zip archives are not read: unzip it, or "
-                                            r"make a .tar.gz .*, which is read given alone \(`wildgan score RUN "
-                                            r"--data images.tar.gz`, score_files\(model, \['images.tar.gz'\]\)\)$"):
-            score_files(m, paths, skip_bad=True)
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'pile.zip'}: a data-set file \(a zip archive\), not an "
+                                        r"image: it cannot be mixed with image files or folders"):
+        score_files(m, [pile, tmp_path / "pile.zip"], skip_bad=True)
     archive = _tar_of(pile, tmp_path / "pile.tar.gz")
     # (the command's way named too: `wildgan score --data` says it, and was told only of score_files)
     with pytest.raises(DataError, match=r"pile.tar.gz: a data-set file \(a tar archive\), not an image: it cannot be "
@@ -930,7 +927,7 @@ def test_archives_score_files_does_not_read_are_refused_saying_what_does(pile: P
         score_files(m, [pile / "000.png", archive])
     np.savez(tmp_path / "x.npz", x=np.zeros((3, 8, 8), np.uint8))
     with pytest.raises(DataError, match=r"x.npz: a data-set file \(an .npz archive\), not image files: score_files "
-                                        r"reads image files, folders and tar archives of image files; "
+                                        r"reads image files, folders and tar or zip archives of image files; "
                                         r"Detector.from_run\(RUN\).decision_function\(.*x.npz'\) reads a data-set"):
         score_files(m, [tmp_path / "x.npz"])
 

@@ -234,7 +234,7 @@ def make_option_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="a run directory written by `wildgan train`")
     s.add_argument("--data", nargs="*",
                    help="image files and/or folders: every image in them, folders recursively; or ONE data set "
-                        "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
+                        "file (.npz, .tar.gz, .zip, a CIFAR-10 batch folder): its test split under the run's protocol, "
                         "with labels (default: the run's own test split); an .npz without labels, or any data-set "
                         "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
                         "with --normal)")
@@ -404,7 +404,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     if study:
         # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
         g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
-                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
+                                      "labels, or a .tar.gz or .zip of class folders or CIFAR-10's batches (default: "
                                       "$WILDGAN_DATA, else the embedded MNIST sample)")
         g.add_argument("--dataset", default="auto",
                        help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
@@ -415,8 +415,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                             "unlabelled data (a folder of loose images, --dataset unlabelled) has no test split "
                             "and is refused")
     else:
-        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
-                                      "else the embedded MNIST sample)")
+        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz, .tar.gz or .zip (default: "
+                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
         g.add_argument("--dataset", default="auto",
                        help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
                             "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "

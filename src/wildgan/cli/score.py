@@ -81,18 +81,18 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
     if a.whole is not None and not (dataset_file and not pile_tar):
         raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
-                          "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
-                          "always scored whole")
+                          "batches, a class-folder tree or its .tar.gz / .zip with --normal); image files and folders "
+                          "are always scored whole")
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
     if a.normal and (not dataset_file or label_free or pile_tar):
         # (before the training scores of --threshold: they were scored, or refused for data changed since, first)
         one = single_class_text(one_file) if one_file else ""       # (a folder of normal crops only: says what to add)
-        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
-                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
-                          "classes" if not a.data else "these images have no labels to use" + (f".{one}" if one
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar, "
+                          "zip or folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's "
+                          "normal classes" if not a.data else "these images have no labels to use" + (f".{one}" if one
                                                                                               else "")))
     if a.distributed and (not a.data or (dataset_file and not pile_tar)):
-        raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
+        raise ConfigError("--distributed shares image files, folders and tar or zip archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")
     ctx = distributed_context(a)
     # (--checkpoint: a file, or the name of one in RUN/checkpoints, refused in this command's words by load_model's
@@ -181,8 +181,8 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
         return 0
     if a.chunk_size is not None and got is None:
-        warn("warning: --chunk-size applies to image files, folders and tar archives of images; a data set (or the "
-             "run's own test split) is read whole")
+        warn("warning: --chunk-size applies to image files, folders and tar or zip archives of images; a data set "
+             "(or the run's own test split) is read whole")
     if got is not None:
         ids, labels = got.ids, None
         n_skip = len(got.skipped)
@@ -317,7 +317,7 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
 
 def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None,
                 record: ResumeRecord | None = None) -> Any:
-    """score_files on --data, or on the images of a tar `archive` (score_files reads it: unpacked once into the
+    """score_files on --data, or on the images of a tar or zip `archive` (score_files reads it: unpacked once into the
     cache; ids, warnings and errors name the files inside the archive), skipped files named on stderr as they are
     met. None on a distributed rank other than 0. `record`: score_files' resume_record (what a stop says is kept)."""
     import warnings

@@ -1,7 +1,7 @@
 """Data-set files that are not image folders: CIFAR-10 python batches (read with a restricted unpickler, never
-pickle's own), .npz arrays (labelled or an unlabelled pile), and tar archives (is_tar, the one-line reason a damaged
-one cannot be opened, naming its members as ARCHIVE:member); and the error for such a file given where an image is
-expected.
+pickle's own), .npz arrays (labelled or an unlabelled pile), and tar and zip archives of image files (is_archive,
+the one-line reason a damaged one cannot be opened, naming its members as ARCHIVE:member); and the error for such a
+file given where an image is expected.
 """
 
 from __future__ import annotations
@@ -519,16 +519,19 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
 _TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
 
 
-def tar_problem(p: Path) -> str:
-    """Why a file named like a tar archive cannot be opened as one, in one line: not an archive at all (by its
-    first bytes), or a compressed / plain tar that is truncated or damaged (that compression's own error)."""
+def archive_problem(p: Path) -> str:
+    """Why a file named like a tar or zip archive cannot be opened as one, in one line: not an archive at all (by its
+    first bytes), or a compressed / plain tar or a zip that is truncated or damaged (that format's own error)."""
     try:
         with open(p, "rb") as f:
             head = f.read(512)
     except OSError as e:
         return f"{p}: cannot read file ({e.strerror or e})"
+    kind = "zip" if is_zip(p) else "tar"
     if not head:
-        return f"{p}: empty file (0 bytes), not a tar archive"
+        return f"{p}: empty file (0 bytes), not a {kind} archive"
+    if kind == "zip":
+        return _zip_problem(p, head)
     for magic, name, mode in _TAR_COMPRESSIONS:
         if head.startswith(magic):
             try:
@@ -544,14 +547,43 @@ def tar_problem(p: Path) -> str:
             f"says): is it the right file?")
 
 
+def _zip_problem(p: Path, head: bytes) -> str:
+    """archive_problem of a file named .zip, not empty, whose first bytes are `head`."""
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                bad = z.testzip()
+            why = f"member {bad!r} is damaged (its CRC check fails)" if bad else "its members cannot be read"
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            if "not a zip file" in str(e):
+                # (a zip's table of contents is written last: zipfile's 'File is not a zip file' of one cut short
+                # sent the user looking for a wrong format, not for an interrupted copy)
+                why = "it starts as a zip archive but its end is missing: an interrupted copy or download?"
+            else:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"{p}: not a readable zip archive or truncated ({why})"
+    return f"{p}: not a zip archive (its first bytes are not a zip's, whatever its name says): is it the right file?"
+
+
 def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     n = p.name.lower()
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
 
 
+def is_zip(p: Path) -> bool:
+    """A zip archive by its name (.zip). An .npz is a zip too, but a data-set file of arrays, read as one: not this."""
+    return p.name.lower().endswith(".zip")
+
+
+def is_archive(p: Path) -> bool:
+    """A tar or zip archive by its name (is_tar, is_zip): one of files, unpacked into the cache to be read."""
+    return is_tar(p) or is_zip(p)
+
+
 def dataset_file_kind(p: Path) -> str | None:
-    """What kind of data-set file `p` is by its name ('an .npz archive', 'a tar archive', 'a CIFAR-10 python batch'),
+    """What kind of data-set file `p` is by its name ('an .npz archive', 'a tar archive', 'a zip archive', 'a CIFAR-10
+    python batch'),
     or None: a file that may be an image. By name only, so that nothing is read (a file of that name that is not
     what it says is for the data-set reader to refuse)."""
     if p.is_dir():
@@ -560,14 +592,16 @@ def dataset_file_kind(p: Path) -> str | None:
         return "an .npz archive"
     if is_tar(p):
         return "a tar archive"
+    if is_zip(p):
+        return "a zip archive"
     if p.name in CIFAR_BATCH_FILES or p.name == "batches.meta":
         return "a CIFAR-10 python batch"
     return None
 
 
 def dataset_among_images_error(p: Path) -> DataError:
-    """The error for a data-set file (npz, tar, CIFAR batch, or a CIFAR-10 batch folder) given where image files are
-    expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
+    """The error for a data-set file (npz, tar, zip, CIFAR batch, or a CIFAR-10 batch folder) given where image files
+    are expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
     kind = dataset_file_kind(p) or "a CIFAR-10 batch folder"
     alone = option_words(f"`wildgan score RUN --data {shell_word(p)}`",
                          f"Detector.decision_function({str(p)!r}), or score_files(model, [{str(p)!r}])")

@@ -1,4 +1,5 @@
-"""Archives and downloads: the cache directory, safe tar extraction, atomic writes, and the CIFAR-10 download."""
+"""Archives and downloads: the cache directory, safe tar and zip extraction, atomic writes, and the CIFAR-10
+download."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import glob
 import hashlib
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,25 +32,51 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "wildgan"
 
 
-def _check_member(m: tarfile.TarInfo, archive: Path) -> None:
-    name = m.name.replace("\\", "/")
+def _check_member(name: str, other: str | None, archive: Path) -> None:
+    """Refuse the member `name` of `archive` (a tar's or a zip's) that could land outside the unpack folder: an
+    absolute path, a '..', or one that is neither a plain file nor a folder (`other` says what it is: 'a symbolic
+    link', ...; None for a plain file or folder)."""
+    shown = name
+    name = name.replace("\\", "/")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise DataError(f"{archive}: refusing archive member with an absolute path: {m.name!r}")
+        raise DataError(f"{archive}: refusing archive member with an absolute path: {shown!r}")
     if ".." in name.split("/"):
-        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {m.name!r}")
-    if not (m.isfile() or m.isdir()):
+        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {shown!r}")
+    if other is not None:
         # links, devices and fifos are never part of an image data set; refusing them closes the link tricks
-        raise DataError(f"{archive}: refusing archive member that is not a plain file or folder: {m.name!r}")
+        raise DataError(f"{archive}: refusing archive member that is not a plain file or folder ({other}): "
+                        f"{shown!r}")
+
+
+def _tar_member_other(m: tarfile.TarInfo) -> str | None:
+    """What a tar member that is not a plain file or folder is (for _check_member), or None."""
+    if m.isfile() or m.isdir():
+        return None
+    return "a symbolic link" if m.issym() else "a hard link" if m.islnk() else "a device or fifo"
+
+
+def _zip_member_other(m: zipfile.ZipInfo) -> str | None:
+    """What a zip member that is not a plain file or folder is (for _check_member), or None: by its Unix file type,
+    the high bits of external_attr, which zips made on Unix and macOS keep (0 from other systems, whose zips hold
+    no links)."""
+    kind = stat.S_IFMT(m.external_attr >> 16)
+    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
+        return None
+    return "a symbolic link" if kind == stat.S_IFLNK else "a device, fifo or socket"
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> None:
-    """Extract a tar(.gz) into dest, refusing absolute paths, '..' and links (also tarfile's 'data' filter)."""
+    """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
+    filter for a tar), and a zip's encrypted members (it has no password to give)."""
     archive = Path(archive)
     try:
+        if _kind(archive) == "zip":
+            _extract_zip(archive, dest)
+            return
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             for m in members:
-                _check_member(m, archive)
+                _check_member(m.name, _tar_member_other(m), archive)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
@@ -58,27 +88,60 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
             raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
                             f"make it writable, or set WILDGAN_CACHE to another folder") from e
-        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
-    except (tarfile.TarError, EOFError) as e:
-        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+    except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+def _kind(archive: Path) -> str:
+    return "zip" if archive.name.lower().endswith(".zip") else "tar"
+
+
+def _extract_zip(archive: Path, dest: str | Path) -> None:
+    """safe_extract of a zip: every member checked before any is written."""
+    with zipfile.ZipFile(archive) as z:
+        members = z.infolist()
+        for m in members:
+            _check_member(m.filename, _zip_member_other(m), archive)
+            if m.flag_bits & 0x1:
+                raise DataError(f"{archive}: member {m.filename!r} is encrypted (the zip has a password): unzip it "
+                                f"yourself and pass the folder")
+            if m.compress_type not in _ZIP_METHODS:
+                raise DataError(f"{archive}: member {m.filename!r} is compressed with a method Python's zipfile does "
+                                f"not read (zip method {m.compress_type}): unzip it yourself and pass the folder, or "
+                                f"make the zip again (plain deflate) or a .tar.gz")
+        try:
+            z.extractall(dest, members=members)
+        except (RuntimeError, NotImplementedError) as e:
+            # (zipfile's own words for a method this Python lacks the module of, or a member it cannot read)
+            raise DataError(f"{archive}: cannot unpack it ({e}): unzip it yourself and pass the folder") from e
+
+
+# the compression methods zipfile reads here (stored, deflate; bzip2 and lzma when Python has those modules)
+_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
-def tar_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
-    """The first `limit` member names (enough to tell an image tree from CIFAR python batches); None: every one."""
+def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
+    """The first `limit` member names of a tar or zip (enough to tell an image tree from CIFAR python batches); None:
+    every one."""
     archive = Path(archive)
     names: list[str] = []
     try:
+        if _kind(archive) == "zip":
+            with zipfile.ZipFile(archive) as z:
+                names = z.namelist()
+            return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
                 names.append(m.name)
                 if limit is not None and len(names) >= limit:
                     break
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     return names
 
 
@@ -95,8 +158,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     st = archive.stat()
     key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
     stem = archive.name
-    for suf in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"):
-        if stem.endswith(suf):
+    for suf in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"):
+        if stem.lower().endswith(suf):      # (a zip from Windows is often NAME.ZIP)
             stem = stem[: -len(suf)]
             break
     root = Path(cache_dir) if cache_dir is not None else cache_root()

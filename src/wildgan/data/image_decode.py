@@ -126,9 +126,6 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
             img = Image.open(p)
     except UnidentifiedImageError as e:
         ext = p.suffix.lower()
-        if ext == ".zip":
-            raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
-                            "(tar czf images.tar.gz folder/)") from e
         if ext == ".npy":
             raise DataError(f"{p}: {NPY_HINT}") from e
         if ext in OTHER_IMAGE_EXTS:

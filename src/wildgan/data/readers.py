@@ -1,11 +1,11 @@
 """Readers, the entry point: where the data is (resolve_data_root), what format it has (detect_format),
-image-folder trees and unlabelled piles (plain or in a tar archive, with its decoded cache), load_dataset,
+image-folder trees and unlabelled piles (plain or in a tar or zip archive, with its decoded cache), load_dataset,
 and image files to score (list_image_files, load_images, iter_images).
 
 Every reader returns ImageSet objects holding uint8 NHWC pixels; all bad input ends in one DataError that names the
 file (or array) and the problem. The rest of the reading lives beside this module, each importing only the ones
 before it: imageset (ImageSet, the read options, the warnings about a set read), dataset_files (CIFAR-10 batches,
-.npz, tar archives), image_decode (one image file), decode_pool (many files, in a pool of processes; memory).
+.npz, tar and zip archives), image_decode (one image file), decode_pool (many files, in a pool of processes; memory).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from ..config import SAMPLE_TOKEN, is_sample_path
 from ..errors import ConfigError, DataError, WildganError, moved_name, option_words, shell_word, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
-                            is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
-                            read_cifar_unlabelled, read_npz, read_npz_unlabelled, tar_problem)
+                            is_archive, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
+                            read_cifar_unlabelled, read_npz, read_npz_unlabelled, archive_problem)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
-from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
+from .download import archive_member_names, cache_root, download_cifar10, unpack_cached
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
@@ -100,7 +100,7 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
     sub = root / dataset
     if dataset in _ROOT_DATASETS and sub.is_dir() and not _looks_like_dataset(root):
         found = [q for q in sorted(sub.iterdir()) if not q.name.startswith(".") and
-                 (q.suffix.lower() == ".npz" or is_tar(q) or (q.is_dir() and q.name == "cifar-10-batches-py"))]
+                 (q.suffix.lower() == ".npz" or is_archive(q) or (q.is_dir() and q.name == "cifar-10-batches-py"))]
         batches = [q for q in found if q.name == "cifar-10-batches-py"]
         if batches:            # the download's usual layout: the archive and the folder unpacked from it, one data set
             return batches[0]
@@ -133,7 +133,7 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
 def _holds_data(root: Path) -> bool:
     """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches);
     stops at the first (a data set's own tree answers at once)."""
-    return any(_is_image_file(q) or q.suffix.lower() == ".npz" or q.name == "data_batch_1" or is_tar(q)
+    return any(_is_image_file(q) or q.suffix.lower() == ".npz" or q.name == "data_batch_1" or is_archive(q)
                for q in root.rglob("*") if q.is_file())
 
 
@@ -426,21 +426,22 @@ def _is_pile(root: Path) -> bool:
 
 
 def is_pile(path: str | Path) -> bool:
-    """A folder, or a tar of one, that is an unlabelled pile (see _is_pile); the tar is unpacked into the cache."""
+    """A folder, or a tar or zip of one, that is an unlabelled pile (see _is_pile); the archive is unpacked into the
+    cache."""
     p = Path(path)
     if p.is_dir():
         return _is_pile(p)
-    return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(image_tar_tree(p))
+    return p.is_file() and is_archive(p) and detect_format(p) == "folder-tar" and _is_pile(image_tar_tree(p))
 
 
 def single_class_folder(path: str | Path) -> str | None:
-    """The name of the one folder that holds every image of a pile (`cells/normal/*.png`, or a tar of it, maybe
+    """The name of the one folder that holds every image of a pile (`cells/normal/*.png`, or a tar or zip of it, maybe
     inside wrapper folders), or None (loose images, a labelled tree, no such folder or tar). Such a folder looks
     like a labelled tree of one class to the user, and is read as a pile: the errors about its missing labels name
     it and the second class folder that would make it labelled."""
     p = Path(path)
     try:
-        if p.is_file() and is_tar(p) and detect_format(p) == "folder-tar":
+        if p.is_file() and is_archive(p) and detect_format(p) == "folder-tar":
             p = image_tar_tree(p)
         if not p.is_dir() or not _is_pile(p):
             return None
@@ -722,7 +723,8 @@ def _first_image(tree: Path) -> Path | None:
 
 
 def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | None]:
-    """A .tar.gz of an image-folder tree: unpack once into the cache, decode once into a cached .npz.
+    """A .tar.gz (any tar, or a .zip) of an image-folder tree: unpack once into the cache, decode once into a cached
+    .npz.
 
     Small same-size images (CIFAR-like) are cached at native size, so every resolution / channel choice reuses
     the one decode; other trees are cached per conversion option set.
@@ -781,12 +783,12 @@ def _shrink_pair(train: ImageSet, test: ImageSet | None, o: Opts) -> tuple[Image
 
 # ------------------------------------------------------------------------------------------------ entry points
 def is_dataset_file(p: str | Path) -> bool:
-    """An existing .npz, tar archive or CIFAR-10 batch folder: a data set read whole by load_dataset, not an image
-    file or a folder of images read file by file."""
+    """An existing .npz, tar or zip archive or CIFAR-10 batch folder: a data set read whole by load_dataset, not an
+    image file or a folder of images read file by file."""
     p = Path(p)
     if not p.exists():
         return False
-    if p.is_file() and (p.suffix.lower() == ".npz" or is_tar(p)):
+    if p.is_file() and (p.suffix.lower() == ".npz" or is_archive(p)):
         return True                      # by its name: one that is not what it says is refused by the data-set reader
     try:
         return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
@@ -908,8 +910,8 @@ def _tar_kind(p: Path, names: list[str]) -> str:
     batches = batches_in(paths)
     if not batches:
         return "folder-tar"
-    if len(names) >= 200:      # (tar_member_names' first 200): the images beside the batches may come later
-        paths = visible(tar_member_names(p, limit=None))
+    if len(names) >= 200:      # (archive_member_names' first 200): the images beside the batches may come later
+        paths = visible(archive_member_names(p, limit=None))
         batches = batches_in(paths)
     image = next(("/".join(q) for q in paths if _is_image_file(Path(q[-1])) and "cifar-10-batches-py" not in q[:-1]),
                  None)
@@ -952,28 +954,25 @@ def _detect(p: Path) -> str:
         return "folder"
     if p.suffix.lower() == ".npz":
         return "npz"
-    if is_tar(p):
+    if is_archive(p):
         try:
-            names = tar_member_names(p)
+            names = archive_member_names(p)
         except DataError:
             # tarfile's own message lists every compression it tried, one line each: one line instead, for the
-            # compression the file has (if any)
-            raise DataError(tar_problem(p)) from None
+            # compression the file has (if any); zipfile's says 'not a zip file' of a zip cut short
+            raise DataError(archive_problem(p)) from None
         return _tar_kind(p, names)
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
-                        "pile; <root>/<class>/<images>: labelled), a .tar.gz of one, an .npz or CIFAR-10's batches "
-                        f"(single images are for {option_words('`wildgan score --data`', 'score_files')})")
-    if p.suffix.lower() == ".zip":
-        raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
-                        "(tar czf images.tar.gz folder/)")
+                        "pile; <root>/<class>/<images>: labelled), a .tar.gz or .zip of one, an .npz or CIFAR-10's "
+                        f"batches (single images are for {option_words('`wildgan score --data`', 'score_files')})")
     if p.suffix.lower() == ".npy":
         raise DataError(f"{p}: {NPY_HINT}")
     if p.suffix.lower() in OTHER_IMAGE_EXTS:
         raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
                         "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
-                    "an .npz or a .tar.gz of an image-folder tree")
+                    "an .npz or a .tar.gz or .zip of an image-folder tree")
 
 
 # the formats (as _detect, then load_dataset, take the path) that a --dataset naming a format accepts; the others
@@ -1008,8 +1007,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
             raise DataError(f"dataset 'cifar10' needs {_data_words('PATH')} (a cifar-10-batches-py folder, an image "
-                            f"tree, an .npz or a .tar.gz), or {option_words('--download', 'download=True')} to fetch "
-                            f"it")
+                            f"tree, an .npz, a .tar.gz or a .zip), or {option_words('--download', 'download=True')} "
+                            f"to fetch it")
     p = data_source_path(path, dataset, o.cache_dir)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
         if dataset == "cifar10" and o.download:

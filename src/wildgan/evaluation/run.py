@@ -572,7 +572,7 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     if not own_protocol or (same_data and same_normal and not whole):
         return run_dir
     stem = Path(source).name
-    for suffix in (".tar.gz", ".tgz", ".tar", ".npz"):
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".npz"):
         stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
     # two data sets of one name (a/x.npz, b/x.npz) must not share a folder
     slug = (stem + "-" + hashlib.sha256(source.encode()).hexdigest()[:6] if not same_data else "data") + \

@@ -8,7 +8,7 @@ Python equivalent of `wildgan score`. The module, in file order:
   checkpoint), `read_split_info` reads split.json (checked), `untrained_model` is the untrained-networks control.
 * **Scoring a pile of files** -- `score_files(model, paths)` reads and scores image files in chunks, so that memory
   holds one chunk of pixels whatever the number of files (`default_chunk_size`), and returns `FileScores`; a tar
-  archive of image files given alone is read as its folder (`_score_archive`). Its steps:
+  or zip archive of image files given alone is read as its folder (`_score_archive`). Its steps:
   the chunking (`_make_chunks`, `_balanced_parts` for several processes), the resume folder's finished chunks
   (`_resume_finished`), scoring the remaining chunks (`_score_chunks`), gathering the processes' chunks
   (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
@@ -40,7 +40,7 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.dataset_files import dataset_file_kind, is_tar, named_as_in_archive, named_in_archive
+from ..data.dataset_files import dataset_file_kind, is_archive, named_as_in_archive, named_in_archive
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_gray_share, trained_kind)
@@ -511,43 +511,40 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
 
 
 def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
-    """The tar archive of image files that `paths` holds alone, which score_files reads as its folder; None for image
-    files and folders. The archives it does not read are refused here, naming the file and what reads it: before,
-    a tar or .npz was "a data-set file, not an image" with the command line's way (`wildgan score RUN --data X`) as
-    the only advice, and a zip (with skip_bad) was left out as an unreadable image."""
+    """The tar or zip archive of image files that `paths` holds alone, which score_files reads as its folder; None for
+    image files and folders. The archives it does not read are refused here, naming the file and what reads it:
+    before, a tar or .npz was "a data-set file, not an image" with the command line's way (`wildgan score RUN --data
+    X`) as the only advice."""
     items = [Path(p) for p in paths]
     for p in items:
         if not p.is_file():
             continue
         # (worded for both callers: `wildgan score --data` says these too, where naming score_files alone told a
         # command-line user of a Python call, and the command's own way was the advice before)
-        if p.suffix.lower() == ".zip":
-            raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder (tar czf "
-                            f"images.tar.gz folder/), which is read given alone (`wildgan score RUN --data "
-                            f"images.tar.gz`, score_files(model, ['images.tar.gz']))")
         if len(items) > 1:
-            if is_tar(p):        # (the other data-set files: list_image_files' own refusal, the command's way)
-                raise DataError(f"{p}: a data-set file (a tar archive), not an image: it cannot be mixed with image "
-                                f"files or folders; given alone (`wildgan score RUN --data {shell_word(p)}`, "
+            if is_archive(p):    # (the other data-set files: list_image_files' own refusal, the command's way)
+                raise DataError(f"{p}: a data-set file ({dataset_file_kind(p)}), not an image: it cannot be mixed "
+                                f"with image files or folders; given alone (`wildgan score RUN --data "
+                                f"{shell_word(p)}`, "
                                 f"score_files(model, [{str(p)!r}])) the image files in it are scored on their own")
             continue
         kind = dataset_file_kind(p)
         if kind is None:
             continue
-        if not is_tar(p) or readers.detect_format(p) != "folder-tar":
-            what = (f"a data-set file ({kind})" if not is_tar(p) else
-                    "a tar archive of a data set (arrays or CIFAR-10 batches)")
-            raise DataError(f"{p}: {what}, not image files: score_files reads image files, folders and tar archives "
-                            f"of image files; Detector.from_run(RUN).decision_function({str(p)!r}) reads a data-set "
-                            f"file whole (every image, labels ignored), as `wildgan score RUN --data "
+        if not is_archive(p) or readers.detect_format(p) != "folder-tar":
+            what = (f"a data-set file ({kind})" if not is_archive(p) else
+                    f"{kind} of a data set (arrays or CIFAR-10 batches)")
+            raise DataError(f"{p}: {what}, not image files: score_files reads image files, folders and tar or zip "
+                            f"archives of image files; Detector.from_run(RUN).decision_function({str(p)!r}) reads a "
+                            f"data-set file whole (every image, labels ignored), as `wildgan score RUN --data "
                             f"{shell_word(p)}` does")
         return p
     return None
 
 
 def _score_archive(model: LoadedModel, archive: Path, **kw: Any) -> FileScores | None:
-    """score_files of the image files in a tar `archive`: unpacked once into the cache (readers.image_tar_tree) and
-    read as a folder, in chunks, with the ids (relative to the archive's top, as the Detector's reads of a tar name
+    """score_files of the image files in a tar or zip `archive`: unpacked once into the cache (readers.image_tar_tree)
+    and read as a folder, in chunks, with the ids (relative to the archive's top, as the Detector's reads of a tar name
     them) and the messages (ARCHIVE:member) naming the files inside it, not their place in the cache; warnings
     renamed as they are said (a skipped file in a long scoring is said as it is met)."""
     root = readers.image_tar_tree(archive)

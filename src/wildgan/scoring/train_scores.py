@@ -314,7 +314,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
-    from ..data.dataset_files import is_tar
+    from ..data.dataset_files import is_archive
     from ..data.readers import is_dataset_file, missing_run_data_error
     from ..data.replay import as_fit_read
     from ..data.source_identity import restore_advice, source_replaced
@@ -412,7 +412,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             # (by name for a folder's or an archive's files only: an array data set's images are places in it, which
             # a shorter array renumbers, and an .npz that lost its first image had "1 trained-on file not there now:
             # d:x:23" said of it)
-            by_name = fit and (not is_dataset_file(where) or is_tar(Path(where)))
+            by_name = fit and (not is_dataset_file(where) or is_archive(Path(where)))
             files = _files_changed(run_dir, info, split, where,
                                    {str(f.get("path")) for f in gone}) if by_name else []
             if fit and not files and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):

@@ -1,0 +1,267 @@
+"""A .zip of images is read as a tar archive is: unpacked once into the cache, class folders as labels, __MACOSX
+skipped, its members checked before anything is written, a damaged one named; an .npz (a zip too) stays an .npz."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tarfile
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.data import load_dataset
+from wildgan.data import download as dl
+from wildgan.data.readers import detect_format, list_image_files
+from wildgan.errors import DataError
+
+
+def _png(value: int) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(np.full((8, 8), value, np.uint8)).save(b, "PNG")
+    return b.getvalue()
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _tree(top: str = "cells") -> dict[str, bytes]:
+    """Two class folders of three 8x8 PNGs each, and what a macOS zip adds beside them."""
+    got = {f"{top}/{c}/{i:03d}.png": _png(10 * i + (100 if c == "bad" else 0)) for c in ("bad", "good")
+           for i in range(3)}
+    got[f"__MACOSX/{top}/good/._000.png"] = b"\x00\x05\x16\x07 resource fork"
+    got[f"__MACOSX/{top}/._good"] = b"\x00\x05\x16\x07 resource fork"
+    return got
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_zip_of_class_folders_is_read_as_its_tar_is(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "cells.zip", _tree())
+    with tarfile.open(tmp_path / "cells.tar.gz", "w:gz") as t:
+        for name, data in _tree().items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    train, test, kind = load_dataset(archive)
+    want, want_test, want_kind = load_dataset(tmp_path / "cells.tar.gz")
+    assert kind == want_kind == "folder-tar" and test is None and want_test is None
+    assert train.ids == want.ids and train.ids[0] == "bad/000.png" and len(train) == 6     # (no __MACOSX file)
+    np.testing.assert_array_equal(train.x, want.x)
+    np.testing.assert_array_equal(train.y, want.y)
+    assert train.info["source"] == str(archive.resolve()) and train.info["format"] == "folder-tar"
+    assert train.info.get("class_names") == want.info.get("class_names")
+
+
+def test_a_zip_of_a_pile_is_unlabelled_and_read_from_its_unpack_the_second_time(tmp_path: Path, _cache: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch
+                                                                                ) -> None:
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(4)}
+                   | {"__MACOSX/pile/._000.png": b"junk"})
+    train, test, kind = load_dataset(archive)
+    assert kind == "unlabelled-tar" and test is None and train.ids == [f"pile/{i:03d}.png" for i in range(4)]
+    (unpacked,) = [p for p in _cache.iterdir() if p.is_dir()]
+    assert unpacked.name.startswith("pile-") and (unpacked / "__MACOSX").is_dir()      # (unpacked, then skipped)
+
+    def unpacked_again(*a: object, **k: object) -> None:
+        raise AssertionError("the zip was unpacked a second time")
+
+    monkeypatch.setattr(dl, "safe_extract", unpacked_again)
+    again, _, _ = load_dataset(archive)
+    assert again.ids == train.ids
+    np.testing.assert_array_equal(again.x, train.x)
+    assert len([p for p in _cache.iterdir() if p.is_dir()]) == 1 and not list(_cache.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("name, why", [
+    ("../evil.png", "refusing archive member that escapes the target folder: '../evil.png'"),
+    ("pile/../../evil.png", "refusing archive member that escapes the target folder: 'pile/../../evil.png'"),
+    ("/tmp/evil.png", "refusing archive member with an absolute path: '/tmp/evil.png'"),
+    ("link", "refusing archive member that is not a plain file or folder (a symbolic link): 'pile/link.png'"),
+])
+def test_a_zip_member_that_could_land_outside_the_unpack_is_refused_before_anything_is_written(
+        tmp_path: Path, _cache: Path, name: str, why: str) -> None:
+    archive = tmp_path / "pile.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(3):
+            z.writestr(f"pile/{i:03d}.png", _png(i))
+        if name == "link":
+            info = zipfile.ZipInfo("pile/link.png")
+            info.create_system = 3                              # (Unix: external_attr holds the file's mode)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, "/etc/passwd")
+        else:
+            z.writestr(zipfile.ZipInfo(name), _png(9))
+    with pytest.raises(DataError, match=f"^{re.escape(f'{archive}: {why}')}$"):
+        load_dataset(archive)
+    assert not (tmp_path / "evil.png").exists() and not Path("/tmp/evil.png").exists()
+    assert not [p for p in _cache.iterdir() if p.is_dir()]            # nothing unpacked, nothing left half-done
+
+
+def test_an_encrypted_zip_member_is_refused_naming_it(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)})
+    data = bytearray(archive.read_bytes())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):         # the encrypted bit, in the local and the central header
+        at = data.find(sig)
+        flags = 6 if sig == b"PK\x03\x04" else 8
+        data[at + flags] |= 0x1
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=rf"^{archive}: member 'pile/000.png' is encrypted \(the zip has a password\)"):
+        load_dataset(archive)
+
+
+def test_a_damaged_zip_is_named_with_what_is_wrong(tmp_path: Path) -> None:
+    good = _zip(tmp_path / "good.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)}).read_bytes()
+    (tmp_path / "cut.zip").write_bytes(good[: len(good) // 2])
+    (tmp_path / "text.zip").write_bytes(b"these are notes, not a zip archive")
+    (tmp_path / "empty.zip").write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "stored.zip", "w", zipfile.ZIP_STORED) as z:      # (its bytes as they are)
+        z.writestr("pile/000.png", _png(0))
+    crc = bytearray((tmp_path / "stored.zip").read_bytes())
+    crc[crc.find(b"IDAT") + 6] ^= 0xFF                                  # a bit flipped in the image: its CRC fails
+    (tmp_path / "crc.zip").write_bytes(bytes(crc))
+    said = {
+        "cut.zip": "not a readable zip archive or truncated (it starts as a zip archive but its end is missing: an "
+                   "interrupted copy or download?)",
+        "text.zip": "not a zip archive (its first bytes are not a zip's, whatever its name says): is it the right "
+                    "file?",
+        "empty.zip": "empty file (0 bytes), not a zip archive",
+        "crc.zip": "not a readable zip archive or truncated (Bad CRC-32 for file 'pile/000.png')",
+    }
+    for name, why in said.items():
+        with pytest.raises(DataError) as e:
+            load_dataset(tmp_path / name)
+        assert str(e.value) == f"{tmp_path / name}: {why}", name
+
+
+def test_an_npz_is_still_an_npz_and_a_zip_inside_a_folder_is_left_out_as_a_tar_is(tmp_path: Path) -> None:
+    np.savez(tmp_path / "x.npz", x=np.zeros((3, 8, 8), np.uint8))
+    assert detect_format(tmp_path / "x.npz") == "npz" and load_dataset(tmp_path / "x.npz")[2] == "unlabelled-npz"
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(_png(i))
+    _zip(folder / "more.zip", {"more/0.png": _png(7)})
+    with tarfile.open(folder / "more.tar.gz", "w:gz") as t:
+        t.add(folder / "0.png", "more/0.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, _, kind = load_dataset(folder)
+    assert kind == "unlabelled-folder" and train.ids == ["0.png", "1.png", "2.png"]
+    assert [p.name for p in list_image_files([folder])] == ["0.png", "1.png", "2.png"]
+    for archive, kind in ((folder / "more.zip", "a zip archive"), (folder / "more.tar.gz", "a tar archive")):
+        with pytest.raises(DataError, match=rf"^{archive}: a data-set file \({kind}\), not an image"):
+            list_image_files([folder / "0.png", archive])
+
+
+def test_detector_reads_a_zip_as_the_folder_it_holds(tmp_path: Path) -> None:
+    from wildgan.data.inputs import to_images
+
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(20 * i) for i in range(4)})
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    x, ids = to_images(archive, 8, 1)
+    want, want_ids = to_images(folder / "pile", 8, 1)
+    np.testing.assert_array_equal(x, want)
+    assert ids == [f"pile/{Path(i).name}" for i in want_ids]
+
+
+def test_detector_fits_and_scores_a_zip(tmp_path: Path) -> None:
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    members = {}
+    for i in range(20):
+        b = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(b, "PNG")
+        members[f"pile/{i:02d}.png"] = b.getvalue()
+    archive = _zip(tmp_path / "pile.zip", members)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # (the short fit ends before full growth, on purpose)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.1, resolution=8, device="cpu",
+                       run_dir=str(tmp_path / "run")).fit(archive)
+        scores = det.decision_function(archive)
+    assert det.n_train_ == 20 and scores.shape == (20,) and np.isfinite(scores).all()
+
+
+def test_score_files_and_wildgan_score_read_a_zip_of_images(scoring_pile, tmp_path: Path) -> None:
+    from wildgan.cli import main
+    from wildgan.scoring.run import score_files
+
+    pile, run, model = scoring_pile(5)
+    archive = tmp_path / "pile.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(pile.iterdir()):
+            z.write(f, f"pile/{f.name}")
+    folder = score_files(model, [pile])
+    got = score_files(model, [archive])
+    assert got.ids == [f"pile/{Path(i).name}" for i in folder.ids]
+    for k in folder.scores:
+        np.testing.assert_array_equal(got.scores[k], folder.scores[k], err_msg=k)
+    out = tmp_path / "s.csv"
+    assert main(["score", str(run), "--data", str(archive), "--out", str(out), "--no-progress"]) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 6 and rows[1].split(",")[0] == "pile/0.png"
+    with pytest.raises(DataError, match=rf"^{archive}: a data-set file \(a zip archive\), not an image: it cannot "
+                                        r"be mixed with image files or folders"):
+        score_files(model, [pile, archive])
+
+
+def test_the_unpack_of_a_zip_is_named_after_it(tmp_path: Path, _cache: Path) -> None:
+    archive = _zip(tmp_path / "Export.ZIP", {"a/0.png": _png(1), "b/0.png": _png(2)})
+    tree = dl.unpack_cached(archive)
+    assert tree.parent == _cache and tree.name.startswith("Export-") and ".zip" not in tree.name.lower()
+    assert sorted(os.listdir(tree)) == ["a", "b"] and (tree / "a" / "0.png").read_bytes() == _png(1)
+
+
+def test_a_run_trained_on_a_zip_records_it_and_a_resume_notices_it_replaced(tmp_path: Path, capsys) -> None:
+    import json
+
+    from wildgan.cli import main
+    from wildgan.data import source_identity as si
+
+    def pile_zip(seed: int) -> Path:
+        rng = np.random.default_rng(seed)
+        members = {}
+        for i in range(20):        # (at least 16 images: one minibatch of the tiny preset)
+            b = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(b, "PNG")
+            members[f"pile/{i:02d}.png"] = b.getvalue()
+        return _zip(tmp_path / "pile.zip", members)
+
+    archive, run = pile_zip(0), tmp_path / "run"
+    train = ["train", "--data", str(archive), "--preset", "tiny", "--threads", "1", "--no-progress",
+             "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]
+    assert main([*train, "--total-kimg", "0.032"]) == 0
+    split = json.loads((run / "split.json").read_text())
+    assert split["source"] == str(archive.resolve()) and split["source_identity"] == si.source_identity(archive)
+    assert "sha256" in split["source_identity"] and split["n_train"] == 20
+    pile_zip(1)                                      # other images under the same name
+    capsys.readouterr()
+    assert main([*train, "--total-kimg", "0.064", "--resume"]) != 0
+    err = capsys.readouterr().err
+    assert "the training images changed since this run started" in err and f"{archive}" in err, err
+
+
+def test_an_evaluation_on_a_zip_is_named_after_it_as_one_on_a_tar_is() -> None:
+    from wildgan.evaluation.run import evaluation_dir
+
+    recorded = {"source": "/a/train.tar.gz", "protocol": "folder", "normal_classes": ["good"]}
+    for name in ("cells.zip", "cells.tar.gz"):
+        got = evaluation_dir(Path("/r"), recorded, {"source": f"/d/{name}", "normal_classes": ["good"]})
+        assert got.parent == Path("/r") and got.name.startswith("eval-cells-") and "zip" not in got.name, got
