@@ -3473,6 +3473,60 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
         run_training_scores(arrays, device="cpu")
 
 
+def _pngs(folder: Path, n: int = 24) -> list[Path]:
+    """n small random PNGs written in `folder` (made), in name order."""
+    from PIL import Image
+
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (n, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    return sorted(folder.iterdir())
+
+
+def _unlink_train_scores(run: Path) -> None:
+    """Every training-score cache of the run deleted (either batch mode's): the ids fit gave its images gone with
+    them, but for fit_ids.json."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    for bm in ("mixed", "isolated"):
+        for p in cache_paths(run, bm):
+            p.unlink(missing_ok=True)
+
+
+def test_a_fit_s_gone_file_is_named_without_its_train_scores(tmp_path, one_thread) -> None:
+    """split.json records only a checksum of fit's ids: a file gone from a fit's folder was named only while a
+    training-score cache still held those ids, and once both caches were deleted the error said "n_train 24 -> 23"
+    alone. fit now records its ids (fit_ids.json), which name the file with no cache left. A run without that file
+    (trained before fit wrote it) says the count alone, as before; so does one whose file holds other ids than
+    split.json's checksum (edited, copied from another run): never taken for fit's."""
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    _pngs(folder)
+    _fit_without_its_train_scores(str(folder), run)
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    ids = json.loads((run / "fit_ids.json").read_text())
+    assert ids["ids"] == [str(folder / f"{i:03d}.png") for i in range(24)]
+    # other ids than split.json's checksum (its own checksum field made to match them): ignored
+    other = [*ids["ids"][:7], str(folder / "zzz.png"), *ids["ids"][8:]]
+    from wildgan.data.splits import ids_sha256
+
+    (run / "fit_ids.json").write_text(json.dumps({**ids, "ids": other, "train_ids_sha256": ids_sha256(other)}))
+    for tampered in (True, False):
+        if not tampered:
+            (run / "fit_ids.json").unlink()           # a run of a wildgan before fit_ids.json
+        with pytest.raises(DataError) as e:
+            run_training_scores(run, device="cpu")
+        said = str(e.value)
+        assert f"{folder} changed since {run} was trained (n_train 24 -> 23; the training images' pixels" in said \
+            and "not there now" not in said, said
+    # (a run without the file, its folder as it was: read back, as before)
+    (tmp_path / "007.png").rename(folder / "007.png")
+    assert set(run_training_scores(run, device="cpu")) >= {"a"}
+
+
 def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_again_from_every_image(
         tmp_path, one_thread) -> None:
     """A fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled .npz by its

@@ -484,11 +484,15 @@ def _fit_again(run_dir: Path) -> str:
 
 
 def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
-    """The ids a Detector.fit gave its training images, in order, where a training-score cache of the run still
-    holds them (either batch mode's, stale or not: its rows are fit's ids): split.json records only their checksum,
-    which a cache's ids must match to be taken for them. None where no cache does."""
-    from ..data.splits import ids_sha256
+    """The ids a Detector.fit gave its training images, in order: from the run's fit_ids.json (data.splits.
+    read_fit_ids), else, for a run trained before fit wrote it, where a training-score cache of the run still holds
+    them (either batch mode's, stale or not: its rows are fit's ids). split.json records only their checksum, which
+    either's ids must match to be taken for them. None where neither does."""
+    from ..data.splits import ids_sha256, read_fit_ids
 
+    got = read_fit_ids(run_dir, info)
+    if got is not None:
+        return got[0]
     for batch_mode in ("mixed", "isolated"):
         csv_path, key_path = cache_paths(run_dir, batch_mode)
         try:
