@@ -3527,6 +3527,27 @@ def test_a_fit_s_gone_file_is_named_without_its_train_scores(tmp_path, one_threa
     assert set(run_training_scores(run, device="cpu")) >= {"a"}
 
 
+def test_a_fit_given_a_relative_folder_path_keeps_its_ids_when_scored_again(tmp_path, one_thread,
+                                                                             monkeypatch) -> None:
+    """The training scores of a fit's folder read back were cached under the ids fit gave them only for a fit given
+    the folder's absolute path: one given "pngs" had its cache written anew under the reader's ids ("000.png"), not
+    as fit wrote it (ids that split.json's checksum of fit's no longer matches). fit_ids.json maps them back
+    whatever path fit was given, from any working directory."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    _pngs(tmp_path / "pngs")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    _fit_without_its_train_scores("pngs", run)
+    written = [p.read_bytes() for p in cache_paths(run, "isolated")]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    _unlink_train_scores(run)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    assert [p.read_bytes() for p in cache_paths(run, "isolated")] == written
+    assert cache_paths(run, "isolated")[0].read_text().splitlines()[1].startswith("pngs/000.png,")
+
+
 def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_again_from_every_image(
         tmp_path, one_thread) -> None:
     """A fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled .npz by its

@@ -376,7 +376,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # a fit names its images by the paths it was given, this read of its folder by their place in it: the same
     # images under other ids, compared by their count, shape and pixels in order (what the networks learn from), as a
     # resume of a fit's run compares them (training.run._without_fit_ids)
-    split = _named_as_fit(split, info) if fit else split
+    split = _named_as_fit(split, info, run_dir) if fit else split
     recorded = {k: v for k, v in info.items() if k != "train_ids_sha256"} if fit else info
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
@@ -547,18 +547,30 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
             listed(new, f"file{'s' if len(new) != 1 else ''} not trained on"))
 
 
-def _named_as_fit(split: Any, info: dict[str, Any]) -> Any:
-    """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them where
-    split.json's checksum of those ids says they are the recorded source's path joined to each image's place in it
-    (a fit given the folder's absolute path): its cache is then written as fit wrote it. Any other fit's (given a
-    relative path, or a data-set file whose images fit named otherwise) keeps the reader's ids."""
+def _named_as_fit(split: Any, info: dict[str, Any], run_dir: Path) -> Any:
+    """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them, so that
+    its cache is written as fit wrote it: where the run holds fit's ids (_fit_ids) and each, in order, is the id read
+    now under the path fit was given (absolute or relative, whichever working directory it was relative to), or,
+    for a run without them, where split.json's checksum of those ids says they are the recorded source's path joined
+    to each image's place in it (a fit given the folder's absolute path). Any other keeps the reader's ids."""
     from ..data.splits import ids_sha256
 
+    recorded = _fit_ids(run_dir, info)
+    if recorded is not None and len(recorded) == len(split.train_ids) and \
+            all(_same_file(r, i) for r, i in zip(recorded, split.train_ids)):
+        return replace(split, train_ids=list(recorded))
     src = info.get("source")
     if not isinstance(src, str) or not Path(src).is_absolute() or not split.train_ids:
         return split
     ids = [str(Path(src) / i) for i in split.train_ids]
     return replace(split, train_ids=ids) if ids_sha256(ids) == info.get("train_ids_sha256") else split
+
+
+def _same_file(fit_id: str, read_id: str) -> bool:
+    """Whether fit's id of an image (the path it was given joined to the file's place) names the file a reader of
+    that folder names read_id (its place in the folder): the same, or read_id's path ends it."""
+    theirs, ours = Path(fit_id).parts, Path(read_id).parts
+    return fit_id == read_id or 0 < len(ours) <= len(theirs) and theirs[len(theirs) - len(ours):] == ours
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:
