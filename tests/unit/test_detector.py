@@ -3527,6 +3527,58 @@ def test_a_fit_s_gone_file_is_named_without_its_train_scores(tmp_path, one_threa
     assert set(run_training_scores(run, device="cpu")) >= {"a"}
 
 
+def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_path, one_thread) -> None:
+    """A fit on a list of files recorded no paths (split.json: 'in-memory list'), so its training scores could not
+    be computed again once its caches were gone: run_training_scores, from_run's threshold and `wildgan score RUN
+    --data IMAGES --threshold contamination` refused it as images given in memory. The files fit_ids.json names
+    are read back in fit's order by fit's reader, checked against split.json's pixels, and give fit's caches byte
+    for byte; a file gone is named. A run without fit_ids.json (an older wildgan's) is refused as before."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       contamination=0.2).fit(files)
+    written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
+    _unlink_train_scores(run)
+    assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    assert {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in written} == written
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
+    _unlink_train_scores(run)
+    from wildgan.cli import main
+
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(run), "--data", str(folder), "--threshold", "contamination", "--out", str(out),
+                 "--no-progress"]) == 0
+    (thr,) = {float(r["threshold"]) for r in csv.DictReader(out.open())}
+    assert thr == pytest.approx(det.threshold_, rel=1e-8)
+
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    (tmp_path / "007.png").rename(folder / "007.png")
+    # a file unreadable now: named as such (not as gone), and with skip_bad left out as a folder's would be
+    kept = (folder / "003.png").read_bytes()
+    (folder / "003.png").write_bytes(b"not a png")
+    unreadable = re.escape(f"{folder / '003.png'}: not a readable image")
+    with pytest.raises(DataError, match=unreadable + r".*\(skip_bad=True leaves unreadable files out\)"):
+        run_training_scores(run, device="cpu")
+    with pytest.raises(DataError, match=r"1 unreadable, left out: " + unreadable) as e:
+        run_training_scores(run, device="cpu", skip_bad=True)
+    assert "not there now" not in str(e.value)
+    (folder / "003.png").write_bytes(kept)
+    (run / "fit_ids.json").unlink()
+    with pytest.raises(DataError, match=r"trained by Detector\.fit on images given in memory \(in-memory list\)"):
+        run_training_scores(run, device="cpu")
+
+
 def test_a_fit_given_a_relative_folder_path_keeps_its_ids_when_scored_again(tmp_path, one_thread,
                                                                              monkeypatch) -> None:
     """The training scores of a fit's folder read back were cached under the ids fit gave them only for a fit given
