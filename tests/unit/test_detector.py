@@ -3473,6 +3473,133 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
         run_training_scores(arrays, device="cpu")
 
 
+def _pngs(folder: Path, n: int = 24) -> list[Path]:
+    """n small random PNGs written in `folder` (made), in name order."""
+    from PIL import Image
+
+    folder.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (n, 16, 16), dtype=np.uint8)):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    return sorted(folder.iterdir())
+
+
+def _unlink_train_scores(run: Path) -> None:
+    """Every training-score cache of the run deleted (either batch mode's): the ids fit gave its images gone with
+    them, but for fit_ids.json."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    for bm in ("mixed", "isolated"):
+        for p in cache_paths(run, bm):
+            p.unlink(missing_ok=True)
+
+
+def test_a_fit_s_gone_file_is_named_without_its_train_scores(tmp_path, one_thread) -> None:
+    """split.json records only a checksum of fit's ids: a file gone from a fit's folder was named only while a
+    training-score cache still held those ids, and once both caches were deleted the error said "n_train 24 -> 23"
+    alone. fit now records its ids (fit_ids.json), which name the file with no cache left. A run without that file
+    (trained before fit wrote it) says the count alone, as before; so does one whose file holds other ids than
+    split.json's checksum (edited, copied from another run): never taken for fit's."""
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    _pngs(folder)
+    _fit_without_its_train_scores(str(folder), run)
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    ids = json.loads((run / "fit_ids.json").read_text())
+    assert ids["ids"] == [str(folder / f"{i:03d}.png") for i in range(24)]
+    # other ids than split.json's checksum (its own checksum field made to match them): ignored
+    other = [*ids["ids"][:7], str(folder / "zzz.png"), *ids["ids"][8:]]
+    from wildgan.data.splits import ids_sha256
+
+    (run / "fit_ids.json").write_text(json.dumps({**ids, "ids": other, "train_ids_sha256": ids_sha256(other)}))
+    for tampered in (True, False):
+        if not tampered:
+            (run / "fit_ids.json").unlink()           # a run of a wildgan before fit_ids.json
+        with pytest.raises(DataError) as e:
+            run_training_scores(run, device="cpu")
+        said = str(e.value)
+        assert f"{folder} changed since {run} was trained (n_train 24 -> 23; the training images' pixels" in said \
+            and "not there now" not in said, said
+    # (a run without the file, its folder as it was: read back, as before)
+    (tmp_path / "007.png").rename(folder / "007.png")
+    assert set(run_training_scores(run, device="cpu")) >= {"a"}
+
+
+def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_path, one_thread) -> None:
+    """A fit on a list of files recorded no paths (split.json: 'in-memory list'), so its training scores could not
+    be computed again once its caches were gone: run_training_scores, from_run's threshold and `wildgan score RUN
+    --data IMAGES --threshold contamination` refused it as images given in memory. The files fit_ids.json names
+    are read back in fit's order by fit's reader, checked against split.json's pixels, and give fit's caches byte
+    for byte; a file gone is named. A run without fit_ids.json (an older wildgan's) is refused as before."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       contamination=0.2).fit(files)
+    written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
+    _unlink_train_scores(run)
+    assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    assert {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in written} == written
+    for p in cache_paths(run, "mixed"):
+        p.unlink()
+    assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
+    _unlink_train_scores(run)
+    from wildgan.cli import main
+
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(run), "--data", str(folder), "--threshold", "contamination", "--out", str(out),
+                 "--no-progress"]) == 0
+    (thr,) = {float(r["threshold"]) for r in csv.DictReader(out.open())}
+    assert thr == pytest.approx(det.threshold_, rel=1e-8)
+
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    (tmp_path / "007.png").rename(folder / "007.png")
+    # a file unreadable now: named as such (not as gone), and with skip_bad left out as a folder's would be
+    kept = (folder / "003.png").read_bytes()
+    (folder / "003.png").write_bytes(b"not a png")
+    unreadable = re.escape(f"{folder / '003.png'}: not a readable image")
+    with pytest.raises(DataError, match=unreadable + r".*\(skip_bad=True leaves unreadable files out\)"):
+        run_training_scores(run, device="cpu")
+    with pytest.raises(DataError, match=r"1 unreadable, left out: " + unreadable) as e:
+        run_training_scores(run, device="cpu", skip_bad=True)
+    assert "not there now" not in str(e.value)
+    (folder / "003.png").write_bytes(kept)
+    (run / "fit_ids.json").unlink()
+    with pytest.raises(DataError, match=r"trained by Detector\.fit on images given in memory \(in-memory list\)"):
+        run_training_scores(run, device="cpu")
+
+
+def test_a_fit_given_a_relative_folder_path_keeps_its_ids_when_scored_again(tmp_path, one_thread,
+                                                                             monkeypatch) -> None:
+    """The training scores of a fit's folder read back were cached under the ids fit gave them only for a fit given
+    the folder's absolute path: one given "pngs" had its cache written anew under the reader's ids ("000.png"), not
+    as fit wrote it (ids that split.json's checksum of fit's no longer matches). fit_ids.json maps them back
+    whatever path fit was given, from any working directory."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    _pngs(tmp_path / "pngs")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    _fit_without_its_train_scores("pngs", run)
+    written = [p.read_bytes() for p in cache_paths(run, "isolated")]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    _unlink_train_scores(run)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    assert [p.read_bytes() for p in cache_paths(run, "isolated")] == written
+    assert cache_paths(run, "isolated")[0].read_text().splitlines()[1].startswith("pngs/000.png,")
+
+
 def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_again_from_every_image(
         tmp_path, one_thread) -> None:
     """A fit of an earlier wildgan on a data-set file recorded dataset 'auto', which reads a labelled .npz by its

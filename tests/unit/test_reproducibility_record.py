@@ -678,6 +678,35 @@ def test_a_fit_s_run_resumed_from_the_command_line_keeps_fit_s_own_record(tmp_pa
         assert Detector.from_run(str(run)).image_shape_ == (16, 16, 1)
 
 
+def test_a_fit_s_run_resumed_keeps_its_trained_on_ids(tmp_path, monkeypatch, capsys):
+    """fit records the ids it gave its images (fit_ids.json), which count only while split.json's checksum is of
+    them. `wildgan train --resume` of a fit's run reads the folder as a pile, whose ids (the files' places in it) it
+    recorded the checksum of: the run's fit_ids.json was then ignored, and a file gone from the folder no longer
+    named. The resume keeps fit's checksum where the file holds fit's ids (the images are the same, in the same
+    order: checked by their pixels), and fit(resume=True) records its own ids afresh."""
+    import warnings
+
+    from wildgan.cli import main
+    from wildgan.data.splits import read_fit_ids
+    from wildgan.detector import Detector
+
+    pile = _pile(tmp_path)
+    run = tmp_path / "run"
+    _fit_stopped_by_sigterm(monkeypatch, pile, run, 2, **TINY_FIT)
+    fit_ids = [str(pile / f) for f in sorted((p.name for p in pile.iterdir()))]
+    assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == (fit_ids, str(Path.cwd()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+        assert (run / "network-final.json").is_file()
+        assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == (fit_ids, str(Path.cwd()))
+        # a fit given the same folder under another spelling resumes it (compared by pixels): its ids recorded
+        monkeypatch.chdir(tmp_path)
+        Detector(run_dir=str(run), **TINY_FIT).fit("pile", resume=True)
+    assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == \
+        ([f"pile/{Path(f).name}" for f in fit_ids], str(tmp_path))
+
+
 def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):
     """A Detector.fit of an earlier wildgan on a folder recorded dataset 'auto' (and no train_order). `wildgan train
     --resume` reads the run's config as that fit read its data ('unlabelled', with a note), and then refused its own

@@ -42,8 +42,11 @@ pixels are the pile's in the order read (fit never shuffled).
 from __future__ import annotations
 
 import hashlib
+import json
 
 import math
+import os
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
@@ -1317,6 +1320,63 @@ def keep_fit_record(recorded: dict[str, Any] | None, split: AnomalySplit) -> Ano
         return split
     kept = {k: recorded[k] for k in FIT_RECORD_FIELDS if k in recorded}
     return replace(split, info={**split.info, **kept})
+
+
+# A Detector.fit run's record of the ids it gave its training images, in its order (the paths it was given, or the
+# files of the folder it was given joined to them): split.json keeps only their checksum, train_ids_sha256, which
+# named no file gone from fit's folder once the training-score caches (the only other copy of the ids) were deleted,
+# and left a fit on a list of files with nothing to read back
+FIT_IDS_FILE = "fit_ids.json"
+IN_MEMORY_ID = re.compile(r"(array|image):\d+")      # decode_items' id of an image given in memory, not a file
+
+
+def names_files(ids: Sequence[str]) -> bool:
+    """Whether a Detector.fit's training ids name files (of a folder, a list of paths, a data-set file): ids of
+    images given in memory (arrays, PIL images) have nothing to read back or to name."""
+    return any(not IN_MEMORY_ID.fullmatch(i) for i in ids)
+
+
+def write_fit_ids(run_dir: Path, ids: Sequence[str]) -> None:
+    """RUN/fit_ids.json (FIT_IDS_FILE): a Detector.fit's training ids in order, with their checksum as split.json
+    records it and the working directory that relative ones are relative to. Written atomically (the ids file of a
+    crashed write is the old one, whose checksum then no longer matches split.json's: ignored, read_fit_ids)."""
+    from ..fileio import atomic_write_text
+
+    ids = [str(i) for i in ids]
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:
+        cwd = None           # (a working directory deleted under the process: relative ids then read from the caller's)
+    atomic_write_text(Path(run_dir) / FIT_IDS_FILE, json.dumps(
+        {"train_ids_sha256": ids_sha256(ids), "cwd": cwd, "ids": ids}, indent=1))
+
+
+def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | None] | None:
+    """(a Detector.fit's training ids, in its order; the working directory relative ones are relative to, if it
+    is recorded) from RUN/fit_ids.json, or None where the file is missing, unreadable, or not of the ids that `info`
+    (the run's split.json) records the checksum of: a file of other ids (edited, left by a crash, copied from another
+    run) is never taken for fit's."""
+    try:
+        got = json.loads((Path(run_dir) / FIT_IDS_FILE).read_text(encoding="utf-8", errors="surrogateescape"))
+        ids, cwd = got["ids"], got.get("cwd")
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or \
+            ids_sha256(ids) != info.get("train_ids_sha256") or len(ids) != info.get("n_train", len(ids)):
+        return None
+    return ids, cwd if isinstance(cwd, str) else None
+
+
+def keep_fit_ids(recorded: dict[str, Any] | None, split: AnomalySplit, written: AnomalySplit,
+                 summary: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """summary (split_summary of `split`), as split.json records it for `written` (keep_fit_record's): a resume of a
+    Detector.fit's run from the command line's pile of its images (the same images in the same order: the caller
+    checks) keeps fit's checksum of its ids where the run's fit_ids.json holds those ids, so that the file stays the
+    run's (read_fit_ids). Any other summary is returned as it is (a fit's own resume records its ids afresh; a run
+    without the file, as before it existed, records the pile's ids)."""
+    if written is split or not isinstance(recorded, dict) or read_fit_ids(run_dir, recorded) is None:
+        return summary
+    return {**summary, "train_ids_sha256": recorded["train_ids_sha256"]}
 
 
 def decoding_change(recorded: dict[str, Any]) -> str | None:

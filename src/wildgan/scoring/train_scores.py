@@ -309,10 +309,11 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     names it (the CLI's --skip-bad; Detector: skip_bad=True; None: the call's, errors.skip_bad_option). held: the
     warning of that split's rebuild, naming the unreadable files it left out, which the warning about them here joins
     (see warn_left_out); said before the training split is scored. A Detector.fit run's training split is the
-    folder or data-set file fit read, read again in fit's order and checked by its pixels (fit named the images by
-    the paths it was given); one of a fit on in-memory images cannot be read again, and is refused."""
+    folder or data-set file fit read, or the list of files it was given (its fit_ids.json), read again in fit's order
+    and checked by its pixels (fit named the images by the paths it was given); one of a fit on in-memory images
+    (or on a list of files, by a wildgan before fit_ids.json) cannot be read again, and is refused."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
-    from ..data.splits import decoded_apart
+    from ..data.splits import FIT_IDS_FILE, decoded_apart
     from ..data.decode_pool import unreadable_files_error
     from ..data.dataset_files import is_archive
     from ..data.readers import is_dataset_file, missing_run_data_error
@@ -347,10 +348,13 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
 
     fit = bool(info.get("detector_input"))
-    if fit and not model.cfg.data.data:
-        # A Detector.fit on arrays or a list of files records no place to read them from; a fit on a folder or a
-        # data-set file records its absolute path, and is read back below (in the order fit read it: build_split
-        # follows split.json's train_order), its pixels checked against split.json's as any run's are
+    # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them (one of a run trained before
+    # fit wrote that file, or on images given in memory, records none)
+    listed = _fit_files(run_dir, info) if fit and not model.cfg.data.data else None
+    if fit and not model.cfg.data.data and listed is None:
+        # A Detector.fit on arrays records no place to read them from; a fit on a folder or a data-set file records
+        # its absolute path, and one on a list of files the files, and is read back below (in the order fit read
+        # it: build_split follows split.json's train_order), its pixels checked against split.json's as any run's are
         src = str(info.get("source") or "in-memory images")
         raise DataError(f"{run_dir}: trained by Detector.fit on images given in memory ({src}), which the run "
                         f"cannot read again, and {csv_path.name} {state()}: the training scores cannot be computed "
@@ -361,7 +365,11 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         # protocol (a normal class asked for, CIFAR-10's automobile alone): fit read every image (as_fit_read)
         data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
     data = replace(data, skip_bad=True) if skip_bad else data
+    # (a list's files named in the errors below as the files fit was given: the list itself is nowhere else)
+    files_of = f"the files Detector.fit was given (listed in {run_dir / FIT_IDS_FILE})"
     try:
+        if split is None and listed is not None:
+            split = _read_fit_files(*listed, model, info, bool(data.skip_bad), files_of)
         split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
@@ -376,7 +384,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # a fit names its images by the paths it was given, this read of its folder by their place in it: the same
     # images under other ids, compared by their count, shape and pixels in order (what the networks learn from), as a
     # resume of a fit's run compares them (training.run._without_fit_ids)
-    split = _named_as_fit(split, info) if fit else split
+    split = _named_as_fit(split, info, run_dir) if fit and listed is None else split
     recorded = {k: v for k, v in info.items() if k != "train_ids_sha256"} if fit else info
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
@@ -407,6 +415,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             # another file or folder at the recorded place (data.source_identity): which, and where to put it back
             replaced = source_replaced(info, split.info)
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
+                   f"Restore those files as they were when {run_dir} was trained ({FIT_IDS_FILE} names them, "
+                   f"split.json records their pixel checksums), or train a run on the data as it is now"
+                   if listed is not None else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
             # (by name for a folder's or an archive's files only: an array data set's images are places in it, which
@@ -415,7 +426,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             by_name = fit and (not is_dataset_file(where) or is_archive(Path(where)))
             files = _files_changed(run_dir, info, split, where,
                                    {str(f.get("path")) for f in gone}) if by_name else []
-            if fit and not files and all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
+            if fit and listed is None and not files and \
+                    all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
                 # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
                 # by the Python API's rules (a float .npz by its pixel range, say), which this one may not repeat.
                 # Not where files are named gone and added (one renamed, say): "if it is unchanged" denied the list
@@ -484,11 +496,15 @@ def _fit_again(run_dir: Path) -> str:
 
 
 def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
-    """The ids a Detector.fit gave its training images, in order, where a training-score cache of the run still
-    holds them (either batch mode's, stale or not: its rows are fit's ids): split.json records only their checksum,
-    which a cache's ids must match to be taken for them. None where no cache does."""
-    from ..data.splits import ids_sha256
+    """The ids a Detector.fit gave its training images, in order: from the run's fit_ids.json (data.splits.
+    read_fit_ids), else, for a run trained before fit wrote it, where a training-score cache of the run still holds
+    them (either batch mode's, stale or not: its rows are fit's ids). split.json records only their checksum, which
+    either's ids must match to be taken for them. None where neither does."""
+    from ..data.splits import ids_sha256, read_fit_ids
 
+    got = read_fit_ids(run_dir, info)
+    if got is not None:
+        return got[0]
     for batch_mode in ("mixed", "isolated"):
         csv_path, key_path = cache_paths(run_dir, batch_mode)
         try:
@@ -512,6 +528,17 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     if recorded is None:
         return []
     read_ids = split.train_ids
+    if split.info.get("fit_files"):
+        # a fit on a list of files, read back from that list (_read_fit_files): none added, the ones not read gone,
+        # named where they were (a relative one under fit's working directory)
+        base = _fit_files(run_dir, info)
+        now_read = set(read_ids)
+        lost = [str(base[1] / r) if base else r for r in recorded if r not in now_read]
+        # (one there but unreadable, left out under skip_bad, is named by the read's warning, not as gone)
+        lost = [p for p in lost if p not in unreadable and not Path(p).is_file()]
+        more = f" and {len(lost) - shown} more" if len(lost) > shown else ""
+        return [f"{len(lost)} trained-on file{'s' if len(lost) != 1 else ''} not there now: "
+                f"{', '.join(lost[:shown])}{more}"] if lost else []
     now = set(read_ids)
     # the place most recorded ids are found under, not the first id's: a file moved up a folder (000/x.png to x.png),
     # read first, put it at pngs/000, and every other trained-on file was then said gone and added again
@@ -543,18 +570,86 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
             listed(new, f"file{'s' if len(new) != 1 else ''} not trained on"))
 
 
-def _named_as_fit(split: Any, info: dict[str, Any]) -> Any:
-    """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them where
-    split.json's checksum of those ids says they are the recorded source's path joined to each image's place in it
-    (a fit given the folder's absolute path): its cache is then written as fit wrote it. Any other fit's (given a
-    relative path, or a data-set file whose images fit named otherwise) keeps the reader's ids."""
+def _named_as_fit(split: Any, info: dict[str, Any], run_dir: Path) -> Any:
+    """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them, so that
+    its cache is written as fit wrote it: where the run holds fit's ids (_fit_ids) and each, in order, is the id read
+    now under the path fit was given (absolute or relative, whichever working directory it was relative to), or,
+    for a run without them, where split.json's checksum of those ids says they are the recorded source's path joined
+    to each image's place in it (a fit given the folder's absolute path). Any other keeps the reader's ids."""
     from ..data.splits import ids_sha256
 
+    recorded = _fit_ids(run_dir, info)
+    if recorded is not None and len(recorded) == len(split.train_ids) and \
+            all(_same_file(r, i) for r, i in zip(recorded, split.train_ids)):
+        return replace(split, train_ids=list(recorded))
     src = info.get("source")
     if not isinstance(src, str) or not Path(src).is_absolute() or not split.train_ids:
         return split
     ids = [str(Path(src) / i) for i in split.train_ids]
     return replace(split, train_ids=ids) if ids_sha256(ids) == info.get("train_ids_sha256") else split
+
+
+def _same_file(fit_id: str, read_id: str) -> bool:
+    """Whether fit's id of an image (the path it was given joined to the file's place) names the file a reader of
+    that folder names read_id (its place in the folder): the same, or read_id's path ends it."""
+    theirs, ours = Path(fit_id).parts, Path(read_id).parts
+    return fit_id == read_id or 0 < len(ours) <= len(theirs) and theirs[len(theirs) - len(ours):] == ours
+
+
+def _fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
+    """(the files a Detector.fit on a list of file paths trained on, as it named them, in its order; the folder
+    relative ones are relative to: fit's working directory, where recorded, else this one), or None where the run
+    does not hold them (a run trained before fit recorded them, or on images given in memory, whose ids name no
+    file: arrays, PIL images)."""
+    from ..data.splits import IN_MEMORY_ID, read_fit_ids
+
+    got = read_fit_ids(run_dir, info)
+    # (a list that mixed arrays or PIL images with paths: those images cannot be read back)
+    if got is None or not got[0] or any(IN_MEMORY_ID.fullmatch(i) for i in got[0]):
+        return None
+    return got[0], Path(got[1]) if got[1] else Path.cwd()
+
+
+def _read_fit_files(ids: list[str], base: Path, model: Any, info: dict[str, Any], skip_bad: bool, where: str
+                    ) -> Any:
+    """The training split of a Detector.fit on a list of file paths, read back from those files (ids: as fit named
+    them; relative ones under `base`), in fit's order, by fit's own reader (data.inputs.decode_items, converted by
+    the run's resolution, channels, resize rule and bit-depth rule: its data config), under fit's ids. A file not
+    there now is left out, for the comparison with split.json to name it (_files_changed); an unreadable one stops
+    the read (skip_bad: left out, recorded as a folder's read records it, info 'skipped', for the training scores'
+    warning to name it and the comparison to account for it)."""
+    from ..data import AnomalySplit
+    from ..data.inputs import convert_items, decode_items, refit
+
+    data = model.cfg.data
+    at = {str(base / i): i for i in ids}
+    there = [p for p in at if Path(p).is_file()]
+    skipped: list[dict[str, str]] = []
+    while True:
+        if not there:
+            raise DataError(f"none of the {len(ids)} files is there now")
+        try:
+            # (read without decode_items' own skip_bad, whose warning names no reason a split can record)
+            items, read = decode_items(there, data.depth16, skip_bad=False, stats={}, limit=data.resolution,
+                                       fit=data.fit, channels=data.channels)
+            break
+        except DataError as e:
+            # the unreadable files, each 'PATH: why' (at most a few per read: read again without them)
+            bad = getattr(e, "unreadable", None) or []
+            out = [(p, why) for why in bad for p in there if why.startswith(f"{p}: ")]
+            if not skip_bad or not out:
+                raise
+            gone = {p for p, _ in out}
+            skipped += [{"path": p, "reason": why} for p, why in out]
+            there = [p for p in there if p not in gone]
+    refit(items, data.resolution, data.depth16, data.fit, data.channels)
+    x = convert_items(items, data.resolution, data.channels, data.fit)
+    # (decode_items names each file as listed: a path given is kept as it is, so each maps back to fit's id)
+    ids_read = [at.get(r, at.get(str(Path(r)), r)) for r in read]
+    split_info = {"source": where, "detector_input": True, "fit_files": True, "protocol": info.get("protocol"),
+                  "train_order": info.get("train_order"), **({"skipped": skipped} if skipped else {})}
+    return AnomalySplit(x, np.zeros(len(x), np.int8), ids_read, x[:0], np.zeros(0, np.int8), [], data.resolution,
+                        data.channels, split_info)
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:

@@ -59,8 +59,8 @@ from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, keep_fit_record,
-                           other_images_read, training_record)
+from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, keep_fit_ids,
+                           keep_fit_record, names_files, other_images_read, training_record, write_fit_ids)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -124,7 +124,8 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
                "test_search.npz", "report",
                "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json",
-               "detector_threshold.json")   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
+               "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
+               "fit_ids.json")              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
 
@@ -136,7 +137,7 @@ def previous_run(run_dir: Path) -> list[str]:
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
 _START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", DEMO_MARKER,
-                          "DETECTOR.txt"})
+                          "DETECTOR.txt", "fit_ids.json"})
 
 
 def never_trained(run_dir: Path) -> bool:
@@ -1120,6 +1121,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # a Detector.fit's run resumed from the command line's pile of its images (the same ones: checked above)
         # stays a fit's run in its record
         written = keep_fit_record(recorded, split)
+        summary = keep_fit_ids(recorded, split, written, summary, run_dir)
+        if split.info.get("detector_input") and names_files(split.train_ids):
+            # which files fit trained on, by name (split.json: their checksum alone), for the training scores to be
+            # read back and a file gone from them named (scoring.train_scores). Before split.json: a crash between
+            # leaves ids that the old record's checksum does not match, which are then ignored
+            write_fit_ids(run_dir, split.train_ids)
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
         write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
