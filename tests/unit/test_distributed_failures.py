@@ -996,17 +996,21 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
     assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
 
 
-@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("rank, when", [(0, "as training ended"), (1, "as training ended"),
+                                        (0, "after the training")])
 def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_finishes_it(
-        rank: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+        rank: int, when: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
     """A stop as training ended, with the training scores and --evaluate still to come: under torchrun the command
     that finishes it is `--resume --distributed` in the same torchrun command (as a stop mid-training says), not a
     one-process `wildgan train --resume` (measured with 2 gloo ranks: the same words on both ranks and in log.txt,
-    and that command finished the run). A rank of the job is played here: its context made by hand, the training
-    stubbed to stop as the loops do when a SIGTERM comes while the final networks are written."""
+    and that command finished the run). So for a stop after it, as rank 0 alone scores the training images (the other
+    ranks are done). A rank of the job is played here: its context made by hand, the training stubbed to stop as the
+    loops do when a SIGTERM comes while the final networks are written, or to end, and the scoring to meet one."""
+    import wildgan.cli.train as train_cli
     from wildgan.cli import main, make_parser
     from wildgan.errors import TrainingInterrupted, left_after_training
     from wildgan.training import run as run_module
+    from wildgan.training.loop import TrainResult
 
     data = tmp_path / "tiny.npz"
     rng = np.random.default_rng(0)
@@ -1015,6 +1019,8 @@ def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_fi
 
     def train_run(cfg, run_dir, **kw):
         Path(run_dir).mkdir(exist_ok=True)
+        if when == "after the training":
+            return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
         raise TrainingInterrupted(f"terminated by SIGTERM as training ended at 0.128 kimg; the training is complete "
                                   f"and its networks are saved ({run_dir / 'network-final.json'})", signal.SIGTERM,
                                   where="as training ended at 0.128 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
@@ -1024,6 +1030,7 @@ def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_fi
     monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signal.SIGTERM))
     monkeypatch.setenv("RANK", str(rank))             # (rank_tag and log.txt's writer read torchrun's variables)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu", "--out",
@@ -1033,7 +1040,9 @@ def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_fi
     advice = (f"what was to follow it (the training scores, --evaluate) was not run; to finish, run the same torchrun "
               f"command with `{again}`")
     tag = "" if rank == 0 else f" (rank {rank} of 2)"
-    assert f"wildgan{tag}: terminated by SIGTERM as training ended at 0.128 kimg" in err and advice in err, err
+    said = "as training ended at 0.128 kimg" if when == "as training ended" else \
+        "after the training, while the training images were scored"
+    assert f"wildgan{tag}: terminated by SIGTERM {said}" in err and advice in err, err
     if rank == 0:
         assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(advice)
     # the command it names parses, --distributed included
