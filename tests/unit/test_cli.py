@@ -595,6 +595,35 @@ def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monk
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
 
 
+def test_a_demo_stopped_after_its_training_says_how_to_finish_it_in_its_log_too(tmp_path, capsys, monkeypatch):
+    """A SIGTERM as the demo's training images were scored said `wildgan: terminated by SIGTERM` alone, and nothing
+    in log.txt: it is a stop after the training, told in the demo's words (the train command that finishes it and
+    prints the table) on the terminal and in log.txt alike."""
+    import signal
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my demo"
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signal.SIGTERM))
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 143
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    assert line.startswith("stopped: terminated by SIGTERM after the training, while the training images were "
+                           "scored; the training is complete"), line
+    assert line.endswith(f"what was to follow it (the training scores, the evaluation) was not run; to finish the demo "
+                         f"and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out "
+                         f"'{out}'` starts it over)"), line
+    assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
