@@ -693,7 +693,9 @@ def test_a_closed_terminal_under_torchrun_stops_every_rank_with_a_checkpoint(tmp
     log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
     said = re.fullmatch(r"stopped: hung up by SIGHUP \(its terminal closed, e\.g\. an ssh connection dropped\) at "
                         r"(\S+) of 3 kimg; checkpoint saved in (\S+); continue with the same torchrun command and "
-                        r"`wildgan train --out (\S+) --resume --distributed`", log[-1])
+                        r"`wildgan train --out (\S+) --resume --distributed` \(torchrun passes a closed terminal's "
+                        r"SIGHUP on to every rank, under nohup too: to outlive the terminal, run it in tmux or screen, "
+                        r"or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT\)", log[-1])
     assert said and said.group(2) == str(run / "checkpoints") and said.group(3) == str(run), log[-1]
     assert any(p.suffix == ".safetensors" for p in (run / "checkpoints").iterdir())
     print(f"\ntorchrun's terminal closed: every rank stopped with a checkpoint at {said.group(1)} kimg; the job "

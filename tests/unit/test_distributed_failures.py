@@ -996,19 +996,22 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
     assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
 
 
-@pytest.mark.parametrize("rank, when", [(0, "as training ended"), (1, "as training ended"),
-                                        (0, "after the training")])
+@pytest.mark.parametrize("rank, when, stop", [(0, "as training ended", "SIGTERM"),
+                                              (1, "as training ended", "SIGTERM"),
+                                              (0, "after the training", "SIGTERM"),
+                                              (0, "after the training", "SIGHUP")])
 def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_finishes_it(
-        rank: int, when: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+        rank: int, when: str, stop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
     """A stop as training ended, with the training scores and --evaluate still to come: under torchrun the command
     that finishes it is `--resume --distributed` in the same torchrun command (as a stop mid-training says), not a
     one-process `wildgan train --resume` (measured with 2 gloo ranks: the same words on both ranks and in log.txt,
     and that command finished the run). So for a stop after it, as rank 0 alone scores the training images (the other
     ranks are done). A rank of the job is played here: its context made by hand, the training stubbed to stop as the
-    loops do when a SIGTERM comes while the final networks are written, or to end, and the scoring to meet one."""
+    loops do when a SIGTERM comes while the final networks are written, or to end, and the scoring to meet one. A
+    SIGHUP's advice adds how to outlive the terminal: torchrun passes it on under nohup too."""
     import wildgan.cli.train as train_cli
     from wildgan.cli import main, make_parser
-    from wildgan.errors import TrainingInterrupted, left_after_training
+    from wildgan.errors import TrainingInterrupted, left_after_training, stop_words
     from wildgan.training import run as run_module
     from wildgan.training.loop import TrainResult
 
@@ -1030,19 +1033,23 @@ def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_fi
     monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
-    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signal.SIGTERM))
+    signum = getattr(signal, stop)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signum))
     monkeypatch.setenv("RANK", str(rank))             # (rank_tag and log.txt's writer read torchrun's variables)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu", "--out",
-                 str(out), "--no-progress", "--evaluate"]) == 143
+                 str(out), "--no-progress", "--evaluate"]) == 128 + signum
     err = capsys.readouterr().err
     again = f"wildgan train --out '{out}' --resume --evaluate --distributed"
     advice = (f"what was to follow it (the training scores, --evaluate) was not run; to finish, run the same torchrun "
               f"command with `{again}`")
+    if stop == "SIGHUP":
+        advice += (" (torchrun passes a closed terminal's SIGHUP on to every rank, under nohup too: to outlive the "
+                   "terminal, run it in tmux or screen, or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT)")
     tag = "" if rank == 0 else f" (rank {rank} of 2)"
     said = "as training ended at 0.128 kimg" if when == "as training ended" else \
         "after the training, while the training images were scored"
-    assert f"wildgan{tag}: terminated by SIGTERM {said}" in err and advice in err, err
+    assert f"wildgan{tag}: {stop_words(signum)} {said}" in err and err.rstrip().endswith(advice), err
     if rank == 0:
         assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(advice)
     # the command it names parses, --distributed included

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigError, Terminated, TrainingInterrupted, shell_word, stop_words
+from ..errors import ConfigError, Terminated, TrainingInterrupted, shell_word, stop_words, torchrun_hangup_note
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, warn
@@ -131,7 +131,8 @@ def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: Run
         return e
     left = _left_after_training(a, cfg, split)
     told = TrainingInterrupted(e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True,
-                               resume_advice=_finish_advice(a, left, distributed), not_run=", ".join(left) or None)
+                               resume_advice=_finish_advice(a, left, distributed, e.signum),
+                               not_run=", ".join(left) or None)
     # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
     # recorded a second time in these words
     told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
@@ -145,15 +146,16 @@ def _left_after_training(a: argparse.Namespace, cfg: RunConfig, split: AnomalySp
               else []), *(["--evaluate"] if a.evaluate else [])]
 
 
-def _finish_advice(a: argparse.Namespace, left: list[str], distributed: bool) -> str | None:
-    """The command that runs what a stop after the training's last round left undone (`left`): a resume trains
-    nothing more, then runs what follows, --no-train-scores kept by the run's config. Under torchrun, --distributed
-    in the same torchrun command, as the advice of a stop during training words it. None where nothing is left."""
+def _finish_advice(a: argparse.Namespace, left: list[str], distributed: bool, signum: int | None) -> str | None:
+    """The command that runs what a stop (by `signum`) after the training's last round left undone (`left`): a resume
+    trains nothing more, then runs what follows, --no-train-scores kept by the run's config. Under torchrun,
+    --distributed in the same torchrun command, as the advice of a stop during training words it (with its note for a
+    SIGHUP). None where nothing is left."""
     if not left:
         return None
     again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
-    return (f"to finish, run the same torchrun command with `{again} --distributed`" if distributed else
-            f"to finish, run `{again}`")
+    return (f"to finish, run the same torchrun command with `{again} --distributed`{torchrun_hangup_note(signum)}"
+            if distributed else f"to finish, run `{again}`")
 
 
 def _stopped_after_training(e: BaseException, a: argparse.Namespace, res: Any, left: list[str],
@@ -171,7 +173,8 @@ def _stopped_after_training(e: BaseException, a: argparse.Namespace, res: Any, l
     return TrainingInterrupted(f"{stop_words(signum)} after the training{during}; the training is complete and its "
                                f"networks are saved{saved}", signum, where="after the training",
                                checkpoint_dir=str(Path(a.out) / "checkpoints"), complete=True,
-                               resume_advice=_finish_advice(a, left, distributed), not_run=", ".join(left) or None)
+                               resume_advice=_finish_advice(a, left, distributed, signum),
+                               not_run=", ".join(left) or None)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
