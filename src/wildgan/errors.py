@@ -142,21 +142,32 @@ def left_after_training() -> str:
     return option_words("the training scores, --evaluate", "the caller's next steps")
 
 
-def resume_advice(run_dir: object, distributed: bool = False) -> str:
+def resume_advice(run_dir: object, distributed: bool = False, signum: int | None = None) -> str:
     """How a run stopped by a signal continues, as the training loops give it to their TrainingInterrupted: during a
     command of the CLI, a command to paste (it said 'continue with --resume', an option without the command or the run
     it goes with); for a Python caller of train_run, the call with resume=True (option_words: a command line told a
     Python caller of options it had not typed). distributed: the job ran under torchrun, whose options the message
-    cannot know."""
+    cannot know. signum: the stop's signal; a SIGHUP under torchrun adds torchrun_hangup_note."""
     if not in_cli():
         again = f"train_run(cfg, {str(run_dir)!r}, resume=True) with the same cfg"
         if distributed:
-            return f"continue with the same torchrun command, its script calling {again}"
+            return f"continue with the same torchrun command, its script calling {again}{torchrun_hangup_note(signum)}"
         return f"continue with {again}"
     cmd = f"wildgan train --out {shell_word(run_dir)} --resume"
     if distributed:
-        return f"continue with the same torchrun command and `{cmd} --distributed`"
+        return f"continue with the same torchrun command and `{cmd} --distributed`{torchrun_hangup_note(signum)}"
     return f"continue with `{cmd}`"
+
+
+def torchrun_hangup_note(signum: int | None) -> str:
+    """For a torchrun job stopped by SIGHUP (`signum`), how the next one outlives its terminal, after the advice that
+    continues it; '' for any other signal. torchrun sets its own SIGHUP handler over the one `nohup` ignores and passes
+    the signal on to every rank, so `nohup torchrun ...` stopped all the same when its terminal closed (measured with
+    torch 2.13): the same command again would stop again at the next hangup."""
+    if signum is None or signum != SIGHUP:
+        return ""
+    return (" (torchrun passes a closed terminal's SIGHUP on to every rank, under nohup too: to outlive the terminal, "
+            "run it in tmux or screen, or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT)")
 
 
 def shell_word(path: object) -> str:

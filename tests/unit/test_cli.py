@@ -595,6 +595,35 @@ def test_a_stopped_demo_s_log_says_what_its_terminal_says(tmp_path, capsys, monk
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
 
 
+def test_a_demo_stopped_after_its_training_says_how_to_finish_it_in_its_log_too(tmp_path, capsys, monkeypatch):
+    """A SIGTERM as the demo's training images were scored said `wildgan: terminated by SIGTERM` alone, and nothing
+    in log.txt: it is a stop after the training, told in the demo's words (the train command that finishes it and
+    prints the table) on the terminal and in log.txt alike."""
+    import signal
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my demo"
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signal.SIGTERM))
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 143
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    assert line.startswith("stopped: terminated by SIGTERM after the training, while the training images were "
+                           "scored; the training is complete"), line
+    assert line.endswith(f"what was to follow it (the training scores, the evaluation) was not run; to finish the demo "
+                         f"and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out "
+                         f"'{out}'` starts it over)"), line
+    assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
@@ -1450,6 +1479,57 @@ def test_a_stop_as_training_ended_names_only_what_this_command_left_undone(score
     else:
         assert line.endswith(f"networks are saved ({out / 'network-final.json'})"), line
         assert "was not run" not in err and "--resume" not in err, err
+
+
+@pytest.mark.parametrize("stop,during,evaluate", [("SIGTERM", "scores", False), ("SIGHUP", "scores", True),
+                                                  ("SIGINT", "evaluate", True)])
+def test_a_stop_after_the_training_is_told_with_what_is_left_and_the_command_that_finishes_it(
+        stop, during, evaluate, tiny_npz, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C, SIGTERM or SIGHUP a moment after the training's last round, while the training images were scored or
+    --evaluate ran, said only `wildgan: terminated by SIGTERM` on the terminal, and nothing in log.txt, which ended on
+    `trained ... (done)` as if the run were whole (under torchrun, with its terminal closed, there was no word at
+    all). It is now said as a stop as training ended is, on the terminal and in log.txt: the training complete, what
+    was left from the step it stopped, the command that finishes it; exit 128 + the signal."""
+    import signal
+
+    import wildgan.cli as cli
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my run"
+    signum = getattr(signal, stop)
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def stopped(*args, **kw):
+        assert callable(signal.getsignal(signum))          # (the CLI's handler, or Python's Ctrl-C: never pytest's)
+        signal.raise_signal(signum)
+        return 0
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images",
+                        stopped if during == "scores" else lambda *args, **kw: None)
+    monkeypatch.setattr(train_cli, "cmd_evaluate", stopped)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out", str(out),
+            *(["--evaluate"] if evaluate else [])]
+    assert main(argv) == 128 + signum
+    err = capsys.readouterr().err
+    log = (out / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-2].startswith("trained 0.128 kimg (done)") and log[-1].startswith("stopped: "), log
+    assert f"wildgan: {log[-1][len('stopped: '):]}" in err, (log, err)
+    again = f"wildgan train --out '{out}' --resume{' --evaluate' if evaluate else ''}"
+    left = ", ".join([*(["the training scores"] if during == "scores" else []), *(["--evaluate"] if evaluate else [])])
+    step = ("while the training images were scored" if during == "scores" else
+            "while the run was evaluated (--evaluate)")
+    assert log[-1] == (f"stopped: {stop_words(signum)} after the training, {step}; the training is complete and its "
+                       f"networks are saved ({out / 'network-final.json'}); what was to follow it ({left}) was not "
+                       f"run; to finish, run `{again}`"), log[-1]
+    # the command it names parses
+    assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume",
+                                         *(["--evaluate"] if evaluate else [])]).resume
 
 
 @pytest.mark.parametrize("signum", [2, 15, 1, 13])

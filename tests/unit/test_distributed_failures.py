@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shlex
 import signal
 import textwrap
 import time
@@ -993,6 +994,66 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
     head = record.read_text().splitlines()
     assert head[0] == f"rank 1 of 3 stopped: {kinds[0]}: /pile/1.png: truncated"
     assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
+
+
+@pytest.mark.parametrize("rank, when, stop", [(0, "as training ended", "SIGTERM"),
+                                              (1, "as training ended", "SIGTERM"),
+                                              (0, "after the training", "SIGTERM"),
+                                              (0, "after the training", "SIGHUP")])
+def test_a_distributed_stop_as_training_ended_names_the_torchrun_command_that_finishes_it(
+        rank: int, when: str, stop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    """A stop as training ended, with the training scores and --evaluate still to come: under torchrun the command
+    that finishes it is `--resume --distributed` in the same torchrun command (as a stop mid-training says), not a
+    one-process `wildgan train --resume` (measured with 2 gloo ranks: the same words on both ranks and in log.txt,
+    and that command finished the run). So for a stop after it, as rank 0 alone scores the training images (the other
+    ranks are done). A rank of the job is played here: its context made by hand, the training stubbed to stop as the
+    loops do when a SIGTERM comes while the final networks are written, or to end, and the scoring to meet one. A
+    SIGHUP's advice adds how to outlive the terminal: torchrun passes it on under nohup too."""
+    import wildgan.cli.train as train_cli
+    from wildgan.cli import main, make_parser
+    from wildgan.errors import TrainingInterrupted, left_after_training, stop_words
+    from wildgan.training import run as run_module
+    from wildgan.training.loop import TrainResult
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    out = tmp_path / "my run"
+
+    def train_run(cfg, run_dir, **kw):
+        Path(run_dir).mkdir(exist_ok=True)
+        if when == "after the training":
+            return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+        raise TrainingInterrupted(f"terminated by SIGTERM as training ended at 0.128 kimg; the training is complete "
+                                  f"and its networks are saved ({run_dir / 'network-final.json'})", signal.SIGTERM,
+                                  where="as training ended at 0.128 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
+                                  complete=True, not_run=left_after_training())
+
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
+    monkeypatch.setattr(run_module, "train_run", train_run)
+    monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    signum = getattr(signal, stop)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: signal.raise_signal(signum))
+    monkeypatch.setenv("RANK", str(rank))             # (rank_tag and log.txt's writer read torchrun's variables)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu", "--out",
+                 str(out), "--no-progress", "--evaluate"]) == 128 + signum
+    err = capsys.readouterr().err
+    again = f"wildgan train --out '{out}' --resume --evaluate --distributed"
+    advice = (f"what was to follow it (the training scores, --evaluate) was not run; to finish, run the same torchrun "
+              f"command with `{again}`")
+    if stop == "SIGHUP":
+        advice += (" (torchrun passes a closed terminal's SIGHUP on to every rank, under nohup too: to outlive the "
+                   "terminal, run it in tmux or screen, or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT)")
+    tag = "" if rank == 0 else f" (rank {rank} of 2)"
+    said = "as training ended at 0.128 kimg" if when == "as training ended" else \
+        "after the training, while the training images were scored"
+    assert f"wildgan{tag}: {stop_words(signum)} {said}" in err and err.rstrip().endswith(advice), err
+    if rank == 0:
+        assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(advice)
+    # the command it names parses, --distributed included
+    assert make_parser().parse_args(shlex.split(again)[1:]).distributed
 
 
 def test_rank_0_reads_the_ranks_records_once_and_their_class_as_named(tmp_path: Path,

@@ -137,6 +137,26 @@ def test_a_stop_s_resume_advice_is_a_command_to_paste_and_comes_off_whole() -> N
     assert done.resume_advice is None and done.without_advice == done.message == str(done)
 
 
+def test_a_torchrun_job_stopped_by_sighup_is_told_how_its_next_one_outlives_the_terminal() -> None:
+    # torchrun sets its own SIGHUP handler over nohup's SIG_IGN and passes the signal on to the ranks: `nohup torchrun`
+    # stopped when its terminal closed, and the advice to run the same torchrun command again would stop again
+    import signal
+
+    from wildgan.errors import CLI_SKIP_BAD, resume_advice, skip_bad_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        plain = resume_advice("runs/a", distributed=True)
+        hup = resume_advice("runs/a", distributed=True, signum=signal.SIGHUP)
+        assert hup.startswith(f"{plain} (torchrun passes a closed terminal's SIGHUP on to every rank, under nohup too")
+        assert hup.endswith("run it in tmux or screen, or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT)")
+        # one process (which nohup keeps alive) and the other signals: nothing more
+        assert resume_advice("runs/a", signum=signal.SIGHUP) == resume_advice("runs/a")
+        assert resume_advice("runs/a", True, signal.SIGTERM) == resume_advice("runs/a", True, None) == plain
+    # a Python caller's torchrun job too
+    assert "--signals-to-handle" in resume_advice("runs/a", True, signal.SIGHUP)
+    assert "--signals-to-handle" not in resume_advice("runs/a", True, signal.SIGINT)
+
+
 def test_a_stop_s_resume_advice_names_train_run_s_keyword_to_a_python_caller() -> None:
     # `wildgan train --out RUN --resume` told a Python caller of train_run of a command it had not typed
     from wildgan.errors import CLI_SKIP_BAD, resume_advice, skip_bad_said_as

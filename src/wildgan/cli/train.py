@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigError, TrainingInterrupted, shell_word
+from ..errors import ConfigError, Terminated, TrainingInterrupted, shell_word, stop_words, torchrun_hangup_note
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, warn
@@ -95,16 +95,28 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         torch.set_num_threads(cfg.train.threads)
     log(trained_line(res))
     _warn_if_not_grown(cfg, res, log)
-    if res.final is not None and cfg.train.train_scores:
-        _score_training_images(a, cfg, split, log)
-    if res.final is not None and not a.evaluate:
-        _say_next_after_train(Path(a.out), split)
-    if a.evaluate:
-        # the split just trained on: rebuilding it would read the data again and repeat its warnings
-        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
-                                               device=a.device, no_controls=False, no_progress=a.no_progress,
-                                               threads=None, own_split=split, skip_bad=a.skip_bad,
-                                               table_to=run_log.write))
+    left = _left_after_training(a, cfg, split)
+    try:
+        if res.final is not None and cfg.train.train_scores:
+            _score_training_images(a, cfg, split, log)
+        left = [s for s in left if s != "the training scores"]
+        if res.final is not None and not a.evaluate:
+            _say_next_after_train(Path(a.out), split)
+        if a.evaluate:
+            # the split just trained on: rebuilding it would read the data again and repeat its warnings
+            return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
+                                                   device=a.device, no_controls=False, no_progress=a.no_progress,
+                                                   threads=None, own_split=split, skip_bad=a.skip_bad,
+                                                   table_to=run_log.write))
+    except (Terminated, KeyboardInterrupt) as caught:
+        # a stop a moment after the training's last round said only `terminated by SIGTERM`, on the terminal alone:
+        # log.txt ended on `trained ... (done)` as if the run were whole, and under torchrun a closed terminal's
+        # SIGHUP left no word anywhere. Said as a stop as training ended is: what is left, the command that finishes it
+        e = _stopped_after_training(caught, a, res, left, ctx is not None)
+        # (in log.txt in a caller's own words, as a stop in the training is: the demo's, which rewords it as it goes up)
+        reword = getattr(a, "reword_stop", None)
+        run_log.write(f"stopped: {reword(e) if reword is not None else e}")
+        raise e from None
     return 0
 
 
@@ -117,20 +129,52 @@ def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: Run
     runs what follows, --no-train-scores kept by the run's config); where nothing is, neither is said."""
     if not isinstance(e, TrainingInterrupted) or not e.complete:
         return e
-    # (as _train runs them: latent search leaves its training scores to `wildgan score --threshold`)
-    left = [*(["the training scores"] if cfg.train.train_scores and cfg.method != "search" and len(split.train_x)
-              else []), *(["--evaluate"] if a.evaluate else [])]
-    advice = None
-    if left:
-        again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
-        advice = (f"to finish, run the same torchrun command with `{again} --distributed`" if distributed else
-                  f"to finish, run `{again}`")
+    left = _left_after_training(a, cfg, split)
     told = TrainingInterrupted(e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True,
-                               resume_advice=advice, not_run=", ".join(left) or None)
+                               resume_advice=_finish_advice(a, left, distributed, e.signum),
+                               not_run=", ".join(left) or None)
     # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
     # recorded a second time in these words
     told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
     return told
+
+
+def _left_after_training(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> list[str]:
+    """The steps `wildgan train` runs after the training, as _train runs them: latent search leaves its training
+    scores to `wildgan score --threshold`, and a split without training images has none to score."""
+    return [*(["the training scores"] if cfg.train.train_scores and cfg.method != "search" and len(split.train_x)
+              else []), *(["--evaluate"] if a.evaluate else [])]
+
+
+def _finish_advice(a: argparse.Namespace, left: list[str], distributed: bool, signum: int | None) -> str | None:
+    """The command that runs what a stop (by `signum`) after the training's last round left undone (`left`): a resume
+    trains nothing more, then runs what follows, --no-train-scores kept by the run's config. Under torchrun,
+    --distributed in the same torchrun command, as the advice of a stop during training words it (with its note for a
+    SIGHUP). None where nothing is left."""
+    if not left:
+        return None
+    again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
+    return (f"to finish, run the same torchrun command with `{again} --distributed`{torchrun_hangup_note(signum)}"
+            if distributed else f"to finish, run `{again}`")
+
+
+def _stopped_after_training(e: BaseException, a: argparse.Namespace, res: Any, left: list[str],
+                            distributed: bool) -> TrainingInterrupted:
+    """A Ctrl-C, SIGTERM or SIGHUP (`e`: KeyboardInterrupt, Terminated) that came after the training, as `left[0]`
+    ran (the training scores, --evaluate; `left`: what _train had still to run), as the stop it is: the training
+    complete and its networks saved, what was left, and the command that finishes it (exit 128 + the signal, as a stop
+    in the training's loop)."""
+    import signal
+
+    signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
+    during = {"the training scores": ", while the training images were scored",
+              "--evaluate": ", while the run was evaluated (--evaluate)"}.get(left[0], "") if left else ""
+    saved = f" ({res.final})" if res.final is not None else ""
+    return TrainingInterrupted(f"{stop_words(signum)} after the training{during}; the training is complete and its "
+                               f"networks are saved{saved}", signum, where="after the training",
+                               checkpoint_dir=str(Path(a.out) / "checkpoints"), complete=True,
+                               resume_advice=_finish_advice(a, left, distributed, signum),
+                               not_run=", ".join(left) or None)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:

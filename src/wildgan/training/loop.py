@@ -1305,7 +1305,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                         raise TrainingInterrupted(
                             f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in {ck_dir}",
                             flag.signum or agreed_signum, where=where, checkpoint_dir=str(ck_dir),
-                            resume_advice=resume_advice(run_dir, dist is not None))
+                            resume_advice=resume_advice(run_dir, dist is not None, flag.signum or agreed_signum))
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
