@@ -27,17 +27,44 @@ def _a_run(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("cli", [False, True])
 def test_a_folder_holding_a_run_is_refused_in_the_caller_s_words(tmp_path, cli):
+    # its advice to start over is the error's start_again too (a study's cell puts its own there), under the run's
+    # lock as before it
+    from contextlib import ExitStack
+
+    from wildgan.training.run import _take_the_folder
+
     run = _a_run(tmp_path)
+    (run / "config.json").write_text("{}")
     with _words(cli), pytest.raises(ConfigError) as e:
         check_out_dir(run, None)
     said = str(e.value)
-    assert said.startswith(f"{run} already holds a run (stats.jsonl): "), said
+    assert said.startswith(f"{run} already holds a run (config.json, stats.jsonl): "), said
     if cli:
         assert "use --resume to continue it, --overwrite to delete it and start again, or another --out" in said
+        assert e.value.start_again == "--overwrite to delete it and start again, or another --out", e.value
     else:
         assert "use resume=True to continue it, overwrite=True to delete it and start again, or another run_dir" \
             in said
         assert "--" not in said, said
+        assert e.value.start_again == "overwrite=True to delete it and start again, or another run_dir", e.value
+    with _words(cli), ExitStack() as held, pytest.raises(ConfigError) as locked:
+        _take_the_folder(held, run, None, resume=False, overwrite=False)
+    assert (str(locked.value), locked.value.message, locked.value.start_again, locked.value.then) == \
+        (said, e.value.message, e.value.start_again, e.value.then)
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_folder_holding_a_run_without_its_config_is_not_told_to_resume_it(tmp_path, cli):
+    # "use --resume to continue it" sent the user to a resume that refuses for the missing config.json: what that
+    # refusal asks for is said instead
+    run = _a_run(tmp_path)
+    with _words(cli), pytest.raises(ConfigError) as e:
+        check_out_dir(run, None)
+    again = "or start again with --overwrite (or another --out)" if cli else \
+        "or start again with overwrite=True (or another run_dir)"
+    assert str(e.value) == f"{run} already holds a run (stats.jsonl) without its config.json, which continuing it " \
+                           f"needs: restore config.json from a copy of the run to continue it, {again}", e.value
+    assert e.value.start_again == again, e.value
 
 
 @pytest.mark.parametrize("cli", [False, True])

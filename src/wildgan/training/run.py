@@ -353,11 +353,19 @@ def refuse_images_in_out(out: Path, kind: str, files: str) -> None:
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """A new start (neither resume nor overwrite) into a folder that holds a run is refused, except a run that never
     trained (never_trained: replaced as --overwrite would). Asked by check_out_dir, and again by train_run under the
-    lock: another start may have trained there in between."""
+    lock: another start may have trained there in between. Its advice to start over is the error's `start_again`,
+    which a study's cell replaces by its own (its folder is the study's: no --overwrite, no other --out)."""
     if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use "
-                          f"{resume_words()} to continue it, {option_words('--overwrite', 'overwrite=True')} to "
-                          f"delete it and start again, or {another_out_words()}")
+        found = ", ".join(previous_run(run_dir))
+        if not (run_dir / "config.json").is_file():
+            # a resume would be refused for the missing config.json (check_out_dir), so it is no way on: what that
+            # refusal asks for is, and the study's cell, which resumes wherever config.json is, is continued by it too
+            raise ConfigError(f"{run_dir} already holds a run ({found}) without its config.json, which continuing it "
+                              f"needs: restore config.json from a copy of the run to continue it, ",
+                              start_again=f"or {start_again_words()} (or {another_out_words()})")
+        raise ConfigError(f"{run_dir} already holds a run ({found}): use {resume_words()} to continue it, ",
+                          start_again=f"{option_words('--overwrite', 'overwrite=True')} to delete it and start "
+                                      f"again, or {another_out_words()}")
 
 
 def _data_place(data: str | None) -> str:
@@ -1044,14 +1052,16 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
     raise ConfigError when not. Rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether
     it got it: a refused job's other ranks must not touch the folder either (or wait forever for a rank 0 that
     left)."""
-    refused: str | None = None
+    # (message, start_again, then): the refusal's parts, not its text alone, so that a study's cell can still put
+    # its own advice to start over in place of train's (ConfigError.with_start_again)
+    refused: tuple[str, str | None, str] | None = None
     if _on_rank_0(ctx):
         try:
             held.enter_context(run_lock(run_dir))
             # asked again under the lock: another start may have trained here since check_run_dir
             _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
         except ConfigError as e:
-            refused = str(e)
+            refused = (e.message, e.start_again, e.then)
     if ctx is not None and ctx.world > 1:
         import torch.distributed as tdist
 
@@ -1059,7 +1069,7 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
         tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
         refused = box[0]
     if refused is not None:
-        raise ConfigError(refused)
+        raise ConfigError(refused[0], start_again=refused[1], then=refused[2])
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
