@@ -635,11 +635,54 @@ def test_a_short_session_skips_the_eta_probe(monkeypatch, one_thread):
     monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 60.0)        # (no budget cut: only the skip stops it)
     monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 1e9)
     assert loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500) == {}
-    assert iterations == [4] * (1 + loop.ETA_PROBE_ITERS), iterations      # (4x4's, to know the length; no more)
+    assert iterations == [4], iterations      # (4x4's untimed one, to know the length; no more)
     iterations.clear()
     monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)
     got = loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500)
     assert sorted(got) == [4, 8, 16] and sorted(set(iterations)) == [4, 8, 16], (got, iterations)
+
+
+def test_the_eta_probe_skips_on_its_first_iteration_where_that_says_the_session_is_short(monkeypatch):
+    """The skip is decided on the first resolution's first (untimed) iteration where that says the session is under
+    ETA_PROBE_SKIP_SECONDS: one iteration, not the three (untimed + ETA_PROBE_ITERS) it timed before deciding. That
+    iteration costs at least a later one, so where it says the session is longer, the timed ones decide: a session
+    short at the later ones' price skips after them. (A clock that each iteration advances: no wall time.)"""
+    from types import SimpleNamespace
+
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.training import loop
+
+    nc = net_config_for_preset("tiny", 16, 1)
+    tc = TrainConfig(phase_kimg=0.1, total_kimg=0.5, minibatch={4: 4, 8: 4, 16: 4})
+    nets, costs = build_pgan(nc, 0), loop._phase_costs(nc)
+    clock = [0.0]
+    seconds: list[float] = []          # what each iteration takes, in order; the last one repeats
+    iterations: list[int] = []
+
+    def timed(self: Any, phase: Any, *a: Any, **k: Any) -> None:
+        clock[0] += seconds[min(len(iterations), len(seconds) - 1)]
+        iterations.append(phase.resolution)
+
+    monkeypatch.setattr(loop.StepRunner, "iteration", timed)
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 1e9)         # (no budget cut: only the skip stops it)
+    monkeypatch.setattr(loop, "ETA_PROBE_MAX_SECONDS", 1e9)
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 10.0)
+    # 500 images in batches of 4 at 10 ms: 1.25 s, told by the first iteration alone
+    seconds[:] = [0.01]
+    assert loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500) == {}
+    assert iterations == [4], iterations
+    # a first iteration of 1 s (125 s at its price), later ones of 10 ms: the timed ones say 1.25 s
+    iterations.clear()
+    seconds[:] = [1.0, 0.01]
+    assert loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500) == {}
+    assert iterations == [4] * (1 + loop.ETA_PROBE_ITERS), iterations
+    # and 1 s each (125 s): every resolution probed
+    iterations.clear()
+    seconds[:] = [1.0]
+    got = loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500)
+    assert sorted(got) == [4, 8, 16] and iterations == sorted(iterations) and len(iterations) == 9, (got, iterations)
 
 
 def test_the_probe_prices_the_resolutions_ahead_until_three_have_been_measured():

@@ -861,6 +861,28 @@ def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch
     assert "overwrite" not in str(e.value) and "another" not in str(e.value), e.value
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_cell_folder_holding_a_run_without_its_config_is_refused_in_the_study_s_words(tmp_path, cli):
+    # train_run's refusal of a folder that holds a run had no start_again: a study's cell whose folder held a run's
+    # files but no config.json (so the study does not resume it) was told "use resume=True to continue it,
+    # overwrite=True to delete it and start again, or another run_dir", none of them a study's
+    from contextlib import nullcontext
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    run_dir = tmp_path / "st" / "runs" / cell[0].key
+    run_dir.mkdir(parents=True)
+    (run_dir / "stats.jsonl").write_text('{"kimg": 0.01}\n')
+    with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext(), pytest.raises(ConfigError) as e:
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    again = f"or delete {run_dir} to train this cell again"
+    assert e.value.start_again == again, e.value
+    assert str(e.value) == f"{run_dir} already holds a run (stats.jsonl) without its config.json, which continuing " \
+                           f"it needs: restore config.json from a copy of the run to continue it, {again}", e.value
+    assert not any(w in str(e.value) for w in ("resume", "overwrite", "another", "--")), e.value
+
+
 def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
     # the cell's stop was written to the study's log.txt by the cell, then again by the command: two identical lines
     # per Ctrl-C, which read as two stops in a log that marks its sessions by nothing else

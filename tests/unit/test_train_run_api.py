@@ -27,17 +27,44 @@ def _a_run(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("cli", [False, True])
 def test_a_folder_holding_a_run_is_refused_in_the_caller_s_words(tmp_path, cli):
+    # its advice to start over is the error's start_again too (a study's cell puts its own there), under the run's
+    # lock as before it
+    from contextlib import ExitStack
+
+    from wildgan.training.run import _take_the_folder
+
     run = _a_run(tmp_path)
+    (run / "config.json").write_text("{}")
     with _words(cli), pytest.raises(ConfigError) as e:
         check_out_dir(run, None)
     said = str(e.value)
-    assert said.startswith(f"{run} already holds a run (stats.jsonl): "), said
+    assert said.startswith(f"{run} already holds a run (config.json, stats.jsonl): "), said
     if cli:
         assert "use --resume to continue it, --overwrite to delete it and start again, or another --out" in said
+        assert e.value.start_again == "--overwrite to delete it and start again, or another --out", e.value
     else:
         assert "use resume=True to continue it, overwrite=True to delete it and start again, or another run_dir" \
             in said
         assert "--" not in said, said
+        assert e.value.start_again == "overwrite=True to delete it and start again, or another run_dir", e.value
+    with _words(cli), ExitStack() as held, pytest.raises(ConfigError) as locked:
+        _take_the_folder(held, run, None, resume=False, overwrite=False)
+    assert (str(locked.value), locked.value.message, locked.value.start_again, locked.value.then) == \
+        (said, e.value.message, e.value.start_again, e.value.then)
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_folder_holding_a_run_without_its_config_is_not_told_to_resume_it(tmp_path, cli):
+    # "use --resume to continue it" sent the user to a resume that refuses for the missing config.json: what that
+    # refusal asks for is said instead
+    run = _a_run(tmp_path)
+    with _words(cli), pytest.raises(ConfigError) as e:
+        check_out_dir(run, None)
+    again = "or start again with --overwrite (or another --out)" if cli else \
+        "or start again with overwrite=True (or another run_dir)"
+    assert str(e.value) == f"{run} already holds a run (stats.jsonl) without its config.json, which continuing it " \
+                           f"needs: restore config.json from a copy of the run to continue it, {again}", e.value
+    assert e.value.start_again == again, e.value
 
 
 @pytest.mark.parametrize("cli", [False, True])
@@ -223,6 +250,43 @@ def test_the_start_line_of_rotated_data_says_its_originals_and_their_rotations(t
     train_run(replace(base, data=replace(base.data, rotations=1)), tmp_path / "toy", progress=False, log=said.append)
     assert said[0].startswith("training wildgan (tiny) on 38 images (19 originals, each also in 1 random rotation; "
                               "normal: 0; 0 injected anomalies), 8x8x1"), said[0]
+
+
+def test_a_split_that_cfg_data_does_not_describe_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    # train_run(cfg, split=...) trained on a split of other data, another seed, normal class or contamination and
+    # recorded cfg.data in config.json (a resume then rebuilt other images and refused them as changed); a split of
+    # another size failed in the loop, config.json and split.json of a run that never was already written
+    from dataclasses import replace
+
+    import numpy as np
+
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros((48, 8, 8), np.uint8), y=np.repeat([0, 1], 24))
+    cases = [(replace(cfg.data, data=str(other)), f"split= was built from {other}, cfg.data.data={cfg.data.data!r}"),
+             (replace(cfg.data, resolution=16), "split= has 16x16 images, cfg.data.resolution=8"),
+             (replace(cfg.data, channels=3), "split= has 3-channel images, cfg.data.channels=1"),
+             (replace(cfg.data, seed=5), "split= was drawn with seed 5, cfg.data.seed=0"),
+             (replace(cfg.data, contamination=0.1), "split= has contamination 0.1, cfg.data.contamination=0.0"),
+             (replace(cfg.data, normal=("1",)), "split= has normal class(es) ['1'], cfg.data.normal=('0',)")]
+    for i, (built_from, differs) in enumerate(cases):
+        run = tmp_path / f"run{i}"
+        with pytest.raises(ConfigError) as e:
+            train_run(cfg, run, split=build_split(built_from), progress=False, log=lambda m: None)
+        assert str(e.value).startswith(f"split= is not the split cfg describes ({differs}): "), e.value
+        assert "--" not in str(e.value) and not run.exists(), e.value
+    # cfg.net's size too, where cfg.data leaves it to the split
+    auto = replace(cfg, data=replace(cfg.data, resolution=None))
+    with pytest.raises(ConfigError, match=r"split= has 16x16x1 images, cfg.net builds networks for 8x8x1"):
+        train_run(auto, tmp_path / "net", split=build_split(replace(cfg.data, resolution=16)), progress=False,
+                  log=lambda m: None)
+    # harmless: the same split, given with a cfg.data that leaves its size to the data
+    train_run(auto, tmp_path / "same", split=build_split(cfg.data), progress=False, log=lambda m: None)
+    assert (tmp_path / "same" / "config.json").is_file()
 
 
 def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):

@@ -1603,9 +1603,9 @@ ETA_PROBE_ITERS = 2
 ETA_PROBE_SECONDS = 2.0
 ETA_PROBE_SHARE = 0.01
 ETA_PROBE_MAX_SECONDS = 60.0
-# nor past the first resolution where that least possible length is under this: the resolutions ahead of a run of a
-# few seconds cost up to ETA_PROBE_SECONDS to probe, more than an ETA that short is worth (a tiny CLI train of 0.4
-# kimg on one thread: 6.3-6.9 s without them against 7.2-9.7 s with, benchmarks/RESULTS.md 2026-12-04)
+# nor past the first resolution's first iteration where that least possible length is under this: the resolutions
+# ahead of a run of a few seconds cost up to ETA_PROBE_SECONDS to probe, more than an ETA that short is worth (a tiny
+# CLI train of 0.4 kimg on one thread: 6.3-6.9 s without them against 7.2-9.7 s with, benchmarks/RESULTS.md 2026-12-04)
 ETA_PROBE_SKIP_SECONDS = 10.0
 
 
@@ -1618,7 +1618,8 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
     run's weights, moments, sampler and random numbers are as they were. A resolution is left out (and those above
     it) when its iterations, forecast by the FLOPs from the one below (an upper bound), would overrun the budget
     (ETA_PROBE_*), or the first untimed iteration alone did; none at all (an empty dict) where the session's least
-    possible length, from the first, is under ETA_PROBE_SKIP_SECONDS. The timed iterations' fastest: another job's
+    possible length, from the first resolution's untimed iteration (one iteration: a tiny session times no more) or
+    else its timed ones, is under ETA_PROBE_SKIP_SECONDS. The timed iterations' fastest: another job's
     burst slows one, never speeds one up. `stop`: asked before each iteration; where it says True (a stop signal
     came), none either, at once: the run is stopping, and what it has left to train needs no estimate."""
     import copy
@@ -1653,6 +1654,10 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
         runner.iteration(phase)                  # untimed: allocations, Adam's lazy state
         took = time.perf_counter() - t0
         spent += took
+        if not out and (total - nimg) * took / b < ETA_PROBE_SKIP_SECONDS:
+            # the first iteration, with its allocations, costs at least what a later one does: a session under the
+            # skip at its price is under it at theirs, and the timed iterations that would say so are not needed
+            return {}
         if not out and took > ETA_PROBE_MAX_SECONDS / (1 + ETA_PROBE_ITERS):
             break
         times = []

@@ -354,11 +354,19 @@ def refuse_images_in_out(out: Path, kind: str, files: str) -> None:
 def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """A new start (neither resume nor overwrite) into a folder that holds a run is refused, except a run that never
     trained (never_trained: replaced as --overwrite would). Asked by check_out_dir, and again by train_run under the
-    lock: another start may have trained there in between."""
+    lock: another start may have trained there in between. Its advice to start over is the error's `start_again`,
+    which a study's cell replaces by its own (its folder is the study's: no --overwrite, no other --out)."""
     if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use "
-                          f"{resume_words()} to continue it, {option_words('--overwrite', 'overwrite=True')} to "
-                          f"delete it and start again, or {another_out_words()}")
+        found = ", ".join(previous_run(run_dir))
+        if not (run_dir / "config.json").is_file():
+            # a resume would be refused for the missing config.json (check_out_dir), so it is no way on: what that
+            # refusal asks for is, and the study's cell, which resumes wherever config.json is, is continued by it too
+            raise ConfigError(f"{run_dir} already holds a run ({found}) without its config.json, which continuing it "
+                              f"needs: restore config.json from a copy of the run to continue it, ",
+                              start_again=f"or {start_again_words()} (or {another_out_words()})")
+        raise ConfigError(f"{run_dir} already holds a run ({found}): use {resume_words()} to continue it, ",
+                          start_again=f"{option_words('--overwrite', 'overwrite=True')} to delete it and start "
+                                      f"again, or {another_out_words()}")
 
 
 def _data_place(data: str | None) -> str:
@@ -880,6 +888,8 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     from .distributed import current
 
     cfg = _data_recorded_absolute(cfg, split)
+    if split is not None:
+        _refuse_split_not_of(cfg, split)
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
@@ -932,6 +942,56 @@ def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -
     if Path(data).is_absolute():
         return cfg
     return replace(cfg, data=replace(cfg.data, data=absolute_data_path(data, cfg.data.dataset)))
+
+
+def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
+    """A split given to train_run (split=) that cfg.data does not describe is refused before anything is written:
+    the run trains on the split and records cfg.data in config.json, which evaluate, report, a replay and
+    resume=True read back, so the run would claim data, a resolution or a draw it was not trained on (a resume
+    rebuilt the split from cfg.data and was refused for 'training images changed'; another image size failed only
+    in the loop, after config.json and split.json were written). Compared where cfg.data says something of its own:
+    a setting left to its default (None, an empty normal=) is the split's to choose. Images given in memory
+    (Detector.fit's, info['detector_input']) record no source or draw to compare."""
+    from ..data.readers import data_source_path
+    from ..data.splits import resolve_classes
+
+    d, info = cfg.data, split.info
+    diffs: list[str] = []
+    if d.resolution is not None and d.resolution != split.resolution:
+        diffs.append(f"split= has {split.resolution}x{split.resolution} images, cfg.data.resolution={d.resolution}")
+    if d.channels is not None and d.channels != split.channels:
+        diffs.append(f"split= has {split.channels}-channel images, cfg.data.channels={d.channels}")
+    if cfg.method != "fanogan" and not diffs and (cfg.net.resolution, cfg.net.channels) != (split.resolution,
+                                                                                          split.channels):
+        # (cfg.net is what the networks are built at: a split of another size fails in the loop otherwise)
+        diffs.append(f"split= has {split.resolution}x{split.resolution}x{split.channels} images, cfg.net builds "
+                     f"networks for {cfg.net.resolution}x{cfg.net.resolution}x{cfg.net.channels}")
+    if not info.get("detector_input"):
+        source = info.get("source")
+        if d.data not in (None, "") and source:
+            try:
+                place = str(data_source_path(d.data, d.dataset).resolve())
+            except (WildganError, OSError):
+                place = None
+            if not same_data_source(source, d.data) and (place is None or not same_data_source(source, place)):
+                diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r}")
+        if "seed" in info and info["seed"] != d.seed:
+            diffs.append(f"split= was drawn with seed {info['seed']}, cfg.data.seed={d.seed}")
+        if "gamma" in info and not math.isclose(float(info["gamma"]), float(d.contamination), abs_tol=1e-12):
+            diffs.append(f"split= has contamination {info['gamma']}, cfg.data.contamination={d.contamination}")
+        if d.normal and info.get("class_names") and isinstance(info.get("normal_labels"), list):
+            try:
+                normal = resolve_classes(tuple(d.normal), list(info["class_names"]), "normal", str(source))
+            except WildganError:
+                normal = None          # (a name of no class here, 'all' ...: not what this can compare)
+            if normal is not None and sorted(normal) != sorted(info["normal_labels"]):
+                diffs.append(f"split= has normal class(es) {info.get('normal_classes')}, "
+                             f"cfg.data.normal={tuple(d.normal)}")
+    if diffs:
+        raise ConfigError(f"split= is not the split cfg describes ({'; '.join(diffs)}): the run would train on "
+                          f"split= and record cfg.data in its config.json, which evaluate, report, a replay and "
+                          f"resume=True read back; give the cfg.data the split was built from, or build the split "
+                          f"from cfg.data (wildgan.data.build_split(cfg.data))")
 
 
 def _on_rank_0(ctx: Any) -> bool:
@@ -1045,14 +1105,16 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
     raise ConfigError when not. Rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether
     it got it: a refused job's other ranks must not touch the folder either (or wait forever for a rank 0 that
     left)."""
-    refused: str | None = None
+    # (message, start_again, then): the refusal's parts, not its text alone, so that a study's cell can still put
+    # its own advice to start over in place of train's (ConfigError.with_start_again)
+    refused: tuple[str, str | None, str] | None = None
     if _on_rank_0(ctx):
         try:
             held.enter_context(run_lock(run_dir))
             # asked again under the lock: another start may have trained here since check_run_dir
             _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
         except ConfigError as e:
-            refused = str(e)
+            refused = (e.message, e.start_again, e.then)
     if ctx is not None and ctx.world > 1:
         import torch.distributed as tdist
 
@@ -1060,7 +1122,7 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
         tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
         refused = box[0]
     if refused is not None:
-        raise ConfigError(refused)
+        raise ConfigError(refused[0], start_again=refused[1], then=refused[2])
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
