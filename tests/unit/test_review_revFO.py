@@ -75,3 +75,15 @@ def test_dry_run_prints_the_config_to_standard_output(tmp_path, capsys):
     pile = _pile(tmp_path / "pile")
     assert main(["train", "--data", str(pile), "--out", str(tmp_path / "run"), "--preset", "tiny", "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["preset"] == "tiny"
+
+
+@pytest.mark.xfail(strict=True, reason="revFO: `wildgan score --out` replaces one of the very images it was given "
+                                       "to score with the CSV (training.run.refuse_a_run_or_study_file guards only "
+                                       "a run's and a study's own files)")
+def test_score_does_not_write_its_csv_over_an_image_it_scores(scoring_pile, capsys):
+    pile, run_dir, _ = scoring_pile(4)
+    image = pile / "0.png"
+    before = image.read_bytes()
+    code = main(["score", str(run_dir), "--data", str(pile), "--out", str(image), "--no-progress"])
+    capsys.readouterr()
+    assert image.read_bytes() == before and code == 2
