@@ -624,6 +624,37 @@ def test_a_demo_stopped_after_its_training_says_how_to_finish_it_in_its_log_too(
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
 
 
+def test_a_demo_failed_after_its_training_says_how_to_finish_it_in_its_log_too(tmp_path, capsys, monkeypatch):
+    """An error as the demo's training images were scored (a full disk) is recorded in log.txt as a stop there is,
+    in the demo's words (the train command that finishes it and prints the table); exit 1 as for any OSError."""
+    import errno
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my demo"
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", full)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    finish = (f"what was to follow it (the training scores, the evaluation) was not run; to finish the demo and print "
+              f"its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out '{out}'` starts it "
+              f"over)")
+    assert line.startswith("stopped: failed after the training, while the training images were scored: [Errno 28] "
+                           "No space left on device; the training is complete") and line.endswith(finish), line
+    assert finish in err and err.rstrip().endswith("wildgan: error: [Errno 28] No space left on device"), err
+
+
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
     """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
     training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
@@ -1530,6 +1561,48 @@ def test_a_stop_after_the_training_is_told_with_what_is_left_and_the_command_tha
     # the command it names parses
     assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume",
                                          *(["--evaluate"] if evaluate else [])]).resume
+
+
+@pytest.mark.parametrize("during,evaluate", [("scores", True), ("evaluate", True), ("scores", False)])
+def test_an_error_after_the_training_is_recorded_with_what_is_left_and_the_command_that_finishes_it(
+        during, evaluate, tiny_npz, tmp_path, monkeypatch, capsys):
+    """An OSError after the training's last round (a full disk as the training images were scored or --evaluate ran)
+    reached the terminal alone: log.txt ended on `trained ... (done)` as if the run were whole. It is recorded there as
+    a stop after the training is, with the error, what was left and the command that finishes it; the terminal gets
+    a note of the same and main's line for the error, whose exit code is unchanged."""
+    import errno
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my run"
+    full = OSError(errno.ENOSPC, "No space left on device", str(out / "train_scores.csv"))
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def failed(*args, **kw):
+        raise full
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", failed if during == "scores" else lambda *a, **k: None)
+    monkeypatch.setattr(train_cli, "cmd_evaluate", failed)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out", str(out),
+            *(["--evaluate"] if evaluate else [])]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    log = (out / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-2].startswith("trained 0.128 kimg (done)"), log
+    again = f"wildgan train --out '{out}' --resume{' --evaluate' if evaluate else ''}"
+    left = ", ".join([*(["the training scores"] if during == "scores" else []), *(["--evaluate"] if evaluate else [])])
+    step = ("while the training images were scored" if during == "scores" else
+            "while the run was evaluated (--evaluate)")
+    finish = (f"the training is complete and its networks are saved ({out / 'network-final.json'}); what was to follow "
+              f"it ({left}) was not run; to finish, run `{again}`")
+    assert log[-1] == f"stopped: failed after the training, {step}: {full}; {finish}", log[-1]
+    assert err.rstrip().endswith(f"wildgan: note: {finish}\nwildgan: error: {full}"), err
 
 
 @pytest.mark.parametrize("signum", [2, 15, 1, 13])
