@@ -12,11 +12,11 @@ from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, 
                       torchrun_hangup_note)
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
-from .common import PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, warn
+from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, say_end,
+                     warn)
 from .config_args import build_run_config
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
-from .signals import say_stop
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import RunConfig
@@ -189,8 +189,8 @@ def _tell_failed_after_training(e: Exception, a: argparse.Namespace, res: Any, l
     failed = f"failed after the training{_during(left)}: {stop_text(e)}; {_complete(res)}"
     run_log.write(f"stopped: {reword(_after_training(failed, None, a, left, distributed))}")
     if left:
-        # (said as main says a stop: a terminal gone by now must not turn the error into another one)
-        say_stop(f"wildgan: note: {reword(_after_training(_complete(res), None, a, left, distributed))}")
+        # (said as main says the error: a terminal gone by now must not turn the error into another one)
+        say_end(f"wildgan: note: {reword(_after_training(_complete(res), None, a, left, distributed))}")
 
 
 def _during(left: list[str]) -> str:
