@@ -67,6 +67,18 @@ def test_a_folder_holding_a_run_without_its_config_is_not_told_to_resume_it(tmp_
     assert e.value.start_again == again, e.value
 
 
+def test_the_refusal_of_a_run_without_its_config_is_documented_in_its_words(tmp_path):
+    # docs/cli.md's refusals still told of --resume for such a folder: the command's own words, as it says them
+    import re
+
+    run = _a_run(tmp_path)
+    with _words(True), pytest.raises(ConfigError) as e:
+        check_out_dir(run, None)
+    said = str(e.value)[len(str(run)):].replace("(stats.jsonl)", "(stats.jsonl, ...)")
+    docs = re.sub(r"\s+", " ", (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8"))
+    assert f"`RUN{said}`" in docs, said
+
+
 @pytest.mark.parametrize("cli", [False, True])
 def test_resume_refusals_name_the_caller_s_resume(tmp_path, cli):
     resume, overwrite = ("--resume", "--overwrite") if cli else ("resume=True", "overwrite=True")
