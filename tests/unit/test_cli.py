@@ -5,11 +5,14 @@ All checks use --dry-run (resolve and print the config, no training) on a tiny s
 
 from __future__ import annotations
 
+import errno
+import io
 import itertools
 import json
 import os
 import re
 import shutil
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -622,6 +625,37 @@ def test_a_demo_stopped_after_its_training_says_how_to_finish_it_in_its_log_too(
                          f"and print its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out "
                          f"'{out}'` starts it over)"), line
     assert f"wildgan: {line[len('stopped: '):]}" in err, (line, err)
+
+
+def test_a_demo_failed_after_its_training_says_how_to_finish_it_in_its_log_too(tmp_path, capsys, monkeypatch):
+    """An error as the demo's training images were scored (a full disk) is recorded in log.txt as a stop there is,
+    in the demo's words (the train command that finishes it and prints the table); exit 1 as for any OSError."""
+    import errno
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my demo"
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", full)
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("stopped: ")]
+    finish = (f"what was to follow it (the training scores, the evaluation) was not run; to finish the demo and print "
+              f"its table, `wildgan train --out '{out}' --resume --evaluate` (`wildgan demo --out '{out}'` starts it "
+              f"over)")
+    assert line.startswith("stopped: failed after the training, while the training images were scored: [Errno 28] "
+                           "No space left on device; the training is complete") and line.endswith(finish), line
+    assert finish in err and err.rstrip().endswith("wildgan: error: [Errno 28] No space left on device"), err
 
 
 def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
@@ -1319,6 +1353,90 @@ def test_a_broken_pipe_that_is_not_the_output_is_an_error(monkeypatch, capsys):
     assert capsys.readouterr().err == "wildgan: error: [Errno 32] Broken pipe\n"
 
 
+class _DeadStderr(io.StringIO):
+    """stderr after its terminal or reader went away: closed, or each write failing with a hung-up terminal's EIO or
+    a closed pipe's EPIPE."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        if how == "closed":
+            self.close()
+
+    def write(self, text: str) -> int:
+        if self.how == "EIO":
+            raise OSError(errno.EIO, "Input/output error")
+        if self.how == "EPIPE":
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        return super().write(text)
+
+
+@pytest.mark.parametrize("how", ["closed", "EIO", "EPIPE"])
+@pytest.mark.parametrize("end,code", [("WildganError", 2), ("OSError", 1), ("MemoryError", 1), ("Terminated", 143),
+                                      ("KeyboardInterrupt", 130)])
+def test_a_command_s_end_keeps_its_exit_code_with_its_stderr_gone(how, end, code, monkeypatch):
+    """main's own line for a command's error or stop, written to a stderr that is gone (a hung-up terminal's EIO, a
+    closed pipe, a closed stream), raised in its handler: the command died with a traceback or a bare ValueError,
+    or (a closed pipe) answered 141 as for a reader of its output gone. Its exit code is now the one it ends with."""
+    import wildgan.cli as cli
+    from wildgan.errors import Terminated, WildganError
+
+    raised = {"WildganError": WildganError("/runs/x: no run here"), "OSError": OSError(errno.ENOSPC, "No space left"),
+              "MemoryError": MemoryError(), "Terminated": Terminated(), "KeyboardInterrupt": KeyboardInterrupt()}
+
+    def ends(a):
+        raise raised[end]
+
+    monkeypatch.setattr(cli, "cmd_info", ends)
+    monkeypatch.setattr(sys, "stderr", _DeadStderr(how))
+    assert main(["info", "--preset", "tiny"]) == code
+
+
+def test_an_error_after_the_training_with_its_terminal_gone_is_in_log_txt_with_its_exit_code(tiny_npz, tmp_path,
+                                                                                          monkeypatch):
+    """A full disk as the training images are scored, with the terminal gone by then (EIO): the note and main's
+    error line cannot be written, log.txt says how the run ended, and the exit code is an OSError's."""
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "run"
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def full(*a, **k):
+        sys.stderr = _DeadStderr("EIO")                 # (restored by monkeypatch)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", full)
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out",
+                 str(out)]) == 1
+    line = (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+    assert line.startswith("stopped: failed after the training, while the training images were scored: [Errno 28] "
+                           "No space left on device; the training is complete"), line
+    assert line.endswith(f"to finish, run `wildgan train --out {out} --resume`"), line
+
+
+def test_an_error_said_into_a_closed_pipe_keeps_its_exit_code(tmp_path):
+    """`wildgan evaluate NO_RUN 2>&1 | ...` with the reader gone: the error's line met the closed pipe and the
+    command answered 141, as for a reader of its output that left on purpose; it is the error's 2 now, without a word
+    about the pipe (nor Python's exit status 120 for what stayed buffered)."""
+    import subprocess
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "wildgan", "evaluate", str(tmp_path / "no run")], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=w, timeout=120)
+    finally:
+        os.close(w)
+    assert proc.returncode == 2
+
+
 def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_path, capsys):
     assert dry_run(capsys, "--keep-checkpoints", "all")["train"]["keep_checkpoints"] is None
     assert dry_run(capsys, "--keep-checkpoints", "0")["train"]["keep_checkpoints"] == 0
@@ -1530,6 +1648,48 @@ def test_a_stop_after_the_training_is_told_with_what_is_left_and_the_command_tha
     # the command it names parses
     assert cli.make_parser().parse_args(["train", "--out", str(out), "--resume",
                                          *(["--evaluate"] if evaluate else [])]).resume
+
+
+@pytest.mark.parametrize("during,evaluate", [("scores", True), ("evaluate", True), ("scores", False)])
+def test_an_error_after_the_training_is_recorded_with_what_is_left_and_the_command_that_finishes_it(
+        during, evaluate, tiny_npz, tmp_path, monkeypatch, capsys):
+    """An OSError after the training's last round (a full disk as the training images were scored or --evaluate ran)
+    reached the terminal alone: log.txt ended on `trained ... (done)` as if the run were whole. It is recorded there as
+    a stop after the training is, with the error, what was left and the command that finishes it; the terminal gets
+    a note of the same and main's line for the error, whose exit code is unchanged."""
+    import errno
+
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my run"
+    full = OSError(errno.ENOSPC, "No space left on device", str(out / "train_scores.csv"))
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def failed(*args, **kw):
+        raise full
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(train_cli, "_score_training_images", failed if during == "scores" else lambda *a, **k: None)
+    monkeypatch.setattr(train_cli, "cmd_evaluate", failed)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out", str(out),
+            *(["--evaluate"] if evaluate else [])]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    log = (out / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-2].startswith("trained 0.128 kimg (done)"), log
+    again = f"wildgan train --out '{out}' --resume{' --evaluate' if evaluate else ''}"
+    left = ", ".join([*(["the training scores"] if during == "scores" else []), *(["--evaluate"] if evaluate else [])])
+    step = ("while the training images were scored" if during == "scores" else
+            "while the run was evaluated (--evaluate)")
+    finish = (f"the training is complete and its networks are saved ({out / 'network-final.json'}); what was to follow "
+              f"it ({left}) was not run; to finish, run `{again}`")
+    assert log[-1] == f"stopped: failed after the training, {step}: {full}; {finish}", log[-1]
+    assert err.rstrip().endswith(f"wildgan: note: {finish}\nwildgan: error: {full}"), err
 
 
 @pytest.mark.parametrize("signum", [2, 15, 1, 13])
@@ -2276,9 +2436,9 @@ def test_a_sigterm_while_the_command_says_its_error_does_not_turn_it_into_a_trac
     code = ("import os, signal, time, wildgan.cli as c\n"
             "from wildgan.errors import WildganError\n"
             "def fails(a):\n    raise WildganError('another rank of the job stopped')\n"
-            "real = c.eprint\n"
+            "real = c.say_end\n"
             "def said(*a, **k):\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(0.2)\n    real(*a, **k)\n"
-            "c.cmd_info, c.eprint = fails, said\n"
+            "c.cmd_info, c.say_end = fails, said\n"
             "raise SystemExit(c.main(['info']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: another rank of the job stopped", \

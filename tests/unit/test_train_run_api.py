@@ -67,6 +67,18 @@ def test_a_folder_holding_a_run_without_its_config_is_not_told_to_resume_it(tmp_
     assert e.value.start_again == again, e.value
 
 
+def test_the_refusal_of_a_run_without_its_config_is_documented_in_its_words(tmp_path):
+    # docs/cli.md's refusals still told of --resume for such a folder: the command's own words, as it says them
+    import re
+
+    run = _a_run(tmp_path)
+    with _words(True), pytest.raises(ConfigError) as e:
+        check_out_dir(run, None)
+    said = str(e.value)[len(str(run)):].replace("(stats.jsonl)", "(stats.jsonl, ...)")
+    docs = re.sub(r"\s+", " ", (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8"))
+    assert f"`RUN{said}`" in docs, said
+
+
 @pytest.mark.parametrize("cli", [False, True])
 def test_resume_refusals_name_the_caller_s_resume(tmp_path, cli):
     resume, overwrite = ("--resume", "--overwrite") if cli else ("resume=True", "overwrite=True")
@@ -400,6 +412,52 @@ def test_a_stopped_replay_run_advises_the_replay_s_own_call(tmp_path, monkeypatc
     _trained_quickly(monkeypatch, OSError("disk full"))
     with pytest.raises(OSError, match="^disk full$"):
         replay_run(config, run, dataset="npz", overwrite=True, progress=False, log=lambda m: None)
+
+
+@pytest.mark.parametrize("job", ["torchrun", "one process"])
+def test_a_replay_stopped_by_sighup_keeps_torchrun_s_note_where_it_ran_under_torchrun(tmp_path, monkeypatch, job):
+    # replay_run's own advice replaced the loops' and dropped their note for a torchrun job stopped by a closed
+    # terminal (torchrun passes SIGHUP on under nohup too): the next replay_run under the same torchrun command stopped
+    # again at the next hangup. One process under nohup outlives its terminal, so it is told no such thing.
+    import signal
+
+    import torch
+
+    from wildgan.config import write_run_config
+    from wildgan.errors import TrainingInterrupted, resume_advice
+    from wildgan.training import distributed as dist
+    from wildgan.training import run as run_mod
+
+    first = tmp_path / "first"
+    first.mkdir()
+    write_run_config(_run_config(tmp_path), first)
+    run = tmp_path / "run"
+    torchrun = job == "torchrun"
+    stop = TrainingInterrupted("interrupted by SIGHUP (terminal closed) at 0.032 of 0.128 kimg; checkpoint saved in X",
+                               signal.SIGHUP, where="at 0.032 of 0.128 kimg", checkpoint_dir="X",
+                               resume_advice=resume_advice(run, torchrun, signal.SIGHUP))
+
+    def train_run(cfg, run_dir, *, log, **kw):
+        log("tick 1 kimg 0.032")
+        raise stop
+
+    monkeypatch.setattr(run_mod, "train_run", train_run)
+    if torchrun:
+        # rank 0 of a job of 2, its context as init_distributed leaves it (no collective is made here)
+        monkeypatch.setattr(dist, "_CTX", dist.DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"),
+                                                           backend="gloo", job="job-a"))
+    config = first / "config.yaml"
+    with pytest.raises(TrainingInterrupted) as e:
+        run_mod.replay_run(config, run, dataset="npz", progress=False, log=lambda m: None)
+    again = f"replay_run({str(config)!r}, {str(run)!r}, dataset='npz', resume=True)"
+    if torchrun:
+        assert e.value.resume_advice == (
+            f"continue with the same torchrun command, its script calling {again} (torchrun passes a closed "
+            f"terminal's SIGHUP on to every rank, under nohup too: to outlive the terminal, run it in tmux or screen, "
+            f"or give torchrun --signals-to-handle SIGTERM,SIGINT,SIGQUIT)"), e.value.resume_advice
+    else:
+        assert e.value.resume_advice == f"continue with {again}", e.value.resume_advice
+    assert (run / "log.txt").read_text().splitlines()[-1] == f"stopped: {e.value}"
 
 
 def test_training_s_lines_and_refusals_name_train_run_s_settings(tmp_path, monkeypatch):

@@ -11,14 +11,15 @@ tests/unit/test_layering.py checks it):
 * config_args.py: train's options -> RunConfig: `--config FILE` and `--resume` install a file's values as option
   defaults (`set_from_config`, `resume_config`), and `build_run_config` turns the options into the run's config and
   split;
-* signals.py: SIGTERM and SIGHUP, and the line of a command they stopped;
+* signals.py: SIGTERM and SIGHUP;
 * one module per command: evaluate.py, export.py, info.py, report.py, score.py, train.py, study.py, demo.py (each
   `cmd_NAME` takes the parsed options and returns the exit code);
 * here, `make_parser` (the options, each command's parser given its `cmd_NAME`) and `main`: parses, dispatches, and
   turns each way a command ends into one line on stderr and an exit code (a WildganError: "wildgan: error: ...", 2;
   training stopped by a signal, with a checkpoint: 128 + the signal; Ctrl-C 130; SIGTERM 143; SIGHUP 129 for every
   command but `info` (signals.on_sighup; `info` keeps Python's default); out of memory or an OSError 1; a closed
-  stdout or stderr pipe 141, quietly, but for --debug's traceback).
+  stdout or stderr pipe 141, quietly, but for --debug's traceback). That line is said by common.say_end, which drops
+  it where stderr is gone by then, the exit code kept.
 
 How a `--config FILE` and the command line combine is said once, in config_args.py.
 """
@@ -38,7 +39,7 @@ from ..config import kernels_from_env, square_name
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
 from ..runlog import WARNING, RunLog, copying_warnings
-from .common import eprint, rank_tag, warn
+from .common import rank_tag, say_end, warn
 from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, data_config_from_args,
                           net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
                           run_config_to_options, set_from_config, typed_options)
@@ -52,7 +53,7 @@ from .parser import (DEVICE_HELP, EXAMPLES_EVAL, EXAMPLES_REPORT, EXAMPLES_SCORE
                      sub_parser, sub_parser_names)
 from .report import cmd_report
 from .score import cmd_score
-from .signals import on_sighup, on_sigterm, say_stop
+from .signals import on_sighup, on_sigterm
 from .study import cmd_study
 from .train import cmd_train
 
@@ -185,38 +186,38 @@ def _main(argv: Sequence[str] | None) -> int:
         finally:
             term_state["ending"] = True     # the outcome is decided (see on_sigterm)
     except TrainingInterrupted as e:
-        say_stop(f"wildgan{tag}: {e}")
+        say_end(f"wildgan{tag}: {e}")
         return 128 + (e.signum or 2)
     except WildganError as e:
         if debug:
             raise
-        eprint(f"wildgan: error{tag}: {e}")
+        say_end(f"wildgan: error{tag}: {e}")
         return 2
     except WildganWarning as e:
         # one of our warnings raised by a filter the user set (python -W error, PYTHONWARNINGS=error): they asked
         # for it to stop the command, not for a traceback; other libraries' warnings raised so stay tracebacks
         if debug:
             raise
-        eprint(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
-               f"PYTHONWARNINGS)")
+        say_end(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
+                f"PYTHONWARNINGS)")
         return 2
     except KeyboardInterrupt:
-        eprint(f"wildgan: {INTERRUPTED}")
+        say_end(f"wildgan: {INTERRUPTED}")
         return 130
     except MemoryError as e:
         if debug:
             raise
         # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
         # holds about 3x them: the decode, the pyramid, the training array)
-        eprint(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
-               f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
-               f"pixels)")
+        say_end(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into "
+                f"memory; use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the "
+                f"decoded pixels)")
         return 1
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
         # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129: on_sighup)
-        say_stop(f"wildgan{tag}: {e}")
+        say_end(f"wildgan{tag}: {e}")
         return 128 + e.signum
     except BrokenPipeError as e:
         if closed_outputs() == []:
@@ -224,7 +225,7 @@ def _main(argv: Sequence[str] | None) -> int:
             # OSError is, not a reader that left
             if debug:
                 raise
-            eprint(f"wildgan: error{tag}: {e}")
+            say_end(f"wildgan: error{tag}: {e}")
             return 1
         # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback (but for
         # --debug's), no error line (there is no one to read it), and no second error when Python flushes the
@@ -234,7 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
         if debug:
             raise
-        eprint(f"wildgan: error{tag}: {e}")
+        say_end(f"wildgan: error{tag}: {e}")
         return 1
     finally:
         warnings.formatwarning = saved_format

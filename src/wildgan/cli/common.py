@@ -1,5 +1,5 @@
-"""What the commands share: their lines on stderr (`eprint`, `warn`, `show`, a torchrun rank's tag), the options
-given (`option_given`) and how messages name them (`option_flag`, `csv_list`), and the refusals made before a
+"""What the commands share: their lines on stderr (`eprint`, `say_end`, `warn`, `show`, a torchrun rank's tag), the
+options given (`option_given`) and how messages name them (`option_flag`, `csv_list`), and the refusals made before a
 command's work (an --out file that cannot be written, a saved Detector where a run folder is wanted, a path with
 spaces split by the shell). Imports no other module of the CLI."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import as_typed
-from ..errors import ConfigError, WildganError
+from ..errors import ConfigError, WildganError, output_gone
 from ..fileio import unwritable_error
 from ..runlog import WARNING, RunLog, said
 
@@ -59,6 +59,22 @@ def eprint(line: str) -> None:
     line could land between them ("...exit codewildgan (rank 1 of 2): ...")."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def say_end(line: str) -> None:
+    """main's line for how a command ended (its error, its stop) and a note said just before it, on stderr, which may
+    be gone by then: a terminal hung up (EIO: the SIGHUP of a dropped ssh session), a pipe whose reader left (EPIPE),
+    a stream closed. The line is dropped where it cannot be written (a command that writes a log.txt has its
+    `stopped:` line there already): the failed write made main die with a traceback or without a word (a closed
+    stream's ValueError), or answer 141 for a reader gone, instead of the command's own exit code."""
+    if sys.stderr is None:          # (pythonw)
+        return
+    try:
+        eprint(line)
+    except (OSError, ValueError) as e:
+        # (a reader gone or a dead terminal: stdout and stderr pointed at os.devnull, so that what is still buffered
+        # does not fail in its turn at exit, exit status 120)
+        output_gone(e)
 
 
 def warn(msg: str) -> None:

@@ -1,12 +1,11 @@
 """How a command ends on a signal: SIGTERM as Ctrl-C is (one line, exit 143), SIGHUP as SIGTERM for every command
-but `info` (exit 129), and main's line for a stopped command, said even where the terminal is gone."""
+but `info` (exit 129). main says the stop's line with common.say_end, even where the terminal is gone."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Terminated, output_gone, stop_words
-from .common import eprint
+from ..errors import Terminated, stop_words
 
 
 def on_sigterm() -> tuple[Any, dict[str, bool]]:
@@ -66,14 +65,3 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
             raise Terminated(stop_words(signum), signum)
 
     return True, signal.signal(signal.SIGHUP, hup)
-
-
-def say_stop(line: str) -> None:
-    """main's line for a command stopped by a signal or a closed output, on stderr. Its terminal may be gone (a SIGHUP's
-    dead ssh session, EIO) or its pipe closed (what stopped training): the stop is said in log.txt already, and the
-    write that cannot be done must not turn the clean stop into a traceback and exit 1."""
-    try:
-        eprint(line)
-    except OSError as e:
-        if not output_gone(e):
-            raise

@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigError, Terminated, TrainingInterrupted, shell_word, stop_words, torchrun_hangup_note
+from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, stop_text, stop_words,
+                      torchrun_hangup_note)
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
-from .common import PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, warn
+from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, say_end,
+                     warn)
 from .config_args import build_run_config
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
@@ -117,6 +119,12 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         reword = getattr(a, "reword_stop", None)
         run_log.write(f"stopped: {reword(e) if reword is not None else e}")
         raise e from None
+    except Exception as caught:
+        # an error there (a full disk as the training scores are written, an error of --evaluate) reached the terminal
+        # alone, and log.txt ended on `trained ... (done)` as if the run were whole: recorded as the stop above is,
+        # then raised as it came, for main's line and exit code
+        _tell_failed_after_training(caught, a, res, left, ctx is not None, run_log)
+        raise
     return 0
 
 
@@ -167,11 +175,41 @@ def _stopped_after_training(e: BaseException, a: argparse.Namespace, res: Any, l
     import signal
 
     signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
-    during = {"the training scores": ", while the training images were scored",
-              "--evaluate": ", while the run was evaluated (--evaluate)"}.get(left[0], "") if left else ""
+    return _after_training(f"{stop_words(signum)} after the training{_during(left)}; {_complete(res)}", signum, a,
+                           left, distributed)
+
+
+def _tell_failed_after_training(e: Exception, a: argparse.Namespace, res: Any, left: list[str], distributed: bool,
+                                run_log: RunLog) -> None:
+    """An error (`e`) after the training, as `left[0]` ran (`left`: what _train had still to run), told as a stop after
+    it is: in log.txt, `stopped:` with the error, the training complete, what was left and the command that finishes
+    it; on the terminal, where something was left, a note of the same before main's own line for the error. In a
+    caller's words where it has its own (a.reword_stop: the demo's)."""
+    reword = getattr(a, "reword_stop", None) or (lambda told: told)
+    failed = f"failed after the training{_during(left)}: {stop_text(e)}; {_complete(res)}"
+    run_log.write(f"stopped: {reword(_after_training(failed, None, a, left, distributed))}")
+    if left:
+        # (said as main says the error: a terminal gone by now must not turn the error into another one)
+        say_end(f"wildgan: note: {reword(_after_training(_complete(res), None, a, left, distributed))}")
+
+
+def _during(left: list[str]) -> str:
+    """Which step after the training was running, from `left` (what _train had still to run): ', while ...'."""
+    return {"the training scores": ", while the training images were scored",
+            "--evaluate": ", while the run was evaluated (--evaluate)"}.get(left[0], "") if left else ""
+
+
+def _complete(res: Any) -> str:
+    """What a stop or an error after the training leaves of it (`res`: train_run's TrainResult)."""
     saved = f" ({res.final})" if res.final is not None else ""
-    return TrainingInterrupted(f"{stop_words(signum)} after the training{during}; the training is complete and its "
-                               f"networks are saved{saved}", signum, where="after the training",
+    return f"the training is complete and its networks are saved{saved}"
+
+
+def _after_training(message: str, signum: int | None, a: argparse.Namespace, left: list[str],
+                    distributed: bool) -> TrainingInterrupted:
+    """An end after the training (`message`), by `signum` (None for an error, told in these words but not raised as
+    a stop), with what was left (`left`) and the command that finishes it."""
+    return TrainingInterrupted(message, signum, where="after the training",
                                checkpoint_dir=str(Path(a.out) / "checkpoints"), complete=True,
                                resume_advice=_finish_advice(a, left, distributed, signum),
                                not_run=", ".join(left) or None)

@@ -65,7 +65,7 @@ from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missin
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
 from ..errors import (ConfigError, TrainingInterrupted, WildganError, in_cli, option_words, shell_word, skip_bad_option,
-                      warn_user)
+                      torchrun_hangup_note, warn_user)
 from ..runlog import RunLog, copying_warnings, kept_by_caller
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
@@ -845,14 +845,17 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
 def _replay_stop(e: BaseException, config: Path, run_dir: Path, data: str | Path | None, dataset: str | None,
                  distributed: bool) -> BaseException:
     """`e`, or for a TrainingInterrupted with the loops' resume_advice (train_run's call, to a Python caller), the
-    same stop advising the replay_run call that continues it: its CONFIG, RUN_DIR, data and dataset, resume=True."""
+    same stop advising the replay_run call that continues it: its CONFIG, RUN_DIR, data and dataset, resume=True (under
+    torchrun, `distributed`, with torchrun_hangup_note for a SIGHUP)."""
     if not isinstance(e, TrainingInterrupted) or not e.resume_advice or in_cli():
         return e
     args = [repr(str(config)), repr(str(run_dir)), *([f"data={str(data)!r}"] if data is not None else []),
             *([f"dataset={dataset!r}"] if dataset is not None else []), "resume=True"]
     again = f"replay_run({', '.join(args)})"
-    advice = (f"continue with the same torchrun command, its script calling {again}" if distributed else
-              f"continue with {again}")
+    # (under torchrun a closed terminal's SIGHUP stops the next job too: its note, as resume_advice gives it; one
+    # process under nohup outlives the terminal, so there the note would be wrong)
+    advice = (f"continue with the same torchrun command, its script calling {again}{torchrun_hangup_note(e.signum)}"
+              if distributed else f"continue with {again}")
     again_said = TrainingInterrupted(e.message, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
                                      complete=e.complete, resume_advice=advice, not_run=e.not_run)
     # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
