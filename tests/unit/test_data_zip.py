@@ -265,3 +265,30 @@ def test_an_evaluation_on_a_zip_is_named_after_it_as_one_on_a_tar_is() -> None:
     for name in ("cells.zip", "cells.tar.gz"):
         got = evaluation_dir(Path("/r"), recorded, {"source": f"/d/{name}", "normal_classes": ["good"]})
         assert got.parent == Path("/r") and got.name.startswith("eval-cells-") and "zip" not in got.name, got
+
+
+def test_a_zip_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: Path, _cache: Path) -> None:
+    """Some Windows tools write member names as 'cells\\bad\\000.png', which zipfile unpacked on Linux as files of
+    those names at the unpack's top: the class folders, and so the labels, were lost. Read as the zip with '/' is;
+    a '..' or an absolute path said with backslashes is still refused."""
+    forward = _tree()
+    archive = tmp_path / "cells.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in forward.items():
+            z.writestr(zipfile.ZipInfo(name.replace("/", "\\")), data)     # (ZipInfo keeps a backslash on Linux)
+        z.writestr(zipfile.ZipInfo("cells\\good\\"), b"")                # a folder entry, as such tools add
+    train, _, kind = load_dataset(archive)
+    want, _, want_kind = load_dataset(_zip(tmp_path / "slashes.zip", forward))
+    assert kind == want_kind == "folder-tar" and train.ids == want.ids and train.ids[0] == "bad/000.png"
+    np.testing.assert_array_equal(train.y, want.y)
+    assert train.info.get("class_names") == want.info.get("class_names")
+    (tree,) = [p for p in _cache.iterdir() if p.is_dir() and p.name.startswith("cells-")]
+    assert sorted(os.listdir(tree / "cells")) == ["bad", "good"] and "\\" not in "".join(map(str, tree.rglob("*")))
+    for name, why in (("cells\\..\\..\\evil.png", "escapes the target folder"), ("C:\\evil.png", "absolute path")):
+        bad = tmp_path / "bad.zip"
+        with zipfile.ZipFile(bad, "w") as z:
+            z.writestr(zipfile.ZipInfo("cells\\good\\000.png"), _png(1))
+            z.writestr(zipfile.ZipInfo(name), _png(9))
+        with pytest.raises(DataError, match=re.escape(f"{why}: {name!r}")):
+            dl.safe_extract(bad, tmp_path / "dest")
+        assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()

@@ -97,6 +97,13 @@ def _kind(archive: Path) -> str:
     return "zip" if archive.name.lower().endswith(".zip") else "tar"
 
 
+def _zip_name(m: zipfile.ZipInfo) -> str:
+    """A zip member's name with '/' between its folders: some Windows tools write 'normal\\001.png', which zipfile
+    keeps as it is on Linux and macOS, where it unpacked as one file of that name, its class folder lost (as unzip
+    does, a backslash is taken for the separator it was meant as)."""
+    return m.filename.replace("\\", "/")
+
+
 def _extract_zip(archive: Path, dest: str | Path) -> None:
     """safe_extract of a zip: every member checked before any is written."""
     with zipfile.ZipFile(archive) as z:
@@ -110,6 +117,8 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
                 raise DataError(f"{archive}: member {m.filename!r} is compressed with a method Python's zipfile does "
                                 f"not read (zip method {m.compress_type}): unzip it yourself and pass the folder, or "
                                 f"make the zip again (plain deflate) or a .tar.gz")
+            # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
+            m.filename = _zip_name(m)
         try:
             z.extractall(dest, members=members)
         except (RuntimeError, NotImplementedError) as e:
@@ -133,7 +142,7 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     try:
         if _kind(archive) == "zip":
             with zipfile.ZipFile(archive) as z:
-                names = z.namelist()
+                names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
