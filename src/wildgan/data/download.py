@@ -166,17 +166,17 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     archive = Path(archive).resolve()
     st = archive.stat()
     key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    stem = archive.name
-    for suf in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"):
-        if stem.lower().endswith(suf):      # (a zip from Windows is often NAME.ZIP)
-            stem = stem[: -len(suf)]
-            break
+    stems = _unpack_stems(archive.name)
+    stem = stems[0]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{stem}-{key}"
-    if final.is_dir():
-        _mark_used(final, archive)
-        _drop_earlier_unpacks(root, stem, final, archive)
-        return final
+    # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
+    # once complete, as here; its decoded caches, named after it, are read too)
+    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    if found is not None:
+        _mark_used(found, archive)
+        _drop_earlier_unpacks(root, stems, found, archive)
+        return found
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
@@ -190,7 +190,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
     # that nothing else ever frees
-    for old in root.glob(f".tmp-{glob.escape(stem)}-*"):
+    for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
         try:
             if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
                 shutil.rmtree(old, ignore_errors=True)
@@ -207,8 +207,22 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _mark_used(final, archive)
-    _drop_earlier_unpacks(root, stem, final, archive)
+    _drop_earlier_unpacks(root, stems, final, archive)
     return final
+
+
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+
+def _unpack_stems(name: str) -> tuple[str, ...]:
+    """The start of the unpack folders' names of the archive named `name` (its name less its archive suffix, in any
+    case: a zip from Windows is often NAME.ZIP), then the one a wildgan before zips were read gave it where that
+    differs: a tar's suffix was stripped in lower case only, so X.TAR.GZ unpacked into X.TAR.GZ-KEY. An unpack under
+    either is found and swept: one under the earlier name was otherwise unpacked again beside it, and kept for good."""
+    stem = next((name[: -len(s)] for s in (*_TAR_SUFFIXES, ".zip") if name.lower().endswith(s)), name)
+    earlier = next((name[: -len(s)] for s in _TAR_SUFFIXES if name.endswith(s)), name)
+    # (a zip was never unpacked before: no earlier name)
+    return (stem,) if earlier == stem or name.lower().endswith(".zip") else (stem, earlier)
 
 
 def _source_file(unpacked: Path) -> Path:
@@ -227,12 +241,13 @@ def _mark_used(unpacked: Path, archive: Path) -> None:
         pass
 
 
-def _drop_earlier_unpacks(root: Path, stem: str, current: Path, archive: Path) -> None:
-    """Remove the unpacks of `archive`'s earlier contents (other keys, same archive path in their .source) that were
-    last used more than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a
-    .source (made by an older wildgan) are left alone: which archive they hold is not known."""
+def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:
+    """Remove the unpacks of `archive`'s earlier contents (other keys, or the same under an earlier name: the folder
+    names starting with one of `stems`, _unpack_stems; same archive path in their .source) that were last used more
+    than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a .source (made
+    by an older wildgan) are left alone: which archive they hold is not known."""
     now = time.time()
-    for src in root.glob(f"{glob.escape(stem)}-*.source"):
+    for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
