@@ -67,7 +67,8 @@ def _zip_member_other(m: zipfile.ZipInfo) -> str | None:
 
 def safe_extract(archive: str | Path, dest: str | Path) -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
-    filter for a tar), and a zip's encrypted members (it has no password to give)."""
+    filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
+    sizes do not fit in the free space of dest's disk (_check_room)."""
     archive = Path(archive)
     try:
         if _kind(archive) == "zip":
@@ -77,6 +78,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             members = tar.getmembers()
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
+            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members])
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
@@ -91,6 +93,41 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+# Each member's declared size bounds what it writes: zipfile stops a member's output at its declared file_size (a
+# zip whose header says less than its data holds fails its CRC check there), and tarfile copies exactly the declared
+# size (what follows is read as the next header). So their sum is what an unpack can take, and a decompression bomb
+# or a too-full disk is refused before anything is written, not found out by a disk filled to its last byte.
+_BLOCK = 4096                   # a file takes whole blocks of its file system: 60,000 1 KiB images take 240 MiB
+UNPACK_KEEP_FREE = 64 << 20     # left free beside an unpack, for everything else writing to that disk
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known."""
+    for d in (folder, *folder.parents):
+        if d.exists():
+            try:
+                return shutil.disk_usage(d).free
+            except OSError:
+                return None
+    return None
+
+
+def _check_room(archive: Path, dest: Path, sizes: list[int]) -> None:
+    """Refuse to unpack `archive`, whose members declare `sizes` (0 for a folder), into dest where the disk lacks the
+    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over."""
+    free = _free_bytes(dest)
+    need = sum(max(1, -(-n // _BLOCK)) * _BLOCK for n in sizes) + UNPACK_KEEP_FREE
+    if free is not None and need > free:
+        raise DataError(f"{archive}: unpacks to {_size_text(sum(sizes))} in {len(sizes)} files and folders, more "
+                        f"than the disk of {dest.parent} has free ({_size_text(free)}; it needs "
+                        f"{_size_text(need)}, with a margin); free space there, or set $WILDGAN_CACHE to a folder "
+                        f"on a disk with more room")
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
 def _kind(archive: Path) -> str:
@@ -119,6 +156,7 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
                                 f"make the zip again (plain deflate) or a .tar.gz")
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
+        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
         try:
             z.extractall(dest, members=members)
         except (RuntimeError, NotImplementedError) as e:
