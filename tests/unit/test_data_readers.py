@@ -372,6 +372,44 @@ def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_fo
     assert len(load_dataset(tgz)[0]) == 7
 
 
+def test_the_unpack_of_an_upper_case_archive_name_made_by_an_earlier_wildgan_is_used_then_swept(tmp_path, monkeypatch):
+    """A tar's suffix was stripped in lower case only, so X.TAR.GZ unpacked into X.TAR.GZ-KEY; stripped in any case
+    now (X-KEY), that unpack was neither found (the archive unpacked and decoded again beside it) nor swept once the
+    archive changed (kept for good). It is used as it is, with its decoded cache; once the archive's contents
+    change and it is a day unused, it goes as an unpack of earlier contents does."""
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path).rename(tmp_path / "TREE.TAR.GZ")
+    load_dataset(tgz)
+    (made,) = [p for p in cache.iterdir() if p.is_dir()]
+    key = made.name.rsplit("-", 1)[1]
+    assert made.name == f"TREE-{key}"
+    earlier = cache / f"TREE.TAR.GZ-{key}"                     # as the earlier wildgan named it, and its files
+    for p in sorted(cache.iterdir()):
+        p.rename(cache / p.name.replace(made.name, earlier.name))
+    assert (cache / f"{earlier.name}.source").is_file() and list(cache.glob(f"{earlier.name}.decoded-*.npz"))
+
+    def unpacked_again(*a, **k):
+        raise AssertionError("unpacked again beside the earlier unpack")
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "safe_extract", unpacked_again)
+        assert dl.unpack_cached(tgz) == earlier
+        train, test, _ = load_dataset(tgz)
+    assert len(train) == 6 and len(test) == 4 and [p for p in cache.iterdir() if p.is_dir()] == [earlier]
+    with tarfile.open(tgz, "w:gz") as tar:                      # other contents: unpacked anew, under today's name
+        tar.add(tmp_path / "src" / "cifarish", arcname="cifarish")
+    t = time.time() - 60
+    os.utime(tgz, (t, t))
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(cache / f"{earlier.name}.source", (old, old))
+    now = dl.unpack_cached(tgz)
+    assert now.name.startswith("TREE-") and now != made and now.is_dir()
+    assert not earlier.exists() and not list(cache.glob(f"{earlier.name}*"))
+
+
 def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypatch):
     from wildgan.data import imageset
 

@@ -497,6 +497,40 @@ def test_split_differences_leave_what_newly_skipped_files_account_for_to_their_w
     assert f"n_train {n - 1} -> {n}" in split_differences(s, dict(rec, n_train=n - 1), skips_said=True)
 
 
+def test_a_file_left_out_of_a_fit_s_images_is_not_said_as_images_edited_in_place(tmp_path):
+    """A Detector.fit's record compares its images by their pixels alone (its ids are fit's, not the reader's): a
+    file unreadable since, left out under skip_bad, changes that checksum as it changes the ids, and was listed with
+    skips_said as "the training images' pixels; ... so the files themselves changed: e.g. images replaced or edited
+    in place", beside the warning naming the file, although nothing else changed. A file added besides is still
+    said: every file of a fit is trained on, so the count no longer fits the one left out."""
+    from PIL import Image
+
+    from wildgan.data import newly_skipped
+
+    root = _pile(tmp_path / "pile", 20)
+    cfg = DataConfig(data=str(root), skip_bad=True)
+    s = build_split(cfg)
+    # (as scoring.train_scores compares a fit's record: without its ids, and without the n_read fit does not record)
+    rec = {k: v for k, v in {**s.info, **split_summary(s), "protocol": "detector", "detector_input": True}.items()
+           if k not in ("train_ids_sha256", "n_read")}
+
+    def as_fit(split):            # (fit's files read back: data not of a pile's protocol, train_scores._read_fit_files)
+        return replace(split, info={**split.info, "protocol": "detector"})
+
+    (root / "003.png").write_bytes((root / "003.png").read_bytes()[:40])
+    s = as_fit(build_split(cfg))
+    assert [e["path"] for e in newly_skipped(s, rec)] == [str(root / "003.png")]
+    assert split_differences(s, rec, train_only=True) == [
+        "n_train 20 -> 19", "the training images' pixels", "decoded by the same image reader and decoders as "
+        "recorded, so the files themselves changed: e.g. images replaced or edited in place under the same names, "
+        "or an .npz's images reordered"]
+    assert split_differences(s, rec, skips_said=True) == []
+    assert split_differences(s, rec, train_only=True, skips_said=True) == []
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "new.png")
+    said = split_differences(as_fit(build_split(cfg)), rec, train_only=True, skips_said=True)
+    assert said and said[0] == "the training images' pixels", said
+
+
 def _recorded_labelled_tree(tmp_path: Path) -> tuple[DataConfig, dict]:
     """A labelled folder tree d/{train,test}/{a,b} of PNGs (normal a, skip_bad) and the split record of its split."""
     for part, n in (("train", 20), ("test", 6)):

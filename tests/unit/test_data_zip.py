@@ -265,3 +265,102 @@ def test_an_evaluation_on_a_zip_is_named_after_it_as_one_on_a_tar_is() -> None:
     for name in ("cells.zip", "cells.tar.gz"):
         got = evaluation_dir(Path("/r"), recorded, {"source": f"/d/{name}", "normal_classes": ["good"]})
         assert got.parent == Path("/r") and got.name.startswith("eval-cells-") and "zip" not in got.name, got
+
+
+def test_a_zip_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: Path, _cache: Path) -> None:
+    """Some Windows tools write member names as 'cells\\bad\\000.png', which zipfile unpacked on Linux as files of
+    those names at the unpack's top: the class folders, and so the labels, were lost. Read as the zip with '/' is;
+    a '..' or an absolute path said with backslashes is still refused."""
+    forward = _tree()
+    archive = tmp_path / "cells.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in forward.items():
+            z.writestr(zipfile.ZipInfo(name.replace("/", "\\")), data)     # (ZipInfo keeps a backslash on Linux)
+        z.writestr(zipfile.ZipInfo("cells\\good\\"), b"")                # a folder entry, as such tools add
+    train, _, kind = load_dataset(archive)
+    want, _, want_kind = load_dataset(_zip(tmp_path / "slashes.zip", forward))
+    assert kind == want_kind == "folder-tar" and train.ids == want.ids and train.ids[0] == "bad/000.png"
+    np.testing.assert_array_equal(train.y, want.y)
+    assert train.info.get("class_names") == want.info.get("class_names")
+    (tree,) = [p for p in _cache.iterdir() if p.is_dir() and p.name.startswith("cells-")]
+    assert sorted(os.listdir(tree / "cells")) == ["bad", "good"] and "\\" not in "".join(map(str, tree.rglob("*")))
+    for name, why in (("cells\\..\\..\\evil.png", "escapes the target folder"), ("C:\\evil.png", "absolute path")):
+        bad = tmp_path / "bad.zip"
+        with zipfile.ZipFile(bad, "w") as z:
+            z.writestr(zipfile.ZipInfo("cells\\good\\000.png"), _png(1))
+            z.writestr(zipfile.ZipInfo(name), _png(9))
+        with pytest.raises(DataError, match=re.escape(f"{why}: {name!r}")):
+            dl.safe_extract(bad, tmp_path / "dest")
+        assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()
+
+
+def _lying_zip(path: Path, real: bytes, said: int) -> Path:
+    """A zip of pile/000.png holding `real` (deflated), whose headers (local and central) say it unpacks to `said`
+    bytes: what a decompression bomb that hides its size, or a damaged zip, looks like."""
+    import struct
+
+    _zip(path, {"pile/000.png": real, "pile/001.png": _png(1)})
+    data = bytearray(path.read_bytes())
+    for sig, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):      # (the uncompressed size in each header)
+        struct.pack_into("<I", data, data.find(sig) + at, said)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_an_archive_that_does_not_fit_in_the_cache_s_free_space_is_refused_before_anything_is_written(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Neither a tar nor a zip was checked against the free space: a decompression bomb, or a data set larger than
+    the disk, filled the cache's disk to its last byte before failing. The members' declared sizes (in whole blocks,
+    with a margin) are weighed against the free space first, and the refusal names the archive, both sizes and
+    $WILDGAN_CACHE; the cache is left as it was. With room, the same archive unpacks."""
+    members = {f"pile/{i:03d}.png": _png(i) for i in range(3)} | {"pile/big.bin": bytes(3 << 20)}   # (3 MiB of 0s)
+    if kind == "zip":
+        archive = _zip(tmp_path / "pile.zip", members)
+    else:
+        archive = tmp_path / "pile.tar.gz"
+        with tarfile.open(archive, "w:gz") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    assert archive.stat().st_size < 100_000                          # (a small archive: the size is its unpack's)
+    asked: list[Path] = []
+
+    def free(folder: Path) -> int:
+        asked.append(folder)
+        return 50 << 20                                              # less than the 64 MiB margin plus 3 MiB
+
+    monkeypatch.setattr(dl, "_free_bytes", free)
+    with pytest.raises(DataError) as e:
+        dl.unpack_cached(archive)
+    assert re.fullmatch(rf"{re.escape(str(archive))}: unpacks to 3\.0 MiB in 4 files and folders, more than the "
+                        rf"disk of {re.escape(str(_cache))} has free \(50\.0 MiB; it needs 67\.0 MiB, with a "
+                        rf"margin\); free space there, or set \$WILDGAN_CACHE to a folder on a disk with more room",
+                        str(e.value)), str(e.value)
+    assert asked and all(p.parent == _cache for p in asked) and not list(_cache.iterdir())
+    monkeypatch.setattr(dl, "_free_bytes", lambda folder: 68 << 20)
+    tree = dl.unpack_cached(archive)
+    assert (tree / "pile" / "big.bin").stat().st_size == 3 << 20
+
+
+def test_an_archive_member_longer_than_it_says_writes_no_more_and_leaves_no_unpack(tmp_path: Path,
+                                                                                    _cache: Path) -> None:
+    """The free-space check trusts the declared sizes, which the readers hold each member to: zipfile stops a
+    member at its declared size (a zip that says less than it holds then fails its CRC check), tarfile copies exactly
+    the declared size. The unpack that failed is removed: nothing half-written is later taken for a complete one."""
+    archive = _lying_zip(tmp_path / "pile.zip", bytes(1 << 20), 10)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: not a readable zip archive or truncated "
+                                        r"\(Bad CRC-32 for file 'pile/000.png'\)$"):
+        dl.safe_extract(archive, tmp_path / "dest")
+    assert (tmp_path / "dest" / "pile" / "000.png").stat().st_size <= 10
+    with pytest.raises(DataError, match="Bad CRC-32"):
+        load_dataset(archive)
+    assert not [p for p in _cache.iterdir() if p.is_dir()]                 # (nor a '.tmp-*' unpack)
+    # a tar's header that says 10 bytes of a longer file: 10 bytes written, the rest never read as that file's
+    block = tarfile.TarInfo("pile/000.png")
+    block.size = 10
+    raw = block.tobuf(format=tarfile.GNU_FORMAT) + bytes(1 << 20) + bytes(1024)
+    (tmp_path / "pile.tar").write_bytes(raw)
+    dl.safe_extract(tmp_path / "pile.tar", tmp_path / "dest-tar")
+    assert (tmp_path / "dest-tar" / "pile" / "000.png").stat().st_size == 10

@@ -67,7 +67,8 @@ def _zip_member_other(m: zipfile.ZipInfo) -> str | None:
 
 def safe_extract(archive: str | Path, dest: str | Path) -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
-    filter for a tar), and a zip's encrypted members (it has no password to give)."""
+    filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
+    sizes do not fit in the free space of dest's disk (_check_room)."""
     archive = Path(archive)
     try:
         if _kind(archive) == "zip":
@@ -77,6 +78,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             members = tar.getmembers()
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
+            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members])
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
@@ -93,8 +95,50 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
 
 
+# Each member's declared size bounds what it writes: zipfile stops a member's output at its declared file_size (a
+# zip whose header says less than its data holds fails its CRC check there), and tarfile copies exactly the declared
+# size (what follows is read as the next header). So their sum is what an unpack can take, and a decompression bomb
+# or a too-full disk is refused before anything is written, not found out by a disk filled to its last byte.
+_BLOCK = 4096                   # a file takes whole blocks of its file system: 60,000 1 KiB images take 240 MiB
+UNPACK_KEEP_FREE = 64 << 20     # left free beside an unpack, for everything else writing to that disk
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known."""
+    for d in (folder, *folder.parents):
+        if d.exists():
+            try:
+                return shutil.disk_usage(d).free
+            except OSError:
+                return None
+    return None
+
+
+def _check_room(archive: Path, dest: Path, sizes: list[int]) -> None:
+    """Refuse to unpack `archive`, whose members declare `sizes` (0 for a folder), into dest where the disk lacks the
+    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over."""
+    free = _free_bytes(dest)
+    need = sum(max(1, -(-n // _BLOCK)) * _BLOCK for n in sizes) + UNPACK_KEEP_FREE
+    if free is not None and need > free:
+        raise DataError(f"{archive}: unpacks to {_size_text(sum(sizes))} in {len(sizes)} files and folders, more "
+                        f"than the disk of {dest.parent} has free ({_size_text(free)}; it needs "
+                        f"{_size_text(need)}, with a margin); free space there, or set $WILDGAN_CACHE to a folder "
+                        f"on a disk with more room")
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
+
+
 def _kind(archive: Path) -> str:
     return "zip" if archive.name.lower().endswith(".zip") else "tar"
+
+
+def _zip_name(m: zipfile.ZipInfo) -> str:
+    """A zip member's name with '/' between its folders: some Windows tools write 'normal\\001.png', which zipfile
+    keeps as it is on Linux and macOS, where it unpacked as one file of that name, its class folder lost (as unzip
+    does, a backslash is taken for the separator it was meant as)."""
+    return m.filename.replace("\\", "/")
 
 
 def _extract_zip(archive: Path, dest: str | Path) -> None:
@@ -110,6 +154,9 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
                 raise DataError(f"{archive}: member {m.filename!r} is compressed with a method Python's zipfile does "
                                 f"not read (zip method {m.compress_type}): unzip it yourself and pass the folder, or "
                                 f"make the zip again (plain deflate) or a .tar.gz")
+            # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
+            m.filename = _zip_name(m)
+        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
         try:
             z.extractall(dest, members=members)
         except (RuntimeError, NotImplementedError) as e:
@@ -133,7 +180,7 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     try:
         if _kind(archive) == "zip":
             with zipfile.ZipFile(archive) as z:
-                names = z.namelist()
+                names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
@@ -157,17 +204,17 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     archive = Path(archive).resolve()
     st = archive.stat()
     key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    stem = archive.name
-    for suf in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"):
-        if stem.lower().endswith(suf):      # (a zip from Windows is often NAME.ZIP)
-            stem = stem[: -len(suf)]
-            break
+    stems = _unpack_stems(archive.name)
+    stem = stems[0]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{stem}-{key}"
-    if final.is_dir():
-        _mark_used(final, archive)
-        _drop_earlier_unpacks(root, stem, final, archive)
-        return final
+    # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
+    # once complete, as here; its decoded caches, named after it, are read too)
+    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    if found is not None:
+        _mark_used(found, archive)
+        _drop_earlier_unpacks(root, stems, found, archive)
+        return found
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
@@ -181,7 +228,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
     # that nothing else ever frees
-    for old in root.glob(f".tmp-{glob.escape(stem)}-*"):
+    for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
         try:
             if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
                 shutil.rmtree(old, ignore_errors=True)
@@ -198,8 +245,22 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _mark_used(final, archive)
-    _drop_earlier_unpacks(root, stem, final, archive)
+    _drop_earlier_unpacks(root, stems, final, archive)
     return final
+
+
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+
+def _unpack_stems(name: str) -> tuple[str, ...]:
+    """The start of the unpack folders' names of the archive named `name` (its name less its archive suffix, in any
+    case: a zip from Windows is often NAME.ZIP), then the one a wildgan before zips were read gave it where that
+    differs: a tar's suffix was stripped in lower case only, so X.TAR.GZ unpacked into X.TAR.GZ-KEY. An unpack under
+    either is found and swept: one under the earlier name was otherwise unpacked again beside it, and kept for good."""
+    stem = next((name[: -len(s)] for s in (*_TAR_SUFFIXES, ".zip") if name.lower().endswith(s)), name)
+    earlier = next((name[: -len(s)] for s in _TAR_SUFFIXES if name.endswith(s)), name)
+    # (a zip was never unpacked before: no earlier name)
+    return (stem,) if earlier == stem or name.lower().endswith(".zip") else (stem, earlier)
 
 
 def _source_file(unpacked: Path) -> Path:
@@ -218,12 +279,13 @@ def _mark_used(unpacked: Path, archive: Path) -> None:
         pass
 
 
-def _drop_earlier_unpacks(root: Path, stem: str, current: Path, archive: Path) -> None:
-    """Remove the unpacks of `archive`'s earlier contents (other keys, same archive path in their .source) that were
-    last used more than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a
-    .source (made by an older wildgan) are left alone: which archive they hold is not known."""
+def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:
+    """Remove the unpacks of `archive`'s earlier contents (other keys, or the same under an earlier name: the folder
+    names starting with one of `stems`, _unpack_stems; same archive path in their .source) that were last used more
+    than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a .source (made
+    by an older wildgan) are left alone: which archive they hold is not known."""
     now = time.time()
-    for src in root.glob(f"{glob.escape(stem)}-*.source"):
+    for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue

@@ -1465,25 +1465,31 @@ def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, A
     """The split_summary fields whose differences from `recorded` the newly skipped files can account for, and
     nothing when a count does not fit (or no file is newly skipped): then every difference is the data's. Each file
     takes at most 1 + rotations images out of a count and adds none (a labelled split: it may have been a training,
-    test or unused image, and another may be drawn in its place), exactly that many out of an unlabelled pile's
-    n_train (every file of a pile is trained on), and changes the ids and pixels of the images around it, which
-    their checksums cannot tell apart from other changes. A record with n_read (the images the reader decoded, in
-    every class and part) tells a file added or removed besides, also where the counts still fit (one unreadable and
-    one added in the same class); a file added and another removed besides still go unsaid. Pixels
+    test or unused image, and another may be drawn in its place), exactly that many out of an unlabelled pile's or a
+    Detector.fit's n_train (every file of those is trained on), and changes the ids and pixels of the images around
+    it, which their checksums cannot tell apart from other changes. A record with n_read (the images the reader
+    decoded, in every class and part) tells a file added or removed besides, also where the counts still fit (one
+    unreadable and one added in the same class); a file added and another removed besides still go unsaid. Pixels
     changed under the same ids are the same files edited, which no file left out explains: they are said (e.g. a
-    training image edited in place while a test image became unreadable)."""
+    training image edited in place while a test image became unreadable); pixels compared without ids, as the ids
+    are, are accounted for."""
     skipped = len(newly_skipped(split, recorded))
     if isinstance(recorded.get("n_read"), int) and recorded["n_read"] - split.info.get("n_read", -1) != skipped:
         return set()    # the files read now are not those read then less the skipped ones: files added or removed
     most = skipped * (1 + int(split.info.get("rotations") or 0))
-    pile = split.info.get("protocol") == "unlabelled"
+    # (a Detector.fit trained on every image it read, as a pile's run does)
+    pile = split.info.get("protocol") == "unlabelled" or bool(recorded.get("detector_input"))
     counts = [k for k in ("n_train", "n_train_anomalous", "n_test", "n_test_anomalous") if k in recorded]
     for k in counts:
         drop = recorded[k] - now[k] if isinstance(recorded[k], int) else -1
         if not most or not (drop == most if pile and k == "n_train" else 0 <= drop <= most):
             return set()
-    # (not the pixels: those of other ids are not listed anyway, and those under the same ids are the same files')
-    return {*counts, "train_ids_sha256", "test_ids_sha256"}
+    # (not the pixels of a part whose ids are recorded: those of other ids are not listed anyway, and those under
+    # the same ids are the same files'. A record without them, a Detector.fit's, compared by pixels alone (data.
+    # replay): there the file left out changes them as it changes ids, and they were said as images edited in place)
+    unnamed = {k for k in ("train_pixels_sha256", "test_pixels_sha256")
+               if k.replace("_pixels_", "_ids_") not in recorded}
+    return {*counts, "train_ids_sha256", "test_ids_sha256", *unnamed}
 
 
 def reader_change_text(recorded_version: Any) -> str:

@@ -468,7 +468,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     skipped = newly_skipped(split, info, training=True)
     if skipped:
         warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
-                      info.get("protocol") == "unlabelled", held)
+                      info.get("protocol") == "unlabelled" or fit, held)     # (fit trains on every image)
     if held is not None:
         # the rebuilt split's warning, where nothing here joined it (its files were no training images): said before
         # the scoring's progress bar, not after the whole training split is scored
