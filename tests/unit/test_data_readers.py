@@ -778,6 +778,36 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ load_images
+def test_chula_rbc12_folder_with_its_download_zip_beside_the_npz_takes_the_npz(monkeypatch, tmp_path):
+    """$WILDGAN_DATA/chula-rbc12/ holding the prepared .npz and the original download (a zip of smear photos) took
+    the .npz until zips were read as data, then was refused as "2 data sets". The chula-rbc12 protocol needs photo
+    ids, which only an .npz holds: an archive beside one is no data set of it. Two .npz files stay ambiguous, an
+    archive alone is still the one found (for the protocol to refuse by name), and for the other data sets an .npz
+    and an archive are two data sets, as before."""
+    from wildgan.data.readers import absolute_data_path
+
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path))
+    sub = tmp_path / "chula-rbc12"
+    sub.mkdir()
+    (sub / "Chula-RBC-12-Dataset-main.zip").write_bytes(b"PK")
+    assert resolve_data_root(None, "chula-rbc12") == sub / "Chula-RBC-12-Dataset-main.zip"
+    (sub / "cells.tar.gz").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"2 data sets for dataset='chula-rbc12'"):
+        resolve_data_root(None, "chula-rbc12")
+    np.savez(sub / "chula.npz", x=np.zeros((2, 4, 4), np.uint8), y=np.array([0, 1]),
+             is_anomaly=np.array([0, 1]), image_id=np.array([0, 1]))
+    assert resolve_data_root(None, "chula-rbc12") == sub / "chula.npz"
+    assert absolute_data_path(None, "chula-rbc12") == str(sub / "chula.npz")
+    (sub / "Chula.NPZ").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"2 data sets for dataset='chula-rbc12' .*\(Chula.NPZ, chula.npz\)"):
+        resolve_data_root(None, "chula-rbc12")
+    (tmp_path / "mnist").mkdir()
+    for name in ("m.npz", "m.zip"):
+        (tmp_path / "mnist" / name).write_bytes(b"x")
+    with pytest.raises(DataError, match=r"2 data sets for dataset='mnist' .*\(m.npz, m.zip\)"):
+        resolve_data_root(None, "mnist")
+
+
 def test_load_images_files_and_folders(tmp_path):
     make_tree(tmp_path / "d", n=2, size=(20, 30))
     single = save(tmp_path / "one.jpg", np.zeros((8, 8), np.uint8))

@@ -1122,6 +1122,25 @@ def test_a_split_recorded_with_label_minus_one_as_a_normal_class_is_the_runs_own
     assert evaluation_dir(tmp_path / "run", other, split.info) != tmp_path / "run"
 
 
+def test_an_evaluation_on_any_archive_is_named_after_its_data_without_the_suffix() -> None:
+    """evaluation_dir stripped .tar.gz, .tgz, .tar, .zip and .npz by a list of its own, so an evaluation on
+    cells.tar.bz2 or cells.tar.xz (tar archives the readers take) went to eval-cells.tar.bz2-<hash>. It now strips
+    the suffixes data.dataset_files knows archives by, in any case; the source's path still picks the hash."""
+    from wildgan.data.dataset_files import is_archive
+    from wildgan.evaluation.run import evaluation_dir
+
+    recorded = {"source": "/a/train.npz", "protocol": "folder", "normal_classes": ["good"]}
+    got = {}
+    for name in ("cells.tar.gz", "cells.tgz", "cells.tar", "cells.tar.bz2", "cells.TAR.XZ", "cells.zip", "cells.npz"):
+        assert name.endswith("npz") or is_archive(Path(name)), name
+        d = evaluation_dir(Path("/r"), recorded, {"source": f"/d/{name}", "normal_classes": ["good"]})
+        assert d.parent == Path("/r") and re.fullmatch(r"eval-cells-[0-9a-f]{6}", d.name), (name, d.name)
+        got[name] = d.name
+    assert len(set(got.values())) == len(got)            # (seven files: seven folders)
+    d = evaluation_dir(Path("/r"), recorded, {"source": "/d/cells.v2", "normal_classes": ["good"]})
+    assert d.name.startswith("eval-cells.v2-"), d.name
+
+
 def test_a_study_that_holds_cells_of_the_old_default_normal_set_is_told_its_default_cell_changed(tmp_path, capsys,
                                                                                                 monkeypatch):
     # an older wildgan's study without --normal trained such data's cell 'elliptocyte,normal' (its split resolved

@@ -3584,6 +3584,35 @@ def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_pat
         run_training_scores(run, device="cpu")
 
 
+def test_a_fit_on_a_list_of_files_all_gone_names_them_and_the_list(tmp_path, one_thread, monkeypatch) -> None:
+    """With every file of a fit's list gone (and the training-score caches with them), the error said "none of the
+    24 files is there now": neither a file nor fit_ids.json, where one file gone is named by its path. It names the
+    list's file and the first paths, each as the one-file case does (a relative one under fit's working directory);
+    and where the files are all there but unreadable (skip_bad left each out), it no longer calls them gone."""
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    _pngs(folder)
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(
+            [f"pngs/{i:03d}.png" for i in range(24)])
+    _unlink_train_scores(run)
+    folder.rename(tmp_path / "moved")
+    first = ", ".join(str(folder / f"{i:03d}.png") for i in range(5))
+    with pytest.raises(DataError, match=re.escape(f"none of the files Detector.fit was given (listed in "
+                                                  f"{run / 'fit_ids.json'}) is there now (24 files: {first} and 19 "
+                                                  f"more)")):
+        run_training_scores(run, device="cpu")
+    # every file there but unreadable, each left out by skip_bad: said so, not said to be gone
+    (tmp_path / "moved").rename(folder)
+    for p in folder.iterdir():
+        p.write_bytes(b"not a png")
+    with pytest.raises(DataError, match=re.escape(f"none of the files Detector.fit was given (listed in "
+                                                  f"{run / 'fit_ids.json'}) is readable now (24 unreadable: "
+                                                  f"{folder / '000.png'}: not a readable image")):
+        run_training_scores(run, device="cpu", skip_bad=True)
+
+
 def test_a_fit_given_a_relative_folder_path_keeps_its_ids_when_scored_again(tmp_path, one_thread,
                                                                              monkeypatch) -> None:
     """The training scores of a fit's folder read back were cached under the ids fit gave them only for a fit given

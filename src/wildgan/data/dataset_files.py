@@ -565,10 +565,21 @@ def _zip_problem(p: Path, head: bytes) -> str:
     return f"{p}: not a zip archive (its first bytes are not a zip's, whatever its name says): is it the right file?"
 
 
+# the names of tar archives (is_tar), in any case
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+
 def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
+    return p.name.lower().endswith(TAR_SUFFIXES)
+
+
+def dataset_file_stem(p: Path) -> str:
+    """p's name without the suffix that makes it a data-set file (an archive's whole .tar.gz, .tar.bz2 ... or .zip;
+    .npz), as typed: what names its data (`cells.tar.bz2` is `cells`); any other name whole."""
     n = p.name.lower()
-    return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+    suffix = next((s for s in (*TAR_SUFFIXES, ".zip", ".npz") if n.endswith(s)), "")
+    return p.name[: len(p.name) - len(suffix)]
 
 
 def is_zip(p: Path) -> bool:

@@ -73,6 +73,8 @@ def default_sample_path() -> Path:
 
 # the data sets with a protocol of their own: with no --data, $WILDGAN_DATA/<name>/ is where a data root keeps them
 _ROOT_DATASETS = ("cifar10", "chula-rbc12", "mnist")
+# those of them only an .npz can hold (chula-rbc12: its photo ids, data.splits._not_the_protocol)
+_NPZ_ONLY_DATASETS = ("chula-rbc12",)
 
 
 def data_source_path(path: str | Path | None, dataset: str = "auto", cache_dir: str | Path | None = None) -> Path:
@@ -90,7 +92,8 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
     $WILDGAN_DATA is the default data root. It may be a data set itself (a folder of images, an .npz ...); it may
     also hold several: a relative --data PATH that does not exist from the current folder is looked up under it
     (`--data cifar10/cifar-10-python.tar.gz`), and without --data, `--dataset cifar10|chula-rbc12|mnist` takes
-    $WILDGAN_DATA/<dataset>/: the one data set in that folder (several: a DataError lists them)."""
+    $WILDGAN_DATA/<dataset>/: the one data set in that folder (several: a DataError lists them; for chula-rbc12 an
+    archive beside an .npz is not one, see _NPZ_ONLY_DATASETS)."""
     env = os.environ.get("WILDGAN_DATA")
     root = Path(env).expanduser() if env else None
     if path is not None and str(path) != "":
@@ -104,6 +107,12 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
         batches = [q for q in found if q.name == "cifar-10-batches-py"]
         if batches:            # the download's usual layout: the archive and the folder unpacked from it, one data set
             return batches[0]
+        npz = [q for q in found if q.suffix.lower() == ".npz"]
+        if dataset in _NPZ_ONLY_DATASETS and npz:
+            # its protocol splits by photo, whose ids only an .npz holds (an archive of images has none): an archive
+            # beside one is the download it was prepared from (Chula-RBC-12-Dataset-main.zip), not a second data set
+            # of it; refused as one once zips were read as data, though the folder had worked before
+            found = npz
         if len(found) > 1:
             first = f"{dataset}/{found[0].name}"
             raise DataError(f"{sub}: {len(found)} data sets for {_dataset_words(dataset)} under $WILDGAN_DATA "

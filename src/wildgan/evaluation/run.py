@@ -19,6 +19,7 @@ from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_co
                       scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
+from ..data.dataset_files import dataset_file_stem
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
 from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
                              trained_gray_share, trained_kind)
@@ -571,9 +572,7 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     whole = info.get("test_size") == "whole"
     if not own_protocol or (same_data and same_normal and not whole):
         return run_dir
-    stem = Path(source).name
-    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".npz"):
-        stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+    stem = dataset_file_stem(Path(source))
     # two data sets of one name (a/x.npz, b/x.npz) must not share a folder
     slug = (stem + "-" + hashlib.sha256(source.encode()).hexdigest()[:6] if not same_data else "data") + \
         (f"-normal-{'+'.join(normal)}" if not same_normal else "") + ("-whole" if whole else "")

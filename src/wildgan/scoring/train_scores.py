@@ -536,9 +536,8 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
         lost = [str(base[1] / r) if base else r for r in recorded if r not in now_read]
         # (one there but unreadable, left out under skip_bad, is named by the read's warning, not as gone)
         lost = [p for p in lost if p not in unreadable and not Path(p).is_file()]
-        more = f" and {len(lost) - shown} more" if len(lost) > shown else ""
         return [f"{len(lost)} trained-on file{'s' if len(lost) != 1 else ''} not there now: "
-                f"{', '.join(lost[:shown])}{more}"] if lost else []
+                f"{_first_paths(lost, shown)}"] if lost else []
     now = set(read_ids)
     # the place most recorded ids are found under, not the first id's: a file moved up a folder (000/x.png to x.png),
     # read first, put it at pngs/000, and every other trained-on file was then said gone and added again
@@ -563,11 +562,16 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     new = [str(Path(where) / i) for i in read_ids if i not in kept]
 
     def listed(paths: list[str], what: str) -> list[str]:
-        more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-        return [f"{len(paths)} {what}: {', '.join(paths[:shown])}{more}"] if paths else []
+        return [f"{len(paths)} {what}: {_first_paths(paths, shown)}"] if paths else []
 
     return (listed(gone, f"trained-on file{'s' if len(gone) != 1 else ''} not there now") +
             listed(new, f"file{'s' if len(new) != 1 else ''} not trained on"))
+
+
+def _first_paths(paths: list[str], shown: int = 5) -> str:
+    """The first `shown` paths, comma-separated, and how many more ('a, b and 3 more')."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return f"{', '.join(paths[:shown])}{more}"
 
 
 def _named_as_fit(split: Any, info: dict[str, Any], run_dir: Path) -> Any:
@@ -618,16 +622,24 @@ def _read_fit_files(ids: list[str], base: Path, model: Any, info: dict[str, Any]
     there now is left out, for the comparison with split.json to name it (_files_changed); an unreadable one stops
     the read (skip_bad: left out, recorded as a folder's read records it, info 'skipped', for the training scores'
     warning to name it and the comparison to account for it)."""
-    from ..data import AnomalySplit
+    from ..data import AnomalySplit, skipped_reasons
     from ..data.inputs import convert_items, decode_items, refit
 
     data = model.cfg.data
     at = {str(base / i): i for i in ids}
     there = [p for p in at if Path(p).is_file()]
     skipped: list[dict[str, str]] = []
+    if not there:
+        # named as a single file gone is (_files_changed): a count alone said neither which files nor where their
+        # list is, and a moved folder is found by its old paths
+        raise DataError(f"none of {where} is there now ({len(at)} file{'s' if len(at) != 1 else ''}: "
+                        f"{_first_paths(list(at))}): put them back at those paths (or link their new place there)")
     while True:
         if not there:
-            raise DataError(f"none of the {len(ids)} files is there now")
+            # every file still there left out as unreadable (skip_bad): not gone, which the advice above would say
+            gone = len(at) - len(skipped)
+            raise DataError(f"none of {where} is readable now ({len(skipped)} unreadable: "
+                            f"{skipped_reasons(skipped)}{f'; {gone} not there' if gone else ''})")
         try:
             # (read without decode_items' own skip_bad, whose warning names no reason a split can record)
             items, read = decode_items(there, data.depth16, skip_bad=False, stats={}, limit=data.resolution,
