@@ -377,6 +377,51 @@ def test_a_split_that_left_unreadable_files_out_needs_skip_bad(tmp_path, monkeyp
         "split= left out 1 unreadable file (skip_bad), cfg.data.skip_bad=False"
 
 
+def test_a_normal_class_the_split_s_data_lacks_is_refused(tmp_path, monkeypatch):
+    # cfg.data.normal naming no class of the split ('all', a typo) was not compared: the run trained, and its
+    # evaluate, report and resume=True then refused cfg.data's class (build_split reads 'all' as a class name, as
+    # any other); an empty normal= is the protocol's default, which is not the split's normal class either
+    from dataclasses import replace
+
+    import numpy as np
+
+    from wildgan.config import SAMPLE_TOKEN, net_config_for_preset
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    split = build_split(cfg.data)
+    d = cfg.data
+    cases = [(replace(d, normal=("all",)), "cfg.data.normal=('all',) names a class that split='s data lacks: 'all' "
+                                           "(its classes: 0, 1) ('all' is no set of classes here: name the normal "
+                                           "class(es))"),
+             (replace(d, normal=("0", "7")), "cfg.data.normal=('0', '7') names a class that split='s data lacks: "
+                                             "'7' (its classes: 0, 1)"),
+             (replace(d, exclude_classes=("9",)), "cfg.data.exclude_classes=('9',) names a class that split='s data "
+                                                  "lacks: '9' (its classes: 0, 1)"),
+             (replace(d, normal=()), "split= has normal class(es) ['0'], cfg.data.normal=() (this data has no "
+                                     "default normal class)")]
+    for i, (described, differs) in enumerate(cases):
+        assert _refused_as(replace(cfg, data=described), split, tmp_path / f"run{i}") == differs
+    # a pile has no class to name (build_split refuses normal= for one)
+    pile = build_split(replace(d, dataset="unlabelled", normal=()))
+    assert _refused_as(cfg, pile, tmp_path / "pile") == \
+        "split= is of unlabelled images (no classes), cfg.data.normal=('0',)"
+    # a protocol's default normal class is compared as the class it names
+    sample = replace(cfg, data=replace(d, data=SAMPLE_TOKEN, normal=(), resolution=32),
+                     net=net_config_for_preset("tiny", 32, 1))
+    assert _refused_as(sample, build_split(replace(sample.data, normal=("3",))), tmp_path / "mnist") == \
+        "split= has normal class(es) ['3'], cfg.data.normal=() (the mnist protocol's ['2'])"
+    # a class that is named 'all' is a class like any other
+    named = tmp_path / "named.npz"
+    np.savez(named, x=np.random.default_rng(3).integers(0, 256, (48, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 24),
+             class_names=np.array(["all", "other"]))
+    own = replace(cfg, data=replace(d, data=str(named), normal=("all",)))
+    train_run(own, tmp_path / "all", split=build_split(own.data), progress=False, log=lambda m: None)
+    assert (tmp_path / "all" / "config.json").is_file()
+
+
 def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
     from wildgan.errors import TrainingInterrupted, resume_advice
     from wildgan.training.run import train_run

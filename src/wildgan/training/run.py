@@ -951,12 +951,12 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
     resume=True read back, so the run would claim data, a resolution or a draw it was not trained on (a resume
     rebuilt the split from cfg.data and was refused for 'training images changed'; another image size failed only
     in the loop, after config.json and split.json were written). Compared: every setting of cfg.data that the split
-    records and that would rebuild other images (or none) from the same data, with rotations=None and fit=None read
-    as the split's protocol reads them. Left to the split where it alone cannot tell what a rebuild would do: a
-    resolution or channel count left to the data (the data's image size decides), an empty normal= (the protocol's
-    default), dataset='auto' against a named format or an .npz read as a pile (the data's content decides), resize=
-    (it refuses images of other sizes, and changes none). Images given in memory (Detector.fit's,
-    info['detector_input']) record no source or draw to compare."""
+    records and that would rebuild other images (or none) from the same data, with a setting left to its default
+    (None, an empty normal=) read as the split's protocol reads it. Left to the split where it alone cannot tell what
+    a rebuild would do: a resolution or channel count left to the data (the data's image size decides), chula-rbc12's
+    default normal classes (its labels decide), dataset='auto' against a named format or an .npz read as a pile (the
+    data's content decides), resize= (it refuses images of other sizes, and changes none). Images given in memory
+    (Detector.fit's, info['detector_input']) record no source or draw to compare."""
     d, info = cfg.data, split.info
     diffs: list[str] = []
     if d.resolution is not None and d.resolution != split.resolution:
@@ -1046,29 +1046,67 @@ def _split_draw_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
 
 
 def _split_class_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
-    """_refuse_split_not_of's differences of the classes: the normal ones and those excluded."""
+    """_refuse_split_not_of's differences of the classes: the normal ones and those excluded. A class that cfg.data
+    names and the split's data lacks is one: build_split(cfg.data) refuses it, so evaluate, report and resume=True
+    would, after a run trained on the split."""
     names = info.get("class_names")
+    if info.get("protocol") == "unlabelled":
+        given = [f"cfg.data.{k}={tuple(getattr(d, k))}" for k in ("normal", "exclude_classes") if getattr(d, k)]
+        return [f"split= is of unlabelled images (no classes), {' and '.join(given)}"] if given else []
     if not isinstance(names, list) or not names or not isinstance(info.get("normal_labels"), list):
         return []
     names = [str(n) for n in names]
     source = str(info.get("source"))
+
+    def resolved(entries: tuple[str, ...], field: str) -> list[int] | str:
+        try:
+            return resolve_classes(entries, names, "normal", source)
+        except WildganError:
+            unknown = [e for e in entries if not _names_a_class(e, names)]
+            # 'all' (a study's cell for each class) is no normal set: a run has normal and anomalous classes, and
+            # build_split reads 'all' as the name of a class, like any other (a Python caller is told no CLI option)
+            every = " ('all' is no set of classes here: name the normal class(es))" if any(
+                str(e).strip().lower() == "all" for e in unknown) and field == "normal" else ""
+            return (f"cfg.data.{field}={entries} names {'classes' if len(unknown) > 1 else 'a class'} that split='s "
+                    f"data lacks: {', '.join(map(repr, unknown))} (its classes: {', '.join(names)}){every}")
+
     diffs: list[str] = []
+    protocol = str(info.get("protocol"))
+    default = tuple(PROTOCOL_DEFAULTS.get(protocol, {}).get("normal", ()))
     if d.normal:
-        try:
-            normal = resolve_classes(tuple(d.normal), names, "normal", source)
-        except WildganError:
-            normal = None          # (a name of no class here, 'all' ...: not what this can compare)
-        if normal is not None and sorted(normal) != sorted(int(c) for c in info["normal_labels"]):
-            diffs.append(f"split= has normal class(es) {info.get('normal_classes')}, cfg.data.normal={tuple(d.normal)}")
+        normal = resolved(tuple(d.normal), "normal")
+    elif info.get("normal_default_used") is False and default:
+        normal = resolved(default, "normal")
+        normal = [] if isinstance(normal, str) else normal     # (no class of the protocol's default: said as ())
+    elif info.get("normal_default_used") is False and protocol == "generic":
+        # labelled data of no named protocol has no default normal class: build_split(cfg.data) asks for one
+        normal = (f"split= has normal class(es) {info.get('normal_classes')}, cfg.data.normal=() (this data has no "
+                  f"default normal class)")
+    else:
+        normal = list(info["normal_labels"])    # (chula-rbc12's default: its labels decide, not known here)
+    if isinstance(normal, str):
+        diffs.append(normal)
+    elif sorted(normal) != sorted(int(c) for c in info["normal_labels"]):
+        said = f"cfg.data.normal={tuple(d.normal)}" if d.normal else \
+            f"cfg.data.normal=() (the {protocol} protocol's {list(default)})"
+        diffs.append(f"split= has normal class(es) {info.get('normal_classes')}, {said}")
     if isinstance(info.get("excluded_classes"), list):
-        try:
-            excluded = resolve_classes(tuple(d.exclude_classes), names, "excluded", source)
-        except WildganError:
-            excluded = None
-        if excluded is not None and sorted(names[i] for i in excluded) != sorted(map(str, info["excluded_classes"])):
+        excluded = resolved(tuple(d.exclude_classes), "exclude_classes")
+        if isinstance(excluded, str):
+            diffs.append(excluded)
+        elif sorted(names[i] for i in excluded) != sorted(str(c) for c in info["excluded_classes"]):
             diffs.append(f"split= excludes class(es) {info['excluded_classes']}, "
                          f"cfg.data.exclude_classes={tuple(d.exclude_classes)}")
     return diffs
+
+
+def _names_a_class(entry: str, names: list[str]) -> bool:
+    """Whether resolve_classes reads `entry` as one of `names`."""
+    try:
+        resolve_classes((entry,), names, "normal", "")
+    except WildganError:
+        return False
+    return True
 
 
 def _split_decoding_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
