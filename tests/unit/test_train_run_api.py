@@ -422,6 +422,33 @@ def test_a_normal_class_the_split_s_data_lacks_is_refused(tmp_path, monkeypatch)
     assert (tmp_path / "all" / "config.json").is_file()
 
 
+def test_a_split_of_other_data_than_the_default_is_refused_without_cfg_data_data(tmp_path, monkeypatch):
+    # no cfg.data.data is the default data ($WILDGAN_DATA, else the sample): a split of other data was trained on and
+    # config.json recorded no path, so evaluate scored the default data as the run's test split (with only a warning
+    # that 'the data changed') and resume=True refused the run's own images as changed
+    from dataclasses import replace
+
+    from wildgan.config import read_run_config
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    split = build_split(cfg.data)
+    toy, blank = cfg.data.data, replace(cfg, data=replace(cfg.data, data=None))
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    assert _refused_as(blank, split, tmp_path / "sample") == \
+        f"split= was built from {toy}, cfg.data.data=None names the default data (the embedded sample)"
+    gone = tmp_path / "gone"
+    monkeypatch.setenv("WILDGAN_DATA", str(gone))
+    assert _refused_as(blank, split, tmp_path / "gone_run").startswith(
+        f"split= was built from {toy}, cfg.data.data=None names the default data, which is not there ({gone}: ")
+    # the split of the default data: recorded by its place, for evaluate and resume=True to read it again
+    monkeypatch.setenv("WILDGAN_DATA", toy)
+    train_run(blank, tmp_path / "run", split=split, progress=False, log=lambda m: None)
+    assert read_run_config(tmp_path / "run").data.data == toy
+
+
 def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
     from wildgan.errors import TrainingInterrupted, resume_advice
     from wildgan.training.run import train_run

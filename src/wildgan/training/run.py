@@ -926,8 +926,8 @@ def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -
     records a train without --data, since a run that records none reads whatever $WILDGAN_DATA names later (a
     DataConfig() fit, evaluated after the variable changed, scored the other data set without a word). Only where
     the split is that data: built here from cfg (split None), or a given split whose source is that place; a split
-    of images in memory (Detector.fit on arrays), or any other given split, keeps no path, as the place would name
-    data it was not trained on."""
+    of images in memory (Detector.fit on arrays) keeps no path, as the place would name data it was not trained on,
+    and any other given split is refused (_refuse_split_not_of: the default data is not what it was built from)."""
     data = cfg.data.data
     if data in (None, ""):
         if split is not None and split.info.get("detector_input"):
@@ -988,7 +988,7 @@ _PROTOCOL_NAMES = ("unlabelled", "cifar10", "chula-rbc12", "mnist")
 
 
 def _split_source_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
-    """_refuse_split_not_of's difference of the data read: the place cfg.data.data names."""
+    """_refuse_split_not_of's difference of the data read: the place cfg.data.data names, or the default data."""
     from ..data.readers import data_source_path
 
     diffs: list[str] = []
@@ -1000,6 +1000,20 @@ def _split_source_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
             place = None
         if not same_data_source(source, d.data) and (place is None or not same_data_source(source, place)):
             diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r}")
+    elif source:
+        # no path is the default data, which _data_recorded_absolute records where the split is of it: still None
+        # here, the split is of other data, and evaluate, report and resume=True would read the default data as the
+        # run's (evaluated with only a warning that 'the data changed', a resume refused for changed images)
+        try:
+            where = absolute_data_path(None, d.dataset)
+        except WildganError as e:
+            diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r} names the default data, which "
+                         f"is not there ({e})")
+        else:
+            if where is not None:      # (None: CIFAR-10 without a default place, read or fetched where it is asked)
+                default = "the embedded sample" if where == SAMPLE_TOKEN else where
+                diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r} names the default data "
+                             f"({default})")
     return diffs
 
 
