@@ -301,6 +301,166 @@ def test_a_split_that_cfg_data_does_not_describe_is_refused_before_anything_is_w
     assert (tmp_path / "same" / "config.json").is_file()
 
 
+def _refused_as(cfg, split, run: Path) -> str:
+    """train_run's refusal of `split` for `cfg`: the differences it names; nothing of the run written."""
+    from wildgan.training.run import train_run
+
+    with pytest.raises(ConfigError) as e:
+        train_run(cfg, run, split=split, progress=False, log=lambda m: None)
+    said = str(e.value)
+    assert said.startswith("split= is not the split cfg describes (") and "--" not in said and not run.exists(), said
+    return said[len("split= is not the split cfg describes ("):said.index("): the run would train on split=")]
+
+
+def test_a_split_of_other_draw_or_decoding_settings_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    # a split drawn with other rotations, test set, excluded classes or contamination rule, or decoded by another
+    # fit or 16-bit rule, was trained on while config.json recorded cfg.data: a resume rebuilt other images (refused
+    # as 'training images changed'), evaluate another test set, a replay another run
+    from dataclasses import replace
+
+    import numpy as np
+
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    three = tmp_path / "three.npz"
+    rng = np.random.default_rng(1)
+    np.savez(three, x=(rng.random((72, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1, 2], 24))
+    wide = tmp_path / "wide.npz"                    # non-square: centre-cropped or letterboxed
+    np.savez(wide, x=(rng.random((48, 8, 12)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    deep = tmp_path / "deep.npz"                    # 16-bit: depth16 decides their 8-bit pixels
+    np.savez(deep, x=(rng.random((48, 8, 8)) * 65535).astype(np.uint16), y=np.repeat([0, 1], 24))
+    d, at = cfg.data, lambda path: replace(cfg.data, data=str(path))
+    cases = [
+        (d, replace(d, rotations=2), "split= has 2 rotated copies of each training image, cfg.data.rotations=None "
+                                     "(the generic protocol's 0)"),
+        (replace(d, rotations=1), d, "split= has 0 rotated copies of each training image, cfg.data.rotations=1"),
+        (d, replace(d, test_size="all"), "split= has test_size 'all', cfg.data.test_size='paper'"),
+        (d, replace(d, test_fraction=0.3), "split= held out test_fraction 0.3, cfg.data.test_fraction=0.2"),
+        (at(three), replace(at(three), exclude_classes=("2",)),
+         "split= excludes class(es) ['2'], cfg.data.exclude_classes=()"),
+        (replace(at(three), normal=("0", "2"), exclude_classes=("1",)), replace(at(three), exclude_classes=("2",)),
+         "split= has normal class(es) ['0'], cfg.data.normal=('0', '2'); "
+         "split= excludes class(es) ['2'], cfg.data.exclude_classes=('1',)"),
+        (replace(d, contamination=0.1), replace(d, contamination=0.1, contamination_draw="choice"),
+         "split= drew its contaminants by 'choice', cfg.data.contamination_draw='nested'"),
+        (at(wide), replace(at(wide), square="letterbox"),
+         "split= fit its images by 'letterbox', cfg.data.fit=None with cfg.data.square='crop' fits them by 'resize'"),
+        (at(wide), replace(at(wide), fit="pad"),
+         "split= fit its images by 'pad', cfg.data.fit=None with cfg.data.square='crop' fits them by 'resize'"),
+        (at(deep), replace(at(deep), depth16="global"),
+         "split= read its 16-bit images by depth16 'global', cfg.data.depth16='per-image'"),
+        (replace(d, dataset="unlabelled", normal=()), d,
+         "split= was built by the generic protocol, cfg.data.dataset='unlabelled'"),
+    ]
+    for i, (described, built_from, differs) in enumerate(cases):
+        assert _refused_as(replace(cfg, data=described), build_split(built_from), tmp_path / f"run{i}") == differs
+    # what changes no image is no difference: no contaminant to draw, no 16-bit file to read, the protocol's rotations
+    for i, (described, built_from) in enumerate([
+            (d, replace(d, contamination_draw="choice")), (d, replace(d, depth16="global")),
+            (replace(d, rotations=0), d)]):
+        train_run(replace(cfg, data=described), tmp_path / f"same{i}", split=build_split(built_from), progress=False,
+                  log=lambda m: None)
+        assert (tmp_path / f"same{i}" / "config.json").is_file()
+
+
+def test_a_split_that_left_unreadable_files_out_needs_skip_bad(tmp_path, monkeypatch):
+    # without skip_bad, build_split(cfg.data) refuses the first unreadable file: the run's resume and evaluate would
+    from dataclasses import replace
+
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.data import build_split
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    rng = np.random.default_rng(2)
+    for c in ("0", "1"):
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for k in range(24):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(tmp_path / "tree" / c / f"{k}.png")
+    (tmp_path / "tree" / "1" / "broken.png").write_bytes(b"not a png")
+    tree = replace(cfg.data, data=str(tmp_path / "tree"))
+    split = build_split(replace(tree, skip_bad=True))
+    assert _refused_as(replace(cfg, data=tree), split, tmp_path / "run") == \
+        "split= left out 1 unreadable file (skip_bad), cfg.data.skip_bad=False"
+
+
+def test_a_normal_class_the_split_s_data_lacks_is_refused(tmp_path, monkeypatch):
+    # cfg.data.normal naming no class of the split ('all', a typo) was not compared: the run trained, and its
+    # evaluate, report and resume=True then refused cfg.data's class (build_split reads 'all' as a class name, as
+    # any other); an empty normal= is the protocol's default, which is not the split's normal class either
+    from dataclasses import replace
+
+    import numpy as np
+
+    from wildgan.config import SAMPLE_TOKEN, net_config_for_preset
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    split = build_split(cfg.data)
+    d = cfg.data
+    cases = [(replace(d, normal=("all",)), "cfg.data.normal=('all',) names a class that split='s data lacks: 'all' "
+                                           "(its classes: 0, 1) ('all' is no set of classes here: name the normal "
+                                           "class(es))"),
+             (replace(d, normal=("0", "7")), "cfg.data.normal=('0', '7') names a class that split='s data lacks: "
+                                             "'7' (its classes: 0, 1)"),
+             (replace(d, exclude_classes=("9",)), "cfg.data.exclude_classes=('9',) names a class that split='s data "
+                                                  "lacks: '9' (its classes: 0, 1)"),
+             (replace(d, normal=()), "split= has normal class(es) ['0'], cfg.data.normal=() (this data has no "
+                                     "default normal class)")]
+    for i, (described, differs) in enumerate(cases):
+        assert _refused_as(replace(cfg, data=described), split, tmp_path / f"run{i}") == differs
+    # a pile has no class to name (build_split refuses normal= for one)
+    pile = build_split(replace(d, dataset="unlabelled", normal=()))
+    assert _refused_as(cfg, pile, tmp_path / "pile") == \
+        "split= is of unlabelled images (no classes), cfg.data.normal=('0',)"
+    # a protocol's default normal class is compared as the class it names
+    sample = replace(cfg, data=replace(d, data=SAMPLE_TOKEN, normal=(), resolution=32),
+                     net=net_config_for_preset("tiny", 32, 1))
+    assert _refused_as(sample, build_split(replace(sample.data, normal=("3",))), tmp_path / "mnist") == \
+        "split= has normal class(es) ['3'], cfg.data.normal=() (the mnist protocol's ['2'])"
+    # a class that is named 'all' is a class like any other
+    named = tmp_path / "named.npz"
+    np.savez(named, x=np.random.default_rng(3).integers(0, 256, (48, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 24),
+             class_names=np.array(["all", "other"]))
+    own = replace(cfg, data=replace(d, data=str(named), normal=("all",)))
+    train_run(own, tmp_path / "all", split=build_split(own.data), progress=False, log=lambda m: None)
+    assert (tmp_path / "all" / "config.json").is_file()
+
+
+def test_a_split_of_other_data_than_the_default_is_refused_without_cfg_data_data(tmp_path, monkeypatch):
+    # no cfg.data.data is the default data ($WILDGAN_DATA, else the sample): a split of other data was trained on and
+    # config.json recorded no path, so evaluate scored the default data as the run's test split (with only a warning
+    # that 'the data changed') and resume=True refused the run's own images as changed
+    from dataclasses import replace
+
+    from wildgan.config import read_run_config
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)
+    split = build_split(cfg.data)
+    toy, blank = cfg.data.data, replace(cfg, data=replace(cfg.data, data=None))
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    assert _refused_as(blank, split, tmp_path / "sample") == \
+        f"split= was built from {toy}, cfg.data.data=None names the default data (the embedded sample)"
+    gone = tmp_path / "gone"
+    monkeypatch.setenv("WILDGAN_DATA", str(gone))
+    assert _refused_as(blank, split, tmp_path / "gone_run").startswith(
+        f"split= was built from {toy}, cfg.data.data=None names the default data, which is not there ({gone}: ")
+    # the split of the default data: recorded by its place, for evaluate and resume=True to read it again
+    monkeypatch.setenv("WILDGAN_DATA", toy)
+    train_run(blank, tmp_path / "run", split=split, progress=False, log=lambda m: None)
+    assert read_run_config(tmp_path / "run").data.data == toy
+
+
 def test_a_stopped_train_run_says_how_in_its_log(tmp_path, monkeypatch):
     from wildgan.errors import TrainingInterrupted, resume_advice
     from wildgan.training.run import train_run

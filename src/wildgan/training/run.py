@@ -51,16 +51,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
-from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check_api_call, default_checkpoint_kimg,
-                      kernels_from_env, read_run_config, run_config_file, shown,
+from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
+                      default_checkpoint_kimg, kernels_from_env, read_run_config, run_config_file, shown,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, keep_fit_ids,
-                           keep_fit_record, names_files, other_images_read, training_record, write_fit_ids)
+from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin,
+                           keep_fit_ids, keep_fit_record, names_files, other_images_read, resolve_classes, square_fit,
+                           training_record, write_fit_ids)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -928,8 +929,8 @@ def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -
     records a train without --data, since a run that records none reads whatever $WILDGAN_DATA names later (a
     DataConfig() fit, evaluated after the variable changed, scored the other data set without a word). Only where
     the split is that data: built here from cfg (split None), or a given split whose source is that place; a split
-    of images in memory (Detector.fit on arrays), or any other given split, keeps no path, as the place would name
-    data it was not trained on."""
+    of images in memory (Detector.fit on arrays) keeps no path, as the place would name data it was not trained on,
+    and any other given split is refused (_refuse_split_not_of: the default data is not what it was built from)."""
     data = cfg.data.data
     if data in (None, ""):
         if split is not None and split.info.get("detector_input"):
@@ -952,12 +953,13 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
     the run trains on the split and records cfg.data in config.json, which evaluate, report, a replay and
     resume=True read back, so the run would claim data, a resolution or a draw it was not trained on (a resume
     rebuilt the split from cfg.data and was refused for 'training images changed'; another image size failed only
-    in the loop, after config.json and split.json were written). Compared where cfg.data says something of its own:
-    a setting left to its default (None, an empty normal=) is the split's to choose. Images given in memory
+    in the loop, after config.json and split.json were written). Compared: every setting of cfg.data that the split
+    records and that would rebuild other images (or none) from the same data, with a setting left to its default
+    (None, an empty normal=) read as the split's protocol reads it. Left to the split where it alone cannot tell what
+    a rebuild would do: a resolution or channel count left to the data (the data's image size decides), chula-rbc12's
+    default normal classes (its labels decide), dataset='auto' against a named format or an .npz read as a pile (the
+    data's content decides), resize= (it refuses images of other sizes, and changes none). Images given in memory
     (Detector.fit's, info['detector_input']) record no source or draw to compare."""
-    from ..data.readers import data_source_path
-    from ..data.splits import resolve_classes
-
     d, info = cfg.data, split.info
     diffs: list[str] = []
     if d.resolution is not None and d.resolution != split.resolution:
@@ -970,31 +972,180 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
         diffs.append(f"split= has {split.resolution}x{split.resolution}x{split.channels} images, cfg.net builds "
                      f"networks for {cfg.net.resolution}x{cfg.net.resolution}x{cfg.net.channels}")
     if not info.get("detector_input"):
-        source = info.get("source")
-        if d.data not in (None, "") and source:
-            try:
-                place = str(data_source_path(d.data, d.dataset).resolve())
-            except (WildganError, OSError):
-                place = None
-            if not same_data_source(source, d.data) and (place is None or not same_data_source(source, place)):
-                diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r}")
-        if "seed" in info and info["seed"] != d.seed:
-            diffs.append(f"split= was drawn with seed {info['seed']}, cfg.data.seed={d.seed}")
-        if "gamma" in info and not math.isclose(float(info["gamma"]), float(d.contamination), abs_tol=1e-12):
-            diffs.append(f"split= has contamination {info['gamma']}, cfg.data.contamination={d.contamination}")
-        if d.normal and info.get("class_names") and isinstance(info.get("normal_labels"), list):
-            try:
-                normal = resolve_classes(tuple(d.normal), list(info["class_names"]), "normal", str(source))
-            except WildganError:
-                normal = None          # (a name of no class here, 'all' ...: not what this can compare)
-            if normal is not None and sorted(normal) != sorted(info["normal_labels"]):
-                diffs.append(f"split= has normal class(es) {info.get('normal_classes')}, "
-                             f"cfg.data.normal={tuple(d.normal)}")
+        diffs += _split_source_differences(d, info)
+        protocol = _split_protocol_difference(d, info)
+        diffs += [protocol] if protocol else []
+        diffs += _split_draw_differences(d, info)
+        # (read by another protocol, the data has other classes and defaults than those the split's are compared to)
+        diffs += _split_class_differences(d, info) if protocol is None else []
+        diffs += _split_decoding_differences(d, info)
     if diffs:
         raise ConfigError(f"split= is not the split cfg describes ({'; '.join(diffs)}): the run would train on "
                           f"split= and record cfg.data in its config.json, which evaluate, report, a replay and "
                           f"resume=True read back; give the cfg.data the split was built from, or build the split "
                           f"from cfg.data (wildgan.data.build_split(cfg.data))")
+
+
+# the data sets whose name alone chooses the protocol a split is built by (data.splits.detect_protocol)
+_PROTOCOL_NAMES = ("unlabelled", "cifar10", "chula-rbc12", "mnist")
+
+
+def _split_source_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
+    """_refuse_split_not_of's difference of the data read: the place cfg.data.data names, or the default data."""
+    from ..data.readers import data_source_path
+
+    diffs: list[str] = []
+    source = info.get("source")
+    if d.data not in (None, "") and source:
+        try:
+            place = str(data_source_path(d.data, d.dataset).resolve())
+        except (WildganError, OSError):
+            place = None
+        if not same_data_source(source, d.data) and (place is None or not same_data_source(source, place)):
+            diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r}")
+    elif source:
+        # no path is the default data, which _data_recorded_absolute records where the split is of it: still None
+        # here, the split is of other data, and evaluate, report and resume=True would read the default data as the
+        # run's (evaluated with only a warning that 'the data changed', a resume refused for changed images)
+        try:
+            where = absolute_data_path(None, d.dataset)
+        except WildganError as e:
+            diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r} names the default data, which "
+                         f"is not there ({e})")
+        else:
+            if where is not None:      # (None: CIFAR-10 without a default place, read or fetched where it is asked)
+                default = "the embedded sample" if where == SAMPLE_TOKEN else where
+                diffs.append(f"split= was built from {source}, cfg.data.data={d.data!r} names the default data "
+                             f"({default})")
+    return diffs
+
+
+def _split_protocol_difference(d: DataConfig, info: dict[str, Any]) -> str | None:
+    """_refuse_split_not_of's difference of the protocol: a cfg.data.dataset that reads the split's data by another
+    protocol (its own classes, defaults, test set), where the name alone tells; None where it does not."""
+    protocol = info.get("protocol")
+    if d.dataset in _PROTOCOL_NAMES and protocol in PROTOCOL_DEFAULTS and d.dataset != protocol:
+        return f"split= was built by the {protocol} protocol, cfg.data.dataset={d.dataset!r}"
+    if protocol == "unlabelled" and info.get("dataset") == "unlabelled" and d.dataset != "unlabelled" and \
+            not str(info.get("format") or "").startswith("unlabelled-"):
+        # a labelled tree (an archive, CIFAR-10's batches) read as a pile by dataset='unlabelled': any other dataset
+        # reads its classes. (An .npz read so is 'unlabelled-npz' with labels or without: not told apart here)
+        return f"split= was built by the unlabelled protocol (dataset='unlabelled'), cfg.data.dataset={d.dataset!r}"
+    return None
+
+
+def _split_draw_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
+    """_refuse_split_not_of's differences of the draw: seed, contamination and its draw, the test set, rotations."""
+    diffs: list[str] = []
+    labelled = info.get("protocol") != "unlabelled"
+    if "seed" in info and info["seed"] != d.seed:
+        diffs.append(f"split= was drawn with seed {info['seed']}, cfg.data.seed={d.seed}")
+    if "gamma" in info and not math.isclose(float(info["gamma"]), float(d.contamination), abs_tol=1e-12):
+        diffs.append(f"split= has contamination {info['gamma']}, cfg.data.contamination={d.contamination}")
+    injected = info.get("n_contamination") if "n_contamination" in info else info.get("gamma")
+    if info.get("contamination_draw") not in (None, d.contamination_draw) and injected:
+        # (without contaminants both rules draw nothing, and turn the same images by the same angles)
+        diffs.append(f"split= drew its contaminants by {info['contamination_draw']!r}, "
+                     f"cfg.data.contamination_draw={d.contamination_draw!r}")
+    if labelled and info.get("test_size") not in (None, d.test_size):
+        diffs.append(f"split= has test_size {info['test_size']!r}, cfg.data.test_size={d.test_size!r}")
+    if "test_fraction" in info and not math.isclose(float(info["test_fraction"]), float(d.test_fraction),
+                                                    abs_tol=1e-12):
+        diffs.append(f"split= held out test_fraction {info['test_fraction']}, cfg.data.test_fraction={d.test_fraction}")
+    default = PROTOCOL_DEFAULTS.get(str(info.get("protocol")), {}).get("rotations")
+    want = d.rotations if d.rotations is not None else default
+    if isinstance(info.get("rotations"), int) and want is not None and int(want) != info["rotations"]:
+        said = f"cfg.data.rotations={d.rotations}" + (f" (the {info['protocol']} protocol's {default})"
+                                                      if d.rotations is None else "")
+        diffs.append(f"split= has {info['rotations']} rotated cop{'y' if info['rotations'] == 1 else 'ies'} of each "
+                     f"training image, {said}")
+    return diffs
+
+
+def _split_class_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
+    """_refuse_split_not_of's differences of the classes: the normal ones and those excluded. A class that cfg.data
+    names and the split's data lacks is one: build_split(cfg.data) refuses it, so evaluate, report and resume=True
+    would, after a run trained on the split."""
+    names = info.get("class_names")
+    if info.get("protocol") == "unlabelled":
+        given = [f"cfg.data.{k}={tuple(getattr(d, k))}" for k in ("normal", "exclude_classes") if getattr(d, k)]
+        return [f"split= is of unlabelled images (no classes), {' and '.join(given)}"] if given else []
+    if not isinstance(names, list) or not names or not isinstance(info.get("normal_labels"), list):
+        return []
+    names = [str(n) for n in names]
+    source = str(info.get("source"))
+
+    def resolved(entries: tuple[str, ...], field: str) -> list[int] | str:
+        try:
+            return resolve_classes(entries, names, "normal", source)
+        except WildganError:
+            unknown = [e for e in entries if not _names_a_class(e, names)]
+            # 'all' (a study's cell for each class) is no normal set: a run has normal and anomalous classes, and
+            # build_split reads 'all' as the name of a class, like any other (a Python caller is told no CLI option)
+            every = " ('all' is no set of classes here: name the normal class(es))" if any(
+                str(e).strip().lower() == "all" for e in unknown) and field == "normal" else ""
+            return (f"cfg.data.{field}={entries} names {'classes' if len(unknown) > 1 else 'a class'} that split='s "
+                    f"data lacks: {', '.join(map(repr, unknown))} (its classes: {', '.join(names)}){every}")
+
+    diffs: list[str] = []
+    protocol = str(info.get("protocol"))
+    default = tuple(PROTOCOL_DEFAULTS.get(protocol, {}).get("normal", ()))
+    if d.normal:
+        normal = resolved(tuple(d.normal), "normal")
+    elif info.get("normal_default_used") is False and default:
+        normal = resolved(default, "normal")
+        normal = [] if isinstance(normal, str) else normal     # (no class of the protocol's default: said as ())
+    elif info.get("normal_default_used") is False and protocol == "generic":
+        # labelled data of no named protocol has no default normal class: build_split(cfg.data) asks for one
+        normal = (f"split= has normal class(es) {info.get('normal_classes')}, cfg.data.normal=() (this data has no "
+                  f"default normal class)")
+    else:
+        normal = list(info["normal_labels"])    # (chula-rbc12's default: its labels decide, not known here)
+    if isinstance(normal, str):
+        diffs.append(normal)
+    elif sorted(normal) != sorted(int(c) for c in info["normal_labels"]):
+        said = f"cfg.data.normal={tuple(d.normal)}" if d.normal else \
+            f"cfg.data.normal=() (the {protocol} protocol's {list(default)})"
+        diffs.append(f"split= has normal class(es) {info.get('normal_classes')}, {said}")
+    if isinstance(info.get("excluded_classes"), list):
+        excluded = resolved(tuple(d.exclude_classes), "exclude_classes")
+        if isinstance(excluded, str):
+            diffs.append(excluded)
+        elif sorted(names[i] for i in excluded) != sorted(str(c) for c in info["excluded_classes"]):
+            diffs.append(f"split= excludes class(es) {info['excluded_classes']}, "
+                         f"cfg.data.exclude_classes={tuple(d.exclude_classes)}")
+    return diffs
+
+
+def _names_a_class(entry: str, names: list[str]) -> bool:
+    """Whether resolve_classes reads `entry` as one of `names`."""
+    try:
+        resolve_classes((entry,), names, "normal", "")
+    except WildganError:
+        return False
+    return True
+
+
+def _split_decoding_differences(d: DataConfig, info: dict[str, Any]) -> list[str]:
+    """_refuse_split_not_of's differences of how files became the split's pixels: the fit of other sizes (fit=,
+    square=), the 16-bit rule (depth16=, where the data held 16-bit files or did not count them) and unreadable
+    files left out (skip_bad=)."""
+    conv = info.get("conversion") if isinstance(info.get("conversion"), dict) else {}
+    diffs: list[str] = []
+    protocol = PROTOCOL_DEFAULTS.get(str(info.get("protocol")))
+    if protocol is not None and conv.get("fit") is not None:
+        want = square_fit(d.fit or protocol["fit"], d.square)
+        if want != conv["fit"]:
+            diffs.append(f"split= fit its images by {conv['fit']!r}, cfg.data.fit={d.fit!r} with "
+                         f"cfg.data.square={d.square!r} fits them by {want!r}")
+    if conv.get("depth16") not in (None, d.depth16) and conv.get("files_16bit") != 0:
+        diffs.append(f"split= read its 16-bit images by depth16 {conv['depth16']!r}, cfg.data.depth16={d.depth16!r}")
+    skipped = info.get("skipped")
+    if isinstance(skipped, list) and skipped and not d.skip_bad:
+        # (build_split(cfg.data) refuses the first unreadable file)
+        diffs.append(f"split= left out {len(skipped)} unreadable file{'s' if len(skipped) > 1 else ''} (skip_bad), "
+                     f"cfg.data.skip_bad=False")
+    return diffs
 
 
 def _on_rank_0(ctx: Any) -> bool:
