@@ -21,9 +21,6 @@ def _pile(folder, n=20):
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="revFO: a protocol named by --dataset on a pile of loose images is dropped "
-                                       "without a word (splits.detect_protocol returns 'unlabelled' before it checks "
-                                       "the named protocol), where a labelled tree of other classes is refused")
 @pytest.mark.parametrize("dataset", ["cifar10", "mnist", "chula-rbc12"])
 def test_a_protocol_named_on_a_pile_is_refused(tmp_path, dataset):
     from wildgan.data import build_split
