@@ -762,20 +762,20 @@ def test_a_path_with_spaces_split_by_the_shell_is_named_with_quotes(tmp_path, ca
 
 
 @pytest.mark.parametrize("opts, words", [
-    (["--lr", "-1"], "lr must be a positive number"),
-    (["--checkpoint-kimg", "0"], "checkpoint_kimg must be a positive number"),
-    (["--transition-kimg", "-1"], "transition_kimg must be a number >= 0"),
-    (["--minutes", "-2"], "minutes must be a positive number"),
-    (["--phase-kimg", "nan"], "phase_kimg must be a positive number"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--checkpoint-kimg", "0"], "--checkpoint-kimg must be a positive number"),
+    (["--transition-kimg", "-1"], "--transition-kimg must be a number >= 0"),
+    (["--minutes", "-2"], "--minutes must be a positive number"),
+    (["--phase-kimg", "nan"], "--phase-kimg must be a positive number"),
     # the default checkpoint interval is derived from the total: a NaN or infinite one raised a bare ValueError there
-    (["--total-kimg", "nan"], "total_kimg must be a positive number, got nan"),
-    (["--total-kimg", "inf"], "total_kimg must be a positive number, got inf"),
+    (["--total-kimg", "nan"], "--total-kimg must be a positive number, got nan"),
+    (["--total-kimg", "inf"], "--total-kimg must be a positive number, got inf"),
     (["--width", "0"], "--width must be >= 1"),
     (["--latent-size", "0"], "--latent-size must be >= 1"),
-    (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
+    (["--method", "fanogan", "--fanogan-dim", "0"], "--fanogan-dim must be a whole number >= 1"),
     # torch takes 64-bit seeds and training also draws with seed + 1: a bare overflow error after the data was read
-    (["--seed", "-1"], "seed must be a whole number from 0 to 2**64 - 2, got -1"),
-    (["--seed", str(2 ** 64 - 1)], "seed must be a whole number from 0 to 2**64 - 2"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 2**64 - 2, got -1"),
+    (["--seed", str(2 ** 64 - 1)], "--seed must be a whole number from 0 to 2**64 - 2"),
 ])
 def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, opts, words):
     out = tmp_path / "run"
@@ -791,7 +791,7 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     out = tmp_path / "run"
     assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert f"--phase-kimg must be a positive number, got {float(phase)}" in err and "total" not in err
     assert not out.exists()
 
 
@@ -844,11 +844,19 @@ def test_evaluate_refuses_a_normal_of_no_classes(tmp_path, capsys):
     assert "--normal ',': no values" in capsys.readouterr().err
 
 
+def test_a_study_refuses_a_seed_out_of_range_naming_its_seeds_option(tmp_path, capsys):
+    # each cell's config refused it as `--seed`, an option a study does not have
+    out = tmp_path / "study"
+    assert main(["study", "--preset", "tiny", "--seeds=0,-2", "--out", str(out)]) == 2
+    assert "error: --seeds: each seed must be a whole number from 0 to 2**64 - 2, got -2" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_study_refuses_a_nan_total_kimg_naming_it(tmp_path, capsys):
     # the study builds each cell's config the same way as train: it raised the same bare ValueError
     out = tmp_path / "study"
     assert main(["study", "--preset", "tiny", "--total-kimg", "nan", "--out", str(out)]) == 2
-    assert "total_kimg must be a positive number, got nan" in capsys.readouterr().err
+    assert "--total-kimg must be a positive number, got nan" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -1002,11 +1002,23 @@ def protocol_on_pile_error(p: str | Path, dataset: str) -> ConfigError:
                        f".{single_class_text(p) if Path(p).is_dir() else ''}")
 
 
+# what each format-naming --dataset (DATASET_FORMATS' keys) reads, and what _detect found at a path (its format names),
+# as a refusal says them to the user, who never sees the internal names ("a unlabelled-folder data set")
+_DATASET_READS = {"folder": "a folder tree of class folders (or a .tar.gz or .zip of one)",
+                  "npz": "an .npz of image arrays", "cifar-batches": "CIFAR-10's python batches (cifar-10-batches-py)",
+                  "unlabelled": "a folder of loose images, a .tar.gz or .zip of one, an .npz or CIFAR-10's batches"}
+_FORMAT_WORDS = {"folder": "a folder tree of class folders", "folder-tar": "a .tar.gz or .zip of image files",
+                 "npz": "an .npz of image arrays", "cifar-batches": "CIFAR-10's python batches",
+                 "unlabelled-folder": "a folder of loose images (an unlabelled pile)",
+                 "unlabelled-npz": "an .npz of image arrays without labels"}
+
+
 def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
     """DataError when --dataset names a format (DATASET_FORMATS) that the data at `p`, of format `kind`, is not."""
     want = DATASET_FORMATS.get(dataset)
     if want and kind not in want:
-        raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
+        raise DataError(f"{p}: {_dataset_words(dataset)} reads {_DATASET_READS[dataset]}, but this is "
+                        f"{_FORMAT_WORDS.get(kind, kind)}")
 
 
 def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any

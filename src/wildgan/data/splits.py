@@ -790,7 +790,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if not (0.0 < cfg.test_fraction < 1.0):
         raise ConfigError(f"test_fraction must be in (0, 1), got {cfg.test_fraction}")
     if cfg.rotations is not None and cfg.rotations < 0:
-        raise ConfigError(f"rotations must be >= 0, got {cfg.rotations}")
+        raise ConfigError(f"{option_words('--rotations', 'rotations')} must be >= 0, got {cfg.rotations}")
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
     if loaded is None:
