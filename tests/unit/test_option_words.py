@@ -349,3 +349,31 @@ def test_a_resume_shorter_than_the_run_names_the_length_as_the_caller_gives_it(t
     with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"differ from the saved run: --total-kimg "
                                                                           r"0\.5 is shorter than the 0\.6 kimg"):
         training_run.check_run_dir(shorter, run, resume=True)
+
+
+def test_the_crop_warning_names_the_letterbox_option_as_the_caller_gives_it():
+    from wildgan.data.imageset import crop_warning
+
+    api = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(DataConfig(square='letterbox') letterboxes them" in api and "--square" not in api, api
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        cli = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(--square letterbox letterboxes them" in cli and "DataConfig" not in cli, cli
+    # a caller's own way still wins (the Detector's resize_mode)
+    assert "(Detector(x) letterboxes them" in crop_warning({(8, 12)}, "resize", None, "images", hint="Detector(x)")
+
+
+def test_the_warning_about_too_few_images_in_a_mixed_batch_names_isolated_as_the_caller_gives_it(scoring_pile,
+                                                                                                capsys):
+    import warnings
+
+    pile, run, model = scoring_pile(1)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model.score(np.zeros((1, 8, 8, 1), np.uint8))
+    api = " ".join(str(w.message) for w in said)
+    assert "use batch mode 'isolated' (Detector(batch_mode='isolated')), or score" in api and "--batch" not in api, api
+    assert main(["score", str(run), "--data", str(pile / "0.png"), "--out", str(pile.parent / "s.csv"),
+                 "--no-progress"]) == 0
+    cli = capsys.readouterr().err
+    assert "use --batch-mode isolated, or score them" in cli and "Detector(" not in cli, cli
