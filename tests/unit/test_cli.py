@@ -4886,3 +4886,37 @@ def test_a_run_folder_taken_by_an_abbreviated_list_option_is_said_so(capsys):
     with pytest.raises(SystemExit):
         main(["score", "--dat", "new/", "runs/x", "--out", "s.csv"])
     assert "(--data takes every word after it up to the next option" in capsys.readouterr().err
+
+
+def _placeholders(p) -> dict[str, str]:
+    """{option: its placeholder as --help shows it} of a command's parser (options that take a value)."""
+    f = p._get_formatter()
+    return {o: f._format_args(a, f._get_default_metavar_for_optional(a))
+            for a in p._actions for o in a.option_strings if o.startswith("--") and a.nargs != 0}
+
+
+def test_study_help_shows_trains_placeholders_for_the_same_options():
+    # study --help said --contamination CONTAMINATION and --encoder-loss ENCODER_LOSS where train's says GAMMA and
+    # {image,latent}: the same option, read as another. A study takes a comma-separated list of them (GAMMA,...)
+    from wildgan.cli.parser import make_option_parser, sub_parser
+
+    p = make_option_parser()
+    train, study = _placeholders(sub_parser(p, "train")), _placeholders(sub_parser(p, "study"))
+    shared = set(train) & set(study)
+    assert {"--contamination", "--encoder-loss", "--total-kimg", "--data"} <= shared
+    assert {o: study[o] for o in shared if study[o] not in (train[o], train[o] + ",...")} == {}
+    assert study["--contamination"] == "GAMMA,..." and study["--encoder-loss"] == "{image,latent},..."
+
+
+def test_every_commands_positional_argument_has_help(capsys):
+    # `report --help` listed RUN_DIR|STUDY_DIR with no word of what it is
+    from wildgan.cli.parser import make_option_parser, sub_parser, sub_parser_names
+
+    p = make_option_parser()
+    bare = [(name, a.dest) for name in sorted(sub_parser_names(p)) for a in sub_parser(p, name)._actions
+            if not a.option_strings and not a.help]
+    assert bare == []
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert re.search(r"RUN_DIR\|STUDY_DIR\s+a run directory written by `wildgan train`, or a study", out), out
