@@ -55,6 +55,14 @@ def shown(v: Any, from_file: bool = False) -> str:
     return repr(v)
 
 
+def setting_words(flag: str | None, field: str) -> str:
+    """A setting as a config check's message names it: `flag`, the option that sets it, during a command of the CLI
+    (errors.option_words), whose user typed the flag, not the field; `field` for a Python caller, for a setting with
+    no option (flag None), and for values read from a file (file_values: a run's config.json, a --config file),
+    which spell it so."""
+    return field if flag is None or _FILE_VALUES.get() else option_words(flag, field)
+
+
 def as_typed(v: Any) -> str:
     """A value a person gave (an option's text, an environment variable, a config file's value) in a message, as they
     typed it: text without Python's quotes and escapes (C:\\data, not 'C:\\\\data'), quoted only where the quotes
@@ -160,12 +168,13 @@ def kernels_from_env() -> str:
                       f"kernels on CUDA) or plain (each layer's own arithmetic)")
 
 
-def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
+def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "", flags: dict[str, str] | None = None) -> None:
     """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
     field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'
     an int in [0, MAX_SEED] (a float seed would be truncated without a word); None
     is allowed where the field is
-    optional (annotated `X | None`). Every value must also be finite."""
+    optional (annotated `X | None`). Every value must also be finite. flags: {field: the CLI option that sets it},
+    named instead during a command (setting_words)."""
     # a null in a hand-edited config.json (score.kappa: null) passed here and failed mid-scoring as a bare TypeError:
     # None is taken only where the field's annotation allows it (strings: `from __future__ import annotations`)
     optional = {f.name for f in dataclasses.fields(obj) if "None" in (t.strip() for t in str(f.type).split("|"))}
@@ -190,7 +199,7 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
             want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
                     ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]",
                     "seed": "a whole number from 0 to 2**64 - 2"}[rule]
-            raise ConfigError(f"{prefix}{name} must be {want}, got {shown(v)}")
+            raise ConfigError(f"{setting_words((flags or {}).get(name), prefix + name)} must be {want}, got {shown(v)}")
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,8 @@ class NetConfig:
         r = self.resolution
         # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
         if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
-            raise ConfigError(f"resolution must be a power of two >= 4, got {shown(r)}")
+            raise ConfigError(f"{setting_words('--resolution', 'resolution')} must be a power of two >= 4, got "
+                              f"{shown(r)}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
@@ -367,11 +377,11 @@ class DataConfig:
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
             elif isinstance(v, (list, tuple)):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
-        _check_numbers(self, {"seed": "seed"})
+        _check_numbers(self, {"seed": "seed"}, flags={"seed": "--seed"})
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise ConfigError(f"contamination must be in [0, 1), got {shown(c)}")
+            raise ConfigError(f"{setting_words('--contamination', 'contamination')} must be in [0, 1), got {shown(c)}")
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)
@@ -390,6 +400,12 @@ class DataConfig:
         if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
             raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit "
                               f"depth, e.g. bits:12), got {shown(self.depth16)}")
+
+
+# TrainConfig's fields that `wildgan train` sets by an option of its own: its checks name the option to a CLI user
+_TRAIN_FLAGS = {"phase_kimg": "--phase-kimg", "transition_kimg": "--transition-kimg", "total_kimg": "--total-kimg",
+                "lr": "--lr", "minutes": "--minutes", "checkpoint_kimg": "--checkpoint-kimg",
+                "sample_kimg": "--sample-kimg", "keep_checkpoints": "--keep-checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -447,7 +463,7 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _check_numbers(self, {"seed": "seed"}, "train.")
+        _check_numbers(self, {"seed": "seed"}, "train.", {"seed": "--seed"})
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got "
@@ -473,7 +489,7 @@ class TrainConfig:
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
-                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"})
+                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, flags=_TRAIN_FLAGS)
         try:
             bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
                                             or int(k) < 4 for k, v in self.minibatch.items())
@@ -649,7 +665,8 @@ class FAnoGANConfig:
                               "lr": ">0", "beta1": "[0,1)", "beta2": "[0,1)", "gp_lambda": ">=0", "epochs": ">0",
                               "gan_iters": ">=1", "enc_iters": "int>=0", "enc_lr": ">0", "enc_batch_size": ">=1",
                               "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0", "seed": "seed"},
-                       "fanogan.")
+                       "fanogan.", {"dim": "--fanogan-dim", "gan_iters": "--fanogan-iters",
+                                    "enc_iters": "--fanogan-enc-iters", "minutes": "--minutes", "seed": "--seed"})
 
 
 @dataclass(frozen=True)
@@ -665,7 +682,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         # checked here, not at scoring time after a whole training
         _check_numbers(self, {"steps": "int>=0", "lr": ">0", "feature_weight": "[0,1]", "batch_size": ">=1",
-                              "seed": "seed"}, "search.")
+                              "seed": "seed"}, "search.", {"steps": "--search-steps"})
 
 
 def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:

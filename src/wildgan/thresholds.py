@@ -150,7 +150,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
     """The 100 * (1 - contamination) percentile of the training scores."""
     c = float(contamination)
     if not (0.0 < c <= 0.5):
-        raise ConfigError(f"contamination (expected fraction of anomalies) must be in (0, 0.5], got {contamination}")
+        raise ConfigError(f"{_contamination_words()} must be in (0, 0.5], got {contamination}")
     s = _scores(train_scores, "training scores")
     value = float(np.percentile(s, 100.0 * (1.0 - c)))
     return Threshold(value, "contamination", {"contamination": c, "n": int(s.size)})
@@ -159,7 +159,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
 def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
     """median + k * 1.4826 * MAD of the training scores. With MAD = 0 (over half the scores equal) it is the median."""
     if not (math.isfinite(float(k)) and float(k) >= 0):
-        raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")
+        raise ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got {k}")
     s = _scores(train_scores, "training scores")
     med = float(np.median(s))
     mad = float(np.median(np.abs(s - med)))
@@ -257,12 +257,19 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
     return np.stack([1.0 - p, p], axis=1)
 
 
+def _contamination_words() -> str:
+    """The expected share of anomalies as the user of the call in progress sets it: score's and export's
+    --expected-contamination (`contamination` on the command line is train's other option, the share injected),
+    the Python API's contamination (Detector, export_onnx)."""
+    return option_words("--expected-contamination", "contamination (expected fraction of anomalies)")
+
+
 def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
     """Raise ConfigError for a rule's bad parameter before any scoring is done (the rules check them again)."""
     if rule == "contamination" and not (0.0 < float(contamination) <= 0.5):
-        raise ConfigError(f"contamination (expected fraction of anomalies) must be in (0, 0.5], got {contamination}")
+        raise ConfigError(f"{_contamination_words()} must be in (0, 0.5], got {contamination}")
     if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
-        raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")
+        raise ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got {k}")
 
 
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float | None = None,

@@ -144,7 +144,7 @@ def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypat
     assert main(["score", "no-such-run", "--out", str(pile)]) == 2
     assert f"--out {pile} is a folder; give a file name" in capsys.readouterr().err
     assert main(["score", "no-such-run", "--threshold", "mad", "--mad-k", "-1", "--out", "x.csv"]) == 2
-    assert "mad_k must be a finite number >= 0" in capsys.readouterr().err
+    assert "--mad-k must be a finite number >= 0" in capsys.readouterr().err
     assert main(["score", "no-such-run", "--threshold", "contamination", "--expected-contamination", "0.9",
                  "--out", "x.csv"]) == 2
     assert "must be in (0, 0.5]" in capsys.readouterr().err

@@ -796,20 +796,20 @@ def test_a_path_with_spaces_split_by_the_shell_is_named_with_quotes(tmp_path, ca
 
 
 @pytest.mark.parametrize("opts, words", [
-    (["--lr", "-1"], "lr must be a positive number"),
-    (["--checkpoint-kimg", "0"], "checkpoint_kimg must be a positive number"),
-    (["--transition-kimg", "-1"], "transition_kimg must be a number >= 0"),
-    (["--minutes", "-2"], "minutes must be a positive number"),
-    (["--phase-kimg", "nan"], "phase_kimg must be a positive number"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--checkpoint-kimg", "0"], "--checkpoint-kimg must be a positive number"),
+    (["--transition-kimg", "-1"], "--transition-kimg must be a number >= 0"),
+    (["--minutes", "-2"], "--minutes must be a positive number"),
+    (["--phase-kimg", "nan"], "--phase-kimg must be a positive number"),
     # the default checkpoint interval is derived from the total: a NaN or infinite one raised a bare ValueError there
-    (["--total-kimg", "nan"], "total_kimg must be a positive number, got nan"),
-    (["--total-kimg", "inf"], "total_kimg must be a positive number, got inf"),
+    (["--total-kimg", "nan"], "--total-kimg must be a positive number, got nan"),
+    (["--total-kimg", "inf"], "--total-kimg must be a positive number, got inf"),
     (["--width", "0"], "--width must be >= 1"),
     (["--latent-size", "0"], "--latent-size must be >= 1"),
-    (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
+    (["--method", "fanogan", "--fanogan-dim", "0"], "--fanogan-dim must be a whole number >= 1"),
     # torch takes 64-bit seeds and training also draws with seed + 1: a bare overflow error after the data was read
-    (["--seed", "-1"], "seed must be a whole number from 0 to 2**64 - 2, got -1"),
-    (["--seed", str(2 ** 64 - 1)], "seed must be a whole number from 0 to 2**64 - 2"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 2**64 - 2, got -1"),
+    (["--seed", str(2 ** 64 - 1)], "--seed must be a whole number from 0 to 2**64 - 2"),
 ])
 def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, opts, words):
     out = tmp_path / "run"
@@ -825,7 +825,7 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     out = tmp_path / "run"
     assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert f"--phase-kimg must be a positive number, got {float(phase)}" in err and "total" not in err
     assert not out.exists()
 
 
@@ -878,11 +878,19 @@ def test_evaluate_refuses_a_normal_of_no_classes(tmp_path, capsys):
     assert "--normal ',': no values" in capsys.readouterr().err
 
 
+def test_a_study_refuses_a_seed_out_of_range_naming_its_seeds_option(tmp_path, capsys):
+    # each cell's config refused it as `--seed`, an option a study does not have
+    out = tmp_path / "study"
+    assert main(["study", "--preset", "tiny", "--seeds=0,-2", "--out", str(out)]) == 2
+    assert "error: --seeds: each seed must be a whole number from 0 to 2**64 - 2, got -2" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_study_refuses_a_nan_total_kimg_naming_it(tmp_path, capsys):
     # the study builds each cell's config the same way as train: it raised the same bare ValueError
     out = tmp_path / "study"
     assert main(["study", "--preset", "tiny", "--total-kimg", "nan", "--out", str(out)]) == 2
-    assert "total_kimg must be a positive number, got nan" in capsys.readouterr().err
+    assert "--total-kimg must be a positive number, got nan" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -5038,3 +5046,37 @@ def test_a_run_folder_taken_by_an_abbreviated_list_option_is_said_so(capsys):
     with pytest.raises(SystemExit):
         main(["score", "--dat", "new/", "runs/x", "--out", "s.csv"])
     assert "(--data takes every word after it up to the next option" in capsys.readouterr().err
+
+
+def _placeholders(p) -> dict[str, str]:
+    """{option: its placeholder as --help shows it} of a command's parser (options that take a value)."""
+    f = p._get_formatter()
+    return {o: f._format_args(a, f._get_default_metavar_for_optional(a))
+            for a in p._actions for o in a.option_strings if o.startswith("--") and a.nargs != 0}
+
+
+def test_study_help_shows_trains_placeholders_for_the_same_options():
+    # study --help said --contamination CONTAMINATION and --encoder-loss ENCODER_LOSS where train's says GAMMA and
+    # {image,latent}: the same option, read as another. A study takes a comma-separated list of them (GAMMA,...)
+    from wildgan.cli.parser import make_option_parser, sub_parser
+
+    p = make_option_parser()
+    train, study = _placeholders(sub_parser(p, "train")), _placeholders(sub_parser(p, "study"))
+    shared = set(train) & set(study)
+    assert {"--contamination", "--encoder-loss", "--total-kimg", "--data"} <= shared
+    assert {o: study[o] for o in shared if study[o] not in (train[o], train[o] + ",...")} == {}
+    assert study["--contamination"] == "GAMMA,..." and study["--encoder-loss"] == "{image,latent},..."
+
+
+def test_every_commands_positional_argument_has_help(capsys):
+    # `report --help` listed RUN_DIR|STUDY_DIR with no word of what it is
+    from wildgan.cli.parser import make_option_parser, sub_parser, sub_parser_names
+
+    p = make_option_parser()
+    bare = [(name, a.dest) for name in sorted(sub_parser_names(p)) for a in sub_parser(p, name)._actions
+            if not a.option_strings and not a.help]
+    assert bare == []
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert re.search(r"RUN_DIR\|STUDY_DIR\s+a run directory written by `wildgan train`, or a study", out), out

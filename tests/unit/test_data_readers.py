@@ -242,7 +242,8 @@ def test_unknown_option_and_dataset(tmp_path):
         load_dataset(tmp_path / "d", resolutoin=32)
     with pytest.raises(ConfigError, match="unknown dataset"):
         load_dataset(tmp_path / "d", "imagenet")
-    with pytest.raises(DataError, match="looks like a folder"):
+    with pytest.raises(DataError, match=r"dataset='npz' reads an \.npz of image arrays, but this is a folder tree of "
+                                        r"class folders$"):
         load_dataset(tmp_path / "d", "npz")
 
 

@@ -346,6 +346,58 @@ def test_folder_protocol(tmp_path):
     assert all(i.startswith("ok/") for i in s.train_ids) and set(s.train_ids).isdisjoint(s.test_ids)
 
 
+@pytest.mark.parametrize("archive", [False, True])
+def test_a_protocol_named_on_a_pile_is_refused_before_decoding_and_said_as_the_caller_gives_it(
+        tmp_path, monkeypatch, capsys, archive):
+    import tarfile
+
+    from PIL import Image
+
+    from wildgan.cli import main
+    from wildgan.data import readers
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(16):
+        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(pile / f"{i}.png")
+    data = pile
+    if archive:
+        # a tar of the pile's folder: refused as "its classes are pile" before, as if pile/ were a class folder
+        data = tmp_path / "pile.tar.gz"
+        with tarfile.open(data, "w:gz") as tar:
+            tar.add(pile, arcname="pile")
+    # the pile as it is: read with dataset 'unlabelled' and 'auto', whatever a protocol is refused
+    for dataset in ("unlabelled", "auto"):
+        assert build_split(DataConfig(data=str(data), dataset=dataset)).info["protocol"] == "unlabelled"
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("decoded the images of data that is refused")
+
+    monkeypatch.setattr(readers, "read_unlabelled", decoded)
+    for dataset in ("cifar10", "mnist", "chula-rbc12"):
+        with pytest.raises(ConfigError, match=rf"^{re.escape(str(data))}: dataset='{dataset}' chooses the {dataset} "
+                                              rf"protocol, which reads .*, but this is an unlabelled pile .*; "
+                                              rf"dataset='unlabelled' \(or dataset='auto'\) trains on it as a "
+                                              rf"pile\.$"):
+            build_split(DataConfig(data=str(data), dataset=dataset))
+    assert main(["train", "--data", str(data), "--dataset", "mnist", "--out", str(tmp_path / "run"),
+                 "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--dataset mnist chooses the mnist protocol" in err and "--dataset unlabelled (or --dataset auto)" in err
+
+
+def test_a_protocol_named_on_unlabelled_images_read_otherwise_is_refused():
+    # (a LoadedData made without load_dataset, which refuses such a read, reaches detect_protocol with it)
+    from wildgan.data.imageset import ImageSet
+    from wildgan.data.splits import detect_protocol
+
+    pile = ImageSet(np.zeros((3, 8, 8, 3), np.uint8), np.zeros(3, np.int64), [], ["a", "b", "c"],
+                    info={"source": "/data/pile"})
+    assert detect_protocol("auto", pile, "unlabelled-folder") == "unlabelled"
+    with pytest.raises(ConfigError, match=r"^/data/pile: dataset='cifar10' chooses the cifar10 protocol"):
+        detect_protocol("cifar10", pile, "unlabelled-folder")
+
+
 # ------------------------------------------------------------------------------------------------ chula protocol
 @pytest.fixture(scope="module")
 def chula_npz(tmp_path_factory) -> Path:

@@ -259,3 +259,121 @@ def test_too_high_a_contamination_is_refused_with_the_most_that_fits_which_build
                                                                         r"only 0 are available; --contamination 0 "
                                                                         r"trains on the normal images alone$"):
         build_split(clean)
+
+
+def test_a_bad_setting_is_named_as_the_flag_in_the_cli_and_as_the_field_otherwise():
+    from wildgan.config import FAnoGANConfig, NetConfig, SearchConfig, TrainConfig, file_values
+    from wildgan.data.transforms import check_resolution
+
+    bad = [(lambda: TrainConfig(total_kimg=0), "total_kimg", "--total-kimg"),
+           (lambda: TrainConfig(lr=0), "lr", "--lr"),
+           (lambda: TrainConfig(minutes=0), "minutes", "--minutes"),
+           (lambda: TrainConfig(seed=-3), "train.seed", "--seed"),
+           (lambda: DataConfig(seed=-3), "seed", "--seed"),
+           (lambda: DataConfig(contamination=2.0), "contamination", "--contamination"),
+           (lambda: FAnoGANConfig(dim=0), "fanogan.dim", "--fanogan-dim"),
+           (lambda: SearchConfig(steps=-1), "search.steps", "--search-steps"),
+           (lambda: NetConfig(resolution=30), "resolution", "--resolution"),
+           (lambda: check_resolution(30), "resolution", "--resolution")]
+    for make, field, flag in bad:
+        with pytest.raises(ConfigError, match=rf"^{re.escape(field)} must be "):
+            make()
+        with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=rf"^{re.escape(flag)} must be "):
+            make()
+        # values read from a file (a run's config.json, a --config file) are named as the file spells them, in the
+        # CLI too: its user did not type the flag
+        with skip_bad_said_as(CLI_SKIP_BAD), file_values(), pytest.raises(ConfigError,
+                                                                         match=rf"^{re.escape(field)} must be "):
+            make()
+    # a field with no option of its own keeps its name in the CLI
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"^beta1 must be "):
+        TrainConfig(beta1=1.0)
+
+
+def test_a_threshold_rules_parameter_is_named_as_the_caller_gives_it(tmp_path, capsys):
+    from wildgan.thresholds import check_threshold_args, contamination_threshold, mad_threshold
+
+    for check, api, cli in [(lambda: check_threshold_args("contamination", contamination=5),
+                             "contamination (expected fraction of anomalies)", "--expected-contamination"),
+                            (lambda: contamination_threshold(np.arange(10.0), 0.0),
+                             "contamination (expected fraction of anomalies)", "--expected-contamination"),
+                            (lambda: check_threshold_args("mad", k=-1), "mad_k", "--mad-k"),
+                            (lambda: mad_threshold(np.arange(10.0), -1), "mad_k", "--mad-k")]:
+        with pytest.raises(ConfigError, match=rf"^{re.escape(api)} must be "):
+            check()
+        with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=rf"^{re.escape(cli)} must be "):
+            check()
+    run = tmp_path / "run"
+    run.mkdir()
+    # (the options are checked before the run is read)
+    for command in ("score", "export"):
+        out = str(tmp_path / ("s.csv" if command == "score" else "s.onnx"))
+        assert main([command, str(run), "--out", out, "--threshold", "mad", "--mad-k", "-1"]) == 2
+        assert "error: --mad-k must be a finite number >= 0, got -1.0" in capsys.readouterr().err
+
+
+def test_a_data_set_of_another_format_than_dataset_names_is_refused_in_the_callers_words(tmp_path, capsys):
+    from wildgan.data import load_dataset
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(16):
+        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(pile / f"{i}.png")
+    with pytest.raises(DataError, match=r"pile: dataset='npz' reads an \.npz of image arrays, but this is a folder "
+                                        r"of loose images \(an unlabelled pile\)$"):
+        load_dataset(pile, "npz")
+    with pytest.raises(DataError, match=r"lab\.npz: dataset='cifar-batches' reads CIFAR-10's python batches "
+                                        r"\(cifar-10-batches-py\), but this is an \.npz of image arrays$"):
+        load_dataset(_labelled_npz(tmp_path / "lab.npz"), "cifar-batches")
+    assert main(["train", "--data", str(pile), "--dataset", "npz", "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "pile: --dataset npz reads an .npz of image arrays, but this is a folder of loose images" in err, err
+
+
+def test_a_resume_shorter_than_the_run_names_the_length_as_the_caller_gives_it(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.training import run as training_run
+
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path), dataset="unlabelled"), net=net_config_for_preset("tiny", 8, 3),
+                    train=TrainConfig(total_kimg=1))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    monkeypatch.setattr(training_run, "_images_seen", lambda run_dir: 600)    # (networks that have seen 0.6 kimg)
+    shorter = replace(cfg, train=replace(cfg.train, total_kimg=0.5))
+    with pytest.raises(ConfigError, match=r"differ from the saved run: train\.total_kimg 0\.5 is shorter than the 0\.6 "
+                                          r"kimg"):
+        training_run.check_run_dir(shorter, run, resume=True)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"differ from the saved run: --total-kimg "
+                                                                          r"0\.5 is shorter than the 0\.6 kimg"):
+        training_run.check_run_dir(shorter, run, resume=True)
+
+
+def test_the_crop_warning_names_the_letterbox_option_as_the_caller_gives_it():
+    from wildgan.data.imageset import crop_warning
+
+    api = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(DataConfig(square='letterbox') letterboxes them" in api and "--square" not in api, api
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        cli = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(--square letterbox letterboxes them" in cli and "DataConfig" not in cli, cli
+    # a caller's own way still wins (the Detector's resize_mode)
+    assert "(Detector(x) letterboxes them" in crop_warning({(8, 12)}, "resize", None, "images", hint="Detector(x)")
+
+
+def test_the_warning_about_too_few_images_in_a_mixed_batch_names_isolated_as_the_caller_gives_it(scoring_pile,
+                                                                                                capsys):
+    import warnings
+
+    pile, run, model = scoring_pile(1)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model.score(np.zeros((1, 8, 8, 1), np.uint8))
+    api = " ".join(str(w.message) for w in said)
+    assert "use batch mode 'isolated' (Detector(batch_mode='isolated')), or score" in api and "--batch" not in api, api
+    assert main(["score", str(run), "--data", str(pile / "0.png"), "--out", str(pile.parent / "s.csv"),
+                 "--no-progress"]) == 0
+    cli = capsys.readouterr().err
+    assert "use --batch-mode isolated, or score them" in cli and "Detector(" not in cli, cli

@@ -21,9 +21,6 @@ def _pile(folder, n=20):
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="revFO: a protocol named by --dataset on a pile of loose images is dropped "
-                                       "without a word (splits.detect_protocol returns 'unlabelled' before it checks "
-                                       "the named protocol), where a labelled tree of other classes is refused")
 @pytest.mark.parametrize("dataset", ["cifar10", "mnist", "chula-rbc12"])
 def test_a_protocol_named_on_a_pile_is_refused(tmp_path, dataset):
     from wildgan.data import build_split
@@ -33,8 +30,6 @@ def test_a_protocol_named_on_a_pile_is_refused(tmp_path, dataset):
         build_split(DataConfig(data=str(pile), dataset=dataset))
 
 
-@pytest.mark.xfail(strict=True, reason="revFO: readers._refuse_other_format words the CLI's --dataset as the API's "
-                                       "dataset='npz' (and says 'a unlabelled-folder data set')")
 def test_a_format_named_by_dataset_is_refused_in_the_cli_words(tmp_path, capsys):
     pile = _pile(tmp_path / "pile")
     assert main(["train", "--data", str(pile), "--dataset", "npz", "--out", str(tmp_path / "run"), "--dry-run"]) == 2
@@ -42,8 +37,6 @@ def test_a_format_named_by_dataset_is_refused_in_the_cli_words(tmp_path, capsys)
     assert "--dataset npz" in err and "dataset='npz'" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="revFO: thresholds.check_threshold_args names 'contamination', the option "
-                                       "of `wildgan train` (the share injected), for score's --expected-contamination")
 def test_a_bad_expected_contamination_is_named_as_the_score_option(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
@@ -54,8 +47,6 @@ def test_a_bad_expected_contamination_is_named_as_the_score_option(tmp_path, cap
     assert code == 2 and "--expected-contamination" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="revFO: train's range checks (config._check_numbers, NetConfig) name the "
-                                       "config field (total_kimg, lr, minutes, resolution), not the flag typed")
 @pytest.mark.parametrize("flag,value", [("--total-kimg", "0"), ("--lr", "0"), ("--minutes", "0"),
                                         ("--resolution", "30")])
 def test_a_bad_training_option_is_named_as_the_flag(tmp_path, capsys, flag, value):

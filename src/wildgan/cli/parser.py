@@ -362,13 +362,15 @@ def make_option_parser() -> argparse.ArgumentParser:
                                      "class; default: the protocol's default normal class(es), as one cell: "
                                      "automobile for CIFAR-10, the normal RBCs for chula-rbc12, 2 for MNIST; other "
                                      "labelled folders and .npz files have none and need it)")
-    st.add_argument("--contamination", default="0,0.02",
+    # (train's placeholders, as lists: the same option reads the same in both commands' help)
+    st.add_argument("--contamination", default="0,0.02", metavar="GAMMA,...",
                     help="gammas, comma separated: the fractions of anomalies injected into each cell's training "
                          "set, each in [0, 1) (default 0,0.02)")
-    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
-    st.add_argument("--encoder-loss", default="image",
+    st.add_argument("--methods", default="wildgan", metavar="{wildgan,fanogan,search},...",
+                    help="comma separated: wildgan,fanogan,search (default wildgan)")
+    st.add_argument("--encoder-loss", default="image", metavar="{image,latent},...",
                     help="comma separated: image,latent (default image; wildgan cells only)")
-    st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
+    st.add_argument("--seeds", default="0", metavar="SEED,...", help="comma separated seeds (default 0)")
     st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
     st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
 
@@ -575,7 +577,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `wildgan report`'s options on the CLI's subparsers object (its function: wildgan.cli.make_parser)."""
     r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
                        epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
+    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR",
+                   help="a run directory written by `wildgan train`, or a study directory written by `wildgan study`; "
+                        "the report goes into its report/ folder")
     r.add_argument("--top-k", type=int, default=8, metavar="K",
                    help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
                         "default 8)")

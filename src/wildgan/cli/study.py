@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import as_typed
+from ..config import MAX_SEED, as_typed
 from ..errors import ConfigError, stop_text
 from ..fileio import check_can_make_folder
 from ..runlog import RunLog, copying_warnings
@@ -55,6 +55,10 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         if not 0.0 <= g < 1.0:
             raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
     seeds = csv_list(a.seeds, int, "--seeds")
+    for s in seeds:
+        # (each cell's config would refuse it as --seed, an option a study does not have)
+        if not 0 <= s <= MAX_SEED:
+            raise ConfigError(f"--seeds: each seed must be a whole number from 0 to 2**64 - 2, got {s}")
     methods = csv_list(a.methods, str, "--methods")
     for m in methods:
         if m not in ("wildgan", "fanogan", "search"):

@@ -369,11 +369,14 @@ def merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
 
 
 def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
-                 hint: str = "--square letterbox / DataConfig(square='letterbox')") -> str | None:
-    """The warning that non-square images lose their edges to the centre crop (and how to keep them, `hint`), or
-    None. `what`: where the images come from (a path), or 'images'."""
+                 hint: str | None = None) -> str | None:
+    """The warning that non-square images lose their edges to the centre crop (and how to keep them, `hint`; by
+    default the option that reads the data so, as the user of the call in progress gives it), or None. `what`: where
+    the images come from (a path), or 'images'."""
     if fit == "letterbox":
         return None
+    if hint is None:
+        hint = option_words("--square letterbox", "DataConfig(square='letterbox')")
     cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
     if not cropped:
         return None
@@ -476,7 +479,7 @@ def resize_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], re
 
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
-              hint: str = "--square letterbox / DataConfig(square='letterbox')") -> None:
+              hint: str | None = None) -> None:
     msg = crop_warning(sizes, fit, resolution, what, hint)
     if msg:
         warn_user(msg)

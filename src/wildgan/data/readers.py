@@ -992,11 +992,42 @@ DATASET_FORMATS: dict[str, tuple[str, ...]] = {
     "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz", "cifar-batches")}
 
 
+# what each protocol's --dataset reads, as a refusal of other data says it
+PROTOCOL_NEEDS = {"cifar10": "CIFAR-10's batches (cifar-10-batches-py) or a folder tree of its ten classes",
+                  "mnist": "the digits 0-9 as class folders or an .npz's labels",
+                  "chula-rbc12": "an .npz of the crops with their labels, photo ids (group) and anomaly labels "
+                                 "(is_anomaly)"}
+
+
+def protocol_on_pile_error(p: str | Path, dataset: str) -> ConfigError:
+    """The refusal of a protocol named by --dataset (cifar10, mnist, chula-rbc12) for an unlabelled pile at `p`. Why
+    refused, not read as a pile: the user asked for the protocol's test split, normal class and evaluation, and would
+    get an unlabelled run whose config names that protocol; a labelled tree of other classes is refused alike."""
+    return ConfigError(f"{p}: {_dataset_words(dataset)} chooses the {dataset} protocol, which reads "
+                       f"{PROTOCOL_NEEDS[dataset]}, but this is an unlabelled pile (images without class folders or "
+                       f"labels); {_dataset_words('unlabelled')} (or {_dataset_words('auto')}) trains on it as a pile"
+                       # (a folder's one class folder said, not an archive's: its wrapper folder, pile/ of
+                       # `tar czf pile.tar.gz pile/`, would be named as one)
+                       f".{single_class_text(p) if Path(p).is_dir() else ''}")
+
+
+# what each format-naming --dataset (DATASET_FORMATS' keys) reads, and what _detect found at a path (its format names),
+# as a refusal says them to the user, who never sees the internal names ("a unlabelled-folder data set")
+_DATASET_READS = {"folder": "a folder tree of class folders (or a .tar.gz or .zip of one)",
+                  "npz": "an .npz of image arrays", "cifar-batches": "CIFAR-10's python batches (cifar-10-batches-py)",
+                  "unlabelled": "a folder of loose images, a .tar.gz or .zip of one, an .npz or CIFAR-10's batches"}
+_FORMAT_WORDS = {"folder": "a folder tree of class folders", "folder-tar": "a .tar.gz or .zip of image files",
+                 "npz": "an .npz of image arrays", "cifar-batches": "CIFAR-10's python batches",
+                 "unlabelled-folder": "a folder of loose images (an unlabelled pile)",
+                 "unlabelled-npz": "an .npz of image arrays without labels"}
+
+
 def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
     """DataError when --dataset names a format (DATASET_FORMATS) that the data at `p`, of format `kind`, is not."""
     want = DATASET_FORMATS.get(dataset)
     if want and kind not in want:
-        raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
+        raise DataError(f"{p}: {_dataset_words(dataset)} reads {_DATASET_READS[dataset]}, but this is "
+                        f"{_FORMAT_WORDS.get(kind, kind)}")
 
 
 def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
@@ -1040,6 +1071,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     elif dataset == "folder" and kind == "unlabelled-folder":
         kind = "folder"                     # asked for classes: _class_files explains what is missing
     _refuse_other_format(p, dataset, kind)
+    if dataset in _ROOT_DATASETS and (kind == "unlabelled-folder" or
+                                      kind == "folder-tar" and _is_pile(image_tar_tree(p, o.cache_dir))):
+        raise protocol_on_pile_error(p, dataset)          # (before its images are decoded, which can take minutes)
     test: ImageSet | None
     if dataset == "auto" and kind == "folder-tar" and _is_pile(image_tar_tree(p, o.cache_dir)):
         dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)

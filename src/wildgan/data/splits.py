@@ -62,7 +62,7 @@ from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
                        decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
-                      resolve_data_root, single_class_text, trained_gray_share)
+                      protocol_on_pile_error, resolve_data_root, single_class_text, trained_gray_share)
 from .source_identity import complete_identity, known_for, quick_identity
 from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, count_gray_held, gray_pixels, next_pow2,
                          permute_rows, rotate_batch)
@@ -322,8 +322,12 @@ def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, r
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
-    if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz",
-                                           "unlabelled-cifar-batches"):
+    if dataset == "unlabelled":
+        return "unlabelled"
+    if kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz", "unlabelled-cifar-batches"):
+        if dataset in ("cifar10", "chula-rbc12", "mnist"):
+            # (load_dataset refuses such a read; a LoadedData made otherwise comes here)
+            raise protocol_on_pile_error(str(train.info.get("source")), dataset)
         return "unlabelled"
     grouped = train.group is not None and train.is_anomaly is not None
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
@@ -786,7 +790,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if not (0.0 < cfg.test_fraction < 1.0):
         raise ConfigError(f"test_fraction must be in (0, 1), got {cfg.test_fraction}")
     if cfg.rotations is not None and cfg.rotations < 0:
-        raise ConfigError(f"rotations must be >= 0, got {cfg.rotations}")
+        raise ConfigError(f"{option_words('--rotations', 'rotations')} must be >= 0, got {cfg.rotations}")
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
     if loaded is None:

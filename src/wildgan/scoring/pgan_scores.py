@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from ..config import SCORE_NAMES, ScoreConfig
-from ..errors import WildganError, warn_user
+from ..errors import WildganError, option_words, warn_user
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
 from .scores import all_scores, encoder_scores
@@ -283,11 +283,11 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     if batch_mode == "mixed" and any(len(b) < group for b in batches):
         # only when fewer images than a group are scored at all (every other batch is a multiple of the group)
         n = len(x_u8)
+        isolated = option_words("--batch-mode isolated", "batch mode 'isolated' (Detector(batch_mode='isolated'))")
         warn_user(f"{n} image{'s' if n != 1 else ''} scored in batch mode 'mixed': the encoder's minibatch-"
                   f"stddev layer sees a group of {n} instead of {group} different images, which shifts the scores "
                   f"against those of training images (and thresholds made from them). To score images one at a "
-                  f"time use batch mode 'isolated' (wildgan score --batch-mode isolated, "
-                  f"Detector(batch_mode='isolated')), or score them together with others")
+                  f"time use {isolated}, or score them together with others")
     if device is None:
         device = next(nets.E.parameters()).device
     parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,

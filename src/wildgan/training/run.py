@@ -225,7 +225,8 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         if cfg.method != "fanogan" and cfg.train.total_kimg < saved_cfg.train.total_kimg and \
                 cfg.train.total_kimg * 1000 < reached:
             # the networks are already past the new end: the config would describe a run that never was
-            diffs.append(f"train.total_kimg {kimg_to_the_image(cfg.train.total_kimg)} is shorter than the "
+            diffs.append(f"{option_words('--total-kimg', 'train.total_kimg')} {kimg_to_the_image(cfg.train.total_kimg)}"
+                         f" is shorter than the "
                          f"{kimg_to_the_image(reached / 1000)} kimg the run has trained (a resume may lengthen a "
                          f"run, not shorten it)")
         if diffs:
