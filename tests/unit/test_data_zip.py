@@ -364,3 +364,35 @@ def test_an_archive_member_longer_than_it_says_writes_no_more_and_leaves_no_unpa
     (tmp_path / "pile.tar").write_bytes(raw)
     dl.safe_extract(tmp_path / "pile.tar", tmp_path / "dest-tar")
     assert (tmp_path / "dest-tar" / "pile" / "000.png").stat().st_size == 10
+
+
+def test_a_zip_that_zipfile_refuses_other_than_as_damaged_is_named_with_why(tmp_path: Path, _cache: Path) -> None:
+    """A member name flagged UTF-8 that is not valid UTF-8 made zipfile raise a UnicodeDecodeError, and a zip
+    version it does not read a NotImplementedError: neither was caught, so `wildgan train` ended in a traceback.
+    Each is a DataError naming the archive and the problem, from the listing and from the unpack alike."""
+    good = _zip(tmp_path / "good.zip", {"pile/\u00e9.png": _png(1), "pile/001.png": _png(2)}).read_bytes()
+    assert b"\xc3\xa9" in good                                  # (the name's UTF-8, flagged as such by zipfile)
+    badname = tmp_path / "badname.zip"
+    badname.write_bytes(good.replace(b"\xc3\xa9", b"\xff\xfe"))
+    version = bytearray(good)
+    at = version.find(b"PK\x01\x02")
+    version[at + 6] = 70                                        # (the version needed to extract: 7.0)
+    (tmp_path / "version.zip").write_bytes(bytes(version))
+    said = {"badname.zip": r"not a readable zip archive \(member name b'pile/\\xff\\xfe\.png' is marked as UTF-8 "
+                           r"but is not valid UTF-8\); unzip it yourself",
+            "version.zip": r"not a readable zip archive \(it uses what Python's zipfile does not read: zip file "
+                           r"version 7\.0\); unzip it yourself"}
+    for name, why in said.items():
+        archive = tmp_path / name
+        for read in (load_dataset, dl.archive_member_names, lambda a: dl.safe_extract(a, tmp_path / "dest")):
+            with pytest.raises(DataError, match=f"^{re.escape(str(archive))}: {why}"):
+                read(archive)
+    # only the member's own (local) header flags its name UTF-8: zipfile finds it out while unpacking
+    local = bytearray(_zip(tmp_path / "plain.zip", {"pile/ab.png": _png(1)}).read_bytes())
+    local[local.find(b"PK\x03\x04") + 7] |= 0x08                # (flag bit 11, UTF-8 names)
+    at = local.find(b"pile/ab.png")
+    local[at + 5: at + 7] = b"\xff\xfe"
+    (tmp_path / "local.zip").write_bytes(bytes(local))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'local.zip'))}: not a readable zip archive "
+                                        r"\(member name b'pile/\\xff\\xfe\.png' is marked as UTF-8"):
+        dl.safe_extract(tmp_path / "local.zip", tmp_path / "dest-local")

@@ -141,9 +141,29 @@ def _zip_name(m: zipfile.ZipInfo) -> str:
     return m.filename.replace("\\", "/")
 
 
+def zip_refusal(archive: Path, e: UnicodeDecodeError | NotImplementedError) -> str:
+    """What to say (naming `archive`) of zipfile's refusals to read a zip that are not a BadZipFile: a member name
+    flagged UTF-8 that is not valid UTF-8 (a UnicodeDecodeError, which no except of a damaged zip caught: a bare
+    traceback), or a zip feature zipfile does not implement (a NotImplementedError: a newer zip version, compressed
+    patched data, strong encryption)."""
+    if isinstance(e, UnicodeDecodeError):
+        return (f"{archive}: not a readable zip archive (member name {e.object!r} is marked as UTF-8 but is not "
+                f"valid UTF-8); unzip it yourself and pass the folder, or make the zip again")
+    return (f"{archive}: not a readable zip archive (it uses what Python's zipfile does not read: {e}); unzip it "
+            f"yourself and pass the folder, or make the zip again (plain deflate) or a .tar.gz")
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """zipfile.ZipFile(archive), its refusals that zip_refusal words raised as a DataError."""
+    try:
+        return zipfile.ZipFile(archive)
+    except (UnicodeDecodeError, NotImplementedError) as e:
+        raise DataError(zip_refusal(archive, e)) from e
+
+
 def _extract_zip(archive: Path, dest: str | Path) -> None:
     """safe_extract of a zip: every member checked before any is written."""
-    with zipfile.ZipFile(archive) as z:
+    with _open_zip(archive) as z:
         members = z.infolist()
         for m in members:
             _check_member(m.filename, _zip_member_other(m), archive)
@@ -159,6 +179,9 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
         _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
         try:
             z.extractall(dest, members=members)
+        except UnicodeDecodeError as e:
+            # (a member's local header can flag its name UTF-8 where the central directory, read above, did not)
+            raise DataError(zip_refusal(archive, e)) from e
         except (RuntimeError, NotImplementedError) as e:
             # (zipfile's own words for a method this Python lacks the module of, or a member it cannot read)
             raise DataError(f"{archive}: cannot unpack it ({e}): unzip it yourself and pass the folder") from e
@@ -179,7 +202,7 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     names: list[str] = []
     try:
         if _kind(archive) == "zip":
-            with zipfile.ZipFile(archive) as z:
+            with _open_zip(archive) as z:
                 names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
