@@ -396,3 +396,31 @@ def test_a_zip_that_zipfile_refuses_other_than_as_damaged_is_named_with_why(tmp_
     with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'local.zip'))}: not a readable zip archive "
                                         r"\(member name b'pile/\\xff\\xfe\.png' is marked as UTF-8"):
         dl.safe_extract(tmp_path / "local.zip", tmp_path / "dest-local")
+
+
+def test_an_archive_that_fails_while_unpacking_is_named_as_given(tmp_path: Path, _cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault found only while unpacking (a member's CRC, a tar cut inside a member's data) was reported under the
+    absolute path unpack_cached had resolved, where one found while listing (a zip cut short) named the archive as
+    the user gave it. Both name it as given."""
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile("stored.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("pile/000.png", _png(0))
+    crc = bytearray(Path("stored.zip").read_bytes())
+    crc[crc.find(b"IDAT") + 6] ^= 0xFF                                  # (its CRC check fails, its listing does not)
+    Path("crc.zip").write_bytes(bytes(crc))
+    with tarfile.open("whole.tar", "w") as t:
+        for i in range(2):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(i) + bytes(2000)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    Path("cut.tar").write_bytes(Path("whole.tar").read_bytes()[:3000])   # (inside the second member's data)
+    said = {"crc.zip": "not a readable zip archive or truncated (Bad CRC-32 for file 'pile/000.png')",
+            "cut.tar": "not a readable tar archive or truncated ("}           # (its listing's words, or tarfile's)
+    for name, why in said.items():
+        for read in (load_dataset, dl.unpack_cached):
+            with pytest.raises(DataError) as e:
+                read(name)
+            assert str(e.value).startswith(f"{name}: {why}"), (name, read, str(e.value))
+    assert not [p for p in _cache.iterdir() if p.is_dir()]

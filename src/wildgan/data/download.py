@@ -224,7 +224,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     or changed since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can
     reach them again.
     """
-    archive = Path(archive).resolve()
+    given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
+    archive = given.resolve()
     st = archive.stat()
     key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
     stems = _unpack_stems(archive.name)
@@ -245,7 +246,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # a bare '[Errno 17] File exists: PATH' (the cache path is a file) or 'Read-only file system' named neither
         # the cache nor the variable that moves it
         where = "the cache folder" if cache_dir is not None else "the cache ($WILDGAN_CACHE, default ~/.cache/wildgan)"
-        raise DataError(f"{archive}: cannot unpack it into {where} {root}: "
+        raise DataError(f"{given}: cannot unpack it into {where} {root}: "
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
@@ -258,7 +259,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         except OSError:
             pass
     try:
-        safe_extract(archive, tmp)
+        safe_extract(given, tmp)
         try:
             os.rename(tmp, final)
         except OSError:
