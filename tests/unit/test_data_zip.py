@@ -424,3 +424,33 @@ def test_an_archive_that_fails_while_unpacking_is_named_as_given(tmp_path: Path,
                 read(name)
             assert str(e.value).startswith(f"{name}: {why}"), (name, read, str(e.value))
     assert not [p for p in _cache.iterdir() if p.is_dir()]
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+@pytest.mark.parametrize("members, said", [
+    (["pile/a", "pile/a/000.png"], "'pile/a' (a file) and 'pile/a/000.png'"),
+    (["pile/a/000.png", "pile/a"], "'pile/a' (a file) and 'pile/a/000.png'"),
+    (["pile/a/", "pile/b.png", "./pile/a"], "'./pile/a' (a file) and 'pile/a/'"),
+])
+def test_an_archive_with_a_name_that_is_both_a_file_and_a_folder_is_refused_naming_both(
+        tmp_path: Path, _cache: Path, kind: str, members: list[str], said: str) -> None:
+    """A file 'pile/a' beside a member 'pile/a/000.png' failed half-way through the unpack with 'not a readable zip
+    archive or truncated ([Errno 20] Not a directory: CACHE/.tmp-.../pile/a/000.png)': it sent the user to download
+    it again, and named the cache's temporary folder. Refused before anything is written, naming both members."""
+    archive = tmp_path / f"clash.{kind}"
+    if kind == "zip":
+        _zip(archive, {name: b"" if name.endswith("/") else _png(1) for name in members})
+    else:
+        with tarfile.open(archive, "w") as t:
+            for name in members:
+                info = tarfile.TarInfo(name)
+                data = _png(1)
+                if name.endswith("/"):
+                    info.type, data = tarfile.DIRTYPE, b""
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        said = said.replace("'pile/a/'", "'pile/a'")            # (tarfile drops a folder's trailing '/')
+    with pytest.raises(DataError, match=f"^{re.escape(str(archive))}: refusing archive members that make one name "
+                                        f"both a file and a folder: {re.escape(said)}; make the archive again"):
+        load_dataset(archive)
+    assert not list(_cache.iterdir())                           # (nothing unpacked, nothing half-done)

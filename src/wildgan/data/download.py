@@ -48,6 +48,25 @@ def _check_member(name: str, other: str | None, archive: Path) -> None:
                         f"{shown!r}")
 
 
+def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None:
+    """Refuse `archive` where one name is both a file and a folder: `members` as (the name as the archive says it, the
+    name it is written under, whether it is a folder). Unpacked, the second of the two fails on the first with a bare
+    'Not a directory: CACHE/.tmp-.../a/000.png', said as a truncated archive: one to download again, in a folder the
+    user never made."""
+    files: dict[str, str] = {}
+    folders: dict[str, str] = {}        # each folder an unpack makes -> the first member that makes it
+    for shown, name, is_dir in members:
+        parts = [q for q in name.split("/") if q not in ("", ".")]
+        for i in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:i]), shown)
+        if parts:
+            (folders if is_dir else files).setdefault("/".join(parts), shown)
+    for path, shown in files.items():
+        if path in folders:
+            raise DataError(f"{archive}: refusing archive members that make one name both a file and a folder: "
+                            f"{shown!r} (a file) and {folders[path]!r}; make the archive again without one of them")
+
+
 def _tar_member_other(m: tarfile.TarInfo) -> str | None:
     """What a tar member that is not a plain file or folder is (for _check_member), or None."""
     if m.isfile() or m.isdir():
@@ -78,6 +97,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             members = tar.getmembers()
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
+            _check_no_clash([(m.name, m.name, m.isdir()) for m in members], archive)
             _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members])
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
@@ -176,6 +196,7 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
                                 f"make the zip again (plain deflate) or a .tar.gz")
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
+        _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
         _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
         try:
             z.extractall(dest, members=members)
