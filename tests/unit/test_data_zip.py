@@ -454,3 +454,53 @@ def test_an_archive_with_a_name_that_is_both_a_file_and_a_folder_is_refused_nami
                                         f"both a file and a folder: {re.escape(said)}; make the archive again"):
         load_dataset(archive)
     assert not list(_cache.iterdir())                           # (nothing unpacked, nothing half-done)
+
+
+def _pile_tar(n: int = 3) -> bytes:
+    """A plain tar of n small PNGs, as tarfile writes it (end-of-archive blocks, then zeros to a whole record)."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for i in range(n):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _cache: Path) -> None:
+    """tarfile ends its listing at any bad header after the first one without a word: a tar damaged in its second
+    header unpacked its first member only, the rest left out with no error. Refused, naming the archive and where:
+    a damaged header, data that ends inside a header, data after the end-of-archive block, a gzip cut short after
+    the tar's end. A whole tar, and one without the end block (which tar tools read), still unpack."""
+    import gzip
+
+    whole = _pile_tar()
+    second = whole.find(b"pile/001.png")                          # (the second member's header starts with its name)
+    damaged = bytearray(whole)
+    damaged[second] ^= 0xFF                                       # (its checksum no longer matches)
+    end = whole.rfind(b"IEND") + 8                                # (the last member's data ends with its PNG's IEND)
+    last = -(-end // 512) * 512                                   # (and the end-of-archive block starts after it)
+    files = {"damaged.tar": bytes(damaged), "damaged.tar.gz": gzip.compress(bytes(damaged)),
+             "cut.tar": whole[:last + 100], "joined.tar": whole + whole,
+             "gzcut.tar.gz": gzip.compress(whole)[:-4]}
+    said = {"damaged": r"the header that follows its first 1 member, at byte 1024 of the tar, is damaged: the "
+                       r"members after it cannot be read",
+            "cut": r"its data ends inside the header that follows its first 3 members: cut short",
+            "joined": r"it holds more after its end-of-archive block, which follows its first 3 members \(archives "
+                      r"joined into one\?\): what follows would be left out",
+            "gzcut": r"Compressed file ended before the end-of-stream marker was reached"}
+    for name, data in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        why = said[name.split(".")[0]]
+        with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: not a readable tar archive or truncated "
+                                            rf"\({why}\)$"):
+            dl.safe_extract(archive, tmp_path / "dest")
+        with pytest.raises(DataError, match=re.escape(str(archive))):
+            load_dataset(archive)
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.iterdir() if p.is_dir()]
+    for name, data in (("whole.tar", whole), ("noend.tar", whole[:last]), ("whole.tar.gz", gzip.compress(whole))):
+        (tmp_path / name).write_bytes(data)
+        tree = dl.unpack_cached(tmp_path / name)
+        assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"], name

@@ -84,6 +84,41 @@ def _zip_member_other(m: zipfile.ZipInfo) -> str | None:
     return "a symbolic link" if kind == stat.S_IFLNK else "a device, fifo or socket"
 
 
+class _KeptHeader(tarfile.TarInfo):
+    """A TarInfo whose class (one made for each open, as tarinfo=) keeps the last header block tarfile read: tarfile
+    ends a listing at any bad header after the first without a word (its members then left out of the unpack), and
+    that block says whether the listing stopped at the archive's end or at damage (_tar_end_problem)."""
+    last_block: bytes | None = None
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        cls.last_block = bytes(buf)
+        return super().frombuf(buf, encoding, errors)
+
+
+def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> str | None:
+    """Why the listing of `tar` (opened with tarinfo=kept, its `n` members listed) stopped before the archive's end,
+    or None where it reached it: the end-of-archive block (zeros) with only zeros after it (a record's padding), or
+    the end of the data where a header would start (no end block: tar tools read such an archive too). What follows
+    the end block is read to the file's end, which also checks a compressed tar's own end (a gzip cut short there
+    fails its read: EOFError)."""
+    block = kept.last_block
+    members = f"{n} member{'' if n == 1 else 's'}"
+    if not block:
+        return None
+    if len(block) < tarfile.BLOCKSIZE:
+        return f"its data ends inside the header that follows its first {members}: cut short"
+    if block.count(0) < tarfile.BLOCKSIZE:
+        return (f"the header that follows its first {members}, at byte {tar.offset} of the tar, is damaged: the "
+                f"members after it cannot be read")
+    assert tar.fileobj is not None
+    while chunk := tar.fileobj.read(1 << 20):
+        if chunk.count(0) < len(chunk):
+            return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
+                    f"joined into one?): what follows would be left out")
+    return None
+
+
 def safe_extract(archive: str | Path, dest: str | Path) -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
     filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
@@ -93,8 +128,12 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
         if _kind(archive) == "zip":
             _extract_zip(archive, dest)
             return
-        with tarfile.open(archive, "r:*") as tar:
+        kept = type("_Kept", (_KeptHeader,), {})
+        with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             members = tar.getmembers()
+            ended = _tar_end_problem(tar, kept, len(members))
+            if ended is not None:
+                raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
             _check_no_clash([(m.name, m.name, m.isdir()) for m in members], archive)
