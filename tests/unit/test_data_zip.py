@@ -504,3 +504,47 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
         (tmp_path / name).write_bytes(data)
         tree = dl.unpack_cached(tmp_path / name)
         assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"], name
+
+
+def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_it_has(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The advice for an unpack that does not fit, or cannot be written, named $WILDGAN_CACHE wherever it went: an
+    unpack into cache_dir= (which the variable does not move), and CIFAR-10's download into the folder the user gave.
+    Each is told the way that moves its own destination."""
+    import errno
+    import hashlib
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)})
+    monkeypatch.setattr(dl, "_free_bytes", lambda folder: 1 << 20)
+    with pytest.raises(DataError, match=r"; free space there, or set \$WILDGAN_CACHE to a folder on a disk with more "
+                                        r"room$"):
+        dl.unpack_cached(archive)
+    with pytest.raises(DataError, match=r"; free space there, or pass cache_dir= a folder on a disk with more room$"):
+        dl.unpack_cached(archive, tmp_path / "mine")
+    (tmp_path / "data").mkdir()
+    with tarfile.open(tmp_path / "data" / "cifar-10-python.tar.gz", "w:gz") as t:     # (downloaded: no network)
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = 3
+        t.addfile(info, io.BytesIO(b"abc"))
+    md5 = hashlib.md5((tmp_path / "data" / "cifar-10-python.tar.gz").read_bytes()).hexdigest()
+    with pytest.raises(DataError, match=r"; free space there, or download CIFAR-10 into a folder on a disk with more "
+                                        r"room \(data=FOLDER\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"download CIFAR-10 into a folder on a "
+                                                                          r"disk with more room \(--data FOLDER "
+                                                                          r"--download\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)
+    monkeypatch.setattr(dl, "_free_bytes", lambda folder: None)
+
+    def full(*a: object, **k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
+    with pytest.raises(DataError, match=r"free space there or make it writable, or pass cache_dir= another folder$"):
+        dl.unpack_cached(archive, tmp_path / "mine")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
+    with pytest.raises(DataError, match=r"free space there or make it writable, or download CIFAR-10 into another "
+                                        r"folder \(data=FOLDER\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)

@@ -119,14 +119,17 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     return None
 
 
-def safe_extract(archive: str | Path, dest: str | Path) -> None:
+def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unpack it into {}") -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
     filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
-    sizes do not fit in the free space of dest's disk (_check_room)."""
+    sizes do not fit in the free space of dest's disk (_check_room).
+
+    elsewhere: how the caller's user puts the unpack in another folder, for the advice when dest's disk is full or
+    not writable; '{}' stands for that folder ('set $WILDGAN_CACHE to {}' where dest is in the cache)."""
     archive = Path(archive)
     try:
         if _kind(archive) == "zip":
-            _extract_zip(archive, dest)
+            _extract_zip(archive, dest, elsewhere)
             return
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
@@ -137,7 +140,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
             _check_no_clash([(m.name, m.name, m.isdir()) for m in members], archive)
-            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members])
+            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
@@ -148,7 +151,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
         if e.errno in _WRITE_ERRNOS and writing and (target is None or target.resolve() != archive.resolve()):
             # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
             raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
-                            f"make it writable, or set WILDGAN_CACHE to another folder") from e
+                            f"make it writable, or {elsewhere.format('another folder')}") from e
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
@@ -173,16 +176,16 @@ def _free_bytes(folder: Path) -> int | None:
     return None
 
 
-def _check_room(archive: Path, dest: Path, sizes: list[int]) -> None:
+def _check_room(archive: Path, dest: Path, sizes: list[int], elsewhere: str) -> None:
     """Refuse to unpack `archive`, whose members declare `sizes` (0 for a folder), into dest where the disk lacks the
-    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over."""
+    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over. elsewhere: as safe_extract's."""
     free = _free_bytes(dest)
     need = sum(max(1, -(-n // _BLOCK)) * _BLOCK for n in sizes) + UNPACK_KEEP_FREE
     if free is not None and need > free:
         raise DataError(f"{archive}: unpacks to {_size_text(sum(sizes))} in {len(sizes)} files and folders, more "
                         f"than the disk of {dest.parent} has free ({_size_text(free)}; it needs "
-                        f"{_size_text(need)}, with a margin); free space there, or set $WILDGAN_CACHE to a folder "
-                        f"on a disk with more room")
+                        f"{_size_text(need)}, with a margin); free space there, or "
+                        f"{elsewhere.format('a folder on a disk with more room')}")
 
 
 def _size_text(n: int) -> str:
@@ -220,7 +223,7 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise DataError(zip_refusal(archive, e)) from e
 
 
-def _extract_zip(archive: Path, dest: str | Path) -> None:
+def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
     """safe_extract of a zip: every member checked before any is written."""
     with _open_zip(archive) as z:
         members = z.infolist()
@@ -236,7 +239,7 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
         _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
-        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
+        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members], elsewhere)
         try:
             z.extractall(dest, members=members)
         except UnicodeDecodeError as e:
@@ -319,7 +322,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         except OSError:
             pass
     try:
-        safe_extract(given, tmp)
+        safe_extract(given, tmp, elsewhere="pass cache_dir= {}" if cache_dir is not None else
+                     "set $WILDGAN_CACHE to {}")
         try:
             os.rename(tmp, final)
         except OSError:
@@ -429,7 +433,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
     try:
-        safe_extract(archive, tmp)
+        # (root is where the download goes: a folder the user gave, or the cache's, but not always the cache)
+        safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
+                                             f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
         src = tmp / "cifar-10-batches-py"
         if not (src / "data_batch_1").is_file():
             raise DataError(f"{archive}: archive has no cifar-10-batches-py/data_batch_1")
