@@ -548,3 +548,32 @@ def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_
     with pytest.raises(DataError, match=r"free space there or make it writable, or download CIFAR-10 into another "
                                         r"folder \(data=FOLDER\)$"):
         dl.download_cifar10(tmp_path / "data", md5=md5)
+
+
+def test_a_tar_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: Path, _cache: Path) -> None:
+    """As a zip's: some Windows writers (.NET's TarFile.CreateFromDirectory) put 'cells\\bad\\000.png' in a tar,
+    which unpacked as files of those names at the unpack's top, its class folders (and so the labels) lost. Read as
+    the tar with '/' is; a '..' said with backslashes is still refused."""
+    def tar(path: Path, members: dict[str, bytes]) -> Path:
+        with tarfile.open(path, "w:gz") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return path
+
+    forward = _tree()
+    archive = tar(tmp_path / "cells.tar.gz", {name.replace("/", "\\"): data for name, data in forward.items()})
+    with tarfile.open(archive) as t:
+        assert "cells\\bad\\000.png" in t.getnames()               # (tarfile keeps a backslash as it is)
+    train, _, kind = load_dataset(archive)
+    want, _, want_kind = load_dataset(tar(tmp_path / "slashes.tar.gz", forward))
+    assert kind == want_kind == "folder-tar" and train.ids == want.ids and train.ids[0] == "bad/000.png"
+    np.testing.assert_array_equal(train.y, want.y)
+    (tree,) = [p for p in _cache.iterdir() if p.is_dir() and p.name.startswith("cells-")]
+    assert sorted(os.listdir(tree / "cells")) == ["bad", "good"] and "\\" not in "".join(map(str, tree.rglob("*")))
+    assert dl.archive_member_names(archive)[0] == "cells/bad/000.png"
+    bad = tar(tmp_path / "bad.tar.gz", {"cells\\good\\000.png": _png(1), "cells\\..\\..\\evil.png": _png(9)})
+    with pytest.raises(DataError, match=re.escape("escapes the target folder: 'cells\\\\..\\\\..\\\\evil.png'")):
+        dl.safe_extract(bad, tmp_path / "dest")
+    assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()

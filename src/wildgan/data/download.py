@@ -137,9 +137,11 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            shown = [m.name for m in members]
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
-            _check_no_clash([(m.name, m.name, m.isdir()) for m in members], archive)
+                m.name = _tar_name(m)
+            _check_no_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive)
             _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
@@ -194,6 +196,14 @@ def _size_text(n: int) -> str:
 
 def _kind(archive: Path) -> str:
     return "zip" if archive.name.lower().endswith(".zip") else "tar"
+
+
+def _tar_name(m: tarfile.TarInfo) -> str:
+    """A tar member's name with '/' between its folders, as _zip_name: the tar format says '/', but some writers on
+    Windows put '\\' there (.NET's TarFile.CreateFromDirectory, Go programs that store filepath.Rel's result as it
+    is), which unpacked here as one file of that name at the unpack's top. (Windows' own tar.exe, libarchive, writes
+    '/'.) A '..' or an absolute path said with backslashes is refused before (_check_member), as for a zip."""
+    return m.name.replace("\\", "/")
 
 
 def _zip_name(m: zipfile.ZipInfo) -> str:
@@ -270,7 +280,7 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
             return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
-                names.append(m.name)
+                names.append(_tar_name(m))                           # (the names its unpack has)
                 if limit is not None and len(names) >= limit:
                     break
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
