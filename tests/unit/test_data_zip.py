@@ -364,3 +364,216 @@ def test_an_archive_member_longer_than_it_says_writes_no_more_and_leaves_no_unpa
     (tmp_path / "pile.tar").write_bytes(raw)
     dl.safe_extract(tmp_path / "pile.tar", tmp_path / "dest-tar")
     assert (tmp_path / "dest-tar" / "pile" / "000.png").stat().st_size == 10
+
+
+def test_a_zip_that_zipfile_refuses_other_than_as_damaged_is_named_with_why(tmp_path: Path, _cache: Path) -> None:
+    """A member name flagged UTF-8 that is not valid UTF-8 made zipfile raise a UnicodeDecodeError, and a zip
+    version it does not read a NotImplementedError: neither was caught, so `wildgan train` ended in a traceback.
+    Each is a DataError naming the archive and the problem, from the listing and from the unpack alike."""
+    good = _zip(tmp_path / "good.zip", {"pile/\u00e9.png": _png(1), "pile/001.png": _png(2)}).read_bytes()
+    assert b"\xc3\xa9" in good                                  # (the name's UTF-8, flagged as such by zipfile)
+    badname = tmp_path / "badname.zip"
+    badname.write_bytes(good.replace(b"\xc3\xa9", b"\xff\xfe"))
+    version = bytearray(good)
+    at = version.find(b"PK\x01\x02")
+    version[at + 6] = 70                                        # (the version needed to extract: 7.0)
+    (tmp_path / "version.zip").write_bytes(bytes(version))
+    said = {"badname.zip": r"not a readable zip archive \(member name b'pile/\\xff\\xfe\.png' is marked as UTF-8 "
+                           r"but is not valid UTF-8\); unzip it yourself",
+            "version.zip": r"not a readable zip archive \(it uses what Python's zipfile does not read: zip file "
+                           r"version 7\.0\); unzip it yourself"}
+    for name, why in said.items():
+        archive = tmp_path / name
+        for read in (load_dataset, dl.archive_member_names, lambda a: dl.safe_extract(a, tmp_path / "dest")):
+            with pytest.raises(DataError, match=f"^{re.escape(str(archive))}: {why}"):
+                read(archive)
+    # only the member's own (local) header flags its name UTF-8: zipfile finds it out while unpacking
+    local = bytearray(_zip(tmp_path / "plain.zip", {"pile/ab.png": _png(1)}).read_bytes())
+    local[local.find(b"PK\x03\x04") + 7] |= 0x08                # (flag bit 11, UTF-8 names)
+    at = local.find(b"pile/ab.png")
+    local[at + 5: at + 7] = b"\xff\xfe"
+    (tmp_path / "local.zip").write_bytes(bytes(local))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'local.zip'))}: not a readable zip archive "
+                                        r"\(member name b'pile/\\xff\\xfe\.png' is marked as UTF-8"):
+        dl.safe_extract(tmp_path / "local.zip", tmp_path / "dest-local")
+
+
+def test_an_archive_that_fails_while_unpacking_is_named_as_given(tmp_path: Path, _cache: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault found only while unpacking (a member's CRC, a tar cut inside a member's data) was reported under the
+    absolute path unpack_cached had resolved, where one found while listing (a zip cut short) named the archive as
+    the user gave it. Both name it as given."""
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile("stored.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("pile/000.png", _png(0))
+    crc = bytearray(Path("stored.zip").read_bytes())
+    crc[crc.find(b"IDAT") + 6] ^= 0xFF                                  # (its CRC check fails, its listing does not)
+    Path("crc.zip").write_bytes(bytes(crc))
+    with tarfile.open("whole.tar", "w") as t:
+        for i in range(2):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(i) + bytes(2000)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    Path("cut.tar").write_bytes(Path("whole.tar").read_bytes()[:3000])   # (inside the second member's data)
+    said = {"crc.zip": "not a readable zip archive or truncated (Bad CRC-32 for file 'pile/000.png')",
+            "cut.tar": "not a readable tar archive or truncated ("}           # (its listing's words, or tarfile's)
+    for name, why in said.items():
+        for read in (load_dataset, dl.unpack_cached):
+            with pytest.raises(DataError) as e:
+                read(name)
+            assert str(e.value).startswith(f"{name}: {why}"), (name, read, str(e.value))
+    assert not [p for p in _cache.iterdir() if p.is_dir()]
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+@pytest.mark.parametrize("members, said", [
+    (["pile/a", "pile/a/000.png"], "'pile/a' (a file) and 'pile/a/000.png'"),
+    (["pile/a/000.png", "pile/a"], "'pile/a' (a file) and 'pile/a/000.png'"),
+    (["pile/a/", "pile/b.png", "./pile/a"], "'./pile/a' (a file) and 'pile/a/'"),
+])
+def test_an_archive_with_a_name_that_is_both_a_file_and_a_folder_is_refused_naming_both(
+        tmp_path: Path, _cache: Path, kind: str, members: list[str], said: str) -> None:
+    """A file 'pile/a' beside a member 'pile/a/000.png' failed half-way through the unpack with 'not a readable zip
+    archive or truncated ([Errno 20] Not a directory: CACHE/.tmp-.../pile/a/000.png)': it sent the user to download
+    it again, and named the cache's temporary folder. Refused before anything is written, naming both members."""
+    archive = tmp_path / f"clash.{kind}"
+    if kind == "zip":
+        _zip(archive, {name: b"" if name.endswith("/") else _png(1) for name in members})
+    else:
+        with tarfile.open(archive, "w") as t:
+            for name in members:
+                info = tarfile.TarInfo(name)
+                data = _png(1)
+                if name.endswith("/"):
+                    info.type, data = tarfile.DIRTYPE, b""
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        said = said.replace("'pile/a/'", "'pile/a'")            # (tarfile drops a folder's trailing '/')
+    with pytest.raises(DataError, match=f"^{re.escape(str(archive))}: refusing archive members that make one name "
+                                        f"both a file and a folder: {re.escape(said)}; make the archive again"):
+        load_dataset(archive)
+    assert not list(_cache.iterdir())                           # (nothing unpacked, nothing half-done)
+
+
+def _pile_tar(n: int = 3) -> bytes:
+    """A plain tar of n small PNGs, as tarfile writes it (end-of-archive blocks, then zeros to a whole record)."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for i in range(n):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _cache: Path) -> None:
+    """tarfile ends its listing at any bad header after the first one without a word: a tar damaged in its second
+    header unpacked its first member only, the rest left out with no error. Refused, naming the archive and where:
+    a damaged header, data that ends inside a header, data after the end-of-archive block, a gzip cut short after
+    the tar's end. A whole tar, and one without the end block (which tar tools read), still unpack."""
+    import gzip
+
+    whole = _pile_tar()
+    second = whole.find(b"pile/001.png")                          # (the second member's header starts with its name)
+    damaged = bytearray(whole)
+    damaged[second] ^= 0xFF                                       # (its checksum no longer matches)
+    end = whole.rfind(b"IEND") + 8                                # (the last member's data ends with its PNG's IEND)
+    last = -(-end // 512) * 512                                   # (and the end-of-archive block starts after it)
+    files = {"damaged.tar": bytes(damaged), "damaged.tar.gz": gzip.compress(bytes(damaged)),
+             "cut.tar": whole[:last + 100], "joined.tar": whole + whole,
+             "gzcut.tar.gz": gzip.compress(whole)[:-4]}
+    said = {"damaged": r"the header that follows its first 1 member, at byte 1024 of the tar, is damaged: the "
+                       r"members after it cannot be read",
+            "cut": r"its data ends inside the header that follows its first 3 members: cut short",
+            "joined": r"it holds more after its end-of-archive block, which follows its first 3 members \(archives "
+                      r"joined into one\?\): what follows would be left out",
+            "gzcut": r"Compressed file ended before the end-of-stream marker was reached"}
+    for name, data in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        why = said[name.split(".")[0]]
+        with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: not a readable tar archive or truncated "
+                                            rf"\({why}\)$"):
+            dl.safe_extract(archive, tmp_path / "dest")
+        with pytest.raises(DataError, match=re.escape(str(archive))):
+            load_dataset(archive)
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.iterdir() if p.is_dir()]
+    for name, data in (("whole.tar", whole), ("noend.tar", whole[:last]), ("whole.tar.gz", gzip.compress(whole))):
+        (tmp_path / name).write_bytes(data)
+        tree = dl.unpack_cached(tmp_path / name)
+        assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"], name
+
+
+def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_it_has(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The advice for an unpack that does not fit, or cannot be written, named $WILDGAN_CACHE wherever it went: an
+    unpack into cache_dir= (which the variable does not move), and CIFAR-10's download into the folder the user gave.
+    Each is told the way that moves its own destination."""
+    import errno
+    import hashlib
+
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)})
+    monkeypatch.setattr(dl, "_free_bytes", lambda folder: 1 << 20)
+    with pytest.raises(DataError, match=r"; free space there, or set \$WILDGAN_CACHE to a folder on a disk with more "
+                                        r"room$"):
+        dl.unpack_cached(archive)
+    with pytest.raises(DataError, match=r"; free space there, or pass cache_dir= a folder on a disk with more room$"):
+        dl.unpack_cached(archive, tmp_path / "mine")
+    (tmp_path / "data").mkdir()
+    with tarfile.open(tmp_path / "data" / "cifar-10-python.tar.gz", "w:gz") as t:     # (downloaded: no network)
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = 3
+        t.addfile(info, io.BytesIO(b"abc"))
+    md5 = hashlib.md5((tmp_path / "data" / "cifar-10-python.tar.gz").read_bytes()).hexdigest()
+    with pytest.raises(DataError, match=r"; free space there, or download CIFAR-10 into a folder on a disk with more "
+                                        r"room \(data=FOLDER\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(DataError, match=r"download CIFAR-10 into a folder on a "
+                                                                          r"disk with more room \(--data FOLDER "
+                                                                          r"--download\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)
+    monkeypatch.setattr(dl, "_free_bytes", lambda folder: None)
+
+    def full(*a: object, **k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
+    with pytest.raises(DataError, match=r"free space there or make it writable, or pass cache_dir= another folder$"):
+        dl.unpack_cached(archive, tmp_path / "mine")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
+    with pytest.raises(DataError, match=r"free space there or make it writable, or download CIFAR-10 into another "
+                                        r"folder \(data=FOLDER\)$"):
+        dl.download_cifar10(tmp_path / "data", md5=md5)
+
+
+def test_a_tar_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: Path, _cache: Path) -> None:
+    """As a zip's: some Windows writers (.NET's TarFile.CreateFromDirectory) put 'cells\\bad\\000.png' in a tar,
+    which unpacked as files of those names at the unpack's top, its class folders (and so the labels) lost. Read as
+    the tar with '/' is; a '..' said with backslashes is still refused."""
+    def tar(path: Path, members: dict[str, bytes]) -> Path:
+        with tarfile.open(path, "w:gz") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return path
+
+    forward = _tree()
+    archive = tar(tmp_path / "cells.tar.gz", {name.replace("/", "\\"): data for name, data in forward.items()})
+    with tarfile.open(archive) as t:
+        assert "cells\\bad\\000.png" in t.getnames()               # (tarfile keeps a backslash as it is)
+    train, _, kind = load_dataset(archive)
+    want, _, want_kind = load_dataset(tar(tmp_path / "slashes.tar.gz", forward))
+    assert kind == want_kind == "folder-tar" and train.ids == want.ids and train.ids[0] == "bad/000.png"
+    np.testing.assert_array_equal(train.y, want.y)
+    (tree,) = [p for p in _cache.iterdir() if p.is_dir() and p.name.startswith("cells-")]
+    assert sorted(os.listdir(tree / "cells")) == ["bad", "good"] and "\\" not in "".join(map(str, tree.rglob("*")))
+    assert dl.archive_member_names(archive)[0] == "cells/bad/000.png"
+    bad = tar(tmp_path / "bad.tar.gz", {"cells\\good\\000.png": _png(1), "cells\\..\\..\\evil.png": _png(9)})
+    with pytest.raises(DataError, match=re.escape("escapes the target folder: 'cells\\\\..\\\\..\\\\evil.png'")):
+        dl.safe_extract(bad, tmp_path / "dest")
+    assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import as_typed, names_text
 from ..errors import DataError, option_words, shell_word, warn_user
+from .download import zip_refusal
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
@@ -554,6 +555,8 @@ def _zip_problem(p: Path, head: bytes) -> str:
             with zipfile.ZipFile(p) as z:
                 bad = z.testzip()
             why = f"member {bad!r} is damaged (its CRC check fails)" if bad else "its members cannot be read"
+        except (UnicodeDecodeError, NotImplementedError) as e:
+            return zip_refusal(p, e)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
             if "not a zip file" in str(e):
                 # (a zip's table of contents is written last: zipfile's 'File is not a zip file' of one cut short

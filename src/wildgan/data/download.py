@@ -48,6 +48,25 @@ def _check_member(name: str, other: str | None, archive: Path) -> None:
                         f"{shown!r}")
 
 
+def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None:
+    """Refuse `archive` where one name is both a file and a folder: `members` as (the name as the archive says it, the
+    name it is written under, whether it is a folder). Unpacked, the second of the two fails on the first with a bare
+    'Not a directory: CACHE/.tmp-.../a/000.png', said as a truncated archive: one to download again, in a folder the
+    user never made."""
+    files: dict[str, str] = {}
+    folders: dict[str, str] = {}        # each folder an unpack makes -> the first member that makes it
+    for shown, name, is_dir in members:
+        parts = [q for q in name.split("/") if q not in ("", ".")]
+        for i in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:i]), shown)
+        if parts:
+            (folders if is_dir else files).setdefault("/".join(parts), shown)
+    for path, shown in files.items():
+        if path in folders:
+            raise DataError(f"{archive}: refusing archive members that make one name both a file and a folder: "
+                            f"{shown!r} (a file) and {folders[path]!r}; make the archive again without one of them")
+
+
 def _tar_member_other(m: tarfile.TarInfo) -> str | None:
     """What a tar member that is not a plain file or folder is (for _check_member), or None."""
     if m.isfile() or m.isdir():
@@ -65,20 +84,65 @@ def _zip_member_other(m: zipfile.ZipInfo) -> str | None:
     return "a symbolic link" if kind == stat.S_IFLNK else "a device, fifo or socket"
 
 
-def safe_extract(archive: str | Path, dest: str | Path) -> None:
+class _KeptHeader(tarfile.TarInfo):
+    """A TarInfo whose class (one made for each open, as tarinfo=) keeps the last header block tarfile read: tarfile
+    ends a listing at any bad header after the first without a word (its members then left out of the unpack), and
+    that block says whether the listing stopped at the archive's end or at damage (_tar_end_problem)."""
+    last_block: bytes | None = None
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        cls.last_block = bytes(buf)
+        return super().frombuf(buf, encoding, errors)
+
+
+def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> str | None:
+    """Why the listing of `tar` (opened with tarinfo=kept, its `n` members listed) stopped before the archive's end,
+    or None where it reached it: the end-of-archive block (zeros) with only zeros after it (a record's padding), or
+    the end of the data where a header would start (no end block: tar tools read such an archive too). What follows
+    the end block is read to the file's end, which also checks a compressed tar's own end (a gzip cut short there
+    fails its read: EOFError)."""
+    block = kept.last_block
+    members = f"{n} member{'' if n == 1 else 's'}"
+    if not block:
+        return None
+    if len(block) < tarfile.BLOCKSIZE:
+        return f"its data ends inside the header that follows its first {members}: cut short"
+    if block.count(0) < tarfile.BLOCKSIZE:
+        return (f"the header that follows its first {members}, at byte {tar.offset} of the tar, is damaged: the "
+                f"members after it cannot be read")
+    assert tar.fileobj is not None
+    while chunk := tar.fileobj.read(1 << 20):
+        if chunk.count(0) < len(chunk):
+            return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
+                    f"joined into one?): what follows would be left out")
+    return None
+
+
+def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unpack it into {}") -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
     filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
-    sizes do not fit in the free space of dest's disk (_check_room)."""
+    sizes do not fit in the free space of dest's disk (_check_room).
+
+    elsewhere: how the caller's user puts the unpack in another folder, for the advice when dest's disk is full or
+    not writable; '{}' stands for that folder ('set $WILDGAN_CACHE to {}' where dest is in the cache)."""
     archive = Path(archive)
     try:
         if _kind(archive) == "zip":
-            _extract_zip(archive, dest)
+            _extract_zip(archive, dest, elsewhere)
             return
-        with tarfile.open(archive, "r:*") as tar:
+        kept = type("_Kept", (_KeptHeader,), {})
+        with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             members = tar.getmembers()
+            ended = _tar_end_problem(tar, kept, len(members))
+            if ended is not None:
+                raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            shown = [m.name for m in members]
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
-            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members])
+                m.name = _tar_name(m)
+            _check_no_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive)
+            _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
@@ -89,7 +153,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
         if e.errno in _WRITE_ERRNOS and writing and (target is None or target.resolve() != archive.resolve()):
             # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
             raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
-                            f"make it writable, or set WILDGAN_CACHE to another folder") from e
+                            f"make it writable, or {elsewhere.format('another folder')}") from e
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
@@ -114,16 +178,16 @@ def _free_bytes(folder: Path) -> int | None:
     return None
 
 
-def _check_room(archive: Path, dest: Path, sizes: list[int]) -> None:
+def _check_room(archive: Path, dest: Path, sizes: list[int], elsewhere: str) -> None:
     """Refuse to unpack `archive`, whose members declare `sizes` (0 for a folder), into dest where the disk lacks the
-    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over."""
+    room: their sizes in whole blocks, and UNPACK_KEEP_FREE left over. elsewhere: as safe_extract's."""
     free = _free_bytes(dest)
     need = sum(max(1, -(-n // _BLOCK)) * _BLOCK for n in sizes) + UNPACK_KEEP_FREE
     if free is not None and need > free:
         raise DataError(f"{archive}: unpacks to {_size_text(sum(sizes))} in {len(sizes)} files and folders, more "
                         f"than the disk of {dest.parent} has free ({_size_text(free)}; it needs "
-                        f"{_size_text(need)}, with a margin); free space there, or set $WILDGAN_CACHE to a folder "
-                        f"on a disk with more room")
+                        f"{_size_text(need)}, with a margin); free space there, or "
+                        f"{elsewhere.format('a folder on a disk with more room')}")
 
 
 def _size_text(n: int) -> str:
@@ -134,6 +198,14 @@ def _kind(archive: Path) -> str:
     return "zip" if archive.name.lower().endswith(".zip") else "tar"
 
 
+def _tar_name(m: tarfile.TarInfo) -> str:
+    """A tar member's name with '/' between its folders, as _zip_name: the tar format says '/', but some writers on
+    Windows put '\\' there (.NET's TarFile.CreateFromDirectory, Go programs that store filepath.Rel's result as it
+    is), which unpacked here as one file of that name at the unpack's top. (Windows' own tar.exe, libarchive, writes
+    '/'.) A '..' or an absolute path said with backslashes is refused before (_check_member), as for a zip."""
+    return m.name.replace("\\", "/")
+
+
 def _zip_name(m: zipfile.ZipInfo) -> str:
     """A zip member's name with '/' between its folders: some Windows tools write 'normal\\001.png', which zipfile
     keeps as it is on Linux and macOS, where it unpacked as one file of that name, its class folder lost (as unzip
@@ -141,9 +213,29 @@ def _zip_name(m: zipfile.ZipInfo) -> str:
     return m.filename.replace("\\", "/")
 
 
-def _extract_zip(archive: Path, dest: str | Path) -> None:
+def zip_refusal(archive: Path, e: UnicodeDecodeError | NotImplementedError) -> str:
+    """What to say (naming `archive`) of zipfile's refusals to read a zip that are not a BadZipFile: a member name
+    flagged UTF-8 that is not valid UTF-8 (a UnicodeDecodeError, which no except of a damaged zip caught: a bare
+    traceback), or a zip feature zipfile does not implement (a NotImplementedError: a newer zip version, compressed
+    patched data, strong encryption)."""
+    if isinstance(e, UnicodeDecodeError):
+        return (f"{archive}: not a readable zip archive (member name {e.object!r} is marked as UTF-8 but is not "
+                f"valid UTF-8); unzip it yourself and pass the folder, or make the zip again")
+    return (f"{archive}: not a readable zip archive (it uses what Python's zipfile does not read: {e}); unzip it "
+            f"yourself and pass the folder, or make the zip again (plain deflate) or a .tar.gz")
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """zipfile.ZipFile(archive), its refusals that zip_refusal words raised as a DataError."""
+    try:
+        return zipfile.ZipFile(archive)
+    except (UnicodeDecodeError, NotImplementedError) as e:
+        raise DataError(zip_refusal(archive, e)) from e
+
+
+def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
     """safe_extract of a zip: every member checked before any is written."""
-    with zipfile.ZipFile(archive) as z:
+    with _open_zip(archive) as z:
         members = z.infolist()
         for m in members:
             _check_member(m.filename, _zip_member_other(m), archive)
@@ -156,9 +248,13 @@ def _extract_zip(archive: Path, dest: str | Path) -> None:
                                 f"make the zip again (plain deflate) or a .tar.gz")
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
-        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members])
+        _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
+        _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members], elsewhere)
         try:
             z.extractall(dest, members=members)
+        except UnicodeDecodeError as e:
+            # (a member's local header can flag its name UTF-8 where the central directory, read above, did not)
+            raise DataError(zip_refusal(archive, e)) from e
         except (RuntimeError, NotImplementedError) as e:
             # (zipfile's own words for a method this Python lacks the module of, or a member it cannot read)
             raise DataError(f"{archive}: cannot unpack it ({e}): unzip it yourself and pass the folder") from e
@@ -179,12 +275,12 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     names: list[str] = []
     try:
         if _kind(archive) == "zip":
-            with zipfile.ZipFile(archive) as z:
+            with _open_zip(archive) as z:
                 names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
-                names.append(m.name)
+                names.append(_tar_name(m))                           # (the names its unpack has)
                 if limit is not None and len(names) >= limit:
                     break
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
@@ -201,7 +297,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     or changed since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can
     reach them again.
     """
-    archive = Path(archive).resolve()
+    given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
+    archive = given.resolve()
     st = archive.stat()
     key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
     stems = _unpack_stems(archive.name)
@@ -222,7 +319,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # a bare '[Errno 17] File exists: PATH' (the cache path is a file) or 'Read-only file system' named neither
         # the cache nor the variable that moves it
         where = "the cache folder" if cache_dir is not None else "the cache ($WILDGAN_CACHE, default ~/.cache/wildgan)"
-        raise DataError(f"{archive}: cannot unpack it into {where} {root}: "
+        raise DataError(f"{given}: cannot unpack it into {where} {root}: "
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
@@ -235,7 +332,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         except OSError:
             pass
     try:
-        safe_extract(archive, tmp)
+        safe_extract(given, tmp, elsewhere="pass cache_dir= {}" if cache_dir is not None else
+                     "set $WILDGAN_CACHE to {}")
         try:
             os.rename(tmp, final)
         except OSError:
@@ -345,7 +443,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
     try:
-        safe_extract(archive, tmp)
+        # (root is where the download goes: a folder the user gave, or the cache's, but not always the cache)
+        safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
+                                             f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
         src = tmp / "cifar-10-batches-py"
         if not (src / "data_batch_1").is_file():
             raise DataError(f"{archive}: archive has no cifar-10-batches-py/data_batch_1")
