@@ -44,10 +44,9 @@ def tiny_npz(tmp_path: Path) -> Path:
 def dry_run(capsys, *argv: str) -> dict:
     capsys.readouterr()
     assert main(["train", "--out", "unused-run-dir", "--dry-run", *argv]) == 0, capsys.readouterr().err
-    err = capsys.readouterr().err
-    # the config, after any 'wildgan: ...' line above it: a run's config.json in a folder without split.json (most
-    # configs here are written so) is replayed with a note that its images are not checked
-    return json.loads(err[err.index("{"):] if err.startswith("wildgan: note:") else err)
+    # the config alone on stdout; the notes and warnings (a run's config.json in a folder without split.json, as most
+    # configs here are written, is replayed with a note that its images are not checked) stay on stderr
+    return json.loads(capsys.readouterr().out)
 
 
 def diff(a: dict, b: dict) -> list[str]:
@@ -423,7 +422,7 @@ def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_
     # a recorded path has no '..' left in it
     monkeypatch.chdir(elsewhere)
     assert main(["train", "--data", f"../{tiny_npz.name}", "--normal", "0", "--dry-run", "--out", "x"]) == 0
-    assert f'"data": "{tiny_npz}"' in capsys.readouterr().err
+    assert f'"data": "{tiny_npz}"' in capsys.readouterr().out
 
 
 def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys, monkeypatch):
@@ -1637,13 +1636,13 @@ def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz,
     # data set, silently (and the other way round)
     monkeypatch.delenv("WILDGAN_DATA", raising=False)
     assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
-    cfg = json.loads(capsys.readouterr().err)
+    cfg = json.loads(capsys.readouterr().out)
     assert cfg["data"]["data"] == "wildgan:mnist-sample"
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("WILDGAN_DATA", str(tiny_npz))
     assert dry_run(capsys, "--config", str(tmp_path / "c.json"))["data"]["data"] == "wildgan:mnist-sample"
     assert main(["train", "--preset", "tiny", "--normal", "0", "--out", str(tmp_path / "r3"), "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().err)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
+    assert json.loads(capsys.readouterr().out)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
 
 
 def _fit_with_an_earlier_record(data, run: Path) -> list:
@@ -1783,10 +1782,10 @@ def test_square_letterbox_its_old_name_pad_and_a_run_that_recorded_pad(tmp_path,
 
     # the old name, typed: a warning naming both, and the run is the same as with the new name
     assert main(["train", *common, "--square", "pad", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "warning: --square pad is the old name of --square letterbox" in err and "centre-cropped" not in err
     assert "zero-padding images smaller than the resolution" in err
-    assert json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+    assert json.loads(out)["data"]["square"] == "letterbox"
 
     # the run as a wildgan before the rename wrote it: 'pad' in config.json and in the training-score cache's key
     import yaml
@@ -1803,8 +1802,8 @@ def test_square_letterbox_its_old_name_pad_and_a_run_that_recorded_pad(tmp_path,
     assert "old name" not in capsys.readouterr().err
     assert (tmp_path / "old.csv").read_text() == (tmp_path / "new.csv").read_text()
     assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "replay"), "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert "old name" not in err and json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+    out, err = capsys.readouterr()
+    assert "old name" not in err and json.loads(out)["data"]["square"] == "letterbox"
     assert main(["train", "--resume", "--out", str(run), "--total-kimg", "0.04", "--no-progress"]) == 0
     assert "old name" not in capsys.readouterr().err
 
@@ -1883,8 +1882,7 @@ def test_a_sample_run_is_evaluated_on_its_own_data_by_wildgan_installed_elsewher
     # a --resume replays it on the sample, by name
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.06", "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert json.loads(err[err.index("{"):])["data"]["data"] == "wildgan:mnist-sample"
+    assert json.loads(capsys.readouterr().out)["data"]["data"] == "wildgan:mnist-sample"
 
 
 def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
@@ -2778,8 +2776,7 @@ def test_search_steps_is_recorded_replayed_and_kept_by_a_resume(tiny_npz, tmp_pa
     assert json.loads((run / "config.json").read_text())["search"]["steps"] == 3
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.03", "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert json.loads(err[err.index("{"):])["search"]["steps"] == 3
+    assert json.loads(capsys.readouterr().out)["search"]["steps"] == 3
     with pytest.raises(SystemExit):
         main(["train", *base, "--search-steps", "x", "--out", str(tmp_path / "r2"), "--dry-run"])
 

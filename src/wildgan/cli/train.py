@@ -51,7 +51,14 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     # together, its error in the run folder, instead of leaving rank 0 only the echo of it
     cfg, split = on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir, run_log)
     if a.dry_run:
-        eprint(json.dumps(run_config_to_dict(cfg), indent=2))
+        if ctx is None or ctx.is_main:
+            # on stdout, alone, as `info --json` and `evaluate --json` print theirs: `--dry-run > cfg.json` kept an
+            # empty file and the JSON went to stderr among the data's warnings. Rank 0's alone under torchrun, whose
+            # ranks share the one stdout (one JSON document, not one per rank)
+            import sys
+
+            sys.stdout.write(json.dumps(run_config_to_dict(cfg), indent=2) + "\n")
+            sys.stdout.flush()
         shutdown_ranks(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
