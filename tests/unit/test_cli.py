@@ -2970,7 +2970,7 @@ def test_out_is_written_through_a_symlink_and_never_replaces_a_device(tmp_path):
     assert got == [b"through"] and not fifo.is_file() and fifo.exists()    # still a FIFO, not a file
     from wildgan.cli.common import check_out_file
 
-    check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
+    check_out_file(os.devnull, "x.csv", suffixes=(".csv",), what="a scores CSV")    # /dev/null is writable: accepted
     atomic_write_text(Path(os.devnull), "nothing")
     assert not Path(os.devnull).is_file()
 
