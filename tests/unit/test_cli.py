@@ -1601,7 +1601,8 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
 def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_path, monkeypatch, capsys):
     """A Ctrl-C in the last round (as its checkpoint is written), then another as the final networks are: in the loop
     the second gets out at once (resume.StopFlag), and it must at the end too, where it was held as a first. The
-    command says `interrupted`, not that the training ended complete; --resume finishes the run."""
+    command says `interrupted`, not that the training ended complete, and (revFO) the command that continues from the
+    checkpoints kept, which it left out; --resume finishes the run."""
     import signal
 
     from wildgan import checkpoint
@@ -1620,11 +1621,12 @@ def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_pa
     out = tmp_path / "run"
     got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
-    assert got == 130 and "wildgan: interrupted by SIGINT (Ctrl-C)" in err, err
-    assert "the training is complete" not in err, err
-    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(
-        "stopped: interrupted by SIGINT (Ctrl-C)")
     assert len(reached) == 1 and reached[0].startswith("ckpt-"), reached
+    said = (f"interrupted by SIGINT (Ctrl-C); checkpoints kept in {out / 'checkpoints'} (the newest: "
+            f"{reached[0].removesuffix('.json')}); continue with `wildgan train --out {out} --resume`")
+    assert got == 130 and err.splitlines()[-1] == f"wildgan: {said}", err
+    assert "the training is complete" not in err, err
+    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(f"stopped: {said}")
     assert not (out / "network-final.json").exists()
     monkeypatch.setattr(checkpoint, "atomic_write_text", real)
     assert main(["train", "--resume", *args]) == 0, capsys.readouterr().err
