@@ -154,3 +154,30 @@ def test_the_api_writers_replace_no_file_of_another_kind(tmp_path):
     write_scores_csv(tmp_path / "s.csv", ["a"], {"a": np.ones(1)})       # (its own kind: replaced)
     assert (tmp_path / "s.csv").read_text() == "id,a\na,1\n"
 
+
+def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_code(tmp_path):
+    """revFO: a Ctrl-C in the second or two between a command's last line and the process's end (Python's and torch's
+    teardown) printed a KeyboardInterrupt traceback ("Exception ignored in atexit callback") or, once Python had put
+    back the default handler, killed the finished command silently with exit 130, "stopped by Ctrl-C". Ctrl-C after
+    the last line, again and again until the process ends: its own exit code, and no word."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with subprocess.Popen([sys.executable, "-m", "wildgan", "info"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as p:
+        for line in p.stdout:
+            if line.startswith("training GFLOP"):           # info's last line: main returns right after it
+                break
+        time.sleep(0.3)
+        for _ in range(100):
+            if p.poll() is not None:
+                break
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        err = p.stderr.read()
+        assert p.wait(10) == 0, err
+    assert "KeyboardInterrupt" not in err and "interrupted" not in err, err
