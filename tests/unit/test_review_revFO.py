@@ -114,9 +114,11 @@ def test_score_out_replaces_a_csv_but_no_file_of_another_kind(scoring_pile, tmp_
     assert main(["score", str(run_dir), "--data", str(pile), "--out", str(tmp_path / "new.png"), "--no-progress"]) == 2
     assert "names an image file (.png), but a scores CSV is written there" in capsys.readouterr().err
     assert not (tmp_path / "new.png").exists()
-    # any .csv is replaced; under a name without .csv, a scores CSV written before is known by its id column
+    # any .csv is replaced; under a name without .csv, a scores CSV written before is known by its id column; an empty
+    # file (a script's `mktemp`) holds nothing to lose
     (tmp_path / "scores.csv").write_text("stale\n")
-    for out in (tmp_path / "scores.csv", tmp_path / "scores", tmp_path / "scores"):
+    (tmp_path / "tmp.XXXX").touch()
+    for out in (tmp_path / "scores.csv", tmp_path / "scores", tmp_path / "scores", tmp_path / "tmp.XXXX"):
         assert main(["score", str(run_dir), "--data", str(pile), "--out", str(out), "--no-progress"]) == 0
         assert out.read_text().startswith("id,"), capsys.readouterr().err
 
