@@ -1,6 +1,6 @@
 import sys
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":      # not when a spawned worker process imports this module again (parallel decoding)
-    sys.exit(main())
+    sys.exit(run())  # (run: main, then the teardown out of Ctrl-C's reach)

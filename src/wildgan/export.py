@@ -51,6 +51,7 @@ from torch import nn
 from .checkpoint import refuse_saved_detector
 from .data.transforms import RESIZE_FILTER, u8_to_unit
 from .errors import ConfigError, DataError, WildganError
+from .fileio import refuse_replacing_another_kind
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import SCORES_VERSION, encoder_scores, fanogan_score
 from .thresholds import Threshold
@@ -220,6 +221,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     from .training.run import refuse_a_run_or_study_file
 
     refuse_a_run_or_study_file(path, "model.onnx", label="export_onnx's path")
+    # (an existing image or other file of the caller's is not replaced by the model; an earlier .onnx is)
+    refuse_replacing_another_kind(path, (".onnx",), "an ONNX model", "model.onnx", label="export_onnx's path")
     import importlib.util
 
     if importlib.util.find_spec("onnx") is None:

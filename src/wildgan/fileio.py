@@ -211,3 +211,30 @@ def make_folder(path: str | Path, advice: str, *, label: str = "") -> None:
         if err is None:
             raise
         raise err from None
+
+
+def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], what: str, example: str, *,
+                                  label: str, starts: bytes | None = None) -> None:
+    """ConfigError when `path`, about to be replaced by a file the caller writes (`what`: 'a scores CSV', 'an ONNX
+    model'), is an existing regular file of another kind: one whose name does not end in one of `suffixes` (lower
+    case, with the dot) and, where `starts` is given, whose first bytes are not those of the caller's own output (a
+    scores CSV written earlier under another name). `wildgan score --out photo.jpg` replaced the photo with the CSV and
+    exited 0: the user's file lost without a word. Replacing the caller's own kind of file (a scores.csv written
+    earlier) stays the ordinary way to write it again, and so does replacing an empty file. `example`: a file name to
+    suggest; `label`: what the message calls the path ('--out', "export_onnx's path")."""
+    p = Path(path)
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what would be replaced)
+    if not p.is_file() or p.suffix.lower() in suffixes or p.stat().st_size == 0:
+        # (an empty file holds nothing to lose: a script's `out=$(mktemp)`)
+        return
+    if starts is not None:
+        try:
+            with open(p, "rb") as f:
+                if f.read(len(starts)) == starts:
+                    return
+        except OSError:                 # (unreadable: not known to be ours)
+            pass
+    kind = f"a {p.suffix} file" if p.suffix else "a file without an extension"
+    raise ConfigError(f"{label} {path} is an existing file that is not {what} ({kind}): writing there would replace "
+                      f"it; give a new name, or one ending in {suffixes[0]}, e.g. {Path(path).parent / example}")

@@ -161,7 +161,7 @@ def test_score_csv_to_stdout(run_dir, tmp_path, capsys, monkeypatch):
 @pytest.mark.integration
 def test_config_replay_and_dry_run(run_dir, tmp_path, capsys):
     assert main(["train", "--config", str(run_dir / "config.yaml"), "--out", str(tmp_path / "r"), "--dry-run"]) == 0
-    replay = json.loads(capsys.readouterr().err)
+    replay = json.loads(capsys.readouterr().out)
     orig = json.loads((run_dir / "config.json").read_text())
     assert replay == orig
     assert not (tmp_path / "r").exists()

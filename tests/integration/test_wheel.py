@@ -63,7 +63,7 @@ def test_the_wheel_holds_the_whole_package_and_runs_the_demo_without_the_source_
     assert "wildgan/data/sample/mnist-sample.npz" in names
     # users have GPUs: the wheel must ask for a torch range, never the CPU build pinned for CI
     assert requires and all("==" not in r for r in requires), requires
-    assert "wildgan = wildgan.cli:main" in entry
+    assert "wildgan = wildgan.cli:run" in entry
 
     # run from the unpacked wheel, in a folder away from the checkout: the editable install's path comes after
     # PYTHONPATH, and the first lines check that the wheel's copy is the one imported

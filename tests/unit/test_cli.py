@@ -47,10 +47,9 @@ def tiny_npz(tmp_path: Path) -> Path:
 def dry_run(capsys, *argv: str) -> dict:
     capsys.readouterr()
     assert main(["train", "--out", "unused-run-dir", "--dry-run", *argv]) == 0, capsys.readouterr().err
-    err = capsys.readouterr().err
-    # the config, after any 'wildgan: ...' line above it: a run's config.json in a folder without split.json (most
-    # configs here are written so) is replayed with a note that its images are not checked
-    return json.loads(err[err.index("{"):] if err.startswith("wildgan: note:") else err)
+    # the config alone on stdout; the notes and warnings (a run's config.json in a folder without split.json, as most
+    # configs here are written, is replayed with a note that its images are not checked) stay on stderr
+    return json.loads(capsys.readouterr().out)
 
 
 def diff(a: dict, b: dict) -> list[str]:
@@ -426,7 +425,7 @@ def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_
     # a recorded path has no '..' left in it
     monkeypatch.chdir(elsewhere)
     assert main(["train", "--data", f"../{tiny_npz.name}", "--normal", "0", "--dry-run", "--out", "x"]) == 0
-    assert f'"data": "{tiny_npz}"' in capsys.readouterr().err
+    assert f'"data": "{tiny_npz}"' in capsys.readouterr().out
 
 
 def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys, monkeypatch):
@@ -1770,7 +1769,8 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
 def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_path, monkeypatch, capsys):
     """A Ctrl-C in the last round (as its checkpoint is written), then another as the final networks are: in the loop
     the second gets out at once (resume.StopFlag), and it must at the end too, where it was held as a first. The
-    command says `interrupted`, not that the training ended complete; --resume finishes the run."""
+    command says `interrupted`, not that the training ended complete, and (revFO) the command that continues from the
+    checkpoints kept, which it left out; --resume finishes the run."""
     import signal
 
     from wildgan import checkpoint
@@ -1789,11 +1789,12 @@ def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_pa
     out = tmp_path / "run"
     got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
-    assert got == 130 and "wildgan: interrupted by SIGINT (Ctrl-C)" in err, err
-    assert "the training is complete" not in err, err
-    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(
-        "stopped: interrupted by SIGINT (Ctrl-C)")
     assert len(reached) == 1 and reached[0].startswith("ckpt-"), reached
+    said = (f"interrupted by SIGINT (Ctrl-C); checkpoints kept in {out / 'checkpoints'} (the newest: "
+            f"{reached[0].removesuffix('.json')}); continue with `wildgan train --out {out} --resume`")
+    assert got == 130 and err.splitlines()[-1] == f"wildgan: {said}", err
+    assert "the training is complete" not in err, err
+    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(f"stopped: {said}")
     assert not (out / "network-final.json").exists()
     monkeypatch.setattr(checkpoint, "atomic_write_text", real)
     assert main(["train", "--resume", *args]) == 0, capsys.readouterr().err
@@ -1805,13 +1806,13 @@ def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz,
     # data set, silently (and the other way round)
     monkeypatch.delenv("WILDGAN_DATA", raising=False)
     assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
-    cfg = json.loads(capsys.readouterr().err)
+    cfg = json.loads(capsys.readouterr().out)
     assert cfg["data"]["data"] == "wildgan:mnist-sample"
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("WILDGAN_DATA", str(tiny_npz))
     assert dry_run(capsys, "--config", str(tmp_path / "c.json"))["data"]["data"] == "wildgan:mnist-sample"
     assert main(["train", "--preset", "tiny", "--normal", "0", "--out", str(tmp_path / "r3"), "--dry-run"]) == 0
-    assert json.loads(capsys.readouterr().err)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
+    assert json.loads(capsys.readouterr().out)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
 
 
 def _fit_with_an_earlier_record(data, run: Path) -> list:
@@ -1951,10 +1952,10 @@ def test_square_letterbox_its_old_name_pad_and_a_run_that_recorded_pad(tmp_path,
 
     # the old name, typed: a warning naming both, and the run is the same as with the new name
     assert main(["train", *common, "--square", "pad", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "warning: --square pad is the old name of --square letterbox" in err and "centre-cropped" not in err
     assert "zero-padding images smaller than the resolution" in err
-    assert json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+    assert json.loads(out)["data"]["square"] == "letterbox"
 
     # the run as a wildgan before the rename wrote it: 'pad' in config.json and in the training-score cache's key
     import yaml
@@ -1971,8 +1972,8 @@ def test_square_letterbox_its_old_name_pad_and_a_run_that_recorded_pad(tmp_path,
     assert "old name" not in capsys.readouterr().err
     assert (tmp_path / "old.csv").read_text() == (tmp_path / "new.csv").read_text()
     assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "replay"), "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert "old name" not in err and json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+    out, err = capsys.readouterr()
+    assert "old name" not in err and json.loads(out)["data"]["square"] == "letterbox"
     assert main(["train", "--resume", "--out", str(run), "--total-kimg", "0.04", "--no-progress"]) == 0
     assert "old name" not in capsys.readouterr().err
 
@@ -2051,8 +2052,7 @@ def test_a_sample_run_is_evaluated_on_its_own_data_by_wildgan_installed_elsewher
     # a --resume replays it on the sample, by name
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.06", "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert json.loads(err[err.index("{"):])["data"]["data"] == "wildgan:mnist-sample"
+    assert json.loads(capsys.readouterr().out)["data"]["data"] == "wildgan:mnist-sample"
 
 
 def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
@@ -2946,8 +2946,7 @@ def test_search_steps_is_recorded_replayed_and_kept_by_a_resume(tiny_npz, tmp_pa
     assert json.loads((run / "config.json").read_text())["search"]["steps"] == 3
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.03", "--dry-run"]) == 0
-    err = capsys.readouterr().err
-    assert json.loads(err[err.index("{"):])["search"]["steps"] == 3
+    assert json.loads(capsys.readouterr().out)["search"]["steps"] == 3
     with pytest.raises(SystemExit):
         main(["train", *base, "--search-steps", "x", "--out", str(tmp_path / "r2"), "--dry-run"])
 
@@ -3141,7 +3140,7 @@ def test_out_is_written_through_a_symlink_and_never_replaces_a_device(tmp_path):
     assert got == [b"through"] and not fifo.is_file() and fifo.exists()    # still a FIFO, not a file
     from wildgan.cli.common import check_out_file
 
-    check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
+    check_out_file(os.devnull, "x.csv", suffixes=(".csv",), what="a scores CSV")    # /dev/null is writable: accepted
     atomic_write_text(Path(os.devnull), "nothing")
     assert not Path(os.devnull).is_file()
 

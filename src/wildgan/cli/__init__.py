@@ -61,7 +61,7 @@ from .train import cmd_train
 __all__ = ["DEVICE_HELP", "EXAMPLES_EVAL", "EXAMPLES_REPORT", "EXAMPLES_SCORE", "EXAMPLES_STUDY", "EXAMPLES_TRAIN",
            "THREADS_HELP", "THRESHOLD_RULES_HELP", "add_report_parser", "build_run_config", "cmd_demo",
            "cmd_evaluate", "cmd_export", "cmd_info", "cmd_report", "cmd_score", "cmd_study", "cmd_train",
-           "config_file_to_args", "data_config_from_args", "main", "make_parser", "net_config_from_args",
+           "config_file_to_args", "data_config_from_args", "main", "make_parser", "net_config_from_args", "run",
            "run_config_for_shape", "run_config_from_args", "run_config_to_options"]
 
 
@@ -93,6 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (the command's own BrokenPipeError is handled by _main: this is the flush's, so stdout's reader is gone;
         # what is still buffered, stderr's too with `2>&1 | head`, must have nowhere to fail on exit: status 120)
         return _reader_gone("--debug" in (sys.argv[1:] if argv is None else argv))
+
+
+def run() -> int:
+    """`wildgan` as a program (the console script, `python -m wildgan`): main's exit code, with Ctrl-C ignored from
+    the moment the command is finished, its output written and said. What is left is Python's and torch's teardown
+    (atexit callbacks, then the modules' clean-up: a second or two once torch is loaded), where a Ctrl-C printed a
+    KeyboardInterrupt traceback ("Exception ignored in atexit callback"), or, once Python had put back the default
+    handler, killed the process silently with exit 130, "stopped by Ctrl-C", for a command that had done all its work.
+    An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM keeps its
+    default, the way to end a teardown that hangs; a library caller of main keeps its handlers."""
+    code = main()
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:          # (not the main thread: a caller's program, not ours to change)
+        pass
+    return code
 
 
 def _reader_gone(debug: bool) -> int:

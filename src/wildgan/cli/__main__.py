@@ -2,7 +2,7 @@
 
 import sys
 
-from . import main
+from . import run
 
 if __name__ == "__main__":      # not when a spawned worker process imports this module again (parallel decoding)
-    sys.exit(main())
+    sys.exit(run())  # (run: main, then the teardown out of Ctrl-C's reach)

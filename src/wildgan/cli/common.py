@@ -125,11 +125,17 @@ def use_threads(a: argparse.Namespace) -> None:
 WRITABLE_OUT = "give --out a folder you can write to"
 
 
-def check_out_file(out: str, example: str) -> None:
+def check_out_file(out: str, example: str, *, suffixes: tuple[str, ...], what: str, starts: bytes | None = None,
+                   only: bool = False) -> None:
     """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
-    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
+    written (a folder, a parent that is a file, a read-only or missing-permission place); and one that replaces no
+    file of another kind than the command's output, `what` (fileio.refuse_replacing_another_kind: `suffixes` and
+    `starts` say which files are of its kind), nor names an image. only: the name must end in one of `suffixes`
+    (export's .onnx, as its help says)."""
     import tempfile
 
+    from ..data.image_decode import IMAGE_EXTS, OTHER_IMAGE_EXTS
+    from ..fileio import refuse_replacing_another_kind
     from ..training.run import refuse_a_run_or_study_file
 
     p = Path(out)
@@ -148,6 +154,16 @@ def check_out_file(out: str, example: str) -> None:
         if not os.access(p, os.W_OK):
             raise ConfigError(f"cannot write --out {out}: permission denied")
         return
+    refuse_replacing_another_kind(out, suffixes, what, example, label="--out", starts=starts)
+    # a new file, but a name that says another kind: a CSV named .png among the images was read as a broken image by
+    # the next command that read the folder; and export's help promises an .onnx
+    suffix = Path(out).suffix.lower()
+    if suffix not in suffixes and (suffix in IMAGE_EXTS or suffix in OTHER_IMAGE_EXTS):
+        raise ConfigError(f"--out {out} names an image file ({suffix}), but {what} is written there; give a name "
+                          f"ending in {suffixes[0]}, e.g. {Path(out).parent / example}")
+    if only and suffix not in suffixes:
+        raise ConfigError(f"--out {out} does not end in {suffixes[0]}: {what} is written there; give a name ending "
+                          f"in {suffixes[0]}, e.g. {Path(out).with_suffix(suffixes[0])}")
     blocking = next((q for q in p.parents if q.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")

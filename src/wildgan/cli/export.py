@@ -13,7 +13,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_fit_param, export_onnx, onnx_metadata, onnx_threshold
 
     refuse_a_saved_detector(a.run_dir, "export")
-    check_out_file(a.out, "model.onnx")
+    check_out_file(a.out, "model.onnx", suffixes=(".onnx",), what="an ONNX model", only=True)
     warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device", "skip_bad"),
                                   "no threshold")
     a.fit_record = None

@@ -212,9 +212,9 @@ def make_option_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
                                     "exactly (explicit flags change only what they control)")
     t.add_argument("--dry-run", action="store_true",
-                   help="print the resolved config and exit; settings the start would refuse (the minibatch sizes, "
-                        "the memory, ...) are refused as it refuses them, and so is an --out inside the --data folder; "
-                        "what the --out folder holds is not checked")
+                   help="print the resolved config (JSON, on stdout) and exit; settings the start would refuse (the "
+                        "minibatch sizes, the memory, ...) are refused as it refuses them, and so is an --out inside "
+                        "the --data folder; what the --out folder holds is not checked")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-train-scores", action="store_true",
                    help="do not score the training images at the end (recorded in the run's config: a --resume "
@@ -246,7 +246,8 @@ def make_option_parser() -> argparse.ArgumentParser:
                    help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
                         "final networks; --threshold then takes the checkpoint's own training scores, computed from "
                         "the run's training images and not cached (the run's cache stays its final networks')")
-    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
+    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output); "
+                                                "an existing file is replaced only if it is a CSV")
     s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
@@ -300,7 +301,7 @@ def make_option_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("run_dir", help="a run directory written by `wildgan train` (method wildgan or fanogan)")
     x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
-    x.add_argument("--out", required=True, help="output file (.onnx)")
+    x.add_argument("--out", required=True, help="output file (.onnx; an existing one is replaced)")
     x.add_argument("--batch-size", type=int, default=64,
                    help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")

@@ -245,7 +245,9 @@ def _check_score_options(a: argparse.Namespace) -> None:
     from ..thresholds import check_threshold_args
 
     if a.out != "-":
-        check_out_file(a.out, "scores.csv")
+        _refuse_an_input_as_out(a)
+        # (a scores CSV written earlier under a name without .csv starts as every one does, with its id column)
+        check_out_file(a.out, "scores.csv", suffixes=(".csv",), what="a scores CSV", starts=b"id,")
     resume_dir = _resume_dir(a)
     if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
         from ..scoring.run import is_resume_dir, remove_resume_dir
@@ -280,6 +282,24 @@ def _check_score_options(a: argparse.Namespace) -> None:
         # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
         raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
                           "to score the run's own test split)")
+
+
+def _refuse_an_input_as_out(a: argparse.Namespace) -> None:
+    """--out one of the files being scored: a --data file itself (an image, an archive, a data set) or an image in a
+    --data folder. The CSV replaced the image it had just scored, and the command exited 0."""
+    from ..data.image_decode import IMAGE_EXTS
+    from ..data.readers import under_data_root
+
+    out = Path(a.out).resolve()
+    for d in a.data or []:
+        given = under_data_root(d)
+        if given.is_file() and out.exists() and out.samefile(given):
+            raise ConfigError(f"--out {a.out} is one of the files given to score (--data {d}): the CSV would replace "
+                              f"it; give another name, e.g. {Path(a.out).parent / 'scores.csv'}")
+        if given.is_dir() and out.is_file() and out.suffix.lower() in IMAGE_EXTS and \
+                out.is_relative_to(given.resolve()):
+            raise ConfigError(f"--out {a.out} is one of the images in --data {d}, which are scored: the CSV would "
+                              f"replace it; give another name, e.g. {given / 'scores.csv'}")
 
 
 def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool,

@@ -53,7 +53,14 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     # together, its error in the run folder, instead of leaving rank 0 only the echo of it
     cfg, split = on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir, run_log)
     if a.dry_run:
-        eprint(json.dumps(run_config_to_dict(cfg), indent=2))
+        if ctx is None or ctx.is_main:
+            # on stdout, alone, as `info --json` and `evaluate --json` print theirs: `--dry-run > cfg.json` kept an
+            # empty file and the JSON went to stderr among the data's warnings. Rank 0's alone under torchrun, whose
+            # ranks share the one stdout (one JSON document, not one per rank)
+            import sys
+
+            sys.stdout.write(json.dumps(run_config_to_dict(cfg), indent=2) + "\n")
+            sys.stdout.flush()
         shutdown_ranks(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
@@ -72,6 +79,9 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 
         e = _stop_left_by_this_command(caught, a, cfg, split, ctx is not None)
+        if ctx is None:
+            # (one process: under torchrun how the ranks leave together is decided by the kind of the stop below)
+            e = _abort_with_checkpoints(e, run_dir)
         # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
         # the terminal, where the caller raises them (cmd_demo)
         reword = getattr(a, "reword_stop", None)
@@ -143,6 +153,31 @@ def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: Run
                                not_run=", ".join(left) or None)
     # how train_run told this end (training.distributed's marks on the exception) goes with it, so that it is not
     # recorded a second time in these words
+    told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
+    return told
+
+
+def _abort_with_checkpoints(e: BaseException, run_dir: Path) -> BaseException:
+    """`e`, or for a Ctrl-C that aborted the training at once (a second one: resume.StopFlag's KeyboardInterrupt; or
+    one before the loop took SIGINT) in a run that has periodic checkpoints, that stop with the command that
+    continues from the newest of them. It said only `interrupted by SIGINT (Ctrl-C)` where the run could go on."""
+    import signal
+
+    from ..checkpoint import list_checkpoints
+    from ..errors import INTERRUPTED, resume_advice
+
+    if not isinstance(e, KeyboardInterrupt):
+        return e
+    try:
+        kept = list_checkpoints(run_dir / "checkpoints")
+    except OSError:          # (the folder unreadable: nothing to promise)
+        return e
+    if not kept:
+        return e
+    told = TrainingInterrupted(f"{INTERRUPTED}; checkpoints kept in {kept[-1].parent} (the newest: {kept[-1].stem})",
+                               signal.SIGINT, checkpoint_dir=str(kept[-1].parent),
+                               resume_advice=resume_advice(run_dir, signum=signal.SIGINT))
+    # (how train_run told this end, training.distributed's marks on the exception, goes with it: not recorded twice)
     told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
     return told
 

@@ -1192,10 +1192,13 @@ def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str,
     """One row per image: id, label (when known), every score, to a file of the caller's. Written atomically. A path
     among a run's or a study's own files (RUN/config.json, RUN/test_scores.csv, STUDY/results.jsonl), or in a folder
     wildgan rewrites (RUN/report/), is refused (ConfigError), the file left as it was: evaluate writes the run's own
-    test_scores.csv with write_run_scores_csv."""
+    test_scores.csv with write_run_scores_csv. So is an existing file of another kind than a scores CSV (an image:
+    fileio.refuse_replacing_another_kind), which a CSV written earlier, under any name, is not."""
     from ..training.run import refuse_a_run_or_study_file
 
     refuse_a_run_or_study_file(path, "scores.csv", label="write_scores_csv's path")
+    fileio.refuse_replacing_another_kind(path, (".csv",), "a scores CSV", "scores.csv",
+                                         label="write_scores_csv's path", starts=b"id,")
     write_run_scores_csv(path, ids, result, labels, extra)
 
 
