@@ -577,3 +577,74 @@ def test_a_tar_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: 
     with pytest.raises(DataError, match=re.escape("escapes the target folder: 'cells\\\\..\\\\..\\\\evil.png'")):
         dl.safe_extract(bad, tmp_path / "dest")
     assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()
+
+
+def test_a_member_name_the_file_system_refuses_is_named_with_why_not_called_damage(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSError while unpacking that is not a full or read-only disk was called 'not a readable zip archive or
+    truncated ([Errno 36] File name too long: CACHE/.tmp-.../pile/aaa...png)': damage, to download again, in a folder
+    the user never made. A name or path too long is said as such, with the member as the archive names it and the
+    limit; another refusal says what the system said; only damage (a gzip's CRC, xz's data) is called damage."""
+    import errno
+    import gzip
+    import lzma
+
+    long = "pile/" + "a" * 300 + ".png"
+    deep = "pile/" + "/".join(f"{i:02d}" + "d" * 200 for i in range(21)) + "/000.png"
+    folder = "pile/" + "b" * 260 + "/000.png"
+    for name, why in ((long, "its name is 304 bytes long"), (folder, f"its folder {'b' * 260!r} is 260 bytes long")):
+        for kind in ("zip", "tar"):
+            archive = tmp_path / f"long.{kind}"
+            if kind == "zip":
+                _zip(archive, {"pile/000.png": _png(1), name: _png(2)})
+            else:
+                with tarfile.open(archive, "w") as t:
+                    for n in ("pile/000.png", name):
+                        info = tarfile.TarInfo(n)
+                        info.size = len(_png(1))
+                        t.addfile(info, io.BytesIO(_png(1)))
+            with pytest.raises(DataError) as e:
+                load_dataset(archive)
+            assert str(e.value) == (f"{archive}: member {name!r} cannot be unpacked: {why}, and the file system of "
+                                    f"{_cache} takes names of at most 255 bytes; make the archive again with a "
+                                    f"shorter name"), str(e.value)
+            assert ".tmp-" not in str(e.value) and "truncated" not in str(e.value)
+    _zip(tmp_path / "deep.zip", {deep: _png(1)})
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'deep.zip'))}: member {re.escape(repr(deep))} "
+                                        rf"cannot be unpacked: its path in the unpack under {re.escape(str(_cache))} "
+                                        r"is \d+ bytes long, and the system takes paths shorter than 4096 bytes; make "
+                                        r"the archive again with fewer or shorter folder names, or set "
+                                        r"\$WILDGAN_CACHE to a folder with a shorter path$"):
+        load_dataset(tmp_path / "deep.zip")
+    # a file system that refuses some characters in names (FAT, or NTFS over SMB: ':'), as the system says it
+    real_open = open
+
+    def fat_open(path: object, *a: object, **k: object) -> object:
+        if str(path).endswith("a:b.png"):
+            raise OSError(errno.EINVAL, "Invalid argument", str(path))
+        return real_open(path, *a, **k)
+
+    _zip(tmp_path / "colon.zip", {"pile\\000.png": _png(1), "pile\\a:b.png": _png(2)})
+    monkeypatch.setattr(zipfile, "open", fat_open, raising=False)
+    with pytest.raises(DataError) as e:
+        dl.unpack_cached(tmp_path / "colon.zip")
+    assert str(e.value) == (f"{tmp_path / 'colon.zip'}: member 'pile\\\\a:b.png' could not be unpacked into {_cache}: "
+                            f"the system refused it ([Errno 22] Invalid argument); set $WILDGAN_CACHE to another "
+                            f"folder, or unpack the archive yourself and pass the folder")
+    assert not [p for p in _cache.iterdir() if p.is_dir()]
+    # damage is still damage: a gzip's CRC, an xz's data (xz's own error, LZMAError, was a bare traceback)
+    noise = io.BytesIO()          # (members that do not compress: a byte flipped in the middle is in their data)
+    with tarfile.open(fileobj=noise, mode="w") as t:
+        for i in range(3):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            info.size = 20000
+            t.addfile(info, io.BytesIO(np.random.default_rng(i).bytes(20000)))
+    whole = noise.getvalue()
+    for name, data, why in (("crc.tar.gz", bytearray(gzip.compress(whole)), "CRC check failed"),
+                            ("bad.tar.xz", bytearray(lzma.compress(whole)), "Corrupt input data")):
+        data[-8 if name.endswith("gz") else len(data) // 2] ^= 0xFF          # (the gzip CRC; xz data)
+        (tmp_path / name).write_bytes(bytes(data))
+        for read in (lambda a: dl.safe_extract(a, tmp_path / "dest"), dl.archive_member_names)[: 1 + ("xz" in name)]:
+            with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
+                                                rf"truncated \({why}"):
+                read(tmp_path / name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import lzma
 import os
 import shutil
 import stat
@@ -127,9 +128,10 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
     elsewhere: how the caller's user puts the unpack in another folder, for the advice when dest's disk is full or
     not writable; '{}' stands for that folder ('set $WILDGAN_CACHE to {}' where dest is in the cache)."""
     archive = Path(archive)
+    written: list[tuple[str, str]] = []     # (a member's name as the archive says it, the name it is written under)
     try:
         if _kind(archive) == "zip":
-            _extract_zip(archive, dest, elsewhere)
+            _extract_zip(archive, dest, elsewhere, written)
             return
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
@@ -141,6 +143,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
                 m.name = _tar_name(m)
+            written += zip(shown, (m.name for m in members))
             _check_no_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive)
             _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
@@ -148,15 +151,81 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             else:  # Python < 3.10.12: members were checked above
                 tar.extractall(dest, members=members)
     except OSError as e:
-        target = Path(e.filename) if e.filename else None
-        writing = target is None or Path(dest).resolve() in (target.resolve(), *target.resolve().parents)
-        if e.errno in _WRITE_ERRNOS and writing and (target is None or target.resolve() != archive.resolve()):
-            # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
-            raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
-                            f"make it writable, or {elsewhere.format('another folder')}") from e
+        raise DataError(_unpack_os_error(e, archive, Path(dest), written, elsewhere)) from e
+    except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
-    except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[str, str]], elsewhere: str) -> str:
+    """What to say of the OSError `e` from unpacking `archive` into dest (written: as safe_extract's; elsewhere: as
+    safe_extract's). Only an OSError without an errno is damage (gzip's bad CRC, bz2's 'Invalid data stream'): one
+    the system raised for a member's name ('File name too long') was called a truncated archive, to download again,
+    under the cache's temporary path, which the user never made."""
+    target = Path(e.filename) if e.filename else None
+    if e.errno is None:
+        return f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})"
+    said = f"[Errno {e.errno}] {e.strerror}"
+    if target is not None and target.resolve() == archive.resolve():
+        return f"{archive}: cannot read it ({said})"
+    writing = target is None or dest.resolve() in (target.resolve(), *target.resolve().parents)
+    if e.errno in _WRITE_ERRNOS and writing:
+        # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
+        return (f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or make it "
+                f"writable, or {elsewhere.format('another folder')}")
+    found = _member_at(target, dest, written) if target is not None and writing else None
+    if found is None:
+        return f"{archive}: could not unpack it ({said})"
+    shown, parts, whole = found
+    if e.errno == errno.ENAMETOOLONG:
+        return _too_long(archive, dest, shown, parts, whole, target, said, elsewhere)
+    return (f"{archive}: member {shown!r} could not be unpacked into {dest.parent}: the system refused it ({said}); "
+            f"{elsewhere.format('another folder')}, or unpack the archive yourself and pass the folder")
+
+
+def _member_at(target: Path, dest: Path, written: list[tuple[str, str]]) -> tuple[str, list[str], bool] | None:
+    """The member (its name as the archive says it) that the unpack into dest was writing at `target`, a path under
+    dest: the member written there, else the first one in the folder made there. With the parts of target's path
+    under dest, and whether they are the member's whole name (not a folder of it); None where no member is."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(dest))
+    parts = [q for q in rel.split(os.sep) if q not in ("", ".")]
+    if not parts or parts[0] == "..":
+        return None
+    for shown, name in written:
+        mine = [q for q in name.split("/") if q not in ("", ".")]
+        if mine[: len(parts)] == parts:
+            return shown, parts, len(mine) == len(parts)
+    return None
+
+
+def _limit(folder: Path, name: str) -> int | None:
+    """os.pathconf(folder, name) (a file system's limit), or None where the system does not say."""
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return None
+
+
+def _too_long(archive: Path, dest: Path, shown: str, parts: list[str], whole: bool, target: Path, said: str,
+              elsewhere: str) -> str:
+    """What to say of the member `shown` of `archive` whose name, written at `target` under dest (`parts` of it;
+    whole: they are the member's own name, not a folder of it), the system refused as too long: the part longer
+    than a name can be on dest's file system, or the path longer than a path can be there."""
+    name_max, path_max = _limit(dest, "PC_NAME_MAX"), _limit(dest, "PC_PATH_MAX")
+    head = f"{archive}: member {shown!r} cannot be unpacked:"
+    for i, part in enumerate(parts):
+        n = len(os.fsencode(part))
+        if name_max is not None and n > name_max:
+            what = "its name" if whole and i == len(parts) - 1 else f"its folder {part!r}"
+            return (f"{head} {what} is {n} bytes long, and the file system of {dest.parent} takes names of at most "
+                    f"{name_max} bytes; make the archive again with a shorter name")
+    n = len(os.fsencode(os.path.abspath(target)))
+    if path_max is not None and n >= path_max:
+        # (the limit counts the byte that ends the path)
+        return (f"{head} its path in the unpack under {dest.parent} is {n} bytes long, and the system takes paths "
+                f"shorter than {path_max} bytes; make the archive again with fewer or shorter folder names, or "
+                f"{elsewhere.format('a folder with a shorter path')}")
+    return f"{head} its name is too long for the file system of {dest.parent} ({said}); make the archive again " \
+           f"with a shorter name"
 
 
 # Each member's declared size bounds what it writes: zipfile stops a member's output at its declared file_size (a
@@ -233,8 +302,9 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise DataError(zip_refusal(archive, e)) from e
 
 
-def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
-    """safe_extract of a zip: every member checked before any is written."""
+def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[tuple[str, str]]) -> None:
+    """safe_extract of a zip: every member checked before any is written (each appended to `written`, as
+    safe_extract's)."""
     with _open_zip(archive) as z:
         members = z.infolist()
         for m in members:
@@ -248,6 +318,7 @@ def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
                                 f"make the zip again (plain deflate) or a .tar.gz")
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
+        written += [(m.orig_filename, m.filename) for m in members]
         _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
         _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members], elsewhere)
         try:
@@ -283,7 +354,11 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
                 names.append(_tar_name(m))                           # (the names its unpack has)
                 if limit is not None and len(names) >= limit:
                     break
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
+    except OSError as e:
+        if e.errno is not None:     # (the system's refusal to read the file: not damage, as safe_extract says)
+            raise DataError(f"{archive}: cannot read it ([Errno {e.errno}] {e.strerror})") from e
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     return names
 
