@@ -648,3 +648,48 @@ def test_a_member_name_the_file_system_refuses_is_named_with_why_not_called_dama
             with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
                                                 rf"truncated \({why}"):
                 read(tmp_path / name)
+
+
+def test_a_refusal_said_while_listing_an_archive_is_kept_by_detection_and_the_cli(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Detection replaced every refusal of archive_member_names with archive_problem's one line for an archive its
+    reader cannot list: one that said what is wrong (a tar whose listing stops early, a zip's bad member name) was
+    lost there. Only the reader's own words are replaced; `--data` says the others, as the unpack does its own."""
+    from wildgan.cli import main
+    from wildgan.data import readers
+
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_pile_tar())
+    said = f"{archive}: not a readable tar archive or truncated (the header that follows its first 1 member ...)"
+
+    def refused(p: Path, limit: int | None = 200) -> list[str]:
+        raise DataError(said)
+
+    with monkeypatch.context() as m:
+        m.setattr(readers, "archive_member_names", refused)
+        for read in (load_dataset, detect_format):
+            with pytest.raises(DataError) as e:
+                read(archive)
+            assert str(e.value) == said
+    # (the reader's own words are still said in one line, for the compression the file has)
+    (tmp_path / "junk.tar.gz").write_bytes(b"\x1f\x8b" + bytes(600))
+    with pytest.raises(DataError, match=r"junk\.tar\.gz: not a readable tar archive or truncated \(gzip-compressed, "
+                                        r"but: [^\n]*\)$"):
+        detect_format(tmp_path / "junk.tar.gz")
+    whole = _pile_tar()
+    damaged = bytearray(whole)
+    damaged[whole.find(b"pile/001.png")] ^= 0xFF
+    (tmp_path / "damaged.tar").write_bytes(bytes(damaged))
+    with tarfile.open(tmp_path / "clash.tar", "w") as t:
+        for name in ("pile/a", "pile/a/000.png"):
+            info = tarfile.TarInfo(name)
+            info.size = len(_png(1))
+            t.addfile(info, io.BytesIO(_png(1)))
+    for name, why in (("damaged.tar", "not a readable tar archive or truncated (the header that follows its first 1 "
+                                      "member, at byte 1024 of the tar, is damaged: the members after it cannot be "
+                                      "read)"),
+                      ("clash.tar", "refusing archive members that make one name both a file and a folder: 'pile/a' "
+                                    "(a file) and 'pile/a/000.png'; make the archive again without one of them")):
+        assert main(["train", "--data", str(tmp_path / name), "--out", str(tmp_path / "run")]) == 2
+        assert f"{tmp_path / name}: {why}" in capsys.readouterr().err
+    assert not [p for p in _cache.iterdir() if p.is_dir()] and not (tmp_path / "run").exists()

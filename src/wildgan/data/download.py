@@ -339,6 +339,12 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
+class UnreadableArchive(DataError):
+    """archive_member_names' refusal of a file that its format's reader cannot list, in that reader's words (a tar's
+    may list every compression it tried, one line each): a caller may say it better (dataset_files.archive_problem).
+    Its other refusals (a zip's bad member name, a tar whose listing stops early) are a DataError, said as they are."""
+
+
 def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
     """The first `limit` member names of a tar or zip (enough to tell an image tree from CIFAR python batches); None:
     every one."""
@@ -357,9 +363,9 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     except OSError as e:
         if e.errno is not None:     # (the system's refusal to read the file: not damage, as safe_extract says)
             raise DataError(f"{archive}: cannot read it ([Errno {e.errno}] {e.strerror})") from e
-        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+        raise UnreadableArchive(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
-        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+        raise UnreadableArchive(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     return names
 
 
