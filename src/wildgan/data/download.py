@@ -340,32 +340,44 @@ STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this w
 
 
 class UnreadableArchive(DataError):
-    """archive_member_names' refusal of a file that its format's reader cannot list, in that reader's words (a tar's
-    may list every compression it tried, one line each): a caller may say it better (dataset_files.archive_problem).
-    Its other refusals (a zip's bad member name, a tar whose listing stops early) are a DataError, said as they are."""
+    """archive_member_names' refusal of a file that its format's reader cannot open, in that reader's words (a tar's
+    list every compression it tried, one line each; a zip cut short is 'not a zip file'): a caller may say it better
+    (dataset_files.archive_problem). Its other refusals (a zip's bad member name, a tar whose listing stops early or
+    whose data is damaged further on) are a DataError, said as they are."""
 
 
 def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
     """The first `limit` member names of a tar or zip (enough to tell an image tree from CIFAR python batches); None:
-    every one."""
+    every one. A tar listed to its end is refused where its listing stopped early (_tar_end_problem), as safe_extract
+    refuses it: tarfile stops at a damaged header without a word, and the names before it told its layout wrong (a
+    batch file first, images after the damage: CIFAR batches)."""
     archive = Path(archive)
     names: list[str] = []
+    opened = False
     try:
         if _kind(archive) == "zip":
             with _open_zip(archive) as z:
                 names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
-        with tarfile.open(archive, "r:*") as tar:
+        kept = type("_Kept", (_KeptHeader,), {})
+        with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
+            opened = True
             for m in tar:
                 names.append(_tar_name(m))                           # (the names its unpack has)
                 if limit is not None and len(names) >= limit:
                     break
+            else:
+                ended = _tar_end_problem(tar, kept, len(names))
+                if ended is not None:
+                    raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
     except OSError as e:
         if e.errno is not None:     # (the system's refusal to read the file: not damage, as safe_extract says)
             raise DataError(f"{archive}: cannot read it ([Errno {e.errno}] {e.strerror})") from e
-        raise UnreadableArchive(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
-        raise UnreadableArchive(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+        # (past the open, the reader's words say where the data is damaged: a gzip cut short, an xz's bad data)
+        raise (DataError if opened else UnreadableArchive)(f"{archive}: not a readable {_kind(archive)} archive or "
+                                                           f"truncated ({e})") from e
     return names
 
 
