@@ -742,3 +742,38 @@ def test_a_tar_whose_listing_stops_early_is_refused_by_its_listing_not_taken_for
     assert dl.archive_member_names(tmp_path / "cut.tar", limit=2) == ["pile/000.png", "pile/001.png"]
     (tmp_path / "noend.tar").write_bytes(pile[:end])
     assert dl.archive_member_names(tmp_path / "noend.tar") == [f"pile/{i:03d}.png" for i in range(3)]
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_names_that_differ_only_in_case_are_refused_where_the_file_system_folds_case(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """'cells/Normal/' beside 'cells/normal/' (or 'a/X.png' beside 'a/x.png') unpacked on a file system that takes
+    both for one name (macOS's and Windows' by default, a FAT drive) merged the two class folders, or overwrote one
+    image with the other, without a word. Refused there, naming both; where case is kept (here), both are read."""
+    members = {"cells/Normal/000.png": _png(1), "cells/normal/000.png": _png(2), "cells/bad/X.png": _png(3),
+               "cells/bad/x.png": _png(4)}
+    archive = tmp_path / f"cells.{kind}"
+    if kind == "zip":
+        _zip(archive, members)
+    else:
+        with tarfile.open(archive, "w") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    assert not dl._folds_case(tmp_path)                         # (this test's own file system keeps case apart)
+    train, _, _ = load_dataset(archive)
+    assert sorted(train.ids) == ["Normal/000.png", "bad/X.png", "bad/x.png", "normal/000.png"]
+    monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+    with pytest.raises(DataError) as e:
+        dl.unpack_cached(archive, tmp_path / "mine")
+    assert str(e.value) == (f"{archive}: holds 'cells/Normal/' and 'cells/normal/', names that differ only in case, "
+                            f"which the file system of {tmp_path / 'mine'} does not tell apart: unpacked there, one "
+                            f"would overwrite or merge into the other; rename one and make the archive again, or pass "
+                            f"cache_dir= a folder on a file system that keeps case apart")
+    assert not [p for p in (tmp_path / "mine").iterdir() if p.is_dir()]
+    files = {"pile/X.png": _png(1), "pile/x.png": _png(2), "pile/e\u0301.png": _png(3), "pile/\u00e9.png": _png(4)}
+    for pair, said in (((0, 1), "'pile/X.png' and 'pile/x.png'"), ((2, 3), "'pile/e\u0301.png' and 'pile/\u00e9.png'")):
+        _zip(tmp_path / "pile.zip", {n: files[n] for n in (list(files)[i] for i in pair)})
+        with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path / 'pile.zip'))}: holds {said}, names that "):
+            dl.safe_extract(tmp_path / "pile.zip", tmp_path / "dest")

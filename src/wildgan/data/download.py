@@ -13,6 +13,7 @@ import stat
 import tarfile
 import tempfile
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 import zipfile
@@ -66,6 +67,48 @@ def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None
         if path in folders:
             raise DataError(f"{archive}: refusing archive members that make one name both a file and a folder: "
                             f"{shown!r} (a file) and {folders[path]!r}; make the archive again without one of them")
+
+
+def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest: Path, elsewhere: str) -> None:
+    """Refuse `archive` (its `members` as _check_no_clash's) where two of its names differ only in case ('a/X.png'
+    and 'a/x.png', or folders 'Normal/' and 'normal/') and dest's file system does not tell them apart (macOS's and
+    Windows' by default, a FAT or exFAT drive): unpacked there, the second file overwrote the first and the second
+    folder's images joined the first's class, without a word. Where names keep their case (Linux), both are kept.
+    elsewhere: as safe_extract's."""
+    seen: dict[str, str] = {}       # each name an unpack makes, folded as such a file system folds it -> that name
+    clash = None
+    for _, name, is_dir in members:
+        parts = [q for q in name.split("/") if q not in ("", ".")]
+        for i in range(1, len(parts) + 1):
+            path = "/".join(parts[:i]) + ("/" if i < len(parts) or is_dir else "")
+            # (NFC too: macOS's file systems also take a composed and a decomposed accent for one name)
+            first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).casefold(), path)
+            if first.rstrip("/") != path.rstrip("/"):      # (the same name a file and a folder: _check_no_clash's)
+                clash = clash or (first, path)
+    if clash is None or not _folds_case(dest):
+        return
+    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
+                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
+                    f"the other; rename one and make the archive again, or "
+                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
+def _folds_case(folder: Path) -> bool:
+    """Whether the file system of `folder` (or of its nearest existing parent) takes two names that differ only in
+    case for one: a probe file's name, upper-cased, is found there. False where no probe can be written (the unpack
+    then fails on that anyway)."""
+    at = next((d for d in (folder, *folder.parents) if d.is_dir()), None)
+    if at is None:
+        return False
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".wildgan-case-", dir=at)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        return os.path.exists(os.path.join(at, os.path.basename(probe).upper()))
+    finally:
+        os.unlink(probe)
 
 
 def _tar_member_other(m: tarfile.TarInfo) -> str | None:
@@ -145,6 +188,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
                 m.name = _tar_name(m)
             written += zip(shown, (m.name for m in members))
             _check_no_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive)
+            _check_case_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive, Path(dest), elsewhere)
             _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
@@ -320,6 +364,7 @@ def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[
             m.filename = _zip_name(m)
         written += [(m.orig_filename, m.filename) for m in members]
         _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
+        _check_case_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive, Path(dest), elsewhere)
         _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members], elsewhere)
         try:
             z.extractall(dest, members=members)
