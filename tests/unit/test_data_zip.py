@@ -538,12 +538,16 @@ def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_
         dl.download_cifar10(tmp_path / "data", md5=md5)
     monkeypatch.setattr(dl, "_free_bytes", lambda folder: None)
 
-    def full(*a: object, **k: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(self: zipfile.ZipFile | tarfile.TarFile, path: str, *a: object, **k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(path, "pile", "000.png"))
 
     monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
-    with pytest.raises(DataError, match=r"free space there or make it writable, or pass cache_dir= another folder$"):
+    with pytest.raises(DataError) as e:
         dl.unpack_cached(archive, tmp_path / "mine")
+    # (the folder the user gave, not the temporary one unpacked into there)
+    assert str(e.value) == (f"{archive}: could not write its unpacked files into {tmp_path / 'mine'} ([Errno 28] No "
+                            f"space left on device); free space there or make it writable, or pass cache_dir= another "
+                            f"folder")
     monkeypatch.setattr(tarfile.TarFile, "extractall", full)
     with pytest.raises(DataError, match=r"free space there or make it writable, or download CIFAR-10 into another "
                                         r"folder \(data=FOLDER\)$"):

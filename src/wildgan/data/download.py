@@ -213,9 +213,11 @@ def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[
         return f"{archive}: cannot read it ({said})"
     writing = target is None or dest.resolve() in (target.resolve(), *target.resolve().parents)
     if e.errno in _WRITE_ERRNOS and writing:
-        # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
-        return (f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or make it "
-                f"writable, or {elsewhere.format('another folder')}")
+        # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download.
+        # (dest's folder, as _check_room names it: dest is the temporary folder its callers unpack into, and the
+        # system's words name a file in it)
+        return (f"{archive}: could not write its unpacked files into {dest.parent} ({said}); free space there or "
+                f"make it writable, or {elsewhere.format('another folder')}")
     found = _member_at(target, dest, written) if target is not None and writing else None
     if found is None:
         return f"{archive}: could not unpack it ({said})"
