@@ -499,7 +499,7 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
             dl.safe_extract(archive, tmp_path / "dest")
         with pytest.raises(DataError, match=re.escape(str(archive))):
             load_dataset(archive)
-    assert not (tmp_path / "dest").exists() and not [p for p in _cache.iterdir() if p.is_dir()]
+    assert not (tmp_path / "dest").exists() and not _cache.exists()     # (refused by the listing: no unpack begun)
     for name, data in (("whole.tar", whole), ("noend.tar", whole[:last]), ("whole.tar.gz", gzip.compress(whole))):
         (tmp_path / name).write_bytes(data)
         tree = dl.unpack_cached(tmp_path / name)
@@ -538,12 +538,16 @@ def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_
         dl.download_cifar10(tmp_path / "data", md5=md5)
     monkeypatch.setattr(dl, "_free_bytes", lambda folder: None)
 
-    def full(*a: object, **k: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(self: zipfile.ZipFile | tarfile.TarFile, path: str, *a: object, **k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(path, "pile", "000.png"))
 
     monkeypatch.setattr(zipfile.ZipFile, "extractall", full)
-    with pytest.raises(DataError, match=r"free space there or make it writable, or pass cache_dir= another folder$"):
+    with pytest.raises(DataError) as e:
         dl.unpack_cached(archive, tmp_path / "mine")
+    # (the folder the user gave, not the temporary one unpacked into there)
+    assert str(e.value) == (f"{archive}: could not write its unpacked files into {tmp_path / 'mine'} ([Errno 28] No "
+                            f"space left on device); free space there or make it writable, or pass cache_dir= another "
+                            f"folder")
     monkeypatch.setattr(tarfile.TarFile, "extractall", full)
     with pytest.raises(DataError, match=r"free space there or make it writable, or download CIFAR-10 into another "
                                         r"folder \(data=FOLDER\)$"):
@@ -577,3 +581,203 @@ def test_a_tar_named_with_windows_backslashes_keeps_its_class_folders(tmp_path: 
     with pytest.raises(DataError, match=re.escape("escapes the target folder: 'cells\\\\..\\\\..\\\\evil.png'")):
         dl.safe_extract(bad, tmp_path / "dest")
     assert not (tmp_path / "evil.png").exists() and not (tmp_path / "dest").exists()
+
+
+def test_a_member_name_the_file_system_refuses_is_named_with_why_not_called_damage(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSError while unpacking that is not a full or read-only disk was called 'not a readable zip archive or
+    truncated ([Errno 36] File name too long: CACHE/.tmp-.../pile/aaa...png)': damage, to download again, in a folder
+    the user never made. A name or path too long is said as such, with the member as the archive names it and the
+    limit; another refusal says what the system said; only damage (a gzip's CRC, xz's data) is called damage."""
+    import errno
+    import gzip
+    import lzma
+
+    long = "pile/" + "a" * 300 + ".png"
+    deep = "pile/" + "/".join(f"{i:02d}" + "d" * 200 for i in range(21)) + "/000.png"
+    folder = "pile/" + "b" * 260 + "/000.png"
+    for name, why in ((long, "its name is 304 bytes long"), (folder, f"its folder {'b' * 260!r} is 260 bytes long")):
+        for kind in ("zip", "tar"):
+            archive = tmp_path / f"long.{kind}"
+            if kind == "zip":
+                _zip(archive, {"pile/000.png": _png(1), name: _png(2)})
+            else:
+                with tarfile.open(archive, "w") as t:
+                    for n in ("pile/000.png", name):
+                        info = tarfile.TarInfo(n)
+                        info.size = len(_png(1))
+                        t.addfile(info, io.BytesIO(_png(1)))
+            with pytest.raises(DataError) as e:
+                load_dataset(archive)
+            assert str(e.value) == (f"{archive}: member {name!r} cannot be unpacked: {why}, and the file system of "
+                                    f"{_cache} takes names of at most 255 bytes; make the archive again with a "
+                                    f"shorter name"), str(e.value)
+            assert ".tmp-" not in str(e.value) and "truncated" not in str(e.value)
+    _zip(tmp_path / "deep.zip", {deep: _png(1)})
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'deep.zip'))}: member {re.escape(repr(deep))} "
+                                        rf"cannot be unpacked: its path in the unpack under {re.escape(str(_cache))} "
+                                        r"is \d+ bytes long, and the system takes paths shorter than 4096 bytes; make "
+                                        r"the archive again with fewer or shorter folder names, or set "
+                                        r"\$WILDGAN_CACHE to a folder with a shorter path$"):
+        load_dataset(tmp_path / "deep.zip")
+    # a file system that refuses some characters in names (FAT, or NTFS over SMB: ':'), as the system says it
+    real_open = open
+
+    def fat_open(path: object, *a: object, **k: object) -> object:
+        if str(path).endswith("a:b.png"):
+            raise OSError(errno.EINVAL, "Invalid argument", str(path))
+        return real_open(path, *a, **k)
+
+    _zip(tmp_path / "colon.zip", {"pile\\000.png": _png(1), "pile\\a:b.png": _png(2)})
+    monkeypatch.setattr(zipfile, "open", fat_open, raising=False)
+    with pytest.raises(DataError) as e:
+        dl.unpack_cached(tmp_path / "colon.zip")
+    assert str(e.value) == (f"{tmp_path / 'colon.zip'}: member 'pile\\\\a:b.png' could not be unpacked into {_cache}: "
+                            f"the system refused it ([Errno 22] Invalid argument); set $WILDGAN_CACHE to another "
+                            f"folder, or unpack the archive yourself and pass the folder")
+    assert not [p for p in _cache.iterdir() if p.is_dir()]
+    # damage is still damage: a gzip's CRC, an xz's data (xz's own error, LZMAError, was a bare traceback)
+    noise = io.BytesIO()          # (members that do not compress: a byte flipped in the middle is in their data)
+    with tarfile.open(fileobj=noise, mode="w") as t:
+        for i in range(3):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            info.size = 20000
+            t.addfile(info, io.BytesIO(np.random.default_rng(i).bytes(20000)))
+    whole = noise.getvalue()
+    for name, data, why in (("crc.tar.gz", bytearray(gzip.compress(whole)), "CRC check failed"),
+                            ("bad.tar.xz", bytearray(lzma.compress(whole)), "Corrupt input data")):
+        data[-8 if name.endswith("gz") else len(data) // 2] ^= 0xFF          # (the gzip CRC; xz data)
+        (tmp_path / name).write_bytes(bytes(data))
+        for read in (lambda a: dl.safe_extract(a, tmp_path / "dest"), dl.archive_member_names):
+            with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
+                                                rf"truncated \({why}"):
+                read(tmp_path / name)
+
+
+def test_a_refusal_said_while_listing_an_archive_is_kept_by_detection_and_the_cli(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Detection replaced every refusal of archive_member_names with archive_problem's one line for an archive its
+    reader cannot list: one that said what is wrong (a tar whose listing stops early, a zip's bad member name) was
+    lost there. Only the reader's own words are replaced; `--data` says the others, as the unpack does its own."""
+    from wildgan.cli import main
+    from wildgan.data import readers
+
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_pile_tar())
+    said = f"{archive}: not a readable tar archive or truncated (the header that follows its first 1 member ...)"
+
+    def refused(p: Path, limit: int | None = 200) -> list[str]:
+        raise DataError(said)
+
+    with monkeypatch.context() as m:
+        m.setattr(readers, "archive_member_names", refused)
+        for read in (load_dataset, detect_format):
+            with pytest.raises(DataError) as e:
+                read(archive)
+            assert str(e.value) == said
+    # (the reader's own words are still said in one line, for the compression the file has)
+    (tmp_path / "junk.tar.gz").write_bytes(b"\x1f\x8b" + bytes(600))
+    with pytest.raises(DataError, match=r"junk\.tar\.gz: not a readable tar archive or truncated \(gzip-compressed, "
+                                        r"but: [^\n]*\)$"):
+        detect_format(tmp_path / "junk.tar.gz")
+    whole = _pile_tar()
+    damaged = bytearray(whole)
+    damaged[whole.find(b"pile/001.png")] ^= 0xFF
+    (tmp_path / "damaged.tar").write_bytes(bytes(damaged))
+    with tarfile.open(tmp_path / "clash.tar", "w") as t:
+        for name in ("pile/a", "pile/a/000.png"):
+            info = tarfile.TarInfo(name)
+            info.size = len(_png(1))
+            t.addfile(info, io.BytesIO(_png(1)))
+    for name, why in (("damaged.tar", "not a readable tar archive or truncated (the header that follows its first 1 "
+                                      "member, at byte 1024 of the tar, is damaged: the members after it cannot be "
+                                      "read)"),
+                      ("clash.tar", "refusing archive members that make one name both a file and a folder: 'pile/a' "
+                                    "(a file) and 'pile/a/000.png'; make the archive again without one of them")):
+        assert main(["train", "--data", str(tmp_path / name), "--out", str(tmp_path / "run")]) == 2
+        assert f"{tmp_path / name}: {why}" in capsys.readouterr().err
+    assert not [p for p in _cache.iterdir() if p.is_dir()] and not (tmp_path / "run").exists()
+
+
+def test_a_tar_whose_listing_stops_early_is_refused_by_its_listing_not_taken_for_another_layout(
+        tmp_path: Path, _cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The listing that detection reads stopped at a damaged header without a word, as the unpack's did: a tar whose
+    first member is a CIFAR-10 batch and whose images follow the damage was taken for CIFAR batches, so
+    `--dataset folder` refused it as 'CIFAR-10's python batches', not as damaged. The listing refuses it as the unpack
+    does, and detection, load_dataset and `--data` say so."""
+    import gzip
+
+    from wildgan.cli import main
+
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name, data in (("cells/data_batch_1", b"batch"), *((f"cells/good/{i:03d}.png", _png(i)) for i in range(3))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    whole = b.getvalue()
+    damaged = bytearray(whole)
+    damaged[whole.find(b"cells/good/000.png")] ^= 0xFF             # (the second header: its checksum fails)
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(bytes(damaged))
+    said = (f"{archive}: not a readable tar archive or truncated (the header that follows its first 1 member, at "
+            f"byte 1024 of the tar, is damaged: the members after it cannot be read)")
+    for read in (dl.archive_member_names, detect_format, lambda a: load_dataset(a, dataset="folder")):
+        with pytest.raises(DataError) as e:
+            read(archive)
+        assert str(e.value) == said
+    assert main(["train", "--data", str(archive), "--dataset", "folder", "--out", str(tmp_path / "run")]) == 2
+    assert said in capsys.readouterr().err
+    # the other ways a listing stops early, and a gzip cut short after the tar's end (read to the file's end)
+    pile = _pile_tar()
+    end = -(-(pile.rfind(b"IEND") + 8) // 512) * 512
+    for name, data, why in (("cut.tar", pile[:end + 100], "its data ends inside the header that follows its first 3 "
+                                                          "members: cut short"),
+                            ("joined.tar", pile + pile, "it holds more after its end-of-archive block"),
+                            ("gzcut.tar.gz", gzip.compress(pile)[:-4], "Compressed file ended before the "
+                                                                       "end-of-stream marker was reached")):
+        (tmp_path / name).write_bytes(data)
+        for read in (dl.archive_member_names, load_dataset):
+            with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
+                                                rf"truncated \({re.escape(why)}"):
+                read(tmp_path / name)
+    assert not _cache.exists()                                  # (refused before any unpack was begun)
+    # a whole tar, and one without its end block, are listed as they were; a listing cut at its limit is not judged
+    assert dl.archive_member_names(tmp_path / "cut.tar", limit=2) == ["pile/000.png", "pile/001.png"]
+    (tmp_path / "noend.tar").write_bytes(pile[:end])
+    assert dl.archive_member_names(tmp_path / "noend.tar") == [f"pile/{i:03d}.png" for i in range(3)]
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_names_that_differ_only_in_case_are_refused_where_the_file_system_folds_case(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """'cells/Normal/' beside 'cells/normal/' (or 'a/X.png' beside 'a/x.png') unpacked on a file system that takes
+    both for one name (macOS's and Windows' by default, a FAT drive) merged the two class folders, or overwrote one
+    image with the other, without a word. Refused there, naming both; where case is kept (here), both are read."""
+    members = {"cells/Normal/000.png": _png(1), "cells/normal/000.png": _png(2), "cells/bad/X.png": _png(3),
+               "cells/bad/x.png": _png(4)}
+    archive = tmp_path / f"cells.{kind}"
+    if kind == "zip":
+        _zip(archive, members)
+    else:
+        with tarfile.open(archive, "w") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    assert not dl._folds_case(tmp_path)                         # (this test's own file system keeps case apart)
+    train, _, _ = load_dataset(archive)
+    assert sorted(train.ids) == ["Normal/000.png", "bad/X.png", "bad/x.png", "normal/000.png"]
+    monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+    with pytest.raises(DataError) as e:
+        dl.unpack_cached(archive, tmp_path / "mine")
+    assert str(e.value) == (f"{archive}: holds 'cells/Normal/' and 'cells/normal/', names that differ only in case, "
+                            f"which the file system of {tmp_path / 'mine'} does not tell apart: unpacked there, one "
+                            f"would overwrite or merge into the other; rename one and make the archive again, or pass "
+                            f"cache_dir= a folder on a file system that keeps case apart")
+    assert not [p for p in (tmp_path / "mine").iterdir() if p.is_dir()]
+    files = {"pile/X.png": _png(1), "pile/x.png": _png(2), "pile/e\u0301.png": _png(3), "pile/\u00e9.png": _png(4)}
+    for pair, said in (((0, 1), "'pile/X.png' and 'pile/x.png'"), ((2, 3), "'pile/e\u0301.png' and 'pile/\u00e9.png'")):
+        _zip(tmp_path / "pile.zip", {n: files[n] for n in (list(files)[i] for i in pair)})
+        with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path / 'pile.zip'))}: holds {said}, names that "):
+            dl.safe_extract(tmp_path / "pile.zip", tmp_path / "dest")

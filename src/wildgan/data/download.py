@@ -6,12 +6,14 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 import zipfile
@@ -65,6 +67,48 @@ def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None
         if path in folders:
             raise DataError(f"{archive}: refusing archive members that make one name both a file and a folder: "
                             f"{shown!r} (a file) and {folders[path]!r}; make the archive again without one of them")
+
+
+def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest: Path, elsewhere: str) -> None:
+    """Refuse `archive` (its `members` as _check_no_clash's) where two of its names differ only in case ('a/X.png'
+    and 'a/x.png', or folders 'Normal/' and 'normal/') and dest's file system does not tell them apart (macOS's and
+    Windows' by default, a FAT or exFAT drive): unpacked there, the second file overwrote the first and the second
+    folder's images joined the first's class, without a word. Where names keep their case (Linux), both are kept.
+    elsewhere: as safe_extract's."""
+    seen: dict[str, str] = {}       # each name an unpack makes, folded as such a file system folds it -> that name
+    clash = None
+    for _, name, is_dir in members:
+        parts = [q for q in name.split("/") if q not in ("", ".")]
+        for i in range(1, len(parts) + 1):
+            path = "/".join(parts[:i]) + ("/" if i < len(parts) or is_dir else "")
+            # (NFC too: macOS's file systems also take a composed and a decomposed accent for one name)
+            first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).casefold(), path)
+            if first.rstrip("/") != path.rstrip("/"):      # (the same name a file and a folder: _check_no_clash's)
+                clash = clash or (first, path)
+    if clash is None or not _folds_case(dest):
+        return
+    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
+                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
+                    f"the other; rename one and make the archive again, or "
+                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
+def _folds_case(folder: Path) -> bool:
+    """Whether the file system of `folder` (or of its nearest existing parent) takes two names that differ only in
+    case for one: a probe file's name, upper-cased, is found there. False where no probe can be written (the unpack
+    then fails on that anyway)."""
+    at = next((d for d in (folder, *folder.parents) if d.is_dir()), None)
+    if at is None:
+        return False
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".wildgan-case-", dir=at)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        return os.path.exists(os.path.join(at, os.path.basename(probe).upper()))
+    finally:
+        os.unlink(probe)
 
 
 def _tar_member_other(m: tarfile.TarInfo) -> str | None:
@@ -127,9 +171,10 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
     elsewhere: how the caller's user puts the unpack in another folder, for the advice when dest's disk is full or
     not writable; '{}' stands for that folder ('set $WILDGAN_CACHE to {}' where dest is in the cache)."""
     archive = Path(archive)
+    written: list[tuple[str, str]] = []     # (a member's name as the archive says it, the name it is written under)
     try:
         if _kind(archive) == "zip":
-            _extract_zip(archive, dest, elsewhere)
+            _extract_zip(archive, dest, elsewhere, written)
             return
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
@@ -141,22 +186,92 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
                 m.name = _tar_name(m)
+            written += zip(shown, (m.name for m in members))
             _check_no_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive)
+            _check_case_clash([(n, m.name, m.isdir()) for n, m in zip(shown, members)], archive, Path(dest), elsewhere)
             _check_room(archive, Path(dest), [m.size if m.isfile() else 0 for m in members], elsewhere)
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
                 tar.extractall(dest, members=members)
     except OSError as e:
-        target = Path(e.filename) if e.filename else None
-        writing = target is None or Path(dest).resolve() in (target.resolve(), *target.resolve().parents)
-        if e.errno in _WRITE_ERRNOS and writing and (target is None or target.resolve() != archive.resolve()):
-            # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
-            raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
-                            f"make it writable, or {elsewhere.format('another folder')}") from e
+        raise DataError(_unpack_os_error(e, archive, Path(dest), written, elsewhere)) from e
+    except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
-    except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[str, str]], elsewhere: str) -> str:
+    """What to say of the OSError `e` from unpacking `archive` into dest (written: as safe_extract's; elsewhere: as
+    safe_extract's). Only an OSError without an errno is damage (gzip's bad CRC, bz2's 'Invalid data stream'): one
+    the system raised for a member's name ('File name too long') was called a truncated archive, to download again,
+    under the cache's temporary path, which the user never made."""
+    target = Path(e.filename) if e.filename else None
+    if e.errno is None:
+        return f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})"
+    said = f"[Errno {e.errno}] {e.strerror}"
+    if target is not None and target.resolve() == archive.resolve():
+        return f"{archive}: cannot read it ({said})"
+    writing = target is None or dest.resolve() in (target.resolve(), *target.resolve().parents)
+    if e.errno in _WRITE_ERRNOS and writing:
+        # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download.
+        # (dest's folder, as _check_room names it: dest is the temporary folder its callers unpack into, and the
+        # system's words name a file in it)
+        return (f"{archive}: could not write its unpacked files into {dest.parent} ({said}); free space there or "
+                f"make it writable, or {elsewhere.format('another folder')}")
+    found = _member_at(target, dest, written) if target is not None and writing else None
+    if found is None:
+        return f"{archive}: could not unpack it ({said})"
+    shown, parts, whole = found
+    if e.errno == errno.ENAMETOOLONG:
+        return _too_long(archive, dest, shown, parts, whole, target, said, elsewhere)
+    return (f"{archive}: member {shown!r} could not be unpacked into {dest.parent}: the system refused it ({said}); "
+            f"{elsewhere.format('another folder')}, or unpack the archive yourself and pass the folder")
+
+
+def _member_at(target: Path, dest: Path, written: list[tuple[str, str]]) -> tuple[str, list[str], bool] | None:
+    """The member (its name as the archive says it) that the unpack into dest was writing at `target`, a path under
+    dest: the member written there, else the first one in the folder made there. With the parts of target's path
+    under dest, and whether they are the member's whole name (not a folder of it); None where no member is."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(dest))
+    parts = [q for q in rel.split(os.sep) if q not in ("", ".")]
+    if not parts or parts[0] == "..":
+        return None
+    for shown, name in written:
+        mine = [q for q in name.split("/") if q not in ("", ".")]
+        if mine[: len(parts)] == parts:
+            return shown, parts, len(mine) == len(parts)
+    return None
+
+
+def _limit(folder: Path, name: str) -> int | None:
+    """os.pathconf(folder, name) (a file system's limit), or None where the system does not say."""
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return None
+
+
+def _too_long(archive: Path, dest: Path, shown: str, parts: list[str], whole: bool, target: Path, said: str,
+              elsewhere: str) -> str:
+    """What to say of the member `shown` of `archive` whose name, written at `target` under dest (`parts` of it;
+    whole: they are the member's own name, not a folder of it), the system refused as too long: the part longer
+    than a name can be on dest's file system, or the path longer than a path can be there."""
+    name_max, path_max = _limit(dest, "PC_NAME_MAX"), _limit(dest, "PC_PATH_MAX")
+    head = f"{archive}: member {shown!r} cannot be unpacked:"
+    for i, part in enumerate(parts):
+        n = len(os.fsencode(part))
+        if name_max is not None and n > name_max:
+            what = "its name" if whole and i == len(parts) - 1 else f"its folder {part!r}"
+            return (f"{head} {what} is {n} bytes long, and the file system of {dest.parent} takes names of at most "
+                    f"{name_max} bytes; make the archive again with a shorter name")
+    n = len(os.fsencode(os.path.abspath(target)))
+    if path_max is not None and n >= path_max:
+        # (the limit counts the byte that ends the path)
+        return (f"{head} its path in the unpack under {dest.parent} is {n} bytes long, and the system takes paths "
+                f"shorter than {path_max} bytes; make the archive again with fewer or shorter folder names, or "
+                f"{elsewhere.format('a folder with a shorter path')}")
+    return f"{head} its name is too long for the file system of {dest.parent} ({said}); make the archive again " \
+           f"with a shorter name"
 
 
 # Each member's declared size bounds what it writes: zipfile stops a member's output at its declared file_size (a
@@ -233,8 +348,9 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise DataError(zip_refusal(archive, e)) from e
 
 
-def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
-    """safe_extract of a zip: every member checked before any is written."""
+def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[tuple[str, str]]) -> None:
+    """safe_extract of a zip: every member checked before any is written (each appended to `written`, as
+    safe_extract's)."""
     with _open_zip(archive) as z:
         members = z.infolist()
         for m in members:
@@ -248,7 +364,9 @@ def _extract_zip(archive: Path, dest: str | Path, elsewhere: str) -> None:
                                 f"make the zip again (plain deflate) or a .tar.gz")
             # (only .filename, where zipfile writes the member: the local header is checked against .orig_filename)
             m.filename = _zip_name(m)
+        written += [(m.orig_filename, m.filename) for m in members]
         _check_no_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive)
+        _check_case_clash([(m.orig_filename, m.filename, m.is_dir()) for m in members], archive, Path(dest), elsewhere)
         _check_room(archive, Path(dest), [0 if m.is_dir() else m.file_size for m in members], elsewhere)
         try:
             z.extractall(dest, members=members)
@@ -268,23 +386,45 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
+class UnreadableArchive(DataError):
+    """archive_member_names' refusal of a file that its format's reader cannot open, in that reader's words (a tar's
+    list every compression it tried, one line each; a zip cut short is 'not a zip file'): a caller may say it better
+    (dataset_files.archive_problem). Its other refusals (a zip's bad member name, a tar whose listing stops early or
+    whose data is damaged further on) are a DataError, said as they are."""
+
+
 def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
     """The first `limit` member names of a tar or zip (enough to tell an image tree from CIFAR python batches); None:
-    every one."""
+    every one. A tar listed to its end is refused where its listing stopped early (_tar_end_problem), as safe_extract
+    refuses it: tarfile stops at a damaged header without a word, and the names before it told its layout wrong (a
+    batch file first, images after the damage: CIFAR batches)."""
     archive = Path(archive)
     names: list[str] = []
+    opened = False
     try:
         if _kind(archive) == "zip":
             with _open_zip(archive) as z:
                 names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
             return names if limit is None else names[:limit]
-        with tarfile.open(archive, "r:*") as tar:
+        kept = type("_Kept", (_KeptHeader,), {})
+        with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
+            opened = True
             for m in tar:
                 names.append(_tar_name(m))                           # (the names its unpack has)
                 if limit is not None and len(names) >= limit:
                     break
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
+            else:
+                ended = _tar_end_problem(tar, kept, len(names))
+                if ended is not None:
+                    raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+    except OSError as e:
+        if e.errno is not None:     # (the system's refusal to read the file: not damage, as safe_extract says)
+            raise DataError(f"{archive}: cannot read it ([Errno {e.errno}] {e.strerror})") from e
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
+        # (past the open, the reader's words say where the data is damaged: a gzip cut short, an xz's bad data)
+        raise (DataError if opened else UnreadableArchive)(f"{archive}: not a readable {_kind(archive)} archive or "
+                                                           f"truncated ({e})") from e
     return names
 
 
