@@ -1699,6 +1699,47 @@ def test_an_error_after_the_training_is_recorded_with_what_is_left_and_the_comma
     assert err.rstrip().endswith(f"wildgan: note: {finish}\nwildgan: error: {full}"), err
 
 
+def test_a_terminal_gone_as_the_trained_line_is_shown_is_recorded_as_an_error_after_the_training(
+        tiny_npz, tmp_path, monkeypatch, capsys):
+    """The `trained ... (done)` line (and the warning of networks not grown) were said before the block that records
+    a stop or an error after the training: a dead terminal's EIO as the line was shown (after log.txt had it) ended
+    the command with log.txt on `trained ... (done)`, as if the run were whole and its training scores written. Now
+    recorded as any error after the training is, without claiming a step that had not begun."""
+    import errno
+
+    import wildgan.cli.common as common
+    import wildgan.cli.train as train_cli
+    import wildgan.training.run as run_mod
+    from wildgan.training.loop import TrainResult
+
+    out = tmp_path / "my run"
+    gone = OSError(errno.EIO, "Input/output error")
+    real = common.eprint
+    scored: list[bool] = []
+
+    def trained(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return TrainResult(run_dir=run_dir, nimg=128, final=run_dir / "network-final.json", status="done")
+
+    def eprint(line: str) -> None:
+        if line.startswith("trained "):
+            raise gone
+        real(line)
+
+    monkeypatch.setattr(run_mod, "train_run", trained)
+    monkeypatch.setattr(common, "eprint", eprint)
+    monkeypatch.setattr(train_cli, "_score_training_images", lambda *a, **k: scored.append(True))
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out", str(out)]
+    assert main(argv) == 1
+    log = (out / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-2].startswith("trained 0.128 kimg (done)") and not scored, log
+    again = f"wildgan train --out '{out}' --resume"
+    assert log[-1] == (f"stopped: failed after the training: {gone}; the training is complete and its networks are "
+                       f"saved ({out / 'network-final.json'}); what was to follow it (the training scores) was not "
+                       f"run; to finish, run `{again}`"), log[-1]
+    assert capsys.readouterr().err.rstrip().endswith(f"wildgan: error: {gone}")
+
+
 @pytest.mark.parametrize("signum", [2, 15, 1, 13])
 def test_stops_are_worded_by_the_signals_name(signum: int) -> None:
     """One wording for a stop on the terminal and in log.txt: train's said `interrupted by signal 2`, other

@@ -2665,6 +2665,22 @@ def test_from_run_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_ba
     assert "(scored with skip_bad=True)" in said[0]
 
 
+def test_a_fits_cache_that_leaves_a_file_out_says_it_was_a_training_image_when_read(fit_run_gone_bad) -> None:
+    """A Detector.fit on a folder trained on every file it read. Its training scores computed with skip_bad while a
+    file was unreadable said so ("leave out 1 unreadable file ... (19 images scored)"); the same cache read back
+    (from_run again, `wildgan score --threshold`) said the file was "a training, test or unused image each, which
+    the rebuild cannot tell", as for a labelled run's split. Both now say it was a training image."""
+    run, pile, _ = fit_run_gone_bad
+    for _ in range(2):                       # computed (and cached), then read from the cache
+        with pytest.warns(WildganWarning) as got:
+            d = Detector.from_run(run, threshold="mad", device="cpu", skip_bad=True)
+        assert d.n_train_ == 19, d.n_train_
+        said = [str(w.message) for w in got if str(pile / "03.png") in str(w.message)]
+        assert len(said) == 1 and "the training scores leave out 1 unreadable file of the run's data (19 images " \
+            "scored)" in said[0], said
+        assert "unused" not in said[0], said
+
+
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:
     """A run trained with --skip-bad reads its training images so whatever the caller asks: its training scores leave
     a file unreadable since training out without --skip-bad now, and take the cache as it is. The warning said they

@@ -1119,6 +1119,35 @@ def test_a_search_run_report_says_why_it_has_no_threshold_and_what_one_costs(tmp
     assert "nor by a search run's training" not in said               # the generic paragraph is for other runs
 
 
+def test_the_report_of_a_fit_run_with_skip_bad_reads_training_scores_that_leave_a_file_out(fit_run_gone_bad):
+    # a Detector.fit run's training scores computed with skip_bad (a file unreadable since training) are read by
+    # `wildgan score --threshold --skip-bad` and from_run(skip_bad=True); its report with --skip-bad read them without
+    # it, and said "No threshold", advising the very command that had cached them. Now its threshold section is
+    # taken from them, saying how many of fit's images they hold; without skip_bad it still shows none
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, pile, _ = fit_run_gone_bad
+    with pytest.warns(WildganWarning, match="leave out 1 unreadable file"):
+        assert len(run_training_scores(run, skip_bad=True, device="cpu")["a"]) == 19
+
+    def threshold_section(skip_bad: bool) -> tuple[str, list[str]]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=skip_bad)
+        md = (run / "report" / "report.md").read_text()
+        return md.split("## Threshold")[1].split("\n## ")[0], [str(w.message) for w in got]
+
+    said, warned = threshold_section(skip_bad=True)
+    assert "taken from the 19 training images' scores (train_scores.csv: 19 of the 20 images fit trained on, the " \
+           "others left out as unreadable when they were scored)" in said, said
+    assert "No threshold" not in said and "The last row is the threshold of the Detector that fit this run" in said
+    assert len([w for w in warned if str(pile / "03.png") in w]) == 1, warned        # (said once)
+    said, _ = threshold_section(skip_bad=False)
+    assert said.strip().startswith("No threshold"), said
+
+
 def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     # before: "Data: detector from in-memory ndarray; normal classes ; gamma None"
     from wildgan import Detector

@@ -272,6 +272,7 @@ def test_a_split_that_cfg_data_does_not_describe_is_refused_before_anything_is_w
 
     import numpy as np
 
+    from wildgan.config import net_config_for_preset
     from wildgan.data import build_split
     from wildgan.training.run import train_run
 
@@ -293,12 +294,68 @@ def test_a_split_that_cfg_data_does_not_describe_is_refused_before_anything_is_w
         assert "--" not in str(e.value) and not run.exists(), e.value
     # cfg.net's size too, where cfg.data leaves it to the split
     auto = replace(cfg, data=replace(cfg.data, resolution=None))
-    with pytest.raises(ConfigError, match=r"split= has 16x16x1 images, cfg.net builds networks for 8x8x1"):
-        train_run(auto, tmp_path / "net", split=build_split(replace(cfg.data, resolution=16)), progress=False,
-                  log=lambda m: None)
+    with pytest.raises(ConfigError, match=r"split= has 8x8x1 images, cfg.net builds networks for 16x16x1"):
+        train_run(replace(auto, net=net_config_for_preset("tiny", 16, 1)), tmp_path / "net",
+                  split=build_split(cfg.data), progress=False, log=lambda m: None)
     # harmless: the same split, given with a cfg.data that leaves its size to the data
     train_run(auto, tmp_path / "same", split=build_split(cfg.data), progress=False, log=lambda m: None)
     assert (tmp_path / "same" / "config.json").is_file()
+
+
+@pytest.mark.filterwarnings("ignore:.*images of 4 different sizes")
+def test_a_split_of_another_size_than_the_data_s_own_is_refused_where_cfg_leaves_it_to_the_data(tmp_path,
+                                                                                                   monkeypatch):
+    # cfg.data.resolution=None (or channels None) with a split built at 16x16 from 8x8 images, and networks of the
+    # split's size: trained, and config.json recorded None; a resume rebuilt the split at 8x8 and was refused as
+    # "the files themselves changed" (nothing had). Refused where the data's images settle what None takes; what
+    # they leave open (mixed sizes, a median between them) is the split's to say, as `wildgan train` builds it
+    from dataclasses import replace
+
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.config import net_config_for_preset
+    from wildgan.data import build_split
+    from wildgan.training.run import train_run
+
+    _trained_quickly(monkeypatch)
+    cfg = _run_config(tmp_path)                                 # 8x8 gray images
+    auto = replace(cfg.data, resolution=None, channels=None)
+    at = lambda data, r, c: replace(cfg, data=data, net=net_config_for_preset("tiny", r, c))  # noqa: E731
+    assert _refused_as(at(auto, 16, 1), build_split(replace(auto, resolution=16)), tmp_path / "big") == (
+        "split= has 16x16 images, cfg.data.resolution=None leaves them to the data, which makes them 8x8 (the next "
+        "power of two of its 8x8 images' side)")
+    assert _refused_as(at(auto, 8, 3), build_split(replace(auto, channels=3)), tmp_path / "rgb") == (
+        "split= has 3-channel images, cfg.data.channels=None leaves them to the data, which makes them 1 (every "
+        "image of it is gray)")
+    # a protocol's own size: MNIST's 32x32 (the digits 0-9, 28x28 gray)
+    rng = np.random.default_rng(2)
+    digits = tmp_path / "digits.npz"
+    np.savez(digits, x=rng.integers(0, 256, (250, 28, 28), dtype=np.uint8), y=np.repeat(np.arange(10), 25))
+    mnist = replace(auto, data=str(digits), normal=("2",))
+    assert _refused_as(at(mnist, 64, 1), build_split(replace(mnist, resolution=64)), tmp_path / "mnist") == (
+        "split= has 64x64 images, cfg.data.resolution=None leaves them to the data, which makes them 32x32 (the "
+        "mnist protocol's)")
+    # what the data leaves open is accepted: mixed sizes (the median short side decides), colour files that may
+    # hold gray (not counted by the split), and the split that cfg.data itself builds
+    pile = tmp_path / "pile"
+    for k, side in enumerate([6, 6, 10, 12, 20] * 4):
+        for c in ("a", "b"):
+            (pile / c).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(pile / c / f"{k}.png")
+    mixed = replace(auto, data=str(pile), normal=("a",))
+    for i, (built_from, r, c) in enumerate([(mixed, 16, 3), (replace(mixed, resolution=8), 8, 3),
+                                            (replace(mixed, resolution=32), 32, 3),
+                                            (replace(mixed, resolution=16, channels=1), 16, 1),
+                                            (replace(auto, resolution=8), 8, 1), (auto, 8, 1)]):
+        described = mixed if built_from.data == mixed.data else auto
+        train_run(at(described, r, c), tmp_path / f"same{i}", split=build_split(built_from), progress=False,
+                  log=lambda m: None)
+        assert (tmp_path / f"same{i}" / "config.json").is_file()
+    # ... but not beyond what any of its images' sides can make (20 px: at most 32x32)
+    assert _refused_as(at(mixed, 64, 3), build_split(replace(mixed, resolution=64)), tmp_path / "huge") == (
+        "split= has 64x64 images, cfg.data.resolution=None leaves them to the data, which makes them 8x8 to 32x32 "
+        "(the next power of two of its images' short side; their sides are 6 to 20 px)")
 
 
 def _refused_as(cfg, split, run: Path) -> str:

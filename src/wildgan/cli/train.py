@@ -105,10 +105,13 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # --threads for the rest of the command too (the training scores, --evaluate), as training set it: train_run
         # put back the count it found on the way out, and main() puts back the caller's when the command ends
         torch.set_num_threads(cfg.train.threads)
-    log(trained_line(res))
-    _warn_if_not_grown(cfg, res, log)
     left = _left_after_training(a, cfg, split)
+    begun = False           # whether a step of `left` began (what a stop or an error is said to have come during)
     try:
+        # (in the try: a terminal gone (EIO) as these lines are shown left log.txt on `trained ... (done)`)
+        log(trained_line(res))
+        _warn_if_not_grown(cfg, res, log)
+        begun = True
         if res.final is not None and cfg.train.train_scores:
             _score_training_images(a, cfg, split, log)
         left = [s for s in left if s != "the training scores"]
@@ -124,7 +127,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # a stop a moment after the training's last round said only `terminated by SIGTERM`, on the terminal alone:
         # log.txt ended on `trained ... (done)` as if the run were whole, and under torchrun a closed terminal's
         # SIGHUP left no word anywhere. Said as a stop as training ended is: what is left, the command that finishes it
-        e = _stopped_after_training(caught, a, res, left, ctx is not None)
+        e = _stopped_after_training(caught, a, res, left, ctx is not None, begun)
         # (in log.txt in a caller's own words, as a stop in the training is: the demo's, which rewords it as it goes up)
         reword = getattr(a, "reword_stop", None)
         run_log.write(f"stopped: {reword(e) if reword is not None else e}")
@@ -133,7 +136,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # an error there (a full disk as the training scores are written, an error of --evaluate) reached the terminal
         # alone, and log.txt ended on `trained ... (done)` as if the run were whole: recorded as the stop above is,
         # then raised as it came, for main's line and exit code
-        _tell_failed_after_training(caught, a, res, left, ctx is not None, run_log)
+        _tell_failed_after_training(caught, a, res, left, ctx is not None, run_log, begun)
         raise
     return 0
 
@@ -202,26 +205,27 @@ def _finish_advice(a: argparse.Namespace, left: list[str], distributed: bool, si
 
 
 def _stopped_after_training(e: BaseException, a: argparse.Namespace, res: Any, left: list[str],
-                            distributed: bool) -> TrainingInterrupted:
+                            distributed: bool, begun: bool) -> TrainingInterrupted:
     """A Ctrl-C, SIGTERM or SIGHUP (`e`: KeyboardInterrupt, Terminated) that came after the training, as `left[0]`
-    ran (the training scores, --evaluate; `left`: what _train had still to run), as the stop it is: the training
-    complete and its networks saved, what was left, and the command that finishes it (exit 128 + the signal, as a stop
-    in the training's loop)."""
+    ran (the training scores, --evaluate; `left`: what _train had still to run; begun False: before it, as the
+    training's last lines were said), as the stop it is: the training complete and its networks saved, what was
+    left, and the command that finishes it (exit 128 + the signal, as a stop in the training's loop)."""
     import signal
 
     signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
-    return _after_training(f"{stop_words(signum)} after the training{_during(left)}; {_complete(res)}", signum, a,
-                           left, distributed)
+    return _after_training(f"{stop_words(signum)} after the training{_during(left) if begun else ''}; "
+                           f"{_complete(res)}", signum, a, left, distributed)
 
 
 def _tell_failed_after_training(e: Exception, a: argparse.Namespace, res: Any, left: list[str], distributed: bool,
-                                run_log: RunLog) -> None:
-    """An error (`e`) after the training, as `left[0]` ran (`left`: what _train had still to run), told as a stop after
-    it is: in log.txt, `stopped:` with the error, the training complete, what was left and the command that finishes
-    it; on the terminal, where something was left, a note of the same before main's own line for the error. In a
-    caller's words where it has its own (a.reword_stop: the demo's)."""
+                                run_log: RunLog, begun: bool) -> None:
+    """An error (`e`) after the training, as `left[0]` ran (`left`: what _train had still to run; begun False: before
+    it, as the training's last lines were said), told as a stop after it is: in log.txt, `stopped:` with the error,
+    the training complete, what was left and the command that finishes it; on the terminal, where something was
+    left, a note of the same before main's own line for the error. In a caller's words where it has its own
+    (a.reword_stop: the demo's)."""
     reword = getattr(a, "reword_stop", None) or (lambda told: told)
-    failed = f"failed after the training{_during(left)}: {stop_text(e)}; {_complete(res)}"
+    failed = f"failed after the training{_during(left) if begun else ''}: {stop_text(e)}; {_complete(res)}"
     run_log.write(f"stopped: {reword(_after_training(failed, None, a, left, distributed))}")
     if left:
         # (said as main says the error: a terminal gone by now must not turn the error into another one)

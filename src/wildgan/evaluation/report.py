@@ -642,7 +642,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
         # the evaluation `wildgan evaluate RUN --data LABELLED` saved beside them (the page left it out)
         _saved_evaluation(page, run_dir, model)
-        thr = _detector_threshold_section(page, run_dir, model, cfg, score, read, batch_mode)
+        thr = _detector_threshold_section(page, run_dir, model, cfg, score, read, batch_mode, skip_bad,
+                                          split_info.get("n_train"))
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref, thr=thr)
@@ -1080,16 +1081,24 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
 
 
 def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any, score: str,
-                                read: dict[str, Any], batch_mode: str = "mixed") -> Threshold | None:
+                                read: dict[str, Any], batch_mode: str = "mixed", skip_bad: bool = False,
+                                n_train: Any = None) -> Threshold | None:
     """The threshold section of a Detector.fit run on in-memory images: the rules of `wildgan score --threshold`
     from the training scores fit cached (train_scores.csv), and the threshold the Detector's predict used when fit
     returned, taken again from the same cache by the rule fit recorded (thresholds.FIT_THRESHOLD_FILE). No test
-    images: only the training images each flags. Returns _threshold_section's rule for a 'flagged' column."""
-    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode)
-    train = (cached, f"{_cache_name(batch_mode)}, written by Detector.fit") if cached else None
+    images: only the training images each flags. Returns _threshold_section's rule for a 'flagged' column.
+    skip_bad: a cache that leaves out files unreadable since training (`wildgan score --threshold --skip-bad`
+    wrote it) is read too, as `score --threshold --skip-bad` and from_run(skip_bad=True) read it: the page said
+    there were no training scores, and advised the command that had written them. n_train: the images fit trained
+    on (split.json), which such a cache has fewer of."""
+    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
     name = pick_score(cached, score) if cached else score
+    short = isinstance(n_train, int) and bool(cached) and len(cached[name]) < n_train
+    train = (cached, f"{_cache_name(batch_mode)}: {len(cached[name])} of the {n_train} images fit trained on, the "
+                     f"others left out as unreadable when they were scored" if short else
+             f"{_cache_name(batch_mode)}, written by Detector.fit") if cached else None
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
-                              fitted=_fit_rule(run_dir, model, name, batch_mode), detector=True,
+                              fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
                               batch_mode=batch_mode)
 
 
@@ -1107,12 +1116,15 @@ def _record_pixels_advice(run: str, method: str) -> str:
     return f"{resume}, and scores them"
 
 
-def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed"
+def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", skip_bad: bool = False,
+              cached: dict[str, np.ndarray] | None = None
               ) -> tuple[tuple[str, Threshold, np.ndarray, str] | None, str]:
     """(the row of the threshold Detector.fit recorded: its label, the threshold taken again from the run's cached
     training scores of the score and protocol it was fitted on, those scores, that protocol (batch_mode); or None),
     and a sentence for the page ('' without a record). The value is what the Detector's predict compared scores with
-    when fit returned. batch_mode: the report's protocol; the row's label names fit's where it is another."""
+    when fit returned. batch_mode: the report's protocol; the row's label names fit's where it is another. skip_bad,
+    cached: see _detector_threshold_section (cached: the report's protocol's cache as it read it, not read again,
+    which would say its left-out files a second time)."""
     got = read_fit_threshold(run_dir)
     if got is None:
         return None, ""
@@ -1125,7 +1137,8 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed"
         return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
                       f"`wildgan report RUN --score {fitted}` shows its threshold among these rules.")
     mode = str(rec.get("batch_mode", "mixed"))
-    scores = read_train_scores(run_dir, model, mode)
+    scores = cached if cached is not None and mode == batch_mode else \
+        read_train_scores(run_dir, model, mode, skip_bad=skip_bad)
     if not scores or name not in scores:
         return None, (f"The Detector's threshold ({FIT_THRESHOLD_FILE}) is not shown: the {mode} protocol's "
                       f"training scores it was taken from are missing or no longer of these networks' scoring.")

@@ -233,7 +233,10 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         run_skips = bool(model.cfg.data.skip_bad)
         from .run import read_split_info
 
-        pile = read_split_info(run_dir).get("protocol") == "unlabelled"
+        info = read_split_info(run_dir)
+        # (a Detector.fit trained on every image it read, as a pile's run does: its cache's left-out files were
+        # training images, as run_training_scores said when it wrote them, not maybe test or unused ones)
+        pile = info.get("protocol") == "unlabelled" or bool(info.get("detector_input"))
         warn_left_out(skipped, f"{csv_path}{'' if run_skips else f' (scored with {skip_option})'}", n, run_skips,
                       skip_option, pile, held)
     return scores

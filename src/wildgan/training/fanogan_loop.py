@@ -423,7 +423,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     def interrupted() -> TrainingInterrupted:
         where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
         return TrainingInterrupted(f"{stop_words(flag.signum)} {where}; checkpoint saved in {ck_dir}", flag.signum,
-                                   where=where, checkpoint_dir=str(ck_dir), resume_advice=resume_advice(run_dir))
+                                   where=where, checkpoint_dir=str(ck_dir),
+                                   resume_advice=resume_advice(run_dir, signum=flag.signum))
 
     # Every way out of a stage's loop (its last step, the budget, a signal) writes a checkpoint there, through the
     # weights' check: weights gone non-finite in the last steps then roll back and train on, as anywhere else, where

@@ -956,8 +956,9 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
     rebuilt the split from cfg.data and was refused for 'training images changed'; another image size failed only
     in the loop, after config.json and split.json were written). Compared: every setting of cfg.data that the split
     records and that would rebuild other images (or none) from the same data, with a setting left to its default
-    (None, an empty normal=) read as the split's protocol reads it. Left to the split where it alone cannot tell what
-    a rebuild would do: a resolution or channel count left to the data (the data's image size decides), chula-rbc12's
+    (None, an empty normal=) read as the split's protocol reads it; a resolution or channel count left to the data
+    (None) where the protocol, or the data's images as the split records them, settle what a rebuild takes
+    (_automatic_shape_differences). Left to the split where it alone cannot tell what a rebuild would do: chula-rbc12's
     default normal classes (its labels decide), dataset='auto' against a named format or an .npz read as a pile (the
     data's content decides), resize= (it refuses images of other sizes, and changes none). Images given in memory
     (Detector.fit's, info['detector_input']) record no source or draw to compare."""
@@ -967,6 +968,8 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
         diffs.append(f"split= has {split.resolution}x{split.resolution} images, cfg.data.resolution={d.resolution}")
     if d.channels is not None and d.channels != split.channels:
         diffs.append(f"split= has {split.channels}-channel images, cfg.data.channels={d.channels}")
+    if (d.resolution is None or d.channels is None) and not info.get("detector_input"):
+        diffs += _automatic_shape_differences(d, split)
     if cfg.method != "fanogan" and not diffs and (cfg.net.resolution, cfg.net.channels) != (split.resolution,
                                                                                           split.channels):
         # (cfg.net is what the networks are built at: a split of another size fails in the loop otherwise)
@@ -985,6 +988,71 @@ def _refuse_split_not_of(cfg: RunConfig, split: AnomalySplit) -> None:
                           f"split= and record cfg.data in its config.json, which evaluate, report, a replay and "
                           f"resume=True read back; give the cfg.data the split was built from, or build the split "
                           f"from cfg.data (wildgan.data.build_split(cfg.data))")
+
+
+def _automatic_shape_differences(d: DataConfig, split: AnomalySplit) -> list[str]:
+    """_refuse_split_not_of's differences of a resolution or channel count that cfg.data leaves to the data (None),
+    said only where a rebuild from cfg.data certainly takes another one. Why: config.json records the None, which
+    resume=True, evaluate and a replay rebuild the split by (a 16x16 split of 8x8 images, trained, was refused on
+    resume as 'the files themselves changed'). What build_split takes there: the protocol's size and channels
+    (CIFAR-10's, chula-rbc12's, MNIST's; the protocol as data.splits.list_data finds it from the labels), else the
+    data's own: the next power of two of the training images' short side (their median one where sizes are mixed),
+    at most MAX_AUTO_RESOLUTION, and 1 channel where every image holds gray, else 3. The split records its data's
+    shortest and longest side (native_sides), its gray files (conversion.gray_files) and, where counted, the images
+    that hold gray (conversion.gray_held): those bound the data's own size and channels. Where list_data cannot tell
+    the protocol, data of the digits 0-9 may be MNIST's (its images decide): either is allowed then."""
+    from ..data.splits import list_data
+    from ..data.transforms import MAX_AUTO_RESOLUTION, next_pow2
+
+    info = split.info
+    if d.dataset == "unlabelled":
+        protocols = ["unlabelled"]
+    else:
+        try:
+            listed = list_data(d)
+        except (WildganError, OSError, ValueError):
+            return []                     # (data that cannot be listed: a rebuild says what is wrong with it)
+        digits = info.get("class_names") == [str(i) for i in range(10)]
+        protocols = [listed.protocol] if listed is not None else ["generic"] + (["mnist"] if digits else [])
+    sides = info.get("native_sides")
+    conv = info.get("conversion") if isinstance(info.get("conversion"), dict) else {}
+    n_read = info.get("n_read")
+    sizes: list[tuple[int, int, str]] = []      # (smallest, largest, as said) of what a rebuild may take
+    channels: list[tuple[int, str]] = []
+    for p in protocols:
+        fixed = PROTOCOL_DEFAULTS.get(p, {})
+        if fixed.get("resolution"):
+            r = int(fixed["resolution"])
+            sizes.append((r, r, f"{r}x{r} (the {p} protocol's)"))
+        elif isinstance(sides, list) and len(sides) == 2 and all(isinstance(v, int) and v > 0 for v in sides):
+            short, long = sides
+            top = min(next_pow2(long), MAX_AUTO_RESOLUTION)
+            # an image larger than the cap is shrunk while read, its short side with it: no floor is certain then
+            low = next_pow2(short) if long <= MAX_AUTO_RESOLUTION else 4
+            span = f"{low}x{low}" if low == top else f"{low}x{low} to {top}x{top}"
+            sizes.append((low, top, f"{span} (the next power of two of its {short}x{short} images' side)"
+                          if short == long else
+                          f"{span} (the next power of two of its images' short side; their sides are {short} to "
+                          f"{long} px)"))
+        else:
+            sizes.append((4, MAX_AUTO_RESOLUTION, ""))             # (its images' sizes not recorded: any)
+        if fixed.get("channels"):
+            c = int(fixed["channels"])
+            channels.append((c, f"{c} (the {p} protocol's)"))
+        elif isinstance(n_read, int) and n_read > 0 and conv.get("gray_files") == n_read:
+            channels.append((1, "1 (every image of it is gray)"))
+        elif isinstance(n_read, int) and n_read > 0 and conv.get("gray_held") == 0:
+            channels.append((3, "3 (none of its images holds gray)"))
+        else:
+            channels += [(1, ""), (3, "")]
+    diffs: list[str] = []
+    if d.resolution is None and not any(lo <= split.resolution <= hi for lo, hi, _ in sizes):
+        diffs.append(f"split= has {split.resolution}x{split.resolution} images, cfg.data.resolution=None leaves "
+                     f"them to the data, which makes them {' or '.join(how for _, _, how in sizes)}")
+    if d.channels is None and split.channels not in {c for c, _ in channels}:
+        diffs.append(f"split= has {split.channels}-channel images, cfg.data.channels=None leaves them to the data, "
+                     f"which makes them {' or '.join(how for _, how in channels)}")
+    return diffs
 
 
 # the data sets whose name alone chooses the protocol a split is built by (data.splits.detect_protocol)
