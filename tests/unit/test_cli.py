@@ -939,6 +939,34 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     assert trained == ["0.128", "0.192"], log          # each finished session once, with the images it reached
 
 
+def test_resume_with_evaluate_says_that_it_replaces_the_old_evaluation(tiny_npz, tmp_path, capsys):
+    # `train --resume --evaluate` (how a demo stopped by Ctrl-C continues) said that the eval.json of the earlier
+    # networks was "kept as it is", then rewrote it with the evaluation of the networks trained now
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    assert main(["evaluate", str(out), "--no-controls", "--no-progress"]) == 0, capsys.readouterr().err
+    before = json.loads((out / "eval.json").read_text())["model"]["kimg"]
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.15", "--no-progress",
+                 "--evaluate"]) == 0
+    err = capsys.readouterr().err
+    note = [ln for ln in err.splitlines() if f"{out / 'eval.json'} (with its" in ln]
+    assert len(note) == 1 and "kept as it is" not in note[0], err
+    assert note[0].endswith("is an evaluation of earlier networks (0.128 kimg; the run is now at 0.192 kimg): the "
+                            "evaluation that follows (--evaluate) replaces it with one of the networks trained "
+                            "now"), note
+    after = json.loads((out / "eval.json").read_text())["model"]["kimg"]
+    assert before < after                                       # and it did
+    assert note[0].removeprefix("wildgan: ") in (out / "log.txt").read_text()
+    # without --evaluate the old one is kept, and the note says so, with the command that evaluates the new networks
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"kept as it is; `wildgan evaluate {out}` evaluates the networks trained now" in err, err
+    assert json.loads((out / "eval.json").read_text())["model"]["kimg"] == after
+
+
 def test_a_damaged_final_network_file_says_that_resume_writes_it_again_and_it_does(tiny_npz, tmp_path, capsys):
     # a truncated network-final.safetensors (an interrupted copy) was a bare "checksum mismatch" for score, report and
     # export, though `train --resume` of the finished run writes it again, byte for byte, from its newest checkpoint

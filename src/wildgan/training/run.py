@@ -706,7 +706,8 @@ def _in_use(run_dir: Path, fd: int) -> ConfigError:
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
               split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None,
-              warn_not_grown: bool = True, before_start: Callable[[], None] | None = None) -> TrainResult:
+              warn_not_grown: bool = True, before_start: Callable[[], None] | None = None,
+              evaluate_after: bool = False) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
     RUN_DIR/log.txt is written as `wildgan train` writes it: what is trained on what, the lines said (given to `log`
@@ -728,6 +729,10 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     refusal that then did nothing. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is
     no path (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
 
+    evaluate_after: the caller evaluates the run on its own test split once this returns (`wildgan train
+    --evaluate`), which writes RUN/eval.json anew: a resume's note that the RUN/eval.json there is of the earlier
+    networks then says that it is replaced, not that it is kept (_note_stale_evaluations).
+
     A pGAN run whose total_kimg or minutes budget ended it before its networks grew to full resolution is said as a
     WildganWarning once the run is written (not_grown_warning); warn_not_grown=False leaves it to a caller that says
     it in its own words (`wildgan train`, Detector.fit, a study's cells).
@@ -747,7 +752,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
                                      log=log if own is None else own, split=split, before_unlock=before_unlock,
-                                     before_start=before_start)
+                                     before_start=before_start, evaluate_after=evaluate_after)
         except BaseException as e:
             # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
             # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
@@ -883,7 +888,7 @@ def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | No
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
                     before_unlock: Callable[[], None] | None,
-                    before_start: Callable[[], None] | None = None) -> TrainResult:
+                    before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
     """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
@@ -901,7 +906,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
                 remove_stale_temp(folder)
         try:
             result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                                split=split, ctx=ctx, before_start=before_start)
+                                split=split, ctx=ctx, before_start=before_start, evaluate_after=evaluate_after)
         except BaseException as e:
             if before_unlock is not None and is_main:
                 try:
@@ -1127,7 +1132,7 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None,
-               before_start: Callable[[], None] | None = None) -> TrainResult:
+               before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
     """train_run's work under the lock: the folder made ready, the run's record written, the method trained."""
     # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
@@ -1196,7 +1201,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
     if resume and is_main and result.final is not None:
-        _note_stale_evaluations(run_dir, result.final, log)
+        _note_stale_evaluations(run_dir, result.final, log, evaluate_after=evaluate_after)
     return result
 
 
@@ -1522,19 +1527,28 @@ def _train_fanogan(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume
                        status="budget" if meta.get("stopped_early") else "done", detail=detail)
 
 
-def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None]) -> None:
+def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None], *,
+                            evaluate_after: bool = False) -> None:
     """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
     stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
-    evaluates the networks trained now."""
+    evaluates the networks trained now. evaluate_after: the caller evaluates the run's own test split next (`wildgan
+    train --resume --evaluate`, the way a stopped demo continues), which rewrites RUN/eval.json: that one is said to
+    be replaced (it was said to be 'kept as it is' by the very command that then rewrote it); the evaluations on
+    other data (RUN/eval-*/) are kept."""
     try:
         meta = read_meta(final)
     except (WildganError, OSError):
         return
     for path in saved_evaluations(run_dir):
         stale = stale_evaluation(run_dir, path, meta)
-        if stale is not None:
-            log(f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}: kept "
-                f"as it is; `{stale[1]}` evaluates the networks trained now")
+        if stale is None:
+            continue
+        what = f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}"
+        if evaluate_after and path == Path(run_dir) / "eval.json":
+            log(f"{what}: the evaluation that follows ({option_words('--evaluate', 'evaluate_after=True')}) "
+                f"replaces it with one of the networks trained now")
+        else:
+            log(f"{what}: kept as it is; `{stale[1]}` evaluates the networks trained now")
 
 
 # ------------------------------------------------------------------------------------------------------------------
