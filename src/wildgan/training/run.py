@@ -60,7 +60,8 @@ from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin, keep_fit_ids,
-                           keep_fit_record, names_files, other_images_read, training_record, write_fit_ids)
+                           keep_fit_record, names_files, other_images_read, training_record, write_fit_ids,
+                           write_train_hashes)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -125,7 +126,8 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "test_search.npz", "report",
                "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json",
                "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
-               "fit_ids.json")              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
+               "fit_ids.json",              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
+               "train_hashes.npz")          # each training image's checksum (data.splits.TRAIN_HASHES_FILE)
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
 
@@ -137,7 +139,7 @@ def previous_run(run_dir: Path) -> list[str]:
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
 _START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", DEMO_MARKER,
-                          "DETECTOR.txt", "fit_ids.json"})
+                          "DETECTOR.txt", "fit_ids.json", "train_hashes.npz"})
 
 
 def never_trained(run_dir: Path) -> bool:
@@ -1194,6 +1196,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             # read back and a file gone from them named (scoring.train_scores). Before split.json: a crash between
             # leaves ids that the old record's checksum does not match, which are then ignored
             write_fit_ids(run_dir, split.train_ids)
+        # each training image's checksum, for an evaluation on other data to count the training images among its
+        # own; before split.json too, for the same reason
+        write_train_hashes(run_dir, split.train_x, summary["train_pixels_sha256"])
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
         write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
