@@ -980,6 +980,70 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     assert trained == ["0.128", "0.192"], log          # each finished session once, with the images it reached
 
 
+def test_resume_with_evaluate_says_that_it_replaces_the_old_evaluation(tiny_npz, tmp_path, capsys):
+    # `train --resume --evaluate` (how a demo stopped by Ctrl-C continues) said that the eval.json of the earlier
+    # networks was "kept as it is", then rewrote it with the evaluation of the networks trained now
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    assert main(["evaluate", str(out), "--no-controls", "--no-progress"]) == 0, capsys.readouterr().err
+    before = json.loads((out / "eval.json").read_text())["model"]["kimg"]
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.15", "--no-progress",
+                 "--evaluate"]) == 0
+    err = capsys.readouterr().err
+    note = [ln for ln in err.splitlines() if f"{out / 'eval.json'} (with its" in ln]
+    assert len(note) == 1 and "kept as it is" not in note[0], err
+    assert note[0].endswith("is an evaluation of earlier networks (0.128 kimg; the run is now at 0.192 kimg): the "
+                            "evaluation that follows (--evaluate) replaces it with one of the networks trained "
+                            "now"), note
+    after = json.loads((out / "eval.json").read_text())["model"]["kimg"]
+    assert before < after                                       # and it did
+    assert note[0].removeprefix("wildgan: ") in (out / "log.txt").read_text()
+    # without --evaluate the old one is kept, and the note says so, with the command that evaluates the new networks
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"kept as it is; `wildgan evaluate {out}` evaluates the networks trained now" in err, err
+    assert json.loads((out / "eval.json").read_text())["model"]["kimg"] == after
+
+
+def test_evaluate_on_other_data_counts_the_runs_own_training_images_among_it(tmp_path, capsys):
+    # a pile run evaluated on labelled data that holds copies of its pile: the AUC table came with no word that many
+    # of the images scored were the run's own training images (the same pixels). Each training image's checksum is
+    # kept (RUN/train_hashes.npz), and the evaluation counts them
+    rng = np.random.default_rng(0)
+    pile = rng.integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "pile.npz", x=pile)
+    new = rng.integers(0, 255, (12, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "labelled.npz", x=np.concatenate([pile[:6], pile[30:33], new]),
+             y=np.array([0] * 6 + [1] * 3 + [0, 1] * 6))
+    np.savez(tmp_path / "fresh.npz", x=new, y=np.array([0, 1] * 6))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "pile.npz"), "--dataset", "unlabelled", "--preset", "tiny",
+                 "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--out", str(run)]) == 0, capsys.readouterr().err
+    assert (run / "train_hashes.npz").is_file()
+    capsys.readouterr()
+    argv = ["--normal", "0", "--no-controls", "--no-progress", "--threads", "1"]
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "labelled.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'labelled.npz'}: 9 of its 21 test images (6 normal, 3 anomalous) are images {run} was " \
+           f"trained on (the same pixels)" in err, err
+    # none of them: nothing said
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "fresh.npz"), *argv]) == 0
+    assert "trained on (the same pixels)" not in capsys.readouterr().err
+    # a record of other training images (a crash between it and split.json) or none (a run trained before it was
+    # kept): nothing said, never a wrong count
+    with np.load(run / "train_hashes.npz") as z:
+        hashes = z["hashes"]
+    np.savez(run / "train_hashes.npz", hashes=hashes, train_pixels_sha256=np.asarray("0" * 64))
+    for _ in ("other", "none"):
+        assert main(["evaluate", str(run), "--data", str(tmp_path / "labelled.npz"), *argv]) == 0
+        assert "trained on (the same pixels)" not in capsys.readouterr().err
+        (run / "train_hashes.npz").unlink(missing_ok=True)
+
+
 def test_a_damaged_final_network_file_says_that_resume_writes_it_again_and_it_does(tiny_npz, tmp_path, capsys):
     # a truncated network-final.safetensors (an interrupted copy) was a bare "checksum mismatch" for score, report and
     # export, though `train --resume` of the finished run writes it again, byte for byte, from its newest checkpoint

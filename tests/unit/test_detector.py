@@ -789,13 +789,21 @@ def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch
 
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
-        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), (255, 0, 0), np.uint8)])
-    assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
+        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), (255, 0, 0), np.uint8),
+                            np.ones((20, 30), np.uint8)])
+    assert x.shape == (3, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1", "image:2"]
     said = " ".join(str(w.message) for w in seen)
-    assert "different sizes" in said and "1 colour image and 1 gray image" in said
+    assert "different sizes" in said and "2 of the 3 images are gray and 1 colour" in said
     assert "colour, e.g.: image:1" in said, said           # (the one that decided RGB, named)
     # each warning points at the caller's line (here), not at a line inside the package
     assert {w.filename for w in seen} == {__file__}
+    # a few gray images among colour ones lose nothing made RGB: nothing said (a warning that always fires is skipped)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, _ = to_images([rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(9)]
+                         + [np.ones((8, 8), np.uint8)])
+    assert x.shape == (10, 8, 8, 3)
     # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)
     with pytest.warns(UserWarning, match="median short side"):
         x, _ = to_images([np.zeros((28, 28), np.uint8)] * 5 + [np.zeros((224, 224), np.uint8)])

@@ -74,7 +74,9 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None), warn_not_grown=False,
                         # a caller's line about what the start will do (the demo's "replacing the previous demo"):
                         # train_run says it once its own checks passed (memory, WILDGAN_* settings, the lock)
-                        before_start=getattr(a, "before_start", None))
+                        before_start=getattr(a, "before_start", None),
+                        # --evaluate rewrites RUN/eval.json: a resume's note does not call the old one kept
+                        evaluate_after=bool(a.evaluate))
     except BaseException as caught:
         from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
 

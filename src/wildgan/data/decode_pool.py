@@ -545,9 +545,10 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     transforms.own_channels), taken before any shrinking; without it, the arrays' own pixels are looked at.
     said: where a caller that caches the stacked images gets what the warnings about them were made from, to say
     them again when it reads its cache instead of decoding: 'tiny' = (the automatic resolution, [(name, (H, W))] of
-    the images tiny_images_warning named), only where there were some. grays: decode_files' gray twins of the RGB
-    files of gray content it shrank (made gray, then shrunk): a gray run takes them, and does not read those files
-    again. Consumed as `arrays` is.
+    the images tiny_images_warning named), only where there were some; 'held' = the channels each image holds, by
+    which the channels were chosen (for the reader's warning about gray and colour images mixed). grays:
+    decode_files' gray twins of the RGB files of gray content it shrank (made gray, then shrunk): a gray run takes
+    them, and does not read those files again. Consumed as `arrays` is.
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
@@ -558,16 +559,10 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
         held = [own_channels(a) for a in arrays] if o.channels is None else [a.shape[2] for a in arrays]
     n_gray = sum(1 for c in held if c == 1)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
-    if o.channels is None and o.warn_mixed_channels and 0 < n_gray < len(arrays):
-        n_colour = len(arrays) - n_gray
-        # the colour file that decided RGB is named, and a gray one too when they are the fewer: one stray colour
-        # file among gray crops makes the whole run RGB (3x the input), and the user must be able to find it
-        colour = names[next(i for i, c in enumerate(held) if c != 1)]
-        gray = f"; gray, e.g.: {names[held.index(1)]}" if n_gray < n_colour else ""
-        warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                  f"image{'s' if n_gray != 1 else ''} (by their pixels: RGB files of gray content count as gray): "
-                  f"all are converted to RGB (choose gray with {option_words('--channels 1', 'channels=1')}); "
-                  f"colour, e.g.: {colour}{gray}")
+    if said is not None:
+        # what each image holds, for the reader's one warning about gray and colour images mixed, said of the whole
+        # data set once its splits are all read (readers.mixed_channels_warning), not of each split here
+        said["held"] = list(held)
     own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
     sizes = {a.shape[:2] for a in arrays}
     if o.resize == "error" and own_sizes is not None:

@@ -53,7 +53,7 @@ from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
 from .readers import (channel_warning, detect_format, ids_relative_to, image_tar_tree, is_dataset_file,
-                      list_image_files, list_image_files_once, load_dataset)
+                      list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
                          next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
@@ -683,17 +683,12 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
         kinds = _own_kinds(x)
         n_gray = sum(k == 1 for k in kinds)
         channels = 1 if n_gray == len(kinds) else 3
-        if 0 < n_gray < len(kinds):
-            n_colour = len(kinds) - n_gray
-            # worded as the CLI's readers word it (decode_pool.stack): the colour image that decided RGB named, and
-            # a gray one when they are the fewer, so that a stray one can be found
-            def name(i: int) -> str:
-                return ids[i] if ids is not None and i < len(ids) else f"image {i}"
-            colour = name(next(i for i, k in enumerate(kinds) if k != 1))
-            gray = f"; gray, e.g.: {name(kinds.index(1))}" if n_gray < n_colour else ""
-            warn_user(f"{n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                      f"image{'s' if n_gray != 1 else ''} (by their pixels: RGB images of gray content count as "
-                      f"gray): all are converted to RGB (choose gray with channels=1); colour, e.g.: {colour}{gray}")
+        # by the CLI's readers' rule for a pile (readers.mixed_channels_warning): said where the gray images are the
+        # majority, the colour image that decided RGB named so that a stray one can be found; not for a few gray ones
+        names = [ids[i] if ids is not None and i < len(ids) else f"image {i}" for i in range(len(kinds))]
+        msg = mixed_channels_warning("", [("all", np.asarray(kinds) == 1, None, names)])
+        if msg:
+            warn_user(msg)
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     return check_resolution(resolution), int(channels)

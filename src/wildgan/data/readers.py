@@ -37,7 +37,7 @@ from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, 
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
                        tiny_images_warning, warn_crop, warn_decode_stats)
-from .transforms import check_resolution, convert, count_gray_held
+from .transforms import check_resolution, convert, count_gray_held, gray_held_mask
 
 
 # folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
@@ -544,6 +544,7 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     all_sizes: set[tuple[int, int]] = set()
     warn_if_no_room([f for classes in parts.values() for c in sorted(classes) for f in classes[c]], o, str(eff))
+    mixed: list[tuple[str, np.ndarray, np.ndarray | None, Sequence[str]]] = []
     for split, classes in parts.items():
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
@@ -564,6 +565,8 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         gray = _gray_info(kinds, held, o)
         said: dict[str, Any] = {}
         x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held, said, grays)
+        mixed.append((split, np.asarray(said["held"]) == 1, np.asarray([labels[i] for i in kept], np.int64),
+                      [str(files[i]) for i in kept]))
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
         # draws over it as if read (build_split's recorded), so that a file unreadable since training changes no draw
@@ -574,6 +577,7 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
                                      **(_tiny_record(said, root, where) if tiny_record else {})})
     if not o.probe_uniform:
         warn_crop(all_sizes, o.fit, o.resolution, str(eff))
+    _warn_mixed_channels(str(eff), mixed, class_names, o)
     for s in sets.values():
         s.info["skipped"] = skipped
     sets["train"].info["decode_stats"] = stats
@@ -604,7 +608,10 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
                                 native=native, kinds=kinds, held=held, grays=grays)
     gray = _gray_info(kinds, held, o)
-    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held, grays=grays)
+    said: dict[str, Any] = {}
+    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held, said, grays)
+    _warn_mixed_channels(str(root), [("all", np.asarray(said["held"]) == 1, None, [str(files[i]) for i in kept])],
+                         (), o)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
@@ -612,6 +619,15 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     # (decode_stats: the bit depths it read, which split.json records: data_bit_depths)
     out.info.update(skipped=skipped, native_sides=native_sides(sizes), decode_stats=stats, **gray)
     return out
+
+
+def _warn_mixed_channels(what: str, parts: Sequence[tuple[str, np.ndarray, np.ndarray | None, Sequence[str]]],
+                         class_names: Sequence[str], o: Opts) -> None:
+    """mixed_channels_warning's word, for a read whose channels are left to its data (Opts.warn_mixed_channels)."""
+    if o.channels is None and o.warn_mixed_channels:
+        msg = mixed_channels_warning(what, parts, class_names)
+        if msg:
+            warn_user(msg)
 
 
 def _tiny_record(said: dict[str, Any], root: Path, where: Path) -> dict[str, Any]:
@@ -638,6 +654,19 @@ def _say_tiny_again(tree: Path, sets: Sequence[ImageSet | None]) -> None:
                                   int(rec["resolution"]), str(tree / rec["where"]))
         if msg:
             warn_user(msg)
+
+
+def _say_channels_again(tree: Path, sets: Sequence[ImageSet | None], o: Opts) -> None:
+    """The warning about gray and colour images mixed (mixed_channels_warning), given again for a data set read from
+    its decoded cache, as read_folder gave it: from the cached pixels (a pass over them, only where the channels are
+    left to the data), the files named by their ids under the tree's root."""
+    if o.channels is not None or not o.warn_mixed_channels:
+        return
+    root = _find_split_dirs(tree)[2]
+    parts = [(split, gray_held_mask(s.x), s.y, [str(root / i) for i in s.ids])
+             for split, s in zip(("train", "test"), sets) if s is not None]
+    if parts:
+        _warn_mixed_channels(str(root), parts, sets[0].class_names if sets[0] is not None else (), o)
 
 
 def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
@@ -754,6 +783,8 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                     merge_stats(o.stats, got[0].info.get("decode_stats") or {})
                 # and about the images far smaller than the automatic resolution, which the decode named
                 _say_tiny_again(tree, got)
+                # and about gray and colour images mixed where that matters (the decode's word, which it named)
+                _say_channels_again(tree, got, opts)
                 return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
@@ -1538,6 +1569,88 @@ def channel_warning(n_gray: int, n_colour: int, trained_on: str | None,
         return (f"{n_gray} gray image{'s are' if n_gray != 1 else ' is'} scored by a network trained on colour "
                 f"images (each repeated into 3 channels): their missing colour alone can make them score as "
                 f"anomalous (is it the run meant for these images?)")
+    return None
+
+
+# gray images among colour ones in a data set read (mixed_channels_warning) are worth a word when their share in one
+# class or split is that far above the rest's (GRAY_SHARE_FACTOR times, by chance less often than GRAY_SHARE_CHANCE:
+# _far_grayer) and at least this many percentage points above it: CIFAR-10's few per cent of gray photos (4% of its
+# airplanes against 1% of the rest) shift an AUC by too little to be worth a warning on every read of the benchmark
+GRAY_SHARE_MIN_EXCESS = 0.10
+
+
+def _far_grayer(k_a: int, n_a: int, k_b: int, n_b: int) -> bool:
+    """Whether group a (k_a gray among n_a images) is far grayer than group b: its share at least GRAY_SHARE_FACTOR
+    times b's and GRAY_SHARE_MIN_EXCESS above it, and the gray images of the two falling so unevenly less often than
+    GRAY_SHARE_CHANCE by chance (_uneven_by_chance: both groups are samples, so that one gray image in a class of six
+    against none among five others is no sign)."""
+    if n_a <= 0 or n_b <= 0:
+        return False
+    s_a, s_b = k_a / n_a, k_b / n_b
+    return (s_a >= GRAY_SHARE_FACTOR * s_b and s_a - s_b >= GRAY_SHARE_MIN_EXCESS
+            and _uneven_by_chance(k_a, n_a, k_a + k_b, n_a + n_b) < GRAY_SHARE_CHANCE)
+
+
+def _uneven_by_chance(k_a: int, n_a: int, k: int, n: int) -> float:
+    """The chance that n_a images drawn from n, k of them gray, hold k_a gray ones or more (the hypergeometric tail:
+    Fisher's exact test, one-sided), by log-gamma terms, which stay finite for a data set of any size."""
+    def log_comb(m: int, r: int) -> float:
+        return math.lgamma(m + 1) - math.lgamma(r + 1) - math.lgamma(m - r + 1)
+
+    top = min(k, n_a)
+    if k_a > top:
+        return 0.0
+    whole = log_comb(n, n_a)
+    return min(1.0, sum(math.exp(log_comb(k, j) + log_comb(n - k, n_a - j) - whole)
+                        for j in range(max(k_a, k - (n - n_a)), top + 1)))
+
+
+def mixed_channels_warning(what: str, parts: Sequence[tuple[str, np.ndarray, np.ndarray | None, Sequence[str]]],
+                           class_names: Sequence[str] = ()) -> str | None:
+    """The warning for a data set of gray and colour images read with the channels left to it (all are made RGB),
+    once for the whole set (its training and test splits together), or None where the mix does no harm. what: the
+    data set, which the text starts with (none: ''); parts: per split (name, each image gray by what it holds
+    (transforms.own_channels), its class labels or None for a pile, its file names). Said where the mix matters: the
+    gray images are the majority (the colour few make the run RGB, 3x the input of a gray one, which --channels 1
+    avoids), or gray and colour follow the labels (gray images far more common in one class, or in the test split,
+    than in the rest: a network trained mostly on colour images can score them as anomalous for their missing colour
+    alone, and an AUC then measures colour). A few gray photos among colour ones (CIFAR-10: 1.3%) lose nothing made
+    RGB: a warning on every read of such data would only teach users to skip warnings."""
+    flags = [(name, np.asarray(g, bool), y, names) for name, g, y, names in parts if len(g)]
+    n = sum(len(g) for _, g, _, _ in flags)
+    k = sum(int(g.sum()) for _, g, _, _ in flags)
+    if k == 0 or k == n:
+        return None
+    gray_one = next(names[int(np.argmax(g))] for _, g, _, names in flags if g.any())
+    colour_one = next(names[int(np.argmin(g))] for _, g, _, names in flags if not g.all())
+    counted = "by their pixels: RGB images of gray content count as gray"
+    gray_all = option_words("--channels 1", "channels=1")
+    what = f"{what}: " if what else ""
+    if k > n - k:
+        return (f"{what}{k} of the {n} images are gray and {n - k} colour ({counted}): all are converted to RGB for "
+                f"the colour ones, 3x the input of a gray run ({gray_all} makes them all gray); colour, e.g.: "
+                f"{colour_one}")
+    # (group's name, its gray and images, the rest's name, its gray and images): the first far grayer than its rest
+    groups: list[tuple[str, int, int, str, int, int]] = []
+    split = {name: (int(g.sum()), len(g)) for name, g, _, _ in flags}
+    if "train" in split and "test" in split:
+        (k_tr, n_tr), (k_te, n_te) = split["train"], split["test"]
+        groups += [("the test split", k_te, n_te, "the training split", k_tr, n_tr),
+                   ("the training split", k_tr, n_tr, "the test split", k_te, n_te)]
+    labels = [(g, y) for _, g, y, _ in flags if y is not None and len(y) == len(g)]
+    if len(class_names) > 1 and len(labels) == len(flags):
+        g_all = np.concatenate([g for g, _ in labels])
+        y_all = np.concatenate([np.asarray(y) for _, y in labels])
+        counts = [(cname, int(g_all[y_all == c].sum()), int((y_all == c).sum())) for c, cname in enumerate(class_names)]
+        # (a class grayer than the rest named first: of two classes, the gray one is named, not 'the other classes')
+        groups += [(f"class {cname!r}", k_c, n_c, "the other classes", k - k_c, n - n_c) for cname, k_c, n_c in counts]
+        groups += [("the other classes", k - k_c, n - n_c, f"class {cname!r}", k_c, n_c) for cname, k_c, n_c in counts]
+    for a, k_a, n_a, b, k_b, n_b in groups:
+        if _far_grayer(k_a, n_a, k_b, n_b):
+            return (f"{what}gray images are {_percent(k_a / n_a)} of {a} ({k_a} of {n_a}) against "
+                    f"{_percent(k_b / n_b)} of {b} ({counted}): all are converted to RGB, and a network trained mostly "
+                    f"on colour images can score gray ones as anomalous for their missing colour alone, so that an AUC "
+                    f"between them partly measures colour ({gray_all} makes them all gray); gray, e.g.: {gray_one}")
     return None
 
 

@@ -1371,6 +1371,50 @@ def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | 
     return ids, cwd if isinstance(cwd, str) else None
 
 
+# Each training image's own checksum, beside split.json (which keeps one for all of them, train_pixels_sha256): for
+# `evaluate --data OTHER` to tell how many of OTHER's images are the run's own training images (a pile run evaluated on
+# labelled copies of its pile: the AUC is then partly of images the networks saw). 8 bytes per image (CIFAR-10's
+# 50,000: 400 kB) and one more pass over the training pixels at each start (BLAKE2b: about 1 s per GB)
+TRAIN_HASHES_FILE = "train_hashes.npz"
+
+
+def image_hashes(x: np.ndarray) -> np.ndarray:
+    """A 64-bit BLAKE2b digest of each image of x [N, H, W, C] (uint64 [N]), its shape and dtype hashed too: images of
+    another size, channel count or depth never match."""
+    head = f"{'x'.join(map(str, x.shape[1:]))}{x.dtype.str}\0".encode()
+    digests = []
+    for im in x:
+        h = hashlib.blake2b(head, digest_size=8)
+        h.update(np.ascontiguousarray(im))
+        digests.append(h.digest())
+    return np.frombuffer(b"".join(digests), "<u8").astype(np.uint64) if digests else np.zeros(0, np.uint64)
+
+
+def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str) -> None:
+    """RUN/train_hashes.npz (TRAIN_HASHES_FILE): image_hashes of the training images x, with the checksum of all of them
+    that split.json records (read_train_hashes takes the file only for the split.json it was written with: a crash
+    between the two leaves a file of other images, ignored). Written atomically."""
+    from ..fileio import atomic_write_stream
+
+    hashes = image_hashes(x)
+    atomic_write_stream(lambda f: np.savez(f, hashes=hashes, train_pixels_sha256=np.asarray(train_pixels_sha256)),
+                        Path(run_dir) / TRAIN_HASHES_FILE)
+
+
+def read_train_hashes(run_dir: Path, info: dict[str, Any]) -> np.ndarray | None:
+    """The training images' image_hashes from RUN/train_hashes.npz, or None where the file is missing (a run trained
+    before it was written), unreadable, or not of the training images that `info` (the run's split.json) records."""
+    try:
+        with np.load(Path(run_dir) / TRAIN_HASHES_FILE, allow_pickle=False) as z:
+            hashes, of = z["hashes"], str(z["train_pixels_sha256"])
+    except Exception:     # (a damaged file, zipfile's BadZipFile included: only a record, never a reason to stop)
+        return None
+    if of != info.get("train_pixels_sha256") or hashes.dtype != np.uint64 or hashes.ndim != 1 or \
+            len(hashes) != info.get("n_train", len(hashes)):
+        return None
+    return hashes
+
+
 def keep_fit_ids(recorded: dict[str, Any] | None, split: AnomalySplit, written: AnomalySplit,
                  summary: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """summary (split_summary of `split`), as split.json records it for `written` (keep_fit_record's): a resume of a

@@ -277,13 +277,18 @@ def own_channels(a: np.ndarray) -> int:
 def count_gray_held(x: np.ndarray, block: int | None = None) -> int:
     """How many images of uint8 [N, H, W, C] hold gray (own_channels 1: a gray array, or RGB gray at every pixel by
     gray_pixels). In blocks of `block` images (default: about 16 MB of pixels): no full-size temporary."""
+    return int(gray_held_mask(x, block).sum())
+
+
+def gray_held_mask(x: np.ndarray, block: int | None = None) -> np.ndarray:
+    """Per image of uint8 [N, H, W, C]: whether it holds gray, as count_gray_held counts (bool [N])."""
     if x.ndim != 4 or not len(x):
-        return 0
+        return np.zeros(len(x) if x.ndim else 0, bool)
     if x.shape[-1] != 3:
-        return len(x) if x.shape[-1] == 1 else 0
+        return np.full(len(x), x.shape[-1] == 1)
     block = block or max(1, 2**24 // (x.shape[1] * x.shape[2]))
-    return sum(int(gray_pixels(x[i:i + block]).reshape(len(x[i:i + block]), -1).all(axis=1).sum())
-               for i in range(0, len(x), block))
+    return np.concatenate([gray_pixels(x[i:i + block]).reshape(len(x[i:i + block]), -1).all(axis=1)
+                           for i in range(0, len(x), block)])
 
 
 def rgb_to_gray(x: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from ..data.imageset import resize_warning, scale_warning, scoring_depth16
 from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
                              trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
+from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
+                           read_train_hashes)
 from ..errors import ConfigError, HeldWarning, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
@@ -79,6 +80,26 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
         of = f" (of the {n_read} images read, training and test sets together; {n_test} of them are scored)"
     if msg:
         _say(log, f"warning: {data}: {msg}{of}")
+
+
+def _warn_training_images(split: AnomalySplit, run_dir: Path, recorded: dict[str, Any], data: str,
+                           log: Callable[[str], None] | None) -> None:
+    """Other data whose test images include the run's own training images (the same pixels, by the checksum of each
+    that the run keeps: data.splits.read_train_hashes): a pile run evaluated on labelled copies of its pile. Their
+    scores are of images the networks saw, and the AUC over them is not one of new images; nothing said of a run
+    trained before the checksums were kept."""
+    trained = read_train_hashes(run_dir, recorded)
+    if trained is None or not len(split.test_x):
+        return
+    seen = np.isin(image_hashes(split.test_x), trained)
+    m = int(seen.sum())
+    if not m:
+        return
+    n_anomalous = int(np.asarray(split.test_y)[seen].sum())
+    _say(log, f"warning: {data}: {m} of its {len(split.test_x)} test images ({m - n_anomalous} normal, {n_anomalous} "
+              f"anomalous) are images {run_dir} was trained on (the same pixels): their scores are of images the "
+              f"networks saw, which tend to score as normal, so the AUCs are not those of new images; evaluate on "
+              f"images the run did not train on for those")
 
 
 def _next_steps(run_dir: Path | str) -> str:
@@ -162,7 +183,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
                         read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
-    if whole and recorded.get("source") and same_data_source(split.info.get("source"), recorded.get("source")):
+    trained_on_it = bool(whole and recorded.get("source") and same_data_source(split.info.get("source"),
+                                                                               recorded.get("source")))
+    if trained_on_it:
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
                   f"not only held-out ones")
@@ -176,6 +199,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if data is not None:
         _warn_other_scale(split, recorded, int(cfg.net.resolution), str(dc.data), log)
         _warn_other_channels(split, recorded, str(dc.data), log)
+        if not trained_on_it:             # (the run's own data: said above, of all its images)
+            _warn_training_images(split, Path(run_dir), recorded, str(dc.data), log)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with "

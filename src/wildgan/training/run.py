@@ -61,7 +61,7 @@ from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, wa
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin,
                            keep_fit_ids, keep_fit_record, names_files, other_images_read, resolve_classes, square_fit,
-                           training_record, write_fit_ids)
+                           training_record, write_fit_ids, write_train_hashes)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -126,7 +126,8 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "test_search.npz", "report",
                "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json",
                "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
-               "fit_ids.json")              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
+               "fit_ids.json",              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
+               "train_hashes.npz")          # each training image's checksum (data.splits.TRAIN_HASHES_FILE)
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
 
@@ -138,7 +139,7 @@ def previous_run(run_dir: Path) -> list[str]:
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
 _START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", DEMO_MARKER,
-                          "DETECTOR.txt", "fit_ids.json"})
+                          "DETECTOR.txt", "fit_ids.json", "train_hashes.npz"})
 
 
 def never_trained(run_dir: Path) -> bool:
@@ -708,7 +709,8 @@ def _in_use(run_dir: Path, fd: int) -> ConfigError:
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
               split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None,
-              warn_not_grown: bool = True, before_start: Callable[[], None] | None = None) -> TrainResult:
+              warn_not_grown: bool = True, before_start: Callable[[], None] | None = None,
+              evaluate_after: bool = False) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
     RUN_DIR/log.txt is written as `wildgan train` writes it: what is trained on what, the lines said (given to `log`
@@ -730,6 +732,10 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     refusal that then did nothing. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is
     no path (the default data: $WILDGAN_DATA, else the sample) where the split is that data.
 
+    evaluate_after: the caller evaluates the run on its own test split once this returns (`wildgan train
+    --evaluate`), which writes RUN/eval.json anew: a resume's note that the RUN/eval.json there is of the earlier
+    networks then says that it is replaced, not that it is kept (_note_stale_evaluations).
+
     A pGAN run whose total_kimg or minutes budget ended it before its networks grew to full resolution is said as a
     WildganWarning once the run is written (not_grown_warning); warn_not_grown=False leaves it to a caller that says
     it in its own words (`wildgan train`, Detector.fit, a study's cells).
@@ -749,7 +755,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
                                      log=log if own is None else own, split=split, before_unlock=before_unlock,
-                                     before_start=before_start)
+                                     before_start=before_start, evaluate_after=evaluate_after)
         except BaseException as e:
             # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
             # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
@@ -888,7 +894,7 @@ def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | No
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
                     before_unlock: Callable[[], None] | None,
-                    before_start: Callable[[], None] | None = None) -> TrainResult:
+                    before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
     """train_run's steps, inside the block that puts the caller's torch state back."""
     from .distributed import current
 
@@ -906,7 +912,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
                 remove_stale_temp(folder)
         try:
             result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                                split=split, ctx=ctx, before_start=before_start)
+                                split=split, ctx=ctx, before_start=before_start, evaluate_after=evaluate_after)
         except BaseException as e:
             if before_unlock is not None and is_main:
                 try:
@@ -1350,7 +1356,7 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None,
-               before_start: Callable[[], None] | None = None) -> TrainResult:
+               before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
     """train_run's work under the lock: the folder made ready, the run's record written, the method trained."""
     # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
@@ -1412,6 +1418,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             # read back and a file gone from them named (scoring.train_scores). Before split.json: a crash between
             # leaves ids that the old record's checksum does not match, which are then ignored
             write_fit_ids(run_dir, split.train_ids)
+        # each training image's checksum, for an evaluation on other data to count the training images among its
+        # own; before split.json too, for the same reason
+        write_train_hashes(run_dir, split.train_x, summary["train_pixels_sha256"])
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
         write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
@@ -1419,7 +1428,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
     if resume and is_main and result.final is not None:
-        _note_stale_evaluations(run_dir, result.final, log)
+        _note_stale_evaluations(run_dir, result.final, log, evaluate_after=evaluate_after)
     return result
 
 
@@ -1745,19 +1754,28 @@ def _train_fanogan(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume
                        status="budget" if meta.get("stopped_early") else "done", detail=detail)
 
 
-def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None]) -> None:
+def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None], *,
+                            evaluate_after: bool = False) -> None:
     """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
     stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
-    evaluates the networks trained now."""
+    evaluates the networks trained now. evaluate_after: the caller evaluates the run's own test split next (`wildgan
+    train --resume --evaluate`, the way a stopped demo continues), which rewrites RUN/eval.json: that one is said to
+    be replaced (it was said to be 'kept as it is' by the very command that then rewrote it); the evaluations on
+    other data (RUN/eval-*/) are kept."""
     try:
         meta = read_meta(final)
     except (WildganError, OSError):
         return
     for path in saved_evaluations(run_dir):
         stale = stale_evaluation(run_dir, path, meta)
-        if stale is not None:
-            log(f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}: kept "
-                f"as it is; `{stale[1]}` evaluates the networks trained now")
+        if stale is None:
+            continue
+        what = f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}"
+        if evaluate_after and path == Path(run_dir) / "eval.json":
+            log(f"{what}: the evaluation that follows ({option_words('--evaluate', 'evaluate_after=True')}) "
+                f"replaces it with one of the networks trained now")
+        else:
+            log(f"{what}: kept as it is; `{stale[1]}` evaluates the networks trained now")
 
 
 # ------------------------------------------------------------------------------------------------------------------
