@@ -629,13 +629,15 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     thr = None
     if diag is not None and unlabelled:
         thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train,
-                            batch_mode=batch_mode)
+                            batch_mode=batch_mode, skip_bad=skip_bad)
     elif diag is not None:
         _metrics_section(page, out, run_dir, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
         # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
+        # (skip_bad: the cache of `score --threshold --skip-bad` the rules' rows were taken from is fit's row's too)
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
-                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
+                                                  skip_bad, read.get("cache")),
                                  batch_mode=batch_mode)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
@@ -750,10 +752,11 @@ def _has_networks(run_dir: Path) -> bool:
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
                   k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None,
-                  batch_mode: str = "mixed") -> Threshold | None:
+                  batch_mode: str = "mixed", skip_bad: bool = False) -> Threshold | None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
     the k highest-scoring images of the pile itself with their heat maps. Returns the threshold their table's
-    'flagged' column uses (_threshold_section's)."""
+    'flagged' column uses (_threshold_section's). skip_bad: report --skip-bad, whose cached training scores may
+    leave unreadable files out (see _fit_rule)."""
     page.h(2, "Unlabelled data")
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
@@ -768,8 +771,12 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
            "top_anomalous.csv.")
+    # (skip_bad: a cache of `score --threshold --skip-bad`, as the ranking read it, is the one fit's row is taken
+    # from again; not the pile's scores this report computed, which are not what fit's threshold was taken from)
+    cached = diag.trained if diag.reference_changed else diag.reference if diag.reference_cached else None
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
-                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
+                                              cached),
                              batch_mode=batch_mode)
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
@@ -1076,7 +1083,11 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
         return diag.reference, ("scored by this report, in the batches score --threshold uses" if batch_mode == "mixed"
                                 else "scored by this report, each image alone, as score --batch-mode isolated "
                                      "--threshold scores them")
-    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    if "cache" not in read:
+        # (kept for the row of fit's own threshold, taken from the same cache: read again, it would name the files
+        # it leaves out a second time)
+        read["cache"] = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    cached = read["cache"]
     return (cached, cache) if cached else None
 
 
