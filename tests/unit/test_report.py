@@ -2975,3 +2975,32 @@ def test_a_data_config_fit_runs_report_with_skip_bad_shows_fits_threshold_from_s
     assert rows["Detector.fit's: contamination, c = 0.05"][1:] == rows["contamination, c = 0.05"][1:], rows
     assert rows["contamination, c = 0.05"][-1].startswith(f"1 of {n} "), rows
     assert len([w for w in got if str(bad) in str(w.message)]) == 1, [str(w.message) for w in got]    # (said once)
+
+
+def test_a_fit_runs_report_says_who_cached_training_scores_that_leave_a_file_out(fit_run_gone_bad):
+    # the page said "the threshold taken from the training scores fit cached" of a cache that a scoring with
+    # skip_bad wrote after fit (its key records the file it left out), and said it of a report without skip_bad too,
+    # which does not read that cache and shows no threshold
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+
+    def intro(skip_bad: bool) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=skip_bad)
+        return next(ln for ln in (run / "report" / "report.md").read_text().splitlines()
+                    if ln.startswith("This run was trained by Detector.fit"))
+
+    said = intro(skip_bad=True)
+    assert "fit cached" not in said, said
+    assert "so this report shows the threshold taken from the training scores cached in train_scores.csv after fit " \
+           "by a scoring with skip_bad=True, which left out 1 file unreadable by then, the training curves" in said
+    said = intro(skip_bad=False)
+    assert "fit cached" not in said and "shows the threshold" not in said, said
+    assert "but no threshold: the training scores cached in train_scores.csv after fit by a scoring with " \
+           "skip_bad=True leave out 1 file unreadable by then, and only a report with skip_bad=True reads them." in said

@@ -52,7 +52,8 @@ from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
-from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, warn_user
+from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
+                      warn_user)
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
@@ -703,10 +704,22 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                   f"them again (`wildgan train` on the folder ranks a pile's own images)")
             # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
             # mixed train_scores.csv the page named whatever the protocol)
-            page.p(f"This run was trained by Detector.fit on {on}, so this report shows the threshold taken from the "
-                   f"training scores fit cached ({_cache_name(batch_mode)}), the training curves and samples, and "
-                   f"the heat maps of the images named with --image (their scores are placed among those training "
-                   f"scores).")
+            cache, left = _cache_name(batch_mode), _cache_left_out(run_dir, batch_mode)
+            s, opt = "s" if left != 1 else "", skip_bad_option()
+            # a cache that leaves files out was written after fit, by a scoring with skip_bad (fit scores every
+            # image it trained on), and is read only with skip_bad: "fit cached" and "shows the threshold" were not
+            # what happened
+            shows = ("the threshold taken from the training scores fit cached "
+                     f"({cache}), the training curves and samples, and the heat maps of the images named with --image "
+                     "(their scores are placed among those training scores)" if not left else
+                     f"the threshold taken from the training scores cached in {cache} after fit by a scoring with "
+                     f"{opt}, which left out {left} file{s} unreadable by then, the training curves and samples, and "
+                     "the heat maps of the images named with --image (their scores are placed among those training "
+                     "scores)" if skip_bad else
+                     "the training curves and samples, and the heat maps of the images named with --image, but no "
+                     f"threshold: the training scores cached in {cache} after fit by a scoring with {opt} leave out "
+                     f"{left} file{s} unreadable by then, and only a report with {opt} reads them")
+            page.p(f"This run was trained by Detector.fit on {on}, so this report shows {shows}.")
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
@@ -742,6 +755,17 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
 def _cache_name(batch_mode: str) -> str:
     """The file name of the training-score cache of a protocol (scoring.train_scores.cache_paths), for the page."""
     return cache_paths(Path(), batch_mode)[0].name
+
+
+def _cache_left_out(run_dir: Path, batch_mode: str) -> int:
+    """How many unreadable files the protocol's training-score cache leaves out, as its key records them
+    (write_train_scores' "skipped"); 0 for none, or for a key that cannot be read (read_train_scores says why)."""
+    try:
+        key = json.loads(cache_paths(run_dir, batch_mode)[1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    skipped = key.get("skipped") if isinstance(key, dict) else None
+    return len(skipped) if isinstance(skipped, list) else 0
 
 
 def _has_networks(run_dir: Path) -> bool:
