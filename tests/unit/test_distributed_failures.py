@@ -1594,7 +1594,8 @@ def test_a_second_ctrl_c_on_rank_0_of_a_torchrun_job_says_the_torchrun_command_t
         assert got == 2 and err[-1].startswith("wildgan: error: another rank of the job stopped or hung"), err
         return
     if rank != 0:
-        assert got == 130 and err[-1].endswith(": interrupted by SIGINT (Ctrl-C)"), err
+        # (tagged with its rank, as its other ends are: it was the one line of a rank's end without its tag)
+        assert got == 130 and err[-1] == f"wildgan (rank {rank} of 2): interrupted by SIGINT (Ctrl-C)", err
         return
     said = (f"interrupted by SIGINT (Ctrl-C); checkpoints kept in {out / 'checkpoints'} (the newest: ckpt-000064); "
             f"continue with the same torchrun command and `wildgan train --out '{out}' --resume --distributed`")
