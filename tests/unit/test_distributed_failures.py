@@ -1550,3 +1550,54 @@ def test_a_python_caller_of_a_torchrun_job_is_told_its_own_arguments(tmp_path: P
     assert said[3].startswith("no answer from another rank within 0.1 min (init_distributed(timeout_min=...)): a rank "
                               "hung, or worked alone longer than that (then give a larger timeout_min)"), said
     assert not any("--dist" in t or "--device" in t for t in said), said
+
+
+@pytest.mark.parametrize("rank, echo", [(0, False), (1, False), (0, True)])
+def test_a_second_ctrl_c_on_rank_0_of_a_torchrun_job_says_the_torchrun_command_that_continues_it(
+        rank: int, echo: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    """A second Ctrl-C aborts a rank at once (resume.StopFlag's KeyboardInterrupt): a one-process run says the command
+    that continues from its checkpoints, rank 0 of a torchrun job said only `interrupted by SIGINT (Ctrl-C)`. Now it
+    says the same torchrun command with --resume --distributed, on the terminal and in log.txt; the other ranks keep
+    their one line, the ranks still leave without waiting for each other (they did not agree on this stop), and a
+    Ctrl-C that followed a failed collective stays the echo of a peer's end. A rank of the job is played here."""
+    from wildgan.cli import main
+    from wildgan.training import run as run_module
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    out = tmp_path / "my run"
+
+    def train_run(cfg, run_dir, **kw):
+        (Path(run_dir) / "checkpoints").mkdir(parents=True)
+        (Path(run_dir) / "checkpoints" / "ckpt-000064.json").write_text("{}")
+        if echo:
+            try:
+                raise _collective_error()
+            except Exception:
+                raise KeyboardInterrupt from None       # (its context kept: the collective's error)
+        raise KeyboardInterrupt
+
+    left: list[bool] = []
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
+    monkeypatch.setattr(dist, "shutdown", lambda together=True: left.append(together))
+    monkeypatch.setattr(run_module, "train_run", train_run)
+    monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    monkeypatch.setenv("RANK", str(rank))             # (rank_tag and log.txt's writer read torchrun's variables)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    got = main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu", "--out",
+                str(out), "--no-progress"])
+    err = capsys.readouterr().err.rstrip().splitlines()
+    assert left == [False], left
+    if echo:
+        assert got == 2 and err[-1].startswith("wildgan: error: another rank of the job stopped or hung"), err
+        return
+    if rank != 0:
+        # (tagged with its rank, as its other ends are: it was the one line of a rank's end without its tag)
+        assert got == 130 and err[-1] == f"wildgan (rank {rank} of 2): interrupted by SIGINT (Ctrl-C)", err
+        return
+    said = (f"interrupted by SIGINT (Ctrl-C); checkpoints kept in {out / 'checkpoints'} (the newest: ckpt-000064); "
+            f"continue with the same torchrun command and `wildgan train --out '{out}' --resume --distributed`")
+    assert got == 130 and err[-1] == f"wildgan: {said}", err
+    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(f"stopped: {said}")

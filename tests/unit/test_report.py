@@ -2931,3 +2931,76 @@ def test_a_detector_run_on_a_folder_without_training_scores_says_the_command_tha
     assert "`wildgan score RUN --data IMAGES --threshold contamination --out scores.csv` computes and caches them " \
            f"from {md_escape(str(folder))}, the images fit read" in section, section
     assert "fit the Detector again" not in section and "cannot be rebuilt" not in section
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_a_data_config_fit_runs_report_with_skip_bad_shows_fits_threshold_from_scores_leaving_a_file_out(
+        tmp_path, labelled):
+    # Detector.fit(DataConfig) of a folder (labelled: a test split; unlabelled: a pile ranked), one training file
+    # unreadable since and its training scores cached by `score --threshold --skip-bad`: report --skip-bad took the
+    # rules' rows from that cache but read it again without skip_bad for fit's own row, and hid it as "missing or no
+    # longer of these networks' scoring", which it was not
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    rng = np.random.default_rng(0)
+    folders = {"0": 24, "1": 6} if labelled else {"": 20}
+    for sub, n in folders.items():
+        (pile / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / sub / f"{i:02d}.png")
+    data = (DataConfig(data=str(pile), dataset="folder", normal=("0",), resolution=8, channels=1) if labelled else
+            DataConfig(data=str(pile), dataset="unlabelled", resolution=8, channels=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 run_dir=str(run)).fit(data)
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    bad = pile / ("0" if labelled else "") / "03.png"
+    bad.write_bytes(bad.read_bytes()[:40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        n = len(run_training_scores(run, skip_bad=True, device="cpu")["a"])
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=True, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    said = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "is not shown" not in said, said
+    rows = {r[0]: r for r in _md_table_after(md, "## Threshold")}
+    assert rows["Detector.fit's: contamination, c = 0.05"][1:] == rows["contamination, c = 0.05"][1:], rows
+    assert rows["contamination, c = 0.05"][-1].startswith(f"1 of {n} "), rows
+    assert len([w for w in got if str(bad) in str(w.message)]) == 1, [str(w.message) for w in got]    # (said once)
+
+
+def test_a_fit_runs_report_says_who_cached_training_scores_that_leave_a_file_out(fit_run_gone_bad):
+    # the page said "the threshold taken from the training scores fit cached" of a cache that a scoring with
+    # skip_bad wrote after fit (its key records the file it left out), and said it of a report without skip_bad too,
+    # which does not read that cache and shows no threshold
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+
+    def intro(skip_bad: bool) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=skip_bad)
+        return next(ln for ln in (run / "report" / "report.md").read_text().splitlines()
+                    if ln.startswith("This run was trained by Detector.fit"))
+
+    said = intro(skip_bad=True)
+    assert "fit cached" not in said, said
+    assert "so this report shows the threshold taken from the training scores cached in train_scores.csv after fit " \
+           "by a scoring with skip_bad=True, which left out 1 file unreadable by then, the training curves" in said
+    said = intro(skip_bad=False)
+    assert "fit cached" not in said and "shows the threshold" not in said, said
+    assert "but no threshold: the training scores cached in train_scores.csv after fit by a scoring with " \
+           "skip_bad=True leave out 1 file unreadable by then, and only a report with skip_bad=True reads them." in said

@@ -220,7 +220,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 f"PYTHONWARNINGS)")
         return 2
     except KeyboardInterrupt:
-        say_end(f"wildgan: {INTERRUPTED}")
+        say_end(f"wildgan{tag}: {INTERRUPTED}")
         return 130
     except MemoryError as e:
         if debug:

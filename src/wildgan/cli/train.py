@@ -78,20 +78,25 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                         # --evaluate rewrites RUN/eval.json: a resume's note does not call the old one kept
                         evaluate_after=bool(a.evaluate))
     except BaseException as caught:
-        from ..training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
+        from ..training.distributed import (met_by_every_rank, peer_end_error, raised_in_collective,
+                                            record_how_training_ended)
 
         e = _stop_left_by_this_command(caught, a, cfg, split, ctx is not None)
-        if ctx is None:
-            # (one process: under torchrun how the ranks leave together is decided by the kind of the stop below)
-            e = _abort_with_checkpoints(e, run_dir)
+        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
+        # every rank met), never waiting for a peer that failed on its own. Decided by the stop as it came: a second
+        # Ctrl-C that aborted a rank at once is said below as a stop with its checkpoints, but the ranks did not agree
+        # on it, and a barrier would wait for peers that may be gone
+        together = isinstance(e, TrainingInterrupted) or met_by_every_rank(e)
+        if ctx is None or (ctx.is_main and not raised_in_collective(e)):
+            # rank 0's words alone, as its log.txt line: the advice once on the terminal, not once per rank. Not a
+            # Ctrl-C that followed a failed collective: that is the echo of a peer's end, which peer_end_error names
+            e = _abort_with_checkpoints(e, run_dir, ctx is not None)
         # a caller's own words for a stop (the demo's: the command that continues it), the same in log.txt as on
         # the terminal, where the caller raises them (cmd_demo)
         reword = getattr(a, "reword_stop", None)
         said = reword(e) if reword is not None and isinstance(e, TrainingInterrupted) else e
         record_how_training_ended(run_dir, ctx, said, run_log.write)
-        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
-        # every rank met), never waiting for a peer that failed on its own
-        shutdown_ranks(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
+        shutdown_ranks(ctx, together=together)
         echo = peer_end_error(run_dir, ctx, e)
         if echo is not None:
             raise echo from e
@@ -162,10 +167,11 @@ def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: Run
     return told
 
 
-def _abort_with_checkpoints(e: BaseException, run_dir: Path) -> BaseException:
+def _abort_with_checkpoints(e: BaseException, run_dir: Path, distributed: bool = False) -> BaseException:
     """`e`, or for a Ctrl-C that aborted the training at once (a second one: resume.StopFlag's KeyboardInterrupt; or
     one before the loop took SIGINT) in a run that has periodic checkpoints, that stop with the command that
-    continues from the newest of them. It said only `interrupted by SIGINT (Ctrl-C)` where the run could go on."""
+    continues from the newest of them. It said only `interrupted by SIGINT (Ctrl-C)` where the run could go on.
+    distributed: a torchrun job's rank 0, continued by the same torchrun command with --resume --distributed."""
     import signal
 
     from ..checkpoint import list_checkpoints
@@ -181,7 +187,7 @@ def _abort_with_checkpoints(e: BaseException, run_dir: Path) -> BaseException:
         return e
     told = TrainingInterrupted(f"{INTERRUPTED}; checkpoints kept in {kept[-1].parent} (the newest: {kept[-1].stem})",
                                signal.SIGINT, checkpoint_dir=str(kept[-1].parent),
-                               resume_advice=resume_advice(run_dir, signum=signal.SIGINT))
+                               resume_advice=resume_advice(run_dir, distributed, signum=signal.SIGINT))
     # (how train_run told this end, training.distributed's marks on the exception, goes with it: not recorded twice)
     told.__dict__.update({k: v for k, v in vars(e).items() if k.startswith("_wildgan_")})
     return told

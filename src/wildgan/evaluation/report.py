@@ -52,7 +52,8 @@ from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
-from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, warn_user
+from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
+                      warn_user)
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
@@ -629,13 +630,15 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     thr = None
     if diag is not None and unlabelled:
         thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train,
-                            batch_mode=batch_mode)
+                            batch_mode=batch_mode, skip_bad=skip_bad)
     elif diag is not None:
         _metrics_section(page, out, run_dir, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
         # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
+        # (skip_bad: the cache of `score --threshold --skip-bad` the rules' rows were taken from is fit's row's too)
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
-                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
+                                                  skip_bad, read.get("cache")),
                                  batch_mode=batch_mode)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
@@ -701,10 +704,22 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                   f"them again (`wildgan train` on the folder ranks a pile's own images)")
             # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
             # mixed train_scores.csv the page named whatever the protocol)
-            page.p(f"This run was trained by Detector.fit on {on}, so this report shows the threshold taken from the "
-                   f"training scores fit cached ({_cache_name(batch_mode)}), the training curves and samples, and "
-                   f"the heat maps of the images named with --image (their scores are placed among those training "
-                   f"scores).")
+            cache, left = _cache_name(batch_mode), _cache_left_out(run_dir, batch_mode)
+            s, opt = "s" if left != 1 else "", skip_bad_option()
+            # a cache that leaves files out was written after fit, by a scoring with skip_bad (fit scores every
+            # image it trained on), and is read only with skip_bad: "fit cached" and "shows the threshold" were not
+            # what happened
+            shows = ("the threshold taken from the training scores fit cached "
+                     f"({cache}), the training curves and samples, and the heat maps of the images named with --image "
+                     "(their scores are placed among those training scores)" if not left else
+                     f"the threshold taken from the training scores cached in {cache} after fit by a scoring with "
+                     f"{opt}, which left out {left} file{s} unreadable by then, the training curves and samples, and "
+                     "the heat maps of the images named with --image (their scores are placed among those training "
+                     "scores)" if skip_bad else
+                     "the training curves and samples, and the heat maps of the images named with --image, but no "
+                     f"threshold: the training scores cached in {cache} after fit by a scoring with {opt} leave out "
+                     f"{left} file{s} unreadable by then, and only a report with {opt} reads them")
+            page.p(f"This run was trained by Detector.fit on {on}, so this report shows {shows}.")
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
@@ -742,6 +757,17 @@ def _cache_name(batch_mode: str) -> str:
     return cache_paths(Path(), batch_mode)[0].name
 
 
+def _cache_left_out(run_dir: Path, batch_mode: str) -> int:
+    """How many unreadable files the protocol's training-score cache leaves out, as its key records them
+    (write_train_scores' "skipped"); 0 for none, or for a key that cannot be read (read_train_scores says why)."""
+    try:
+        key = json.loads(cache_paths(run_dir, batch_mode)[1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    skipped = key.get("skipped") if isinstance(key, dict) else None
+    return len(skipped) if isinstance(skipped, list) else 0
+
+
 def _has_networks(run_dir: Path) -> bool:
     """Whether the run wrote networks (final or a checkpoint), loadable or not."""
     return (any((run_dir / name).exists() for name in ("network-final.json", "fanogan-final.json"))
@@ -750,10 +776,11 @@ def _has_networks(run_dir: Path) -> bool:
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
                   k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None,
-                  batch_mode: str = "mixed") -> Threshold | None:
+                  batch_mode: str = "mixed", skip_bad: bool = False) -> Threshold | None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
     the k highest-scoring images of the pile itself with their heat maps. Returns the threshold their table's
-    'flagged' column uses (_threshold_section's)."""
+    'flagged' column uses (_threshold_section's). skip_bad: report --skip-bad, whose cached training scores may
+    leave unreadable files out (see _fit_rule)."""
     page.h(2, "Unlabelled data")
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
@@ -768,8 +795,12 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
            "top_anomalous.csv.")
+    # (skip_bad: a cache of `score --threshold --skip-bad`, as the ranking read it, is the one fit's row is taken
+    # from again; not the pile's scores this report computed, which are not what fit's threshold was taken from)
+    cached = diag.trained if diag.reference_changed else diag.reference if diag.reference_cached else None
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
-                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
+                                              cached),
                              batch_mode=batch_mode)
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
@@ -1076,7 +1107,11 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
         return diag.reference, ("scored by this report, in the batches score --threshold uses" if batch_mode == "mixed"
                                 else "scored by this report, each image alone, as score --batch-mode isolated "
                                      "--threshold scores them")
-    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    if "cache" not in read:
+        # (kept for the row of fit's own threshold, taken from the same cache: read again, it would name the files
+        # it leaves out a second time)
+        read["cache"] = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    cached = read["cache"]
     return (cached, cache) if cached else None
 
 
