@@ -653,39 +653,23 @@ def test_a_closed_terminal_under_torchrun_stops_every_rank_with_a_checkpoint(tmp
     torchrun passes it on to every rank (SIGHUP is in its default --signals-to-handle). Every rank then stops as for
     SIGTERM: the checkpoint at the round's end, log.txt's `stopped: hung up by SIGHUP ...` with the torchrun advice,
     each rank's exit 129. (Measured with torch 2.13 on 2 gloo ranks: the ranks stopped 0.2 s after the hangup.)"""
-    import fcntl
     import pty
-    import select
-    import termios
+
+    from pty_session import hang_up_when, own_terminal
 
     wrapper, marks, run = tmp_path / "hangup.py", tmp_path / "marks", tmp_path / "run"
     wrapper.write_text(HANGUP_WRAPPER)
     marks.mkdir()
     master, slave = pty.openpty()
-
-    def own_terminal() -> None:
-        # (the pty as torchrun's controlling terminal, as an ssh session's is: closing its other end hangs it up)
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
            "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), *TRAIN, "--total-kimg", "3",
            "--data", str(_toy(tmp_path)), "--out", str(run)]
+    # (the pty as torchrun's controlling terminal: the kernel sends SIGHUP to torchrun as the connection drops)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal,
                             env={**os.environ, "OMP_NUM_THREADS": "1", "MARKS": str(marks)})
     os.close(slave)
-    try:
-        while not (marks / "training").exists() and proc.poll() is None and time.monotonic() - t0 < 120:
-            # what the job shows is read (a full terminal would block it); not by a thread blocked in read(), which
-            # would hold the terminal open past the close below
-            while select.select([master], [], [], 0.02)[0]:
-                try:
-                    os.read(master, 65536)
-                except OSError:
-                    break
-    finally:
-        os.close(master)                # the connection drops: the kernel sends SIGHUP to torchrun
+    hang_up_when(master, proc, lambda: (marks / "training").exists())
     proc.wait(timeout=120)
     if (run / "network-final.json").exists():
         pytest.skip("training finished before the hangup")

@@ -127,37 +127,20 @@ def test_a_hangup_saves_a_checkpoint_and_resume_continues(tmp_path):
     kernel sends SIGHUP (and the shell another), and every later write to the terminal fails (EIO). Python's default
     for SIGHUP killed it with no checkpoint: it now stops as for SIGTERM, at the next round with a checkpoint, says
     so in log.txt, writes into the dead terminal (its bar, its last line) without a traceback, and exits 129."""
-    import fcntl
     import os
     import pty
-    import select
-    import termios
+
+    from pty_session import hang_up_when, own_terminal
 
     data = _data(tmp_path)
     run = tmp_path / "hup"
     master, slave = pty.openpty()
-
-    def own_terminal() -> None:
-        # (the pty as the process's controlling terminal, as an ssh session's is: closing its other end hangs it up)
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
     # (with its progress bar: drawn on a terminal, 10 times a second, into the dead one after the hangup)
     cmd = [w for w in _train_cmd(data, run) if w != "--no-progress"]
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal)
     os.close(slave)
-    t0 = time.time()
-    try:
-        while not ckpt.list_checkpoints(run / "checkpoints") and proc.poll() is None and time.time() - t0 < 120:
-            # what the command shows is read (a full terminal would block it); not by a thread blocked in read(),
-            # which would hold the terminal open past the close below
-            while select.select([master], [], [], 0.02)[0]:
-                try:
-                    os.read(master, 65536)
-                except OSError:
-                    break
-    finally:
-        os.close(master)                # the connection drops: the kernel sends SIGHUP to the session
+    # the connection drops once a checkpoint is written: the kernel sends SIGHUP to the session
+    hang_up_when(master, proc, lambda: bool(ckpt.list_checkpoints(run / "checkpoints")))
     proc.send_signal(signal.SIGHUP)     # and the shell passes it on to its jobs: the same hangup, no second stop
     proc.wait(timeout=120)
     if proc.returncode == 0:
