@@ -781,3 +781,7 @@ def test_names_that_differ_only_in_case_are_refused_where_the_file_system_folds_
         _zip(tmp_path / "pile.zip", {n: files[n] for n in (list(files)[i] for i in pair)})
         with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path / 'pile.zip'))}: holds {said}, names that "):
             dl.safe_extract(tmp_path / "pile.zip", tmp_path / "dest")
+    # names these file systems keep apart, though str.casefold() makes them one ('ß' is 'ss' to it): both unpacked
+    _zip(tmp_path / "strasse.zip", {"cells/stra\u00dfe/0.png": _png(1), "cells/strasse/0.png": _png(2)})
+    dl.safe_extract(tmp_path / "strasse.zip", tmp_path / "dest2")
+    assert sorted(p.name for p in (tmp_path / "dest2" / "cells").iterdir()) == ["strasse", "stra\u00dfe"]

@@ -81,8 +81,9 @@ def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest:
         parts = [q for q in name.split("/") if q not in ("", ".")]
         for i in range(1, len(parts) + 1):
             path = "/".join(parts[:i]) + ("/" if i < len(parts) or is_dir else "")
-            # (NFC too: macOS's file systems also take a composed and a decomposed accent for one name)
-            first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).casefold(), path)
+            # (NFC too: macOS's file systems also take a composed and a decomposed accent for one name. lower(), not
+            # casefold(): APFS, NTFS and FAT keep 'straße' and 'strasse' apart, which casefold() makes one name)
+            first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).lower(), path)
             if first.rstrip("/") != path.rstrip("/"):      # (the same name a file and a folder: _check_no_clash's)
                 clash = clash or (first, path)
     if clash is None or not _folds_case(dest):
