@@ -133,3 +133,17 @@ def test_score_out_dev_stdout_appends_to_a_file(tiny_run, tmp_path: Path) -> Non
         proc = _score_to_stdout(tiny_run, f)
     assert proc.returncode == 0 and log.read_text().splitlines()[0].startswith("id,")
     assert [p.name for p in tmp_path.iterdir()] == ["old.log"]
+
+
+def test_a_stream_keeps_no_chunk_folder(tmp_path: Path) -> None:
+    """A pile of several chunks scored into /dev/null made /dev/null.chunks/ (as root, a folder in /dev), and one into
+    /dev/stdout failed to make /dev/stdout.chunks: a stream, as --out -, keeps nothing to resume from."""
+    import argparse
+
+    from wildgan.cli.score import _resume_dir
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for out in (os.devnull, str(fifo), "/dev/stdout", "-"):
+        assert _resume_dir(argparse.Namespace(out=out)) is None
+    assert _resume_dir(argparse.Namespace(out=str(tmp_path / "s.csv"))) == tmp_path / "s.csv.chunks"
