@@ -147,3 +147,14 @@ def test_a_stream_keeps_no_chunk_folder(tmp_path: Path) -> None:
     for out in (os.devnull, str(fifo), "/dev/stdout", "-"):
         assert _resume_dir(argparse.Namespace(out=out)) is None
     assert _resume_dir(argparse.Namespace(out=str(tmp_path / "s.csv"))) == tmp_path / "s.csv.chunks"
+
+
+def test_a_stream_into_a_run_file_is_still_refused(tiny_run) -> None:
+    """`score RUN --out /dev/stdout >> RUN/config.json`: the CSV appended to the run's config, which no command could
+    read any more; refused as --out RUN/config.json is."""
+    _, run = tiny_run
+    before = (run / "config.json").read_bytes()
+    with open(run / "config.json", "ab") as f:
+        with pytest.raises(ConfigError, match=r"is a file of the run"):
+            check_out_file(f"/proc/self/fd/{f.fileno()}", "scores.csv", **CSV)
+    assert (run / "config.json").read_bytes() == before

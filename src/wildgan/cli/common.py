@@ -145,6 +145,9 @@ def check_out_file(out: str, example: str, *, suffixes: tuple[str, ...], what: s
         # 'results/' names a folder, as cp and mkdir read it: Path drops the slash, and the scores were written to a
         # file named 'results', without an extension, where a folder was meant
         raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
+    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too;
+    # a stream's too, `>> RUN/config.json`, into which a CSV is appended)
+    refuse_a_run_or_study_file(out, example)
     if is_stream(out):
         # /dev/null, a FIFO, /dev/stdout (even under `>> old.log`): written into as given (fileio.atomic_write_stream),
         # nothing replaced, so neither resolved (a pipe's /proc/PID/fd/pipe:[N] is no path) nor probed with a file
@@ -156,8 +159,6 @@ def check_out_file(out: str, example: str, *, suffixes: tuple[str, ...], what: s
         return
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what must be writable)
-    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too)
-    refuse_a_run_or_study_file(out, example)
     refuse_replacing_another_kind(out, suffixes, what, example, label="--out", starts=starts)
     # a new file, but a name that says another kind: a CSV named .png among the images was read as a broken image by
     # the next command that read the folder; and export's help promises an .onnx
