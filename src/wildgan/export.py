@@ -51,7 +51,7 @@ from torch import nn
 from .checkpoint import refuse_saved_detector
 from .data.transforms import RESIZE_FILTER, u8_to_unit
 from .errors import ConfigError, DataError, WildganError
-from .fileio import refuse_replacing_another_kind
+from .fileio import is_stream, refuse_replacing_another_kind
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import SCORES_VERSION, encoder_scores, fanogan_score
 from .thresholds import Threshold
@@ -214,8 +214,9 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         # (torch's own error comes after tracing, as a traceback of its exporter)
         raise ConfigError(f"opset must be an ONNX opset this torch exports for the scoring graph, {lo} to {hi}; got "
                           f"{opset!r} (the default, 17, is read by onnxruntime 1.12 and later)")
-    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
-        raise ConfigError(f"{path}: not a regular file (a device or a pipe); the ONNX model is written to a file")
+    if is_stream(path):
+        raise ConfigError(f"{path}: not a regular file (a device, a pipe or standard output); the ONNX model is "
+                          "written to a file")
     # before the tracing and the threshold's scoring, as `wildgan export --out` asks it: a path among the run's own
     # files (RUN/config.json, RUN/network-final.safetensors) or in a folder wildgan rewrites (RUN/report/) is refused
     from .training.run import refuse_a_run_or_study_file

@@ -6,6 +6,8 @@ import errno
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
@@ -23,19 +25,55 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write_stream(lambda f: f.write(data), path)
 
 
+# a folder of file-descriptor links (Linux's /proc/PID/fd, /proc/PID/task/TID/fd; /dev/fd and /proc/self/fd lead
+# there): its entries name a process's open files, which the caller may have opened in append mode
+_FD_FOLDER = re.compile(r"/proc/[^/]+/(task/[^/]+/)?fd")
+
+
+def is_stream(path: str | Path) -> bool:
+    """Whether `path` is a stream to write into rather than a file to replace: an existing path that is not a regular
+    file nor a folder (a character device such as /dev/null or a terminal, a FIFO, a socket), or a file-descriptor
+    link (/dev/stdout, /dev/fd/N, /proc/self/fd/N) even when it leads to a regular file. `score --out /dev/stdout >>
+    old.log` resolved the link to old.log and renamed a new file over it: the log was lost where the shell said
+    append."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):            # a new path, a dangling link, a name too long
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        return False
+    return not stat.S_ISREG(st.st_mode) or _through_fd_link(os.fspath(path))
+
+
+def _through_fd_link(path: str) -> bool:
+    """Whether following `path`'s symlinks passes a file-descriptor link (in an _FD_FOLDER): told apart by the folder
+    the link is in, since its stat is that of the open file (a regular file, under `>> old.log`)."""
+    p = os.path.abspath(path)
+    for _ in range(40):                     # (the kernel's own limit on a chain of links)
+        if not os.path.islink(p):
+            return False
+        folder = os.path.realpath(os.path.dirname(p))
+        if _FD_FOLDER.fullmatch(folder):
+            return True
+        p = os.path.join(folder, os.readlink(p))
+    return False
+
+
 def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> None:
     """Call write(fileobj) on a temp file next to `path`, fsync, then rename over `path`.
 
-    A symlink is written through (its target is replaced, not the link), and a path that is not a regular file
-    (/dev/null, a FIFO, a terminal) is written to directly: renaming over it would replace a device node with a
-    plain file, for every process on the machine when run as root."""
+    A symlink is written through (its target is replaced, not the link), and a stream (is_stream: /dev/null, a FIFO,
+    a terminal, /dev/stdout) is written to directly, as given: renaming over a device node would replace it with a
+    plain file, for every process on the machine when run as root, and over /dev/stdout's file would lose what
+    `>> old.log` appends to. Opened to append, so that a regular file reached through /dev/stdout is not truncated
+    (O_APPEND changes nothing on a device or a FIFO)."""
     path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, "wb") as f:
+    if is_stream(path):
+        with open(path, "ab") as f:
             write(f)
         return
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -222,6 +260,8 @@ def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], w
     exited 0: the user's file lost without a word. Replacing the caller's own kind of file (a scores.csv written
     earlier) stays the ordinary way to write it again, and so does replacing an empty file. `example`: a file name to
     suggest; `label`: what the message calls the path ('--out', "export_onnx's path")."""
+    if is_stream(path):                 # (written into, as given: nothing is replaced)
+        return
     p = Path(path)
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what would be replaced)

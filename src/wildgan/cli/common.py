@@ -135,7 +135,7 @@ def check_out_file(out: str, example: str, *, suffixes: tuple[str, ...], what: s
     import tempfile
 
     from ..data.image_decode import IMAGE_EXTS, OTHER_IMAGE_EXTS
-    from ..fileio import refuse_replacing_another_kind
+    from ..fileio import is_stream, refuse_replacing_another_kind
     from ..training.run import refuse_a_run_or_study_file
 
     p = Path(out)
@@ -145,15 +145,20 @@ def check_out_file(out: str, example: str, *, suffixes: tuple[str, ...], what: s
         # 'results/' names a folder, as cp and mkdir read it: Path drops the slash, and the scores were written to a
         # file named 'results', without an extension, where a folder was meant
         raise ConfigError(f"--out {out} names a folder (it ends in '/'); give a file name, e.g. {p / example}")
-    if p.is_symlink():
-        p = p.resolve()                 # (written through the link: its target is what must be writable)
-    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too)
+    # (a run's or a study's own file, or one in a folder wildgan rewrites: the rule of every writer, the API's too;
+    # a stream's too, `>> RUN/config.json`, into which a CSV is appended)
     refuse_a_run_or_study_file(out, example)
-    if p.exists() and not p.is_file():
-        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
-        if not os.access(p, os.W_OK):
+    if is_stream(out):
+        # /dev/null, a FIFO, /dev/stdout (even under `>> old.log`): written into as given (fileio.atomic_write_stream),
+        # nothing replaced, so neither resolved (a pipe's /proc/PID/fd/pipe:[N] is no path) nor probed with a file
+        if only:
+            raise ConfigError(f"--out {out} is not a regular file (a pipe, a device or standard output): {what} is "
+                              f"written to a file; give a name ending in {suffixes[0]}, e.g. {example}")
+        if not os.access(out, os.W_OK):
             raise ConfigError(f"cannot write --out {out}: permission denied")
         return
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what must be writable)
     refuse_replacing_another_kind(out, suffixes, what, example, label="--out", starts=starts)
     # a new file, but a name that says another kind: a CSV named .png among the images was read as a broken image by
     # the next command that read the folder; and export's help promises an .onnx

@@ -222,9 +222,9 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     # the new CSV beside its chunk folder, said as `terminated` / `interrupted` (the CSV, written atomically, read as
     # the earlier one at that path). Not held for a FIFO or device (written directly, no commit), whose stalled
     # reader would keep it held
-    out = Path(a.out)
-    special = out.exists() and not out.is_file() and not out.is_dir()
-    with nullcontext() if special else stops_deferred():
+    from ..fileio import is_stream
+
+    with nullcontext() if is_stream(a.out) else stops_deferred():
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
         if resume_dir is not None:
             from ..scoring.run import is_resume_dir, remove_resume_dir
@@ -289,7 +289,10 @@ def _refuse_an_input_as_out(a: argparse.Namespace) -> None:
     --data folder. The CSV replaced the image it had just scored, and the command exited 0."""
     from ..data.image_decode import IMAGE_EXTS
     from ..data.readers import under_data_root
+    from ..fileio import is_stream
 
+    if is_stream(a.out):                # (written into, not replaced: /dev/stdout under `>> data.log`)
+        return
     out = Path(a.out).resolve()
     for d in a.data or []:
         given = under_data_root(d)
@@ -367,7 +370,10 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
 
 
 def _resume_dir(a: argparse.Namespace) -> Path | None:
-    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
-    if a.out == "-":
+    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out - or another stream,
+    fileio.is_stream: /dev/stdout.chunks is no folder to make, and the next command's stdout not the same file)."""
+    from ..fileio import is_stream
+
+    if a.out == "-" or is_stream(a.out):
         return None
     return Path(a.out).with_name(Path(a.out).name + ".chunks")

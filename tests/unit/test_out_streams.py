@@ -1,0 +1,160 @@
+"""--out a stream (a FIFO, a pipe, /dev/stdout under `>` or `>>`, /dev/null): written into in order, as a Unix user
+expects, never resolved, probed, kind-checked or replaced by a renamed temp file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+from wildgan.cli.common import check_out_file
+from wildgan.errors import ConfigError
+from wildgan.fileio import atomic_write_text, is_stream, refuse_replacing_another_kind
+
+CSV = dict(suffixes=(".csv",), what="a scores CSV", starts=b"id,")
+
+
+def test_is_stream_by_what_the_path_is(tmp_path: Path) -> None:
+    fifo, plain, folder = tmp_path / "fifo", tmp_path / "old.log", tmp_path / "d"
+    os.mkfifo(fifo)
+    plain.write_text("earlier line\n")
+    folder.mkdir()
+    assert is_stream(fifo) and is_stream(os.devnull)
+    assert not is_stream(plain) and not is_stream(folder) and not is_stream(tmp_path / "new.csv")
+    link = tmp_path / "link.log"
+    link.symlink_to(plain)
+    assert not is_stream(link)              # (an ordinary symlink: its target is replaced, as before)
+    with open(plain, "ab") as f:            # `>> old.log`: the fd's link leads to a regular file, still a stream
+        assert is_stream(f"/proc/self/fd/{f.fileno()}") and is_stream(f"/dev/fd/{f.fileno()}")
+    r, w = os.pipe()
+    try:
+        assert is_stream(f"/dev/fd/{w}")
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_file_reached_through_its_fd_is_appended_to_not_replaced(tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    log.write_text("earlier line\n")
+    with open(log, "ab") as f:
+        at = f"/proc/self/fd/{f.fileno()}"
+        check_out_file(at, "scores.csv", **CSV)       # was refused: an existing .log that is not a scores CSV
+        refuse_replacing_another_kind(at, (".csv",), "a scores CSV", "scores.csv", label="--out", starts=b"id,")
+        atomic_write_text(Path(at), "id,a\nx,1\n")
+        atomic_write_text(Path(f"/dev/fd/{f.fileno()}"), "y,2\n")
+    assert log.read_text() == "earlier line\nid,a\nx,1\ny,2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["old.log"]      # no temp file or probe left
+
+
+def test_a_pipe_is_accepted_and_written_in_order(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    try:
+        check_out_file(f"/dev/fd/{w}", "scores.csv", **CSV)           # was 'No such file' (/proc/PID/fd/pipe:[N])
+        atomic_write_text(Path(f"/dev/fd/{w}"), "id,a\n")
+        atomic_write_text(Path(f"/proc/self/fd/{w}"), "x,1\n")
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        assert f.read() == b"id,a\nx,1\n"
+
+
+def test_export_refuses_a_stream_in_the_cli_words(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    try:
+        with pytest.raises(ConfigError, match=r"--out /dev/fd/\d+ is not a regular file .*e\.g\. model\.onnx"):
+            check_out_file(f"/dev/fd/{w}", "model.onnx", suffixes=(".onnx",), what="an ONNX model", only=True)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_score_out_a_fifo(scoring_pile, tmp_path: Path) -> None:
+    pile, run, _ = scoring_pile(6)
+    fifo = tmp_path / "scores.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    assert main(["score", str(run), "--data", str(pile), "--out", str(fifo), "--no-progress"]) == 0
+    reader.join(20)
+    lines = got[0].decode().splitlines()
+    assert lines[0].startswith("id,") and len(lines) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pile", "run", "scores.fifo"]     # no scores.fifo.chunks
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    where = tmp_path_factory.mktemp("streams")
+    pile, run = where / "pile", where / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress", "--total-kimg",
+                 "0.016", "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]) == 0
+    return pile, run
+
+
+def _score_to_stdout(tiny_run: tuple[Path, Path], stdout) -> subprocess.CompletedProcess:
+    pile, run = tiny_run
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
+                                                          os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "wildgan", "score", str(run), "--data", str(pile), "--threads", "1",
+                           "--out", "/dev/stdout", "--no-progress"], stdout=stdout, stderr=subprocess.PIPE,
+                          env=env, timeout=300)
+
+
+def test_score_out_dev_stdout_into_a_pipe(tiny_run) -> None:
+    proc = _score_to_stdout(tiny_run, subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].startswith("id,") and len(lines) == 17
+
+
+def test_score_out_dev_stdout_appends_to_a_file(tiny_run, tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    log.write_text("earlier line\n")
+    for _ in range(2):                   # `>> old.log`, twice: each CSV after what was there
+        with open(log, "ab") as f:
+            proc = _score_to_stdout(tiny_run, f)
+        assert proc.returncode == 0, proc.stderr.decode()
+    lines = log.read_text().splitlines()
+    assert lines[0] == "earlier line" and len(lines) == 1 + 2 * 17
+    assert lines[1].startswith("id,") and lines[18] == lines[1]
+    with open(log, "wb") as f:           # `> old.log`: replaced by the shell, then the CSV alone
+        proc = _score_to_stdout(tiny_run, f)
+    assert proc.returncode == 0 and log.read_text().splitlines()[0].startswith("id,")
+    assert [p.name for p in tmp_path.iterdir()] == ["old.log"]
+
+
+def test_a_stream_keeps_no_chunk_folder(tmp_path: Path) -> None:
+    """A pile of several chunks scored into /dev/null made /dev/null.chunks/ (as root, a folder in /dev), and one into
+    /dev/stdout failed to make /dev/stdout.chunks: a stream, as --out -, keeps nothing to resume from."""
+    import argparse
+
+    from wildgan.cli.score import _resume_dir
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for out in (os.devnull, str(fifo), "/dev/stdout", "-"):
+        assert _resume_dir(argparse.Namespace(out=out)) is None
+    assert _resume_dir(argparse.Namespace(out=str(tmp_path / "s.csv"))) == tmp_path / "s.csv.chunks"
+
+
+def test_a_stream_into_a_run_file_is_still_refused(tiny_run) -> None:
+    """`score RUN --out /dev/stdout >> RUN/config.json`: the CSV appended to the run's config, which no command could
+    read any more; refused as --out RUN/config.json is."""
+    _, run = tiny_run
+    before = (run / "config.json").read_bytes()
+    with open(run / "config.json", "ab") as f:
+        with pytest.raises(ConfigError, match=r"is a file of the run"):
+            check_out_file(f"/proc/self/fd/{f.fileno()}", "scores.csv", **CSV)
+    assert (run / "config.json").read_bytes() == before
