@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import as_typed, names_text
 from ..errors import DataError, option_words, shell_word, warn_user
-from .download import zip_refusal
+from .download import TAR_SUFFIXES, zip_refusal
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
@@ -569,9 +569,6 @@ def _zip_problem(p: Path, head: bytes) -> str:
 
 
 # the names of tar archives (is_tar), in any case
-TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
-
-
 def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     return p.name.lower().endswith(TAR_SUFFIXES)

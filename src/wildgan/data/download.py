@@ -488,7 +488,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     return final
 
 
-_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+# the names a tar archive has (dataset_files.is_tar and the data-set names read them from here)
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 
 
 def _unpack_stems(name: str) -> tuple[str, ...]:
@@ -496,8 +497,8 @@ def _unpack_stems(name: str) -> tuple[str, ...]:
     case: a zip from Windows is often NAME.ZIP), then the one a wildgan before zips were read gave it where that
     differs: a tar's suffix was stripped in lower case only, so X.TAR.GZ unpacked into X.TAR.GZ-KEY. An unpack under
     either is found and swept: one under the earlier name was otherwise unpacked again beside it, and kept for good."""
-    stem = next((name[: -len(s)] for s in (*_TAR_SUFFIXES, ".zip") if name.lower().endswith(s)), name)
-    earlier = next((name[: -len(s)] for s in _TAR_SUFFIXES if name.endswith(s)), name)
+    stem = next((name[: -len(s)] for s in (*TAR_SUFFIXES, ".zip") if name.lower().endswith(s)), name)
+    earlier = next((name[: -len(s)] for s in TAR_SUFFIXES if name.endswith(s)), name)
     # (a zip was never unpacked before: no earlier name)
     return (stem,) if earlier == stem or name.lower().endswith(".zip") else (stem, earlier)
 
