@@ -3004,3 +3004,67 @@ def test_a_fit_runs_report_says_who_cached_training_scores_that_leave_a_file_out
     assert "fit cached" not in said and "shows the threshold" not in said, said
     assert "but no threshold: the training scores cached in train_scores.csv after fit by a scoring with " \
            "skip_bad=True leave out 1 file unreadable by then, and only a report with skip_bad=True reads them." in said
+
+
+def test_a_fit_runs_report_does_not_count_the_files_left_out_by_a_stale_cache(fit_run_gone_bad):
+    # the page's intro counted the files a training-score cache leaves out from its key without checking that the
+    # key is of these networks and data, as every read of the cache does: a cache of the networks a resume trained
+    # on since (or of other data) made it say "leave out 1 file" of scores that no report reads, with or without
+    # skip_bad, and "the threshold taken from" them with skip_bad
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import cache_left_out, run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+    model = load_model(run, "cpu")
+    assert [f["path"] for f in cache_left_out(run, model, "mixed")] == [str(run.parent / "pile" / "03.png")]
+    key_file = run / "train_scores.json"
+    key = json.loads(key_file.read_text())
+    key_file.write_text(json.dumps({**key, "weights_sha256": "0" * 64}))     # (the networks before a resume)
+    assert cache_left_out(run, model, "mixed") is None
+
+    def page(skip_bad: bool) -> tuple[str, str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=skip_bad)
+        md = (run / "report" / "report.md").read_text()
+        intro = next(ln for ln in md.splitlines() if ln.startswith("This run was trained by Detector.fit"))
+        return intro, md.split("## Threshold")[1].split("\n## ")[0]
+
+    for skip_bad in (False, True):
+        intro, said = page(skip_bad)
+        assert "left out" not in intro and "leave out" not in intro and "shows the threshold" not in intro, intro
+        assert "but no threshold: no training scores of these networks are cached in train_scores.csv" in intro, intro
+        assert "No threshold: this run has no training scores of a for these networks" in said, said
+
+
+def test_the_report_of_a_fit_run_trained_with_skip_bad_says_the_threshold_it_shows_from_scores_leaving_a_file_out(
+        tmp_path):
+    # a Detector(skip_bad=True).fit run reads its training scores as they are, files left out or not, with or without
+    # skip_bad (read_train_scores): its report without skip_bad showed their threshold, under an intro that said it
+    # had none, "only a report with skip_bad=True reads them"
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)):
+        Image.fromarray(im).save(pile / f"{i:02d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 skip_bad=True, run_dir=str(run)).fit(str(pile))
+        for f in run.glob("train_scores*"):
+            f.unlink()
+        (pile / "03.png").write_bytes((pile / "03.png").read_bytes()[:40])
+        assert len(run_training_scores(run, device="cpu")["a"]) == 19
+        run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    intro = next(ln for ln in md.splitlines() if ln.startswith("This run was trained by Detector.fit"))
+    assert "so this report shows the threshold taken from the training scores cached in train_scores.csv after " \
+           "fit by a scoring with skip_bad=True, which left out 1 file unreadable by then" in intro, intro
+    assert "No threshold" not in md.split("## Threshold")[1].split("\n## ")[0]

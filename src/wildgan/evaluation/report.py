@@ -59,7 +59,7 @@ from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_ro
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
-from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
+from ..scoring.train_scores import cache_left_out, cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
@@ -704,18 +704,24 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                   f"them again (`wildgan train` on the folder ranks a pile's own images)")
             # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
             # mixed train_scores.csv the page named whatever the protocol)
-            cache, left = _cache_name(batch_mode), _cache_left_out(run_dir, batch_mode)
-            s, opt = "s" if left != 1 else "", skip_bad_option()
+            cache, skipped = _cache_name(batch_mode), cache_left_out(run_dir, model, batch_mode)
+            left, opt = len(skipped or []), skip_bad_option()
+            s = "s" if left != 1 else ""
             # a cache that leaves files out was written after fit, by a scoring with skip_bad (fit scores every
-            # image it trained on), and is read only with skip_bad: "fit cached" and "shows the threshold" were not
-            # what happened
-            shows = ("the threshold taken from the training scores fit cached "
+            # image it trained on), and is read only with skip_bad (or by a run trained with it): "fit cached" and
+            # "shows the threshold" were not what happened. A stale cache (the run trained on since, other data) is
+            # none: its count was said of scores the report does not read
+            reads = skip_bad or bool(model.cfg.data.skip_bad)
+            shows = ("the training curves and samples, and the heat maps of the images named with --image, but no "
+                     f"threshold: no training scores of these networks are cached in {cache} (the Threshold "
+                     "section says what computes them)" if skipped is None else
+                     "the threshold taken from the training scores fit cached "
                      f"({cache}), the training curves and samples, and the heat maps of the images named with --image "
                      "(their scores are placed among those training scores)" if not left else
                      f"the threshold taken from the training scores cached in {cache} after fit by a scoring with "
                      f"{opt}, which left out {left} file{s} unreadable by then, the training curves and samples, and "
                      "the heat maps of the images named with --image (their scores are placed among those training "
-                     "scores)" if skip_bad else
+                     "scores)" if reads else
                      "the training curves and samples, and the heat maps of the images named with --image, but no "
                      f"threshold: the training scores cached in {cache} after fit by a scoring with {opt} leave out "
                      f"{left} file{s} unreadable by then, and only a report with {opt} reads them")
@@ -755,17 +761,6 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
 def _cache_name(batch_mode: str) -> str:
     """The file name of the training-score cache of a protocol (scoring.train_scores.cache_paths), for the page."""
     return cache_paths(Path(), batch_mode)[0].name
-
-
-def _cache_left_out(run_dir: Path, batch_mode: str) -> int:
-    """How many unreadable files the protocol's training-score cache leaves out, as its key records them
-    (write_train_scores' "skipped"); 0 for none, or for a key that cannot be read (read_train_scores says why)."""
-    try:
-        key = json.loads(cache_paths(run_dir, batch_mode)[1].read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    skipped = key.get("skipped") if isinstance(key, dict) else None
-    return len(skipped) if isinstance(skipped, list) else 0
 
 
 def _has_networks(run_dir: Path) -> bool:
