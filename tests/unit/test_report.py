@@ -3068,3 +3068,96 @@ def test_the_report_of_a_fit_run_trained_with_skip_bad_says_the_threshold_it_sho
     assert "so this report shows the threshold taken from the training scores cached in train_scores.csv after " \
            "fit by a scoring with skip_bad=True, which left out 1 file unreadable by then" in intro, intro
     assert "No threshold" not in md.split("## Threshold")[1].split("\n## ")[0]
+
+
+def test_a_report_without_skip_bad_says_its_training_scores_were_cached_with_it_and_the_report_that_shows_them(
+        fit_run_gone_bad, capsys):
+    # training scores cached by a scoring with skip_bad (a file unreadable since fit) are read only with skip_bad: a
+    # report without it said the run "has no training scores" and advised `wildgan score RUN --data IMAGES
+    # --threshold ...`, which stops at the same unreadable file. It says they are there and gives the report that
+    # shows them, in the words of its caller: the CLI's option, or the Python call
+    from wildgan.cli import main
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+
+    def section() -> str:
+        return (run / "report" / "report.md").read_text().split("## Threshold")[1].split("\n## ")[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_report(run, top_k_images=0, device="cpu", controls=False)
+    said = section()
+    assert "No threshold: the training scores of a for these networks are cached (train_scores.csv), but were " \
+           "computed with skip_bad=True, which left out 1 file unreadable by then, and a report reads such scores " \
+           "only with skip_bad=True" in said, said
+    assert said.strip().endswith("`report(RUN, skip_bad=True)` shows them."), said
+    assert "has no training scores" not in said and "wildgan score" not in said and "--skip-bad" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), "--device", "cpu", "--top-k", "0", "--no-controls", "--no-progress"]) == 0
+    capsys.readouterr()
+    said = section()
+    assert "but were computed with --skip-bad, which left out 1 file unreadable by then, and a report reads such " \
+           "scores only with --skip-bad" in said, said
+    assert said.strip().endswith("`wildgan report RUN --skip-bad` shows them."), said
+    assert "has no training scores" not in said and "skip_bad=True" not in said, said
+    # (the report it gives shows them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), "--device", "cpu", "--top-k", "0", "--no-controls", "--no-progress",
+                     "--skip-bad"]) == 0
+    assert "No threshold" not in section() and "taken from the 19 training images' scores" in section()
+
+
+def test_a_changed_piles_report_without_skip_bad_says_its_training_scores_were_cached_with_it(
+        pile_run_gone_bad, tmp_path, unnested) -> None:
+    # an unlabelled run whose pile changed since training (a file added) and whose training scores a scoring with
+    # --skip-bad cached without a file unreadable then (readable again since): the report without --skip-bad said
+    # that no scores of the images it was trained on are cached, page and warning, and advised restoring the data
+    from wildgan.cli import main
+
+    run, pile, good = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    with pytest.warns(UserWarning):
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    (pile / "03.png").write_bytes(good)
+    (pile / "20.png").write_bytes(good)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        md = (report(run, device="cpu", top_k_images=2, controls=False).parent / "report.md").read_text()
+    said = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold: the run's data changed since it was trained (a warning said what changed), and the " \
+           "training scores of a of the images it was trained on are cached (train_scores.csv), but were computed " \
+           "with skip_bad=True, which left out 1 file unreadable by then" in unnested(said), said
+    assert "`report(RUN, skip_bad=True)` shows them." in said and "restore the data" not in said, said
+    changed = [str(w.message) for w in got if "changed since" in str(w.message)]
+    assert len(changed) == 1, [str(w.message) for w in got]
+    assert f"shows no threshold: the scores of the images it was trained on cached in train_scores.csv were " \
+           f"computed with skip_bad=True, leaving out 1 file unreadable by then, and are read only by " \
+           f"report({str(run)!r}, skip_bad=True)" in changed[0], changed
+    assert "no scores of the images it was trained on are cached" not in changed[0], changed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report(run, device="cpu", top_k_images=2, controls=False, skip_bad=True)
+    said = (run / "report" / "report.md").read_text().split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold" not in said and "(train_scores.csv: the images the run was trained on)" in said, said
+
+
+def test_the_report_that_reads_skip_bad_scores_is_named_with_its_protocol_in_the_callers_words():
+    # an isolated report's cache is train_scores-isolated.csv: a plain `wildgan report RUN --skip-bad` reads the mixed
+    # one, so the report given keeps the protocol; a run named in a warning is pasted as a shell word or a Python str
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.evaluation.report import _skip_bad_report_command
+
+    assert _skip_bad_report_command("isolated") == "report(RUN, skip_bad=True, batch_mode='isolated')"
+    assert _skip_bad_report_command("mixed", Path("/r uns/a")) == "report('/r uns/a', skip_bad=True)"
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert _skip_bad_report_command("isolated") == "wildgan report RUN --skip-bad --batch-mode isolated"
+        assert _skip_bad_report_command("mixed", Path("/r uns/a")) == "wildgan report '/r uns/a' --skip-bad"
