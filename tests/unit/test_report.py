@@ -3004,3 +3004,160 @@ def test_a_fit_runs_report_says_who_cached_training_scores_that_leave_a_file_out
     assert "fit cached" not in said and "shows the threshold" not in said, said
     assert "but no threshold: the training scores cached in train_scores.csv after fit by a scoring with " \
            "skip_bad=True leave out 1 file unreadable by then, and only a report with skip_bad=True reads them." in said
+
+
+def test_a_fit_runs_report_does_not_count_the_files_left_out_by_a_stale_cache(fit_run_gone_bad):
+    # the page's intro counted the files a training-score cache leaves out from its key without checking that the
+    # key is of these networks and data, as every read of the cache does: a cache of the networks a resume trained
+    # on since (or of other data) made it say "leave out 1 file" of scores that no report reads, with or without
+    # skip_bad, and "the threshold taken from" them with skip_bad
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import cache_left_out, run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+    model = load_model(run, "cpu")
+    assert [f["path"] for f in cache_left_out(run, model, "mixed")] == [str(run.parent / "pile" / "03.png")]
+    key_file = run / "train_scores.json"
+    key = json.loads(key_file.read_text())
+    key_file.write_text(json.dumps({**key, "weights_sha256": "0" * 64}))     # (the networks before a resume)
+    assert cache_left_out(run, model, "mixed") is None
+
+    def page(skip_bad: bool) -> tuple[str, str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run_report(run, top_k_images=0, device="cpu", controls=False, skip_bad=skip_bad)
+        md = (run / "report" / "report.md").read_text()
+        intro = next(ln for ln in md.splitlines() if ln.startswith("This run was trained by Detector.fit"))
+        return intro, md.split("## Threshold")[1].split("\n## ")[0]
+
+    for skip_bad in (False, True):
+        intro, said = page(skip_bad)
+        assert "left out" not in intro and "leave out" not in intro and "shows the threshold" not in intro, intro
+        assert "but no threshold: no training scores of these networks are cached in train_scores.csv" in intro, intro
+        assert "No threshold: this run has no training scores of a for these networks" in said, said
+
+
+def test_the_report_of_a_fit_run_trained_with_skip_bad_says_the_threshold_it_shows_from_scores_leaving_a_file_out(
+        tmp_path):
+    # a Detector(skip_bad=True).fit run reads its training scores as they are, files left out or not, with or without
+    # skip_bad (read_train_scores): its report without skip_bad showed their threshold, under an intro that said it
+    # had none, "only a report with skip_bad=True reads them"
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    for i, im in enumerate(np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)):
+        Image.fromarray(im).save(pile / f"{i:02d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 skip_bad=True, run_dir=str(run)).fit(str(pile))
+        for f in run.glob("train_scores*"):
+            f.unlink()
+        (pile / "03.png").write_bytes((pile / "03.png").read_bytes()[:40])
+        assert len(run_training_scores(run, device="cpu")["a"]) == 19
+        run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    intro = next(ln for ln in md.splitlines() if ln.startswith("This run was trained by Detector.fit"))
+    assert "so this report shows the threshold taken from the training scores cached in train_scores.csv after " \
+           "fit by a scoring with skip_bad=True, which left out 1 file unreadable by then" in intro, intro
+    assert "No threshold" not in md.split("## Threshold")[1].split("\n## ")[0]
+
+
+def test_a_report_without_skip_bad_says_its_training_scores_were_cached_with_it_and_the_report_that_shows_them(
+        fit_run_gone_bad, capsys):
+    # training scores cached by a scoring with skip_bad (a file unreadable since fit) are read only with skip_bad: a
+    # report without it said the run "has no training scores" and advised `wildgan score RUN --data IMAGES
+    # --threshold ...`, which stops at the same unreadable file. It says they are there and gives the report that
+    # shows them, in the words of its caller: the CLI's option, or the Python call
+    from wildgan.cli import main
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, _, _ = fit_run_gone_bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+
+    def section() -> str:
+        return (run / "report" / "report.md").read_text().split("## Threshold")[1].split("\n## ")[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_report(run, top_k_images=0, device="cpu", controls=False)
+    said = section()
+    assert "No threshold: the training scores of a for these networks are cached (train_scores.csv), but were " \
+           "computed with skip_bad=True, which left out 1 file unreadable by then, and a report reads such scores " \
+           "only with skip_bad=True" in said, said
+    assert said.strip().endswith("`report(RUN, skip_bad=True)` shows them."), said
+    assert "has no training scores" not in said and "wildgan score" not in said and "--skip-bad" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), "--device", "cpu", "--top-k", "0", "--no-controls", "--no-progress"]) == 0
+    capsys.readouterr()
+    said = section()
+    assert "but were computed with --skip-bad, which left out 1 file unreadable by then, and a report reads such " \
+           "scores only with --skip-bad" in said, said
+    assert said.strip().endswith("`wildgan report RUN --skip-bad` shows them."), said
+    assert "has no training scores" not in said and "skip_bad=True" not in said, said
+    # (the report it gives shows them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), "--device", "cpu", "--top-k", "0", "--no-controls", "--no-progress",
+                     "--skip-bad"]) == 0
+    assert "No threshold" not in section() and "taken from the 19 training images' scores" in section()
+
+
+def test_a_changed_piles_report_without_skip_bad_says_its_training_scores_were_cached_with_it(
+        pile_run_gone_bad, tmp_path, unnested) -> None:
+    # an unlabelled run whose pile changed since training (a file added) and whose training scores a scoring with
+    # --skip-bad cached without a file unreadable then (readable again since): the report without --skip-bad said
+    # that no scores of the images it was trained on are cached, page and warning, and advised restoring the data
+    from wildgan.cli import main
+
+    run, pile, good = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    with pytest.warns(UserWarning):
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    (pile / "03.png").write_bytes(good)
+    (pile / "20.png").write_bytes(good)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        md = (report(run, device="cpu", top_k_images=2, controls=False).parent / "report.md").read_text()
+    said = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold: the run's data changed since it was trained (a warning said what changed), and the " \
+           "training scores of a of the images it was trained on are cached (train_scores.csv), but were computed " \
+           "with skip_bad=True, which left out 1 file unreadable by then" in unnested(said), said
+    assert "`report(RUN, skip_bad=True)` shows them." in said and "restore the data" not in said, said
+    changed = [str(w.message) for w in got if "changed since" in str(w.message)]
+    assert len(changed) == 1, [str(w.message) for w in got]
+    assert f"shows no threshold: the scores of the images it was trained on cached in train_scores.csv were " \
+           f"computed with skip_bad=True, leaving out 1 file unreadable by then, and are read only by " \
+           f"report({str(run)!r}, skip_bad=True)" in changed[0], changed
+    assert "no scores of the images it was trained on are cached" not in changed[0], changed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report(run, device="cpu", top_k_images=2, controls=False, skip_bad=True)
+    said = (run / "report" / "report.md").read_text().split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold" not in said and "(train_scores.csv: the images the run was trained on)" in said, said
+
+
+def test_the_report_that_reads_skip_bad_scores_is_named_with_its_protocol_in_the_callers_words():
+    # an isolated report's cache is train_scores-isolated.csv: a plain `wildgan report RUN --skip-bad` reads the mixed
+    # one, so the report given keeps the protocol; a run named in a warning is pasted as a shell word or a Python str
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.evaluation.report import _skip_bad_report_command
+
+    assert _skip_bad_report_command("isolated") == "report(RUN, skip_bad=True, batch_mode='isolated')"
+    assert _skip_bad_report_command("mixed", Path("/r uns/a")) == "report('/r uns/a', skip_bad=True)"
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert _skip_bad_report_command("isolated") == "wildgan report RUN --skip-bad --batch-mode isolated"
+        assert _skip_bad_report_command("mixed", Path("/r uns/a")) == "wildgan report '/r uns/a' --skip-bad"

@@ -59,7 +59,7 @@ from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_ro
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
-from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
+from ..scoring.train_scores import cache_left_out, cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
@@ -639,7 +639,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
-                                 batch_mode=batch_mode)
+                                 batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
@@ -704,18 +704,24 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                   f"them again (`wildgan train` on the folder ranks a pile's own images)")
             # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
             # mixed train_scores.csv the page named whatever the protocol)
-            cache, left = _cache_name(batch_mode), _cache_left_out(run_dir, batch_mode)
-            s, opt = "s" if left != 1 else "", skip_bad_option()
+            cache, skipped = _cache_name(batch_mode), cache_left_out(run_dir, model, batch_mode)
+            left, opt = len(skipped or []), skip_bad_option()
+            s = "s" if left != 1 else ""
             # a cache that leaves files out was written after fit, by a scoring with skip_bad (fit scores every
-            # image it trained on), and is read only with skip_bad: "fit cached" and "shows the threshold" were not
-            # what happened
-            shows = ("the threshold taken from the training scores fit cached "
+            # image it trained on), and is read only with skip_bad (or by a run trained with it): "fit cached" and
+            # "shows the threshold" were not what happened. A stale cache (the run trained on since, other data) is
+            # none: its count was said of scores the report does not read
+            reads = skip_bad or bool(model.cfg.data.skip_bad)
+            shows = ("the training curves and samples, and the heat maps of the images named with --image, but no "
+                     f"threshold: no training scores of these networks are cached in {cache} (the Threshold "
+                     "section says what computes them)" if skipped is None else
+                     "the threshold taken from the training scores fit cached "
                      f"({cache}), the training curves and samples, and the heat maps of the images named with --image "
                      "(their scores are placed among those training scores)" if not left else
                      f"the threshold taken from the training scores cached in {cache} after fit by a scoring with "
                      f"{opt}, which left out {left} file{s} unreadable by then, the training curves and samples, and "
                      "the heat maps of the images named with --image (their scores are placed among those training "
-                     "scores)" if skip_bad else
+                     "scores)" if reads else
                      "the training curves and samples, and the heat maps of the images named with --image, but no "
                      f"threshold: the training scores cached in {cache} after fit by a scoring with {opt} leave out "
                      f"{left} file{s} unreadable by then, and only a report with {opt} reads them")
@@ -757,15 +763,35 @@ def _cache_name(batch_mode: str) -> str:
     return cache_paths(Path(), batch_mode)[0].name
 
 
-def _cache_left_out(run_dir: Path, batch_mode: str) -> int:
-    """How many unreadable files the protocol's training-score cache leaves out, as its key records them
-    (write_train_scores' "skipped"); 0 for none, or for a key that cannot be read (read_train_scores says why)."""
-    try:
-        key = json.loads(cache_paths(run_dir, batch_mode)[1].read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> int:
+    """How many unreadable files the protocol's current training-score cache leaves out where the report did not
+    read it for want of skip_bad (read_train_scores reads such a cache only with skip_bad, or for a run trained with
+    it); 0 where it read it, or there is no such cache (missing, stale, or leaving nothing out)."""
+    if skip_bad or model.cfg.data.skip_bad:
         return 0
-    skipped = key.get("skipped") if isinstance(key, dict) else None
-    return len(skipped) if isinstance(skipped, list) else 0
+    return len(cache_left_out(run_dir, model, batch_mode) or [])
+
+
+def _skip_bad_report_command(batch_mode: str, run: Path | None = None) -> str:
+    """The report that reads training scores cached with skip_bad, as its user gives it: `wildgan report RUN
+    --skip-bad` for the CLI's, report(RUN, skip_bad=True) for a Python caller's (errors.option_words). run: the run
+    named in it (as a shell word or a Python string), or RUN (the page's commands name it so)."""
+    iso = batch_mode == "isolated"
+    return option_words(f"wildgan report {'RUN' if run is None else shell_word(run)} --skip-bad"
+                        f"{' --batch-mode isolated' if iso else ''}",
+                        f"report({'RUN' if run is None else repr(str(run))}, skip_bad=True"
+                        f"{', batch_mode=' + repr(batch_mode) if iso else ''})")
+
+
+def _left_out_text(name: str, cache: str, left: int, batch_mode: str, of: str = "for these networks") -> str:
+    """Why a report without skip_bad has no threshold from a current cache that leaves `left` files out: they are
+    there, read only with skip_bad (never a threshold silently taken from fewer training images than the run
+    had), and the report that shows them. of: which scores, as the sentence before it says them."""
+    opt, s = skip_bad_option(), "s" if left != 1 else ""
+    return (f"the training scores of {name} {of} are cached ({cache}), but were computed with {opt}, which left out "
+            f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}, so that no "
+            f"threshold is taken from fewer training images than the run had without saying so: "
+            f"{md_code(_skip_bad_report_command(batch_mode))} shows them")
 
 
 def _has_networks(run_dir: Path) -> bool:
@@ -801,7 +827,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
                                               cached),
-                             batch_mode=batch_mode)
+                             batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -1134,7 +1160,7 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
              f"{_cache_name(batch_mode)}, written by Detector.fit") if cached else None
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
-                              batch_mode=batch_mode)
+                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1254,19 +1280,33 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
 def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score: str,
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
-                       detector: bool = False, n_train: Any = None, batch_mode: str = "mixed") -> Threshold | None:
+                       detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
+                       left_out: int = 0) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
     images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
     Detector's default rule), or None where the run has no training scores to take one from. diag None: no test
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
-    batch_mode: the protocol the report's images are scored in, of the training scores in `train` too."""
+    batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
+    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out)."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
     n_test = None if diag is None or unlabelled else len(diag.y)
     cache = _cache_name(batch_mode)
+    if train is None and left_out:
+        # the scores are there, of the images the run was trained on whatever its data became since: the command
+        # that computes them anew (or restoring the data) would fail on the same unreadable files, or is not needed
+        changed = ("" if diag is None or not diag.reference_changed else
+                   f"the run's training images decode otherwise than when it was trained ({diag.decoded_apart}), and "
+                   if diag.decoded_apart else
+                   "the run's data changed since it was trained (a warning said what changed), and ")
+        page.p(f"No threshold: {changed}"
+               + _left_out_text(name, cache, left_out, batch_mode,
+                                "of the images it was trained on" if changed else "for these networks")
+               + ".")
+        return None
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
         # the same files decoded a level or so apart: restoring the data is not what to do
         page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
@@ -1783,6 +1823,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # scores of the images the run was trained on, or there is none (other images, maybe the very ones ranked,
         # must not set it)
         trained = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+        # (cached with skip_bad, unread without it: not "no scores are cached", whose advice would not give them)
+        left = _unread_left_out(run_dir, model, batch_mode, skip_bad) if trained is None else 0
         # another file or folder at the recorded place (data.source_identity): which, and where to put the run's
         # pile back, as evaluate and score say it
         replaced = source_replaced(info, split.info)
@@ -1791,6 +1833,10 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                   f"(split.json: {info.get('n_train', '?')}), and " +
                   (f"its threshold section comes from {_cache_name(batch_mode)}, the cached scores of the images it "
                    "was trained on" if trained is not None else
+                   f"shows no threshold: the scores of the images it was trained on cached in "
+                   f"{_cache_name(batch_mode)} were computed with {skip_bad_option()}, leaving out {left} file"
+                   f"{'s' if left != 1 else ''} unreadable by then, and are read only by "
+                   f"{_skip_bad_report_command(batch_mode, run_dir)}" if left else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
                    (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +

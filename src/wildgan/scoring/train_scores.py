@@ -157,6 +157,77 @@ def _say_damaged(path: Path, why: str, damaged: list[str] | None) -> None:
               f"the cache written anew (atomically: replaced whole or not at all)")
 
 
+def _protocol_paths(run_dir: Path, model: Any, batch_mode: str) -> tuple[Path, Path]:
+    """cache_paths of the protocol's cache as read_train_scores reads it (the CSV, its key)."""
+    csv_path, key_path = cache_paths(run_dir, batch_mode)
+    if model.cfg.method != "wildgan" and not (key_path.is_file() and csv_path.is_file()):
+        # search and f-AnoGAN have one protocol (key batch_mode 'n/a'): a Detector.fit(batch_mode='isolated') of an
+        # older wildgan cached it under the isolated name
+        csv_path, key_path = cache_paths(run_dir, "mixed" if batch_mode == "isolated" else "isolated")
+    return csv_path, key_path
+
+
+def _current_key(csv_path: Path, key_path: Path, model: Any, batch_mode: str, pixels: str | None,
+                 damaged: list[str] | None, say: bool) -> tuple[int, Any] | None:
+    """(the row count, the left-out files) of a cache whose key matches the model as it is now (see
+    read_train_scores), or None: missing, stale, or its key damaged or of other scoring rules, which with `say` is
+    said in a warning (without it: a caller that only asks about the cache, after or before the read that says it)."""
+    if not (key_path.is_file() and csv_path.is_file()):
+        return None
+    try:
+        key = json.loads(key_path.read_text())
+        if not isinstance(key, dict):
+            raise ValueError("a JSON object expected")
+        if "n" not in key:
+            raise ValueError("it records no row count n")
+        n = key.pop("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            # (a JSON file's value as JSON writes it, as evaluation.rows says a bad field: "5", not Python's '5')
+            raise ValueError(f"its row count n is {json.dumps(n)[:40]}, not a whole number of rows")
+    except (OSError, ValueError) as e:   # (json.JSONDecodeError and UnicodeDecodeError: ValueErrors)
+        if say:
+            _say_damaged(key_path, f"not a readable cache key: {e}", damaged)
+        return None
+    try:
+        skipped = key.pop("skipped", [])
+        if key.pop("train_pixels_sha256", None) != pixels:
+            return None  # scores of other pixels than the caller's (split.json's where it gives none)
+        version = key.get("scores_version", UNRECORDED_SCORES_VERSION)   # (a key from before the field: version 1)
+        if version != SCORES_VERSION:
+            # computed by other score formulas: said, since nothing else would tell why the scores are computed
+            # again (or, for a run that cannot rebuild its training images, why its thresholds are gone)
+            if say:
+                warn_user(f"{csv_path}: computed by the scoring rules of version {version}, this wildgan's "
+                          f"are version {SCORES_VERSION}: not used (the training images are scored again where they "
+                          f"can be)")
+            return None
+        # (a key of this version that spells out the version 1 that score_key leaves out is the same key)
+        saved = leave_out_defaults(key, SCORES_VERSION_ABSENT)
+        now = json.loads(json.dumps(score_key(model, batch_mode)))
+        if isinstance(saved.get("data"), dict) and "contamination_draw" not in now["data"]:
+            # a clean run's key leaves out its draw rule, moot at gamma 0 (run_config_to_dict); one written before
+            # that named it ("nested", or "choice" for a run recorded before the rule): the same scores
+            saved["data"] = {k: v for k, v in saved["data"].items() if k != "contamination_draw"}
+        if not same_key(saved, now):
+            return None  # other weights, protocol or data: the cache is stale
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        # (fields of the wrong kind, e.g. a list where a section was: not what write_train_scores wrote)
+        if say:
+            _say_damaged(key_path, f"not a readable cache key: {type(e).__name__}: {e}", damaged)
+        return None
+    return n, skipped
+
+
+def cache_left_out(run_dir: Path, model: Any, batch_mode: str) -> list[dict[str, str]] | None:
+    """The unreadable files that the protocol's training-score cache of this model leaves out (write_train_scores'
+    "skipped": [] for none), or None where there is no current cache: missing, stale (its key checked as
+    read_train_scores checks it), or damaged. Says nothing: for a caller that tells why a cache was not read (a
+    left-out file is read only with skip_bad), whose read said what was wrong with it."""
+    csv_path, key_path = _protocol_paths(Path(run_dir), model, batch_mode)
+    got = _current_key(csv_path, key_path, model, batch_mode, None, None, say=False)
+    return None if got is None else list(got[1]) if isinstance(got[1], list) else []
+
+
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
                       skip_bad: bool = False, skip_option: str | None = None,
                       held: HeldWarning | None = None, pixels: str | None = None,
@@ -172,51 +243,11 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
     split.json's (its key names them, train_pixels_sha256) is read only by a caller that rebuilt the split and gives
     that very checksum (pixels): any other takes the run's data to be split.json's, which it is not."""
     skip_option = skip_option or skip_bad_option()
-    csv_path, key_path = cache_paths(run_dir, batch_mode)
-    if model.cfg.method != "wildgan" and not (key_path.is_file() and csv_path.is_file()):
-        # search and f-AnoGAN have one protocol (key batch_mode 'n/a'): a Detector.fit(batch_mode='isolated') of an
-        # older wildgan cached it under the isolated name
-        csv_path, key_path = cache_paths(run_dir, "mixed" if batch_mode == "isolated" else "isolated")
-    if not (key_path.is_file() and csv_path.is_file()):
+    csv_path, key_path = _protocol_paths(run_dir, model, batch_mode)
+    got = _current_key(csv_path, key_path, model, batch_mode, pixels, damaged, say=True)
+    if got is None:
         return None
-    try:
-        key = json.loads(key_path.read_text())
-        if not isinstance(key, dict):
-            raise ValueError("a JSON object expected")
-        if "n" not in key:
-            raise ValueError("it records no row count n")
-        n = key.pop("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            # (a JSON file's value as JSON writes it, as evaluation.rows says a bad field: "5", not Python's '5')
-            raise ValueError(f"its row count n is {json.dumps(n)[:40]}, not a whole number of rows")
-    except (OSError, ValueError) as e:   # (json.JSONDecodeError and UnicodeDecodeError: ValueErrors)
-        _say_damaged(key_path, f"not a readable cache key: {e}", damaged)
-        return None
-    try:
-        skipped = key.pop("skipped", [])
-        if key.pop("train_pixels_sha256", None) != pixels:
-            return None  # scores of other pixels than the caller's (split.json's where it gives none)
-        version = key.get("scores_version", UNRECORDED_SCORES_VERSION)   # (a key from before the field: version 1)
-        if version != SCORES_VERSION:
-            # computed by other score formulas: said, since nothing else would tell why the scores are computed
-            # again (or, for a run that cannot rebuild its training images, why its thresholds are gone)
-            warn_user(f"{csv_path}: computed by the scoring rules of version {version}, this wildgan's "
-                      f"are version {SCORES_VERSION}: not used (the training images are scored again where they "
-                      f"can be)")
-            return None
-        # (a key of this version that spells out the version 1 that score_key leaves out is the same key)
-        saved = leave_out_defaults(key, SCORES_VERSION_ABSENT)
-        now = json.loads(json.dumps(score_key(model, batch_mode)))
-        if isinstance(saved.get("data"), dict) and "contamination_draw" not in now["data"]:
-            # a clean run's key leaves out its draw rule, moot at gamma 0 (run_config_to_dict); one written before
-            # that named it ("nested", or "choice" for a run recorded before the rule): the same scores
-            saved["data"] = {k: v for k, v in saved["data"].items() if k != "contamination_draw"}
-        if not same_key(saved, now):
-            return None  # other weights, protocol or data: the cache is stale
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        # (fields of the wrong kind, e.g. a list where a section was: not what write_train_scores wrote)
-        _say_damaged(key_path, f"not a readable cache key: {type(e).__name__}: {e}", damaged)
-        return None
+    n, skipped = got
     if skipped and not (skip_bad or model.cfg.data.skip_bad):
         return None  # not the whole training split: read again, the error names the files that stop it
     try:
