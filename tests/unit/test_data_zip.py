@@ -344,6 +344,38 @@ def test_an_archive_that_does_not_fit_in_the_cache_s_free_space_is_refused_befor
     assert (tree / "pile" / "big.bin").stat().st_size == 3 << 20
 
 
+def test_a_file_system_that_reports_no_size_skips_the_free_space_check_with_a_warning(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FUSE mounts and some network file systems report 0 blocks (or more free than in all): read as a full disk,
+    every unpack there was refused. Such numbers skip the check, said in one warning; a disk whose numbers can be so
+    (blocks, none free) is still refused."""
+    from wildgan.errors import WildganWarning
+
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)})
+    said: list[int] = []
+
+    def statvfs(blocks: int, free: int) -> object:
+        def fake(path: object) -> os.statvfs_result:
+            said.append(blocks)
+            return os.statvfs_result((4096, 4096, blocks, free, free, 1000, 1000, 1000, 0, 255))
+        return fake
+
+    for blocks, free in ((0, 0), (1000, 5000)):
+        monkeypatch.setattr(os, "statvfs", statvfs(blocks, free))
+        with pytest.warns(WildganWarning) as w:
+            tree = dl.safe_extract(archive, tmp_path / f"dest{blocks}")
+        assert tree is None and (tmp_path / f"dest{blocks}" / "pile" / "002.png").is_file() and said[-1] == blocks
+        assert [str(m.message) for m in w] == [f"{tmp_path}: its file system reports no usable size "
+                                               f"({free} of {blocks} blocks free), as FUSE and some network file "
+                                               f"systems do, so whether an archive's unpack fits there is not checked "
+                                               f"before it is written"]
+    monkeypatch.setattr(os, "statvfs", statvfs(1000, 0))         # (a full disk: credible, refused as it was)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: unpacks to .* more than the disk of "
+                                        rf"{re.escape(str(tmp_path))} has free \(0\.0 MiB; "):
+        dl.safe_extract(archive, tmp_path / "full")
+    assert not (tmp_path / "full").exists()
+
+
 def test_an_archive_member_longer_than_it_says_writes_no_more_and_leaves_no_unpack(tmp_path: Path,
                                                                                     _cache: Path) -> None:
     """The free-space check trusts the declared sizes, which the readers hold each member to: zipfile stops a

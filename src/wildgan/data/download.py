@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import DataError, option_words
+from ..errors import DataError, option_words, warn_user
 from ..fileio import atomic_write_stream, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -284,13 +284,24 @@ UNPACK_KEEP_FREE = 64 << 20     # left free beside an unpack, for everything els
 
 
 def _free_bytes(folder: Path) -> int | None:
-    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known."""
+    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known: the
+    system does not say, or its numbers say nothing (warned of)."""
     for d in (folder, *folder.parents):
         if d.exists():
             try:
-                return shutil.disk_usage(d).free
+                if not hasattr(os, "statvfs"):      # (Windows: its numbers come from GetDiskFreeSpaceEx, always real)
+                    return shutil.disk_usage(d).free
+                st = os.statvfs(d)
             except OSError:
                 return None
+            if st.f_blocks == 0 or st.f_frsize == 0 or st.f_bavail > st.f_blocks:
+                # FUSE mounts (sshfs, rclone, gcsfuse) and some network file systems report 0 blocks, or more free
+                # than in all: read as a full disk, every unpack there was refused with room to spare
+                warn_user(f"{d}: its file system reports no usable size ({st.f_bavail} of {st.f_blocks} blocks "
+                          f"free), as FUSE and some network file systems do, so whether an archive's unpack fits "
+                          f"there is not checked before it is written")
+                return None
+            return st.f_bavail * st.f_frsize
     return None
 
 
