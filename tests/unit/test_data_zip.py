@@ -817,3 +817,74 @@ def test_names_that_differ_only_in_case_are_refused_where_the_file_system_folds_
     _zip(tmp_path / "strasse.zip", {"cells/stra\u00dfe/0.png": _png(1), "cells/strasse/0.png": _png(2)})
     dl.safe_extract(tmp_path / "strasse.zip", tmp_path / "dest2")
     assert sorted(p.name for p in (tmp_path / "dest2" / "cells").iterdir()) == ["strasse", "stra\u00dfe"]
+
+
+def test_an_unpack_made_before_the_case_check_is_checked_again_where_the_cache_folds_case(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unpack that a wildgan before the case check made on a file system that folds case kept one of 'Normal/' and
+    'normal/' (its images merged into one class) and was reused as it was. Its .source now records what made it: an
+    earlier one (the archive's path alone, or no .source) is checked by listing the archive, refused where two names
+    differ only in case, and otherwise kept, its .source written anew; where case is kept, it is not even listed."""
+    members = {"cells/Normal/000.png": _png(1), "cells/normal/000.png": _png(2)}
+    archive = tmp_path / "cells.tar"
+    with tarfile.open(archive, "w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    assert source.read_text() == f"{archive.resolve()}\nwildgan-unpack {dl.UNPACK_VERSION}\n"
+    listed: list[Path] = []
+    real_members = dl._archive_members
+
+    def members_of(a: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+        listed.append(a)
+        return real_members(a, limit)
+
+    monkeypatch.setattr(dl, "_archive_members", members_of)
+    for earlier in (f"{archive.resolve()}\n", None):           # (an earlier wildgan's .source, and none at all)
+        if earlier is None:
+            source.unlink()
+        else:
+            source.write_text(earlier)
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+        with pytest.raises(DataError) as e:
+            dl.unpack_cached(archive)
+        assert str(e.value) == (f"{archive}: holds 'cells/Normal/' and 'cells/normal/', names that differ only in "
+                                f"case, which the file system of {_cache} does not tell apart: its unpack there "
+                                f"({tree.name}, made by an earlier wildgan) kept only one of them; rename one and make "
+                                f"the archive again, or set $WILDGAN_CACHE to a folder on a file system that keeps "
+                                f"case apart")
+        assert tree.is_dir() and (source.read_text() if source.exists() else None) == earlier     # (still refused)
+        assert listed == [archive]
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: False)
+        listed.clear()
+        assert dl.unpack_cached(archive) == tree and not listed                  # (case kept: nothing to list)
+        assert source.read_text() == f"{archive.resolve()}\nwildgan-unpack {dl.UNPACK_VERSION}\n"
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+        assert dl.unpack_cached(archive) == tree and not listed                  # (checked once: not listed again)
+    # an earlier unpack of an archive without such names, where case folds: listed once, then kept
+    archive = _zip(tmp_path / "pile.zip", {"pile/a.png": _png(1), "pile/b.png": _png(2)})
+    tree = dl.unpack_cached(archive)
+    (_cache / f"{tree.name}.source").write_text(f"{archive.resolve()}\n")
+    assert dl.unpack_cached(archive) == tree and dl.unpack_cached(archive) == tree and listed == [archive]
+    assert (_cache / f"{tree.name}.source").read_text().endswith(f"\nwildgan-unpack {dl.UNPACK_VERSION}\n")
+
+
+def test_a_cache_folder_that_cannot_be_probed_is_asked_by_its_own_name_in_another_case(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no probe file can be written (a shared cache of someone else's), whether the folder's file system folds
+    case is asked by the folder's own name in another case: the same folder there, another or none elsewhere."""
+    (tmp_path / "Cache").mkdir()
+    (tmp_path / "cACHE").mkdir()                    # (a case-keeping system holds both: not the same folder)
+    (tmp_path / "folded").mkdir()
+    (tmp_path / "123").mkdir()                      # (a name without letters: nothing to ask)
+
+    def refused(*a: object, **k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(dl.tempfile, "mkstemp", refused)
+    assert not dl._folds_case(tmp_path / "Cache") and not dl._folds_case(tmp_path / "123")
+    (tmp_path / "FOLDED").symlink_to(tmp_path / "folded")           # (as a file system that folds case finds it)
+    assert dl._folds_case(tmp_path / "folded")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import DataError, option_words, warn_user
-from ..fileio import atomic_write_stream, file_digest
+from ..fileio import atomic_write_stream, atomic_write_text, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -75,8 +75,20 @@ def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest:
     Windows' by default, a FAT or exFAT drive): unpacked there, the second file overwrote the first and the second
     folder's images joined the first's class, without a word. Where names keep their case (Linux), both are kept.
     elsewhere: as safe_extract's."""
+    clash = _case_clash(members)
+    if clash is None or not _folds_case(dest):
+        return
+    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
+                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
+                    f"the other; rename one and make the archive again, or "
+                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
+def _case_clash(members: list[tuple[str, str, bool]]) -> tuple[str, str] | None:
+    """The first two names of `members` (as _check_no_clash's) that differ only in case, as the unpack writes them
+    (a folder's with a '/'), or None."""
     seen: dict[str, str] = {}       # each name an unpack makes, folded as such a file system folds it -> that name
-    clash = None
+    clash: tuple[str, str] | None = None
     for _, name, is_dir in members:
         parts = [q for q in name.split("/") if q not in ("", ".")]
         for i in range(1, len(parts) + 1):
@@ -86,25 +98,26 @@ def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest:
             first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).lower(), path)
             if first.rstrip("/") != path.rstrip("/"):      # (the same name a file and a folder: _check_no_clash's)
                 clash = clash or (first, path)
-    if clash is None or not _folds_case(dest):
-        return
-    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
-                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
-                    f"the other; rename one and make the archive again, or "
-                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+    return clash
 
 
 def _folds_case(folder: Path) -> bool:
     """Whether the file system of `folder` (or of its nearest existing parent) takes two names that differ only in
-    case for one: a probe file's name, upper-cased, is found there. False where no probe can be written (the unpack
-    then fails on that anyway)."""
+    case for one: a probe file's name, upper-cased, is found there. Where no probe can be written (a shared cache
+    of someone else's, whose earlier unpacks are still read: _check_earlier_unpack), the folder's own name in
+    another case is the probe; False where it has no letters."""
     at = next((d for d in (folder, *folder.parents) if d.is_dir()), None)
     if at is None:
         return False
     try:
         fd, probe = tempfile.mkstemp(prefix=".wildgan-case-", dir=at)
     except OSError:
-        return False
+        other = at.parent / at.name.swapcase()
+        try:
+            # (the same folder, not merely one of that name: case-keeping systems can hold both)
+            return other != at and os.path.samefile(at, other)
+        except OSError:
+            return False
     os.close(fd)
     try:
         return os.path.exists(os.path.join(at, os.path.basename(probe).upper()))
@@ -410,19 +423,24 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     every one. A tar listed to its end is refused where its listing stopped early (_tar_end_problem), as safe_extract
     refuses it: tarfile stops at a damaged header without a word, and the names before it told its layout wrong (a
     batch file first, images after the damage: CIFAR batches)."""
-    archive = Path(archive)
-    names: list[str] = []
+    return [name for _, name, _ in _archive_members(Path(archive), limit)]
+
+
+def _archive_members(archive: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+    """archive_member_names' listing, each member as _check_no_clash takes it: (its name as the archive says it, the
+    name its unpack has, whether it is a folder)."""
+    names: list[tuple[str, str, bool]] = []
     opened = False
     try:
         if _kind(archive) == "zip":
             with _open_zip(archive) as z:
-                names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
+                names = [(m.orig_filename, _zip_name(m), m.is_dir()) for m in z.infolist()]
             return names if limit is None else names[:limit]
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             opened = True
             for m in tar:
-                names.append(_tar_name(m))                           # (the names its unpack has)
+                names.append((m.name, _tar_name(m), m.isdir()))
                 if limit is not None and len(names) >= limit:
                     break
             else:
@@ -460,7 +478,10 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
     # once complete, as here; its decoded caches, named after it, are read too)
     found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
     if found is not None:
+        if _unpack_version(found) < UNPACK_VERSION:
+            _check_earlier_unpack(given, found, elsewhere)
         _mark_used(found, archive)
         _drop_earlier_unpacks(root, stems, found, archive)
         return found
@@ -484,8 +505,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         except OSError:
             pass
     try:
-        safe_extract(given, tmp, elsewhere="pass cache_dir= {}" if cache_dir is not None else
-                     "set $WILDGAN_CACHE to {}")
+        safe_extract(given, tmp, elsewhere=elsewhere)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -514,18 +534,61 @@ def _unpack_stems(name: str) -> tuple[str, ...]:
     return (stem,) if earlier == stem or name.lower().endswith(".zip") else (stem, earlier)
 
 
+# What made an unpack, its .source file's last line ('wildgan-unpack 2'): 2, names that differ only in case refused
+# where the cache's file system folds case (_check_case_clash). Before it: 1, a .source of the archive's path alone;
+# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack).
+UNPACK_VERSION = 2
+_UNPACK_MARK = "wildgan-unpack "
+
+
 def _source_file(unpacked: Path) -> Path:
     return unpacked.parent / f"{unpacked.name}.source"
 
 
+def _read_source(src: Path) -> tuple[str, int]:
+    """(the archive's path, the UNPACK_VERSION) that the .source file `src` records."""
+    text = src.read_text(encoding="utf-8").rstrip("\n")
+    path, _, last = text.rpartition("\n")
+    if path and last.startswith(_UNPACK_MARK) and last[len(_UNPACK_MARK):].isdigit():
+        return path, int(last[len(_UNPACK_MARK):])
+    return text.strip(), 1
+
+
+def _unpack_version(unpacked: Path) -> int:
+    """The UNPACK_VERSION of the wildgan that made `unpacked` (0: no .source, or one that cannot be read)."""
+    try:
+        return _read_source(_source_file(unpacked))[1]
+    except (OSError, UnicodeDecodeError):
+        return 0
+
+
+def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None:
+    """Refuse `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, where the archive holds
+    names that differ only in case and the cache's file system folds case: that unpack kept one of each (an image
+    overwritten, two class folders merged) without a word, and was reused as it was. Its names are listed, not
+    unpacked again (which writes every file), and only on such a file system: elsewhere both names were kept.
+    elsewhere: as safe_extract's."""
+    if not _folds_case(unpacked.parent):
+        return
+    clash = _case_clash(_archive_members(archive, None))
+    if clash is not None:
+        # (left in place, not read: a job of the earlier wildgan may be reading it; swept a day after its last use
+        # once the archive is made again, as the unpack of its earlier contents)
+        raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the "
+                        f"file system of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, "
+                        f"made by an earlier wildgan) kept only one of them; rename one and make the archive again, or "
+                        f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
 def _mark_used(unpacked: Path, archive: Path) -> None:
-    """Write (or touch) the unpack's .source file: which archive it holds, and when it was last used."""
+    """Write (or touch) the unpack's .source file: which archive it holds, what made it (UNPACK_VERSION), and when it
+    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it."""
     src = _source_file(unpacked)
     try:
-        if src.is_file():
+        if _unpack_version(unpacked) >= UNPACK_VERSION:
             os.utime(src)
         else:
-            src.write_text(str(archive) + "\n", encoding="utf-8")
+            atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
     except OSError:     # a read-only cache (shared, made by someone else) is still read; it is just not swept
         pass
 
@@ -541,9 +604,9 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
         try:
-            if src.read_text(encoding="utf-8").strip() != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
+            if _read_source(src)[0] != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
                 continue
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             continue
         shutil.rmtree(old, ignore_errors=True)
         for decoded in root.glob(f"{glob.escape(old.name)}.decoded-*.npz"):
