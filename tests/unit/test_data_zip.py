@@ -888,3 +888,40 @@ def test_a_cache_folder_that_cannot_be_probed_is_asked_by_its_own_name_in_anothe
     assert not dl._folds_case(tmp_path / "Cache") and not dl._folds_case(tmp_path / "123")
     (tmp_path / "FOLDED").symlink_to(tmp_path / "folded")           # (as a file system that folds case finds it)
     assert dl._folds_case(tmp_path / "folded")
+
+
+def _long_tar(first: str, n: int = 250) -> bytes:
+    """A plain tar of `first`, then n small files: more than archive_member_names' first 200."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in (first, *(f"cells/x/{i:03d}.bin" for i in range(n))):
+            info = tarfile.TarInfo(name)
+            info.size = 600
+            t.addfile(info, io.BytesIO(bytes(range(200)) * 3))
+    return b.getvalue()
+
+
+def test_a_tar_cut_short_inside_a_member_is_named_as_cut_by_every_listing(tmp_path: Path, _cache: Path) -> None:
+    """A tar cut short inside a member past the first 200 (the listing that detection reads first) was found by the
+    second, whole listing of a tar with CIFAR batches among its first names (readers._tar_kind), and by the unpack's,
+    which said tarfile's bare words: '(unexpected end of data)', or a compressed tar's decompressor's. Every listing
+    says what is wrong in the words of the listing's other refusals, naming the member where the data ends."""
+    import gzip
+
+    whole = _long_tar("cells/data_batch_1")
+    cut = whole[: whole.find(b"cells/x/230.bin") + 512 + 300]               # (300 bytes into member 232's data)
+    (tmp_path / "cut.tar").write_bytes(cut)
+    (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(whole)[:len(gzip.compress(cut))])
+    for name, why in (("cut.tar", "its data ends inside member 'cells/x/230.bin', the last of its first 232 members: "
+                                  "cut short"),
+                      ("cut.tar.gz", "its data ends after its first ")):
+        archive = tmp_path / name
+        assert len(dl.archive_member_names(archive)) == 200                     # (the first 200: no end judged)
+        for read in (detect_format, load_dataset, lambda a: dl.archive_member_names(a, limit=None),
+                     lambda a: dl.safe_extract(a, tmp_path / "dest")):
+            with pytest.raises(DataError) as e:
+                read(archive)
+            assert str(e.value).startswith(f"{archive}: not a readable tar archive or truncated ({why}"), str(e.value)
+            assert str(e.value).endswith(": cut short)"), str(e.value)
+    assert not _cache.exists() and not (tmp_path / "dest").exists()
+

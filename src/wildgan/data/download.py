@@ -177,6 +177,27 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     return None
 
 
+def _list_tar(tar: tarfile.TarFile, archive: Path, limit: int | None = None) -> list[tarfile.TarInfo]:
+    """The members of `tar` (the archive `archive`, opened), the first `limit` of them (None: all). A listing that the
+    data's end cuts short after a member is refused as _tar_end_problem's are, naming that member: tarfile said
+    only 'unexpected end of data' (a plain tar cut inside a member), a compressed tar its decompressor's words."""
+    members: list[tarfile.TarInfo] = []
+    try:
+        for m in tar:
+            members.append(m)
+            if limit is not None and len(members) >= limit:
+                break
+    except (tarfile.ReadError, EOFError) as e:
+        if not members or (isinstance(e, tarfile.ReadError) and str(e) != "unexpected end of data"):
+            raise           # (nothing listed: the file is not a tar, archive_problem's to say; or other damage)
+        n = len(members)
+        said = f"{n} member{'' if n == 1 else 's'}"
+        where = (f"inside member {members[-1].name!r}, the last of its first {said}" if isinstance(e, tarfile.ReadError)
+                 else f"after its first {said}, inside {members[-1].name!r} or the header after it")
+        raise DataError(f"{archive}: not a readable tar archive or truncated (its data ends {where}: cut short)") from e
+    return members
+
+
 def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unpack it into {}") -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
     filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
@@ -192,7 +213,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             return
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
-            members = tar.getmembers()
+            members = _list_tar(tar, archive)
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
@@ -439,11 +460,8 @@ def _archive_members(archive: Path, limit: int | None) -> list[tuple[str, str, b
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             opened = True
-            for m in tar:
-                names.append((m.name, _tar_name(m), m.isdir()))
-                if limit is not None and len(names) >= limit:
-                    break
-            else:
+            names = [(m.name, _tar_name(m), m.isdir()) for m in _list_tar(tar, archive, limit)]
+            if limit is None or len(names) < limit:
                 ended = _tar_end_problem(tar, kept, len(names))
                 if ended is not None:
                     raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
