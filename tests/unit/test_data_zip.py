@@ -925,3 +925,20 @@ def test_a_tar_cut_short_inside_a_member_is_named_as_cut_by_every_listing(tmp_pa
             assert str(e.value).endswith(": cut short)"), str(e.value)
     assert not _cache.exists() and not (tmp_path / "dest").exists()
 
+
+def test_a_damaged_tar_guessed_from_its_first_200_names_is_refused_when_read(tmp_path: Path, _cache: Path) -> None:
+    """archive_member_names' first 200 names are not judged for an early end: detection takes only a guess at the
+    layout from them, and the read of an image tree unpacks it whole, which judges it: a tar damaged past its first
+    200 members is refused there, not read as the part before the damage."""
+    whole = _long_tar("cells/a/000.png")
+    damaged = bytearray(whole)
+    damaged[whole.find(b"cells/x/230.bin")] ^= 0xFF                         # (its header's checksum fails)
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(bytes(damaged))
+    assert detect_format(archive) == "folder-tar"
+    with pytest.raises(DataError) as e:
+        load_dataset(archive)
+    assert str(e.value) == (f"{archive}: not a readable tar archive or truncated (the header that follows its first "
+                            f"231 members, at byte {whole.find(b'cells/x/230.bin')} of the tar, is damaged: the "
+                            f"members after it cannot be read)")
+    assert not [p for p in _cache.iterdir() if p.is_dir()]

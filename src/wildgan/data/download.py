@@ -461,6 +461,10 @@ def _archive_members(archive: Path, limit: int | None) -> list[tuple[str, str, b
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             opened = True
             names = [(m.name, _tar_name(m), m.isdir()) for m in _list_tar(tar, archive, limit)]
+            # A listing stopped at the limit is not judged (judging it reads the whole archive, which the limit
+            # is there to spare): its one caller, readers._detect, takes from those names only a guess at the
+            # layout, and each guess is read whole before any data is taken: CIFAR batches among them are listed
+            # again to the end (readers._tar_kind, judged here), an image tree is unpacked (safe_extract, judged).
             if limit is None or len(names) < limit:
                 ended = _tar_end_problem(tar, kept, len(names))
                 if ended is not None:
