@@ -518,10 +518,12 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
              "gzcut.tar.gz": gzip.compress(whole)[:-4]}
     said = {"damaged": r"the header that follows its first 1 member, at byte 1024 of the tar, is damaged: the "
                        r"members after it cannot be read",
-            "cut": r"its data ends inside the header that follows its first 3 members: cut short",
+            "cut": r"its data ends inside the header that follows its first 3 members: cut short, an interrupted "
+                   r"copy or download\?",
             "joined": r"it holds more after its end-of-archive block, which follows its first 3 members \(archives "
                       r"joined into one\?\): what follows would be left out",
-            "gzcut": r"Compressed file ended before the end-of-stream marker was reached"}
+            "gzcut": r"its compressed data ends before its own end, after the end-of-archive block that follows "
+                     r"its first 3 members: cut short, an interrupted copy or download\?"}
     for name, data in files.items():
         archive = tmp_path / name
         archive.write_bytes(data)
@@ -766,8 +768,10 @@ def test_a_tar_whose_listing_stops_early_is_refused_by_its_listing_not_taken_for
     for name, data, why in (("cut.tar", pile[:end + 100], "its data ends inside the header that follows its first 3 "
                                                           "members: cut short"),
                             ("joined.tar", pile + pile, "it holds more after its end-of-archive block"),
-                            ("gzcut.tar.gz", gzip.compress(pile)[:-4], "Compressed file ended before the "
-                                                                       "end-of-stream marker was reached")):
+                            ("gzcut.tar.gz", gzip.compress(pile)[:-4], "its compressed data ends before its own "
+                                                                       "end, after the end-of-archive block that "
+                                                                       "follows its first 3 members: cut short, an "
+                                                                       "interrupted copy or download?")):
         (tmp_path / name).write_bytes(data)
         for read in (dl.archive_member_names, load_dataset):
             with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
@@ -922,7 +926,7 @@ def test_a_tar_cut_short_inside_a_member_is_named_as_cut_by_every_listing(tmp_pa
             with pytest.raises(DataError) as e:
                 read(archive)
             assert str(e.value).startswith(f"{archive}: not a readable tar archive or truncated ({why}"), str(e.value)
-            assert str(e.value).endswith(": cut short)"), str(e.value)
+            assert str(e.value).endswith(": cut short, an interrupted copy or download?)"), str(e.value)
     assert not _cache.exists() and not (tmp_path / "dest").exists()
 
 

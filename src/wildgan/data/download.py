@@ -165,16 +165,24 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     if not block:
         return None
     if len(block) < tarfile.BLOCKSIZE:
-        return f"its data ends inside the header that follows its first {members}: cut short"
+        return f"its data ends inside the header that follows its first {members}: {_CUT}"
     if block.count(0) < tarfile.BLOCKSIZE:
         return (f"the header that follows its first {members}, at byte {tar.offset} of the tar, is damaged: the "
                 f"members after it cannot be read")
     assert tar.fileobj is not None
-    while chunk := tar.fileobj.read(1 << 20):
-        if chunk.count(0) < len(chunk):
-            return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
-                    f"joined into one?): what follows would be left out")
+    try:
+        while chunk := tar.fileobj.read(1 << 20):
+            if chunk.count(0) < len(chunk):
+                return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
+                        f"joined into one?): what follows would be left out")
+    except EOFError:        # (a compressed tar's decompressor: its words said nothing of where, or of what to do)
+        return (f"its compressed data ends before its own end, after the end-of-archive block that follows its "
+                f"first {members}: {_CUT}")
     return None
+
+
+# how a listing says a tar whose data ends too soon: what happened, and so what to do
+_CUT = "cut short, an interrupted copy or download?"
 
 
 def _list_tar(tar: tarfile.TarFile, archive: Path, limit: int | None = None) -> list[tarfile.TarInfo]:
@@ -194,7 +202,7 @@ def _list_tar(tar: tarfile.TarFile, archive: Path, limit: int | None = None) -> 
         said = f"{n} member{'' if n == 1 else 's'}"
         where = (f"inside member {members[-1].name!r}, the last of its first {said}" if isinstance(e, tarfile.ReadError)
                  else f"after its first {said}, inside {members[-1].name!r} or the header after it")
-        raise DataError(f"{archive}: not a readable tar archive or truncated (its data ends {where}: cut short)") from e
+        raise DataError(f"{archive}: not a readable tar archive or truncated (its data ends {where}: {_CUT})") from e
     return members
 
 
