@@ -946,3 +946,16 @@ def test_a_damaged_tar_guessed_from_its_first_200_names_is_refused_when_read(tmp
                             f"231 members, at byte {whole.find(b'cells/x/230.bin')} of the tar, is damaged: the "
                             f"members after it cannot be read)")
     assert not [p for p in _cache.iterdir() if p.is_dir()]
+
+
+def test_an_archive_whose_path_is_not_valid_utf8_is_unpacked_and_found_again(tmp_path: Path, _cache: Path) -> None:
+    """A path of bytes that are not UTF-8 (an old Latin-1 file name on Linux), which Python holds with lone
+    surrogates, failed the unpack's key with a bare UnicodeEncodeError. Its key and .source keep its own bytes."""
+    archive = tmp_path / os.fsdecode(b"caf\xe9.zip")
+    try:
+        _zip(archive, {"pile/a.png": _png(1)})
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    tree = dl.unpack_cached(archive)
+    assert dl.unpack_cached(archive) == tree and (tree / "pile" / "a.png").is_file()
+    assert dl._read_source(_cache / f"{tree.name}.source") == (str(archive.resolve()), dl.UNPACK_VERSION)

@@ -500,7 +500,9 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
     archive = given.resolve()
     st = archive.stat()
-    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    # (surrogateescape: a path that is not valid UTF-8, which Python holds with lone surrogates, has its own bytes;
+    # a valid one, the key it always had)
+    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
     stems = _unpack_stems(archive.name)
     stem = stems[0]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
@@ -577,7 +579,7 @@ def _source_file(unpacked: Path) -> Path:
 
 def _read_source(src: Path) -> tuple[str, int]:
     """(the archive's path, the UNPACK_VERSION) that the .source file `src` records."""
-    text = src.read_text(encoding="utf-8").rstrip("\n")
+    text = src.read_text(encoding="utf-8", errors="surrogateescape").rstrip("\n")    # (as atomic_write_text writes)
     path, _, last = text.rpartition("\n")
     if path and last.startswith(_UNPACK_MARK) and last[len(_UNPACK_MARK):].isdigit():
         return path, int(last[len(_UNPACK_MARK):])
