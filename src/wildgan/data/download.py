@@ -493,9 +493,10 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
 
     The archive is extracted into a temporary sibling folder and renamed at the end, so an interrupted unpack leaves
     only a '.tmp-*' folder that is never mistaken for a finished one. Each unpack has a '<folder>.source' file
-    naming its archive, touched at every use: the unpacks of the same archive's earlier contents (it was replaced
-    or changed since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can
-    reach them again.
+    naming its archive and what made it (UNPACK_VERSION: an earlier wildgan's unpack is checked again where it is
+    reused), touched at every use: the unpacks of the same archive's earlier contents (it was replaced or changed
+    since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can reach them
+    again.
     """
     given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
     archive = given.resolve()
