@@ -344,6 +344,38 @@ def test_an_archive_that_does_not_fit_in_the_cache_s_free_space_is_refused_befor
     assert (tree / "pile" / "big.bin").stat().st_size == 3 << 20
 
 
+def test_a_file_system_that_reports_no_size_skips_the_free_space_check_with_a_warning(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FUSE mounts and some network file systems report 0 blocks (or more free than in all): read as a full disk,
+    every unpack there was refused. Such numbers skip the check, said in one warning; a disk whose numbers can be so
+    (blocks, none free) is still refused."""
+    from wildgan.errors import WildganWarning
+
+    archive = _zip(tmp_path / "pile.zip", {f"pile/{i:03d}.png": _png(i) for i in range(3)})
+    said: list[int] = []
+
+    def statvfs(blocks: int, free: int) -> object:
+        def fake(path: object) -> os.statvfs_result:
+            said.append(blocks)
+            return os.statvfs_result((4096, 4096, blocks, free, free, 1000, 1000, 1000, 0, 255))
+        return fake
+
+    for blocks, free in ((0, 0), (1000, 5000)):
+        monkeypatch.setattr(os, "statvfs", statvfs(blocks, free))
+        with pytest.warns(WildganWarning) as w:
+            tree = dl.safe_extract(archive, tmp_path / f"dest{blocks}")
+        assert tree is None and (tmp_path / f"dest{blocks}" / "pile" / "002.png").is_file() and said[-1] == blocks
+        assert [str(m.message) for m in w] == [f"{tmp_path}: its file system reports no usable size "
+                                               f"({free} of {blocks} blocks free), as FUSE and some network file "
+                                               f"systems do, so whether an archive's unpack fits there is not checked "
+                                               f"before it is written"]
+    monkeypatch.setattr(os, "statvfs", statvfs(1000, 0))         # (a full disk: credible, refused as it was)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: unpacks to .* more than the disk of "
+                                        rf"{re.escape(str(tmp_path))} has free \(0\.0 MiB; "):
+        dl.safe_extract(archive, tmp_path / "full")
+    assert not (tmp_path / "full").exists()
+
+
 def test_an_archive_member_longer_than_it_says_writes_no_more_and_leaves_no_unpack(tmp_path: Path,
                                                                                     _cache: Path) -> None:
     """The free-space check trusts the declared sizes, which the readers hold each member to: zipfile stops a
@@ -486,10 +518,12 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
              "gzcut.tar.gz": gzip.compress(whole)[:-4]}
     said = {"damaged": r"the header that follows its first 1 member, at byte 1024 of the tar, is damaged: the "
                        r"members after it cannot be read",
-            "cut": r"its data ends inside the header that follows its first 3 members: cut short",
+            "cut": r"its data ends inside the header that follows its first 3 members: cut short, an interrupted "
+                   r"copy or download\?",
             "joined": r"it holds more after its end-of-archive block, which follows its first 3 members \(archives "
                       r"joined into one\?\): what follows would be left out",
-            "gzcut": r"Compressed file ended before the end-of-stream marker was reached"}
+            "gzcut": r"its compressed data ends before its own end, after the end-of-archive block that follows "
+                     r"its first 3 members: cut short, an interrupted copy or download\?"}
     for name, data in files.items():
         archive = tmp_path / name
         archive.write_bytes(data)
@@ -734,8 +768,10 @@ def test_a_tar_whose_listing_stops_early_is_refused_by_its_listing_not_taken_for
     for name, data, why in (("cut.tar", pile[:end + 100], "its data ends inside the header that follows its first 3 "
                                                           "members: cut short"),
                             ("joined.tar", pile + pile, "it holds more after its end-of-archive block"),
-                            ("gzcut.tar.gz", gzip.compress(pile)[:-4], "Compressed file ended before the "
-                                                                       "end-of-stream marker was reached")):
+                            ("gzcut.tar.gz", gzip.compress(pile)[:-4], "its compressed data ends before its own "
+                                                                       "end, after the end-of-archive block that "
+                                                                       "follows its first 3 members: cut short, an "
+                                                                       "interrupted copy or download?")):
         (tmp_path / name).write_bytes(data)
         for read in (dl.archive_member_names, load_dataset):
             with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / name))}: not a readable tar archive or "
@@ -785,3 +821,141 @@ def test_names_that_differ_only_in_case_are_refused_where_the_file_system_folds_
     _zip(tmp_path / "strasse.zip", {"cells/stra\u00dfe/0.png": _png(1), "cells/strasse/0.png": _png(2)})
     dl.safe_extract(tmp_path / "strasse.zip", tmp_path / "dest2")
     assert sorted(p.name for p in (tmp_path / "dest2" / "cells").iterdir()) == ["strasse", "stra\u00dfe"]
+
+
+def test_an_unpack_made_before_the_case_check_is_checked_again_where_the_cache_folds_case(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unpack that a wildgan before the case check made on a file system that folds case kept one of 'Normal/' and
+    'normal/' (its images merged into one class) and was reused as it was. Its .source now records what made it: an
+    earlier one (the archive's path alone, or no .source) is checked by listing the archive, refused where two names
+    differ only in case, and otherwise kept, its .source written anew; where case is kept, it is not even listed."""
+    members = {"cells/Normal/000.png": _png(1), "cells/normal/000.png": _png(2)}
+    archive = tmp_path / "cells.tar"
+    with tarfile.open(archive, "w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    assert source.read_text() == f"{archive.resolve()}\nwildgan-unpack {dl.UNPACK_VERSION}\n"
+    listed: list[Path] = []
+    real_members = dl._archive_members
+
+    def members_of(a: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+        listed.append(a)
+        return real_members(a, limit)
+
+    monkeypatch.setattr(dl, "_archive_members", members_of)
+    for earlier in (f"{archive.resolve()}\n", None):           # (an earlier wildgan's .source, and none at all)
+        if earlier is None:
+            source.unlink()
+        else:
+            source.write_text(earlier)
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+        with pytest.raises(DataError) as e:
+            dl.unpack_cached(archive)
+        assert str(e.value) == (f"{archive}: holds 'cells/Normal/' and 'cells/normal/', names that differ only in "
+                                f"case, which the file system of {_cache} does not tell apart: its unpack there "
+                                f"({tree.name}, made by an earlier wildgan) kept only one of them; rename one and make "
+                                f"the archive again, or set $WILDGAN_CACHE to a folder on a file system that keeps "
+                                f"case apart")
+        assert tree.is_dir() and (source.read_text() if source.exists() else None) == earlier     # (still refused)
+        assert listed == [archive]
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: False)
+        listed.clear()
+        assert dl.unpack_cached(archive) == tree and not listed                  # (case kept: nothing to list)
+        assert source.read_text() == f"{archive.resolve()}\nwildgan-unpack {dl.UNPACK_VERSION}\n"
+        monkeypatch.setattr(dl, "_folds_case", lambda folder: True)
+        assert dl.unpack_cached(archive) == tree and not listed                  # (checked once: not listed again)
+    # an earlier unpack of an archive without such names, where case folds: listed once, then kept
+    archive = _zip(tmp_path / "pile.zip", {"pile/a.png": _png(1), "pile/b.png": _png(2)})
+    tree = dl.unpack_cached(archive)
+    (_cache / f"{tree.name}.source").write_text(f"{archive.resolve()}\n")
+    assert dl.unpack_cached(archive) == tree and dl.unpack_cached(archive) == tree and listed == [archive]
+    assert (_cache / f"{tree.name}.source").read_text().endswith(f"\nwildgan-unpack {dl.UNPACK_VERSION}\n")
+
+
+def test_a_cache_folder_that_cannot_be_probed_is_asked_by_its_own_name_in_another_case(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no probe file can be written (a shared cache of someone else's), whether the folder's file system folds
+    case is asked by the folder's own name in another case: the same folder there, another or none elsewhere."""
+    (tmp_path / "Cache").mkdir()
+    (tmp_path / "cACHE").mkdir()                    # (a case-keeping system holds both: not the same folder)
+    (tmp_path / "folded").mkdir()
+    (tmp_path / "123").mkdir()                      # (a name without letters: nothing to ask)
+
+    def refused(*a: object, **k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(dl.tempfile, "mkstemp", refused)
+    assert not dl._folds_case(tmp_path / "Cache") and not dl._folds_case(tmp_path / "123")
+    (tmp_path / "FOLDED").symlink_to(tmp_path / "folded")           # (as a file system that folds case finds it)
+    assert dl._folds_case(tmp_path / "folded")
+
+
+def _long_tar(first: str, n: int = 250) -> bytes:
+    """A plain tar of `first`, then n small files: more than archive_member_names' first 200."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in (first, *(f"cells/x/{i:03d}.bin" for i in range(n))):
+            info = tarfile.TarInfo(name)
+            info.size = 600
+            t.addfile(info, io.BytesIO(bytes(range(200)) * 3))
+    return b.getvalue()
+
+
+def test_a_tar_cut_short_inside_a_member_is_named_as_cut_by_every_listing(tmp_path: Path, _cache: Path) -> None:
+    """A tar cut short inside a member past the first 200 (the listing that detection reads first) was found by the
+    second, whole listing of a tar with CIFAR batches among its first names (readers._tar_kind), and by the unpack's,
+    which said tarfile's bare words: '(unexpected end of data)', or a compressed tar's decompressor's. Every listing
+    says what is wrong in the words of the listing's other refusals, naming the member where the data ends."""
+    import gzip
+
+    whole = _long_tar("cells/data_batch_1")
+    cut = whole[: whole.find(b"cells/x/230.bin") + 512 + 300]               # (300 bytes into member 232's data)
+    (tmp_path / "cut.tar").write_bytes(cut)
+    (tmp_path / "cut.tar.gz").write_bytes(gzip.compress(whole)[:len(gzip.compress(cut))])
+    for name, why in (("cut.tar", "its data ends inside member 'cells/x/230.bin', the last of its first 232 members: "
+                                  "cut short"),
+                      ("cut.tar.gz", "its data ends after its first ")):
+        archive = tmp_path / name
+        assert len(dl.archive_member_names(archive)) == 200                     # (the first 200: no end judged)
+        for read in (detect_format, load_dataset, lambda a: dl.archive_member_names(a, limit=None),
+                     lambda a: dl.safe_extract(a, tmp_path / "dest")):
+            with pytest.raises(DataError) as e:
+                read(archive)
+            assert str(e.value).startswith(f"{archive}: not a readable tar archive or truncated ({why}"), str(e.value)
+            assert str(e.value).endswith(": cut short, an interrupted copy or download?)"), str(e.value)
+    assert not _cache.exists() and not (tmp_path / "dest").exists()
+
+
+def test_a_damaged_tar_guessed_from_its_first_200_names_is_refused_when_read(tmp_path: Path, _cache: Path) -> None:
+    """archive_member_names' first 200 names are not judged for an early end: detection takes only a guess at the
+    layout from them, and the read of an image tree unpacks it whole, which judges it: a tar damaged past its first
+    200 members is refused there, not read as the part before the damage."""
+    whole = _long_tar("cells/a/000.png")
+    damaged = bytearray(whole)
+    damaged[whole.find(b"cells/x/230.bin")] ^= 0xFF                         # (its header's checksum fails)
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(bytes(damaged))
+    assert detect_format(archive) == "folder-tar"
+    with pytest.raises(DataError) as e:
+        load_dataset(archive)
+    assert str(e.value) == (f"{archive}: not a readable tar archive or truncated (the header that follows its first "
+                            f"231 members, at byte {whole.find(b'cells/x/230.bin')} of the tar, is damaged: the "
+                            f"members after it cannot be read)")
+    assert not [p for p in _cache.iterdir() if p.is_dir()]
+
+
+def test_an_archive_whose_path_is_not_valid_utf8_is_unpacked_and_found_again(tmp_path: Path, _cache: Path) -> None:
+    """A path of bytes that are not UTF-8 (an old Latin-1 file name on Linux), which Python holds with lone
+    surrogates, failed the unpack's key with a bare UnicodeEncodeError. Its key and .source keep its own bytes."""
+    archive = tmp_path / os.fsdecode(b"caf\xe9.zip")
+    try:
+        _zip(archive, {"pile/a.png": _png(1)})
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    tree = dl.unpack_cached(archive)
+    assert dl.unpack_cached(archive) == tree and (tree / "pile" / "a.png").is_file()
+    assert dl._read_source(_cache / f"{tree.name}.source") == (str(archive.resolve()), dl.UNPACK_VERSION)

@@ -21,8 +21,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import DataError, option_words
-from ..fileio import atomic_write_stream, file_digest
+from ..errors import DataError, option_words, warn_user
+from ..fileio import atomic_write_stream, atomic_write_text, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -75,8 +75,20 @@ def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest:
     Windows' by default, a FAT or exFAT drive): unpacked there, the second file overwrote the first and the second
     folder's images joined the first's class, without a word. Where names keep their case (Linux), both are kept.
     elsewhere: as safe_extract's."""
+    clash = _case_clash(members)
+    if clash is None or not _folds_case(dest):
+        return
+    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
+                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
+                    f"the other; rename one and make the archive again, or "
+                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
+def _case_clash(members: list[tuple[str, str, bool]]) -> tuple[str, str] | None:
+    """The first two names of `members` (as _check_no_clash's) that differ only in case, as the unpack writes them
+    (a folder's with a '/'), or None."""
     seen: dict[str, str] = {}       # each name an unpack makes, folded as such a file system folds it -> that name
-    clash = None
+    clash: tuple[str, str] | None = None
     for _, name, is_dir in members:
         parts = [q for q in name.split("/") if q not in ("", ".")]
         for i in range(1, len(parts) + 1):
@@ -86,25 +98,26 @@ def _check_case_clash(members: list[tuple[str, str, bool]], archive: Path, dest:
             first = seen.setdefault(unicodedata.normalize("NFC", path.rstrip("/")).lower(), path)
             if first.rstrip("/") != path.rstrip("/"):      # (the same name a file and a folder: _check_no_clash's)
                 clash = clash or (first, path)
-    if clash is None or not _folds_case(dest):
-        return
-    raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file "
-                    f"system of {dest.parent} does not tell apart: unpacked there, one would overwrite or merge into "
-                    f"the other; rename one and make the archive again, or "
-                    f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+    return clash
 
 
 def _folds_case(folder: Path) -> bool:
     """Whether the file system of `folder` (or of its nearest existing parent) takes two names that differ only in
-    case for one: a probe file's name, upper-cased, is found there. False where no probe can be written (the unpack
-    then fails on that anyway)."""
+    case for one: a probe file's name, upper-cased, is found there. Where no probe can be written (a shared cache
+    of someone else's, whose earlier unpacks are still read: _check_earlier_unpack), the folder's own name in
+    another case is the probe; False where it has no letters."""
     at = next((d for d in (folder, *folder.parents) if d.is_dir()), None)
     if at is None:
         return False
     try:
         fd, probe = tempfile.mkstemp(prefix=".wildgan-case-", dir=at)
     except OSError:
-        return False
+        other = at.parent / at.name.swapcase()
+        try:
+            # (the same folder, not merely one of that name: case-keeping systems can hold both)
+            return other != at and os.path.samefile(at, other)
+        except OSError:
+            return False
     os.close(fd)
     try:
         return os.path.exists(os.path.join(at, os.path.basename(probe).upper()))
@@ -152,16 +165,45 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     if not block:
         return None
     if len(block) < tarfile.BLOCKSIZE:
-        return f"its data ends inside the header that follows its first {members}: cut short"
+        return f"its data ends inside the header that follows its first {members}: {_CUT}"
     if block.count(0) < tarfile.BLOCKSIZE:
         return (f"the header that follows its first {members}, at byte {tar.offset} of the tar, is damaged: the "
                 f"members after it cannot be read")
     assert tar.fileobj is not None
-    while chunk := tar.fileobj.read(1 << 20):
-        if chunk.count(0) < len(chunk):
-            return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
-                    f"joined into one?): what follows would be left out")
+    try:
+        while chunk := tar.fileobj.read(1 << 20):
+            if chunk.count(0) < len(chunk):
+                return (f"it holds more after its end-of-archive block, which follows its first {members} (archives "
+                        f"joined into one?): what follows would be left out")
+    except EOFError:        # (a compressed tar's decompressor: its words said nothing of where, or of what to do)
+        return (f"its compressed data ends before its own end, after the end-of-archive block that follows its "
+                f"first {members}: {_CUT}")
     return None
+
+
+# how a listing says a tar whose data ends too soon: what happened, and so what to do
+_CUT = "cut short, an interrupted copy or download?"
+
+
+def _list_tar(tar: tarfile.TarFile, archive: Path, limit: int | None = None) -> list[tarfile.TarInfo]:
+    """The members of `tar` (the archive `archive`, opened), the first `limit` of them (None: all). A listing that the
+    data's end cuts short after a member is refused as _tar_end_problem's are, naming that member: tarfile said
+    only 'unexpected end of data' (a plain tar cut inside a member), a compressed tar its decompressor's words."""
+    members: list[tarfile.TarInfo] = []
+    try:
+        for m in tar:
+            members.append(m)
+            if limit is not None and len(members) >= limit:
+                break
+    except (tarfile.ReadError, EOFError) as e:
+        if not members or (isinstance(e, tarfile.ReadError) and str(e) != "unexpected end of data"):
+            raise           # (nothing listed: the file is not a tar, archive_problem's to say; or other damage)
+        n = len(members)
+        said = f"{n} member{'' if n == 1 else 's'}"
+        where = (f"inside member {members[-1].name!r}, the last of its first {said}" if isinstance(e, tarfile.ReadError)
+                 else f"after its first {said}, inside {members[-1].name!r} or the header after it")
+        raise DataError(f"{archive}: not a readable tar archive or truncated (its data ends {where}: {_CUT})") from e
+    return members
 
 
 def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unpack it into {}") -> None:
@@ -179,7 +221,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             return
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
-            members = tar.getmembers()
+            members = _list_tar(tar, archive)
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
@@ -284,13 +326,24 @@ UNPACK_KEEP_FREE = 64 << 20     # left free beside an unpack, for everything els
 
 
 def _free_bytes(folder: Path) -> int | None:
-    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known."""
+    """The free space of the disk that holds `folder` (or its nearest existing parent); None where not known: the
+    system does not say, or its numbers say nothing (warned of)."""
     for d in (folder, *folder.parents):
         if d.exists():
             try:
-                return shutil.disk_usage(d).free
+                if not hasattr(os, "statvfs"):      # (Windows: its numbers come from GetDiskFreeSpaceEx, always real)
+                    return shutil.disk_usage(d).free
+                st = os.statvfs(d)
             except OSError:
                 return None
+            if st.f_blocks == 0 or st.f_frsize == 0 or st.f_bavail > st.f_blocks:
+                # FUSE mounts (sshfs, rclone, gcsfuse) and some network file systems report 0 blocks, or more free
+                # than in all: read as a full disk, every unpack there was refused with room to spare
+                warn_user(f"{d}: its file system reports no usable size ({st.f_bavail} of {st.f_blocks} blocks "
+                          f"free), as FUSE and some network file systems do, so whether an archive's unpack fits "
+                          f"there is not checked before it is written")
+                return None
+            return st.f_bavail * st.f_frsize
     return None
 
 
@@ -399,22 +452,28 @@ def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[s
     every one. A tar listed to its end is refused where its listing stopped early (_tar_end_problem), as safe_extract
     refuses it: tarfile stops at a damaged header without a word, and the names before it told its layout wrong (a
     batch file first, images after the damage: CIFAR batches)."""
-    archive = Path(archive)
-    names: list[str] = []
+    return [name for _, name, _ in _archive_members(Path(archive), limit)]
+
+
+def _archive_members(archive: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+    """archive_member_names' listing, each member as _check_no_clash takes it: (its name as the archive says it, the
+    name its unpack has, whether it is a folder)."""
+    names: list[tuple[str, str, bool]] = []
     opened = False
     try:
         if _kind(archive) == "zip":
             with _open_zip(archive) as z:
-                names = [_zip_name(m) for m in z.infolist()]       # (the names its unpack has)
+                names = [(m.orig_filename, _zip_name(m), m.is_dir()) for m in z.infolist()]
             return names if limit is None else names[:limit]
         kept = type("_Kept", (_KeptHeader,), {})
         with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
             opened = True
-            for m in tar:
-                names.append(_tar_name(m))                           # (the names its unpack has)
-                if limit is not None and len(names) >= limit:
-                    break
-            else:
+            names = [(m.name, _tar_name(m), m.isdir()) for m in _list_tar(tar, archive, limit)]
+            # A listing stopped at the limit is not judged (judging it reads the whole archive, which the limit
+            # is there to spare): its one caller, readers._detect, takes from those names only a guess at the
+            # layout, and each guess is read whole before any data is taken: CIFAR batches among them are listed
+            # again to the end (readers._tar_kind, judged here), an image tree is unpacked (safe_extract, judged).
+            if limit is None or len(names) < limit:
                 ended = _tar_end_problem(tar, kept, len(names))
                 if ended is not None:
                     raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
@@ -434,14 +493,17 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
 
     The archive is extracted into a temporary sibling folder and renamed at the end, so an interrupted unpack leaves
     only a '.tmp-*' folder that is never mistaken for a finished one. Each unpack has a '<folder>.source' file
-    naming its archive, touched at every use: the unpacks of the same archive's earlier contents (it was replaced
-    or changed since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can
-    reach them again.
+    naming its archive and what made it (UNPACK_VERSION: an earlier wildgan's unpack is checked again where it is
+    reused), touched at every use: the unpacks of the same archive's earlier contents (it was replaced or changed
+    since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can reach them
+    again.
     """
     given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
     archive = given.resolve()
     st = archive.stat()
-    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    # (surrogateescape: a path that is not valid UTF-8, which Python holds with lone surrogates, has its own bytes;
+    # a valid one, the key it always had)
+    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
     stems = _unpack_stems(archive.name)
     stem = stems[0]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
@@ -449,7 +511,10 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
     # once complete, as here; its decoded caches, named after it, are read too)
     found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
     if found is not None:
+        if _unpack_version(found) < UNPACK_VERSION:
+            _check_earlier_unpack(given, found, elsewhere)
         _mark_used(found, archive)
         _drop_earlier_unpacks(root, stems, found, archive)
         return found
@@ -473,8 +538,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         except OSError:
             pass
     try:
-        safe_extract(given, tmp, elsewhere="pass cache_dir= {}" if cache_dir is not None else
-                     "set $WILDGAN_CACHE to {}")
+        safe_extract(given, tmp, elsewhere=elsewhere)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -503,18 +567,61 @@ def _unpack_stems(name: str) -> tuple[str, ...]:
     return (stem,) if earlier == stem or name.lower().endswith(".zip") else (stem, earlier)
 
 
+# What made an unpack, its .source file's last line ('wildgan-unpack 2'): 2, names that differ only in case refused
+# where the cache's file system folds case (_check_case_clash). Before it: 1, a .source of the archive's path alone;
+# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack).
+UNPACK_VERSION = 2
+_UNPACK_MARK = "wildgan-unpack "
+
+
 def _source_file(unpacked: Path) -> Path:
     return unpacked.parent / f"{unpacked.name}.source"
 
 
+def _read_source(src: Path) -> tuple[str, int]:
+    """(the archive's path, the UNPACK_VERSION) that the .source file `src` records."""
+    text = src.read_text(encoding="utf-8", errors="surrogateescape").rstrip("\n")    # (as atomic_write_text writes)
+    path, _, last = text.rpartition("\n")
+    if path and last.startswith(_UNPACK_MARK) and last[len(_UNPACK_MARK):].isdigit():
+        return path, int(last[len(_UNPACK_MARK):])
+    return text.strip(), 1
+
+
+def _unpack_version(unpacked: Path) -> int:
+    """The UNPACK_VERSION of the wildgan that made `unpacked` (0: no .source, or one that cannot be read)."""
+    try:
+        return _read_source(_source_file(unpacked))[1]
+    except (OSError, UnicodeDecodeError):
+        return 0
+
+
+def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None:
+    """Refuse `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, where the archive holds
+    names that differ only in case and the cache's file system folds case: that unpack kept one of each (an image
+    overwritten, two class folders merged) without a word, and was reused as it was. Its names are listed, not
+    unpacked again (which writes every file), and only on such a file system: elsewhere both names were kept.
+    elsewhere: as safe_extract's."""
+    if not _folds_case(unpacked.parent):
+        return
+    clash = _case_clash(_archive_members(archive, None))
+    if clash is not None:
+        # (left in place, not read: a job of the earlier wildgan may be reading it; swept a day after its last use
+        # once the archive is made again, as the unpack of its earlier contents)
+        raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the "
+                        f"file system of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, "
+                        f"made by an earlier wildgan) kept only one of them; rename one and make the archive again, or "
+                        f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
 def _mark_used(unpacked: Path, archive: Path) -> None:
-    """Write (or touch) the unpack's .source file: which archive it holds, and when it was last used."""
+    """Write (or touch) the unpack's .source file: which archive it holds, what made it (UNPACK_VERSION), and when it
+    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it."""
     src = _source_file(unpacked)
     try:
-        if src.is_file():
+        if _unpack_version(unpacked) >= UNPACK_VERSION:
             os.utime(src)
         else:
-            src.write_text(str(archive) + "\n", encoding="utf-8")
+            atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
     except OSError:     # a read-only cache (shared, made by someone else) is still read; it is just not swept
         pass
 
@@ -530,9 +637,9 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
         try:
-            if src.read_text(encoding="utf-8").strip() != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
+            if _read_source(src)[0] != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
                 continue
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             continue
         shutil.rmtree(old, ignore_errors=True)
         for decoded in root.glob(f"{glob.escape(old.name)}.decoded-*.npz"):
