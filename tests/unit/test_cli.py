@@ -1034,14 +1034,112 @@ def test_evaluate_on_other_data_counts_the_runs_own_training_images_among_it(tmp
     assert main(["evaluate", str(run), "--data", str(tmp_path / "fresh.npz"), *argv]) == 0
     assert "trained on (the same pixels)" not in capsys.readouterr().err
     # a record of other training images (a crash between it and split.json) or none (a run trained before it was
-    # kept): nothing said, never a wrong count
+    # kept): the run's training images rebuilt from its data (an .npz: one read), never a wrong count, and the
+    # record written again for the next evaluation
     with np.load(run / "train_hashes.npz") as z:
         hashes = z["hashes"]
     np.savez(run / "train_hashes.npz", hashes=hashes, train_pixels_sha256=np.asarray("0" * 64))
     for _ in ("other", "none"):
         assert main(["evaluate", str(run), "--data", str(tmp_path / "labelled.npz"), *argv]) == 0
-        assert "trained on (the same pixels)" not in capsys.readouterr().err
-        (run / "train_hashes.npz").unlink(missing_ok=True)
+        err = capsys.readouterr().err
+        assert err.count("9 of its 21 test images (6 normal, 3 anomalous) are images") == 1, err
+        assert "not checked" not in err, err
+        with np.load(run / "train_hashes.npz") as z:
+            assert np.array_equal(z["hashes"], hashes)
+        (run / "train_hashes.npz").unlink()
+
+
+def _pile_run(tmp_path: Path, capsys, pile: "str | Path") -> Path:
+    """A tiny unlabelled run on `pile`, trained before RUN/train_hashes.npz was kept (the file deleted)."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(pile), "--dataset", "unlabelled", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0, capsys.readouterr().err
+    (run / "train_hashes.npz").unlink()
+    capsys.readouterr()
+    return run
+
+
+def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data_was_not_checked(tmp_path, capsys):
+    # a run trained before train_hashes.npz was kept: nothing was checked, and nothing said. Its training images are
+    # rebuilt where that is cheap beside the evaluation, else one line says the data was not checked, and why
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    pile = rng.integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    (tmp_path / "pile").mkdir()
+    for i, im in enumerate(pile):
+        Image.fromarray(im).save(tmp_path / "pile" / f"{i:02d}.png")
+    new = rng.integers(0, 255, (12, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "few.npz", x=np.concatenate([pile[:6], pile[30:33], new]),
+             y=np.array([0] * 6 + [1] * 3 + [0, 1] * 6))
+    many = np.concatenate([pile, new])
+    np.savez(tmp_path / "many.npz", x=many, y=np.array([0] * 40 + [0, 1] * 6))
+    run = _pile_run(tmp_path, capsys, tmp_path / "pile")
+    argv = ["--normal", "0", "--no-controls", "--no-progress", "--threads", "1"]
+    # 40 image files to decode again for 21 images scored: not done, said in one line
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "few.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert err.count("not checked") == 1, err
+    assert f"note: {tmp_path / 'few.npz'}: not checked for images {run} was trained on: {run} keeps no " \
+           f"train_hashes.npz" in err, err
+    assert "would decode the 40 images of" in err and "more than the 21 scored here" in err, err
+    assert not (run / "train_hashes.npz").exists()
+    # 52 images scored: the 40 files are decoded again, their checksums kept for next time
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "40 of its 52 test images (40 normal, 0 anomalous) are images" in err and "not checked" not in err, err
+    assert (run / "train_hashes.npz").is_file()
+    # then the smaller data is checked too, from the record
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "few.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "9 of its 21 test images (6 normal, 3 anomalous) are images" in err and "not checked" not in err, err
+    # the training images edited since, or gone: not counted as the run's (their checksum is not split.json's), said
+    (run / "train_hashes.npz").unlink()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "pile" / "03.png")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "are images" not in err and err.count("not checked") == 1, err
+    assert "are not those split.json records (their pixel checksum differs" in err, err
+    assert not (run / "train_hashes.npz").exists()
+    shutil.rmtree(tmp_path / "pile")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert f"its data {tmp_path / 'pile'} is not there any more" in err and err.count("not checked") == 1, err
+
+
+def test_score_of_labelled_data_counts_the_runs_own_training_images_once(tmp_path, capsys, monkeypatch):
+    # `score --data D --normal CLASS` labels its rows for an AUC as evaluate does: the same warning, said once, also
+    # for a run without train_hashes.npz (rebuilt; a run folder that takes no file still gets its count). Images
+    # scored without labels (a pile) are not checked: no AUC is made of them
+    import wildgan.data.splits as splits
+
+    rng = np.random.default_rng(2)
+    pile = rng.integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "pile.npz", x=pile)
+    new = rng.integers(0, 255, (12, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "labelled.npz", x=np.concatenate([pile[:6], pile[30:33], new]),
+             y=np.array([0] * 6 + [1] * 3 + [0, 1] * 6))
+    run = _pile_run(tmp_path, capsys, tmp_path / "pile.npz")
+
+    def read_only(*_a, **_k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(splits, "write_train_hashes", read_only)
+    argv = ["--no-progress", "--threads", "1", "--out", str(tmp_path / "s.csv")]
+    assert main(["score", str(run), "--data", str(tmp_path / "labelled.npz"), "--normal", "0", *argv]) == 0
+    err = capsys.readouterr().err
+    assert err.count("trained on (the same pixels)") == 1, err
+    assert "9 of its 21 test images (6 normal, 3 anomalous) are images" in err, err
+    assert not (run / "train_hashes.npz").exists()
+    assert main(["score", str(run), "--data", str(tmp_path / "labelled.npz"), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "same pixels" not in err and "not checked" not in err, err
+    # the Python API's AUC of labelled data (evaluate_run; Detector makes none): the same count, as a warning
+    from wildgan.evaluation.run import evaluate_run
+
+    with pytest.warns(WildganWarning, match="9 of its 21 test images"):
+        evaluate_run(run, str(tmp_path / "labelled.npz"), normal=("0",), controls=False, write=False)
 
 
 def test_a_damaged_final_network_file_says_that_resume_writes_it_again_and_it_does(tiny_npz, tmp_path, capsys):

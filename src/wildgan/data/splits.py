@@ -1374,7 +1374,9 @@ def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | 
 # Each training image's own checksum, beside split.json (which keeps one for all of them, train_pixels_sha256): for
 # `evaluate --data OTHER` to tell how many of OTHER's images are the run's own training images (a pile run evaluated on
 # labelled copies of its pile: the AUC is then partly of images the networks saw). 8 bytes per image (CIFAR-10's
-# 50,000: 400 kB) and one more pass over the training pixels at each start (BLAKE2b: about 1 s per GB)
+# 50,000: 400 kB) and one more pass over the training pixels at each start (BLAKE2b: about 1 s per GB). A run trained
+# before the file was kept has it made by the first evaluation that can rebuild its training images cheaply
+# (evaluation.run._rebuilt_train_hashes)
 TRAIN_HASHES_FILE = "train_hashes.npz"
 
 
@@ -1390,13 +1392,15 @@ def image_hashes(x: np.ndarray) -> np.ndarray:
     return np.frombuffer(b"".join(digests), "<u8").astype(np.uint64) if digests else np.zeros(0, np.uint64)
 
 
-def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str) -> None:
+def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str,
+                       hashes: np.ndarray | None = None) -> None:
     """RUN/train_hashes.npz (TRAIN_HASHES_FILE): image_hashes of the training images x, with the checksum of all of them
     that split.json records (read_train_hashes takes the file only for the split.json it was written with: a crash
-    between the two leaves a file of other images, ignored). Written atomically."""
+    between the two leaves a file of other images, ignored). Written atomically. hashes: image_hashes(x), where the
+    caller has them already."""
     from ..fileio import atomic_write_stream
 
-    hashes = image_hashes(x)
+    hashes = image_hashes(x) if hashes is None else hashes
     atomic_write_stream(lambda f: np.savez(f, hashes=hashes, train_pixels_sha256=np.asarray(train_pixels_sha256)),
                         Path(run_dir) / TRAIN_HASHES_FILE)
 

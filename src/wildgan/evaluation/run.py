@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes)
-from ..errors import ConfigError, HeldWarning, in_cli, option_words, shell_word, warn_user
+from ..errors import ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -82,15 +83,21 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
         _say(log, f"warning: {data}: {msg}{of}")
 
 
-def _warn_training_images(split: AnomalySplit, run_dir: Path, recorded: dict[str, Any], data: str,
+def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], data: str,
                            log: Callable[[str], None] | None) -> None:
     """Other data whose test images include the run's own training images (the same pixels, by the checksum of each
     that the run keeps: data.splits.read_train_hashes): a pile run evaluated on labelled copies of its pile. Their
-    scores are of images the networks saw, and the AUC over them is not one of new images; nothing said of a run
-    trained before the checksums were kept."""
-    trained = read_train_hashes(run_dir, recorded)
-    if trained is None or not len(split.test_x):
+    scores are of images the networks saw, and the AUC over them is not one of new images. A run without those
+    checksums (trained before they were kept) has them made from its training images rebuilt, where that is cheap
+    beside the evaluation (_rebuilt_train_hashes); otherwise one line says that the data was not checked, and why."""
+    if not len(split.test_x):
         return
+    trained = read_train_hashes(run_dir, recorded)
+    if trained is None:
+        trained, why = _rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
+        if trained is None:
+            _say(log, f"note: {data}: not checked for images {run_dir} was trained on: {why}")
+            return
     seen = np.isin(image_hashes(split.test_x), trained)
     m = int(seen.sum())
     if not m:
@@ -100,6 +107,68 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, recorded: dict[str
               f"anomalous) are images {run_dir} was trained on (the same pixels): their scores are of images the "
               f"networks saw, which tend to score as normal, so the AUCs are not those of new images; evaluate on "
               f"images the run did not train on for those")
+
+
+# formats whose images are arrays (no image file decoded): rebuilding a run's training images from them costs about
+# one pass over their pixels, less than scoring any number of images beside them
+_ARRAY_FORMATS = ("npz", "unlabelled-npz", "cifar-batches", "unlabelled-cifar-batches")
+
+
+def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], n_scored: int
+                          ) -> tuple[np.ndarray | None, str]:
+    """The image_hashes of a run's training images, rebuilt from its data as training read it (the run's split.json
+    `recorded`, its config `cfg`), for a run that keeps no train_hashes.npz (or one not of them); kept there for next
+    time where the run folder takes it. Only where rebuilding costs little beside an evaluation that scores n_scored
+    images: an array data set (one read, no file decoded), or image files no more numerous than the images scored
+    (each of which is decoded as well, then scored by several networks). None, with why in words, otherwise: the
+    data gone, unreadable, or not the images split.json records (their pixel checksum), which would count other
+    images as the training ones."""
+    from ..data.replay import as_fit_read
+    from ..data.splits import TRAIN_HASHES_FILE, pixels_sha256, write_train_hashes
+
+    kept = (f"{run_dir / TRAIN_HASHES_FILE} is not of the training images split.json records"
+            if (run_dir / TRAIN_HASHES_FILE).exists() else
+            f"{run_dir} keeps no {TRAIN_HASHES_FILE} (its training images' checksums, which an older wildgan did "
+            f"not keep)")
+    src = cfg.data.data
+    where = src or "its data"
+    pixels = recorded.get("train_pixels_sha256")
+    if not isinstance(pixels, str):
+        return None, f"{kept}, and its split.json has no checksum of the training images to rebuild them against"
+    if recorded.get("detector_input") and not src:
+        return None, f"{kept}, and it was trained by Detector.fit on images given in memory or as a list of files, " \
+                     f"which cannot be read again from its record"
+    n_read = recorded.get("n_read", recorded.get("n_train"))
+    if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored):
+        many = n_read if isinstance(n_read, int) else "unknown number of"
+        return None, f"{kept}, and rebuilding them would decode the {many} images of {where} again, more than the " \
+                     f"{n_scored} scored here"
+    if missing_run_data_error(src, run_dir) is not None:
+        return None, f"{kept}, and its data {src} is not there any more to rebuild them from"
+    import warnings
+
+    data = cfg.data
+    if recorded.get("detector_input"):
+        # a fit of an earlier wildgan recorded dataset 'auto' for what it read whole (as the training scores read it)
+        data = (as_fit_read(cfg, run_dir / "config.json", note=lambda _: None) or cfg).data
+    try:
+        with warnings.catch_warnings():
+            # what the run's data says of itself (tiny images, files changed since) belongs to its own commands:
+            # here it is read for a count only, whose outcome is the one line said
+            warnings.simplefilter("ignore")
+            train_x = build_split(data, recorded=recorded, progress=False).train_x
+    except (WildganError, OSError) as e:
+        return None, f"{kept}, and its training images could not be rebuilt from {where}: {e}"
+    if pixels_sha256(train_x) != pixels:
+        return None, (f"{kept}, and the training images rebuilt from {where} are not those split.json records (their "
+                      f"pixel checksum differs: the data changed since, or is read otherwise now)")
+    hashes = image_hashes(train_x)
+    if os.access(run_dir, os.W_OK):
+        try:
+            write_train_hashes(run_dir, train_x, pixels, hashes=hashes)
+        except OSError:
+            pass               # (a record for next time only: this evaluation has what it needs)
+    return hashes, ""
 
 
 def _next_steps(run_dir: Path | str) -> str:
@@ -200,7 +269,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         _warn_other_scale(split, recorded, int(cfg.net.resolution), str(dc.data), log)
         _warn_other_channels(split, recorded, str(dc.data), log)
         if not trained_on_it:             # (the run's own data: said above, of all its images)
-            _warn_training_images(split, Path(run_dir), recorded, str(dc.data), log)
+            _warn_training_images(split, Path(run_dir), cfg, recorded, str(dc.data), log)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with "
