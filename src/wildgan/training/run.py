@@ -73,9 +73,11 @@ from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
 from .tblog import require_tensorboard
 
-# what to do when the run folder cannot be written (read-only, no permission, a full disk), said by the CLI too, which
-# asks it before the data is read
-WRITABLE_RUN_DIR = "train into a folder that can be written (wildgan train --out DIR, Detector(run_dir=DIR))"
+def writable_run_dir_words() -> str:
+    """What to do when the run folder cannot be written (read-only, no permission, a full disk), in the words of the
+    call in progress (errors.option_words): a command's --out, or the run_dir of a Python call (Detector, train_run),
+    who was told of both and could pass only one."""
+    return f"train into a folder that can be written ({option_words('--out DIR', 'run_dir=DIR')})"
 
 
 # The ways on that train_run's refusals name, in the words of the call in progress (errors.option_words): the CLI's
@@ -904,7 +906,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
-    make_folder(run_dir, WRITABLE_RUN_DIR, label="the run folder")
+    make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
         if is_main:
