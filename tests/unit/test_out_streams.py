@@ -158,3 +158,27 @@ def test_a_stream_into_a_run_file_is_still_refused(tiny_run) -> None:
         with pytest.raises(ConfigError, match=r"is a file of the run"):
             check_out_file(f"/proc/self/fd/{f.fileno()}", "scores.csv", **CSV)
     assert (run / "config.json").read_bytes() == before
+
+
+def test_a_link_into_a_run_file_is_refused_with_a_name_that_can_be_written(tmp_path: Path) -> None:
+    """The refusal of `--out /dev/stdout >> RUN/config.json` offered a name beside the link, /dev/scores.csv (and
+    /proc/self/fd/scores.csv for /proc/self/fd/1): it names the run's file the link leads to, and offers one beside
+    it."""
+    from wildgan.training.run import refuse_a_run_or_study_file
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"data": {}, "net": {}, "train": {}}')
+    (run / "split.json").write_text("{}")
+    with open(run / "config.json", "ab") as f:
+        fd_link = f"/proc/self/fd/{f.fileno()}"
+        with pytest.raises(ConfigError) as e:
+            refuse_a_run_or_study_file(fd_link, "scores.csv")
+    assert str(e.value) == (f"--out {fd_link} (which leads to {run / 'config.json'}) is a file of the run {run}, "
+                            f"which wildgan writes and reads; write to another file, e.g. {run / 'scores.csv'}")
+    (tmp_path / "link.json").symlink_to(run / "config.json")
+    with pytest.raises(ConfigError, match=rf"e\.g\. {run / 'scores.csv'}$"):
+        refuse_a_run_or_study_file(tmp_path / "link.json", "scores.csv")
+    with pytest.raises(ConfigError, match=rf"^--out {run / 'config.json'} is a file of the run .* e\.g\. "
+                                          rf"{run / 'scores.csv'}$"):
+        refuse_a_run_or_study_file(run / "config.json", "scores.csv")      # (as before: no link, nothing to add)
