@@ -397,6 +397,9 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     dashed.write_text("contamination: 2\n")
     assert refusal("--config", str(dashed)).endswith(f'{dashed}: "contamination" must be in [0, 1), got 2 '
                                                      f'(the --contamination setting)')
+    dashed.write_text("latent-size: 0\n")            # (checked by the command line's own code)
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: "latent-size" must be >= 1, got 0 '
+                                                     f'(the --latent-size setting)')
     # typed beside the file, a flag wins over it, and is named as typed
     assert refusal("--config", str(flat), "--total-kimg", "-3") == ("wildgan: error: --total-kimg must be a positive "
                                                                     "number, got -3.0")

@@ -342,7 +342,9 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
     width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
     for flag, v in (("--width", width), ("--latent-size", latent_size)):
         if v is not None and v < 1:
-            raise ConfigError(f"{flag} must be >= 1, got {v}")       # (in the option's name, not the API's)
+            # (in the option's name, not the API's; its parts for a --config file's key, _said_with_config)
+            raise ConfigError(f"{flag} must be >= 1, got {v}", setting=flag[2:].replace("-", "_"), flag=flag,
+                              problem="must be >= 1", value=v)
     return net_config_for_preset(preset, resolution, channels, width=width, latent_size=latent_size)
 
 
