@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from .errors import ConfigError, option_words, warn_user
+from .errors import ConfigError, in_cli, option_words, warn_user
 from .fileio import version_state
 
 T = TypeVar("T")
@@ -61,6 +61,13 @@ def setting_words(flag: str | None, field: str) -> str:
     no option (flag None), and for values read from a file (file_values: a run's config.json, a --config file),
     which spell it so."""
     return field if flag is None or _FILE_VALUES.get() else option_words(flag, field)
+
+
+def bad_setting(flag: str | None, field: str, problem: str, v: Any) -> ConfigError:
+    """The refusal of `v` as the value of a setting: "NAME PROBLEM, got V", NAME as setting_words says it, with the
+    parts kept (ConfigError.setting ...) for a caller that names the setting as the place the value came from does."""
+    return ConfigError(f"{setting_words(flag, field)} {problem}, got {shown(v)}", setting=field, flag=flag,
+                        problem=problem, value=v)
 
 
 def as_typed(v: Any) -> str:
@@ -199,7 +206,7 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "", flags: dic
             want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
                     ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]",
                     "seed": "a whole number from 0 to 2**64 - 2"}[rule]
-            raise ConfigError(f"{setting_words((flags or {}).get(name), prefix + name)} must be {want}, got {shown(v)}")
+            raise bad_setting((flags or {}).get(name), prefix + name, f"must be {want}", v)
 
 
 @dataclass(frozen=True)
@@ -218,8 +225,7 @@ class NetConfig:
         r = self.resolution
         # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
         if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
-            raise ConfigError(f"{setting_words('--resolution', 'resolution')} must be a power of two >= 4, got "
-                              f"{shown(r)}")
+            raise bad_setting("--resolution", "resolution", "must be a power of two >= 4", r)
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
@@ -381,7 +387,7 @@ class DataConfig:
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise ConfigError(f"{setting_words('--contamination', 'contamination')} must be in [0, 1), got {shown(c)}")
+            raise bad_setting("--contamination", "contamination", "must be in [0, 1)", c)
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)
@@ -853,12 +859,24 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
         gamma = data.get("contamination", 0.0)
         clean = isinstance(gamma, (int, float)) and not gamma
         data = {**data, "contamination_draw": "nested" if clean else "choice"}
-    return RunConfig(data=from_dict(DataConfig, data, c), net=from_dict(NetConfig, d["net"], c),
-                     train=from_dict(TrainConfig, train, c),
-                     score=from_dict(ScoreConfig, d.get("score", {}), c),
+    return RunConfig(data=_in_section("data", lambda: from_dict(DataConfig, data, c)),
+                     net=_in_section("net", lambda: from_dict(NetConfig, d["net"], c)),
+                     train=_in_section("train", lambda: from_dict(TrainConfig, train, c)),
+                     score=_in_section("score", lambda: from_dict(ScoreConfig, d.get("score", {}), c)),
                      preset=d.get("preset", "custom"), method=d.get("method", "wildgan"),
-                     fanogan=fanogan_config_from_dict(d.get("fanogan", {}), c),
-                     search=from_dict(SearchConfig, d.get("search", {}), c))
+                     fanogan=_in_section("fanogan", lambda: fanogan_config_from_dict(d.get("fanogan", {}), c)),
+                     search=_in_section("search", lambda: from_dict(SearchConfig, d.get("search", {}), c)))
+
+
+def _in_section(section: str, build: Callable[[], T]) -> T:
+    """build(), a run config's section, with a refused setting named by its section and key, as the file has them
+    (train.total_kimg): the field alone (total_kimg) named no key of the file, whose keys are in sections."""
+    try:
+        return build()
+    except ConfigError as e:
+        if e.setting is None or "." in e.setting:
+            raise                  # (not a setting's value, or named in its section already: score.lam)
+        raise bad_setting(e.flag, f"{section}.{e.setting}", e.problem, e.value) from None
 
 
 def check_run_config_types(d: dict[str, Any]) -> None:
@@ -1212,7 +1230,9 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
         with file_values():
             return run_config_from_dict(d, check_types=True)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        # a command's user is told of the option too (`wildgan train --config`: a flag beside it changes it)
+        setting = f" (the {e.flag} setting)" if e.setting and e.flag and in_cli() else ""
+        raise ConfigError(f"{path}: {e}{setting}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path}: invalid value: {e}") from None
 

@@ -27,13 +27,21 @@ class ConfigError(WildganError, ValueError):
     '--out', or train_run's keywords) keeps that advice apart, as `start_again`, between `message` (what comes before
     it) and `then` (what follows it): a caller with its own way to start over (a study's cell, whose folder is the
     study's) says its own by with_start_again, not by matching the words in the text, which broke on any rewording.
+    A refusal of one setting's value (config.bad_setting) keeps its parts too: `setting`, the field ('total_kimg',
+    'train.total_kimg'), None for any other refusal; `flag`, the option that sets it ('--total-kimg'), None where none
+    does; `problem` ('must be a positive number') and `value`, the value refused. For a caller that knows where the
+    value came from, to name it as that place spells it (a --config file's key: cli.config_args), not by matching the
+    words in the text.
+
     Instance attributes: a pickled copy keeps them."""
 
-    def __init__(self, message: str, *, start_again: str | None = None, then: str = "") -> None:
+    def __init__(self, message: str, *, start_again: str | None = None, then: str = "", setting: str | None = None,
+                 flag: str | None = None, problem: str = "", value: object = None) -> None:
         super().__init__(f"{message}{start_again or ''}{then}")
         self.message = message
         self.start_again = start_again or None
         self.then = then
+        self.setting, self.flag, self.problem, self.value = setting, flag, problem, value
 
     def with_start_again(self, start_again: str) -> ConfigError:
         """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise)."""

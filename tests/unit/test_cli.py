@@ -3063,7 +3063,8 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     # a key twice (a hand edit below the old line): json kept the last in silence
     ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: seed is given twice in one mapping, "
                                                                  "with different values .1 and 2."),
-    ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
+    ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: net.resolution must be a power of two >= "
+                                                              "4"),
 ])
 def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
     from wildgan.config import read_run_config
@@ -3682,7 +3683,8 @@ def test_threads_from_a_config_file_are_checked_as_on_the_command_line(tmp_path,
     assert dry_run(capsys, "--config", str(cfg))["train"]["threads"] == 2
     cfg.write_text("threads: -1\n")
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(cfg)]) == 2
-    assert f"{cfg}: --threads must be at least 0 (0 = torch's default), got -1" in capsys.readouterr().err
+    assert (f'{cfg}: "threads" must be at least 0 (0 = torch\'s default), got -1 (the --threads setting)'
+            in capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
 
 

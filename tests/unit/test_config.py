@@ -298,8 +298,8 @@ def test_values_a_person_gave_are_said_as_typed_not_in_python_s_spelling() -> No
 
 
 @pytest.mark.parametrize("text, said", [
-    ("lr: null\n", "lr must be a positive number, got null"),                 # a flat file's option, checked late
-    ("lr: true\n", "--lr must be a number, got true"),
+    ("lr: null\n", '"lr" must be a positive number, got null (the --lr setting)'),   # a flat file's, checked late
+    ("lr: true\n", '"lr" must be a number, got true (the --lr setting)'),
     ("skip_bad: null\n", None),                                               # (null: the option's default)
     ("train:\n  lr: false\n", "must be a number, got false"),                 # a run config's field
 ])
@@ -370,3 +370,44 @@ def test_a_run_s_config_json_saved_again_with_a_byte_order_mark_reads_as_before(
     p = run / "config.json"
     p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
     assert read_run_config(run) == cfg
+
+
+def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path, capsys) -> None:
+    # `total_kimg must be a positive number, got 0.0 (options from the command line and cfg.json)` named the field,
+    # neither the key as the file writes it nor the option; a typed flag beside the file was named by the field too
+    import json
+
+    import yaml
+
+    from wildgan.cli import main
+
+    def refusal(*argv: str) -> str:
+        capsys.readouterr()
+        assert main(["train", *argv, "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+        return capsys.readouterr().err.strip()
+
+    flat = tmp_path / "cfg.json"
+    flat.write_text(json.dumps({"total_kimg": 0}))
+    assert refusal("--config", str(flat)) == (f'wildgan: error: {flat}: "total_kimg" must be a positive number, '
+                                              f'got 0 (the --total-kimg setting)')
+    dashed = tmp_path / "cfg.yaml"                        # (the key as written, with -)
+    dashed.write_text("total-kimg: -1\n")
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: "total-kimg" must be a positive number, got -1 '
+                                                     f'(the --total-kimg setting)')
+    dashed.write_text("contamination: 2\n")
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: "contamination" must be in [0, 1), got 2 '
+                                                     f'(the --contamination setting)')
+    dashed.write_text("latent-size: 0\n")            # (checked by the command line's own code)
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: "latent-size" must be >= 1, got 0 '
+                                                     f'(the --latent-size setting)')
+    # typed beside the file, a flag wins over it, and is named as typed
+    assert refusal("--config", str(flat), "--total-kimg", "-3") == ("wildgan: error: --total-kimg must be a positive "
+                                                                    "number, got -3.0")
+    # a run's own config file: the key in its section
+    run, _ = _run_dir(tmp_path)
+    d = yaml.safe_load((run / "config.yaml").read_text())
+    d["train"]["total_kimg"] = 0
+    whole = tmp_path / "whole.yaml"
+    whole.write_text(yaml.safe_dump(d))
+    assert refusal("--config", str(whole)) == (f"wildgan: error: {whole}: train.total_kimg must be a positive number, "
+                                               f"got 0 (the --total-kimg setting)")

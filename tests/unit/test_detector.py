@@ -2774,8 +2774,7 @@ def test_fit_into_a_run_dir_that_cannot_be_written_says_so(x_train, tmp_path, mo
 
     monkeypatch.setattr(os, "mkdir", read_only)
     with pytest.raises(ConfigError, match=rf"cannot write the run folder {tmp_path / 'run'}: read-only file system; "
-                                          r"train into a folder that can be written \(wildgan train --out DIR, "
-                                          r"Detector\(run_dir=DIR\)\)"):
+                                          r"train into a folder that can be written \(run_dir=DIR\)$"):
         Detector(run_dir=str(tmp_path / "run"), **{**TINY, "total_kimg": 0.05}).fit(x_train)
     assert not (tmp_path / "run").exists()
 

@@ -377,3 +377,24 @@ def test_the_warning_about_too_few_images_in_a_mixed_batch_names_isolated_as_the
                  "--no-progress"]) == 0
     cli = capsys.readouterr().err
     assert "use --batch-mode isolated, or score them" in cli and "Detector(" not in cli, cli
+
+
+def test_a_run_folder_that_cannot_be_written_is_said_in_the_callers_words(tmp_path, monkeypatch):
+    # both were said to everyone ("wildgan train --out DIR, Detector(run_dir=DIR)"): a Python caller was told of a
+    # command, and a command's user of a keyword
+    import errno
+    import os
+
+    from wildgan.fileio import make_folder
+    from wildgan.training.run import writable_run_dir_words
+
+    def read_only(p, *a, **k):
+        raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(p))
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(ConfigError, match=r"read-only file system; train into a folder that can be written "
+                                          r"\(run_dir=DIR\)$"):
+        make_folder(tmp_path / "run", writable_run_dir_words(), label="the run folder")
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"read-only file system; train into a "
+                                                                          r"folder that can be written \(--out DIR\)$"):
+        make_folder(tmp_path / "run", writable_run_dir_words(), label="the run folder")

@@ -158,3 +158,49 @@ def test_a_stream_into_a_run_file_is_still_refused(tiny_run) -> None:
         with pytest.raises(ConfigError, match=r"is a file of the run"):
             check_out_file(f"/proc/self/fd/{f.fileno()}", "scores.csv", **CSV)
     assert (run / "config.json").read_bytes() == before
+
+
+def test_a_link_into_a_run_file_is_refused_with_a_name_that_can_be_written(tmp_path: Path) -> None:
+    """The refusal of `--out /dev/stdout >> RUN/config.json` offered a name beside the link, /dev/scores.csv (and
+    /proc/self/fd/scores.csv for /proc/self/fd/1): it names the run's file the link leads to, and offers one beside
+    it."""
+    from wildgan.training.run import refuse_a_run_or_study_file
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"data": {}, "net": {}, "train": {}}')
+    (run / "split.json").write_text("{}")
+    with open(run / "config.json", "ab") as f:
+        fd_link = f"/proc/self/fd/{f.fileno()}"
+        with pytest.raises(ConfigError) as e:
+            refuse_a_run_or_study_file(fd_link, "scores.csv")
+    assert str(e.value) == (f"--out {fd_link} (which leads to {run / 'config.json'}) is a file of the run {run}, "
+                            f"which wildgan writes and reads; write to another file, e.g. {run / 'scores.csv'}")
+    (tmp_path / "link.json").symlink_to(run / "config.json")
+    with pytest.raises(ConfigError, match=rf"e\.g\. {run / 'scores.csv'}$"):
+        refuse_a_run_or_study_file(tmp_path / "link.json", "scores.csv")
+    with pytest.raises(ConfigError, match=rf"^--out {run / 'config.json'} is a file of the run .* e\.g\. "
+                                          rf"{run / 'scores.csv'}$"):
+        refuse_a_run_or_study_file(run / "config.json", "scores.csv")      # (as before: no link, nothing to add)
+
+
+@pytest.mark.parametrize("out", ["-", "/dev/stdout"])
+def test_a_reader_that_leaves_ends_score_with_141_whichever_way_stdout_is_named(tiny_run, tmp_path: Path,
+                                                                                 out: str) -> None:
+    """`score --out - | head -1` exited 0, having said it wrote the CSV, where `--out /dev/stdout | head -1` exited 141:
+    with stdout unbuffered (PYTHONUNBUFFERED, python -u) sys.stdout.write made one write(2) and took the part the pipe
+    had room for as the whole. Both are the shell's 141 now, quietly, as a program that SIGPIPE ends."""
+    _, run = tiny_run
+    pile = tmp_path / "many.npz"          # far more CSV than a pipe holds (64 KiB): the reader leaves mid-write
+    np.savez(pile, x=np.random.default_rng(1).integers(0, 256, (2000, 8, 8), dtype=np.uint8))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+    score = subprocess.Popen([sys.executable, "-m", "wildgan", "score", str(run), "--data", str(pile), "--threads",
+                              "1", "--out", out, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)
+    head = subprocess.run(["head", "-1"], stdin=score.stdout, capture_output=True, timeout=300)
+    score.stdout.close()
+    err = score.stderr.read().decode()
+    assert score.wait(timeout=300) == 141, err
+    assert err == ""                      # no traceback, and no "wrote the CSV" for a CSV cut short
+    assert head.stdout.decode().startswith("id,")

@@ -78,7 +78,8 @@ def test_the_rule_refuses_each_kind_of_own_file_and_nothing_else(run_and_study, 
         assert str(got.value).startswith(f"the output {path} {said}"), str(got.value)
     # a link to a run's file is written through: its target is what would be replaced
     (tmp_path / "link.json").symlink_to(run / "config.json")
-    with pytest.raises(ConfigError, match=f"the output {tmp_path / 'link.json'} is a file of the run {run}"):
+    with pytest.raises(ConfigError, match=rf"the output {tmp_path / 'link.json'} \(which leads to "
+                                          rf"{run / 'config.json'}\) is a file of the run {run}"):
         refuse_a_run_or_study_file(tmp_path / "link.json", "x.csv", label="the output")
     # names of the user's own, beside or outside them, are free; a study's file name outside a study too
     for free in (run / "scores.csv", run / "eval-other" / "mine.csv", study / "scores.csv", study / "runs.csv",

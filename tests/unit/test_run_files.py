@@ -151,7 +151,7 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
     cfg = json.loads((run / "config.json").read_text())
     cfg["net"]["resolution"] = "8"
     (run / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ConfigError, match=r"config\.json: resolution must be a power of two >= 4, got '8'"):
+    with pytest.raises(ConfigError, match=r"config\.json: net\.resolution must be a power of two >= 4, got .8."):
         read_run_config(run)
 
 

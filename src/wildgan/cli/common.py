@@ -61,6 +61,31 @@ def eprint(line: str) -> None:
     sys.stderr.flush()
 
 
+def write_stdout(text: str) -> None:
+    """`text` to stdout, all of it or a BrokenPipeError (a reader gone: main's exit 141). Unbuffered (python -u,
+    PYTHONUNBUFFERED, as in many containers), sys.stdout.write makes one write(2), and takes a short one as done: the
+    rest of `score --out - | head -1`'s CSV was dropped without a word and the command said it wrote the CSV, exit 0,
+    where `--out /dev/stdout` (written in full, by fileio) ended 141. The text's bytes are written until none is left,
+    in stdout's own encoding, as sys.stdout.write would."""
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    if binary is None:              # (a stream of text only: a caller's io.StringIO, which takes all of it)
+        out.write(text)
+        out.flush()
+        return
+    out.flush()                     # (what print() left in the text layer goes first)
+    data = memoryview(text.encode(out.encoding or "utf-8", out.errors or "strict"))
+    while data:
+        n = binary.write(data)
+        if n is None:               # a non-blocking stdout that is full for now: wait until it takes more
+            import select
+
+            select.select([], [binary], [])
+            continue
+        data = data[n:]
+    binary.flush()
+
+
 def say_end(line: str) -> None:
     """main's line for how a command ended (its error, its stop) and a note said just before it, on stderr, which may
     be gone by then: a terminal hung up (EIO: the SIGHUP of a dropped ssh session), a pipe whose reader left (EPIPE),

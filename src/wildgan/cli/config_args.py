@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import as_typed, square_name, unknown_names_text
+from ..config import as_typed, load_config_file, square_name, unknown_names_text
 from ..errors import ConfigError, DataError, WildganError
 from ..runlog import WARNING
 from .common import csv_list, eprint, option_flag, option_given
@@ -155,7 +155,8 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
                           f"or -){hint}")
-    p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+    keys = _written_keys(path)
+    p.set_defaults(**{k: _option_value(actions[k], v, path, keys.get(k)) for k, v in values.items()})
 
 
 def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -172,17 +173,34 @@ def _whole_config_hint(sections: list[str]) -> str:
             f"run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)")
 
 
-def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
+def _written_keys(path: Path) -> dict[str, str]:
+    """{dest: its key as a flat --config file writes it (total_kimg, or total-kimg)}; {} for a run's own config
+    file, whose keys are its sections' (config_file_to_args)."""
+    d = load_config_file(path)
+    if "train" in d and "data" in d and isinstance(d["train"], dict):
+        return {}
+    return {str(k).replace("-", "_"): str(k) for k in d}
+
+
+def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None = None) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
-    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file.
+    key: the value's key as the file writes it, which the refusal names, with the option it sets; the option alone
+    where the file has no such key (a run's own config, mapped onto the options)."""
     from ..config import shown
 
-    name = option_flag(action.dest)
+    flag = option_flag(action.dest)
+    name = flag if key is None else f'"{key}"'
+    setting = "" if key is None else f" (the {flag} setting)"
+
+    def refused(problem: str) -> ConfigError:
+        return ConfigError(f"{path}: {name} {problem}{setting}")
+
     if v is None:
         return None
     if action.nargs == 0:                                   # store_true flags
         if not isinstance(v, bool):
-            raise ConfigError(f"{path}: {name} must be true or false, got {shown(v, from_file=True)}")
+            raise refused(f"must be true or false, got {shown(v, from_file=True)}")
         return v
     if action.type in (int, float):
         conv = None
@@ -193,7 +211,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
                 pass
         if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
             kind = "a whole number" if action.type is int else "a number"
-            raise ConfigError(f"{path}: {name} must be {kind}, got {shown(v, from_file=True)}")
+            raise refused(f"must be {kind}, got {shown(v, from_file=True)}")
         v = conv
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
         v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
@@ -207,11 +225,11 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
             try:
                 action.type(v)
             except (argparse.ArgumentTypeError, ValueError) as e:
-                raise ConfigError(f"{path}: {name} {e}") from None
+                raise refused(str(e)) from None
     else:
-        raise ConfigError(f"{path}: {name} must be a string, got {shown(v, from_file=True)}")
+        raise refused(f"must be a string, got {shown(v, from_file=True)}")
     if action.choices is not None and v not in action.choices:
-        raise ConfigError(f"{path}: {name} must be one of {', '.join(map(str, action.choices))}, got {as_typed(v)}")
+        raise refused(f"must be one of {', '.join(map(str, action.choices))}, got {as_typed(v)}")
     return v
 
 
@@ -219,7 +237,7 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
     expresses are taken from the file by build_run_config (see there)."""
-    from ..config import load_config_file, run_config_in
+    from ..config import run_config_in
 
     d = load_config_file(path)
     if "train" in d and "data" in d and isinstance(d["train"], dict) and "net" not in d:
@@ -324,7 +342,9 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
     width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
     for flag, v in (("--width", width), ("--latent-size", latent_size)):
         if v is not None and v < 1:
-            raise ConfigError(f"{flag} must be >= 1, got {v}")       # (in the option's name, not the API's)
+            # (in the option's name, not the API's; its parts for a --config file's key, _said_with_config)
+            raise ConfigError(f"{flag} must be >= 1, got {v}", setting=flag[2:].replace("-", "_"), flag=flag,
+                              problem="must be >= 1", value=v)
     return net_config_for_preset(preset, resolution, channels, width=width, latent_size=latent_size)
 
 
@@ -409,9 +429,7 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
         # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
         split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
     except ConfigError as e:
-        if not config or str(e).startswith(str(config)):
-            raise
-        raise ConfigError(f"{e} (options from the command line and {config})") from None
+        raise _said_with_config(e, a, config) from None
     except DataError as e:
         where = _config_data_missing(a)
         if where is None:
@@ -488,7 +506,33 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
                 cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
                               net=replace(cfg.net, resolution=res, channels=ch))
     except ConfigError as e:
-        if not config or str(e).startswith(str(config)):
-            raise
-        raise ConfigError(f"{e} (options from the command line and {config})") from None
+        raise _said_with_config(e, a, config) from None
     return cfg
+
+
+def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None) -> ConfigError:
+    """A refusal of the options resolved with a --config file, in the words of where the refused value came from: a
+    flag typed on the command line by that flag; a flat file's key as the file writes it, naming the file and the
+    option it sets (`cfg.json: "total_kimg" must be a positive number, got 0 (the --total-kimg setting)`). Checked
+    inside config.file_values, a setting is named by its field, which was right for neither: `total_kimg must be a
+    positive number, got 0.0 (options from the command line and cfg.json)` named no key of the file, and a typed
+    --total-kimg by a field the user had not written. Other refusals say both places, as before; one that names the
+    file already (a run's own config file, checked as it is read) is left as it is."""
+    from ..config import file_values, shown
+
+    if not config or str(e).startswith(str(config)):
+        return e
+    if e.setting is not None and e.flag:
+        dest = e.flag[2:].replace("-", "_")
+        if option_given(a, dest):
+            return ConfigError(f"{e.flag} {e.problem}, got {shown(e.value)}")
+        try:
+            keys = _written_keys(Path(config))
+            raw = load_config_file(Path(config)).get(keys[dest]) if dest in keys else None
+        except (WildganError, OSError):
+            keys = {}                 # (read once already; a file changed since says nothing of this value)
+        if dest in keys:
+            with file_values():         # (the file's null, true and false, not Python's None, True and False)
+                got = as_typed(raw)
+            return ConfigError(f'{config}: "{keys[dest]}" {e.problem}, got {got} (the {e.flag} setting)')
+    return ConfigError(f"{e} (options from the command line and {config})")

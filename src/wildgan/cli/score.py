@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import as_typed
 from ..errors import INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, WildganError
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
-                     use_threads, warn)
+                     use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
 from .threshold_notes import contamination_note, take_fit_record, threshold_lines, warn_unused_threshold_options
 
@@ -208,8 +208,7 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
         what += "; A left out (--no-A)"
     if a.out == "-":
         # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
-        sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
-        sys.stdout.flush()
+        write_stdout(scores_csv_text(ids, res, labels, extra=extra))
         eprint(f"scored {counted(len(ids), 'image')} ({what}) with {model.source}; wrote the CSV "
                f"to standard output")
         return 0

@@ -13,7 +13,7 @@ from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, 
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, say_end,
-                     warn)
+                     warn, write_stdout)
 from .config_args import build_run_config
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
@@ -57,10 +57,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
             # on stdout, alone, as `info --json` and `evaluate --json` print theirs: `--dry-run > cfg.json` kept an
             # empty file and the JSON went to stderr among the data's warnings. Rank 0's alone under torchrun, whose
             # ranks share the one stdout (one JSON document, not one per rank)
-            import sys
-
-            sys.stdout.write(json.dumps(run_config_to_dict(cfg), indent=2) + "\n")
-            sys.stdout.flush()
+            write_stdout(json.dumps(run_config_to_dict(cfg), indent=2) + "\n")
         shutdown_ranks(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:

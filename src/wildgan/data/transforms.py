@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ..config import setting_words
+from ..config import bad_setting
 from ..errors import ConfigError, DataError, option_words
 
 if TYPE_CHECKING:  # torch is only needed by to_float
@@ -129,12 +129,10 @@ def check_resolution(resolution: int) -> int:
             not float(resolution).is_integer():
         # int() would take "16" or cut 16.5 to 16 without a word, and a string would be saved in the run's config
         # (32.0, e.g. from a hand-written YAML file, is the whole number it reads as)
-        raise ConfigError(f"{setting_words('--resolution', 'resolution')} must be a whole number, a power of two "
-                          f">= 4, got {resolution!r}")
+        raise bad_setting("--resolution", "resolution", "must be a whole number, a power of two >= 4", resolution)
     r = int(resolution)
     if r < 4 or r & (r - 1):
-        raise ConfigError(f"{setting_words('--resolution', 'resolution')} must be a power of two >= 4, got "
-                          f"{resolution}")
+        raise bad_setting("--resolution", "resolution", "must be a power of two >= 4", resolution)
     return r
 
 

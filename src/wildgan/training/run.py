@@ -73,9 +73,11 @@ from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
 from .tblog import require_tensorboard
 
-# what to do when the run folder cannot be written (read-only, no permission, a full disk), said by the CLI too, which
-# asks it before the data is read
-WRITABLE_RUN_DIR = "train into a folder that can be written (wildgan train --out DIR, Detector(run_dir=DIR))"
+def writable_run_dir_words() -> str:
+    """What to do when the run folder cannot be written (read-only, no permission, a full disk), in the words of the
+    call in progress (errors.option_words): a command's --out, or the run_dir of a Python call (Detector, train_run),
+    who was told of both and could pass only one."""
+    return f"train into a folder that can be written ({option_words('--out DIR', 'run_dir=DIR')})"
 
 
 # The ways on that train_run's refusals name, in the words of the call in progress (errors.option_words): the CLI's
@@ -456,28 +458,35 @@ def refuse_a_run_or_study_file(path: str | Path, example: str, label: str = "--o
     the path ('--out', "export_onnx's path"), followed by the path as given."""
     out = str(path)
     p = Path(path)
-    if p.is_symlink():
+    linked = p.is_symlink()
+    if linked:
         p = p.resolve()                 # (written through the link: its target is what would be replaced)
     folder = p.parent
+    # a link is named with the file it leads to, and the other name offered beside that file: beside the link, the
+    # name offered for `--out /dev/stdout >> RUN/config.json` was /dev/scores.csv, and for /proc/self/fd/1
+    # /proc/self/fd/scores.csv, paths no one can write
+    said = f"{out} (which leads to {p})" if linked else out
+    other = "write to another file" if linked else "give another name"
+    instead = (p if linked else Path(out)).parent / example
     # (in an eval-* folder only the evaluation's own files are refused, below)
     held = run_folder_holding(folder, evals=False)
     if held is not None:
-        raise ConfigError(f"{label} {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
+        raise ConfigError(f"{label} {said} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
                           f"rewrites for that run ({_rewritten_by(evaluate=False)}); give a file outside it, e.g. "
                           f"{held[0] / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
     if owner is not None and p.name in RUN_OUTPUTS:
-        raise ConfigError(f"{label} {out} is a file of the run {owner}, which wildgan writes and reads; give another "
-                          f"name, e.g. {Path(out).parent / example}")
+        raise ConfigError(f"{label} {said} is a file of the run {owner}, which wildgan writes and reads; {other}, "
+                          f"e.g. {instead}")
     if is_study_file(p.name) and is_study_dir(folder):
-        raise ConfigError(f"{label} {out} is a file of the study {folder}, which wildgan writes and reads; give "
-                          f"another name, e.g. {Path(out).parent / example}")
+        raise ConfigError(f"{label} {said} is a file of the study {folder}, which wildgan writes and reads; "
+                          f"{other}, e.g. {instead}")
     resolved = folder.resolve()
     study = next((s for s in (resolved, *resolved.parents) if s.parent != s and s.name == "report"
                   and is_study_dir(s.parent)), None)
     if study is not None:
-        raise ConfigError(f"{label} {out} is inside the study {study.parent}, in its report/ folder, which `wildgan "
+        raise ConfigError(f"{label} {said} is inside the study {study.parent}, in its report/ folder, which `wildgan "
                           f"report` rewrites; give a file outside it, e.g. {study.parent / example}")
 
 
@@ -904,7 +913,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
-    make_folder(run_dir, WRITABLE_RUN_DIR, label="the run folder")
+    make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
         if is_main:
