@@ -406,6 +406,48 @@ def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_ra
     print(f"\nSIGTERM to {to} as rank 0 wrote network-final: the job ended after {took:.1f} s")
 
 
+# SIGTERM to every rank as rank 0 writes network-final (as FINAL_SAVE_STOP_WRAPPER's "every"), run as the wildgan
+# program runs (cli.run, not main): rank 1's teardown made slower than rank 0's (an atexit callback's sleep), so that
+# rank 0's process ends first and torchrun stops rank 1 with its SIGTERM while rank 1 is in that teardown
+TEARDOWN_STOP_WRAPPER = textwrap.dedent('''
+    import atexit, os, signal, sys, time
+    from pathlib import Path
+    marks = Path(os.environ["MARKS"])
+    if os.environ["RANK"] == "1":
+        (marks / "pid-1").write_text(str(os.getpid()))
+        atexit.register(time.sleep, 60)    # (a SIGTERM only ignored there meets torchrun's SIGKILL 30 s on: -9)
+    else:
+        from wildgan import checkpoint
+        real = checkpoint.save_checkpoint
+        def save(folder, name, *args, **kw):
+            if name == "network-final":
+                for pid in [os.getpid(), int((marks / "pid-1").read_text())]:
+                    os.kill(pid, signal.SIGTERM)
+            return real(folder, name, *args, **kw)
+        checkpoint.save_checkpoint = save
+    from wildgan.cli import run
+    sys.argv = ["wildgan", *sys.argv[2:]]
+    sys.exit(run())
+''')
+
+
+@pytest.mark.integration
+def test_a_rank_stopped_by_torchrun_in_its_teardown_exits_with_its_stop_code(tmp_path: Path):
+    """A SIGTERM as training ended: every rank said its stop line, and rank 0 exited 143; torchrun then sent SIGTERM
+    to rank 1, still in Python's and torch's teardown with the default handler back, and its report named rank 1
+    with exitcode -15 (SIGTERM), as if killed mid-work. Rank 1 now exits at once with its own stop's code, 143."""
+    wrapper, marks = tmp_path / "stop_teardown.py", tmp_path / "marks"
+    wrapper.write_text(TEARDOWN_STOP_WRAPPER)
+    marks.mkdir()
+    proc, took = _torchrun(wrapper, "-", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(tmp_path / "run"),
+                           env={"MARKS": str(marks)})
+    err = proc.stderr
+    assert "wildgan (rank 1 of 2): terminated by SIGTERM as training ended" in err, err[-3000:]
+    # (torchrun's report: each rank's exit code on a line of its own)
+    assert re.findall(r"^\s*exitcode\s*:\s*(-?\d+)", err, re.MULTILINE) == ["143", "143"], err[-3000:]
+    print(f"\nSIGTERM as training ended, rank 1 in its teardown: the job ended after {took:.1f} s")
+
+
 # A SIGTERM to rank 0 alone while it writes the last round's checkpoint: after the ranks agreed that no stop had
 # come in that round, before the end's commit (network-final) that holds stops.
 LAST_SAVE_STOP_WRAPPER = textwrap.dedent('''

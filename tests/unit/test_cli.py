@@ -2656,6 +2656,29 @@ def test_a_sigterm_while_the_command_says_its_error_does_not_turn_it_into_a_trac
         proc.stderr
 
 
+def test_a_sigterm_in_the_teardown_of_a_finished_command_leaves_its_exit_code():
+    """torchrun sends SIGTERM to the ranks still running once one rank's process has ended: a rank that had said its
+    stop line and was in Python's and torch's teardown (main returned, its SIGTERM handler put back to the default)
+    died by the signal, and torchrun's report named it with exitcode -15. The program (cli.run) now ends at once on
+    a SIGTERM there, with the command's own exit code."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            "def teardown():\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(5)\n"
+            "atexit.register(teardown)\n"
+            "c.cmd_info = fails\n"
+            "sys.argv = ['wildgan', 'info']\n"
+            "raise SystemExit(c.run())\n")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: stopped", (proc.returncode, proc.stderr)
+    assert time.monotonic() - t0 < 5         # (ended by the SIGTERM, not by the end of the teardown's sleep)
+
+
 @pytest.mark.parametrize("skip_bad", [True, False])
 def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, scoring_pile: Callable,
                                                             monkeypatch: pytest.MonkeyPatch,

@@ -3550,6 +3550,58 @@ def test_a_fit_s_gone_file_is_named_without_its_train_scores(tmp_path, one_threa
     assert set(run_training_scores(run, device="cpu")) >= {"a"}
 
 
+def test_a_rescore_keeps_an_older_fit_s_ids_from_its_stale_cache(tmp_path, one_thread, monkeypatch) -> None:
+    """A run of a Detector.fit from before fit_ids.json holds fit's ids only in its training-score caches. Scored
+    again with a file of its folder unreadable (skip_bad), the training images kept the reader's ids, and the
+    stale cache was replaced under those: fit's ids, split.json's checksum of which names a file gone from the
+    folder, were lost for good. They are kept in fit_ids.json (checked against that checksum) first."""
+    from wildgan.data.splits import read_fit_ids
+    from wildgan.scoring.train_scores import cache_paths
+
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    _pngs(folder)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(folder))
+    fit_ids = json.loads((run / "fit_ids.json").read_text())["ids"]
+    (run / "fit_ids.json").unlink()                      # a run of a wildgan before fit_ids.json
+    for p in cache_paths(run, "isolated"):
+        p.unlink()                                       # (the mixed cache: the only record of fit's ids left)
+    key_path = cache_paths(run, "mixed")[1]
+    key = json.loads(key_path.read_text())
+    key_path.write_text(json.dumps({**key, "weights_sha256": "0" * 64}))      # stale: other weights
+    kept = (folder / "003.png").read_bytes()
+    (folder / "003.png").write_bytes(b"not a png")
+    # where they cannot be written, the old cache is kept (said), not replaced
+    import wildgan.data.splits as splits
+
+    def unwritable(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(splits, "write_fit_ids", unwritable)
+    stale = [p.read_bytes() for p in cache_paths(run, "mixed")]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert len(run_training_scores(run, device="cpu", skip_bad=True)["a"]) == 23
+    assert any(str(w.message).startswith(f"could not write {run / 'fit_ids.json'} (") for w in said), said
+    assert [p.read_bytes() for p in cache_paths(run, "mixed")] == stale
+    monkeypatch.undo()
+    with pytest.warns(WildganWarning, match="unreadable"):
+        assert len(run_training_scores(run, device="cpu", skip_bad=True)["a"]) == 23
+    assert cache_paths(run, "mixed")[0].read_text().splitlines()[1].startswith("000.png,")   # (the reader's ids)
+    info = json.loads((run / "split.json").read_text())
+    # (where fit's working directory was is nowhere in the cache: not recorded as this one)
+    assert read_fit_ids(run, info) == (fit_ids, None)
+    # and they still name a file gone from the folder, with no cache left
+    (folder / "003.png").write_bytes(kept)
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+
+
 def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_path, one_thread) -> None:
     """A fit on a list of files recorded no paths (split.json: 'in-memory list'), so its training scores could not
     be computed again once its caches were gone: run_training_scores, from_run's threshold and `wildgan score RUN

@@ -1299,6 +1299,45 @@ def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
     assert not any("rescored without searching" in s for s in said), said
 
 
+def test_the_report_finds_search_latents_an_earlier_wildgan_kept_under_the_archive_s_whole_name(tmp_path):
+    """An evaluation on cells.tar.bz2 kept its latents in eval-cells.tar.bz2-<hash>/ before the folder's name
+    dropped every archive suffix (eval-cells-<hash>/ now): the report looked in the new folder only, and searched
+    again (as long as the evaluation). It reads the earlier folder too, as it is (not renamed, nothing written)."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from wildgan.config import ScoreConfig, SearchConfig
+    from wildgan.evaluation.report import _search_latents
+    from wildgan.evaluation.run import SEARCH_CACHE, evaluation_dir, write_search_cache
+    from wildgan.scoring.latent_search import search_info
+
+    run = tmp_path / "run"
+    run.mkdir()
+    recorded = {"source": "/a/train.npz", "protocol": "folder", "normal_classes": ["good"]}
+    (run / "split.json").write_text(json.dumps(recorded))
+    cfg = SimpleNamespace(method="search", search=SearchConfig(), score=ScoreConfig())
+    model = SimpleNamespace(cfg=cfg, lod=0.0, nets=SimpleNamespace(G=SimpleNamespace(cfg=SimpleNamespace(
+        latent_size=4))))
+    for name in ("cells.tar.bz2", "cells.tar.xz"):
+        source = f"/d/{name}"
+        split = SimpleNamespace(info={"source": source, "normal_classes": ["good"]}, test_ids=["a", "b", "c"])
+        earlier = run / f"eval-{name}-{hashlib.sha256(source.encode()).hexdigest()[:6]}"
+        assert evaluation_dir(run, recorded, split.info).name == f"eval-cells-{earlier.name[-6:]}"
+        z, a = np.ones((3, 4), np.float32), np.arange(3.0)
+        info = search_info(cfg.search, cfg.score.lam, cfg.score.kappa, 0.0, cfg.score.generator)
+        write_search_cache(earlier, split.test_ids, info, {"z": z, "a": a})
+        said: list[str] = []
+        got = _search_latents(run, model, split, said.append)
+        assert got is not None and np.array_equal(got["z"], z) and np.array_equal(got["a"], a), said
+        assert sorted(p.name for p in earlier.iterdir()) == [SEARCH_CACHE]
+        assert not evaluation_dir(run, recorded, split.info).exists()
+        # one there that cannot be used is the reason said, not the new folder's having none
+        write_search_cache(earlier, ["x", "b", "c"], info, {"z": z, "a": a})
+        assert _search_latents(run, model, split, said.append) is None
+        assert said[-1] == f"the evaluation's latents are not at hand: {earlier / SEARCH_CACHE} was kept for other " \
+                           f"test images", said
+
+
 def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_error(tmp_path):
     import io
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -101,16 +101,37 @@ def run() -> int:
     (atexit callbacks, then the modules' clean-up: a second or two once torch is loaded), where a Ctrl-C printed a
     KeyboardInterrupt traceback ("Exception ignored in atexit callback"), or, once Python had put back the default
     handler, killed the process silently with exit 130, "stopped by Ctrl-C", for a command that had done all its work.
-    An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM keeps its
-    default, the way to end a teardown that hangs; a library caller of main keeps its handlers."""
+    An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM still
+    ends the teardown at once (the way to end one that hangs), but with the command's exit code (_exit_on_sigterm);
+    a library caller of main keeps its handlers."""
     code = main()
     import signal
 
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm(code))
     except ValueError:          # (not the main thread: a caller's program, not ours to change)
         pass
     return code
+
+
+def _exit_on_sigterm(code: int) -> Callable[[int, Any], None]:
+    """The SIGTERM handler of a process whose command has ended with `code` (its outcome said): the process ends
+    now, with that code, not killed by the signal. torchrun sends SIGTERM to the ranks still running as soon as one
+    rank's process ends: a rank that had said its stop line (`terminated by SIGTERM as training ended ...`, exit
+    143) and was in Python's and torch's teardown, a second or two, died by the signal, and torchrun's report named
+    it with exitcode -15, as if it had been killed mid-work. The atexit callbacks left are teardown only (the
+    command's files are written and closed); its streams are flushed first."""
+    def ended(signum: int, frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
+                pass
+        os._exit(code)
+    return ended
 
 
 def _reader_gone(debug: bool) -> int:

@@ -1340,17 +1340,20 @@ def names_files(ids: Sequence[str]) -> bool:
     return any(not IN_MEMORY_ID.fullmatch(i) for i in ids)
 
 
-def write_fit_ids(run_dir: Path, ids: Sequence[str]) -> None:
+def write_fit_ids(run_dir: Path, ids: Sequence[str], *, here: bool = True) -> None:
     """RUN/fit_ids.json (FIT_IDS_FILE): a Detector.fit's training ids in order, with their checksum as split.json
-    records it and the working directory that relative ones are relative to. Written atomically (the ids file of a
-    crashed write is the old one, whose checksum then no longer matches split.json's: ignored, read_fit_ids)."""
+    records it and the working directory that relative ones are relative to: this one, or (here=False, ids kept
+    from an older run's training-score cache, which records none) not known, recorded as null. Written atomically
+    (the ids file of a crashed write is the old one, whose checksum then no longer matches split.json's: ignored,
+    read_fit_ids)."""
     from ..fileio import atomic_write_text
 
     ids = [str(i) for i in ids]
+    cwd: str | None = None
     try:
-        cwd: str | None = os.getcwd()
+        cwd = os.getcwd() if here else None
     except OSError:
-        cwd = None           # (a working directory deleted under the process: relative ids then read from the caller's)
+        pass                 # (a working directory deleted under the process: relative ids then read from the caller's)
     atomic_write_text(Path(run_dir) / FIT_IDS_FILE, json.dumps(
         {"train_ids_sha256": ids_sha256(ids), "cwd": cwd, "ids": ids}, indent=1))
 

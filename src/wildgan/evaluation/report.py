@@ -72,7 +72,7 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import evaluation_dir, read_search_cache, reading_change, score_settings_changes, split_for_run
+from .run import SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
@@ -1768,11 +1768,17 @@ def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str
     """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
     sc = model.cfg.score
     info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod, sc.generator)
-    arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
-                                    info, model.nets.G.cfg.latent_size)
-    if arrays is None:
-        log(f"the evaluation's latents are not at hand: {why}")
-    return arrays
+    whys: list[tuple[bool, str]] = []
+    # (an evaluation by an earlier wildgan kept them in the folder it named then, eval-cells.tar.bz2-<hash>: read
+    # there too, not searched again)
+    for out_dir in evaluation_dirs(run_dir, read_split_info(run_dir), split.info):
+        arrays, why = read_search_cache(out_dir, split.test_ids, info, model.nets.G.cfg.latent_size)
+        if arrays is not None:
+            return arrays
+        whys.append(((out_dir / SEARCH_CACHE).is_file(), why))
+    # (why a cache that is there cannot be used says more than that another folder holds none)
+    log(f"the evaluation's latents are not at hand: {next((w for there, w in whys if there), whys[0][1])}")
+    return None
 
 
 def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_key: str, a_key: str,

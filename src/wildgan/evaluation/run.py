@@ -654,6 +654,30 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     The split infos are compared (resolved source paths, the embedded sample wherever it lies, normal class names),
     not the arguments as typed. A run without a test split of its own (trained on an unlabelled pile, or by
     Detector.fit) keeps its latest evaluation in the run folder."""
+    return _evaluation_dir(run_dir, recorded, info, dataset_file_stem)
+
+
+def _earlier_stem(p: Path) -> str:
+    """p's name as an eval- folder's name took it before evaluation_dir used dataset_file_stem: its own list of
+    suffixes, stripped one after the other, kept .tar.bz2 and .tar.xz (eval-cells.tar.bz2-<hash>)."""
+    stem = p.name
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip", ".npz"):
+        stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+    return stem
+
+
+def evaluation_dirs(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]) -> list[Path]:
+    """evaluation_dir, then the folder an earlier wildgan gave the same evaluation where its name differs (an
+    archive's .tar.bz2 or .tar.xz kept in it): where to look for what an evaluation kept (its search latents, read
+    only: the earlier folder is neither renamed nor written), newest name first."""
+    dirs = [evaluation_dir(run_dir, recorded, info)]
+    earlier = _evaluation_dir(run_dir, recorded, info, _earlier_stem)
+    return dirs + ([earlier] if earlier != dirs[0] else [])
+
+
+def _evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any],
+                    stem_of: Callable[[Path], str]) -> Path:
+    """evaluation_dir, the data's part of the folder's name given by stem_of."""
     import hashlib
     import re
 
@@ -666,7 +690,7 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     whole = info.get("test_size") == "whole"
     if not own_protocol or (same_data and same_normal and not whole):
         return run_dir
-    stem = dataset_file_stem(Path(source))
+    stem = stem_of(Path(source))
     # two data sets of one name (a/x.npz, b/x.npz) must not share a folder
     slug = (stem + "-" + hashlib.sha256(source.encode()).hexdigest()[:6] if not same_data else "data") + \
         (f"-normal-{'+'.join(normal)}" if not same_normal else "") + ("-whole" if whole else "")

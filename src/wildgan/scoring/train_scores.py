@@ -514,6 +514,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             return cached
     scores = score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=False)
     if write:
+        if fit and not _keep_fit_ids(run_dir, info):
+            return scores
         try:
             write_train_scores(run_dir, model, split.train_ids, scores, batch_mode, skipped, other_images)
         except OSError as e:
@@ -548,6 +550,29 @@ def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
         if ids_sha256(ids) == info.get("train_ids_sha256"):
             return ids
     return None
+
+
+def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
+    """Before a Detector.fit run's training-score cache is replaced: where the run has no fit_ids.json (trained by a
+    wildgan before fit wrote it), the cache's rows may be the only record of fit's ids (_fit_ids: checked against
+    split.json's checksum of them), and the new rows may be under the reader's ids (a file left out as unreadable
+    stops them being named as fit named them): written to fit_ids.json first, so that a file gone from fit's folder
+    can still be named. Returns whether the cache may be replaced: not where they could not be written."""
+    from ..data.splits import FIT_IDS_FILE, names_files, read_fit_ids, write_fit_ids
+
+    if read_fit_ids(run_dir, info) is not None:
+        return True
+    ids = _fit_ids(run_dir, info)
+    if ids is None or not names_files(ids):
+        return True
+    try:
+        # (fit's working directory, which relative ids were relative to, is not in the cache)
+        write_fit_ids(run_dir, ids, here=False)
+    except OSError as e:
+        warn_user(f"could not write {run_dir / FIT_IDS_FILE} ({e}): the training scores are not cached, as the "
+                  f"old cache in {run_dir} holds the only record of the ids Detector.fit gave its training images")
+        return False
+    return True
 
 
 def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, unreadable: set[str],
