@@ -3083,7 +3083,7 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ('{"data": {"zzz": 1, "qqq": 2}, "net": {}, "train": {}}', "config.json: the data section has unknown keys qqq, "
                                                                "zzz (known keys: "),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
-    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
+    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: train.minibatch must map resolutions"),
     # a key twice (a hand edit below the old line): json kept the last in silence
     ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: seed is given twice in one mapping, "
                                                                  "with different values .1 and 2."),
