@@ -457,3 +457,22 @@ def test_a_run_config_files_bad_choice_is_named_by_the_file_and_its_dotted_key(t
     with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: {section}.{key} must be ") + r".*, got "
                                           + re.escape(repr(value)) + "$"):
         read_run_config(run)
+
+
+@pytest.mark.parametrize("text, key, got", [('{"normal": ","}', "normal", ","),
+                                            ('{"exclude": [",", ""]}', "exclude", '[",", ""]')])
+def test_a_config_files_list_of_no_values_is_named_by_the_file_and_its_key(tmp_path, capsys, text, key, got) -> None:
+    # `--normal ',': no values ... (options from the command line and k.json)` named an option nobody typed, and a
+    # value the file does not write (a YAML list is joined with commas first)
+    from wildgan.cli import main
+
+    f = tmp_path / "k.json"
+    f.write_text(text)
+    capsys.readouterr()
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == (f'wildgan: error: {f}: "{key}" must give one or more values, comma '
+                                               f'separated, got {got} (the --{key} setting)')
+    # typed, as before
+    assert main(["train", "--normal", ",", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == "wildgan: error: --normal ',': no values; give one or more, comma " \
+                                              "separated"

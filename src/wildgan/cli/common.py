@@ -32,7 +32,10 @@ def csv_list(text: str, kind: type, option: str) -> list[Any]:
     if not values:
         # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
         # --normal ',' raised a bare IndexError
-        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated")
+        # (its parts too: a --config file's value is then named by the file and its key, cli.config_args)
+        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated",
+                          setting=option[2:].replace("-", "_"), flag=option,
+                          problem="must give one or more values, comma separated", value=text)
     return values
 
 
