@@ -872,7 +872,8 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
 
 def _in_section(section: str, build: Callable[[], T]) -> T:
     """build(), a run config's section, with a refused setting named by its section and key, as the file has them
-    (train.total_kimg): the field alone (total_kimg) named no key of the file, whose keys are in sections."""
+    (train.total_kimg): the field alone (total_kimg) named no key of the file, whose keys are in sections. The
+    sections' own checks name theirs so already; this covers a setting refused without its section."""
     try:
         return build()
     except ConfigError as e:

@@ -1,7 +1,7 @@
-"""What the commands share: their lines on stderr (`eprint`, `say_end`, `warn`, `show`, a torchrun rank's tag), the
-options given (`option_given`) and how messages name them (`option_flag`, `csv_list`), and the refusals made before a
-command's work (an --out file that cannot be written, a saved Detector where a run folder is wanted, a path with
-spaces split by the shell). Imports no other module of the CLI."""
+"""What the commands share: their output on stdout (`write_stdout`), their lines on stderr (`eprint`, `say_end`,
+`warn`, `show`, a torchrun rank's tag), the options given (`option_given`) and how messages name them (`option_flag`,
+`csv_list`), and the refusals made before a command's work (an --out file that cannot be written, a saved Detector
+where a run folder is wanted, a path with spaces split by the shell). Imports no other module of the CLI."""
 
 from __future__ import annotations
 
