@@ -98,7 +98,8 @@ def write_stdout(text: str) -> None:
 
 
 def _flush_when_it_can(stream: Any) -> None:
-    # a buffered stream keeps what a non-blocking flush could not write, so flushing again later loses nothing
+    # a BufferedWriter keeps what a non-blocking flush could not write, so flushing again later loses nothing (the
+    # text layer's few pending bytes of a print fit its buffer, which the flush empties first)
     while True:
         try:
             stream.flush()
