@@ -225,16 +225,16 @@ class NetConfig:
         r = self.resolution
         # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
         if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
-            raise bad_setting("--resolution", "resolution", "must be a power of two >= 4", r)
+            raise bad_setting("--resolution", "net.resolution", "must be a power of two >= 4", r)
         if self.channels not in (1, 3):
-            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+            raise bad_setting("--channels", "net.channels", "must be 1 or 3", self.channels)
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
-                              "mbstd_group": ">=1"})
+                              "mbstd_group": ">=1"}, "net.")
         # scoring pads its batches to multiples of 4 (the spec's group; scoring.batch_order, score.batch_size): a
         # group of 8 trained, then stopped the run's first scoring of 20 images with minibatch_stddev's ValueError
         if self.mbstd_group not in (1, 2, 4):
-            raise ConfigError(f"mbstd_group must be 1, 2 or 4 (a divisor of the 4-image groups scoring pads its "
-                              f"batches to; the spec's is 4), got {shown(self.mbstd_group)}")
+            raise bad_setting(None, "net.mbstd_group", "must be 1, 2 or 4 (a divisor of the 4-image groups scoring "
+                              "pads its batches to; the spec's is 4)", self.mbstd_group)
         # the channel count halves per level from fmap_base: at a high resolution a small base reaches 0 channels
         # (tiny's 256 at 1024x1024), which no layer can have
         thin = [s for s in range(self.resolution_log2) if self.nf(s) < 1]
@@ -383,29 +383,29 @@ class DataConfig:
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
             elif isinstance(v, (list, tuple)):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
-        _check_numbers(self, {"seed": "seed"}, flags={"seed": "--seed"})
+        _check_numbers(self, {"seed": "seed"}, "data.", {"seed": "--seed"})
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise bad_setting("--contamination", "contamination", "must be in [0, 1)", c)
+            raise bad_setting("--contamination", "data.contamination", "must be in [0, 1)", c)
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)
             object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
-            raise ConfigError(f"test_size must be 'paper' or 'all', got {shown(self.test_size)}")
+            raise bad_setting("--test-size", "data.test_size", "must be 'paper' or 'all'", self.test_size)
         object.__setattr__(self, "square", square_name(self.square, given="api"))
         if self.square not in ("crop", "letterbox"):
-            raise ConfigError(f"square must be 'crop' (centre-crop non-square images) or 'letterbox' (pad them to a "
-                              f"square with black bars; 'pad' is its old name), got {shown(self.square)}")
+            raise bad_setting("--square", "data.square", "must be 'crop' (centre-crop non-square images) or "
+                              "'letterbox' (pad them to a square with black bars; 'pad' is its old name)", self.square)
         if self.contamination_draw not in ("nested", "choice"):
-            raise ConfigError(f"contamination_draw must be nested or choice, got {shown(self.contamination_draw)}")
+            raise bad_setting(None, "data.contamination_draw", "must be nested or choice", self.contamination_draw)
         if self.fit not in (None, "resize", "pad", "letterbox"):
-            raise ConfigError(f"fit must be resize, pad or letterbox, got {shown(self.fit)} ({FIT_NAMES})")
+            raise bad_setting(None, "data.fit", f"must be resize, pad or letterbox ({FIT_NAMES})", self.fit)
         # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
         if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
-            raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit "
-                              f"depth, e.g. bits:12), got {shown(self.depth16)}")
+            raise bad_setting("--depth16", "data.depth16", "must be per-image, global, shift or bits:N with N = 9..16 "
+                              "(the camera's bit depth, e.g. bits:12)", self.depth16)
 
 
 # TrainConfig's fields that `wildgan train` sets by an option of its own: its checks name the option to a CLI user
@@ -472,39 +472,41 @@ class TrainConfig:
         _check_numbers(self, {"seed": "seed"}, "train.", {"seed": "--seed"})
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
-            raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got "
-                              f"{shown(self.threads)}")
+            raise bad_setting("--threads", "train.threads", "must be a whole number >= 1 (unset: torch's default)",
+                              self.threads)
         if self.amp not in ("auto", "off", "bf16"):
-            raise ConfigError(f"amp must be auto, off or bf16, got {shown(self.amp)}")
+            raise bad_setting("--amp", "train.amp", "must be auto, off or bf16", self.amp)
         if self.gp_precision not in ("fp32", "amp"):
-            raise ConfigError(f"gp_precision must be fp32 or amp, got {shown(self.gp_precision)}")
+            raise bad_setting("--gp-precision", "train.gp_precision", "must be fp32 or amp", self.gp_precision)
         if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):
-            raise ConfigError(f"compile must be off, default, reduce-overhead or max-autotune-no-cudagraphs, "
-                              f"got {shown(self.compile)}")
+            raise bad_setting("--compile", "train.compile", "must be off, default, reduce-overhead or "
+                              "max-autotune-no-cudagraphs", self.compile)
         for name in ("channels_last", "cuda_graphs"):
             if getattr(self, name) not in (None, True, False):
-                raise ConfigError(f"{name} must be true, false or null (auto), got {shown(getattr(self, name))}")
+                # (no flag: the options' on / off / auto are not the field's values, which the problem spells)
+                raise bad_setting(None, f"train.{name}", "must be true, false or null (auto)", getattr(self, name))
         if self.compile == "reduce-overhead" and self.cuda_graphs:
             raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
                               "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
-            raise ConfigError(f"encoder_loss must be image, latent or none, got {shown(self.encoder_loss)}")
+            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image, latent or none",
+                              self.encoder_loss)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
-                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, flags=_TRAIN_FLAGS)
+                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, "train.", _TRAIN_FLAGS)
         try:
             bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
                                             or int(k) < 4 for k, v in self.minibatch.items())
         except (TypeError, ValueError, AttributeError):   # (AttributeError: not a mapping, e.g. a hand-edited string)
             bad = True
         if bad:
-            raise ConfigError(f"minibatch must map resolutions to whole numbers >= 1, got {self.minibatch}")
+            raise bad_setting(None, "train.minibatch", "must map resolutions to whole numbers >= 1", self.minibatch)
         if self.on_divergence not in ("stop", "rollback"):
-            raise ConfigError(f"on_divergence must be stop or rollback, got {shown(self.on_divergence)}")
+            raise bad_setting("--on-divergence", "train.on_divergence", "must be stop or rollback", self.on_divergence)
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
         if len(mb) < len(self.minibatch):
             # keys that differ in spelling or type but name one resolution ({4: 16, '4': 32} in YAML, "4" and "04"
@@ -552,7 +554,7 @@ class ScoreConfig:
         _check_numbers(self, {"lam": "[0,1]", "batch_size": ">=1", "shuffle_seed": "int>=0", "kappa": ">=0"},
                        "score.")
         if self.generator not in ("Gs", "G"):
-            raise ConfigError(f"score.generator must be Gs or G, got {shown(self.generator)}")
+            raise bad_setting(None, "score.generator", "must be Gs or G", self.generator)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -870,7 +872,8 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
 
 def _in_section(section: str, build: Callable[[], T]) -> T:
     """build(), a run config's section, with a refused setting named by its section and key, as the file has them
-    (train.total_kimg): the field alone (total_kimg) named no key of the file, whose keys are in sections."""
+    (train.total_kimg): the field alone (total_kimg) named no key of the file, whose keys are in sections. The
+    sections' own checks name theirs so already; this covers a setting refused without its section."""
     try:
         return build()
     except ConfigError as e:

@@ -711,11 +711,15 @@ class Detector:
             # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
             # sklearn's random_state has; torch takes 64-bit seeds and training also draws with seed + 1
             raise ConfigError(f"seed must be a whole number >= 0 and below 2**64 - 1, got {seed!r}")
+        # (these and encoder_loss in fit's own words: TrainConfig names its fields by section, train.minutes, which
+        # a Detector does not have)
         for name, v, none in (("total_kimg", self.total_kimg, " (None = the paper's schedule)"),
-                              ("phase_kimg", self.phase_kimg, "")):
+                              ("phase_kimg", self.phase_kimg, ""), ("minutes", self.minutes, " (None = no budget)")):
             # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
             if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
                 raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
+        if self.encoder_loss not in ("image", "latent", "none"):
+            raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
         rd = self.run_dir
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")

@@ -1456,8 +1456,9 @@ def test_a_reader_that_leaves_early_is_shown_with_debug(tmp_path, where):
     with exit 141 and not a word, as without it. The traceback is now on stderr, open while stdout is closed; still
     exit 141. Without --debug it stays quiet; with stderr closed too (`2>&1 | head`) there is nobody to show it to,
     and nothing fails on exit (120). Its own write (more than stdout's buffer holds), or the flush after the command."""
-    # (the real `info` prints less than stdout's buffer: its output fails when main flushes it)
-    before = "c.cmd_info = lambda a: print('x' * 100_000) or 0" if where == "as the command prints" else ""
+    # (a print of less than stdout's buffer fails when main flushes it; the real `info` writes through
+    # common.write_stdout, which flushes its own output)
+    before = f"c.cmd_info = lambda a: print('x' * {100_000 if where == 'as the command prints' else 10}) or 0"
     argv = ["info", "--preset", "tiny"]
     shown = _into_closed_pipe(["--debug", *argv], tmp_path, before)
     assert shown.returncode == 141 and shown.stderr.startswith("Traceback (most recent call last):"), shown.stderr
@@ -3082,7 +3083,7 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ('{"data": {"zzz": 1, "qqq": 2}, "net": {}, "train": {}}', "config.json: the data section has unknown keys qqq, "
                                                                "zzz (known keys: "),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
-    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
+    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: train.minibatch must map resolutions"),
     # a key twice (a hand edit below the old line): json kept the last in silence
     ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: seed is given twice in one mapping, "
                                                                  "with different values .1 and 2."),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from wildgan.config import MAX_SEED, DataConfig, FAnoGANConfig, SearchConfig, TrainConfig
+from wildgan.config import MAX_SEED, DataConfig, FAnoGANConfig, NetConfig, SearchConfig, TrainConfig
 from wildgan.errors import ConfigError
 
 
@@ -200,8 +200,8 @@ def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_pa
     with pytest.raises(ConfigError, match=r"square must be 'crop' .* or 'letterbox' .*'pad' is its old name\), got "
                                           r"'black'"):
         DataConfig(square="black")
-    with pytest.raises(ConfigError, match=r"fit must be resize, pad or letterbox, got 'box' \(resize: .*pad: zero-pad "
-                                          r".*letterbox: pad to a square with black bars"):
+    with pytest.raises(ConfigError, match=r"fit must be resize, pad or letterbox \(resize: .*pad: zero-pad "
+                                          r".*letterbox: pad to a square with black bars.*\), got 'box'$"):
         DataConfig(fit="box")
     run, cfg = _run_dir(tmp_path)
     d = json.loads((run / "config.json").read_text())
@@ -411,3 +411,68 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     whole.write_text(yaml.safe_dump(d))
     assert refusal("--config", str(whole)) == (f"wildgan: error: {whole}: train.total_kimg must be a positive number, "
                                                f"got 0 (the --total-kimg setting)")
+
+
+@pytest.mark.parametrize("make, said, flag", [
+    # numbers: score.lam had its section, total_kimg and contamination none
+    (lambda: TrainConfig(total_kimg=0), "train.total_kimg must be a positive number, got 0", "--total-kimg"),
+    (lambda: TrainConfig(beta1=1.0), "train.beta1 must be a number in [0, 1), got 1.0", None),
+    (lambda: DataConfig(contamination=2.0), "data.contamination must be in [0, 1), got 2.0", "--contamination"),
+    (lambda: DataConfig(seed=-1), "data.seed must be a whole number from 0 to 2**64 - 2, got -1", "--seed"),
+    # choices: a plain ConfigError, without its section or its parts
+    (lambda: TrainConfig(amp="fp16"), "train.amp must be auto, off or bf16, got 'fp16'", "--amp"),
+    (lambda: TrainConfig(on_divergence="skip"), "train.on_divergence must be stop or rollback, got 'skip'",
+     "--on-divergence"),
+    (lambda: TrainConfig(cuda_graphs="on"), "train.cuda_graphs must be true, false or null (auto), got 'on'", None),
+    (lambda: DataConfig(test_size="half"), "data.test_size must be 'paper' or 'all', got 'half'", "--test-size"),
+    (lambda: DataConfig(contamination_draw="x"), "data.contamination_draw must be nested or choice, got 'x'", None),
+    (lambda: NetConfig(channels=2), "net.channels must be 1 or 3, got 2", "--channels"),
+])
+def test_every_sections_refused_setting_is_named_by_its_section_and_key(make, said, flag) -> None:
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    with pytest.raises(ConfigError) as e:
+        make()
+    assert str(e.value) == said
+    # its parts, for a caller that names the setting as the place its value came from does (a --config file's key)
+    assert (e.value.setting, e.value.flag) == (said.split()[0], flag) and said.endswith(f", got {e.value.value!r}")
+    if flag is not None:
+        with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError) as e:
+            make()
+        assert str(e.value) == flag + said[said.index(" "):]
+
+
+@pytest.mark.parametrize("section, key, value", [("train", "amp", "fp16"), ("data", "test_size", "half"),
+                                                 ("data", "depth16", "bits:8"), ("score", "generator", "G_ema")])
+def test_a_run_config_files_bad_choice_is_named_by_the_file_and_its_dotted_key(tmp_path, section, key,
+                                                                                value) -> None:
+    import json
+
+    from wildgan.config import read_run_config
+
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d[section][key] = value
+    (run / "config.json").write_text(json.dumps(d))
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: {section}.{key} must be ") + r".*, got "
+                                          + re.escape(repr(value)) + "$"):
+        read_run_config(run)
+
+
+@pytest.mark.parametrize("text, key, got", [('{"normal": ","}', "normal", ","),
+                                            ('{"exclude": [",", ""]}', "exclude", '[",", ""]')])
+def test_a_config_files_list_of_no_values_is_named_by_the_file_and_its_key(tmp_path, capsys, text, key, got) -> None:
+    # `--normal ',': no values ... (options from the command line and k.json)` named an option nobody typed, and a
+    # value the file does not write (a YAML list is joined with commas first)
+    from wildgan.cli import main
+
+    f = tmp_path / "k.json"
+    f.write_text(text)
+    capsys.readouterr()
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == (f'wildgan: error: {f}: "{key}" must give one or more values, comma '
+                                               f'separated, got {got} (the --{key} setting)')
+    # typed, as before
+    assert main(["train", "--normal", ",", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == "wildgan: error: --normal ',': no values; give one or more, comma " \
+                                              "separated"

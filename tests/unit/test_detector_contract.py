@@ -49,6 +49,11 @@ def no_training(monkeypatch):
     ({"total_kimg": "abc"}, "total_kimg must be a positive number"),
     ({"total_kimg": float("nan")}, "total_kimg must be a positive number"),
     ({"phase_kimg": None}, "phase_kimg must be a positive number"),
+    # in fit's words, not TrainConfig's (train.minutes, train.encoder_loss: settings a Detector does not have)
+    ({"minutes": 0}, r"^minutes must be a positive number \(None = no budget\), got 0$"),
+    ({"minutes": "x"}, r"^minutes must be a positive number"),
+    ({"method": "fanogan", "resolution": 32, "minutes": -1}, r"^minutes must be a positive number"),
+    ({"encoder_loss": "x"}, r"^encoder_loss must be image, latent or none, got 'x'$"),
     ({"run_dir": 123}, "run_dir must be a folder path"),
     # a string resolution was accepted and saved as a string; a float one cut without a word
     ({"resolution": "16"}, "resolution must be a whole number, a power of two >= 4, got '16'"),

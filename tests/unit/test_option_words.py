@@ -265,15 +265,16 @@ def test_a_bad_setting_is_named_as_the_flag_in_the_cli_and_as_the_field_otherwis
     from wildgan.config import FAnoGANConfig, NetConfig, SearchConfig, TrainConfig, file_values
     from wildgan.data.transforms import check_resolution
 
-    bad = [(lambda: TrainConfig(total_kimg=0), "total_kimg", "--total-kimg"),
-           (lambda: TrainConfig(lr=0), "lr", "--lr"),
-           (lambda: TrainConfig(minutes=0), "minutes", "--minutes"),
+    # (every section's field by its section and key, as score.lam was: total_kimg and contamination had none)
+    bad = [(lambda: TrainConfig(total_kimg=0), "train.total_kimg", "--total-kimg"),
+           (lambda: TrainConfig(lr=0), "train.lr", "--lr"),
+           (lambda: TrainConfig(minutes=0), "train.minutes", "--minutes"),
            (lambda: TrainConfig(seed=-3), "train.seed", "--seed"),
-           (lambda: DataConfig(seed=-3), "seed", "--seed"),
-           (lambda: DataConfig(contamination=2.0), "contamination", "--contamination"),
+           (lambda: DataConfig(seed=-3), "data.seed", "--seed"),
+           (lambda: DataConfig(contamination=2.0), "data.contamination", "--contamination"),
            (lambda: FAnoGANConfig(dim=0), "fanogan.dim", "--fanogan-dim"),
            (lambda: SearchConfig(steps=-1), "search.steps", "--search-steps"),
-           (lambda: NetConfig(resolution=30), "resolution", "--resolution"),
+           (lambda: NetConfig(resolution=30), "net.resolution", "--resolution"),
            (lambda: check_resolution(30), "resolution", "--resolution")]
     for make, field, flag in bad:
         with pytest.raises(ConfigError, match=rf"^{re.escape(field)} must be "):
@@ -286,7 +287,7 @@ def test_a_bad_setting_is_named_as_the_flag_in_the_cli_and_as_the_field_otherwis
                                                                          match=rf"^{re.escape(field)} must be "):
             make()
     # a field with no option of its own keeps its name in the CLI
-    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"^beta1 must be "):
+    with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError, match=r"^train\.beta1 must be "):
         TrainConfig(beta1=1.0)
 
 

@@ -3,6 +3,8 @@ expects, never resolved, probed, kind-checked or replaced by a renamed temp file
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
@@ -204,3 +206,150 @@ def test_a_reader_that_leaves_ends_score_with_141_whichever_way_stdout_is_named(
     assert score.wait(timeout=300) == 141, err
     assert err == ""                      # no traceback, and no "wrote the CSV" for a CSV cut short
     assert head.stdout.decode().startswith("id,")
+
+
+class _ShortWrites(io.RawIOBase):
+    """An unbuffered stdout (python -u, PYTHONUNBUFFERED) whose write(2)s take a few bytes each, as a pipe's does when
+    a signal interrupts it: print took the first part as the whole."""
+
+    def __init__(self) -> None:
+        self.got = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        n = min(len(b), 5)
+        self.got += bytes(b[:n])
+        return n
+
+
+def _stdout_taking_few_bytes(monkeypatch: pytest.MonkeyPatch) -> _ShortWrites:
+    raw = _ShortWrites()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    return raw
+
+
+def test_info_writes_all_of_its_output_through_short_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"]
+    for extra in ([], ["--json"]):
+        raw = _stdout_taking_few_bytes(monkeypatch)
+        assert main([*argv, *extra]) == 0
+        text = raw.got.decode()
+        if extra:
+            assert json.loads(text)["params"]["G"] > 0
+        else:
+            lines = text.splitlines()
+            assert lines[0].startswith("preset tiny") and [w.split()[0] for w in lines[2:5]] == ["G", "D", "E"]
+            assert lines[-1].startswith("training GFLOP per real image") and text.endswith("\n")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_evaluate_writes_all_of_its_output_through_short_writes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                as_json: bool) -> None:
+    import wildgan.evaluation.run as evaluation_run
+
+    table = "\n".join(f"| score{i} | 0.{i:03d} |" for i in range(200))
+    monkeypatch.setattr(evaluation_run, "evaluate_run", lambda *a, **k: {"auc": {"L_r": 0.75}, "n_test": 8})
+    monkeypatch.setattr(evaluation_run, "format_table", lambda out: table)
+    raw = _stdout_taking_few_bytes(monkeypatch)
+    assert main(["evaluate", str(tmp_path), "--no-progress", *(["--json"] if as_json else [])]) == 0
+    assert raw.got.decode() == (json.dumps({"auc": {"L_r": 0.75}, "n_test": 8}) if as_json else table) + "\n"
+
+
+def test_report_and_study_write_all_of_their_output_through_short_writes(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    import argparse
+
+    import wildgan.evaluation.report as evaluation_report
+    import wildgan.studies as studies
+    from wildgan.cli import study as cli_study
+
+    where = tmp_path / ("a folder named at length " * 4) / "report.html"
+    monkeypatch.setattr(evaluation_report, "check_report_args", lambda *a, **k: None)
+    monkeypatch.setattr(evaluation_report, "report", lambda *a, **k: where)
+    raw = _stdout_taking_few_bytes(monkeypatch)
+    assert main(["report", str(tmp_path), "--no-progress"]) == 0
+    assert raw.got.decode() == f"{where}\n"
+
+    tables = "# Study results\n\n" + "".join(f"| cell{i} | 0.{i:03d} |\n" for i in range(300))
+    monkeypatch.setattr(studies, "run_study", lambda base, cells, out, **k: (out / "tables.md").write_text(tables))
+    raw = _stdout_taking_few_bytes(monkeypatch)
+    a = argparse.Namespace(out=str(tmp_path), no_progress=True, command_line=["wildgan", "study"])
+    assert cli_study._run_the_study(a, None, [], study_log=None) == 0
+    assert raw.got.decode() == tables + "\n"
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_write_stdout_waits_for_a_non_blocking_stdout_to_take_more(monkeypatch: pytest.MonkeyPatch,
+                                                                   buffered: bool) -> None:
+    """A stdout set O_NONBLOCK (by a parent that shares the pipe) and read slowly: every byte arrives once, in order.
+    Buffered, the write raised BlockingIOError, having taken part of the text (characters_written); unbuffered, the
+    raw write returns None for none taken."""
+    import time
+
+    from wildgan.cli.common import write_stdout
+
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    raw = io.FileIO(w, "wb")
+    binary = io.BufferedWriter(raw, buffer_size=8192) if buffered else raw
+    stream = io.TextIOWrapper(binary, encoding="utf-8", write_through=not buffered)
+    got = bytearray()
+
+    def read_slowly() -> None:
+        with open(r, "rb", buffering=0) as f:
+            while chunk := f.read(16384):
+                got.extend(chunk)
+                time.sleep(0.002)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    text = "".join(f"{i} é\n" for i in range(100_000))           # (~0.8 MB: many times what the pipe holds)
+    monkeypatch.setattr(sys, "stdout", stream)
+    try:
+        stream.write("printed before\n")             # (what print left in the text layer goes first)
+        write_stdout(text)
+    finally:
+        stream.close()
+        reader.join(timeout=60)
+    assert got.decode() == "printed before\n" + text
+
+
+def test_evaluate_into_head_ends_141_quietly_and_writes_its_whole_table_otherwise(tmp_path: Path) -> None:
+    """`wildgan evaluate RUN | head -1` with stdout unbuffered (PYTHONUNBUFFERED): exit 141 without a word once the
+    reader has left; read to the end, the whole table and exit 0. (The evaluation itself is replaced by a table
+    larger than a pipe holds, so that the reader leaves mid-write.)"""
+    code = ("import sys, wildgan.evaluation.run as r; from wildgan.cli import main\n"
+            "r.evaluate_run = lambda *a, **k: {}\n"
+            "r.format_table = lambda out: '\\n'.join(f'| score{i} | {i} |' for i in range(20_000))\n"
+            "sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-c", code, "evaluate", str(tmp_path), "--no-progress"]
+    evaluate = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    head = subprocess.run(["head", "-1"], stdin=evaluate.stdout, capture_output=True, timeout=300)
+    evaluate.stdout.close()
+    err = evaluate.stderr.read().decode()
+    assert evaluate.wait(timeout=300) == 141, err
+    assert err == "" and head.stdout.decode() == "| score0 | 0 |\n"
+    whole = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+    assert whole.returncode == 0, whole.stderr.decode()
+    assert whole.stdout.decode() == "".join(f"| score{i} | {i} |\n" for i in range(20_000))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], []])
+def test_help_is_written_whole_through_short_writes(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    def help_written(stdout: io.TextIOBase) -> None:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+        assert code == (0 if argv else 2)       # (a bare `wildgan`: its commands, and a usage error's 2)
+
+    whole = io.StringIO()
+    help_written(whole)
+    raw = _ShortWrites()
+    help_written(io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    assert whole.getvalue().startswith("usage: wildgan") and raw.got.decode() == whole.getvalue()

@@ -55,8 +55,8 @@ def _edit(path: Path, **changes) -> None:
     ({"lod": "x"}, r"bad 'lod' value 'x'"),
     ({"nimg": 1.5}, r"bad 'nimg' value 1.5"),
     ({"kimg": float("nan")}, r"bad 'kimg' value nan"),
-    ({"net": {"resolution": "8", "channels": 1}}, r"bad network config in the checkpoint metadata: resolution must "
-                                                   r"be a power of two >= 4, got '8'"),
+    ({"net": {"resolution": "8", "channels": 1}}, r"bad network config in the checkpoint metadata: net\.resolution "
+                                                   r"must be a power of two >= 4, got '8'"),
     ({"net": {"resolution": 8, "channels": 1, "colour": 1}},
      r"bad network config .*the net section has unknown key colour \(known keys: channels, fmap_base"),
     ({"net": [8]}, r"bad network config .*must be a mapping"),

@@ -1400,7 +1400,7 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
     assert "0_g0_wildgan_image_s0" not in msg         # the one good cell
     # a gamma outside [0, 1) names its cell too (the Python API takes any float)
     with pytest.raises(ConfigError, match=r"cell 0_g1\.5_wildgan_image_s0 \(normal 0, gamma 1\.5, .*\): "
-                                          r"contamination must be in \[0, 1\)"):
+                                          r"data\.contamination must be in \[0, 1\)"):
         study_mod.check_cells(base, grid(["0"], [0.0, 1.5], ["wildgan"], ["image"], [0]))
     # the pGAN's largest minibatch: 32 normal images do not fill a batch of 64
     big = replace(base, train=replace(base.train, minibatch={8: 64}))

@@ -1,7 +1,7 @@
-"""What the commands share: their lines on stderr (`eprint`, `say_end`, `warn`, `show`, a torchrun rank's tag), the
-options given (`option_given`) and how messages name them (`option_flag`, `csv_list`), and the refusals made before a
-command's work (an --out file that cannot be written, a saved Detector where a run folder is wanted, a path with
-spaces split by the shell). Imports no other module of the CLI."""
+"""What the commands share: their output on stdout (`write_stdout`), their lines on stderr (`eprint`, `say_end`,
+`warn`, `show`, a torchrun rank's tag), the options given (`option_given`) and how messages name them (`option_flag`,
+`csv_list`), and the refusals made before a command's work (an --out file that cannot be written, a saved Detector
+where a run folder is wanted, a path with spaces split by the shell). Imports no other module of the CLI."""
 
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ def csv_list(text: str, kind: type, option: str) -> list[Any]:
     if not values:
         # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
         # --normal ',' raised a bare IndexError
-        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated")
+        # (its parts too: a --config file's value is then named by the file and its key, cli.config_args)
+        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated",
+                          setting=option[2:].replace("-", "_"), flag=option,
+                          problem="must give one or more values, comma separated", value=text)
     return values
 
 
@@ -62,28 +65,53 @@ def eprint(line: str) -> None:
 
 
 def write_stdout(text: str) -> None:
-    """`text` to stdout, all of it or a BrokenPipeError (a reader gone: main's exit 141). Unbuffered (python -u,
-    PYTHONUNBUFFERED, as in many containers), sys.stdout.write makes one write(2), and takes a short one as done: the
-    rest of `score --out - | head -1`'s CSV was dropped without a word and the command said it wrote the CSV, exit 0,
-    where `--out /dev/stdout` (written in full, by fileio) ended 141. The text's bytes are written until none is left,
-    in stdout's own encoding, as sys.stdout.write would."""
+    """`text` to stdout, all of it or a BrokenPipeError (a reader gone: main's exit 141): every command's output of
+    more than a line goes through here. Unbuffered (python -u, PYTHONUNBUFFERED, as in many containers),
+    sys.stdout.write makes one write(2), and takes a short one as done: the rest of `score --out - | head -1`'s CSV was
+    dropped without a word and the command said it wrote the CSV, exit 0, where `--out /dev/stdout` (written in full,
+    by fileio) ended 141. The text's bytes are written until none is left, in stdout's own encoding, as
+    sys.stdout.write would. A non-blocking stdout (O_NONBLOCK set by the parent on a pipe both share) that is full
+    for now is waited on, not taken as done: print lost the rest there (raw: write returns None) or raised
+    BlockingIOError (buffered)."""
     out = sys.stdout
     binary = getattr(out, "buffer", None)
     if binary is None:              # (a stream of text only: a caller's io.StringIO, which takes all of it)
         out.write(text)
         out.flush()
         return
-    out.flush()                     # (what print() left in the text layer goes first)
+    _flush_when_it_can(out)         # (what print() left in the text layer goes first)
     data = memoryview(text.encode(out.encoding or "utf-8", out.errors or "strict"))
     while data:
-        n = binary.write(data)
-        if n is None:               # a non-blocking stdout that is full for now: wait until it takes more
-            import select
-
-            select.select([], [binary], [])
+        try:
+            n = binary.write(data)
+        except BlockingIOError as e:
+            # (buffered: the first characters_written bytes were taken, written or held in its buffer; sending them
+            # again would repeat them)
+            data = data[e.characters_written:]
+            _wait_until_writable(binary)
+            continue
+        if n is None:               # (raw and full for now: nothing was written)
+            _wait_until_writable(binary)
             continue
         data = data[n:]
-    binary.flush()
+    _flush_when_it_can(binary)
+
+
+def _flush_when_it_can(stream: Any) -> None:
+    # a BufferedWriter keeps what a non-blocking flush could not write, so flushing again later loses nothing (the
+    # text layer's few pending bytes of a print fit its buffer, which the flush empties first)
+    while True:
+        try:
+            stream.flush()
+            return
+        except BlockingIOError:
+            _wait_until_writable(stream)
+
+
+def _wait_until_writable(stream: Any) -> None:
+    import select
+
+    select.select([], [stream.fileno()], [])
 
 
 def say_end(line: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import csv_list, refuse_a_saved_detector, use_threads, warn
+from .common import csv_list, refuse_a_saved_detector, use_threads, warn, write_stdout
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
@@ -27,10 +27,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.json:
         keep = ("auc", "ap", "auc_ci95", "auc_vs_controls", "controls", "controls_ap", "other_generator", "n_test",
                 "n_anomalous", "mean_z_norm", "model")
-        print(json.dumps({k: out[k] for k in keep if k in out}))
+        write_stdout(json.dumps({k: out[k] for k in keep if k in out}) + "\n")
     else:
         table = format_table(out)
-        print(table)
+        write_stdout(table + "\n")
         # train --evaluate (the demo): the table, controls with it, into the run's log.txt too (not shown again),
         # where whoever closed the terminal looks for it; `wildgan evaluate` alone leaves log.txt to the training
         to_log = getattr(a, "table_to", None)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
 from ..errors import ConfigError
-from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists
+from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists, write_stdout
 
 
 def _whole_number(text: str, least: int, other: str = "") -> int:
@@ -136,7 +136,17 @@ EXAMPLES_REPORT = """examples:
 """
 
 
-class _CommandParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    def print_help(self, file: Any = None) -> None:
+        # (a command's help is pages long: argparse's one write to an unbuffered stdout could be cut short, as any
+        # command's output, common.write_stdout)
+        if file is None or file is sys.stdout:
+            write_stdout(self.format_help())
+        else:
+            super().print_help(file)
+
+
+class _CommandParser(_Parser):
     """A command's parser, whose error for a missing positional says why where an option takes a list: `wildgan score
     --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
     only 'the following arguments are required: run_dir', of a command line that has one."""
@@ -180,9 +190,9 @@ class _CommandParser(argparse.ArgumentParser):
 def make_option_parser() -> argparse.ArgumentParser:
     """`wildgan` and every command's options, without the functions that run the commands (`func`: wildgan.cli's
     make_parser adds them)."""
-    p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
-                                "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
-                                "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
+    p = _Parser(prog="wildgan", description="Unsupervised image anomaly detection with a progressive GAN and a "
+                "jointly trained encoder (Berg et al.), for training data that is not clean. Higher score = more "
+                "anomalous; label 1 = anomaly.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     from .. import __version__
 

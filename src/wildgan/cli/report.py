@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, WildganError
-from .common import refuse_a_saved_detector, refuse_split_paths, show, use_threads, warn
+from .common import refuse_a_saved_detector, refuse_split_paths, show, use_threads, warn, write_stdout
 
 
 def cmd_report(a: argparse.Namespace) -> int:
@@ -43,5 +43,5 @@ def cmd_report(a: argparse.Namespace) -> int:
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
                  masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=show,
                  skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views, batch_mode=a.batch_mode)
-    print(out)
+    write_stdout(f"{out}\n")
     return 0

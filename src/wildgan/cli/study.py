@@ -12,7 +12,7 @@ from ..config import MAX_SEED, as_typed
 from ..errors import ConfigError, stop_text
 from ..fileio import check_can_make_folder
 from ..runlog import RunLog, copying_warnings
-from .common import WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, warn
+from .common import WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, warn, write_stdout
 from .config_args import asked_data_config, build_run_config, data_config_from_args, run_config_for_shape
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
@@ -184,5 +184,5 @@ def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], stu
         if Path(a.out).is_dir() and not isinstance(e, ConfigError) and study_log.last_line != line:
             study_log.write(line)
         raise
-    print((Path(a.out) / "tables.md").read_text())
+    write_stdout((Path(a.out) / "tables.md").read_text() + "\n")
     return 0
