@@ -2689,6 +2689,38 @@ def test_a_fits_cache_that_leaves_a_file_out_says_it_was_a_training_image_when_r
         assert "unused" not in said[0], said
 
 
+def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_file_out(tmp_path) -> None:
+    """A Detector.fit(threshold='f1') run whose training scores were cached with skip_bad while a file was unreadable:
+    from_run(RUN, skip_bad=True) reads that cache for its training scores, but the check whether fit's f1 value still
+    applies read it without skip_bad, found none, and said the scores were "no longer cached", thresholding by
+    contamination instead. Now it keeps fit's f1 threshold, and the file left out is said once."""
+    from PIL import Image
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        det = Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                       threshold="f1", run_dir=str(run)).fit(str(pile), X_val=rng.integers(0, 255, (8, 8, 8)),
+                                                             y_val=np.r_[np.ones(3), np.zeros(5)])
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    (pile / "03.png").write_bytes((pile / "03.png").read_bytes()[:40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        back = Detector.from_run(run, device="cpu", skip_bad=True)
+    said = [str(w.message) for w in got]
+    assert (back.threshold, back.threshold_, back.n_train_) == ("f1", det.threshold_, 19), said
+    assert not any("no longer cached" in w for w in said), said
+    assert len([w for w in said if str(pile / "03.png") in w]) == 1, said
+
+
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:
     """A run trained with --skip-bad reads its training images so whatever the caller asks: its training scores leave
     a file unreadable since training out without --skip-bad now, and take the cache as it is. The warning said they
