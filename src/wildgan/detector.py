@@ -1115,8 +1115,10 @@ class Detector:
             # only f1 uses a validation set (fit and from_run warn that it is ignored): it was scored all the same,
             # and a file in it that cannot be read was refused after the training, which fit then lost
             X_val = y_val = None
+        val_images: list[np.ndarray] = []
         try:
-            val_scores = None if X_val is None else self.decision_function(X_val)
+            val_scores = None if X_val is None else \
+                self._scores(X_val, with_A=self._needs_A(), images=val_images)[self.score_]
         except DataError as e:
             # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
             raise DataError(f"X_val: {e}") from None
@@ -1126,9 +1128,37 @@ class Detector:
             # (counted against X_val's images, as fit's check before training counts them: the caller gave images,
             # not the scores they became)
             y = check_val_labels(y, None, None if val_scores is None else (len(val_scores),), labels="y_val")
+            if val_images:
+                self._warn_val_trained_on(val_images[0], y)
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
+
+    def _warn_val_trained_on(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Warn where the validation images x (converted, as scored), labelled y, include images this Detector was
+        trained on (the same pixels, by the checksums its run keeps: data.splits.read_train_hashes, as `evaluate
+        --data` counts them): their scores are of images the networks saw, which tend to score as normal, and bias
+        the f1 threshold chosen on them. A run without those checksums (gone, or trained before they were kept) is
+        not checked: rebuilding its training images costs what the checksums are kept to save."""
+        from .data.splits import read_train_hashes, seen_in_training
+        from .scoring.run import read_split_info
+
+        run_dir = getattr(self, "run_dir_", None)
+        try:
+            trained = None if run_dir is None else read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
+        except (OSError, WildganError):
+            return                  # (a record only: the threshold is chosen whatever it says)
+        if trained is None or not len(x):
+            return
+        seen = seen_in_training(x, trained)
+        m = int(seen.sum())
+        if not m:
+            return
+        n_anomalous = int((np.asarray(y)[seen] == 1).sum())
+        warn_user(f"X_val: {m} of its {len(x)} images ({m - n_anomalous} normal, {n_anomalous} anomalous) are images "
+                  f"this Detector was trained on (the same pixels): their scores are of images the networks saw, "
+                  f"which tend to score as normal, so the f1 threshold chosen on them is not that of new images; "
+                  f"choose it on images the Detector did not train on")
 
     def _use_threshold(self, thr: Threshold) -> None:
         """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""
@@ -1324,7 +1354,10 @@ class Detector:
         scoring, and only the A score uses them (score_pgan's with_A)."""
         return self.score_ == "A" or self.model_.cfg.method != "wildgan"
 
-    def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
+    def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True,
+                images: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Every score of X (with_A: A too). images: gets X's converted images where they are held at once (not a
+        folder's or an archive's, read in chunks), for a caller that checks them without converting X again."""
         check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
         # a folder of image files, or a tar archive of them; a CIFAR-10 batch folder, an .npz and a tar of arrays or
         # batches are data-set files, read whole by decode_items below (score_files reads image files and refuses them)
@@ -1354,7 +1387,10 @@ class Detector:
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
-        return self._score_u8(self._images(X), with_A=with_A)
+        x = self._images(X)
+        if images is not None:
+            images.append(x)
+        return self._score_u8(x, with_A=with_A)
 
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic

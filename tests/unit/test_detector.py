@@ -326,6 +326,35 @@ def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
             Detector(**TINY).fit(a)
 
 
+def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> None:
+    """fit(X_val=, y_val=) chose the f1 threshold on whatever X_val held, its own training images too, whose scores
+    (of images the networks saw, which tend to score as normal) bias it: now a warning counts them, from the
+    checksums the run keeps (as `evaluate --data` counts a run's training images among its test images); from_run and
+    set_threshold say it too. A validation set of other images says nothing."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    other = rng.integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    y = np.r_[np.ones(3), np.zeros(5)]
+    val = np.concatenate([x[:3], other])                         # 3 training images (labelled anomalous) of 8
+
+    def said(call) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+
+    run = tmp_path / "det"
+    fit = said(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                                threshold="f1").fit(x, X_val=val, y_val=y))
+    assert fit == ["X_val: 3 of its 8 images (0 normal, 3 anomalous) are images this Detector was trained on (the same "
+                   "pixels): their scores are of images the networks saw, which tend to score as normal, so the f1 "
+                   "threshold chosen on them is not that of new images; choose it on images the Detector did not "
+                   "train on"], fit
+    assert len(said(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=x[:8], y_val=y))) == 1
+    back = Detector.from_run(run, device="cpu", threshold="contamination")
+    assert said(lambda: back.set_threshold("f1", X_val=np.concatenate([other, other[:3]]), y_val=y)) == []
+
+
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
     xv = np.concatenate([x_train[:16], noise])
     yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]

@@ -26,7 +26,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
                              trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
-                           read_train_hashes)
+                           read_train_hashes, seen_in_training)
 from ..errors import ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
@@ -98,7 +98,7 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
         if trained is None:
             _say(log, f"note: {data}: not checked for images {run_dir} was trained on: {why}")
             return
-    seen = np.isin(image_hashes(split.test_x), trained)
+    seen = seen_in_training(split.test_x, trained)
     m = int(seen.sum())
     if not m:
         return
