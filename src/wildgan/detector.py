@@ -1119,8 +1119,10 @@ class Detector:
             # only f1 uses a validation set (fit and from_run warn that it is ignored): it was scored all the same,
             # and a file in it that cannot be read was refused after the training, which fit then lost
             X_val = y_val = None
+        val_images: list[np.ndarray] = []
         try:
-            val_scores = None if X_val is None else self.decision_function(X_val)
+            val_scores = None if X_val is None else \
+                self._scores(X_val, with_A=self._needs_A(), images=val_images)[self.score_]
         except DataError as e:
             # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
             raise DataError(f"X_val: {e}") from None
@@ -1130,9 +1132,37 @@ class Detector:
             # (counted against X_val's images, as fit's check before training counts them: the caller gave images,
             # not the scores they became)
             y = check_val_labels(y, None, None if val_scores is None else (len(val_scores),), labels="y_val")
+            if val_images:
+                self._warn_val_trained_on(val_images[0], y)
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
+
+    def _warn_val_trained_on(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Warn where the validation images x (converted, as scored), labelled y, include images this Detector was
+        trained on (the same pixels, by the checksums its run keeps: data.splits.read_train_hashes, as `evaluate
+        --data` counts them): their scores are of images the networks saw, which tend to score as normal, and bias
+        the f1 threshold chosen on them. A run without those checksums (gone, or trained before they were kept) is
+        not checked: rebuilding its training images costs what the checksums are kept to save."""
+        from .data.splits import read_train_hashes, seen_in_training
+        from .scoring.run import read_split_info
+
+        run_dir = getattr(self, "run_dir_", None)
+        try:
+            trained = None if run_dir is None else read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
+        except (OSError, WildganError):
+            return                  # (a record only: the threshold is chosen whatever it says)
+        if trained is None or not len(x):
+            return
+        seen = seen_in_training(x, trained)
+        m = int(seen.sum())
+        if not m:
+            return
+        n_anomalous = int((np.asarray(y)[seen] == 1).sum())
+        warn_user(f"X_val: {m} of its {len(x)} images ({m - n_anomalous} normal, {n_anomalous} anomalous) are images "
+                  f"this Detector was trained on (the same pixels): their scores are of images the networks saw, "
+                  f"which tend to score as normal, so the f1 threshold chosen on them is not that of new images; "
+                  f"choose it on images the Detector did not train on")
 
     def _use_threshold(self, thr: Threshold) -> None:
         """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""
@@ -1328,7 +1358,10 @@ class Detector:
         scoring, and only the A score uses them (score_pgan's with_A)."""
         return self.score_ == "A" or self.model_.cfg.method != "wildgan"
 
-    def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
+    def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True,
+                images: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Every score of X (with_A: A too). images: gets X's converted images where they are held at once (not a
+        folder's or an archive's, read in chunks), for a caller that checks them without converting X again."""
         check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
         # a folder of image files, or a tar archive of them; a CIFAR-10 batch folder, an .npz and a tar of arrays or
         # batches are data-set files, read whole by decode_items below (score_files reads image files and refuses them)
@@ -1358,7 +1391,10 @@ class Detector:
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
-        return self._score_u8(self._images(X), with_A=with_A)
+        x = self._images(X)
+        if images is not None:
+            images.append(x)
+        return self._score_u8(x, with_A=with_A)
 
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
@@ -1699,7 +1735,8 @@ class Detector:
         split_info = read_split_info(run_dir)
         given = {"threshold": threshold, "contamination": contamination, "mad_k": mad_k, "score": score, "lam": lam,
                  "batch_mode": batch_mode}
-        settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
+        settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None,
+                                                         skip_bad)
         threshold, batch_mode = settings["threshold"], settings["batch_mode"]
         det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
@@ -1819,7 +1856,7 @@ def _rule_asked(given: dict[str, Any]) -> str | None:
     return given["threshold"]
 
 
-def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
+def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool, skip_bad: bool = False
                          ) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """from_run's threshold and score parameters: those given (not None), the rest from what Detector.fit recorded in
     the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; fit's recorded f1 threshold where it is to be
@@ -1827,7 +1864,8 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     the other rules, which are taken again from the training scores); and the one warning to give, naming the file,
     once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record
     (another score or batch_mode keeps fit's c or k: thresholds.fit_record_apart), a record that cannot be read or
-    used, an f1 threshold that no longer applies."""
+    used, an f1 threshold that no longer applies. skip_bad: from_run's, with which its training scores are read (a
+    cache that leaves unreadable files out holds them for it)."""
     path, rule, method = run_dir / FIT_THRESHOLD_FILE, _rule_asked(given), model.cfg.method
     try:
         thr, rec = load_fit_threshold(run_dir)
@@ -1842,7 +1880,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     record = _FitRecord(path, thr, rec, fit_record_params(thr, rec, method), fit_record_score(thr, method))
     if fit_record_apart(rec, model.meta.get("sha256")) == "networks":
         return _settings_for_other_networks(record, given, rule, has_val, model)
-    return _settings_for_these_networks(run_dir, record, given, rule, has_val, model)
+    return _settings_for_these_networks(run_dir, record, given, rule, has_val, model, skip_bad)
 
 
 def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule: str | None, has_val: bool,
@@ -1879,7 +1917,8 @@ def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule
 
 
 def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[str, Any], rule: str | None,
-                                 has_val: bool, model: Any) -> tuple[dict[str, Any], Threshold | None, str | None]:
+                                 has_val: bool, model: Any, skip_bad: bool = False
+                                 ) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings where fit's threshold is of these networks: the record's settings where none is given,
     its c (k) for any score and protocol (thresholds.fit_record_apart: the share of training images to flag, fitted
     again on the chosen score's own training scores, as the fitted Detector's set_params(score=...) keeps it), and
@@ -1892,7 +1931,7 @@ def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[
            f"arguments given instead ({'; '.join(said)})") if said else None
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
-    return _recorded_f1(run_dir, record, out, given, model, msg)
+    return _recorded_f1(run_dir, record, out, given, model, msg, skip_bad)
 
 
 def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], method: str) -> list[str]:
@@ -1915,7 +1954,7 @@ def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str,
 
 
 def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: dict[str, Any], model: Any,
-                 msg: str | None) -> tuple[dict[str, Any], Threshold | None, str | None]:
+                 msg: str | None, skip_bad: bool = False) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings for fit's f1 threshold, chosen on a validation set the run does not keep: its value where
     it still applies (the same score settings, their training scores still cached), else (unless f1 was asked for by
     name: from_run's error then says that it needs X_val, y_val) the contamination rule, said in one warning: the
@@ -1926,7 +1965,9 @@ def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: 
     same = (out["score"] or own_score(model.cfg.method)) == record.score and \
         out["batch_mode"] == fitted["batch_mode"] and (not _weighs_lam(out, model.cfg.method) or out["lam"] is None or
                                                        fitted["lam"] is None or out["lam"] == fitted["lam"])
-    if same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None:
+    # read as from_run then reads it (its skip_bad: a cache that leaves unreadable files out is its training scores),
+    # quietly: that read says what is wrong with the cache, once
+    if same and read_train_scores(run_dir, model, fitted["batch_mode"], skip_bad=skip_bad, say=False) is not None:
         return out, record.thr, msg and f"{msg}: leave them out to threshold as fit did"
     if given["threshold"] == "f1":
         return out, None, msg

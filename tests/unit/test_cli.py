@@ -1060,6 +1060,28 @@ def _pile_run(tmp_path: Path, capsys, pile: "str | Path") -> Path:
     return run
 
 
+def test_eval_json_does_not_keep_the_note_that_its_data_was_not_checked_for_training_images(tmp_path, capsys):
+    # eval.json kept the note "not checked for images RUN was trained on: RUN keeps no train_hashes.npz" in its
+    # warnings, which go stale once a later evaluation (or a resume) writes that file, while an earlier eval.json
+    # (another eval- folder's) is never written again; nothing reads eval.json's warnings back, so the note is said
+    # on the terminal alone. The evaluation's other warnings stay in eval.json
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "pile").mkdir()
+    for i, im in enumerate(rng.integers(0, 255, (40, 8, 8), dtype=np.uint8)):
+        Image.fromarray(im).save(tmp_path / "pile" / f"{i:02d}.png")
+    np.savez(tmp_path / "few.npz", x=rng.integers(0, 255, (12, 16, 16), dtype=np.uint8), y=np.array([0, 1] * 6))
+    run = _pile_run(tmp_path, capsys, tmp_path / "pile")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "few.npz"), "--normal", "0", "--no-controls",
+                 "--no-progress", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {tmp_path / 'few.npz'}: not checked for images {run} was trained on" in err, err
+    kept = json.loads((run / "eval.json").read_text()).get("warnings", [])
+    assert not any("not checked" in w for w in kept), kept
+    assert any("16x16" in w for w in kept), (kept, err)         # (the other size's warning is still kept)
+
+
 def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data_was_not_checked(tmp_path, capsys):
     # a run trained before train_hashes.npz was kept: nothing was checked, and nothing said. Its training images are
     # rebuilt where that is cheap beside the evaluation, else one line says the data was not checked, and why

@@ -326,6 +326,35 @@ def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
             Detector(**TINY).fit(a)
 
 
+def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> None:
+    """fit(X_val=, y_val=) chose the f1 threshold on whatever X_val held, its own training images too, whose scores
+    (of images the networks saw, which tend to score as normal) bias it: now a warning counts them, from the
+    checksums the run keeps (as `evaluate --data` counts a run's training images among its test images); from_run and
+    set_threshold say it too. A validation set of other images says nothing."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    other = rng.integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    y = np.r_[np.ones(3), np.zeros(5)]
+    val = np.concatenate([x[:3], other])                         # 3 training images (labelled anomalous) of 8
+
+    def said(call) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+
+    run = tmp_path / "det"
+    fit = said(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                                threshold="f1").fit(x, X_val=val, y_val=y))
+    assert fit == ["X_val: 3 of its 8 images (0 normal, 3 anomalous) are images this Detector was trained on (the same "
+                   "pixels): their scores are of images the networks saw, which tend to score as normal, so the f1 "
+                   "threshold chosen on them is not that of new images; choose it on images the Detector did not "
+                   "train on"], fit
+    assert len(said(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=x[:8], y_val=y))) == 1
+    back = Detector.from_run(run, device="cpu", threshold="contamination")
+    assert said(lambda: back.set_threshold("f1", X_val=np.concatenate([other, other[:3]]), y_val=y)) == []
+
+
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
     xv = np.concatenate([x_train[:16], noise])
     yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]
@@ -2687,6 +2716,38 @@ def test_a_fits_cache_that_leaves_a_file_out_says_it_was_a_training_image_when_r
         assert len(said) == 1 and "the training scores leave out 1 unreadable file of the run's data (19 images " \
             "scored)" in said[0], said
         assert "unused" not in said[0], said
+
+
+def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_file_out(tmp_path) -> None:
+    """A Detector.fit(threshold='f1') run whose training scores were cached with skip_bad while a file was unreadable:
+    from_run(RUN, skip_bad=True) reads that cache for its training scores, but the check whether fit's f1 value still
+    applies read it without skip_bad, found none, and said the scores were "no longer cached", thresholding by
+    contamination instead. Now it keeps fit's f1 threshold, and the file left out is said once."""
+    from PIL import Image
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        det = Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                       threshold="f1", run_dir=str(run)).fit(str(pile), X_val=rng.integers(0, 255, (8, 8, 8)),
+                                                             y_val=np.r_[np.ones(3), np.zeros(5)])
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    (pile / "03.png").write_bytes((pile / "03.png").read_bytes()[:40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, skip_bad=True, device="cpu")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        back = Detector.from_run(run, device="cpu", skip_bad=True)
+    said = [str(w.message) for w in got]
+    assert (back.threshold, back.threshold_, back.n_train_) == ("f1", det.threshold_, 19), said
+    assert not any("no longer cached" in w for w in said), said
+    assert len([w for w in said if str(pile / "03.png") in w]) == 1, said
 
 
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:

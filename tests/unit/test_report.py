@@ -1164,7 +1164,7 @@ def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     assert "normal classes ;" not in md
     # its thresholds were said to come "never from the test images", of which it has none
     section = md.split("## Threshold")[1].split("\n## ")[0]
-    assert "taken from the 24 training images' scores (train_scores.csv, written by Detector.fit), the only images " \
+    assert "taken from the 24 training images' scores (train_scores.csv), the only images " \
            "of this run (it has no test images; new images are set against these thresholds)" in section, section
     assert "test images" not in section.replace("it has no test images", ""), section
 
@@ -2262,7 +2262,7 @@ def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_p
     n = int(row[1].apply(row[2]).sum())
     assert rows[label][2] == f"{n} of 24 ({n / 24:.1%})"
     assert "The last row is the threshold of the Detector that fit this run" in md
-    assert "(train_scores.csv, written by Detector.fit)" in md
+    assert "(train_scores.csv)" in md
     # networks trained on since fit: its record is not theirs, and is said to be left out
     rec = json.loads((run / FIT_THRESHOLD_FILE).read_text())
     (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
@@ -2771,7 +2771,7 @@ def test_an_isolated_report_of_a_detector_run_names_the_isolated_cache_and_comma
         run_report(run, top_k_images=0, device="cpu", controls=False, batch_mode=mode)
         md = (run / "report" / "report.md").read_text()
         intro = next(line for line in md.splitlines() if line.startswith("This run was trained by Detector.fit"))
-        assert f"the training scores fit cached ({cache})" in intro, intro
+        assert f"the training scores cached in {cache}, the training curves" in intro, intro
         section = md.split("## Threshold", 1)[1]
         assert f"These are the thresholds of `wildgan score {command} contamination|mad`" in section, section
 
@@ -3043,6 +3043,27 @@ def test_a_fit_runs_report_says_who_cached_training_scores_that_leave_a_file_out
     assert "fit cached" not in said and "shows the threshold" not in said, said
     assert "but no threshold: the training scores cached in train_scores.csv after fit by a scoring with " \
            "skip_bad=True leave out 1 file unreadable by then, and only a report with skip_bad=True reads them." in said
+
+
+def test_a_fit_runs_report_does_not_say_fit_cached_training_scores_a_later_scoring_wrote(fit_run_gone_bad):
+    # the intro said "the threshold taken from the training scores fit cached" of any complete cache of these
+    # networks, one written after fit by `wildgan score --threshold` (fit's removed) too; the key records no writer,
+    # so the page now says where they are cached, not who cached them
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.train_scores import run_training_scores
+
+    run, pile, good = fit_run_gone_bad
+    (pile / "03.png").write_bytes(good)                    # (readable again: a complete cache, of every image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training_scores(run, device="cpu")
+        run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    intro = next(ln for ln in md.splitlines() if ln.startswith("This run was trained by Detector.fit"))
+    assert "fit cached" not in intro, intro
+    assert "so this report shows the threshold taken from the training scores cached in train_scores.csv, the " \
+           "training curves" in intro, intro
+    assert "written by Detector.fit" not in md.split("## Threshold")[1].split("\n## ")[0]
 
 
 def test_a_fit_runs_report_does_not_count_the_files_left_out_by_a_stale_cache(fit_run_gone_bad):

@@ -1408,6 +1408,12 @@ def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str,
                         Path(run_dir) / TRAIN_HASHES_FILE)
 
 
+def seen_in_training(x: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """bool [N]: which images of x [N, H, W, C] are training images, by their image_hashes among `trained` (a run's
+    read_train_hashes): the check of `evaluate --data OTHER` and of an f1 threshold's validation set alike."""
+    return np.isin(image_hashes(x), trained)
+
+
 def read_train_hashes(run_dir: Path, info: dict[str, Any]) -> np.ndarray | None:
     """The training images' image_hashes from RUN/train_hashes.npz, or None where the file is missing (a run trained
     before it was written), unreadable, or not of the training images that `info` (the run's split.json) records."""

@@ -642,7 +642,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                  batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
-        # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
+        # no test split and no images to rebuild, but the cached training scores and the rule fit recorded, and
         # the evaluation `wildgan evaluate RUN --data LABELLED` saved beside them (the page left it out)
         _saved_evaluation(page, run_dir, model)
         thr = _detector_threshold_section(page, run_dir, model, cfg, score, read, batch_mode, skip_bad,
@@ -709,15 +709,17 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             s = "s" if left != 1 else ""
             # a cache that leaves files out was written after fit, by a scoring with skip_bad (fit scores every
             # image it trained on), and is read only with skip_bad (or by a run trained with it): "fit cached" and
-            # "shows the threshold" were not what happened. A stale cache (the run trained on since, other data) is
-            # none: its count was said of scores the report does not read
+            # "shows the threshold" were not what happened. A complete one may be fit's or a later scoring's
+            # (`wildgan score --threshold`, from_run, after its cache was removed): its key records no writer, so it
+            # is not said to be fit's. A stale cache (the run trained on since, other data) is none: its count was
+            # said of scores the report does not read
             reads = skip_bad or bool(model.cfg.data.skip_bad)
             shows = ("the training curves and samples, and the heat maps of the images named with --image, but no "
                      f"threshold: no training scores of these networks are cached in {cache} (the Threshold "
                      "section says what computes them)" if skipped is None else
-                     "the threshold taken from the training scores fit cached "
-                     f"({cache}), the training curves and samples, and the heat maps of the images named with --image "
-                     "(their scores are placed among those training scores)" if not left else
+                     f"the threshold taken from the training scores cached in {cache}, the training curves and "
+                     "samples, and the heat maps of the images named with --image (their scores are placed among "
+                     "those training scores)" if not left else
                      f"the threshold taken from the training scores cached in {cache} after fit by a scoring with "
                      f"{opt}, which left out {left} file{s} unreadable by then, the training curves and samples, and "
                      "the heat maps of the images named with --image (their scores are placed among those training "
@@ -1145,9 +1147,10 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
                                 read: dict[str, Any], batch_mode: str = "mixed", skip_bad: bool = False,
                                 n_train: Any = None) -> Threshold | None:
     """The threshold section of a Detector.fit run on in-memory images: the rules of `wildgan score --threshold`
-    from the training scores fit cached (train_scores.csv), and the threshold the Detector's predict used when fit
-    returned, taken again from the same cache by the rule fit recorded (thresholds.FIT_THRESHOLD_FILE). No test
-    images: only the training images each flags. Returns _threshold_section's rule for a 'flagged' column.
+    from the cached training scores (train_scores.csv: fit's, or a later scoring's, which its key does not tell), and
+    the threshold the Detector's predict used when fit returned, taken again from the same cache by the rule fit
+    recorded (thresholds.FIT_THRESHOLD_FILE). No test images: only the training images each flags. Returns
+    _threshold_section's rule for a 'flagged' column.
     skip_bad: a cache that leaves out files unreadable since training (`wildgan score --threshold --skip-bad`
     wrote it) is read too, as `score --threshold --skip-bad` and from_run(skip_bad=True) read it: the page said
     there were no training scores, and advised the command that had written them. n_train: the images fit trained
@@ -1157,7 +1160,7 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
     short = isinstance(n_train, int) and bool(cached) and len(cached[name]) < n_train
     train = (cached, f"{_cache_name(batch_mode)}: {len(cached[name])} of the {n_train} images fit trained on, the "
                      f"others left out as unreadable when they were scored" if short else
-             f"{_cache_name(batch_mode)}, written by Detector.fit") if cached else None
+             _cache_name(batch_mode)) if cached else None
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
                               batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))

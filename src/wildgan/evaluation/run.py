@@ -26,7 +26,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
                              trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
-                           read_train_hashes)
+                           read_train_hashes, seen_in_training)
 from ..errors import ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
@@ -83,6 +83,13 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
         _say(log, f"warning: {data}: {msg}{of}")
 
 
+class _SaidOnly(str):
+    """A message said to the user and not kept in eval.json's warnings: one whose words go stale while the file stays
+    (the note that data was not checked for a run's training images, because the run kept no train_hashes.npz: any
+    later evaluation or resume writes one, and no eval.json of an earlier one is written again). Nothing reads
+    eval.json's warnings back (the report, the studies and the CLI do not), so it is not kept there at all."""
+
+
 def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], data: str,
                            log: Callable[[str], None] | None) -> None:
     """Other data whose test images include the run's own training images (the same pixels, by the checksum of each
@@ -96,9 +103,9 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
     if trained is None:
         trained, why = _rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
         if trained is None:
-            _say(log, f"note: {data}: not checked for images {run_dir} was trained on: {why}")
+            _say(log, _SaidOnly(f"note: {data}: not checked for images {run_dir} was trained on: {why}"))
             return
-    seen = np.isin(image_hashes(split.test_x), trained)
+    seen = seen_in_training(split.test_x, trained)
     m = int(seen.sum())
     if not m:
         return
@@ -607,7 +614,8 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     said: list[str] = []
 
     def note(msg: str) -> None:
-        said.append(msg)
+        if not isinstance(msg, _SaidOnly):
+            said.append(msg)
         _say(log, msg)
 
     if own_split is not None and data is None and normal is None and not whole:

@@ -231,7 +231,7 @@ def cache_left_out(run_dir: Path, model: Any, batch_mode: str) -> list[dict[str,
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
                       skip_bad: bool = False, skip_option: str | None = None,
                       held: HeldWarning | None = None, pixels: str | None = None,
-                      damaged: list[str] | None = None) -> dict[str, np.ndarray] | None:
+                      damaged: list[str] | None = None, say: bool = True) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
     images in that order. A damaged cache (its key unreadable, or, under a key that matches, a CSV cut short or
@@ -241,10 +241,11 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
     with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
     CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out. A cache of training pixels other than
     split.json's (its key names them, train_pixels_sha256) is read only by a caller that rebuilt the split and gives
-    that very checksum (pixels): any other takes the run's data to be split.json's, which it is not."""
+    that very checksum (pixels): any other takes the run's data to be split.json's, which it is not. say=False: no
+    warning at all (for a caller that only asks whether the cache is there, before the read that says it)."""
     skip_option = skip_option or skip_bad_option()
     csv_path, key_path = _protocol_paths(run_dir, model, batch_mode)
-    got = _current_key(csv_path, key_path, model, batch_mode, pixels, damaged, say=True)
+    got = _current_key(csv_path, key_path, model, batch_mode, pixels, damaged, say=say)
     if got is None:
         return None
     n, skipped = got
@@ -253,14 +254,16 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
     try:
         got_ids, scores = _read_scores_csv(csv_path, n, key_path.name)
     except OSError as e:
-        _say_damaged(csv_path, f"unreadable: {e.strerror or e}", damaged)
+        if say:
+            _say_damaged(csv_path, f"unreadable: {e.strerror or e}", damaged)
         return None
     except _Damaged as e:
-        _say_damaged(csv_path, str(e), damaged)
+        if say:
+            _say_damaged(csv_path, str(e), damaged)
         return None
     if ids is not None and got_ids != [str(i) for i in ids]:
         return None      # the scores of other images than the caller's split (not damage: another split)
-    if skipped:
+    if skipped and say:
         run_skips = bool(model.cfg.data.skip_bad)
         from .run import read_split_info
 
