@@ -345,9 +345,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     (see warn_left_out); said before the training split is scored. A Detector.fit run's training split is the
     folder or data-set file fit read, or the list of files it was given (its fit_ids.json), read again in fit's order
     and checked by its pixels (fit named the images by the paths it was given); one of a fit on in-memory images
-    (or on a list of files, by a wildgan before fit_ids.json) cannot be read again, and is refused."""
+    cannot be read again, and is refused, as is one on a list of files by a wildgan before fit_ids.json, unless a
+    training-score cache of the run names them by absolute paths (_cached_fit_files)."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
-    from ..data.splits import FIT_IDS_FILE, decoded_apart
+    from ..data.splits import FIT_IDS_FILE, decoded_apart, read_fit_ids
     from ..data.decode_pool import unreadable_files_error
     from ..data.dataset_files import is_archive
     from ..data.readers import is_dataset_file, missing_run_data_error
@@ -385,6 +386,17 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them (one of a run trained before
     # fit wrote that file, or on images given in memory, records none)
     listed = _fit_files(run_dir, info) if fit and not model.cfg.data.data else None
+    # (a run trained before fit_ids.json: the list of files as its training-score cache names them, if it does)
+    cached = _cached_fit_files(run_dir, info) if fit and not model.cfg.data.data and \
+        read_fit_ids(run_dir, info) is None else None
+    if cached is not None and not cached[1]:
+        # paths relative to fit's working directory, which the cache does not record: read from this one, they may
+        # name other files (the pixel check would catch it, but the error would call the run's files changed)
+        raise DataError(f"{run_dir}: trained by Detector.fit on a list of files named by relative paths "
+                        f"({_first_paths(cached[0], 3)}), which only {cached[2]} records (an older wildgan, before "
+                        f"{FIT_IDS_FILE}), not the working directory they are relative to; and {csv_path.name} "
+                        f"{state()}: the training scores cannot be computed from the run alone; from the directory "
+                        f"Detector.fit ran in, {_fit_again(run_dir)} (and records the files in {FIT_IDS_FILE})")
     if fit and not model.cfg.data.data and listed is None:
         # A Detector.fit on arrays records no place to read them from; a fit on a folder or a data-set file records
         # its absolute path, and one on a list of files the files, and is read back below (in the order fit read
@@ -400,7 +412,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
     data = replace(data, skip_bad=True) if skip_bad else data
     # (a list's files named in the errors below as the files fit was given: the list itself is nowhere else)
-    files_of = f"the files Detector.fit was given (listed in {run_dir / FIT_IDS_FILE})"
+    files_of = f"the files Detector.fit was given (listed in {cached[2] if cached else run_dir / FIT_IDS_FILE})"
     try:
         if split is None and listed is not None:
             split = _read_fit_files(*listed, model, info, bool(data.skip_bad), files_of)
@@ -448,8 +460,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                 held.say()               # the file named above: named before the error that refers to it
             # another file or folder at the recorded place (data.source_identity): which, and where to put it back
             replaced = source_replaced(info, split.info)
+            names_them = cached[2].name if cached else FIT_IDS_FILE
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
-                   f"Restore those files as they were when {run_dir} was trained ({FIT_IDS_FILE} names them, "
+                   f"Restore those files as they were when {run_dir} was trained ({names_them} names them, "
                    f"split.json records their pixel checksums), or train a run on the data as it is now"
                    if listed is not None else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
@@ -701,15 +714,32 @@ def _same_file(fit_id: str, read_id: str) -> bool:
 def _fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
     """(the files a Detector.fit on a list of file paths trained on, as it named them, in its order; the folder
     relative ones are relative to: fit's working directory, where recorded, else this one), or None where the run
-    does not hold them (a run trained before fit recorded them, or on images given in memory, whose ids name no
-    file: arrays, PIL images)."""
+    does not hold them (a run trained on images given in memory, whose ids name no file: arrays, PIL images; one
+    trained before fit recorded them in fit_ids.json, but where its training-score cache holds them as absolute
+    paths: _cached_fit_files)."""
     from ..data.splits import IN_MEMORY_ID, read_fit_ids
 
     got = read_fit_ids(run_dir, info)
+    if got is None:
+        cached = _cached_fit_files(run_dir, info)
+        got = (cached[0], None) if cached is not None and cached[1] else None
     # (a list that mixed arrays or PIL images with paths: those images cannot be read back)
     if got is None or not got[0] or any(IN_MEMORY_ID.fullmatch(i) for i in got[0]):
         return None
     return got[0], Path(got[1]) if got[1] else Path.cwd()
+
+
+def _cached_fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], bool, Path] | None:
+    """For a Detector.fit on a list of file paths by a wildgan before fit_ids.json: (the files, as fit named them, in
+    its order; whether every one is an absolute path, which reads back from any working directory; the cache they
+    were read from) where a training-score cache of the run holds them (_cached_fit_ids: of split.json's checksum and
+    count), else None (none does, or its ids are of images given in memory)."""
+    from ..data.splits import IN_MEMORY_ID
+
+    cached = _cached_fit_ids(run_dir, info)
+    if cached is None or not cached[0] or any(IN_MEMORY_ID.fullmatch(i) for i in cached[0]):
+        return None
+    return cached[0], all(Path(i).is_absolute() for i in cached[0]), cached[1]
 
 
 def _read_fit_files(ids: list[str], base: Path, model: Any, info: dict[str, Any], skip_bad: bool, where: str
