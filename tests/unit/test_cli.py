@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -2700,6 +2701,60 @@ def test_a_sigterm_in_the_teardown_of_a_finished_command_leaves_its_exit_code():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: stopped", (proc.returncode, proc.stderr)
     assert time.monotonic() - t0 < 5         # (ended by the SIGTERM, not by the end of the teardown's sleep)
+
+
+def test_a_sigterm_as_main_returns_to_the_program_leaves_the_commands_exit_code():
+    """main put back the default SIGTERM handler on its way out, and run set its teardown's only after main had
+    returned: a SIGTERM in between (here while main flushes stdout) killed the process, exit -15. main now hands its
+    handlers over to the teardown's; the code it returns is the exit code."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys, time, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "class Out:\n"
+            "    armed = False\n"
+            "    def __init__(self, real):\n        self.real = real\n"
+            "    def __getattr__(self, name):\n        return getattr(self.real, name)\n"
+            "    def flush(self):\n"
+            "        if self.armed:\n"
+            "            self.armed = False\n"
+            "            os.kill(os.getpid(), signal.SIGTERM)\n"
+            "            time.sleep(0.2)\n"
+            "        self.real.flush()\n"
+            "sys.stdout = Out(sys.stdout)\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            "real = c.say_end\n"
+            "def said(line):\n    real(line)\n    sys.stdout.armed = True\n"
+            "c.cmd_info, c.say_end = fails, said\n"
+            "sys.argv = ['wildgan', 'info']\n"
+            "raise SystemExit(c.run())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: stopped", (proc.returncode, proc.stderr)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+@pytest.mark.parametrize("command", ["score", "info"])     # (SIGHUP handled by main during the command, left alone)
+def test_a_sighup_in_the_teardown_of_a_finished_command_leaves_its_exit_code(command: str) -> None:
+    """SIGHUP (the terminal closed) in Python's and torch's teardown, after the command said its outcome, killed the
+    process by the default action, exit -1: it now ends the teardown as SIGTERM does, with the command's exit code."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            "def teardown():\n    os.kill(os.getpid(), signal.SIGHUP)\n    time.sleep(5)\n"
+            "atexit.register(teardown)\n"
+            f"c.cmd_{command} = fails\n"
+            f"sys.argv = ['wildgan', {command!r}, *(['run', '--data', 'pile', '--out', 'x.csv'] "
+            f"if {command!r} == 'score' else [])]\n"
+            "raise SystemExit(c.run())\n")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "wildgan: error: stopped", (proc.returncode, proc.stderr)
+    assert time.monotonic() - t0 < 5         # (ended by the SIGHUP, not by the end of the teardown's sleep)
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])

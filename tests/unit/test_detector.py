@@ -3720,6 +3720,52 @@ def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_pat
         run_training_scores(run, device="cpu")
 
 
+def _as_before_fit_ids(run: Path) -> None:
+    """The run as a wildgan before fit_ids.json left it, its training-score cache then made stale (other weights):
+    the cache's rows the only record of fit's ids, and the training scores to be computed again."""
+    from wildgan.scoring.train_scores import cache_paths
+
+    (run / "fit_ids.json").unlink()
+    for p in cache_paths(run, "isolated"):
+        p.unlink(missing_ok=True)
+    key_path = cache_paths(run, "mixed")[1]
+    key_path.write_text(json.dumps({**json.loads(key_path.read_text()), "weights_sha256": "0" * 64}))
+
+
+def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, one_thread, monkeypatch) -> None:
+    """A fit on a list of files by a wildgan before fit_ids.json, its training-score cache stale, was refused as
+    "images given in memory" though the cache names the files. Where they are absolute paths of split.json's checksum
+    and count, they are read back in fit's order (and kept in fit_ids.json as the cache is replaced); relative ones,
+    of a working directory nothing records, are refused, saying so and what to do."""
+    from wildgan.data.splits import read_fit_ids
+
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       contamination=0.2).fit(files)
+    _as_before_fit_ids(run)
+    assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
+    assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == (files, None)
+
+    relative = tmp_path / "relative"
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(relative),
+                 contamination=0.2).fit([f"pngs/{i:03d}.png" for i in range(24)])
+    _as_before_fit_ids(relative)
+    with pytest.raises(DataError, match=re.escape(
+            f"{relative}: trained by Detector.fit on a list of files named by relative paths (pngs/000.png, "
+            f"pngs/001.png, pngs/002.png and 21 more), which only {relative / 'train_scores.csv'} records (an older "
+            f"wildgan, before fit_ids.json), not the working directory they are relative to; and train_scores.csv "
+            f"is missing or stale: the training scores cannot be computed from the run alone; from the directory "
+            f"Detector.fit ran in, Detector(..., run_dir={str(relative)!r}).fit(X, resume=True)")):
+        run_training_scores(relative, device="cpu")
+    assert not (relative / "fit_ids.json").exists()
+
+
 def test_a_fit_on_a_list_of_files_all_gone_names_them_and_the_list(tmp_path, one_thread, monkeypatch) -> None:
     """With every file of a fit's list gone (and the training-score caches with them), the error said "none of the
     24 files is there now": neither a file nor fit_ids.json, where one file gone is named by its path. It names the

@@ -707,6 +707,43 @@ def test_a_fit_s_run_resumed_keeps_its_trained_on_ids(tmp_path, monkeypatch, cap
         ([f"pile/{Path(f).name}" for f in fit_ids], str(tmp_path))
 
 
+def test_an_older_fit_s_run_resumed_from_the_command_line_keeps_fit_s_ids_from_its_cache(tmp_path, monkeypatch,
+                                                                                        capsys):
+    """A Detector.fit run of a wildgan before fit_ids.json holds fit's ids only in its training-score cache (split.json
+    keeps their checksum). `wildgan train --resume` recorded the pile's ids' checksum in split.json and scored the
+    pile into the cache under the pile's ids: fit's ids were gone for good. They are kept in fit_ids.json first, and
+    the resume then keeps fit's checksum as for a run that had the file; where the file cannot be written the resume
+    is refused, nothing changed."""
+    import warnings
+
+    import wildgan.data.splits as splits
+    from wildgan.cli import main
+    from wildgan.data.splits import read_fit_ids
+    from wildgan.scoring.train_scores import cache_paths
+
+    pile, run = _fit_on_a_folder(tmp_path)
+    fit_ids = sorted(str(p) for p in pile.iterdir())          # (fit's order: by path)
+    (run / "fit_ids.json").unlink()                 # a run of a wildgan before fit_ids.json
+    assert cache_paths(run, "mixed")[0].read_text().splitlines()[1].startswith(f"{fit_ids[0]},")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+    def unwritable(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr(splits, "write_fit_ids", unwritable)
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 1
+    assert f"wildgan: error: could not write {run / 'fit_ids.json'} ([Errno 30] Read-only file system): " in \
+        capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+    info = json.loads((run / "split.json").read_text())
+    assert info["detector_input"] is True
+    assert read_fit_ids(run, info) == (fit_ids, None)
+
+
 def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):
     """A Detector.fit of an earlier wildgan on a folder recorded dataset 'auto' (and no train_order). `wildgan train
     --resume` reads the run's config as that fit read its data ('unlabelled', with a note), and then refused its own

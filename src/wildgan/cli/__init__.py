@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -53,7 +53,7 @@ from .parser import (DEVICE_HELP, EXAMPLES_EVAL, EXAMPLES_REPORT, EXAMPLES_SCORE
                      sub_parser, sub_parser_names)
 from .report import cmd_report
 from .score import cmd_score
-from .signals import on_sighup, on_sigterm
+from .signals import TeardownExit, on_sighup, on_sigterm
 from .study import cmd_study
 from .train import cmd_train
 
@@ -83,9 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGPIPE" does it: a reader gone is then exit 141 without a word, not a failure of the flush at Python's exit,
     which printed "Exception ignored ... BrokenPipeError" and made the exit status 120 (`wildgan study ... | head`,
     `wildgan --help | head -1`)."""
+    return _main_flushed(argv, None)
+
+
+def _main_flushed(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
+    # (main's; `teardown`: run's, which main installs in place of putting back the handlers it replaced)
     try:
         try:
-            return _main(argv)
+            return _main(argv, teardown)
         finally:
             if sys.stdout is not None:      # (None under pythonw)
                 sys.stdout.flush()
@@ -101,37 +106,21 @@ def run() -> int:
     (atexit callbacks, then the modules' clean-up: a second or two once torch is loaded), where a Ctrl-C printed a
     KeyboardInterrupt traceback ("Exception ignored in atexit callback"), or, once Python had put back the default
     handler, killed the process silently with exit 130, "stopped by Ctrl-C", for a command that had done all its work.
-    An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM still
-    ends the teardown at once (the way to end one that hangs), but with the command's exit code (_exit_on_sigterm);
-    a library caller of main keeps its handlers."""
-    code = main()
-    import signal
-
+    An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM and SIGHUP
+    still end the teardown at once (the way to end one that hangs, a closed terminal), but with the command's exit
+    code (signals.TeardownExit, installed by main as it returns, so that no signal meets the default action between
+    the two); a library caller of main keeps its handlers."""
+    teardown = TeardownExit()
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-            signal.signal(signal.SIGTERM, _exit_on_sigterm(code))
-    except ValueError:          # (not the main thread: a caller's program, not ours to change)
-        pass
+        code = _main_flushed(None, teardown)
+    except SystemExit as e:     # (--help's, a usage error's: the outcome is decided, and said)
+        teardown.ended(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+        raise
+    except BaseException:       # (--debug's traceback on its way: the handlers main would have put back)
+        teardown.abandon()
+        raise
+    teardown.ended(code)
     return code
-
-
-def _exit_on_sigterm(code: int) -> Callable[[int, Any], None]:
-    """The SIGTERM handler of a process whose command has ended with `code` (its outcome said): the process ends
-    now, with that code, not killed by the signal. torchrun sends SIGTERM to the ranks still running as soon as one
-    rank's process ends: a rank that had said its stop line (`terminated by SIGTERM as training ended ...`, exit
-    143) and was in Python's and torch's teardown, a second or two, died by the signal, and torchrun's report named
-    it with exitcode -15, as if it had been killed mid-work. The atexit callbacks left are teardown only (the
-    command's files are written and closed); its streams are flushed first."""
-    def ended(signum: int, frame: Any) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
-                pass
-        os._exit(code)
-    return ended
 
 
 def _reader_gone(debug: bool) -> int:
@@ -151,7 +140,7 @@ def _reader_gone(debug: bool) -> int:
     return 141
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
     FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
@@ -281,15 +270,17 @@ def _main(argv: Sequence[str] | None) -> int:
         if saved_workers is None:
             os.environ.pop("WILDGAN_DECODE_WORKERS", None)
         kept.close()
-        if saved_term is not None:
+        if teardown is not None:
+            # (the program's: its teardown's handlers at once, not the default action until run sets them)
+            teardown.install(saved_term, hup_set, saved_hup)
+        else:
             import signal
 
-            signal.signal(signal.SIGTERM, saved_term)
-        if hup_set:
-            import signal
-
-            # (None: a handler set from C, which Python cannot put back; the default action then)
-            signal.signal(signal.SIGHUP, signal.SIG_DFL if saved_hup is None else saved_hup)
+            if saved_term is not None:
+                signal.signal(signal.SIGTERM, saved_term)
+            if hup_set:
+                # (None: a handler set from C, which Python cannot put back; the default action then)
+                signal.signal(signal.SIGHUP, signal.SIG_DFL if saved_hup is None else saved_hup)
 
 
 def __getattr__(name: str) -> Any:

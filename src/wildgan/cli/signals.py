@@ -1,8 +1,11 @@
 """How a command ends on a signal: SIGTERM as Ctrl-C is (one line, exit 143), SIGHUP as SIGTERM for every command
-but `info` (exit 129). main says the stop's line with common.say_end, even where the terminal is gone."""
+but `info` (exit 129). main says the stop's line with common.say_end, even where the terminal is gone. Once the
+command's outcome is decided, the program's teardown ends on either with the command's exit code (TeardownExit)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from ..errors import Terminated, stop_words
@@ -65,3 +68,63 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
             raise Terminated(stop_words(signum), signum)
 
     return True, signal.signal(signal.SIGHUP, hup)
+
+
+class TeardownExit:
+    """What SIGTERM, SIGHUP and Ctrl-C do once `wildgan` as a program (cli.run) has decided its command's outcome,
+    through Python's and torch's teardown: SIGTERM and SIGHUP end the process at once with the command's exit code
+    (torchrun's SIGTERM to the ranks still running once one has ended: a rank in its teardown was reported with
+    exitcode -15, as if killed mid-work), Ctrl-C is ignored. main installs it in place of putting back the handlers
+    it replaced, so that no signal lands between the two on the default action; the exit code is known only once
+    main has returned (`ended`): a signal before that waits for it. An ignored SIGTERM or SIGHUP (nohup's) stays
+    ignored."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.pending: int | None = None
+        self.replaced: dict[int, Any] = {}
+
+    def install(self, term: Any, hup_set: bool, hup: Any) -> None:
+        """Set the teardown's handlers in place of main's, where main would put back `term` (on_sigterm's) and, where
+        `hup_set`, `hup` (on_sighup's)."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.replaced[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if hasattr(signal, "SIGHUP") and not hup_set:       # (left alone by main: `info`'s, nohup's ignored one)
+            hup = signal.getsignal(signal.SIGHUP)
+        for signum, before in ((signal.SIGTERM, term), (getattr(signal, "SIGHUP", None), hup)):
+            if signum is not None:
+                signal.signal(signum, signal.SIG_IGN if before is signal.SIG_IGN else self.signalled)
+                self.replaced[signum] = before
+
+    def signalled(self, signum: int, frame: Any) -> None:
+        if self.code is None:       # (main is on its way back with the code: `ended` exits with it)
+            self.pending = signum
+            return
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
+                pass
+        os._exit(self.code)
+
+    def ended(self, code: int) -> None:
+        """The command's exit code, main's: a SIGTERM or SIGHUP from now on (or one that came while main returned)
+        ends the process with it."""
+        self.code = code
+        if self.pending is not None:
+            self.signalled(self.pending, None)
+
+    def abandon(self) -> None:
+        """main raised instead of returning a code (--debug's traceback on its way): the handlers main would have put
+        back, and a signal that came meanwhile delivered to them, as it would have been without the teardown's."""
+        import signal
+
+        for signum, before in self.replaced.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
+        if self.pending is not None:
+            signal.raise_signal(self.pending)

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import SQUARE_OLD_NAMES, as_typed
-from ..errors import DataError, HeldWarning, WildganError, skip_bad_option, warn_user
+from ..errors import CheckpointError, DataError, HeldWarning, WildganError, skip_bad_option, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
@@ -348,9 +348,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     (see warn_left_out); said before the training split is scored. A Detector.fit run's training split is the
     folder or data-set file fit read, or the list of files it was given (its fit_ids.json), read again in fit's order
     and checked by its pixels (fit named the images by the paths it was given); one of a fit on in-memory images
-    (or on a list of files, by a wildgan before fit_ids.json) cannot be read again, and is refused."""
+    cannot be read again, and is refused, as is one on a list of files by a wildgan before fit_ids.json, unless a
+    training-score cache of the run names them by absolute paths (_cached_fit_files)."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
-    from ..data.splits import FIT_IDS_FILE, decoded_apart
+    from ..data.splits import FIT_IDS_FILE, decoded_apart, read_fit_ids
     from ..data.decode_pool import unreadable_files_error
     from ..data.dataset_files import is_archive
     from ..data.readers import is_dataset_file, missing_run_data_error
@@ -388,6 +389,17 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them (one of a run trained before
     # fit wrote that file, or on images given in memory, records none)
     listed = _fit_files(run_dir, info) if fit and not model.cfg.data.data else None
+    # (a run trained before fit_ids.json: the list of files as its training-score cache names them, if it does)
+    cached = _cached_fit_files(run_dir, info) if fit and not model.cfg.data.data and \
+        read_fit_ids(run_dir, info) is None else None
+    if cached is not None and not cached[1]:
+        # paths relative to fit's working directory, which the cache does not record: read from this one, they may
+        # name other files (the pixel check would catch it, but the error would call the run's files changed)
+        raise DataError(f"{run_dir}: trained by Detector.fit on a list of files named by relative paths "
+                        f"({_first_paths(cached[0], 3)}), which only {cached[2]} records (an older wildgan, before "
+                        f"{FIT_IDS_FILE}), not the working directory they are relative to; and {csv_path.name} "
+                        f"{state()}: the training scores cannot be computed from the run alone; from the directory "
+                        f"Detector.fit ran in, {_fit_again(run_dir)} (and records the files in {FIT_IDS_FILE})")
     if fit and not model.cfg.data.data and listed is None:
         # A Detector.fit on arrays records no place to read them from; a fit on a folder or a data-set file records
         # its absolute path, and one on a list of files the files, and is read back below (in the order fit read
@@ -403,7 +415,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
     data = replace(data, skip_bad=True) if skip_bad else data
     # (a list's files named in the errors below as the files fit was given: the list itself is nowhere else)
-    files_of = f"the files Detector.fit was given (listed in {run_dir / FIT_IDS_FILE})"
+    files_of = f"the files Detector.fit was given (listed in {cached[2] if cached else run_dir / FIT_IDS_FILE})"
     try:
         if split is None and listed is not None:
             split = _read_fit_files(*listed, model, info, bool(data.skip_bad), files_of)
@@ -451,8 +463,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                 held.say()               # the file named above: named before the error that refers to it
             # another file or folder at the recorded place (data.source_identity): which, and where to put it back
             replaced = source_replaced(info, split.info)
+            names_them = cached[2].name if cached else FIT_IDS_FILE
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
-                   f"Restore those files as they were when {run_dir} was trained ({FIT_IDS_FILE} names them, "
+                   f"Restore those files as they were when {run_dir} was trained ({names_them} names them, "
                    f"split.json records their pixel checksums), or train a run on the data as it is now"
                    if listed is not None else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
@@ -537,13 +550,23 @@ def _fit_again(run_dir: Path) -> str:
 def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
     """The ids a Detector.fit gave its training images, in order: from the run's fit_ids.json (data.splits.
     read_fit_ids), else, for a run trained before fit wrote it, where a training-score cache of the run still holds
-    them (either batch mode's, stale or not: its rows are fit's ids). split.json records only their checksum, which
-    either's ids must match to be taken for them. None where neither does."""
-    from ..data.splits import ids_sha256, read_fit_ids
+    them (_cached_fit_ids). None where neither does."""
+    from ..data.splits import read_fit_ids
 
     got = read_fit_ids(run_dir, info)
     if got is not None:
         return got[0]
+    cached = _cached_fit_ids(run_dir, info)
+    return cached[0] if cached is not None else None
+
+
+def _cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
+    """(the ids a Detector.fit gave its training images, in order; the CSV they were read from) from a training-score
+    cache of the run (either batch mode's, stale or not: its rows are fit's ids), the record of them of a run trained
+    before fit wrote fit_ids.json. split.json records only their checksum and count, which the ids must match to be
+    taken for fit's. None where neither cache holds them."""
+    from ..data.splits import ids_sha256
+
     for batch_mode in ("mixed", "isolated"):
         csv_path, key_path = cache_paths(run_dir, batch_mode)
         try:
@@ -551,26 +574,55 @@ def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
         except (OSError, ValueError, TypeError, _Damaged):
             continue
         if ids_sha256(ids) == info.get("train_ids_sha256"):
-            return ids
+            return ids, csv_path
     return None
 
 
-def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
-    """Before a Detector.fit run's training-score cache is replaced: where the run has no fit_ids.json (trained by a
-    wildgan before fit wrote it), the cache's rows may be the only record of fit's ids (_fit_ids: checked against
-    split.json's checksum of them), and the new rows may be under the reader's ids (a file left out as unreadable
-    stops them being named as fit named them): written to fit_ids.json first, so that a file gone from fit's folder
-    can still be named. Returns whether the cache may be replaced: not where they could not be written."""
-    from ..data.splits import FIT_IDS_FILE, names_files, read_fit_ids, write_fit_ids
+def keep_cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> None:
+    """For a Detector.fit run (`info`, its split.json) without fit_ids.json (trained by a wildgan before fit wrote it),
+    whose training-score cache may be the only record of fit's ids (_cached_fit_ids: checked against split.json's
+    checksum of them): those ids written to fit_ids.json, before anything replaces the cache (a re-score, a resume
+    that rewrites split.json), so that a file gone from fit's folder or list can still be named and read back. Raises
+    OSError where the file cannot be written."""
+    from ..data.splits import names_files, read_fit_ids, write_fit_ids
 
-    if read_fit_ids(run_dir, info) is not None:
-        return True
-    ids = _fit_ids(run_dir, info)
-    if ids is None or not names_files(ids):
-        return True
-    try:
+    if not info.get("detector_input") or read_fit_ids(run_dir, info) is not None:
+        return
+    cached = _cached_fit_ids(run_dir, info)
+    if cached is not None and names_files(cached[0]):
         # (fit's working directory, which relative ids were relative to, is not in the cache)
-        write_fit_ids(run_dir, ids, here=False)
+        write_fit_ids(run_dir, cached[0], here=False)
+
+
+def keep_fit_ids_before_resume(run_dir: Path) -> None:
+    """keep_cached_fit_ids for a resume of the run (`wildgan train --resume`), which records the command line's ids
+    of its images in split.json and scores them into the training-score cache: an older Detector.fit run's only
+    record of fit's ids, lost otherwise. Called before the resume writes anything; raises OSError (naming
+    fit_ids.json) where they cannot be kept, nothing changed then. A split.json that cannot be read is the resume's
+    to say (it writes the file again), and holds no ids to keep."""
+    from ..data.splits import FIT_IDS_FILE
+    from .run import read_split_info
+
+    try:
+        info = read_split_info(run_dir)
+    except CheckpointError:
+        return
+    try:
+        keep_cached_fit_ids(run_dir, info)
+    except OSError as e:
+        raise OSError(f"could not write {Path(run_dir) / FIT_IDS_FILE} ({e}): it keeps the ids Detector.fit gave "
+                      f"the run's training images, whose only record is the run's training-score cache, which the "
+                      f"resume replaces; nothing was changed") from None
+
+
+def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
+    """keep_cached_fit_ids before a Detector.fit run's training-score cache is replaced by a re-score (whose rows may
+    be under the reader's ids: a file left out as unreadable stops them being named as fit named them). Returns
+    whether the cache may be replaced: not where the ids could not be written (said)."""
+    from ..data.splits import FIT_IDS_FILE
+
+    try:
+        keep_cached_fit_ids(run_dir, info)
     except OSError as e:
         warn_user(f"could not write {run_dir / FIT_IDS_FILE} ({e}): the training scores are not cached, as the "
                   f"old cache in {run_dir} holds the only record of the ids Detector.fit gave its training images")
@@ -665,15 +717,32 @@ def _same_file(fit_id: str, read_id: str) -> bool:
 def _fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
     """(the files a Detector.fit on a list of file paths trained on, as it named them, in its order; the folder
     relative ones are relative to: fit's working directory, where recorded, else this one), or None where the run
-    does not hold them (a run trained before fit recorded them, or on images given in memory, whose ids name no
-    file: arrays, PIL images)."""
+    does not hold them (a run trained on images given in memory, whose ids name no file: arrays, PIL images; one
+    trained before fit recorded them in fit_ids.json, but where its training-score cache holds them as absolute
+    paths: _cached_fit_files)."""
     from ..data.splits import IN_MEMORY_ID, read_fit_ids
 
     got = read_fit_ids(run_dir, info)
+    if got is None:
+        cached = _cached_fit_files(run_dir, info)
+        got = (cached[0], None) if cached is not None and cached[1] else None
     # (a list that mixed arrays or PIL images with paths: those images cannot be read back)
     if got is None or not got[0] or any(IN_MEMORY_ID.fullmatch(i) for i in got[0]):
         return None
     return got[0], Path(got[1]) if got[1] else Path.cwd()
+
+
+def _cached_fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], bool, Path] | None:
+    """For a Detector.fit on a list of file paths by a wildgan before fit_ids.json: (the files, as fit named them, in
+    its order; whether every one is an absolute path, which reads back from any working directory; the cache they
+    were read from) where a training-score cache of the run holds them (_cached_fit_ids: of split.json's checksum and
+    count), else None (none does, or its ids are of images given in memory)."""
+    from ..data.splits import IN_MEMORY_ID
+
+    cached = _cached_fit_ids(run_dir, info)
+    if cached is None or not cached[0] or any(IN_MEMORY_ID.fullmatch(i) for i in cached[0]):
+        return None
+    return cached[0], all(Path(i).is_absolute() for i in cached[0]), cached[1]
 
 
 def _read_fit_files(ids: list[str], base: Path, model: Any, info: dict[str, Any], skip_bad: bool, where: str
