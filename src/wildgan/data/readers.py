@@ -29,10 +29,11 @@ from ..errors import ConfigError, DataError, WildganError, moved_name, option_wo
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             is_archive, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
-                            read_cifar_unlabelled, read_npz, read_npz_unlabelled, archive_problem)
+                            read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
-from .download import UnreadableArchive, archive_member_names, cache_root, download_cifar10, unpack_cached
+from .download import (UnreadableArchive, archive_member_names, archive_problem, cache_root, download_cifar10,
+                       unpack_cached)
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
