@@ -536,8 +536,39 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
     assert not (tmp_path / "dest").exists() and not _cache.exists()     # (refused by the listing: no unpack begun)
     for name, data in (("whole.tar", whole), ("noend.tar", whole[:last]), ("whole.tar.gz", gzip.compress(whole))):
         (tmp_path / name).write_bytes(data)
-        tree = dl.unpack_cached(tmp_path / name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tree = dl.unpack_cached(tmp_path / name)
         assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"], name
+        # (without its end blocks: read, and said, _warn_if_unended)
+        assert [str(w.message).split(": ")[0] for w in caught] == ([str(tmp_path / name)] if "noend" in name else [])
+
+
+def test_a_plain_tar_cut_at_a_header_boundary_is_read_and_said_once(tmp_path: Path, _cache: Path) -> None:
+    """A plain tar cut exactly where a header starts (no end-of-archive blocks) was read without a word, and the
+    members after the cut were missing from the data set. GNU tar reads such an archive too (a writer that never
+    closed its archive leaves one whole so): read, and said once, naming the archive and how many members it holds;
+    a whole tar, plain or compressed, says nothing."""
+    import gzip
+
+    whole = _pile_tar(4)
+    third = whole.find(b"pile/002.png")                          # (the third member's header starts with its name)
+    assert third % 512 == 0
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole[:third])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train, _, _ = load_dataset(cut)
+    assert len(train) == 2
+    assert [str(w.message) for w in caught] == [
+        f"{cut}: ends without tar's end blocks after 2 members; if it was cut short (an interrupted copy or "
+        f"download), members after those are missing: copy or download it again"]
+    for name, data in (("whole.tar", whole), ("whole.tar.gz", gzip.compress(whole))):
+        (tmp_path / name).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert len(load_dataset(tmp_path / name)[0]) == 4, name
+            dl.safe_extract(tmp_path / name, tmp_path / f"dest-{name}")
 
 
 def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_it_has(

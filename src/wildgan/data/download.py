@@ -181,6 +181,18 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     return None
 
 
+def _warn_if_unended(archive: Path, kept: type[_KeptHeader], n: int) -> None:
+    """Say so where `archive`, its `n` members listed (with tarinfo=kept, _tar_end_problem passing it), ends where a
+    header would start, without the end-of-archive blocks every tar writer puts there: a copy cut short at a header
+    boundary, whose members after the cut were left out without a word. Read still, as GNU tar reads it (a writer
+    that never closed its archive leaves one so, whole). Said by the unpack only (not by each listing): once, where
+    the members are taken."""
+    if kept.last_block == b"":
+        members = f"{n} member{'' if n == 1 else 's'}"
+        warn_user(f"{archive}: ends without tar's end blocks after {members}; if it was cut short (an interrupted "
+                  f"copy or download), members after those are missing: copy or download it again")
+
+
 # how a listing says a tar whose data ends too soon: what happened, and so what to do
 _CUT = "cut short, an interrupted copy or download?"
 
@@ -240,6 +252,7 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            _warn_if_unended(archive, kept, len(members))
             shown = [m.name for m in members]
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
