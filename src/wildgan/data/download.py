@@ -720,16 +720,20 @@ def _mark_used(unpacked: Path, archive: Path) -> None:
 
 def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:
     """Remove the unpacks of `archive`'s earlier contents (other keys, or the same under an earlier name: the folder
-    names starting with one of `stems`, _unpack_stems; same archive path in their .source) that were last used more
-    than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a .source (made
-    by an older wildgan) are left alone: which archive they hold is not known."""
+    names starting with one of `stems`, _unpack_stems; same archive path in their .source, as this wildgan or one
+    before UNPACK_VERSION 2 wrote it) that were last used more than STALE_UNPACK_S ago, with their decoded caches
+    ('<folder>.decoded-*.npz'). What is left of an unpack of any archive of that name whose folder is gone (a
+    .source, decoded caches: a sweep or a kill between its steps, a folder removed by hand) goes too once as old:
+    nothing can read it again. Unpacks without a .source (made by a wildgan before .source files) are left alone:
+    which archive they hold is not known, and that wildgan, which marks no use, may be reading one."""
     now = time.time()
     for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
         try:
-            if _read_source(src)[0] != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
+            if now - src.stat().st_mtime <= STALE_UNPACK_S or \
+                    (old.exists() and _read_source(src)[0] != str(archive)):
                 continue
         except (OSError, UnicodeDecodeError):
             continue
@@ -738,6 +742,14 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
             decoded.unlink(missing_ok=True)
         if not old.exists():
             src.unlink(missing_ok=True)
+    for decoded in (f for s in stems for f in root.glob(f"{glob.escape(s)}-*.decoded-*.npz")):
+        old = root / decoded.name[: decoded.name.rindex(".decoded-")]
+        try:
+            if not old.exists() and not _source_file(old).exists() and \
+                    now - decoded.stat().st_mtime > STALE_UNPACK_S:
+                decoded.unlink()
+        except OSError:
+            pass
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
