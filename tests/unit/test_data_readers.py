@@ -493,6 +493,33 @@ def _replace_tar(tgz: Path, tmp_path: Path) -> None:
     os.utime(tgz, (t, t))
 
 
+def test_an_unpack_killed_before_its_source_was_written_is_still_swept(tmp_path, monkeypatch):
+    """The .source was written after the unpack's rename: one killed between the two was a folder without it, which
+    no sweep can tell the archive of, kept for good once the archive changed. Written before, it goes as any unpack
+    of earlier contents."""
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    tgz = make_tar(tmp_path)
+    real_rename = os.rename
+
+    def killed(src, dst):
+        real_rename(src, dst)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", killed)
+        with pytest.raises(KeyboardInterrupt):
+            dl.unpack_cached(tgz, cache)
+    (killed_dir,) = [p for p in cache.iterdir() if p.is_dir()]
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    for p in cache.iterdir():
+        os.utime(p, (old, old))
+    _replace_tar(tgz, tmp_path)
+    now = dl.unpack_cached(tgz, cache)
+    assert sorted(p.name for p in cache.iterdir()) == [now.name, f"{now.name}.source"]
+
+
 def test_the_sweep_takes_earlier_wildgans_unpacks_and_what_is_left_of_an_unpack_whose_folder_is_gone(tmp_path):
     """What an archive's sweep left for good: a .source whose folder is gone that names another archive of that name,
     and decoded caches whose folder and .source are both gone. Once a day old they go; so does an earlier wildgan's

@@ -631,6 +631,9 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             pass
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
+        # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
+        # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
+        _mark_used(final, archive)
         try:
             os.rename(tmp, final)
         except OSError:
