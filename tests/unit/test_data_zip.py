@@ -1042,3 +1042,26 @@ def test_an_archive_that_cannot_be_opened_is_one_line_naming_it_at_every_entry(
             assert re.match(rf"{re.escape(str(root / 'cifar-10-python.tar.gz'))}: {said}", str(e.value)) and \
                 "\n" not in str(e.value), (name, str(e.value))
     assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]
+
+
+def test_detection_judges_an_archive_it_cannot_open_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """archive_member_names says an archive its reader cannot open in archive_problem's line; detection then said it
+    again, reading the file once more (a damaged zip's every member, for its CRC check): the line it already has is
+    kept."""
+    from wildgan.data import readers
+
+    calls: list[Path] = []
+    real = dl.archive_problem
+
+    def counted(p: Path) -> str:
+        calls.append(p)
+        return real(p)
+
+    monkeypatch.setattr(dl, "archive_problem", counted)
+    monkeypatch.setattr(readers, "archive_problem", counted, raising=False)     # (where detection said it itself)
+    archive = tmp_path / "cut.zip"
+    archive.write_bytes(_zip(tmp_path / "whole.zip", {"pile/000.png": _png(1)}).read_bytes()[:60])
+    with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: not a readable zip archive or truncated \(it "
+                                        r"starts as a zip archive but its end is missing"):
+        detect_format(archive)
+    assert calls == [archive]
