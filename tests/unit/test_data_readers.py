@@ -485,6 +485,77 @@ def test_the_unpack_of_an_upper_case_archive_name_made_by_an_earlier_wildgan_is_
     assert not earlier.exists() and not list(cache.glob(f"{earlier.name}*"))
 
 
+def _replace_tar(tgz: Path, tmp_path: Path) -> None:
+    """Make the archive of make_tar again, with other contents (a minute old: another key)."""
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifarish", arcname="cifarish")
+    t = time.time() - 60
+    os.utime(tgz, (t, t))
+
+
+def test_an_unpack_killed_before_its_source_was_written_is_still_swept(tmp_path, monkeypatch):
+    """The .source was written after the unpack's rename: one killed between the two was a folder without it, which
+    no sweep can tell the archive of, kept for good once the archive changed. Written before, it goes as any unpack
+    of earlier contents."""
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    tgz = make_tar(tmp_path)
+    real_rename = os.rename
+
+    def killed(src, dst):
+        real_rename(src, dst)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", killed)
+        with pytest.raises(KeyboardInterrupt):
+            dl.unpack_cached(tgz, cache)
+    (killed_dir,) = [p for p in cache.iterdir() if p.is_dir()]
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    for p in cache.iterdir():
+        os.utime(p, (old, old))
+    _replace_tar(tgz, tmp_path)
+    now = dl.unpack_cached(tgz, cache)
+    assert sorted(p.name for p in cache.iterdir()) == [now.name, f"{now.name}.source"]
+
+
+def test_the_sweep_takes_earlier_wildgans_unpacks_and_what_is_left_of_an_unpack_whose_folder_is_gone(tmp_path):
+    """What an archive's sweep left for good: a .source whose folder is gone that names another archive of that name,
+    and decoded caches whose folder and .source are both gone. Once a day old they go; so does an earlier wildgan's
+    unpack of the archive (a .source of its path alone). Kept: a folder without .source (an older wildgan's, of an
+    archive not known, which that wildgan may be reading), another archive's unpack, and what was used within the
+    day."""
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    tgz = make_tar(tmp_path)
+    dl.unpack_cached(tgz, cache)
+    for name, source, folder in (("v1", f"{tgz.resolve()}\n", True),          # an earlier wildgan's, of this archive
+                                 ("v0", None, True),                           # no .source: not known whose
+                                 ("theirs", f"{tmp_path / 'b' / 'tree.tar.gz'}\nwildgan-unpack 2\n", True),
+                                 ("orphan", f"{tmp_path / 'gone' / 'tree.tar.gz'}\nwildgan-unpack 2\n", False),
+                                 ("recent", f"{tmp_path / 'gone' / 'tree.tar.gz'}\nwildgan-unpack 2\n", False),
+                                 ("decoded", None, False), ("recent-decoded", None, False)):
+        p = cache / f"tree-{name}"
+        if folder:
+            (p / "cifarish").mkdir(parents=True)
+        if source is not None:
+            (cache / f"{p.name}.source").write_text(source)
+        (cache / f"{p.name}.decoded-v9-0123456789.npz").write_bytes(b"x")
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    for p in cache.iterdir():
+        if "recent" not in p.name:
+            os.utime(p, (old, old))
+    _replace_tar(tgz, tmp_path)
+    now = dl.unpack_cached(tgz, cache)
+    left = sorted(p.name for p in cache.iterdir())
+    kept = {"tree-v0": 2, "tree-theirs": 3, "tree-recent": 2, "tree-recent-decoded": 1, now.name: 2}
+    assert len(left) == sum(kept.values()), left
+    for name, n in kept.items():
+        assert len([x for x in left if x == name or x.startswith(name + ".")]) == n, (name, left)
+
+
 def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypatch):
     from wildgan.data import imageset
 

@@ -536,8 +536,39 @@ def test_a_tar_whose_listing_stops_before_its_end_is_refused(tmp_path: Path, _ca
     assert not (tmp_path / "dest").exists() and not _cache.exists()     # (refused by the listing: no unpack begun)
     for name, data in (("whole.tar", whole), ("noend.tar", whole[:last]), ("whole.tar.gz", gzip.compress(whole))):
         (tmp_path / name).write_bytes(data)
-        tree = dl.unpack_cached(tmp_path / name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tree = dl.unpack_cached(tmp_path / name)
         assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"], name
+        # (without its end blocks: read, and said, _warn_if_unended)
+        assert [str(w.message).split(": ")[0] for w in caught] == ([str(tmp_path / name)] if "noend" in name else [])
+
+
+def test_a_plain_tar_cut_at_a_header_boundary_is_read_and_said_once(tmp_path: Path, _cache: Path) -> None:
+    """A plain tar cut exactly where a header starts (no end-of-archive blocks) was read without a word, and the
+    members after the cut were missing from the data set. GNU tar reads such an archive too (a writer that never
+    closed its archive leaves one whole so): read, and said once, naming the archive and how many members it holds;
+    a whole tar, plain or compressed, says nothing."""
+    import gzip
+
+    whole = _pile_tar(4)
+    third = whole.find(b"pile/002.png")                          # (the third member's header starts with its name)
+    assert third % 512 == 0
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole[:third])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train, _, _ = load_dataset(cut)
+    assert len(train) == 2
+    assert [str(w.message) for w in caught] == [
+        f"{cut}: ends without tar's end blocks after 2 members; if it was cut short (an interrupted copy or "
+        f"download), members after those are missing: copy or download it again"]
+    for name, data in (("whole.tar", whole), ("whole.tar.gz", gzip.compress(whole))):
+        (tmp_path / name).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert len(load_dataset(tmp_path / name)[0]) == 4, name
+            dl.safe_extract(tmp_path / name, tmp_path / f"dest-{name}")
 
 
 def test_a_full_or_read_only_destination_is_told_the_way_to_another_folder_that_it_has(
@@ -959,3 +990,78 @@ def test_an_archive_whose_path_is_not_valid_utf8_is_unpacked_and_found_again(tmp
     tree = dl.unpack_cached(archive)
     assert dl.unpack_cached(archive) == tree and (tree / "pile" / "a.png").is_file()
     assert dl._read_source(_cache / f"{tree.name}.source") == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
+def test_an_archive_that_cannot_be_opened_is_one_line_naming_it_at_every_entry(
+        tmp_path: Path, _cache: Path, scoring_pile, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A tar that tarfile cannot open at all was said in its words, one line for each compression it tried ('file
+    could not be opened successfully:\\n- method gz: ...'), by the callers that do not detect the format first: the
+    unpack (unpack_cached, safe_extract) and CIFAR-10's download. Each entry now says archive_problem's one line."""
+    import bz2
+    import gzip
+    import hashlib
+
+    from wildgan import Detector
+    from wildgan.cli import main
+
+    whole = _pile_tar()
+    files = {"cut.tar.bz2": (bz2.compress(whole)[:40], r"bz2-compressed, but: its compressed data ends too soon: "
+                                                       r"cut short, an interrupted copy or download\?"),
+             "cut.tar.gz": (gzip.compress(whole)[:40], r"gzip-compressed, but: its compressed data ends too soon"),
+             "text.tar.gz": (b"not gzip at all\n" * 40, None),
+             "empty.tar.gz": (b"", None),
+             "cut.zip": (_zip(tmp_path / "whole.zip", {"pile/000.png": _png(1)}).read_bytes()[:60],
+                         r"it starts as a zip archive but its end is missing")}
+    pile, run, _ = scoring_pile(2)
+    for name, (data, why) in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        said = {"text.tar.gz": r"not a tar archive \(neither a gzip, bz2 or xz compressed tar nor a plain one",
+                "empty.tar.gz": r"empty file \(0 bytes\), not a tar archive$"}.get(name)
+        said = said or rf"not a readable (tar|zip) archive or truncated \({why}"
+        entries = {"safe_extract": lambda: dl.safe_extract(archive, tmp_path / "dest"),
+                   "unpack_cached": lambda: dl.unpack_cached(archive),
+                   "archive_member_names": lambda: dl.archive_member_names(archive),
+                   "load_dataset": lambda: load_dataset(archive),
+                   "Detector.fit": lambda: Detector(preset="tiny", resolution=8, device="cpu").fit(str(archive))}
+        for entry, call in entries.items():
+            with pytest.raises(DataError) as e:
+                call()
+            assert re.match(rf"{re.escape(str(archive))}: {said}", str(e.value)) and "\n" not in str(e.value), \
+                (name, entry, str(e.value))
+        assert main(["score", str(run), "--data", str(archive), "--out", str(tmp_path / "s.csv"), "--no-progress"]) != 0
+        err = capsys.readouterr().err
+        assert re.search(rf"{re.escape(str(archive))}: {said}", err) and "method gz" not in err, (name, err)
+        if name.endswith(".tar.gz"):            # (CIFAR-10's archive, found in place with its md5: not downloaded)
+            root = tmp_path / f"cifar-{name}"
+            root.mkdir()
+            (root / "cifar-10-python.tar.gz").write_bytes(data)
+            with pytest.raises(DataError) as e:
+                dl.download_cifar10(root, url="http://unused.invalid/", md5=hashlib.md5(data).hexdigest())
+            assert re.match(rf"{re.escape(str(root / 'cifar-10-python.tar.gz'))}: {said}", str(e.value)) and \
+                "\n" not in str(e.value), (name, str(e.value))
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]
+
+
+def test_detection_judges_an_archive_it_cannot_open_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """archive_member_names says an archive its reader cannot open in archive_problem's line; detection then said it
+    again, reading the file once more (a damaged zip's every member, for its CRC check): the line it already has is
+    kept."""
+    from wildgan.data import readers
+
+    calls: list[Path] = []
+    real = dl.archive_problem
+
+    def counted(p: Path) -> str:
+        calls.append(p)
+        return real(p)
+
+    monkeypatch.setattr(dl, "archive_problem", counted)
+    monkeypatch.setattr(readers, "archive_problem", counted, raising=False)     # (where detection said it itself)
+    archive = tmp_path / "cut.zip"
+    archive.write_bytes(_zip(tmp_path / "whole.zip", {"pile/000.png": _png(1)}).read_bytes()[:60])
+    with pytest.raises(DataError, match=rf"^{re.escape(str(archive))}: not a readable zip archive or truncated \(it "
+                                        r"starts as a zip archive but its end is missing"):
+        detect_format(archive)
+    assert calls == [archive]

@@ -1,14 +1,12 @@
 """Data-set files that are not image folders: CIFAR-10 python batches (read with a restricted unpickler, never
 pickle's own), .npz arrays (labelled or an unlabelled pile), and tar and zip archives of image files (is_archive,
-the one-line reason a damaged one cannot be opened, naming its members as ARCHIVE:member); and the error for such a
-file given where an image is expected.
+naming their members as ARCHIVE:member); and the error for such a file given where an image is expected.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
-import tarfile
 import warnings
 import zipfile
 from contextlib import contextmanager
@@ -19,7 +17,7 @@ import numpy as np
 
 from ..config import as_typed, names_text
 from ..errors import DataError, option_words, shell_word, warn_user
-from .download import TAR_SUFFIXES, zip_refusal
+from .download import TAR_SUFFIXES
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
@@ -514,58 +512,6 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
         warn_user(msg, category)
     if error is not None:
         raise error from None
-
-
-# the first bytes of each compression tarfile reads ('r:*'), and its mode for one of them
-_TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
-
-
-def archive_problem(p: Path) -> str:
-    """Why a file named like a tar or zip archive cannot be opened as one, in one line: not an archive at all (by its
-    first bytes), or a compressed / plain tar or a zip that is truncated or damaged (that format's own error)."""
-    try:
-        with open(p, "rb") as f:
-            head = f.read(512)
-    except OSError as e:
-        return f"{p}: cannot read file ({e.strerror or e})"
-    kind = "zip" if is_zip(p) else "tar"
-    if not head:
-        return f"{p}: empty file (0 bytes), not a {kind} archive"
-    if kind == "zip":
-        return _zip_problem(p, head)
-    for magic, name, mode in _TAR_COMPRESSIONS:
-        if head.startswith(magic):
-            try:
-                with tarfile.open(p, mode):
-                    pass
-                why = "its members cannot be listed"
-            except (tarfile.TarError, EOFError, OSError) as e:
-                why = str(e).splitlines()[0] if str(e) else type(e).__name__
-            return f"{p}: not a readable tar archive or truncated ({name}-compressed, but: {why})"
-    if head[257:262] == b"ustar":
-        return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
-    return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
-            f"says): is it the right file?")
-
-
-def _zip_problem(p: Path, head: bytes) -> str:
-    """archive_problem of a file named .zip, not empty, whose first bytes are `head`."""
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(p) as z:
-                bad = z.testzip()
-            why = f"member {bad!r} is damaged (its CRC check fails)" if bad else "its members cannot be read"
-        except (UnicodeDecodeError, NotImplementedError) as e:
-            return zip_refusal(p, e)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            if "not a zip file" in str(e):
-                # (a zip's table of contents is written last: zipfile's 'File is not a zip file' of one cut short
-                # sent the user looking for a wrong format, not for an interrupted copy)
-                why = "it starts as a zip archive but its end is missing: an interrupted copy or download?"
-            else:
-                why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return f"{p}: not a readable zip archive or truncated ({why})"
-    return f"{p}: not a zip archive (its first bytes are not a zip's, whatever its name says): is it the right file?"
 
 
 # the names of tar archives (is_tar), in any case

@@ -181,6 +181,18 @@ def _tar_end_problem(tar: tarfile.TarFile, kept: type[_KeptHeader], n: int) -> s
     return None
 
 
+def _warn_if_unended(archive: Path, kept: type[_KeptHeader], n: int) -> None:
+    """Say so where `archive`, its `n` members listed (with tarinfo=kept, _tar_end_problem passing it), ends where a
+    header would start, without the end-of-archive blocks every tar writer puts there: a copy cut short at a header
+    boundary, whose members after the cut were left out without a word. Read still, as GNU tar reads it (a writer
+    that never closed its archive leaves one so, whole). Said by the unpack only (not by each listing): once, where
+    the members are taken."""
+    if kept.last_block == b"":
+        members = f"{n} member{'' if n == 1 else 's'}"
+        warn_user(f"{archive}: ends without tar's end blocks after {members}; if it was cut short (an interrupted "
+                  f"copy or download), members after those are missing: copy or download it again")
+
+
 # how a listing says a tar whose data ends too soon: what happened, and so what to do
 _CUT = "cut short, an interrupted copy or download?"
 
@@ -206,6 +218,21 @@ def _list_tar(tar: tarfile.TarFile, archive: Path, limit: int | None = None) -> 
     return members
 
 
+def _open_tar(archive: Path, kept: type[_KeptHeader]) -> tarfile.TarFile:
+    """tarfile.open(archive, 'r:*', tarinfo=kept), a file it cannot open at all refused in archive_problem's one line:
+    tarfile's own lists every compression it tried ('file could not be opened successfully: - method gz: ...'), and
+    the unpack said it as it was to callers that do not detect the format first (CIFAR-10's download, unpack_cached).
+    The system's refusal to read the file (an OSError with an errno) is left to the caller, as it is."""
+    try:
+        return tarfile.open(archive, "r:*", tarinfo=kept)
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as e:
+        raise DataError(archive_problem(archive)) from e
+    except OSError as e:
+        if e.errno is not None:
+            raise
+        raise DataError(archive_problem(archive)) from e
+
+
 def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unpack it into {}") -> None:
     """Extract a tar(.gz) or a zip (is_zip) into dest, refusing absolute paths, '..' and links (also tarfile's 'data'
     filter for a tar), a zip's encrypted members (it has no password to give), and an archive whose members' declared
@@ -220,11 +247,12 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             _extract_zip(archive, dest, elsewhere, written)
             return
         kept = type("_Kept", (_KeptHeader,), {})
-        with tarfile.open(archive, "r:*", tarinfo=kept) as tar:
+        with _open_tar(archive, kept) as tar:
             members = _list_tar(tar, archive)
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            _warn_if_unended(archive, kept, len(members))
             shown = [m.name for m in members]
             for m in members:
                 _check_member(m.name, _tar_member_other(m), archive)
@@ -405,7 +433,12 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
 def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[tuple[str, str]]) -> None:
     """safe_extract of a zip: every member checked before any is written (each appended to `written`, as
     safe_extract's)."""
-    with _open_zip(archive) as z:
+    try:
+        z = _open_zip(archive)
+    except (zipfile.BadZipFile, EOFError) as e:
+        # (zipfile's 'File is not a zip file' of a zip cut short, or of an empty file: archive_problem says which)
+        raise DataError(archive_problem(archive)) from e
+    with z:
         members = z.infolist()
         for m in members:
             _check_member(m.filename, _zip_member_other(m), archive)
@@ -440,11 +473,69 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
+# the first bytes of each compression tarfile reads ('r:*'), and its mode for one of them
+_TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
+
+
+def archive_problem(p: Path) -> str:
+    """Why a file named like a tar or zip archive cannot be opened as one, in one line: not an archive at all (by its
+    first bytes), or a compressed / plain tar or a zip that is truncated or damaged (that format's own error). What
+    its reader said instead lists, for a tar, every compression tarfile tried, one line each."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        return f"{p}: cannot read file ({e.strerror or e})"
+    kind = _kind(p)
+    if not head:
+        return f"{p}: empty file (0 bytes), not a {kind} archive"
+    if kind == "zip":
+        return _zip_problem(p, head)
+    for magic, name, mode in _TAR_COMPRESSIONS:
+        if head.startswith(magic):
+            try:
+                with tarfile.open(p, mode):
+                    pass
+                why = "its members cannot be listed"
+            except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+                if isinstance(e, EOFError) or isinstance(e.__cause__, EOFError):
+                    # (tarfile says a bz2 cut short is 'not a bzip2 file', and a gzip's words say nothing of what
+                    # to do)
+                    why = f"its compressed data ends too soon: {_CUT}"
+                else:
+                    why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return f"{p}: not a readable tar archive or truncated ({name}-compressed, but: {why})"
+    if head[257:262] == b"ustar":
+        return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
+    return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
+            f"says): is it the right file?")
+
+
+def _zip_problem(p: Path, head: bytes) -> str:
+    """archive_problem of a file named .zip, not empty, whose first bytes are `head`."""
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                bad = z.testzip()
+            why = f"member {bad!r} is damaged (its CRC check fails)" if bad else "its members cannot be read"
+        except (UnicodeDecodeError, NotImplementedError) as e:
+            return zip_refusal(p, e)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            if "not a zip file" in str(e):
+                # (a zip's table of contents is written last: zipfile's 'File is not a zip file' of one cut short
+                # sent the user looking for a wrong format, not for an interrupted copy)
+                why = "it starts as a zip archive but its end is missing: an interrupted copy or download?"
+            else:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"{p}: not a readable zip archive or truncated ({why})"
+    return f"{p}: not a zip archive (its first bytes are not a zip's, whatever its name says): is it the right file?"
+
+
 class UnreadableArchive(DataError):
-    """archive_member_names' refusal of a file that its format's reader cannot open, in that reader's words (a tar's
-    list every compression it tried, one line each; a zip cut short is 'not a zip file'): a caller may say it better
-    (dataset_files.archive_problem). Its other refusals (a zip's bad member name, a tar whose listing stops early or
-    whose data is damaged further on) are a DataError, said as they are."""
+    """archive_member_names' refusal of a file that its format's reader cannot open, said as archive_problem says it
+    (not its reader's words: a tar's list every compression it tried, one line each; a zip cut short is 'not a zip
+    file'). Its other refusals (a zip's bad member name, a tar whose listing stops early or whose data is damaged
+    further on) are a DataError, said as they are."""
 
 
 def archive_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
@@ -482,9 +573,10 @@ def _archive_members(archive: Path, limit: int | None) -> list[tuple[str, str, b
             raise DataError(f"{archive}: cannot read it ([Errno {e.errno}] {e.strerror})") from e
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
+        if not opened:
+            raise UnreadableArchive(archive_problem(archive)) from e
         # (past the open, the reader's words say where the data is damaged: a gzip cut short, an xz's bad data)
-        raise (DataError if opened else UnreadableArchive)(f"{archive}: not a readable {_kind(archive)} archive or "
-                                                           f"truncated ({e})") from e
+        raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
     return names
 
 
@@ -539,6 +631,9 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             pass
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
+        # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
+        # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
+        _mark_used(final, archive)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -628,16 +723,20 @@ def _mark_used(unpacked: Path, archive: Path) -> None:
 
 def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:
     """Remove the unpacks of `archive`'s earlier contents (other keys, or the same under an earlier name: the folder
-    names starting with one of `stems`, _unpack_stems; same archive path in their .source) that were last used more
-    than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a .source (made
-    by an older wildgan) are left alone: which archive they hold is not known."""
+    names starting with one of `stems`, _unpack_stems; same archive path in their .source, as this wildgan or one
+    before UNPACK_VERSION 2 wrote it) that were last used more than STALE_UNPACK_S ago, with their decoded caches
+    ('<folder>.decoded-*.npz'). What is left of an unpack of any archive of that name whose folder is gone (a
+    .source, decoded caches: a sweep or a kill between its steps, a folder removed by hand) goes too once as old:
+    nothing can read it again. Unpacks without a .source (made by a wildgan before .source files) are left alone:
+    which archive they hold is not known, and that wildgan, which marks no use, may be reading one."""
     now = time.time()
     for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
         try:
-            if _read_source(src)[0] != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
+            if now - src.stat().st_mtime <= STALE_UNPACK_S or \
+                    (old.exists() and _read_source(src)[0] != str(archive)):
                 continue
         except (OSError, UnicodeDecodeError):
             continue
@@ -646,6 +745,14 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
             decoded.unlink(missing_ok=True)
         if not old.exists():
             src.unlink(missing_ok=True)
+    for decoded in (f for s in stems for f in root.glob(f"{glob.escape(s)}-*.decoded-*.npz")):
+        old = root / decoded.name[: decoded.name.rindex(".decoded-")]
+        try:
+            if not old.exists() and not _source_file(old).exists() and \
+                    now - decoded.stat().st_mtime > STALE_UNPACK_S:
+                decoded.unlink()
+        except OSError:
+            pass
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,

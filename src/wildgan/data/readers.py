@@ -29,7 +29,7 @@ from ..errors import ConfigError, DataError, WildganError, moved_name, option_wo
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             is_archive, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
-                            read_cifar_unlabelled, read_npz, read_npz_unlabelled, archive_problem)
+                            read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
 from .download import UnreadableArchive, archive_member_names, cache_root, download_cifar10, unpack_cached
@@ -997,11 +997,10 @@ def _detect(p: Path) -> str:
     if is_archive(p):
         try:
             names = archive_member_names(p)
-        except UnreadableArchive:
-            # tarfile's own message lists every compression it tried, one line each: one line instead, for the
-            # compression the file has (if any); zipfile's says 'not a zip file' of a zip cut short. (Its other
-            # refusals already say what is wrong: replaced, a tar whose listing stops early was called unreadable.)
-            raise DataError(archive_problem(p)) from None
+        except UnreadableArchive as e:
+            # (said already in archive_problem's one line, not in the reader's words: a DataError as any other, its
+            # chain of the reader's errors dropped)
+            raise DataError(str(e)) from None
         return _tar_kind(p, names)
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
