@@ -2757,6 +2757,40 @@ def test_a_sighup_in_the_teardown_of_a_finished_command_leaves_its_exit_code(com
     assert time.monotonic() - t0 < 5         # (ended by the SIGHUP, not by the end of the teardown's sleep)
 
 
+@pytest.mark.xfail(strict=True, reason="revFR: cli.run's Python-level SIGTERM handler never runs while the main "
+                   "thread is blocked in native code, so SIGTERM no longer ends a hung teardown")
+def test_a_sigterm_still_ends_a_teardown_that_hangs_in_native_code():
+    """cli.run's docstring: SIGTERM 'still ends the teardown at once (the way to end one that hangs)'. A Python
+    handler (_exit_on_sigterm) runs only when the main thread is back in the interpreter: a teardown blocked in C (a
+    c10d/NCCL destroy, a C++ thread join) only has the signal's flag set, and the process runs on until SIGKILL, where
+    the default handler (before) ended it. Here a native deadlock (a glibc mutex locked twice) stands in for one."""
+    import signal
+    import subprocess
+    import time
+
+    code = ("import atexit, ctypes, sys, wildgan.cli as c\n"
+            "libc = ctypes.CDLL(None)\n"
+            "mutex = ctypes.create_string_buffer(64)\n"          # (PTHREAD_MUTEX_INITIALIZER: all zeros)
+            "def teardown():\n    print('teardown', flush=True)\n"
+            "    libc.pthread_mutex_lock(mutex)\n    libc.pthread_mutex_lock(mutex)\n"
+            "atexit.register(teardown)\n"
+            "c.main = lambda: 0\n"
+            "raise SystemExit(c.run())\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "teardown"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        while proc.poll() is None and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        assert proc.poll() is not None, "SIGTERM did not end a teardown blocked in native code"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.parametrize("skip_bad", [True, False])
 def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, scoring_pile: Callable,
                                                             monkeypatch: pytest.MonkeyPatch,

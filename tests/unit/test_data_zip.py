@@ -1065,3 +1065,29 @@ def test_detection_judges_an_archive_it_cannot_open_once(tmp_path: Path, monkeyp
                                         r"starts as a zip archive but its end is missing"):
         detect_format(archive)
     assert calls == [archive]
+
+
+@pytest.mark.xfail(strict=True, reason="revFR: a plain tar cut exactly where a header would start (no end-of-archive "
+                   "block) is listed and unpacked as complete, without a word")
+def test_a_tar_cut_at_a_member_boundary_is_not_taken_as_whole_without_a_word(tmp_path: Path) -> None:
+    """Copies and downloads stop at buffer sizes, multiples of tar's 512-byte blocks: a cut may fall exactly where the
+    next header starts. Cut inside a member or a header, the tar is refused as cut short; cut there, it was listed
+    and unpacked with its later members missing (a pile trained on fewer images) and nothing said."""
+    from wildgan.errors import WildganWarning
+
+    whole = tmp_path / "whole.tar"
+    with tarfile.open(whole, "w", format=tarfile.USTAR_FORMAT) as t:
+        for i in range(3):
+            ti = tarfile.TarInfo(f"m{i}.bin")
+            ti.size = 600
+            t.addfile(ti, io.BytesIO(bytes([65 + i]) * 600))
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole.read_bytes()[:1536])           # (member 0: its header and 2 blocks of data; then nothing)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            dl.safe_extract(cut, tmp_path / "out")
+        except DataError:
+            return                                       # (refused: fine)
+    unpacked = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert any(isinstance(w.message, WildganWarning) for w in said), unpacked
