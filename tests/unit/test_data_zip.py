@@ -1070,7 +1070,8 @@ def test_detection_judges_an_archive_it_cannot_open_once(tmp_path: Path, monkeyp
 def test_a_tar_cut_at_a_member_boundary_is_not_taken_as_whole_without_a_word(tmp_path: Path) -> None:
     """Copies and downloads stop at buffer sizes, multiples of tar's 512-byte blocks: a cut may fall exactly where the
     next header starts. Cut inside a member or a header, the tar is refused as cut short; cut there, it was listed
-    and unpacked with its later members missing (a pile trained on fewer images) and nothing said: it is now read with a warning (fixHN)."""
+    and unpacked with its later members missing (a pile trained on fewer images) and nothing said;
+    it is now read with a warning (fixHN)."""
     from wildgan.errors import WildganWarning
 
     whole = tmp_path / "whole.tar"
