@@ -1119,10 +1119,13 @@ class Detector:
             # only f1 uses a validation set (fit and from_run warn that it is ignored): it was scored all the same,
             # and a file in it that cannot be read was refused after the training, which fit then lost
             X_val = y_val = None
-        val_images: list[np.ndarray] = []
+        # the run's checksums of its training images, read first: X_val's images are then hashed as they are scored
+        # (a folder's or a tar archive's chunk by chunk, as score_files reads them), not read a second time
+        trained = self._train_hashes() if self.threshold == "f1" and X_val is not None else None
+        val_hashes: list[np.ndarray] | None = None if trained is None else []
         try:
             val_scores = None if X_val is None else \
-                self._scores(X_val, with_A=self._needs_A(), images=val_images)[self.score_]
+                self._scores(X_val, with_A=self._needs_A(), hashes=val_hashes)[self.score_]
         except DataError as e:
             # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
             raise DataError(f"X_val: {e}") from None
@@ -1132,36 +1135,40 @@ class Detector:
             # (counted against X_val's images, as fit's check before training counts them: the caller gave images,
             # not the scores they became)
             y = check_val_labels(y, None, None if val_scores is None else (len(val_scores),), labels="y_val")
-            if val_images:
-                self._warn_val_trained_on(val_images[0], y)
+            if val_hashes:
+                self._warn_val_trained_on(val_hashes[0], trained, y)
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
 
-    def _warn_val_trained_on(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Warn where the validation images x (converted, as scored), labelled y, include images this Detector was
-        trained on (the same pixels, by the checksums its run keeps: data.splits.read_train_hashes, as `evaluate
-        --data` counts them): their scores are of images the networks saw, which tend to score as normal, and bias
-        the f1 threshold chosen on them. A run without those checksums (gone, or trained before they were kept) is
-        not checked: rebuilding its training images costs what the checksums are kept to save."""
-        from .data.splits import read_train_hashes, seen_in_training
+    def _train_hashes(self) -> np.ndarray | None:
+        """The image_hashes of the images this Detector was trained on, as its run keeps them (data.splits.
+        read_train_hashes); None for a run without them (gone, or trained before they were kept: rebuilding its
+        training images costs what the checksums are kept to save) or unreadable (a record only: the threshold is
+        chosen whatever it says)."""
+        from .data.splits import read_train_hashes
         from .scoring.run import read_split_info
 
         run_dir = getattr(self, "run_dir_", None)
         try:
-            trained = None if run_dir is None else read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
+            return None if run_dir is None else read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
         except (OSError, WildganError):
-            return                  # (a record only: the threshold is chosen whatever it says)
-        if trained is None or not len(x):
-            return
-        seen = seen_in_training(x, trained)
+            return None
+
+    def _warn_val_trained_on(self, hashes: np.ndarray, trained: np.ndarray, y: np.ndarray) -> None:
+        """Warn where the validation images, labelled y, include images this Detector was trained on: their
+        image_hashes (of the images converted, as scored) among `trained` (_train_hashes: the same pixels, as
+        `evaluate --data` counts them). Their scores are of images the networks saw, which tend to score as normal,
+        and bias the f1 threshold chosen on them. Whatever the kind of X_val (arrays, files, a folder, a tar
+        archive): the hashes come from the read that scores it."""
+        seen = np.isin(hashes, trained)
         m = int(seen.sum())
         if not m:
             return
         n_anomalous = int((np.asarray(y)[seen] == 1).sum())
-        warn_user(f"X_val: {m} of its {len(x)} images ({m - n_anomalous} normal, {n_anomalous} anomalous) are images "
-                  f"this Detector was trained on (the same pixels): their scores are of images the networks saw, "
-                  f"which tend to score as normal, so the f1 threshold chosen on them is not that of new images; "
+        warn_user(f"X_val: {m} of its {len(hashes)} images ({m - n_anomalous} normal, {n_anomalous} anomalous) are "
+                  f"images this Detector was trained on (the same pixels): their scores are of images the networks "
+                  f"saw, which tend to score as normal, so the f1 threshold chosen on them is not that of new images; "
                   f"choose it on images the Detector did not train on")
 
     def _use_threshold(self, thr: Threshold) -> None:
@@ -1359,9 +1366,9 @@ class Detector:
         return self.score_ == "A" or self.model_.cfg.method != "wildgan"
 
     def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True,
-                images: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Every score of X (with_A: A too). images: gets X's converted images where they are held at once (not a
-        folder's or an archive's, read in chunks), for a caller that checks them without converting X again."""
+                hashes: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Every score of X (with_A: A too). hashes: gets the image_hashes of X's images as they are scored (a
+        folder's or an archive's from each chunk read), for a caller that checks them without reading X again."""
         check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
         # a folder of image files, or a tar archive of them; a CIFAR-10 batch folder, an .npz and a tar of arrays or
         # batches are data-set files, read whole by decode_items below (score_files reads image files and refuses them)
@@ -1385,15 +1392,19 @@ class Detector:
                                       conversion=self._file_conversion(),
                                       # with a resume folder, every score: its chunks are then those score_all
                                       # saves too, and a folder either left behind stays resumable by the other
-                                      resume_dir=rd, with_A=with_A or rd is not None)
+                                      resume_dir=rd, with_A=with_A or rd is not None, hashes=hashes is not None)
                 except DataError as e:
                     raise _unreadable_in_api_words(e, None) from None
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
+            if hashes is not None:
+                hashes.append(got.hashes)
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
         x = self._images(X)
-        if images is not None:
-            images.append(x)
+        if hashes is not None:
+            from .data.splits import image_hashes
+
+            hashes.append(image_hashes(x))
         return self._score_u8(x, with_A=with_A)
 
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:

@@ -1104,9 +1104,9 @@ def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data
     assert main(["evaluate", str(run), "--data", str(tmp_path / "few.npz"), *argv]) == 0
     err = capsys.readouterr().err
     assert err.count("not checked") == 1, err
-    assert f"note: {tmp_path / 'few.npz'}: not checked for images {run} was trained on: {run} keeps no " \
+    assert f"note: {tmp_path / 'few.npz'}: not checked for images {run} was trained on (it keeps no " \
            f"train_hashes.npz" in err, err
-    assert "would decode the 40 images of" in err and "more than the 21 scored here" in err, err
+    assert "would decode the 40 images of its data again, more than the 21 scored here" in err, err
     assert not (run / "train_hashes.npz").exists()
     # 52 images scored: the 40 files are decoded again, their checksums kept for next time
     assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
@@ -1123,12 +1123,40 @@ def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data
     assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
     err = capsys.readouterr().err
     assert "are images" not in err and err.count("not checked") == 1, err
-    assert "are not those split.json records (their pixel checksum differs" in err, err
+    assert f"the images rebuilt from {tmp_path / 'pile'} are not the training images split.json records" in err, err
     assert not (run / "train_hashes.npz").exists()
     shutil.rmtree(tmp_path / "pile")
     assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
     err = capsys.readouterr().err
-    assert f"its data {tmp_path / 'pile'} is not there any more" in err and err.count("not checked") == 1, err
+    assert f"its data {tmp_path / 'pile'} is gone" in err and err.count("not checked") == 1, err
+
+
+def test_the_note_that_data_was_not_checked_for_training_images_is_short_and_said_at_every_evaluation(tmp_path,
+                                                                                                      capsys):
+    # the note of a run without train_hashes.npz repeated at each evaluation, in three long clauses that named the run
+    # twice. It is still said each time (the check is of the data evaluated, maybe other data each time, and a clean
+    # check is silent: said once, a later evaluation would read as checked), in one short line, and nothing is
+    # written into the run folder to remember it
+    from PIL import Image
+
+    from wildgan.training.run import RUN_OUTPUTS
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "pile").mkdir()
+    for i, im in enumerate(rng.integers(0, 255, (40, 8, 8), dtype=np.uint8)):
+        Image.fromarray(im).save(tmp_path / "pile" / f"{i:02d}.png")
+    for name in ("a", "b"):
+        np.savez(tmp_path / f"{name}.npz", x=rng.integers(0, 255, (12, 8, 8), dtype=np.uint8), y=np.array([0, 1] * 6))
+    run = _pile_run(tmp_path, capsys, tmp_path / "pile")
+    argv = ["--normal", "0", "--no-controls", "--no-progress", "--threads", "1"]
+    for name in ("a", "b", "a"):
+        assert main(["evaluate", str(run), "--data", str(tmp_path / f"{name}.npz"), *argv]) == 0
+        notes = [ln for ln in capsys.readouterr().err.splitlines() if "not checked" in ln]
+        assert notes == [f"wildgan: note: {tmp_path / f'{name}.npz'}: not checked for images {run} was trained on (it "
+                         f"keeps no train_hashes.npz, and rebuilding it would decode the 40 images of its data again, "
+                         f"more than the 12 scored here)"], notes
+        # (an evaluation's own outputs only: no record of the note)
+        assert {p.name for p in run.iterdir()} <= set(RUN_OUTPUTS), sorted(p.name for p in run.iterdir())
 
 
 def test_score_of_labelled_data_counts_the_runs_own_training_images_once(tmp_path, capsys, monkeypatch):

@@ -355,6 +355,53 @@ def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> No
     assert said(lambda: back.set_threshold("f1", X_val=np.concatenate([other, other[:3]]), y_val=y)) == []
 
 
+def test_an_f1_validation_set_given_as_a_folder_or_a_tar_archive_is_checked_for_training_images(tmp_path) -> None:
+    """X_val given as a folder of image files or a tar archive of them (read and scored in chunks, not held at once)
+    was not checked for the Detector's own training images at all: only arrays were. They are now counted by the
+    checksums of their images as they are scored (score_files(hashes=True)), as arrays are, by fit, set_threshold and
+    from_run alike; a folder of other images says nothing."""
+    import tarfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    other = rng.integers(0, 256, (6, 16, 16), dtype=np.uint8)
+
+    def folder(name: str, images: np.ndarray) -> Path:
+        where = tmp_path / name
+        where.mkdir()
+        for i, im in enumerate(images):
+            Image.fromarray(im).save(where / f"{i:02d}.png")          # (read back in this order: the labels' one)
+        return where
+
+    def said(call) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+
+    # 3 training images of 8, one labelled normal and two anomalous
+    val = folder("val", np.concatenate([x[:1], other[:5], x[10:12]]))
+    y = np.r_[0, np.zeros(5), 1, 1]
+    run = tmp_path / "det"
+    fit = said(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                                threshold="f1").fit(x, X_val=val, y_val=y))
+    assert len(fit) == 1 and fit[0].startswith("X_val: 3 of its 8 images (1 normal, 2 anomalous) are images this "
+                                               "Detector was trained on (the same pixels)"), fit
+    # a tar archive of image files: 2 of 6, both anomalous
+    val2 = folder("val2", np.concatenate([other[:4], x[5:7]]))
+    with tarfile.open(tmp_path / "val.tar.gz", "w:gz") as tf:
+        tf.add(val2, arcname="val")
+    y2 = np.r_[np.zeros(4), 1, 1]
+    back = Detector.from_run(run, device="cpu", threshold="contamination")
+    got = said(lambda: back.set_threshold("f1", X_val=tmp_path / "val.tar.gz", y_val=y2))
+    assert len(got) == 1 and got[0].startswith("X_val: 2 of its 6 images (0 normal, 2 anomalous) are images"), got
+    assert len(said(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y))) == 1
+    # none of them: nothing said
+    assert said(lambda: back.set_threshold("f1", X_val=folder("new", other), y_val=np.r_[np.zeros(4), 1, 1])) == []
+
+
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
     xv = np.concatenate([x_train[:16], noise])
     yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]

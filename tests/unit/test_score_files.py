@@ -139,6 +139,34 @@ def test_a_chunk_size_of_zero_is_refused(pile: Path) -> None:
         score_files(_model(), [pile], chunk_size=0)
 
 
+@pytest.mark.parametrize("method", ["wildgan", "search"])
+def test_hashes_are_those_of_the_pixels_scored_in_every_chunk(pile: Path, tmp_path: Path, method: str) -> None:
+    """score_files(hashes=True): each row's image_hashes, taken from the chunks as they are scored (a Detector's f1
+    validation set given as a folder or a tar archive is checked for training images by them, without a second read):
+    the hashes of load_images' pixels, in the rows' order, whatever the chunk size, with unreadable files left out."""
+    import shutil
+
+    from wildgan.data.splits import image_hashes
+
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    files = list_image_files([folder])
+    for i in (7, 80):
+        files[i].write_bytes(b"not an image")
+    m = _model(method)
+    m.conversion = {"fit": "pad"}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipped ")
+        x, ids, kept, _ = load_image_files([folder], 8, 1, fit="pad", skip_bad=True)
+        for size in (None, 64, 1):
+            got = score_files(m, [folder], chunk_size=size, skip_bad=True, hashes=True)
+            assert got.ids == ids and got.hashes is not None and got.hashes.dtype == np.uint64
+            np.testing.assert_array_equal(got.hashes, image_hashes(x), err_msg=str(size))
+        assert score_files(m, [folder], chunk_size=64, skip_bad=True).hashes is None      # (only when asked)
+    with pytest.raises(ValueError, match="neither resume_dir nor ctx"):
+        score_files(m, [folder], hashes=True, resume_dir=tmp_path / "resume")
+
+
 def test_no_readable_file_is_an_error(tmp_path: Path) -> None:
     for i in range(3):
         (tmp_path / f"{i}.png").write_bytes(b"")

@@ -1410,7 +1410,8 @@ def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str,
 
 def seen_in_training(x: np.ndarray, trained: np.ndarray) -> np.ndarray:
     """bool [N]: which images of x [N, H, W, C] are training images, by their image_hashes among `trained` (a run's
-    read_train_hashes): the check of `evaluate --data OTHER` and of an f1 threshold's validation set alike."""
+    read_train_hashes): the check of `evaluate --data OTHER` (a Detector's f1 validation set is checked by the
+    image_hashes of its images taken as they are scored, whatever its kind: Detector._set_threshold)."""
     return np.isin(image_hashes(x), trained)
 
 

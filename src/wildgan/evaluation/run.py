@@ -96,14 +96,20 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
     that the run keeps: data.splits.read_train_hashes): a pile run evaluated on labelled copies of its pile. Their
     scores are of images the networks saw, and the AUC over them is not one of new images. A run without those
     checksums (trained before they were kept) has them made from its training images rebuilt, where that is cheap
-    beside the evaluation (_rebuilt_train_hashes); otherwise one line says that the data was not checked, and why."""
+    beside the evaluation (_rebuilt_train_hashes); otherwise one short line says that the data was not checked, and
+    why, at every evaluation of such a run (not once per run: see below)."""
     if not len(split.test_x):
         return
     trained = read_train_hashes(run_dir, recorded)
     if trained is None:
         trained, why = _rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
         if trained is None:
-            _say(log, _SaidOnly(f"note: {data}: not checked for images {run_dir} was trained on: {why}"))
+            # said each time, not remembered in the run folder as said once: the check is of the data evaluated, which
+            # may be other data each time, and a clean check says nothing. Said once, a later evaluation (of labelled
+            # copies of the pile, say) would be as silent as a checked one, and its AUC read as one of new images; nor
+            # is the note kept in eval.json (_SaidOnly), so that evaluation's own output is the only place to say it.
+            # Hence one short line
+            _say(log, _SaidOnly(f"note: {data}: not checked for images {run_dir} was trained on ({why})"))
             return
     seen = seen_in_training(split.test_x, trained)
     m = int(seen.sum())
@@ -133,25 +139,23 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     from ..data.replay import as_fit_read
     from ..data.splits import TRAIN_HASHES_FILE, pixels_sha256, write_train_hashes
 
-    kept = (f"{run_dir / TRAIN_HASHES_FILE} is not of the training images split.json records"
-            if (run_dir / TRAIN_HASHES_FILE).exists() else
-            f"{run_dir} keeps no {TRAIN_HASHES_FILE} (its training images' checksums, which an older wildgan did "
-            f"not keep)")
+    # (the caller's note names the run: `why` is said in as few words as it takes)
+    kept = f"its {TRAIN_HASHES_FILE} is of other images" if (run_dir / TRAIN_HASHES_FILE).exists() else \
+        f"it keeps no {TRAIN_HASHES_FILE}"
     src = cfg.data.data
     where = src or "its data"
     pixels = recorded.get("train_pixels_sha256")
     if not isinstance(pixels, str):
-        return None, f"{kept}, and its split.json has no checksum of the training images to rebuild them against"
+        return None, f"{kept}, and its split.json has no checksum of its training images"
     if recorded.get("detector_input") and not src:
-        return None, f"{kept}, and it was trained by Detector.fit on images given in memory or as a list of files, " \
-                     f"which cannot be read again from its record"
+        return None, f"{kept}, and Detector.fit's images given in memory or as a list of files cannot be read again"
     n_read = recorded.get("n_read", recorded.get("n_train"))
     if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored):
         many = n_read if isinstance(n_read, int) else "unknown number of"
-        return None, f"{kept}, and rebuilding them would decode the {many} images of {where} again, more than the " \
+        return None, f"{kept}, and rebuilding it would decode the {many} images of its data again, more than the " \
                      f"{n_scored} scored here"
     if missing_run_data_error(src, run_dir) is not None:
-        return None, f"{kept}, and its data {src} is not there any more to rebuild them from"
+        return None, f"{kept}, and its data {src} is gone"
     import warnings
 
     data = cfg.data
@@ -165,10 +169,9 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
             warnings.simplefilter("ignore")
             train_x = build_split(data, recorded=recorded, progress=False).train_x
     except (WildganError, OSError) as e:
-        return None, f"{kept}, and its training images could not be rebuilt from {where}: {e}"
+        return None, f"{kept}, and rebuilding it from {where} failed: {e}"
     if pixels_sha256(train_x) != pixels:
-        return None, (f"{kept}, and the training images rebuilt from {where} are not those split.json records (their "
-                      f"pixel checksum differs: the data changed since, or is read otherwise now)")
+        return None, f"{kept}, and the images rebuilt from {where} are not the training images split.json records"
     hashes = image_hashes(train_x)
     if os.access(run_dir, os.W_OK):
         try:

@@ -44,7 +44,7 @@ from ..data.dataset_files import dataset_file_kind, is_archive, named_as_in_arch
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_gray_share, trained_kind)
-from ..data.splits import conversion_opts, decoding_change
+from ..data.splits import conversion_opts, decoding_change, image_hashes
 from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
 from ..errors import (CheckpointError, ConfigError, DataError, error_kind, option_words, rebuilt_error, shell_word,
@@ -372,13 +372,16 @@ class FileScores:
     # each later mention of a file given more than once (twice by name, or by name and in a folder given), as
     # list_image_files says it: the file is scored once, its row under the name first given
     repeated: list[str] = field(default_factory=list)
+    # with score_files(hashes=True): each row's image's data.splits.image_hashes, of its pixels as scored (uint64 [N])
+    hashes: np.ndarray | None = None
 
 
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
-                with_A: bool = True, resume_record: ResumeRecord | None = None) -> FileScores | None:
+                with_A: bool = True, resume_record: ResumeRecord | None = None, hashes: bool = False
+                ) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` (>= 1) images at a time
     (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
     scores, whatever the number of files.
@@ -416,14 +419,22 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     ($WILDGAN_CACHE) and read as a folder, in chunks; ids, skipped files, warnings and errors name the files inside
     the archive (ids `folder/a.png`, messages `ARCHIVE:folder/a.png`). Refused, naming the file: a zip archive, an
     archive among other paths, and a data-set file (an .npz, CIFAR-10's batches, a tar of either), which
-    Detector.decision_function reads whole."""
+    Detector.decision_function reads whole.
+
+    `hashes`: FileScores.hashes gets each row's data.splits.image_hashes, taken from the pixels of each chunk as it is
+    scored, for a caller that compares the images with a run's training images (Detector's f1 validation set): a
+    second read of the files would decode them all again. Not with `resume_dir` or `ctx`: a resumed chunk's pixels
+    are not read, and another process's are not sent back."""
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
+    if hashes and (resume_dir is not None or ctx is not None):
+        raise ValueError("score_files(hashes=True) takes neither resume_dir nor ctx: the pixels of a resumed chunk "
+                         "or of another process's are not read here")
     archive = _archive_of_images(paths)
     if archive is not None:
         return _score_archive(model, archive, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,
                               score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
-                              resume_dir=resume_dir, with_A=with_A, resume_record=resume_record)
+                              resume_dir=resume_dir, with_A=with_A, resume_record=resume_record, hashes=hashes)
     repeats: list[str] = []
     files = list_image_files(paths, repeats)
     conversion = model.conversion if conversion is None else conversion
@@ -457,6 +468,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     # each readable file's decoded channel count (1 gray, 3 colour), over every chunk (resumed ones too, and on
     # every process): the warning about images of the other kind than the training images counts them all, once
     kinds: dict[int, int] = {}
+    hashed: list[tuple[np.ndarray, np.ndarray]] | None = [] if hashes else None
     try:
         warned: set[int] = set()           # files named in a 'skipped' warning (once each, resumed or not)
         # 2. the finished chunks of an interrupted scoring; 3. the other chunks, read and scored
@@ -468,7 +480,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                 warned=warned, kinds=kinds, progress=progress, world=world)
         scored, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
                                     warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
-                                    save=save, warned=warned, with_A=with_A, kinds=kinds)
+                                    save=save, warned=warned, with_A=with_A, kinds=kinds, hashes=hashed)
         scored, bad = resumed + scored, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         # (not SIGTERM, errors.Terminated, no Exception: torchrun sent it to every rank, not one rank's failure)
@@ -505,9 +517,14 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         # (once, by the process that returns the scores: the rows are a row short of the names given per repeat)
         warn_user(msg)
     keep = np.flatnonzero(done)
+    by_file = None
+    if hashed is not None:
+        by_file = np.zeros(len(files), dtype=np.uint64)
+        for kept, h in hashed:
+            by_file[kept] = h              # (a file in two chunks, a wrap-around repeat: the same pixels, one hash)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
                       skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
-                      resumed=n_resumed, repeated=repeats)
+                      resumed=n_resumed, repeated=repeats, hashes=None if by_file is None else by_file[keep])
 
 
 def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
@@ -658,14 +675,16 @@ def _resume_finished(resume_dir: Path, model: LoadedModel, files: list[Path], ch
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
                   score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
-                  warned: set[int] | None = None, with_A: bool = True, kinds: dict[int, int] | None = None
+                  warned: set[int] | None = None, with_A: bool = True, kinds: dict[int, int] | None = None,
+                  hashes: list[tuple[np.ndarray, np.ndarray]] | None = None
                   ) -> tuple[list[ChunkScores], list[Skipped]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
     `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`:
     files already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
-    file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
+    file's decoded channel count, put there by file index (iter_images; the caller warns about them, once). `hashes`:
+    gets (kept file indices, their image_hashes) of each chunk, from the pixels scored (score_files(hashes=True))."""
     from ..progress import progress_bar
 
     net = model.cfg.net
@@ -698,6 +717,8 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                                   batches=batches, z0=z0, with_A=with_A)
                 got = res.scores
                 parts.append((c, kept_a, got))
+                if hashes is not None:
+                    hashes.append((kept_a, image_hashes(x)))
             if save is not None:
                 save(c, kept_a, got, why, np.array([kinds[i] for i in kept], dtype=np.int8))
             bar.update(len(set(chunks[c]) - seen))
