@@ -1,0 +1,129 @@
+"""revFS: review of the last session's changes (config-file messages, stdout writes, the program's teardown). Each
+test here shows one finding and is a strict xfail until it is fixed; /tmp/revFS_report.md has the details."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _labelled_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tiny.npz"
+    np.savez(p, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    return p
+
+
+@pytest.mark.xfail(strict=True, reason="revFS: a run's own config file refused for one setting names the option "
+                   "'(the --total-kimg setting)', but that option given beside the file does not change it: the "
+                   "whole file is checked before the command line's flags are applied")
+def test_a_flag_given_beside_a_run_config_changes_the_setting_its_refusal_names(tmp_path: Path, capsys) -> None:
+    """config.run_config_in adds '(the --X setting)' to a refusal of a run's own config file, for a command's user
+    ('a flag beside it changes it', its comment; `--config`'s help: 'explicit flags change only what they control';
+    `--resume`'s: 'options given beside it change only what they control, e.g. a longer --total-kimg'). Given beside
+    the file, the flag is refused all the same, with the same words pointing at it: either the flag should win (the
+    file's value is never used), or the refusal should not offer the flag as the way out."""
+    from wildgan.cli import main
+
+    data = _labelled_npz(tmp_path)
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
+                 "--out", str(tmp_path / "unused"), "--dry-run"]) == 0, capsys.readouterr().err
+    whole = json.loads(capsys.readouterr().out)
+    whole["train"]["total_kimg"] = 0                      # (a hand edit gone wrong)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(whole))
+    rc = main(["train", "--config", str(cfg), "--total-kimg", "1", "--out", str(tmp_path / "r"), "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 0 or "--total-kimg" not in err, err
+
+
+@pytest.mark.xfail(strict=True, reason="revFS: common.write_stdout raises AttributeError where sys.stdout is None "
+                   "(pythonw, a GUI's embedded interpreter), where print() wrote nothing and the command ran")
+def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
+    """Under pythonw sys.stdout is None (main's own flush checks for it: '(None under pythonw)'). print() then writes
+    nothing; write_stdout, which replaced print for every command's output, takes None for a stream without a binary
+    layer and calls None.write: `wildgan info` (and evaluate, report, score --out -, --help) ends in a traceback."""
+    from wildgan.cli import main
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["info", "--preset", "tiny", "--resolution", "8"]) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="revFS: write_stdout writes to sys.stdout.buffer, past the text layer's newline "
+                   "translation: on Windows (newline '\\r\\n') the output has bare '\\n' where print wrote '\\r\\n'")
+def test_write_stdout_translates_newlines_as_the_text_layer_does(monkeypatch) -> None:
+    """sys.stdout on Windows is a TextIOWrapper that writes '\\n' as '\\r\\n'. write_stdout encodes the text itself
+    and writes the bytes to its binary layer, so every command's output (info, evaluate's table, report's path,
+    score --out -, --help) changed its line ends there, and mixes them with what print still writes."""
+    from wildgan.cli.common import write_stdout
+
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\r\n")     # (what Python makes of stdout on Windows)
+    monkeypatch.setattr(sys, "stdout", out)
+    print("before")
+    write_stdout("a\nb\n")
+    out.flush()
+    assert raw.getvalue() == b"before\r\na\r\nb\r\n"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="no SIGINT")
+@pytest.mark.xfail(strict=True, reason="revFS: a bare `wildgan` returns before main's try/finally, so cli.run's "
+                   "TeardownExit is never installed and a Ctrl-C in the teardown is a KeyboardInterrupt traceback "
+                   "(run ignored SIGINT after every command before)")
+def test_a_ctrl_c_in_the_teardown_of_a_bare_wildgan_is_ignored() -> None:
+    """cli.run's docstring: 'Ctrl-C is ignored' in the teardown once the command's outcome is decided. run set
+    SIGINT to SIG_IGN after main returned, whatever main did; that moved into TeardownExit.install, called from
+    _main's outer finally, which a bare `wildgan` (the commands' list, exit 2) returns before."""
+    code = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
+            "def teardown():\n    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(0.2)\n"
+            "atexit.register(teardown)\n"
+            "sys.argv = ['wildgan']\n"
+            "raise SystemExit(c.run())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "KeyboardInterrupt" not in proc.stderr, (proc.returncode, proc.stderr)
+
+
+@pytest.mark.xfail(strict=True, reason="revFS: evaluation.run._rebuilt_train_hashes judges the cost of rebuilding an "
+                   "archive run's training images by its image count alone and says they 'would be decoded again', "
+                   "where the archive's decoded cache holds them already: no data checked, for a false reason")
+def test_train_hashes_are_rebuilt_from_an_archives_decoded_cache(tmp_path: Path, monkeypatch) -> None:
+    """A run trained on a .tar.gz / .zip before train_hashes.npz was kept: its training read wrote the unpack and
+    its decoded cache (<unpack>.decoded-*.npz), which every later read of the archive loads instead of decoding. An
+    evaluation on other data with fewer test images than the archive has was told 'rebuilding them would decode the
+    N images of ARCHIVE again, more than the M scored here', and the data was not checked; rebuilding is one load of
+    that cache (here: the split's own read, just made, is cached)."""
+    import tarfile
+
+    from PIL import Image
+
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.data import build_split, split_summary
+    from wildgan.evaluation.run import _rebuilt_train_hashes
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    tree = tmp_path / "cells"
+    for cls, n in (("good", 24), ("bad", 6)):
+        (tree / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tree / cls / f"{i:02d}.png")
+    archive = tmp_path / "cells.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        t.add(tree, arcname="cells")
+    dc = DataConfig(data=str(archive), normal=("good",), resolution=8, channels=3)
+    split = build_split(dc, progress=False)            # (training's read: the unpack and its decoded cache)
+    assert list((tmp_path / "cache").glob("*.decoded-*.npz"))
+    recorded = {**split.info, **split_summary(split)}
+    cfg = RunConfig(data=dc, net=net_config_for_preset("tiny", 8, 3), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    assert hashes is not None or "decode" not in why, why
