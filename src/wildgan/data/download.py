@@ -710,15 +710,45 @@ def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None
 
 def _mark_used(unpacked: Path, archive: Path) -> None:
     """Write (or touch) the unpack's .source file: which archive it holds, what made it (UNPACK_VERSION), and when it
-    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it."""
+    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it.
+
+    Neither failure stops the run: the unpack is whole (renamed into place whole) and is read as it is. Where no
+    record names the archive and none could be written (a full disk, a cache turned read-only), that is said once
+    per file (_UNRECORDED): no sweep can tell which archive the unpack holds, so it stays for good once the archive
+    changes; it is tried again at each use. An earlier wildgan's record of the archive that cannot be brought up to
+    date costs a check again at each use (_check_earlier_unpack, where the cache folds case), and a touch that fails
+    (a cache the user cannot write: someone else's) only dates the last use to an earlier one, which matters to a
+    sweep once the archive has changed, when this unpack is of its earlier contents anyway: both without a word,
+    which would come at every run of a user who can do nothing about it."""
     src = _source_file(unpacked)
     try:
         if _unpack_version(unpacked) >= UNPACK_VERSION:
-            os.utime(src)
-        else:
-            atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
-    except OSError:     # a read-only cache (shared, made by someone else) is still read; it is just not swept
-        pass
+            try:
+                os.utime(src)
+                return
+            except FileNotFoundError:
+                # gone since its version was read: another process's sweep took it for what a kill left (its folder
+                # not yet renamed in); written again below, or the unpack is left without a record, kept for good
+                pass
+        atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
+    except OSError as e:
+        try:
+            recorded = _read_source(src)[0] == str(archive)
+        except (OSError, UnicodeDecodeError):
+            recorded = False
+        if recorded or src in _UNRECORDED:
+            return
+        _UNRECORDED.add(src)
+        said = f"[Errno {e.errno}] {e.strerror}" if e.errno is not None else str(e)
+        warn_user(f"{src}: could not write it ({said}), the record that the unpack {unpacked.name} holds {archive}: "
+                  f"the unpack is used as it is, but until its record is written (tried again at each use) no sweep "
+                  f"can tell what it holds, and it stays for good once that archive changes; free space there or "
+                  f"make the cache writable")
+
+
+# the .source files that _mark_used could not write and has said so of, each once in a process (a run reads the same
+# unpack for each split, and each of its data sets)
+_UNRECORDED: set[Path] = set()
 
 
 def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:

@@ -1,0 +1,121 @@
+"""The cache of unpacked archives (download.unpack_cached) where things go wrong around it: a record (.source) that
+cannot be written, another wildgan (an older one too) unpacking the same archive at the same time, a tar that ends
+with a lone zero block, and a .tar.gz whose gzip header is garbage."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import os
+import tarfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.data import load_dataset
+from wildgan.data import download as dl
+
+
+def _png(value: int) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(np.full((8, 8), value, np.uint8)).save(b, "PNG")
+    return b.getvalue()
+
+
+def _tar_bytes(n: int = 3, *, dot_mtime: float | None = None) -> bytes:
+    """A plain tar of n small PNGs under pile/, as tarfile writes it (end-of-archive blocks, then zeros to a whole
+    record); with dot_mtime, first a './' member of that time, as 'tar -C folder -cf x.tar .' writes one."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        if dot_mtime is not None:
+            top = tarfile.TarInfo(".")
+            top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, dot_mtime
+            t.addfile(top)
+        for i in range(n):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(20 * i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _said(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught]
+
+
+# -- 1. the record of an unpack (.source) that cannot be written ------------------------------------------------------
+
+def test_an_unpack_whose_record_cannot_be_written_is_used_and_said_once_naming_the_file(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .source that could not be written (a full disk, a cache turned read-only) was passed over without a word:
+    the unpack was used, but with no record of its archive no sweep could ever tell what it holds, so it stayed for
+    good once the archive changed. It is still used (the run goes on), and said once, naming the file and why; at a
+    later use where it can be written, it is."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", full)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tree = dl.unpack_cached(archive)
+            assert dl.unpack_cached(archive) == tree
+            assert len(load_dataset(archive)[0]) == 3
+    source = _cache / f"{tree.name}.source"
+    assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"] and not source.exists()
+    said = _said(caught)
+    assert len(said) == 1, said                                     # (once, however often the unpack is used)
+    assert said[0].startswith(f"{source}: could not write it ([Errno 28] No space left on device), the record "
+                              f"that the unpack {tree.name} holds {archive.resolve()}: the unpack is used as it is"), \
+        said[0]
+    assert str(archive.name) in said[0] and "tried again" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dl.unpack_cached(archive) == tree                    # (room again: written, without a word)
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    # an earlier wildgan's record of the archive (its path alone) in a cache that cannot be written: the sweep can
+    # tell what the unpack holds; only its version stays behind (checked again at each use): nothing said
+    source.write_text(f"{archive.resolve()}\n")
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", full)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.unpack_cached(archive) == tree
+    assert source.read_text() == f"{archive.resolve()}\n"
+
+
+def test_a_record_that_a_sweep_took_while_it_was_touched_is_written_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A use touches the unpack's .source; where the file went between the read of its version and the touch (the
+    sweep of another process took it as left over, its folder not yet renamed in), the touch failed and nothing was
+    written: the unpack stayed without a record, never swept. It is written instead."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    real_utime = os.utime
+
+    def swept_first(path: object, *a: object, **k: object) -> None:
+        if str(path) == str(source):
+            Path(source).unlink()
+        real_utime(path, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "utime", swept_first)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.unpack_cached(archive) == tree
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
