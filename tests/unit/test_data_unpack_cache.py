@@ -9,6 +9,7 @@ import gzip
 import io
 import os
 import tarfile
+import time
 import warnings
 from pathlib import Path
 
@@ -119,3 +120,90 @@ def test_a_record_that_a_sweep_took_while_it_was_touched_is_written_again(
             warnings.simplefilter("error")
             assert dl.unpack_cached(archive) == tree
     assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
+# -- 2. another wildgan unpacking the same archive at the same time ---------------------------------------------------
+
+def test_an_unfinished_unpack_of_another_process_changed_within_the_day_is_not_swept(
+        tmp_path: Path, _cache: Path) -> None:
+    """Unfinished unpacks ('.tmp-*') a day old are swept: a kill left them. Their age was their folder's mtime, which
+    tarfile sets from the archive's './' member once every member is written (tar -C folder -cf x.tar . writes one):
+    the unpack of another process (of any wildgan), complete and about to be renamed into place, looked years old,
+    and was removed under it (its rename then moved what was left of it, or failed). Its age is now the last change
+    of the folder in any way (its ctime too), which no archive sets."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    _cache.mkdir()
+    theirs = _cache / ".tmp-pile-theirs"
+    (theirs / "pile").mkdir(parents=True)
+    (theirs / "pile" / "000.png").write_bytes(_png(1))
+    years = time.time() - 3 * 365 * 86400
+    os.utime(theirs, (years, years))                    # (as tarfile sets it from a './' member: changed just now)
+    dl.unpack_cached(archive)
+    assert (theirs / "pile" / "000.png").is_file()
+
+
+def test_an_unpack_of_an_archive_with_a_dot_member_is_not_swept_by_a_process_that_starts_as_it_ends(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race itself: a process starts unpacking the same archive just as another one's unpack (of an archive with
+    an old './' member) is complete and is being renamed into place. The first one's unfinished unpack is kept, and
+    both end with the one whole unpack; its folder's time is that of the unpack, not the archive's './' (an earlier
+    wildgan judges by mtime alone: it does not take it for a day-old leftover either)."""
+    years = time.time() - 3 * 365 * 86400
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes(dot_mtime=years)))
+    real_rename = os.rename
+    seen: dict[str, object] = {}
+
+    def other_process_starts(src: str, dst: str) -> None:
+        if not seen:
+            seen["age"] = time.time() - Path(src).stat().st_mtime
+            seen["other"] = dl.unpack_cached(archive)              # (its sweep runs before it unpacks)
+            seen["kept"] = sorted(os.listdir(Path(src) / "pile")) if Path(src).is_dir() else None
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", other_process_starts)
+        tree = dl.unpack_cached(archive)
+    assert seen["age"] < 60, seen                                   # (what an earlier wildgan's sweep sees: recent)
+    assert seen["kept"] == ["000.png", "001.png", "002.png"], seen
+    assert seen["other"] == tree and sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"]
+    assert not list(_cache.glob(".tmp-*"))
+
+
+def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every wildgan unpacks into a '.tmp-*' folder and renames it into place whole: an unpack at a key is whole or
+    absent. One whose rename lost to an older wildgan's (whose .source is written after its rename, or not at all)
+    uses that unpack and removes nothing of it; its own .source (written once its own unpack had passed this
+    wildgan's checks, on that archive, in that cache) stays beside it. A .source an older wildgan was still writing
+    (cut anywhere) is read as an older one: checked again, written whole, and no sweep removes an unpack for it."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    real_rename = os.rename
+
+    def older_wildgan_first(src: str, dst: str) -> None:
+        if Path(dst).name.startswith("pile-") and not Path(dst).exists():
+            (Path(dst) / "pile").mkdir(parents=True)                # (the older one's whole unpack, renamed in)
+            (Path(dst) / "pile" / "theirs.png").write_bytes(_png(7))
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", older_wildgan_first)
+        tree = dl.unpack_cached(archive)
+    assert os.listdir(tree / "pile") == ["theirs.png"] and not list(_cache.glob(".tmp-*"))
+    source = _cache / f"{tree.name}.source"
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    for cut in ("", str(archive.resolve())[:5], f"{archive.resolve()}\n"):     # (the older one's, as it writes it)
+        source.write_text(cut)
+        assert dl._unpack_version(tree) < dl.UNPACK_VERSION
+        assert dl.unpack_cached(archive) == tree
+        assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    other = tmp_path / "other" / "pile.tar"                         # (another archive of that name: its sweep)
+    other.parent.mkdir()
+    other.write_bytes(_tar_bytes(2))
+    source.write_text(str(archive.resolve())[:5])
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(source, (old, old))
+    dl.unpack_cached(other)
+    assert (tree / "pile" / "theirs.png").is_file()

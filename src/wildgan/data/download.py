@@ -603,6 +603,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
     # once complete, as here; its decoded caches, named after it, are read too)
     found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    # Another wildgan, an earlier one too, may unpack this archive at the same time. An unpack found here is whole:
+    # every wildgan unpacks into a '.tmp-*' folder and renames it into place (atomic, and never over a folder that
+    # holds anything), and the loser of two renames uses the winner's, removing nothing of it. A .source that a
+    # wildgan before UNPACK_VERSION 2 was still writing (in place, after its rename) reads as an earlier one's,
+    # wherever it was cut: checked again and written whole; the sweep keeps an unpack whose .source names another
+    # path. Our own .source, written before a rename that lost to an earlier wildgan's unpack, stays beside that
+    # one: what it says (the archive's names passed this version's checks, in this cache) holds of any unpack at
+    # this key. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks; '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
     if found is not None:
         if _unpack_version(found) < UNPACK_VERSION:
@@ -622,15 +630,24 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
-    # that nothing else ever frees
+    # that nothing else ever frees. A day since the folder last changed in any way: its mtime alone is the archive's
+    # own where it has a './' member (tar -C folder -cf x.tar .), which tarfile sets once every member is written, so
+    # the whole unpack of another process (of any wildgan), about to be renamed into place, looked years old and was
+    # removed under it. Its ctime (on Windows, when it was made) no archive sets.
     for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
         try:
-            if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
+            st = old.stat()
+            if time.time() - max(st.st_mtime, st.st_ctime) > STALE_UNPACK_S:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
+        try:
+            # (its mtime back to now, from the archive's './' member: an earlier wildgan's sweep goes by mtime alone)
+            os.utime(tmp)
+        except OSError:
+            pass
         # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
         # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
         _mark_used(final, archive)
