@@ -44,6 +44,13 @@ def _tar_bytes(n: int = 3, *, dot_mtime: float | None = None) -> bytes:
     return b.getvalue()
 
 
+def _data_end(tar: bytes) -> int:
+    """Where the last member's data ends in `tar` (_tar_bytes'), rounded up to a whole block: the end-of-archive
+    blocks start there."""
+    end = tar.rfind(b"IEND") + 8                        # (each member is a PNG, which ends with its IEND chunk)
+    return -(-end // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
@@ -207,3 +214,26 @@ def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_
     os.utime(source, (old, old))
     dl.unpack_cached(other)
     assert (tree / "pile" / "theirs.png").is_file()
+
+
+# -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------
+
+def test_a_tar_that_ends_with_a_lone_zero_block_is_read_whole_without_a_word(tmp_path: Path, _cache: Path) -> None:
+    """Tar's end is two zero blocks; some writers put one (GNU tar reads such an archive, with a note), or a copy
+    stops after the first. Every member comes before it, whole: read as it is, by every entry, with no error and no
+    warning (nothing is missing), plain or compressed, with or without zeros after it short of a block."""
+    whole = _tar_bytes()
+    lone = whole[:_data_end(whole)] + bytes(tarfile.BLOCKSIZE)
+    with tarfile.open(fileobj=io.BytesIO(lone)) as t:               # (the tar as built: its members, one zero block)
+        assert len(t.getmembers()) == 3 and t.offset == len(lone) - tarfile.BLOCKSIZE
+    files = {"lone.tar": lone, "lone.tar.gz": gzip.compress(lone), "padded.tar": lone + bytes(100)}
+    for name, data in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.archive_member_names(archive, None) == ["pile/000.png", "pile/001.png", "pile/002.png"], name
+            dl.safe_extract(archive, tmp_path / f"out-{name}")
+            assert sorted(os.listdir(tmp_path / f"out-{name}" / "pile")) == ["000.png", "001.png", "002.png"], name
+            assert sorted(os.listdir(dl.unpack_cached(archive) / "pile")) == ["000.png", "001.png", "002.png"]
+            assert len(load_dataset(archive)[0]) == 3, name
