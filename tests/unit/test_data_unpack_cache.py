@@ -8,9 +8,12 @@ import errno
 import gzip
 import io
 import os
+import re
+import struct
 import tarfile
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from PIL import Image
 
 from wildgan.data import load_dataset
 from wildgan.data import download as dl
+from wildgan.errors import DataError
 
 
 def _png(value: int) -> bytes:
@@ -237,3 +241,61 @@ def test_a_tar_that_ends_with_a_lone_zero_block_is_read_whole_without_a_word(tmp
             assert sorted(os.listdir(tmp_path / f"out-{name}" / "pile")) == ["000.png", "001.png", "002.png"], name
             assert sorted(os.listdir(dl.unpack_cached(archive) / "pile")) == ["000.png", "001.png", "002.png"]
             assert len(load_dataset(archive)[0]) == 3, name
+
+
+# -- 4. a .tar.gz whose gzip header is garbage ------------------------------------------------------------------------
+
+def _gzip_header(flags: int, *fields: bytes, method: int = 8) -> bytes:
+    """A gzip header of `flags`, then `fields` (the optional ones, as they follow the fixed 10 bytes)."""
+    return b"\x1f\x8b" + bytes([method, flags]) + struct.pack("<I", 0) + b"\x00\xff" + b"".join(fields)
+
+
+def test_a_tar_gz_whose_gzip_header_is_garbage_is_called_not_a_gzip_file_not_cut_short(
+        tmp_path: Path, _cache: Path) -> None:
+    """A .tar.gz that starts with gzip's two bytes but whose header is not a gzip header (its flags set reserved bits,
+    an extra field that runs past the file's end and holds no subfields, a file name of control bytes, a method
+    gzip does not have, a header checksum that does not match) was called cut short, an interrupted download (Python
+    reads those header fields to the file's end), or 'not a gzip file' after 'truncated': it is said to be no gzip
+    file, naming it and what is wrong, at every entry. A gzip cut short (inside its header too) is still said so."""
+    whole = _tar_bytes()
+    packed = gzip.compress(whole)
+    head = _gzip_header(0x02)
+    files = {
+        "flags.tar.gz": (packed[:3] + b"\xff" + packed[4:], r"its header's flag byte 0xff sets bits that gzip "
+                                                             r"reserves"),
+        "extra.tar.gz": (_gzip_header(0x04, struct.pack("<H", 0xFFF0), b"AB", struct.pack("<H", 0xFFFF)) +
+                         bytes(range(256)) * 4, r"its header's extra field does not hold gzip's subfields"),
+        "name.tar.gz": (_gzip_header(0x08, b"\x01\x02\x1bgarbage\x7f" * 40), r"its header's file name holds "
+                                                                              r"control bytes"),
+        "method.tar.gz": (packed[:2] + b"\x07" + packed[3:], r"its compression method is 7, not gzip's 8 \(deflate\)"),
+        "crc.tar.gz": (head + struct.pack("<H", (zlib.crc32(head) & 0xFFFF) ^ 0x5A5A) + packed[10:60],
+                       r"its header's checksum does not match its header"),
+    }
+    for name, (data, why) in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        said = rf"^{re.escape(str(archive))}: not a gzip file, whatever its name says \(its first two bytes are " \
+               rf"gzip's, but {why}\): is it the right file\?$"
+        entries = {"archive_problem": lambda: dl.archive_problem(archive),
+                   "safe_extract": lambda: dl.safe_extract(archive, tmp_path / "dest"),
+                   "unpack_cached": lambda: dl.unpack_cached(archive),
+                   "archive_member_names": lambda: dl.archive_member_names(archive),
+                   "load_dataset": lambda: load_dataset(archive)}
+        for entry, call in entries.items():
+            if entry == "archive_problem":
+                got = call()
+            else:
+                with pytest.raises(DataError) as e:
+                    call()
+                got = str(e.value)
+            assert re.match(said, got) and "cut short" not in got, (name, entry, got)
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]
+    cut_extra = _gzip_header(0x04, struct.pack("<H", 6), b"BC", struct.pack("<H", 2))     # (bgzip's, cut inside it)
+    named = _gzip_header(0x08, b"pile.tar")                                                # (cut inside its name)
+    crc_ok = head + struct.pack("<H", zlib.crc32(head) & 0xFFFF) + packed[10:60]          # (cut inside its data)
+    for name, data in (("cut.tar.gz", packed[:60]), ("head.tar.gz", packed[:10]), ("magic.tar.gz", packed[:2]),
+                       ("cutextra.tar.gz", cut_extra), ("cutname.tar.gz", named), ("crcok.tar.gz", crc_ok)):
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        assert re.match(rf"^{re.escape(str(archive))}: not a readable tar archive or truncated \(gzip-compressed, "
+                        rf"but: its compressed data ends too soon: cut short", dl.archive_problem(archive)), name

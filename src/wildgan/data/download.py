@@ -493,6 +493,11 @@ def archive_problem(p: Path) -> str:
         return _zip_problem(p, head)
     for magic, name, mode in _TAR_COMPRESSIONS:
         if head.startswith(magic):
+            garbage = _gzip_header_problem(p) if name == "gzip" else None
+            if garbage is not None:
+                named = ", whatever its name says" if p.name.lower().endswith((".gz", ".tgz")) else ""
+                return (f"{p}: not a gzip file{named} (its first two bytes are gzip's, but {garbage}): is it the "
+                        f"right file?")
             try:
                 with tarfile.open(p, mode):
                     pass
@@ -509,6 +514,64 @@ def archive_problem(p: Path) -> str:
         return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
     return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
             f"says): is it the right file?")
+
+
+# gzip's header (RFC 1952): its flag bits (FTEXT is a hint only), and the longest header read to judge it (an extra
+# field of up to 65,535 bytes, then a file name and a comment)
+_FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 0x02, 0x04, 0x08, 0x10
+_GZIP_HEADER_READ = 1 << 17
+
+
+def _gzip_header_problem(p: Path) -> str | None:
+    """Why the file `p`, which starts with gzip's two bytes, has no gzip header after them, or None where it may
+    have one (said as archive_problem says it then: what the decompressor made of it). Python's gzip checks only
+    the method; it reads an extra field, a file name or a comment to the file's end, so that random bytes after
+    the two were 'cut short', an interrupted download. Refused here is what gzip itself refuses (a method other
+    than deflate, reserved flag bits, a header checksum that does not match) and, in a header that runs past the
+    file's end (which alone is a gzip cut inside its header, as gzip says it), fields that no gzip writer makes:
+    an extra field whose first subfields do not fit in it, a file name or comment of control bytes."""
+    try:
+        with open(p, "rb") as f:
+            data = f.read(_GZIP_HEADER_READ)
+    except OSError:
+        return None
+    if len(data) < 4:
+        return None
+    method, flags = data[2], data[3]
+    if method != 8:
+        return f"its compression method is {method}, not gzip's 8 (deflate)"
+    if flags & 0xE0:
+        return f"its header's flag byte {flags:#04x} sets bits that gzip reserves"
+    at = 10
+    if flags & _FEXTRA:
+        if len(data) < at + 2:
+            return None
+        xlen = int.from_bytes(data[at:at + 2], "little")
+        at += 2
+        if at + xlen > len(data):
+            # (subfields: 2 bytes of id, 2 of length, that many of data; checked as far as the file goes)
+            sub, end = at, at + xlen
+            while sub + 4 <= min(end, len(data)):
+                sub += 4 + int.from_bytes(data[sub + 2:sub + 4], "little")
+                if sub > end:
+                    return "its header's extra field does not hold gzip's subfields"
+            return None
+        at += xlen
+    for flag, what, allowed in ((_FNAME, "file name", b""), (_FCOMMENT, "comment", b"\t\n\r")):
+        if flags & flag:
+            stop = data.find(b"\0", at)
+            text = data[at:] if stop < 0 else data[at:stop]
+            if stop < 0 and any(c < 0x20 and bytes([c]) not in allowed for c in text):
+                return f"its header's {what} holds control bytes"
+            if stop < 0:
+                return None
+            at = stop + 1
+    if flags & _FHCRC:
+        if len(data) < at + 2:
+            return None
+        if int.from_bytes(data[at:at + 2], "little") != zlib.crc32(data[:at]) & 0xFFFF:
+            return "its header's checksum does not match its header"
+    return None
 
 
 def _zip_problem(p: Path, head: bytes) -> str:
