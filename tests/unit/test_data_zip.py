@@ -740,8 +740,9 @@ def test_a_refusal_said_while_listing_an_archive_is_kept_by_detection_and_the_cl
             with pytest.raises(DataError) as e:
                 read(archive)
             assert str(e.value) == said
-    # (the reader's own words are still said in one line, for the compression the file has)
-    (tmp_path / "junk.tar.gz").write_bytes(b"\x1f\x8b" + bytes(600))
+    # (the reader's own words are still said in one line, for the compression the file has: a gzip header, then
+    # data that is not deflate's)
+    (tmp_path / "junk.tar.gz").write_bytes(b"\x1f\x8b\x08" + bytes(7) + b"\xff" * 600)
     with pytest.raises(DataError, match=r"junk\.tar\.gz: not a readable tar archive or truncated \(gzip-compressed, "
                                         r"but: [^\n]*\)$"):
         detect_format(tmp_path / "junk.tar.gz")

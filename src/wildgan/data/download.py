@@ -493,6 +493,11 @@ def archive_problem(p: Path) -> str:
         return _zip_problem(p, head)
     for magic, name, mode in _TAR_COMPRESSIONS:
         if head.startswith(magic):
+            garbage = _gzip_header_problem(p) if name == "gzip" else None
+            if garbage is not None:
+                named = ", whatever its name says" if p.name.lower().endswith((".gz", ".tgz")) else ""
+                return (f"{p}: not a gzip file{named} (its first two bytes are gzip's, but {garbage}): is it the "
+                        f"right file?")
             try:
                 with tarfile.open(p, mode):
                     pass
@@ -509,6 +514,64 @@ def archive_problem(p: Path) -> str:
         return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
     return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
             f"says): is it the right file?")
+
+
+# gzip's header (RFC 1952): its flag bits (FTEXT is a hint only), and the longest header read to judge it (an extra
+# field of up to 65,535 bytes, then a file name and a comment)
+_FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 0x02, 0x04, 0x08, 0x10
+_GZIP_HEADER_READ = 1 << 17
+
+
+def _gzip_header_problem(p: Path) -> str | None:
+    """Why the file `p`, which starts with gzip's two bytes, has no gzip header after them, or None where it may
+    have one (said as archive_problem says it then: what the decompressor made of it). Python's gzip checks only
+    the method; it reads an extra field, a file name or a comment to the file's end, so that random bytes after
+    the two were 'cut short', an interrupted download. Refused here is what gzip itself refuses (a method other
+    than deflate, reserved flag bits, a header checksum that does not match) and, in a header that runs past the
+    file's end (which alone is a gzip cut inside its header, as gzip says it), fields that no gzip writer makes:
+    an extra field whose first subfields do not fit in it, a file name or comment of control bytes."""
+    try:
+        with open(p, "rb") as f:
+            data = f.read(_GZIP_HEADER_READ)
+    except OSError:
+        return None
+    if len(data) < 4:
+        return None
+    method, flags = data[2], data[3]
+    if method != 8:
+        return f"its compression method is {method}, not gzip's 8 (deflate)"
+    if flags & 0xE0:
+        return f"its header's flag byte {flags:#04x} sets bits that gzip reserves"
+    at = 10
+    if flags & _FEXTRA:
+        if len(data) < at + 2:
+            return None
+        xlen = int.from_bytes(data[at:at + 2], "little")
+        at += 2
+        if at + xlen > len(data):
+            # (subfields: 2 bytes of id, 2 of length, that many of data; checked as far as the file goes)
+            sub, end = at, at + xlen
+            while sub + 4 <= min(end, len(data)):
+                sub += 4 + int.from_bytes(data[sub + 2:sub + 4], "little")
+                if sub > end:
+                    return "its header's extra field does not hold gzip's subfields"
+            return None
+        at += xlen
+    for flag, what, allowed in ((_FNAME, "file name", b""), (_FCOMMENT, "comment", b"\t\n\r")):
+        if flags & flag:
+            stop = data.find(b"\0", at)
+            text = data[at:] if stop < 0 else data[at:stop]
+            if stop < 0 and any(c < 0x20 and bytes([c]) not in allowed for c in text):
+                return f"its header's {what} holds control bytes"
+            if stop < 0:
+                return None
+            at = stop + 1
+    if flags & _FHCRC:
+        if len(data) < at + 2:
+            return None
+        if int.from_bytes(data[at:at + 2], "little") != zlib.crc32(data[:at]) & 0xFFFF:
+            return "its header's checksum does not match its header"
+    return None
 
 
 def _zip_problem(p: Path, head: bytes) -> str:
@@ -603,6 +666,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
     # once complete, as here; its decoded caches, named after it, are read too)
     found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    # Another wildgan, an earlier one too, may unpack this archive at the same time. An unpack found here is whole:
+    # every wildgan unpacks into a '.tmp-*' folder and renames it into place (atomic, and never over a folder that
+    # holds anything), and the loser of two renames uses the winner's, removing nothing of it. A .source that a
+    # wildgan before UNPACK_VERSION 2 was still writing (in place, after its rename) reads as an earlier one's,
+    # wherever it was cut: checked again and written whole; the sweep keeps an unpack whose .source names another
+    # path. Our own .source, written before a rename that lost to an earlier wildgan's unpack, stays beside that
+    # one: what it says (the archive's names passed this version's checks, in this cache) holds of any unpack at
+    # this key. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks; '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
     if found is not None:
         if _unpack_version(found) < UNPACK_VERSION:
@@ -622,15 +693,24 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
-    # that nothing else ever frees
+    # that nothing else ever frees. A day since the folder last changed in any way: its mtime alone is the archive's
+    # own where it has a './' member (tar -C folder -cf x.tar .), which tarfile sets once every member is written, so
+    # the whole unpack of another process (of any wildgan), about to be renamed into place, looked years old and was
+    # removed under it. Its ctime (on Windows, when it was made) no archive sets.
     for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
         try:
-            if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
+            st = old.stat()
+            if time.time() - max(st.st_mtime, st.st_ctime) > STALE_UNPACK_S:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
+        try:
+            # (its mtime back to now, from the archive's './' member: an earlier wildgan's sweep goes by mtime alone)
+            os.utime(tmp)
+        except OSError:
+            pass
         # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
         # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
         _mark_used(final, archive)
@@ -710,15 +790,45 @@ def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None
 
 def _mark_used(unpacked: Path, archive: Path) -> None:
     """Write (or touch) the unpack's .source file: which archive it holds, what made it (UNPACK_VERSION), and when it
-    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it."""
+    was last used. An earlier wildgan's is written again, once _check_earlier_unpack has passed it.
+
+    Neither failure stops the run: the unpack is whole (renamed into place whole) and is read as it is. Where no
+    record names the archive and none could be written (a full disk, a cache turned read-only), that is said once
+    per file (_UNRECORDED): no sweep can tell which archive the unpack holds, so it stays for good once the archive
+    changes; it is tried again at each use. An earlier wildgan's record of the archive that cannot be brought up to
+    date costs a check again at each use (_check_earlier_unpack, where the cache folds case), and a touch that fails
+    (a cache the user cannot write: someone else's) only dates the last use to an earlier one, which matters to a
+    sweep once the archive has changed, when this unpack is of its earlier contents anyway: both without a word,
+    which would come at every run of a user who can do nothing about it."""
     src = _source_file(unpacked)
     try:
         if _unpack_version(unpacked) >= UNPACK_VERSION:
-            os.utime(src)
-        else:
-            atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
-    except OSError:     # a read-only cache (shared, made by someone else) is still read; it is just not swept
-        pass
+            try:
+                os.utime(src)
+                return
+            except FileNotFoundError:
+                # gone since its version was read: another process's sweep took it for what a kill left (its folder
+                # not yet renamed in); written again below, or the unpack is left without a record, kept for good
+                pass
+        atomic_write_text(src, f"{archive}\n{_UNPACK_MARK}{UNPACK_VERSION}\n")
+    except OSError as e:
+        try:
+            recorded = _read_source(src)[0] == str(archive)
+        except (OSError, UnicodeDecodeError):
+            recorded = False
+        if recorded or src in _UNRECORDED:
+            return
+        _UNRECORDED.add(src)
+        said = f"[Errno {e.errno}] {e.strerror}" if e.errno is not None else str(e)
+        warn_user(f"{src}: could not write it ({said}), the record that the unpack {unpacked.name} holds {archive}: "
+                  f"the unpack is used as it is, but until its record is written (tried again at each use) no sweep "
+                  f"can tell what it holds, and it stays for good once that archive changes; free space there or "
+                  f"make the cache writable")
+
+
+# the .source files that _mark_used could not write and has said so of, each once in a process (a run reads the same
+# unpack for each split, and each of its data sets)
+_UNRECORDED: set[Path] = set()
 
 
 def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, archive: Path) -> None:

@@ -1,0 +1,301 @@
+"""The cache of unpacked archives (download.unpack_cached) where things go wrong around it: a record (.source) that
+cannot be written, another wildgan (an older one too) unpacking the same archive at the same time, a tar that ends
+with a lone zero block, and a .tar.gz whose gzip header is garbage."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import os
+import re
+import struct
+import tarfile
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.data import load_dataset
+from wildgan.data import download as dl
+from wildgan.errors import DataError
+
+
+def _png(value: int) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(np.full((8, 8), value, np.uint8)).save(b, "PNG")
+    return b.getvalue()
+
+
+def _tar_bytes(n: int = 3, *, dot_mtime: float | None = None) -> bytes:
+    """A plain tar of n small PNGs under pile/, as tarfile writes it (end-of-archive blocks, then zeros to a whole
+    record); with dot_mtime, first a './' member of that time, as 'tar -C folder -cf x.tar .' writes one."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        if dot_mtime is not None:
+            top = tarfile.TarInfo(".")
+            top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, dot_mtime
+            t.addfile(top)
+        for i in range(n):
+            info = tarfile.TarInfo(f"pile/{i:03d}.png")
+            data = _png(20 * i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+def _data_end(tar: bytes) -> int:
+    """Where the last member's data ends in `tar` (_tar_bytes'), rounded up to a whole block: the end-of-archive
+    blocks start there."""
+    end = tar.rfind(b"IEND") + 8                        # (each member is a PNG, which ends with its IEND chunk)
+    return -(-end // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _said(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught]
+
+
+# -- 1. the record of an unpack (.source) that cannot be written ------------------------------------------------------
+
+def test_an_unpack_whose_record_cannot_be_written_is_used_and_said_once_naming_the_file(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .source that could not be written (a full disk, a cache turned read-only) was passed over without a word:
+    the unpack was used, but with no record of its archive no sweep could ever tell what it holds, so it stayed for
+    good once the archive changed. It is still used (the run goes on), and said once, naming the file and why; at a
+    later use where it can be written, it is."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", full)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tree = dl.unpack_cached(archive)
+            assert dl.unpack_cached(archive) == tree
+            assert len(load_dataset(archive)[0]) == 3
+    source = _cache / f"{tree.name}.source"
+    assert sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"] and not source.exists()
+    said = _said(caught)
+    assert len(said) == 1, said                                     # (once, however often the unpack is used)
+    assert said[0].startswith(f"{source}: could not write it ([Errno 28] No space left on device), the record "
+                              f"that the unpack {tree.name} holds {archive.resolve()}: the unpack is used as it is"), \
+        said[0]
+    assert str(archive.name) in said[0] and "tried again" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dl.unpack_cached(archive) == tree                    # (room again: written, without a word)
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    # an earlier wildgan's record of the archive (its path alone) in a cache that cannot be written: the sweep can
+    # tell what the unpack holds; only its version stays behind (checked again at each use): nothing said
+    source.write_text(f"{archive.resolve()}\n")
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", full)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.unpack_cached(archive) == tree
+    assert source.read_text() == f"{archive.resolve()}\n"
+
+
+def test_a_record_that_a_sweep_took_while_it_was_touched_is_written_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A use touches the unpack's .source; where the file went between the read of its version and the touch (the
+    sweep of another process took it as left over, its folder not yet renamed in), the touch failed and nothing was
+    written: the unpack stayed without a record, never swept. It is written instead."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    real_utime = os.utime
+
+    def swept_first(path: object, *a: object, **k: object) -> None:
+        if str(path) == str(source):
+            Path(source).unlink()
+        real_utime(path, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "utime", swept_first)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.unpack_cached(archive) == tree
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
+# -- 2. another wildgan unpacking the same archive at the same time ---------------------------------------------------
+
+def test_an_unfinished_unpack_of_another_process_changed_within_the_day_is_not_swept(
+        tmp_path: Path, _cache: Path) -> None:
+    """Unfinished unpacks ('.tmp-*') a day old are swept: a kill left them. Their age was their folder's mtime, which
+    tarfile sets from the archive's './' member once every member is written (tar -C folder -cf x.tar . writes one):
+    the unpack of another process (of any wildgan), complete and about to be renamed into place, looked years old,
+    and was removed under it (its rename then moved what was left of it, or failed). Its age is now the last change
+    of the folder in any way (its ctime too), which no archive sets."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    _cache.mkdir()
+    theirs = _cache / ".tmp-pile-theirs"
+    (theirs / "pile").mkdir(parents=True)
+    (theirs / "pile" / "000.png").write_bytes(_png(1))
+    years = time.time() - 3 * 365 * 86400
+    os.utime(theirs, (years, years))                    # (as tarfile sets it from a './' member: changed just now)
+    dl.unpack_cached(archive)
+    assert (theirs / "pile" / "000.png").is_file()
+
+
+def test_an_unpack_of_an_archive_with_a_dot_member_is_not_swept_by_a_process_that_starts_as_it_ends(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race itself: a process starts unpacking the same archive just as another one's unpack (of an archive with
+    an old './' member) is complete and is being renamed into place. The first one's unfinished unpack is kept, and
+    both end with the one whole unpack; its folder's time is that of the unpack, not the archive's './' (an earlier
+    wildgan judges by mtime alone: it does not take it for a day-old leftover either)."""
+    years = time.time() - 3 * 365 * 86400
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes(dot_mtime=years)))
+    real_rename = os.rename
+    seen: dict[str, object] = {}
+
+    def other_process_starts(src: str, dst: str) -> None:
+        if not seen:
+            seen["age"] = time.time() - Path(src).stat().st_mtime
+            seen["other"] = dl.unpack_cached(archive)              # (its sweep runs before it unpacks)
+            seen["kept"] = sorted(os.listdir(Path(src) / "pile")) if Path(src).is_dir() else None
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", other_process_starts)
+        tree = dl.unpack_cached(archive)
+    assert seen["age"] < 60, seen                                   # (what an earlier wildgan's sweep sees: recent)
+    assert seen["kept"] == ["000.png", "001.png", "002.png"], seen
+    assert seen["other"] == tree and sorted(os.listdir(tree / "pile")) == ["000.png", "001.png", "002.png"]
+    assert not list(_cache.glob(".tmp-*"))
+
+
+def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every wildgan unpacks into a '.tmp-*' folder and renames it into place whole: an unpack at a key is whole or
+    absent. One whose rename lost to an older wildgan's (whose .source is written after its rename, or not at all)
+    uses that unpack and removes nothing of it; its own .source (written once its own unpack had passed this
+    wildgan's checks, on that archive, in that cache) stays beside it. A .source an older wildgan was still writing
+    (cut anywhere) is read as an older one: checked again, written whole, and no sweep removes an unpack for it."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    real_rename = os.rename
+
+    def older_wildgan_first(src: str, dst: str) -> None:
+        if Path(dst).name.startswith("pile-") and not Path(dst).exists():
+            (Path(dst) / "pile").mkdir(parents=True)                # (the older one's whole unpack, renamed in)
+            (Path(dst) / "pile" / "theirs.png").write_bytes(_png(7))
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", older_wildgan_first)
+        tree = dl.unpack_cached(archive)
+    assert os.listdir(tree / "pile") == ["theirs.png"] and not list(_cache.glob(".tmp-*"))
+    source = _cache / f"{tree.name}.source"
+    assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    for cut in ("", str(archive.resolve())[:5], f"{archive.resolve()}\n"):     # (the older one's, as it writes it)
+        source.write_text(cut)
+        assert dl._unpack_version(tree) < dl.UNPACK_VERSION
+        assert dl.unpack_cached(archive) == tree
+        assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    other = tmp_path / "other" / "pile.tar"                         # (another archive of that name: its sweep)
+    other.parent.mkdir()
+    other.write_bytes(_tar_bytes(2))
+    source.write_text(str(archive.resolve())[:5])
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(source, (old, old))
+    dl.unpack_cached(other)
+    assert (tree / "pile" / "theirs.png").is_file()
+
+
+# -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------
+
+def test_a_tar_that_ends_with_a_lone_zero_block_is_read_whole_without_a_word(tmp_path: Path, _cache: Path) -> None:
+    """Tar's end is two zero blocks; some writers put one (GNU tar reads such an archive, with a note), or a copy
+    stops after the first. Every member comes before it, whole: read as it is, by every entry, with no error and no
+    warning (nothing is missing), plain or compressed, with or without zeros after it short of a block."""
+    whole = _tar_bytes()
+    lone = whole[:_data_end(whole)] + bytes(tarfile.BLOCKSIZE)
+    with tarfile.open(fileobj=io.BytesIO(lone)) as t:               # (the tar as built: its members, one zero block)
+        assert len(t.getmembers()) == 3 and t.offset == len(lone) - tarfile.BLOCKSIZE
+    files = {"lone.tar": lone, "lone.tar.gz": gzip.compress(lone), "padded.tar": lone + bytes(100)}
+    for name, data in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert dl.archive_member_names(archive, None) == ["pile/000.png", "pile/001.png", "pile/002.png"], name
+            dl.safe_extract(archive, tmp_path / f"out-{name}")
+            assert sorted(os.listdir(tmp_path / f"out-{name}" / "pile")) == ["000.png", "001.png", "002.png"], name
+            assert sorted(os.listdir(dl.unpack_cached(archive) / "pile")) == ["000.png", "001.png", "002.png"]
+            assert len(load_dataset(archive)[0]) == 3, name
+
+
+# -- 4. a .tar.gz whose gzip header is garbage ------------------------------------------------------------------------
+
+def _gzip_header(flags: int, *fields: bytes, method: int = 8) -> bytes:
+    """A gzip header of `flags`, then `fields` (the optional ones, as they follow the fixed 10 bytes)."""
+    return b"\x1f\x8b" + bytes([method, flags]) + struct.pack("<I", 0) + b"\x00\xff" + b"".join(fields)
+
+
+def test_a_tar_gz_whose_gzip_header_is_garbage_is_called_not_a_gzip_file_not_cut_short(
+        tmp_path: Path, _cache: Path) -> None:
+    """A .tar.gz that starts with gzip's two bytes but whose header is not a gzip header (its flags set reserved bits,
+    an extra field that runs past the file's end and holds no subfields, a file name of control bytes, a method
+    gzip does not have, a header checksum that does not match) was called cut short, an interrupted download (Python
+    reads those header fields to the file's end), or 'not a gzip file' after 'truncated': it is said to be no gzip
+    file, naming it and what is wrong, at every entry. A gzip cut short (inside its header too) is still said so."""
+    whole = _tar_bytes()
+    packed = gzip.compress(whole)
+    head = _gzip_header(0x02)
+    files = {
+        "flags.tar.gz": (packed[:3] + b"\xff" + packed[4:], r"its header's flag byte 0xff sets bits that gzip "
+                                                             r"reserves"),
+        "extra.tar.gz": (_gzip_header(0x04, struct.pack("<H", 0xFFF0), b"AB", struct.pack("<H", 0xFFFF)) +
+                         bytes(range(256)) * 4, r"its header's extra field does not hold gzip's subfields"),
+        "name.tar.gz": (_gzip_header(0x08, b"\x01\x02\x1bgarbage\x7f" * 40), r"its header's file name holds "
+                                                                              r"control bytes"),
+        "method.tar.gz": (packed[:2] + b"\x07" + packed[3:], r"its compression method is 7, not gzip's 8 \(deflate\)"),
+        "crc.tar.gz": (head + struct.pack("<H", (zlib.crc32(head) & 0xFFFF) ^ 0x5A5A) + packed[10:60],
+                       r"its header's checksum does not match its header"),
+    }
+    for name, (data, why) in files.items():
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        said = rf"^{re.escape(str(archive))}: not a gzip file, whatever its name says \(its first two bytes are " \
+               rf"gzip's, but {why}\): is it the right file\?$"
+        entries = {"archive_problem": lambda: dl.archive_problem(archive),
+                   "safe_extract": lambda: dl.safe_extract(archive, tmp_path / "dest"),
+                   "unpack_cached": lambda: dl.unpack_cached(archive),
+                   "archive_member_names": lambda: dl.archive_member_names(archive),
+                   "load_dataset": lambda: load_dataset(archive)}
+        for entry, call in entries.items():
+            if entry == "archive_problem":
+                got = call()
+            else:
+                with pytest.raises(DataError) as e:
+                    call()
+                got = str(e.value)
+            assert re.match(said, got) and "cut short" not in got, (name, entry, got)
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]
+    cut_extra = _gzip_header(0x04, struct.pack("<H", 6), b"BC", struct.pack("<H", 2))     # (bgzip's, cut inside it)
+    named = _gzip_header(0x08, b"pile.tar")                                                # (cut inside its name)
+    crc_ok = head + struct.pack("<H", zlib.crc32(head) & 0xFFFF) + packed[10:60]          # (cut inside its data)
+    for name, data in (("cut.tar.gz", packed[:60]), ("head.tar.gz", packed[:10]), ("magic.tar.gz", packed[:2]),
+                       ("cutextra.tar.gz", cut_extra), ("cutname.tar.gz", named), ("crcok.tar.gz", crc_ok)):
+        archive = tmp_path / name
+        archive.write_bytes(data)
+        assert re.match(rf"^{re.escape(str(archive))}: not a readable tar archive or truncated \(gzip-compressed, "
+                        rf"but: its compressed data ends too soon: cut short", dl.archive_problem(archive)), name
