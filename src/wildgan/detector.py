@@ -1746,8 +1746,7 @@ class Detector:
         split_info = read_split_info(run_dir)
         given = {"threshold": threshold, "contamination": contamination, "mad_k": mad_k, "score": score, "lam": lam,
                  "batch_mode": batch_mode}
-        settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None,
-                                                         skip_bad)
+        settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
         threshold, batch_mode = settings["threshold"], settings["batch_mode"]
         det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
@@ -1867,7 +1866,7 @@ def _rule_asked(given: dict[str, Any]) -> str | None:
     return given["threshold"]
 
 
-def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool, skip_bad: bool = False
+def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
                          ) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """from_run's threshold and score parameters: those given (not None), the rest from what Detector.fit recorded in
     the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; fit's recorded f1 threshold where it is to be
@@ -1875,8 +1874,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     the other rules, which are taken again from the training scores); and the one warning to give, naming the file,
     once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record
     (another score or batch_mode keeps fit's c or k: thresholds.fit_record_apart), a record that cannot be read or
-    used, an f1 threshold that no longer applies. skip_bad: from_run's, with which its training scores are read (a
-    cache that leaves unreadable files out holds them for it)."""
+    used, an f1 threshold that no longer applies (whatever from_run's skip_bad: see _recorded_f1)."""
     path, rule, method = run_dir / FIT_THRESHOLD_FILE, _rule_asked(given), model.cfg.method
     try:
         thr, rec = load_fit_threshold(run_dir)
@@ -1891,7 +1889,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     record = _FitRecord(path, thr, rec, fit_record_params(thr, rec, method), fit_record_score(thr, method))
     if fit_record_apart(rec, model.meta.get("sha256")) == "networks":
         return _settings_for_other_networks(record, given, rule, has_val, model)
-    return _settings_for_these_networks(run_dir, record, given, rule, has_val, model, skip_bad)
+    return _settings_for_these_networks(run_dir, record, given, rule, has_val, model)
 
 
 def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule: str | None, has_val: bool,
@@ -1928,8 +1926,7 @@ def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule
 
 
 def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[str, Any], rule: str | None,
-                                 has_val: bool, model: Any, skip_bad: bool = False
-                                 ) -> tuple[dict[str, Any], Threshold | None, str | None]:
+                                 has_val: bool, model: Any) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings where fit's threshold is of these networks: the record's settings where none is given,
     its c (k) for any score and protocol (thresholds.fit_record_apart: the share of training images to flag, fitted
     again on the chosen score's own training scores, as the fitted Detector's set_params(score=...) keeps it), and
@@ -1942,7 +1939,7 @@ def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[
            f"arguments given instead ({'; '.join(said)})") if said else None
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
-    return _recorded_f1(run_dir, record, out, given, model, msg, skip_bad)
+    return _recorded_f1(run_dir, record, out, given, model, msg)
 
 
 def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], method: str) -> list[str]:
@@ -1965,7 +1962,7 @@ def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str,
 
 
 def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: dict[str, Any], model: Any,
-                 msg: str | None, skip_bad: bool = False) -> tuple[dict[str, Any], Threshold | None, str | None]:
+                 msg: str | None) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings for fit's f1 threshold, chosen on a validation set the run does not keep: its value where
     it still applies (the same score settings, their training scores still cached), else (unless f1 was asked for by
     name: from_run's error then says that it needs X_val, y_val) the contamination rule, said in one warning: the
@@ -1976,9 +1973,12 @@ def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: 
     same = (out["score"] or own_score(model.cfg.method)) == record.score and \
         out["batch_mode"] == fitted["batch_mode"] and (not _weighs_lam(out, model.cfg.method) or out["lam"] is None or
                                                        fitted["lam"] is None or out["lam"] == fitted["lam"])
-    # read as from_run then reads it (its skip_bad: a cache that leaves unreadable files out is its training scores),
-    # quietly: that read says what is wrong with the cache, once
-    if same and read_train_scores(run_dir, model, fitted["batch_mode"], skip_bad=skip_bad, say=False) is not None:
+    # the f1 value is fixed: the cache is read only as evidence that these networks' training scores under fit's
+    # score settings are still there, which a cache that leaves unreadable files out is too, whatever from_run's own
+    # skip_bad (read with from_run's, a plain from_run(RUN) of a run whose cache a scoring with skip_bad wrote lost
+    # fit's f1 threshold, saying its scores were no longer cached); quietly: from_run's own read of the training
+    # scores, next, says what is wrong with the cache, or what it leaves out, once
+    if same and read_train_scores(run_dir, model, fitted["batch_mode"], skip_bad=True, say=False) is not None:
         return out, record.thr, msg and f"{msg}: leave them out to threshold as fit did"
     if given["threshold"] == "f1":
         return out, None, msg

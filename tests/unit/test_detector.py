@@ -2765,11 +2765,10 @@ def test_a_fits_cache_that_leaves_a_file_out_says_it_was_a_training_image_when_r
         assert "unused" not in said[0], said
 
 
-def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_file_out(tmp_path) -> None:
-    """A Detector.fit(threshold='f1') run whose training scores were cached with skip_bad while a file was unreadable:
-    from_run(RUN, skip_bad=True) reads that cache for its training scores, but the check whether fit's f1 value still
-    applies read it without skip_bad, found none, and said the scores were "no longer cached", thresholding by
-    contamination instead. Now it keeps fit's f1 threshold, and the file left out is said once."""
+def _f1_fit_run_cached_with_skip_bad(tmp_path: Path) -> tuple[Path, Path, bytes, Detector]:
+    """A tiny Detector.fit(threshold='f1') run on the folder tmp_path/pile (20 grey 8x8 PNGs, fit without skip_bad),
+    whose training scores were cached again with skip_bad after fit's cache was deleted and pile/03.png truncated (the
+    cache leaves it out). Returns (run, pile, the file's good bytes, the fitted Detector)."""
     from PIL import Image
 
     pile, run = tmp_path / "pile", tmp_path / "run"
@@ -2784,10 +2783,21 @@ def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_f
                                                              y_val=np.r_[np.ones(3), np.zeros(5)])
     for f in run.glob("train_scores*"):
         f.unlink()
-    (pile / "03.png").write_bytes((pile / "03.png").read_bytes()[:40])
+    good = (pile / "03.png").read_bytes()
+    (pile / "03.png").write_bytes(good[:40])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run_training_scores(run, skip_bad=True, device="cpu")
+    assert json.loads((run / "train_scores.json").read_text())["skipped"]       # (the cache leaves 03.png out)
+    return run, pile, good, det
+
+
+def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_file_out(tmp_path) -> None:
+    """A Detector.fit(threshold='f1') run whose training scores were cached with skip_bad while a file was unreadable:
+    from_run(RUN, skip_bad=True) reads that cache for its training scores, but the check whether fit's f1 value still
+    applies read it without skip_bad, found none, and said the scores were "no longer cached", thresholding by
+    contamination instead. Now it keeps fit's f1 threshold, and the file left out is said once."""
+    run, pile, _, det = _f1_fit_run_cached_with_skip_bad(tmp_path)
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
         back = Detector.from_run(run, device="cpu", skip_bad=True)
@@ -2795,6 +2805,28 @@ def test_from_run_skip_bad_keeps_fit_s_f1_threshold_over_a_cache_that_leaves_a_f
     assert (back.threshold, back.threshold_, back.n_train_) == ("f1", det.threshold_, 19), said
     assert not any("no longer cached" in w for w in said), said
     assert len([w for w in said if str(pile / "03.png") in w]) == 1, said
+
+
+def test_from_run_without_skip_bad_keeps_fit_s_f1_threshold_where_the_cache_was_written_with_skip_bad(
+        tmp_path) -> None:
+    """fit's f1 threshold is a fixed value, chosen on a validation set the run does not keep; the training-score cache
+    from_run checks is only evidence that the same networks' scores are still there. That check read the cache with
+    from_run's skip_bad, so a plain from_run(RUN) of a run whose cache a scoring with skip_bad wrote lost fit's f1
+    threshold, said the scores were "no longer cached", and thresholded by contamination: once the data is restored
+    (the scores computed again, whole), and in a warning before the DataError while it is not."""
+    run, pile, good, det = _f1_fit_run_cached_with_skip_bad(tmp_path)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match="03.png"):        # (read without skip_bad: the file stops it)
+            Detector.from_run(run, device="cpu")
+    assert not any("no longer cached" in str(w.message) for w in got), [str(w.message) for w in got]
+    (pile / "03.png").write_bytes(good)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        back = Detector.from_run(run, device="cpu")
+    said = [str(w.message) for w in got]
+    assert (back.threshold, back.threshold_, back.n_train_) == ("f1", det.threshold_, 20), said
+    assert not any("no longer cached" in w for w in said), said
 
 
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:

@@ -733,15 +733,70 @@ def test_an_older_fit_s_run_resumed_from_the_command_line_keeps_fit_s_ids_from_i
     with monkeypatch.context() as m:
         m.setattr(splits, "write_fit_ids", unwritable)
         assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 1
-    assert f"wildgan: error: could not write {run / 'fit_ids.json'} ([Errno 30] Read-only file system): " in \
-        capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    err = capsys.readouterr().err
+    assert f"wildgan: error: could not write {run / 'fit_ids.json'} ([Errno 30] Read-only file system): " in err, err
+    # (the resume is kept by train_run, whose stop the command records in log.txt: the one file the error names as
+    # changed)
+    assert "the run was not resumed: none of its files was changed, but for this stop's line in its log.txt" in err
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    log = after.pop("log.txt").decode()
+    assert after == {k: v for k, v in before.items() if k != "log.txt"}
+    assert log.startswith(before["log.txt"].decode()) and "stopped: " in log[len(before["log.txt"]):], log
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
         assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
     info = json.loads((run / "split.json").read_text())
     assert info["detector_input"] is True
     assert read_fit_ids(run, info) == (fit_ids, None)
+
+
+def test_an_older_fit_s_run_resumed_by_train_run_keeps_fit_s_ids_from_its_cache(tmp_path, monkeypatch) -> None:
+    """The Python API's resume of a Detector.fit run of a wildgan before fit_ids.json (train_run(cfg, RUN,
+    resume=True) on the run's own config, as replay_run gives it) did not keep fit's ids, which only its
+    training-score cache holds: `wildgan train --resume` kept them (in fit_ids.json, first), train_run did not, and
+    split.json then recorded the pile's ids' checksum, which fit's cached ids no longer match. train_run keeps them
+    itself now, for every caller; where fit_ids.json cannot be written it stops before it changed the run, as the
+    command does, but for its `stopped:` line in log.txt, which the error says."""
+    import warnings
+
+    import wildgan.data.splits as splits
+    from wildgan.config import run_config_file
+    from wildgan.data.splits import read_fit_ids
+    from wildgan.training.run import train_run
+
+    pile, run = _fit_on_a_folder(tmp_path)
+    fit_ids = sorted(str(p) for p in pile.iterdir())          # (fit's order: by path)
+    (run / "fit_ids.json").unlink()                 # a run of a wildgan before fit_ids.json
+    cfg = run_config_file(run / "config.json")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+    def unwritable(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:
+        m.setattr(splits, "write_fit_ids", unwritable)
+        with pytest.raises(OSError, match=r"could not write .*fit_ids\.json \(\[Errno 30\] Read-only file system\)") \
+                as e:
+            train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    assert "none of its files was changed, but for this stop's line in its log.txt" in str(e.value), e.value
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    log = after.pop("log.txt").decode()
+    assert after == {k: v for k, v in before.items() if k != "log.txt"}
+    assert log[len(before["log.txt"]):].startswith("stopped: ") and "could not write" in log, log
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (a fit ending before full growth, on purpose)
+        train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    info = json.loads((run / "split.json").read_text())
+    assert info["detector_input"] is True
+    assert read_fit_ids(run, info) == (fit_ids, None)
+
+
+def test_the_data_layer_names_the_training_score_caches_as_scoring_writes_them(tmp_path) -> None:
+    # data.splits.cached_fit_ids reads fit's ids from the caches by name, below the scoring layer that names them
+    from wildgan.data.splits import TRAIN_SCORE_CSVS
+    from wildgan.scoring.train_scores import cache_paths
+
+    assert TRAIN_SCORE_CSVS == tuple(cache_paths(tmp_path, m)[0].name for m in ("mixed", "isolated"))
 
 
 def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):

@@ -273,12 +273,8 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
     # a read-only place, no permission, a full disk: said now, in terms of --out, not after the data is decoded as
     # a bare "[Errno 30] Read-only file system" from the first mkdir
     check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
-    if a.resume and (ctx is None or ctx.is_main):
-        from ..scoring.train_scores import keep_fit_ids_before_resume
-
-        # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
-        # pile into after split.json records the pile's ids: kept in fit_ids.json first, before the data is read
-        keep_fit_ids_before_resume(Path(a.out))
+    # (an older Detector.fit run's ids, kept only in its training-score cache, are kept in fit_ids.json by train_run
+    # itself before a resume writes anything: data.splits.keep_cached_fit_ids_before_resume, for every caller)
 
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:

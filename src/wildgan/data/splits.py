@@ -1374,6 +1374,89 @@ def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | 
     return ids, cwd if isinstance(cwd, str) else None
 
 
+# The training-score caches of a run (scoring.train_scores.cache_paths: the mixed protocol's, then the isolated
+# one's), whose rows are the training images under their ids: a Detector.fit run of a wildgan before fit_ids.json
+# holds fit's ids there alone. Named here, in the data layer, for the resume (training) that must keep those ids
+# before it replaces them; a test checks the names against cache_paths'
+TRAIN_SCORE_CSVS = ("train_scores.csv", "train_scores-isolated.csv")
+
+
+def _cached_ids(path: Path, n: int) -> list[str] | None:
+    """The ids column of a training-score cache as scoring.train_scores writes it (a header `id,SCORE,...`, one
+    row of n per image, every line ended), or None where the file cannot be read or is not of that shape (missing,
+    cut short, another row count). Its scores are not read: only its ids, which the caller takes for fit's only
+    where they match split.json's checksum of them."""
+    import csv
+    import io
+
+    try:
+        # (as atomic_write_text wrote it: a file name that is not valid UTF-8 comes back as the str it was written from)
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except (OSError, csv.Error):
+        return None
+    if not text.endswith("\n") or not table or len(table[0]) < 2 or table[0][0] != "id":
+        return None
+    rows = table[1:]
+    if len(rows) != n or any(len(r) != len(table[0]) for r in rows):
+        return None
+    return [r[0] for r in rows]
+
+
+def cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
+    """(the ids a Detector.fit gave its training images, in order; the CSV they were read from) from a training-score
+    cache of the run (either batch mode's, stale or not: its rows are fit's ids), the record of them of a run trained
+    before fit wrote fit_ids.json. split.json (`info`) records only their checksum and count, which the ids must
+    match to be taken for fit's. None where neither cache holds them."""
+    try:
+        n = int(info.get("n_train", -1))
+    except (TypeError, ValueError):
+        return None
+    for name in TRAIN_SCORE_CSVS:
+        path = Path(run_dir) / name
+        ids = _cached_ids(path, n)
+        if ids is not None and ids_sha256(ids) == info.get("train_ids_sha256"):
+            return ids, path
+    return None
+
+
+def keep_cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> None:
+    """For a Detector.fit run (`info`, its split.json) without fit_ids.json (trained by a wildgan before fit wrote it),
+    whose training-score cache may be the only record of fit's ids (cached_fit_ids: checked against split.json's
+    checksum of them): those ids written to fit_ids.json, before anything replaces the cache (a re-score, a resume
+    that rewrites split.json), so that a file gone from fit's folder or list can still be named and read back. Raises
+    OSError where the file cannot be written."""
+    if not info.get("detector_input") or read_fit_ids(run_dir, info) is not None:
+        return
+    cached = cached_fit_ids(run_dir, info)
+    if cached is not None and names_files(cached[0]):
+        # (fit's working directory, which relative ids were relative to, is not in the cache)
+        write_fit_ids(run_dir, cached[0], here=False)
+
+
+def keep_cached_fit_ids_before_resume(run_dir: Path) -> None:
+    """keep_cached_fit_ids for a resume of the run (train_run(..., resume=True), and so `wildgan train --resume`,
+    replay_run and fit(resume=True)), which records its own ids of the images in split.json and scores them into the
+    training-score cache: an older Detector.fit run's only record of fit's ids, lost otherwise. Called before the
+    resume writes anything; raises OSError naming fit_ids.json where they cannot be kept. A split.json that cannot be
+    read is the resume's to say (it writes the file again), and holds no ids to keep."""
+    try:
+        info = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return
+    if not isinstance(info, dict):
+        return
+    try:
+        keep_cached_fit_ids(run_dir, info)
+    except OSError as e:
+        # (the resume stops here, before it changed the run; its `stopped:` line still goes into log.txt where that
+        # can be written, which the error says: not "nothing was changed")
+        raise OSError(f"could not write {Path(run_dir) / FIT_IDS_FILE} ({e}): it keeps the ids Detector.fit gave "
+                      f"the run's training images, whose only record is the run's training-score cache, which the "
+                      f"resume replaces; the run was not resumed: none of its files was changed, but for this stop's "
+                      f"line in its log.txt (where that can be written)") from None
+
+
 # Each training image's own checksum, beside split.json (which keeps one for all of them, train_pixels_sha256): for
 # `evaluate --data OTHER` to tell how many of OTHER's images are the run's own training images (a pile run evaluated on
 # labelled copies of its pile: the AUC is then partly of images the networks saw). 8 bytes per image (CIFAR-10's

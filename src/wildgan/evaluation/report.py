@@ -737,7 +737,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                                            skip_bad=skip_bad, batch_mode=batch_mode)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
-            # samples, and the named images placed among the cached training scores
+            # samples, and the named images, placed among the cached training scores where the report reads them
             log(f"warning: {e}")
             model = model if model is not None else load_model(run_dir, device)
             # (its bad lines are named once, by _training_sections, which reads it for the page next)
@@ -745,7 +745,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                       else "the samples")
             page.p(f"The training images could not be read ({md_escape(e)}), so this report has no ranking or heat "
                    f"maps of them: it shows {curves}, and the heat maps of the images named "
-                   f"with --image (placed among the training scores cached in {_cache_name(batch_mode)}).")
+                   f"with --image ({_named_among_text(run_dir, model, batch_mode, skip_bad)}).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         if not _has_networks(run_dir):
@@ -763,6 +763,24 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
 def _cache_name(batch_mode: str) -> str:
     """The file name of the training-score cache of a protocol (scoring.train_scores.cache_paths), for the page."""
     return cache_paths(Path(), batch_mode)[0].name
+
+
+def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> str:
+    """Where the percentiles of the images named with --image come from when the report has no training images of
+    its own to rank them among (an unlabelled run whose pile cannot be read again): the protocol's current cache of
+    these networks' training scores (_named_reference reads it), or why there are none. A cache that leaves files
+    out (`score --threshold --skip-bad`) is not read without skip_bad: the page said the named images were placed
+    among it all the same, and never named the report that does read it."""
+    cache, skipped = _cache_name(batch_mode), cache_left_out(run_dir, model, batch_mode)
+    if skipped is None:
+        return f"with no percentiles: no training scores of these networks are cached in {cache}"
+    left = _unread_left_out(run_dir, model, batch_mode, skip_bad)
+    if not left:
+        return f"placed among the training scores cached in {cache}"
+    opt, s = skip_bad_option(), "s" if left != 1 else ""
+    return (f"with no percentiles: the training scores cached in {cache} were computed with {opt}, which left out "
+            f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}: "
+            f"{md_code(_skip_bad_report_command(batch_mode))} places the named images among them")
 
 
 def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> int:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import SQUARE_OLD_NAMES, as_typed
-from ..errors import CheckpointError, DataError, HeldWarning, WildganError, skip_bad_option, warn_user
+from ..errors import DataError, HeldWarning, WildganError, skip_bad_option, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
@@ -550,76 +550,21 @@ def _fit_again(run_dir: Path) -> str:
 def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
     """The ids a Detector.fit gave its training images, in order: from the run's fit_ids.json (data.splits.
     read_fit_ids), else, for a run trained before fit wrote it, where a training-score cache of the run still holds
-    them (_cached_fit_ids). None where neither does."""
-    from ..data.splits import read_fit_ids
+    them (data.splits.cached_fit_ids). None where neither does."""
+    from ..data.splits import cached_fit_ids, read_fit_ids
 
     got = read_fit_ids(run_dir, info)
     if got is not None:
         return got[0]
-    cached = _cached_fit_ids(run_dir, info)
+    cached = cached_fit_ids(run_dir, info)
     return cached[0] if cached is not None else None
 
 
-def _cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
-    """(the ids a Detector.fit gave its training images, in order; the CSV they were read from) from a training-score
-    cache of the run (either batch mode's, stale or not: its rows are fit's ids), the record of them of a run trained
-    before fit wrote fit_ids.json. split.json records only their checksum and count, which the ids must match to be
-    taken for fit's. None where neither cache holds them."""
-    from ..data.splits import ids_sha256
-
-    for batch_mode in ("mixed", "isolated"):
-        csv_path, key_path = cache_paths(run_dir, batch_mode)
-        try:
-            ids = _read_scores_csv(csv_path, int(info.get("n_train", -1)), key_path.name)[0]
-        except (OSError, ValueError, TypeError, _Damaged):
-            continue
-        if ids_sha256(ids) == info.get("train_ids_sha256"):
-            return ids, csv_path
-    return None
-
-
-def keep_cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> None:
-    """For a Detector.fit run (`info`, its split.json) without fit_ids.json (trained by a wildgan before fit wrote it),
-    whose training-score cache may be the only record of fit's ids (_cached_fit_ids: checked against split.json's
-    checksum of them): those ids written to fit_ids.json, before anything replaces the cache (a re-score, a resume
-    that rewrites split.json), so that a file gone from fit's folder or list can still be named and read back. Raises
-    OSError where the file cannot be written."""
-    from ..data.splits import names_files, read_fit_ids, write_fit_ids
-
-    if not info.get("detector_input") or read_fit_ids(run_dir, info) is not None:
-        return
-    cached = _cached_fit_ids(run_dir, info)
-    if cached is not None and names_files(cached[0]):
-        # (fit's working directory, which relative ids were relative to, is not in the cache)
-        write_fit_ids(run_dir, cached[0], here=False)
-
-
-def keep_fit_ids_before_resume(run_dir: Path) -> None:
-    """keep_cached_fit_ids for a resume of the run (`wildgan train --resume`), which records the command line's ids
-    of its images in split.json and scores them into the training-score cache: an older Detector.fit run's only
-    record of fit's ids, lost otherwise. Called before the resume writes anything; raises OSError (naming
-    fit_ids.json) where they cannot be kept, nothing changed then. A split.json that cannot be read is the resume's
-    to say (it writes the file again), and holds no ids to keep."""
-    from ..data.splits import FIT_IDS_FILE
-    from .run import read_split_info
-
-    try:
-        info = read_split_info(run_dir)
-    except CheckpointError:
-        return
-    try:
-        keep_cached_fit_ids(run_dir, info)
-    except OSError as e:
-        raise OSError(f"could not write {Path(run_dir) / FIT_IDS_FILE} ({e}): it keeps the ids Detector.fit gave "
-                      f"the run's training images, whose only record is the run's training-score cache, which the "
-                      f"resume replaces; nothing was changed") from None
-
-
 def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
-    """keep_cached_fit_ids before a Detector.fit run's training-score cache is replaced by a re-score (whose rows may
-    be under the reader's ids: a file left out as unreadable stops them being named as fit named them). Returns
-    whether the cache may be replaced: not where the ids could not be written (said)."""
-    from ..data.splits import FIT_IDS_FILE
+    """data.splits.keep_cached_fit_ids before a Detector.fit run's training-score cache is replaced by a re-score
+    (whose rows may be under the reader's ids: a file left out as unreadable stops them being named as fit named
+    them). Returns whether the cache may be replaced: not where the ids could not be written (said)."""
+    from ..data.splits import FIT_IDS_FILE, keep_cached_fit_ids
 
     try:
         keep_cached_fit_ids(run_dir, info)
@@ -735,11 +680,11 @@ def _fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | 
 def _cached_fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], bool, Path] | None:
     """For a Detector.fit on a list of file paths by a wildgan before fit_ids.json: (the files, as fit named them, in
     its order; whether every one is an absolute path, which reads back from any working directory; the cache they
-    were read from) where a training-score cache of the run holds them (_cached_fit_ids: of split.json's checksum and
-    count), else None (none does, or its ids are of images given in memory)."""
-    from ..data.splits import IN_MEMORY_ID
+    were read from) where a training-score cache of the run holds them (data.splits.cached_fit_ids: of split.json's
+    checksum and count), else None (none does, or its ids are of images given in memory)."""
+    from ..data.splits import IN_MEMORY_ID, cached_fit_ids
 
-    cached = _cached_fit_ids(run_dir, info)
+    cached = cached_fit_ids(run_dir, info)
     if cached is None or not cached[0] or any(IN_MEMORY_ID.fullmatch(i) for i in cached[0]):
         return None
     return cached[0], all(Path(i).is_absolute() for i in cached[0]), cached[1]

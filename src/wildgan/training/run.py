@@ -59,9 +59,10 @@ from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order, keep_channels_origin,
-                           keep_fit_ids, keep_fit_record, names_files, other_images_read, resolve_classes, square_fit,
-                           training_record, write_fit_ids, write_train_hashes)
+from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order,
+                           keep_cached_fit_ids_before_resume, keep_channels_origin, keep_fit_ids, keep_fit_record,
+                           names_files, other_images_read, resolve_classes, square_fit, training_record, write_fit_ids,
+                           write_train_hashes)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import caller_torch_state_kept, resolve_device
@@ -916,6 +917,12 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
+        if is_main and resume:
+            # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
+            # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
+            # anything is written (the CLI's resume, replay_run's and fit's come through here too). Rank 0 alone
+            # writes, as below; another rank meets its stop at the next collective
+            keep_cached_fit_ids_before_resume(run_dir)
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
