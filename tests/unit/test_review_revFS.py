@@ -45,8 +45,6 @@ def test_a_flag_given_beside_a_run_config_changes_the_setting_its_refusal_names(
     assert rc == 0 or "--total-kimg" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: common.write_stdout raises AttributeError where sys.stdout is None "
-                   "(pythonw, a GUI's embedded interpreter), where print() wrote nothing and the command ran")
 def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
     """Under pythonw sys.stdout is None (main's own flush checks for it: '(None under pythonw)'). print() then writes
     nothing; write_stdout, which replaced print for every command's output, takes None for a stream without a binary
@@ -57,8 +55,6 @@ def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
     assert main(["info", "--preset", "tiny", "--resolution", "8"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: write_stdout writes to sys.stdout.buffer, past the text layer's newline "
-                   "translation: on Windows (newline '\\r\\n') the output has bare '\\n' where print wrote '\\r\\n'")
 def test_write_stdout_translates_newlines_as_the_text_layer_does(monkeypatch) -> None:
     """sys.stdout on Windows is a TextIOWrapper that writes '\\n' as '\\r\\n'. write_stdout encodes the text itself
     and writes the bytes to its binary layer, so every command's output (info, evaluate's table, report's path,
