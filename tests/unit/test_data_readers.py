@@ -418,6 +418,36 @@ def test_tar_interrupted_unpack_not_reused(tmp_path, monkeypatch):
     assert len(train) == 6
 
 
+def test_an_archive_s_decoded_cache_is_looked_for_without_unpacking_it(tmp_path, monkeypatch):
+    """data.splits.reads_decoded_cache, which evaluate weighs the cost of rebuilding a run's training images by: True
+    once a read left the archive's unpack and decoded cache (its small images' native one serves any resolution and
+    channels); False before it, and asking unpacks nothing; False as unlabelled images (a pile's read keeps no
+    decoded cache), with other decoding options, without the decoded cache, and for the archive's changed contents."""
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig
+    from wildgan.data.splits import reads_decoded_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    dc = DataConfig(data=str(tgz), normal=("a",), resolution=8, channels=3)
+    assert not reads_decoded_cache(dc) and not cache.exists()
+    assert not reads_decoded_cache(replace(dc, data=str(tmp_path / "gone.tar.gz")))
+    load_dataset(tgz)
+    assert reads_decoded_cache(dc) and reads_decoded_cache(replace(dc, resolution=4, channels=1))
+    assert not reads_decoded_cache(replace(dc, dataset="unlabelled"))
+    assert not reads_decoded_cache(replace(dc, skip_bad=True))
+    t = time.time() - 60
+    os.utime(tgz, (t, t))                   # (another mtime: another unpack, not made yet)
+    assert not reads_decoded_cache(dc)
+    load_dataset(tgz)
+    assert reads_decoded_cache(dc)
+    for f in cache.glob("*.decoded-*.npz"):
+        f.unlink()
+    assert not reads_decoded_cache(dc)
+
+
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
 

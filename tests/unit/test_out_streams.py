@@ -280,6 +280,20 @@ def test_report_and_study_write_all_of_their_output_through_short_writes(monkeyp
     assert raw.got.decode() == tables + "\n"
 
 
+def test_write_stdout_past_the_text_layer_writes_newlines_as_the_interpreters_own_stdout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unbuffered stdout (python -u) is written past its text layer, whose newline translation is then the
+    interpreter's own: on Windows (os.linesep '\\r\\n') every '\\n' as '\\r\\n', as print writes it there, through
+    short writes too; elsewhere as it is."""
+    from wildgan.cli.common import write_stdout
+
+    for linesep in ("\r\n", "\n"):
+        monkeypatch.setattr(os, "linesep", linesep)
+        raw = _stdout_taking_few_bytes(monkeypatch)
+        write_stdout("a\nbé\n\n")
+        assert raw.got == f"a{linesep}bé{linesep}{linesep}".encode()
+
+
 @pytest.mark.parametrize("buffered", [True, False])
 def test_write_stdout_waits_for_a_non_blocking_stdout_to_take_more(monkeypatch: pytest.MonkeyPatch,
                                                                    buffered: bool) -> None:

@@ -45,8 +45,6 @@ def test_a_flag_given_beside_a_run_config_changes_the_setting_its_refusal_names(
     assert rc == 0 or "--total-kimg" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: common.write_stdout raises AttributeError where sys.stdout is None "
-                   "(pythonw, a GUI's embedded interpreter), where print() wrote nothing and the command ran")
 def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
     """Under pythonw sys.stdout is None (main's own flush checks for it: '(None under pythonw)'). print() then writes
     nothing; write_stdout, which replaced print for every command's output, takes None for a stream without a binary
@@ -57,8 +55,6 @@ def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
     assert main(["info", "--preset", "tiny", "--resolution", "8"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: write_stdout writes to sys.stdout.buffer, past the text layer's newline "
-                   "translation: on Windows (newline '\\r\\n') the output has bare '\\n' where print wrote '\\r\\n'")
 def test_write_stdout_translates_newlines_as_the_text_layer_does(monkeypatch) -> None:
     """sys.stdout on Windows is a TextIOWrapper that writes '\\n' as '\\r\\n'. write_stdout encodes the text itself
     and writes the bytes to its binary layer, so every command's output (info, evaluate's table, report's path,
@@ -91,22 +87,47 @@ def test_a_ctrl_c_in_the_teardown_of_a_bare_wildgan_is_ignored() -> None:
     assert proc.returncode == 2 and "KeyboardInterrupt" not in proc.stderr, (proc.returncode, proc.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: evaluation.run._rebuilt_train_hashes judges the cost of rebuilding an "
-                   "archive run's training images by its image count alone and says they 'would be decoded again', "
-                   "where the archive's decoded cache holds them already: no data checked, for a false reason")
 def test_train_hashes_are_rebuilt_from_an_archives_decoded_cache(tmp_path: Path, monkeypatch) -> None:
     """A run trained on a .tar.gz / .zip before train_hashes.npz was kept: its training read wrote the unpack and
     its decoded cache (<unpack>.decoded-*.npz), which every later read of the archive loads instead of decoding. An
     evaluation on other data with fewer test images than the archive has was told 'rebuilding them would decode the
     N images of ARCHIVE again, more than the M scored here', and the data was not checked; rebuilding is one load of
     that cache (here: the split's own read, just made, is cached)."""
+    from wildgan.evaluation.run import _rebuilt_train_hashes
+
+    run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
+    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    assert hashes is not None or "decode" not in why, why
+
+
+def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_images(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """(revFS 5, fixed) The rebuild from the decoded cache gives the training images' own checksums, kept in the run
+    for next time; without the decoded cache the rebuild would decode every image again, and the note says so."""
+    from wildgan.data.splits import TRAIN_HASHES_FILE, image_hashes
+    from wildgan.evaluation.run import _rebuilt_train_hashes
+
+    run, cfg, recorded, split = _an_archive_run(tmp_path, monkeypatch)
+    for f in (tmp_path / "cache").glob("*.decoded-*.npz"):
+        f.rename(f.with_name(f.name + ".aside"))
+    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    assert hashes is None and "would decode the 30 images of its data again, more than the 4 scored here" in why, why
+    for f in (tmp_path / "cache").glob("*.aside"):
+        f.rename(f.with_name(f.name[: -len(".aside")]))
+    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    assert why == "" and np.array_equal(hashes, image_hashes(split.train_x))
+    assert (run / TRAIN_HASHES_FILE).is_file()
+
+
+def _an_archive_run(tmp_path: Path, monkeypatch):
+    """(run folder without train_hashes.npz, its RunConfig, its split.json's record, its split) of a run trained on
+    a .tar.gz of class folders, whose training read left the unpack and its decoded cache in $WILDGAN_CACHE."""
     import tarfile
 
     from PIL import Image
 
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.data import build_split, split_summary
-    from wildgan.evaluation.run import _rebuilt_train_hashes
 
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     rng = np.random.default_rng(0)
@@ -125,5 +146,4 @@ def test_train_hashes_are_rebuilt_from_an_archives_decoded_cache(tmp_path: Path,
     cfg = RunConfig(data=dc, net=net_config_for_preset("tiny", 8, 3), train=TrainConfig(total_kimg=1.0))
     run = tmp_path / "run"
     run.mkdir()
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
-    assert hashes is not None or "decode" not in why, why
+    return run, cfg, recorded, split

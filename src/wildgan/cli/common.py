@@ -6,6 +6,7 @@ where a run folder is wanted, a path with spaces split by the shell). Imports no
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -69,17 +70,29 @@ def write_stdout(text: str) -> None:
     more than a line goes through here. Unbuffered (python -u, PYTHONUNBUFFERED, as in many containers),
     sys.stdout.write makes one write(2), and takes a short one as done: the rest of `score --out - | head -1`'s CSV was
     dropped without a word and the command said it wrote the CSV, exit 0, where `--out /dev/stdout` (written in full,
-    by fileio) ended 141. The text's bytes are written until none is left, in stdout's own encoding, as
+    by fileio) ended 141. There, the text's bytes are written until none is left, in stdout's own encoding, as
     sys.stdout.write would. A non-blocking stdout (O_NONBLOCK set by the parent on a pipe both share) that is full
     for now is waited on, not taken as done: print lost the rest there (raw: write returns None) or raised
-    BlockingIOError (buffered)."""
+    BlockingIOError (buffered).
+
+    Where stdout's binary layer takes all it is given (buffered, over a blocking file: the usual case), the text goes
+    through sys.stdout.write as print's does, so that its newlines are what the text layer makes of them: on Windows
+    '\n' is written '\r\n', a capture's stream keeps it as it is, and the text layer does not say which it does. The
+    bytes written past it have '\n' as os.linesep, as the interpreter's own stdout (the one that -u leaves raw) and a
+    TextIOWrapper of the default newline write it. No stdout at all (None: pythonw, an interpreter embedded without a
+    console): nothing is written, as print() wrote nothing there."""
     out = sys.stdout
+    if out is None:
+        return
     binary = getattr(out, "buffer", None)
-    if binary is None:              # (a stream of text only: a caller's io.StringIO, which takes all of it)
+    if binary is None or _takes_all(binary):
+        # (a stream of text only, as a caller's io.StringIO, takes all of it too)
         out.write(text)
         out.flush()
         return
     _flush_when_it_can(out)         # (what print() left in the text layer goes first)
+    if os.linesep != "\n":
+        text = text.replace("\n", os.linesep)
     data = memoryview(text.encode(out.encoding or "utf-8", out.errors or "strict"))
     while data:
         try:
@@ -95,6 +108,21 @@ def write_stdout(text: str) -> None:
             continue
         data = data[n:]
     _flush_when_it_can(binary)
+
+
+def _takes_all(binary: Any) -> bool:
+    """Whether a write to `binary`, stdout's binary layer, takes all its bytes or raises: a buffered one (a
+    BufferedWriter writes again after a short write(2)) over a blocking file, or one in memory. Not a raw one (python
+    -u's FileIO, Windows' console under -u), whose write may be short, nor one over a file set O_NONBLOCK, whose
+    buffered write raises BlockingIOError having taken a part that the text layer above it cannot tell."""
+    if isinstance(binary, io.RawIOBase):
+        return False
+    try:
+        return os.get_blocking(binary.fileno())
+    except (AttributeError, OSError, ValueError):
+        # (no file: io.BytesIO, io.UnsupportedOperation; no os.get_blocking: Windows before Python 3.12, where a
+        # pipe is never non-blocking)
+        return True
 
 
 def _flush_when_it_can(stream: Any) -> None:

@@ -655,17 +655,9 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     """
     given = Path(archive)      # (what messages name: the path as the user gave it, as every other error does)
     archive = given.resolve()
-    st = archive.stat()
-    # (surrogateescape: a path that is not valid UTF-8, which Python holds with lone surrogates, has its own bytes;
-    # a valid one, the key it always had)
-    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    stems = _unpack_stems(archive.name)
+    root, stems, key, found = _unpacks_of(archive, cache_dir)
     stem = stems[0]
-    root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{stem}-{key}"
-    # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
-    # once complete, as here; its decoded caches, named after it, are read too)
-    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
     # Another wildgan, an earlier one too, may unpack this archive at the same time. An unpack found here is whole:
     # every wildgan unpacks into a '.tmp-*' folder and renames it into place (atomic, and never over a folder that
     # holds anything), and the loser of two renames uses the winner's, removing nothing of it. A .source that a
@@ -725,6 +717,31 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     _mark_used(final, archive)
     _drop_earlier_unpacks(root, stems, final, archive)
     return final
+
+
+def _unpacks_of(archive: Path, cache_dir: str | Path | None) -> tuple[Path, tuple[str, ...], str, Path | None]:
+    """(the cache folder, the unpack folders' name stems (_unpack_stems), the key of the archive's path, size and
+    mtime, its finished unpack there or None) of the resolved `archive`."""
+    st = archive.stat()
+    # (surrogateescape: a path that is not valid UTF-8, which Python holds with lone surrogates, has its own bytes;
+    # a valid one, the key it always had)
+    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    stems = _unpack_stems(archive.name)
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
+    # once complete, as here; its decoded caches, named after it, are read too)
+    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    return root, stems, key, found
+
+
+def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -> Path | None:
+    """The unpack of `archive` that unpack_cached would reuse, where there is one; None where it would unpack it
+    (or the archive cannot be read: its read says why). Nothing is unpacked, checked or marked as used: for a caller
+    that weighs the cost of a read before making it."""
+    try:
+        return _unpacks_of(Path(archive).resolve(), cache_dir)[3]
+    except OSError:
+        return None
 
 
 # the names a tar archive has (dataset_files.is_tar and the data-set names read them from here)

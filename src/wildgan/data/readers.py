@@ -32,7 +32,8 @@ from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_
                             read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
-from .download import UnreadableArchive, archive_member_names, cache_root, download_cifar10, unpack_cached
+from .download import (UnreadableArchive, archive_member_names, cache_root, download_cifar10, unpack_cached,
+                       unpacked_already)
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
@@ -769,9 +770,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
     """
     tree = image_tar_tree(Path(archive), o.cache_dir)
     _drop_stale_decoded(tree)
-    # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
-    native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
-                     stats=None if o.stats is None else {}, warn_mixed_channels=o.channels is None)
+    native = _native_opts(o)
     for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
         if path.is_file():
             got = _load_decoded(path)
@@ -810,6 +809,27 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
         if s is not None:
             s.info.pop("tiny_images", None)
     return train, test
+
+
+def _native_opts(o: Opts) -> Opts:
+    """The options of read_folder_tar's decode at native size (small images of one size), whose decoded cache serves
+    every resolution and channels."""
+    # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
+    return replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
+                   stats=None if o.stats is None else {}, warn_mixed_channels=o.channels is None)
+
+
+def has_decoded_cache(archive: str | Path, **opts: Any) -> bool:
+    """Whether read_folder_tar(archive, opts as load_dataset takes them) finds the archive's unpack and a decoded cache
+    of it that it loads instead of decoding an image (at native size, or for these options). Looked for only: nothing
+    is unpacked or read, and an archive or options that cannot be read are False (the read itself says why). Why: a
+    read from that cache costs about one load of an .npz, where decoding the images costs far more."""
+    try:
+        o = parse_opts(opts)
+    except WildganError:
+        return False
+    tree = unpacked_already(archive, o.cache_dir)
+    return tree is not None and any(_cache_file(tree, x).is_file() for x in (_native_opts(o), o))
 
 
 def _shrink_pair(train: ImageSet, test: ImageSet | None, o: Opts) -> tuple[ImageSet, ImageSet | None]:

@@ -61,8 +61,8 @@ from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
                        decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
-from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
-                      protocol_on_pile_error, resolve_data_root, single_class_text, trained_gray_share)
+from .readers import (data_source_path, default_sample_path, folder_class_names, has_decoded_cache, listed_labels,
+                      load_dataset, protocol_on_pile_error, resolve_data_root, single_class_text, trained_gray_share)
 from .source_identity import complete_identity, known_for, quick_identity
 from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, count_gray_held, gray_pixels, next_pow2,
                          permute_rows, rotate_batch)
@@ -608,6 +608,22 @@ def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
             "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square),
             # (the memory estimate; a protocol detected only after loading is not known here)
             "rotations": cfg.rotations if cfg.rotations is not None else (known or {}).get("rotations", 0)}
+
+
+def reads_decoded_cache(cfg: DataConfig) -> bool:
+    """Whether build_split(cfg) reads cfg.data, an archive of class folders, from the decoded cache that an earlier
+    read of it left (readers.has_decoded_cache), not decoding its images again: about as cheap as an .npz. Looked for
+    only, nothing read. False for anything else, a read of an archive as unlabelled images among them (a pile's read
+    keeps no decoded cache)."""
+    if cfg.dataset == "unlabelled":
+        return False
+    opts = _load_options(cfg, False)
+    path, dataset = opts.pop("path"), opts.pop("dataset")
+    try:
+        p = data_source_path(path, dataset)
+        return p.is_file() and has_decoded_cache(p, **opts)
+    except (WildganError, OSError):
+        return False
 
 
 def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,

@@ -26,7 +26,7 @@ from ..data.readers import (channel_warning, is_pile, missing_run_data_error, sa
                              trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
-                           read_train_hashes, seen_in_training)
+                           read_train_hashes, reads_decoded_cache, seen_in_training)
 from ..errors import ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
@@ -132,10 +132,11 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     """The image_hashes of a run's training images, rebuilt from its data as training read it (the run's split.json
     `recorded`, its config `cfg`), for a run that keeps no train_hashes.npz (or one not of them); kept there for next
     time where the run folder takes it. Only where rebuilding costs little beside an evaluation that scores n_scored
-    images: an array data set (one read, no file decoded), or image files no more numerous than the images scored
-    (each of which is decoded as well, then scored by several networks). None, with why in words, otherwise: the
-    data gone, unreadable, or not the images split.json records (their pixel checksum), which would count other
-    images as the training ones."""
+    images: an array data set (one read, no file decoded), an archive of class folders whose decoded cache (left by
+    the run's own read of it, or a later one) is there to load (data.splits.reads_decoded_cache), or image files no
+    more numerous than the images scored (each of which is decoded as well, then scored by several networks). None,
+    with why in words, otherwise: the data gone, unreadable, or not the images split.json records (their pixel
+    checksum), which would count other images as the training ones."""
     from ..data.replay import as_fit_read
     from ..data.splits import TRAIN_HASHES_FILE, pixels_sha256, write_train_hashes
 
@@ -149,8 +150,15 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
         return None, f"{kept}, and its split.json has no checksum of its training images"
     if recorded.get("detector_input") and not src:
         return None, f"{kept}, and Detector.fit's images given in memory or as a list of files cannot be read again"
+    data = cfg.data
+    if recorded.get("detector_input"):
+        # a fit of an earlier wildgan recorded dataset 'auto' for what it read whole (as the training scores read it)
+        data = (as_fit_read(cfg, run_dir / "config.json", note=lambda _: None) or cfg).data
     n_read = recorded.get("n_read", recorded.get("n_train"))
-    if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored):
+    # (an archive's read writes its decoded cache, which every later read loads instead of decoding: counted by its
+    # images, a run on a .tar.gz was said to need them decoded again, and was not checked, where the check was a load)
+    if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
+            not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
         many = n_read if isinstance(n_read, int) else "unknown number of"
         return None, f"{kept}, and rebuilding it would decode the {many} images of its data again, more than the " \
                      f"{n_scored} scored here"
@@ -158,10 +166,6 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
         return None, f"{kept}, and its data {src} is gone"
     import warnings
 
-    data = cfg.data
-    if recorded.get("detector_input"):
-        # a fit of an earlier wildgan recorded dataset 'auto' for what it read whole (as the training scores read it)
-        data = (as_fit_read(cfg, run_dir / "config.json", note=lambda _: None) or cfg).data
     try:
         with warnings.catch_warnings():
             # what the run's data says of itself (tiny images, files changed since) belongs to its own commands:
