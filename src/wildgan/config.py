@@ -489,8 +489,9 @@ class TrainConfig:
             raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
                               "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
-            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image, latent or none",
-                              self.encoder_loss)
+            # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
+            raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "
+                              "the latent search's)", self.encoder_loss)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
@@ -753,6 +754,11 @@ class RunConfig:
             # said when the config is read, naming its file, not as a ValueError of the first score batch
             raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
                               f"{self.score.batch_size}")
+        if self.method == "wildgan" and self.train.encoder_loss == "none":
+            # the method scores with E: trained without one (a run config edited or built in Python), every score of
+            # a came from a random encoder, and nothing said so
+            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image (d_I) or latent (d_z) with "
+                              "method wildgan, whose scores need its encoder", self.train.encoder_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random
