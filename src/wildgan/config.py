@@ -63,6 +63,13 @@ def setting_words(flag: str | None, field: str) -> str:
     return field if flag is None or _FILE_VALUES.get() else option_words(flag, field)
 
 
+def setting_value_words(flag: str, field: str, typed: str, v: Any) -> str:
+    """A setting with its value, as a message that names two settings says them: `--compile reduce-overhead` where
+    setting_words names the option (`typed`: the value as the option takes it, on for True), else
+    `train.compile='reduce-overhead'` (`v` as `shown` says it: true in a file's words)."""
+    return f"{flag} {typed}" if setting_words(flag, field) == flag else f"{field}={shown(v)}"
+
+
 def bad_setting(flag: str | None, field: str, problem: str, v: Any) -> ConfigError:
     """The refusal of `v` as the value of a setting: "NAME PROBLEM, got V", NAME as setting_words says it, with the
     parts kept (ConfigError.setting ...) for a caller that names the setting as the place the value came from does."""
@@ -486,8 +493,10 @@ class TrainConfig:
                 # (no flag: the options' on / off / auto are not the field's values, which the problem spells)
                 raise bad_setting(None, f"train.{name}", "must be true, false or null (auto)", getattr(self, name))
         if self.compile == "reduce-overhead" and self.cuda_graphs:
-            raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
-                              "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
+            compiled = setting_value_words("--compile", "train.compile", "reduce-overhead", self.compile)
+            graphs = setting_value_words("--cuda-graphs", "train.cuda_graphs", "on", self.cuda_graphs)
+            raise ConfigError(f"{compiled} already uses CUDA graphs (per compiled region); it cannot be combined "
+                              f"with {graphs} (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
             # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
             raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "

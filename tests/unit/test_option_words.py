@@ -291,6 +291,28 @@ def test_a_bad_setting_is_named_as_the_flag_in_the_cli_and_as_the_field_otherwis
         TrainConfig(beta1=1.0)
 
 
+def test_compile_reduce_overhead_with_cuda_graphs_names_both_settings_as_the_caller_gives_them(tmp_path, capsys):
+    """The refusal of the two together said compile='reduce-overhead' and cuda_graphs=true in every case: neither the
+    section of a Python caller's keys (train.compile, as every other setting's refusal names them) nor the options a
+    CLI user typed (--compile reduce-overhead --cuda-graphs on)."""
+    from wildgan.config import TrainConfig, file_values
+
+    def refusal(first: str, second: str) -> str:
+        return (rf"^{re.escape(first)} already uses CUDA graphs \(per compiled region\); it cannot be combined with "
+                rf"{re.escape(second)} \(whole-iteration graphs\)$")
+
+    with pytest.raises(ConfigError, match=refusal("train.compile='reduce-overhead'", "train.cuda_graphs=True")):
+        TrainConfig(compile="reduce-overhead", cuda_graphs=True)
+    with skip_bad_said_as(CLI_SKIP_BAD), file_values(), pytest.raises(
+            ConfigError, match=refusal("train.compile='reduce-overhead'", "train.cuda_graphs=true")):
+        TrainConfig(compile="reduce-overhead", cuda_graphs=True)       # (a run's config file: its keys and values)
+    assert main(["train", "--out", str(tmp_path / "run"), "--compile", "reduce-overhead", "--cuda-graphs", "on",
+                 "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert ("error: --compile reduce-overhead already uses CUDA graphs (per compiled region); it cannot be combined "
+            "with --cuda-graphs on (whole-iteration graphs)\n") in err, err
+
+
 def test_a_threshold_rules_parameter_is_named_as_the_caller_gives_it(tmp_path, capsys):
     from wildgan.thresholds import check_threshold_args, contamination_threshold, mad_threshold
 
