@@ -47,6 +47,42 @@ def file_values() -> Iterator[None]:
         _FILE_VALUES.reset(token)
 
 
+# The option values typed on the command line of the CLI's command in progress, {dest: text as typed} (cli.main sets
+# them): a refusal that names an option echoes its value as typed (typed_value), not as the option's type converted
+# it: argparse's float('-1') is -1.0, and "--lr must be a positive number, got -1.0" showed what nobody wrote
+_TYPED_TEXTS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wildgan_typed_texts",
+                                                                                     default=None)
+
+
+@contextmanager
+def typed_option_texts(texts: dict[str, str]) -> Iterator[None]:
+    """Inside, the refusals of a value that names its option say the value as `texts` ({dest: text}) has it typed."""
+    token = _TYPED_TEXTS.set(dict(texts))
+    try:
+        yield
+    finally:
+        _TYPED_TEXTS.reset(token)
+
+
+def typed_value(flag: str | None, v: Any) -> str | None:
+    """`v`, the refused value of the option `flag`, as the user typed it on the command line (as_typed), where the
+    text typed for `flag` reads as `v`; None elsewhere (no command line, a value from a file, another value)."""
+    texts = _TYPED_TEXTS.get()
+    if not texts or flag is None or _FILE_VALUES.get():
+        return None
+    text = texts.get(flag[2:].replace("-", "_"))
+    if text is None:
+        return None
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        try:
+            same = float(text) == float(v)          # (NaN equals nothing: said as Python says it)
+        except (ValueError, OverflowError):
+            same = False
+    else:
+        same = text == v
+    return as_typed(text) if same else None
+
+
 def shown(v: Any, from_file: bool = False) -> str:
     """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
     (a value known to be a file's), else Python's repr."""
@@ -73,8 +109,10 @@ def setting_value_words(flag: str, field: str, typed: str, v: Any) -> str:
 def bad_setting(flag: str | None, field: str, problem: str, v: Any) -> ConfigError:
     """The refusal of `v` as the value of a setting: "NAME PROBLEM, got V", NAME as setting_words says it, with the
     parts kept (ConfigError.setting ...) for a caller that names the setting as the place the value came from does."""
-    return ConfigError(f"{setting_words(flag, field)} {problem}, got {shown(v)}", setting=field, flag=flag,
-                        problem=problem, value=v)
+    named = setting_words(flag, field)
+    typed = typed_value(flag, v) if named == flag else None
+    return ConfigError(f"{named} {problem}, got {shown(v) if typed is None else typed}", setting=field, flag=flag,
+                       problem=problem, value=v)
 
 
 def as_typed(v: Any) -> str:

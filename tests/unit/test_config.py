@@ -430,9 +430,9 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     dashed.write_text("latent-size: 0\n")            # (checked by the command line's own code)
     assert refusal("--config", str(dashed)).endswith(f'{dashed}: "latent-size" must be >= 1, got 0 '
                                                      f'(the --latent-size setting)')
-    # typed beside the file, a flag wins over it, and is named as typed
+    # typed beside the file, a flag wins over it, and is named and echoed as typed
     assert refusal("--config", str(flat), "--total-kimg", "-3") == ("wildgan: error: --total-kimg must be a positive "
-                                                                    "number, got -3.0")
+                                                                    "number, got -3")
     # a run's own config file: the key in its section
     run, _ = _run_dir(tmp_path)
     d = yaml.safe_load((run / "config.yaml").read_text())
