@@ -47,6 +47,42 @@ def file_values() -> Iterator[None]:
         _FILE_VALUES.reset(token)
 
 
+# The option values typed on the command line of the CLI's command in progress, {dest: text as typed} (cli.main sets
+# them): a refusal that names an option echoes its value as typed (typed_value), not as the option's type converted
+# it: argparse's float('-1') is -1.0, and "--lr must be a positive number, got -1.0" showed what nobody wrote
+_TYPED_TEXTS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wildgan_typed_texts",
+                                                                                     default=None)
+
+
+@contextmanager
+def typed_option_texts(texts: dict[str, str]) -> Iterator[None]:
+    """Inside, the refusals of a value that names its option say the value as `texts` ({dest: text}) has it typed."""
+    token = _TYPED_TEXTS.set(dict(texts))
+    try:
+        yield
+    finally:
+        _TYPED_TEXTS.reset(token)
+
+
+def typed_value(flag: str | None, v: Any) -> str | None:
+    """`v`, the refused value of the option `flag`, as the user typed it on the command line (as_typed), where the
+    text typed for `flag` reads as `v`; None elsewhere (no command line, a value from a file, another value)."""
+    texts = _TYPED_TEXTS.get()
+    if not texts or flag is None or _FILE_VALUES.get():
+        return None
+    text = texts.get(flag[2:].replace("-", "_"))
+    if text is None:
+        return None
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        try:
+            same = float(text) == float(v)          # (NaN equals nothing: said as Python says it)
+        except (ValueError, OverflowError):
+            same = False
+    else:
+        same = text == v
+    return as_typed(text) if same else None
+
+
 def shown(v: Any, from_file: bool = False) -> str:
     """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
     (a value known to be a file's), else Python's repr."""
@@ -63,11 +99,20 @@ def setting_words(flag: str | None, field: str) -> str:
     return field if flag is None or _FILE_VALUES.get() else option_words(flag, field)
 
 
+def setting_value_words(flag: str, field: str, typed: str, v: Any) -> str:
+    """A setting with its value, as a message that names two settings says them: `--compile reduce-overhead` where
+    setting_words names the option (`typed`: the value as the option takes it, on for True), else
+    `train.compile='reduce-overhead'` (`v` as `shown` says it: true in a file's words)."""
+    return f"{flag} {typed}" if setting_words(flag, field) == flag else f"{field}={shown(v)}"
+
+
 def bad_setting(flag: str | None, field: str, problem: str, v: Any) -> ConfigError:
     """The refusal of `v` as the value of a setting: "NAME PROBLEM, got V", NAME as setting_words says it, with the
     parts kept (ConfigError.setting ...) for a caller that names the setting as the place the value came from does."""
-    return ConfigError(f"{setting_words(flag, field)} {problem}, got {shown(v)}", setting=field, flag=flag,
-                        problem=problem, value=v)
+    named = setting_words(flag, field)
+    typed = typed_value(flag, v) if named == flag else None
+    return ConfigError(f"{named} {problem}, got {shown(v) if typed is None else typed}", setting=field, flag=flag,
+                       problem=problem, value=v)
 
 
 def as_typed(v: Any) -> str:
@@ -486,11 +531,14 @@ class TrainConfig:
                 # (no flag: the options' on / off / auto are not the field's values, which the problem spells)
                 raise bad_setting(None, f"train.{name}", "must be true, false or null (auto)", getattr(self, name))
         if self.compile == "reduce-overhead" and self.cuda_graphs:
-            raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
-                              "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
+            compiled = setting_value_words("--compile", "train.compile", "reduce-overhead", self.compile)
+            graphs = setting_value_words("--cuda-graphs", "train.cuda_graphs", "on", self.cuda_graphs)
+            raise ConfigError(f"{compiled} already uses CUDA graphs (per compiled region); it cannot be combined "
+                              f"with {graphs} (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
-            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image, latent or none",
-                              self.encoder_loss)
+            # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
+            raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "
+                              "the latent search's)", self.encoder_loss)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
@@ -753,6 +801,11 @@ class RunConfig:
             # said when the config is read, naming its file, not as a ValueError of the first score batch
             raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
                               f"{self.score.batch_size}")
+        if self.method == "wildgan" and self.train.encoder_loss == "none":
+            # the method scores with E: trained without one (a run config edited or built in Python), every score of
+            # a came from a random encoder, and nothing said so
+            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image (d_I) or latent (d_z) with "
+                              "method wildgan, whose scores need its encoder", self.train.encoder_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random

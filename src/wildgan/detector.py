@@ -718,8 +718,10 @@ class Detector:
             # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
             if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
                 raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
-        if self.encoder_loss not in ("image", "latent", "none"):
-            raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
+        if self.encoder_loss not in ("image", "latent") and (self.encoder_loss != "none" or self.method == "wildgan"):
+            # (none, no encoder, is taken where it changes nothing: f-AnoGAN and the latent search train no E of
+            # this kind; the wildgan method scores with its E)
+            raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z), got {self.encoder_loss!r}")
         rd = self.run_dir
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")

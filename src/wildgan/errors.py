@@ -270,6 +270,17 @@ def silence_closed_outputs() -> None:
             os.close(devnull)
 
 
+def eprint(line: str) -> None:
+    """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
+    the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's
+    line could land between them ("...exit codewildgan (rank 1 of 2): ..."). The CLI's lines go through it
+    (cli.common), and so do those of a lower layer that has no warning to say them by (training.distributed's)."""
+    import sys
+
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def output_gone(e: BaseException) -> bool:
     """Whether `e`, raised by a write, is stdout's or stderr's reader gone: a BrokenPipeError (`| head` left) or an
     EIO (a terminal hung up: an ssh connection dropped), with closed_outputs naming one of them, so not another pipe

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 # the rules' default parameters (also the CLI's); names in messages as typed
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score, typed_value
 from .errors import ConfigError, DataError, WildganRuntimeWarning, option_words, warn_user
 from .fileio import atomic_write_text
 
@@ -150,7 +150,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
     """The 100 * (1 - contamination) percentile of the training scores."""
     c = float(contamination)
     if not (0.0 < c <= 0.5):
-        raise ConfigError(f"{_contamination_words()} must be in (0, 0.5], got {contamination}")
+        raise _bad_contamination(contamination)
     s = _scores(train_scores, "training scores")
     value = float(np.percentile(s, 100.0 * (1.0 - c)))
     return Threshold(value, "contamination", {"contamination": c, "n": int(s.size)})
@@ -159,7 +159,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
 def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
     """median + k * 1.4826 * MAD of the training scores. With MAD = 0 (over half the scores equal) it is the median."""
     if not (math.isfinite(float(k)) and float(k) >= 0):
-        raise ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got {k}")
+        raise _bad_mad_k(k)
     s = _scores(train_scores, "training scores")
     med = float(np.median(s))
     mad = float(np.median(np.abs(s - med)))
@@ -264,12 +264,29 @@ def _contamination_words() -> str:
     return option_words("--expected-contamination", "contamination (expected fraction of anomalies)")
 
 
+def _as_given(flag: str, v: Any) -> str:
+    """A rule's refused parameter as its caller gave it: typed on the command line (-1, not type=float's -1.0;
+    config.typed_value), else as Python prints it."""
+    typed = typed_value(flag, v)
+    return str(v) if typed is None else typed
+
+
+def _bad_contamination(contamination: Any) -> ConfigError:
+    return ConfigError(f"{_contamination_words()} must be in (0, 0.5], got "
+                       f"{_as_given('--expected-contamination', contamination)}")
+
+
+def _bad_mad_k(k: Any) -> ConfigError:
+    return ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got "
+                       f"{_as_given('--mad-k', k)}")
+
+
 def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
     """Raise ConfigError for a rule's bad parameter before any scoring is done (the rules check them again)."""
     if rule == "contamination" and not (0.0 < float(contamination) <= 0.5):
-        raise ConfigError(f"{_contamination_words()} must be in (0, 0.5], got {contamination}")
+        raise _bad_contamination(contamination)
     if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
-        raise ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got {k}")
+        raise _bad_mad_k(k)
 
 
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float | None = None,

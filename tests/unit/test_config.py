@@ -182,6 +182,36 @@ def test_a_search_run_built_in_python_trains_no_encoder(tmp_path) -> None:
             == loss
 
 
+def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tmp_path, capsys) -> None:
+    """TrainConfig took image, latent or none, and said so to a CLI user as '--encoder-loss must be image, latent or
+    none', an option that takes image or latent only; and a wildgan run without an encoder (none in an edited run
+    config, or built in Python) trained, then scored with a random E in silence. Each refusal now lists what is
+    taken where it is made: the field all three (none: the latent search's loop without E), the wildgan method the
+    two losses it scores with."""
+    from wildgan.cli import main
+    from wildgan.config import NetConfig, RunConfig, net_config_for_preset, write_run_config
+
+    with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\), latent \(d_z\) or none "
+                                          r"\(no encoder, the latent search's\), got 'x'$"):
+        TrainConfig(encoder_loss="x")
+    no_encoder = TrainConfig(encoder_loss="none")
+    with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
+                                          r"method wildgan, whose scores need its encoder, got 'none'$"):
+        RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder)
+    for method in ("fanogan", "search"):          # (f-AnoGAN trains its own izi_f encoder; the search has none)
+        assert RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder, method=method).method == method
+    # a run config edited to none, given to the CLI: the file, the field and the option that sets it
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",)), net=net_config_for_preset("tiny", 8, 1),
+                    preset="tiny", train=TrainConfig(total_kimg=1.0))
+    write_run_config(cfg, tmp_path)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text((tmp_path / "config.yaml").read_text().replace("encoder_loss: image", "encoder_loss: none"))
+    assert main(["train", "--config", str(edited), "--out", str(tmp_path / "run"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: {edited}: train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose "
+            f"scores need its encoder, got 'none' (the --encoder-loss setting)") in err, err
+
+
 def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_path) -> None:
     """--square's 'pad' (black bars to a square) is split.json's fit 'letterbox', while fit 'pad' zero-pads small
     images: the option is 'letterbox' now. DataConfig(square='pad') is taken as letterbox with a warning; a run's
@@ -400,9 +430,9 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     dashed.write_text("latent-size: 0\n")            # (checked by the command line's own code)
     assert refusal("--config", str(dashed)).endswith(f'{dashed}: "latent-size" must be >= 1, got 0 '
                                                      f'(the --latent-size setting)')
-    # typed beside the file, a flag wins over it, and is named as typed
+    # typed beside the file, a flag wins over it, and is named and echoed as typed
     assert refusal("--config", str(flat), "--total-kimg", "-3") == ("wildgan: error: --total-kimg must be a positive "
-                                                                    "number, got -3.0")
+                                                                    "number, got -3")
     # a run's own config file: the key in its section
     run, _ = _run_dir(tmp_path)
     d = yaml.safe_load((run / "config.yaml").read_text())

@@ -53,7 +53,10 @@ def no_training(monkeypatch):
     ({"minutes": 0}, r"^minutes must be a positive number \(None = no budget\), got 0$"),
     ({"minutes": "x"}, r"^minutes must be a positive number"),
     ({"method": "fanogan", "resolution": 32, "minutes": -1}, r"^minutes must be a positive number"),
-    ({"encoder_loss": "x"}, r"^encoder_loss must be image, latent or none, got 'x'$"),
+    # the wildgan method's two losses, d_I and d_z: its E scores, so 'none' (no encoder) is no choice of it
+    ({"encoder_loss": "x"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\), got 'x'$"),
+    ({"encoder_loss": "none"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\), got 'none'$"),
+    ({"method": "fanogan", "resolution": 32, "encoder_loss": "x"}, r"^encoder_loss must be image \(d_I\) or latent"),
     ({"run_dir": 123}, "run_dir must be a folder path"),
     # a string resolution was accepted and saved as a string; a float one cut without a word
     ({"resolution": "16"}, "resolution must be a whole number, a power of two >= 4, got '16'"),

@@ -182,3 +182,33 @@ def test_a_teardown_that_fails_is_said_not_raised_over_the_ranks_error(together:
                 "\"the rank's own error\"") in err, err
     finally:
         real_destroy()            # (the fixture's shutdown finds no group left)
+
+
+def test_a_shutdown_warning_raised_by_a_filter_is_said_in_one_write_naming_the_rank(monkeypatch: pytest.MonkeyPatch):
+    """Under python -W error, shutdown's warning went to stderr by print(): the line and its newline in two writes
+    (another rank's line could land between them, the ranks sharing the terminal) and without the rank's tag that the
+    CLI's warnings and errors carry. It is said as the CLI says a warning now, and a stderr that is closed says
+    nothing rather than raising over the rank's error."""
+    import io
+    import sys
+    import warnings
+
+    writes: list[str] = []
+
+    class Stderr(io.StringIO):
+        def write(self, s: str) -> int:
+            writes.append(s)
+            return super().write(s)
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dist._say_in_shutdown("could not leave the process group", KeyError("the rank's own error"))
+        assert writes == ["wildgan: warning (rank 1 of 2): could not leave the process group; this rank stopped on "
+                          "KeyError: \"the rank's own error\"\n"], writes
+        closed = io.StringIO()
+        closed.close()
+        monkeypatch.setattr(sys, "stderr", closed)
+        dist._say_in_shutdown("could not leave the process group", None)

@@ -291,6 +291,28 @@ def test_a_bad_setting_is_named_as_the_flag_in_the_cli_and_as_the_field_otherwis
         TrainConfig(beta1=1.0)
 
 
+def test_compile_reduce_overhead_with_cuda_graphs_names_both_settings_as_the_caller_gives_them(tmp_path, capsys):
+    """The refusal of the two together said compile='reduce-overhead' and cuda_graphs=true in every case: neither the
+    section of a Python caller's keys (train.compile, as every other setting's refusal names them) nor the options a
+    CLI user typed (--compile reduce-overhead --cuda-graphs on)."""
+    from wildgan.config import TrainConfig, file_values
+
+    def refusal(first: str, second: str) -> str:
+        return (rf"^{re.escape(first)} already uses CUDA graphs \(per compiled region\); it cannot be combined with "
+                rf"{re.escape(second)} \(whole-iteration graphs\)$")
+
+    with pytest.raises(ConfigError, match=refusal("train.compile='reduce-overhead'", "train.cuda_graphs=True")):
+        TrainConfig(compile="reduce-overhead", cuda_graphs=True)
+    with skip_bad_said_as(CLI_SKIP_BAD), file_values(), pytest.raises(
+            ConfigError, match=refusal("train.compile='reduce-overhead'", "train.cuda_graphs=true")):
+        TrainConfig(compile="reduce-overhead", cuda_graphs=True)       # (a run's config file: its keys and values)
+    assert main(["train", "--out", str(tmp_path / "run"), "--compile", "reduce-overhead", "--cuda-graphs", "on",
+                 "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert ("error: --compile reduce-overhead already uses CUDA graphs (per compiled region); it cannot be combined "
+            "with --cuda-graphs on (whole-iteration graphs)\n") in err, err
+
+
 def test_a_threshold_rules_parameter_is_named_as_the_caller_gives_it(tmp_path, capsys):
     from wildgan.thresholds import check_threshold_args, contamination_threshold, mad_threshold
 
@@ -310,7 +332,40 @@ def test_a_threshold_rules_parameter_is_named_as_the_caller_gives_it(tmp_path, c
     for command in ("score", "export"):
         out = str(tmp_path / ("s.csv" if command == "score" else "s.onnx"))
         assert main([command, str(run), "--out", out, "--threshold", "mad", "--mad-k", "-1"]) == 2
-        assert "error: --mad-k must be a finite number >= 0, got -1.0" in capsys.readouterr().err
+        assert "error: --mad-k must be a finite number >= 0, got -1\n" in capsys.readouterr().err
+
+
+def test_a_refused_number_typed_on_the_command_line_is_echoed_as_typed(tmp_path, capsys):
+    """The float options' values were echoed after argparse's float(): `--total-kimg -1` was refused with "got -1.0",
+    a number the user had not written. The text typed is echoed (abbreviated options, --opt=value and a --config file
+    beside the flag too); a Python caller's value is shown as before."""
+    from wildgan.config import TrainConfig
+
+    out = str(tmp_path / "run")
+    for typed, said in [(["--total-kimg", "-1"], "--total-kimg must be a positive number, got -1"),
+                        (["--phase-kimg=-1"], "--phase-kimg must be a positive number, got -1"),
+                        (["--transition-kimg", "-1.50"], "--transition-kimg must be a number >= 0, got -1.50"),
+                        (["--lr=-1e-3"], "--lr must be a positive number, got -1e-3"),
+                        (["--minutes", "-1"], "--minutes must be a positive number, got -1"),
+                        (["--checkpoint-kimg", "0"], "--checkpoint-kimg must be a positive number, got 0"),
+                        (["--sample-kimg", "-1"], "--sample-kimg must be a number >= 0, got -1"),
+                        (["--contamination", "-1"], "--contamination must be in [0, 1), got -1"),
+                        (["--total", "-1"], "--total-kimg must be a positive number, got -1")]:
+        assert main(["train", "--out", out, *typed, "--dry-run"]) == 2, typed
+        assert f"error: {said}\n" in capsys.readouterr().err, typed
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("phase_kimg: 5\n")
+    assert main(["train", "--out", out, "--config", str(flat), "--total-kimg", "-1", "--dry-run"]) == 2
+    assert "error: --total-kimg must be a positive number, got -1\n" in capsys.readouterr().err
+    assert main(["study", "--out", str(tmp_path / "study"), "--minutes", "-1"]) == 2
+    assert "error: --minutes must be a positive number, got -1\n" in capsys.readouterr().err
+    run = tmp_path / "scored"
+    run.mkdir()
+    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--threshold", "contamination",
+                 "--expected-contamination", "-1"]) == 2
+    assert "error: --expected-contamination must be in (0, 0.5], got -1\n" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"^train\.total_kimg must be a positive number, got -1\.0$"):
+        TrainConfig(total_kimg=-1.0)
 
 
 def test_a_data_set_of_another_format_than_dataset_names_is_refused_in_the_callers_words(tmp_path, capsys):

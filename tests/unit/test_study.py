@@ -1211,7 +1211,10 @@ def test_cell_config_sets_the_cell(tmp_path):
     cfg = study_mod.cell_config(base, c)
     assert cfg.method == "search" and cfg.train.encoder_loss == "none" and cfg.train.seed == 7
     assert cfg.data.contamination == 0.05 and cfg.data.seed == 7 and cfg.data.normal == ("0",)
-    assert replace(cfg, method="wildgan").method == "wildgan"
+    assert replace(cfg, method="wildgan", train=replace(cfg.train, encoder_loss="image")).method == "wildgan"
+    # (not with the search's encoder loss, none: a wildgan run scores with the E that none leaves untrained)
+    with pytest.raises(ConfigError, match="train.encoder_loss must be image"):
+        replace(cfg, method="wildgan")
 
 
 def test_tables_say_what_data_and_how_long_each_method_trained():

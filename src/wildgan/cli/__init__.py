@@ -35,14 +35,14 @@ from typing import Any
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from ..config import kernels_from_env, square_name
+from ..config import kernels_from_env, square_name, typed_option_texts
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import rank_tag, say_end, warn
 from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, data_config_from_args,
                           net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
-                          run_config_to_options, set_from_config, typed_options)
+                          run_config_to_options, set_from_config, typed_options, typed_texts)
 from .demo import cmd_demo
 from .distributed import refuse_torchrun_without_distributed
 from .evaluate import cmd_evaluate
@@ -187,9 +187,12 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
             at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
             typed: set[str] = set()
+            texts: dict[str, str] = {}
             if at is not None and argv[at] in sub_parser_names(p):
                 # the options typed, whatever their values: a default typed out is given all the same (and said so)
                 typed = typed_options(sub_parser(p, argv[at]), argv[at + 1:])
+                # and their values as typed, which a refusal echoes (-1, not the -1.0 of type=float)
+                texts = typed_texts(sub_parser(p, argv[at]), argv[at + 1:])
             # (no file: what --resume says while the command line is read, which the run's log.txt is given)
             said_before = RunLog()
             if at is not None and argv[at] == "train":
@@ -210,7 +213,8 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
                 a.square = square_name(a.square, given="cli", warn=lambda m: warn(WARNING + m))
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             refuse_torchrun_without_distributed(a)
-            return int(a.func(a) or 0)
+            with typed_option_texts(texts):
+                return int(a.func(a) or 0)
         finally:
             term_state["ending"] = True     # the outcome is decided (see on_sigterm)
     except TrainingInterrupted as e:

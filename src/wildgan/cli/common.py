@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import as_typed
-from ..errors import ConfigError, WildganError, output_gone
+from ..errors import ConfigError, WildganError, eprint, output_gone
 from ..fileio import unwritable_error
 from ..runlog import WARNING, RunLog, said
 
@@ -55,14 +55,6 @@ def rank_tag() -> str:
 
     rank, world = torchrun_world()
     return f" (rank {rank} of {world})" if rank > 0 else ""
-
-
-def eprint(line: str) -> None:
-    """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
-    the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's
-    line could land between them ("...exit codewildgan (rank 1 of 2): ...")."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def write_stdout(text: str) -> None:

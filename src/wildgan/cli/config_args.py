@@ -41,6 +41,28 @@ def typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
     return typed
 
 
+def typed_texts(p: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, str]:
+    """{dest: the text typed} of the options of one value typed on this command line (--lr -1 or --lr=-1, exactly or
+    abbreviated, as typed_options reads them; the last where one is typed twice, as argparse keeps it): what a
+    refusal of the value echoes (config.typed_value), not its conversion (-1.0 for -1)."""
+    strings = p._option_string_actions
+    texts: dict[str, str] = {}
+    for i, tok in enumerate(argv):
+        if tok == "--":
+            break
+        if not tok.startswith("--"):
+            continue
+        name, eq, value = tok.partition("=")
+        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
+        if len(hits) != 1 or strings[hits[0]].nargs is not None:
+            continue
+        if eq:
+            texts[strings[hits[0]].dest] = value
+        elif i + 1 < len(argv):
+            texts[strings[hits[0]].dest] = argv[i + 1]
+    return texts
+
+
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
@@ -518,14 +540,15 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
     positive number, got 0.0 (options from the command line and cfg.json)` named no key of the file, and a typed
     --total-kimg by a field the user had not written. Other refusals say both places, as before; one that names the
     file already (a run's own config file, checked as it is read) is left as it is."""
-    from ..config import file_values, shown
+    from ..config import file_values, shown, typed_value
 
     if not config or str(e).startswith(str(config)):
         return e
     if e.setting is not None and e.flag:
         dest = e.flag[2:].replace("-", "_")
         if option_given(a, dest):
-            return ConfigError(f"{e.flag} {e.problem}, got {shown(e.value)}")
+            typed = typed_value(e.flag, e.value)
+            return ConfigError(f"{e.flag} {e.problem}, got {shown(e.value) if typed is None else typed}")
         try:
             keys = _written_keys(Path(config))
             raw = load_config_file(Path(config)).get(keys[dest]) if dest in keys else None

@@ -80,7 +80,8 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from ..config import NetConfig
 from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, error_kind, option_words, rebuilt_error, shared_kind, stop_text, warn_user)
+                      WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_text,
+                      warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -410,9 +411,18 @@ def _say_in_shutdown(what: str, stopping_on: BaseException | None) -> None:
         warn_user(text)
     except Exception:
         try:
-            print(f"wildgan: warning: {text}", file=sys.stderr, flush=True)
+            # as the CLI shows a warning: one write (the ranks share the terminal: print wrote the line and its
+            # newline apart), naming the rank
+            eprint(f"wildgan: warning{_rank_tag()}: {text}")
         except Exception:                        # (stderr closed: nothing left to say it on)
             pass
+
+
+def _rank_tag() -> str:
+    """' (rank R of W)' on a rank other than 0, else '': cli.common.rank_tag's words, from this layer, which may not
+    import the CLI's."""
+    rank, world = torchrun_world()
+    return f" (rank {rank} of {world})" if rank > 0 else ""
 
 
 FAILURE_FILE = "rank-{rank}-error.txt"
