@@ -2793,8 +2793,6 @@ def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pthreads) on this platform")
-@pytest.mark.xfail(strict=True, reason="revFR: cli.run's Python-level handler never runs while the main "
-                   "thread is blocked in native code")
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
 def test_a_sigterm_still_ends_a_teardown_that_hangs_in_native_code(signame: str) -> None:
     """cli.run's docstring: SIGTERM 'still ends the teardown at once (the way to end one that hangs)'. A Python
@@ -2815,8 +2813,6 @@ def test_a_sigterm_still_ends_a_teardown_that_hangs_in_native_code(signame: str)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pthreads) on this platform")
-@pytest.mark.xfail(strict=True, reason="revFR: cli.run's Python-level handler never runs while the main "
-                   "thread is blocked in native code")
 def test_ctrl_c_and_an_ignored_sigterm_do_not_end_a_teardown_that_hangs_in_native_code() -> None:
     """What ends a teardown blocked in native code is SIGTERM or SIGHUP where they are handled: Ctrl-C stays ignored
     once the command's outcome is decided, and a SIGTERM ignored by whoever started the program (nohup's way) stays
@@ -2832,6 +2828,55 @@ def test_ctrl_c_and_an_ignored_sigterm_do_not_end_a_teardown_that_hangs_in_nativ
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_sigterm_to_a_process_forked_in_the_teardown_does_not_end_the_program() -> None:
+    """The teardown's signals wake a thread through a pipe (signal.set_wakeup_fd) that ends a teardown blocked in C:
+    a process forked in the teardown (multiprocessing's) kept that pipe as its own wakeup fd, so a SIGTERM to it
+    would have been taken for the program's and ended the program mid-teardown. The child puts back the one before."""
+    code = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            "def teardown():\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(5)\n"
+            "        os._exit(9)\n"
+            "    os.waitpid(pid, 0)\n"
+            "    time.sleep(1.5)\n"      # (longer than the thread's grace)
+            "    print('teardown done', flush=True)\n"
+            "atexit.register(teardown)\n"
+            "c.cmd_info = fails\n"
+            "sys.argv = ['wildgan', 'info']\n"
+            "raise SystemExit(c.run())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout.strip() == "teardown done", (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_the_teardowns_thread_and_wakeup_fd_are_the_programs_alone() -> None:
+    """main called by a library user (here in a process of its own, as the program is) starts no thread and leaves
+    the wakeup fd alone; the program (cli.run) whose main raised (--debug's traceback) puts back the wakeup fd that
+    was there, and its thread ends."""
+    code = ("import os, signal, sys, threading, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            "c.cmd_info = fails\n"
+            "r, w = os.pipe()\n"
+            "os.set_blocking(w, False)\n"
+            "signal.set_wakeup_fd(w)\n"
+            "ours = lambda: [t for t in threading.enumerate() if t.name == 'wildgan-teardown-exit']\n"
+            "assert c.main(['info']) == 2\n"
+            "assert not ours() and signal.set_wakeup_fd(w) == w, 'main'\n"
+            "sys.argv = ['wildgan', '--debug', 'info']\n"
+            "try:\n    c.run()\nexcept WildganError:\n    pass\n"
+            "else:\n    raise AssertionError('--debug did not raise')\n"
+            "for t in ours():\n    t.join(5)\n"
+            "assert not ours() and signal.set_wakeup_fd(-1) == w, 'run'\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])
