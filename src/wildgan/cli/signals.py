@@ -70,6 +70,22 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
     return True, signal.signal(signal.SIGHUP, hup)
 
 
+# how long the watcher (TeardownExit.watch) leaves a SIGTERM or SIGHUP to the Python handler before it ends the process
+# itself: where the main thread is in the interpreter the handler runs within microseconds, so the watcher acts only
+# on a main thread blocked in C
+_GRACE_S = 0.5
+
+
+def _flush_outputs() -> None:
+    """stdout and stderr flushed where they can be, before os._exit (which would drop what is buffered)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
+            pass
+
+
 class TeardownExit:
     """What SIGTERM, SIGHUP and Ctrl-C do once `wildgan` as a program (cli.run) has decided its command's outcome,
     through Python's and torch's teardown: SIGTERM and SIGHUP end the process at once with the command's exit code
@@ -77,16 +93,36 @@ class TeardownExit:
     exitcode -15, as if killed mid-work), Ctrl-C is ignored. main installs it in place of putting back the handlers
     it replaced, so that no signal lands between the two on the default action; the exit code is known only once
     main has returned (`ended`): a signal before that waits for it. An ignored SIGTERM or SIGHUP (nohup's) stays
-    ignored."""
+    ignored.
+
+    A Python signal handler runs only once the main thread is back in the interpreter: a teardown blocked in C (a
+    c10d/NCCL destroy, a C++ thread join, a native deadlock) would only have the signal's flag set, and run on until
+    SIGKILL, where the default action used to end it. So the signals also wake a daemon thread (`watch`, through
+    signal.set_wakeup_fd: Python's C-level handler writes the signal's number to a pipe), which, where the Python
+    handler has not ended the process within _GRACE_S, calls os._exit with the exit code itself. Its limits, which
+    are those of any thread in Python: it must take the GIL to run, so a main thread blocked in C while it holds the
+    GIL (a C extension that did not release it) is not ended by it (os._exit, once called, needs no GIL; reaching the
+    call does); and it runs only while Python's threads do, through the atexit callbacks (torch's, multiprocessing's
+    joins, the program's own) but not after them, where Python's finalization has begun and a daemon thread can no
+    longer take the GIL. Soon after, before the modules' clean-up (the objects a teardown frees, their C++
+    destructors), Python puts back the default action of the signals it handled: a SIGTERM or SIGHUP there ends the
+    process by the signal (exit -15, -1), as before the program's handlers, and an ignored Ctrl-C stays ignored."""
 
     def __init__(self) -> None:
         self.code: int | None = None
         self.pending: int | None = None
         self.replaced: dict[int, Any] = {}
+        # the watcher's: the wakeup pipe's ends (None: no watcher), the wakeup fd it replaced, and `settled`, set
+        # once main's outcome is known (ended) or given up (abandon)
+        self.wakeup: int | None = None
+        self.watched: int | None = None
+        self.wakeup_before = -1
+        self.settled: Any = None
 
     def install(self, term: Any, hup_set: bool, hup: Any) -> None:
         """Set the teardown's handlers in place of main's, where main would put back `term` (on_sigterm's) and, where
-        `hup_set`, `hup` (on_sighup's)."""
+        `hup_set`, `hup` (on_sighup's); and, where either SIGTERM or SIGHUP is handled (not ignored), start the
+        watcher that ends a teardown blocked in C."""
         import signal
         import threading
 
@@ -99,32 +135,116 @@ class TeardownExit:
             if signum is not None:
                 signal.signal(signum, signal.SIG_IGN if before is signal.SIG_IGN else self.signalled)
                 self.replaced[signum] = before
+        if any(signal.getsignal(n) == self.signalled for n in self.replaced):
+            self.start_watch()
+
+    def start_watch(self) -> None:
+        # (main thread only: set_wakeup_fd's rule; install's caller checked)
+        import signal
+        import threading
+
+        if not hasattr(os, "register_at_fork"):
+            # (not POSIX: Windows has no SIGHUP, its SIGTERM is only ever raised by the process itself, and its wakeup
+            # fd must be a socket; the Python handlers alone)
+            return
+        read, write = os.pipe()         # (not inherited by the programs a teardown starts: PEP 446)
+        os.set_blocking(write, False)   # (set_wakeup_fd's rule: a C signal handler must never block)
+        try:
+            self.wakeup_before = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except (ValueError, OSError):   # (not the main interpreter: the Python handlers alone, as before)
+            os.close(read)
+            os.close(write)
+            return
+        self.wakeup, self.watched, self.settled = write, read, threading.Event()
+        # a process forked from here on (a teardown's multiprocessing) would have its signals written to this pipe,
+        # and its SIGTERM end this process: the child puts back the wakeup fd that was there before
+        os.register_at_fork(after_in_child=self.forked)
+        threading.Thread(target=self.watch, args=(read,), name="wildgan-teardown-exit", daemon=True).start()
+
+    def watch(self, read: int) -> None:
+        """The watcher's thread: each signal's number as Python's C-level handler writes it; a SIGTERM or SIGHUP
+        whose handler is still the teardown's (not one ignored: those write nothing; not one whose handler a
+        teardown replaced) ends the process with main's exit code, after _GRACE_S given to the Python handler to do
+        so. The pipe's write end closed (abandon): the thread ends."""
+        import signal
+        import threading
+        import time
+
+        ends = {signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+        try:
+            while got := os.read(read, 64):
+                if self.wakeup_before >= 0:     # (the wakeup fd this one replaced still told, as it would have been)
+                    try:
+                        os.write(self.wakeup_before, got)
+                    except OSError:
+                        pass
+                if any(n in ends and signal.getsignal(n) == self.signalled for n in got):
+                    time.sleep(_GRACE_S)
+                    self.settled.wait()         # (the code: main's return, or a signal before it, waits for it)
+                    if self.code is None:       # (abandoned: the handlers main would have put back decide)
+                        return
+                    # flushed by a thread of its own: a main thread blocked in a write to stdout (a reader that
+                    # stopped reading) holds the stream's lock, and the exit must not wait for it
+                    flush = threading.Thread(target=_flush_outputs, daemon=True)
+                    flush.start()
+                    flush.join(1.0)
+                    os._exit(self.code)
+        except OSError:         # (the read end closed under it: nothing more to watch)
+            return
+        finally:
+            try:
+                os.close(read)
+            except OSError:
+                pass
+
+    def forked(self) -> None:
+        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
+        if self.wakeup is not None and self.watched is not None:
+            self.wakeup_put_back()
+            os.close(self.watched)
+            self.watched = None
+
+    def wakeup_put_back(self) -> None:
+        # the wakeup fd the watcher's replaced put back, and the pipe's write end closed (the watcher then reads the
+        # pipe's end, and ends)
+        import signal
+
+        for fd in (self.wakeup_before, -1):     # (-1: the fd before it was closed since)
+            try:
+                signal.set_wakeup_fd(fd)
+                break
+            except (ValueError, OSError):
+                pass
+        if self.wakeup is not None:
+            os.close(self.wakeup)
+            self.wakeup = None
 
     def signalled(self, signum: int, frame: Any) -> None:
         if self.code is None:       # (main is on its way back with the code: `ended` exits with it)
             self.pending = signum
             return
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
-                pass
+        _flush_outputs()
         os._exit(self.code)
 
     def ended(self, code: int) -> None:
         """The command's exit code, main's: a SIGTERM or SIGHUP from now on (or one that came while main returned)
         ends the process with it."""
         self.code = code
+        if self.settled is not None:
+            self.settled.set()
         if self.pending is not None:
             self.signalled(self.pending, None)
 
     def abandon(self) -> None:
         """main raised instead of returning a code (--debug's traceback on its way): the handlers main would have put
-        back, and a signal that came meanwhile delivered to them, as it would have been without the teardown's."""
+        back, and a signal that came meanwhile delivered to them, as it would have been without the teardown's; the
+        watcher stopped, the wakeup fd it replaced put back."""
         import signal
 
         for signum, before in self.replaced.items():
             signal.signal(signum, signal.SIG_DFL if before is None else before)
+        if self.wakeup is not None:
+            self.wakeup_put_back()
+            self.settled.set()
         if self.pending is not None:
             signal.raise_signal(self.pending)
