@@ -13,6 +13,7 @@ import struct
 import tarfile
 import time
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -299,3 +300,53 @@ def test_a_tar_gz_whose_gzip_header_is_garbage_is_called_not_a_gzip_file_not_cut
         archive.write_bytes(data)
         assert re.match(rf"^{re.escape(str(archive))}: not a readable tar archive or truncated \(gzip-compressed, "
                         rf"but: its compressed data ends too soon: cut short", dl.archive_problem(archive)), name
+
+
+# -- 5. an archive that holds nothing ---------------------------------------------------------------------------------
+
+def _empty_tar() -> bytes:
+    b = io.BytesIO()
+    tarfile.open(fileobj=b, mode="w").close()           # (its end blocks and a record's padding: zeros)
+    return b.getvalue()
+
+
+def _empty_zip() -> bytes:
+    b = io.BytesIO()
+    zipfile.ZipFile(b, "w").close()                     # (its end-of-central-directory record alone)
+    return b.getvalue()
+
+
+@pytest.mark.parametrize("name, data, why", [
+    ("zeros.tar", bytes(10240), r"an empty tar archive \(no files in it, so no images: its 10,240 bytes are all "
+                                r"zeros\): is it the right file\?"),
+    ("empty.tar", _empty_tar(), r"an empty tar archive \(no files in it, so no images: its 10,240 bytes are all "
+                                r"zeros\): is it the right file\?"),
+    ("zeros.tar.gz", bytes(1024), r"holds only zero bytes \(1,024 of them\), not the gzip-compressed tar its name "
+                                  r"says, and no files: an interrupted copy or download\?"),
+    ("zeros.tar.xz", bytes(1024), r"holds only zero bytes \(1,024 of them\), not the xz-compressed tar its name "
+                                  r"says, and no files: an interrupted copy or download\?"),
+    ("empty.tar.gz", gzip.compress(_empty_tar()), r"an empty tar archive \(gzip-compressed, with no files in it, so "
+                                                  r"no images\): is it the right file\?"),
+    ("empty.zip", _empty_zip(), r"an empty zip archive \(no files in it, so no images\): is it the right file\?"),
+], ids=lambda v: v if isinstance(v, str) and v.startswith(("zeros.", "empty.")) else "")
+def test_an_archive_that_holds_no_files_is_said_to_be_empty_naming_it(
+        tmp_path: Path, _cache: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, why: str) -> None:
+    """A file of zeros named .tar (or .tar.gz: tarfile reads what no compression opens as a plain tar) opens as a tar
+    with no members, as does an empty archive: the unpack said nothing, and the read then said 'no image files
+    (.png, .jpg, ...) and no class subfolders' of a folder the user never saw, not that the archive holds nothing.
+    One line names the file and says so, at every entry (the CLI's too); nothing is left in the cache."""
+    archive = tmp_path / name
+    archive.write_bytes(data)
+    said = rf"^{re.escape(str(archive))}: {why}$"
+    for call in (lambda: dl.safe_extract(archive, tmp_path / "dest"), lambda: dl.unpack_cached(archive),
+                 lambda: load_dataset(archive)):
+        with pytest.raises(DataError) as e:
+            call()
+        assert re.match(said, str(e.value)), str(e.value)
+    from wildgan.cli import main
+
+    capsys.readouterr()
+    assert main(["train", "--data", str(archive), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.match(rf"^wildgan: error: {said[1:]}", err), err
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]

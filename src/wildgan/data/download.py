@@ -252,6 +252,8 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            if not members:
+                raise DataError(_empty_archive(archive))
             _warn_if_unended(archive, kept, len(members))
             shown = [m.name for m in members]
             for m in members:
@@ -269,6 +271,35 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
         raise DataError(_unpack_os_error(e, archive, Path(dest), written, elsewhere)) from e
     except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+def _empty_archive(archive: Path) -> str:
+    """What to say of `archive`, a tar or zip that opens and holds no member (refused by safe_extract: unpacked, the
+    read of its empty folder said 'no image files (.png, .jpg, ...) and no class subfolders' of a folder the user
+    never saw). A tar that no compression opens is read as a plain one, and a plain tar with no members is zeros
+    only (_tar_end_problem has read it to its end): a file of zeros named .tar.gz is what an interrupted copy or a
+    preallocated download leaves, not an empty archive."""
+    if _kind(archive) == "zip":
+        return f"{archive}: an empty zip archive (no files in it, so no images): is it the right file?"
+    try:
+        with open(archive, "rb") as f:
+            head = f.read(8)
+        size = os.stat(archive).st_size
+    except OSError:
+        head, size = b"", None
+    used = next((name for magic, name, _ in _TAR_COMPRESSIONS if head.startswith(magic)), None)
+    if used is not None:
+        return f"{archive}: an empty tar archive ({used}-compressed, with no files in it, so no images): is it the " \
+               f"right file?"
+    low = archive.name.lower()
+    named = next((name for ends, name in (((".gz", ".tgz"), "gzip"), ((".bz2", ".tbz", ".tbz2"), "bz2"),
+                                          ((".xz", ".txz"), "xz")) if low.endswith(ends)), None)
+    zeros = f" ({size:,} of them)" if size is not None else ""
+    if named is not None:
+        return (f"{archive}: holds only zero bytes{zeros}, not the {named}-compressed tar its name says, and no "
+                f"files: an interrupted copy or download?")
+    said = f": its {size:,} bytes are all zeros" if size is not None else ""
+    return f"{archive}: an empty tar archive (no files in it, so no images{said}): is it the right file?"
 
 
 def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[str, str]], elsewhere: str) -> str:
@@ -440,6 +471,8 @@ def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[
         raise DataError(archive_problem(archive)) from e
     with z:
         members = z.infolist()
+        if not members:
+            raise DataError(_empty_archive(archive))
         for m in members:
             _check_member(m.filename, _zip_member_other(m), archive)
             if m.flag_bits & 0x1:
