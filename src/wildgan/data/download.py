@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
 from ..fileio import atomic_write_stream, atomic_write_text, file_digest
@@ -717,18 +717,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
-    # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
-    # that nothing else ever frees. A day since the folder last changed in any way: its mtime alone is the archive's
-    # own where it has a './' member (tar -C folder -cf x.tar .), which tarfile sets once every member is written, so
-    # the whole unpack of another process (of any wildgan), about to be renamed into place, looked years old and was
-    # removed under it. Its ctime (on Windows, when it was made) no archive sets.
-    for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
-        try:
-            st = old.stat()
-            if time.time() - max(st.st_mtime, st.st_ctime) > STALE_UNPACK_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
+    # unpacks of this archive's name that a kill left unfinished hold disk space that nothing else ever frees
+    _take_back_stale(d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*"))
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
         try:
@@ -775,6 +765,26 @@ def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -
         return _unpacks_of(Path(archive).resolve(), cache_dir)[3]
     except OSError:
         return None
+
+
+def _take_back_stale(leftovers: Iterable[Path]) -> None:
+    """Remove those of `leftovers` (what a kill left unfinished: '.tmp-*' unpack folders, a partial download) that
+    are a day old (STALE_UNPACK_S), so not one a process is writing now. A day since it last changed in any way: an
+    unpack folder's mtime alone is the archive's own where it has a './' member (tar -C folder -cf x.tar .), which
+    tarfile sets once every member is written, so the whole unpack of another process (of any wildgan), about to be
+    renamed into place, looked years old and was removed under it. Its ctime (on Windows, when it was made) no
+    archive sets."""
+    for old in leftovers:
+        try:
+            st = old.lstat()
+            if time.time() - max(st.st_mtime, st.st_ctime) <= STALE_UNPACK_S:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        except OSError:
+            pass
 
 
 # the names a tar archive has (dataset_files.is_tar and the data-set names read them from here)
@@ -922,6 +932,10 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     md5 = md5 or CIFAR10_MD5
     root = Path(root)
     target = root / "cifar-10-batches-py"
+    # what a killed call left (its unpack, its partial download) holds the data set's size that nothing else frees;
+    # taken back here, before the data set found whole returns: the call every later run makes
+    if root.is_dir():
+        _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
     if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():
         return target
     archive = root / "cifar-10-python.tar.gz"
