@@ -134,6 +134,38 @@ def test_a_record_that_a_sweep_took_while_it_was_touched_is_written_again(
     assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
 
 
+def test_a_new_unpack_writes_its_record_once_and_touches_it_no_more(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new unpack writes its .source before its folder is renamed in (a kill between the two leaves a record that
+    is swept, not a folder that no sweep can tell the archive of), and marked its use again after the rename, which
+    on the way every unpack takes only touched the record it had just written. That second mark is left to the loser
+    of two renames (test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is): the record is
+    written once, and touched only at later uses."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    written: list[str] = []
+    touched: list[str] = []
+    real_write, real_utime = dl.atomic_write_text, os.utime
+
+    def write(path: Path, text: str) -> None:
+        written.append(str(path))
+        real_write(path, text)
+
+    def utime(path: object, *a: object, **k: object) -> None:
+        touched.append(str(path))
+        real_utime(path, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", write)
+        m.setattr(dl.os, "utime", utime)
+        tree = dl.unpack_cached(archive)
+        source = str(_cache / f"{tree.name}.source")
+        assert written == [source] and source not in touched, (written, touched)
+        assert dl.unpack_cached(archive) == tree                    # (a later use: touched, not written again)
+        assert written == [source] and touched.count(source) == 1, (written, touched)
+    assert dl._read_source(Path(source)) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
 # -- 2. another wildgan unpacking the same archive at the same time ---------------------------------------------------
 
 def test_an_unfinished_unpack_of_another_process_changed_within_the_day_is_not_swept(

@@ -732,12 +732,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         try:
             os.rename(tmp, final)
         except OSError:
-            if not final.is_dir():  # someone else finished first: theirs is as good as ours
+            if not final.is_dir():
                 raise
+            # someone else finished first: theirs is as good as ours. Its use is marked again (ours, renamed in, has
+            # the record just written): an earlier wildgan writes its own after its rename, maybe over ours
+            _mark_used(final, archive)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _mark_used(final, archive)
     _drop_earlier_unpacks(root, stems, final, archive)
     return final
 
