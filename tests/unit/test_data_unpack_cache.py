@@ -9,6 +9,7 @@ import gzip
 import io
 import os
 import re
+import shutil
 import struct
 import tarfile
 import time
@@ -251,6 +252,103 @@ def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_
     os.utime(source, (old, old))
     dl.unpack_cached(other)
     assert (tree / "pile" / "theirs.png").is_file()
+
+
+def _backslash_tar() -> bytes:
+    """A tar of two class folders named as some Windows writers name them: 'normal\\000.png'."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for i, name in enumerate(("normal\\000.png", "normal\\001.png", "anomaly\\000.png")):
+            info = tarfile.TarInfo(name)
+            data = _png(40 * i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+def _flatten(tree: Path) -> None:
+    """Make `tree`, an unpack of _backslash_tar, what a wildgan before backslashes were read as folders left: each
+    member a file at the top, its whole name with its backslashes (already so: left as it is)."""
+    if not (tree / "normal").is_dir():
+        return
+    for name in ("normal\\000.png", "normal\\001.png", "anomaly\\000.png"):
+        (tree / name).write_bytes((tree / name.replace("\\", "/")).read_bytes())
+    for d in ("normal", "anomaly"):
+        for f in (tree / d).iterdir():
+            f.unlink()
+        (tree / d).rmdir()
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_an_earlier_unpack_that_kept_backslash_names_flat_is_made_again_beside_it(
+        tmp_path: Path, _cache: Path) -> None:
+    """A wildgan before tar members' backslashes were read as folders (after .source files, before UNPACK_VERSION 2;
+    zips' were so a little earlier) unpacked 'normal\\000.png' as one file of that name at the top: its classes lost,
+    read as a pile. Found at the archive's key with an earlier record (or none), it was reused once the case check
+    passed, and its record brought up to date: read flat for good. It is made again beside it (an unpack that keeps
+    the folders, found first from then on), left in place (an earlier wildgan may be reading it; its record is not
+    touched, so it is swept a day after that wildgan last used it); an earlier unpack with folders is reused."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    tree = dl.unpack_cached(archive)
+    assert sorted(os.listdir(tree)) == ["anomaly", "normal"]
+    source = _cache / f"{tree.name}.source"
+    source.write_text(f"{archive.resolve()}\n")                 # (an earlier wildgan's record, with folders: reused)
+    assert dl.unpack_cached(archive) == tree and dl._unpack_version(tree) == dl.UNPACK_VERSION
+    for record in (f"{archive.resolve()}\n", None):             # (version 1's record; version 0's, none)
+        _flatten(tree)
+        if record is None:
+            source.unlink()
+        else:
+            source.write_text(record)
+            old = time.time() - 3600
+            os.utime(source, (old, old))
+        again = dl.unpack_cached(archive)
+        assert again != tree and again.parent == _cache and sorted(os.listdir(again)) == ["anomaly", "normal"]
+        assert sorted(os.listdir(again / "normal")) == ["000.png", "001.png"]
+        assert dl._read_source(_cache / f"{again.name}.source") == (str(archive.resolve()), dl.UNPACK_VERSION)
+        assert sorted(os.listdir(tree)) == ["anomaly\\000.png", "normal\\000.png", "normal\\001.png"]  # (kept)
+        if record is None:
+            assert not source.exists()
+        else:
+            assert source.read_text() == record and time.time() - source.stat().st_mtime > 3000
+        assert dl.unpack_cached(archive) == again == dl.unpacked_already(archive)      # (found first from then on)
+        assert sorted(load_dataset(archive)[0].class_names) == ["anomaly", "normal"]
+        shutil.rmtree(again)
+        Path(f"{again}.source").unlink()
+    # the flat one, its record a day old (no earlier wildgan used it since): swept by the next use of the new one
+    source.write_text(f"{archive.resolve()}\n")
+    again = dl.unpack_cached(archive)
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(source, (old, old))
+    assert dl.unpack_cached(archive) == again and not tree.exists() and not source.exists()
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_a_flat_unpack_that_an_earlier_wildgan_renamed_into_place_first_is_not_used(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loser of two renames uses the winner's unpack, and its own record (written before its rename) stays beside
+    it: the winner's names passed this wildgan's checks. Where the winner is a wildgan that unpacked backslash names
+    flat, that record said a flat unpack was this wildgan's, never checked again. Its own goes beside it instead, and
+    the winner's record says what made it (an earlier wildgan)."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    real_rename = os.rename
+
+    def flat_wildgan_first(src: str, dst: str) -> None:
+        if Path(dst).name.startswith("cells-") and not list(_cache.glob("cells-*/")):
+            Path(dst).mkdir()                                       # (the earlier one's whole unpack, renamed in)
+            (Path(dst) / "normal\\000.png").write_bytes(_png(7))
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", flat_wildgan_first)
+        tree = dl.unpack_cached(archive)
+    assert sorted(os.listdir(tree)) == ["anomaly", "normal"] and not list(_cache.glob(".tmp-*"))
+    flat = [d for d in _cache.iterdir() if d.is_dir() and d != tree]
+    assert [os.listdir(d) for d in flat] == [["normal\\000.png"]]
+    assert dl._read_source(_cache / f"{flat[0].name}.source") == (str(archive.resolve()), 1)
+    assert dl.unpack_cached(archive) == tree
 
 
 # -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------

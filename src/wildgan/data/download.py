@@ -691,18 +691,25 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     root, stems, key, found = _unpacks_of(archive, cache_dir)
     stem = stems[0]
     final = root / f"{stem}-{key}"
+    # where an earlier wildgan's unpack at the key holds backslash names flat (_check_earlier_unpack), the archive is
+    # unpacked again beside it, found first from then on (_unpacks_of); only this wildgan and later ones write there
+    again = _unpacked_again(root, stem, key)
     # Another wildgan, an earlier one too, may unpack this archive at the same time. An unpack found here is whole:
     # every wildgan unpacks into a '.tmp-*' folder and renames it into place (atomic, and never over a folder that
     # holds anything), and the loser of two renames uses the winner's, removing nothing of it. A .source that a
     # wildgan before UNPACK_VERSION 2 was still writing (in place, after its rename) reads as an earlier one's,
     # wherever it was cut: checked again and written whole; the sweep keeps an unpack whose .source names another
     # path. Our own .source, written before a rename that lost to an earlier wildgan's unpack, stays beside that
-    # one: what it says (the archive's names passed this version's checks, in this cache) holds of any unpack at
-    # this key. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks; '.tmp-*' below).
+    # one where that unpack is not flat: what it says (the archive's names passed this version's checks, in this
+    # cache) then holds of it. A flat one is left to that wildgan (its record says an earlier one's), and ours goes
+    # beside it, at `again`. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks;
+    # '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
+    if found is not None and _unpack_version(found) < UNPACK_VERSION and \
+            not _check_earlier_unpack(given, found, elsewhere):
+        # (its record left as it is: an earlier wildgan may be reading it, and it is swept a day after its last use)
+        final, found = again, None
     if found is not None:
-        if _unpack_version(found) < UNPACK_VERSION:
-            _check_earlier_unpack(given, found, elsewhere)
         _mark_used(found, archive)
         _drop_earlier_unpacks(root, stems, found, archive)
         return found
@@ -729,13 +736,17 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
         # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
         _mark_used(final, archive)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            # someone else finished first: theirs is as good as ours. Its use is marked again (ours, renamed in, has
-            # the record just written): an earlier wildgan writes its own after its rename, maybe over ours
+        while not _renamed(tmp, final):
+            # someone else finished first: theirs is as good as ours, unless an earlier wildgan's that holds backslash
+            # names flat (never at `again`, where only this wildgan and later ones write). Its use is marked again
+            # (ours, renamed in, has the record just written): an earlier wildgan writes its own after its rename,
+            # maybe over ours
+            if final == again or _flat_name(final) is None:
+                _mark_used(final, archive)
+                break
+            # (the record ours wrote before the rename, said back as that wildgan's: checked again where it is found)
+            _mark_earlier(final, archive)
+            final = again
             _mark_used(final, archive)
     finally:
         if tmp.exists():
@@ -754,9 +765,17 @@ def _unpacks_of(archive: Path, cache_dir: str | Path | None) -> tuple[Path, tupl
     stems = _unpack_stems(archive.name)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
-    # once complete, as here; its decoded caches, named after it, are read too)
-    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    # once complete, as here; its decoded caches, named after it, are read too. First the one made again beside an
+    # earlier wildgan's flat one: unpack_cached's `again`)
+    found = next((d for d in (_unpacked_again(root, stems[0], key), *(root / f"{s}-{key}" for s in stems))
+                  if d.is_dir()), None)
     return root, stems, key, found
+
+
+def _unpacked_again(root: Path, stem: str, key: str) -> Path:
+    """Where unpack_cached unpacks again the archive whose unpack at its key (root / f'{stem}-{key}') is an earlier
+    wildgan's that holds backslash names flat (_check_earlier_unpack)."""
+    return root / f"{stem}-{key}-2"
 
 
 def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -> Path | None:
@@ -789,6 +808,18 @@ def _take_back_stale(leftovers: Iterable[Path]) -> None:
             pass
 
 
+def _renamed(tmp: Path, final: Path) -> bool:
+    """Rename the unpack `tmp` to `final`: False where someone else finished first (a folder is there: the rename
+    never replaces one that holds anything)."""
+    try:
+        os.rename(tmp, final)
+        return True
+    except OSError:
+        if not final.is_dir():
+            raise
+        return False
+
+
 # the names a tar archive has (dataset_files.is_tar and the data-set names read them from here)
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 
@@ -806,7 +837,9 @@ def _unpack_stems(name: str) -> tuple[str, ...]:
 
 # What made an unpack, its .source file's last line ('wildgan-unpack 2'): 2, names that differ only in case refused
 # where the cache's file system folds case (_check_case_clash). Before it: 1, a .source of the archive's path alone;
-# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack).
+# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack). Some of 1's, and all of
+# 0's, wrote members named with backslashes (Windows writers' 'normal\\000.png') as files of that name, flat: a tar's
+# were made folders (_tar_name) after .source files, a zip's (_zip_name) a little before; 2's are all folders.
 UNPACK_VERSION = 2
 _UNPACK_MARK = "wildgan-unpack "
 
@@ -832,14 +865,18 @@ def _unpack_version(unpacked: Path) -> int:
         return 0
 
 
-def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None:
-    """Refuse `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, where the archive holds
-    names that differ only in case and the cache's file system folds case: that unpack kept one of each (an image
-    overwritten, two class folders merged) without a word, and was reused as it was. Its names are listed, not
-    unpacked again (which writes every file), and only on such a file system: elsewhere both names were kept.
-    elsewhere: as safe_extract's."""
+def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> bool:
+    """Whether `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, can be used as it is:
+    False where it holds a member named with backslashes as one file of that whole name (_flat_name), its folders
+    lost (read as a pile, its classes gone): it is to be unpacked again. Refused where the archive holds names that
+    differ only in case and the cache's file system folds case: that unpack kept one of each (an image overwritten,
+    two class folders merged) without a word, and was reused as it was. Neither unpacks it again to see (which writes
+    every file): the unpack's names are read, and the archive's listed only on such a file system (elsewhere both
+    names were kept). elsewhere: as safe_extract's."""
+    if _flat_name(unpacked) is not None:
+        return False
     if not _folds_case(unpacked.parent):
-        return
+        return True
     clash = _case_clash(_archive_members(archive, None))
     if clash is not None:
         # (left in place, not read: a job of the earlier wildgan may be reading it; swept a day after its last use
@@ -848,6 +885,43 @@ def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None
                         f"file system of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, "
                         f"made by an earlier wildgan) kept only one of them; rename one and make the archive again, or "
                         f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+    return True
+
+
+def _flat_name(unpacked: Path) -> str | None:
+    """The first name in the unpack `unpacked` (its path there) that holds a backslash, or None: a member a wildgan
+    before UNPACK_VERSION 2 wrote as a file of its whole name ('normal\\000.png'), where this one makes folders of it
+    (_tar_name, _zip_name), which writes no backslash; None where '\\' separates folders (Windows: every wildgan made
+    folders of it there). Its names only (no file is opened or statted), stopping at the first."""
+    if "\\" in (os.sep, os.altsep):
+        return None
+    todo = [unpacked]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for e in entries:
+                    if "\\" in e.name:
+                        return os.path.relpath(e.path, unpacked)
+                    if e.is_dir(follow_symlinks=False):
+                        todo.append(Path(e.path))
+        except OSError:
+            continue
+    return None
+
+
+def _mark_earlier(unpacked: Path, archive: Path) -> None:
+    """Write the record of `unpacked`, an earlier wildgan's unpack of `archive`, as that wildgan wrote it (the
+    archive's path alone, UNPACK_VERSION 1): where it is found it is checked again (_check_earlier_unpack), and the
+    sweep can tell what it holds. Where it cannot be written, the record there (this wildgan's, written before a
+    rename that lost) is removed: no record is read as an earlier wildgan's too."""
+    src = _source_file(unpacked)
+    try:
+        atomic_write_text(src, f"{archive}\n")
+    except OSError:
+        try:
+            src.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _mark_used(unpacked: Path, archive: Path) -> None:
