@@ -281,7 +281,7 @@ def _flatten(tree: Path) -> None:
 
 @pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
 def test_an_earlier_unpack_that_kept_backslash_names_flat_is_made_again_beside_it(
-        tmp_path: Path, _cache: Path) -> None:
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A wildgan before tar members' backslashes were read as folders (after .source files, before UNPACK_VERSION 2;
     zips' were so a little earlier) unpacked 'normal\\000.png' as one file of that name at the top: its classes lost,
     read as a pile. Found at the archive's key with an earlier record (or none), it was reused once the case check
@@ -296,6 +296,7 @@ def test_an_earlier_unpack_that_kept_backslash_names_flat_is_made_again_beside_i
     source.write_text(f"{archive.resolve()}\n")                 # (an earlier wildgan's record, with folders: reused)
     assert dl.unpack_cached(archive) == tree and dl._unpack_version(tree) == dl.UNPACK_VERSION
     for record in (f"{archive.resolve()}\n", None):             # (version 1's record; version 0's, none)
+        monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)     # (each a later process: nothing checked)
         _flatten(tree)
         if record is None:
             source.unlink()
@@ -349,6 +350,75 @@ def test_a_flat_unpack_that_an_earlier_wildgan_renamed_into_place_first_is_not_u
     assert [os.listdir(d) for d in flat] == [["normal\\000.png"]]
     assert dl._read_source(_cache / f"{flat[0].name}.source") == (str(archive.resolve()), 1)
     assert dl.unpack_cached(archive) == tree
+
+
+def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_a_process(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier wildgan's unpack is checked again where it is reused, and its record then brought up to date; in a
+    cache that cannot be written (someone else's, read-only) on a file system that folds case, the record stayed
+    behind, and each use listed the whole archive again (a run reads the same unpack for each split, and each data
+    set): several listings of a large .tar.gz at each run. The check's result is remembered for the process, by the
+    unpack and the archive's identity: it is done once, its refusal said again as it was; an archive replaced at
+    that path is checked again."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    listed: list[Path] = []
+    real_members = dl._archive_members
+
+    def members(path: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+        if limit is None:
+            listed.append(path)
+        return real_members(path, limit)
+
+    def read_only(path: Path, text: str) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)      # (a fresh process)
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "_archive_members", members)
+        source.write_text(f"{archive.resolve()}\n")            # (an earlier wildgan's record, left as it is)
+        for _ in range(3):
+            assert dl.unpack_cached(archive) == tree
+        assert len(load_dataset(archive)[0]) == 3
+        assert len(listed) == 1 and source.read_text() == f"{archive.resolve()}\n", listed
+        # the same bytes written again at that path, of the same time (the same key, the same unpack): another file,
+        # checked again
+        st = archive.stat()
+        copy = tmp_path / "copy.tar.gz"
+        copy.write_bytes(archive.read_bytes())
+        os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(copy, archive)
+        assert archive.stat().st_ino != st.st_ino
+        for _ in range(2):
+            assert dl.unpack_cached(archive) == tree
+        assert len(listed) == 2, listed
+    # a refusal (names that differ only in case, which that unpack kept one of) is said again, not listed again
+    clash = tmp_path / "clash.tar.gz"
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in ("pile/A.png", "pile/a.png"):
+            data = _png(1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    clash.write_bytes(gzip.compress(b.getvalue()))
+    clashed = dl.unpack_cached(clash)                           # (made here, where case is kept apart)
+    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    listed.clear()
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "_archive_members", members)
+        said = []
+        for _ in range(3):
+            with pytest.raises(DataError) as e:
+                dl.unpack_cached(clash)
+            said.append(str(e.value))
+    assert len(set(said)) == 1 and "names that differ only in case" in said[0] and len(listed) == 1, (said, listed)
 
 
 # -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------

@@ -872,20 +872,53 @@ def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> bool
     differ only in case and the cache's file system folds case: that unpack kept one of each (an image overwritten,
     two class folders merged) without a word, and was reused as it was. Neither unpacks it again to see (which writes
     every file): the unpack's names are read, and the archive's listed only on such a file system (elsewhere both
-    names were kept). elsewhere: as safe_extract's."""
-    if _flat_name(unpacked) is not None:
-        return False
-    if not _folds_case(unpacked.parent):
-        return True
-    clash = _case_clash(_archive_members(archive, None))
-    if clash is not None:
+    names were kept). elsewhere: as safe_extract's.
+
+    Its answer (a refusal too) is remembered for the process (_EARLIER_CHECKED): where the unpack's record cannot be
+    brought up to date (a cache the user cannot write), each use came here again, and listed the whole archive
+    again on a file system that folds case, for each split and data set a run reads. (Whether it folds case, a
+    probe file's worth, is asked each time: the answer is the listing's and the unpack's walk.)"""
+    folds = _folds_case(unpacked.parent)
+    try:
+        st = os.stat(archive)
+        # (the archive's identity, not only what the unpack's key holds: a file written again at that path, of the
+        # same size and time, is another one)
+        seen: tuple[object, ...] | None = (str(unpacked), str(archive), elsewhere, folds, st.st_dev, st.st_ino,
+                                           st.st_size, st.st_mtime_ns)
+    except OSError:
+        seen = None
+    verdict = _EARLIER_CHECKED.get(seen) if seen is not None else None
+    if verdict is None:
+        verdict = _earlier_unpack_verdict(archive, unpacked, elsewhere, folds)
+        if seen is not None:
+            _EARLIER_CHECKED[seen] = verdict
+    if isinstance(verdict, str):
         # (left in place, not read: a job of the earlier wildgan may be reading it; swept a day after its last use
         # once the archive is made again, as the unpack of its earlier contents)
-        raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the "
-                        f"file system of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, "
-                        f"made by an earlier wildgan) kept only one of them; rename one and make the archive again, or "
-                        f"{elsewhere.format('a folder on a file system that keeps case apart')}")
-    return True
+        raise DataError(verdict)
+    return verdict
+
+
+# _check_earlier_unpack's answers in this process: (the unpack, the archive as given, elsewhere, whether the cache
+# folds case, the archive's device, inode, size and mtime) -> whether the unpack can be used as it is, or the
+# refusal that says why not
+_EARLIER_CHECKED: dict[tuple[object, ...], bool | str] = {}
+
+
+def _earlier_unpack_verdict(archive: Path, unpacked: Path, elsewhere: str, folds: bool) -> bool | str:
+    """_check_earlier_unpack's answer, worked out (folds: whether the cache's file system folds case): True, False,
+    or its refusal (what it raises)."""
+    if _flat_name(unpacked) is not None:
+        return False
+    if not folds:
+        return True
+    clash = _case_clash(_archive_members(archive, None))
+    if clash is None:
+        return True
+    return (f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file system "
+            f"of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, made by an earlier "
+            f"wildgan) kept only one of them; rename one and make the archive again, or "
+            f"{elsewhere.format('a folder on a file system that keeps case apart')}")
 
 
 def _flat_name(unpacked: Path) -> str | None:
