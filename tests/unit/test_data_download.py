@@ -102,3 +102,45 @@ def test_load_dataset_download_option(tmp_path, served, monkeypatch):
     assert kind == "cifar-batches" and len(train) == 200 and len(test) == 40
     s = build_split(DataConfig(data=str(tmp_path / "cifar"), dataset="cifar10"), download=True)
     assert s.info["protocol"] == "cifar10" and s.info["n_normal_train"] == 20
+
+
+def test_a_killed_download_s_leftovers_are_taken_back_once_a_day_old(tmp_path, served, monkeypatch):
+    """A download_cifar10 killed while it unpacked left a '.tmp-cifar10-*' folder (the whole data set, 180 MB), and
+    one killed while it downloaded its partial archive ('.cifar-10-python.tar.gz.*.tmp'): nothing ever swept either.
+    Once a day old by its last change of any kind (max of mtime and ctime, as the cache's unpacks are judged) it is
+    taken back at the next call, also one that finds the data set already there; one that may be running stays."""
+    import os
+    import time
+    import types
+
+    from wildgan.data import download as dl
+
+    payload, calls = served
+    md5 = hashlib.md5(payload).hexdigest()
+    root = tmp_path / "root"
+    root.mkdir()
+    killed, running = root / ".tmp-cifar10-killed", root / ".tmp-cifar10-running"
+    partial, mine = root / ".cifar-10-python.tar.gz.k1ll3d.tmp", root / "mine"
+    for d in (killed, running):
+        (d / "cifar-10-batches-py").mkdir(parents=True)
+        (d / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"0" * 100)
+    partial.write_bytes(b"\x1f\x8b" + bytes(100))
+    mine.mkdir()                                        # (not the download's: never taken)
+    # (a day passes: the sweep goes by ctime too, which no test can set back, so its clock goes on instead, and the
+    # running one is written to then)
+    later = time.time() + dl.STALE_UNPACK_S + 60
+    os.utime(running, (later - 60, later - 60))
+    with monkeypatch.context() as m:
+        m.setattr(dl, "time", types.SimpleNamespace(time=lambda: later))
+        out = download_cifar10(root, md5=md5)
+    assert (out / "data_batch_1").is_file() and len(calls) == 1
+    assert not killed.exists() and not partial.exists() and running.is_dir() and mine.is_dir()
+    # the data set there already (the call returns at once): its leftovers are taken back too
+    killed.mkdir()
+    later = time.time() + dl.STALE_UNPACK_S + 60
+    with monkeypatch.context() as m:
+        m.setattr(dl, "time", types.SimpleNamespace(time=lambda: later))
+        assert download_cifar10(root, md5=md5) == out
+    assert not killed.exists() and len(calls) == 1
+    killed.mkdir()                                      # (made just now: it may be another call's, running)
+    assert download_cifar10(root, md5=md5) == out and killed.is_dir()

@@ -9,10 +9,12 @@ import gzip
 import io
 import os
 import re
+import shutil
 import struct
 import tarfile
 import time
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -133,6 +135,38 @@ def test_a_record_that_a_sweep_took_while_it_was_touched_is_written_again(
     assert dl._read_source(source) == (str(archive.resolve()), dl.UNPACK_VERSION)
 
 
+def test_a_new_unpack_writes_its_record_once_and_touches_it_no_more(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new unpack writes its .source before its folder is renamed in (a kill between the two leaves a record that
+    is swept, not a folder that no sweep can tell the archive of), and marked its use again after the rename, which
+    on the way every unpack takes only touched the record it had just written. That second mark is left to the loser
+    of two renames (test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is): the record is
+    written once, and touched only at later uses."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    written: list[str] = []
+    touched: list[str] = []
+    real_write, real_utime = dl.atomic_write_text, os.utime
+
+    def write(path: Path, text: str) -> None:
+        written.append(str(path))
+        real_write(path, text)
+
+    def utime(path: object, *a: object, **k: object) -> None:
+        touched.append(str(path))
+        real_utime(path, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "atomic_write_text", write)
+        m.setattr(dl.os, "utime", utime)
+        tree = dl.unpack_cached(archive)
+        source = str(_cache / f"{tree.name}.source")
+        assert written == [source] and source not in touched, (written, touched)
+        assert dl.unpack_cached(archive) == tree                    # (a later use: touched, not written again)
+        assert written == [source] and touched.count(source) == 1, (written, touched)
+    assert dl._read_source(Path(source)) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
 # -- 2. another wildgan unpacking the same archive at the same time ---------------------------------------------------
 
 def test_an_unfinished_unpack_of_another_process_changed_within_the_day_is_not_swept(
@@ -220,6 +254,173 @@ def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_
     assert (tree / "pile" / "theirs.png").is_file()
 
 
+def _backslash_tar() -> bytes:
+    """A tar of two class folders named as some Windows writers name them: 'normal\\000.png'."""
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for i, name in enumerate(("normal\\000.png", "normal\\001.png", "anomaly\\000.png")):
+            info = tarfile.TarInfo(name)
+            data = _png(40 * i)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return b.getvalue()
+
+
+def _flatten(tree: Path) -> None:
+    """Make `tree`, an unpack of _backslash_tar, what a wildgan before backslashes were read as folders left: each
+    member a file at the top, its whole name with its backslashes (already so: left as it is)."""
+    if not (tree / "normal").is_dir():
+        return
+    for name in ("normal\\000.png", "normal\\001.png", "anomaly\\000.png"):
+        (tree / name).write_bytes((tree / name.replace("\\", "/")).read_bytes())
+    for d in ("normal", "anomaly"):
+        for f in (tree / d).iterdir():
+            f.unlink()
+        (tree / d).rmdir()
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_an_earlier_unpack_that_kept_backslash_names_flat_is_made_again_beside_it(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wildgan before tar members' backslashes were read as folders (after .source files, before UNPACK_VERSION 2;
+    zips' were so a little earlier) unpacked 'normal\\000.png' as one file of that name at the top: its classes lost,
+    read as a pile. Found at the archive's key with an earlier record (or none), it was reused once the case check
+    passed, and its record brought up to date: read flat for good. It is made again beside it (an unpack that keeps
+    the folders, found first from then on), left in place (an earlier wildgan may be reading it; its record is not
+    touched, so it is swept a day after that wildgan last used it); an earlier unpack with folders is reused."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    tree = dl.unpack_cached(archive)
+    assert sorted(os.listdir(tree)) == ["anomaly", "normal"]
+    source = _cache / f"{tree.name}.source"
+    source.write_text(f"{archive.resolve()}\n")                 # (an earlier wildgan's record, with folders: reused)
+    assert dl.unpack_cached(archive) == tree and dl._unpack_version(tree) == dl.UNPACK_VERSION
+    for record in (f"{archive.resolve()}\n", None):             # (version 1's record; version 0's, none)
+        monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)     # (each a later process: nothing checked)
+        _flatten(tree)
+        if record is None:
+            source.unlink()
+        else:
+            source.write_text(record)
+            old = time.time() - 3600
+            os.utime(source, (old, old))
+        again = dl.unpack_cached(archive)
+        assert again != tree and again.parent == _cache and sorted(os.listdir(again)) == ["anomaly", "normal"]
+        assert sorted(os.listdir(again / "normal")) == ["000.png", "001.png"]
+        assert dl._read_source(_cache / f"{again.name}.source") == (str(archive.resolve()), dl.UNPACK_VERSION)
+        assert sorted(os.listdir(tree)) == ["anomaly\\000.png", "normal\\000.png", "normal\\001.png"]  # (kept)
+        if record is None:
+            assert not source.exists()
+        else:
+            assert source.read_text() == record and time.time() - source.stat().st_mtime > 3000
+        assert dl.unpack_cached(archive) == again == dl.unpacked_already(archive)      # (found first from then on)
+        assert sorted(load_dataset(archive)[0].class_names) == ["anomaly", "normal"]
+        shutil.rmtree(again)
+        Path(f"{again}.source").unlink()
+    # the flat one, its record a day old (no earlier wildgan used it since): swept by the next use of the new one
+    source.write_text(f"{archive.resolve()}\n")
+    again = dl.unpack_cached(archive)
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(source, (old, old))
+    assert dl.unpack_cached(archive) == again and not tree.exists() and not source.exists()
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_a_flat_unpack_that_an_earlier_wildgan_renamed_into_place_first_is_not_used(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loser of two renames uses the winner's unpack, and its own record (written before its rename) stays beside
+    it: the winner's names passed this wildgan's checks. Where the winner is a wildgan that unpacked backslash names
+    flat, that record said a flat unpack was this wildgan's, never checked again. Its own goes beside it instead, and
+    the winner's record says what made it (an earlier wildgan)."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    real_rename = os.rename
+
+    def flat_wildgan_first(src: str, dst: str) -> None:
+        if Path(dst).name.startswith("cells-") and not list(_cache.glob("cells-*/")):
+            Path(dst).mkdir()                                       # (the earlier one's whole unpack, renamed in)
+            (Path(dst) / "normal\\000.png").write_bytes(_png(7))
+        real_rename(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(dl.os, "rename", flat_wildgan_first)
+        tree = dl.unpack_cached(archive)
+    assert sorted(os.listdir(tree)) == ["anomaly", "normal"] and not list(_cache.glob(".tmp-*"))
+    flat = [d for d in _cache.iterdir() if d.is_dir() and d != tree]
+    assert [os.listdir(d) for d in flat] == [["normal\\000.png"]]
+    assert dl._read_source(_cache / f"{flat[0].name}.source") == (str(archive.resolve()), 1)
+    assert dl.unpack_cached(archive) == tree
+
+
+def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_a_process(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier wildgan's unpack is checked again where it is reused, and its record then brought up to date; in a
+    cache that cannot be written (someone else's, read-only) on a file system that folds case, the record stayed
+    behind, and each use listed the whole archive again (a run reads the same unpack for each split, and each data
+    set): several listings of a large .tar.gz at each run. The check's result is remembered for the process, by the
+    unpack and the archive's identity: it is done once, its refusal said again as it was; an archive replaced at
+    that path is checked again."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(archive)
+    source = _cache / f"{tree.name}.source"
+    listed: list[Path] = []
+    real_members = dl._archive_members
+
+    def members(path: Path, limit: int | None) -> list[tuple[str, str, bool]]:
+        if limit is None:
+            listed.append(path)
+        return real_members(path, limit)
+
+    def read_only(path: Path, text: str) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)      # (a fresh process)
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "_archive_members", members)
+        source.write_text(f"{archive.resolve()}\n")            # (an earlier wildgan's record, left as it is)
+        for _ in range(3):
+            assert dl.unpack_cached(archive) == tree
+        assert len(load_dataset(archive)[0]) == 3
+        assert len(listed) == 1 and source.read_text() == f"{archive.resolve()}\n", listed
+        # the same bytes written again at that path, of the same time (the same key, the same unpack): another file,
+        # checked again
+        st = archive.stat()
+        copy = tmp_path / "copy.tar.gz"
+        copy.write_bytes(archive.read_bytes())
+        os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(copy, archive)
+        assert archive.stat().st_ino != st.st_ino
+        for _ in range(2):
+            assert dl.unpack_cached(archive) == tree
+        assert len(listed) == 2, listed
+    # a refusal (names that differ only in case, which that unpack kept one of) is said again, not listed again
+    clash = tmp_path / "clash.tar.gz"
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in ("pile/A.png", "pile/a.png"):
+            data = _png(1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    clash.write_bytes(gzip.compress(b.getvalue()))
+    clashed = dl.unpack_cached(clash)                           # (made here, where case is kept apart)
+    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    listed.clear()
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "_archive_members", members)
+        said = []
+        for _ in range(3):
+            with pytest.raises(DataError) as e:
+                dl.unpack_cached(clash)
+            said.append(str(e.value))
+    assert len(set(said)) == 1 and "names that differ only in case" in said[0] and len(listed) == 1, (said, listed)
+
+
 # -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------
 
 def test_a_tar_that_ends_with_a_lone_zero_block_is_read_whole_without_a_word(tmp_path: Path, _cache: Path) -> None:
@@ -299,3 +500,53 @@ def test_a_tar_gz_whose_gzip_header_is_garbage_is_called_not_a_gzip_file_not_cut
         archive.write_bytes(data)
         assert re.match(rf"^{re.escape(str(archive))}: not a readable tar archive or truncated \(gzip-compressed, "
                         rf"but: its compressed data ends too soon: cut short", dl.archive_problem(archive)), name
+
+
+# -- 5. an archive that holds nothing ---------------------------------------------------------------------------------
+
+def _empty_tar() -> bytes:
+    b = io.BytesIO()
+    tarfile.open(fileobj=b, mode="w").close()           # (its end blocks and a record's padding: zeros)
+    return b.getvalue()
+
+
+def _empty_zip() -> bytes:
+    b = io.BytesIO()
+    zipfile.ZipFile(b, "w").close()                     # (its end-of-central-directory record alone)
+    return b.getvalue()
+
+
+@pytest.mark.parametrize("name, data, why", [
+    ("zeros.tar", bytes(10240), r"an empty tar archive \(no files in it, so no images: its 10,240 bytes are all "
+                                r"zeros\): is it the right file\?"),
+    ("empty.tar", _empty_tar(), r"an empty tar archive \(no files in it, so no images: its 10,240 bytes are all "
+                                r"zeros\): is it the right file\?"),
+    ("zeros.tar.gz", bytes(1024), r"holds only zero bytes \(1,024 of them\), not the gzip-compressed tar its name "
+                                  r"says, and no files: an interrupted copy or download\?"),
+    ("zeros.tar.xz", bytes(1024), r"holds only zero bytes \(1,024 of them\), not the xz-compressed tar its name "
+                                  r"says, and no files: an interrupted copy or download\?"),
+    ("empty.tar.gz", gzip.compress(_empty_tar()), r"an empty tar archive \(gzip-compressed, with no files in it, so "
+                                                  r"no images\): is it the right file\?"),
+    ("empty.zip", _empty_zip(), r"an empty zip archive \(no files in it, so no images\): is it the right file\?"),
+], ids=lambda v: v if isinstance(v, str) and v.startswith(("zeros.", "empty.")) else "")
+def test_an_archive_that_holds_no_files_is_said_to_be_empty_naming_it(
+        tmp_path: Path, _cache: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, why: str) -> None:
+    """A file of zeros named .tar (or .tar.gz: tarfile reads what no compression opens as a plain tar) opens as a tar
+    with no members, as does an empty archive: the unpack said nothing, and the read then said 'no image files
+    (.png, .jpg, ...) and no class subfolders' of a folder the user never saw, not that the archive holds nothing.
+    One line names the file and says so, at every entry (the CLI's too); nothing is left in the cache."""
+    archive = tmp_path / name
+    archive.write_bytes(data)
+    said = rf"^{re.escape(str(archive))}: {why}$"
+    for call in (lambda: dl.safe_extract(archive, tmp_path / "dest"), lambda: dl.unpack_cached(archive),
+                 lambda: load_dataset(archive)):
+        with pytest.raises(DataError) as e:
+            call()
+        assert re.match(said, str(e.value)), str(e.value)
+    from wildgan.cli import main
+
+    capsys.readouterr()
+    assert main(["train", "--data", str(archive), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and re.match(rf"^wildgan: error: {said[1:]}", err), err
+    assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]

@@ -880,6 +880,7 @@ def test_an_unpack_made_before_the_case_check_is_checked_again_where_the_cache_f
 
     monkeypatch.setattr(dl, "_archive_members", members_of)
     for earlier in (f"{archive.resolve()}\n", None):           # (an earlier wildgan's .source, and none at all)
+        monkeypatch.setattr(dl, "_EARLIER_CHECKED", {})        # (each as in a new process: the check not remembered)
         if earlier is None:
             source.unlink()
         else:

@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
 from ..fileio import atomic_write_stream, atomic_write_text, file_digest
@@ -252,6 +252,8 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
             ended = _tar_end_problem(tar, kept, len(members))
             if ended is not None:
                 raise DataError(f"{archive}: not a readable tar archive or truncated ({ended})")
+            if not members:
+                raise DataError(_empty_archive(archive))
             _warn_if_unended(archive, kept, len(members))
             shown = [m.name for m in members]
             for m in members:
@@ -269,6 +271,35 @@ def safe_extract(archive: str | Path, dest: str | Path, *, elsewhere: str = "unp
         raise DataError(_unpack_os_error(e, archive, Path(dest), written, elsewhere)) from e
     except (tarfile.TarError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
         raise DataError(f"{archive}: not a readable {_kind(archive)} archive or truncated ({e})") from e
+
+
+def _empty_archive(archive: Path) -> str:
+    """What to say of `archive`, a tar or zip that opens and holds no member (refused by safe_extract: unpacked, the
+    read of its empty folder said 'no image files (.png, .jpg, ...) and no class subfolders' of a folder the user
+    never saw). A tar that no compression opens is read as a plain one, and a plain tar with no members is zeros
+    only (_tar_end_problem has read it to its end): a file of zeros named .tar.gz is what an interrupted copy or a
+    preallocated download leaves, not an empty archive."""
+    if _kind(archive) == "zip":
+        return f"{archive}: an empty zip archive (no files in it, so no images): is it the right file?"
+    try:
+        with open(archive, "rb") as f:
+            head = f.read(8)
+        size = os.stat(archive).st_size
+    except OSError:
+        head, size = b"", None
+    used = next((name for magic, name, _ in _TAR_COMPRESSIONS if head.startswith(magic)), None)
+    if used is not None:
+        return f"{archive}: an empty tar archive ({used}-compressed, with no files in it, so no images): is it the " \
+               f"right file?"
+    low = archive.name.lower()
+    named = next((name for ends, name in (((".gz", ".tgz"), "gzip"), ((".bz2", ".tbz", ".tbz2"), "bz2"),
+                                          ((".xz", ".txz"), "xz")) if low.endswith(ends)), None)
+    zeros = f" ({size:,} of them)" if size is not None else ""
+    if named is not None:
+        return (f"{archive}: holds only zero bytes{zeros}, not the {named}-compressed tar its name says, and no "
+                f"files: an interrupted copy or download?")
+    said = f": its {size:,} bytes are all zeros" if size is not None else ""
+    return f"{archive}: an empty tar archive (no files in it, so no images{said}): is it the right file?"
 
 
 def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[str, str]], elsewhere: str) -> str:
@@ -440,6 +471,8 @@ def _extract_zip(archive: Path, dest: str | Path, elsewhere: str, written: list[
         raise DataError(archive_problem(archive)) from e
     with z:
         members = z.infolist()
+        if not members:
+            raise DataError(_empty_archive(archive))
         for m in members:
             _check_member(m.filename, _zip_member_other(m), archive)
             if m.flag_bits & 0x1:
@@ -658,18 +691,25 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     root, stems, key, found = _unpacks_of(archive, cache_dir)
     stem = stems[0]
     final = root / f"{stem}-{key}"
+    # where an earlier wildgan's unpack at the key holds backslash names flat (_check_earlier_unpack), the archive is
+    # unpacked again beside it, found first from then on (_unpacks_of); only this wildgan and later ones write there
+    again = _unpacked_again(root, stem, key)
     # Another wildgan, an earlier one too, may unpack this archive at the same time. An unpack found here is whole:
     # every wildgan unpacks into a '.tmp-*' folder and renames it into place (atomic, and never over a folder that
     # holds anything), and the loser of two renames uses the winner's, removing nothing of it. A .source that a
     # wildgan before UNPACK_VERSION 2 was still writing (in place, after its rename) reads as an earlier one's,
     # wherever it was cut: checked again and written whole; the sweep keeps an unpack whose .source names another
     # path. Our own .source, written before a rename that lost to an earlier wildgan's unpack, stays beside that
-    # one: what it says (the archive's names passed this version's checks, in this cache) holds of any unpack at
-    # this key. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks; '.tmp-*' below).
+    # one where that unpack is not flat: what it says (the archive's names passed this version's checks, in this
+    # cache) then holds of it. A flat one is left to that wildgan (its record says an earlier one's), and ours goes
+    # beside it, at `again`. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks;
+    # '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
+    if found is not None and _unpack_version(found) < UNPACK_VERSION and \
+            not _check_earlier_unpack(given, found, elsewhere):
+        # (its record left as it is: an earlier wildgan may be reading it, and it is swept a day after its last use)
+        final, found = again, None
     if found is not None:
-        if _unpack_version(found) < UNPACK_VERSION:
-            _check_earlier_unpack(given, found, elsewhere)
         _mark_used(found, archive)
         _drop_earlier_unpacks(root, stems, found, archive)
         return found
@@ -684,18 +724,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
                         f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
                         f"unpack the archive yourself and pass the folder") from None
-    # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
-    # that nothing else ever frees. A day since the folder last changed in any way: its mtime alone is the archive's
-    # own where it has a './' member (tar -C folder -cf x.tar .), which tarfile sets once every member is written, so
-    # the whole unpack of another process (of any wildgan), about to be renamed into place, looked years old and was
-    # removed under it. Its ctime (on Windows, when it was made) no archive sets.
-    for old in (d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*")):
-        try:
-            st = old.stat()
-            if time.time() - max(st.st_mtime, st.st_ctime) > STALE_UNPACK_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
+    # unpacks of this archive's name that a kill left unfinished hold disk space that nothing else ever frees
+    _take_back_stale(d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*"))
     try:
         safe_extract(given, tmp, elsewhere=elsewhere)
         try:
@@ -706,15 +736,21 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
         # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
         _mark_used(final, archive)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():  # someone else finished first: theirs is as good as ours
-                raise
+        while not _renamed(tmp, final):
+            # someone else finished first: theirs is as good as ours, unless an earlier wildgan's that holds backslash
+            # names flat (never at `again`, where only this wildgan and later ones write). Its use is marked again
+            # (ours, renamed in, has the record just written): an earlier wildgan writes its own after its rename,
+            # maybe over ours
+            if final == again or _flat_name(final) is None:
+                _mark_used(final, archive)
+                break
+            # (the record ours wrote before the rename, said back as that wildgan's: checked again where it is found)
+            _mark_earlier(final, archive)
+            final = again
+            _mark_used(final, archive)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _mark_used(final, archive)
     _drop_earlier_unpacks(root, stems, final, archive)
     return final
 
@@ -729,9 +765,17 @@ def _unpacks_of(archive: Path, cache_dir: str | Path | None) -> tuple[Path, tupl
     stems = _unpack_stems(archive.name)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     # (under an earlier wildgan's name for it: the same key, so the same archive contents, and renamed there only
-    # once complete, as here; its decoded caches, named after it, are read too)
-    found = next((d for d in (root / f"{s}-{key}" for s in stems) if d.is_dir()), None)
+    # once complete, as here; its decoded caches, named after it, are read too. First the one made again beside an
+    # earlier wildgan's flat one: unpack_cached's `again`)
+    found = next((d for d in (_unpacked_again(root, stems[0], key), *(root / f"{s}-{key}" for s in stems))
+                  if d.is_dir()), None)
     return root, stems, key, found
+
+
+def _unpacked_again(root: Path, stem: str, key: str) -> Path:
+    """Where unpack_cached unpacks again the archive whose unpack at its key (root / f'{stem}-{key}') is an earlier
+    wildgan's that holds backslash names flat (_check_earlier_unpack)."""
+    return root / f"{stem}-{key}-2"
 
 
 def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -> Path | None:
@@ -742,6 +786,38 @@ def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -
         return _unpacks_of(Path(archive).resolve(), cache_dir)[3]
     except OSError:
         return None
+
+
+def _take_back_stale(leftovers: Iterable[Path]) -> None:
+    """Remove those of `leftovers` (what a kill left unfinished: '.tmp-*' unpack folders, a partial download) that
+    are a day old (STALE_UNPACK_S), so not one a process is writing now. A day since it last changed in any way: an
+    unpack folder's mtime alone is the archive's own where it has a './' member (tar -C folder -cf x.tar .), which
+    tarfile sets once every member is written, so the whole unpack of another process (of any wildgan), about to be
+    renamed into place, looked years old and was removed under it. Its ctime (on Windows, when it was made) no
+    archive sets."""
+    for old in leftovers:
+        try:
+            st = old.lstat()
+            if time.time() - max(st.st_mtime, st.st_ctime) <= STALE_UNPACK_S:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        except OSError:
+            pass
+
+
+def _renamed(tmp: Path, final: Path) -> bool:
+    """Rename the unpack `tmp` to `final`: False where someone else finished first (a folder is there: the rename
+    never replaces one that holds anything)."""
+    try:
+        os.rename(tmp, final)
+        return True
+    except OSError:
+        if not final.is_dir():
+            raise
+        return False
 
 
 # the names a tar archive has (dataset_files.is_tar and the data-set names read them from here)
@@ -761,7 +837,9 @@ def _unpack_stems(name: str) -> tuple[str, ...]:
 
 # What made an unpack, its .source file's last line ('wildgan-unpack 2'): 2, names that differ only in case refused
 # where the cache's file system folds case (_check_case_clash). Before it: 1, a .source of the archive's path alone;
-# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack).
+# 0, no .source. An earlier one is checked again where it is reused (_check_earlier_unpack). Some of 1's, and all of
+# 0's, wrote members named with backslashes (Windows writers' 'normal\\000.png') as files of that name, flat: a tar's
+# were made folders (_tar_name) after .source files, a zip's (_zip_name) a little before; 2's are all folders.
 UNPACK_VERSION = 2
 _UNPACK_MARK = "wildgan-unpack "
 
@@ -787,22 +865,96 @@ def _unpack_version(unpacked: Path) -> int:
         return 0
 
 
-def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> None:
-    """Refuse `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, where the archive holds
-    names that differ only in case and the cache's file system folds case: that unpack kept one of each (an image
-    overwritten, two class folders merged) without a word, and was reused as it was. Its names are listed, not
-    unpacked again (which writes every file), and only on such a file system: elsewhere both names were kept.
-    elsewhere: as safe_extract's."""
-    if not _folds_case(unpacked.parent):
-        return
-    clash = _case_clash(_archive_members(archive, None))
-    if clash is not None:
+def _check_earlier_unpack(archive: Path, unpacked: Path, elsewhere: str) -> bool:
+    """Whether `unpacked`, the unpack of `archive` that a wildgan before UNPACK_VERSION 2 made, can be used as it is:
+    False where it holds a member named with backslashes as one file of that whole name (_flat_name), its folders
+    lost (read as a pile, its classes gone): it is to be unpacked again. Refused where the archive holds names that
+    differ only in case and the cache's file system folds case: that unpack kept one of each (an image overwritten,
+    two class folders merged) without a word, and was reused as it was. Neither unpacks it again to see (which writes
+    every file): the unpack's names are read, and the archive's listed only on such a file system (elsewhere both
+    names were kept). elsewhere: as safe_extract's.
+
+    Its answer (a refusal too) is remembered for the process (_EARLIER_CHECKED): where the unpack's record cannot be
+    brought up to date (a cache the user cannot write), each use came here again, and listed the whole archive
+    again on a file system that folds case, for each split and data set a run reads. (Whether it folds case, a
+    probe file's worth, is asked each time: the answer is the listing's and the unpack's walk.)"""
+    folds = _folds_case(unpacked.parent)
+    try:
+        st = os.stat(archive)
+        # (the archive's identity, not only what the unpack's key holds: a file written again at that path, of the
+        # same size and time, is another one)
+        seen: tuple[object, ...] | None = (str(unpacked), str(archive), elsewhere, folds, st.st_dev, st.st_ino,
+                                           st.st_size, st.st_mtime_ns)
+    except OSError:
+        seen = None
+    verdict = _EARLIER_CHECKED.get(seen) if seen is not None else None
+    if verdict is None:
+        verdict = _earlier_unpack_verdict(archive, unpacked, elsewhere, folds)
+        if seen is not None:
+            _EARLIER_CHECKED[seen] = verdict
+    if isinstance(verdict, str):
         # (left in place, not read: a job of the earlier wildgan may be reading it; swept a day after its last use
         # once the archive is made again, as the unpack of its earlier contents)
-        raise DataError(f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the "
-                        f"file system of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, "
-                        f"made by an earlier wildgan) kept only one of them; rename one and make the archive again, or "
-                        f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+        raise DataError(verdict)
+    return verdict
+
+
+# _check_earlier_unpack's answers in this process: (the unpack, the archive as given, elsewhere, whether the cache
+# folds case, the archive's device, inode, size and mtime) -> whether the unpack can be used as it is, or the
+# refusal that says why not
+_EARLIER_CHECKED: dict[tuple[object, ...], bool | str] = {}
+
+
+def _earlier_unpack_verdict(archive: Path, unpacked: Path, elsewhere: str, folds: bool) -> bool | str:
+    """_check_earlier_unpack's answer, worked out (folds: whether the cache's file system folds case): True, False,
+    or its refusal (what it raises)."""
+    if _flat_name(unpacked) is not None:
+        return False
+    if not folds:
+        return True
+    clash = _case_clash(_archive_members(archive, None))
+    if clash is None:
+        return True
+    return (f"{archive}: holds {clash[0]!r} and {clash[1]!r}, names that differ only in case, which the file system "
+            f"of {unpacked.parent} does not tell apart: its unpack there ({unpacked.name}, made by an earlier "
+            f"wildgan) kept only one of them; rename one and make the archive again, or "
+            f"{elsewhere.format('a folder on a file system that keeps case apart')}")
+
+
+def _flat_name(unpacked: Path) -> str | None:
+    """The first name in the unpack `unpacked` (its path there) that holds a backslash, or None: a member a wildgan
+    before UNPACK_VERSION 2 wrote as a file of its whole name ('normal\\000.png'), where this one makes folders of it
+    (_tar_name, _zip_name), which writes no backslash; None where '\\' separates folders (Windows: every wildgan made
+    folders of it there). Its names only (no file is opened or statted), stopping at the first."""
+    if "\\" in (os.sep, os.altsep):
+        return None
+    todo = [unpacked]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for e in entries:
+                    if "\\" in e.name:
+                        return os.path.relpath(e.path, unpacked)
+                    if e.is_dir(follow_symlinks=False):
+                        todo.append(Path(e.path))
+        except OSError:
+            continue
+    return None
+
+
+def _mark_earlier(unpacked: Path, archive: Path) -> None:
+    """Write the record of `unpacked`, an earlier wildgan's unpack of `archive`, as that wildgan wrote it (the
+    archive's path alone, UNPACK_VERSION 1): where it is found it is checked again (_check_earlier_unpack), and the
+    sweep can tell what it holds. Where it cannot be written, the record there (this wildgan's, written before a
+    rename that lost) is removed: no record is read as an earlier wildgan's too."""
+    src = _source_file(unpacked)
+    try:
+        atomic_write_text(src, f"{archive}\n")
+    except OSError:
+        try:
+            src.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _mark_used(unpacked: Path, archive: Path) -> None:
@@ -889,6 +1041,10 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     md5 = md5 or CIFAR10_MD5
     root = Path(root)
     target = root / "cifar-10-batches-py"
+    # what a killed call left (its unpack, its partial download) holds the data set's size that nothing else frees;
+    # taken back here, before the data set found whole returns: the call every later run makes
+    if root.is_dir():
+        _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
     if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():
         return target
     archive = root / "cifar-10-python.tar.gz"
