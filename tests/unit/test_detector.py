@@ -3845,6 +3845,47 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
     assert not (relative / "fit_ids.json").exists()
 
 
+def test_an_older_fit_s_relative_files_kept_in_fit_ids_json_are_refused_as_from_its_cache(tmp_path, one_thread,
+                                                                                         monkeypatch) -> None:
+    """An older fit's relative paths, read from its training-score cache, are refused: nothing records the working
+    directory they are relative to. A resume keeps them in fit_ids.json first (data.splits.keep_cached_fit_ids),
+    with no working directory either, and stays so where it is refused (here: fit(resume=True) from another
+    directory, whose pngs/ holds other images). They were then read relative to whatever the current directory was:
+    taken without a word from fit's own, called "changed" from any other. Refused the same way now, from both."""
+    import shutil
+
+    run = tmp_path / "relative"
+    files = _pngs(tmp_path / "pngs")
+    monkeypatch.chdir(tmp_path)
+    relative = [f"pngs/{i:03d}.png" for i in range(24)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(relative)
+    _as_before_fit_ids(run)
+    other = tmp_path / "elsewhere"
+    (other / "pngs").mkdir(parents=True)
+    for i, f in enumerate(files):
+        shutil.copy(f, other / "pngs" / f"{23 - i:03d}.png")          # (the same names, other pixels)
+    monkeypatch.chdir(other)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
+            Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                     contamination=0.2).fit(relative, resume=True)
+    assert json.loads((run / "fit_ids.json").read_text())["cwd"] is None      # (kept from the cache before)
+    for where in (tmp_path, other):
+        monkeypatch.chdir(where)
+        with pytest.raises(DataError, match=re.escape(
+                f"{run}: trained by Detector.fit on a list of files named by relative paths (pngs/000.png, "
+                f"pngs/001.png, pngs/002.png and 21 more), which {run / 'fit_ids.json'} records without the working "
+                f"directory they are relative to (as where they were kept from the training-score cache of an older "
+                f"wildgan, before fit_ids.json, which does not record it); and train_scores.csv is missing or stale: "
+                f"the training scores cannot be computed from the run alone; from the directory Detector.fit ran in, "
+                f"Detector(..., run_dir={str(run)!r}).fit(X, resume=True)")):
+            run_training_scores(run, device="cpu")
+
+
 def test_a_fit_on_a_list_of_files_all_gone_names_them_and_the_list(tmp_path, one_thread, monkeypatch) -> None:
     """With every file of a fit's list gone (and the training-score caches with them), the error said "none of the
     24 files is there now": neither a file nor fit_ids.json, where one file gone is named by its path. It names the
