@@ -3825,6 +3825,16 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
         det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
                        contamination=0.2).fit(files)
     _as_before_fit_ids(run)
+    # fit_ids.json and the caches are read once for the list (they were read twice: tens of thousands of rows for
+    # a large fit); the ids are kept in fit_ids.json only by a scoring that writes the cache (not this one)
+    import wildgan.data.splits as splits
+
+    reads: list[str] = []
+    for name in ("read_fit_ids", "cached_fit_ids"):
+        monkeypatch.setattr(splits, name, lambda *a, _f=getattr(splits, name), _n=name: reads.append(_n) or _f(*a))
+    assert np.array_equal(run_training_scores(run, device="cpu", write=False)["a"], det.decision_scores_)
+    assert sorted(reads) == ["cached_fit_ids", "read_fit_ids"], reads
+    monkeypatch.undo()
     assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
     assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == (files, None)
 
