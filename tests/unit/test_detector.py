@@ -2829,6 +2829,31 @@ def test_from_run_without_skip_bad_keeps_fit_s_f1_threshold_where_the_cache_was_
     assert not any("no longer cached" in w for w in said), said
 
 
+def test_training_scores_refused_without_skip_bad_say_their_cache_is_there_but_leaves_a_file_out(tmp_path,
+                                                                                                 capsys) -> None:
+    """A training-score cache written with skip_bad is current but read only with skip_bad. Computing the scores
+    again without it, the file still unreadable, the error called that cache "missing or stale": it is there, of
+    these networks, and skip_bad (as the caller gives it: skip_bad=True, the CLI's --skip-bad) reads it."""
+    from wildgan.cli import main
+
+    run, pile, _, _ = _f1_fit_run_cached_with_skip_bad(tmp_path)
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert said.startswith(f"{run / 'train_scores.csv'} was computed with skip_bad=True, which left out 1 file "
+                           f"unreadable by then (such a cache is read only with skip_bad=True), and computing the "
+                           f"training scores again needs the run's training images: "), said
+    assert str(pile / "03.png") in said and "missing or stale" not in said, said
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(run), "--data", str(pile / "00.png"), "--threshold", "contamination",
+                     "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "was computed with --skip-bad, which left out 1 file unreadable by then (such a cache is read only " \
+           "with --skip-bad)" in err and "missing or stale" not in err, err
+
+
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:
     """A run trained with --skip-bad reads its training images so whatever the caller asks: its training scores leave
     a file unreadable since training out without --skip-bad now, and take the cache as it is. The warning said they

@@ -380,11 +380,18 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
     def state() -> str:
         # what is wrong with the cache, as the errors below say it: damaged (said above by read_train_scores, the
-        # CSV's reason, or its key's named), else not there or not of these networks
-        if not damaged:
-            return "is missing or stale"
-        own = f"{csv_path}: "
-        return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
+        # CSV's reason, or its key's named); current but leaving out files unreadable when it was written, which
+        # only skip_bad reads (not "missing or stale": it is there, and skip_bad is the way to it); else not there
+        # or not of these networks
+        if damaged:
+            own = f"{csv_path}: "
+            return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
+        left = [] if skip_bad or model.cfg.data.skip_bad else cache_left_out(run_dir, model, batch_mode) or []
+        if left:
+            s = "s" if len(left) != 1 else ""
+            return (f"was computed with {skip_option}, which left out {len(left)} file{s} unreadable by then (such a "
+                    f"cache is read only with {skip_option})")
+        return "is missing or stale"
 
     fit = bool(info.get("detector_input"))
     # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them, or, for a run trained before
