@@ -2829,6 +2829,31 @@ def test_from_run_without_skip_bad_keeps_fit_s_f1_threshold_where_the_cache_was_
     assert not any("no longer cached" in w for w in said), said
 
 
+def test_the_report_shows_fit_s_f1_threshold_where_its_protocol_s_cache_was_written_with_skip_bad(tmp_path) -> None:
+    """The report's row of fit's threshold read fit's protocol's training-score cache with the report's skip_bad:
+    one written with skip_bad hid fit's f1 row, saying its scores were "missing or no longer of these networks'
+    scoring", which they are not. fit's f1 is a recorded value (the cache is only evidence that these networks'
+    scores are there, as from_run reads it): shown, its training images flagged counted among those the cache holds,
+    which the page says. Here the report is of the isolated protocol, whose cache is whole (the file restored)."""
+    from wildgan.evaluation.report import run_report
+
+    run, pile, good, det = _f1_fit_run_cached_with_skip_bad(tmp_path)
+    (pile / "03.png").write_bytes(good)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        run_report(run, top_k_images=0, device="cpu", controls=False, batch_mode="isolated")
+    assert not [str(w.message) for w in got if "03.png" in str(w.message)], [str(w.message) for w in got]
+    md = (run / "report" / "report.md").read_text()
+    assert "missing or no longer" not in md
+    (row,) = [r for r in md.splitlines() if r.startswith("| Detector.fit's: f1 on fit's validation set, mixed ")]
+    value, flagged = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert float(value) == pytest.approx(det.threshold_, rel=1e-5) and flagged.split()[1:3] == ["of", "19"], row
+    assert "Its training images flagged are counted among the 19 whose scores train_scores.csv holds: computed " \
+           "with skip_bad=True, which left out 1 file unreadable by then." in md
+    assert "| contamination, c = 0.05 | " in md and "of 20 (" in md         # (the report's own rules: all 20)
+
+
 def test_training_scores_refused_without_skip_bad_say_their_cache_is_there_but_leaves_a_file_out(tmp_path,
                                                                                                  capsys) -> None:
     """A training-score cache written with skip_bad is current but read only with skip_bad. Computing the scores
