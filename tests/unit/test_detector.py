@@ -2829,6 +2829,56 @@ def test_from_run_without_skip_bad_keeps_fit_s_f1_threshold_where_the_cache_was_
     assert not any("no longer cached" in w for w in said), said
 
 
+def test_the_report_shows_fit_s_f1_threshold_where_its_protocol_s_cache_was_written_with_skip_bad(tmp_path) -> None:
+    """The report's row of fit's threshold read fit's protocol's training-score cache with the report's skip_bad:
+    one written with skip_bad hid fit's f1 row, saying its scores were "missing or no longer of these networks'
+    scoring", which they are not. fit's f1 is a recorded value (the cache is only evidence that these networks'
+    scores are there, as from_run reads it): shown, its training images flagged counted among those the cache holds,
+    which the page says. Here the report is of the isolated protocol, whose cache is whole (the file restored)."""
+    from wildgan.evaluation.report import run_report
+
+    run, pile, good, det = _f1_fit_run_cached_with_skip_bad(tmp_path)
+    (pile / "03.png").write_bytes(good)
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        run_report(run, top_k_images=0, device="cpu", controls=False, batch_mode="isolated")
+    assert not [str(w.message) for w in got if "03.png" in str(w.message)], [str(w.message) for w in got]
+    md = (run / "report" / "report.md").read_text()
+    assert "missing or no longer" not in md
+    (row,) = [r for r in md.splitlines() if r.startswith("| Detector.fit's: f1 on fit's validation set, mixed ")]
+    value, flagged = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert float(value) == pytest.approx(det.threshold_, rel=1e-5) and flagged.split()[1:3] == ["of", "19"], row
+    assert "Its training images flagged are counted among the 19 whose scores train_scores.csv holds: computed " \
+           "with skip_bad=True, which left out 1 file unreadable by then." in md
+    assert "| contamination, c = 0.05 | " in md and "of 20 (" in md         # (the report's own rules: all 20)
+
+
+def test_training_scores_refused_without_skip_bad_say_their_cache_is_there_but_leaves_a_file_out(tmp_path,
+                                                                                                 capsys) -> None:
+    """A training-score cache written with skip_bad is current but read only with skip_bad. Computing the scores
+    again without it, the file still unreadable, the error called that cache "missing or stale": it is there, of
+    these networks, and skip_bad (as the caller gives it: skip_bad=True, the CLI's --skip-bad) reads it."""
+    from wildgan.cli import main
+
+    run, pile, _, _ = _f1_fit_run_cached_with_skip_bad(tmp_path)
+    with pytest.raises(DataError) as e:
+        run_training_scores(run, device="cpu")
+    said = str(e.value)
+    assert said.startswith(f"{run / 'train_scores.csv'} was computed with skip_bad=True, which left out 1 file "
+                           f"unreadable by then (such a cache is read only with skip_bad=True), and computing the "
+                           f"training scores again needs the run's training images: "), said
+    assert str(pile / "03.png") in said and "missing or stale" not in said, said
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(run), "--data", str(pile / "00.png"), "--threshold", "contamination",
+                     "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "was computed with --skip-bad, which left out 1 file unreadable by then (such a cache is read only " \
+           "with --skip-bad)" in err and "missing or stale" not in err, err
+
+
 def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:
     """A run trained with --skip-bad reads its training images so whatever the caller asks: its training scores leave
     a file unreadable since training out without --skip-bad now, and take the cache as it is. The warning said they
@@ -3825,6 +3875,16 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
         det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
                        contamination=0.2).fit(files)
     _as_before_fit_ids(run)
+    # fit_ids.json and the caches are read once for the list (they were read twice: tens of thousands of rows for
+    # a large fit); the ids are kept in fit_ids.json only by a scoring that writes the cache (not this one)
+    import wildgan.data.splits as splits
+
+    reads: list[str] = []
+    for name in ("read_fit_ids", "cached_fit_ids"):
+        monkeypatch.setattr(splits, name, lambda *a, _f=getattr(splits, name), _n=name: reads.append(_n) or _f(*a))
+    assert np.array_equal(run_training_scores(run, device="cpu", write=False)["a"], det.decision_scores_)
+    assert sorted(reads) == ["cached_fit_ids", "read_fit_ids"], reads
+    monkeypatch.undo()
     assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
     assert read_fit_ids(run, json.loads((run / "split.json").read_text())) == (files, None)
 
@@ -3843,6 +3903,47 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
             f"Detector.fit ran in, Detector(..., run_dir={str(relative)!r}).fit(X, resume=True)")):
         run_training_scores(relative, device="cpu")
     assert not (relative / "fit_ids.json").exists()
+
+
+def test_an_older_fit_s_relative_files_kept_in_fit_ids_json_are_refused_as_from_its_cache(tmp_path, one_thread,
+                                                                                         monkeypatch) -> None:
+    """An older fit's relative paths, read from its training-score cache, are refused: nothing records the working
+    directory they are relative to. A resume keeps them in fit_ids.json first (data.splits.keep_cached_fit_ids),
+    with no working directory either, and stays so where it is refused (here: fit(resume=True) from another
+    directory, whose pngs/ holds other images). They were then read relative to whatever the current directory was:
+    taken without a word from fit's own, called "changed" from any other. Refused the same way now, from both."""
+    import shutil
+
+    run = tmp_path / "relative"
+    files = _pngs(tmp_path / "pngs")
+    monkeypatch.chdir(tmp_path)
+    relative = [f"pngs/{i:03d}.png" for i in range(24)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(relative)
+    _as_before_fit_ids(run)
+    other = tmp_path / "elsewhere"
+    (other / "pngs").mkdir(parents=True)
+    for i, f in enumerate(files):
+        shutil.copy(f, other / "pngs" / f"{23 - i:03d}.png")          # (the same names, other pixels)
+    monkeypatch.chdir(other)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
+            Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                     contamination=0.2).fit(relative, resume=True)
+    assert json.loads((run / "fit_ids.json").read_text())["cwd"] is None      # (kept from the cache before)
+    for where in (tmp_path, other):
+        monkeypatch.chdir(where)
+        with pytest.raises(DataError, match=re.escape(
+                f"{run}: trained by Detector.fit on a list of files named by relative paths (pngs/000.png, "
+                f"pngs/001.png, pngs/002.png and 21 more), which {run / 'fit_ids.json'} records without the working "
+                f"directory they are relative to (as where they were kept from the training-score cache of an older "
+                f"wildgan, before fit_ids.json, which does not record it); and train_scores.csv is missing or stale: "
+                f"the training scores cannot be computed from the run alone; from the directory Detector.fit ran in, "
+                f"Detector(..., run_dir={str(run)!r}).fit(X, resume=True)")):
+            run_training_scores(run, device="cpu")
 
 
 def test_a_fit_on_a_list_of_files_all_gone_names_them_and_the_list(tmp_path, one_thread, monkeypatch) -> None:

@@ -750,6 +750,43 @@ def test_an_older_fit_s_run_resumed_from_the_command_line_keeps_fit_s_ids_from_i
     assert read_fit_ids(run, info) == (fit_ids, None)
 
 
+def test_an_older_fit_s_run_in_a_read_only_folder_is_refused_a_resume_before_its_data_is_decoded(
+        tmp_path, monkeypatch, capsys) -> None:
+    """fit_ids.json is written by train_run, after the command line's data is decoded (minutes for a large folder):
+    where it cannot be written because the run folder cannot be written at all (a read-only file system, no
+    permission), `wildgan train --resume` says so before it reads the data, in terms of --out (_check_train_out's probe
+    of the folder), and changes nothing. We test as root too: writes under the run folder are made to fail."""
+    import errno
+    import os
+
+    import wildgan.cli.train as cli_train
+    from wildgan.cli import main
+
+    pile, run = _fit_on_a_folder(tmp_path)
+    (run / "fit_ids.json").unlink()                 # a run of a wildgan before fit_ids.json
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    mkdir, os_open = os.mkdir, os.open
+
+    def under(p) -> bool:
+        return os.path.abspath(os.fsdecode(p)).startswith(f"{run}{os.sep}")
+
+    def read_only(p, *a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(p))
+
+    def decoded(*a, **k):
+        raise AssertionError("the data was decoded before the unwritable run folder was refused")
+
+    monkeypatch.setattr(os, "mkdir", lambda p, *a, **k: read_only(p) if under(p) else mkdir(p, *a, **k))
+    monkeypatch.setattr(os, "open", lambda p, flags, *a, **k: read_only(p) if under(p) and flags & (
+        os.O_WRONLY | os.O_RDWR | os.O_CREAT) else os_open(p, flags, *a, **k))
+    monkeypatch.setattr(cli_train, "_train_setup", decoded)
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"wildgan: error: cannot write --out {run}: read-only file system" in err, err
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
 def test_an_older_fit_s_run_resumed_by_train_run_keeps_fit_s_ids_from_its_cache(tmp_path, monkeypatch) -> None:
     """The Python API's resume of a Detector.fit run of a wildgan before fit_ids.json (train_run(cfg, RUN,
     resume=True) on the run's own config, as replay_run gives it) did not keep fit's ids, which only its

@@ -274,7 +274,9 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
     # a bare "[Errno 30] Read-only file system" from the first mkdir
     check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
     # (an older Detector.fit run's ids, kept only in its training-score cache, are kept in fit_ids.json by train_run
-    # itself before a resume writes anything: data.splits.keep_cached_fit_ids_before_resume, for every caller)
+    # itself before a resume writes anything: data.splits.keep_cached_fit_ids_before_resume, for every caller. That
+    # comes after the data is decoded; a run folder that cannot be written at all is refused by the probe above,
+    # before it: only a fault of that one file, in a folder that can be written, is left to train_run to say)
 
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:

@@ -1446,7 +1446,9 @@ def keep_cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> None:
         return
     cached = cached_fit_ids(run_dir, info)
     if cached is not None and names_files(cached[0]):
-        # (fit's working directory, which relative ids were relative to, is not in the cache)
+        # (fit's working directory, which relative ids were relative to, is not in the cache: recorded as unknown,
+        # and a fit on a list of files named so is refused as from the cache, not read from the reader's directory,
+        # scoring.train_scores._fit_files; kept all the same, as a folder's ids still name a file gone from it)
         write_fit_ids(run_dir, cached[0], here=False)
 
 

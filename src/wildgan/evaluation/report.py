@@ -1221,6 +1221,15 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
     mode = str(rec.get("batch_mode", "mixed"))
     scores = cached if cached is not None and mode == batch_mode else \
         read_train_scores(run_dir, model, mode, skip_bad=skip_bad)
+    left = 0
+    if (not scores or name not in scores) and thr.rule == "f1" and not (skip_bad or model.cfg.data.skip_bad):
+        # fit's f1 value is fixed (chosen on a validation set the run does not keep): the cache is read only as
+        # evidence that these networks' scores under fit's settings are still there, and for the training images
+        # the row counts flagged, which a cache written with skip_bad holds too, as Detector.from_run reads it
+        # (detector._recorded_f1). Read with the report's skip_bad, the row was left out as "missing or no longer of
+        # these networks' scoring", which it is not. Quietly: the read above said what was wrong with the cache
+        scores = read_train_scores(run_dir, model, mode, skip_bad=True, say=False)
+        left = len(cache_left_out(run_dir, model, mode) or []) if scores else 0
     if not scores or name not in scores:
         return None, (f"The Detector's threshold ({FIT_THRESHOLD_FILE}) is not shown: the {mode} protocol's "
                       f"training scores it was taken from are missing or no longer of these networks' scoring.")
@@ -1238,12 +1247,16 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
         label = (f"contamination, c = {row.params['contamination']:g}" if thr.rule == "contamination"
                  else f"mad, k = {row.params['k']:g}")
     how = f", {mode} protocol" if mode != batch_mode else ""
+    # (its training images flagged are counted among fewer than the other rows' where its cache leaves files out)
+    opt, s = skip_bad_option(), "s" if left != 1 else ""
+    fewer = (f" Its training images flagged are counted among the {len(own)} whose scores {_cache_name(mode)} "
+             f"holds: computed with {opt}, which left out {left} file{s} unreadable by then." if left else "")
     return (f"Detector.fit's: {label}{how}", row, own, mode), (
         f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
         f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
         f"predict flags, and the rule Detector.from_run(RUN) thresholds by unless given another. A threshold "
         f"chosen after fit (set_threshold, set_params) is not written to the run: the Detector holds it "
-        f"(threshold_), and det.save keeps it.")
+        f"(threshold_), and det.save keeps it.{fewer}")
 
 
 def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None,

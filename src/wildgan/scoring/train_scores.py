@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -349,9 +349,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     folder or data-set file fit read, or the list of files it was given (its fit_ids.json), read again in fit's order
     and checked by its pixels (fit named the images by the paths it was given); one of a fit on in-memory images
     cannot be read again, and is refused, as is one on a list of files by a wildgan before fit_ids.json, unless a
-    training-score cache of the run names them by absolute paths (_cached_fit_files)."""
+    training-score cache of the run names them by absolute paths (_fit_files; relative ones, whose working directory
+    nothing records, are refused wherever they are read from)."""
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
-    from ..data.splits import FIT_IDS_FILE, decoded_apart, read_fit_ids
+    from ..data.splits import FIT_IDS_FILE, decoded_apart
     from ..data.decode_pool import unreadable_files_error
     from ..data.dataset_files import is_archive
     from ..data.readers import is_dataset_file, missing_run_data_error
@@ -379,27 +380,36 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
     def state() -> str:
         # what is wrong with the cache, as the errors below say it: damaged (said above by read_train_scores, the
-        # CSV's reason, or its key's named), else not there or not of these networks
-        if not damaged:
-            return "is missing or stale"
-        own = f"{csv_path}: "
-        return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
+        # CSV's reason, or its key's named); current but leaving out files unreadable when it was written, which
+        # only skip_bad reads (not "missing or stale": it is there, and skip_bad is the way to it); else not there
+        # or not of these networks
+        if damaged:
+            own = f"{csv_path}: "
+            return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
+        left = [] if skip_bad or model.cfg.data.skip_bad else cache_left_out(run_dir, model, batch_mode) or []
+        if left:
+            s = "s" if len(left) != 1 else ""
+            return (f"was computed with {skip_option}, which left out {len(left)} file{s} unreadable by then (such a "
+                    f"cache is read only with {skip_option})")
+        return "is missing or stale"
 
     fit = bool(info.get("detector_input"))
-    # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them (one of a run trained before
-    # fit wrote that file, or on images given in memory, records none)
+    # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them, or, for a run trained before
+    # fit wrote that file, as its training-score cache does (one trained on images given in memory records none)
     listed = _fit_files(run_dir, info) if fit and not model.cfg.data.data else None
-    # (a run trained before fit_ids.json: the list of files as its training-score cache names them, if it does)
-    cached = _cached_fit_files(run_dir, info) if fit and not model.cfg.data.data and \
-        read_fit_ids(run_dir, info) is None else None
-    if cached is not None and not cached[1]:
-        # paths relative to fit's working directory, which the cache does not record: read from this one, they may
-        # name other files (the pixel check would catch it, but the error would call the run's files changed)
+    if listed is not None and listed.base is None:
+        # paths relative to fit's working directory, which neither the cache nor fit_ids.json kept from it records:
+        # read from this one, they may name other files (the pixel check would catch it, but the error would call
+        # the run's files changed), and from the right one they were taken without a word of which directory counts
+        kept = (f"only {listed.record} records (an older wildgan, before {FIT_IDS_FILE}), not the working "
+                f"directory they are relative to" if listed.record.name != FIT_IDS_FILE else
+                f"{listed.record} records without the working directory they are relative to (as where they were "
+                f"kept from the training-score cache of an older wildgan, before {FIT_IDS_FILE}, which does not "
+                f"record it)")
         raise DataError(f"{run_dir}: trained by Detector.fit on a list of files named by relative paths "
-                        f"({_first_paths(cached[0], 3)}), which only {cached[2]} records (an older wildgan, before "
-                        f"{FIT_IDS_FILE}), not the working directory they are relative to; and {csv_path.name} "
-                        f"{state()}: the training scores cannot be computed from the run alone; from the directory "
-                        f"Detector.fit ran in, {_fit_again(run_dir)} (and records the files in {FIT_IDS_FILE})")
+                        f"({_first_paths(listed.ids, 3)}), which {kept}; and {csv_path.name} {state()}: the training "
+                        f"scores cannot be computed from the run alone; from the directory Detector.fit ran in, "
+                        f"{_fit_again(run_dir)} (and records the files in {FIT_IDS_FILE})")
     if fit and not model.cfg.data.data and listed is None:
         # A Detector.fit on arrays records no place to read them from; a fit on a folder or a data-set file records
         # its absolute path, and one on a list of files the files, and is read back below (in the order fit read
@@ -415,10 +425,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         data = (as_fit_read(model.cfg, run_dir / "config.json", note=lambda _: None) or model.cfg).data
     data = replace(data, skip_bad=True) if skip_bad else data
     # (a list's files named in the errors below as the files fit was given: the list itself is nowhere else)
-    files_of = f"the files Detector.fit was given (listed in {cached[2] if cached else run_dir / FIT_IDS_FILE})"
+    files_of = f"the files Detector.fit was given (listed in {listed.record if listed else run_dir / FIT_IDS_FILE})"
     try:
-        if split is None and listed is not None:
-            split = _read_fit_files(*listed, model, info, bool(data.skip_bad), files_of)
+        if split is None and listed is not None and listed.base is not None:
+            split = _read_fit_files(listed.ids, listed.base, model, info, bool(data.skip_bad), files_of)
         split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
@@ -463,7 +473,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                 held.say()               # the file named above: named before the error that refers to it
             # another file or folder at the recorded place (data.source_identity): which, and where to put it back
             replaced = source_replaced(info, split.info)
-            names_them = cached[2].name if cached else FIT_IDS_FILE
+            names_them = listed.record.name if listed else FIT_IDS_FILE
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
                    f"Restore those files as they were when {run_dir} was trained ({names_them} names them, "
                    f"split.json records their pixel checksums), or train a run on the data as it is now"
@@ -590,9 +600,10 @@ def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, 
     if split.info.get("fit_files"):
         # a fit on a list of files, read back from that list (_read_fit_files): none added, the ones not read gone,
         # named where they were (a relative one under fit's working directory)
-        base = _fit_files(run_dir, info)
+        listed = _fit_files(run_dir, info)
+        base = listed.base if listed else None
         now_read = set(read_ids)
-        lost = [str(base[1] / r) if base else r for r in recorded if r not in now_read]
+        lost = [str(base / r) if base else r for r in recorded if r not in now_read]
         # (one there but unreadable, left out under skip_bad, is named by the read's warning, not as gone)
         lost = [p for p in lost if p not in unreadable and not Path(p).is_file()]
         return [f"{len(lost)} trained-on file{'s' if len(lost) != 1 else ''} not there now: "
@@ -659,35 +670,39 @@ def _same_file(fit_id: str, read_id: str) -> bool:
     return fit_id == read_id or 0 < len(ours) <= len(theirs) and theirs[len(theirs) - len(ours):] == ours
 
 
-def _fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], Path] | None:
-    """(the files a Detector.fit on a list of file paths trained on, as it named them, in its order; the folder
-    relative ones are relative to: fit's working directory, where recorded, else this one), or None where the run
-    does not hold them (a run trained on images given in memory, whose ids name no file: arrays, PIL images; one
-    trained before fit recorded them in fit_ids.json, but where its training-score cache holds them as absolute
-    paths: _cached_fit_files)."""
-    from ..data.splits import IN_MEMORY_ID, read_fit_ids
+class FitFiles(NamedTuple):
+    """The files a Detector.fit on a list of file paths trained on (_fit_files). ids: as fit named them, in its order.
+    base: the folder relative ones are relative to (fit's working directory, where recorded; this one where every
+    id is absolute, which reads back from any), None where some are relative and nothing records that directory:
+    such ids name no file for sure, and are refused (run_training_scores). record: the file they were read from,
+    fit_ids.json or, for a run trained before fit wrote it, a training-score cache (data.splits.cached_fit_ids)."""
+    ids: list[str]
+    base: Path | None
+    record: Path
+
+
+def _fit_files(run_dir: Path, info: dict[str, Any]) -> FitFiles | None:
+    """The files a Detector.fit on a list of file paths trained on (FitFiles), from the run's fit_ids.json, else,
+    for a run trained before fit wrote it, from a training-score cache that holds them (checked against split.json's
+    checksum of fit's ids and their count); or None where the run holds none (a run trained on images given in
+    memory, whose ids name no file: arrays, PIL images). Each file read once: the caller takes all it needs from
+    this one call. Relative ids whose working directory is not recorded (a cache's, or a fit_ids.json that kept them
+    from one: data.splits.keep_cached_fit_ids) get base None, wherever they came from."""
+    from ..data.splits import FIT_IDS_FILE, IN_MEMORY_ID, cached_fit_ids, read_fit_ids
 
     got = read_fit_ids(run_dir, info)
+    record = Path(run_dir) / FIT_IDS_FILE
     if got is None:
-        cached = _cached_fit_files(run_dir, info)
-        got = (cached[0], None) if cached is not None and cached[1] else None
+        cached = cached_fit_ids(run_dir, info)
+        got, record = ((cached[0], None), cached[1]) if cached is not None else (None, record)
     # (a list that mixed arrays or PIL images with paths: those images cannot be read back)
     if got is None or not got[0] or any(IN_MEMORY_ID.fullmatch(i) for i in got[0]):
         return None
-    return got[0], Path(got[1]) if got[1] else Path.cwd()
-
-
-def _cached_fit_files(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], bool, Path] | None:
-    """For a Detector.fit on a list of file paths by a wildgan before fit_ids.json: (the files, as fit named them, in
-    its order; whether every one is an absolute path, which reads back from any working directory; the cache they
-    were read from) where a training-score cache of the run holds them (data.splits.cached_fit_ids: of split.json's
-    checksum and count), else None (none does, or its ids are of images given in memory)."""
-    from ..data.splits import IN_MEMORY_ID, cached_fit_ids
-
-    cached = cached_fit_ids(run_dir, info)
-    if cached is None or not cached[0] or any(IN_MEMORY_ID.fullmatch(i) for i in cached[0]):
-        return None
-    return cached[0], all(Path(i).is_absolute() for i in cached[0]), cached[1]
+    ids, cwd = got
+    if cwd is not None:
+        return FitFiles(ids, Path(cwd), record)
+    # (relative to no recorded directory: read from the current one, they would name whatever files are found there)
+    return FitFiles(ids, Path.cwd() if all(Path(i).is_absolute() for i in ids) else None, record)
 
 
 def _read_fit_files(ids: list[str], base: Path, model: Any, info: dict[str, Any], skip_bad: bool, where: str
