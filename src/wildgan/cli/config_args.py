@@ -68,13 +68,15 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
     (argv: the words after `train`), gives the run config's `field` (('--total-kimg', 'train.total_kimg') -> 1.0):
     its text converted as the command line converts it (argparse's type and choices, then run_config_from_args,
     the other options at their defaults). LookupError where the flag was not typed, or typed without a value (the
-    command line's parse says so); a ConfigError naming the flag where its value is refused."""
-    t = sub_parser(make_option_parser(), "train")
-    typed, texts = typed_options(t, argv), typed_texts(t, argv)
+    command line's parse says so); a ConfigError naming the flag where its value is refused. The command line is
+    read at each call, not before: only a refusal of a run's config file makes one."""
+    argv = list(argv)
 
     def value_of(flag: str, field: str) -> Any:
         from ..config import typed_option_texts
 
+        t = sub_parser(make_option_parser(), "train")
+        typed, texts = typed_options(t, argv), typed_texts(t, argv)
         action = t._option_string_actions.get(flag)
         if action is None or action.dest not in typed:
             raise LookupError(flag)
