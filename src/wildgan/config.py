@@ -64,6 +64,26 @@ def typed_option_texts(texts: dict[str, str]) -> Iterator[None]:
         _TYPED_TEXTS.reset(token)
 
 
+# The values the flags typed on the command line of the CLI's `train` give the settings of a run config, as a function
+# (flag, field) -> value that raises LookupError where the flag was not typed (cli.config_args.typed_setting_values
+# makes it; cli.main sets it): a run's own config file read inside (run_config_in) takes a typed flag's value for a
+# setting it refuses. Why: its refusal names that flag ("(the --total-kimg setting)"), and the flag given beside the
+# file was refused with the same words, as the whole file was checked before the flags were applied
+_TYPED_SETTINGS: contextvars.ContextVar[Callable[[str, str], Any] | None] = contextvars.ContextVar(
+    "wildgan_typed_settings", default=None)
+
+
+@contextmanager
+def typed_settings(value_of: Callable[[str, str], Any] | None) -> Iterator[None]:
+    """Inside, a run's own config file (run_config_in) takes the value `value_of(flag, field)` for a setting it refuses
+    whose flag the command line typed (LookupError: it did not); None: the files are read as they are."""
+    token = _TYPED_SETTINGS.set(value_of)
+    try:
+        yield
+    finally:
+        _TYPED_SETTINGS.reset(token)
+
+
 def typed_value(flag: str | None, v: Any) -> str | None:
     """`v`, the refused value of the option `flag`, as the user typed it on the command line (as_typed), where the
     text typed for `flag` reads as `v`; None elsewhere (no command line, a value from a file, another value)."""
@@ -113,6 +133,15 @@ def bad_setting(flag: str | None, field: str, problem: str, v: Any) -> ConfigErr
     typed = typed_value(flag, v) if named == flag else None
     return ConfigError(f"{named} {problem}, got {shown(v) if typed is None else typed}", setting=field, flag=flag,
                        problem=problem, value=v)
+
+
+def combined_settings(words: str, *settings: tuple[str, str, str, Any]) -> ConfigError:
+    """The refusal of settings that cannot go together: `words` with {0}, {1}, ... where each of `settings` (flag,
+    field, the value as the option takes it, the value) is named as setting_value_words names it, with the parts
+    kept (ConfigError.settings, and `words` as its problem) for a caller that names each setting as the place its
+    value came from (a --config file's key: cli.config_args) or takes a typed flag's value for one (run_config_in)."""
+    named = [setting_value_words(*one) for one in settings]
+    return ConfigError(words.format(*named), problem=words, settings=tuple(settings))
 
 
 def as_typed(v: Any) -> str:
@@ -531,10 +560,10 @@ class TrainConfig:
                 # (no flag: the options' on / off / auto are not the field's values, which the problem spells)
                 raise bad_setting(None, f"train.{name}", "must be true, false or null (auto)", getattr(self, name))
         if self.compile == "reduce-overhead" and self.cuda_graphs:
-            compiled = setting_value_words("--compile", "train.compile", "reduce-overhead", self.compile)
-            graphs = setting_value_words("--cuda-graphs", "train.cuda_graphs", "on", self.cuda_graphs)
-            raise ConfigError(f"{compiled} already uses CUDA graphs (per compiled region); it cannot be combined "
-                              f"with {graphs} (whole-iteration graphs)")
+            raise combined_settings("{0} already uses CUDA graphs (per compiled region); it cannot be combined with "
+                                    "{1} (whole-iteration graphs)",
+                                    ("--compile", "train.compile", "reduce-overhead", self.compile),
+                                    ("--cuda-graphs", "train.cuda_graphs", "on", self.cuda_graphs))
         if self.encoder_loss not in ("image", "latent", "none"):
             # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
             raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "
@@ -1279,18 +1308,55 @@ def load_config_file(path: Any) -> dict[str, Any]:
 
 def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
     """The RunConfig in d, a config file's contents (load_config_file), validated with errors naming `path`; None
-    when d is not a run's own config.json/yaml (sections data/net/train/...) but a flat file of option names."""
+    when d is not a run's own config.json/yaml (sections data/net/train/...) but a flat file of option names.
+
+    Inside typed_settings (`wildgan train` with the file, or --resume), a setting the file refuses whose flag is typed
+    beside it takes the flag's value instead, as the flag would once the file is read: the refusal names that flag
+    as the way to change the setting, and typed, it must."""
     if not ("train" in d and "data" in d and isinstance(d["train"], dict)):
         return None
-    try:
-        with file_values():
-            return run_config_from_dict(d, check_types=True)
-    except ConfigError as e:
+    replaced: set[str] = set()
+    while True:
+        try:
+            with file_values():
+                return run_config_from_dict(d, check_types=True)
+        except ConfigError as e:
+            refused = e
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{path}: invalid value: {e}") from None
+        taken = _take_typed_setting(refused, replaced)
+        if taken is not None:
+            # the flag given beside the file changes this setting: the file's value is not used, and is not refused
+            section, name, value = taken
+            d = {**d, section: {**(d.get(section) or {}), name: value}}
+            continue
         # a command's user is told of the option too (`wildgan train --config`: a flag beside it changes it)
-        setting = f" (the {e.flag} setting)" if e.setting and e.flag and in_cli() else ""
-        raise ConfigError(f"{path}: {e}{setting}") from None
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: invalid value: {e}") from None
+        setting = (f" (the {refused.flag} setting)" if refused.setting and refused.flag and in_cli()
+                   and refused.setting not in replaced else "")
+        raise ConfigError(f"{path}: {refused}{setting}") from None
+
+
+def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:
+    """(section, key, value) of a setting `refused` names (one, or one of settings that cannot go together) whose flag
+    the command line typed (typed_settings): the value it gives, which a run's config file read inside takes over its
+    own; None where no such flag was typed. Each setting once (`replaced` collects them): the typed value refused
+    again, beside the file's other settings, stays refused. A refusal of the typed value itself is raised, naming the
+    flag (the command line's error, not the file's)."""
+    value_of = _TYPED_SETTINGS.get()
+    if value_of is None:
+        return None
+    named = [(refused.flag, refused.setting)] if refused.setting else [(f, s) for f, s, *_ in refused.settings]
+    for flag, setting in named:
+        if not flag or not setting or "." not in setting or setting in replaced:
+            continue
+        try:
+            value = value_of(flag, setting)
+        except LookupError:
+            continue                  # (not typed: the refusal stands, and says which flag would change it)
+        replaced.add(setting)
+        section, _, name = setting.partition(".")
+        return section, name, value
+    return None
 
 
 def run_config_file(path: Any) -> RunConfig | None:

@@ -31,17 +31,21 @@ class ConfigError(WildganError, ValueError):
     'train.total_kimg'), None for any other refusal; `flag`, the option that sets it ('--total-kimg'), None where none
     does; `problem` ('must be a positive number') and `value`, the value refused. For a caller that knows where the
     value came from, to name it as that place spells it (a --config file's key: cli.config_args), not by matching the
-    words in the text.
+    words in the text. A refusal of settings that cannot go together (config.combined_settings) keeps `settings`, a
+    (flag, field, value as the option takes it, value) for each, and `problem`, its words with {0}, {1}, ... where
+    each is named; () for any other refusal.
 
     Instance attributes: a pickled copy keeps them."""
 
     def __init__(self, message: str, *, start_again: str | None = None, then: str = "", setting: str | None = None,
-                 flag: str | None = None, problem: str = "", value: object = None) -> None:
+                 flag: str | None = None, problem: str = "", value: object = None,
+                 settings: tuple[tuple[str, str, str, object], ...] = ()) -> None:
         super().__init__(f"{message}{start_again or ''}{then}")
         self.message = message
         self.start_again = start_again or None
         self.then = then
         self.setting, self.flag, self.problem, self.value = setting, flag, problem, value
+        self.settings = settings
 
     def with_start_again(self, start_again: str) -> ConfigError:
         """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise)."""

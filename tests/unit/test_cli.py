@@ -3938,7 +3938,7 @@ def test_threads_from_a_config_file_are_checked_as_on_the_command_line(tmp_path,
     assert dry_run(capsys, "--config", str(cfg))["train"]["threads"] == 2
     cfg.write_text("threads: -1\n")
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(cfg)]) == 2
-    assert (f'{cfg}: "threads" must be at least 0 (0 = torch\'s default), got -1 (the --threads setting)'
+    assert (f'{cfg}: threads must be at least 0 (0 = torch\'s default), got -1 (the --threads setting)'
             in capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
 

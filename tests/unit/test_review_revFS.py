@@ -21,9 +21,6 @@ def _labelled_npz(tmp_path: Path) -> Path:
     return p
 
 
-@pytest.mark.xfail(strict=True, reason="revFS: a run's own config file refused for one setting names the option "
-                   "'(the --total-kimg setting)', but that option given beside the file does not change it: the "
-                   "whole file is checked before the command line's flags are applied")
 def test_a_flag_given_beside_a_run_config_changes_the_setting_its_refusal_names(tmp_path: Path, capsys) -> None:
     """config.run_config_in adds '(the --X setting)' to a refusal of a run's own config file, for a command's user
     ('a flag beside it changes it', its comment; `--config`'s help: 'explicit flags change only what they control';

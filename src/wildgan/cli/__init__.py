@@ -35,14 +35,15 @@ from typing import Any
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from ..config import kernels_from_env, square_name, typed_option_texts
+from ..config import kernels_from_env, square_name, typed_option_texts, typed_settings
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import rank_tag, say_end, warn
 from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, data_config_from_args,
                           net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
-                          run_config_to_options, set_from_config, typed_options, typed_texts)
+                          run_config_to_options, set_from_config, typed_options, typed_setting_values,
+                          typed_texts)
 from .demo import cmd_demo
 from .distributed import refuse_torchrun_without_distributed
 from .evaluate import cmd_evaluate
@@ -198,6 +199,9 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
             if at is not None and argv[at] == "train":
                 # `--config FILE` and `--resume` install a file's values as the defaults of train's options
                 train = sub_parser(p, "train")
+                # a run's own config file given with --config (or --resume's) takes the value of a flag typed beside
+                # it for a setting it refuses: its refusal names that flag as the way to change it
+                kept.enter_context(typed_settings(typed_setting_values(argv[at + 1:])))
                 with copying_warnings(said_before):
                     argv = [*argv[:at + 1], *resume_config(argv[at + 1:], said_before.write)]
                 set_from_config(train, argv[at + 1:])

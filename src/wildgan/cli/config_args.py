@@ -63,6 +63,44 @@ def typed_texts(p: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, st
     return texts
 
 
+def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
+    """For config.typed_settings: value_of(flag, field), the value that `flag`, typed on this `train` command line
+    (argv: the words after `train`), gives the run config's `field` (('--total-kimg', 'train.total_kimg') -> 1.0):
+    its text converted as the command line converts it (argparse's type and choices, then run_config_from_args,
+    the other options at their defaults). LookupError where the flag was not typed, or typed without a value (the
+    command line's parse says so); a ConfigError naming the flag where its value is refused. The command line is
+    read at each call, not before: only a refusal of a run's config file makes one."""
+    argv = list(argv)
+
+    def value_of(flag: str, field: str) -> Any:
+        from ..config import typed_option_texts
+
+        t = sub_parser(make_option_parser(), "train")
+        typed, texts = typed_options(t, argv), typed_texts(t, argv)
+        action = t._option_string_actions.get(flag)
+        if action is None or action.dest not in typed:
+            raise LookupError(flag)
+        if action.nargs == 0:
+            value = action.const
+        elif action.dest in texts:
+            try:
+                value = t._get_values(action, [texts[action.dest]])
+            except argparse.ArgumentError as e:
+                # (argparse's own words, as its parse of the command line would say them after the file's refusal)
+                raise ConfigError(str(e)) from None
+        else:
+            raise LookupError(flag)
+        a = t.parse_args(["--out", "-"])                    # (every other option at its default)
+        setattr(a, action.dest, value)
+        with typed_option_texts(texts):
+            # (any power of two and channel count where not typed: only the flag's own fields are read)
+            cfg = run_config_from_args(a, a.resolution or 16, a.channels or 3)
+        section, _, name = field.partition(".")
+        return getattr(getattr(cfg, section), name)
+
+    return value_of
+
+
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
@@ -139,12 +177,14 @@ def _warn_if_run_files_disagree(run: Path) -> None:
     settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
     refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
     the user had not typed, without a word of the two files."""
-    from ..config import RunConfig, read_run_config, run_config_file
+    from ..config import RunConfig, read_run_config, run_config_file, typed_settings
     from ..errors import warn_user
     from ..training.run import run_differences
 
     try:
-        from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
+        # (the files as they are: a flag's value taken for a setting config.yaml refuses is not the file's)
+        with typed_settings(None):
+            from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
     except (WildganError, OSError):
         return                 # a file that does not read: the resume's own reading of it says which
     if not isinstance(from_yaml, RunConfig):
@@ -167,7 +207,8 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     if not known.config:
         return
     path = Path(known.config)
-    values = config_file_to_args(path)
+    d = load_config_file(path)              # (once: the values, the keys as written, and a refusal's words later)
+    values = config_file_to_args(path, d)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
     if unknown:
@@ -177,8 +218,11 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
                           f"or -){hint}")
-    keys = _written_keys(path)
-    p.set_defaults(**{k: _option_value(actions[k], v, path, keys.get(k)) for k, v in values.items()})
+    written = _written_keys(d)
+    p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
+                      for k, v in values.items()})
+    # for _said_with_config, which names a value the options' checks refuse by the file's key
+    p.set_defaults(config_written=written)
 
 
 def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -195,24 +239,25 @@ def _whole_config_hint(sections: list[str]) -> str:
             f"run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)")
 
 
-def _written_keys(path: Path) -> dict[str, str]:
-    """{dest: its key as a flat --config file writes it (total_kimg, or total-kimg)}; {} for a run's own config
-    file, whose keys are its sections' (config_file_to_args)."""
-    d = load_config_file(path)
+def _written_keys(d: dict[str, Any]) -> dict[str, tuple[str, Any]] | None:
+    """{dest: (its key as a flat --config file writes it (total_kimg, or total-kimg), its value there)} of the file's
+    contents `d`; None for a run's own config file, whose keys are its sections' (config_file_to_args)."""
     if "train" in d and "data" in d and isinstance(d["train"], dict):
-        return {}
-    return {str(k).replace("-", "_"): str(k) for k in d}
+        return None
+    return {str(k).replace("-", "_"): (str(k), v) for k, v in d.items()}
 
 
 def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None = None) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
     check defaults, so without this a bad value would surface later as a traceback or a message not naming the file.
     key: the value's key as the file writes it, which the refusal names, with the option it sets; the option alone
-    where the file has no such key (a run's own config, mapped onto the options)."""
+    where the file has no such key (a run's own config, mapped onto the options). The refused value is said as the
+    file has it, as a run config's refusals say theirs (config.shown: a string quoted, telling '1' from 1)."""
     from ..config import shown
 
     flag = option_flag(action.dest)
-    name = flag if key is None else f'"{key}"'
+    name = flag if key is None else key
+    raw = v
     setting = "" if key is None else f" (the {flag} setting)"
 
     def refused(problem: str) -> ConfigError:
@@ -251,17 +296,19 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
     else:
         raise refused(f"must be a string, got {shown(v, from_file=True)}")
     if action.choices is not None and v not in action.choices:
-        raise refused(f"must be one of {', '.join(map(str, action.choices))}, got {as_typed(v)}")
+        raise refused(f"must be one of {', '.join(map(str, action.choices))}, got {shown(raw, from_file=True)}")
     return v
 
 
-def config_file_to_args(path: Path) -> dict[str, Any]:
+def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
-    expresses are taken from the file by build_run_config (see there)."""
+    expresses are taken from the file by build_run_config (see there). d: the file's contents, where the caller
+    has read them already (load_config_file)."""
     from ..config import run_config_in
 
-    d = load_config_file(path)
+    if d is None:
+        d = load_config_file(path)
     if "train" in d and "data" in d and isinstance(d["train"], dict) and "net" not in d:
         # a hand-written file in a run config's layout with only the sections it changes: run_config_in's bare
         # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
@@ -535,27 +582,58 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
 def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None) -> ConfigError:
     """A refusal of the options resolved with a --config file, in the words of where the refused value came from: a
     flag typed on the command line by that flag; a flat file's key as the file writes it, naming the file and the
-    option it sets (`cfg.json: "total_kimg" must be a positive number, got 0 (the --total-kimg setting)`). Checked
+    option it sets (`cfg.json: total_kimg must be a positive number, got 0 (the --total-kimg setting)`). Checked
     inside config.file_values, a setting is named by its field, which was right for neither: `total_kimg must be a
     positive number, got 0.0 (options from the command line and cfg.json)` named no key of the file, and a typed
-    --total-kimg by a field the user had not written. Other refusals say both places, as before; one that names the
-    file already (a run's own config file, checked as it is read) is left as it is."""
-    from ..config import file_values, shown, typed_value
+    --total-kimg by a field the user had not written. Settings that cannot go together (ConfigError.settings) are
+    each named so (_combined_said). Other refusals say both places, as before; one that names the file already (a
+    run's own config file, checked as it is read) is left as it is."""
+    from ..config import shown, typed_value
 
     if not config or str(e).startswith(str(config)):
         return e
+    # (set_from_config's, as the file has them; None for a run's own config file)
+    written = getattr(a, "config_written", None)
+    if e.settings:
+        return _combined_said(e, a, config, written)
+    written = written or {}
     if e.setting is not None and e.flag:
         dest = e.flag[2:].replace("-", "_")
         if option_given(a, dest):
             typed = typed_value(e.flag, e.value)
             return ConfigError(f"{e.flag} {e.problem}, got {shown(e.value) if typed is None else typed}")
-        try:
-            keys = _written_keys(Path(config))
-            raw = load_config_file(Path(config)).get(keys[dest]) if dest in keys else None
-        except (WildganError, OSError):
-            keys = {}                 # (read once already; a file changed since says nothing of this value)
-        if dest in keys:
-            with file_values():         # (the file's null, true and false, not Python's None, True and False)
-                got = as_typed(raw)
-            return ConfigError(f'{config}: "{keys[dest]}" {e.problem}, got {got} (the {e.flag} setting)')
+        if dest in written:
+            key, raw = written[dest]
+            return ConfigError(f"{config}: {key} {e.problem}, got {shown(raw, from_file=True)} (the {e.flag} setting)")
     return ConfigError(f"{e} (options from the command line and {config})")
+
+
+def _combined_said(e: ConfigError, a: argparse.Namespace, config: str,
+                   written: dict[str, tuple[str, Any]] | None) -> ConfigError:
+    """_said_with_config's words for settings that cannot go together: each by where its value came from, a flag typed
+    (`--compile reduce-overhead`), a flat file's key (`cuda_graphs='on'`) or a run's own config file's (written None:
+    `train.compile='reduce-overhead'`), the file named before the words where every one came from it, after them
+    where some did; a setting from neither (a default) by its field, with both places, as before."""
+    from ..config import shown
+
+    names, keys, other = [], [], False
+    for flag, field, option_text, value in e.settings:
+        dest = flag[2:].replace("-", "_") if flag else None
+        if dest is not None and option_given(a, dest):
+            names.append(f"{flag} {option_text}")
+        elif written is None:
+            names.append(f"{field}={shown(value, from_file=True)}")
+            keys.append(field)
+        elif dest is not None and dest in written:
+            key, raw = written[dest]
+            names.append(f"{key}={shown(raw, from_file=True)}")
+            keys.append(key)
+        else:
+            names.append(f"{field}={shown(value, from_file=True)}")
+            other = True
+    said = e.problem.format(*names)
+    if other:
+        return ConfigError(f"{said} (options from the command line and {config})")
+    if keys and len(keys) == len(names):
+        return ConfigError(f"{config}: {said}")
+    return ConfigError(f"{said} ({', '.join(keys)} in {config})" if keys else said)

@@ -1,0 +1,219 @@
+"""A flag typed beside a run's own config file (`train --config RUN/config.yaml`, `train --resume`) changes the setting
+the file refuses, as the refusal's "(the --X setting)" says it would; a --config file is read once for its values,
+its keys and a refusal's words; refusals name a file's keys as the file writes them, and settings that cannot go
+together each by where its value came from."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wildgan.cli import main
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
+from wildgan.errors import ConfigError
+
+
+def _whole(tmp_path: Path, **edits: object) -> Path:
+    """A run's config.json, written by wildgan and then edited by hand: {'train.total_kimg': 0, ...}."""
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    write_run_config(cfg, run)
+    d = json.loads((run / "config.json").read_text())
+    for where, v in edits.items():
+        section, key = where.split("__")
+        d[section][key] = v
+    f = tmp_path / "whole.json"
+    f.write_text(json.dumps(d))
+    return f
+
+
+def _dry_run(capsys, *argv: str) -> tuple[int, dict | None, str]:
+    capsys.readouterr()
+    rc = main(["train", *argv, "--dry-run"])
+    out, err = capsys.readouterr()
+    return rc, (json.loads(out) if rc == 0 else None), err
+
+
+@pytest.mark.parametrize("edit, flags, section, key, want", [
+    ({"train__total_kimg": 0}, ["--total-kimg", "2"], "train", "total_kimg", 2.0),
+    ({"train__total_kimg": 0}, ["--total=3"], "train", "total_kimg", 3.0),              # (abbreviated, with =)
+    ({"data__seed": -1}, ["--seed", "5"], "data", "seed", 5),                           # one flag, three sections
+    ({"fanogan__seed": -1}, ["--seed", "5"], "fanogan", "seed", 5),
+    ({"train__amp": "fp16"}, ["--amp", "bf16"], "train", "amp", "bf16"),
+    ({"train__keep_checkpoints": -1}, ["--keep-checkpoints", "all"], "train", "keep_checkpoints", None),
+    ({"data__contamination": 2}, ["--contamination", "0.1"], "data", "contamination", 0.1),
+    ({"net__channels": 2}, ["--channels", "1"], "net", "channels", 1),
+    ({"train__encoder_loss": "none"}, ["--encoder-loss", "latent"], "train", "encoder_loss", "latent"),
+])
+def test_a_flag_typed_beside_a_run_config_changes_the_setting_the_file_refuses(tmp_path, capsys, edit, flags,
+                                                                               section, key, want) -> None:
+    f = _whole(tmp_path, **edit)
+    rc, out, err = _dry_run(capsys, "--config", str(f), "--out", str(tmp_path / "r"))
+    assert rc == 2 and f"{f}: {section}.{key} must be " in err and "setting)" in err, err    # names the flag ...
+    rc, out, err = _dry_run(capsys, "--config", str(f), *flags, "--out", str(tmp_path / "r"))
+    assert rc == 0, err                                                                        # ... which changes it
+    assert out[section][key] == want
+
+
+def test_resume_takes_a_flag_for_a_setting_its_config_yaml_refuses(tmp_path, capsys) -> None:
+    # `--resume`'s help: "options given beside it change only what they control, e.g. a longer --total-kimg"
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    d = yaml.safe_load((run / "config.yaml").read_text())
+    d["train"]["total_kimg"] = 0
+    (run / "config.yaml").write_text(yaml.safe_dump(d))
+    rc, _, err = _dry_run(capsys, "--out", str(run), "--resume")
+    assert rc == 2 and "train.total_kimg must be a positive number, got 0 (the --total-kimg setting)" in err, err
+    rc, out, err = _dry_run(capsys, "--out", str(run), "--resume", "--total-kimg", "2")
+    assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
+
+
+def test_a_refusal_beside_a_run_config_is_of_what_is_still_wrong(tmp_path, capsys) -> None:
+    f = _whole(tmp_path, train__total_kimg=0, train__lr=-1)
+    r = str(tmp_path / "r")
+    # the other setting, still the file's, is still refused, and names its own flag
+    rc, _, err = _dry_run(capsys, "--config", str(f), "--total-kimg", "1", "--out", r)
+    assert rc == 2 and err.strip() == (f"wildgan: error: {f}: train.lr must be a positive number, got -1 (the --lr "
+                                       f"setting)"), err
+    rc, out, err = _dry_run(capsys, "--config", str(f), "--total-kimg", "1", "--lr", "0.002", "--out", r)
+    assert rc == 0 and (out["train"]["total_kimg"], out["train"]["lr"]) == (1.0, 0.002), err
+    # a typed value that is refused itself is the command line's error, named as typed, not the file's
+    for typed, said in (("0", "--total-kimg must be a positive number, got 0"),
+                        ("abc", "argument --total-kimg: invalid float value: 'abc'")):
+        rc, _, err = _dry_run(capsys, "--config", str(f), "--total-kimg", typed, "--out", r)
+        assert rc == 2 and err.strip() == f"wildgan: error: {said}", err
+
+
+def test_a_typed_flag_changes_one_of_two_settings_a_run_config_refuses_together(tmp_path, capsys) -> None:
+    f = _whole(tmp_path, train__compile="reduce-overhead", train__cuda_graphs=True)
+    r = str(tmp_path / "r")
+    rc, _, err = _dry_run(capsys, "--config", str(f), "--out", r)
+    assert rc == 2 and err.strip() == (f"wildgan: error: {f}: train.compile='reduce-overhead' already uses CUDA graphs "
+                                       f"(per compiled region); it cannot be combined with train.cuda_graphs=true "
+                                       f"(whole-iteration graphs)"), err
+    rc, out, err = _dry_run(capsys, "--config", str(f), "--cuda-graphs", "off", "--out", r)
+    assert rc == 0 and (out["train"]["compile"], out["train"]["cuda_graphs"]) == ("reduce-overhead", False), err
+    rc, out, err = _dry_run(capsys, "--config", str(f), "--compile", "default", "--out", r)
+    assert rc == 0 and (out["train"]["compile"], out["train"]["cuda_graphs"]) == ("default", True), err
+
+
+def test_a_run_config_is_read_as_written_outside_a_command(tmp_path) -> None:
+    # (the flags typed are the CLI's: a Python caller's run_config_file reads the file as it is)
+    from wildgan.config import run_config_file
+
+    with pytest.raises(ConfigError, match=r"train\.total_kimg must be a positive number, got 0$"):
+        run_config_file(_whole(tmp_path, train__total_kimg=0))
+
+
+@pytest.mark.parametrize("flag, field, text, want", [
+    ("--total-kimg", "train.total_kimg", "2", 2.0), ("--phase-kimg", "train.phase_kimg", "2", 2.0),
+    ("--transition-kimg", "train.transition_kimg", "0", 0.0), ("--lr", "train.lr", "0.5", 0.5),
+    ("--minutes", "train.minutes", "3", 3.0), ("--minutes", "fanogan.minutes", "3", 3.0),
+    ("--checkpoint-kimg", "train.checkpoint_kimg", "4", 4.0), ("--sample-kimg", "train.sample_kimg", "4", 4.0),
+    ("--keep-checkpoints", "train.keep_checkpoints", "3", 3), ("--seed", "train.seed", "7", 7),
+    ("--seed", "data.seed", "7", 7), ("--seed", "fanogan.seed", "7", 7), ("--resolution", "net.resolution", "32", 32),
+    ("--channels", "net.channels", "3", 3), ("--contamination", "data.contamination", "0.2", 0.2),
+    ("--test-size", "data.test_size", "all", "all"), ("--square", "data.square", "letterbox", "letterbox"),
+    ("--depth16", "data.depth16", "bits:12", "bits:12"), ("--threads", "train.threads", "2", 2),
+    ("--amp", "train.amp", "off", "off"), ("--gp-precision", "train.gp_precision", "amp", "amp"),
+    ("--compile", "train.compile", "default", "default"), ("--on-divergence", "train.on_divergence", "rollback",
+                                                           "rollback"),
+    ("--encoder-loss", "train.encoder_loss", "latent", "latent"), ("--fanogan-dim", "fanogan.dim", "8", 8),
+    ("--fanogan-iters", "fanogan.gan_iters", "9", 9), ("--fanogan-enc-iters", "fanogan.enc_iters", "9", 9),
+    ("--search-steps", "search.steps", "9", 9), ("--cuda-graphs", "train.cuda_graphs", "off", False),
+])
+def test_every_flag_a_run_configs_refusal_names_gives_its_setting_a_value(flag, field, text, want) -> None:
+    # the flags the config checks name (bad_setting, combined_settings): each must set the field it is named for,
+    # or a refusal saying "(the FLAG setting)" would point at a flag that cannot help
+    from wildgan.cli.config_args import typed_setting_values
+
+    value_of = typed_setting_values(["--config", "c.yaml", flag, text, "--out", "r"])
+    assert value_of(flag, field) == want
+    with pytest.raises(LookupError):                      # (not typed: the file's refusal stands)
+        typed_setting_values(["--config", "c.yaml", "--out", "r"])(flag, field)
+
+
+def test_a_flat_config_file_is_read_once_for_its_values_its_keys_and_a_refusal(tmp_path, monkeypatch) -> None:
+    # set_from_config read it for its values and again for its keys, and _said_with_config twice more to word a
+    # refusal of one of its values
+    from wildgan.cli import config_args
+    from wildgan.cli.parser import make_option_parser, sub_parser
+    from wildgan.config import TrainConfig, file_values
+
+    reads: list[str] = []
+    real = config_args.load_config_file
+
+    def counted(path):
+        reads.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(config_args, "load_config_file", counted)
+    f = tmp_path / "cfg.yaml"
+    f.write_text("total-kimg: 0\n")
+    t = sub_parser(make_option_parser(), "train")
+    argv = ["--config", str(f), "--out", str(tmp_path / "r")]
+    config_args.set_from_config(t, argv)
+    assert reads == [str(f)]
+    a = t.parse_args(argv)
+    a.typed = {"config", "out"}
+    with file_values(), pytest.raises(ConfigError) as e:
+        TrainConfig(total_kimg=a.total_kimg)
+    said = config_args._said_with_config(e.value, a, str(f))
+    assert str(said) == f"{f}: total-kimg must be a positive number, got 0 (the --total-kimg setting)"
+    assert reads == [str(f)]
+
+
+@pytest.mark.parametrize("text, typed, said", [
+    ("compile: reduce-overhead\ncuda_graphs: 'on'\n", [],
+     "{f}: compile='reduce-overhead' already uses CUDA graphs (per compiled region); it cannot be combined with "
+     "cuda_graphs='on' (whole-iteration graphs)"),
+    ("compile: reduce-overhead\n", ["--cuda-graphs", "on"],
+     "compile='reduce-overhead' already uses CUDA graphs (per compiled region); it cannot be combined with "
+     "--cuda-graphs on (whole-iteration graphs) (compile in {f})"),
+    ("cuda-graphs: 'on'\n", ["--compile", "reduce-overhead"],
+     "--compile reduce-overhead already uses CUDA graphs (per compiled region); it cannot be combined with "
+     "cuda-graphs='on' (whole-iteration graphs) (cuda-graphs in {f})"),
+])
+def test_settings_that_cannot_go_together_are_named_by_a_flat_files_keys(tmp_path, capsys, text, typed,
+                                                                        said) -> None:
+    # `train.compile='reduce-overhead' ... with train.cuda_graphs=true (options from the command line and FILE)`
+    # named fields, neither the file's keys nor the flags typed
+    f = tmp_path / "cfg.yaml"
+    f.write_text(text)
+    rc, _, err = _dry_run(capsys, "--config", str(f), *typed, "--out", str(tmp_path / "r"))
+    assert rc == 2 and err.strip() == "wildgan: error: " + said.format(f=f), err
+
+
+def test_a_refusal_of_settings_together_keeps_its_parts_when_pickled() -> None:
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(compile="reduce-overhead", cuda_graphs=True)
+    copy_ = pickle.loads(pickle.dumps(e.value))
+    assert str(copy_) == str(e.value) and copy_.settings == e.value.settings == (
+        ("--compile", "train.compile", "reduce-overhead", "reduce-overhead"),
+        ("--cuda-graphs", "train.cuda_graphs", "on", True))
+    assert copy_.problem.format("A", "B") == ("A already uses CUDA graphs (per compiled region); it cannot be combined "
+                                              "with B (whole-iteration graphs)")
+
+
+def test_flat_and_whole_config_files_say_keys_and_values_alike(tmp_path, capsys) -> None:
+    # a flat file's refusal quoted its key ("amp") and said its string value as typed (got fp16), a run config's
+    # neither and with Python's quotes (train.amp ..., got 'fp16'): both now as the run config's
+    flat = tmp_path / "cfg.yaml"
+    flat.write_text("amp: fp16\n")
+    rc, _, err = _dry_run(capsys, "--config", str(flat), "--out", str(tmp_path / "r"))
+    assert rc == 2 and err.strip() == (f"wildgan: error: {flat}: amp must be one of auto, off, bf16, got 'fp16' (the "
+                                       f"--amp setting)"), err
+    whole = _whole(tmp_path, train__amp="fp16")
+    rc, _, err = _dry_run(capsys, "--config", str(whole), "--out", str(tmp_path / "r"))
+    assert rc == 2 and err.strip() == (f"wildgan: error: {whole}: train.amp must be auto, off or bf16, got 'fp16' (the "
+                                       f"--amp setting)"), err
+    flat.write_text("amp: 5\n")                       # (the file's number, not the text it was converted to)
+    rc, _, err = _dry_run(capsys, "--config", str(flat), "--out", str(tmp_path / "r"))
+    assert rc == 2 and "amp must be one of auto, off, bf16, got 5 (the --amp setting)" in err, err
