@@ -146,11 +146,6 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
     p = make_parser()
     debug = "--debug" in argv
-    if not [w for w in argv if w != "--debug"]:
-        # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments are
-        # required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does not pass
-        p.print_help()
-        return 2
     import warnings
 
     saved_format = warnings.formatwarning
@@ -184,6 +179,13 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         kept.enter_context(caller_torch_state_kept())
     try:
         try:
+            if not [w for w in argv if w != "--debug"]:
+                # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments
+                # are required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does
+                # not pass. Said within the try, as every other way out is: the program's teardown gets its
+                # handlers from the finally (Ctrl-C ignored there, not a KeyboardInterrupt traceback)
+                p.print_help()
+                return 2
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
             at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
             typed: set[str] = set()
