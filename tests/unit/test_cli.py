@@ -2955,6 +2955,42 @@ def test_a_sigterm_ends_a_teardown_blocked_in_a_write_to_a_pipe_nobody_reads(whe
             proc.wait()
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+@pytest.mark.parametrize("argv, code", [(["info"], 3), (["--version"], 0)])     # (--version: a SystemExit)
+def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(argv: list[str], code: int) -> None:
+    """main flushes what the command printed (or --version) as it returns: stdout a full pipe whose reader stopped
+    reading blocks that flush for good. The teardown's handlers were in place, but the exit code was told to them
+    only after the flush: a SIGTERM waited for it, and the process ran on until SIGKILL (before the teardown's
+    handlers, the default action ended it). It now ends with the command's exit code."""
+    prog = ("import os, sys, wildgan.cli as c\n"
+            "def prints(a):\n    sys.stdout.write('x' * 4000)\n    return 3\n"      # (buffered, for main's flush)
+            "os.set_blocking(1, False)\n"
+            "try:\n"
+            "    while True:\n        os.write(1, b'x' * 4096)\n"
+            "except BlockingIOError:\n    pass\n"
+            "os.set_blocking(1, True)\n"
+            "c.cmd_info = prints\n"
+            f"sys.argv = ['wildgan', *{argv!r}]\n"
+            "print('running', file=sys.stderr, flush=True)\n"
+            "raise SystemExit(c.run())\n")
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert proc.stderr is not None
+        _wait_for_line(proc, proc.stderr, "running")
+        time.sleep(1.0)         # (into main's blocked flush)
+        assert proc.poll() is None, "the flush did not block"
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 5), "SIGTERM did not end main's flush blocked on a full pipe"
+        assert proc.returncode == code and proc.stderr.read() == "", (proc.returncode, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_teardowns_flush_before_its_exit_neither_raises_nor_blocks(monkeypatch) -> None:
     """What the teardown flushes before os._exit: a flush made inside the stream's own write (a signal handler run
     within it) is Python's "reentrant call" RuntimeError, which escaped the handler as a traceback; a flush blocked
