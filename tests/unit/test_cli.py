@@ -2812,9 +2812,36 @@ def _hung_teardown(before: str = "") -> subprocess.Popen:
     """The program of _NATIVE_HANG started, returned once its teardown hangs."""
     proc = subprocess.Popen([sys.executable, "-c", _NATIVE_HANG.format(before=before)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "teardown"
+    assert proc.stdout is not None
+    _wait_for_line(proc, proc.stdout, "teardown")
     time.sleep(0.3)             # (into the second pthread_mutex_lock)
     return proc
+
+
+def _wait_for_line(proc: subprocess.Popen, stream: io.TextIOBase, wanted: str, seconds: float = 60) -> list[str]:
+    """The lines `proc` wrote to `stream` up to `wanted`, read within `seconds`. A readline of its own would wait
+    forever for a child stuck before it (an import that hangs, a program that ends otherwise): the child is then
+    killed and the test fails with what it said."""
+    import threading
+
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            if line.strip() == wanted:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if lines and lines[-1].strip() == wanted:
+        return lines
+    proc.kill()
+    proc.wait()
+    reader.join(5)
+    err = proc.stderr.read() if proc.stderr is not None and proc.stderr is not stream else ""
+    pytest.fail(f"no line {wanted!r} within {seconds} s (exit {proc.returncode}): {''.join(lines)!r} {err!r}")
 
 
 def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
@@ -2860,6 +2887,160 @@ def test_ctrl_c_and_an_ignored_sigterm_do_not_end_a_teardown_that_hangs_in_nativ
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_child_that_never_says_its_line_fails_the_wait_for_it() -> None:
+    """_hung_teardown read the child's first line with a readline of no timeout: a child stuck before it (here one
+    that never prints) hung the test run instead of failing the test; it is now killed and the test fails."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(pytest.fail.Exception, match="no line 'teardown' within 1 s"):
+            _wait_for_line(proc, proc.stdout, "teardown", seconds=1)
+        assert proc.poll() is not None and time.monotonic() - t0 < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+@pytest.mark.parametrize("where", ["atexit", "last flush"])
+def test_a_sigterm_ends_a_teardown_blocked_in_a_write_to_a_pipe_nobody_reads(where: str) -> None:
+    """stdout a pipe whose reader has stopped reading (`wildgan ... | consumer` where the consumer hangs): the
+    teardown blocks in its write, in an atexit callback's or in Python's last flush of stdout. SIGTERM's Python
+    handler (TeardownExit.signalled) flushed stdout before os._exit: inside the blocked write it got 'reentrant
+    call' (a RuntimeError out of the handler: a traceback, and Python's last flush blocked again, where the watcher
+    thread can no longer run), and where it got in, it blocked in the same full pipe (a write cut by a signal is
+    retried, PEP 475). The process now ends at once with the command's exit code."""
+    fill = {
+        # a write larger than the pipe, blocked in the callback (the stream's lock held by the main thread)
+        "atexit": "    print('teardown', file=sys.stderr, flush=True)\n"
+                  "    sys.stdout.write('x' * (1 << 20))\n    sys.stdout.flush()\n",
+        # the pipe filled to the brim, then a little more left in stdout's buffer for Python's own flush at exit
+        "last flush": "    os.set_blocking(1, False)\n"
+                      "    try:\n"
+                      "        while True:\n            os.write(1, b'x' * 4096)\n"
+                      "    except BlockingIOError:\n        pass\n"
+                      "    os.set_blocking(1, True)\n"
+                      "    sys.stdout.write('y' * 100)\n"
+                      "    print('teardown', file=sys.stderr, flush=True)\n",
+    }[where]
+    code = ("import atexit, os, signal, sys, wildgan.cli as c\n"
+            "from wildgan.errors import WildganError\n"
+            "def fails(a):\n    raise WildganError('stopped')\n"
+            f"def teardown():\n{fill}"
+            "atexit.register(teardown)\n"
+            "c.cmd_info = fails\n"
+            "sys.argv = ['wildgan', 'info']\n"
+            "raise SystemExit(c.run())\n")
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert proc.stderr is not None
+        said = _wait_for_line(proc, proc.stderr, "teardown")
+        time.sleep(0.5)         # (into the blocked write)
+        assert proc.poll() is None, "the write did not block"
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 5), f"SIGTERM did not end a teardown blocked in a write to a full pipe ({where})"
+        said += proc.stderr.readlines()
+        assert proc.returncode == 2 and [line.strip() for line in said] == ["wildgan: error: stopped", "teardown"], \
+            (proc.returncode, said)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+@pytest.mark.parametrize("argv, code", [(["info"], 3), (["--version"], 0)])     # (--version: a SystemExit)
+def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(argv: list[str], code: int) -> None:
+    """main flushes what the command printed (or --version) as it returns: stdout a full pipe whose reader stopped
+    reading blocks that flush for good. The teardown's handlers were in place, but the exit code was told to them
+    only after the flush: a SIGTERM waited for it, and the process ran on until SIGKILL (before the teardown's
+    handlers, the default action ended it). It now ends with the command's exit code."""
+    prog = ("import os, sys, wildgan.cli as c\n"
+            "def prints(a):\n    sys.stdout.write('x' * 4000)\n    return 3\n"      # (buffered, for main's flush)
+            "os.set_blocking(1, False)\n"
+            "try:\n"
+            "    while True:\n        os.write(1, b'x' * 4096)\n"
+            "except BlockingIOError:\n    pass\n"
+            "os.set_blocking(1, True)\n"
+            "c.cmd_info = prints\n"
+            f"sys.argv = ['wildgan', *{argv!r}]\n"
+            "print('running', file=sys.stderr, flush=True)\n"
+            "raise SystemExit(c.run())\n")
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert proc.stderr is not None
+        _wait_for_line(proc, proc.stderr, "running")
+        time.sleep(1.0)         # (into main's blocked flush)
+        assert proc.poll() is None, "the flush did not block"
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 5), "SIGTERM did not end main's flush blocked on a full pipe"
+        assert proc.returncode == code and proc.stderr.read() == "", (proc.returncode, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_teardowns_flush_before_its_exit_neither_raises_nor_blocks(monkeypatch) -> None:
+    """What the teardown flushes before os._exit: a flush made inside the stream's own write (a signal handler run
+    within it) is Python's "reentrant call" RuntimeError, which escaped the handler as a traceback; a flush blocked
+    for good (a full pipe nobody reads) held up the exit. Neither stops stderr's flush, nor the exit past its bound."""
+    import threading
+
+    from wildgan.cli.signals import _flush, _flush_within
+
+    class Stream:
+        def __init__(self, fails: BaseException | None = None, blocks: bool = False) -> None:
+            self.fails, self.blocks, self.flushed = fails, blocks, threading.Event()
+
+        def flush(self) -> None:
+            if self.fails is not None:
+                raise self.fails
+            if self.blocks:
+                threading.Event().wait(30)
+            self.flushed.set()
+
+    for fails in (RuntimeError("reentrant call inside <_io.BufferedWriter>"), BrokenPipeError(), ValueError()):
+        _flush(Stream(fails))
+    err = Stream()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", Stream(blocks=True))
+    t0 = time.monotonic()
+    _flush_within(0.3)
+    assert time.monotonic() - t0 < 5 and err.flushed.is_set()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+@pytest.mark.parametrize("argv, code", [([], 2), (["--debug"], 2), (["--version"], 0), (["--help"], 0),
+                                        (["info", "--no-such-option"], 2), (["no-such-command"], 2)])
+def test_the_teardown_of_a_command_that_ends_before_it_runs_has_the_programs_signals(argv: list[str],
+                                                                                   code: int) -> None:
+    """cli.run: Ctrl-C is ignored, and SIGTERM ends the teardown with the exit code, from the moment the outcome is
+    decided, whichever way main got there: also without a command run at all (a bare `wildgan`, whose commands' list
+    returned before the handlers were installed, so its Ctrl-C was a KeyboardInterrupt traceback and its SIGTERM
+    killed it, exit -15), and argparse's own ends (--version, --help, a usage error: SystemExit)."""
+    prog = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
+            "def teardown():\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(0.2)\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(60)\n"
+            "atexit.register(teardown)\n"
+            f"sys.argv = ['wildgan', *{argv!r}]\n"
+            "raise SystemExit(c.run())\n")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code and "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, \
+        (proc.returncode, proc.stderr)
+    assert time.monotonic() - t0 < 30       # (ended by the SIGTERM, not by the teardown's sleep)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")

@@ -68,13 +68,11 @@ def test_write_stdout_translates_newlines_as_the_text_layer_does(monkeypatch) ->
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="no SIGINT")
-@pytest.mark.xfail(strict=True, reason="revFS: a bare `wildgan` returns before main's try/finally, so cli.run's "
-                   "TeardownExit is never installed and a Ctrl-C in the teardown is a KeyboardInterrupt traceback "
-                   "(run ignored SIGINT after every command before)")
 def test_a_ctrl_c_in_the_teardown_of_a_bare_wildgan_is_ignored() -> None:
     """cli.run's docstring: 'Ctrl-C is ignored' in the teardown once the command's outcome is decided. run set
     SIGINT to SIG_IGN after main returned, whatever main did; that moved into TeardownExit.install, called from
-    _main's outer finally, which a bare `wildgan` (the commands' list, exit 2) returns before."""
+    _main's outer finally, which a bare `wildgan` (the commands' list, exit 2) returned before (fixed: said within
+    that try)."""
     code = ("import atexit, os, signal, sys, time, wildgan.cli as c\n"
             "def teardown():\n    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(0.2)\n"
             "atexit.register(teardown)\n"

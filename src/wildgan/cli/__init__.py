@@ -91,7 +91,17 @@ def _main_flushed(argv: Sequence[str] | None, teardown: TeardownExit | None) -> 
     # (main's; `teardown`: run's, which main installs in place of putting back the handlers it replaced)
     try:
         try:
-            return _main(argv, teardown)
+            code = _main(argv, teardown)
+        except SystemExit as e:     # (--help's, a usage error's: the outcome is decided, and said)
+            if teardown is not None:
+                teardown.ended(_exit_status(e))
+            raise
+        else:
+            if teardown is not None:
+                # the code told before the flush below: a flush blocked for good (stdout a full pipe whose reader
+                # stopped reading) left a SIGTERM waiting for a code that never came, and the process running on
+                teardown.ended(code)
+            return code
         finally:
             if sys.stdout is not None:      # (None under pythonw)
                 sys.stdout.flush()
@@ -114,14 +124,18 @@ def run() -> int:
     teardown = TeardownExit()
     try:
         code = _main_flushed(None, teardown)
-    except SystemExit as e:     # (--help's, a usage error's: the outcome is decided, and said)
-        teardown.ended(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+    except SystemExit:          # (not abandoned: its code told to the teardown as it was raised)
         raise
     except BaseException:       # (--debug's traceback on its way: the handlers main would have put back)
         teardown.abandon()
         raise
-    teardown.ended(code)
+    teardown.ended(code)        # (again where the flush changed it: 141, stdout's reader gone)
     return code
+
+
+def _exit_status(e: SystemExit) -> int:
+    # (the process's exit status for a SystemExit: its int, 0 for None, 1 for a message, which Python prints)
+    return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
 
 
 def _reader_gone(debug: bool) -> int:
@@ -147,11 +161,6 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
     p = make_parser()
     debug = "--debug" in argv
-    if not [w for w in argv if w != "--debug"]:
-        # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments are
-        # required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does not pass
-        p.print_help()
-        return 2
     import warnings
 
     saved_format = warnings.formatwarning
@@ -185,6 +194,13 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         kept.enter_context(caller_torch_state_kept())
     try:
         try:
+            if not [w for w in argv if w != "--debug"]:
+                # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments
+                # are required: COMMAND"; still exit 2, a usage error, so that a script that lost its command does
+                # not pass. Said within the try, as every other way out is: the program's teardown gets its
+                # handlers from the finally (Ctrl-C ignored there, not a KeyboardInterrupt traceback)
+                p.print_help()
+                return 2
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
             at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
             typed: set[str] = set()

@@ -74,16 +74,52 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
 # itself: where the main thread is in the interpreter the handler runs within microseconds, so the watcher acts only
 # on a main thread blocked in C
 _GRACE_S = 0.5
+# how long stdout and stderr are given to flush before the teardown's os._exit (_flush_within)
+_FLUSH_S = 1.0
 
 
-def _flush_outputs() -> None:
-    """stdout and stderr flushed where they can be, before os._exit (which would drop what is buffered)."""
+def _flush(stream: Any) -> None:
+    """`stream` (stdout or stderr) flushed where it can be, before os._exit (which would drop what is buffered)."""
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError, RuntimeError):
+        # (a reader gone, a stream closed: nothing more to say there; RuntimeError: "reentrant call", a flush made
+        # by the thread that is inside the stream's own write, as a signal handler run within it is)
+        pass
+
+
+def _flush_within(seconds: float) -> None:
+    """stdout and stderr flushed before os._exit, each by a thread of its own, waited for `seconds` at most: a
+    stream whose pipe is full and whose reader has stopped reading would block its flush for good (a write cut by a
+    signal is retried, PEP 475), and a main thread blocked in its write holds the stream's lock, which the flush
+    waits for. Low-level threads (_thread), so that the signal handler that calls this needs none of threading's
+    locks, which the main thread it interrupted may hold; where a thread cannot run (the interpreter finalizing),
+    its flush is not waited for past `seconds`."""
+    import _thread
+    import time
+
+    deadline = time.monotonic() + seconds
+    flushing = []
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def flush(stream: Any = stream, done: Any = done) -> None:
+            try:
+                _flush(stream)
+            finally:
+                done.release()
+
         try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):       # (a reader gone, a stream closed: nothing more to say there)
-            pass
+            _thread.start_new_thread(flush, ())
+        except RuntimeError:        # (no new thread at all: left unflushed, the exit not delayed)
+            continue
+        flushing.append(done)
+    for done in flushing:
+        done.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class TeardownExit:
@@ -93,7 +129,8 @@ class TeardownExit:
     exitcode -15, as if killed mid-work), Ctrl-C is ignored. main installs it in place of putting back the handlers
     it replaced, so that no signal lands between the two on the default action; the exit code is known only once
     main has returned (`ended`): a signal before that waits for it. An ignored SIGTERM or SIGHUP (nohup's) stays
-    ignored.
+    ignored. What stdout and stderr still hold is flushed before the exit, for _FLUSH_S at most (_flush_within): a
+    pipe whose reader stopped reading must not keep the process from ending.
 
     A Python signal handler runs only once the main thread is back in the interpreter: a teardown blocked in C (a
     c10d/NCCL destroy, a C++ thread join, a native deadlock) would only have the signal's flag set, and run on until
@@ -167,7 +204,6 @@ class TeardownExit:
         teardown replaced) ends the process with main's exit code, after _GRACE_S given to the Python handler to do
         so. The pipe's write end closed (abandon): the thread ends."""
         import signal
-        import threading
         import time
 
         ends = {signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
@@ -183,11 +219,9 @@ class TeardownExit:
                     self.settled.wait()         # (the code: main's return, or a signal before it, waits for it)
                     if self.code is None:       # (abandoned: the handlers main would have put back decide)
                         return
-                    # flushed by a thread of its own: a main thread blocked in a write to stdout (a reader that
-                    # stopped reading) holds the stream's lock, and the exit must not wait for it
-                    flush = threading.Thread(target=_flush_outputs, daemon=True)
-                    flush.start()
-                    flush.join(1.0)
+                    # (a main thread blocked in a write to stdout, a reader that stopped reading, holds the
+                    # stream's lock: the exit must not wait for it)
+                    _flush_within(_FLUSH_S)
                     os._exit(self.code)
         except OSError:         # (the read end closed under it: nothing more to watch)
             return
@@ -223,7 +257,13 @@ class TeardownExit:
         if self.code is None:       # (main is on its way back with the code: `ended` exits with it)
             self.pending = signum
             return
-        _flush_outputs()
+        # not flushed here, in the main thread: the handler may run inside a write to stdout blocked on a full pipe
+        # (the write retried once the handler returns), where a flush is a "reentrant call", or elsewhere while that
+        # pipe is full, where it blocks as the write did. Nor at all once Python is finalizing: what it runs between
+        # the atexit callbacks and putting back the default handlers is its last flush of stdout and stderr, which
+        # holds the stream's lock, and no other thread can run there
+        if not sys.is_finalizing():
+            _flush_within(_FLUSH_S)
         os._exit(self.code)
 
     def ended(self, code: int) -> None:
