@@ -26,6 +26,9 @@ from ..fileio import atomic_write_stream, atomic_write_text, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+# the batches of a cifar-10-batches-py folder, each needed to read it (dataset_files.read_cifar_batches); its
+# batches.meta is not (the class names are CIFAR-10's without it)
+CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
 def cache_root() -> Path:
@@ -1045,7 +1048,8 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     # taken back here, before the data set found whole returns: the call every later run makes
     if root.is_dir():
         _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
-    if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():
+    lacks = _cifar_lacks(target)
+    if lacks is None:
         return target
     archive = root / "cifar-10-python.tar.gz"
     if not archive.is_file() or _md5(archive) != md5:
@@ -1061,7 +1065,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                         digest.update(block)
                         f.write(block)
             except (urllib.error.URLError, OSError, TimeoutError) as e:
-                raise DataError(f"could not download CIFAR-10 from {url} ({e}); if this machine is offline, "
+                # (a folder there that is not the whole data set is why a run that had it downloads again)
+                there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
+                raise DataError(f"could not download CIFAR-10 from {url} ({e}){there}; if this machine is offline, "
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e
@@ -1086,13 +1092,77 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
                                              f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
         src = tmp / "cifar-10-batches-py"
-        if not (src / "data_batch_1").is_file():
-            raise DataError(f"{archive}: archive has no cifar-10-batches-py/data_batch_1")
-        if not target.exists():
-            os.rename(src, target)
+        lacks = _cifar_lacks(src)
+        if lacks is not None:
+            raise DataError(f"{archive}: not a whole CIFAR-10 archive: its cifar-10-batches-py {lacks}")
+        _cifar_into_place(src, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _cifar_lacks(folder: Path) -> str | None:
+    """What `folder` lacks of a whole cifar-10-batches-py, in words ('has no data_batch_3, test_batch; its
+    data_batch_2 is empty'), or None where each of CIFAR_BATCH_FILES is a file there that is not empty. Names and
+    sizes only, nothing read: the check of every call that finds the data set there. A copy cut short, or a folder
+    the user made for it, had the two batches looked for before (or none) and was returned as the data set, which
+    its read then refused."""
+    if not folder.is_dir():
+        return "is not a folder" if os.path.lexists(folder) else "is not there"
+    missing: list[str] = []
+    empty: list[str] = []
+    for name in CIFAR_BATCH_FILES:
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            missing.append(name)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            missing.append(name)
+        elif st.st_size == 0:
+            empty.append(name)
+    said = [f"has no {', '.join(missing)}"] if missing else []
+    said += [f"its {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty"] if empty else []
+    return "; ".join(said) or None
+
+
+def _cifar_into_place(src: Path, target: Path) -> None:
+    """Rename the unpacked data set `src` (whole: _cifar_lacks) to `target`. Where another call's is there already
+    (whole), that one is kept. Where something else is there that is not the whole data set (a folder the user made
+    or a copy cut short: see _cifar_lacks), an empty folder is replaced (the rename does that); anything else is moved
+    aside whole, beside it under a name of its own, and said, naming both: it may hold the user's own files, which
+    are never removed."""
+    for _ in range(3):      # (each try after another call moved or renamed something there in between)
+        try:
+            os.rename(src, target)
+            return
+        except OSError:
+            if not os.path.lexists(target):
+                raise
+        lacks = _cifar_lacks(target)
+        if lacks is None:
+            return
+        stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
+        aside = target.with_name(f"{target.name}.incomplete-{stamp}")
+        while os.path.lexists(aside):
+            n += 1
+            aside = target.with_name(f"{target.name}.incomplete-{stamp}-{n}")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            continue                    # (another call moved it first)
+        if _cifar_lacks(aside) is None:
+            # another call's whole data set, renamed in after the check above: put back, or, where a third one is
+            # there already, not kept twice (a download's unpack, not the user's)
+            try:
+                os.rename(aside, target)
+            except OSError:
+                shutil.rmtree(aside, ignore_errors=True)
+            return
+        warn_user(f"{target}: not a whole CIFAR-10 data set (it {lacks}): moved aside to {aside.name} beside it, "
+                  f"and the downloaded one unpacked in its place; take what you need from {aside} and remove it")
+    raise DataError(f"{target}: could not put the downloaded CIFAR-10 there: something else keeps taking its place "
+                    f"(another download at the same time?); run again")
 
 
 def _md5(path: Path) -> str:
