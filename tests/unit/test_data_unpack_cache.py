@@ -352,6 +352,38 @@ def test_a_flat_unpack_that_an_earlier_wildgan_renamed_into_place_first_is_not_u
     assert dl.unpack_cached(archive) == tree
 
 
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_a_flat_unpack_in_a_cache_that_cannot_be_written_says_why_it_is_unpacked_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier wildgan's flat unpack is unpacked again beside it; in a cache that cannot be written that failed
+    with the words of any unpack there ('cannot unpack it into the cache ...: Read-only file system'), which left a
+    user whose archive had been unpacked there for months wondering why it was unpacked at all. It says why (that
+    unpack's layout is an earlier wildgan's: which name it holds flat) and what to do ($WILDGAN_CACHE, or cache_dir=
+    where that was given); the flat unpack is left as it is."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    tree = dl.unpack_cached(archive)
+    _flatten(tree)
+    source = _cache / f"{tree.name}.source"
+    source.write_text(f"{archive.resolve()}\n")                 # (the record of a wildgan before UNPACK_VERSION 2)
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)
+
+    def read_only(*a: object, **k: object) -> str:
+        raise OSError(errno.EROFS, "Read-only file system", str(_cache))
+
+    monkeypatch.setattr(dl.tempfile, "mkdtemp", read_only)
+    for cache_dir, what in ((None, r"point \$WILDGAN_CACHE at"), (_cache, "pass cache_dir=")):
+        with pytest.raises(DataError) as e:
+            dl.unpack_cached(archive, cache_dir)
+        said = str(e.value)
+        assert said.startswith(f"{archive}: cannot unpack it into ") and "Read-only file system" in said, said
+        flat = r"'(normal|anomaly)\\\\00[01]\.png' as one file"
+        assert re.search(rf"{re.escape(tree.name)}.*an earlier wildgan.*{flat}", said), said
+        assert re.search(rf"{what} a writable folder", said), said
+    assert sorted(os.listdir(tree)) == ["anomaly\\000.png", "normal\\000.png", "normal\\001.png"]
+    assert source.read_text() == f"{archive.resolve()}\n"
+
+
 def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_a_process(
         tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An earlier wildgan's unpack is checked again where it is reused, and its record then brought up to date; in a

@@ -708,10 +708,11 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # beside it, at `again`. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks;
     # '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
+    flat: Path | None = None        # the earlier wildgan's flat unpack this one is made again beside
     if found is not None and _unpack_version(found) < UNPACK_VERSION and \
             not _check_earlier_unpack(given, found, elsewhere):
         # (its record left as it is: an earlier wildgan may be reading it, and it is swept a day after its last use)
-        final, found = again, None
+        final, found, flat = again, None, found
     if found is not None:
         _mark_used(found, archive)
         _drop_earlier_unpacks(root, stems, found, archive)
@@ -723,9 +724,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # a bare '[Errno 17] File exists: PATH' (the cache path is a file) or 'Read-only file system' named neither
         # the cache nor the variable that moves it
         where = "the cache folder" if cache_dir is not None else "the cache ($WILDGAN_CACHE, default ~/.cache/wildgan)"
-        raise DataError(f"{given}: cannot unpack it into {where} {root}: "
+        # (an archive unpacked there long ago: without a word of why, the user was left to wonder why it was at all)
+        why = "" if flat is None else \
+            (f" (its unpack there, {flat.name}, is an earlier wildgan's, which holds {_flat_name(flat)!r} as one file, "
+             f"its folders lost: this wildgan reads it only unpacked again, beside it)")
+        raise DataError(f"{given}: cannot unpack it into {where} {root}{why}: "
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
-                        f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
+                        f"{'pass cache_dir=' if cache_dir is not None else 'point $WILDGAN_CACHE at'} a writable "
+                        f"folder, or "
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished hold disk space that nothing else ever frees
     _take_back_stale(d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*"))
