@@ -453,6 +453,66 @@ def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_
     assert len(set(said)) == 1 and "names that differ only in case" in said[0] and len(listed) == 1, (said, listed)
 
 
+def test_unpacked_already_names_only_an_unpack_that_unpack_cached_uses_as_it_is(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """unpacked_already (has_decoded_cache's look, which evaluation takes for 'rebuilding the training images is
+    cheap') named the unpack at the archive's key whatever made it: an earlier wildgan's flat one, which
+    unpack_cached unpacks again beside it (the decoded cache beside the flat one is never read), and one whose
+    archive holds names that differ only in case where the cache folds them, which it refuses. Such an unpack is
+    not named: by its names (cheap), and on a file system that folds case an earlier wildgan's is named only once
+    this process has checked its archive (its listing is not cheap)."""
+    from wildgan.data import readers
+
+    opts = readers.parse_opts({})
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)
+    if os.sep != "\\":
+        cells = tmp_path / "cells.tar"
+        cells.write_bytes(_backslash_tar())
+        tree = dl.unpack_cached(cells)
+        readers._cache_file(tree, readers._native_opts(opts)).write_bytes(b"")  # (its decoded cache)
+        assert dl.unpacked_already(cells) == tree and readers.has_decoded_cache(cells)
+        _flatten(tree)
+        Path(f"{tree}.source").write_text(f"{cells.resolve()}\n")     # (an earlier wildgan's record)
+        assert dl.unpacked_already(cells) is None and not readers.has_decoded_cache(cells)
+    # an earlier wildgan's unpack of an archive with no such names: named, where case is kept apart; where it is
+    # folded, once checked in this process (here in a cache whose record cannot be brought up to date)
+    pile = tmp_path / "pile.tar.gz"
+    pile.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(pile)
+    Path(f"{tree}.source").write_text(f"{pile.resolve()}\n")
+    assert dl.unpacked_already(pile) == tree
+
+    def read_only(path: Path, text: str) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        assert dl.unpacked_already(pile) is None
+        assert dl.unpack_cached(pile) == tree and dl._unpack_version(tree) == 1
+        assert dl.unpacked_already(pile) == tree
+    # names that differ only in case, where the cache folds case: refused by unpack_cached, never named
+    clash = tmp_path / "clash.tar.gz"
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in ("pile/A.png", "pile/a.png"):
+            data = _png(1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    clash.write_bytes(gzip.compress(b.getvalue()))
+    clashed = dl.unpack_cached(clash)
+    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        assert dl.unpacked_already(clash) is None
+        with pytest.raises(DataError, match="names that differ only in case"):
+            dl.unpack_cached(clash)
+        assert dl.unpacked_already(clash) is None
+    assert dl.unpacked_already(clash) == clashed            # (where case is kept apart: both names kept, used)
+
+
 # -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------
 
 def test_a_tar_that_ends_with_a_lone_zero_block_is_read_whole_without_a_word(tmp_path: Path, _cache: Path) -> None:

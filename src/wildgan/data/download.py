@@ -788,13 +788,32 @@ def _unpacked_again(root: Path, stem: str, key: str) -> Path:
 
 
 def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -> Path | None:
-    """The unpack of `archive` that unpack_cached would reuse, where there is one; None where it would unpack it
-    (or the archive cannot be read: its read says why). Nothing is unpacked, checked or marked as used: for a caller
-    that weighs the cost of a read before making it."""
+    """The unpack of `archive` that unpack_cached would reuse as it is, where there is one; None where it would
+    unpack it, or refuse it (or the archive cannot be read: its read says why). Nothing is unpacked or marked as
+    used: for a caller that weighs the cost of a read before making it (readers.has_decoded_cache).
+
+    Checked cheaply only, as unpack_cached checks an earlier wildgan's unpack (_check_earlier_unpack): its record's
+    version line, and for an earlier one its names (_flat_name: one it holds flat is unpacked again beside it, and
+    the decoded cache beside it is never read). Where the cache's file system folds case, an earlier wildgan's unpack
+    is reused only once its archive's whole listing shows no two names that differ only in case: not cheap (a large
+    .tar.gz decompressed to its end), so such an unpack is named only where this process has checked it already
+    (_EARLIER_CHECKED), None before. Once checked, its record is brought up to date where the cache can be written,
+    and the version line says it from then on."""
     try:
-        return _unpacks_of(Path(archive).resolve(), cache_dir)[3]
+        resolved = Path(archive).resolve()
+        found = _unpacks_of(resolved, cache_dir)[3]
+        if found is None or _unpack_version(found) >= UNPACK_VERSION:
+            return found
+        st = os.stat(resolved)
     except OSError:
         return None
+    folds = _folds_case(found.parent)
+    # (this process's check of it, said of the archive under any name and wording: the verdict is the same)
+    known = [v for k, v in _EARLIER_CHECKED.items() if k[0] == str(found) and
+             k[3:] == (folds, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)]
+    if known:
+        return found if all(v is True for v in known) else None
+    return None if folds or _flat_name(found) is not None else found
 
 
 def _take_back_stale(leftovers: Iterable[Path]) -> None:
