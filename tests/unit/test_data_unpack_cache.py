@@ -216,6 +216,87 @@ def test_an_unpack_of_an_archive_with_a_dot_member_is_not_swept_by_a_process_tha
     assert not list(_cache.glob(".tmp-*"))
 
 
+@pytest.mark.parametrize("between", ["used", "renamed in", "used, then renamed in"])
+def test_the_sweep_of_earlier_unpacks_keeps_one_used_or_renamed_in_after_it_judged_it_old(
+        tmp_path: Path, _cache: Path, between: str) -> None:
+    """The sweep of an archive's earlier unpacks judged a record a day old, then removed its folder without looking
+    again: another process may, in between, have used that unpack (its record touched: the archive's earlier
+    contents back at that path, of the same time), or renamed a fresh unpack into the place of one whose folder was
+    gone (its record written first, then its folder renamed in). Either was removed under it, its record too. The
+    folder is renamed out of reach first (atomic), its record judged again, and put back where it says a use since;
+    here the other process acts right after the first look at the record, the moment that decided it before (and,
+    last, a third one renames its own unpack of that key into the place the sweep emptied for a moment: as good, it is
+    kept, and the one renamed aside goes)."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    current = dl.unpack_cached(archive)
+    old = _cache / "pile-0123456789ab"
+    src, decoded = Path(f"{old}.source"), Path(f"{old}.decoded-v1-x.npz")
+    src.write_text(f"{archive.resolve()}\n{dl._UNPACK_MARK}{dl.UNPACK_VERSION}\n")
+    decoded.write_bytes(b"npz")
+    if between != "renamed in":
+        (old / "pile").mkdir(parents=True)
+        (old / "pile" / "000.png").write_bytes(_png(1))
+    stale = time.time() - dl.STALE_UNPACK_S - 60
+    for f in (src, decoded):
+        os.utime(f, (stale, stale))
+    acted: list[str] = []
+
+    def other_process() -> None:
+        if acted:                                           # (a third process, at the sweep's second look)
+            (old / "pile").mkdir(parents=True)
+            (old / "pile" / "009.png").write_bytes(_png(9))
+        elif between != "renamed in":
+            os.utime(src)                                   # (_mark_used: a touch)
+        else:
+            src.write_text(f"{archive.resolve()}\n{dl._UNPACK_MARK}{dl.UNPACK_VERSION}\n")
+            (old / "pile").mkdir(parents=True)              # (then its whole unpack renamed in)
+            (old / "pile" / "000.png").write_bytes(_png(1))
+        acted.append(between)
+
+    class Watched(type(_cache)):                            # type: ignore[misc]
+        def stat(self, *a: object, **k: object) -> os.stat_result:
+            st = super().stat(*a, **k)
+            if self.name == src.name and len(acted) < (2 if between.endswith(", then renamed in") else 1):
+                other_process()                             # (right after the sweep's look at the record)
+            return st
+
+    dl._drop_earlier_unpacks(Watched(_cache), ("pile",), current, archive.resolve())
+    kept = "009.png" if len(acted) == 2 else "000.png"
+    assert sorted(os.listdir(old / "pile")) == [kept] and src.is_file() and decoded.is_file()
+    assert dl._read_source(src) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    assert not list(_cache.glob(".tmp-*"))
+    # judged again a day on, nothing in between: removed, with its record and decoded cache
+    os.utime(src, (stale, stale))
+    dl._drop_earlier_unpacks(_cache, ("pile",), current, archive.resolve())
+    assert not old.exists() and not src.exists() and not decoded.exists() and not list(_cache.glob(".tmp-*"))
+    assert current.is_dir()
+
+
+def test_an_unpack_that_a_sweep_took_as_it_was_found_is_unpacked_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other half of the sweep's race: unpack_cached found the unpack, and another process's sweep, which had
+    judged its record old just before, took it before the use was marked. The path of a folder no longer there was
+    returned, for the read to fail on ('no such file'). Looked at again after the mark: unpacked again."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(archive)
+    real_mark = dl._mark_used
+    swept: list[Path] = []
+
+    def swept_first(unpacked: Path, archive: Path) -> None:
+        if not swept:
+            shutil.rmtree(unpacked)                         # (the sweep's rename and removal, just before the mark)
+            swept.append(unpacked)
+        real_mark(unpacked, archive)
+
+    monkeypatch.setattr(dl, "_mark_used", swept_first)
+    again = dl.unpack_cached(archive)
+    assert swept == [tree] and again == tree and sorted(os.listdir(again / "pile")) == ["000.png", "001.png",
+                                                                                         "002.png"]
+    assert dl._read_source(Path(f"{tree}.source")) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
 def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is(
         tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every wildgan unpacks into a '.tmp-*' folder and renames it into place whole: an unpack at a key is whole or

@@ -715,8 +715,11 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         final, found, flat = again, None, found
     if found is not None:
         _mark_used(found, archive)
-        _drop_earlier_unpacks(root, stems, found, archive)
-        return found
+        # (looked at again after the mark: another process's sweep that judged it old before the mark has renamed it
+        # away by now, and then puts it back or removes it; see _drop_earlier_unpacks. Gone: unpacked again)
+        if found.is_dir():
+            _drop_earlier_unpacks(root, stems, found, archive)
+            return found
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
@@ -1035,23 +1038,43 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
     ('<folder>.decoded-*.npz'). What is left of an unpack of any archive of that name whose folder is gone (a
     .source, decoded caches: a sweep or a kill between its steps, a folder removed by hand) goes too once as old:
     nothing can read it again. Unpacks without a .source (made by a wildgan before .source files) are left alone:
-    which archive they hold is not known, and that wildgan, which marks no use, may be reading one."""
+    which archive they hold is not known, and that wildgan, which marks no use, may be reading one.
+
+    Another process may use an unpack (its record touched first), or rename a fresh one into the place of one whose
+    folder is gone (its record written first, then its folder renamed in), between the look at its record and the
+    removal: removed then, it was gone under that process. So the folder is first renamed out of reach, to a
+    '.tmp-*' name (atomic: what is renamed is what is removed; one a kill leaves there is swept as any unfinished
+    unpack), its record looked at again, and only then removed, or renamed back where the record now says a use.
+    What is left is the moment between the second look and the rename of a process that found the folder just
+    before: it reads for that moment a folder that is not there (unpack_cached looks again after its mark)."""
     now = time.time()
     for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
-        try:
-            if now - src.stat().st_mtime <= STALE_UNPACK_S or \
-                    (old.exists() and _read_source(src)[0] != str(archive)):
-                continue
-        except (OSError, UnicodeDecodeError):
+        if not _old_record(src, archive, now, old.exists()):
             continue
-        shutil.rmtree(old, ignore_errors=True)
+        gone: Path | None = root / f".tmp-{stem}-swept-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.rename(old, gone)
+        except FileNotFoundError:
+            gone = None                 # (a record left without its folder: none renamed in since, so far)
+        except OSError:
+            continue
+        if not _old_record(src, archive, now, gone is not None):
+            if gone is not None:
+                try:
+                    os.rename(gone, old)
+                except OSError:
+                    # (a whole unpack of the same key renamed in meanwhile, as good as this one: that one is kept)
+                    shutil.rmtree(gone, ignore_errors=True)
+            continue
+        # (the record first: one written for a fresh unpack from here on is another's, and is kept)
+        src.unlink(missing_ok=True)
+        if gone is not None:
+            shutil.rmtree(gone, ignore_errors=True)
         for decoded in root.glob(f"{glob.escape(old.name)}.decoded-*.npz"):
             decoded.unlink(missing_ok=True)
-        if not old.exists():
-            src.unlink(missing_ok=True)
     for decoded in (f for s in stems for f in root.glob(f"{glob.escape(s)}-*.decoded-*.npz")):
         old = root / decoded.name[: decoded.name.rindex(".decoded-")]
         try:
@@ -1060,6 +1083,16 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
                 decoded.unlink()
         except OSError:
             pass
+
+
+def _old_record(src: Path, archive: Path, now: float, kept: bool) -> bool:
+    """Whether the unpack record `src` says an unpack that _drop_earlier_unpacks (its clock read at `now`) removes:
+    last used more than STALE_UNPACK_S ago and, where its folder is kept (kept), of `archive` (a record of another
+    archive of that name is that archive's sweep's). False where it cannot be read."""
+    try:
+        return now - src.stat().st_mtime > STALE_UNPACK_S and (not kept or _read_source(src)[0] == str(archive))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
