@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import re
 import tarfile
 import urllib.error
 import urllib.request
@@ -144,3 +145,68 @@ def test_a_killed_download_s_leftovers_are_taken_back_once_a_day_old(tmp_path, s
     assert not killed.exists() and len(calls) == 1
     killed.mkdir()                                      # (made just now: it may be another call's, running)
     assert download_cifar10(root, md5=md5) == out and killed.is_dir()
+
+
+def test_a_data_set_folder_that_is_not_whole_is_moved_aside_and_downloaded_again(tmp_path, served):
+    """download_cifar10 took cifar-10-batches-py for there when it held data_batch_1 and test_batch (a copy cut short
+    kept those two and not the rest), and after its unpack renamed its own into place only where no folder was there:
+    an empty one the user made, or one that lacks batches, was returned as the data set, for the read to refuse later
+    as 'not a complete cifar-10-batches-py folder'. Each batch is looked for (a file, not empty); an empty folder is
+    replaced, one that holds anything is moved aside whole, said naming both folders, never removed."""
+    payload, calls = served
+    md5 = hashlib.md5(payload).hexdigest()
+    root = tmp_path / "root"
+    target = root / "cifar-10-batches-py"
+    target.mkdir(parents=True)                                  # (made by hand, empty)
+    out = download_cifar10(root, md5=md5)
+    assert out == target and sorted(p.name for p in out.iterdir()) == sorted(
+        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]) and len(calls) == 1
+    # a copy cut short: the two batches the old check looked for, another one empty, and a file of the user's
+    for name in ("data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"):
+        (target / name).unlink()
+    (target / "data_batch_2").write_bytes(b"")
+    (target / "notes.txt").write_text("mine")
+    with pytest.warns(UserWarning) as caught:
+        out = download_cifar10(root, md5=md5)
+    assert out == target and all((out / f"data_batch_{i}").stat().st_size > 0 for i in range(1, 6))
+    assert len(calls) == 1                                      # (the archive kept from the first call, md5 checked)
+    aside = [p for p in root.iterdir() if p.name.startswith("cifar-10-batches-py.") and p.is_dir()]
+    assert len(aside) == 1 and (aside[0] / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in aside[0].iterdir()) == ["batches.meta", "data_batch_1", "data_batch_2", "notes.txt",
+                                                          "test_batch"]
+    said = [str(w.message) for w in caught]
+    assert len(said) == 1 and str(target) in said[0] and aside[0].name in said[0], said
+    assert "data_batch_3" in said[0] and "data_batch_2 is empty" in said[0], said
+    assert download_cifar10(root, md5=md5) == out and len(calls) == 1   # (whole now: no unpack, no warning)
+
+
+def test_an_archive_without_every_batch_is_refused_naming_what_it_lacks(tmp_path, monkeypatch):
+    """An archive of the right md5 (a --url and --md5 of one's own) whose cifar-10-batches-py lacks a batch was
+    renamed into place as the data set where it held data_batch_1."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in ("data_batch_1", "test_batch"):
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    payload = buf.getvalue()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(payload))
+    with pytest.raises(DataError, match=r"cifar-10-python\.tar\.gz: not a whole CIFAR-10 archive: .*data_batch_2"):
+        download_cifar10(tmp_path / "root", md5=hashlib.md5(payload).hexdigest())
+    assert not (tmp_path / "root" / "cifar-10-batches-py").exists()
+
+
+def test_offline_with_a_data_set_folder_that_is_not_whole_says_why_it_downloads(tmp_path, monkeypatch):
+    """A run that had its cifar-10-batches-py (cut short) was told only that the download failed, not why it
+    downloaded at all; the folder is left as it is."""
+    def urlopen(url, timeout=None):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    target = tmp_path / "cifar-10-batches-py"
+    target.mkdir()
+    (target / "data_batch_1").write_bytes(b"x")
+    with pytest.raises(DataError, match=rf"could not download .*\({re.escape(str(target))} is there, but has no "
+                                        rf"data_batch_2, data_batch_3, data_batch_4, data_batch_5, test_batch\)"):
+        download_cifar10(tmp_path)
+    assert sorted(p.name for p in target.iterdir()) == ["data_batch_1"]

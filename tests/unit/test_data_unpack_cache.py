@@ -216,6 +216,87 @@ def test_an_unpack_of_an_archive_with_a_dot_member_is_not_swept_by_a_process_tha
     assert not list(_cache.glob(".tmp-*"))
 
 
+@pytest.mark.parametrize("between", ["used", "renamed in", "used, then renamed in"])
+def test_the_sweep_of_earlier_unpacks_keeps_one_used_or_renamed_in_after_it_judged_it_old(
+        tmp_path: Path, _cache: Path, between: str) -> None:
+    """The sweep of an archive's earlier unpacks judged a record a day old, then removed its folder without looking
+    again: another process may, in between, have used that unpack (its record touched: the archive's earlier
+    contents back at that path, of the same time), or renamed a fresh unpack into the place of one whose folder was
+    gone (its record written first, then its folder renamed in). Either was removed under it, its record too. The
+    folder is renamed out of reach first (atomic), its record judged again, and put back where it says a use since;
+    here the other process acts right after the first look at the record, the moment that decided it before (and,
+    last, a third one renames its own unpack of that key into the place the sweep emptied for a moment: as good, it is
+    kept, and the one renamed aside goes)."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    current = dl.unpack_cached(archive)
+    old = _cache / "pile-0123456789ab"
+    src, decoded = Path(f"{old}.source"), Path(f"{old}.decoded-v1-x.npz")
+    src.write_text(f"{archive.resolve()}\n{dl._UNPACK_MARK}{dl.UNPACK_VERSION}\n")
+    decoded.write_bytes(b"npz")
+    if between != "renamed in":
+        (old / "pile").mkdir(parents=True)
+        (old / "pile" / "000.png").write_bytes(_png(1))
+    stale = time.time() - dl.STALE_UNPACK_S - 60
+    for f in (src, decoded):
+        os.utime(f, (stale, stale))
+    acted: list[str] = []
+
+    def other_process() -> None:
+        if acted:                                           # (a third process, at the sweep's second look)
+            (old / "pile").mkdir(parents=True)
+            (old / "pile" / "009.png").write_bytes(_png(9))
+        elif between != "renamed in":
+            os.utime(src)                                   # (_mark_used: a touch)
+        else:
+            src.write_text(f"{archive.resolve()}\n{dl._UNPACK_MARK}{dl.UNPACK_VERSION}\n")
+            (old / "pile").mkdir(parents=True)              # (then its whole unpack renamed in)
+            (old / "pile" / "000.png").write_bytes(_png(1))
+        acted.append(between)
+
+    class Watched(type(_cache)):                            # type: ignore[misc]
+        def stat(self, *a: object, **k: object) -> os.stat_result:
+            st = super().stat(*a, **k)
+            if self.name == src.name and len(acted) < (2 if between.endswith(", then renamed in") else 1):
+                other_process()                             # (right after the sweep's look at the record)
+            return st
+
+    dl._drop_earlier_unpacks(Watched(_cache), ("pile",), current, archive.resolve())
+    kept = "009.png" if len(acted) == 2 else "000.png"
+    assert sorted(os.listdir(old / "pile")) == [kept] and src.is_file() and decoded.is_file()
+    assert dl._read_source(src) == (str(archive.resolve()), dl.UNPACK_VERSION)
+    assert not list(_cache.glob(".tmp-*"))
+    # judged again a day on, nothing in between: removed, with its record and decoded cache
+    os.utime(src, (stale, stale))
+    dl._drop_earlier_unpacks(_cache, ("pile",), current, archive.resolve())
+    assert not old.exists() and not src.exists() and not decoded.exists() and not list(_cache.glob(".tmp-*"))
+    assert current.is_dir()
+
+
+def test_an_unpack_that_a_sweep_took_as_it_was_found_is_unpacked_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other half of the sweep's race: unpack_cached found the unpack, and another process's sweep, which had
+    judged its record old just before, took it before the use was marked. The path of a folder no longer there was
+    returned, for the read to fail on ('no such file'). Looked at again after the mark: unpacked again."""
+    archive = tmp_path / "pile.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(archive)
+    real_mark = dl._mark_used
+    swept: list[Path] = []
+
+    def swept_first(unpacked: Path, archive: Path) -> None:
+        if not swept:
+            shutil.rmtree(unpacked)                         # (the sweep's rename and removal, just before the mark)
+            swept.append(unpacked)
+        real_mark(unpacked, archive)
+
+    monkeypatch.setattr(dl, "_mark_used", swept_first)
+    again = dl.unpack_cached(archive)
+    assert swept == [tree] and again == tree and sorted(os.listdir(again / "pile")) == ["000.png", "001.png",
+                                                                                         "002.png"]
+    assert dl._read_source(Path(f"{tree}.source")) == (str(archive.resolve()), dl.UNPACK_VERSION)
+
+
 def test_an_unpack_that_an_older_wildgan_renamed_into_place_first_is_used_as_it_is(
         tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every wildgan unpacks into a '.tmp-*' folder and renames it into place whole: an unpack at a key is whole or
@@ -352,6 +433,38 @@ def test_a_flat_unpack_that_an_earlier_wildgan_renamed_into_place_first_is_not_u
     assert dl.unpack_cached(archive) == tree
 
 
+@pytest.mark.skipif(os.sep == "\\", reason="'\\' is a separator there: no unpack was ever flat")
+def test_a_flat_unpack_in_a_cache_that_cannot_be_written_says_why_it_is_unpacked_again(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier wildgan's flat unpack is unpacked again beside it; in a cache that cannot be written that failed
+    with the words of any unpack there ('cannot unpack it into the cache ...: Read-only file system'), which left a
+    user whose archive had been unpacked there for months wondering why it was unpacked at all. It says why (that
+    unpack's layout is an earlier wildgan's: which name it holds flat) and what to do ($WILDGAN_CACHE, or cache_dir=
+    where that was given); the flat unpack is left as it is."""
+    archive = tmp_path / "cells.tar"
+    archive.write_bytes(_backslash_tar())
+    tree = dl.unpack_cached(archive)
+    _flatten(tree)
+    source = _cache / f"{tree.name}.source"
+    source.write_text(f"{archive.resolve()}\n")                 # (the record of a wildgan before UNPACK_VERSION 2)
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)
+
+    def read_only(*a: object, **k: object) -> str:
+        raise OSError(errno.EROFS, "Read-only file system", str(_cache))
+
+    monkeypatch.setattr(dl.tempfile, "mkdtemp", read_only)
+    for cache_dir, what in ((None, r"point \$WILDGAN_CACHE at"), (_cache, "pass cache_dir=")):
+        with pytest.raises(DataError) as e:
+            dl.unpack_cached(archive, cache_dir)
+        said = str(e.value)
+        assert said.startswith(f"{archive}: cannot unpack it into ") and "Read-only file system" in said, said
+        flat = r"'(normal|anomaly)\\\\00[01]\.png' as one file"
+        assert re.search(rf"{re.escape(tree.name)}.*an earlier wildgan.*{flat}", said), said
+        assert re.search(rf"{what} a writable folder", said), said
+    assert sorted(os.listdir(tree)) == ["anomaly\\000.png", "normal\\000.png", "normal\\001.png"]
+    assert source.read_text() == f"{archive.resolve()}\n"
+
+
 def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_a_process(
         tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An earlier wildgan's unpack is checked again where it is reused, and its record then brought up to date; in a
@@ -419,6 +532,66 @@ def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_
                 dl.unpack_cached(clash)
             said.append(str(e.value))
     assert len(set(said)) == 1 and "names that differ only in case" in said[0] and len(listed) == 1, (said, listed)
+
+
+def test_unpacked_already_names_only_an_unpack_that_unpack_cached_uses_as_it_is(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """unpacked_already (has_decoded_cache's look, which evaluation takes for 'rebuilding the training images is
+    cheap') named the unpack at the archive's key whatever made it: an earlier wildgan's flat one, which
+    unpack_cached unpacks again beside it (the decoded cache beside the flat one is never read), and one whose
+    archive holds names that differ only in case where the cache folds them, which it refuses. Such an unpack is
+    not named: by its names (cheap), and on a file system that folds case an earlier wildgan's is named only once
+    this process has checked its archive (its listing is not cheap)."""
+    from wildgan.data import readers
+
+    opts = readers.parse_opts({})
+    monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)
+    if os.sep != "\\":
+        cells = tmp_path / "cells.tar"
+        cells.write_bytes(_backslash_tar())
+        tree = dl.unpack_cached(cells)
+        readers._cache_file(tree, readers._native_opts(opts)).write_bytes(b"")  # (its decoded cache)
+        assert dl.unpacked_already(cells) == tree and readers.has_decoded_cache(cells)
+        _flatten(tree)
+        Path(f"{tree}.source").write_text(f"{cells.resolve()}\n")     # (an earlier wildgan's record)
+        assert dl.unpacked_already(cells) is None and not readers.has_decoded_cache(cells)
+    # an earlier wildgan's unpack of an archive with no such names: named, where case is kept apart; where it is
+    # folded, once checked in this process (here in a cache whose record cannot be brought up to date)
+    pile = tmp_path / "pile.tar.gz"
+    pile.write_bytes(gzip.compress(_tar_bytes()))
+    tree = dl.unpack_cached(pile)
+    Path(f"{tree}.source").write_text(f"{pile.resolve()}\n")
+    assert dl.unpacked_already(pile) == tree
+
+    def read_only(path: Path, text: str) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        assert dl.unpacked_already(pile) is None
+        assert dl.unpack_cached(pile) == tree and dl._unpack_version(tree) == 1
+        assert dl.unpacked_already(pile) == tree
+    # names that differ only in case, where the cache folds case: refused by unpack_cached, never named
+    clash = tmp_path / "clash.tar.gz"
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in ("pile/A.png", "pile/a.png"):
+            data = _png(1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    clash.write_bytes(gzip.compress(b.getvalue()))
+    clashed = dl.unpack_cached(clash)
+    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    with monkeypatch.context() as m:
+        m.setattr(dl, "_folds_case", lambda folder: True)
+        m.setattr(dl, "atomic_write_text", read_only)
+        assert dl.unpacked_already(clash) is None
+        with pytest.raises(DataError, match="names that differ only in case"):
+            dl.unpack_cached(clash)
+        assert dl.unpacked_already(clash) is None
+    assert dl.unpacked_already(clash) == clashed            # (where case is kept apart: both names kept, used)
 
 
 # -- 3. a tar that ends with a lone zero block ------------------------------------------------------------------------

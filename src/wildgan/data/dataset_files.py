@@ -17,13 +17,12 @@ import numpy as np
 
 from ..config import as_typed, names_text
 from ..errors import DataError, option_words, shell_word, warn_user
-from .download import TAR_SUFFIXES
+from .download import CIFAR_BATCH_FILES, TAR_SUFFIXES
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
 
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
 # ------------------------------------------------------------------------------------------------ CIFAR batches

@@ -26,6 +26,9 @@ from ..fileio import atomic_write_stream, atomic_write_text, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+# the batches of a cifar-10-batches-py folder, each needed to read it (dataset_files.read_cifar_batches); its
+# batches.meta is not (the class names are CIFAR-10's without it)
+CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
 def cache_root() -> Path:
@@ -705,14 +708,18 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     # beside it, at `again`. The sweeps remove nothing used or changed within the day (_drop_earlier_unpacks;
     # '.tmp-*' below).
     elsewhere = "pass cache_dir= {}" if cache_dir is not None else "set $WILDGAN_CACHE to {}"
+    flat: Path | None = None        # the earlier wildgan's flat unpack this one is made again beside
     if found is not None and _unpack_version(found) < UNPACK_VERSION and \
             not _check_earlier_unpack(given, found, elsewhere):
         # (its record left as it is: an earlier wildgan may be reading it, and it is swept a day after its last use)
-        final, found = again, None
+        final, found, flat = again, None, found
     if found is not None:
         _mark_used(found, archive)
-        _drop_earlier_unpacks(root, stems, found, archive)
-        return found
+        # (looked at again after the mark: another process's sweep that judged it old before the mark has renamed it
+        # away by now, and then puts it back or removes it; see _drop_earlier_unpacks. Gone: unpacked again)
+        if found.is_dir():
+            _drop_earlier_unpacks(root, stems, found, archive)
+            return found
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
@@ -720,9 +727,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         # a bare '[Errno 17] File exists: PATH' (the cache path is a file) or 'Read-only file system' named neither
         # the cache nor the variable that moves it
         where = "the cache folder" if cache_dir is not None else "the cache ($WILDGAN_CACHE, default ~/.cache/wildgan)"
-        raise DataError(f"{given}: cannot unpack it into {where} {root}: "
+        # (an archive unpacked there long ago: without a word of why, the user was left to wonder why it was at all)
+        why = "" if flat is None else \
+            (f" (its unpack there, {flat.name}, is an earlier wildgan's, which holds {_flat_name(flat)!r} as one file, "
+             f"its folders lost: this wildgan reads it only unpacked again, beside it)")
+        raise DataError(f"{given}: cannot unpack it into {where} {root}{why}: "
                         f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
-                        f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
+                        f"{'pass cache_dir=' if cache_dir is not None else 'point $WILDGAN_CACHE at'} a writable "
+                        f"folder, or "
                         f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished hold disk space that nothing else ever frees
     _take_back_stale(d for s in stems for d in root.glob(f".tmp-{glob.escape(s)}-*"))
@@ -779,13 +791,32 @@ def _unpacked_again(root: Path, stem: str, key: str) -> Path:
 
 
 def unpacked_already(archive: str | Path, cache_dir: str | Path | None = None) -> Path | None:
-    """The unpack of `archive` that unpack_cached would reuse, where there is one; None where it would unpack it
-    (or the archive cannot be read: its read says why). Nothing is unpacked, checked or marked as used: for a caller
-    that weighs the cost of a read before making it."""
+    """The unpack of `archive` that unpack_cached would reuse as it is, where there is one; None where it would
+    unpack it, or refuse it (or the archive cannot be read: its read says why). Nothing is unpacked or marked as
+    used: for a caller that weighs the cost of a read before making it (readers.has_decoded_cache).
+
+    Checked cheaply only, as unpack_cached checks an earlier wildgan's unpack (_check_earlier_unpack): its record's
+    version line, and for an earlier one its names (_flat_name: one it holds flat is unpacked again beside it, and
+    the decoded cache beside it is never read). Where the cache's file system folds case, an earlier wildgan's unpack
+    is reused only once its archive's whole listing shows no two names that differ only in case: not cheap (a large
+    .tar.gz decompressed to its end), so such an unpack is named only where this process has checked it already
+    (_EARLIER_CHECKED), None before. Once checked, its record is brought up to date where the cache can be written,
+    and the version line says it from then on."""
     try:
-        return _unpacks_of(Path(archive).resolve(), cache_dir)[3]
+        resolved = Path(archive).resolve()
+        found = _unpacks_of(resolved, cache_dir)[3]
+        if found is None or _unpack_version(found) >= UNPACK_VERSION:
+            return found
+        st = os.stat(resolved)
     except OSError:
         return None
+    folds = _folds_case(found.parent)
+    # (this process's check of it, said of the archive under any name and wording: the verdict is the same)
+    known = [v for k, v in _EARLIER_CHECKED.items() if k[0] == str(found) and
+             k[3:] == (folds, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)]
+    if known:
+        return found if all(v is True for v in known) else None
+    return None if folds or _flat_name(found) is not None else found
 
 
 def _take_back_stale(leftovers: Iterable[Path]) -> None:
@@ -1007,23 +1038,43 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
     ('<folder>.decoded-*.npz'). What is left of an unpack of any archive of that name whose folder is gone (a
     .source, decoded caches: a sweep or a kill between its steps, a folder removed by hand) goes too once as old:
     nothing can read it again. Unpacks without a .source (made by a wildgan before .source files) are left alone:
-    which archive they hold is not known, and that wildgan, which marks no use, may be reading one."""
+    which archive they hold is not known, and that wildgan, which marks no use, may be reading one.
+
+    Another process may use an unpack (its record touched first), or rename a fresh one into the place of one whose
+    folder is gone (its record written first, then its folder renamed in), between the look at its record and the
+    removal: removed then, it was gone under that process. So the folder is first renamed out of reach, to a
+    '.tmp-*' name (atomic: what is renamed is what is removed; one a kill leaves there is swept as any unfinished
+    unpack), its record looked at again, and only then removed, or renamed back where the record now says a use.
+    What is left is the moment between the second look and the rename of a process that found the folder just
+    before: it reads for that moment a folder that is not there (unpack_cached looks again after its mark)."""
     now = time.time()
     for stem, src in ((s, f) for s in stems for f in root.glob(f"{glob.escape(s)}-*.source")):
         old = src.with_suffix("")
         if old == current or not old.name.startswith(f"{stem}-"):
             continue
-        try:
-            if now - src.stat().st_mtime <= STALE_UNPACK_S or \
-                    (old.exists() and _read_source(src)[0] != str(archive)):
-                continue
-        except (OSError, UnicodeDecodeError):
+        if not _old_record(src, archive, now, old.exists()):
             continue
-        shutil.rmtree(old, ignore_errors=True)
+        gone: Path | None = root / f".tmp-{stem}-swept-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.rename(old, gone)
+        except FileNotFoundError:
+            gone = None                 # (a record left without its folder: none renamed in since, so far)
+        except OSError:
+            continue
+        if not _old_record(src, archive, now, gone is not None):
+            if gone is not None:
+                try:
+                    os.rename(gone, old)
+                except OSError:
+                    # (a whole unpack of the same key renamed in meanwhile, as good as this one: that one is kept)
+                    shutil.rmtree(gone, ignore_errors=True)
+            continue
+        # (the record first: one written for a fresh unpack from here on is another's, and is kept)
+        src.unlink(missing_ok=True)
+        if gone is not None:
+            shutil.rmtree(gone, ignore_errors=True)
         for decoded in root.glob(f"{glob.escape(old.name)}.decoded-*.npz"):
             decoded.unlink(missing_ok=True)
-        if not old.exists():
-            src.unlink(missing_ok=True)
     for decoded in (f for s in stems for f in root.glob(f"{glob.escape(s)}-*.decoded-*.npz")):
         old = root / decoded.name[: decoded.name.rindex(".decoded-")]
         try:
@@ -1032,6 +1083,16 @@ def _drop_earlier_unpacks(root: Path, stems: tuple[str, ...], current: Path, arc
                 decoded.unlink()
         except OSError:
             pass
+
+
+def _old_record(src: Path, archive: Path, now: float, kept: bool) -> bool:
+    """Whether the unpack record `src` says an unpack that _drop_earlier_unpacks (its clock read at `now`) removes:
+    last used more than STALE_UNPACK_S ago and, where its folder is kept (kept), of `archive` (a record of another
+    archive of that name is that archive's sweep's). False where it cannot be read."""
+    try:
+        return now - src.stat().st_mtime > STALE_UNPACK_S and (not kept or _read_source(src)[0] == str(archive))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
@@ -1045,7 +1106,8 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     # taken back here, before the data set found whole returns: the call every later run makes
     if root.is_dir():
         _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
-    if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():
+    lacks = _cifar_lacks(target)
+    if lacks is None:
         return target
     archive = root / "cifar-10-python.tar.gz"
     if not archive.is_file() or _md5(archive) != md5:
@@ -1061,7 +1123,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                         digest.update(block)
                         f.write(block)
             except (urllib.error.URLError, OSError, TimeoutError) as e:
-                raise DataError(f"could not download CIFAR-10 from {url} ({e}); if this machine is offline, "
+                # (a folder there that is not the whole data set is why a run that had it downloads again)
+                there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
+                raise DataError(f"could not download CIFAR-10 from {url} ({e}){there}; if this machine is offline, "
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e
@@ -1086,13 +1150,77 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
                                              f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
         src = tmp / "cifar-10-batches-py"
-        if not (src / "data_batch_1").is_file():
-            raise DataError(f"{archive}: archive has no cifar-10-batches-py/data_batch_1")
-        if not target.exists():
-            os.rename(src, target)
+        lacks = _cifar_lacks(src)
+        if lacks is not None:
+            raise DataError(f"{archive}: not a whole CIFAR-10 archive: its cifar-10-batches-py {lacks}")
+        _cifar_into_place(src, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _cifar_lacks(folder: Path) -> str | None:
+    """What `folder` lacks of a whole cifar-10-batches-py, in words ('has no data_batch_3, test_batch; its
+    data_batch_2 is empty'), or None where each of CIFAR_BATCH_FILES is a file there that is not empty. Names and
+    sizes only, nothing read: the check of every call that finds the data set there. A copy cut short, or a folder
+    the user made for it, had the two batches looked for before (or none) and was returned as the data set, which
+    its read then refused."""
+    if not folder.is_dir():
+        return "is not a folder" if os.path.lexists(folder) else "is not there"
+    missing: list[str] = []
+    empty: list[str] = []
+    for name in CIFAR_BATCH_FILES:
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            missing.append(name)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            missing.append(name)
+        elif st.st_size == 0:
+            empty.append(name)
+    said = [f"has no {', '.join(missing)}"] if missing else []
+    said += [f"its {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty"] if empty else []
+    return "; ".join(said) or None
+
+
+def _cifar_into_place(src: Path, target: Path) -> None:
+    """Rename the unpacked data set `src` (whole: _cifar_lacks) to `target`. Where another call's is there already
+    (whole), that one is kept. Where something else is there that is not the whole data set (a folder the user made
+    or a copy cut short: see _cifar_lacks), an empty folder is replaced (the rename does that); anything else is moved
+    aside whole, beside it under a name of its own, and said, naming both: it may hold the user's own files, which
+    are never removed."""
+    for _ in range(3):      # (each try after another call moved or renamed something there in between)
+        try:
+            os.rename(src, target)
+            return
+        except OSError:
+            if not os.path.lexists(target):
+                raise
+        lacks = _cifar_lacks(target)
+        if lacks is None:
+            return
+        stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
+        aside = target.with_name(f"{target.name}.incomplete-{stamp}")
+        while os.path.lexists(aside):
+            n += 1
+            aside = target.with_name(f"{target.name}.incomplete-{stamp}-{n}")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            continue                    # (another call moved it first)
+        if _cifar_lacks(aside) is None:
+            # another call's whole data set, renamed in after the check above: put back, or, where a third one is
+            # there already, not kept twice (a download's unpack, not the user's)
+            try:
+                os.rename(aside, target)
+            except OSError:
+                shutil.rmtree(aside, ignore_errors=True)
+            return
+        warn_user(f"{target}: not a whole CIFAR-10 data set (it {lacks}): moved aside to {aside.name} beside it, "
+                  f"and the downloaded one unpacked in its place; take what you need from {aside} and remove it")
+    raise DataError(f"{target}: could not put the downloaded CIFAR-10 there: something else keeps taking its place "
+                    f"(another download at the same time?); run again")
 
 
 def _md5(path: Path) -> str:
