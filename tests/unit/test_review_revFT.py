@@ -1,6 +1,6 @@
-"""revFT: review of this morning's merges (the Detector's X_val check, the encoder loss's refusals, compile with
-cuda_graphs, the short 'not checked' note, ...). Each test here shows one finding and is a strict xfail until it is
-fixed; /tmp/revFT_report.md has the details."""
+"""revFT: review of this morning's merges (the Detector's X_val check, the encoder loss's refusals, the short 'not
+checked' note, the pythonw fix). Each test here shows one finding and is a strict xfail until it is fixed;
+/tmp/revFT_report.md has the details."""
 
 from __future__ import annotations
 
@@ -68,31 +68,6 @@ def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> N
         Detector(method="fanogan", encoder_loss="imgae", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(x)
     assert "wildgan" in str(wild.value), str(wild.value)
     assert "none" in str(fan.value).replace("got 'imgae'", ""), str(fan.value)
-
-
-@pytest.mark.xfail(strict=True, reason="revFT: compile='reduce-overhead' with cuda_graphs from a --config file is "
-                   "refused in a run config's field names and values (train.compile='reduce-overhead', "
-                   "train.cuda_graphs=true), neither the file's keys nor the options, unlike every other refusal of "
-                   "such a file's values")
-def test_compile_with_cuda_graphs_from_an_options_file_is_refused_in_its_words(tmp_path: Path, capsys) -> None:
-    """c97c160d: 'refused naming train.compile / train.cuda_graphs for a Python caller and --compile / --cuda-graphs
-    on the CLI'. With `--config opts.yaml` holding `compile: reduce-overhead` and `cuda_graphs: "on"` (the options'
-    own values, as --config takes them), the refusal reads 'train.compile='reduce-overhead' already uses CUDA graphs
-    ...; it cannot be combined with train.cuda_graphs=true (whole-iteration graphs) (options from the command line
-    and opts.yaml)': neither key is spelled so in the file, which says "on", not true. A refused "lr" from the same
-    file is said as 'opts.yaml: "lr" must be a positive number, got -1 (the --lr setting)'. The same words come
-    where --compile is typed on the command line beside the file."""
-    from wildgan.cli import main
-
-    data = _labelled_npz(tmp_path)
-    opts = tmp_path / "opts.yaml"
-    opts.write_text('compile: reduce-overhead\ncuda_graphs: "on"\n')
-    capsys.readouterr()
-    rc = main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
-               "--config", str(opts), "--out", str(tmp_path / "r"), "--dry-run"])
-    err = capsys.readouterr().err
-    assert rc != 0 and "CUDA graphs" in err, err
-    assert "train.compile" not in err and "train.cuda_graphs" not in err, err
 
 
 @pytest.mark.xfail(strict=True, reason="revFT: the short 'not checked' note says a train_hashes.npz that cannot be "
