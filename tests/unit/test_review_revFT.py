@@ -1,0 +1,112 @@
+"""revFT: review of this morning's merges (the Detector's X_val check, the encoder loss's refusals, the short 'not
+checked' note, the pythonw fix). Each test here shows one finding and is a strict xfail until it is fixed;
+/tmp/revFT_report.md has the details."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _labelled_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tiny.npz"
+    np.savez(p, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    return p
+
+
+@pytest.mark.xfail(strict=True, reason="revFT: RunConfig now refuses method wildgan with encoder_loss none on every "
+                   "read, so a run an earlier wildgan trained that way (Detector(encoder_loss='none') was accepted "
+                   "for every method) can no longer be read by score, evaluate, report or from_run")
+def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path: Path, capsys) -> None:
+    """Before 57621364, Detector(method='wildgan', encoder_loss='none') and a run config of the same were taken, and
+    trained (loop.py: use_encoder = encoder_loss != 'none'). The new check is in RunConfig.__post_init__, which runs
+    on every read_run_config: the run's folder is refused as if its config.json were a typo ('RUN/config.json:
+    train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan ..., got 'none''), by `wildgan
+    score`, `evaluate`, `report` and Detector.from_run alike; nothing can be read back from it (curves, samples,
+    a report), and the words suggest editing the file, which would only hide that E was never trained. Refusing a
+    new training is right; an existing run should be read, with a warning that its scores come from an untrained
+    encoder (or refused in those words)."""
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+
+    data = _labelled_npz(tmp_path)
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
+                 "--out", str(tmp_path / "unused"), "--dry-run"]) == 0, capsys.readouterr().err
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["method"] == "wildgan"
+    whole["train"]["encoder_loss"] = "none"          # (what an earlier Detector(encoder_loss='none').fit wrote)
+    run = tmp_path / "old-run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(whole))
+    cfg = read_run_config(run)
+    assert cfg.train.encoder_loss == "none"
+
+
+@pytest.mark.xfail(strict=True, reason="revFT: Detector's encoder_loss refusal says 'must be image (d_I) or latent "
+                   "(d_z)' both where none is refused for the wildgan method (without naming the method, the only "
+                   "reason) and where none is taken (fanogan, search)")
+def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> None:
+    """57621364's subject: 'the encoder loss's refusals list what is taken where ... the wildgan method refuses none
+    (its scores need E), as Detector does'. Detector's words are one sentence for every case:
+    Detector(encoder_loss='none') (method wildgan, the default; accepted until this morning) is told 'encoder_loss
+    must be image (d_I) or latent (d_z), got 'none'' with no word of the method, which is what makes none wrong (the
+    same happens to set_params(method='wildgan') on a Detector(method='search', encoder_loss='none'), where the
+    caller changed only the method); and Detector(method='fanogan', encoder_loss='imgae') is told the same, though
+    none is taken there."""
+    from wildgan import Detector
+    from wildgan.errors import ConfigError
+
+    x = np.zeros((8, 8, 8), np.uint8)
+    with pytest.raises(ConfigError) as wild:
+        Detector(encoder_loss="none", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(x)
+    with pytest.raises(ConfigError) as fan:
+        Detector(method="fanogan", encoder_loss="imgae", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(x)
+    assert "wildgan" in str(wild.value), str(wild.value)
+    assert "none" in str(fan.value).replace("got 'imgae'", ""), str(fan.value)
+
+
+@pytest.mark.xfail(strict=True, reason="revFT: the short 'not checked' note says a train_hashes.npz that cannot be "
+                   "read (empty, cut short) 'is of other images'")
+def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
+    """data.splits.read_train_hashes returns None alike for a file it cannot read (any Exception: a 0-byte file
+    left by a full disk, a copy cut short) and for one of other pixels; _rebuilt_train_hashes words the first as
+    the second ('its train_hashes.npz is of other images'), so `evaluate --data OTHER` says, at every evaluation,
+    something false of the run's file, and nothing of what is wrong with it."""
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.data.splits import TRAIN_HASHES_FILE
+    from wildgan.evaluation.run import _rebuilt_train_hashes
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / TRAIN_HASHES_FILE).write_bytes(b"")          # (a full disk's leftover)
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile"), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    recorded = {"train_pixels_sha256": "0" * 64, "n_read": 500, "n_train": 400, "format": "folder"}
+    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
+    assert hashes is None, why
+    assert "of other images" not in why, why
+
+
+@pytest.mark.xfail(strict=True, reason="revFT: deea1cd4 made write_stdout take a None stdout (pythonw), but pythonw "
+                   "has no stderr either, and errors.eprint (every warning, note and 'wrote ...' line of the CLI) "
+                   "writes to it: AttributeError out of main")
+def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_path: Path, monkeypatch) -> None:
+    """Under pythonw (and an interpreter embedded without a console) sys.stdout and sys.stderr are both None.
+    say_end checks for it ('(pythonw)'), write_stdout now does, but eprint, moved to errors.py this morning and the
+    writer of the CLI's warnings (common.warn), notes and result lines (score's 'scored N images ... wrote X',
+    train's 'next:'), and of training.distributed's shutdown warning, calls None.write: `wildgan score RUN --data
+    IMG --out scores.csv` raises AttributeError out of main (from its batch-mode warning) before the CSV is written,
+    and so does this dry run, from its '--encoder-loss does not apply' warning. revFS's test of a command without
+    stdout passed only because `wildgan info` says nothing on stderr."""
+    from wildgan.cli import main
+
+    data = _labelled_npz(tmp_path)
+    monkeypatch.setattr("sys.stdout", None)
+    monkeypatch.setattr("sys.stderr", None)
+    assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
+                 "--method", "search", "--encoder-loss", "latent", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
