@@ -8,6 +8,7 @@ runs it."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -136,7 +137,18 @@ EXAMPLES_REPORT = """examples:
 """
 
 
+# A word argparse takes for a negative number (a value), not for an option. Python 3.11's own pattern knows -1 and
+# -0.5 but not -1e-3, so `--lr -1e-3` was refused as "--lr: expected one argument" instead of reaching the check that
+# says what is wrong with the number; no option of wildgan looks like a number, so the wider pattern hides none.
+_NEGATIVE_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (every command's parser is one of these: the subparsers' parser_class; argparse reads it when it parses)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
     def print_help(self, file: Any = None) -> None:
         # (a command's help is pages long: argparse's one write to an unbuffered stdout could be cut short, as any
         # command's output, common.write_stdout)
