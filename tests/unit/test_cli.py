@@ -3950,6 +3950,24 @@ def test_dist_timeout_without_distributed_is_said_to_be_ignored(tiny_npz, tmp_pa
     assert "--dist-timeout" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "1e9", "soon"])
+def test_a_bad_dist_timeout_is_refused_without_distributed_too(tmp_path, capsys, value) -> None:
+    """--dist-timeout's value was checked only when a --distributed job started: without --distributed, `--dist-timeout
+    -1` was taken (ignored, with a warning), and training went on, until the same command line was given to torchrun."""
+    out = tmp_path / "r"
+    # (train's --dry-run: without the check the command goes on, and the test must not train)
+    for cmd in (["train", "--out", str(out), "--dry-run"],
+                ["score", str(tmp_path / "norun"), "--out", str(tmp_path / "s.csv")]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--dist-timeout", value])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        why = "expected a number of minutes" if value == "soon" else "must be a number of minutes above 0"
+        assert f"argument --dist-timeout: {why}, got {value}" in err, err
+        assert "only matters with --distributed" not in err
+    assert not out.exists() and not (tmp_path / "s.csv").exists()
+
+
 @pytest.mark.parametrize("rank", [0, 1])
 def test_only_rank_0_of_a_distributed_train_needs_tensorboard(rank, tiny_npz, tmp_path, capsys, monkeypatch) -> None:
     """Rank 0 alone writes TensorBoard: another rank of a torchrun job was refused for lacking a package it never

@@ -57,6 +57,21 @@ def _device(text: str) -> str:
     return text
 
 
+def _dist_minutes(text: str) -> float:
+    """--dist-timeout: checked when the options are read, so that a bad value is refused without --distributed too
+    (where the option is ignored with a warning), not only when a torchrun job starts."""
+    from ..training.distributed import timeout_problem
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {as_typed(text)}") from None
+    problem = timeout_problem(v, as_typed(text))
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return v
+
+
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
 
 
@@ -226,7 +241,7 @@ def make_option_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
-    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+    t.add_argument("--dist-timeout", type=_dist_minutes, metavar="MINUTES",
                    help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
                         "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
                         "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
@@ -292,7 +307,7 @@ def make_option_parser() -> argparse.ArgumentParser:
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
-    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+    s.add_argument("--dist-timeout", type=_dist_minutes, metavar="MINUTES",
                    help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
                         "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
                         "search, --checkpoint): rank 0 scores the training images first while the others wait")
