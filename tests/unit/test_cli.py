@@ -3563,6 +3563,24 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     assert len((tmp_path / "m.csv").read_text().splitlines()) == 13
 
 
+def test_a_ranks_warning_lines_name_the_rank_in_one_form(capsys, monkeypatch):
+    """Under torchrun the ranks other than 0 tag their lines: main's errors and the Python warnings as "wildgan: error
+    (rank 1 of 2): ..." and "wildgan: warning (rank 1 of 2): ...", but the CLI's own warnings (common.warn) said
+    "wildgan (rank 1 of 2): warning: ...", so that one rank's warnings came in two forms."""
+    from wildgan.cli.common import warn
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    warn("warning: --dist-timeout only matters with --distributed")
+    warn("--no-resume: deleted x.chunks")          # a line of no kind: tagged as main's stops are
+    assert capsys.readouterr().err.splitlines() == [
+        "wildgan: warning (rank 1 of 2): --dist-timeout only matters with --distributed",
+        "wildgan (rank 1 of 2): --no-resume: deleted x.chunks"]
+    monkeypatch.setenv("RANK", "0")
+    warn("warning: x")
+    assert capsys.readouterr().err == "wildgan: warning: x\n"
+
+
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
                                   ["score", "{d}/run", "--data", "{d}/pile", "--out", "{d}/s.csv"],
                                   ["evaluate", "{d}/run"], ["export", "{d}/run", "--out", "{d}/m.onnx"],
