@@ -820,6 +820,23 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
+@pytest.mark.parametrize("cmd, opts, words", [
+    (["train", "--out", "RUN"], ["--lr", "-1e-3"], "--lr must be a positive number, got -1e-3"),
+    (["train", "--out", "RUN"], ["--minutes", "-2.5E+1"], "--minutes must be a positive number, got -2.5E+1"),
+    (["train", "--out", "RUN"], ["--phase-kimg", "-.5e1"], "--phase-kimg must be a positive number, got -.5e1"),
+    (["score", "RUN", "--out", "s.csv", "--threshold", "contamination"], ["--expected-contamination", "-5e-1"],
+     "--expected-contamination must be in (0, 0.5], got -5e-1"),
+])
+def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
+    # Python 3.11's argparse took -1e-3 for an option, not a value: `--lr -1e-3` was refused as "--lr: expected one
+    # argument" (only `--lr=-1e-3` got the real refusal), a message that says nothing of what is wrong
+    run = tmp_path / "run"
+    assert main([w.replace("RUN", str(run)) for w in cmd] + opts) == 2
+    err = capsys.readouterr().err
+    assert words in err and "expected one argument" not in err, err
+    assert not run.exists()
+
+
 @pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
@@ -3819,6 +3836,24 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     assert len((tmp_path / "m.csv").read_text().splitlines()) == 13
 
 
+def test_a_ranks_warning_lines_name_the_rank_in_one_form(capsys, monkeypatch):
+    """Under torchrun the ranks other than 0 tag their lines: main's errors and the Python warnings as "wildgan: error
+    (rank 1 of 2): ..." and "wildgan: warning (rank 1 of 2): ...", but the CLI's own warnings (common.warn) said
+    "wildgan (rank 1 of 2): warning: ...", so that one rank's warnings came in two forms."""
+    from wildgan.cli.common import warn
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    warn("warning: --dist-timeout only matters with --distributed")
+    warn("--no-resume: deleted x.chunks")          # a line of no kind: tagged as main's stops are
+    assert capsys.readouterr().err.splitlines() == [
+        "wildgan: warning (rank 1 of 2): --dist-timeout only matters with --distributed",
+        "wildgan (rank 1 of 2): --no-resume: deleted x.chunks"]
+    monkeypatch.setenv("RANK", "0")
+    warn("warning: x")
+    assert capsys.readouterr().err == "wildgan: warning: x\n"
+
+
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
                                   ["score", "{d}/run", "--data", "{d}/pile", "--out", "{d}/s.csv"],
                                   ["evaluate", "{d}/run"], ["export", "{d}/run", "--out", "{d}/m.onnx"],
@@ -4204,6 +4239,24 @@ def test_dist_timeout_without_distributed_is_said_to_be_ignored(tiny_npz, tmp_pa
     assert said in capsys.readouterr().err
     assert main(["score", str(tmp_path / "norun"), "--out", "-"]) == 2
     assert "--dist-timeout" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "1e9", "soon"])
+def test_a_bad_dist_timeout_is_refused_without_distributed_too(tmp_path, capsys, value) -> None:
+    """--dist-timeout's value was checked only when a --distributed job started: without --distributed, `--dist-timeout
+    -1` was taken (ignored, with a warning), and training went on, until the same command line was given to torchrun."""
+    out = tmp_path / "r"
+    # (train's --dry-run: without the check the command goes on, and the test must not train)
+    for cmd in (["train", "--out", str(out), "--dry-run"],
+                ["score", str(tmp_path / "norun"), "--out", str(tmp_path / "s.csv")]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--dist-timeout", value])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        why = "expected a number of minutes" if value == "soon" else "must be a number of minutes above 0"
+        assert f"argument --dist-timeout: {why}, got {value}" in err, err
+        assert "only matters with --distributed" not in err
+    assert not out.exists() and not (tmp_path / "s.csv").exists()
 
 
 @pytest.mark.parametrize("rank", [0, 1])

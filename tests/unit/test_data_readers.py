@@ -448,6 +448,46 @@ def test_an_archive_s_decoded_cache_is_looked_for_without_unpacking_it(tmp_path,
     assert not reads_decoded_cache(dc)
 
 
+def test_a_damaged_decoded_cache_is_not_counted_as_one_to_load(tmp_path, monkeypatch):
+    """has_decoded_cache counted any cache file there, one cut short or without an array the read needs too, which the
+    read then decodes again: evaluate took the rebuild of a run's training images for a load, and decoded them all.
+    Its zip directory, arrays and .npy headers are looked at (no pixels read)."""
+    import zipfile
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig
+    from wildgan.data.splits import reads_decoded_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    dc = DataConfig(data=str(tgz), normal=("a",), resolution=8, channels=3)
+    load_dataset(tgz)
+    (f,) = cache.glob("*.decoded-*.npz")
+    whole = f.read_bytes()
+    assert reads_decoded_cache(dc)
+    f.write_bytes(whole[: len(whole) // 2])                   # cut short: no zip directory
+    assert not reads_decoded_cache(dc) and not reads_decoded_cache(replace(dc, resolution=4))
+    f.write_bytes(whole)
+    with zipfile.ZipFile(f) as zf:                            # an array shorter than its header says
+        members = {m.filename: zf.read(m) for m in zf.infolist()}
+    with zipfile.ZipFile(f, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data[:-3] if name == "x_train.npy" else data)
+    assert not reads_decoded_cache(dc)
+    with zipfile.ZipFile(f, "w") as zf:                       # an array the read needs, missing
+        for name, data in members.items():
+            if name != "native_sides_train.npy":
+                zf.writestr(name, data)
+    assert not reads_decoded_cache(dc)
+    f.write_bytes(whole)
+    assert reads_decoded_cache(dc)
+    # (and the read agrees: a damaged cache is decoded again, and replaced by a whole one)
+    f.write_bytes(whole[:100])
+    load_dataset(tgz)
+    assert reads_decoded_cache(dc)
+
+
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
 

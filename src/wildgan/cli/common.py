@@ -151,10 +151,15 @@ def say_end(line: str) -> None:
 
 
 def warn(msg: str) -> None:
-    # (the ranks other than 0 say which they are, as main's errors do)
-    eprint(f"wildgan{rank_tag()}: {msg}")
+    # the ranks other than 0 say which they are in the words of main's errors and the Python warnings, after the
+    # line's kind: "wildgan: warning (rank 1 of 2): ..." (this said "wildgan (rank 1 of 2): warning: ...", so that
+    # one rank's warnings came in two forms); a line of no kind as main's stops: "wildgan (rank 1 of 2): ..."
+    tag = rank_tag()
     if msg.startswith(WARNING):
+        eprint(f"wildgan: warning{tag}: {msg[len(WARNING):]}")
         said(msg[len(WARNING):])        # into a run's log.txt too, as a Python warning is (runlog.copying_warnings)
+    else:
+        eprint(f"wildgan{tag}: {msg}")
 
 
 def show(msg: str) -> None:

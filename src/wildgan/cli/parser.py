@@ -8,6 +8,7 @@ runs it."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -54,6 +55,21 @@ def _device(text: str) -> str:
         except ConfigError as e:
             raise argparse.ArgumentTypeError(str(e).removeprefix("device ")) from None
     return text
+
+
+def _dist_minutes(text: str) -> float:
+    """--dist-timeout: checked when the options are read, so that a bad value is refused without --distributed too
+    (where the option is ignored with a warning), not only when a torchrun job starts."""
+    from ..training.distributed import timeout_problem
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {as_typed(text)}") from None
+    problem = timeout_problem(v, as_typed(text))
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return v
 
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
@@ -136,7 +152,18 @@ EXAMPLES_REPORT = """examples:
 """
 
 
+# A word argparse takes for a negative number (a value), not for an option. Python 3.11's own pattern knows -1 and
+# -0.5 but not -1e-3, so `--lr -1e-3` was refused as "--lr: expected one argument" instead of reaching the check that
+# says what is wrong with the number; no option of wildgan looks like a number, so the wider pattern hides none.
+_NEGATIVE_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (every command's parser is one of these: the subparsers' parser_class; argparse reads it when it parses)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
     def print_help(self, file: Any = None) -> None:
         # (a command's help is pages long: argparse's one write to an unbuffered stdout could be cut short, as any
         # command's output, common.write_stdout)
@@ -214,7 +241,7 @@ def make_option_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
-    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+    t.add_argument("--dist-timeout", type=_dist_minutes, metavar="MINUTES",
                    help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
                         "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
                         "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
@@ -280,7 +307,7 @@ def make_option_parser() -> argparse.ArgumentParser:
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
-    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+    s.add_argument("--dist-timeout", type=_dist_minutes, metavar="MINUTES",
                    help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
                         "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
                         "search, --checkpoint): rank 0 scores the training images first while the others wait")

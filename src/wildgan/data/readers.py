@@ -822,14 +822,52 @@ def _native_opts(o: Opts) -> Opts:
 def has_decoded_cache(archive: str | Path, **opts: Any) -> bool:
     """Whether read_folder_tar(archive, opts as load_dataset takes them) finds the archive's unpack and a decoded cache
     of it that it loads instead of decoding an image (at native size, or for these options). Looked for only: nothing
-    is unpacked or read, and an archive or options that cannot be read are False (the read itself says why). Why: a
+    is unpacked, of the cache its headers alone are read (one that does not look whole is not counted:
+    _decoded_cache_loads), and an archive or options that cannot be read are False (the read itself says why). Why: a
     read from that cache costs about one load of an .npz, where decoding the images costs far more."""
     try:
         o = parse_opts(opts)
     except WildganError:
         return False
     tree = unpacked_already(archive, o.cache_dir)
-    return tree is not None and any(_cache_file(tree, x).is_file() for x in (_native_opts(o), o))
+    return tree is not None and any(_decoded_cache_loads(_cache_file(tree, x)) for x in (_native_opts(o), o))
+
+
+# the arrays _load_decoded reads from a decoded cache with no fallback (a cache without one is decoded again), the
+# test set's where the cache has one
+_DECODED_KEYS = ("x_train", "y_train", "ids_train", "class_names", "skipped", "native_sides_train",
+                 "n_gray_files_train")
+_DECODED_TEST_KEYS = ("x_test", "y_test", "ids_test", "native_sides_test", "n_gray_files_test")
+
+
+def _decoded_cache_loads(path: Path) -> bool:
+    """Whether the decoded cache `path` is there and looks whole, by what costs no read of its pixels: its zip
+    directory, the arrays _load_decoded needs, and each array's .npy header, whose shape and type must fill its
+    member exactly. Why: a cache that exists but does not load (cut short, an older wildgan's without an array) is
+    decoded again by the read, which has_decoded_cache was asked about to avoid. Damage inside the pixels (its CRC,
+    checked as they are read) is not seen here: the read then decodes again, as before."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    if not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {m.filename.removesuffix(".npy"): m for m in zf.infolist()}
+            needed = _DECODED_KEYS + (_DECODED_TEST_KEYS if "x_test" in members else ())
+            if not set(needed) <= set(members):
+                return False
+            for m in members.values():
+                with zf.open(m) as f:
+                    version = npy.read_magic(f)
+                    shape, _, dtype = (npy.read_array_header_1_0(f) if version == (1, 0) else
+                                       npy.read_array_header_2_0(f))
+                    if dtype.hasobject or f.tell() + math.prod(shape) * dtype.itemsize != m.file_size:
+                        return False
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return False
+    return True
 
 
 def _shrink_pair(train: ImageSet, test: ImageSet | None, o: Opts) -> tuple[ImageSet, ImageSet | None]:

@@ -613,8 +613,8 @@ def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
 def reads_decoded_cache(cfg: DataConfig) -> bool:
     """Whether build_split(cfg) reads cfg.data, an archive of class folders, from the decoded cache that an earlier
     read of it left (readers.has_decoded_cache), not decoding its images again: about as cheap as an .npz. Looked for
-    only, nothing read. False for anything else, a read of an archive as unlabelled images among them (a pile's read
-    keeps no decoded cache)."""
+    only: no image read (of the cache, its headers). False for anything else, a read of an archive as unlabelled
+    images among them (a pile's read keeps no decoded cache)."""
     if cfg.dataset == "unlabelled":
         return False
     opts = _load_options(cfg, False)

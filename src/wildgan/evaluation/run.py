@@ -84,10 +84,11 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
 
 
 class _SaidOnly(str):
-    """A message said to the user and not kept in eval.json's warnings: one whose words go stale while the file stays
-    (the note that data was not checked for a run's training images, because the run kept no train_hashes.npz: any
-    later evaluation or resume writes one, and no eval.json of an earlier one is written again). Nothing reads
-    eval.json's warnings back (the report, the studies and the CLI do not), so it is not kept there at all."""
+    """A message said to the user and not kept in eval.json's warnings: one whose words may go stale while the file
+    stays (the note that data was not checked for a run's training images, because the run kept no train_hashes.npz:
+    a resume of the run writes one, and so does a later evaluation where rebuilding it is cheap, _rebuilt_train_hashes,
+    while no eval.json of an earlier evaluation is written again). Nothing reads eval.json's warnings back (the report,
+    the studies and the CLI do not), so it is not kept there at all."""
 
 
 def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], data: str,
@@ -154,16 +155,25 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     if recorded.get("detector_input"):
         # a fit of an earlier wildgan recorded dataset 'auto' for what it read whole (as the training scores read it)
         data = (as_fit_read(cfg, run_dir / "config.json", note=lambda _: None) or cfg).data
+    # (before the cost below: data that is gone cannot be rebuilt at any cost, and a deleted archive, which has no
+    # decoded cache to be found by, was told that rebuilding would decode its images again)
+    if missing_run_data_error(src, run_dir) is not None:
+        return None, f"{kept}, and its data {src} is gone"
+    # every image the run's data holds is decoded again, not only its training images: the split is drawn from them
+    # all (split.json's n_read counts them, a labelled set's test images and those of neither split too)
     n_read = recorded.get("n_read", recorded.get("n_train"))
     # (an archive's read writes its decoded cache, which every later read loads instead of decoding: counted by its
     # images, a run on a .tar.gz was said to need them decoded again, and was not checked, where the check was a load)
     if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
             not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
-        many = n_read if isinstance(n_read, int) else "unknown number of"
-        return None, f"{kept}, and rebuilding it would decode the {many} images of its data again, more than the " \
-                     f"{n_scored} scored here"
-    if missing_run_data_error(src, run_dir) is not None:
-        return None, f"{kept}, and its data {src} is gone"
+        if not isinstance(n_read, int):
+            return None, f"{kept}, and rebuilding it would decode the images of its data again, how many split.json " \
+                         f"does not say"
+        n_train = recorded.get("n_train")
+        drawn = f" (its {n_train} training images are drawn from them all)" if isinstance(n_train, int) and \
+            n_train < n_read else ""
+        return None, f"{kept}, and rebuilding it would decode the {n_read} images of its data again{drawn}, more " \
+                     f"than the {n_scored} scored here"
     import warnings
 
     try:

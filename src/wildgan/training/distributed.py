@@ -194,6 +194,17 @@ def torchrun_world() -> tuple[int, int]:
     return rank, world
 
 
+def timeout_problem(timeout_min: float, typed: str) -> str | None:
+    """What is wrong with a timeout of `timeout_min` minutes (`typed`: the value as the user gave it), None when
+    nothing is. Its own function because the CLI checks --dist-timeout when it reads the options, with --distributed
+    or without it: a value no job could take was otherwise let through, with a warning that it is ignored, until
+    the same command line got --distributed."""
+    # (the upper bound: a timedelta torch can pass on to the process group's C++ side; 10**7 minutes is 19 years)
+    if not 0 < timeout_min <= 10**7:
+        return f"must be a number of minutes above 0, got {typed}"
+    return None
+
+
 def init_distributed(device: str = "auto", timeout_min: float | None = None) -> DistContext:
     """Join the process group torchrun set up (env:// rendezvous). NCCL with one GPU per process when CUDA is used,
     gloo on CPU. Idempotent.
@@ -210,9 +221,9 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
             "--distributed ... (or wildgan score RUN --data FILES --distributed ...)",
             "init_distributed joins a job that torchrun launched: run the script with torchrun, e.g. torchrun "
             "--nproc_per_node=2 SCRIPT.py (RANK and WORLD_SIZE are not set)"))
-    if timeout_min is not None and not 0 < timeout_min <= 10**7:
-        raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} must be a number of minutes above 0, got "
-                           f"{timeout_min:g}")
+    problem = None if timeout_min is None else timeout_problem(timeout_min, f"{timeout_min:g}")
+    if problem:
+        raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} {problem}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     dev, backend = rank_device(device, local)
