@@ -249,13 +249,35 @@ def kernels_from_env() -> str:
                       f"kernels on CUDA) or plain (each layer's own arithmetic)")
 
 
-def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "", flags: dict[str, str] | None = None) -> None:
+# The option of `wildgan train` that sets each run config field that has one, by the field's section and key, as the
+# checks name it to a CLI user (bad_setting, _check_numbers) and a value of the wrong type is refused with it
+# (_type_error): one table for both, so that a flag typed beside a run's config file replaces the file's value
+# whichever check refused it (run_config_in). A field without an option, or whose option's values are not the
+# field's (--channels-last on/off/auto for true/false/null), has none here, and its checks name none
+SETTING_FLAGS = {
+    "data.seed": "--seed", "data.contamination": "--contamination", "data.test_size": "--test-size",
+    "data.square": "--square", "data.depth16": "--depth16",
+    "net.resolution": "--resolution", "net.channels": "--channels",
+    **{f"train.{k}": f"--{k.replace('_', '-')}" for k in (
+        "phase_kimg", "transition_kimg", "total_kimg", "lr", "minutes", "checkpoint_kimg", "sample_kimg",
+        "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss")},
+    "fanogan.dim": "--fanogan-dim", "fanogan.gan_iters": "--fanogan-iters", "fanogan.enc_iters": "--fanogan-enc-iters",
+    "fanogan.minutes": "--minutes", "fanogan.seed": "--seed",
+    "search.steps": "--search-steps"}
+
+
+def _refused(field: str, problem: str, v: Any) -> ConfigError:
+    """bad_setting of a run config's `field` (section.key), named by its option where SETTING_FLAGS has one."""
+    return bad_setting(SETTING_FLAGS.get(field), field, problem, v)
+
+
+def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
     field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'
     an int in [0, MAX_SEED] (a float seed would be truncated without a word); None
     is allowed where the field is
-    optional (annotated `X | None`). Every value must also be finite. flags: {field: the CLI option that sets it},
-    named instead during a command (setting_words)."""
+    optional (annotated `X | None`). Every value must also be finite. A field's option (SETTING_FLAGS, by prefix +
+    name) is named instead during a command (setting_words)."""
     # a null in a hand-edited config.json (score.kappa: null) passed here and failed mid-scoring as a bare TypeError:
     # None is taken only where the field's annotation allows it (strings: `from __future__ import annotations`)
     optional = {f.name for f in dataclasses.fields(obj) if "None" in (t.strip() for t in str(f.type).split("|"))}
@@ -280,7 +302,7 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "", flags: dic
             want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
                     ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]",
                     "seed": "a whole number from 0 to 2**64 - 2"}[rule]
-            raise bad_setting((flags or {}).get(name), prefix + name, f"must be {want}", v)
+            raise _refused(prefix + name, f"must be {want}", v)
 
 
 @dataclass(frozen=True)
@@ -299,9 +321,9 @@ class NetConfig:
         r = self.resolution
         # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
         if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
-            raise bad_setting("--resolution", "net.resolution", "must be a power of two >= 4", r)
+            raise _refused("net.resolution", "must be a power of two >= 4", r)
         if self.channels not in (1, 3):
-            raise bad_setting("--channels", "net.channels", "must be 1 or 3", self.channels)
+            raise _refused("net.channels", "must be 1 or 3", self.channels)
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
                               "mbstd_group": ">=1"}, "net.")
         # scoring pads its batches to multiples of 4 (the spec's group; scoring.batch_order, score.batch_size): a
@@ -457,35 +479,29 @@ class DataConfig:
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
             elif isinstance(v, (list, tuple)):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
-        _check_numbers(self, {"seed": "seed"}, "data.", {"seed": "--seed"})
+        _check_numbers(self, {"seed": "seed"}, "data.")
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise bad_setting("--contamination", "data.contamination", "must be in [0, 1)", c)
+            raise _refused("data.contamination", "must be in [0, 1)", c)
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)
             object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
-            raise bad_setting("--test-size", "data.test_size", "must be 'paper' or 'all'", self.test_size)
+            raise _refused("data.test_size", "must be 'paper' or 'all'", self.test_size)
         object.__setattr__(self, "square", square_name(self.square, given="api"))
         if self.square not in ("crop", "letterbox"):
-            raise bad_setting("--square", "data.square", "must be 'crop' (centre-crop non-square images) or "
-                              "'letterbox' (pad them to a square with black bars; 'pad' is its old name)", self.square)
+            raise _refused("data.square", "must be 'crop' (centre-crop non-square images) or "
+                           "'letterbox' (pad them to a square with black bars; 'pad' is its old name)", self.square)
         if self.contamination_draw not in ("nested", "choice"):
             raise bad_setting(None, "data.contamination_draw", "must be nested or choice", self.contamination_draw)
         if self.fit not in (None, "resize", "pad", "letterbox"):
             raise bad_setting(None, "data.fit", f"must be resize, pad or letterbox ({FIT_NAMES})", self.fit)
         # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
         if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
-            raise bad_setting("--depth16", "data.depth16", "must be per-image, global, shift or bits:N with N = 9..16 "
-                              "(the camera's bit depth, e.g. bits:12)", self.depth16)
-
-
-# TrainConfig's fields that `wildgan train` sets by an option of its own: its checks name the option to a CLI user
-_TRAIN_FLAGS = {"phase_kimg": "--phase-kimg", "transition_kimg": "--transition-kimg", "total_kimg": "--total-kimg",
-                "lr": "--lr", "minutes": "--minutes", "checkpoint_kimg": "--checkpoint-kimg",
-                "sample_kimg": "--sample-kimg", "keep_checkpoints": "--keep-checkpoints"}
+            raise _refused("data.depth16", "must be per-image, global, shift or bits:N with N = 9..16 "
+                           "(the camera's bit depth, e.g. bits:12)", self.depth16)
 
 
 @dataclass(frozen=True)
@@ -543,18 +559,18 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _check_numbers(self, {"seed": "seed"}, "train.", {"seed": "--seed"})
+        _check_numbers(self, {"seed": "seed"}, "train.")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
-            raise bad_setting("--threads", "train.threads", "must be a whole number >= 1 (unset: torch's default)",
-                              self.threads)
+            raise _refused("train.threads", "must be a whole number >= 1 (unset: torch's default)",
+                           self.threads)
         if self.amp not in ("auto", "off", "bf16"):
-            raise bad_setting("--amp", "train.amp", "must be auto, off or bf16", self.amp)
+            raise _refused("train.amp", "must be auto, off or bf16", self.amp)
         if self.gp_precision not in ("fp32", "amp"):
-            raise bad_setting("--gp-precision", "train.gp_precision", "must be fp32 or amp", self.gp_precision)
+            raise _refused("train.gp_precision", "must be fp32 or amp", self.gp_precision)
         if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):
-            raise bad_setting("--compile", "train.compile", "must be off, default, reduce-overhead or "
-                              "max-autotune-no-cudagraphs", self.compile)
+            raise _refused("train.compile", "must be off, default, reduce-overhead or "
+                           "max-autotune-no-cudagraphs", self.compile)
         for name in ("channels_last", "cuda_graphs"):
             if getattr(self, name) not in (None, True, False):
                 # (no flag: the options' on / off / auto are not the field's values, which the problem spells)
@@ -574,7 +590,7 @@ class TrainConfig:
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
-                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, "train.", _TRAIN_FLAGS)
+                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, "train.")
         try:
             bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
                                             or int(k) < 4 for k, v in self.minibatch.items())
@@ -583,7 +599,7 @@ class TrainConfig:
         if bad:
             raise bad_setting(None, "train.minibatch", "must map resolutions to whole numbers >= 1", self.minibatch)
         if self.on_divergence not in ("stop", "rollback"):
-            raise bad_setting("--on-divergence", "train.on_divergence", "must be stop or rollback", self.on_divergence)
+            raise _refused("train.on_divergence", "must be stop or rollback", self.on_divergence)
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
         if len(mb) < len(self.minibatch):
             # keys that differ in spelling or type but name one resolution ({4: 16, '4': 32} in YAML, "4" and "04"
@@ -651,9 +667,12 @@ _SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, floa
 _SCALAR_WORDS = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false"}
 
 
-def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
-    """A message when `v` does not match the field's scalar annotation (int, float, str, bool, X | None); None when
-    it does or when the annotation is not a plain scalar (tuples, dicts: checked by the dataclass itself)."""
+def _type_error(owner: str, f: dataclasses.Field, v: Any) -> ConfigError | None:
+    """The refusal of `v` (bad_setting of `owner.name`, its section and key) when it does not match the field's
+    scalar annotation (int, float, str, bool, X | None); None when it does or when the annotation is not a plain
+    scalar (tuples, dicts: checked by the dataclass itself). The setting is attached, with its option where it has
+    one (SETTING_FLAGS), as the checks of its value attach them: `total_kimg: "abc"` in a run's config file was
+    refused with neither, so a --total-kimg typed beside the file (run_config_in) did not replace it."""
     parts = [t.strip() for t in str(f.type).split("|")]
     if not all(t in _SCALAR_TYPES for t in parts):
         return None
@@ -661,7 +680,7 @@ def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
     if isinstance(v, allowed) and not (isinstance(v, bool) and bool not in allowed):
         return None
     want = " or ".join(shown(None) if t == "None" else _SCALAR_WORDS[t] for t in parts)
-    return f"{owner}.{f.name} must be {want}, got {shown(v)}"
+    return _refused(f"{owner}.{f.name}", f"must be {want}", v)
 
 
 # the section of a run config (config.json/yaml, run_config_to_dict) that each config class is read from: its name in
@@ -686,8 +705,8 @@ def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
         raise ConfigError(f"the {section} section has {unknown_names_text('key', unknown, names)}")
     kwargs = {}
     for k, v in d.items():
-        if check_types and (msg := _type_error(section, names[k], v)):
-            raise ConfigError(msg)
+        if check_types and (refused := _type_error(section, names[k], v)):
+            raise refused
         if isinstance(v, list):
             v = tuple(v)
         kwargs[k] = v
@@ -750,8 +769,7 @@ class FAnoGANConfig:
                               "lr": ">0", "beta1": "[0,1)", "beta2": "[0,1)", "gp_lambda": ">=0", "epochs": ">0",
                               "gan_iters": ">=1", "enc_iters": "int>=0", "enc_lr": ">0", "enc_batch_size": ">=1",
                               "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0", "seed": "seed"},
-                       "fanogan.", {"dim": "--fanogan-dim", "gan_iters": "--fanogan-iters",
-                                    "enc_iters": "--fanogan-enc-iters", "minutes": "--minutes", "seed": "--seed"})
+                       "fanogan.")
 
 
 @dataclass(frozen=True)
@@ -767,7 +785,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         # checked here, not at scoring time after a whole training
         _check_numbers(self, {"steps": "int>=0", "lr": ">0", "feature_weight": "[0,1]", "batch_size": ">=1",
-                              "seed": "seed"}, "search.", {"steps": "--search-steps"})
+                              "seed": "seed"}, "search.")
 
 
 def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:
@@ -833,8 +851,8 @@ class RunConfig:
         if self.method == "wildgan" and self.train.encoder_loss == "none":
             # the method scores with E: trained without one (a run config edited or built in Python), every score of
             # a came from a random encoder, and nothing said so
-            raise bad_setting("--encoder-loss", "train.encoder_loss", "must be image (d_I) or latent (d_z) with "
-                              "method wildgan, whose scores need its encoder", self.train.encoder_loss)
+            raise _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with "
+                           "method wildgan, whose scores need its encoder", self.train.encoder_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random
@@ -976,8 +994,8 @@ def check_run_config_types(d: dict[str, Any]) -> None:
             continue
         names = {f.name: f for f in dataclasses.fields(cls)}
         for k, v in sec.items():
-            if k in names and (msg := _type_error(key, names[k], v)):
-                raise ConfigError(msg)
+            if k in names and (refused := _type_error(key, names[k], v)):
+                raise refused
 
 
 # what f-AnoGAN runs recorded before the BatchNorm fields existed were trained with (PyTorch's defaults)

@@ -48,10 +48,13 @@ class ConfigError(WildganError, ValueError):
         self.settings = settings
 
     def with_start_again(self, start_again: str) -> ConfigError:
-        """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise)."""
+        """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise),
+        its setting's parts kept (setting, flag, problem, value, settings): a caller that names the refused value as
+        its user gave it reads them from the error it is handed, whichever advice that error gives."""
         if self.start_again is None:
             return self
-        return ConfigError(self.message, start_again=start_again, then=self.then)
+        return ConfigError(self.message, start_again=start_again, then=self.then, setting=self.setting,
+                           flag=self.flag, problem=self.problem, value=self.value, settings=self.settings)
 
 
 class CheckpointError(WildganError):

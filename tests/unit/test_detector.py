@@ -3905,6 +3905,74 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
     assert not (relative / "fit_ids.json").exists()
 
 
+def _count_fit_id_reads(monkeypatch) -> list[str]:
+    """The reads of a Detector.fit run's record of its ids (data.splits.read_fit_ids: fit_ids.json;
+    cached_fit_ids: the training-score caches), by name, in the order made, wherever they are called from."""
+    import wildgan.data.splits as splits
+
+    reads: list[str] = []
+    for name in ("read_fit_ids", "cached_fit_ids"):
+        monkeypatch.setattr(splits, name, lambda *a, _f=getattr(splits, name), _n=name: reads.append(_n) or _f(*a))
+    return reads
+
+
+def test_a_fit_s_ids_are_read_once_by_a_training_scoring(tmp_path, one_thread, monkeypatch) -> None:
+    """fit_ids.json and the training-score caches (tens of thousands of rows for a large fit) are read once by a
+    scoring of a Detector.fit run: they were read again to keep the ids in fit_ids.json before the cache is written
+    (data.splits.keep_cached_fit_ids), and, for a fit on a folder, again for the files changed since (the folder
+    read back under fit's ids, then the gone ones named). The ids are still kept, and the files still named."""
+    from wildgan.data.splits import read_fit_ids
+
+    folder, run = tmp_path / "pngs", tmp_path / "run"
+    _pngs(folder)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(folder))
+    info = json.loads((run / "split.json").read_text())
+    # an older run (no fit_ids.json, its cache stale): read back from the folder, the cache written, the ids kept
+    _as_before_fit_ids(run)
+    reads = _count_fit_id_reads(monkeypatch)
+    run_training_scores(run, device="cpu")
+    assert reads == ["read_fit_ids", "cached_fit_ids"], reads
+    monkeypatch.undo()
+    assert read_fit_ids(run, info) == ([str(folder / f"{i:03d}.png") for i in range(24)], None)
+    # a file gone from the folder: named from the one read of fit_ids.json
+    _unlink_train_scores(run)
+    (folder / "007.png").rename(tmp_path / "007.png")
+    reads = _count_fit_id_reads(monkeypatch)
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    assert reads == ["read_fit_ids"], reads
+    monkeypatch.undo()
+    # the same from an older run's cache alone (no fit_ids.json): read once, from the isolated mode's cache
+    (tmp_path / "007.png").rename(folder / "007.png")
+    run_training_scores(run, device="cpu", batch_mode="isolated")
+    (run / "fit_ids.json").unlink()
+    (folder / "007.png").rename(tmp_path / "007.png")
+    reads = _count_fit_id_reads(monkeypatch)
+    with pytest.raises(DataError, match=re.escape(f"(n_train 24 -> 23; 1 trained-on file not there now: "
+                                                  f"{folder / '007.png'}), and ")):
+        run_training_scores(run, device="cpu")
+    assert reads == ["read_fit_ids", "cached_fit_ids"], reads
+    monkeypatch.undo()
+
+    # a fit on a list of files, as an older wildgan left it: its cache read once, for the files and the ids kept
+    listed = tmp_path / "listed"
+    files = [str(f) for f in _pngs(tmp_path / "more")]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(listed),
+                 contamination=0.2).fit(files)
+    _as_before_fit_ids(listed)
+    reads = _count_fit_id_reads(monkeypatch)
+    run_training_scores(listed, device="cpu")
+    assert reads == ["read_fit_ids", "cached_fit_ids"], reads
+    monkeypatch.undo()
+    assert read_fit_ids(listed, json.loads((listed / "split.json").read_text())) == (files, None)
+
+
 def test_an_older_fit_s_relative_files_kept_in_fit_ids_json_are_refused_as_from_its_cache(tmp_path, one_thread,
                                                                                          monkeypatch) -> None:
     """An older fit's relative paths, read from its training-score cache, are refused: nothing records the working

@@ -2248,6 +2248,16 @@ def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_p
                    **params).fit(x, **val)
     row, said = _fit_rule(run, load_model(run, "cpu"), "a")
     assert row is not None and row[1].value == det.threshold_, (row, det.threshold_)        # exactly, not nearly
+    # where the value comes from, as it does by rule: an f1 threshold was said "taken again from the training
+    # scores", which it is not (fit's value as recorded: the scores only count the training images it flags)
+    if params.get("threshold") == "f1":
+        assert (f"(recorded by fit in {FIT_THRESHOLD_FILE}: the value fit chose on the validation set it was given, "
+                f"shown as recorded since the run does not keep that set; the training scores only count the "
+                f"training images it flags): ") in said, said
+        assert "taken again" not in said, said
+    else:
+        assert f"(recorded by fit in {FIT_THRESHOLD_FILE} and taken again from the training scores" + \
+            (" of its isolated protocol" if params.get("batch_mode") == "isolated" else "") + "): " in said, said
     new = rng.integers(0, 256, (6, 16, 16), dtype=np.uint8)
     np.testing.assert_array_equal(det.predict(new), (det.decision_function(new) > row[1].value).astype(np.int64))
     record = (run / FIT_THRESHOLD_FILE).read_bytes()

@@ -60,6 +60,44 @@ def test_a_flag_typed_beside_a_run_config_changes_the_setting_the_file_refuses(t
     assert out[section][key] == want
 
 
+@pytest.mark.parametrize("edit, flags, section, key, want", [
+    ({"train__total_kimg": "abc"}, ["--total-kimg", "2"], "train", "total_kimg", 2.0),
+    ({"data__contamination": "0.1"}, ["--contamination", "0.2"], "data", "contamination", 0.2),
+    ({"net__channels": "1"}, ["--channels", "1"], "net", "channels", 1),
+    ({"fanogan__seed": 1.5}, ["--seed", "5"], "fanogan", "seed", 5),
+    ({"search__steps": "9"}, ["--search-steps", "9"], "search", "steps", 9),
+])
+def test_a_flag_typed_beside_a_run_config_changes_a_setting_of_the_wrong_type(tmp_path, capsys, edit, flags,
+                                                                             section, key, want) -> None:
+    # a value of the wrong type (`total_kimg: "abc"`) was refused without its setting attached: no "(the --X
+    # setting)" said, and the flag typed beside the file did not replace it, as it does a value the checks refuse
+    f = _whole(tmp_path, **edit)
+    rc, out, err = _dry_run(capsys, "--config", str(f), "--out", str(tmp_path / "r"))
+    assert rc == 2 and f"{f}: {section}.{key} must be " in err and f"(the {flags[0]} setting)" in err, err
+    rc, out, err = _dry_run(capsys, "--config", str(f), *flags, "--out", str(tmp_path / "r"))
+    assert rc == 0, err
+    assert out[section][key] == want
+
+
+def test_a_refusal_of_a_value_s_type_keeps_its_setting_and_flag() -> None:
+    # the parts a caller names the setting by (ConfigError.setting, .flag: cli.config_args), from both type checks;
+    # a field without an option keeps its setting alone
+    from wildgan.config import check_run_config_types, from_dict
+
+    with pytest.raises(ConfigError) as e:
+        from_dict(TrainConfig, {"total_kimg": "abc"}, check_types=True)
+    assert (str(e.value), e.value.setting, e.value.flag, e.value.problem, e.value.value) == (
+        "train.total_kimg must be a number or None, got 'abc'", "train.total_kimg", "--total-kimg",
+        "must be a number or None", "abc")
+    with pytest.raises(ConfigError) as e:
+        check_run_config_types({"data": {"seed": "1"}})
+    assert (e.value.setting, e.value.flag, e.value.value) == ("data.seed", "--seed", "1")
+    with pytest.raises(ConfigError) as e:
+        check_run_config_types({"train": {"ema_warmup": "no"}})
+    assert (str(e.value), e.value.setting, e.value.flag) == (
+        "train.ema_warmup must be true or false, got 'no'", "train.ema_warmup", None)
+
+
 def test_resume_takes_a_flag_for_a_setting_its_config_yaml_refuses(tmp_path, capsys) -> None:
     # `--resume`'s help: "options given beside it change only what they control, e.g. a longer --total-kimg"
     cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
@@ -112,7 +150,8 @@ def test_a_run_config_is_read_as_written_outside_a_command(tmp_path) -> None:
         run_config_file(_whole(tmp_path, train__total_kimg=0))
 
 
-@pytest.mark.parametrize("flag, field, text, want", [
+# every flag the config checks name, with a text typed for it and the value it gives its field
+NAMED_FLAGS = [
     ("--total-kimg", "train.total_kimg", "2", 2.0), ("--phase-kimg", "train.phase_kimg", "2", 2.0),
     ("--transition-kimg", "train.transition_kimg", "0", 0.0), ("--lr", "train.lr", "0.5", 0.5),
     ("--minutes", "train.minutes", "3", 3.0), ("--minutes", "fanogan.minutes", "3", 3.0),
@@ -128,7 +167,17 @@ def test_a_run_config_is_read_as_written_outside_a_command(tmp_path) -> None:
     ("--encoder-loss", "train.encoder_loss", "latent", "latent"), ("--fanogan-dim", "fanogan.dim", "8", 8),
     ("--fanogan-iters", "fanogan.gan_iters", "9", 9), ("--fanogan-enc-iters", "fanogan.enc_iters", "9", 9),
     ("--search-steps", "search.steps", "9", 9), ("--cuda-graphs", "train.cuda_graphs", "off", False),
-])
+]
+
+
+def test_every_flag_of_the_config_s_table_is_tried_below() -> None:
+    # config.SETTING_FLAGS, the flags the checks and the type refusals name: each tried by the test below
+    from wildgan.config import SETTING_FLAGS
+
+    assert set(SETTING_FLAGS.items()) <= {(field, flag) for flag, field, *_ in NAMED_FLAGS}
+
+
+@pytest.mark.parametrize("flag, field, text, want", NAMED_FLAGS)
 def test_every_flag_a_run_configs_refusal_names_gives_its_setting_a_value(flag, field, text, want) -> None:
     # the flags the config checks name (bad_setting, combined_settings): each must set the field it is named for,
     # or a refusal saying "(the FLAG setting)" would point at a flag that cannot help

@@ -846,6 +846,18 @@ def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkey
     assert str(mid.with_start_again("or delete R")) == "restore them, or delete R: the data moved"
     plain = ConfigError("bad value")
     assert plain.with_start_again("or delete R") is plain and plain.start_again is None
+    # a refusal of a setting's value keeps what names that setting (the CLI names the flag from it), and one of
+    # settings that cannot go together its settings: they were dropped, the advice alone carried over
+    one = ConfigError("train.total_kimg must be a positive number, got 0, ", start_again="or start again", then=".",
+                      setting="train.total_kimg", flag="--total-kimg", problem="must be a positive number", value=0)
+    got = one.with_start_again("or delete R")
+    assert (str(got), got.setting, got.flag, got.problem, got.value, got.settings) == (
+        "train.total_kimg must be a positive number, got 0, or delete R.", "train.total_kimg", "--total-kimg",
+        "must be a positive number", 0, ())
+    pair = (("--a", "x.a", "1", 1), ("--b", "x.b", "2", 2))
+    both = ConfigError("{0} and {1} do not go together, ", start_again="or start again", problem="{0} and {1}",
+                       settings=pair).with_start_again("or delete R")
+    assert (both.settings, both.problem, both.setting) == (pair, "{0} and {1}", None)
 
 
 def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch):

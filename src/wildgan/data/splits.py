@@ -1445,11 +1445,19 @@ def keep_cached_fit_ids(run_dir: Path, info: dict[str, Any]) -> None:
     if not info.get("detector_input") or read_fit_ids(run_dir, info) is not None:
         return
     cached = cached_fit_ids(run_dir, info)
-    if cached is not None and names_files(cached[0]):
+    if cached is not None:
+        write_cached_fit_ids(run_dir, cached[0])
+
+
+def write_cached_fit_ids(run_dir: Path, ids: Sequence[str]) -> None:
+    """The write of keep_cached_fit_ids, for a caller that has read the ids itself (cached_fit_ids, where
+    read_fit_ids found none): into fit_ids.json, where they name files (ids of images given in memory name nothing
+    to read back, and are not kept). Raises OSError where the file cannot be written."""
+    if names_files(ids):
         # (fit's working directory, which relative ids were relative to, is not in the cache: recorded as unknown,
         # and a fit on a list of files named so is refused as from the cache, not read from the reader's directory,
         # scoring.train_scores._fit_files; kept all the same, as a folder's ids still name a file gone from it)
-        write_fit_ids(run_dir, cached[0], here=False)
+        write_fit_ids(run_dir, ids, here=False)
 
 
 def keep_cached_fit_ids_before_resume(run_dir: Path) -> None:

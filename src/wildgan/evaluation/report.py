@@ -1251,11 +1251,18 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
     opt, s = skip_bad_option(), "s" if left != 1 else ""
     fewer = (f" Its training images flagged are counted among the {len(own)} whose scores {_cache_name(mode)} "
              f"holds: computed with {opt}, which left out {left} file{s} unreadable by then." if left else "")
+    # where the value comes from, by rule: a contamination or mad threshold is computed again from the training
+    # scores; an f1 one is fit's value as recorded (the scores only count the training images it flags), which "taken
+    # again from the training scores" denied
+    of_mode = f" of its {mode} protocol" if how else ""
+    came = (f": the value fit chose on the validation set it was given, shown as recorded since the run does not "
+            f"keep that set; the training scores{of_mode} only count the training images it flags" if thr.rule == "f1"
+            else
+            f" and taken again from the training scores{of_mode}")
     return (f"Detector.fit's: {label}{how}", row, own, mode), (
-        f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
-        f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
-        f"predict flags, and the rule Detector.from_run(RUN) thresholds by unless given another. A threshold "
-        f"chosen after fit (set_threshold, set_params) is not written to the run: the Detector holds it "
+        f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE}"
+        f"{came}): what its predict flags, and the rule Detector.from_run(RUN) thresholds by unless given another. "
+        f"A threshold chosen after fit (set_threshold, set_params) is not written to the run: the Detector holds it "
         f"(threshold_), and det.save keeps it.{fewer}")
 
 

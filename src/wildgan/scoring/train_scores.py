@@ -394,9 +394,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         return "is missing or stale"
 
     fit = bool(info.get("detector_input"))
+    # the ids a Detector.fit gave its training images, read once here (fit_ids.json, else an older run's training-
+    # score cache: tens of thousands of rows for a large fit), for all that needs them below: the list of files read
+    # back, a folder's files named as fit named them, the files changed since, and the ids kept before the cache
+    # is replaced
+    fit_ids = _fit_ids(run_dir, info) if fit else None
     # a Detector.fit on a list of file paths: the files, as its fit_ids.json names them, or, for a run trained before
     # fit wrote that file, as its training-score cache does (one trained on images given in memory records none)
-    listed = _fit_files(run_dir, info) if fit and not model.cfg.data.data else None
+    listed = _fit_files(fit_ids) if fit and not model.cfg.data.data else None
     if listed is not None and listed.base is None:
         # paths relative to fit's working directory, which neither the cache nor fit_ids.json kept from it records:
         # read from this one, they may name other files (the pixel check would catch it, but the error would call
@@ -443,7 +448,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # a fit names its images by the paths it was given, this read of its folder by their place in it: the same
     # images under other ids, compared by their count, shape and pixels in order (what the networks learn from), as a
     # resume of a fit's run compares them (training.run._without_fit_ids)
-    split = _named_as_fit(split, info, run_dir) if fit and listed is None else split
+    split = _named_as_fit(split, info, fit_ids) if fit and listed is None else split
     recorded = {k: v for k, v in info.items() if k != "train_ids_sha256"} if fit else info
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
@@ -484,8 +489,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             # a shorter array renumbers, and an .npz that lost its first image had "1 trained-on file not there now:
             # d:x:23" said of it)
             by_name = fit and (not is_dataset_file(where) or is_archive(Path(where)))
-            files = _files_changed(run_dir, info, split, where,
-                                   {str(f.get("path")) for f in gone}) if by_name else []
+            files = _files_changed(fit_ids, split, where, {str(f.get("path")) for f in gone}) if by_name else []
             if fit and listed is None and not files and \
                     all(now.get(k) == info.get(k) for k in ("n_train", "resolution", "channels")):
                 # the same number of images, other pixels: read here by the pile's reader, not by fit's, which reads
@@ -540,7 +544,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             return cached
     scores = score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=False)
     if write:
-        if fit and not _keep_fit_ids(run_dir, info):
+        if fit and not _keep_fit_ids(run_dir, fit_ids):
             return scores
         try:
             write_train_scores(run_dir, model, split.train_ids, scores, batch_mode, skipped, other_images)
@@ -557,27 +561,42 @@ def _fit_again(run_dir: Path) -> str:
             f"writes them again")
 
 
-def _fit_ids(run_dir: Path, info: dict[str, Any]) -> list[str] | None:
-    """The ids a Detector.fit gave its training images, in order: from the run's fit_ids.json (data.splits.
+class FitIds(NamedTuple):
+    """The ids a Detector.fit gave its training images, as the run records them (_fit_ids). ids: in fit's order.
+    cwd: the working directory relative ones are relative to, where recorded (fit_ids.json's; a cache records none).
+    record: the file they were read from, fit_ids.json or, for a run trained before fit wrote it, a training-score
+    cache (data.splits.cached_fit_ids)."""
+    ids: list[str]
+    cwd: str | None
+    record: Path
+
+
+def _fit_ids(run_dir: Path, info: dict[str, Any]) -> FitIds | None:
+    """The ids a Detector.fit gave its training images (FitIds): from the run's fit_ids.json (data.splits.
     read_fit_ids), else, for a run trained before fit wrote it, where a training-score cache of the run still holds
-    them (data.splits.cached_fit_ids). None where neither does."""
-    from ..data.splits import cached_fit_ids, read_fit_ids
+    them (data.splits.cached_fit_ids). None where neither does. Each file read once, by run_training_scores, which
+    hands what was read to all that needs it (_fit_files, _named_as_fit, _files_changed, _keep_fit_ids): the caches
+    of a large fit hold tens of thousands of rows."""
+    from ..data.splits import FIT_IDS_FILE, cached_fit_ids, read_fit_ids
 
     got = read_fit_ids(run_dir, info)
     if got is not None:
-        return got[0]
+        return FitIds(got[0], got[1], Path(run_dir) / FIT_IDS_FILE)
     cached = cached_fit_ids(run_dir, info)
-    return cached[0] if cached is not None else None
+    return FitIds(cached[0], None, cached[1]) if cached is not None else None
 
 
-def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
+def _keep_fit_ids(run_dir: Path, fit_ids: FitIds | None) -> bool:
     """data.splits.keep_cached_fit_ids before a Detector.fit run's training-score cache is replaced by a re-score
     (whose rows may be under the reader's ids: a file left out as unreadable stops them being named as fit named
-    them). Returns whether the cache may be replaced: not where the ids could not be written (said)."""
-    from ..data.splits import FIT_IDS_FILE, keep_cached_fit_ids
+    them), from the ids already read (_fit_ids): written to fit_ids.json where a training-score cache was their only
+    record. Returns whether the cache may be replaced: not where the ids could not be written (said)."""
+    from ..data.splits import FIT_IDS_FILE, write_cached_fit_ids
 
+    if fit_ids is None or fit_ids.record.name == FIT_IDS_FILE:
+        return True          # (none recorded, or fit_ids.json holds them already)
     try:
-        keep_cached_fit_ids(run_dir, info)
+        write_cached_fit_ids(run_dir, fit_ids.ids)
     except OSError as e:
         warn_user(f"could not write {run_dir / FIT_IDS_FILE} ({e}): the training scores are not cached, as the "
                   f"old cache in {run_dir} holds the only record of the ids Detector.fit gave its training images")
@@ -585,22 +604,23 @@ def _keep_fit_ids(run_dir: Path, info: dict[str, Any]) -> bool:
     return True
 
 
-def _files_changed(run_dir: Path, info: dict[str, Any], split: Any, where: str, unreadable: set[str],
-                   shown: int = 5) -> list[str]:
+def _files_changed(fit_ids: FitIds | None, split: Any, where: str, unreadable: set[str], shown: int = 5
+                   ) -> list[str]:
     """The files a Detector.fit trained on that are gone from its folder, and those found there that it did not
     train on, as items of a list of differences (the first `shown` of each, and how many more); none where the run
-    no longer holds fit's ids (_fit_ids). split: the folder's images as its reader names them (relative to it),
-    which fit named by the path it was given joined to each: that path is found as the part of the recorded ids
-    before an id read now, the one most of them share (the folder's absolute path or one relative to the caller's
-    directory). `unreadable`: paths left out as unreadable, which the caller names with their reasons."""
-    recorded = _fit_ids(run_dir, info)
-    if recorded is None:
+    no longer holds fit's ids (fit_ids: _fit_ids' read of them, None). split: the folder's images as its reader
+    names them (relative to it), which fit named by the path it was given joined to each: that path is found as the
+    part of the recorded ids before an id read now, the one most of them share (the folder's absolute path or one
+    relative to the caller's directory). `unreadable`: paths left out as unreadable, which the caller names with
+    their reasons."""
+    if fit_ids is None:
         return []
+    recorded = fit_ids.ids
     read_ids = split.train_ids
     if split.info.get("fit_files"):
         # a fit on a list of files, read back from that list (_read_fit_files): none added, the ones not read gone,
         # named where they were (a relative one under fit's working directory)
-        listed = _fit_files(run_dir, info)
+        listed = _fit_files(fit_ids)
         base = listed.base if listed else None
         now_read = set(read_ids)
         lost = [str(base / r) if base else r for r in recorded if r not in now_read]
@@ -644,15 +664,16 @@ def _first_paths(paths: list[str], shown: int = 5) -> str:
     return f"{', '.join(paths[:shown])}{more}"
 
 
-def _named_as_fit(split: Any, info: dict[str, Any], run_dir: Path) -> Any:
+def _named_as_fit(split: Any, info: dict[str, Any], fit_ids: FitIds | None) -> Any:
     """A Detector.fit's training images read back from its folder (`split`), under the ids fit gave them, so that
-    its cache is written as fit wrote it: where the run holds fit's ids (_fit_ids) and each, in order, is the id read
-    now under the path fit was given (absolute or relative, whichever working directory it was relative to), or,
-    for a run without them, where split.json's checksum of those ids says they are the recorded source's path joined
-    to each image's place in it (a fit given the folder's absolute path). Any other keeps the reader's ids."""
+    its cache is written as fit wrote it: where the run holds fit's ids (fit_ids: _fit_ids' read of them) and each,
+    in order, is the id read now under the path fit was given (absolute or relative, whichever working directory it
+    was relative to), or, for a run without them, where split.json's checksum of those ids says they are the
+    recorded source's path joined to each image's place in it (a fit given the folder's absolute path). Any other
+    keeps the reader's ids."""
     from ..data.splits import ids_sha256
 
-    recorded = _fit_ids(run_dir, info)
+    recorded = fit_ids.ids if fit_ids is not None else None
     if recorded is not None and len(recorded) == len(split.train_ids) and \
             all(_same_file(r, i) for r, i in zip(recorded, split.train_ids)):
         return replace(split, train_ids=list(recorded))
@@ -681,24 +702,19 @@ class FitFiles(NamedTuple):
     record: Path
 
 
-def _fit_files(run_dir: Path, info: dict[str, Any]) -> FitFiles | None:
-    """The files a Detector.fit on a list of file paths trained on (FitFiles), from the run's fit_ids.json, else,
-    for a run trained before fit wrote it, from a training-score cache that holds them (checked against split.json's
-    checksum of fit's ids and their count); or None where the run holds none (a run trained on images given in
-    memory, whose ids name no file: arrays, PIL images). Each file read once: the caller takes all it needs from
-    this one call. Relative ids whose working directory is not recorded (a cache's, or a fit_ids.json that kept them
-    from one: data.splits.keep_cached_fit_ids) get base None, wherever they came from."""
-    from ..data.splits import FIT_IDS_FILE, IN_MEMORY_ID, cached_fit_ids, read_fit_ids
+def _fit_files(fit_ids: FitIds | None) -> FitFiles | None:
+    """The files a Detector.fit on a list of file paths trained on (FitFiles), from the ids the run records
+    (fit_ids: _fit_ids' one read of its fit_ids.json, else, for a run trained before fit wrote it, of a training-score
+    cache that holds them, checked against split.json's checksum of fit's ids and their count); or None where the
+    run holds none (a run trained on images given in memory, whose ids name no file: arrays, PIL images). Relative
+    ids whose working directory is not recorded (a cache's, or a fit_ids.json that kept them from one: data.splits.
+    keep_cached_fit_ids) get base None, wherever they came from."""
+    from ..data.splits import IN_MEMORY_ID
 
-    got = read_fit_ids(run_dir, info)
-    record = Path(run_dir) / FIT_IDS_FILE
-    if got is None:
-        cached = cached_fit_ids(run_dir, info)
-        got, record = ((cached[0], None), cached[1]) if cached is not None else (None, record)
     # (a list that mixed arrays or PIL images with paths: those images cannot be read back)
-    if got is None or not got[0] or any(IN_MEMORY_ID.fullmatch(i) for i in got[0]):
+    if fit_ids is None or not fit_ids.ids or any(IN_MEMORY_ID.fullmatch(i) for i in fit_ids.ids):
         return None
-    ids, cwd = got
+    ids, cwd, record = fit_ids
     if cwd is not None:
         return FitFiles(ids, Path(cwd), record)
     # (relative to no recorded directory: read from the current one, they would name whatever files are found there)
