@@ -92,9 +92,6 @@ def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_o
     assert "of other images" not in why, why
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: deea1cd4 made write_stdout take a None stdout (pythonw), but pythonw "
-                   "has no stderr either, and errors.eprint (every warning, note and 'wrote ...' line of the CLI) "
-                   "writes to it: AttributeError out of main")
 def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_path: Path, monkeypatch) -> None:
     """Under pythonw (and an interpreter embedded without a console) sys.stdout and sys.stderr are both None.
     say_end checks for it ('(pythonw)'), write_stdout now does, but eprint, moved to errors.py this morning and the
