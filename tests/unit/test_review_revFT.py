@@ -70,8 +70,6 @@ def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> N
     assert "none" in str(fan.value).replace("got 'imgae'", ""), str(fan.value)
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: the short 'not checked' note says a train_hashes.npz that cannot be "
-                   "read (empty, cut short) 'is of other images'")
 def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
     """data.splits.read_train_hashes returns None alike for a file it cannot read (any Exception: a 0-byte file
     left by a full disk, a copy cut short) and for one of other pixels; _rebuilt_train_hashes words the first as
@@ -90,6 +88,21 @@ def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_o
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
     assert hashes is None, why
     assert "of other images" not in why, why
+    assert why.startswith("its train_hashes.npz cannot be read (damaged)"), why
+    # the three cases apart: cut short, missing, and a sound file of other pixels (which is still said so)
+    from wildgan.data.splits import train_hashes_kept, write_train_hashes
+
+    x = np.zeros((3, 8, 8, 1), np.uint8)
+    write_train_hashes(run, x, "1" * 64)
+    whole = (run / TRAIN_HASHES_FILE).read_bytes()
+    assert train_hashes_kept(run, {"train_pixels_sha256": "1" * 64, "n_train": 3})[1] == ""
+    assert train_hashes_kept(run, recorded)[1] == "of other images"
+    assert "is of other images" in _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1]
+    (run / TRAIN_HASHES_FILE).write_bytes(whole[:len(whole) // 2])
+    assert train_hashes_kept(run, recorded)[1] == "unreadable"
+    (run / TRAIN_HASHES_FILE).unlink()
+    assert train_hashes_kept(run, recorded)[1] == "missing"
+    assert _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1].startswith("it keeps no train_hashes.npz")
 
 
 def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_path: Path, monkeypatch) -> None:
