@@ -47,9 +47,6 @@ def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path:
     assert cfg.train.encoder_loss == "none"
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: Detector's encoder_loss refusal says 'must be image (d_I) or latent "
-                   "(d_z)' both where none is refused for the wildgan method (without naming the method, the only "
-                   "reason) and where none is taken (fanogan, search)")
 def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> None:
     """57621364's subject: 'the encoder loss's refusals list what is taken where ... the wildgan method refuses none
     (its scores need E), as Detector does'. Detector's words are one sentence for every case:
@@ -68,6 +65,10 @@ def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> N
         Detector(method="fanogan", encoder_loss="imgae", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(x)
     assert "wildgan" in str(wild.value), str(wild.value)
     assert "none" in str(fan.value).replace("got 'imgae'", ""), str(fan.value)
+    # only the method changed, by set_params: the refusal names the method, the one thing the caller changed
+    with pytest.raises(ConfigError, match=r"with method='wildgan', whose scores need its encoder.*got 'none'$"):
+        Detector(method="search", encoder_loss="none", preset="tiny", total_kimg=0.1,
+                 phase_kimg=0.1).set_params(method="wildgan").fit(x)
 
 
 def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
