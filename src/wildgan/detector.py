@@ -1603,7 +1603,7 @@ class Detector:
         with its networks, threshold and training scores; its decision_function scores as the saved one did (higher =
         more anomalous). `device` overrides the saved one."""
         from . import checkpoint as ckpt
-        from .config import run_config_from_dict
+        from .config import run_config_from_dict, warn_untrained_encoder
         from .scoring.run import LoadedModel, resolve_device
 
         given = Path(_path_arg(path, "Detector.load's path"))
@@ -1656,6 +1656,8 @@ class Detector:
             cfg = run_config_from_dict(meta["config"])
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
+        # (a Detector(encoder_loss='none') an earlier wildgan fitted and saved: loaded, with a word of its scores)
+        warn_untrained_encoder(cfg, path)
         params = dict(meta["params"])
         unknown = sorted(set(params) - set(cls._param_names()))
         if unknown:

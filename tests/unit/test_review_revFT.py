@@ -18,9 +18,6 @@ def _labelled_npz(tmp_path: Path) -> Path:
     return p
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: RunConfig now refuses method wildgan with encoder_loss none on every "
-                   "read, so a run an earlier wildgan trained that way (Detector(encoder_loss='none') was accepted "
-                   "for every method) can no longer be read by score, evaluate, report or from_run")
 def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path: Path, capsys) -> None:
     """Before 57621364, Detector(method='wildgan', encoder_loss='none') and a run config of the same were taken, and
     trained (loop.py: use_encoder = encoder_loss != 'none'). The new check is in RunConfig.__post_init__, which runs
@@ -43,8 +40,34 @@ def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path:
     run = tmp_path / "old-run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(whole))
-    cfg = read_run_config(run)
+    from wildgan.errors import ConfigError, WildganWarning
+
+    with pytest.warns(WildganWarning, match=r"old-run: trained without an encoder .* its scores come from an "
+                                            r"untrained encoder"):
+        cfg = read_run_config(run)
     assert cfg.train.encoder_loss == "none"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")              # once per run: a command reads the config several times
+        assert read_run_config(run).train.encoder_loss == "none"
+    # what stays refused: training one, anew (in train_run's words, before anything is written) or on (a resume,
+    # told to train it again), from Python and from the command line
+    from wildgan.training.run import train_run
+
+    with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
+                                          r"method wildgan"):
+        train_run(cfg, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ConfigError, match=r"old-run: trained without an encoder .* train it again into a new folder"):
+        train_run(cfg, run, resume=True)
+    import yaml
+
+    (run / "config.yaml").write_text(yaml.safe_dump(whole, sort_keys=False))
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "trained without an encoder" in err and "train it again into a new folder" in err, err
 
 
 def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> None:
