@@ -891,9 +891,9 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None) -> None:
                    "its encoder", cfg.train.encoder_loss)
 
 
-# the runs warn_untrained_encoder has warned of in this process: a command reads a run's config several times (the
-# CLI, then the scoring it calls), and the warning is one per run
-_UNTRAINED_SAID: set[str] = set()
+# the runs warn_untrained_encoder has warned of: a command reads a run's config several times (the CLI, then the
+# scoring it calls), and the warning is one per run (cli.main empties it: once a command, not once a process)
+UNTRAINED_ENCODER_SAID: set[str] = set()
 
 
 def warn_untrained_encoder(cfg: RunConfig, where: Any) -> None:
@@ -901,9 +901,9 @@ def warn_untrained_encoder(cfg: RunConfig, where: Any) -> None:
     from `where`) is of method wildgan without an encoder (untrained_encoder): an earlier wildgan trained it so, and
     it is read (its curves, samples, a report, its scores) rather than refused as if its config.json were a typo,
     which 'fixing' by hand to image would only hide that E was never trained."""
-    if not untrained_encoder(cfg) or str(where) in _UNTRAINED_SAID:
+    if not untrained_encoder(cfg) or str(where) in UNTRAINED_ENCODER_SAID:
         return
-    _UNTRAINED_SAID.add(str(where))
+    UNTRAINED_ENCODER_SAID.add(str(where))
     warn_user(f"{where}: trained without an encoder (train.encoder_loss none with method wildgan, which an earlier "
               f"wildgan took): its scores come from an untrained encoder, so they are not the method's (L_n and the "
               f"anomaly score a need a trained E); train it again with encoder loss image (d_I) or latent (d_z)")
