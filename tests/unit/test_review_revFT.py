@@ -1,6 +1,6 @@
 """revFT: review of this morning's merges (the Detector's X_val check, the encoder loss's refusals, the short 'not
-checked' note, the pythonw fix). Each test here shows one finding and is a strict xfail until it is fixed;
-/tmp/revFT_report.md has the details."""
+checked' note, the pythonw fix). Each test here shows one finding; each was a strict xfail until it was fixed, and
+stays as the finding's regression test (/tmp/revFT_report.md has the details)."""
 
 from __future__ import annotations
 
