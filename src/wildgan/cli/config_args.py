@@ -101,6 +101,20 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
     return value_of
 
 
+def _refuse_resuming_without_encoder(saved: Path, run: str) -> None:
+    """Refuse to resume a run that an earlier wildgan trained with method wildgan and no encoder (config's
+    refuse_untrained_encoder, in a resume's words: train it again), before its config.yaml is read as a --config
+    file, whose refusal names --encoder-loss as the way on: typed beside --resume, it asked for a setting the
+    saved run does not have."""
+    from ..config import refuse_untrained_encoder, run_config_from_dict
+
+    try:
+        cfg = run_config_from_dict(load_config_file(saved))
+    except (WildganError, TypeError, ValueError, KeyError, AttributeError):
+        return                 # (a file that does not read: the resume's own reading of it says which)
+    refuse_untrained_encoder(cfg, resumed=run)
+
+
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
@@ -119,6 +133,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
         # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
+    _refuse_resuming_without_encoder(saved, known.out)
     from ..data.readers import missing_run_data_error
 
     def refuse_if_gone(data: str | None) -> None:
