@@ -1172,8 +1172,8 @@ def test_the_note_that_data_was_not_checked_for_training_images_is_short_and_sai
         assert main(["evaluate", str(run), "--data", str(tmp_path / f"{name}.npz"), *argv]) == 0
         notes = [ln for ln in capsys.readouterr().err.splitlines() if "not checked" in ln]
         assert notes == [f"wildgan: note: {tmp_path / f'{name}.npz'}: not checked for images {run} was trained on (it "
-                         f"keeps no train_hashes.npz, and rebuilding it would decode the 40 images of the run's data again, "
-                         f"more than the 12 scored here)"], notes
+                         f"keeps no train_hashes.npz, and rebuilding it would decode the 40 images of the run's data "
+                         f"again, more than the 12 scored here)"], notes
         # (an evaluation's own outputs only: no record of the note)
         assert {p.name for p in run.iterdir()} <= set(RUN_OUTPUTS), sorted(p.name for p in run.iterdir())
 

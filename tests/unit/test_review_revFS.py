@@ -106,8 +106,8 @@ def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_im
     for f in (tmp_path / "cache").glob("*.decoded-*.npz"):
         f.rename(f.with_name(f.name + ".aside"))
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
-    assert hashes is None and ("would decode the 30 images of the run's data again (its 19 training images are drawn from "
-                               "them all), more than the 4 scored here") in why, why
+    assert hashes is None and ("would decode the 30 images of the run's data again (its 19 training images are drawn "
+                               "from them all), more than the 4 scored here") in why, why
     for f in (tmp_path / "cache").glob("*.aside"):
         f.rename(f.with_name(f.name[: -len(".aside")]))
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
@@ -118,7 +118,7 @@ def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_im
 def test_a_deleted_archive_is_said_to_be_gone_not_too_costly_to_decode(tmp_path: Path, monkeypatch) -> None:
     """The cost of rebuilding a run's training images was weighed before whether its data is still there: a run on
     a .tar.gz deleted since (its decoded cache is looked for by the archive, so none is found) was told 'rebuilding it
-    would decode the 30 images of the run's data again, more than the 4 scored here', as if a larger evaluation could."""
+    would decode the 30 images of its data again, more than the 4 scored here', as if a larger evaluation could."""
     from wildgan.evaluation.run import _rebuilt_train_hashes
 
     run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
@@ -128,7 +128,7 @@ def test_a_deleted_archive_is_said_to_be_gone_not_too_costly_to_decode(tmp_path:
 
 
 def test_the_images_a_rebuild_would_decode_are_said_as_counted(tmp_path: Path, monkeypatch) -> None:
-    """'rebuilding it would decode the N images of the run's data again, more than the M scored here', in a note about the
+    """'rebuilding it would decode the N images of its data again, more than the M scored here', in a note about the
     run's training images: N is every image the data holds (split.json's n_read: the split is drawn from them all, a
     labelled set's test images and those of neither split too), not its training images. Said so where they differ
     (a pile's are all training images); and no count recorded is not said to be more than those scored."""
@@ -139,8 +139,8 @@ def test_the_images_a_rebuild_would_decode_are_said_as_counted(tmp_path: Path, m
         f.unlink()
     assert recorded["n_read"] == 30 and recorded["n_train"] == len(split.train_x) == 19
     _, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=29)
-    assert why.endswith("would decode the 30 images of the run's data again (its 19 training images are drawn from them "
-                        "all), more than the 29 scored here"), why
+    assert why.endswith("would decode the 30 images of the run's data again (its 19 training images are drawn from "
+                        "them all), more than the 29 scored here"), why
     _, why = _rebuilt_train_hashes(run, cfg, {**recorded, "n_train": 30}, n_scored=4)
     assert why.endswith("would decode the 30 images of the run's data again, more than the 4 scored here"), why
     _, why = _rebuilt_train_hashes(run, cfg, {k: v for k, v in recorded.items() if k not in ("n_read", "n_train")},

@@ -167,13 +167,13 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
             not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
         if not isinstance(n_read, int):
-            return None, f"{kept}, and rebuilding it would decode the images of the run's data again, how many split.json " \
-                         f"does not say"
+            return None, f"{kept}, and rebuilding it would decode the images of the run's data again, how many " \
+                         f"split.json does not say"
         n_train = recorded.get("n_train")
         drawn = f" (its {n_train} training images are drawn from them all)" if isinstance(n_train, int) and \
             n_train < n_read else ""
-        return None, f"{kept}, and rebuilding it would decode the {n_read} images of the run's data again{drawn}, more " \
-                     f"than the {n_scored} scored here"
+        return None, f"{kept}, and rebuilding it would decode the {n_read} images of the run's data " \
+                     f"again{drawn}, more than the {n_scored} scored here"
     import warnings
 
     try:
