@@ -1131,7 +1131,7 @@ class Detector:
             X_val = y_val = None
         # the run's checksums of its training images, read first: X_val's images are then hashed as they are scored
         # (a folder's or a tar archive's chunk by chunk, as score_files reads them), not read a second time
-        trained = self._train_hashes() if self.threshold == "f1" and X_val is not None else None
+        trained, unchecked = self._train_hashes() if self.threshold == "f1" and X_val is not None else (None, "")
         val_hashes: list[np.ndarray] | None = None if trained is None else []
         try:
             val_scores = None if X_val is None else \
@@ -1147,23 +1147,34 @@ class Detector:
             y = check_val_labels(y, None, None if val_scores is None else (len(val_scores),), labels="y_val")
             if val_hashes:
                 self._warn_val_trained_on(val_hashes[0], trained, y)
+            elif unchecked:
+                # as `wildgan evaluate` notes it for data it cannot check (evaluation.run._warn_training_images):
+                # silent, a threshold chosen on the Detector's own training images read as one chosen on new ones
+                warn_user(f"note: X_val: not checked for images this Detector was trained on ({unchecked})")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
 
-    def _train_hashes(self) -> np.ndarray | None:
-        """The image_hashes of the images this Detector was trained on, as its run keeps them (data.splits.
-        read_train_hashes); None for a run without them (gone, or trained before they were kept: rebuilding its
-        training images costs what the checksums are kept to save) or unreadable (a record only: the threshold is
-        chosen whatever it says)."""
-        from .data.splits import read_train_hashes
+    def _train_hashes(self) -> tuple[np.ndarray | None, str]:
+        """(the image_hashes of the images this Detector was trained on, as its run keeps them (data.splits.
+        read_train_hashes), ''); (None, why in words) for a Detector without its run folder, a run without them
+        (gone, or trained before they were kept: rebuilding its training images costs what the checksums are kept to
+        save) or one whose file or split.json does not read (a record only: the threshold is chosen whatever it
+        says)."""
+        from .data.splits import TRAIN_HASHES_FILE, read_train_hashes
         from .scoring.run import read_split_info
 
         run_dir = getattr(self, "run_dir_", None)
+        if run_dir is None:
+            return None, "it has no run folder here, which keeps their checksums"
+        if not (Path(run_dir) / TRAIN_HASHES_FILE).is_file():
+            return None, f"its run {run_dir} keeps no {TRAIN_HASHES_FILE}"
         try:
-            return None if run_dir is None else read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
+            hashes = read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
         except (OSError, WildganError):
-            return None
+            hashes = None
+        return hashes, "" if hashes is not None else \
+            f"the {TRAIN_HASHES_FILE} of its run {run_dir} does not read or is not of its training images"
 
     def _warn_val_trained_on(self, hashes: np.ndarray, trained: np.ndarray, y: np.ndarray) -> None:
         """Warn where the validation images, labelled y, include images this Detector was trained on: their

@@ -1125,7 +1125,7 @@ def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data
     assert err.count("not checked") == 1, err
     assert f"note: {tmp_path / 'few.npz'}: not checked for images {run} was trained on (it keeps no " \
            f"train_hashes.npz" in err, err
-    assert "would decode the 40 images of its data again, more than the 21 scored here" in err, err
+    assert "would decode the 40 images of the run's data again, more than the 21 scored here" in err, err
     assert not (run / "train_hashes.npz").exists()
     # 52 images scored: the 40 files are decoded again, their checksums kept for next time
     assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
@@ -1147,7 +1147,7 @@ def test_a_run_without_train_hashes_that_cannot_be_rebuilt_cheaply_says_its_data
     shutil.rmtree(tmp_path / "pile")
     assert main(["evaluate", str(run), "--data", str(tmp_path / "many.npz"), *argv]) == 0
     err = capsys.readouterr().err
-    assert f"its data {tmp_path / 'pile'} is gone" in err and err.count("not checked") == 1, err
+    assert f"the run's data {tmp_path / 'pile'} is gone" in err and err.count("not checked") == 1, err
 
 
 def test_the_note_that_data_was_not_checked_for_training_images_is_short_and_said_at_every_evaluation(tmp_path,
@@ -1172,8 +1172,8 @@ def test_the_note_that_data_was_not_checked_for_training_images_is_short_and_sai
         assert main(["evaluate", str(run), "--data", str(tmp_path / f"{name}.npz"), *argv]) == 0
         notes = [ln for ln in capsys.readouterr().err.splitlines() if "not checked" in ln]
         assert notes == [f"wildgan: note: {tmp_path / f'{name}.npz'}: not checked for images {run} was trained on (it "
-                         f"keeps no train_hashes.npz, and rebuilding it would decode the 40 images of its data again, "
-                         f"more than the 12 scored here)"], notes
+                         f"keeps no train_hashes.npz, and rebuilding it would decode the 40 images of the run's data "
+                         f"again, more than the 12 scored here)"], notes
         # (an evaluation's own outputs only: no record of the note)
         assert {p.name for p in run.iterdir()} <= set(RUN_OUTPUTS), sorted(p.name for p in run.iterdir())
 

@@ -6,6 +6,7 @@ import hashlib
 import io
 import pickle
 import re
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -210,3 +211,40 @@ def test_offline_with_a_data_set_folder_that_is_not_whole_says_why_it_downloads(
                                         rf"data_batch_2, data_batch_3, data_batch_4, data_batch_5, test_batch\)"):
         download_cifar10(tmp_path)
     assert sorted(p.name for p in target.iterdir()) == ["data_batch_1"]
+
+
+def test_load_dataset_with_download_replaces_a_batches_folder_cut_short(tmp_path, served, monkeypatch):
+    """load_dataset called download_cifar10 only where the folder was missing or empty: with download=True a
+    cifar-10-batches-py cut short under a folder that holds it (the cache's cifar10/, or --data FOLDER) was read as it
+    was, and refused, the download never tried. Now it is downloaded again (the copy cut short moved aside, said),
+    whether the path names the folder that holds it, the cache (no path) or cifar-10-batches-py itself."""
+    from wildgan.data import download as dl
+
+    payload, calls = served
+    monkeypatch.setattr(dl, "CIFAR10_MD5", hashlib.md5(payload).hexdigest())
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    root = tmp_path / "cifar"
+    batches = root / "cifar-10-batches-py"
+    load_dataset(root, "cifar10", download=True)
+    assert len(calls) == 1
+
+    def cut_short() -> None:
+        for name in ("data_batch_3", "data_batch_4", "data_batch_5"):
+            (batches / name).unlink()
+        (root / "cifar-10-python.tar.gz").unlink()      # (so the download is fetched again, not the archive reused)
+
+    for n, (path, opts) in enumerate([(root, {}), (None, {"cache_dir": str(root)}), (batches, {})], start=2):
+        cut_short()
+        with pytest.raises(DataError, match="data_batch_3|download=True to fetch it"):
+            load_dataset(path, "cifar10", **opts)       # (without download=True: refused, nothing fetched)
+        assert len(calls) == n - 1
+        with pytest.warns(UserWarning, match="not a whole CIFAR-10 data set"):
+            train, test, kind = load_dataset(path, "cifar10", download=True, **opts)
+        assert kind == "cifar-batches" and len(train) == 200 and len(test) == 40 and len(calls) == n
+        assert not (batches / "cifar-10-batches-py").exists()
+    # whole: read as it is, nothing fetched
+    load_dataset(root, "cifar10", download=True)
+    assert len(calls) == 4
+    # the archive alone (an unpack killed, or the folder removed): unpacked again, its md5 checked, nothing fetched
+    shutil.rmtree(batches)
+    assert load_dataset(root, "cifar10", download=True)[2] == "cifar-batches" and len(calls) == 4

@@ -402,6 +402,45 @@ def test_an_f1_validation_set_given_as_a_folder_or_a_tar_archive_is_checked_for_
     assert said(lambda: back.set_threshold("f1", X_val=folder("new", other), y_val=np.r_[np.zeros(4), 1, 1])) == []
 
 
+def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_path) -> None:
+    """A run without train_hashes.npz (trained before it was kept, or the file removed): fit, from_run and
+    set_threshold chose the f1 threshold on X_val without a word that it was not checked for the Detector's own
+    training images, where `wildgan evaluate` (and evaluate_run) says a note that its data was not checked. Now the
+    API says that note too, once per call, with why; a run that keeps its checksums says nothing."""
+    from wildgan.data.splits import TRAIN_HASHES_FILE
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    val = rng.integers(0, 256, (8, 16, 16), dtype=np.uint8)
+    y = np.r_[np.ones(3), np.zeros(5)]
+
+    def notes(call) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if "not checked" in str(w.message)]
+
+    run = tmp_path / "det"
+    assert notes(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                                  threshold="f1").fit(x, X_val=val, y_val=y)) == []
+    back = Detector.from_run(run, device="cpu", threshold="contamination")
+    assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == []
+    (run / TRAIN_HASHES_FILE).unlink()
+    want = f"note: X_val: not checked for images this Detector was trained on (its run {run} keeps no " \
+           f"{TRAIN_HASHES_FILE})"
+    assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == [want]
+    assert notes(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y)) == [want]
+    # (not said where X_val is not used: another rule ignores it, with its own warning)
+    assert notes(lambda: back.set_threshold("contamination")) == []
+    (run / TRAIN_HASHES_FILE).write_bytes(b"not an npz")
+    said = notes(lambda: back.set_threshold("f1", X_val=val, y_val=y))
+    assert len(said) == 1 and f"the {TRAIN_HASHES_FILE} of its run {run} does not read or is not of its training " \
+                                "images" in said[0], said
+    back.run_dir_ = None                       # (as Detector.load leaves it where the run folder is gone)
+    said = notes(lambda: back.set_threshold("f1", X_val=val, y_val=y))
+    assert len(said) == 1 and "(it has no run folder here, which keeps their checksums)" in said[0], said
+
+
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
     xv = np.concatenate([x_train[:16], noise])
     yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]

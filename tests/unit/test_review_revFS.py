@@ -106,8 +106,8 @@ def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_im
     for f in (tmp_path / "cache").glob("*.decoded-*.npz"):
         f.rename(f.with_name(f.name + ".aside"))
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
-    assert hashes is None and ("would decode the 30 images of its data again (its 19 training images are drawn from "
-                               "them all), more than the 4 scored here") in why, why
+    assert hashes is None and ("would decode the 30 images of the run's data again (its 19 training images are drawn "
+                               "from them all), more than the 4 scored here") in why, why
     for f in (tmp_path / "cache").glob("*.aside"):
         f.rename(f.with_name(f.name[: -len(".aside")]))
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
@@ -124,7 +124,7 @@ def test_a_deleted_archive_is_said_to_be_gone_not_too_costly_to_decode(tmp_path:
     run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
     Path(cfg.data.data).unlink()
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
-    assert hashes is None and why.endswith(f"and its data {cfg.data.data} is gone") and "decode" not in why, why
+    assert hashes is None and why.endswith(f"and the run's data {cfg.data.data} is gone") and "decode" not in why, why
 
 
 def test_the_images_a_rebuild_would_decode_are_said_as_counted(tmp_path: Path, monkeypatch) -> None:
@@ -139,13 +139,13 @@ def test_the_images_a_rebuild_would_decode_are_said_as_counted(tmp_path: Path, m
         f.unlink()
     assert recorded["n_read"] == 30 and recorded["n_train"] == len(split.train_x) == 19
     _, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=29)
-    assert why.endswith("would decode the 30 images of its data again (its 19 training images are drawn from them "
-                        "all), more than the 29 scored here"), why
+    assert why.endswith("would decode the 30 images of the run's data again (its 19 training images are drawn from "
+                        "them all), more than the 29 scored here"), why
     _, why = _rebuilt_train_hashes(run, cfg, {**recorded, "n_train": 30}, n_scored=4)
-    assert why.endswith("would decode the 30 images of its data again, more than the 4 scored here"), why
+    assert why.endswith("would decode the 30 images of the run's data again, more than the 4 scored here"), why
     _, why = _rebuilt_train_hashes(run, cfg, {k: v for k, v in recorded.items() if k not in ("n_read", "n_train")},
                                    n_scored=4)
-    assert why.endswith("would decode the images of its data again, how many split.json does not say"), why
+    assert why.endswith("would decode the images of the run's data again, how many split.json does not say"), why
 
 
 def _an_archive_run(tmp_path: Path, monkeypatch):

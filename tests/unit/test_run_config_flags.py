@@ -266,3 +266,22 @@ def test_flat_and_whole_config_files_say_keys_and_values_alike(tmp_path, capsys)
     flat.write_text("amp: 5\n")                       # (the file's number, not the text it was converted to)
     rc, _, err = _dry_run(capsys, "--config", str(flat), "--out", str(tmp_path / "r"))
     assert rc == 2 and "amp must be one of auto, off, bf16, got 5 (the --amp setting)" in err, err
+
+
+def test_the_typed_option_scans_stop_at_a_double_dash() -> None:
+    # after `--` each word is a value, not an option: typed_texts stopped there, but typed_options (and so
+    # typed_setting_values, which reads both) took a `--config` or `--lr` after it for an option typed
+    from wildgan.cli.config_args import typed_options, typed_setting_values, typed_texts
+    from wildgan.cli.parser import make_option_parser, sub_parser
+
+    t = sub_parser(make_option_parser(), "train")
+    argv = ["--out", "r", "--lr=0.5", "--", "--config", "c.yaml", "--seed", "7", "--amp", "off"]
+    assert typed_options(t, argv) == {"out", "lr"}
+    assert typed_texts(t, argv) == {"out": "r", "lr": "0.5"}
+    value_of = typed_setting_values(argv)
+    assert value_of("--lr", "train.lr") == 0.5
+    with pytest.raises(LookupError):
+        value_of("--seed", "train.seed")
+    # an abbreviation, as argparse takes it, is read alike before `--`
+    assert typed_options(t, ["--total-k", "3", "--"]) == {"total_kimg"}
+    assert typed_texts(t, ["--total-k", "3", "--"]) == {"total_kimg": "3"}

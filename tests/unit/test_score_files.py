@@ -163,8 +163,18 @@ def test_hashes_are_those_of_the_pixels_scored_in_every_chunk(pile: Path, tmp_pa
             assert got.ids == ids and got.hashes is not None and got.hashes.dtype == np.uint64
             np.testing.assert_array_equal(got.hashes, image_hashes(x), err_msg=str(size))
         assert score_files(m, [folder], chunk_size=64, skip_bad=True).hashes is None      # (only when asked)
+    # (refused, not left to return hashes of some rows only: score_files is public API, docs/python_api.md, and these
+    # are its own arguments; Detector, its one caller with hashes, passes neither)
+    import torch
+
+    from wildgan.training.distributed import DistContext
+
     with pytest.raises(ValueError, match="neither resume_dir nor ctx"):
-        score_files(m, [folder], hashes=True, resume_dir=tmp_path / "resume")
+        score_files(m, [folder], skip_bad=True, hashes=True, resume_dir=tmp_path / "resume")
+    with pytest.raises(ValueError, match="neither resume_dir nor ctx"):
+        score_files(m, [folder], skip_bad=True, hashes=True,
+                    ctx=DistContext(rank=0, world=1, local_rank=0, device=torch.device("cpu"), backend="gloo"))
+    assert not (tmp_path / "resume").exists()
 
 
 def test_no_readable_file_is_an_error(tmp_path: Path) -> None:

@@ -26,27 +26,14 @@ if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, ins
     from ..data import AnomalySplit, LoadedData
 
 
-def typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
-    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
-    accepts them), before --config or --resume add the values of a file."""
+def _typed(p: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[argparse.Action, str | None]]:
+    """(action, the text of its value or None) of each option typed on this command line, in order, up to `--`
+    (after it every word is a value, as argparse reads it: `-- --config x` types no --config). An option is matched
+    exactly or as an unambiguous abbreviation, as argparse accepts it; its value text is the part after `=`, else the
+    next word, for an option of one value (nargs None), None for the others. The one scan of typed_options and
+    typed_texts, so that the two never disagree on what was typed."""
     strings = p._option_string_actions
-    typed = set()
-    for tok in argv:
-        if not tok.startswith("--"):
-            continue
-        name = tok.split("=", 1)[0]
-        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
-        if len(hits) == 1:
-            typed.add(strings[hits[0]].dest)
-    return typed
-
-
-def typed_texts(p: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, str]:
-    """{dest: the text typed} of the options of one value typed on this command line (--lr -1 or --lr=-1, exactly or
-    abbreviated, as typed_options reads them; the last where one is typed twice, as argparse keeps it): what a
-    refusal of the value echoes (config.typed_value), not its conversion (-1.0 for -1)."""
-    strings = p._option_string_actions
-    texts: dict[str, str] = {}
+    found: list[tuple[argparse.Action, str | None]] = []
     for i, tok in enumerate(argv):
         if tok == "--":
             break
@@ -54,13 +41,27 @@ def typed_texts(p: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, st
             continue
         name, eq, value = tok.partition("=")
         hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
-        if len(hits) != 1 or strings[hits[0]].nargs is not None:
+        if len(hits) != 1:
             continue
-        if eq:
-            texts[strings[hits[0]].dest] = value
-        elif i + 1 < len(argv):
-            texts[strings[hits[0]].dest] = argv[i + 1]
-    return texts
+        action = strings[hits[0]]
+        text = None
+        if action.nargs is None:
+            text = value if eq else argv[i + 1] if i + 1 < len(argv) else None
+        found.append((action, text))
+    return found
+
+
+def typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the options typed on this command line (_typed), before --config or --resume add the values of a
+    file."""
+    return {action.dest for action, _ in _typed(p, argv)}
+
+
+def typed_texts(p: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, str]:
+    """{dest: the text typed} of the options of one value typed on this command line (--lr -1 or --lr=-1, as _typed
+    reads them; the last where one is typed twice, as argparse keeps it): what a refusal of the value echoes
+    (config.typed_value), not its conversion (-1.0 for -1)."""
+    return {action.dest: text for action, text in _typed(p, argv) if text is not None}
 
 
 def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:

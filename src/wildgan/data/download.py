@@ -1106,7 +1106,7 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     # taken back here, before the data set found whole returns: the call every later run makes
     if root.is_dir():
         _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
-    lacks = _cifar_lacks(target)
+    lacks = cifar_lacks(target)
     if lacks is None:
         return target
     archive = root / "cifar-10-python.tar.gz"
@@ -1150,7 +1150,7 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
                                              f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
         src = tmp / "cifar-10-batches-py"
-        lacks = _cifar_lacks(src)
+        lacks = cifar_lacks(src)
         if lacks is not None:
             raise DataError(f"{archive}: not a whole CIFAR-10 archive: its cifar-10-batches-py {lacks}")
         _cifar_into_place(src, target)
@@ -1159,7 +1159,7 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     return target
 
 
-def _cifar_lacks(folder: Path) -> str | None:
+def cifar_lacks(folder: Path) -> str | None:
     """What `folder` lacks of a whole cifar-10-batches-py, in words ('has no data_batch_3, test_batch; its
     data_batch_2 is empty'), or None where each of CIFAR_BATCH_FILES is a file there that is not empty. Names and
     sizes only, nothing read: the check of every call that finds the data set there. A copy cut short, or a folder
@@ -1185,9 +1185,9 @@ def _cifar_lacks(folder: Path) -> str | None:
 
 
 def _cifar_into_place(src: Path, target: Path) -> None:
-    """Rename the unpacked data set `src` (whole: _cifar_lacks) to `target`. Where another call's is there already
+    """Rename the unpacked data set `src` (whole: cifar_lacks) to `target`. Where another call's is there already
     (whole), that one is kept. Where something else is there that is not the whole data set (a folder the user made
-    or a copy cut short: see _cifar_lacks), an empty folder is replaced (the rename does that); anything else is moved
+    or a copy cut short: see cifar_lacks), an empty folder is replaced (the rename does that); anything else is moved
     aside whole, beside it under a name of its own, and said, naming both: it may hold the user's own files, which
     are never removed."""
     for _ in range(3):      # (each try after another call moved or renamed something there in between)
@@ -1197,7 +1197,7 @@ def _cifar_into_place(src: Path, target: Path) -> None:
         except OSError:
             if not os.path.lexists(target):
                 raise
-        lacks = _cifar_lacks(target)
+        lacks = cifar_lacks(target)
         if lacks is None:
             return
         stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
@@ -1209,7 +1209,7 @@ def _cifar_into_place(src: Path, target: Path) -> None:
             os.rename(target, aside)
         except FileNotFoundError:
             continue                    # (another call moved it first)
-        if _cifar_lacks(aside) is None:
+        if cifar_lacks(aside) is None:
             # another call's whole data set, renamed in after the check above: put back, or, where a third one is
             # there already, not kept twice (a download's unpack, not the user's)
             try:

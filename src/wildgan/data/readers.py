@@ -32,8 +32,8 @@ from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_
                             read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
-from .download import (UnreadableArchive, archive_member_names, cache_root, download_cifar10, unpack_cached,
-                       unpacked_already)
+from .download import (UnreadableArchive, archive_member_names, cache_root, cifar_lacks, download_cifar10,
+                       unpack_cached, unpacked_already)
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
@@ -1119,13 +1119,39 @@ def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
                         f"{_FORMAT_WORDS.get(kind, kind)}")
 
 
+# what a download leaves in the folder it fetches CIFAR-10 into besides the data set: its archive, the leftovers of a
+# call killed while it downloaded or unpacked (download_cifar10 takes those back), and the copies cut short it moved
+# aside (cifar-10-batches-py.incomplete-<time>, kept for the user)
+_DOWNLOAD_LEFTOVERS = ("cifar-10-python.tar.gz", ".tmp-cifar10-", ".cifar-10-python.tar.gz.", "cifar-10-batches-py.")
+
+
+def _cifar_download_root(p: Path) -> Path | None:
+    """For --dataset cifar10 with --download: the folder download_cifar10 is to fetch CIFAR-10 into, where the data at
+    `p` is not its whole data set (cifar_lacks), else None (p is read as it is). Missing, or holding nothing but a
+    download's own files: p. Holding a cifar-10-batches-py, or being one, that is not whole (a copy cut short): the
+    folder that holds it, whose download moves it aside (said) and unpacks the whole one in its place; read as it was,
+    it was refused without a word that the download asked for had not been tried. Anything else (a file, a folder of
+    class folders, batch files loose in a folder of the user's) is read as it is: a download beside the user's files
+    would be a second data set there."""
+    if not p.exists():
+        return p
+    if not p.is_dir():
+        return None
+    if p.name == "cifar-10-batches-py":
+        return p.parent if cifar_lacks(p) else None
+    if os.path.lexists(p / "cifar-10-batches-py"):
+        return p if cifar_lacks(p / "cifar-10-batches-py") else None
+    return p if all(q.name.startswith(_DOWNLOAD_LEFTOVERS) for q in p.iterdir()) else None
+
+
 def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
                  ) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
     unlabelled-tar | unlabelled-npz | unlabelled-cifar-batches; the unlabelled ones have no test part).
 
     path None means $WILDGAN_DATA, else the embedded sample. opts: resolution, channels, depth16, resize, skip_bad,
-    fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not exist), cache_dir, progress.
+    fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not hold it whole: _cifar_download_root),
+    cache_dir, progress.
 
     _scoring_rule: internal (splits.load_split_data's read_depth16 only): depth16 may be transforms.PER_IMAGE_8BIT,
     which a user's call is refused (imageset.parse_opts).
@@ -1139,19 +1165,19 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
                             f"tree, an .npz, a .tar.gz or a .zip), or {option_words('--download', 'download=True')} "
                             f"to fetch it")
     p = data_source_path(path, dataset, o.cache_dir)
-    if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
-        if dataset == "cifar10" and o.download:
-            p = download_cifar10(p)
-        elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
+    into = _cifar_download_root(p) if dataset == "cifar10" and o.download else None
+    if into is not None:
+        p = download_cifar10(into)
+    elif not p.exists():
+        if path in (None, "") and os.environ.get("WILDGAN_DATA"):
             raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass {_data_words('PATH')} or fix the "
                             f"variable)")
-        elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
+        if os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
             raise missing_path_error(str(path))
-        else:
-            # download=True reads only the cifar10 protocol: without it a missing folder would fail with no word of why
-            hint = (f"; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
-                    f"{_dataset_words('cifar10')}" if o.download else "")
-            raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
+        # download=True reads only the cifar10 protocol: without it a missing folder would fail with no word of why
+        hint = (f"; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
+                f"{_dataset_words('cifar10')}" if o.download else "")
+        raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes

@@ -149,7 +149,7 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
             f"its {TRAIN_HASHES_FILE} cannot be read (damaged)" if state == HASHES_UNREADABLE else
             f"its {TRAIN_HASHES_FILE} is of other images")
     src = cfg.data.data
-    where = src or "its data"
+    where = src or "the run's data"
     pixels = recorded.get("train_pixels_sha256")
     if not isinstance(pixels, str):
         return None, f"{kept}, and its split.json has no checksum of its training images"
@@ -162,7 +162,7 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     # (before the cost below: data that is gone cannot be rebuilt at any cost, and a deleted archive, which has no
     # decoded cache to be found by, was told that rebuilding would decode its images again)
     if missing_run_data_error(src, run_dir) is not None:
-        return None, f"{kept}, and its data {src} is gone"
+        return None, f"{kept}, and the run's data {src} is gone"
     # every image the run's data holds is decoded again, not only its training images: the split is drawn from them
     # all (split.json's n_read counts them, a labelled set's test images and those of neither split too)
     n_read = recorded.get("n_read", recorded.get("n_train"))
@@ -171,13 +171,13 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
             not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
         if not isinstance(n_read, int):
-            return None, f"{kept}, and rebuilding it would decode the images of its data again, how many split.json " \
-                         f"does not say"
+            return None, f"{kept}, and rebuilding it would decode the images of the run's data again, how many " \
+                         f"split.json does not say"
         n_train = recorded.get("n_train")
         drawn = f" (its {n_train} training images are drawn from them all)" if isinstance(n_train, int) and \
             n_train < n_read else ""
-        return None, f"{kept}, and rebuilding it would decode the {n_read} images of its data again{drawn}, more " \
-                     f"than the {n_scored} scored here"
+        return None, f"{kept}, and rebuilding it would decode the {n_read} images of the run's data " \
+                     f"again{drawn}, more than the {n_scored} scored here"
     import warnings
 
     try:

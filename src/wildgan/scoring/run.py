@@ -427,6 +427,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
     if hashes and (resume_dir is not None or ctx is not None):
+        # (Detector, the one caller that asks for hashes, passes neither; kept for a call of this public function,
+        # which would otherwise get the hashes of some rows only, or none, without a word)
         raise ValueError("score_files(hashes=True) takes neither resume_dir nor ctx: the pixels of a resumed chunk "
                          "or of another process's are not read here")
     archive = _archive_of_images(paths)
