@@ -1146,8 +1146,9 @@ def read_run_config(run_dir: Any) -> RunConfig:
             # read)
             check_run_config_types(raw)
     except ConfigError as e:
-        # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
-        raise ConfigError(f"{p}: {e}") from None
+        # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file (its setting's
+        # parts kept: a caller names the refused setting by them, not by the words)
+        raise in_file(p, e) from None
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         # a field of the wrong type that no check names (a list where a number belongs, ...)
         raise ConfigError(f"{p}: a malformed field ({type(e).__name__}: {e}); restore the file, or compare it with "
@@ -1351,7 +1352,18 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
         # a command's user is told of the option too (`wildgan train --config`: a flag beside it changes it)
         setting = (f" (the {refused.flag} setting)" if refused.setting and refused.flag and in_cli()
                    and refused.setting not in replaced else "")
-        raise ConfigError(f"{path}: {refused}{setting}") from None
+        # (its setting's parts kept, as read_run_config keeps them: the words name the file already, which
+        # cli.config_args._said_with_config leaves as they are, and a caller that names the setting reads them)
+        raise in_file(path, refused, setting) from None
+
+
+def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
+    """`e`, a refusal of a config file's contents, as "PATH: E" (and `after`, said last), with its parts kept (its
+    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.with_start_again
+    keeps them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
+    user gave it, or takes a typed flag's value for it, found none."""
+    return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
+                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings)
 
 
 def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:

@@ -266,3 +266,44 @@ def test_flat_and_whole_config_files_say_keys_and_values_alike(tmp_path, capsys)
     flat.write_text("amp: 5\n")                       # (the file's number, not the text it was converted to)
     rc, _, err = _dry_run(capsys, "--config", str(flat), "--out", str(tmp_path / "r"))
     assert rc == 2 and "amp must be one of auto, off, bf16, got 5 (the --amp setting)" in err, err
+
+
+def test_a_run_config_file_s_refusal_keeps_its_setting_s_parts(tmp_path) -> None:
+    # read_run_config and run_config_in put the file before the refusal: a bare ConfigError(f"{path}: {e}") dropped
+    # the parts a caller names the setting by (setting, flag, problem, value; settings of two together)
+    from wildgan.config import read_run_config, run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    (tmp_path / "run" / "config.json").write_text(f.read_text())
+    for read, where in ((lambda: read_run_config(tmp_path / "run"), tmp_path / "run" / "config.json"),
+                        (lambda: run_config_file(f), f)):
+        with pytest.raises(ConfigError) as e:
+            read()
+        assert str(e.value) == f"{where}: train.total_kimg must be a positive number, got 0"
+        assert (e.value.setting, e.value.flag, e.value.problem, e.value.value) == (
+            "train.total_kimg", "--total-kimg", "must be a positive number", 0)
+        assert pickle.loads(pickle.dumps(e.value)).setting == "train.total_kimg"
+    (tmp_path / "run" / "config.json").write_text(_whole(tmp_path, data__seed="1").read_text())
+    with pytest.raises(ConfigError) as e:                     # (a type refusal, from check_run_config_types)
+        read_run_config(tmp_path / "run")
+    assert (e.value.setting, e.value.flag, e.value.value) == ("data.seed", "--seed", "1")
+    with pytest.raises(ConfigError) as e:
+        run_config_file(_whole(tmp_path, train__compile="reduce-overhead", train__cuda_graphs=True))
+    assert [s[:2] for s in e.value.settings] == [("--compile", "train.compile"), ("--cuda-graphs", "train.cuda_graphs")]
+    assert e.value.problem.startswith("{0} already uses CUDA graphs")
+
+
+def test_a_run_config_file_s_refusal_is_left_as_it_names_the_file_however_it_was_typed(tmp_path) -> None:
+    # the readers name a file given as ./run.yaml by pathlib's run.yaml: _said_with_config took such a refusal for
+    # one of the options (it did not start with the text typed) and, its parts now kept, worded it as the flag's
+    import argparse
+
+    from wildgan.cli.config_args import _said_with_config
+    from wildgan.config import run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    typed = f"{f.parent}/./{f.name}"
+    with pytest.raises(ConfigError) as e:
+        run_config_file(Path(typed))
+    a = argparse.Namespace(typed={"config", "total_kimg"}, config=typed, config_written=None)
+    assert _said_with_config(e.value, a, typed) is e.value

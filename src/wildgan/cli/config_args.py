@@ -590,7 +590,9 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
     run's own config file, checked as it is read) is left as it is."""
     from ..config import shown, typed_value
 
-    if not config or str(e).startswith(str(config)):
+    # (the file as typed or as pathlib spells it, which the readers of a run's config file name it by: ./run.yaml is
+    # run.yaml there; a refusal of theirs, which keeps its setting's parts, is not to be worded again as a flag's)
+    if not config or str(e).startswith((str(config), str(Path(config)))):
         return e
     # (set_from_config's, as the file has them; None for a run's own config file)
     written = getattr(a, "config_written", None)
