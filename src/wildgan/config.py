@@ -252,17 +252,26 @@ def kernels_from_env() -> str:
 # The option of `wildgan train` that sets each run config field that has one, by the field's section and key, as the
 # checks name it to a CLI user (bad_setting, _check_numbers) and a value of the wrong type is refused with it
 # (_type_error): one table for both, so that a flag typed beside a run's config file replaces the file's value
-# whichever check refused it (run_config_in). A field without an option, or whose option's values are not the
-# field's (--channels-last on/off/auto for true/false/null), has none here, and its checks name none
+# whichever check refused it (run_config_in). Every option that sets one field alone, to the value the option gives
+# it (cli.config_args.typed_setting_values: --ema-warmup off is false, --channels-last auto null). Not here, as no
+# typed value replaces the field's alone: --width (fmap_max, fmap_base and N_z at once), --data (made absolute by way
+# of --dataset and $WILDGAN_DATA, which may refuse it as a DataError), --no-train-scores (one of two flags of
+# train.train_scores, --train-scores the other: the table names one, whose value a typed --train-scores is not),
+# --preset and --method (no section's key), --normal and --exclude (lists, which no type check refuses). A check
+# whose words are the field's values, not its option's (train.channels_last "must be true, false or null"), names
+# no option itself: bad_setting(None, ...)
 SETTING_FLAGS = {
-    "data.seed": "--seed", "data.contamination": "--contamination", "data.test_size": "--test-size",
-    "data.square": "--square", "data.depth16": "--depth16",
-    "net.resolution": "--resolution", "net.channels": "--channels",
+    **{f"data.{k}": f"--{k.replace('_', '-')}" for k in (
+        "seed", "contamination", "test_size", "square", "depth16", "dataset", "resolution", "channels", "rotations",
+        "skip_bad", "resize", "download")},
+    "net.resolution": "--resolution", "net.channels": "--channels", "net.latent_size": "--latent-size",
     **{f"train.{k}": f"--{k.replace('_', '-')}" for k in (
         "phase_kimg", "transition_kimg", "total_kimg", "lr", "minutes", "checkpoint_kimg", "sample_kimg",
-        "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss")},
+        "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss",
+        "device", "channels_last", "cuda_graphs", "ema_warmup", "tensorboard")},
     "fanogan.dim": "--fanogan-dim", "fanogan.gan_iters": "--fanogan-iters", "fanogan.enc_iters": "--fanogan-enc-iters",
-    "fanogan.minutes": "--minutes", "fanogan.seed": "--seed",
+    "fanogan.minutes": "--minutes", "fanogan.seed": "--seed", "fanogan.device": "--device",
+    "fanogan.bn_warmup": "--fanogan-bn-warmup",
     "search.steps": "--search-steps"}
 
 

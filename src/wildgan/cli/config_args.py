@@ -91,6 +91,12 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
         else:
             raise LookupError(flag)
         a = t.parse_args(["--out", "-"])                    # (every other option at its default)
+        if action.dest != "data":
+            # (the data by name, not by $WILDGAN_DATA: a variable naming a path that is gone, or a folder of several
+            # data sets for --dataset cifar10, refused its value as a DataError where only another field was asked)
+            from ..config import SAMPLE_TOKEN
+
+            a.data = SAMPLE_TOKEN
         setattr(a, action.dest, value)
         with typed_option_texts(texts):
             # (any power of two and channel count where not typed: only the flag's own fields are read)
