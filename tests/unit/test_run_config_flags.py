@@ -358,3 +358,40 @@ def test_a_typed_flag_s_value_is_read_without_the_data_variable(tmp_path, monkey
     monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "gone"))
     value_of = typed_setting_values(["--config", "c.yaml", "--total-kimg", "2", "--dataset", "npz", "--out", "r"])
     assert (value_of("--total-kimg", "train.total_kimg"), value_of("--dataset", "data.dataset")) == (2.0, "npz")
+
+
+@pytest.mark.parametrize("how", ["config", "copied json", "resume"])
+def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path, monkeypatch, capsys, how) -> None:
+    # after set_from_config read it, the command read it again for the data config, the run config (each with the
+    # options of the file alone, twice more), train's minibatch table and the replay's checks: nine times in all.
+    # Counted as test_a_flat_config_file_is_read_once_for_its_values_its_keys_and_a_refusal counts them
+    from wildgan import config
+    from wildgan.cli import config_args
+    from wildgan.data import replay
+
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    reads: list[str] = []
+    real = config.load_config_file
+
+    def counted(path):
+        reads.append(str(path))
+        return real(path)
+
+    for module in (config, config_args, replay):
+        monkeypatch.setattr(module, "load_config_file", counted)
+    given = run / "config.yaml"
+    if how == "copied json":          # (away from its run: the replay's note that its images are not checked)
+        given = tmp_path / "copy.json"
+        given.write_text((run / "config.json").read_text())
+    argv = ["--out", str(run), "--resume"] if how == "resume" else ["--config", str(given), "--out",
+                                                                    str(tmp_path / "again")]
+    rc, out, err = _dry_run(capsys, *argv, "--total-kimg", "2")
+    assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
+    assert how != "copied json" or "has no split.json beside it" in err, err
+    # (--resume: resume_config reads it once more, as it finds the run's settings before the options are parsed; it
+    # read it three times)
+    assert reads.count(str(given)) == (2 if how == "resume" else 1), reads
