@@ -857,11 +857,9 @@ class RunConfig:
             # said when the config is read, naming its file, not as a ValueError of the first score batch
             raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
                               f"{self.score.batch_size}")
-        if self.method == "wildgan" and self.train.encoder_loss == "none":
-            # the method scores with E: trained without one (a run config edited or built in Python), every score of
-            # a came from a random encoder, and nothing said so
-            raise _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with "
-                           "method wildgan, whose scores need its encoder", self.train.encoder_loss)
+        # (method wildgan with encoder_loss none is not refused here, where every read of a run's config.json comes:
+        # an earlier wildgan trained such runs, and they are read with a warning, warn_untrained_encoder; a new
+        # training of one is refused where it is configured, refuse_untrained_encoder)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random
@@ -875,6 +873,49 @@ class RunConfig:
             object.__setattr__(self, "train", replace(self.train, checkpoint_kimg=default_checkpoint_kimg(
                 self.train.total_kimg)))
 
+
+
+def untrained_encoder(cfg: RunConfig) -> bool:
+    """Whether cfg is of method wildgan without an encoder (train.encoder_loss none): its scores, which need E, come
+    from an untrained one. Refused for a new training since today; an earlier wildgan took it (Detector(encoder_loss=
+    'none') for every method, and its loop trained without E)."""
+    return cfg.method == "wildgan" and cfg.train.encoder_loss == "none"
+
+
+def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None) -> None:
+    """ConfigError where cfg (method wildgan, encoder_loss none: untrained_encoder) is about to configure a training:
+    every score of a would come from a random encoder, and nothing said so. Called where a training is configured
+    (train_run, a run config file given to `train --config` or replay_run, a study's cells), not where a run is
+    read, whose config an earlier wildgan may have written so (warn_untrained_encoder). resumed: the run folder of a
+    resume, which is said to be trained again rather than given another setting (its E was never trained, and a
+    resume changes no setting of the run)."""
+    if not untrained_encoder(cfg):
+        return
+    if resumed is not None:
+        raise ConfigError(f"{resumed}: trained without an encoder (train.encoder_loss none with method wildgan, which "
+                          f"an earlier wildgan took): the method scores with its encoder, so the run cannot be "
+                          f"continued as it is; train it again into a new folder with encoder loss image (d_I) or "
+                          f"latent (d_z)")
+    raise _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores need "
+                   "its encoder", cfg.train.encoder_loss)
+
+
+# the runs warn_untrained_encoder has warned of: a command reads a run's config several times (the CLI, then the
+# scoring it calls), and the warning is one per run (cli.main empties it: once a command, not once a process)
+UNTRAINED_ENCODER_SAID: set[str] = set()
+
+
+def warn_untrained_encoder(cfg: RunConfig, where: Any) -> None:
+    """A WildganWarning, once per run in a process, where the run config of an existing run or saved Detector (read
+    from `where`) is of method wildgan without an encoder (untrained_encoder): an earlier wildgan trained it so, and
+    it is read (its curves, samples, a report, its scores) rather than refused as if its config.json were a typo,
+    which 'fixing' by hand to image would only hide that E was never trained."""
+    if not untrained_encoder(cfg) or str(where) in UNTRAINED_ENCODER_SAID:
+        return
+    UNTRAINED_ENCODER_SAID.add(str(where))
+    warn_user(f"{where}: trained without an encoder (train.encoder_loss none with method wildgan, which an earlier "
+              f"wildgan took): its scores come from an untrained encoder, so they are not the method's (L_n and the "
+              f"anomaly score a need a trained E); train it again with encoder loss image (d_I) or latent (d_z)")
 
 # The layout of a run config as run_config_to_dict writes it (RUN/config.json and config.yaml, and the "config" inside
 # checkpoints and saved Detectors). Raise it when a wildgan that reads the current number would misread the new
@@ -1188,6 +1229,8 @@ def read_run_config(run_dir: Any) -> RunConfig:
             cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
         elif isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists():
             cfg = replace(cfg, data=replace(cfg.data, data=source))
+    # read, with a word: a run an earlier wildgan trained without its encoder (a new training of one is refused)
+    warn_untrained_encoder(cfg, Path(run_dir))
     return cfg
 
 
@@ -1336,7 +1379,9 @@ def load_config_file(path: Any) -> dict[str, Any]:
 
 def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
     """The RunConfig in d, a config file's contents (load_config_file), validated with errors naming `path`; None
-    when d is not a run's own config.json/yaml (sections data/net/train/...) but a flat file of option names.
+    when d is not a run's own config.json/yaml (sections data/net/train/...) but a flat file of option names. Such
+    a file configures a training (`train --config`, --resume's config.yaml, replay_run): method wildgan without an
+    encoder is refused (refuse_untrained_encoder), as read_run_config, which reads a run, does not.
 
     Inside typed_settings (`wildgan train` with the file, or --resume), a setting the file refuses whose flag is typed
     beside it takes the flag's value instead, as the flag would once the file is read: the refusal names that flag
@@ -1347,7 +1392,10 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
     while True:
         try:
             with file_values():
-                return run_config_from_dict(d, check_types=True)
+                cfg = run_config_from_dict(d, check_types=True)
+                # (such a file configures a training: `train --config`, --resume's config.yaml, replay_run)
+                refuse_untrained_encoder(cfg)
+                return cfg
         except ConfigError as e:
             refused = e
         except (TypeError, ValueError) as e:

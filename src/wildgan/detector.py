@@ -720,8 +720,16 @@ class Detector:
                 raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
         if self.encoder_loss not in ("image", "latent") and (self.encoder_loss != "none" or self.method == "wildgan"):
             # (none, no encoder, is taken where it changes nothing: f-AnoGAN and the latent search train no E of
-            # this kind; the wildgan method scores with its E)
-            raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z), got {self.encoder_loss!r}")
+            # this kind; the wildgan method scores with its E.) The method is named, since it decides what is taken:
+            # 'none' was refused without it, which read as a wrong value to a caller who had changed only the method
+            # (set_params(method='wildgan') on a search Detector), and a typo under fanogan was not told none is taken
+            if self.method == "wildgan":
+                raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z) with method='wildgan', whose "
+                                  f"scores need its encoder (none, no encoder, is for method='fanogan' or "
+                                  f"'search'), got {self.encoder_loss!r}")
+            raise ConfigError(f"encoder_loss must be image (d_I), latent (d_z) or none with method={self.method!r}, "
+                              f"which trains no such encoder (the setting is unused there), got "
+                              f"{self.encoder_loss!r}")
         rd = self.run_dir
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")
@@ -1595,7 +1603,7 @@ class Detector:
         with its networks, threshold and training scores; its decision_function scores as the saved one did (higher =
         more anomalous). `device` overrides the saved one."""
         from . import checkpoint as ckpt
-        from .config import run_config_from_dict
+        from .config import run_config_from_dict, warn_untrained_encoder
         from .scoring.run import LoadedModel, resolve_device
 
         given = Path(_path_arg(path, "Detector.load's path"))
@@ -1648,6 +1656,8 @@ class Detector:
             cfg = run_config_from_dict(meta["config"])
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
+        # (a Detector(encoder_loss='none') an earlier wildgan fitted and saved: loaded, with a word of its scores)
+        warn_untrained_encoder(cfg, path)
         params = dict(meta["params"])
         unknown = sorted(set(params) - set(cls._param_names()))
         if unknown:

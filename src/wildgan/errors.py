@@ -281,11 +281,16 @@ def eprint(line: str) -> None:
     """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
     the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's
     line could land between them ("...exit codewildgan (rank 1 of 2): ..."). The CLI's lines go through it
-    (cli.common), and so do those of a lower layer that has no warning to say them by (training.distributed's)."""
+    (cli.common), and so do those of a lower layer that has no warning to say them by (training.distributed's). No
+    stderr at all (None: pythonw, an interpreter embedded without a console): the line is dropped, as Python's own
+    warnings are there, not an AttributeError out of the command that only meant to warn."""
     import sys
 
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    err = sys.stderr
+    if err is None:
+        return
+    err.write(line + "\n")
+    err.flush()
 
 
 def output_gone(e: BaseException) -> bool:

@@ -26,6 +26,10 @@ def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], N
 
     notebook = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
     stream = kw.get("file") or sys.stderr
+    if stream is None and not notebook:
+        # no stderr at all (pythonw, an interpreter embedded without a console): tqdm wrote its first frame to None
+        # and the AttributeError ended the command it was counting; no bar, as no warning is shown there
+        kw["disable"] = True
     try:
         tty = bool(stream.isatty())
     except (AttributeError, ValueError):          # (no isatty, or a closed stream)

@@ -195,9 +195,12 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
                                           r"\(no encoder, the latent search's\), got 'x'$"):
         TrainConfig(encoder_loss="x")
     no_encoder = TrainConfig(encoder_loss="none")
+    # (refused where a training is configured, not where a RunConfig is built: an earlier wildgan's run of it is read)
+    from wildgan.config import refuse_untrained_encoder
+
     with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
                                           r"method wildgan, whose scores need its encoder, got 'none'$"):
-        RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder)
+        refuse_untrained_encoder(RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder))
     for method in ("fanogan", "search"):          # (f-AnoGAN trains its own izi_f encoder; the search has none)
         assert RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder, method=method).method == method
     # a run config edited to none, given to the CLI: the file, the field and the option that sets it

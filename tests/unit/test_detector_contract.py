@@ -54,9 +54,15 @@ def no_training(monkeypatch):
     ({"minutes": "x"}, r"^minutes must be a positive number"),
     ({"method": "fanogan", "resolution": 32, "minutes": -1}, r"^minutes must be a positive number"),
     # the wildgan method's two losses, d_I and d_z: its E scores, so 'none' (no encoder) is no choice of it
-    ({"encoder_loss": "x"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\), got 'x'$"),
-    ({"encoder_loss": "none"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\), got 'none'$"),
-    ({"method": "fanogan", "resolution": 32, "encoder_loss": "x"}, r"^encoder_loss must be image \(d_I\) or latent"),
+    # (the method named, which decides what is taken; the other methods take none too: they train no such E)
+    ({"encoder_loss": "x"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\) with method='wildgan', whose "
+                            r"scores need its encoder \(none, no encoder, is for method='fanogan' or 'search'\), "
+                            r"got 'x'$"),
+    ({"encoder_loss": "none"}, r"^encoder_loss must be image \(d_I\) or latent \(d_z\) with method='wildgan'.*"
+                               r"got 'none'$"),
+    ({"method": "fanogan", "resolution": 32, "encoder_loss": "x"},
+     r"^encoder_loss must be image \(d_I\), latent \(d_z\) or none with method='fanogan', which trains no such "
+     r"encoder \(the setting is unused there\), got 'x'$"),
     ({"run_dir": 123}, "run_dir must be a folder path"),
     # a string resolution was accepted and saved as a string; a float one cut without a word
     ({"resolution": "16"}, "resolution must be a whole number, a power of two >= 4, got '16'"),

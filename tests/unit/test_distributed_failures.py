@@ -1601,3 +1601,18 @@ def test_a_second_ctrl_c_on_rank_0_of_a_torchrun_job_says_the_torchrun_command_t
             f"continue with the same torchrun command and `wildgan train --out '{out}' --resume --distributed`")
     assert got == 130 and err[-1] == f"wildgan: {said}", err
     assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(f"stopped: {said}")
+
+
+def test_the_rank_tag_has_one_spelling_shared_by_the_cli_and_the_training_layer(monkeypatch) -> None:
+    """cli.common.rank_tag and training.distributed's shutdown warning each spelt ' (rank R of W)' (the training layer
+    may not import the CLI's): two copies to keep in step. The CLI's now calls the training layer's."""
+    from wildgan.cli import common
+    from wildgan.training import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert common.rank_tag() == distributed.rank_tag() == " (rank 1 of 2)"
+    monkeypatch.setattr(distributed, "rank_tag", lambda: " (rank one)")
+    assert common.rank_tag() == " (rank one)"
+    monkeypatch.delenv("WORLD_SIZE")
+    assert common.rank_tag() == ""                  # (without torchrun: torch not imported for it)

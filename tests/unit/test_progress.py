@@ -125,3 +125,13 @@ def test_a_bar_whose_output_is_gone_tells_its_caller_instead_of_raising(monkeypa
     monkeypatch.setattr(errors, "closed_outputs", lambda: [])
     with pytest.raises(BrokenPipeError):
         progress_bar(total=10, file=_Gone(), mininterval=0, on_closed=told.append)
+
+
+def test_a_bar_where_there_is_no_stderr_draws_nothing_and_does_not_raise(monkeypatch) -> None:
+    """Under pythonw (an interpreter embedded without a console) sys.stderr is None: tqdm wrote its first frame to
+    it, and the AttributeError ended the command the bar was counting (`wildgan score` after errors.eprint was made to
+    drop its warnings there). The bar is off there, and the loop it counts runs to its end."""
+    monkeypatch.setattr("sys.stderr", None)
+    assert list(progress_bar(range(3))) == [0, 1, 2]
+    with progress_bar(total=3, on_closed=lambda e: None) as bar:
+        bar.update(3)

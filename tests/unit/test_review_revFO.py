@@ -1,5 +1,5 @@
-"""Problems a new user met in review (revFO), kept as strict xfails until they are fixed: each test states what a user
-expects; it passes, and then fails as an unexpected pass, once the behaviour is right."""
+"""Problems a new user met in review (revFO): each test states what a user expects. Each was a strict xfail until
+its problem was fixed, and stays as its regression test."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """revFS: review of the last session's changes (config-file messages, stdout writes, the program's teardown). Each
-test here shows one finding and is a strict xfail until it is fixed; /tmp/revFS_report.md has the details."""
+test here shows one finding; each was a strict xfail until it was fixed, and stays as the finding's regression test."""
 
 from __future__ import annotations
 

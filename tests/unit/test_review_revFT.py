@@ -1,6 +1,6 @@
 """revFT: review of this morning's merges (the Detector's X_val check, the encoder loss's refusals, the short 'not
-checked' note, the pythonw fix). Each test here shows one finding and is a strict xfail until it is fixed;
-/tmp/revFT_report.md has the details."""
+checked' note, the pythonw fix). Each test here shows one finding; each was a strict xfail until it was fixed, and
+stays as the finding's regression test (/tmp/revFT_report.md has the details)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,6 @@ def _labelled_npz(tmp_path: Path) -> Path:
     return p
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: RunConfig now refuses method wildgan with encoder_loss none on every "
-                   "read, so a run an earlier wildgan trained that way (Detector(encoder_loss='none') was accepted "
-                   "for every method) can no longer be read by score, evaluate, report or from_run")
 def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path: Path, capsys) -> None:
     """Before 57621364, Detector(method='wildgan', encoder_loss='none') and a run config of the same were taken, and
     trained (loop.py: use_encoder = encoder_loss != 'none'). The new check is in RunConfig.__post_init__, which runs
@@ -43,13 +40,36 @@ def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path:
     run = tmp_path / "old-run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(whole))
-    cfg = read_run_config(run)
+    from wildgan.errors import ConfigError, WildganWarning
+
+    with pytest.warns(WildganWarning, match=r"old-run: trained without an encoder .* its scores come from an "
+                                            r"untrained encoder"):
+        cfg = read_run_config(run)
     assert cfg.train.encoder_loss == "none"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")              # once per run: a command reads the config several times
+        assert read_run_config(run).train.encoder_loss == "none"
+    # what stays refused: training one, anew (in train_run's words, before anything is written) or on (a resume,
+    # told to train it again), from Python and from the command line
+    from wildgan.training.run import train_run
+
+    with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
+                                          r"method wildgan"):
+        train_run(cfg, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ConfigError, match=r"old-run: trained without an encoder .* train it again into a new folder"):
+        train_run(cfg, run, resume=True)
+    import yaml
+
+    (run / "config.yaml").write_text(yaml.safe_dump(whole, sort_keys=False))
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "trained without an encoder" in err and "train it again into a new folder" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: Detector's encoder_loss refusal says 'must be image (d_I) or latent "
-                   "(d_z)' both where none is refused for the wildgan method (without naming the method, the only "
-                   "reason) and where none is taken (fanogan, search)")
 def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> None:
     """57621364's subject: 'the encoder loss's refusals list what is taken where ... the wildgan method refuses none
     (its scores need E), as Detector does'. Detector's words are one sentence for every case:
@@ -68,10 +88,12 @@ def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> N
         Detector(method="fanogan", encoder_loss="imgae", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(x)
     assert "wildgan" in str(wild.value), str(wild.value)
     assert "none" in str(fan.value).replace("got 'imgae'", ""), str(fan.value)
+    # only the method changed, by set_params: the refusal names the method, the one thing the caller changed
+    with pytest.raises(ConfigError, match=r"with method='wildgan', whose scores need its encoder.*got 'none'$"):
+        Detector(method="search", encoder_loss="none", preset="tiny", total_kimg=0.1,
+                 phase_kimg=0.1).set_params(method="wildgan").fit(x)
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: the short 'not checked' note says a train_hashes.npz that cannot be "
-                   "read (empty, cut short) 'is of other images'")
 def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
     """data.splits.read_train_hashes returns None alike for a file it cannot read (any Exception: a 0-byte file
     left by a full disk, a copy cut short) and for one of other pixels; _rebuilt_train_hashes words the first as
@@ -90,11 +112,23 @@ def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_o
     hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
     assert hashes is None, why
     assert "of other images" not in why, why
+    assert why.startswith("its train_hashes.npz cannot be read (damaged)"), why
+    # the three cases apart: cut short, missing, and a sound file of other pixels (which is still said so)
+    from wildgan.data.splits import train_hashes_kept, write_train_hashes
+
+    x = np.zeros((3, 8, 8, 1), np.uint8)
+    write_train_hashes(run, x, "1" * 64)
+    whole = (run / TRAIN_HASHES_FILE).read_bytes()
+    assert train_hashes_kept(run, {"train_pixels_sha256": "1" * 64, "n_train": 3})[1] == ""
+    assert train_hashes_kept(run, recorded)[1] == "of other images"
+    assert "is of other images" in _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1]
+    (run / TRAIN_HASHES_FILE).write_bytes(whole[:len(whole) // 2])
+    assert train_hashes_kept(run, recorded)[1] == "unreadable"
+    (run / TRAIN_HASHES_FILE).unlink()
+    assert train_hashes_kept(run, recorded)[1] == "missing"
+    assert _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1].startswith("it keeps no train_hashes.npz")
 
 
-@pytest.mark.xfail(strict=True, reason="revFT: deea1cd4 made write_stdout take a None stdout (pythonw), but pythonw "
-                   "has no stderr either, and errors.eprint (every warning, note and 'wrote ...' line of the CLI) "
-                   "writes to it: AttributeError out of main")
 def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_path: Path, monkeypatch) -> None:
     """Under pythonw (and an interpreter embedded without a console) sys.stdout and sys.stderr are both None.
     say_end checks for it ('(pythonw)'), write_stdout now does, but eprint, moved to errors.py this morning and the

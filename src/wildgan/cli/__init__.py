@@ -35,7 +35,7 @@ from typing import Any
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from ..config import kernels_from_env, square_name, typed_option_texts, typed_settings
+from ..config import UNTRAINED_ENCODER_SAID, kernels_from_env, square_name, typed_option_texts, typed_settings
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
 from ..runlog import WARNING, RunLog, copying_warnings
@@ -159,6 +159,7 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
     FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
+    UNTRAINED_ENCODER_SAID.clear()     # (the same)
     p = make_parser()
     debug = "--debug" in argv
     import warnings

@@ -48,13 +48,12 @@ PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg
 def rank_tag() -> str:
     """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
     wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
-    would otherwise wait for."""
+    would otherwise wait for. The words are training.distributed.rank_tag's, which its own shutdown warning says."""
     if "WORLD_SIZE" not in os.environ:
         return ""
-    from ..training.distributed import torchrun_world
+    from ..training import distributed
 
-    rank, world = torchrun_world()
-    return f" (rank {rank} of {world})" if rank > 0 else ""
+    return distributed.rank_tag()
 
 
 def write_stdout(text: str) -> None:

@@ -107,6 +107,21 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
     return value_of
 
 
+def _refuse_resuming_without_encoder(saved: Path, run: str,
+                                     read: Callable[[], dict[str, Any]] | None = None) -> None:
+    """Refuse to resume a run that an earlier wildgan trained with method wildgan and no encoder (config's
+    refuse_untrained_encoder, in a resume's words: train it again), before its config.yaml is read as a --config
+    file, whose refusal names --encoder-loss as the way on: typed beside --resume, it asked for a setting the
+    saved run does not have. read: gives config.yaml's contents, where the caller reads them once for all its uses."""
+    from ..config import refuse_untrained_encoder, run_config_from_dict
+
+    try:
+        cfg = run_config_from_dict(load_config_file(saved) if read is None else read())
+    except (WildganError, TypeError, ValueError, KeyError, AttributeError):
+        return                 # (a file that does not read: the resume's own reading of it says which)
+    refuse_untrained_encoder(cfg, resumed=run)
+
+
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
@@ -131,11 +146,13 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
 
     @cache
     def saved_contents() -> dict[str, Any]:
-        # (read once, where asked: the data it names, and the check of config.json against it)
+        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it)
         return load_config_file(saved)
 
     def saved_args() -> dict[str, Any]:
         return config_file_to_args(saved, saved_contents())
+
+    _refuse_resuming_without_encoder(saved, known.out, saved_contents)
 
     def refuse_if_gone(data: str | None) -> None:
         gone = missing_run_data_error(data, known.out)

@@ -1526,16 +1526,35 @@ def seen_in_training(x: np.ndarray, trained: np.ndarray) -> np.ndarray:
 
 def read_train_hashes(run_dir: Path, info: dict[str, Any]) -> np.ndarray | None:
     """The training images' image_hashes from RUN/train_hashes.npz, or None where the file is missing (a run trained
-    before it was written), unreadable, or not of the training images that `info` (the run's split.json) records."""
+    before it was written), unreadable, or not of the training images that `info` (the run's split.json) records
+    (train_hashes_kept says which)."""
+    return train_hashes_kept(run_dir, info)[0]
+
+
+# why train_hashes_kept has no hashes to give: the file is not there, cannot be read as one, or is a sound file of
+# other training images (a crash between it and split.json, a split.json copied from another run)
+HASHES_MISSING, HASHES_UNREADABLE, HASHES_OF_OTHER_IMAGES = "missing", "unreadable", "of other images"
+
+
+def train_hashes_kept(run_dir: Path, info: dict[str, Any]) -> tuple[np.ndarray | None, str]:
+    """(the training images' image_hashes, '') from RUN/train_hashes.npz, or (None, why): HASHES_MISSING,
+    HASHES_UNREADABLE (an empty or cut-short file, left by a full disk or a copy stopped halfway, or one without the
+    arrays write_train_hashes writes) or HASHES_OF_OTHER_IMAGES (a sound file whose checksum is not the one `info`,
+    the run's split.json, records). Kept apart so that a message says what is wrong with the file: a damaged one was
+    called 'of other images', which sent the user looking for other images rather than at the file."""
+    path = Path(run_dir) / TRAIN_HASHES_FILE
+    if not path.exists():
+        return None, HASHES_MISSING
     try:
-        with np.load(Path(run_dir) / TRAIN_HASHES_FILE, allow_pickle=False) as z:
+        with np.load(path, allow_pickle=False) as z:
             hashes, of = z["hashes"], str(z["train_pixels_sha256"])
     except Exception:     # (a damaged file, zipfile's BadZipFile included: only a record, never a reason to stop)
-        return None
-    if of != info.get("train_pixels_sha256") or hashes.dtype != np.uint64 or hashes.ndim != 1 or \
-            len(hashes) != info.get("n_train", len(hashes)):
-        return None
-    return hashes
+        return None, HASHES_UNREADABLE
+    if hashes.dtype != np.uint64 or hashes.ndim != 1:
+        return None, HASHES_UNREADABLE      # (no file write_train_hashes writes: damaged, not of other images)
+    if of != info.get("train_pixels_sha256") or len(hashes) != info.get("n_train", len(hashes)):
+        return None, HASHES_OF_OTHER_IMAGES
+    return hashes, ""
 
 
 def keep_fit_ids(recorded: dict[str, Any] | None, split: AnomalySplit, written: AnomalySplit,

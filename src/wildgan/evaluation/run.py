@@ -139,11 +139,15 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     with why in words, otherwise: the data gone, unreadable, or not the images split.json records (their pixel
     checksum), which would count other images as the training ones."""
     from ..data.replay import as_fit_read
-    from ..data.splits import TRAIN_HASHES_FILE, pixels_sha256, write_train_hashes
+    from ..data.splits import (HASHES_MISSING, HASHES_UNREADABLE, TRAIN_HASHES_FILE, pixels_sha256, train_hashes_kept,
+                               write_train_hashes)
 
-    # (the caller's note names the run: `why` is said in as few words as it takes)
-    kept = f"its {TRAIN_HASHES_FILE} is of other images" if (run_dir / TRAIN_HASHES_FILE).exists() else \
-        f"it keeps no {TRAIN_HASHES_FILE}"
+    # (the caller's note names the run: `why` is said in as few words as it takes. A file that cannot be read, empty
+    # or cut short, was said to be 'of other images', at every evaluation, which was false and hid what was wrong)
+    state = train_hashes_kept(run_dir, recorded)[1]
+    kept = (f"it keeps no {TRAIN_HASHES_FILE}" if state == HASHES_MISSING else
+            f"its {TRAIN_HASHES_FILE} cannot be read (damaged)" if state == HASHES_UNREADABLE else
+            f"its {TRAIN_HASHES_FILE} is of other images")
     src = cfg.data.data
     where = src or "its data"
     pixels = recorded.get("train_pixels_sha256")

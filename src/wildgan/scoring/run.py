@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import re
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +46,8 @@ from ..data.readers import (channel_counts, channel_warning, list_image_files, n
 from ..data.splits import conversion_opts, decoding_change, image_hashes
 from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
-from ..errors import (CheckpointError, ConfigError, DataError, error_kind, option_words, rebuilt_error, shell_word,
-                      warn_user)
+from ..errors import (CheckpointError, ConfigError, DataError, eprint, error_kind, option_words, rebuilt_error,
+                      shell_word, warn_user)
 from ..nets import build_pgan
 from ..training.schedule import kimg_to_the_image
 from .pgan_scores import ScoreResult, batch_order, score_pgan
@@ -666,9 +665,9 @@ def _resume_finished(resume_dir: Path, model: LoadedModel, files: list[Path], ch
         save = _chunk_saver(d, digests)
     if resumed and progress:
         # (line and newline in one write, as the CLI's: under torchrun the ranks share the terminal)
-        sys.stderr.write(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
-                         f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from "
-                         f"{resume_dir}\n")
+        # (and eprint drops it where there is no stderr: pythonw)
+        eprint(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
+               f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from {resume_dir}")
     return resumed, bad, mine, save
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
-                      scoring_changes,
+                      refuse_untrained_encoder, scoring_changes,
                       scoring_settings, thread_counts, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
@@ -210,6 +210,8 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
         for cell in todo:
             try:
                 cfg = cell_config(base, cell)
+                # (a wildgan cell of grid(..., encoder_losses=['none']): refused before any cell trains)
+                refuse_untrained_encoder(cfg)
             except ConfigError as e:                  # e.g. a gamma outside [0, 1)
                 problems.setdefault(str(e), []).append(cell)
                 continue

@@ -424,14 +424,15 @@ def _say_in_shutdown(what: str, stopping_on: BaseException | None) -> None:
         try:
             # as the CLI shows a warning: one write (the ranks share the terminal: print wrote the line and its
             # newline apart), naming the rank
-            eprint(f"wildgan: warning{_rank_tag()}: {text}")
+            eprint(f"wildgan: warning{rank_tag()}: {text}")
         except Exception:                        # (stderr closed: nothing left to say it on)
             pass
 
 
-def _rank_tag() -> str:
-    """' (rank R of W)' on a rank other than 0, else '': cli.common.rank_tag's words, from this layer, which may not
-    import the CLI's."""
+def rank_tag() -> str:
+    """' (rank R of W)' on a torchrun rank other than 0, else '': how a rank's warnings and errors say which rank they
+    are from. The one spelling of it: cli.common.rank_tag calls it (this layer, the lowest that says it, may not
+    import the CLI's; the two copies had to be kept in step by hand)."""
     rank, world = torchrun_world()
     return f" (rank {rank} of {world})" if rank > 0 else ""
 

@@ -52,8 +52,8 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
-                      default_checkpoint_kimg, kernels_from_env, read_run_config, run_config_file, shown,
-                      run_config_to_dict, write_run_config)
+                      default_checkpoint_kimg, kernels_from_env, read_run_config, refuse_untrained_encoder,
+                      run_config_file, shown, run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
@@ -755,6 +755,9 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     from .distributed import current, torchrun_world
 
     run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
+    # before anything is written: a RunConfig of method wildgan without an encoder is built for reading the runs an
+    # earlier wildgan trained so, and training one (anew or on) would score with a random E
+    refuse_untrained_encoder(cfg, resumed=run_dir if resume and (run_dir / "config.json").is_file() else None)
     # a Python caller's run had no log.txt, while the command's has one: the file a person opens later to learn what
     # the run trained and how it ended
     own = None
