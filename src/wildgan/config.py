@@ -252,17 +252,26 @@ def kernels_from_env() -> str:
 # The option of `wildgan train` that sets each run config field that has one, by the field's section and key, as the
 # checks name it to a CLI user (bad_setting, _check_numbers) and a value of the wrong type is refused with it
 # (_type_error): one table for both, so that a flag typed beside a run's config file replaces the file's value
-# whichever check refused it (run_config_in). A field without an option, or whose option's values are not the
-# field's (--channels-last on/off/auto for true/false/null), has none here, and its checks name none
+# whichever check refused it (run_config_in). Every option that sets one field alone, to the value the option gives
+# it (cli.config_args.typed_setting_values: --ema-warmup off is false, --channels-last auto null). Not here, as no
+# typed value replaces the field's alone: --width (fmap_max, fmap_base and N_z at once), --data (made absolute by way
+# of --dataset and $WILDGAN_DATA, which may refuse it as a DataError), --no-train-scores (one of two flags of
+# train.train_scores, --train-scores the other: the table names one, whose value a typed --train-scores is not),
+# --preset and --method (no section's key), --normal and --exclude (lists, which no type check refuses). A check
+# whose words are the field's values, not its option's (train.channels_last "must be true, false or null"), names
+# no option itself: bad_setting(None, ...)
 SETTING_FLAGS = {
-    "data.seed": "--seed", "data.contamination": "--contamination", "data.test_size": "--test-size",
-    "data.square": "--square", "data.depth16": "--depth16",
-    "net.resolution": "--resolution", "net.channels": "--channels",
+    **{f"data.{k}": f"--{k.replace('_', '-')}" for k in (
+        "seed", "contamination", "test_size", "square", "depth16", "dataset", "resolution", "channels", "rotations",
+        "skip_bad", "resize", "download")},
+    "net.resolution": "--resolution", "net.channels": "--channels", "net.latent_size": "--latent-size",
     **{f"train.{k}": f"--{k.replace('_', '-')}" for k in (
         "phase_kimg", "transition_kimg", "total_kimg", "lr", "minutes", "checkpoint_kimg", "sample_kimg",
-        "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss")},
+        "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss",
+        "device", "channels_last", "cuda_graphs", "ema_warmup", "tensorboard")},
     "fanogan.dim": "--fanogan-dim", "fanogan.gan_iters": "--fanogan-iters", "fanogan.enc_iters": "--fanogan-enc-iters",
-    "fanogan.minutes": "--minutes", "fanogan.seed": "--seed",
+    "fanogan.minutes": "--minutes", "fanogan.seed": "--seed", "fanogan.device": "--device",
+    "fanogan.bn_warmup": "--fanogan-bn-warmup",
     "search.steps": "--search-steps"}
 
 
@@ -1187,8 +1196,9 @@ def read_run_config(run_dir: Any) -> RunConfig:
             # read)
             check_run_config_types(raw)
     except ConfigError as e:
-        # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
-        raise ConfigError(f"{p}: {e}") from None
+        # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file (its setting's
+        # parts kept: a caller names the refused setting by them, not by the words)
+        raise in_file(p, e) from None
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         # a field of the wrong type that no check names (a list where a number belongs, ...)
         raise ConfigError(f"{p}: a malformed field ({type(e).__name__}: {e}); restore the file, or compare it with "
@@ -1399,7 +1409,18 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
         # a command's user is told of the option too (`wildgan train --config`: a flag beside it changes it)
         setting = (f" (the {refused.flag} setting)" if refused.setting and refused.flag and in_cli()
                    and refused.setting not in replaced else "")
-        raise ConfigError(f"{path}: {refused}{setting}") from None
+        # (its setting's parts kept, as read_run_config keeps them: the words name the file already, which
+        # cli.config_args._said_with_config leaves as they are, and a caller that names the setting reads them)
+        raise in_file(path, refused, setting) from None
+
+
+def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
+    """`e`, a refusal of a config file's contents, as "PATH: E" (and `after`, said last), with its parts kept (its
+    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.with_start_again
+    keeps them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
+    user gave it, or takes a typed flag's value for it, found none."""
+    return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
+                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings)
 
 
 def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:

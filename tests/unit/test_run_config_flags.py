@@ -5,6 +5,7 @@ together each by where its value came from."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -66,6 +67,17 @@ def test_a_flag_typed_beside_a_run_config_changes_the_setting_the_file_refuses(t
     ({"net__channels": "1"}, ["--channels", "1"], "net", "channels", 1),
     ({"fanogan__seed": 1.5}, ["--seed", "5"], "fanogan", "seed", 5),
     ({"search__steps": "9"}, ["--search-steps", "9"], "search", "steps", 9),
+    # (fields whose flags were in no refusal: a type refusal named none, and the flag typed did not replace them)
+    ({"train__ema_warmup": "no"}, ["--ema-warmup", "off"], "train", "ema_warmup", False),
+    ({"train__tensorboard": "no"}, ["--tensorboard"], "train", "tensorboard", True),
+    ({"train__channels_last": "off"}, ["--channels-last", "off"], "train", "channels_last", False),
+    ({"train__device": 5}, ["--device", "cpu"], "train", "device", "cpu"),
+    ({"fanogan__bn_warmup": "off"}, ["--fanogan-bn-warmup", "off"], "fanogan", "bn_warmup", False),
+    ({"data__skip_bad": "no"}, ["--skip-bad"], "data", "skip_bad", True),
+    ({"data__dataset": 5}, ["--dataset", "auto"], "data", "dataset", "auto"),
+    ({"data__rotations": "2"}, ["--rotations", "2"], "data", "rotations", 2),
+    ({"data__resize": 1}, ["--resize", "error"], "data", "resize", "error"),
+    ({"net__latent_size": "8"}, ["--latent-size", "8"], "net", "latent_size", 8),
 ])
 def test_a_flag_typed_beside_a_run_config_changes_a_setting_of_the_wrong_type(tmp_path, capsys, edit, flags,
                                                                              section, key, want) -> None:
@@ -93,9 +105,9 @@ def test_a_refusal_of_a_value_s_type_keeps_its_setting_and_flag() -> None:
         check_run_config_types({"data": {"seed": "1"}})
     assert (e.value.setting, e.value.flag, e.value.value) == ("data.seed", "--seed", "1")
     with pytest.raises(ConfigError) as e:
-        check_run_config_types({"train": {"ema_warmup": "no"}})
+        check_run_config_types({"train": {"log_every": "x"}})
     assert (str(e.value), e.value.setting, e.value.flag) == (
-        "train.ema_warmup must be true or false, got 'no'", "train.ema_warmup", None)
+        "train.log_every must be a whole number, got 'x'", "train.log_every", None)
 
 
 def test_resume_takes_a_flag_for_a_setting_its_config_yaml_refuses(tmp_path, capsys) -> None:
@@ -150,7 +162,8 @@ def test_a_run_config_is_read_as_written_outside_a_command(tmp_path) -> None:
         run_config_file(_whole(tmp_path, train__total_kimg=0))
 
 
-# every flag the config checks name, with a text typed for it and the value it gives its field
+# every flag the config checks name, with a text typed for it (None: a flag without a value) and the value it gives
+# its field
 NAMED_FLAGS = [
     ("--total-kimg", "train.total_kimg", "2", 2.0), ("--phase-kimg", "train.phase_kimg", "2", 2.0),
     ("--transition-kimg", "train.transition_kimg", "0", 0.0), ("--lr", "train.lr", "0.5", 0.5),
@@ -167,6 +180,14 @@ NAMED_FLAGS = [
     ("--encoder-loss", "train.encoder_loss", "latent", "latent"), ("--fanogan-dim", "fanogan.dim", "8", 8),
     ("--fanogan-iters", "fanogan.gan_iters", "9", 9), ("--fanogan-enc-iters", "fanogan.enc_iters", "9", 9),
     ("--search-steps", "search.steps", "9", 9), ("--cuda-graphs", "train.cuda_graphs", "off", False),
+    ("--channels-last", "train.channels_last", "on", True), ("--ema-warmup", "train.ema_warmup", "off", False),
+    ("--tensorboard", "train.tensorboard", None, True),
+    ("--device", "train.device", "cpu", "cpu"), ("--device", "fanogan.device", "cpu", "cpu"),
+    ("--fanogan-bn-warmup", "fanogan.bn_warmup", "off", False), ("--dataset", "data.dataset", "npz", "npz"),
+    ("--resolution", "data.resolution", "32", 32), ("--channels", "data.channels", "1", 1),
+    ("--rotations", "data.rotations", "2", 2), ("--skip-bad", "data.skip_bad", None, True),
+    ("--resize", "data.resize", "error", "error"), ("--download", "data.download", None, True),
+    ("--latent-size", "net.latent_size", "7", 7),
 ]
 
 
@@ -177,13 +198,33 @@ def test_every_flag_of_the_config_s_table_is_tried_below() -> None:
     assert set(SETTING_FLAGS.items()) <= {(field, flag) for flag, field, *_ in NAMED_FLAGS}
 
 
+def test_every_option_named_as_its_field_is_in_the_config_s_table() -> None:
+    # a field with an option of its own got no flag on a type refusal (`ema_warmup: "no"`), so the option typed
+    # beside the file did not replace it: each option of `train` named as a field (--ema-warmup, --fanogan-dim for
+    # fanogan.dim) is in SETTING_FLAGS, for that field, unless left out for its reason (see SETTING_FLAGS)
+    from wildgan.cli.parser import make_option_parser, sub_parser
+    from wildgan.config import SETTING_FLAGS, FAnoGANConfig, NetConfig, SearchConfig
+
+    apart = {"--width", "--data", "--preset", "--method", "--normal", "--exclude", "--train-scores"}
+    t = sub_parser(make_option_parser(), "train")
+    options = {o for a in t._actions for o in a.option_strings}
+    named_so = set()
+    for section, cls, before in (("data", DataConfig, ""), ("net", NetConfig, ""), ("train", TrainConfig, ""),
+                                 ("fanogan", FAnoGANConfig, "fanogan-"), ("search", SearchConfig, "search-")):
+        for f in dataclasses.fields(cls):
+            flag = f"--{before}{f.name.replace('_', '-')}"
+            if flag in options and flag not in apart:
+                named_so.add((f"{section}.{f.name}", flag))
+    assert named_so <= set(SETTING_FLAGS.items()) and not apart & set(SETTING_FLAGS.values())
+
+
 @pytest.mark.parametrize("flag, field, text, want", NAMED_FLAGS)
 def test_every_flag_a_run_configs_refusal_names_gives_its_setting_a_value(flag, field, text, want) -> None:
     # the flags the config checks name (bad_setting, combined_settings): each must set the field it is named for,
     # or a refusal saying "(the FLAG setting)" would point at a flag that cannot help
     from wildgan.cli.config_args import typed_setting_values
 
-    value_of = typed_setting_values(["--config", "c.yaml", flag, text, "--out", "r"])
+    value_of = typed_setting_values(["--config", "c.yaml", flag, *([] if text is None else [text]), "--out", "r"])
     assert value_of(flag, field) == want
     with pytest.raises(LookupError):                      # (not typed: the file's refusal stands)
         typed_setting_values(["--config", "c.yaml", "--out", "r"])(flag, field)
@@ -285,3 +326,91 @@ def test_the_typed_option_scans_stop_at_a_double_dash() -> None:
     # an abbreviation, as argparse takes it, is read alike before `--`
     assert typed_options(t, ["--total-k", "3", "--"]) == {"total_kimg"}
     assert typed_texts(t, ["--total-k", "3", "--"]) == {"total_kimg": "3"}
+
+
+def test_a_run_config_file_s_refusal_keeps_its_setting_s_parts(tmp_path) -> None:
+    # read_run_config and run_config_in put the file before the refusal: a bare ConfigError(f"{path}: {e}") dropped
+    # the parts a caller names the setting by (setting, flag, problem, value; settings of two together)
+    from wildgan.config import read_run_config, run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    (tmp_path / "run" / "config.json").write_text(f.read_text())
+    for read, where in ((lambda: read_run_config(tmp_path / "run"), tmp_path / "run" / "config.json"),
+                        (lambda: run_config_file(f), f)):
+        with pytest.raises(ConfigError) as e:
+            read()
+        assert str(e.value) == f"{where}: train.total_kimg must be a positive number, got 0"
+        assert (e.value.setting, e.value.flag, e.value.problem, e.value.value) == (
+            "train.total_kimg", "--total-kimg", "must be a positive number", 0)
+        assert pickle.loads(pickle.dumps(e.value)).setting == "train.total_kimg"
+    (tmp_path / "run" / "config.json").write_text(_whole(tmp_path, data__seed="1").read_text())
+    with pytest.raises(ConfigError) as e:                     # (a type refusal, from check_run_config_types)
+        read_run_config(tmp_path / "run")
+    assert (e.value.setting, e.value.flag, e.value.value) == ("data.seed", "--seed", "1")
+    with pytest.raises(ConfigError) as e:
+        run_config_file(_whole(tmp_path, train__compile="reduce-overhead", train__cuda_graphs=True))
+    assert [s[:2] for s in e.value.settings] == [("--compile", "train.compile"), ("--cuda-graphs", "train.cuda_graphs")]
+    assert e.value.problem.startswith("{0} already uses CUDA graphs")
+
+
+def test_a_run_config_file_s_refusal_is_left_as_it_names_the_file_however_it_was_typed(tmp_path) -> None:
+    # the readers name a file given as ./run.yaml by pathlib's run.yaml: _said_with_config took such a refusal for
+    # one of the options (it did not start with the text typed) and, its parts now kept, worded it as the flag's
+    import argparse
+
+    from wildgan.cli.config_args import _said_with_config
+    from wildgan.config import run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    typed = f"{f.parent}/./{f.name}"
+    with pytest.raises(ConfigError) as e:
+        run_config_file(Path(typed))
+    a = argparse.Namespace(typed={"config", "total_kimg"}, config=typed, config_written=None)
+    assert _said_with_config(e.value, a, typed) is e.value
+
+
+def test_a_typed_flag_s_value_is_read_without_the_data_variable(tmp_path, monkeypatch) -> None:
+    # value_of built the other options at their defaults, --data's too, which read $WILDGAN_DATA: one naming a path
+    # that is gone refused --total-kimg's value as a DataError of the variable, a setting nobody asked for
+    from wildgan.cli.config_args import typed_setting_values
+
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "gone"))
+    value_of = typed_setting_values(["--config", "c.yaml", "--total-kimg", "2", "--dataset", "npz", "--out", "r"])
+    assert (value_of("--total-kimg", "train.total_kimg"), value_of("--dataset", "data.dataset")) == (2.0, "npz")
+
+
+@pytest.mark.parametrize("how", ["config", "copied json", "resume"])
+def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path, monkeypatch, capsys, how) -> None:
+    # after set_from_config read it, the command read it again for the data config, the run config (each with the
+    # options of the file alone, twice more), train's minibatch table and the replay's checks: nine times in all.
+    # Counted as test_a_flat_config_file_is_read_once_for_its_values_its_keys_and_a_refusal counts them
+    from wildgan import config
+    from wildgan.cli import config_args
+    from wildgan.data import replay
+
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    reads: list[str] = []
+    real = config.load_config_file
+
+    def counted(path):
+        reads.append(str(path))
+        return real(path)
+
+    for module in (config, config_args, replay):
+        monkeypatch.setattr(module, "load_config_file", counted)
+    given = run / "config.yaml"
+    if how == "copied json":          # (away from its run: the replay's note that its images are not checked)
+        given = tmp_path / "copy.json"
+        given.write_text((run / "config.json").read_text())
+    argv = ["--out", str(run), "--resume"] if how == "resume" else ["--config", str(given), "--out",
+                                                                    str(tmp_path / "again")]
+    rc, out, err = _dry_run(capsys, *argv, "--total-kimg", "2")
+    assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
+    assert how != "copied json" or "has no split.json beside it" in err, err
+    # (--resume: resume_config reads it once more, as it finds the run's settings before the options are parsed; it
+    # read it three times)
+    assert reads.count(str(given)) == (2 if how == "resume" else 1), reads

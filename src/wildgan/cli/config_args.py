@@ -92,6 +92,12 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
         else:
             raise LookupError(flag)
         a = t.parse_args(["--out", "-"])                    # (every other option at its default)
+        if action.dest != "data":
+            # (the data by name, not by $WILDGAN_DATA: a variable naming a path that is gone, or a folder of several
+            # data sets for --dataset cifar10, refused its value as a DataError where only another field was asked)
+            from ..config import SAMPLE_TOKEN
+
+            a.data = SAMPLE_TOKEN
         setattr(a, action.dest, value)
         with typed_option_texts(texts):
             # (any power of two and channel count where not typed: only the flag's own fields are read)
@@ -102,15 +108,16 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
     return value_of
 
 
-def _refuse_resuming_without_encoder(saved: Path, run: str) -> None:
+def _refuse_resuming_without_encoder(saved: Path, run: str,
+                                     read: Callable[[], dict[str, Any]] | None = None) -> None:
     """Refuse to resume a run that an earlier wildgan trained with method wildgan and no encoder (config's
     refuse_untrained_encoder, in a resume's words: train it again), before its config.yaml is read as a --config
     file, whose refusal names --encoder-loss as the way on: typed beside --resume, it asked for a setting the
-    saved run does not have."""
+    saved run does not have. read: gives config.yaml's contents, where the caller reads them once for all its uses."""
     from ..config import refuse_untrained_encoder, run_config_from_dict
 
     try:
-        cfg = run_config_from_dict(load_config_file(saved))
+        cfg = run_config_from_dict(load_config_file(saved) if read is None else read())
     except (WildganError, TypeError, ValueError, KeyError, AttributeError):
         return                 # (a file that does not read: the resume's own reading of it says which)
     refuse_untrained_encoder(cfg, resumed=run)
@@ -134,8 +141,19 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
         # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
-    _refuse_resuming_without_encoder(saved, known.out)
+    from functools import cache
+
     from ..data.readers import missing_run_data_error
+
+    @cache
+    def saved_contents() -> dict[str, Any]:
+        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it)
+        return load_config_file(saved)
+
+    def saved_args() -> dict[str, Any]:
+        return config_file_to_args(saved, saved_contents())
+
+    _refuse_resuming_without_encoder(saved, known.out, saved_contents)
 
     def refuse_if_gone(data: str | None) -> None:
         gone = missing_run_data_error(data, known.out)
@@ -146,7 +164,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         if known.data is None and Path(known.config).is_file():
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
-            data = config_file_to_args(saved).get("data")
+            data = saved_args().get("data")
             if config_file_to_args(Path(known.config)).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
@@ -155,7 +173,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     try:
         info = read_split_info(Path(known.out))
     except WildganError as e:
-        if config_file_to_args(saved).get("data") is None:
+        if saved_args().get("data") is None:
             # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
             # split.json tells apart; resuming the latter would train on the sample
             raise ConfigError(f"{e}; and {saved} names no data file, so whether the run was trained on the embedded "
@@ -174,7 +192,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
                           f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
                           f"same parameters and X, does (or train anew with --data)")
     extra: list[str] = []
-    data = config_file_to_args(saved).get("data")
+    data = saved_args().get("data")
     from ..config import SAMPLE_TOKEN
 
     if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
@@ -182,25 +200,27 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     elif known.data is None:
         refuse_if_gone(data)
-    _warn_if_run_files_disagree(Path(known.out))
+    _warn_if_run_files_disagree(Path(known.out), saved_contents())
     eprint(f"wildgan: resuming with the settings of {saved}")
     log(f"resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
 
-def _warn_if_run_files_disagree(run: Path) -> None:
+def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = None) -> None:
     """A run's config.json and config.yaml that differ (one edited by hand): `--resume` alone takes config.yaml's
     settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
     refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
-    the user had not typed, without a word of the two files."""
-    from ..config import RunConfig, read_run_config, run_config_file, typed_settings
+    the user had not typed, without a word of the two files. contents: config.yaml's, where the caller read them."""
+    from ..config import RunConfig, read_run_config, run_config_file, run_config_in, typed_settings
     from ..errors import warn_user
     from ..training.run import run_differences
 
     try:
         # (the files as they are: a flag's value taken for a setting config.yaml refuses is not the file's)
         with typed_settings(None):
-            from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
+            from_json = read_run_config(run)
+            from_yaml = (run_config_file(run / "config.yaml") if contents is None
+                         else run_config_in(contents, run / "config.yaml"))
     except (WildganError, OSError):
         return                 # a file that does not read: the resume's own reading of it says which
     if not isinstance(from_yaml, RunConfig):
@@ -215,15 +235,18 @@ def _warn_if_run_files_disagree(run: Path) -> None:
                   f"that define another run than config.json's: make the two files say the same")
 
 
-def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
+def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None) -> None:
+    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
+    where the caller has read them already (load_config_file)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     if not known.config:
         return
     path = Path(known.config)
-    d = load_config_file(path)              # (once: the values, the keys as written, and a refusal's words later)
+    # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
+    # options are parsed: config_contents)
+    d = load_config_file(path) if contents is None else contents
     values = config_file_to_args(path, d)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
@@ -239,6 +262,18 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
                       for k, v in values.items()})
     # for _said_with_config, which names a value the options' checks refuse by the file's key
     p.set_defaults(config_written=written)
+    p.set_defaults(config_contents=d)
+
+
+def config_contents(a: argparse.Namespace) -> dict[str, Any] | None:
+    """The contents of the options' --config file (None without one): as set_from_config read them, for the readers
+    of the parsed options (the data and run config they ask for, train's minibatch table and a replay's checks),
+    which read the file again each, up to ten times a command; read now for a namespace made without it."""
+    config = getattr(a, "config", None)
+    if not config:
+        return None
+    d = getattr(a, "config_contents", None)
+    return d if d is not None else load_config_file(Path(config))
 
 
 def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -472,11 +507,11 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                      fanogan=fan, search=search)
 
 
-def _file_reference_args(config: str) -> argparse.Namespace:
+def _file_reference_args(config: str, contents: dict[str, Any] | None = None) -> argparse.Namespace:
     """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
-    fields the real command line's explicit flags changed."""
+    fields the real command line's explicit flags changed. contents: the file's, read already (config_contents)."""
     t = sub_parser(make_option_parser(), "train")
-    set_from_config(t, ["--config", config])
+    set_from_config(t, ["--config", config], contents)
     return t.parse_args(["--config", config, "--out", "-"])
 
 
@@ -537,7 +572,7 @@ def _config_data_missing(a: argparse.Namespace) -> str | None:
     if not config or option_given(a, "data") or getattr(a, "download", False):
         return None
     try:
-        raw = config_file_to_args(Path(config)).get("data")
+        raw = config_file_to_args(Path(config), config_contents(a)).get("data")
     except (WildganError, OSError):
         return None                   # (read once already; a file changed since is not this error's to explain)
     if not isinstance(raw, str) or not raw or is_sample_path(raw) or \
@@ -554,13 +589,14 @@ def _config_data_missing(a: argparse.Namespace) -> str | None:
 def asked_data_config(a: argparse.Namespace) -> DataConfig:
     """The data section the options ask for (a run's --config FILE with the explicit flags over it), resolution and
     channels None where left to the data."""
-    from ..config import overlay_changes, run_config_file
+    from ..config import overlay_changes, run_config_in
 
     data = data_config_from_args(a)
     config = getattr(a, "config", None)
-    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
+    d = config_contents(a)
+    file_cfg = _as_fit_read(run_config_in(d, Path(config)), Path(config)) if config and d is not None else None
     if file_cfg is not None:
-        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
+        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config, d)), data)
         from ..data.replay import refuse_in_memory_replay
 
         refuse_in_memory_replay(Path(config), file_cfg, data)
@@ -570,15 +606,16 @@ def asked_data_config(a: argparse.Namespace) -> DataConfig:
 def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     """build_run_config's RunConfig for data of resolution res and channels ch, known without building the split
     (build_run_config reads them from the data; a finished study from its cells' records)."""
-    from ..config import PRESETS, overlay_changes, run_config_file
+    from ..config import PRESETS, overlay_changes, run_config_in
 
     config = getattr(a, "config", None)
-    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
+    d = config_contents(a)
+    file_cfg = _as_fit_read(run_config_in(d, Path(config)), Path(config)) if config and d is not None else None
     try:
         with _values_of(config):
             cfg = run_config_from_args(a, res, ch)
             if file_cfg is not None:
-                ref = _file_reference_args(str(config))
+                ref = _file_reference_args(str(config), d)
                 ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
                 if file_cfg.preset not in PRESETS:
                     # A custom network: no option expresses it, so the reference (which resolved to the default
@@ -606,7 +643,9 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
     run's own config file, checked as it is read) is left as it is."""
     from ..config import shown, typed_value
 
-    if not config or str(e).startswith(str(config)):
+    # (the file as typed or as pathlib spells it, which the readers of a run's config file name it by: ./run.yaml is
+    # run.yaml there; a refusal of theirs, which keeps its setting's parts, is not to be worded again as a flag's)
+    if not config or str(e).startswith((str(config), str(Path(config)))):
         return e
     # (set_from_config's, as the file has them; None for a run's own config file)
     written = getattr(a, "config_written", None)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, DataConfig, RunConfig, config_yaml_record, load_config_file,
-                      run_config_file, run_config_from_dict, run_config_to_dict)
+                      run_config_file, run_config_from_dict, run_config_in, run_config_to_dict)
 from ..errors import ConfigError, warn_user
 from .source_identity import restore_advice, source_replaced
 from .splits import (TRAIN_ORDER_READ, AnomalySplit, follow_train_order, keep_channels_origin,
@@ -72,7 +72,7 @@ def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig,
                       f"train on every image as that fit did")
 
 
-def in_run_order(config: Path, split: AnomalySplit) -> AnomalySplit:
+def in_run_order(config: Path, split: AnomalySplit, *, contents: dict[str, Any] | None = None) -> AnomalySplit:
     """The split a replay of the run whose config file `config` is built, in the order that run trained its images
     in (follow_train_order). A Detector.fit on a folder or a data-set file trains them in the order it read them,
     which its split.json says (train_order) and a copied config.yaml's comment header repeats; the replay reads the
@@ -80,22 +80,24 @@ def in_run_order(config: Path, split: AnomalySplit) -> AnomalySplit:
     the order read, it trains the fit's networks again; so does a fit of an earlier wildgan, whose record says no
     order, where the pile's pixels in read order are the recorded ones. Any other run (a `wildgan train` run's seeded
     shuffle, an earlier fit's on images changed since) gets the split as it is. Called on every rank of a torchrun
-    job, which must all train one order. The split given is used up (in_read_order): use the one returned."""
+    job, which must all train one order. The split given is used up (in_read_order): use the one returned.
+    contents: the config file's, where the caller has read them (load_config_file): not read again."""
     try:
-        found = _training_record(config)
+        found = _training_record(config, contents)
     except (ConfigError, ValueError, OSError, AttributeError):
         return split                  # (no readable record: warn_if_replay_reads_other_images says nothing either)
     return split if found is None else follow_train_order(split, found[1])
 
 
-def _training_record(config: Path) -> tuple[str, dict[str, Any], str, Any] | None:
+def _training_record(config: Path,
+                     contents: dict[str, Any] | None = None) -> tuple[str, dict[str, Any], str, Any] | None:
     """(the run, its record of the images it trained on, where that record is, the data settings it trained with:
     _run_data_settings) for a run's config file: its split.json beside it, or the comment header of a config.yaml
     copied elsewhere (config_yaml_record; one copied into another run's folder names its own run, not the folder's).
     None where there is no record (a file without a header, from an older wildgan or written by hand); the errors of
-    reading them (ConfigError, ValueError, OSError) are raised."""
+    reading them (ConfigError, ValueError, OSError) are raised. contents: as in_run_order's."""
     recorded_path = config.parent / "split.json"
-    file_cfg = run_config_file(config)
+    file_cfg = _file_config(config, contents)
     header = config_yaml_record(config)
     # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
     # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
@@ -113,7 +115,8 @@ def _training_record(config: Path) -> tuple[str, dict[str, Any], str, Any] | Non
 
 
 def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit, *, warn: Say = warn_user,
-                                      note: Say = warn_user, replayer: str = "`wildgan train --config`") -> None:
+                                      note: Say = warn_user, replayer: str = "`wildgan train --config`",
+                                      contents: dict[str, Any] | None = None) -> None:
     """A replay of a run's config file with the run's own data settings promises the run again; where the images it
     reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
     without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here (`warn`) the same way. A config
@@ -131,15 +134,15 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
     of files), which a replay reading the recorded folder names otherwise: their ids are not compared, their pixels
     in order are (what the networks learn from). Where only the order differs (the replay's pile shuffled by the
     seed: `split` is expected in the run's order, in_run_order, and one given without it is not), the warning says
-    so: the same images, in another order, train other networks."""
+    so: the same images, in another order, train other networks. contents: as in_run_order's."""
     try:
-        file_cfg = run_config_file(config)
-        found = _training_record(config)
+        file_cfg = _file_config(config, contents)
+        found = _training_record(config, contents)
     except (ConfigError, ValueError, OSError):
         return                        # (not a run's own config beside a readable record: nothing to compare with)
     if found is None:
         # (an older wildgan's file, or one by hand: nothing to compare with)
-        _note_unchecked_json(config, file_cfg, cfg, note, replayer)
+        _note_unchecked_json(config, file_cfg, cfg, note, replayer, contents)
         return
     run, recorded, where, ran = found
     if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
@@ -183,7 +186,8 @@ def _only_the_order_differs(split: AnomalySplit, recorded: dict[str, Any], now: 
         read_order_pixels_sha256(split) == pixels
 
 
-def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig, note: Say, replayer: str) -> None:
+def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig, note: Say, replayer: str,
+                         contents: dict[str, Any] | None = None) -> None:
     """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
     data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
     they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
@@ -193,7 +197,7 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
     if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
         return
     try:
-        if "format_version" not in load_config_file(config):
+        if "format_version" not in (load_config_file(config) if contents is None else contents):
             return
     except ConfigError:
         return
@@ -201,6 +205,12 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
     note(f"{config} has no split.json beside it: if it is a run's config.json, whether these are the images its run "
          f"trained on is not checked (unlike config.yaml, JSON has no comment to record them in); {replayer} of the "
          f"run's config.yaml (or of its config.json in its run folder) warns where they changed")
+
+
+def _file_config(config: Path, contents: dict[str, Any] | None) -> RunConfig | None:
+    """run_config_file(config), of its `contents` where the caller has read them (the command line's --config file,
+    which it reads once a command: cli.config_args.config_contents)."""
+    return run_config_file(config) if contents is None else run_config_in(contents, config)
 
 
 def _run_data_settings(where: Any, section: Any = None) -> Any:
