@@ -22,8 +22,8 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
-from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
-                             trained_gray_share, trained_kind)
+from ..data.readers import (channel_warning, detect_format, is_pile, missing_run_data_error, same_data_source,
+                             single_class_text, trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
@@ -166,10 +166,18 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     # every image the run's data holds is decoded again, not only its training images: the split is drawn from them
     # all (split.json's n_read counts them, a labelled set's test images and those of neither split too)
     n_read = recorded.get("n_read", recorded.get("n_train"))
+    fmt = recorded.get("format")
+    if fmt is None and recorded.get("detector_input"):
+        # a Detector.fit's split.json records no format: its file's, by the readers' rule, so that a fit on an .npz
+        # is rebuilt as cheaply as a `wildgan train` run on it (it was said to need its images decoded again)
+        try:
+            fmt = detect_format(Path(src))
+        except (WildganError, OSError):
+            fmt = None
     # (an archive's read writes its decoded cache, which every later read loads instead of decoding: counted by its
     # images, a run on a .tar.gz was said to need them decoded again, and was not checked, where the check was a load)
-    if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
-            not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
+    if fmt not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
+            not (fmt == "folder-tar" and reads_decoded_cache(data)):
         if not isinstance(n_read, int):
             return None, f"{kept}, and rebuilding it would decode the images of the run's data again, how many " \
                          f"split.json does not say"
