@@ -1164,14 +1164,14 @@ class Detector:
         """(the image_hashes of the images this Detector was trained on, as its run keeps them (data.splits.
         read_train_hashes), ''); for a run without them (gone, damaged, or trained before they were kept), those
         rebuilt from the run's data where that is cheap beside scoring n_scored images, and kept in the run for next
-        time, as `wildgan evaluate` does, by the same function (evaluation.run._rebuilt_train_hashes: an array data
+        time, as `wildgan evaluate` does, by the same function (evaluation.run.rebuilt_train_hashes: an array data
         set, a decoded cache, or no more image files than are scored). (None, why in words) for a Detector without its
         run folder, one whose split.json or config.json does not read, or a run whose hashes cannot be rebuilt
         cheaply (a record only: the threshold is chosen whatever it says). An .npz run said 'not checked' here where
         evaluate checked the same images."""
         from .config import read_run_config
         from .data.splits import read_train_hashes
-        from .evaluation.run import _rebuilt_train_hashes
+        from .evaluation.run import rebuilt_train_hashes
         from .scoring.run import read_split_info
 
         run_dir = getattr(self, "run_dir_", None)
@@ -1183,7 +1183,7 @@ class Detector:
             hashes = read_train_hashes(run, recorded)
             if hashes is not None:
                 return hashes, ""
-            hashes, why = _rebuilt_train_hashes(run, read_run_config(run), recorded, n_scored)
+            hashes, why = rebuilt_train_hashes(run, read_run_config(run), recorded, n_scored)
         except (OSError, WildganError) as e:
             return None, f"its run {run} does not read: {e}"
         # (evaluate's words name the run before them: 'it' is the run)

@@ -426,7 +426,7 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
     back = Detector.from_run(run, device="cpu", threshold="contamination")
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == []
     (run / TRAIN_HASHES_FILE).unlink()
-    # (images given in memory: not rebuilt, as `wildgan evaluate` says it, evaluation.run._rebuilt_train_hashes)
+    # (images given in memory: not rebuilt, as `wildgan evaluate` says it, evaluation.run.rebuilt_train_hashes)
     want = f"note: X_val: not checked for images this Detector was trained on (its run {run}: it keeps no " \
            f"{TRAIN_HASHES_FILE}, and Detector.fit's images given in memory or as a list of files cannot be read again)"
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == [want]
@@ -444,7 +444,7 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
 def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_checked(tmp_path) -> None:
     """A Detector whose run keeps no train_hashes.npz said 'not checked' for X_val where `wildgan evaluate` rebuilds
     the run's training images (cheap for an array data set: one read, no file decoded), checks its data and keeps
-    the file for next time (evaluation.run._rebuilt_train_hashes). The API now does the same, with the same
+    the file for next time (evaluation.run.rebuilt_train_hashes). The API now does the same, with the same
     function: an .npz run's X_val holding its training images is warned of, counted, and the file is written again."""
     from wildgan.data.splits import TRAIN_HASHES_FILE
 

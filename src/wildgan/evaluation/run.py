@@ -86,7 +86,7 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
 class _SaidOnly(str):
     """A message said to the user and not kept in eval.json's warnings: one whose words may go stale while the file
     stays (the note that data was not checked for a run's training images, because the run kept no train_hashes.npz:
-    a resume of the run writes one, and so does a later evaluation where rebuilding it is cheap, _rebuilt_train_hashes,
+    a resume of the run writes one, and so does a later evaluation where rebuilding it is cheap, rebuilt_train_hashes,
     while no eval.json of an earlier evaluation is written again). Nothing reads eval.json's warnings back (the report,
     the studies and the CLI do not), so it is not kept there at all."""
 
@@ -97,13 +97,13 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
     that the run keeps: data.splits.read_train_hashes): a pile run evaluated on labelled copies of its pile. Their
     scores are of images the networks saw, and the AUC over them is not one of new images. A run without those
     checksums (trained before they were kept) has them made from its training images rebuilt, where that is cheap
-    beside the evaluation (_rebuilt_train_hashes); otherwise one short line says that the data was not checked, and
+    beside the evaluation (rebuilt_train_hashes); otherwise one short line says that the data was not checked, and
     why, at every evaluation of such a run (not once per run: see below)."""
     if not len(split.test_x):
         return
     trained = read_train_hashes(run_dir, recorded)
     if trained is None:
-        trained, why = _rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
+        trained, why = rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
         if trained is None:
             # said each time, not remembered in the run folder as said once: the check is of the data evaluated, which
             # may be other data each time, and a clean check says nothing. Said once, a later evaluation (of labelled
@@ -128,8 +128,8 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
 _ARRAY_FORMATS = ("npz", "unlabelled-npz", "cifar-batches", "unlabelled-cifar-batches")
 
 
-def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], n_scored: int
-                          ) -> tuple[np.ndarray | None, str]:
+def rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], n_scored: int
+                         ) -> tuple[np.ndarray | None, str]:
     """The image_hashes of a run's training images, rebuilt from its data as training read it (the run's split.json
     `recorded`, its config `cfg`), for a run that keeps no train_hashes.npz (or one not of them); kept there for next
     time where the run folder takes it. Only where rebuilding costs little beside an evaluation that scores n_scored
