@@ -446,7 +446,10 @@ def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_che
     the run's training images (cheap for an array data set: one read, no file decoded), checks its data and keeps
     the file for next time (evaluation.run.rebuilt_train_hashes). The API now does the same, with the same
     function: an .npz run's X_val holding its training images is warned of, counted, and the file is written again."""
+    from wildgan.config import read_run_config
     from wildgan.data.splits import TRAIN_HASHES_FILE
+    from wildgan.evaluation.run import rebuilt_train_hashes
+    from wildgan.scoring.run import read_split_info
 
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
@@ -471,6 +474,11 @@ def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_che
                                                "Detector was trained on (the same pixels)"), got
     assert (run / TRAIN_HASHES_FILE).is_file()          # (kept for next time: read, not rebuilt, from now on)
     assert len(said(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y))) == 1
+    # evaluate's rebuild of such a run (a Detector.fit's split.json records no format: it was taken for image files
+    # to decode again, more than the images scored)
+    (run / TRAIN_HASHES_FILE).unlink()
+    hashes, why = rebuilt_train_hashes(run, read_run_config(run), read_split_info(run), n_scored=0)
+    assert why == "" and hashes is not None and len(hashes) == len(x) and (run / TRAIN_HASHES_FILE).is_file()
 
 
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
