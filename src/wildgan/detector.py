@@ -1131,7 +1131,12 @@ class Detector:
             X_val = y_val = None
         # the run's checksums of its training images, read first: X_val's images are then hashed as they are scored
         # (a folder's or a tar archive's chunk by chunk, as score_files reads them), not read a second time
-        trained, unchecked = self._train_hashes() if self.threshold == "f1" and X_val is not None else (None, "")
+        # (a run without them has them rebuilt where that costs little beside scoring X_val: its count, where known
+        # without a read, says how many image files may be decoded for it; 0, the least, where it is not: a path, or
+        # an array that may be one image of channels last rather than a stack of gray ones)
+        ndim, shape = getattr(X_val, "ndim", 0), getattr(X_val, "shape", ())
+        n_val = len(X_val) if isinstance(X_val, (list, tuple)) or ndim == 4 or ndim == 3 and shape[2] > 4 else 0
+        trained, unchecked = self._train_hashes(n_val) if self.threshold == "f1" and X_val is not None else (None, "")
         val_hashes: list[np.ndarray] | None = None if trained is None else []
         try:
             val_scores = None if X_val is None else \
@@ -1155,26 +1160,34 @@ class Detector:
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
 
-    def _train_hashes(self) -> tuple[np.ndarray | None, str]:
+    def _train_hashes(self, n_scored: int = 0) -> tuple[np.ndarray | None, str]:
         """(the image_hashes of the images this Detector was trained on, as its run keeps them (data.splits.
-        read_train_hashes), ''); (None, why in words) for a Detector without its run folder, a run without them
-        (gone, or trained before they were kept: rebuilding its training images costs what the checksums are kept to
-        save) or one whose file or split.json does not read (a record only: the threshold is chosen whatever it
-        says)."""
-        from .data.splits import TRAIN_HASHES_FILE, read_train_hashes
+        read_train_hashes), ''); for a run without them (gone, damaged, or trained before they were kept), those
+        rebuilt from the run's data where that is cheap beside scoring n_scored images, and kept in the run for next
+        time, as `wildgan evaluate` does, by the same function (evaluation.run.rebuilt_train_hashes: an array data
+        set, a decoded cache, or no more image files than are scored). (None, why in words) for a Detector without its
+        run folder, one whose split.json or config.json does not read, or a run whose hashes cannot be rebuilt
+        cheaply (a record only: the threshold is chosen whatever it says). An .npz run said 'not checked' here where
+        evaluate checked the same images."""
+        from .config import read_run_config
+        from .data.splits import read_train_hashes
+        from .evaluation.run import rebuilt_train_hashes
         from .scoring.run import read_split_info
 
         run_dir = getattr(self, "run_dir_", None)
         if run_dir is None:
             return None, "it has no run folder here, which keeps their checksums"
-        if not (Path(run_dir) / TRAIN_HASHES_FILE).is_file():
-            return None, f"its run {run_dir} keeps no {TRAIN_HASHES_FILE}"
+        run = Path(run_dir)
         try:
-            hashes = read_train_hashes(Path(run_dir), read_split_info(Path(run_dir)))
-        except (OSError, WildganError):
-            hashes = None
-        return hashes, "" if hashes is not None else \
-            f"the {TRAIN_HASHES_FILE} of its run {run_dir} does not read or is not of its training images"
+            recorded = read_split_info(run)
+            hashes = read_train_hashes(run, recorded)
+            if hashes is not None:
+                return hashes, ""
+            hashes, why = rebuilt_train_hashes(run, read_run_config(run), recorded, n_scored)
+        except (OSError, WildganError) as e:
+            return None, f"its run {run} does not read: {e}"
+        # (evaluate's words name the run before them: 'it' is the run)
+        return hashes, "" if hashes is not None else f"its run {run}: {why}"
 
     def _warn_val_trained_on(self, hashes: np.ndarray, trained: np.ndarray, y: np.ndarray) -> None:
         """Warn where the validation images, labelled y, include images this Detector was trained on: their

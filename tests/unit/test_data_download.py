@@ -248,3 +248,48 @@ def test_load_dataset_with_download_replaces_a_batches_folder_cut_short(tmp_path
     # the archive alone (an unpack killed, or the folder removed): unpacked again, its md5 checked, nothing fetched
     shutil.rmtree(batches)
     assert load_dataset(root, "cifar10", download=True)[2] == "cifar-batches" and len(calls) == 4
+
+
+def test_a_download_s_leftovers_are_not_read_and_a_folder_not_whole_says_download_fetches_it(tmp_path, served,
+                                                                                             monkeypatch):
+    """download_cifar10 moves a cifar-10-batches-py cut short aside (cifar-10-batches-py.incomplete-<time>), and a
+    killed call leaves its unpack (.tmp-cifar10-*) and partial download until a later one takes them back. The folder
+    moved aside was read as a class folder: a root holding only it and the archive failed with 'class folder contains
+    no image files', and one holding it beside the whole data set or beside image class folders read it too. The
+    readers skip those names (download.is_cifar_download_leftover, their one definition), and a root a download
+    would fetch CIFAR-10 into, read without one, is refused saying that download=True fetches it again."""
+    from PIL import Image
+
+    from wildgan.data import download as dl
+    from wildgan.data.readers import folder_class_names
+
+    payload, calls = served
+    monkeypatch.setattr(dl, "CIFAR10_MD5", hashlib.md5(payload).hexdigest())
+    root = tmp_path / "cifar"
+    batches = root / "cifar-10-batches-py"
+    load_dataset(root, "cifar10", download=True)
+    (batches / "data_batch_3").unlink()
+    for dataset, fetch in (("cifar10", "download=True"), ("auto", "dataset='cifar10', download=True")):
+        with pytest.raises(DataError, match=rf"^{re.escape(str(batches))}: not a complete cifar-10-batches-py folder "
+                                            rf"\(it has no data_batch_3; .*\): {re.escape(fetch)} fetches it again"):
+            load_dataset(root, dataset)
+    with pytest.warns(UserWarning, match="moved aside"):
+        load_dataset(root, "cifar10", download=True)
+    aside = [p.name for p in root.iterdir() if p.name.startswith("cifar-10-batches-py.incomplete-")]
+    assert len(aside) == 1 and dl.is_cifar_download_leftover(aside[0]), aside
+    (root / ".tmp-cifar10-abc").mkdir()                         # (a killed call's unpack and partial download)
+    (root / ".cifar-10-python.tar.gz.xyz.tmp").write_bytes(b"part")
+    assert load_dataset(root, "cifar10")[2] == "cifar-batches"  # (whole, the leftovers beside it not read)
+    shutil.rmtree(batches)                                      # the archive and the leftovers alone
+    for dataset, fetch in (("cifar10", "download=True"), ("auto", "dataset='cifar10', download=True")):
+        with pytest.raises(DataError, match=rf"^{re.escape(str(root))}: holds no cifar-10-batches-py, only what a "
+                                            rf"CIFAR-10 download leaves \(.*\): {re.escape(fetch)} fetches it again"):
+            load_dataset(root, dataset)
+    assert load_dataset(root, "cifar10", download=True)[2] == "cifar-batches" and len(calls) == 1
+    # beside class folders of images, the folder moved aside (holding an image of the user's) is no class
+    tree = tmp_path / "tree"
+    for name in ("a", "b", aside[0], "cifar-10-batches-py.old"):
+        (tree / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tree / name / "x.png")
+    assert folder_class_names(tree) == ["a", "b", "cifar-10-batches-py.old"]   # (only the download's exact names)
+    assert not dl.is_cifar_download_leftover("cifar-10-batches-py.incomplete-mine")

@@ -426,19 +426,59 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
     back = Detector.from_run(run, device="cpu", threshold="contamination")
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == []
     (run / TRAIN_HASHES_FILE).unlink()
-    want = f"note: X_val: not checked for images this Detector was trained on (its run {run} keeps no " \
-           f"{TRAIN_HASHES_FILE})"
+    # (images given in memory: not rebuilt, as `wildgan evaluate` says it, evaluation.run.rebuilt_train_hashes)
+    want = f"note: X_val: not checked for images this Detector was trained on (its run {run}: it keeps no " \
+           f"{TRAIN_HASHES_FILE}, and Detector.fit's images given in memory or as a list of files cannot be read again)"
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == [want]
     assert notes(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y)) == [want]
     # (not said where X_val is not used: another rule ignores it, with its own warning)
     assert notes(lambda: back.set_threshold("contamination")) == []
     (run / TRAIN_HASHES_FILE).write_bytes(b"not an npz")
     said = notes(lambda: back.set_threshold("f1", X_val=val, y_val=y))
-    assert len(said) == 1 and f"the {TRAIN_HASHES_FILE} of its run {run} does not read or is not of its training " \
-                                "images" in said[0], said
+    assert len(said) == 1 and f"(its run {run}: its {TRAIN_HASHES_FILE} cannot be read (damaged), and " in said[0], said
     back.run_dir_ = None                       # (as Detector.load leaves it where the run folder is gone)
     said = notes(lambda: back.set_threshold("f1", X_val=val, y_val=y))
     assert len(said) == 1 and "(it has no run folder here, which keeps their checksums)" in said[0], said
+
+
+def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_checked(tmp_path) -> None:
+    """A Detector whose run keeps no train_hashes.npz said 'not checked' for X_val where `wildgan evaluate` rebuilds
+    the run's training images (cheap for an array data set: one read, no file decoded), checks its data and keeps
+    the file for next time (evaluation.run.rebuilt_train_hashes). The API now does the same, with the same
+    function: an .npz run's X_val holding its training images is warned of, counted, and the file is written again."""
+    from wildgan.config import read_run_config
+    from wildgan.data.splits import TRAIN_HASHES_FILE
+    from wildgan.evaluation.run import rebuilt_train_hashes
+    from wildgan.scoring.run import read_split_info
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    np.savez(tmp_path / "train.npz", x=x)
+    # 3 of its training images (one normal, two anomalous) among 8
+    val = np.concatenate([x[:1], rng.integers(0, 256, (5, 16, 16), dtype=np.uint8), x[10:12]])
+    y = np.r_[0, np.zeros(5), 1, 1]
+
+    def said(call) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+
+    run = tmp_path / "det"
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(
+        tmp_path / "train.npz")
+    (run / TRAIN_HASHES_FILE).unlink()
+    back = Detector.from_run(run, device="cpu", threshold="contamination")
+    got = said(lambda: back.set_threshold("f1", X_val=val, y_val=y))
+    assert len(got) == 1 and got[0].startswith("X_val: 3 of its 8 images (1 normal, 2 anomalous) are images this "
+                                               "Detector was trained on (the same pixels)"), got
+    assert (run / TRAIN_HASHES_FILE).is_file()          # (kept for next time: read, not rebuilt, from now on)
+    assert len(said(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y))) == 1
+    # evaluate's rebuild of such a run (a Detector.fit's split.json records no format: it was taken for image files
+    # to decode again, more than the images scored)
+    (run / TRAIN_HASHES_FILE).unlink()
+    hashes, why = rebuilt_train_hashes(run, read_run_config(run), read_split_info(run), n_scored=0)
+    assert why == "" and hashes is not None and len(hashes) == len(x) and (run / TRAIN_HASHES_FILE).is_file()
 
 
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:

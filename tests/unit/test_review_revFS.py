@@ -88,10 +88,10 @@ def test_train_hashes_are_rebuilt_from_an_archives_decoded_cache(tmp_path: Path,
     evaluation on other data with fewer test images than the archive has was told 'rebuilding them would decode the
     N images of ARCHIVE again, more than the M scored here', and the data was not checked; rebuilding is one load of
     that cache (here: the split's own read, just made, is cached)."""
-    from wildgan.evaluation.run import _rebuilt_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
 
     run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
     assert hashes is not None or "decode" not in why, why
 
 
@@ -100,17 +100,17 @@ def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_im
     """(revFS 5, fixed) The rebuild from the decoded cache gives the training images' own checksums, kept in the run
     for next time; without the decoded cache the rebuild would decode every image again, and the note says so."""
     from wildgan.data.splits import TRAIN_HASHES_FILE, image_hashes
-    from wildgan.evaluation.run import _rebuilt_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
 
     run, cfg, recorded, split = _an_archive_run(tmp_path, monkeypatch)
     for f in (tmp_path / "cache").glob("*.decoded-*.npz"):
         f.rename(f.with_name(f.name + ".aside"))
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
     assert hashes is None and ("would decode the 30 images of the run's data again (its 19 training images are drawn "
                                "from them all), more than the 4 scored here") in why, why
     for f in (tmp_path / "cache").glob("*.aside"):
         f.rename(f.with_name(f.name[: -len(".aside")]))
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
     assert why == "" and np.array_equal(hashes, image_hashes(split.train_x))
     assert (run / TRAIN_HASHES_FILE).is_file()
 
@@ -119,11 +119,11 @@ def test_a_deleted_archive_is_said_to_be_gone_not_too_costly_to_decode(tmp_path:
     """The cost of rebuilding a run's training images was weighed before whether its data is still there: a run on
     a .tar.gz deleted since (its decoded cache is looked for by the archive, so none is found) was told 'rebuilding it
     would decode the 30 images of its data again, more than the 4 scored here', as if a larger evaluation could."""
-    from wildgan.evaluation.run import _rebuilt_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
 
     run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
     Path(cfg.data.data).unlink()
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
     assert hashes is None and why.endswith(f"and the run's data {cfg.data.data} is gone") and "decode" not in why, why
 
 
@@ -132,18 +132,18 @@ def test_the_images_a_rebuild_would_decode_are_said_as_counted(tmp_path: Path, m
     run's training images: N is every image the data holds (split.json's n_read: the split is drawn from them all, a
     labelled set's test images and those of neither split too), not its training images. Said so where they differ
     (a pile's are all training images); and no count recorded is not said to be more than those scored."""
-    from wildgan.evaluation.run import _rebuilt_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
 
     run, cfg, recorded, split = _an_archive_run(tmp_path, monkeypatch)
     for f in (tmp_path / "cache").glob("*.decoded-*.npz"):
         f.unlink()
     assert recorded["n_read"] == 30 and recorded["n_train"] == len(split.train_x) == 19
-    _, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=29)
+    _, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=29)
     assert why.endswith("would decode the 30 images of the run's data again (its 19 training images are drawn from "
                         "them all), more than the 29 scored here"), why
-    _, why = _rebuilt_train_hashes(run, cfg, {**recorded, "n_train": 30}, n_scored=4)
+    _, why = rebuilt_train_hashes(run, cfg, {**recorded, "n_train": 30}, n_scored=4)
     assert why.endswith("would decode the 30 images of the run's data again, more than the 4 scored here"), why
-    _, why = _rebuilt_train_hashes(run, cfg, {k: v for k, v in recorded.items() if k not in ("n_read", "n_train")},
+    _, why = rebuilt_train_hashes(run, cfg, {k: v for k, v in recorded.items() if k not in ("n_read", "n_train")},
                                    n_scored=4)
     assert why.endswith("would decode the images of the run's data again, how many split.json does not say"), why
 

@@ -96,12 +96,12 @@ def test_detectors_encoder_loss_refusal_says_what_is_taken_for_the_method() -> N
 
 def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
     """data.splits.read_train_hashes returns None alike for a file it cannot read (any Exception: a 0-byte file
-    left by a full disk, a copy cut short) and for one of other pixels; _rebuilt_train_hashes words the first as
+    left by a full disk, a copy cut short) and for one of other pixels; rebuilt_train_hashes words the first as
     the second ('its train_hashes.npz is of other images'), so `evaluate --data OTHER` says, at every evaluation,
     something false of the run's file, and nothing of what is wrong with it."""
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.data.splits import TRAIN_HASHES_FILE
-    from wildgan.evaluation.run import _rebuilt_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
 
     run = tmp_path / "run"
     run.mkdir()
@@ -109,7 +109,7 @@ def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_o
     cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile"), resolution=8, channels=1),
                     net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
     recorded = {"train_pixels_sha256": "0" * 64, "n_read": 500, "n_train": 400, "format": "folder"}
-    hashes, why = _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
     assert hashes is None, why
     assert "of other images" not in why, why
     assert why.startswith("its train_hashes.npz cannot be read (damaged)"), why
@@ -121,12 +121,12 @@ def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_o
     whole = (run / TRAIN_HASHES_FILE).read_bytes()
     assert train_hashes_kept(run, {"train_pixels_sha256": "1" * 64, "n_train": 3})[1] == ""
     assert train_hashes_kept(run, recorded)[1] == "of other images"
-    assert "is of other images" in _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1]
+    assert "is of other images" in rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1]
     (run / TRAIN_HASHES_FILE).write_bytes(whole[:len(whole) // 2])
     assert train_hashes_kept(run, recorded)[1] == "unreadable"
     (run / TRAIN_HASHES_FILE).unlink()
     assert train_hashes_kept(run, recorded)[1] == "missing"
-    assert _rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1].startswith("it keeps no train_hashes.npz")
+    assert rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1].startswith("it keeps no train_hashes.npz")
 
 
 def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_path: Path, monkeypatch) -> None:

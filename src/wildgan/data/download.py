@@ -4,10 +4,12 @@ download."""
 from __future__ import annotations
 
 import errno
+import fnmatch
 import glob
 import hashlib
 import lzma
 import os
+import re
 import shutil
 import stat
 import tarfile
@@ -29,6 +31,28 @@ CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 # the batches of a cifar-10-batches-py folder, each needed to read it (dataset_files.read_cifar_batches); its
 # batches.meta is not (the class names are CIFAR-10's without it)
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"      # what download_cifar10 fetches, kept beside the data set
+CIFAR10_FOLDER = "cifar-10-batches-py"          # the data set, unpacked from it
+# what download_cifar10 leaves in its folder besides those two, by name: an unpack of a call killed before it was
+# renamed into place, the partial download atomic_write_stream writes beside the archive (both taken back by a later
+# download), and a cifar-10-batches-py cut short that a download moved aside (_cifar_into_place: kept for the user).
+# Defined here once: the readers skip them (readers._skipped_dir), as a folder of class folders would read the one
+# moved aside as a class without images and refuse the whole data set for it
+_CIFAR_UNPACK_PREFIX = ".tmp-cifar10-"
+_CIFAR_PARTIAL_GLOB = f".{CIFAR10_ARCHIVE}.*.tmp"
+_CIFAR_ASIDE = re.compile(re.escape(CIFAR10_FOLDER) + r"\.incomplete-\d{8}-\d{6}(-\d+)?")
+
+
+def _cifar_aside_name(stamp: str, n: int) -> str:
+    """The name _cifar_into_place moves a not-whole cifar-10-batches-py aside to (matched by _CIFAR_ASIDE)."""
+    return f"{CIFAR10_FOLDER}.incomplete-{stamp}" + (f"-{n}" if n > 1 else "")
+
+
+def is_cifar_download_leftover(name: str) -> bool:
+    """Whether a file or folder name is one download_cifar10 leaves beside the data set that is not data (see
+    _CIFAR_UNPACK_PREFIX): never read as part of a data set."""
+    return (name.startswith(_CIFAR_UNPACK_PREFIX) or fnmatch.fnmatchcase(name, _CIFAR_PARTIAL_GLOB)
+            or _CIFAR_ASIDE.fullmatch(name) is not None)
 
 
 def cache_root() -> Path:
@@ -1101,15 +1125,15 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     url = url or CIFAR10_URL  # looked up at call time (tests patch the module constants)
     md5 = md5 or CIFAR10_MD5
     root = Path(root)
-    target = root / "cifar-10-batches-py"
+    target = root / CIFAR10_FOLDER
     # what a killed call left (its unpack, its partial download) holds the data set's size that nothing else frees;
     # taken back here, before the data set found whole returns: the call every later run makes
     if root.is_dir():
-        _take_back_stale([*root.glob(".tmp-cifar10-*"), *root.glob(".cifar-10-python.tar.gz.*.tmp")])
+        _take_back_stale([*root.glob(f"{_CIFAR_UNPACK_PREFIX}*"), *root.glob(_CIFAR_PARTIAL_GLOB)])
     lacks = cifar_lacks(target)
     if lacks is None:
         return target
-    archive = root / "cifar-10-python.tar.gz"
+    archive = root / CIFAR10_ARCHIVE
     if not archive.is_file() or _md5(archive) != md5:
         digest = hashlib.md5()
 
@@ -1144,12 +1168,12 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                     break
             raise
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
     try:
         # (root is where the download goes: a folder the user gave, or the cache's, but not always the cache)
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
                                              f"({option_words('--data FOLDER --download', 'data=FOLDER')})")
-        src = tmp / "cifar-10-batches-py"
+        src = tmp / CIFAR10_FOLDER
         lacks = cifar_lacks(src)
         if lacks is not None:
             raise DataError(f"{archive}: not a whole CIFAR-10 archive: its cifar-10-batches-py {lacks}")
@@ -1201,10 +1225,10 @@ def _cifar_into_place(src: Path, target: Path) -> None:
         if lacks is None:
             return
         stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
-        aside = target.with_name(f"{target.name}.incomplete-{stamp}")
+        aside = target.with_name(_cifar_aside_name(stamp, n))
         while os.path.lexists(aside):
             n += 1
-            aside = target.with_name(f"{target.name}.incomplete-{stamp}-{n}")
+            aside = target.with_name(_cifar_aside_name(stamp, n))
         try:
             os.rename(target, aside)
         except FileNotFoundError:

@@ -32,8 +32,8 @@ from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_
                             read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
-from .download import (UnreadableArchive, archive_member_names, cache_root, cifar_lacks, download_cifar10,
-                       unpack_cached, unpacked_already)
+from .download import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, UnreadableArchive, archive_member_names, cache_root,
+                       cifar_lacks, download_cifar10, is_cifar_download_leftover, unpack_cached, unpacked_already)
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
@@ -52,11 +52,14 @@ def _hidden(name: str) -> bool:
 
 
 def _skipped_dir(path: str | Path) -> bool:
-    """A sub-folder never read as data: hidden, of _SKIPPED_DIRS, or a wildgan run or study. A run that an older
-    wildgan wrote inside its own data folder (train now refuses that, but resumes such a run) would otherwise add its
-    sample grids and figures to the data, make a pile read as a labelled tree, and change the split a resume checks."""
+    """A sub-folder never read as data: hidden, of _SKIPPED_DIRS, a CIFAR-10 download's own leftover (a
+    cifar-10-batches-py cut short that it moved aside: is_cifar_download_leftover), or a wildgan run or study. A run
+    that an older wildgan wrote inside its own data folder (train now refuses that, but resumes such a run) would
+    otherwise add its sample grids and figures to the data, make a pile read as a labelled tree, and change the split
+    a resume checks; the download's folder moved aside was read as a class folder without images, which refused
+    the folder it was downloaded into."""
     p = Path(path)
-    return _hidden(p.name) or is_run_dir(p) or is_study_dir(p)
+    return _hidden(p.name) or is_cifar_download_leftover(p.name) or is_run_dir(p) or is_study_dir(p)
 
 
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
@@ -1119,12 +1122,6 @@ def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
                         f"{_FORMAT_WORDS.get(kind, kind)}")
 
 
-# what a download leaves in the folder it fetches CIFAR-10 into besides the data set: its archive, the leftovers of a
-# call killed while it downloaded or unpacked (download_cifar10 takes those back), and the copies cut short it moved
-# aside (cifar-10-batches-py.incomplete-<time>, kept for the user)
-_DOWNLOAD_LEFTOVERS = ("cifar-10-python.tar.gz", ".tmp-cifar10-", ".cifar-10-python.tar.gz.", "cifar-10-batches-py.")
-
-
 def _cifar_download_root(p: Path) -> Path | None:
     """For --dataset cifar10 with --download: the folder download_cifar10 is to fetch CIFAR-10 into, where the data at
     `p` is not its whole data set (cifar_lacks), else None (p is read as it is). Missing, or holding nothing but a
@@ -1141,7 +1138,36 @@ def _cifar_download_root(p: Path) -> Path | None:
         return p.parent if cifar_lacks(p) else None
     if os.path.lexists(p / "cifar-10-batches-py"):
         return p if cifar_lacks(p / "cifar-10-batches-py") else None
-    return p if all(q.name.startswith(_DOWNLOAD_LEFTOVERS) for q in p.iterdir()) else None
+    # (what a download leaves in the folder it fetches CIFAR-10 into besides the data set: its archive, and the
+    # leftovers is_cifar_download_leftover names)
+    return p if all(q.name == CIFAR10_ARCHIVE or is_cifar_download_leftover(q.name) for q in p.iterdir()) else None
+
+
+# the --dataset values that read CIFAR-10's batches, for which a download's folder not whole is worth the word that
+# --download fetches it again (any other is refused for the format by _refuse_other_format)
+_READ_CIFAR = ("auto", "cifar10", "cifar-batches", "unlabelled")
+
+
+def _cifar_refetch_error(p: Path, dataset: str) -> DataError | None:
+    """The refusal of `p` where a download would fetch CIFAR-10 there (_cifar_download_root: a cifar-10-batches-py cut
+    short, a folder holding one, or a folder holding nothing but a download's archive and leftovers) but none was
+    asked for, else None. Read as it was, such a folder failed with the reader's words ('not a complete
+    cifar-10-batches-py folder', or 'no image files and no class subfolders' for a folder holding only the archive)
+    and no word of the one option that mends it. An empty folder is left to the readers' words."""
+    if dataset not in _READ_CIFAR or not p.is_dir() or _cifar_download_root(p) is None:
+        return None
+    batches = p if p.name == CIFAR10_FOLDER else p / CIFAR10_FOLDER
+    if batches is not p and not os.path.lexists(batches) and next(p.iterdir(), None) is None:
+        return None
+    fetch = (option_words("--download", "download=True") if dataset == "cifar10" else
+             option_words("--dataset cifar10 --download", "dataset='cifar10', download=True"))
+    if os.path.lexists(batches):
+        return DataError(f"{batches}: not a complete cifar-10-batches-py folder (it {cifar_lacks(batches)}; a "
+                         f"download or copy cut short?): {fetch} fetches it again (the copy there is moved aside, "
+                         f"not removed)")
+    held = ", ".join(sorted(q.name for q in p.iterdir()))
+    return DataError(f"{p}: holds no cifar-10-batches-py, only what a CIFAR-10 download leaves ({held}): {fetch} "
+                     f"fetches it again")
 
 
 def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
@@ -1168,6 +1194,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     into = _cifar_download_root(p) if dataset == "cifar10" and o.download else None
     if into is not None:
         p = download_cifar10(into)
+    elif (refetch := _cifar_refetch_error(p, dataset) if p.exists() else None) is not None:
+        raise refetch
     elif not p.exists():
         if path in (None, "") and os.environ.get("WILDGAN_DATA"):
             raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass {_data_words('PATH')} or fix the "

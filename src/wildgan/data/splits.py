@@ -1488,7 +1488,7 @@ def keep_cached_fit_ids_before_resume(run_dir: Path) -> None:
 # labelled copies of its pile: the AUC is then partly of images the networks saw). 8 bytes per image (CIFAR-10's
 # 50,000: 400 kB) and one more pass over the training pixels at each start (BLAKE2b: about 1 s per GB). A run trained
 # before the file was kept has it made by the first evaluation that can rebuild its training images cheaply
-# (evaluation.run._rebuilt_train_hashes)
+# (evaluation.run.rebuilt_train_hashes)
 TRAIN_HASHES_FILE = "train_hashes.npz"
 
 

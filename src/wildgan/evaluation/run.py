@@ -22,8 +22,8 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
-from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
-                             trained_gray_share, trained_kind)
+from ..data.readers import (channel_warning, detect_format, is_pile, missing_run_data_error, same_data_source,
+                             single_class_text, trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
@@ -86,7 +86,7 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
 class _SaidOnly(str):
     """A message said to the user and not kept in eval.json's warnings: one whose words may go stale while the file
     stays (the note that data was not checked for a run's training images, because the run kept no train_hashes.npz:
-    a resume of the run writes one, and so does a later evaluation where rebuilding it is cheap, _rebuilt_train_hashes,
+    a resume of the run writes one, and so does a later evaluation where rebuilding it is cheap, rebuilt_train_hashes,
     while no eval.json of an earlier evaluation is written again). Nothing reads eval.json's warnings back (the report,
     the studies and the CLI do not), so it is not kept there at all."""
 
@@ -97,13 +97,13 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
     that the run keeps: data.splits.read_train_hashes): a pile run evaluated on labelled copies of its pile. Their
     scores are of images the networks saw, and the AUC over them is not one of new images. A run without those
     checksums (trained before they were kept) has them made from its training images rebuilt, where that is cheap
-    beside the evaluation (_rebuilt_train_hashes); otherwise one short line says that the data was not checked, and
+    beside the evaluation (rebuilt_train_hashes); otherwise one short line says that the data was not checked, and
     why, at every evaluation of such a run (not once per run: see below)."""
     if not len(split.test_x):
         return
     trained = read_train_hashes(run_dir, recorded)
     if trained is None:
-        trained, why = _rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
+        trained, why = rebuilt_train_hashes(run_dir, cfg, recorded, len(split.test_x))
         if trained is None:
             # said each time, not remembered in the run folder as said once: the check is of the data evaluated, which
             # may be other data each time, and a clean check says nothing. Said once, a later evaluation (of labelled
@@ -128,8 +128,8 @@ def _warn_training_images(split: AnomalySplit, run_dir: Path, cfg: RunConfig, re
 _ARRAY_FORMATS = ("npz", "unlabelled-npz", "cifar-batches", "unlabelled-cifar-batches")
 
 
-def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], n_scored: int
-                          ) -> tuple[np.ndarray | None, str]:
+def rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any], n_scored: int
+                         ) -> tuple[np.ndarray | None, str]:
     """The image_hashes of a run's training images, rebuilt from its data as training read it (the run's split.json
     `recorded`, its config `cfg`), for a run that keeps no train_hashes.npz (or one not of them); kept there for next
     time where the run folder takes it. Only where rebuilding costs little beside an evaluation that scores n_scored
@@ -166,10 +166,18 @@ def _rebuilt_train_hashes(run_dir: Path, cfg: RunConfig, recorded: dict[str, Any
     # every image the run's data holds is decoded again, not only its training images: the split is drawn from them
     # all (split.json's n_read counts them, a labelled set's test images and those of neither split too)
     n_read = recorded.get("n_read", recorded.get("n_train"))
+    fmt = recorded.get("format")
+    if fmt is None and recorded.get("detector_input"):
+        # a Detector.fit's split.json records no format: its file's, by the readers' rule, so that a fit on an .npz
+        # is rebuilt as cheaply as a `wildgan train` run on it (it was said to need its images decoded again)
+        try:
+            fmt = detect_format(Path(src))
+        except (WildganError, OSError):
+            fmt = None
     # (an archive's read writes its decoded cache, which every later read loads instead of decoding: counted by its
     # images, a run on a .tar.gz was said to need them decoded again, and was not checked, where the check was a load)
-    if recorded.get("format") not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
-            not (recorded.get("format") == "folder-tar" and reads_decoded_cache(data)):
+    if fmt not in _ARRAY_FORMATS and not (isinstance(n_read, int) and n_read <= n_scored) and \
+            not (fmt == "folder-tar" and reads_decoded_cache(data)):
         if not isinstance(n_read, int):
             return None, f"{kept}, and rebuilding it would decode the images of the run's data again, how many " \
                          f"split.json does not say"
