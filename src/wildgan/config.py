@@ -1399,7 +1399,20 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
         # a command's user is told of the option too (`wildgan train --config`: a flag beside it changes it)
         setting = (f" (the {refused.flag} setting)" if refused.setting and refused.flag and in_cli()
                    and refused.setting not in replaced else "")
-        raise ConfigError(f"{path}: {refused}{setting}") from None
+        raise ConfigError(f"{path}: {refused}{setting}{_untrained_encoder_file_words(refused, replaced)}") from None
+
+
+def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> str:
+    """What run_config_in adds where `refused` is the file's own encoder_loss none with method wildgan
+    (refuse_untrained_encoder; none is taken everywhere else): such a file is an earlier wildgan's run's, and its
+    reader is told that run had no trained encoder and how to train one from the file, not only that the value is
+    wrong (which read as a typo in a file wildgan wrote itself). '' for any other refusal."""
+    if refused.setting != "train.encoder_loss" or refused.value != "none" or "train.encoder_loss" in replaced:
+        return ""               # (a none typed beside the file is the command line's, refused in its own words)
+    how = ("--encoder-loss image beside the file trains one (d_I, the method's; latent, d_z, its ablation)" if in_cli()
+           else "a training from it needs train.encoder_loss image (d_I) or latent (d_z), in a copy of the file")
+    return (": the file's run was trained without an encoder (which an earlier wildgan took), so its scores came "
+            f"from an untrained one; {how}")
 
 
 def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:
