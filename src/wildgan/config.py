@@ -1411,7 +1411,7 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
                    and refused.setting not in replaced else "")
         # (its setting's parts kept, as read_run_config keeps them: the words name the file already, which
         # cli.config_args._said_with_config leaves as they are, and a caller that names the setting reads them)
-        raise in_file(path, refused, setting) from None
+        raise in_file(path, refused, setting + _untrained_encoder_file_words(refused, replaced)) from None
 
 
 def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
@@ -1421,6 +1421,19 @@ def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
     user gave it, or takes a typed flag's value for it, found none."""
     return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
                        flag=e.flag, problem=e.problem, value=e.value, settings=e.settings)
+
+
+def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> str:
+    """What run_config_in adds where `refused` is the file's own encoder_loss none with method wildgan
+    (refuse_untrained_encoder; none is taken everywhere else): such a file is an earlier wildgan's run's, and its
+    reader is told that run had no trained encoder and how to train one from the file, not only that the value is
+    wrong (which read as a typo in a file wildgan wrote itself). '' for any other refusal."""
+    if refused.setting != "train.encoder_loss" or refused.value != "none" or "train.encoder_loss" in replaced:
+        return ""               # (a none typed beside the file is the command line's, refused in its own words)
+    how = ("--encoder-loss image beside the file trains one (d_I, the method's; latent, d_z, its ablation)" if in_cli()
+           else "a training from it needs train.encoder_loss image (d_I) or latent (d_z), in a copy of the file")
+    return (": the file's run was trained without an encoder (which an earlier wildgan took), so its scores came "
+            f"from an untrained one; {how}")
 
 
 def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:

@@ -644,7 +644,19 @@ class Detector:
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def _validate(self) -> None:
+    def _trained_without_encoder(self) -> bool:
+        """Whether the fitted networks are of method wildgan without an encoder (config.untrained_encoder), as an
+        earlier wildgan trained them and from_run / load read them."""
+        from .config import untrained_encoder
+
+        model = getattr(self, "model_", None)
+        return model is not None and untrained_encoder(model.cfg)
+
+    def _validate(self, *, training: bool = False) -> None:
+        """Refuse a bad parameter, in the Detector's words. training: before fit trains. Method wildgan without an
+        encoder is refused there always; elsewhere it is taken where it is what the fitted networks were trained
+        with (an earlier wildgan's run or Detector, read by from_run or load), which set_params of a scoring
+        parameter and set_threshold must not then refuse."""
         t = getattr(self, "threads", None)
         if t is not None and not (_is_whole(t) and t >= 0):
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
@@ -718,15 +730,23 @@ class Detector:
             # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
             if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
                 raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
-        if self.encoder_loss not in ("image", "latent") and (self.encoder_loss != "none" or self.method == "wildgan"):
+        # (none under method wildgan is taken outside a training where the fitted networks were trained so: an
+        # earlier wildgan's run or Detector, read by from_run or load, whose scoring parameters still change)
+        untrained = self.encoder_loss == "none" and self._trained_without_encoder()
+        if self.encoder_loss not in ("image", "latent") and (self.encoder_loss != "none" or self.method == "wildgan") \
+                and (training or not untrained):
             # (none, no encoder, is taken where it changes nothing: f-AnoGAN and the latent search train no E of
             # this kind; the wildgan method scores with its E.) The method is named, since it decides what is taken:
             # 'none' was refused without it, which read as a wrong value to a caller who had changed only the method
             # (set_params(method='wildgan') on a search Detector), and a typo under fanogan was not told none is taken
             if self.method == "wildgan":
+                # a Detector read from an earlier wildgan's run or file is told where its 'none' came from: its
+                # caller never typed it
+                read = (" (the setting its networks were trained with, by an earlier wildgan: their encoder was "
+                        "never trained; set_params(encoder_loss='image') before fit trains one)" if untrained else "")
                 raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z) with method='wildgan', whose "
                                   f"scores need its encoder (none, no encoder, is for method='fanogan' or "
-                                  f"'search'), got {self.encoder_loss!r}")
+                                  f"'search'), got {self.encoder_loss!r}{read}")
             raise ConfigError(f"encoder_loss must be image (d_I), latent (d_z) or none with method={self.method!r}, "
                               f"which trains no such encoder (the setting is unused there), got "
                               f"{self.encoder_loss!r}")
@@ -806,7 +826,7 @@ class Detector:
         records their count and a checksum of their pixels); a fit without run_dir trains in a temporary folder that
         an interruption removes, unless it came as training ended (TrainingInterrupted.complete: the networks are
         saved, the folder is kept and named, and fit(X, resume=True) there finishes the fit)."""
-        self._validate()
+        self._validate(training=True)
         # the run's log.txt, placed once the run folder is chosen (after the images are read: their warnings are
         # held for it), with every wildgan warning the fit gives, as a CLI run's log has
         run_log = RunLog()
@@ -1789,11 +1809,12 @@ class Detector:
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
                   resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
-                  encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
+                  encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
                   latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
                   verbose=verbose)
+        det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
@@ -1822,7 +1843,6 @@ class Detector:
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
                                      progress=verbose, skip_bad=skip_bad, skip_option=API_SKIP_BAD)
         scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
-        det.model_ = model
         det.run_dir_ = run_dir
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size

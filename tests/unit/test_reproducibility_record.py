@@ -836,6 +836,34 @@ def test_the_data_layer_names_the_training_score_caches_as_scoring_writes_them(t
     assert TRAIN_SCORE_CSVS == tuple(cache_paths(tmp_path, m)[0].name for m in ("mixed", "isolated"))
 
 
+@pytest.mark.parametrize("batch_mode", ["mixed", "isolated"])
+def test_a_training_score_cache_written_by_scoring_gives_cached_fit_ids_fit_s_ids(tmp_path, batch_mode) -> None:
+    # the round trip of the format data.train_score_files holds for both layers: what scoring's writer writes, the
+    # data layer's reader of the ids reads back whole, ids the CSV must quote included (a comma, a quote, a line break,
+    # a carriage return, which a read with universal newlines turned into a line break, a name that is not valid
+    # UTF-8); a cache of other ids, or cut short, is not taken for fit's
+    from types import SimpleNamespace
+
+    from wildgan.data.splits import cached_fit_ids, ids_sha256
+    from wildgan.scoring.train_scores import cache_paths, read_train_scores, write_train_scores
+
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    model = SimpleNamespace(cfg=cfg, meta={"sha256": "0" * 64}, source=str(tmp_path / "network-final.json"), lod=0)
+    ids = [str(tmp_path / "pile" / n) for n in ("a.png", "b,c.png", 'say "d".png', "e\nf.png", "h\ri.png",
+                                                "g\udcff.png")]
+    scores = {"a": np.arange(len(ids), dtype=np.float64) / 3, "L_n": np.ones(len(ids))}
+    write_train_scores(tmp_path, model, ids, scores, batch_mode)
+    info = {"n_train": len(ids), "train_ids_sha256": ids_sha256(ids)}
+    csv_path = cache_paths(tmp_path, batch_mode)[0]
+    assert cached_fit_ids(tmp_path, info) == (ids, csv_path)
+    back = read_train_scores(tmp_path, model, batch_mode, ids=ids)         # (and scoring reads it back as it wrote it)
+    assert back is not None and np.array_equal(back["a"], scores["a"])
+    assert cached_fit_ids(tmp_path, {**info, "train_ids_sha256": ids_sha256(ids[::-1])}) is None
+    assert cached_fit_ids(tmp_path, {**info, "n_train": len(ids) + 1}) is None
+    csv_path.write_bytes(csv_path.read_bytes()[:-3])                        # (cut short, in the last number)
+    assert cached_fit_ids(tmp_path, info) is None
+
+
 def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):
     """A Detector.fit of an earlier wildgan on a folder recorded dataset 'auto' (and no train_order). `wildgan train
     --resume` reads the run's config as that fit read its data ('unlabelled', with a note), and then refused its own

@@ -64,6 +64,9 @@ from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet,
 from .readers import (data_source_path, default_sample_path, folder_class_names, has_decoded_cache, listed_labels,
                       load_dataset, protocol_on_pile_error, resolve_data_root, single_class_text, trained_gray_share)
 from .source_identity import complete_identity, known_for, quick_identity
+# (a run's training-score caches, whose rows are the training images under their ids: a Detector.fit run of a wildgan
+# before fit_ids.json holds fit's ids there alone; the format is scoring's writer's, shared through this module)
+from .train_score_files import TRAIN_SCORE_CSVS, TrainScoreTableError, read_train_score_text, split_train_score_table
 from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, count_gray_held, gray_pixels, next_pow2,
                          permute_rows, rotate_batch)
 
@@ -1390,31 +1393,16 @@ def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | 
     return ids, cwd if isinstance(cwd, str) else None
 
 
-# The training-score caches of a run (scoring.train_scores.cache_paths: the mixed protocol's, then the isolated
-# one's), whose rows are the training images under their ids: a Detector.fit run of a wildgan before fit_ids.json
-# holds fit's ids there alone. Named here, in the data layer, for the resume (training) that must keep those ids
-# before it replaces them; a test checks the names against cache_paths'
-TRAIN_SCORE_CSVS = ("train_scores.csv", "train_scores-isolated.csv")
-
-
 def _cached_ids(path: Path, n: int) -> list[str] | None:
-    """The ids column of a training-score cache as scoring.train_scores writes it (a header `id,SCORE,...`, one
-    row of n per image, every line ended), or None where the file cannot be read or is not of that shape (missing,
-    cut short, another row count). Its scores are not read: only its ids, which the caller takes for fit's only
-    where they match split.json's checksum of them."""
-    import csv
-    import io
-
+    """The ids column of a training-score cache as scoring.train_scores writes it (the layout of train_score_files,
+    which its writer and reader share: a header `id,SCORE,...`, one row of n per image, every line ended), or None
+    where the file cannot be read or is not of that shape (missing, cut short, another row count). Its scores are not
+    read: only its ids, which the caller takes for fit's only where they match split.json's checksum of them."""
     try:
-        # (as atomic_write_text wrote it: a file name that is not valid UTF-8 comes back as the str it was written from)
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        table = list(csv.reader(io.StringIO(text, newline="")))
-    except (OSError, csv.Error):
+        _, rows = split_train_score_table(read_train_score_text(path))
+    except (OSError, TrainScoreTableError):
         return None
-    if not text.endswith("\n") or not table or len(table[0]) < 2 or table[0][0] != "id":
-        return None
-    rows = table[1:]
-    if len(rows) != n or any(len(r) != len(table[0]) for r in rows):
+    if len(rows) != n:
         return None
     return [r[0] for r in rows]
 

@@ -22,12 +22,12 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from ..config import SQUARE_OLD_NAMES, as_typed
+# (the files' names and the CSV's layout, shared with the data layer's reader of its ids, splits.cached_fit_ids)
+from ..data.train_score_files import (ID_COLUMN, TrainScoreTableError, read_train_score_text, split_train_score_table,
+                                      train_score_header, train_score_names)
 from ..errors import DataError, HeldWarning, WildganError, skip_bad_option, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-
-TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
-TRAIN_SCORES_KEY = "train_scores.json"
 
 
 def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, Any]:
@@ -72,9 +72,8 @@ def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] =
 
 
 def cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
-    if batch_mode == "isolated":
-        return run_dir / "train_scores-isolated.csv", run_dir / "train_scores-isolated.json"
-    return run_dir / TRAIN_SCORES_CSV, run_dir / TRAIN_SCORES_KEY
+    csv_name, key_name = train_score_names(batch_mode)
+    return run_dir / csv_name, run_dir / key_name
 
 
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
@@ -92,7 +91,7 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     names = list(scores)
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["id"] + names)
+    w.writerow(train_score_header(names))
     for i, id_ in enumerate(ids):
         w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -109,33 +108,16 @@ class _Damaged(Exception):
 def _read_scores_csv(path: Path, n: int, key_name: str) -> tuple[list[str], dict[str, np.ndarray]]:
     """A train_scores*.csv as write_train_scores writes it -> (ids, {score: float64 [n]}), or _Damaged saying what
     is wrong with it (a line cut short, a field that is not a number, rows missing against its key's count n)."""
-    import csv
-    import io
-
-    # (as atomic_write_text wrote it: a file name that is not valid UTF-8 comes back as the str it was written from)
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    if not text:
-        raise _Damaged("empty, not even its header line")
-    if not text.endswith("\n"):
-        # the writer ends every line, the last too: a file cut anywhere but at a line's end (a copy stopped, a disk
-        # full) says so here, also where the cut leaves a shorter number that still reads as one
-        raise _Damaged("cut short: its last line ends without a line break")
+    text = read_train_score_text(path)
     try:
-        table = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        raise _Damaged(f"not a readable CSV ({e})") from None
-    header, rows = table[0], table[1:]
-    if len(header) < 2 or header[0] != "id":
-        # (what the file holds, as typed there: as_typed, as the CLI's and config's errors quote a value)
-        raise _Damaged(f"its header line {as_typed(','.join(header))} is not id followed by the score columns")
-    for i, r in enumerate(rows):
-        if len(r) != len(header):
-            raise _Damaged(f"line {i + 2} has {len(r)} fields where the header has {len(header)}")
+        header, rows = split_train_score_table(text)         # (as the data layer's reader of the ids checks it)
+    except TrainScoreTableError as e:
+        raise _Damaged(str(e)) from None
     if len(rows) != n:
         raise _Damaged(f"{len(rows)} row{'s' if len(rows) != 1 else ''}, where its key {key_name} records {n}")
     scores = {}
     for j, name in enumerate(header):
-        if name in ("id", "label"):
+        if name in (ID_COLUMN, "label"):
             continue
         col = np.empty(len(rows), np.float64)
         for i, r in enumerate(rows):

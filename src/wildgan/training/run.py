@@ -59,6 +59,7 @@ from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
 from ..data.source_identity import restore_advice, source_replaced
+from ..data.train_score_files import TRAIN_SCORE_FILES
 from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order,
                            keep_cached_fit_ids_before_resume, keep_channels_origin, keep_fit_ids, keep_fit_record,
                            names_files, other_images_read, resolve_classes, square_fit, training_record, write_fit_ids,
@@ -127,7 +128,7 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
                "test_search.npz", "report",
-               "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json",
+               *TRAIN_SCORE_FILES,          # the training-score caches (data.train_score_files)
                "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
                "fit_ids.json",              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
                "train_hashes.npz")          # each training image's checksum (data.splits.TRAIN_HASHES_FILE)
@@ -1533,19 +1534,14 @@ def _run_finished(cfg: RunConfig, run_dir: Path) -> bool:
     return False
 
 
-# the run's training-score caches (scoring.train_scores.cache_paths), each key file before its rows: the key marks a
-# cache as complete
-_TRAIN_SCORE_FILES = ("train_scores.json", "train_scores.csv",
-                      "train_scores-isolated.json", "train_scores-isolated.csv")
-
-
 def _drop_training_scores(run_dir: Path, log: Callable[[str], None]) -> None:
     """Remove the run's training-score caches when a resume goes on with training images whose pixels are not the
     ones split.json recorded (another decoder or reader, or no record of them): the caches' keys name the weights,
     score protocol and data config, not the pixels, so a finished run's resume (the same weights) would keep scores
     of the old pixels beside a split.json of the new ones. Removed, its training images are scored again."""
     gone = []
-    for name in _TRAIN_SCORE_FILES:
+    # (each key file before its rows: the key marks a cache as complete, data.train_score_files.TRAIN_SCORE_FILES)
+    for name in TRAIN_SCORE_FILES:
         path = run_dir / name
         if path.is_file():
             path.unlink()

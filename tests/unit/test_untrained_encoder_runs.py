@@ -1,0 +1,131 @@
+"""A run an earlier wildgan trained with method wildgan and no encoder (train.encoder_loss none): read back as what it
+is (Detector.from_run's parameters say none, and its scoring parameters can still be changed), while training one
+again is refused in words that say where the none came from and how to train an encoder instead."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from wildgan.errors import ConfigError, WildganWarning
+
+
+@pytest.fixture
+def untrained_encoder_run(tmp_path: Path) -> Path:
+    """A tiny fitted run whose config.json is then made to say encoder_loss none (what an earlier wildgan's
+    Detector(encoder_loss='none').fit wrote; the networks' weights do not matter here)."""
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    run = tmp_path / "old-run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 run_dir=str(run)).fit(x)
+    whole = json.loads((run / "config.json").read_text())
+    assert whole["method"] == "wildgan"
+    whole["train"]["encoder_loss"] = "none"
+    (run / "config.json").write_text(json.dumps(whole))
+    (run / "config.yaml").write_text(yaml.safe_dump(whole, sort_keys=False))
+    return run
+
+
+def test_from_run_of_a_run_without_an_encoder_says_so_in_its_params(untrained_encoder_run: Path) -> None:
+    # from_run turned the run's none into 'image': get_params said the networks had a trained encoder, and a save of
+    # the Detector wrote that too
+    from wildgan import Detector
+    from wildgan.config import UNTRAINED_ENCODER_SAID
+
+    UNTRAINED_ENCODER_SAID.clear()
+    with pytest.warns(WildganWarning, match="trained without an encoder"):
+        det = Detector.from_run(untrained_encoder_run, device="cpu", threshold="contamination")
+    assert det.get_params()["encoder_loss"] == "none"
+    # the Detector does not refuse itself: its scoring parameters and threshold still change
+    det.set_params(lam=0.5)
+    det.set_threshold("mad")
+    assert det.threshold == "mad" and det.lam == 0.5
+    assert len(det.decision_function(np.zeros((4, 8, 8), np.uint8))) == 4
+    # saved, it is loaded as what it is (an earlier wildgan's saved Detector(encoder_loss='none') alike), and its
+    # scoring parameters change there too (set_params(lam=) was refused as if it asked for a training without E)
+    with pytest.warns(WildganWarning, match="trained without an encoder"):
+        back = Detector.load(det.save(untrained_encoder_run.parent / "saved"))
+    assert back.get_params()["encoder_loss"] == "none"
+    back.set_params(lam=0.25)
+    # a refit is refused before anything is trained, in words that say where none came from and what trains an E
+    with pytest.raises(ConfigError) as e:
+        det.fit(np.zeros((8, 8, 8), np.uint8))
+    msg = str(e.value)
+    assert "got 'none'" in msg and "trained with, by an earlier wildgan" in msg, msg
+    assert "set_params(encoder_loss='image')" in msg, msg
+    # ... which is so
+    det.set_params(encoder_loss="image")
+    det._validate(training=True)
+
+
+def test_a_fresh_detector_with_none_is_refused_as_before() -> None:
+    # the words about an earlier wildgan's networks are for a Detector read from one, not for a caller's own none
+    from wildgan import Detector
+
+    with pytest.raises(ConfigError) as e:
+        Detector(encoder_loss="none", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(np.zeros((8, 8, 8), np.uint8))
+    assert str(e.value).endswith("got 'none'"), str(e.value)
+
+
+def test_train_config_of_a_run_without_an_encoder_says_so_and_encoder_loss_image_beside_it_trains_one(
+        tmp_path: Path, capsys) -> None:
+    # `wildgan train --config OLDRUN/config.yaml` was refused with the general words (train.encoder_loss must be
+    # image or latent, got 'none'), as if wildgan's own file held a typo: nothing said its run had no trained encoder
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--device", "cpu", "--threads", "1",
+                 "--out", str(tmp_path / "unused"), "--dry-run"]) == 0, capsys.readouterr().err
+    whole = json.loads(capsys.readouterr().out)
+    whole["train"]["encoder_loss"] = "none"          # (what an earlier Detector(encoder_loss='none').fit wrote)
+    whole["train"]["log_every"] = 1                  # (a stats row per iteration: E's loss is in it where E trains)
+    old = tmp_path / "old-run"
+    old.mkdir()
+    (old / "config.yaml").write_text(yaml.safe_dump(whole, sort_keys=False))
+    new = tmp_path / "new"
+    assert main(["train", "--config", str(old / "config.yaml"), "--out", str(new)]) == 2
+    err = capsys.readouterr().err
+    assert f"{old / 'config.yaml'}: train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan" in err
+    assert "(the --encoder-loss setting): the file's run was trained without an encoder" in err, err
+    assert "--encoder-loss image beside the file trains one" in err, err
+    assert not new.exists()
+    # ... which it does: the new run's config says image, and its encoder trained (E's loss in every stats row)
+    assert main(["train", "--config", str(old / "config.yaml"), "--encoder-loss", "image", "--out", str(new)]) == 0, \
+        capsys.readouterr().err
+    assert yaml.safe_load((new / "config.yaml").read_text())["train"]["encoder_loss"] == "image"
+    rows = [json.loads(line) for line in (new / "stats.jsonl").read_text().splitlines()]
+    assert rows and all("E/loss" in r for r in rows), rows
+    # a none typed beside the file is the command line's own, not the file's run's
+    assert main(["train", "--config", str(old / "config.yaml"), "--encoder-loss", "none",
+                 "--out", str(tmp_path / "other"), "--dry-run"]) == 2
+    assert "the file's run" not in capsys.readouterr().err
+
+
+def test_the_words_of_a_run_config_without_an_encoder_outside_the_cli(tmp_path: Path) -> None:
+    # replay_run / run_config_file: no flag to type, so the file's setting is named instead
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, run_config_file, \
+        write_run_config
+
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    write_run_config(cfg, tmp_path)
+    whole = json.loads((tmp_path / "config.json").read_text())
+    whole["train"]["encoder_loss"] = "none"
+    (tmp_path / "config.json").write_text(json.dumps(whole))
+    with pytest.raises(ConfigError, match=r"config\.json: train\.encoder_loss must be .*got 'none': the file's run "
+                                          r"was trained without an encoder .* needs train\.encoder_loss image \(d_I\) "
+                                          r"or latent \(d_z\), in a copy of the file$"):
+        run_config_file(tmp_path / "config.json")
