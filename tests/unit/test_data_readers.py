@@ -998,6 +998,76 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10
 
 
+
+def test_a_root_holding_only_a_download_s_leftovers_holds_no_data_set(monkeypatch, tmp_path):
+    """$WILDGAN_DATA without the folder --dataset names, holding only what a CIFAR-10 download leaves (a
+    cifar-10-batches-py cut short that it moved aside, a killed call's .tmp-cifar10-* unpack and partial download):
+    _holds_data counted the batches inside them as data, so the root was read as a class tree and refused a folder
+    the user never meant as a class. The readers skip those names (download.is_cifar_download_leftover), and so
+    does _holds_data: the error says the data set is missing and how to fetch it."""
+    from wildgan.data import download as dl
+
+    root = tmp_path / "data"
+    aside = root / dl._cifar_aside_name("20261205-120000", 2)
+    unpack = root / ".tmp-cifar10-abc" / "cifar-10-batches-py"
+    for d in (aside, unpack):
+        d.mkdir(parents=True)
+        (d / "data_batch_1").write_bytes(b"batch")
+    save(aside / "x.png", np.zeros((4, 4, 3), np.uint8))          # (an image the user left there is no data set)
+    partial = root / ".cifar-10-python.tar.gz.xyz.tmp"
+    partial.write_bytes(b"part")
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("x")
+    assert all(dl.is_cifar_download_leftover(p.name) for p in (aside, unpack.parent, partial))
+    monkeypatch.setenv("WILDGAN_DATA", str(root))
+    for dataset, fetch in (("cifar10", r" \(with download=True to fetch CIFAR-10 there"), ("mnist", "$")):
+        with pytest.raises(DataError, match=rf"dataset='{dataset}' finds no .*data/{dataset}, and .*data holds no data "
+                                            rf"set itself \(no image, .npz or archive files in it\).*{fetch}"):
+            resolve_data_root(None, dataset)
+    save(root / "notes" / "0.png", np.zeros((4, 4), np.uint8))    # a class folder of images: the root is the data set
+    assert resolve_data_root(None, "mnist") == root
+
+
+def test_holds_data_stops_at_the_first_data_file_whatever_the_file_system_s_order(monkeypatch, tmp_path):
+    """_holds_data answers yes at the first data file of a top-down walk in sorted order: a data set's tree beside
+    many other folders is not walked through them first. The file system here lists each folder in reverse order
+    (any order is a file system's to choose), which made the walk enter every other folder before the data's."""
+    from wildgan.data import readers
+
+    save(tmp_path / "a" / "0.png", np.zeros((4, 4), np.uint8))
+    for i in range(20):
+        (tmp_path / f"z{i:02d}" / "deep" / "deeper").mkdir(parents=True)
+    (tmp_path / ".cache" / "many").mkdir(parents=True)
+    listed: list[str] = []
+    real = os.scandir
+
+    class Reversed:
+        """An os.scandir iterator listing the folder in reverse name order, counted."""
+
+        def __init__(self, path):
+            listed.append(os.fspath(path))
+            with real(path) as it:
+                self.entries = iter(sorted(it, key=lambda e: e.name, reverse=True))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.entries)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(os, "scandir", lambda path=".": Reversed(path))
+    assert readers._holds_data(tmp_path)
+    assert len(listed) <= 2, listed                                # the root, then a/ (not z00/ ... nor .cache/)
+
 # ------------------------------------------------------------------------------------------------ load_images
 def test_chula_rbc12_folder_with_its_download_zip_beside_the_npz_takes_the_npz(monkeypatch, tmp_path):
     """$WILDGAN_DATA/chula-rbc12/ holding the prepared .npz and the original download (a zip of smear photos) took

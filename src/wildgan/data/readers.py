@@ -144,10 +144,16 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
 
 
 def _holds_data(root: Path) -> bool:
-    """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches);
-    stops at the first (a data set's own tree answers at once)."""
+    """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches),
+    among the files the readers read: walked as walk_data_folder walks a data folder, so what they skip is skipped
+    here too (hidden entries, a CIFAR-10 download's leftovers, wildgan runs and studies: _skipped_dir). Why: a root
+    holding only a cifar-10-batches-py a download moved aside (or a killed download's .tmp-cifar10-* unpack) was
+    said to hold data, and was then read as a class tree that refused a folder the user never meant as a class,
+    where the error below says what is missing. The walk is top-down in sorted order and stops at the first hit, so
+    a data set's own tree answers after a folder or two, whatever the file system's order or what hides beside it."""
     return any(_is_image_file(q) or q.suffix.lower() == ".npz" or q.name == "data_batch_1" or is_archive(q)
-               for q in root.rglob("*") if q.is_file())
+               for dirpath, names in walk_data_folder(root) for q in (Path(dirpath) / f for f in names)
+               if q.is_file())
 
 
 def under_data_root(path: str | Path) -> Path:
