@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from wildgan.data import default_sample_path, load_dataset, load_images, resolve_data_root
+from wildgan.data import default_sample_path, load_dataset, load_images, readers, resolve_data_root
 from wildgan.data.dataset_files import CIFAR10_CLASSES, restricted_unpickle
 from wildgan.data.image_decode import read_image
 from wildgan.errors import ConfigError, DataError, WildganError
@@ -487,6 +487,57 @@ def test_a_damaged_decoded_cache_is_not_counted_as_one_to_load(tmp_path, monkeyp
     load_dataset(tgz)
     assert reads_decoded_cache(dc)
 
+
+def _decoded_cache_of_a_tar(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """(a tar of a train/test tree, its one decoded cache, whole), in a cache of the test's own."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)
+    (f,) = (tmp_path / "cache").glob("*.decoded-*.npz")
+    return tgz, f
+
+
+def _rewrite_zip(f: Path, drop: str = "", add: dict[str, bytes] | None = None) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(f) as zf:
+        members = {m.filename: zf.read(m) for m in zf.infolist()}
+    with zipfile.ZipFile(f, "w") as zf:
+        for name, data in {**members, **(add or {})}.items():
+            if name != drop:
+                zf.writestr(name, data)
+
+
+@pytest.mark.parametrize("key", readers._DECODED_KEYS + readers._DECODED_TEST_KEYS)
+def test_a_decoded_cache_missing_any_one_array_it_needs_is_not_whole_and_is_decoded_again(tmp_path, monkeypatch,
+                                                                                          key):
+    """Each array of the one definition of what a decoded cache needs (_DECODED_KEYS, and _DECODED_TEST_KEYS in a
+    cache with a test set): a cache without it is found not whole by the look that reads no pixels
+    (_decoded_cache_loads) and by the load itself, which agree, and the read decodes again. A cache missing x_test
+    alone was taken for one without a test set: whole to the look, and loaded without the test images."""
+    tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+    _rewrite_zip(f, drop=f"{key}.npy")
+    assert not readers._decoded_cache_loads(f)
+    assert readers._load_decoded(f) is None
+    train, test, _ = load_dataset(tgz)
+    assert len(train) == 6 and test is not None and len(test) == 4
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None      # (written again, whole)
+
+
+def test_an_array_added_to_what_a_decoded_cache_needs_is_needed_by_the_load_too(tmp_path, monkeypatch):
+    """The look at a decoded cache and its load need the same arrays, by one definition: the completeness check
+    kept a list of its own beside the keys the load read, which one change could leave stale."""
+    import io
+
+    _, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    monkeypatch.setattr(readers, "_DECODED_KEYS", readers._DECODED_KEYS + ("extra_train",))
+    assert not readers._decoded_cache_loads(f)
+    assert readers._load_decoded(f) is None
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(3, np.int64))
+    _rewrite_zip(f, add={"extra_train.npy": buf.getvalue()})
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
 
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
