@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from wildgan.data import default_sample_path, load_dataset, load_images, resolve_data_root
+from wildgan.data import default_sample_path, load_dataset, load_images, readers, resolve_data_root
 from wildgan.data.dataset_files import CIFAR10_CLASSES, restricted_unpickle
 from wildgan.data.image_decode import read_image
 from wildgan.errors import ConfigError, DataError, WildganError
@@ -487,6 +487,57 @@ def test_a_damaged_decoded_cache_is_not_counted_as_one_to_load(tmp_path, monkeyp
     load_dataset(tgz)
     assert reads_decoded_cache(dc)
 
+
+def _decoded_cache_of_a_tar(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """(a tar of a train/test tree, its one decoded cache, whole), in a cache of the test's own."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)
+    (f,) = (tmp_path / "cache").glob("*.decoded-*.npz")
+    return tgz, f
+
+
+def _rewrite_zip(f: Path, drop: str = "", add: dict[str, bytes] | None = None) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(f) as zf:
+        members = {m.filename: zf.read(m) for m in zf.infolist()}
+    with zipfile.ZipFile(f, "w") as zf:
+        for name, data in {**members, **(add or {})}.items():
+            if name != drop:
+                zf.writestr(name, data)
+
+
+@pytest.mark.parametrize("key", readers._DECODED_KEYS + readers._DECODED_TEST_KEYS)
+def test_a_decoded_cache_missing_any_one_array_it_needs_is_not_whole_and_is_decoded_again(tmp_path, monkeypatch,
+                                                                                          key):
+    """Each array of the one definition of what a decoded cache needs (_DECODED_KEYS, and _DECODED_TEST_KEYS in a
+    cache with a test set): a cache without it is found not whole by the look that reads no pixels
+    (_decoded_cache_loads) and by the load itself, which agree, and the read decodes again. A cache missing x_test
+    alone was taken for one without a test set: whole to the look, and loaded without the test images."""
+    tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+    _rewrite_zip(f, drop=f"{key}.npy")
+    assert not readers._decoded_cache_loads(f)
+    assert readers._load_decoded(f) is None
+    train, test, _ = load_dataset(tgz)
+    assert len(train) == 6 and test is not None and len(test) == 4
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None      # (written again, whole)
+
+
+def test_an_array_added_to_what_a_decoded_cache_needs_is_needed_by_the_load_too(tmp_path, monkeypatch):
+    """The look at a decoded cache and its load need the same arrays, by one definition: the completeness check
+    kept a list of its own beside the keys the load read, which one change could leave stale."""
+    import io
+
+    _, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    monkeypatch.setattr(readers, "_DECODED_KEYS", readers._DECODED_KEYS + ("extra_train",))
+    assert not readers._decoded_cache_loads(f)
+    assert readers._load_decoded(f) is None
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(3, np.int64))
+    _rewrite_zip(f, add={"extra_train.npy": buf.getvalue()})
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
 
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
@@ -997,6 +1048,76 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)
     assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10
 
+
+
+def test_a_root_holding_only_a_download_s_leftovers_holds_no_data_set(monkeypatch, tmp_path):
+    """$WILDGAN_DATA without the folder --dataset names, holding only what a CIFAR-10 download leaves (a
+    cifar-10-batches-py cut short that it moved aside, a killed call's .tmp-cifar10-* unpack and partial download):
+    _holds_data counted the batches inside them as data, so the root was read as a class tree and refused a folder
+    the user never meant as a class. The readers skip those names (download.is_cifar_download_leftover), and so
+    does _holds_data: the error says the data set is missing and how to fetch it."""
+    from wildgan.data import download as dl
+
+    root = tmp_path / "data"
+    aside = root / dl._cifar_aside_name("20261205-120000", 2)
+    unpack = root / ".tmp-cifar10-abc" / "cifar-10-batches-py"
+    for d in (aside, unpack):
+        d.mkdir(parents=True)
+        (d / "data_batch_1").write_bytes(b"batch")
+    save(aside / "x.png", np.zeros((4, 4, 3), np.uint8))          # (an image the user left there is no data set)
+    partial = root / ".cifar-10-python.tar.gz.xyz.tmp"
+    partial.write_bytes(b"part")
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("x")
+    assert all(dl.is_cifar_download_leftover(p.name) for p in (aside, unpack.parent, partial))
+    monkeypatch.setenv("WILDGAN_DATA", str(root))
+    for dataset, fetch in (("cifar10", r" \(with download=True to fetch CIFAR-10 there"), ("mnist", "$")):
+        with pytest.raises(DataError, match=rf"dataset='{dataset}' finds no .*data/{dataset}, and .*data holds no data "
+                                            rf"set itself \(no image, .npz or archive files in it\).*{fetch}"):
+            resolve_data_root(None, dataset)
+    save(root / "notes" / "0.png", np.zeros((4, 4), np.uint8))    # a class folder of images: the root is the data set
+    assert resolve_data_root(None, "mnist") == root
+
+
+def test_holds_data_stops_at_the_first_data_file_whatever_the_file_system_s_order(monkeypatch, tmp_path):
+    """_holds_data answers yes at the first data file of a top-down walk in sorted order: a data set's tree beside
+    many other folders is not walked through them first. The file system here lists each folder in reverse order
+    (any order is a file system's to choose), which made the walk enter every other folder before the data's."""
+    from wildgan.data import readers
+
+    save(tmp_path / "a" / "0.png", np.zeros((4, 4), np.uint8))
+    for i in range(20):
+        (tmp_path / f"z{i:02d}" / "deep" / "deeper").mkdir(parents=True)
+    (tmp_path / ".cache" / "many").mkdir(parents=True)
+    listed: list[str] = []
+    real = os.scandir
+
+    class Reversed:
+        """An os.scandir iterator listing the folder in reverse name order, counted."""
+
+        def __init__(self, path):
+            listed.append(os.fspath(path))
+            with real(path) as it:
+                self.entries = iter(sorted(it, key=lambda e: e.name, reverse=True))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.entries)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(os, "scandir", lambda path=".": Reversed(path))
+    assert readers._holds_data(tmp_path)
+    assert len(listed) <= 2, listed                                # the root, then a/ (not z00/ ... nor .cache/)
 
 # ------------------------------------------------------------------------------------------------ load_images
 def test_chula_rbc12_folder_with_its_download_zip_beside_the_npz_takes_the_npz(monkeypatch, tmp_path):

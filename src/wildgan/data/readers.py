@@ -19,7 +19,7 @@ import re
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, ContextManager, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Collection, ContextManager, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -144,10 +144,16 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
 
 
 def _holds_data(root: Path) -> bool:
-    """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches);
-    stops at the first (a data set's own tree answers at once)."""
+    """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches),
+    among the files the readers read: walked as walk_data_folder walks a data folder, so what they skip is skipped
+    here too (hidden entries, a CIFAR-10 download's leftovers, wildgan runs and studies: _skipped_dir). Why: a root
+    holding only a cifar-10-batches-py a download moved aside (or a killed download's .tmp-cifar10-* unpack) was
+    said to hold data, and was then read as a class tree that refused a folder the user never meant as a class,
+    where the error below says what is missing. The walk is top-down in sorted order and stops at the first hit, so
+    a data set's own tree answers after a folder or two, whatever the file system's order or what hides beside it."""
     return any(_is_image_file(q) or q.suffix.lower() == ".npz" or q.name == "data_batch_1" or is_archive(q)
-               for q in root.rglob("*") if q.is_file())
+               for dirpath, names in walk_data_folder(root) for q in (Path(dirpath) / f for f in names)
+               if q.is_file())
 
 
 def under_data_root(path: str | Path) -> Path:
@@ -696,16 +702,35 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
 
+# the arrays of a decoded cache (_save_decoded) that _load_decoded reads with no fallback, and _decoded_cache_loads
+# looks for (a cache without one is decoded again), defined here once for both (_decoded_needed); the test set's
+# where the cache has one. The others (decode_stats, unread_train, ...) are read where present: an older wildgan's
+# cache has none
+_DECODED_KEYS = ("x_train", "y_train", "ids_train", "class_names", "skipped", "native_sides_train",
+                 "n_gray_files_train")
+_DECODED_TEST_KEYS = ("x_test", "y_test", "ids_test", "native_sides_test", "n_gray_files_test")
+
+
+def _decoded_needed(held: Collection[str]) -> tuple[str, ...]:
+    """The arrays a decoded cache holding the arrays `held` (their names) needs to load: the train set's, and the test
+    set's where it holds any of them. Why any: a cache missing x_test alone (damaged) was read as one without a test
+    set, its other test arrays ignored, and the data set came back without its test images."""
+    return _DECODED_KEYS + (_DECODED_TEST_KEYS if any(k in held for k in _DECODED_TEST_KEYS) else ())
+
+
 def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
     try:
         with np.load(path, allow_pickle=False) as z:
-            names = [str(c) for c in z["class_names"]]
-            skipped = json.loads(str(z["skipped"]))
-            # (a cache without the native sizes or the gray files' count, written by an older wildgan, is decoded
-            # again: KeyError below)
-            train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]],
-                             info={"native_sides": z["native_sides_train"].tolist() or None,
-                                   "n_gray_files": json.loads(str(z["n_gray_files_train"]))})
+            # the arrays read with no fallback are read by their one definition (_decoded_needed, which
+            # _decoded_cache_loads checks too): one missing (a cache by an older wildgan without the native sizes or
+            # the gray files' count, or a damaged one) is a KeyError here, and the cache is decoded again; one read
+            # below but left out of that definition would fail every load, not only the ones the check foresaw
+            a = {k: z[k] for k in _decoded_needed(z.files)}
+            names = [str(c) for c in a["class_names"]]
+            skipped = json.loads(str(a["skipped"]))
+            train = ImageSet(a["x_train"], a["y_train"].astype(np.int64), names, [str(i) for i in a["ids_train"]],
+                             info={"native_sides": a["native_sides_train"].tolist() or None,
+                                   "n_gray_files": json.loads(str(a["n_gray_files_train"]))})
             if "decode_stats" in z.files:     # (a cache by an older wildgan has none: its warnings are not repeated)
                 train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
             if "native_gray_train" in z.files:   # (nor this: unknown, so gray images are not assumed)
@@ -717,10 +742,10 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
             if "tiny_images_train" in z.files:
                 train.info["tiny_images"] = json.loads(str(z["tiny_images_train"]))
             test = None
-            if "x_test" in z.files:
-                test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
-                                info={"native_sides": z["native_sides_test"].tolist() or None,
-                                      "n_gray_files": json.loads(str(z["n_gray_files_test"]))})
+            if "x_test" in a:                 # (so all the test set's arrays are: _decoded_needed)
+                test = ImageSet(a["x_test"], a["y_test"].astype(np.int64), names, [str(i) for i in a["ids_test"]],
+                                info={"native_sides": a["native_sides_test"].tolist() or None,
+                                      "n_gray_files": json.loads(str(a["n_gray_files_test"]))})
                 if "unread_test" in z.files:
                     test.info["unread"] = json.loads(str(z["unread_test"]))
                 if "tiny_images_test" in z.files:
@@ -836,11 +861,6 @@ def has_decoded_cache(archive: str | Path, **opts: Any) -> bool:
     return tree is not None and any(_decoded_cache_loads(_cache_file(tree, x)) for x in (_native_opts(o), o))
 
 
-# the arrays _load_decoded reads from a decoded cache with no fallback (a cache without one is decoded again), the
-# test set's where the cache has one
-_DECODED_KEYS = ("x_train", "y_train", "ids_train", "class_names", "skipped", "native_sides_train",
-                 "n_gray_files_train")
-_DECODED_TEST_KEYS = ("x_test", "y_test", "ids_test", "native_sides_test", "n_gray_files_test")
 
 
 def _decoded_cache_loads(path: Path) -> bool:
@@ -858,8 +878,7 @@ def _decoded_cache_loads(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             members = {m.filename.removesuffix(".npy"): m for m in zf.infolist()}
-            needed = _DECODED_KEYS + (_DECODED_TEST_KEYS if "x_test" in members else ())
-            if not set(needed) <= set(members):
+            if not set(_decoded_needed(members)) <= set(members):
                 return False
             for m in members.values():
                 with zf.open(m) as f:
