@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -379,7 +380,8 @@ def test_a_typed_flag_s_value_is_read_without_the_data_variable(tmp_path, monkey
     assert (value_of("--total-kimg", "train.total_kimg"), value_of("--dataset", "data.dataset")) == (2.0, "npz")
 
 
-@pytest.mark.parametrize("how", ["config", "copied json", "resume"])
+@pytest.mark.parametrize("how", ["config", "run's json", "copied json", "resume", "resume, its config",
+                                 "resume, a flat config"])
 def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path, monkeypatch, capsys, how) -> None:
     # after set_from_config read it, the command read it again for the data config, the run config (each with the
     # options of the file alone, twice more), train's minibatch table and the replay's checks: nine times in all.
@@ -403,14 +405,28 @@ def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path,
     for module in (config, config_args, replay):
         monkeypatch.setattr(module, "load_config_file", counted)
     given = run / "config.yaml"
+    if how == "run's json":          # (the replay's check read it again as the run's config.json beside split.json)
+        given = run / "config.json"
+        (run / "split.json").write_text(json.dumps({"source": "sample"}))
     if how == "copied json":          # (away from its run: the replay's note that its images are not checked)
         given = tmp_path / "copy.json"
         given.write_text((run / "config.json").read_text())
-    argv = ["--out", str(run), "--resume"] if how == "resume" else ["--config", str(given), "--out",
-                                                                    str(tmp_path / "again")]
+    argv = ["--config", str(given), "--out", str(tmp_path / "again")]
+    if how.startswith("resume"):
+        # (--resume read config.yaml for its checks before the options are parsed, then set_from_config read it
+        # again for its values: a file saved in between gave the command one version's checks and another's
+        # settings. Beside it, its own config.yaml named another way, or another file, was read twice too)
+        argv = ["--out", str(run), "--resume"]
+        if how == "resume, its config":
+            argv += ["--config", f"{run}/./config.yaml"]
+        elif how == "resume, a flat config":
+            flat = tmp_path / "flat.yaml"
+            flat.write_text("lr: 0.002\n")
+            argv += ["--config", str(flat)]
     rc, out, err = _dry_run(capsys, *argv, "--total-kimg", "2")
     assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
     assert how != "copied json" or "has no split.json beside it" in err, err
-    # (--resume: resume_config reads it once more, as it finds the run's settings before the options are parsed; it
-    # read it three times)
-    assert reads.count(str(given)) == (2 if how == "resume" else 1), reads
+    assert how != "resume, a flat config" or out["train"]["lr"] == 0.002, out
+    read = [os.path.realpath(r) for r in reads]
+    assert read.count(os.path.realpath(given)) == 1, reads
+    assert how != "resume, a flat config" or read.count(os.path.realpath(flat)) == 1, reads

@@ -123,10 +123,34 @@ def _refuse_resuming_without_encoder(saved: Path, run: str,
     refuse_untrained_encoder(cfg, resumed=run)
 
 
-def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
+ConfigReader = Callable[[Path], dict[str, Any]]
+
+
+def config_reader() -> ConfigReader:
+    """load_config_file, once a file, for one command: `train --resume` reads RUN/config.yaml (and a --config given
+    beside it) before the options are parsed, and set_from_config reads the --config file that --resume adds; each
+    read on its own, a file saved between the two (a run's config.yaml rewritten, a file edited) gave the command
+    one version's checks and another's settings, a mix of two files. The same contents, then: a file named two ways
+    (RUN/./config.yaml, a link) is one file. A read that fails is not kept (the next one says its error again)."""
+    contents: dict[str, dict[str, Any]] = {}
+
+    def read(path: Path) -> dict[str, Any]:
+        key = os.path.realpath(path)
+        if key not in contents:
+            contents[key] = load_config_file(path)
+        return contents[key]
+
+    return read
+
+
+def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None,
+                  read: ConfigReader | None = None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
-    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
+    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later. read:
+    how the config files are read (config_reader), the one set_from_config is given after, so that the --config
+    file this returns is read once a command."""
+    read = config_reader() if read is None else read
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("--out")
@@ -141,14 +165,12 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
         # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
-    from functools import cache
-
     from ..data.readers import missing_run_data_error
 
-    @cache
     def saved_contents() -> dict[str, Any]:
-        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it)
-        return load_config_file(saved)
+        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it, and
+        # then set_from_config's values, which must be of the version these checks passed, not of one saved since)
+        return read(saved)
 
     def saved_args() -> dict[str, Any]:
         return config_file_to_args(saved, saved_contents())
@@ -165,7 +187,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
             data = saved_args().get("data")
-            if config_file_to_args(Path(known.config)).get("data") == data:
+            if config_file_to_args(Path(known.config), read(Path(known.config))).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
     from ..scoring.run import read_split_info
@@ -235,9 +257,11 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
                   f"that define another run than config.json's: make the two files say the same")
 
 
-def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None) -> None:
+def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None,
+                    read: ConfigReader = load_config_file) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
-    where the caller has read them already (load_config_file)."""
+    where the caller has read them already (load_config_file); read: how to read it otherwise (resume_config's
+    config_reader, which has read it already where --resume added it)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
@@ -246,7 +270,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
     path = Path(known.config)
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
     # options are parsed: config_contents)
-    d = load_config_file(path) if contents is None else contents
+    d = read(path) if contents is None else contents
     values = config_file_to_args(path, d)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
