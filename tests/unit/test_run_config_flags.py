@@ -430,3 +430,39 @@ def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path,
     read = [os.path.realpath(r) for r in reads]
     assert read.count(os.path.realpath(given)) == 1, reads
     assert how != "resume, a flat config" or read.count(os.path.realpath(flat)) == 1, reads
+
+
+@pytest.mark.parametrize("typed, said", [
+    ([], "train: total_kimg must be a positive number, got 0 (the --total-kimg setting)"),
+    (["--total-kimg", "0"], "--total-kimg must be a positive number, got 0")])
+def test_a_refusal_that_starts_with_the_config_file_s_name_is_still_worded_by_where_its_value_came_from(
+        tmp_path, monkeypatch, capsys, typed, said) -> None:
+    # _said_with_config told a refusal of the file itself by its words starting with the file's name: a flat file
+    # named `train` took every "train.total_kimg must be ..." for the file's own, and said it by the run config's
+    # field, neither the file's key nor the flag typed. The refusal of a file says so by a part (ConfigError.file)
+    monkeypatch.chdir(tmp_path)
+    Path("train").write_text(json.dumps({"total_kimg": 0}))
+    rc, _, err = _dry_run(capsys, "--config", "train", "--out", "r", *typed)
+    assert rc == 2 and err.strip().splitlines()[-1] == f"wildgan: error: {said}", err
+
+
+def test_a_run_config_file_s_refusal_reworded_is_still_left_as_it_is(tmp_path) -> None:
+    # a refusal of the file (config.in_file) whose words do not start with the file's name: matched by its text, it
+    # was taken for one of the options and, its parts kept, worded again as the typed flag's (which never gave it)
+    import argparse
+
+    from wildgan.cli.config_args import _said_with_config
+    from wildgan.config import run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    with pytest.raises(ConfigError) as e:
+        run_config_file(f)
+    got = e.value
+    got.args = (f"in {got}",)                         # (reworded, its parts kept: "in PATH: ...")
+    a = argparse.Namespace(typed={"config", "total_kimg"}, config=str(f), config_written=None)
+    assert _said_with_config(got, a, str(f)) is got
+    assert pickle.loads(pickle.dumps(got)).file == str(f)
+    # and one that is not of the file, though its words start with the file's name, is said as the flag's
+    other = ConfigError(f"{f}: total_kimg must be a positive number, got 0", setting="train.total_kimg",
+                        flag="--total-kimg", problem="must be a positive number", value=0)
+    assert str(_said_with_config(other, a, str(f))) == "--total-kimg must be a positive number, got 0"

@@ -258,7 +258,7 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
 
 
 def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None,
-                    read: ConfigReader = load_config_file) -> None:
+                    read: ConfigReader | None = None) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
     where the caller has read them already (load_config_file); read: how to read it otherwise (resume_config's
     config_reader, which has read it already where --resume added it)."""
@@ -270,7 +270,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
     path = Path(known.config)
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
     # options are parsed: config_contents)
-    d = read(path) if contents is None else contents
+    d = contents if contents is not None else load_config_file(path) if read is None else read(path)
     values = config_file_to_args(path, d)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
@@ -280,7 +280,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
         # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
-                          f"or -){hint}")
+                          f"or -){hint}", file=known.config)
     written = _written_keys(d)
     p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
                       for k, v in values.items()})
@@ -336,7 +336,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
     setting = "" if key is None else f" (the {flag} setting)"
 
     def refused(problem: str) -> ConfigError:
-        return ConfigError(f"{path}: {name} {problem}{setting}")
+        return ConfigError(f"{path}: {name} {problem}{setting}", file=str(path))
 
     if v is None:
         return None
@@ -388,7 +388,8 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
         # a hand-written file in a run config's layout with only the sections it changes: run_config_in's bare
         # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
         # refusal (set_from_config) does
-        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}")
+        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}",
+                          file=str(path))
     cfg = _as_fit_read(run_config_in(d, path), path)
     if cfg is None:
         out: dict[str, Any] = {}
@@ -397,7 +398,8 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
             if dest in out and out[dest] != v:
                 # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
                 raise ConfigError(f"{path}: {option_flag(dest)} is given twice, with different values "
-                                  f"({as_typed(out[dest])} and {as_typed(v)}, spelt with - and with _); keep one")
+                                  f"({as_typed(out[dest])} and {as_typed(v)}, spelt with - and with _); keep one",
+                                  file=str(path))
             out[dest] = v
         return out
     return run_config_to_options(cfg)
@@ -663,13 +665,15 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
     inside config.file_values, a setting is named by its field, which was right for neither: `total_kimg must be a
     positive number, got 0.0 (options from the command line and cfg.json)` named no key of the file, and a typed
     --total-kimg by a field the user had not written. Settings that cannot go together (ConfigError.settings) are
-    each named so (_combined_said). Other refusals say both places, as before; one that names the file already (a
-    run's own config file, checked as it is read) is left as it is."""
+    each named so (_combined_said). Other refusals say both places, as before; a refusal of a file (ConfigError.file:
+    a run's own config file, checked as it is read, the file's own keys and values) names it already, and is left as
+    it is."""
     from ..config import shown, typed_value
 
-    # (the file as typed or as pathlib spells it, which the readers of a run's config file name it by: ./run.yaml is
-    # run.yaml there; a refusal of theirs, which keeps its setting's parts, is not to be worded again as a flag's)
-    if not config or str(e).startswith((str(config), str(Path(config)))):
+    # told by the part, not by the words starting with the file's name: those held for a refusal of `train.lr` with
+    # a file named `train` (said as neither the file's key nor the flag typed), and missed one reworded or naming the
+    # file as pathlib spells it (./run.yaml as run.yaml), which, its setting's parts kept, was worded as a flag's
+    if not config or e.file is not None:
         return e
     # (set_from_config's, as the file has them; None for a run's own config file)
     written = getattr(a, "config_written", None)

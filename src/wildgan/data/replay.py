@@ -69,7 +69,7 @@ def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig,
         return
     raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
                       f"({info.get('source') or 'in-memory'}), which its config cannot name; give them {give} to "
-                      f"train on every image as that fit did")
+                      f"train on every image as that fit did", file=str(config))
 
 
 def in_run_order(config: Path, split: AnomalySplit, *, contents: dict[str, Any] | None = None) -> AnomalySplit:
