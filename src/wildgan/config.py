@@ -1399,7 +1399,7 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
         except ConfigError as e:
             refused = e
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"{path}: invalid value: {e}") from None
+            raise ConfigError(f"{path}: invalid value: {e}", file=str(path)) from None
         taken = _take_typed_setting(refused, replaced)
         if taken is not None:
             # the flag given beside the file changes this setting: the file's value is not used, and is not refused
@@ -1418,9 +1418,10 @@ def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
     """`e`, a refusal of a config file's contents, as "PATH: E" (and `after`, said last), with its parts kept (its
     advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.with_start_again
     keeps them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
-    user gave it, or takes a typed flag's value for it, found none."""
+    user gave it, or takes a typed flag's value for it, found none. Its `file` is `path`: the refusal is the file's,
+    and names it."""
     return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
-                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings)
+                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings, file=str(path))
 
 
 def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> str:

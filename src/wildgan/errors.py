@@ -33,28 +33,34 @@ class ConfigError(WildganError, ValueError):
     value came from, to name it as that place spells it (a --config file's key: cli.config_args), not by matching the
     words in the text. A refusal of settings that cannot go together (config.combined_settings) keeps `settings`, a
     (flag, field, value as the option takes it, value) for each, and `problem`, its words with {0}, {1}, ... where
-    each is named; () for any other refusal.
+    each is named; () for any other refusal. A refusal of a config file's contents (config.in_file, the file's own
+    options, keys and values) keeps `file`, that file as its words name it, None for any other refusal: a caller
+    that says where a value came from leaves such a refusal as it is, as it names its place already (cli.config_args
+    told it by the words starting with the file's name, which a refusal of `train.lr` took for one of a file named
+    `train`, and a reworded one missed).
 
     Instance attributes: a pickled copy keeps them."""
 
     def __init__(self, message: str, *, start_again: str | None = None, then: str = "", setting: str | None = None,
                  flag: str | None = None, problem: str = "", value: object = None,
-                 settings: tuple[tuple[str, str, str, object], ...] = ()) -> None:
+                 settings: tuple[tuple[str, str, str, object], ...] = (), file: str | None = None) -> None:
         super().__init__(f"{message}{start_again or ''}{then}")
         self.message = message
         self.start_again = start_again or None
         self.then = then
         self.setting, self.flag, self.problem, self.value = setting, flag, problem, value
         self.settings = settings
+        self.file = file
 
     def with_start_again(self, start_again: str) -> ConfigError:
         """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise),
-        its setting's parts kept (setting, flag, problem, value, settings): a caller that names the refused value as
-        its user gave it reads them from the error it is handed, whichever advice that error gives."""
+        its setting's parts kept (setting, flag, problem, value, settings, file): a caller that names the refused
+        value as its user gave it reads them from the error it is handed, whichever advice that error gives."""
         if self.start_again is None:
             return self
         return ConfigError(self.message, start_again=start_again, then=self.then, setting=self.setting,
-                           flag=self.flag, problem=self.problem, value=self.value, settings=self.settings)
+                           flag=self.flag, problem=self.problem, value=self.value, settings=self.settings,
+                           file=self.file)
 
 
 class CheckpointError(WildganError):

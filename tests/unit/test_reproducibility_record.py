@@ -906,3 +906,38 @@ def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path
     resumed = json.loads((run / "split.json").read_text())
     assert resumed["detector_input"] is True and resumed["train_order"] == "as read"
     assert _sha(run) == _sha(tmp_path / "by-python")
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config.json"])
+def test_replay_run_reads_the_run_s_config_file_once(tmp_path, monkeypatch, name):
+    """replay_run read the config file it replays for the config, then again for each of its checks (the order the
+    run trained in, the warning that the images are not the run's, and the run's config.json beside it, which for a
+    config.json is the same file): four reads of a config.yaml, six of a config.json, and a file saved meanwhile
+    gave the replay one version's settings and its checks another's. Read once, as `wildgan train --config` reads
+    it; counted at the one reader, config.load_config_file."""
+    from wildgan import config as config_mod
+    from wildgan.data import replay
+    from wildgan.training import run as run_mod
+    from wildgan.training.run import replay_run
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    config = tmp_path / "run" / name
+    reads: list[str] = []
+    real = config_mod.load_config_file
+
+    def counted(path):
+        reads.append(str(path))
+        return real(path)
+
+    for module in (config_mod, replay, run_mod):
+        monkeypatch.setattr(module, "load_config_file", counted, raising=False)
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)              # (the same images: the checks found the run's)
+        replay_run(config, tmp_path / "again", progress=False, log=lambda m: None, warn_not_grown=False)
+    assert _sha(tmp_path / "again") == _sha(tmp_path / "run")
+    assert reads.count(str(config)) == 1, reads

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -379,7 +380,8 @@ def test_a_typed_flag_s_value_is_read_without_the_data_variable(tmp_path, monkey
     assert (value_of("--total-kimg", "train.total_kimg"), value_of("--dataset", "data.dataset")) == (2.0, "npz")
 
 
-@pytest.mark.parametrize("how", ["config", "copied json", "resume"])
+@pytest.mark.parametrize("how", ["config", "run's json", "copied json", "resume", "resume, its config",
+                                 "resume, a flat config"])
 def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path, monkeypatch, capsys, how) -> None:
     # after set_from_config read it, the command read it again for the data config, the run config (each with the
     # options of the file alone, twice more), train's minibatch table and the replay's checks: nine times in all.
@@ -403,14 +405,64 @@ def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path,
     for module in (config, config_args, replay):
         monkeypatch.setattr(module, "load_config_file", counted)
     given = run / "config.yaml"
+    if how == "run's json":          # (the replay's check read it again as the run's config.json beside split.json)
+        given = run / "config.json"
+        (run / "split.json").write_text(json.dumps({"source": "sample"}))
     if how == "copied json":          # (away from its run: the replay's note that its images are not checked)
         given = tmp_path / "copy.json"
         given.write_text((run / "config.json").read_text())
-    argv = ["--out", str(run), "--resume"] if how == "resume" else ["--config", str(given), "--out",
-                                                                    str(tmp_path / "again")]
+    argv = ["--config", str(given), "--out", str(tmp_path / "again")]
+    if how.startswith("resume"):
+        # (--resume read config.yaml for its checks before the options are parsed, then set_from_config read it
+        # again for its values: a file saved in between gave the command one version's checks and another's
+        # settings. Beside it, its own config.yaml named another way, or another file, was read twice too)
+        argv = ["--out", str(run), "--resume"]
+        if how == "resume, its config":
+            argv += ["--config", f"{run}/./config.yaml"]
+        elif how == "resume, a flat config":
+            flat = tmp_path / "flat.yaml"
+            flat.write_text("lr: 0.002\n")
+            argv += ["--config", str(flat)]
     rc, out, err = _dry_run(capsys, *argv, "--total-kimg", "2")
     assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
     assert how != "copied json" or "has no split.json beside it" in err, err
-    # (--resume: resume_config reads it once more, as it finds the run's settings before the options are parsed; it
-    # read it three times)
-    assert reads.count(str(given)) == (2 if how == "resume" else 1), reads
+    assert how != "resume, a flat config" or out["train"]["lr"] == 0.002, out
+    read = [os.path.realpath(r) for r in reads]
+    assert read.count(os.path.realpath(given)) == 1, reads
+    assert how != "resume, a flat config" or read.count(os.path.realpath(flat)) == 1, reads
+
+
+@pytest.mark.parametrize("typed, said", [
+    ([], "train: total_kimg must be a positive number, got 0 (the --total-kimg setting)"),
+    (["--total-kimg", "0"], "--total-kimg must be a positive number, got 0")])
+def test_a_refusal_that_starts_with_the_config_file_s_name_is_still_worded_by_where_its_value_came_from(
+        tmp_path, monkeypatch, capsys, typed, said) -> None:
+    # _said_with_config told a refusal of the file itself by its words starting with the file's name: a flat file
+    # named `train` took every "train.total_kimg must be ..." for the file's own, and said it by the run config's
+    # field, neither the file's key nor the flag typed. The refusal of a file says so by a part (ConfigError.file)
+    monkeypatch.chdir(tmp_path)
+    Path("train").write_text(json.dumps({"total_kimg": 0}))
+    rc, _, err = _dry_run(capsys, "--config", "train", "--out", "r", *typed)
+    assert rc == 2 and err.strip().splitlines()[-1] == f"wildgan: error: {said}", err
+
+
+def test_a_run_config_file_s_refusal_reworded_is_still_left_as_it_is(tmp_path) -> None:
+    # a refusal of the file (config.in_file) whose words do not start with the file's name: matched by its text, it
+    # was taken for one of the options and, its parts kept, worded again as the typed flag's (which never gave it)
+    import argparse
+
+    from wildgan.cli.config_args import _said_with_config
+    from wildgan.config import run_config_file
+
+    f = _whole(tmp_path, train__total_kimg=0)
+    with pytest.raises(ConfigError) as e:
+        run_config_file(f)
+    got = e.value
+    got.args = (f"in {got}",)                         # (reworded, its parts kept: "in PATH: ...")
+    a = argparse.Namespace(typed={"config", "total_kimg"}, config=str(f), config_written=None)
+    assert _said_with_config(got, a, str(f)) is got
+    assert pickle.loads(pickle.dumps(got)).file == str(f)
+    # and one that is not of the file, though its words start with the file's name, is said as the flag's
+    other = ConfigError(f"{f}: total_kimg must be a positive number, got 0", setting="train.total_kimg",
+                        flag="--total-kimg", problem="must be a positive number", value=0)
+    assert str(_said_with_config(other, a, str(f))) == "--total-kimg must be a positive number, got 0"

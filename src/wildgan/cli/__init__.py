@@ -40,7 +40,7 @@ from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import rank_tag, say_end, warn
-from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, data_config_from_args,
+from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, config_reader, data_config_from_args,
                           net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
                           run_config_to_options, set_from_config, typed_options, typed_setting_values,
                           typed_texts)
@@ -219,9 +219,12 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
                 # a run's own config file given with --config (or --resume's) takes the value of a flag typed beside
                 # it for a setting it refuses: its refusal names that flag as the way to change it
                 kept.enter_context(typed_settings(typed_setting_values(argv[at + 1:])))
+                # one reading of each file for both: --resume's checks of RUN/config.yaml and the values installed
+                # from it are of one version of the file, not of two where it was saved in between
+                read = config_reader()
                 with copying_warnings(said_before):
-                    argv = [*argv[:at + 1], *resume_config(argv[at + 1:], said_before.write)]
-                set_from_config(train, argv[at + 1:])
+                    argv = [*argv[:at + 1], *resume_config(argv[at + 1:], said_before.write, read)]
+                set_from_config(train, argv[at + 1:], read=read)
             a, extra = p.parse_known_args(argv)
             if extra:
                 refuse_unrecognized(p, a.cmd, extra, argv)

@@ -123,10 +123,34 @@ def _refuse_resuming_without_encoder(saved: Path, run: str,
     refuse_untrained_encoder(cfg, resumed=run)
 
 
-def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
+ConfigReader = Callable[[Path], dict[str, Any]]
+
+
+def config_reader() -> ConfigReader:
+    """load_config_file, once a file, for one command: `train --resume` reads RUN/config.yaml (and a --config given
+    beside it) before the options are parsed, and set_from_config reads the --config file that --resume adds; each
+    read on its own, a file saved between the two (a run's config.yaml rewritten, a file edited) gave the command
+    one version's checks and another's settings, a mix of two files. The same contents, then: a file named two ways
+    (RUN/./config.yaml, a link) is one file. A read that fails is not kept (the next one says its error again)."""
+    contents: dict[str, dict[str, Any]] = {}
+
+    def read(path: Path) -> dict[str, Any]:
+        key = os.path.realpath(path)
+        if key not in contents:
+            contents[key] = load_config_file(path)
+        return contents[key]
+
+    return read
+
+
+def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None,
+                  read: ConfigReader | None = None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
-    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
+    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later. read:
+    how the config files are read (config_reader), the one set_from_config is given after, so that the --config
+    file this returns is read once a command."""
+    read = config_reader() if read is None else read
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("--out")
@@ -141,14 +165,12 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
         # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
-    from functools import cache
-
     from ..data.readers import missing_run_data_error
 
-    @cache
     def saved_contents() -> dict[str, Any]:
-        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it)
-        return load_config_file(saved)
+        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it, and
+        # then set_from_config's values, which must be of the version these checks passed, not of one saved since)
+        return read(saved)
 
     def saved_args() -> dict[str, Any]:
         return config_file_to_args(saved, saved_contents())
@@ -165,7 +187,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
             data = saved_args().get("data")
-            if config_file_to_args(Path(known.config)).get("data") == data:
+            if config_file_to_args(Path(known.config), read(Path(known.config))).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
     from ..scoring.run import read_split_info
@@ -235,9 +257,11 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
                   f"that define another run than config.json's: make the two files say the same")
 
 
-def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None) -> None:
+def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None,
+                    read: ConfigReader | None = None) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
-    where the caller has read them already (load_config_file)."""
+    where the caller has read them already (load_config_file); read: how to read it otherwise (resume_config's
+    config_reader, which has read it already where --resume added it)."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
@@ -246,7 +270,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
     path = Path(known.config)
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
     # options are parsed: config_contents)
-    d = load_config_file(path) if contents is None else contents
+    d = contents if contents is not None else load_config_file(path) if read is None else read(path)
     values = config_file_to_args(path, d)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
@@ -256,7 +280,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
         # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
-                          f"or -){hint}")
+                          f"or -){hint}", file=known.config)
     written = _written_keys(d)
     p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
                       for k, v in values.items()})
@@ -312,7 +336,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
     setting = "" if key is None else f" (the {flag} setting)"
 
     def refused(problem: str) -> ConfigError:
-        return ConfigError(f"{path}: {name} {problem}{setting}")
+        return ConfigError(f"{path}: {name} {problem}{setting}", file=str(path))
 
     if v is None:
         return None
@@ -364,7 +388,8 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
         # a hand-written file in a run config's layout with only the sections it changes: run_config_in's bare
         # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
         # refusal (set_from_config) does
-        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}")
+        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}",
+                          file=str(path))
     cfg = _as_fit_read(run_config_in(d, path), path)
     if cfg is None:
         out: dict[str, Any] = {}
@@ -373,7 +398,8 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
             if dest in out and out[dest] != v:
                 # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
                 raise ConfigError(f"{path}: {option_flag(dest)} is given twice, with different values "
-                                  f"({as_typed(out[dest])} and {as_typed(v)}, spelt with - and with _); keep one")
+                                  f"({as_typed(out[dest])} and {as_typed(v)}, spelt with - and with _); keep one",
+                                  file=str(path))
             out[dest] = v
         return out
     return run_config_to_options(cfg)
@@ -639,13 +665,15 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
     inside config.file_values, a setting is named by its field, which was right for neither: `total_kimg must be a
     positive number, got 0.0 (options from the command line and cfg.json)` named no key of the file, and a typed
     --total-kimg by a field the user had not written. Settings that cannot go together (ConfigError.settings) are
-    each named so (_combined_said). Other refusals say both places, as before; one that names the file already (a
-    run's own config file, checked as it is read) is left as it is."""
+    each named so (_combined_said). Other refusals say both places, as before; a refusal of a file (ConfigError.file:
+    a run's own config file, checked as it is read, the file's own keys and values) names it already, and is left as
+    it is."""
     from ..config import shown, typed_value
 
-    # (the file as typed or as pathlib spells it, which the readers of a run's config file name it by: ./run.yaml is
-    # run.yaml there; a refusal of theirs, which keeps its setting's parts, is not to be worded again as a flag's)
-    if not config or str(e).startswith((str(config), str(Path(config)))):
+    # told by the part, not by the words starting with the file's name: those held for a refusal of `train.lr` with
+    # a file named `train` (said as neither the file's key nor the flag typed), and missed one reworded or naming the
+    # file as pathlib spells it (./run.yaml as run.yaml), which, its setting's parts kept, was worded as a flag's
+    if not config or e.file is not None:
         return e
     # (set_from_config's, as the file has them; None for a run's own config file)
     written = getattr(a, "config_written", None)

@@ -69,7 +69,7 @@ def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig,
         return
     raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
                       f"({info.get('source') or 'in-memory'}), which its config cannot name; give them {give} to "
-                      f"train on every image as that fit did")
+                      f"train on every image as that fit did", file=str(config))
 
 
 def in_run_order(config: Path, split: AnomalySplit, *, contents: dict[str, Any] | None = None) -> AnomalySplit:
@@ -106,8 +106,11 @@ def _training_record(config: Path,
         Path(header[0]).resolve() != config.parent.resolve()
     if recorded_path.is_file() and not elsewhere:
         recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
-        return (str(config.parent), recorded, f"{recorded_path} records them",
-                _run_data_settings(config.parent / "config.json"))
+        run_json = config.parent / "config.json"
+        # (the run's own config.json replayed: the file read already, not read again, where a version saved
+        # meanwhile would be compared with the one replayed as though its data section had been edited)
+        ran = (None if file_cfg is None else file_cfg.data) if run_json == config else _run_data_settings(run_json)
+        return str(config.parent), recorded, f"{recorded_path} records them", ran
     if header is None:
         return None
     return (header[0] or "?", header[1], f"the comment at the top of {config} records them",

@@ -52,8 +52,8 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
-                      default_checkpoint_kimg, kernels_from_env, read_run_config, refuse_untrained_encoder,
-                      run_config_file, shown, run_config_to_dict, write_run_config)
+                      default_checkpoint_kimg, kernels_from_env, load_config_file, read_run_config,
+                      refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
@@ -830,7 +830,10 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                 log: Callable[[str], None], **train_kw: Any) -> TrainResult:
     """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
     to `log` alone)."""
-    file_cfg = as_fit_read(run_config_file(config), config)
+    # read once, its contents handed to every check below (as `wildgan train --config` hands them on): read again
+    # by each, a file saved meanwhile gave the replay one version's settings and its checks another's
+    contents = load_config_file(config)
+    file_cfg = as_fit_read(run_config_in(contents, config), config)
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
                           f"sections): `wildgan train --config {shell_word(config)}` reads it; from Python, build a "
@@ -843,9 +846,9 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     # built here, as the command builds it, to compare its images with the run's before anything is trained
     split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
     # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
-    split = in_run_order(config, split)
+    split = in_run_order(config, split, contents=contents)
     if not train_kw.get("resume", False):
-        warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run")
+        warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run", contents=contents)
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as caught:
