@@ -3008,6 +3008,63 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
             proc.wait()
 
 
+# a command run by the program (cli.run) whose output is a pipe filled to the brim that nobody reads, its stderr that
+# same pipe where `joined` (`2>&1 | ...`): it says "running" on the fd `ready` once the pipe is full, then goes on
+# writing ("stop": into stdout's binary buffer, which keeps what an interrupted write did not take, for main's flush)
+# or fails ("error": its error line, said once the outcome is decided, blocks on the full pipe)
+_FULL_PIPE = ("import os, sys, wildgan.cli as c\n"
+              "from wildgan.errors import WildganError\n"
+              "def fill():\n"
+              "    os.set_blocking(1, False)\n"
+              "    try:\n"
+              "        while True:\n            os.write(1, b'x' * 4096)\n"
+              "    except BlockingIOError:\n        pass\n"
+              "    os.set_blocking(1, True)\n"
+              "def ready():\n    os.write({ready}, b'running\\n')\n"
+              "def writes(a):\n"
+              "    sys.stdout.buffer.write(b'y' * 100)\n"      # (held in the buffer, whenever the SIGTERM lands)
+              "    fill()\n    ready()\n"
+              "    while True:\n        sys.stdout.buffer.write(b'a line of output\\n')\n"
+              "def fails(a):\n    fill()\n    raise WildganError('stopped')\n"
+              "real = c.say_end\n"
+              "def said(line):\n    ready()\n    real(line)\n"   # (the SIGTERM comes as main says the error)
+              "c.cmd_info = {command}\n"
+              "if {command!r} == 'fails':\n    c.say_end = said\n"
+              "sys.argv = ['wildgan', 'info']\n"
+              "raise SystemExit(c.run())\n")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+@pytest.mark.parametrize("command, joined, code", [("writes", False, 143), ("writes", True, 143),
+                                                   ("fails", True, 2)])
+def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(command: str, joined: bool,
+                                                                              code: int) -> None:
+    """`wildgan score ... | sleep 1000`: a SIGTERM as the command's write to stdout is blocked on the full pipe
+    stopped the command (Terminated, its line said), but what stdout's buffer still held blocked main's flush, where
+    the teardown's handlers, set after the stop, had not seen that SIGTERM: it took a second one. With `2>&1 |` the
+    stop's own line blocked, and no number of SIGTERMs ended it (a command's error line there too: once the outcome is
+    decided a SIGTERM is let pass). One SIGTERM now ends the process within seconds, with the command's exit code."""
+    ready_r, ready_w = os.pipe()
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", _FULL_PIPE.format(ready=ready_w, command=command)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
+                            env=env, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r) as ready:
+            _wait_for_line(proc, ready, "running")
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 8), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
+        assert proc.returncode == code, proc.returncode
+        if not joined:
+            assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_teardowns_flush_before_its_exit_neither_raises_nor_blocks(monkeypatch) -> None:
     """What the teardown flushes before os._exit: a flush made inside the stream's own write (a signal handler run
     within it) is Python's "reentrant call" RuntimeError, which escaped the handler as a traceback; a flush blocked
