@@ -837,6 +837,66 @@ def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(t
     assert not run.exists()
 
 
+# argparse's own rule for a word that is a value (a negative number) rather than an option: Python 3.11 to 3.13's,
+# and 3.14's (gh-124823), which every wildgan parser replaces with its own (parser._NEGATIVE_NUMBER)
+_STOCK_NEGATIVE_NUMBER = {"3.11-3.13": r"^-\d+$|^-\d*\.\d+$", "3.14": r"-\.?\d"}
+
+
+@pytest.mark.parametrize("python", sorted(_STOCK_NEGATIVE_NUMBER))
+def test_a_value_that_starts_with_a_minus_reads_alike_after_a_space_or_an_equals_sign(monkeypatch, capsys,
+                                                                                     python: str) -> None:
+    """`--lr -1x` was refused as "argument --lr: expected one argument" (argparse took -1x for an option), where
+    `--lr=-1x` said what is wrong ("invalid float value: '-1x'"), and `--out -1x` was refused where `--out=-1x` was
+    taken; Python 3.14's argparse reads such a word as a value, 3.11 to 3.13's as an option. Now `OPTION VALUE` reads
+    as `OPTION=VALUE` does, whatever the running Python's own rule: the value taken, or refused in words that name the
+    option and the value."""
+    import argparse
+
+    from wildgan.cli import make_parser
+
+    stock = re.compile(_STOCK_NEGATIVE_NUMBER[python])
+    real_init = argparse._ActionsContainer.__init__
+
+    def init(self, *args, **kwargs) -> None:        # (the parsers of that Python, before wildgan's own rule)
+        real_init(self, *args, **kwargs)
+        self._negative_number_matcher = stock
+
+    monkeypatch.setattr(argparse._ActionsContainer, "__init__", init)
+    p = make_parser()
+
+    def read(cmd: list[str], words: list[str], dest: str) -> tuple[str, object]:
+        capsys.readouterr()
+        try:
+            a, extra = p.parse_known_args([*cmd, *words])
+        except SystemExit:
+            return "refused", capsys.readouterr().err.strip().splitlines()[-1]
+        return "taken", (getattr(a, dest), extra)
+
+    for flag, cmd, dest in [("--lr", ["train", "--out", "RUN"], "lr"),              # a number (float)
+                            ("--threads", ["score", "RUN", "--out", "s.csv"], "threads"),   # a whole number
+                            ("--out", ["score", "RUN"], "out"),                   # any text (a path)
+                            ("--data", ["score", "RUN", "--out", "s.csv"], "data")]:    # a list of paths
+        for value in ("-1", "-1e-3", "-1x", "-.5"):
+            spaced, joined = read(cmd, [flag, value], dest), read(cmd, [f"{flag}={value}"], dest)
+            assert spaced == joined, (python, flag, value)
+            if spaced[0] == "refused":
+                assert flag in str(spaced[1]) and value in str(spaced[1]), spaced
+            else:
+                assert value in str(spaced[1][0]) or float(value) == spaced[1][0], spaced
+
+
+def test_a_value_that_starts_with_a_minus_reads_alike_in_trains_first_reading(tmp_path, monkeypatch, capsys) -> None:
+    """train reads --config, --out and --resume before its command line's parse (config_args.resume_config,
+    set_from_config) with a parser of its own, which kept Python's rule: `train --out -1e-3` (a folder the command's
+    parser takes) was refused there as "argument --out: expected one argument", under the usage of that hidden
+    parser. Both now read the command line alike."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("-1e-3", "-1x"):
+        capsys.readouterr()
+        assert main(["train", "--out", folder, "--preset", "tiny", "--dry-run"]) == 0, capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)["data"] is not None
+
+
 @pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message

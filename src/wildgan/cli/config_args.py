@@ -19,7 +19,7 @@ from ..config import as_typed, load_config_file, square_name, unknown_names_text
 from ..errors import ConfigError, DataError, WildganError
 from ..runlog import WARNING
 from .common import csv_list, eprint, option_flag, option_given
-from .parser import make_option_parser, sub_parser
+from .parser import make_option_parser, pre_parser, sub_parser
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import DataConfig, NetConfig, RunConfig
@@ -127,7 +127,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
     log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = pre_parser()
     pre.add_argument("--config")
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
@@ -238,7 +238,7 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
 def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
     where the caller has read them already (load_config_file)."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = pre_parser()
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     if not known.config:
