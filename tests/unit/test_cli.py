@@ -837,6 +837,66 @@ def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(t
     assert not run.exists()
 
 
+# argparse's own rule for a word that is a value (a negative number) rather than an option: Python 3.11 to 3.13's,
+# and 3.14's (gh-124823), which every wildgan parser replaces with its own (parser._NEGATIVE_NUMBER)
+_STOCK_NEGATIVE_NUMBER = {"3.11-3.13": r"^-\d+$|^-\d*\.\d+$", "3.14": r"-\.?\d"}
+
+
+@pytest.mark.parametrize("python", sorted(_STOCK_NEGATIVE_NUMBER))
+def test_a_value_that_starts_with_a_minus_reads_alike_after_a_space_or_an_equals_sign(monkeypatch, capsys,
+                                                                                     python: str) -> None:
+    """`--lr -1x` was refused as "argument --lr: expected one argument" (argparse took -1x for an option), where
+    `--lr=-1x` said what is wrong ("invalid float value: '-1x'"), and `--out -1x` was refused where `--out=-1x` was
+    taken; Python 3.14's argparse reads such a word as a value, 3.11 to 3.13's as an option. Now `OPTION VALUE` reads
+    as `OPTION=VALUE` does, whatever the running Python's own rule: the value taken, or refused in words that name the
+    option and the value."""
+    import argparse
+
+    from wildgan.cli import make_parser
+
+    stock = re.compile(_STOCK_NEGATIVE_NUMBER[python])
+    real_init = argparse._ActionsContainer.__init__
+
+    def init(self, *args, **kwargs) -> None:        # (the parsers of that Python, before wildgan's own rule)
+        real_init(self, *args, **kwargs)
+        self._negative_number_matcher = stock
+
+    monkeypatch.setattr(argparse._ActionsContainer, "__init__", init)
+    p = make_parser()
+
+    def read(cmd: list[str], words: list[str], dest: str) -> tuple[str, object]:
+        capsys.readouterr()
+        try:
+            a, extra = p.parse_known_args([*cmd, *words])
+        except SystemExit:
+            return "refused", capsys.readouterr().err.strip().splitlines()[-1]
+        return "taken", (getattr(a, dest), extra)
+
+    for flag, cmd, dest in [("--lr", ["train", "--out", "RUN"], "lr"),              # a number (float)
+                            ("--threads", ["score", "RUN", "--out", "s.csv"], "threads"),   # a whole number
+                            ("--out", ["score", "RUN"], "out"),                   # any text (a path)
+                            ("--data", ["score", "RUN", "--out", "s.csv"], "data")]:    # a list of paths
+        for value in ("-1", "-1e-3", "-1x", "-.5"):
+            spaced, joined = read(cmd, [flag, value], dest), read(cmd, [f"{flag}={value}"], dest)
+            assert spaced == joined, (python, flag, value)
+            if spaced[0] == "refused":
+                assert flag in str(spaced[1]) and value in str(spaced[1]), spaced
+            else:
+                assert value in str(spaced[1][0]) or float(value) == spaced[1][0], spaced
+
+
+def test_a_value_that_starts_with_a_minus_reads_alike_in_trains_first_reading(tmp_path, monkeypatch, capsys) -> None:
+    """train reads --config, --out and --resume before its command line's parse (config_args.resume_config,
+    set_from_config) with a parser of its own, which kept Python's rule: `train --out -1e-3` (a folder the command's
+    parser takes) was refused there as "argument --out: expected one argument", under the usage of that hidden
+    parser. Both now read the command line alike."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("-1e-3", "-1x"):
+        capsys.readouterr()
+        assert main(["train", "--out", folder, "--preset", "tiny", "--dry-run"]) == 0, capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out)["data"] is not None
+
+
 @pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
@@ -3002,6 +3062,63 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 5), "SIGTERM did not end main's flush blocked on a full pipe"
         assert proc.returncode == code and proc.stderr.read() == "", (proc.returncode, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# a command run by the program (cli.run) whose output is a pipe filled to the brim that nobody reads, its stderr that
+# same pipe where `joined` (`2>&1 | ...`): it says "running" on the fd `ready` once the pipe is full, then goes on
+# writing ("stop": into stdout's binary buffer, which keeps what an interrupted write did not take, for main's flush)
+# or fails ("error": its error line, said once the outcome is decided, blocks on the full pipe)
+_FULL_PIPE = ("import os, sys, wildgan.cli as c\n"
+              "from wildgan.errors import WildganError\n"
+              "def fill():\n"
+              "    os.set_blocking(1, False)\n"
+              "    try:\n"
+              "        while True:\n            os.write(1, b'x' * 4096)\n"
+              "    except BlockingIOError:\n        pass\n"
+              "    os.set_blocking(1, True)\n"
+              "def ready():\n    os.write({ready}, b'running\\n')\n"
+              "def writes(a):\n"
+              "    sys.stdout.buffer.write(b'y' * 100)\n"      # (held in the buffer, whenever the SIGTERM lands)
+              "    fill()\n    ready()\n"
+              "    while True:\n        sys.stdout.buffer.write(b'a line of output\\n')\n"
+              "def fails(a):\n    fill()\n    raise WildganError('stopped')\n"
+              "real = c.say_end\n"
+              "def said(line):\n    ready()\n    real(line)\n"   # (the SIGTERM comes as main says the error)
+              "c.cmd_info = {command}\n"
+              "if {command!r} == 'fails':\n    c.say_end = said\n"
+              "sys.argv = ['wildgan', 'info']\n"
+              "raise SystemExit(c.run())\n")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+@pytest.mark.parametrize("command, joined, code", [("writes", False, 143), ("writes", True, 143),
+                                                   ("fails", True, 2)])
+def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(command: str, joined: bool,
+                                                                              code: int) -> None:
+    """`wildgan score ... | sleep 1000`: a SIGTERM as the command's write to stdout is blocked on the full pipe
+    stopped the command (Terminated, its line said), but what stdout's buffer still held blocked main's flush, where
+    the teardown's handlers, set after the stop, had not seen that SIGTERM: it took a second one. With `2>&1 |` the
+    stop's own line blocked, and no number of SIGTERMs ended it (a command's error line there too: once the outcome is
+    decided a SIGTERM is let pass). One SIGTERM now ends the process within seconds, with the command's exit code."""
+    ready_r, ready_w = os.pipe()
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", _FULL_PIPE.format(ready=ready_w, command=command)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
+                            env=env, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r) as ready:
+            _wait_for_line(proc, ready, "running")
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 8), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
+        assert proc.returncode == code, proc.returncode
+        if not joined:
+            assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
     finally:
         if proc.poll() is None:
             proc.kill()

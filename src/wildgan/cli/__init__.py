@@ -120,7 +120,9 @@ def run() -> int:
     An ignored SIGINT stays ignored through Python's finalization (a handler of its own does not). SIGTERM and SIGHUP
     still end the teardown at once (the way to end one that hangs, a closed terminal), but with the command's exit
     code (signals.TeardownExit, installed by main as it returns, so that no signal meets the default action between
-    the two); a library caller of main keeps its handlers."""
+    the two); a library caller of main keeps its handlers. A SIGTERM or SIGHUP that stopped the command, or came as
+    main said its outcome, gives main's way out (its line, its output's flush) seconds, not forever where that output
+    is a full pipe nobody reads (TeardownExit.stopping)."""
     teardown = TeardownExit()
     try:
         code = _main_flushed(None, teardown)
@@ -129,6 +131,8 @@ def run() -> int:
     except BaseException:       # (--debug's traceback on its way: the handlers main would have put back)
         teardown.abandon()
         raise
+    finally:
+        teardown.out_flushed()  # (main's way out over: its deadline after a stop let go, TeardownExit.stopping)
     teardown.ended(code)        # (again where the flush changed it: 141, stdout's reader gone)
     return code
 
@@ -174,7 +178,8 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
-    saved_term, term_state = on_sigterm()
+    # (a SIGTERM let pass once the outcome is decided still bounds the program's way out: TeardownExit.stopping)
+    saved_term, term_state = on_sigterm(None if teardown is None else teardown.late_stop)
     hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None))
     # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
@@ -193,6 +198,16 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         from ..devices import caller_torch_state_kept
 
         kept.enter_context(caller_torch_state_kept())
+
+    def end(line: str, code: int, signum: int | None = None) -> int:
+        # how the command ended, said: its code told first to the program's teardown, which bounds the way out from
+        # here where a SIGTERM or SIGHUP (`signum`) stopped the command (TeardownExit.stopping): the line itself may
+        # block for good, on a stderr that is a full pipe nobody reads
+        if teardown is not None:
+            teardown.stopping(code, signum)
+        say_end(line)
+        return code
+
     try:
         try:
             if not [w for w in argv if w != "--debug"]:
@@ -242,47 +257,40 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         finally:
             term_state["ending"] = True     # the outcome is decided (see on_sigterm)
     except TrainingInterrupted as e:
-        say_end(f"wildgan{tag}: {e}")
-        return 128 + (e.signum or 2)
+        return end(f"wildgan{tag}: {e}", 128 + (e.signum or 2), e.signum)
     except WildganError as e:
         if debug:
             raise
-        say_end(f"wildgan: error{tag}: {e}")
-        return 2
+        return end(f"wildgan: error{tag}: {e}", 2)
     except WildganWarning as e:
         # one of our warnings raised by a filter the user set (python -W error, PYTHONWARNINGS=error): they asked
         # for it to stop the command, not for a traceback; other libraries' warnings raised so stay tracebacks
         if debug:
             raise
-        say_end(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
-                f"PYTHONWARNINGS)")
-        return 2
+        return end(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
+                   f"PYTHONWARNINGS)", 2)
     except KeyboardInterrupt:
-        say_end(f"wildgan{tag}: {INTERRUPTED}")
-        return 130
+        return end(f"wildgan{tag}: {INTERRUPTED}", 130)
     except MemoryError as e:
         if debug:
             raise
         # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
         # holds about 3x them: the decode, the pyramid, the training array)
-        say_end(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into "
-                f"memory; use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the "
-                f"decoded pixels)")
-        return 1
+        return end(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into "
+                   f"memory; use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the "
+                   f"decoded pixels)", 1)
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
         # `train` handles SIGTERM itself, with a checkpoint. (SIGHUP's 129: on_sighup)
-        say_end(f"wildgan{tag}: {e}")
-        return 128 + e.signum
+        return end(f"wildgan{tag}: {e}", 128 + e.signum, e.signum)
     except BrokenPipeError as e:
         if closed_outputs() == []:
             # neither stdout nor stderr is closed: another pipe broke (a decode worker's), an error to say as any
             # OSError is, not a reader that left
             if debug:
                 raise
-            say_end(f"wildgan: error{tag}: {e}")
-            return 1
+            return end(f"wildgan: error{tag}: {e}", 1)
         # e.g. `wildgan info | head`, `wildgan study ... 2>&1 | head`: the reader left; no traceback (but for
         # --debug's), no error line (there is no one to read it), and no second error when Python flushes the
         # streams on exit
@@ -291,8 +299,7 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
         if debug:
             raise
-        say_end(f"wildgan: error{tag}: {e}")
-        return 1
+        return end(f"wildgan: error{tag}: {e}", 1)
     finally:
         warnings.formatwarning = saved_format
         if saved_workers is None:

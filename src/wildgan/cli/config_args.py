@@ -19,7 +19,7 @@ from ..config import as_typed, load_config_file, square_name, unknown_names_text
 from ..errors import ConfigError, DataError, WildganError
 from ..runlog import WARNING
 from .common import csv_list, eprint, option_flag, option_given
-from .parser import make_option_parser, sub_parser
+from .parser import make_option_parser, pre_parser, sub_parser
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import DataConfig, NetConfig, RunConfig
@@ -151,7 +151,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     how the config files are read (config_reader), the one set_from_config is given after, so that the --config
     file this returns is read once a command."""
     read = config_reader() if read is None else read
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = pre_parser()
     pre.add_argument("--config")
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
@@ -262,7 +262,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
     where the caller has read them already (load_config_file); read: how to read it otherwise (resume_config's
     config_reader, which has read it already where --resume added it)."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = pre_parser()
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     if not known.config:

@@ -152,10 +152,15 @@ EXAMPLES_REPORT = """examples:
 """
 
 
-# A word argparse takes for a negative number (a value), not for an option. Python 3.11's own pattern knows -1 and
-# -0.5 but not -1e-3, so `--lr -1e-3` was refused as "--lr: expected one argument" instead of reaching the check that
-# says what is wrong with the number; no option of wildgan looks like a number, so the wider pattern hides none.
-_NEGATIVE_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# A word argparse takes for a value (a negative number), not for an option: one that starts with a minus and a digit, or
+# a minus, a point and a digit (matched at the start only), Python 3.14's own rule (gh-124823). Python 3.11 to 3.13 know
+# only whole numbers and plain decimals (-1, -0.5, -.5; the 3.12 and 3.13 backports of gh-123945's underscores were
+# closed unmerged): `--lr -1e-3` was refused as "--lr: expected one argument" instead of reaching the check that says
+# what is wrong with the number. A word such as -1x is a value too, as `--lr=-1x` always was: refused by the option's
+# type, which names the option and the word ("argument --lr: invalid float value: '-1x'"), or taken by an option of any
+# text (`--out -1x`). Every parser of wildgan sets it, so that the command line reads alike on every Python; no option
+# of wildgan starts with a minus and a digit, so the wider rule hides none.
+_NEGATIVE_NUMBER = re.compile(r"-\.?\d")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -171,6 +176,14 @@ class _Parser(argparse.ArgumentParser):
             write_stdout(self.format_help())
         else:
             super().print_help(file)
+
+
+def pre_parser() -> argparse.ArgumentParser:
+    """A parser for the few options read before the command line's parse (config_args: --config, --out, --resume of
+    `train`), which reads a word after an option as a value or as an option as the command's parser does
+    (_NEGATIVE_NUMBER): a plain ArgumentParser, Python's own rule, refused `train --out -1e-3` ("argument --out:
+    expected one argument", with the usage of that hidden parser) where the command's parser takes the folder."""
+    return _Parser(add_help=False)
 
 
 class _CommandParser(_Parser):

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import Terminated, stop_words
 
 
-def on_sigterm() -> tuple[Any, dict[str, bool]]:
+def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, bool]]:
     """Make SIGTERM end the command like Ctrl-C does (one line, exit 143; a SIGHUP passed here by on_sighup, 129)
     instead of dying without a word; returns
     the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
     state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
-    be said): a SIGTERM after that is let pass."""
+    be said): a SIGTERM after that is let pass, and told to `late` (the program's TeardownExit.late_stop, which
+    bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process)."""
     import signal
     import threading
 
@@ -29,6 +30,8 @@ def on_sigterm() -> tuple[Any, dict[str, bool]]:
             # the command is on its way out with its own exit code, its error said or being said: a SIGTERM now
             # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
             # that outcome into a traceback
+            if late is not None:
+                late()
             return
         # (SIGHUP too: on_sighup passes it here outside training's loop and score's CSV commit)
         raise Terminated(stop_words(signum), signum)
@@ -76,6 +79,9 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
 _GRACE_S = 0.5
 # how long stdout and stderr are given to flush before the teardown's os._exit (_flush_within)
 _FLUSH_S = 1.0
+# how long main's way out may take once a SIGTERM or SIGHUP has stopped the command (TeardownExit.stopping): saying
+# its line, putting back what it changed and flushing its output take milliseconds, unless a write is blocked for good
+_WAY_OUT_S = 2.0
 
 
 def _flush(stream: Any) -> None:
@@ -155,6 +161,13 @@ class TeardownExit:
         self.watched: int | None = None
         self.wakeup_before = -1
         self.settled: Any = None
+        # main's way out after a stop (stopping, late_stop): the code it decided, whether a SIGTERM or SIGHUP came
+        # while it said its line (let pass by on_sigterm), the lock its deadline waits on (None: not armed), which
+        # out_flushed releases, and whether that way out is over
+        self.stop_code: int | None = None
+        self.late = False
+        self.way_out: Any = None
+        self.way_out_over = False
 
     def install(self, term: Any, hup_set: bool, hup: Any) -> None:
         """Set the teardown's handlers in place of main's, where main would put back `term` (on_sigterm's) and, where
@@ -266,10 +279,68 @@ class TeardownExit:
             _flush_within(_FLUSH_S)
         os._exit(self.code)
 
+    def stopping(self, code: int, signum: int | None) -> None:
+        """main's exit code decided, `code`, for a command stopped by `signum` (None: an error, a result), as main
+        says the command's line and flushes its output. A SIGTERM or SIGHUP was handled by raising the command's stop
+        (on_sigterm's Terminated, training's checkpoint then TrainingInterrupted), so the teardown's handlers, set only
+        after that line, never saw it: a write blocked there for good (stdout or stderr a full pipe whose reader
+        stopped reading: `wildgan score ... | sleep 1000`, its output held in stdout's buffer for main's flush, or
+        `2>&1 |`, the stop's own line) kept the process running until a second SIGTERM, or for good. From such a
+        stop, or a SIGTERM or SIGHUP let pass while main says its line (late_stop), main's way out is given
+        _WAY_OUT_S: past that, its outputs are flushed for _FLUSH_S at most and the process ends with `code`. Not
+        Ctrl-C's: the teardown ignores it, and a terminal's Ctrl-C stops the pipe's reader too, so the write fails
+        instead of blocking."""
+        import signal
+
+        self.stop_code = code
+        if signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)) or self.late:
+            self.arm_way_out()
+
+    def late_stop(self) -> None:
+        # (on_sigterm's `late`: a SIGTERM or SIGHUP let pass once the outcome was decided; the deadline armed now
+        # where main has told its code, else when it does, in stopping)
+        self.late = True
+        if self.stop_code is not None:
+            self.arm_way_out()
+
+    def arm_way_out(self) -> None:
+        """The deadline of main's way out (stopping): a thread that waits _WAY_OUT_S for out_flushed, then flushes
+        stdout and stderr for _FLUSH_S at most and ends the process with main's code. Armed once; not once main's
+        output is flushed. A low-level thread (_thread), as _flush_within's: armed from a signal handler too
+        (late_stop), which must not take threading's locks that the main thread it interrupted may hold."""
+        import _thread
+
+        if self.way_out is not None or self.way_out_over or self.stop_code is None:
+            return
+        done = _thread.allocate_lock()
+        done.acquire()
+        code = self.stop_code
+
+        def deadline() -> None:
+            if not done.acquire(timeout=_WAY_OUT_S):
+                _flush_within(_FLUSH_S)
+                os._exit(code)
+
+        try:
+            _thread.start_new_thread(deadline, ())
+        except RuntimeError:        # (no new thread: the way out unbounded, as before)
+            return
+        self.way_out = done
+
+    def out_flushed(self) -> None:
+        """main's output flushed (or given up: a reader gone): its way out is over, and the deadline, if armed, let
+        go; what follows is Python's and torch's teardown, which a SIGTERM or SIGHUP ends (signalled, watch)."""
+        if self.way_out is not None and not self.way_out_over:
+            self.way_out.release()
+        self.way_out_over = True
+
     def ended(self, code: int) -> None:
         """The command's exit code, main's: a SIGTERM or SIGHUP from now on (or one that came while main returned)
         ends the process with it."""
         self.code = code
+        if self.late:
+            # (a SIGTERM let pass as main returned a result, on_sigterm's: its flush bounded as after a stop)
+            self.stopping(code, None)
         if self.settled is not None:
             self.settled.set()
         if self.pending is not None:
