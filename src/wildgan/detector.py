@@ -392,6 +392,36 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 SCORING_PARAMS = ("score", "lam", "batch_mode")
 
 
+def _fit_pixel_range(split_info: dict[str, Any]) -> str:
+    """The pixel_range Detector.fit was given, as its split.json records it; 'auto' where it was not given, or the
+    run is not a Detector.fit's on images (a DataConfig's, `wildgan train`'s) or of a fit before it was recorded.
+    From_run's parameter, which its clone's fit reads floats by: 'auto' there guessed their range anew, which a range
+    given (e.g. '[-1,1]' for floats that happen to lie in [0, 1]) is there to prevent."""
+    conv = split_info.get("conversion")
+    given = conv.get("pixel_range") if isinstance(conv, dict) else None
+    return given if isinstance(given, str) and given in PIXEL_RANGES else "auto"
+
+
+def _run_without_encoder(run_dir: Any) -> bool:
+    """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
+    earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
+    Detector.from_run of the run) took its none from. Read quietly (read_run_config's warning of the run is given
+    once, where the run is read to score it); False where there is no such run or its config cannot be read."""
+    import warnings
+
+    from .config import run_config_from_dict, untrained_encoder
+
+    if run_dir is None or not isinstance(run_dir, (str, os.PathLike)):
+        return False
+    try:
+        raw = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return untrained_encoder(run_config_from_dict(raw))
+    except Exception:  # noqa: BLE001 - any unreadable config: the refusal is said without these words
+        return False
+
+
 def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float) -> dict[str, np.ndarray]:
     """scores whose a was computed with lam_then, with a at lam instead: a = lam * L_n + (1 - lam) * L_o is linear,
     so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit)."""
@@ -744,6 +774,15 @@ class Detector:
                 # caller never typed it
                 read = (" (the setting its networks were trained with, by an earlier wildgan: their encoder was "
                         "never trained; set_params(encoder_loss='image') before fit trains one)" if untrained else "")
+                if not read and training and self.encoder_loss == "none" and _run_without_encoder(self.run_dir):
+                    # no networks of its own, but its run_dir's run is such a run: a clone of a Detector.from_run of
+                    # it (sklearn.base.clone, or Detector(**det.get_params())), whose caller never typed none either
+                    from .config import untrained_encoder_words
+
+                    read = untrained_encoder_words(
+                        f"the run in run_dir, {self.run_dir}, whose none this Detector took (a clone of "
+                        f"Detector.from_run of it keeps it), was", "set encoder_loss to",
+                        ": set_params(encoder_loss='image') before fit")
                 raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z) with method='wildgan', whose "
                                   f"scores need its encoder (none, no encoder, is for method='fanogan' or "
                                   f"'search'), got {self.encoder_loss!r}{read}")
@@ -1056,9 +1095,13 @@ class Detector:
         counts = {"files_16bit": int(stats.get("n16", 0)), "files_8bit": int(stats.get("n8", 0))}
         # trained in the order read (a folder's files sorted by path), not shuffled by the seed as a DataConfig's
         # split is: recorded, so that a replay of the run's config puts the pile it reads in this order too
-        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": {**conv, **counts},
-                "resolution": res, "channels": ch, "image_shape": image_shape,
-                "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
+        # (and the pixel_range given, which float_range alone does not tell from a guess of 'auto': from_run's
+        # parameters then hold it, and a clone of that reads its training floats as this fit did. In the conversion,
+        # which a `wildgan train --resume` of the run keeps as the fit's: splits.keep_fit_record)
+        given_range = {"pixel_range": given} if given != "auto" else {}
+        info = {"protocol": "detector", "source": src, "detector_input": True,
+                "conversion": {**conv, **counts, **given_range}, "resolution": res, "channels": ch,
+                "image_shape": image_shape, "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
 
@@ -1813,7 +1856,7 @@ class Detector:
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
                   latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
-                  verbose=verbose)
+                  pixel_range=_fit_pixel_range(split_info), verbose=verbose)
         det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):

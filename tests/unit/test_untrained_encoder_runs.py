@@ -195,3 +195,42 @@ def test_a_study_cell_without_an_encoder_says_what_trains_one(untrained_encoder_
             "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
             + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES) in msg, msg
     assert not (tmp_path / "study" / "runs").exists()
+
+
+def test_a_clone_of_from_run_of_a_run_without_an_encoder_refuses_its_fit_naming_where_none_came_from(
+        untrained_encoder_run: Path, tmp_path: Path) -> None:
+    # sklearn.base.clone of Detector.from_run(OLD) keeps its parameters, encoder_loss none included, as clone
+    # promises; its fit was refused with the bare "... got 'none'" (the clone has no networks to tell where the none
+    # came from), which its caller never typed. Its run_dir, kept too, is the earlier run's, which does tell
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(untrained_encoder_run, device="cpu")
+    twin = clone(det)
+    assert twin.get_params() == det.get_params() and twin.encoder_loss == "none"
+    assert not hasattr(twin, "model_")
+    written = (untrained_encoder_run / "config.json").read_bytes()
+    x = np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    with pytest.raises(ConfigError) as e:
+        twin.fit(x)
+    msg = str(e.value)
+    assert msg.startswith("encoder_loss must be image (d_I) or latent (d_z) with method='wildgan'"), msg
+    assert (f"got 'none': the run in run_dir, {untrained_encoder_run}, whose none this Detector took (a clone of "
+            f"Detector.from_run of it keeps it), was " + SHARED + "set encoder_loss to " + CHOICES
+            + ": set_params(encoder_loss='image') before fit") in msg, msg
+    assert (untrained_encoder_run / "config.json").read_bytes() == written        # refused before anything is written
+    # a Detector of the caller's own none, in a run_dir of its own, is told the value alone (as before)
+    with pytest.raises(ConfigError) as e:
+        clone(twin).set_params(run_dir=str(tmp_path / "elsewhere")).fit(x)
+    assert str(e.value).endswith("got 'none'"), str(e.value)
+    # ... and what the words say trains one: a fresh model of the same settings but the encoder loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)               # (networks not grown: a fit this short)
+        twin.set_params(encoder_loss="image", run_dir=str(tmp_path / "new")).fit(x)
+    new = json.loads((tmp_path / "new" / "config.json").read_text())
+    old = json.loads(written)
+    assert new["train"]["encoder_loss"] == "image"
+    assert {**new["train"], "encoder_loss": "none"} == old["train"] and new["net"] == old["net"]
