@@ -392,6 +392,43 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 SCORING_PARAMS = ("score", "lam", "batch_mode")
 
 
+def _run_total_kimg(cfg: Any) -> float | None:
+    """A run's length as Detector(total_kimg=...) reads it, so that a refit (a clone of from_run's Detector) trains as
+    long. A pGAN run's train.total_kimg; for f-AnoGAN, whose fit turns total_kimg into total_kimg * 1000 / 16
+    iterations of both stages: None where the run has the official length (7 epochs, then 50000 encoder steps), the
+    kimg of its iterations where both stages have the same number, as a fit with total_kimg gives them. (train.
+    total_kimg, the pGAN schedule's that an f-AnoGAN run records unused, made a clone's fit train 250000 iterations of
+    each stage where the run trained 7 epochs and 50000.) Another f-AnoGAN length has no total_kimg: None, which
+    from_run's warning of the settings a refit does not keep names."""
+    from .config import FAnoGANConfig
+
+    if cfg.method != "fanogan":
+        return cfg.train.total_kimg
+    fan, official = cfg.fanogan, FAnoGANConfig()
+    if fan.gan_iters is not None and fan.gan_iters == fan.enc_iters:
+        return fan.gan_iters * official.batch_size / 1000
+    return None
+
+
+def _refit_differences(det: "Detector", cfg: Any) -> list[str]:
+    """The settings of the run `cfg` that a fit of `det` (from_run's Detector, or a clone of it: sklearn.base.clone
+    keeps its parameters) would not train with, as training.run.run_differences words them ('train.lr: 0.002 ->
+    0.001'): those Detector has no parameter for (a `wildgan train` run's --lr, --transition-kimg, ...). Not the
+    settings a resume may change (the budget, device, speed switches), nor the networks' width, which _run_width says
+    itself. A refit refused outright (a run config's preset 'custom', which Detector has not) is said as such."""
+    import warnings
+
+    from .training.run import RESUME_MAY_CHANGE, run_differences
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # (what _run_config warns of is said by the refit itself)
+            refit = det._run_config(cfg.data, cfg.net.resolution, cfg.net.channels)
+    except ConfigError as e:
+        return [f"a refit is refused ({e})"]
+    return [d for d in run_differences(cfg, refit, RESUME_MAY_CHANGE) if not d.startswith("net.fmap_")]
+
+
 def _fit_pixel_range(split_info: dict[str, Any]) -> str:
     """The pixel_range Detector.fit was given, as its split.json records it; 'auto' where it was not given, or the
     run is not a Detector.fit's on images (a DataConfig's, `wildgan train`'s) or of a fit before it was recorded.
@@ -1833,7 +1870,13 @@ class Detector:
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
         computed again, training images unreadable since training are left out, named in a warning (n_train_ and
-        threshold_rule_.params['n'] count the images scored), instead of a DataError."""
+        threshold_rule_.params['n'] count the images scored), instead of a DataError.
+
+        The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
+        a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
+        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses) and
+        the pixel_range fit was given. A run's setting that Detector has no parameter for (a `wildgan train` run's
+        --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
@@ -1847,7 +1890,7 @@ class Detector:
                  "batch_mode": batch_mode}
         settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
         threshold, batch_mode = settings["threshold"], settings["batch_mode"]
-        det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
+        det = cls(cfg.method, preset=cfg.preset, total_kimg=_run_total_kimg(cfg), phase_kimg=cfg.train.phase_kimg,
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
@@ -1870,6 +1913,13 @@ class Detector:
             # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
             # was taken)
             warn_user(said)
+        kept = _refit_differences(det, cfg)
+        if kept:
+            # its parameters are what a fit of it, or of a clone of it, trains with: where they cannot say the run's
+            # settings, that fit would train another model without a word (sklearn.base.clone promises the same one)
+            warn_user(f"{run_dir}: the run has settings that Detector has no parameter for, so a fit of this "
+                      f"Detector or of a clone of it (sklearn.base.clone) would not train the run's model again: "
+                      f"{'; '.join(kept)} (the run's -> a fit's); from_run scores the run's own networks as they are")
         if threshold != "f1" and (X_val is not None or y_val is not None):
             # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
             how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")

@@ -62,3 +62,75 @@ def test_from_run_of_a_fit_with_the_range_guessed_says_auto(tmp_path: Path) -> N
     _fit_quietly(Detector(run_dir=str(tmp_path / "run"), **FIT), x)
     det = Detector.from_run(tmp_path / "run", device="cpu")
     assert det.get_params()["pixel_range"] == "auto" and det.pixel_range_ == "[0,1]"
+
+
+def _cli_run(tmp_path: Path, name: str, *args: str, size: int = 8) -> Path:
+    """A `wildgan train` run of a tiny labelled .npz (class 0 normal), with `args` beside the usual tiny ones."""
+    import contextlib
+    import io
+
+    from wildgan.cli import main
+
+    data = tmp_path / f"data{size}.npz"
+    if not data.is_file():
+        rng = np.random.default_rng(0)
+        np.savez(data, x=rng.integers(0, 255, (60, size, size), dtype=np.uint8), y=np.arange(60) % 2)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        rc = main(["train", "--data", str(data), "--normal", "0", "--device", "cpu", "--threads", "1",
+                   "--no-progress", "--out", str(tmp_path / name), *args])
+    assert rc == 0, err.getvalue()
+    return tmp_path / name
+
+
+def test_a_clone_of_from_run_of_an_f_anogan_run_trains_as_long(tmp_path: Path) -> None:
+    # from_run gave an f-AnoGAN run's total_kimg as its train.total_kimg, the pGAN schedule's that such a run records
+    # unused: a clone's fit, which turns total_kimg into total_kimg * 1000 / 16 iterations of each stage, trained
+    # another length (250000 and 250000 iterations for a run of the official 7 epochs and 50000)
+    from dataclasses import replace
+
+    from sklearn.base import clone
+
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+
+    run = _cli_run(tmp_path, "fanogan", "--method", "fanogan", "--fanogan-iters", "2", "--fanogan-enc-iters", "2",
+                   "--fanogan-dim", "8", size=32)
+    saved = json.loads((run / "config.json").read_text())
+    det = Detector.from_run(run, device="cpu")
+    assert det.get_params()["total_kimg"] == 0.032 and det.get_params()["width"] == 8
+    twin = clone(det).set_params(run_dir=str(tmp_path / "twin"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        twin.fit(DataConfig(data=saved["data"]["data"], normal=("0",)))
+    again = json.loads((tmp_path / "twin" / "config.json").read_text())
+    assert again["fanogan"] == saved["fanogan"], (again["fanogan"], saved["fanogan"])
+    # the official length (no total_kimg given to fit) is given back as total_kimg None, which a refit trains again
+    from wildgan.detector import _run_total_kimg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)                # (the preset's words, unused by f-AnoGAN)
+        official = Detector("fanogan", device="cpu")._run_config(DataConfig(), 32, 1)
+    assert (official.fanogan.gan_iters, official.fanogan.enc_iters) == (None, 50000)
+    assert _run_total_kimg(official) is None
+    assert _run_total_kimg(replace(official, fanogan=replace(official.fanogan, gan_iters=10, enc_iters=12))) is None
+
+
+def test_from_run_says_which_settings_of_a_cli_run_a_refit_would_not_keep(tmp_path: Path) -> None:
+    # a `wildgan train` run's --lr and --transition-kimg have no Detector parameter: a clone's fit (with a run_dir of
+    # its own) trained at lr 0.001 without transition_kimg, without a word
+    from wildgan import Detector
+
+    tiny = ("--preset", "tiny", "--resolution", "8", "--total-kimg", "0.032", "--phase-kimg", "0.1")
+    plain = _cli_run(tmp_path, "plain", *tiny)
+    tuned = _cli_run(tmp_path, "tuned", *tiny, "--lr", "0.002", "--transition-kimg", "0.05")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # a run of the defaults: a refit trains it again, nothing said
+        Detector.from_run(plain, device="cpu")
+    with pytest.warns(WildganWarning) as said:
+        Detector.from_run(tuned, device="cpu")
+    words = [str(w.message) for w in said if "no parameter for" in str(w.message)]
+    assert words == [f"{tuned}: the run has settings that Detector has no parameter for, so a fit of this Detector or "
+                     f"of a clone of it (sklearn.base.clone) would not train the run's model again: "
+                     f"train.transition_kimg: 0.05 -> None; train.lr: 0.002 -> 0.001 (the run's -> a fit's); from_run "
+                     f"scores the run's own networks as they are"], [str(w.message) for w in said]
