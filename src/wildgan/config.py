@@ -882,13 +882,18 @@ def untrained_encoder(cfg: RunConfig) -> bool:
     return cfg.method == "wildgan" and cfg.train.encoder_loss == "none"
 
 
-def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None) -> None:
+def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str | None = None) -> None:
     """ConfigError where cfg (method wildgan, encoder_loss none: untrained_encoder) is about to configure a training:
     every score of a would come from a random encoder, and nothing said so. Called where a training is configured
     (train_run, a run config file given to `train --config` or replay_run, a study's cells), not where a run is
     read, whose config an earlier wildgan may have written so (warn_untrained_encoder). resumed: the run folder of a
     resume, which is said to be trained again rather than given another setting (its E was never trained, and a
-    resume changes no setting of the run)."""
+    resume changes no setting of the run).
+
+    said: what the refusal adds after the value, in its caller's terms (untrained_encoder_words: a study names its
+    cells' encoder loss, a config file's reader adds the file's own words, '' for none); by default train_run's, a
+    Python caller's RunConfig. Such a none is most often read_run_config's of an earlier wildgan's run, whose caller
+    never typed it: the bare "got 'none'" read as a typo, and said nothing of how to train the encoder."""
     if not untrained_encoder(cfg):
         return
     if resumed is not None:
@@ -896,8 +901,28 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None) -> None:
                           f"an earlier wildgan took): the method scores with its encoder, so the run cannot be "
                           f"continued as it is; train it again into a new folder with encoder loss image (d_I) or "
                           f"latent (d_z)")
-    raise _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores need "
-                   "its encoder", cfg.train.encoder_loss)
+    refused = _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores "
+                       "need its encoder", cfg.train.encoder_loss)
+    if said is None:
+        said = untrained_encoder_words("where cfg is an earlier run's (read_run_config), that run was",
+                                       "set train.encoder_loss to",
+                                       ": dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, "
+                                       "encoder_loss='image'))")
+    # (its setting's parts kept: run_config_in names the file's setting and takes a flag typed beside it by them)
+    raise ConfigError(refused.message, then=said, setting=refused.setting, flag=refused.flag, problem=refused.problem,
+                      value=refused.value)
+
+
+def untrained_encoder_words(run: str, how: str, after: str = "") -> str:
+    """What a refusal of a training of method wildgan with train.encoder_loss none (refuse_untrained_encoder) says
+    after the value, the one wording of every way it is reached (a run config file, train_run, a study's cells):
+    such a none is an earlier wildgan's, the setting of a run it trained without an encoder (read_run_config of the
+    run, or its config file), not a caller's typo, and the reader is told so and how a training trains the encoder.
+    `run` names that run as the caller knows it ('the file's run was'; 'where cfg is an earlier run's ..., that run
+    was' where the config may be one), `how` the caller's way to set the encoder loss ('set train.encoder_loss to',
+    'give --encoder-loss'), `after` what follows the two values (where or how to give them)."""
+    return (f": {run} trained without an encoder (which an earlier wildgan took), so its scores came from an "
+            f"untrained one; to train one, {how} image (d_I, the method's) or latent (d_z, its ablation){after}")
 
 
 # the runs warn_untrained_encoder has warned of: a command reads a run's config several times (the CLI, then the
@@ -1394,7 +1419,7 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
             with file_values():
                 cfg = run_config_from_dict(d, check_types=True)
                 # (such a file configures a training: `train --config`, --resume's config.yaml, replay_run)
-                refuse_untrained_encoder(cfg)
+                refuse_untrained_encoder(cfg, said="")        # (the file's words are added below)
                 return cfg
         except ConfigError as e:
             refused = e
@@ -1431,10 +1456,9 @@ def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> s
     wrong (which read as a typo in a file wildgan wrote itself). '' for any other refusal."""
     if refused.setting != "train.encoder_loss" or refused.value != "none" or "train.encoder_loss" in replaced:
         return ""               # (a none typed beside the file is the command line's, refused in its own words)
-    how = ("--encoder-loss image beside the file trains one (d_I, the method's; latent, d_z, its ablation)" if in_cli()
-           else "a training from it needs train.encoder_loss image (d_I) or latent (d_z), in a copy of the file")
-    return (": the file's run was trained without an encoder (which an earlier wildgan took), so its scores came "
-            f"from an untrained one; {how}")
+    if in_cli():
+        return untrained_encoder_words("the file's run was", "give --encoder-loss", " beside the file")
+    return untrained_encoder_words("the file's run was", "set train.encoder_loss to", " in a copy of the file")
 
 
 def _take_typed_setting(refused: ConfigError, replaced: set[str]) -> tuple[str, str, Any] | None:

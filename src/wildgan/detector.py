@@ -392,6 +392,73 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 SCORING_PARAMS = ("score", "lam", "batch_mode")
 
 
+def _run_total_kimg(cfg: Any) -> float | None:
+    """A run's length as Detector(total_kimg=...) reads it, so that a refit (a clone of from_run's Detector) trains as
+    long. A pGAN run's train.total_kimg; for f-AnoGAN, whose fit turns total_kimg into total_kimg * 1000 / 16
+    iterations of both stages: None where the run has the official length (7 epochs, then 50000 encoder steps), the
+    kimg of its iterations where both stages have the same number, as a fit with total_kimg gives them. (train.
+    total_kimg, the pGAN schedule's that an f-AnoGAN run records unused, made a clone's fit train 250000 iterations of
+    each stage where the run trained 7 epochs and 50000.) Another f-AnoGAN length has no total_kimg: None, which
+    from_run's warning of the settings a refit does not keep names."""
+    from .config import FAnoGANConfig
+
+    if cfg.method != "fanogan":
+        return cfg.train.total_kimg
+    fan, official = cfg.fanogan, FAnoGANConfig()
+    if fan.gan_iters is not None and fan.gan_iters == fan.enc_iters:
+        return fan.gan_iters * official.batch_size / 1000
+    return None
+
+
+def _refit_differences(det: "Detector", cfg: Any) -> list[str]:
+    """The settings of the run `cfg` that a fit of `det` (from_run's Detector, or a clone of it: sklearn.base.clone
+    keeps its parameters) would not train with, as training.run.run_differences words them ('train.lr: 0.002 ->
+    0.001'): those Detector has no parameter for (a `wildgan train` run's --lr, --transition-kimg, ...). Not the
+    settings a resume may change (the budget, device, speed switches), nor the networks' width, which _run_width says
+    itself. A refit refused outright (a run config's preset 'custom', which Detector has not) is said as such."""
+    import warnings
+
+    from .training.run import RESUME_MAY_CHANGE, run_differences
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # (what _run_config warns of is said by the refit itself)
+            refit = det._run_config(cfg.data, cfg.net.resolution, cfg.net.channels)
+    except ConfigError as e:
+        return [f"a refit is refused ({e})"]
+    return [d for d in run_differences(cfg, refit, RESUME_MAY_CHANGE) if not d.startswith("net.fmap_")]
+
+
+def _fit_pixel_range(split_info: dict[str, Any]) -> str:
+    """The pixel_range Detector.fit was given, as its split.json records it; 'auto' where it was not given, or the
+    run is not a Detector.fit's on images (a DataConfig's, `wildgan train`'s) or of a fit before it was recorded.
+    From_run's parameter, which its clone's fit reads floats by: 'auto' there guessed their range anew, which a range
+    given (e.g. '[-1,1]' for floats that happen to lie in [0, 1]) is there to prevent."""
+    conv = split_info.get("conversion")
+    given = conv.get("pixel_range") if isinstance(conv, dict) else None
+    return given if isinstance(given, str) and given in PIXEL_RANGES else "auto"
+
+
+def _run_without_encoder(run_dir: Any) -> bool:
+    """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
+    earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
+    Detector.from_run of the run) took its none from. Read quietly (read_run_config's warning of the run is given
+    once, where the run is read to score it); False where there is no such run or its config cannot be read."""
+    import warnings
+
+    from .config import run_config_from_dict, untrained_encoder
+
+    if run_dir is None or not isinstance(run_dir, (str, os.PathLike)):
+        return False
+    try:
+        raw = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return untrained_encoder(run_config_from_dict(raw))
+    except Exception:  # noqa: BLE001 - any unreadable config: the refusal is said without these words
+        return False
+
+
 def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float) -> dict[str, np.ndarray]:
     """scores whose a was computed with lam_then, with a at lam instead: a = lam * L_n + (1 - lam) * L_o is linear,
     so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit)."""
@@ -744,6 +811,15 @@ class Detector:
                 # caller never typed it
                 read = (" (the setting its networks were trained with, by an earlier wildgan: their encoder was "
                         "never trained; set_params(encoder_loss='image') before fit trains one)" if untrained else "")
+                if not read and training and self.encoder_loss == "none" and _run_without_encoder(self.run_dir):
+                    # no networks of its own, but its run_dir's run is such a run: a clone of a Detector.from_run of
+                    # it (sklearn.base.clone, or Detector(**det.get_params())), whose caller never typed none either
+                    from .config import untrained_encoder_words
+
+                    read = untrained_encoder_words(
+                        f"the run in run_dir, {self.run_dir}, whose none this Detector took (a clone of "
+                        f"Detector.from_run of it keeps it), was", "set encoder_loss to",
+                        ": set_params(encoder_loss='image') before fit")
                 raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z) with method='wildgan', whose "
                                   f"scores need its encoder (none, no encoder, is for method='fanogan' or "
                                   f"'search'), got {self.encoder_loss!r}{read}")
@@ -1056,9 +1132,13 @@ class Detector:
         counts = {"files_16bit": int(stats.get("n16", 0)), "files_8bit": int(stats.get("n8", 0))}
         # trained in the order read (a folder's files sorted by path), not shuffled by the seed as a DataConfig's
         # split is: recorded, so that a replay of the run's config puts the pile it reads in this order too
-        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": {**conv, **counts},
-                "resolution": res, "channels": ch, "image_shape": image_shape,
-                "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
+        # (and the pixel_range given, which float_range alone does not tell from a guess of 'auto': from_run's
+        # parameters then hold it, and a clone of that reads its training floats as this fit did. In the conversion,
+        # which a `wildgan train --resume` of the run keeps as the fit's: splits.keep_fit_record)
+        given_range = {"pixel_range": given} if given != "auto" else {}
+        info = {"protocol": "detector", "source": src, "detector_input": True,
+                "conversion": {**conv, **counts, **given_range}, "resolution": res, "channels": ch,
+                "image_shape": image_shape, "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
 
@@ -1790,7 +1870,13 @@ class Detector:
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
         computed again, training images unreadable since training are left out, named in a warning (n_train_ and
-        threshold_rule_.params['n'] count the images scored), instead of a DataError."""
+        threshold_rule_.params['n'] count the images scored), instead of a DataError.
+
+        The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
+        a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
+        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses) and
+        the pixel_range fit was given. A run's setting that Detector has no parameter for (a `wildgan train` run's
+        --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
@@ -1804,7 +1890,7 @@ class Detector:
                  "batch_mode": batch_mode}
         settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
         threshold, batch_mode = settings["threshold"], settings["batch_mode"]
-        det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
+        det = cls(cfg.method, preset=cfg.preset, total_kimg=_run_total_kimg(cfg), phase_kimg=cfg.train.phase_kimg,
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
@@ -1813,7 +1899,7 @@ class Detector:
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
                   latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
-                  verbose=verbose)
+                  pixel_range=_fit_pixel_range(split_info), verbose=verbose)
         det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
@@ -1827,6 +1913,13 @@ class Detector:
             # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
             # was taken)
             warn_user(said)
+        kept = _refit_differences(det, cfg)
+        if kept:
+            # its parameters are what a fit of it, or of a clone of it, trains with: where they cannot say the run's
+            # settings, that fit would train another model without a word (sklearn.base.clone promises the same one)
+            warn_user(f"{run_dir}: the run has settings that Detector has no parameter for, so a fit of this "
+                      f"Detector or of a clone of it (sklearn.base.clone) would not train the run's model again: "
+                      f"{'; '.join(kept)} (the run's -> a fit's); from_run scores the run's own networks as they are")
         if threshold != "f1" and (X_val is not None or y_val is not None):
             # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
             how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")

@@ -199,7 +199,9 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
     from wildgan.config import refuse_untrained_encoder
 
     with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
-                                          r"method wildgan, whose scores need its encoder, got 'none'$"):
+                                          r"method wildgan, whose scores need its encoder, got 'none': where cfg is an "
+                                          r"earlier run's \(read_run_config\), that run was trained without an "
+                                          r"encoder .*set train\.encoder_loss to image \(d_I, the method's\)"):
         refuse_untrained_encoder(RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder))
     for method in ("fanogan", "search"):          # (f-AnoGAN trains its own izi_f encoder; the search has none)
         assert RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder, method=method).method == method

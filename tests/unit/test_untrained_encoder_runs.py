@@ -101,7 +101,8 @@ def test_train_config_of_a_run_without_an_encoder_says_so_and_encoder_loss_image
     err = capsys.readouterr().err
     assert f"{old / 'config.yaml'}: train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan" in err
     assert "(the --encoder-loss setting): the file's run was trained without an encoder" in err, err
-    assert "--encoder-loss image beside the file trains one" in err, err
+    assert ("to train one, give --encoder-loss image (d_I, the method's) or latent (d_z, its ablation) beside the "
+            "file") in err, err
     assert not new.exists()
     # ... which it does: the new run's config says image, and its encoder trained (E's loss in every stats row)
     assert main(["train", "--config", str(old / "config.yaml"), "--encoder-loss", "image", "--out", str(new)]) == 0, \
@@ -126,6 +127,110 @@ def test_the_words_of_a_run_config_without_an_encoder_outside_the_cli(tmp_path: 
     whole["train"]["encoder_loss"] = "none"
     (tmp_path / "config.json").write_text(json.dumps(whole))
     with pytest.raises(ConfigError, match=r"config\.json: train\.encoder_loss must be .*got 'none': the file's run "
-                                          r"was trained without an encoder .* needs train\.encoder_loss image \(d_I\) "
-                                          r"or latent \(d_z\), in a copy of the file$"):
+                                          r"was trained without an encoder .* set train\.encoder_loss to image "
+                                          r"\(d_I, the method's\) or latent \(d_z, its ablation\) in a copy of the "
+                                          r"file$"):
         run_config_file(tmp_path / "config.json")
+
+
+# the words every refusal of a training without an encoder shares (config.untrained_encoder_words), whichever way it
+# is reached: a run config file, train_run, a study's cells
+SHARED = ("trained without an encoder (which an earlier wildgan took), so its scores came from an untrained one; to "
+          "train one, ")
+CHOICES = "image (d_I, the method's) or latent (d_z, its ablation)"
+
+
+def _read_quietly(run: Path):
+    """read_run_config of the run (its warning of the untrained encoder is test_review_revFT's)."""
+    from wildgan.config import read_run_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        return read_run_config(run)
+
+
+def test_train_run_of_a_run_config_without_an_encoder_says_what_trains_one(untrained_encoder_run: Path,
+                                                                         tmp_path: Path) -> None:
+    # train_run(read_run_config(OLD), ...) was refused with the bare "train.encoder_loss must be image (d_I) or
+    # latent (d_z) ..., got 'none'": nothing said that the none was the earlier run's, nor what to set
+    from dataclasses import replace
+
+    from wildgan.config import refuse_untrained_encoder
+    from wildgan.training.run import train_run
+
+    cfg = _read_quietly(untrained_encoder_run)
+    with pytest.raises(ConfigError) as e:
+        train_run(cfg, tmp_path / "new", progress=False)
+    msg = str(e.value)
+    assert msg.startswith("train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores "
+                          "need its encoder, got 'none': where cfg is an earlier run's (read_run_config), that run was "
+                          + SHARED + "set train.encoder_loss to " + CHOICES), msg
+    assert "dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, encoder_loss='image'))" in msg, msg
+    # the setting's parts kept, as every refusal of one setting keeps them (run_config_in takes a typed flag by them)
+    assert (e.value.setting, e.value.value) == ("train.encoder_loss", "none")
+    assert not (tmp_path / "new").exists()
+    # ... and what it says to do is taken
+    refuse_untrained_encoder(replace(cfg, train=replace(cfg.train, encoder_loss="image")))
+
+
+def test_a_study_cell_without_an_encoder_says_what_trains_one(untrained_encoder_run: Path, tmp_path: Path) -> None:
+    # a study built on an earlier run's config, its cells' encoder loss taken from it, was refused with the same bare
+    # words, which named train.encoder_loss, not the cells' encoder loss that a wildgan cell's config takes
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig
+    from wildgan.studies import grid, run_study
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    old = _read_quietly(untrained_encoder_run)
+    base = replace(old, data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1))
+    cells = grid(["0"], [0.0], ["wildgan"], [old.train.encoder_loss], [0])
+    with pytest.raises(ConfigError) as e:
+        run_study(base, cells, tmp_path / "study", progress=False, log=lambda _: None)
+    msg = str(e.value)
+    assert ("cell 0_g0_wildgan_none_s0 (normal 0, gamma 0, method wildgan, encoder loss none, seed 0): "
+            "train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores need its "
+            "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
+            + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES) in msg, msg
+    assert not (tmp_path / "study" / "runs").exists()
+
+
+def test_a_clone_of_from_run_of_a_run_without_an_encoder_refuses_its_fit_naming_where_none_came_from(
+        untrained_encoder_run: Path, tmp_path: Path) -> None:
+    # sklearn.base.clone of Detector.from_run(OLD) keeps its parameters, encoder_loss none included, as clone
+    # promises; its fit was refused with the bare "... got 'none'" (the clone has no networks to tell where the none
+    # came from), which its caller never typed. Its run_dir, kept too, is the earlier run's, which does tell
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(untrained_encoder_run, device="cpu")
+    twin = clone(det)
+    assert twin.get_params() == det.get_params() and twin.encoder_loss == "none"
+    assert not hasattr(twin, "model_")
+    written = (untrained_encoder_run / "config.json").read_bytes()
+    x = np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    with pytest.raises(ConfigError) as e:
+        twin.fit(x)
+    msg = str(e.value)
+    assert msg.startswith("encoder_loss must be image (d_I) or latent (d_z) with method='wildgan'"), msg
+    assert (f"got 'none': the run in run_dir, {untrained_encoder_run}, whose none this Detector took (a clone of "
+            f"Detector.from_run of it keeps it), was " + SHARED + "set encoder_loss to " + CHOICES
+            + ": set_params(encoder_loss='image') before fit") in msg, msg
+    assert (untrained_encoder_run / "config.json").read_bytes() == written        # refused before anything is written
+    # a Detector of the caller's own none, in a run_dir of its own, is told the value alone (as before)
+    with pytest.raises(ConfigError) as e:
+        clone(twin).set_params(run_dir=str(tmp_path / "elsewhere")).fit(x)
+    assert str(e.value).endswith("got 'none'"), str(e.value)
+    # ... and what the words say trains one: a fresh model of the same settings but the encoder loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)               # (networks not grown: a fit this short)
+        twin.set_params(encoder_loss="image", run_dir=str(tmp_path / "new")).fit(x)
+    new = json.loads((tmp_path / "new" / "config.json").read_text())
+    old = json.loads(written)
+    assert new["train"]["encoder_loss"] == "image"
+    assert {**new["train"], "encoder_loss": "none"} == old["train"] and new["net"] == old["net"]

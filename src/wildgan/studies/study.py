@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
-                      refuse_untrained_encoder, scoring_changes,
-                      scoring_settings, thread_counts, write_run_config)
+                      refuse_untrained_encoder, scoring_changes, scoring_settings, thread_counts,
+                      untrained_encoder_words, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
@@ -210,8 +210,11 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
         for cell in todo:
             try:
                 cfg = cell_config(base, cell)
-                # (a wildgan cell of grid(..., encoder_losses=['none']): refused before any cell trains)
-                refuse_untrained_encoder(cfg)
+                # (a wildgan cell of grid(..., encoder_losses=['none']): refused before any cell trains, in words of
+                # the cells, whose encoder loss a wildgan cell's config takes, not the base's)
+                refuse_untrained_encoder(cfg, said=untrained_encoder_words(
+                    "where that none is an earlier run's (read_run_config), that run was",
+                    "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to"))
             except ConfigError as e:                  # e.g. a gamma outside [0, 1)
                 problems.setdefault(str(e), []).append(cell)
                 continue

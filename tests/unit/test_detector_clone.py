@@ -1,0 +1,136 @@
+"""sklearn.base.clone of a Detector made by Detector.from_run: the clone holds from_run's parameters, and its fit
+trains a fresh model with the settings the run was fitted with (sklearn's promise: the same parameters, not fitted),
+the pixel_range given to that fit included. The clone of a run without an encoder is
+test_untrained_encoder_runs's."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan.errors import WildganWarning
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# a tiny fit of 8x8 images: settings away from the defaults, each of which from_run must give back
+FIT = dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1, seed=5,
+           encoder_loss="latent", lam=0.3, width=8, resize_mode="pad", contamination=0.1)
+
+
+def _fit_quietly(det, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)      # (networks not grown: a fit this short ends at 4x4)
+        return det.fit(x)
+
+
+def test_a_clone_of_from_run_fits_a_fresh_model_with_the_runs_settings_its_pixel_range_too(tmp_path: Path) -> None:
+    # floats that lie in [0, 1], given as [-1, 1]: from_run's parameters said pixel_range='auto' (split.json kept only
+    # the range read, not that it was given), so the clone's fit guessed [0, 1] and trained on other pixels
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
+    first = _fit_quietly(Detector(pixel_range="[-1,1]", run_dir=str(tmp_path / "first"), **FIT), x)
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    got = det.get_params()
+    assert got["pixel_range"] == "[-1,1]", got
+    # the rest of fit's parameters too (channels: the networks', where fit took them from the images)
+    assert {k: v for k, v in got.items() if k != "channels"} == \
+        {k: v for k, v in first.get_params().items() if k != "channels"}
+    assert got["channels"] == 1 and det.pixel_range_ == first.pixel_range_ == "[-1,1]"
+    twin = clone(det)
+    assert twin.get_params() == got and not hasattr(twin, "model_")
+    # fitted on the same images in a folder of its own: the same run config, the same pixels, the same networks
+    _fit_quietly(twin.set_params(run_dir=str(tmp_path / "twin")), x)
+    assert twin.pixel_range_ == "[-1,1]" and twin.conversion_["float_range"] == "[-1,1]"
+    assert json.loads((tmp_path / "twin" / "config.json").read_text()) == \
+        json.loads((tmp_path / "first" / "config.json").read_text())
+    np.testing.assert_array_equal(twin.decision_scores_, first.decision_scores_)
+
+
+def test_from_run_of_a_fit_with_the_range_guessed_says_auto(tmp_path: Path) -> None:
+    # a range guessed by 'auto' is recorded too (float_range), but was no setting: from_run keeps 'auto', so that its
+    # clone guesses again for its own images, as the Detector fitted did
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
+    _fit_quietly(Detector(run_dir=str(tmp_path / "run"), **FIT), x)
+    det = Detector.from_run(tmp_path / "run", device="cpu")
+    assert det.get_params()["pixel_range"] == "auto" and det.pixel_range_ == "[0,1]"
+
+
+def _cli_run(tmp_path: Path, name: str, *args: str, size: int = 8) -> Path:
+    """A `wildgan train` run of a tiny labelled .npz (class 0 normal), with `args` beside the usual tiny ones."""
+    import contextlib
+    import io
+
+    from wildgan.cli import main
+
+    data = tmp_path / f"data{size}.npz"
+    if not data.is_file():
+        rng = np.random.default_rng(0)
+        np.savez(data, x=rng.integers(0, 255, (60, size, size), dtype=np.uint8), y=np.arange(60) % 2)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        rc = main(["train", "--data", str(data), "--normal", "0", "--device", "cpu", "--threads", "1",
+                   "--no-progress", "--out", str(tmp_path / name), *args])
+    assert rc == 0, err.getvalue()
+    return tmp_path / name
+
+
+def test_a_clone_of_from_run_of_an_f_anogan_run_trains_as_long(tmp_path: Path) -> None:
+    # from_run gave an f-AnoGAN run's total_kimg as its train.total_kimg, the pGAN schedule's that such a run records
+    # unused: a clone's fit, which turns total_kimg into total_kimg * 1000 / 16 iterations of each stage, trained
+    # another length (250000 and 250000 iterations for a run of the official 7 epochs and 50000)
+    from dataclasses import replace
+
+    from sklearn.base import clone
+
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+
+    run = _cli_run(tmp_path, "fanogan", "--method", "fanogan", "--fanogan-iters", "2", "--fanogan-enc-iters", "2",
+                   "--fanogan-dim", "8", size=32)
+    saved = json.loads((run / "config.json").read_text())
+    det = Detector.from_run(run, device="cpu")
+    assert det.get_params()["total_kimg"] == 0.032 and det.get_params()["width"] == 8
+    twin = clone(det).set_params(run_dir=str(tmp_path / "twin"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        twin.fit(DataConfig(data=saved["data"]["data"], normal=("0",)))
+    again = json.loads((tmp_path / "twin" / "config.json").read_text())
+    assert again["fanogan"] == saved["fanogan"], (again["fanogan"], saved["fanogan"])
+    # the official length (no total_kimg given to fit) is given back as total_kimg None, which a refit trains again
+    from wildgan.detector import _run_total_kimg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)                # (the preset's words, unused by f-AnoGAN)
+        official = Detector("fanogan", device="cpu")._run_config(DataConfig(), 32, 1)
+    assert (official.fanogan.gan_iters, official.fanogan.enc_iters) == (None, 50000)
+    assert _run_total_kimg(official) is None
+    assert _run_total_kimg(replace(official, fanogan=replace(official.fanogan, gan_iters=10, enc_iters=12))) is None
+
+
+def test_from_run_says_which_settings_of_a_cli_run_a_refit_would_not_keep(tmp_path: Path) -> None:
+    # a `wildgan train` run's --lr and --transition-kimg have no Detector parameter: a clone's fit (with a run_dir of
+    # its own) trained at lr 0.001 without transition_kimg, without a word
+    from wildgan import Detector
+
+    tiny = ("--preset", "tiny", "--resolution", "8", "--total-kimg", "0.032", "--phase-kimg", "0.1")
+    plain = _cli_run(tmp_path, "plain", *tiny)
+    tuned = _cli_run(tmp_path, "tuned", *tiny, "--lr", "0.002", "--transition-kimg", "0.05")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # a run of the defaults: a refit trains it again, nothing said
+        Detector.from_run(plain, device="cpu")
+    with pytest.warns(WildganWarning) as said:
+        Detector.from_run(tuned, device="cpu")
+    words = [str(w.message) for w in said if "no parameter for" in str(w.message)]
+    assert words == [f"{tuned}: the run has settings that Detector has no parameter for, so a fit of this Detector or "
+                     f"of a clone of it (sklearn.base.clone) would not train the run's model again: "
+                     f"train.transition_kimg: 0.05 -> None; train.lr: 0.002 -> 0.001 (the run's -> a fit's); from_run "
+                     f"scores the run's own networks as they are"], [str(w.message) for w in said]
