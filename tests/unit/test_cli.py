@@ -5552,6 +5552,87 @@ def test_a_wildgan_warning_raised_as_an_error_is_said_in_one_line(tmp_path, caps
         main(["train", *common, "--out", str(tmp_path / "foreign")])
 
 
+def test_score_stops_on_its_warning_under_a_user_s_error_filter(tmp_path, capsys) -> None:
+    """docs/cli.md, Exit codes: 2 is also 'a wildgan warning that `-W error` / `PYTHONWARNINGS=error` raised'.
+    `wildgan score RUN --data FILES` read and scored inside a `catch_warnings` block that set
+    `simplefilter("always")` (to name every skipped file), which dropped the user's "error" filter for the whole
+    scoring: `PYTHONWARNINGS=error wildgan score RUN --data big.png --out s.csv` warned that the image is far larger
+    than the training images, wrote s.csv and exited 0 (review revFU). Without a filter the warning is said on
+    stderr as before, and an "ignore" filter of the user's now hides it."""
+    from PIL import Image
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]) == 0
+    big = tmp_path / "big.png"      # 8x the training images' side: the "images much larger" warning
+    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(big)
+    out = tmp_path / "s.csv"
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        rc = main(["score", str(run), "--data", str(big), "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "raised as an error by the warnings filter" in err and "larger" in err, err
+    assert not out.exists()
+    # the filters as they are: said, and scored
+    assert main(["score", str(run), "--data", str(big), "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^wildgan: warning: .*larger", err, re.M), err
+    assert out.exists()
+    out.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        assert main(["score", str(run), "--data", str(big), "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "larger" not in err and out.exists(), err
+
+
+def test_score_s_warnings_are_shown_every_time_within_the_user_s_filters() -> None:
+    """What `wildgan score` scores under (cli.score._shown_every_time): a wildgan warning repeated from the same line
+    is shown each time (one line per skipped file, as simplefilter("always") gave), while the user's "error" and
+    "ignore" filters keep their say and other libraries' warnings keep the filters they had."""
+    from wildgan.cli.score import _shown_every_time
+
+    def say_twice() -> None:
+        for _ in range(2):
+            warnings.warn("skipped a.png", WildganWarning)
+            warnings.warn("a library's note", UserWarning)
+
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        _shown_every_time(WildganWarning)
+        say_twice()
+    assert [(w.category, str(w.message)) for w in heard] == [
+        (WildganWarning, "skipped a.png"), (UserWarning, "a library's note"), (WildganWarning, "skipped a.png")]
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.resetwarnings()            # (no filter at all: the default action, "default")
+        _shown_every_time(WildganWarning)
+        say_twice()
+    assert [str(w.message) for w in heard].count("skipped a.png") == 2
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.filterwarnings("ignore", message="skipped ")
+        _shown_every_time(WildganWarning)
+        say_twice()
+    assert "skipped a.png" not in [str(w.message) for w in heard]
+    with warnings.catch_warnings(), pytest.raises(WildganWarning, match="skipped a.png"):
+        warnings.simplefilter("error")
+        _shown_every_time(WildganWarning)
+        say_twice()
+    # the filters are the caller's again on the way out of the block
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        before = list(warnings.filters)
+        with warnings.catch_warnings():
+            _shown_every_time(WildganWarning)
+        assert warnings.filters == before
+
+
 def test_resume_of_a_run_without_its_config_json_says_what_is_missing(tiny_npz, tmp_path, capsys):
     # config.yaml and the checkpoints there, config.json lost: "resuming with the settings of config.yaml", then
     # "nothing to resume (no run in it) ... start a run there without --resume", which refuses, then --overwrite

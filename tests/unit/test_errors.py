@@ -26,6 +26,20 @@ def test_data_and_config_errors_are_value_errors_after_wildgan_errors() -> None:
     assert not issubclass(CheckpointError, ValueError) and not issubclass(DivergenceError, ValueError)
 
 
+def test_wildgan_error_is_reachable_where_the_python_api_page_names_it() -> None:
+    """docs/python_api.md: 'Errors are `wildgan.WildganError`s (`ConfigError`, `DataError`, ...)', beside
+    `wildgan.WildganWarning`. The package exported the warning but not the error (review revFU): a caller who wrote
+    `except wildgan.WildganError:` as the page says got an AttributeError, raised while the except clause is
+    evaluated, i.e. only once a wildgan error had happened, which hid the error it was meant to catch."""
+    import wildgan
+
+    assert wildgan.WildganError is WildganError and "WildganError" in wildgan.__all__
+    assert issubclass(ConfigError, wildgan.WildganError) and issubclass(DataError, wildgan.WildganError)
+    try:
+        raise DataError("x.npz: no images")
+    except wildgan.WildganError as e:
+        assert str(e) == "x.npz: no images"
+
 def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*a, **k):
         raise AssertionError("training started")

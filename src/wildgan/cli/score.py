@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import as_typed
-from ..errors import INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, WildganError
+from ..errors import INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, WildganError, WildganWarning
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -348,9 +348,10 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     from ..scoring.run import score_files
 
     with warnings.catch_warnings():
-        # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
-        # warning filters (restored on exit)
-        warnings.simplefilter("always")
+        # one line per skipped file (even from the same source line), on stderr as it is met: the caller's filters
+        # (restored on exit), with wildgan's warnings shown every time where they would be shown once; an "error"
+        # filter (-W error) still stops the scoring, and an "ignore" one still hides them
+        _shown_every_time(WildganWarning)
         # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
         tag = rank_tag()
         warnings.showwarning = lambda msg, *_a, **_k: eprint(f"wildgan: warning{tag}: {msg}")
@@ -366,6 +367,45 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         # `test/good/0.png` with --normal, or an absolute path where the folder was typed so)
         got.ids = ids_under_folder(got.ids, a.data)
     return got
+
+
+def _shown_every_time(category: type[Warning]) -> None:
+    """Within a warnings.catch_warnings block: the warning filters as they are, except that a warning of `category`
+    that a filter (or the default action) would show once, per place or per module ("default", "once", "module"),
+    is shown every time ("always"). Why not simplefilter("always"): that one filter goes first and so replaces them
+    all, the user's "error" of `python -W error` / PYTHONWARNINGS=error and their "ignore" too. A filter that covers
+    more than `category` (`default::UserWarning`) is left as it is for the other warnings: an "always" narrowed to
+    `category` goes just before it."""
+    import warnings
+
+    once = ("default", "once", "module")
+    kept: list[tuple[Any, ...]] = []
+    for action, message, cat, module, lineno in warnings.filters:
+        if action in once and issubclass(cat, category):
+            kept.append(("always", message, cat, module, lineno))
+            continue
+        if action in once and issubclass(category, cat):
+            kept.append(("always", message, category, module, lineno))
+        kept.append((action, message, cat, module, lineno))
+    if warnings.defaultaction in once:      # (what no filter matches)
+        kept.append(("always", None, category, None, 0))
+    # (rebuilt through the public API, which tells the module that its filters changed: its "once per place"
+    # registries are then reset; it takes patterns, where a filter holds a compiled one, None, or a plain string
+    # that must equal the text, as the module name of Python's own `default::DeprecationWarning:__main__`)
+    warnings.resetwarnings()
+    for action, message, cat, module, lineno in kept:
+        warnings.filterwarnings(action, _pattern(message), cat, _pattern(module), lineno, append=True)
+
+
+def _pattern(match: Any) -> str:
+    """The pattern warnings.filterwarnings takes for what a filter in warnings.filters holds to match a message or a
+    module: a compiled pattern's own, '' for None (anything), and for a plain string, which the warnings module
+    compares for equality, the pattern that matches it alone."""
+    import re
+
+    if match is None:
+        return ""
+    return match.pattern if isinstance(match, re.Pattern) else re.escape(match) + r"\Z"
 
 
 def _resume_dir(a: argparse.Namespace) -> Path | None:

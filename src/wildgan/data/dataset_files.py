@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..config import as_typed, names_text
+from ..config import as_typed, names_text, nearest_name
 from ..errors import DataError, option_words, shell_word, warn_user
 from .download import CIFAR_BATCH_FILES, TAR_SUFFIXES
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
@@ -310,6 +310,7 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group, anomaly = _npz_groups(z, p, kg, ka, len(x))
             out[split] = (x, y, group, anomaly)
+        _warn_unread_arrays(z, p, splits, {split: len(v[0]) for split, v in out.items()})
     if o.stats is None:
         warn_decode_stats(stats, str(p), o.depth16)
     first = out.get("train", out.get("all"))
@@ -358,6 +359,44 @@ def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
         raise DataError(f"{p}: missing image array: expected key x or x_train (it holds "
                         f"{names_text(keys) or 'no arrays'})")
     return splits
+
+
+def _warn_unread_arrays(z: Any, p: Path, splits: dict[str, tuple[str, str, str, str]], counts: dict[str, int]
+                        ) -> None:
+    """One warning naming the arrays of an open labelled .npz that read_npz does not take. Why: one misnamed was
+    ignored without a word, e.g. photo ids saved as 'image_id' beside x_train (whose are 'image_id_train'), so a
+    protocol that splits by photo put crops of one photo on both sides of the split. A 0-d array is a note on the
+    file (the shared data's 'source'), never data of its images: not said. Each name is given the one the reader
+    takes that it most probably misspells, among those the file lacks (and of the image set it has one entry per
+    image of, where its length tells; from its .npy header, no array read). `counts`: the images of each part."""
+    taken = {"class_names", *(k for keys in splits.values() for k in keys)}
+    shapes = {k: _npy_shape_or_none(z, k) for k in sorted(set(z.files) - taken)}
+    unread = [k for k, shape in shapes.items() if shape != ()]
+    if not unread:
+        return
+    lacked = [k for k in sorted(taken) if k not in z.files]
+
+    def named(k: str) -> str:
+        shape = shapes[k]
+        fits = [splits[split] for split, n in counts.items() if shape and shape[0] == n]
+        m = nearest_name(k, [c for c in lacked if not fits or any(c in keys for keys in fits)])
+        return as_typed(k) + (f" (meant as {as_typed(m)}?)" if m else "")
+
+    many = len(unread) > 1
+    warn_user(f"{p}: array{'s' if many else ''} {', '.join(named(k) for k in unread)} "
+              f"{'are' if many else 'is'} not read and ignored: a labelled .npz is read from x/y or x_train/y_train "
+              f"(x_test/y_test beside either), class_names, and per image set image_id (photo ids) and is_anomaly "
+              f"named after its images (image_id and is_anomaly beside x, image_id_train and is_anomaly_train beside "
+              f"x_train, image_id_test and is_anomaly_test beside x_test); rename an array meant for the reader, or "
+              f"leave it out of the file")
+
+
+def _npy_shape_or_none(z: Any, key: str) -> tuple[int, ...] | None:
+    """_npy_shape of the array `key` of an open .npz; None also where the member is not an .npy array at all."""
+    try:
+        return _npy_shape(z, key)
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def _npz_groups(z: Any, p: Path, kg: str, ka: str, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
