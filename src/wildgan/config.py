@@ -1136,12 +1136,14 @@ def config_yaml_header(run_dir: Path, trained_on: dict[str, Any]) -> str:
             f"{HEADER_TRAINED_ON}{json.dumps(trained_on, sort_keys=True, default=str)}\n")
 
 
-def _header_lines(path: Path) -> list[str]:
-    """The comment lines a config.yaml starts with ([] for a file without them, or none at all)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
+def _header_lines(path: Path, text: str | None = None) -> list[str]:
+    """The comment lines a config.yaml starts with ([] for a file without them, or none at all). text: the file's,
+    where the caller has read it (read_config_file): not read again."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return []
     lines = []
     # (a byte-order mark, which Windows editors put before a file they save as UTF-8, is no part of the first line:
     # with it the header was not seen, and a copy edited so was never checked; YAML itself skips the mark)
@@ -1152,15 +1154,15 @@ def _header_lines(path: Path) -> list[str]:
     return lines
 
 
-def config_yaml_record(path: Any) -> tuple[str | None, dict[str, Any]] | None:
+def config_yaml_record(path: Any, text: str | None = None) -> tuple[str | None, dict[str, Any]] | None:
     """(the run folder, what its training images were) from a config.yaml's comment header (config_yaml_header);
     None for a file without one (written by an older wildgan, by hand, or a flat file of options) or a damaged
-    one: there is nothing to compare a replay with then."""
+    one: there is nothing to compare a replay with then. text: the file's, where the caller has read it."""
     import json
 
     run, trained_on = None, None
     try:
-        for line in _header_lines(Path(path)):
+        for line in _header_lines(Path(path), text):
             if line.startswith(_HEADER_RUN):
                 run = json.loads(line[len(_HEADER_RUN):])
             elif line.startswith(HEADER_TRAINED_ON):
@@ -1360,9 +1362,26 @@ def _yaml_loader(path: Any) -> type:
     return Loader
 
 
+@dataclass(frozen=True)
+class ConfigFile:
+    """A config file read once (read_config_file): its settings (`contents`, as load_config_file gives them) and the
+    record of its comment header (`record`, as config_yaml_record gives it: None without one), both of the one text
+    read. Read apart, a file saved between the two reads gave a replay the settings of one version and the record of
+    the run's images of another."""
+    path: Path
+    contents: dict[str, Any]
+    record: tuple[str | None, dict[str, Any]] | None
+
+
 def load_config_file(path: Any) -> dict[str, Any]:
     """A YAML (.yaml/.yml), TOML (.toml) or JSON (anything else) file of settings as a mapping; errors name the file.
     `wildgan train --config FILE` reads it: a run's own config.yaml, or a flat file of option names."""
+    return read_config_file(path).contents
+
+
+def read_config_file(path: Any) -> ConfigFile:
+    """A config file's settings (load_config_file) and its comment header's record (config_yaml_record), of one read
+    of its text; errors name the file."""
     from pathlib import Path
 
     path = Path(path)
@@ -1376,6 +1395,7 @@ def load_config_file(path: Any) -> dict[str, Any]:
                           f"settings, e.g. a run's config.yaml") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})") from None
+    record = config_yaml_record(path, text)
     # a byte-order mark (what Windows editors put before a file they save as UTF-8) is no part of the settings: YAML
     # skips it, while json and tomllib refused a config.json or .toml saved so ("Unexpected UTF-8 BOM")
     text = text.removeprefix("\ufeff")
@@ -1399,7 +1419,7 @@ def load_config_file(path: Any) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot parse config file: {e}") from None
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: config file must contain a mapping")
-    return d
+    return ConfigFile(path, d, record)
 
 
 def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:

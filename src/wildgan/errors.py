@@ -7,15 +7,33 @@ from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
 
+# Why a data set cannot be given a run's labelled split (DataError's and ConfigError's `split_problem`): its classes
+# do not give one (it has none, none is chosen, the run's normal class is not among them, ...), or it holds too few
+# training images of its normal classes for the protocol's split. `wildgan score --data FILE` adds its ways to score
+# such a file all the same by it (cli.score._labelled_split): it told them by the words "class" and "training images
+# of the normal class" in the text, which any message about a class matched (a damaged file's class_names) and a
+# reworded one missed ("only 1 training image of the normal class(es)", in the singular, never named --whole).
+SPLIT_CLASSES = "classes"
+SPLIT_TOO_SMALL = "too small"
+
+
 class WildganError(Exception):
-    """Base class of every error wildgan raises on purpose."""
+    """Base class of every error wildgan raises on purpose. split_problem: see SPLIT_CLASSES; None but where a
+    DataError or ConfigError says it."""
+
+    split_problem: str | None = None
 
 
 class DataError(WildganError, ValueError):
     """Bad input data: the message names the file (or array) and the problem. A ValueError too, as scikit-learn's
     callers expect of bad input (`except ValueError`); WildganError first, so that `except WildganError` (and the
     CLI's exit 2) take it as before. Our own `except ValueError` around code that can raise it re-raises it first
-    (a clear refusal is not a fallback's cue)."""
+    (a clear refusal is not a fallback's cue). split_problem: why the data cannot be given a run's labelled split
+    (SPLIT_CLASSES, SPLIT_TOO_SMALL), where that is what is refused; None otherwise. A pickled copy keeps it."""
+
+    def __init__(self, message: str, *, split_problem: str | None = None) -> None:
+        super().__init__(message)
+        self.split_problem = split_problem
 
 
 class ConfigError(WildganError, ValueError):
@@ -37,13 +55,14 @@ class ConfigError(WildganError, ValueError):
     options, keys and values) keeps `file`, that file as its words name it, None for any other refusal: a caller
     that says where a value came from leaves such a refusal as it is, as it names its place already (cli.config_args
     told it by the words starting with the file's name, which a refusal of `train.lr` took for one of a file named
-    `train`, and a reworded one missed).
+    `train`, and a reworded one missed). split_problem: as DataError's.
 
     Instance attributes: a pickled copy keeps them."""
 
     def __init__(self, message: str, *, start_again: str | None = None, then: str = "", setting: str | None = None,
                  flag: str | None = None, problem: str = "", value: object = None,
-                 settings: tuple[tuple[str, str, str, object], ...] = (), file: str | None = None) -> None:
+                 settings: tuple[tuple[str, str, str, object], ...] = (), file: str | None = None,
+                 split_problem: str | None = None) -> None:
         super().__init__(f"{message}{start_again or ''}{then}")
         self.message = message
         self.start_again = start_again or None
@@ -51,16 +70,18 @@ class ConfigError(WildganError, ValueError):
         self.setting, self.flag, self.problem, self.value = setting, flag, problem, value
         self.settings = settings
         self.file = file
+        self.split_problem = split_problem
 
     def with_start_again(self, start_again: str) -> ConfigError:
         """The same refusal with `start_again` as its advice to start over (only where it gave one: self otherwise),
-        its setting's parts kept (setting, flag, problem, value, settings, file): a caller that names the refused
-        value as its user gave it reads them from the error it is handed, whichever advice that error gives."""
+        its setting's parts kept (setting, flag, problem, value, settings, file, split_problem): a caller that names
+        the refused value as its user gave it reads them from the error it is handed, whichever advice that error
+        gives."""
         if self.start_again is None:
             return self
         return ConfigError(self.message, start_again=start_again, then=self.then, setting=self.setting,
                            flag=self.flag, problem=self.problem, value=self.value, settings=self.settings,
-                           file=self.file)
+                           file=self.file, split_problem=self.split_problem)
 
 
 class CheckpointError(WildganError):

@@ -3953,6 +3953,58 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     assert len((tmp_path / "m.csv").read_text().splitlines()) == 13
 
 
+@pytest.mark.parametrize("kind, text, advised, whole", [
+    ("classes", "{f}: reworded, no word of it: pick the normal one", True, False),
+    # the too-small refusal in the singular ("image", not "images"): its words did not match, --whole was not named
+    ("too small", "{f}: only 1 training image of the normal class(es) ['0']; need at least 16", True, True),
+    # a refusal of classes whose words happen to hold the too-small one's: --whole would not help
+    ("classes", "{f}: no training images of the normal class here, nor any class", True, False),
+    # a damaged file whose words name a class: not a refusal of the split, said as it is
+    (None, "{f}: class_names must be a 1-D string array, got <U3 (2, 2)", False, False)])
+def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_words(tmp_path, monkeypatch, kind,
+                                                                                      text, advised, whole):
+    # score decided by `"class" in str(e)` and "training images of the normal class" in it whether a data-set file
+    # was refused its labelled split, and whether --whole would score it: any message naming a class matched, a
+    # reworded one missed. The refusal's split_problem, set where it is raised, decides
+    import argparse
+
+    from wildgan.cli.score import _labelled_split
+    from wildgan.errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, DataError
+    from wildgan.evaluation import run as evaluation_run
+
+    f = tmp_path / "f.npz"
+    problem = {"classes": SPLIT_CLASSES, "too small": SPLIT_TOO_SMALL, None: None}[kind]
+    refused = DataError(text.format(f=f), split_problem=problem)
+
+    def split_for_run(*args, **kw):
+        raise refused
+
+    monkeypatch.setattr(evaluation_run, "split_for_run", split_for_run)
+    a = argparse.Namespace(skip_bad=False, normal=None, whole=False)
+    with pytest.raises(DataError) as e:
+        _labelled_split(a, tmp_path / "run", str(f), False)
+    said = str(e.value)
+    assert said.startswith(text.format(f=f)), said
+    assert ("A data-set file is scored as a labelled test split" in said) == advised, said
+    assert ("add --whole" in said) == whole, said
+    assert advised or e.value is refused
+
+
+def test_the_refusals_of_a_data_set_s_split_say_their_kind(tmp_path):
+    # (where they are raised: what score's advice is decided by)
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, WildganError
+
+    rng = np.random.default_rng(0)
+    small = tmp_path / "small.npz"
+    np.savez(small, x=(rng.random((23, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], [3, 20]))
+    for normal, problem in ((("0",), SPLIT_TOO_SMALL), (("7",), SPLIT_CLASSES), ((), SPLIT_CLASSES)):
+        with pytest.raises(WildganError) as e:
+            build_split(DataConfig(data=str(small), dataset="npz", normal=normal), progress=False)
+        assert e.value.split_problem == problem, (normal, str(e.value))
+
+
 def test_a_ranks_warning_lines_name_the_rank_in_one_form(capsys, monkeypatch):
     """Under torchrun the ranks other than 0 tag their lines: main's errors and the Python warnings as "wildgan: error
     (rank 1 of 2): ..." and "wildgan: warning (rank 1 of 2): ...", but the CLI's own warnings (common.warn) said

@@ -908,36 +908,40 @@ def test_an_older_fit_s_run_recorded_auto_resumes_from_the_command_line(tmp_path
     assert _sha(run) == _sha(tmp_path / "by-python")
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config.json"])
+@pytest.mark.parametrize("name", ["config.yaml", "config.json", "a copy of config.yaml"])
 def test_replay_run_reads_the_run_s_config_file_once(tmp_path, monkeypatch, name):
     """replay_run read the config file it replays for the config, then again for each of its checks (the order the
     run trained in, the warning that the images are not the run's, and the run's config.json beside it, which for a
     config.json is the same file): four reads of a config.yaml, six of a config.json, and a file saved meanwhile
     gave the replay one version's settings and its checks another's. Read once, as `wildgan train --config` reads
-    it; counted at the one reader, config.load_config_file."""
-    from wildgan import config as config_mod
-    from wildgan.data import replay
-    from wildgan.training import run as run_mod
+    it. So are its comment header (read from the text the settings were, not read again by each check: a copy of
+    config.yaml is checked by it), split.json (read for the fit's record, the order and the warning) and the run's
+    config.json beside it (for the order and the warning). Counted by the reads of the files' text."""
+    import shutil
+    import warnings
+
+    from wildgan.errors import WildganWarning
     from wildgan.training.run import replay_run
 
     npz = _toy_npz(tmp_path / "toy.npz")
     _train_cli(npz, tmp_path / "run")
     config = tmp_path / "run" / name
+    if name.startswith("a copy"):
+        config = tmp_path / "elsewhere" / "config.yaml"
+        config.parent.mkdir()
+        shutil.copy(tmp_path / "run" / "config.yaml", config)
     reads: list[str] = []
-    real = config_mod.load_config_file
+    real = Path.read_text
 
-    def counted(path):
-        reads.append(str(path))
-        return real(path)
+    def counted(self, *args, **kw):
+        reads.append(str(self))
+        return real(self, *args, **kw)
 
-    for module in (config_mod, replay, run_mod):
-        monkeypatch.setattr(module, "load_config_file", counted, raising=False)
-    import warnings
-
-    from wildgan.errors import WildganWarning
-
+    monkeypatch.setattr(Path, "read_text", counted)
     with warnings.catch_warnings():
         warnings.simplefilter("error", WildganWarning)              # (the same images: the checks found the run's)
         replay_run(config, tmp_path / "again", progress=False, log=lambda m: None, warn_not_grown=False)
     assert _sha(tmp_path / "again") == _sha(tmp_path / "run")
     assert reads.count(str(config)) == 1, reads
+    for beside in ("split.json", "config.json"):
+        assert reads.count(str(config.parent / beside)) <= 1, reads

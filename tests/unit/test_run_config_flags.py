@@ -239,13 +239,13 @@ def test_a_flat_config_file_is_read_once_for_its_values_its_keys_and_a_refusal(t
     from wildgan.config import TrainConfig, file_values
 
     reads: list[str] = []
-    real = config_args.load_config_file
+    real = Path.read_text
 
-    def counted(path):
-        reads.append(str(path))
-        return real(path)
+    def counted(self, *args, **kw):             # (the file's text read, whichever function reads it)
+        reads.append(str(self))
+        return real(self, *args, **kw)
 
-    monkeypatch.setattr(config_args, "load_config_file", counted)
+    monkeypatch.setattr(Path, "read_text", counted)
     f = tmp_path / "cfg.yaml"
     f.write_text("total-kimg: 0\n")
     t = sub_parser(make_option_parser(), "train")
@@ -380,37 +380,34 @@ def test_a_typed_flag_s_value_is_read_without_the_data_variable(tmp_path, monkey
     assert (value_of("--total-kimg", "train.total_kimg"), value_of("--dataset", "data.dataset")) == (2.0, "npz")
 
 
-@pytest.mark.parametrize("how", ["config", "run's json", "copied json", "resume", "resume, its config",
-                                 "resume, a flat config"])
+@pytest.mark.parametrize("how", ["config", "run's json", "run's yaml", "copied json", "copied yaml", "resume",
+                                 "resume, its config", "resume, a flat config"])
 def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path, monkeypatch, capsys, how) -> None:
     # after set_from_config read it, the command read it again for the data config, the run config (each with the
     # options of the file alone, twice more), train's minibatch table and the replay's checks: nine times in all.
-    # Counted as test_a_flat_config_file_is_read_once_for_its_values_its_keys_and_a_refusal counts them
-    from wildgan import config
-    from wildgan.cli import config_args
-    from wildgan.data import replay
-
+    # The replay's checks read its text again for the comment header, twice (in_run_order and the warning's check),
+    # and split.json and the run's config.json beside it twice each: a file saved meanwhile gave the header and the
+    # settings of two versions. Counted by the reads of the files' text, whichever function reads them
     cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
                     train=TrainConfig(total_kimg=1.0))
     run = tmp_path / "run"
     run.mkdir()
-    write_run_config(cfg, run)
+    write_run_config(cfg, run, trained_on={"n_train": 1} if how == "copied yaml" else None)
     reads: list[str] = []
-    real = config.load_config_file
+    real = Path.read_text
 
-    def counted(path):
-        reads.append(str(path))
-        return real(path)
+    def counted(self, *args, **kw):
+        reads.append(os.path.realpath(self))
+        return real(self, *args, **kw)
 
-    for module in (config, config_args, replay):
-        monkeypatch.setattr(module, "load_config_file", counted)
+    monkeypatch.setattr(Path, "read_text", counted)
     given = run / "config.yaml"
-    if how == "run's json":          # (the replay's check read it again as the run's config.json beside split.json)
-        given = run / "config.json"
+    if how in ("run's json", "run's yaml"):  # (the replay's check reads split.json and the run's config.json too)
+        given = run / ("config.json" if how == "run's json" else "config.yaml")
         (run / "split.json").write_text(json.dumps({"source": "sample"}))
-    if how == "copied json":          # (away from its run: the replay's note that its images are not checked)
-        given = tmp_path / "copy.json"
-        given.write_text((run / "config.json").read_text())
+    if how in ("copied json", "copied yaml"):   # (away from its run: the note that its images are not checked, or
+        given = tmp_path / ("copy.json" if how == "copied json" else "copy.yaml")     # the header compared)
+        given.write_text(real(run / given.name.replace("copy", "config")))
     argv = ["--config", str(given), "--out", str(tmp_path / "again")]
     if how.startswith("resume"):
         # (--resume read config.yaml for its checks before the options are parsed, then set_from_config read it
@@ -427,9 +424,11 @@ def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path,
     assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
     assert how != "copied json" or "has no split.json beside it" in err, err
     assert how != "resume, a flat config" or out["train"]["lr"] == 0.002, out
-    read = [os.path.realpath(r) for r in reads]
-    assert read.count(os.path.realpath(given)) == 1, reads
-    assert how != "resume, a flat config" or read.count(os.path.realpath(flat)) == 1, reads
+    assert reads.count(os.path.realpath(given)) == 1, reads
+    assert how != "resume, a flat config" or reads.count(os.path.realpath(flat)) == 1, reads
+    if not how.startswith("resume"):      # (a resume reads config.json and split.json for checks of its own)
+        assert reads.count(os.path.realpath(run / "config.json")) <= 1, reads
+        assert reads.count(os.path.realpath(run / "split.json")) <= 1, reads
 
 
 @pytest.mark.parametrize("typed, said", [

@@ -15,15 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import as_typed, load_config_file, square_name, unknown_names_text
+from ..config import as_typed, load_config_file, read_config_file, square_name, unknown_names_text
 from ..errors import ConfigError, DataError, WildganError
 from ..runlog import WARNING
 from .common import csv_list, eprint, option_flag, option_given
 from .parser import make_option_parser, pre_parser, sub_parser
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
-    from ..config import DataConfig, NetConfig, RunConfig
+    from ..config import ConfigFile, DataConfig, NetConfig, RunConfig
     from ..data import AnomalySplit, LoadedData
+    from ..data.replay import ReplayFiles
 
 
 def _typed(p: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[argparse.Action, str | None]]:
@@ -123,22 +124,23 @@ def _refuse_resuming_without_encoder(saved: Path, run: str,
     refuse_untrained_encoder(cfg, resumed=run)
 
 
-ConfigReader = Callable[[Path], dict[str, Any]]
+ConfigReader = Callable[[Path], "ConfigFile"]
 
 
 def config_reader() -> ConfigReader:
-    """load_config_file, once a file, for one command: `train --resume` reads RUN/config.yaml (and a --config given
+    """read_config_file, once a file, for one command: `train --resume` reads RUN/config.yaml (and a --config given
     beside it) before the options are parsed, and set_from_config reads the --config file that --resume adds; each
     read on its own, a file saved between the two (a run's config.yaml rewritten, a file edited) gave the command
     one version's checks and another's settings, a mix of two files. The same contents, then: a file named two ways
-    (RUN/./config.yaml, a link) is one file. A read that fails is not kept (the next one says its error again)."""
-    contents: dict[str, dict[str, Any]] = {}
+    (RUN/./config.yaml, a link) is one file. A read that fails is not kept (the next one says its error again). Each
+    read gives the file's settings and its comment header's record, of one text (config.read_config_file)."""
+    files: dict[str, ConfigFile] = {}
 
-    def read(path: Path) -> dict[str, Any]:
+    def read(path: Path) -> ConfigFile:
         key = os.path.realpath(path)
-        if key not in contents:
-            contents[key] = load_config_file(path)
-        return contents[key]
+        if key not in files:
+            files[key] = read_config_file(path)
+        return files[key]
 
     return read
 
@@ -170,7 +172,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     def saved_contents() -> dict[str, Any]:
         # (read once, where asked: its method's encoder, the data it names, the check of config.json against it, and
         # then set_from_config's values, which must be of the version these checks passed, not of one saved since)
-        return read(saved)
+        return read(saved).contents
 
     def saved_args() -> dict[str, Any]:
         return config_file_to_args(saved, saved_contents())
@@ -187,7 +189,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
             data = saved_args().get("data")
-            if config_file_to_args(Path(known.config), read(Path(known.config))).get("data") == data:
+            if config_file_to_args(Path(known.config), read(Path(known.config)).contents).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
     from ..scoring.run import read_split_info
@@ -257,11 +259,13 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
                   f"that define another run than config.json's: make the two files say the same")
 
 
-def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: dict[str, Any] | None = None,
-                    read: ConfigReader | None = None) -> None:
-    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. contents: the file's,
-    where the caller has read them already (load_config_file); read: how to read it otherwise (resume_config's
-    config_reader, which has read it already where --resume added it)."""
+def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], read: ConfigReader | None = None,
+                    files: ReplayFiles | None = None) -> None:
+    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. read: how to read the
+    file (resume_config's config_reader, which has read it already where --resume added it); files: what a replay of
+    it reads (data.replay.ReplayFiles), where the caller has them (the file read already, not read again)."""
+    from ..data.replay import ReplayFiles
+
     pre = pre_parser()
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
@@ -269,9 +273,11 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
         return
     path = Path(known.config)
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
-    # options are parsed: config_contents)
-    d = contents if contents is not None else load_config_file(path) if read is None else read(path)
-    values = config_file_to_args(path, d)
+    # options are parsed, its replay's checks too: config_contents, replay_files)
+    if files is None:
+        files = ReplayFiles(path, read_config_file(path) if read is None else read(path))
+    d = files.file().contents
+    values = config_file_to_args(path, d, files)
     actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
     if unknown:
@@ -286,18 +292,30 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], contents: d
                       for k, v in values.items()})
     # for _said_with_config, which names a value the options' checks refuse by the file's key
     p.set_defaults(config_written=written)
-    p.set_defaults(config_contents=d)
+    p.set_defaults(config_replay_files=files)
 
 
-def config_contents(a: argparse.Namespace) -> dict[str, Any] | None:
-    """The contents of the options' --config file (None without one): as set_from_config read them, for the readers
-    of the parsed options (the data and run config they ask for, train's minibatch table and a replay's checks),
-    which read the file again each, up to ten times a command; read now for a namespace made without it."""
+def replay_files(a: argparse.Namespace) -> ReplayFiles | None:
+    """What a replay of the options' --config file reads (data.replay.ReplayFiles; None without a file): the file
+    as set_from_config read it, split.json and config.json beside it, each read once a command for the readers of
+    the parsed options (the data and run config they ask for, train's minibatch table and the replay's checks),
+    which read the file again each, up to ten times a command, and split.json and config.json twice; made now
+    (and kept) for a namespace made without it."""
     config = getattr(a, "config", None)
     if not config:
         return None
-    d = getattr(a, "config_contents", None)
-    return d if d is not None else load_config_file(Path(config))
+    files = getattr(a, "config_replay_files", None)
+    if files is None:
+        from ..data.replay import ReplayFiles
+
+        files = a.config_replay_files = ReplayFiles(Path(config))
+    return files
+
+
+def config_contents(a: argparse.Namespace) -> dict[str, Any] | None:
+    """The contents of the options' --config file (None without one), as set_from_config read them (replay_files)."""
+    files = replay_files(a)
+    return None if files is None else files.file().contents
 
 
 def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -375,11 +393,12 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
     return v
 
 
-def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str, Any]:
+def config_file_to_args(path: Path, d: dict[str, Any] | None = None,
+                        files: ReplayFiles | None = None) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
     expresses are taken from the file by build_run_config (see there). d: the file's contents, where the caller
-    has read them already (load_config_file)."""
+    has read them already (load_config_file); files: what a replay of it reads, as set_from_config's."""
     from ..config import run_config_in
 
     if d is None:
@@ -390,7 +409,7 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
         # refusal (set_from_config) does
         raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}",
                           file=str(path))
-    cfg = _as_fit_read(run_config_in(d, path), path)
+    cfg = _as_fit_read(run_config_in(d, path), path, files)
     if cfg is None:
         out: dict[str, Any] = {}
         for k, v in d.items():
@@ -408,9 +427,10 @@ def config_file_to_args(path: Path, d: dict[str, Any] | None = None) -> dict[str
 FIT_READ_SAID: set[str] = set()
 
 
-def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
+def _as_fit_read(cfg: RunConfig | None, config: Path, files: ReplayFiles | None = None) -> RunConfig | None:
     """A run's config file as `--config` replays it (data.replay.as_fit_read: a Detector.fit's run as fit read its
-    data), its note said once a command: the file is read several times for one (main clears the set)."""
+    data), its note said once a command: the file is read several times for one (main clears the set). files: as
+    set_from_config's."""
     from ..data.replay import as_fit_read
 
     def note(msg: str) -> None:
@@ -418,7 +438,7 @@ def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
             FIT_READ_SAID.add(str(config))
             eprint(f"wildgan: note: {msg}")
 
-    return as_fit_read(cfg, config, note)
+    return as_fit_read(cfg, config, note, files)
 
 
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
@@ -533,11 +553,11 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                      fanogan=fan, search=search)
 
 
-def _file_reference_args(config: str, contents: dict[str, Any] | None = None) -> argparse.Namespace:
+def _file_reference_args(config: str, files: ReplayFiles | None = None) -> argparse.Namespace:
     """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
-    fields the real command line's explicit flags changed. contents: the file's, read already (config_contents)."""
+    fields the real command line's explicit flags changed. files: the file's, read already (replay_files)."""
     t = sub_parser(make_option_parser(), "train")
-    set_from_config(t, ["--config", config], contents)
+    set_from_config(t, ["--config", config], files=files)
     return t.parse_args(["--config", config, "--out", "-"])
 
 
@@ -598,7 +618,7 @@ def _config_data_missing(a: argparse.Namespace) -> str | None:
     if not config or option_given(a, "data") or getattr(a, "download", False):
         return None
     try:
-        raw = config_file_to_args(Path(config), config_contents(a)).get("data")
+        raw = config_file_to_args(Path(config), config_contents(a), replay_files(a)).get("data")
     except (WildganError, OSError):
         return None                   # (read once already; a file changed since is not this error's to explain)
     if not isinstance(raw, str) or not raw or is_sample_path(raw) or \
@@ -619,13 +639,14 @@ def asked_data_config(a: argparse.Namespace) -> DataConfig:
 
     data = data_config_from_args(a)
     config = getattr(a, "config", None)
-    d = config_contents(a)
-    file_cfg = _as_fit_read(run_config_in(d, Path(config)), Path(config)) if config and d is not None else None
+    files = replay_files(a)
+    file_cfg = (_as_fit_read(run_config_in(files.file().contents, Path(config)), Path(config), files)
+                if config and files is not None else None)
     if file_cfg is not None:
-        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config, d)), data)
+        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config, files)), data)
         from ..data.replay import refuse_in_memory_replay
 
-        refuse_in_memory_replay(Path(config), file_cfg, data)
+        refuse_in_memory_replay(Path(config), file_cfg, data, files=files)
     return data
 
 
@@ -635,13 +656,14 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     from ..config import PRESETS, overlay_changes, run_config_in
 
     config = getattr(a, "config", None)
-    d = config_contents(a)
-    file_cfg = _as_fit_read(run_config_in(d, Path(config)), Path(config)) if config and d is not None else None
+    files = replay_files(a)
+    file_cfg = (_as_fit_read(run_config_in(files.file().contents, Path(config)), Path(config), files)
+                if config and files is not None else None)
     try:
         with _values_of(config):
             cfg = run_config_from_args(a, res, ch)
             if file_cfg is not None:
-                ref = _file_reference_args(str(config), d)
+                ref = _file_reference_args(str(config), files)
                 ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
                 if file_cfg.preset not in PRESETS:
                     # A custom network: no option expresses it, so the reference (which resolved to the default

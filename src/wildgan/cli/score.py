@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import as_typed
-from ..errors import INTERRUPTED, ConfigError, DataError, HeldWarning, Terminated, WildganError, WildganWarning
+from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
+                      WildganError, WildganWarning)
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -317,7 +318,8 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
                               normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
                               held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
-        if not one_file or "class" not in str(e):
+        # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
+        if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
             raise
         # how to score every image without labels depends on what was given: a folder is read as a pile without
         # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
@@ -329,7 +331,7 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
             whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
                      f"{str(one_file)!r})")
         # (--whole needs no training part: the way out of a data set too small to split, with its labels)
-        small = not a.whole and "training images of the normal class" in str(e)
+        small = not a.whole and e.split_problem == SPLIT_TOO_SMALL
         with_labels = "; to score every image of it with its labels, add --whole" if small else ""
         raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
                       f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "

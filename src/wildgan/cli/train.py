@@ -14,7 +14,7 @@ from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, say_end,
                      warn, write_stdout)
-from .config_args import build_run_config, config_contents
+from .config_args import build_run_config, config_contents, replay_files
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
 
@@ -295,14 +295,14 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
 
         # a Detector.fit's run trained its pile in the order read, which build_split shuffles: put it back (on every
         # rank: they must all train one order)
-        split = in_run_order(Path(a.config), split, contents=config_contents(a))
+        split = in_run_order(Path(a.config), split, files=replay_files(a))
     if a.config and not a.resume and (ctx is None or ctx.is_main):
         from ..data.replay import warn_if_replay_reads_other_images
 
         # (its warning and note in the command's words, on stderr and into log.txt, as the other warnings said here)
         warn_if_replay_reads_other_images(Path(a.config), cfg, split, warn=lambda m: warn(f"{WARNING}{m}"),
                                           note=lambda m: eprint(f"wildgan: note: {m}"),
-                                          contents=config_contents(a))
+                                          files=replay_files(a))
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "

@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN, is_sample_path
-from ..errors import ConfigError, DataError, WildganError, moved_name, option_words, shell_word, warn_user
+from ..errors import (SPLIT_CLASSES, ConfigError, DataError, WildganError, moved_name, option_words, shell_word,
+                      warn_user)
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             is_archive, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
@@ -512,7 +513,8 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
                             f"{'s' if len(images) != 1 else ''} directly in it); "
                             f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
                             f"unlabelled images use {_dataset_words('unlabelled')}; to score loose images "
-                            f"{option_words('`wildgan score --data`', 'score_files or Detector.score')}")
+                            f"{option_words('`wildgan score --data`', 'score_files or Detector.score')}",
+                            split_problem=SPLIT_CLASSES)
         raise _no_images_error(f"{folder}:", _count_other(f for f in folder.iterdir() if f.is_file()),
                                " and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]

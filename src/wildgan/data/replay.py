@@ -14,7 +14,10 @@ shared by the command line (wildgan.cli: its messages, on stderr) and `wildgan.t
 * `in_run_order`: the images read put in the order the run trained them in (a Detector.fit's: as read, where the
   command line's splits shuffle them by the seed);
 * `warn_if_replay_reads_other_images`: the images read are not the ones the run trained on, or not in its order
-  (split.json, or the comment at the top of a copied config.yaml, records them)."""
+  (split.json, or the comment at the top of a copied config.yaml, records them).
+
+Each takes `files` (ReplayFiles), what a replay reads of the run: its config file, split.json and config.json beside
+it, each read once for all the checks of one replay."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, DataConfig, RunConfig, config_yaml_record, load_config_file,
+from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, ConfigFile, DataConfig, RunConfig, read_config_file,
                       run_config_file, run_config_from_dict, run_config_in, run_config_to_dict)
 from ..errors import ConfigError, warn_user
 from .source_identity import restore_advice, source_replaced
@@ -31,27 +34,90 @@ from .splits import (TRAIN_ORDER_READ, AnomalySplit, follow_train_order, keep_ch
                      read_order_pixels_sha256, split_differences, split_summary)
 
 Say = Callable[[str], None]
+Found = tuple[str, dict[str, Any], str, Any]
+# the errors of reading a run's record (the config file, split.json, its header), which the checks take as no record
+_UNREADABLE = (ConfigError, ValueError, OSError, AttributeError)
 
 
-def fit_record(config: Path) -> dict[str, Any] | None:
+class ReplayFiles:
+    """What a replay of a run's config file reads: the file (its settings and its comment header, of one read of its
+    text: config.read_config_file), split.json beside it and the run's config.json; each once, when first asked, for
+    all the checks of the replay (as_fit_read, refuse_in_memory_replay, in_run_order and
+    warn_if_replay_reads_other_images). Each check read them on its own, the record twice: a file saved meanwhile gave
+    the replay the header of one version and the settings of another, or one split.json to order the images by and
+    another to compare them with. file: the config file's, where the caller has read it (the command line's --config
+    file, read once a command: cli.config_args.config_reader)."""
+
+    def __init__(self, config: Path, file: ConfigFile | None = None) -> None:
+        self.config = Path(config)
+        self._file = file
+        self._split: Any = None          # (split.json's contents, or the error reading it; None: not read yet)
+        self._training: Any = None       # ((the file's RunConfig, _training_record's), or the error; None: not yet)
+
+    def file(self) -> ConfigFile:
+        """The config file read (ConfigError where it cannot be)."""
+        if self._file is None:
+            self._file = read_config_file(self.config)
+        return self._file
+
+    def split_json(self) -> Any:
+        """The contents of split.json beside the config file; what reading it raised (OSError where there is none,
+        ValueError where it is damaged) is raised again at each call, not read again."""
+        if self._split is None:
+            try:
+                self._split = (json.loads((self.config.parent / "split.json").read_text(encoding="utf-8")),)
+            except (OSError, ValueError) as e:
+                self._split = e
+        if isinstance(self._split, BaseException):
+            raise self._split
+        return self._split[0]
+
+    def file_config(self) -> RunConfig | None:
+        """The RunConfig in the config file (None for a flat file of options); its errors raised."""
+        return self._read_training()[0]
+
+    def training(self) -> Found | None:
+        """_training_record's: the run, its record of its training images, where that is, the data settings it
+        trained with; None where there is no record. Its errors (_UNREADABLE) raised, at each call."""
+        return self._read_training()[1]
+
+    def _read_training(self) -> tuple[RunConfig | None, Found | None]:
+        if self._training is None:
+            try:
+                file_cfg = run_config_in(self.file().contents, self.config)
+                self._training = (file_cfg, _training_record(self, file_cfg))
+            except _UNREADABLE as e:
+                self._training = e
+        if isinstance(self._training, BaseException):
+            raise self._training
+        return self._training
+
+
+def _files(config: Path, files: ReplayFiles | None) -> ReplayFiles:
+    """`files`, or a ReplayFiles of `config` where the caller gave none (read by this check alone)."""
+    return ReplayFiles(config) if files is None else files
+
+
+def fit_record(config: Path, files: ReplayFiles | None = None) -> dict[str, Any] | None:
     """split.json of the run whose config file `config` is, where a Detector.fit on images it was given wrote that
     run (detector_input); None otherwise: a `wildgan train` run, a DataConfig fit (trained by a protocol), a config
     file outside its run folder, or an unreadable record (the commands that read it say what is wrong)."""
     try:
-        info = json.loads((Path(config).parent / "split.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        info = _files(config, files).split_json()
+    except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) and info.get("detector_input") else None
 
 
-def as_fit_read(cfg: RunConfig | None, config: Path, note: Say = warn_user) -> RunConfig | None:
+def as_fit_read(cfg: RunConfig | None, config: Path, note: Say = warn_user,
+                files: ReplayFiles | None = None) -> RunConfig | None:
     """A run's config file as a replay reads it: the run as it was trained. A Detector.fit of an earlier wildgan on a
     folder, an archive or a data-set file recorded dataset 'auto', which replays such data by its protocol: a
     labelled .npz or a tree of class folders stopped on 'choose the normal class(es)', CIFAR-10's batches trained on
     automobile alone. fit read every image, labels ignored, which is 'unlabelled' (what fit records since), and
     `note` is told so. Only a fit's run (split.json's detector_input): a `wildgan train` or DataConfig run's 'auto'
     is a protocol."""
-    if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or fit_record(config) is None:
+    if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or fit_record(config, files) is None:
         return cfg
     data = "the embedded sample" if cfg.data.data == SAMPLE_TOKEN else cfg.data.data
     note(f"{config}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled': "
@@ -60,11 +126,12 @@ def as_fit_read(cfg: RunConfig | None, config: Path, note: Say = warn_user) -> R
 
 
 def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig, *,
-                            give: str = "with --data (a folder or a data-set file) and --dataset unlabelled") -> None:
+                            give: str = "with --data (a folder or a data-set file) and --dataset unlabelled",
+                            files: ReplayFiles | None = None) -> None:
     """A Detector.fit's run on images given in memory (arrays, a list of files) records no data: replayed without
     data given, its config trained on $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give
     (`give`: how the caller passes data, the command line's options by default)."""
-    info = fit_record(config)
+    info = fit_record(config, files)
     if info is None or file_cfg.data.data is not None or data.data is not None:
         return
     raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
@@ -72,7 +139,7 @@ def refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig,
                       f"train on every image as that fit did", file=str(config))
 
 
-def in_run_order(config: Path, split: AnomalySplit, *, contents: dict[str, Any] | None = None) -> AnomalySplit:
+def in_run_order(config: Path, split: AnomalySplit, *, files: ReplayFiles | None = None) -> AnomalySplit:
     """The split a replay of the run whose config file `config` is built, in the order that run trained its images
     in (follow_train_order). A Detector.fit on a folder or a data-set file trains them in the order it read them,
     which its split.json says (train_order) and a copied config.yaml's comment header repeats; the replay reads the
@@ -81,31 +148,31 @@ def in_run_order(config: Path, split: AnomalySplit, *, contents: dict[str, Any] 
     order, where the pile's pixels in read order are the recorded ones. Any other run (a `wildgan train` run's seeded
     shuffle, an earlier fit's on images changed since) gets the split as it is. Called on every rank of a torchrun
     job, which must all train one order. The split given is used up (in_read_order): use the one returned.
-    contents: the config file's, where the caller has read them (load_config_file): not read again."""
+    files: what the replay reads (ReplayFiles), where the caller has them: not read again."""
     try:
-        found = _training_record(config, contents)
-    except (ConfigError, ValueError, OSError, AttributeError):
+        found = _files(config, files).training()
+    except _UNREADABLE:
         return split                  # (no readable record: warn_if_replay_reads_other_images says nothing either)
     return split if found is None else follow_train_order(split, found[1])
 
 
-def _training_record(config: Path,
-                     contents: dict[str, Any] | None = None) -> tuple[str, dict[str, Any], str, Any] | None:
+def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | None:
     """(the run, its record of the images it trained on, where that record is, the data settings it trained with:
     _run_data_settings) for a run's config file: its split.json beside it, or the comment header of a config.yaml
     copied elsewhere (config_yaml_record; one copied into another run's folder names its own run, not the folder's).
     None where there is no record (a file without a header, from an older wildgan or written by hand); the errors of
-    reading them (ConfigError, ValueError, OSError) are raised. contents: as in_run_order's."""
+    reading them (ConfigError, ValueError, OSError) are raised. file_cfg: the RunConfig in the config file. Read
+    through `files` (ReplayFiles.training, once a replay): the header of the text the settings were read from."""
+    config = files.config
     recorded_path = config.parent / "split.json"
-    file_cfg = _file_config(config, contents)
-    header = config_yaml_record(config)
+    header = files.file().record
     # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
     # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
     # changed data, and one on changed data could pass as the folder's run
     elsewhere = header is not None and header[0] is not None and \
         Path(header[0]).resolve() != config.parent.resolve()
     if recorded_path.is_file() and not elsewhere:
-        recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+        recorded = files.split_json()
         run_json = config.parent / "config.json"
         # (the run's own config.json replayed: the file read already, not read again, where a version saved
         # meanwhile would be compared with the one replayed as though its data section had been edited)
@@ -119,7 +186,7 @@ def _training_record(config: Path,
 
 def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit, *, warn: Say = warn_user,
                                       note: Say = warn_user, replayer: str = "`wildgan train --config`",
-                                      contents: dict[str, Any] | None = None) -> None:
+                                      files: ReplayFiles | None = None) -> None:
     """A replay of a run's config file with the run's own data settings promises the run again; where the images it
     reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
     without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here (`warn`) the same way. A config
@@ -137,15 +204,16 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
     of files), which a replay reading the recorded folder names otherwise: their ids are not compared, their pixels
     in order are (what the networks learn from). Where only the order differs (the replay's pile shuffled by the
     seed: `split` is expected in the run's order, in_run_order, and one given without it is not), the warning says
-    so: the same images, in another order, train other networks. contents: as in_run_order's."""
+    so: the same images, in another order, train other networks. files: as in_run_order's."""
+    files = _files(config, files)
     try:
-        file_cfg = _file_config(config, contents)
-        found = _training_record(config, contents)
-    except (ConfigError, ValueError, OSError):
+        file_cfg = files.file_config()
+        found = files.training()
+    except _UNREADABLE:
         return                        # (not a run's own config beside a readable record: nothing to compare with)
     if found is None:
         # (an older wildgan's file, or one by hand: nothing to compare with)
-        _note_unchecked_json(config, file_cfg, cfg, note, replayer, contents)
+        _note_unchecked_json(config, file_cfg, cfg, note, replayer, files.file().contents)
         return
     run, recorded, where, ran = found
     if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
@@ -190,7 +258,7 @@ def _only_the_order_differs(split: AnomalySplit, recorded: dict[str, Any], now: 
 
 
 def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfig, note: Say, replayer: str,
-                         contents: dict[str, Any] | None = None) -> None:
+                         contents: dict[str, Any]) -> None:
     """A run's config.json (with the format_version wildgan writes) replayed away from its run folder, on its own
     data settings: config.yaml's comment header records the images the run trained on, and a copy of it warns when
     they changed; config.json cannot hold such a record, so its copy replayed changed data without a word. Said, with
@@ -199,21 +267,12 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
     whose data section was edited by hand cannot be told from the run's own: it gets the note too.)"""
     if file_cfg is None or file_cfg.data != cfg.data or config.suffix in (".yaml", ".yml", ".toml"):
         return
-    try:
-        if "format_version" not in (load_config_file(config) if contents is None else contents):
-            return
-    except ConfigError:
+    if "format_version" not in contents:
         return
     # (worded for any wildgan-written JSON: a `train --dry-run` table saved to a file has format_version too)
     note(f"{config} has no split.json beside it: if it is a run's config.json, whether these are the images its run "
          f"trained on is not checked (unlike config.yaml, JSON has no comment to record them in); {replayer} of the "
          f"run's config.yaml (or of its config.json in its run folder) warns where they changed")
-
-
-def _file_config(config: Path, contents: dict[str, Any] | None) -> RunConfig | None:
-    """run_config_file(config), of its `contents` where the caller has read them (the command line's --config file,
-    which it reads once a command: cli.config_args.config_contents)."""
-    return run_config_file(config) if contents is None else run_config_in(contents, config)
 
 
 def _run_data_settings(where: Any, section: Any = None) -> Any:

@@ -56,7 +56,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import DataConfig, square_name
-from ..errors import ConfigError, DataError, WildganError, option_words, warn_user
+from ..errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, option_words, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
@@ -476,7 +476,8 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
             i = int(s)
         else:
             avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
-            raise DataError(f"{source}: {what} class {s!r} does not exist; available classes: {avail}")
+            raise DataError(f"{source}: {what} class {s!r} does not exist; available classes: {avail}",
+                            split_problem=SPLIT_CLASSES)
         if i not in out:
             out.append(i)
     return out
@@ -846,7 +847,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         if "normal" in inherited and cfg.normal:
             raise ConfigError(f"{source}: unlabelled images (no class folders or labels), so there is no normal "
                               f"class to evaluate against: pass labelled data and its normal class with "
-                              f"{_normal_words()}")
+                              f"{_normal_words()}", split_problem=SPLIT_CLASSES)
         if "exclude_classes" in inherited:
             cfg = replace(cfg, exclude_classes=())
         split = _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
@@ -861,7 +862,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
             raise ConfigError(f"{source}: the run's normal class{'es' if len(unknown) > 1 else ''} "
                               f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} not a class of "
                               f"this data (its classes: {', '.join(names)}): choose its normal class(es) with "
-                              f"{_normal_words()}")
+                              f"{_normal_words()}", split_problem=SPLIT_CLASSES)
     if "exclude_classes" in inherited:
         gone = [c for c in cfg.exclude_classes if str(c).strip().lower() not in lower]
         if gone:
@@ -885,10 +886,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         what = "its labels" if kind in ("npz", "cifar-batches") else "its folders"
         raise ConfigError(f"{source}: choose the normal class(es) ({_normal_words()}); available classes: {avail} (or "
                           f"when training, {_dataset_words('unlabelled')} to train on every image, {what} not being "
-                          f"classes)")
+                          f"classes)", split_problem=SPLIT_CLASSES)
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
-        raise ConfigError(f"a class cannot be both normal and excluded: {both}")
+        raise ConfigError(f"a class cannot be both normal and excluded: {both}", split_problem=SPLIT_CLASSES)
     gray_files = data_gray_files(train, test)
     colour_by_content = channels == 3 and all_colour(train.x)
 
@@ -968,7 +969,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if len(tr_norm) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(tr_norm)} training image{'s' if len(tr_norm) != 1 else ''} of the "
                         f"normal class(es) "
-                        f"{info['normal_classes']}; need at least {MIN_NORMAL} {_MIN_WHY}")
+                        f"{info['normal_classes']}; need at least {MIN_NORMAL} {_MIN_WHY}",
+                        split_problem=SPLIT_TOO_SMALL)
     n_a = n_contamination(cfg.contamination, len(tr_norm))
     if cfg.contamination > 0:
         rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a)
@@ -1099,7 +1101,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         both = option_words("--normal / --exclude", "normal= / exclude_classes=")
         raise ConfigError(f"{source}: unlabelled images have no classes: drop {both}" if not one else
                           f"{source}: {both} name classes, and this data has none.{one}; to train on every image as "
-                          f"a pile, drop {both}")
+                          f"a pile, drop {both}", split_problem=SPLIT_CLASSES)
     if len(train.x) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
                         f"{MIN_NORMAL} {_MIN_WHY}")

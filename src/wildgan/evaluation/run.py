@@ -27,7 +27,8 @@ from ..data.readers import (channel_warning, detect_format, is_pile, missing_run
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
-from ..errors import ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word, warn_user
+from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
+                      warn_user)
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -269,7 +270,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"{data}: unlabelled images (no class folders or labels), so there is no normal class to "
                           f"evaluate against: pass labelled data (class folders, e.g. DATA/normal/ and "
                           f"DATA/anomalous/, CIFAR-10, an .npz with labels) and its normal class with "
-                          f"{option_words('--normal', 'normal=')}")
+                          f"{option_words('--normal', 'normal=')}", split_problem=SPLIT_CLASSES)
     if skip_bad:
         dc = replace(dc, skip_bad=True)
     if whole is None:   # runs without a protocol of their own never held labelled images out
@@ -309,7 +310,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with "
-                          f"{option_words('--normal', 'normal=')}")
+                          f"{option_words('--normal', 'normal=')}", split_problem=SPLIT_CLASSES)
     skipped = newly_skipped(split, recorded) if data is None else []
     if skipped:
         # one warning for one cause: the files, each with the part of the recorded split it was in (build_split drew

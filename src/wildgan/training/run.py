@@ -52,12 +52,13 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
-                      default_checkpoint_kimg, kernels_from_env, load_config_file, read_run_config,
+                      default_checkpoint_kimg, kernels_from_env, read_run_config,
                       refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
-from ..data.replay import as_fit_read, in_run_order, refuse_in_memory_replay, warn_if_replay_reads_other_images
+from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
+                           warn_if_replay_reads_other_images)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.train_score_files import TRAIN_SCORE_FILES
 from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order,
@@ -830,10 +831,10 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                 log: Callable[[str], None], **train_kw: Any) -> TrainResult:
     """replay_run's steps, inside its run log's block (run_log: None on a rank other than 0, which says its lines
     to `log` alone)."""
-    # read once, its contents handed to every check below (as `wildgan train --config` hands them on): read again
-    # by each, a file saved meanwhile gave the replay one version's settings and its checks another's
-    contents = load_config_file(config)
-    file_cfg = as_fit_read(run_config_in(contents, config), config)
+    # read once, with split.json and config.json beside it, for every check below (as `wildgan train --config` reads
+    # them): read again by each, a file saved meanwhile gave the replay one version's settings and its checks another's
+    files = ReplayFiles(config)
+    file_cfg = as_fit_read(run_config_in(files.file().contents, config), config, files=files)
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
                           f"sections): `wildgan train --config {shell_word(config)}` reads it; from Python, build a "
@@ -841,14 +842,15 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     asked = replace(file_cfg.data, **({"data": str(data)} if data is not None else {}),
                     **({"dataset": dataset} if dataset is not None else {}))
     refuse_in_memory_replay(config, file_cfg, asked, give=f"again: replay_run({str(config)!r}, RUN_DIR, data=PATH, "
-                                                         f"dataset='unlabelled') (a folder or a data-set file),")
+                                                         f"dataset='unlabelled') (a folder or a data-set file),",
+                            files=files)
     cfg = replace(file_cfg, data=asked)
     # built here, as the command builds it, to compare its images with the run's before anything is trained
     split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
     # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
-    split = in_run_order(config, split, contents=contents)
+    split = in_run_order(config, split, files=files)
     if not train_kw.get("resume", False):
-        warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run", contents=contents)
+        warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run", files=files)
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as caught:
