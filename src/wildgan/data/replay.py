@@ -216,7 +216,12 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
         _note_unchecked_json(config, file_cfg, cfg, note, replayer, files.file().contents)
         return
     run, recorded, where, ran = found
-    if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
+    # the replay's settings against the file's as a replay reads them: an earlier Detector.fit's 'auto' is replayed
+    # as 'unlabelled' (as_fit_read, said by the caller), and compared with the file's own 'auto' it passed for other
+    # settings asked for on purpose, so images changed since went unsaid. The hand-edit check below compares the
+    # file with the run's own record, both as written
+    as_read = as_fit_read(file_cfg, config, note=lambda _: None, files=files)
+    if as_read is None or not isinstance(recorded, dict) or as_read.data != cfg.data:
         return
     if ran is not None and ran != file_cfg.data:
         return                        # (the file's data section edited by hand: other images asked for, as by --seed)
