@@ -1172,8 +1172,11 @@ def config_yaml_record(path: Any, text: str | None = None) -> tuple[str | None, 
     return (run if isinstance(run, str) else None, trained_on) if isinstance(trained_on, dict) else None
 
 
-def read_run_config(run_dir: Any) -> RunConfig:
-    """RUN_DIR/config.json as a RunConfig (errors name the file)."""
+def read_run_config(run_dir: Any, raw: dict[str, Any] | None = None,
+                    split: Callable[[], Any] | None = None) -> RunConfig:
+    """RUN_DIR/config.json as a RunConfig (errors name the file). raw: its contents, where the caller has read them
+    (not read again); split: gives split.json's contents, where the caller reads it (`train --resume` reads each
+    once a command: data.replay.ReplayFiles), for the data of an older run recorded there."""
     import json
     from pathlib import Path
 
@@ -1207,7 +1210,7 @@ def read_run_config(run_dir: Any) -> RunConfig:
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
         # (a byte-order mark, put there by an editor that saves UTF-8 so, is no part of it: as load_config_file)
-        raw = json_without_duplicates(p.read_text().removeprefix("\ufeff"), p)
+        raw = json_without_duplicates(p.read_text().removeprefix("\ufeff"), p) if raw is None else raw
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -1234,7 +1237,7 @@ def read_run_config(run_dir: Any) -> RunConfig:
     if data is None:
         # a run on the embedded sample recorded before SAMPLE_TOKEN (data: null, which reads $WILDGAN_DATA first):
         # split.json's source says it was the sample
-        source = _recorded_source(run_dir)
+        source = _recorded_source(run_dir, split)
         if is_sample_path(source):
             cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
     elif data != SAMPLE_TOKEN and is_sample_path(data):
@@ -1249,7 +1252,7 @@ def read_run_config(run_dir: Any) -> RunConfig:
         # word), and that very file read by its relative name gave the run another config (and training-score cache
         # key) in its own folder than anywhere else, so score --threshold scored the training images again at each
         # change of folder. A source that is gone (the data moved) leaves the recorded path, read from here as before.
-        source = _recorded_source(run_dir)
+        source = _recorded_source(run_dir, split)
         if is_sample_path(source):
             # (a relative path to the sample, e.g. from inside a checkout: by name, as any sample run, not by the
             # source's path inside the installation that trained it, whose sample may not be this one's)
@@ -1261,13 +1264,14 @@ def read_run_config(run_dir: Any) -> RunConfig:
     return cfg
 
 
-def _recorded_source(run_dir: Any) -> Any:
-    """split.json's `source` (where the run's data was read from), or None where split.json is missing or unreadable."""
+def _recorded_source(run_dir: Any, split: Callable[[], Any] | None = None) -> Any:
+    """split.json's `source` (where the run's data was read from), or None where split.json is missing or unreadable.
+    split: as read_run_config's."""
     import json
     from pathlib import Path
 
     try:
-        return json.loads((Path(run_dir) / "split.json").read_text()).get("source")
+        return (json.loads((Path(run_dir) / "split.json").read_text()) if split is None else split()).get("source")
     except (OSError, ValueError, AttributeError):
         return None
 

@@ -19,7 +19,7 @@ from PIL import Image
 from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, run_config_to_dict
 from wildgan.data.inputs import to_numpy
 from wildgan.detector import Detector
-from wildgan.errors import CheckpointError, ConfigError, DataError
+from wildgan.errors import CheckpointError, ConfigError, DataError, WildganWarning
 from wildgan.studies.study import run_study
 from wildgan.thresholds import check_val_labels
 from wildgan.training import run as training_run
@@ -269,8 +269,7 @@ def test_an_x_val_file_the_read_would_refuse_is_refused_before_training(x16, tmp
                                                                r"channel axis"),
            "nan": (dict(x=np.full((4, 8, 8), np.nan, np.float32)), r"nan\.npz:x: image array contains NaN or inf"),
            "range": (dict(x=np.linspace(-1, 1, 256).reshape(4, 8, 8)), r"range\.npz:x: float image values must lie "
-                                                                        r"in \[0, 1\] or \[0, 255\], found \[-1, 1\]"),
-           "labels": (dict(x=x16[:4], y=np.zeros(3, int)), r"labels\.npz: labels 'y' has 3 entries but there are 4")}
+                                                                        r"in \[0, 1\] or \[0, 255\], found \[-1, 1\]")}
     for name, (arrays, said) in bad.items():
         np.savez(tmp_path / f"{name}.npz", **arrays)
         with pytest.raises(DataError, match=f"^X_val: {re.escape(str(tmp_path))}/{said}"):
@@ -284,6 +283,12 @@ def test_an_x_val_file_the_read_would_refuse_is_refused_before_training(x16, tmp
     np.savez(tmp_path / "good.npz", x=x16[:4].astype(np.float32) / 255)
     with pytest.raises(AssertionError, match="training started"):       # passed the checks
         f1.fit(x16, X_val=str(tmp_path / "good.npz"), y_val=y)
+    # a damaged label array: its images are read without it (the read ignores labels; y_val gives them), said
+    np.savez(tmp_path / "labels.npz", x=x16[:4], y=np.zeros(3, int))
+    with pytest.raises(AssertionError, match="training started"), \
+            pytest.warns(WildganWarning, match=r"labels\.npz: labels 'y' has 3 entries but there are 4 images; its "
+                                               r"images are read without labels"):
+        f1.fit(x16, X_val=str(tmp_path / "labels.npz"), y_val=y)
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")      # (the short fits stop at 4x4 on purpose)

@@ -3990,6 +3990,43 @@ def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_wo
     assert advised or e.value is refused
 
 
+def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(tiny_npz, tmp_path, capsys):
+    # a data-set file whose label array is damaged (2-D, one label short, floats, negative, names or numbers its
+    # class_names do not have) has sound images, which scoring without labels reads: score suggested so by its text
+    # ("class" in it) until it decided by the refusal's split_problem, which these refusals did not set. The way it
+    # names, the Python API, refused such a file too (its docstring: "labels ignored")
+    from wildgan.detector import Detector
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.05", "--phase-kimg", "0.02", "--out", str(run)]) == 0
+    with np.load(tiny_npz) as d:
+        x, y = d["x_test"], d["y_test"]
+    damaged = {"2-D": dict(y=y[:, None]), "short": dict(y=y[:-1]), "floats": dict(y=y + 0.5),
+               "negative": dict(y=y - 5), "names": dict(y=np.array(["a", "z"])[y], class_names=np.array(["a", "b"])),
+               "numbers": dict(y=y + 1, class_names=np.array(["a", "b"]))}
+    for name, arrays in damaged.items():
+        bad = tmp_path / f"{name}.npz"
+        np.savez(bad, x=x, **arrays)
+        capsys.readouterr()
+        assert main(["score", str(run), "--data", str(bad), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{bad}: labels" in err and "A data-set file is scored as a labelled test split" in err, (name, err)
+        assert f"Detector.from_run({str(run)!r}).decision_function({str(bad)!r})" in err, (name, err)
+        assert "--whole" not in err, (name, err)                 # (its labels are what is wrong: --whole reads them)
+    # and the way said scores it (labels ignored, as they are for a sound file: it refused the file), said once
+    from wildgan.errors import WildganWarning
+
+    good = tmp_path / "good.npz"
+    np.savez(good, x=x, y=y)
+    model = Detector.from_run(str(run))
+    want = model.decision_function(str(good))
+    for name in damaged:
+        with pytest.warns(WildganWarning, match="its images are read without labels, which scoring does not use"):
+            got = model.decision_function(str(tmp_path / f"{name}.npz"))
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
 def test_the_refusals_of_a_data_set_s_split_say_their_kind(tmp_path):
     # (where they are raised: what score's advice is decided by)
     from wildgan.config import DataConfig

@@ -945,3 +945,40 @@ def test_replay_run_reads_the_run_s_config_file_once(tmp_path, monkeypatch, name
     assert reads.count(str(config)) == 1, reads
     for beside in ("split.json", "config.json"):
         assert reads.count(str(config.parent / beside)) <= 1, reads
+
+
+@pytest.mark.parametrize("replayer", ["replay_run", "wildgan train --config"])
+def test_a_replay_of_an_older_fit_recorded_auto_on_changed_images_says_so(tmp_path, capsys, replayer):
+    """A Detector.fit of an earlier wildgan on a folder recorded dataset 'auto'; its replay reads that folder as the
+    fit read it ('unlabelled': data.replay.as_fit_read), and the check that the images are still the run's compared
+    the file's own 'auto' with that 'unlabelled', took the difference for other data settings asked for on purpose,
+    and said nothing when the folder had changed since. Compared as read, the edited image is said."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import replay_run
+
+    pile, fit = _fit_on_a_folder(tmp_path)
+    config = fit / "config.json"
+    old = json.loads(config.read_text())
+    old["data"]["dataset"] = "auto"                  # (as an earlier wildgan wrote it)
+    config.write_text(json.dumps(old))
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pile / "3.png")         # an image edited since the run
+    other = f"{config} replays the run in {fit}, but its training images are not the ones that run trained on"
+    if replayer == "replay_run":
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            replay_run(config, tmp_path / "again", progress=False, log=lambda m: None, warn_not_grown=False)
+        said = [str(w.message) for w in got if issubclass(w.category, WildganWarning)]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # (a run ending before full growth, on purpose, as the fit's)
+            assert main(["train", "--config", str(config), "--out", str(tmp_path / "again"), "--no-progress",
+                         "--no-train-scores"]) == 0, capsys.readouterr().err
+        said = capsys.readouterr().err.splitlines()
+    assert any("dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled'" in m
+               for m in said), said
+    assert sum(other in m for m in said) == 1, said

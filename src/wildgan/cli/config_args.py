@@ -124,25 +124,40 @@ def _refuse_resuming_without_encoder(saved: Path, run: str,
     refuse_untrained_encoder(cfg, resumed=run)
 
 
-ConfigReader = Callable[[Path], "ConfigFile"]
-
-
-def config_reader() -> ConfigReader:
+class ConfigReader:
     """read_config_file, once a file, for one command: `train --resume` reads RUN/config.yaml (and a --config given
     beside it) before the options are parsed, and set_from_config reads the --config file that --resume adds; each
     read on its own, a file saved between the two (a run's config.yaml rewritten, a file edited) gave the command
     one version's checks and another's settings, a mix of two files. The same contents, then: a file named two ways
     (RUN/./config.yaml, a link) is one file. A read that fails is not kept (the next one says its error again). Each
-    read gives the file's settings and its comment header's record, of one text (config.read_config_file)."""
-    files: dict[str, ConfigFile] = {}
+    read gives the file's settings and its comment header's record, of one text (config.read_config_file).
 
-    def read(path: Path) -> ConfigFile:
+    replay_files: what a replay of a config file reads (data.replay.ReplayFiles: the file through this reader,
+    split.json and config.json beside it), one for each file a command: --resume's own checks read split.json and
+    the run's config.json, and the replay of RUN/config.yaml it adds read them again."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, ConfigFile] = {}
+        self._replays: dict[str, ReplayFiles] = {}
+
+    def __call__(self, path: Path) -> ConfigFile:
         key = os.path.realpath(path)
-        if key not in files:
-            files[key] = read_config_file(path)
-        return files[key]
+        if key not in self._files:
+            self._files[key] = read_config_file(path)
+        return self._files[key]
 
-    return read
+    def replay_files(self, path: Path) -> ReplayFiles:
+        from ..data.replay import ReplayFiles
+
+        key = os.path.realpath(path)
+        if key not in self._replays:
+            self._replays[key] = ReplayFiles(Path(path), read=self)
+        return self._replays[key]
+
+
+def config_reader() -> ConfigReader:
+    """A ConfigReader for one command."""
+    return ConfigReader()
 
 
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None,
@@ -169,10 +184,13 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         return list(argv)
     from ..data.readers import missing_run_data_error
 
+    # (read once, where asked: its method's encoder, the data it names, the check of config.json against it, and
+    # then set_from_config's values, which must be of the version these checks passed, not of one saved since; so
+    # are split.json and config.json beside it, by these checks and then by the replay of config.yaml they add)
+    files = read.replay_files(saved)
+
     def saved_contents() -> dict[str, Any]:
-        # (read once, where asked: its method's encoder, the data it names, the check of config.json against it, and
-        # then set_from_config's values, which must be of the version these checks passed, not of one saved since)
-        return read(saved).contents
+        return files.file().contents
 
     def saved_args() -> dict[str, Any]:
         return config_file_to_args(saved, saved_contents())
@@ -195,7 +213,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     from ..scoring.run import read_split_info
 
     try:
-        info = read_split_info(Path(known.out))
+        info = read_split_info(Path(known.out), files)
     except WildganError as e:
         if saved_args().get("data") is None:
             # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
@@ -224,17 +242,19 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     elif known.data is None:
         refuse_if_gone(data)
-    _warn_if_run_files_disagree(Path(known.out), saved_contents())
+    _warn_if_run_files_disagree(Path(known.out), saved_contents(), files)
     eprint(f"wildgan: resuming with the settings of {saved}")
     log(f"resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
 
-def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = None) -> None:
+def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = None,
+                                files: ReplayFiles | None = None) -> None:
     """A run's config.json and config.yaml that differ (one edited by hand): `--resume` alone takes config.yaml's
     settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
     refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
-    the user had not typed, without a word of the two files. contents: config.yaml's, where the caller read them."""
+    the user had not typed, without a word of the two files. contents: config.yaml's, where the caller read them;
+    files: the ReplayFiles of RUN/config.yaml, through which config.json and split.json are read (once a command)."""
     from ..config import RunConfig, read_run_config, run_config_file, run_config_in, typed_settings
     from ..errors import warn_user
     from ..training.run import run_differences
@@ -242,7 +262,8 @@ def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = Non
     try:
         # (the files as they are: a flag's value taken for a setting config.yaml refuses is not the file's)
         with typed_settings(None):
-            from_json = read_run_config(run)
+            from_json = (read_run_config(run) if files is None else
+                         read_run_config(run, files.run_json().contents, files.split_json))
             from_yaml = (run_config_file(run / "config.yaml") if contents is None
                          else run_config_in(contents, run / "config.yaml"))
     except (WildganError, OSError):
@@ -275,7 +296,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], read: Confi
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
     # options are parsed, its replay's checks too: config_contents, replay_files)
     if files is None:
-        files = ReplayFiles(path, read_config_file(path) if read is None else read(path))
+        files = ReplayFiles(path, read_config_file(path)) if read is None else read.replay_files(path)
     d = files.file().contents
     values = config_file_to_args(path, d, files)
     actions = _config_file_options(p)

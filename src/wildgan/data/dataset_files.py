@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..config import as_typed, names_text, nearest_name
-from ..errors import DataError, option_words, shell_word, warn_user
+from ..errors import SPLIT_CLASSES, DataError, option_words, shell_word, warn_user
 from .download import CIFAR_BATCH_FILES, TAR_SUFFIXES
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
@@ -207,22 +207,26 @@ def _npz_get(z: Any, path: Path, key: str) -> np.ndarray:
 
 def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] | None
             ) -> tuple[np.ndarray, list[str] | None]:
+    # (a damaged label array leaves the images sound: `wildgan score` says to score the file without labels, which
+    # reads no label, by the refusal's split_problem)
     if y.ndim != 1:
-        raise DataError(f"{path}: labels {key!r} must be 1-D, got shape {y.shape}")
+        raise DataError(f"{path}: labels {key!r} must be 1-D, got shape {y.shape}", split_problem=SPLIT_CLASSES)
     if len(y) != n:
-        raise DataError(f"{path}: labels {key!r} has {len(y)} entries but there are {n} images")
+        raise DataError(f"{path}: labels {key!r} has {len(y)} entries but there are {n} images",
+                        split_problem=SPLIT_CLASSES)
     if y.dtype.kind == "U":  # string labels: class names are their sorted unique values
         names = class_names or sorted(set(y.tolist()))
         index = {c: i for i, c in enumerate(names)}
         bad = sorted(set(y.tolist()) - set(index))
         if bad:
-            raise DataError(f"{path}: labels {key!r} contain names not in class_names: {bad[:5]}")
+            raise DataError(f"{path}: labels {key!r} contain names not in class_names: {bad[:5]}",
+                            split_problem=SPLIT_CLASSES)
         return np.asarray([index[v] for v in y.tolist()], np.int64), names
     if y.dtype.kind not in "iub":
-        raise DataError(f"{path}: labels {key!r} must be integers, got dtype {y.dtype}")
+        raise DataError(f"{path}: labels {key!r} must be integers, got dtype {y.dtype}", split_problem=SPLIT_CLASSES)
     y = y.astype(np.int64)
     if len(y) and y.min() < -1:
-        raise DataError(f"{path}: labels {key!r} contain negative values (min {y.min()})")
+        raise DataError(f"{path}: labels {key!r} contain negative values (min {y.min()})", split_problem=SPLIT_CLASSES)
     return y, class_names
 
 
@@ -324,7 +328,8 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
     if class_names is None:
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
-        raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
+        raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names",
+                        split_problem=SPLIT_CLASSES)         # (as _labels': the images are sound)
     sets = {}
     # one crop warning for the data set (its train and test arrays), not one for each
     warn_crop({tuple(v[0].shape[1:3]) for v in out.values()}, o.fit, o.resolution, "images")

@@ -47,7 +47,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from ..errors import ConfigError, DataError, warn_user
+from ..errors import SPLIT_CLASSES, ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
@@ -360,13 +360,27 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
         return items, ids_relative_to(ids, root)     # ids inside the archive
     got: dict[str, Any] = {}
+    unlabelled: DataError | None = None
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
         # with its resize_mode and says so itself
         warnings.simplefilter("ignore", UserWarning)
         # (a data set's readers know the rules a user gives, not scoring's PER_IMAGE_8BIT: applied below)
-        train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad, progress=False,
-                                      stats=got)
+        try:
+            train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad,
+                                          progress=False, stats=got)
+        except DataError as e:
+            # an .npz whose label array is damaged (2-D, one short, floats, names its class_names lack: the
+            # refusal's split_problem) has sound images, and labels are ignored here: read as the pile it also is
+            # (x, or x_train then x_test: the same images in the same order), which is the way `wildgan score`
+            # names for such a file. Its images' ids are then those of a pile (NAME:x_train:0, not NAME:train:0)
+            if e.split_problem != SPLIT_CLASSES or detect_format(p) != "npz":
+                raise
+            unlabelled, got = e, {}
+            train, test, _ = load_dataset(p, "unlabelled", depth16=base_depth16(depth16), skip_bad=skip_bad,
+                                          progress=False, stats=got)
+    if unlabelled is not None:
+        warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use")
     if stats is not None:
         merge_stats(stats, got)
     if test is None:

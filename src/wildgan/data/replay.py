@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import (DATA_SETTINGS_KEY, SAMPLE_TOKEN, ConfigFile, DataConfig, RunConfig, read_config_file,
-                      run_config_file, run_config_from_dict, run_config_in, run_config_to_dict)
+                      run_config_from_dict, run_config_in, run_config_to_dict)
 from ..errors import ConfigError, warn_user
 from .source_identity import restore_advice, source_replaced
 from .splits import (TRAIN_ORDER_READ, AnomalySplit, follow_train_order, keep_channels_origin,
@@ -46,19 +46,38 @@ class ReplayFiles:
     warn_if_replay_reads_other_images). Each check read them on its own, the record twice: a file saved meanwhile gave
     the replay the header of one version and the settings of another, or one split.json to order the images by and
     another to compare them with. file: the config file's, where the caller has read it (the command line's --config
-    file, read once a command: cli.config_args.config_reader)."""
+    file, read once a command: cli.config_args.config_reader); read: how to read it where not (read_config_file by
+    default; the command line's reader, which reads each file once a command). `wildgan train --resume` reads split.json
+    and config.json for its own checks through the same ReplayFiles (run_json, split_json): once a command too."""
 
-    def __init__(self, config: Path, file: ConfigFile | None = None) -> None:
+    def __init__(self, config: Path, file: ConfigFile | None = None,
+                 read: Callable[[Path], ConfigFile] | None = None) -> None:
         self.config = Path(config)
         self._file = file
+        self._read = read_config_file if read is None else read
         self._split: Any = None          # (split.json's contents, or the error reading it; None: not read yet)
+        self._run_json: Any = None       # ((config.json beside it, read), or the error; None: not read yet)
         self._training: Any = None       # ((the file's RunConfig, _training_record's), or the error; None: not yet)
 
     def file(self) -> ConfigFile:
         """The config file read (ConfigError where it cannot be)."""
         if self._file is None:
-            self._file = read_config_file(self.config)
+            self._file = self._read(self.config)
         return self._file
+
+    def run_json(self) -> ConfigFile:
+        """The run's config.json beside the config file, read (the config file itself where it is that file, not
+        read again); what reading it raised (ConfigError: none there, or damaged) is raised again at each call."""
+        path = self.config.parent / "config.json"
+        if self._run_json is None:
+            try:
+                same = path.is_file() and self.config.is_file() and path.samefile(self.config)
+                self._run_json = (self.file() if same else self._read(path),)
+            except (ConfigError, OSError) as e:
+                self._run_json = e
+        if isinstance(self._run_json, BaseException):
+            raise self._run_json
+        return self._run_json[0]
 
     def split_json(self) -> Any:
         """The contents of split.json beside the config file; what reading it raised (OSError where there is none,
@@ -176,7 +195,7 @@ def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | 
         run_json = config.parent / "config.json"
         # (the run's own config.json replayed: the file read already, not read again, where a version saved
         # meanwhile would be compared with the one replayed as though its data section had been edited)
-        ran = (None if file_cfg is None else file_cfg.data) if run_json == config else _run_data_settings(run_json)
+        ran = (None if file_cfg is None else file_cfg.data) if run_json == config else _run_data_settings(files)
         return str(config.parent), recorded, f"{recorded_path} records them", ran
     if header is None:
         return None
@@ -216,7 +235,12 @@ def warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anoma
         _note_unchecked_json(config, file_cfg, cfg, note, replayer, files.file().contents)
         return
     run, recorded, where, ran = found
-    if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
+    # the replay's settings against the file's as a replay reads them: an earlier Detector.fit's 'auto' is replayed
+    # as 'unlabelled' (as_fit_read, said by the caller), and compared with the file's own 'auto' it passed for other
+    # settings asked for on purpose, so images changed since went unsaid. The hand-edit check below compares the
+    # file with the run's own record, both as written
+    as_read = as_fit_read(file_cfg, config, note=lambda _: None, files=files)
+    if as_read is None or not isinstance(recorded, dict) or as_read.data != cfg.data:
         return
     if ran is not None and ran != file_cfg.data:
         return                        # (the file's data section edited by hand: other images asked for, as by --seed)
@@ -277,12 +301,14 @@ def _note_unchecked_json(config: Path, file_cfg: RunConfig | None, cfg: RunConfi
 
 def _run_data_settings(where: Any, section: Any = None) -> Any:
     """The data settings (a DataConfig) a run trained with, for warn_if_replay_reads_other_images: those of its
-    config.json (`where` its path), or, `where` being a config file's RunConfig, `section` (the data section that
+    config.json (`where` the ReplayFiles of its config file: ReplayFiles.run_json), or, `where` being a config file's
+    RunConfig, `section` (the data section that
     file's header records) read as the file's own data section is. None where there is no such record (a header
     written before it held one) or it cannot be read: the replay is then compared as if nothing was edited."""
     try:
-        if isinstance(where, Path):
-            cfg = run_config_file(where) if where.is_file() else None
+        if isinstance(where, ReplayFiles):
+            path = where.config.parent / "config.json"
+            cfg = run_config_in(where.run_json().contents, path) if path.is_file() else None
             return None if cfg is None else cfg.data
         if not isinstance(section, dict):
             return None

@@ -43,6 +43,7 @@ from ..data.dataset_files import dataset_file_kind, is_archive, named_as_in_arch
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_gray_share, trained_kind)
+from ..data.replay import ReplayFiles
 from ..data.splits import conversion_opts, decoding_change, image_hashes
 from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
@@ -281,14 +282,16 @@ def _check_same_architecture(cfg: RunConfig, meta: dict[str, Any], path: Path, r
                               f"({'; '.join(diff)}): a checkpoint of another run?")
 
 
-def read_split_info(run_dir: Path) -> dict[str, Any]:
-    """RUN_DIR/split.json ({} when the run has none)."""
+def read_split_info(run_dir: Path, files: ReplayFiles | None = None) -> dict[str, Any]:
+    """RUN_DIR/split.json ({} when the run has none). files: what a replay of the run's config file reads
+    (data.replay.ReplayFiles, of a file in RUN_DIR), where the caller has them: split.json read once for both
+    (`train --resume`'s checks and its replay's)."""
     path = Path(run_dir) / "split.json"
     if not path.is_file():
         return {}
     try:
-        info = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        info = json.loads(path.read_text()) if files is None else files.split_json()
+    except (OSError, ValueError) as e:      # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
         raise CheckpointError(f"{path}: not a readable split record ({e})") from None
     if not isinstance(info, dict):
         raise CheckpointError(f"{path}: not a readable split record (a JSON object expected)")
