@@ -508,11 +508,11 @@ def _rewrite_zip(f: Path, drop: str = "", add: dict[str, bytes] | None = None) -
                 zf.writestr(name, data)
 
 
-@pytest.mark.parametrize("key", readers._DECODED_KEYS + readers._DECODED_TEST_KEYS)
+@pytest.mark.parametrize("key", readers._decoded_keys("train") + readers._decoded_keys("test"))
 def test_a_decoded_cache_missing_any_one_array_it_needs_is_not_whole_and_is_decoded_again(tmp_path, monkeypatch,
                                                                                           key):
-    """Each array of the one definition of what a decoded cache needs (_DECODED_KEYS, and _DECODED_TEST_KEYS in a
-    cache with a test set): a cache without it is found not whole by the look that reads no pixels
+    """Each array of the one definition of what a decoded cache needs (_decoded_keys: the train set's, and the test
+    set's in a cache with a test set): a cache without it is found not whole by the look that reads no pixels
     (_decoded_cache_loads) and by the load itself, which agree, and the read decodes again. A cache missing x_test
     alone was taken for one without a test set: whole to the look, and loaded without the test images."""
     tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
@@ -531,13 +531,45 @@ def test_an_array_added_to_what_a_decoded_cache_needs_is_needed_by_the_load_too(
     import io
 
     _, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
-    monkeypatch.setattr(readers, "_DECODED_KEYS", readers._DECODED_KEYS + ("extra_train",))
+    monkeypatch.setitem(readers._DECODED_SET_ARRAYS, "extra_train", (True, lambda s: np.zeros(3, np.int64)))
     assert not readers._decoded_cache_loads(f)
     assert readers._load_decoded(f) is None
     buf = io.BytesIO()
     np.save(buf, np.zeros(3, np.int64))
     _rewrite_zip(f, add={"extra_train.npy": buf.getvalue()})
     assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+
+def test_a_decoded_cache_is_written_by_the_one_definition_its_load_needs(tmp_path, monkeypatch):
+    """_save_decoded wrote the cache's arrays under names of its own, beside the definition of those the load and
+    the look need (then _DECODED_KEYS): a name changed in one place and not the other made every cache fail its load,
+    decoded again each time without a word. Now both come of one table: what the save writes is its names, the
+    needed ones among them, and an array added to it is written and needed alike."""
+    import zipfile
+
+    def names(f: Path) -> set[str]:
+        with zipfile.ZipFile(f) as zf:
+            return {m.filename.removesuffix(".npy") for m in zf.infolist()}
+
+    tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    split_names = {f"{k}_{split}" for k in readers._DECODED_SPLIT_ARRAYS for split in ("train", "test")}
+    assert names(f) == set(readers._DECODED_SET_ARRAYS) | split_names
+    assert set(readers._decoded_keys("train") + readers._decoded_keys("test")) < names(f)
+    loaded = readers._load_decoded(f)
+    assert loaded is not None and loaded[1] is not None
+    train, test, _ = load_dataset(tgz)           # (from the cache: the same sets as the decode gave)
+    assert np.array_equal(loaded[0].x, train.x) and loaded[0].ids == train.ids and loaded[1].ids == test.ids
+    # a needed array added to the definition: the save writes it, and the look and the load need it
+    monkeypatch.setitem(readers._DECODED_SPLIT_ARRAYS, "extra", (True, lambda s: np.zeros(len(s.x))))
+    readers._save_decoded(f, train, test)
+    assert {"extra_train", "extra_test"} <= names(f)
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+    _rewrite_zip(f, drop="extra_test.npy")
+    assert not readers._decoded_cache_loads(f) and readers._load_decoded(f) is None
+    # a data set without a test set: the train set's and the data set's own arrays alone
+    readers._save_decoded(f, train, None)
+    assert names(f) == set(readers._DECODED_SET_ARRAYS) | {f"{k}_train" for k in readers._DECODED_SPLIT_ARRAYS}
+    assert readers._load_decoded(f)[1] is None
+
 
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
@@ -1077,6 +1109,25 @@ def test_a_root_holding_only_a_download_s_leftovers_holds_no_data_set(monkeypatc
             resolve_data_root(None, dataset)
     save(root / "notes" / "0.png", np.zeros((4, 4), np.uint8))    # a class folder of images: the root is the data set
     assert resolve_data_root(None, "mnist") == root
+
+
+def test_a_download_s_leftover_file_is_not_read_whatever_its_name_starts_with(monkeypatch, tmp_path):
+    """The walk of a data folder skipped a CIFAR-10 download's leftover folders by their one definition
+    (download.is_cifar_download_leftover) but its files only for a name that starts with a dot, which the partial
+    download's does today: a pattern of the download's without the dot would have been read as data. Here that
+    pattern names images, which a pile's read, load_images and the walk itself leave out."""
+    from wildgan.data import download as dl
+
+    monkeypatch.setattr(dl, "_CIFAR_PARTIAL_GLOB", "cifar-10-python.tar.gz.*.png")
+    pile = tmp_path / "pile"
+    for i in range(3):
+        save(pile / f"{i}.png", np.full((8, 8), 50 * i, np.uint8))
+    save(pile / "cifar-10-python.tar.gz.abc.png", np.full((8, 8), 255, np.uint8))
+    assert dl.is_cifar_download_leftover("cifar-10-python.tar.gz.abc.png")
+    assert [names for _, names in readers.walk_data_folder(pile)] == [["0.png", "1.png", "2.png"]]
+    train, test, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder" and len(train.x) == 3 and test is None
+    assert [Path(p).name for p in load_images([pile], 8, 1)[1]] == [f"{i}.png" for i in range(3)]
 
 
 def test_holds_data_stops_at_the_first_data_file_whatever_the_file_system_s_order(monkeypatch, tmp_path):
