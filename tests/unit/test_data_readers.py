@@ -2918,6 +2918,38 @@ def test_an_npz_s_arrays_the_reader_does_not_take_are_named_once_and_a_note_is_n
     assert train.group is not None and len(train) == 10
 
 
+def test_an_npz_read_as_unlabelled_names_the_arrays_neither_reader_takes_but_not_its_labels(tmp_path) -> None:
+    """read_npz_unlabelled ignored every array but the images without a word, where read_npz names those it does not
+    take: labels saved misnamed ('y_trian' beside x_train) made the file one of unlabelled images (no y_train), read
+    so in silence. Now it names the arrays neither reader takes, as read_npz does, and the labelled reading's arrays
+    (labels, class names, photo ids, anomaly labels), which it leaves on purpose, are not said."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (10, 8, 8), dtype=np.uint8)
+    p = tmp_path / "d.npz"
+    np.savez(p, x_train=x, y_trian=np.arange(10) % 2, x_test=x[:4], mean=np.zeros(3), source=np.array("a note"))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        train, test, kind = load_dataset(p)
+    assert kind == "unlabelled-npz" and len(train) == 14 and test is None
+    texts = [str(w.message) for w in said if "not read" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    assert texts[0].startswith(f"{p}: arrays mean, y_trian (meant as y_train?) are not read and ignored: an .npz "
+                               f"read as unlabelled images is read from its image arrays x, x_train and x_test"), texts
+    assert "source" not in texts[0]
+    # a labelled .npz read as unlabelled images (dataset='unlabelled'): its labels and the rest are left in silence
+    np.savez(p, x=x, y=np.arange(10) % 2, image_id=np.arange(10), is_anomaly=np.zeros(10, int),
+             class_names=np.array(["a", "b"]), x_test=x[:4], y_test=np.arange(4) % 2, image_id_test=np.arange(4),
+             is_anomaly_test=np.zeros(4, int), source=np.array("a note"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, _, kind = load_dataset(p, "unlabelled")
+    assert kind == "unlabelled-npz" and len(train) == 14
+    # but not the arrays of an image set the file does not have: y_test without x_test is read by neither reader
+    np.savez(p, x_train=x, y_train=np.arange(10) % 2, y_test=np.arange(4) % 2)
+    with pytest.warns(UserWarning, match=r"d\.npz: array y_test is not read and ignored: an \.npz read as unlabelled"):
+        load_dataset(p, "unlabelled")
+
+
 def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:
     """--dataset mnist on CIFAR-10's folders trained on 'bird' (MNIST's normal class 2) at 16 px gray, without a
     word; --dataset chula-rbc12 on data without photo ids split crops of one photo into training and test."""
