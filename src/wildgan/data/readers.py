@@ -297,9 +297,8 @@ def _other_key(p: Path) -> str:
 def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
     """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders, a
     CIFAR-10 download's leftovers and wildgan run or study folders skipped (_skipped_dir, _skipped_file), in a sorted
-    top-down order. Symlinked folders and files are
-    followed (paths stay as given, through the link); a folder is entered once (by its real path), so a link to an
-    ancestor or two links to one folder do not loop or repeat."""
+    top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
+    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
     seen = {os.path.realpath(folder)}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []
@@ -712,7 +711,7 @@ _DECODED_SET_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = 
     "class_names": (True, lambda s: np.asarray(s.class_names, dtype=str)),
     "skipped": (True, lambda s: _json_array(s.info.get("skipped", []))),
     "decode_stats": (False, lambda s: _json_array(s.info.get("decode_stats") or {})),
-    "native_gray_train": (False, lambda s: _json_array(s.info.get("native_gray"))),
+    "native_gray_train": (False, lambda s: _json_array(s.info.get("native_gray"))),    # (the train set's alone)
 }
 
 
