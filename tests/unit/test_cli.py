@@ -897,6 +897,29 @@ def test_a_value_that_starts_with_a_minus_reads_alike_in_trains_first_reading(tm
         assert json.loads(capsys.readouterr().out)["data"] is not None
 
 
+@pytest.mark.parametrize("words, flag", [
+    (["--preset", "tiny", "--out"], "--out"),
+    (["--out"], "--out"),
+    (["--out", "RUN", "--resume", "--config"], "--config"),
+    (["--config"], "--config"),
+])
+def test_an_option_without_its_value_in_trains_first_reading_is_refused_by_train(tmp_path, monkeypatch, capsys,
+                                                                                 words, flag) -> None:
+    """train reads --config, --out and --resume before its command line's parse (config_args.resume_config,
+    set_from_config); an option of those without its value (`train --preset tiny --out`) was refused there, under
+    the usage of that hidden parser, named after the Python file that ran (`usage: __main__.py [--config CONFIG]
+    [--out OUT] ...`). Now train's parser refuses it, with train's usage, as it refuses any other option typed so."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["train", *words])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert err.startswith("usage: wildgan train ") and "[--preset {paper,fast,tiny}]" in err, err
+    assert err.endswith(f"wildgan train: error: argument {flag}: expected one argument\n"), err
+    assert "[--config CONFIG] [--out OUT] [--resume] [--overwrite]" not in err, err
+    assert not (tmp_path / "RUN").exists()
+
+
 @pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message

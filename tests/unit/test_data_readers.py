@@ -508,11 +508,11 @@ def _rewrite_zip(f: Path, drop: str = "", add: dict[str, bytes] | None = None) -
                 zf.writestr(name, data)
 
 
-@pytest.mark.parametrize("key", readers._DECODED_KEYS + readers._DECODED_TEST_KEYS)
+@pytest.mark.parametrize("key", readers._decoded_keys("train") + readers._decoded_keys("test"))
 def test_a_decoded_cache_missing_any_one_array_it_needs_is_not_whole_and_is_decoded_again(tmp_path, monkeypatch,
                                                                                           key):
-    """Each array of the one definition of what a decoded cache needs (_DECODED_KEYS, and _DECODED_TEST_KEYS in a
-    cache with a test set): a cache without it is found not whole by the look that reads no pixels
+    """Each array of the one definition of what a decoded cache needs (_decoded_keys: the train set's, and the test
+    set's in a cache with a test set): a cache without it is found not whole by the look that reads no pixels
     (_decoded_cache_loads) and by the load itself, which agree, and the read decodes again. A cache missing x_test
     alone was taken for one without a test set: whole to the look, and loaded without the test images."""
     tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
@@ -531,13 +531,45 @@ def test_an_array_added_to_what_a_decoded_cache_needs_is_needed_by_the_load_too(
     import io
 
     _, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
-    monkeypatch.setattr(readers, "_DECODED_KEYS", readers._DECODED_KEYS + ("extra_train",))
+    monkeypatch.setitem(readers._DECODED_SET_ARRAYS, "extra_train", (True, lambda s: np.zeros(3, np.int64)))
     assert not readers._decoded_cache_loads(f)
     assert readers._load_decoded(f) is None
     buf = io.BytesIO()
     np.save(buf, np.zeros(3, np.int64))
     _rewrite_zip(f, add={"extra_train.npy": buf.getvalue()})
     assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+
+def test_a_decoded_cache_is_written_by_the_one_definition_its_load_needs(tmp_path, monkeypatch):
+    """_save_decoded wrote the cache's arrays under names of its own, beside the definition of those the load and
+    the look need (then _DECODED_KEYS): a name changed in one place and not the other made every cache fail its load,
+    decoded again each time without a word. Now both come of one table: what the save writes is its names, the
+    needed ones among them, and an array added to it is written and needed alike."""
+    import zipfile
+
+    def names(f: Path) -> set[str]:
+        with zipfile.ZipFile(f) as zf:
+            return {m.filename.removesuffix(".npy") for m in zf.infolist()}
+
+    tgz, f = _decoded_cache_of_a_tar(tmp_path, monkeypatch)
+    split_names = {f"{k}_{split}" for k in readers._DECODED_SPLIT_ARRAYS for split in ("train", "test")}
+    assert names(f) == set(readers._DECODED_SET_ARRAYS) | split_names
+    assert set(readers._decoded_keys("train") + readers._decoded_keys("test")) < names(f)
+    loaded = readers._load_decoded(f)
+    assert loaded is not None and loaded[1] is not None
+    train, test, _ = load_dataset(tgz)           # (from the cache: the same sets as the decode gave)
+    assert np.array_equal(loaded[0].x, train.x) and loaded[0].ids == train.ids and loaded[1].ids == test.ids
+    # a needed array added to the definition: the save writes it, and the look and the load need it
+    monkeypatch.setitem(readers._DECODED_SPLIT_ARRAYS, "extra", (True, lambda s: np.zeros(len(s.x))))
+    readers._save_decoded(f, train, test)
+    assert {"extra_train", "extra_test"} <= names(f)
+    assert readers._decoded_cache_loads(f) and readers._load_decoded(f) is not None
+    _rewrite_zip(f, drop="extra_test.npy")
+    assert not readers._decoded_cache_loads(f) and readers._load_decoded(f) is None
+    # a data set without a test set: the train set's and the data set's own arrays alone
+    readers._save_decoded(f, train, None)
+    assert names(f) == set(readers._DECODED_SET_ARRAYS) | {f"{k}_train" for k in readers._DECODED_SPLIT_ARRAYS}
+    assert readers._load_decoded(f)[1] is None
+
 
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
@@ -1077,6 +1109,25 @@ def test_a_root_holding_only_a_download_s_leftovers_holds_no_data_set(monkeypatc
             resolve_data_root(None, dataset)
     save(root / "notes" / "0.png", np.zeros((4, 4), np.uint8))    # a class folder of images: the root is the data set
     assert resolve_data_root(None, "mnist") == root
+
+
+def test_a_download_s_leftover_file_is_not_read_whatever_its_name_starts_with(monkeypatch, tmp_path):
+    """The walk of a data folder skipped a CIFAR-10 download's leftover folders by their one definition
+    (download.is_cifar_download_leftover) but its files only for a name that starts with a dot, which the partial
+    download's does today: a pattern of the download's without the dot would have been read as data. Here that
+    pattern names images, which a pile's read, load_images and the walk itself leave out."""
+    from wildgan.data import download as dl
+
+    monkeypatch.setattr(dl, "_CIFAR_PARTIAL_GLOB", "cifar-10-python.tar.gz.*.png")
+    pile = tmp_path / "pile"
+    for i in range(3):
+        save(pile / f"{i}.png", np.full((8, 8), 50 * i, np.uint8))
+    save(pile / "cifar-10-python.tar.gz.abc.png", np.full((8, 8), 255, np.uint8))
+    assert dl.is_cifar_download_leftover("cifar-10-python.tar.gz.abc.png")
+    assert [names for _, names in readers.walk_data_folder(pile)] == [["0.png", "1.png", "2.png"]]
+    train, test, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder" and len(train.x) == 3 and test is None
+    assert [Path(p).name for p in load_images([pile], 8, 1)[1]] == [f"{i}.png" for i in range(3)]
 
 
 def test_holds_data_stops_at_the_first_data_file_whatever_the_file_system_s_order(monkeypatch, tmp_path):
@@ -2865,6 +2916,38 @@ def test_an_npz_s_arrays_the_reader_does_not_take_are_named_once_and_a_note_is_n
         warnings.simplefilter("error")
         train, _, _ = load_dataset(p)
     assert train.group is not None and len(train) == 10
+
+
+def test_an_npz_read_as_unlabelled_names_the_arrays_neither_reader_takes_but_not_its_labels(tmp_path) -> None:
+    """read_npz_unlabelled ignored every array but the images without a word, where read_npz names those it does not
+    take: labels saved misnamed ('y_trian' beside x_train) made the file one of unlabelled images (no y_train), read
+    so in silence. Now it names the arrays neither reader takes, as read_npz does, and the labelled reading's arrays
+    (labels, class names, photo ids, anomaly labels), which it leaves on purpose, are not said."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (10, 8, 8), dtype=np.uint8)
+    p = tmp_path / "d.npz"
+    np.savez(p, x_train=x, y_trian=np.arange(10) % 2, x_test=x[:4], mean=np.zeros(3), source=np.array("a note"))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        train, test, kind = load_dataset(p)
+    assert kind == "unlabelled-npz" and len(train) == 14 and test is None
+    texts = [str(w.message) for w in said if "not read" in str(w.message)]
+    assert len(texts) == 1, [str(w.message) for w in said]
+    assert texts[0].startswith(f"{p}: arrays mean, y_trian (meant as y_train?) are not read and ignored: an .npz "
+                               f"read as unlabelled images is read from its image arrays x, x_train and x_test"), texts
+    assert "source" not in texts[0]
+    # a labelled .npz read as unlabelled images (dataset='unlabelled'): its labels and the rest are left in silence
+    np.savez(p, x=x, y=np.arange(10) % 2, image_id=np.arange(10), is_anomaly=np.zeros(10, int),
+             class_names=np.array(["a", "b"]), x_test=x[:4], y_test=np.arange(4) % 2, image_id_test=np.arange(4),
+             is_anomaly_test=np.zeros(4, int), source=np.array("a note"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, _, kind = load_dataset(p, "unlabelled")
+    assert kind == "unlabelled-npz" and len(train) == 14
+    # but not the arrays of an image set the file does not have: y_test without x_test is read by neither reader
+    np.savez(p, x_train=x, y_train=np.arange(10) % 2, y_test=np.arange(4) % 2)
+    with pytest.warns(UserWarning, match=r"d\.npz: array y_test is not read and ignored: an \.npz read as unlabelled"):
+        load_dataset(p, "unlabelled")
 
 
 def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:

@@ -19,7 +19,7 @@ from ..config import as_typed, load_config_file, read_config_file, square_name, 
 from ..errors import ConfigError, DataError, WildganError
 from ..runlog import WARNING
 from .common import csv_list, eprint, option_flag, option_given
-from .parser import make_option_parser, pre_parser, sub_parser
+from .parser import make_option_parser, pre_parse, pre_parser, sub_parser
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import ConfigFile, DataConfig, NetConfig, RunConfig
@@ -174,7 +174,8 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     pre.add_argument("--resume", action="store_true")
     pre.add_argument("--overwrite", action="store_true")
     pre.add_argument("--data")
-    known, _ = pre.parse_known_args(argv)
+    # (a refusal, `--out` with no folder, is train's own: its usage and error, made only then)
+    known = pre_parse(pre, argv, lambda: sub_parser(make_option_parser(), "train"))
     if known.resume and known.overwrite:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
@@ -289,7 +290,7 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], read: Confi
 
     pre = pre_parser()
     pre.add_argument("--config")
-    known, _ = pre.parse_known_args(argv)
+    known = pre_parse(pre, argv, lambda: p)
     if not known.config:
         return
     path = Path(known.config)

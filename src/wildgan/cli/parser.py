@@ -11,7 +11,7 @@ import argparse
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
@@ -178,12 +178,41 @@ class _Parser(argparse.ArgumentParser):
             super().print_help(file)
 
 
+class _PreParseError(Exception):
+    """A pre_parser's refusal of the command line, which the command's own parser says instead (pre_parse)."""
+
+
+class _PreParser(_Parser):
+    def error(self, message: str) -> NoReturn:
+        # (not argparse's exit with this hidden parser's usage: pre_parse has the command say it)
+        raise _PreParseError(message)
+
+
 def pre_parser() -> argparse.ArgumentParser:
     """A parser for the few options read before the command line's parse (config_args: --config, --out, --resume of
     `train`), which reads a word after an option as a value or as an option as the command's parser does
     (_NEGATIVE_NUMBER): a plain ArgumentParser, Python's own rule, refused `train --out -1e-3` ("argument --out:
-    expected one argument", with the usage of that hidden parser) where the command's parser takes the folder."""
-    return _Parser(add_help=False)
+    expected one argument", with the usage of that hidden parser) where the command's parser takes the folder. Read
+    it with pre_parse, which has the command's parser say a refusal."""
+    return _PreParser(add_help=False)
+
+
+def pre_parse(pre: argparse.ArgumentParser, argv: Sequence[str],
+              command: Callable[[], argparse.ArgumentParser]) -> argparse.Namespace:
+    """The options of pre_parser `pre` in argv (the words after the command's name), the others left for the command
+    line's parse. Words it refuses (`train --preset tiny --out`, no folder after --out) are refused by the command's
+    parser (`command()`, made only then), as the command line's parse refuses them: with the command's usage and
+    `wildgan train: error: argument --out: expected one argument`, not with the usage of a hidden parser of five
+    options named after the Python file that runs (`usage: __main__.py [--config CONFIG] [--out OUT] ...`)."""
+    try:
+        return pre.parse_known_args(list(argv))[0]
+    except _PreParseError as e:
+        own = command()
+        # its parse exits with its own error: the first the command line has, as the parse after this would say it
+        own.parse_known_args(list(argv))
+        # (its options are a superset of pre's, read by the same rule, so a word pre refuses it refuses too; were
+        # one taken, the refusal is still said as the command's, not lost)
+        own.error(str(e))
 
 
 class _CommandParser(_Parser):

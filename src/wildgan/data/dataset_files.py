@@ -278,6 +278,10 @@ def read_npz_unlabelled(path: str | Path, o: Opts | None = None) -> ImageSet:
                             f"{names_text(z.files) or 'no arrays'})")
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16, stats) for k in keys]
+        # (the arrays a labelled .npz has beside its images, its labels first, are left on purpose: not said; one
+        # that neither reader takes is, as read_npz says it)
+        _warn_unread_arrays(z, p, {k: _NPZ_PART_KEYS[k] for k in keys}, {k: len(a) for k, a in zip(keys, parts)},
+                            unlabelled=True)
     if o.stats is None:
         warn_decode_stats(stats, str(p), o.depth16)
     if len({a.shape[1:] for a in parts}) > 1:
@@ -346,6 +350,13 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
     return first_set, sets.get("test")  # type: ignore[return-value]
 
 
+# the arrays of an .npz that go with each of its image arrays, by its name: (the images, their labels, photo ids and
+# anomaly labels), which read_npz reads for each part it reads, and read_npz_unlabelled leaves, but for the images
+_NPZ_PART_KEYS = {"x": ("x", "y", "image_id", "is_anomaly"),
+                  "x_train": ("x_train", "y_train", "image_id_train", "is_anomaly_train"),
+                  "x_test": ("x_test", "y_test", "image_id_test", "is_anomaly_test")}
+
+
 def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
     """{part: (its image, label, photo id and anomaly keys)} of a labelled .npz: 'all' (x) or 'train' (x_train), and
     'test' (x_test) beside either."""
@@ -353,27 +364,30 @@ def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
         raise DataError(f"{p}: holds both 'x' and 'x_train': which are the training images is not clear; keep "
                         f"one of them (x_test / y_test hold a test set beside either)")
     if "x" in keys:
-        splits = {"all": ("x", "y", "image_id", "is_anomaly")}
+        splits = {"all": _NPZ_PART_KEYS["x"]}
         if "x_test" in keys:          # (was ignored without a word: the test split became a hold-out of x)
-            splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+            splits["test"] = _NPZ_PART_KEYS["x_test"]
     elif "x_train" in keys:
-        splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
+        splits = {"train": _NPZ_PART_KEYS["x_train"]}
         if "x_test" in keys:
-            splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+            splits["test"] = _NPZ_PART_KEYS["x_test"]
     else:
         raise DataError(f"{p}: missing image array: expected key x or x_train (it holds "
                         f"{names_text(keys) or 'no arrays'})")
     return splits
 
 
-def _warn_unread_arrays(z: Any, p: Path, splits: dict[str, tuple[str, str, str, str]], counts: dict[str, int]
-                        ) -> None:
+def _warn_unread_arrays(z: Any, p: Path, splits: dict[str, tuple[str, str, str, str]], counts: dict[str, int],
+                        unlabelled: bool = False) -> None:
     """One warning naming the arrays of an open labelled .npz that read_npz does not take. Why: one misnamed was
     ignored without a word, e.g. photo ids saved as 'image_id' beside x_train (whose are 'image_id_train'), so a
     protocol that splits by photo put crops of one photo on both sides of the split. A 0-d array is a note on the
     file (the shared data's 'source'), never data of its images: not said. Each name is given the one the reader
     takes that it most probably misspells, among those the file lacks (and of the image set it has one entry per
-    image of, where its length tells; from its .npy header, no array read). `counts`: the images of each part."""
+    image of, where its length tells; from its .npy header, no array read). `counts`: the images of each part.
+    unlabelled: for read_npz_unlabelled, whose `splits` are its image arrays' parts (_NPZ_PART_KEYS): the arrays a
+    labelled reading takes of them are not said (their labels are left on purpose), those neither reader takes are:
+    an .npz of images whose labels were saved misnamed, 'y_trian', was read as unlabelled images without a word."""
     taken = {"class_names", *(k for keys in splits.values() for k in keys)}
     shapes = {k: _npy_shape_or_none(z, k) for k in sorted(set(z.files) - taken)}
     unread = [k for k, shape in shapes.items() if shape != ()]
@@ -388,11 +402,14 @@ def _warn_unread_arrays(z: Any, p: Path, splits: dict[str, tuple[str, str, str, 
         return as_typed(k) + (f" (meant as {as_typed(m)}?)" if m else "")
 
     many = len(unread) > 1
+    read = ("an .npz read as unlabelled images is read from its image arrays x, x_train and x_test, and the arrays "
+            "a labelled .npz has beside them (labels y, y_train, y_test, class_names, and image_id and is_anomaly "
+            "named after its images) are left on purpose" if unlabelled else
+            "a labelled .npz is read from x/y or x_train/y_train (x_test/y_test beside either), class_names, and per "
+            "image set image_id (photo ids) and is_anomaly named after its images (image_id and is_anomaly beside x, "
+            "image_id_train and is_anomaly_train beside x_train, image_id_test and is_anomaly_test beside x_test)")
     warn_user(f"{p}: array{'s' if many else ''} {', '.join(named(k) for k in unread)} "
-              f"{'are' if many else 'is'} not read and ignored: a labelled .npz is read from x/y or x_train/y_train "
-              f"(x_test/y_test beside either), class_names, and per image set image_id (photo ids) and is_anomaly "
-              f"named after its images (image_id and is_anomaly beside x, image_id_train and is_anomaly_train beside "
-              f"x_train, image_id_test and is_anomaly_test beside x_test); rename an array meant for the reader, or "
+              f"{'are' if many else 'is'} not read and ignored: {read}; rename an array meant for the reader, or "
               f"leave it out of the file")
 
 

@@ -19,7 +19,7 @@ import re
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Collection, ContextManager, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Collection, ContextManager, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -61,6 +61,13 @@ def _skipped_dir(path: str | Path) -> bool:
     the folder it was downloaded into."""
     p = Path(path)
     return _hidden(p.name) or is_cifar_download_leftover(p.name) or is_run_dir(p) or is_study_dir(p)
+
+
+def _skipped_file(name: str) -> bool:
+    """A file never read as data: hidden (.name), or one a CIFAR-10 download leaves beside the data set (its partial
+    download: is_cifar_download_leftover, the names' one definition). Each leftover file's name starts with a dot
+    today; asked by name all the same, so that a pattern of the download's without one is not read as data."""
+    return name.startswith(".") or is_cifar_download_leftover(name)
 
 
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
@@ -288,10 +295,10 @@ def _other_key(p: Path) -> str:
 
 
 def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders and
-    wildgan run or study folders skipped (_skipped_dir), in a sorted top-down order. Symlinked folders and files are
-    followed (paths stay as given, through the link); a folder is entered once (by its real path), so a link to an
-    ancestor or two links to one folder do not loop or repeat."""
+    """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders, a
+    CIFAR-10 download's leftovers and wildgan run or study folders skipped (_skipped_dir, _skipped_file), in a sorted
+    top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
+    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
     seen = {os.path.realpath(folder)}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []
@@ -304,7 +311,7 @@ def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
                 seen.add(real)
                 keep.append(d)
         dirnames[:] = sorted(keep)
-        yield dirpath, sorted(f for f in filenames if not f.startswith("."))
+        yield dirpath, sorted(f for f in filenames if not _skipped_file(f))
 
 
 def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
@@ -681,43 +688,62 @@ def _say_channels_again(tree: Path, sets: Sequence[ImageSet | None], o: Opts) ->
         _warn_mixed_channels(str(root), parts, sets[0].class_names if sets[0] is not None else (), o)
 
 
+def _json_array(value: Any) -> np.ndarray:
+    return np.asarray(json.dumps(value))
+
+
+# The arrays of a decoded cache, defined here once for the save (_save_decoded), the load (_load_decoded) and the look
+# that reads no pixels (_decoded_cache_loads): name -> (whether every load needs it, its value from the set it is
+# written for). A split's arrays are written for each split, named with it after them (x_train, x_test); the data
+# set's own, once, with the train set's. The needed ones are read with no fallback (a cache without one is decoded
+# again: _decoded_needed); the others are read where present: an older wildgan's cache has none
+_DECODED_SPLIT_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = {
+    "x": (True, lambda s: s.x),
+    "y": (True, lambda s: s.y),
+    "ids": (True, lambda s: np.asarray(s.ids, dtype=str)),
+    "native_sides": (True, lambda s: np.asarray(s.info.get("native_sides") or [], np.int64)),
+    "n_gray_files": (True, lambda s: _json_array(s.info.get("n_gray_files"))),
+    "unread": (False, lambda s: _json_array(s.info.get("unread", []))),
+    # (a cache without it, by an earlier wildgan, is read all the same, as this one reads it)
+    "tiny_images": (False, lambda s: _json_array(s.info.get("tiny_images"))),
+}
+_DECODED_SET_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = {
+    "class_names": (True, lambda s: np.asarray(s.class_names, dtype=str)),
+    "skipped": (True, lambda s: _json_array(s.info.get("skipped", []))),
+    "decode_stats": (False, lambda s: _json_array(s.info.get("decode_stats") or {})),
+    "native_gray_train": (False, lambda s: _json_array(s.info.get("native_gray"))),    # (the train set's alone)
+}
+
+
+def _decoded_arrays(train: ImageSet, test: ImageSet | None) -> dict[str, np.ndarray]:
+    """{name: array} of the decoded cache of the sets train and test (None: a data set without one), as
+    _DECODED_SPLIT_ARRAYS and _DECODED_SET_ARRAYS name them."""
+    arrays = {k: value(train) for k, (_, value) in _DECODED_SET_ARRAYS.items()}
+    for split, s in (("train", train), ("test", test)):
+        if s is not None:
+            arrays.update({f"{k}_{split}": value(s) for k, (_, value) in _DECODED_SPLIT_ARRAYS.items()})
+    return arrays
+
+
 def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
-    arrays: dict[str, np.ndarray] = {
-        "x_train": train.x, "y_train": train.y, "ids_train": np.asarray(train.ids, dtype=str),
-        "class_names": np.asarray(train.class_names, dtype=str),
-        "skipped": np.asarray(json.dumps(train.info.get("skipped", []))),
-        "native_sides_train": np.asarray(train.info.get("native_sides") or [], np.int64),
-        "decode_stats": np.asarray(json.dumps(train.info.get("decode_stats") or {})),
-        "native_gray_train": np.asarray(json.dumps(train.info.get("native_gray"))),
-        "n_gray_files_train": np.asarray(json.dumps(train.info.get("n_gray_files"))),
-        "unread_train": np.asarray(json.dumps(train.info.get("unread", []))),
-        # (an optional key: a cache without it, by an earlier wildgan, is read all the same, as this one reads it)
-        "tiny_images_train": np.asarray(json.dumps(train.info.get("tiny_images"))),
-    }
-    if test is not None:
-        arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
-                      native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64),
-                      n_gray_files_test=np.asarray(json.dumps(test.info.get("n_gray_files"))),
-                      unread_test=np.asarray(json.dumps(test.info.get("unread", []))),
-                      tiny_images_test=np.asarray(json.dumps(test.info.get("tiny_images"))))
+    arrays = _decoded_arrays(train, test)
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
 
-# the arrays of a decoded cache (_save_decoded) that _load_decoded reads with no fallback, and _decoded_cache_loads
-# looks for (a cache without one is decoded again), defined here once for both (_decoded_needed); the test set's
-# where the cache has one. The others (decode_stats, unread_train, ...) are read where present: an older wildgan's
-# cache has none
-_DECODED_KEYS = ("x_train", "y_train", "ids_train", "class_names", "skipped", "native_sides_train",
-                 "n_gray_files_train")
-_DECODED_TEST_KEYS = ("x_test", "y_test", "ids_test", "native_sides_test", "n_gray_files_test")
+def _decoded_keys(split: str) -> tuple[str, ...]:
+    """The arrays of a decoded cache that every load needs (of the definition above), of the split's set: the train
+    set's with the data set's own, the test set's alone."""
+    own = [k for k, (needed, _) in _DECODED_SET_ARRAYS.items() if needed] if split == "train" else []
+    return (*own, *(f"{k}_{split}" for k, (needed, _) in _DECODED_SPLIT_ARRAYS.items() if needed))
 
 
 def _decoded_needed(held: Collection[str]) -> tuple[str, ...]:
     """The arrays a decoded cache holding the arrays `held` (their names) needs to load: the train set's, and the test
     set's where it holds any of them. Why any: a cache missing x_test alone (damaged) was read as one without a test
     set, its other test arrays ignored, and the data set came back without its test images."""
-    return _DECODED_KEYS + (_DECODED_TEST_KEYS if any(k in held for k in _DECODED_TEST_KEYS) else ())
+    test = _decoded_keys("test")
+    return _decoded_keys("train") + (test if any(k in held for k in test) else ())
 
 
 def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
