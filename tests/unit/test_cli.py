@@ -6083,3 +6083,17 @@ def test_every_commands_positional_argument_has_help(capsys):
         main(["report", "--help"])
     out = capsys.readouterr().out
     assert re.search(r"RUN_DIR\|STUDY_DIR\s+a run directory written by `wildgan train`, or a study", out), out
+
+
+def test_a_command_parser_s_error_before_any_parse_says_the_error_not_an_attribute_error(capsys) -> None:
+    # (its words given are recorded by a parse; the attribute was declared under another name, so an error() before
+    # one raised AttributeError instead of saying the refusal)
+    from wildgan.cli.parser import _CommandParser
+
+    p = _CommandParser(prog="wildgan score")
+    p.add_argument("run_dir")
+    p.add_argument("--data", nargs="+")
+    with pytest.raises(SystemExit) as e:
+        p.error("the following arguments are required: run_dir")
+    assert e.value.code == 2
+    assert "the following arguments are required: run_dir" in capsys.readouterr().err

@@ -220,7 +220,7 @@ class _CommandParser(_Parser):
     --data new/ runs/x` gives runs/x to --data (it takes every word up to the next option), and argparse then said
     only 'the following arguments are required: run_dir', of a command line that has one."""
 
-    option_given: list[str] | None = None
+    _given: list[str] | None = None     # (None until a parse: error then assumes every list option took words)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         # the words given to this command (the subparsers' action passes them here), for error's hint
