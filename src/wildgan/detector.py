@@ -807,15 +807,16 @@ class Detector:
             # 'none' was refused without it, which read as a wrong value to a caller who had changed only the method
             # (set_params(method='wildgan') on a search Detector), and a typo under fanogan was not told none is taken
             if self.method == "wildgan":
+                from .config import untrained_encoder_words
+
                 # a Detector read from an earlier wildgan's run or file is told where its 'none' came from: its
-                # caller never typed it
-                read = (" (the setting its networks were trained with, by an earlier wildgan: their encoder was "
-                        "never trained; set_params(encoder_loss='image') before fit trains one)" if untrained else "")
+                # caller never typed it (in the one wording of every such refusal)
+                read = untrained_encoder_words(
+                    "the run or saved Detector this one was read from (Detector.from_run, Detector.load) was",
+                    "set encoder_loss to", ": set_params(encoder_loss='image') before fit") if untrained else ""
                 if not read and training and self.encoder_loss == "none" and _run_without_encoder(self.run_dir):
                     # no networks of its own, but its run_dir's run is such a run: a clone of a Detector.from_run of
                     # it (sklearn.base.clone, or Detector(**det.get_params())), whose caller never typed none either
-                    from .config import untrained_encoder_words
-
                     read = untrained_encoder_words(
                         f"the run in run_dir, {self.run_dir}, whose none this Detector took (a clone of "
                         f"Detector.from_run of it keeps it), was", "set encoder_loss to",
