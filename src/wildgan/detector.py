@@ -834,12 +834,37 @@ class Detector:
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
             raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
+        if training and self.preset == "custom":
+            # (from_run of a RunConfig's run keeps its preset, so that get_params says what the run is; a fit of it,
+            # or of a clone, is refused here, before its images are decoded, not after as an unknown preset)
+            raise self._custom_preset_refusal()
+
+    def _custom_preset_refusal(self) -> ConfigError:
+        """The refusal of a fit with preset 'custom': a RunConfig's preset (built in Python, trained by
+        wildgan.training.run.train_run), which Detector.from_run of such a run takes as it is, so that its parameters
+        say what the run is. Detector has no such preset: its fit builds the networks and the schedule from one of
+        PRESETS, and could not train that config's own (its minibatch schedule, its networks) again. It was refused
+        as an unknown preset, as if the caller had typed a wrong name: the words say where it came from and what
+        does train that config again, naming the run's file where run_dir is one."""
+        from .config import PRESETS
+
+        rd = self.run_dir
+        file = Path(rd) / "config.json" if isinstance(rd, (str, os.PathLike)) and rd else None
+        where = f"{file}" if file is not None and file.is_file() else "the run's config.json"
+        return ConfigError(
+            f"preset 'custom' is a RunConfig's (built in Python and trained by wildgan.training.run.train_run, as "
+            f"{where} says), which Detector cannot fit: its fit builds the networks and the minibatch schedule from "
+            f"one of its presets ({', '.join(sorted(PRESETS))}), not from that config. To train that run again, give "
+            f"its config to train_run: train_run(read_run_config(RUN), NEW_RUN_DIR) (wildgan.config.read_run_config "
+            f"reads {where}); or set_params(preset=...) one of Detector's presets to fit its own networks")
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
         from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig, as_typed,
                              default_checkpoint_kimg, nearest_name, net_config_for_preset, paper_total_kimg)
 
+        if self.preset == "custom":
+            raise self._custom_preset_refusal()
         if self.preset not in PRESETS:
             close = nearest_name(self.preset, PRESETS)
             raise ConfigError(f"unknown preset {as_typed(self.preset)}{f' (did you mean {close}?)' if close else ''}: "
