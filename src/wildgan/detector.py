@@ -439,6 +439,21 @@ def _fit_pixel_range(split_info: dict[str, Any]) -> str:
     return given if isinstance(given, str) and given in PIXEL_RANGES else "auto"
 
 
+def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
+    """From_run's channels parameter: None where Detector.fit took the channel count from its images (channels=None),
+    as its split.json says by what only such a fit records (conversion.gray_data, colour_data or gray_trained: the
+    kind of images the networks learnt from), else the networks' `channels`. Given the networks' count instead, the
+    clone's fit (sklearn.base.clone keeps the parameters) recorded none of these, and images of the other kind
+    scored on it were not warned about as they are on the Detector fitted. A run that is not a Detector.fit's on
+    images (`wildgan train`'s, a RunConfig's, whose record says these whatever chose the count) keeps the
+    networks'."""
+    conv = split_info.get("conversion")
+    if split_info.get("detector_input") and isinstance(conv, dict) and \
+            any(conv.get(k) for k in ("gray_data", "colour_data", "gray_trained")):
+        return None
+    return channels
+
+
 def _run_without_encoder(run_dir: Any) -> bool:
     """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
     earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
@@ -1920,7 +1935,8 @@ class Detector:
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
-                  resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
+                  resolution=cfg.net.resolution, channels=_fit_channels(split_info, cfg.net.channels),
+                  minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),

@@ -39,10 +39,9 @@ def test_a_clone_of_from_run_fits_a_fresh_model_with_the_runs_settings_its_pixel
     det = Detector.from_run(tmp_path / "first", device="cpu")
     got = det.get_params()
     assert got["pixel_range"] == "[-1,1]", got
-    # the rest of fit's parameters too (channels: the networks', where fit took them from the images)
-    assert {k: v for k, v in got.items() if k != "channels"} == \
-        {k: v for k, v in first.get_params().items() if k != "channels"}
-    assert got["channels"] == 1 and det.pixel_range_ == first.pixel_range_ == "[-1,1]"
+    # the rest of fit's parameters too (channels None included: fit took them from the images, as its clone does)
+    assert got == first.get_params()
+    assert got["channels"] is None and det.pixel_range_ == first.pixel_range_ == "[-1,1]"
     twin = clone(det)
     assert twin.get_params() == got and not hasattr(twin, "model_")
     # fitted on the same images in a folder of its own: the same run config, the same pixels, the same networks
@@ -174,3 +173,32 @@ def test_a_refit_of_from_run_of_a_run_config_with_preset_custom_says_train_run_t
         assert msg.startswith(words), msg
         assert "train_run(read_run_config(RUN), NEW_RUN_DIR)" in msg and "unknown preset" not in msg, msg
     assert (run / "config.json").read_bytes() == written         # refused before anything is written
+
+
+def test_a_clone_of_from_run_takes_the_channels_from_its_images_where_the_fit_did(tmp_path: Path) -> None:
+    # from_run gave the networks' channels (1) as a parameter where the fit had taken them from its gray images: the
+    # clone's fit, given channels=1, recorded no gray_data, and colour images scored on it were not warned about as
+    # they are on the Detector fitted (its networks never saw colour)
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    colour = rng.integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    first = _fit_quietly(Detector(run_dir=str(tmp_path / "first"), **{**FIT, "resize_mode": "resize"}), x)
+    assert first.get_params()["channels"] is None and first.conversion_.get("gray_data"), first.conversion_
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    assert det.get_params() == first.get_params()
+    assert det.channels_ == 1 and det.conversion_.get("gray_data")
+    twin = _fit_quietly(clone(det).set_params(run_dir=str(tmp_path / "twin")), x)
+    assert twin.conversion_.get("gray_data"), twin.conversion_
+    for fitted in (first, twin):
+        with pytest.warns(WildganWarning, match="colour"):
+            fitted.decision_function(colour)
+    assert json.loads((tmp_path / "twin" / "config.json").read_text()) == \
+        json.loads((tmp_path / "first" / "config.json").read_text())
+    # channels given to the fit stay given: its clone records no more than it did
+    given = _fit_quietly(Detector(run_dir=str(tmp_path / "given"), channels=1, **FIT), x)
+    assert "gray_data" not in given.conversion_
+    assert Detector.from_run(tmp_path / "given", device="cpu").get_params()["channels"] == 1
