@@ -1915,9 +1915,12 @@ class Detector:
 
         The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
         a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
-        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses) and
-        the pixel_range fit was given. A run's setting that Detector has no parameter for (a `wildgan train` run's
-        --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit would train without it."""
+        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses),
+        the pixel_range fit was given and its channels (None where fit took them from its images, so that the clone's
+        fit does too and records the kind of images it learnt from). A RunConfig's run (preset 'custom') keeps its
+        preset, which a fit refuses: train_run trains that config again. A run's setting that Detector has no
+        parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit
+        would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
