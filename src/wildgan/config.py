@@ -897,10 +897,10 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
     if not untrained_encoder(cfg):
         return
     if resumed is not None:
-        raise ConfigError(f"{resumed}: trained without an encoder (train.encoder_loss none with method wildgan, which "
-                          f"an earlier wildgan took): the method scores with its encoder, so the run cannot be "
-                          f"continued as it is; train it again into a new folder with encoder loss image (d_I) or "
-                          f"latent (d_z)")
+        # (in the one wording of untrained_encoder_words, with what a resume adds: it changes no setting of the run)
+        raise ConfigError(f"{resumed}" + untrained_encoder_words(
+            "it was", "train it again into a new folder with encoder loss",
+            so=": a resume cannot continue it as it is (a resume changes no setting of the run)"))
     refused = _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores "
                        "need its encoder", cfg.train.encoder_loss)
     if said is None:
@@ -913,16 +913,18 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
                       value=refused.value)
 
 
-def untrained_encoder_words(run: str, how: str, after: str = "") -> str:
+def untrained_encoder_words(run: str, how: str, after: str = "", *, so: str = "") -> str:
     """What a refusal of a training of method wildgan with train.encoder_loss none (refuse_untrained_encoder) says
     after the value, the one wording of every way it is reached (a run config file, train_run, a study's cells):
     such a none is an earlier wildgan's, the setting of a run it trained without an encoder (read_run_config of the
     run, or its config file), not a caller's typo, and the reader is told so and how a training trains the encoder.
     `run` names that run as the caller knows it ('the file's run was'; 'where cfg is an earlier run's ..., that run
     was' where the config may be one), `how` the caller's way to set the encoder loss ('set train.encoder_loss to',
-    'give --encoder-loss'), `after` what follows the two values (where or how to give them)."""
+    'give --encoder-loss'), `after` what follows the two values (where or how to give them), `so` what else follows
+    from the untrained encoder, said before the way on (a resume's refusal, warn_untrained_encoder's warning of a run
+    read, Detector's refusal of a refit: the same words, so that one of them is not read as another problem)."""
     return (f": {run} trained without an encoder (which an earlier wildgan took), so its scores came from an "
-            f"untrained one; to train one, {how} image (d_I, the method's) or latent (d_z, its ablation){after}")
+            f"untrained one{so}; to train one, {how} image (d_I, the method's) or latent (d_z, its ablation){after}")
 
 
 # the runs warn_untrained_encoder has warned of: a command reads a run's config several times (the CLI, then the
@@ -938,9 +940,9 @@ def warn_untrained_encoder(cfg: RunConfig, where: Any) -> None:
     if not untrained_encoder(cfg) or str(where) in UNTRAINED_ENCODER_SAID:
         return
     UNTRAINED_ENCODER_SAID.add(str(where))
-    warn_user(f"{where}: trained without an encoder (train.encoder_loss none with method wildgan, which an earlier "
-              f"wildgan took): its scores come from an untrained encoder, so they are not the method's (L_n and the "
-              f"anomaly score a need a trained E); train it again with encoder loss image (d_I) or latent (d_z)")
+    warn_user(f"{where}" + untrained_encoder_words(
+        "it was", "train it again with encoder loss",
+        so=": they are not the method's (L_n and the anomaly score a need a trained E)"))
 
 # The layout of a run config as run_config_to_dict writes it (RUN/config.json and config.yaml, and the "config" inside
 # checkpoints and saved Detectors). Raise it when a wildgan that reads the current number would misread the new

@@ -439,6 +439,21 @@ def _fit_pixel_range(split_info: dict[str, Any]) -> str:
     return given if isinstance(given, str) and given in PIXEL_RANGES else "auto"
 
 
+def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
+    """From_run's channels parameter: None where Detector.fit took the channel count from its images (channels=None),
+    as its split.json says by what only such a fit records (conversion.gray_data, colour_data or gray_trained: the
+    kind of images the networks learnt from), else the networks' `channels`. Given the networks' count instead, the
+    clone's fit (sklearn.base.clone keeps the parameters) recorded none of these, and images of the other kind
+    scored on it were not warned about as they are on the Detector fitted. A run that is not a Detector.fit's on
+    images (`wildgan train`'s, a RunConfig's, whose record says these whatever chose the count) keeps the
+    networks'."""
+    conv = split_info.get("conversion")
+    if split_info.get("detector_input") and isinstance(conv, dict) and \
+            any(conv.get(k) for k in ("gray_data", "colour_data", "gray_trained")):
+        return None
+    return channels
+
+
 def _run_without_encoder(run_dir: Any) -> bool:
     """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
     earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
@@ -807,15 +822,16 @@ class Detector:
             # 'none' was refused without it, which read as a wrong value to a caller who had changed only the method
             # (set_params(method='wildgan') on a search Detector), and a typo under fanogan was not told none is taken
             if self.method == "wildgan":
+                from .config import untrained_encoder_words
+
                 # a Detector read from an earlier wildgan's run or file is told where its 'none' came from: its
-                # caller never typed it
-                read = (" (the setting its networks were trained with, by an earlier wildgan: their encoder was "
-                        "never trained; set_params(encoder_loss='image') before fit trains one)" if untrained else "")
+                # caller never typed it (in the one wording of every such refusal)
+                read = untrained_encoder_words(
+                    "the run or saved Detector this one was read from (Detector.from_run, Detector.load) was",
+                    "set encoder_loss to", ": set_params(encoder_loss='image') before fit") if untrained else ""
                 if not read and training and self.encoder_loss == "none" and _run_without_encoder(self.run_dir):
                     # no networks of its own, but its run_dir's run is such a run: a clone of a Detector.from_run of
                     # it (sklearn.base.clone, or Detector(**det.get_params())), whose caller never typed none either
-                    from .config import untrained_encoder_words
-
                     read = untrained_encoder_words(
                         f"the run in run_dir, {self.run_dir}, whose none this Detector took (a clone of "
                         f"Detector.from_run of it keeps it), was", "set encoder_loss to",
@@ -833,12 +849,37 @@ class Detector:
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
             raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
+        if training and self.preset == "custom":
+            # (from_run of a RunConfig's run keeps its preset, so that get_params says what the run is; a fit of it,
+            # or of a clone, is refused here, before its images are decoded, not after as an unknown preset)
+            raise self._custom_preset_refusal()
+
+    def _custom_preset_refusal(self) -> ConfigError:
+        """The refusal of a fit with preset 'custom': a RunConfig's preset (built in Python, trained by
+        wildgan.training.run.train_run), which Detector.from_run of such a run takes as it is, so that its parameters
+        say what the run is. Detector has no such preset: its fit builds the networks and the schedule from one of
+        PRESETS, and could not train that config's own (its minibatch schedule, its networks) again. It was refused
+        as an unknown preset, as if the caller had typed a wrong name: the words say where it came from and what
+        does train that config again, naming the run's file where run_dir is one."""
+        from .config import PRESETS
+
+        rd = self.run_dir
+        file = Path(rd) / "config.json" if isinstance(rd, (str, os.PathLike)) and rd else None
+        where = f"{file}" if file is not None and file.is_file() else "the run's config.json"
+        return ConfigError(
+            f"preset 'custom' is a RunConfig's (built in Python and trained by wildgan.training.run.train_run, as "
+            f"{where} says), which Detector cannot fit: its fit builds the networks and the minibatch schedule from "
+            f"one of its presets ({', '.join(sorted(PRESETS))}), not from that config. To train that run again, give "
+            f"its config to train_run: train_run(read_run_config(RUN), NEW_RUN_DIR) (wildgan.config.read_run_config "
+            f"reads {where}); or set_params(preset=...) one of Detector's presets to fit its own networks")
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
         from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig, as_typed,
                              default_checkpoint_kimg, nearest_name, net_config_for_preset, paper_total_kimg)
 
+        if self.preset == "custom":
+            raise self._custom_preset_refusal()
         if self.preset not in PRESETS:
             close = nearest_name(self.preset, PRESETS)
             raise ConfigError(f"unknown preset {as_typed(self.preset)}{f' (did you mean {close}?)' if close else ''}: "
@@ -1874,9 +1915,12 @@ class Detector:
 
         The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
         a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
-        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses) and
-        the pixel_range fit was given. A run's setting that Detector has no parameter for (a `wildgan train` run's
-        --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit would train without it."""
+        seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses),
+        the pixel_range fit was given and its channels (None where fit took them from its images, so that the clone's
+        fit does too and records the kind of images it learnt from). A RunConfig's run (preset 'custom') keeps its
+        preset, which a fit refuses: train_run trains that config again. A run's setting that Detector has no
+        parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit
+        would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
@@ -1894,7 +1938,8 @@ class Detector:
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
-                  resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
+                  resolution=cfg.net.resolution, channels=_fit_channels(split_info, cfg.net.channels),
+                  minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),

@@ -39,10 +39,9 @@ def test_a_clone_of_from_run_fits_a_fresh_model_with_the_runs_settings_its_pixel
     det = Detector.from_run(tmp_path / "first", device="cpu")
     got = det.get_params()
     assert got["pixel_range"] == "[-1,1]", got
-    # the rest of fit's parameters too (channels: the networks', where fit took them from the images)
-    assert {k: v for k, v in got.items() if k != "channels"} == \
-        {k: v for k, v in first.get_params().items() if k != "channels"}
-    assert got["channels"] == 1 and det.pixel_range_ == first.pixel_range_ == "[-1,1]"
+    # the rest of fit's parameters too (channels None included: fit took them from the images, as its clone does)
+    assert got == first.get_params()
+    assert got["channels"] is None and det.pixel_range_ == first.pixel_range_ == "[-1,1]"
     twin = clone(det)
     assert twin.get_params() == got and not hasattr(twin, "model_")
     # fitted on the same images in a folder of its own: the same run config, the same pixels, the same networks
@@ -134,3 +133,72 @@ def test_from_run_says_which_settings_of_a_cli_run_a_refit_would_not_keep(tmp_pa
                      f"of a clone of it (sklearn.base.clone) would not train the run's model again: "
                      f"train.transition_kimg: 0.05 -> None; train.lr: 0.002 -> 0.001 (the run's -> a fit's); from_run "
                      f"scores the run's own networks as they are"], [str(w.message) for w in said]
+
+
+def test_a_refit_of_from_run_of_a_run_config_with_preset_custom_says_train_run_trains_it_again(tmp_path: Path) -> None:
+    # a RunConfig built in Python says preset 'custom' (its default): from_run of its run keeps it, and a refit of
+    # that Detector (or of a clone) was refused as "unknown preset 'custom' ... choose one of fast, paper, tiny",
+    # after its images were decoded, as if its caller had typed a wrong name
+    from sklearn.base import clone
+
+    from wildgan import Detector
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 20))
+    cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.032, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", threads=1))
+    assert cfg.preset == "custom"
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)      # (networks not grown)
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    written = (run / "config.json").read_bytes()
+    with pytest.warns(WildganWarning) as said:
+        det = Detector.from_run(run, device="cpu")
+    assert det.get_params()["preset"] == "custom"            # what the run is, as get_params says it
+    words = f"preset 'custom' is a RunConfig's (built in Python and trained by wildgan.training.run.train_run, as " \
+            f"{run / 'config.json'} says), which Detector cannot fit"
+    # from_run's warning that a refit would not train the run's model says why, in the same words
+    assert any(words in str(w.message) for w in said), [str(w.message) for w in said]
+    for refit in (det, clone(det)):
+        with pytest.raises(ConfigError) as e:
+            refit.fit(rng.integers(0, 255, (20, 8, 8), dtype=np.uint8))
+        msg = str(e.value)
+        assert msg.startswith(words), msg
+        assert "train_run(read_run_config(RUN), NEW_RUN_DIR)" in msg and "unknown preset" not in msg, msg
+    assert (run / "config.json").read_bytes() == written         # refused before anything is written
+
+
+def test_a_clone_of_from_run_takes_the_channels_from_its_images_where_the_fit_did(tmp_path: Path) -> None:
+    # from_run gave the networks' channels (1) as a parameter where the fit had taken them from its gray images: the
+    # clone's fit, given channels=1, recorded no gray_data, and colour images scored on it were not warned about as
+    # they are on the Detector fitted (its networks never saw colour)
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    colour = rng.integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    first = _fit_quietly(Detector(run_dir=str(tmp_path / "first"), **{**FIT, "resize_mode": "resize"}), x)
+    assert first.get_params()["channels"] is None and first.conversion_.get("gray_data"), first.conversion_
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    assert det.get_params() == first.get_params()
+    assert det.channels_ == 1 and det.conversion_.get("gray_data")
+    twin = _fit_quietly(clone(det).set_params(run_dir=str(tmp_path / "twin")), x)
+    assert twin.conversion_.get("gray_data"), twin.conversion_
+    for fitted in (first, twin):
+        with pytest.warns(WildganWarning, match="colour"):
+            fitted.decision_function(colour)
+    assert json.loads((tmp_path / "twin" / "config.json").read_text()) == \
+        json.loads((tmp_path / "first" / "config.json").read_text())
+    # channels given to the fit stay given: its clone records no more than it did
+    given = _fit_quietly(Detector(run_dir=str(tmp_path / "given"), channels=1, **FIT), x)
+    assert "gray_data" not in given.conversion_
+    assert Detector.from_run(tmp_path / "given", device="cpu").get_params()["channels"] == 1

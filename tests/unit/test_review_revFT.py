@@ -42,8 +42,11 @@ def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path:
     (run / "config.json").write_text(json.dumps(whole))
     from wildgan.errors import ConfigError, WildganWarning
 
-    with pytest.warns(WildganWarning, match=r"old-run: trained without an encoder .* its scores come from an "
-                                            r"untrained encoder"):
+    # (in the one wording of every refusal of such a run, config.untrained_encoder_words)
+    with pytest.warns(WildganWarning, match=r"old-run: it was trained without an encoder \(which an earlier wildgan "
+                                            r"took\), so its scores came from an untrained one: they are not the "
+                                            r"method's .*; to train one, train it again with encoder loss image "
+                                            r"\(d_I, the method's\) or latent \(d_z, its ablation\)$"):
         cfg = read_run_config(run)
     assert cfg.train.encoder_loss == "none"
     import warnings
@@ -59,7 +62,11 @@ def test_an_earlier_wildgans_run_without_an_encoder_loss_is_still_read(tmp_path:
                                           r"method wildgan"):
         train_run(cfg, tmp_path / "new")
     assert not (tmp_path / "new").exists()
-    with pytest.raises(ConfigError, match=r"old-run: trained without an encoder .* train it again into a new folder"):
+    with pytest.raises(ConfigError, match=r"old-run: it was trained without an encoder \(which an earlier wildgan "
+                                          r"took\), so its scores came from an untrained one: a resume cannot "
+                                          r"continue it .*; to train one, train it again into a new folder with "
+                                          r"encoder loss image \(d_I, the method's\) or latent \(d_z, its "
+                                          r"ablation\)$"):
         train_run(cfg, run, resume=True)
     import yaml
 

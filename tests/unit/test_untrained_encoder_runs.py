@@ -61,8 +61,9 @@ def test_from_run_of_a_run_without_an_encoder_says_so_in_its_params(untrained_en
     with pytest.raises(ConfigError) as e:
         det.fit(np.zeros((8, 8, 8), np.uint8))
     msg = str(e.value)
-    assert "got 'none'" in msg and "trained with, by an earlier wildgan" in msg, msg
-    assert "set_params(encoder_loss='image')" in msg, msg
+    assert msg.endswith("got 'none': the run or saved Detector this one was read from (Detector.from_run, "
+                        "Detector.load) was " + SHARED + "set encoder_loss to " + CHOICES
+                        + ": set_params(encoder_loss='image') before fit"), msg
     # ... which is so
     det.set_params(encoder_loss="image")
     det._validate(training=True)
@@ -195,6 +196,32 @@ def test_a_study_cell_without_an_encoder_says_what_trains_one(untrained_encoder_
             "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
             + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES) in msg, msg
     assert not (tmp_path / "study" / "runs").exists()
+
+
+def test_a_study_cell_without_an_encoder_unchecked_by_the_caller_says_the_studys_words(
+        untrained_encoder_run: Path, tmp_path: Path) -> None:
+    # run_study(..., cells_checked=True) skips check_cells (the caller says it ran it): a none cell it did not check
+    # reached train_run, whose words (dataclasses.replace(cfg, ...)) name a cfg the study's caller never built
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig
+    from wildgan.studies import grid, run_study
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    old = _read_quietly(untrained_encoder_run)
+    base = replace(old, data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1))
+    cells = grid(["0"], [0.0], ["wildgan"], ["none"], [0])
+    with pytest.raises(ConfigError) as e:
+        run_study(base, cells, tmp_path / "study", progress=False, log=lambda _: None, cells_checked=True)
+    msg = str(e.value)
+    assert msg == ("cell 0_g0_wildgan_none_s0 (normal 0, gamma 0, method wildgan, encoder loss none, seed 0): "
+                   "train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores need its "
+                   "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
+                   + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES), msg
+    assert (e.value.setting, e.value.value) == ("train.encoder_loss", "none")
+    assert not (tmp_path / "study" / "runs" / cells[0].key / "config.json").exists()
 
 
 def test_a_clone_of_from_run_of_a_run_without_an_encoder_refuses_its_fit_naming_where_none_came_from(

@@ -212,9 +212,7 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
                 cfg = cell_config(base, cell)
                 # (a wildgan cell of grid(..., encoder_losses=['none']): refused before any cell trains, in words of
                 # the cells, whose encoder loss a wildgan cell's config takes, not the base's)
-                refuse_untrained_encoder(cfg, said=untrained_encoder_words(
-                    "where that none is an earlier run's (read_run_config), that run was",
-                    "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to"))
+                _refuse_untrained_cell(cfg)
             except ConfigError as e:                  # e.g. a gamma outside [0, 1)
                 problems.setdefault(str(e), []).append(cell)
                 continue
@@ -442,6 +440,23 @@ def _say_cells_of_the_old_default(before: list[str], now: list[str], data: str |
             warn_user(msg.removeprefix("warning: "))
         else:
             log(msg)
+
+
+def _refuse_untrained_cell(cfg: RunConfig, cell: Cell | None = None) -> None:
+    """refuse_untrained_encoder of a wildgan cell's config in the study's words, which name the cells' encoder loss
+    (a wildgan cell's config takes it, not the base's), and the cell where given (check_cells names its cells
+    itself). Called by check_cells and again by _run_study before a cell trains: a caller whose cells_checked=True
+    skipped check_cells was told train_run's words, dataclasses.replace(cfg, ...), of a cfg it never built."""
+    try:
+        refuse_untrained_encoder(cfg, said=untrained_encoder_words(
+            "where that none is an earlier run's (read_run_config), that run was",
+            "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to"))
+    except ConfigError as e:
+        if cell is None:
+            raise
+        # (the setting's parts kept, as every refusal of one setting keeps them)
+        raise ConfigError(f"{_describe(cell)}: {e.message}", then=e.then, setting=e.setting, flag=e.flag,
+                          problem=e.problem, value=e.value) from None
 
 
 def _describe(cell: Cell) -> str:
@@ -807,6 +822,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             # (a cell trained earlier and only evaluated now takes seconds: no measure of what a cell costs)
             trained_here = not _done(run_dir)
             if trained_here:
+                # (check_cells refuses it before any cell trains; this is for a caller that skipped it)
+                _refuse_untrained_cell(cfg, cell)
                 log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left)}")
                 try:
                     split = split_of(cfg, cell_file)
