@@ -849,10 +849,25 @@ class Detector:
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
             raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
-        if training and self.preset == "custom":
-            # (from_run of a RunConfig's run keeps its preset, so that get_params says what the run is; a fit of it,
-            # or of a clone, is refused here, before its images are decoded, not after as an unknown preset)
-            raise self._custom_preset_refusal()
+        if training and (refusal := self._preset_refusal()) is not None:
+            # (from_run of a RunConfig's run keeps its preset 'custom', so that get_params says what the run is; a fit
+            # of it, or of a clone, is refused here, as a mistyped preset is, before its images are decoded: minutes
+            # for a big folder, only to be told the preset's name was wrong)
+            raise refusal
+
+    def _preset_refusal(self) -> ConfigError | None:
+        """Why a fit cannot build its config from self.preset (None where it can): 'custom' (a RunConfig's) or a name
+        that is none of PRESETS, said with the known ones. Asked before a fit reads its images (_validate) and by
+        from_run's _refit_differences (through _run_config)."""
+        from .config import PRESETS, unknown_names_text
+
+        p = self.preset
+        if p == "custom":
+            return self._custom_preset_refusal()
+        if isinstance(p, str) and p in PRESETS:
+            return None
+        return ConfigError(f"{unknown_names_text('preset', [p], PRESETS, list_known=False)}: "
+                           f"choose one of {', '.join(sorted(PRESETS))}")
 
     def _custom_preset_refusal(self) -> ConfigError:
         """The refusal of a fit with preset 'custom': a RunConfig's preset (built in Python, trained by
@@ -875,15 +890,11 @@ class Detector:
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
-        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig, as_typed,
-                             default_checkpoint_kimg, nearest_name, net_config_for_preset, paper_total_kimg)
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig,
+                             default_checkpoint_kimg, net_config_for_preset, paper_total_kimg)
 
-        if self.preset == "custom":
-            raise self._custom_preset_refusal()
-        if self.preset not in PRESETS:
-            close = nearest_name(self.preset, PRESETS)
-            raise ConfigError(f"unknown preset {as_typed(self.preset)}{f' (did you mean {close}?)' if close else ''}: "
-                              f"choose one of {', '.join(sorted(PRESETS))}")
+        if (refusal := self._preset_refusal()) is not None:      # (fit has said it already; from_run's refit asks)
+            raise refusal
         phase = float(self.phase_kimg)
         total = self.total_kimg
         if total is None:  # the CLI's default: growth to full resolution, then 2/3 of a phase

@@ -5,6 +5,7 @@ All checks use --dry-run (resolve and print the config, no training) on a tiny s
 
 from __future__ import annotations
 
+import csv
 import errno
 import io
 import itertools
@@ -4048,6 +4049,37 @@ def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(t
         with pytest.warns(WildganWarning, match="its images are read without labels, which scoring does not use"):
             got = model.decision_function(str(tmp_path / f"{name}.npz"))
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_an_npz_with_damaged_labels_scores_under_the_ids_of_its_sound_copy(pile_run_gone_bad, tmp_path, capsys):
+    # since an .npz with a damaged label array is read as the pile it also is, its images were named as a pile's
+    # (NAME:x:0, NAME:x_train:0) where the sound copy's are the labelled reader's (NAME:all:0, NAME:train:0): the score
+    # CSV of the same images named them otherwise, and its rows matched none of the sound copy's
+    from wildgan.data.inputs import decode_items
+    from wildgan.errors import WildganWarning
+
+    run, _, _ = pile_run_gone_bad
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8), np.array([0, 1, 0, 1, 0, 1])
+    for kind in ("sound", "damaged"):
+        (tmp_path / kind).mkdir()
+        labels = y if kind == "sound" else y[:, None]            # (2-D: the damage fixIN reads past)
+        np.savez(tmp_path / kind / "d.npz", x=x, y=labels)
+        np.savez(tmp_path / kind / "t.npz", x_train=x[:4], y_train=labels[:4], x_test=x[4:], y_test=labels[4:])
+    rows = {}
+    for kind in ("sound", "damaged"):
+        out = tmp_path / f"{kind}.csv"
+        assert main(["score", str(run), "--data", str(tmp_path / kind / "d.npz"), "--out", str(out),
+                     "--no-progress"]) == 0
+        rows[kind] = [(r["id"], r["a"]) for r in csv.DictReader(out.open(newline=""))]
+    capsys.readouterr()
+    assert rows["sound"][0][0] == "d:all:0" and len(rows["sound"]) == 6, rows["sound"]
+    assert rows["damaged"] == rows["sound"]
+    # train and test parts too, as the Python API reads them
+    with pytest.warns(WildganWarning, match="its images are read without labels"):
+        _, damaged = decode_items(str(tmp_path / "damaged" / "t.npz"), "per-image")
+    _, sound = decode_items(str(tmp_path / "sound" / "t.npz"), "per-image")
+    assert damaged == sound == [f"t:train:{i}" for i in range(4)] + [f"t:test:{i}" for i in range(2)], damaged
 
 
 def test_the_refusals_of_a_data_set_s_split_say_their_kind(tmp_path):

@@ -175,6 +175,37 @@ def test_a_refit_of_from_run_of_a_run_config_with_preset_custom_says_train_run_t
     assert (run / "config.json").read_bytes() == written         # refused before anything is written
 
 
+@pytest.mark.parametrize("preset, said", [
+    ("fastt", r"^unknown preset fastt \(did you mean fast\?\): choose one of fast, paper, tiny$"),
+    ("huge", r"^unknown preset huge: choose one of fast, paper, tiny$"),
+    (None, r"^unknown preset None: choose one of fast, paper, tiny$"),
+])
+def test_a_fit_with_an_unknown_preset_is_refused_before_its_images_are_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: object, said: str) -> None:
+    # only 'custom' was refused before the images were read: a mistyped preset was refused by _run_config, after a
+    # folder's images were decoded (minutes for a big one), and nothing of that reading was of use
+    import wildgan.data.inputs as inputs
+    import wildgan.detector as detector
+    from wildgan import Detector
+    from wildgan.errors import ConfigError
+
+    def no_read(*a: object, **k: object) -> None:
+        raise AssertionError("the images were read before the preset was refused")
+
+    for module in (inputs, detector):
+        monkeypatch.setattr(module, "decode_items", no_read)
+    monkeypatch.setattr(Detector, "_training_split", no_read)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    np.save(folder / "unused.npy", np.zeros((4, 8, 8), np.uint8))
+    for det in (Detector(preset=preset), Detector().set_params(preset=preset)):
+        with pytest.raises(ConfigError, match=said):
+            det.fit(str(folder))
+        with pytest.raises(ConfigError, match=said):
+            det.fit(np.zeros((20, 8, 8), np.uint8))
+    assert not list(tmp_path.glob("imgs/*.json"))
+
+
 def test_a_clone_of_from_run_takes_the_channels_from_its_images_where_the_fit_did(tmp_path: Path) -> None:
     # from_run gave the networks' channels (1) as a parameter where the fit had taken them from its gray images: the
     # clone's fit, given channels=1, recorded no gray_data, and colour images scored on it were not warned about as

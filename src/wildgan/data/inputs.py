@@ -373,12 +373,16 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             # an .npz whose label array is damaged (2-D, one short, floats, names its class_names lack: the
             # refusal's split_problem) has sound images, and labels are ignored here: read as the pile it also is
             # (x, or x_train then x_test: the same images in the same order), which is the way `wildgan score`
-            # names for such a file. Its images' ids are then those of a pile (NAME:x_train:0, not NAME:train:0)
+            # names for such a file
             if e.split_problem != SPLIT_CLASSES or detect_format(p) != "npz":
                 raise
             unlabelled, got = e, {}
             train, test, _ = load_dataset(p, "unlabelled", depth16=base_depth16(depth16), skip_bad=skip_bad,
                                           progress=False, stats=got)
+            # ids as the labelled reading of the file gives them (NAME:train:0, not the pile's NAME:x_train:0): a
+            # score CSV of the file named its images otherwise once its labels were damaged, so that its rows no
+            # longer matched those of the sound copy
+            train.ids = [_labelled_npz_id(i) for i in train.ids]
     if unlabelled is not None:
         warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use")
     if stats is not None:
@@ -394,6 +398,17 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         # already, and stretching a stretched image again leaves it as it is
         x = stretch_8bit(x, depth16, str(p))
     return x, ids
+
+
+# the parts of an .npz as read_npz names them in its images' ids, by the image array read_npz_unlabelled names them by
+_NPZ_ID_PARTS = {"x": "all", "x_train": "train", "x_test": "test"}
+
+
+def _labelled_npz_id(image_id: str) -> str:
+    """An id of read_npz_unlabelled (NAME:x_train:3) as read_npz gives the same image's (NAME:train:3). From the
+    right: the file's name may hold a colon."""
+    name, part, index = image_id.rsplit(":", 2)
+    return f"{name}:{_NPZ_ID_PARTS.get(part, part)}:{index}"
 
 
 class _ImageList(list):
