@@ -454,6 +454,18 @@ def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
     return channels
 
 
+def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
+    """From_run's resolution parameter: None where Detector.fit took the resolution from its images
+    (resolution=None), as its split.json says (conversion.resolution_from 'data'), else the networks' `resolution`.
+    Given the networks' resolution instead, the clone's fit converted images of another size to it, where the
+    Detector fitted chose a resolution for them. A run without the record (`wildgan train`'s, a RunConfig's, or a fit
+    from before the record) keeps the networks' resolution, as from_run gave it before."""
+    conv = split_info.get("conversion")
+    if split_info.get("detector_input") and isinstance(conv, dict) and conv.get("resolution_from") == "data":
+        return None
+    return resolution
+
+
 def _run_without_encoder(run_dir: Any) -> bool:
     """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
     earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
@@ -1188,8 +1200,12 @@ class Detector:
         # parameters then hold it, and a clone of that reads its training floats as this fit did. In the conversion,
         # which a `wildgan train --resume` of the run keeps as the fit's: splits.keep_fit_record)
         given_range = {"pixel_range": given} if given != "auto" else {}
+        # whether the resolution was taken from the images ('data') or given ('chosen', as the CLI's channels_from
+        # words it): from_run's resolution parameter, None where fit chose it, so that its clone's fit chooses anew
+        # for its own images (_fit_resolution)
+        origin = {"resolution_from": "data" if self.resolution is None else "chosen"}
         info = {"protocol": "detector", "source": src, "detector_input": True,
-                "conversion": {**conv, **counts, **given_range}, "resolution": res, "channels": ch,
+                "conversion": {**conv, **counts, **given_range, **origin}, "resolution": res, "channels": ch,
                 "image_shape": image_shape, "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
@@ -1927,11 +1943,12 @@ class Detector:
         The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
         a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
         seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses),
-        the pixel_range fit was given and its channels (None where fit took them from its images, so that the clone's
-        fit does too and records the kind of images it learnt from). A RunConfig's run (preset 'custom') keeps its
-        preset, which a fit refuses: train_run trains that config again. A run's setting that Detector has no
-        parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit
-        would train without it."""
+        the pixel_range fit was given, its channels (None where fit took them from its images, so that the clone's
+        fit does too and records the kind of images it learnt from) and its resolution (None where fit took it from
+        its images, so that the clone's fit chooses one for its own images, as the Detector fitted would). A
+        RunConfig's run (preset 'custom') keeps its preset, which a fit refuses: train_run trains that config again.
+        A run's setting that Detector has no parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is
+        named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
@@ -1949,7 +1966,8 @@ class Detector:
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
-                  resolution=cfg.net.resolution, channels=_fit_channels(split_info, cfg.net.channels),
+                  resolution=_fit_resolution(split_info, cfg.net.resolution),
+                  channels=_fit_channels(split_info, cfg.net.channels),
                   minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),

@@ -233,3 +233,34 @@ def test_a_clone_of_from_run_takes_the_channels_from_its_images_where_the_fit_di
     given = _fit_quietly(Detector(run_dir=str(tmp_path / "given"), channels=1, **FIT), x)
     assert "gray_data" not in given.conversion_
     assert Detector.from_run(tmp_path / "given", device="cpu").get_params()["channels"] == 1
+
+
+def test_a_clone_of_from_run_takes_the_resolution_from_its_images_where_the_fit_did(tmp_path: Path) -> None:
+    # from_run gave the networks' resolution (16) as a parameter where the fit had taken it from its images: a refit
+    # of the clone on 32x32 images converted them to 16x16, where the Detector fitted would have trained at 32
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (20, 16, 16), dtype=np.uint8)
+    large = rng.integers(0, 255, (20, 32, 32), dtype=np.uint8)
+    inferred = {**FIT, "resolution": None, "resize_mode": "resize"}
+    first = _fit_quietly(Detector(run_dir=str(tmp_path / "first"), **inferred), small)
+    assert first.resolution_ == 16 and first.get_params()["resolution"] is None
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    assert det.get_params() == first.get_params() and det.resolution_ == 16
+    twin = _fit_quietly(clone(det).set_params(run_dir=str(tmp_path / "twin")), large)
+    assert twin.resolution_ == 32
+    assert _fit_quietly(clone(first).set_params(run_dir=str(tmp_path / "re")), large).resolution_ == 32
+    # a resolution given to the fit stays given: its clone converts other images to it, as the fit would
+    _fit_quietly(Detector(run_dir=str(tmp_path / "given"), **{**inferred, "resolution": 16}), small)
+    given = Detector.from_run(tmp_path / "given", device="cpu")
+    assert given.get_params()["resolution"] == 16
+    assert _fit_quietly(clone(given).set_params(run_dir=str(tmp_path / "given2")), large).resolution_ == 16
+    # a run of a fit from before the record keeps the networks' resolution, as from_run gave it then
+    split = tmp_path / "first" / "split.json"
+    info = json.loads(split.read_text())
+    info["conversion"] = {k: v for k, v in info["conversion"].items() if k != "resolution_from"}
+    split.write_text(json.dumps(info))
+    assert Detector.from_run(tmp_path / "first", device="cpu").get_params()["resolution"] == 16
