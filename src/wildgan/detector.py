@@ -209,6 +209,14 @@ def _refuse_a_run_fit_did_not_write(run_dir: Path) -> None:
                       f" and decision_function need no fit")
 
 
+def _holds_a_run(run_dir: Path) -> bool:
+    """Whether run_dir holds a run that trained (not one refused or failed before its first step): what a fit there
+    replaces."""
+    from .training.run import never_trained, previous_run
+
+    return run_dir.is_dir() and bool(previous_run(run_dir)) and not never_trained(run_dir)
+
+
 class _TempRunDir:
     """A temporary run directory owned by the Detector(s) that hold this object: removed when the last of them is
     garbage-collected, at interpreter exit, or at once by cleanup() (a failed fit). Copies of a Detector share it."""
@@ -586,7 +594,9 @@ class Detector:
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
-        so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
+        so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
+        a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -678,6 +688,31 @@ class Detector:
         """scikit-learn's fitted test (sklearn.utils.validation.check_is_fitted): fitted once it has a model."""
         return hasattr(self, "model_")
 
+    def __sklearn_clone__(self) -> "Detector":
+        """sklearn.base.clone (scikit-learn 1.3 and later ask the estimator): a new, unfitted Detector of the same
+        parameters, as sklearn's own clone makes it, that also knows the run in its run_dir is the one this Detector
+        held (its fit's, or from_run's). The clone's fit replaces that run in place, which it says then
+        (_claim_run_dir), however long ago this Detector was dropped."""
+        from sklearn.base import clone
+
+        new = type(self)(**{k: clone(v, safe=False) for k, v in self.get_params(deep=False).items()})
+        held = self._run_held()
+        if held is not None:
+            new._inherited_run = (held, "clone")
+        return new
+
+    def _run_held(self) -> str | None:
+        """The run folder (absolute) that run_dir names and this Detector holds the run of: fitted into it or loaded
+        from it (from_run), or, unfitted, a clone's inherited one. None where run_dir names no such folder."""
+        if self.run_dir is None:
+            return None
+        here = os.path.abspath(self.run_dir)
+        fitted = getattr(self, "run_dir_", None)
+        if fitted is not None and os.path.abspath(fitted) == here:
+            return here
+        inherited = getattr(self, "_inherited_run", None)
+        return here if inherited is not None and inherited[0] == here else None
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's estimator tags, which its helpers (check_is_fitted, from 1.6) ask every estimator for: an
         estimator that needs fitting, on images (not a 2-D feature matrix). Not of sklearn's "outlier_detector" type,
@@ -718,6 +753,10 @@ class Detector:
             except BaseException:
                 self._restore(before, derived)         # refused: the Detector stays as it was
                 raise
+        if "run_dir" in params:
+            # a run_dir set by the caller, even the one the clone inherited: its fit replacing the run there is asked
+            # for, as a Detector made with that run_dir (_claim_run_dir says nothing of it)
+            self.__dict__.pop("_inherited_run", None)
         return self
 
     # what fit derived from the scoring parameters: a refused change puts all of it back with the parameters
@@ -1026,6 +1065,7 @@ class Detector:
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
                                progress=bool(self.verbose), log=fit_log, before_unlock=mark, warn_not_grown=False)
             trained = True
+            self.__dict__.pop("_inherited_run", None)   # the run in run_dir is this fit's own now: a refit says nothing
             # the line that ends a `wildgan train` run's (or a train_run's) log: what was trained and how it ended
             fit_log(trained_line(result))
             if unmarked:
@@ -1228,7 +1268,20 @@ class Detector:
             warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
                       f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
                       f"each Detector its own run_dir to keep both")
+            said = True
+        else:
+            said = False
         _refuse_a_run_fit_did_not_write(run_dir)
+        inherited = getattr(self, "_inherited_run", None)
+        if not said and inherited is not None and inherited[0] == os.path.abspath(run_dir) and _holds_a_run(run_dir):
+            # a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir without its caller choosing it: its
+            # fit replaced the run it was cloned from in place, without a word once that Detector was gone
+            how = ("was loaded from it by Detector.from_run" if inherited[1] == "from_run" else
+                   "was cloned (sklearn.base.clone) from a Detector that held it")
+            warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
+                      f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
+                      f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
+                      f"to this one says the replacement is meant")
         return None, run_dir
 
     def _check_enough_images(self, n: int, cfg: Any) -> None:
@@ -1975,6 +2028,8 @@ class Detector:
                   latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
                   pixel_range=_fit_pixel_range(split_info), verbose=verbose)
         det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
+        # a fit of it (or of a clone of it) replaces this run in place: said then (_claim_run_dir)
+        det._inherited_run = (os.path.abspath(run_dir), "from_run")
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -264,3 +264,51 @@ def test_a_clone_of_from_run_takes_the_resolution_from_its_images_where_the_fit_
     info["conversion"] = {k: v for k, v in info["conversion"].items() if k != "resolution_from"}
     split.write_text(json.dumps(info))
     assert Detector.from_run(tmp_path / "first", device="cpu").get_params()["resolution"] == 16
+
+
+def _replaced_said(det, x, run_dir: Path) -> list[str]:
+    """What a fit of det says of the run it replaces in run_dir."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        det.fit(x)
+    return [str(w.message) for w in got if str(run_dir) in str(w.message) and "replaces" in str(w.message)]
+
+
+def test_a_clone_that_fits_into_the_run_dir_it_inherited_says_it_replaces_the_run(tmp_path: Path) -> None:
+    # a clone (sklearn.base.clone, or Detector.from_run) keeps run_dir: its fit replaced the run there without a word
+    # once the Detector it was cloned from was gone (a live one is said by _claim_run_dir's other warning)
+    import gc
+
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    twin = clone(first)
+    del first
+    gc.collect()
+    said = _replaced_said(twin, x, run)
+    assert len(said) == 1 and "cloned" in said[0], said
+    assert _replaced_said(twin, x, run) == []                   # its own run now: refitted as any Detector's
+    loaded = Detector.from_run(run, device="cpu")
+    said = _replaced_said(loaded, x, run)
+    assert len(said) == 1 and "from_run" in said[0], said
+    # a clone of from_run's Detector, and a clone of a clone, inherit it too
+    later = clone(clone(Detector.from_run(run, device="cpu")))
+    gc.collect()
+    assert len(_replaced_said(later, x, run)) == 1
+    # asked for: a run_dir set on the clone, or a Detector made with that run_dir (a re-run notebook cell)
+    again = clone(later).set_params(run_dir=str(run))
+    del later
+    gc.collect()
+    assert _replaced_said(again, x, run) == []
+    del again
+    gc.collect()
+    assert _replaced_said(Detector(run_dir=str(run), **FIT), x, run) == []
+    gc.collect()
+    # the Detector cloned from still alive: its own warning, not a second one
+    alive = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    said = _replaced_said(clone(alive), x, run)
+    assert len(said) == 1 and "another live Detector" in said[0], said
