@@ -1042,7 +1042,7 @@ class Detector:
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
-        temp, run_dir = self._claim_run_dir()
+        temp, run_dir = self._claim_run_dir(resume)
         run_log.path = run_dir / "log.txt"
         trained = False
         unmarked: list[OSError] = []
@@ -1250,7 +1250,7 @@ class Detector:
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
 
-    def _claim_run_dir(self) -> tuple["_TempRunDir | None", Path]:
+    def _claim_run_dir(self, resume: bool = False) -> tuple["_TempRunDir | None", Path]:
         """(the temporary run directory, or None; the folder fit trains in): a new temporary one without run_dir,
         else run_dir, which fit may replace only when an earlier fit wrote it (said when a live Detector's run)."""
         if self.run_dir is None:
@@ -1273,9 +1273,11 @@ class Detector:
             said = False
         _refuse_a_run_fit_did_not_write(run_dir)
         inherited = getattr(self, "_inherited_run", None)
-        if not said and inherited is not None and inherited[0] == os.path.abspath(run_dir) and _holds_a_run(run_dir):
+        if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
+                _holds_a_run(run_dir):
             # a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir without its caller choosing it: its
-            # fit replaced the run it was cloned from in place, without a word once that Detector was gone
+            # fit replaced the run it was cloned from in place, without a word once that Detector was gone. (Not
+            # fit(resume=True): that continues the run, replacing nothing)
             how = ("was loaded from it by Detector.from_run" if inherited[1] == "from_run" else
                    "was cloned (sklearn.base.clone) from a Detector that held it")
             warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "

@@ -266,11 +266,11 @@ def test_a_clone_of_from_run_takes_the_resolution_from_its_images_where_the_fit_
     assert Detector.from_run(tmp_path / "first", device="cpu").get_params()["resolution"] == 16
 
 
-def _replaced_said(det, x, run_dir: Path) -> list[str]:
+def _replaced_said(det, x, run_dir: Path, resume: bool = False) -> list[str]:
     """What a fit of det says of the run it replaces in run_dir."""
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
-        det.fit(x)
+        det.fit(x, resume=resume)
     return [str(w.message) for w in got if str(run_dir) in str(w.message) and "replaces" in str(w.message)]
 
 
@@ -293,6 +293,10 @@ def test_a_clone_that_fits_into_the_run_dir_it_inherited_says_it_replaces_the_ru
     assert len(said) == 1 and "cloned" in said[0], said
     assert _replaced_said(twin, x, run) == []                   # its own run now: refitted as any Detector's
     loaded = Detector.from_run(run, device="cpu")
+    # a resume continues the run: it replaces nothing, and says nothing of it
+    del twin
+    gc.collect()
+    assert _replaced_said(Detector.from_run(run, device="cpu"), x, run, resume=True) == []
     said = _replaced_said(loaded, x, run)
     assert len(said) == 1 and "from_run" in said[0], said
     # a clone of from_run's Detector, and a clone of a clone, inherit it too
