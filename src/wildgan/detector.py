@@ -209,6 +209,14 @@ def _refuse_a_run_fit_did_not_write(run_dir: Path) -> None:
                       f" and decision_function need no fit")
 
 
+def _holds_a_run(run_dir: Path) -> bool:
+    """Whether run_dir holds a run that trained (not one refused or failed before its first step): what a fit there
+    replaces."""
+    from .training.run import never_trained, previous_run
+
+    return run_dir.is_dir() and bool(previous_run(run_dir)) and not never_trained(run_dir)
+
+
 class _TempRunDir:
     """A temporary run directory owned by the Detector(s) that hold this object: removed when the last of them is
     garbage-collected, at interpreter exit, or at once by cleanup() (a failed fit). Copies of a Detector share it."""
@@ -454,6 +462,18 @@ def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
     return channels
 
 
+def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
+    """From_run's resolution parameter: None where Detector.fit took the resolution from its images
+    (resolution=None), as its split.json says (conversion.resolution_from 'data'), else the networks' `resolution`.
+    Given the networks' resolution instead, the clone's fit converted images of another size to it, where the
+    Detector fitted chose a resolution for them. A run without the record (`wildgan train`'s, a RunConfig's, or a fit
+    from before the record) keeps the networks' resolution, as from_run gave it before."""
+    conv = split_info.get("conversion")
+    if split_info.get("detector_input") and isinstance(conv, dict) and conv.get("resolution_from") == "data":
+        return None
+    return resolution
+
+
 def _run_without_encoder(run_dir: Any) -> bool:
     """Whether run_dir holds a run of method wildgan trained without an encoder (config.untrained_encoder), as an
     earlier wildgan trained them: what an unfitted Detector with encoder_loss none and that run_dir (a clone of
@@ -574,7 +594,9 @@ class Detector:
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
-        so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
+        so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
+        a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -666,6 +688,31 @@ class Detector:
         """scikit-learn's fitted test (sklearn.utils.validation.check_is_fitted): fitted once it has a model."""
         return hasattr(self, "model_")
 
+    def __sklearn_clone__(self) -> "Detector":
+        """sklearn.base.clone (scikit-learn 1.3 and later ask the estimator): a new, unfitted Detector of the same
+        parameters, as sklearn's own clone makes it, that also knows the run in its run_dir is the one this Detector
+        held (its fit's, or from_run's). The clone's fit replaces that run in place, which it says then
+        (_claim_run_dir), however long ago this Detector was dropped."""
+        from sklearn.base import clone
+
+        new = type(self)(**{k: clone(v, safe=False) for k, v in self.get_params(deep=False).items()})
+        held = self._run_held()
+        if held is not None:
+            new._inherited_run = (held, "clone")
+        return new
+
+    def _run_held(self) -> str | None:
+        """The run folder (absolute) that run_dir names and this Detector holds the run of: fitted into it or loaded
+        from it (from_run), or, unfitted, a clone's inherited one. None where run_dir names no such folder."""
+        if self.run_dir is None:
+            return None
+        here = os.path.abspath(self.run_dir)
+        fitted = getattr(self, "run_dir_", None)
+        if fitted is not None and os.path.abspath(fitted) == here:
+            return here
+        inherited = getattr(self, "_inherited_run", None)
+        return here if inherited is not None and inherited[0] == here else None
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's estimator tags, which its helpers (check_is_fitted, from 1.6) ask every estimator for: an
         estimator that needs fitting, on images (not a 2-D feature matrix). Not of sklearn's "outlier_detector" type,
@@ -706,6 +753,10 @@ class Detector:
             except BaseException:
                 self._restore(before, derived)         # refused: the Detector stays as it was
                 raise
+        if "run_dir" in params:
+            # a run_dir set by the caller, even the one the clone inherited: its fit replacing the run there is asked
+            # for, as a Detector made with that run_dir (_claim_run_dir says nothing of it)
+            self.__dict__.pop("_inherited_run", None)
         return self
 
     # what fit derived from the scoring parameters: a refused change puts all of it back with the parameters
@@ -991,7 +1042,7 @@ class Detector:
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
-        temp, run_dir = self._claim_run_dir()
+        temp, run_dir = self._claim_run_dir(resume)
         run_log.path = run_dir / "log.txt"
         trained = False
         unmarked: list[OSError] = []
@@ -1014,6 +1065,7 @@ class Detector:
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
                                progress=bool(self.verbose), log=fit_log, before_unlock=mark, warn_not_grown=False)
             trained = True
+            self.__dict__.pop("_inherited_run", None)   # the run in run_dir is this fit's own now: a refit says nothing
             # the line that ends a `wildgan train` run's (or a train_run's) log: what was trained and how it ended
             fit_log(trained_line(result))
             if unmarked:
@@ -1188,13 +1240,17 @@ class Detector:
         # parameters then hold it, and a clone of that reads its training floats as this fit did. In the conversion,
         # which a `wildgan train --resume` of the run keeps as the fit's: splits.keep_fit_record)
         given_range = {"pixel_range": given} if given != "auto" else {}
+        # whether the resolution was taken from the images ('data') or given ('chosen', as the CLI's channels_from
+        # words it): from_run's resolution parameter, None where fit chose it, so that its clone's fit chooses anew
+        # for its own images (_fit_resolution)
+        origin = {"resolution_from": "data" if self.resolution is None else "chosen"}
         info = {"protocol": "detector", "source": src, "detector_input": True,
-                "conversion": {**conv, **counts, **given_range}, "resolution": res, "channels": ch,
+                "conversion": {**conv, **counts, **given_range, **origin}, "resolution": res, "channels": ch,
                 "image_shape": image_shape, "native_sides": conv["native_sides"], "train_order": TRAIN_ORDER_READ}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         return split, data_cfg, conv
 
-    def _claim_run_dir(self) -> tuple["_TempRunDir | None", Path]:
+    def _claim_run_dir(self, resume: bool = False) -> tuple["_TempRunDir | None", Path]:
         """(the temporary run directory, or None; the folder fit trains in): a new temporary one without run_dir,
         else run_dir, which fit may replace only when an earlier fit wrote it (said when a live Detector's run)."""
         if self.run_dir is None:
@@ -1212,7 +1268,22 @@ class Detector:
             warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
                       f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
                       f"each Detector its own run_dir to keep both")
+            said = True
+        else:
+            said = False
         _refuse_a_run_fit_did_not_write(run_dir)
+        inherited = getattr(self, "_inherited_run", None)
+        if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
+                _holds_a_run(run_dir):
+            # a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir without its caller choosing it: its
+            # fit replaced the run it was cloned from in place, without a word once that Detector was gone. (Not
+            # fit(resume=True): that continues the run, replacing nothing)
+            how = ("was loaded from it by Detector.from_run" if inherited[1] == "from_run" else
+                   "was cloned (sklearn.base.clone) from a Detector that held it")
+            warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
+                      f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
+                      f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
+                      f"to this one says the replacement is meant")
         return None, run_dir
 
     def _check_enough_images(self, n: int, cfg: Any) -> None:
@@ -1927,11 +1998,12 @@ class Detector:
         The parameters (get_params) are the run's settings as Detector takes them: what a fit of this Detector, or of
         a clone of it (sklearn.base.clone, which keeps them and run_dir too), trains with: the same networks, length,
         seed, encoder loss (none of an earlier wildgan's run without an encoder included, which that fit refuses),
-        the pixel_range fit was given and its channels (None where fit took them from its images, so that the clone's
-        fit does too and records the kind of images it learnt from). A RunConfig's run (preset 'custom') keeps its
-        preset, which a fit refuses: train_run trains that config again. A run's setting that Detector has no
-        parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is named in a WildganWarning: such a fit
-        would train without it."""
+        the pixel_range fit was given, its channels (None where fit took them from its images, so that the clone's
+        fit does too and records the kind of images it learnt from) and its resolution (None where fit took it from
+        its images, so that the clone's fit chooses one for its own images, as the Detector fitted would). A
+        RunConfig's run (preset 'custom') keeps its preset, which a fit refuses: train_run trains that config again.
+        A run's setting that Detector has no parameter for (a `wildgan train` run's --lr, --transition-kimg, ...) is
+        named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
@@ -1949,7 +2021,8 @@ class Detector:
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
                   lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
                   seed=cfg.train.seed, device=device,
-                  resolution=cfg.net.resolution, channels=_fit_channels(split_info, cfg.net.channels),
+                  resolution=_fit_resolution(split_info, cfg.net.resolution),
+                  channels=_fit_channels(split_info, cfg.net.channels),
                   minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
@@ -1957,6 +2030,8 @@ class Detector:
                   latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
                   pixel_range=_fit_pixel_range(split_info), verbose=verbose)
         det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
+        # a fit of it (or of a clone of it) replaces this run in place: said then (_claim_run_dir)
+        det._inherited_run = (os.path.abspath(run_dir), "from_run")
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -233,3 +233,86 @@ def test_a_clone_of_from_run_takes_the_channels_from_its_images_where_the_fit_di
     given = _fit_quietly(Detector(run_dir=str(tmp_path / "given"), channels=1, **FIT), x)
     assert "gray_data" not in given.conversion_
     assert Detector.from_run(tmp_path / "given", device="cpu").get_params()["channels"] == 1
+
+
+def test_a_clone_of_from_run_takes_the_resolution_from_its_images_where_the_fit_did(tmp_path: Path) -> None:
+    # from_run gave the networks' resolution (16) as a parameter where the fit had taken it from its images: a refit
+    # of the clone on 32x32 images converted them to 16x16, where the Detector fitted would have trained at 32
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (20, 16, 16), dtype=np.uint8)
+    large = rng.integers(0, 255, (20, 32, 32), dtype=np.uint8)
+    inferred = {**FIT, "resolution": None, "resize_mode": "resize"}
+    first = _fit_quietly(Detector(run_dir=str(tmp_path / "first"), **inferred), small)
+    assert first.resolution_ == 16 and first.get_params()["resolution"] is None
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    assert det.get_params() == first.get_params() and det.resolution_ == 16
+    twin = _fit_quietly(clone(det).set_params(run_dir=str(tmp_path / "twin")), large)
+    assert twin.resolution_ == 32
+    assert _fit_quietly(clone(first).set_params(run_dir=str(tmp_path / "re")), large).resolution_ == 32
+    # a resolution given to the fit stays given: its clone converts other images to it, as the fit would
+    _fit_quietly(Detector(run_dir=str(tmp_path / "given"), **{**inferred, "resolution": 16}), small)
+    given = Detector.from_run(tmp_path / "given", device="cpu")
+    assert given.get_params()["resolution"] == 16
+    assert _fit_quietly(clone(given).set_params(run_dir=str(tmp_path / "given2")), large).resolution_ == 16
+    # a run of a fit from before the record keeps the networks' resolution, as from_run gave it then
+    split = tmp_path / "first" / "split.json"
+    info = json.loads(split.read_text())
+    info["conversion"] = {k: v for k, v in info["conversion"].items() if k != "resolution_from"}
+    split.write_text(json.dumps(info))
+    assert Detector.from_run(tmp_path / "first", device="cpu").get_params()["resolution"] == 16
+
+
+def _replaced_said(det, x, run_dir: Path, resume: bool = False) -> list[str]:
+    """What a fit of det says of the run it replaces in run_dir."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        det.fit(x, resume=resume)
+    return [str(w.message) for w in got if str(run_dir) in str(w.message) and "replaces" in str(w.message)]
+
+
+def test_a_clone_that_fits_into_the_run_dir_it_inherited_says_it_replaces_the_run(tmp_path: Path) -> None:
+    # a clone (sklearn.base.clone, or Detector.from_run) keeps run_dir: its fit replaced the run there without a word
+    # once the Detector it was cloned from was gone (a live one is said by _claim_run_dir's other warning)
+    import gc
+
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    twin = clone(first)
+    del first
+    gc.collect()
+    said = _replaced_said(twin, x, run)
+    assert len(said) == 1 and "cloned" in said[0], said
+    assert _replaced_said(twin, x, run) == []                   # its own run now: refitted as any Detector's
+    loaded = Detector.from_run(run, device="cpu")
+    # a resume continues the run: it replaces nothing, and says nothing of it
+    del twin
+    gc.collect()
+    assert _replaced_said(Detector.from_run(run, device="cpu"), x, run, resume=True) == []
+    said = _replaced_said(loaded, x, run)
+    assert len(said) == 1 and "from_run" in said[0], said
+    # a clone of from_run's Detector, and a clone of a clone, inherit it too
+    later = clone(clone(Detector.from_run(run, device="cpu")))
+    gc.collect()
+    assert len(_replaced_said(later, x, run)) == 1
+    # asked for: a run_dir set on the clone, or a Detector made with that run_dir (a re-run notebook cell)
+    again = clone(later).set_params(run_dir=str(run))
+    del later
+    gc.collect()
+    assert _replaced_said(again, x, run) == []
+    del again
+    gc.collect()
+    assert _replaced_said(Detector(run_dir=str(run), **FIT), x, run) == []
+    gc.collect()
+    # the Detector cloned from still alive: its own warning, not a second one
+    alive = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    said = _replaced_said(clone(alive), x, run)
+    assert len(said) == 1 and "another live Detector" in said[0], said

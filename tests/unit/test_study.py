@@ -2433,3 +2433,32 @@ def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
                                                     "[3/3] 0_g0.1_wildgan_image_s0"], said
     assert training[0].endswith(": training") and "(study: about " in training[1] and \
         training[1].endswith("left for 2 cells)") and training[2].endswith("left for 1 cell)"), training
+
+
+def test_check_cells_says_a_cells_warning_when_it_arises_even_if_a_later_cell_raises(tmp_path, monkeypatch):
+    # check_cells recorded every cell's warnings and said them once all cells were checked: nothing showed during a
+    # long check, and an error out of a later cell (one the check does not catch) lost the earlier cells' warnings
+    base = _base(tmp_path)
+    # normal 0 and 1 at two seeds each: the seed is in a cell's data config, so four splits to build; the third raises
+    cells = grid(["0", "1"], [0.0], ["wildgan"], ["image"], [0, 1])
+    real_build = study_mod.build_split
+    shown_before: list[int] = []                      # how many warnings were shown when each split's build began
+
+    def build(data, **kw):
+        shown_before.append(len(shown))
+        if len(shown_before) == 3:
+            raise OSError("disk gone while the third split was built")
+        warnings.warn(f"a note of the data of normal class {data.normal[0]}", UserWarning)
+        warnings.warn("a note every split repeats", UserWarning)
+        return real_build(data, **kw)
+
+    monkeypatch.setattr(study_mod, "build_split", build)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError, match="disk gone"):
+            study_mod.check_cells(base, cells)
+    said = [str(w.message) for w in shown]
+    # the first cell's two notes, said once each though the second cell's split repeats them
+    assert said == ["a note of the data of normal class 0", "a note every split repeats"], said
+    # and said as the first cell was checked, before the second cell's split was built
+    assert shown_before == [0, 2, 2], shown_before

@@ -178,6 +178,25 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"delete {run_dir} (and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
 
 
+@contextmanager
+def _said_once_each(seen: set[str]) -> Iterator[None]:
+    """The warnings raised in the block, said (under the caller's filters) as the block ends, however it ends, and
+    only those whose message is not in `seen` yet (which they are added to): the same note raised again by a later
+    block, or twice in this one, is said once."""
+    import warnings
+
+    said: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for w in said:
+            if str(w.message) not in seen:
+                seen.add(str(w.message))
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = None, *,
                 loaded: LoadedData | None = None, progress: bool | None = None) -> None:
     """Raise ConfigError naming every cell that would fail when the study reaches it, before any cell trains: its
@@ -190,8 +209,6 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     takes about 0.1 s). `loaded`: the data as the caller read it with load_split_data, for base.data or for the same
     data config with resolution and channels left to the data (as `wildgan study` reads it to find them): which
     images a split selects does not depend on the size they were decoded at, and only the selection is checked."""
-    import warnings
-
     # (its bad lines were named by the command's first read of it, run_study's or `wildgan study`'s: their cells are
     # checked here, not done)
     done = ({r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl", warn=False)} if study_dir is not None
@@ -204,10 +221,12 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     splits: dict[DataConfig, int | str] = {}          # the number of training images, or what build_split raised
     problems: dict[str, list[Cell]] = {}
     pgan_checked: str | None = None                   # the pGAN cells' shared checks, made once (same networks)
-    with warnings.catch_warnings(record=True) as said:
-        # said once each after the check, not once per cell: a rebuilt split repeats its data's notes
-        warnings.simplefilter("always")
-        for cell in todo:
+    seen: set[str] = set()
+    for cell in todo:
+        # a cell's warnings said once it is checked, each message once (a rebuilt split repeats its data's notes):
+        # said only after all cells, a long check showed nothing until its end, and an error out of a later cell
+        # lost them
+        with _said_once_each(seen):
             try:
                 cfg = cell_config(base, cell)
                 # (a wildgan cell of grid(..., encoder_losses=['none']): refused before any cell trains, in words of
@@ -231,11 +250,6 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
                 problem = pgan_checked or None
             if problem is not None:
                 problems.setdefault(problem, []).append(cell)
-    seen = set()
-    for w in said:
-        if str(w.message) not in seen:
-            seen.add(str(w.message))
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if problems:
         n_bad = sum(len(v) for v in problems.values())
         lines = []
