@@ -838,7 +838,7 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
                           f"sections): `wildgan train --config {shell_word(config)}` reads it; from Python, build a "
-                          f"wildgan.config.RunConfig and call train_run")
+                          f"wildgan.config.RunConfig and call train_run", file=str(config))
     asked = replace(file_cfg.data, **({"data": str(data)} if data is not None else {}),
                     **({"dataset": dataset} if dataset is not None else {}))
     refuse_in_memory_replay(config, file_cfg, asked, give=f"again: replay_run({str(config)!r}, RUN_DIR, data=PATH, "
