@@ -586,3 +586,44 @@ def test_replay_run_of_a_flat_file_is_refused_as_the_file_s(tmp_path) -> None:
     with pytest.raises(ConfigError, match="a file of command-line options") as e:
         replay_run(flat, tmp_path / "run", progress=False, log=lambda m: None)
     assert e.value.file == str(flat), e.value
+
+
+def test_a_resume_reads_the_run_s_config_json_and_split_json_once(trained_run, tmp_path, monkeypatch, capsys) -> None:
+    # --resume's own checks read RUN/config.json and RUN/split.json once a command (data.replay.ReplayFiles), but
+    # train_run read them again: check_run_dir (asked by the command, then by train_run), _resumed_config, and
+    # split.json for fit's ids, the train order and the check of the images, up to six times; a file saved meanwhile
+    # gave the checks one version and the resume another. Counted by the opens of the files until the run writes them
+    # anew (no training scores: scoring them reads the new ones)
+    import builtins
+    import io
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    watched = {os.path.realpath(run / name): name for name in ("config.json", "split.json", "config.yaml")}
+    reads: list[str] = []
+    real_open = io.open
+
+    def counted(file, mode="r", *args, **kw):
+        if isinstance(file, (str, os.PathLike)) and not any(c in mode for c in "wax+"):
+            name = watched.get(os.path.realpath(file))
+            if name is not None:
+                reads.append(name)
+        return real_open(file, mode, *args, **kw)
+
+    monkeypatch.setattr(io, "open", counted)
+    monkeypatch.setattr(builtins, "open", counted)
+    # (the files written anew at the end are not counted: nothing reads them back without the training scores)
+    import wildgan.training.run as run_mod
+
+    real_write = run_mod.write_run_config
+
+    def written(*args, **kw):
+        watched.clear()
+        return real_write(*args, **kw)
+
+    monkeypatch.setattr(run_mod, "write_run_config", written)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.07", "--no-train-scores",
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    assert sorted(reads) == ["config.json", "config.yaml", "split.json"], reads
