@@ -1214,12 +1214,12 @@ def read_run_config(run_dir: Any, raw: dict[str, Any] | None = None,
         # (a byte-order mark, put there by an editor that saves UTF-8 so, is no part of it: as load_config_file)
         raw = json_without_duplicates(p.read_text().removeprefix("\ufeff"), p) if raw is None else raw
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: invalid JSON: {e}") from None
+        raise ConfigError(f"{p}: invalid JSON: {e}", file=str(p)) from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot be read: {e}") from None
+        raise ConfigError(f"{p}: cannot be read: {e}", file=str(p)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: not a run config (a JSON object with data, net, train, ... sections expected, got "
-                          f"a {type(raw).__name__})")
+                          f"a {type(raw).__name__})", file=str(p))
     try:
         with file_values():
             cfg = run_config_from_dict(raw)
@@ -1234,7 +1234,7 @@ def read_run_config(run_dir: Any, raw: dict[str, Any] | None = None,
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         # a field of the wrong type that no check names (a list where a number belongs, ...)
         raise ConfigError(f"{p}: a malformed field ({type(e).__name__}: {e}); restore the file, or compare it with "
-                          f"config.yaml") from None
+                          f"config.yaml", file=str(p)) from None
     data = cfg.data.data
     if data is None:
         # a run on the embedded sample recorded before SAMPLE_TOKEN (data: null, which reads $WILDGAN_DATA first):
@@ -1281,7 +1281,7 @@ def _recorded_source(run_dir: Any, split: Callable[[], Any] | None = None) -> An
 def _twice(path: Any, key: Any, first: Any, second: Any, where: str = "") -> ConfigError:
     return ConfigError(f"{path}: {as_typed(key)} is given twice in one mapping{where}, with different values "
                        f"({as_typed(first)} and {as_typed(second)}); the one read last would win without a word: keep "
-                       f"one")
+                       f"one", file=str(path))
 
 
 def json_without_duplicates(text: str, path: Any) -> Any:
@@ -1361,7 +1361,7 @@ def _yaml_loader(path: Any) -> type:
                                           f"{seen[text][2] + 1} and {source.start_mark.line + 1}), with different "
                                           f"values ({seen[text][0]!r}: {seen[text][1]!r} and {key!r}: {value!r}); "
                                           f"which one a YAML reader keeps differs (PyYAML: by the key): keep one, or "
-                                          f"give it below the <<")
+                                          f"give it below the <<", file=str(path))
                     seen.setdefault(text, (key, value, source.start_mark.line))
 
     Loader.checked = set()
@@ -1392,15 +1392,15 @@ def read_config_file(path: Any) -> ConfigFile:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: config file not found", file=str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:   # (an image or other binary file given by mistake)
         raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}); "
                           f"{option_words('--config takes', 'a config file is')} a YAML, TOML or JSON file of "
-                          f"settings, e.g. a run's config.yaml") from None
+                          f"settings, e.g. a run's config.yaml", file=str(path)) from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})") from None
+        raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})", file=str(path)) from None
     record = config_yaml_record(path, text)
     # a byte-order mark (what Windows editors put before a file they save as UTF-8) is no part of the settings: YAML
     # skips it, while json and tomllib refused a config.json or .toml saved so ("Unexpected UTF-8 BOM")
@@ -1422,9 +1422,9 @@ def read_config_file(path: Any) -> ConfigFile:
     except ConfigError:
         raise                 # (a duplicate key, said already with the file)
     except Exception as e:  # noqa: BLE001 - any parser error becomes one clear message
-        raise ConfigError(f"{path}: cannot parse config file: {e}") from None
+        raise ConfigError(f"{path}: cannot parse config file: {e}", file=str(path)) from None
     if not isinstance(d, dict):
-        raise ConfigError(f"{path}: config file must contain a mapping")
+        raise ConfigError(f"{path}: config file must contain a mapping", file=str(path))
     return ConfigFile(path, d, record)
 
 

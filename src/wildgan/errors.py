@@ -51,11 +51,12 @@ class ConfigError(WildganError, ValueError):
     value came from, to name it as that place spells it (a --config file's key: cli.config_args), not by matching the
     words in the text. A refusal of settings that cannot go together (config.combined_settings) keeps `settings`, a
     (flag, field, value as the option takes it, value) for each, and `problem`, its words with {0}, {1}, ... where
-    each is named; () for any other refusal. A refusal of a config file's contents (config.in_file, the file's own
-    options, keys and values) keeps `file`, that file as its words name it, None for any other refusal: a caller
-    that says where a value came from leaves such a refusal as it is, as it names its place already (cli.config_args
-    told it by the words starting with the file's name, which a refusal of `train.lr` took for one of a file named
-    `train`, and a reworded one missed). split_problem: as DataError's.
+    each is named; () for any other refusal. A refusal of a config file (config.in_file, the file's own options, keys
+    and values, and one that cannot be read or parsed: read_config_file, read_run_config) keeps `file`, that file as
+    its words name it, None for any other refusal: a caller that says where a value came from leaves such a refusal
+    as it is, as it names its place already (cli.config_args told it by the words starting with the file's name,
+    which a refusal of `train.lr` took for one of a file named `train`, and a reworded one missed). split_problem: as
+    DataError's.
 
     Instance attributes: a pickled copy keeps them."""
 

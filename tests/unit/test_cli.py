@@ -2240,6 +2240,57 @@ def test_a_config_of_an_earlier_fit_recording_auto_replays_on_every_image_it_rea
     assert json.loads((tmp_path / "again" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
 
 
+def test_a_copied_config_yaml_of_a_fit_is_read_by_its_header_s_record(tmp_path, capsys, monkeypatch):
+    """A config.yaml copied out of a Detector.fit's run has no split.json beside it, which as_fit_read and
+    refuse_in_memory_replay read to tell a fit's run: a copy of a fit recorded 'auto' (an earlier wildgan's, or
+    resumed by one) was replayed by the 'auto' protocol ('choose the normal class(es)' for a labelled .npz, CIFAR-10's
+    automobile alone: another split than the fit's), and a copy of a fit on images in memory trained on the default
+    data, without a word. Its comment header records the fit (detector_input), as split.json does: read so."""
+    import warnings
+
+    from wildgan.detector import Detector
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    rng = np.random.default_rng(5)
+    data = tmp_path / "lab.npz"
+    x = rng.integers(0, 256, (30, 16, 16), dtype=np.uint8)
+    np.savez(data, x_train=x[:20], y_train=np.arange(20) % 2, x_test=x[20:], y_test=np.arange(10) % 2)
+    run = tmp_path / "run"
+    _fit_with_an_earlier_record(data, run)
+    text = (run / "config.yaml").read_text()
+    assert text.startswith("#") and '"detector_input": true' in text
+    # (the whole file as that earlier wildgan's: the settings and the header's record of them say 'auto')
+    auto = text.replace("dataset: unlabelled", "dataset: auto").replace('"dataset": "unlabelled"', '"dataset": "auto"')
+    assert auto.count("auto") >= 2
+    copy = tmp_path / "elsewhere" / "copy.yaml"
+    copy.parent.mkdir()
+    copy.write_text(auto)
+    capsys.readouterr()
+    cfg = dry_run(capsys, "--config", str(copy))
+    assert cfg["data"]["dataset"] == "unlabelled", cfg["data"]
+    assert main(["train", "--config", str(copy), "--out", str(tmp_path / "a"), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert f"{copy}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled': " \
+           f"every image of {data}" in err, err
+    # without its header (a copy from before config.yaml kept one) nothing tells a fit's 'auto' from a `wildgan
+    # train` run's, which is that protocol: replayed as it says
+    copy.write_text("".join(line + "\n" for line in auto.splitlines() if not line.startswith("#")))
+    assert main(["train", "--config", str(copy), "--out", str(tmp_path / "a"), "--dry-run"]) == 2
+    assert "choose the normal class(es)" in capsys.readouterr().err
+
+    # a fit on images in memory: its copy is refused without --data, as its config.json in its run folder is
+    memory = tmp_path / "memory"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(run_dir=str(memory), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16, device="cpu",
+                 threads=1).fit(x)
+    copy.write_text((memory / "config.yaml").read_text())
+    capsys.readouterr()
+    assert main(["train", "--config", str(copy), "--out", str(tmp_path / "b"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{copy}: the run was trained by Detector.fit on images given in memory (in-memory ndarray)" in err, err
+
+
 def test_a_replay_of_a_fit_on_images_in_memory_says_to_give_them(tmp_path, capsys, monkeypatch):
     """A fit on arrays records no data (data: null, dataset 'auto'); its config replayed without --data trained on
     $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give; with --data it replays."""

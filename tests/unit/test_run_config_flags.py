@@ -467,3 +467,163 @@ def test_a_run_config_file_s_refusal_reworded_is_still_left_as_it_is(tmp_path) -
     other = ConfigError(f"{f}: total_kimg must be a positive number, got 0", setting="train.total_kimg",
                         flag="--total-kimg", problem="must be a positive number", value=0)
     assert str(_said_with_config(other, a, str(f))) == "--total-kimg must be a positive number, got 0"
+
+
+_DAMAGED = {
+    # (the file's name, its text or bytes): each kind of damage a reader of a config file refuses
+    "missing": ("gone.yaml", None),
+    "binary yaml": ("c.yaml", b"\xff\xfe\x00 not text"),
+    "binary json": ("c.json", b"\xff\xfe\x00 not text"),
+    "yaml syntax": ("c.yaml", "train: [\n"),
+    "json syntax": ("c.json", "{not json"),
+    "toml syntax": ("c.toml", "= 1"),
+    "not a mapping": ("c.yaml", "- 1\n"),
+    "yaml key twice": ("c.yaml", "lr: 0.1\nlr: 0.2\n"),
+    "json key twice": ("c.json", '{"lr": 0.1, "lr": 0.2}'),
+    "two merge sources": ("c.yaml", "a: &a {seed: 1}\nb: &b {seed: 2}\nc:\n  <<: [*a, *b]\n"),
+}
+
+
+@pytest.mark.parametrize("kind", list(_DAMAGED))
+def test_a_config_file_that_cannot_be_read_is_refused_as_the_file_s(tmp_path, kind) -> None:
+    # ConfigError.file says that a refusal names its file already (cli.config_args._said_with_config leaves it as it
+    # is): only the refusals of the file's contents set it, not those of a file that cannot be read or parsed at all
+    from wildgan.config import read_config_file
+
+    name, text = _DAMAGED[kind]
+    f = tmp_path / name
+    if isinstance(text, bytes):
+        f.write_bytes(text)
+    elif text is not None:
+        f.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        read_config_file(f)
+    assert e.value.file == str(f) and str(e.value).startswith(f"{f}: "), e.value
+
+
+@pytest.mark.parametrize("kind", ["json syntax", "binary", "not an object", "key twice", "malformed field"])
+def test_a_run_s_damaged_config_json_is_refused_as_the_file_s(tmp_path, monkeypatch, kind) -> None:
+    # read_run_config (score RUN, evaluate, --resume's train_run): as read_config_file's refusals, and as its own of a
+    # hand-edited value (config.in_file), which did set it
+    import wildgan.config as config_mod
+
+    _whole(tmp_path)
+    run = tmp_path / "run"
+    text = {"json syntax": "{not json", "binary": b"\xff\xfe\x00", "not an object": "[1]",
+            "key twice": '{"data": {}, "data": {"seed": 1}}', "malformed field": None}[kind]
+    if text is None:
+        # (a field of a wrong type that no check names: none is known, so the type check is made to find one)
+        def malformed(raw: object) -> None:
+            raise TypeError("'list' object is not a mapping")
+
+        monkeypatch.setattr(config_mod, "check_run_config_types", malformed)
+    elif isinstance(text, bytes):
+        (run / "config.json").write_bytes(text)
+    else:
+        (run / "config.json").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        config_mod.read_run_config(run)
+    assert e.value.file == str(run / "config.json") and str(e.value).startswith(f"{run / 'config.json'}: "), e.value
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A finished tiny run (a few seconds), copied by each test that damages its files."""
+    import numpy as np
+
+    where = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    npz = where / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = where / "run"
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    return run
+
+
+@pytest.mark.parametrize("command, damaged, text", [
+    ("train --config", "copy.yaml", "train: [\n"),
+    ("train --config", "copy.yaml", "lr: 0.1\nlr: 0.2\n"),
+    ("train --config", "copy.json", "{not json"),
+    ("train --config", "copy.json", "[1]"),
+    ("train --config", "config.yaml", "- 1\n"),
+    ("train --config", "config.json", '{"data": {}, "data": {"seed": 1}}'),
+    ("score", "config.json", "{not json"),
+    ("score", "config.json", "[1]"),
+    ("score", "config.json", '{"data": {}, "data": {"seed": 1}}'),
+    ("train --resume", "config.yaml", "train: [\n"),
+    ("train --resume", "config.yaml", "- 1\n"),
+    ("train --resume", "config.json", "{not json"),
+    ("train --resume", "config.json", "[1]"),
+    ("train --resume", "config.json", '{"data": {}, "data": {"seed": 1}}')])
+def test_a_damaged_config_file_is_named_once_by_the_command_that_reads_it(trained_run, tmp_path, capsys, command,
+                                                                           damaged, text) -> None:
+    # the refusal names the file; a command that adds where the options came from (`(options from the command line
+    # and FILE)`, _said_with_config) must not name it again, nor drop it
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    f = (tmp_path if damaged.startswith("copy") else run) / damaged
+    f.write_text(text)
+    argv = {"train --config": ["train", "--config", str(f), "--out", str(tmp_path / "again"), "--dry-run"],
+            "score": ["score", str(run), "--no-progress", "--out", str(tmp_path / "s.csv")],
+            "train --resume": ["train", "--out", str(run), "--resume", "--no-progress"]}[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    said = err[err.index("wildgan: error: "):]
+    assert said.count(str(f)) == 1 and said.startswith(f"wildgan: error: {f}: "), err
+
+
+def test_replay_run_of_a_flat_file_is_refused_as_the_file_s(tmp_path) -> None:
+    # (its words name the file, as every refusal of a config file's does: so does its part)
+    from wildgan.training.run import replay_run
+
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("lr: 0.002\n")
+    with pytest.raises(ConfigError, match="a file of command-line options") as e:
+        replay_run(flat, tmp_path / "run", progress=False, log=lambda m: None)
+    assert e.value.file == str(flat), e.value
+
+
+def test_a_resume_reads_the_run_s_config_json_and_split_json_once(trained_run, tmp_path, monkeypatch, capsys) -> None:
+    # --resume's own checks read RUN/config.json and RUN/split.json once a command (data.replay.ReplayFiles), but
+    # train_run read them again: check_run_dir (asked by the command, then by train_run), _resumed_config, and
+    # split.json for fit's ids, the train order and the check of the images, up to six times; a file saved meanwhile
+    # gave the checks one version and the resume another. Counted by the opens of the files until the run writes them
+    # anew (no training scores: scoring them reads the new ones)
+    import builtins
+    import io
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    watched = {os.path.realpath(run / name): name for name in ("config.json", "split.json", "config.yaml")}
+    reads: list[str] = []
+    real_open = io.open
+
+    def counted(file, mode="r", *args, **kw):
+        if isinstance(file, (str, os.PathLike)) and not any(c in mode for c in "wax+"):
+            name = watched.get(os.path.realpath(file))
+            if name is not None:
+                reads.append(name)
+        return real_open(file, mode, *args, **kw)
+
+    monkeypatch.setattr(io, "open", counted)
+    monkeypatch.setattr(builtins, "open", counted)
+    # (the files written anew at the end are not counted: nothing reads them back without the training scores)
+    import wildgan.training.run as run_mod
+
+    real_write = run_mod.write_run_config
+
+    def written(*args, **kw):
+        watched.clear()
+        return real_write(*args, **kw)
+
+    monkeypatch.setattr(run_mod, "write_run_config", written)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.07", "--no-train-scores",
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    assert sorted(reads) == ["config.json", "config.yaml", "split.json"], reads

@@ -228,6 +228,7 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
                 texts = typed_texts(sub_parser(p, argv[at]), argv[at + 1:])
             # (no file: what --resume says while the command line is read, which the run's log.txt is given)
             said_before = RunLog()
+            read = None
             if at is not None and argv[at] == "train":
                 # `--config FILE` and `--resume` install a file's values as the defaults of train's options
                 train = sub_parser(p, "train")
@@ -244,6 +245,9 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
             if extra:
                 refuse_unrecognized(p, a.cmd, extra, argv)
             a.said_before = said_before.held_lines()
+            # (train's: the files --resume read for its checks, its run's config.json and split.json among them, read
+            # again by nothing of the command: cli.train passes them on to train_run)
+            a.config_reader = read
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
             if hasattr(a, "square"):

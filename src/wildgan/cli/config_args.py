@@ -194,7 +194,8 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         return files.file().contents
 
     def saved_args() -> dict[str, Any]:
-        return config_file_to_args(saved, saved_contents())
+        # (with the files: its replay's check of a Detector.fit's record reads split.json, read once with the rest)
+        return config_file_to_args(saved, saved_contents(), files)
 
     _refuse_resuming_without_encoder(saved, known.out, saved_contents)
 

@@ -21,6 +21,7 @@ from .evaluate import cmd_evaluate
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import RunConfig
     from ..data import AnomalySplit
+    from ..data.replay import ReplayFiles
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                         # train_run says it once its own checks passed (memory, WILDGAN_* settings, the lock)
                         before_start=getattr(a, "before_start", None),
                         # --evaluate rewrites RUN/eval.json: a resume's note does not call the old one kept
-                        evaluate_after=bool(a.evaluate))
+                        evaluate_after=bool(a.evaluate), saved=_resumed_files(a))
     except BaseException as caught:
         from ..training.distributed import (met_by_every_rank, peer_end_error, raised_in_collective,
                                             record_how_training_ended)
@@ -279,6 +280,16 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
     # before it: only a fault of that one file, in a folder that can be written, is left to train_run to say)
 
 
+def _resumed_files(a: argparse.Namespace) -> ReplayFiles | None:
+    """The run's config.json and split.json as --resume's own checks read them (config_args.resume_config, through
+    the command's ConfigReader), for train_run's checks of the saved run: read once a command, not once a check.
+    None where nothing was read (no --resume, or a namespace made without the reader): train_run reads them."""
+    read = getattr(a, "config_reader", None)
+    if not a.resume or read is None:
+        return None
+    return read.replay_files(Path(a.out) / "config.yaml")
+
+
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
     from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
@@ -327,7 +338,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         refuse_run_inside_data(cfg.data.data, Path(a.out), resume=a.resume)
         check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
     else:
-        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        # refuse before anything is written
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, files=_resumed_files(a))
         if ctx is not None:
             from ..training.distributed import check_batches
 

@@ -119,11 +119,21 @@ def _files(config: Path, files: ReplayFiles | None) -> ReplayFiles:
 
 def fit_record(config: Path, files: ReplayFiles | None = None) -> dict[str, Any] | None:
     """split.json of the run whose config file `config` is, where a Detector.fit on images it was given wrote that
-    run (detector_input); None otherwise: a `wildgan train` run, a DataConfig fit (trained by a protocol), a config
-    file outside its run folder, or an unreadable record (the commands that read it say what is wrong)."""
+    run (detector_input); for a config file with no split.json beside it (a config.yaml copied out of its run
+    folder), the record of the same that its comment header keeps (config_yaml_record). None otherwise: a `wildgan
+    train` run, a DataConfig fit (trained by a protocol), a copy without a header (an older wildgan's, or a JSON
+    file), or an unreadable record (the commands that read it say what is wrong)."""
+    files = _files(config, files)
     try:
-        info = _files(config, files).split_json()
-    except (OSError, ValueError):
+        if (config.parent / "split.json").is_file():
+            info = files.split_json()
+        else:
+            # (the header records detector_input as split.json does: without it, a copy of an earlier fit's 'auto'
+            # was replayed by that protocol, another split than the fit's, and a copy of a fit on images in memory
+            # trained on the default data, each without a word)
+            record = files.file().record
+            info = None if record is None else record[1]
+    except _UNREADABLE:
         return None
     return info if isinstance(info, dict) and info.get("detector_input") else None
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -1450,14 +1450,16 @@ def write_cached_fit_ids(run_dir: Path, ids: Sequence[str]) -> None:
         write_fit_ids(run_dir, ids, here=False)
 
 
-def keep_cached_fit_ids_before_resume(run_dir: Path) -> None:
+def keep_cached_fit_ids_before_resume(run_dir: Path, recorded: Callable[[], Any] | None = None) -> None:
     """keep_cached_fit_ids for a resume of the run (train_run(..., resume=True), and so `wildgan train --resume`,
     replay_run and fit(resume=True)), which records its own ids of the images in split.json and scores them into the
     training-score cache: an older Detector.fit run's only record of fit's ids, lost otherwise. Called before the
     resume writes anything; raises OSError naming fit_ids.json where they cannot be kept. A split.json that cannot be
-    read is the resume's to say (it writes the file again), and holds no ids to keep."""
+    read is the resume's to say (it writes the file again), and holds no ids to keep. recorded: gives split.json's
+    contents, where the resume reads it once for all its checks (training.run.saved_run_files), raising as a read."""
     try:
-        info = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
+        info = (json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8")) if recorded is None
+                else recorded())
     except (OSError, UnicodeDecodeError, ValueError):
         return
     if not isinstance(info, dict):

@@ -205,23 +205,26 @@ def write_split_info(split: AnomalySplit, run_dir: Path, summary: dict[str, Any]
 # ------------------------------------------------------------------------------------------------------------------
 # Refusals before anything is written
 
-def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
+def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
+                  files: ReplayFiles | None = None) -> None:
     """Raise ConfigError when training cfg into run_dir with these flags would be refused; touches nothing.
 
     A run_dir that already holds a run is refused unless resume=True (continue it) or overwrite=True (delete its
     outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones.
-    A resume must keep what defines the run (see below). check_out_dir asks the refusals that need no config."""
+    A resume must keep what defines the run (see below). check_out_dir asks the refusals that need no config.
+    files: the run's config.json and split.json as the caller read them (saved_run_files), not read again."""
     run_dir = Path(run_dir)
     check_out_dir(run_dir, cfg.data.data, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
-        saved_cfg = read_run_config(run_dir)
+        files = saved_run_files(run_dir) if files is None else files
+        saved_cfg = read_saved_config(run_dir, files)
         # a Detector.fit of an earlier wildgan recorded dataset 'auto' for the data it read whole, which the command
         # line's resume reads as that fit did ('unlabelled': data.replay.as_fit_read, which said so): compared with
         # the run as it was trained where cfg reads the data just so, not refused for the name. fit(resume=True)
         # on its folder or data-set file comes here too, and either resume's record then says 'unlabelled', what
         # was trained on (one kept as 'auto' replays by a protocol). Any other data section is compared with the
         # record as it is (a DataConfig's 'unlabelled' that differs besides is told its dataset too, as before)
-        as_read = as_fit_read(saved_cfg, run_dir / "config.json", note=lambda m: None)
+        as_read = as_fit_read(saved_cfg, run_dir / "config.json", note=lambda m: None, files=files)
         if as_read is not None and as_read is not saved_cfg and \
                 not any(d.startswith("data.") for d in run_differences(as_read, cfg)):
             saved_cfg = as_read
@@ -248,6 +251,26 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             # resume=True cuts it): found by value, not parsed back out of the message, whatever the path holds
             err.cli_advice = alone      # type: ignore[attr-defined]
             raise err
+
+
+def saved_run_files(run_dir: Path) -> ReplayFiles:
+    """What a resume reads of the run saved in run_dir: its config.json and split.json (data.replay.ReplayFiles of
+    RUN/config.yaml: run_json, split_json), each read once, when first asked, for all its checks. Each check read
+    them on its own (the command's check_run_dir, train_run's again, the resumed config, fit's ids, the train order
+    and the check of the images: config.json three times, split.json five), so a file saved meanwhile gave one check
+    one version and the next another. `wildgan train --resume` passes its own, which its checks before the options
+    are parsed have read already (cli.config_args.ConfigReader.replay_files)."""
+    return ReplayFiles(Path(run_dir) / "config.yaml")
+
+
+def read_saved_config(run_dir: Path, files: ReplayFiles) -> RunConfig:
+    """read_run_config of run_dir through `files` (saved_run_files): its config.json and split.json as read there. A
+    config.json that does not read is refused in read_run_config's words (which read it once more, to say why)."""
+    try:
+        raw = files.run_json().contents
+    except ConfigError:
+        return read_run_config(run_dir)
+    return read_run_config(run_dir, raw, files.split_json)
 
 
 # the settings TrainConfig and FAnoGANConfig both have: f-AnoGAN's loop reads its own section's, while the device of a
@@ -722,7 +745,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
               progress: bool = True, log: Callable[[str], None] = print,
               split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None,
               warn_not_grown: bool = True, before_start: Callable[[], None] | None = None,
-              evaluate_after: bool = False) -> TrainResult:
+              evaluate_after: bool = False, saved: ReplayFiles | None = None) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
     RUN_DIR/log.txt is written as `wildgan train` writes it: what is trained on what, the lines said (given to `log`
@@ -748,6 +771,10 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     --evaluate`), which writes RUN/eval.json anew: a resume's note that the RUN/eval.json there is of the earlier
     networks then says that it is replaced, not that it is kept (_note_stale_evaluations).
 
+    saved: for a resume, the run's config.json and split.json as the caller read them for its own checks
+    (saved_run_files; `wildgan train --resume`'s), not read again; None reads them here, once for all of a resume's
+    checks.
+
     A pGAN run whose total_kimg or minutes budget ended it before its networks grew to full resolution is said as a
     WildganWarning once the run is written (not_grown_warning); warn_not_grown=False leaves it to a caller that says
     it in its own words (`wildgan train`, Detector.fit, a study's cells).
@@ -770,7 +797,8 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         try:
             result = _train_run_held(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress,
                                      log=log if own is None else own, split=split, before_unlock=before_unlock,
-                                     before_start=before_start, evaluate_after=evaluate_after)
+                                     before_start=before_start, evaluate_after=evaluate_after,
+                                     saved=saved_run_files(run_dir) if saved is None else saved)
         except BaseException as e:
             # as the command's log.txt: how the training ended. Told here where no caller keeps the run's log (rank
             # 0's), and on every other rank of a torchrun job, which has no log of its own: a Python caller's rank
@@ -838,7 +866,7 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     if file_cfg is None:
         raise ConfigError(f"{config}: a file of command-line options, not a run's config (data, net and train "
                           f"sections): `wildgan train --config {shell_word(config)}` reads it; from Python, build a "
-                          f"wildgan.config.RunConfig and call train_run")
+                          f"wildgan.config.RunConfig and call train_run", file=str(config))
     asked = replace(file_cfg.data, **({"data": str(data)} if data is not None else {}),
                     **({"dataset": dataset} if dataset is not None else {}))
     refuse_in_memory_replay(config, file_cfg, asked, give=f"again: replay_run({str(config)!r}, RUN_DIR, data=PATH, "
@@ -913,8 +941,9 @@ def _told_end(run_dir: Path, e: BaseException, write: Callable[[str], None] | No
 def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                     log: Callable[[str], None], split: AnomalySplit | None,
                     before_unlock: Callable[[], None] | None,
-                    before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
-    """train_run's steps, inside the block that puts the caller's torch state back."""
+                    before_start: Callable[[], None] | None = None, evaluate_after: bool = False,
+                    saved: ReplayFiles | None = None) -> TrainResult:
+    """train_run's steps, inside the block that puts the caller's torch state back. saved: as train_run's."""
     from .distributed import current
 
     cfg = _data_recorded_absolute(cfg, split)
@@ -922,7 +951,8 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         _refuse_split_not_of(cfg, split)
     ctx = current()
     is_main = _on_rank_0(ctx)
-    split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
+    split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main,
+                             saved=saved)
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
@@ -931,13 +961,14 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
             # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
             # anything is written (the CLI's resume, replay_run's and fit's come through here too). Rank 0 alone
             # writes, as below; another rank meets its stop at the next collective
-            keep_cached_fit_ids_before_resume(run_dir)
+            keep_cached_fit_ids_before_resume(run_dir, None if saved is None else saved.split_json)
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
         try:
             result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                                split=split, ctx=ctx, before_start=before_start, evaluate_after=evaluate_after)
+                                split=split, ctx=ctx, before_start=before_start, evaluate_after=evaluate_after,
+                                saved=saved)
         except BaseException as e:
             if before_unlock is not None and is_main:
                 try:
@@ -1255,11 +1286,11 @@ def _on_rank_0(ctx: Any) -> bool:
 
 
 def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, split: AnomalySplit | None,
-                     is_main: bool) -> AnomalySplit | None:
+                     is_main: bool, saved: ReplayFiles | None = None) -> AnomalySplit | None:
     """What would fail once training starts, asked before the folder is written (a refused start must not leave a
     run behind that the next attempt then has to --overwrite). Returns the split, built here for an f-AnoGAN run
-    (its image size is checked now), else as given (None: built under the lock)."""
-    check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    (its image size is checked now), else as given (None: built under the lock). saved: as train_run's."""
+    check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite, files=saved)
     return check_the_settings(cfg, split, resume=resume, is_main=is_main)
 
 
@@ -1381,8 +1412,11 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
                log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None,
-               before_start: Callable[[], None] | None = None, evaluate_after: bool = False) -> TrainResult:
-    """train_run's work under the lock: the folder made ready, the run's record written, the method trained."""
+               before_start: Callable[[], None] | None = None, evaluate_after: bool = False,
+               saved: ReplayFiles | None = None) -> TrainResult:
+    """train_run's work under the lock: the folder made ready, the run's record written, the method trained. saved:
+    the run's config.json and split.json, read once for all a resume's checks (saved_run_files); None reads them."""
+    saved = saved_run_files(run_dir) if saved is None else saved
     # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
     is_main = _on_rank_0(ctx)
@@ -1403,7 +1437,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     said: list[str] = []
     noted: frozenset[str] = frozenset()
     if resume and (run_dir / "config.json").is_file():
-        cfg, noted = _resumed_config(cfg, run_dir, said.append)
+        cfg, noted = _resumed_config(cfg, run_dir, said.append, saved)
     # the note names a threads setting changed: the loop's warning of another intra-op thread count is not said too
     threads_noted = "threads" in noted
     inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
@@ -1419,13 +1453,13 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
                     f"allowed that; a new run there is refused), which wildgan rewrites for that run "
                     f"({_rewritten_by()}): move this run out of it")
-    recorded = _recorded_split(run_dir) if resume else None
+    recorded = _recorded_split(saved) if resume else None
     if resume:
         # a run trained in the order its images were read (a replay of a Detector.fit's run: split.json's
         # train_order) resumes in it, though the command line's split of its pile comes shuffled by the seed
         split = follow_train_order(split, recorded)
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
-    same_pixels = _check_resumed_split(split, run_dir, said.append, summary) if resume else True
+    same_pixels = _check_resumed_split(split, run_dir, said.append, summary, saved) if resume else True
     for line in said:
         log(line)
     if several:
@@ -1484,14 +1518,15 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
 _NUMERIC_NOTE = "note: resumed with other numeric settings "
 
 
-def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> tuple[RunConfig, frozenset[str]]:
+def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None],
+                    files: ReplayFiles | None = None) -> tuple[RunConfig, frozenset[str]]:
     """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change), and the
     names of the numeric settings (NUMERIC_SETTINGS) whose change it noted: the f-AnoGAN BatchNorm of a run recorded
     before those fields existed is kept. Other numeric settings than the saved run's are allowed, and noted (not for
     f-AnoGAN, whose loop warns of another thread count itself); not for a run already finished (_run_finished), pGAN
     or f-AnoGAN, which trains nothing under them: its saved thread count is kept (config.yaml and config.json record
-    what trained the weights)."""
-    saved = read_run_config(run_dir)
+    what trained the weights). files: the run's files as read for the resume's other checks (saved_run_files)."""
+    saved = read_saved_config(run_dir, saved_run_files(run_dir) if files is None else files)
     if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
         cfg = replace(cfg, fanogan=replace(cfg.fanogan,
                                            **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
@@ -1557,10 +1592,11 @@ def _drop_training_scores(run_dir: Path, log: Callable[[str], None]) -> None:
             f"are read now: removed (the training images are scored again)")
 
 
-def _recorded_split(run_dir: Path) -> dict[str, Any] | None:
-    """RUN/split.json as read, or None where it is missing or unreadable (_check_resumed_split says which)."""
+def _recorded_split(files: ReplayFiles) -> dict[str, Any] | None:
+    """RUN/split.json as read (through `files`, saved_run_files), or None where it is missing or unreadable
+    (_check_resumed_split says which)."""
     try:
-        return json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+        return files.split_json()
     except (OSError, UnicodeDecodeError, ValueError):
         return None
 
@@ -1590,18 +1626,19 @@ def _fit_read_otherwise(split: AnomalySplit, recorded: dict[str, Any], run_dir: 
 
 
 def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None],
-                         now: dict[str, Any]) -> bool:
+                         now: dict[str, Any], files: ReplayFiles | None = None) -> bool:
     """A resume must train on the images its run started on: refused (nothing written) when the training split
     differs from the run's split.json; a changed test split is only said. Training pixels that differ under the
     same ids are refused too, unless the decoding changed since (decoding_change): then they are said. An unreadable
     split.json is said too, and written again from the data as it is now. now: split_summary(split). Returns
     whether the training pixels are the ones split.json recorded (False where it records none, or is unreadable:
-    the run's training-score cache cannot be vouched for then)."""
+    the run's training-score cache cannot be vouched for then). files: the run's files as read for the resume's
+    other checks (saved_run_files)."""
     split_json = run_dir / "split.json"
     if not split_json.is_file():
         return False
     try:
-        recorded = json.loads(split_json.read_text(encoding="utf-8"))
+        recorded = (saved_run_files(run_dir) if files is None else files).split_json()
         test_diffs = split_differences(split, {k: v for k, v in recorded.items() if k not in TRAIN_FIELDS}, now=now)
         compared = _without_fit_ids(split, recorded)
         train_diffs = split_differences(split, compared, train_only=True, now=now)
