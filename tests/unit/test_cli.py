@@ -4082,6 +4082,35 @@ def test_an_npz_with_damaged_labels_scores_under_the_ids_of_its_sound_copy(pile_
     assert damaged == sound == [f"t:train:{i}" for i in range(4)] + [f"t:test:{i}" for i in range(2)], damaged
 
 
+def test_an_npz_s_unread_array_is_said_once_when_its_images_are_scored(pile_run_gone_bad, tmp_path):
+    # where an .npz's images are read as the Detector reads them (decision_function of its path, `wildgan score` of it
+    # with a run trained on a pile), the readers' warnings were all silenced: an array they do not take was named no
+    # time, where `wildgan train --data` names it. And an .npz whose labels are found damaged after that note (class
+    # names short of them) is read twice, labelled then as a pile: named once, in the pile reading's words
+    from wildgan.data.dataset_files import UnreadArraysWarning
+    from wildgan.detector import Detector
+
+    run, pile, good = pile_run_gone_bad
+    (pile / "03.png").write_bytes(good)          # (its training file put back: from_run's threshold reads them)
+    x = np.random.default_rng(2).integers(0, 255, (6, 8, 8), dtype=np.uint8)
+    sound, damaged = tmp_path / "sound.npz", tmp_path / "damaged.npz"
+    np.savez(sound, x=x, y=np.zeros(6, np.int64), photo=np.arange(6))
+    np.savez(damaged, x=x, y=np.arange(6), class_names=np.array(["a", "b"]), photo=np.arange(6))
+    model = Detector.from_run(str(run))
+    for f in (sound, damaged):
+        for how in ("decision_function", "score"):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                if how == "score":
+                    assert main(["score", str(run), "--data", str(f), "--out", str(tmp_path / "s.csv"),
+                                 "--no-progress"]) == 0
+                else:
+                    model.decision_function(str(f))
+            told = [str(m.message) for m in w if m.category is UnreadArraysWarning]
+            assert len(told) == 1 and told[0].startswith(f"{f}: array photo is not read and ignored"), (f.name, told)
+            assert ("read as unlabelled images" in told[0]) == (f is damaged), told
+
+
 def test_the_refusals_of_a_data_set_s_split_say_their_kind(tmp_path):
     # (where they are raised: what score's advice is decided by)
     from wildgan.config import DataConfig
