@@ -449,7 +449,10 @@ def _npz_class_names(z: Any, p: Path) -> list[str] | None:
         return None
     cn = _npz_get(z, p, "class_names")
     if cn.ndim != 1 or cn.dtype.kind not in "US":
-        raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
+        # (as a damaged label array's refusal, _labels': the images are sound, and scoring without labels reads no
+        # class name; the Detector read such a file as a pile only where its labels were what was damaged)
+        raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}",
+                        split_problem=SPLIT_CLASSES)
     return [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
 
 
