@@ -4035,7 +4035,8 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     # a refusal of classes whose words happen to hold the too-small one's: --whole would not help
     ("classes", "{f}: no training images of the normal class here, nor any class", True, False),
     # a damaged file whose words name a class: not a refusal of the split, said as it is
-    (None, "{f}: class_names must be a 1-D string array, got <U3 (2, 2)", False, False)])
+    # (an unreadable one: a class_names of the wrong shape or kind is a refusal of the split now, as damaged labels)
+    (None, "{f}: array 'class_names' is unreadable or truncated (BadZipFile: Bad CRC-32)", False, False)])
 def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_words(tmp_path, monkeypatch, kind,
                                                                                       text, advised, whole):
     # score decided by `"class" in str(e)` and "training images of the normal class" in it whether a data-set file
@@ -4067,9 +4068,10 @@ def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_wo
 
 def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(tiny_npz, tmp_path, capsys):
     # a data-set file whose label array is damaged (2-D, one label short, floats, negative, names or numbers its
-    # class_names do not have) has sound images, which scoring without labels reads: score suggested so by its text
-    # ("class" in it) until it decided by the refusal's split_problem, which these refusals did not set. The way it
-    # names, the Python API, refused such a file too (its docstring: "labels ignored")
+    # class_names do not have), or its class_names (2-D, not text), has sound images, which scoring without labels
+    # reads: score suggested so by its text ("class" in it) until it decided by the refusal's split_problem, which
+    # these refusals did not set. The way it names, the Python API, refused such a file too (its docstring: "labels
+    # ignored")
     from wildgan.detector import Detector
 
     run = tmp_path / "run"
@@ -4079,14 +4081,18 @@ def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(t
         x, y = d["x_test"], d["y_test"]
     damaged = {"2-D": dict(y=y[:, None]), "short": dict(y=y[:-1]), "floats": dict(y=y + 0.5),
                "negative": dict(y=y - 5), "names": dict(y=np.array(["a", "z"])[y], class_names=np.array(["a", "b"])),
-               "numbers": dict(y=y + 1, class_names=np.array(["a", "b"]))}
+               "numbers": dict(y=y + 1, class_names=np.array(["a", "b"])),
+               # (a damaged class_names too: it was refused without the way on, and the Python API refused it)
+               "class_names-2-D": dict(y=y, class_names=np.array([["a", "b"]])),
+               "class_names-numbers": dict(y=y, class_names=np.array([0, 1]))}
     for name, arrays in damaged.items():
         bad = tmp_path / f"{name}.npz"
         np.savez(bad, x=x, **arrays)
         capsys.readouterr()
         assert main(["score", str(run), "--data", str(bad), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
         err = capsys.readouterr().err
-        assert f"{bad}: labels" in err and "A data-set file is scored as a labelled test split" in err, (name, err)
+        what = "class_names" if name.startswith("class_names") else "labels"
+        assert f"{bad}: {what}" in err and "A data-set file is scored as a labelled test split" in err, (name, err)
         assert f"Detector.from_run({str(run)!r}).decision_function({str(bad)!r})" in err, (name, err)
         assert "--whole" not in err, (name, err)                 # (its labels are what is wrong: --whole reads them)
     # and the way said scores it (labels ignored, as they are for a sound file: it refused the file), said once
@@ -4131,6 +4137,35 @@ def test_an_npz_with_damaged_labels_scores_under_the_ids_of_its_sound_copy(pile_
         _, damaged = decode_items(str(tmp_path / "damaged" / "t.npz"), "per-image")
     _, sound = decode_items(str(tmp_path / "sound" / "t.npz"), "per-image")
     assert damaged == sound == [f"t:train:{i}" for i in range(4)] + [f"t:test:{i}" for i in range(2)], damaged
+
+
+def test_an_npz_s_unread_array_is_said_once_when_its_images_are_scored(pile_run_gone_bad, tmp_path):
+    # where an .npz's images are read as the Detector reads them (decision_function of its path, `wildgan score` of it
+    # with a run trained on a pile), the readers' warnings were all silenced: an array they do not take was named no
+    # time, where `wildgan train --data` names it. And an .npz whose labels are found damaged after that note (class
+    # names short of them) is read twice, labelled then as a pile: named once, in the pile reading's words
+    from wildgan.data.dataset_files import UnreadArraysWarning
+    from wildgan.detector import Detector
+
+    run, pile, good = pile_run_gone_bad
+    (pile / "03.png").write_bytes(good)          # (its training file put back: from_run's threshold reads them)
+    x = np.random.default_rng(2).integers(0, 255, (6, 8, 8), dtype=np.uint8)
+    sound, damaged = tmp_path / "sound.npz", tmp_path / "damaged.npz"
+    np.savez(sound, x=x, y=np.zeros(6, np.int64), photo=np.arange(6))
+    np.savez(damaged, x=x, y=np.arange(6), class_names=np.array(["a", "b"]), photo=np.arange(6))
+    model = Detector.from_run(str(run))
+    for f in (sound, damaged):
+        for how in ("decision_function", "score"):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                if how == "score":
+                    assert main(["score", str(run), "--data", str(f), "--out", str(tmp_path / "s.csv"),
+                                 "--no-progress"]) == 0
+                else:
+                    model.decision_function(str(f))
+            told = [str(m.message) for m in w if m.category is UnreadArraysWarning]
+            assert len(told) == 1 and told[0].startswith(f"{f}: array photo is not read and ignored"), (f.name, told)
+            assert ("read as unlabelled images" in told[0]) == (f is damaged), told
 
 
 def test_the_refusals_of_a_data_set_s_split_say_their_kind(tmp_path):

@@ -571,6 +571,31 @@ def test_a_decoded_cache_is_written_by_the_one_definition_its_load_needs(tmp_pat
     assert readers._load_decoded(f)[1] is None
 
 
+def test_a_decoded_cache_gives_back_every_array_its_save_writes(tmp_path):
+    """_load_decoded spelled each array's name in the file (x_train, unread_test, ...) beside the tables the save
+    and the look go by; it reads them by the tables now, each put back by _DECODED_READ: one for every array the save
+    writes, and the sets it loads are those it was given, their info whole."""
+    from wildgan.data.imageset import ImageSet
+
+    assert set(readers._DECODED_READ) == set(readers._DECODED_SPLIT_ARRAYS) | set(readers._DECODED_SET_ARRAYS)
+    x = np.arange(5 * 4 * 4 * 1, dtype=np.uint8).reshape(5, 4, 4, 1)
+    info = {"native_sides": [[4, 4]], "n_gray_files": 3, "unread": ["b/1.png"], "tiny_images": {"n": 1},
+            "skipped": [["c.png", "truncated"]]}
+    train = ImageSet(x[:3], np.array([0, 1, 0]), ["a", "b"], ["a/0.png", "b/0.png", "a/1.png"],
+                     info={**info, "decode_stats": {"n8": 3}, "native_gray": True})
+    test = ImageSet(x[3:], np.array([1, 0]), ["a", "b"], ["t/0.png", "t/1.png"], info=dict(info))
+    f = tmp_path / "d.decoded.npz"
+    for sets in ((train, test), (train, None)):
+        readers._save_decoded(f, *sets)
+        loaded = readers._load_decoded(f)
+        assert loaded is not None and (loaded[1] is None) == (sets[1] is None)
+        for got, want in zip(loaded, sets):
+            if want is None:
+                continue
+            assert np.array_equal(got.x, want.x) and got.y.dtype == np.int64 and np.array_equal(got.y, want.y)
+            assert (got.class_names, got.ids, got.info) == (want.class_names, want.ids, want.info)
+
+
 def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
     from wildgan.data import download as dl
 

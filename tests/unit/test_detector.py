@@ -4163,3 +4163,32 @@ def test_the_training_scores_of_an_earlier_fit_on_a_labelled_npz_are_computed_ag
     for p in cache_paths(run, "mixed"):
         p.unlink()
     assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
+
+
+def test_fit_of_an_npz_names_its_unread_array_once(tmp_path, one_thread) -> None:
+    """Detector.fit of an .npz read it under a filter that silenced all its readers' warnings, so that an array the
+    readers do not take (photo ids saved as 'photo') was named by `wildgan train --data` and never by fit. Said once,
+    whether the file is read labelled or, its labels damaged (class_names short of them), again as a pile (in the pile
+    reading's words then, not both), and before a refusal of the file."""
+    from wildgan.data.dataset_files import UnreadArraysWarning
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 8, 8), dtype=np.uint8)
+    files = {"sound": dict(x=x, y=np.repeat([0, 1], 12)),
+             "damaged": dict(x=x, y=np.arange(24), class_names=np.array(["a", "b"])),
+             "refused": dict(x_train=x[:20], y_train=np.zeros(20, np.int64), x_test=x[20:, :4, :4],
+                             y_test=np.zeros(4, np.int64))}
+    for name, arrays in files.items():
+        np.savez(tmp_path / f"{name}.npz", photo=np.arange(24), **arrays)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            det = Detector(preset="tiny", total_kimg=0.016, phase_kimg=0.1, resolution=8, device="cpu")
+            if name == "refused":
+                with pytest.raises(DataError, match="its train and test images differ in size"):
+                    det.fit(str(tmp_path / f"{name}.npz"))
+            else:
+                det.fit(str(tmp_path / f"{name}.npz"))
+        told = [str(m.message) for m in w if m.category is UnreadArraysWarning]
+        assert len(told) == 1, (name, told)
+        assert told[0].startswith(f"{tmp_path / name}.npz: array photo is not read and ignored"), told
+        assert ("read as unlabelled images" in told[0]) == (name == "damaged"), told
+        assert [m.filename for m in w if m.category is UnreadArraysWarning] == [__file__], name   # (the user's line)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..config import as_typed, names_text, nearest_name
-from ..errors import SPLIT_CLASSES, DataError, option_words, shell_word, warn_user
+from ..errors import SPLIT_CLASSES, DataError, WildganWarning, option_words, shell_word, warn_user
 from .download import CIFAR_BATCH_FILES, TAR_SUFFIXES
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
@@ -32,6 +32,12 @@ def _numpy_reconstruct() -> Callable[..., Any]:
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
     return _reconstruct
+
+
+class UnreadArraysWarning(WildganWarning):
+    """The warning that an .npz holds arrays its reader does not take (_warn_unread_arrays): its own kind, so that a
+    caller that silences the readers' other notes (data.inputs' reading of a data-set file, whose conversion notes
+    are the Detector's to say) still lets it through."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -410,7 +416,7 @@ def _warn_unread_arrays(z: Any, p: Path, splits: dict[str, tuple[str, str, str, 
             "image_id_train and is_anomaly_train beside x_train, image_id_test and is_anomaly_test beside x_test)")
     warn_user(f"{p}: array{'s' if many else ''} {', '.join(named(k) for k in unread)} "
               f"{'are' if many else 'is'} not read and ignored: {read}; rename an array meant for the reader, or "
-              f"leave it out of the file")
+              f"leave it out of the file", UnreadArraysWarning)
 
 
 def _npy_shape_or_none(z: Any, key: str) -> tuple[int, ...] | None:
@@ -443,7 +449,10 @@ def _npz_class_names(z: Any, p: Path) -> list[str] | None:
         return None
     cn = _npz_get(z, p, "class_names")
     if cn.ndim != 1 or cn.dtype.kind not in "US":
-        raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
+        # (as a damaged label array's refusal, _labels': the images are sound, and scoring without labels reads no
+        # class name; the Detector read such a file as a pile only where its labels were what was damaged)
+        raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}",
+                        split_problem=SPLIT_CLASSES)
     return [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
 
 

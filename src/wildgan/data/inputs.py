@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SPLIT_CLASSES, ConfigError, DataError, warn_user
-from .dataset_files import named_in_archive, npz_image_count
+from .dataset_files import UnreadArraysWarning, named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
@@ -348,6 +348,33 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     return "batch"
 
 
+class _ReadersNotesSilenced:
+    """Around a data set's readers in _read_dataset_file: their notes (UserWarning) are not said, as their
+    conversion notes (e.g. the centre crop) are about their own defaults, where the Detector converts with its
+    resize_mode and says so itself. Not an .npz's note of the arrays it holds that are not read (UnreadArraysWarning):
+    silenced with them, a misnamed array (photo ids saved as 'image_id' beside x_train) was named by `wildgan train
+    --data f.npz` and never by Detector.fit or decision_function of the file, nor by `wildgan score` of it with a run
+    trained on a pile. It is recorded in the list `with` gives (the caller may drop some) and given as the block ends,
+    also in a refusal of the file (as `wildgan train` gives it before its own), under the caller's own filters. Any
+    other warning recorded (not a UserWarning) is given again as it came. A class, not a contextlib.contextmanager:
+    warn_user locates a warning at the first frame outside wildgan, which for a generator's is contextlib's."""
+
+    def __enter__(self) -> list[warnings.WarningMessage]:
+        self._filters = warnings.catch_warnings(record=True)
+        self.said: list[warnings.WarningMessage] = self._filters.__enter__()
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("always", UnreadArraysWarning)     # (recorded whatever the caller's filters say)
+        return self.said
+
+    def __exit__(self, *exc: object) -> None:
+        self._filters.__exit__(None, None, None)
+        for w in self.said:
+            if issubclass(w.category, UnreadArraysWarning):
+                warn_user(str(w.message), w.category)       # (at the user's line again, as warn_user located it)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
 def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
                        limit: int | None = None, fit: str = "resize", channels: int | None = None
                        ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
@@ -361,10 +388,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         return items, ids_relative_to(ids, root)     # ids inside the archive
     got: dict[str, Any] = {}
     unlabelled: DataError | None = None
-    with warnings.catch_warnings():
-        # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
-        # with its resize_mode and says so itself
-        warnings.simplefilter("ignore", UserWarning)
+    with _ReadersNotesSilenced() as said:
         # (a data set's readers know the rules a user gives, not scoring's PER_IMAGE_8BIT: applied below)
         try:
             train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad,
@@ -377,6 +401,9 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             if e.split_problem != SPLIT_CLASSES or detect_format(p) != "npz":
                 raise
             unlabelled, got = e, {}
+            # (the labelled reading's note of the arrays it does not take, where it got that far, is dropped: the
+            # pile's reading gives its own, in the words of what it reads; said once, not twice)
+            said[:] = [w for w in said if not issubclass(w.category, UnreadArraysWarning)]
             train, test, _ = load_dataset(p, "unlabelled", depth16=base_depth16(depth16), skip_bad=skip_bad,
                                           progress=False, stats=got)
             # ids as the labelled reading of the file gives them (NAME:train:0, not the pile's NAME:x_train:0): a

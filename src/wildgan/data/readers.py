@@ -715,6 +715,29 @@ _DECODED_SET_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = 
 }
 
 
+def _json_value(a: np.ndarray) -> Any:
+    return json.loads(str(a))
+
+
+# How _load_decoded puts each array of the tables above back on the set it was written for (the inverse of its value
+# there): name -> (where, its value from the array). Where: the ImageSet's own field ('x', 'y', 'ids',
+# 'class_names'), or the key of its info ('skipped' goes to both sets' info). An array of the tables without an entry
+# here is read where it is needed (its absence fails the load, as the look's) and not put back
+_DECODED_READ: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {
+    "x": ("x", lambda a: a),
+    "y": ("y", lambda a: a.astype(np.int64)),
+    "ids": ("ids", lambda a: [str(i) for i in a]),
+    "native_sides": ("native_sides", lambda a: a.tolist() or None),
+    "n_gray_files": ("n_gray_files", _json_value),
+    "unread": ("unread", _json_value),
+    "tiny_images": ("tiny_images", _json_value),
+    "class_names": ("class_names", lambda a: [str(c) for c in a]),
+    "skipped": ("skipped", _json_value),
+    "decode_stats": ("decode_stats", _json_value),
+    "native_gray_train": ("native_gray", _json_value),
+}
+
+
 def _decoded_arrays(train: ImageSet, test: ImageSet | None) -> dict[str, np.ndarray]:
     """{name: array} of the decoded cache of the sets train and test (None: a data set without one), as
     _DECODED_SPLIT_ARRAYS and _DECODED_SET_ARRAYS name them."""
@@ -746,38 +769,44 @@ def _decoded_needed(held: Collection[str]) -> tuple[str, ...]:
     return _decoded_keys("train") + (test if any(k in held for k in test) else ())
 
 
+def _decoded_values(z: Any, table: Mapping[str, tuple[bool, Any]], suffix: str) -> dict[str, Any]:
+    """{where: value} (_DECODED_READ) of the arrays of an open decoded cache that `table` names, each NAME + suffix
+    in the file: the needed ones read with no fallback (one missing is a KeyError), the others where present."""
+    got = {}
+    for k, (needed, _) in table.items():
+        if needed or k + suffix in z.files:
+            array = z[k + suffix]
+            if k in _DECODED_READ:
+                where, value = _DECODED_READ[k]
+                got[where] = value(array)
+    return got
+
+
+def _decoded_set(z: Any, split: str, names: list[str]) -> ImageSet:
+    """The set `split` ('train', 'test') of an open decoded cache, of its arrays as _DECODED_SPLIT_ARRAYS names them
+    (NAME_split), with the data set's class `names`."""
+    got = _decoded_values(z, _DECODED_SPLIT_ARRAYS, f"_{split}")
+    return ImageSet(got.pop("x"), got.pop("y"), names, got.pop("ids"), info=got)
+
+
 def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
+    """The sets (train, test or None) of the decoded cache `path`, by the tables that its save (_decoded_arrays) and
+    the look at it (_decoded_cache_loads, by _decoded_needed) go by; None for a cache that does not load whole."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            # the arrays read with no fallback are read by their one definition (_decoded_needed, which
-            # _decoded_cache_loads checks too): one missing (a cache by an older wildgan without the native sizes or
-            # the gray files' count, or a damaged one) is a KeyError here, and the cache is decoded again; one read
-            # below but left out of that definition would fail every load, not only the ones the check foresaw
-            a = {k: z[k] for k in _decoded_needed(z.files)}
-            names = [str(c) for c in a["class_names"]]
-            skipped = json.loads(str(a["skipped"]))
-            train = ImageSet(a["x_train"], a["y_train"].astype(np.int64), names, [str(i) for i in a["ids_train"]],
-                             info={"native_sides": a["native_sides_train"].tolist() or None,
-                                   "n_gray_files": json.loads(str(a["n_gray_files_train"]))})
-            if "decode_stats" in z.files:     # (a cache by an older wildgan has none: its warnings are not repeated)
-                train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
-            if "native_gray_train" in z.files:   # (nor this: unknown, so gray images are not assumed)
-                train.info["native_gray"] = json.loads(str(z["native_gray_train"]))
-            if "unread_train" in z.files:   # (nor the files left out: a rebuild draws over the files read)
-                train.info["unread"] = json.loads(str(z["unread_train"]))
-            # (nor the images far smaller than the automatic resolution: no warning about them, as for its decode
-            # statistics, rather than a whole decode again)
-            if "tiny_images_train" in z.files:
-                train.info["tiny_images"] = json.loads(str(z["tiny_images_train"]))
-            test = None
-            if "x_test" in a:                 # (so all the test set's arrays are: _decoded_needed)
-                test = ImageSet(a["x_test"], a["y_test"].astype(np.int64), names, [str(i) for i in a["ids_test"]],
-                                info={"native_sides": a["native_sides_test"].tolist() or None,
-                                      "n_gray_files": json.loads(str(a["n_gray_files_test"]))})
-                if "unread_test" in z.files:
-                    test.info["unread"] = json.loads(str(z["unread_test"]))
-                if "tiny_images_test" in z.files:
-                    test.info["tiny_images"] = json.loads(str(z["tiny_images_test"]))
+            # the arrays read with no fallback are the tables' needed ones (_decoded_needed, by which
+            # _decoded_cache_loads looks at the cache): one missing (a cache by an older wildgan without the native
+            # sizes or the gray files' count, or a damaged one) is a KeyError here, and the cache is decoded again. The
+            # others are read where present: a cache by an older wildgan has no decode statistics (its warnings are not
+            # repeated), no native_gray (unknown, so gray images are not assumed), no files left out (a rebuild draws
+            # over the files read), no images far smaller than the automatic resolution (no warning about them, as for
+            # its decode statistics, rather than a whole decode again)
+            own = _decoded_values(z, _DECODED_SET_ARRAYS, "")
+            names, skipped = own.pop("class_names"), own.pop("skipped")
+            train = _decoded_set(z, "train", names)
+            train.info.update(own)      # (the data set's own arrays besides these: the train set's info)
+            # (a test set where the cache holds any of its arrays, and then all it needs: _decoded_needed)
+            test = _decoded_set(z, "test", names) if any(k in z.files for k in _decoded_keys("test")) else None
     except Exception:  # a damaged cache is only a cache: decode again
         return None
     for s in (train, test):
