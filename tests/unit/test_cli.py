@@ -838,6 +838,44 @@ def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(t
     assert not run.exists()
 
 
+@pytest.mark.parametrize("cmd, opts, words", [
+    (["train", "--out", "RUN"], ["--lr", "-inf"], "--lr must be a positive number, got -inf"),
+    (["train", "--out", "RUN"], ["--lr=-inf"], "--lr must be a positive number, got -inf"),
+    (["train", "--out", "RUN"], ["--lr", "-Infinity"], "--lr must be a positive number, got -Infinity"),
+    (["train", "--out", "RUN"], ["--lr", "-nan"], "--lr must be a positive number, got nan"),
+    (["train", "--out", "RUN"], ["--minutes", "-INF"], "--minutes must be a positive number, got -INF"),
+    (["score", "RUN", "--out", "s.csv", "--threshold", "contamination"], ["--expected-contamination", "-inf"],
+     "--expected-contamination must be in (0, 0.5], got -inf"),
+])
+def test_negative_infinity_and_nan_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
+    # float() reads -inf, -infinity and -nan (any case), but argparse took them for options (they start with a minus
+    # and no digit): `--lr -inf` was refused as "argument --lr: expected one argument", `--lr=-inf` by the check
+    run = tmp_path / "run"
+    assert main([w.replace("RUN", str(run)) for w in cmd] + opts) == 2
+    err = capsys.readouterr().err
+    assert words in err and "expected one argument" not in err, err
+    assert not run.exists()
+
+
+def test_a_folder_named_like_a_negative_infinity_is_taken_and_words_like_it_stay_options(tmp_path, monkeypatch,
+                                                                                        capsys) -> None:
+    """An option of any text takes -inf as `--out=-inf` does (train's first reading of --out too), a whole number's
+    refuses it by its type; a word that only starts like one (-info) is still read as an option, as before."""
+    from wildgan.cli import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--out", "-inf", "--preset", "tiny", "--dry-run"]) == 0, capsys.readouterr().err
+    a, extra = make_parser().parse_known_args(["score", "RUN", "--out", "-NaN"])
+    assert (a.out, extra) == ("-NaN", [])
+    # a whole number's option refuses it by its own type, naming the option and the word
+    with pytest.raises(SystemExit):
+        make_parser().parse_known_args(["score", "RUN", "--out", "s.csv", "--threads", "-inf"])
+    assert "argument --threads: expected a whole number (0 = torch's default), got -inf" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        make_parser().parse_known_args(["score", "RUN", "--out", "-info"])
+    assert "argument --out: expected one argument" in capsys.readouterr().err
+
+
 # argparse's own rule for a word that is a value (a negative number) rather than an option: Python 3.11 to 3.13's,
 # and 3.14's (gh-124823), which every wildgan parser replaces with its own (parser._NEGATIVE_NUMBER)
 _STOCK_NEGATIVE_NUMBER = {"3.11-3.13": r"^-\d+$|^-\d*\.\d+$", "3.14": r"-\.?\d"}
