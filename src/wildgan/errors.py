@@ -305,6 +305,30 @@ def silence_closed_outputs() -> None:
             os.close(devnull)
 
 
+# told of each stop that a signal asks for, as it comes (stop_asked): the CLI's watch on its outputs while a command
+# runs (cli.signals.StuckOutputs, through told_of_stops); a library caller has none
+_STOP_LISTENERS: list[Callable[[int], None]] = []
+
+
+def stop_asked(signum: int) -> None:
+    """A signal handler has taken `signum` for a stop of the work in progress (training's StopFlag, a commit's
+    stops_deferred, the CLI's Terminated): told to the listeners of told_of_stops. In the main thread, where Python
+    runs its signal handlers; a listener must not raise."""
+    for listener in list(_STOP_LISTENERS):
+        listener(signum)
+
+
+@contextmanager
+def told_of_stops(listener: Callable[[int], None]) -> Iterator[None]:
+    """While inside, `listener` is told of every stop_asked. The handlers that take a stop belong to the layer that
+    stops (training keeps a checkpoint first), and the CLI, a later layer, learns of it this way."""
+    _STOP_LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _STOP_LISTENERS.remove(listener)
+
+
 def eprint(line: str) -> None:
     """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
     the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's

@@ -838,6 +838,44 @@ def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(t
     assert not run.exists()
 
 
+@pytest.mark.parametrize("cmd, opts, words", [
+    (["train", "--out", "RUN"], ["--lr", "-inf"], "--lr must be a positive number, got -inf"),
+    (["train", "--out", "RUN"], ["--lr=-inf"], "--lr must be a positive number, got -inf"),
+    (["train", "--out", "RUN"], ["--lr", "-Infinity"], "--lr must be a positive number, got -Infinity"),
+    (["train", "--out", "RUN"], ["--lr", "-nan"], "--lr must be a positive number, got nan"),
+    (["train", "--out", "RUN"], ["--minutes", "-INF"], "--minutes must be a positive number, got -INF"),
+    (["score", "RUN", "--out", "s.csv", "--threshold", "contamination"], ["--expected-contamination", "-inf"],
+     "--expected-contamination must be in (0, 0.5], got -inf"),
+])
+def test_negative_infinity_and_nan_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
+    # float() reads -inf, -infinity and -nan (any case), but argparse took them for options (they start with a minus
+    # and no digit): `--lr -inf` was refused as "argument --lr: expected one argument", `--lr=-inf` by the check
+    run = tmp_path / "run"
+    assert main([w.replace("RUN", str(run)) for w in cmd] + opts) == 2
+    err = capsys.readouterr().err
+    assert words in err and "expected one argument" not in err, err
+    assert not run.exists()
+
+
+def test_a_folder_named_like_a_negative_infinity_is_taken_and_words_like_it_stay_options(tmp_path, monkeypatch,
+                                                                                        capsys) -> None:
+    """An option of any text takes -inf as `--out=-inf` does (train's first reading of --out too), a whole number's
+    refuses it by its type; a word that only starts like one (-info) is still read as an option, as before."""
+    from wildgan.cli import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--out", "-inf", "--preset", "tiny", "--dry-run"]) == 0, capsys.readouterr().err
+    a, extra = make_parser().parse_known_args(["score", "RUN", "--out", "-NaN"])
+    assert (a.out, extra) == ("-NaN", [])
+    # a whole number's option refuses it by its own type, naming the option and the word
+    with pytest.raises(SystemExit):
+        make_parser().parse_known_args(["score", "RUN", "--out", "s.csv", "--threads", "-inf"])
+    assert "argument --threads: expected a whole number (0 = torch's default), got -inf" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        make_parser().parse_known_args(["score", "RUN", "--out", "-info"])
+    assert "argument --out: expected one argument" in capsys.readouterr().err
+
+
 # argparse's own rule for a word that is a value (a negative number) rather than an option: Python 3.11 to 3.13's,
 # and 3.14's (gh-124823), which every wildgan parser replaces with its own (parser._NEGATIVE_NUMBER)
 _STOCK_NEGATIVE_NUMBER = {"3.11-3.13": r"^-\d+$|^-\d*\.\d+$", "3.14": r"-\.?\d"}
@@ -3198,6 +3236,134 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# a command run by the program (cli.run) whose stdout is a pipe filled to the brim that nobody reads: it says
+# "running" on the fd `ready`, then writes on (the SIGTERM raises Terminated in the blocked write), and its cleanup
+# (a `finally`) writes to stdout again, then a file
+_CLEANUP_ON_A_FULL_PIPE = ("import os, sys, wildgan.cli as c\n"
+                           "def cleans(a):\n"
+                           "    os.set_blocking(1, False)\n"
+                           "    try:\n"
+                           "        while True:\n            os.write(1, b'x' * 4096)\n"
+                           "    except BlockingIOError:\n        pass\n"
+                           "    os.set_blocking(1, True)\n"
+                           "    try:\n"
+                           "        os.write({ready}, b'running\\n')\n"
+                           "        while True:\n            sys.stdout.buffer.write(b'a line of output\\n')\n"
+                           "    finally:\n"
+                           "        sys.stdout.buffer.write(b'the last words' * 1000)\n"
+                           "        sys.stdout.flush()\n"
+                           "        with open({done!r}, 'w') as f:\n            f.write('cleaned up\\n')\n"
+                           "c.cmd_info = cleans\n"
+                           "sys.argv = ['wildgan', 'info']\n"
+                           "raise SystemExit(c.run())\n")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
+def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path) -> None:
+    """A SIGTERM raised Terminated in the command's write blocked on a full pipe nobody reads, and then the command's
+    own cleanup (a `finally` that writes its last words) blocked on the same pipe, before main's way out had its
+    deadline (TeardownExit.stopping): it took a second SIGTERM, which skipped the rest of the cleanup. Now the output
+    stuck since the stop is let go after a while (cli.signals.StuckOutputs): the cleanup goes on, its file written,
+    and the command ends with 143 and its line on stderr."""
+    done = tmp_path / "cleaned"
+    ready_r, ready_w = os.pipe()
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-c", _CLEANUP_ON_A_FULL_PIPE.format(ready=ready_w, done=str(done))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r) as ready:
+            _wait_for_line(proc, ready, "running")
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 8), "one SIGTERM did not end a command whose cleanup writes to a full pipe"
+        assert proc.returncode == 143, proc.returncode
+        assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
+        assert done.read_text() == "cleaned up\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _read_until(fd: int, wanted: bytes, seconds: float) -> bytes:
+    """What the pipe `fd` holds up to and with `wanted`, read within `seconds` (else what came, for the failure)."""
+    import threading
+
+    got = bytearray()
+
+    def read() -> None:
+        while wanted not in got:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert wanted in got, f"no {wanted!r} within {seconds} s: {bytes(got)[-2000:]!r}"
+    return bytes(got)
+
+
+@pytest.mark.slow       # (a tiny training's start: 5 to 15 s on 2 busy CPU cores)
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(signal, "SIGHUP"), reason="no FIFOs on this platform")
+def test_one_sigterm_ends_a_training_whose_output_is_a_full_pipe_with_its_run_folder_whole(tmp_path) -> None:
+    """`wildgan train ... 2>&1 | reader`, the reader stalled while the loop trains: one SIGTERM had the loop save its
+    checkpoint, then its progress bar's last redraw (the loop's cleanup) blocked for good on the full pipe, and it
+    took a second SIGTERM, which cut the stop short: log.txt said `stopped: terminated by SIGTERM`, without the
+    checkpoint and the command that resumes from it. Now one SIGTERM ends it within seconds, exit 143, the
+    checkpoint whole and log.txt's last line the stop with its way to continue (cli.signals.StuckOutputs)."""
+    from wildgan.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    fifo = tmp_path / "output"
+    os.mkfifo(fifo)
+    # the reader's end, the command's (blocking, as a shell's pipe is) and the test's own, to fill the pipe with:
+    # each open of the FIFO its own file description, so that the test's O_NONBLOCK is not the command's
+    read_end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(read_end, True)
+    command_end = os.open(fifo, os.O_WRONLY)
+    fill_end = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-m", "wildgan", "train", "--preset", "tiny", "--total-kimg", "50",
+                             "--out", str(out)], stdout=command_end, stderr=command_end, env=env)
+    os.close(command_end)
+    try:
+        _read_until(read_end, b"train:", 120)       # the loop's bar drawn
+        # its first stats.jsonl row: the loop trains, a SIGTERM now its StopFlag's (one before it, Terminated, stops
+        # the run before any checkpoint)
+        stats, t0 = out / "stats.jsonl", time.monotonic()
+        while not (stats.is_file() and stats.read_text().strip()) and proc.poll() is None and \
+                time.monotonic() - t0 < 120:
+            time.sleep(0.05)
+        assert proc.poll() is None and stats.read_text().strip(), "the training wrote no stats row"
+        try:                # the reader stalls: the pipe filled to the brim
+            while True:
+                os.write(fill_end, b"x" * 4096)
+        except BlockingIOError:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, 30), "one SIGTERM did not end the training (its output a full pipe)"
+        assert proc.returncode == 143, proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(fill_end)
+        os.close(read_end)
+    checkpoints = sorted((out / "checkpoints").glob("ckpt-*.json"))
+    assert checkpoints, sorted(p.name for p in out.rglob("*"))
+    for ckpt in checkpoints:
+        load_checkpoint(ckpt)       # (its weights beside it, their checksum that of the .json)
+    last = (out / "log.txt").read_text().splitlines()[-1]
+    assert last.startswith("stopped: terminated by SIGTERM at ") and f"checkpoint saved in {out}" in last, last
+    assert f"wildgan train --out {out} --resume" in last, last
+    for row in (out / "stats.jsonl").read_text().splitlines():
+        json.loads(row)
 
 
 def test_the_teardowns_flush_before_its_exit_neither_raises_nor_blocks(monkeypatch) -> None:

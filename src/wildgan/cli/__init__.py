@@ -37,7 +37,7 @@ from typing import Any
 # still ends in main's one-line "interrupted"
 from ..config import UNTRAINED_ENCODER_SAID, kernels_from_env, square_name, typed_option_texts, typed_settings
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
-                      closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as)
+                      closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as, told_of_stops)
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import rank_tag, say_end, warn
 from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, config_reader, data_config_from_args,
@@ -54,7 +54,7 @@ from .parser import (DEVICE_HELP, EXAMPLES_EVAL, EXAMPLES_REPORT, EXAMPLES_SCORE
                      sub_parser, sub_parser_names)
 from .report import cmd_report
 from .score import cmd_score
-from .signals import TeardownExit, on_sighup, on_sigterm
+from .signals import StuckOutputs, TeardownExit, on_sighup, on_sigterm
 from .study import cmd_study
 from .train import cmd_train
 
@@ -194,6 +194,12 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
     # skip_bad=True again after it (a script that calls main, then the API)
     kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
+    if teardown is not None:
+        # (the program's: once a SIGTERM or SIGHUP asks for a stop, an output that is a full pipe nobody reads is let
+        # go, so that the way out, the files it writes and main's line, does not hang on it for good)
+        stuck = StuckOutputs()
+        kept.enter_context(told_of_stops(stuck.stop_asked))
+        kept.callback(stuck.close)
     if "torch" in sys.modules:
         from ..devices import caller_torch_state_kept
 

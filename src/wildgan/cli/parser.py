@@ -159,8 +159,11 @@ EXAMPLES_REPORT = """examples:
 # what is wrong with the number. A word such as -1x is a value too, as `--lr=-1x` always was: refused by the option's
 # type, which names the option and the word ("argument --lr: invalid float value: '-1x'"), or taken by an option of any
 # text (`--out -1x`). Every parser of wildgan sets it, so that the command line reads alike on every Python; no option
-# of wildgan starts with a minus and a digit, so the wider rule hides none.
-_NEGATIVE_NUMBER = re.compile(r"-\.?\d")
+# of wildgan starts with a minus and a digit, so the wider rule hides none. The words float() reads as a negative
+# infinity or NaN (-inf, -infinity, -nan, any case) are values too, on every Python: `--lr -inf` was refused as
+# "argument --lr: expected one argument" where `--lr=-inf` reached the check that says the rate must be a positive
+# number. Only those whole words (not -info), and wildgan has no one-dash option but -h, so they hide no option either.
+_NEGATIVE_NUMBER = re.compile(r"-\.?\d|-(?:inf|infinity|nan)\Z", re.IGNORECASE)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from ..errors import Terminated, stop_words
+from ..errors import Terminated, stop_asked, stop_words
 
 
 def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, bool]]:
@@ -26,6 +26,7 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
         return None, state
 
     def term(signum: int, frame: Any) -> None:
+        stop_asked(signum)      # (the command's way out from here: its outputs' writes bounded, StuckOutputs)
         if state["ending"]:
             # the command is on its way out with its own exit code, its error said or being said: a SIGTERM now
             # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
@@ -82,6 +83,139 @@ _FLUSH_S = 1.0
 # how long main's way out may take once a SIGTERM or SIGHUP has stopped the command (TeardownExit.stopping): saying
 # its line, putting back what it changed and flushing its output take milliseconds, unless a write is blocked for good
 _WAY_OUT_S = 2.0
+
+
+# how often StuckOutputs looks whether stdout and stderr can be written
+_STUCK_POLL_S = 0.1
+
+
+def _unwritable(fds: list[int]) -> list[int]:
+    """Those of `fds` (stdout's and stderr's) that a write would block on: a pipe filled to the brim whose reader has
+    stopped reading, a terminal held by Ctrl-S (poll without POLLOUT). Not one whose reader is gone (POLLERR,
+    POLLHUP: a write fails at once there, and errors.output_gone silences it)."""
+    import select
+
+    stuck = []
+    for fd in fds:
+        p = select.poll()
+        p.register(fd, select.POLLOUT)
+        events = [ev for _, ev in p.poll(0)]
+        if not any(ev & (select.POLLOUT | select.POLLERR | select.POLLHUP | select.POLLNVAL) for ev in events):
+            stuck.append(fd)
+    return stuck
+
+
+def _woken(signum: int, frame: Any) -> None:
+    # (StuckOutputs' wake-up: only for the signal to cut the main thread's blocked write, which Python retries
+    # once this returns, into os.devnull by then)
+    return
+
+
+class StuckOutputs:
+    """The writes to stdout and stderr once a signal has asked the command to stop (errors.stop_asked: training's
+    StopFlag, a commit's stops_deferred, on_sigterm's Terminated): the way out that follows (training's round and
+    checkpoint, the progress bar's last redraw, log.txt's `stopped:` line, main's own line) wrote to an output that is
+    a full pipe nobody reads (`wildgan train ... 2>&1 | sleep 1000`) and blocked there for good: the progress bar's
+    close after the checkpoint (training.loop) took a second SIGTERM, which then cut the command's way out short
+    (log.txt said `stopped: terminated by SIGTERM`, without the checkpoint and the command that resumes it). From a
+    stop on, an output that no write could go into for _WAY_OUT_S in a row (as main's way out is given,
+    TeardownExit.stopping) is let go: pointed at os.devnull, as errors.silence_closed_outputs does with an output
+    whose reader left, and the main thread woken from its write by a signal of no other use (SIGURG), so that the
+    write goes there and the way out goes on, its files written whole. What the pipe already holds stays for its
+    reader. SIGTERM and SIGHUP only: a terminal's Ctrl-C stops the pipe's reader too, so the write fails instead of
+    blocking. The program's alone (cli.run): it changes the process's file descriptors."""
+
+    def __init__(self) -> None:
+        import _thread
+
+        self.fds: list[int] = []
+        self.watching = False
+        # (held while the watch lets an output go and wakes the main thread, and by close as it ends the watch: no
+        # wake-up once its handler is put back, where its default action would end the process)
+        self.lock = _thread.allocate_lock()
+        self.over = False
+        self.wake: int | None = None
+        self.wake_before: Any = None
+        self.main: int | None = None
+
+    def stop_asked(self, signum: int) -> None:
+        """errors.stop_asked's listener: the watch started on the first SIGTERM or SIGHUP (in the main thread, where
+        Python runs its signal handlers: the wake-up's handler can be set only there)."""
+        import _thread
+        import signal
+        import threading
+
+        if self.watching or self.over or signum not in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+            return
+        if threading.current_thread() is not threading.main_thread() or not hasattr(os, "dup2"):
+            return
+        import select
+
+        if not hasattr(select, "poll"):     # (Windows: no poll, and no pipe that a SIGTERM meets full)
+            return
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):      # (no descriptor: nothing to block on)
+                continue
+            if fd not in self.fds:
+                self.fds.append(fd)
+        if not self.fds:
+            return
+        # (SIGURG: sent by nobody else to a process that asked for no socket's urgent data, and ignored by default,
+        # so that one sent as close puts the handler back does nothing)
+        wake = getattr(signal, "SIGURG", None)
+        if wake is not None:
+            try:
+                self.wake_before = signal.signal(wake, _woken)
+                self.wake = wake
+            except (ValueError, OSError):
+                pass
+        self.main = threading.get_ident()
+        self.watching = True
+        try:
+            _thread.start_new_thread(self.watch, ())
+        except RuntimeError:        # (no new thread: the outputs unbounded, as before)
+            self.watching = False
+
+    def watch(self) -> None:
+        """The watch's thread (a low-level one, _thread: started from a signal handler, which must not take
+        threading's locks that the main thread it interrupted may hold): every _STUCK_POLL_S, which outputs a write
+        would block on; one blocked so for _WAY_OUT_S is let go."""
+        import signal
+        import time
+
+        since: dict[int, float] = {}
+        while not self.over:
+            now = time.monotonic()
+            stuck = _unwritable(self.fds)
+            since = {fd: since.get(fd, now) for fd in stuck}
+            late = [fd for fd, t in since.items() if now - t >= _WAY_OUT_S]
+            if late:
+                with self.lock:
+                    if self.over:
+                        return
+                    try:
+                        devnull = os.open(os.devnull, os.O_WRONLY)
+                        for fd in late:
+                            os.dup2(devnull, fd)
+                            since.pop(fd)
+                        os.close(devnull)
+                        if self.wake is not None and self.main is not None:
+                            signal.pthread_kill(self.main, self.wake)
+                    except OSError:     # (no os.devnull to open, a thread gone: the outputs as they were)
+                        return
+            time.sleep(_STUCK_POLL_S)
+
+    def close(self) -> None:
+        """The command over (main's way out): the watch ended, the wake-up's handler put back. In the main thread."""
+        import signal
+
+        with self.lock:
+            self.over = True
+        if self.wake is not None:
+            signal.signal(self.wake, signal.SIG_DFL if self.wake_before is None else self.wake_before)
+            self.wake = None
 
 
 def _flush(stream: Any) -> None:

@@ -80,8 +80,8 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from ..config import NetConfig
 from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_text,
-                      warn_user)
+                      WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_asked,
+                      stop_text, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -537,6 +537,7 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
         return
 
     def note(signum: int, frame: Any) -> None:
+        stop_asked(signum)      # (held, but a stop: the CLI's outputs bounded from now on, as StopFlag's)
         if signum == signal.SIGINT and (stopping or signum in held):
             if signum in held:
                 held.remove(signum)          # (raised now: not delivered again at the end)

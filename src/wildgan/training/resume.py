@@ -14,7 +14,7 @@ import torch
 
 from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
-from ..errors import SIGHUP, SIGPIPE, option_words, output_gone, warn_user
+from ..errors import SIGHUP, SIGPIPE, option_words, output_gone, stop_asked, warn_user
 
 
 def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
@@ -62,6 +62,8 @@ class StopFlag:
         self.signum: int | None = None
 
     def __call__(self, signum: int, frame: Any) -> None:
+        # (the CLI bounds its outputs' writes from now on: a checkpoint's way out must not hang on a full pipe)
+        stop_asked(signum)
         if self.signum is not None:
             if signum == SIGHUP:
                 # a hangup comes twice (the terminal's own, then its shell's to each of its jobs), and after a
