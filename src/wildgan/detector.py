@@ -596,7 +596,8 @@ class Detector:
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
         a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
-        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params).
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so does
+        Detector.load's Detector, whose run_dir names the run it was fitted in.
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -1275,11 +1276,13 @@ class Detector:
         inherited = getattr(self, "_inherited_run", None)
         if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
                 _holds_a_run(run_dir):
-            # a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir without its caller choosing it: its
-            # fit replaced the run it was cloned from in place, without a word once that Detector was gone. (Not
+            # a clone (sklearn.base.clone, or from_run's or Detector.load's Detector) keeps run_dir without its caller
+            # choosing it: its fit replaced the run it came from in place, without a word once that Detector was gone
+            # (or, loaded, in a later session). (Not
             # fit(resume=True): that continues the run, replacing nothing)
-            how = ("was loaded from it by Detector.from_run" if inherited[1] == "from_run" else
-                   "was cloned (sklearn.base.clone) from a Detector that held it")
+            how = {"from_run": "was loaded from it by Detector.from_run",
+                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)"}.get(
+                inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
             warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
@@ -1944,6 +1947,12 @@ class Detector:
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
         rd = meta.get("run_dir")
         det.run_dir_ = Path(rd) if rd and rd != "None" and (Path(rd) / "config.json").is_file() else None
+        if det.run_dir_ is not None and det.run_dir is not None and \
+                os.path.abspath(det.run_dir) == os.path.abspath(det.run_dir_):
+            # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
+            # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
+            # in silence, also left the saved file's run_dir naming a run of other networks
+            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
