@@ -459,7 +459,7 @@ def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
     if split_info.get("detector_input") and isinstance(conv, dict) and \
             any(conv.get(k) for k in ("gray_data", "colour_data", "gray_trained")):
         return None
-    return channels
+    return None if _data_config_fit_left(split_info, "channels_from") else channels
 
 
 def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
@@ -471,7 +471,16 @@ def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
     conv = split_info.get("conversion")
     if split_info.get("detector_input") and isinstance(conv, dict) and conv.get("resolution_from") == "data":
         return None
-    return resolution
+    return None if _data_config_fit_left(split_info, "resolution_from") else resolution
+
+
+def _data_config_fit_left(split_info: dict[str, Any], key: str) -> bool:
+    """Whether a Detector.fit on a DataConfig left its resolution or channels (key 'resolution_from' or
+    'channels_from') to the data, as its split.json's detector_fit record says (written by _training_split: the
+    Detector's parameter was None). A run without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from
+    before it, or one resumed by `wildgan train --resume`, which writes the split's record afresh) says no."""
+    record = split_info.get("detector_fit")
+    return isinstance(record, dict) and record.get(key) == "data"
 
 
 def _run_without_encoder(run_dir: Any) -> bool:
@@ -1159,6 +1168,13 @@ class Detector:
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
                            resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
         split = build_split(data_cfg)
+        # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
+        # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,
+        # _fit_channels), as the image path's record gives them. Not the conversion's channels_from, which is the
+        # DataConfig's (a count the protocol fixes is 'chosen' there), nor detector_input, which would make the run
+        # a pile of fit's images to every reader of split.json
+        split.info["detector_fit"] = {"resolution_from": "data" if self.resolution is None else "chosen",
+                                      "channels_from": "data" if self.channels is None else "chosen"}
         data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
         return split, data_cfg, conversion_opts(split.info)
 
