@@ -53,9 +53,10 @@ import numpy as np
 
 from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES,
                      is_sample_path, own_score)
-from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
-                          count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
-                          item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
+from .data.inputs import (PIXEL_RANGES, KeptRead, check_image_arrays, check_image_paths, check_path_input,
+                          convert_items, count_images, decode_items, guess_float_range, infer_geometry,
+                          input_float_range, item_shapes, read_3d, read_nested_lists, refit, reusing_read, to_images,
+                          to_numpy)
 from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
@@ -1032,6 +1033,7 @@ class Detector:
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
                               "interruption removes)")
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
+        kept_val = None              # X_val's data-set file as the check below read it: scored after the training
         if self.threshold != "f1":
             if X_val is not None or y_val is not None:
                 _warn_val_set_unused("fit", _rule_text(self.threshold, self.contamination, self.mad_k),
@@ -1042,7 +1044,7 @@ class Detector:
         elif X_val is None or y_val is None:
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         else:
-            self._check_val_set(X_val, y_val)
+            kept_val = self._check_val_set(X_val, y_val)
         if self.run_dir is not None:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
@@ -1104,7 +1106,8 @@ class Detector:
                 write_train_scores(run_dir, model, ids, self._train_scores[other], other)
             self.decision_scores_ = scores[self.score_]
             self.n_train_ = int(len(x))
-            self._set_threshold(X_val, y_val)
+            with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
+                self._set_threshold(X_val, y_val)
             # the threshold predict uses, recorded for the run's report, which has only the run folder: fit writes
             # that folder anyway (set_threshold / set_params, which do no I/O, leave the record as fit wrote it)
             write_fit_threshold(run_dir, self.threshold_rule_, batch_mode=self._scoring[2], lam=float(self.lam),
@@ -1126,10 +1129,12 @@ class Detector:
         self._warn_if_not_grown(cfg, result, run_log)
         return self
 
-    def _check_val_set(self, X_val: Any, y_val: Any) -> None:
+    def _check_val_set(self, X_val: Any, y_val: Any) -> "KeptRead | None":
         """Refuse now what the f1 threshold's read of X_val / y_val (_set_threshold: decision_function, then the
         labels) would refuse after the long part of fit (the training) or from_run (scoring the run's training
-        images): a mistake there cost that part, and fit's run. Named as the caller's arguments ('X_val: ...')."""
+        images): a mistake there cost that part, and fit's run. Named as the caller's arguments ('X_val: ...').
+        Returns X_val's data-set file (an .npz, CIFAR-10's batches) as read whole here, for _set_threshold to score
+        within reusing_read (a second read of the whole file, otherwise); None for any other X_val."""
         check_path_input(X_val, "X_val")
         # images given as nested lists converted for these checks alone, and dropped: held through the training as
         # int64 / float64 arrays they took ~8x the memory of the images (47 MiB for 2,000 32x32x3); the read after
@@ -1152,10 +1157,12 @@ class Detector:
         check_val_labels(y, None, (n_val,) if n_val is not None else _array_counts(arrays), named, "y_val")
         # its paths: one that is not there, a folder or archive without images, a data-set file whose arrays the
         # read refuses (read whole now, seconds against the training's minutes)
-        n_read = check_image_paths(arrays, "X_val", getattr(self, "depth16", "per-image"))
+        kept: list[KeptRead] = []
+        n_read = check_image_paths(arrays, "X_val", getattr(self, "depth16", "per-image"), keep=kept)
         if n_val is None and n_read is not None:
             # (a tar archive's or CIFAR-10 batches' count, known once they are listed or read above)
             check_val_labels(y, None, (n_read,), named, "y_val")
+        return kept[0] if kept else None
 
     def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
         """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
@@ -2076,6 +2083,7 @@ class Detector:
             warn_user(f"{run_dir}: the run has settings that Detector has no parameter for, so a fit of this "
                       f"Detector or of a clone of it (sklearn.base.clone) would not train the run's model again: "
                       f"{'; '.join(kept)} (the run's -> a fit's); from_run scores the run's own networks as they are")
+        kept_val = None         # X_val's data-set file as its check read it: scored for the threshold, not read again
         if threshold != "f1" and (X_val is not None or y_val is not None):
             # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
             how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")
@@ -2086,7 +2094,7 @@ class Detector:
         elif threshold == "f1" and recorded is None:
             # what the f1 threshold's read of them would refuse, refused before the run's training images are scored
             # (minutes for a large training set; a cached score file skips that, not this)
-            det._check_val_set(X_val, y_val)
+            kept_val = det._check_val_set(X_val, y_val)
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
@@ -2109,7 +2117,8 @@ class Detector:
         if recorded is not None:
             det._use_threshold(recorded)        # fit's f1 threshold: its validation set is not in the run
         else:
-            det._set_threshold(X_val, y_val)
+            with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
+                det._set_threshold(X_val, y_val)
         return det
 
 
