@@ -4228,6 +4228,31 @@ def test_fit_reads_an_npz_x_val_once(tmp_path, monkeypatch) -> None:
     reads.clear()
     loaded = Detector.from_run(plain.run_dir_, threshold="f1", X_val=npz, y_val=y_val, device="cpu")
     assert reads == [npz] and loaded.threshold_rule_.rule == "f1"
+    # read by another rule after the training than in the check: 16-bit images in X_val, 8-bit training images (read
+    # 'global' then, 'per-image' before) are read again; 8-bit ones with 16-bit training images (stretched then) are
+    # taken and stretched as the read does. Either way the threshold is that of a read afresh
+    npz16 = tmp_path / "val16.npz"
+    np.savez(npz16, x=rng.integers(0, 65535, (10, 8, 8), dtype=np.uint16), y=np.zeros(10, int))
+    narrow = tmp_path / "narrow.npz"                     # (levels 50..150: the stretch changes them)
+    np.savez(narrow, x=rng.integers(50, 150, (10, 8, 8), dtype=np.uint8), y=np.zeros(10, int))
+    import wildgan.detector
+
+    scored = []
+    real_fit = wildgan.detector.fit_threshold
+
+    def seen(*a, **k):
+        scored.append(k["val_scores"])
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(wildgan.detector, "fit_threshold", seen)
+    for train, val, n in ((x, npz16, 2), (rng.integers(0, 65535, (20, 8, 8), dtype=np.uint16), narrow, 1)):
+        reads.clear()
+        scored.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WildganWarning)
+            d = Detector(threshold="f1", **small).fit(train, X_val=val, y_val=y_val)
+            assert reads == [val] * n
+            np.testing.assert_array_equal(scored[0], d.decision_function(str(val)))
 
     # changed during the training: read again, and the threshold is chosen on what it holds then
     def changing(self, *a, **k):
