@@ -53,9 +53,10 @@ import numpy as np
 
 from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES,
                      is_sample_path, own_score)
-from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
-                          count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
-                          item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
+from .data.inputs import (PIXEL_RANGES, KeptRead, check_image_arrays, check_image_paths, check_path_input,
+                          convert_items, count_images, decode_items, guess_float_range, infer_geometry,
+                          input_float_range, item_shapes, read_3d, read_nested_lists, refit, reusing_read, to_images,
+                          to_numpy)
 from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
@@ -459,7 +460,7 @@ def _fit_channels(split_info: dict[str, Any], channels: int) -> int | None:
     if split_info.get("detector_input") and isinstance(conv, dict) and \
             any(conv.get(k) for k in ("gray_data", "colour_data", "gray_trained")):
         return None
-    return channels
+    return None if _data_config_fit_left(split_info, "channels_from") else channels
 
 
 def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
@@ -471,7 +472,16 @@ def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
     conv = split_info.get("conversion")
     if split_info.get("detector_input") and isinstance(conv, dict) and conv.get("resolution_from") == "data":
         return None
-    return resolution
+    return None if _data_config_fit_left(split_info, "resolution_from") else resolution
+
+
+def _data_config_fit_left(split_info: dict[str, Any], key: str) -> bool:
+    """Whether a Detector.fit on a DataConfig left its resolution or channels (key 'resolution_from' or
+    'channels_from') to the data, as its split.json's detector_fit record says (written by _training_split: the
+    Detector's parameter was None). A run without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from
+    before it, or one resumed by `wildgan train --resume`, which writes the split's record afresh) says no."""
+    record = split_info.get("detector_fit")
+    return isinstance(record, dict) and record.get(key) == "data"
 
 
 def _run_without_encoder(run_dir: Any) -> bool:
@@ -596,7 +606,8 @@ class Detector:
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
         a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
-        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params).
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so does
+        Detector.load's Detector, whose run_dir names the run it was fitted in.
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -1022,6 +1033,7 @@ class Detector:
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
                               "interruption removes)")
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
+        kept_val = None              # X_val's data-set file as the check below read it: scored after the training
         if self.threshold != "f1":
             if X_val is not None or y_val is not None:
                 _warn_val_set_unused("fit", _rule_text(self.threshold, self.contamination, self.mad_k),
@@ -1032,7 +1044,7 @@ class Detector:
         elif X_val is None or y_val is None:
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         else:
-            self._check_val_set(X_val, y_val)
+            kept_val = self._check_val_set(X_val, y_val)
         if self.run_dir is not None:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
@@ -1094,7 +1106,8 @@ class Detector:
                 write_train_scores(run_dir, model, ids, self._train_scores[other], other)
             self.decision_scores_ = scores[self.score_]
             self.n_train_ = int(len(x))
-            self._set_threshold(X_val, y_val)
+            with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
+                self._set_threshold(X_val, y_val)
             # the threshold predict uses, recorded for the run's report, which has only the run folder: fit writes
             # that folder anyway (set_threshold / set_params, which do no I/O, leave the record as fit wrote it)
             write_fit_threshold(run_dir, self.threshold_rule_, batch_mode=self._scoring[2], lam=float(self.lam),
@@ -1116,10 +1129,12 @@ class Detector:
         self._warn_if_not_grown(cfg, result, run_log)
         return self
 
-    def _check_val_set(self, X_val: Any, y_val: Any) -> None:
+    def _check_val_set(self, X_val: Any, y_val: Any) -> "KeptRead | None":
         """Refuse now what the f1 threshold's read of X_val / y_val (_set_threshold: decision_function, then the
         labels) would refuse after the long part of fit (the training) or from_run (scoring the run's training
-        images): a mistake there cost that part, and fit's run. Named as the caller's arguments ('X_val: ...')."""
+        images): a mistake there cost that part, and fit's run. Named as the caller's arguments ('X_val: ...').
+        Returns X_val's data-set file (an .npz, CIFAR-10's batches) as read whole here, for _set_threshold to score
+        within reusing_read (a second read of the whole file, otherwise); None for any other X_val."""
         check_path_input(X_val, "X_val")
         # images given as nested lists converted for these checks alone, and dropped: held through the training as
         # int64 / float64 arrays they took ~8x the memory of the images (47 MiB for 2,000 32x32x3); the read after
@@ -1142,10 +1157,12 @@ class Detector:
         check_val_labels(y, None, (n_val,) if n_val is not None else _array_counts(arrays), named, "y_val")
         # its paths: one that is not there, a folder or archive without images, a data-set file whose arrays the
         # read refuses (read whole now, seconds against the training's minutes)
-        n_read = check_image_paths(arrays, "X_val", getattr(self, "depth16", "per-image"))
+        kept: list[KeptRead] = []
+        n_read = check_image_paths(arrays, "X_val", getattr(self, "depth16", "per-image"), keep=kept)
         if n_val is None and n_read is not None:
             # (a tar archive's or CIFAR-10 batches' count, known once they are listed or read above)
             check_val_labels(y, None, (n_read,), named, "y_val")
+        return kept[0] if kept else None
 
     def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
         """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
@@ -1158,6 +1175,13 @@ class Detector:
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
                            resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
         split = build_split(data_cfg)
+        # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
+        # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,
+        # _fit_channels), as the image path's record gives them. Not the conversion's channels_from, which is the
+        # DataConfig's (a count the protocol fixes is 'chosen' there), nor detector_input, which would make the run
+        # a pile of fit's images to every reader of split.json
+        split.info["detector_fit"] = {"resolution_from": "data" if self.resolution is None else "chosen",
+                                      "channels_from": "data" if self.channels is None else "chosen"}
         data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
         return split, data_cfg, conversion_opts(split.info)
 
@@ -1275,11 +1299,13 @@ class Detector:
         inherited = getattr(self, "_inherited_run", None)
         if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
                 _holds_a_run(run_dir):
-            # a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir without its caller choosing it: its
-            # fit replaced the run it was cloned from in place, without a word once that Detector was gone. (Not
+            # a clone (sklearn.base.clone, or from_run's or Detector.load's Detector) keeps run_dir without its caller
+            # choosing it: its fit replaced the run it came from in place, without a word once that Detector was gone
+            # (or, loaded, in a later session). (Not
             # fit(resume=True): that continues the run, replacing nothing)
-            how = ("was loaded from it by Detector.from_run" if inherited[1] == "from_run" else
-                   "was cloned (sklearn.base.clone) from a Detector that held it")
+            how = {"from_run": "was loaded from it by Detector.from_run",
+                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)"}.get(
+                inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
             warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
@@ -1944,6 +1970,12 @@ class Detector:
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
         rd = meta.get("run_dir")
         det.run_dir_ = Path(rd) if rd and rd != "None" and (Path(rd) / "config.json").is_file() else None
+        if det.run_dir_ is not None and det.run_dir is not None and \
+                os.path.abspath(det.run_dir) == os.path.abspath(det.run_dir_):
+            # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
+            # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
+            # in silence, also left the saved file's run_dir naming a run of other networks
+            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
@@ -2051,6 +2083,7 @@ class Detector:
             warn_user(f"{run_dir}: the run has settings that Detector has no parameter for, so a fit of this "
                       f"Detector or of a clone of it (sklearn.base.clone) would not train the run's model again: "
                       f"{'; '.join(kept)} (the run's -> a fit's); from_run scores the run's own networks as they are")
+        kept_val = None         # X_val's data-set file as its check read it: scored for the threshold, not read again
         if threshold != "f1" and (X_val is not None or y_val is not None):
             # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
             how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")
@@ -2061,7 +2094,7 @@ class Detector:
         elif threshold == "f1" and recorded is None:
             # what the f1 threshold's read of them would refuse, refused before the run's training images are scored
             # (minutes for a large training set; a cached score file skips that, not this)
-            det._check_val_set(X_val, y_val)
+            kept_val = det._check_val_set(X_val, y_val)
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
@@ -2084,7 +2117,8 @@ class Detector:
         if recorded is not None:
             det._use_threshold(recorded)        # fit's f1 threshold: its validation set is not in the run
         else:
-            det._set_threshold(X_val, y_val)
+            with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
+                det._set_threshold(X_val, y_val)
         return det
 
 

@@ -4192,3 +4192,77 @@ def test_fit_of_an_npz_names_its_unread_array_once(tmp_path, one_thread) -> None
         assert told[0].startswith(f"{tmp_path / name}.npz: array photo is not read and ignored"), told
         assert ("read as unlabelled images" in told[0]) == (name == "damaged"), told
         assert [m.filename for m in w if m.category is UnreadArraysWarning] == [__file__], name   # (the user's line)
+
+
+def test_fit_reads_an_npz_x_val_once(tmp_path, monkeypatch) -> None:
+    """fit(X, threshold='f1', X_val='val.npz') read the file whole twice: in the check before training (its count,
+    its arrays' layout and pixels) and again to score it for the threshold. What the check read is kept and scored,
+    unless the file changed since (read again, and its new pixels scored)."""
+    import wildgan.data.inputs as inputs
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    npz = tmp_path / "val.npz"
+    np.savez(npz, x=rng.integers(0, 255, (10, 8, 8), dtype=np.uint8), y=np.zeros(10, int))
+    y_val = np.r_[np.zeros(6), np.ones(4)].astype(int)
+    reads = []
+    real = inputs.load_dataset
+
+    def counted(path, *a, **k):
+        reads.append(Path(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(inputs, "load_dataset", counted)
+    small = dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)          # (networks not grown: a fit this short ends at 4x4)
+        once = Detector(threshold="f1", **small).fit(x, X_val=npz, y_val=y_val)
+    assert reads == [npz]
+    # the same threshold as a threshold chosen on the file read afresh
+    reads.clear()
+    assert once.set_threshold("f1", X_val=npz, y_val=y_val).threshold_ == once.threshold_ and reads == [npz]
+    # from_run's f1 threshold: checked before the run's training images are scored, scored after: one read too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        plain = Detector(**small).fit(x)
+    reads.clear()
+    loaded = Detector.from_run(plain.run_dir_, threshold="f1", X_val=npz, y_val=y_val, device="cpu")
+    assert reads == [npz] and loaded.threshold_rule_.rule == "f1"
+    # read by another rule after the training than in the check: 16-bit images in X_val, 8-bit training images (read
+    # 'global' then, 'per-image' before) are read again; 8-bit ones with 16-bit training images (stretched then) are
+    # taken and stretched as the read does. Either way the threshold is that of a read afresh
+    npz16 = tmp_path / "val16.npz"
+    np.savez(npz16, x=rng.integers(0, 65535, (10, 8, 8), dtype=np.uint16), y=np.zeros(10, int))
+    narrow = tmp_path / "narrow.npz"                     # (levels 50..150: the stretch changes them)
+    np.savez(narrow, x=rng.integers(50, 150, (10, 8, 8), dtype=np.uint8), y=np.zeros(10, int))
+    import wildgan.detector
+
+    scored = []
+    real_fit = wildgan.detector.fit_threshold
+
+    def seen(*a, **k):
+        scored.append(k["val_scores"])
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(wildgan.detector, "fit_threshold", seen)
+    for train, val, n in ((x, npz16, 2), (rng.integers(0, 65535, (20, 8, 8), dtype=np.uint16), narrow, 1)):
+        reads.clear()
+        scored.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WildganWarning)
+            d = Detector(threshold="f1", **small).fit(train, X_val=val, y_val=y_val)
+            assert reads == [val] * n
+            np.testing.assert_array_equal(scored[0], d.decision_function(str(val)))
+
+    # changed during the training: read again, and the threshold is chosen on what it holds then
+    def changing(self, *a, **k):
+        np.savez(npz, x=np.zeros((10, 8, 8), np.uint8), y=np.zeros(10, int))
+        return real_set(self, *a, **k)
+
+    real_set = Detector._set_threshold
+    monkeypatch.setattr(Detector, "_set_threshold", changing)
+    reads.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        Detector(threshold="f1", **small).fit(x, X_val=npz, y_val=y_val)
+    assert reads == [npz, npz]

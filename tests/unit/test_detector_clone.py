@@ -316,3 +316,64 @@ def test_a_clone_that_fits_into_the_run_dir_it_inherited_says_it_replaces_the_ru
     alive = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
     said = _replaced_said(clone(alive), x, run)
     assert len(said) == 1 and "another live Detector" in said[0], said
+
+
+def test_a_loaded_detector_that_fits_into_the_run_it_was_fitted_in_says_it_replaces_the_run(tmp_path: Path) -> None:
+    # Detector.load gives the saved run_dir back: in a later session (the Detector saved gone) its fit replaced the
+    # run it was fitted in without a word, leaving the saved file's run_dir naming a run of other networks
+    import gc
+
+    from sklearn.base import clone
+
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    saved = first.save(tmp_path / "model")
+    del first
+    gc.collect()
+    loaded = Detector.load(saved, device="cpu")
+    said = _replaced_said(loaded, x, run)
+    assert len(said) == 1 and "Detector.load" in said[0], said
+    assert _replaced_said(loaded, x, run) == []                 # its own run now
+    # a clone of it inherits it as any clone; a run_dir set on it says the replacement is meant
+    del loaded
+    gc.collect()
+    assert len(_replaced_said(clone(Detector.load(saved, device="cpu")), x, run)) == 1
+    gc.collect()
+    assert _replaced_said(Detector.load(saved, device="cpu").set_params(run_dir=str(run)), x, run) == []
+    gc.collect()
+    # saved without a run folder (a temporary one), or loaded where it is gone: nothing to replace, nothing said
+    other = _fit_quietly(Detector(**FIT), x).save(tmp_path / "temp")
+    assert getattr(Detector.load(other, device="cpu"), "_inherited_run", None) is None
+
+
+def test_from_run_of_a_fit_on_a_data_config_leaves_resolution_and_channels_to_the_data_where_the_fit_did(
+        tmp_path: Path) -> None:
+    # a DataConfig leaves the resolution and channels to its data (None: the protocol's default, from the images);
+    # from_run gave the networks' as parameters all the same, so a clone's fit on other data converted it to them
+    from sklearn.base import clone
+
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    for name, side in (("small", 8), ("large", 16)):
+        np.savez(tmp_path / f"{name}.npz", x=rng.integers(0, 255, (40, side, side), dtype=np.uint8),
+                 y=np.repeat([0, 1], 20))
+    spec = {"dataset": "npz", "normal": ("0",)}
+    left = {**FIT, "resolution": None}
+    first = _fit_quietly(Detector(run_dir=str(tmp_path / "first"), **left),
+                         DataConfig(data=str(tmp_path / "small.npz"), **spec))
+    assert first.resolution_ == 8 and first.channels_ == 1
+    det = Detector.from_run(tmp_path / "first", device="cpu")
+    assert (det.get_params()["resolution"], det.get_params()["channels"]) == (None, None)
+    twin = _fit_quietly(clone(det).set_params(run_dir=str(tmp_path / "twin")),
+                        DataConfig(data=str(tmp_path / "large.npz"), **spec))
+    assert twin.resolution_ == 16
+    # given to the Detector: kept, and a clone's fit converts other data to them, as the fit would
+    _fit_quietly(Detector(run_dir=str(tmp_path / "given"), **{**left, "resolution": 8, "channels": 1}),
+                 DataConfig(data=str(tmp_path / "small.npz"), **spec))
+    given = Detector.from_run(tmp_path / "given", device="cpu")
+    assert (given.get_params()["resolution"], given.get_params()["channels"]) == (8, 1)

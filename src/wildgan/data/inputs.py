@@ -38,9 +38,13 @@ convert_items -> [N, R, R, C]; to_images does all three); count_images (a count 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import itertools
 import sys
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -231,7 +235,68 @@ def check_image_arrays(X: Any, what: str) -> None:
             raise DataError(f"{name}: image values contain NaN or inf")
 
 
-def check_image_paths(X: Any, what: str, depth16: str = "per-image") -> int | None:
+@dataclass
+class KeptRead:
+    """A data-set file (an .npz, CIFAR-10's batches) that check_image_paths read whole, kept for the read that scores
+    it later (Detector.fit's X_val: checked before the training, scored for the f1 threshold after it), which takes
+    it from here (reusing_read) instead of reading the file a second time. `stamp` (size, mtime, inode) tells a file
+    changed since from it: that one is read again."""
+
+    path: str                      # resolved
+    stamp: tuple[int, int, int]
+    depth16: str                   # the rule it was read by
+    x: Any
+    ids: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)     # its decode statistics, for the later read's warnings
+
+
+# the KeptRead that _read_dataset_file takes instead of reading its file, within reusing_read
+_REUSED: contextvars.ContextVar[KeptRead | None] = contextvars.ContextVar("wildgan_kept_read", default=None)
+
+
+def _file_stamp(p: Path) -> tuple[int, int, int]:
+    st = p.stat()
+    return int(st.st_size), int(st.st_mtime_ns), int(st.st_ino)
+
+
+@contextlib.contextmanager
+def reusing_read(kept: KeptRead | None) -> Iterator[None]:
+    """Within it, a read of kept's file (decode_items, to_images) takes kept's images where they are what that read
+    would give: the same file, unchanged, read by a depth16 rule that reads it the same (_reused_read)."""
+    token = _REUSED.set(kept)
+    try:
+        yield
+    finally:
+        _REUSED.reset(token)
+
+
+def _reused_read(p: Path, depth16: str, stats: dict[str, Any] | None) -> tuple[Any, list[str]] | None:
+    """_read_dataset_file's (images, ids) of p from the KeptRead of reusing_read, or None where there is none for
+    it. The depth16 rule only decides the pixels of images read through it (counted n16): without any, another rule
+    reads the file the same, but for PER_IMAGE_8BIT's stretch of 8-bit images (a run trained on 16-bit images),
+    applied here as _read_dataset_file applies it. skip_bad does not matter: the kept read left nothing out."""
+    kept = _REUSED.get()
+    if kept is None:
+        return None
+    try:
+        if str(p.resolve()) != kept.path or _file_stamp(p) != kept.stamp:
+            return None
+    except OSError:
+        return None
+    n8, n16 = kept.stats.get("n8"), kept.stats.get("n16")
+    if n16 and base_depth16(depth16) != base_depth16(kept.depth16) or \
+            kept.depth16 == PER_IMAGE_8BIT and depth16 != PER_IMAGE_8BIT and n8:
+        return None
+    x = kept.x
+    if depth16 == PER_IMAGE_8BIT and kept.depth16 != PER_IMAGE_8BIT and n8:
+        x = stretch_8bit(x, depth16, str(p))
+    if stats is not None:
+        merge_stats(stats, copy.deepcopy(kept.stats))
+    return x, list(kept.ids)
+
+
+def check_image_paths(X: Any, what: str, depth16: str = "per-image", keep: list[KeptRead] | None = None
+                      ) -> int | None:
     """Refuse now, by the argument's name, what decode_items would refuse in X's paths (X itself, or the paths in a
     list) when it reads them: a path that is not there, a folder without images (list_image_files' refusals, no image
     decoded), a tar archive of image files without images (unpacked and listed: unpack_cached keeps the unpack, which
@@ -241,7 +306,8 @@ def check_image_paths(X: Any, what: str, depth16: str = "per-image") -> int | No
     decode_items reads only after it (the training lost). The check is that of Detector.decision_function's read,
     which leaves no unreadable file out (skip_bad=False) whatever the Detector's skip_bad. Errors are decode_items'
     own, after `what`: '<what>: <file>:x: image array must have ...'. Returns the number of images that read gives a
-    data-set file given alone (known once it is read or listed here), else None."""
+    data-set file given alone (known once it is read or listed here), else None. keep: a list that gets the read of
+    a data-set file of arrays (KeptRead), for the caller's later read of it to take (reusing_read)."""
     try:
         if isinstance(X, (str, Path)):
             if is_dataset_file(X):
@@ -250,8 +316,16 @@ def check_image_paths(X: Any, what: str, depth16: str = "per-image") -> int | No
                     root = image_tar_tree(Path(X))
                     with named_in_archive(root, Path(X)):
                         return len(list_image_files([root]))
-                # (read, checked and dropped: held through the training it would double the memory X_val needs)
-                return len(_read_dataset_file(Path(X), depth16, skip_bad=False, stats={})[1])
+                p = Path(X)
+                stamp = _file_stamp(p)          # (before the read: a file changed while it is read is read again)
+                stats: dict[str, Any] = {}
+                x, ids = _read_dataset_file(p, depth16, skip_bad=False, stats=stats)
+                if keep is not None and p.is_file():
+                    # kept for the caller's read after the training (Detector.fit's X_val: a validation set, held
+                    # as uint8 at its own size), which read the whole file a second time. (Not a folder of CIFAR-10
+                    # batches: its stamp would not tell a batch edited in place)
+                    keep.append(KeptRead(str(p.resolve()), stamp, depth16, x, ids, stats))
+                return len(ids)
             list_image_files([Path(X)])
         elif isinstance(X, (list, tuple)):
             for it in X:
@@ -380,7 +454,11 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
                        ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
-    own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
+    own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole, or
+    taken from an earlier read of the file kept for this one (reusing_read)."""
+    reused = _reused_read(p, depth16, stats)
+    if reused is not None:
+        return reused
     if detect_format(p) == "folder-tar":
         root = image_tar_tree(p)
         with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
