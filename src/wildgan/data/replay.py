@@ -122,10 +122,11 @@ def fit_record(config: Path, files: ReplayFiles | None = None) -> dict[str, Any]
     run (detector_input); for a config file with no split.json beside it (a config.yaml copied out of its run
     folder), the record of the same that its comment header keeps (config_yaml_record). None otherwise: a `wildgan
     train` run, a DataConfig fit (trained by a protocol), a copy without a header (an older wildgan's, or a JSON
-    file), or an unreadable record (the commands that read it say what is wrong)."""
+    file), or an unreadable record (the commands that read it say what is wrong). A config.yaml copied into another
+    run's folder is read by its own header, not by that folder's split.json (_split_json_is_its_runs)."""
     files = _files(config, files)
     try:
-        if (config.parent / "split.json").is_file():
+        if _split_json_is_its_runs(files):
             info = files.split_json()
         else:
             # (the header records detector_input as split.json does: without it, a copy of an earlier fit's 'auto'
@@ -185,6 +186,25 @@ def in_run_order(config: Path, split: AnomalySplit, *, files: ReplayFiles | None
     return split if found is None else follow_train_order(split, found[1])
 
 
+def _split_json_is_its_runs(files: ReplayFiles) -> bool:
+    """Whether the split.json beside a config file is the record of the file's own run: there is one, and the file's
+    comment header (where it has one) names no run elsewhere. A config.yaml copied into another run's folder is its
+    own run's config, not the folder's: compared with the split.json beside it, a replay of its own run's images was
+    warned of as changed data, and one on changed data could pass as the folder's run; and fit_record, asked apart,
+    took that folder's record for the file's, so a copy of a Detector.fit's config on images in memory put in a
+    `wildgan train` run's folder trained on the default data without a word. One rule for both (_training_record,
+    fit_record). A file that does not read has no header to name another run: the split.json beside it is its run's
+    (a resume's damaged config.yaml is said by the reading of it, not by another record here)."""
+    config = files.config
+    if not (config.parent / "split.json").is_file():
+        return False
+    try:
+        header = files.file().record
+    except _UNREADABLE:
+        return True
+    return header is None or header[0] is None or Path(header[0]).resolve() == config.parent.resolve()
+
+
 def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | None:
     """(the run, its record of the images it trained on, where that record is, the data settings it trained with:
     _run_data_settings) for a run's config file: its split.json beside it, or the comment header of a config.yaml
@@ -195,12 +215,7 @@ def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | 
     config = files.config
     recorded_path = config.parent / "split.json"
     header = files.file().record
-    # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
-    # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
-    # changed data, and one on changed data could pass as the folder's run
-    elsewhere = header is not None and header[0] is not None and \
-        Path(header[0]).resolve() != config.parent.resolve()
-    if recorded_path.is_file() and not elsewhere:
+    if _split_json_is_its_runs(files):
         recorded = files.split_json()
         run_json = config.parent / "config.json"
         # (the run's own config.json replayed: the file read already, not read again, where a version saved

@@ -1,0 +1,64 @@
+"""What a run's saved record says, read as it is: a config.yaml copied into another run's folder is read by its own
+header (fit_record as the replay's other checks), a hand-edited config.json's normal classes of the wrong type are
+refused naming the file, and a resume whose run was rewritten between its reading and its lock is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
+from wildgan.errors import ConfigError
+
+
+def _run_config(tmp_path: Path, name: str, trained_on: dict) -> Path:
+    """A run folder holding only the config.json and config.yaml wildgan writes (its header records `trained_on`)."""
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / name
+    run.mkdir()
+    write_run_config(cfg, run, trained_on=trained_on)
+    return run
+
+
+FIT_IN_MEMORY = {"detector_input": True, "source": "in-memory ndarray", "protocol": "detector", "n_train": 20}
+TRAIN_RUN = {"protocol": "mnist", "source": "/data/mnist", "n_train": 20}
+
+
+def test_a_config_yaml_copied_into_another_run_s_folder_is_read_by_its_own_header(tmp_path, capsys,
+                                                                                    monkeypatch) -> None:
+    # fit_record took the split.json beside the file for the file's record, where _training_record (the replay's
+    # other checks) read the header that names the file's own run elsewhere: a Detector.fit's config on images in
+    # memory, put in a `wildgan train` run's folder, was replayed on the default data without a word
+    from wildgan.cli import main
+    from wildgan.config import run_config_file
+    from wildgan.data.replay import fit_record, refuse_in_memory_replay
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    memory = _run_config(tmp_path, "memory", FIT_IN_MEMORY)
+    other = _run_config(tmp_path, "other", TRAIN_RUN)
+    (other / "split.json").write_text(json.dumps(TRAIN_RUN))
+    copy = other / "fit.yaml"
+    shutil.copy(memory / "config.yaml", copy)
+    assert fit_record(copy) == {**FIT_IN_MEMORY, "data_settings": json.loads((memory / "config.json").read_text())[
+        "data"]}
+    with pytest.raises(ConfigError, match="trained by Detector.fit on images given in memory") as e:
+        refuse_in_memory_replay(copy, run_config_file(copy), DataConfig())
+    assert e.value.file == str(copy)
+    capsys.readouterr()
+    assert main(["train", "--config", str(copy), "--out", str(tmp_path / "again"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{copy}: the run was trained by Detector.fit on images given in memory (in-memory ndarray)" in err, err
+
+    # and the other way: a `wildgan train` run's config put in a fit's folder is no fit's
+    (memory / "split.json").write_text(json.dumps(FIT_IN_MEMORY))
+    shutil.copy(other / "config.yaml", memory / "train.yaml")
+    assert fit_record(memory / "train.yaml") is None
+    # the folder's own config (its header names that folder) and one without a header still read split.json
+    assert fit_record(memory / "config.yaml") == FIT_IN_MEMORY
+    bare = memory / "bare.yaml"
+    bare.write_text("".join(line + "\n" for line in (memory / "config.yaml").read_text().splitlines()
+                            if not line.startswith("#")))
+    assert fit_record(bare) == FIT_IN_MEMORY
