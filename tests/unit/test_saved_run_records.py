@@ -62,3 +62,40 @@ def test_a_config_yaml_copied_into_another_run_s_folder_is_read_by_its_own_heade
     bare.write_text("".join(line + "\n" for line in (memory / "config.yaml").read_text().splitlines()
                             if not line.startswith("#")))
     assert fit_record(bare) == FIT_IN_MEMORY
+
+
+@pytest.mark.parametrize("field, value", [("normal", {"a": 1}), ("normal", 2.5), ("normal", True),
+                                          ("normal", [{"a": 1}]), ("exclude_classes", {"a": 1}),
+                                          ("exclude_classes", [0, 1.5])])
+def test_a_run_s_config_json_with_normal_classes_of_the_wrong_type_is_refused_naming_it(
+        tmp_path, capsys, field, value) -> None:
+    # a hand-edited `"normal": {"a": 1}` was read with no refusal and stayed a mapping (a list of mappings became
+    # their text, a number stayed a number): no class is named so, and the run's commands failed far from the file
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+
+    run = _run_config(tmp_path, "run", TRAIN_RUN)
+    d = json.loads((run / "config.json").read_text())
+    d["data"][field] = value
+    (run / "config.json").write_text(json.dumps(d))
+    want = f"{run / 'config.json'}: data.{field} must be a class name or a whole-number label, or a list of them, got "
+    with pytest.raises(ConfigError) as e:
+        read_run_config(run)
+    assert str(e.value).startswith(want) and e.value.file == str(run / "config.json"), e.value
+    assert e.value.setting == f"data.{field}" and e.value.value == value
+    capsys.readouterr()
+    assert main(["score", str(run), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"wildgan: error: {want}" in err, err
+
+
+@pytest.mark.parametrize("value, read", [("cat,dog", ("cat", "dog")), (3, ("3",)), ([0, "b"], ("0", "b")),
+                                         ([], ()), (None, None)])
+def test_normal_classes_of_the_types_a_run_config_writes_still_read(tmp_path, value, read) -> None:
+    from wildgan.config import read_run_config
+
+    run = _run_config(tmp_path, "run", TRAIN_RUN)
+    d = json.loads((run / "config.json").read_text())
+    d["data"]["normal"] = value
+    (run / "config.json").write_text(json.dumps(d))
+    assert read_run_config(run).data.normal == read
