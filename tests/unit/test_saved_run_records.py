@@ -99,3 +99,91 @@ def test_normal_classes_of_the_types_a_run_config_writes_still_read(tmp_path, va
     d["data"]["normal"] = value
     (run / "config.json").write_text(json.dumps(d))
     assert read_run_config(run).data.normal == read
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A finished tiny run (a few seconds), copied by each test that resumes it."""
+    import numpy as np
+
+    from wildgan.cli import main
+
+    where = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    npz = where / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = where / "run"
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    return run
+
+
+def _rewritten_under(monkeypatch, run: Path, name: str) -> None:
+    """Make run_lock save run/NAME again (as a resume that finished meanwhile does: a new file renamed over it, its
+    text the same) just before the lock is taken, after the resume has read the run."""
+    from contextlib import contextmanager
+
+    import wildgan.training.run as run_mod
+    from wildgan.fileio import atomic_write_text
+
+    real = run_mod.run_lock
+
+    @contextmanager
+    def rewritten_first(run_dir):
+        atomic_write_text(run / name, (run / name).read_text())
+        with real(run_dir):
+            yield
+
+    monkeypatch.setattr(run_mod, "run_lock", rewritten_first)
+
+
+def _state(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()
+            and p.name != "log.txt"}
+
+
+def test_a_resume_whose_run_was_rewritten_before_its_lock_is_refused(trained_run, tmp_path, monkeypatch) -> None:
+    # since the run's files are read once a resume, they are read before the lock (and before the data is
+    # decoded); a process that wrote the run in between left this resume going on by the record of before
+    from dataclasses import replace
+
+    from wildgan.config import read_run_config
+    from wildgan.training.run import train_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    cfg = read_run_config(run)
+    cfg = replace(cfg, train=replace(cfg.train, total_kimg=0.07))
+    _rewritten_under(monkeypatch, run, "config.json")
+    before = _state(run)
+    with pytest.raises(ConfigError) as e:
+        train_run(cfg, run, resume=True, progress=False, log=lambda m: None, warn_not_grown=False)
+    assert str(e.value).startswith(f"{run / 'config.json'}: rewritten since this resume read it, before it took the "
+                                   f"run's lock") and e.value.file == str(run / "config.json"), e.value
+    assert _state(run) == before                  # (nothing written: the files as the other process left them)
+    # split.json, which train_run first reads under the lock, is read as it is then: the resume goes on
+    monkeypatch.undo()
+    _rewritten_under(monkeypatch, run, "split.json")
+    train_run(cfg, run, resume=True, progress=False, log=lambda m: None, warn_not_grown=False)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config.json", "split.json"])
+def test_the_command_line_s_resume_of_a_run_rewritten_before_its_lock_is_refused(trained_run, tmp_path,
+                                                                                 monkeypatch, capsys, name) -> None:
+    # (`train --resume` reads all three before the lock: its settings from config.yaml, its checks of them)
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    _rewritten_under(monkeypatch, run, name)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.07", "--no-progress",
+                 "--no-train-scores"]) == 2
+    err = capsys.readouterr().err
+    assert f"wildgan: error: {run / name}: rewritten since this resume read it" in err, err
+    # and left alone, the same resume goes on
+    monkeypatch.undo()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.07", "--no-progress",
+                 "--no-train-scores"]) == 0, capsys.readouterr().err

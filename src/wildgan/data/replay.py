@@ -58,10 +58,30 @@ class ReplayFiles:
         self._split: Any = None          # (split.json's contents, or the error reading it; None: not read yet)
         self._run_json: Any = None       # ((config.json beside it, read), or the error; None: not read yet)
         self._training: Any = None       # ((the file's RunConfig, _training_record's), or the error; None: not yet)
+        # each file read here, as it was just before it was read (_stamp): what changed_since_read compares
+        self._stamps: dict[Path, tuple[int, int, int] | None] = {}
+
+    def _stamped(self, path: Path) -> None:
+        """Note `path` as it is now, before it is read (once: the first read's is the one the checks used). Taken
+        before, not after: a file saved between the two is then seen as changed, never a new one as the one read."""
+        self._stamps.setdefault(path, _stamp(path))
+
+    def changed_since_read(self) -> Path | None:
+        """The first file read here (the config file where read here, config.json, split.json) that is not now as it
+        was when read: rewritten, replaced, made or removed since; None where each is as read. `train --resume`
+        reads them before it takes the run's lock (and before the data is decoded): a resume of the same run that
+        ran and finished in between rewrote config.json and split.json, and this one went on with the record of
+        before (training.run asks this under the lock). A file given to the constructor already read is not known
+        here."""
+        for path, stamp in self._stamps.items():
+            if _stamp(path) != stamp:
+                return path
+        return None
 
     def file(self) -> ConfigFile:
         """The config file read (ConfigError where it cannot be)."""
         if self._file is None:
+            self._stamped(self.config)
             self._file = self._read(self.config)
         return self._file
 
@@ -72,6 +92,8 @@ class ReplayFiles:
         if self._run_json is None:
             try:
                 same = path.is_file() and self.config.is_file() and path.samefile(self.config)
+                if not same:
+                    self._stamped(path)
                 self._run_json = (self.file() if same else self._read(path),)
             except (ConfigError, OSError) as e:
                 self._run_json = e
@@ -83,6 +105,7 @@ class ReplayFiles:
         """The contents of split.json beside the config file; what reading it raised (OSError where there is none,
         ValueError where it is damaged) is raised again at each call, not read again."""
         if self._split is None:
+            self._stamped(self.config.parent / "split.json")
             try:
                 self._split = (json.loads((self.config.parent / "split.json").read_text(encoding="utf-8")),)
             except (OSError, ValueError) as e:
@@ -110,6 +133,17 @@ class ReplayFiles:
         if isinstance(self._training, BaseException):
             raise self._training
         return self._training
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file saved again from the one read, without reading it: (mtime_ns, size, inode); None where there
+    is none. The inode catches wildgan's own saves (a new file renamed over the old: fileio.atomic_write_text) where
+    the clock's step is too coarse for the time to differ and the size is the same."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _files(config: Path, files: ReplayFiles | None) -> ReplayFiles:
