@@ -447,6 +447,11 @@ def square_name(square: Any, given: str | None = None, warn: Callable[[str], Non
     return SQUARE_OLD_NAMES[square]
 
 
+def _is_class_label(v: Any) -> bool:
+    """Whether v names a class by its integer label (3, numpy's int64; not true or false, which name none)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images to train and test on. See wildgan.data.build_split."""
@@ -482,12 +487,20 @@ class DataConfig:
     def __post_init__(self) -> None:
         for name in ("normal", "exclude_classes"):
             v = getattr(self, name)
-            if isinstance(v, (str, int)) and not isinstance(v, bool):
+            if isinstance(v, str) or _is_class_label(v):
                 # normal="automobile" (or "cat,dog", or 3) would otherwise be read letter by letter: one name (a
                 # comma-separated list, as on the command line), the way a user means it
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
-            elif isinstance(v, (list, tuple)):
+            elif isinstance(v, (list, tuple)) and all(isinstance(c, str) or _is_class_label(c) for c in v):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
+            elif v is not None:
+                # a hand-edited config.json's `"normal": {"a": 1}` (or 2.5, true, a list of mappings) was kept as it
+                # was, or read as the text of a mapping: no class is named so, and the run's commands failed far
+                # from the file, or chose no class at all. (null is left as it was read: the protocol's default)
+                # (a file's list, which from_dict made a tuple, said as the file has it)
+                said = list(v) if isinstance(v, tuple) and _FILE_VALUES.get() else v
+                raise _refused(f"data.{name}", "must be a class name or a whole-number label, or a list of them",
+                               said)
         _check_numbers(self, {"seed": "seed"}, "data.")
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)

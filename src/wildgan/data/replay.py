@@ -58,10 +58,30 @@ class ReplayFiles:
         self._split: Any = None          # (split.json's contents, or the error reading it; None: not read yet)
         self._run_json: Any = None       # ((config.json beside it, read), or the error; None: not read yet)
         self._training: Any = None       # ((the file's RunConfig, _training_record's), or the error; None: not yet)
+        # each file read here, as it was just before it was read (_stamp): what changed_since_read compares
+        self._stamps: dict[Path, tuple[int, int, int] | None] = {}
+
+    def _stamped(self, path: Path) -> None:
+        """Note `path` as it is now, before it is read (once: the first read's is the one the checks used). Taken
+        before, not after: a file saved between the two is then seen as changed, never a new one as the one read."""
+        self._stamps.setdefault(path, _stamp(path))
+
+    def changed_since_read(self) -> Path | None:
+        """The first file read here (the config file where read here, config.json, split.json) that is not now as it
+        was when read: rewritten, replaced, made or removed since; None where each is as read. `train --resume`
+        reads them before it takes the run's lock (and before the data is decoded): a resume of the same run that
+        ran and finished in between rewrote config.json and split.json, and this one went on with the record of
+        before (training.run asks this under the lock). A file given to the constructor already read is not known
+        here."""
+        for path, stamp in self._stamps.items():
+            if _stamp(path) != stamp:
+                return path
+        return None
 
     def file(self) -> ConfigFile:
         """The config file read (ConfigError where it cannot be)."""
         if self._file is None:
+            self._stamped(self.config)
             self._file = self._read(self.config)
         return self._file
 
@@ -72,6 +92,8 @@ class ReplayFiles:
         if self._run_json is None:
             try:
                 same = path.is_file() and self.config.is_file() and path.samefile(self.config)
+                if not same:
+                    self._stamped(path)
                 self._run_json = (self.file() if same else self._read(path),)
             except (ConfigError, OSError) as e:
                 self._run_json = e
@@ -83,6 +105,7 @@ class ReplayFiles:
         """The contents of split.json beside the config file; what reading it raised (OSError where there is none,
         ValueError where it is damaged) is raised again at each call, not read again."""
         if self._split is None:
+            self._stamped(self.config.parent / "split.json")
             try:
                 self._split = (json.loads((self.config.parent / "split.json").read_text(encoding="utf-8")),)
             except (OSError, ValueError) as e:
@@ -112,6 +135,17 @@ class ReplayFiles:
         return self._training
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file saved again from the one read, without reading it: (mtime_ns, size, inode); None where there
+    is none. The inode catches wildgan's own saves (a new file renamed over the old: fileio.atomic_write_text) where
+    the clock's step is too coarse for the time to differ and the size is the same."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 def _files(config: Path, files: ReplayFiles | None) -> ReplayFiles:
     """`files`, or a ReplayFiles of `config` where the caller gave none (read by this check alone)."""
     return ReplayFiles(config) if files is None else files
@@ -122,10 +156,11 @@ def fit_record(config: Path, files: ReplayFiles | None = None) -> dict[str, Any]
     run (detector_input); for a config file with no split.json beside it (a config.yaml copied out of its run
     folder), the record of the same that its comment header keeps (config_yaml_record). None otherwise: a `wildgan
     train` run, a DataConfig fit (trained by a protocol), a copy without a header (an older wildgan's, or a JSON
-    file), or an unreadable record (the commands that read it say what is wrong)."""
+    file), or an unreadable record (the commands that read it say what is wrong). A config.yaml copied into another
+    run's folder is read by its own header, not by that folder's split.json (_split_json_is_its_runs)."""
     files = _files(config, files)
     try:
-        if (config.parent / "split.json").is_file():
+        if _split_json_is_its_runs(files):
             info = files.split_json()
         else:
             # (the header records detector_input as split.json does: without it, a copy of an earlier fit's 'auto'
@@ -185,6 +220,25 @@ def in_run_order(config: Path, split: AnomalySplit, *, files: ReplayFiles | None
     return split if found is None else follow_train_order(split, found[1])
 
 
+def _split_json_is_its_runs(files: ReplayFiles) -> bool:
+    """Whether the split.json beside a config file is the record of the file's own run: there is one, and the file's
+    comment header (where it has one) names no run elsewhere. A config.yaml copied into another run's folder is its
+    own run's config, not the folder's: compared with the split.json beside it, a replay of its own run's images was
+    warned of as changed data, and one on changed data could pass as the folder's run; and fit_record, asked apart,
+    took that folder's record for the file's, so a copy of a Detector.fit's config on images in memory put in a
+    `wildgan train` run's folder trained on the default data without a word. One rule for both (_training_record,
+    fit_record). A file that does not read has no header to name another run: the split.json beside it is its run's
+    (a resume's damaged config.yaml is said by the reading of it, not by another record here)."""
+    config = files.config
+    if not (config.parent / "split.json").is_file():
+        return False
+    try:
+        header = files.file().record
+    except _UNREADABLE:
+        return True
+    return header is None or header[0] is None or Path(header[0]).resolve() == config.parent.resolve()
+
+
 def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | None:
     """(the run, its record of the images it trained on, where that record is, the data settings it trained with:
     _run_data_settings) for a run's config file: its split.json beside it, or the comment header of a config.yaml
@@ -195,12 +249,7 @@ def _training_record(files: ReplayFiles, file_cfg: RunConfig | None) -> Found | 
     config = files.config
     recorded_path = config.parent / "split.json"
     header = files.file().record
-    # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
-    # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
-    # changed data, and one on changed data could pass as the folder's run
-    elsewhere = header is not None and header[0] is not None and \
-        Path(header[0]).resolve() != config.parent.resolve()
-    if recorded_path.is_file() and not elsewhere:
+    if _split_json_is_its_runs(files):
         recorded = files.split_json()
         run_json = config.parent / "config.json"
         # (the run's own config.json replayed: the file read already, not read again, where a version saved

@@ -955,7 +955,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
                              saved=saved)
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
-        _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
+        _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite, saved=saved)
         if is_main and resume:
             # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
             # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
@@ -1385,21 +1385,25 @@ def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: 
                       f"{fix[0].upper()}{fix[1:]}")
 
 
-def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:
+def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool,
+                     saved: ReplayFiles | None = None) -> None:
     """Take run_dir's lock (held until `held` closes) and ask again, under it, whether a new start may go there;
     raise ConfigError when not. Rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether
     it got it: a refused job's other ranks must not touch the folder either (or wait forever for a rank 0 that
-    left)."""
-    # (message, start_again, then): the refusal's parts, not its text alone, so that a study's cell can still put
-    # its own advice to start over in place of train's (ConfigError.with_start_again)
-    refused: tuple[str, str | None, str] | None = None
+    left). saved: a resume's files of the run as read before the lock (saved_run_files), refused where the run was
+    rewritten since (_refuse_rewritten_since_read)."""
+    # (message, start_again, then, file): the refusal's parts, not its text alone, so that a study's cell can still
+    # put its own advice to start over in place of train's (ConfigError.with_start_again)
+    refused: tuple[str, str | None, str, str | None] | None = None
     if _on_rank_0(ctx):
         try:
             held.enter_context(run_lock(run_dir))
             # asked again under the lock: another start may have trained here since check_run_dir
             _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
+            if resume and saved is not None:
+                _refuse_rewritten_since_read(saved)
         except ConfigError as e:
-            refused = (e.message, e.start_again, e.then)
+            refused = (e.message, e.start_again, e.then, e.file)
     if ctx is not None and ctx.world > 1:
         import torch.distributed as tdist
 
@@ -1407,7 +1411,22 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
         tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
         refused = box[0]
     if refused is not None:
-        raise ConfigError(refused[0], start_again=refused[1], then=refused[2])
+        raise ConfigError(refused[0], start_again=refused[1], then=refused[2], file=refused[3])
+
+
+def _refuse_rewritten_since_read(saved: ReplayFiles) -> None:
+    """A resume checks the run by its config.json and split.json (and `wildgan train --resume` takes its settings
+    from config.yaml), read once before the lock is taken and the data decoded (saved_run_files); the lock alone keeps
+    another process out from then on. Where one wrote the run in between (a resume of it that ran and finished
+    meanwhile: both files are rewritten as a session starts), this resume went on by the record of before: settings
+    compared with the old config, the images with the old split.json, and the files written anew from them. Refused,
+    with nothing written, naming the file: the next resume reads the run as it is then. Told by each file's time,
+    size and inode, not read again."""
+    changed = saved.changed_since_read()
+    if changed is not None:
+        raise ConfigError(f"{changed}: rewritten since this resume read it, before it took the run's lock (another "
+                          f"process wrote the run meanwhile, e.g. a resume of it that finished): nothing was "
+                          f"written; resume again, which reads the run as it is now", file=str(changed))
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
