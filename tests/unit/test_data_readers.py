@@ -989,6 +989,51 @@ def test_unlabelled_reads_cifar_batches_whole(tmp_path, monkeypatch):
     assert split.info["native_sides"] == [32, 32]
 
 
+def test_cifar_labels_beyond_the_class_names_of_batches_meta_are_refused_naming_the_files(tmp_path):
+    """A batches.meta naming fewer classes than the batches' labels reach was accepted: the class of label 9 was
+    then looked up past the names (an IndexError far from the data) or, in a split by name, a wrong class. Refused
+    on the read, naming the batch and batches.meta; a label_names that is not a list of names too."""
+    from wildgan.data.readers import listed_labels
+
+    folder = make_cifar_batches(tmp_path / "cifar-10-batches-py")
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES[:5]], b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    with pytest.raises(DataError) as e:
+        load_dataset(folder)
+    assert str(e.value).startswith(f"{folder / 'data_batch_1'}: labels up to 9, but {folder / 'batches.meta'} "
+                                   f"names 5 classes (label_names)"), str(e.value)
+    # more names than the labels reach is sound (a class without images)
+    meta[b"label_names"] = [c.encode() for c in CIFAR10_CLASSES] + [b"unicorn"]
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    train, test, _ = load_dataset(folder)
+    assert train.class_names[-1] == "unicorn" and len(train) == 100 and len(test) == 20
+    meta[b"label_names"] = 7
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'batches.meta'}: 'label_names' must be a list of "
+                                                  f"class names, got int")):
+        load_dataset(folder)
+    assert listed_labels(folder) is None              # (as the read refuses it)
+
+
+def test_an_unlabelled_read_of_cifar_batches_does_not_read_their_labels(tmp_path):
+    """--dataset unlabelled reads CIFAR-10's batches with their labels ignored, as it reads a labelled .npz: damaged
+    labels (outside 0..9, one short, more than batches.meta names) or an unreadable batches.meta refused the pile,
+    whose reading never uses them. The images and ids are those of the labelled read."""
+    folder = make_cifar_batches(tmp_path / "cifar-10-batches-py")
+    train, test, _ = load_dataset(folder)
+    want = np.concatenate([train.x, test.x])
+    d = restricted_unpickle(folder / "data_batch_2")
+    (folder / "data_batch_2").write_bytes(pickle.dumps({**d, b"labels": d[b"labels"][:-1]}, protocol=3))
+    d = restricted_unpickle(folder / "test_batch")
+    (folder / "test_batch").write_bytes(pickle.dumps({**d, b"labels": [12] * len(d[b"labels"])}, protocol=3))
+    (folder / "batches.meta").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="batches.meta: refusing to unpickle"):   # (the labelled read: refused)
+        load_dataset(folder)
+    pile, _, kind = load_dataset(folder, "unlabelled")
+    assert kind == "unlabelled-cifar-batches" and np.array_equal(pile.x, want)
+    assert pile.ids == train.ids + test.ids and pile.class_names == ["unlabelled"] and not pile.y.any()
+
+
 class _Evil:
     def __init__(self, marker: Path):
         self.marker = marker

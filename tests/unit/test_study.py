@@ -7,6 +7,7 @@ import io
 import json
 import re
 import shutil
+import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
-from wildgan.errors import ConfigError, DataError, TrainingInterrupted
+from wildgan.errors import ConfigError, DataError, TrainingInterrupted, WildganWarning
 from wildgan.training.run import check_run_dir, train_run
 from wildgan.evaluation.gamma_curves import auc_vs_gamma, auc_vs_gamma_ci95
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
@@ -2426,7 +2427,9 @@ def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
     base = _base(tmp_path)
     cells = grid(["0"], [0.0, 0.05, 0.1], ["wildgan"], ["image"], [0])
     said: list[str] = []
-    study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=said.append)
+    # (the toy data's 32 normal training images hold 1.6 of gamma 0.05's anomalies: said, and expected here)
+    with pytest.warns(WildganWarning, match=r"contamination 0\.05 of 32 normal training images .* rounded down to 1"):
+        study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=said.append)
     training = [m for m in said if m.endswith("left for 2 cells)") or m.endswith("left for 1 cell)")
                 or m.endswith(": training")]
     assert [m.split(":")[0] for m in training] == ["[1/3] 0_g0_wildgan_image_s0", "[2/3] 0_g0.05_wildgan_image_s0",
@@ -2462,3 +2465,34 @@ def test_check_cells_says_a_cells_warning_when_it_arises_even_if_a_later_cell_ra
     assert said == ["a note of the data of normal class 0", "a note every split repeats"], said
     # and said as the first cell was checked, before the second cell's split was built
     assert shown_before == [0, 2, 2], shown_before
+
+
+def test_check_cells_under_an_error_filter_raises_a_cells_own_error_not_its_warning(tmp_path, monkeypatch):
+    # a cell's warnings are said as its check ends, however it ends: under a caller's "error" filter the warning said
+    # while the cell's own error propagated replaced that error (kept only as its __context__), so the caller saw
+    # the note and not what failed. The cell's error is raised, the warning added to it as a note (Python 3.11+)
+    base = _base(tmp_path)
+    cells = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    real_build = study_mod.build_split
+
+    def build(data, **kw):
+        warnings.warn("a note of the split", UserWarning)
+        raise OSError("disk gone while the split was built")
+
+    monkeypatch.setattr(study_mod, "build_split", build)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(OSError, match="disk gone") as e:
+            study_mod.check_cells(base, cells)
+    if sys.version_info >= (3, 11):
+        assert any("a note of the split" in n for n in e.value.__notes__), e.value.__notes__
+    # with no error of the cell's own, its warning is the error the filter makes of it, as any warning would be
+    def build_noted(data, **kw):
+        warnings.warn("a note of the split", UserWarning)
+        return real_build(data, **kw)
+
+    monkeypatch.setattr(study_mod, "build_split", build_noted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="a note of the split"):
+            study_mod.check_cells(base, cells)

@@ -140,24 +140,31 @@ def _get(d: dict, key: str) -> Any:
     return None
 
 
-def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
+def _cifar_batch_images(p: Path) -> tuple[dict, np.ndarray]:
+    """One batch file -> (its dict, its images N x 32 x 32 x 3); its labels unread, as a pile's reading takes them
+    (read_cifar_unlabelled), which does not use them and so does not refuse a batch for them."""
     d = restricted_unpickle(p)
     if not isinstance(d, dict):
         raise DataError(f"{p}: not a CIFAR-10 batch (expected a dict, got {type(d).__name__})")
-    data, labels = _get(d, "data"), _get(d, "labels")
+    data = _get(d, "data")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{p}: 'data' must be a uint8 array of shape (N, 3072), got "
                         f"{getattr(data, 'shape', type(data).__name__)} {getattr(data, 'dtype', '')}")
+    return d, np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))  # stored as planar RGB rows
+
+
+def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file -> (images, labels)."""
+    d, x = _cifar_batch_images(p)
     try:
-        y = np.asarray(labels, dtype=np.int64)
+        y = np.asarray(_get(d, "labels"), dtype=np.int64)
     except (TypeError, ValueError) as e:
         raise DataError(f"{p}: 'labels' is not a list of integers") from e
-    if y.ndim != 1 or len(y) != len(data):
-        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(data)} images")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(x)} images")
     if len(y) and (y.min() < 0 or y.max() > 9):
         raise DataError(f"{p}: labels outside 0..9")
-    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored as planar RGB rows
-    return np.ascontiguousarray(x), y
+    return x, y
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
@@ -167,20 +174,38 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
         meta = restricted_unpickle(folder / "batches.meta")
         ln = _get(meta, "label_names") if isinstance(meta, dict) else None
         if ln is not None:
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in ln]
+            # (anything else, e.g. a number, failed as a bare TypeError naming no file)
+            if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
+                raise DataError(f"{folder / 'batches.meta'}: 'label_names' must be a list of class names, got "
+                                f"{type(ln).__name__}")
+            names = [n.decode() if isinstance(n, bytes) else n for n in ln]
     return names
+
+
+def _check_complete(folder: Path) -> None:
+    """Refuse a folder that lacks one of the batch files, naming them."""
+    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
 
 
 def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
     """cifar-10-batches-py (data_batch_1..5, test_batch, batches.meta) -> (train, test)."""
     folder = Path(folder)
-    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
-    if missing:
-        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
+    _check_complete(folder)
     names = cifar_batch_class_names(folder)
-    xs, ys = zip(*(_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)))
-    xt, yt = _read_cifar_batch(folder / "test_batch")
-    x, y = np.concatenate(xs), np.concatenate(ys)
+    read = {f: _read_cifar_batch(folder / f) for f in CIFAR_BATCH_FILES}
+    for f, (_, y) in read.items():
+        # a batches.meta naming fewer classes than the labels reach: the class of a label past its names was looked
+        # up later (an IndexError far from the data) or, in a split by name, taken for another class
+        if len(y) and y.max() >= len(names):
+            raise DataError(f"{folder / f}: labels up to {y.max()}, but {folder / 'batches.meta'} names "
+                            f"{len(names)} classes (label_names): the batches and their batches.meta do not belong "
+                            f"together")
+    train_files = [f for f in CIFAR_BATCH_FILES if f != "test_batch"]
+    x = np.concatenate([read[f][0] for f in train_files])
+    y = np.concatenate([read[f][1] for f in train_files])
+    xt, yt = read["test_batch"]
     train = ImageSet(x, y, names, [f"cifar10:train:{i}" for i in range(len(x))], info={"n_gray_files": 0})
     test = ImageSet(xt, yt, names, [f"cifar10:test:{i}" for i in range(len(xt))], info={"n_gray_files": 0})
     return train, test
@@ -188,14 +213,20 @@ def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
 
 def read_cifar_unlabelled(folder: str | Path, o: Opts | None = None) -> ImageSet:
     """Every image of CIFAR-10's batches (data_batch_1..5, then test_batch), labels ignored: the data set as an
-    unlabelled pile (--dataset unlabelled), as read_npz_unlabelled reads an .npz. In the order and with the ids that
-    Detector.fit reads the batches in (wildgan.data.inputs), so that the config such a fit records replays on them."""
+    unlabelled pile (--dataset unlabelled), as read_npz_unlabelled reads an .npz. Neither the batches' labels nor
+    batches.meta are read, so damaged ones do not refuse a reading that does not use them. In the order and with the
+    ids that Detector.fit reads the batches in (wildgan.data.inputs), so that the config such a fit records replays
+    on them."""
     o = o or Opts()
-    train, test = read_cifar_batches(folder)
-    x = np.concatenate([train.x, test.x])
+    folder = Path(folder)
+    _check_complete(folder)
+    parts = {f: _cifar_batch_images(folder / f)[1] for f in CIFAR_BATCH_FILES}
+    x = np.concatenate(list(parts.values()))
+    n_test = len(parts["test_batch"])
+    ids = [f"cifar10:train:{i}" for i in range(len(x) - n_test)] + [f"cifar10:test:{i}" for i in range(n_test)]
     sides = native_sides([x.shape[1:3]])              # 32x32, before any conversion
     x = shrink_uniform(x, o)
-    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], list(train.ids) + list(test.ids),
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
                     info={"native_sides": sides, "native_gray": False, "n_gray_files": 0,
                           "decode_stats": {"n8": len(x)}})
 

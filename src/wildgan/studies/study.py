@@ -182,7 +182,8 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
 def _said_once_each(seen: set[str]) -> Iterator[None]:
     """The warnings raised in the block, said (under the caller's filters) as the block ends, however it ends, and
     only those whose message is not in `seen` yet (which they are added to): the same note raised again by a later
-    block, or twice in this one, is said once."""
+    block, or twice in this one, is said once. Where the block raises, its error is the one raised: a warning that
+    the caller's filter makes an error is added to it as a note (Python 3.11+), not raised in its place."""
     import warnings
 
     said: list[warnings.WarningMessage] = []
@@ -190,11 +191,29 @@ def _said_once_each(seen: set[str]) -> Iterator[None]:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
             yield
-    finally:
-        for w in said:
-            if str(w.message) not in seen:
-                seen.add(str(w.message))
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except BaseException as e:
+        _say_new(said, seen, e)
+        raise
+    _say_new(said, seen, None)
+
+
+def _say_new(said: list[Any], seen: set[str], raising: BaseException | None) -> None:
+    """_said_once_each's saying of `said`. raising: the error the block raised, if it did: a warning said as an error
+    under the caller's "error" filter then replaced it (the cause kept only as its __context__), so the caller saw
+    the note and not what failed."""
+    import warnings
+
+    for w in said:
+        if str(w.message) in seen:
+            continue
+        seen.add(str(w.message))
+        try:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        except Warning as as_error:
+            if raising is None:
+                raise
+            if hasattr(raising, "add_note"):                # (Python 3.11+; on 3.10 the note is dropped)
+                raising.add_note(f"also warned: {type(as_error).__name__}: {as_error}")
 
 
 def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = None, *,
