@@ -24,11 +24,8 @@ def _fit_config_text(fit_run: Path, data: Path) -> str:
     return header + yaml.safe_dump(run_config_to_dict(cfg))
 
 
-@pytest.mark.xfail(strict=True, reason="revFV 1: data/replay.py fit_record reads the split.json beside a config "
-                   "file even where the file's header names another run (a fit's config.yaml copied into another "
-                   "run's folder), which _training_record (in_run_order, warn_if_replay_reads_other_images) does not "
-                   "take for the file's record: the fit's 'auto' is then replayed as the protocol, not as_fit_read's "
-                   "'unlabelled', and refuse_in_memory_replay sees no fit")
+# revFV 1 (fit_record took the split.json beside a copied config.yaml whose header names another run)
+# is fixed by fixIW (f75bf4a7).
 def test_a_fits_config_copied_into_another_runs_folder_is_replayed_as_the_fits(tmp_path: Path) -> None:
     from wildgan.data.replay import ReplayFiles, as_fit_read, fit_record
 
