@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import sys
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -130,3 +131,23 @@ def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(k, v)
     yield
     dist.shutdown()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny command-line run (a few seconds, no train scores), shared by the tests of a run's saved files;
+    each test copies it before it damages, rewrites or resumes anything, so the original stays as trained."""
+    import numpy as np
+
+    from wildgan.cli import main
+
+    where = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    npz = where / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = where / "run"
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    return run

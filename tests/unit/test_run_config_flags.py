@@ -526,22 +526,6 @@ def test_a_run_s_damaged_config_json_is_refused_as_the_file_s(tmp_path, monkeypa
     assert e.value.file == str(run / "config.json") and str(e.value).startswith(f"{run / 'config.json'}: "), e.value
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    """A finished tiny run (a few seconds), copied by each test that damages its files."""
-    import numpy as np
-
-    where = tmp_path_factory.mktemp("trained")
-    rng = np.random.default_rng(0)
-    npz = where / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    run = where / "run"
-    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
-                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
-    return run
-
-
 @pytest.mark.parametrize("command, damaged, text", [
     ("train --config", "copy.yaml", "train: [\n"),
     ("train --config", "copy.yaml", "lr: 0.1\nlr: 0.2\n"),

@@ -101,25 +101,6 @@ def test_normal_classes_of_the_types_a_run_config_writes_still_read(tmp_path, va
     assert read_run_config(run).data.normal == read
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    """A finished tiny run (a few seconds), copied by each test that resumes it."""
-    import numpy as np
-
-    from wildgan.cli import main
-
-    where = tmp_path_factory.mktemp("trained")
-    rng = np.random.default_rng(0)
-    npz = where / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    run = where / "run"
-    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
-                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
-                 str(run)]) == 0
-    return run
-
-
 def _rewritten_under(monkeypatch, run: Path, name: str) -> None:
     """Make run_lock save run/NAME again (as a resume that finished meanwhile does: a new file renamed over it, its
     text the same) just before the lock is taken, after the resume has read the run."""
