@@ -1289,9 +1289,16 @@ class Detector:
             # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
             # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
             # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
-            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
-                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
-                      f"each Detector its own run_dir to keep both")
+            if resume:
+                # fit(resume=True) continues the run rather than replacing it, but the folder still stops matching
+                # the other Detector's networks in memory, which is worth a word (in words that do not say replace)
+                warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit(resume=True) "
+                          f"continues it, so the folder's networks (what Detector.from_run({str(run_dir)!r}) and "
+                          f"`wildgan score` read) will be the continued ones, no longer that Detector's")
+            else:
+                warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
+                          f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); "
+                          f"give each Detector its own run_dir to keep both")
             said = True
         else:
             said = False
