@@ -1,0 +1,45 @@
+"""fixJA: the command line's own checks of whether a word is an option read it as argparse does (a negative number
+such as -1, -0.5 or -inf is a value, parser._NEGATIVE_NUMBER), and the parse of a command line does not import
+torch for --dist-timeout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wildgan.cli import main
+
+
+@pytest.mark.parametrize("word", ["-1.png", "-0.5", "-inf"])
+def test_a_run_folder_taken_by_a_list_option_after_a_negative_number_word_is_said_so(word, capsys) -> None:
+    # argparse gives --data the word (a value, as every wildgan parser reads a negative number) and the run folder
+    # after it: the hint that --data took the run folder was missing, the word taken for an option
+    with pytest.raises(SystemExit) as e:
+        main(["score", "--data", word, "runs/x", "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "(--data takes every word after it up to the next option" in err, err
+
+
+@pytest.mark.parametrize("word", ["-1.png", "-2"])
+def test_a_negative_number_word_left_over_is_sent_to_data(word, capsys) -> None:
+    # `wildgan score RUN -1.png` (a file to score without --data): argparse leaves the word over as a value, not an
+    # option, and it got no hint (the hint for an unknown option found no option close to it)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "runs/x", word, "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"{word}: image files, folders and data sets go after --data" in err, err
+
+
+def test_a_path_with_spaces_and_a_negative_number_word_is_said_to_need_quotes(tmp_path: Path, monkeypatch,
+                                                                              capsys) -> None:
+    # `wildgan score runs/scan -1 deg ...` unquoted: the path's words were searched back only up to a word that
+    # starts with a minus, so the -1 of the folder's name ended the search and the hint sent `deg` to --data
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "scan -1 deg").mkdir(parents=True)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "runs/scan", "-1", "deg", "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "'runs/scan -1 deg' is one path with spaces in it, split by the shell into words: " \
+                                 "put it in quotes ('runs/scan -1 deg')" in err, err
+    assert "go after --data" not in err, err
