@@ -43,3 +43,24 @@ def test_a_path_with_spaces_and_a_negative_number_word_is_said_to_need_quotes(tm
     assert e.value.code == 2 and "'runs/scan -1 deg' is one path with spaces in it, split by the shell into words: " \
                                  "put it in quotes ('runs/scan -1 deg')" in err, err
     assert "go after --data" not in err, err
+
+
+def test_a_command_line_with_dist_timeout_is_read_without_importing_torch() -> None:
+    # --dist-timeout's check (_dist_minutes) imported wildgan.training.distributed for its timeout_problem, and so
+    # torch (seconds), while the command line was read: `wildgan train --dist-timeout 5 --help` paid for it, and a
+    # Ctrl-C then was a KeyboardInterrupt inside torch's import (as test_the_cli_starts_without_importing_torch); and
+    # --device's check imported it for the default, 'auto', which every parse converts
+    import subprocess
+    import sys
+
+    code = ("import sys, wildgan.cli\n"
+            "p = wildgan.cli.make_parser()\n"
+            "p.parse_args(['train', '--out', 'r', '--dist-timeout', '5'])\n"
+            "p.parse_args(['score', 'r', '--out', 's.csv', '--dist-timeout=0.5'])\n"
+            "try:\n    p.parse_args(['score', 'r', '--out', 's.csv', '--dist-timeout', '-1'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "False", got
+    # (the refusal of -1 still said, as the check's own words)
+    assert "argument --dist-timeout: must be a number of minutes above 0, got -1" in got.stderr, got.stderr

@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
+from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed, dist_timeout_problem
 from ..errors import ConfigError
 from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists, write_stdout
 
@@ -47,9 +47,10 @@ def _keep_count(text: str) -> int | None:
 
 def _device(text: str) -> str:
     """A --device value checked when the options are read: a typo must not get as far as a run folder."""
-    from ..devices import check_device_name
-
     if text != "auto":
+        # (imported here: devices imports torch, seconds, which the default, converted at every parse, does not need)
+        from ..devices import check_device_name
+
         try:
             check_device_name(text)
         except ConfigError as e:
@@ -59,14 +60,13 @@ def _device(text: str) -> str:
 
 def _dist_minutes(text: str) -> float:
     """--dist-timeout: checked when the options are read, so that a bad value is refused without --distributed too
-    (where the option is ignored with a warning), not only when a torchrun job starts."""
-    from ..training.distributed import timeout_problem
-
+    (where the option is ignored with a warning), not only when a torchrun job starts. (config's check, not
+    training.distributed's module: that one imports torch, seconds, for every command line with --dist-timeout.)"""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of minutes, got {as_typed(text)}") from None
-    problem = timeout_problem(v, as_typed(text))
+    problem = dist_timeout_problem(v, as_typed(text))
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return v
