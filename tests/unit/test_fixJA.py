@@ -4,11 +4,14 @@ torch for --dist-timeout."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from wildgan.cli import main
+from wildgan.cli.parser import make_option_parser, sub_parser
 
 
 @pytest.mark.parametrize("word", ["-1.png", "-0.5", "-inf"])
@@ -64,3 +67,47 @@ def test_a_command_line_with_dist_timeout_is_read_without_importing_torch() -> N
     assert got.stdout.strip() == "False", got
     # (the refusal of -1 still said, as the check's own words)
     assert "argument --dist-timeout: must be a number of minutes above 0, got -1" in got.stderr, got.stderr
+
+
+def test_resume_with_a_config_file_reads_that_file_once(tmp_path: Path, monkeypatch) -> None:
+    # `train --out RUN --resume --config FILE`: resume_config read FILE through the command's reader, but its check of
+    # a Detector.fit's record (a fit's 'auto' config) read FILE again on its own, and split.json beside it: one
+    # version's header and another's settings where FILE was saved between the reads
+    import os
+
+    import wildgan.cli.config_args as config_args
+    import wildgan.data.replay as replay
+    from wildgan.config import (DataConfig, RunConfig, TrainConfig, config_yaml_header, net_config_for_preset,
+                                run_config_to_dict)
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    run, elsewhere = tmp_path / "run", tmp_path / "copy"
+    run.mkdir()
+    elsewhere.mkdir()
+    cfg = RunConfig(data=DataConfig(data=str(pile), dataset="auto"), net=net_config_for_preset("tiny", 16, 3),
+                    train=TrainConfig(total_kimg=1), preset="tiny")
+    # (an earlier wildgan's Detector.fit run: dataset 'auto', its record in split.json and in config.yaml's header)
+    text = config_yaml_header(run, {"detector_input": True, "n_train": 5, "source": str(pile)}) + \
+        yaml.safe_dump(run_config_to_dict(cfg))
+    (run / "config.yaml").write_text(text)
+    (run / "config.json").write_text(json.dumps(run_config_to_dict(cfg)))
+    (run / "split.json").write_text(json.dumps({"detector_input": True, "n_train": 5, "source": str(pile)}))
+    given = elsewhere / "config.yaml"
+    given.write_text(text)
+
+    reads: list[str] = []
+    real = config_args.read_config_file
+
+    def counted(path: Path):        # noqa: ANN202 (a spy of read_config_file)
+        reads.append(os.path.realpath(path))
+        return real(path)
+
+    monkeypatch.setattr(config_args, "read_config_file", counted)
+    monkeypatch.setattr(replay, "read_config_file", counted)
+    read = config_args.config_reader()
+    argv = ["--out", str(run), "--resume", "--config", str(given)]
+    assert config_args.resume_config(argv, read=read) == argv
+    config_args.set_from_config(sub_parser(make_option_parser(), "train"), argv, read=read)
+    assert reads.count(os.path.realpath(given)) == 1, reads
+    assert reads.count(os.path.realpath(run / "config.yaml")) == 1, reads

@@ -209,7 +209,10 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
             data = saved_args().get("data")
-            if config_file_to_args(Path(known.config), read(Path(known.config)).contents).get("data") == data:
+            # (its replay's files through the command's reader, as config.yaml's above: the check of a
+            # Detector.fit's record read the file again on its own, and split.json beside it)
+            given = read.replay_files(Path(known.config))
+            if config_file_to_args(given.config, given.file().contents, given).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
     from ..scoring.run import read_split_info
