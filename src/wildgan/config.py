@@ -230,6 +230,18 @@ def threads_text(value: Any) -> str | None:
     return f"{' then '.join(map(str, counts))} intra-op thread{'' if counts == [1] else 's'}"
 
 
+def dist_timeout_problem(timeout_min: float, typed: str) -> str | None:
+    """What is wrong with a distributed job's timeout of `timeout_min` minutes (`typed`: the value as the user gave
+    it), None when nothing is. Its own function because the CLI checks --dist-timeout when it reads the options, with
+    --distributed or without it: a value no job could take was otherwise let through, with a warning that it is
+    ignored, until the same command line got --distributed. Here, not beside training.distributed.init_distributed
+    (the other check of it), since that module imports torch, which reading the command line does not."""
+    # (the upper bound: a timedelta torch can pass on to the process group's C++ side; 10**7 minutes is 19 years)
+    if not 0 < timeout_min <= 10**7:
+        return f"must be a number of minutes above 0, got {typed}"
+    return None
+
+
 def kernels_from_env() -> str:
     """WILDGAN_KERNELS: 'auto' (unset or empty) or 'plain'. auto: on CUDA, G's pixel norm as torch's fused RMS norm,
     the minibatch stddev's variance as one torch.var, and each training forward's run-time weights made in one block

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 
@@ -78,10 +77,8 @@ def test_a_resume_of_a_clone_does_not_say_it_replaces_the_run_while_its_original
         [str(w.message) for w in said]
 
 
-@pytest.mark.xfail(strict=True, reason="revFV 3 (older than these merges, reached more often since 591802b5 / "
-                   "92f02b04 mark damaged labels and class_names SPLIT_CLASSES): cli/score.py _labelled_split tells a "
-                   "run without a protocol of its own (a Detector.fit's, an unlabelled one), which scores such a file "
-                   "whole when --normal is left out, to use the Python API instead")
+# revFV 3 (cli/score.py _labelled_split told a run without a protocol of its own, which scores a data-set file whole
+# when --normal is left out, to use the Python API instead) is fixed by fixJA.
 def test_score_tells_a_pile_runs_user_to_leave_out_normal(tmp_path: Path, capsys) -> None:
     from wildgan import Detector
     from wildgan.cli import main

@@ -109,16 +109,15 @@ def typed_setting_values(argv: Sequence[str]) -> Callable[[str, str], Any]:
     return value_of
 
 
-def _refuse_resuming_without_encoder(saved: Path, run: str,
-                                     read: Callable[[], dict[str, Any]] | None = None) -> None:
+def _refuse_resuming_without_encoder(run: str, read: Callable[[], dict[str, Any]]) -> None:
     """Refuse to resume a run that an earlier wildgan trained with method wildgan and no encoder (config's
     refuse_untrained_encoder, in a resume's words: train it again), before its config.yaml is read as a --config
     file, whose refusal names --encoder-loss as the way on: typed beside --resume, it asked for a setting the
-    saved run does not have. read: gives config.yaml's contents, where the caller reads them once for all its uses."""
+    saved run does not have. read: gives config.yaml's contents (resume_config's, read once for all its uses)."""
     from ..config import refuse_untrained_encoder, run_config_from_dict
 
     try:
-        cfg = run_config_from_dict(load_config_file(saved) if read is None else read())
+        cfg = run_config_from_dict(read())
     except (WildganError, TypeError, ValueError, KeyError, AttributeError):
         return                 # (a file that does not read: the resume's own reading of it says which)
     refuse_untrained_encoder(cfg, resumed=run)
@@ -197,7 +196,7 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         # (with the files: its replay's check of a Detector.fit's record reads split.json, read once with the rest)
         return config_file_to_args(saved, saved_contents(), files)
 
-    _refuse_resuming_without_encoder(saved, known.out, saved_contents)
+    _refuse_resuming_without_encoder(known.out, saved_contents)
 
     def refuse_if_gone(data: str | None) -> None:
         gone = missing_run_data_error(data, known.out)
@@ -209,7 +208,10 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
             data = saved_args().get("data")
-            if config_file_to_args(Path(known.config), read(Path(known.config)).contents).get("data") == data:
+            # (its replay's files through the command's reader, as config.yaml's above: the check of a
+            # Detector.fit's record read the file again on its own, and split.json beside it)
+            given = read.replay_files(Path(known.config))
+            if config_file_to_args(given.config, given.file().contents, given).get("data") == data:
                 refuse_if_gone(data)
         return list(argv)
     from ..scoring.run import read_split_info
@@ -250,24 +252,21 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
     return [*argv, "--config", str(saved), *extra]
 
 
-def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any] | None = None,
-                                files: ReplayFiles | None = None) -> None:
+def _warn_if_run_files_disagree(run: Path, contents: dict[str, Any], files: ReplayFiles) -> None:
     """A run's config.json and config.yaml that differ (one edited by hand): `--resume` alone takes config.yaml's
     settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
     refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
-    the user had not typed, without a word of the two files. contents: config.yaml's, where the caller read them;
+    the user had not typed, without a word of the two files. contents: config.yaml's, as resume_config read them;
     files: the ReplayFiles of RUN/config.yaml, through which config.json and split.json are read (once a command)."""
-    from ..config import RunConfig, read_run_config, run_config_file, run_config_in, typed_settings
+    from ..config import RunConfig, read_run_config, run_config_in, typed_settings
     from ..errors import warn_user
     from ..training.run import run_differences
 
     try:
         # (the files as they are: a flag's value taken for a setting config.yaml refuses is not the file's)
         with typed_settings(None):
-            from_json = (read_run_config(run) if files is None else
-                         read_run_config(run, files.run_json().contents, files.split_json))
-            from_yaml = (run_config_file(run / "config.yaml") if contents is None
-                         else run_config_in(contents, run / "config.yaml"))
+            from_json = read_run_config(run, files.run_json().contents, files.split_json)
+            from_yaml = run_config_in(contents, run / "config.yaml")
     except (WildganError, OSError):
         return                 # a file that does not read: the resume's own reading of it says which
     if not isinstance(from_yaml, RunConfig):

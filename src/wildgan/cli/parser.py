@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed
+from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed, dist_timeout_problem
 from ..errors import ConfigError
 from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists, write_stdout
 
@@ -47,9 +47,10 @@ def _keep_count(text: str) -> int | None:
 
 def _device(text: str) -> str:
     """A --device value checked when the options are read: a typo must not get as far as a run folder."""
-    from ..devices import check_device_name
-
     if text != "auto":
+        # (imported here: devices imports torch, seconds, which the default, converted at every parse, does not need)
+        from ..devices import check_device_name
+
         try:
             check_device_name(text)
         except ConfigError as e:
@@ -59,14 +60,13 @@ def _device(text: str) -> str:
 
 def _dist_minutes(text: str) -> float:
     """--dist-timeout: checked when the options are read, so that a bad value is refused without --distributed too
-    (where the option is ignored with a warning), not only when a torchrun job starts."""
-    from ..training.distributed import timeout_problem
-
+    (where the option is ignored with a warning), not only when a torchrun job starts. (config's check, not
+    training.distributed's module: that one imports torch, seconds, for every command line with --dist-timeout.)"""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of minutes, got {as_typed(text)}") from None
-    problem = timeout_problem(v, as_typed(text))
+    problem = dist_timeout_problem(v, as_typed(text))
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return v
@@ -166,6 +166,15 @@ EXAMPLES_REPORT = """examples:
 _NEGATIVE_NUMBER = re.compile(r"-\.?\d|-(?:inf|infinity|nan)\Z", re.IGNORECASE)
 
 
+def reads_as_option(word: str) -> bool:
+    """Whether a wildgan parser reads `word` on a command line as an option, not as a value: it starts with a minus,
+    and is neither a negative number (_NEGATIVE_NUMBER: -1, -0.5, -inf) nor a lone minus, argparse's rules. The
+    checks that look at the words themselves (which option took a word, which words a path split by the shell is
+    made of) use it, so that they read `--data -1.png` as argparse does: a word that starts with a minus told them
+    it was an option where argparse had taken it for a value."""
+    return word.startswith("-") and word != "-" and not _NEGATIVE_NUMBER.match(word)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -241,7 +250,7 @@ class _CommandParser(_Parser):
             named = word in action.option_strings or (
                 self.allow_abbrev and word.startswith("--") and len(word) > 2 and "=" not in word
                 and any(o.startswith(word) for o in action.option_strings))
-            if named and not given[i + 1].startswith("-"):
+            if named and not reads_as_option(given[i + 1]):
                 return True
         return False
 
@@ -716,7 +725,7 @@ def _split_path(argv: Sequence[str], word: str) -> str | None:
         if w != word:
             continue
         for k in range(j - 1, max(-1, j - 6), -1):
-            if argv[k].startswith("-"):
+            if reads_as_option(argv[k]):
                 break
             joined = " ".join(argv[k:j + 1])
             if path_exists(joined):
@@ -734,13 +743,13 @@ def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], 
     sub = sub_parser(p, cmd)
     options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
     hints = []
-    splits = {w: _split_path(argv, w) for w in extra if not w.startswith("-")}
+    splits = {w: _split_path(argv, w) for w in extra if not reads_as_option(w)}
     for w in extra:
         if splits.get(w) is not None:
             if not any(shlex.quote(splits[w]) in h for h in hints):
                 hints.append(f"{w}: {splits[w]!r} is one path with spaces in it, split by the shell into words: put "
                              f"it in quotes ({shlex.quote(splits[w])})")
-        elif w.startswith("-"):
+        elif reads_as_option(w):
             close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
             if close:
                 hints.append(f"{w}: did you mean {close[0]}?")

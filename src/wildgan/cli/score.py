@@ -168,7 +168,8 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
-        split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar)
+        split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar,
+                                                                        no_protocol=no_protocol)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")
@@ -306,10 +307,11 @@ def _refuse_an_input_as_out(a: argparse.Namespace) -> None:
 
 
 def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool,
-                    held: HeldWarning | None = None) -> AnomalySplit:
+                    held: HeldWarning | None = None, no_protocol: bool = False) -> AnomalySplit:
     """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
-    image of it without labels instead. held: see split_for_run."""
+    image of it without labels instead. held: see split_for_run. no_protocol: the run has no protocol of its own
+    (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole."""
     from ..data.readers import is_dataset_file
     from ..evaluation.run import split_for_run
 
@@ -321,9 +323,11 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
             raise
-        # how to score every image without labels depends on what was given: a folder is read as a pile without
-        # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
-        if Path(one_file).is_dir() and not is_dataset_file(one_file):
+        # how to score every image without labels depends on the run and what was given: after a run without a
+        # protocol of its own any file is scored whole without --normal (_score's pile branches), and a folder is
+        # read as a pile without it after any run; otherwise a tar once unpacked, an array file only by the Python
+        # API (which reads any file whole)
+        if no_protocol or (Path(one_file).is_dir() and not is_dataset_file(one_file)):
             whole = "leave out --normal"
         elif tar:
             whole = "unpack it and pass the folder without --normal"

@@ -77,7 +77,7 @@ import torch
 import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from ..config import NetConfig
+from ..config import NetConfig, dist_timeout_problem
 from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
                       WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_asked,
@@ -194,17 +194,6 @@ def torchrun_world() -> tuple[int, int]:
     return rank, world
 
 
-def timeout_problem(timeout_min: float, typed: str) -> str | None:
-    """What is wrong with a timeout of `timeout_min` minutes (`typed`: the value as the user gave it), None when
-    nothing is. Its own function because the CLI checks --dist-timeout when it reads the options, with --distributed
-    or without it: a value no job could take was otherwise let through, with a warning that it is ignored, until
-    the same command line got --distributed."""
-    # (the upper bound: a timedelta torch can pass on to the process group's C++ side; 10**7 minutes is 19 years)
-    if not 0 < timeout_min <= 10**7:
-        return f"must be a number of minutes above 0, got {typed}"
-    return None
-
-
 def init_distributed(device: str = "auto", timeout_min: float | None = None) -> DistContext:
     """Join the process group torchrun set up (env:// rendezvous). NCCL with one GPU per process when CUDA is used,
     gloo on CPU. Idempotent.
@@ -221,7 +210,7 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
             "--distributed ... (or wildgan score RUN --data FILES --distributed ...)",
             "init_distributed joins a job that torchrun launched: run the script with torchrun, e.g. torchrun "
             "--nproc_per_node=2 SCRIPT.py (RANK and WORLD_SIZE are not set)"))
-    problem = None if timeout_min is None else timeout_problem(timeout_min, f"{timeout_min:g}")
+    problem = None if timeout_min is None else dist_timeout_problem(timeout_min, f"{timeout_min:g}")
     if problem:
         raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} {problem}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])

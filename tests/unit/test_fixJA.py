@@ -1,0 +1,113 @@
+"""fixJA: the command line's own checks of whether a word is an option read it as argparse does (a negative number
+such as -1, -0.5 or -inf is a value, parser._NEGATIVE_NUMBER), and the parse of a command line does not import
+torch for --dist-timeout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wildgan.cli import main
+from wildgan.cli.parser import make_option_parser, sub_parser
+
+
+@pytest.mark.parametrize("word", ["-1.png", "-0.5", "-inf"])
+def test_a_run_folder_taken_by_a_list_option_after_a_negative_number_word_is_said_so(word, capsys) -> None:
+    # argparse gives --data the word (a value, as every wildgan parser reads a negative number) and the run folder
+    # after it: the hint that --data took the run folder was missing, the word taken for an option
+    with pytest.raises(SystemExit) as e:
+        main(["score", "--data", word, "runs/x", "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "(--data takes every word after it up to the next option" in err, err
+
+
+@pytest.mark.parametrize("word", ["-1.png", "-2"])
+def test_a_negative_number_word_left_over_is_sent_to_data(word, capsys) -> None:
+    # `wildgan score RUN -1.png` (a file to score without --data): argparse leaves the word over as a value, not an
+    # option, and it got no hint (the hint for an unknown option found no option close to it)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "runs/x", word, "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"{word}: image files, folders and data sets go after --data" in err, err
+
+
+def test_a_path_with_spaces_and_a_negative_number_word_is_said_to_need_quotes(tmp_path: Path, monkeypatch,
+                                                                              capsys) -> None:
+    # `wildgan score runs/scan -1 deg ...` unquoted: the path's words were searched back only up to a word that
+    # starts with a minus, so the -1 of the folder's name ended the search and the hint sent `deg` to --data
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "scan -1 deg").mkdir(parents=True)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "runs/scan", "-1", "deg", "--out", "s.csv"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "'runs/scan -1 deg' is one path with spaces in it, split by the shell into words: " \
+                                 "put it in quotes ('runs/scan -1 deg')" in err, err
+    assert "go after --data" not in err, err
+
+
+def test_a_command_line_with_dist_timeout_is_read_without_importing_torch() -> None:
+    # --dist-timeout's check (_dist_minutes) imported wildgan.training.distributed for its timeout_problem, and so
+    # torch (seconds), while the command line was read: `wildgan train --dist-timeout 5 --help` paid for it, and a
+    # Ctrl-C then was a KeyboardInterrupt inside torch's import (as test_the_cli_starts_without_importing_torch); and
+    # --device's check imported it for the default, 'auto', which every parse converts
+    import subprocess
+    import sys
+
+    code = ("import sys, wildgan.cli\n"
+            "p = wildgan.cli.make_parser()\n"
+            "p.parse_args(['train', '--out', 'r', '--dist-timeout', '5'])\n"
+            "p.parse_args(['score', 'r', '--out', 's.csv', '--dist-timeout=0.5'])\n"
+            "try:\n    p.parse_args(['score', 'r', '--out', 's.csv', '--dist-timeout', '-1'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "False", got
+    # (the refusal of -1 still said, as the check's own words)
+    assert "argument --dist-timeout: must be a number of minutes above 0, got -1" in got.stderr, got.stderr
+
+
+def test_resume_with_a_config_file_reads_that_file_once(tmp_path: Path, monkeypatch) -> None:
+    # `train --out RUN --resume --config FILE`: resume_config read FILE through the command's reader, but its check of
+    # a Detector.fit's record (a fit's 'auto' config) read FILE again on its own, and split.json beside it: one
+    # version's header and another's settings where FILE was saved between the reads
+    import os
+
+    import wildgan.cli.config_args as config_args
+    import wildgan.data.replay as replay
+    from wildgan.config import (DataConfig, RunConfig, TrainConfig, config_yaml_header, net_config_for_preset,
+                                run_config_to_dict)
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    run, elsewhere = tmp_path / "run", tmp_path / "copy"
+    run.mkdir()
+    elsewhere.mkdir()
+    cfg = RunConfig(data=DataConfig(data=str(pile), dataset="auto"), net=net_config_for_preset("tiny", 16, 3),
+                    train=TrainConfig(total_kimg=1), preset="tiny")
+    # (an earlier wildgan's Detector.fit run: dataset 'auto', its record in split.json and in config.yaml's header)
+    text = config_yaml_header(run, {"detector_input": True, "n_train": 5, "source": str(pile)}) + \
+        yaml.safe_dump(run_config_to_dict(cfg))
+    (run / "config.yaml").write_text(text)
+    (run / "config.json").write_text(json.dumps(run_config_to_dict(cfg)))
+    (run / "split.json").write_text(json.dumps({"detector_input": True, "n_train": 5, "source": str(pile)}))
+    given = elsewhere / "config.yaml"
+    given.write_text(text)
+
+    reads: list[str] = []
+    real = config_args.read_config_file
+
+    def counted(path: Path):        # noqa: ANN202 (a spy of read_config_file)
+        reads.append(os.path.realpath(path))
+        return real(path)
+
+    monkeypatch.setattr(config_args, "read_config_file", counted)
+    monkeypatch.setattr(replay, "read_config_file", counted)
+    read = config_args.config_reader()
+    argv = ["--out", str(run), "--resume", "--config", str(given)]
+    assert config_args.resume_config(argv, read=read) == argv
+    config_args.set_from_config(sub_parser(make_option_parser(), "train"), argv, read=read)
+    assert reads.count(os.path.realpath(given)) == 1, reads
+    assert reads.count(os.path.realpath(run / "config.yaml")) == 1, reads
