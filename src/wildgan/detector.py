@@ -606,8 +606,9 @@ class Detector:
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
         a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
-        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so does
-        Detector.load's Detector, whose run_dir names the run it was fitted in.
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so do
+        Detector.load's Detector, whose run_dir names the run it was fitted in, and a copy of a fitted Detector
+        (pickle, copy.copy, copy.deepcopy).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -1306,12 +1307,12 @@ class Detector:
         inherited = getattr(self, "_inherited_run", None)
         if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
                 _holds_a_run(run_dir):
-            # a clone (sklearn.base.clone, or from_run's or Detector.load's Detector) keeps run_dir without its caller
-            # choosing it: its fit replaced the run it came from in place, without a word once that Detector was gone
-            # (or, loaded, in a later session). (Not
-            # fit(resume=True): that continues the run, replacing nothing)
+            # a clone (sklearn.base.clone, a copy, or from_run's or Detector.load's Detector) keeps run_dir without its
+            # caller choosing it: its fit replaced the run it came from in place, without a word once that Detector was
+            # gone (or, loaded, in a later session). (Not fit(resume=True): that continues the run, replacing nothing)
             how = {"from_run": "was loaded from it by Detector.from_run",
-                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)"}.get(
+                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)",
+                   "copy": "came with as a copy (pickle, copy.copy or copy.deepcopy) of the Detector fitted in it"}.get(
                 inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
             warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
@@ -1764,6 +1765,7 @@ class Detector:
         # a shallow copy shares the networks wherever they are (not __getstate__'s CPU copy, which is for pickles)
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new._mark_copied_run()
         return new
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "Detector":
@@ -1773,7 +1775,18 @@ class Detector:
         new = object.__new__(type(self))
         memo[id(self)] = new
         new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        new._mark_copied_run()
         return new
+
+    def _mark_copied_run(self) -> None:
+        """A copy (copy.copy, copy.deepcopy, pickle) of a Detector fitted in run_dir holds that run without its caller
+        choosing run_dir, as a clone or Detector.load's Detector does: its fit replacing the run is said
+        (_claim_run_dir), which, done in silence once the original was gone, left the original's saved files or
+        from_run naming a run of other networks. The original is not marked: its own refit is asked for."""
+        rd, given = self.__dict__.get("run_dir_"), self.__dict__.get("run_dir")
+        if rd is not None and given is not None and "_inherited_run" not in self.__dict__ and \
+                os.path.abspath(given) == os.path.abspath(rd):
+            self._inherited_run = (os.path.abspath(rd), "copy")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickling: networks on a GPU are pickled as CPU tensors (a pickle of CUDA tensors cannot be opened on a
@@ -1799,14 +1812,17 @@ class Detector:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
         folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
-        rather than kept as a path that from_run and `wildgan score` cannot open. Networks pickled from a GPU go
-        back to the Detector's device when this machine has it, else they stay on the CPU (with a warning)."""
+        rather than kept as a path that from_run and `wildgan score` cannot open, and a run folder that is there is
+        the run of the Detector pickled: a fit of the copy replacing it says so (_mark_copied_run). Networks pickled
+        from a GPU go back to the Detector's device when this machine has it, else they stay on the CPU (with a
+        warning)."""
         state = dict(state)
         pickled_on = state.pop("_pickled_on", None)
         self.__dict__.update(state)
         rd = state.get("run_dir_")
         if rd is not None and not Path(rd).is_dir():
             self.run_dir_ = None
+        self._mark_copied_run()
         m = state.get("model_")
         if pickled_on is not None and m is not None:
             import torch

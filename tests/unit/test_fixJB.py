@@ -1,0 +1,60 @@
+"""Detector's hold on its run folder and its DataConfig fits: a copy (pickle, copy.copy, copy.deepcopy) of a fitted
+Detector inherits its run as a clone does; Detector.load's warning names the run it finds; a DataConfig fit converts
+by the Detector's resize_mode; a CIFAR-10 batches folder given as X_val is read once; `wildgan train --resume` keeps a
+DataConfig fit's record."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan import Detector
+from wildgan.errors import WildganWarning
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# a tiny fit of 8x8 images (about a second; it ends at 4x4, whose warning is not what is tested)
+FIT = dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1, seed=5)
+
+
+def _x(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+
+
+def _fit_quietly(det: Detector, X, **kw) -> Detector:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        return det.fit(X, **kw)
+
+
+def _replaced_said(det: Detector, x, run_dir: Path) -> list[str]:
+    """What a fit of det says of the run it replaces in run_dir."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        det.fit(x)
+    return [str(w.message) for w in got if str(run_dir) in str(w.message) and "replaces" in str(w.message)]
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_a_copy_of_a_fitted_detector_that_fits_into_its_run_says_it_replaces_the_run(tmp_path: Path, how) -> None:
+    # a copy holds the run of the Detector it copies without its caller choosing run_dir, as a clone or Detector.load's
+    # Detector does: its fit replaced that run in place without a word once the original was gone
+    x = _x()
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    twin = {"pickle": lambda d: pickle.loads(pickle.dumps(d)), "deepcopy": copy.deepcopy, "copy": copy.copy}[how](first)
+    assert getattr(first, "_inherited_run", None) is None          # the original's refit stays its own
+    del first
+    gc.collect()
+    said = _replaced_said(twin, x, run)
+    assert len(said) == 1 and "copy" in said[0], said
+    assert _replaced_said(twin, x, run) == []                       # its own run now
+    # a copy of a Detector fitted in a temporary folder has no run_dir: nothing to replace, nothing said
+    temp = _fit_quietly(Detector(**FIT), x)
+    assert getattr(pickle.loads(pickle.dumps(temp)), "_inherited_run", None) is None
