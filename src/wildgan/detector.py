@@ -1314,7 +1314,9 @@ class Detector:
                    "load": "was fitted in before it was saved (Detector.load gave it that run_dir)",
                    "copy": "came with as a copy (pickle, copy.copy or copy.deepcopy) of the Detector fitted in it"}.get(
                 inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
-            warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
+            held = ("a run trained there since this Detector was saved from it (Detector.load gave it that run_dir, "
+                    "the one it was fitted in)" if inherited[1] == "load-since" else f"the run this Detector {how}")
+            warn_user(f"run_dir {run_dir} holds {held}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
                       f"to this one says the replacement is meant")
@@ -1997,8 +1999,10 @@ class Detector:
                 os.path.abspath(det.run_dir) == os.path.abspath(det.run_dir_):
             # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
             # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
-            # in silence, also left the saved file's run_dir naming a run of other networks
-            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
+            # in silence, also left the saved file's run_dir naming a run of other networks. A run trained there
+            # again since the save is not the one it was fitted in: said as such ('load-since')
+            det._inherited_run = (os.path.abspath(det.run_dir_),
+                                  "load" if _saved_networks_in_run(det.run_dir_, meta) else "load-since")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
@@ -2487,6 +2491,28 @@ def _run_of_checkpoint(path: Path) -> Path | None:
         if (d / "config.json").is_file():
             return d
     return None
+
+
+def _saved_networks_in_run(run_dir: Path, meta: dict[str, Any]) -> bool:
+    """Whether the run Detector.load gives a saved Detector as run_dir_ still holds the networks it saved
+    (source_sha256): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came
+    from (meta's source: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since the save;
+    True where the save does not say (written before source_sha256 was)."""
+    from . import checkpoint as ckpt
+
+    sha = meta.get("source_sha256")
+    if not isinstance(sha, str):
+        return True
+    src = meta.get("source")
+    files = [run_dir / "network-final.json", run_dir / "fanogan-final.json"] + ([Path(src)] if isinstance(src, str)
+                                                                                 else [])
+    for f in files:
+        try:
+            if f.is_file() and ckpt.read_meta(f).get("sha256") == sha:
+                return True
+        except (OSError, WildganError):
+            pass                  # (a damaged file holds no networks of its own to compare)
+    return False
 
 
 def _refuse_saved_detector_as_run(path: Path) -> None:

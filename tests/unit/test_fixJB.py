@@ -58,3 +58,30 @@ def test_a_copy_of_a_fitted_detector_that_fits_into_its_run_says_it_replaces_the
     # a copy of a Detector fitted in a temporary folder has no run_dir: nothing to replace, nothing said
     temp = _fit_quietly(Detector(**FIT), x)
     assert getattr(pickle.loads(pickle.dumps(temp)), "_inherited_run", None) is None
+
+
+def test_a_loaded_detector_whose_run_was_trained_again_since_its_save_says_so(tmp_path: Path) -> None:
+    # fit -> save -> load -> fit: the run there is the saved Detector's, and its fit says it replaces it (true). A run
+    # trained again after the save (its Detector refitted there) is not: the warning said "holds the run this Detector
+    # was fitted in", of a run of other networks
+    x = _x()
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    saved = first.save(tmp_path / "model")
+    del first
+    gc.collect()
+    # (saved again by the Detector loaded: its networks came from that file, and are still the run's)
+    saved = Detector.load(saved, device="cpu").save(tmp_path / "resaved")
+    gc.collect()
+    said = _replaced_said(Detector.load(saved, device="cpu"), x, run)
+    assert len(said) == 1 and "holds the run this Detector was fitted in before it was saved" in said[0], said
+    # (that fit made the same networks again: same seed, same images) its own save, loaded: said the same
+    gc.collect()
+    again = _fit_quietly(Detector(run_dir=str(run), **FIT), x)
+    saved = again.save(tmp_path / "again")
+    _fit_quietly(again, _x(1))                      # trained there again after the save: other networks
+    del again
+    gc.collect()
+    said = _replaced_said(Detector.load(saved, device="cpu"), x, run)
+    assert len(said) == 1 and "holds a run trained there since this Detector was saved" in said[0], said
+    assert "holds the run this Detector" not in said[0], said
