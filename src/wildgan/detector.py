@@ -602,6 +602,8 @@ class Detector:
     resize_mode : 'resize' | 'pad' (zero-pad images smaller than the resolution instead of resizing them) |
         'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
+        A DataConfig given to fit converts by its own fit where it sets one, else by resize_mode, whose default
+        'resize' leaves the data protocol's rule (MNIST's 'pad').
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
@@ -1173,8 +1175,12 @@ class Detector:
 
         if not isinstance(X, DataConfig):
             return self._images_split(X)
+        # the Detector's resize_mode converts the images unless the DataConfig sets its own fit (ignored, the
+        # protocol's rule was applied and recorded); the default 'resize', which cannot be told from one given, leaves
+        # the protocol's rule (MNIST's 'pad'), as `wildgan train` applies it
+        fit = X.fit if X.fit is not None else None if self.resize_mode == "resize" else self.resize_mode
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
-                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels, fit=fit)
         split = build_split(data_cfg)
         # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
         # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,

@@ -85,3 +85,36 @@ def test_a_loaded_detector_whose_run_was_trained_again_since_its_save_says_so(tm
     said = _replaced_said(Detector.load(saved, device="cpu"), x, run)
     assert len(said) == 1 and "holds a run trained there since this Detector was saved" in said[0], said
     assert "holds the run this Detector" not in said[0], said
+
+
+def test_a_data_config_fit_converts_by_the_detectors_resize_mode_unless_the_data_config_sets_its_own(
+        tmp_path: Path) -> None:
+    # Detector(resize_mode='pad').fit(DataConfig(...)) resized the images by the protocol's rule, and recorded that
+    # rule (conversion_, split.json, config.json): the parameter was ignored without a word
+    import json
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, split_summary
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x=rng.integers(1, 255, (40, 6, 6), dtype=np.uint8), y=np.repeat([0, 1], 20))
+    spec = DataConfig(data=str(tmp_path / "small.npz"), dataset="npz", normal=("0",))
+
+    def fitted(name: str, resize_mode: str, data_cfg: DataConfig) -> tuple[Detector, dict, dict]:
+        run = tmp_path / name
+        det = _fit_quietly(Detector(run_dir=str(run), resize_mode=resize_mode, **FIT), data_cfg)
+        return (det, json.loads((run / "split.json").read_text()),
+                json.loads((run / "config.json").read_text())["data"])
+
+    det, split, recorded = fitted("pad", "pad", spec)
+    assert det.conversion_["fit"] == split["conversion"]["fit"] == recorded["fit"] == "pad"
+    # the pixels trained on are the padded ones (6x6 in an 8x8 frame of zeros), not the resized ones
+    padded = split_summary(build_split(replace(spec, resolution=8, channels=1, fit="pad")))["train_pixels_sha256"]
+    assert split["train_pixels_sha256"] == padded
+    # a fit the DataConfig sets wins; the default resize_mode leaves the protocol's rule (MNIST's pad: cli tests)
+    det, split, recorded = fitted("own", "pad", replace(spec, fit="resize"))
+    assert det.conversion_["fit"] == split["conversion"]["fit"] == recorded["fit"] == "resize"
+    assert split["train_pixels_sha256"] != padded
+    det, split, _ = fitted("default", "resize", spec)
+    assert det.conversion_["fit"] == split["conversion"]["fit"] == "resize"
