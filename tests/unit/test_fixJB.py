@@ -118,3 +118,51 @@ def test_a_data_config_fit_converts_by_the_detectors_resize_mode_unless_the_data
     assert split["train_pixels_sha256"] != padded
     det, split, _ = fitted("default", "resize", spec)
     assert det.conversion_["fit"] == split["conversion"]["fit"] == "resize"
+
+
+def _cifar_batches(folder: Path, n: int = 2) -> None:
+    """A complete fake cifar-10-batches-py folder of n 32x32x3 images per batch."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": [0] * n}, protocol=3))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"c%d" % i for i in range(10)]}))
+
+
+@pytest.mark.filterwarnings("ignore:.*colour images are converted to gray", "ignore:images were resized to the network")
+def test_fit_reads_a_cifar_batches_folder_x_val_once(tmp_path: Path, monkeypatch) -> None:
+    """An f1 X_val that is CIFAR-10's batches folder was read whole twice, in the check before training and to score
+    it after, as an .npz was before its read was kept (test_detector's test_fit_reads_an_npz_x_val_once). A batch
+    changed in place since the check is read again, and its new pixels scored."""
+    import wildgan.data.inputs as inputs
+
+    folder = tmp_path / "cifar-10-batches-py"
+    _cifar_batches(folder)
+    y_val = [0, 1] * 6
+    reads = []
+    real = inputs.load_dataset
+
+    def counted(path, *a, **k):
+        reads.append(Path(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(inputs, "load_dataset", counted)
+    once = _fit_quietly(Detector(threshold="f1", **FIT), _x(), X_val=folder, y_val=y_val)
+    assert reads == [folder] and once.threshold_rule_.rule == "f1"
+    # the same threshold as one chosen on the folder read afresh
+    reads.clear()
+    assert once.set_threshold("f1", X_val=folder, y_val=y_val).threshold_ == once.threshold_ and reads == [folder]
+    # a batch edited in place between the check and the scoring: read again
+    kept = []
+    inputs.check_image_paths(str(folder), "X_val", keep=kept)
+    batch = folder / "data_batch_3"
+    d = pickle.loads(batch.read_bytes())
+    d[b"data"] = 255 - d[b"data"]
+    batch.write_bytes(pickle.dumps(d, protocol=3))
+    reads.clear()
+    with inputs.reusing_read(kept[0] if kept else None):
+        x, _ = inputs.decode_items(str(folder), "per-image")
+    assert reads == [folder]
+    np.testing.assert_array_equal(np.stack(x)[4:6].reshape(2, -1), d[b"data"].reshape(2, 3, 32, 32)
+                                  .transpose(0, 2, 3, 1).reshape(2, -1))
