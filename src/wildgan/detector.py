@@ -1420,7 +1420,8 @@ class Detector:
             elif unchecked:
                 # as `wildgan evaluate` notes it for data it cannot check (evaluation.run._warn_training_images):
                 # silent, a threshold chosen on the Detector's own training images read as one chosen on new ones
-                warn_user(f"note: X_val: not checked for images this Detector was trained on ({unchecked})")
+                warn_user(f"X_val: not checked for images this Detector was trained on ({unchecked}): any among "
+                          f"them score as images the networks saw, and bias the f1 threshold chosen on them")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
