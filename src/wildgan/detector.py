@@ -478,8 +478,8 @@ def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
 def _data_config_fit_left(split_info: dict[str, Any], key: str) -> bool:
     """Whether a Detector.fit on a DataConfig left its resolution or channels (key 'resolution_from' or
     'channels_from') to the data, as its split.json's detector_fit record says (written by _training_split: the
-    Detector's parameter was None). A run without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from
-    before it, or one resumed by `wildgan train --resume`, which writes the split's record afresh) says no."""
+    Detector's parameter was None; a `wildgan train --resume` of the run keeps it: splits.keep_fit_record). A run
+    without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from before it) says no."""
     record = split_info.get("detector_fit")
     return isinstance(record, dict) and record.get(key) == "data"
 

@@ -166,3 +166,28 @@ def test_fit_reads_a_cifar_batches_folder_x_val_once(tmp_path: Path, monkeypatch
     assert reads == [folder]
     np.testing.assert_array_equal(np.stack(x)[4:6].reshape(2, -1), d[b"data"].reshape(2, 3, 32, 32)
                                   .transpose(0, 2, 3, 1).reshape(2, -1))
+
+
+def test_a_command_line_resume_of_a_data_config_fit_keeps_its_record_of_what_it_left_to_the_data(
+        tmp_path: Path, capsys) -> None:
+    # `wildgan train --resume RUN` wrote split.json afresh, without the fit's detector_fit record: from_run then gave
+    # the networks' resolution and channels as chosen, and a clone's fit converted other data to them
+    import json
+
+    from wildgan.cli import main
+    from wildgan.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 20))
+    run = tmp_path / "run"
+    _fit_quietly(Detector(run_dir=str(run), **{**FIT, "resolution": None}),
+                 DataConfig(data=str(tmp_path / "small.npz"), dataset="npz", normal=("0",)))
+    record = json.loads((run / "split.json").read_text())["detector_fit"]
+    assert record == {"resolution_from": "data", "channels_from": "data"}
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0, capsys.readouterr().err
+    assert json.loads((run / "split.json").read_text()).get("detector_fit") == record
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        params = Detector.from_run(run, device="cpu").get_params()
+    assert (params["resolution"], params["channels"]) == (None, None)
