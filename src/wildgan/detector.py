@@ -478,8 +478,8 @@ def _fit_resolution(split_info: dict[str, Any], resolution: int) -> int | None:
 def _data_config_fit_left(split_info: dict[str, Any], key: str) -> bool:
     """Whether a Detector.fit on a DataConfig left its resolution or channels (key 'resolution_from' or
     'channels_from') to the data, as its split.json's detector_fit record says (written by _training_split: the
-    Detector's parameter was None). A run without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from
-    before it, or one resumed by `wildgan train --resume`, which writes the split's record afresh) says no."""
+    Detector's parameter was None; a `wildgan train --resume` of the run keeps it: splits.keep_fit_record). A run
+    without the record (`wildgan train`'s, a RunConfig's, a DataConfig fit from before it) says no."""
     record = split_info.get("detector_fit")
     return isinstance(record, dict) and record.get(key) == "data"
 
@@ -602,12 +602,15 @@ class Detector:
     resize_mode : 'resize' | 'pad' (zero-pad images smaller than the resolution instead of resizing them) |
         'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
+        A DataConfig given to fit converts by its own fit where it sets one, else by resize_mode, whose default
+        'resize' leaves the data protocol's rule (MNIST's 'pad').
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
         a run an earlier fit left there; a clone (sklearn.base.clone, or from_run's Detector) keeps run_dir, and its
-        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so does
-        Detector.load's Detector, whose run_dir names the run it was fitted in.
+        fit says with a warning that it replaces the run there, unless run_dir was set on it (set_params); so do
+        Detector.load's Detector, whose run_dir names the run it was fitted in, and a copy of a fitted Detector
+        (pickle, copy.copy, copy.deepcopy).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first); so do the training scores computed again from a run's training images (from_run, and
         a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
@@ -1172,8 +1175,12 @@ class Detector:
 
         if not isinstance(X, DataConfig):
             return self._images_split(X)
+        # the Detector's resize_mode converts the images unless the DataConfig sets its own fit (ignored, the
+        # protocol's rule was applied and recorded); the default 'resize', which cannot be told from one given, leaves
+        # the protocol's rule (MNIST's 'pad'), as `wildgan train` applies it
+        fit = X.fit if X.fit is not None else None if self.resize_mode == "resize" else self.resize_mode
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
-                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels, fit=fit)
         split = build_split(data_cfg)
         # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
         # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,
@@ -1306,14 +1313,16 @@ class Detector:
         inherited = getattr(self, "_inherited_run", None)
         if not said and not resume and inherited is not None and inherited[0] == os.path.abspath(run_dir) and \
                 _holds_a_run(run_dir):
-            # a clone (sklearn.base.clone, or from_run's or Detector.load's Detector) keeps run_dir without its caller
-            # choosing it: its fit replaced the run it came from in place, without a word once that Detector was gone
-            # (or, loaded, in a later session). (Not
-            # fit(resume=True): that continues the run, replacing nothing)
+            # a clone (sklearn.base.clone, a copy, or from_run's or Detector.load's Detector) keeps run_dir without its
+            # caller choosing it: its fit replaced the run it came from in place, without a word once that Detector was
+            # gone (or, loaded, in a later session). (Not fit(resume=True): that continues the run, replacing nothing)
             how = {"from_run": "was loaded from it by Detector.from_run",
-                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)"}.get(
+                   "load": "was fitted in before it was saved (Detector.load gave it that run_dir)",
+                   "copy": "came with as a copy (pickle, copy.copy or copy.deepcopy) of the Detector fitted in it"}.get(
                 inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
-            warn_user(f"run_dir {run_dir} holds the run this Detector {how}: this fit replaces that run in place, "
+            held = ("a run trained there since this Detector was saved from it (Detector.load gave it that run_dir, "
+                    "the one it was fitted in)" if inherited[1] == "load-since" else f"the run this Detector {how}")
+            warn_user(f"run_dir {run_dir} holds {held}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
                       f"to this one says the replacement is meant")
@@ -1411,7 +1420,8 @@ class Detector:
             elif unchecked:
                 # as `wildgan evaluate` notes it for data it cannot check (evaluation.run._warn_training_images):
                 # silent, a threshold chosen on the Detector's own training images read as one chosen on new ones
-                warn_user(f"note: X_val: not checked for images this Detector was trained on ({unchecked})")
+                warn_user(f"X_val: not checked for images this Detector was trained on ({unchecked}): any among "
+                          f"them score as images the networks saw, and bias the f1 threshold chosen on them")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))
@@ -1764,6 +1774,7 @@ class Detector:
         # a shallow copy shares the networks wherever they are (not __getstate__'s CPU copy, which is for pickles)
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new._mark_copied_run()
         return new
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "Detector":
@@ -1773,7 +1784,18 @@ class Detector:
         new = object.__new__(type(self))
         memo[id(self)] = new
         new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        new._mark_copied_run()
         return new
+
+    def _mark_copied_run(self) -> None:
+        """A copy (copy.copy, copy.deepcopy, pickle) of a Detector fitted in run_dir holds that run without its caller
+        choosing run_dir, as a clone or Detector.load's Detector does: its fit replacing the run is said
+        (_claim_run_dir), which, done in silence once the original was gone, left the original's saved files or
+        from_run naming a run of other networks. The original is not marked: its own refit is asked for."""
+        rd, given = self.__dict__.get("run_dir_"), self.__dict__.get("run_dir")
+        if rd is not None and given is not None and "_inherited_run" not in self.__dict__ and \
+                os.path.abspath(given) == os.path.abspath(rd):
+            self._inherited_run = (os.path.abspath(rd), "copy")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickling: networks on a GPU are pickled as CPU tensors (a pickle of CUDA tensors cannot be opened on a
@@ -1799,14 +1821,17 @@ class Detector:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
         folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
-        rather than kept as a path that from_run and `wildgan score` cannot open. Networks pickled from a GPU go
-        back to the Detector's device when this machine has it, else they stay on the CPU (with a warning)."""
+        rather than kept as a path that from_run and `wildgan score` cannot open, and a run folder that is there is
+        the run of the Detector pickled: a fit of the copy replacing it says so (_mark_copied_run). Networks pickled
+        from a GPU go back to the Detector's device when this machine has it, else they stay on the CPU (with a
+        warning)."""
         state = dict(state)
         pickled_on = state.pop("_pickled_on", None)
         self.__dict__.update(state)
         rd = state.get("run_dir_")
         if rd is not None and not Path(rd).is_dir():
             self.run_dir_ = None
+        self._mark_copied_run()
         m = state.get("model_")
         if pickled_on is not None and m is not None:
             import torch
@@ -1981,8 +2006,10 @@ class Detector:
                 os.path.abspath(det.run_dir) == os.path.abspath(det.run_dir_):
             # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
             # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
-            # in silence, also left the saved file's run_dir naming a run of other networks
-            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
+            # in silence, also left the saved file's run_dir naming a run of other networks. A run trained there
+            # again since the save is not the one it was fitted in: said as such ('load-since')
+            det._inherited_run = (os.path.abspath(det.run_dir_),
+                                  "load" if _saved_networks_in_run(det.run_dir_, meta) else "load-since")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
@@ -2471,6 +2498,28 @@ def _run_of_checkpoint(path: Path) -> Path | None:
         if (d / "config.json").is_file():
             return d
     return None
+
+
+def _saved_networks_in_run(run_dir: Path, meta: dict[str, Any]) -> bool:
+    """Whether the run Detector.load gives a saved Detector as run_dir_ still holds the networks it saved
+    (source_sha256): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came
+    from (meta's source: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since the save;
+    True where the save does not say (written before source_sha256 was)."""
+    from . import checkpoint as ckpt
+
+    sha = meta.get("source_sha256")
+    if not isinstance(sha, str):
+        return True
+    src = meta.get("source")
+    files = [run_dir / "network-final.json", run_dir / "fanogan-final.json"] + ([Path(src)] if isinstance(src, str)
+                                                                                 else [])
+    for f in files:
+        try:
+            if f.is_file() and ckpt.read_meta(f).get("sha256") == sha:
+                return True
+        except (OSError, WildganError):
+            pass                  # (a damaged file holds no networks of its own to compare)
+    return False
 
 
 def _refuse_saved_detector_as_run(path: Path) -> None:

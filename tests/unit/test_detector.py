@@ -427,8 +427,10 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == []
     (run / TRAIN_HASHES_FILE).unlink()
     # (images given in memory: not rebuilt, as `wildgan evaluate` says it, evaluation.run.rebuilt_train_hashes)
-    want = f"note: X_val: not checked for images this Detector was trained on (its run {run}: it keeps no " \
-           f"{TRAIN_HASHES_FILE}, and Detector.fit's images given in memory or as a list of files cannot be read again)"
+    # (worded as the warnings beside it, _warn_val_trained_on's: no 'note:' of the CLI's log lines before it)
+    want = f"X_val: not checked for images this Detector was trained on (its run {run}: it keeps no " \
+           f"{TRAIN_HASHES_FILE}, and Detector.fit's images given in memory or as a list of files cannot be read " \
+           f"again): any among them score as images the networks saw, and bias the f1 threshold chosen on them"
     assert notes(lambda: back.set_threshold("f1", X_val=val, y_val=y)) == [want]
     assert notes(lambda: Detector.from_run(run, device="cpu", threshold="f1", X_val=val, y_val=y)) == [want]
     # (not said where X_val is not used: another rule ignores it, with its own warning)

@@ -239,11 +239,11 @@ def check_image_arrays(X: Any, what: str) -> None:
 class KeptRead:
     """A data-set file (an .npz, CIFAR-10's batches) that check_image_paths read whole, kept for the read that scores
     it later (Detector.fit's X_val: checked before the training, scored for the f1 threshold after it), which takes
-    it from here (reusing_read) instead of reading the file a second time. `stamp` (size, mtime, inode) tells a file
-    changed since from it: that one is read again."""
+    it from here (reusing_read) instead of reading the file a second time. `stamp` (size, mtime, inode; of a folder
+    of batches, its own and each file's in it) tells a file changed since from it: that one is read again."""
 
     path: str                      # resolved
-    stamp: tuple[int, int, int]
+    stamp: tuple[int, ...]
     depth16: str                   # the rule it was read by
     x: Any
     ids: list[str]
@@ -254,9 +254,16 @@ class KeptRead:
 _REUSED: contextvars.ContextVar[KeptRead | None] = contextvars.ContextVar("wildgan_kept_read", default=None)
 
 
-def _file_stamp(p: Path) -> tuple[int, int, int]:
+def _file_stamp(p: Path) -> tuple[int, ...]:
     st = p.stat()
-    return int(st.st_size), int(st.st_mtime_ns), int(st.st_ino)
+    out: tuple[int, ...] = (int(st.st_size), int(st.st_mtime_ns), int(st.st_ino))
+    if p.is_dir():
+        # CIFAR-10's batches: a batch edited in place leaves the folder's own stamp as it was, its own tells it
+        for f in sorted(p.iterdir()):
+            if f.is_file():
+                fs = f.stat()
+                out += (int(fs.st_size), int(fs.st_mtime_ns), int(fs.st_ino))
+    return out
 
 
 @contextlib.contextmanager
@@ -320,10 +327,10 @@ def check_image_paths(X: Any, what: str, depth16: str = "per-image", keep: list[
                 stamp = _file_stamp(p)          # (before the read: a file changed while it is read is read again)
                 stats: dict[str, Any] = {}
                 x, ids = _read_dataset_file(p, depth16, skip_bad=False, stats=stats)
-                if keep is not None and p.is_file():
+                if keep is not None:
                     # kept for the caller's read after the training (Detector.fit's X_val: a validation set, held
-                    # as uint8 at its own size), which read the whole file a second time. (Not a folder of CIFAR-10
-                    # batches: its stamp would not tell a batch edited in place)
+                    # as uint8 at its own size), which read the whole file a second time. (A folder of CIFAR-10
+                    # batches too: its stamp is each batch's as well, and tells one edited in place)
                     keep.append(KeptRead(str(p.resolve()), stamp, depth16, x, ids, stats))
                 return len(ids)
             list_image_files([Path(X)])

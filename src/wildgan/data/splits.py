@@ -1340,10 +1340,17 @@ def keep_fit_record(recorded: dict[str, Any] | None, split: AnomalySplit) -> Ano
     images are scored by), `wildgan score` and the next resume took the run for a command line's. Any other split
     is returned as it is: a fit's own (fit(resume=True) writes its record afresh), or one resuming another run. For
     a split of the run's own training images only (the caller checks). The split given is left as it is (the
-    command line goes on with its pile's info: its advice after training, for one)."""
-    if not isinstance(recorded, dict) or not recorded.get("detector_input") or split.info.get("detector_input"):
+    command line goes on with its pile's info: its advice after training, for one).
+    A Detector.fit on a DataConfig records the same split as the command line, and only its detector_fit (what the
+    Detector left to the data: Detector.from_run's resolution and channels): kept the same way."""
+    if not isinstance(recorded, dict) or split.info.get("detector_input") or split.info.get("detector_fit"):
         return split
-    kept = {k: recorded[k] for k in FIT_RECORD_FIELDS if k in recorded}
+    if recorded.get("detector_input"):
+        kept = {k: recorded[k] for k in FIT_RECORD_FIELDS if k in recorded}
+    elif isinstance(recorded.get("detector_fit"), dict):
+        kept = {"detector_fit": recorded["detector_fit"]}
+    else:
+        return split
     return replace(split, info={**split.info, **kept})
 
 
