@@ -879,6 +879,11 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     split = in_run_order(config, split, files=files)
     if not train_kw.get("resume", False):
         warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run", files=files)
+    # a replay into the config file's own run folder (replay_run(RUN/config.json, RUN, resume=True)) resumes the run
+    # whose split.json and config.json `files` read above: train_run's checks read them through it, not again, where
+    # a version saved in between was checked by one read and trained by the other
+    if config.parent.resolve() == run_dir.resolve():
+        train_kw.setdefault("saved", files)
     try:
         return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
     except BaseException as caught:
