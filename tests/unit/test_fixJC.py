@@ -48,3 +48,21 @@ def test_replay_run_resuming_its_own_run_reads_split_json_once(trained_run: Path
     replay_run(run / name, run, resume=True, progress=False, log=lambda m: None, warn_not_grown=False)
     assert reads.count("split.json") == 1, reads
     assert reads.count(name) == 1, reads
+
+
+def test_a_config_s_null_normal_is_the_protocol_default_as_leaving_it_out(tmp_path: Path) -> None:
+    # `data: {normal: null}` (or DataConfig(normal=None)) was kept as None: the protocol's default when the split was
+    # built, but another config than one without it, so a resume of its run was refused for 'data.normal: None -> []'
+    from wildgan.config import (DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_config_file,
+                                run_config_in, run_config_to_dict)
+    from wildgan.training.run import run_differences
+
+    assert DataConfig(normal=None, exclude_classes=None) == DataConfig()
+    p = tmp_path / "c.yaml"
+    p.write_text("data:\n  normal: null\n  exclude_classes: null\nnet: {resolution: 8, channels: 1}\ntrain: {}\n")
+    cfg = run_config_in(read_config_file(p).contents, p)
+    assert cfg is not None and cfg.data.normal == () and cfg.data.exclude_classes == ()
+    assert run_config_to_dict(cfg)["data"]["normal"] == []
+    net = net_config_for_preset("tiny", 8, 1)
+    written = RunConfig(data=DataConfig(normal=None), net=net, train=TrainConfig())
+    assert run_differences(written, RunConfig(data=DataConfig(), net=net, train=TrainConfig())) == []
