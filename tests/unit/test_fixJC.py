@@ -7,9 +7,11 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wildgan.training.run import replay_run
@@ -66,3 +68,43 @@ def test_a_config_s_null_normal_is_the_protocol_default_as_leaving_it_out(tmp_pa
     net = net_config_for_preset("tiny", 8, 1)
     written = RunConfig(data=DataConfig(normal=None), net=net, train=TrainConfig())
     assert run_differences(written, RunConfig(data=DataConfig(), net=net, train=TrainConfig())) == []
+
+
+def _cifar_batches(folder: Path, n: int = 4) -> Path:
+    """A tiny cifar-10-batches-py folder: the six batches of n images each, and CIFAR-10's batches.meta."""
+    from wildgan.data.dataset_files import CIFAR10_CLASSES, CIFAR_BATCH_FILES
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in CIFAR_BATCH_FILES:
+        d = {b"labels": [int(v) for v in rng.integers(0, 10, n)],
+             b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    return folder
+
+
+@pytest.mark.parametrize("meta", [{b"num_vis": 3072, b"label_nmaes": [b"a"] * 10}, [b"a"] * 10])
+def test_a_batches_meta_without_label_names_is_refused_naming_it(tmp_path: Path, meta: object) -> None:
+    # a batches.meta that is no dict, or has no label_names, was read as CIFAR-10's class names in silence (one that
+    # does not unpickle, or whose label_names is no list, is refused): refused too, naming the file and what it holds,
+    # as a damaged label array is (split_problem: the images are sound), and the pile's reading does not read it
+    from wildgan.data import load_dataset
+    from wildgan.errors import SPLIT_CLASSES, DataError
+
+    folder = _cifar_batches(tmp_path / "cifar-10-batches-py")
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    with pytest.raises(DataError) as e:
+        load_dataset(folder)
+    said = str(e.value)
+    assert said.startswith(f"{folder / 'batches.meta'}: not a CIFAR-10 batches.meta: "), said
+    assert ("without 'label_names' (it holds label_nmaes, num_vis)" if isinstance(meta, dict) else
+            "a list, not a dict") in said, said
+    assert "dataset='unlabelled'" in said and e.value.split_problem == SPLIT_CLASSES
+    pile, _, kind = load_dataset(folder, "unlabelled")
+    assert kind == "unlabelled-cifar-batches" and len(pile) == 24
+    # no batches.meta at all: CIFAR-10's names, as before
+    (folder / "batches.meta").unlink()
+    train, _, _ = load_dataset(folder)
+    assert train.class_names[0] == "airplane"

@@ -168,18 +168,33 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
-    """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else CIFAR-10's."""
-    names = list(CIFAR10_CLASSES)
-    if (folder / "batches.meta").is_file():
-        meta = restricted_unpickle(folder / "batches.meta")
-        ln = _get(meta, "label_names") if isinstance(meta, dict) else None
-        if ln is not None:
-            # (anything else, e.g. a number, failed as a bare TypeError naming no file)
-            if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
-                raise DataError(f"{folder / 'batches.meta'}: 'label_names' must be a list of class names, got "
-                                f"{type(ln).__name__}")
-            names = [n.decode() if isinstance(n, bytes) else n for n in ln]
-    return names
+    """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else (no batches.meta)
+    CIFAR-10's. A batches.meta that is there but does not give them (unreadable, not a dict, without label_names, or
+    not a list of names) is refused, naming it: it was read as CIFAR-10's names in silence where it was not a dict or
+    had no label_names, though such a file says the batches are not the download's. Refused as a damaged label
+    array is (split_problem SPLIT_CLASSES): the images are sound, and a reading without labels (read_cifar_unlabelled,
+    the Detector's, `wildgan score`'s) does not read this file."""
+    meta_path = folder / "batches.meta"
+    if not meta_path.is_file():
+        return list(CIFAR10_CLASSES)
+    way = (f"remove it to read the batches under CIFAR-10's own class names, or read them without labels "
+           f"({option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))})")
+    try:
+        meta = restricted_unpickle(meta_path)
+    except DataError as e:
+        raise DataError(f"{e}; {way}", split_problem=SPLIT_CLASSES) from None
+    ln = _get(meta, "label_names") if isinstance(meta, dict) else None
+    if ln is None:
+        keys = [k.decode("latin-1") if isinstance(k, bytes) else str(k) for k in meta] if isinstance(meta, dict) else []
+        held = (f"a dict without 'label_names' (it holds {names_text(keys) or 'no keys'})" if isinstance(meta, dict)
+                else f"a {type(meta).__name__}, not a dict")
+        raise DataError(f"{meta_path}: not a CIFAR-10 batches.meta: {held}, so the batches' class names are not "
+                        f"known; {way}", split_problem=SPLIT_CLASSES)
+    # (anything else, e.g. a number, failed as a bare TypeError naming no file)
+    if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
+        raise DataError(f"{meta_path}: 'label_names' must be a list of class names, got {type(ln).__name__}; {way}",
+                        split_problem=SPLIT_CLASSES)
+    return [n.decode() if isinstance(n, bytes) else n for n in ln]
 
 
 def _check_complete(folder: Path) -> None:
