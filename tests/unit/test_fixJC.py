@@ -8,6 +8,7 @@ import builtins
 import io
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -108,3 +109,37 @@ def test_a_batches_meta_without_label_names_is_refused_naming_it(tmp_path: Path,
     (folder / "batches.meta").unlink()
     train, _, _ = load_dataset(folder)
     assert train.class_names[0] == "airplane"
+
+
+@pytest.mark.parametrize("damage", ["labels", "meta"])
+@pytest.mark.parametrize("given", ["folder", "archive"])
+def test_cifar_batches_with_damaged_labels_are_read_as_a_pile_like_an_npz(tmp_path: Path, damage: str,
+                                                                          given: str) -> None:
+    # the Detector (decode_items: fit, decision_function, X_val) reads a data-set file's every image, labels ignored;
+    # an .npz whose labels are damaged was read as the pile it also is, with a warning, but CIFAR-10's batches (a
+    # folder or an archive of them) were refused for labels that reading never uses. Read so too, under the ids of
+    # the sound copy; a tar of them kept the refusal's kind (split_problem) when it named the member
+    import tarfile
+
+    from wildgan.data.dataset_files import restricted_unpickle
+    from wildgan.data.inputs import decode_items
+    from wildgan.errors import WildganWarning
+
+    folder = _cifar_batches(tmp_path / "cifar-10-batches-py")
+    x_sound, ids_sound = decode_items(str(folder), "per-image")
+    if damage == "labels":
+        d = restricted_unpickle(folder / "test_batch")
+        (folder / "test_batch").write_bytes(pickle.dumps({**d, b"labels": [12] * len(d[b"labels"])}, protocol=3))
+        said = "test_batch: labels outside 0..9"
+    else:
+        (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
+        said = "batches.meta: not a CIFAR-10 batches.meta"
+    X = folder
+    if given == "archive":
+        X = tmp_path / "c.tar.gz"
+        with tarfile.open(X, "w:gz") as tf:
+            tf.add(folder, arcname="cifar-10-batches-py")
+        said = f"{X}:cifar-10-batches-py/{said}"
+    with pytest.warns(WildganWarning, match=re.escape(said) + ".*its images are read without labels"):
+        x, ids = decode_items(str(X), "per-image")
+    assert ids == ids_sound and np.array_equal(np.asarray(x), np.asarray(x_sound))

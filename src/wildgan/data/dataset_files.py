@@ -156,14 +156,17 @@ def _cifar_batch_images(p: Path) -> tuple[dict, np.ndarray]:
 def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file -> (images, labels)."""
     d, x = _cifar_batch_images(p)
+    # (each refused as a damaged .npz label array is, split_problem SPLIT_CLASSES: the images are sound, and a
+    # reading without labels, read_cifar_unlabelled, the Detector's of a data-set file, reads them)
     try:
         y = np.asarray(_get(d, "labels"), dtype=np.int64)
     except (TypeError, ValueError) as e:
-        raise DataError(f"{p}: 'labels' is not a list of integers") from e
+        raise DataError(f"{p}: 'labels' is not a list of integers", split_problem=SPLIT_CLASSES) from e
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(x)} images")
+        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(x)} images",
+                        split_problem=SPLIT_CLASSES)
     if len(y) and (y.min() < 0 or y.max() > 9):
-        raise DataError(f"{p}: labels outside 0..9")
+        raise DataError(f"{p}: labels outside 0..9", split_problem=SPLIT_CLASSES)
     return x, y
 
 
@@ -216,7 +219,7 @@ def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
         if len(y) and y.max() >= len(names):
             raise DataError(f"{folder / f}: labels up to {y.max()}, but {folder / 'batches.meta'} names "
                             f"{len(names)} classes (label_names): the batches and their batches.meta do not belong "
-                            f"together")
+                            f"together", split_problem=SPLIT_CLASSES)
     train_files = [f for f in CIFAR_BATCH_FILES if f != "test_batch"]
     x = np.concatenate([read[f][0] for f in train_files])
     y = np.concatenate([read[f][1] for f in train_files])
@@ -607,7 +610,7 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
             try:
                 yield
             except DataError as e:
-                renamed = DataError(named(str(e)))
+                renamed = DataError(named(str(e)), split_problem=e.split_problem)
                 if getattr(e, "unreadable", None) is not None:
                     renamed.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
                 raise renamed from None
@@ -620,7 +623,9 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
         try:
             yield
         except DataError as e:
-            error = DataError(named(str(e)))
+            # (its split_problem kept: a tar of CIFAR-10 batches with damaged labels was refused where the folder of
+            # them is read as a pile, data.inputs)
+            error = DataError(named(str(e)), split_problem=e.split_problem)
             if getattr(e, "unreadable", None) is not None:      # (the list a caller words its own error from)
                 error.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
     for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once
