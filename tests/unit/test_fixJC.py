@@ -143,3 +143,58 @@ def test_cifar_batches_with_damaged_labels_are_read_as_a_pile_like_an_npz(tmp_pa
     with pytest.warns(WildganWarning, match=re.escape(said) + ".*its images are read without labels"):
         x, ids = decode_items(str(X), "per-image")
     assert ids == ids_sound and np.array_equal(np.asarray(x), np.asarray(x_sound))
+
+
+def _tiny_npz(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    return path
+
+
+def _no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_split refused: a check asked after it fails the test (each module's own name of it)."""
+    import wildgan.cli.config_args  # noqa: F401  (the modules that bind build_split, loaded before they are patched)
+    import wildgan.data
+    import wildgan.training.run
+
+    def decoded(*args, **kw):  # type: ignore[no-untyped-def]
+        raise AssertionError("the data was decoded before the resume was refused")
+
+    for mod in (wildgan.data, wildgan.training.run):
+        monkeypatch.setattr(mod, "build_split", decoded)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--data", "OTHER"], "data.data: "), (["--seed", "3"], "data.seed: 0 -> 3; train.seed: 0 -> 3"),
+    (["--normal", "1"], "data.normal: ['0'] -> ['1']")])
+def test_a_resume_on_other_data_settings_is_refused_before_the_data_is_decoded(
+        trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], said: str) -> None:
+    # `wildgan train --resume` with another --data, --seed or --normal was refused (check_run_dir: the settings
+    # differ from the saved run's) only after every image of the data was decoded, minutes for a large folder:
+    # the settings alone decide it. The same refusal, in the same words, before build_split
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    other = _tiny_npz(tmp_path / "other.npz", 5)
+    _no_decoding(monkeypatch)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress",
+                 *[str(other) if a == "OTHER" else a for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert "--resume with settings that differ from the saved run: " + said in err, err
+
+
+def test_replay_run_s_resume_on_other_data_is_refused_before_the_data_is_decoded(
+        trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # replay_run(CONFIG, RUN, data=OTHER, resume=True) built the split (decoding OTHER) before train_run refused it
+    from wildgan.errors import ConfigError
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    other = _tiny_npz(tmp_path / "other.npz", 5)
+    _no_decoding(monkeypatch)
+    with pytest.raises(ConfigError, match=re.escape(f"data.data: '{trained_run.parent / 'tiny.npz'}' -> '{other}'")):
+        replay_run(run / "config.json", run, data=other, resume=True, progress=False, log=lambda m: None)
