@@ -371,8 +371,9 @@ def _refuse_resumed_data_early(a: argparse.Namespace) -> None:
 
     run_dir = Path(a.out)
     files = _resumed_files(a)
+    files = saved_run_files(run_dir) if files is None else files
     try:
-        saved = read_saved_config(run_dir, saved_run_files(run_dir) if files is None else files)
+        saved = read_saved_config(run_dir, files)
         cfg = run_config_for_shape(a, saved.net.resolution, saved.net.channels)
     except WildganError:
         return
