@@ -472,7 +472,8 @@ class DataConfig:
                                          # else the sample
     dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches
                                          # | unlabelled
-    normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings
+    normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings; () (or None, a
+                                         # file's null) = the protocol's default
     contamination: float = 0.0           # gamma: fraction of anomalies in the final training set
     resolution: int | None = None        # None = protocol default (next power of two >= image size)
     channels: int | None = None          # None = protocol default (1 for gray data, 3 for RGB)
@@ -505,10 +506,15 @@ class DataConfig:
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
             elif isinstance(v, (list, tuple)) and all(isinstance(c, str) or _is_class_label(c) for c in v):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
-            elif v is not None:
+            elif v is None:
+                # a file's `normal: null` (or DataConfig(normal=None)) means the protocol's default, as leaving it out
+                # does: kept as None, the config differed from one without it, so a resume of its run refused
+                # 'data.normal: None -> []' and a replay took the file's own settings for others asked on purpose
+                object.__setattr__(self, name, ())
+            else:
                 # a hand-edited config.json's `"normal": {"a": 1}` (or 2.5, true, a list of mappings) was kept as it
                 # was, or read as the text of a mapping: no class is named so, and the run's commands failed far
-                # from the file, or chose no class at all. (null is left as it was read: the protocol's default)
+                # from the file, or chose no class at all
                 # (a file's list, which from_dict made a tuple, said as the file has it)
                 said = list(v) if isinstance(v, tuple) and _FILE_VALUES.get() else v
                 raise _refused(f"data.{name}", "must be a class name or a whole-number label, or a list of them",

@@ -300,6 +300,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         # there, so a dry run printing the config as one that trains misled; asked before the data is decoded, as
         # the start asks it (_check_train_out), and again below with the data a --config file named
         refuse_run_inside_data(data_path_if_valid(a), Path(a.out), resume=a.resume)
+    elif a.resume:
+        _refuse_resumed_data_early(a)
     cfg, split = build_run_config(a)
     if a.config:
         from ..data.replay import in_run_order
@@ -354,6 +356,28 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
     return cfg, split
+
+
+def _refuse_resumed_data_early(a: argparse.Namespace) -> None:
+    """A --resume on other settings than the run's (--data, --seed, --normal, ...) refused as check_run_dir refuses
+    it after build_run_config, but before that decodes the data (minutes for a large folder, for a refusal the
+    settings alone decide): the config is built as build_run_config builds it (run_config_for_shape), with the saved
+    run's resolution and channels standing in for the data's, which the check after decoding compares. Options that
+    do not resolve, or a saved run that does not read, are left to the steps after to say. Whether the images
+    themselves changed since the run started needs their pixels: asked once they are decoded (train_run)."""
+    from ..errors import WildganError
+    from ..training.run import check_run_dir, read_saved_config, saved_run_files
+    from .config_args import run_config_for_shape
+
+    run_dir = Path(a.out)
+    files = _resumed_files(a)
+    files = saved_run_files(run_dir) if files is None else files
+    try:
+        saved = read_saved_config(run_dir, files)
+        cfg = run_config_for_shape(a, saved.net.resolution, saved.net.channels)
+    except WildganError:
+        return
+    check_run_dir(cfg, run_dir, resume=True, overwrite=a.overwrite, files=files)
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:

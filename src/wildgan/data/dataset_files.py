@@ -156,30 +156,48 @@ def _cifar_batch_images(p: Path) -> tuple[dict, np.ndarray]:
 def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file -> (images, labels)."""
     d, x = _cifar_batch_images(p)
+    # (each refused as a damaged .npz label array is, split_problem SPLIT_CLASSES: the images are sound, and a
+    # reading without labels, read_cifar_unlabelled, the Detector's of a data-set file, reads them)
     try:
         y = np.asarray(_get(d, "labels"), dtype=np.int64)
     except (TypeError, ValueError) as e:
-        raise DataError(f"{p}: 'labels' is not a list of integers") from e
+        raise DataError(f"{p}: 'labels' is not a list of integers", split_problem=SPLIT_CLASSES) from e
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(x)} images")
+        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(x)} images",
+                        split_problem=SPLIT_CLASSES)
     if len(y) and (y.min() < 0 or y.max() > 9):
-        raise DataError(f"{p}: labels outside 0..9")
+        raise DataError(f"{p}: labels outside 0..9", split_problem=SPLIT_CLASSES)
     return x, y
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
-    """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else CIFAR-10's."""
-    names = list(CIFAR10_CLASSES)
-    if (folder / "batches.meta").is_file():
-        meta = restricted_unpickle(folder / "batches.meta")
-        ln = _get(meta, "label_names") if isinstance(meta, dict) else None
-        if ln is not None:
-            # (anything else, e.g. a number, failed as a bare TypeError naming no file)
-            if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
-                raise DataError(f"{folder / 'batches.meta'}: 'label_names' must be a list of class names, got "
-                                f"{type(ln).__name__}")
-            names = [n.decode() if isinstance(n, bytes) else n for n in ln]
-    return names
+    """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else (no batches.meta)
+    CIFAR-10's. A batches.meta that is there but does not give them (unreadable, not a dict, without label_names, or
+    not a list of names) is refused, naming it: it was read as CIFAR-10's names in silence where it was not a dict or
+    had no label_names, though such a file says the batches are not the download's. Refused as a damaged label
+    array is (split_problem SPLIT_CLASSES): the images are sound, and a reading without labels (read_cifar_unlabelled,
+    the Detector's, `wildgan score`'s) does not read this file."""
+    meta_path = folder / "batches.meta"
+    if not meta_path.is_file():
+        return list(CIFAR10_CLASSES)
+    way = (f"remove it to read the batches under CIFAR-10's own class names, or read them without labels "
+           f"({option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))})")
+    try:
+        meta = restricted_unpickle(meta_path)
+    except DataError as e:
+        raise DataError(f"{e}; {way}", split_problem=SPLIT_CLASSES) from None
+    ln = _get(meta, "label_names") if isinstance(meta, dict) else None
+    if ln is None:
+        keys = [k.decode("latin-1") if isinstance(k, bytes) else str(k) for k in meta] if isinstance(meta, dict) else []
+        held = (f"a dict without 'label_names' (it holds {names_text(keys) or 'no keys'})" if isinstance(meta, dict)
+                else f"a {type(meta).__name__}, not a dict")
+        raise DataError(f"{meta_path}: not a CIFAR-10 batches.meta: {held}, so the batches' class names are not "
+                        f"known; {way}", split_problem=SPLIT_CLASSES)
+    # (anything else, e.g. a number, failed as a bare TypeError naming no file)
+    if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
+        raise DataError(f"{meta_path}: 'label_names' must be a list of class names, got {type(ln).__name__}; {way}",
+                        split_problem=SPLIT_CLASSES)
+    return [n.decode() if isinstance(n, bytes) else n for n in ln]
 
 
 def _check_complete(folder: Path) -> None:
@@ -201,7 +219,7 @@ def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
         if len(y) and y.max() >= len(names):
             raise DataError(f"{folder / f}: labels up to {y.max()}, but {folder / 'batches.meta'} names "
                             f"{len(names)} classes (label_names): the batches and their batches.meta do not belong "
-                            f"together")
+                            f"together", split_problem=SPLIT_CLASSES)
     train_files = [f for f in CIFAR_BATCH_FILES if f != "test_batch"]
     x = np.concatenate([read[f][0] for f in train_files])
     y = np.concatenate([read[f][1] for f in train_files])
@@ -592,7 +610,7 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
             try:
                 yield
             except DataError as e:
-                renamed = DataError(named(str(e)))
+                renamed = DataError(named(str(e)), split_problem=e.split_problem)
                 if getattr(e, "unreadable", None) is not None:
                     renamed.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
                 raise renamed from None
@@ -605,7 +623,9 @@ def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iter
         try:
             yield
         except DataError as e:
-            error = DataError(named(str(e)))
+            # (its split_problem kept: a tar of CIFAR-10 batches with damaged labels was refused where the folder of
+            # them is read as a pile, data.inputs)
+            error = DataError(named(str(e)), split_problem=e.split_problem)
             if getattr(e, "unreadable", None) is not None:      # (the list a caller words its own error from)
                 error.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
     for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once

@@ -479,11 +479,14 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad,
                                           progress=False, stats=got)
         except DataError as e:
-            # an .npz whose label array is damaged (2-D, one short, floats, names its class_names lack: the
-            # refusal's split_problem) has sound images, and labels are ignored here: read as the pile it also is
-            # (x, or x_train then x_test: the same images in the same order), which is the way `wildgan score`
-            # names for such a file
-            if e.split_problem != SPLIT_CLASSES or detect_format(p) != "npz":
+            # a data set of arrays whose labels are damaged (an .npz's label array 2-D, one short, floats, names its
+            # class_names lack; CIFAR-10 batches' labels outside 0..9 or one short, a batches.meta without
+            # label_names: the refusal's split_problem) has sound images, and labels are ignored here: read as the
+            # pile it also is (x, or x_train then x_test; the batches, test_batch last: the same images in the same
+            # order), which is the way `wildgan score` names for such a file. (CIFAR-10's batches were refused: only
+            # an .npz was read so.) A tar of image files is read above, by its files, and reads no label here
+            kind = detect_format(p)
+            if e.split_problem != SPLIT_CLASSES or kind not in ("npz", "cifar-batches"):
                 raise
             unlabelled, got = e, {}
             # (the labelled reading's note of the arrays it does not take, where it got that far, is dropped: the
@@ -493,8 +496,9 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
                                           progress=False, stats=got)
             # ids as the labelled reading of the file gives them (NAME:train:0, not the pile's NAME:x_train:0): a
             # score CSV of the file named its images otherwise once its labels were damaged, so that its rows no
-            # longer matched those of the sound copy
-            train.ids = [_labelled_npz_id(i) for i in train.ids]
+            # longer matched those of the sound copy. (The batches' pile has the labelled reading's ids already)
+            if kind == "npz":
+                train.ids = [_labelled_npz_id(i) for i in train.ids]
     if unlabelled is not None:
         warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use")
     if stats is not None:

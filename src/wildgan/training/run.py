@@ -873,6 +873,23 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                                                          f"dataset='unlabelled') (a folder or a data-set file),",
                             files=files)
     cfg = replace(file_cfg, data=asked)
+    # a replay into the config file's own run folder (replay_run(RUN/config.json, RUN, resume=True)) resumes the run
+    # whose split.json and config.json `files` read: train_run's checks read them through it, not again, where a
+    # version saved in between was checked by one read and trained by the other. Another folder's run is read once too
+    saved = files if config.parent.resolve() == run_dir.resolve() else saved_run_files(run_dir)
+    train_kw.setdefault("saved", saved)
+    if train_kw.get("resume", False):
+        # a resume on other settings than the run's (data=, dataset=, the file's sections edited) is refused before
+        # the images are decoded: train_run asks the same of the same cfg, but only once build_split below read them
+        # all (minutes for a large folder). Whether the images themselves changed needs their pixels: asked after
+        # (its data path made absolute first, as train_run records and compares it: a config file's relative path)
+        try:
+            recorded = _data_recorded_absolute(cfg)
+        except WildganError:
+            recorded = None           # (a path that does not resolve: build_split says what is missing)
+        if recorded is not None:
+            check_run_dir(recorded, run_dir, resume=True, overwrite=bool(train_kw.get("overwrite", False)),
+                          files=train_kw["saved"])
     # built here, as the command builds it, to compare its images with the run's before anything is trained
     split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
     # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
