@@ -312,13 +312,20 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
     image of it without labels instead. held: see split_for_run. no_protocol: the run has no protocol of its own
     (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole."""
+    from contextlib import nullcontext
+
+    from ..data.dataset_files import unlabelled_way_said_by_caller
     from ..data.readers import is_dataset_file
     from ..evaluation.run import split_for_run
 
     try:
-        split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
-                              normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
-                              held=held)
+        # (a data-set file's refusal of its labels is followed by score's own way to read it without them, below: a
+        # damaged batches.meta's then names no --dataset unlabelled, an option score has not. The run's own data
+        # gets no such way here, and keeps the refusal's)
+        with unlabelled_way_said_by_caller() if one_file else nullcontext():
+            split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
+                                  normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None,
+                                  whole=a.whole, held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
