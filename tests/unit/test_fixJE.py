@@ -116,3 +116,34 @@ def test_score_s_pile_reading_of_cifar_batches_names_no_dataset_option(fit_run: 
     told = [" ".join(str(w.message).split()) for w in said if "not a CIFAR-10 batches.meta" in str(w.message)]
     assert len(told) == 1 and "its images are read without labels" in told[0], told
     assert "--dataset" not in told[0], told
+
+
+@pytest.mark.parametrize("labels", ["sound", "2-D", "one short", "cifar"])
+def test_score_s_success_line_suggests_normal_only_where_it_works(fit_run: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  labels: str) -> None:
+    # a protocol-less run scores a data-set file whole without --normal, and its line said "--normal CLASS labels
+    # the rows" even where the file's labels are damaged, which --normal is then refused for: said only where
+    # --normal works, as checked by running it
+    from wildgan.cli import main
+
+    x = np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    if labels == "cifar":
+        data = _damaged_cifar(tmp_path / "data", "labels", "folder")
+    else:
+        data = tmp_path / "d.npz"
+        y = {"sound": np.arange(20) % 2, "2-D": np.zeros((20, 2), np.int64), "one short": np.arange(19) % 2}[labels]
+        np.savez(data, x_train=x, y_train=y)
+    out = tmp_path / "scores.csv"
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(fit_run), "--data", str(data), "--out", str(out), "--no-progress"]) == 0
+        line = " ".join(capsys.readouterr().err.split())
+        assert line.startswith("scored ") and f"every image of {data} (" in line, line
+        normal_works = main(["score", str(fit_run), "--data", str(data), "--normal", "0" if labels == "sound" else
+                             "airplane", "--whole", "--out", str(out), "--no-progress"]) == 0
+    assert normal_works == (labels == "sound")
+    assert ("--normal CLASS labels the rows" in line) == normal_works, line
+    if not normal_works:
+        assert "its labels are damaged: read without them" in line, line

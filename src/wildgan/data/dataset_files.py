@@ -40,6 +40,12 @@ class UnreadArraysWarning(WildganWarning):
     are the Detector's to say) still lets it through."""
 
 
+class LabelsUnreadWarning(WildganWarning):
+    """The warning that a data-set file's labels are damaged, so that its images are read without them (data.inputs'
+    reading of a data-set file whole, the Detector's): its own kind, so that a caller that offers the labels' use
+    (`wildgan score`'s --normal, refused for such a file) can tell it was given without matching its words."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler for CIFAR-10 batches: only the globals a numpy array needs; everything else is refused.
 
