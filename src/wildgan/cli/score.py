@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import as_typed
 from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
@@ -154,19 +154,21 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
         from ..detector import to_images
 
         trained_on, by_content = trained_kind(model.conversion)
-        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
-                           resize_mode=model.conversion.get("fit", "resize"),
-                           depth16=model.conversion.get("depth16", "per-image"),
-                           native_sides=model.conversion.get("native_sides"),
-                           # colour images scored by a run trained on gray ones were converted without a word here,
-                           # while the same images as files were warned about
-                           trained_on=trained_on, by_content=by_content,
-                           # gray images far more common than among a colour run's training images: said, as files are
-                           gray_share=trained_gray_share(model.conversion),
-                           # 16-bit images with a run of 8-bit ones: read as their 8-bit copies, said
-                           trained_depth=model.conversion.get("trained_depth"))
-        what = f"every image of {one_file} (" + ("no labels)" if label_free else
-                                                  "labels not used; --normal CLASS labels the rows)")
+        (x, ids), damaged = _noting_damaged_labels(lambda: to_images(
+            one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
+            resize_mode=model.conversion.get("fit", "resize"), depth16=model.conversion.get("depth16", "per-image"),
+            native_sides=model.conversion.get("native_sides"),
+            # colour images scored by a run trained on gray ones were converted without a word here, while the same
+            # images as files were warned about
+            trained_on=trained_on, by_content=by_content,
+            # gray images far more common than among a colour run's training images: said, as files are
+            gray_share=trained_gray_share(model.conversion),
+            # 16-bit images with a run of 8-bit ones: read as their 8-bit copies, said
+            trained_depth=model.conversion.get("trained_depth")))
+        # (--normal offered only where it works: a file whose labels are damaged, read without them, is refused it)
+        what = f"every image of {one_file} (" + (
+            "no labels)" if label_free else "its labels are damaged: read without them)"
+            if damaged else "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
         split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar,
                                                                         no_protocol=no_protocol)
@@ -312,13 +314,20 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
     image of it without labels instead. held: see split_for_run. no_protocol: the run has no protocol of its own
     (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole."""
+    from contextlib import nullcontext
+
+    from ..data.dataset_files import unlabelled_way_said_by_caller
     from ..data.readers import is_dataset_file
     from ..evaluation.run import split_for_run
 
     try:
-        split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
-                              normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
-                              held=held)
+        # (a data-set file's refusal of its labels is followed by score's own way to read it without them, below: a
+        # damaged batches.meta's then names no --dataset unlabelled, an option score has not. The run's own data
+        # gets no such way here, and keeps the refusal's)
+        with unlabelled_way_said_by_caller() if one_file else nullcontext():
+            split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
+                                  normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None,
+                                  whole=a.whole, held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
@@ -341,6 +350,26 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
                       f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
                       f"without labels, {whole}") from None
     return split
+
+
+def _noting_damaged_labels(read: Callable[[], Any]) -> tuple[Any, bool]:
+    """read() (the Detector's reading of a data-set file's every image) -> (what it returns, whether it said that the
+    file's labels are damaged, data.dataset_files.LabelsUnreadWarning: --normal, which labels the rows, is then
+    refused). Its warnings are given as they came once it is done (or failed), through the caller's filters: an
+    "error" one still stops the command, an "ignore" one still hides them, though the labels' warning is noted."""
+    import warnings
+
+    from ..data.dataset_files import LabelsUnreadWarning
+
+    said: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", LabelsUnreadWarning)     # (noted whatever the caller's filters say)
+            got = read()
+    finally:
+        for w in said:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return got, any(issubclass(w.category, LabelsUnreadWarning) for w in said)
 
 
 def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None,

@@ -40,6 +40,12 @@ class UnreadArraysWarning(WildganWarning):
     are the Detector's to say) still lets it through."""
 
 
+class LabelsUnreadWarning(WildganWarning):
+    """The warning that a data-set file's labels are damaged, so that its images are read without them (data.inputs'
+    reading of a data-set file whole, the Detector's): its own kind, so that a caller that offers the labels' use
+    (`wildgan score`'s --normal, refused for such a file) can tell it was given without matching its words."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler for CIFAR-10 batches: only the globals a numpy array needs; everything else is refused.
 
@@ -170,6 +176,26 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+# Whether a refusal of CIFAR-10 batches' class names (cifar_batch_class_names) leaves its way to read the batches
+# without labels to the caller (unlabelled_way_said_by_caller), instead of naming the data set's option for it
+# (--dataset unlabelled / dataset='unlabelled'). Such a caller has no such option, and a way of its own: `wildgan
+# score`, which names leaving out --normal or the Python API after the refusal (and refused --dataset as an
+# unrecognized argument), and the Detector's reading of a data-set file, which reads the batches without labels next.
+# A setting read where the message is made, as errors.skip_bad_option is: the refusal is made under every reader.
+_UNLABELLED_WAY_BY_CALLER = [False]
+
+
+@contextmanager
+def unlabelled_way_said_by_caller() -> Iterator[None]:
+    """While inside, a refusal of CIFAR-10 batches' class names leaves out its way to read them without labels (the
+    caller says its own); the setting before is put back on the way out."""
+    before, _UNLABELLED_WAY_BY_CALLER[0] = _UNLABELLED_WAY_BY_CALLER[0], True
+    try:
+        yield
+    finally:
+        _UNLABELLED_WAY_BY_CALLER[0] = before
+
+
 def cifar_batch_class_names(folder: Path) -> list[str]:
     """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else (no batches.meta)
     CIFAR-10's. A batches.meta that is there but does not give them (unreadable, not a dict, without label_names, or
@@ -180,8 +206,9 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     meta_path = folder / "batches.meta"
     if not meta_path.is_file():
         return list(CIFAR10_CLASSES)
-    way = (f"remove it to read the batches under CIFAR-10's own class names, or read them without labels "
-           f"({option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))})")
+    way = "remove it to read the batches under CIFAR-10's own class names" + (
+        "" if _UNLABELLED_WAY_BY_CALLER[0] else
+        f", or read them without labels ({option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))})")
     try:
         meta = restricted_unpickle(meta_path)
     except DataError as e:

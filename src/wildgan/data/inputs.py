@@ -52,7 +52,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SPLIT_CLASSES, ConfigError, DataError, warn_user
-from .dataset_files import UnreadArraysWarning, named_in_archive, npz_image_count
+from .dataset_files import (LabelsUnreadWarning, UnreadArraysWarning, named_in_archive, npz_image_count,
+                            unlabelled_way_said_by_caller)
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
@@ -473,7 +474,9 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         return items, ids_relative_to(ids, root)     # ids inside the archive
     got: dict[str, Any] = {}
     unlabelled: DataError | None = None
-    with _ReadersNotesSilenced() as said:
+    # (a damaged batches.meta's refusal, said below as a warning, names no --dataset unlabelled / dataset=: the
+    # images are read without labels next, which the Detector and `wildgan score` do without such an option)
+    with _ReadersNotesSilenced() as said, unlabelled_way_said_by_caller():
         # (a data set's readers know the rules a user gives, not scoring's PER_IMAGE_8BIT: applied below)
         try:
             train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad,
@@ -500,7 +503,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             if kind == "npz":
                 train.ids = [_labelled_npz_id(i) for i in train.ids]
     if unlabelled is not None:
-        warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use")
+        warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use", LabelsUnreadWarning)
     if stats is not None:
         merge_stats(stats, got)
     if test is None:
