@@ -1480,12 +1480,11 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
 
 def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
     """`e`, a refusal of a config file's contents, as "PATH: E" (and `after`, said last), with its parts kept (its
-    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.with_start_again
-    keeps them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
+    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.within keeps
+    them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
     user gave it, or takes a typed flag's value for it, found none. Its `file` is `path`: the refusal is the file's,
     and names it."""
-    return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
-                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings, file=str(path))
+    return e.within(str(path), after, file=str(path))
 
 
 def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> str:
