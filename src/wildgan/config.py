@@ -914,8 +914,7 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
         raise ConfigError(f"{resumed}" + untrained_encoder_words(
             "it was", "train it again into a new folder with encoder loss",
             so=": a resume cannot continue it as it is (a resume changes no setting of the run)"))
-    refused = _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores "
-                       "need its encoder", cfg.train.encoder_loss)
+    refused = _refused("train.encoder_loss", untrained_encoder_problem(), cfg.train.encoder_loss)
     if said is None:
         said = untrained_encoder_words("where cfg is an earlier run's (read_run_config), that run was",
                                        "set train.encoder_loss to",
@@ -924,6 +923,15 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
     # (its setting's parts kept: run_config_in names the file's setting and takes a flag typed beside it by them)
     raise ConfigError(refused.message, then=said, setting=refused.setting, flag=refused.flag, problem=refused.problem,
                       value=refused.value)
+
+
+def untrained_encoder_problem(wildgan: str = "method wildgan", others: str = "method fanogan or search") -> str:
+    """What is wrong with encoder_loss none under method wildgan, in the one wording of every refusal of it (a
+    training's config, refuse_untrained_encoder; a Detector's encoder_loss): its values there, why, and where none
+    is taken. `wildgan` and `others` name the methods as the caller's user spells them: a run config's 'method
+    wildgan' by default, a Detector's keyword "method='wildgan'" and "method='fanogan' or 'search'"."""
+    return (f"must be image (d_I) or latent (d_z) with {wildgan}, whose scores need its encoder (none, no encoder, "
+            f"is for {others})")
 
 
 def untrained_encoder_words(run: str, how: str, after: str = "", *, so: str = "") -> str:

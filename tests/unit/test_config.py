@@ -199,7 +199,8 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
     from wildgan.config import refuse_untrained_encoder
 
     with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
-                                          r"method wildgan, whose scores need its encoder, got 'none': where cfg is an "
+                                          r"method wildgan, whose scores need its encoder \(none, no encoder, is for "
+                                          r"method fanogan or search\), got 'none': where cfg is an "
                                           r"earlier run's \(read_run_config\), that run was trained without an "
                                           r"encoder .*set train\.encoder_loss to image \(d_I, the method's\)"):
         refuse_untrained_encoder(RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder))
@@ -214,7 +215,8 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
     assert main(["train", "--config", str(edited), "--out", str(tmp_path / "run"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert (f"error: {edited}: train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose "
-            f"scores need its encoder, got 'none' (the --encoder-loss setting)") in err, err
+            f"scores need its encoder (none, no encoder, is for method fanogan or search), got 'none' (the "
+            f"--encoder-loss setting)") in err, err
 
 
 def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_path) -> None:
