@@ -105,9 +105,14 @@ def typed_value(flag: str | None, v: Any) -> str | None:
 
 def shown(v: Any, from_file: bool = False) -> str:
     """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
-    (a value known to be a file's), else Python's repr."""
-    if (from_file or _FILE_VALUES.get()) and (v is None or isinstance(v, bool)):
-        return "null" if v is None else str(v).lower()
+    (a value known to be a file's), else Python's repr. A file's mapping or list of the wrong type is said as the
+    file writes it ({"a": 1}, [1, 2]), not as Python's {'a': 1} or the tuple (1, 2) it was read into; its text keeps
+    its quotes ('20', not 20: the quotes are what is wrong where a number belongs)."""
+    if from_file or _FILE_VALUES.get():
+        if v is None or isinstance(v, bool):
+            return "null" if v is None else str(v).lower()
+        if isinstance(v, (dict, list, tuple)):
+            return as_typed(v)
     return repr(v)
 
 
@@ -1239,8 +1244,10 @@ def read_run_config(run_dir: Any, raw: dict[str, Any] | None = None,
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot be read: {e}", file=str(p)) from None
     if not isinstance(raw, dict):
+        # (what the file holds in its own words: "a int" and "a NoneType" were Python's)
+        got = "a list" if isinstance(raw, list) else shown(raw, from_file=True)
         raise ConfigError(f"{p}: not a run config (a JSON object with data, net, train, ... sections expected, got "
-                          f"a {type(raw).__name__})", file=str(p))
+                          f"{got})", file=str(p))
     try:
         with file_values():
             cfg = run_config_from_dict(raw)
@@ -1378,9 +1385,14 @@ def _yaml_loader(path: Any) -> type:
                     if text in own:
                         continue      # the mapping's own key overrides every source: nothing is left to chance
                     if text in seen and (seen[text][0], seen[text][1]) != (key, value):
-                        raise ConfigError(f"{path}: {key!r} is given by two sources of one merge (<<) (lines "
-                                          f"{seen[text][2] + 1} and {source.start_mark.line + 1}), with different "
-                                          f"values ({seen[text][0]!r}: {seen[text][1]!r} and {key!r}: {value!r}); "
+                        # (as the file spells them, as _twice says a key given twice; keys of two types, '4' and 4,
+                        # keep Python's quotes, which are the difference)
+                        first = seen[text][0]
+                        keys = [as_typed(k) if type(first) is type(key) else repr(k) for k in (first, key)]
+                        raise ConfigError(f"{path}: {as_typed(text)} is given by two sources of one merge (<<) "
+                                          f"(lines {seen[text][2] + 1} and {source.start_mark.line + 1}), with "
+                                          f"different values ({keys[0]}: {as_typed(seen[text][1])} and {keys[1]}: "
+                                          f"{as_typed(value)}); "
                                           f"which one a YAML reader keeps differs (PyYAML: by the key): keep one, or "
                                           f"give it below the <<", file=str(path))
                     seen.setdefault(text, (key, value, source.start_mark.line))
