@@ -105,9 +105,14 @@ def typed_value(flag: str | None, v: Any) -> str | None:
 
 def shown(v: Any, from_file: bool = False) -> str:
     """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
-    (a value known to be a file's), else Python's repr."""
-    if (from_file or _FILE_VALUES.get()) and (v is None or isinstance(v, bool)):
-        return "null" if v is None else str(v).lower()
+    (a value known to be a file's), else Python's repr. A file's mapping or list of the wrong type is said as the
+    file writes it ({"a": 1}, [1, 2]), not as Python's {'a': 1} or the tuple (1, 2) it was read into; its text keeps
+    its quotes ('20', not 20: the quotes are what is wrong where a number belongs)."""
+    if from_file or _FILE_VALUES.get():
+        if v is None or isinstance(v, bool):
+            return "null" if v is None else str(v).lower()
+        if isinstance(v, (dict, list, tuple)):
+            return as_typed(v)
     return repr(v)
 
 
@@ -932,8 +937,7 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
         raise ConfigError(f"{resumed}" + untrained_encoder_words(
             "it was", "train it again into a new folder with encoder loss",
             so=": a resume cannot continue it as it is (a resume changes no setting of the run)"))
-    refused = _refused("train.encoder_loss", "must be image (d_I) or latent (d_z) with method wildgan, whose scores "
-                       "need its encoder", cfg.train.encoder_loss)
+    refused = _refused("train.encoder_loss", untrained_encoder_problem(), cfg.train.encoder_loss)
     if said is None:
         said = untrained_encoder_words("where cfg is an earlier run's (read_run_config), that run was",
                                        "set train.encoder_loss to",
@@ -942,6 +946,15 @@ def refuse_untrained_encoder(cfg: RunConfig, resumed: Any = None, *, said: str |
     # (its setting's parts kept: run_config_in names the file's setting and takes a flag typed beside it by them)
     raise ConfigError(refused.message, then=said, setting=refused.setting, flag=refused.flag, problem=refused.problem,
                       value=refused.value)
+
+
+def untrained_encoder_problem(wildgan: str = "method wildgan", others: str = "method fanogan or search") -> str:
+    """What is wrong with encoder_loss none under method wildgan, in the one wording of every refusal of it (a
+    training's config, refuse_untrained_encoder; a Detector's encoder_loss): its values there, why, and where none
+    is taken. `wildgan` and `others` name the methods as the caller's user spells them: a run config's 'method
+    wildgan' by default, a Detector's keyword "method='wildgan'" and "method='fanogan' or 'search'"."""
+    return (f"must be image (d_I) or latent (d_z) with {wildgan}, whose scores need its encoder (none, no encoder, "
+            f"is for {others})")
 
 
 def untrained_encoder_words(run: str, how: str, after: str = "", *, so: str = "") -> str:
@@ -1249,8 +1262,10 @@ def read_run_config(run_dir: Any, raw: dict[str, Any] | None = None,
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot be read: {e}", file=str(p)) from None
     if not isinstance(raw, dict):
+        # (what the file holds in its own words: "a int" and "a NoneType" were Python's)
+        got = "a list" if isinstance(raw, list) else shown(raw, from_file=True)
         raise ConfigError(f"{p}: not a run config (a JSON object with data, net, train, ... sections expected, got "
-                          f"a {type(raw).__name__})", file=str(p))
+                          f"{got})", file=str(p))
     try:
         with file_values():
             cfg = run_config_from_dict(raw)
@@ -1388,9 +1403,14 @@ def _yaml_loader(path: Any) -> type:
                     if text in own:
                         continue      # the mapping's own key overrides every source: nothing is left to chance
                     if text in seen and (seen[text][0], seen[text][1]) != (key, value):
-                        raise ConfigError(f"{path}: {key!r} is given by two sources of one merge (<<) (lines "
-                                          f"{seen[text][2] + 1} and {source.start_mark.line + 1}), with different "
-                                          f"values ({seen[text][0]!r}: {seen[text][1]!r} and {key!r}: {value!r}); "
+                        # (as the file spells them, as _twice says a key given twice; keys of two types, '4' and 4,
+                        # keep Python's quotes, which are the difference)
+                        first = seen[text][0]
+                        keys = [as_typed(k) if type(first) is type(key) else repr(k) for k in (first, key)]
+                        raise ConfigError(f"{path}: {as_typed(text)} is given by two sources of one merge (<<) "
+                                          f"(lines {seen[text][2] + 1} and {source.start_mark.line + 1}), with "
+                                          f"different values ({keys[0]}: {as_typed(seen[text][1])} and {keys[1]}: "
+                                          f"{as_typed(value)}); "
                                           f"which one a YAML reader keeps differs (PyYAML: by the key): keep one, or "
                                           f"give it below the <<", file=str(path))
                     seen.setdefault(text, (key, value, source.start_mark.line))
@@ -1498,12 +1518,11 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
 
 def in_file(path: Any, e: ConfigError, after: str = "") -> ConfigError:
     """`e`, a refusal of a config file's contents, as "PATH: E" (and `after`, said last), with its parts kept (its
-    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.with_start_again
-    keeps them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
+    advice to start again, its setting's: setting, flag, problem, value, settings), as ConfigError.within keeps
+    them: a bare ConfigError(f"{path}: {e}") dropped them, so a caller that names the refused setting as its
     user gave it, or takes a typed flag's value for it, found none. Its `file` is `path`: the refusal is the file's,
     and names it."""
-    return ConfigError(f"{path}: {e.message}", start_again=e.start_again, then=f"{e.then}{after}", setting=e.setting,
-                       flag=e.flag, problem=e.problem, value=e.value, settings=e.settings, file=str(path))
+    return e.within(str(path), after, file=str(path))
 
 
 def _untrained_encoder_file_words(refused: ConfigError, replaced: set[str]) -> str:

@@ -84,6 +84,18 @@ class ConfigError(WildganError, ValueError):
                            flag=self.flag, problem=self.problem, value=self.value, settings=self.settings,
                            file=self.file, split_problem=self.split_problem)
 
+    def within(self, where: str, after: str = "", *, file: str | None = None) -> ConfigError:
+        """The same refusal said of a place its caller knows ("WHERE: MESSAGE", then its advice to start again and
+        `then`, then `after`), its parts kept as with_start_again keeps them (start_again, setting, flag, problem,
+        value, settings, file, split_problem): the one way to re-raise a refusal with its context (a config file's
+        name, config.in_file; a study's cell, studies.study). A ConfigError built by hand from another's fields
+        dropped those its builder forgot (the start-again advice, settings, file, split_problem), and a caller that
+        reads them found none. file: the file the refusal is now of (in_file's), else the refusal's own."""
+        return ConfigError(f"{where}: {self.message}", start_again=self.start_again, then=f"{self.then}{after}",
+                           setting=self.setting, flag=self.flag, problem=self.problem, value=self.value,
+                           settings=self.settings, file=self.file if file is None else file,
+                           split_problem=self.split_problem)
+
 
 class CheckpointError(WildganError):
     """A checkpoint is missing, truncated, corrupt, or not a wildgan checkpoint."""

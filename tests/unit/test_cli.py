@@ -355,9 +355,10 @@ def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_befor
     ("run:\n  <<: [{seed: 1}, {phase_kimg: 1, phase_kimg: 3}]\n", ["phase_kimg is given twice", "(1 and 3)"]),
     # two merge sources of one key, not overridden below: PyYAML kept the last seed (2) but the first of a
     # one-character key (it dedupes by the key text's string object), and dropped '4': 32 after 4: 16
-    ("run:\n  <<: [{seed: 1}, {seed: 2}]\n", ["'seed' is given by two sources of one merge (<<) (lines 2 and 2)",
-                                               "('seed': 1 and 'seed': 2)"]),
-    ("train:\n  minibatch:\n    <<: [{4: 16}, {'4': 32}]\n", ["'4' is given by two sources of one merge",
+    # (as the file spells them, as a key given twice in one mapping is said; keys of two types keep their quotes)
+    ("run:\n  <<: [{seed: 1}, {seed: 2}]\n", ["seed is given by two sources of one merge (<<) (lines 2 and 2)",
+                                               "(seed: 1 and seed: 2)"]),
+    ("train:\n  minibatch:\n    <<: [{4: 16}, {'4': 32}]\n", ["4 is given by two sources of one merge",
                                                                "(4: 16 and '4': 32)"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
@@ -3034,6 +3035,30 @@ def _wait_for_line(proc: subprocess.Popen, stream: io.TextIOBase, wanted: str, s
     pytest.fail(f"no line {wanted!r} within {seconds} s (exit {proc.returncode}): {''.join(lines)!r} {err!r}")
 
 
+def _blocked_in_a_write(proc: subprocess.Popen, seconds: float = 30) -> None:
+    """Wait until `proc` sleeps in a write to a pipe (Linux: its /proc wchan, pipe_write or anon_pipe_write), for a
+    signal meant to meet that blocked write. A child that says it is ready just before the write is not there yet:
+    a signal that lands between its call into write and the system call (a few microseconds, but a preempted child
+    on a loaded machine sits there for milliseconds) is taken by Python's C handler before the call blocks, and the
+    blocked call, never interrupted, does not run the Python handler: the child hangs on its first SIGTERM, a failure
+    of the test's timing, not of the way out it checks. Where the kernel does not say (no /proc), half a second, as
+    the tests above give the child to reach its write; where it says nothing of a pipe within `seconds`, the signal
+    is sent all the same, for the test to judge what follows."""
+    wchan = f"/proc/{proc.pid}/wchan"
+    if not os.path.exists(wchan):
+        time.sleep(0.5)
+        return
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < seconds:
+        try:
+            with open(wchan) as f:
+                if "pipe_write" in f.read():
+                    return
+        except OSError:         # (the child gone meanwhile: what follows says how it ended)
+            return
+        time.sleep(0.01)
+
+
 def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < seconds:
@@ -3227,6 +3252,7 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
     try:
         with os.fdopen(ready_r) as ready:
             _wait_for_line(proc, ready, "running")
+        _blocked_in_a_write(proc)      # ("running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 8), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
         assert proc.returncode == code, proc.returncode
@@ -3277,6 +3303,7 @@ def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path
     try:
         with os.fdopen(ready_r) as ready:
             _wait_for_line(proc, ready, "running")
+        _blocked_in_a_write(proc)      # (as above: "running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 8), "one SIGTERM did not end a command whose cleanup writes to a full pipe"
         assert proc.returncode == 143, proc.returncode

@@ -199,7 +199,8 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
     from wildgan.config import refuse_untrained_encoder
 
     with pytest.raises(ConfigError, match=r"^train\.encoder_loss must be image \(d_I\) or latent \(d_z\) with "
-                                          r"method wildgan, whose scores need its encoder, got 'none': where cfg is an "
+                                          r"method wildgan, whose scores need its encoder \(none, no encoder, is for "
+                                          r"method fanogan or search\), got 'none': where cfg is an "
                                           r"earlier run's \(read_run_config\), that run was trained without an "
                                           r"encoder .*set train\.encoder_loss to image \(d_I, the method's\)"):
         refuse_untrained_encoder(RunConfig(data=DataConfig(), net=NetConfig(), train=no_encoder))
@@ -214,7 +215,8 @@ def test_the_encoder_loss_refusals_list_the_values_taken_where_they_are_taken(tm
     assert main(["train", "--config", str(edited), "--out", str(tmp_path / "run"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert (f"error: {edited}: train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose "
-            f"scores need its encoder, got 'none' (the --encoder-loss setting)") in err, err
+            f"scores need its encoder (none, no encoder, is for method fanogan or search), got 'none' (the "
+            f"--encoder-loss setting)") in err, err
 
 
 def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_path) -> None:
@@ -495,7 +497,8 @@ def test_a_run_config_files_bad_choice_is_named_by_the_file_and_its_dotted_key(t
 
 
 @pytest.mark.parametrize("text, key, got", [('{"normal": ","}', "normal", "','"),
-                                            ('{"exclude": [",", ""]}', "exclude", "[',', '']")])
+                                            # (the list as the file writes it)
+                                            ('{"exclude": [",", ""]}', "exclude", '[",", ""]')])
 def test_a_config_files_list_of_no_values_is_named_by_the_file_and_its_key(tmp_path, capsys, text, key, got) -> None:
     # `--normal ',': no values ... (options from the command line and k.json)` named an option nobody typed, and a
     # value the file does not write (a YAML list is joined with commas first)
@@ -511,3 +514,39 @@ def test_a_config_files_list_of_no_values_is_named_by_the_file_and_its_key(tmp_p
     assert main(["train", "--normal", ",", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
     assert capsys.readouterr().err.strip() == "wildgan: error: --normal ',': no values; give one or more, comma " \
                                               "separated"
+
+
+@pytest.mark.parametrize("edit, words", [
+    # a value of the wrong type in a run's config.json: said as the file writes it, not as Python's repr of what it
+    # was read into ({'a': 1}; the tuple (1, 2) a list became)
+    (lambda d: d["train"].update(total_kimg={"a": 1}), 'train.total_kimg must be a positive number, got {"a": 1}'),
+    (lambda d: d["train"].update(total_kimg=[1, 2]), "train.total_kimg must be a positive number, got [1, 2]"),
+    # text keeps its quotes: they are what is wrong where a number belongs
+    (lambda d: d["train"].update(total_kimg="20"), "train.total_kimg must be a positive number, got '20'"),
+    (lambda d: d.update(format_version={"v": 1}), 'format_version must be a whole number >= 1, got {"v": 1}: the '
+                                                   "file is damaged (restore it, or compare it with config.yaml)"),
+])
+def test_a_run_config_files_value_of_the_wrong_type_is_said_as_the_file_writes_it(tmp_path, edit, words) -> None:
+    import json
+
+    from wildgan.config import RunConfig, net_config_for_preset, read_run_config, write_run_config
+
+    write_run_config(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                               train=TrainConfig(total_kimg=1.0)), tmp_path)
+    whole = json.loads((tmp_path / "config.json").read_text())
+    edit(whole)
+    (tmp_path / "config.json").write_text(json.dumps(whole))
+    with pytest.raises(ConfigError) as e:
+        read_run_config(tmp_path)
+    assert str(e.value) == f"{tmp_path / 'config.json'}: {words}", str(e.value)
+
+
+@pytest.mark.parametrize("text, got", [("[1, 2]", "a list"), ("5", "5"), ("null", "null"), ('"abc"', "'abc'")])
+def test_a_run_config_file_that_is_not_an_object_says_what_it_holds_in_the_files_words(tmp_path, text, got) -> None:
+    # "got a int", "got a NoneType": Python's type names, in the wrong grammar, for what the file spells 5 and null
+    from wildgan.config import read_run_config
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        read_run_config(tmp_path)
+    assert str(e.value).endswith(f"sections expected, got {got})"), str(e.value)

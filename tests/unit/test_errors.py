@@ -258,3 +258,58 @@ def test_data_and_config_messages_name_the_caller_s_options(tmp_path, cli) -> No
         assert "(a run trained with square='letterbox' letterboxes" in texts[2], texts[2]
         assert "(no controls: evaluate with controls=True to see" in texts[3], texts[3]
         assert not any("--" in t for t in texts), texts
+
+
+def _every_part() -> ConfigError:
+    # a refusal with every part a ConfigError keeps set, each to a value of its own
+    from wildgan.errors import SPLIT_CLASSES
+
+    return ConfigError("total_kimg must be a positive number, got 0", start_again="; or start again with --overwrite",
+                       then=" (the --total-kimg setting)", setting="train.total_kimg", flag="--total-kimg",
+                       problem="must be a positive number", value=0,
+                       settings=(("--total-kimg", "train.total_kimg", "0", 0),), file="cfg.yaml",
+                       split_problem=SPLIT_CLASSES)
+
+
+def _parts(e: ConfigError) -> tuple:
+    return (e.start_again, e.then, e.setting, e.flag, e.problem, e.value, e.settings, e.file, e.split_problem)
+
+
+def test_a_refusal_said_within_a_context_keeps_every_part() -> None:
+    """ConfigError.within, the one way to re-raise a refusal with its context (a config file's name, a study's cell):
+    "WHERE: " before the message, its advice to start again and `then` after it as they were, and every part kept."""
+    e = _every_part()
+    said = e.within("cell 0_g0_wildgan_none_s0", " (more)")
+    assert type(said) is ConfigError
+    assert str(said) == f"cell 0_g0_wildgan_none_s0: {e} (more)"
+    assert said.message == f"cell 0_g0_wildgan_none_s0: {e.message}"
+    assert _parts(said) == (*_parts(e)[:1], f"{e.then} (more)", *_parts(e)[2:])
+    # a config file's reader names the file the refusal is now of (config.in_file)
+    from wildgan.config import in_file
+
+    assert in_file("run/config.yaml", e).file == "run/config.yaml"
+    assert str(in_file("run/config.yaml", e)) == f"run/config.yaml: {e}"
+
+
+def test_a_study_cells_refusal_of_its_encoder_loss_keeps_every_part_of_the_refusal(monkeypatch) -> None:
+    """The study's words for a cell's untrained encoder (studies.study._refuse_untrained_cell) built a ConfigError by
+    hand from the refusal's message and some of its fields: its advice to start again, settings, file and
+    split_problem were dropped. Now ConfigError.within: the same type and words as before for the user ("CELL:
+    MESSAGE..."), and every part kept."""
+    from wildgan.studies import study
+
+    def refuse(cfg: object, resumed: object = None, *, said: str | None = None) -> None:
+        raise _every_part()
+
+    monkeypatch.setattr(study, "refuse_untrained_encoder", refuse)
+    cell = study.Cell("0", 0.0, "wildgan", "none", 0)
+    cfg = object()          # (the refusal is the stand-in's, whatever the config)
+    with pytest.raises(ConfigError) as got:
+        study._refuse_untrained_cell(cfg, cell)  # type: ignore[arg-type]
+    assert type(got.value) is ConfigError
+    assert str(got.value) == f"{study._describe(cell)}: {_every_part()}"
+    assert _parts(got.value) == _parts(_every_part())
+    # without a cell (check_cells names its cells itself): the refusal as it came
+    with pytest.raises(ConfigError) as bare:
+        study._refuse_untrained_cell(cfg)  # type: ignore[arg-type]
+    assert str(bare.value) == str(_every_part())

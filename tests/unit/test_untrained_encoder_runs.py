@@ -139,6 +139,9 @@ def test_the_words_of_a_run_config_without_an_encoder_outside_the_cli(tmp_path: 
 SHARED = ("trained without an encoder (which an earlier wildgan took), so its scores came from an untrained one; to "
           "train one, ")
 CHOICES = "image (d_I, the method's) or latent (d_z, its ablation)"
+# the refusal of a training's none, in the one wording of every refusal of it (config.untrained_encoder_problem)
+REFUSED = ("train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores need its encoder "
+           "(none, no encoder, is for method fanogan or search), got 'none'")
 
 
 def _read_quietly(run: Path):
@@ -163,8 +166,7 @@ def test_train_run_of_a_run_config_without_an_encoder_says_what_trains_one(untra
     with pytest.raises(ConfigError) as e:
         train_run(cfg, tmp_path / "new", progress=False)
     msg = str(e.value)
-    assert msg.startswith("train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores "
-                          "need its encoder, got 'none': where cfg is an earlier run's (read_run_config), that run was "
+    assert msg.startswith(REFUSED + ": where cfg is an earlier run's (read_run_config), that run was "
                           + SHARED + "set train.encoder_loss to " + CHOICES), msg
     assert "dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, encoder_loss='image'))" in msg, msg
     # the setting's parts kept, as every refusal of one setting keeps them (run_config_in takes a typed flag by them)
@@ -192,8 +194,7 @@ def test_a_study_cell_without_an_encoder_says_what_trains_one(untrained_encoder_
         run_study(base, cells, tmp_path / "study", progress=False, log=lambda _: None)
     msg = str(e.value)
     assert ("cell 0_g0_wildgan_none_s0 (normal 0, gamma 0, method wildgan, encoder loss none, seed 0): "
-            "train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores need its "
-            "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
+            + REFUSED + ": where that none is an earlier run's (read_run_config), that run was " + SHARED
             + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES) in msg, msg
     assert not (tmp_path / "study" / "runs").exists()
 
@@ -217,8 +218,7 @@ def test_a_study_cell_without_an_encoder_unchecked_by_the_caller_says_the_studys
         run_study(base, cells, tmp_path / "study", progress=False, log=lambda _: None, cells_checked=True)
     msg = str(e.value)
     assert msg == ("cell 0_g0_wildgan_none_s0 (normal 0, gamma 0, method wildgan, encoder loss none, seed 0): "
-                   "train.encoder_loss must be image (d_I) or latent (d_z) with method wildgan, whose scores need its "
-                   "encoder, got 'none': where that none is an earlier run's (read_run_config), that run was " + SHARED
+                   + REFUSED + ": where that none is an earlier run's (read_run_config), that run was " + SHARED
                    + "set the cell's encoder loss (Cell.encoder_loss; grid's encoder_losses) to " + CHOICES), msg
     assert (e.value.setting, e.value.value) == ("train.encoder_loss", "none")
     assert not (tmp_path / "study" / "runs" / cells[0].key / "config.json").exists()
@@ -261,3 +261,24 @@ def test_a_clone_of_from_run_of_a_run_without_an_encoder_refuses_its_fit_naming_
     old = json.loads(written)
     assert new["train"]["encoder_loss"] == "image"
     assert {**new["train"], "encoder_loss": "none"} == old["train"] and new["net"] == old["net"]
+
+
+def test_a_training_and_a_detector_refuse_none_in_one_wording() -> None:
+    # a training's config (refuse_untrained_encoder: train_run, a config file, a study's cell) said "must be image
+    # (d_I) or latent (d_z) with method wildgan, whose scores need its encoder, got 'none'", a Detector the same with
+    # "(none, no encoder, is for method='fanogan' or 'search')" beside it: one refusal, two wordings. Now one
+    # (config.untrained_encoder_problem), the methods named as each caller's user spells them
+    from wildgan import Detector
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig, refuse_untrained_encoder, \
+        untrained_encoder_problem
+
+    with pytest.raises(ConfigError) as trained:
+        refuse_untrained_encoder(RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(encoder_loss="none")))
+    assert str(trained.value).startswith(f"train.encoder_loss {untrained_encoder_problem()}, got 'none': "), \
+        str(trained.value)
+    assert trained.value.problem == untrained_encoder_problem()
+    with pytest.raises(ConfigError) as fitted:
+        Detector(encoder_loss="none", preset="tiny", total_kimg=0.1, phase_kimg=0.1).fit(np.zeros((8, 8, 8), np.uint8))
+    assert str(fitted.value) == ("encoder_loss " + untrained_encoder_problem("method='wildgan'",
+                                                                            "method='fanogan' or 'search'")
+                                 + ", got 'none'"), str(fitted.value)

@@ -487,9 +487,8 @@ def _refuse_untrained_cell(cfg: RunConfig, cell: Cell | None = None) -> None:
     except ConfigError as e:
         if cell is None:
             raise
-        # (the setting's parts kept, as every refusal of one setting keeps them)
-        raise ConfigError(f"{_describe(cell)}: {e.message}", then=e.then, setting=e.setting, flag=e.flag,
-                          problem=e.problem, value=e.value) from None
+        # (every part kept, the setting's too, as every refusal of one setting keeps them: ConfigError.within)
+        raise e.within(_describe(cell)) from None
 
 
 def _describe(cell: Cell) -> str:
