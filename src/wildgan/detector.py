@@ -887,7 +887,7 @@ class Detector:
             # 'none' was refused without it, which read as a wrong value to a caller who had changed only the method
             # (set_params(method='wildgan') on a search Detector), and a typo under fanogan was not told none is taken
             if self.method == "wildgan":
-                from .config import untrained_encoder_words
+                from .config import untrained_encoder_problem, untrained_encoder_words
 
                 # a Detector read from an earlier wildgan's run or file is told where its 'none' came from: its
                 # caller never typed it (in the one wording of every such refusal)
@@ -901,9 +901,9 @@ class Detector:
                         f"the run in run_dir, {self.run_dir}, whose none this Detector took (a clone of "
                         f"Detector.from_run of it keeps it), was", "set encoder_loss to",
                         ": set_params(encoder_loss='image') before fit")
-                raise ConfigError(f"encoder_loss must be image (d_I) or latent (d_z) with method='wildgan', whose "
-                                  f"scores need its encoder (none, no encoder, is for method='fanogan' or "
-                                  f"'search'), got {self.encoder_loss!r}{read}")
+                # (the wording every refusal of none under wildgan shares, in a Detector caller's spelling)
+                problem = untrained_encoder_problem("method='wildgan'", "method='fanogan' or 'search'")
+                raise ConfigError(f"encoder_loss {problem}, got {self.encoder_loss!r}{read}")
             raise ConfigError(f"encoder_loss must be image (d_I), latent (d_z) or none with method={self.method!r}, "
                               f"which trains no such encoder (the setting is unused there), got "
                               f"{self.encoder_loss!r}")
