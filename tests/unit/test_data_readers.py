@@ -2423,10 +2423,11 @@ def test_decode_workers_setting(monkeypatch):
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "auto")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")                    # more processes on the node than cores
     assert decode_pool.decode_workers(10 * n) == 1
-    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "many")
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "Many")
     for files in (10 * n, 3):                                       # a typo is said at once, not only for big piles
-        with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
+        with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'") as e:
             decode_pool.decode_workers(files)
+        assert str(e.value).endswith("got Many"), str(e.value)       # as typed, not Python's repr of it lowered
 
 
 def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path):

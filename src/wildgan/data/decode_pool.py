@@ -208,7 +208,11 @@ def decode_workers(n_files: int) -> int:
         try:
             n = max(1, int(env))
         except ValueError:
-            raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes or 'auto', got {env!r}") from None
+            from ..config import as_typed
+
+            # (as the user typed it, as WILDGAN_KERNELS is said: not Python's repr of the lowered text)
+            raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes or 'auto', got "
+                              f"{as_typed(os.environ['WILDGAN_DECODE_WORKERS'])}") from None
     if n_files < PARALLEL_DECODE_MIN_FILES or env == "":
         return 1
     if n is not None:
