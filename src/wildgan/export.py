@@ -350,7 +350,7 @@ def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contaminatio
     params also say which protocol (batch_mode, as the graph's metadata names it)."""
     from dataclasses import replace
 
-    from .config import own_score
+    from .config import as_typed, own_score
     from .devices import resolve_device
     from .scoring.run import load_model
     from .scoring.train_scores import read_train_scores
@@ -362,7 +362,9 @@ def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contaminatio
     outs = output_names(include_A)[:-1]                  # (z is not a score)
     if score not in outs:
         why = " (A is left out of this graph: include_A=False, the CLI's --no-A)" if score == "A" else ""
-        raise ConfigError(f"threshold score {score!r} is not an output of this graph{why}; it has {', '.join(outs)}")
+        # (as typed: `--score A` on the command line, a score's name to a Python caller)
+        raise ConfigError(f"threshold score {as_typed(score)} is not an output of this graph{why}; it has "
+                          f"{', '.join(outs)}")
     train_mode = "isolated" if method == "wildgan" else "mixed"    # (the cache name of f-AnoGAN's one protocol)
     scorer = model
     # read once and handed on: a cache that leaves unreadable files out names them, once

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 # the rules' default parameters (also the CLI's); names in messages as typed
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score, typed_value
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score, shown, typed_value
 from .errors import ConfigError, DataError, WildganRuntimeWarning, option_words, warn_user
 from .fileio import atomic_write_text
 
@@ -423,14 +423,17 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     def real(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-    # what fit would have refused, read back: a record that gives it is not fit's (Detector._validate's rules)
-    bad = (f"rule {thr.rule!r} (not one of {RULES})" if thr.rule not in RULES else
-           f"contamination {p['contamination']!r}" if "contamination" in p and not (
+    # what fit would have refused, read back: a record that gives it is not fit's (Detector._validate's rules). Each
+    # value as the file writes it (shown: true, null, ["a"]), not as Python's repr of what json read (True, None)
+    bad = (f"rule {shown(thr.rule, from_file=True)} (not one of {', '.join(RULES)})" if thr.rule not in RULES else
+           f"contamination {shown(p['contamination'], from_file=True)}" if "contamination" in p and not (
                real(p["contamination"]) and 0 < p["contamination"] <= 0.5) else
-           f"k {p['k']!r}" if "k" in p and not (real(p["k"]) and p["k"] >= 0) else
-           f"score {p['score']!r}" if "score" in p and p["score"] not in SCORE_NAMES else
-           f"batch_mode {rec.get('batch_mode')!r}" if rec.get("batch_mode", "mixed") not in ("mixed", "isolated") else
-           f"lam {rec['lam']!r}" if rec.get("lam") is not None and not (real(rec["lam"]) and 0 <= rec["lam"] <= 1)
+           f"k {shown(p['k'], from_file=True)}" if "k" in p and not (real(p["k"]) and p["k"] >= 0) else
+           f"score {shown(p['score'], from_file=True)}" if "score" in p and p["score"] not in SCORE_NAMES else
+           f"batch_mode {shown(rec.get('batch_mode'), from_file=True)}" if rec.get("batch_mode", "mixed") not in (
+               "mixed", "isolated") else
+           f"lam {shown(rec['lam'], from_file=True)}" if rec.get("lam") is not None and not (
+               real(rec["lam"]) and 0 <= rec["lam"] <= 1)
            else None)
     if bad is not None:
         raise ConfigError(f"not a threshold Detector.fit records: {bad}")

@@ -402,13 +402,24 @@ def test_export_threshold_mad_other_score_and_none(run_dir, tmp_path, capsys) ->
     assert not any(k.startswith("threshold") for k in onnx_metadata(tmp_path / "n.onnx"))
 
 
+def test_export_a_score_left_out_of_the_graph_is_said_as_typed(run_dir, tmp_path, capsys) -> None:
+    # `--score A --no-A` is the CLI user's typing: the score said as typed (A), not as Python's repr ('A')
+    from wildgan.cli import main
+
+    out = tmp_path / "a.onnx"
+    assert main(["export", str(run_dir), "--out", str(out), "--threshold", "mad", "--score", "A", "--no-A",
+                 "--no-progress"]) == 2
+    assert "threshold score A is not an output of this graph (A is left out" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_export_threshold_refusals_write_nothing(run_dir, tmp_path) -> None:
     out = tmp_path / "r.onnx"
     with pytest.raises(ConfigError, match="needs a labelled validation set"):
         export_onnx(run_dir, out, threshold="f1")
     with pytest.raises(ConfigError, match=r"contamination .* must be in \(0, 0.5\]"):
         export_onnx(run_dir, out, threshold="contamination", contamination=0.7)
-    with pytest.raises(ConfigError, match=r"threshold score 'A' is not an output of this graph \(A is left out"):
+    with pytest.raises(ConfigError, match=r"threshold score A is not an output of this graph \(A is left out"):
         export_onnx(run_dir, out, threshold="mad", score="A", include_A=False)
     # a Detector.fit run whose isolated training scores are gone: its in-memory images cannot be scored again
     import shutil
@@ -461,7 +472,7 @@ def test_fanogan_export_threshold_from_its_one_protocol(fanogan_run, tmp_path) -
     thr = onnx_threshold(export_onnx(fanogan_run, tmp_path / "ft.onnx", batch_size=2, threshold="contamination"))
     want = run_threshold(load_model(fanogan_run, "cpu"), fanogan_run, "contamination", score="A")
     assert (thr.value, thr.params["score"], thr.params["batch_mode"]) == (want.value, "A", "independent")
-    with pytest.raises(ConfigError, match=r"threshold score 'A' is not an output"):   # (its default score)
+    with pytest.raises(ConfigError, match=r"threshold score A is not an output"):   # (its default score)
         export_onnx(fanogan_run, tmp_path / "fn.onnx", threshold="mad", include_A=False)
 
 

@@ -162,6 +162,12 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
                                                r"unknown, got '12bit'"),
     ("native_sides", "x", r"'native_sides' must be \[shortest, longest\] side in pixels, got 'x'"),
     ("native_sides", [28], r"'native_sides' must be .*got \[28\]"),
+    # said as the JSON file writes them (shown), not as Python's repr of what json read: ["fit"], true, null
+    ("conversion", ["fit"], r"'conversion' must be a JSON object, got \[\"fit\"\]"),
+    ("conversion", {"fit": True}, r"'conversion\.fit' must be a string, got true"),
+    ("conversion", {"depth16": ["bits:12"]}, r"'conversion\.depth16' must be a string, got \[\"bits:12\"\]"),
+    ("conversion", {"trained_depth": False}, r"'conversion\.trained_depth' must be one of .*, got false"),
+    ("native_sides", [True, None], r"'native_sides' must be .*got \[true, null\]"),
 ])
 def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
     # conversion_opts met these as an AttributeError ('str' object has no attribute 'get') or int('x')

@@ -396,6 +396,36 @@ def test_a_bad_threshold_in_fit_record_is_refused_once_by_its_own_words(tmp_path
     assert str(e.value) == str(ConfigError(f"not a threshold record: {record!r} ({why})"))
 
 
+@pytest.mark.parametrize("change, said", [
+    ({"rule": "median"}, "rule 'median' (not one of contamination, mad, f1)"),
+    ({"params": {"contamination": True}}, "contamination true"),
+    ({"params": {"k": None}}, "k null"),
+    ({"params": {"score": ["a"]}}, 'score ["a"]'),
+    ({"batch_mode": False}, "batch_mode false"),
+    ({"lam": True}, "lam true"),
+])
+def test_a_hand_edited_fit_record_says_its_values_as_the_file_writes_them(tmp_path, change: dict, said: str) -> None:
+    """load_fit_threshold's refusal of a value fit never records (a record edited by hand) said it as Python's repr of
+    what json read (True, None, ['a'], the tuple of rules): said as the JSON file writes it (config.shown)."""
+    import json
+
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
+
+    thr = {"value": 0.5, "rule": "mad", "params": {"k": 3.0}}
+    rec = {"batch_mode": "mixed", "lam": 0.1}
+    for key, v in change.items():
+        if key == "rule":
+            thr["rule"] = v
+        elif key == "params":
+            thr["params"] = v
+        else:
+            rec[key] = v
+    (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": thr, **rec}))
+    with pytest.raises(ConfigError) as e:
+        load_fit_threshold(tmp_path)
+    assert str(e.value) == f"not a threshold Detector.fit records: {said}"
+
+
 def test_query_scores_are_one_per_image_as_the_training_scores_are() -> None:
     """Threshold.apply, training_percentile and rank_proba flattened an [N, 2] score array into 2N values (2N labels
     for N images), in silence, where the rules refuse it for the training scores; a column or row is still N."""

@@ -37,7 +37,7 @@ import torch
 
 from .. import __version__, fileio
 from .. import checkpoint as ckpt
-from ..config import RunConfig, ScoreConfig, read_run_config
+from ..config import RunConfig, ScoreConfig, read_run_config, shown
 from ..data import readers
 from ..data.dataset_files import dataset_file_kind, is_archive, named_as_in_archive, named_in_archive
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
@@ -301,25 +301,26 @@ def read_split_info(run_dir: Path, files: ReplayFiles | None = None) -> dict[str
 
 def _check_split_fields(info: dict[str, Any], path: Path) -> None:
     """The fields of split.json that decide how new images are converted (conversion_opts): a damaged one was an
-    AttributeError or a ValueError of int() at scoring time, with no word of the file."""
+    AttributeError or a ValueError of int() at scoring time, with no word of the file. Each value is said as the file
+    writes it (shown: ["fit"], true, null), not as Python's repr of what json read (['fit'], True, None)."""
     conv = info.get("conversion", {})
     if not isinstance(conv, dict):
         raise CheckpointError(f"{path}: not a readable split record ('conversion' must be a JSON object, got "
-                              f"{conv!r})")
+                              f"{shown(conv, from_file=True)})")
     for key in ("fit", "depth16"):
         if conv.get(key) is not None and not isinstance(conv[key], str):
             raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be a string, got "
-                                  f"{conv[key]!r})")
+                                  f"{shown(conv[key], from_file=True)})")
     depth = conv.get("trained_depth")
     if depth is not None and depth not in TRAINED_DEPTHS:
         # (read as 'unknown' it would stretch the 16-bit images of an 8-bit run, which the record was there to stop)
         raise CheckpointError(f"{path}: not a readable split record ('conversion.trained_depth' must be one of "
-                              f"{', '.join(TRAINED_DEPTHS)}, got {depth!r})")
+                              f"{', '.join(TRAINED_DEPTHS)}, got {shown(depth, from_file=True)})")
     sides = info.get("native_sides")
     if sides is not None and not (isinstance(sides, list) and len(sides) == 2 and
                                   all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sides)):
         raise CheckpointError(f"{path}: not a readable split record ('native_sides' must be [shortest, longest] "
-                              f"side in pixels, got {sides!r})")
+                              f"side in pixels, got {shown(sides, from_file=True)})")
 
 
 UNTRAINED = "untrained"          # LoadedModel.source of the untrained-networks control
