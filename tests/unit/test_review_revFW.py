@@ -92,35 +92,52 @@ def test_a_kept_cifar_read_of_the_downloads_layout_is_read_again_after_a_batch_i
     assert np.array_equal(np.stack(x)[4:6], edited), "the batch's pixels from before its edit were reused"
 
 
+CIFAR_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+
+
 @pytest.fixture(scope="module")
-def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("fit") / "run"
-    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny `wildgan train` run of (fake) CIFAR-10 batches under the cifar10 protocol, whose batches.meta was
+    damaged since (it has no label_names now): RUN/data/cifar-10-batches-py."""
+    from wildgan.cli import main
+
+    root = tmp_path_factory.mktemp("cifar-run")
+    folder = root / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(40)]}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": CIFAR_NAMES}, protocol=3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Detector(run_dir=str(run), **FIT).fit(x)
-    return run
+        assert main(["train", "--data", str(folder), "--out", str(root / "run"), "--preset", "tiny", "--total-kimg",
+                     "0.032", "--phase-kimg", "0.1", "--resolution", "8", "--device", "cpu", "--threads", "1",
+                     "--no-progress"]) == 0
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
+    return root / "run"
 
 
-@pytest.mark.parametrize("command", ["evaluate", "study"])
+@pytest.mark.parametrize("command", ["score", "evaluate", "evaluate --data", "study"])
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 3: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan evaluate --data` and "
-    "`wildgan study --data` of CIFAR-10 batches whose batches.meta has no label_names to 'read them without labels "
-    "(--dataset unlabelled)': evaluate has no --dataset (a usage error) and study refuses unlabelled data; fixJE 1 "
-    "(82ea4bb8) dropped that way for `wildgan score` only (unlabelled_way_said_by_caller)"))
-def test_evaluate_and_study_are_not_told_to_read_cifar_batches_with_dataset_unlabelled(
-        fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    "revFW 3: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan score RUN` and "
+    "`wildgan evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` "
+    "of batches whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score "
+    "and evaluate have no --dataset (a usage error) and study refuses unlabelled data; fixJE 1 (82ea4bb8) dropped "
+    "that way for `wildgan score --data FILE` only (cli/score.py:_labelled_split, unlabelled_way_said_by_caller)"))
+def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_with_it(
+        cifar_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     from wildgan.cli import main
 
     data = tmp_path / "cifar-10-batches-py"
     _cifar_batches(data, {b"num_vis": 3072})               # a batches.meta without label_names
+    argv = {"score": ["score", str(cifar_run), "--out", str(tmp_path / "s.csv"), "--no-progress"],
+            "evaluate": ["evaluate", str(cifar_run)],
+            "evaluate --data": ["evaluate", str(cifar_run), "--data", str(data), "--normal", "0"],
+            "study": ["study", "--data", str(data), "--out", str(tmp_path / "study"), "--normal", "0", "--preset",
+                      "tiny", "--total-kimg", "0.032", "--device", "cpu", "--seeds", "0", "--contamination", "0"]}
     capsys.readouterr()
-    if command == "evaluate":
-        argv = ["evaluate", str(fit_run), "--data", str(data), "--normal", "0"]
-    else:
-        argv = ["study", "--data", str(data), "--out", str(tmp_path / "study"), "--normal", "0", "--preset", "tiny",
-                "--total-kimg", "0.032", "--device", "cpu", "--seeds", "0", "--contamination", "0"]
-    assert main(argv) == 2
+    assert main(argv[command]) == 2
     err = capsys.readouterr().err
     assert "batches.meta: not a CIFAR-10 batches.meta" in err, err
     assert "--dataset unlabelled" not in err, err
