@@ -39,7 +39,31 @@ def _cifar_batches(folder: Path, meta: dict) -> None:
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 1: detector.py:Detector._training_split (fixJB 3, 880a2d58) now turns the Detector's resize_mode into the "
+    "revFW 1: detector.py:Detector._training_split (fixJB 3, 880a2d58) turns the Detector's resize_mode into the "
+    "DataConfig's fit, and Detector.from_run gives resize_mode the run's conversion rule: from_run of a "
+    "Detector().fit(DataConfig(MNIST)) run (data.fit null, converted by the protocol's 'pad') has resize_mode 'pad', "
+    "so its fit(DataConfig, resume=True) is refused 'with parameters that differ from the interrupted fit's: "
+    "data.fit: None -> 'pad'' (resumed before fixJB 3)"))
+def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
+    from wildgan.config import SAMPLE_TOKEN, DataConfig
+    from wildgan.errors import ConfigError
+
+    spec = DataConfig(data=SAMPLE_TOKEN, dataset="mnist")
+    run = tmp_path / "run"
+    _fit_quietly(Detector(run_dir=str(run), **FIT), spec)
+    assert json.loads((run / "split.json").read_text())["conversion"]["fit"] == "pad"      # (MNIST's rule)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(run, device="cpu").set_params(total_kimg=0.064)
+    try:
+        _fit_quietly(det, spec, resume=True)
+    except ConfigError as e:
+        raise AssertionError(f"from_run's Detector is refused the resume of its own run: {e}") from None
+    assert det.conversion_["fit"] == "pad"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFW 2: detector.py:Detector._training_split (fixJB 3, 880a2d58) now turns the Detector's resize_mode into the "
     "DataConfig's fit, so fit(resume=True) of a run that an earlier wildgan's Detector(resize_mode='pad').fit("
     "DataConfig) wrote (config.json data.fit null, trained by the protocol's rule) is refused 'with parameters that "
     "differ from the interrupted fit's: data.fit: None -> 'pad'', though the Detector is the one that started it; "
@@ -68,7 +92,7 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 2: data/inputs.py:_file_stamp (fixJB 4, d52f3ab9) stamps a folder's own files only, so a CIFAR-10 "
+    "revFW 3: data/inputs.py:_file_stamp (fixJB 4, d52f3ab9) stamps a folder's own files only, so a CIFAR-10 "
     "batches folder in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) "
     "kept as Detector.fit's X_val read is reused after a batch in it was edited in place: its old pixels are scored "
     "for the f1 threshold"))
@@ -120,7 +144,7 @@ def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("command", ["score", "evaluate", "evaluate --data", "study"])
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 3: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan score RUN` and "
+    "revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan score RUN` and "
     "`wildgan evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` "
     "of batches whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score "
     "and evaluate have no --dataset (a usage error) and study refuses unlabelled data; fixJE 1 (82ea4bb8) dropped "
@@ -144,7 +168,7 @@ def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 4: detector.py:Detector._mark_copied_run / _claim_run_dir (fixJB 1, eb957cba) mark an unpickled copy's "
+    "revFW 5: detector.py:Detector._mark_copied_run / _claim_run_dir (fixJB 1, eb957cba) mark an unpickled copy's "
     "run 'copy' without fixJB 2's check (_saved_networks_in_run) that the run still holds its networks, so a copy "
     "unpickled after the run was trained again says it 'holds the run this Detector came with as a copy ... of the "
     "Detector fitted in it', the false words fixJB 2 (cde680ca) took out of Detector.load's warning"))
