@@ -182,3 +182,27 @@ def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_h
             assert main(args) == 0
     finally:
         _meta(folder, names=True)
+
+
+@pytest.mark.parametrize("damage", ["meta", "labels"])
+def test_the_pile_warning_names_training_in_fit_and_scoring_in_scoring(tmp_path: Path, damage: str) -> None:
+    # batches with damaged labels given whole to the Detector are read as a pile, with a warning that ended "which
+    # scoring does not use" in Detector.fit as well, which trains on them: training there, scoring where scored
+    from wildgan import Detector
+    from wildgan.data.dataset_files import LabelsUnreadWarning
+
+    data = _damaged_cifar(tmp_path / "data", damage, "folder")
+
+    def said(call: object) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()      # type: ignore[operator]
+        return [" ".join(str(w.message).split()) for w in got if issubclass(w.category, LabelsUnreadWarning)]
+
+    model = Detector(**_tiny_fit_kwargs(tmp_path / "run"))
+    fitting = said(lambda: model.fit(str(data)))
+    assert len(fitting) == 1 and fitting[0].endswith("its images are read without labels, which training does not "
+                                                     "use"), fitting
+    scoring = said(lambda: model.decision_function(str(data)))
+    assert len(scoring) == 1 and scoring[0].endswith("its images are read without labels, which scoring does not "
+                                                     "use"), scoring
