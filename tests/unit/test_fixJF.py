@@ -206,3 +206,47 @@ def test_the_pile_warning_names_training_in_fit_and_scoring_in_scoring(tmp_path:
     scoring = said(lambda: model.decision_function(str(data)))
     assert len(scoring) == 1 and scoring[0].endswith("its images are read without labels, which scoring does not "
                                                      "use"), scoring
+
+
+@pytest.mark.parametrize("tree", ["sound", "empty class folder", "loose files beside", "three, one empty"])
+def test_score_s_line_for_a_tar_of_class_folders_offers_normal_only_where_it_works(
+        fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], tree: str) -> None:
+    # after a run without a protocol of its own, a .tar.gz of class folders given without --normal is scored whole,
+    # and the line said "--normal CLASS labels the rows" even where a class folder is empty, which --normal's
+    # labelled reading of it refuses: said only where --normal works, as checked by running it
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    top = tmp_path / "tree"
+    counts = {"good": 24, "bad": 6}
+    if tree == "empty class folder":
+        counts["bad"] = 0
+    if tree == "three, one empty":
+        counts["worse"] = 0
+    for name, n in counts.items():
+        (top / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(top / name / f"{i}.png")
+    if tree == "loose files beside":
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(top / "loose.png")
+    data = tmp_path / "classes.tar.gz"
+    with tarfile.open(data, "w:gz") as tf:
+        for child in sorted(top.iterdir()):
+            tf.add(child, arcname=child.name)
+    out = tmp_path / "scores.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capsys.readouterr()
+        assert main(["score", str(fit_run), "--data", str(data), "--out", str(out), "--no-progress"]) == 0
+        line = " ".join(capsys.readouterr().err.split())
+        assert line.startswith("scored ") and f"every image of {data} (labels not used" in line, line
+        normal = main(["score", str(fit_run), "--data", str(data), "--normal", "good", "--whole", "--out", str(out),
+                       "--no-progress"])
+    refusal = " ".join(capsys.readouterr().err.split())
+    assert (normal == 0) == (tree in ("sound", "loose files beside")), refusal
+    assert ("--normal CLASS labels the rows" in line) == (normal == 0), line
+    if normal != 0:     # (the line names why, in the refusal's words)
+        assert "class folder contains no image files" in refusal and f"{data}:" in refusal, refusal
+        assert f"--normal is refused for it: {data}:" in line and "class folder contains no image files" in line, line
