@@ -1213,7 +1213,7 @@ class Detector:
         most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
         try:
             items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                      limit=most, fit=self.resize_mode, channels=self.channels)
+                                      limit=most, fit=self.resize_mode, channels=self.channels, read_for="training")
         except DataError as e:
             raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)

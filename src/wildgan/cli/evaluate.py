@@ -10,15 +10,19 @@ from .common import csv_list, refuse_a_saved_detector, use_threads, warn, write_
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    from ..data.dataset_files import labels_needed_by
     from ..evaluation.run import evaluate_run, format_table
 
     refuse_a_saved_detector(a.run_dir, "evaluate")
     use_threads(a)
-    out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
-                       progress=not a.no_progress, log=warn,
-                       normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
-                       own_split=getattr(a, "own_split", None),     # (train --evaluate: the split it trained on)
-                       skip_bad=a.skip_bad)
+    # (AUCs need every test image's label: a refusal of damaged labels, the run's data's or --data's, names mending
+    # them, not --dataset unlabelled, which evaluate has not)
+    with labels_needed_by("evaluate"):
+        out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
+                           progress=not a.no_progress, log=warn,
+                           normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
+                           own_split=getattr(a, "own_split", None),     # (train --evaluate: the split it trained on)
+                           skip_bad=a.skip_bad)
     written = out.get("written_to")
     if written and Path(written).parent != Path(a.run_dir):
         # the run's own evaluation (eval.json, test_scores.csv) stays as it was

@@ -39,9 +39,15 @@ def cmd_report(a: argparse.Namespace) -> int:
 
         # made and checked from the rows before anything is written (a score some method lacks is refused here)
         views = score_views(Path(a.path), scores)
+    # (a labelled run's report reads its test split's labels again: a refusal of damaged ones names mending them, not
+    # --dataset unlabelled, which report has not. An unlabelled run's pile is read without them, and not refused)
+    from ..data.dataset_files import labels_needed_by
+
     # the file itself: report() reads it and names it in every complaint about the masks
-    out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
-                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=show,
-                 skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views, batch_mode=a.batch_mode)
+    with labels_needed_by("report"):
+        out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
+                     masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points,
+                     log=show, skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views,
+                     batch_mode=a.batch_mode)
     write_stdout(f"{out}\n")
     return 0

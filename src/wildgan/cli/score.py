@@ -67,7 +67,7 @@ def _chunks_kept(a: argparse.Namespace, record: ResumeRecord) -> str:
 @peer_failures_told
 def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     from ..data.dataset_files import npz_has_labels
-    from ..data.readers import detect_format, is_dataset_file, is_pile, single_class_text
+    from ..data.readers import class_tree_refusal, detect_format, is_dataset_file, is_pile, single_class_text
     from ..scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
 
     refuse_a_saved_detector(a.run_dir, "score")
@@ -145,7 +145,10 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
         # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
         # folder (in chunks), ids inside the archive
         got = _score_pile(model, a, ctx, archive=Path(one_file), record=record)
-        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
+        # (--normal offered only where its labelled reading of the class folders is not refused, e.g. an empty one)
+        refused = None if pile_tar else class_tree_refusal(one_file)
+        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; " + (
+            f"--normal is refused for it: {refused})" if refused else "--normal CLASS labels the rows)"))
     elif dataset_file and (label_free or (no_protocol and not a.normal)):
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
         # own and no --normal to label it: every image, converted like the run's training data (the Detector's

@@ -9,7 +9,7 @@ import io
 import pickle
 import warnings
 import zipfile
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -181,19 +181,39 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
 # (--dataset unlabelled / dataset='unlabelled'). Such a caller has no such option, and a way of its own: `wildgan
 # score`, which names leaving out --normal or the Python API after the refusal (and refused --dataset as an
 # unrecognized argument), and the Detector's reading of a data-set file, which reads the batches without labels next.
+# A command that needs the labels (labels_needed_by: `wildgan evaluate`, `wildgan report`) has no such option and no
+# reading without them either: its name is held instead, and the refusals (this one, an .npz's missing labels) name
+# mending the data as its one way. None: the data set's option is named; "": the caller says its own.
 # A setting read where the message is made, as errors.skip_bad_option is: the refusal is made under every reader.
-_UNLABELLED_WAY_BY_CALLER = [False]
+_UNLABELLED_WAY_BY_CALLER: list[str | None] = [None]
 
 
 @contextmanager
-def unlabelled_way_said_by_caller() -> Iterator[None]:
-    """While inside, a refusal of CIFAR-10 batches' class names leaves out its way to read them without labels (the
-    caller says its own); the setting before is put back on the way out."""
-    before, _UNLABELLED_WAY_BY_CALLER[0] = _UNLABELLED_WAY_BY_CALLER[0], True
+def _unlabelled_way(setting: str) -> Iterator[None]:
+    before, _UNLABELLED_WAY_BY_CALLER[0] = _UNLABELLED_WAY_BY_CALLER[0], setting
     try:
         yield
     finally:
         _UNLABELLED_WAY_BY_CALLER[0] = before
+
+
+def unlabelled_way_said_by_caller() -> AbstractContextManager[None]:
+    """While inside, a refusal of CIFAR-10 batches' class names leaves out its way to read them without labels (the
+    caller says its own); the setting before is put back on the way out."""
+    return _unlabelled_way("")
+
+
+def labels_needed_by(command: str) -> AbstractContextManager[None]:
+    """While inside, a refusal of a data set's labels (CIFAR-10 batches' class names, an .npz's missing labels) names
+    no reading without them (--dataset unlabelled, which `command` has not): `wildgan COMMAND` needs the labels, so
+    mending the data is its one way, and the refusal says so; the setting before is put back on the way out."""
+    return _unlabelled_way(command)
+
+
+def _needs_labels_words(what: str) -> str:
+    """Within labels_needed_by: ': `wildgan COMMAND` needs <what>, and has no reading without them'; else ''."""
+    command = _UNLABELLED_WAY_BY_CALLER[0]
+    return f": `wildgan {command}` needs {what}, and has no reading without them" if command else ""
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
@@ -206,9 +226,14 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     meta_path = folder / "batches.meta"
     if not meta_path.is_file():
         return list(CIFAR10_CLASSES)
-    way = "remove it to read the batches under CIFAR-10's own class names" + (
-        "" if _UNLABELLED_WAY_BY_CALLER[0] else
-        f", or read them without labels ({option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))})")
+    caller = _UNLABELLED_WAY_BY_CALLER[0]
+    if caller is None:
+        option = option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))
+        other = f", or read them without labels ({option})"
+    else:       # (a caller's own way follows; or, for a command that needs the labels, mending the file is the way)
+        other = (", or give it label_names (the batches' class names)" + _needs_labels_words("the batches' labels")
+                 if caller else "")
+    way = "remove it to read the batches under CIFAR-10's own class names" + other
     try:
         meta = restricted_unpickle(meta_path)
     except DataError as e:
@@ -392,10 +417,12 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
+                # (a command that needs the labels is told to add them: it has no --dataset unlabelled)
+                pile = (f"add them{_needs_labels_words('a label for every image')}" if _UNLABELLED_WAY_BY_CALLER[0]
+                        else "an .npz of images without labels is an unlabelled pile: "
+                             f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
                 raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "
-                                f"{names_text(keys)}); an .npz "
-                                f"of images without labels is an unlabelled pile: "
-                                f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
+                                f"{names_text(keys)}); {pile}")
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group, anomaly = _npz_groups(z, p, kg, ka, len(x))

@@ -458,12 +458,13 @@ class _ReadersNotesSilenced:
 
 
 def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
-                       limit: int | None = None, fit: str = "resize", channels: int | None = None
-                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                       limit: int | None = None, fit: str = "resize", channels: int | None = None,
+                       read_for: str = "scoring") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole, or
-    taken from an earlier read of the file kept for this one (reusing_read)."""
+    taken from an earlier read of the file kept for this one (reusing_read). read_for: what the images are read
+    for ('scoring', 'training'), named where a file's damaged labels are said to be unused by it."""
     reused = _reused_read(p, depth16, stats)
     if reused is not None:
         return reused
@@ -503,7 +504,9 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
             if kind == "npz":
                 train.ids = [_labelled_npz_id(i) for i in train.ids]
     if unlabelled is not None:
-        warn_user(f"{unlabelled}; its images are read without labels, which scoring does not use", LabelsUnreadWarning)
+        # (said during Detector.fit too, whose training uses no labels either: not 'scoring' there)
+        warn_user(f"{unlabelled}; its images are read without labels, which {read_for} does not use",
+                  LabelsUnreadWarning)
     if stats is not None:
         merge_stats(stats, got)
     if test is None:
@@ -691,8 +694,8 @@ def check_path_input(X: Any, what: str = "images") -> None:
 
 def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
-                 limit: int | None = None, fit: str = "resize", channels: int | None = None
-                 ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                 limit: int | None = None, fit: str = "resize", channels: int | None = None,
+                 read_for: str = "scoring") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
@@ -703,10 +706,11 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
     larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls refit once it knows
     the resolution); their sizes as read are kept in the returned list's `native` (item_shapes gives them for any
-    return value)."""
+    return value). read_for: 'scoring' | 'training', what a data-set file whose labels are damaged is said to be
+    read without them for (_read_dataset_file)."""
     if stats is None:
         stats = {}
-        out = decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
+        out = decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels, read_for)
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
     check_path_input(X)
@@ -716,7 +720,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     float_range = float_range or input_float_range(X)
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):
-            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
+            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels, read_for)
         X = list_image_files_once([Path(X)])
     elif isinstance(X, Image.Image):
         X = [X]

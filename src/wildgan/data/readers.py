@@ -434,6 +434,28 @@ def folder_class_names(path: str | Path | None) -> list[str] | None:
         return None           # (the read itself names the problem)
 
 
+def class_tree_refusal(path: str | Path) -> str | None:
+    """Why a tree of class folders, or a tar or zip of one, would be refused as a labelled data set by the listing of
+    its class folders (a class folder without images, ...), in the labelled reading's words (ARCHIVE:member), found
+    without decoding an image; None where that listing passes. Why: `wildgan score` offers --normal, whose labelled
+    reading refuses such a tree, only where it is not refused so."""
+    import warnings
+
+    p = Path(path)
+    try:
+        root = image_tar_tree(p) if p.is_file() else p
+        with named_in_archive(root, p) if p.is_file() else nullcontext():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")        # (its notes, e.g. loose files left out, are the reading's)
+                train_dir, test_dir, eff = _find_split_dirs(root)
+                _class_files(train_dir or eff)
+                if test_dir is not None:
+                    _class_files(test_dir)
+    except DataError as e:
+        return str(e)
+    return None
+
+
 def _is_pile(root: Path) -> bool:
     """Whether a folder tree is an unlabelled pile: following single sub-folders down (with or without images beside
     them) it ends in a folder without sub-folders, never meeting a train/ folder or two or more sub-folders, which

@@ -1,0 +1,252 @@
+"""fixJF: the advice of a refusal of damaged labels in the commands that need them (`wildgan evaluate`, `wildgan
+report`), which have no --dataset unlabelled; and the pile warning's words where Detector.fit trains on such a file."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import tarfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+
+def _tiny_fit_kwargs(run_dir: Path) -> dict:
+    return dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                run_dir=str(run_dir))
+
+
+@pytest.fixture(scope="module")
+def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Detector.fit run: a run without a protocol of its own (as test_fixJE's)."""
+    from wildgan import Detector
+
+    run = tmp_path_factory.mktemp("fit") / "run"
+    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(**_tiny_fit_kwargs(run)).fit(x)
+    return run
+
+
+def _damaged_cifar(where: Path, damage: str, given: str) -> Path:
+    """A tiny cifar-10-batches-py folder (or a .tar.gz of it) whose test_batch's labels are outside 0..9, or whose
+    batches.meta has no label_names (as test_fixJE's)."""
+    from wildgan.data.dataset_files import CIFAR10_CLASSES, CIFAR_BATCH_FILES
+
+    folder = where / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in CIFAR_BATCH_FILES:
+        labels = [12] * 4 if damage == "labels" and name == "test_batch" else [int(v) for v in rng.integers(0, 10, 4)]
+        d = {b"labels": labels, b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    meta = {b"num_vis": 3072} if damage == "meta" else {b"label_names": [c.encode() for c in CIFAR10_CLASSES]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    if given == "folder":
+        return folder
+    archive = where / "c.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(folder, arcname="cifar-10-batches-py")
+    return archive
+
+
+def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    from wildgan.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return capsys.readouterr().out
+
+
+def _refusal(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's refusal (exit 2), its words on one line."""
+    from wildgan.cli import main
+
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 2
+    return " ".join(capsys.readouterr().err.split())
+
+
+def _meta(folder: Path, names: bool) -> None:
+    """batches.meta with CIFAR-10's label_names, or a damaged one without them."""
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES]} if names else {b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny `wildgan train` run on CIFAR-10 batches (normal: airplane), whose batches.meta the tests damage."""
+    from wildgan.cli import main
+    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
+
+    where = tmp_path_factory.mktemp("cifar")
+    folder = where / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in CIFAR_BATCH_FILES:
+        labels = [int(v) for v in rng.integers(0, 2, 8)] if name == "test_batch" else [0] * 8
+        d = {b"labels": labels, b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    _meta(folder, names=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--data", str(folder), "--normal", "airplane", "--preset", "tiny", "--resolution", "8",
+                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                     "--no-train-scores", "--out", str(where / "run")]) == 0
+    return where / "run"
+
+
+@pytest.mark.parametrize("given", ["folder", "archive"])
+@pytest.mark.parametrize("runs", ["trained", "fit"])
+def test_evaluate_s_advice_for_a_damaged_batches_meta_names_ways_it_has(
+        trained_run: Path, fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str,
+        runs: str) -> None:
+    # `wildgan evaluate RUN --data BATCHES` with a damaged batches.meta said "or read them without labels (--dataset
+    # unlabelled)", an option evaluate has not (and could not use: AUCs need the labels). It names mending the file,
+    # says that evaluate needs the labels, and the way it names works
+    from wildgan.cli import main
+
+    assert "--dataset" not in _help("evaluate", capsys)
+    run = trained_run if runs == "trained" else fit_run
+    data = _damaged_cifar(tmp_path / "data", "meta", given)
+    err = _refusal(["evaluate", str(run), "--data", str(data), "--no-controls", "--no-progress", "--threads", "1"],
+                   capsys)
+    assert "not a CIFAR-10 batches.meta" in err, err
+    assert "--dataset" not in err and "without labels (" not in err, err
+    assert ("remove it to read the batches under CIFAR-10's own class names, or give it label_names (the batches' "
+            "class names): `wildgan evaluate` needs the batches' labels, and has no reading without them") in err, err
+    if given == "folder":
+        # (both ways, followed: batches.meta removed, then given label_names; the run's own normal class '0' is not
+        # CIFAR-10's, so one of its classes is named)
+        for mend in ("remove", "label_names"):
+            if mend == "remove":
+                (data / "batches.meta").unlink()
+            else:
+                _meta(data, names=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert main(["evaluate", str(run), "--data", str(data), "--normal", "airplane", "--whole",
+                             "--no-controls", "--no-progress", "--threads", "1"]) == 0, mend
+
+
+def test_evaluate_s_advice_for_an_npz_missing_labels_names_adding_them(
+        trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an .npz whose x_test has no y_test, given to evaluate, was told "an unlabelled pile: --dataset unlabelled"
+    from wildgan.cli import main
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=np.arange(40) % 2, x_test=x[:20])
+    err = _refusal(["evaluate", str(trained_run), "--data", str(data), "--no-controls", "--no-progress"], capsys)
+    assert "missing labels y_test for images x_test" in err, err
+    assert "--dataset" not in err, err
+    assert "add them: `wildgan evaluate` needs a label for every image, and has no reading without them" in err, err
+    np.savez(data, x_train=x, y_train=np.arange(40) % 2, x_test=x[:20], y_test=np.arange(20) % 2)     # (added)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["evaluate", str(trained_run), "--data", str(data), "--no-controls", "--no-progress",
+                     "--threads", "1"]) == 0
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_has(
+        cifar_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # a run trained on CIFAR-10 batches, whose batches.meta is damaged since: evaluate and report read its test split
+    # again, and named --dataset unlabelled, which neither has (report has no --data either: its run's own data)
+    from wildgan.cli import main
+
+    assert "--dataset" not in _help(command, capsys)
+    run = tmp_path / "run"
+    shutil.copytree(cifar_run, run)
+    folder = cifar_run.parent / "cifar-10-batches-py"
+    args = [command, str(run), "--no-controls", "--no-progress", "--threads", "1"] + (
+        ["--top-k", "2", "--tsne-points", "10"] if command == "report" else [])
+    _meta(folder, names=False)
+    try:
+        err = _refusal(args, capsys)
+        assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
+        assert (f"or give it label_names (the batches' class names): `wildgan {command}` needs the batches' labels, "
+                f"and has no reading without them") in err, err
+        (folder / "batches.meta").unlink()        # (the way it names, followed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main(args) == 0
+    finally:
+        _meta(folder, names=True)
+
+
+@pytest.mark.parametrize("damage", ["meta", "labels"])
+def test_the_pile_warning_names_training_in_fit_and_scoring_in_scoring(tmp_path: Path, damage: str) -> None:
+    # batches with damaged labels given whole to the Detector are read as a pile, with a warning that ended "which
+    # scoring does not use" in Detector.fit as well, which trains on them: training there, scoring where scored
+    from wildgan import Detector
+    from wildgan.data.dataset_files import LabelsUnreadWarning
+
+    data = _damaged_cifar(tmp_path / "data", damage, "folder")
+
+    def said(call: object) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()      # type: ignore[operator]
+        return [" ".join(str(w.message).split()) for w in got if issubclass(w.category, LabelsUnreadWarning)]
+
+    model = Detector(**_tiny_fit_kwargs(tmp_path / "run"))
+    fitting = said(lambda: model.fit(str(data)))
+    assert len(fitting) == 1 and fitting[0].endswith("its images are read without labels, which training does not "
+                                                     "use"), fitting
+    scoring = said(lambda: model.decision_function(str(data)))
+    assert len(scoring) == 1 and scoring[0].endswith("its images are read without labels, which scoring does not "
+                                                     "use"), scoring
+
+
+@pytest.mark.parametrize("tree", ["sound", "empty class folder", "loose files beside", "three, one empty"])
+def test_score_s_line_for_a_tar_of_class_folders_offers_normal_only_where_it_works(
+        fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], tree: str) -> None:
+    # after a run without a protocol of its own, a .tar.gz of class folders given without --normal is scored whole,
+    # and the line said "--normal CLASS labels the rows" even where a class folder is empty, which --normal's
+    # labelled reading of it refuses: said only where --normal works, as checked by running it
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    top = tmp_path / "tree"
+    counts = {"good": 24, "bad": 6}
+    if tree == "empty class folder":
+        counts["bad"] = 0
+    if tree == "three, one empty":
+        counts["worse"] = 0
+    for name, n in counts.items():
+        (top / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(top / name / f"{i}.png")
+    if tree == "loose files beside":
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(top / "loose.png")
+    data = tmp_path / "classes.tar.gz"
+    with tarfile.open(data, "w:gz") as tf:
+        for child in sorted(top.iterdir()):
+            tf.add(child, arcname=child.name)
+    out = tmp_path / "scores.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capsys.readouterr()
+        assert main(["score", str(fit_run), "--data", str(data), "--out", str(out), "--no-progress"]) == 0
+        line = " ".join(capsys.readouterr().err.split())
+        assert line.startswith("scored ") and f"every image of {data} (labels not used" in line, line
+        normal = main(["score", str(fit_run), "--data", str(data), "--normal", "good", "--whole", "--out", str(out),
+                       "--no-progress"])
+    refusal = " ".join(capsys.readouterr().err.split())
+    assert (normal == 0) == (tree in ("sound", "loose files beside")), refusal
+    assert ("--normal CLASS labels the rows" in line) == (normal == 0), line
+    if normal != 0:     # (the line names why, in the refusal's words)
+        assert "class folder contains no image files" in refusal and f"{data}:" in refusal, refusal
+        assert f"--normal is refused for it: {data}:" in line and "class folder contains no image files" in line, line
