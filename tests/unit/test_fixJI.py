@@ -58,3 +58,39 @@ def test_data_resize_refused_in_python_names_the_field_and_on_the_cli_the_option
     with skip_bad_said_as(CLI_SKIP_BAD), pytest.raises(ConfigError) as e:
         DataConfig(resize="crop")
     assert str(e.value).startswith("--resize must be resize or error"), e.value
+
+
+def _split_json(run: Path, **conversion: object) -> Path:
+    path = run / "split.json"
+    path.write_text(json.dumps({"conversion": conversion, "native_sides": [28, 28]}))
+    return path
+
+
+@pytest.mark.parametrize("key, value, said", [("fit", "crop", "'crop'"), ("fit", "square", "'square'"),
+                                              ("depth16", "crop", "'crop'"), ("depth16", "bits:8", "'bits:8'"),
+                                              ("depth16", "per-image+8bit", "'per-image+8bit'")])
+def test_a_split_json_s_fit_or_depth16_no_wildgan_wrote_is_refused_naming_the_file_and_field(
+        tmp_path, key, value, said) -> None:
+    # a text value that is no rule passed _check_split_fields and was refused when the images to score were read
+    # ("fit must be one of resize, pad, letterbox, got 'crop'"), naming neither split.json nor conversion.fit
+    from wildgan.errors import CheckpointError
+    from wildgan.scoring.run import read_split_info
+
+    path = _split_json(tmp_path, **{key: value})
+    with pytest.raises(CheckpointError) as e:
+        read_split_info(tmp_path)
+    assert str(e.value).startswith(f"{path}: not a readable split record ('conversion.{key}' must be "), e.value
+    assert str(e.value).endswith(f", got {said})"), e.value
+
+
+@pytest.mark.parametrize("key, value", [("fit", "resize"), ("fit", "pad"), ("fit", "letterbox"),
+                                        ("depth16", "per-image"), ("depth16", "global"), ("depth16", "shift"),
+                                        ("depth16", "bits:9"), ("depth16", "bits:12"), ("depth16", "bits:16"),
+                                        ("fit", None), ("depth16", None)])
+def test_every_fit_and_depth16_a_wildgan_ever_wrote_in_split_json_still_reads(tmp_path, key, value) -> None:
+    # (fit: resize and pad since the first wildgan, letterbox since --square letterbox; depth16: per-image, global,
+    # shift since the first, bits:9..16 since bits:N; a record without them, or null, converts by the defaults)
+    from wildgan.scoring.run import read_split_info
+
+    _split_json(tmp_path, **{key: value})
+    assert read_split_info(tmp_path)["conversion"] == {key: value}
