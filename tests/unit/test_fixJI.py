@@ -94,3 +94,44 @@ def test_every_fit_and_depth16_a_wildgan_ever_wrote_in_split_json_still_reads(tm
 
     _split_json(tmp_path, **{key: value})
     assert read_split_info(tmp_path)["conversion"] == {key: value}
+
+
+@pytest.mark.parametrize("record, said, why", [
+    ({"value": None, "rule": "mad"}, '{"value": null, "rule": "mad"}', "float() argument"),
+    ({"value": float("nan"), "rule": "mad", "params": {"k": 3.0, "n": 20, "tie": True}},
+     '{"value": NaN, "rule": "mad", "params": {"k": 3.0, "n": 20, "tie": true}}', "its value is nan"),
+    (["x"], '["x"]', "list indices")])
+def test_a_threshold_record_read_from_a_file_is_said_as_the_file_writes_it(tmp_path, record, said, why) -> None:
+    # Threshold.from_dict said a bad record as Python's repr of what json read ({'value': None, ...}, True, nan)
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, Threshold, load_fit_threshold
+
+    (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": record, "batch_mode": "mixed"}))
+    with pytest.raises(ConfigError) as e:
+        load_fit_threshold(tmp_path)
+    # (load_fit_threshold's callers name its file: said once)
+    assert str(e.value).startswith(f"not a threshold record: {said} ("), e.value
+    assert why in str(e.value)
+    path = tmp_path / "m.json"
+    with pytest.raises(ConfigError) as e:
+        Threshold.from_dict(record, file=path)
+    assert str(e.value).startswith(f"{path}: not a threshold record: {said} ("), e.value
+    with pytest.raises(ConfigError) as e:
+        Threshold.from_dict(record, from_file=True)
+    assert str(e.value).startswith(f"not a threshold record: {said} ("), e.value
+    # a Python caller's own dict is said as Python writes it
+    with pytest.raises(ConfigError) as e:
+        Threshold.from_dict(record)
+    assert str(e.value).startswith(f"not a threshold record: {record!r} ("), e.value
+
+
+def test_an_onnx_model_s_bad_threshold_metadata_is_said_as_json(tmp_path, monkeypatch) -> None:
+    from wildgan import export
+
+    path = tmp_path / "m.onnx"
+    monkeypatch.setattr(export, "onnx_metadata", lambda p: {
+        "threshold": "nan", "threshold_rule": "mad", "threshold_params": json.dumps({"k": 3.0, "fitted": True})})
+    with pytest.raises(ConfigError) as e:
+        export.onnx_threshold(path)
+    assert str(e.value) == (f'{path}: its threshold metadata cannot be read (not a threshold record: {{"value": NaN, '
+                            f'"rule": "mad", "params": {{"k": 3.0, "fitted": true, "score": "a"}}}} (its value is '
+                            f'nan))'), e.value
