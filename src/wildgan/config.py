@@ -539,6 +539,11 @@ class DataConfig:
         if self.square not in ("crop", "letterbox"):
             raise _refused("data.square", "must be 'crop' (centre-crop non-square images) or "
                            "'letterbox' (pad them to a square with black bars; 'pad' is its old name)", self.square)
+        # (a config.json's `"resize": "crop"` was read without a word and refused only when the images were read,
+        # naming neither the file nor the field; resize and error are every value --resize ever had)
+        if self.resize not in ("resize", "error"):
+            raise _refused("data.resize", "must be resize or error (images of another size: resize them, or stop "
+                           "with an error)", self.resize)
         if self.contamination_draw not in ("nested", "choice"):
             raise bad_setting(None, "data.contamination_draw", "must be nested or choice", self.contamination_draw)
         if self.fit not in (None, "resize", "pad", "letterbox"):

@@ -449,7 +449,8 @@ def onnx_threshold(path: str | Path) -> Threshold | None:
     try:
         params = json.loads(meta.get("threshold_params", "{}"))
         return Threshold.from_dict({"value": float(meta["threshold"]), "rule": meta.get("threshold_rule", "?"),
-                                    "params": {**params, "score": meta.get("threshold_score", "a")}})
+                                    "params": {**params, "score": meta.get("threshold_score", "a")}},
+                                   from_file=True)       # (said in the metadata's JSON spelling: NaN, true, null)
     except (ValueError, TypeError, AttributeError, ConfigError) as e:   # (ConfigError: Threshold's own refusals, NaN)
         raise ConfigError(f"{path}: its threshold metadata cannot be read ({e})") from None
 

@@ -55,16 +55,21 @@ class Threshold:
         return {"value": float(self.value), "rule": self.rule, "params": dict(self.params)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Threshold":
-        """The inverse of to_dict; a malformed record is a ConfigError."""
+    def from_dict(cls, d: dict[str, Any], *, file: str | Path | None = None, from_file: bool = False) -> "Threshold":
+        """The inverse of to_dict; a malformed record is a ConfigError. A record read from a file (a saved Detector,
+        fit_threshold's record, ONNX metadata) is said in it as the file writes it (null, true, NaN: config.shown),
+        not as Python's repr of what json read (None, True, nan): `file`, the file, which the refusal names first, or
+        `from_file` for a caller that names the file itself. Else (a Python caller's own dict) as Python writes it."""
+        said = shown(d, from_file=from_file or file is not None)
+        where = f"{file}: " if file is not None else ""
         try:
             thr = cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
         except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"not a threshold record: {d!r} ({e})") from None
+            raise ConfigError(f"{where}not a threshold record: {said} ({e})") from None
         if not math.isfinite(thr.value):
             # no rule makes one (their scores are finite): 'score > NaN' and 'score > inf' are never true (every
             # image normal), 'score > -inf' always (every image an anomaly), silently either way
-            raise ConfigError(f"not a threshold record: {d!r} (its value is {thr.value})")
+            raise ConfigError(f"{where}not a threshold record: {said} (its value is {thr.value})")
         return thr
 
     def describe(self) -> str:
@@ -413,7 +418,8 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
 
     try:
         rec = json.loads((Path(run_dir) / FIT_THRESHOLD_FILE).read_text(encoding="utf-8"))
-        thr = Threshold.from_dict(rec["threshold"])
+        # (said as the file writes it; not named: this function's callers name the file)
+        thr = Threshold.from_dict(rec["threshold"], from_file=True)
     except ConfigError:
         raise           # from_dict's own refusal, which names the record (a ValueError too): not wrapped again
     except (ValueError, KeyError, TypeError) as e:

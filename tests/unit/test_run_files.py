@@ -158,6 +158,7 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
 @pytest.mark.parametrize("field, value, message", [
     ("conversion", "x", r"'conversion' must be a JSON object, got 'x'"),
     ("conversion", {"fit": 5}, r"'conversion\.fit' must be a string, got 5"),
+    ("conversion", {"fit": "crop"}, r"'conversion\.fit' must be one of resize, pad, letterbox, got 'crop'"),
     ("conversion", {"trained_depth": "12bit"}, r"'conversion\.trained_depth' must be one of 8bit, 16bit, mixed, "
                                                r"unknown, got '12bit'"),
     ("native_sides", "x", r"'native_sides' must be \[shortest, longest\] side in pixels, got 'x'"),
@@ -172,13 +173,16 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
 def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
     # conversion_opts met these as an AttributeError ('str' object has no attribute 'get') or int('x')
     run = _run(tmp_path / "run")
-    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28],
+    # (around the damaged field, a record as wildgan writes it: fit 'letterbox', one of its rules; 'crop', which no
+    # wildgan wrote, is itself refused now: test_fixJI)
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "letterbox"}, "native_sides": [28, 28],
                                                 field: value}))
     with pytest.raises(CheckpointError, match=rf"split\.json: not a readable split record \({message}\)"):
         load_model(run, "cpu")
-    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28]}))
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "letterbox"}, "native_sides": [28, 28]}))
     # (a record without the training images' bit depth says 'unknown': data.splits.conversion_opts)
-    assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28], "trained_depth": "unknown"}
+    assert load_model(run, "cpu").conversion == {"fit": "letterbox", "native_sides": [28, 28],
+                                                 "trained_depth": "unknown"}
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])

@@ -45,7 +45,7 @@ from ..data.readers import (channel_counts, channel_warning, list_image_files, n
                             repeated_files_warning, trained_gray_share, trained_kind)
 from ..data.replay import ReplayFiles
 from ..data.splits import conversion_opts, decoding_change, image_hashes
-from ..data.transforms import PER_IMAGE_8BIT
+from ..data.transforms import DEPTH16_RULES, FITS, PER_IMAGE_8BIT
 from ..devices import resolve_device
 from ..errors import (CheckpointError, ConfigError, DataError, eprint, error_kind, option_words, rebuilt_error,
                       shell_word, warn_user)
@@ -310,6 +310,15 @@ def _check_split_fields(info: dict[str, Any], path: Path) -> None:
     for key in ("fit", "depth16"):
         if conv.get(key) is not None and not isinstance(conv[key], str):
             raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be a string, got "
+                                  f"{shown(conv[key], from_file=True)})")
+    # a text that is no rule ("crop") was refused only when the images to score were read (imageset.parse_opts,
+    # transforms.check_depth16), naming neither the file nor the field. Every value a wildgan ever wrote there is
+    # one of these: fit resize | pad (letterbox since --square letterbox), depth16 per-image | global | shift
+    # (bits:9..16 since bits:N); the scoring-only PER_IMAGE_8BIT is never recorded
+    for key, rules, words in (("fit", FITS, f"one of {', '.join(FITS)}"),
+                              ("depth16", DEPTH16_RULES, "per-image, global, shift or bits:N with N = 9..16")):
+        if conv.get(key) is not None and conv[key] not in rules:
+            raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be {words}, got "
                                   f"{shown(conv[key], from_file=True)})")
     depth = conv.get("trained_depth")
     if depth is not None and depth not in TRAINED_DEPTHS:
