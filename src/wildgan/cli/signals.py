@@ -87,6 +87,11 @@ _WAY_OUT_S = 2.0
 
 # how often StuckOutputs looks whether stdout and stderr can be written
 _STUCK_POLL_S = 0.1
+# how long the signals' watch (StuckOutputs.caught) leaves a SIGTERM or SIGHUP to its Python handler before it wakes
+# the main thread, and how many times it wakes it at most: the handler runs within microseconds where the main thread
+# is in the interpreter or in a blocked system call (cut by the signal itself), so a wake is for the one it missed
+_WAKE_S = 0.1
+_WAKES = 20
 
 
 def _unwritable(fds: list[int]) -> list[int]:
@@ -123,7 +128,16 @@ class StuckOutputs:
     whose reader left, and the main thread woken from its write by a signal of no other use (SIGURG), so that the
     write goes there and the way out goes on, its files written whole. What the pipe already holds stays for its
     reader. SIGTERM and SIGHUP only: a terminal's Ctrl-C stops the pipe's reader too, so the write fails instead of
-    blocking. The program's alone (cli.run): it changes the process's file descriptors."""
+    blocking. The program's alone (cli.run): it changes the process's file descriptors.
+
+    A stop's handler runs only once the main thread is back in the interpreter, and a write cut by a signal is what
+    brings it back: a SIGTERM that lands after the main thread has called into write(2) but before the call blocks
+    (a few microseconds, a preempted process's milliseconds) is only noted by Python's C-level handler, and the
+    write then blocks on the full pipe for good, its stop never asked (`kill PID` of a command whose output's reader
+    stopped reading hung). So, from the command's start (`start`), the signals also wake a thread (`caught`, through
+    signal.set_wakeup_fd, as TeardownExit's watcher is woken), which, where no stop was asked within _WAKE_S of a
+    SIGTERM or SIGHUP, wakes the main thread with the same signal of no other use: its write is cut, Python runs the
+    handlers, the stop's among them, and retries the write, bounded from then on as above."""
 
     def __init__(self) -> None:
         import _thread
@@ -137,6 +151,123 @@ class StuckOutputs:
         self.wake: int | None = None
         self.wake_before: Any = None
         self.main: int | None = None
+        # the signals' watch (start, caught): the wakeup pipe's ends (None: no watch), the wakeup fd it replaced, and
+        # how many SIGTERMs and SIGHUPs Python's C-level handler wrote to it (`seen`) and how many stops their Python
+        # handlers asked for (`handled`, stop_asked's): fewer handled than seen is a stop not asked yet
+        self.told: int | None = None
+        self.caught_fd: int | None = None
+        self.told_before = -1
+        self.seen = 0
+        self.handled = 0
+
+    def start(self) -> None:
+        """The command's start (main, in the main thread, where the wakeup fd and the handlers can be set): the
+        wake-up's handler set, and the signals' watch started (`caught`). Where either cannot be (not POSIX, not the
+        main interpreter), a stop is taken as before, by its handler alone."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or not hasattr(os, "register_at_fork") or \
+                not hasattr(signal, "pthread_kill") or not self.wake_set():
+            return
+        read, write = os.pipe()         # (not inherited by the programs a command starts: PEP 446)
+        os.set_blocking(write, False)   # (set_wakeup_fd's rule: a C signal handler must never block)
+        try:
+            self.told_before = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except (ValueError, OSError):   # (not the main interpreter: the handlers alone, as before)
+            os.close(read)
+            os.close(write)
+            return
+        self.told, self.caught_fd, self.main = write, read, threading.get_ident()
+        # (a process forked from here on would have its signals written to this pipe, and woken this one's main
+        # thread: the child puts back the wakeup fd that was there before)
+        os.register_at_fork(after_in_child=self.forked)
+        threading.Thread(target=self.caught, args=(read,), name="wildgan-stop-wake", daemon=True).start()
+
+    def wake_set(self) -> bool:
+        """The wake-up's handler set (main thread), once: whether it is."""
+        import signal
+
+        if self.wake is not None:
+            return True
+        # (SIGURG: sent by nobody else to a process that asked for no socket's urgent data, and ignored by default,
+        # so that one sent as close puts the handler back does nothing)
+        wake = getattr(signal, "SIGURG", None)
+        if wake is None:
+            return False
+        try:
+            self.wake_before = signal.signal(wake, _woken)
+        except (ValueError, OSError):
+            return False
+        self.wake = wake
+        return True
+
+    def caught(self, read: int) -> None:
+        """The signals' watch's thread: each signal's number as Python's C-level handler writes it; where a SIGTERM or
+        SIGHUP has no stop asked for it within _WAKE_S (its Python handler not run: the main thread blocked in a write
+        the signal did not cut), the main thread woken, every _WAKE_S, _WAKES times at most (a handler that asks for
+        no stop, or two signals that Python ran one handler for, must not have it woken for good). The pipe's write
+        end closed (close): the thread ends."""
+        import signal
+        import time
+
+        stops = {signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+        try:
+            while got := os.read(read, 64):
+                if self.told_before >= 0:       # (the wakeup fd this one replaced still told, as it would have been)
+                    try:
+                        os.write(self.told_before, got)
+                    except OSError:
+                        pass
+                self.seen += sum(n in stops for n in got)
+                if self.handled >= self.seen:   # (its stop asked already: the handler ran as the signal landed)
+                    continue
+                for _ in range(_WAKES):
+                    time.sleep(_WAKE_S)
+                    if self.handled >= self.seen:
+                        break
+                    with self.lock:
+                        if self.over or self.wake is None or self.main is None:
+                            return
+                        try:
+                            signal.pthread_kill(self.main, self.wake)
+                        except OSError:     # (the main thread gone)
+                            return
+                else:
+                    self.seen = self.handled    # (given up: the signals to come judged by themselves)
+        except OSError:         # (the read end closed under it: nothing more to watch)
+            return
+        finally:
+            try:
+                os.close(read)
+            except OSError:
+                pass
+
+    def forked(self) -> None:
+        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
+        if self.told is not None:
+            self.told_put_back()
+        if self.caught_fd is not None:
+            try:
+                os.close(self.caught_fd)
+            except OSError:
+                pass
+            self.caught_fd = None
+
+    def told_put_back(self) -> None:
+        # the wakeup fd the watch's replaced put back, and the pipe's write end closed (the watch then reads the
+        # pipe's end, and ends)
+        import signal
+
+        for fd in (self.told_before, -1):       # (-1: the fd before it was closed since)
+            try:
+                signal.set_wakeup_fd(fd)
+                break
+            except (ValueError, OSError):
+                pass
+        if self.told is not None:
+            os.close(self.told)
+            self.told = None
 
     def stop_asked(self, signum: int) -> None:
         """errors.stop_asked's listener: the watch started on the first SIGTERM or SIGHUP (in the main thread, where
@@ -145,7 +276,10 @@ class StuckOutputs:
         import signal
         import threading
 
-        if self.watching or self.over or signum not in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        if signum not in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+            return
+        self.handled += 1       # (its stop asked: the signals' watch need not wake the main thread for it, caught)
+        if self.watching or self.over:
             return
         if threading.current_thread() is not threading.main_thread() or not hasattr(os, "dup2"):
             return
@@ -162,15 +296,7 @@ class StuckOutputs:
                 self.fds.append(fd)
         if not self.fds:
             return
-        # (SIGURG: sent by nobody else to a process that asked for no socket's urgent data, and ignored by default,
-        # so that one sent as close puts the handler back does nothing)
-        wake = getattr(signal, "SIGURG", None)
-        if wake is not None:
-            try:
-                self.wake_before = signal.signal(wake, _woken)
-                self.wake = wake
-            except (ValueError, OSError):
-                pass
+        self.wake_set()         # (set by start already, where it ran)
         self.main = threading.get_ident()
         self.watching = True
         try:
@@ -208,11 +334,14 @@ class StuckOutputs:
             time.sleep(_STUCK_POLL_S)
 
     def close(self) -> None:
-        """The command over (main's way out): the watch ended, the wake-up's handler put back. In the main thread."""
+        """The command over (main's way out): the watches ended, the wakeup fd and the wake-up's handler put back (the
+        teardown's own watch follows, TeardownExit.install). In the main thread."""
         import signal
 
         with self.lock:
             self.over = True
+        if self.told is not None:
+            self.told_put_back()
         if self.wake is not None:
             signal.signal(self.wake, signal.SIG_DFL if self.wake_before is None else self.wake_before)
             self.wake = None
