@@ -119,7 +119,7 @@ def _stopped_on_a_full_pipe(command: str, joined: bool, code: int, env: dict[str
         _wait_for(ready_r, b"running\n", 60)
         time.sleep(after_ready)
         proc.send_signal(signal.SIGTERM)
-        assert _ended_within(proc, 10), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
+        assert _ended_within(proc, 15), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
         assert proc.returncode == code, proc.returncode
         if not joined:
             assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
@@ -176,3 +176,73 @@ def test_the_signals_watch_leaves_a_normal_run_as_it_was(tmp_path: Path) -> None
             "raise SystemExit(code)\n")
     done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=_env(), timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (3, "hello\nTrue True\nTrue\n", "")
+
+
+# a command run by the program (cli.run) that writes numbered lines to stdout until a signal stops it, then leaves
+# the number of the last line its stdout took in the file `last`
+_NUMBERED = ("import os, sys, wildgan.cli as c\n"
+             "def writes(a):\n"
+             "    os.write({ready}, b'running\\n')\n"
+             "    took = 0\n"
+             "    try:\n"
+             "        while True:\n"
+             "            sys.stdout.buffer.write(b'line %d\\n' % (took + 1))\n"
+             "            took += 1\n"
+             "    finally:\n"
+             "        with open({last!r}, 'w') as f:\n            f.write(str(took))\n"
+             "c.cmd_info = writes\n"
+             "sys.argv = ['wildgan', 'info']\n"
+             "raise SystemExit(c.run())\n")
+
+
+def _blocked_in_a_write(pid: int, seconds: float = 30) -> None:
+    # (its /proc wchan a pipe's write: the pipe is full, and the signal meets the blocked write)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        with open(f"/proc/{pid}/wchan") as f:
+            if "pipe_write" in f.read():
+                return
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("joined", [True, False])
+@pytest.mark.parametrize("pause", [3.5, None])
+def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last_lines(tmp_path: Path, joined: bool,
+                                                                                      pause: float | None) -> None:
+    """`wildgan ... 2>&1 | (sleep 3; cat)`, a SIGTERM while the reader pauses with the pipe full: after a stop, an
+    output that no write could go into for 2 s was let go (StuckOutputs), so a reader that resumed 3 s later got
+    neither the stop's line nor, once the way out's deadline came, what stdout still held. A reader that resumes
+    within a few seconds now gets every line, the stop's among them; one that never reads (`pause` None: read only
+    once the process is gone) still cannot hold the process, and what it is left is the lines in order."""
+    last = tmp_path / "last"
+    ready_r, ready_w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", _NUMBERED.format(ready=ready_w, last=str(last))],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
+                            env=_env(), pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        _wait_for(ready_r, b"running\n", 60)
+        _blocked_in_a_write(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        if pause is None:
+            assert _ended_within(proc, 15), "a reader that never reads held the process after a SIGTERM"
+        else:
+            time.sleep(pause)
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode()
+        assert _ended_within(proc, 15) and proc.returncode == 143, proc.returncode
+        err = out if joined else proc.stderr.read().decode()     # type: ignore[union-attr]
+    finally:
+        os.close(ready_r)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [line for line in out.splitlines() if line != "wildgan: terminated by SIGTERM"]
+    took = int(last.read_text())
+    if pause is None:       # (what the pipe held when it was let go: the first lines, whole and in order)
+        assert lines == [f"line {i}" for i in range(1, len(lines) + 1)] and len(lines) <= took, (took, lines[-3:])
+        if not joined:
+            assert err == "wildgan: terminated by SIGTERM\n", err
+        return
+    assert "wildgan: terminated by SIGTERM\n" in err, err[-300:]
+    assert lines == [f"line {i}" for i in range(1, took + 1)], (took, lines[-3:])
