@@ -3254,7 +3254,8 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
             _wait_for_line(proc, ready, "running")
         _blocked_in_a_write(proc)      # ("running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
-        assert _ended_within(proc, 8), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
+        # (a reader that only pauses is waited for 5 s: signals._STUCK_S, then the flush's second)
+        assert _ended_within(proc, 12), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
         assert proc.returncode == code, proc.returncode
         if not joined:
             assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
@@ -3305,7 +3306,7 @@ def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path
             _wait_for_line(proc, ready, "running")
         _blocked_in_a_write(proc)      # (as above: "running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
-        assert _ended_within(proc, 8), "one SIGTERM did not end a command whose cleanup writes to a full pipe"
+        assert _ended_within(proc, 12), "one SIGTERM did not end a command whose cleanup writes to a full pipe"
         assert proc.returncode == 143, proc.returncode
         assert proc.stderr is not None and proc.stderr.read().decode() == "wildgan: terminated by SIGTERM\n"
         assert done.read_text() == "cleaned up\n"

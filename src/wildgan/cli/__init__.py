@@ -200,6 +200,7 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         stuck = StuckOutputs()
         kept.enter_context(told_of_stops(stuck.stop_asked))
         kept.callback(stuck.close)
+        stuck.start()       # (a SIGTERM that a blocked write missed wakes it all the same: StuckOutputs.caught)
     if "torch" in sys.modules:
         from ..devices import caller_torch_state_kept
 

@@ -80,13 +80,27 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
 _GRACE_S = 0.5
 # how long stdout and stderr are given to flush before the teardown's os._exit (_flush_within)
 _FLUSH_S = 1.0
+# how long an output may take no write at all once a SIGTERM or SIGHUP has asked for a stop before it is let go
+# (StuckOutputs.watch): a reader that merely pauses (`| (sleep 3; cat)`, a stalled ssh) must get the stop's last lines
+# where it reads again within it (at 2 s, a reader back 3 s after the SIGTERM lost the stop's line and stdout's last
+# lines), while one that never reads (`| sleep 1000`) holds the process that long once, within a scheduler's or
+# `docker stop`'s grace before its SIGKILL (10 s and more) with the checkpoint's own time beside it
+_STUCK_S = 5.0
 # how long main's way out may take once a SIGTERM or SIGHUP has stopped the command (TeardownExit.stopping): saying
-# its line, putting back what it changed and flushing its output take milliseconds, unless a write is blocked for good
-_WAY_OUT_S = 2.0
+# its line, putting back what it changed and flushing its output take milliseconds, unless a write is blocked, which
+# StuckOutputs lets go after _STUCK_S without a write taken; past _STUCK_S, so that a reader which resumes within it
+# is not cut off by this bound instead (a way out held by something else than its outputs, or where StuckOutputs
+# cannot watch: no poll, no thread)
+_WAY_OUT_S = _STUCK_S + 2.0
 
 
 # how often StuckOutputs looks whether stdout and stderr can be written
 _STUCK_POLL_S = 0.1
+# how long the signals' watch (StuckOutputs.caught) leaves a SIGTERM or SIGHUP to its Python handler before it wakes
+# the main thread, and how many times it wakes it at most: the handler runs within microseconds where the main thread
+# is in the interpreter or in a blocked system call (cut by the signal itself), so a wake is for the one it missed
+_WAKE_S = 0.1
+_WAKES = 20
 
 
 def _unwritable(fds: list[int]) -> list[int]:
@@ -105,6 +119,23 @@ def _unwritable(fds: list[int]) -> list[int]:
     return stuck
 
 
+def _output_fds() -> list[int] | None:
+    """stdout's and stderr's file descriptors, for _unwritable (None: no poll to look at them with, Windows)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return None
+    fds = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):      # (no descriptor: nothing to block on)
+            continue
+        if fd not in fds:
+            fds.append(fd)
+    return fds
+
+
 def _woken(signum: int, frame: Any) -> None:
     # (StuckOutputs' wake-up: only for the signal to cut the main thread's blocked write, which Python retries
     # once this returns, into os.devnull by then)
@@ -114,16 +145,26 @@ def _woken(signum: int, frame: Any) -> None:
 class StuckOutputs:
     """The writes to stdout and stderr once a signal has asked the command to stop (errors.stop_asked: training's
     StopFlag, a commit's stops_deferred, on_sigterm's Terminated): the way out that follows (training's round and
-    checkpoint, the progress bar's last redraw, log.txt's `stopped:` line, main's own line) wrote to an output that is
-    a full pipe nobody reads (`wildgan train ... 2>&1 | sleep 1000`) and blocked there for good: the progress bar's
-    close after the checkpoint (training.loop) took a second SIGTERM, which then cut the command's way out short
-    (log.txt said `stopped: terminated by SIGTERM`, without the checkpoint and the command that resumes it). From a
-    stop on, an output that no write could go into for _WAY_OUT_S in a row (as main's way out is given,
-    TeardownExit.stopping) is let go: pointed at os.devnull, as errors.silence_closed_outputs does with an output
-    whose reader left, and the main thread woken from its write by a signal of no other use (SIGURG), so that the
-    write goes there and the way out goes on, its files written whole. What the pipe already holds stays for its
-    reader. SIGTERM and SIGHUP only: a terminal's Ctrl-C stops the pipe's reader too, so the write fails instead of
-    blocking. The program's alone (cli.run): it changes the process's file descriptors."""
+    checkpoint, the progress bar's last redraw, log.txt's `stopped:` line, main's own line) wrote to an output that is a
+    full pipe nobody reads (`wildgan train ... 2>&1 | sleep 1000`) and blocked there for good: the progress bar's close
+    after the checkpoint (training.loop) took a second SIGTERM, which then cut the command's way out short (log.txt said
+    `stopped: terminated by SIGTERM`, without the checkpoint and the command that resumes it). From a stop on, an output
+    that no write could go into for _STUCK_S in a row (a reader taking anything starts the count again: one that only
+    pauses gets the stop's lines, TeardownExit.stopping's bound past it) is let go: pointed at os.devnull, as
+    errors.silence_closed_outputs does with an output whose reader left, and the main thread woken from its write by a
+    signal of no other use (SIGURG), so that the write goes there and the way out goes on, its files written whole. What
+    the pipe already holds stays for its reader. SIGTERM and SIGHUP only: a terminal's Ctrl-C stops the pipe's reader
+    too, so the write fails instead of blocking. The program's alone (cli.run): it changes the process's file
+    descriptors.
+
+    A stop's handler runs only once the main thread is back in the interpreter, and a write cut by a signal is what
+    brings it back: a SIGTERM that lands after the main thread has called into write(2) but before the call blocks
+    (a few microseconds, a preempted process's milliseconds) is only noted by Python's C-level handler, and the
+    write then blocks on the full pipe for good, its stop never asked (`kill PID` of a command whose output's reader
+    stopped reading hung). So, from the command's start (`start`), the signals also wake a thread (`caught`, through
+    signal.set_wakeup_fd, as TeardownExit's watcher is woken), which, where no stop was asked within _WAKE_S of a
+    SIGTERM or SIGHUP, wakes the main thread with the same signal of no other use: its write is cut, Python runs the
+    handlers, the stop's among them, and retries the write, bounded from then on as above."""
 
     def __init__(self) -> None:
         import _thread
@@ -137,6 +178,123 @@ class StuckOutputs:
         self.wake: int | None = None
         self.wake_before: Any = None
         self.main: int | None = None
+        # the signals' watch (start, caught): the wakeup pipe's ends (None: no watch), the wakeup fd it replaced, and
+        # how many SIGTERMs and SIGHUPs Python's C-level handler wrote to it (`seen`) and how many stops their Python
+        # handlers asked for (`handled`, stop_asked's): fewer handled than seen is a stop not asked yet
+        self.told: int | None = None
+        self.caught_fd: int | None = None
+        self.told_before = -1
+        self.seen = 0
+        self.handled = 0
+
+    def start(self) -> None:
+        """The command's start (main, in the main thread, where the wakeup fd and the handlers can be set): the
+        wake-up's handler set, and the signals' watch started (`caught`). Where either cannot be (not POSIX, not the
+        main interpreter), a stop is taken as before, by its handler alone."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread() or not hasattr(os, "register_at_fork") or \
+                not hasattr(signal, "pthread_kill") or not self.wake_set():
+            return
+        read, write = os.pipe()         # (not inherited by the programs a command starts: PEP 446)
+        os.set_blocking(write, False)   # (set_wakeup_fd's rule: a C signal handler must never block)
+        try:
+            self.told_before = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except (ValueError, OSError):   # (not the main interpreter: the handlers alone, as before)
+            os.close(read)
+            os.close(write)
+            return
+        self.told, self.caught_fd, self.main = write, read, threading.get_ident()
+        # (a process forked from here on would have its signals written to this pipe, and woken this one's main
+        # thread: the child puts back the wakeup fd that was there before)
+        os.register_at_fork(after_in_child=self.forked)
+        threading.Thread(target=self.caught, args=(read,), name="wildgan-stop-wake", daemon=True).start()
+
+    def wake_set(self) -> bool:
+        """The wake-up's handler set (main thread), once: whether it is."""
+        import signal
+
+        if self.wake is not None:
+            return True
+        # (SIGURG: sent by nobody else to a process that asked for no socket's urgent data, and ignored by default,
+        # so that one sent as close puts the handler back does nothing)
+        wake = getattr(signal, "SIGURG", None)
+        if wake is None:
+            return False
+        try:
+            self.wake_before = signal.signal(wake, _woken)
+        except (ValueError, OSError):
+            return False
+        self.wake = wake
+        return True
+
+    def caught(self, read: int) -> None:
+        """The signals' watch's thread: each signal's number as Python's C-level handler writes it; where a SIGTERM or
+        SIGHUP has no stop asked for it within _WAKE_S (its Python handler not run: the main thread blocked in a write
+        the signal did not cut), the main thread woken, every _WAKE_S, _WAKES times at most (a handler that asks for
+        no stop, or two signals that Python ran one handler for, must not have it woken for good). The pipe's write
+        end closed (close): the thread ends."""
+        import signal
+        import time
+
+        stops = {signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+        try:
+            while got := os.read(read, 64):
+                if self.told_before >= 0:       # (the wakeup fd this one replaced still told, as it would have been)
+                    try:
+                        os.write(self.told_before, got)
+                    except OSError:
+                        pass
+                self.seen += sum(n in stops for n in got)
+                if self.handled >= self.seen:   # (its stop asked already: the handler ran as the signal landed)
+                    continue
+                for _ in range(_WAKES):
+                    time.sleep(_WAKE_S)
+                    if self.handled >= self.seen:
+                        break
+                    with self.lock:
+                        if self.over or self.wake is None or self.main is None:
+                            return
+                        try:
+                            signal.pthread_kill(self.main, self.wake)
+                        except OSError:     # (the main thread gone)
+                            return
+                else:
+                    self.seen = self.handled    # (given up: the signals to come judged by themselves)
+        except OSError:         # (the read end closed under it: nothing more to watch)
+            return
+        finally:
+            try:
+                os.close(read)
+            except OSError:
+                pass
+
+    def forked(self) -> None:
+        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
+        if self.told is not None:
+            self.told_put_back()
+        if self.caught_fd is not None:
+            try:
+                os.close(self.caught_fd)
+            except OSError:
+                pass
+            self.caught_fd = None
+
+    def told_put_back(self) -> None:
+        # the wakeup fd the watch's replaced put back, and the pipe's write end closed (the watch then reads the
+        # pipe's end, and ends)
+        import signal
+
+        for fd in (self.told_before, -1):       # (-1: the fd before it was closed since)
+            try:
+                signal.set_wakeup_fd(fd)
+                break
+            except (ValueError, OSError):
+                pass
+        if self.told is not None:
+            os.close(self.told)
+            self.told = None
 
     def stop_asked(self, signum: int) -> None:
         """errors.stop_asked's listener: the watch started on the first SIGTERM or SIGHUP (in the main thread, where
@@ -145,32 +303,18 @@ class StuckOutputs:
         import signal
         import threading
 
-        if self.watching or self.over or signum not in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        if signum not in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+            return
+        self.handled += 1       # (its stop asked: the signals' watch need not wake the main thread for it, caught)
+        if self.watching or self.over:
             return
         if threading.current_thread() is not threading.main_thread() or not hasattr(os, "dup2"):
             return
-        import select
-
-        if not hasattr(select, "poll"):     # (Windows: no poll, and no pipe that a SIGTERM meets full)
+        fds = _output_fds()
+        if not fds:     # (Windows: no poll, and no pipe that a SIGTERM meets full; or no descriptor to block on)
             return
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                fd = stream.fileno()
-            except (AttributeError, OSError, ValueError):      # (no descriptor: nothing to block on)
-                continue
-            if fd not in self.fds:
-                self.fds.append(fd)
-        if not self.fds:
-            return
-        # (SIGURG: sent by nobody else to a process that asked for no socket's urgent data, and ignored by default,
-        # so that one sent as close puts the handler back does nothing)
-        wake = getattr(signal, "SIGURG", None)
-        if wake is not None:
-            try:
-                self.wake_before = signal.signal(wake, _woken)
-                self.wake = wake
-            except (ValueError, OSError):
-                pass
+        self.fds = fds
+        self.wake_set()         # (set by start already, where it ran)
         self.main = threading.get_ident()
         self.watching = True
         try:
@@ -181,7 +325,7 @@ class StuckOutputs:
     def watch(self) -> None:
         """The watch's thread (a low-level one, _thread: started from a signal handler, which must not take
         threading's locks that the main thread it interrupted may hold): every _STUCK_POLL_S, which outputs a write
-        would block on; one blocked so for _WAY_OUT_S is let go."""
+        would block on; one blocked so for _STUCK_S is let go."""
         import signal
         import time
 
@@ -190,7 +334,7 @@ class StuckOutputs:
             now = time.monotonic()
             stuck = _unwritable(self.fds)
             since = {fd: since.get(fd, now) for fd in stuck}
-            late = [fd for fd, t in since.items() if now - t >= _WAY_OUT_S]
+            late = [fd for fd, t in since.items() if now - t >= _STUCK_S]
             if late:
                 with self.lock:
                     if self.over:
@@ -208,11 +352,14 @@ class StuckOutputs:
             time.sleep(_STUCK_POLL_S)
 
     def close(self) -> None:
-        """The command over (main's way out): the watch ended, the wake-up's handler put back. In the main thread."""
+        """The command over (main's way out): the watches ended, the wakeup fd and the wake-up's handler put back (the
+        teardown's own watch follows, TeardownExit.install). In the main thread."""
         import signal
 
         with self.lock:
             self.over = True
+        if self.told is not None:
+            self.told_put_back()
         if self.wake is not None:
             signal.signal(self.wake, signal.SIG_DFL if self.wake_before is None else self.wake_before)
             self.wake = None
@@ -420,8 +567,9 @@ class TeardownExit:
         after that line, never saw it: a write blocked there for good (stdout or stderr a full pipe whose reader
         stopped reading: `wildgan score ... | sleep 1000`, its output held in stdout's buffer for main's flush, or
         `2>&1 |`, the stop's own line) kept the process running until a second SIGTERM, or for good. From such a
-        stop, or a SIGTERM or SIGHUP let pass while main says its line (late_stop), main's way out is given
-        _WAY_OUT_S: past that, its outputs are flushed for _FLUSH_S at most and the process ends with `code`. Not
+        stop, or a SIGTERM or SIGHUP let pass while main says its line (late_stop), main's way out ends once stdout or
+        stderr has taken no write for _STUCK_S (a reader that only pauses gets the rest), or after _WAY_OUT_S in all:
+        its outputs are then flushed for _FLUSH_S at most and the process ends with `code`. Not
         Ctrl-C's: the teardown ignores it, and a terminal's Ctrl-C stops the pipe's reader too, so the write fails
         instead of blocking."""
         import signal
@@ -438,22 +586,35 @@ class TeardownExit:
             self.arm_way_out()
 
     def arm_way_out(self) -> None:
-        """The deadline of main's way out (stopping): a thread that waits _WAY_OUT_S for out_flushed, then flushes
-        stdout and stderr for _FLUSH_S at most and ends the process with main's code. Armed once; not once main's
-        output is flushed. A low-level thread (_thread), as _flush_within's: armed from a signal handler too
-        (late_stop), which must not take threading's locks that the main thread it interrupted may hold."""
+        """The deadline of main's way out (stopping): a thread that waits for out_flushed while stdout or stderr
+        takes a write within _STUCK_S (a reader that paused and reads again: StuckOutputs' bound, which main's last
+        flush, after the command's watch is over, is given too) and _WAY_OUT_S in all, then flushes stdout and stderr
+        for _FLUSH_S at most and ends the process with main's code. Armed once; not once main's output is flushed. A
+        low-level thread (_thread), as _flush_within's: armed from a signal handler too (late_stop), which must not
+        take threading's locks that the main thread it interrupted may hold."""
         import _thread
+        import time
 
         if self.way_out is not None or self.way_out_over or self.stop_code is None:
             return
         done = _thread.allocate_lock()
         done.acquire()
         code = self.stop_code
+        fds = _output_fds()
 
         def deadline() -> None:
-            if not done.acquire(timeout=_WAY_OUT_S):
-                _flush_within(_FLUSH_S)
-                os._exit(code)
+            start = time.monotonic()
+            stuck_since: float | None = None
+            while not done.acquire(timeout=_STUCK_POLL_S):
+                now = time.monotonic()
+                # (where no output can be polled, the bound in all alone)
+                if fds is not None and _unwritable(fds):
+                    stuck_since = now if stuck_since is None else stuck_since
+                else:
+                    stuck_since = None
+                if now - start >= _WAY_OUT_S or (stuck_since is not None and now - stuck_since >= _STUCK_S):
+                    _flush_within(_FLUSH_S)
+                    os._exit(code)
 
         try:
             _thread.start_new_thread(deadline, ())
