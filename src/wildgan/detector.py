@@ -1182,6 +1182,12 @@ class Detector:
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
                            resolution=X.resolution or self.resolution, channels=X.channels or self.channels, fit=fit)
         split = build_split(data_cfg)
+        if X.fit is None and fit is not None and \
+                split.info.get("conversion", {}).get("fit") == _protocol_fit(split.info, X.square):
+            # resize_mode is the protocol's own rule (from_run's Detector of an MNIST run has 'pad'): the run records
+            # data.fit None, as a Detector() fit of it does, rather than a setting the images never needed, which
+            # made the resume of a run recorded so refused 'data.fit: None -> 'pad''
+            fit = None
         # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
         # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,
         # _fit_channels), as the image path's record gives them. Not the conversion's channels_from, which is the
@@ -1189,7 +1195,7 @@ class Detector:
         # a pile of fit's images to every reader of split.json
         split.info["detector_fit"] = {"resolution_from": "data" if self.resolution is None else "chosen",
                                       "channels_from": "data" if self.channels is None else "chosen"}
-        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
+        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels, fit=fit)
         return split, data_cfg, conversion_opts(split.info)
 
     def _images_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -2498,6 +2504,15 @@ def _run_of_checkpoint(path: Path) -> Path | None:
         if (d / "config.json").is_file():
             return d
     return None
+
+
+def _protocol_fit(info: dict[str, Any], square: str) -> str | None:
+    """The fit a DataConfig without one converts by: the protocol's (split.json's protocol; MNIST's 'pad'), with its
+    square applied as build_split applies it. None for a protocol not known here."""
+    from .data.splits import PROTOCOL_DEFAULTS, square_fit
+
+    known = PROTOCOL_DEFAULTS.get(str(info.get("protocol")))
+    return None if known is None else square_fit(known["fit"], square)
 
 
 def _saved_networks_in_run(run_dir: Path, meta: dict[str, Any]) -> bool:

@@ -38,13 +38,9 @@ def _cifar_batches(folder: Path, meta: dict) -> None:
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 1: detector.py:Detector._training_split (fixJB 3, 880a2d58) turns the Detector's resize_mode into the "
-    "DataConfig's fit, and Detector.from_run gives resize_mode the run's conversion rule: from_run of a "
-    "Detector().fit(DataConfig(MNIST)) run (data.fit null, converted by the protocol's 'pad') has resize_mode 'pad', "
-    "so its fit(DataConfig, resume=True) is refused 'with parameters that differ from the interrupted fit's: "
-    "data.fit: None -> 'pad'' (resumed before fixJB 3)"))
 def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
+    # revFW 1: from_run of a Detector().fit(DataConfig(MNIST)) run has resize_mode 'pad' (the run's rule); its
+    # fit(resume=True) was refused 'data.fit: None -> 'pad'' once fixJB 3 made resize_mode the DataConfig's fit
     from wildgan.config import SAMPLE_TOKEN, DataConfig
     from wildgan.errors import ConfigError
 
