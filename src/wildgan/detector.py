@@ -603,7 +603,8 @@ class Detector:
         'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
         A DataConfig given to fit converts by its own fit where it sets one, else by resize_mode, whose default
-        'resize' leaves the data protocol's rule (MNIST's 'pad').
+        'resize' leaves the data protocol's rule (MNIST's 'pad'); fit(resume=True) of one without its own fit goes on
+        by the rule the run recorded (with a warning where resize_mode gives another).
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
@@ -1052,7 +1053,7 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        split, data_cfg, conv = self._training_split(X)
+        split, data_cfg, conv = self._training_split(X, resume)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -1167,9 +1168,10 @@ class Detector:
             check_val_labels(y, None, (n_read,), named, "y_val")
         return kept[0] if kept else None
 
-    def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+    def _training_split(self, X: Any, resume: bool = False) -> tuple[Any, Any, dict[str, Any]]:
         """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
-        a DataConfig through the CLI's data protocols, anything else decoded by _images_split."""
+        a DataConfig through the CLI's data protocols, anything else decoded by _images_split. resume=True
+        continues a DataConfig without its own fit by the fit run_dir's run recorded."""
         from .config import DataConfig
         from .data import build_split, conversion_opts
 
@@ -1179,11 +1181,27 @@ class Detector:
         # protocol's rule was applied and recorded); the default 'resize', which cannot be told from one given, leaves
         # the protocol's rule (MNIST's 'pad'), as `wildgan train` applies it
         fit = X.fit if X.fit is not None else None if self.resize_mode == "resize" else self.resize_mode
+        # a resume continues the run by the rule its images were trained by: its config.json's data.fit (None: the
+        # protocol's), whatever resize_mode says now. A run an earlier wildgan's Detector(resize_mode='pad') fitted
+        # recorded None (resize_mode was ignored there), and its resume was refused 'data.fit: None -> 'pad''
+        recorded = _recorded_data_fit(Path(self.run_dir)) if resume and X.fit is None and \
+            self.run_dir is not None else _NO_RECORD
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
-                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels, fit=fit)
+                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels,
+                           fit=fit if recorded is _NO_RECORD else recorded)
         split = build_split(data_cfg)
-        if X.fit is None and fit is not None and \
-                split.info.get("conversion", {}).get("fit") == _protocol_fit(split.info, X.square):
+        trained = split.info.get("conversion", {}).get("fit")
+        if recorded is not _NO_RECORD:
+            own = fit or _protocol_fit(split.info, X.square)
+            if own is not None and own != trained:
+                # not refused (the run is this Detector's to continue: the same one, or one of an earlier wildgan),
+                # nor changed in silence: the images of the rest of the run are converted as its first ones were
+                warn_user(f"run_dir {self.run_dir} was trained on images converted by fit {trained!r}: "
+                          f"fit(resume=True) continues it so, not by {own!r}, the rule this Detector "
+                          f"(resize_mode={self.resize_mode!r}) converts this DataConfig by (a fit without resume "
+                          f"applies it; a DataConfig that sets fit= itself must be the run's)")
+            fit = data_cfg.fit
+        elif X.fit is None and fit is not None and trained == _protocol_fit(split.info, X.square):
             # resize_mode is the protocol's own rule (from_run's Detector of an MNIST run has 'pad'): the run records
             # data.fit None, as a Detector() fit of it does, rather than a setting the images never needed, which
             # made the resume of a run recorded so refused 'data.fit: None -> 'pad''
@@ -2504,6 +2522,29 @@ def _run_of_checkpoint(path: Path) -> Path | None:
         if (d / "config.json").is_file():
             return d
     return None
+
+
+# _recorded_data_fit's answer where a run records no data.fit to read (no run, a config.json that does not read, a
+# fit's run of images): the resume goes on with the Detector's own rule, and train_run's checks refuse the run in
+# their own words
+_NO_RECORD = object()
+
+
+def _recorded_data_fit(run_dir: Path) -> Any:
+    """The data.fit a DataConfig's (or `wildgan train`'s) run records in its config.json (None: the protocol's rule),
+    or _NO_RECORD. Not a fit's run of images (split.json's detector_input), whose data.fit is its resize_mode: a
+    DataConfig resuming it is another kind of run, refused with its differences, not given the run's fit."""
+    from .data.transforms import FITS
+
+    try:
+        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return _NO_RECORD
+    if not isinstance(info, dict) or info.get("detector_input"):
+        return _NO_RECORD
+    fit = data.get("fit") if isinstance(data, dict) else _NO_RECORD
+    return fit if fit is None or fit in FITS else _NO_RECORD
 
 
 def _protocol_fit(info: dict[str, Any], square: str) -> str | None:
