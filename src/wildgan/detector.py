@@ -1340,12 +1340,20 @@ class Detector:
             # a clone (sklearn.base.clone, a copy, or from_run's or Detector.load's Detector) keeps run_dir without its
             # caller choosing it: its fit replaced the run it came from in place, without a word once that Detector was
             # gone (or, loaded, in a later session). (Not fit(resume=True): that continues the run, replacing nothing)
+            # ('load-since': a pickle of a Detector loaded by a wildgan that asked whether the run held its networks
+            # then, asked again below)
+            kind = "load" if inherited[1] == "load-since" else inherited[1]
             how = {"from_run": "was loaded from it by Detector.from_run",
                    "load": "was fitted in before it was saved (Detector.load gave it that run_dir)",
                    "copy": "came with as a copy (pickle, copy.copy or copy.deepcopy) of the Detector fitted in it"}.get(
-                inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
-            held = ("a run trained there since this Detector was saved from it (Detector.load gave it that run_dir, "
-                    "the one it was fitted in)" if inherited[1] == "load-since" else f"the run this Detector {how}")
+                kind, "was cloned (sklearn.base.clone) from a Detector that held it")
+            # a run trained there again since (a refit of the original, or of another Detector) holds other networks
+            # than the ones this Detector came with: "the run this Detector ..." was false of it
+            since = {"load": "was saved from it (Detector.load gave it that run_dir, the one it was fitted in)",
+                     "copy": "was copied (pickle, copy.copy or copy.deepcopy) from the Detector fitted in it",
+                     "from_run": "was loaded from it by Detector.from_run"}.get(kind)
+            held = f"the run this Detector {how}" if since is None or self._networks_in(run_dir) else \
+                f"a run trained there since this Detector {since}"
             warn_user(f"run_dir {run_dir} holds {held}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
@@ -1811,6 +1819,19 @@ class Detector:
         new._mark_copied_run()
         return new
 
+    def _networks_in(self, run_dir: Path) -> bool:
+        """Whether run_dir still holds the networks this Detector has (one check for Detector.load's Detector, a copy
+        and from_run's): False where the run was trained again since they were read from it. Asked when its fit
+        replaces the run (_claim_run_dir), not when it was loaded or copied: a refit there in between counts too."""
+        m = self.__dict__.get("model_")
+        if m is None:
+            return True
+        if "source_sha256" in m.meta or m.meta.get("kind") == DETECTOR_KIND:
+            # loaded from det.save's file: named by the run file they were saved from (absent: an older save,
+            # which does not say)
+            return _networks_in_run(run_dir, m.meta.get("source_sha256"), m.meta.get("source"))
+        return _networks_in_run(run_dir, m.meta.get("sha256"), m.source)
+
     def _mark_copied_run(self) -> None:
         """A copy (copy.copy, copy.deepcopy, pickle) of a Detector fitted in run_dir holds that run without its caller
         choosing run_dir, as a clone or Detector.load's Detector does: its fit replacing the run is said
@@ -1846,9 +1867,9 @@ class Detector:
         """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
         folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
         rather than kept as a path that from_run and `wildgan score` cannot open, and a run folder that is there is
-        the run of the Detector pickled: a fit of the copy replacing it says so (_mark_copied_run). Networks pickled
-        from a GPU go back to the Detector's device when this machine has it, else they stay on the CPU (with a
-        warning)."""
+        the one the Detector pickled was fitted in: a fit of the copy replacing it says so, and whether the run was
+        trained again since (_mark_copied_run, _networks_in). Networks pickled from a GPU go back to the Detector's
+        device when this machine has it, else they stay on the CPU (with a warning)."""
         state = dict(state)
         pickled_on = state.pop("_pickled_on", None)
         self.__dict__.update(state)
@@ -2031,9 +2052,8 @@ class Detector:
             # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
             # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
             # in silence, also left the saved file's run_dir naming a run of other networks. A run trained there
-            # again since the save is not the one it was fitted in: said as such ('load-since')
-            det._inherited_run = (os.path.abspath(det.run_dir_),
-                                  "load" if _saved_networks_in_run(det.run_dir_, meta) else "load-since")
+            # again since the save is not the one it was fitted in: said as such (_claim_run_dir, _networks_in)
+            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
@@ -2556,17 +2576,16 @@ def _protocol_fit(info: dict[str, Any], square: str) -> str | None:
     return None if known is None else square_fit(known["fit"], square)
 
 
-def _saved_networks_in_run(run_dir: Path, meta: dict[str, Any]) -> bool:
-    """Whether the run Detector.load gives a saved Detector as run_dir_ still holds the networks it saved
-    (source_sha256): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came
-    from (meta's source: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since the save;
-    True where the save does not say (written before source_sha256 was)."""
+def _networks_in_run(run_dir: Path, sha: Any, src: Any) -> bool:
+    """Whether run_dir still holds the networks of sha256 `sha` (a saved Detector's source_sha256, or a fitted one's
+    weights): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came from
+    (src: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since; True where sha does not
+    say (a save written before source_sha256 was)."""
     from . import checkpoint as ckpt
 
-    sha = meta.get("source_sha256")
     if not isinstance(sha, str):
         return True
-    src = meta.get("source")
+    run_dir = Path(run_dir)
     files = [run_dir / "network-final.json", run_dir / "fanogan-final.json"] + ([Path(src)] if isinstance(src, str)
                                                                                  else [])
     for f in files:

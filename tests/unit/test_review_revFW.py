@@ -202,12 +202,8 @@ def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_
     assert "--dataset unlabelled" not in err, err
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 5: detector.py:Detector._mark_copied_run / _claim_run_dir (fixJB 1, eb957cba) mark an unpickled copy's "
-    "run 'copy' without fixJB 2's check (_saved_networks_in_run) that the run still holds its networks, so a copy "
-    "unpickled after the run was trained again says it 'holds the run this Detector came with as a copy ... of the "
-    "Detector fitted in it', the false words fixJB 2 (cde680ca) took out of Detector.load's warning"))
 def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_its_run(tmp_path: Path) -> None:
+    # revFW 5: an unpickled copy's run was marked 'copy' without fixJB 2's check that the run still holds its networks
     run = tmp_path / "r"
     first = _fit_quietly(Detector(run_dir=str(run), **FIT), np.random.default_rng(0).integers(0, 255, (20, 8, 8),
                                                                                                 dtype=np.uint8))
@@ -223,3 +219,32 @@ def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_
     said = [str(w.message) for w in got if str(run) in str(w.message) and "replaces" in str(w.message)]
     assert len(said) == 1, said                             # (the replacement is said: fixJB 1)
     assert "holds the run this Detector came with as a copy" not in said[0], said[0]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "load", "from_run"])
+def test_a_detector_whose_run_was_trained_again_after_it_came_says_so_when_its_fit_replaces_it(
+        tmp_path: Path, how: str) -> None:
+    # (revFW 5) the check is asked when the fit replaces the run: a refit of the original after the copy, the load or
+    # from_run made another run of it too, which the words at copy / load time did not know
+    import copy
+
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), np.random.default_rng(0).integers(0, 255, (20, 8, 8),
+                                                                                                dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        if how == "deepcopy":
+            twin = copy.deepcopy(first)
+        elif how == "load":
+            twin = Detector.load(first.save(tmp_path / "model"), device="cpu")
+        else:
+            twin = Detector.from_run(run, device="cpu")
+    _fit_quietly(first, np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8))
+    del first
+    gc.collect()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        twin.fit(np.random.default_rng(2).integers(0, 255, (20, 8, 8), dtype=np.uint8))
+    said = [str(w.message) for w in got if str(run) in str(w.message) and "replaces" in str(w.message)]
+    assert len(said) == 1 and "holds a run trained there since this Detector" in said[0], said
+    assert "holds the run this Detector" not in said[0], said[0]
