@@ -603,7 +603,8 @@ class Detector:
         'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
         nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
         A DataConfig given to fit converts by its own fit where it sets one, else by resize_mode, whose default
-        'resize' leaves the data protocol's rule (MNIST's 'pad').
+        'resize' leaves the data protocol's rule (MNIST's 'pad'); fit(resume=True) of one without its own fit goes on
+        by the rule the run recorded (with a warning where resize_mode gives another).
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir). A fit replaces
@@ -1052,7 +1053,7 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        split, data_cfg, conv = self._training_split(X)
+        split, data_cfg, conv = self._training_split(X, resume)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -1167,9 +1168,10 @@ class Detector:
             check_val_labels(y, None, (n_read,), named, "y_val")
         return kept[0] if kept else None
 
-    def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+    def _training_split(self, X: Any, resume: bool = False) -> tuple[Any, Any, dict[str, Any]]:
         """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
-        a DataConfig through the CLI's data protocols, anything else decoded by _images_split."""
+        a DataConfig through the CLI's data protocols, anything else decoded by _images_split. resume=True
+        continues a DataConfig without its own fit by the fit run_dir's run recorded."""
         from .config import DataConfig
         from .data import build_split, conversion_opts
 
@@ -1179,9 +1181,31 @@ class Detector:
         # protocol's rule was applied and recorded); the default 'resize', which cannot be told from one given, leaves
         # the protocol's rule (MNIST's 'pad'), as `wildgan train` applies it
         fit = X.fit if X.fit is not None else None if self.resize_mode == "resize" else self.resize_mode
+        # a resume continues the run by the rule its images were trained by: its config.json's data.fit (None: the
+        # protocol's), whatever resize_mode says now. A run an earlier wildgan's Detector(resize_mode='pad') fitted
+        # recorded None (resize_mode was ignored there), and its resume was refused 'data.fit: None -> 'pad''
+        recorded = _recorded_data_fit(Path(self.run_dir)) if resume and X.fit is None and \
+            self.run_dir is not None else _NO_RECORD
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
-                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels, fit=fit)
+                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels,
+                           fit=fit if recorded is _NO_RECORD else recorded)
         split = build_split(data_cfg)
+        trained = split.info.get("conversion", {}).get("fit")
+        if recorded is not _NO_RECORD:
+            own = fit or _protocol_fit(split.info, X.square)
+            if own is not None and own != trained:
+                # not refused (the run is this Detector's to continue: the same one, or one of an earlier wildgan),
+                # nor changed in silence: the images of the rest of the run are converted as its first ones were
+                warn_user(f"run_dir {self.run_dir} was trained on images converted by fit {trained!r}: "
+                          f"fit(resume=True) continues it so, not by {own!r}, the rule this Detector "
+                          f"(resize_mode={self.resize_mode!r}) converts this DataConfig by (a fit without resume "
+                          f"applies it; a DataConfig that sets fit= itself must be the run's)")
+            fit = data_cfg.fit
+        elif X.fit is None and fit is not None and trained == _protocol_fit(split.info, X.square):
+            # resize_mode is the protocol's own rule (from_run's Detector of an MNIST run has 'pad'): the run records
+            # data.fit None, as a Detector() fit of it does, rather than a setting the images never needed, which
+            # made the resume of a run recorded so refused 'data.fit: None -> 'pad''
+            fit = None
         # whether this Detector's resolution and channels were given ('chosen') or left to what it was fitted on
         # ('data': the DataConfig's, or its data's protocol default): from_run's parameters (_fit_resolution,
         # _fit_channels), as the image path's record gives them. Not the conversion's channels_from, which is the
@@ -1189,7 +1213,7 @@ class Detector:
         # a pile of fit's images to every reader of split.json
         split.info["detector_fit"] = {"resolution_from": "data" if self.resolution is None else "chosen",
                                       "channels_from": "data" if self.channels is None else "chosen"}
-        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
+        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels, fit=fit)
         return split, data_cfg, conversion_opts(split.info)
 
     def _images_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -1316,12 +1340,20 @@ class Detector:
             # a clone (sklearn.base.clone, a copy, or from_run's or Detector.load's Detector) keeps run_dir without its
             # caller choosing it: its fit replaced the run it came from in place, without a word once that Detector was
             # gone (or, loaded, in a later session). (Not fit(resume=True): that continues the run, replacing nothing)
+            # ('load-since': a pickle of a Detector loaded by a wildgan that asked whether the run held its networks
+            # then, asked again below)
+            kind = "load" if inherited[1] == "load-since" else inherited[1]
             how = {"from_run": "was loaded from it by Detector.from_run",
                    "load": "was fitted in before it was saved (Detector.load gave it that run_dir)",
                    "copy": "came with as a copy (pickle, copy.copy or copy.deepcopy) of the Detector fitted in it"}.get(
-                inherited[1], "was cloned (sklearn.base.clone) from a Detector that held it")
-            held = ("a run trained there since this Detector was saved from it (Detector.load gave it that run_dir, "
-                    "the one it was fitted in)" if inherited[1] == "load-since" else f"the run this Detector {how}")
+                kind, "was cloned (sklearn.base.clone) from a Detector that held it")
+            # a run trained there again since (a refit of the original, or of another Detector) holds other networks
+            # than the ones this Detector came with: "the run this Detector ..." was false of it
+            since = {"load": "was saved from it (Detector.load gave it that run_dir, the one it was fitted in)",
+                     "copy": "was copied (pickle, copy.copy or copy.deepcopy) from the Detector fitted in it",
+                     "from_run": "was loaded from it by Detector.from_run"}.get(kind)
+            held = f"the run this Detector {how}" if since is None or self._networks_in(run_dir) else \
+                f"a run trained there since this Detector {since}"
             warn_user(f"run_dir {run_dir} holds {held}: this fit replaces that run in place, "
                       f"its networks and training scores included (Detector.from_run({str(run_dir)!r}) and `wildgan "
                       f"score` will read the new networks); set_params(run_dir=...) to another folder keeps both, or "
@@ -1787,6 +1819,19 @@ class Detector:
         new._mark_copied_run()
         return new
 
+    def _networks_in(self, run_dir: Path) -> bool:
+        """Whether run_dir still holds the networks this Detector has (one check for Detector.load's Detector, a copy
+        and from_run's): False where the run was trained again since they were read from it. Asked when its fit
+        replaces the run (_claim_run_dir), not when it was loaded or copied: a refit there in between counts too."""
+        m = self.__dict__.get("model_")
+        if m is None:
+            return True
+        if "source_sha256" in m.meta or m.meta.get("kind") == DETECTOR_KIND:
+            # loaded from det.save's file: named by the run file they were saved from (absent: an older save,
+            # which does not say)
+            return _networks_in_run(run_dir, m.meta.get("source_sha256"), m.meta.get("source"))
+        return _networks_in_run(run_dir, m.meta.get("sha256"), m.source)
+
     def _mark_copied_run(self) -> None:
         """A copy (copy.copy, copy.deepcopy, pickle) of a Detector fitted in run_dir holds that run without its caller
         choosing run_dir, as a clone or Detector.load's Detector does: its fit replacing the run is said
@@ -1822,9 +1867,9 @@ class Detector:
         """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
         folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
         rather than kept as a path that from_run and `wildgan score` cannot open, and a run folder that is there is
-        the run of the Detector pickled: a fit of the copy replacing it says so (_mark_copied_run). Networks pickled
-        from a GPU go back to the Detector's device when this machine has it, else they stay on the CPU (with a
-        warning)."""
+        the one the Detector pickled was fitted in: a fit of the copy replacing it says so, and whether the run was
+        trained again since (_mark_copied_run, _networks_in). Networks pickled from a GPU go back to the Detector's
+        device when this machine has it, else they stay on the CPU (with a warning)."""
         state = dict(state)
         pickled_on = state.pop("_pickled_on", None)
         self.__dict__.update(state)
@@ -2007,9 +2052,8 @@ class Detector:
             # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
             # as from_run's Detector, its fit (or a clone's) replacing that run is said (_claim_run_dir), which, done
             # in silence, also left the saved file's run_dir naming a run of other networks. A run trained there
-            # again since the save is not the one it was fitted in: said as such ('load-since')
-            det._inherited_run = (os.path.abspath(det.run_dir_),
-                                  "load" if _saved_networks_in_run(det.run_dir_, meta) else "load-since")
+            # again since the save is not the one it was fitted in: said as such (_claim_run_dir, _networks_in)
+            det._inherited_run = (os.path.abspath(det.run_dir_), "load")
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
@@ -2500,17 +2544,48 @@ def _run_of_checkpoint(path: Path) -> Path | None:
     return None
 
 
-def _saved_networks_in_run(run_dir: Path, meta: dict[str, Any]) -> bool:
-    """Whether the run Detector.load gives a saved Detector as run_dir_ still holds the networks it saved
-    (source_sha256): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came
-    from (meta's source: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since the save;
-    True where the save does not say (written before source_sha256 was)."""
+# _recorded_data_fit's answer where a run records no data.fit to read (no run, a config.json that does not read, a
+# fit's run of images): the resume goes on with the Detector's own rule, and train_run's checks refuse the run in
+# their own words
+_NO_RECORD = object()
+
+
+def _recorded_data_fit(run_dir: Path) -> Any:
+    """The data.fit a DataConfig's (or `wildgan train`'s) run records in its config.json (None: the protocol's rule),
+    or _NO_RECORD. Not a fit's run of images (split.json's detector_input), whose data.fit is its resize_mode: a
+    DataConfig resuming it is another kind of run, refused with its differences, not given the run's fit."""
+    from .data.transforms import FITS
+
+    try:
+        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return _NO_RECORD
+    if not isinstance(info, dict) or info.get("detector_input"):
+        return _NO_RECORD
+    fit = data.get("fit") if isinstance(data, dict) else _NO_RECORD
+    return fit if fit is None or fit in FITS else _NO_RECORD
+
+
+def _protocol_fit(info: dict[str, Any], square: str) -> str | None:
+    """The fit a DataConfig without one converts by: the protocol's (split.json's protocol; MNIST's 'pad'), with its
+    square applied as build_split applies it. None for a protocol not known here."""
+    from .data.splits import PROTOCOL_DEFAULTS, square_fit
+
+    known = PROTOCOL_DEFAULTS.get(str(info.get("protocol")))
+    return None if known is None else square_fit(known["fit"], square)
+
+
+def _networks_in_run(run_dir: Path, sha: Any, src: Any) -> bool:
+    """Whether run_dir still holds the networks of sha256 `sha` (a saved Detector's source_sha256, or a fitted one's
+    weights): its final networks, as checkpoint.refuse_saved_detector compares them, or the run file they came from
+    (src: from_run(checkpoint=...)'s). False where the run was fitted or resumed again since; True where sha does not
+    say (a save written before source_sha256 was)."""
     from . import checkpoint as ckpt
 
-    sha = meta.get("source_sha256")
     if not isinstance(sha, str):
         return True
-    src = meta.get("source")
+    run_dir = Path(run_dir)
     files = [run_dir / "network-final.json", run_dir / "fanogan-final.json"] + ([Path(src)] if isinstance(src, str)
                                                                                  else [])
     for f in files:

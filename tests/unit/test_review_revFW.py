@@ -38,13 +38,9 @@ def _cifar_batches(folder: Path, meta: dict) -> None:
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 1: detector.py:Detector._training_split (fixJB 3, 880a2d58) turns the Detector's resize_mode into the "
-    "DataConfig's fit, and Detector.from_run gives resize_mode the run's conversion rule: from_run of a "
-    "Detector().fit(DataConfig(MNIST)) run (data.fit null, converted by the protocol's 'pad') has resize_mode 'pad', "
-    "so its fit(DataConfig, resume=True) is refused 'with parameters that differ from the interrupted fit's: "
-    "data.fit: None -> 'pad'' (resumed before fixJB 3)"))
 def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
+    # revFW 1: from_run of a Detector().fit(DataConfig(MNIST)) run has resize_mode 'pad' (the run's rule); its
+    # fit(resume=True) was refused 'data.fit: None -> 'pad'' once fixJB 3 made resize_mode the DataConfig's fit
     from wildgan.config import SAMPLE_TOKEN, DataConfig
     from wildgan.errors import ConfigError
 
@@ -62,13 +58,9 @@ def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
     assert det.conversion_["fit"] == "pad"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 2: detector.py:Detector._training_split (fixJB 3, 880a2d58) now turns the Detector's resize_mode into the "
-    "DataConfig's fit, so fit(resume=True) of a run that an earlier wildgan's Detector(resize_mode='pad').fit("
-    "DataConfig) wrote (config.json data.fit null, trained by the protocol's rule) is refused 'with parameters that "
-    "differ from the interrupted fit's: data.fit: None -> 'pad'', though the Detector is the one that started it; "
-    "the old code resumed it"))
 def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(tmp_path: Path) -> None:
+    # revFW 2: a run an earlier wildgan's Detector(resize_mode='pad').fit(DataConfig) wrote (data.fit null, trained by
+    # the protocol's rule) was refused its resume by the same Detector once fixJB 3 made resize_mode DataConfig's fit
     from wildgan.config import DataConfig
     from wildgan.errors import ConfigError
 
@@ -89,6 +81,45 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
         raise AssertionError(f"the run of an earlier wildgan's fit is refused its resume: {e}") from None
     # continued by the rule its images were trained by, not by another one from here on
     assert det.conversion_["fit"] == "resize"
+
+
+def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_differs(tmp_path: Path) -> None:
+    # (revFW 1 and 2) fit(DataConfig, resume=True) goes on by the fit the run recorded, with a warning where the
+    # Detector's own rule is another, neither refused nor changed in silence; the same rule resumes without a word
+    from wildgan.config import SAMPLE_TOKEN, DataConfig
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x=rng.integers(1, 255, (40, 6, 6), dtype=np.uint8), y=np.repeat([0, 1], 20))
+    spec = DataConfig(data=str(tmp_path / "small.npz"), dataset="npz", normal=("0",))
+    run = tmp_path / "run"
+    _fit_quietly(Detector(run_dir=str(run), resize_mode="pad", **FIT), spec)
+    assert json.loads((run / "config.json").read_text())["data"]["fit"] == "pad"
+
+    def resumed(det: Detector, data: DataConfig, kimg: float) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            det.set_params(total_kimg=kimg).fit(data, resume=True)
+        assert det.conversion_["fit"] == json.loads((det.run_dir_ / "split.json").read_text())["conversion"]["fit"]
+        return [str(w.message) for w in got if "fit(resume=True) continues it so" in str(w.message)]
+
+    assert resumed(Detector(run_dir=str(run), resize_mode="pad", **FIT), spec, 0.048) == []
+    det = Detector(run_dir=str(run), **FIT)                  # (resize_mode 'resize': the protocol's, here resize)
+    said = resumed(det, spec, 0.064)
+    assert det.conversion_["fit"] == "pad" and len(said) == 1, said
+    assert "converted by fit 'pad'" in said[0] and "not by 'resize'" in said[0], said[0]
+    # a run of the day fixJB 3 recorded MNIST's own rule as data.fit 'pad': from_run's Detector resumes it as it is
+    mnist = DataConfig(data=SAMPLE_TOKEN, dataset="mnist")
+    run = tmp_path / "mnist"
+    _fit_quietly(Detector(run_dir=str(run), **FIT), mnist)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["fit"] is None
+    cfg["data"]["fit"] = "pad"
+    (run / "config.json").write_text(json.dumps(cfg))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(run, device="cpu")
+    assert resumed(det, mnist, 0.064) == [] and det.conversion_["fit"] == "pad"
+    assert json.loads((run / "config.json").read_text())["data"]["fit"] == "pad"
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
@@ -171,12 +202,8 @@ def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_
     assert "--dataset unlabelled" not in err, err
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 5: detector.py:Detector._mark_copied_run / _claim_run_dir (fixJB 1, eb957cba) mark an unpickled copy's "
-    "run 'copy' without fixJB 2's check (_saved_networks_in_run) that the run still holds its networks, so a copy "
-    "unpickled after the run was trained again says it 'holds the run this Detector came with as a copy ... of the "
-    "Detector fitted in it', the false words fixJB 2 (cde680ca) took out of Detector.load's warning"))
 def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_its_run(tmp_path: Path) -> None:
+    # revFW 5: an unpickled copy's run was marked 'copy' without fixJB 2's check that the run still holds its networks
     run = tmp_path / "r"
     first = _fit_quietly(Detector(run_dir=str(run), **FIT), np.random.default_rng(0).integers(0, 255, (20, 8, 8),
                                                                                                 dtype=np.uint8))
@@ -192,3 +219,32 @@ def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_
     said = [str(w.message) for w in got if str(run) in str(w.message) and "replaces" in str(w.message)]
     assert len(said) == 1, said                             # (the replacement is said: fixJB 1)
     assert "holds the run this Detector came with as a copy" not in said[0], said[0]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "load", "from_run"])
+def test_a_detector_whose_run_was_trained_again_after_it_came_says_so_when_its_fit_replaces_it(
+        tmp_path: Path, how: str) -> None:
+    # (revFW 5) the check is asked when the fit replaces the run: a refit of the original after the copy, the load or
+    # from_run made another run of it too, which the words at copy / load time did not know
+    import copy
+
+    run = tmp_path / "r"
+    first = _fit_quietly(Detector(run_dir=str(run), **FIT), np.random.default_rng(0).integers(0, 255, (20, 8, 8),
+                                                                                                dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        if how == "deepcopy":
+            twin = copy.deepcopy(first)
+        elif how == "load":
+            twin = Detector.load(first.save(tmp_path / "model"), device="cpu")
+        else:
+            twin = Detector.from_run(run, device="cpu")
+    _fit_quietly(first, np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8))
+    del first
+    gc.collect()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        twin.fit(np.random.default_rng(2).integers(0, 255, (20, 8, 8), dtype=np.uint8))
+    said = [str(w.message) for w in got if str(run) in str(w.message) and "replaces" in str(w.message)]
+    assert len(said) == 1 and "holds a run trained there since this Detector" in said[0], said
+    assert "holds the run this Detector" not in said[0], said[0]
