@@ -2059,10 +2059,8 @@ class Detector:
         det.conversion_ = dict(meta["conversion"])
         det.decision_scores_ = np.asarray(meta["decision_scores"], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
-        try:
-            det.threshold_rule_ = Threshold.from_dict(meta["threshold"])
-        except ConfigError as e:                    # (e.g. a NaN value: it would flag nothing)
-            raise ConfigError(f"{path}: {e}") from None
+        # (a bad record, e.g. a NaN value that would flag nothing, is refused naming the file, in the file's spelling)
+        det.threshold_rule_ = Threshold.from_dict(meta["threshold"], file=path)
         det.threshold_ = float(det.threshold_rule_.value)
         det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
         det._scoring = det._scoring_now()          # save() synced them: the saved scores are those of its params

@@ -1269,8 +1269,10 @@ def test_a_saved_detectors_damaged_threshold_is_an_error_naming_the_file(det: De
     meta = json.loads(path.read_text())
     for value, why in ((float("nan"), "its value is nan"), ("high", "could not convert")):
         path.write_text(json.dumps({**meta, "threshold": {**meta["threshold"], "value": value}}))
-        with pytest.raises(ConfigError, match=rf"m\.json: not a threshold record: .*{why}"):
+        with pytest.raises(ConfigError, match=rf"m\.json: not a threshold record: .*{why}") as e:
             Detector.load(path)
+        # said as the file writes it (the JSON of a file a person may open), not as Python's repr of what json read
+        assert '"value": ' in str(e.value) and "'value'" not in str(e.value), str(e.value)
 
 
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
