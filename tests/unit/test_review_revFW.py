@@ -91,11 +91,9 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
     assert det.conversion_["fit"] == "resize"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 3: data/inputs.py:_file_stamp (fixJB 4, d52f3ab9) stamps a folder's own files only, so a CIFAR-10 "
-    "batches folder in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) "
-    "kept as Detector.fit's X_val read is reused after a batch in it was edited in place: its old pixels are scored "
-    "for the f1 threshold"))
+# revFW 3 (fixed by fixJK): data/inputs.py:_file_stamp stamped a folder's own files only, so a CIFAR-10 batches folder
+# in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) kept as
+# Detector.fit's X_val read was reused after a batch in it was edited in place: its old pixels were scored
 def test_a_kept_cifar_read_of_the_downloads_layout_is_read_again_after_a_batch_is_edited(tmp_path: Path) -> None:
     import wildgan.data.inputs as inputs
     from wildgan.data.readers import detect_format

@@ -1384,6 +1384,14 @@ def _cifar_batch_folder(p: Path, cache_dir: str | Path | None = None) -> Path:
     return p / "cifar-10-batches-py" if (p / "cifar-10-batches-py").is_dir() else p
 
 
+def cifar_batch_folder(folder: Path) -> Path:
+    """The folder whose batch files load_dataset reads for the CIFAR-10 batches folder `folder`: its own
+    cifar-10-batches-py where it has one (the download's layout), else itself. (A caller that tells a change to what
+    was read, data.inputs' kept reads, stamps this one's files: the folder's own stamp misses a batch edited in
+    place)"""
+    return _cifar_batch_folder(folder)
+
+
 def listed_labels(path: str | Path | None, dataset: str = "auto"
                   ) -> tuple[str, list[str], dict[str, Any] | None] | None:
     """(format, class names, the .npz's npz_labels or None) of the labelled data set load_dataset(path, dataset)
