@@ -5,6 +5,7 @@ naming their members as ARCHIVE:member); and the error for such a file given whe
 
 from __future__ import annotations
 
+import contextvars
 import io
 import pickle
 import warnings
@@ -185,16 +186,20 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
 # reading without them either: its name is held instead, and the refusals (this one, an .npz's missing labels) name
 # mending the data as its one way. None: the data set's option is named; "": the caller says its own.
 # A setting read where the message is made, as errors.skip_bad_option is: the refusal is made under every reader.
-_UNLABELLED_WAY_BY_CALLER: list[str | None] = [None]
+# A context variable, not a module-level one: reads in two threads at once (two Detectors fitted in threads, a server
+# scoring for `wildgan score` and `evaluate` callers) each keep their own setting, where one's wording was another's.
+# (The readers that make these refusals run in the caller's thread: the decode pools' processes decode images only)
+_UNLABELLED_WAY_BY_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("wildgan_unlabelled_way",
+                                                                                     default=None)
 
 
 @contextmanager
 def _unlabelled_way(setting: str) -> Iterator[None]:
-    before, _UNLABELLED_WAY_BY_CALLER[0] = _UNLABELLED_WAY_BY_CALLER[0], setting
+    token = _UNLABELLED_WAY_BY_CALLER.set(setting)
     try:
         yield
     finally:
-        _UNLABELLED_WAY_BY_CALLER[0] = before
+        _UNLABELLED_WAY_BY_CALLER.reset(token)
 
 
 def unlabelled_way_said_by_caller() -> AbstractContextManager[None]:
@@ -212,7 +217,7 @@ def labels_needed_by(command: str) -> AbstractContextManager[None]:
 
 def _needs_labels_words(what: str) -> str:
     """Within labels_needed_by: ': `wildgan COMMAND` needs <what>, and has no reading without them'; else ''."""
-    command = _UNLABELLED_WAY_BY_CALLER[0]
+    command = _UNLABELLED_WAY_BY_CALLER.get()
     return f": `wildgan {command}` needs {what}, and has no reading without them" if command else ""
 
 
@@ -226,7 +231,7 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     meta_path = folder / "batches.meta"
     if not meta_path.is_file():
         return list(CIFAR10_CLASSES)
-    caller = _UNLABELLED_WAY_BY_CALLER[0]
+    caller = _UNLABELLED_WAY_BY_CALLER.get()
     if caller is None:
         option = option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))
         other = f", or read them without labels ({option})"
@@ -418,7 +423,7 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
                 # (a command that needs the labels is told to add them: it has no --dataset unlabelled)
-                pile = (f"add them{_needs_labels_words('a label for every image')}" if _UNLABELLED_WAY_BY_CALLER[0]
+                pile = (f"add them{_needs_labels_words('a label for every image')}" if _UNLABELLED_WAY_BY_CALLER.get()
                         else "an .npz of images without labels is an unlabelled pile: "
                              f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
                 raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "

@@ -1,0 +1,62 @@
+"""fixJK: CIFAR-10 batches and damaged labels: the advice of a refusal of damaged labels per thread and per command
+(`wildgan score` of a run's own data, `wildgan study --data`), and an .npz missing one split's labels read as the pile
+it also is where labels are not used."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _meta_without_label_names(folder: Path) -> Path:
+    """A tiny complete cifar-10-batches-py folder whose batches.meta has no label_names."""
+    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in CIFAR_BATCH_FILES:
+        d = {b"labels": [0, 1], b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
+    return folder
+
+
+def test_the_advice_on_damaged_labels_is_each_threads_own(tmp_path: Path) -> None:
+    """A thread within labels_needed_by('evaluate') does not change the words another thread's refusal gets at the
+    same time (the setting was one module-level flag: the other thread was told `wildgan evaluate` needs labels)."""
+    from wildgan.data.dataset_files import cifar_batch_class_names, labels_needed_by
+    from wildgan.errors import DataError
+
+    folder = _meta_without_label_names(tmp_path / "cifar-10-batches-py")
+    inside, read = threading.Event(), threading.Event()
+    said: dict[str, str] = {}
+
+    def refusal() -> str:
+        with pytest.raises(DataError) as e:
+            cifar_batch_class_names(folder)
+        return str(e.value)
+
+    def evaluate_like() -> None:
+        with labels_needed_by("evaluate"):
+            inside.set()
+            read.wait(10)                  # (the other thread reads while this one is inside)
+            said["evaluate"] = refusal()
+
+    def plain() -> None:
+        inside.wait(10)
+        try:
+            said["plain"] = refusal()
+        finally:
+            read.set()
+
+    threads = [threading.Thread(target=evaluate_like), threading.Thread(target=plain)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert "read them without labels" in said["plain"] and "wildgan evaluate" not in said["plain"], said["plain"]
+    assert "`wildgan evaluate` needs" in said["evaluate"] and "without labels (" not in said["evaluate"], said
