@@ -60,3 +60,49 @@ def test_the_advice_on_damaged_labels_is_each_threads_own(tmp_path: Path) -> Non
         t.join(30)
     assert "read them without labels" in said["plain"] and "wildgan evaluate" not in said["plain"], said["plain"]
     assert "`wildgan evaluate` needs" in said["evaluate"] and "without labels (" not in said["evaluate"], said
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(run, its data): a tiny `wildgan train` run of fake CIFAR-10 batches (cifar10 protocol), whose batches.meta
+    was damaged since (no label_names)."""
+    import warnings
+
+    from wildgan.cli import main
+
+    root = tmp_path_factory.mktemp("cifar-run")
+    folder = _meta_without_label_names(root / "data" / "cifar-10-batches-py")
+    rng = np.random.default_rng(1)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(40)]}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    (folder / "batches.meta").unlink()           # (CIFAR-10's own names while it trains)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--data", str(folder), "--out", str(root / "run"), "--preset", "tiny", "--total-kimg",
+                     "0.032", "--phase-kimg", "0.1", "--resolution", "8", "--device", "cpu", "--threads", "1",
+                     "--no-progress"]) == 0
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
+    return root / "run", folder
+
+
+def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
+        cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wildgan score RUN` keeps its refusal of the run's own batches whose batches.meta lost label_names, and names
+    score's way to score them without labels (was --dataset unlabelled, which score has not): the way works."""
+    import warnings
+
+    from wildgan import Detector
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+
+    run, data = cifar_run
+    capsys.readouterr()
+    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    way = f"Detector.from_run({str(run)!r}).decision_function({str(data)!r})"
+    assert "--dataset unlabelled" not in err and way in err, err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)       # (its labels are damaged: read without them, said)
+        scores = Detector.from_run(run, device="cpu").decision_function(str(data))
+    assert len(scores) == 240 and np.isfinite(scores).all()

@@ -140,17 +140,14 @@ def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "run"
 
 
-_REVFW4 = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan score RUN` and "
-    "`wildgan evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` "
-    "of batches whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score "
-    "and evaluate have no --dataset (a usage error) and study refuses unlabelled data; fixJE 1 (82ea4bb8) dropped "
-    "that way for `wildgan score --data FILE` only (cli/score.py:_labelled_split, unlabelled_way_said_by_caller)"))
+# revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) told `wildgan score RUN` and `wildgan
+# evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` of batches
+# whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score and evaluate have
+# no --dataset (a usage error) and study refuses unlabelled data. fixJE 1 (82ea4bb8) dropped that way for `wildgan
+# score --data FILE`, fixJF (db833bd3) for evaluate, fixJK for score of the run's own data and study
 
 
-# (fixJF, db833bd3, made evaluate say ways it has: its two cases pass; score of the run's own data and study remain)
-@pytest.mark.parametrize("command", [pytest.param("score", marks=_REVFW4), "evaluate", "evaluate --data",
-                                     pytest.param("study", marks=_REVFW4)])
+@pytest.mark.parametrize("command", ["score", "evaluate", "evaluate --data", "study"])
 def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_with_it(
         cifar_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     from wildgan.cli import main

@@ -210,8 +210,9 @@ def unlabelled_way_said_by_caller() -> AbstractContextManager[None]:
 
 def labels_needed_by(command: str) -> AbstractContextManager[None]:
     """While inside, a refusal of a data set's labels (CIFAR-10 batches' class names, an .npz's missing labels) names
-    no reading without them (--dataset unlabelled, which `command` has not): `wildgan COMMAND` needs the labels, so
-    mending the data is its one way, and the refusal says so; the setting before is put back on the way out."""
+    no reading without them (--dataset unlabelled, which `command` has not, or refuses: `wildgan study`): `wildgan
+    COMMAND` needs the labels, so mending the data is its one way, and the refusal says so; the setting before is put
+    back on the way out."""
     return _unlabelled_way(command)
 
 
