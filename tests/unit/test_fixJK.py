@@ -106,3 +106,63 @@ def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
         warnings.simplefilter("ignore", WildganWarning)       # (its labels are damaged: read without them, said)
         scores = Detector.from_run(run, device="cpu").decision_function(str(data))
     assert len(scores) == 240 and np.isfinite(scores).all()
+
+
+def _npz_without_y_test(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    np.savez(path, x_train=rng.integers(1, 255, (20, 8, 8), dtype=np.uint8), y_train=np.repeat([0, 1], 10),
+             x_test=rng.integers(1, 255, (6, 8, 8), dtype=np.uint8))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Detector.fit run (no protocol of its own)."""
+    import warnings
+
+    from wildgan import Detector
+
+    run = tmp_path_factory.mktemp("fit") / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 run_dir=str(run)).fit(np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8))
+    return run
+
+
+def test_an_npz_missing_y_test_is_scored_as_the_pile_it_also_is(fit_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An .npz with x_train, y_train and x_test but no y_test has sound images: the Detector and `wildgan score` of a
+    run without a protocol of its own read it as a pile (its refusal was not marked SPLIT_CLASSES, so it was refused
+    outright, naming --dataset unlabelled, which score has not), the missing labels said."""
+    from wildgan import Detector
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+
+    data = _npz_without_y_test(tmp_path / "part.npz")
+    with pytest.warns(WildganWarning, match="missing labels '?y_test") as said:
+        scores = Detector.from_run(fit_run, device="cpu").decision_function(str(data))
+    assert len(scores) == 26
+    assert not any("--dataset unlabelled" in str(w.message) or "dataset='unlabelled'" in str(w.message)
+                   for w in said), [str(w.message) for w in said]
+    with pytest.warns(WildganWarning, match="missing labels y_test") as said:
+        assert main(["score", str(fit_run), "--data", str(data), "--out", str(tmp_path / "s.csv"),
+                     "--no-progress"]) == 0
+    assert not any("--dataset unlabelled" in str(w.message) for w in said), [str(w.message) for w in said]
+    assert "its labels are damaged: read without them" in capsys.readouterr().err
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 27
+
+
+def test_score_of_an_npz_missing_y_test_after_a_protocol_run_names_scores_way(
+        cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After a run with a protocol of its own, such an .npz is refused as a labelled split (its test images have no
+    labels), naming score's way to score it whole, not --dataset unlabelled, an option score has not."""
+    from wildgan.cli import main
+
+    run, _ = cifar_run
+    data = _npz_without_y_test(tmp_path / "part.npz")
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(data), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "missing labels y_test" in err and "--dataset unlabelled" not in err, err
+    assert "decision_function(" in err, err

@@ -423,12 +423,17 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
-                # (a command that needs the labels is told to add them: it has no --dataset unlabelled)
-                pile = (f"add them{_needs_labels_words('a label for every image')}" if _UNLABELLED_WAY_BY_CALLER.get()
-                        else "an .npz of images without labels is an unlabelled pile: "
-                             f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
+                # (a command that needs the labels is told to add them: it has no --dataset unlabelled; a caller with
+                # a way of its own to read the images without labels, `wildgan score`, the Detector, says it)
+                caller = _UNLABELLED_WAY_BY_CALLER.get()
+                pile = ("an .npz of images without labels is an unlabelled pile: "
+                        f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}" if caller is None
+                        else f"add them{_needs_labels_words('a label for every image')}" if caller else "")
+                # refused as a damaged label array is (split_problem SPLIT_CLASSES): the images are sound, and a
+                # reading without labels (the Detector's, `wildgan score`'s of a run without a protocol of its own)
+                # reads them as the pile they also are; it was refused outright there
                 raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "
-                                f"{names_text(keys)}); {pile}")
+                                f"{names_text(keys)})" + (f"; {pile}" if pile else ""), split_problem=SPLIT_CLASSES)
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group, anomaly = _npz_groups(z, p, kg, ka, len(x))
