@@ -585,10 +585,10 @@ def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
 def npz_image_count(path: str | Path) -> int | None:
     """How many images reading an .npz whole gives (its x, or x_train, and x_test: read_npz and read_npz_unlabelled
     alike; an unlabelled one with both x and x_train is read with both), from its arrays' .npy headers, no pixel
-    read; None where the headers do not tell it (no image array, a labelled one with both x and x_train or a part
-    without its labels, an array that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a
-    readable .npz): the read then says what is wrong. Lets a count given with the file (Detector.fit's y_val) be
-    checked before hours of training, not after."""
+    read; None where the headers do not tell it (no image array, a labelled one with both x and x_train, an array
+    that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a readable .npz): the read then
+    says what is wrong. Lets a count given with the file (Detector.fit's y_val) be checked before hours of training,
+    not after."""
     p = Path(path)
     try:
         with _open_npz(p, "") as z:
@@ -596,9 +596,10 @@ def npz_image_count(path: str | Path) -> int | None:
             keys = [k for k in ("x", "x_train", "x_test") if k in files]
             # the files the read refuses, where a count would blame y_val's for a file that cannot be read as X_val
             # at all: x_test alone (no image array to either reader), and, labelled (npz_has_labels: read_npz), both x
-            # and x_train or a part without its labels. An unlabelled one is read whole: x, x_train and x_test
-            if not {"x", "x_train"} & files or {"y", "y_train"} & files and (
-                    {"x", "x_train"} <= files or any("y" + k[1:] not in files for k in keys)):
+            # and x_train. An unlabelled one is read whole: x, x_train and x_test; so is a labelled one with a part
+            # without its labels (x_test without y_test: read_npz's refusal is a damaged label array's, and the
+            # Detector reads it as the pile it also is, data.inputs)
+            if not {"x", "x_train"} & files or {"y", "y_train"} & files and {"x", "x_train"} <= files:
                 return None
             shapes = [_npy_shape(z, k) for k in keys]
     except (DataError, OSError, KeyError, ValueError, zipfile.BadZipFile):
