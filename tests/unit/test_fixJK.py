@@ -166,3 +166,42 @@ def test_score_of_an_npz_missing_y_test_after_a_protocol_run_names_scores_way(
     err = capsys.readouterr().err
     assert "missing labels y_test" in err and "--dataset unlabelled" not in err, err
     assert "decision_function(" in err, err
+
+
+def _class_tar_with_loose_image(where: Path) -> Path:
+    """A .tar.gz of a class-folder tree (a/, b/, 4 images each) with one image beside the class folders."""
+    import tarfile
+
+    from PIL import Image
+
+    tree = where / "tree"
+    rng = np.random.default_rng(4)
+    for name in ("a/0.png", "a/1.png", "a/2.png", "a/3.png", "b/0.png", "b/1.png", "b/2.png", "b/3.png", "loose.png"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tree / name)
+    archive = where / "classes.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for f in sorted(tree.rglob("*.png")):
+            tf.add(f, arcname=f.relative_to(tree).as_posix())
+    return archive
+
+
+def test_score_says_its_own_way_to_score_the_loose_images_of_a_class_folder_tar(
+        fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The warning about images beside the class folders of a tar given to `wildgan score --normal` named
+    '--dataset unlabelled trains on every image instead', an option score has not: it names score's way, which scores
+    them (leaving out --normal)."""
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+
+    archive = _class_tar_with_loose_image(tmp_path)
+    with pytest.warns(WildganWarning, match="not in a class folder") as said:
+        assert main(["score", str(fit_run), "--data", str(archive), "--normal", "a", "--out",
+                     str(tmp_path / "labelled.csv"), "--no-progress"]) == 0
+    loose = [str(w.message) for w in said if "not in a class folder" in str(w.message)]
+    assert loose and all("--dataset" not in m and "leave out --normal" in m for m in loose), loose
+    # the way named scores them: every image of the tar, the loose one too
+    assert main(["score", str(fit_run), "--data", str(archive), "--out", str(tmp_path / "all.csv"),
+                 "--no-progress"]) == 0
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == 1 + 9
+    capsys.readouterr()

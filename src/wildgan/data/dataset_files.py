@@ -193,19 +193,38 @@ _UNLABELLED_WAY_BY_CALLER: contextvars.ContextVar[str | None] = contextvars.Cont
                                                                                      default=None)
 
 
+# The caller's own words for reading every image of the data without labels (unlabelled_way_said_by_caller's
+# every_image: `wildgan score`'s), for a warning made while reading that names the data set's option for it: a
+# class-folder tree's images beside its class folders (readers), which named --dataset unlabelled under score.
+_EVERY_IMAGE_BY_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("wildgan_every_image_way", default="")
+
+
 @contextmanager
-def _unlabelled_way(setting: str) -> Iterator[None]:
+def _unlabelled_way(setting: str, every_image: str = "") -> Iterator[None]:
     token = _UNLABELLED_WAY_BY_CALLER.set(setting)
+    words = _EVERY_IMAGE_BY_CALLER.set(every_image)
     try:
         yield
     finally:
+        _EVERY_IMAGE_BY_CALLER.reset(words)
         _UNLABELLED_WAY_BY_CALLER.reset(token)
 
 
-def unlabelled_way_said_by_caller() -> AbstractContextManager[None]:
-    """While inside, a refusal of CIFAR-10 batches' class names leaves out its way to read them without labels (the
-    caller says its own); the setting before is put back on the way out."""
-    return _unlabelled_way("")
+def unlabelled_way_said_by_caller(every_image: str = "") -> AbstractContextManager[None]:
+    """While inside, a refusal of CIFAR-10 batches' class names (or an .npz's missing labels) leaves out its way to
+    read them without labels (the caller says its own); the setting before is put back on the way out. every_image:
+    the caller's way to read every image without labels, as a warning made while reading says it (every_image_way),
+    e.g. `wildgan score`'s 'leave out --normal'; '' names none."""
+    return _unlabelled_way("", every_image)
+
+
+def every_image_way(option_way: str) -> str:
+    """How a message made while reading names the way to read every image of the data, labels ignored: `option_way`
+    (the data set's option, --dataset unlabelled / dataset='unlabelled') where the caller has no way of its own; the
+    caller's (unlabelled_way_said_by_caller's every_image) where it has, '' where it gave none or needs the labels
+    (labels_needed_by: it has no reading without them)."""
+    caller = _UNLABELLED_WAY_BY_CALLER.get()
+    return option_way if caller is None else "" if caller else _EVERY_IMAGE_BY_CALLER.get()
 
 
 def labels_needed_by(command: str) -> AbstractContextManager[None]:
