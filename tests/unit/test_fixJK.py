@@ -205,3 +205,13 @@ def test_score_says_its_own_way_to_score_the_loose_images_of_a_class_folder_tar(
                  "--no-progress"]) == 0
     assert len((tmp_path / "all.csv").read_text().splitlines()) == 1 + 9
     capsys.readouterr()
+
+
+def test_data_md_says_what_each_command_does_with_damaged_labels() -> None:
+    """docs/data.md named --dataset unlabelled as the way out of a batches.meta without label_names, which evaluate,
+    report, score and study have not (or refuse): it says what those commands say (they need the labels: remove or
+    mend batches.meta; score names its own way), and how an .npz missing y_test is read."""
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text(encoding="utf-8").split())
+    for words in ("`wildgan evaluate`, `wildgan report`", "need the labels", "give it `label_names`",
+                  "`wildgan score RUN`", "no `y_test`"):
+        assert words in text, words
