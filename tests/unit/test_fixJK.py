@@ -215,3 +215,22 @@ def test_data_md_says_what_each_command_does_with_damaged_labels() -> None:
     for words in ("`wildgan evaluate`, `wildgan report`", "need the labels", "give it `label_names`",
                   "`wildgan score RUN`", "no `y_test`"):
         assert words in text, words
+
+
+def test_run_study_is_not_told_to_read_damaged_batches_with_dataset_unlabelled(tmp_path: Path) -> None:
+    """run_study (the Python API of `wildgan study`) of batches whose batches.meta has no label_names was told to read
+    them with dataset='unlabelled', which it refuses (check_study_data): it is told that it needs the labels."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import DataError
+    from wildgan.studies import grid
+    from wildgan.studies.study import run_study
+
+    data = _meta_without_label_names(tmp_path / "cifar-10-batches-py")
+    base = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1), preset="tiny",
+                     train=TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu"))
+    with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
+        run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
+                  log=lambda m: None)
+    assert "dataset='unlabelled'" not in str(e.value) and "run_study needs the batches' labels" in str(e.value), e

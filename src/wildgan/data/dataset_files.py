@@ -184,7 +184,8 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
 # unrecognized argument), and the Detector's reading of a data-set file, which reads the batches without labels next.
 # A command that needs the labels (labels_needed_by: `wildgan evaluate`, `wildgan report`) has no such option and no
 # reading without them either: its name is held instead, and the refusals (this one, an .npz's missing labels) name
-# mending the data as its one way. None: the data set's option is named; "": the caller says its own.
+# mending the data as its one way. None: the data set's option is named; "": the caller says its own; else the
+# command as the refusal names it ("`wildgan evaluate`", "run_study").
 # A setting read where the message is made, as errors.skip_bad_option is: the refusal is made under every reader.
 # A context variable, not a module-level one: reads in two threads at once (two Detectors fitted in threads, a server
 # scoring for `wildgan score` and `evaluate` callers) each keep their own setting, where one's wording was another's.
@@ -227,18 +228,20 @@ def every_image_way(option_way: str) -> str:
     return option_way if caller is None else "" if caller else _EVERY_IMAGE_BY_CALLER.get()
 
 
-def labels_needed_by(command: str) -> AbstractContextManager[None]:
+def labels_needed_by(command: str, api: str | None = None) -> AbstractContextManager[None]:
     """While inside, a refusal of a data set's labels (CIFAR-10 batches' class names, an .npz's missing labels) names
     no reading without them (--dataset unlabelled, which `command` has not, or refuses: `wildgan study`): `wildgan
     COMMAND` needs the labels, so mending the data is its one way, and the refusal says so; the setting before is put
-    back on the way out."""
-    return _unlabelled_way(command)
+    back on the way out. api: the command's Python function (run_study), named instead to a Python caller (the
+    choice made on the way in, as errors.option_words makes it: within a command, the command is named)."""
+    cli = f"`wildgan {command}`"
+    return _unlabelled_way(option_words(cli, api) if api else cli)
 
 
 def _needs_labels_words(what: str) -> str:
     """Within labels_needed_by: ': `wildgan COMMAND` needs <what>, and has no reading without them'; else ''."""
-    command = _UNLABELLED_WAY_BY_CALLER.get()
-    return f": `wildgan {command}` needs {what}, and has no reading without them" if command else ""
+    needed_by = _UNLABELLED_WAY_BY_CALLER.get()
+    return f": {needed_by} needs {what}, and has no reading without them" if needed_by else ""
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
