@@ -122,11 +122,9 @@ def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_
     assert json.loads((run / "config.json").read_text())["data"]["fit"] == "pad"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 3: data/inputs.py:_file_stamp (fixJB 4, d52f3ab9) stamps a folder's own files only, so a CIFAR-10 "
-    "batches folder in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) "
-    "kept as Detector.fit's X_val read is reused after a batch in it was edited in place: its old pixels are scored "
-    "for the f1 threshold"))
+# revFW 3 (fixed by fixJK): data/inputs.py:_file_stamp stamped a folder's own files only, so a CIFAR-10 batches folder
+# in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) kept as
+# Detector.fit's X_val read was reused after a batch in it was edited in place: its old pixels were scored
 def test_a_kept_cifar_read_of_the_downloads_layout_is_read_again_after_a_batch_is_edited(tmp_path: Path) -> None:
     import wildgan.data.inputs as inputs
     from wildgan.data.readers import detect_format
@@ -173,17 +171,14 @@ def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "run"
 
 
-_REVFW4 = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) tells `wildgan score RUN` and "
-    "`wildgan evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` "
-    "of batches whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score "
-    "and evaluate have no --dataset (a usage error) and study refuses unlabelled data; fixJE 1 (82ea4bb8) dropped "
-    "that way for `wildgan score --data FILE` only (cli/score.py:_labelled_split, unlabelled_way_said_by_caller)"))
+# revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) told `wildgan score RUN` and `wildgan
+# evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` of batches
+# whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score and evaluate have
+# no --dataset (a usage error) and study refuses unlabelled data. fixJE 1 (82ea4bb8) dropped that way for `wildgan
+# score --data FILE`, fixJF (db833bd3) for evaluate, fixJK for score of the run's own data and study
 
 
-# (fixJF, db833bd3, made evaluate say ways it has: its two cases pass; score of the run's own data and study remain)
-@pytest.mark.parametrize("command", [pytest.param("score", marks=_REVFW4), "evaluate", "evaluate --data",
-                                     pytest.param("study", marks=_REVFW4)])
+@pytest.mark.parametrize("command", ["score", "evaluate", "evaluate --data", "study"])
 def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_with_it(
         cifar_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     from wildgan.cli import main

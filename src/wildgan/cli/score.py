@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import as_typed
 from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
-                      WildganError, WildganWarning)
+                      WildganError, WildganWarning, shell_word)
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -317,35 +317,37 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
     image of it without labels instead. held: see split_for_run. no_protocol: the run has no protocol of its own
     (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole."""
-    from contextlib import nullcontext
-
     from ..data.dataset_files import unlabelled_way_said_by_caller
     from ..data.readers import is_dataset_file
     from ..evaluation.run import split_for_run
 
+    # how to score every image without labels depends on the run and what was given: after a run without a protocol
+    # of its own any file is scored whole without --normal (_score's pile branches), and a folder is read as a pile
+    # without it after any run; otherwise a tar once unpacked, an array file only by the Python API (which reads any
+    # file whole). The run's own data: _own_data_whole
+    if not one_file:
+        whole = _own_data_whole(run_dir)[1]
+    elif no_protocol or (Path(one_file).is_dir() and not is_dataset_file(one_file)):
+        whole = "leave out --normal"
+    elif tar:
+        whole = "unpack it and pass the folder without --normal"
+    else:
+        whole = f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function({str(one_file)!r})"
     try:
-        # (a data-set file's refusal of its labels is followed by score's own way to read it without them, below: a
-        # damaged batches.meta's then names no --dataset unlabelled, an option score has not. The run's own data
-        # gets no such way here, and keeps the refusal's)
-        with unlabelled_way_said_by_caller() if one_file else nullcontext():
+        # (a refusal of the data's labels is followed by score's own way to read it without them, below: a damaged
+        # batches.meta's then names no --dataset unlabelled, an option score has not. The run's own data too: it
+        # keeps the refusal, its test split being made by its labels, with score's way instead of that option. A
+        # warning of images a class-folder tree leaves out, beside its class folders, names that way too)
+        with unlabelled_way_said_by_caller(f"to score every image without labels, {whole}" if whole else ""):
             split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
                                   normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None,
                                   whole=a.whole, held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
+        if not one_file and e.split_problem == SPLIT_CLASSES:
+            raise type(e)(f"{e}. {_own_data_way(run_dir)}") from None
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
             raise
-        # how to score every image without labels depends on the run and what was given: after a run without a
-        # protocol of its own any file is scored whole without --normal (_score's pile branches), and a folder is
-        # read as a pile without it after any run; otherwise a tar once unpacked, an array file only by the Python
-        # API (which reads any file whole)
-        if no_protocol or (Path(one_file).is_dir() and not is_dataset_file(one_file)):
-            whole = "leave out --normal"
-        elif tar:
-            whole = "unpack it and pass the folder without --normal"
-        else:
-            whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
-                     f"{str(one_file)!r})")
         # (--whole needs no training part: the way out of a data set too small to split, with its labels)
         small = not a.whole and e.split_problem == SPLIT_TOO_SMALL
         with_labels = "; to score every image of it with its labels, add --whole" if small else ""
@@ -353,6 +355,35 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
                       f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
                       f"without labels, {whole}") from None
     return split
+
+
+def _own_data_whole(run_dir: Path) -> tuple[Path | None, str]:
+    """(the run's own data, score's way to score every image of it without labels; it has no --dataset unlabelled):
+    a folder given with --data, read as files; a class-folder tar once unpacked; an array data set by the Python API,
+    which reads any file whole. (None, '') where the run's config does not tell its data: split_for_run refuses it,
+    in its own words."""
+    from ..config import read_run_config
+    from ..data.readers import detect_format, is_dataset_file, resolve_data_root
+
+    try:
+        dc = read_run_config(run_dir).data
+        data = resolve_data_root(dc.data, dc.dataset)
+        if data.is_dir() and not is_dataset_file(data):
+            return data, f"give it with --data {shell_word(data)} (without --normal)"
+        if data.is_file() and detect_format(data) == "folder-tar":
+            return data, "unpack it and give the folder with --data (without --normal)"
+    except (WildganError, OSError):
+        return None, ""
+    return data, f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function({str(data)!r})"
+
+
+def _own_data_way(run_dir: Path) -> str:
+    """What score says after a refusal of the labels of the run's own data (a batches.meta without label_names, an
+    .npz missing some): the test split it scores is made by them, so the refusal stands, and every image of the data
+    is scored without labels in score's own way (_own_data_whole)."""
+    data, whole = _own_data_whole(run_dir)
+    return (f"`wildgan score {shell_word(run_dir)}` scores the run's test split, which its data's labels make" +
+            (f"; to score every image of {data} without labels, {whole}" if whole else ""))
 
 
 def _noting_damaged_labels(read: Callable[[], Any]) -> tuple[Any, bool]:

@@ -25,7 +25,11 @@ def cmd_study(a: argparse.Namespace) -> int:
     # every wildgan warning said during the command into the study's log.txt too (those about the data, read before
     # the study writes its folder, held until its first line); each cell's log.txt has those said while it ran
     # (studies.study._run_study)
-    with copying_warnings(study_log):
+    from ..data.dataset_files import labels_needed_by
+
+    # (AUCs need every test image's label: a refusal of damaged labels names mending them, not --dataset unlabelled,
+    # which a study refuses: check_study_data)
+    with copying_warnings(study_log), labels_needed_by("study"):
         return _study(a, study_log)
 
 

@@ -5,6 +5,7 @@ naming their members as ARCHIVE:member); and the error for such a file given whe
 
 from __future__ import annotations
 
+import contextvars
 import io
 import pickle
 import warnings
@@ -183,37 +184,64 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
 # unrecognized argument), and the Detector's reading of a data-set file, which reads the batches without labels next.
 # A command that needs the labels (labels_needed_by: `wildgan evaluate`, `wildgan report`) has no such option and no
 # reading without them either: its name is held instead, and the refusals (this one, an .npz's missing labels) name
-# mending the data as its one way. None: the data set's option is named; "": the caller says its own.
+# mending the data as its one way. None: the data set's option is named; "": the caller says its own; else the
+# command as the refusal names it ("`wildgan evaluate`", "run_study").
 # A setting read where the message is made, as errors.skip_bad_option is: the refusal is made under every reader.
-_UNLABELLED_WAY_BY_CALLER: list[str | None] = [None]
+# A context variable, not a module-level one: reads in two threads at once (two Detectors fitted in threads, a server
+# scoring for `wildgan score` and `evaluate` callers) each keep their own setting, where one's wording was another's.
+# (The readers that make these refusals run in the caller's thread: the decode pools' processes decode images only)
+_UNLABELLED_WAY_BY_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("wildgan_unlabelled_way",
+                                                                                     default=None)
+
+
+# The caller's own words for reading every image of the data without labels (unlabelled_way_said_by_caller's
+# every_image: `wildgan score`'s), for a warning made while reading that names the data set's option for it: a
+# class-folder tree's images beside its class folders (readers), which named --dataset unlabelled under score.
+_EVERY_IMAGE_BY_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("wildgan_every_image_way", default="")
 
 
 @contextmanager
-def _unlabelled_way(setting: str) -> Iterator[None]:
-    before, _UNLABELLED_WAY_BY_CALLER[0] = _UNLABELLED_WAY_BY_CALLER[0], setting
+def _unlabelled_way(setting: str, every_image: str = "") -> Iterator[None]:
+    token = _UNLABELLED_WAY_BY_CALLER.set(setting)
+    words = _EVERY_IMAGE_BY_CALLER.set(every_image)
     try:
         yield
     finally:
-        _UNLABELLED_WAY_BY_CALLER[0] = before
+        _EVERY_IMAGE_BY_CALLER.reset(words)
+        _UNLABELLED_WAY_BY_CALLER.reset(token)
 
 
-def unlabelled_way_said_by_caller() -> AbstractContextManager[None]:
-    """While inside, a refusal of CIFAR-10 batches' class names leaves out its way to read them without labels (the
-    caller says its own); the setting before is put back on the way out."""
-    return _unlabelled_way("")
+def unlabelled_way_said_by_caller(every_image: str = "") -> AbstractContextManager[None]:
+    """While inside, a refusal of CIFAR-10 batches' class names (or an .npz's missing labels) leaves out its way to
+    read them without labels (the caller says its own); the setting before is put back on the way out. every_image:
+    the caller's way to read every image without labels, as a warning made while reading says it (every_image_way),
+    e.g. `wildgan score`'s 'leave out --normal'; '' names none."""
+    return _unlabelled_way("", every_image)
 
 
-def labels_needed_by(command: str) -> AbstractContextManager[None]:
+def every_image_way(option_way: str) -> str:
+    """How a message made while reading names the way to read every image of the data, labels ignored: `option_way`
+    (the data set's option, --dataset unlabelled / dataset='unlabelled') where the caller has no way of its own; the
+    caller's (unlabelled_way_said_by_caller's every_image) where it has, '' where it gave none or needs the labels
+    (labels_needed_by: it has no reading without them)."""
+    caller = _UNLABELLED_WAY_BY_CALLER.get()
+    return option_way if caller is None else "" if caller else _EVERY_IMAGE_BY_CALLER.get()
+
+
+def labels_needed_by(command: str, api: str | None = None) -> AbstractContextManager[None]:
     """While inside, a refusal of a data set's labels (CIFAR-10 batches' class names, an .npz's missing labels) names
-    no reading without them (--dataset unlabelled, which `command` has not): `wildgan COMMAND` needs the labels, so
-    mending the data is its one way, and the refusal says so; the setting before is put back on the way out."""
-    return _unlabelled_way(command)
+    no reading without them (--dataset unlabelled, which `command` has not, or refuses: `wildgan study`): `wildgan
+    COMMAND` needs the labels, so mending the data is its one way, and the refusal says so; the setting before is put
+    back on the way out. api: the command's Python function (run_study), named instead to a Python caller (the
+    choice made on the way in, as errors.option_words makes it: within a command, the command is named)."""
+    cli = f"`wildgan {command}`"
+    return _unlabelled_way(option_words(cli, api) if api else cli)
 
 
 def _needs_labels_words(what: str) -> str:
     """Within labels_needed_by: ': `wildgan COMMAND` needs <what>, and has no reading without them'; else ''."""
-    command = _UNLABELLED_WAY_BY_CALLER[0]
-    return f": `wildgan {command}` needs {what}, and has no reading without them" if command else ""
+    needed_by = _UNLABELLED_WAY_BY_CALLER.get()
+    return f": {needed_by} needs {what}, and has no reading without them" if needed_by else ""
 
 
 def cifar_batch_class_names(folder: Path) -> list[str]:
@@ -226,7 +254,7 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     meta_path = folder / "batches.meta"
     if not meta_path.is_file():
         return list(CIFAR10_CLASSES)
-    caller = _UNLABELLED_WAY_BY_CALLER[0]
+    caller = _UNLABELLED_WAY_BY_CALLER.get()
     if caller is None:
         option = option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))
         other = f", or read them without labels ({option})"
@@ -417,12 +445,17 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
-                # (a command that needs the labels is told to add them: it has no --dataset unlabelled)
-                pile = (f"add them{_needs_labels_words('a label for every image')}" if _UNLABELLED_WAY_BY_CALLER[0]
-                        else "an .npz of images without labels is an unlabelled pile: "
-                             f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}")
+                # (a command that needs the labels is told to add them: it has no --dataset unlabelled; a caller with
+                # a way of its own to read the images without labels, `wildgan score`, the Detector, says it)
+                caller = _UNLABELLED_WAY_BY_CALLER.get()
+                pile = ("an .npz of images without labels is an unlabelled pile: "
+                        f"{option_words('--dataset unlabelled', 'dataset=' + repr('unlabelled'))}" if caller is None
+                        else f"add them{_needs_labels_words('a label for every image')}" if caller else "")
+                # refused as a damaged label array is (split_problem SPLIT_CLASSES): the images are sound, and a
+                # reading without labels (the Detector's, `wildgan score`'s of a run without a protocol of its own)
+                # reads them as the pile they also are; it was refused outright there
                 raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "
-                                f"{names_text(keys)}); {pile}")
+                                f"{names_text(keys)})" + (f"; {pile}" if pile else ""), split_problem=SPLIT_CLASSES)
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group, anomaly = _npz_groups(z, p, kg, ka, len(x))
@@ -574,10 +607,10 @@ def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
 def npz_image_count(path: str | Path) -> int | None:
     """How many images reading an .npz whole gives (its x, or x_train, and x_test: read_npz and read_npz_unlabelled
     alike; an unlabelled one with both x and x_train is read with both), from its arrays' .npy headers, no pixel
-    read; None where the headers do not tell it (no image array, a labelled one with both x and x_train or a part
-    without its labels, an array that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a
-    readable .npz): the read then says what is wrong. Lets a count given with the file (Detector.fit's y_val) be
-    checked before hours of training, not after."""
+    read; None where the headers do not tell it (no image array, a labelled one with both x and x_train, an array
+    that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a readable .npz): the read then
+    says what is wrong. Lets a count given with the file (Detector.fit's y_val) be checked before hours of training,
+    not after."""
     p = Path(path)
     try:
         with _open_npz(p, "") as z:
@@ -585,9 +618,10 @@ def npz_image_count(path: str | Path) -> int | None:
             keys = [k for k in ("x", "x_train", "x_test") if k in files]
             # the files the read refuses, where a count would blame y_val's for a file that cannot be read as X_val
             # at all: x_test alone (no image array to either reader), and, labelled (npz_has_labels: read_npz), both x
-            # and x_train or a part without its labels. An unlabelled one is read whole: x, x_train and x_test
-            if not {"x", "x_train"} & files or {"y", "y_train"} & files and (
-                    {"x", "x_train"} <= files or any("y" + k[1:] not in files for k in keys)):
+            # and x_train. An unlabelled one is read whole: x, x_train and x_test; so is a labelled one with a part
+            # without its labels (x_test without y_test: read_npz's refusal is a damaged label array's, and the
+            # Detector reads it as the pile it also is, data.inputs)
+            if not {"x", "x_train"} & files or {"y", "y_train"} & files and {"x", "x_train"} <= files:
                 return None
             shapes = [_npy_shape(z, k) for k in keys]
     except (DataError, OSError, KeyError, ValueError, zipfile.BadZipFile):

@@ -57,8 +57,8 @@ from .dataset_files import (LabelsUnreadWarning, UnreadArraysWarning, named_in_a
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
-from .readers import (channel_warning, detect_format, ids_relative_to, image_tar_tree, is_dataset_file,
-                      list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
+from .readers import (channel_warning, cifar_batch_folder, detect_format, ids_relative_to, image_tar_tree,
+                      is_dataset_file, list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
                          next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
@@ -241,7 +241,8 @@ class KeptRead:
     """A data-set file (an .npz, CIFAR-10's batches) that check_image_paths read whole, kept for the read that scores
     it later (Detector.fit's X_val: checked before the training, scored for the f1 threshold after it), which takes
     it from here (reusing_read) instead of reading the file a second time. `stamp` (size, mtime, inode; of a folder
-    of batches, its own and each file's in it) tells a file changed since from it: that one is read again."""
+    of batches, its own and each file's that the reader reads: _file_stamp) tells a file changed since from it: that
+    one is read again."""
 
     path: str                      # resolved
     stamp: tuple[int, ...]
@@ -259,11 +260,18 @@ def _file_stamp(p: Path) -> tuple[int, ...]:
     st = p.stat()
     out: tuple[int, ...] = (int(st.st_size), int(st.st_mtime_ns), int(st.st_ino))
     if p.is_dir():
-        # CIFAR-10's batches: a batch edited in place leaves the folder's own stamp as it was, its own tells it
-        for f in sorted(p.iterdir()):
-            if f.is_file():
-                fs = f.stat()
-                out += (int(fs.st_size), int(fs.st_mtime_ns), int(fs.st_ino))
+        # CIFAR-10's batches: a batch edited in place leaves the folder's own stamp as it was, its own tells it. The
+        # files stamped are those the reader reads: in the download's layout those of the cifar-10-batches-py in p
+        # (its stamp and its files'; p's own files alone missed a batch edited there, whose old pixels were reused)
+        batches = cifar_batch_folder(p)
+        if batches != p:
+            bs = batches.stat()
+            out += (int(bs.st_size), int(bs.st_mtime_ns), int(bs.st_ino))
+        for folder in dict.fromkeys((p, batches)):
+            for f in sorted(folder.iterdir()):
+                if f.is_file():
+                    fs = f.stat()
+                    out += (int(fs.st_size), int(fs.st_mtime_ns), int(fs.st_ino))
     return out
 
 

@@ -29,8 +29,8 @@ from ..errors import (SPLIT_CLASSES, ConfigError, DataError, WildganError, moved
                       warn_user)
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
-                            is_archive, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
-                            read_cifar_unlabelled, read_npz, read_npz_unlabelled)
+                            every_image_way, is_archive, named_in_archive, npz_has_labels, npz_labels,
+                            read_cifar_batches, read_cifar_unlabelled, read_npz, read_npz_unlabelled)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, mixed_sizes_refused, stack,
                           unreadable_files_error, warn_if_no_room)
 from .download import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, UnreadableArchive, archive_member_names, cache_root,
@@ -548,9 +548,12 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
                                " and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
+        # (the way to read them too as the caller has it: `wildgan score` has no --dataset, and a command that needs
+        # the labels none: dataset_files.every_image_way)
+        way = every_image_way(f"{_dataset_words('unlabelled')} trains on every image instead")
         warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
                   f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
-                  f" left out (e.g. {loose[0].name}); {_dataset_words('unlabelled')} trains on every image instead")
+                  f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
     out = {}
     for d in subs:
         files, found = _scan_images(d)
@@ -1382,6 +1385,14 @@ def _cifar_batch_folder(p: Path, cache_dir: str | Path | None = None) -> Path:
         # (`tar czf b.tar.gz batches/` of a folder not named cifar-10-batches-py: its one top folder, as _tar_kind)
         return top[0] if len(top) == 1 and top[0].is_dir() and not (tree / "data_batch_1").exists() else tree
     return p / "cifar-10-batches-py" if (p / "cifar-10-batches-py").is_dir() else p
+
+
+def cifar_batch_folder(folder: Path) -> Path:
+    """The folder whose batch files load_dataset reads for the CIFAR-10 batches folder `folder`: its own
+    cifar-10-batches-py where it has one (the download's layout), else itself. (A caller that tells a change to what
+    was read, data.inputs' kept reads, stamps this one's files: the folder's own stamp misses a batch edited in
+    place)"""
+    return _cifar_batch_folder(folder)
 
 
 def listed_labels(path: str | Path | None, dataset: str = "auto"

@@ -690,6 +690,21 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     WildganError, so an Exception: its message says how the study continues), not KeyboardInterrupt: a loop over
     studies that goes on after `except Exception` goes on after a Ctrl-C too; catch TrainingInterrupted first to
     stop there."""
+    from ..data.dataset_files import labels_needed_by
+
+    # (AUCs need every test image's label: a refusal of damaged labels names mending them, not dataset='unlabelled',
+    # which a study refuses: check_study_data. `wildgan study` names itself, run_study to a Python caller)
+    with labels_needed_by("study", "run_study"):
+        return _run_study_session(base, cells, study_dir, progress=progress, log=log, cells_checked=cells_checked,
+                                  rows_named=rows_named, data_said=data_said, loaded=loaded,
+                                  checked_said=checked_said, command=command)
+
+
+def _run_study_session(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
+                       log: Callable[[str], None], cells_checked: bool, rows_named: bool, data_said: Sequence[str],
+                       loaded: LoadedData | None, checked_said: Sequence[str], command: str | None
+                       ) -> list[dict[str, Any]]:
+    """run_study's work, within its labels_needed_by."""
     study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
     if not isinstance(cells, (list, tuple)):
         raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
