@@ -124,3 +124,72 @@ def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_
         assert "remove it to read the batches under CIFAR-10's own class names" in err, err
     finally:
         _meta(folder, names=True)
+
+
+@pytest.mark.parametrize("call", ["evaluate_run", "report", "run_report"])
+def test_the_python_readers_of_a_run_say_they_need_its_damaged_batches_labels(
+        cifar_run: Path, tmp_path: Path, call: str) -> None:
+    """evaluate_run, report and run_report called from Python on a run whose batches.meta lost label_names since
+    were told to read the batches with dataset='unlabelled', an option of a Detector / DataConfig, not of theirs (and
+    no reading their AUCs could use): each says that it needs the labels, and how to mend the file."""
+    from wildgan.errors import DataError
+    from wildgan.evaluation.report import report, run_report
+    from wildgan.evaluation.run import evaluate_run
+
+    run = tmp_path / "run"
+    shutil.copytree(cifar_run, run)
+    reader = {"evaluate_run": lambda: evaluate_run(run, device="cpu", controls=False),
+              "report": lambda: report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False),
+              "run_report": lambda: run_report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False)}
+    folder = cifar_run.parent / "cifar-10-batches-py"
+    _meta(folder, names=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
+                reader[call]()
+        said = " ".join(str(e.value).split())
+        assert "unlabelled" not in said and "--dataset" not in said, said
+        assert (f"or give it label_names (the batches' class names): {call} needs the batches' labels, and has no "
+                f"reading without them") in said, said
+    finally:
+        _meta(folder, names=True)
+
+
+def test_evaluate_run_of_an_npz_missing_y_test_says_to_add_them(trained_run: Path, tmp_path: Path) -> None:
+    """evaluate_run(RUN, data=NPZ) of an .npz whose x_test has no y_test said it was 'an unlabelled pile:
+    dataset='unlabelled'': it says to add them, evaluate_run needing a label for every image."""
+    from wildgan.errors import DataError
+    from wildgan.evaluation.run import evaluate_run
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=np.arange(40) % 2, x_test=x[:20])
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    with pytest.raises(DataError, match="missing labels") as e:
+        evaluate_run(run, str(data), device="cpu", controls=False, write=False)
+    assert "unlabelled" not in str(e.value), e.value
+    assert "add them: evaluate_run needs a label for every image, and has no reading without them" in str(e.value)
+
+
+def test_evaluate_run_within_run_study_names_the_study(cifar_run: Path, tmp_path: Path) -> None:
+    """evaluate_run rebuilds a cell's split within run_study (a cell trained earlier): the refusal names what the
+    user called, run_study, not evaluate_run (the outer caller's setting is kept)."""
+    from wildgan.data.dataset_files import labels_needed_by
+    from wildgan.errors import DataError
+    from wildgan.evaluation.run import evaluate_run
+
+    run = tmp_path / "run"
+    shutil.copytree(cifar_run, run)
+    folder = cifar_run.parent / "cifar-10-batches-py"
+    _meta(folder, names=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e, \
+                    labels_needed_by("study", "run_study"):
+                evaluate_run(run, device="cpu", controls=False)
+        assert "run_study needs the batches' labels" in str(e.value) and "evaluate_run" not in str(e.value), e.value
+    finally:
+        _meta(folder, names=True)
