@@ -127,9 +127,17 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
         # (--skip-bad: training files unreadable since training are left out of them, named in a warning)
+        from ..data.dataset_files import unlabelled_way_said_by_caller
+
         try:
-            train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
-                                               split=own_split, skip_bad=a.skip_bad, held=held)
+            # (the run's own data, read again here where --data gave other images: a warning made while reading it,
+            # e.g. images beside its class folders, names score's way to score every image of it, as the run's own
+            # split above does, not --dataset unlabelled, an option score has not)
+            whole = _own_data_whole(run_dir)[1]
+            with unlabelled_way_said_by_caller(f"to score every image without labels, {whole}" if whole else ""):
+                train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode,
+                                                   progress=not a.no_progress, split=own_split, skip_bad=a.skip_bad,
+                                                   held=held)
         finally:
             held.say()
         if a.score not in train_scores:

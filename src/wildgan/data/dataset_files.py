@@ -10,7 +10,7 @@ import io
 import pickle
 import warnings
 import zipfile
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -228,12 +228,17 @@ def every_image_way(option_way: str) -> str:
     return option_way if caller is None else "" if caller else _EVERY_IMAGE_BY_CALLER.get()
 
 
-def labels_needed_by(command: str, api: str | None = None) -> AbstractContextManager[None]:
+def labels_needed_by(command: str, api: str | None = None, *, unless_said: bool = False
+                     ) -> AbstractContextManager[None]:
     """While inside, a refusal of a data set's labels (CIFAR-10 batches' class names, an .npz's missing labels) names
     no reading without them (--dataset unlabelled, which `command` has not, or refuses: `wildgan study`): `wildgan
     COMMAND` needs the labels, so mending the data is its one way, and the refusal says so; the setting before is put
     back on the way out. api: the command's Python function (run_study), named instead to a Python caller (the
-    choice made on the way in, as errors.option_words makes it: within a command, the command is named)."""
+    choice made on the way in, as errors.option_words makes it: within a command, the command is named).
+    unless_said: a setting made by an outer caller is kept, for a public function that other entry points call too
+    (evaluate_run within run_study, run_report within report): the one the user called is named."""
+    if unless_said and _UNLABELLED_WAY_BY_CALLER.get() is not None:
+        return nullcontext()
     cli = f"`wildgan {command}`"
     return _unlabelled_way(option_words(cli, api) if api else cli)
 

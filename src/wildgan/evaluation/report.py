@@ -49,7 +49,7 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sam
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
-from ..data.dataset_files import dataset_among_images_error
+from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
@@ -494,6 +494,19 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     pile, the named images) in shuffled batches, 'isolated' each image alone, and the thresholds and percentiles
     then come from the training scores cached in the same protocol (train_scores-isolated.csv), so that the report's
     numbers are those of `score --batch-mode isolated`. Other methods have one protocol: a warning, and 'mixed'."""
+    # (a labelled run's report reads its test split's labels again: a refusal of damaged ones names mending them, not
+    # dataset='unlabelled', an option of the Detector's and a DataConfig's, not run_report's. Within report() or
+    # `wildgan report`, the caller's setting stands: what the user called is named)
+    with labels_needed_by("report", "run_report", unless_said=True):
+        return _run_report(run_dir, top_k_images=top_k_images, images=images, score=score, masks=masks,
+                           device=device, controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
+                           progress=progress, batch_mode=batch_mode)
+
+
+def _run_report(run_dir: Path, *, top_k_images: int, images: Sequence[str | Path], score: str | None,
+                masks: np.ndarray | str | Path | None, device: str, controls: bool, tsne_points: int, log: Log,
+                skip_bad: bool, progress: bool, batch_mode: str) -> Path:
+    """run_report's work, within its labels_needed_by."""
     refuse_saved_detector(run_dir, "run_report")
     check_report_args(score, top_k_images, tsne_points, images, batch_mode)
     mask_name, mask_file = "masks", isinstance(masks, (str, Path))
@@ -2152,6 +2165,17 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
     array or an .npy file (see run_report). study_views: for a study, a section per chosen score
     (studies.study.score_views makes them; studies.study.score_report is the two in one call). batch_mode: a run's
     (see run_report)."""
+    # (as run_report's, named report to its caller; a study's report reads no labels)
+    with labels_needed_by("report", "report", unless_said=True):
+        return _report(path, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
+                       controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress,
+                       study_views=study_views, batch_mode=batch_mode)
+
+
+def _report(path: str | Path, *, top_k_images: int, images: Sequence[str | Path], score: str | None,
+            masks: np.ndarray | str | Path | None, device: str, controls: bool, tsne_points: int, log: Log,
+            skip_bad: bool, progress: bool, study_views: Sequence[StudyScoreView], batch_mode: str) -> Path:
+    """report's work, within its labels_needed_by."""
     refuse_saved_detector(path, "report")
     p = Path(path)
     if (p / "config.json").is_file():

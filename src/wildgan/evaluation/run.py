@@ -20,7 +20,7 @@ from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_co
                       scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
-from ..data.dataset_files import dataset_file_stem
+from ..data.dataset_files import dataset_file_stem, labels_needed_by
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
 from ..data.readers import (channel_warning, detect_format, is_pile, missing_run_data_error, same_data_source,
                              single_class_text, trained_gray_share, trained_kind)
@@ -638,6 +638,19 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     None: the same split, without reading the data again (and repeating every warning about it). skip_bad: image
     files that are unreadable are left out (those unreadable since training named in a warning) instead of stopping
     the evaluation."""
+    # (AUCs need every test image's label: a refusal of damaged ones, the run's data's or `data`'s, names mending
+    # them, not dataset='unlabelled', an option of the Detector's and a DataConfig's, not evaluate_run's. Within
+    # `wildgan evaluate` or run_study, the caller's setting stands: what the user called is named)
+    with labels_needed_by("evaluate", "evaluate_run", unless_said=True):
+        return _evaluate_run(run_dir, data, device=device, controls=controls, progress=progress, write=write,
+                             log=log, normal=normal, whole=whole, model=model, own_split=own_split,
+                             skip_bad=skip_bad)
+
+
+def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: bool, progress: bool, write: bool,
+                  log: Callable[[str], None] | None, normal: tuple[str, ...] | None, whole: bool | None,
+                  model: LoadedModel | None, own_split: AnomalySplit | None, skip_bad: bool) -> dict[str, Any]:
+    """evaluate_run's work, within its labels_needed_by."""
     refuse_saved_detector(run_dir, "evaluate_run")
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
