@@ -1,0 +1,108 @@
+"""revFX: a newcomer's walkthrough (README's quick tour and docs/*.md, followed as written on a pile of unlabelled
+images: train, score, threshold, report, resume, the Python API). Each test here shows one finding, as a strict xfail
+until it is fixed (the fixer removes the mark; the test then stays as the finding's regression test)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny `wildgan train --data PILE/` run on a folder of 40 loose 8x8 gray PNGs (an unlabelled pile, with
+    its training scores cached, as the README's quick tour trains one), and 6 new images beside it in `new/`."""
+    from wildgan.cli import main
+
+    where = tmp_path_factory.mktemp("pile")
+    rng = np.random.default_rng(0)
+    (where / "pile").mkdir()
+    (where / "new").mkdir()
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "pile" / f"{i:03d}.png")
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "new" / f"n{i}.png")
+    run = where / "run"
+    assert main(["train", "--data", str(where / "pile"), "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    assert (run / "train_scores.csv").is_file()
+    return run
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 1: evaluation/report.py (the unlabelled intro, the Threshold section, _named_section): with `wildgan "
+    "report RUN --score L_r` the page flags and ranks by L_r but tells the reader that `wildgan score RUN --data FILES "
+    "--threshold contamination` flags them so (4 commands, none with --score); that command thresholds a (the "
+    "method's own score), so following the page's advice gives other thresholds, percentiles and flags (the command "
+    "needs --score L_r)"))
+def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    run_report(run, score="L_r", images=[pile_run.parent / "new"], device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    assert "An image is flagged when its L_r is above the threshold" in md
+    # every `wildgan score ... --threshold` command the page gives as the one that flags (or thresholds) these images
+    commands = re.findall(r"`(wildgan score RUN[^`]*--threshold[^`]*)`", md)
+    assert commands, "the page names no scoring command"
+    missing = [c for c in commands if "--score L_r" not in c]
+    assert not missing, f"the L_r report names commands that threshold a instead: {missing}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 2: evaluation/report.py:_named_section: an isolated report (`wildgan report RUN --batch-mode isolated "
+    "--image new/`) says of its named images' percentiles and flags 'as `wildgan score RUN --data FILES --threshold "
+    "contamination` flags them', the mixed command, whose scores, percentiles and threshold differ (the Threshold "
+    "section above it names --batch-mode isolated)"))
+def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    run_report(run, batch_mode="isolated", images=[pile_run.parent / "new"], device="cpu", controls=False)
+
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    named = md[md.index("## Named images"):]
+    commands = re.findall(r"`(wildgan score RUN[^`]*)`", named)
+    assert commands, "the named images' section names no scoring command"
+    missing = [c for c in commands if "--batch-mode isolated" not in c]
+    assert not missing, f"the isolated report's named images section names mixed commands: {missing}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 3: evaluation/report.py:_diagnose_training_pile scores an unlabelled run's whole pile (no cache: "
+    "--batch-mode isolated, --no-train-scores, a pile changed since) with model.score(split.train_x, ...) without "
+    "progress=, so `wildgan report RUN --batch-mode isolated` on a pile of thousands of images is minutes of silence "
+    "after 'scoring the N training images' (every other scoring of the report passes run_report's progress on)"))
+def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.run import LoadedModel
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    calls: list[tuple[int, bool]] = []
+    real = LoadedModel.score
+
+    def spy(self: LoadedModel, x_u8: np.ndarray, **kw: object) -> object:
+        calls.append((len(x_u8), bool(kw.get("progress", False))))
+        return real(self, x_u8, **kw)
+
+    monkeypatch.setattr(LoadedModel, "score", spy)
+    run_report(run, batch_mode="isolated", device="cpu", controls=False, progress=True)
+    pile = [p for n, p in calls if n == 40]
+    assert pile, f"the pile of 40 was not scored whole: {calls}"
+    assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
