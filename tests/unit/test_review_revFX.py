@@ -140,3 +140,32 @@ def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: 
     pile = [p for n, p in calls if n == 40]
     assert pile, f"the pile of 40 was not scored whole: {calls}"
     assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 5: scoring/pgan_scores.py:score_pgan's warning when fewer images than E's minibatch-stddev group are "
+    "scored (`Detector.from_run(RUN).predict('one.png')`, a fitted Detector's decision_function of 2 images) advises "
+    "`Detector(batch_mode='isolated')`: a new, unfitted Detector (NotFittedError, or a refit), where the fitted one's "
+    "set_params(batch_mode='isolated') (or from_run(RUN, batch_mode='isolated')) scores them alone without training"))
+def test_the_small_batch_warning_of_a_fitted_detector_advises_what_works_on_it(pile_run: Path) -> None:
+    import warnings
+
+    from wildgan import Detector
+    from wildgan.errors import WildganWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(pile_run, device="cpu")
+    one = sorted((pile_run.parent / "new").iterdir())[:1]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    texts = [str(w.message) for w in said if "batch mode 'mixed'" in str(w.message)]
+    assert texts, f"no small-batch warning: {[str(w.message) for w in said]}"
+    # the advice as given works on this Detector: set_params, which re-derives its threshold from the run
+    det.set_params(batch_mode="isolated")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    assert not [w for w in again if "batch mode 'mixed'" in str(w.message)]
+    assert "set_params(batch_mode='isolated')" in texts[0], f"the advice names no way for this Detector: {texts[0]}"
