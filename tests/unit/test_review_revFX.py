@@ -1,0 +1,171 @@
+"""revFX: a newcomer's walkthrough (README's quick tour and docs/*.md, followed as written on a pile of unlabelled
+images: train, score, threshold, report, resume, the Python API). Each test here shows one finding, as a strict xfail
+until it is fixed (the fixer removes the mark; the test then stays as the finding's regression test)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny `wildgan train --data PILE/` run on a folder of 40 loose 8x8 gray PNGs (an unlabelled pile, with
+    its training scores cached, as the README's quick tour trains one), and 6 new images beside it in `new/`."""
+    from wildgan.cli import main
+
+    where = tmp_path_factory.mktemp("pile")
+    rng = np.random.default_rng(0)
+    (where / "pile").mkdir()
+    (where / "new").mkdir()
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "pile" / f"{i:03d}.png")
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "new" / f"n{i}.png")
+    run = where / "run"
+    assert main(["train", "--data", str(where / "pile"), "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    assert (run / "train_scores.csv").is_file()
+    return run
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 1: evaluation/report.py (_threshold_section's first rule, _named_section): for a run that "
+    "Detector(contamination=c).fit wrote, `wildgan report RUN --image new/` flags the named images (named_images.csv "
+    "`flagged`, the page's 'flagged') by c = 0.05 and says that is 'as `wildgan score RUN --data FILES --threshold "
+    "contamination` flags them'; that command (and Detector.from_run(RUN).predict, and the fitted Detector's own "
+    "predict) thresholds by fit's recorded c (detector_threshold.json), so the report's flags differ from both"))
+def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: Path, tmp_path: Path) -> None:
+    import csv
+    import warnings
+
+    from wildgan import Detector
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.report import run_report
+
+    pile = new = pile_run.parent / "pile"     # the pile itself as the named images: 10 flags at c = 0.25, 2 at 0.05
+    run = tmp_path / "fit"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.03, device="cpu", threads=1, seed=5,
+                       contamination=0.25, run_dir=str(run)).fit(str(pile))
+        predicted = int(det.predict(str(new)).sum())
+        run_report(run, images=[new], device="cpu", controls=False)
+    assert main(["score", str(run), "--data", str(new), "--threshold", "contamination", "--no-progress",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    with open(tmp_path / "s.csv", newline="") as f:
+        by_score = sum(int(r["is_anomaly"]) for r in csv.DictReader(f))
+    with open(run / "report" / "named_images.csv", newline="") as f:
+        by_report = sum(int(r["flagged"]) for r in csv.DictReader(f))
+    assert by_score == predicted, (by_score, predicted)          # (the command and the Detector agree: c = 0.25)
+    assert by_report == by_score, (f"the report flags {by_report} of the {len(list(new.iterdir()))} named images, "
+                                   f"`wildgan score --threshold contamination` (which the page names) {by_score}")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 2: evaluation/report.py (the unlabelled intro, the Threshold section, _named_section): with `wildgan "
+    "report RUN --score L_r` the page flags and ranks by L_r but tells the reader that `wildgan score RUN --data FILES "
+    "--threshold contamination` flags them so (4 commands, none with --score); that command thresholds a (the "
+    "method's own score), so following the page's advice gives other thresholds, percentiles and flags (the command "
+    "needs --score L_r)"))
+def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    run_report(run, score="L_r", images=[pile_run.parent / "new"], device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    assert "An image is flagged when its L_r is above the threshold" in md
+    # every `wildgan score ... --threshold` command the page gives as the one that flags (or thresholds) these images
+    commands = re.findall(r"`(wildgan score RUN[^`]*--threshold[^`]*)`", md)
+    assert commands, "the page names no scoring command"
+    missing = [c for c in commands if "--score L_r" not in c]
+    assert not missing, f"the L_r report names commands that threshold a instead: {missing}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 3: evaluation/report.py:_named_section: an isolated report (`wildgan report RUN --batch-mode isolated "
+    "--image new/`) says of its named images' percentiles and flags 'as `wildgan score RUN --data FILES --threshold "
+    "contamination` flags them', the mixed command, whose scores, percentiles and threshold differ (the Threshold "
+    "section above it names --batch-mode isolated)"))
+def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    run_report(run, batch_mode="isolated", images=[pile_run.parent / "new"], device="cpu", controls=False)
+
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    named = md[md.index("## Named images"):]
+    commands = re.findall(r"`(wildgan score RUN[^`]*)`", named)
+    assert commands, "the named images' section names no scoring command"
+    missing = [c for c in commands if "--batch-mode isolated" not in c]
+    assert not missing, f"the isolated report's named images section names mixed commands: {missing}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 4: evaluation/report.py:_diagnose_training_pile scores an unlabelled run's whole pile (no cache: "
+    "--batch-mode isolated, --no-train-scores, a pile changed since) with model.score(split.train_x, ...) without "
+    "progress=, so `wildgan report RUN --batch-mode isolated` on a pile of thousands of images is minutes of silence "
+    "after 'scoring the N training images' (every other scoring of the report passes run_report's progress on)"))
+def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+    from wildgan.scoring.run import LoadedModel
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    calls: list[tuple[int, bool]] = []
+    real = LoadedModel.score
+
+    def spy(self: LoadedModel, x_u8: np.ndarray, **kw: object) -> object:
+        calls.append((len(x_u8), bool(kw.get("progress", False))))
+        return real(self, x_u8, **kw)
+
+    monkeypatch.setattr(LoadedModel, "score", spy)
+    run_report(run, batch_mode="isolated", device="cpu", controls=False, progress=True)
+    pile = [p for n, p in calls if n == 40]
+    assert pile, f"the pile of 40 was not scored whole: {calls}"
+    assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "revFX 5: scoring/pgan_scores.py:score_pgan's warning when fewer images than E's minibatch-stddev group are "
+    "scored (`Detector.from_run(RUN).predict('one.png')`, a fitted Detector's decision_function of 2 images) advises "
+    "`Detector(batch_mode='isolated')`: a new, unfitted Detector (NotFittedError, or a refit), where the fitted one's "
+    "set_params(batch_mode='isolated') (or from_run(RUN, batch_mode='isolated')) scores them alone without training"))
+def test_the_small_batch_warning_of_a_fitted_detector_advises_what_works_on_it(pile_run: Path) -> None:
+    import warnings
+
+    from wildgan import Detector
+    from wildgan.errors import WildganWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(pile_run, device="cpu")
+    one = sorted((pile_run.parent / "new").iterdir())[:1]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    texts = [str(w.message) for w in said if "batch mode 'mixed'" in str(w.message)]
+    assert texts, f"no small-batch warning: {[str(w.message) for w in said]}"
+    # the advice as given works on this Detector: set_params, which re-derives its threshold from the run
+    det.set_params(batch_mode="isolated")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    assert not [w for w in again if "batch mode 'mixed'" in str(w.message)]
+    assert "set_params(batch_mode='isolated')" in texts[0], f"the advice names no way for this Detector: {texts[0]}"
