@@ -202,3 +202,15 @@ def test_evaluate_of_a_pile_run_on_a_tree_asks_for_normal_classes_without_traini
             option = "normal="
     assert f"choose the normal class(es) ({option}" in said, said
     assert "unlabelled" not in said and "when training" not in said, said
+
+
+def test_data_md_names_the_python_readers_that_need_the_labels() -> None:
+    """docs/data.md named only the commands (evaluate, report, study) as needing the labels of a damaged batches.meta
+    or an .npz missing y_test: their Python functions, and the readers of a run's own data for its training scores
+    (export --threshold, export_onnx, Detector.from_run, run_training_scores), refuse it so too."""
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text(encoding="utf-8").split())
+    for words in ("(`evaluate_run`, `report`, `run_report`, `run_study`), need the labels",
+                  "`wildgan export --threshold`, `export_onnx(threshold=...)`, `Detector.from_run(RUN)` and "
+                  "`run_training_scores(RUN)`", "left out of those scores",
+                  "`evaluate_run`, `report`, `run_report` and `run_study` in Python, say to add the labels"):
+        assert words in text, words
