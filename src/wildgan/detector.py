@@ -2171,10 +2171,15 @@ class Detector:
             # what the f1 threshold's read of them would refuse, refused before the run's training images are scored
             # (minutes for a large training set; a cached score file skips that, not this)
             kept_val = det._check_val_set(X_val, y_val)
+        from .data.dataset_files import labels_needed_by
         from .scoring.train_scores import run_training_scores
 
-        scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
-                                     progress=verbose, skip_bad=skip_bad, skip_option=API_SKIP_BAD)
+        # (the run's own data read again for its training scores: a refusal of damaged labels names mending them, and
+        # a class-folder tree's loose images are said to be left out, as the run's training left them out; neither
+        # names dataset='unlabelled', which from_run has not)
+        with labels_needed_by("score", "Detector.from_run", unless_said=True):
+            scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
+                                         progress=verbose, skip_bad=skip_bad, skip_option=API_SKIP_BAD)
         scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.run_dir_ = run_dir
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels

@@ -234,9 +234,14 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     thr_meta: dict[str, Any] = {}
     if threshold is not None:
         # before tracing: scoring the training split is the slow part, and the step that can fail (moved images)
-        thr = export_threshold(run_dir, model, threshold, contamination=contamination, mad_k=mad_k, score=score,
-                               include_A=include_A, checkpoint=checkpoint, device=device, progress=progress,
-                               skip_bad=skip_bad)
+        # (the run's own data read again for its training scores: a refusal of damaged labels names mending them, not
+        # dataset='unlabelled', an option of a Detector's, not export_onnx's; `wildgan export`'s setting stands)
+        from .data.dataset_files import labels_needed_by
+
+        with labels_needed_by("export", "export_onnx", unless_said=True):
+            thr = export_threshold(run_dir, model, threshold, contamination=contamination, mad_k=mad_k, score=score,
+                                   include_A=include_A, checkpoint=checkpoint, device=device, progress=progress,
+                                   skip_bad=skip_bad)
         thr_meta = {"threshold": thr.value, "threshold_rule": thr.rule, "threshold_score": thr.params["score"],
                     "threshold_params": {**{k: v for k, v in thr.params.items() if k != "score"},
                                          **({"param_from": param_from} if param_from else {})}}

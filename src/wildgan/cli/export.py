@@ -10,6 +10,7 @@ from .threshold_notes import contamination_note, take_fit_record, threshold_line
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    from ..data.dataset_files import labels_needed_by
     from ..export import export_fit_param, export_onnx, onnx_metadata, onnx_threshold
 
     refuse_a_saved_detector(a.run_dir, "export")
@@ -20,11 +21,15 @@ def cmd_export(a: argparse.Namespace) -> int:
     if a.threshold:
         # export_onnx's own rule for a c (k) not given, run here for the threshold line's note
         take_fit_record(a, Path(a.run_dir), lambda rule: export_fit_param(a.run_dir, rule))
-    path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
-                       input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
-                       contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
-                       progress=not a.no_progress, skip_bad=a.skip_bad,
-                       param_from=None if a.fit_record is None else f"Detector.fit's record, {a.fit_record}")
+    # (--threshold reads the run's own data again for its training scores: a refusal of damaged labels names mending
+    # them, and a class-folder tree's loose images are said to be left out, not --dataset unlabelled, which export
+    # has not)
+    with labels_needed_by("export"):
+        path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
+                           input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
+                           contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
+                           progress=not a.no_progress, skip_bad=a.skip_bad,
+                           param_from=None if a.fit_record is None else f"Detector.fit's record, {a.fit_record}")
     eprint(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
            "size)")
     thr = onnx_threshold(path)

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..config import DataConfig, square_name
 from ..errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, option_words, warn_user
-from .dataset_files import CIFAR10_CLASSES
+from .dataset_files import CIFAR10_CLASSES, every_image_way
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
                        decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
@@ -884,9 +884,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     else:
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         what = "its labels" if kind in ("npz", "cifar-batches") else "its folders"
-        raise ConfigError(f"{source}: choose the normal class(es) ({_normal_words()}); available classes: {avail} (or "
-                          f"when training, {_dataset_words('unlabelled')} to train on every image, {what} not being "
-                          f"classes)", split_problem=SPLIT_CLASSES)
+        # (the data set's option to train on every image is named to a training only: `wildgan evaluate RUN --data`
+        # and evaluate_run of a pile-trained run ask for the normal classes here too, and have no such option and no
+        # use for one; a caller with its own way to read every image names it: dataset_files.every_image_way)
+        way = every_image_way(f"when training, {_dataset_words('unlabelled')} to train on every image, {what} not "
+                              f"being classes")
+        raise ConfigError(f"{source}: choose the normal class(es) ({_normal_words()}); available classes: {avail}"
+                          + (f" (or {way})" if way else ""), split_problem=SPLIT_CLASSES)
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}", split_problem=SPLIT_CLASSES)

@@ -336,7 +336,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
     from ..data.splits import FIT_IDS_FILE, decoded_apart
     from ..data.decode_pool import unreadable_files_error
-    from ..data.dataset_files import is_archive
+    from ..data.dataset_files import is_archive, labels_needed_by
     from ..data.readers import is_dataset_file, missing_run_data_error
     from ..data.replay import as_fit_read
     from ..data.source_identity import restore_advice, source_replaced
@@ -414,9 +414,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     # (a list's files named in the errors below as the files fit was given: the list itself is nowhere else)
     files_of = f"the files Detector.fit was given (listed in {listed.record if listed else run_dir / FIT_IDS_FILE})"
     try:
-        if split is None and listed is not None and listed.base is not None:
-            split = _read_fit_files(listed.ids, listed.base, model, info, bool(data.skip_bad), files_of)
-        split = build_split(data, recorded=info) if split is None else split
+        # (a labelled run's training split is chosen by its labels: a refusal of damaged ones (a batches.meta without
+        # label_names) names mending them, and the warning about a class-folder tree's images beside its class folders
+        # says they are left out, as the run's training left them out; neither names dataset='unlabelled', an option
+        # of a Detector's and a DataConfig's, not run_training_scores'. A caller's own setting stands: `wildgan
+        # score`'s, `wildgan export`'s, export_onnx's, Detector.from_run's)
+        with labels_needed_by("score", "run_training_scores", unless_said=True):
+            if split is None and listed is not None and listed.base is not None:
+                split = _read_fit_files(listed.ids, listed.base, model, info, bool(data.skip_bad), files_of)
+            split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
         bad = getattr(e, "unreadable", None)     # unreadable files: said with skip_bad as the caller's user gives it
