@@ -2809,7 +2809,10 @@ def test_a_log_txt_that_cannot_be_written_does_not_stop_a_fit(x_train, tmp_path,
     with pytest.warns(WildganWarning, match=NOT_GROWN):
         det = Detector(run_dir=str(tmp_path / "run"), verbose=True, **{**TINY, "total_kimg": 0.05, "threads": 1}
                        ).fit(x_train)
-    assert "training wildgan (tiny) on 64 images" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "training wildgan (tiny) on 64 images" in out
+    # images given to fit are an unlabelled pile, as the CLI's pile says: not '0 injected anomalies'
+    assert "(an unlabelled pile: anomalies unknown)" in out and "injected" not in out, out
     assert len(det.decision_scores_) == N_TRAIN and not (tmp_path / "run" / "log.txt").exists()
 
 
