@@ -747,7 +747,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                                 held=held, join=join, progress=progress, batch_mode=batch_mode)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
-                                           skip_bad=skip_bad, batch_mode=batch_mode)
+                                           skip_bad=skip_bad, batch_mode=batch_mode, progress=progress)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images, placed among the cached training scores where the report reads them
@@ -1849,11 +1849,12 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
-                            model: Any = None, skip_bad: bool = False, batch_mode: str = "mixed"
-                            ) -> tuple[Any, RunDiagnostics]:
+                            model: Any = None, skip_bad: bool = False, batch_mode: str = "mixed",
+                            progress: bool = False) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1. batch_mode: the
-    protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated')."""
+    protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated').
+    progress: a bar while the whole pile is scored (no cache of its scores: thousands of images, minutes)."""
     model = model if model is not None else load_model(run_dir, device)
     info = read_split_info(run_dir)
     try:
@@ -1912,7 +1913,9 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
             warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(cfg.data.skip_bad))
         log(f"scoring the {len(split.train_x)} training images with {model.source}")
         # the same batches (or, isolated, each image alone) as training-score thresholds of that protocol use
-        res = model.score(split.train_x, batch_mode=batch_mode)
+        # (with the report's progress setting, as its other scorings: a pile of thousands scored isolated is
+        # minutes after the line above)
+        res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
         scores, z_all = dict(res.scores), res.z
     top = top_k(scores[pick_score(scores, score)], max(k, 0))
     mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
