@@ -35,13 +35,9 @@ def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 1: evaluation/report.py (_threshold_section's first rule, _named_section): for a run that "
-    "Detector(contamination=c).fit wrote, `wildgan report RUN --image new/` flags the named images (named_images.csv "
-    "`flagged`, the page's 'flagged') by c = 0.05 and says that is 'as `wildgan score RUN --data FILES --threshold "
-    "contamination` flags them'; that command (and Detector.from_run(RUN).predict, and the fitted Detector's own "
-    "predict) thresholds by fit's recorded c (detector_threshold.json), so the report's flags differ from both"))
 def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 1 (fixed): for a Detector(contamination=c).fit run, the report flagged the named images by c = 0.05 and
+    called that `wildgan score RUN --data FILES --threshold contamination`'s flags, which take fit's recorded c."""
     import csv
     import warnings
 

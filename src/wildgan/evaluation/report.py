@@ -60,8 +60,8 @@ from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import cache_left_out, cache_paths, read_train_scores, warn_left_out
-from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
-                          read_fit_threshold, training_percentile)
+from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_record_param,
+                          fit_threshold, read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
@@ -652,7 +652,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
-                                 batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                                 batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                                 recorded=_command_rule(run_dir, model))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the cached training scores and the rule fit recorded, and
@@ -860,7 +861,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
                                               cached),
-                             batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                             batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                             recorded=_command_rule(run_dir, model))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -1194,7 +1196,8 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
              _cache_name(batch_mode)) if cached else None
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
-                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                              recorded=_command_rule(run_dir, model))
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1209,6 +1212,21 @@ def _record_pixels_advice(run: str, method: str) -> str:
         return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
                 f"contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
+
+
+def _command_rule(run_dir: Path, model: Any) -> tuple[str, float] | None:
+    """(rule, its c or k) of Detector.fit's record where `wildgan score RUN --threshold RULE` takes it instead of its
+    default: a contamination or mad record of these networks, whatever the score and protocol (thresholds.
+    fit_record_param, the command's own rule, and Detector.from_run's); None otherwise (no record, an f1 one, one of
+    other networks, or one that cannot be read, which the command warns about and replaces by its default)."""
+    got = read_fit_threshold(run_dir)
+    if got is None or got[0].rule not in ("contamination", "mad"):
+        return None
+    try:
+        value, _ = fit_record_param(run_dir, got[0].rule, model.meta.get("sha256"))
+    except (OSError, ConfigError):
+        return None
+    return None if value is None else (got[0].rule, value)
 
 
 def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", skip_bad: bool = False,
@@ -1335,11 +1353,13 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
-                       left_out: int = 0) -> Threshold | None:
+                       left_out: int = 0, recorded: tuple[str, float] | None = None) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
-    images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
-    Detector's default rule), or None where the run has no training scores to take one from. diag None: no test
+    images each flags. Returns the rule the top-k table's and the named images' 'flagged' columns use: that of
+    `wildgan score RUN --threshold RULE` for this run, i.e. Detector.fit's recorded rule and c (k) where the command
+    takes them (`recorded`: _command_rule; its params' param_from says so), else contamination at its default c (the
+    Detector's default rule); None where the run has no training scores to take one from. diag None: no test
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
     batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
@@ -1391,11 +1411,27 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return None
     n_train = len(scores[name])
     row, said = fitted
+
+    def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
+        return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
+
+    def count(f: np.ndarray) -> str:
+        return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
+
     # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
     # the mixed training scores, other numbers)
-    isolated = " --batch-mode isolated" if batch_mode == "isolated" else ""
+    opts = " --batch-mode isolated" if batch_mode == "isolated" else ""
+    # the rule the 'flagged' columns use: the named command's for this run. Detector.fit's recorded c (k) is what
+    # `wildgan score RUN --threshold RULE` takes without --expected-contamination (--mad-k), fitted again on this
+    # score's and protocol's training scores (thresholds.fit_record_apart), as Detector.from_run(RUN) does: flags by
+    # the default c beside it differed from the command's, and from the Detector's predict, without a word
+    flag = thrs[0]
+    if recorded is not None:
+        rule, v = recorded
+        flag = fit_threshold(rule, scores[name], **({"contamination": v} if rule == "contamination" else {"k": v}))
+        flag.params["param_from"] = f"Detector.fit's record, {FIT_THRESHOLD_FILE}"
     page.p(f"An image is flagged when its {name} is above the threshold. These are the thresholds of `wildgan score "
-           f"RUN{isolated} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
+           f"RUN{opts} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
            f"k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
               if len(rules) > 2 else "")
@@ -1403,15 +1439,20 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
            + ("never from the test images" if n_test is not None else
               "the only images of this run (it has no test images; new images are set against these thresholds)")
            + ": contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD."
-           + ("" if diag is None else " 'flagged' in the table of the most anomalous images: the first rule."))
+           + ("" if diag is None or recorded is not None else
+              " 'flagged' in the table of the most anomalous images: the first rule."))
+    if recorded is not None:
+        rule, v = recorded
+        letter = "c" if rule == "contamination" else "k"
+        option = "--expected-contamination" if rule == "contamination" else "--mad-k"
+        flags = flagged(np.asarray(scores[name], dtype=np.float64), flag)
+        page.p(f"For this run, `wildgan score RUN{opts} --threshold {rule}` takes Detector.fit's recorded {letter} = "
+               f"{v:g} ({FIT_THRESHOLD_FILE}) where {option} is not given, as Detector.from_run(RUN) does: its "
+               f"threshold on {name} is {flag.value:.6g}, which flags {count(flags)} training images. "
+               + ("The 'flagged' columns (the table of the most anomalous images, the images named with --image) "
+                  "are by it." if diag is not None else "The named images' 'flagged' column is by it."))
     if said:
         page.p(said)
-
-    def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
-        return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
-
-    def count(f: np.ndarray) -> str:
-        return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
     own = [(label, thr, np.asarray(scores[name], dtype=np.float64), batch_mode)
            for thr, (_, _, label) in zip(thrs, rules)]
@@ -1429,7 +1470,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         rows.append(cells + [count(flagged(among, thr))])
     page.table(["rule", f"threshold on {name}", *([] if unlabelled else ["test images flagged"]),
                 "training images flagged"], rows)
-    return thrs[0]
+    return flag
 
 
 def _coarse_map_text(lod: float, r: int) -> str:
@@ -1583,7 +1624,8 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                    ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None) -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
     percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
-    first rule, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
+    rule of `wildgan score --threshold`, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first,
+    and named_images.csv."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1606,8 +1648,8 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     refs = ref_scores.get(name)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
-               f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
-               f"against the training scores.")
+               f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags "
+               f"images against the training scores.")
     # ranked by a, which part of a made an image rank high is the question the page answers for the top-k images;
     # the named images' table gave L_n and L_o unweighted, so lam (0.05 against 0.95) had to be known from the code
     lam = float(model.cfg.score.lam)
@@ -1654,8 +1696,15 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     csv_hdr = (["id", *columns] + ([f"{among_col}_percentile", "percentile_score"] if refs is not None else [])
                + ([] if thr is None else ["flagged"]))
     if thr is not None:
-        page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as `wildgan "
-               f"score RUN --data FILES --threshold {thr.rule}` flags them.")
+        command = f"`wildgan score RUN --data FILES --threshold {thr.rule}`"
+        if "param_from" in thr.params:
+            param = (f"c = {thr.params['contamination']:g}" if thr.rule == "contamination" else
+                     f"k = {thr.params['k']:g}")
+            page.p(f"flagged: {name} above {thr.value:.6g}, the rule Detector.fit recorded ({thr.rule}, {param}; see "
+                   f"the Threshold section), as {command} flags them.")
+        else:
+            page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as "
+                   f"{command} flags them.")
     page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown, literal=[0])
     _write_csv(out / "named_images.csv", csv_hdr, rows)
 
