@@ -65,13 +65,9 @@ def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: P
                                    f"`wildgan score --threshold contamination` (which the page names) {by_score}")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 2: evaluation/report.py (the unlabelled intro, the Threshold section, _named_section): with `wildgan "
-    "report RUN --score L_r` the page flags and ranks by L_r but tells the reader that `wildgan score RUN --data FILES "
-    "--threshold contamination` flags them so (4 commands, none with --score); that command thresholds a (the "
-    "method's own score), so following the page's advice gives other thresholds, percentiles and flags (the command "
-    "needs --score L_r)"))
 def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 2 (fixed): a `report --score L_r` page flags and ranks by L_r, and its `wildgan score ... --threshold`
+    commands lacked `--score L_r` (they thresholded a)."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -88,12 +84,8 @@ def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile
     assert not missing, f"the L_r report names commands that threshold a instead: {missing}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 3: evaluation/report.py:_named_section: an isolated report (`wildgan report RUN --batch-mode isolated "
-    "--image new/`) says of its named images' percentiles and flags 'as `wildgan score RUN --data FILES --threshold "
-    "contamination` flags them', the mixed command, whose scores, percentiles and threshold differ (the Threshold "
-    "section above it names --batch-mode isolated)"))
 def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 3 (fixed): an isolated report's named-images section named the mixed `wildgan score` command."""
     import shutil
 
     from wildgan.evaluation.report import run_report

@@ -663,7 +663,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                           split_info.get("n_train"))
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=ref, thr=thr)
+        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -848,9 +848,12 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "status": model.meta.get("status"), "lod": model.lod, "versions": model.meta.get("versions"),
            "intra_op_threads": model.meta.get("intra_op_threads")}
     page.p(_networks_text(net) + _grown_text(net, cfg))
+    # (the command as it thresholds this report's score and protocol: plain, it thresholds the method's own score of
+    # mixed batches)
+    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode)
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
-           "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
+           f"it. `wildgan score RUN --data NEW{opts} --threshold contamination` flags new images with a threshold "
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
@@ -1214,6 +1217,15 @@ def _record_pixels_advice(run: str, method: str) -> str:
     return f"{resume}, and scores them"
 
 
+def _score_options(name: str, cfg: Any, batch_mode: str = "mixed") -> str:
+    """The options that make the `wildgan score` commands the page names score and threshold as this report does:
+    ' --score NAME' where the report's score is not the command's default (the method's own), ' --batch-mode
+    isolated' for an isolated report; '' for neither. Without them the command the reader is told flags the images
+    thresholds another score, or mixed-batch scores: other thresholds, percentiles and flags than the page's."""
+    return ((f" --score {name}" if name != own_score(cfg.method) else "")
+            + (" --batch-mode isolated" if batch_mode == "isolated" else ""))
+
+
 def _command_rule(run_dir: Path, model: Any) -> tuple[str, float] | None:
     """(rule, its c or k) of Detector.fit's record where `wildgan score RUN --threshold RULE` takes it instead of its
     default: a contamination or mad record of these networks, whatever the score and protocol (thresholds.
@@ -1310,18 +1322,20 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
     # checked against split.json) for the training scores; one on in-memory images recorded none
     fit_on = cfg.data.data if detector else None
     again = (f" from {md_escape(str(fit_on))}, the images fit read (IMAGES: any images to score)" if fit_on else "")
+    # (a report by another score than the method's own: the command that then thresholds that score, as the page would)
+    sc = _score_options(name, cfg)
     if batch_mode == "isolated":
         # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
         return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
                 f"alone (train_scores-isolated.csv, not used once the networks, the scoring rules or the score "
-                f"settings changed). {never}: `wildgan score RUN{' --data IMAGES' if fit_on else ''} --batch-mode "
+                f"settings changed). {never}: `wildgan score RUN{' --data IMAGES' if fit_on else ''}{sc} --batch-mode "
                 f"isolated --threshold contamination --out scores.csv` computes and caches them{again}"
                 + (" (a Detector.fit run on in-memory images cannot rebuild them: Detector(batch_mode='isolated')"
                    ".fit writes them)" if detector and not fit_on else "") + "; run the report again after it.")
     if fit_on:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
                 f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
-                f"settings changed). {never}: `wildgan score RUN --data IMAGES --threshold contamination --out "
+                f"settings changed). {never}: `wildgan score RUN --data IMAGES{sc} --threshold contamination --out "
                 f"scores.csv` computes and caches them{again}; run the report again after it.")
     if detector:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
@@ -1339,13 +1353,13 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
         return (f"No threshold: this latent-search run has no training scores of {name} for these networks. Its "
                 f"training does not score its training images, on purpose: a score is an optimisation of a latent "
                 f"per image ({each}), so the scores cost a search{many}, which for a "
-                f"short run takes far longer than the training itself. {never}: `wildgan score RUN --threshold "
+                f"short run takes far longer than the training itself. {never}: `wildgan score RUN{sc} --threshold "
                 f"contamination --out scores.csv` searches them once and caches them in train_scores.csv; run the "
                 f"report again after it.")
     return (f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
             f"not written by `train --no-train-scores`, nor by a search run's training or a study's cells, and is "
             f"not used once the networks, the scoring rules or the score settings changed). {never}: `wildgan score "
-            f"RUN --threshold contamination --out scores.csv` computes and caches them; run the report again after "
+            f"RUN{sc} --threshold contamination --out scores.csv` computes and caches them; run the report again after "
             f"it.")
 
 
@@ -1419,8 +1433,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
     # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
-    # the mixed training scores, other numbers)
-    opts = " --batch-mode isolated" if batch_mode == "isolated" else ""
+    # the mixed training scores, other numbers; a report by another score than the method's own, `--score NAME`)
+    opts = _score_options(name, cfg, batch_mode)
     # the rule the 'flagged' columns use: the named command's for this run. Detector.fit's recorded c (k) is what
     # `wildgan score RUN --threshold RULE` takes without --expected-contamination (--mad-k), fitted again on this
     # score's and protocol's training scores (thresholds.fit_record_apart), as Detector.from_run(RUN) does: flags by
@@ -1621,11 +1635,12 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
 
 
 def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
-                   ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None) -> None:
+                   ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None,
+                   batch_mode: str = "mixed") -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
     percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
     rule of `wildgan score --threshold`, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first,
-    and named_images.csv."""
+    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1646,9 +1661,11 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                f"{_coarse_map_text(map_lod(model), named.x.shape[1])}")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
+    # (the command that scores, ranks and flags these images as the page does: --score and --batch-mode as the report's)
+    opts = _score_options(name, model.cfg, batch_mode)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
-               f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags "
+               f"above all of them). `wildgan score RUN --data FILES{opts} --threshold contamination|mad` flags "
                f"images against the training scores.")
     # ranked by a, which part of a made an image rank high is the question the page answers for the top-k images;
     # the named images' table gave L_n and L_o unweighted, so lam (0.05 against 0.95) had to be known from the code
@@ -1696,7 +1713,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     csv_hdr = (["id", *columns] + ([f"{among_col}_percentile", "percentile_score"] if refs is not None else [])
                + ([] if thr is None else ["flagged"]))
     if thr is not None:
-        command = f"`wildgan score RUN --data FILES --threshold {thr.rule}`"
+        command = f"`wildgan score RUN --data FILES{opts} --threshold {thr.rule}`"
         if "param_from" in thr.params:
             param = (f"c = {thr.params['contamination']:g}" if thr.rule == "contamination" else
                      f"k = {thr.params['k']:g}")
