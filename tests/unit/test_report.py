@@ -2475,8 +2475,9 @@ def test_the_threshold_section_adds_the_runs_own_gamma_and_flags_nan_scores(tmp_
                           x=np.zeros((10, 4, 4, 1), np.uint8), scores={"a": test}, z=np.zeros((10, 2)), recon=None,
                           controls={}, metrics={})
     page = _Page(title="t", md_dir=tmp_path)
-    thr = _threshold_section(page, diag, SimpleNamespace(data=SimpleNamespace(contamination=0.1)), "a",
-                             (train, "train_scores.csv"))
+    # (the method: the page's commands add --score where the report's score is not the method's own)
+    thr = _threshold_section(page, diag, SimpleNamespace(method="wildgan", data=SimpleNamespace(contamination=0.1)),
+                             "a", (train, "train_scores.csv"))
     assert thr is not None and thr.rule == "contamination"
     assert thr.value == pytest.approx(np.percentile(train["a"], 95))
     md = "\n".join(page.md_parts)

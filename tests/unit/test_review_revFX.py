@@ -35,13 +35,9 @@ def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 1: evaluation/report.py (_threshold_section's first rule, _named_section): for a run that "
-    "Detector(contamination=c).fit wrote, `wildgan report RUN --image new/` flags the named images (named_images.csv "
-    "`flagged`, the page's 'flagged') by c = 0.05 and says that is 'as `wildgan score RUN --data FILES --threshold "
-    "contamination` flags them'; that command (and Detector.from_run(RUN).predict, and the fitted Detector's own "
-    "predict) thresholds by fit's recorded c (detector_threshold.json), so the report's flags differ from both"))
 def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 1 (fixed): for a Detector(contamination=c).fit run, the report flagged the named images by c = 0.05 and
+    called that `wildgan score RUN --data FILES --threshold contamination`'s flags, which take fit's recorded c."""
     import csv
     import warnings
 
@@ -69,13 +65,9 @@ def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: P
                                    f"`wildgan score --threshold contamination` (which the page names) {by_score}")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 2: evaluation/report.py (the unlabelled intro, the Threshold section, _named_section): with `wildgan "
-    "report RUN --score L_r` the page flags and ranks by L_r but tells the reader that `wildgan score RUN --data FILES "
-    "--threshold contamination` flags them so (4 commands, none with --score); that command thresholds a (the "
-    "method's own score), so following the page's advice gives other thresholds, percentiles and flags (the command "
-    "needs --score L_r)"))
 def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 2 (fixed): a `report --score L_r` page flags and ranks by L_r, and its `wildgan score ... --threshold`
+    commands lacked `--score L_r` (they thresholded a)."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -92,12 +84,8 @@ def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile
     assert not missing, f"the L_r report names commands that threshold a instead: {missing}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 3: evaluation/report.py:_named_section: an isolated report (`wildgan report RUN --batch-mode isolated "
-    "--image new/`) says of its named images' percentiles and flags 'as `wildgan score RUN --data FILES --threshold "
-    "contamination` flags them', the mixed command, whose scores, percentiles and threshold differ (the Threshold "
-    "section above it names --batch-mode isolated)"))
 def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile_run: Path, tmp_path: Path) -> None:
+    """revFX 3 (fixed): an isolated report's named-images section named the mixed `wildgan score` command."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -114,13 +102,10 @@ def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile
     assert not missing, f"the isolated report's named images section names mixed commands: {missing}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 4: evaluation/report.py:_diagnose_training_pile scores an unlabelled run's whole pile (no cache: "
-    "--batch-mode isolated, --no-train-scores, a pile changed since) with model.score(split.train_x, ...) without "
-    "progress=, so `wildgan report RUN --batch-mode isolated` on a pile of thousands of images is minutes of silence "
-    "after 'scoring the N training images' (every other scoring of the report passes run_report's progress on)"))
 def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: Path, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """revFX 4 (fixed): _diagnose_training_pile scored an unlabelled run's whole pile (no cache: --batch-mode
+    isolated, --no-train-scores, a pile changed since) without progress=, minutes of silence on a large pile."""
     import shutil
 
     from wildgan.evaluation.report import run_report

@@ -60,8 +60,8 @@ from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import cache_left_out, cache_paths, read_train_scores, warn_left_out
-from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
-                          read_fit_threshold, training_percentile)
+from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_record_param,
+                          fit_threshold, read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
@@ -652,7 +652,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
-                                 batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                                 batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                                 recorded=_command_rule(run_dir, model))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the cached training scores and the rule fit recorded, and
@@ -662,7 +663,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                           split_info.get("n_train"))
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=ref, thr=thr)
+        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -747,7 +748,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                                 held=held, join=join, progress=progress, batch_mode=batch_mode)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
-                                           skip_bad=skip_bad, batch_mode=batch_mode)
+                                           skip_bad=skip_bad, batch_mode=batch_mode, progress=progress)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images, placed among the cached training scores where the report reads them
@@ -847,9 +848,12 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "status": model.meta.get("status"), "lod": model.lod, "versions": model.meta.get("versions"),
            "intra_op_threads": model.meta.get("intra_op_threads")}
     page.p(_networks_text(net) + _grown_text(net, cfg))
+    # (the command as it thresholds this report's score and protocol: plain, it thresholds the method's own score of
+    # mixed batches)
+    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode)
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
-           "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
+           f"it. `wildgan score RUN --data NEW{opts} --threshold contamination` flags new images with a threshold "
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
@@ -860,7 +864,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
                                               cached),
-                             batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                             batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                             recorded=_command_rule(run_dir, model))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -1194,7 +1199,8 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
              _cache_name(batch_mode)) if cached else None
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
-                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad))
+                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
+                              recorded=_command_rule(run_dir, model))
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1209,6 +1215,30 @@ def _record_pixels_advice(run: str, method: str) -> str:
         return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
                 f"contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
+
+
+def _score_options(name: str, cfg: Any, batch_mode: str = "mixed") -> str:
+    """The options that make the `wildgan score` commands the page names score and threshold as this report does:
+    ' --score NAME' where the report's score is not the command's default (the method's own), ' --batch-mode
+    isolated' for an isolated report; '' for neither. Without them the command the reader is told flags the images
+    thresholds another score, or mixed-batch scores: other thresholds, percentiles and flags than the page's."""
+    return ((f" --score {name}" if name != own_score(cfg.method) else "")
+            + (" --batch-mode isolated" if batch_mode == "isolated" else ""))
+
+
+def _command_rule(run_dir: Path, model: Any) -> tuple[str, float] | None:
+    """(rule, its c or k) of Detector.fit's record where `wildgan score RUN --threshold RULE` takes it instead of its
+    default: a contamination or mad record of these networks, whatever the score and protocol (thresholds.
+    fit_record_param, the command's own rule, and Detector.from_run's); None otherwise (no record, an f1 one, one of
+    other networks, or one that cannot be read, which the command warns about and replaces by its default)."""
+    got = read_fit_threshold(run_dir)
+    if got is None or got[0].rule not in ("contamination", "mad"):
+        return None
+    try:
+        value, _ = fit_record_param(run_dir, got[0].rule, model.meta.get("sha256"))
+    except (OSError, ConfigError):
+        return None
+    return None if value is None else (got[0].rule, value)
 
 
 def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", skip_bad: bool = False,
@@ -1292,18 +1322,20 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
     # checked against split.json) for the training scores; one on in-memory images recorded none
     fit_on = cfg.data.data if detector else None
     again = (f" from {md_escape(str(fit_on))}, the images fit read (IMAGES: any images to score)" if fit_on else "")
+    # (a report by another score than the method's own: the command that then thresholds that score, as the page would)
+    sc = _score_options(name, cfg)
     if batch_mode == "isolated":
         # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
         return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
                 f"alone (train_scores-isolated.csv, not used once the networks, the scoring rules or the score "
-                f"settings changed). {never}: `wildgan score RUN{' --data IMAGES' if fit_on else ''} --batch-mode "
+                f"settings changed). {never}: `wildgan score RUN{' --data IMAGES' if fit_on else ''}{sc} --batch-mode "
                 f"isolated --threshold contamination --out scores.csv` computes and caches them{again}"
                 + (" (a Detector.fit run on in-memory images cannot rebuild them: Detector(batch_mode='isolated')"
                    ".fit writes them)" if detector and not fit_on else "") + "; run the report again after it.")
     if fit_on:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
                 f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
-                f"settings changed). {never}: `wildgan score RUN --data IMAGES --threshold contamination --out "
+                f"settings changed). {never}: `wildgan score RUN --data IMAGES{sc} --threshold contamination --out "
                 f"scores.csv` computes and caches them{again}; run the report again after it.")
     if detector:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
@@ -1321,13 +1353,13 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
         return (f"No threshold: this latent-search run has no training scores of {name} for these networks. Its "
                 f"training does not score its training images, on purpose: a score is an optimisation of a latent "
                 f"per image ({each}), so the scores cost a search{many}, which for a "
-                f"short run takes far longer than the training itself. {never}: `wildgan score RUN --threshold "
+                f"short run takes far longer than the training itself. {never}: `wildgan score RUN{sc} --threshold "
                 f"contamination --out scores.csv` searches them once and caches them in train_scores.csv; run the "
                 f"report again after it.")
     return (f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
             f"not written by `train --no-train-scores`, nor by a search run's training or a study's cells, and is "
             f"not used once the networks, the scoring rules or the score settings changed). {never}: `wildgan score "
-            f"RUN --threshold contamination --out scores.csv` computes and caches them; run the report again after "
+            f"RUN{sc} --threshold contamination --out scores.csv` computes and caches them; run the report again after "
             f"it.")
 
 
@@ -1335,11 +1367,13 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
-                       left_out: int = 0) -> Threshold | None:
+                       left_out: int = 0, recorded: tuple[str, float] | None = None) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
-    images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
-    Detector's default rule), or None where the run has no training scores to take one from. diag None: no test
+    images each flags. Returns the rule the top-k table's and the named images' 'flagged' columns use: that of
+    `wildgan score RUN --threshold RULE` for this run, i.e. Detector.fit's recorded rule and c (k) where the command
+    takes them (`recorded`: _command_rule; its params' param_from says so), else contamination at its default c (the
+    Detector's default rule); None where the run has no training scores to take one from. diag None: no test
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
     batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
@@ -1391,11 +1425,27 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return None
     n_train = len(scores[name])
     row, said = fitted
+
+    def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
+        return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
+
+    def count(f: np.ndarray) -> str:
+        return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
+
     # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
-    # the mixed training scores, other numbers)
-    isolated = " --batch-mode isolated" if batch_mode == "isolated" else ""
+    # the mixed training scores, other numbers; a report by another score than the method's own, `--score NAME`)
+    opts = _score_options(name, cfg, batch_mode)
+    # the rule the 'flagged' columns use: the named command's for this run. Detector.fit's recorded c (k) is what
+    # `wildgan score RUN --threshold RULE` takes without --expected-contamination (--mad-k), fitted again on this
+    # score's and protocol's training scores (thresholds.fit_record_apart), as Detector.from_run(RUN) does: flags by
+    # the default c beside it differed from the command's, and from the Detector's predict, without a word
+    flag = thrs[0]
+    if recorded is not None:
+        rule, v = recorded
+        flag = fit_threshold(rule, scores[name], **({"contamination": v} if rule == "contamination" else {"k": v}))
+        flag.params["param_from"] = f"Detector.fit's record, {FIT_THRESHOLD_FILE}"
     page.p(f"An image is flagged when its {name} is above the threshold. These are the thresholds of `wildgan score "
-           f"RUN{isolated} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
+           f"RUN{opts} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
            f"k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
               if len(rules) > 2 else "")
@@ -1403,15 +1453,20 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
            + ("never from the test images" if n_test is not None else
               "the only images of this run (it has no test images; new images are set against these thresholds)")
            + ": contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD."
-           + ("" if diag is None else " 'flagged' in the table of the most anomalous images: the first rule."))
+           + ("" if diag is None or recorded is not None else
+              " 'flagged' in the table of the most anomalous images: the first rule."))
+    if recorded is not None:
+        rule, v = recorded
+        letter = "c" if rule == "contamination" else "k"
+        option = "--expected-contamination" if rule == "contamination" else "--mad-k"
+        flags = flagged(np.asarray(scores[name], dtype=np.float64), flag)
+        page.p(f"For this run, `wildgan score RUN{opts} --threshold {rule}` takes Detector.fit's recorded {letter} = "
+               f"{v:g} ({FIT_THRESHOLD_FILE}) where {option} is not given, as Detector.from_run(RUN) does: its "
+               f"threshold on {name} is {flag.value:.6g}, which flags {count(flags)} training images. "
+               + ("The 'flagged' columns (the table of the most anomalous images, the images named with --image) "
+                  "are by it." if diag is not None else "The named images' 'flagged' column is by it."))
     if said:
         page.p(said)
-
-    def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
-        return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
-
-    def count(f: np.ndarray) -> str:
-        return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
     own = [(label, thr, np.asarray(scores[name], dtype=np.float64), batch_mode)
            for thr, (_, _, label) in zip(thrs, rules)]
@@ -1429,7 +1484,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         rows.append(cells + [count(flagged(among, thr))])
     page.table(["rule", f"threshold on {name}", *([] if unlabelled else ["test images flagged"]),
                 "training images flagged"], rows)
-    return thrs[0]
+    return flag
 
 
 def _coarse_map_text(lod: float, r: int) -> str:
@@ -1580,10 +1635,12 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
 
 
 def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
-                   ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None) -> None:
+                   ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None,
+                   batch_mode: str = "mixed") -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
     percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
-    first rule, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
+    rule of `wildgan score --threshold`, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first,
+    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1604,10 +1661,12 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                f"{_coarse_map_text(map_lod(model), named.x.shape[1])}")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
+    # (the command that scores, ranks and flags these images as the page does: --score and --batch-mode as the report's)
+    opts = _score_options(name, model.cfg, batch_mode)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
-               f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
-               f"against the training scores.")
+               f"above all of them). `wildgan score RUN --data FILES{opts} --threshold contamination|mad` flags "
+               f"images against the training scores.")
     # ranked by a, which part of a made an image rank high is the question the page answers for the top-k images;
     # the named images' table gave L_n and L_o unweighted, so lam (0.05 against 0.95) had to be known from the code
     lam = float(model.cfg.score.lam)
@@ -1654,8 +1713,15 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     csv_hdr = (["id", *columns] + ([f"{among_col}_percentile", "percentile_score"] if refs is not None else [])
                + ([] if thr is None else ["flagged"]))
     if thr is not None:
-        page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as `wildgan "
-               f"score RUN --data FILES --threshold {thr.rule}` flags them.")
+        command = f"`wildgan score RUN --data FILES{opts} --threshold {thr.rule}`"
+        if "param_from" in thr.params:
+            param = (f"c = {thr.params['contamination']:g}" if thr.rule == "contamination" else
+                     f"k = {thr.params['k']:g}")
+            page.p(f"flagged: {name} above {thr.value:.6g}, the rule Detector.fit recorded ({thr.rule}, {param}; see "
+                   f"the Threshold section), as {command} flags them.")
+        else:
+            page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as "
+                   f"{command} flags them.")
     page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown, literal=[0])
     _write_csv(out / "named_images.csv", csv_hdr, rows)
 
@@ -1849,11 +1915,12 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
-                            model: Any = None, skip_bad: bool = False, batch_mode: str = "mixed"
-                            ) -> tuple[Any, RunDiagnostics]:
+                            model: Any = None, skip_bad: bool = False, batch_mode: str = "mixed",
+                            progress: bool = False) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1. batch_mode: the
-    protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated')."""
+    protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated').
+    progress: a bar while the whole pile is scored (no cache of its scores: thousands of images, minutes)."""
     model = model if model is not None else load_model(run_dir, device)
     info = read_split_info(run_dir)
     try:
@@ -1912,7 +1979,9 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
             warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(cfg.data.skip_bad))
         log(f"scoring the {len(split.train_x)} training images with {model.source}")
         # the same batches (or, isolated, each image alone) as training-score thresholds of that protocol use
-        res = model.score(split.train_x, batch_mode=batch_mode)
+        # (with the report's progress setting, as its other scorings: a pile of thousands scored isolated is
+        # minutes after the line above)
+        res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
         scores, z_all = dict(res.scores), res.z
     top = top_k(scores[pick_score(scores, score)], max(k, 0))
     mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
