@@ -1,0 +1,35 @@
+"""fixJO: newcomer frictions (the not-grown warning's command, the mixed-sizes warning, the ETA probe's line, the
+decoding bar off a terminal, `wildgan info RUN`, `wildgan train --help`'s folder example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _pile(where: Path, n: int = 20, sizes: list[tuple[int, int]] | None = None) -> Path:
+    """A folder of `n` loose gray PNGs (8x8, or the given sizes), as the README's quick tour trains on."""
+    rng = np.random.default_rng(0)
+    where.mkdir(parents=True)
+    for i in range(n):
+        w, h = sizes[i] if sizes else (8, 8)
+        Image.fromarray(rng.integers(0, 255, (h, w), dtype=np.uint8)).save(where / f"{i:03d}.png")
+    return where
+
+
+def test_the_not_grown_warning_gives_the_whole_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pile = _pile(tmp_path / "pile")
+    run = tmp_path / "my run"
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.5",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "before the networks finished growing" in err, err
+    # the command to paste, with its run (quoted: a space in it), not a bare '--resume --total-kimg ...'
+    assert f"continue it with `wildgan train --out '{run}' --resume --total-kimg 1.334`" in err, err
