@@ -33,3 +33,18 @@ def test_the_not_grown_warning_gives_the_whole_command(tmp_path: Path, capsys: p
     assert "before the networks finished growing" in err, err
     # the command to paste, with its run (quoted: a space in it), not a bare '--resume --total-kimg ...'
     assert f"continue it with `wildgan train --out '{run}' --resume --total-kimg 1.334`" in err, err
+
+
+def test_the_mixed_sizes_warning_of_sizes_each_seen_once_says_so(tmp_path: Path) -> None:
+    from wildgan.data import load_dataset
+
+    # photos of their own sizes, each size once: 'most common: 12x10 (1), ...' named arbitrary sizes as common
+    _pile(tmp_path / "d", 5, [(12, 10), (9, 14), (16, 16), (8, 11), (20, 13)])
+    with pytest.warns(UserWarning) as got:
+        load_dataset(tmp_path / "d")
+    said = [str(w.message) for w in got if "different sizes" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in got]
+    assert "most common" not in said[0], said
+    smallest = tmp_path / "d" / "003.png"             # 8x11, the smallest in area
+    assert f"5 different sizes (each once; widths 8-20, heights 10-16 px), the smallest, 8x11: {smallest};" \
+        in said[0], said
