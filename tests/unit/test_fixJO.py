@@ -48,3 +48,31 @@ def test_the_mixed_sizes_warning_of_sizes_each_seen_once_says_so(tmp_path: Path)
     smallest = tmp_path / "d" / "003.png"             # 8x11, the smallest in area
     assert f"5 different sizes (each once; widths 8-20, heights 10-16 px), the smallest, 8x11: {smallest};" \
         in said[0], said
+
+
+def test_the_eta_probe_says_a_line_before_its_resolutions_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast preset's probe ran ~40 s on 2 cores with nothing said after the start line. The thresholds are
+    moved rather than the session (how long 500 images take depends on the machine): a probe allowed a minute says
+    one line, with the option that skips it, before the resolutions ahead; one allowed less than the line's
+    threshold says nothing."""
+    import torch
+
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.training import loop
+
+    nc = net_config_for_preset("tiny", 16, 1)
+    tc = TrainConfig(phase_kimg=0.1, total_kimg=0.5, minibatch={4: 4, 8: 4, 16: 4})
+    nets, costs = build_pgan(nc, 0), loop._phase_costs(nc)
+    monkeypatch.setattr(loop, "ETA_PROBE_SKIP_SECONDS", 0.0)
+    monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 60.0)
+    said: list[str] = []
+    got = loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500,
+                                 say=said.append)
+    assert sorted(got) == [4, 8, 16], got
+    assert len(said) == 1 and said[0].startswith("eta: timing a few iterations at each resolution ahead"), said
+    assert "progress=False" in said[0] and "skips it" in said[0], said
+    said.clear()
+    monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 1.0)
+    loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500, say=said.append)
+    assert said == [], said
