@@ -76,3 +76,18 @@ def test_the_eta_probe_says_a_line_before_its_resolutions_ahead(monkeypatch: pyt
     monkeypatch.setattr(loop, "ETA_PROBE_SECONDS", 1.0)
     loop._probe_iterations(nets, tc, nc, torch.device("cpu"), loop.FastOptions(), costs, 0, 500, say=said.append)
     assert said == [], said
+
+
+def test_the_decoding_bar_shows_off_a_terminal_as_the_training_bar_does(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """A batch job decoding a pile (stderr a file: capsys's is no terminal) logged its training bar (progress_bar
+    spaces its redraws there) but not its decoding one: `wildgan train` asked tqdm's auto (None), off there."""
+    pile = _pile(tmp_path / "pile", 500)                # (the decoding bar's least count)
+    common = ["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--threads", "1",
+              "--no-train-scores"]
+    assert main([*common, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "decoding: 100%" in err and "500/500" in err, err
+    # --no-progress hides it still
+    assert main([*common, "--no-progress", "--out", str(tmp_path / "quiet")]) == 0
+    assert "decoding:" not in capsys.readouterr().err

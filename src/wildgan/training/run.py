@@ -1752,7 +1752,10 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
     injected = f"{s['n_train_anomalous']} injected anomalies"
     if rotated and s["n_train_anomalous"]:
         injected += f" ({s['n_train_anomalous'] // (rotated + 1)} {unit})"
-    what = rotations + ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
+    # (a Detector.fit of images, protocol 'detector', is such a pile too: its zeros are no count of injected
+    # anomalies, which '0 injected anomalies' read as where the CLI's pile said 'anomalies unknown')
+    what = rotations + ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") in ("unlabelled",
+                                                                                                   "detector")
                         else (f"normal: {', '.join(map(str, normal))}"
                               f"{normal_chosen if split.info.get('normal_default_used') else ''}"
                               f"; " if normal else "") + injected)
