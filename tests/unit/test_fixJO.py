@@ -91,3 +91,33 @@ def test_the_decoding_bar_shows_off_a_terminal_as_the_training_bar_does(tmp_path
     # --no-progress hides it still
     assert main([*common, "--no-progress", "--out", str(tmp_path / "quiet")]) == 0
     assert "decoding:" not in capsys.readouterr().err
+
+
+def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`wildgan info RUN` (a run folder, as every other command takes it) was refused as an unknown argument."""
+    import json
+
+    pile = _pile(tmp_path / "pile")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"run {run}: wildgan (preset tiny), 8x8x1, N_z = "), out
+    assert f"`wildgan report {run}`" in out and f"{run}/config.json" in out, out
+    assert "\nE " in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["run"] == str(run) and got["preset"] == "tiny" and "params" in got, got
+    # a preset's options beside a run: refused, naming them; a folder that holds no run: said by read_run_config
+    assert main(["info", str(run), "--preset", "paper"]) != 0
+    err = capsys.readouterr().err
+    assert "--preset describe a preset's" in err, err
+    assert main(["info", str(pile)]) != 0
+    assert str(pile) in capsys.readouterr().err
+    # the preset form is as it was
+    assert main(["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"]) == 0
+    assert capsys.readouterr().out.startswith("preset tiny, 16x16x1, N_z = ")
+    assert main(["info"]) == 0
+    assert capsys.readouterr().out.startswith("preset paper, 32x32x3, N_z = ")
