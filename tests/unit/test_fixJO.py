@@ -121,3 +121,13 @@ def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: py
     assert capsys.readouterr().out.startswith("preset tiny, 16x16x1, N_z = ")
     assert main(["info"]) == 0
     assert capsys.readouterr().out.startswith("preset paper, 32x32x3, N_z = ")
+
+
+def test_train_help_shows_training_on_a_folder_pile(capsys: pytest.CaptureFixture) -> None:
+    """The README's quick tour starts with `wildgan train --data my_images/ --out runs/mine`; --help had none."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "wildgan train --data my_images/ --out runs/mine\n" in out, out
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert "wildgan train --data my_images/ --out runs/mine\n" in readme.read_text(encoding="utf-8")
