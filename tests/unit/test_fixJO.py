@@ -131,3 +131,19 @@ def test_train_help_shows_training_on_a_folder_pile(capsys: pytest.CaptureFixtur
     assert "wildgan train --data my_images/ --out runs/mine\n" in out, out
     readme = Path(__file__).resolve().parents[2] / "README.md"
     assert "wildgan train --data my_images/ --out runs/mine\n" in readme.read_text(encoding="utf-8")
+
+
+def test_train_runs_decoding_bar_follows_its_progress(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """train_run(progress=True) showed the training bar off a terminal but left decoding to tqdm's auto (hidden
+    there); progress=False left it to tqdm's auto too (shown on a terminal)."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    pile = _pile(tmp_path / "pile", 500)
+    cfg = RunConfig(data=DataConfig(data=str(pile), dataset="unlabelled"), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02, phase_kimg=0.03, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", threads=1, train_scores=False), preset="tiny")
+    train_run(cfg, tmp_path / "run", progress=True, log=lambda m: None)
+    assert "decoding: 100%" in capsys.readouterr().err
+    train_run(cfg, tmp_path / "quiet", progress=False, log=lambda m: None)
+    assert "decoding:" not in capsys.readouterr().err
