@@ -1853,7 +1853,8 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of "
             "0.5 kimg they are grown at 1.088 kimg (the end of the first round of minibatches at full resolution), "
             "and the paper's schedule (the default --total-kimg) trains 1.334 kimg. The "
-            "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
+            f"run is scored at the resolution it reached; continue it with `wildgan train --out {tmp_path / 'short'} "
+            "--resume --total-kimg 1.334`") in err, err
     # once, in the options' words: not train_run's warning in the RunConfig's terms as well
     assert err.count("finished growing") == 1 and "train.total_kimg" not in err, err
     # a labelled run without --evaluate: its next step is the evaluation
@@ -1867,12 +1868,13 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert "the --minutes 1e-05 budget ran out), before the networks finished growing to 8x8" in err, err
     # its total is the default 1.334 kimg, which grows them: more minutes are what it needs, and advising the
     # --total-kimg it already has read as if its total were the problem
-    assert ("continue it with --resume and a larger --minutes (its --total-kimg 1.334 grows them)") in err, err
+    assert (f"continue it with `wildgan train --out {tmp_path / 'budget'} --resume --minutes MINUTES`, MINUTES "
+            "above its 1e-05 (its --total-kimg 1.334 grows them)") in err, err
     # a budget run whose own total is too short too needs both
     assert main([*common, "--phase-kimg", "0.5", "--total-kimg", "0.9", "--minutes", "0.00001",
                  "--out", str(tmp_path / "both")]) == 0
     err = capsys.readouterr().err
-    assert "continue it with --resume --total-kimg 1.334 and a larger --minutes" in err, err
+    assert f"`wildgan train --out {tmp_path / 'both'} --resume --total-kimg 1.334 --minutes MINUTES`" in err, err
     # phases shorter than a round of 4 minibatches (64 images): the paper's total (0.02667 kimg) ends before the
     # growth does too, and was said beside 'above 0.064' as if it were a way out
     assert main([*common, "--total-kimg", "0.02", "--phase-kimg", "0.01", "--out", str(tmp_path / "tiny")]) == 0
@@ -1881,7 +1883,7 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     # (it said 'ended at 0.064 kimg ... a --total-kimg above 0.064': the start of the first round at lod 0, which is
     # where this run ended; the number said is now where they are grown, and the advice is no less)
     assert "training ended at 0.064 kimg (lod 1)" in err and "they are grown at 0.128 kimg" in err and \
-        "--resume --total-kimg 0.128" in err, err
+        "--resume --total-kimg 0.128`" in err, err
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGHUP"])

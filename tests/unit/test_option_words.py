@@ -428,7 +428,8 @@ def test_the_warning_about_too_few_images_in_a_mixed_batch_names_isolated_as_the
         warnings.simplefilter("always")
         model.score(np.zeros((1, 8, 8, 1), np.uint8))
     api = " ".join(str(w.message) for w in said)
-    assert "use batch mode 'isolated' (Detector(batch_mode='isolated')), or score" in api and "--batch" not in api, api
+    assert "use batch mode 'isolated' (on a fitted Detector: det.set_params(batch_mode='isolated')" in api, api
+    assert "--batch" not in api, api
     assert main(["score", str(run), "--data", str(pile / "0.png"), "--out", str(pile.parent / "s.csv"),
                  "--no-progress"]) == 0
     cli = capsys.readouterr().err

@@ -127,11 +127,6 @@ def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: 
     assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "revFX 5: scoring/pgan_scores.py:score_pgan's warning when fewer images than E's minibatch-stddev group are "
-    "scored (`Detector.from_run(RUN).predict('one.png')`, a fitted Detector's decision_function of 2 images) advises "
-    "`Detector(batch_mode='isolated')`: a new, unfitted Detector (NotFittedError, or a refit), where the fitted one's "
-    "set_params(batch_mode='isolated') (or from_run(RUN, batch_mode='isolated')) scores them alone without training"))
 def test_the_small_batch_warning_of_a_fitted_detector_advises_what_works_on_it(pile_run: Path) -> None:
     import warnings
 

@@ -614,8 +614,9 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     try:
         with _values_of(config):
             data = asked_data_config(a)
-        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
-        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
+        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too. Shown off a
+        # terminal as the training's bar is (progress_bar: redrawn every 30 s), where tqdm's auto (None) hid it
+        split = build_split(data, progress=not getattr(a, "no_progress", False), loaded=loaded)
     except ConfigError as e:
         raise _said_with_config(e, a, config) from None
     except DataError as e:

@@ -84,6 +84,11 @@ THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's t
 
 
 EXAMPLES_TRAIN = """examples:
+  # a folder of your own images (loose files: an unlabelled pile, anomalies and all,
+  # as the README's quick tour starts); a first try on a CPU: a few minutes
+  wildgan train --data my_images/ --out runs/mine
+  wildgan train --data my_images/ --preset tiny --phase-kimg 1.5 --threads 1 \\
+                --out runs/mine-try
   # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
   wildgan train --out runs/mnist
   # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
@@ -436,12 +441,16 @@ def make_option_parser() -> argparse.ArgumentParser:
                    help="leave out unreadable image files instead of stopping (those unreadable since training are "
                         "named in a warning, with the test images that remain)")
 
-    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
-                       epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
+    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset (or of a run's networks)",
+                       epilog="examples:\n  wildgan info --preset paper --resolution 32 --channels 3\n"
+                              "  wildgan info RUN    # a trained run's networks (its results: wildgan report RUN)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
-    i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
-    i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
+    # (a run folder, as every other command takes it first: `wildgan info RUN` was refused as an unknown argument)
+    i.add_argument("run", nargs="?", metavar="RUN", help="a run folder: its own networks, from its config.json")
+    # (defaults applied by cmd_info, so that one given beside RUN is told apart from the default)
+    i.add_argument("--preset", choices=("paper", "fast", "tiny"), help="network width (default paper)")
+    i.add_argument("--resolution", type=int, help="image side, a power of two (default 32)")
+    i.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default 3)")
     i.add_argument("--width", type=int, help="override the preset's channel width, as train --width")
     i.add_argument("--latent-size", type=int, metavar="N_Z", help="latent size N_z, as train --latent-size")
     i.add_argument("--json", action="store_true", help="print one JSON object")

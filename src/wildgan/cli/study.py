@@ -112,7 +112,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     ns.resolution, ns.channels = sized.resolution, sized.channels
     read_log = RunLog()     # (no file: it collects what the read shows, which each cell's log.txt is given)
     with copying_warnings(read_log):
-        loaded = load_split_data(sized, progress=False if a.no_progress else None)
+        loaded = load_split_data(sized, progress=not a.no_progress)
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
@@ -123,7 +123,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         # (the labels told another protocol than the images: read as before, at the size the data gives)
         ns, loaded = unsized, None
         with copying_warnings(read_log):
-            loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+            loaded = load_split_data(data_config_from_args(ns), progress=not a.no_progress)
         base, split = build_run_config(ns, loaded=loaded)
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]

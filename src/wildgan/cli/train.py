@@ -115,7 +115,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     try:
         # (in the try: a terminal gone (EIO) as these lines are shown left log.txt on `trained ... (done)`)
         log(trained_line(res))
-        _warn_if_not_grown(cfg, res, log)
+        _warn_if_not_grown(cfg, res, log, a.out, ctx is not None)
         begun = True
         if res.final is not None and cfg.train.train_scores:
             _score_training_images(a, cfg, split, log)
@@ -450,11 +450,12 @@ def _say_next_after_train(run_dir: Path, split: AnomalySplit) -> None:
                f"(the most anomalous test images, with their heat maps)")
 
 
-def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
+def _warn_if_not_grown(cfg: Any, res: Any, log: Any, out: str | Path, distributed: bool = False) -> None:
     """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
     full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
     as Detector.fit warns. train_run's warning (training.run.not_grown_warning), in the RunConfig's terms, is left
-    out for it."""
+    out for it. The way on is the whole command for the run in `out`, as a stop's advice gives it (resume_advice;
+    under torchrun, its same command with --distributed): '--resume --total-kimg 13' named no command and no run."""
     from ..training.run import lod_short_of_full
 
     lod = lod_short_of_full(cfg, res)
@@ -470,8 +471,16 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         said_paper = (f", and the paper's schedule (the default --total-kimg) trains {g.paper} kimg"
                       if g.paper_grows else "")
         # (a budget stop of a run whose own total already grows them: minutes only, growth_advice)
-        how = (f"--resume and a larger --minutes (its --total-kimg {g.own_total} grows them)" if g.total is None
-               else f"--resume --total-kimg {g.total}{' and a larger --minutes' if g.minutes else ''}")
+        # the whole command, as a stop's advice gives it (a bare '--resume --total-kimg 13' named no command or run);
+        # a budget's new number is the user's to choose: a placeholder, with the one it must exceed
+        total = f" --total-kimg {g.total}" if g.total is not None else ""
+        minutes = " --minutes MINUTES" if g.minutes else ""      # (a budget stop: growth_advice)
+        cmd = (f"`wildgan train --out {shell_word(out)} --resume{total}{minutes}"
+               f"{' --distributed' if distributed else ''}`")
+        if distributed:
+            cmd = f"the same torchrun command with {cmd}"
+        how = (f"{cmd}, MINUTES above its {t.minutes:g}" if minutes else cmd) + \
+            (f" (its --total-kimg {g.own_total} grows them)" if g.total is None else "")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
             f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {g.grown} "

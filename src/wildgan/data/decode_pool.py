@@ -595,11 +595,20 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
             for hw in own:
                 counts[hw] = counts.get(hw, 0) + 1
             ranked = sorted(counts.items(), key=lambda t: -t[1])
-            common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in ranked[:4])
-            # a file of the rarest size named (a stray 1x1 or a whole frame among crops is then found at once)
-            (rh, rw), _ = ranked[-1]
-            rare = f", {rw}x{rh} e.g.: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
-            warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}){rare}; all are "
+            if ranked[0][1] > 1:
+                common = "most common: " + ", ".join(f"{w}x{h} ({n})" for (h, w), n in ranked[:4])
+                # a file of the rarest size named (a stray 1x1 or a whole frame among crops is then found at once)
+                (rh, rw), _ = ranked[-1]
+                which = f"{rw}x{rh} e.g."
+            else:
+                # every size once (photos of their own sizes): 'most common: 179x149 (1), ...' named four arbitrary
+                # ones as common; their range says what the pile is, and the smallest is the likeliest stray
+                hs, ws = [hw[0] for hw in counts], [hw[1] for hw in counts]
+                common = f"each once; widths {min(ws)}-{max(ws)}, heights {min(hs)}-{max(hs)} px"
+                rh, rw = min(counts, key=lambda hw: (hw[0] * hw[1], hw))
+                which = f"the smallest, {rw}x{rh}"
+            rare = f", {which}: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
+            warn_user(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                       f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
                       f"(choose another with {option_words('--resolution', 'resolution=')})")

@@ -283,7 +283,11 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     if batch_mode == "mixed" and any(len(b) < group for b in batches):
         # only when fewer images than a group are scored at all (every other batch is a multiple of the group)
         n = len(x_u8)
-        isolated = option_words("--batch-mode isolated", "batch mode 'isolated' (Detector(batch_mode='isolated'))")
+        # a Python caller usually holds a fitted Detector: Detector(batch_mode=...) would be a new, unfitted one,
+        # while set_params re-derives the fitted one's threshold from its run without retraining
+        isolated = option_words("--batch-mode isolated",
+                                "batch mode 'isolated' (on a fitted Detector: det.set_params(batch_mode='isolated'), "
+                                "no retraining; or Detector.from_run(RUN, batch_mode='isolated'))")
         warn_user(f"{n} image{'s' if n != 1 else ''} scored in batch mode 'mixed': the encoder's minibatch-"
                   f"stddev layer sees a group of {n} instead of {group} different images, which shifts the scores "
                   f"against those of training images (and thresholds made from them). To score images one at a "

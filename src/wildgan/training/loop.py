@@ -1129,7 +1129,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
             restore_signals = install_signals(flag)
             try:
                 probe = _probe_iterations(nets, tc, nc, device, fast, costs, state.nimg, total_nimg,
-                                          stop=lambda: flag.signum is not None)
+                                          stop=lambda: flag.signum is not None, say=log)
             finally:
                 restore_signals()
     except Exception as e:
@@ -1607,11 +1607,14 @@ ETA_PROBE_MAX_SECONDS = 60.0
 # ahead of a run of a few seconds cost up to ETA_PROBE_SECONDS to probe, more than an ETA that short is worth (a tiny
 # CLI train of 0.4 kimg on one thread: 6.3-6.9 s without them against 7.2-9.7 s with, benchmarks/RESULTS.md 2026-12-04)
 ETA_PROBE_SKIP_SECONDS = 10.0
+# a probe allowed this long or more says so before its resolutions ahead (the fast preset's, 2 CPU cores: ~40 s of
+# silence after the start line, which read as a hang)
+ETA_PROBE_SAY_SECONDS = 5.0
 
 
 def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device: torch.device, fast: FastOptions,
-                      costs: EtaCosts, nimg: int, total: int,
-                      stop: Callable[[], bool] | None = None) -> dict[int, float]:
+                      costs: EtaCosts, nimg: int, total: int, stop: Callable[[], bool] | None = None,
+                      say: Callable[[str], None] | None = None) -> dict[int, float]:
     """Seconds per stable iteration (batch tc.minibatch[r]) at each resolution this session trains, from the
     current one up, for the ETA's cost ratios until three resolutions have run: a StepRunner's iterations on deep
     copies of the networks and fresh Adam states, fed a pyramid of zeros, with a generator of its own, so that the
@@ -1621,7 +1624,8 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
     possible length, from the first resolution's untimed iteration (one iteration: a tiny session times no more) or
     else its timed ones, is under ETA_PROBE_SKIP_SECONDS. The timed iterations' fastest: another job's
     burst slows one, never speeds one up. `stop`: asked before each iteration; where it says True (a stop signal
-    came), none either, at once: the run is stopping, and what it has left to train needs no estimate."""
+    came), none either, at once: the run is stopping, and what it has left to train needs no estimate. `say`: told
+    one line, once the first resolution is timed, where the rest may take ETA_PROBE_SAY_SECONDS or more."""
     import copy
 
     first = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1676,6 +1680,11 @@ def _probe_iterations(nets: PGANNetworks, tc: TrainConfig, nc: NetConfig, device
                 # (nothing, not this one alone: one resolution has no ratios for the ETA to price the others by)
                 return {}
             budget = min(ETA_PROBE_MAX_SECONDS, max(ETA_PROBE_SECONDS, ETA_PROBE_SHARE * least))
+            if say is not None and len(todo) > 1 and budget - spent >= ETA_PROBE_SAY_SECONDS:
+                # (the progress bar's ETA is what it is for, so turning the bar off is what skips it)
+                off = option_words("--no-progress", "progress=False (a Detector's verbose=False)")
+                say(f"eta: timing a few iterations at each resolution ahead for the progress bar's ETA (up to "
+                    f"{math.ceil(budget - spent)} s; {off} skips it)")
     return out
 
 

@@ -891,7 +891,8 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
             check_run_dir(recorded, run_dir, resume=True, overwrite=bool(train_kw.get("overwrite", False)),
                           files=train_kw["saved"])
     # built here, as the command builds it, to compare its images with the run's before anything is trained
-    split = build_split(cfg.data, progress=None if train_kw.get("progress", True) else False)
+    # (True, not tqdm's auto None: the decoding bar shows off a terminal as the training's does, progress_bar)
+    split = build_split(cfg.data, progress=bool(train_kw.get("progress", True)))
     # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
     split = in_run_order(config, split, files=files)
     if not train_kw.get("resume", False):
@@ -1458,7 +1459,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     is_main = _on_rank_0(ctx)
     several = ctx is not None and ctx.world > 1
     if split is None:
-        split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
+        # before --overwrite deletes anything: bad data must leave the old run. Its decoding bar as the training's
+        split = build_split(cfg.data, progress=progress)
         _check_fanogan_images(cfg, split)
     if before_start is not None and is_main:
         # every refusal is behind (the start's checks, the lock, the data): said first, the caller's word on what the
