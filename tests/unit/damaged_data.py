@@ -4,11 +4,12 @@ outside 0..9, a batches.meta without label_names), a class-folder tree with an i
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import tarfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -120,3 +121,14 @@ def cifar10_protocol_run(root: Path, meta: dict | None) -> tuple[Path, Path]:
                      "--no-progress"]) == 0
     write_meta(folder, names=False)
     return root / "run", folder
+
+
+@contextlib.contextmanager
+def meta_damaged(folder: Path) -> Iterator[Path]:
+    """folder's batches.meta without label_names for the with-block, CIFAR-10's put back after it (folder: a module
+    fixture's batches, which the other tests read sound)."""
+    write_meta(folder, names=False)
+    try:
+        yield folder
+    finally:
+        write_meta(folder, names=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from damaged_data import TINY_FIT, cifar_train_run, damaged_cifar, write_meta
+from damaged_data import TINY_FIT, cifar_train_run, damaged_cifar, meta_damaged, write_meta
 
 
 def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -105,8 +105,7 @@ def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_h
     folder = cifar_run.parent / "cifar-10-batches-py"
     args = [command, str(run), "--no-controls", "--no-progress", "--threads", "1"] + (
         ["--top-k", "2", "--tsne-points", "10"] if command == "report" else [])
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         err = _refusal(args, capsys)
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert (f"or give it label_names (the batches' class names): `wildgan {command}` needs the batches' labels, "
@@ -115,8 +114,6 @@ def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_h
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert main(args) == 0
-    finally:
-        write_meta(folder, names=True)
 
 
 @pytest.mark.parametrize("damage", ["meta", "labels"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from damaged_data import cifar_train_run, write_meta
+from damaged_data import cifar_train_run, meta_damaged
 
 
 @pytest.mark.parametrize("rule", ["contamination", "mad"])
@@ -60,8 +60,7 @@ def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_
     pile.mkdir()
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(pile / "0.png")
     folder = cifar_run.parent / "cifar-10-batches-py"
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         capsys.readouterr()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -70,8 +69,6 @@ def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_
         err = " ".join(capsys.readouterr().err.split())
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert "remove it to read the batches under CIFAR-10's own class names" in err, err
-    finally:
-        write_meta(folder, names=True)
 
 
 @pytest.mark.parametrize("call", ["evaluate_run", "report", "run_report"])
@@ -90,8 +87,7 @@ def test_the_python_readers_of_a_run_say_they_need_its_damaged_batches_labels(
               "report": lambda: report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False),
               "run_report": lambda: run_report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False)}
     folder = cifar_run.parent / "cifar-10-batches-py"
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
@@ -100,8 +96,6 @@ def test_the_python_readers_of_a_run_say_they_need_its_damaged_batches_labels(
         assert "unlabelled" not in said and "--dataset" not in said, said
         assert (f"or give it label_names (the batches' class names): {call} needs the batches' labels, and has no "
                 f"reading without them") in said, said
-    finally:
-        write_meta(folder, names=True)
 
 
 def test_evaluate_run_of_an_npz_missing_y_test_says_to_add_them(trained_run: Path, tmp_path: Path) -> None:
@@ -131,13 +125,10 @@ def test_evaluate_run_within_run_study_names_the_study(cifar_run: Path, tmp_path
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e, \
                     labels_needed_by("study", "run_study"):
                 evaluate_run(run, device="cpu", controls=False)
         assert "run_study needs the batches' labels" in str(e.value) and "evaluate_run" not in str(e.value), e.value
-    finally:
-        write_meta(folder, names=True)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from damaged_data import cifar_train_run, tree_with_loose_image, write_meta
+from damaged_data import cifar_train_run, meta_damaged, tree_with_loose_image
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,7 @@ def test_python_training_scores_refuse_damaged_batches_without_dataset_unlabelle
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
@@ -54,8 +53,6 @@ def test_python_training_scores_refuse_damaged_batches_without_dataset_unlabelle
         assert "unlabelled" not in said and "--dataset" not in said, said
         assert (f"or give it label_names (the batches' class names): {call} needs the batches' labels, and has no "
                 f"reading without them") in said, said
-    finally:
-        write_meta(folder, names=True)
 
 
 def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
@@ -67,8 +64,7 @@ def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    write_meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         capsys.readouterr()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -77,8 +73,6 @@ def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
         err = " ".join(capsys.readouterr().err.split())
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert "`wildgan export` needs the batches' labels, and has no reading without them" in err, err
-    finally:
-        write_meta(folder, names=True)
 
 
 @pytest.mark.parametrize("call", ["export_onnx", "Detector.from_run", "run_training_scores", "wildgan export"])
