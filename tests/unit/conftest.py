@@ -151,3 +151,22 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
     return run
+
+
+@pytest.fixture(scope="module")
+def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Detector.fit run: a run without a protocol of its own, which scores a data-set file whole (the tests of
+    the advice on damaged labels; damaged_data.fit_run)."""
+    from damaged_data import fit_run
+
+    return fit_run(tmp_path_factory.mktemp("fit") / "run")
+
+
+@pytest.fixture(scope="module")
+def tree_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny `wildgan train` run on a class-folder tree with a loose image (normal: a), no training scores cached;
+    its tree is tree_run.parent / "tree" (damaged_data.tree_with_loose_image)."""
+    from damaged_data import train_run, tree_with_loose_image
+
+    where = tmp_path_factory.mktemp("tree-run")
+    return train_run(tree_with_loose_image(where), "a", where / "run")

@@ -3,53 +3,12 @@ the success line's suggestion of --normal where --normal would be refused."""
 
 from __future__ import annotations
 
-import pickle
-import tarfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def _tiny_fit_kwargs(run_dir: Path) -> dict:
-    return dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
-                run_dir=str(run_dir))
-
-
-@pytest.fixture(scope="module")
-def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Detector.fit run: a run without a protocol of its own, which scores a data-set file whole."""
-    from wildgan import Detector
-
-    run = tmp_path_factory.mktemp("fit") / "run"
-    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Detector(**_tiny_fit_kwargs(run)).fit(x)
-    return run
-
-
-def _damaged_cifar(where: Path, damage: str, given: str) -> Path:
-    """A tiny cifar-10-batches-py folder (or a .tar.gz of it) whose test_batch's labels are outside 0..9, or whose
-    batches.meta has no label_names."""
-    from wildgan.data.dataset_files import CIFAR10_CLASSES, CIFAR_BATCH_FILES
-
-    folder = where / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        labels = [12] * 4 if damage == "labels" and name == "test_batch" else [int(v) for v in rng.integers(0, 10, 4)]
-        d = {b"labels": labels, b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    meta = {b"num_vis": 3072} if damage == "meta" else {b"label_names": [c.encode() for c in CIFAR10_CLASSES]}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
-    if given == "folder":
-        return folder
-    archive = where / "c.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        tf.add(folder, arcname="cifar-10-batches-py")
-    return archive
+from damaged_data import damaged_cifar
 
 
 def _follow_the_advice(err: str, run: Path, data: Path, out: Path, normal: list[str],
@@ -88,7 +47,7 @@ def test_score_s_advice_for_cifar_batches_with_damaged_labels_works(
     from wildgan.cli import main
 
     run = trained_run if runs == "trained" else fit_run
-    data = _damaged_cifar(tmp_path / "data", damage, given)
+    data = damaged_cifar(tmp_path / "data", damage, given)
     out = tmp_path / "scores.csv"
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(data), *normal, "--out", str(out), "--no-progress"]) == 2
@@ -107,7 +66,7 @@ def test_score_s_pile_reading_of_cifar_batches_names_no_dataset_option(fit_run: 
     # reads them without labels already)
     from wildgan.cli import main
 
-    data = _damaged_cifar(tmp_path / "data", "meta", "folder")
+    data = damaged_cifar(tmp_path / "data", "meta", "folder")
     capsys.readouterr()
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
@@ -129,7 +88,7 @@ def test_score_s_success_line_suggests_normal_only_where_it_works(fit_run: Path,
 
     x = np.random.default_rng(1).integers(0, 255, (20, 8, 8), dtype=np.uint8)
     if labels == "cifar":
-        data = _damaged_cifar(tmp_path / "data", "labels", "folder")
+        data = damaged_cifar(tmp_path / "data", "labels", "folder")
     else:
         data = tmp_path / "d.npz"
         y = {"sound": np.arange(20) % 2, "2-D": np.zeros((20, 2), np.int64), "one short": np.arange(19) % 2}[labels]

@@ -3,7 +3,6 @@ report`), which have no --dataset unlabelled; and the pile warning's words where
 
 from __future__ import annotations
 
-import pickle
 import shutil
 import tarfile
 import warnings
@@ -11,47 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-
-def _tiny_fit_kwargs(run_dir: Path) -> dict:
-    return dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
-                run_dir=str(run_dir))
-
-
-@pytest.fixture(scope="module")
-def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Detector.fit run: a run without a protocol of its own (as test_fixJE's)."""
-    from wildgan import Detector
-
-    run = tmp_path_factory.mktemp("fit") / "run"
-    x = np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Detector(**_tiny_fit_kwargs(run)).fit(x)
-    return run
-
-
-def _damaged_cifar(where: Path, damage: str, given: str) -> Path:
-    """A tiny cifar-10-batches-py folder (or a .tar.gz of it) whose test_batch's labels are outside 0..9, or whose
-    batches.meta has no label_names (as test_fixJE's)."""
-    from wildgan.data.dataset_files import CIFAR10_CLASSES, CIFAR_BATCH_FILES
-
-    folder = where / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        labels = [12] * 4 if damage == "labels" and name == "test_batch" else [int(v) for v in rng.integers(0, 10, 4)]
-        d = {b"labels": labels, b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    meta = {b"num_vis": 3072} if damage == "meta" else {b"label_names": [c.encode() for c in CIFAR10_CLASSES]}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
-    if given == "folder":
-        return folder
-    archive = where / "c.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        tf.add(folder, arcname="cifar-10-batches-py")
-    return archive
+from damaged_data import TINY_FIT, cifar_train_run, damaged_cifar, meta_damaged, write_meta
 
 
 def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -74,35 +33,11 @@ def _refusal(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().err.split())
 
 
-def _meta(folder: Path, names: bool) -> None:
-    """batches.meta with CIFAR-10's label_names, or a damaged one without them."""
-    from wildgan.data.dataset_files import CIFAR10_CLASSES
-
-    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES]} if names else {b"num_vis": 3072}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
-
-
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run on CIFAR-10 batches (normal: airplane), whose batches.meta the tests damage."""
-    from wildgan.cli import main
-    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
-
-    where = tmp_path_factory.mktemp("cifar")
-    folder = where / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        labels = [int(v) for v in rng.integers(0, 2, 8)] if name == "test_batch" else [0] * 8
-        d = {b"labels": labels, b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    _meta(folder, names=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(folder), "--normal", "airplane", "--preset", "tiny", "--resolution", "8",
-                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--out", str(where / "run")]) == 0
-    return where / "run"
+    """damaged_data.cifar_train_run: CIFAR-10 batches (normal: airplane), their batches.meta for the tests to damage
+    (and put back)."""
+    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 @pytest.mark.parametrize("given", ["folder", "archive"])
@@ -117,7 +52,7 @@ def test_evaluate_s_advice_for_a_damaged_batches_meta_names_ways_it_has(
 
     assert "--dataset" not in _help("evaluate", capsys)
     run = trained_run if runs == "trained" else fit_run
-    data = _damaged_cifar(tmp_path / "data", "meta", given)
+    data = damaged_cifar(tmp_path / "data", "meta", given)
     err = _refusal(["evaluate", str(run), "--data", str(data), "--no-controls", "--no-progress", "--threads", "1"],
                    capsys)
     assert "not a CIFAR-10 batches.meta" in err, err
@@ -131,7 +66,7 @@ def test_evaluate_s_advice_for_a_damaged_batches_meta_names_ways_it_has(
             if mend == "remove":
                 (data / "batches.meta").unlink()
             else:
-                _meta(data, names=True)
+                write_meta(data, names=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 assert main(["evaluate", str(run), "--data", str(data), "--normal", "airplane", "--whole",
@@ -170,8 +105,7 @@ def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_h
     folder = cifar_run.parent / "cifar-10-batches-py"
     args = [command, str(run), "--no-controls", "--no-progress", "--threads", "1"] + (
         ["--top-k", "2", "--tsne-points", "10"] if command == "report" else [])
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         err = _refusal(args, capsys)
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert (f"or give it label_names (the batches' class names): `wildgan {command}` needs the batches' labels, "
@@ -180,8 +114,6 @@ def test_a_run_s_own_batches_with_a_damaged_batches_meta_name_ways_the_command_h
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert main(args) == 0
-    finally:
-        _meta(folder, names=True)
 
 
 @pytest.mark.parametrize("damage", ["meta", "labels"])
@@ -191,7 +123,7 @@ def test_the_pile_warning_names_training_in_fit_and_scoring_in_scoring(tmp_path:
     from wildgan import Detector
     from wildgan.data.dataset_files import LabelsUnreadWarning
 
-    data = _damaged_cifar(tmp_path / "data", damage, "folder")
+    data = damaged_cifar(tmp_path / "data", damage, "folder")
 
     def said(call: object) -> list[str]:
         with warnings.catch_warnings(record=True) as got:
@@ -199,7 +131,7 @@ def test_the_pile_warning_names_training_in_fit_and_scoring_in_scoring(tmp_path:
             call()      # type: ignore[operator]
         return [" ".join(str(w.message).split()) for w in got if issubclass(w.category, LabelsUnreadWarning)]
 
-    model = Detector(**_tiny_fit_kwargs(tmp_path / "run"))
+    model = Detector(**TINY_FIT, run_dir=str(tmp_path / "run"))
     fitting = said(lambda: model.fit(str(data)))
     assert len(fitting) == 1 and fitting[0].endswith("its images are read without labels, which training does not "
                                                      "use"), fitting

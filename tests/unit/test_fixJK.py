@@ -4,25 +4,17 @@ it also is where labels are not used."""
 
 from __future__ import annotations
 
-import pickle
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from damaged_data import cifar10_protocol_run, write_batches
 
 
 def _meta_without_label_names(folder: Path) -> Path:
     """A tiny complete cifar-10-batches-py folder whose batches.meta has no label_names."""
-    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
-
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        d = {b"labels": [0, 1], b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
-    return folder
+    return write_batches(folder, 2, lambda name, rng: [0, 1], seed=0, meta={b"num_vis": 3072})
 
 
 def test_the_advice_on_damaged_labels_is_each_threads_own(tmp_path: Path) -> None:
@@ -65,25 +57,8 @@ def test_the_advice_on_damaged_labels_is_each_threads_own(tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(run, its data): a tiny `wildgan train` run of fake CIFAR-10 batches (cifar10 protocol), whose batches.meta
-    was damaged since (no label_names)."""
-    import warnings
-
-    from wildgan.cli import main
-
-    root = tmp_path_factory.mktemp("cifar-run")
-    folder = _meta_without_label_names(root / "data" / "cifar-10-batches-py")
-    rng = np.random.default_rng(1)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        d = {b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(40)]}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    (folder / "batches.meta").unlink()           # (CIFAR-10's own names while it trains)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(folder), "--out", str(root / "run"), "--preset", "tiny", "--total-kimg",
-                     "0.032", "--phase-kimg", "0.1", "--resolution", "8", "--device", "cpu", "--threads", "1",
-                     "--no-progress"]) == 0
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
-    return root / "run", folder
+    was damaged since (no label_names); trained without a batches.meta, under CIFAR-10's own names."""
+    return cifar10_protocol_run(tmp_path_factory.mktemp("cifar-run"), meta=None)
 
 
 def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
@@ -113,21 +88,6 @@ def _npz_without_y_test(path: Path) -> Path:
     np.savez(path, x_train=rng.integers(1, 255, (20, 8, 8), dtype=np.uint8), y_train=np.repeat([0, 1], 10),
              x_test=rng.integers(1, 255, (6, 8, 8), dtype=np.uint8))
     return path
-
-
-@pytest.fixture(scope="module")
-def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Detector.fit run (no protocol of its own)."""
-    import warnings
-
-    from wildgan import Detector
-
-    run = tmp_path_factory.mktemp("fit") / "run"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
-                 run_dir=str(run)).fit(np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8))
-    return run
 
 
 def test_an_npz_missing_y_test_is_scored_as_the_pile_it_also_is(fit_run: Path, tmp_path: Path,

@@ -4,40 +4,13 @@ run_report called from Python."""
 
 from __future__ import annotations
 
-import pickle
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def _tree_with_loose_image(where: Path) -> Path:
-    """A class-folder tree (a/, b/, 24 images each) with one image beside the class folders."""
-    from PIL import Image
-
-    tree = where / "tree"
-    rng = np.random.default_rng(5)
-    for name in [f"{c}/{i}.png" for c in "ab" for i in range(24)] + ["loose.png"]:
-        (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tree / name)
-    return tree
-
-
-@pytest.fixture(scope="module")
-def tree_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run on a class-folder tree with a loose image (normal: a), no training scores cached."""
-    from wildgan.cli import main
-
-    where = tmp_path_factory.mktemp("tree-run")
-    tree = _tree_with_loose_image(where)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(tree), "--normal", "a", "--preset", "tiny", "--resolution", "8",
-                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--out", str(where / "run")]) == 0
-    return where / "run"
+from damaged_data import cifar_train_run, meta_damaged
 
 
 @pytest.mark.parametrize("rule", ["contamination", "mad"])
@@ -66,36 +39,11 @@ def test_score_threshold_of_other_data_names_scores_way_for_the_runs_loose_image
     capsys.readouterr()
 
 
-def _meta(folder: Path, names: bool) -> None:
-    """batches.meta with CIFAR-10's label_names, or a damaged one without them (as test_fixJF's)."""
-    from wildgan.data.dataset_files import CIFAR10_CLASSES
-
-    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES]} if names else {b"num_vis": 3072}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
-
-
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run on CIFAR-10 batches (normal: airplane), no training scores cached; the tests damage
-    its batches.meta (and put it back)."""
-    from wildgan.cli import main
-    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
-
-    where = tmp_path_factory.mktemp("cifar")
-    folder = where / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        labels = [int(v) for v in rng.integers(0, 2, 8)] if name == "test_batch" else [0] * 8
-        d = {b"labels": labels, b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    _meta(folder, names=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(folder), "--normal", "airplane", "--preset", "tiny", "--resolution", "8",
-                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--out", str(where / "run")]) == 0
-    return where / "run"
+    """damaged_data.cifar_train_run: CIFAR-10 batches (normal: airplane), their batches.meta for the tests to damage
+    (and put back)."""
+    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_dataset_unlabelled(
@@ -112,8 +60,7 @@ def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_
     pile.mkdir()
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(pile / "0.png")
     folder = cifar_run.parent / "cifar-10-batches-py"
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         capsys.readouterr()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -122,8 +69,6 @@ def test_score_threshold_of_other_data_refuses_the_runs_damaged_batches_without_
         err = " ".join(capsys.readouterr().err.split())
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert "remove it to read the batches under CIFAR-10's own class names" in err, err
-    finally:
-        _meta(folder, names=True)
 
 
 @pytest.mark.parametrize("call", ["evaluate_run", "report", "run_report"])
@@ -142,8 +87,7 @@ def test_the_python_readers_of_a_run_say_they_need_its_damaged_batches_labels(
               "report": lambda: report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False),
               "run_report": lambda: run_report(run, top_k_images=2, tsne_points=10, device="cpu", controls=False)}
     folder = cifar_run.parent / "cifar-10-batches-py"
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
@@ -152,8 +96,6 @@ def test_the_python_readers_of_a_run_say_they_need_its_damaged_batches_labels(
         assert "unlabelled" not in said and "--dataset" not in said, said
         assert (f"or give it label_names (the batches' class names): {call} needs the batches' labels, and has no "
                 f"reading without them") in said, said
-    finally:
-        _meta(folder, names=True)
 
 
 def test_evaluate_run_of_an_npz_missing_y_test_says_to_add_them(trained_run: Path, tmp_path: Path) -> None:
@@ -183,13 +125,10 @@ def test_evaluate_run_within_run_study_names_the_study(cifar_run: Path, tmp_path
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e, \
                     labels_needed_by("study", "run_study"):
                 evaluate_run(run, device="cpu", controls=False)
         assert "run_study needs the batches' labels" in str(e.value) and "evaluate_run" not in str(e.value), e.value
-    finally:
-        _meta(folder, names=True)

@@ -5,7 +5,6 @@ for by `wildgan evaluate RUN --data TREE` / evaluate_run of a pile-trained run."
 
 from __future__ import annotations
 
-import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -13,65 +12,14 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-
-
-def _tree_with_loose_image(where: Path) -> Path:
-    """A class-folder tree (a/, b/, 24 images each) with one image beside the class folders."""
-    from PIL import Image
-
-    tree = where / "tree"
-    rng = np.random.default_rng(5)
-    for name in [f"{c}/{i}.png" for c in "ab" for i in range(24)] + ["loose.png"]:
-        (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tree / name)
-    return tree
-
-
-@pytest.fixture(scope="module")
-def tree_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run on a class-folder tree with a loose image (normal: a), no training scores cached."""
-    from wildgan.cli import main
-
-    where = tmp_path_factory.mktemp("tree-run")
-    tree = _tree_with_loose_image(where)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(tree), "--normal", "a", "--preset", "tiny", "--resolution", "8",
-                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--out", str(where / "run")]) == 0
-    return where / "run"
-
-
-def _meta(folder: Path, names: bool) -> None:
-    """batches.meta with CIFAR-10's label_names, or a damaged one without them (as test_fixJL's)."""
-    from wildgan.data.dataset_files import CIFAR10_CLASSES
-
-    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES]} if names else {b"num_vis": 3072}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+from damaged_data import cifar_train_run, meta_damaged, tree_with_loose_image
 
 
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run on CIFAR-10 batches (normal: airplane), no training scores cached; the tests damage
-    its batches.meta (and put it back)."""
-    from wildgan.cli import main
-    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
-
-    where = tmp_path_factory.mktemp("cifar")
-    folder = where / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name in CIFAR_BATCH_FILES:
-        labels = [int(v) for v in rng.integers(0, 2, 8)] if name == "test_batch" else [0] * 8
-        d = {b"labels": labels, b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    _meta(folder, names=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(folder), "--normal", "airplane", "--preset", "tiny", "--resolution", "8",
-                     "--total-kimg", "0.05", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--out", str(where / "run")]) == 0
-    return where / "run"
+    """damaged_data.cifar_train_run: CIFAR-10 batches (normal: airplane), their batches.meta for the tests to damage
+    (and put back)."""
+    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 def _python_readers(run: Path, out: Path) -> dict[str, Callable[[], Any]]:
@@ -96,8 +44,7 @@ def test_python_training_scores_refuse_damaged_batches_without_dataset_unlabelle
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(DataError, match="not a CIFAR-10 batches.meta") as e:
@@ -106,8 +53,6 @@ def test_python_training_scores_refuse_damaged_batches_without_dataset_unlabelle
         assert "unlabelled" not in said and "--dataset" not in said, said
         assert (f"or give it label_names (the batches' class names): {call} needs the batches' labels, and has no "
                 f"reading without them") in said, said
-    finally:
-        _meta(folder, names=True)
 
 
 def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
@@ -119,8 +64,7 @@ def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
     run = tmp_path / "run"
     shutil.copytree(cifar_run, run)
     folder = cifar_run.parent / "cifar-10-batches-py"
-    _meta(folder, names=False)
-    try:
+    with meta_damaged(folder):
         capsys.readouterr()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -129,8 +73,6 @@ def test_export_threshold_refuses_damaged_batches_without_dataset_unlabelled(
         err = " ".join(capsys.readouterr().err.split())
         assert "not a CIFAR-10 batches.meta" in err and "--dataset" not in err, err
         assert "`wildgan export` needs the batches' labels, and has no reading without them" in err, err
-    finally:
-        _meta(folder, names=True)
 
 
 @pytest.mark.parametrize("call", ["export_onnx", "Detector.from_run", "run_training_scores", "wildgan export"])
@@ -186,7 +128,7 @@ def test_evaluate_of_a_pile_run_on_a_tree_asks_for_normal_classes_without_traini
     from wildgan.errors import ConfigError
     from wildgan.evaluation.run import evaluate_run
 
-    tree = _tree_with_loose_image(tmp_path)
+    tree = tree_with_loose_image(tmp_path)
     (tree / "loose.png").unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from damaged_data import cifar10_protocol_run, write_batches
 
 from wildgan import Detector
 from wildgan.errors import WildganWarning
@@ -30,12 +31,7 @@ def _fit_quietly(det: Detector, X, **kw) -> Detector:
 
 def _cifar_batches(folder: Path, meta: dict) -> None:
     """A complete fake cifar-10-batches-py folder of 2 32x32x3 images per batch, with `meta` as its batches.meta."""
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, (2, 3072), dtype=np.uint8)
-        (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": [0, 1]}, protocol=3))
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    write_batches(folder, 2, lambda name, rng: [0, 1], seed=1, meta=meta)
 
 
 def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
@@ -152,23 +148,8 @@ CIFAR_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"f
 def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny `wildgan train` run of (fake) CIFAR-10 batches under the cifar10 protocol, whose batches.meta was
     damaged since (it has no label_names now): RUN/data/cifar-10-batches-py."""
-    from wildgan.cli import main
-
-    root = tmp_path_factory.mktemp("cifar-run")
-    folder = root / "data" / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        d = {b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(40)]}
-        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": CIFAR_NAMES}, protocol=3))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["train", "--data", str(folder), "--out", str(root / "run"), "--preset", "tiny", "--total-kimg",
-                     "0.032", "--phase-kimg", "0.1", "--resolution", "8", "--device", "cpu", "--threads", "1",
-                     "--no-progress"]) == 0
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"num_vis": 3072}, protocol=3))
-    return root / "run"
+    run, _ = cifar10_protocol_run(tmp_path_factory.mktemp("cifar-run"), meta={b"label_names": CIFAR_NAMES})
+    return run
 
 
 # revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) told `wildgan score RUN` and `wildgan

@@ -11,6 +11,15 @@ from typing import Any, Callable
 from ..errors import Terminated, stop_asked, stop_words
 
 
+def _close_quietly(fd: int) -> None:
+    """Closes fd, where an OSError is ignored: the watches close their own ends of pipes on their way out, when the
+    fd may be closed already (a fork's child, the other side's cleanup) and nothing is left to tell of it."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, bool]]:
     """Make SIGTERM end the command like Ctrl-C does (one line, exit 143; a SIGHUP passed here by on_sighup, 129)
     instead of dying without a word; returns
@@ -265,20 +274,14 @@ class StuckOutputs:
         except OSError:         # (the read end closed under it: nothing more to watch)
             return
         finally:
-            try:
-                os.close(read)
-            except OSError:
-                pass
+            _close_quietly(read)
 
     def forked(self) -> None:
         # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
         if self.told is not None:
             self.told_put_back()
         if self.caught_fd is not None:
-            try:
-                os.close(self.caught_fd)
-            except OSError:
-                pass
+            _close_quietly(self.caught_fd)
             self.caught_fd = None
 
     def told_put_back(self) -> None:
@@ -520,10 +523,7 @@ class TeardownExit:
         except OSError:         # (the read end closed under it: nothing more to watch)
             return
         finally:
-            try:
-                os.close(read)
-            except OSError:
-                pass
+            _close_quietly(read)
 
     def forked(self) -> None:
         # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
