@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from pipe_reading import read_until
 
 from wildgan.cli import main
 from wildgan.errors import ConfigError, WildganWarning, stop_words
@@ -3318,24 +3319,6 @@ def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path
             proc.wait()
 
 
-def _read_until(fd: int, wanted: bytes, seconds: float) -> bytes:
-    """What the pipe `fd` holds up to and with `wanted`, read within `seconds` (else what came, for the failure)."""
-    import threading
-
-    got = bytearray()
-
-    def read() -> None:
-        while wanted not in got:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                return
-            got.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(seconds)
-    assert wanted in got, f"no {wanted!r} within {seconds} s: {bytes(got)[-2000:]!r}"
-    return bytes(got)
 
 
 @pytest.mark.slow       # (a tiny training's start: 5 to 15 s on 2 busy CPU cores)
@@ -3363,7 +3346,7 @@ def test_one_sigterm_ends_a_training_whose_output_is_a_full_pipe_with_its_run_fo
                              "--out", str(out)], stdout=command_end, stderr=command_end, env=env)
     os.close(command_end)
     try:
-        _read_until(read_end, b"train:", 120)       # the loop's bar drawn
+        read_until(read_end, b"train:", 120)       # the loop's bar drawn
         # its first stats.jsonl row: the loop trains, a SIGTERM now its StopFlag's (one before it, Terminated, stops
         # the run before any checkpoint)
         stats, t0 = out / "stats.jsonl", time.monotonic()

@@ -8,11 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from pipe_reading import read_until
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not os.path.isdir("/proc/self"),
                                 reason="no POSIX signals, pipes that fill or /proc on this platform")
@@ -83,20 +83,6 @@ def slow_write(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(where / "slowwrite.so")
 
 
-def _wait_for(fd: int, wanted: bytes, seconds: float) -> None:
-    got = bytearray()
-
-    def read() -> None:
-        while wanted not in got:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                return
-            got.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(seconds)
-    assert wanted in got, f"no {wanted!r} within {seconds} s: {bytes(got)!r}"
 
 
 def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
@@ -116,7 +102,7 @@ def _stopped_on_a_full_pipe(command: str, joined: bool, code: int, env: dict[str
                             env=env, pass_fds=(ready_w,))
     os.close(ready_w)
     try:
-        _wait_for(ready_r, b"running\n", 60)
+        read_until(ready_r, b"running\n", 60)
         time.sleep(after_ready)
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 15), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
@@ -221,7 +207,7 @@ def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last
                             env=_env(), pass_fds=(ready_w,))
     os.close(ready_w)
     try:
-        _wait_for(ready_r, b"running\n", 60)
+        read_until(ready_r, b"running\n", 60)
         _blocked_in_a_write(proc.pid)
         proc.send_signal(signal.SIGTERM)
         if pause is None:
