@@ -67,3 +67,44 @@ def test_training_scores_read_again_name_the_users_call_on_damaged_labels(
     said = " ".join(str(e.value).split())
     assert "run_training_scores" not in said and "unlabelled" not in said, said
     assert f"{call} needs the batches' labels, and has no reading without them" in said, said
+
+
+def _misused(cfg: Any, run: Path) -> dict[str, tuple[Any, Any]]:
+    """check_run_dir's (cfg, files) as a caller might get them wrong: the data section passed for the RunConfig, a
+    RunConfig whose data is a dict (dataclasses.asdict) or a path, a config file's path passed for the ReplayFiles."""
+    import dataclasses
+
+    return {"DataConfig for cfg": (cfg.data, None),
+            "dict data": (dataclasses.replace(cfg, data=dataclasses.asdict(cfg.data)), None),
+            "path data": (dataclasses.replace(cfg, data=cfg.data.data), None),
+            "path for files": (cfg, run / "config.yaml")}
+
+
+@pytest.mark.parametrize("how", ["DataConfig for cfg", "dict data", "path data", "path for files"])
+def test_check_run_dir_refuses_wrong_types_at_entry(cifar_run: Path, how: str) -> None:
+    """check_run_dir (a resume reads the saved run and, where a Detector.fit of an earlier wildgan recorded 'auto',
+    takes as_fit_read's reading of it over when cfg's DataConfig reads the data so) took any object: a wrong one
+    failed as an AttributeError ("'str' object has no attribute 'data'", "... 'run_json'") inside, naming neither the
+    argument nor what it must be. A TypeError at entry names both; the run is left as it was."""
+    from wildgan.config import read_run_config
+    from wildgan.training.run import check_run_dir
+
+    before = sorted(p.name for p in cifar_run.iterdir())
+    cfg, files = _misused(read_run_config(cifar_run), cifar_run)[how]
+    with pytest.raises(TypeError, match=r"^check_run_dir: ") as e:
+        check_run_dir(cfg, cifar_run, resume=True, files=files)
+    said = str(e.value)
+    want = "files must be a wildgan.data.replay.ReplayFiles" if how == "path for files" else \
+        "cfg must be a wildgan.config.RunConfig whose data is a wildgan.config.DataConfig"
+    assert want in said, said
+    assert sorted(p.name for p in cifar_run.iterdir()) == before
+
+
+def test_check_run_dir_takes_a_sound_resume(cifar_run: Path) -> None:
+    """The check at entry lets the run's own config through (a resume with nothing changed is not refused)."""
+    from wildgan.config import read_run_config
+    from wildgan.training.run import check_run_dir, saved_run_files
+
+    cfg = read_run_config(cifar_run)
+    check_run_dir(cfg, cifar_run, resume=True)
+    check_run_dir(cfg, cifar_run, resume=True, files=saved_run_files(cifar_run))
