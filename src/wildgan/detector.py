@@ -764,7 +764,7 @@ class Detector:
         if hasattr(self, "model_") and any(k in SCORING_PARAMS for k in params):
             try:
                 self._validate()
-                self._sync_scoring()
+                self._sync_scoring("set_params")
             except BaseException:
                 self._restore(before, derived)         # refused: the Detector stays as it was
                 raise
@@ -1522,7 +1522,7 @@ class Detector:
                                   f"set_threshold({owner!r}, {name}={value!r})")
         saved, derived = self.get_params(), self._derived_state()
         try:
-            self._sync_scoring(threshold=False)       # the scores of the current score / lam / batch_mode
+            self._sync_scoring("set_threshold", threshold=False)   # the scores of the current score / lam / batch_mode
             for k, v in (("threshold", rule), ("contamination", contamination), ("mad_k", mad_k)):
                 if v is not None:
                     setattr(self, k, v)
@@ -1541,9 +1541,10 @@ class Detector:
         # batch_mode only changes a wildgan run's scores (E's minibatch stddev); search and f-AnoGAN score per image
         return (self.score_, float(self.lam), self.batch_mode if self.model_.cfg.method == "wildgan" else "mixed")
 
-    def _training_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
+    def _training_scores(self, batch_mode: str, call: str) -> tuple[dict[str, np.ndarray] | None, str]:
         """(every score of the training images under batch_mode, a at self.lam; or None and why they are not at
-        hand): kept by fit / from_run, else from the run directory (see _run_dir_scores)."""
+        hand): kept by fit / from_run, else from the run directory (see _run_dir_scores; call: the method the user
+        called, as it names it)."""
         kept = getattr(self, "_train_scores", None) or {}
         scores, lam, why = kept.get(batch_mode), kept.get("lam"), ""
         if scores is None:
@@ -1551,41 +1552,48 @@ class Detector:
             if self.run_dir_ is None or not (Path(self.run_dir_) / "config.json").is_file():
                 return None, ("this Detector does not keep them (a saved Detector keeps only its own score's), and "
                               "its run directory is gone")
-            (scores, why), lam = self._run_dir_scores(batch_mode), self.model_.cfg.score.lam
+            (scores, why), lam = self._run_dir_scores(batch_mode, call), self.model_.cfg.score.lam
         if scores is None:
             return None, why
         return _with_lam(scores, lam, self.lam), ""
 
-    def _run_dir_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
+    def _run_dir_scores(self, batch_mode: str, call: str) -> tuple[dict[str, np.ndarray] | None, str]:
         """(the run directory's training scores of these networks, or None and why). Only the run's own current
         networks, read from the run's own file, fill the run's cache (scoring.train_scores.is_run_final): `wildgan
         score --threshold` reads it. A loaded Detector with the same networks (same checksum) reads that cache; any
         other (a chosen checkpoint, a Detector saved inside the run folder) computes them from the run's training
-        data when it can, and writes nothing."""
+        data when it can, and writes nothing. call: the Detector method the user called (set_params, predict ...),
+        which a refusal of the data's labels names."""
         from . import checkpoint as ckpt
+        from .data.dataset_files import labels_needed_by
         from .scoring.run import final_checkpoint
         from .scoring.train_scores import is_run_final, read_train_scores, run_training_scores
 
         m, run_dir = self.model_, Path(self.run_dir_)
+        # (the run's own data read again for its training scores: a refusal of damaged labels names mending them,
+        # as from_run's does, and the method the user called, not run_training_scores, which they did not call; a
+        # caller's own setting stands, e.g. a CLI command's)
         try:
-            # (skip_bad named as this API gives it, outright: not errors.skip_bad_option, the CLI's --skip-bad in a
-            # script that calls the Detector from inside cli.main)
-            skip = {"skip_bad": bool(self.skip_bad), "skip_option": API_SKIP_BAD}
-            if is_run_final(run_dir, m):
-                return run_training_scores(run_dir, m, batch_mode=batch_mode, **skip), ""
-            own = final_checkpoint(run_dir)
-            if ckpt.read_meta(own).get("sha256") == m.meta.get("sha256"):
-                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode, **skip)
-                if got is not None:
-                    return got, ""
-            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False, **skip), ""
+            with labels_needed_by("score", f"Detector.{call}", unless_said=True):
+                # (skip_bad named as this API gives it, outright: not errors.skip_bad_option, the CLI's --skip-bad in
+                # a script that calls the Detector from inside cli.main)
+                skip = {"skip_bad": bool(self.skip_bad), "skip_option": API_SKIP_BAD}
+                if is_run_final(run_dir, m):
+                    return run_training_scores(run_dir, m, batch_mode=batch_mode, **skip), ""
+                own = final_checkpoint(run_dir)
+                if ckpt.read_meta(own).get("sha256") == m.meta.get("sha256"):
+                    got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode, **skip)
+                    if got is not None:
+                        return got, ""
+                return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False, **skip), ""
         except WildganError as e:
             return None, str(e)
 
-    def _sync_scoring(self, threshold: bool = True) -> None:
+    def _sync_scoring(self, call: str, threshold: bool = True) -> None:
         """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the fitted rule) for the current
         score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
-        do when the training scores for them are not at hand."""
+        do when the training scores for them are not at hand. call: the method the user called (set_params,
+        predict ...), named by a refusal met reading the run's training data again."""
         want, have = self._scoring_now(), getattr(self, "_scoring", None)
         if have is None:
             # pickled before the scoring settings were recorded: the threshold rule names the score it was fitted on
@@ -1594,7 +1602,7 @@ class Detector:
         if tuple(have) == want:
             return
         changed = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in zip(SCORING_PARAMS, have, want) if a != b)
-        scores, why = self._training_scores(want[2])
+        scores, why = self._training_scores(want[2], call)
         if scores is None or want[0] not in scores:
             raise ConfigError(f"{changed}: this Detector's threshold was fitted on the training images' "
                               f"{have[0]!r} scores, and their {want[0]!r} scores ({want[2]} protocol) are not at "
@@ -1760,7 +1768,7 @@ class Detector:
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""
         _check_fitted(self)
-        self._sync_scoring()          # a score / lam / batch_mode assigned directly (not through set_params)
+        self._sync_scoring("predict")  # a score / lam / batch_mode assigned directly (not through set_params)
         return self.threshold_rule_.apply(self.decision_function(X))
 
     def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
@@ -1768,7 +1776,7 @@ class Detector:
         scores: 'linear' = min-max of decision_scores_ clipped to [0, 1]; 'unify' = erf of the z-score. Not
         calibrated probabilities, only a monotone map of the score to [0, 1]."""
         _check_fitted(self)
-        self._sync_scoring()
+        self._sync_scoring("predict_proba")
         return rank_proba(self.decision_scores_, self.decision_function(X), method)
 
     def heatmaps(self, X: Any) -> "HeatMaps":
@@ -1908,7 +1916,7 @@ class Detector:
             # an existing directory below: that one is taken as given)
             raise ConfigError("save(''): no file name to save to: give PATH, e.g. det.save('model') writes "
                               "model.json + model.safetensors (or an existing folder, e.g. det.save('.'))")
-        self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
+        self._sync_scoring("save")    # the saved parameters, scores and threshold must describe one another
         if isinstance(path, str) and path.endswith(("/", os.sep)) and not Path(path).exists():
             # 'models/' names a folder, as cp and mkdir read it, though no folder is there yet: made, and the pair put
             # in it (Path drops the slash, which wrote models.json + models.safetensors beside a folder never made)

@@ -9,7 +9,9 @@ Rules (the scores they are computed from must be *training* scores; test scores 
                  fraction of anomalies: about c of the training set ends up above it (within 1/N, ties aside).
   mad            median + k * 1.4826 * MAD of the training scores (MAD = median absolute deviation; 1.4826 makes it
                  a consistent estimate of the standard deviation for Gaussian scores). Needs no guess of c and is
-                 not pulled up by the anomalies themselves.
+                 not pulled up by the anomalies themselves, but flags only outliers beyond that bound, not a share
+                 of the images: about 0.13% of Gaussian scores at k = 3, and on a clean fit often none of the
+                 training images (run_threshold records how many lie above it, params['n_above']).
   f1             the threshold that maximises F1 (anomaly = positive class) on a *labelled validation set*; placed
                  half-way between the last score flagged and the next one, so the margin is symmetric.
 """
@@ -339,17 +341,28 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
             contamination, k = (value, k) if name == "contamination" else (contamination, value)
     contamination = DEFAULT_CONTAMINATION if contamination is None else contamination
     k = DEFAULT_MAD_K if k is None else k
-    train = train_scores if train_scores is not None else run_training_scores(run_dir, model, batch_mode=batch_mode,
-                                                                               progress=progress, skip_bad=skip_bad)
+    if train_scores is None:
+        from .data.dataset_files import labels_needed_by
+
+        # (the run's own data read again for its training scores: a refusal of damaged labels names the call the
+        # user made, not run_training_scores; a caller's own setting stands: flag_scores', export_onnx's, a command's)
+        with labels_needed_by("score", "run_threshold", unless_said=True):
+            train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=progress,
+                                               skip_bad=skip_bad)
+    train = train_scores
     if score not in train:
         close = nearest_name(score, train)
         raise ConfigError(f"unknown score {as_typed(score)}{f' (did you mean {close}?)' if close else ''}: the run "
                           f"has {', '.join(train)}")
     thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
+    # mad flags only outliers, however many there are, often none of a clean fit's training images: how many lie above
+    # it is said with it (score's and export's threshold line), where contamination's share is its c by construction
+    above = {"n_above": int(thr.apply(train[score]).sum())} if rule == "mad" else {}
     # the threshold's provenance says when it comes from fewer images than the run trained on
     n_trained = read_split_info(Path(run_dir)).get("n_train")
     gap = {"n_trained": int(n_trained)} if isinstance(n_trained, int) and n_trained != thr.params["n"] else {}
-    return replace(thr, params={**thr.params, **gap, "score": score, "source": "training split", **param_from})
+    return replace(thr, params={**thr.params, **gap, **above, "score": score, "source": "training split",
+                                **param_from})
 
 
 def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -378,16 +391,21 @@ def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np
         score = own_score(model.cfg.method)
     if score not in scores:
         raise ConfigError(f"score {score!r} is not available for this run; it has {', '.join(scores)}")
-    thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
-                        labelled_scores=scores[score], labels=labels, batch_mode=batch_mode, progress=progress,
-                        train_scores=train_scores if rule in ("contamination", "mad") else None,
-                        skip_bad=skip_bad)
-    extra: dict[str, Any] = dict(threshold_columns(thr, scores[score]))
-    # context for every score, whatever the threshold: its percentile among the training images
-    if train_scores is None:
-        from .scoring.train_scores import run_training_scores
+    from .data.dataset_files import labels_needed_by
 
-        train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode, skip_bad=skip_bad)
+    # (the run's training scores may be read again from its own data: a refusal of damaged labels names this call,
+    # not run_threshold's or run_training_scores'; `wildgan score`'s own setting stands)
+    with labels_needed_by("score", "flag_scores", unless_said=True):
+        thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
+                            labelled_scores=scores[score], labels=labels, batch_mode=batch_mode, progress=progress,
+                            train_scores=train_scores if rule in ("contamination", "mad") else None,
+                            skip_bad=skip_bad)
+        # context for every score, whatever the threshold: its percentile among the training images
+        if train_scores is None:
+            from .scoring.train_scores import run_training_scores
+
+            train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode, skip_bad=skip_bad)
+    extra: dict[str, Any] = dict(threshold_columns(thr, scores[score]))
     extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[score], scores[score])]
     return thr, extra
 

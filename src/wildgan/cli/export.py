@@ -43,7 +43,7 @@ def cmd_export(a: argparse.Namespace) -> int:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
         from ..config import read_run_config
 
-        note = contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination))
+        note = contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination), thr)
         eprint(threshold_lines(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the "
                                f"run's training split{alone}), in its metadata_props: threshold, threshold_rule, "
                                f"threshold_score, threshold_params" + (f"; {note}" if note else "")))

@@ -79,8 +79,11 @@ THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core c
                 "between counts)")
 
 
-THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
-                        "median + K * 1.4826 * MAD")
+# (mad's part says what it flags: called a robust alternative, it flagged none of the training images in every
+# walkthrough run, its bound being beyond a clean fit's scores)
+THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = only "
+                        "their outliers, above median + K * 1.4826 * MAD (not a share of them: on a clean fit it may "
+                        "flag none)")
 
 
 EXAMPLES_TRAIN = """examples:
@@ -670,7 +673,9 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"Detector.fit thresholded by this rule: the c it recorded, as Detector.from_run takes it, "
                         f"for any --score, where {fit_match} are fit's)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
-                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run that Detector.fit thresholded by "
+                   help=f"K of --threshold mad, which flags the training-split scores more than K robust standard "
+                        f"deviations (1.4826 * MAD) above their median (default {DEFAULT_MAD_K:g}; a lower K flags "
+                        f"more; a run that Detector.fit thresholded by "
                         f"this rule: the k it recorded, for any --score, where {fit_match} are fit's)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 

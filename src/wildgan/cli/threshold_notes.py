@@ -8,10 +8,13 @@ import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..config import DEFAULT_CONTAMINATION
 from .common import option_flag, option_given, warn
+
+if TYPE_CHECKING:
+    from ..thresholds import Threshold
 
 
 def take_fit_record(a: argparse.Namespace, run_dir: Path,
@@ -54,12 +57,41 @@ def _fit_record_note(a: argparse.Namespace) -> str:
     return ""
 
 
-def contamination_note(a: argparse.Namespace, gamma: float) -> str:
+def _mad_note(a: argparse.Namespace, thr: Threshold | None) -> str:
+    """What --threshold mad flags, for score's and export's threshold line: only the training scores' outliers, not a
+    share of the images (its help called it a robust alternative and nothing more, and in every walkthrough run it
+    flagged none of the training images, without a word); with the threshold (run_threshold's, whose params give its
+    median, MAD and n_above), how many training images lie above it, and where none does, that it flags none, with
+    its value. After where its k came from (_fit_record_note)."""
+    p = thr.params if thr is not None and thr.rule == "mad" else {}
+    k = float(p.get("k", a.mad_k))
+    med, mad = p.get("median"), p.get("mad")
+    known = isinstance(med, (int, float)) and isinstance(mad, (int, float))
+    bound = f"median {med:.6g} + k * 1.4826 * MAD {mad:.6g}" if known else "median + k * 1.4826 * MAD"
+    note = (f"mad flags only outliers, training scores above {bound} (k = {k:g}), not a share of the images "
+            f"(--threshold contamination flags one)")
+    n, above = p.get("n"), p.get("n_above")
+    if thr is not None and isinstance(n, int) and isinstance(above, int):
+        if above:
+            note += f"; {above} of the {n} training images {'lies' if above == 1 else 'lie'} above it"
+        else:
+            # (a lower k helps only where the scores spread: with MAD 0 the threshold is their median already)
+            lower = f"; --mad-k K below {k:g} flags more" if k > 0 and known and mad > 0 else ""
+            note += (f"; it flags none of the {n} training images: the threshold {thr.value:.6g} is above every "
+                     f"one of their scores (a clean fit may have no outliers{lower})")
+    record = _fit_record_note(a)
+    return f"{record}; {note}" if record else note
+
+
+def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | None = None) -> str:
     """For score's and export's threshold line: the c that --threshold contamination used and where it came from,
     beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
     knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
     records γ = 0 with its real share of anomalies unknown, so c is the user's to give (or Detector.fit's record of
-    it: take_fit_record). The mad rule's note where its k is fit's record (_fit_record_note), else ''."""
+    it: take_fit_record). The mad rule's note says what it flags (_mad_note; thr: the threshold chosen, for its
+    count of training images above it), after where its k came from."""
+    if a.threshold == "mad":
+        return _mad_note(a, thr)
     if a.threshold != "contamination":
         return _fit_record_note(a)
     c = float(a.expected_contamination)
