@@ -889,6 +889,17 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
+        # a part left a dict (RunConfig(data={...}, ...)) was taken by the dataclass and failed as an AttributeError
+        # far inside train_run ("'dict' object has no attribute 'source'"); named here, where every RunConfig is made
+        parts = {"data": DataConfig, "net": NetConfig, "train": TrainConfig, "score": ScoreConfig,
+                 "fanogan": FAnoGANConfig, "search": SearchConfig}
+        for name, kind in parts.items():
+            part = getattr(self, name)
+            if not isinstance(part, kind):
+                hint = (f" (a dict is made one by {kind.__name__}(**d), or a whole config by run_config_from_dict)"
+                        if isinstance(part, dict) else "")
+                raise ConfigError(f"RunConfig: {name} must be a wildgan.config.{kind.__name__}, got "
+                                  f"{type(part).__name__}{hint}")
         # refused before anything is written (an unknown method used to leave a config.json behind)
         if self.method not in RUN_METHODS:
             raise ConfigError(f"unknown method {as_typed(self.method)}; choose one of {', '.join(RUN_METHODS)}")

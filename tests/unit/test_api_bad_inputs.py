@@ -122,6 +122,12 @@ def test_train_run_and_run_study_name_a_wrong_argument(tmp_path) -> None:
         run_study(None, [], tmp_path / "s")
     with pytest.raises(ConfigError, match="run_study: cells must be a list"):
         run_study(cfg, None, tmp_path / "s")
+    # a part left a dict was taken by the dataclass and failed as an AttributeError deep inside train_run
+    with pytest.raises(ConfigError, match=r"RunConfig: data must be a wildgan\.config\.DataConfig, got dict "
+                                          r"\(a dict is made one by DataConfig\(\*\*d\)"):
+        replace(cfg, data={"resolution": 8})
+    with pytest.raises(ConfigError, match=r"RunConfig: train must be a wildgan\.config\.TrainConfig, got NoneType$"):
+        RunConfig(data=cfg.data, net=cfg.net, train=None)
     assert not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="contamination must be in \\[0, 1\\), got '0.1'"):
         DataConfig(contamination="0.1")
