@@ -20,7 +20,8 @@ from PIL import Image
 from ..errors import (API_SKIP_BAD, ConfigError, DataError, WildganError, option_words, skip_bad_option,
                       skip_bad_said_as, warn_user)
 from .image_decode import read_image_sized
-from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
+from .imageset import (MixedSizes, Opts, merge_stats, said_record, say_again, tiny_images, tiny_images_warning,
+                       warn_crop)
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -192,7 +193,6 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
 
 
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
-_REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
 
 
 def decode_workers(n_files: int) -> int:
@@ -294,25 +294,13 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
         with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as):
             warnings.simplefilter("always")
             r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
-        rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
-        out.append(r[:-1] + (rec,))
+        out.append(r[:-1] + ([said_record(w) for w in said],))
     return out
 
 
-def _module_of(filename: str) -> str:
-    return os.path.splitext(os.path.basename(filename))[0]
-
-
 def _say_again(r: tuple[Any, ...]) -> None:
-    """The warnings a pool worker recorded for one file, given here: wildgan's at the user's line (warn_user), other
-    libraries' at their own file and line, once per place under the default filter (_REEMIT_REGISTRY)."""
-    from ..errors import WildganWarning
-
-    for msg, category, filename, lineno, module in r[-1]:
-        if issubclass(category, WildganWarning):
-            warn_user(msg, category)
-        else:
-            warnings.warn_explicit(msg, category, filename, lineno, module=module, registry=_REEMIT_REGISTRY)
+    """The warnings a pool worker recorded for one file, said here as every recorded warning is (imageset.say_again)."""
+    say_again(r[-1])
 
 
 class DecodePool:
