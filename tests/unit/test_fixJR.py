@@ -17,15 +17,21 @@ from PIL import Image
 from wildgan.errors import WildganWarning
 
 
-def _tree_tar(where: Path, sides: tuple[int, ...] = (16, 20, 16, 20)) -> Path:
-    """A .tar.gz of an image-folder tree (train/ and test/, classes a and b) whose images have the given sides."""
+def _tree_tar(where: Path, sides: tuple[int, ...] = (16, 20, 16, 20), *, other: bool = False,
+              depth16: bool = False) -> Path:
+    """A .tar.gz of an image-folder tree (train/ and test/, classes a and b) whose images have the given sides
+    (16-bit gray ones: depth16); other: a file of an unsupported image format in each class folder."""
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
         for cls in ("a", "b"):
             d = where / "tree" / split / cls
             d.mkdir(parents=True)
             for i, side in enumerate(sides):
-                Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(d / f"{i}.png")
+                pixels = rng.integers(0, 65535, (side, side), dtype=np.uint16) if depth16 else \
+                    rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(d / f"{i}.png")
+            if other:
+                (d / "photo.heic").write_bytes(b"not read")
     archive = where / "data.tar.gz"
     with tarfile.open(archive, "w:gz") as t:
         t.add(where / "tree", arcname="tree")
@@ -92,3 +98,18 @@ def test_each_path_says_a_recorded_warning_again_the_same_way(path: Callable[[],
     # and a data-set file's readers' said twice)
     assert got == [("a library's word", False, "mod.py", 7), ("wildgan's word", True, Path(__file__).name, line)], got
     assert said[0].category is RuntimeWarning
+
+
+@pytest.mark.parametrize("kind", [{"sides": (16, 20, 16, 20)}, {"sides": (300, 16, 16, 16)},
+                                  {"sides": (16,) * 4, "other": True}, {"sides": (16, 20, 16, 20), "other": True},
+                                  {"sides": (16,) * 4, "depth16": True}],
+                         ids=["mixed-sizes", "larger-than-256", "unsupported-files", "both-and-unsupported", "16-bit"])
+def test_a_decoded_cache_read_instead_of_decoding_says_what_the_decode_said(tmp_path: Path, kind: dict) -> None:
+    # the second read loads the archive's decoded cache: its warnings about the data (images of several sizes made
+    # one, images above 256 px reduced, files of unsupported formats left out) were lost, and its word about 16-bit
+    # images named the archive where the decode named its tree (ARCHIVE:tree)
+    archive = _tree_tar(tmp_path, **kind)
+    first = [str(w.message) for w in _read(archive, tmp_path / "cache")]
+    again = [str(w.message) for w in _read(archive, tmp_path / "cache")]
+    assert first, "the data is warned about"
+    assert sorted(again) == sorted(first), (first, again)

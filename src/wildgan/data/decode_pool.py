@@ -21,7 +21,7 @@ from ..errors import (API_SKIP_BAD, ConfigError, DataError, WildganError, option
                       skip_bad_said_as, warn_user)
 from .image_decode import read_image_sized
 from .imageset import (MixedSizes, Opts, merge_stats, said_record, say_again, tiny_images, tiny_images_warning,
-                       warn_crop)
+                       warn_crop, warn_of_data)
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -475,10 +475,11 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]
-        warn_user(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
-                  f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
-                  f"decoding, the largest automatic resolution ({option_words('--resolution', 'resolution=')} "
-                  f"chooses another)")
+        # (warn_of_data: about the data, said again where it is read from a decoded cache instead, readers)
+        warn_of_data(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px "
+                     f"(up to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
+                     f"while decoding, the largest automatic resolution "
+                     f"({option_words('--resolution', 'resolution=')} chooses another)")
     if bad:
         raise unreadable_files_error(bad)
     if not o.probe_uniform and not chunked:
@@ -596,10 +597,11 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
                 rh, rw = min(counts, key=lambda hw: (hw[0] * hw[1], hw))
                 which = f"the smallest, {rw}x{rh}"
             rare = f", {which}: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
-            warn_user(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
-                      f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
-                      f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
-                      f"(choose another with {option_words('--resolution', 'resolution=')})")
+            # (warn_of_data: said again where the stacked images are read from a decoded cache, readers)
+            warn_of_data(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
+                         f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
+                         f"resized to {target}x{target}, the next power of two of the median short side, {median} "
+                         f"px (choose another with {option_words('--resolution', 'resolution=')})")
     # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:

@@ -9,6 +9,7 @@ The lowest of the reader modules: imageset <- dataset_files <- image_decode <- d
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -176,6 +177,40 @@ def say_again(records: Iterable[Said], rename: Callable[[str], str] | None = Non
             warn_user(text, category)
         else:
             warnings.warn_explicit(text, category, filename, lineno, module=module, registry=_SAID_AGAIN_REGISTRY)
+
+
+# the list that warn_of_data adds its texts to, inside recording_data_warnings; None outside
+_DATA_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("wildgan_data_warnings",
+                                                                                  default=None)
+
+
+def warn_of_data(text: str) -> None:
+    """warn_user of a warning about the data itself that a decode says (images of several sizes made one, images
+    above the automatic cap reduced, files of an unsupported format left out), also recorded where the caller records
+    them (recording_data_warnings): a decoded cache read later instead of decoding says them again (say_again), as the
+    decode did. Why: read from the cache they were lost, and the same archive was warned about on its first read
+    only."""
+    said = _DATA_WARNINGS.get()
+    if said is not None:
+        said.append(text)
+    warn_user(text)
+
+
+def recording_data_warnings() -> _DataWarningsRecord:
+    """Within it, the texts warn_of_data says are added to the list `with` gives (nested: to the innermost's)."""
+    return _DataWarningsRecord()
+
+
+class _DataWarningsRecord:
+    """recording_data_warnings' block."""
+
+    def __enter__(self) -> list[str]:
+        self.said: list[str] = []
+        self._token = _DATA_WARNINGS.set(self.said)
+        return self.said
+
+    def __exit__(self, *exc: object) -> None:
+        _DATA_WARNINGS.reset(self._token)
 
 
 class MixedSizes(Exception):
