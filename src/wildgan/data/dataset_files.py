@@ -19,7 +19,8 @@ import numpy as np
 from ..config import as_typed, names_text, nearest_name
 from ..errors import SPLIT_CLASSES, DataError, WildganWarning, option_words, shell_word, warn_user
 from .download import CIFAR_BATCH_FILES, TAR_SUFFIXES
-from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
+from .imageset import (ImageSet, Opts, native_sides, said_record, say_again, shrink_uniform, warn_crop,
+                       warn_decode_stats)
 from .transforms import array_to_uint8, count_gray_held
 
 
@@ -679,52 +680,68 @@ def named_as_in_archive(text: str, tree: Path, archive: Path) -> str:
     return text.replace(f"{tree}/", f"{archive}:").replace(str(tree), str(archive))
 
 
-@contextmanager
-def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> Iterator[None]:
+def named_in_archive(tree: Path, archive: Path, *, as_met: bool = False) -> AbstractContextManager[None]:
     """A DataError or warning about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score`
     does), and one about the tree names the archive: not their place in the unpack cache, which the user never
-    made. (Warnings are collected, renamed, then issued again with their own category.)
+    made. (Warnings are collected, renamed, then said again as every recorded warning is: imageset.say_again.)
 
     as_met: each warning renamed as it is shown instead, through the caller's filters and showwarning, for a long
     read (score_files on a large archive: a file skipped in its first chunk was said only after the last one); one
     that a filter turns into an error is raised renamed."""
-    def named(text: str) -> str:
-        return named_as_in_archive(text, tree, archive)
+    return _NamedInArchive(tree, archive, as_met)
 
-    if as_met:
-        with warnings.catch_warnings():     # (puts the caller's showwarning back on the way out)
-            shown = warnings.showwarning
+
+def _renamed_error(e: DataError, named: Callable[[str], str]) -> DataError:
+    """e with its files named by `named`, its split_problem and unreadable list kept (a tar of CIFAR-10 batches with
+    damaged labels was refused where the folder of them is read as a pile, data.inputs; the list a caller words its
+    own error from)."""
+    renamed = DataError(named(str(e)), split_problem=e.split_problem)
+    if getattr(e, "unreadable", None) is not None:
+        renamed.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
+    return renamed
+
+
+class _NamedInArchive:
+    """named_in_archive's block. A class, not a contextlib.contextmanager: the warnings said again as it ends are
+    located by warn_user at the first frame outside wildgan, which for a generator's exit is contextlib's (they
+    pointed at 'contextlib.py:144', not at the user's line)."""
+
+    def __init__(self, tree: Path, archive: Path, as_met: bool) -> None:
+        self.tree, self.archive, self.as_met = tree, archive, as_met
+
+    def named(self, text: str) -> str:
+        return named_as_in_archive(text, self.tree, self.archive)
+
+    def __enter__(self) -> None:
+        # (as_met: puts the caller's showwarning back on the way out)
+        self._filters = warnings.catch_warnings(record=not self.as_met)
+        caught = self._filters.__enter__()
+        if self.as_met:
+            shown, named = warnings.showwarning, self.named
 
             def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
                      line: str | None = None) -> None:
                 shown(category(named(str(message))), category, filename, lineno, file, line)
 
             warnings.showwarning = show
-            try:
-                yield
-            except DataError as e:
-                renamed = DataError(named(str(e)), split_problem=e.split_problem)
-                if getattr(e, "unreadable", None) is not None:
-                    renamed.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
-                raise renamed from None
-            except Warning as w:            # a warning a filter of the caller's made an error
-                raise type(w)(named(str(w))) from None
-        return
-    error = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        except DataError as e:
-            # (its split_problem kept: a tar of CIFAR-10 batches with damaged labels was refused where the folder of
-            # them is read as a pile, data.inputs)
-            error = DataError(named(str(e)), split_problem=e.split_problem)
-            if getattr(e, "unreadable", None) is not None:      # (the list a caller words its own error from)
-                error.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
-    for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once
-        warn_user(msg, category)
-    if error is not None:
-        raise error from None
+        else:
+            self._caught = caught
+            warnings.simplefilter("always")
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: Any) -> bool:
+        self._filters.__exit__(None, None, None)
+        if self.as_met:
+            if isinstance(e, DataError):
+                raise _renamed_error(e, self.named) from None
+            if isinstance(e, Warning):          # a warning a filter of the caller's made an error
+                raise type(e)(self.named(str(e))) from None
+            return False
+        if e is not None and not isinstance(e, DataError):
+            return False                        # (propagated as it is, its warnings unsaid, as before)
+        say_again((said_record(w) for w in self._caught), self.named)     # (each once)
+        if isinstance(e, DataError):
+            raise _renamed_error(e, self.named) from None
+        return False
 
 
 # the names of tar archives (is_tar), in any case

@@ -20,7 +20,8 @@ from PIL import Image
 from ..errors import (API_SKIP_BAD, ConfigError, DataError, WildganError, option_words, skip_bad_option,
                       skip_bad_said_as, warn_user)
 from .image_decode import read_image_sized
-from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
+from .imageset import (MixedSizes, Opts, merge_stats, said_record, say_again, tiny_images, tiny_images_warning,
+                       warn_crop, warn_of_data)
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -192,7 +193,6 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
 
 
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
-_REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
 
 
 def decode_workers(n_files: int) -> int:
@@ -294,25 +294,13 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
         with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as):
             warnings.simplefilter("always")
             r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
-        rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
-        out.append(r[:-1] + (rec,))
+        out.append(r[:-1] + ([said_record(w) for w in said],))
     return out
 
 
-def _module_of(filename: str) -> str:
-    return os.path.splitext(os.path.basename(filename))[0]
-
-
 def _say_again(r: tuple[Any, ...]) -> None:
-    """The warnings a pool worker recorded for one file, given here: wildgan's at the user's line (warn_user), other
-    libraries' at their own file and line, once per place under the default filter (_REEMIT_REGISTRY)."""
-    from ..errors import WildganWarning
-
-    for msg, category, filename, lineno, module in r[-1]:
-        if issubclass(category, WildganWarning):
-            warn_user(msg, category)
-        else:
-            warnings.warn_explicit(msg, category, filename, lineno, module=module, registry=_REEMIT_REGISTRY)
+    """The warnings a pool worker recorded for one file, said here as every recorded warning is (imageset.say_again)."""
+    say_again(r[-1])
 
 
 class DecodePool:
@@ -487,10 +475,11 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]
-        warn_user(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
-                  f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
-                  f"decoding, the largest automatic resolution ({option_words('--resolution', 'resolution=')} "
-                  f"chooses another)")
+        # (warn_of_data: about the data, said again where it is read from a decoded cache instead, readers)
+        warn_of_data(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px "
+                     f"(up to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
+                     f"while decoding, the largest automatic resolution "
+                     f"({option_words('--resolution', 'resolution=')} chooses another)")
     if bad:
         raise unreadable_files_error(bad)
     if not o.probe_uniform and not chunked:
@@ -608,10 +597,11 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
                 rh, rw = min(counts, key=lambda hw: (hw[0] * hw[1], hw))
                 which = f"the smallest, {rw}x{rh}"
             rare = f", {which}: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
-            warn_user(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
-                      f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
-                      f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
-                      f"(choose another with {option_words('--resolution', 'resolution=')})")
+            # (warn_of_data: said again where the stacked images are read from a decoded cache, readers)
+            warn_of_data(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
+                         f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
+                         f"resized to {target}x{target}, the next power of two of the median short side, {median} "
+                         f"px (choose another with {option_words('--resolution', 'resolution=')})")
     # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:

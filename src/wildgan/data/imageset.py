@@ -1,23 +1,27 @@
 """What every reader shares: ImageSet (the images a reader returns), the read options (Opts, parse_opts), the version
 of the decoding rules (READER_VERSION), and the warnings about a set once read: how its pixels were decoded
 (warn_decode_stats), the centre crop of non-square images (crop_warning), a scale far from the training images'
-(scale_warning) and, nearer, images resized from a size the training images did not have (resize_warning).
+(scale_warning) and, nearer, images resized from a size the training images did not have (resize_warning); and
+how a warning recorded while reading is said again later (said_record, say_again).
 
 The lowest of the reader modules: imageset <- dataset_files <- image_decode <- decode_pool <- readers.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
+import os
 import re
+import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import ConfigError, DataError, option_words, warn_user
+from ..errors import ConfigError, DataError, WildganWarning, option_words, warn_user
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -145,6 +149,68 @@ class Opts:
             return json.dumps([DECODE_CACHE_VERSION, decoder_versions(), "native", self.depth16, self.skip_bad])
         return json.dumps([DECODE_CACHE_VERSION, decoder_versions(), self.resolution, self.channels, self.depth16,
                            self.resize, self.skip_bad, self.fit])
+
+
+# a warning recorded to be said again: (text, category, file, line, module), a plain tuple so that a pool worker's
+# records pickle (decode_pool)
+Said = tuple[str, type[Warning], str, int, str]
+# where the warnings of other libraries said again are remembered, as a module's __warningregistry__ remembers those
+# it says: once per place under the default filter, whichever path says them again
+_SAID_AGAIN_REGISTRY: dict[Any, Any] = {}
+
+
+def said_record(w: warnings.WarningMessage) -> Said:
+    """A warning recorded (catch_warnings(record=True)) as say_again takes it."""
+    return (str(w.message), w.category, w.filename, w.lineno, os.path.splitext(os.path.basename(w.filename))[0])
+
+
+def say_again(records: Iterable[Said], rename: Callable[[str], str] | None = None) -> None:
+    """Warnings recorded while reading (by a pool worker, around a data set's readers, inside an archive's unpack),
+    said now, one way whichever path recorded them: wildgan's at the user's line (warn_user), with their own
+    category; another library's at its own file and line, once per place under the default filter
+    (_SAID_AGAIN_REGISTRY); each (text, category) once. rename: applied to each text first (an archive's unpack named
+    as the archive). Why one way: the paths said them with other locations (contextlib's line, the user's, the
+    library's) and once or on every read, so the same warning looked different depending on how the data was read."""
+    for text, category, filename, lineno, module in dict.fromkeys(
+            (rename(r[0]) if rename is not None else r[0], *r[1:]) for r in records):
+        if issubclass(category, WildganWarning):
+            warn_user(text, category)
+        else:
+            warnings.warn_explicit(text, category, filename, lineno, module=module, registry=_SAID_AGAIN_REGISTRY)
+
+
+# the list that warn_of_data adds its texts to, inside recording_data_warnings; None outside
+_DATA_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("wildgan_data_warnings",
+                                                                                  default=None)
+
+
+def warn_of_data(text: str) -> None:
+    """warn_user of a warning about the data itself that a decode says (images of several sizes made one, images
+    above the automatic cap reduced, files of an unsupported format left out), also recorded where the caller records
+    them (recording_data_warnings): a decoded cache read later instead of decoding says them again (say_again), as the
+    decode did. Why: read from the cache they were lost, and the same archive was warned about on its first read
+    only."""
+    said = _DATA_WARNINGS.get()
+    if said is not None:
+        said.append(text)
+    warn_user(text)
+
+
+def recording_data_warnings() -> _DataWarningsRecord:
+    """Within it, the texts warn_of_data says are added to the list `with` gives (nested: to the innermost's)."""
+    return _DataWarningsRecord()
+
+
+class _DataWarningsRecord:
+    """recording_data_warnings' block."""
+
+    def __enter__(self) -> list[str]:
+        self.said: list[str] = []
+        self._token = _DATA_WARNINGS.set(self.said)
+        return self.said
+
+    def __exit__(self, *exc: object) -> None:
+        _DATA_WARNINGS.reset(self._token)
 
 
 class MixedSizes(Exception):

@@ -56,7 +56,8 @@ from .dataset_files import (LabelsUnreadWarning, UnreadArraysWarning, named_in_a
                             unlabelled_way_said_by_caller)
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
+from .imageset import (depth_warning, merge_stats, resize_warning, said_record, say_again, scale_warning,
+                       scoring_depth16, warn_decode_stats)
 from .readers import (channel_warning, cifar_batch_folder, detect_format, ids_relative_to, image_tar_tree,
                       is_dataset_file, list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
@@ -446,8 +447,9 @@ class _ReadersNotesSilenced:
     --data f.npz` and never by Detector.fit or decision_function of the file, nor by `wildgan score` of it with a run
     trained on a pile. It is recorded in the list `with` gives (the caller may drop some) and given as the block ends,
     also in a refusal of the file (as `wildgan train` gives it before its own), under the caller's own filters. Any
-    other warning recorded (not a UserWarning) is given again as it came. A class, not a contextlib.contextmanager:
-    warn_user locates a warning at the first frame outside wildgan, which for a generator's is contextlib's."""
+    other warning recorded (not a UserWarning) is given again as imageset.say_again says every recorded one. A class,
+    not a contextlib.contextmanager: warn_user locates a warning at the first frame outside wildgan, which for a
+    generator's is contextlib's."""
 
     def __enter__(self) -> list[warnings.WarningMessage]:
         self._filters = warnings.catch_warnings(record=True)
@@ -458,11 +460,9 @@ class _ReadersNotesSilenced:
 
     def __exit__(self, *exc: object) -> None:
         self._filters.__exit__(None, None, None)
-        for w in self.said:
-            if issubclass(w.category, UnreadArraysWarning):
-                warn_user(str(w.message), w.category)       # (at the user's line again, as warn_user located it)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+        # (as every recorded warning is said again: UnreadArraysWarning at the user's line, another library's at its
+        # own place once, not on each read of the file)
+        say_again(said_record(w) for w in self.said)
 
 
 def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,

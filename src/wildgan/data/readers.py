@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN, is_sample_path
-from ..errors import (SPLIT_CLASSES, ConfigError, DataError, WildganError, moved_name, option_words, shell_word,
-                      warn_user)
+from ..errors import (SPLIT_CLASSES, ConfigError, DataError, WildganError, WildganWarning, moved_name, option_words,
+                      shell_word, warn_user)
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
                             every_image_way, is_archive, named_in_archive, npz_has_labels, npz_labels,
@@ -37,8 +37,8 @@ from .download import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, UnreadableArchive, archi
                        cifar_lacks, download_cifar10, is_cifar_download_leftover, unpack_cached, unpacked_already)
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
-                       native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
-                       tiny_images_warning, warn_crop, warn_decode_stats)
+                       native_sides, parse_opts, recording_data_warnings, resize_warning, say_again, scale_warning,
+                       scoring_depth16, shrink_uniform, tiny_images_warning, warn_crop, warn_decode_stats, warn_of_data)
 from .transforms import check_resolution, convert, count_gray_held, gray_held_mask
 
 
@@ -360,9 +360,10 @@ def _warn_other(folder: Path, other: dict[str, int]) -> None:
     """The one warning about the files of unsupported image formats left out of a folder read."""
     if other:
         n = sum(other.values())
-        warn_user(f"ignored {n} file{'s' if n != 1 else ''} with unsupported extensions in {folder} "
-                  f"({', '.join(f'{e}: {k}' for e, k in _by_count(other))}); supported: "
-                  f"{', '.join(IMAGE_EXTS)}{_no_ext_hint(other)}")
+        # (warn_of_data: said again where the folder is read from a decoded cache, read_folder_tar)
+        warn_of_data(f"ignored {n} file{'s' if n != 1 else ''} with unsupported extensions in {folder} "
+                     f"({', '.join(f'{e}: {k}' for e, k in _by_count(other))}); supported: "
+                     f"{', '.join(IMAGE_EXTS)}{_no_ext_hint(other)}")
 
 
 def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataError:
@@ -700,6 +701,24 @@ def _say_tiny_again(tree: Path, sets: Sequence[ImageSet | None]) -> None:
             warn_user(msg)
 
 
+# how a decoded cache's record of the decode's warnings names the unpacked tree, whose place the cache does not keep
+_TREE = "\0tree\0"
+
+
+def _data_warnings_record(said: list[str], tree: Path, train: ImageSet) -> None:
+    """The texts of the decode's warnings about the data (imageset.warn_of_data, recorded while `tree` was decoded)
+    into train's info, for read_folder_tar's decoded cache to say them again (_say_data_warnings_again); the tree
+    named by _TREE. Kept in the cache only, as tiny_images: the sets returned do not carry them."""
+    train.info["data_warnings"] = [t.replace(str(tree), _TREE) for t in said]
+
+
+def _say_data_warnings_again(tree: Path, sets: tuple[ImageSet, ImageSet | None]) -> None:
+    """The warnings about the data that the decode of a decoded cache said (_data_warnings_record), said again as
+    every recorded warning is (imageset.say_again). A cache written before they were recorded has none: nothing."""
+    texts = sets[0].info.pop("data_warnings", None) or []
+    say_again((t.replace(_TREE, str(tree)), WildganWarning, "", 0, "") for t in texts)
+
+
 def _say_channels_again(tree: Path, sets: Sequence[ImageSet | None], o: Opts) -> None:
     """The warning about gray and colour images mixed (mixed_channels_warning), given again for a data set read from
     its decoded cache, as read_folder gave it: from the cached pixels (a pass over them, only where the channels are
@@ -737,6 +756,8 @@ _DECODED_SET_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = 
     "skipped": (True, lambda s: _json_array(s.info.get("skipped", []))),
     "decode_stats": (False, lambda s: _json_array(s.info.get("decode_stats") or {})),
     "native_gray_train": (False, lambda s: _json_array(s.info.get("native_gray"))),    # (the train set's alone)
+    # (the decode's warnings about the data, _data_warnings_record; a cache by an earlier wildgan has none)
+    "data_warnings": (False, lambda s: _json_array(s.info.get("data_warnings", []))),
 }
 
 
@@ -760,6 +781,7 @@ _DECODED_READ: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {
     "skipped": ("skipped", _json_value),
     "decode_stats": ("decode_stats", _json_value),
     "native_gray_train": ("native_gray", _json_value),
+    "data_warnings": ("data_warnings", _json_value),
 }
 
 
@@ -885,9 +907,14 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
         if path.is_file():
             got = _load_decoded(path)
             if got is not None:
-                # the decode's warnings about the pixels (16-bit stretching ...) again: they are about the data
+                # the decode's warnings about the data (images of several sizes made one, images above the
+                # automatic cap reduced, files of unsupported formats left out), as it said them
+                _say_data_warnings_again(tree, got)
+                # the decode's warnings about the pixels (16-bit stretching ...) again: they are about the data.
+                # (naming the folder read_folder named, the tree's data root, not the archive above it)
                 if o.stats is None:
-                    warn_decode_stats(got[0].info.get("decode_stats") or {}, str(tree), o.depth16)
+                    warn_decode_stats(got[0].info.get("decode_stats") or {}, str(_find_split_dirs(tree)[2]),
+                                      o.depth16)
                 else:
                     merge_stats(o.stats, got[0].info.get("decode_stats") or {})
                 # and about the images far smaller than the automatic resolution, which the decode named
@@ -905,19 +932,25 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
             small = False
     if small:
         try:
-            train, test = read_folder(tree, native)
+            with recording_data_warnings() as said:
+                train, test = read_folder(tree, native)
         except MixedSizes:
             pass
         else:
+            _data_warnings_record(said, tree, train)
             if o.stats is not None and native.stats is not None:
                 merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
+            train.info.pop("data_warnings", None)       # (said by the decode; kept in the cache only)
             return _shrink_pair(train, test, o)
-    train, test = read_folder(tree, o, tiny_record=True)
+    with recording_data_warnings() as said:
+        train, test = read_folder(tree, o, tiny_record=True)
+    _data_warnings_record(said, tree, train)
     _save_decoded(_cache_file(tree, o), train, test)
     for s in (train, test):               # (said by the decode; kept in the cache only, not in the sets returned)
         if s is not None:
             s.info.pop("tiny_images", None)
+            s.info.pop("data_warnings", None)
     return train, test
 
 
