@@ -1799,15 +1799,15 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
     instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
     joins it (the report: the cached training scores, returned), then said, before the scoring rather than after it.
-    progress: bars while the test split is scored (the latent search's, for a search run: minutes). batch_mode:
-    'mixed' (evaluate's shuffled batches) or 'isolated' (each image alone, as `score --batch-mode isolated`), for the
-    trained networks' scores, the other generator's and the untrained control's alike (a wildgan run's; the other
-    methods have one protocol).
+    progress: bars while the test split is decoded and scored (the latent search's, for a search run: minutes).
+    batch_mode: 'mixed' (evaluate's shuffled batches) or 'isolated' (each image alone, as `score --batch-mode
+    isolated`), for the trained networks' scores, the other generator's and the untrained control's alike (a wildgan
+    run's; the other methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
     those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
     refuse_saved_detector(run_dir, "diagnose_run")
     model = model if model is not None else load_model(run_dir, device)
-    split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
+    split = split_for_run(run_dir, skip_bad=skip_bad, held=held, progress=progress)
     recorded = read_split_info(run_dir)
     # (training images added, removed, edited or decoded apart since training; files unreadable since are said apart)
     now = split_summary(split) if recorded else None
@@ -1920,13 +1920,16 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1. batch_mode: the
     protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated').
-    progress: a bar while the whole pile is scored (no cache of its scores: thousands of images, minutes)."""
+    progress: bars while the pile is decoded, and while it is scored (no cache of its scores: thousands of images,
+    minutes)."""
     model = model if model is not None else load_model(run_dir, device)
     info = read_split_info(run_dir)
     try:
         # (recorded: the pile's identity is taken from split.json, without reading its bytes again, where its files'
         # listing is the one recorded)
-        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info)
+        # (the report's progress choice: tqdm's auto drew the decoding bar on a terminal under --no-progress)
+        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info,
+                            progress=progress)
     except DataError as e:
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores.
         # What to do in the words evaluate and score use: for a pile gone from its recorded place, the path the run
