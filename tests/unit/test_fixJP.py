@@ -72,3 +72,56 @@ def test_no_progress_hides_the_decoding_bar_of_evaluate_and_report(big_runs, mon
     for run in (tree_run, pile_run):
         said = _stderr_of(monkeypatch, ["report", str(run), *common, "--top-k", "1", "--no-progress"])
         assert "decoding" not in said, said
+
+
+def _page_commands(md: str) -> list[list[str]]:
+    """Every `wildgan report|score ...` command the page names, as the words a shell would pass."""
+    import re
+    import shlex
+
+    return [shlex.split(c) for c in re.findall(r"`(wildgan (?:report|score) [^`]*)`", md)]
+
+
+def test_every_command_a_reports_page_names_carries_its_score(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """The `wildgan report RUN --skip-bad` a page names where the training scores were cached by a scoring with
+    --skip-bad lacked the report's --score, which the page's other commands carry: pasted, it showed the thresholds
+    and percentiles of another score."""
+    run, _, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # (caches the training scores without the file truncated since training)
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+        # without --skip-bad: the pile is not read again, the cache is named but not read
+        assert main(["report", str(run), "--score", "L_n", "--image", str(q), "--device", "cpu", "--top-k", "1",
+                     "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    md = (run / "report" / "report.md").read_text()
+    commands = _page_commands(md)
+    reports = [c for c in commands if c[1] == "report"]
+    assert reports and all("--skip-bad" in c for c in reports), commands
+    for c in commands:
+        assert "--score" in c and c[c.index("--score") + 1] == "L_n", c
+    # the report named shows what the page says it shows, of the same score
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*reports[0][1:2], str(run), *reports[0][3:], "--image", str(q), "--device", "cpu", "--top-k",
+                     "1", "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    md = (run / "report" / "report.md").read_text()
+    assert "threshold on L_n" in md and "No threshold" not in md, md
+
+
+def test_the_report_that_reads_skip_bad_scores_is_named_with_the_reports_score() -> None:
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.evaluation.report import _skip_bad_report_command
+
+    assert _skip_bad_report_command("isolated", score="L_n") == \
+        "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated')"
+    assert _skip_bad_report_command("mixed") == "report(RUN, skip_bad=True)"
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert _skip_bad_report_command("isolated", score="L_n") == \
+            "wildgan report RUN --skip-bad --score L_n --batch-mode isolated"
+        assert _skip_bad_report_command("mixed", Path("/r uns/a"), score="A") == \
+            "wildgan report '/r uns/a' --skip-bad --score A"

@@ -757,9 +757,9 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             # (its bad lines are named once, by _training_sections, which reads it for the page next)
             curves = ("the training curves and samples" if read_jsonl(run_dir / "stats.jsonl", warn=False)
                       else "the samples")
+            among = _named_among_text(run_dir, model, batch_mode, skip_bad, _other_score(score, cfg))
             page.p(f"The training images could not be read ({md_escape(e)}), so this report has no ranking or heat "
-                   f"maps of them: it shows {curves}, and the heat maps of the images named "
-                   f"with --image ({_named_among_text(run_dir, model, batch_mode, skip_bad)}).")
+                   f"maps of them: it shows {curves}, and the heat maps of the images named with --image ({among}).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         if not _has_networks(run_dir):
@@ -779,12 +779,13 @@ def _cache_name(batch_mode: str) -> str:
     return cache_paths(Path(), batch_mode)[0].name
 
 
-def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> str:
+def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool, score: str | None = None) -> str:
     """Where the percentiles of the images named with --image come from when the report has no training images of
     its own to rank them among (an unlabelled run whose pile cannot be read again): the protocol's current cache of
     these networks' training scores (_named_reference reads it), or why there are none. A cache that leaves files
     out (`score --threshold --skip-bad`) is not read without skip_bad: the page said the named images were placed
-    among it all the same, and never named the report that does read it."""
+    among it all the same, and never named the report that does read it. score: the report's, where a command must
+    name it (_other_score)."""
     cache, skipped = _cache_name(batch_mode), cache_left_out(run_dir, model, batch_mode)
     if skipped is None:
         return f"with no percentiles: no training scores of these networks are cached in {cache}"
@@ -794,7 +795,7 @@ def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool
     opt, s = skip_bad_option(), "s" if left != 1 else ""
     return (f"with no percentiles: the training scores cached in {cache} were computed with {opt}, which left out "
             f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}: "
-            f"{md_code(_skip_bad_report_command(batch_mode))} places the named images among them")
+            f"{md_code(_skip_bad_report_command(batch_mode, score=score))} places the named images among them")
 
 
 def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> int:
@@ -806,26 +807,37 @@ def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool)
     return len(cache_left_out(run_dir, model, batch_mode) or [])
 
 
-def _skip_bad_report_command(batch_mode: str, run: Path | None = None) -> str:
+def _skip_bad_report_command(batch_mode: str, run: Path | None = None, score: str | None = None) -> str:
     """The report that reads training scores cached with skip_bad, as its user gives it: `wildgan report RUN
     --skip-bad` for the CLI's, report(RUN, skip_bad=True) for a Python caller's (errors.option_words). run: the run
-    named in it (as a shell word or a Python string), or RUN (the page's commands name it so)."""
+    named in it (as a shell word or a Python string), or RUN (the page's commands name it so). score: the report's
+    score where it is not the method's own (_other_score), given as the page's other commands give it: without it,
+    the report named showed the thresholds and percentiles of another score than the page that named it."""
     iso = batch_mode == "isolated"
     return option_words(f"wildgan report {'RUN' if run is None else shell_word(run)} --skip-bad"
+                        f"{'' if score is None else ' --score ' + shell_word(score)}"
                         f"{' --batch-mode isolated' if iso else ''}",
                         f"report({'RUN' if run is None else repr(str(run))}, skip_bad=True"
+                        f"{'' if score is None else ', score=' + repr(score)}"
                         f"{', batch_mode=' + repr(batch_mode) if iso else ''})")
 
 
-def _left_out_text(name: str, cache: str, left: int, batch_mode: str, of: str = "for these networks") -> str:
+def _other_score(name: str, cfg: Any) -> str | None:
+    """The report's score `name` where a command must name it (it is not the run's method's own), else None."""
+    return None if name == own_score(cfg.method) else name
+
+
+def _left_out_text(name: str, cache: str, left: int, batch_mode: str, of: str = "for these networks",
+                   score: str | None = None) -> str:
     """Why a report without skip_bad has no threshold from a current cache that leaves `left` files out: they are
     there, read only with skip_bad (never a threshold silently taken from fewer training images than the run
-    had), and the report that shows them. of: which scores, as the sentence before it says them."""
+    had), and the report that shows them. of: which scores, as the sentence before it says them. score: the report's,
+    where a command must name it (_other_score)."""
     opt, s = skip_bad_option(), "s" if left != 1 else ""
     return (f"the training scores of {name} {of} are cached ({cache}), but were computed with {opt}, which left out "
             f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}, so that no "
             f"threshold is taken from fewer training images than the run had without saying so: "
-            f"{md_code(_skip_bad_report_command(batch_mode))} shows them")
+            f"{md_code(_skip_bad_report_command(batch_mode, score=score))} shows them")
 
 
 def _has_networks(run_dir: Path) -> bool:
@@ -1392,7 +1404,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                    "the run's data changed since it was trained (a warning said what changed), and ")
         page.p(f"No threshold: {changed}"
                + _left_out_text(name, cache, left_out, batch_mode,
-                                "of the images it was trained on" if changed else "for these networks")
+                                "of the images it was trained on" if changed else "for these networks",
+                                _other_score(name, cfg))
                + ".")
         return None
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
@@ -1966,7 +1979,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                    f"shows no threshold: the scores of the images it was trained on cached in "
                    f"{_cache_name(batch_mode)} were computed with {skip_bad_option()}, leaving out {left} file"
                    f"{'s' if left != 1 else ''} unreadable by then, and are read only by "
-                   f"{_skip_bad_report_command(batch_mode, run_dir)}" if left else
+                   f"{_skip_bad_report_command(batch_mode, run_dir, _other_score(score, cfg))}" if left else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
                    (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +
