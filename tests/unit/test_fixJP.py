@@ -75,11 +75,12 @@ def test_no_progress_hides_the_decoding_bar_of_evaluate_and_report(big_runs, mon
 
 
 def _page_commands(md: str) -> list[list[str]]:
-    """Every `wildgan report|score ...` command the page names, as the words a shell would pass."""
+    """Every `wildgan report|score RUN ...` command the page names (to paste, with the run for RUN), as the words a
+    shell would pass; not a mention of an option such as the header's `wildgan score --batch-mode isolated`."""
     import re
     import shlex
 
-    return [shlex.split(c) for c in re.findall(r"`(wildgan (?:report|score) [^`]*)`", md)]
+    return [shlex.split(c) for c in re.findall(r"`(wildgan (?:report|score) RUN\b[^`]*)`", md)]
 
 
 def test_every_command_a_reports_page_names_carries_its_score(pile_run_gone_bad, tmp_path, capsys) -> None:
@@ -125,3 +126,37 @@ def test_the_report_that_reads_skip_bad_scores_is_named_with_the_reports_score()
             "wildgan report RUN --skip-bad --score L_n --batch-mode isolated"
         assert _skip_bad_report_command("mixed", Path("/r uns/a"), score="A") == \
             "wildgan report '/r uns/a' --skip-bad --score A"
+
+
+def test_the_commands_of_a_skip_bad_reports_page_carry_skip_bad(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """A report with --skip-bad (a training file unreadable since training) named `wildgan score RUN ... --threshold`
+    commands without it: pasted, they stopped at the file the report had left out. Each carries the report's
+    options: --score, --batch-mode isolated and --skip-bad."""
+    run, _, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    opts = ["--score", "L_n", "--batch-mode", "isolated", "--skip-bad"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), *opts, "--image", str(q), "--device", "cpu", "--top-k", "1",
+                     "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    commands = _page_commands((run / "report" / "report.md").read_text())
+    assert any("--threshold" in c for c in commands), commands
+    for c in commands:
+        assert c[c.index("--score") + 1] == "L_n" and c[c.index("--batch-mode") + 1] == "isolated", c
+        assert "--skip-bad" in c, c
+    # pasted, the command that flags the named image gives the page's threshold (without --skip-bad it stopped at the
+    # training file the report left out)
+    import csv
+    import re
+
+    named = next(c for c in commands if "FILES" in c and c[-1] == "contamination")
+    md = (run / "report" / "report.md").read_text()
+    shown = float(re.search(r"flagged: L_n above (\S+), the Threshold section's first rule", md).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*named[1:2], str(run), *[str(q) if w == "FILES" else w for w in named[3:]], "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    row = next(csv.DictReader((tmp_path / "s.csv").open()))
+    assert float(f"{float(row['threshold']):.6g}") == shown, (row, shown)

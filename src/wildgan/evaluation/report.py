@@ -653,7 +653,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
                                  batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                                 recorded=_command_rule(run_dir, model))
+                                 recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the cached training scores and the rule fit recorded, and
@@ -663,7 +663,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                           split_info.get("n_train"))
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode)
+        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode, skip_bad=skip_bad)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -862,7 +862,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     page.p(_networks_text(net) + _grown_text(net, cfg))
     # (the command as it thresholds this report's score and protocol: plain, it thresholds the method's own score of
     # mixed batches)
-    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode)
+    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode, skip_bad)
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
            f"it. `wildgan score RUN --data NEW{opts} --threshold contamination` flags new images with a threshold "
@@ -877,7 +877,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
                                               cached),
                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                             recorded=_command_rule(run_dir, model))
+                             recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -1212,7 +1212,7 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
                               batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                              recorded=_command_rule(run_dir, model))
+                              recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1229,13 +1229,16 @@ def _record_pixels_advice(run: str, method: str) -> str:
     return f"{resume}, and scores them"
 
 
-def _score_options(name: str, cfg: Any, batch_mode: str = "mixed") -> str:
+def _score_options(name: str, cfg: Any, batch_mode: str = "mixed", skip_bad: bool = False) -> str:
     """The options that make the `wildgan score` commands the page names score and threshold as this report does:
     ' --score NAME' where the report's score is not the command's default (the method's own), ' --batch-mode
-    isolated' for an isolated report; '' for neither. Without them the command the reader is told flags the images
-    thresholds another score, or mixed-batch scores: other thresholds, percentiles and flags than the page's."""
+    isolated' for an isolated report, ' --skip-bad' for a report with skip_bad; '' for none. Without them the command
+    the reader is told flags the images thresholds another score, or mixed-batch scores: other thresholds,
+    percentiles and flags than the page's; or, without --skip-bad, stops at the file the report left out as
+    unreadable (and does not read training scores cached without it)."""
     return ((f" --score {name}" if name != own_score(cfg.method) else "")
-            + (" --batch-mode isolated" if batch_mode == "isolated" else ""))
+            + (" --batch-mode isolated" if batch_mode == "isolated" else "")
+            + (" --skip-bad" if skip_bad else ""))
 
 
 def _command_rule(run_dir: Path, model: Any) -> tuple[str, float] | None:
@@ -1271,8 +1274,10 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
         return None, (f"Detector.fit recorded its threshold ({FIT_THRESHOLD_FILE}) for other networks than these "
                       f"(the run was trained on since): it is not shown.")
     if fitted != name:
+        # (the report's other options with it: pasted without them, it showed other numbers than this page)
+        same = (" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
         return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
-                      f"`wildgan report RUN --score {fitted}` shows its threshold among these rules.")
+                      f"`wildgan report RUN --score {fitted}{same}` shows its threshold among these rules.")
     mode = str(rec.get("batch_mode", "mixed"))
     scores = cached if cached is not None and mode == batch_mode else \
         read_train_scores(run_dir, model, mode, skip_bad=skip_bad)
@@ -1322,10 +1327,11 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
 
 
 def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None,
-                       batch_mode: str = "mixed") -> str:
+                       batch_mode: str = "mixed", skip_bad: bool = False) -> str:
     """Why the Threshold section has no threshold, and how to get one: in the words of the kind of run (a
     Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image).
-    batch_mode: the protocol whose cache is missing, which the command given makes (score --batch-mode isolated)."""
+    batch_mode: the protocol whose cache is missing, which the command given makes (score --batch-mode isolated).
+    skip_bad: the report's, which the command given takes too (_score_options)."""
     # (a run without test images, a Detector.fit or unlabelled one: "never from the test images" denied using what is
     # not there; n_test None)
     never = ("Thresholds come from the training images' scores only, never from the test images" if n_test is not None
@@ -1335,7 +1341,7 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
     fit_on = cfg.data.data if detector else None
     again = (f" from {md_escape(str(fit_on))}, the images fit read (IMAGES: any images to score)" if fit_on else "")
     # (a report by another score than the method's own: the command that then thresholds that score, as the page would)
-    sc = _score_options(name, cfg)
+    sc = _score_options(name, cfg, skip_bad=skip_bad)
     if batch_mode == "isolated":
         # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
         return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
@@ -1379,7 +1385,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
-                       left_out: int = 0, recorded: tuple[str, float] | None = None) -> Threshold | None:
+                       left_out: int = 0, recorded: tuple[str, float] | None = None,
+                       skip_bad: bool = False) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
     images each flags. Returns the rule the top-k table's and the named images' 'flagged' columns use: that of
@@ -1389,7 +1396,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
     batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
-    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out)."""
+    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out).
+    skip_bad: the report's, which the commands named take too (_score_options)."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
@@ -1421,7 +1429,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                f"restore the data as it was, or train a run on it as it is now.")
         return None
     if train is None or name not in train[0]:
-        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test, batch_mode))
+        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test, batch_mode, skip_bad))
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
@@ -1447,7 +1455,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
 
     # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
     # the mixed training scores, other numbers; a report by another score than the method's own, `--score NAME`)
-    opts = _score_options(name, cfg, batch_mode)
+    opts = _score_options(name, cfg, batch_mode, skip_bad)
     # the rule the 'flagged' columns use: the named command's for this run. Detector.fit's recorded c (k) is what
     # `wildgan score RUN --threshold RULE` takes without --expected-contamination (--mad-k), fitted again on this
     # score's and protocol's training scores (thresholds.fit_record_apart), as Detector.from_run(RUN) does: flags by
@@ -1649,11 +1657,12 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
 
 def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
                    ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None,
-                   batch_mode: str = "mixed") -> None:
+                   batch_mode: str = "mixed", skip_bad: bool = False) -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
     percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
     rule of `wildgan score --threshold`, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first,
-    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give."""
+    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give, as they
+    must give the report's skip_bad."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1675,7 +1684,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     # (the command that scores, ranks and flags these images as the page does: --score and --batch-mode as the report's)
-    opts = _score_options(name, model.cfg, batch_mode)
+    opts = _score_options(name, model.cfg, batch_mode, skip_bad)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
                f"above all of them). `wildgan score RUN --data FILES{opts} --threshold contamination|mad` flags "
