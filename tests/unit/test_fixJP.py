@@ -160,3 +160,44 @@ def test_the_commands_of_a_skip_bad_reports_page_carry_skip_bad(pile_run_gone_ba
                      str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
     row = next(csv.DictReader((tmp_path / "s.csv").open()))
     assert float(f"{float(row['threshold']):.6g}") == shown, (row, shown)
+
+
+def test_a_report_of_a_fit_f1_run_flags_as_the_score_command_it_names_and_says_so(tmp_path, capsys) -> None:
+    """A run whose Detector.fit chose an f1 threshold on a labelled validation set: `wildgan score RUN --threshold`
+    cannot take that value (no f1 rule, no labels; the run does not keep the validation set), so it flags by
+    contamination at c = 0.05, and so does the page's 'flagged' column; the page showed fit's f1 row as what
+    Detector.from_run thresholds by, and did not say which of the two its flags were by."""
+    import csv
+    import re
+
+    from damaged_data import TINY_FIT
+
+    from wildgan import Detector
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
+    x_val, y_val = rng.integers(0, 255, (10, 8, 8), dtype=np.uint8), np.arange(10) % 2
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(**{**TINY_FIT, "threshold": "f1"}, run_dir=str(run)).fit(x, X_val=x_val, y_val=y_val)
+    files = [str(p) for p in _images(tmp_path / "new", [f"{i}.png" for i in range(5)]).iterdir()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), "--image", *files, "--device", "cpu", "--no-progress", "--threads",
+                     "1"]) == 0
+        assert main(["score", str(run), "--data", *files, "--threshold", "contamination", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    md = (run / "report" / "report.md").read_text()
+    section = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "Detector.fit's: f1 on fit's validation set" in section, section
+    # the rule said, with the command, beside fit's f1 row
+    assert "`wildgan score RUN --threshold contamination` flags by the first rule (contamination, c = 0.05), and so " \
+           "does this page's 'flagged' column: not by fit's f1 threshold" in re.sub(r"\s+", " ", section), section
+    # ... and it is the command's: the same flags, from the same threshold
+    page = {r["id"]: r["flagged"] for r in csv.DictReader((run / "report" / "named_images.csv").open())}
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert {Path(r["id"]).name: r["is_anomaly"] for r in rows} == {Path(k).name: v for k, v in page.items()}
+    shown = float(re.search(r"flagged: a above (\S+), the Threshold section's first rule", md).group(1))
+    assert float(f"{float(rows[0]['threshold']):.6g}") == shown

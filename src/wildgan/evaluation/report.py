@@ -1488,6 +1488,15 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                   "are by it." if diag is not None else "The named images' 'flagged' column is by it."))
     if said:
         page.p(said)
+    if row is not None and row[1].rule == "f1":
+        # the page showed fit's f1 row as what from_run thresholds by, and flagged by c = 0.05 without saying which
+        # of the two its flags were: the command's (`score --threshold` has no f1 rule and no labels to choose one)
+        columns = "do this page's 'flagged' columns" if diag is not None else "does this page's 'flagged' column"
+        page.p(f"`wildgan score RUN{opts} --threshold contamination` flags by the first rule (contamination, "
+               f"c = {DEFAULT_CONTAMINATION:g}), and so {columns}: not by fit's f1 threshold (the last row), which "
+               f"the command does not take, since it chooses thresholds from the training scores alone and the run "
+               f"does not keep the labelled validation set fit chose that value on; Detector.from_run(RUN).predict "
+               f"flags by it.")
 
     own = [(label, thr, np.asarray(scores[name], dtype=np.float64), batch_mode)
            for thr, (_, _, label) in zip(thrs, rules)]
