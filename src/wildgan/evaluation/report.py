@@ -653,7 +653,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
                                  batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                                 recorded=_command_rule(run_dir, model))
+                                 recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the cached training scores and the rule fit recorded, and
@@ -663,7 +663,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                           split_info.get("n_train"))
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode)
+        _named_section(page, out, model, named, score, ref=ref, thr=thr, batch_mode=batch_mode, skip_bad=skip_bad)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -757,9 +757,9 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             # (its bad lines are named once, by _training_sections, which reads it for the page next)
             curves = ("the training curves and samples" if read_jsonl(run_dir / "stats.jsonl", warn=False)
                       else "the samples")
+            among = _named_among_text(run_dir, model, batch_mode, skip_bad, _other_score(score, cfg))
             page.p(f"The training images could not be read ({md_escape(e)}), so this report has no ranking or heat "
-                   f"maps of them: it shows {curves}, and the heat maps of the images named "
-                   f"with --image ({_named_among_text(run_dir, model, batch_mode, skip_bad)}).")
+                   f"maps of them: it shows {curves}, and the heat maps of the images named with --image ({among}).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         if not _has_networks(run_dir):
@@ -779,12 +779,13 @@ def _cache_name(batch_mode: str) -> str:
     return cache_paths(Path(), batch_mode)[0].name
 
 
-def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> str:
+def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool, score: str | None = None) -> str:
     """Where the percentiles of the images named with --image come from when the report has no training images of
     its own to rank them among (an unlabelled run whose pile cannot be read again): the protocol's current cache of
     these networks' training scores (_named_reference reads it), or why there are none. A cache that leaves files
     out (`score --threshold --skip-bad`) is not read without skip_bad: the page said the named images were placed
-    among it all the same, and never named the report that does read it."""
+    among it all the same, and never named the report that does read it. score: the report's, where a command must
+    name it (_other_score)."""
     cache, skipped = _cache_name(batch_mode), cache_left_out(run_dir, model, batch_mode)
     if skipped is None:
         return f"with no percentiles: no training scores of these networks are cached in {cache}"
@@ -794,7 +795,7 @@ def _named_among_text(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool
     opt, s = skip_bad_option(), "s" if left != 1 else ""
     return (f"with no percentiles: the training scores cached in {cache} were computed with {opt}, which left out "
             f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}: "
-            f"{md_code(_skip_bad_report_command(batch_mode))} places the named images among them")
+            f"{md_code(_skip_bad_report_command(batch_mode, score=score))} places the named images among them")
 
 
 def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> int:
@@ -806,26 +807,37 @@ def _unread_left_out(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool)
     return len(cache_left_out(run_dir, model, batch_mode) or [])
 
 
-def _skip_bad_report_command(batch_mode: str, run: Path | None = None) -> str:
+def _skip_bad_report_command(batch_mode: str, run: Path | None = None, score: str | None = None) -> str:
     """The report that reads training scores cached with skip_bad, as its user gives it: `wildgan report RUN
     --skip-bad` for the CLI's, report(RUN, skip_bad=True) for a Python caller's (errors.option_words). run: the run
-    named in it (as a shell word or a Python string), or RUN (the page's commands name it so)."""
+    named in it (as a shell word or a Python string), or RUN (the page's commands name it so). score: the report's
+    score where it is not the method's own (_other_score), given as the page's other commands give it: without it,
+    the report named showed the thresholds and percentiles of another score than the page that named it."""
     iso = batch_mode == "isolated"
     return option_words(f"wildgan report {'RUN' if run is None else shell_word(run)} --skip-bad"
+                        f"{'' if score is None else ' --score ' + shell_word(score)}"
                         f"{' --batch-mode isolated' if iso else ''}",
                         f"report({'RUN' if run is None else repr(str(run))}, skip_bad=True"
+                        f"{'' if score is None else ', score=' + repr(score)}"
                         f"{', batch_mode=' + repr(batch_mode) if iso else ''})")
 
 
-def _left_out_text(name: str, cache: str, left: int, batch_mode: str, of: str = "for these networks") -> str:
+def _other_score(name: str, cfg: Any) -> str | None:
+    """The report's score `name` where a command must name it (it is not the run's method's own), else None."""
+    return None if name == own_score(cfg.method) else name
+
+
+def _left_out_text(name: str, cache: str, left: int, batch_mode: str, of: str = "for these networks",
+                   score: str | None = None) -> str:
     """Why a report without skip_bad has no threshold from a current cache that leaves `left` files out: they are
     there, read only with skip_bad (never a threshold silently taken from fewer training images than the run
-    had), and the report that shows them. of: which scores, as the sentence before it says them."""
+    had), and the report that shows them. of: which scores, as the sentence before it says them. score: the report's,
+    where a command must name it (_other_score)."""
     opt, s = skip_bad_option(), "s" if left != 1 else ""
     return (f"the training scores of {name} {of} are cached ({cache}), but were computed with {opt}, which left out "
             f"{left} file{s} unreadable by then, and a report reads such scores only with {opt}, so that no "
             f"threshold is taken from fewer training images than the run had without saying so: "
-            f"{md_code(_skip_bad_report_command(batch_mode))} shows them")
+            f"{md_code(_skip_bad_report_command(batch_mode, score=score))} shows them")
 
 
 def _has_networks(run_dir: Path) -> bool:
@@ -850,7 +862,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     page.p(_networks_text(net) + _grown_text(net, cfg))
     # (the command as it thresholds this report's score and protocol: plain, it thresholds the method's own score of
     # mixed batches)
-    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode)
+    opts = _score_options(pick_score(diag.scores, score), cfg, batch_mode, skip_bad)
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
            f"it. `wildgan score RUN --data NEW{opts} --threshold contamination` flags new images with a threshold "
@@ -865,7 +877,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode, skip_bad,
                                               cached),
                              batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                             recorded=_command_rule(run_dir, model))
+                             recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -1200,7 +1212,7 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
                               fitted=_fit_rule(run_dir, model, name, batch_mode, skip_bad, cached), detector=True,
                               batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
-                              recorded=_command_rule(run_dir, model))
+                              recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1217,13 +1229,16 @@ def _record_pixels_advice(run: str, method: str) -> str:
     return f"{resume}, and scores them"
 
 
-def _score_options(name: str, cfg: Any, batch_mode: str = "mixed") -> str:
+def _score_options(name: str, cfg: Any, batch_mode: str = "mixed", skip_bad: bool = False) -> str:
     """The options that make the `wildgan score` commands the page names score and threshold as this report does:
     ' --score NAME' where the report's score is not the command's default (the method's own), ' --batch-mode
-    isolated' for an isolated report; '' for neither. Without them the command the reader is told flags the images
-    thresholds another score, or mixed-batch scores: other thresholds, percentiles and flags than the page's."""
+    isolated' for an isolated report, ' --skip-bad' for a report with skip_bad; '' for none. Without them the command
+    the reader is told flags the images thresholds another score, or mixed-batch scores: other thresholds,
+    percentiles and flags than the page's; or, without --skip-bad, stops at the file the report left out as
+    unreadable (and does not read training scores cached without it)."""
     return ((f" --score {name}" if name != own_score(cfg.method) else "")
-            + (" --batch-mode isolated" if batch_mode == "isolated" else ""))
+            + (" --batch-mode isolated" if batch_mode == "isolated" else "")
+            + (" --skip-bad" if skip_bad else ""))
 
 
 def _command_rule(run_dir: Path, model: Any) -> tuple[str, float] | None:
@@ -1259,8 +1274,10 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
         return None, (f"Detector.fit recorded its threshold ({FIT_THRESHOLD_FILE}) for other networks than these "
                       f"(the run was trained on since): it is not shown.")
     if fitted != name:
+        # (the report's other options with it: pasted without them, it showed other numbers than this page)
+        same = (" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
         return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
-                      f"`wildgan report RUN --score {fitted}` shows its threshold among these rules.")
+                      f"`wildgan report RUN --score {fitted}{same}` shows its threshold among these rules.")
     mode = str(rec.get("batch_mode", "mixed"))
     scores = cached if cached is not None and mode == batch_mode else \
         read_train_scores(run_dir, model, mode, skip_bad=skip_bad)
@@ -1310,10 +1327,11 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
 
 
 def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None,
-                       batch_mode: str = "mixed") -> str:
+                       batch_mode: str = "mixed", skip_bad: bool = False) -> str:
     """Why the Threshold section has no threshold, and how to get one: in the words of the kind of run (a
     Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image).
-    batch_mode: the protocol whose cache is missing, which the command given makes (score --batch-mode isolated)."""
+    batch_mode: the protocol whose cache is missing, which the command given makes (score --batch-mode isolated).
+    skip_bad: the report's, which the command given takes too (_score_options)."""
     # (a run without test images, a Detector.fit or unlabelled one: "never from the test images" denied using what is
     # not there; n_test None)
     never = ("Thresholds come from the training images' scores only, never from the test images" if n_test is not None
@@ -1323,7 +1341,7 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
     fit_on = cfg.data.data if detector else None
     again = (f" from {md_escape(str(fit_on))}, the images fit read (IMAGES: any images to score)" if fit_on else "")
     # (a report by another score than the method's own: the command that then thresholds that score, as the page would)
-    sc = _score_options(name, cfg)
+    sc = _score_options(name, cfg, skip_bad=skip_bad)
     if batch_mode == "isolated":
         # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
         return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
@@ -1367,7 +1385,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
-                       left_out: int = 0, recorded: tuple[str, float] | None = None) -> Threshold | None:
+                       left_out: int = 0, recorded: tuple[str, float] | None = None,
+                       skip_bad: bool = False) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
     images each flags. Returns the rule the top-k table's and the named images' 'flagged' columns use: that of
@@ -1377,7 +1396,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
     batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
-    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out)."""
+    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out).
+    skip_bad: the report's, which the commands named take too (_score_options)."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
@@ -1392,7 +1412,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                    "the run's data changed since it was trained (a warning said what changed), and ")
         page.p(f"No threshold: {changed}"
                + _left_out_text(name, cache, left_out, batch_mode,
-                                "of the images it was trained on" if changed else "for these networks")
+                                "of the images it was trained on" if changed else "for these networks",
+                                _other_score(name, cfg))
                + ".")
         return None
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
@@ -1408,7 +1429,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                f"restore the data as it was, or train a run on it as it is now.")
         return None
     if train is None or name not in train[0]:
-        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test, batch_mode))
+        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test, batch_mode, skip_bad))
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
@@ -1434,7 +1455,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
 
     # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
     # the mixed training scores, other numbers; a report by another score than the method's own, `--score NAME`)
-    opts = _score_options(name, cfg, batch_mode)
+    opts = _score_options(name, cfg, batch_mode, skip_bad)
     # the rule the 'flagged' columns use: the named command's for this run. Detector.fit's recorded c (k) is what
     # `wildgan score RUN --threshold RULE` takes without --expected-contamination (--mad-k), fitted again on this
     # score's and protocol's training scores (thresholds.fit_record_apart), as Detector.from_run(RUN) does: flags by
@@ -1467,6 +1488,15 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                   "are by it." if diag is not None else "The named images' 'flagged' column is by it."))
     if said:
         page.p(said)
+    if row is not None and row[1].rule == "f1":
+        # the page showed fit's f1 row as what from_run thresholds by, and flagged by c = 0.05 without saying which
+        # of the two its flags were: the command's (`score --threshold` has no f1 rule and no labels to choose one)
+        columns = "do this page's 'flagged' columns" if diag is not None else "does this page's 'flagged' column"
+        page.p(f"`wildgan score RUN{opts} --threshold contamination` flags by the first rule (contamination, "
+               f"c = {DEFAULT_CONTAMINATION:g}), and so {columns}: not by fit's f1 threshold (the last row), which "
+               f"the command does not take, since it chooses thresholds from the training scores alone and the run "
+               f"does not keep the labelled validation set fit chose that value on; Detector.from_run(RUN).predict "
+               f"flags by it.")
 
     own = [(label, thr, np.asarray(scores[name], dtype=np.float64), batch_mode)
            for thr, (_, _, label) in zip(thrs, rules)]
@@ -1636,11 +1666,12 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
 
 def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
                    ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None,
-                   batch_mode: str = "mixed") -> None:
+                   batch_mode: str = "mixed", skip_bad: bool = False) -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
     percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
     rule of `wildgan score --threshold`, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first,
-    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give."""
+    and named_images.csv. batch_mode: the protocol they were scored in, which the commands named must give, as they
+    must give the report's skip_bad."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1662,7 +1693,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     # (the command that scores, ranks and flags these images as the page does: --score and --batch-mode as the report's)
-    opts = _score_options(name, model.cfg, batch_mode)
+    opts = _score_options(name, model.cfg, batch_mode, skip_bad)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
                f"above all of them). `wildgan score RUN --data FILES{opts} --threshold contamination|mad` flags "
@@ -1799,15 +1830,15 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
     instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
     joins it (the report: the cached training scores, returned), then said, before the scoring rather than after it.
-    progress: bars while the test split is scored (the latent search's, for a search run: minutes). batch_mode:
-    'mixed' (evaluate's shuffled batches) or 'isolated' (each image alone, as `score --batch-mode isolated`), for the
-    trained networks' scores, the other generator's and the untrained control's alike (a wildgan run's; the other
-    methods have one protocol).
+    progress: bars while the test split is decoded and scored (the latent search's, for a search run: minutes).
+    batch_mode: 'mixed' (evaluate's shuffled batches) or 'isolated' (each image alone, as `score --batch-mode
+    isolated`), for the trained networks' scores, the other generator's and the untrained control's alike (a wildgan
+    run's; the other methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
     those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
     refuse_saved_detector(run_dir, "diagnose_run")
     model = model if model is not None else load_model(run_dir, device)
-    split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
+    split = split_for_run(run_dir, skip_bad=skip_bad, held=held, progress=progress)
     recorded = read_split_info(run_dir)
     # (training images added, removed, edited or decoded apart since training; files unreadable since are said apart)
     now = split_summary(split) if recorded else None
@@ -1920,13 +1951,16 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1. batch_mode: the
     protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated').
-    progress: a bar while the whole pile is scored (no cache of its scores: thousands of images, minutes)."""
+    progress: bars while the pile is decoded, and while it is scored (no cache of its scores: thousands of images,
+    minutes)."""
     model = model if model is not None else load_model(run_dir, device)
     info = read_split_info(run_dir)
     try:
         # (recorded: the pile's identity is taken from split.json, without reading its bytes again, where its files'
         # listing is the one recorded)
-        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info)
+        # (the report's progress choice: tqdm's auto drew the decoding bar on a terminal under --no-progress)
+        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info,
+                            progress=progress)
     except DataError as e:
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores.
         # What to do in the words evaluate and score use: for a pile gone from its recorded place, the path the run
@@ -1963,7 +1997,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                    f"shows no threshold: the scores of the images it was trained on cached in "
                    f"{_cache_name(batch_mode)} were computed with {skip_bad_option()}, leaving out {left} file"
                    f"{'s' if left != 1 else ''} unreadable by then, and are read only by "
-                   f"{_skip_bad_report_command(batch_mode, run_dir)}" if left else
+                   f"{_skip_bad_report_command(batch_mode, run_dir, _other_score(score, cfg))}" if left else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
                    (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +

@@ -221,7 +221,8 @@ def _next_steps(run_dir: Path | str) -> str:
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
                   normal: tuple[str, ...] | None = None, skip_bad: bool = False,
-                  whole: bool | None = None, held: HeldWarning | None = None) -> AnomalySplit:
+                  whole: bool | None = None, held: HeldWarning | None = None,
+                  progress: bool | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
 
     Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
@@ -231,7 +232,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
     whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out.
     held: the warning that names files unreadable since training (skip_bad) is held there, not said: it is said once
-    the training scores are read (before any scoring), joined by their warning when they leave the same files out."""
+    the training scores are read (before any scoring), joined by their warning when they leave the same files out.
+    progress: the decoding bar of the images read (build_split's: None is tqdm's auto, shown on a terminal only)."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
@@ -285,7 +287,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # training rule kept such a file as it is, or stretched it: one file had two scores, evaluate's and score's. (The
     # run's own data holds no file of the other depth: its record counts every file read)
     read_depth16 = None if data is None else other_data_depth16(recorded, dc.depth16)
-    split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
+    # (with the caller's progress choice: left to tqdm's auto, the decoding bar was drawn on a terminal under
+    # --no-progress, the only bar that did)
+    split = build_split(dc, whole=whole, progress=progress,
+                        inherited=() if data is None else ("exclude_classes",) if normal
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
                         read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
@@ -637,7 +642,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     as training built it (`wildgan train --evaluate`), used instead of rebuilding it from the data when `data` is
     None: the same split, without reading the data again (and repeating every warning about it). skip_bad: image
     files that are unreadable are left out (those unreadable since training named in a warning) instead of stopping
-    the evaluation."""
+    the evaluation. progress: the bars of the decoding (a split rebuilt from the data) and of the scoring."""
     # (AUCs need every test image's label: a refusal of damaged ones, the run's data's or `data`'s, names mending
     # them, not dataset='unlabelled', an option of the Detector's and a DataConfig's, not evaluate_run's. Within
     # `wildgan evaluate` or run_study, the caller's setting stands: what the user called is named)
@@ -666,7 +671,8 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         if len(split.test_x) == 0:
             raise ConfigError(f"{run_dir}: no test split to evaluate")
     else:
-        split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad)
+        split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad,
+                              progress=progress)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
     if data is not None or out_dir != run_dir:
