@@ -68,6 +68,10 @@ def test_no_progress_hides_the_decoding_bar_of_evaluate_and_report(big_runs, mon
     # (the bar is there to hide: shown without --no-progress)
     assert "decoding" in _stderr_of(monkeypatch, ["evaluate", str(tree_run), *common])
     assert "decoding" not in _stderr_of(monkeypatch, ["evaluate", str(tree_run), *common, "--no-progress"])
+    # score of the run's own test split rebuilt it too (cli/score.py's split_for_run)
+    scored = ["score", str(tree_run), "--out", "-", "--threads", "1"]
+    assert "decoding" in _stderr_of(monkeypatch, scored)
+    assert "decoding" not in _stderr_of(monkeypatch, [*scored, "--no-progress"])
     # a labelled run's report rebuilds its test split (split_for_run), an unlabelled one's its training pile
     for run in (tree_run, pile_run):
         said = _stderr_of(monkeypatch, ["report", str(run), *common, "--top-k", "1", "--no-progress"])

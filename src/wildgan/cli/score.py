@@ -349,7 +349,7 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
         with unlabelled_way_said_by_caller(f"to score every image without labels, {whole}" if whole else ""):
             split = split_for_run(run_dir, one_file, log=warn, skip_bad=a.skip_bad,
                                   normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None,
-                                  whole=a.whole, held=held)
+                                  whole=a.whole, held=held, progress=not a.no_progress)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file and e.split_problem == SPLIT_CLASSES:
