@@ -119,3 +119,35 @@ def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None
                     if "critic + " in line)
     # the header says the f-AnoGAN networks' width (DIM), as it says their iterations
     assert "DIM 4" in training, training
+
+
+@pytest.mark.xfail(strict=True, reason="revFZ 4: evaluation/report.py:_runs_section: `wildgan report STUDY_DIR` "
+                   "lists each cell without a report as '(no report yet: wildgan report runs/CELL)', a path relative "
+                   "to the study folder: run from anywhere else (as `wildgan report /tmp/st` is), the advice fails "
+                   "with 'runs/CELL: no such folder'")
+def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from wildgan.cli import main
+
+    cell = "automobile_g0_wildgan_image_s0"
+    auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": 0.69, "a": 0.7}
+    row = {"cell": cell, "protocol": "cifar10", "normal": "automobile", "gamma": 0.0, "method": "wildgan",
+           "encoder_loss": "image", "seed": 0, "auc": auc, "ap": auc, "run_dir": f"runs/{cell}",
+           "controls": {"untrained": {k: 0.6 for k in auc}, "pixel_norm": 0.62, "pixel_std": 0.5, "pixel_mean": 0.45},
+           "controls_ap": {"pixel_norm": 0.6, "pixel_std": 0.5, "pixel_mean": 0.45}, "kimg": 4.0}
+    st = tmp_path / "studies" / "st"
+    (st / "runs" / cell).mkdir(parents=True)
+    (st / "runs" / cell / "config.json").write_text("{}", encoding="utf-8")
+    (st / "results.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)                      # the user's shell, not the study folder
+    assert main(["report", str(st)]) == 0
+    page = (st / "report" / "report.html").read_text(encoding="utf-8")
+    advised = re.findall(r"no report yet: wildgan report ([^)<]+)\)", page)
+    assert advised, "no advice on the page"
+    for target in advised:
+        # the command, typed where `wildgan report STUDY_DIR` was, names the cell's run folder
+        assert (elsewhere / target.strip().strip("'")).is_dir(), (target, "from", elsewhere)
