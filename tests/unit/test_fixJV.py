@@ -1,0 +1,60 @@
+"""fixJV: `wildgan score`'s way to score every image of the run's own damaged data without labels is named only where
+it works (revGB 1); a fit record's non-finite values said as the file writes them (revGB 2); train --help's examples
+(revGB 3); the refusal of preset options beside RUN, and `wildgan info RUN --json` of a search run (revGB 4)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from wildgan import Detector
+from wildgan.cli import main
+
+
+def test_score_of_the_runs_own_damaged_batches_as_data_names_no_refused_way(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # `--data` naming the run's own batches (damaged since training, no training scores cached) named the Python
+    # API's from_run(...).decision_function(DATA), which is refused by the same labels (from_run reads them for the
+    # training scores); the advice to mend them works
+    from damaged_data import cifar_train_run, write_meta
+
+    run = cifar_train_run(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    write_meta(folder, names=False)
+    capsys.readouterr()
+    args = ["score", str(run), "--data", str(folder), "--out", str(tmp_path / "s.csv"), "--no-progress"]
+    assert main(args) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "decision_function" not in said and "needs them too here" in said, said
+    assert f"Once the labels are mended, `wildgan score {run} --data {folder}` and from_run both work" in said, said
+    write_meta(folder, names=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 0
+        assert len(Detector.from_run(str(run), device="cpu").decision_function(str(folder))) == 48
+
+
+def test_score_names_the_python_api_s_way_where_the_training_scores_are_cached(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # with the training scores cached (a --threshold scoring wrote them), from_run does not read the run's data by
+    # its labels: the way is named, and works
+    from damaged_data import cifar_train_run, write_meta
+
+    run = cifar_train_run(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(run), "--threshold", "contamination", "--out", str(tmp_path / "s.csv"),
+                     "--no-progress"]) == 0
+    assert (run / "train_scores.csv").is_file()
+    write_meta(folder, names=False)
+    capsys.readouterr()
+    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
+    assert way in said and "needs them too" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(eval(way, {"Detector": Detector}).tolist()) == 48
