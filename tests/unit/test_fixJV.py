@@ -58,3 +58,23 @@ def test_score_names_the_python_api_s_way_where_the_training_scores_are_cached(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert len(eval(way, {"Detector": Detector}).tolist()) == 48
+
+
+@pytest.mark.parametrize("v, said", [(float("nan"), "NaN"), (float("inf"), "Infinity"), (float("-inf"), "-Infinity"),
+                                     (0.5, "0.5"), (None, "null"), (True, "true"), ([float("nan")], "[NaN]")])
+def test_shown_says_a_file_s_value_as_json_writes_it(v: object, said: str) -> None:
+    # (revGB 2) a float NaN or infinity was said as Python's repr, nan / inf, where the file writes NaN / Infinity
+    from wildgan.config import shown
+
+    assert shown(v, from_file=True) == said
+    assert shown(v) == repr(v)                      # (a Python caller's own value: as Python writes it)
+
+
+def test_a_fit_record_s_non_finite_lam_is_said_as_the_file_writes_it(tmp_path: Path) -> None:
+    from wildgan.errors import ConfigError
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
+
+    (tmp_path / FIT_THRESHOLD_FILE).write_text('{"threshold": {"value": 1.0, "rule": "mad", "params": {"k": 3.0}}, '
+                                               '"lam": Infinity}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"lam Infinity$"):
+        load_fit_threshold(tmp_path)

@@ -46,10 +46,10 @@ def test_score_advice_for_the_runs_own_damaged_cifar_batches_works(tmp_path: Pat
     assert len(scores) == 48                              # every image of the batches (6 files of 8)
 
 
-@pytest.mark.xfail(strict=True, reason="revGB 2: thresholds.py:load_fit_threshold (fa25e5e0): a hand-edited "
-                   "record's non-finite parameter is said as Python's repr ('contamination nan', 'k -inf'), not as "
-                   "the file writes it (NaN, -Infinity), which the change promises: config.shown(from_file=True) "
-                   "renders null, true and containers in the file's spelling, not a float NaN or Infinity")
+# revGB 2 (thresholds.py:load_fit_threshold, fa25e5e0): a hand-edited record's non-finite parameter was said as
+# Python's repr ('contamination nan', 'k -inf'), not as the file writes it (NaN, -Infinity), which the change
+# promises: config.shown(from_file=True) rendered null, true and containers in the file's spelling, not a float NaN or
+# Infinity
 @pytest.mark.parametrize("param, rule", [('"contamination": NaN', "contamination"), ('"k": -Infinity', "mad")])
 def test_a_non_finite_parameter_of_a_fit_record_is_said_as_the_file_writes_it(tmp_path: Path, param: str,
                                                                             rule: str) -> None:
