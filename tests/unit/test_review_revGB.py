@@ -61,10 +61,9 @@ def test_a_non_finite_parameter_of_a_fit_record_is_said_as_the_file_writes_it(tm
     assert param.split(": ")[1] in said and not re.search(r"\b(nan|inf)\b", said), said
 
 
-@pytest.mark.xfail(strict=True, reason="revGB 3: cli/parser.py:EXAMPLES_TRAIN (e0e87b0c): the comment 'a first try on "
-                   "a CPU: a few minutes' heads `wildgan train --data my_images/ --out runs/mine` too, the defaults "
-                   "(fast preset, the paper's schedule) that the README's quick tour says take hours on a CPU; only "
-                   "the second command (--preset tiny --phase-kimg 1.5) is the few-minute try")
+# revGB 3 (cli/parser.py:EXAMPLES_TRAIN, e0e87b0c): the comment 'a first try on a CPU: a few minutes' headed `wildgan
+# train --data my_images/ --out runs/mine` too, the defaults (fast preset, the paper's schedule) that the README's
+# quick tour says take hours on a CPU; only the second command (--preset tiny --phase-kimg 1.5) is the few-minute try
 def test_train_help_says_a_few_minutes_only_of_the_tiny_try() -> None:
     from wildgan.cli.parser import EXAMPLES_TRAIN
 
