@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,42 @@ def test_a_fit_record_s_non_finite_lam_is_said_as_the_file_writes_it(tmp_path: P
                                                '"lam": Infinity}', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"lam Infinity$"):
         load_fit_threshold(tmp_path)
+
+
+def _tiny_config() -> Any:
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+
+    return RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=0.02), preset="tiny")
+
+
+def test_info_run_s_refusal_of_preset_options_agrees_in_number(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # (revGB 4) "--preset describe a preset's"
+    from wildgan.config import write_run_config
+
+    write_run_config(_tiny_config(), tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path), "--preset", "paper"]) == 2
+    assert "--preset describes a preset's" in capsys.readouterr().err
+    assert main(["info", str(tmp_path), "--preset", "paper", "--width", "8"]) == 2
+    assert "--preset, --width describe a preset's" in capsys.readouterr().err
+
+
+def test_info_run_json_of_a_search_run_counts_the_networks_its_table_does(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # (revGB 4) the table of a search run leaves out E (it trains no encoder) and the training GFLOP (whose formula
+    # counts E); its --json listed both
+    import json
+    from dataclasses import replace
+
+    from wildgan.config import write_run_config
+
+    write_run_config(replace(_tiny_config(), method="search"), tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path)]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:4]]
+    assert main(["info", str(tmp_path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert rows == ["G", "D"] == list(got["params"]) == list(got["forward_gflop"]), (rows, got)
+    assert "train_gflop_per_image" not in got, got
