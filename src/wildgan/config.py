@@ -107,11 +107,12 @@ def shown(v: Any, from_file: bool = False) -> str:
     """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
     (a value known to be a file's), else Python's repr. A file's mapping or list of the wrong type is said as the
     file writes it ({"a": 1}, [1, 2]), not as Python's {'a': 1} or the tuple (1, 2) it was read into; its text keeps
-    its quotes ('20', not 20: the quotes are what is wrong where a number belongs)."""
+    its quotes ('20', not 20: the quotes are what is wrong where a number belongs). A float NaN or infinity is said as
+    JSON writes it (NaN, -Infinity), as inside a mapping or list: Python's nan / -inf is no file's spelling."""
     if from_file or _FILE_VALUES.get():
         if v is None or isinstance(v, bool):
             return "null" if v is None else str(v).lower()
-        if isinstance(v, (dict, list, tuple)):
+        if isinstance(v, (dict, list, tuple, float)):
             return as_typed(v)
     return repr(v)
 

@@ -4238,7 +4238,7 @@ def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_wo
         raise refused
 
     monkeypatch.setattr(evaluation_run, "split_for_run", split_for_run)
-    a = argparse.Namespace(skip_bad=False, normal=None, whole=False)
+    a = argparse.Namespace(skip_bad=False, normal=None, whole=False, no_progress=True)
     with pytest.raises(DataError) as e:
         _labelled_split(a, tmp_path / "run", str(f), False)
     said = str(e.value)

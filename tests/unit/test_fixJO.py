@@ -113,7 +113,7 @@ def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: py
     # a preset's options beside a run: refused, naming them; a folder that holds no run: said by read_run_config
     assert main(["info", str(run), "--preset", "paper"]) != 0
     err = capsys.readouterr().err
-    assert "--preset describe a preset's" in err, err
+    assert "--preset describes a preset's" in err, err
     assert main(["info", str(pile)]) != 0
     assert str(pile) in capsys.readouterr().err
     # the preset form is as it was

@@ -15,11 +15,12 @@ from wildgan.errors import ConfigError, DataError
 from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
 
 
-@pytest.mark.xfail(strict=True, reason="revGB 1: cli/score.py:_own_data_way/_own_data_whole: after a refusal of the "
-                   "run's own damaged labels (a batches.meta without label_names), `wildgan score RUN` advises "
-                   "Detector.from_run(RUN).decision_function(DATA), which is refused by the same damaged labels "
-                   "where the run has no cached training scores (trained --no-train-scores, or a stale cache): "
-                   "from_run reads the run's own data again for them (labels_needed_by 'Detector.from_run')")
+# revGB 1 (cli/score.py:_own_data_way/_own_data_whole): after a refusal of the run's own damaged labels (a
+# batches.meta without label_names), `wildgan score RUN` advised Detector.from_run(RUN).decision_function(DATA), which
+# is refused by the same damaged labels where the run has no cached training scores (trained --no-train-scores, or a
+# stale cache): from_run reads the run's own data again for them (labels_needed_by 'Detector.from_run'). No way reads
+# every image of it without labels then (fixJV tried --data of the folder and of one batch file: refused too), so
+# score says that from_run needs the labels too, and that mending them is the way; the test follows that advice.
 def test_score_advice_for_the_runs_own_damaged_cifar_batches_works(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from damaged_data import cifar_train_run, write_meta
@@ -29,24 +30,26 @@ def test_score_advice_for_the_runs_own_damaged_cifar_batches_works(tmp_path: Pat
     write_meta(folder, names=False)                       # damaged since training
     capsys.readouterr()
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
-    said = capsys.readouterr().err
-    advice = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
-    assert advice in said, said                           # the way score names to score every image
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scores = Detector.from_run(str(run), device="cpu").decision_function(str(folder))
-        refused = ""
-    except DataError as e:
-        refused = str(e)
-    assert not refused, f"the advised call is refused: {refused}"
-    assert len(scores) == 40                              # every image of the batches, labels ignored
+    said = " ".join(capsys.readouterr().err.split())
+    refused = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
+    with pytest.raises(DataError, match="batches.meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector.from_run(str(run), device="cpu").decision_function(str(folder))
+    assert refused not in said, said                      # (not advised: refused by the same labels)
+    assert "remove it to read the batches under CIFAR-10's own class names" in said, said
+    assert "needs them too here" in said and "Once the labels are mended" in said, said
+    (folder / "batches.meta").unlink()                    # the advice followed: both ways work now
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                   # (2 test images: the mixed batch mode's warning)
+        assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 0
+        scores = Detector.from_run(str(run), device="cpu").decision_function(str(folder))
+    assert len(scores) == 48                              # every image of the batches (6 files of 8)
 
 
-@pytest.mark.xfail(strict=True, reason="revGB 2: thresholds.py:load_fit_threshold (fa25e5e0): a hand-edited "
-                   "record's non-finite parameter is said as Python's repr ('contamination nan', 'k -inf'), not as "
-                   "the file writes it (NaN, -Infinity), which the change promises: config.shown(from_file=True) "
-                   "renders null, true and containers in the file's spelling, not a float NaN or Infinity")
+# revGB 2 (thresholds.py:load_fit_threshold, fa25e5e0): a hand-edited record's non-finite parameter was said as
+# Python's repr ('contamination nan', 'k -inf'), not as the file writes it (NaN, -Infinity), which the change
+# promises: config.shown(from_file=True) rendered null, true and containers in the file's spelling, not a float NaN or
+# Infinity
 @pytest.mark.parametrize("param, rule", [('"contamination": NaN', "contamination"), ('"k": -Infinity', "mad")])
 def test_a_non_finite_parameter_of_a_fit_record_is_said_as_the_file_writes_it(tmp_path: Path, param: str,
                                                                             rule: str) -> None:
@@ -58,10 +61,9 @@ def test_a_non_finite_parameter_of_a_fit_record_is_said_as_the_file_writes_it(tm
     assert param.split(": ")[1] in said and not re.search(r"\b(nan|inf)\b", said), said
 
 
-@pytest.mark.xfail(strict=True, reason="revGB 3: cli/parser.py:EXAMPLES_TRAIN (e0e87b0c): the comment 'a first try on "
-                   "a CPU: a few minutes' heads `wildgan train --data my_images/ --out runs/mine` too, the defaults "
-                   "(fast preset, the paper's schedule) that the README's quick tour says take hours on a CPU; only "
-                   "the second command (--preset tiny --phase-kimg 1.5) is the few-minute try")
+# revGB 3 (cli/parser.py:EXAMPLES_TRAIN, e0e87b0c): the comment 'a first try on a CPU: a few minutes' headed `wildgan
+# train --data my_images/ --out runs/mine` too, the defaults (fast preset, the paper's schedule) that the README's
+# quick tour says take hours on a CPU; only the second command (--preset tiny --phase-kimg 1.5) is the few-minute try
 def test_train_help_says_a_few_minutes_only_of_the_tiny_try() -> None:
     from wildgan.cli.parser import EXAMPLES_TRAIN
 

@@ -129,7 +129,7 @@ def test_networks_of_another_kind_are_refused(tmp_path, capsys, kind, found):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("lam", float("nan"), r"score\.lam must be a number in \[0, 1\], got nan"),
+    ("lam", float("nan"), r"score\.lam must be a number in \[0, 1\], got NaN"),  # (as config.json writes it)
     ("batch_size", 0, r"score\.batch_size must be a whole number >= 1, got 0"),
     ("batch_size", 6, r"score\.batch_size must be a multiple of 4"),
     ("shuffle_seed", -1, r"score\.shuffle_seed must be a whole number >= 0"),

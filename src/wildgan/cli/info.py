@@ -51,8 +51,8 @@ def _run_info(a: argparse.Namespace) -> int:
 
     given = [f"--{k.replace('_', '-')}" for k in PRESET_OPTIONS if getattr(a, k, None) is not None]
     if given:
-        raise ConfigError(f"{a.run}: a run's networks are its own (its config.json): {', '.join(given)} describe a "
-                          f"preset's; give either RUN or the preset options")
+        raise ConfigError(f"{a.run}: a run's networks are its own (its config.json): {', '.join(given)} "
+                          f"describe{'s' if len(given) == 1 else ''} a preset's; give either RUN or the preset options")
     cfg = read_run_config(a.run)
     run = shell_word(a.run)
     rest = (f"its data, training and results: `wildgan report {run}` (writes {run}/report/report.md); its "
@@ -69,12 +69,16 @@ def _run_info(a: argparse.Namespace) -> int:
                      f"progressive networks only\n{rest}\n")
         return 0
     info = network_info(net)
+    # (a search run trains no encoder: its row would count networks it does not have; the JSON leaves it out too, and
+    # the training GFLOP, whose formula counts E, as the table does)
+    nets = ("G", "D") if cfg.method == "search" else ("G", "D", "E")
+    if nets != ("G", "D", "E"):
+        info = {k: ({n: v[n] for n in nets} if k in ("params", "forward_gflop") else v) for k, v in info.items()
+                if k != "train_gflop_per_image"}
     if a.json:
         write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info}, indent=2)
                      + "\n")
         return 0
-    # (a search run trains no encoder: its row would count networks it does not have)
-    nets = ("G", "D") if cfg.method == "search" else ("G", "D", "E")
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
              *_table(info, nets), rest]
     write_stdout("\n".join(lines) + "\n")

@@ -88,8 +88,9 @@ THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's t
 
 EXAMPLES_TRAIN = """examples:
   # a folder of your own images (loose files: an unlabelled pile, anomalies and all,
-  # as the README's quick tour starts); a first try on a CPU: a few minutes
+  # as the README's quick tour starts): fast preset, the paper's schedule, hours on a CPU
   wildgan train --data my_images/ --out runs/mine
+  # ... a first try of it on a CPU: a few minutes on 2 cores
   wildgan train --data my_images/ --preset tiny --phase-kimg 1.5 --threads 1 \\
                 --out runs/mine-try
   # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
