@@ -37,6 +37,7 @@ import stat
 import tempfile
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -73,6 +74,12 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
+
+# Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
+# and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
+# them, their percentiles and flags gone). Set for the page's writing (_write_run_report), read where those commands
+# are made, deep in sections that are not otherwise told of the named images.
+_NAMES_IMAGES: ContextVar[bool] = ContextVar("report_names_images", default=False)
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
@@ -604,6 +611,20 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     unlabelled run's top training images), its training, the named images (`named`: `images` scored by
     `model`, the run's networks, which the rest uses too; None: loaded here), its config. batch_mode: the protocol
     every image is scored in and the training scores are read of (run_report)."""
+    token = _NAMES_IMAGES.set(bool(images))
+    try:
+        _write_run_page(run_dir, out, cfg, split_info, top_k_images=top_k_images, named=named, model=model,
+                        score=score, masks=masks, mask_name=mask_name, device=device, controls=controls,
+                        tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress, batch_mode=batch_mode)
+    finally:
+        _NAMES_IMAGES.reset(token)
+
+
+def _write_run_page(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
+                    named: NamedImages | None, model: Any, score: str, masks: np.ndarray | None, mask_name: str,
+                    device: str, controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool,
+                    batch_mode: str) -> None:
+    """_write_run_report's page, with _NAMES_IMAGES set for the commands it names."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {md_escape(run_dir.resolve())}")
@@ -812,14 +833,15 @@ def _skip_bad_report_command(batch_mode: str, run: Path | None = None, score: st
     --skip-bad` for the CLI's, report(RUN, skip_bad=True) for a Python caller's (errors.option_words). run: the run
     named in it (as a shell word or a Python string), or RUN (the page's commands name it so). score: the report's
     score where it is not the method's own (_other_score), given as the page's other commands give it: without it,
-    the report named showed the thresholds and percentiles of another score than the page that named it."""
-    iso = batch_mode == "isolated"
+    the report named showed the thresholds and percentiles of another score than the page that named it. The
+    report's named images (_NAMES_IMAGES) are named too, as FILES: without them it reported without them."""
+    iso, files = batch_mode == "isolated", _NAMES_IMAGES.get()
     return option_words(f"wildgan report {'RUN' if run is None else shell_word(run)} --skip-bad"
                         f"{'' if score is None else ' --score ' + shell_word(score)}"
-                        f"{' --batch-mode isolated' if iso else ''}",
+                        f"{' --batch-mode isolated' if iso else ''}{' --image FILES' if files else ''}",
                         f"report({'RUN' if run is None else repr(str(run))}, skip_bad=True"
                         f"{'' if score is None else ', score=' + repr(score)}"
-                        f"{', batch_mode=' + repr(batch_mode) if iso else ''})")
+                        f"{', batch_mode=' + repr(batch_mode) if iso else ''}{', images=FILES' if files else ''})")
 
 
 def _other_score(name: str, cfg: Any) -> str | None:
@@ -1275,7 +1297,8 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
                       f"(the run was trained on since): it is not shown.")
     if fitted != name:
         # (the report's other options with it: pasted without them, it showed other numbers than this page)
-        same = (" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
+        same = ((" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
+                + (" --image FILES" if _NAMES_IMAGES.get() else ""))
         return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
                       f"`wildgan report RUN --score {fitted}{same}` shows its threshold among these rules.")
     mode = str(rec.get("batch_mode", "mixed"))
