@@ -3,8 +3,10 @@ page names) and of the reading warnings repeated on a cache reuse."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import sys
 import warnings
 from pathlib import Path
 
@@ -75,3 +77,44 @@ def test_the_skip_bad_report_command_names_the_images_only_of_a_report_that_name
     # (outside a report's writing: a report without images names none)
     with skip_bad_said_as(CLI_SKIP_BAD):
         assert _skip_bad_report_command("mixed") == "wildgan report RUN --skip-bad"
+
+
+def _decode_a_level_up(data: Path, run: Path) -> None:
+    """Another Pillow decoding `run`'s images a level apart, simulated as test_cli's tests do: `data`'s pixels one
+    level up, and split.json's decoders an older Pillow."""
+    d = dict(np.load(data))
+    np.savez(data, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
+                      for k, v in d.items()})
+    split_json = run / "split.json"
+    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+
+
+def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, capsys) -> None:
+    """A latent-search run whose training images decode otherwise since training: the page and the warning of
+    `report RUN --score L_r` advised `wildgan score RUN --threshold contamination` to search and cache the training
+    scores, without --score L_r, which the page's other commands carry: the command's threshold was of another score
+    than the page's."""
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
+                 str(run)]) == 0
+    _decode_a_level_up(npz, run)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
+        assert main(["report", str(run), "--score", "L_r", "--top-k", "2", "--threads", "1", "--no-progress",
+                     "--tsne-points", "5", "--no-controls"]) == 0
+    err = capsys.readouterr().err
+    (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert f"`wildgan score {run} --score L_r --threshold contamination --out scores.csv` then searches them" in \
+        said, said
+    page = (run / "report" / "report.md").read_text()
+    assert "`wildgan score RUN --score L_r --threshold contamination --out scores.csv` then searches them" in page, \
+        page
+    for c in _page_commands(page):
+        assert c[c.index("--score") + 1] == "L_r", c

@@ -766,7 +766,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
-                                held=held, join=join, progress=progress, batch_mode=batch_mode)
+                                held=held, join=join, progress=progress, batch_mode=batch_mode, score=score)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad, batch_mode=batch_mode, progress=progress)
@@ -1237,17 +1237,19 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
                               recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
 
 
-def _record_pixels_advice(run: str, method: str) -> str:
+def _record_pixels_advice(run: str, method: str, opts: str = "") -> str:
     """What makes a threshold of a run whose training images only decode otherwise since training: a resume of the
     finished run records their pixels as they decode now (split.json) and, but for latent search, whose training never
     scores its training images (a search per image), scores them. run: the run as one word of those commands
-    (errors.shell_word of its path), or RUN."""
+    (errors.shell_word of its path), or RUN. opts: the report's options of its `wildgan score` commands
+    (_score_options): without them the search cached the scores of another protocol, or stopped at a file the
+    report left out as unreadable, and the report named its threshold as of its own score."""
     resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
               f"decode now")
     if method == "search":
         # (no parenthesis: the warnings say the advice after one of their own)
-        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
-                f"contamination --out scores.csv` then searches them once and caches them")
+        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run}{opts} "
+                f"--threshold contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
 
 
@@ -1441,9 +1443,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return None
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
         # the same files decoded a level or so apart: restoring the data is not what to do
+        advice = _record_pixels_advice("RUN", cfg.method, _score_options(name, cfg, batch_mode, skip_bad))
         page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
                f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
-               f"({cache}). {_record_pixels_advice('RUN', cfg.method)}; run the report again after it.")
+               f"({cache}). {advice}; run the report again after it.")
         return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
@@ -1847,7 +1850,7 @@ class RunDiagnostics:
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
                  model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
                  join: Callable[[Any], Any] | None = None, progress: bool = False,
-                 batch_mode: str = "mixed") -> tuple[Any, RunDiagnostics]:
+                 batch_mode: str = "mixed", score: str | None = None) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
@@ -1858,7 +1861,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     isolated`), for the trained networks' scores, the other generator's and the untrained control's alike (a wildgan
     run's; the other methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
-    those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
+    those cached scores (RunDiagnostics.trained), and the warning that the data changed says so. score: the report's,
+    which the commands that warning names take (the method's own where None)."""
     refuse_saved_detector(run_dir, "diagnose_run")
     model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held, progress=progress)
@@ -1877,11 +1881,13 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
             # as score --threshold's warning says of its threshold: the report's comes from the scores of the images
             # trained on, or there is none (its page said to make them with a `score --threshold` that refuses)
             cache = _cache_name(batch_mode)
+            # (the report's options, as its page's commands carry them: score, protocol, skip_bad)
+            opts = _score_options(score or own_score(model.cfg.method), model.cfg, batch_mode, skip_bad)
             held.say_change(f"; the report's threshold section comes from {cache}, the cached scores of the "
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            f"({cache})" + (f"; {_record_pixels_advice(shell_word(run_dir), model.cfg.method)}"
+                            f"({cache})" + (f"; {_record_pixels_advice(shell_word(run_dir), model.cfg.method, opts)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -2012,6 +2018,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # another file or folder at the recorded place (data.source_identity): which, and where to put the run's
         # pile back, as evaluate and score say it
         replaced = source_replaced(info, split.info)
+        opts = _score_options(score, cfg, batch_mode, skip_bad)         # (the report's, as its page's commands)
         warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
                   f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
                   f"(split.json: {info.get('n_train', '?')}), and " +
@@ -2023,7 +2030,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                    f"{_skip_bad_report_command(batch_mode, run_dir, _other_score(score, cfg))}" if left else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
-                   (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +
+                   (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method, opts)}" if decoded else "")) +
                   (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     scores = None if changed else read_train_scores(run_dir, model, batch_mode, ids=split.train_ids,
                                                     skip_bad=skip_bad)
