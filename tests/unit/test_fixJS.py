@@ -9,6 +9,7 @@ import shlex
 import sys
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -118,3 +119,42 @@ def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_
         page
     for c in _page_commands(page):
         assert c[c.index("--score") + 1] == "L_r", c
+
+
+def _tree_tar(where: Path, image: Callable[[str, int, np.random.Generator], np.ndarray]) -> Path:
+    """A .tar.gz of an image-folder tree (train/ and test/, classes a and b, 4 images each: image(class, i, rng))."""
+    import tarfile
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            d = where / "tree" / split / cls
+            d.mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(image(cls, i, rng)).save(d / f"{i}.png")
+    archive = where / "data.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        t.add(where / "tree", arcname="tree")
+    return archive
+
+
+def _said_reading(archive: Path, cache: Path) -> list[tuple[type[Warning], str, int, str]]:
+    """What reading `archive` says, as the user sees it: each warning's category, file, line and text, in order."""
+    from wildgan.data import load_dataset
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        load_dataset(archive, cache_dir=str(cache), progress=False)
+    return [(w.category, w.filename, w.lineno, str(w.message)) for w in said]
+
+
+def test_a_decoded_caches_tiny_images_warning_is_said_where_the_decode_said_it(tmp_path: Path) -> None:
+    """A tree of images of several sizes, a 2x2 among 64x64 ones in each split: the decode says each split's mixed
+    sizes, then its tiny images; read from the decoded cache, the tiny-images warnings came after all the mixed-size
+    ones (their record was said apart, after the data's warnings)."""
+    archive = _tree_tar(tmp_path, lambda c, i, rng: rng.integers(0, 255, (2, 2, 3) if i == 0 else (64, 64, 3),
+                                                                  dtype=np.uint8))
+    first = _said_reading(archive, tmp_path / "cache")
+    assert [("different sizes" in t, "far smaller" in t) for *_, t in first] == \
+        [(True, False), (False, True)] * 2, first
+    assert _said_reading(archive, tmp_path / "cache") == first
