@@ -158,3 +158,16 @@ def test_a_decoded_caches_tiny_images_warning_is_said_where_the_decode_said_it(t
     assert [("different sizes" in t, "far smaller" in t) for *_, t in first] == \
         [(True, False), (False, True)] * 2, first
     assert _said_reading(archive, tmp_path / "cache") == first
+
+
+def test_a_decoded_caches_gray_and_colour_warning_is_said_before_its_16_bit_ones_as_the_decode_said_it(
+        tmp_path: Path) -> None:
+    """Class a of 16-bit gray images, class b of 8-bit colour ones: the decode says the gray/colour mix, then the
+    8-bit and 16-bit mix and the 16-bit stretching (read_folder's order); read from the decoded cache, the gray/colour
+    warning came last."""
+    archive = _tree_tar(tmp_path, lambda c, i, rng: rng.integers(0, 65535, (16, 16), dtype=np.uint16) if c == "a"
+                        else rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    first = _said_reading(archive, tmp_path / "cache")
+    assert [("gray images are" in t, "16-bit" in t) for *_, t in first] == [(True, False), (False, True),
+                                                                           (False, True)], first
+    assert _said_reading(archive, tmp_path / "cache") == first

@@ -912,6 +912,12 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                 # the decode's warnings about the data (images of several sizes made one, images above the
                 # automatic cap reduced, files of unsupported formats left out), as it said them
                 _say_data_warnings_again(tree, got)
+                # and about the images far smaller than the automatic resolution, from the record of an earlier
+                # wildgan's cache (the decode's now are among the warnings above)
+                _say_tiny_again(tree, got)
+                # and about gray and colour images mixed where that matters (the decode's word, which it named),
+                # before the pixels' warnings, as read_folder says them
+                _say_channels_again(tree, got, opts)
                 # the decode's warnings about the pixels (16-bit stretching ...) again: they are about the data.
                 # (naming the folder read_folder named, the tree's data root, not the archive above it)
                 if o.stats is None:
@@ -919,10 +925,6 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                                       o.depth16)
                 else:
                     merge_stats(o.stats, got[0].info.get("decode_stats") or {})
-                # and about the images far smaller than the automatic resolution, which the decode named
-                _say_tiny_again(tree, got)
-                # and about gray and colour images mixed where that matters (the decode's word, which it named)
-                _say_channels_again(tree, got, opts)
                 return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
