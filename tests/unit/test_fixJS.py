@@ -171,3 +171,14 @@ def test_a_decoded_caches_gray_and_colour_warning_is_said_before_its_16_bit_ones
     assert [("gray images are" in t, "16-bit" in t) for *_, t in first] == [(True, False), (False, True),
                                                                            (False, True)], first
     assert _said_reading(archive, tmp_path / "cache") == first
+
+
+def test_a_decoded_caches_centre_crop_warning_is_said_again(tmp_path: Path) -> None:
+    """A tree of non-square images of two sizes (decoded whole, not at native size): the decode says each split's
+    mixed sizes, then that the images are centre-cropped; read from the decoded cache, the crop's warning was lost."""
+    archive = _tree_tar(tmp_path, lambda c, i, rng: rng.integers(0, 255, (16, 24, 3) if i % 2 else (20, 30, 3),
+                                                                  dtype=np.uint8))
+    first = _said_reading(archive, tmp_path / "cache")
+    assert [("different sizes" in t, "centre-cropped to a square" in t) for *_, t in first] == \
+        [(True, False), (True, False), (False, True)], first
+    assert _said_reading(archive, tmp_path / "cache") == first
