@@ -607,8 +607,11 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     if target is not None and o.resolution is None and not o.probe_uniform:
         own_hw = own_sizes if own_sizes is not None else [a.shape[:2] for a in arrays]
         small = tiny_images(zip(names, own_hw), target)
-        if small:
-            warn_user(tiny_images_warning(small, target, what))
+        msg = tiny_images_warning(small, target, what) if small else None
+        if msg:
+            # (warn_of_data: recorded in order among the other warnings about the data, so that a decoded cache read
+            # instead says it again where the decode said it: readers)
+            warn_of_data(msg)
             if said is not None:
                 said["tiny"] = (target, small)
     mixed = len(sizes) > 1

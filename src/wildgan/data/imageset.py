@@ -548,7 +548,8 @@ def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, wha
               hint: str | None = None) -> None:
     msg = crop_warning(sizes, fit, resolution, what, hint)
     if msg:
-        warn_user(msg)
+        # (warn_of_data: about the data, and said by a decode: a decoded cache read instead says it again, readers)
+        warn_of_data(msg)
 
 
 def shrink_uniform(x: np.ndarray, o: Opts, warn: bool = True) -> np.ndarray:

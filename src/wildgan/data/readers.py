@@ -690,7 +690,9 @@ def _tiny_record(said: dict[str, Any], root: Path, where: Path) -> dict[str, Any
 def _say_tiny_again(tree: Path, sets: Sequence[ImageSet | None]) -> None:
     """The warning about images far smaller than the automatic resolution (imageset.tiny_images_warning), given again
     for a data set read from its decoded cache, which skips the decode (decode_pool.stack) that says it. From the
-    record _tiny_record made; a cache written before it was recorded has none, and says nothing."""
+    record _tiny_record made, which only a cache of an earlier wildgan holds: the decode now records the warning among
+    the other warnings about the data (imageset.warn_of_data), said again in their order (_say_data_warnings_again);
+    a cache written before either was recorded has none, and says nothing."""
     for s in sets:
         rec = None if s is None else s.info.pop("tiny_images", None)
         if not rec:
@@ -910,6 +912,12 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                 # the decode's warnings about the data (images of several sizes made one, images above the
                 # automatic cap reduced, files of unsupported formats left out), as it said them
                 _say_data_warnings_again(tree, got)
+                # and about the images far smaller than the automatic resolution, from the record of an earlier
+                # wildgan's cache (the decode's now are among the warnings above)
+                _say_tiny_again(tree, got)
+                # and about gray and colour images mixed where that matters (the decode's word, which it named),
+                # before the pixels' warnings, as read_folder says them
+                _say_channels_again(tree, got, opts)
                 # the decode's warnings about the pixels (16-bit stretching ...) again: they are about the data.
                 # (naming the folder read_folder named, the tree's data root, not the archive above it)
                 if o.stats is None:
@@ -917,10 +925,6 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                                       o.depth16)
                 else:
                     merge_stats(o.stats, got[0].info.get("decode_stats") or {})
-                # and about the images far smaller than the automatic resolution, which the decode named
-                _say_tiny_again(tree, got)
-                # and about gray and colour images mixed where that matters (the decode's word, which it named)
-                _say_channels_again(tree, got, opts)
                 return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
@@ -943,8 +947,10 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
             _save_decoded(_cache_file(tree, native), train, test)
             train.info.pop("data_warnings", None)       # (said by the decode; kept in the cache only)
             return _shrink_pair(train, test, o)
+    # (the tiny images' warning is recorded among `said`, in the order the decode said it: no 'tiny_images' record
+    # of its own, which _say_tiny_again would say after all of them)
     with recording_data_warnings() as said:
-        train, test = read_folder(tree, o, tiny_record=True)
+        train, test = read_folder(tree, o)
     _data_warnings_record(said, tree, train)
     _save_decoded(_cache_file(tree, o), train, test)
     for s in (train, test):               # (said by the decode; kept in the cache only, not in the sets returned)

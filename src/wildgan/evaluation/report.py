@@ -37,6 +37,7 @@ import stat
 import tempfile
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -73,6 +74,12 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
+
+# Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
+# and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
+# them, their percentiles and flags gone). Set for the page's writing (_write_run_report), read where those commands
+# are made, deep in sections that are not otherwise told of the named images.
+_NAMES_IMAGES: ContextVar[bool] = ContextVar("report_names_images", default=False)
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
@@ -604,6 +611,20 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     unlabelled run's top training images), its training, the named images (`named`: `images` scored by
     `model`, the run's networks, which the rest uses too; None: loaded here), its config. batch_mode: the protocol
     every image is scored in and the training scores are read of (run_report)."""
+    token = _NAMES_IMAGES.set(bool(images))
+    try:
+        _write_run_page(run_dir, out, cfg, split_info, top_k_images=top_k_images, named=named, model=model,
+                        score=score, masks=masks, mask_name=mask_name, device=device, controls=controls,
+                        tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress, batch_mode=batch_mode)
+    finally:
+        _NAMES_IMAGES.reset(token)
+
+
+def _write_run_page(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
+                    named: NamedImages | None, model: Any, score: str, masks: np.ndarray | None, mask_name: str,
+                    device: str, controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool,
+                    batch_mode: str) -> None:
+    """_write_run_report's page, with _NAMES_IMAGES set for the commands it names."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {md_escape(run_dir.resolve())}")
@@ -745,7 +766,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
-                                held=held, join=join, progress=progress, batch_mode=batch_mode)
+                                held=held, join=join, progress=progress, batch_mode=batch_mode, score=score)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad, batch_mode=batch_mode, progress=progress)
@@ -812,14 +833,15 @@ def _skip_bad_report_command(batch_mode: str, run: Path | None = None, score: st
     --skip-bad` for the CLI's, report(RUN, skip_bad=True) for a Python caller's (errors.option_words). run: the run
     named in it (as a shell word or a Python string), or RUN (the page's commands name it so). score: the report's
     score where it is not the method's own (_other_score), given as the page's other commands give it: without it,
-    the report named showed the thresholds and percentiles of another score than the page that named it."""
-    iso = batch_mode == "isolated"
+    the report named showed the thresholds and percentiles of another score than the page that named it. The
+    report's named images (_NAMES_IMAGES) are named too, as FILES: without them it reported without them."""
+    iso, files = batch_mode == "isolated", _NAMES_IMAGES.get()
     return option_words(f"wildgan report {'RUN' if run is None else shell_word(run)} --skip-bad"
                         f"{'' if score is None else ' --score ' + shell_word(score)}"
-                        f"{' --batch-mode isolated' if iso else ''}",
+                        f"{' --batch-mode isolated' if iso else ''}{' --image FILES' if files else ''}",
                         f"report({'RUN' if run is None else repr(str(run))}, skip_bad=True"
                         f"{'' if score is None else ', score=' + repr(score)}"
-                        f"{', batch_mode=' + repr(batch_mode) if iso else ''})")
+                        f"{', batch_mode=' + repr(batch_mode) if iso else ''}{', images=FILES' if files else ''})")
 
 
 def _other_score(name: str, cfg: Any) -> str | None:
@@ -1215,17 +1237,19 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
                               recorded=_command_rule(run_dir, model), skip_bad=skip_bad)
 
 
-def _record_pixels_advice(run: str, method: str) -> str:
+def _record_pixels_advice(run: str, method: str, opts: str = "") -> str:
     """What makes a threshold of a run whose training images only decode otherwise since training: a resume of the
     finished run records their pixels as they decode now (split.json) and, but for latent search, whose training never
     scores its training images (a search per image), scores them. run: the run as one word of those commands
-    (errors.shell_word of its path), or RUN."""
+    (errors.shell_word of its path), or RUN. opts: the report's options of its `wildgan score` commands
+    (_score_options): without them the search cached the scores of another protocol, or stopped at a file the
+    report left out as unreadable, and the report named its threshold as of its own score."""
     resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
               f"decode now")
     if method == "search":
         # (no parenthesis: the warnings say the advice after one of their own)
-        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
-                f"contamination --out scores.csv` then searches them once and caches them")
+        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run}{opts} "
+                f"--threshold contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
 
 
@@ -1275,7 +1299,8 @@ def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed", s
                       f"(the run was trained on since): it is not shown.")
     if fitted != name:
         # (the report's other options with it: pasted without them, it showed other numbers than this page)
-        same = (" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
+        same = ((" --batch-mode isolated" if batch_mode == "isolated" else "") + (" --skip-bad" if skip_bad else "")
+                + (" --image FILES" if _NAMES_IMAGES.get() else ""))
         return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
                       f"`wildgan report RUN --score {fitted}{same}` shows its threshold among these rules.")
     mode = str(rec.get("batch_mode", "mixed"))
@@ -1418,9 +1443,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return None
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
         # the same files decoded a level or so apart: restoring the data is not what to do
+        advice = _record_pixels_advice("RUN", cfg.method, _score_options(name, cfg, batch_mode, skip_bad))
         page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
                f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
-               f"({cache}). {_record_pixels_advice('RUN', cfg.method)}; run the report again after it.")
+               f"({cache}). {advice}; run the report again after it.")
         return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
@@ -1824,7 +1850,7 @@ class RunDiagnostics:
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
                  model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
                  join: Callable[[Any], Any] | None = None, progress: bool = False,
-                 batch_mode: str = "mixed") -> tuple[Any, RunDiagnostics]:
+                 batch_mode: str = "mixed", score: str | None = None) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
@@ -1835,7 +1861,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     isolated`), for the trained networks' scores, the other generator's and the untrained control's alike (a wildgan
     run's; the other methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
-    those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
+    those cached scores (RunDiagnostics.trained), and the warning that the data changed says so. score: the report's,
+    which the commands that warning names take (the method's own where None)."""
     refuse_saved_detector(run_dir, "diagnose_run")
     model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held, progress=progress)
@@ -1854,11 +1881,13 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
             # as score --threshold's warning says of its threshold: the report's comes from the scores of the images
             # trained on, or there is none (its page said to make them with a `score --threshold` that refuses)
             cache = _cache_name(batch_mode)
+            # (the report's options, as its page's commands carry them: score, protocol, skip_bad)
+            opts = _score_options(score or own_score(model.cfg.method), model.cfg, batch_mode, skip_bad)
             held.say_change(f"; the report's threshold section comes from {cache}, the cached scores of the "
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            f"({cache})" + (f"; {_record_pixels_advice(shell_word(run_dir), model.cfg.method)}"
+                            f"({cache})" + (f"; {_record_pixels_advice(shell_word(run_dir), model.cfg.method, opts)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -1989,6 +2018,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # another file or folder at the recorded place (data.source_identity): which, and where to put the run's
         # pile back, as evaluate and score say it
         replaced = source_replaced(info, split.info)
+        opts = _score_options(score, cfg, batch_mode, skip_bad)         # (the report's, as its page's commands)
         warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
                   f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
                   f"(split.json: {info.get('n_train', '?')}), and " +
@@ -2000,7 +2030,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                    f"{_skip_bad_report_command(batch_mode, run_dir, _other_score(score, cfg))}" if left else
                    "shows no threshold: no scores of the images it was trained on are cached "
                    f"({_cache_name(batch_mode)})" +
-                   (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method)}" if decoded else "")) +
+                   (f"; {_record_pixels_advice(shell_word(run_dir), cfg.method, opts)}" if decoded else "")) +
                   (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     scores = None if changed else read_train_scores(run_dir, model, batch_mode, ids=split.train_ids,
                                                     skip_bad=skip_bad)
