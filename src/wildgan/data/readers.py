@@ -567,10 +567,9 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     return out
 
 
-def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None, tiny_record: bool = False
+def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
                 ) -> tuple[ImageSet, ImageSet | None]:
-    """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name.
-    tiny_record: each set's info also keeps 'tiny_images' (_tiny_record), for read_folder_tar's cache."""
+    """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
     o = o or Opts()
     root = Path(root)
     if not root.is_dir():
@@ -618,8 +617,7 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         unread = [{"path": str(files[i]), "id": files[i].relative_to(id_root).as_posix(), "y": labels[i],
                    "at": int(np.searchsorted(kept, i))} for i in sorted(set(range(len(files))) - set(kept))]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes), "unread": unread, **gray,
-                                     **(_tiny_record(said, root, where) if tiny_record else {})})
+                               info={"native_sides": native_sides(sizes), "unread": unread, **gray})
     if not o.probe_uniform:
         warn_crop(all_sizes, o.fit, o.resolution, str(eff))
     _warn_mixed_channels(str(eff), mixed, class_names, o)
@@ -675,22 +673,10 @@ def _warn_mixed_channels(what: str, parts: Sequence[tuple[str, np.ndarray, np.nd
             warn_user(msg)
 
 
-def _tiny_record(said: dict[str, Any], root: Path, where: Path) -> dict[str, Any]:
-    """{'tiny_images': ...} of what stack said about images far smaller than the automatic resolution (its `said`),
-    for read_folder_tar's cache to say it again (_say_tiny_again), else {}: the resolution, the folder the warning
-    named and each image's path with its size, the paths relative to `root` (the unpacked tree, whose place the cache
-    does not keep)."""
-    if "tiny" not in said:
-        return {}
-    target, small = said["tiny"]
-    return {"tiny_images": {"resolution": int(target), "where": Path(where).relative_to(root).as_posix(),
-                            "images": [[Path(n).relative_to(root).as_posix(), h, w] for n, (h, w) in small]}}
-
-
 def _say_tiny_again(tree: Path, sets: Sequence[ImageSet | None]) -> None:
     """The warning about images far smaller than the automatic resolution (imageset.tiny_images_warning), given again
     for a data set read from its decoded cache, which skips the decode (decode_pool.stack) that says it. From the
-    record _tiny_record made, which only a cache of an earlier wildgan holds: the decode now records the warning among
+    'tiny_images' record that only a cache of an earlier wildgan holds: the decode now records the warning among
     the other warnings about the data (imageset.warn_of_data), said again in their order (_say_data_warnings_again);
     a cache written before either was recorded has none, and says nothing."""
     for s in sets:
