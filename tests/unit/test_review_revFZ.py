@@ -121,10 +121,6 @@ def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None
     assert "DIM 4" in training, training
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 4: evaluation/report.py:_runs_section: `wildgan report STUDY_DIR` "
-                   "lists each cell without a report as '(no report yet: wildgan report runs/CELL)', a path relative "
-                   "to the study folder: run from anywhere else (as `wildgan report /tmp/st` is), the advice fails "
-                   "with 'runs/CELL: no such folder'")
 def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import re
