@@ -32,10 +32,6 @@ def _base(where: Path, *, width: int | None = None) -> RunConfig:
     return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1, width=width), train=tc, preset="tiny")
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 1: studies/study.py:_run_study_session and studies/tables.py:"
-                   "_training_line: a study trained with --width W (here --preset tiny --width 8) records only "
-                   "'preset: tiny' in its rows, and tables.md says 'Training: tiny preset' (16 channels): the "
-                   "networks' width and latent size behind the AUCs are in no row nor table")
 def test_a_study_s_rows_and_tables_say_the_width_its_networks_had(tmp_path: Path) -> None:
     from wildgan.studies import grid
     from wildgan.studies import study as study_mod

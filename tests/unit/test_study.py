@@ -57,8 +57,9 @@ def test_table_rendering_is_exact():
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,"
-                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,p_test,kimg,fanogan_iters,lod,computed_otherwise")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,,100.000000,,,"
+                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,p_test,kimg,fanogan_iters,lod,width,latent_size,"
+                        "computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,,100.000000,,,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text

@@ -950,6 +950,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
             else:
+                # the networks' width and latent size, which --width and --latent-size change under the same preset
+                # name: "preset: tiny" alone passed networks of width 8 off as tiny's 16 (the run's recorded net)
+                row["width"], row["latent_size"] = int(model.cfg.net.fmap_max), int(model.cfg.net.latent_size)
                 # the level of detail scored at: > 0 when the schedule ended before the networks reached full resolution
                 row["lod"] = model.lod
                 if model.lod > 0:

@@ -411,7 +411,7 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     length = ("length unknown" if not kimg else f"{kimg_to_the_image(kimg[0])} kimg" if len(kimg) == 1
               else f"{kimg_to_the_image(kimg[0])} to {kimg_to_the_image(kimg[-1])} kimg (cells differ)")
     line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
-            f"at 32x32)." if pg else "")
+            f"at 32x32). Networks: {_networks_words(pg)}." if pg else "")
     short = sorted((float(r["lod"]), r["cell"]) for r in pg if float(r.get("lod") or 0) > 0)
     if short:
         lods = sorted({round(lod, 3) for lod, _ in short})
@@ -436,20 +436,34 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     return line.strip()
 
 
+def _networks_words(pg: list[dict[str, Any]]) -> str:
+    """'width 8, latent size 8' of the pGAN cells' rows (their networks' fmap_max and N_z): --width and --latent-size
+    change them under the same preset name, so the preset alone did not say which networks gave the AUCs. Values the
+    cells differ in are all listed; rows that record none (an older wildgan's) are counted."""
+    nets = sorted({(r["width"], r["latent_size"]) for r in pg
+                   if isinstance(r.get("width"), int) and isinstance(r.get("latent_size"), int)})
+    if not nets:
+        return "width and latent size not recorded (rows of an older wildgan)"
+    bare = sum(not (isinstance(r.get("width"), int) and isinstance(r.get("latent_size"), int)) for r in pg)
+    return (" / ".join(f"width {w}, latent size {z}" for w, z in nets) + (" (cells differ)" if len(nets) > 1 else "")
+            + (f" ({bare} row{'s record' if bare > 1 else ' records'} neither: an older wildgan's)" if bare else ""))
+
+
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
     """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
     interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of the paired test against the
     same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them, with the
     test's name (p_test: DeLong, or a permutation test on a small test set, evaluation.metrics.auc_difference): the
     AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
-    they were). Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's
-    docstring) was computed otherwise; empty for the rest."""
+    they were). width and latent_size: a pGAN cell's networks (fmap_max, N_z). Its last column, computed_otherwise,
+    says how a row left out of tables.md (apart: see the module's docstring) was computed otherwise; empty for the
+    rest."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
                 "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "p_test", "kimg", "fanogan_iters",
-                "lod", "computed_otherwise"])
+                "lod", "width", "latent_size", "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -459,6 +473,8 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
     for r in order:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         how = apart.get(str(r["cell"]), "")
+        # the networks' width and latent size (a pGAN cell's; empty where the row records none)
+        nets = [str(r[k]) if isinstance(r.get(k), int) else "" for k in ("width", "latent_size")]
         for s in SCORES:
             if s in r["auc"]:
                 lo_hi = r["auc_ci95"][s] if _ci_half(r, s) is not None else (None, None)
@@ -466,11 +482,11 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
                             _f(r["controls"]["untrained"].get(s)), _f(lo_hi[0]), _f(lo_hi[1]),
                             _f(_p_vs_untrained(r, s)), _p_test(r, s), _f(r.get("kimg")), its, _f(r.get("lod")),
-                            how])
+                            *nets, how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "", "",
-                        _f(r.get("kimg")), its, _f(r.get("lod")), how])
+                        _f(r.get("kimg")), its, _f(r.get("lod")), *nets, how])
     return buf.getvalue()
 
 

@@ -1,0 +1,43 @@
+"""fixJU: the revFZ review's findings on studies (their regression tests are in test_review_revFZ.py) and the
+frictions met beside them; each test here failed before its fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from wildgan.studies import render_csv, render_markdown
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _row(method: str, seed: int = 0, **extra: Any) -> dict[str, Any]:
+    auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": 0.69, "a": 0.7}
+    enc = "image" if method == "wildgan" else "-"
+    return {"cell": f"automobile_g0_{method}_{enc}_s{seed}", "protocol": "cifar10", "normal": "automobile",
+            "gamma": 0.0, "method": method, "encoder_loss": enc, "seed": seed, "auc": auc,
+            "ap": dict(auc), "controls": {"untrained": {k: 0.6 for k in auc}, "pixel_norm": 0.62 + seed / 100,
+                                          "pixel_std": 0.5, "pixel_mean": 0.45},
+            "controls_ap": {"pixel_norm": 0.6, "pixel_std": 0.5, "pixel_mean": 0.45}, "kimg": 4.0, **extra}
+
+
+def _training(md: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith("Training:"))
+
+
+def test_the_training_line_names_each_width_the_cells_had_and_the_rows_without_one() -> None:
+    # revFZ 1: the preset's name alone; cells of two widths (rows merged by hand) are both named, and rows of an
+    # older wildgan are counted, not passed off as the preset's networks
+    rows = [_row("wildgan", 0, width=8, latent_size=8, preset="tiny"),
+            _row("wildgan", 1, width=16, latent_size=32, preset="tiny"), _row("wildgan", 2, preset="tiny")]
+    line = _training(render_markdown(rows))
+    assert "Networks: width 8, latent size 8 / width 16, latent size 32 (cells differ) (1 row records neither: " \
+           "an older wildgan's)." in line, line
+    assert "Networks: width and latent size not recorded" in _training(render_markdown([_row("wildgan")]))
+    # tables.csv: a column of each, empty for a row that records none
+    got = list(csv.DictReader(io.StringIO(render_csv(rows))))
+    assert {(r["seed"], r["width"], r["latent_size"]) for r in got} == {("0", "8", "8"), ("1", "16", "32"),
+                                                                         ("2", "", "")}
