@@ -41,3 +41,16 @@ def test_the_training_line_names_each_width_the_cells_had_and_the_rows_without_o
     got = list(csv.DictReader(io.StringIO(render_csv(rows))))
     assert {(r["seed"], r["width"], r["latent_size"]) for r in got} == {("0", "8", "8"), ("1", "16", "32"),
                                                                          ("2", "", "")}
+
+
+def test_the_training_line_names_the_fanogan_width_or_says_it_is_not_recorded() -> None:
+    # revFZ 3: f-AnoGAN's DIM beside its iterations, in tables.md and tables.csv; an older row's said unrecorded
+    rows = [_row("wildgan", width=16, latent_size=16, preset="tiny"),
+            _row("fanogan", fanogan_iters=[400, 400], fanogan_dim=16),
+            _row("fanogan", 1, fanogan_iters=[400, 400], fanogan_dim=64)]
+    line = _training(render_markdown(rows))
+    assert "f-AnoGAN: DIM 16 / 64 (cells differ), 400 critic + 400 encoder iterations per cell." in line, line
+    assert "f-AnoGAN: DIM and iterations not recorded." in _training(render_markdown([rows[0], _row("fanogan")]))
+    got = list(csv.DictReader(io.StringIO(render_csv(rows))))
+    assert {(r["method"], r["seed"], r["fanogan_dim"], r["width"]) for r in got} == {
+        ("wildgan", "0", "", "16"), ("fanogan", "0", "16", ""), ("fanogan", "1", "64", "")}

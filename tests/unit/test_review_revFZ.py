@@ -86,10 +86,6 @@ def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_ar
     assert same or ("same test images" not in pixel and "±" in pixel), (same, pixel)
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 3: studies/study.py:_run_study_session and studies/tables.py:"
-                   "_training_line: an f-AnoGAN cell's row records its iterations (fanogan_iters) but not its "
-                   "networks' width (--fanogan-dim, default 64), and tables.md says 'f-AnoGAN: N critic + M encoder "
-                   "iterations per cell' alone: docs/results.md has to add 'f-AnoGAN DIM 16' to its tables by hand")
 def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None:
     from dataclasses import replace
 

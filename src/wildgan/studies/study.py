@@ -949,6 +949,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 row["intra_op_threads"] = model.meta["intra_op_threads"]
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
+                # and its networks' width (--fanogan-dim), which its AUCs depend on as much as on its iterations
+                row["fanogan_dim"] = int(model.cfg.fanogan.dim)
             else:
                 # the networks' width and latent size, which --width and --latent-size change under the same preset
                 # name: "preset: tiny" alone passed networks of width 8 off as tiny's 16 (the run's recorded net)

@@ -419,12 +419,9 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
                  f"{', '.join(f'{v:g}' for v in lods)}; full resolution is lod 0): they are scored at the resolution "
                  f"they reached, so their AUCs are not those of the method at the data's resolution (e.g. "
                  f"{md_escape(short[0][1])}); train longer.")
-    its = sorted({tuple(r["fanogan_iters"]) for r in rows if r.get("method") == "fanogan" and r.get("fanogan_iters")})
-    if its:
-        line += " f-AnoGAN: " + ", ".join(f"{a} critic + {b} encoder iterations" for a, b in its) + \
-            (" (cells differ)" if len(its) > 1 else "") + " per cell."
-    elif any(r.get("method") == "fanogan" for r in rows):
-        line += " f-AnoGAN: iterations not recorded."
+    fa = [r for r in rows if r.get("method") == "fanogan"]
+    if fa:
+        line += f" f-AnoGAN: {_fanogan_words(fa)}."
     # a search cell's AUCs depend on how long each test image's latent was searched as much as on the training: a
     # study scored with --search-steps 10 must not read as one with AnoGAN's 500
     steps = sorted({int(r["score_settings"]["search.steps"]) for r in rows if r.get("method") == "search"
@@ -449,21 +446,36 @@ def _networks_words(pg: list[dict[str, Any]]) -> str:
             + (f" ({bare} row{'s record' if bare > 1 else ' records'} neither: an older wildgan's)" if bare else ""))
 
 
+def _fanogan_words(fa: list[dict[str, Any]]) -> str:
+    """'DIM 64, 400 critic + 400 encoder iterations per cell' of the f-AnoGAN cells' rows: their networks' width
+    (--fanogan-dim, a row's fanogan_dim) beside their length, as the pGAN cells' width beside theirs; values the cells
+    differ in all listed, and what no row records said so."""
+    dims = sorted({r["fanogan_dim"] for r in fa if isinstance(r.get("fanogan_dim"), int)})
+    its = sorted({tuple(r["fanogan_iters"]) for r in fa if r.get("fanogan_iters")})
+    if not dims and not its:
+        return "DIM and iterations not recorded"
+    dim = (f"DIM {' / '.join(map(str, dims))}{' (cells differ)' if len(dims) > 1 else ''}" if dims
+           else "DIM not recorded")
+    length = (", ".join(f"{a} critic + {b} encoder iterations" for a, b in its)
+              + (" (cells differ)" if len(its) > 1 else "") + " per cell") if its else "iterations not recorded"
+    return f"{dim}, {length}"
+
+
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
     """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
     interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of the paired test against the
     same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them, with the
     test's name (p_test: DeLong, or a permutation test on a small test set, evaluation.metrics.auc_difference): the
     AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
-    they were). width and latent_size: a pGAN cell's networks (fmap_max, N_z). Its last column, computed_otherwise,
-    says how a row left out of tables.md (apart: see the module's docstring) was computed otherwise; empty for the
-    rest."""
+    they were). width and latent_size: a pGAN cell's networks (fmap_max, N_z); fanogan_dim: an f-AnoGAN cell's DIM.
+    Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's docstring) was
+    computed otherwise; empty for the rest."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
                 "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "p_test", "kimg", "fanogan_iters",
-                "lod", "width", "latent_size", "computed_otherwise"])
+                "lod", "width", "latent_size", "fanogan_dim", "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -473,8 +485,8 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
     for r in order:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         how = apart.get(str(r["cell"]), "")
-        # the networks' width and latent size (a pGAN cell's; empty where the row records none)
-        nets = [str(r[k]) if isinstance(r.get(k), int) else "" for k in ("width", "latent_size")]
+        # the networks' width and latent size (a pGAN cell's), f-AnoGAN's DIM (empty where the row records none)
+        nets = [str(r[k]) if isinstance(r.get(k), int) else "" for k in ("width", "latent_size", "fanogan_dim")]
         for s in SCORES:
             if s in r["auc"]:
                 lo_hi = r["auc_ci95"][s] if _ci_half(r, s) is not None else (None, None)
