@@ -54,3 +54,16 @@ def test_the_training_line_names_the_fanogan_width_or_says_it_is_not_recorded() 
     got = list(csv.DictReader(io.StringIO(render_csv(rows))))
     assert {(r["method"], r["seed"], r["fanogan_dim"], r["width"]) for r in got} == {
         ("wildgan", "0", "", "16"), ("fanogan", "0", "16", ""), ("fanogan", "1", "64", "")}
+
+
+def test_the_plot_caption_and_tables_do_not_call_the_seeds_spread_the_same_test_images() -> None:
+    # revFZ 2: each seed draws its own test split where the protocol draws one (data.splits' test_draw stream), so the
+    # spread over seeds holds test-set noise too: neither the report's caption of the bands nor tables.md may say the
+    # seeds share their test images
+    from wildgan.evaluation.gamma_curves import BAND_NOTE
+
+    assert "same test images" not in BAND_NOTE and "each seed draws its own" in BAND_NOTE, BAND_NOTE
+    md = render_markdown([_row("wildgan", 0, auc_ci95={"a": [0.65, 0.75]}), _row("wildgan", 1)])
+    pixel = next(line for line in md.splitlines() if line.startswith("Pixel controls"))
+    assert pixel.startswith("Pixel controls on each seed's test images") and "± 0.007 (n=2)" in pixel, pixel
+    assert "their test images where each seed draws its own" in md

@@ -50,11 +50,6 @@ def test_a_study_s_rows_and_tables_say_the_width_its_networks_had(tmp_path: Path
     assert "width 8" in training, training
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 2: data/splits.py (the test split's anomalies are drawn by the cell's "
-                   "seed) vs studies/tables.py:_pixel_controls_line and evaluation/gamma_curves.py: each seed of a "
-                   "study is evaluated on other test images (CIFAR subset, 2 seeds: 102 of 178 shared), yet tables.md "
-                   "says 'Pixel controls on the same test images: ... ± (n=2)' and the plot's caption calls the seeds' "
-                   "band 'training noise on the same test images': the ± over seeds mixes in test-set noise")
 def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_are(tmp_path: Path) -> None:
     import csv
 

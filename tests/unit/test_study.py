@@ -83,10 +83,11 @@ def test_table1_carries_the_pixel_controls_of_its_test_images():
     md = render_markdown(FIXED)
     t1 = md.split("### Table 1 layout: encoder loss × score (γ = 0)")[1].split("###")[0]
     # one value per seed: the d_I and d_z cells of seed 0 share a test set
-    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) 0.500 ± 0.000 " \
-           "(n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
+    assert "Pixel controls on each seed's test images (its cells'): -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) " \
+           "0.500 ± 0.000 (n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
     t1_02 = md.split("### Table 1 layout: encoder loss × score (γ = 0.02)")[1].split("###")[0]
-    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, -mean(Q) 0.450." in t1_02
+    assert ("Pixel controls on each seed's test images (its cells'): -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, "
+            "-mean(Q) 0.450.") in t1_02
 
 
 def test_controls_count_each_seed_once_in_tables_and_plot():

@@ -146,10 +146,13 @@ def table1(rows: list[dict[str, Any]], gamma: float) -> tuple[list[str], list[li
 def pixel_controls_line(rows: list[dict[str, Any]]) -> str:
     """The pixel controls of the rows' test sets, one value per seed (_per_seed), as a line under a table whose
     columns are scores (Table 1), where a pixel statistic has no column of its own: without it Table 1's AUCs stood
-    beside the untrained networks only, while -std Q is often the stronger control (CIFAR_CAR)."""
+    beside the untrained networks only, while -std Q is often the stronger control (CIFAR_CAR). Each seed's own test
+    images, not "the same" ones: where the protocol draws the test split from a larger pool (CIFAR_CAR's 1,000 of the
+    9,000 other test images), each seed draws its own (data.splits, SEED_STREAMS["test_draw"]), so the ± over seeds
+    holds test-set noise too."""
     stats = ", ".join(f"{name} {_stat(_per_seed(rows, lambda r, k=key: r['controls'].get(k)))}"
                       for key, name in CONTROL_ROWS[1:])
-    return f"Pixel controls on the same test images: {stats}."
+    return f"Pixel controls on each seed's test images (its cells'): {stats}."
 
 
 def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -323,7 +326,8 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
             f"DeLong logit + Newcombe score; each row's auc_ci95 in results.jsonl, and auc_vs_controls: a "
             f"paired test against every control, DeLong's, or a permutation test where a class has under "
             f"{PERMUTATION_BELOW} images). "
-            f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
+            f"That leaves out the spread between seeds (their training, and their test images where each seed "
+            f"draws its own), which the ± of several seeds shows.")
 
 
 def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list[str]:
