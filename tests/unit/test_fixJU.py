@@ -67,3 +67,17 @@ def test_the_plot_caption_and_tables_do_not_call_the_seeds_spread_the_same_test_
     pixel = next(line for line in md.splitlines() if line.startswith("Pixel controls"))
     assert pixel.startswith("Pixel controls on each seed's test images") and "± 0.007 (n=2)" in pixel, pixel
     assert "their test images where each seed draws its own" in md
+
+
+def test_the_study_eta_is_each_method_s_own_cell_time_and_nothing_for_a_method_not_timed() -> None:
+    # revFZ 5: one mean over every cell announced an f-AnoGAN cell at ours' time
+    from wildgan.studies.study import study_eta
+
+    times = {"wildgan": [(8.0, 2.0, 1.0)], "fanogan": [(100.0, 20.0, 1.0)]}
+    # 2 of ours at 10 s and 1 f-AnoGAN cell at 120 s: 140 s (one mean over both said 3 x 65 s)
+    assert study_eta(times, {"wildgan": 2, "fanogan": 1}) == " (study: about 02:20 left for 3 cells)"
+    assert study_eta(times, {"wildgan": 0, "fanogan": 1}) == " (study: about 02:00 left for 1 cell)"
+    # a method with cells left and none timed yet: no number, rather than one of another method's cells
+    assert study_eta({"wildgan": [(8.0, 2.0, 1.0)]}, {"wildgan": 1, "fanogan": 1}) == ""
+    assert study_eta({"wildgan": [(8.0, 2.0, 1.0)]}, {"wildgan": 2, "fanogan": 0}) == \
+        " (study: about 00:20 left for 2 cells)"

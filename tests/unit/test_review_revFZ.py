@@ -136,10 +136,6 @@ def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_r
         assert (elsewhere / target.strip().strip("'")).is_dir(), (target, "from", elsewhere)
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 5: studies/study.py:study_eta: the study's ETA is one mean cell time "
-                   "over every cell trained, whatever its method, times the cells left: in a study of ours and "
-                   "f-AnoGAN (here an f-AnoGAN cell of >= 10 s beside ours of a few), the last f-AnoGAN cell is "
-                   "announced as 'about 0:0N left for 1 cell' from ours' quick cells, an f-AnoGAN cell already timed")
 def test_the_study_eta_of_an_fanogan_cell_is_not_ours_cells_time(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import re

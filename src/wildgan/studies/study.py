@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -828,15 +828,19 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         with _heard_then_shown(shown, cell_file):
             return build_split(cfg.data, loaded=data[0])
 
-    # each cell this session trained and evaluated, for the study's ETA (each cell has its own bar): its training and
-    # other seconds (reading, evaluation) in this session, and the share of its training done in this session
-    cell_times: list[tuple[float, float, float]] = []
+    # each cell this session trained and evaluated, by method, for the study's ETA (each cell has its own bar): its
+    # training and other seconds (reading, evaluation) in this session, and the share of its training done in this
+    # session. By method: an f-AnoGAN cell costs other than ours, and one mean over both announced the one at the
+    # other's time (the cells' length and size need no key of their own: a study folder holds one configuration)
+    cell_times: dict[str, list[tuple[float, float, float]]] = {}
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
             continue
         t_cell = time.monotonic()
-        cells_left = len({c.key for c in cells[i:]} - have)
+        cells_left: dict[str, int] = {}
+        for c in {c.key: c for c in cells[i:] if c.key not in have}.values():
+            cells_left[c.method] = cells_left.get(c.method, 0) + 1
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
         # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went), with the wildgan
@@ -978,7 +982,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 # train_run's wall time: that also holds its set-up (networks, pyramid, checkpoint reads and
                 # writes), paid once a cell, which divided by a small share would make a whole cell look far longer
                 loop = _loop_seconds(seconds_before, model.meta.get("elapsed_s"), train_seconds)
-                cell_times.append((loop, cell_seconds - loop, share))
+                cell_times.setdefault(cell.method, []).append((loop, cell_seconds - loop, share))
             # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
             # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
             own = own_score(cell.method)
@@ -997,10 +1001,16 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     return rows
 
 
-def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int) -> str:
+def study_eta(cell_times: Sequence[tuple[float, float, float]] | Mapping[str, Sequence[tuple[float, float, float]]],
+              cells_left: int | Mapping[str, int]) -> str:
     """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the time a whole cell
     takes, from the cells this session trained and evaluated, times the cells left (this one included); "" before
     a cell's training was measured, or with none left.
+
+    By method: `cell_times` {method: its cells' times} and `cells_left` {method: its cells left}; each method's cells
+    left are estimated from its own cells (an f-AnoGAN cell may cost ten of ours), and where a method with cells
+    left has none measured yet, "": no number rather than one from another method's cells. A sequence and an int are
+    one method's.
 
     `cell_times`: each such cell's (training seconds, other seconds: reading and evaluation, share of its training
     done in this session). A cell resumed in this session trained a part of its run: 0.2 of a run in 12 s says
@@ -1009,12 +1019,29 @@ def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int)
     with 2% of its run left weighs as little as 2% of one) plus the other seconds, weighed by the same shares."""
     from tqdm import tqdm
 
-    shares = sum(share for _, _, share in cell_times)
-    if shares <= 0 or cells_left < 1:
+    times = cell_times if isinstance(cell_times, Mapping) else {"": cell_times}
+    left_by = cells_left if isinstance(cells_left, Mapping) else {"": cells_left}
+    n_left = sum(n for n in left_by.values() if n > 0)
+    if n_left < 1:
         return ""
-    per_cell = sum(train + share * other for train, other, share in cell_times) / shares
-    left = per_cell * cells_left
-    return f" (study: about {tqdm.format_interval(left)} left for {cells_left} cell{'s' if cells_left > 1 else ''})"
+    left = 0.0
+    for method, n in left_by.items():
+        if n < 1:
+            continue
+        per_cell = _per_cell_seconds(times.get(method, ()))
+        if per_cell is None:
+            return ""
+        left += per_cell * n
+    return f" (study: about {tqdm.format_interval(left)} left for {n_left} cell{'s' if n_left > 1 else ''})"
+
+
+def _per_cell_seconds(cell_times: Sequence[tuple[float, float, float]]) -> float | None:
+    """The seconds of a whole cell from cells' (training seconds, other seconds, share trained in the session) (see
+    study_eta); None where no training was measured."""
+    shares = sum(share for _, _, share in cell_times)
+    if shares <= 0:
+        return None
+    return sum(train + share * other for train, other, share in cell_times) / shares
 
 
 def _trained_seconds(run_dir: Path) -> float:
