@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,17 @@ def test_the_study_eta_is_each_method_s_own_cell_time_and_nothing_for_a_method_n
     assert study_eta({"wildgan": [(8.0, 2.0, 1.0)]}, {"wildgan": 1, "fanogan": 1}) == ""
     assert study_eta({"wildgan": [(8.0, 2.0, 1.0)]}, {"wildgan": 2, "fanogan": 0}) == \
         " (study: about 00:20 left for 2 cells)"
+
+
+def test_a_study_s_contamination_given_in_percent_is_refused_with_the_fraction_it_means(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--contamination 0,2` (2 for 2%) was refused with the range alone
+    from wildgan.cli import main
+
+    monkeypatch.chdir(tmp_path)                 # (refused before anything is written; nothing lands elsewhere)
+
+    assert main(["study", "--data", "nowhere.npz", "--contamination", "0,2", "--out", "st"]) == 2
+    err = capsys.readouterr().err
+    assert "each gamma must be in [0, 1), got 2 (a fraction of the training set: for 2% give 0.02)" in err, err
+    assert main(["study", "--data", "nowhere.npz", "--contamination", "-0.1", "--out", "st"]) == 2
+    assert "got -0.1\n" in capsys.readouterr().err                      # (no percentage read into a negative)
