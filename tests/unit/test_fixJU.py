@@ -96,3 +96,9 @@ def test_a_study_s_contamination_given_in_percent_is_refused_with_the_fraction_i
     assert "each gamma must be in [0, 1), got 2 (a fraction of the training set: for 2% give 0.02)" in err, err
     assert main(["study", "--data", "nowhere.npz", "--contamination", "-0.1", "--out", "st"]) == 2
     assert "got -0.1\n" in capsys.readouterr().err                      # (no percentage read into a negative)
+
+
+def test_a_study_of_fanogan_cells_alone_has_a_training_line() -> None:
+    # the header's "Training:" line was "f-AnoGAN: ..." alone, with no "Training:" for a reader (or a grep) to find
+    md = render_markdown([_row("fanogan", fanogan_iters=[2, 2], fanogan_dim=4)])
+    assert _training(md) == "Training: f-AnoGAN, DIM 4, 2 critic + 2 encoder iterations per cell."

@@ -425,7 +425,9 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
                  f"{md_escape(short[0][1])}); train longer.")
     fa = [r for r in rows if r.get("method") == "fanogan"]
     if fa:
-        line += f" f-AnoGAN: {_fanogan_words(fa)}."
+        # a study of f-AnoGAN cells alone has its own "Training:" line: the header's other lines start with their name,
+        # and a line of "f-AnoGAN: ..." alone read as no training line at all
+        line += f" f-AnoGAN: {_fanogan_words(fa)}." if pg else f"Training: f-AnoGAN, {_fanogan_words(fa)}."
     # a search cell's AUCs depend on how long each test image's latent was searched as much as on the training: a
     # study scored with --search-steps 10 must not read as one with AnoGAN's 500
     steps = sorted({int(r["score_settings"]["search.steps"]) for r in rows if r.get("method") == "search"
