@@ -102,3 +102,11 @@ def test_a_study_of_fanogan_cells_alone_has_a_training_line() -> None:
     # the header's "Training:" line was "f-AnoGAN: ..." alone, with no "Training:" for a reader (or a grep) to find
     md = render_markdown([_row("fanogan", fanogan_iters=[2, 2], fanogan_dim=4)])
     assert _training(md) == "Training: f-AnoGAN, DIM 4, 2 critic + 2 encoder iterations per cell."
+
+
+def test_the_training_line_says_a_short_study_s_length_as_it_was() -> None:
+    # 0.05 kimg was rounded to "0.1 kimg per cell"; lengths of 1 kimg and more are still one length a few images apart
+    assert "0.05 kimg per cell" in _training(render_markdown([_row("wildgan", kimg=0.05)]))
+    assert "0.048 kimg per cell" in _training(render_markdown([_row("wildgan", kimg=0.048)]))
+    md = render_markdown([_row("wildgan", 0, kimg=44.016), _row("wildgan", 1, kimg=44.032)])
+    assert "44 kimg per cell" in _training(md)

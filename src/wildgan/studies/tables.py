@@ -410,8 +410,10 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     # rounded to 0.1 kimg before kimg_to_the_image, unlike a message's kimg (to the image): a summary of the cells'
     # length beside the paper's "about 4,000", where cells whose last round ended a few images apart (44.032 and
     # 44.016 kimg) are one length, not "44.016 to 44.032 kimg (cells differ)"; and the tables.md files kept in
-    # docs/results (re-rendered from their rows by the tests) say it so
-    kimg = sorted({round(float(r["kimg"]), 1) for r in pg if r.get("kimg") is not None})
+    # docs/results (re-rendered from their rows by the tests) say it so. Below 1 kimg, to the image: a short study's
+    # 0.05 kimg read as "0.1 kimg per cell", twice its length
+    kimg = sorted({round(float(r["kimg"]), 1 if float(r["kimg"]) >= 1 else 3) for r in pg
+                   if r.get("kimg") is not None})
     length = ("length unknown" if not kimg else f"{kimg_to_the_image(kimg[0])} kimg" if len(kimg) == 1
               else f"{kimg_to_the_image(kimg[0])} to {kimg_to_the_image(kimg[-1])} kimg (cells differ)")
     line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
