@@ -110,3 +110,38 @@ def test_the_training_line_says_a_short_study_s_length_as_it_was() -> None:
     assert "0.048 kimg per cell" in _training(render_markdown([_row("wildgan", kimg=0.048)]))
     md = render_markdown([_row("wildgan", 0, kimg=44.016), _row("wildgan", 1, kimg=44.032)])
     assert "44 kimg per cell" in _training(md)
+
+
+def _toy_base(where: Path) -> Any:
+    import numpy as np
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+
+    rng = np.random.default_rng(0)
+    p = where / "toy.npz"
+    x = (rng.random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4
+    np.savez(p, x=x, y=np.repeat([0, 1], 40))
+    data = DataConfig(data=str(p), normal=("0",), resolution=8, channels=1)
+    tc = TrainConfig(total_kimg=0.05, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], device="cpu")
+    return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_a_study_s_cells_are_evaluated_with_the_study_s_progress_bars(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       progress: bool) -> None:
+    # `wildgan evaluate` shows its scoring's bar; a study's cell was scored without one, minutes of silence
+    from wildgan.studies import grid
+    from wildgan.studies import study as study_mod
+
+    real, said = study_mod.evaluate_run, []
+
+    def recording(*a: Any, **kw: Any) -> Any:
+        said.append(kw.get("progress"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(study_mod, "evaluate_run", recording)
+    study_mod.run_study(_toy_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st",
+                        progress=progress, log=lambda m: None)
+    assert said == [progress]

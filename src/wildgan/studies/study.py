@@ -911,8 +911,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell
                 # trained on in this session; for a cell trained earlier, the split rebuilt from the run's record (a
                 # change of the data since the cell trained is said, in the cell's log and eval.json)
+                # (with the study's progress: its bars, as `wildgan evaluate` shows them; a cell's scoring showed
+                # nothing for minutes after its training bar)
                 ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model,
-                                  log=cell_log, own_split=split)
+                                  log=cell_log, own_split=split, progress=progress)
             except BaseException as e:
                 # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
                 # it does for one stopped in training, and what the same command then does
