@@ -145,3 +145,25 @@ def test_a_study_s_cells_are_evaluated_with_the_study_s_progress_bars(tmp_path: 
     study_mod.run_study(_toy_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st",
                         progress=progress, log=lambda m: None)
     assert said == [progress]
+
+
+def test_a_resumed_study_has_an_eta_from_its_earlier_sessions_cells(tmp_path: Path) -> None:
+    # a study run again after a stop said no time left until a cell trained in that session
+    from wildgan.studies import grid
+    from wildgan.studies import study as study_mod
+    from wildgan.studies.study import study_eta
+
+    base = _toy_base(tmp_path)
+    cells = grid(["0"], [0.0, 0.125, 0.25], ["wildgan"], ["image"], [0])
+    study_mod.run_study(base, cells[:1], tmp_path / "st", progress=False, log=lambda m: None)
+    lines: list[str] = []
+    study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lines.append)
+    said = next(line for line in lines if line.startswith("[2/3] ") and ": training" in line)
+    assert said.endswith(" left for 2 cells, from earlier sessions' cells)"), said
+    # this session's own cells first, once it has timed one of the method
+    third = next(line for line in lines if line.startswith("[3/3] ") and ": training" in line)
+    assert "left for 1 cell)" in third and "earlier" not in third, third
+    # (the earlier cells' times weigh only for a method not timed in this session)
+    assert study_eta({"wildgan": [(10.0, 0.0, 1.0)]}, {"wildgan": 1, "fanogan": 1},
+                     earlier={"wildgan": [(99.0, 0.0, 1.0)], "fanogan": [(50.0, 0.0, 1.0)]}) == \
+        " (study: about 01:00 left for 2 cells, from earlier sessions' cells)"

@@ -833,6 +833,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     # session. By method: an f-AnoGAN cell costs other than ours, and one mean over both announced the one at the
     # other's time (the cells' length and size need no key of their own: a study folder holds one configuration)
     cell_times: dict[str, list[tuple[float, float, float]]] = {}
+    # the cells earlier sessions finished, by method: the ETA of a method this session has not timed yet (a resumed
+    # study said nothing until a cell trained, hours into the paper's schedule)
+    earlier: dict[str, list[tuple[float, float, float]]] = {}
+    for done in {c.key: c for c in cells if c.key in have}.values():
+        took = _earlier_cell_time(study_dir / "runs" / done.key)
+        if took is not None:
+            earlier.setdefault(done.method, []).append(took)
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
@@ -875,7 +882,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             if trained_here:
                 # (check_cells refuses it before any cell trains; this is for a caller that skipped it)
                 _refuse_untrained_cell(cfg, cell)
-                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left)}")
+                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left, earlier=earlier)}")
                 try:
                     split = split_of(cfg, cell_file)
                     resume = (run_dir / "config.json").is_file()
@@ -1004,7 +1011,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
 
 def study_eta(cell_times: Sequence[tuple[float, float, float]] | Mapping[str, Sequence[tuple[float, float, float]]],
-              cells_left: int | Mapping[str, int]) -> str:
+              cells_left: int | Mapping[str, int], *,
+              earlier: Mapping[str, Sequence[tuple[float, float, float]]] | None = None) -> str:
     """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the time a whole cell
     takes, from the cells this session trained and evaluated, times the cells left (this one included); "" before
     a cell's training was measured, or with none left.
@@ -1013,6 +1021,10 @@ def study_eta(cell_times: Sequence[tuple[float, float, float]] | Mapping[str, Se
     left are estimated from its own cells (an f-AnoGAN cell may cost ten of ours), and where a method with cells
     left has none measured yet, "": no number rather than one from another method's cells. A sequence and an int are
     one method's.
+
+    earlier: {method: the times of cells that earlier sessions of the study finished} (_earlier_cell_time), taken for
+    a method this session has timed no cell of yet, so that a resumed study has an ETA before its first cell trains;
+    said so (", from earlier sessions' cells"), as that machine or its load may not be this one's.
 
     `cell_times`: each such cell's (training seconds, other seconds: reading and evaluation, share of its training
     done in this session). A cell resumed in this session trained a part of its run: 0.2 of a run in 12 s says
@@ -1026,15 +1038,19 @@ def study_eta(cell_times: Sequence[tuple[float, float, float]] | Mapping[str, Se
     n_left = sum(n for n in left_by.values() if n > 0)
     if n_left < 1:
         return ""
-    left = 0.0
+    left, from_earlier = 0.0, False
     for method, n in left_by.items():
         if n < 1:
             continue
         per_cell = _per_cell_seconds(times.get(method, ()))
         if per_cell is None:
+            per_cell = _per_cell_seconds((earlier or {}).get(method, ()))
+            from_earlier = per_cell is not None
+        if per_cell is None:
             return ""
         left += per_cell * n
-    return f" (study: about {tqdm.format_interval(left)} left for {n_left} cell{'s' if n_left > 1 else ''})"
+    source = ", from earlier sessions' cells" if from_earlier else ""
+    return f" (study: about {tqdm.format_interval(left)} left for {n_left} cell{'s' if n_left > 1 else ''}{source})"
 
 
 def _per_cell_seconds(cell_times: Sequence[tuple[float, float, float]]) -> float | None:
@@ -1044,6 +1060,29 @@ def _per_cell_seconds(cell_times: Sequence[tuple[float, float, float]]) -> float
     if shares <= 0:
         return None
     return sum(train + share * other for train, other, share in cell_times) / shares
+
+
+def _earlier_cell_time(run_dir: Path) -> tuple[float, float, float] | None:
+    """A finished cell's time for study_eta, from its files: (its training seconds over all its sessions, the final
+    networks' elapsed_s; the seconds its eval.json's scoring took (score_seconds; its reading and controls are not
+    recorded, so less than the cell's other seconds); 1.0: the whole run). None where its networks record no
+    elapsed_s (an older wildgan's, or a folder deleted or damaged)."""
+    from ..checkpoint import read_meta
+
+    for name in ("network-final.json", "fanogan-final.json"):
+        if not (run_dir / name).is_file():
+            continue
+        try:
+            trained = float(read_meta(run_dir / name)["elapsed_s"])
+        except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+            return None
+        try:
+            scored = float(json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))["score_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            scored = 0.0
+        ok = all(math.isfinite(v) and v >= 0 for v in (trained, scored))
+        return (trained, scored, 1.0) if ok and trained > 0 else None
+    return None
 
 
 def _trained_seconds(run_dir: Path) -> float:
