@@ -1207,7 +1207,7 @@ def test_fanogan_iters_that_are_not_two_whole_numbers_make_no_row(tmp_path):
         rows = read_rows(p)
     assert rows == [good]
     study_mod.write_tables(tmp_path, rows)
-    assert ("f-AnoGAN: DIM not recorded, 60 critic + 30 encoder iterations per cell."
+    assert ("Training: f-AnoGAN, DIM not recorded, 60 critic + 30 encoder iterations per cell."
             in (tmp_path / "tables.md").read_text())
 
 
