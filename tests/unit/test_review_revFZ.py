@@ -32,10 +32,6 @@ def _base(where: Path, *, width: int | None = None) -> RunConfig:
     return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1, width=width), train=tc, preset="tiny")
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 1: studies/study.py:_run_study_session and studies/tables.py:"
-                   "_training_line: a study trained with --width W (here --preset tiny --width 8) records only "
-                   "'preset: tiny' in its rows, and tables.md says 'Training: tiny preset' (16 channels): the "
-                   "networks' width and latent size behind the AUCs are in no row nor table")
 def test_a_study_s_rows_and_tables_say_the_width_its_networks_had(tmp_path: Path) -> None:
     from wildgan.studies import grid
     from wildgan.studies import study as study_mod
@@ -54,11 +50,6 @@ def test_a_study_s_rows_and_tables_say_the_width_its_networks_had(tmp_path: Path
     assert "width 8" in training, training
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 2: data/splits.py (the test split's anomalies are drawn by the cell's "
-                   "seed) vs studies/tables.py:_pixel_controls_line and evaluation/gamma_curves.py: each seed of a "
-                   "study is evaluated on other test images (CIFAR subset, 2 seeds: 102 of 178 shared), yet tables.md "
-                   "says 'Pixel controls on the same test images: ... ± (n=2)' and the plot's caption calls the seeds' "
-                   "band 'training noise on the same test images': the ± over seeds mixes in test-set noise")
 def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_are(tmp_path: Path) -> None:
     import csv
 
@@ -90,10 +81,6 @@ def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_ar
     assert same or ("same test images" not in pixel and "±" in pixel), (same, pixel)
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 3: studies/study.py:_run_study_session and studies/tables.py:"
-                   "_training_line: an f-AnoGAN cell's row records its iterations (fanogan_iters) but not its "
-                   "networks' width (--fanogan-dim, default 64), and tables.md says 'f-AnoGAN: N critic + M encoder "
-                   "iterations per cell' alone: docs/results.md has to add 'f-AnoGAN DIM 16' to its tables by hand")
 def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None:
     from dataclasses import replace
 
@@ -121,10 +108,6 @@ def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None
     assert "DIM 4" in training, training
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 4: evaluation/report.py:_runs_section: `wildgan report STUDY_DIR` "
-                   "lists each cell without a report as '(no report yet: wildgan report runs/CELL)', a path relative "
-                   "to the study folder: run from anywhere else (as `wildgan report /tmp/st` is), the advice fails "
-                   "with 'runs/CELL: no such folder'")
 def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import re
@@ -153,10 +136,6 @@ def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_r
         assert (elsewhere / target.strip().strip("'")).is_dir(), (target, "from", elsewhere)
 
 
-@pytest.mark.xfail(strict=True, reason="revFZ 5: studies/study.py:study_eta: the study's ETA is one mean cell time "
-                   "over every cell trained, whatever its method, times the cells left: in a study of ours and "
-                   "f-AnoGAN (here an f-AnoGAN cell of >= 10 s beside ours of a few), the last f-AnoGAN cell is "
-                   "announced as 'about 0:0N left for 1 cell' from ours' quick cells, an f-AnoGAN cell already timed")
 def test_the_study_eta_of_an_fanogan_cell_is_not_ours_cells_time(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import re

@@ -57,8 +57,9 @@ def test_table_rendering_is_exact():
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,"
-                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,p_test,kimg,fanogan_iters,lod,computed_otherwise")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,,100.000000,,,"
+                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,p_test,kimg,fanogan_iters,lod,width,latent_size,"
+                        "fanogan_dim,computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,,100.000000,,,,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text
@@ -82,10 +83,11 @@ def test_table1_carries_the_pixel_controls_of_its_test_images():
     md = render_markdown(FIXED)
     t1 = md.split("### Table 1 layout: encoder loss × score (γ = 0)")[1].split("###")[0]
     # one value per seed: the d_I and d_z cells of seed 0 share a test set
-    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) 0.500 ± 0.000 " \
-           "(n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
+    assert "Pixel controls on each seed's test images (its cells'): -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) " \
+           "0.500 ± 0.000 (n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
     t1_02 = md.split("### Table 1 layout: encoder loss × score (γ = 0.02)")[1].split("###")[0]
-    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, -mean(Q) 0.450." in t1_02
+    assert ("Pixel controls on each seed's test images (its cells'): -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, "
+            "-mean(Q) 0.450.") in t1_02
 
 
 def test_controls_count_each_seed_once_in_tables_and_plot():
@@ -1205,7 +1207,8 @@ def test_fanogan_iters_that_are_not_two_whole_numbers_make_no_row(tmp_path):
         rows = read_rows(p)
     assert rows == [good]
     study_mod.write_tables(tmp_path, rows)
-    assert "f-AnoGAN: 60 critic + 30 encoder iterations per cell." in (tmp_path / "tables.md").read_text()
+    assert ("Training: f-AnoGAN, DIM not recorded, 60 critic + 30 encoder iterations per cell."
+            in (tmp_path / "tables.md").read_text())
 
 
 def test_a_last_row_without_its_newline_is_kept(tmp_path):
@@ -1247,7 +1250,7 @@ def test_tables_say_what_data_and_how_long_each_method_trained():
     assert "γ = 0: 366 training images (0 anomalous), 178 test (89 anomalous)" in md
     assert "γ = 0.02: 385 training images (19 anomalous)" in md
     assert ("Training: ? preset, 100 kimg per cell" in md
-            and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md)
+            and "f-AnoGAN: DIM not recorded, 60 critic + 60 encoder iterations per cell" in md)
 
 
 def test_tables_say_how_many_search_steps_the_search_cells_scored_with():

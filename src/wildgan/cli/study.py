@@ -57,7 +57,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     gammas = csv_list(a.contamination, float, "--contamination")
     for g in gammas:
         if not 0.0 <= g < 1.0:
-            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
+            # a percentage (2 for 2%) is the likely slip: the fraction it means said, which the bare range did not
+            hint = f" (a fraction of the training set: for {g:g}% give {g / 100:g})" if 1.0 <= g < 100.0 else ""
+            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}{hint}")
     seeds = csv_list(a.seeds, int, "--seeds")
     for s in seeds:
         # (each cell's config would refuse it as --seed, an option a study does not have)

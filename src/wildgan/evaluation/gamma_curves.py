@@ -134,8 +134,9 @@ def mean_interval(entries: list[_Entry]) -> tuple[float, float] | None:
       classes' AUCs to each end added in quadrature, each weighted by its class's share of the cells (the mean of
       independent AUCs of C classes: 1/C each with one seed); one cell: its own interval. None where a cell keeps
       no interval.
-    The two say different things (training noise with the same test images; test-set noise of one training run):
-    the plot names both."""
+    The two say different things (the spread between seeds: their training, and their test images where each seed
+    draws its own test split, as the protocols that draw it from a larger pool do; test-set noise of one training
+    run): the plot names both."""
     if not entries:
         return None
     aucs = [a for _, a, _ in entries]
@@ -184,7 +185,8 @@ BAND_TEXT = "95% interval of the mean: t over seeds,\na single seed's over its t
 BAND_NOTE = ("Shaded: the 95% interval of each point's mean, for every curve (the controls too): a t-interval over "
              "the seeds where it has several (their spread within each normal class), else the cell's interval over "
              "its test images (auc_ci95; for a control, Newcombe's interval from its AUC and the test counts). The "
-             "first is training noise on the same test images, the second test-set noise of one run. Bars: the "
+             "first is the spread between seeds: their training, and their test images where each seed draws its own "
+             "(a test split drawn from a larger pool, as CIFAR_CAR's); the second test-set noise of one run. Bars: the "
              "standard deviation over seeds (in a pooled figure, over the classes' cells too).")
 
 

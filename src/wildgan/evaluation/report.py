@@ -2277,9 +2277,11 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
         has_row = name in with_row
         rep, md = r / "report" / "report.html", r / "report" / "report.md"
         note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
+        # the advice names the run by the study's path as the command was given it (r: study_dir / ...), as the
+        # study's other advice does: runs/CELL, relative to the study folder, failed from the user's own folder
         items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
                      f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
-                     f"{html.escape(shell_word(name))})</span>{note}</li>")
+                     f"{html.escape(shell_word(r))})</span>{note}</li>")
         # (the folder's name escaped, its link's target percent-encoded: a study's folders are named by the user)
         lines.append((f"- [{md_escape(name)}]({md_link_target(Path(_relpath(md, out)).as_posix())})" if md.is_file()
                       else f"- {md_escape(name)}")

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -828,15 +828,26 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         with _heard_then_shown(shown, cell_file):
             return build_split(cfg.data, loaded=data[0])
 
-    # each cell this session trained and evaluated, for the study's ETA (each cell has its own bar): its training and
-    # other seconds (reading, evaluation) in this session, and the share of its training done in this session
-    cell_times: list[tuple[float, float, float]] = []
+    # each cell this session trained and evaluated, by method, for the study's ETA (each cell has its own bar): its
+    # training and other seconds (reading, evaluation) in this session, and the share of its training done in this
+    # session. By method: an f-AnoGAN cell costs other than ours, and one mean over both announced the one at the
+    # other's time (the cells' length and size need no key of their own: a study folder holds one configuration)
+    cell_times: dict[str, list[tuple[float, float, float]]] = {}
+    # the cells earlier sessions finished, by method: the ETA of a method this session has not timed yet (a resumed
+    # study said nothing until a cell trained, hours into the paper's schedule)
+    earlier: dict[str, list[tuple[float, float, float]]] = {}
+    for done in {c.key: c for c in cells if c.key in have}.values():
+        took = _earlier_cell_time(study_dir / "runs" / done.key)
+        if took is not None:
+            earlier.setdefault(done.method, []).append(took)
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
             continue
         t_cell = time.monotonic()
-        cells_left = len({c.key for c in cells[i:]} - have)
+        cells_left: dict[str, int] = {}
+        for c in {c.key: c for c in cells[i:] if c.key not in have}.values():
+            cells_left[c.method] = cells_left.get(c.method, 0) + 1
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
         # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went), with the wildgan
@@ -871,7 +882,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             if trained_here:
                 # (check_cells refuses it before any cell trains; this is for a caller that skipped it)
                 _refuse_untrained_cell(cfg, cell)
-                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left)}")
+                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left, earlier=earlier)}")
                 try:
                     split = split_of(cfg, cell_file)
                     resume = (run_dir / "config.json").is_file()
@@ -907,8 +918,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell
                 # trained on in this session; for a cell trained earlier, the split rebuilt from the run's record (a
                 # change of the data since the cell trained is said, in the cell's log and eval.json)
+                # (with the study's progress: its bars, as `wildgan evaluate` shows them; a cell's scoring showed
+                # nothing for minutes after its training bar)
                 ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model,
-                                  log=cell_log, own_split=split)
+                                  log=cell_log, own_split=split, progress=progress)
             except BaseException as e:
                 # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
                 # it does for one stopped in training, and what the same command then does
@@ -949,7 +962,12 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 row["intra_op_threads"] = model.meta["intra_op_threads"]
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
+                # and its networks' width (--fanogan-dim), which its AUCs depend on as much as on its iterations
+                row["fanogan_dim"] = int(model.cfg.fanogan.dim)
             else:
+                # the networks' width and latent size, which --width and --latent-size change under the same preset
+                # name: "preset: tiny" alone passed networks of width 8 off as tiny's 16 (the run's recorded net)
+                row["width"], row["latent_size"] = int(model.cfg.net.fmap_max), int(model.cfg.net.latent_size)
                 # the level of detail scored at: > 0 when the schedule ended before the networks reached full resolution
                 row["lod"] = model.lod
                 if model.lod > 0:
@@ -973,7 +991,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 # train_run's wall time: that also holds its set-up (networks, pyramid, checkpoint reads and
                 # writes), paid once a cell, which divided by a small share would make a whole cell look far longer
                 loop = _loop_seconds(seconds_before, model.meta.get("elapsed_s"), train_seconds)
-                cell_times.append((loop, cell_seconds - loop, share))
+                cell_times.setdefault(cell.method, []).append((loop, cell_seconds - loop, share))
             # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
             # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
             own = own_score(cell.method)
@@ -992,10 +1010,21 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     return rows
 
 
-def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int) -> str:
+def study_eta(cell_times: Sequence[tuple[float, float, float]] | Mapping[str, Sequence[tuple[float, float, float]]],
+              cells_left: int | Mapping[str, int], *,
+              earlier: Mapping[str, Sequence[tuple[float, float, float]]] | None = None) -> str:
     """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the time a whole cell
     takes, from the cells this session trained and evaluated, times the cells left (this one included); "" before
     a cell's training was measured, or with none left.
+
+    By method: `cell_times` {method: its cells' times} and `cells_left` {method: its cells left}; each method's cells
+    left are estimated from its own cells (an f-AnoGAN cell may cost ten of ours), and where a method with cells
+    left has none measured yet, "": no number rather than one from another method's cells. A sequence and an int are
+    one method's.
+
+    earlier: {method: the times of cells that earlier sessions of the study finished} (_earlier_cell_time), taken for
+    a method this session has timed no cell of yet, so that a resumed study has an ETA before its first cell trains;
+    said so (", from earlier sessions' cells"), as that machine or its load may not be this one's.
 
     `cell_times`: each such cell's (training seconds, other seconds: reading and evaluation, share of its training
     done in this session). A cell resumed in this session trained a part of its run: 0.2 of a run in 12 s says
@@ -1004,12 +1033,56 @@ def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int)
     with 2% of its run left weighs as little as 2% of one) plus the other seconds, weighed by the same shares."""
     from tqdm import tqdm
 
-    shares = sum(share for _, _, share in cell_times)
-    if shares <= 0 or cells_left < 1:
+    times = cell_times if isinstance(cell_times, Mapping) else {"": cell_times}
+    left_by = cells_left if isinstance(cells_left, Mapping) else {"": cells_left}
+    n_left = sum(n for n in left_by.values() if n > 0)
+    if n_left < 1:
         return ""
-    per_cell = sum(train + share * other for train, other, share in cell_times) / shares
-    left = per_cell * cells_left
-    return f" (study: about {tqdm.format_interval(left)} left for {cells_left} cell{'s' if cells_left > 1 else ''})"
+    left, from_earlier = 0.0, False
+    for method, n in left_by.items():
+        if n < 1:
+            continue
+        per_cell = _per_cell_seconds(times.get(method, ()))
+        if per_cell is None:
+            per_cell = _per_cell_seconds((earlier or {}).get(method, ()))
+            from_earlier = per_cell is not None
+        if per_cell is None:
+            return ""
+        left += per_cell * n
+    source = ", from earlier sessions' cells" if from_earlier else ""
+    return f" (study: about {tqdm.format_interval(left)} left for {n_left} cell{'s' if n_left > 1 else ''}{source})"
+
+
+def _per_cell_seconds(cell_times: Sequence[tuple[float, float, float]]) -> float | None:
+    """The seconds of a whole cell from cells' (training seconds, other seconds, share trained in the session) (see
+    study_eta); None where no training was measured."""
+    shares = sum(share for _, _, share in cell_times)
+    if shares <= 0:
+        return None
+    return sum(train + share * other for train, other, share in cell_times) / shares
+
+
+def _earlier_cell_time(run_dir: Path) -> tuple[float, float, float] | None:
+    """A finished cell's time for study_eta, from its files: (its training seconds over all its sessions, the final
+    networks' elapsed_s; the seconds its eval.json's scoring took (score_seconds; its reading and controls are not
+    recorded, so less than the cell's other seconds); 1.0: the whole run). None where its networks record no
+    elapsed_s (an older wildgan's, or a folder deleted or damaged)."""
+    from ..checkpoint import read_meta
+
+    for name in ("network-final.json", "fanogan-final.json"):
+        if not (run_dir / name).is_file():
+            continue
+        try:
+            trained = float(read_meta(run_dir / name)["elapsed_s"])
+        except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+            return None
+        try:
+            scored = float(json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))["score_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            scored = 0.0
+        ok = all(math.isfinite(v) and v >= 0 for v in (trained, scored))
+        return (trained, scored, 1.0) if ok and trained > 0 else None
+    return None
 
 
 def _trained_seconds(run_dir: Path) -> float:

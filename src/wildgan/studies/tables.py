@@ -146,10 +146,13 @@ def table1(rows: list[dict[str, Any]], gamma: float) -> tuple[list[str], list[li
 def pixel_controls_line(rows: list[dict[str, Any]]) -> str:
     """The pixel controls of the rows' test sets, one value per seed (_per_seed), as a line under a table whose
     columns are scores (Table 1), where a pixel statistic has no column of its own: without it Table 1's AUCs stood
-    beside the untrained networks only, while -std Q is often the stronger control (CIFAR_CAR)."""
+    beside the untrained networks only, while -std Q is often the stronger control (CIFAR_CAR). Each seed's own test
+    images, not "the same" ones: where the protocol draws the test split from a larger pool (CIFAR_CAR's 1,000 of the
+    9,000 other test images), each seed draws its own (data.splits, SEED_STREAMS["test_draw"]), so the ± over seeds
+    holds test-set noise too."""
     stats = ", ".join(f"{name} {_stat(_per_seed(rows, lambda r, k=key: r['controls'].get(k)))}"
                       for key, name in CONTROL_ROWS[1:])
-    return f"Pixel controls on the same test images: {stats}."
+    return f"Pixel controls on each seed's test images (its cells'): {stats}."
 
 
 def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -323,7 +326,8 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
             f"DeLong logit + Newcombe score; each row's auc_ci95 in results.jsonl, and auc_vs_controls: a "
             f"paired test against every control, DeLong's, or a permutation test where a class has under "
             f"{PERMUTATION_BELOW} images). "
-            f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
+            f"That leaves out the spread between seeds (their training, and their test images where each seed "
+            f"draws its own), which the ± of several seeds shows.")
 
 
 def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list[str]:
@@ -406,12 +410,14 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     # rounded to 0.1 kimg before kimg_to_the_image, unlike a message's kimg (to the image): a summary of the cells'
     # length beside the paper's "about 4,000", where cells whose last round ended a few images apart (44.032 and
     # 44.016 kimg) are one length, not "44.016 to 44.032 kimg (cells differ)"; and the tables.md files kept in
-    # docs/results (re-rendered from their rows by the tests) say it so
-    kimg = sorted({round(float(r["kimg"]), 1) for r in pg if r.get("kimg") is not None})
+    # docs/results (re-rendered from their rows by the tests) say it so. Below 1 kimg, to the image: a short study's
+    # 0.05 kimg read as "0.1 kimg per cell", twice its length
+    kimg = sorted({round(float(r["kimg"]), 1 if float(r["kimg"]) >= 1 else 3) for r in pg
+                   if r.get("kimg") is not None})
     length = ("length unknown" if not kimg else f"{kimg_to_the_image(kimg[0])} kimg" if len(kimg) == 1
               else f"{kimg_to_the_image(kimg[0])} to {kimg_to_the_image(kimg[-1])} kimg (cells differ)")
     line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
-            f"at 32x32)." if pg else "")
+            f"at 32x32). Networks: {_networks_words(pg)}." if pg else "")
     short = sorted((float(r["lod"]), r["cell"]) for r in pg if float(r.get("lod") or 0) > 0)
     if short:
         lods = sorted({round(lod, 3) for lod, _ in short})
@@ -419,12 +425,11 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
                  f"{', '.join(f'{v:g}' for v in lods)}; full resolution is lod 0): they are scored at the resolution "
                  f"they reached, so their AUCs are not those of the method at the data's resolution (e.g. "
                  f"{md_escape(short[0][1])}); train longer.")
-    its = sorted({tuple(r["fanogan_iters"]) for r in rows if r.get("method") == "fanogan" and r.get("fanogan_iters")})
-    if its:
-        line += " f-AnoGAN: " + ", ".join(f"{a} critic + {b} encoder iterations" for a, b in its) + \
-            (" (cells differ)" if len(its) > 1 else "") + " per cell."
-    elif any(r.get("method") == "fanogan" for r in rows):
-        line += " f-AnoGAN: iterations not recorded."
+    fa = [r for r in rows if r.get("method") == "fanogan"]
+    if fa:
+        # a study of f-AnoGAN cells alone has its own "Training:" line: the header's other lines start with their name,
+        # and a line of "f-AnoGAN: ..." alone read as no training line at all
+        line += f" f-AnoGAN: {_fanogan_words(fa)}." if pg else f"Training: f-AnoGAN, {_fanogan_words(fa)}."
     # a search cell's AUCs depend on how long each test image's latent was searched as much as on the training: a
     # study scored with --search-steps 10 must not read as one with AnoGAN's 500
     steps = sorted({int(r["score_settings"]["search.steps"]) for r in rows if r.get("method") == "search"
@@ -436,20 +441,49 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     return line.strip()
 
 
+def _networks_words(pg: list[dict[str, Any]]) -> str:
+    """'width 8, latent size 8' of the pGAN cells' rows (their networks' fmap_max and N_z): --width and --latent-size
+    change them under the same preset name, so the preset alone did not say which networks gave the AUCs. Values the
+    cells differ in are all listed; rows that record none (an older wildgan's) are counted."""
+    nets = sorted({(r["width"], r["latent_size"]) for r in pg
+                   if isinstance(r.get("width"), int) and isinstance(r.get("latent_size"), int)})
+    if not nets:
+        return "width and latent size not recorded (rows of an older wildgan)"
+    bare = sum(not (isinstance(r.get("width"), int) and isinstance(r.get("latent_size"), int)) for r in pg)
+    return (" / ".join(f"width {w}, latent size {z}" for w, z in nets) + (" (cells differ)" if len(nets) > 1 else "")
+            + (f" ({bare} row{'s record' if bare > 1 else ' records'} neither: an older wildgan's)" if bare else ""))
+
+
+def _fanogan_words(fa: list[dict[str, Any]]) -> str:
+    """'DIM 64, 400 critic + 400 encoder iterations per cell' of the f-AnoGAN cells' rows: their networks' width
+    (--fanogan-dim, a row's fanogan_dim) beside their length, as the pGAN cells' width beside theirs; values the cells
+    differ in all listed, and what no row records said so."""
+    dims = sorted({r["fanogan_dim"] for r in fa if isinstance(r.get("fanogan_dim"), int)})
+    its = sorted({tuple(r["fanogan_iters"]) for r in fa if r.get("fanogan_iters")})
+    if not dims and not its:
+        return "DIM and iterations not recorded"
+    dim = (f"DIM {' / '.join(map(str, dims))}{' (cells differ)' if len(dims) > 1 else ''}" if dims
+           else "DIM not recorded")
+    length = (", ".join(f"{a} critic + {b} encoder iterations" for a, b in its)
+              + (" (cells differ)" if len(its) > 1 else "") + " per cell") if its else "iterations not recorded"
+    return f"{dim}, {length}"
+
+
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
     """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
     interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of the paired test against the
     same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them, with the
     test's name (p_test: DeLong, or a permutation test on a small test set, evaluation.metrics.auc_difference): the
     AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
-    they were). Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's
-    docstring) was computed otherwise; empty for the rest."""
+    they were). width and latent_size: a pGAN cell's networks (fmap_max, N_z); fanogan_dim: an f-AnoGAN cell's DIM.
+    Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's docstring) was
+    computed otherwise; empty for the rest."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
                 "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "p_test", "kimg", "fanogan_iters",
-                "lod", "computed_otherwise"])
+                "lod", "width", "latent_size", "fanogan_dim", "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -459,6 +493,8 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
     for r in order:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         how = apart.get(str(r["cell"]), "")
+        # the networks' width and latent size (a pGAN cell's), f-AnoGAN's DIM (empty where the row records none)
+        nets = [str(r[k]) if isinstance(r.get(k), int) else "" for k in ("width", "latent_size", "fanogan_dim")]
         for s in SCORES:
             if s in r["auc"]:
                 lo_hi = r["auc_ci95"][s] if _ci_half(r, s) is not None else (None, None)
@@ -466,11 +502,11 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
                             _f(r["controls"]["untrained"].get(s)), _f(lo_hi[0]), _f(lo_hi[1]),
                             _f(_p_vs_untrained(r, s)), _p_test(r, s), _f(r.get("kimg")), its, _f(r.get("lod")),
-                            how])
+                            *nets, how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "", "",
-                        _f(r.get("kimg")), its, _f(r.get("lod")), how])
+                        _f(r.get("kimg")), its, _f(r.get("lod")), *nets, how])
     return buf.getvalue()
 
 
