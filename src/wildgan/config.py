@@ -529,7 +529,10 @@ class DataConfig:
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise _refused("data.contamination", "must be in [0, 1)", c)
+            # a percentage (2 for 2%) is the likely slip: the fraction it means said, as study's --contamination does
+            pct = (f" (a fraction of the training set: for {c:g}% give {c / 100:g})"
+                   if isinstance(c, numbers.Real) and not isinstance(c, bool) and 1.0 <= c < 100.0 else "")
+            raise _refused("data.contamination", f"must be in [0, 1){pct}", c)
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)

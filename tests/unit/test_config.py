@@ -432,7 +432,12 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     assert refusal("--config", str(dashed)).endswith(f'{dashed}: total-kimg must be a positive number, got -1 '
                                                      f'(the --total-kimg setting)')
     dashed.write_text("contamination: 2\n")
-    assert refusal("--config", str(dashed)).endswith(f'{dashed}: contamination must be in [0, 1), got 2 '
+    # (2 for 2%: the fraction it means is said, as study's --contamination says it)
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: contamination must be in [0, 1) (a fraction of the '
+                                                     f'training set: for 2% give 0.02), got 2 '
+                                                     f'(the --contamination setting)')
+    dashed.write_text("contamination: 150\n")           # (no percentage either)
+    assert refusal("--config", str(dashed)).endswith(f'{dashed}: contamination must be in [0, 1), got 150 '
                                                      f'(the --contamination setting)')
     dashed.write_text("latent-size: 0\n")            # (checked by the command line's own code)
     assert refusal("--config", str(dashed)).endswith(f'{dashed}: latent-size must be >= 1, got 0 '
@@ -454,7 +459,9 @@ def test_a_bad_value_of_a_config_file_is_named_by_the_file_and_its_key(tmp_path,
     # numbers: score.lam had its section, total_kimg and contamination none
     (lambda: TrainConfig(total_kimg=0), "train.total_kimg must be a positive number, got 0", "--total-kimg"),
     (lambda: TrainConfig(beta1=1.0), "train.beta1 must be a number in [0, 1), got 1.0", None),
-    (lambda: DataConfig(contamination=2.0), "data.contamination must be in [0, 1), got 2.0", "--contamination"),
+    (lambda: DataConfig(contamination=200.0), "data.contamination must be in [0, 1), got 200.0", "--contamination"),
+    (lambda: DataConfig(contamination=2.0), "data.contamination must be in [0, 1) (a fraction of the training set: "
+                                            "for 2% give 0.02), got 2.0", "--contamination"),
     (lambda: DataConfig(seed=-1), "data.seed must be a whole number from 0 to 2**64 - 2, got -1", "--seed"),
     # choices: a plain ConfigError, without its section or its parts
     (lambda: TrainConfig(amp="fp16"), "train.amp must be auto, off or bf16, got 'fp16'", "--amp"),
