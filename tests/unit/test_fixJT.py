@@ -1,0 +1,97 @@
+"""fixJT: the revGA review's fixes beyond its own regression tests (tests/unit/test_review_revGA.py): StopFlag's rule
+for which signal aborts, the loops' end after a stop that was not a Ctrl-C, and the minor findings."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan.cli import main
+
+posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no POSIX signals on this platform")
+
+
+@pytest.fixture()
+def tiny_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tiny.npz"
+    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    return p
+
+
+def _train_tiny(tiny_npz: Path, out: Path) -> int:
+    """`wildgan train` of 0.1 kimg into out (its last checkpoint ckpt-000000000128): its exit code."""
+    return main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.03", "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)])
+
+
+@posix_only
+@pytest.mark.parametrize("first, then", [("SIGTERM", "SIGTERM"), ("SIGHUP", "SIGTERM"), ("SIGTERM", "SIGHUP"),
+                                         ("SIGPIPE", "SIGINT"), ("SIGTERM", "SIGINT")])
+def test_stopflag_takes_a_repeated_stop_that_is_no_second_ctrl_c_as_the_same_stop(first: str, then: str) -> None:
+    """revGA 1: only a second Ctrl-C aborts; any other second stop (a SIGTERM twice, one after a SIGHUP, a first
+    Ctrl-C after a closed output pipe) is the stop already asked for, told by its first signal."""
+    from wildgan.training.resume import StopFlag
+
+    flag = StopFlag()
+    if first == "SIGPIPE":
+        flag.output_closed(BrokenPipeError())
+    else:
+        flag(getattr(signal, first), None)
+    try:
+        flag(getattr(signal, then), None)
+    except KeyboardInterrupt:       # (caught: pytest would take it for the user's own Ctrl-C and stop)
+        pytest.fail(f"{then} after {first} aborted as a second Ctrl-C")
+    assert flag.signum == getattr(signal, first)
+
+
+@pytest.mark.parametrize("first", ["SIGINT", "SIGTERM"])
+def test_stopflag_aborts_on_a_second_ctrl_c(first: str) -> None:
+    from wildgan.training.resume import StopFlag
+
+    flag = StopFlag()
+    flag(getattr(signal, first), None)
+    if first != "SIGINT":
+        try:
+            flag(signal.SIGINT, None)       # (a first Ctrl-C after a SIGTERM: the same stop, revGA 1)
+        except KeyboardInterrupt:
+            pytest.fail("a first Ctrl-C after a SIGTERM aborted")
+    with pytest.raises(KeyboardInterrupt):
+        flag(signal.SIGINT, None)
+    assert flag.signum == getattr(signal, first)
+
+
+@posix_only
+def test_a_first_ctrl_c_as_the_end_is_written_after_a_sigterm_keeps_the_end(tiny_npz: Path, tmp_path: Path,
+                                                                            monkeypatch, capsys) -> None:
+    """revGA 1 at the loop's end: a SIGTERM in the last round, then a first Ctrl-C as the final networks are written.
+    The end's commit (stops_deferred) took any stop before it for a Ctrl-C (`stopping`) and raised at once on that
+    first Ctrl-C: exit 130 and no network-final. It is held now, and the command ends as SIGTERM's stop of a complete
+    training."""
+    from wildgan import checkpoint
+
+    real = checkpoint.atomic_write_text
+    sent: list[str] = []
+
+    def write(path: object, text: str, *a: object, **k: object) -> None:
+        name = Path(str(path)).name
+        if name.startswith("ckpt-") and name.endswith(".json") and int(name[5:-5]) >= 100 and not sent:
+            sent.append(name)
+            signal.raise_signal(signal.SIGTERM)
+        elif name == "network-final.json" and sent:
+            sent.append(name)
+            signal.raise_signal(signal.SIGINT)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    out = tmp_path / "run"
+    got = _train_tiny(tiny_npz, out)
+    err = capsys.readouterr().err
+    assert sent == ["ckpt-000000000128.json", "network-final.json"], sent
+    assert got == 143, (got, err)
+    assert "terminated by SIGTERM as training ended" in err and "Ctrl-C" not in err, err
+    assert (out / "network-final.json").is_file()
