@@ -95,3 +95,34 @@ def test_a_first_ctrl_c_as_the_end_is_written_after_a_sigterm_keeps_the_end(tiny
     assert got == 143, (got, err)
     assert "terminated by SIGTERM as training ended" in err and "Ctrl-C" not in err, err
     assert (out / "network-final.json").is_file()
+
+
+@posix_only
+def test_a_sigterm_ignored_by_the_launcher_stays_ignored_in_training(tiny_npz: Path, tmp_path: Path, monkeypatch,
+                                                                     capsys) -> None:
+    """revGA 2, SIGTERM's side: 'any signal the launcher ignored' stays ignored. cli.on_sigterm set its handler over
+    an ignored SIGTERM, so training's install_signals found that handler, not SIG_IGN, and a SIGTERM stopped the
+    training. The training now completes, and main leaves SIGTERM ignored as it found it."""
+    from wildgan import checkpoint
+
+    real = checkpoint.atomic_write_text
+    seen: list[object] = []
+
+    def write(path: object, text: str, *a: object, **k: object) -> None:
+        name = Path(str(path)).name
+        if name.startswith("ckpt-") and name.endswith(".json") and not seen:
+            seen.append(signal.getsignal(signal.SIGTERM))
+            signal.raise_signal(signal.SIGTERM)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        got = _train_tiny(tiny_npz, tmp_path / "run")
+        after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert seen == [signal.SIG_IGN], seen
+    assert got == 0 and (tmp_path / "run" / "network-final.json").is_file(), (got, err)
+    assert after is signal.SIG_IGN

@@ -73,10 +73,6 @@ def test_a_sigterm_delivered_twice_stops_training_as_one_sigterm(tiny_npz: Path,
 
 
 @posix_only
-@pytest.mark.xfail(strict=True, reason="revGA 2: training/resume.py:install_signals sets StopFlag over a SIGINT that "
-                                       "the launcher ignored (SIG_IGN: a non-interactive shell's `cmd &`), which "
-                                       "Python, the CLI's teardown, decode_pool and stops_deferred all leave ignored: "
-                                       "a Ctrl-C meant for the script's foreground command stops the training")
 def test_a_sigint_ignored_by_the_launcher_stays_ignored_in_training(tiny_npz: Path, tmp_path: Path, monkeypatch,
                                                                      capsys) -> None:
     """POSIX shells start a non-interactive script's background commands (`wildgan train ... &` in a script) with

@@ -26,13 +26,17 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
     the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
     state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
     be said): a SIGTERM after that is let pass, and told to `late` (the program's TeardownExit.late_stop, which
-    bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process)."""
+    bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process). A SIGTERM
+    that whoever started the program ignored is left so (SIG_IGN returned, what main and the teardown put back), as
+    on_sighup leaves an ignored SIGHUP: handled here, training's loop found this handler, not SIG_IGN, and stopped."""
     import signal
     import threading
 
     state = {"ending": False}
     if threading.current_thread() is not threading.main_thread():
         return None, state
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return signal.SIG_IGN, state
 
     def term(signum: int, frame: Any) -> None:
         stop_asked(signum)      # (the command's way out from here: its outputs' writes bounded, StuckOutputs)

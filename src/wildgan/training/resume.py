@@ -106,10 +106,15 @@ def quiet_log(log: Callable[[str], None], flag: StopFlag) -> Callable[[str], Non
 
 
 def install_signals(flag: StopFlag) -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
+    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back. A signal that
+    is ignored (SIG_IGN: a script's background job `wildgan train ... &` has SIGINT ignored, so that a Ctrl-C meant for
+    the script's foreground command does not stop it) is left so, as Python, the CLI's teardown and
+    distributed.stops_deferred leave it."""
     old = {}
     for s in (signal.SIGINT, signal.SIGTERM):
         try:
+            if signal.getsignal(s) is signal.SIG_IGN:
+                continue
             old[s] = signal.signal(s, flag)
         except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
             pass
