@@ -135,10 +135,6 @@ print("open in the child" if os.waitstatus_to_exitcode(status) == 0 else "closed
 
 
 @posix_only
-@pytest.mark.xfail(strict=True, reason="revGA 3: cli/signals.py:StuckOutputs.forked (registered with "
-                                       "os.register_at_fork for good) closes caught_fd, which close() never clears "
-                                       "and the watch's thread closed itself: every fork after the command closes, "
-                                       "in the child, whatever file the process opened since under that number")
 def test_a_fork_after_the_command_keeps_the_childs_files_open() -> None:
     """StuckOutputs.start registers its `forked` with os.register_at_fork, which cannot be undone, and close() ends the
     watch (its thread closes the pipe's read end on its way out) without forgetting the number (caught_fd). So each

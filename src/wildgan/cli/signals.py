@@ -281,12 +281,15 @@ class StuckOutputs:
             _close_quietly(read)
 
     def forked(self) -> None:
-        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
+        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to.) Only while the watch
+        # runs (its write end still ours, as TeardownExit.forked checks): registered for good, this runs in every
+        # child forked after the command too, where caught_fd is a number the watch's thread closed and the process
+        # may have given to a file of its own since (a multiprocessing worker's pipe to its parent)
         if self.told is not None:
             self.told_put_back()
-        if self.caught_fd is not None:
-            _close_quietly(self.caught_fd)
-            self.caught_fd = None
+            if self.caught_fd is not None:
+                _close_quietly(self.caught_fd)
+        self.caught_fd = None
 
     def told_put_back(self) -> None:
         # the wakeup fd the watch's replaced put back, and the pipe's write end closed (the watch then reads the
@@ -367,6 +370,8 @@ class StuckOutputs:
             self.over = True
         if self.told is not None:
             self.told_put_back()
+        # (the read end is the watch's thread's to close, on its way out: the number is no longer ours to name)
+        self.caught_fd = None
         if self.wake is not None:
             signal.signal(self.wake, signal.SIG_DFL if self.wake_before is None else self.wake_before)
             self.wake = None
