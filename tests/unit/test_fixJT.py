@@ -3,6 +3,7 @@ for which signal aborts, the loops' end after a stop that was not a Ctrl-C, and 
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -126,3 +127,74 @@ def test_a_sigterm_ignored_by_the_launcher_stays_ignored_in_training(tiny_npz: P
     assert seen == [signal.SIG_IGN], seen
     assert got == 0 and (tmp_path / "run" / "network-final.json").is_file(), (got, err)
     assert after is signal.SIG_IGN
+
+
+# an application that embeds Python after setting its own C handlers for SIGINT, SIGTERM and SIGHUP (Python's
+# signal.getsignal then says None for them), and runs the Python code of argv[1]
+_EMBEDDING_APP = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <signal.h>
+#include <string.h>
+static void app_handler(int sig) { (void)sig; }
+int main(int argc, char **argv) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = app_handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    Py_Initialize();
+    int rc = PyRun_SimpleString(argv[1]);
+    if (Py_FinalizeEx() < 0) rc = 1;
+    return rc == 0 ? 0 : 1;
+}
+"""
+
+# a commit's stops_deferred, then the CLI's main for a command that handles SIGHUP (its usage error: SystemExit),
+# then a SIGTERM and a SIGHUP, which the application's own handlers must still take (they do nothing)
+_AFTER_C_HANDLERS = """
+import io, os, signal, sys
+from wildgan.training.distributed import stops_deferred
+with stops_deferred():
+    pass
+print("deferred:", signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+from wildgan.cli import main
+sys.stderr = io.StringIO()
+try:
+    main(["score"])
+except SystemExit:
+    pass
+sys.stderr = sys.__stderr__
+print("main:", signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP))
+os.kill(os.getpid(), signal.SIGTERM)
+os.kill(os.getpid(), signal.SIGHUP)
+print("alive")
+"""
+
+
+@posix_only
+def test_handlers_set_from_c_are_left_to_the_application(tmp_path: Path) -> None:
+    """revGA 4, beside its own test: distributed.stops_deferred put SIG_DFL back for a handler set from C (None), and
+    the CLI's SIGHUP did too, so an application that embeds Python lost its own SIGTERM and SIGHUP handling for good
+    after a training's end or a command (a SIGTERM then killed it). Python cannot put such a handler back: it is now
+    left in place, as training's install_signals and the CLI's SIGTERM leave it."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    include, libdir, version = (sysconfig.get_config_var(k) for k in ("INCLUDEPY", "LIBDIR", "LDVERSION"))
+    if cc is None or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not sys.platform.startswith("linux"):
+        pytest.skip("no C compiler or no shared libpython to embed")
+    (tmp_path / "app.c").write_text(_EMBEDDING_APP)
+    built = subprocess.run([cc, "-o", str(tmp_path / "app"), str(tmp_path / "app.c"), f"-I{include}", f"-L{libdir}",
+                            f"-lpython{version}", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"the embedding application did not build: {built.stderr[-300:]}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([str(tmp_path / "app"), _AFTER_C_HANDLERS], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    assert done.stdout.splitlines() == ["deferred: None None", "main: None None", "alive"], done.stdout

@@ -192,10 +192,6 @@ print("main: SIGTERM", "put back" if now is None or now is signal.SIG_DFL else "
 
 
 @posix_only
-@pytest.mark.xfail(strict=True, reason="revGA 4: training/resume.py:install_signals' restore passes None (a handler "
-                                       "set from C) to signal.signal, a TypeError as every training loop ends; "
-                                       "cli/__init__.py:_main skips putting SIGTERM back where on_sigterm's previous "
-                                       "handler is None, so later SIGTERMs are swallowed by its `ending` handler")
 def test_handlers_set_from_c_are_put_back_after_training_and_main(tmp_path: Path) -> None:
     """Where Python is embedded in an application that set its own C handlers for SIGINT and SIGTERM before
     Py_Initialize, signal.signal returns None for them ('not installed from Python'). distributed.stops_deferred and

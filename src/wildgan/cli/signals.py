@@ -28,15 +28,18 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
     be said): a SIGTERM after that is let pass, and told to `late` (the program's TeardownExit.late_stop, which
     bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process). A SIGTERM
     that whoever started the program ignored is left so (SIG_IGN returned, what main and the teardown put back), as
-    on_sighup leaves an ignored SIGHUP: handled here, training's loop found this handler, not SIG_IGN, and stopped."""
+    on_sighup leaves an ignored SIGHUP: handled here, training's loop found this handler, not SIG_IGN, and stopped.
+    So is one set from C (None: by an application that embeds Python), which Python could not put back: main kept
+    this handler after it returned, and it let every later SIGTERM pass without a word (`ending`)."""
     import signal
     import threading
 
     state = {"ending": False}
     if threading.current_thread() is not threading.main_thread():
         return None, state
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
-        return signal.SIG_IGN, state
+    now = signal.getsignal(signal.SIGTERM)
+    if now is signal.SIG_IGN or now is None:
+        return now, state       # (None: nothing set, nothing for main to put back)
 
     def term(signum: int, frame: Any) -> None:
         stop_asked(signum)      # (the command's way out from here: its outputs' writes bounded, StuckOutputs)
@@ -68,13 +71,15 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
     the commit first; anywhere else the command's one-line stop (Terminated). Handled by passing the signal to
     whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's stops_deferred, on_sigterm's): one way to
     stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which asked the command to outlive its terminal)
-    is left so; so is `info`'s. Returns whether a handler was set, and the previous one to restore."""
+    is left so; so is `info`'s, and one set from C (None: an application that embeds Python), which Python could not
+    put back (the default action took its place). Returns whether a handler was set, and the previous one to
+    restore."""
     import signal
     import threading
 
     if command not in _HANGUP_STOPS or not hasattr(signal, "SIGHUP") or \
             threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+            signal.getsignal(signal.SIGHUP) in (signal.SIG_IGN, None):
         return False, None
 
     def hup(signum: int, frame: Any) -> None:

@@ -109,11 +109,13 @@ def install_signals(flag: StopFlag) -> Callable[[], None]:
     """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back. A signal that
     is ignored (SIG_IGN: a script's background job `wildgan train ... &` has SIGINT ignored, so that a Ctrl-C meant for
     the script's foreground command does not stop it) is left so, as Python, the CLI's teardown and
-    distributed.stops_deferred leave it."""
+    distributed.stops_deferred leave it. So is one whose handler was set from C (None: an application that embeds
+    Python set its own before Py_Initialize): signal.signal cannot put such a handler back (a TypeError for None as
+    the loop ended), and SIG_DFL in its place would take the application's own handling from it for good."""
     old = {}
     for s in (signal.SIGINT, signal.SIGTERM):
         try:
-            if signal.getsignal(s) is signal.SIG_IGN:
+            if signal.getsignal(s) in (signal.SIG_IGN, None):
                 continue
             old[s] = signal.signal(s, flag)
         except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
