@@ -546,7 +546,9 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
         raise
     finally:
         for s, h in old.items():
-            signal.signal(s, h)
+            # (None, not taken over above, could only be a handler set from C since: the default action then, as
+            # signal.signal cannot take None)
+            signal.signal(s, signal.SIG_DFL if h is None else h)
         for s in list(held):
             signal.raise_signal(s)       # now, to the handler the block held it from (one that raises ends the rest)
 
