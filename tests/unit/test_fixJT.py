@@ -198,3 +198,30 @@ def test_handlers_set_from_c_are_left_to_the_application(tmp_path: Path) -> None
                           timeout=120)
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
     assert done.stdout.splitlines() == ["deferred: None None", "main: None None", "alive"], done.stdout
+
+
+def test_pruning_removes_the_weights_of_a_checkpoint_whose_json_was_never_written(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """revGA minor: a checkpoint write cut between its two files (here a second Ctrl-C as its JSON is written) left
+    ckpt-N.safetensors alone, which pruning (by the JSONs) never removed: it stayed for good. The next checkpoint's
+    pruning removes it now; the good checkpoints and their weights are kept."""
+    import torch
+
+    from wildgan import checkpoint as ckpt
+
+    real = ckpt.atomic_write_text
+
+    def cut(path: object, text: str, *a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
+    monkeypatch.setattr(ckpt, "atomic_write_text", cut)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(2), {"w": torch.zeros(1)}, {})
+    monkeypatch.setattr(ckpt, "atomic_write_text", real)
+    orphan = tmp_path / f"{ckpt.checkpoint_name(2)}.safetensors"
+    assert orphan.is_file()             # (the cut write's weights, without their JSON)
+    path = ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(3), {"w": torch.zeros(1)}, {})
+    ckpt.prune_checkpoints(tmp_path, 5, protect=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{ckpt.checkpoint_name(n)}.{ext}" for n in (1, 3) for ext in ("json", "safetensors"))
