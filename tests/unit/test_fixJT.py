@@ -225,3 +225,40 @@ def test_pruning_removes_the_weights_of_a_checkpoint_whose_json_was_never_writte
     ckpt.prune_checkpoints(tmp_path, 5, protect=path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{ckpt.checkpoint_name(n)}.{ext}" for n in (1, 3) for ext in ("json", "safetensors"))
+
+
+@posix_only
+def test_a_signals_watch_that_cannot_start_leaves_no_handler_of_mains(monkeypatch) -> None:
+    """revGA minor: cli._main set its SIGTERM and SIGHUP handlers and started the signals' watch (StuckOutputs.start)
+    before the try whose finally puts them back: a thread that could not start (RuntimeError: can't start new thread)
+    left main's handlers, its wakeup fd and its stop listener in place after the program gave up. Now the error goes
+    up as before, with everything put back."""
+    import sys
+    import threading
+
+    from wildgan import cli, errors
+
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name == "wildgan-stop-wake":
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(sys, "argv", ["wildgan", "info"])
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in signums}
+    fd_before = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd_before)
+    workers = os.environ.get("WILDGAN_DECODE_WORKERS")
+    try:
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            cli.run()
+        assert {s: signal.getsignal(s) for s in signums} == before
+    finally:
+        fd_after = signal.set_wakeup_fd(fd_before)
+        for s, h in before.items():
+            signal.signal(s, h)
+    assert fd_after == fd_before
+    assert errors._STOP_LISTENERS == [] and os.environ.get("WILDGAN_DECODE_WORKERS") == workers
