@@ -262,3 +262,30 @@ def test_a_signals_watch_that_cannot_start_leaves_no_handler_of_mains(monkeypatc
             signal.signal(s, h)
     assert fd_after == fd_before
     assert errors._STOP_LISTENERS == [] and os.environ.get("WILDGAN_DECODE_WORKERS") == workers
+
+
+# Windows' signal module, as far as SIGPIPE goes (it has none): a closed output must still stop training, said as such
+_WITHOUT_SIGPIPE = """
+import signal
+del signal.SIGPIPE
+from wildgan.errors import OUTPUT_CLOSED, stop_words
+from wildgan.training.resume import StopFlag
+flag = StopFlag()
+flag.output_closed(BrokenPipeError(32, "Broken pipe"))
+print(flag.signum)
+print(stop_words(flag.signum) == OUTPUT_CLOSED)
+"""
+
+
+def test_a_closed_output_stops_training_where_the_platform_has_no_sigpipe() -> None:
+    """revGA minor: StopFlag.output_closed set signum = errors.SIGPIPE, which is None on Windows (no such signal):
+    the flag stayed unset, and a closed output never stopped training. The stop now has SIGPIPE's number there too
+    (13: exit 141, the shell's for it, and errors.stop_words' OUTPUT_CLOSED)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_SIGPIPE], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["13", "True"], done.stdout
