@@ -471,9 +471,16 @@ def checkpoint_name(nimg: int) -> str:
     return f"ckpt-{nimg:012d}"
 
 
+_CKPT_WEIGHTS_RE = re.compile(r"^ckpt-(\d+)\.safetensors$")
+
+
 def prune_checkpoints(folder: Path, keep: int, protect: Path | None = None) -> None:
     """Delete all but the newest `keep` periodic checkpoints (the final one is never pruned, nor `protect`: the one
-    just written)."""
+    just written), and the weights of any whose JSON was never written. A write cut between its two files (a second
+    Ctrl-C, a full disk, a kill) left ckpt-N.safetensors alone: list_checkpoints sees checkpoints by their JSON, so
+    pruning never removed it and every such file stayed for good, hundreds of MB each at the paper preset. Without
+    its JSON (its checksum, its state) it cannot be resumed from. (Only the run's owner prunes: training.run's lock,
+    and under torchrun rank 0, which writes the checkpoints, so no write of the two files is under way here.)"""
     cks = list_checkpoints(folder)
     for p in cks[: max(0, len(cks) - keep)]:
         if protect is not None and _json_path(p) == _json_path(protect):
@@ -481,6 +488,12 @@ def prune_checkpoints(folder: Path, keep: int, protect: Path | None = None) -> N
         for q in (p, p.with_suffix(".safetensors")):
             try:
                 q.unlink()
+            except FileNotFoundError:
+                pass
+    for w in Path(folder).iterdir() if Path(folder).is_dir() else []:
+        if _CKPT_WEIGHTS_RE.match(w.name) and not w.with_suffix(".json").exists():
+            try:
+                w.unlink()
             except FileNotFoundError:
                 pass
 

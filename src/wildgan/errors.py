@@ -248,7 +248,10 @@ def signal_name(signum: int | None) -> str:
 
 # (not on Windows, which has neither)
 SIGHUP: int | None = getattr(signal, "SIGHUP", None)
-SIGPIPE: int | None = getattr(signal, "SIGPIPE", None)
+# SIGPIPE's number (13) where the platform has none (Windows): it also names a stop because the output's reader went
+# away (training.resume.StopFlag.output_closed, exit 141), which Windows has too; None there left that stop unset,
+# and training went on with its output closed
+SIGPIPE: int = getattr(signal, "SIGPIPE", 13)
 
 
 def stop_words(signum: int | None) -> str:

@@ -178,33 +178,20 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
-    # (a SIGTERM let pass once the outcome is decided still bounds the program's way out: TeardownExit.stopping)
-    saved_term, term_state = on_sigterm(None if teardown is None else teardown.late_stop)
-    hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None))
     # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
-    os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
     # --threads sets torch's intra-op thread count for the command (its training, scoring, evaluation), and training
     # seeds torch's global RNG: both put back on the way out as the warning format is, so that main() called again
     # in one process (a notebook, the tests) leaves what runs after it at the caller's count and random stream (float
     # sums differ with the count; a 1-thread pytest-xdist worker left at 2 threads by one test oversubscribed the
     # cores for the rest of it). torch not imported yet: nothing to keep (and no import of it for `wildgan --help`)
     kept = ExitStack()
-    # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
-    # skip_bad=True again after it (a script that calls main, then the API)
-    kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
-    if teardown is not None:
-        # (the program's: once a SIGTERM or SIGHUP asks for a stop, an output that is a full pipe nobody reads is let
-        # go, so that the way out, the files it writes and main's line, does not hang on it for good)
-        stuck = StuckOutputs()
-        kept.enter_context(told_of_stops(stuck.stop_asked))
-        kept.callback(stuck.close)
-        stuck.start()       # (a SIGTERM that a blocked write missed wakes it all the same: StuckOutputs.caught)
-    if "torch" in sys.modules:
-        from ..devices import caller_torch_state_kept
-
-        kept.enter_context(caller_torch_state_kept())
+    # (set in the try below, whose finally puts them back: set before it, a failure in between, the signals' watch
+    # whose thread or pipe could not be made, left SIGTERM's and SIGHUP's handlers installed after main)
+    saved_term: Any = None
+    term_state = {"ending": False}
+    hup_set, saved_hup = False, None
 
     def end(line: str, code: int, signum: int | None = None) -> int:
         # how the command ended, said: its code told first to the program's teardown, which bounds the way out from
@@ -216,6 +203,24 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
         return code
 
     try:
+        # (a SIGTERM let pass once the outcome is decided still bounds the program's way out: TeardownExit.stopping)
+        saved_term, term_state = on_sigterm(None if teardown is None else teardown.late_stop)
+        hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None))
+        os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
+        # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
+        # skip_bad=True again after it (a script that calls main, then the API)
+        kept.enter_context(skip_bad_said_as(CLI_SKIP_BAD))
+        if teardown is not None:
+            # (the program's: once a SIGTERM or SIGHUP asks for a stop, an output that is a full pipe nobody reads is
+            # let go, so that the way out, the files it writes and main's line, does not hang on it for good)
+            stuck = StuckOutputs()
+            kept.enter_context(told_of_stops(stuck.stop_asked))
+            kept.callback(stuck.close)
+            stuck.start()       # (a SIGTERM that a blocked write missed wakes it all the same: StuckOutputs.caught)
+        if "torch" in sys.modules:
+            from ..devices import caller_torch_state_kept
+
+            kept.enter_context(caller_torch_state_kept())
         try:
             if not [w for w in argv if w != "--debug"]:
                 # a bare `wildgan` (a newcomer's first try): the commands, not argparse's "the following arguments

@@ -26,13 +26,20 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
     the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
     state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
     be said): a SIGTERM after that is let pass, and told to `late` (the program's TeardownExit.late_stop, which
-    bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process)."""
+    bounds main's way out from then on: a line blocked for good on a full pipe must not keep the process). A SIGTERM
+    that whoever started the program ignored is left so (SIG_IGN returned, what main and the teardown put back), as
+    on_sighup leaves an ignored SIGHUP: handled here, training's loop found this handler, not SIG_IGN, and stopped.
+    So is one set from C (None: by an application that embeds Python), which Python could not put back: main kept
+    this handler after it returned, and it let every later SIGTERM pass without a word (`ending`)."""
     import signal
     import threading
 
     state = {"ending": False}
     if threading.current_thread() is not threading.main_thread():
         return None, state
+    now = signal.getsignal(signal.SIGTERM)
+    if now is signal.SIG_IGN or now is None:
+        return now, state       # (None: nothing set, nothing for main to put back)
 
     def term(signum: int, frame: Any) -> None:
         stop_asked(signum)      # (the command's way out from here: its outputs' writes bounded, StuckOutputs)
@@ -64,13 +71,15 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
     the commit first; anywhere else the command's one-line stop (Terminated). Handled by passing the signal to
     whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's stops_deferred, on_sigterm's): one way to
     stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which asked the command to outlive its terminal)
-    is left so; so is `info`'s. Returns whether a handler was set, and the previous one to restore."""
+    is left so; so is `info`'s, and one set from C (None: an application that embeds Python), which Python could not
+    put back (the default action took its place). Returns whether a handler was set, and the previous one to
+    restore."""
     import signal
     import threading
 
     if command not in _HANGUP_STOPS or not hasattr(signal, "SIGHUP") or \
             threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+            signal.getsignal(signal.SIGHUP) in (signal.SIG_IGN, None):
         return False, None
 
     def hup(signum: int, frame: Any) -> None:
@@ -277,12 +286,15 @@ class StuckOutputs:
             _close_quietly(read)
 
     def forked(self) -> None:
-        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to)
+        # (register_at_fork's after_in_child: the parent's pipe is not the child's to write to.) Only while the watch
+        # runs (its write end still ours, as TeardownExit.forked checks): registered for good, this runs in every
+        # child forked after the command too, where caught_fd is a number the watch's thread closed and the process
+        # may have given to a file of its own since (a multiprocessing worker's pipe to its parent)
         if self.told is not None:
             self.told_put_back()
-        if self.caught_fd is not None:
-            _close_quietly(self.caught_fd)
-            self.caught_fd = None
+            if self.caught_fd is not None:
+                _close_quietly(self.caught_fd)
+        self.caught_fd = None
 
     def told_put_back(self) -> None:
         # the wakeup fd the watch's replaced put back, and the pipe's write end closed (the watch then reads the
@@ -363,6 +375,8 @@ class StuckOutputs:
             self.over = True
         if self.told is not None:
             self.told_put_back()
+        # (the read end is the watch's thread's to close, on its way out: the number is no longer ours to name)
+        self.caught_fd = None
         if self.wake is not None:
             signal.signal(self.wake, signal.SIG_DFL if self.wake_before is None else self.wake_before)
             self.wake = None

@@ -512,7 +512,8 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
     blocked: a process with other threads (gloo's, torch's pools) has the kernel deliver a process-directed SIGTERM
     to a thread that does not block it, and CPython then runs the handler in the main thread all the same. A signal
     that is ignored (SIG_IGN: nohup's SIGINT, a background job's) is left so: nothing to hold, and no second Ctrl-C
-    to raise on.
+    to raise on. So is one whose handler was set from C (None: an application that embeds Python), which Python
+    cannot put back: the default action in its place took the application's own handling from it for good.
 
     A block that raises delivers nothing: its error goes up instead (it ends the command all the same). Delivered
     over it, the stop's exception took its place: a full disk under network-final after a Ctrl-C was said as a plain
@@ -537,7 +538,7 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
     old: dict[int, Any] = {}
     try:
         for s in (signal.SIGTERM, signal.SIGINT):
-            if signal.getsignal(s) is not signal.SIG_IGN:
+            if signal.getsignal(s) not in (signal.SIG_IGN, None):
                 old[s] = signal.signal(s, note)
         yield held
     except BaseException:
@@ -545,8 +546,8 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
         raise
     finally:
         for s, h in old.items():
-            # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the
-            # default action then, which ends the process as such a handler would be expected to)
+            # (None, not taken over above, could only be a handler set from C since: the default action then, as
+            # signal.signal cannot take None)
             signal.signal(s, signal.SIG_DFL if h is None else h)
         for s in list(held):
             signal.raise_signal(s)       # now, to the handler the block held it from (one that raises ends the rest)

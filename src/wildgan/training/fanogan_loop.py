@@ -615,7 +615,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                               lr_setting="fanogan.lr" if bad in ("G", "D") else "fanogan.enc_lr")
     # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for: one between them left
     # fanogan-final.safetensors without its .json (the loops' handlers are gone by now)
-    with stops_deferred(stopping=flag.signum is not None) as held:
+    with stops_deferred(stopping=flag.interrupted) as held:
         if saved_step != state.step:
             save_periodic()
         tensors = ckpt.networks_to_tensors(nets.modules())

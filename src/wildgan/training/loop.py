@@ -1341,7 +1341,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # was the barrier after the files: raised on rank 0 alone after its save, it skipped that barrier and rank 1,
     # left waiting in it, said that another rank of the job had stopped. (Held on every rank: a Ctrl-C reaches them
     # all, and one that waits in a collective cannot run a handler before it returns anyway.)
-    with _dist.stops_deferred(stopping=flag.signum is not None) as held:
+    with _dist.stops_deferred(stopping=flag.interrupted) as held:
         if fresh:
             save()
         if is_main:

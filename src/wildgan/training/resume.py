@@ -14,7 +14,7 @@ import torch
 
 from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
-from ..errors import SIGHUP, SIGPIPE, option_words, output_gone, stop_asked, warn_user
+from ..errors import SIGPIPE, option_words, output_gone, stop_asked, warn_user
 
 
 def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
@@ -60,17 +60,23 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        # whether a Ctrl-C came (the next one aborts at once): the loops' end passes it to stops_deferred as
+        # `stopping`, so that a Ctrl-C held there is a second only where one came before it
+        self.interrupted = False
 
     def __call__(self, signum: int, frame: Any) -> None:
         # (the CLI bounds its outputs' writes from now on: a checkpoint's way out must not hang on a full pipe)
         stop_asked(signum)
-        if self.signum is not None:
-            if signum == SIGHUP:
-                # a hangup comes twice (the terminal's own, then its shell's to each of its jobs), and after a
-                # Ctrl-C when the user closes the window: nobody asked to abort, the checkpoint is still wanted
-                return
-            raise KeyboardInterrupt            # a second Ctrl-C aborts at once
-        self.signum = signum
+        if signum == signal.SIGINT:
+            if self.interrupted:
+                raise KeyboardInterrupt        # a second Ctrl-C: the user insists, abort at once
+            self.interrupted = True
+        # Only a second Ctrl-C aborts, as in distributed.stops_deferred: a SIGTERM comes twice (a scheduler's to
+        # every process of the job, then torchrun's to its ranks), a hangup too (the terminal's, then its shell's),
+        # and either may follow another stop (a closed output pipe, a Ctrl-C then the window closed). Nobody asked
+        # to abort there: it is the same stop, its checkpoint still wanted, told by the signal that asked first.
+        if self.signum is None:
+            self.signum = signum
 
     def output_closed(self, e: BaseException) -> None:
         """A write of the loop's (its progress bar, a log line shown) failed with `e` on stdout or stderr gone, which
@@ -100,10 +106,17 @@ def quiet_log(log: Callable[[str], None], flag: StopFlag) -> Callable[[str], Non
 
 
 def install_signals(flag: StopFlag) -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
+    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back. A signal that
+    is ignored (SIG_IGN: a script's background job `wildgan train ... &` has SIGINT ignored, so that a Ctrl-C meant for
+    the script's foreground command does not stop it) is left so, as Python, the CLI's teardown and
+    distributed.stops_deferred leave it. So is one whose handler was set from C (None: an application that embeds
+    Python set its own before Py_Initialize): signal.signal cannot put such a handler back (a TypeError for None as
+    the loop ended), and SIG_DFL in its place would take the application's own handling from it for good."""
     old = {}
     for s in (signal.SIGINT, signal.SIGTERM):
         try:
+            if signal.getsignal(s) in (signal.SIG_IGN, None):
+                continue
             old[s] = signal.signal(s, flag)
         except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
             pass
