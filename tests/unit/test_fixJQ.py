@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 from damaged_data import cifar_train_run, meta_damaged
+from wildgan.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +72,16 @@ def test_training_scores_read_again_name_the_users_call_on_damaged_labels(
 
 def _misused(cfg: Any, run: Path) -> dict[str, tuple[Any, Any]]:
     """check_run_dir's (cfg, files) as a caller might get them wrong: the data section passed for the RunConfig, a
-    RunConfig whose data is a dict (dataclasses.asdict) or a path, a config file's path passed for the ReplayFiles."""
-    import dataclasses
-
-    return {"DataConfig for cfg": (cfg.data, None),
-            "dict data": (dataclasses.replace(cfg, data=dataclasses.asdict(cfg.data)), None),
-            "path data": (dataclasses.replace(cfg, data=cfg.data.data), None),
-            "path for files": (cfg, run / "config.yaml")}
+    config file's path passed for the ReplayFiles."""
+    return {"DataConfig for cfg": (cfg.data, None), "path for files": (cfg, run / "config.yaml")}
 
 
-@pytest.mark.parametrize("how", ["DataConfig for cfg", "dict data", "path data", "path for files"])
+@pytest.mark.parametrize("how", ["DataConfig for cfg", "path for files"])
 def test_check_run_dir_refuses_wrong_types_at_entry(cifar_run: Path, how: str) -> None:
     """check_run_dir (a resume reads the saved run and, where a Detector.fit of an earlier wildgan recorded 'auto',
     takes as_fit_read's reading of it over when cfg's DataConfig reads the data so) took any object: a wrong one
-    failed as an AttributeError ("'str' object has no attribute 'data'", "... 'run_json'") inside, naming neither the
-    argument nor what it must be. A TypeError at entry names both; the run is left as it was."""
+    failed as an AttributeError ("'DataConfig' object has no attribute 'data'", "... 'run_json'") inside, naming
+    neither the argument nor what it must be. A TypeError at entry names both; the run is left as it was."""
     from wildgan.config import read_run_config
     from wildgan.training.run import check_run_dir
 
@@ -95,9 +91,21 @@ def test_check_run_dir_refuses_wrong_types_at_entry(cifar_run: Path, how: str) -
         check_run_dir(cfg, cifar_run, resume=True, files=files)
     said = str(e.value)
     want = "files must be a wildgan.data.replay.ReplayFiles" if how == "path for files" else \
-        "cfg must be a wildgan.config.RunConfig whose data is a wildgan.config.DataConfig"
+        "cfg must be a wildgan.config.RunConfig, got a DataConfig"
     assert want in said, said
     assert sorted(p.name for p in cifar_run.iterdir()) == before
+
+
+@pytest.mark.parametrize("data", [{"resolution": 8}, "some/path"])
+def test_a_run_config_whose_data_is_no_data_config_cannot_be_made(cifar_run: Path, data: Any) -> None:
+    """A RunConfig whose data is a dict (dataclasses.asdict) or a path, which check_run_dir refused at entry, is
+    refused where it is made (RunConfig), naming the field, before any caller can pass it on."""
+    import dataclasses
+
+    from wildgan.config import read_run_config
+
+    with pytest.raises(ConfigError, match=r"^RunConfig: data must be a wildgan\.config\.DataConfig, got "):
+        dataclasses.replace(read_run_config(cifar_run), data=data)
 
 
 def test_check_run_dir_takes_a_sound_resume(cifar_run: Path) -> None:

@@ -213,16 +213,14 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones.
     A resume must keep what defines the run (see below). check_out_dir asks the refusals that need no config.
     files: the run's config.json and split.json as the caller read them (saved_run_files), not read again. A cfg
-    that is not a RunConfig with a DataConfig as its data, or files that are not a ReplayFiles, is a TypeError."""
-    # internal misuse, said at entry: the data section passed for the RunConfig (or a RunConfig whose data is a dict
-    # or a path) failed as an AttributeError on cfg.data.data, and a config file's path passed for `files` as one
-    # inside read_saved_config; neither named the argument. A resume needs both whole: as_fit_read's reading of an
-    # earlier fit's record takes over only where run_differences finds cfg's DataConfig the same as it
-    if not isinstance(cfg, RunConfig) or not isinstance(cfg.data, DataConfig):
-        got = (f"a RunConfig whose data is a {type(cfg.data).__name__}" if isinstance(cfg, RunConfig)
-               else f"a {type(cfg).__name__}")
-        raise TypeError(f"check_run_dir: cfg must be a wildgan.config.RunConfig whose data is a "
-                        f"wildgan.config.DataConfig, got {got}")
+    that is not a RunConfig, or files that are not a ReplayFiles, is a TypeError (a RunConfig whose data is no
+    DataConfig cannot be made: RunConfig refuses it)."""
+    # internal misuse, said at entry: the data section passed for the RunConfig failed as an AttributeError on
+    # cfg.data.data, and a config file's path passed for `files` as one inside read_saved_config; neither named the
+    # argument. A resume needs both whole: as_fit_read's reading of an earlier fit's record takes over only where
+    # run_differences finds cfg's DataConfig the same as it
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"check_run_dir: cfg must be a wildgan.config.RunConfig, got a {type(cfg).__name__}")
     if files is not None and not isinstance(files, ReplayFiles):
         raise TypeError(f"check_run_dir: files must be a wildgan.data.replay.ReplayFiles (saved_run_files(run_dir)) "
                         f"or None, got a {type(files).__name__}")
