@@ -102,3 +102,34 @@ def test_score_advice_for_the_runs_own_damaged_batches_names_from_run_again(tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert len(eval(way, {"Detector": Detector})) == 48
+
+
+@pytest.mark.parametrize("lone", [False, True])
+def test_score_data_of_one_cifar_batch_file_advises_what_reads_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  lone: bool) -> None:
+    # the advice was Detector.from_run(RUN).decision_function(FILE) and `wildgan score RUN --data FILE`, both of which
+    # refuse one batch file; the folder of the six batches is read (or, for a batch alone, the batch's own arrays)
+    run, folder = _run(tmp_path)
+    batch = folder / "data_batch_1"
+    if lone:
+        (tmp_path / "lone").mkdir()
+        batch = Path(shutil.copy(batch, tmp_path / "lone" / "data_batch_1"))
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(batch), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert f".decision_function({str(batch)!r})" not in said and f"--data {batch} does" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = Detector.from_run(str(run), device="cpu")
+        if not lone:
+            way = f"Detector.from_run(RUN).decision_function({str(folder)!r})"
+            assert way in said, said
+            assert len(eval(way, {"Detector": Detector, "RUN": str(run)})) == 48
+            assert f"`wildgan score RUN --data {folder}` reads them as a data set" in said, said
+            assert main(["score", str(run), "--data", str(folder), "--out", str(tmp_path / "s.csv"),
+                         "--no-progress"]) == 0
+        else:
+            code = said[said.index("from wildgan.data.dataset_files"):].split("`")[0]
+            got: dict = {"Detector": Detector, "RUN": str(run)}
+            exec(code, got)
+            assert det.decision_function(got["x"]).shape == (8,)
