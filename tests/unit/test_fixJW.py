@@ -133,3 +133,16 @@ def test_score_data_of_one_cifar_batch_file_advises_what_reads_it(tmp_path: Path
             got: dict = {"Detector": Detector, "RUN": str(run)}
             exec(code, got)
             assert det.decision_function(got["x"]).shape == (8,)
+
+
+def test_record_pixels_advice_of_an_isolated_report_names_the_isolated_scoring() -> None:
+    # train --resume --train-scores caches the mixed protocol's training scores: an isolated report had still no
+    # threshold after it
+    from wildgan.evaluation.report import _record_pixels_advice
+
+    said = _record_pixels_advice("RUN", "wildgan", " --batch-mode isolated")
+    assert "`wildgan train --out RUN --resume --train-scores`" in said
+    assert "`wildgan score RUN --batch-mode isolated --threshold contamination --out scores.csv`" in said, said
+    assert "--batch-mode" not in _record_pixels_advice("RUN", "wildgan", "")
+    # (f-AnoGAN has one protocol: the resume's cache serves an isolated report too)
+    assert "wildgan score" not in _record_pixels_advice("RUN", "fanogan", " --batch-mode isolated")
