@@ -395,7 +395,26 @@ class HeatMaps:
 
 
 FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_", "conversion_", "decision_scores_",
-                "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir", "_scoring", "_train_scores")
+                "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir", "_scoring", "_train_scores",
+                "_pending_run_scores")
+# what from_run's Detector derives from the run's training scores: where they are not cached, they are read at the
+# first call that needs them (Detector._take_run_scores), so that decision_function of a run whose data is gone, or
+# whose labels are damaged, works, and a large data set is not read for it
+RUN_SCORE_ATTRS = ("decision_scores_", "n_train_", "threshold_rule_", "threshold_", "labels_", "_train_scores")
+
+
+@dataclass(frozen=True)
+class _PendingRunScores:
+    """What from_run would have derived from the run's training scores, as it was called: the protocol and lam they
+    are read with, the score taken from them, and the threshold rule with its c and k (or fit's recorded f1 value)."""
+
+    batch_mode: str
+    lam: float
+    score: str
+    rule: str
+    contamination: float
+    mad_k: float
+    recorded: Threshold | None
 # the parameters that decide what decision_scores_ (and so threshold_ and labels_) are: a change after fit re-derives
 # them from the training scores (Detector._sync_scoring), or is refused when those are not at hand
 SCORING_PARAMS = ("score", "lam", "batch_mode")
@@ -682,6 +701,10 @@ class Detector:
         NotFittedError naming it, as the methods do, where Python said "'Detector' object has no attribute
         'threshold_'". NotFittedError is an AttributeError, so hasattr and getattr(det, name, default) answer as
         before."""
+        if name in RUN_SCORE_ATTRS and "_pending_run_scores" in self.__dict__:
+            # from_run's Detector whose training scores are read at the first use: this one
+            self._take_run_scores(name)
+            return self.__dict__[name]
         prop = getattr(type(self), name, None)
         fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)
                                                    and name.endswith("_")))
@@ -775,7 +798,9 @@ class Detector:
         return self
 
     # what fit derived from the scoring parameters: a refused change puts all of it back with the parameters
-    _DERIVED = ("decision_scores_", "_scoring", "threshold_rule_", "threshold_", "labels_")
+    # (from_run's read of the training scores at first use too: a refused change leaves it to be read again)
+    _DERIVED = ("decision_scores_", "_scoring", "threshold_rule_", "threshold_", "labels_", "n_train_",
+                "_train_scores", "_pending_run_scores")
 
     def _derived_state(self) -> dict[str, Any]:
         return {k: self.__dict__[k] for k in self._DERIVED if k in self.__dict__}
@@ -1088,6 +1113,7 @@ class Detector:
                 raise unmarked[0]
             model = load_model(run_dir, self.device, checkpoint=result.final)
             self.model_ = model
+            self.__dict__.pop("_pending_run_scores", None)    # (from_run's read of the run it replaces: moot)
             self.run_dir_ = run_dir
             if temp is None:
                 _LIVE_RUN_DIRS[os.path.abspath(run_dir)] = self
@@ -1503,11 +1529,50 @@ class Detector:
                   f"saw, which tend to score as normal, so the f1 threshold chosen on them is not that of new images; "
                   f"choose it on images the Detector did not train on")
 
-    def _use_threshold(self, thr: Threshold) -> None:
-        """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""
-        self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
+    def _use_threshold(self, thr: Threshold, score: str | None = None) -> None:
+        """threshold_rule_ (naming the score it was fitted on: score, else score_), threshold_ and labels_ from a
+        fitted threshold."""
+        self.threshold_rule_ = replace(thr, params={**thr.params, "score": score or self.score_})
         self.threshold_ = float(thr.value)
         self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
+
+    def _take_run_scores(self, call: str) -> None:
+        """For from_run's Detector whose run's training scores were not cached: read them now (run_training_scores:
+        computed from the run's data, and cached as from_run caches them), and derive what from_run would have from
+        them (decision_scores_, n_train_, threshold_rule_, threshold_, labels_), with from_run's settings, whatever
+        was assigned since (_sync_scoring then re-derives them for those, as after an eager from_run). Nothing to do
+        for any other Detector. call: the method (or attribute) the user called, which a refusal names: its read of
+        the run's data is what the refusal stops (decision_function needs none)."""
+        pending = self.__dict__.get("_pending_run_scores")
+        if pending is None:
+            return
+        from .data.dataset_files import labels_needed_by
+        from .scoring.train_scores import run_training_scores
+
+        model = self.model_
+        try:
+            # (a refusal of damaged labels names the user's call, as _run_dir_scores's does; skip_bad and verbose as
+            # they are now: set_params(skip_bad=True) is the way a refusal of unreadable files names)
+            with labels_needed_by("score", f"Detector.{call}", unless_said=True):
+                scores = run_training_scores(self.run_dir_, model, batch_mode=pending.batch_mode,
+                                             progress=bool(getattr(self, "verbose", False)),
+                                             skip_bad=bool(getattr(self, "skip_bad", False)),
+                                             skip_option=API_SKIP_BAD)
+        except WildganError as e:
+            if call == "from_run" or f"Detector.{call}" in str(e):
+                raise
+            # (the read moved from from_run to this call: said, so that the refusal is not taken for one of X)
+            raise type(e)(f"{e} (Detector.{call} needs the run's training scores, which from_run left to be read "
+                          f"at the first call that needs them: decision_function and score_all need none)") from None
+        scores = _with_lam(scores, model.cfg.score.lam, pending.lam)       # the cache holds a with the run's lam
+        self._train_scores = {"lam": pending.lam, pending.batch_mode: scores}
+        self.decision_scores_ = np.asarray(scores[pending.score], dtype=np.float64)
+        self.n_train_ = int(len(self.decision_scores_))
+        # fit's f1 threshold as recorded (its validation set is not in the run), else from_run's rule on the scores
+        thr = pending.recorded or fit_threshold(pending.rule, self.decision_scores_,
+                                                contamination=pending.contamination, k=pending.mad_k)
+        self._use_threshold(thr, pending.score)
+        del self.__dict__["_pending_run_scores"]
 
     def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
@@ -1594,6 +1659,7 @@ class Detector:
         score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
         do when the training scores for them are not at hand. call: the method the user called (set_params,
         predict ...), named by a refusal met reading the run's training data again."""
+        self._take_run_scores(call)
         want, have = self._scoring_now(), getattr(self, "_scoring", None)
         if have is None:
             # pickled before the scoring settings were recorded: the threshold rule names the score it was fitted on
@@ -2087,7 +2153,14 @@ class Detector:
                  X_val: Any = None, y_val: Any = None, skip_bad: bool = False, verbose: bool = False) -> "Detector":
         """A fitted Detector from a run directory (of `wildgan train`, or the run_dir of a Detector.fit).
         decision_scores_ are the scores of the run's own training split (scored once, cached in
-        RUN_DIR/train_scores.csv); the threshold comes from them.
+        RUN_DIR/train_scores.csv); the threshold comes from them. from_run reads the networks, the config and fit's
+        threshold record at once, and the training scores where they are cached; where they are not (a run trained
+        with --no-train-scores, or changed since) they are computed from the run's data at the first call that needs
+        them: predict, predict_proba, save, set_threshold, set_params of score / lam / batch_mode, or reading
+        decision_scores_, threshold_, threshold_rule_, labels_ or n_train_ (the same numbers, with from_run's
+        settings; a refusal, e.g. the data gone or its labels damaged, names that call; skip_bad and verbose as set
+        then). decision_function, score_all and heatmaps need none, and work on a run whose data is gone. An f1
+        threshold chosen on X_val reads them at once.
 
         The threshold and score parameters (threshold, contamination, mad_k, score, lam, batch_mode) left as None are
         those Detector.fit recorded in a run it wrote (RUN_DIR/detector_threshold.json): reloaded, the run thresholds
@@ -2179,16 +2252,6 @@ class Detector:
             # what the f1 threshold's read of them would refuse, refused before the run's training images are scored
             # (minutes for a large training set; a cached score file skips that, not this)
             kept_val = det._check_val_set(X_val, y_val)
-        from .data.dataset_files import labels_needed_by
-        from .scoring.train_scores import run_training_scores
-
-        # (the run's own data read again for its training scores: a refusal of damaged labels names mending them, and
-        # a class-folder tree's loose images are said to be left out, as the run's training left them out; neither
-        # names dataset='unlabelled', which from_run has not)
-        with labels_needed_by("score", "Detector.from_run", unless_said=True):
-            scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
-                                         progress=verbose, skip_bad=skip_bad, skip_option=API_SKIP_BAD)
-        scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.run_dir_ = run_dir
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
@@ -2200,15 +2263,44 @@ class Detector:
         if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange
         det._scoring = det._scoring_now()
-        det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
-        det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
-        det.n_train_ = int(len(det.decision_scores_))
-        if recorded is not None:
-            det._use_threshold(recorded)        # fit's f1 threshold: its validation set is not in the run
-        else:
+        if threshold == "f1" and recorded is None:
+            # an f1 threshold chosen on X_val, now: the training scores with it (the caller's validation set is not
+            # kept for later)
+            from .data.dataset_files import labels_needed_by
+            from .scoring.train_scores import run_training_scores
+
+            # (the run's own data read again for its training scores: a refusal of damaged labels names mending
+            # them, and a class-folder tree's loose images are said to be left out, as the run's training left them
+            # out; neither names dataset='unlabelled', which from_run has not)
+            with labels_needed_by("score", "Detector.from_run", unless_said=True):
+                scores = run_training_scores(run_dir, model, batch_mode=det._scoring[2], progress=verbose,
+                                             skip_bad=skip_bad, skip_option=API_SKIP_BAD)
+            scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
+            det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
+            det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
+            det.n_train_ = int(len(det.decision_scores_))
             with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
                 det._set_threshold(X_val, y_val)
+            return det
+        det._pending_run_scores = _PendingRunScores(
+            batch_mode=det._scoring[2], lam=float(det.lam), score=det.score_, rule=threshold,
+            contamination=float(det.contamination), mad_k=float(det.mad_k), recorded=recorded)
+        if _cached_train_scores(run_dir, model, det._scoring[2], skip_bad):
+            # cached: read now, as they cost little (and the cache's own warnings are said by from_run); else read at
+            # the first call that needs them (predict, predict_proba, save, set_threshold, set_params of a scoring
+            # parameter, threshold_ and the other attributes of the training scores): decision_function needs none,
+            # and works on a run whose data is gone, damaged, or long to read
+            det._take_run_scores("from_run")
         return det
+
+
+def _cached_train_scores(run_dir: Path, model: Any, batch_mode: str, skip_bad: bool) -> bool:
+    """Whether run_training_scores, with this skip_bad, takes the run's training scores of these networks under
+    batch_mode from their cache (quietly: its read says what the cache holds), rather than from the run's data."""
+    from .scoring.train_scores import read_train_scores
+
+    return read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=API_SKIP_BAD,
+                             say=False) is not None
 
 
 def _warn_val_set_unused(who: str, rule_text: str, f1: str) -> None:

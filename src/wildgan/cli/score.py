@@ -406,8 +406,6 @@ def _from_run_way(run_dir: Path, data: Path, model: Any) -> str:
     decision_function reads any file whole; '' where that call would be refused by the same labels: `data` is the
     run's own data and Detector.from_run(run_dir) would compute the run's training scores from it (_from_run_cached),
     which reads it by its labels (the run's training split is chosen by them). model None: not known, offered."""
-    if model is not None and not _from_run_cached(run_dir, model) and _is_own_data(run_dir, data):
-        return ""
     return f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function({str(data)!r})"
 
 

@@ -1250,6 +1250,12 @@ def _record_pixels_advice(run: str, method: str, opts: str = "") -> str:
         # (no parenthesis: the warnings say the advice after one of their own)
         return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run}{opts} "
                 f"--threshold contamination --out scores.csv` then searches them once and caches them")
+    if method == "wildgan" and " --batch-mode isolated" in opts:
+        # the resume caches the mixed protocol's training scores: an isolated report's threshold needs the isolated
+        # protocol's, which a scoring of that protocol with --threshold computes and caches
+        return (f"{resume}, and scores them in the mixed protocol; `wildgan score {run}{opts} --threshold "
+                f"contamination --out scores.csv` then scores them in the isolated one, which this report thresholds "
+                f"by, and caches them")
     return f"{resume}, and scores them"
 
 

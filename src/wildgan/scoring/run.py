@@ -562,6 +562,8 @@ def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
         kind = dataset_file_kind(p)
         if kind is None:
             continue
+        if not is_archive(p) and p.suffix.lower() != ".npz":        # (one CIFAR-10 batch, or its batches.meta)
+            raise DataError(f"{p}: a data-set file ({kind}), not image files: {_cifar_batch_way(p)}")
         if not is_archive(p) or readers.detect_format(p) != "folder-tar":
             what = (f"a data-set file ({kind})" if not is_archive(p) else
                     f"{kind} of a data set (arrays or CIFAR-10 batches)")
@@ -571,6 +573,28 @@ def _archive_of_images(paths: Sequence[str | Path]) -> Path | None:
                             f"{shell_word(p)}` does")
         return p
     return None
+
+
+def _cifar_batch_way(p: Path) -> str:
+    """What reads the images of one CIFAR-10 python batch file p (or its batches.meta), given where image files are
+    expected: neither decision_function nor `wildgan score --data` reads one batch by itself (a batch is read with the
+    five others of its folder), so their way is the folder where it holds all six; else the batch's own arrays, by
+    the restricted unpickler (a batches.meta holds no images)."""
+    from ..data.dataset_files import CIFAR_BATCH_FILES
+
+    folder = p.parent
+    missing = [n for n in CIFAR_BATCH_FILES if not (folder / n).is_file()]
+    if not missing:
+        return (f"a CIFAR-10 batch is read with the five others of its folder: Detector.from_run(RUN)."
+                f"decision_function({str(folder)!r}) reads all of them whole (every image, labels ignored), and "
+                f"`wildgan score RUN --data {shell_word(folder)}` reads them as a data set under the run's protocol")
+    if p.name not in CIFAR_BATCH_FILES:
+        return (f"it holds the class names of CIFAR-10 batches, no images (and {folder} has no complete set of "
+                f"batches: {', '.join(missing)} missing)")
+    return (f"a CIFAR-10 batch is read with the five others of its folder, and {folder} lacks "
+            f"{', '.join(missing)}; to score this batch's images alone, read them with `from wildgan.data."
+            f"dataset_files import restricted_unpickle; x = restricted_unpickle({str(p)!r})[b'data'].reshape(-1, "
+            f"3, 32, 32).transpose(0, 2, 3, 1)` and score them with Detector.from_run(RUN).decision_function(x)")
 
 
 def _score_archive(model: LoadedModel, archive: Path, **kw: Any) -> FileScores | None:
