@@ -66,10 +66,8 @@ def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: P
     assert (out / "checkpoints" / seen[0]).is_file(), (sorted(p.name for p in (out / "checkpoints").iterdir()), err)
 
 
-@pytest.mark.xfail(strict=True, reason="revGC 2: cli/score.py:_from_run_cached: under --checkpoint, `model` is not the "
-                                       "run's final networks, so score says Detector.from_run 'needs them too here' "
-                                       "and that train_scores.csv 'is missing or stale' while it is current and the "
-                                       "from_run way (which loads the final networks) works")
+# revGC 2 (cli/score.py:_from_run_cached judged from_run by score's --checkpoint networks): fixed by fixJW, whose
+# lazy training scores make from_run(RUN).decision_function work whatever the cache; the helper is gone
 def test_score_with_a_checkpoint_names_the_from_run_way_that_works(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """fixJV (revGB 1) names Detector.from_run(RUN).decision_function(DATA) for the run's own damaged data only where

@@ -119,7 +119,7 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
             # the run's own test split, built first: its training part is what the training scores are of, so a
             # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
             # training scores below are)
-            own_split = _labelled_split(a, run_dir, None, False, held, model=model)
+            own_split = _labelled_split(a, run_dir, None, False, held)
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
         from ..scoring.train_scores import run_training_scores
@@ -133,7 +133,7 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
             # (the run's own data, read again here where --data gave other images: a warning made while reading it,
             # e.g. images beside its class folders, names score's way to score every image of it, as the run's own
             # split above does, not --dataset unlabelled, an option score has not)
-            whole = _own_data_whole(run_dir, model)[1]
+            whole = _own_data_whole(run_dir)[1]
             with unlabelled_way_said_by_caller(f"to score every image without labels, {whole}" if whole else ""):
                 train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode,
                                                    progress=not a.no_progress, split=own_split, skip_bad=a.skip_bad,
@@ -182,7 +182,7 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
             if damaged else "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
         split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar,
-                                                                        no_protocol=no_protocol, model=model)
+                                                                        no_protocol=no_protocol)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")
@@ -320,12 +320,11 @@ def _refuse_an_input_as_out(a: argparse.Namespace) -> None:
 
 
 def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool,
-                    held: HeldWarning | None = None, no_protocol: bool = False, model: Any = None) -> AnomalySplit:
+                    held: HeldWarning | None = None, no_protocol: bool = False) -> AnomalySplit:
     """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
     image of it without labels instead. held: see split_for_run. no_protocol: the run has no protocol of its own
-    (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole. model: the
-    networks score loaded, by which the Python API's way is offered only where it works (_from_run_way)."""
+    (unlabelled, Detector.fit), after which any data-set file given without --normal is scored whole."""
     from ..data.dataset_files import unlabelled_way_said_by_caller
     from ..data.readers import is_dataset_file
     from ..evaluation.run import split_for_run
@@ -335,13 +334,13 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     # without it after any run; otherwise a tar once unpacked, an array file only by the Python API (which reads any
     # file whole). The run's own data: _own_data_whole
     if not one_file:
-        whole = _own_data_whole(run_dir, model)[1]
+        whole = _own_data_whole(run_dir)[1]
     elif no_protocol or (Path(one_file).is_dir() and not is_dataset_file(one_file)):
         whole = "leave out --normal"
     elif tar:
         whole = "unpack it and pass the folder without --normal"
     else:
-        whole = _from_run_way(run_dir, Path(one_file), model)
+        whole = _from_run_way(run_dir, Path(one_file))
     try:
         # (a refusal of the data's labels is followed by score's own way to read it without them, below: a damaged
         # batches.meta's then names no --dataset unlabelled, an option score has not. The run's own data too: it
@@ -354,25 +353,22 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file and e.split_problem == SPLIT_CLASSES:
-            raise type(e)(f"{e}. {_own_data_way(run_dir, model)}") from None
+            raise type(e)(f"{e}. {_own_data_way(run_dir)}") from None
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
             raise
         # (--whole needs no training part: the way out of a data set too small to split, with its labels)
         small = not a.whole and e.split_problem == SPLIT_TOO_SMALL
         with_labels = "; to score every image of it with its labels, add --whole" if small else ""
-        # (no way without labels: the file is the run's own data, which the Python API's reads by them too)
-        way = (f"to score every image of it without labels, {whole}" if whole else
-               _from_run_needs_labels(run_dir, Path(one_file), f"`wildgan score {shell_word(run_dir)} --data "
-                                                               f"{shell_word(one_file)}`"))
+        way = f"to score every image of it without labels, {whole}"
         raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
                       f"(--normal CLASS chooses its normal classes){with_labels}; {way}") from None
     return split
 
 
-def _own_data_whole(run_dir: Path, model: Any = None) -> tuple[Path | None, str]:
+def _own_data_whole(run_dir: Path) -> tuple[Path | None, str]:
     """(the run's own data, score's way to score every image of it without labels; it has no --dataset unlabelled):
     a folder given with --data, read as files; a class-folder tar once unpacked; an array data set by the Python API,
-    which reads any file whole, where it works (_from_run_way: else '', the data given). (None, '') where the run's
+    which reads any file whole (_from_run_way). (None, '') where the run's
     config does not tell its data: split_for_run refuses it, in its own words."""
     from ..config import read_run_config
     from ..data.readers import detect_format, is_dataset_file, resolve_data_root
@@ -386,64 +382,25 @@ def _own_data_whole(run_dir: Path, model: Any = None) -> tuple[Path | None, str]
             return data, "unpack it and give the folder with --data (without --normal)"
     except (WildganError, OSError):
         return None, ""
-    return data, _from_run_way(run_dir, data, model)
+    return data, _from_run_way(run_dir, data)
 
 
-def _own_data_way(run_dir: Path, model: Any = None) -> str:
+def _own_data_way(run_dir: Path) -> str:
     """What score says after a refusal of the labels of the run's own data (a batches.meta without label_names, an
     .npz missing some): the test split it scores is made by them, so the refusal stands, and every image of the data
-    is scored without labels in score's own way (_own_data_whole), or, where the Python API's needs the labels too
-    (_from_run_way), mending them is the way."""
-    data, whole = _own_data_whole(run_dir, model)
+    is scored without labels in score's own way (_own_data_whole)."""
+    data, whole = _own_data_whole(run_dir)
     cmd = f"`wildgan score {shell_word(run_dir)}`"
     return (f"{cmd} scores the run's test split, which its data's labels make" +
-            (f"; to score every image of {data} without labels, {whole}" if whole else
-             f"; {_from_run_needs_labels(run_dir, data, cmd)}" if data is not None else ""))
+            (f"; to score every image of {data} without labels, {whole}" if whole else ""))
 
 
-def _from_run_way(run_dir: Path, data: Path, model: Any) -> str:
+def _from_run_way(run_dir: Path, data: Path) -> str:
     """score's advice to score every image of the data-set file `data` without labels by the Python API, whose
-    decision_function reads any file whole; '' where that call would be refused by the same labels: `data` is the
-    run's own data and Detector.from_run(run_dir) would compute the run's training scores from it (_from_run_cached),
-    which reads it by its labels (the run's training split is chosen by them). model None: not known, offered."""
+    decision_function reads any file whole. It works on the run's own data too, whatever its labels: from_run reads
+    the run's training scores (which its labels choose) only at a call that needs them (a threshold), and
+    decision_function needs none."""
     return f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function({str(data)!r})"
-
-
-def _from_run_needs_labels(run_dir: Path, data: Path, cmd: str) -> str:
-    """What score says where the Python API's way to score every image of `data` without labels needs its labels too
-    (_from_run_way gave none): why, and that mending them is the way, after which `cmd` and that way both work."""
-    from ..scoring.train_scores import cache_paths
-
-    return (f"the Python API's way to score every image of {data} without labels, Detector.from_run"
-            f"({str(run_dir)!r}), needs them too here: it computes the run's training scores (for its threshold) from "
-            f"the run's data, whose training split its labels choose, as {cache_paths(run_dir, 'mixed')[0]} is "
-            f"missing or stale (a run trained with --no-train-scores, or changed since). Once the labels are mended, "
-            f"{cmd} and from_run both work")
-
-
-def _from_run_cached(run_dir: Path, model: Any) -> bool:
-    """Whether Detector.from_run(run_dir), as advised (its defaults: batch mode 'mixed', no skip_bad), takes the
-    run's training scores from their cache instead of computing them from the run's data: a current cache of the
-    run's final networks (the ones from_run loads; score's `model` may be a --checkpoint's), leaving out no file
-    unless the run was trained with skip_bad (run_training_scores reads no other)."""
-    from ..scoring.train_scores import cache_left_out, is_run_final
-
-    if not is_run_final(run_dir, model):
-        return False
-    left = cache_left_out(run_dir, model, "mixed")
-    return left is not None and (not left or bool(model.cfg.data.skip_bad))
-
-
-def _is_own_data(run_dir: Path, data: Path) -> bool:
-    """Whether `data` is the run's own data set, as its config names it (the same file or folder)."""
-    from ..config import read_run_config
-    from ..data.readers import resolve_data_root
-
-    try:
-        dc = read_run_config(run_dir).data
-        return resolve_data_root(dc.data, dc.dataset).resolve() == data.resolve()
-    except (WildganError, OSError):
-        return False
 
 
 def _noting_damaged_labels(read: Callable[[], Any]) -> tuple[Any, bool]:
