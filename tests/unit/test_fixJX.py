@@ -138,3 +138,43 @@ def test_a_hangup_as_training_ends_with_sigterm_ignored_keeps_the_end(tiny_npz: 
     assert "hung up by SIGHUP" in err and "as training ended" in err, err
     assert (out / "network-final.json").is_file()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+
+
+def test_a_study_table_with_fanogan_iters_not_recorded_beside_numbers() -> None:
+    """A row whose fanogan_iters is [null, null] (its checkpoint did not say them) beside one with numbers stopped
+    render_markdown with a TypeError in _fanogan_words' sort, and tables.csv said 'None+None'. Such a row now counts
+    as not recording them, as a row without the field does."""
+    from wildgan.studies import render_csv, render_markdown
+
+    from test_study import FIXED
+
+    rows = [*FIXED[:4], {**FIXED[4], "fanogan_iters": [60, 30]}, {**FIXED[5], "fanogan_iters": [None, None]}]
+    md = render_markdown(rows)
+    assert "f-AnoGAN: DIM not recorded, 60 critic + 30 encoder iterations per cell." in md, md
+    csv_lines = render_csv(rows).splitlines()
+    assert "None" not in "\n".join(csv_lines)
+    assert sum(",60+30," in line for line in csv_lines) > 0
+    alone = render_markdown([*FIXED[:4], {**FIXED[5], "fanogan_iters": [None, None]}])
+    assert "f-AnoGAN: DIM and iterations not recorded." in alone, alone
+
+
+def test_mad_note_with_mad_0_says_the_threshold_is_their_highest_score() -> None:
+    """With MAD 0 (more than half the training scores tied) and none above, the threshold is their median and their
+    highest score: the note said it 'is above every one of their scores' while the tied images score it exactly
+    (unflagged because a flag is score > threshold, thresholds.Threshold.apply)."""
+    import numpy as np
+
+    from wildgan.cli import make_parser
+    from wildgan.cli.threshold_notes import contamination_note
+    from wildgan.thresholds import run_threshold
+
+    a = make_parser().parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"])
+    train = np.array([0.5, 0.7, 0.7, 0.7, 0.7])
+    thr = run_threshold(None, "unused", "mad", k=3.0, score="a", train_scores={"a": train})
+    assert thr.params["mad"] == 0 and thr.params["n_above"] == 0 and thr.value == train.max()
+    assert thr.apply(train).sum() == 0           # (the tied scores equal the threshold: not above it)
+    note = contamination_note(a, 0.0, thr)
+    assert "is above every one of their scores" not in note, note
+    assert note.endswith("; it flags none of the 5 training images: the threshold 0.7 is their median and their "
+                         "highest score (MAD 0: more than half of them tie there), and only a score above it is "
+                         "flagged (no --mad-k flags more: with MAD 0 the threshold is the median whatever k)"), note
