@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 
 # Why a data set cannot be given a run's labelled split (DataError's and ConfigError's `split_problem`): its classes
@@ -342,6 +342,29 @@ def told_of_stops(listener: Callable[[int], None]) -> Iterator[None]:
         yield
     finally:
         _STOP_LISTENERS.remove(listener)
+
+
+# the handlers that take a stop at this moment, innermost last: training's StopFlag (resume.install_signals), a
+# commit's stops_deferred. The CLI's SIGHUP handler passes a hangup to the innermost (cli.signals.on_sighup) rather
+# than to SIGTERM's handler: where the launcher ignored SIGTERM (or set it from C) neither takes SIGTERM over, and the
+# hangup, finding no handler of ours there, was raised wherever the main thread was, a checkpoint's write cut in two
+_STOP_TAKERS: list[Callable[[int, Any], None]] = []
+
+
+def take_stops(handler: Callable[[int, Any], None]) -> Callable[[], None]:
+    """`handler` (a signal handler) takes the stops that the CLI's SIGHUP asks for, until the function returned is
+    called. In the main thread only, where Python runs its signal handlers."""
+    _STOP_TAKERS.append(handler)
+
+    def done() -> None:
+        if handler in _STOP_TAKERS:
+            _STOP_TAKERS.remove(handler)
+    return done
+
+
+def stop_taker() -> Callable[[int, Any], None] | None:
+    """The innermost handler that takes a stop now (take_stops); None outside training's loops and commits."""
+    return _STOP_TAKERS[-1] if _STOP_TAKERS else None
 
 
 def eprint(line: str) -> None:

@@ -24,10 +24,6 @@ def tiny_npz(tmp_path: Path) -> Path:
 
 
 @posix_only
-@pytest.mark.xfail(strict=True, reason="revGC 1: cli/signals.py:on_sighup + training/resume.py:install_signals: with "
-                                       "SIGTERM ignored by the launcher (fixJT leaves it SIG_IGN), a SIGHUP in "
-                                       "training finds no SIGTERM handler to pass to and raises Terminated in the "
-                                       "middle of the checkpoint write: ckpt-N.json never written, that one lost")
 def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: Path, tmp_path: Path, monkeypatch,
                                                                      capsys) -> None:
     """on_sighup passes SIGHUP to whatever handles SIGTERM (the loop's StopFlag, a commit's stops_deferred). Before

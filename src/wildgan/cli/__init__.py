@@ -205,7 +205,7 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
     try:
         # (a SIGTERM let pass once the outcome is decided still bounds the program's way out: TeardownExit.stopping)
         saved_term, term_state = on_sigterm(None if teardown is None else teardown.late_stop)
-        hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None))
+        hup_set, saved_hup = on_sighup(next((w for w in argv if not w.startswith("-")), None), term_state)
         os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
         # the messages that advise leaving unreadable files out name --skip-bad during a command, and the Python API's
         # skip_bad=True again after it (a script that calls main, then the API)

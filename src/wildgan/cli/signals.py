@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from ..errors import Terminated, stop_asked, stop_words
+from ..errors import Terminated, stop_asked, stop_taker, stop_words
 
 
 def _close_quietly(fd: int) -> None:
@@ -30,16 +30,14 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
     that whoever started the program ignored is left so (SIG_IGN returned, what main and the teardown put back), as
     on_sighup leaves an ignored SIGHUP: handled here, training's loop found this handler, not SIG_IGN, and stopped.
     So is one set from C (None: by an application that embeds Python), which Python could not put back: main kept
-    this handler after it returned, and it let every later SIGTERM pass without a word (`ending`)."""
+    this handler after it returned, and it let every later SIGTERM pass without a word (`ending`). The state's "stop"
+    is the handler, set or not: on_sighup's for a hangup that neither training nor a commit takes."""
     import signal
     import threading
 
-    state = {"ending": False}
+    state: dict[str, Any] = {"ending": False}
     if threading.current_thread() is not threading.main_thread():
         return None, state
-    now = signal.getsignal(signal.SIGTERM)
-    if now is signal.SIG_IGN or now is None:
-        return now, state       # (None: nothing set, nothing for main to put back)
 
     def term(signum: int, frame: Any) -> None:
         stop_asked(signum)      # (the command's way out from here: its outputs' writes bounded, StuckOutputs)
@@ -53,6 +51,10 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
         # (SIGHUP too: on_sighup passes it here outside training's loop and score's CSV commit)
         raise Terminated(stop_words(signum), signum)
 
+    state["stop"] = term
+    now = signal.getsignal(signal.SIGTERM)
+    if now is signal.SIG_IGN or now is None:
+        return now, state       # (None: nothing set, nothing for main to put back)
     return signal.signal(signal.SIGTERM, term), state
 
 
@@ -64,13 +66,16 @@ def on_sigterm(late: Callable[[], None] | None = None) -> tuple[Any, dict[str, b
 _HANGUP_STOPS = ("train", "study", "demo", "score", "evaluate", "report", "export")
 
 
-def on_sighup(command: str | None) -> tuple[bool, Any]:
+def on_sighup(command: str | None, term_state: dict[str, Any] | None = None) -> tuple[bool, Any]:
     """For the commands of _HANGUP_STOPS: SIGHUP (its terminal gone, e.g. a dropped ssh connection, where it ran without
     tmux or nohup; a background job's at the shell's end) handled as SIGTERM is, rather than Python's default, which
     killed the process without a word: in training's loop a checkpoint, then the stop (exit 129); in score's CSV commit
     the commit first; anywhere else the command's one-line stop (Terminated). Handled by passing the signal to
-    whatever handles SIGTERM at that moment (the loop's StopFlag, a commit's stops_deferred, on_sigterm's): one way to
-    stop, not two to keep alike. A SIGHUP that is ignored (nohup's, which asked the command to outlive its terminal)
+    whatever takes a stop at that moment (the loop's StopFlag, a commit's stops_deferred: errors.stop_taker), else to
+    on_sigterm's handler (`term_state`'s "stop"): one way to stop, not two to keep alike. Not to SIGTERM's handler of
+    the moment: where the launcher ignored SIGTERM (`trap '' TERM`) or set it from C, none of those takes SIGTERM over,
+    and the hangup was raised wherever the main thread was, cutting a checkpoint's write in two (its weights without
+    their .json). A SIGHUP that is ignored (nohup's, which asked the command to outlive its terminal)
     is left so; so is `info`'s, and one set from C (None: an application that embeds Python), which Python could not
     put back (the default action took its place). Returns whether a handler was set, and the previous one to
     restore."""
@@ -83,10 +88,10 @@ def on_sighup(command: str | None) -> tuple[bool, Any]:
         return False, None
 
     def hup(signum: int, frame: Any) -> None:
-        term = signal.getsignal(signal.SIGTERM)
-        if callable(term):
-            term(signum, frame)
-        else:       # (SIGTERM not ours: a command stopped all the same, never killed without a word)
+        take = stop_taker() or (term_state or {}).get("stop") or signal.getsignal(signal.SIGTERM)
+        if callable(take):
+            take(signum, frame)
+        else:       # (no handler of ours: a command stopped all the same, never killed without a word)
             raise Terminated(stop_words(signum), signum)
 
     return True, signal.signal(signal.SIGHUP, hup)

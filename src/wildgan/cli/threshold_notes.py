@@ -74,9 +74,16 @@ def _mad_note(a: argparse.Namespace, thr: Threshold | None) -> str:
     if thr is not None and isinstance(n, int) and isinstance(above, int):
         if above:
             note += f"; {above} of the {n} training images {'lies' if above == 1 else 'lie'} above it"
+        elif known and mad == 0:
+            # MAD 0: more than half of the training scores tie at their median, which is the threshold whatever k;
+            # with none above it, it is also their highest score. Said before as 'above every one of their scores',
+            # while the tied images score the threshold itself: unflagged only because a flag is score > threshold
+            note += (f"; it flags none of the {n} training images: the threshold {thr.value:.6g} is their median "
+                     f"and their highest score (MAD 0: more than half of them tie there), and only a score above it "
+                     f"is flagged (no --mad-k flags more: with MAD 0 the threshold is the median whatever k)")
         else:
-            # (a lower k helps only where the scores spread: with MAD 0 the threshold is their median already)
-            lower = f"; --mad-k K below {k:g} flags more" if k > 0 and known and mad > 0 else ""
+            # (a lower k helps only where the scores spread)
+            lower = f"; --mad-k K below {k:g} flags more" if k > 0 and known else ""
             note += (f"; it flags none of the {n} training images: the threshold {thr.value:.6g} is above every "
                      f"one of their scores (a clean fit may have no outliers{lower})")
     record = _fit_record_note(a)

@@ -454,12 +454,23 @@ def _networks_words(pg: list[dict[str, Any]]) -> str:
             + (f" ({bare} row{'s record' if bare > 1 else ' records'} neither: an older wildgan's)" if bare else ""))
 
 
+def _fanogan_iters(r: dict[str, Any]) -> tuple[int, int] | None:
+    """A row's f-AnoGAN (critic, encoder) iterations; None where it records none: no fanogan_iters, or [null, null]
+    (a row of a checkpoint that did not say them), which beside a row's numbers stopped the tables with a TypeError
+    in their sort, and was written to tables.csv as 'None+None'."""
+    its = r.get("fanogan_iters")
+    if not isinstance(its, (list, tuple)) or len(its) != 2 or \
+            any(isinstance(v, bool) or not isinstance(v, int) for v in its):
+        return None
+    return int(its[0]), int(its[1])
+
+
 def _fanogan_words(fa: list[dict[str, Any]]) -> str:
     """'DIM 64, 400 critic + 400 encoder iterations per cell' of the f-AnoGAN cells' rows: their networks' width
     (--fanogan-dim, a row's fanogan_dim) beside their length, as the pGAN cells' width beside theirs; values the cells
     differ in all listed, and what no row records said so."""
     dims = sorted({r["fanogan_dim"] for r in fa if isinstance(r.get("fanogan_dim"), int)})
-    its = sorted({tuple(r["fanogan_iters"]) for r in fa if r.get("fanogan_iters")})
+    its = sorted({p for p in map(_fanogan_iters, fa) if p is not None})
     if not dims and not its:
         return "DIM and iterations not recorded"
     dim = (f"DIM {' / '.join(map(str, dims))}{' (cells differ)' if len(dims) > 1 else ''}" if dims
@@ -491,7 +502,8 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
                                         rank.get(r["method"], 3), str(r["method"]), str(r.get("encoder_loss", "")),
                                         int(r["seed"])))
     for r in order:
-        its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
+        pair = _fanogan_iters(r)
+        its = f"{pair[0]}+{pair[1]}" if pair is not None else ""   # critic + encoder (empty: not recorded)
         how = apart.get(str(r["cell"]), "")
         # the networks' width and latent size (a pGAN cell's), f-AnoGAN's DIM (empty where the row records none)
         nets = [str(r[k]) if isinstance(r.get(k), int) else "" for k in ("width", "latent_size", "fanogan_dim")]

@@ -81,7 +81,7 @@ from ..config import NetConfig, dist_timeout_problem
 from ..devices import check_device_name
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
                       WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_asked,
-                      stop_text, warn_user)
+                      stop_text, take_stops, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -536,6 +536,9 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
             held.append(signum)
 
     old: dict[int, Any] = {}
+    # the CLI's SIGHUP is held too, whatever SIGTERM's disposition (errors.take_stops): with SIGTERM left ignored
+    # here, it found no handler to pass to and was raised in the middle of the commit
+    untake = take_stops(note)
     try:
         for s in (signal.SIGTERM, signal.SIGINT):
             if signal.getsignal(s) not in (signal.SIG_IGN, None):
@@ -545,6 +548,7 @@ def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
         held.clear()                     # (the error is the word on how it ended, not the stop held through it)
         raise
     finally:
+        untake()                         # (first: a SIGHUP delivered below goes to the handler outside the block)
         for s, h in old.items():
             # (None, not taken over above, could only be a handler set from C since: the default action then, as
             # signal.signal cannot take None)

@@ -14,7 +14,7 @@ import torch
 
 from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
-from ..errors import SIGPIPE, option_words, output_gone, stop_asked, warn_user
+from ..errors import SIGPIPE, option_words, output_gone, stop_asked, take_stops, warn_user
 
 
 def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
@@ -56,7 +56,8 @@ def thread_count_change(meta: dict[str, Any], src: Path, device: torch.device) -
 
 class StopFlag:
     """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops. So does the CLI's
-    SIGHUP (passed on by its handler to SIGTERM's, this), and stdout's or stderr's reader gone (output_closed)."""
+    SIGHUP (passed on to this by its handler: errors.take_stops), and stdout's or stderr's reader gone
+    (output_closed)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -111,7 +112,13 @@ def install_signals(flag: StopFlag) -> Callable[[], None]:
     the script's foreground command does not stop it) is left so, as Python, the CLI's teardown and
     distributed.stops_deferred leave it. So is one whose handler was set from C (None: an application that embeds
     Python set its own before Py_Initialize): signal.signal cannot put such a handler back (a TypeError for None as
-    the loop ended), and SIG_DFL in its place would take the application's own handling from it for good."""
+    the loop ended), and SIG_DFL in its place would take the application's own handling from it for good.
+
+    The CLI's SIGHUP reaches `flag` all the same (errors.take_stops), whatever SIGTERM's disposition: with SIGTERM
+    left ignored here, it found no handler of the loop's and was raised as the CLI's stop in the middle of a
+    checkpoint's write."""
+    import threading
+
     old = {}
     for s in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -120,8 +127,12 @@ def install_signals(flag: StopFlag) -> Callable[[], None]:
             old[s] = signal.signal(s, flag)
         except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
             pass
+    # (main thread only: a worker thread's loop has no handler, and a hangup must not stop it in the main one's place)
+    untake = take_stops(flag) if threading.current_thread() is threading.main_thread() else None
 
     def restore() -> None:
+        if untake is not None:
+            untake()
         for s, h in old.items():
             signal.signal(s, h)
     return restore
