@@ -1202,10 +1202,13 @@ def test_fanogan_iters_that_are_not_two_whole_numbers_make_no_row(tmp_path):
     good = {**FIXED[4], "fanogan_iters": [60, 30]}
     bad = [{**FIXED[5], "fanogan_iters": ["x", 30]}, {**FIXED[5], "seed": 1, "fanogan_iters": [60, 30, 1]}]
     p.write_text("".join(json.dumps(r) + "\n" for r in [good, *bad]))
-    with pytest.warns(UserWarning, match=r"line 2 \(fanogan_iters is \[\"x\", 30\], not two whole numbers\), line 3 "
-                                         r"\(fanogan_iters is \[60, 30, 1\], not two whole numbers\)"):
+    unknown = {**FIXED[5], "seed": 2, "fanogan_iters": [None, None]}        # (as a study writes an uncounted one)
+    p.write_text("".join(json.dumps(r) + "\n" for r in [good, *bad, unknown]))
+    with pytest.warns(UserWarning, match=r"line 2 \(fanogan_iters is \[\"x\", 30\], not two whole numbers \(or two "
+                                         r"nulls\)\), line 3 \(fanogan_iters is \[60, 30, 1\], not two whole numbers"):
         rows = read_rows(p)
-    assert rows == [good]
+    assert rows == [good, unknown]
+    rows = [good]
     study_mod.write_tables(tmp_path, rows)
     assert ("Training: f-AnoGAN, DIM not recorded, 60 critic + 30 encoder iterations per cell."
             in (tmp_path / "tables.md").read_text())

@@ -72,9 +72,12 @@ def row_problem(value: Any) -> str | None:
                 got = _JSON_TYPES[type(d[key])] if isinstance(d[key], (dict, list)) else json.dumps(d[key])[:40]
                 wrong.append(f"{name} is {got}, not {want}")
     # f-AnoGAN's (critic, encoder) iterations: the tables write them as "a critic + b encoder iterations"
+    # ([null, null] is what a study writes for a checkpoint that did not count them: not recorded, which the tables
+    # say, not a bad row, which a study would evaluate again on every run)
     its = value.get("fanogan_iters")
-    if isinstance(its, list) and (len(its) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in its)):
-        wrong.append(f"fanogan_iters is {json.dumps(its)[:40]}, not two whole numbers")
+    if isinstance(its, list) and its != [None, None] and (
+            len(its) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in its)):
+        wrong.append(f"fanogan_iters is {json.dumps(its)[:40]}, not two whole numbers (or two nulls)")
     said = "; ".join(([f"no {', '.join(missing)}"] if missing else []) + wrong)
     return said or None
 
