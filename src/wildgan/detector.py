@@ -43,6 +43,7 @@ import numbers
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -401,6 +402,10 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 # first call that needs them (Detector._take_run_scores), so that decision_function of a run whose data is gone, or
 # whose labels are damaged, works, and a large data set is not read for it
 RUN_SCORE_ATTRS = ("decision_scores_", "n_train_", "threshold_rule_", "threshold_", "labels_", "_train_scores")
+# one lazy read at a time (Detector._take_run_scores): two threads asking a Detector for threshold_ at once read the
+# run's data once, and the second finds the first one's scores (re-entrant: the read's own attribute reads come back
+# here). One lock for every Detector rather than one each: a Detector must pickle and deep-copy, and a lock cannot
+_RUN_SCORES_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -415,6 +420,7 @@ class _PendingRunScores:
     contamination: float
     mad_k: float
     recorded: Threshold | None
+    run_dir: str = ""         # the run folder from_run read, named when a copy unpickled elsewhere has lost it
 # the parameters that decide what decision_scores_ (and so threshold_ and labels_) are: a change after fit re-derives
 # them from the training scores (Detector._sync_scoring), or is refused when those are not at hand
 SCORING_PARAMS = ("score", "lam", "batch_mode")
@@ -568,6 +574,33 @@ def _is_whole(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+def _as_attribute_error(e: WildganError) -> WildganError:
+    """e as an instance of its own class that is also an AttributeError (same message, attributes and notes): raised
+    by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute, while
+    `except DataError` still catches it."""
+    if isinstance(e, AttributeError):
+        return e
+    cls = type(e)
+    both = _ATTRIBUTE_ERRORS.get(cls)
+    if both is None:
+        # (pickled as the plain class, the one its module names: an error sent back from a worker process)
+        both = _ATTRIBUTE_ERRORS[cls] = type(cls.__name__, (cls, AttributeError), {
+            "__module__": cls.__module__, "__doc__": cls.__doc__,
+            "__reduce__": lambda self: (_rebuilt_error, (cls, self.args, dict(self.__dict__)))})
+    return _rebuilt_error(both, e.args, e.__dict__)
+
+
+def _rebuilt_error(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception of cls with these args and attributes (__new__ without __init__: the classes' own attributes,
+    split_problem, a ConfigError's parts and __notes__, are copied as they are rather than rebuilt from arguments)."""
+    out = cls.__new__(cls, *args)
+    out.__dict__.update(state)
+    return out
+
+
+_ATTRIBUTE_ERRORS: dict[type, type] = {}
+
+
 def _not_fitted(det: "Detector", what: str = "") -> NotFittedError:
     has = f", so it has no {what}" if what else ""
     return NotFittedError(f"This {type(det).__name__} instance is not fitted yet{has}; call fit(X) (or use "
@@ -700,10 +733,16 @@ class Detector:
         """Only reached when an attribute is missing: a fitted attribute read before fit (det.threshold_) raises
         NotFittedError naming it, as the methods do, where Python said "'Detector' object has no attribute
         'threshold_'". NotFittedError is an AttributeError, so hasattr and getattr(det, name, default) answer as
-        before."""
+        before. On from_run's Detector whose training scores are left to be read (_take_run_scores), hasattr(det,
+        'threshold_') reads them as det.threshold_ does (Python's hasattr is a read); where that read is refused
+        (the run's data gone or damaged), the refusal is also an AttributeError: hasattr answers False and
+        getattr(det, 'threshold_', None) gives None, where they raised the DataError."""
         if name in RUN_SCORE_ATTRS and "_pending_run_scores" in self.__dict__:
             # from_run's Detector whose training scores are read at the first use: this one
-            self._take_run_scores(name)
+            try:
+                self._take_run_scores(name)
+            except WildganError as e:
+                raise _as_attribute_error(e) from None
             return self.__dict__[name]
         prop = getattr(type(self), name, None)
         fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)
@@ -787,7 +826,7 @@ class Detector:
         if hasattr(self, "model_") and any(k in SCORING_PARAMS for k in params):
             try:
                 self._validate()
-                self._sync_scoring("set_params")
+                self._sync_scoring("set_params", read_now=False)
             except BaseException:
                 self._restore(before, derived)         # refused: the Detector stays as it was
                 raise
@@ -1543,18 +1582,40 @@ class Detector:
         was assigned since (_sync_scoring then re-derives them for those, as after an eager from_run). Nothing to do
         for any other Detector. call: the method (or attribute) the user called, which a refusal names: its read of
         the run's data is what the refusal stops (decision_function needs none)."""
-        pending = self.__dict__.get("_pending_run_scores")
-        if pending is None:
+        if self.__dict__.get("_pending_run_scores") is None:
             return
+        with _RUN_SCORES_LOCK:
+            # (another thread may have read them while this one waited: then nothing is left to do)
+            pending = self.__dict__.get("_pending_run_scores")
+            if pending is not None:
+                self._read_pending_run_scores(pending, call)
+
+    def _read_pending_run_scores(self, pending: _PendingRunScores, call: str) -> None:
+        """_take_run_scores's read, under its lock."""
         from .data.dataset_files import labels_needed_by
         from .scoring.train_scores import run_training_scores
 
         model = self.model_
+        run_dir = self.__dict__.get("run_dir_")
+        if run_dir is None:
+            # a copy unpickled where the run folder is not (__setstate__ drops it): nothing to read the scores from
+            raise DataError(f"Detector.{call} needs the training scores of the run in {pending.run_dir or 'a folder'},"
+                            f" which Detector.from_run left to be read at the first call that needs them, and that "
+                            f"folder is not here: this Detector was copied (pickled) from another process or machine "
+                            f"before they were read. Read them there first (det.threshold_ reads them) and copy it "
+                            f"again, or fit again here; decision_function and score_all need none")
+        if not self._networks_in(Path(run_dir)):
+            # the run trained again since from_run: its data and split are the new training's, and these networks'
+            # scores on them are not what from_run would have derived (nor is the run's data "changed since trained")
+            raise DataError(f"Detector.{call} needs the training scores of the networks Detector.from_run read from "
+                            f"{run_dir}, and that run was trained again since: its training set is now the new "
+                            f"training's. Call Detector.from_run({str(run_dir)!r}) again for the new networks; "
+                            f"decision_function and score_all of this Detector need no training scores")
         try:
             # (a refusal of damaged labels names the user's call, as _run_dir_scores's does; skip_bad and verbose as
             # they are now: set_params(skip_bad=True) is the way a refusal of unreadable files names)
             with labels_needed_by("score", f"Detector.{call}", unless_said=True):
-                scores = run_training_scores(self.run_dir_, model, batch_mode=pending.batch_mode,
+                scores = run_training_scores(run_dir, model, batch_mode=pending.batch_mode,
                                              progress=bool(getattr(self, "verbose", False)),
                                              skip_bad=bool(getattr(self, "skip_bad", False)),
                                              skip_option=API_SKIP_BAD)
@@ -1572,7 +1633,7 @@ class Detector:
         thr = pending.recorded or fit_threshold(pending.rule, self.decision_scores_,
                                                 contamination=pending.contamination, k=pending.mad_k)
         self._use_threshold(thr, pending.score)
-        del self.__dict__["_pending_run_scores"]
+        self.__dict__.pop("_pending_run_scores", None)
 
     def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
@@ -1654,13 +1715,21 @@ class Detector:
         except WildganError as e:
             return None, str(e)
 
-    def _sync_scoring(self, call: str, threshold: bool = True) -> None:
+    def _sync_scoring(self, call: str, threshold: bool = True, *, read_now: bool = True) -> None:
         """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the fitted rule) for the current
         score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
         do when the training scores for them are not at hand. call: the method the user called (set_params,
-        predict ...), named by a refusal met reading the run's training data again."""
+        predict ...), named by a refusal met reading the run's training data again. read_now=False (set_params, which
+        uses none of them itself): from_run's training scores still to be read are read only for settings other than
+        from_run's."""
+        want = self._scoring_now()
+        pending = self.__dict__.get("_pending_run_scores")
+        if not read_now and pending is not None and (pending.score, pending.lam, pending.batch_mode) == want:
+            # from_run's settings as they were: the lazy read derives these very scores when something needs them
+            # (set_params(**det.get_params()) is no reason to read the run's data)
+            return
         self._take_run_scores(call)
-        want, have = self._scoring_now(), getattr(self, "_scoring", None)
+        have = getattr(self, "_scoring", None)
         if have is None:
             # pickled before the scoring settings were recorded: the threshold rule names the score it was fitted on
             # (its lam and batch_mode were not recorded: taken as they are)
@@ -2284,7 +2353,8 @@ class Detector:
             return det
         det._pending_run_scores = _PendingRunScores(
             batch_mode=det._scoring[2], lam=float(det.lam), score=det.score_, rule=threshold,
-            contamination=float(det.contamination), mad_k=float(det.mad_k), recorded=recorded)
+            contamination=float(det.contamination), mad_k=float(det.mad_k), recorded=recorded,
+            run_dir=str(run_dir))
         if _cached_train_scores(run_dir, model, det._scoring[2], skip_bad):
             # cached: read now, as they cost little (and the cache's own warnings are said by from_run); else read at
             # the first call that needs them (predict, predict_proba, save, set_threshold, set_params of a scoring
