@@ -402,10 +402,36 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 # first call that needs them (Detector._take_run_scores), so that decision_function of a run whose data is gone, or
 # whose labels are damaged, works, and a large data set is not read for it
 RUN_SCORE_ATTRS = ("decision_scores_", "n_train_", "threshold_rule_", "threshold_", "labels_", "_train_scores")
-# one lazy read at a time (Detector._take_run_scores): two threads asking a Detector for threshold_ at once read the
-# run's data once, and the second finds the first one's scores (re-entrant: the read's own attribute reads come back
-# here). One lock for every Detector rather than one each: a Detector must pickle and deep-copy, and a lock cannot
-_RUN_SCORES_LOCK = threading.RLock()
+# one lazy read at a time per Detector (Detector._take_run_scores): two threads asking a Detector for threshold_ at
+# once read the run's data once, and the second finds the first one's scores (re-entrant: the read's own attribute
+# reads come back here). Each Detector has its own lock (two Detectors' runs are read at the same time, as a thread
+# pool over runs expects), kept here rather than in the Detector, which must pickle and deep-copy, as a lock cannot
+_RUN_SCORES_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_RUN_SCORES_GUARD = threading.Lock()         # (making a Detector's lock)
+
+
+def _run_scores_lock(det: Any) -> threading.RLock:
+    with _RUN_SCORES_GUARD:
+        try:
+            lock = _RUN_SCORES_LOCKS.get(det)
+            if lock is None:
+                lock = _RUN_SCORES_LOCKS[det] = threading.RLock()
+        except TypeError:
+            # a subclass that is not hashable (an __eq__ without __hash__): the lock that all such Detectors share
+            lock = _RUN_SCORES_LOCKS.setdefault(Detector, threading.RLock())
+        return lock
+
+
+def _forget_run_scores_locks() -> None:
+    # a process forked while a thread of its parent read a Detector's scores would find that lock held for ever (the
+    # thread is not in the child): the child starts with none held, and reads for itself what is still pending
+    global _RUN_SCORES_LOCKS, _RUN_SCORES_GUARD
+    _RUN_SCORES_LOCKS = weakref.WeakKeyDictionary()
+    _RUN_SCORES_GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_run_scores_locks)
 
 
 @dataclass(frozen=True)
@@ -1584,7 +1610,7 @@ class Detector:
         the run's data is what the refusal stops (decision_function needs none)."""
         if self.__dict__.get("_pending_run_scores") is None:
             return
-        with _RUN_SCORES_LOCK:
+        with _run_scores_lock(self):
             # (another thread may have read them while this one waited: then nothing is left to do)
             pending = self.__dict__.get("_pending_run_scores")
             if pending is not None:
@@ -1604,6 +1630,13 @@ class Detector:
                             f"folder is not here: this Detector was copied (pickled) from another process or machine "
                             f"before they were read. Read them there first (det.threshold_ reads them) and copy it "
                             f"again, or fit again here; decision_function and score_all need none")
+        if not Path(run_dir).is_dir() or not (Path(run_dir) / "config.json").is_file():
+            # (moved or deleted since from_run: "trained again", which _networks_in would answer, advised from_run of
+            # a folder that is not there)
+            raise DataError(f"Detector.{call} needs the training scores of the run in {run_dir}, which "
+                            f"Detector.from_run left to be read at the first call that needs them, and that run is "
+                            f"not there now (moved or deleted since from_run): put it back, or call Detector.from_run "
+                            f"on its new place; decision_function and score_all need no training scores")
         if not self._networks_in(Path(run_dir)):
             # the run trained again since from_run: its data and split are the new training's, and these networks'
             # scores on them are not what from_run would have derived (nor is the run's data "changed since trained")
