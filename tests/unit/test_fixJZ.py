@@ -111,3 +111,88 @@ def test_the_teardown_leaves_ignored_signals_as_they_are() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] {} None 1 1 1", done.stdout
+
+
+def _complete_and_orphans(folder: Path) -> tuple[list[str], list[str]]:
+    """The checkpoints of `folder` whose two files are there (their names), and the weights without their JSON."""
+    names = sorted(p.name[: -len(".json")] for p in folder.glob("ckpt-*.json"))
+    complete = [n for n in names if (folder / f"{n}.safetensors").is_file()]
+    orphans = sorted(p.name for p in folder.glob("ckpt-*.safetensors") if not p.with_suffix(".json").exists())
+    return complete, orphans
+
+
+def test_pruning_with_every_checkpoint_kept_removes_only_orphan_weights(tmp_path: Path) -> None:
+    """keep None (--keep-checkpoints all) prunes no complete checkpoint, the oldest included, but removes the weights
+    of a write cut before its JSON, as a numbered keep does (fixJT)."""
+    import torch
+
+    from wildgan import checkpoint as ckpt
+
+    for n in (1, 2, 3, 4):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(1)}, {})
+    (tmp_path / f"{ckpt.checkpoint_name(5)}.safetensors").write_bytes(b"cut")
+    ckpt.prune_checkpoints(tmp_path, None, protect=tmp_path / f"{ckpt.checkpoint_name(4)}.json")
+    assert _complete_and_orphans(tmp_path) == ([ckpt.checkpoint_name(n) for n in (1, 2, 3, 4)], [])
+
+
+def _an_orphan_before_the_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """ckpt.save_checkpoint that, before the loop's first checkpoint, leaves in its folder the weights of an earlier
+    write cut before its JSON (ckpt-...1, a name this run never writes): the orphans planted."""
+    from wildgan import checkpoint as ckpt
+
+    real, planted = ckpt.save_checkpoint, []
+
+    def save(folder: Path, name: str, *a: object, **k: object) -> Path:
+        if name.startswith("ckpt-") and not planted:
+            orphan = Path(folder) / f"{ckpt.checkpoint_name(1)}.safetensors"
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            orphan.write_bytes(b"cut")
+            planted.append(orphan)
+        return real(folder, name, *a, **k)      # type: ignore[arg-type]
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", save)
+    return planted
+
+
+def test_a_pgan_run_keeping_every_checkpoint_removes_orphan_weights(tmp_path: Path, monkeypatch,
+                                                                    one_thread) -> None:
+    """train.keep_checkpoints None: the pGAN loop pruned nothing at all, so an orphan ckpt-N.safetensors (a kill
+    between a checkpoint's two files) stayed for good; it goes at the next checkpoint now, and every complete one
+    stays."""
+    import numpy as np
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.loop import train_pgan
+
+    planted = _an_orphan_before_the_first_checkpoint(monkeypatch)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.256, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
+                                      checkpoint_kimg=0.064, log_every=4, device="cpu", keep_checkpoints=None))
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
+    assert planted
+    assert _complete_and_orphans(tmp_path / "checkpoints") == (
+        [ckpt.checkpoint_name(n) for n in (64, 128, 192, 256)], [])
+
+
+def test_a_fanogan_run_keeping_every_checkpoint_removes_orphan_weights(tmp_path: Path, monkeypatch) -> None:
+    """The f-AnoGAN loop's keep_checkpoints None as the pGAN loop's: the orphan removed, the five checkpoints kept."""
+    import numpy as np
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    planted = _an_orphan_before_the_first_checkpoint(monkeypatch)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    fan = FAnoGANConfig(dim=8, gan_iters=6, enc_iters=4, batch_size=8, enc_batch_size=8, n_critic=1, device="cpu")
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan", fanogan=fan,
+                    train=TrainConfig(total_kimg=40, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
+                                      checkpoint_kimg=0.016, keep_checkpoints=None))
+    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    complete, orphans = _complete_and_orphans(tmp_path / "run" / "checkpoints")
+    assert planted and len(complete) == 5 and orphans == [], (complete, orphans)
+    assert ckpt.checkpoint_name(1) not in complete
