@@ -474,15 +474,16 @@ def checkpoint_name(nimg: int) -> str:
 _CKPT_WEIGHTS_RE = re.compile(r"^ckpt-(\d+)\.safetensors$")
 
 
-def prune_checkpoints(folder: Path, keep: int, protect: Path | None = None) -> None:
-    """Delete all but the newest `keep` periodic checkpoints (the final one is never pruned, nor `protect`: the one
-    just written), and the weights of any whose JSON was never written. A write cut between its two files (a second
+def prune_checkpoints(folder: Path, keep: int | None, protect: Path | None = None) -> None:
+    """Delete all but the newest `keep` periodic checkpoints (None: none, every complete one kept: --keep-checkpoints
+    all; the final one is never pruned, nor `protect`: the one just written), and, whatever `keep`, the weights of any
+    whose JSON was never written. A write cut between its two files (a second
     Ctrl-C, a full disk, a kill) left ckpt-N.safetensors alone: list_checkpoints sees checkpoints by their JSON, so
     pruning never removed it and every such file stayed for good, hundreds of MB each at the paper preset. Without
     its JSON (its checksum, its state) it cannot be resumed from. (Only the run's owner prunes: training.run's lock,
     and under torchrun rank 0, which writes the checkpoints, so no write of the two files is under way here.)"""
-    cks = list_checkpoints(folder)
-    for p in cks[: max(0, len(cks) - keep)]:
+    cks = list_checkpoints(folder) if keep is not None else []
+    for p in cks[: max(0, len(cks) - (keep or 0))]:
         if protect is not None and _json_path(p) == _json_path(protect):
             continue
         for q in (p, p.with_suffix(".safetensors")):

@@ -475,18 +475,23 @@ class TeardownExit:
     def install(self, term: Any, hup_set: bool, hup: Any) -> None:
         """Set the teardown's handlers in place of main's, where main would put back `term` (on_sigterm's) and, where
         `hup_set`, `hup` (on_sighup's); and, where either SIGTERM or SIGHUP is handled (not ignored), start the
-        watcher that ends a teardown blocked in C."""
+        watcher that ends a teardown blocked in C. A signal ignored by whoever started the program stays so, and one
+        set from C (getsignal's None: an application that embeds Python) is left to it, as on_sigterm and on_sighup
+        leave them: Python cannot put such a handler back, so the teardown's replaced it for good (after cli.run
+        returned, a SIGTERM ended the application with the command's code; after Py_FinalizeEx its Ctrl-C stayed
+        ignored and its SIGTERM and SIGHUP took the default action). Nothing is recorded for those in `replaced`."""
         import signal
         import threading
 
         if threading.current_thread() is not threading.main_thread():
             return
-        self.replaced[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
         if hasattr(signal, "SIGHUP") and not hup_set:       # (left alone by main: `info`'s, nohup's ignored one)
             hup = signal.getsignal(signal.SIGHUP)
-        for signum, before in ((signal.SIGTERM, term), (getattr(signal, "SIGHUP", None), hup)):
-            if signum is not None:
-                signal.signal(signum, signal.SIG_IGN if before is signal.SIG_IGN else self.signalled)
+        for signum, before, ours in ((signal.SIGINT, signal.getsignal(signal.SIGINT), signal.SIG_IGN),
+                                     (signal.SIGTERM, term, self.signalled),
+                                     (getattr(signal, "SIGHUP", None), hup, self.signalled)):
+            if signum is not None and before is not signal.SIG_IGN and before is not None:
+                signal.signal(signum, ours)
                 self.replaced[signum] = before
         if any(signal.getsignal(n) == self.signalled for n in self.replaced):
             self.start_watch()

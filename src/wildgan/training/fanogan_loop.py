@@ -352,8 +352,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         tensors["rng"] = rng.get_state()
         meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early, device, threads_used())
         path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
-        if keep_checkpoints is not None:
-            ckpt.prune_checkpoints(ck_dir, keep_checkpoints + 1, protect=path)
+        # (None: every complete checkpoint kept; a cut write's orphan weights removed all the same, as the pGAN loop's)
+        ckpt.prune_checkpoints(ck_dir, None if keep_checkpoints is None else keep_checkpoints + 1, protect=path)
         saved_step = state.step
 
     def checkpoint() -> bool:

@@ -913,8 +913,9 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
             "lod": float(lod), "intra_op_threads": threads}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
-    if keep is not None:                       # None: every checkpoint kept (e.g. for the AUC over training)
-        ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
+    # (None: every complete checkpoint kept, e.g. for the AUC over training; the weights of a write cut before its
+    # JSON are removed all the same, which could never be loaded and otherwise stayed for good)
+    ckpt.prune_checkpoints(run_dir / "checkpoints", None if keep is None else keep + 1, protect=path)
     return path
 
 
