@@ -4440,6 +4440,15 @@ def test_a_missing_relative_data_path_names_both_places_it_was_looked_for(tmp_pa
     assert "$WILDGAN_DATA" not in capsys.readouterr().err          # not looked for there without the variable
 
 
+def test_score_of_a_missing_data_path_names_the_data_option(tmp_path, capsys, monkeypatch):
+    """`wildgan score RUN --data new_images/` (the README's placeholder, no such folder) said only 'new_images/: no
+    such file or folder', beside a run path that might as well have been the wrong one: the error names --data."""
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", str(tmp_path / "r"), "--data", "new_images/", "--out", "-"]) == 2
+    assert "new_images: no such file or folder (--data)" in capsys.readouterr().err
+
+
 def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(tmp_path, capsys):
     """--out in (or below) the --data folder: the run's sample grids would join the data (and make the folder read as
     a run), so a --resume or an evaluation would read other images than the run trained on."""

@@ -291,7 +291,7 @@ def _check_score_options(a: argparse.Namespace) -> None:
         a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
         for d in a.data:
             if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
-                raise missing_path_error(d)
+                raise missing_path_error(d, "--data")
     if a.data is not None and not a.data:
         # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
         raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "

@@ -182,16 +182,18 @@ def same_data_source(a: Any, b: Any) -> bool:
     return str(a) == str(b) or (is_sample_path(a) and is_sample_path(b))
 
 
-def missing_path_error(path: str | Path) -> DataError:
+def missing_path_error(path: str | Path, option: str = "") -> DataError:
     """'PATH: no such file or folder' for a --data path; a relative one is also looked for under $WILDGAN_DATA
-    (under_data_root), and then the message says both places, since the user may have meant either."""
+    (under_data_root), and then the message says both places, since the user may have meant either. `option` (e.g.
+    '--data') is named after it: 'new_images: no such file or folder' did not say which argument was wrong."""
     env = os.environ.get("WILDGAN_DATA")
+    which = f" ({option})" if option else ""
     broken = _broken_link(Path(path).expanduser())
     if broken:
-        return DataError(f"{path}: {broken}")
+        return DataError(f"{path}: {broken}{which}")
     if env and not Path(path).expanduser().is_absolute():
-        return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env})")
-    return DataError(f"{path}: no such file or folder")
+        return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env}){which}")
+    return DataError(f"{path}: no such file or folder{which}")
 
 
 def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
