@@ -475,13 +475,9 @@ _CKPT_WEIGHTS_RE = re.compile(r"^ckpt-(\d+)\.safetensors$")
 
 
 def prune_checkpoints(folder: Path, keep: int | None, protect: Path | None = None) -> None:
-    """Delete all but the newest `keep` periodic checkpoints (None: none, every complete one kept: --keep-checkpoints
-    all; the final one is never pruned, nor `protect`: the one just written), and, whatever `keep`, the weights of any
-    whose JSON was never written. A write cut between its two files (a second
-    Ctrl-C, a full disk, a kill) left ckpt-N.safetensors alone: list_checkpoints sees checkpoints by their JSON, so
-    pruning never removed it and every such file stayed for good, hundreds of MB each at the paper preset. Without
-    its JSON (its checksum, its state) it cannot be resumed from. (Only the run's owner prunes: training.run's lock,
-    and under torchrun rank 0, which writes the checkpoints, so no write of the two files is under way here.)"""
+    """Delete all but the newest `keep` periodic checkpoints (None: every one kept, `--keep-checkpoints all`; the
+    final one is never pruned, nor `protect`: the one just written), and the weights of any whose JSON was never
+    written (remove_orphan_weights). Called after every checkpoint, whatever `keep`, for the orphans' sake."""
     cks = list_checkpoints(folder) if keep is not None else []
     for p in cks[: max(0, len(cks) - (keep or 0))]:
         if protect is not None and _json_path(p) == _json_path(protect):
@@ -491,12 +487,32 @@ def prune_checkpoints(folder: Path, keep: int | None, protect: Path | None = Non
                 q.unlink()
             except FileNotFoundError:
                 pass
+    remove_orphan_weights(folder)
+
+
+def remove_orphan_weights(folder: Path) -> list[Path]:
+    """Delete each ckpt-N.safetensors whose ckpt-N.json is not there. A write cut between its two files (a second
+    Ctrl-C, a full disk, a kill) left the weights alone: list_checkpoints sees checkpoints by their JSON, so pruning
+    never removed them and every such file stayed for good, hundreds of MB each at the paper preset; under
+    `--keep-checkpoints all`, where nothing is pruned, too. Without its JSON (its checksum, its state) it cannot be
+    resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
+    its weights), so none is touched. One whose JSON was set aside as corrupt (ckpt-N.corrupt.json: a set_aside cut
+    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look. (Only the run's
+    owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
+    two files is under way here.) Returns what was deleted."""
+    gone = []
     for w in Path(folder).iterdir() if Path(folder).is_dir() else []:
-        if _CKPT_WEIGHTS_RE.match(w.name) and not w.with_suffix(".json").exists():
-            try:
-                w.unlink()
-            except FileNotFoundError:
-                pass
+        if not _CKPT_WEIGHTS_RE.match(w.name) or w.with_suffix(".json").exists():
+            continue
+        if w.with_name(f"{w.stem}.corrupt.json").exists():
+            set_aside(w)
+            continue
+        try:
+            w.unlink()
+            gone.append(w)
+        except FileNotFoundError:
+            pass
+    return gone
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
+from ..checkpoint import list_checkpoints, read_meta, remove_orphan_weights, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
                       default_checkpoint_kimg, kernels_from_env, read_run_config,
                       refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
@@ -994,6 +994,9 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
+            # (and a killed checkpoint write's weights without their JSON: at once, not at the next checkpoint, which
+            # a resume that trains nothing more never writes)
+            remove_orphan_weights(run_dir / "checkpoints")
         try:
             result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
                                 split=split, ctx=ctx, before_start=before_start, evaluate_after=evaluate_after,
