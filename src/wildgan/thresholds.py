@@ -278,9 +278,20 @@ def _as_given(flag: str, v: Any) -> str:
     return str(v) if typed is None else typed
 
 
+def percent_hint(v: Any) -> str:
+    """' (a fraction: for 5% give 0.05)' for an expected share of anomalies given as a percent (a number from 1 to
+    100: 5 meant 5%), else ''. `--expected-contamination 5` was refused as out of (0, 0.5] alone, where train's
+    --contamination says how to give it."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return f" (a fraction: for {f:g}% give {f / 100:g})" if 1.0 <= f <= 100.0 else ""
+
+
 def _bad_contamination(contamination: Any) -> ConfigError:
     return ConfigError(f"{_contamination_words()} must be in (0, 0.5], got "
-                       f"{_as_given('--expected-contamination', contamination)}")
+                       f"{_as_given('--expected-contamination', contamination)}{percent_hint(contamination)}")
 
 
 def _bad_mad_k(k: Any) -> ConfigError:
