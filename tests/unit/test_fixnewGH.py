@@ -80,3 +80,30 @@ def test_expected_contamination_hint_in_the_python_api() -> None:
     with pytest.raises(ConfigError) as e:
         contamination_threshold(np.arange(10.0), 0.7)
     assert "give" not in str(e.value)
+
+
+@pytest.mark.parametrize("extra", [[], ["--width", "16", "--latent-size", "16"]])
+def test_resume_with_another_preset_names_the_preset(mnist: dict, tmp_path: Path, capsys, extra: list[str]) -> None:
+    """`wildgan train --out RUN --resume --preset fast` on a tiny run was refused naming only what the preset sets
+    (net.fmap_base: 256 -> 1024; ...; train.minibatch: {...} -> {...}), no option the user typed: the refusal now
+    says `--preset: 'tiny' -> 'fast'` first (also where --width keeps the networks and only the minibatch sizes
+    differ)."""
+    from wildgan.cli import main
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:32])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile.npz"), dataset="unlabelled", resolution=16, channels=1),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.032, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", train_scores=False), preset="tiny")
+    with pytest.warns(Warning):
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--preset", "fast", *extra, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "differ from the saved run: --preset: 'tiny' -> 'fast'; " in err, err
+    # the same resume with the run's own preset names no preset
+    assert main(["train", "--out", str(run), "--resume", "--lr", "0.5", "--no-progress"]) == 2
+    assert "--preset" not in capsys.readouterr().err
