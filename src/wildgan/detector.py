@@ -950,7 +950,7 @@ class Detector:
             raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
                               f"got {c!r}")
         if self.threshold == "contamination" and not (0.0 < float(c) <= 0.5):
-            raise ConfigError(f"contamination must be in (0, 0.5], got {c}{percent_hint(c)}")
+            raise ConfigError(f"contamination must be in (0, 0.5]{percent_hint(c)}, got {c}")
         if not _is_real(k) or (self.threshold == "mad" and not (math.isfinite(float(k)) and float(k) >= 0)):
             # (checked here, not by the rule after training: a typo must not cost the training; the rule refuses
             # an infinite k as well)

@@ -52,8 +52,8 @@ def test_report_named_images_csv_has_the_train_percentile_of_score(mnist: dict, 
     assert f"percentile {round(float(some['train_percentile']), 1):g} among the training images" in md
 
 
-@pytest.mark.parametrize("value, hint", [("5", "for 5% give 0.05"), ("10", "for 10% give 0.1")])
-def test_expected_contamination_given_as_a_percent_says_to_give_a_fraction(value: str, hint: str,
+@pytest.mark.parametrize("value, pct", [("5", "5% give 0.05"), ("10", "10% give 0.1")])
+def test_expected_contamination_given_as_a_percent_says_to_give_a_fraction(value: str, pct: str,
                                                                            capsys) -> None:
     """`--expected-contamination 5` (meant: 5%) was refused with 'must be in (0, 0.5], got 5' alone, where train's
     --contamination 5 says 'a fraction of the training set: for 5% give 0.05': the same hint now, before any run is
@@ -63,7 +63,8 @@ def test_expected_contamination_given_as_a_percent_says_to_give_a_fraction(value
     assert main(["score", "no-such-run", "--data", "x.png", "--out", "-", "--threshold", "contamination",
                  "--expected-contamination", value]) == 2
     err = capsys.readouterr().err
-    assert f"--expected-contamination must be in (0, 0.5], got {value}" in err and hint in err
+    assert (f"--expected-contamination must be in (0, 0.5] (the expected fraction of anomalies: for {pct}), "
+            f"got {value}\n") in err, err
 
 
 def test_expected_contamination_hint_in_the_python_api() -> None:
@@ -72,9 +73,10 @@ def test_expected_contamination_hint_in_the_python_api() -> None:
     from wildgan.errors import ConfigError
     from wildgan.thresholds import contamination_threshold
 
-    with pytest.raises(ConfigError, match=r"contamination.*got 5\b.*for 5% give 0\.05"):
+    with pytest.raises(ConfigError, match=r"contamination .*must be in \(0, 0\.5\] \(.*for 5% give 0\.05\), got 5$"):
         contamination_threshold(np.arange(10.0), 5)
-    with pytest.raises(ConfigError, match=r"contamination must be in \(0, 0\.5\], got 5 \(a fraction: for 5% give"):
+    with pytest.raises(ConfigError, match=r"^contamination must be in \(0, 0\.5\] \(the expected fraction of "
+                                          r"anomalies: for 5% give 0\.05\), got 5$"):
         Detector(contamination=5).fit(np.zeros((8, 16, 16), np.uint8))
     # (a value that is no percent, e.g. 0.7 or -1, is refused as before, without the hint)
     with pytest.raises(ConfigError) as e:
