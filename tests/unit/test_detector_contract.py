@@ -87,9 +87,12 @@ def test_set_params_takes_an_out_of_range_contamination_and_fit_refuses_it_namin
     # scikit-learn's rule: set_params stores, fit validates; the refusal names the parameter, its range and the value
     det = Detector(**TINY)
     assert det.set_params(contamination=2) is det and det.contamination == 2
-    for bad, said in ((2, "2"), (0, "0"), (-0.1, "-0.1"), (0.75, "0.75"), (float("nan"), "nan")):
+    # (2 reads as a percent: the refusal says the fraction it means, as DataConfig's contamination does)
+    for bad, said, pct in ((2, "2", " (the expected fraction of anomalies: for 2% give 0.02)"), (0, "0", ""),
+                           (-0.1, "-0.1", ""), (0.75, "0.75", ""), (float("nan"), "nan", "")):
         det.set_params(contamination=bad)
-        with pytest.raises(ConfigError, match=rf"^contamination must be in \(0, 0\.5\], got {re.escape(said)}$"):
+        with pytest.raises(ConfigError, match=rf"^contamination must be in \(0, 0\.5\]{re.escape(pct)}, got "
+                                              rf"{re.escape(said)}$"):
             det.fit(blobs)
     assert not hasattr(det, "threshold_")
 

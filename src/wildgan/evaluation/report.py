@@ -1745,7 +1745,8 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     # (the threshold's own score only: a rule on a is no verdict on L_r)
     thr = thr if thr is not None and thr.params.get("score", name) == name else None
     for j, id_ in enumerate(named.ids, start=1):
-        pct = round(_percentile(refs, named.scores[name][j - 1]), 1) if refs is not None else None
+        exact = _percentile(refs, named.scores[name][j - 1]) if refs is not None else None
+        pct = None if exact is None else round(exact, 1)      # as the page says it (caption, table)
         if j <= m:
             # the caption says where the image stands, not only what it is: the panel is what a reader looks at
             where = "" if pct is None else f", percentile {pct:g} among the {among} images"
@@ -1756,7 +1757,9 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         # (NaN flagged, as the most anomalous, as Threshold.apply does; 1/0 in the CSV, yes/no on the page, as the
         # most anomalous images' table and top_anomalous.csv give it)
         flag = None if thr is None else int(not named.scores[name][j - 1] <= thr.value)
-        row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else [])
+        # (the CSV's percentile written as `wildgan score`'s train_percentile column writes it, 2 decimals: rounded
+        # to the page's one decimal, 99.75 there read 99.8 here, for the same image and run)
+        row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([f"{exact:.2f}"] if exact is not None else [])
         rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
         # (the percentile as the caption says it, 96 or 94.2: as a float cell it read 96.000 for a value rounded to
         # one decimal)

@@ -241,6 +241,10 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             saved_cfg = as_read
         check_fanogan_shared(cfg, saved_cfg)     # (a new start: check_the_settings, which has no saved run)
         diffs = run_differences(saved_cfg, cfg)
+        if saved_cfg.preset != cfg.preset and any(d.startswith(("net.", "train.minibatch:")) for d in diffs):
+            # the option that was typed, first: `--resume --preset fast` on a tiny run was told only of what the
+            # preset sets, net.fmap_base, net.fmap_max, ... and train.minibatch, none of them a command-line option
+            diffs.insert(0, f"{option_words('--preset', 'preset')}: {saved_cfg.preset!r} -> {cfg.preset!r}")
         reached = _images_seen(run_dir) if cfg.method != "fanogan" else 0
         if cfg.method != "fanogan" and cfg.train.total_kimg < saved_cfg.train.total_kimg and \
                 cfg.train.total_kimg * 1000 < reached:
