@@ -179,23 +179,11 @@ def test_handlers_set_from_c_are_left_to_the_application(tmp_path: Path) -> None
     the CLI's SIGHUP did too, so an application that embeds Python lost its own SIGTERM and SIGHUP handling for good
     after a training's end or a command (a SIGTERM then killed it). Python cannot put such a handler back: it is now
     left in place, as training's install_signals and the CLI's SIGTERM leave it."""
-    import shutil
-    import subprocess
-    import sys
-    import sysconfig
 
-    cc = shutil.which("gcc") or shutil.which("cc")
-    include, libdir, version = (sysconfig.get_config_var(k) for k in ("INCLUDEPY", "LIBDIR", "LDVERSION"))
-    if cc is None or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not sys.platform.startswith("linux"):
-        pytest.skip("no C compiler or no shared libpython to embed")
-    (tmp_path / "app.c").write_text(_EMBEDDING_APP)
-    built = subprocess.run([cc, "-o", str(tmp_path / "app"), str(tmp_path / "app.c"), f"-I{include}", f"-L{libdir}",
-                            f"-lpython{version}", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"the embedding application did not build: {built.stderr[-300:]}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([str(tmp_path / "app"), _AFTER_C_HANDLERS], capture_output=True, text=True, env=env,
-                          timeout=120)
+    from embedding import build_embedding_app, run_embedded
+
+    app = build_embedding_app(tmp_path, _EMBEDDING_APP)
+    done = run_embedded(app, _AFTER_C_HANDLERS)
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
     assert done.stdout.splitlines() == ["deferred: None None", "main: None None", "alive"], done.stdout
 

@@ -30,19 +30,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def run(built: Path, tmp_path: Path) -> Iterator[Path]:
-    """A copy of the run at tmp_path/run, its data at tmp_path/cifar-10-batches-py (the run names that folder by its
-    absolute path: the copy's config is pointed at the copy's data)."""
-    shutil.copytree(built / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
-    shutil.copytree(built / "run", tmp_path / "run")
-    for f in (tmp_path / "run").rglob("*"):
+def _copy_run(built: Path, where: Path) -> Path:
+    """A copy of the run at where/run, its data at where/cifar-10-batches-py (the run names its data by an absolute
+    path: the copy's config is pointed at the copy's data)."""
+    shutil.copytree(built / "cifar-10-batches-py", where / "cifar-10-batches-py")
+    shutil.copytree(built / "run", where / "run")
+    for f in (where / "run").rglob("*"):
         if f.is_file() and f.suffix in (".json", ".yaml"):
             text = f.read_text()
             if str(built) in text:
-                f.write_text(text.replace(str(built), str(tmp_path)))
-    assert not (tmp_path / "run" / "train_scores.csv").exists()
-    yield tmp_path / "run"
+                f.write_text(text.replace(str(built), str(where)))
+    assert not (where / "run" / "train_scores.csv").exists()
+    return where / "run"
+
+
+@pytest.fixture
+def run(built: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the run at tmp_path/run, its data at tmp_path/cifar-10-batches-py."""
+    yield _copy_run(built, tmp_path)
 
 
 def _from_run(run: Path, **kw: Any) -> Detector:

@@ -3,12 +3,9 @@ alone, as main's own do (fixJT); and orphan checkpoint weights are removed under
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -68,18 +65,10 @@ def test_the_teardown_leaves_handlers_set_from_c_to_the_application(tmp_path: Pa
     (getsignal's None), which Python cannot put back: a SIGTERM after cli.run returned ended the embedding
     application with the command's exit code, and after Py_FinalizeEx its Ctrl-C stayed ignored and its SIGTERM and
     SIGHUP took the default action. main's own handlers leave those alone (fixJT); so does the teardown now."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    include, libdir, version = (sysconfig.get_config_var(k) for k in ("INCLUDEPY", "LIBDIR", "LDVERSION"))
-    if cc is None or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not sys.platform.startswith("linux"):
-        pytest.skip("no C compiler or no shared libpython to embed")
-    (tmp_path / "app.c").write_text(_EMBEDDING_APP)
-    built = subprocess.run([cc, "-o", str(tmp_path / "app"), str(tmp_path / "app.c"), f"-I{include}", f"-L{libdir}",
-                            f"-lpython{version}", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"the embedding application did not build: {built.stderr[-300:]}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([str(tmp_path / "app"), _RUN_AFTER_C_HANDLERS], capture_output=True, text=True, env=env,
-                          timeout=120)
+    from embedding import build_embedding_app, run_embedded
+
+    app = build_embedding_app(tmp_path, _EMBEDDING_APP)
+    done = run_embedded(app, _RUN_AFTER_C_HANDLERS)
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
     said = [line for line in done.stdout.splitlines() if line.startswith(("run:", "alive", "after finalize:"))]
     assert said == ["run: 2 None None None", "alive", "after finalize: 3 taken"], done.stdout     # (not the usage)

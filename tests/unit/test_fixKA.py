@@ -18,21 +18,10 @@ posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no POSIX 
 def _embedding_app(tmp_path: Path) -> Path:
     """test_fixJT's application that sets its own C handlers for SIGINT, SIGTERM and SIGHUP, then embeds Python and
     runs argv[1]: built into tmp_path (skipped where there is no compiler or no shared libpython)."""
-    import shutil
-    import sysconfig
-
+    from embedding import build_embedding_app
     from test_fixJT import _EMBEDDING_APP
 
-    cc = shutil.which("gcc") or shutil.which("cc")
-    include, libdir, version = (sysconfig.get_config_var(k) for k in ("INCLUDEPY", "LIBDIR", "LDVERSION"))
-    if cc is None or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not sys.platform.startswith("linux"):
-        pytest.skip("no C compiler or no shared libpython to embed")
-    (tmp_path / "app.c").write_text(_EMBEDDING_APP)
-    built = subprocess.run([cc, "-o", str(tmp_path / "app"), str(tmp_path / "app.c"), f"-I{include}", f"-L{libdir}",
-                            f"-lpython{version}", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"the embedding application did not build: {built.stderr[-300:]}")
-    return tmp_path / "app"
+    return build_embedding_app(tmp_path, _EMBEDDING_APP)
 
 
 # the program's way (cli.run, with its teardown's handlers) for `command`: `info` made to return 0 at once, `score`
@@ -64,10 +53,9 @@ def test_the_programs_teardown_leaves_handlers_set_from_c_to_the_application(tmp
     embedding application had set from C (getsignal's None), which main itself had left alone since fixJT: Python
     cannot put such a handler back, so the application lost its own handling for good, and its next SIGTERM or
     SIGHUP ended it with the command's exit code (os._exit). They are left to the application now."""
-    app = _embedding_app(tmp_path)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([str(app), _RUN_THEN_SIGNALS.format(command=command)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    from embedding import run_embedded
+
+    done = run_embedded(_embedding_app(tmp_path), _RUN_THEN_SIGNALS.format(command=command))
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
     assert done.stdout.splitlines() == [f"code: {code}", "run: None None None", "alive"], done.stdout
 
@@ -147,29 +135,6 @@ def test_keep_checkpoints_all_removes_the_weights_of_a_cut_checkpoint_write(tmp_
     assert folder == [out / "checkpoints"] and len(written) >= 2, written
     stems = sorted(n[: -len(".json")] for n in written)
     assert _pairs(out / "checkpoints") == (stems, stems)      # every one kept, whole; the orphan gone
-
-
-def test_fanogan_keeping_every_checkpoint_removes_the_weights_of_a_cut_checkpoint_write(tmp_path: Path,
-                                                                                        monkeypatch) -> None:
-    """The f-AnoGAN loop's side of the above: keep_checkpoints None pruned nothing there either."""
-    import numpy as np
-
-    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
-    from wildgan.training.run import train_run
-
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
-    fan = FAnoGANConfig(dim=8, gan_iters=6, enc_iters=4, batch_size=8, enc_batch_size=8, n_critic=1, device="cpu")
-    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
-                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan", fanogan=fan,
-                    train=TrainConfig(total_kimg=40, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
-                                      checkpoint_kimg=0.016, keep_checkpoints=None))   # a checkpoint every 2 steps
-    folder: list[Path] = []
-    written = _plant_orphan_at_first_checkpoint(monkeypatch, folder)
-    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
-    assert folder == [tmp_path / "run" / "checkpoints"] and len(written) == 5, written
-    stems = sorted(n[: -len(".json")] for n in written)
-    assert _pairs(tmp_path / "run" / "checkpoints") == (stems, stems)
 
 
 def test_keeping_every_checkpoint_removes_orphans_alone_and_sets_a_corrupt_ones_weights_aside(tmp_path: Path) -> None:

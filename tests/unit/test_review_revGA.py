@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -199,19 +197,10 @@ def test_handlers_set_from_c_are_put_back_after_training_and_main(tmp_path: Path
     'signal handler must be ...', out of the loop's `finally` as training ends, the network-final never written), and
     main() kept its own SIGTERM handler installed after it returned, which, with the command's outcome decided
     (`ending`), lets every later SIGTERM pass without a word: the application could no longer be stopped by one."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    include, libdir, version = (sysconfig.get_config_var(k) for k in ("INCLUDEPY", "LIBDIR", "LDVERSION"))
-    if cc is None or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not sys.platform.startswith("linux"):
-        pytest.skip("no C compiler or no shared libpython to embed")
-    (tmp_path / "app.c").write_text(_EMBEDDING_APP)
-    built = subprocess.run([cc, "-o", str(tmp_path / "app"), str(tmp_path / "app.c"), f"-I{include}", f"-L{libdir}",
-                            f"-lpython{version}", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"the embedding application did not build: {built.stderr[-300:]}")
-    # (the test's own module path: the embedded interpreter finds the standard library by itself, not the venv)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([str(tmp_path / "app"), _AFTER_HANDLERS_SET_FROM_C], capture_output=True, text=True,
-                          env=env, timeout=120)
+    from embedding import build_embedding_app, run_embedded
+
+    app = build_embedding_app(tmp_path, _EMBEDDING_APP)
+    done = run_embedded(app, _AFTER_HANDLERS_SET_FROM_C)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "before: None None", lines        # (the case at hand: handlers Python did not install)

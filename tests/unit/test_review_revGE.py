@@ -11,53 +11,17 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
-from wildgan import Detector
+import test_fixJY as lazy_run
+from test_fixJY import _copy_run, _from_run, _x
 from wildgan.errors import DataError
 
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny run without cached training scores and its CIFAR-10 batches, built once (each test takes copies)."""
-    from damaged_data import cifar_train_run
-
-    root = tmp_path_factory.mktemp("lazy")
-    cifar_train_run(root)
-    return root
-
-
-def _copy_run(built: Path, where: Path) -> Path:
-    """A copy of the run at where/run, its data at where/cifar-10-batches-py (the run names its data by an absolute
-    path: the copy's config is pointed at the copy's data)."""
-    shutil.copytree(built / "cifar-10-batches-py", where / "cifar-10-batches-py")
-    shutil.copytree(built / "run", where / "run")
-    for f in (where / "run").rglob("*"):
-        if f.is_file() and f.suffix in (".json", ".yaml"):
-            text = f.read_text()
-            if str(built) in text:
-                f.write_text(text.replace(str(built), str(where)))
-    return where / "run"
-
-
-@pytest.fixture
-def run(built: Path, tmp_path: Path) -> Iterator[Path]:
-    yield _copy_run(built, tmp_path)
-
-
-def _from_run(run: Path, **kw: Any) -> Detector:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        det = Detector.from_run(str(run), device="cpu", **kw)
-    assert "_pending_run_scores" in vars(det)          # (left to be read: what these tests are about)
-    return det
-
-
-def _x() -> np.ndarray:
-    return np.random.default_rng(3).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+# (test_fixJY's fixtures: the tiny run built once, and a copy of it each test)
+built, run = lazy_run.built, lazy_run.run
 
 
 @pytest.mark.parametrize("how", ["moved", "deleted"])
