@@ -332,6 +332,15 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
             raise _refused(prefix + name, f"must be {want}", v)
 
 
+def percent_hint(v: Any, what: str) -> str:
+    """' (WHAT: for 5% give 0.05)' for a share given as a percent (a real number from 1 up to 100), else '': the
+    likely slip behind a rate refused as out of its range (train's and study's --contamination, a threshold's
+    expected contamination), which the bare range did not name."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 1.0 <= float(v) < 100.0:
+        return ""
+    return f" ({what}: for {float(v):g}% give {float(v) / 100:g})"
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """Architecture of the progressive G, D and E (spec 1-2). nf(stage) = min(fmap_base / 2^stage, fmap_max)."""
@@ -530,9 +539,8 @@ class DataConfig:
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
             # a percentage (2 for 2%) is the likely slip: the fraction it means said, as study's --contamination does
-            pct = (f" (a fraction of the training set: for {c:g}% give {c / 100:g})"
-                   if isinstance(c, numbers.Real) and not isinstance(c, bool) and 1.0 <= c < 100.0 else "")
-            raise _refused("data.contamination", f"must be in [0, 1){pct}", c)
+            hint = percent_hint(c, "a fraction of the training set")
+            raise _refused("data.contamination", f"must be in [0, 1){hint}", c)
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)

@@ -67,7 +67,7 @@ from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
                          fit_record_apart, fit_record_params, fit_record_score, fit_threshold, load_fit_threshold,
-                         percent_hint, rank_proba, run_threshold, threshold_columns, write_fit_threshold)
+                         contamination_hint, rank_proba, run_threshold, threshold_columns, write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -950,7 +950,7 @@ class Detector:
             raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
                               f"got {c!r}")
         if self.threshold == "contamination" and not (0.0 < float(c) <= 0.5):
-            raise ConfigError(f"contamination must be in (0, 0.5]{percent_hint(c)}, got {c}")
+            raise ConfigError(f"contamination must be in (0, 0.5]{contamination_hint(c)}, got {c}")
         if not _is_real(k) or (self.threshold == "mad" and not (math.isfinite(float(k)) and float(k) >= 0)):
             # (checked here, not by the rule after training: a typo must not cost the training; the rule refuses
             # an infinite k as well)

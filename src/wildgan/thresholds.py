@@ -29,7 +29,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 # the rules' default parameters (also the CLI's); names in messages as typed
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score, shown, typed_value
+from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name, own_score, percent_hint, shown,
+                     typed_value)
 from .errors import ConfigError, DataError, WildganRuntimeWarning, option_words, warn_user
 from .fileio import atomic_write_text
 
@@ -278,17 +279,14 @@ def _as_given(flag: str, v: Any) -> str:
     return str(v) if typed is None else typed
 
 
-def percent_hint(v: Any) -> str:
-    """' (the expected fraction of anomalies: for 5% give 0.05)' for an expected share given as a percent (5 for 5%,
-    from 1 up to 100), else '': `--expected-contamination 5` was refused as out of (0, 0.5] alone, where train's
-    --contamination (config.DataConfig) says the fraction it means."""
-    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 1.0 <= float(v) < 100.0:
-        return ""
-    return f" (the expected fraction of anomalies: for {float(v):g}% give {float(v) / 100:g})"
+def contamination_hint(v: Any) -> str:
+    """' (the expected fraction of anomalies: for 5% give 0.05)' for an expected share given as a percent, else '':
+    `--expected-contamination 5` was refused as out of (0, 0.5] alone (config.percent_hint)."""
+    return percent_hint(v, "the expected fraction of anomalies")
 
 
 def _bad_contamination(contamination: Any) -> ConfigError:
-    return ConfigError(f"{_contamination_words()} must be in (0, 0.5]{percent_hint(contamination)}, got "
+    return ConfigError(f"{_contamination_words()} must be in (0, 0.5]{contamination_hint(contamination)}, got "
                        f"{_as_given('--expected-contamination', contamination)}")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import MAX_SEED, as_typed
+from ..config import MAX_SEED, as_typed, percent_hint
 from ..errors import ConfigError, stop_text
 from ..fileio import check_can_make_folder
 from ..runlog import RunLog, copying_warnings
@@ -58,7 +58,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     for g in gammas:
         if not 0.0 <= g < 1.0:
             # a percentage (2 for 2%) is the likely slip: the fraction it means said, which the bare range did not
-            hint = f" (a fraction of the training set: for {g:g}% give {g / 100:g})" if 1.0 <= g < 100.0 else ""
+            hint = percent_hint(g, "a fraction of the training set")
             raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}{hint}")
     seeds = csv_list(a.seeds, int, "--seeds")
     for s in seeds:
