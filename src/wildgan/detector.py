@@ -1940,9 +1940,14 @@ class Detector:
         return self.threshold_rule_.apply(self.decision_function(X))
 
     def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
-        """float64 [N, 2]: (P(normal), P(anomaly)) by PyOD's normalisation of the scores against the *training*
-        scores: 'linear' = min-max of decision_scores_ clipped to [0, 1]; 'unify' = erf of the z-score. Not
-        calibrated probabilities, only a monotone map of the score to [0, 1]."""
+        """The score min-max scaled to [0, 1] against the training scores, not a calibrated probability: 0.9 does
+        not mean a 90% chance of an anomaly (predict and threshold_ are what flag).
+
+        float64 [N, 2]: (1 - p, p) in PyOD's column order (normal, anomaly), p a monotone map of the score, so it
+        ranks images as decision_function does. method 'linear' (default): p = (score - min) / (max - min) of
+        decision_scores_ (the *training* scores), clipped to [0, 1]; 'unify': erf of the score's z-score among
+        them, clipped to [0, 1]. Where the training scores bunch near their maximum, an ordinary image can get 0.75
+        (one at the training scores' 36th percentile did on a short run)."""
         _check_fitted(self)
         self._sync_scoring("predict_proba")
         return rank_proba(self.decision_scores_, self.decision_function(X), method)

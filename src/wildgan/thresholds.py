@@ -245,7 +245,8 @@ def training_percentile(train_scores: Any, scores: Any) -> np.ndarray:
 
 
 def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.ndarray:
-    """[N, 2] probabilities (normal, anomaly) from training-score normalisation (PyOD's predict_proba).
+    """[N, 2] (1 - p, p), p the scores rescaled to [0, 1] against the training scores, not probabilities (PyOD's
+    predict_proba, whose columns are named normal, anomaly).
 
     linear: min-max of the training scores, clipped to [0, 1]; unify: erf((s - mean) / (std * sqrt 2)) clipped to
     [0, 1] (Kriegel et al. 2011). Neither is a calibrated probability; both are monotone in the score.

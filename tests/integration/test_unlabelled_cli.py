@@ -108,7 +108,7 @@ def test_unlabelled_pile_end_to_end(pile: Path, trained: tuple[Path, str], capsy
                  "--out", str(pile / "one.csv")]) == 0
     assert named[0]["percentile_score"] == "a" and float(named[0]["train_percentile"]) == \
         pytest.approx(float(_rows(pile / "one.csv")[0]["train_percentile"]), abs=0.05)
-    assert named[0]["flagged"] == _rows(pile / "one.csv")[0]["is_anomaly"]        # the verdict `score` gives
+    assert named[0]["is_anomaly"] == _rows(pile / "one.csv")[0]["is_anomaly"]        # the verdict `score` gives
     md = (run / "report" / "report.md").read_text()
     assert "most anomalous training images" in md and "how many are anomalous is unknown" in md
     assert sorted(p.name for p in (run / "samples").glob("*.png"))[-1] == "fakes-000000.448kimg.png"

@@ -201,7 +201,7 @@ def test_a_report_of_a_fit_f1_run_flags_as_the_score_command_it_names_and_says_s
     assert "`wildgan score RUN --threshold contamination` flags by the first rule (contamination, c = 0.05), and so " \
            "does this page's 'flagged' column: not by fit's f1 threshold" in re.sub(r"\s+", " ", section), section
     # ... and it is the command's: the same flags, from the same threshold
-    page = {r["id"]: r["flagged"] for r in csv.DictReader((run / "report" / "named_images.csv").open())}
+    page = {r["id"]: r["is_anomaly"] for r in csv.DictReader((run / "report" / "named_images.csv").open())}
     rows = list(csv.DictReader((tmp_path / "s.csv").open()))
     assert {Path(r["id"]).name: r["is_anomaly"] for r in rows} == {Path(k).name: v for k, v in page.items()}
     shown = float(re.search(r"flagged: a above (\S+), the Threshold section's first rule", md).group(1))

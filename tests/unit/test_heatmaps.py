@@ -369,13 +369,13 @@ def test_the_named_images_say_whether_the_threshold_flags_them(tmp_path, panels)
     report._named_section(page, tmp_path, _model(), named, "a", ref=(d.scores, "training"),
                           thr=Threshold(0.2, "contamination", {"contamination": 0.05}))
     rows = list(csv.DictReader(open(tmp_path / "named_images.csv", newline="")))
-    assert [r["flagged"] for r in rows] == ["1", "1", "0"]
+    assert [r["is_anomaly"] for r in rows] == ["1", "1", "0"]
     md = "".join(page.md_parts)
     assert "flagged: a above 0.2, the Threshold section's first rule (contamination)" in md
     assert md.count("| yes |") == 2 and md.count("| no |") == 1
     report._named_section(page, tmp_path, _model(), named, "a", ref=(d.scores, "training"),
                           thr=Threshold(0.2, "contamination", {"contamination": 0.05, "score": "L_r"}))
-    assert "flagged" not in (tmp_path / "named_images.csv").read_text().splitlines()[0]
+    assert "is_anomaly" not in (tmp_path / "named_images.csv").read_text().splitlines()[0]
 
 
 def test_the_panel_of_a_coarse_map_says_its_blocks(tmp_path, monkeypatch) -> None:

@@ -2124,7 +2124,7 @@ def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_u
     md = (run / "report" / "report.md").read_text()
     assert "taken from the 19 training images' scores (scored by this report" in md
     assert _md_table_after(md, "## Threshold")[0] == ["rule", "threshold on a", "training images flagged"]
-    assert _md_table_after(md, "most anomalous training images")[0][-1] == "flagged"
+    assert _md_table_after(md, "most anomalous training images")[0][-1] == "flagged (is_anomaly)"
     with pytest.warns(UserWarning):
         assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
                      str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
@@ -2434,14 +2434,57 @@ def test_the_report_states_the_threshold_score_would_use_and_which_images_it_fla
         flagged_ids[rule] = {r["id"]: r["is_anomaly"] == "1" for r in rows}
     # the top-k table's 'flagged' column: the default rule's (contamination, c = 0.05)
     top = _md_table_after(md, "most anomalous test images")
-    assert top[0][-1] == "flagged" and len(top) == TOP_K + 1
+    assert top[0][-1] == "flagged (is_anomaly)" and len(top) == TOP_K + 1
     for r in top[1:]:
         assert r[-1] == ("yes" if flagged_ids["contamination"][r[1]] else "no"), r
-    # ... and top_anomalous.csv's, 1/0
+    # ... and top_anomalous.csv's, 1/0 as score's CSV writes it
     rows = list(csv.DictReader(open(out / "top_anomalous.csv")))
-    assert [r["flagged"] for r in rows] == [str(int(flagged_ids["contamination"][r["id"]])) for r in rows]
-    assert "<h2>Threshold</h2>" in page and "<th>flagged</th>" in page and "<th>threshold on a</th>" in page
+    assert [r["is_anomaly"] for r in rows] == [str(int(flagged_ids["contamination"][r["id"]])) for r in rows]
+    assert "<h2>Threshold</h2>" in page and "<th>threshold on a</th>" in page
+    assert "<th>flagged (is_anomaly)</th>" in page         # the page's word, with the CSVs' column that holds it
     assert html.escape(got["mad, k = 3"][1]) in page
+
+
+def test_the_reports_csvs_write_the_decision_as_scores_csv_does(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    """`wildgan score --threshold` writes its per-image decision as `is_anomaly` (0/1); the report wrote the same
+    decision as `flagged` in top_anomalous.csv and named_images.csv, so code that reads one file's decision could
+    not read the other's. Both now name it `is_anomaly`, 0/1 as score writes it, and for the same run, threshold
+    and images they flag the same images (the test split's most anomalous, and named files of both kinds)."""
+    import shutil
+
+    from wildgan.cli import main
+    from wildgan.evaluation.run import split_for_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
+    quiet = ["--no-progress", "--threads", "1"]
+    # the test split as score flags it (this also caches the training scores that the report thresholds by)
+    assert main(["score", str(run), "--threshold", "contamination", "--out", str(tmp_path / "test.csv"), *quiet]) == 0
+    test = _csv_rows(tmp_path / "test.csv")
+    # named files of both kinds: the test images score ranks highest and lowest (far from the threshold either side)
+    split = split_for_run(run)
+    ranked = sorted(range(len(split.test_ids)), key=lambda i: float(test[split.test_ids[i]]["a"]))
+    named = tmp_path / "named"
+    named.mkdir()
+    for i in ranked[:3] + ranked[-3:]:
+        Image.fromarray(split.test_x[i, ..., 0]).save(named / f"{i}.png")
+    assert main(["score", str(run), "--data", str(named), "--threshold", "contamination",
+                 "--out", str(tmp_path / "named.csv"), *quiet]) == 0
+    assert main(["report", str(run), "--image", str(named), "--no-controls", "--top-k", "6", "--tsne-points", "5",
+                 *quiet]) == 0
+    capsys.readouterr()
+    for ours, theirs, n in (("top_anomalous.csv", "test.csv", 6), ("named_images.csv", "named.csv", 6)):
+        got, scored = _csv_rows(run / "report" / ours), _csv_rows(tmp_path / theirs)
+        header = next(iter(got.values()))
+        assert "is_anomaly" in header and "flagged" not in header, (ours, list(header))
+        assert len(got) == n and set(got) <= set(scored), ours
+        # the same encoding: '0' / '1' in both files, never True/False, yes/no or 1.0
+        assert {r["is_anomaly"] for r in got.values()} <= {"0", "1"}, ours
+        assert {r["is_anomaly"] for r in scored.values()} <= {"0", "1"}, theirs
+        # ... and the same decisions for the same images
+        assert {i: r["is_anomaly"] for i, r in got.items()} == {i: scored[i]["is_anomaly"] for i in got}, ours
+    # (not vacuous: the named files are flagged and not flagged)
+    assert {r["is_anomaly"] for r in _csv_rows(run / "report" / "named_images.csv").values()} == {"0", "1"}
 
 
 def test_a_report_without_training_scores_says_how_to_get_them_and_takes_no_threshold_from_the_test_set(
@@ -2497,13 +2540,13 @@ def test_the_threshold_section_adds_the_runs_own_gamma_and_flags_nan_scores(tmp_
 
 def test_top_anomalous_csv_carries_the_columns_of_the_pages_table(tiny_run: Path) -> None:
     """top_anomalous.csv has what the page's top-k table shows: ||E(Q)|| with its percentile, L_n's percentile (among
-    the test images) and 'flagged' (empty: the tiny run has no cached training scores, so no threshold)."""
+    the test images) and 'is_anomaly' (empty: the tiny run has no cached training scores, so no threshold)."""
     import csv
 
     out = tiny_run / "report"
     rows = list(csv.DictReader(open(out / "top_anomalous.csv")))
     assert list(rows[0]) == ["rank", "id", "label", "a", "L_n", "L_o", "L_r", "A", "z_norm", "z_norm_percentile",
-                             "L_n_percentile", "flagged"]
+                             "L_n_percentile", "is_anomaly"]
     table = _md_table_after((out / "report.md").read_text(), "most anomalous test images")
     assert len(table) == len(rows) + 1 and "flagged" not in table[0]
     for r, t in zip(rows, table[1:]):
@@ -2511,7 +2554,7 @@ def test_top_anomalous_csv_carries_the_columns_of_the_pages_table(tiny_run: Path
         # the page rounds: ||E(Q)|| to 3 decimals, its percentile and L_n's to whole numbers
         assert t[6] == f"{float(r['z_norm']):.3f} ({float(r['z_norm_percentile']):.0f} pct)"
         assert t[7] == f"{float(r['L_n_percentile']):.0f}"
-        assert r["flagged"] == ""
+        assert r["is_anomaly"] == ""
         # ||E(Q)|| is L_o's norm: L_o = -||E(Q)|| / sqrt(N_z)
         assert float(r["L_o"]) < 0 and float(r["z_norm"]) > 0
 
@@ -2673,7 +2716,7 @@ def test_report_batch_mode_isolated_gives_the_numbers_of_score_batch_mode_isolat
             # (score's CSV writes 9 significant digits, which round-trip float32: the same float32 scores)
             assert f"{float(r[k]):.9g}" == s[k], (id_, k, r[k], s[k])
         assert float(r["train_percentile"]) == pytest.approx(float(s["train_percentile"]), abs=0.05)
-        assert int(r["flagged"]) == int(s["is_anomaly"])
+        assert r["is_anomaly"] == s["is_anomaly"]
     test_scores, top = _csv_rows(tmp_path / "test.csv"), _csv_rows(run / "report" / "top_anomalous.csv")
     assert len(top) == 4
     for id_, r in top.items():

@@ -59,7 +59,7 @@ def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: P
     with open(tmp_path / "s.csv", newline="") as f:
         by_score = sum(int(r["is_anomaly"]) for r in csv.DictReader(f))
     with open(run / "report" / "named_images.csv", newline="") as f:
-        by_report = sum(int(r["flagged"]) for r in csv.DictReader(f))
+        by_report = sum(int(r["is_anomaly"]) for r in csv.DictReader(f))
     assert by_score == predicted, (by_score, predicted)          # (the command and the Detector agree: c = 0.25)
     assert by_report == by_score, (f"the report flags {by_report} of the {len(list(new.iterdir()))} named images, "
                                    f"`wildgan score --threshold contamination` (which the page names) {by_score}")

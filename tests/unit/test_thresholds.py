@@ -174,6 +174,27 @@ def test_rank_proba_linear_uses_training_min_max() -> None:
         rank_proba([0.0, 1.0], [0.5], "softmax")
 
 
+def test_predict_proba_says_first_that_it_is_a_scaling_not_a_probability() -> None:
+    """predict_proba's docstring began 'float64 [N, 2]: (P(normal), P(anomaly))' and said only in its third sentence
+    that these are no calibrated probabilities; docs/python_api.md said it in the middle of the thresholds'
+    paragraph. A user reading help(Detector.predict_proba), or the docs' first word on it, could take 0.9 for a 90%
+    chance of an anomaly: both now say so in their first sentence."""
+    import re
+    from pathlib import Path
+
+    from wildgan import Detector
+
+    def first_sentence(text: str) -> str:
+        return re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+
+    doc = first_sentence(Detector.predict_proba.__doc__ or "")
+    assert "min-max" in doc and "not a calibrated probability" in doc and "90%" in doc, doc
+    docs = (Path(__file__).parents[2] / "docs" / "python_api.md").read_text(encoding="utf-8")
+    said = next(p for p in docs.split("\n\n") if "`predict_proba(X)" in p)       # its first paragraph on the values
+    lead = first_sentence(said[said.index("`predict_proba(X)"):])
+    assert "min-max" in lead and "not a calibrated probability" in lead and "90%" in lead, lead
+
+
 def test_training_percentile() -> None:
     from wildgan.thresholds import training_percentile
 

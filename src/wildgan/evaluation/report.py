@@ -84,6 +84,9 @@ _NAMES_IMAGES: ContextVar[bool] = ContextVar("report_names_images", default=Fals
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
 MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of them are in the table and the CSV)
+# The pages' header of the threshold's decision (yes/no there): the word the page's prose uses, with the column
+# that holds it, 0/1, in top_anomalous.csv and named_images.csv, as in `wildgan score --threshold`'s CSV
+FLAG_HEADER = "flagged (is_anomaly)"
 Log = Callable[[str], None]
 
 
@@ -1180,10 +1183,11 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     if table:
         page.table(["rank", "id", "label", name, *([f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if name == "a" else []),
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
-                    *([] if thr is None else ["flagged"])], table, literal=[1])
-    # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
+                    *([] if thr is None else [FLAG_HEADER])], table, literal=[1])
+    # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores); the
+    # decision named and written as `score --threshold`'s CSV writes it (is_anomaly, 0/1), so one reader reads both
     _write_csv(out / "top_anomalous.csv",
-               ["rank", "id", "label", *columns, "z_norm", "z_norm_percentile", "L_n_percentile", "flagged"], rows)
+               ["rank", "id", "label", *columns, "z_norm", "z_norm_percentile", "L_n_percentile", "is_anomaly"], rows)
     # block: a coarse run's maps are enlarged; maps[:, ::block, ::block] are the ones scored (heatmaps.residual_maps)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]),
                         block=np.int64(map_block(lod)))
@@ -1771,13 +1775,13 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))
     hdr = (["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
-           + ([] if thr is None else ["flagged"]))
+           + ([] if thr is None else [FLAG_HEADER]))
     # the CSV's columns named as `wildgan score`'s (train_percentile; test_percentile where the percentiles are among
-    # the test images), the score they are of in a column of its own (the CSV holds every score); the page's
-    # header says both in words
+    # the test images; is_anomaly, 0/1, the decision: it was 'flagged' here, so a reader of score's CSV found none),
+    # the score they are of in a column of its own (the CSV holds every score); the page's header says both in words
     among_col = "train" if among == "training" else among
     csv_hdr = (["id", *columns] + ([f"{among_col}_percentile", "percentile_score"] if refs is not None else [])
-               + ([] if thr is None else ["flagged"]))
+               + ([] if thr is None else ["is_anomaly"]))
     if thr is not None:
         command = f"`wildgan score RUN --data FILES{opts} --threshold {thr.rule}`"
         if "param_from" in thr.params:
