@@ -754,6 +754,22 @@ def _evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any
     return run_dir / ("eval-" + re.sub(r"[^A-Za-z0-9._+-]+", "_", slug).strip("_"))
 
 
+def below_chance_hint(own: str, auc: dict[str, float], ci: dict[str, Any]) -> str | None:
+    """A line for the table when the method's own score `a` ranks the anomalies below the normals (its whole 95%
+    interval under 0.5) and the residual L_r ranks them better: after a short training a, almost exactly the latent
+    norm L_o, can still follow the pixels as an untrained encoder's does, and call a class of anomalies the most
+    normal images of all (the red-blood-cell elliptocytes: AUC 0.004 under a, 1.000 under L_r; README, 'Which score
+    after a short training'). The table's AUC alone did not say which score to read instead."""
+    interval = ci.get(own) or (None, None)
+    high = interval[1] if len(interval) == 2 else None
+    if own != "a" or high is None or high >= 0.5 or "L_r" not in auc or not auc["L_r"] > auc[own]:
+        return None
+    how = option_words("wildgan score --score L_r", "Detector(score='L_r')")
+    return (f"{own} ranks the anomalies below the normals (AUC {auc[own]:.3f}, 95% CI up to {high:.3f}): after a "
+            f"short training its latent norm can still follow the pixels; the residual L_r ranks them at "
+            f"{auc['L_r']:.3f} here ({how} ranks and flags by it; README, 'Which score after a short training')")
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Plain-text AUC/AP table with the controls beside every score."""
     auc, ap = result["auc"], result["ap"]
@@ -788,6 +804,9 @@ def format_table(result: dict[str, Any]) -> str:
     against = pixel_tests_text(vs.get(own), flipped=" flipped")
     if against:
         lines.append(f"{own} minus each pixel control ({paired_test_text(vs)}): {against}")
+    hint = below_chance_hint(own, auc, ci)
+    if hint:
+        lines.append(hint)
     if ci:
         lines.append("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci)"
                      + (f"; p: {paired_test_text(vs)} of each AUC against its untrained control" if p_untrained

@@ -1,0 +1,87 @@
+"""tools/auc_by_class.py: per anomalous class, the AUC of every score and where the class ranks (rank 1 = most
+normal), from a run's test_scores.csv and the classes of its labelled .npz."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "auc_by_class.py"
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("auc_by_class", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def fake_run(tmp_path: Path, ids: list[str], labels: list[int], a: list[float], l_r: list[float]) -> Path:
+    """A run folder as `wildgan evaluate` leaves it: test_scores.csv, test_controls.csv, split.json."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "test_scores.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "label", "a", "L_r"])
+        w.writerows(zip(ids, labels, a, l_r))
+    with open(run / "test_controls.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "label", "untrained_a"])
+        w.writerows((i, lab, -v) for i, lab, v in zip(ids, labels, a))
+    return run
+
+
+def toy(tmp_path: Path) -> tuple[Path, Path]:
+    """12 test images of 'cells:all:K' (K = 0..11): 4 normal, 4 'odd' that `a` ranks the most normal of all (lowest)
+    and L_r the most anomalous, 4 'plain' between."""
+    npz = tmp_path / "cells.npz"
+    y = np.array([0] * 4 + [1] * 4 + [2] * 4)
+    np.savez(npz, x=np.zeros((12, 4, 4), np.uint8), y=y, class_names=np.array(["normal", "odd", "plain"]))
+    ids = [f"cells:all:{k}" for k in range(12)]
+    a = [5.0, 6, 7, 8] + [0.0, 1, 2, 3] + [4.5, 9, 10, 11]
+    l_r = [1.0, 2, 3, 4] + [9.0, 10, 11, 12] + [0.5, 5, 6, 7]
+    run = fake_run(tmp_path, ids, [int(c > 0) for c in y], a, l_r)
+    (run / "split.json").write_text(json.dumps({"source": str(npz)}))
+    return run, npz
+
+
+def test_a_class_the_score_calls_normal_is_named_with_its_auc_and_ranks(tmp_path, capsys):
+    run, _ = toy(tmp_path)
+    assert load_tool().main([str(run), "--scores", "a,L_r,untrained_a"]) == 0   # --data: split.json's source
+    lines = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()}
+    # odd: all four below every normal under a (AUC 0), above them under L_r (1), and the untrained column
+    # (-a here) from test_controls.csv; their ranks 1-4 by a: median 2.5, one of them in the
+    # 1 most normal (12 // 10)
+    assert lines["odd"] == "| odd | 4 | 0.000 | 1.000 | 1.000 | 2.5 of 12 | 1 |"
+    # plain: 4.5 below every normal, the other three above: 3/4 under a; L_r 0.5 below all, 5-7 above 4 of 4
+    assert lines["plain"] == "| plain | 4 | 0.750 | 0.750 | 0.250 | 10.5 of 12 | 0 |"
+    assert lines["(normal)"].startswith("| (normal) | 4 |") and lines["(normal)"].endswith("| 7.5 of 12 | 0 |")
+    assert "in the 1 most normal" in lines["class"]
+
+
+def test_ids_that_are_not_the_npz_s_are_refused_naming_the_file_and_the_fix(tmp_path):
+    run, npz = toy(tmp_path)
+    other = tmp_path / "other.npz"
+    np.savez(other, x_train=np.zeros((2, 4, 4), np.uint8), y_train=np.array([0, 1]))
+    with pytest.raises(SystemExit, match=r"other\.npz: has no label for test image 'cells:all:0'.*--data"):
+        load_tool().main([str(run), "--data", str(other)])
+    # and a run not evaluated yet says what to run
+    (run / "test_scores.csv").unlink()
+    with pytest.raises(SystemExit, match=r"no test_scores.csv; run `wildgan evaluate"):
+        load_tool().main([str(run), "--data", str(npz)])
+
+
+def test_npz_with_train_and_test_arrays_and_no_class_names(tmp_path, capsys):
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=np.zeros((3, 4, 4), np.uint8), y_train=np.array([0, 0, 0]),
+             x_test=np.zeros((4, 4, 4), np.uint8), y_test=np.array([0, 0, 7, 7]))
+    ids = ["digits:test:0", "digits:test:1", "digits:test:2", "digits:test:3"]
+    run = fake_run(tmp_path, ids, [0, 0, 1, 1], [1.0, 2, 3, 4], [1.0, 2, 3, 4])
+    assert load_tool().main([str(run), "--data", str(npz), "--scores", "L_r"]) == 0
+    out = capsys.readouterr().out
+    assert "| 7 | 2 | 1.000 | 3.5 of 4 | 0 |" in out.splitlines()

@@ -1,0 +1,118 @@
+"""AUC of each score per anomalous class, and where each class ranks: which anomalies a score calls normal.
+
+usage: python tools/auc_by_class.py RUN_DIR [--data FILE.npz] [--scores a,L_r,...] [--out FILE.md]
+
+`wildgan evaluate` gives one AUC per score over all the anomalies of the test split; its RUN_DIR/test_scores.csv
+labels each test image 0/1 only. This tool reads that CSV (and test_controls.csv beside it, for the untrained
+networks' and the pixel controls' columns), finds each image's class in the labelled .npz the run was trained on (its
+ids are NAME:PART:INDEX, PART 'all' for the arrays x/y, 'train' or 'test' for x_train/y_train or x_test/y_test), and
+prints a Markdown table: per anomalous class, how many test images, the AUC of every score against all the test
+normals, and, under the first score, the median rank of the class and how many of it lie among the tenth of the test
+images that score ranks most normal (rank 1 = most normal: the lowest score). It is how an AUC below 0.5 is traced
+to the class behind it, e.g. the red-blood-cell elliptocytes (photographed on another background) that a short run's
+`a` ranked as the most normal images of all (README, "Which score after a short training").
+
+--data defaults to the run's own data file (split.json's source); only .npz data sets with labels are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from wildgan.evaluation.metrics import roc_auc
+
+DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
+# read_npz's id parts (NAME:PART:INDEX) -> the label array of that part
+LABEL_KEYS = {"all": "y", "train": "y_train", "test": "y_test"}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def class_of_ids(ids: list[str], npz: Path) -> tuple[np.ndarray, list[str]]:
+    """Each id's integer class in `npz` and the class names (the file's class_names, else the labels as text)."""
+    with np.load(npz, allow_pickle=False) as d:
+        arrays = {k: d[k] for k in d.files}
+    out = np.empty(len(ids), np.int64)
+    for i, image_id in enumerate(ids):
+        # from the right: the file's name may hold a colon
+        parts = image_id.rsplit(":", 2)
+        key = LABEL_KEYS.get(parts[1]) if len(parts) == 3 else None
+        if key is None or key not in arrays or not parts[2].isdigit() or int(parts[2]) >= len(arrays[key]):
+            raise SystemExit(f"{npz}: has no label for test image {image_id!r} (ids NAME:PART:INDEX of an .npz with "
+                             f"{', '.join(sorted(set(LABEL_KEYS.values())))}); give the run's own data file with "
+                             f"--data")
+        out[i] = int(arrays[key][int(parts[2])])
+    names = ([str(n) for n in arrays["class_names"]] if "class_names" in arrays
+             else [str(c) for c in range(int(out.max()) + 1)])
+    return out, names
+
+
+def by_class(run: Path, npz: Path, scores: tuple[str, ...]) -> str:
+    """The Markdown table of the module docstring."""
+    rows = read_csv(run / "test_scores.csv")
+    beside = run / "test_controls.csv"
+    if beside.is_file():
+        extra = {r["id"]: r for r in read_csv(beside)}
+        rows = [{**extra.get(r["id"], {}), **r} for r in rows]
+    have = [s for s in scores if rows and s in rows[0]]
+    if not have:
+        raise SystemExit(f"{run / 'test_scores.csv'}: none of the scores {', '.join(scores)}; its columns: "
+                         f"{', '.join(rows[0]) if rows else '(no rows: evaluate the run first)'}")
+    cls, names = class_of_ids([r["id"] for r in rows], npz)
+    label = np.array([int(r["label"]) for r in rows])
+    s = {k: np.array([float(r[k]) for r in rows]) for k in have}
+    first = s[have[0]]
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
+    tenth = max(1, len(first) // 10)
+    normal = label == 0
+    lines = [f"| class | n | {' | '.join(have)} | median rank by {have[0]} | in the {tenth} most normal |",
+             "|---|---|" + "---|" * (len(have) + 2)]
+    for c in sorted(set(cls.tolist())):
+        m = cls == c
+        if not label[m].any():
+            continue                    # the normal class: the reference every AUC is against
+        both = normal | m
+        aucs = " | ".join(f"{roc_auc(label[both], v[both]):.3f}" for v in s.values())
+        lines.append(f"| {names[c] if c < len(names) else c} | {int(m.sum())} | {aucs} | "
+                     f"{np.median(rank[m]):g} of {len(first)} | {int((rank[m] <= tenth).sum())} |")
+    n_normal_top = int((rank[normal] <= tenth).sum())
+    lines.append(f"| (normal) | {int(normal.sum())} | {' | '.join('' for _ in have)} | "
+                 f"{np.median(rank[normal]):g} of {len(first)} | {n_normal_top} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--data", type=Path, help="the labelled .npz (default: the run's own, from split.json)")
+    p.add_argument("--scores", default=",".join(DEFAULT_SCORES),
+                   help="comma-separated columns of test_scores.csv / test_controls.csv; the first one ranks")
+    p.add_argument("--out", type=Path, help="also write the table here")
+    a = p.parse_args(argv)
+    if not (a.run_dir / "test_scores.csv").is_file():
+        raise SystemExit(f"{a.run_dir}: no test_scores.csv; run `wildgan evaluate {a.run_dir}` first")
+    npz = a.data
+    if npz is None:
+        split = json.loads((a.run_dir / "split.json").read_text(encoding="utf-8"))
+        npz = Path(split.get("source", ""))
+    if npz.suffix != ".npz" or not npz.is_file():
+        raise SystemExit(f"{npz}: not a labelled .npz file; give the run's data file with --data")
+    table = by_class(a.run_dir, npz, tuple(x.strip() for x in a.scores.split(",") if x.strip()))
+    print(table)
+    if a.out:
+        a.out.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
