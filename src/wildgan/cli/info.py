@@ -1,4 +1,5 @@
-"""`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`)."""
+"""`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`), with the
+files that killed or damaged checkpoint writes left in the run (leftover_files)."""
 
 from __future__ import annotations
 
