@@ -442,23 +442,49 @@ def set_aside_all(paths: Sequence[Path], log: Any = None) -> None:
             log(f"warning: set the bad checkpoint aside as {aside.name}")
 
 
+_SET_ASIDE = ".corrupt"
+# what set_aside makes of a periodic checkpoint's two files (the only ones it is given: list_checkpoints' finds)
+_SET_ASIDE_RE = re.compile(r"^ckpt-(\d+)" + re.escape(_SET_ASIDE) + r"\.(json|safetensors)$")
+
+
+def set_aside_path(path: Path) -> Path:
+    """Where set_aside moves one file of a checkpoint: NAME.json -> NAME.corrupt.json, NAME.safetensors ->
+    NAME.corrupt.safetensors."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}{_SET_ASIDE}{path.suffix}")
+
+
 def set_aside(path: Path) -> Path:
     """Rename a checkpoint's JSON and weights to NAME.corrupt.*, out of list_checkpoints' sight. Returns the JSON."""
     meta = _json_path(path)
-    stem = meta.name[: -len(".json")]
     for q in (meta, meta.with_suffix(".safetensors")):
         try:
-            os.replace(q, q.with_name(f"{stem}.corrupt{q.suffix}"))
+            os.replace(q, set_aside_path(q))
         except FileNotFoundError:     # a missing half (the damage itself), or already set aside
             pass
-    return meta.with_name(f"{stem}.corrupt.json")
+    return set_aside_path(meta)
+
+
+def set_aside_files(folder: Path) -> list[Path]:
+    """The files of checkpoints that set_aside renamed (ckpt-N.corrupt.json / .safetensors) in `folder`, sorted.
+    Kept for a look: nothing of wildgan reads or removes them, so `wildgan info RUN` lists them."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if _SET_ASIDE_RE.match(p.name)) if folder.is_dir() else []
+
+
+def stale_temp_files(folder: Path) -> list[Path]:
+    """The temporary files of checkpoint writes (".NAME.*.safetensors.tmp", save_checkpoint's) in `folder`, sorted:
+    a killed process's while no process owns the run (training.run's lock), one being written otherwise. The one
+    rule of remove_stale_temp, which deletes them, and of `wildgan info RUN`, which reports them."""
+    folder = Path(folder)
+    return sorted(folder.glob(".*.safetensors.tmp")) if folder.is_dir() else []
 
 
 def remove_stale_temp(folder: Path) -> list[Path]:
     """Delete the temporary files of checkpoint writes that a killed process left (".NAME.*.safetensors.tmp");
     call only while this process owns the run (see training.run's lock). Returns what was deleted."""
     gone = []
-    for t in Path(folder).glob(".*.safetensors.tmp") if Path(folder).is_dir() else []:
+    for t in stale_temp_files(folder):
         try:
             t.unlink()
             gone.append(t)
@@ -501,10 +527,8 @@ def remove_orphan_weights(folder: Path) -> list[Path]:
     owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
     two files is under way here.) Returns what was deleted."""
     gone = []
-    for w in Path(folder).iterdir() if Path(folder).is_dir() else []:
-        if not _CKPT_WEIGHTS_RE.match(w.name) or w.with_suffix(".json").exists():
-            continue
-        if w.with_name(f"{w.stem}.corrupt.json").exists():
+    for w in orphan_weights(folder):
+        if orphan_of_set_aside(w):
             set_aside(w)
             continue
         try:
@@ -513,6 +537,24 @@ def remove_orphan_weights(folder: Path) -> list[Path]:
         except FileNotFoundError:
             pass
     return gone
+
+
+def orphan_weights(folder: Path) -> list[Path]:
+    """Each ckpt-N.safetensors in `folder` whose ckpt-N.json is not there, sorted: the weights of a checkpoint whose
+    write was cut between its two files (see remove_orphan_weights). The one rule of remove_orphan_weights, which
+    deletes them (or sets aside those that orphan_of_set_aside finds), and of `wildgan info RUN`, which reports them
+    without touching them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(w for w in folder.iterdir()
+                  if _CKPT_WEIGHTS_RE.match(w.name) and not w.with_suffix(".json").exists())
+
+
+def orphan_of_set_aside(weights: Path) -> bool:
+    """Whether the orphan `weights` (orphan_weights) belong to a checkpoint whose JSON was set aside as corrupt
+    (ckpt-N.corrupt.json: a set_aside cut between its two renames): set aside beside it, not deleted."""
+    return set_aside_path(Path(weights).with_suffix(".json")).exists()
 
 
 # ------------------------------------------------------------------------------------------------------------------

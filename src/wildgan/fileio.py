@@ -30,6 +30,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 _FD_FOLDER = re.compile(r"/proc/[^/]+/(task/[^/]+/)?fd")
 
 
+def size_text(n: int) -> str:
+    """A size in bytes as a person reads it: GiB from 1 GiB up, MiB below ("0.3 MiB")."""
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
+
+
 def is_stream(path: str | Path) -> bool:
     """Whether `path` is a stream to write into rather than a file to replace: an existing path that is not a regular
     file nor a folder (a character device such as /dev/null or a terminal, a FIFO, a socket), or a file-descriptor

@@ -1,9 +1,11 @@
-"""`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`)."""
+"""`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`), with the
+files that killed or damaged checkpoint writes left in the run (leftover_files)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, shell_word
@@ -59,14 +61,15 @@ def _run_info(a: argparse.Namespace) -> int:
             f"settings: {run}/config.json")
     net = cfg.net
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
+    left = leftover_files(Path(a.run))
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
-            write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset}, indent=2)
-                         + "\n")
+            write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset,
+                                     "leftover_files": left}, indent=2) + "\n")
             return 0
-        write_stdout(f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts the "
-                     f"progressive networks only\n{rest}\n")
+        write_stdout("\n".join([f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts "
+                                f"the progressive networks only", rest, *_leftover_lines(left, run)]) + "\n")
         return 0
     info = network_info(net)
     # (a search run trains no encoder: its row would count networks it does not have; the JSON leaves it out too, and
@@ -76,10 +79,96 @@ def _run_info(a: argparse.Namespace) -> int:
         info = {k: ({n: v[n] for n in nets} if k in ("params", "forward_gflop") else v) for k, v in info.items()
                 if k != "train_gflop_per_image"}
     if a.json:
-        write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info}, indent=2)
-                     + "\n")
+        write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info,
+                                 "leftover_files": left}, indent=2) + "\n")
         return 0
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
-             *_table(info, nets), rest]
+             *_table(info, nets), rest, *_leftover_lines(left, run)]
     write_stdout("\n".join(lines) + "\n")
     return 0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes. `info` says
+# where they are and what to do, and touches nothing: the read-only commands never delete a run's files.
+
+def _why(kind: str, run: str, them: str) -> tuple[str, str]:
+    """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
+    the advice names the files ("it", "them")."""
+    resume = f"`wildgan train --out {run} --resume` (of a finished run too: it trains nothing more)"
+    if kind == "orphan_weights":
+        return ("the weights of a checkpoint whose JSON was never written: its write was cut between its two files "
+                "(a kill, a second Ctrl-C, a full disk). Without its JSON it cannot be resumed from, scored or "
+                "evaluated", f"{resume} deletes {them}; or delete {them} by hand")
+    if kind == "orphan_of_set_aside":
+        return ("the weights of a checkpoint whose JSON was set aside as damaged (its .corrupt.json beside it), "
+                "left under their old name by a set-aside that was cut between its two renames",
+                f"{resume} sets {them} aside beside the JSON (as .corrupt.safetensors); or delete {them} by hand")
+    if kind == "temp":
+        return ("a checkpoint's temporary file, left by a process killed while it wrote the checkpoint",
+                f"{resume} deletes {them}; or delete {them} by hand")
+    return ("a checkpoint that a resume found damaged (it did not load or verify: truncated, checksum mismatch, bad "
+            "metadata) and set aside, renamed rather than deleted so that it can be looked at; nothing of wildgan "
+            "reads or removes it", f"delete {them} by hand once no longer wanted")
+
+
+def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
+    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), as records of
+    path, bytes, kind (orphan_weights, orphan_of_set_aside, temp, set_aside), why and what to do. Told by the
+    checkpoint module's own rules (orphan_weights, stale_temp_files, set_aside_files: those of the removals at a
+    resume), and only read: nothing is deleted or renamed. While a process trains the run (its lock held), a
+    checkpoint's temporary file, and then its weights without their JSON, stand for the moment of its write: those
+    are that process's own, which it cleans up itself (a resume takes the lock only after removing the ones a killed
+    process left), so only the set-aside files are listed then."""
+    from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
+    from ..errors import ConfigError
+    from ..training.run import check_lock_free
+
+    ck_dir = run_dir / "checkpoints"
+    found: list[tuple[str, Path]] = []
+    try:
+        check_lock_free(run_dir)          # (a glance at the lock: it opens the lock file read-only, makes none)
+        trained_now = False
+    except ConfigError:
+        trained_now = True
+    if not trained_now:
+        found += [("orphan_of_set_aside" if orphan_of_set_aside(w) else "orphan_weights", w)
+                  for w in orphan_weights(ck_dir)]
+        found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
+    found += [("set_aside", p) for p in set_aside_files(ck_dir)]
+    run = shell_word(run_dir)
+    out = []
+    for kind, path in found:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:         # gone since it was listed (a resume that started meanwhile)
+            continue
+        why, todo = _why(kind, run, "it")
+        out.append({"path": str(path), "bytes": size, "kind": kind, "why": why,
+                    "what_to_do": f"{todo}: rm {shell_word(path)}"})
+    return out
+
+
+def _size(n: int) -> str:
+    from ..fileio import size_text
+
+    return size_text(n) if n >= 2**20 else f"{n:,} bytes"
+
+
+def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
+    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind, why its
+    files are there, each with its size, and what to do, with the command that deletes them by hand."""
+    if not left:
+        return []
+    total = sum(f["bytes"] for f in left)
+    lines = [f"{len(left)} file{'s' if len(left) > 1 else ''} left by interrupted or damaged checkpoints "
+             f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
+    for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside"):
+        files = [f for f in left if f["kind"] == kind]
+        if not files:
+            continue
+        why, todo = _why(kind, run, "it" if len(files) == 1 else "them")
+        lines.append(f"  {why}:")
+        lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in files]
+        lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in files)}")
+    return lines

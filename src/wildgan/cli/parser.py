@@ -450,7 +450,8 @@ def make_option_parser() -> argparse.ArgumentParser:
                               "  wildgan info RUN    # a trained run's networks (its results: wildgan report RUN)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     # (a run folder, as every other command takes it first: `wildgan info RUN` was refused as an unknown argument)
-    i.add_argument("run", nargs="?", metavar="RUN", help="a run folder: its own networks, from its config.json")
+    i.add_argument("run", nargs="?", metavar="RUN", help="a run folder: its own networks, from its config.json, and "
+                   "the files that killed or damaged checkpoint writes left in it (read only: nothing is deleted)")
     # (defaults applied by cmd_info, so that one given beside RUN is told apart from the default)
     i.add_argument("--preset", choices=("paper", "fast", "tiny"), help="network width (default paper)")
     i.add_argument("--resolution", type=int, help="image side, a power of two (default 32)")

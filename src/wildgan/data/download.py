@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
-from ..fileio import atomic_write_stream, atomic_write_text, file_digest
+from ..fileio import atomic_write_stream, atomic_write_text, file_digest, size_text
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -439,14 +439,10 @@ def _check_room(archive: Path, dest: Path, sizes: list[int], elsewhere: str) -> 
     free = _free_bytes(dest)
     need = sum(max(1, -(-n // _BLOCK)) * _BLOCK for n in sizes) + UNPACK_KEEP_FREE
     if free is not None and need > free:
-        raise DataError(f"{archive}: unpacks to {_size_text(sum(sizes))} in {len(sizes)} files and folders, more "
-                        f"than the disk of {dest.parent} has free ({_size_text(free)}; it needs "
-                        f"{_size_text(need)}, with a margin); free space there, or "
+        raise DataError(f"{archive}: unpacks to {size_text(sum(sizes))} in {len(sizes)} files and folders, more "
+                        f"than the disk of {dest.parent} has free ({size_text(free)}; it needs "
+                        f"{size_text(need)}, with a margin); free space there, or "
                         f"{elsewhere.format('a folder on a disk with more room')}")
-
-
-def _size_text(n: int) -> str:
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
 def _kind(archive: Path) -> str:
