@@ -362,8 +362,10 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
                               f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
                               f"continue it, ", start_again=f"or {start_again_words()}", then=" (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
-        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without {resume_words()}, or "
-                          f"give the run's folder")
+        # (the option named in a command, as a missing --data is: beside --config and --data paths, the folder
+        # alone did not say which argument was wrong)
+        raise ConfigError(f"{run_dir}{option_words(' (--out)', '')}: nothing to resume ({why}); start a run there "
+                          f"without {resume_words()}, or give the run's folder")
     _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         _refuse_resume_without_checkpoints(run_dir)
