@@ -111,3 +111,49 @@ def test_resume_of_a_missing_out_folder_names_the_out_option(tmp_path, capsys, m
     with pytest.raises(ConfigError, match=r"^nope: nothing to resume \(no such folder\); start a run there without "
                                           r"resume=True"):
         check_out_dir(Path("nope"), None, resume=True)
+
+
+def _said(pattern: str, text: str) -> tuple[str, ...] | None:
+    import re
+
+    m = re.search(pattern, text)
+    return m.groups() if m else None
+
+
+@pytest.mark.parametrize("schedule", [
+    ["--total-kimg", "0.05", "--phase-kimg", "0.03"],                              # short: 4x4 of 8x8 (lod 1)
+    ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--transition-kimg", "0.1"],   # short, fading in (lod 0.86)
+    ["--total-kimg", "0.2", "--phase-kimg", "0.03"],                               # grown: nothing said
+])
+def test_a_dry_run_says_what_the_end_of_training_warning_will_say(tiny_npz, tmp_path, capsys, schedule):
+    """--dry-run printed the config of a --total-kimg too short for the networks to grow to full resolution without a
+    word of it: only the training's end warned, after the minutes (or hours) it ran. The dry run says it now, on
+    stderr (its stdout is the config's JSON, which --config reads back), by the rule of that warning: the dry run
+    warns where the training does, and of the same end, the same growth and the same --total-kimg."""
+    import json
+
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+              "--no-progress", "--no-train-scores", *schedule]
+    assert main([*common, "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    out, plan = capsys.readouterr()
+    assert json.loads(out)["train"]["total_kimg"] == float(schedule[1])        # (stdout: the JSON alone, as before)
+    assert not (tmp_path / "dry").exists()
+    assert main([*common, "--out", str(tmp_path / "run")]) == 0
+    ended = capsys.readouterr().err
+    said_at_end = _said(r"warning: training ended at ([\d.]+) kimg \(lod ([\d.]+)\), before the networks finished "
+                        r"growing to (\d+x\d+): (with phases of .*?)\. The run is scored .*? --resume --total-kimg "
+                        r"([\d.]+)`", ended)
+    planned = _said(r"warning: the run reaches \d+x\d+ of \d+x\d+ at --total-kimg [\d.]+: training ends at ([\d.]+) "
+                    r"kimg \(lod ([\d.]+)[^)]*\), before the networks finish growing to (\d+x\d+): (with phases of "
+                    r".*?)\. It would be scored .*?; --total-kimg ([\d.]+) grows them", plan)
+    assert planned == said_at_end, (plan, ended)
+    if schedule[1] == "0.2":
+        assert plan == "" and "before the networks finished growing" not in ended
+    else:
+        assert planned is not None, plan
+        assert plan.count("\n") == 1 and plan.startswith("wildgan: warning: "), plan      # one line, a warning
+    if schedule[1] == "0.05":
+        assert "the run reaches 4x4 of 8x8 at --total-kimg 0.05: training ends at 0.064 kimg (lod 1)" in plan
+    if schedule[1] == "0.1":
+        assert "the run reaches 4x4 of 8x8 at --total-kimg 0.1: training ends at 0.128 kimg (lod 0.86, fading in " \
+               "to 8x8)" in plan, plan

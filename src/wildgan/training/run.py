@@ -1823,6 +1823,27 @@ def lod_short_of_full(cfg: RunConfig, result: TrainResult) -> float | None:
     return lod if lod > 0 else None
 
 
+def planned_short_of_full(cfg: RunConfig) -> tuple[int, float] | None:
+    """(images shown, lod > 0) at which a pGAN training of cfg ends by its total_kimg before its networks grow to full
+    resolution, from the schedule alone (a dry run's plan): the loop finishes the round that crosses the total
+    (end_of_rounds) and records the lod that round trained at (lod_of_last_round), which lod_short_of_full reads
+    back once it has trained. None where they grow, for f-AnoGAN (which does not grow), and where the minibatch
+    table lacks a size the rounds need (check_minibatch_sizes says that). A --minutes budget may end it sooner: not
+    known before it runs."""
+    from .schedule import end_of_rounds, lod_of_last_round
+
+    t, r = cfg.train, cfg.net.resolution
+    if cfg.method == "fanogan" or t.total_kimg is None:
+        return None
+    try:
+        end = end_of_rounds(0, int(round(t.total_kimg * 1000)), r, t.phase_kimg, t.fade_kimg, t.minibatch,
+                            t.minibatch_repeats)
+        lod = float(lod_of_last_round(end, r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats))
+    except KeyError:
+        return None
+    return (end, lod) if lod > 0 else None
+
+
 def not_grown_warning(cfg: RunConfig, result: TrainResult) -> str | None:
     """What train_run warns of a run whose networks never reached full resolution (lod_short_of_full), in the
     RunConfig's terms: they are scored at the resolution they reached, and nothing else a Python caller gets says so.
