@@ -1471,7 +1471,8 @@ def read_config_file(path: Any) -> ConfigFile:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found", file=str(path))
+        # (named by its option in a command, as a missing --data is: the path alone did not say which was wrong)
+        raise ConfigError(f"{path}: config file not found{option_words(' (--config)', '')}", file=str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:   # (an image or other binary file given by mistake)

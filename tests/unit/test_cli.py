@@ -749,13 +749,13 @@ def test_a_missing_data_path_from_a_config_file_names_the_file_and_where_a_relat
     err = capsys.readouterr().err
     assert f"{here / 'x y'}: no such file or folder (data: x y in {cfg}; a relative path in a config file is read " \
            f"from the current folder, {here}, not from the config file's folder)" in err, err
-    # an absolute one names the file alone; --data typed beside the file is the command line's, said as before
+    # an absolute one names the file alone; --data typed beside the file is the command line's, named as --data
     cfg.write_text(f"data: {tmp_path / 'gone.npz'}\n")
     assert main(train) == 2
     assert f"{tmp_path / 'gone.npz'}: no such file or folder (data: {tmp_path / 'gone.npz'} in {cfg})\n" in \
         capsys.readouterr().err
     assert main([*train, "--data", "x y"]) == 2
-    assert f"error: {here / 'x y'}: no such file or folder\n" in capsys.readouterr().err
+    assert "error: x y: no such file or folder (--data)\n" in capsys.readouterr().err
 
 
 def test_an_out_that_ends_in_a_slash_names_a_folder_not_a_file(tmp_path, capsys, monkeypatch):

@@ -269,6 +269,20 @@ def data_path_if_valid(a: argparse.Namespace) -> str | None:
         return None
 
 
+def refuse_missing_data(a: argparse.Namespace) -> None:
+    """A typed --data that names nothing, refused naming --data before the data is read (train, study; score checks
+    its own list): the reader's 'PATH: no such file or folder' named the absolute path and no option. A --config
+    file's `data:` is not typed (build_run_config names the file), and a $WILDGAN_DATA root that is gone is named as
+    the variable's (data.readers.absolute_data_path)."""
+    from ..data.readers import given_data_missing
+
+    if not option_given(a, "data"):
+        return
+    err = given_data_missing(a.data, "--data", getattr(a, "dataset", "auto"), bool(getattr(a, "download", False)))
+    if err is not None:
+        raise err
+
+
 def refuse_a_saved_detector(path: str, command: str) -> None:
     """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API: the
     library's rule (checkpoint.refuse_saved_detector, which the API's run readers apply too), in the command's words."""

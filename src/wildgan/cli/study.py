@@ -12,7 +12,8 @@ from ..config import MAX_SEED, as_typed, percent_hint
 from ..errors import ConfigError, stop_text
 from ..fileio import check_can_make_folder
 from ..runlog import RunLog, copying_warnings
-from .common import WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, warn, write_stdout
+from .common import (WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, refuse_missing_data, warn,
+                     write_stdout)
 from .config_args import asked_data_config, build_run_config, data_config_from_args, run_config_for_shape
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
@@ -79,6 +80,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), data_path_if_valid(a))
     check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
+    refuse_missing_data(a)
     check_study_data(a.data, a.dataset)
     # the lines of its results.jsonl that are no rows named now, before the data is decoded (minutes for a large
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)

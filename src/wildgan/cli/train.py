@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -12,8 +13,8 @@ from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, 
                       torchrun_hangup_note)
 from ..fileio import check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
-from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag, say_end,
-                     warn, write_stdout)
+from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag,
+                     refuse_missing_data, say_end, warn, write_stdout)
 from .config_args import build_run_config, config_contents, replay_files
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
@@ -59,6 +60,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
             # empty file and the JSON went to stderr among the data's warnings. Rank 0's alone under torchrun, whose
             # ranks share the one stdout (one JSON document, not one per rank)
             write_stdout(json.dumps(run_config_to_dict(cfg), indent=2) + "\n")
+            _warn_of_planned_growth(cfg)
         shutdown_ranks(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
@@ -295,6 +297,7 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
     from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
                                refuse_fanogan_over_ranks, refuse_run_inside_data)
 
+    refuse_missing_data(a)
     if a.dry_run:
         # the one refusal of --out that is not about the folder's state but about where it is: no start can train
         # there, so a dry run printing the config as one that trains misled; asked before the data is decoded, as
@@ -457,19 +460,14 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any, out: str | Path, distribute
     out for it. The way on is the whole command for the run in `out`, as a stop's advice gives it (resume_advice;
     under torchrun, its same command with --distributed): '--resume --total-kimg 13' named no command and no run."""
     from ..training.run import lod_short_of_full
+    from ..training.schedule import kimg_to_the_image
 
     lod = lod_short_of_full(cfg, res)
     if lod is not None:
-        from ..training.schedule import growth_advice, kimg_to_the_image
-
         t, r = cfg.train, cfg.net.resolution
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
-        # (to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in)
-        g = growth_advice(t, r, budget)
-        # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {g.paper} kimg"
-                      if g.paper_grows else "")
+        g, grown = _growth_words(cfg, budget)
         # (a budget stop of a run whose own total already grows them: minutes only, growth_advice)
         # the whole command, as a stop's advice gives it (a bare '--resume --total-kimg 13' named no command or run);
         # a budget's new number is the user's to choose: a placeholder, with the one it must exceed
@@ -483,6 +481,40 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any, out: str | Path, distribute
             (f" (its --total-kimg {g.own_total} grows them)" if g.total is None else "")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {g.grown} "
-            f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
-            f"at the resolution it reached; continue it with {how}")
+            f"growing to {r}x{r}: {grown}. The run is scored at the resolution it reached; continue it with {how}")
+
+
+def _growth_words(cfg: Any, budget: bool) -> tuple[Any, str]:
+    """(schedule.growth_advice, 'with phases of P kimg they are grown at G kimg (...)') of a run whose networks do
+    not grow to full resolution: the one rule of the end-of-training warning (_warn_if_not_grown) and of the dry
+    run's plan (_warn_of_planned_growth), so the two cannot disagree on where they are grown or what grows them."""
+    from ..training.schedule import growth_advice, kimg_to_the_image
+
+    t = cfg.train
+    # (to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in)
+    g = growth_advice(t, cfg.net.resolution, budget)
+    # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
+    said_paper = f", and the paper's schedule (the default --total-kimg) trains {g.paper} kimg" if g.paper_grows else ""
+    return g, (f"with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {g.grown} kimg (the end of "
+               f"the first round of minibatches at full resolution){said_paper}")
+
+
+def _warn_of_planned_growth(cfg: Any) -> None:
+    """--dry-run: a --total-kimg that ends the training before the networks grow to full resolution, said before it
+    starts (the training itself warns of it only at its end, _warn_if_not_grown, by the same rule: _growth_words).
+    On stderr, as the dry run's other warnings: its stdout is the config's JSON, which `--config` reads back."""
+    from ..training.run import planned_short_of_full
+    from ..training.schedule import kimg_to_the_image
+
+    short = planned_short_of_full(cfg)
+    if short is None:
+        return
+    nimg, lod = short
+    r = cfg.net.resolution
+    reached = int(r / 2 ** math.ceil(lod))          # grown (stable) so far; a fractional lod is fading in to the next
+    fading = f", fading in to {2 * reached}x{2 * reached}" if lod != math.ceil(lod) else ""
+    g, grown = _growth_words(cfg, budget=False)
+    warn(f"warning: the run reaches {reached}x{reached} of {r}x{r} at --total-kimg "
+         f"{kimg_to_the_image(cfg.train.total_kimg)}: training ends at {kimg_to_the_image(nimg / 1000)} kimg (lod "
+         f"{lod:g}{fading}), before the networks finish growing to {r}x{r}: {grown}. It would be scored at the "
+         f"resolution it reaches; --total-kimg {g.total} grows them")

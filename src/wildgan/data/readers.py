@@ -196,6 +196,29 @@ def missing_path_error(path: str | Path, option: str = "") -> DataError:
     return DataError(f"{path}: no such file or folder{which}")
 
 
+def given_data_missing(data: str | Path | None, option: str, dataset: str = "auto",
+                       download: bool = False) -> DataError | None:
+    """The error for a data path the user gave (`option`: how, e.g. '--data' or 'data=') that names nothing, here or
+    (relative) under $WILDGAN_DATA, else None. Asked before the data is read: load_dataset's own error named the
+    absolute path and no option, so `wildgan train --data nope/` did not say which argument was wrong (score's
+    --data did). None too where no path is given (a $WILDGAN_DATA root that is gone is named as the variable's by
+    absolute_data_path and load_dataset), for the embedded sample, and for CIFAR-10 with `download`, which fetches it
+    into a folder that need not be there yet."""
+    if data in (None, "") or is_sample_path(data) or (download and dataset == "cifar10"):
+        return None
+    try:
+        if under_data_root(data).exists():
+            return None
+    except (OSError, ValueError):       # a name too long, a NUL byte: left to the reader, which says what it meets
+        return None
+    err = missing_path_error(str(data), option)
+    if download:
+        # (load_dataset's word for it, which this error comes before)
+        return DataError(f"{err}; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
+                         f"{_dataset_words('cifar10')}")
+    return err
+
+
 def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else config.SAMPLE_TOKEN,
     the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from

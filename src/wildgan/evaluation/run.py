@@ -22,8 +22,8 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem, labels_needed_by
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
-from ..data.readers import (channel_warning, detect_format, is_pile, missing_run_data_error, same_data_source,
-                             single_class_text, trained_gray_share, trained_kind)
+from ..data.readers import (channel_warning, detect_format, given_data_missing, is_pile, missing_run_data_error,
+                             same_data_source, single_class_text, trained_gray_share, trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
@@ -253,6 +253,11 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         if gone is not None:
             raise gone
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
+    # other data that names nothing: said naming the option (the reader named the absolute path and no option, so
+    # `wildgan evaluate RUN --data nope/` did not say which argument was wrong)
+    gone = given_data_missing(data, option_words("--data", "data="), dc.dataset, dc.download)
+    if gone is not None:
+        raise gone
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
     if data is not None:

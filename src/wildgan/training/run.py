@@ -362,8 +362,10 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
                               f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
                               f"continue it, ", start_again=f"or {start_again_words()}", then=" (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
-        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without {resume_words()}, or "
-                          f"give the run's folder")
+        # (the option named in a command, as a missing --data is: beside --config and --data paths, the folder
+        # alone did not say which argument was wrong)
+        raise ConfigError(f"{run_dir}{option_words(' (--out)', '')}: nothing to resume ({why}); start a run there "
+                          f"without {resume_words()}, or give the run's folder")
     _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         _refuse_resume_without_checkpoints(run_dir)
@@ -1819,6 +1821,27 @@ def lod_short_of_full(cfg: RunConfig, result: TrainResult) -> float | None:
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     return lod if lod > 0 else None
+
+
+def planned_short_of_full(cfg: RunConfig) -> tuple[int, float] | None:
+    """(images shown, lod > 0) at which a pGAN training of cfg ends by its total_kimg before its networks grow to full
+    resolution, from the schedule alone (a dry run's plan): the loop finishes the round that crosses the total
+    (end_of_rounds) and records the lod that round trained at (lod_of_last_round), which lod_short_of_full reads
+    back once it has trained. None where they grow, for f-AnoGAN (which does not grow), and where the minibatch
+    table lacks a size the rounds need (check_minibatch_sizes says that). A --minutes budget may end it sooner: not
+    known before it runs."""
+    from .schedule import end_of_rounds, lod_of_last_round
+
+    t, r = cfg.train, cfg.net.resolution
+    if cfg.method == "fanogan" or t.total_kimg is None:
+        return None
+    try:
+        end = end_of_rounds(0, int(round(t.total_kimg * 1000)), r, t.phase_kimg, t.fade_kimg, t.minibatch,
+                            t.minibatch_repeats)
+        lod = float(lod_of_last_round(end, r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats))
+    except KeyError:
+        return None
+    return (end, lod) if lod > 0 else None
 
 
 def not_grown_warning(cfg: RunConfig, result: TrainResult) -> str | None:
