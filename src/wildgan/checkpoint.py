@@ -497,14 +497,16 @@ def remove_orphan_weights(folder: Path) -> list[Path]:
     `--keep-checkpoints all`, where nothing is pruned, too. Without its JSON (its checksum, its state) it cannot be
     resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
     its weights), so none is touched. One whose JSON was set aside as corrupt (ckpt-N.corrupt.json: a set_aside cut
-    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look. (Only the run's
-    owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
-    two files is under way here.) Returns what was deleted."""
+    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look; but not where
+    that checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a
+    rollback retrains to the same image count) cut before its JSON, an orphan like any other, and set aside it was
+    renamed over the kept bad weights. (Only the run's owner calls this: training.run's lock, and under torchrun rank
+    0, which writes the checkpoints, so no write of the two files is under way here.) Returns what was deleted."""
     gone = []
     for w in Path(folder).iterdir() if Path(folder).is_dir() else []:
         if not _CKPT_WEIGHTS_RE.match(w.name) or w.with_suffix(".json").exists():
             continue
-        if w.with_name(f"{w.stem}.corrupt.json").exists():
+        if w.with_name(f"{w.stem}.corrupt.json").exists() and not w.with_name(f"{w.stem}.corrupt.safetensors").exists():
             set_aside(w)
             continue
         try:
