@@ -1,14 +1,21 @@
 """revGG's review of the last sessions' source changes (b83c7917..74466404): the percent hint of a refused rate
-(config.percent_hint) and the removal of a cut checkpoint write's orphan weights (checkpoint.remove_orphan_weights)."""
+(config.percent_hint), the removal of a cut checkpoint write's orphan weights (checkpoint.remove_orphan_weights) and
+the refusal of from_run's lazy read after the run was resumed (Detector._read_pending_run_scores)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
+import test_fixJY as lazy_run
+from test_fixJY import _from_run, _x
 from wildgan.config import DataConfig, percent_hint
-from wildgan.errors import ConfigError
+from wildgan.errors import ConfigError, DataError
+
+# (test_fixJY's fixtures: the tiny run built once, and a copy of it each test)
+built, run = lazy_run.built, lazy_run.run
 
 
 def test_a_huge_whole_contamination_is_refused_not_an_overflow() -> None:
@@ -37,3 +44,21 @@ def test_an_orphan_beside_a_whole_set_aside_checkpoint_is_removed_not_moved_over
     assert gone == [tmp_path / f"{name}.safetensors"]
     assert (tmp_path / f"{name}.corrupt.safetensors").read_bytes() == b"the bad checkpoint's weights"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.corrupt.json", f"{name}.corrupt.safetensors"]
+
+
+def test_a_run_resumed_since_a_lazy_from_run_is_not_said_to_have_a_new_training_set(run: Path) -> None:
+    """A run resumed (trained further) since from_run holds other networks, so the lazy read is refused as for a run
+    trained again; but a resume keeps the run's data and split, and the refusal said "its training set is now the new
+    training's", which sent the user looking for a change of data there was not."""
+    from wildgan.cli import main
+
+    det = _from_run(run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.128", "--threads", "1",
+                     "--no-progress", "--no-train-scores"]) == 0
+        with pytest.raises(DataError, match="trained again since") as e:
+            det.predict(_x())
+    msg = str(e.value)
+    assert "new training's" not in msg and "resume" in msg and "Detector.predict" in msg, msg
+    assert det.decision_function(_x()).shape == (5,)
