@@ -523,9 +523,11 @@ def remove_orphan_weights(folder: Path) -> list[Path]:
     `--keep-checkpoints all`, where nothing is pruned, too. Without its JSON (its checksum, its state) it cannot be
     resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
     its weights), so none is touched. One whose JSON was set aside as corrupt (ckpt-N.corrupt.json: a set_aside cut
-    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look. (Only the run's
-    owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
-    two files is under way here.) Returns what was deleted."""
+    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look; but not where
+    that checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a
+    rollback retrains to the same image count) cut before its JSON, an orphan like any other, and set aside it was
+    renamed over the kept bad weights. (Only the run's owner calls this: training.run's lock, and under torchrun rank
+    0, which writes the checkpoints, so no write of the two files is under way here.) Returns what was deleted."""
     gone = []
     for w in orphan_weights(folder):
         if orphan_of_set_aside(w):
@@ -553,8 +555,12 @@ def orphan_weights(folder: Path) -> list[Path]:
 
 def orphan_of_set_aside(weights: Path) -> bool:
     """Whether the orphan `weights` (orphan_weights) belong to a checkpoint whose JSON was set aside as corrupt
-    (ckpt-N.corrupt.json: a set_aside cut between its two renames): set aside beside it, not deleted."""
-    return set_aside_path(Path(weights).with_suffix(".json")).exists()
+    (ckpt-N.corrupt.json: a set_aside cut between its two renames): set aside beside it, not deleted. Not where that
+    checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then the orphan is a later write of ckpt-N
+    (a rollback retrains to the same image count) cut before its JSON, removed like any orphan, since setting it
+    aside would rename it over the kept bad weights."""
+    weights = Path(weights)
+    return set_aside_path(weights.with_suffix(".json")).exists() and not set_aside_path(weights).exists()
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -336,7 +336,9 @@ def percent_hint(v: Any, what: str) -> str:
     """' (WHAT: for 5% give 0.05)' for a share given as a percent (a real number from 1 up to 100), else '': the
     likely slip behind a rate refused as out of its range (train's and study's --contamination, a threshold's
     expected contamination), which the bare range did not name."""
-    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 1.0 <= float(v) < 100.0:
+    # (compared as given, converted only once in range: float() of an int past a float's range, 10**400, was an
+    # OverflowError in place of the refusal this hint is part of)
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 1 <= v < 100:
         return ""
     return f" ({what}: for {float(v):g}% give {float(v) / 100:g})"
 

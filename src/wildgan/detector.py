@@ -1638,12 +1638,16 @@ class Detector:
                             f"not there now (moved or deleted since from_run): put it back, or call Detector.from_run "
                             f"on its new place; decision_function and score_all need no training scores")
         if not self._networks_in(Path(run_dir)):
-            # the run trained again since from_run: its data and split are the new training's, and these networks'
-            # scores on them are not what from_run would have derived (nor is the run's data "changed since trained")
+            # the run trained again since from_run: a new training's data and split are its own, and these networks'
+            # scores on them are not what from_run would have derived (nor is the run's data "changed since
+            # trained"). A resume that trained further is refused the same (its networks are not these either), but it
+            # keeps the training set: the words name both (they said "its training set is now the new training's",
+            # untrue of a resume, which sent the user looking for a change of data there was not)
             raise DataError(f"Detector.{call} needs the training scores of the networks Detector.from_run read from "
-                            f"{run_dir}, and that run was trained again since: its training set is now the new "
-                            f"training's. Call Detector.from_run({str(run_dir)!r}) again for the new networks; "
-                            f"decision_function and score_all of this Detector need no training scores")
+                            f"{run_dir}, and that run was trained again since (a new training, whose training set "
+                            f"is its own, or a resume that trained it further): it holds other networks now. Call "
+                            f"Detector.from_run({str(run_dir)!r}) again for the networks it holds; decision_function "
+                            f"and score_all of this Detector need no training scores")
         try:
             # (a refusal of damaged labels names the user's call, as _run_dir_scores's does; skip_bad and verbose as
             # they are now: set_params(skip_bad=True) is the way a refusal of unreadable files names)
