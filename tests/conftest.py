@@ -269,11 +269,45 @@ def _put_back(before: dict) -> None:
             setattr(cfg, n, v)
 
 
+def _hangup_ignored(signum: int, frame: object) -> None:
+    # (a hangup of the pytest process itself, while a test runs, is still ignored, as nohup asked: see below)
+    return
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_as_from_a_terminal() -> Iterator[None]:
+    """Each test runs with Ctrl-C and SIGHUP handled as in a terminal's foreground pytest, whoever started pytest.
+    A shell script's background job (`pytest -n 2 ... > log &`, a CI step or a helper that waits for it) inherits
+    SIGINT ignored, which Python then leaves ignored, and so do the xdist workers: a test's
+    signal.raise_signal(SIGINT) did nothing, and test_cli's
+    test_a_stopped_score_promises_only_the_chunks_the_same_command_would_resume saw `wildgan score` finish with 0
+    instead of stopping with 130 (the "failure under load, passed alone": 6 of test_cli's Ctrl-C tests fail so,
+    loaded or not, and none in a foreground run). `nohup pytest` inherits SIGHUP ignored, which a command started by
+    a test keeps: test_sighup_stops_a_score_... then waited 60 s for a stop that never came. Only a signal found
+    ignored is changed, and put back after the test: SIGINT gets Python's own handler (a KeyboardInterrupt, as from
+    a terminal); SIGHUP a handler that does nothing, so that the pytest process still outlives its terminal as nohup
+    asked, while the processes its tests start begin with the default action (exec resets a handled signal, not an
+    ignored one). Tests of an ignored signal ignore it themselves."""
+    import signal
+
+    saved = {}
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is not None and signal.getsignal(hup) is signal.SIG_IGN:
+        saved[hup] = signal.signal(hup, _hangup_ignored)
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
 _SEED_0_STATE = None
 
 
 @pytest.fixture(autouse=True)
-def _process_state_put_back() -> Iterator[None]:
+def _process_state_put_back(_stop_signals_as_from_a_terminal: None) -> Iterator[None]:
     """Fails the test that leaves process-wide state changed (_process_state), after putting it back, so that one
     leak fails one test and not, on some worker order only, a later one (as test_roofline's kernel sets once did).
 
@@ -282,7 +316,8 @@ def _process_state_put_back() -> Iterator[None]:
     worker left (tests seed it themselves; the library's training seeds it inside a call and puts the caller's
     back, devices.caller_torch_state_kept), other numbers on each order. torch's thread count is checked as the
     rest: the library sets TrainConfig.threads only inside a call (train_pgan, train_run, run_study, Detector,
-    cli.main) and puts the caller's back."""
+    cli.main) and puts the caller's back. Taken after _stop_signals_as_from_a_terminal has set the stop signals, so
+    that a test that leaves them changed fails in a background run of pytest too."""
     import torch
 
     global _SEED_0_STATE
