@@ -62,7 +62,7 @@ from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
-                     TrainingInterrupted, WildganError, shell_word, stop_words, warn_user)
+                     TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
@@ -1660,8 +1660,9 @@ class Detector:
             if call == "from_run" or f"Detector.{call}" in str(e):
                 raise
             # (the read moved from from_run to this call: said, so that the refusal is not taken for one of X)
-            raise type(e)(f"{e} (Detector.{call} needs the run's training scores, which from_run left to be read "
-                          f"at the first call that needs them: decision_function and score_all need none)") from None
+            raise reworded(e, after=f" (Detector.{call} needs the run's training scores, which from_run left to be "
+                                    f"read at the first call that needs them: decision_function and score_all need "
+                                    f"none)")
         scores = _with_lam(scores, model.cfg.score.lam, pending.lam)       # the cache holds a with the run's lam
         self._train_scores = {"lam": pending.lam, pending.batch_mode: scores}
         self.decision_scores_ = np.asarray(scores[pending.score], dtype=np.float64)
@@ -2211,8 +2212,8 @@ class Detector:
             if device is not None:
                 raise
             # e.g. saved with device='cuda', loaded on a machine without one
-            raise type(e)(f"{path}: {e} (the device it was saved with): Detector.load({str(given)!r}, "
-                          f"device='cpu') loads it on the CPU") from None
+            raise reworded(e, f"{path}: ", f" (the device it was saved with): Detector.load({str(given)!r}, "
+                                           f"device='cpu') loads it on the CPU")
         if cfg.method == "fanogan":
             from .nets.fanogan import build_fanogan
 

@@ -1,0 +1,87 @@
+"""fixKE (revGG's follow-ups): a refusal that from_run's lazy training-score read lets through keeps its attributes
+(errors.reworded); a number past a float's range, or inf / nan, given to a threshold's parameter is refused naming
+it, not a bare OverflowError; the wording of a heatmap's docstring, the thresholds' refusal and a broken link's."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import test_fixJY as lazy_run
+from test_fixJY import _from_run, _x
+from wildgan.errors import ConfigError, DataError, SPLIT_CLASSES, SPLIT_TOO_SMALL, reworded
+
+# (test_fixJY's fixtures: the tiny run built once, and a copy of it each test)
+built, run = lazy_run.built, lazy_run.run
+
+
+def _config_error() -> ConfigError:
+    try:
+        try:
+            raise OSError("the disk said no")
+        except OSError as cause:
+            raise ConfigError("data.root is wrong", start_again="; start again with --overwrite", then=" (or not)",
+                              setting="data.root", flag="--data", problem="is wrong", value="x",
+                              split_problem=SPLIT_CLASSES) from cause
+    except ConfigError as e:
+        return e
+
+
+def _has_parts(e: BaseException) -> None:
+    assert isinstance(e, ConfigError)
+    assert (e.start_again, e.setting, e.flag, e.problem, e.value, e.split_problem) == (
+        "; start again with --overwrite", "data.root", "--data", "is wrong", "x", SPLIT_CLASSES)
+    assert str(e).startswith("data.root is wrong; start again with --overwrite (or not)")
+    assert "Detector." in str(e) and e.then.startswith(" (or not)") and "Detector." in e.then
+
+
+def test_reworded_keeps_the_attributes_cause_and_parts_of_a_config_error() -> None:
+    e = _config_error()
+    out = reworded(e, "where: ", " (and more)")
+    assert type(out) is ConfigError and str(out) == f"where: {e} (and more)"
+    assert (out.start_again, out.setting, out.split_problem, out.message, out.then) == (
+        e.start_again, "data.root", SPLIT_CLASSES, "where: data.root is wrong", " (or not) (and more)")
+    assert isinstance(out.__cause__, OSError) and out.__traceback__ is e.__traceback__
+    # the refusal rebuilt with other advice still says the added words
+    assert str(out.with_start_again("; a new --out")) == "where: data.root is wrong; a new --out (or not) (and more)"
+    d = reworded(DataError("too few", split_problem=SPLIT_TOO_SMALL), after=" there")
+    assert type(d) is DataError and d.split_problem == SPLIT_TOO_SMALL and str(d) == "too few there"
+    back = pickle.loads(pickle.dumps(out))
+    assert (back.setting, back.start_again, back.then, str(back)) == (out.setting, out.start_again, out.then, str(out))
+
+
+def test_a_refused_lazy_read_keeps_the_refusals_attributes(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`raise type(e)(...)` dropped a ConfigError's start_again, setting, split_problem (and a DataError's
+    split_problem) and its cause: a caller reading them found None, through predict, hasattr / getattr (the
+    AttributeError copy) and a pickled copy alike."""
+    import wildgan.scoring.train_scores as ts
+
+    det = _from_run(run)
+
+    def refused(*a: Any, **kw: Any) -> Any:
+        raise _config_error()
+
+    monkeypatch.setattr(ts, "run_training_scores", refused)
+    with pytest.raises(ConfigError) as e:
+        det.predict(_x())
+    _has_parts(e.value)
+    assert isinstance(e.value.__cause__, OSError)
+    assert not hasattr(det, "threshold_") and getattr(det, "labels_", None) is None
+    with pytest.raises(ConfigError) as got:
+        det.threshold_
+    assert isinstance(got.value, AttributeError)
+    _has_parts(got.value)
+    back = pickle.loads(pickle.dumps(got.value))
+    assert type(back) is ConfigError
+    _has_parts(back)
+
+    def too_small(*a: Any, **kw: Any) -> Any:
+        raise DataError("too few training images", split_problem=SPLIT_TOO_SMALL)
+
+    monkeypatch.setattr(ts, "run_training_scores", too_small)
+    with pytest.raises(DataError, match="Detector.predict needs") as d:
+        det.predict(_x())
+    assert d.value.split_problem == SPLIT_TOO_SMALL
