@@ -1618,10 +1618,6 @@ class Detector:
 
     def _read_pending_run_scores(self, pending: _PendingRunScores, call: str) -> None:
         """_take_run_scores's read, under its lock."""
-        from .data.dataset_files import labels_needed_by
-        from .scoring.train_scores import run_training_scores
-
-        model = self.model_
         run_dir = self.__dict__.get("run_dir_")
         if run_dir is None:
             # a copy unpickled where the run folder is not (__setstate__ drops it): nothing to read the scores from
@@ -1649,13 +1645,7 @@ class Detector:
                             f"Detector.from_run({str(run_dir)!r}) again for the networks it holds; decision_function "
                             f"and score_all of this Detector need no training scores")
         try:
-            # (a refusal of damaged labels names the user's call, as _run_dir_scores's does; skip_bad and verbose as
-            # they are now: set_params(skip_bad=True) is the way a refusal of unreadable files names)
-            with labels_needed_by("score", f"Detector.{call}", unless_said=True):
-                scores = run_training_scores(run_dir, model, batch_mode=pending.batch_mode,
-                                             progress=bool(getattr(self, "verbose", False)),
-                                             skip_bad=bool(getattr(self, "skip_bad", False)),
-                                             skip_option=API_SKIP_BAD)
+            self._read_run_training_scores(Path(run_dir), pending.batch_mode, pending.lam, pending.score, call)
         except WildganError as e:
             if call == "from_run" or f"Detector.{call}" in str(e):
                 raise
@@ -1663,15 +1653,33 @@ class Detector:
             raise reworded(e, after=f" (Detector.{call} needs the run's training scores, which from_run left to be "
                                     f"read at the first call that needs them: decision_function and score_all need "
                                     f"none)")
-        scores = _with_lam(scores, model.cfg.score.lam, pending.lam)       # the cache holds a with the run's lam
-        self._train_scores = {"lam": pending.lam, pending.batch_mode: scores}
-        self.decision_scores_ = np.asarray(scores[pending.score], dtype=np.float64)
-        self.n_train_ = int(len(self.decision_scores_))
         # fit's f1 threshold as recorded (its validation set is not in the run), else from_run's rule on the scores
         thr = pending.recorded or fit_threshold(pending.rule, self.decision_scores_,
                                                 contamination=pending.contamination, k=pending.mad_k)
         self._use_threshold(thr, pending.score)
         self.__dict__.pop("_pending_run_scores", None)
+
+    def _read_run_training_scores(self, run_dir: Path, batch_mode: str, lam: float, score: str, call: str) -> None:
+        """The run's training scores of these networks under batch_mode (run_training_scores: from its cache, else
+        computed from the run's data and cached), with a at lam, kept as _train_scores, and decision_scores_ (of
+        `score`) and n_train_ from them: from_run's read of them, now (an f1 threshold chosen on X_val) or at the
+        first call that needs them (_read_pending_run_scores). call: the method (or attribute) the user called,
+        which a refusal of damaged labels names (the run's own data is read again: the refusal names mending them,
+        and a class-folder tree's loose images are said to be left out, as the run's training left them out; neither
+        names dataset='unlabelled', which from_run has not). skip_bad and verbose as they are now:
+        set_params(skip_bad=True) is the way a refusal of unreadable files names."""
+        from .data.dataset_files import labels_needed_by
+        from .scoring.train_scores import run_training_scores
+
+        model = self.model_
+        with labels_needed_by("score", f"Detector.{call}", unless_said=True):
+            scores = run_training_scores(run_dir, model, batch_mode=batch_mode,
+                                         progress=bool(getattr(self, "verbose", False)),
+                                         skip_bad=bool(getattr(self, "skip_bad", False)), skip_option=API_SKIP_BAD)
+        scores = _with_lam(scores, model.cfg.score.lam, lam)       # the cache holds a with the run's lam
+        self._train_scores = {"lam": lam, batch_mode: scores}
+        self.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
+        self.n_train_ = int(len(self.decision_scores_))
 
     def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
@@ -2378,19 +2386,7 @@ class Detector:
         if threshold == "f1" and recorded is None:
             # an f1 threshold chosen on X_val, now: the training scores with it (the caller's validation set is not
             # kept for later)
-            from .data.dataset_files import labels_needed_by
-            from .scoring.train_scores import run_training_scores
-
-            # (the run's own data read again for its training scores: a refusal of damaged labels names mending
-            # them, and a class-folder tree's loose images are said to be left out, as the run's training left them
-            # out; neither names dataset='unlabelled', which from_run has not)
-            with labels_needed_by("score", "Detector.from_run", unless_said=True):
-                scores = run_training_scores(run_dir, model, batch_mode=det._scoring[2], progress=verbose,
-                                             skip_bad=skip_bad, skip_option=API_SKIP_BAD)
-            scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
-            det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
-            det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
-            det.n_train_ = int(len(det.decision_scores_))
+            det._read_run_training_scores(run_dir, det._scoring[2], float(det.lam), det.score_, "from_run")
             with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
                 det._set_threshold(X_val, y_val)
             return det
