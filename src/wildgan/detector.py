@@ -65,9 +65,10 @@ from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataEr
                      TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
-from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
-                         fit_record_apart, fit_record_params, fit_record_score, fit_threshold, load_fit_threshold,
-                         contamination_hint, rank_proba, run_threshold, threshold_columns, write_fit_threshold)
+from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, as_float,
+                         check_val_labels, fit_record_apart, fit_record_params, fit_record_score, fit_threshold,
+                         load_fit_threshold, contamination_hint, rank_proba, run_threshold, threshold_columns,
+                         write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -600,6 +601,10 @@ def _is_whole(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+# said of a parameter refused as past a float's range (an int such as 10**400, which float() cannot convert)
+_PAST_FLOATS = ", past the range of a float"
+
+
 def _as_attribute_error(e: WildganError) -> WildganError:
     """e as an instance of its own class that is also an AttributeError (same message, attributes and notes): raised
     by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute, while
@@ -946,16 +951,19 @@ class Detector:
         c, k = self.contamination, self.mad_k
         # both are read after training whatever the rule (the threshold is fitted with both at hand): a string or
         # None for the unused one would cost the training too, with a bare TypeError / ValueError
-        if not _is_real(c):
-            raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
-                              f"got {c!r}")
-        if self.threshold == "contamination" and not (0.0 < float(c) <= 0.5):
+        # (compared as given, and past a float's range refused whatever the rule: float(10**400), which fit and
+        # from_run take of both, was a bare OverflowError)
+        if self.threshold == "contamination" and _is_real(c) and not (0 < c <= 0.5):
             raise ConfigError(f"contamination must be in (0, 0.5]{contamination_hint(c)}, got {c}")
-        if not _is_real(k) or (self.threshold == "mad" and not (math.isfinite(float(k)) and float(k) >= 0)):
+        if not _is_real(c) or as_float(c) is None:
+            raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
+                              f"got {c!r}{_PAST_FLOATS if _is_real(c) else ''}")
+        kf = as_float(k) if _is_real(k) else None
+        if kf is None or (self.threshold == "mad" and not (math.isfinite(kf) and kf >= 0)):
             # (checked here, not by the rule after training: a typo must not cost the training; the rule refuses
             # an infinite k as well)
             raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
-                              f"the training scores), got {k!r}")
+                              f"the training scores), got {k!r}{_PAST_FLOATS if _is_real(k) and kf is None else ''}")
         seed = self.seed
         if not _is_whole(seed) or not 0 <= int(seed) < 2 ** 64 - 1:
             # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
@@ -966,8 +974,10 @@ class Detector:
         for name, v, none in (("total_kimg", self.total_kimg, " (None = the paper's schedule)"),
                               ("phase_kimg", self.phase_kimg, ""), ("minutes", self.minutes, " (None = no budget)")):
             # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
-            if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
-                raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
+            vf = as_float(v) if _is_real(v) else None
+            if (v is not None or not none) and not (vf is not None and math.isfinite(vf) and vf > 0):
+                raise ConfigError(f"{name} must be a positive number{none}, got {v!r}"
+                                  f"{_PAST_FLOATS if _is_real(v) and vf is None else ''}")
         # (none under method wildgan is taken outside a training where the fitted networks were trained so: an
         # earlier wildgan's run or Detector, read by from_run or load, whose scoring parameters still change)
         untrained = self.encoder_loss == "none" and self._trained_without_encoder()
@@ -1002,7 +1012,7 @@ class Detector:
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")
         lam = self.lam
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:    # (as given: see c)
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
             raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
         if training and (refusal := self._preset_refusal()) is not None:
@@ -2423,7 +2433,8 @@ def _warn_val_set_unused(who: str, rule_text: str, f1: str) -> None:
 def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
     """A threshold rule with its parameter, as the warnings of from_run say it: 'contamination (c=0.02)'."""
     def value(v: Any) -> str:
-        return f"{float(v):g}" if _is_real(v) else repr(v)      # (a bad one is refused by _validate after this)
+        f = as_float(v) if _is_real(v) else None
+        return f"{f:g}" if f is not None else repr(v)      # (a bad one is refused by _validate after this)
 
     return (f"contamination (c={value(contamination)})" if rule == "contamination" else
             f"mad (k={value(mad_k)})" if rule == "mad" else str(rule))

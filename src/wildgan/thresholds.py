@@ -154,11 +154,31 @@ def _scores(x: Any, what: str) -> np.ndarray:
     return s
 
 
+def as_float(v: Any) -> float | None:
+    """A rule's parameter as a float, None where it is past a float's range: float() of an int such as 10**400 is a
+    bare OverflowError, where the parameter is to be refused naming it. (A float past the range is inf already: a
+    caller's range test refuses it, and nan, by its own words.)"""
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def _contamination_ok(contamination: Any) -> bool:
+    c = as_float(contamination)
+    return c is not None and 0.0 < c <= 0.5         # (nan and inf fail it)
+
+
+def _mad_k_ok(k: Any) -> bool:
+    kf = as_float(k)
+    return kf is not None and math.isfinite(kf) and kf >= 0
+
+
 def contamination_threshold(train_scores: Any, contamination: float) -> Threshold:
     """The 100 * (1 - contamination) percentile of the training scores."""
-    c = float(contamination)
-    if not (0.0 < c <= 0.5):
+    if not _contamination_ok(contamination):
         raise _bad_contamination(contamination)
+    c = float(contamination)
     s = _scores(train_scores, "training scores")
     value = float(np.percentile(s, 100.0 * (1.0 - c)))
     return Threshold(value, "contamination", {"contamination": c, "n": int(s.size)})
@@ -166,7 +186,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
 
 def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
     """median + k * 1.4826 * MAD of the training scores. With MAD = 0 (over half the scores equal) it is the median."""
-    if not (math.isfinite(float(k)) and float(k) >= 0):
+    if not _mad_k_ok(k):
         raise _bad_mad_k(k)
     s = _scores(train_scores, "training scores")
     med = float(np.median(s))
@@ -298,9 +318,9 @@ def _bad_mad_k(k: Any) -> ConfigError:
 
 def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
     """Raise ConfigError for a rule's bad parameter before any scoring is done (the rules check them again)."""
-    if rule == "contamination" and not (0.0 < float(contamination) <= 0.5):
+    if rule == "contamination" and not _contamination_ok(contamination):
         raise _bad_contamination(contamination)
-    if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
+    if rule == "mad" and not _mad_k_ok(k):
         raise _bad_mad_k(k)
 
 

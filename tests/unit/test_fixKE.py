@@ -85,3 +85,39 @@ def test_a_refused_lazy_read_keeps_the_refusals_attributes(run: Path, monkeypatc
     with pytest.raises(DataError, match="Detector.predict needs") as d:
         det.predict(_x())
     assert d.value.split_problem == SPLIT_TOO_SMALL
+
+
+@pytest.mark.parametrize("kw", [{"contamination": 10**400}, {"threshold": "mad", "mad_k": 10**400},
+                                {"threshold": "mad", "contamination": 10**400}, {"mad_k": 10**400},
+                                {"total_kimg": 10**400}, {"phase_kimg": 10**400}, {"minutes": 10**400},
+                                {"lam": 10**400}])
+def test_a_parameter_past_a_floats_range_is_refused_naming_it(kw: dict[str, Any]) -> None:
+    """float() of an int past a float's range (10**400) was a bare OverflowError out of fit, before any word of
+    which parameter; any rule's parameter is refused so, as fit and from_run take both as floats."""
+    import numpy as np
+
+    from wildgan import Detector
+
+    name = next(k for k in kw if k != "threshold")
+    with pytest.raises(ConfigError, match=rf"^{name} must be .*, got 1000+") as e:
+        Detector(device="cpu", **kw).fit(np.zeros((4, 8, 8, 3), dtype=np.uint8))
+    # (a range that the value is compared with as given says the range alone)
+    in_range_words = name == "lam" or kw.get("threshold") is None and name == "contamination"
+    assert ("past the range of a float" in str(e.value)) is not in_range_words, e.value
+
+
+@pytest.mark.parametrize("rule,kw,name", [("contamination", {"contamination": 10**400}, "contamination"),
+                                          ("mad", {"k": 10**400}, "mad_k"),
+                                          ("contamination", {"contamination": float("inf")}, "contamination"),
+                                          ("contamination", {"contamination": float("nan")}, "contamination"),
+                                          ("mad", {"k": float("inf")}, "mad_k"), ("mad", {"k": float("nan")}, "mad_k")])
+def test_a_rules_parameter_past_a_floats_range_or_not_finite_is_refused(rule: str, kw: dict[str, Any],
+                                                                         name: str) -> None:
+    import numpy as np
+
+    from wildgan.thresholds import check_threshold_args, fit_threshold
+
+    with pytest.raises(ConfigError, match=rf"^{name}.* must be"):
+        fit_threshold(rule, np.arange(10.0), **kw)
+    with pytest.raises(ConfigError, match=rf"^{name}.* must be"):
+        check_threshold_args(rule, **kw)
