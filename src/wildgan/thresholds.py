@@ -286,11 +286,13 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
     return np.stack([1.0 - p, p], axis=1)
 
 
-def _contamination_words() -> str:
+def _contamination_words(glossed: bool = True) -> str:
     """The expected share of anomalies as the user of the call in progress sets it: score's and export's
     --expected-contamination (`contamination` on the command line is train's other option, the share injected),
-    the Python API's contamination (Detector, export_onnx)."""
-    return option_words("--expected-contamination", "contamination (expected fraction of anomalies)")
+    the Python API's contamination (Detector, export_onnx), glossed as the expected fraction of anomalies unless
+    `glossed` is False (a refusal whose percent hint says those words already)."""
+    return option_words("--expected-contamination",
+                        "contamination (expected fraction of anomalies)" if glossed else "contamination")
 
 
 def _as_given(flag: str, v: Any) -> str:
@@ -307,7 +309,9 @@ def contamination_hint(v: Any) -> str:
 
 
 def _bad_contamination(contamination: Any) -> ConfigError:
-    return ConfigError(f"{_contamination_words()} must be in (0, 0.5]{contamination_hint(contamination)}, got "
+    # (the hint glosses the parameter itself: the name's gloss too said "expected fraction of anomalies" twice)
+    hint = contamination_hint(contamination)
+    return ConfigError(f"{_contamination_words(glossed=not hint)} must be in (0, 0.5]{hint}, got "
                        f"{_as_given('--expected-contamination', contamination)}")
 
 

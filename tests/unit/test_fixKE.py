@@ -121,3 +121,41 @@ def test_a_rules_parameter_past_a_floats_range_or_not_finite_is_refused(rule: st
         fit_threshold(rule, np.arange(10.0), **kw)
     with pytest.raises(ConfigError, match=rf"^{name}.* must be"):
         check_threshold_args(rule, **kw)
+
+
+def test_a_percent_given_as_a_thresholds_contamination_says_the_fraction_once() -> None:
+    """The Python name's gloss and the percent hint both said "expected fraction of anomalies"; the refusal now
+    reads as Detector's does."""
+    import numpy as np
+
+    from wildgan.thresholds import check_threshold_args, fit_threshold
+
+    for refuse in (lambda: check_threshold_args("contamination", contamination=5),
+                   lambda: fit_threshold("contamination", np.arange(10.0), contamination=5)):
+        with pytest.raises(ConfigError) as e:
+            refuse()
+        assert str(e.value) == ("contamination must be in (0, 0.5] (the expected fraction of anomalies: for 5% give "
+                                "0.05), got 5"), e.value
+    with pytest.raises(ConfigError) as e:
+        check_threshold_args("contamination", contamination=0.75)       # (no hint: the gloss stays)
+    assert str(e.value) == "contamination (expected fraction of anomalies) must be in (0, 0.5], got 0.75"
+
+
+def test_a_broken_link_given_as_data_names_its_option_beside_the_path(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The option (and $WILDGAN_DATA) came after the link's own bracketed guess: "...mounted?) (--data)"."""
+    from wildgan.cli import main
+    from wildgan.data.readers import absolute_data_path
+
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "gone")
+    assert main(["train", "--data", str(link), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"{link} (--data): a symbolic link to {tmp_path / 'gone'}, which does not exist (a moved data set, or a " \
+           "disk not mounted?)\n" in err, err
+    monkeypatch.setenv("WILDGAN_DATA", str(link))
+    with pytest.raises(DataError) as e:
+        absolute_data_path(None)
+    assert str(e.value).startswith(f"{link} (from $WILDGAN_DATA): a symbolic link to ") and ") (" not in str(e.value)
+    assert str(e.value).endswith("or a disk not mounted?); pass data=PATH or fix the variable"), e.value
