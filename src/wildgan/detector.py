@@ -606,9 +606,9 @@ _PAST_FLOATS = ", past the range of a float"
 
 
 def _as_attribute_error(e: WildganError) -> WildganError:
-    """e as an instance of its own class that is also an AttributeError (same message, attributes and notes): raised
-    by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute, while
-    `except DataError` still catches it."""
+    """e as an instance of its own class that is also an AttributeError (same message, attributes, notes and cause):
+    raised by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute,
+    while `except DataError` still catches it."""
     if isinstance(e, AttributeError):
         return e
     cls = type(e)
@@ -618,7 +618,10 @@ def _as_attribute_error(e: WildganError) -> WildganError:
         both = _ATTRIBUTE_ERRORS[cls] = type(cls.__name__, (cls, AttributeError), {
             "__module__": cls.__module__, "__doc__": cls.__doc__,
             "__reduce__": lambda self: (_rebuilt_error, (cls, self.args, dict(self.__dict__)))})
-    return _rebuilt_error(both, e.args, e.__dict__)
+    out = _rebuilt_error(both, e.args, e.__dict__)
+    # (its cause kept, as errors.reworded keeps it: raised in e's handler, its context, e itself, is not shown)
+    out.__cause__, out.__suppress_context__ = e.__cause__, True
+    return out.with_traceback(e.__traceback__)
 
 
 def _rebuilt_error(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -773,7 +776,7 @@ class Detector:
             try:
                 self._take_run_scores(name)
             except WildganError as e:
-                raise _as_attribute_error(e) from None
+                raise _as_attribute_error(e)
             return self.__dict__[name]
         prop = getattr(type(self), name, None)
         fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)

@@ -72,7 +72,7 @@ def test_a_refused_lazy_read_keeps_the_refusals_attributes(run: Path, monkeypatc
     assert not hasattr(det, "threshold_") and getattr(det, "labels_", None) is None
     with pytest.raises(ConfigError) as got:
         det.threshold_
-    assert isinstance(got.value, AttributeError)
+    assert isinstance(got.value, AttributeError) and isinstance(got.value.__cause__, OSError)
     _has_parts(got.value)
     back = pickle.loads(pickle.dumps(got.value))
     assert type(back) is ConfigError
