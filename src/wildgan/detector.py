@@ -62,12 +62,13 @@ from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
-                     TrainingInterrupted, WildganError, shell_word, stop_words, warn_user)
+                     TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
-from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
-                         fit_record_apart, fit_record_params, fit_record_score, fit_threshold, load_fit_threshold,
-                         contamination_hint, rank_proba, run_threshold, threshold_columns, write_fit_threshold)
+from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, as_float,
+                         check_val_labels, fit_record_apart, fit_record_params, fit_record_score, fit_threshold,
+                         load_fit_threshold, contamination_hint, rank_proba, run_threshold, threshold_columns,
+                         write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -600,10 +601,14 @@ def _is_whole(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+# said of a parameter refused as past a float's range (an int such as 10**400, which float() cannot convert)
+_PAST_FLOATS = ", past the range of a float"
+
+
 def _as_attribute_error(e: WildganError) -> WildganError:
-    """e as an instance of its own class that is also an AttributeError (same message, attributes and notes): raised
-    by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute, while
-    `except DataError` still catches it."""
+    """e as an instance of its own class that is also an AttributeError (same message, attributes, notes and cause):
+    raised by Detector.__getattr__, so that hasattr / getattr(det, name, default) answer as for a missing attribute,
+    while `except DataError` still catches it."""
     if isinstance(e, AttributeError):
         return e
     cls = type(e)
@@ -613,7 +618,10 @@ def _as_attribute_error(e: WildganError) -> WildganError:
         both = _ATTRIBUTE_ERRORS[cls] = type(cls.__name__, (cls, AttributeError), {
             "__module__": cls.__module__, "__doc__": cls.__doc__,
             "__reduce__": lambda self: (_rebuilt_error, (cls, self.args, dict(self.__dict__)))})
-    return _rebuilt_error(both, e.args, e.__dict__)
+    out = _rebuilt_error(both, e.args, e.__dict__)
+    # (its cause kept, as errors.reworded keeps it: raised in e's handler, its context, e itself, is not shown)
+    out.__cause__, out.__suppress_context__ = e.__cause__, True
+    return out.with_traceback(e.__traceback__)
 
 
 def _rebuilt_error(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -768,7 +776,7 @@ class Detector:
             try:
                 self._take_run_scores(name)
             except WildganError as e:
-                raise _as_attribute_error(e) from None
+                raise _as_attribute_error(e)
             return self.__dict__[name]
         prop = getattr(type(self), name, None)
         fitted_attr = not name.startswith("_") and (name in FITTED_ATTRS or (isinstance(prop, property)
@@ -946,16 +954,19 @@ class Detector:
         c, k = self.contamination, self.mad_k
         # both are read after training whatever the rule (the threshold is fitted with both at hand): a string or
         # None for the unused one would cost the training too, with a bare TypeError / ValueError
-        if not _is_real(c):
-            raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
-                              f"got {c!r}")
-        if self.threshold == "contamination" and not (0.0 < float(c) <= 0.5):
+        # (compared as given, and past a float's range refused whatever the rule: float(10**400), which fit and
+        # from_run take of both, was a bare OverflowError)
+        if self.threshold == "contamination" and _is_real(c) and not (0 < c <= 0.5):
             raise ConfigError(f"contamination must be in (0, 0.5]{contamination_hint(c)}, got {c}")
-        if not _is_real(k) or (self.threshold == "mad" and not (math.isfinite(float(k)) and float(k) >= 0)):
+        if not _is_real(c) or as_float(c) is None:
+            raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
+                              f"got {c!r}{_PAST_FLOATS if _is_real(c) else ''}")
+        kf = as_float(k) if _is_real(k) else None
+        if kf is None or (self.threshold == "mad" and not (math.isfinite(kf) and kf >= 0)):
             # (checked here, not by the rule after training: a typo must not cost the training; the rule refuses
             # an infinite k as well)
             raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
-                              f"the training scores), got {k!r}")
+                              f"the training scores), got {k!r}{_PAST_FLOATS if _is_real(k) and kf is None else ''}")
         seed = self.seed
         if not _is_whole(seed) or not 0 <= int(seed) < 2 ** 64 - 1:
             # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
@@ -966,8 +977,10 @@ class Detector:
         for name, v, none in (("total_kimg", self.total_kimg, " (None = the paper's schedule)"),
                               ("phase_kimg", self.phase_kimg, ""), ("minutes", self.minutes, " (None = no budget)")):
             # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
-            if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
-                raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
+            vf = as_float(v) if _is_real(v) else None
+            if (v is not None or not none) and not (vf is not None and math.isfinite(vf) and vf > 0):
+                raise ConfigError(f"{name} must be a positive number{none}, got {v!r}"
+                                  f"{_PAST_FLOATS if _is_real(v) and vf is None else ''}")
         # (none under method wildgan is taken outside a training where the fitted networks were trained so: an
         # earlier wildgan's run or Detector, read by from_run or load, whose scoring parameters still change)
         untrained = self.encoder_loss == "none" and self._trained_without_encoder()
@@ -1002,7 +1015,7 @@ class Detector:
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")
         lam = self.lam
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam <= 1:    # (as given: see c)
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
             raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
         if training and (refusal := self._preset_refusal()) is not None:
@@ -1618,10 +1631,6 @@ class Detector:
 
     def _read_pending_run_scores(self, pending: _PendingRunScores, call: str) -> None:
         """_take_run_scores's read, under its lock."""
-        from .data.dataset_files import labels_needed_by
-        from .scoring.train_scores import run_training_scores
-
-        model = self.model_
         run_dir = self.__dict__.get("run_dir_")
         if run_dir is None:
             # a copy unpickled where the run folder is not (__setstate__ drops it): nothing to read the scores from
@@ -1649,28 +1658,41 @@ class Detector:
                             f"Detector.from_run({str(run_dir)!r}) again for the networks it holds; decision_function "
                             f"and score_all of this Detector need no training scores")
         try:
-            # (a refusal of damaged labels names the user's call, as _run_dir_scores's does; skip_bad and verbose as
-            # they are now: set_params(skip_bad=True) is the way a refusal of unreadable files names)
-            with labels_needed_by("score", f"Detector.{call}", unless_said=True):
-                scores = run_training_scores(run_dir, model, batch_mode=pending.batch_mode,
-                                             progress=bool(getattr(self, "verbose", False)),
-                                             skip_bad=bool(getattr(self, "skip_bad", False)),
-                                             skip_option=API_SKIP_BAD)
+            self._read_run_training_scores(Path(run_dir), pending.batch_mode, pending.lam, pending.score, call)
         except WildganError as e:
             if call == "from_run" or f"Detector.{call}" in str(e):
                 raise
             # (the read moved from from_run to this call: said, so that the refusal is not taken for one of X)
-            raise type(e)(f"{e} (Detector.{call} needs the run's training scores, which from_run left to be read "
-                          f"at the first call that needs them: decision_function and score_all need none)") from None
-        scores = _with_lam(scores, model.cfg.score.lam, pending.lam)       # the cache holds a with the run's lam
-        self._train_scores = {"lam": pending.lam, pending.batch_mode: scores}
-        self.decision_scores_ = np.asarray(scores[pending.score], dtype=np.float64)
-        self.n_train_ = int(len(self.decision_scores_))
+            raise reworded(e, after=f" (Detector.{call} needs the run's training scores, which from_run left to be "
+                                    f"read at the first call that needs them: decision_function and score_all need "
+                                    f"none)")
         # fit's f1 threshold as recorded (its validation set is not in the run), else from_run's rule on the scores
         thr = pending.recorded or fit_threshold(pending.rule, self.decision_scores_,
                                                 contamination=pending.contamination, k=pending.mad_k)
         self._use_threshold(thr, pending.score)
         self.__dict__.pop("_pending_run_scores", None)
+
+    def _read_run_training_scores(self, run_dir: Path, batch_mode: str, lam: float, score: str, call: str) -> None:
+        """The run's training scores of these networks under batch_mode (run_training_scores: from its cache, else
+        computed from the run's data and cached), with a at lam, kept as _train_scores, and decision_scores_ (of
+        `score`) and n_train_ from them: from_run's read of them, now (an f1 threshold chosen on X_val) or at the
+        first call that needs them (_read_pending_run_scores). call: the method (or attribute) the user called,
+        which a refusal of damaged labels names (the run's own data is read again: the refusal names mending them,
+        and a class-folder tree's loose images are said to be left out, as the run's training left them out; neither
+        names dataset='unlabelled', which from_run has not). skip_bad and verbose as they are now:
+        set_params(skip_bad=True) is the way a refusal of unreadable files names."""
+        from .data.dataset_files import labels_needed_by
+        from .scoring.train_scores import run_training_scores
+
+        model = self.model_
+        with labels_needed_by("score", f"Detector.{call}", unless_said=True):
+            scores = run_training_scores(run_dir, model, batch_mode=batch_mode,
+                                         progress=bool(getattr(self, "verbose", False)),
+                                         skip_bad=bool(getattr(self, "skip_bad", False)), skip_option=API_SKIP_BAD)
+        scores = _with_lam(scores, model.cfg.score.lam, lam)       # the cache holds a with the run's lam
+        self._train_scores = {"lam": lam, batch_mode: scores}
+        self.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
+        self.n_train_ = int(len(self.decision_scores_))
 
     def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
@@ -2211,8 +2233,8 @@ class Detector:
             if device is not None:
                 raise
             # e.g. saved with device='cuda', loaded on a machine without one
-            raise type(e)(f"{path}: {e} (the device it was saved with): Detector.load({str(given)!r}, "
-                          f"device='cpu') loads it on the CPU") from None
+            raise reworded(e, f"{path}: ", f" (the device it was saved with): Detector.load({str(given)!r}, "
+                                           f"device='cpu') loads it on the CPU")
         if cfg.method == "fanogan":
             from .nets.fanogan import build_fanogan
 
@@ -2377,19 +2399,7 @@ class Detector:
         if threshold == "f1" and recorded is None:
             # an f1 threshold chosen on X_val, now: the training scores with it (the caller's validation set is not
             # kept for later)
-            from .data.dataset_files import labels_needed_by
-            from .scoring.train_scores import run_training_scores
-
-            # (the run's own data read again for its training scores: a refusal of damaged labels names mending
-            # them, and a class-folder tree's loose images are said to be left out, as the run's training left them
-            # out; neither names dataset='unlabelled', which from_run has not)
-            with labels_needed_by("score", "Detector.from_run", unless_said=True):
-                scores = run_training_scores(run_dir, model, batch_mode=det._scoring[2], progress=verbose,
-                                             skip_bad=skip_bad, skip_option=API_SKIP_BAD)
-            scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
-            det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
-            det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
-            det.n_train_ = int(len(det.decision_scores_))
+            det._read_run_training_scores(run_dir, det._scoring[2], float(det.lam), det.score_, "from_run")
             with reusing_read(kept_val):      # (X_val's file, if the check read one, not read a second time)
                 det._set_threshold(X_val, y_val)
             return det
@@ -2426,7 +2436,8 @@ def _warn_val_set_unused(who: str, rule_text: str, f1: str) -> None:
 def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
     """A threshold rule with its parameter, as the warnings of from_run say it: 'contamination (c=0.02)'."""
     def value(v: Any) -> str:
-        return f"{float(v):g}" if _is_real(v) else repr(v)      # (a bad one is refused by _validate after this)
+        f = as_float(v) if _is_real(v) else None
+        return f"{f:g}" if f is not None else repr(v)      # (a bad one is refused by _validate after this)
 
     return (f"contamination (c={value(contamination)})" if rule == "contamination" else
             f"mad (k={value(mad_k)})" if rule == "mad" else str(rule))

@@ -97,6 +97,24 @@ class ConfigError(WildganError, ValueError):
                            split_problem=self.split_problem)
 
 
+def reworded(e: WildganError, before: str = "", after: str = "") -> WildganError:
+    """e said with `before` ahead of its message and `after` behind it, as an error of its own class with all its
+    attributes (a ConfigError's start_again, setting, ..., split_problem; a DataError's split_problem and unreadable;
+    __notes__), its cause and its traceback kept: the way to add a caller's context to a refusal it lets through
+    (`raise reworded(e, after=...)` in e's handler). `raise type(e)(f"{e} ...")` kept the message alone, so that a
+    caller reading the attributes found none (and a subclass whose __init__ takes other arguments could not be built
+    so). A ConfigError's `before` goes ahead of its `message` and `after` behind its `then`, so that
+    with_start_again and within keep them."""
+    out = type(e).__new__(type(e), f"{before}{e}{after}")
+    out.__dict__.update(e.__dict__)
+    if isinstance(out, ConfigError):
+        out.message, out.then = f"{before}{out.message}", f"{out.then}{after}"
+    # raised in e's handler, out's context is e, the same refusal in fewer words: not shown (as `from None` did),
+    # while e's own cause is (an OSError that made a DataError)
+    out.__cause__, out.__suppress_context__ = e.__cause__, True
+    return out.with_traceback(e.__traceback__)
+
+
 class CheckpointError(WildganError):
     """A checkpoint is missing, truncated, corrupt, or not a wildgan checkpoint."""
 

@@ -154,11 +154,31 @@ def _scores(x: Any, what: str) -> np.ndarray:
     return s
 
 
+def as_float(v: Any) -> float | None:
+    """A rule's parameter as a float, None where it is past a float's range: float() of an int such as 10**400 is a
+    bare OverflowError, where the parameter is to be refused naming it. (A float past the range is inf already: a
+    caller's range test refuses it, and nan, by its own words.)"""
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def _contamination_ok(contamination: Any) -> bool:
+    c = as_float(contamination)
+    return c is not None and 0.0 < c <= 0.5         # (nan and inf fail it)
+
+
+def _mad_k_ok(k: Any) -> bool:
+    kf = as_float(k)
+    return kf is not None and math.isfinite(kf) and kf >= 0
+
+
 def contamination_threshold(train_scores: Any, contamination: float) -> Threshold:
     """The 100 * (1 - contamination) percentile of the training scores."""
-    c = float(contamination)
-    if not (0.0 < c <= 0.5):
+    if not _contamination_ok(contamination):
         raise _bad_contamination(contamination)
+    c = float(contamination)
     s = _scores(train_scores, "training scores")
     value = float(np.percentile(s, 100.0 * (1.0 - c)))
     return Threshold(value, "contamination", {"contamination": c, "n": int(s.size)})
@@ -166,7 +186,7 @@ def contamination_threshold(train_scores: Any, contamination: float) -> Threshol
 
 def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
     """median + k * 1.4826 * MAD of the training scores. With MAD = 0 (over half the scores equal) it is the median."""
-    if not (math.isfinite(float(k)) and float(k) >= 0):
+    if not _mad_k_ok(k):
         raise _bad_mad_k(k)
     s = _scores(train_scores, "training scores")
     med = float(np.median(s))
@@ -266,11 +286,13 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
     return np.stack([1.0 - p, p], axis=1)
 
 
-def _contamination_words() -> str:
+def _contamination_words(glossed: bool = True) -> str:
     """The expected share of anomalies as the user of the call in progress sets it: score's and export's
     --expected-contamination (`contamination` on the command line is train's other option, the share injected),
-    the Python API's contamination (Detector, export_onnx)."""
-    return option_words("--expected-contamination", "contamination (expected fraction of anomalies)")
+    the Python API's contamination (Detector, export_onnx), glossed as the expected fraction of anomalies unless
+    `glossed` is False (a refusal whose percent hint says those words already)."""
+    return option_words("--expected-contamination",
+                        "contamination (expected fraction of anomalies)" if glossed else "contamination")
 
 
 def _as_given(flag: str, v: Any) -> str:
@@ -287,7 +309,9 @@ def contamination_hint(v: Any) -> str:
 
 
 def _bad_contamination(contamination: Any) -> ConfigError:
-    return ConfigError(f"{_contamination_words()} must be in (0, 0.5]{contamination_hint(contamination)}, got "
+    # (the hint glosses the parameter itself: the name's gloss too said "expected fraction of anomalies" twice)
+    hint = contamination_hint(contamination)
+    return ConfigError(f"{_contamination_words(glossed=not hint)} must be in (0, 0.5]{hint}, got "
                        f"{_as_given('--expected-contamination', contamination)}")
 
 
@@ -298,9 +322,9 @@ def _bad_mad_k(k: Any) -> ConfigError:
 
 def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
     """Raise ConfigError for a rule's bad parameter before any scoring is done (the rules check them again)."""
-    if rule == "contamination" and not (0.0 < float(contamination) <= 0.5):
+    if rule == "contamination" and not _contamination_ok(contamination):
         raise _bad_contamination(contamination)
-    if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
+    if rule == "mad" and not _mad_k_ok(k):
         raise _bad_mad_k(k)
 
 

@@ -330,8 +330,8 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
             if saved_term is not None:
                 signal.signal(signal.SIGTERM, saved_term)
             if hup_set:
-                # (None: a handler set from C, which Python cannot put back; the default action then)
-                signal.signal(signal.SIGHUP, signal.SIG_DFL if saved_hup is None else saved_hup)
+                # (never None: on_sighup leaves a handler set from C alone, as Python could not put it back)
+                signal.signal(signal.SIGHUP, saved_hup)
 
 
 def __getattr__(name: str) -> Any:

@@ -671,8 +671,8 @@ class TeardownExit:
         watcher stopped, the wakeup fd it replaced put back."""
         import signal
 
-        for signum, before in self.replaced.items():
-            signal.signal(signum, signal.SIG_DFL if before is None else before)
+        for signum, before in self.replaced.items():       # (never None: install records no handler set from C)
+            signal.signal(signum, before)
         if self.wakeup is not None:
             self.wakeup_put_back()
             self.settled.set()

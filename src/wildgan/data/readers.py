@@ -190,7 +190,8 @@ def missing_path_error(path: str | Path, option: str = "") -> DataError:
     which = f" ({option})" if option else ""
     broken = _broken_link(Path(path).expanduser())
     if broken:
-        return DataError(f"{path}: {broken}{which}")
+        # (the option beside the path: after the link's own bracketed guess it read "...mounted?) (--data)")
+        return DataError(f"{path}{which}: {broken}")
     if env and not Path(path).expanduser().is_absolute():
         return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env}){which}")
     return DataError(f"{path}: no such file or folder{which}")
@@ -236,8 +237,14 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     if data in (None, "") and not found.exists() and dataset != "cifar10":
         # the path comes from the variable, not from the command line: made absolute here, load_dataset would take it
         # for a --data PATH and say only 'PATH: no such file or folder', a path the user never typed
-        raise DataError(f"{found}: {_broken_link(found) or 'no such file or folder'} (from $WILDGAN_DATA; pass "
-                        f"{_data_words('PATH')} or fix the variable)")
+        broken = _broken_link(found)
+        if broken:
+            # (where it came from beside the path, as missing_path_error says an option: not a second bracket after
+            # the link's own guess)
+            raise DataError(f"{found} (from $WILDGAN_DATA): {broken}; pass {_data_words('PATH')} or fix the "
+                            f"variable")
+        raise DataError(f"{found}: no such file or folder (from $WILDGAN_DATA; pass {_data_words('PATH')} or fix "
+                        f"the variable)")
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     path = os.path.abspath(found)
     if is_sample_path(path):

@@ -876,8 +876,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
                   batch_mode: str = "mixed", skip_bad: bool = False) -> Threshold | None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
     the k highest-scoring images of the pile itself with their heat maps. Returns the threshold their table's
-    'flagged' column uses (_threshold_section's). skip_bad: report --skip-bad, whose cached training scores may
-    leave unreadable files out (see _fit_rule)."""
+    is_anomaly column (FLAG_HEADER) uses (_threshold_section's). skip_bad: report --skip-bad, whose cached
+    training scores may leave unreadable files out (see _fit_rule)."""
     page.h(2, "Unlabelled data")
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
@@ -1132,7 +1132,8 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                      what: str = "test", cfg: Any = None, lod: float = 0.0, thr: Threshold | None = None) -> None:
     """The k most anomalous images' panels, their table and top_anomalous.csv. lod: the networks' (a run stopped
     before full resolution is scored at a lower one, which the maps' text must say). thr: the threshold of the table's
-    'flagged' column (_threshold_section's), None for none."""
+    is_anomaly column (FLAG_HEADER on the page, is_anomaly in top_anomalous.csv; _threshold_section's), None for
+    none."""
     if diag.recon is None or k <= 0:
         return
     name = pick_score(diag.scores, score)
@@ -1224,7 +1225,7 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
     from the cached training scores (train_scores.csv: fit's, or a later scoring's, which its key does not tell), and
     the threshold the Detector's predict used when fit returned, taken again from the same cache by the rule fit
     recorded (thresholds.FIT_THRESHOLD_FILE). No test images: only the training images each flags. Returns
-    _threshold_section's rule for a 'flagged' column.
+    _threshold_section's rule for an is_anomaly column (FLAG_HEADER).
     skip_bad: a cache that leaves out files unreadable since training (`wildgan score --threshold --skip-bad`
     wrote it) is read too, as `score --threshold --skip-bad` and from_run(skip_bad=True) read it: the page said
     there were no training scores, and advised the command that had written them. n_train: the images fit trained
@@ -1423,16 +1424,16 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        left_out: int = 0, recorded: tuple[str, float] | None = None,
                        skip_bad: bool = False) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
-    report's score, from the training images' scores (`train`: _training_scores), with how many test and training
-    images each flags. Returns the rule the top-k table's and the named images' 'flagged' columns use: that of
+    report's score, from the training images' scores (`train`: _training_scores), with how many test and training images
+    each flags. Returns the rule the top-k table's and the named images' is_anomaly columns (FLAG_HEADER) use: that of
     `wildgan score RUN --threshold RULE` for this run, i.e. Detector.fit's recorded rule and c (k) where the command
     takes them (`recorded`: _command_rule; its params' param_from says so), else contamination at its default c (the
-    Detector's default rule); None where the run has no training scores to take one from. diag None: no test
-    images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
-    sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
-    batch_mode: the protocol the report's images are scored in, of the training scores in `train` too. left_out: the
-    files left out by the protocol's cache where the report did not read it for want of skip_bad (_unread_left_out).
-    skip_bad: the report's, which the commands named take too (_score_options)."""
+    Detector's default rule); None where the run has no training scores to take one from. diag None: no test images (a
+    Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its sentence. n_train:
+    how many training images the run has (split.json), for the text of a run without scores. batch_mode: the protocol
+    the report's images are scored in, of the training scores in `train` too. left_out: the files left out by the
+    protocol's cache where the report did not read it for want of skip_bad (_unread_left_out). skip_bad: the report's,
+    which the commands named take too (_score_options)."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
