@@ -4246,6 +4246,8 @@ def test_score_tells_a_data_set_it_cannot_split_by_the_refusal_s_kind_not_its_wo
     assert ("A data-set file is scored as a labelled test split" in said) == advised, said
     assert ("add --whole" in said) == whole, said
     assert advised or e.value is refused
+    # the advice added, the refusal keeps its kind for a caller reading it (errors.reworded; type(e)(...) lost it)
+    assert e.value.split_problem == problem
 
 
 def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(tiny_npz, tmp_path, capsys):

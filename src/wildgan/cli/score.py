@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import as_typed
 from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
-                      WildganError, WildganWarning, shell_word)
+                      WildganError, WildganWarning, reworded, shell_word)
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -353,15 +353,15 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         # (by the refusal's kind, set where it is raised, not by its words: errors.SPLIT_CLASSES)
         if not one_file and e.split_problem == SPLIT_CLASSES:
-            raise type(e)(f"{e}. {_own_data_way(run_dir)}") from None
+            raise reworded(e, after=f". {_own_data_way(run_dir)}")
         if not one_file or e.split_problem not in (SPLIT_CLASSES, SPLIT_TOO_SMALL):
             raise
         # (--whole needs no training part: the way out of a data set too small to split, with its labels)
         small = not a.whole and e.split_problem == SPLIT_TOO_SMALL
         with_labels = "; to score every image of it with its labels, add --whole" if small else ""
         way = f"to score every image of it without labels, {whole}"
-        raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                      f"(--normal CLASS chooses its normal classes){with_labels}; {way}") from None
+        raise reworded(e, after=f". A data-set file is scored as a labelled test split under the run's protocol "
+                                 f"(--normal CLASS chooses its normal classes){with_labels}; {way}")
     return split
 
 
