@@ -12,7 +12,8 @@ images that score ranks most normal (rank 1 = most normal: the lowest score). It
 to the class behind it, e.g. the red-blood-cell elliptocytes (photographed on another background) that a short run's
 `a` ranked as the most normal images of all (README, "Which score after a short training").
 
---data defaults to the run's own data file (split.json's source); only .npz data sets with labels are read.
+RUN_DIR may also be an evaluation's folder on other data (RUN_DIR/eval-*/). --data defaults to the data file the
+evaluation scored (eval.json's source; else the run's own, split.json's); only .npz data sets with labels are read.
 """
 
 from __future__ import annotations
@@ -91,20 +92,35 @@ def by_class(run: Path, npz: Path, scores: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def evaluated_data(folder: Path) -> Path:
+    """The data file whose test images `folder`'s test_scores.csv scored: its eval.json's data source, else (an
+    evaluation written before eval.json recorded it) the run's own, split.json's. An evaluation on other data or
+    another normal class writes its CSV in RUN/eval-*/, which has no split.json: reading that one alone failed there
+    with a bare FileNotFoundError, and would name the run's own data for another data set's images."""
+    for name, source in (("eval.json", lambda d: (d.get("data") or {}).get("source")),
+                         ("split.json", lambda d: d.get("source"))):
+        try:
+            found = source(json.loads((folder / name).read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError):
+            continue
+        if found:
+            return Path(found)
+    raise SystemExit(f"{folder}: neither its eval.json nor a split.json says which data file its test_scores.csv "
+                     f"scored; give the labelled .npz with --data")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--data", type=Path, help="the labelled .npz (default: the run's own, from split.json)")
+    p.add_argument("--data", type=Path, help="the labelled .npz (default: the one eval.json names, else the run's "
+                   "own, from split.json)")
     p.add_argument("--scores", default=",".join(DEFAULT_SCORES),
                    help="comma-separated columns of test_scores.csv / test_controls.csv; the first one ranks")
     p.add_argument("--out", type=Path, help="also write the table here")
     a = p.parse_args(argv)
     if not (a.run_dir / "test_scores.csv").is_file():
         raise SystemExit(f"{a.run_dir}: no test_scores.csv; run `wildgan evaluate {a.run_dir}` first")
-    npz = a.data
-    if npz is None:
-        split = json.loads((a.run_dir / "split.json").read_text(encoding="utf-8"))
-        npz = Path(split.get("source", ""))
+    npz = a.data if a.data is not None else evaluated_data(a.run_dir)
     if npz.suffix != ".npz" or not npz.is_file():
         raise SystemExit(f"{npz}: not a labelled .npz file; give the run's data file with --data")
     table = by_class(a.run_dir, npz, tuple(x.strip() for x in a.scores.split(",") if x.strip()))

@@ -761,13 +761,20 @@ def _evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any
 
 def below_chance_hint(own: str, auc: dict[str, float], ci: dict[str, Any]) -> str | None:
     """A line for the table when the method's own score `a` ranks the anomalies below the normals (its whole 95%
-    interval under 0.5) and the residual L_r ranks them better: after a short training a, almost exactly the latent
-    norm L_o, can still follow the pixels as an untrained encoder's does, and call a class of anomalies the most
-    normal images of all (the red-blood-cell elliptocytes: AUC 0.004 under a, 1.000 under L_r; README, 'Which score
-    after a short training'). The table's AUC alone did not say which score to read instead."""
+    interval under 0.5) and the residual L_r ranks them better, and above chance: after a short training a, almost
+    exactly the latent norm L_o, can still follow the pixels as an untrained encoder's does, and call a class of
+    anomalies the most normal images of all (the red-blood-cell elliptocytes: AUC 0.004 under a, 1.000 under L_r;
+    README, 'Which score after a short training'). The table's AUC alone did not say which score to read instead."""
     interval = ci.get(own) or (None, None)
     high = interval[1] if len(interval) == 2 else None
     if own != "a" or high is None or high >= 0.5 or "L_r" not in auc or not auc["L_r"] > auc[own]:
+        return None
+    # L_r is named as the score to rank and flag by only where it ranks above chance (its whole interval over 0.5,
+    # or, without one, its AUC): better than a is not enough, an a of 0.30 beside an L_r of 0.45 was told to flag by
+    # a score that also ranks the anomalies below the normals
+    r_interval = ci.get("L_r") or (None, None)
+    r_low = r_interval[0] if len(r_interval) == 2 else None
+    if not (r_low > 0.5 if r_low is not None else auc["L_r"] > 0.5):
         return None
     how = option_words("wildgan score --score L_r", "Detector(score='L_r')")
     return (f"{own} ranks the anomalies below the normals (AUC {auc[own]:.3f}, 95% CI up to {high:.3f}): after a "
