@@ -118,8 +118,8 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     checkpoint module's own rules (orphan_weights, stale_temp_files, set_aside_files: those of the removals at a
     resume), and only read: nothing is deleted or renamed. While a process trains the run (its lock held), a
     checkpoint's temporary file, and then its weights without their JSON, stand for the moment of its write: those
-    are that process's own, which it cleans up itself (a resume takes the lock only after removing the ones a killed
-    process left), so only the set-aside files are listed then."""
+    are that process's own, which it cleans up itself (a resume removes the ones a killed process left only once
+    it holds the lock), so only the set-aside files are listed then."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
     from ..errors import ConfigError
     from ..training.run import check_lock_free
