@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from wildgan.evaluation.run import below_chance_hint, format_table
 
-# seed 0's numbers (docs/results/cpu-chula-short-g0.02-tables.md)
+# seed 0's numbers (docs/results/cpu-chula-short-g0.02-by-class.md)
 RESULT = {"auc": {"a": 0.337, "L_n": 0.594, "L_o": 0.336, "L_r": 0.674, "A": 0.609},
           "ap": {"a": 0.405, "L_n": 0.594, "L_o": 0.405, "L_r": 0.721, "A": 0.631},
           "auc_ci95": {"a": [0.292, 0.385], "L_n": [0.544, 0.642], "L_o": [0.291, 0.385], "L_r": [0.625, 0.719],
