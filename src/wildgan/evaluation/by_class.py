@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .metrics import _midranks, roc_auc
+from .metrics import midranks, roc_auc
 
 BY_CLASS_CSV = "auc_by_class.csv"
 # the console shows the per-class lines only for this many anomalous classes (one class is the overall AUC again;
@@ -52,7 +52,7 @@ def auc_by_class(labels: np.ndarray, classes: Sequence[str], scores: Mapping[str
     ranked = np.asarray(ranked, np.float64)
     finite = bool(np.isfinite(ranked).all())
     # ties at their average rank, as roc_auc counts a tie half (no rank where a score is undefined)
-    rank = _midranks(ranked) if finite else np.full(len(ranked), np.nan)
+    rank = midranks(ranked) if finite else np.full(len(ranked), np.nan)
     n = len(labels)
     tenth = max(1, n // 10)
     normal = labels == 0
