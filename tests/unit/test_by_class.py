@@ -147,3 +147,12 @@ def test_a_split_without_classes_has_no_class_column_and_no_by_class(trained_run
         assert "class" not in next(csv.reader(f))
     with open(tmp_path / "with" / "test_scores.csv", newline="") as f:
         assert next(csv.reader(f))[-1] == "class"
+
+
+def test_class_names_that_are_not_one_per_test_image_are_refused(trained_run: Path):
+    from wildgan.evaluation.run import evaluate_model, split_for_run
+    from wildgan.scoring.run import load_model
+
+    split = split_for_run(trained_run)
+    with pytest.raises(ValueError, match=r"test_classes holds 1 class names for 20 test images.*one per test image"):
+        evaluate_model(load_model(trained_run, "cpu"), replace(split, test_classes=["0"]), controls=False)

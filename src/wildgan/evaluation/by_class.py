@@ -64,17 +64,15 @@ def auc_by_class(labels: np.ndarray, classes: Sequence[str], scores: Mapping[str
     anomalous = set(cls[labels == 1].tolist())
     known = [str(c) for c in order or ()]
     names = [c for c in known if c in anomalous] + sorted(anomalous - set(known))
+    def aucs(both: np.ndarray, d: Mapping[str, np.ndarray]) -> dict[str, float | None]:
+        return {k: _number(roc_auc(labels[both], np.asarray(v, np.float64)[both])) for k, v in d.items()}
+
     out: dict[str, Any] = {"rank_by": rank_by, "n_test": int(n), "most_normal": int(tenth), "classes": {}}
     for name in names:
         m = (cls == name) & (labels == 1)
-        both = normal | m
-
-        def aucs(d: Mapping[str, np.ndarray]) -> dict[str, float | None]:
-            return {k: _number(roc_auc(labels[both], np.asarray(v, np.float64)[both])) for k, v in d.items()}
-
         entry = where(m)
-        out["classes"][name] = {"n": entry["n"], "auc": aucs(scores), **({"controls": aucs(controls)} if controls
-                                                                          else {}),
+        out["classes"][name] = {"n": entry["n"], "auc": aucs(normal | m, scores),
+                                **({"controls": aucs(normal | m, controls)} if controls else {}),
                                 "median_rank": entry["median_rank"], "in_most_normal": entry["in_most_normal"]}
     out["normal"] = where(normal)
     return out

@@ -475,6 +475,10 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
     statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go."""
+    if split.test_classes is not None and len(split.test_classes) != len(split.test_y):
+        # (before the scoring, which takes minutes on a CPU)
+        raise ValueError(f"AnomalySplit.test_classes holds {len(split.test_classes)} class names for "
+                         f"{len(split.test_y)} test images; give one per test image, in test_ids' order, or None")
     t0 = time.time()
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
@@ -538,7 +542,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
     # which anomalous classes each score catches and which it calls normal, where the data has classes: one AUC
     # over all the anomalies hides a class ranked below the normals (evaluation.by_class)
-    classes = split.test_classes if split.test_classes is not None and len(split.test_classes) == len(y) else None
+    classes = split.test_classes
     if classes is not None and y.any():
         rank_by = own_score(model.cfg.method)
         out["by_class"] = auc_by_class(
