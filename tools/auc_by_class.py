@@ -2,18 +2,20 @@
 
 usage: python tools/auc_by_class.py RUN_DIR [--data FILE.npz] [--scores a,L_r,...] [--out FILE.md]
 
-`wildgan evaluate` gives one AUC per score over all the anomalies of the test split; its RUN_DIR/test_scores.csv
-labels each test image 0/1 only. This tool reads that CSV (and test_controls.csv beside it, for the untrained
-networks' and the pixel controls' columns), finds each image's class in the labelled .npz the run was trained on (its
-ids are NAME:PART:INDEX, PART 'all' for the arrays x/y, 'train' or 'test' for x_train/y_train or x_test/y_test), and
-prints a Markdown table: per anomalous class, how many test images, the AUC of every score against all the test
-normals, and, under the first score, the median rank of the class and how many of it lie among the tenth of the test
-images that score ranks most normal (rank 1 = most normal: the lowest score). It is how an AUC below 0.5 is traced
-to the class behind it, e.g. the red-blood-cell elliptocytes (photographed on another background) that a short run's
-`a` ranked as the most normal images of all (README, "Which score after a short training").
+`wildgan evaluate` keeps this table itself (eval.json's by_class, EVAL_DIR/auc_by_class.csv), computed by
+wildgan.evaluation.by_class from the `class` column of RUN_DIR/test_scores.csv. This tool prints it as Markdown for any
+columns of test_scores.csv and test_controls.csv beside it (the untrained networks' and the pixel controls'): per
+anomalous class, how many test images, the AUC of every score against all the test normals, and, under the first
+score, the median rank of the class and how many of it lie among the tenth of the test images that score ranks most
+normal (rank 1 = most normal: the lowest score). It is how an AUC below 0.5 is traced to the class behind it, e.g. the
+red-blood-cell elliptocytes (photographed on another background) that a short run's `a` ranked as the most normal
+images of all (README, "Which score after a short training").
 
-RUN_DIR may also be an evaluation's folder on other data (RUN_DIR/eval-*/). --data defaults to the data file the
-evaluation scored (eval.json's source; else the run's own, split.json's); only .npz data sets with labels are read.
+A run evaluated before test_scores.csv had its `class` column: each image's class is found in the labelled .npz the
+run was trained on (its ids are NAME:PART:INDEX, PART 'all' for the arrays x/y, 'train' or 'test' for x_train/y_train
+or x_test/y_test). RUN_DIR may also be an evaluation's folder on other data (RUN_DIR/eval-*/). --data defaults to the
+data file the evaluation scored (eval.json's source; else the run's own, split.json's); only .npz data sets with
+labels are read that way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wildgan.evaluation.metrics import roc_auc
+from wildgan.evaluation.by_class import auc_by_class, by_class_markdown
 
 DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
 # read_npz's id parts (NAME:PART:INDEX) -> the label array of that part
@@ -57,8 +59,8 @@ def class_of_ids(ids: list[str], npz: Path) -> tuple[np.ndarray, list[str]]:
     return out, names
 
 
-def by_class(run: Path, npz: Path, scores: tuple[str, ...]) -> str:
-    """The Markdown table of the module docstring."""
+def by_class(run: Path, npz: Path | None, scores: tuple[str, ...]) -> str:
+    """The Markdown table of the module docstring; npz: where the classes are, for a test_scores.csv without them."""
     rows = read_csv(run / "test_scores.csv")
     beside = run / "test_controls.csv"
     if beside.is_file():
@@ -68,28 +70,18 @@ def by_class(run: Path, npz: Path, scores: tuple[str, ...]) -> str:
     if not have:
         raise SystemExit(f"{run / 'test_scores.csv'}: none of the scores {', '.join(scores)}; its columns: "
                          f"{', '.join(rows[0]) if rows else '(no rows: evaluate the run first)'}")
-    cls, names = class_of_ids([r["id"] for r in rows], npz)
+    if "class" in rows[0]:
+        classes, names = [r["class"] for r in rows], None
+    else:
+        if npz is None:
+            raise SystemExit(f"{run / 'test_scores.csv'}: no class column (evaluated by an earlier wildgan); give the "
+                             f"run's labelled .npz with --data, or run `wildgan evaluate {run}` again")
+        cls, names = class_of_ids([r["id"] for r in rows], npz)
+        classes = [names[c] if c < len(names) else str(c) for c in cls]
     label = np.array([int(r["label"]) for r in rows])
-    s = {k: np.array([float(r[k]) for r in rows]) for k in have}
-    first = s[have[0]]
-    rank = np.empty(len(first), np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(1, len(first) + 1)
-    tenth = max(1, len(first) // 10)
-    normal = label == 0
-    lines = [f"| class | n | {' | '.join(have)} | median rank by {have[0]} | in the {tenth} most normal |",
-             "|---|---|" + "---|" * (len(have) + 2)]
-    for c in sorted(set(cls.tolist())):
-        m = cls == c
-        if not label[m].any():
-            continue                    # the normal class: the reference every AUC is against
-        both = normal | m
-        aucs = " | ".join(f"{roc_auc(label[both], v[both]):.3f}" for v in s.values())
-        lines.append(f"| {names[c] if c < len(names) else c} | {int(m.sum())} | {aucs} | "
-                     f"{np.median(rank[m]):g} of {len(first)} | {int((rank[m] <= tenth).sum())} |")
-    n_normal_top = int((rank[normal] <= tenth).sum())
-    lines.append(f"| (normal) | {int(normal.sum())} | {' | '.join('' for _ in have)} | "
-                 f"{np.median(rank[normal]):g} of {len(first)} | {n_normal_top} |")
-    return "\n".join(lines)
+    table = auc_by_class(label, classes, {k: np.array([float(r[k]) for r in rows]) for k in have}, have[0],
+                         order=names)
+    return by_class_markdown(table, have)
 
 
 def evaluated_data(folder: Path) -> Path:
@@ -120,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not (a.run_dir / "test_scores.csv").is_file():
         raise SystemExit(f"{a.run_dir}: no test_scores.csv; run `wildgan evaluate {a.run_dir}` first")
-    npz = a.data if a.data is not None else evaluated_data(a.run_dir)
-    if npz.suffix != ".npz" or not npz.is_file():
+    npz = a.data
+    with open(a.run_dir / "test_scores.csv", newline="", encoding="utf-8") as f:
+        classes_kept = "class" in next(csv.reader(f), [])
+    if npz is None and not classes_kept:
+        npz = evaluated_data(a.run_dir)
+    if npz is not None and (npz.suffix != ".npz" or not npz.is_file()):
         raise SystemExit(f"{npz}: not a labelled .npz file; give the run's data file with --data")
     table = by_class(a.run_dir, npz, tuple(x.strip() for x in a.scores.split(",") if x.strip()))
     print(table)

@@ -85,3 +85,18 @@ def test_npz_with_train_and_test_arrays_and_no_class_names(tmp_path, capsys):
     assert load_tool().main([str(run), "--data", str(npz), "--scores", "L_r"]) == 0
     out = capsys.readouterr().out
     assert "| 7 | 2 | 1.000 | 3.5 of 4 | 0 |" in out.splitlines()
+
+
+def test_a_test_scores_csv_with_its_class_column_needs_no_data_file(tmp_path, capsys):
+    # evaluate keeps each test image's class in test_scores.csv: the tool reads it there, for data of any format
+    # (a class-folder tree here: no .npz to look the ids up in)
+    run = fake_run(tmp_path, ["t/ok/1.png", "t/ok/2.png", "t/cat/3.png", "t/cat/4.png"], [0, 0, 1, 1],
+                   [1.0, 2, 3, 4], [4.0, 3, 2, 1])
+    with open(run / "test_scores.csv") as f:
+        head, *body = f.read().splitlines()
+    rows = [head + ",class", *(f"{line},{line.split('/')[1]}" for line in body)]
+    (run / "test_scores.csv").write_text("\n".join(rows) + "\n")
+    (run / "split.json").write_text(json.dumps({"source": str(tmp_path / "t")}))      # a folder: no labels to read
+    assert load_tool().main([str(run), "--scores", "a,L_r,untrained_a"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "| cat | 2 | 1.000 | 0.000 | 0.000 | 3.5 of 4 | 0 |" in out and len(out) == 4

@@ -1517,3 +1517,24 @@ def test_a_pile_put_in_read_order_keeps_each_image_with_its_id_and_label(tmp_pat
     with pytest.raises(ValueError, match="24 training images with 23 ids"):
         in_read_order(replace(build_split(DataConfig(data=str(p), dataset="unlabelled", resolution=8, channels=1)),
                               train_ids=given[1][:-1]))
+
+
+def test_each_test_image_carries_its_class_name_through_every_way_a_split_is_built(tmp_path):
+    """AnomalySplit.test_classes (evaluate's per-class AUCs): a class folder's name per test image, in the test
+    images' order, also where a file unreadable since training is dropped from a rebuilt split and in a --whole
+    split; a pile (no classes) has none."""
+    for c in ("a", "b", "c"):
+        _pile(tmp_path / "d" / c, 30)
+    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
+    s0 = build_split(cfg)
+    folder = [i.split("/")[0] for i in s0.test_ids]
+    assert s0.test_classes == folder and set(folder) == {"a", "b", "c"}
+    assert [c == "a" for c in s0.test_classes] == (s0.test_y == 0).tolist()
+    gone = next(i for i in s0.test_ids if i.startswith("b/"))
+    (tmp_path / "d" / gone).write_bytes(b"not a png")
+    s = build_split(cfg, recorded={**s0.info, **split_summary(s0)})
+    assert s.info["skipped_were"] == {str(tmp_path / "d" / gone): "test"}
+    assert len(s.test_ids) == len(s0.test_ids) - 1 and s.test_classes == [i.split("/")[0] for i in s.test_ids]
+    whole = build_split(cfg, whole=True)
+    assert whole.test_classes == [i.split("/")[0] for i in whole.test_ids] and len(whole.test_ids) == 89
+    assert build_split(DataConfig(data=str(tmp_path / "d" / "a"), dataset="unlabelled")).test_classes is None

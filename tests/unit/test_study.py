@@ -2199,6 +2199,23 @@ def test_a_study_compares_its_methods_cells_paired_on_the_same_test_images(tmp_p
     assert "Paired comparisons" not in (tmp_path / "tables.md").read_text()
 
 
+def test_a_cell_s_test_scores_with_its_class_column_are_still_compared(tmp_path):
+    # evaluate writes each test image's class as test_scores.csv's last column: a name, no score, which the reader
+    # of a cell's scores must not take for one (float('cat') left every pair 'cannot be read')
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, want = _paired_rows(tmp_path)
+    for r in rows:
+        path = tmp_path / r["run_dir"] / "test_scores.csv"
+        head, *body = path.read_text().splitlines()
+        path.write_text("\n".join([head + ",class", *(f"{line},{'cat' if line.split(',')[1] == '1' else 'car'}"
+                                                      for line in body)]) + "\n")
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    assert len(kept) == 2 and not any("not_compared" in c for c in kept)
+    assert next(c for c in kept if c["first_score"] == "a")["diff"] == pytest.approx(want["diff"])
+
+
 def test_cells_whose_test_images_differ_are_not_compared_and_tables_say_so(tmp_path):
     from wildgan.studies.study import COMPARISONS, read_comparisons
 

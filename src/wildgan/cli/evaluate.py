@@ -30,7 +30,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
              f"eval.json is kept)")
     if a.json:
         keep = ("auc", "ap", "auc_ci95", "auc_vs_controls", "controls", "controls_ap", "other_generator", "n_test",
-                "n_anomalous", "mean_z_norm", "model")
+                "n_anomalous", "mean_z_norm", "model", "by_class")
         write_stdout(json.dumps({k: out[k] for k in keep if k in out}) + "\n")
     else:
         table = format_table(out)

@@ -103,6 +103,9 @@ class AnomalySplit:
     resolution: int
     channels: int
     info: dict[str, Any]            # JSON-serialisable record of everything needed to reproduce the split
+    # each test image's class name (CIFAR-10's 'cat', a class folder's name, a digit): which anomalies a score
+    # catches, per class (evaluation.by_class); None where the data has no classes
+    test_classes: list[str] | None = None
 
 
 def _dataset_words(name: str) -> str:
@@ -1023,6 +1026,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     test_x = convert(te_pool.take(tsel), resolution, channels, d["fit"])
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
+    test_classes = [names[int(te_pool.y[i])] for i in tsel]
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
@@ -1037,6 +1041,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         train_x, train_is_anom = train_x[tr_keep], train_is_anom[tr_keep]
         train_ids = [i for i, k in zip(train_ids, tr_keep) if k]
         test_x, test_y, test_ids = test_x[te_keep], test_y[te_keep], [i for i, k in zip(test_ids, te_keep) if k]
+        test_classes = [c for c, k in zip(test_classes, te_keep) if k]
         tr_norm, contam = tr_norm[tr_pool.idx[tr_norm] >= 0], contam[tr_pool.idx[contam] >= 0]
         n_a, by_class = len(contam), np.bincount(tr_pool.y[contam], minlength=len(names))
         te_norm, te_anom = np.flatnonzero(test_y == 0), np.flatnonzero(test_y == 1)
@@ -1050,7 +1055,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         read_fingerprint=fingerprint,
     )
     _record_identity(info, loaded, recorded)
-    return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info)
+    return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info,
+                        test_classes)
 
 
 def _record_identity(info: dict[str, Any], loaded: LoadedData, recorded: dict[str, Any] | None) -> None:
@@ -1079,7 +1085,7 @@ def _whole_split(pool: ImageSet, keep: Any, normal: list[int], resolution: int, 
             "n_train": 0, "n_test_normal": int((y == 0).sum()), "n_test_anomalous": int(y.sum())}
     empty = np.zeros((0, resolution, resolution, channels), np.uint8)
     return AnomalySplit(empty, np.zeros(0, np.int8), [], convert(pool.x, resolution, channels, fit), y,
-                        list(pool.ids), resolution, channels, info)
+                        list(pool.ids), resolution, channels, info, [names[int(c)] for c in pool.y])
 
 
 def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, resolution: int, channels: int,

@@ -86,7 +86,7 @@ def evaluate_scores(scores: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
             "ap": {k: average_precision(labels, v) for k, v in scores.items()}}
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
+def midranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks, tied values at their average rank (as roc_auc counts a tie half)."""
     return _twice_ranks(x) / 2.0
 
@@ -111,9 +111,9 @@ def delong(labels: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np
         if not np.isfinite(s).all():
             v10[i], v01[i] = np.nan, np.nan        # (its AUC, variance and covariances: nan, as roc_auc's)
             continue
-        tz = _midranks(s)
-        v10[i] = (tz[pos] - _midranks(s[pos])) / n      # per anomaly: the fraction of normal images below it
-        v01[i] = 1.0 - (tz[neg] - _midranks(s[neg])) / m
+        tz = midranks(s)
+        v10[i] = (tz[pos] - midranks(s[pos])) / n      # per anomaly: the fraction of normal images below it
+        v01[i] = 1.0 - (tz[neg] - midranks(s[neg])) / m
     aucs = v10.mean(axis=1)
     if m < 2 or n < 2:
         return aucs, nan_cov

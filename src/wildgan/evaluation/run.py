@@ -34,6 +34,7 @@ from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_mo
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from ..training.schedule import recorded_kimg_text
+from .by_class import BY_CLASS_CSV, auc_by_class, by_class_csv_text, by_class_lines
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
                       pixel_tests_text)
 
@@ -474,6 +475,10 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
     statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go."""
+    if split.test_classes is not None and len(split.test_classes) != len(split.test_y):
+        # (before the scoring, which takes minutes on a CPU)
+        raise ValueError(f"AnomalySplit.test_classes holds {len(split.test_classes)} class names for "
+                         f"{len(split.test_y)} test images; give one per test image, in test_ids' order, or None")
     t0 = time.time()
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
@@ -535,10 +540,26 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     out.update(leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT))
     out["score_seconds"] = dt
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
+    # which anomalous classes each score catches and which it calls normal, where the data has classes: one AUC
+    # over all the anomalies hides a class ranked below the normals (evaluation.by_class)
+    classes = split.test_classes
+    if classes is not None and y.any():
+        rank_by = own_score(model.cfg.method)
+        out["by_class"] = auc_by_class(
+            y, classes, trained, rank_by if rank_by in trained else next(iter(trained)),
+            controls={**{f"untrained_{k}": v for k, v in untrained.items()}, **pixel},
+            order=[str(c) for c in split.info.get("class_names") or []])
     if out_dir is not None:
         try:
-            # (the run's own files, which write_scores_csv refuses to replace for a caller)
-            write_run_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
+            # (the run's own files, which write_scores_csv refuses to replace for a caller); each image's class
+            # last, so that a reader of the columns before it reads the file as it did
+            write_run_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y,
+                                 extra={"class": classes} if classes is not None else None)
+            if "by_class" in out:
+                atomic_write_text(Path(out_dir) / BY_CLASS_CSV, by_class_csv_text(out["by_class"]))
+            else:
+                # (data without classes) an earlier evaluation's table would stand beside this eval.json as if its own
+                (Path(out_dir) / BY_CLASS_CSV).unlink(missing_ok=True)
             if beside:
                 # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie
                 write_run_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
@@ -819,6 +840,10 @@ def format_table(result: dict[str, Any]) -> str:
     hint = below_chance_hint(own, auc, ci)
     if hint:
         lines.append(hint)
+    # which anomalous classes the method's own score catches, beside the residual and its controls
+    # (one line a class, for 2..20 classes: eval.json's by_class and auc_by_class.csv hold every score's)
+    lines += by_class_lines(result.get("by_class"), [own, *(["L_r"] if own != "L_r" else []), "untrained_" + own,
+                                                     "pixel_norm"])
     if ci:
         lines.append("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci)"
                      + (f"; p: {paired_test_text(vs)} of each AUC against its untrained control" if p_untrained

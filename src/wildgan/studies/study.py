@@ -1476,7 +1476,9 @@ def _test_scores(run_dir: Path) -> tuple[list[str], np.ndarray, dict[str, np.nda
             return f"{path} has no id and label columns"
         ids = [line[0] for line in body]
         labels = np.array([int(line[1]) for line in body])
-        scores = {name: np.array([float(line[j]) for line in body]) for j, name in enumerate(header) if j >= 2}
+        # (the `class` column, each image's class name, is no score)
+        scores = {name: np.array([float(line[j]) for line in body]) for j, name in enumerate(header)
+                  if j >= 2 and name != "class"}
     except FileNotFoundError:
         return f"its scores are not kept ({path} is gone)"
     except (OSError, ValueError, IndexError) as e:

@@ -128,7 +128,7 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
-               "test_search.npz", "report",
+               "test_search.npz", "auc_by_class.csv", "report",
                *TRAIN_SCORE_FILES,          # the training-score caches (data.train_score_files)
                "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
                "fit_ids.json",              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
