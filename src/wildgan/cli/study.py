@@ -80,6 +80,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), data_path_if_valid(a))
     check_can_make_folder(a.out, WRITABLE_OUT, label="--out")
+    if not (Path(a.out) / "results.jsonl").is_file():
+        # (a study with records may need no data: its finished cells' tables are made from them, below)
+        refuse_missing_data(a)
     check_study_data(a.data, a.dataset)
     # the lines of its results.jsonl that are no rows named now, before the data is decoded (minutes for a large
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
@@ -106,7 +109,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             eprint(f"study: {counted(len(cells), 'cell')} -> {a.out}, every one done: the tables are made again from "
                    f"{Path(a.out) / 'results.jsonl'} (the images are not decoded)")
             return _run_the_study(a, base, cells, study_log)
-    # a --data that names nothing is refused naming --data now that it is to be read, not before: a study whose
+    # a --data that names nothing is refused naming --data now that it is to be read, if not before: a study whose
     # cells are all done makes its tables from its records, its data moved away or not (above)
     refuse_missing_data(a)
     # the data set is read once: for the base config, the class names of --normal all, every cell's check, and the
