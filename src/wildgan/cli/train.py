@@ -438,12 +438,6 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
             f"{Path(a.out) / 'train_scores.csv'}")
 
 
-# README, 'Which score after a short training': after tens of kimg the encoder has not learned to put anomalies near
-# the origin, so `a` (almost L_o) still follows the pixels and can rank a class of anomalies as the most normal images
-# of all, where the residual L_r ranks them first. At 168 kimg (the README's GPU table) `a` beat L_r, hence 100.
-SHORT_TRAINING_KIMG = 100.0
-
-
 def _say_next_after_train(run_dir: Path, split: AnomalySplit, method: str = "wildgan", nimg: int | None = None) -> None:
     """The commands that use a finished run, on the terminal only (not log.txt): a training on one's own folder ended
     on its training-scores line, where the demo names the report and score (cmd_demo); an --evaluate run ends on its
@@ -451,6 +445,8 @@ def _say_next_after_train(run_dir: Path, split: AnomalySplit, method: str = "wil
     images, under SHORT_TRAINING_KIMG) the commands for a pile rank and flag by L_r, as the README's rule says: the
     default `a` had flagged none of 9 anomalies hidden in a pile of 300 cell crops after 13 kimg, and ranked the one
     on another background (an elliptocyte) the most normal of all, where L_r ranked it first and flagged it."""
+    from ..evaluation.run import SHORT_TRAINING_KIMG
+
     run = shell_word(run_dir)
     short = method == "wildgan" and nimg is not None and nimg < SHORT_TRAINING_KIMG * 1000
     report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
