@@ -1575,10 +1575,35 @@ def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_pat
     # the training of one's own folder ended on its last log line, naming no next step (the demo names them): the
     # commands that use the run, on the terminal, not in log.txt
     err = capsys.readouterr().err
-    assert (f"next: `wildgan report {run}` writes {run / 'report' / 'report.html'} (the most anomalous images of the "
-            f"pile, with their heat maps); `wildgan score {run} --data NEW_IMAGES --threshold contamination --out "
-            f"flagged.csv` flags new images") in err.splitlines()[-1], err
+    # a 0.05-kimg training is short: the commands rank and flag by L_r, as the README's rule says (its default a
+    # had ranked a pile's elliptocyte the most normal image of all after 13 kimg), and the line says why
+    assert (f"next: `wildgan report {run} --score L_r` writes {run / 'report' / 'report.html'} (the most anomalous "
+            f"images of the pile, with their heat maps); `wildgan score {run} --data NEW_IMAGES --score L_r "
+            f"--threshold contamination --out flagged.csv` flags new images") in err.splitlines()[-1], err
+    assert "after a short training (0.064 kimg) the default score a can still follow the pixels" in err, err
+    assert "README, 'Which score after a short training'" in err
     assert "next:" not in (run / "log.txt").read_text()
+
+
+def test_next_step_after_a_long_training_on_a_pile_keeps_the_default_score(capsys):
+    """From SHORT_TRAINING_KIMG on (the README's 168-kimg GPU run: a beat L_r) the pile's commands keep the run's own
+    score; f-AnoGAN's own score A is kept at any length, and a labelled run's next step is evaluate, which says which
+    score to read."""
+    from types import SimpleNamespace
+
+    from wildgan.cli.train import _say_next_after_train
+    from wildgan.evaluation.run import SHORT_TRAINING_KIMG
+
+    pile = SimpleNamespace(info={"protocol": "unlabelled"})               # (all it reads of the split)
+    for method, nimg, short in (("wildgan", int(SHORT_TRAINING_KIMG * 1000), False),
+                                ("wildgan", int(SHORT_TRAINING_KIMG * 1000) - 1, True), ("fanogan", 1000, False)):
+        _say_next_after_train(Path("runs/x"), pile, method, nimg)
+        err = capsys.readouterr().err
+        assert ("--score L_r" in err) is short, (method, nimg, err)
+        assert "--threshold contamination --out flagged.csv" in err
+    _say_next_after_train(Path("runs/x"), SimpleNamespace(info={"protocol": "npz"}), "wildgan", 1000)
+    err = capsys.readouterr().err
+    assert "`wildgan evaluate runs/x`" in err and "--score" not in err
 
 
 def test_score_ids_are_relative_to_the_data_folder_however_it_is_read(tmp_path, monkeypatch, capsys):

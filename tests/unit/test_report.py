@@ -3313,3 +3313,31 @@ def test_a_pile_report_without_skip_bad_does_not_say_its_named_images_are_placed
     assert "the training scores cached in train_scores.csv were computed with skip_bad=True, which left out 1 file " \
            "unreadable by then, and a report reads such scores only with skip_bad=True: `report(RUN, " \
            "skip_bad=True, images=FILES)` places the named images among them" in flat, md
+
+
+def test_a_short_pile_runs_report_ranked_by_a_says_to_rank_and_flag_by_l_r(tmp_path: Path, monkeypatch) -> None:
+    """A pile has no labels for `evaluate` to show a against its controls, so the report of a short training ranked
+    by a (its default) gives the README's rule, with the commands that rank and flag by L_r: a newcomer's 13-kimg run
+    on 300 cell crops ranked the one elliptocyte hidden among them the most normal of all by a, first by L_r. Not
+    said when the report already ranks by L_r, nor from SHORT_TRAINING_KIMG on."""
+    from wildgan.cli import main
+    from wildgan.evaluation import report as report_module
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    said = "After a short training (0.064 kimg) the score a can still follow the pixels"
+    report(run, device="cpu", top_k_images=2, controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert said in md, md
+    assert ("`wildgan report RUN --score L_r` ranks and maps the pile by it, `wildgan score RUN --data NEW --score "
+            "L_r --threshold contamination` flags by it") in md
+    report(run, device="cpu", top_k_images=2, controls=False, score="L_r")
+    assert "After a short training" not in (run / "report" / "report.md").read_text()
+    monkeypatch.setattr(report_module, "SHORT_TRAINING_KIMG", 0.01)
+    report(run, device="cpu", top_k_images=2, controls=False)
+    assert "After a short training" not in (run / "report" / "report.md").read_text()

@@ -62,14 +62,16 @@ def _run_info(a: argparse.Namespace) -> int:
     net = cfg.net
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
+    trained = training_state(Path(a.run), cfg)
+    said = _training_line(trained, run)
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
             write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset,
-                                     "leftover_files": left}, indent=2) + "\n")
+                                     "training": trained, "leftover_files": left}, indent=2) + "\n")
             return 0
         write_stdout("\n".join([f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts "
-                                f"the progressive networks only", rest, *_leftover_lines(left, run)]) + "\n")
+                                f"the progressive networks only", said, rest, *_leftover_lines(left, run)]) + "\n")
         return 0
     info = network_info(net)
     # (a search run trains no encoder: its row would count networks it does not have; the JSON leaves it out too, and
@@ -80,12 +82,57 @@ def _run_info(a: argparse.Namespace) -> int:
                 if k != "train_gflop_per_image"}
     if a.json:
         write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info,
-                                 "leftover_files": left}, indent=2) + "\n")
+                                 "training": trained, "leftover_files": left}, indent=2) + "\n")
         return 0
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
-             *_table(info, nets), rest, *_leftover_lines(left, run)]
+             *_table(info, nets), said, rest, *_leftover_lines(left, run)]
     write_stdout("\n".join(lines) + "\n")
     return 0
+
+
+def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
+    """How far the run trained, from its networks' JSON (read as JSON: nothing of a model file is executed):
+    `final` (whether its final networks are there), `kimg`, `status` (done, budget; the final networks' record) and
+    `total_kimg` (the schedule's; None for f-AnoGAN, whose length is in epochs), `training_now` (its lock held). A
+    run stopped by Ctrl-C had said only parameter counts here, nothing of being unfinished or how to continue it."""
+    from ..checkpoint import list_checkpoints
+    from ..training.run import check_lock_free
+
+    try:
+        check_lock_free(run_dir)
+        now = False
+    except ConfigError:
+        now = True
+    total = None if cfg.method == "fanogan" else cfg.train.total_kimg
+    finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
+    newest = [p for p in list_checkpoints(run_dir / "checkpoints") if p.suffix == ".json"][-1:]
+    path = finals[0] if finals else newest[0] if newest else None
+    kimg, meta = None, {}
+    if path is not None:
+        try:
+            meta = json.loads(path.read_text())
+            kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
+        except (OSError, ValueError, KeyError, TypeError):
+            # (a damaged record: the commands that load it say what is wrong; here only that it is there)
+            meta = {}
+    return {"final": bool(finals), "file": None if path is None else str(path), "kimg": kimg,
+            "status": meta.get("status") if finals else None, "total_kimg": total, "training_now": now}
+
+
+def _training_line(t: dict[str, Any], run: str) -> str:
+    """training_state in words, with the command that continues an unfinished run."""
+    kimg = "" if t["kimg"] is None else f"{t['kimg']:g}"
+    of = f" of {t['total_kimg']:g}" if t["total_kimg"] is not None and kimg else ""
+    if t["final"]:
+        # (the schedule beside, not "13.024 of 13": a run ends on a whole round of minibatches, past its total)
+        plan = f", schedule {t['total_kimg']:g} kimg" if t["total_kimg"] is not None else ""
+        return f"trained: {kimg or '?'} kimg ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
+    if t["training_now"]:
+        return f"training now (its lock is held): {f'at {kimg}{of} kimg, ' if kimg else ''}no final networks yet"
+    if t["file"] is None:
+        return "not trained: no checkpoint yet"
+    return (f"not finished: no final networks, the newest checkpoint at {kimg or '?'}{of} kimg ({t['file']}), "
+            f"stopped or killed; continue it with `wildgan train --out {run} --resume`")
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
             _score_training_images(a, cfg, split, log)
         left = [s for s in left if s != "the training scores"]
         if res.final is not None and not a.evaluate:
-            _say_next_after_train(Path(a.out), split)
+            _say_next_after_train(Path(a.out), split, cfg.method, res.nimg)
         if a.evaluate:
             # the split just trained on: rebuilding it would read the data again and repeat its warnings
             return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
@@ -438,16 +438,27 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
             f"{Path(a.out) / 'train_scores.csv'}")
 
 
-def _say_next_after_train(run_dir: Path, split: AnomalySplit) -> None:
+def _say_next_after_train(run_dir: Path, split: AnomalySplit, method: str = "wildgan", nimg: int | None = None) -> None:
     """The commands that use a finished run, on the terminal only (not log.txt): a training on one's own folder ended
     on its training-scores line, where the demo names the report and score (cmd_demo); an --evaluate run ends on its
-    table instead."""
+    table instead. A pile has no labels to check `a` against its controls, so after a short wildgan training (nimg
+    images, under SHORT_TRAINING_KIMG) the commands for a pile rank and flag by L_r, as the README's rule says: the
+    default `a` had flagged none of 9 anomalies hidden in a pile of 300 cell crops after 13 kimg, and ranked the one
+    on another background (an elliptocyte) the most normal of all, where L_r ranked it first and flagged it."""
+    from ..evaluation.run import SHORT_TRAINING_KIMG
+
     run = shell_word(run_dir)
+    short = method == "wildgan" and nimg is not None and nimg < SHORT_TRAINING_KIMG * 1000
     report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
     if split.info.get("protocol") == "unlabelled":
+        score = " --score L_r" if short else ""
+        report = f"`wildgan report {run}{score}` writes {run_dir / 'report' / 'report.html'}"
+        why = (f"; --score L_r since after a short training ({(nimg or 0) / 1000:g} kimg) the default score a can "
+               f"still follow the pixels, and rank anomalies as the most normal images (README, 'Which score after a "
+               f"short training')") if short else ""
         eprint(f"next: {report} (the most anomalous images of the pile, with their heat maps); `wildgan score {run} "
-               f"--data NEW_IMAGES --threshold contamination --out flagged.csv` flags new images against the "
-               f"training scores")
+               f"--data NEW_IMAGES{score} --threshold contamination --out flagged.csv` flags new images against the "
+               f"training scores{why}")
     else:
         eprint(f"next: `wildgan evaluate {run}` measures its AUCs on the test split, with their controls; {report} "
                f"(the most anomalous test images, with their heat maps)")

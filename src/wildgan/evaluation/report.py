@@ -73,7 +73,8 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
+from .run import (SEARCH_CACHE, SHORT_TRAINING_KIMG, evaluation_dirs, read_search_cache, reading_change,
+                  score_settings_changes, split_for_run)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -892,6 +893,16 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
            f"it. `wildgan score RUN --data NEW{opts} --threshold contamination` flags new images with a threshold "
            "taken from these training scores.")
+    kimg = net["kimg"]
+    if cfg.method == "wildgan" and pick_score(diag.scores, score) == "a" and isinstance(kimg, (int, float)) \
+            and kimg < SHORT_TRAINING_KIMG:
+        # a pile has no labels for evaluate to show `a` against its controls: the README's rule, said where the
+        # ranking by a is shown (13 kimg on 300 cell crops: a ranked the one elliptocyte the most normal of all)
+        more = _score_options("L_r", cfg, batch_mode, skip_bad)
+        page.p(f"After a short training ({kimg:g} kimg) the score a can still follow the pixels and rank anomalies "
+               f"as the most normal images of all; rank by the residual L_r instead, as the README advises: "
+               f"`wildgan report RUN{more}` ranks and maps the pile by it, `wildgan score RUN --data NEW{more} "
+               "--threshold contamination` flags by it ('Which score after a short training').")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
            "top_anomalous.csv.")
