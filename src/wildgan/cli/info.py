@@ -63,7 +63,7 @@ def _run_info(a: argparse.Namespace) -> int:
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
     trained = training_state(Path(a.run), cfg)
-    said = _training_line(trained, run)
+    said = _training_line(trained, run, _continue_words(Path(a.run), run))
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
@@ -94,7 +94,9 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     """How far the run trained, from its networks' JSON (read as JSON: nothing of a model file is executed):
     `final` (whether its final networks are there), `kimg`, `status` (done, budget; the final networks' record) and
     `total_kimg` (the schedule's; None for f-AnoGAN, whose length is in epochs), `training_now` (its lock held). A
-    run stopped by Ctrl-C had said only parameter counts here, nothing of being unfinished or how to continue it."""
+    run stopped by Ctrl-C had said only parameter counts here, nothing of being unfinished or how to continue it.
+    f-AnoGAN's networks record iterations, no kimg or status: `iterations` {"critic": [done, planned], "encoder":
+    [done, planned]} instead (kimg None), and its status as train says it (budget where stopped_early)."""
     from ..checkpoint import list_checkpoints
     from ..training.run import check_lock_free
 
@@ -107,32 +109,63 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
     newest = [p for p in list_checkpoints(run_dir / "checkpoints") if p.suffix == ".json"][-1:]
     path = finals[0] if finals else newest[0] if newest else None
-    kimg, meta = None, {}
+    kimg, meta, iters, status = None, {}, None, None
     if path is not None:
         try:
             meta = json.loads(path.read_text())
-            kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
+            if cfg.method == "fanogan":
+                # (its JSON has no kimg, nimg or status: it said "? kimg (status not recorded)" of a finished run)
+                iters = {k: [int(meta[f"{s}_iters_done"]), int(meta[f"{s}_iters_planned"])]
+                         for k, s in (("critic", "gan"), ("encoder", "enc"))}
+                status = "budget" if meta.get("stopped_early") else "done"     # as train's _train_fanogan says it
+            else:
+                kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
+                status = meta.get("status")
         except (OSError, ValueError, KeyError, TypeError):
             # (a damaged record: the commands that load it say what is wrong; here only that it is there)
-            meta = {}
-    return {"final": bool(finals), "file": None if path is None else str(path), "kimg": kimg,
-            "status": meta.get("status") if finals else None, "total_kimg": total, "training_now": now}
+            iters, status = None, None
+    out = {"final": bool(finals), "file": None if path is None else str(path), "kimg": kimg,
+           "status": status if finals else None, "total_kimg": total, "training_now": now}
+    if cfg.method == "fanogan":
+        out["iterations"] = iters
+    return out
 
 
-def _training_line(t: dict[str, Any], run: str) -> str:
-    """training_state in words, with the command that continues an unfinished run."""
+def _continue_words(run_dir: Path, run: str) -> str:
+    """How an unfinished run continues: `wildgan train --resume`, but for a Detector.fit on images given in memory,
+    which that command refuses (it has no images to read): the fit call that does."""
+    from ..errors import WildganError
+    from ..scoring.run import read_split_info
+    from .config_args import in_memory_fit_resume
+
+    try:
+        fit_again = in_memory_fit_resume(run_dir, read_split_info(run_dir))
+    except WildganError:
+        fit_again = None            # (no split.json, or a damaged one: train's resume says what it needs)
+    return fit_again.rstrip(",") if fit_again else f"`wildgan train --out {run} --resume`"
+
+
+def _training_line(t: dict[str, Any], run: str, again: str) -> str:
+    """training_state in words, with `again`, the way that continues an unfinished run."""
     kimg = "" if t["kimg"] is None else f"{t['kimg']:g}"
     of = f" of {t['total_kimg']:g}" if t["total_kimg"] is not None and kimg else ""
+    where = f"{kimg}{of} kimg" if kimg else ""
+    it = t.get("iterations")
+    if it:
+        # f-AnoGAN's two stages, in the iterations it counts (its length is no kimg)
+        (cd, cp), (ed, ep) = it["critic"], it["encoder"]
+        where = f"{cd} of {cp} critic and {ed} of {ep} encoder iterations"
     if t["final"]:
         # (the schedule beside, not "13.024 of 13": a run ends on a whole round of minibatches, past its total)
         plan = f", schedule {t['total_kimg']:g} kimg" if t["total_kimg"] is not None else ""
-        return f"trained: {kimg or '?'} kimg ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
+        done = where if it else f"{kimg or '?'} kimg"
+        return f"trained: {done} ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
     if t["training_now"]:
-        return f"training now (its lock is held): {f'at {kimg}{of} kimg, ' if kimg else ''}no final networks yet"
+        return f"training now (its lock is held): {f'at {where}, ' if where else ''}no final networks yet"
     if t["file"] is None:
         return "not trained: no checkpoint yet"
-    return (f"not finished: no final networks, the newest checkpoint at {kimg or '?'}{of} kimg ({t['file']}), "
-            f"stopped or killed; continue it with `wildgan train --out {run} --resume`")
+    return (f"not finished: no final networks, the newest checkpoint at {where or '? kimg'} ({t['file']}), "
+            f"stopped or killed; continue it with {again}")
 
 
 # ------------------------------------------------------------------------------------------------------------------
