@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from wildgan.cli import main
 
@@ -62,3 +63,32 @@ def test_info_of_a_stopped_fit_on_arrays_names_the_fit_that_continues_it(
     assert "wildgan train" not in out, out
     assert (f"stopped or killed; continue it with Detector(..., run_dir={str(run)!r}).fit(X, resume=True), with the "
             f"same parameters and X\n") in out, out
+
+
+def test_info_of_a_finished_run_resumed_and_stopped_says_the_training_after_its_final_networks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a finished run resumed with a longer --total-kimg and stopped before its new final networks keeps the earlier
+    # ones: info said "trained: 0.064 kimg (done, schedule 0.15 kimg)", no word of the checkpoints past them
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    common = ["--threads", "1", "--no-progress", "--out", str(run)]
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+                 "--checkpoint-kimg", "0.016", "--no-train-scores", *common]) == 0
+    first = {n: (run / n).read_bytes() for n in ("network-final.json", "network-final.safetensors")}
+    assert main(["train", "--resume", "--total-kimg", "0.1", *common]) == 0
+    for n, b in first.items():          # as a kill of the resumed session leaves it: the first session's finals
+        (run / n).write_bytes(b)
+    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    kimg = json.loads(newest.read_text())["kimg"]
+    assert kimg > 0.064
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert (f"trained: 0.064 kimg (done, schedule 0.1 kimg); networks in {run / 'network-final.json'}; a resume "
+            f"trained on to the checkpoint at {kimg:g} of 0.1 kimg ({newest}) and was stopped or killed before its "
+            f"final networks; continue it with `wildgan train --out {run} --resume`") in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["resumed_to"] == {"file": str(newest), "kimg": kimg}
