@@ -159,6 +159,14 @@ def config_reader() -> ConfigReader:
     return ConfigReader()
 
 
+
+def in_memory_fit_resume(run_dir: object, info: dict[str, Any]) -> str | None:
+    """The call that continues a run Detector.fit trained on images given in memory (`info`: its split.json), which
+    `wildgan train --resume` cannot (it has no images to read); None for any other run."""
+    if info.get("detector_input") and str(info.get("source") or "in-memory").startswith("in-memory"):
+        return f"Detector(..., run_dir={str(run_dir)!r}).fit(X, resume=True), with the same parameters and X,"
+    return None
+
 def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None,
                   read: ConfigReader | None = None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
@@ -229,14 +237,14 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         eprint(f"wildgan: {WARNING}{e}; it is rewritten when the run continues")
         log(f"{WARNING}{e}; it is rewritten when the run continues")
         info = {}
-    if info.get("detector_input") and str(info.get("source") or "in-memory").startswith("in-memory"):
+    fit_again = in_memory_fit_resume(known.out, info)
+    if fit_again is not None:
         # its images were given in memory: the config's data (none) would silently train on the default sample.
         # (A fit on a folder or a data-set file records it as its data, read as a pile: resumed from it, the
         # resume checks the images by their pixels in fit's order, training.run._check_resumed_split)
         how = "on images given in memory"
         raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
-                          f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
-                          f"same parameters and X, does (or train anew with --data)")
+                          f"continue it: {fit_again} does (or train anew with --data)")
     extra: list[str] = []
     data = saved_args().get("data")
     from ..config import SAMPLE_TOKEN

@@ -63,7 +63,7 @@ def _run_info(a: argparse.Namespace) -> int:
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
     trained = training_state(Path(a.run), cfg)
-    said = _training_line(trained, run)
+    said = _training_line(trained, run, _continue_words(Path(a.run), run))
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
@@ -94,7 +94,12 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     """How far the run trained, from its networks' JSON (read as JSON: nothing of a model file is executed):
     `final` (whether its final networks are there), `kimg`, `status` (done, budget; the final networks' record) and
     `total_kimg` (the schedule's; None for f-AnoGAN, whose length is in epochs), `training_now` (its lock held). A
-    run stopped by Ctrl-C had said only parameter counts here, nothing of being unfinished or how to continue it."""
+    run stopped by Ctrl-C had said only parameter counts here, nothing of being unfinished or how to continue it.
+    f-AnoGAN's networks record iterations, no kimg or status: `iterations` {"critic": [done, planned], "encoder":
+    [done, planned]} instead (kimg None), and its status as train says it (budget where stopped_early).
+    `resumed_to`: the newest checkpoint ({"file", "kimg"[, "iterations"]}) where it lies past the final networks (a
+    resume of a finished run, stopped or still training, which leaves the earlier final networks in place), else
+    None: such a run was said to be "trained ... (done)" with no word of the training after it."""
     from ..checkpoint import list_checkpoints
     from ..training.run import check_lock_free
 
@@ -103,36 +108,90 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
         now = False
     except ConfigError:
         now = True
-    total = None if cfg.method == "fanogan" else cfg.train.total_kimg
+    fanogan = cfg.method == "fanogan"
+    total = None if fanogan else cfg.train.total_kimg
     finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
     newest = [p for p in list_checkpoints(run_dir / "checkpoints") if p.suffix == ".json"][-1:]
+    fin = _position(finals[0], fanogan) if finals else None
+    ck = _position(newest[0], fanogan) if newest else None
+    at = fin or ck or {}
     path = finals[0] if finals else newest[0] if newest else None
-    kimg, meta = None, {}
-    if path is not None:
-        try:
-            meta = json.loads(path.read_text())
-            kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
-        except (OSError, ValueError, KeyError, TypeError):
-            # (a damaged record: the commands that load it say what is wrong; here only that it is there)
-            meta = {}
-    return {"final": bool(finals), "file": None if path is None else str(path), "kimg": kimg,
-            "status": meta.get("status") if finals else None, "total_kimg": total, "training_now": now}
+    past = fin is not None and ck is not None and None not in (fin["step"], ck["step"]) and ck["step"] > fin["step"]
+    out = {"final": bool(finals), "file": None if path is None else str(path), "kimg": at.get("kimg"),
+           "status": fin["status"] if fin else None, "total_kimg": total, "training_now": now,
+           "resumed_to": {"file": str(newest[0]), "kimg": ck["kimg"],
+                          **({"iterations": ck["iterations"]} if fanogan else {})} if past and ck else None}
+    if fanogan:
+        out["iterations"] = at.get("iterations")
+    return out
 
 
-def _training_line(t: dict[str, Any], run: str) -> str:
-    """training_state in words, with the command that continues an unfinished run."""
-    kimg = "" if t["kimg"] is None else f"{t['kimg']:g}"
-    of = f" of {t['total_kimg']:g}" if t["total_kimg"] is not None and kimg else ""
+def _position(path: Path, fanogan: bool) -> dict[str, Any]:
+    """{"kimg", "iterations" (f-AnoGAN's), "status", "step" (what orders two of one run)} of the networks' or a
+    checkpoint's JSON at path; None each where it cannot be read (a damaged record: the commands that load it say what
+    is wrong; here only that it is there)."""
+    try:
+        meta = json.loads(path.read_text())
+        if fanogan:
+            # (its JSON has no kimg, nimg or status: it said "? kimg (status not recorded)" of a finished run)
+            iters = {k: [int(meta[f"{s}_iters_done"]), int(meta[f"{s}_iters_planned"])]
+                     for k, s in (("critic", "gan"), ("encoder", "enc"))}
+            return {"kimg": None, "iterations": iters, "step": iters["critic"][0] + iters["encoder"][0],
+                    "status": "budget" if meta.get("stopped_early") else "done"}   # as train's _train_fanogan says
+        kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
+        return {"kimg": kimg, "iterations": None, "step": kimg, "status": meta.get("status")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {"kimg": None, "iterations": None, "step": None, "status": None}
+
+
+def _continue_words(run_dir: Path, run: str) -> str:
+    """How an unfinished run continues: `wildgan train --resume`, but for a Detector.fit on images given in memory,
+    which that command refuses (it has no images to read): the fit call that does."""
+    from ..errors import WildganError
+    from ..scoring.run import read_split_info
+    from .config_args import in_memory_fit_resume
+
+    try:
+        fit_again = in_memory_fit_resume(run_dir, read_split_info(run_dir))
+    except WildganError:
+        fit_again = None            # (no split.json, or a damaged one: train's resume says what it needs)
+    return fit_again.rstrip(",") if fit_again else f"`wildgan train --out {run} --resume`"
+
+
+def _training_line(t: dict[str, Any], run: str, again: str) -> str:
+    """training_state in words, with `again`, the way that continues an unfinished run."""
+    where = _where(t["kimg"], t.get("iterations"), t["total_kimg"])
+    later = t["resumed_to"]
     if t["final"]:
         # (the schedule beside, not "13.024 of 13": a run ends on a whole round of minibatches, past its total)
         plan = f", schedule {t['total_kimg']:g} kimg" if t["total_kimg"] is not None else ""
-        return f"trained: {kimg or '?'} kimg ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
+        done = _where(t["kimg"], t.get("iterations"), None) or "? kimg"
+        line = f"trained: {done} ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
+        if later is None:
+            # (held past the final networks too, while the training images are scored: not said to be training)
+            return line + ("; its lock is held now: a training process is at work in it" if t["training_now"] else "")
+        further = _where(later["kimg"], later.get("iterations"), t["total_kimg"]) or "? kimg"
+        if t["training_now"]:
+            return f"{line}; training again now (its lock is held), at {further} ({later['file']})"
+        return (f"{line}; a resume trained on to the checkpoint at {further} ({later['file']}) and was stopped or "
+                f"killed before its final networks; continue it with {again}")
     if t["training_now"]:
-        return f"training now (its lock is held): {f'at {kimg}{of} kimg, ' if kimg else ''}no final networks yet"
+        return f"training now (its lock is held): {f'at {where}, ' if where else ''}no final networks yet"
     if t["file"] is None:
         return "not trained: no checkpoint yet"
-    return (f"not finished: no final networks, the newest checkpoint at {kimg or '?'}{of} kimg ({t['file']}), "
-            f"stopped or killed; continue it with `wildgan train --out {run} --resume`")
+    return (f"not finished: no final networks, the newest checkpoint at {where or '? kimg'} ({t['file']}), "
+            f"stopped or killed; continue it with {again}")
+
+
+def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float | None) -> str:
+    """A training position in words: f-AnoGAN's two stages in the iterations it counts (its length is no kimg),
+    else kimg, of the schedule's total where given; '' where unknown."""
+    if iters:
+        (cd, cp), (ed, ep) = iters["critic"], iters["encoder"]
+        return f"{cd} of {cp} critic and {ed} of {ep} encoder iterations"
+    if kimg is None:
+        return ""
+    return f"{kimg:g}{f' of {total:g}' if total is not None else ''} kimg"
 
 
 # ------------------------------------------------------------------------------------------------------------------
