@@ -1,8 +1,9 @@
 """`wildgan report RUN_DIR|STUDY_DIR`: one self-contained HTML page a person can open (offline), plus report.md.
 
 A run report holds the config, the metrics table (AUC/AP of every score beside the controls: the untrained
-networks and pixel statistics), the paper's figures (t-SNE, latent histograms, closest matches, ROC curves, score
-histograms, training curves, generated samples) and the most anomalous test images with their heat maps.
+networks and pixel statistics; and the AUCs per anomalous class of the test split, evaluation.by_class's), the
+paper's figures (t-SNE, latent histograms, closest matches, ROC curves, score histograms, training curves, generated
+samples) and the most anomalous test images with their heat maps.
 A study report holds the study's tables, its AUC-versus-gamma plot and every result row.
 
 Everything goes to PATH/report/: report.html (images embedded as base64 data URIs, so the file alone is the
