@@ -3341,3 +3341,120 @@ def test_a_short_pile_runs_report_ranked_by_a_says_to_rank_and_flag_by_l_r(tmp_p
     monkeypatch.setattr(report_module, "SHORT_TRAINING_KIMG", 0.01)
     report(run, device="cpu", top_k_images=2, controls=False)
     assert "After a short training" not in (run / "report" / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The AUC per anomalous class (evaluation.by_class, as evaluate keeps it in eval.json's by_class)
+
+def _by_class_rows(md: str) -> dict[str, list[str]]:
+    """The rows of report.md's per-class table by class (its header under 'header'), from its heading on."""
+    from wildgan.markdown import split_md_row
+
+    lines = md.split("### AUC per anomalous class\n", 1)[1].strip().splitlines()
+    table = [split_md_row(ln) for ln in lines[:lines.index("")] if not ln.startswith("|---")]
+    return {"header": table[0], **{r[0]: r for r in table[1:]}}
+
+
+def test_a_labelled_runs_report_has_the_auc_of_each_anomalous_class(tiny_run: Path) -> None:
+    """MNIST with normal 0 has 9 anomalous classes: the report's Metrics show each one's n, the AUC of every score
+    and control and its median rank by the report's score, as by_class computes them of the report's own scores
+    (metrics.json's by_class), in both pages and in auc_by_class.csv beside them."""
+    from wildgan.config import SCORE_NAMES
+    from wildgan.evaluation.by_class import BY_CLASS_CSV, auc_by_class, by_class_csv_text
+    from wildgan.evaluation.report import diagnose_run
+    from wildgan.evaluation.run import split_for_run
+
+    out = tiny_run / "report"
+    table = json.loads((out / "metrics.json").read_text())["by_class"]
+    assert table["rank_by"] == "a" and table["n_test"] == 400
+    assert list(table["classes"]) == [str(c) for c in range(1, 10)]
+    # the numbers are by_class's own, of the scores the report computed (diagnose_run's, deterministic): ranked here
+    # by another score, the AUCs are the same and the ranks those auc_by_class gives of the same arrays
+    split = split_for_run(tiny_run)
+    _, diag = diagnose_run(tiny_run, device="cpu", score="L_r")
+    controls = {**{f"untrained_{k}": v for k, v in diag.controls["untrained"].items()}, **diag.controls["pixel"]}
+    expect = auc_by_class(diag.y, split.test_classes, {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores},
+                          "L_r", controls=controls, order=split.info["class_names"])
+    assert diag.metrics["by_class"] == expect
+    for name, r in table["classes"].items():
+        assert r["auc"] == expect["classes"][name]["auc"] and r["controls"] == expect["classes"][name]["controls"]
+        assert r["n"] == expect["classes"][name]["n"] == int(np.sum(np.asarray(split.test_classes) == name))
+    # the CSV as evaluate writes it
+    assert (out / BY_CLASS_CSV).read_text() == by_class_csv_text(table)
+    md = (out / "report.md").read_text()
+    rows = _by_class_rows(md)
+    assert rows["header"] == ["class", "n", "a", "L_n", "L_o", "L_r", "A", "untrained_a", "untrained_L_n",
+                              "untrained_L_o", "untrained_L_r", "untrained_A", "pixel_norm", "pixel_std", "pixel_mean",
+                              "median rank by a (of 400)"]
+    for name, r in table["classes"].items():
+        cells = dict(zip(rows["header"], rows[name]))
+        assert cells["n"] == str(r["n"]) and cells["median rank by a (of 400)"] == f"{r['median_rank']:g}"
+        for k, v in {**r["auc"], **r["controls"]}.items():
+            assert cells[k] == f"{v:.3f}", (name, k)
+    assert rows["(normal)"][1] == "200" and rows["(normal)"][-1] == f"{table['normal']['median_rank']:g}"
+    page = (out / "report.html").read_text()
+    assert "<h3>AUC per anomalous class</h3>" in page
+    assert f"<td>8</td><td>{table['classes']['8']['n']}</td><td>{table['classes']['8']['auc']['a']:.3f}</td>" in page
+
+
+def test_the_per_class_table_follows_the_reports_score_and_its_controls(tiny_run: Path, tmp_path: Path) -> None:
+    """--score L_r: its AUC first and the ranks by it; --no-controls: no control columns (none were scored)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
+    report(run, top_k_images=0, device="cpu", score="L_r", controls=False, tsne_points=5)
+    table = json.loads((run / "report" / "metrics.json").read_text())["by_class"]
+    assert table["rank_by"] == "L_r" and "controls" not in table["classes"]["1"]
+    rows = _by_class_rows((run / "report" / "report.md").read_text())
+    assert rows["header"] == ["class", "n", "L_r", "a", "L_n", "L_o", "A", "median rank by L_r (of 400)"]
+    assert rows["7"][-1] == f"{table['classes']['7']['median_rank']:g}"
+
+
+def test_the_per_class_table_is_shown_for_2_to_20_classes(tmp_path: Path) -> None:
+    """One anomalous class is the overall AUC again (no table); CIFAR-100's 99 would bury the page (a line saying
+    where they are); the CSV holds every class either way."""
+    from wildgan.evaluation.by_class import BY_CLASS_CSV, auc_by_class
+    from wildgan.evaluation.report import _by_class_section, _Page
+
+    rng = np.random.default_rng(0)
+    for k, shown in ((1, None), (2, "table"), (20, "table"), (21, "line")):
+        y = np.r_[np.zeros(30, int), np.ones(2 * k, int)]
+        classes = ["normal"] * 30 + [f"c{i // 2}" for i in range(2 * k)]
+        table = auc_by_class(y, classes, {"a": rng.random(len(y))}, "a")
+        d = tmp_path / f"k{k}"
+        d.mkdir()
+        page = _Page(title="t", md_dir=d)
+        _by_class_section(page, d, table)
+        md = "\n".join(page.md_parts)
+        assert (d / BY_CLASS_CSV).read_text().count("\n") == k + 1
+        assert ("### AUC per anomalous class" in md) == (shown == "table"), k
+        assert (f"AUC per anomalous class: {k} classes, too many for this page" in md) == (shown == "line"), k
+        assert (md == "") == (shown is None), k
+
+
+def test_a_pile_runs_report_has_no_per_class_table(tmp_path: Path, mnist) -> None:
+    """An unlabelled pile has no classes to rank by: its report has no per-class section nor CSV, even where a
+    labelled evaluation of the run (eval.json, with its by_class) is shown."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.run import evaluate_run
+    from wildgan.training.run import train_run
+
+    np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:48])
+    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:12] for c in (1, 3, 7)])
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, x=mnist["x_test"][pick], y=mnist["y_test"][pick])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile.npz"), dataset="unlabelled", resolution=16, channels=1),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      checkpoint_kimg=0.1, device="cpu", log_every=5, train_scores=False),
+                    preset="tiny")
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))
+    assert list(json.loads((run / "eval.json").read_text())["by_class"]["classes"]) == ["3", "7"]
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "AUC a " in md                                     # (the saved evaluation is shown ...)
+    assert "per anomalous class" not in md                    # (... without a per-class table)
+    assert not (run / "report" / "auc_by_class.csv").exists()

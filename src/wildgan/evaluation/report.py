@@ -1,8 +1,9 @@
 """`wildgan report RUN_DIR|STUDY_DIR`: one self-contained HTML page a person can open (offline), plus report.md.
 
 A run report holds the config, the metrics table (AUC/AP of every score beside the controls: the untrained
-networks and pixel statistics), the paper's figures (t-SNE, latent histograms, closest matches, ROC curves, score
-histograms, training curves, generated samples) and the most anomalous test images with their heat maps.
+networks and pixel statistics; and the AUCs per anomalous class of the test split, evaluation.by_class's), the
+paper's figures (t-SNE, latent histograms, closest matches, ROC curves, score histograms, training curves, generated
+samples) and the most anomalous test images with their heat maps.
 A study report holds the study's tables, its AUC-versus-gamma plot and every result row.
 
 Everything goes to PATH/report/: report.html (images embedded as base64 data URIs, so the file alone is the
@@ -66,6 +67,7 @@ from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FI
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
+from .by_class import BY_CLASS_CSV, PRINTED_CLASSES, auc_by_class, by_class_csv_text
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
@@ -335,7 +337,7 @@ window.addEventListener("load", function () {{
 REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hist.png", "tsne.png", "latent_hist.png",
                 "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "auc_vs_gamma-normal-*.png",
                 "auc_vs_gamma-score-*.png",
-                "top_anomalous.csv",
+                "top_anomalous.csv", BY_CLASS_CSV,
                 "named_images.csv", "heatmaps/*.png", "heatmaps/top_heatmaps.npz", "samples/*.png")
 _PARTIAL = ".report-partial-"           # the folder a report is written into before it replaces PATH/report
 _OLD = ".report-old-"                   # the previous PATH/report while it is swapped out, until it is deleted
@@ -1034,9 +1036,52 @@ def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics
                  "nearer to the origin than" if z["anomalous"] < z["normal"] else "farther from the origin than")
         page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
                f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
+    if "by_class" in m:
+        _by_class_section(page, out, m["by_class"])
     if masks is not None:
         _pixel_auc_text(page, diag, masks, mask_name, lod)
     atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
+
+
+def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
+    """The AUCs per anomalous class of a labelled run's test split (diagnose_run's metrics['by_class'], made by
+    evaluation.by_class as evaluate's eval.json keeps it): a table for PRINTED_CLASSES of them (one class is the
+    overall AUC again; CIFAR-100's 99 would bury the page: more, a line saying where they are), and every class in
+    auc_by_class.csv, as evaluate writes it."""
+    atomic_write_text(out / BY_CLASS_CSV, by_class_csv_text(table))
+    rows, by, n = table["classes"], table["rank_by"], table["n_test"]
+    low, high = PRINTED_CLASSES
+    if len(rows) < low:
+        return
+    if len(rows) > high:
+        page.p(f"AUC per anomalous class: {len(rows)} classes, too many for this page: they are in metrics.json's "
+               f"by_class and {BY_CLASS_CSV} beside it (the AUC of every score and control, the median rank by {by}).")
+        return
+    first = next(iter(rows.values()))
+    # the report's score first, then the others the Metrics table shows, then their controls (where shown)
+    columns = [by, *(k for k in first["auc"] if k != by)]
+    controls = list(first.get("controls", {}))
+    controls = [*(f"untrained_{k}" for k in columns if f"untrained_{k}" in controls),
+                *(k for k in controls if not k.startswith("untrained_"))]
+
+    def cell(v: Any) -> Any:
+        return "n/a" if v is None else v          # (an undefined AUC or rank: a score not finite)
+
+    def rank(v: Any) -> str:
+        return "n/a" if v is None else f"{v:g}"
+
+    page.h(3, "AUC per anomalous class")
+    page.table(["class", "n", *columns, *controls, f"median rank by {by} (of {n})"],
+               [[name, r["n"], *(cell(r["auc"].get(k)) for k in columns),
+                 *(cell(r["controls"].get(k)) for k in controls), rank(r["median_rank"])] for name, r in rows.items()]
+               + [["(normal)", table["normal"]["n"], *("" for _ in columns + controls),
+                   rank(table["normal"]["median_rank"])]], literal=[0])
+    page.p(f"Each AUC is of that class's test images against all {table['normal']['n']} test normals: under 0.5, the "
+           f"score ranks the class below the normals, which one AUC over all the anomalies hides. Median rank: "
+           f"where the class's images sit when the {n} test images are ranked by {by}, 1 = the most normal (the "
+           f"lowest score; ties at their average rank); the last row is the normal images'. Also in {BY_CLASS_CSV} "
+           f"(with how many of each class lie among the {table['most_normal']} that {by} ranks the most normal) and "
+           f"metrics.json's by_class, computed as `wildgan evaluate` computes eval.json's (evaluation.by_class).")
 
 
 def _networks_text(ms: dict[str, Any]) -> str:
@@ -1960,6 +2005,13 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
         metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
     metrics.update(auc_uncertainty(trained, y, ctl.get("untrained"), ctl.get("pixel")))    # (as evaluate_model)
+    # which anomalous classes each score catches, ranked by the report's score: by_class's table, as evaluate keeps
+    # it in eval.json (one AUC over all the anomalies hides a class a score ranks below the normals)
+    if split.test_classes is not None and y.any():
+        metrics["by_class"] = auc_by_class(
+            y, split.test_classes, trained, pick_score(trained, score or own_score(model.cfg.method)),
+            controls={**{f"untrained_{k}": v for k, v in ctl.get("untrained", {}).items()}, **ctl.get("pixel", {})},
+            order=[str(c) for c in split.info.get("class_names") or []])
     if "z_norm" in res.scores and y.min() != y.max():
         zn = res.scores["z_norm"]
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
