@@ -45,7 +45,7 @@ def test_short_unlabelled_fit_warns_once_naming_L_r(pile: np.ndarray, tmp_path: 
     assert "set_params(score='L_r')" in msg and "Detector(score='L_r'" in msg, msg
     assert "Which score after a short training" in msg, msg
     # the run's log.txt has it too, as a CLI run's log has its warnings
-    assert SAID in (tmp_path / "run" / "log.txt").read_text(encoding="utf-8")
+    assert (tmp_path / "run" / "log.txt").read_text(encoding="utf-8").count(SAID) == 1
     # what it advises works on the fitted Detector, no training again: its derived state follows the new score
     a_scores = det.decision_scores_.copy()
     det.set_params(score="L_r")
