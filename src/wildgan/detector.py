@@ -679,7 +679,8 @@ class Detector:
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
     score : which score is the decision function: None (default) = the method's own ('A' for 'fanogan', else 'a';
         config.own_score), as the CLI's `score --threshold`, `report` and a study rank by; or 'a' | 'L_n' | 'L_o' |
-        'L_r' | 'A'. The name in use is score_ once fitted.
+        'L_r' | 'A'. The name in use is score_ once fitted. After a short training (under config.SHORT_TRAINING_KIMG)
+        on images without labels, a fit by 'a' warns that 'L_r' is the one to rank and flag by (the CLI's advice).
     seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
         gives the same networks and scores, with the same threads on the same machine).
     device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
