@@ -695,6 +695,20 @@ def own_score(method: str) -> str:
     return "A" if method == "fanogan" else "a"
 
 
+# README, 'Which score after a short training': after tens of kimg the encoder has not learned to put anomalies near
+# the origin, so `a` (almost L_o) still follows the pixels and can rank a class of anomalies as the most normal images
+# of all, where the residual L_r ranks them first. At 168 kimg (the README's GPU table) `a` beat L_r, hence 100. Where
+# no labels can say which score to trust (a pile), `wildgan train`'s next step, the report and Detector.fit advise
+# L_r below it. Here, below the CLI, the evaluation and the Python API, so that the three cannot disagree.
+SHORT_TRAINING_KIMG = 100.0
+
+
+def short_training(method: str, nimg: int | float | None) -> bool:
+    """Whether a run of `method` that trained on nimg images is short enough for `a` to be untrustworthy on a pile
+    (SHORT_TRAINING_KIMG): only the wildgan method's `a` comes from its jointly trained encoder."""
+    return method == "wildgan" and nimg is not None and nimg < SHORT_TRAINING_KIMG * 1000
+
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """Test-time scoring (spec 4.2)."""

@@ -679,7 +679,8 @@ class Detector:
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
     score : which score is the decision function: None (default) = the method's own ('A' for 'fanogan', else 'a';
         config.own_score), as the CLI's `score --threshold`, `report` and a study rank by; or 'a' | 'L_n' | 'L_o' |
-        'L_r' | 'A'. The name in use is score_ once fitted.
+        'L_r' | 'A'. The name in use is score_ once fitted. After a short training (under config.SHORT_TRAINING_KIMG)
+        on images without labels, a fit by 'a' warns that 'L_r' is the one to rank and flag by (the CLI's advice).
     seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
         gives the same networks and scores, with the same threads on the same machine).
     device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
@@ -1235,6 +1236,7 @@ class Detector:
                 raise said from None
             raise
         self._warn_if_not_grown(cfg, result, run_log)
+        self._warn_if_short_on_a_pile(split.info, result, run_log)
         return self
 
     def _check_val_set(self, X_val: Any, y_val: Any) -> "KeptRead | None":
@@ -1523,6 +1525,31 @@ class Detector:
                f"they are grown to {r}x{r} at {g.grown} kimg (the end of the first round of minibatches at full "
                f"resolution){said_paper}: fit with {how}, or a smaller phase_kimg")
         run_log.write(f"warning: {msg}")    # the run's log says it too, as a CLI run's does (its copy is not made)
+        warn_user(msg)
+
+    def _warn_if_short_on_a_pile(self, split_info: dict[str, Any], result: Any, run_log: RunLog) -> None:
+        """After a short training (config.short_training, the rule of `wildgan train`'s next step and the report) on
+        images without labels, the decision function `a` can still follow the pixels and rank anomalies as the most
+        normal images of all (README, 'Which score after a short training'), and nothing can show it: said at the end
+        of the fit, naming the score to use instead. Not a change of the default, which would change documented
+        results; not said where labels can check `a` (a labelled DataConfig, whose test split `wildgan evaluate`
+        measures against its controls, or threshold='f1' with y_val), nor where the score is another than `a`."""
+        from .config import SHORT_TRAINING_KIMG, short_training
+
+        # (a fit on images or a folder records 'detector'; a DataConfig(dataset='unlabelled') records 'unlabelled')
+        pile = split_info.get("protocol") in ("detector", "unlabelled")
+        if not pile or self.threshold == "f1" or self.score_ != "a" or not short_training(self.method, result.nimg):
+            return
+        from .training.schedule import kimg_to_the_image
+
+        msg = (f"fit trained {kimg_to_the_image(result.nimg / 1000)} kimg on images without labels, a short training "
+               f"(under {SHORT_TRAINING_KIMG:g} kimg): the score a that decision_function, predict and threshold_ use "
+               f"can still follow the pixels and rank anomalies as the most normal images of all, and no labels can "
+               f"show it. Rank and flag by the residual L_r instead: det.set_params(score='L_r') on this Detector "
+               f"(decision_scores_, threshold_ and labels_ follow, no training again), or Detector(score='L_r', ...) "
+               f"for a new fit; trust a only after a longer training, or where labelled images show it above its "
+               f"controls (README, 'Which score after a short training')")
+        run_log.write(f"warning: {msg}")    # the run's log says it too, as it says the not-grown warning
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:

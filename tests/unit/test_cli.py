@@ -1592,7 +1592,7 @@ def test_next_step_after_a_long_training_on_a_pile_keeps_the_default_score(capsy
     from types import SimpleNamespace
 
     from wildgan.cli.train import _say_next_after_train
-    from wildgan.evaluation.run import SHORT_TRAINING_KIMG
+    from wildgan.config import SHORT_TRAINING_KIMG
 
     pile = SimpleNamespace(info={"protocol": "unlabelled"})               # (all it reads of the split)
     for method, nimg, short in (("wildgan", int(SHORT_TRAINING_KIMG * 1000), False),

@@ -445,10 +445,10 @@ def _say_next_after_train(run_dir: Path, split: AnomalySplit, method: str = "wil
     images, under SHORT_TRAINING_KIMG) the commands for a pile rank and flag by L_r, as the README's rule says: the
     default `a` had flagged none of 9 anomalies hidden in a pile of 300 cell crops after 13 kimg, and ranked the one
     on another background (an elliptocyte) the most normal of all, where L_r ranked it first and flagged it."""
-    from ..evaluation.run import SHORT_TRAINING_KIMG
+    from ..config import short_training
 
     run = shell_word(run_dir)
-    short = method == "wildgan" and nimg is not None and nimg < SHORT_TRAINING_KIMG * 1000
+    short = short_training(method, nimg)     # (the rule Detector.fit warns by: config.SHORT_TRAINING_KIMG)
     report = f"`wildgan report {run}` writes {run_dir / 'report' / 'report.html'}"
     if split.info.get("protocol") == "unlabelled":
         score = " --score L_r" if short else ""

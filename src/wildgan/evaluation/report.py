@@ -46,8 +46,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import list_checkpoints, refuse_saved_detector, short_commit, umask
-from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, config_yaml_record, is_sample_path, own_score, read_run_config,
-                      run_config_to_dict, threads_text)
+from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, config_yaml_record, is_sample_path,
+                      own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
@@ -75,7 +75,7 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import (SEARCH_CACHE, SHORT_TRAINING_KIMG, evaluation_dirs, read_search_cache, reading_change,
+from .run import (SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change,
                   score_settings_changes, split_for_run)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page

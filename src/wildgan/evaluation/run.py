@@ -780,13 +780,6 @@ def _evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any
     return run_dir / ("eval-" + re.sub(r"[^A-Za-z0-9._+-]+", "_", slug).strip("_"))
 
 
-# README, 'Which score after a short training': after tens of kimg the encoder has not learned to put anomalies near
-# the origin, so `a` (almost L_o) still follows the pixels and can rank a class of anomalies as the most normal images
-# of all, where the residual L_r ranks them first. At 168 kimg (the README's GPU table) `a` beat L_r, hence 100. Where
-# no labels can say which score to trust (a pile), `train`'s next step and the report advise L_r below it.
-SHORT_TRAINING_KIMG = 100.0
-
-
 def below_chance_hint(own: str, auc: dict[str, float], ci: dict[str, Any]) -> str | None:
     """A line for the table when the method's own score `a` ranks the anomalies below the normals (its whole 95%
     interval under 0.5) and the residual L_r ranks them better, and above chance: after a short training a, almost
