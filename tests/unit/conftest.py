@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,6 +132,17 @@ def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(k, v)
     yield
     dist.shutdown()
+
+
+@pytest.fixture()
+def tiny_npz(tmp_path: Path) -> Path:
+    """A labelled 8x8 gray .npz (40 training, 20 test images, classes 0/1) in tmp_path: the data many CLI tests
+    train, refuse or score on (one fixture for the six test files that each had their own copy)."""
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tiny.npz"
+    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    return p
 
 
 @pytest.fixture(scope="session")

@@ -40,14 +40,6 @@ from wildgan.config import (
 )
 
 
-@pytest.fixture()
-def tiny_npz(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    p = tmp_path / "tiny.npz"
-    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    return p
-
 
 def dry_run(capsys, *argv: str) -> dict:
     capsys.readouterr()

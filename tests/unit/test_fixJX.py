@@ -100,14 +100,6 @@ def test_a_hangup_as_the_outcome_is_decided_with_sigterm_ignored_is_let_pass(han
     assert late == [True]
 
 
-@pytest.fixture()
-def tiny_npz(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    p = tmp_path / "tiny.npz"
-    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    return p
-
 
 @posix_only
 def test_a_hangup_as_training_ends_with_sigterm_ignored_keeps_the_end(tiny_npz: Path, tmp_path: Path,
@@ -162,7 +154,6 @@ def test_mad_note_with_mad_0_says_the_threshold_is_their_highest_score() -> None
     """With MAD 0 (more than half the training scores tied) and none above, the threshold is their median and their
     highest score: the note said it 'is above every one of their scores' while the tied images score it exactly
     (unflagged because a flag is score > threshold, thresholds.Threshold.apply)."""
-    import numpy as np
 
     from wildgan.cli import make_parser
     from wildgan.cli.threshold_notes import contamination_note

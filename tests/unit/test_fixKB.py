@@ -8,19 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from wildgan.cli import main
 
-
-@pytest.fixture
-def tiny_npz(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    p = tmp_path / "tiny.npz"
-    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    return p
 
 
 @pytest.mark.parametrize("command", [["train", "--out", "r"], ["train", "--out", "r", "--dry-run"],

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from wildgan.cli import main
@@ -17,14 +16,6 @@ from wildgan.cli import main
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not hasattr(os, "register_at_fork"),
                                 reason="no POSIX signals or fork on this platform")
 
-
-@pytest.fixture()
-def tiny_npz(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    p = tmp_path / "tiny.npz"
-    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    return p
 
 
 def _train_tiny(tiny_npz: Path, out: Path) -> int:
