@@ -15,13 +15,19 @@ from PIL import Image
 from wildgan.cli import main
 
 
+def png_pile(pile: Path, n: int = 20) -> Path:
+    """n random 8x8 gray PNGs in a new folder `pile`: an unlabelled pile of one's own images (test_revGI's too)."""
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    return pile
+
+
 def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    png_pile(pile)
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--checkpoint-kimg", "0.016", "--threads", "1", "--no-progress", "--no-train-scores",
                  "--out", str(run)]) == 0

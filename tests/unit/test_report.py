@@ -1506,17 +1506,15 @@ def test_networks_changed_compares_the_weights_digest_then_the_training_position
         "earlier networks (100 critic iterations; the run is now at 300 critic iterations)"
 
 
-def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_it(tmp_path: Path, mnist) -> None:
-    # the reviewer's case: an unlabelled run evaluated on labelled data, then resumed for longer: its report showed
-    # the evaluation of the old networks as the run's
-    from dataclasses import replace
-
+def _pile_run_evaluated(tmp_path: Path, mnist: dict, per_class: dict[int, int]) -> tuple[Path, Any, Path]:
+    """A tiny unlabelled run (48 MNIST training digits as a pile, 0.1 kimg) evaluated on labelled test digits, so
+    many of each class as per_class says, digit 1 normal: (the run, its RunConfig, the labelled .npz)."""
     from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.evaluation.run import evaluate_run
     from wildgan.training.run import train_run
 
     np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:48])
-    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:20] for c in (1, 7)])
+    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:n] for c, n in per_class.items()])
     labelled = tmp_path / "labelled.npz"
     np.savez(labelled, x=mnist["x_test"][pick], y=mnist["y_test"][pick])
     run = tmp_path / "run"
@@ -1527,6 +1525,18 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
                     preset="tiny")
     train_run(cfg, run, progress=False, log=lambda m: None)
     evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))
+    return run, cfg, labelled
+
+
+def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_it(tmp_path: Path, mnist) -> None:
+    # the reviewer's case: an unlabelled run evaluated on labelled data, then resumed for longer: its report showed
+    # the evaluation of the old networks as the run's
+    from dataclasses import replace
+
+    from wildgan.evaluation.run import evaluate_run
+    from wildgan.training.run import train_run
+
+    run, cfg, labelled = _pile_run_evaluated(tmp_path, mnist, {1: 20, 7: 20})
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md
@@ -3436,22 +3446,7 @@ def test_the_per_class_table_is_shown_for_2_to_20_classes(tmp_path: Path) -> Non
 def test_a_pile_runs_report_has_no_per_class_table(tmp_path: Path, mnist) -> None:
     """An unlabelled pile has no classes to rank by: its report has no per-class section nor CSV, even where a
     labelled evaluation of the run (eval.json, with its by_class) is shown."""
-    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
-    from wildgan.evaluation.run import evaluate_run
-    from wildgan.training.run import train_run
-
-    np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:48])
-    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:12] for c in (1, 3, 7)])
-    labelled = tmp_path / "labelled.npz"
-    np.savez(labelled, x=mnist["x_test"][pick], y=mnist["y_test"][pick])
-    run = tmp_path / "run"
-    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile.npz"), dataset="unlabelled", resolution=16, channels=1),
-                    net=net_config_for_preset("tiny", 16, 1),
-                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
-                                      checkpoint_kimg=0.1, device="cpu", log_every=5, train_scores=False),
-                    preset="tiny")
-    train_run(cfg, run, progress=False, log=lambda m: None)
-    evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))
+    run, _, _ = _pile_run_evaluated(tmp_path, mnist, {1: 12, 3: 12, 7: 12})
     assert list(json.loads((run / "eval.json").read_text())["by_class"]["classes"]) == ["3", "7"]
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from test_newGK import png_pile
 from wildgan.cli import main
 
 
@@ -70,10 +70,7 @@ def test_info_of_a_finished_run_resumed_and_stopped_says_the_training_after_its_
     # a finished run resumed with a longer --total-kimg and stopped before its new final networks keeps the earlier
     # ones: info said "trained: 0.064 kimg (done, schedule 0.15 kimg)", no word of the checkpoints past them
     pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    png_pile(pile)
     common = ["--threads", "1", "--no-progress", "--out", str(run)]
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--checkpoint-kimg", "0.016", "--no-train-scores", *common]) == 0
