@@ -40,7 +40,6 @@ from wildgan.config import (
 )
 
 
-
 def dry_run(capsys, *argv: str) -> dict:
     capsys.readouterr()
     assert main(["train", "--out", "unused-run-dir", "--dry-run", *argv]) == 0, capsys.readouterr().err

@@ -14,7 +14,6 @@ from wildgan.cli import main
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no POSIX signals on this platform")
 
 
-
 def _train_tiny(tiny_npz: Path, out: Path) -> int:
     """`wildgan train` of 0.1 kimg into out (its last checkpoint ckpt-000000000128): its exit code."""
     return main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",

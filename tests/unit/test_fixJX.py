@@ -100,7 +100,6 @@ def test_a_hangup_as_the_outcome_is_decided_with_sigterm_ignored_is_let_pass(han
     assert late == [True]
 
 
-
 @posix_only
 def test_a_hangup_as_training_ends_with_sigterm_ignored_keeps_the_end(tiny_npz: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,

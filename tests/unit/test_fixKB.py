@@ -13,7 +13,6 @@ import pytest
 from wildgan.cli import main
 
 
-
 @pytest.mark.parametrize("command", [["train", "--out", "r"], ["train", "--out", "r", "--dry-run"],
                                      ["study", "--out", "s"]])
 def test_a_missing_data_path_is_refused_naming_the_data_option(tmp_path, capsys, monkeypatch, command):

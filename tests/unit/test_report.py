@@ -3330,16 +3330,10 @@ def test_a_short_pile_runs_report_ranked_by_a_says_to_rank_and_flag_by_l_r(tmp_p
     by a (its default) gives the README's rule, with the commands that rank and flag by L_r: a newcomer's 13-kimg run
     on 300 cell crops ranked the one elliptocyte hidden among them the most normal of all by a, first by L_r. Not
     said when the report already ranks by L_r, nor from SHORT_TRAINING_KIMG on."""
-    from wildgan.cli import main
+    from test_cli import _tiny_run_on_a_noise_pile
     from wildgan.evaluation import report as report_module
 
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    _, run, _ = _tiny_run_on_a_noise_pile(tmp_path)
     said = "After a short training (0.064 kimg) the score a can still follow the pixels"
     report(run, device="cpu", top_k_images=2, controls=False)
     md = (run / "report" / "report.md").read_text()

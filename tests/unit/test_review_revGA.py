@@ -17,7 +17,6 @@ posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not hasattr(os,
                                 reason="no POSIX signals or fork on this platform")
 
 
-
 def _train_tiny(tiny_npz: Path, out: Path) -> int:
     """`wildgan train` of 0.15 kimg into out (a periodic checkpoint before its end): its exit code."""
     # (fixJT: the default interval, at least 1 kimg, wrote no checkpoint before the end's, and 0.1 kimg is two rounds

@@ -13,7 +13,6 @@ from wildgan.cli import main
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no POSIX signals on this platform")
 
 
-
 @posix_only
 def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: Path, tmp_path: Path, monkeypatch,
                                                                      capsys) -> None:
