@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ def _run_info(a: argparse.Namespace) -> int:
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
     trained = training_state(Path(a.run), cfg)
-    said = _training_line(trained, run, _continue_words(Path(a.run), run))
+    said = _training_line(trained, run, _continue_words(Path(a.run), run),
+                          _budget_words(Path(a.run), run, cfg, trained))
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
@@ -144,9 +146,9 @@ def _position(path: Path, fanogan: bool) -> dict[str, Any]:
         return {"kimg": None, "iterations": None, "step": None, "status": None}
 
 
-def _continue_words(run_dir: Path, run: str) -> str:
-    """How an unfinished run continues: `wildgan train --resume`, but for a Detector.fit on images given in memory,
-    which that command refuses (it has no images to read): the fit call that does."""
+def _fit_again(run_dir: Path) -> str | None:
+    """The Detector.fit call that continues a run fit trained on images given in memory (config_args'
+    in_memory_fit_resume, without its trailing comma), None for any other run."""
     from ..errors import WildganError
     from ..scoring.run import read_split_info
     from .config_args import in_memory_fit_resume
@@ -155,11 +157,48 @@ def _continue_words(run_dir: Path, run: str) -> str:
         fit_again = in_memory_fit_resume(run_dir, read_split_info(run_dir))
     except WildganError:
         fit_again = None            # (no split.json, or a damaged one: train's resume says what it needs)
-    return fit_again.rstrip(",") if fit_again else f"`wildgan train --out {run} --resume`"
+    return fit_again.rstrip(",") if fit_again else None
 
 
-def _training_line(t: dict[str, Any], run: str, again: str) -> str:
-    """training_state in words, with `again`, the way that continues an unfinished run."""
+def _continue_words(run_dir: Path, run: str) -> str:
+    """How an unfinished run continues: `wildgan train --resume`, but for a Detector.fit on images given in memory,
+    which that command refuses (it has no images to read): the fit call that does."""
+    return _fit_again(run_dir) or f"`wildgan train --out {run} --resume`"
+
+
+def _budget_words(run_dir: Path, run: str, cfg: Any, t: dict[str, Any]) -> str | None:
+    """How a run whose final networks its --minutes budget ended (status budget) trains on, else None. The budget
+    counts the training of all the run's sessions (its clock is saved in each checkpoint), so a plain --resume of
+    such a run trains nothing more ('wall-clock budget ... already used'): it needs --minutes above the minutes
+    trained so far, and trains for the difference. `info` said only 'budget', with no word of how to continue."""
+    if not t["final"] or t["status"] != "budget" or t["resumed_to"] is not None or t["training_now"]:
+        return None
+    minutes = cfg.fanogan.minutes if cfg.method == "fanogan" else cfg.train.minutes
+    try:
+        spent: float | None = float(json.loads(Path(t["file"]).read_text())["elapsed_s"]) / 60
+    except (OSError, ValueError, KeyError, TypeError):
+        spent = None                # (a damaged record: the commands that load it say what is wrong)
+    # the budget is checked between rounds, so a run overshoots it: MINUTES must exceed what it trained, which one
+    # just above the budget need not (rounded up: a figure at or under it would train nothing)
+    spent = None if spent is None else math.ceil(spent * 1000) / 1000
+    floor = max([x for x in (minutes, spent) if x is not None], default=None)
+    above = "" if floor is None else f", MINUTES above {floor:g}"
+    said = ("the budget counts all the run's sessions" if spent is None else
+            f"{spent:g} min trained over all its sessions, which the budget counts")
+    own = "" if minutes is None else f"{minutes:g}"
+    if _fit_again(run_dir):
+        # (a Detector.fit on images given in memory: the fit call, as _continue_words says it, with its minutes)
+        return (f"its minutes{'=' if own else ''}{own} budget ran out ({said}: a resume with the same minutes trains "
+                f"nothing more); continue it with Detector(..., run_dir={str(run_dir)!r}, minutes=MINUTES).fit(X, "
+                f"resume=True){above}, with the same other parameters and X")
+    return (f"its --minutes{' ' if own else ''}{own} budget ran out ({said}: a plain --resume trains nothing more); "
+            f"continue it with `wildgan train --out {run} --resume --minutes MINUTES`{above}, which trains for the "
+            f"difference")
+
+
+def _training_line(t: dict[str, Any], run: str, again: str, budget: str | None = None) -> str:
+    """training_state in words, with `again`, the way that continues an unfinished run, and `budget`
+    (_budget_words), how one its --minutes budget stopped trains on."""
     where = _where(t["kimg"], t.get("iterations"), t["total_kimg"])
     later = t["resumed_to"]
     if t["final"]:
@@ -169,7 +208,8 @@ def _training_line(t: dict[str, Any], run: str, again: str) -> str:
         line = f"trained: {done} ({t['status'] or 'status not recorded'}{plan}); networks in {t['file']}"
         if later is None:
             # (held past the final networks too, while the training images are scored: not said to be training)
-            return line + ("; its lock is held now: a training process is at work in it" if t["training_now"] else "")
+            return line + ("; its lock is held now: a training process is at work in it" if t["training_now"] else
+                           f"; {budget}" if budget else "")
         further = _where(later["kimg"], later.get("iterations"), t["total_kimg"]) or "? kimg"
         if t["training_now"]:
             return f"{line}; training again now (its lock is held), at {further} ({later['file']})"

@@ -16,6 +16,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..config import as_typed
+from ..markdown import md_cell, md_escape
 from .metrics import midranks, roc_auc
 
 BY_CLASS_CSV = "auc_by_class.csv"
@@ -117,7 +119,7 @@ def by_class_markdown(table: Mapping[str, Any], columns: Sequence[str] | None = 
 
     for name, r in rows.items():
         top = "n/a" if r["in_most_normal"] is None else r["in_most_normal"]
-        lines.append(f"| {name} | {r['n']} | {' | '.join(_auc_cell(r, k) for k in columns)} | "
+        lines.append(f"| {_md_name(name)} | {r['n']} | {' | '.join(_auc_cell(r, k) for k in columns)} | "
                      f"{_rank_text(r['median_rank'], n)} | {top} |")
     nr = table["normal"]
     top = "n/a" if nr["in_most_normal"] is None else nr["in_most_normal"]
@@ -137,16 +139,26 @@ def by_class_lines(table: Mapping[str, Any] | None, columns: Sequence[str]) -> l
         return [f"AUC per anomalous class: {len(rows)} classes, in eval.json's by_class and {BY_CLASS_CSV}"]
     first = next(iter(rows.values()))
     have = [k for k in columns if k in first["auc"] or k in first.get("controls", {})]
-    width = max(12, *(len(name) + 2 for name in rows))
+    # a class name as typed (as_typed): one holding a line break or a tab in Python's escapes, quoted, which broke
+    # its row over two lines and the columns after it
+    shown = {name: as_typed(name) for name in rows}
+    width = max(12, *(len(v) + 2 for v in shown.values()))
     cols = [max(8, len(k) + 2) for k in have]
     assert table is not None
     lines = [f"{'AUC by class':<{width}}{'n':>6}" + "".join(f"{k:>{c}}" for k, c in zip(have, cols))
              + f"  median rank by {table['rank_by']} (of {table['n_test']})"]
     for name, r in rows.items():
         rank = "n/a" if r["median_rank"] is None else f"{r['median_rank']:g}"
-        lines.append(f"{name:<{width}}{r['n']:>6}" + "".join(f"{_auc_cell(r, k):>{c}}" for k, c in zip(have, cols))
-                     + f"  {rank}")
+        lines.append(f"{shown[name]:<{width}}{r['n']:>6}"
+                     + "".join(f"{_auc_cell(r, k):>{c}}" for k, c in zip(have, cols)) + f"  {rank}")
     return lines
+
+
+def _md_name(name: str) -> str:
+    """A class name in a Markdown table's cell: a line break ended the row and a `|` the cell, shifting the rest of
+    the row; as typed (as_typed: a line break as Python's escape, quoted), its Markdown syntax escaped (md_escape:
+    the escape's backslash too, so that it shows) and its pipes as the cell's `\\|` (md_cell)."""
+    return md_cell(md_escape(as_typed(name), pipe=False))
 
 
 def _auc_cell(r: Mapping[str, Any], k: str) -> str:
