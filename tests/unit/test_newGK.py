@@ -38,7 +38,7 @@ def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
     assert main(["info", str(run), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["training"]
     assert got == {"final": True, "file": str(run / "network-final.json"), "kimg": 0.064, "status": "done",
-                   "total_kimg": 0.05, "training_now": False, "resumed_to": None}, got
+                   "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1}, got
     # a run stopped before its final networks: the newest checkpoint, and the command that continues it
     for f in ("network-final.json", "network-final.safetensors"):
         (run / f).unlink()

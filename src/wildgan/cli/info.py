@@ -64,7 +64,7 @@ def _run_info(a: argparse.Namespace) -> int:
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
     trained = training_state(Path(a.run), cfg)
-    said = _training_line(trained, run, _continue_words(Path(a.run), run),
+    said = _training_line(trained, run, _continue_words(Path(a.run), run, trained.get("world_size")),
                           _budget_words(Path(a.run), run, cfg, trained))
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
@@ -101,7 +101,10 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     [done, planned]} instead (kimg None), and its status as train says it (budget where stopped_early).
     `resumed_to`: the newest checkpoint ({"file", "kimg"[, "iterations"]}) where it lies past the final networks (a
     resume of a finished run, stopped or still training, which leaves the earlier final networks in place), else
-    None: such a run was said to be "trained ... (done)" with no word of the training after it."""
+    None: such a run was said to be "trained ... (done)" with no word of the training after it.
+    `world_size`: the processes that trained the session which wrote the newest of them (the checkpoint resumed to,
+    else the final networks or the newest checkpoint), as its JSON records it (training.loop.processes_record);
+    None where not recorded (an older wildgan's run; f-AnoGAN's, which trains in one process)."""
     from ..checkpoint import list_checkpoints
     from ..training.run import check_lock_free
 
@@ -122,7 +125,8 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     out = {"final": bool(finals), "file": None if path is None else str(path), "kimg": at.get("kimg"),
            "status": fin["status"] if fin else None, "total_kimg": total, "training_now": now,
            "resumed_to": {"file": str(newest[0]), "kimg": ck["kimg"],
-                          **({"iterations": ck["iterations"]} if fanogan else {})} if past and ck else None}
+                          **({"iterations": ck["iterations"]} if fanogan else {})} if past and ck else None,
+           "world_size": (ck if past and ck else at).get("world_size")}
     if fanogan:
         out["iterations"] = at.get("iterations")
     return out
@@ -139,11 +143,21 @@ def _position(path: Path, fanogan: bool) -> dict[str, Any]:
             iters = {k: [int(meta[f"{s}_iters_done"]), int(meta[f"{s}_iters_planned"])]
                      for k, s in (("critic", "gan"), ("encoder", "enc"))}
             return {"kimg": None, "iterations": iters, "step": iters["critic"][0] + iters["encoder"][0],
-                    "status": "budget" if meta.get("stopped_early") else "done"}   # as train's _train_fanogan says
+                    "status": "budget" if meta.get("stopped_early") else "done",   # as train's _train_fanogan says
+                    "world_size": None}
         kimg = float(meta["kimg"]) if "kimg" in meta else float(meta["nimg"]) / 1000
-        return {"kimg": kimg, "iterations": None, "step": kimg, "status": meta.get("status")}
+        return {"kimg": kimg, "iterations": None, "step": kimg, "status": meta.get("status"),
+                "world_size": _world_size(meta)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {"kimg": None, "iterations": None, "step": None, "status": None}
+        return {"kimg": None, "iterations": None, "step": None, "status": None, "world_size": None}
+
+
+def _world_size(meta: dict[str, Any]) -> int | None:
+    """The recorded number of processes that trained (world_size), None where absent (an older wildgan's file) or
+    not a whole number >= 1 (a hand-edited one: the advice falls back on the plain --resume, which works in one
+    process whatever the count was)."""
+    n = meta.get("world_size")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
 
 
 def _fit_again(run_dir: Path) -> str | None:
@@ -160,10 +174,19 @@ def _fit_again(run_dir: Path) -> str | None:
     return fit_again.rstrip(",") if fit_again else None
 
 
-def _continue_words(run_dir: Path, run: str) -> str:
+def _continue_words(run_dir: Path, run: str, world_size: int | None = None) -> str:
     """How an unfinished run continues: `wildgan train --resume`, but for a Detector.fit on images given in memory,
-    which that command refuses (it has no images to read): the fit call that does."""
-    return _fit_again(run_dir) or f"`wildgan train --out {run} --resume`"
+    which that command refuses (it has no images to read): the fit call that does. A run whose newest record says
+    several processes trained it (world_size > 1) gets the torchrun command of docs/cli.md with that count first:
+    the plain --resume, advised alone before, continues it in one process, not as the user trained it."""
+    fit_again = _fit_again(run_dir)
+    if fit_again:
+        return fit_again
+    plain = f"`wildgan train --out {run} --resume`"
+    if world_size is None or world_size <= 1:
+        return plain
+    return (f"`torchrun --nproc_per_node={world_size} -m wildgan train --out {run} --resume --distributed` (as it "
+            f"trained, in {world_size} processes; a plain {plain} continues it in one process too)")
 
 
 def _budget_words(run_dir: Path, run: str, cfg: Any, t: dict[str, Any]) -> str | None:
@@ -191,9 +214,15 @@ def _budget_words(run_dir: Path, run: str, cfg: Any, t: dict[str, Any]) -> str |
         return (f"its minutes{'=' if own else ''}{own} budget ran out ({said}: a resume with the same minutes trains "
                 f"nothing more); continue it with Detector(..., run_dir={str(run_dir)!r}, minutes=MINUTES).fit(X, "
                 f"resume=True){above}, with the same other parameters and X")
+    resume = f"wildgan train --out {run} --resume --minutes MINUTES"
+    world = t.get("world_size")
+    if world is not None and world > 1:
+        # (trained under torchrun: the same command under it, as _continue_words advises an unfinished run)
+        resume = f"torchrun --nproc_per_node={world} -m {resume} --distributed"
     return (f"its --minutes{' ' if own else ''}{own} budget ran out ({said}: a plain --resume trains nothing more); "
-            f"continue it with `wildgan train --out {run} --resume --minutes MINUTES`{above}, which trains for the "
-            f"difference")
+            f"continue it with `{resume}`{above}, which trains for the difference"
+            + (f" (as it trained, in {world} processes; without torchrun and --distributed it continues in one "
+               f"process too)" if world is not None and world > 1 else ""))
 
 
 def _training_line(t: dict[str, Any], run: str, again: str, budget: str | None = None) -> str:

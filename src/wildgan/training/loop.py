@@ -898,10 +898,11 @@ class TrainState:
 
 
 def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], state: TrainState,
-          rng: torch.Generator, cfg: RunConfig, keep: int | None, lod: float, threads: int | list[int]) -> Path:
+          rng: torch.Generator, cfg: RunConfig, keep: int | None, lod: float, threads: int | list[int],
+          procs: dict[str, Any] | None = None) -> Path:
     """A full training-state checkpoint; `lod`: the level of detail the networks last trained at (what scoring an
     interrupted run uses, as network-final.json records it); `threads`: the intra-op thread counts that trained the
-    weights (config.threads_record)."""
+    weights (config.threads_record); `procs`: the processes that trained this session (processes_record)."""
     tensors = ckpt.networks_to_tensors(nets.modules())
     for name, opt in opts.items():
         tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
@@ -911,12 +912,22 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
             "rng_device": rng.device.type,
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            "lod": float(lod), "intra_op_threads": threads}
+            "lod": float(lod), "intra_op_threads": threads, **(procs or processes_record(None))}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
     # (None: every complete checkpoint kept, e.g. for the AUC over training; the weights of a write cut before its
     # JSON are removed all the same, which could never be loaded and otherwise stayed for good)
     ckpt.prune_checkpoints(run_dir / "checkpoints", None if keep is None else keep + 1, protect=path)
     return path
+
+
+def processes_record(dist: Any) -> dict[str, Any]:
+    """What a checkpoint's and the final networks' JSON record of the processes that trained the session which wrote
+    them: world_size (1 for one process) and dist_backend (gloo, nccl; None for one process). A torchrun run recorded
+    nowhere how many processes trained it, so `wildgan info` advised a plain --resume for it. Older files lack both
+    keys: the resume never reads them, `info` takes them as not recorded."""
+    if dist is None or dist.world <= 1:
+        return {"world_size": 1, "dist_backend": None}
+    return {"world_size": int(dist.world), "dist_backend": str(dist.backend)}
 
 
 def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANNetworks,
@@ -1188,7 +1199,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
         if is_main:
-            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod(), threads_used())
+            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod(), threads_used(),
+                         processes_record(dist))
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
         saved_nimg = state.nimg
@@ -1356,7 +1368,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                 # the intra-op thread counts the weights trained with: they depend on it (float summation order),
                 # and with --threads unset config.json says only null, so two runs that differ by it alone had
                 # identical records; a resumed run's sessions each (threads_used: a list where they differ)
-                "intra_op_threads": threads_used()})
+                "intra_op_threads": threads_used(), **processes_record(dist)})
         # (a stop that reached this rank after the ranks' last agreement, as it wrote the last round's checkpoint,
         # set its flag outside this block: agreed here too, or under torchrun the job finished as if none had come)
         late = held[0] if held else flag.signum or 0
