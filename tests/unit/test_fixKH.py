@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_newGK import png_pile
+from test_newGK import pile_run, png_pile
 from wildgan.cli import main
 
 PLAIN = "continue it with `wildgan train --out {run} --resume`"
@@ -72,11 +72,7 @@ def test_a_two_process_gloo_run_records_its_world_size_and_info_advises_torchrun
 
 def test_a_one_process_run_records_a_world_of_one_and_keeps_the_plain_resume(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    png_pile(pile)
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
-                 "--checkpoint-kimg", "0.016", "--threads", "1", "--no-progress", "--no-train-scores",
-                 "--out", str(run)]) == 0
+    run = pile_run(tmp_path)
     final = json.loads((run / "network-final.json").read_text())
     assert (final["world_size"], final["dist_backend"]) == (1, None)
     newest = _stop_before_final(run)

@@ -24,13 +24,18 @@ def png_pile(pile: Path, n: int = 20) -> Path:
     return pile
 
 
-def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+
+def pile_run(tmp_path: Path) -> Path:
+    """A finished tiny run (tmp_path/run, 0.05 kimg, checkpoints every 0.016) on png_pile's pile (tmp_path/pile)."""
     pile, run = tmp_path / "pile", tmp_path / "run"
     png_pile(pile)
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--checkpoint-kimg", "0.016", "--threads", "1", "--no-progress", "--no-train-scores",
                  "--out", str(run)]) == 0
+    return run
+def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = pile_run(tmp_path)
     capsys.readouterr()
     assert main(["info", str(run)]) == 0
     out = capsys.readouterr().out
