@@ -106,13 +106,8 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     else the final networks or the newest checkpoint), as its JSON records it (training.loop.processes_record);
     None where not recorded (an older wildgan's run; f-AnoGAN's, which trains in one process)."""
     from ..checkpoint import list_checkpoints
-    from ..training.run import check_lock_free
 
-    try:
-        check_lock_free(run_dir)
-        now = False
-    except ConfigError:
-        now = True
+    now = _lock_held(run_dir)
     fanogan = cfg.method == "fanogan"
     total = None if fanogan else cfg.train.total_kimg
     finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
@@ -130,6 +125,23 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     if fanogan:
         out["iterations"] = at.get("iterations")
     return out
+
+
+def _lock_held(run_dir: Path) -> bool:
+    """Whether a process holds run_dir's lock now (trains it, or scores its training images): a glance that opens
+    the lock file read-only and makes none (training.run.check_lock_free)."""
+    from ..training.run import check_lock_free
+
+    try:
+        check_lock_free(run_dir)
+    except ConfigError:
+        return True
+    return False
+
+
+def _torchrun(world_size: int, command: str) -> str:
+    """`command` (a `wildgan train ...` line) as docs/cli.md runs it under torchrun in world_size processes."""
+    return f"torchrun --nproc_per_node={world_size} -m {command} --distributed"
 
 
 def _position(path: Path, fanogan: bool) -> dict[str, Any]:
@@ -185,8 +197,8 @@ def _continue_words(run_dir: Path, run: str, world_size: int | None = None) -> s
     plain = f"`wildgan train --out {run} --resume`"
     if world_size is None or world_size <= 1:
         return plain
-    return (f"`torchrun --nproc_per_node={world_size} -m wildgan train --out {run} --resume --distributed` (as it "
-            f"trained, in {world_size} processes; a plain {plain} continues it in one process too)")
+    return (f"`{_torchrun(world_size, f'wildgan train --out {run} --resume')}` (as it trained, in {world_size} "
+            f"processes; a plain {plain} continues it in one process too)")
 
 
 def _budget_words(run_dir: Path, run: str, cfg: Any, t: dict[str, Any]) -> str | None:
@@ -218,7 +230,7 @@ def _budget_words(run_dir: Path, run: str, cfg: Any, t: dict[str, Any]) -> str |
     world = t.get("world_size")
     if world is not None and world > 1:
         # (trained under torchrun: the same command under it, as _continue_words advises an unfinished run)
-        resume = f"torchrun --nproc_per_node={world} -m {resume} --distributed"
+        resume = _torchrun(world, resume)
     return (f"its --minutes{' ' if own else ''}{own} budget ran out ({said}: a plain --resume trains nothing more); "
             f"continue it with `{resume}`{above}, which trains for the difference"
             + (f" (as it trained, in {world} processes; without torchrun and --distributed it continues in one "
@@ -296,17 +308,10 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     are that process's own, which it cleans up itself (a resume removes the ones a killed process left only once
     it holds the lock), so only the set-aside files are listed then."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
-    from ..errors import ConfigError
-    from ..training.run import check_lock_free
 
     ck_dir = run_dir / "checkpoints"
     found: list[tuple[str, Path]] = []
-    try:
-        check_lock_free(run_dir)          # (a glance at the lock: it opens the lock file read-only, makes none)
-        trained_now = False
-    except ConfigError:
-        trained_now = True
-    if not trained_now:
+    if not _lock_held(run_dir):
         found += [("orphan_of_set_aside" if orphan_of_set_aside(w) else "orphan_weights", w)
                   for w in orphan_weights(ck_dir)]
         found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
