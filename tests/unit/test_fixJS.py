@@ -3,7 +3,6 @@ page names) and of the reading warnings repeated on a cache reuse."""
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys
@@ -16,6 +15,8 @@ import pytest
 from PIL import Image
 
 from wildgan.cli import main
+
+from test_cli import _decode_a_level_up
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,16 +79,6 @@ def test_the_skip_bad_report_command_names_the_images_only_of_a_report_that_name
     # (outside a report's writing: a report without images names none)
     with skip_bad_said_as(CLI_SKIP_BAD):
         assert _skip_bad_report_command("mixed") == "wildgan report RUN --skip-bad"
-
-
-def _decode_a_level_up(data: Path, run: Path) -> None:
-    """Another Pillow decoding `run`'s images a level apart, simulated as test_cli's tests do: `data`'s pixels one
-    level up, and split.json's decoders an older Pillow."""
-    d = dict(np.load(data))
-    np.savez(data, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
-                      for k, v in d.items()})
-    split_json = run / "split.json"
-    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
 
 
 def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, capsys) -> None:

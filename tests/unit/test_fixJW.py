@@ -153,7 +153,7 @@ def test_the_isolated_report_s_record_pixels_advice_followed_gives_it_a_threshol
                                                                                  ) -> None:
     import sys
 
-    from test_fixJS import _decode_a_level_up
+    from test_cli import _decode_a_level_up
 
     rng = np.random.default_rng(0)
     npz = tmp_path / "tiny.npz"
