@@ -3289,7 +3289,7 @@ def test_a_tar_read_from_its_decoded_cache_names_its_tiny_images_as_its_decode_d
     assert _tiny_said(got) == said                                   # ... with the decode's warning
     assert "tiny_images" not in again.info
     # a cache written before the record: read, no warning about tiny images, not decoded again (the warning is
-    # recorded among the data's warnings since fixJS: a cache before either holds neither)
+    # recorded among the data's warnings, test_image_reading_warnings.py: a cache before either holds neither)
     (path,) = [p for p in cache.glob("*.decoded-*.npz")]
     with np.load(path, allow_pickle=False) as z:
         old = {k: z[k] for k in z.files if not k.startswith(("tiny_images", "data_warnings"))}

@@ -3318,7 +3318,7 @@ def test_a_pile_report_without_skip_bad_does_not_say_its_named_images_are_placed
         md = (report(run, device="cpu", top_k_images=2, controls=False, images=[q]).parent / "report.md").read_text()
     flat = " ".join(md.split())
     assert "placed among the training scores cached in train_scores.csv" not in flat or "percentile" in flat, md
-    # (with the report's named images, as FILES: fixJS)
+    # (with the report's named images, as FILES: see test_report_page_commands.py)
     assert "skip_bad=True, images=FILES)" in flat, md
     assert "the training scores cached in train_scores.csv were computed with skip_bad=True, which left out 1 file " \
            "unreadable by then, and a report reads such scores only with skip_bad=True: `report(RUN, " \

@@ -84,7 +84,7 @@ def test_resume_refusals_name_the_caller_s_resume(tmp_path, cli):
     resume, overwrite = ("--resume", "--overwrite") if cli else ("resume=True", "overwrite=True")
     with _words(cli), pytest.raises(ConfigError) as e:
         check_out_dir(tmp_path / "nothere", None, resume=True)
-    out = " (--out)" if cli else ""                 # (a command names the folder's option: fixKB)
+    out = " (--out)" if cli else ""                 # (a command names the folder's option: test_refusal_messages.py)
     assert str(e.value) == (f"{tmp_path / 'nothere'}{out}: nothing to resume (no such folder); start a run there "
                             f"without {resume}, or give the run's folder")
     with _words(cli), pytest.raises(ConfigError) as e:

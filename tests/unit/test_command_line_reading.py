@@ -1,6 +1,9 @@
-"""fixJA: the command line's own checks of whether a word is an option read it as argparse does (a negative number
-such as -1, -0.5 or -inf is a value, parser._NEGATIVE_NUMBER), and the parse of a command line does not import
-torch for --dist-timeout."""
+"""How `wildgan` reads a command line before it runs anything: a word such as -1, -0.5 or -inf is a value, as
+argparse reads it (parser._NEGATIVE_NUMBER), so the hints for a misplaced word (a run folder taken by --data, a file
+given without --data, a path split by the shell at its spaces) are said for it too; reading the command line never
+imports torch (seconds, and a Ctrl-C then lands inside torch's import); a --config file is read once per command;
+and `wildgan train --help` shows the README's first command. A user who mistypes a command is told what to type,
+at once."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from wildgan.cli.parser import make_option_parser, sub_parser
 @pytest.mark.parametrize("word", ["-1.png", "-0.5", "-inf"])
 def test_a_run_folder_taken_by_a_list_option_after_a_negative_number_word_is_said_so(word, capsys) -> None:
     # argparse gives --data the word (a value, as every wildgan parser reads a negative number) and the run folder
-    # after it: the hint that --data took the run folder was missing, the word taken for an option
+    # after it: the hint that --data took the run folder is said, the word read as the value it is, not an option
     with pytest.raises(SystemExit) as e:
         main(["score", "--data", word, "runs/x", "--out", "s.csv"])
     err = capsys.readouterr().err
@@ -27,7 +30,7 @@ def test_a_run_folder_taken_by_a_list_option_after_a_negative_number_word_is_sai
 @pytest.mark.parametrize("word", ["-1.png", "-2"])
 def test_a_negative_number_word_left_over_is_sent_to_data(word, capsys) -> None:
     # `wildgan score RUN -1.png` (a file to score without --data): argparse leaves the word over as a value, not an
-    # option, and it got no hint (the hint for an unknown option found no option close to it)
+    # option, so the hint for an unknown option (the closest option's name) has nothing to say: it is sent to --data
     with pytest.raises(SystemExit) as e:
         main(["score", "runs/x", word, "--out", "s.csv"])
     err = capsys.readouterr().err
@@ -36,8 +39,9 @@ def test_a_negative_number_word_left_over_is_sent_to_data(word, capsys) -> None:
 
 def test_a_path_with_spaces_and_a_negative_number_word_is_said_to_need_quotes(tmp_path: Path, monkeypatch,
                                                                               capsys) -> None:
-    # `wildgan score runs/scan -1 deg ...` unquoted: the path's words were searched back only up to a word that
-    # starts with a minus, so the -1 of the folder's name ended the search and the hint sent `deg` to --data
+    # `wildgan score runs/scan -1 deg ...` unquoted: the search back through the path's words goes past a negative
+    # number word (the -1 of the folder's name), so the user is told to quote the whole path, not to put `deg` after
+    # --data
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "scan -1 deg").mkdir(parents=True)
     with pytest.raises(SystemExit) as e:
@@ -49,10 +53,10 @@ def test_a_path_with_spaces_and_a_negative_number_word_is_said_to_need_quotes(tm
 
 
 def test_a_command_line_with_dist_timeout_is_read_without_importing_torch() -> None:
-    # --dist-timeout's check (_dist_minutes) imported wildgan.training.distributed for its timeout_problem, and so
-    # torch (seconds), while the command line was read: `wildgan train --dist-timeout 5 --help` paid for it, and a
-    # Ctrl-C then was a KeyboardInterrupt inside torch's import (as test_the_cli_starts_without_importing_torch); and
-    # --device's check imported it for the default, 'auto', which every parse converts
+    # --dist-timeout's check (_dist_minutes) and --device's (whose default, 'auto', every parse converts) must not
+    # import wildgan.training.distributed, and so torch (seconds), while the command line is read: otherwise
+    # `wildgan train --dist-timeout 5 --help` pays for it, and a Ctrl-C then is a KeyboardInterrupt inside torch's
+    # import (as test_cli.py's test_the_cli_starts_without_importing_torch checks for a plain start)
     import subprocess
     import sys
 
@@ -65,14 +69,14 @@ def test_a_command_line_with_dist_timeout_is_read_without_importing_torch() -> N
             "print('torch' in sys.modules)")
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert got.stdout.strip() == "False", got
-    # (the refusal of -1 still said, as the check's own words)
+    # (the refusal of -1 is still said, in the check's own words)
     assert "argument --dist-timeout: must be a number of minutes above 0, got -1" in got.stderr, got.stderr
 
 
 def test_resume_with_a_config_file_reads_that_file_once(tmp_path: Path, monkeypatch) -> None:
-    # `train --out RUN --resume --config FILE`: resume_config read FILE through the command's reader, but its check of
-    # a Detector.fit's record (a fit's 'auto' config) read FILE again on its own, and split.json beside it: one
-    # version's header and another's settings where FILE was saved between the reads
+    # `train --out RUN --resume --config FILE`: resume_config reads FILE through the command's reader, and its check
+    # of a Detector.fit's record (a fit's 'auto' config) reuses that read rather than reading FILE (and split.json
+    # beside it) again: two reads could pair one version's header with another's settings, were FILE saved between
     import os
 
     import wildgan.cli.config_args as config_args
@@ -111,3 +115,15 @@ def test_resume_with_a_config_file_reads_that_file_once(tmp_path: Path, monkeypa
     config_args.set_from_config(sub_parser(make_option_parser(), "train"), argv, read=read)
     assert reads.count(os.path.realpath(given)) == 1, reads
     assert reads.count(os.path.realpath(run / "config.yaml")) == 1, reads
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_train_help_shows_training_on_a_folder_pile(capsys: pytest.CaptureFixture) -> None:
+    """The README's quick tour starts with `wildgan train --data my_images/ --out runs/mine`; --help shows that same
+    command, so a newcomer who asks the command itself gets the tour's first step."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "wildgan train --data my_images/ --out runs/mine\n" in out, out
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert "wildgan train --data my_images/ --out runs/mine\n" in readme.read_text(encoding="utf-8")

@@ -1,7 +1,8 @@
-"""fixKD: `wildgan info RUN` reports the files that killed or damaged checkpoint writes left in a run (the weights of
-a checkpoint whose JSON was never written, a checkpoint's temporary file, a checkpoint set aside as corrupt): which
-files, their size, why they are there and what to do. A run killed and never resumed kept them for good, and no
-command said so; `info` stays read-only: it deletes and renames nothing."""
+"""`wildgan info RUN` reports the files that killed or damaged checkpoint writes left in a run (the weights of a
+checkpoint whose JSON was never written, a checkpoint's temporary file, a checkpoint set aside as corrupt): which
+files, their size, why they are there and what to do (the resume that removes them, or the exact `rm`). A run killed
+and never resumed keeps them for good, and no other command says so; `info` stays read-only: it deletes and renames
+nothing, and it leaves out the write in progress of a run being trained."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from wildgan.errors import shell_word
 
 
 def _tiny_config() -> Any:
+    """The RunConfig of a tiny 8x8 gray run (its networks are never built here: only the files matter)."""
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
 
     return RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
@@ -76,7 +78,7 @@ def test_info_reports_an_orphan_weights_file_and_leaves_it(tmp_path: Path, capsy
     assert f"`wildgan train --out {shell_word(run)} --resume`" in text, text
     assert f"rm {shell_word(orphan)}\n" in text, text
     # the complete checkpoints are not listed among the leftovers (the newest is named above them, as where a resume
-    # would continue: newGK's training line)
+    # would continue: info's training line, test_info_run.py)
     assert ckpt.checkpoint_name(2000) not in text[text.index("left by interrupted"):], text
     assert f"the newest checkpoint at 2 of 0.02 kimg ({run / 'checkpoints' / ckpt.checkpoint_name(2000)}.json)" in text
     # --json: the same facts
@@ -174,7 +176,7 @@ def test_info_of_an_f_anogan_run_reports_its_orphans_too(tmp_path: Path, capsys:
 
 def test_info_of_a_clean_trained_run_says_nothing_more_and_a_resume_removes_what_it_reported(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A trained run without leftovers: info's text is the networks' table and where the rest is, as before, and
+    """A trained run without leftovers: info's text is the networks' table and where the rest is, nothing more, and
     --json's leftover_files is empty. With an orphan planted, the advice given (the resume) removes it."""
     import shutil
 

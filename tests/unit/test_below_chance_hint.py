@@ -1,6 +1,8 @@
-"""docGJ: after a short run on the red-blood-cell crops, `wildgan evaluate` printed a = 0.337 (95% CI 0.292-0.385)
-beside L_r = 0.674 and said nothing of it: a ranking the anomalies below the normals (the elliptocytes as the most
-normal images of all) read as one more number. The table now says so, and which score to read instead."""
+"""The hint `wildgan evaluate`'s table gives beside an a that ranks the anomalies below the normals. After a short
+run on the red-blood-cell crops, a = 0.337 (95% CI 0.292-0.385) sat beside L_r = 0.674: read as one more number, it
+hides that a ranks the elliptocytes as the most normal images of all. The table says so, and names the residual L_r
+to read instead (with the option that ranks and flags by it, in the caller's words), but only where a is clearly
+below chance and L_r clearly above it: the hint must never send the user to a score no better than a coin."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ RESULT = {"auc": {"a": 0.337, "L_n": 0.594, "L_o": 0.336, "L_r": 0.674, "A": 0.6
           "auc_ci95": {"a": [0.292, 0.385], "L_n": [0.544, 0.642], "L_o": [0.291, 0.385], "L_r": [0.625, 0.719],
                        "A": [0.560, 0.656]},
           "n_test": 512, "n_anomalous": 256, "model": {"method": "wildgan", "lod": 0.0}}
+AUC, CI = RESULT["auc"], RESULT["auc_ci95"]
 
 
 def test_an_a_below_chance_is_named_with_the_residual_to_read_instead():
@@ -41,3 +44,19 @@ def test_no_hint_where_a_is_not_clearly_below_chance_or_l_r_is_no_better():
     assert below_chance_hint("A", auc, {**ci, "A": [0.2, 0.3]}) is None
     fanogan = format_table({**RESULT, "model": {"method": "fanogan", "lod": 0.0}})
     assert "ranks the anomalies below the normals" not in fanogan
+
+
+def test_the_below_chance_hint_names_l_r_only_where_l_r_ranks_above_chance():
+    """An a below chance beside an L_r that is better but also below chance (or at chance, its interval reaching
+    0.5) gets no hint: L_r would rank the anomalies no better than a coin, or below the normals too. The hint names
+    L_r only where its whole interval is above 0.5 (without one, its AUC)."""
+    below = {**AUC, "L_r": 0.45}
+    assert below_chance_hint("a", below, {**CI, "L_r": [0.40, 0.49]}) is None
+    assert below_chance_hint("a", below, {k: v for k, v in CI.items() if k != "L_r"}) is None   # (no interval)
+    assert below_chance_hint("a", {**AUC, "L_r": 0.52}, {**CI, "L_r": [0.47, 0.57]}) is None    # at chance
+    table = format_table({"auc": below, "ap": dict.fromkeys(AUC, 0.5), "auc_ci95": {**CI, "L_r": [0.40, 0.49]},
+                          "n_test": 512, "n_anomalous": 256, "model": {"method": "wildgan", "lod": 0.0}})
+    assert "the residual L_r ranks them" not in table, table
+    # the measured case still gets it, as does an L_r above chance without an interval
+    assert below_chance_hint("a", AUC, CI) is not None
+    assert below_chance_hint("a", AUC, {"a": CI["a"]}) is not None

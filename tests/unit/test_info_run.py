@@ -1,0 +1,361 @@
+"""What `wildgan info RUN` says of a run folder: its networks, how far it trained (read from its networks' JSON
+only: nothing of a model file is executed), and, for a run that is not finished, the command that continues it as it
+was trained: a plain `--resume`; the Detector.fit call for a run fitted on arrays in memory; `--resume --minutes
+MINUTES` above the minutes already spent for a run its --minutes budget stopped (a plain --resume trains nothing
+more: the budget counts every session); and the torchrun command for a run trained in several processes. A user who
+stopped a run with Ctrl-C, or whose budget ran out, learns from `info` where it is and what to type next."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from png_piles import gray_png_pile
+from wildgan.cli import main
+
+PLAIN = "continue it with `wildgan train --out {run} --resume`"
+
+
+def png_pile(pile: Path, n: int = 20) -> Path:
+    """n random 8x8 gray PNGs 00.png, 01.png, ... in a new folder `pile`: an unlabelled pile of one's own images."""
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    return pile
+
+
+def pile_run(tmp_path: Path) -> Path:
+    """A finished tiny run (tmp_path/run, 0.05 kimg, checkpoints every 0.016) on png_pile's pile (tmp_path/pile)."""
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    png_pile(pile)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+                 "--checkpoint-kimg", "0.016", "--threads", "1", "--no-progress", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    return run
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`wildgan info RUN` takes a run folder as every other command takes it, and describes the run's networks; the
+    preset form (`wildgan info --preset ...`) describes a preset's."""
+    import json
+
+    pile = gray_png_pile(tmp_path / "pile")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"run {run}: wildgan (preset tiny), 8x8x1, N_z = "), out
+    assert f"`wildgan report {run}`" in out and f"{run}/config.json" in out, out
+    assert "\nE " in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["run"] == str(run) and got["preset"] == "tiny" and "params" in got, got
+    # a preset's options beside a run: refused, naming them; a folder that holds no run: said by read_run_config
+    assert main(["info", str(run), "--preset", "paper"]) != 0
+    err = capsys.readouterr().err
+    assert "--preset describes a preset's" in err, err
+    assert main(["info", str(pile)]) != 0
+    assert str(pile) in capsys.readouterr().err
+    # the preset form still describes a preset
+    assert main(["info", "--preset", "tiny", "--resolution", "16", "--channels", "1"]) == 0
+    assert capsys.readouterr().out.startswith("preset tiny, 16x16x1, N_z = ")
+    assert main(["info"]) == 0
+    assert capsys.readouterr().out.startswith("preset paper, 32x32x3, N_z = ")
+
+
+def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = pile_run(tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"trained: 0.064 kimg (done, schedule 0.05 kimg); networks in {run / 'network-final.json'}" in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["training"]
+    assert got == {"final": True, "file": str(run / "network-final.json"), "kimg": 0.064, "status": "done",
+                   "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1}, got
+    # a run stopped before its final networks: the newest checkpoint, and the command that continues it
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    kimg = json.loads(newest.read_text())["kimg"]
+    assert (f"not finished: no final networks, the newest checkpoint at {kimg:g} of 0.05 kimg ({newest}), stopped "
+            f"or killed; continue it with `wildgan train --out {run} --resume`") in out, out
+    shutil.rmtree(run / "checkpoints")
+    assert main(["info", str(run)]) == 0
+    assert "not trained: no checkpoint yet" in capsys.readouterr().out
+
+
+def test_info_of_an_f_anogan_run_says_its_iterations_not_question_marks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # f-AnoGAN's networks record critic and encoder iterations, no kimg, nimg or status: `info` says those
+    # iterations, not "trained: ? kimg (status not recorded)" of a finished run nor "at ? kimg" of a stopped one
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
+    run = tmp_path / "fa"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "2",
+                 "--fanogan-enc-iters", "2", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "?" not in out and "status not recorded" not in out, out
+    assert (f"trained: 2 of 2 critic and 2 of 2 encoder iterations (done); networks in "
+            f"{run / 'fanogan-final.json'}") in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["training"]
+    assert got["status"] == "done" and got["iterations"] == {"critic": [2, 2], "encoder": [2, 2]}, got
+    # stopped before its final networks: the newest checkpoint's iterations
+    for f in ("fanogan-final.json", "fanogan-final.safetensors"):
+        (run / f).unlink()
+    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    meta = json.loads(newest.read_text())
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert (f"not finished: no final networks, the newest checkpoint at {meta['gan_iters_done']} of 2 critic and "
+            f"{meta['enc_iters_done']} of 2 encoder iterations ({newest})") in out, out
+
+
+def test_info_of_a_stopped_fit_on_arrays_names_the_fit_that_continues_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a run Detector.fit trained on images given in memory: `wildgan train --out RUN --resume` would refuse it (it
+    # has no images to read), so info names the fit call that continues it
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.05, run_dir=str(run), device="cpu").fit(x)
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "wildgan train" not in out, out
+    assert (f"stopped or killed; continue it with Detector(..., run_dir={str(run)!r}).fit(X, resume=True), with the "
+            f"same parameters and X\n") in out, out
+
+
+def test_info_of_a_finished_run_resumed_and_stopped_says_the_training_after_its_final_networks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a finished run resumed with a longer --total-kimg and stopped before its new final networks keeps the earlier
+    # ones: info says the checkpoint the resume trained on to, not only "trained: 0.064 kimg (done, ...)"
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    png_pile(pile)
+    common = ["--threads", "1", "--no-progress", "--out", str(run)]
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+                 "--checkpoint-kimg", "0.016", "--no-train-scores", *common]) == 0
+    first = {n: (run / n).read_bytes() for n in ("network-final.json", "network-final.safetensors")}
+    assert main(["train", "--resume", "--total-kimg", "0.1", *common]) == 0
+    for n, b in first.items():          # as a kill of the resumed session leaves it: the first session's finals
+        (run / n).write_bytes(b)
+    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    kimg = json.loads(newest.read_text())["kimg"]
+    assert kimg > 0.064
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert (f"trained: 0.064 kimg (done, schedule 0.1 kimg); networks in {run / 'network-final.json'}; a resume "
+            f"trained on to the checkpoint at {kimg:g} of 0.1 kimg ({newest}) and was stopped or killed before its "
+            f"final networks; continue it with `wildgan train --out {run} --resume`") in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["resumed_to"] == {"file": str(newest), "kimg": kimg}
+
+
+def _trained_min(final: Path) -> float:
+    """The minutes of training the final networks record, rounded up as info says them."""
+    return math.ceil(json.loads(final.read_text())["elapsed_s"] / 60 * 1000) / 1000
+
+
+def test_info_of_a_run_its_budget_stopped_says_the_larger_minutes_that_continue_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    png_pile(pile)
+    common = ["--threads", "1", "--no-progress", "--out", str(run)]
+    # a budget far under one round: the first round's end stops it
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.2", "--phase-kimg", "0.02",
+                 "--checkpoint-kimg", "0.016", "--no-train-scores", "--minutes", "0.0001", *common]) == 0
+    final = run / "network-final.json"
+    assert json.loads(final.read_text())["status"] == "budget"
+    spent = _trained_min(final)
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert (f"; its --minutes 0.0001 budget ran out ({spent:g} min trained over all its sessions, which the budget "
+            f"counts: a plain --resume trains nothing more); continue it with `wildgan train --out {run} --resume "
+            f"--minutes MINUTES`, MINUTES above {spent:g}, which trains for the difference\n") in out, out
+    # what it says is so: a plain resume trains nothing, one with MINUTES above it trains on (to the total here)
+    kimg = json.loads(final.read_text())["kimg"]
+    assert main(["train", "--resume", *common]) == 0
+    assert json.loads(final.read_text())["kimg"] == kimg
+    assert main(["train", "--resume", "--minutes", f"{spent + 5:g}", *common]) == 0
+    after = json.loads(final.read_text())
+    assert after["kimg"] > kimg and after["status"] == "done", after
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    assert "budget ran out" not in capsys.readouterr().out
+
+
+def test_info_of_an_f_anogan_run_its_budget_stopped_says_the_larger_minutes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
+    run = tmp_path / "fa"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "100000",
+                 "--fanogan-enc-iters", "100000", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
+                 "--minutes", "0.0001", "--out", str(run)]) == 0
+    spent = _trained_min(run / "fanogan-final.json")
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert (f"encoder iterations (budget); networks in {run / 'fanogan-final.json'}; its --minutes 0.0001 budget ran "
+            f"out ({spent:g} min trained over all its sessions, which the budget counts: a plain --resume trains "
+            f"nothing more); continue it with `wildgan train --out {run} --resume --minutes MINUTES`, MINUTES above "
+            f"{spent:g}") in out, out
+
+
+def test_info_of_a_fit_on_arrays_its_budget_stopped_names_the_fit_with_larger_minutes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.2, minutes=0.0001, run_dir=str(run), device="cpu").fit(x)
+    spent = _trained_min(run / "network-final.json")
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "wildgan train" not in out, out
+    assert (f"; its minutes=0.0001 budget ran out ({spent:g} min trained over all its sessions, which the budget "
+            f"counts: a resume with the same minutes trains nothing more); continue it with Detector(..., "
+            f"run_dir={str(run)!r}, minutes=MINUTES).fit(X, resume=True), MINUTES above {spent:g}, with the same "
+            f"other parameters and X\n") in out, out
+    # and that call trains on
+    kimg = json.loads((run / "network-final.json").read_text())["kimg"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.2, minutes=spent + 5, run_dir=str(run), device="cpu").fit(x, resume=True)
+    assert json.loads((run / "network-final.json").read_text())["kimg"] > kimg
+
+
+def _stop_before_final(run: Path) -> Path:
+    """The run as a kill before its final networks leaves it; its newest checkpoint's JSON."""
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    return sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+
+
+def _info(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict]:
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert main(["info", str(run), "--json"]) == 0
+    return out, json.loads(capsys.readouterr().out)["training"]
+
+
+def test_a_two_process_gloo_run_records_its_world_size_and_info_advises_torchrun(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Checkpoints and the final networks record world_size and dist_backend (training.loop.processes_record), so
+    that info advises the torchrun command of docs/cli.md for a run trained in several processes, not a plain
+    --resume, which continues it in one process."""
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "toy.npz", tmp_path / "run"
+    np.savez(npz, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # (as tests/integration/test_ddp.py's torchrun runs: CPU ranks on gloo, a free port each)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan", "train", "--distributed",
+           "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+           "--checkpoint-kimg", "0.016", "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores",
+           "--out", str(run)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    final = json.loads((run / "network-final.json").read_text())
+    assert (final["world_size"], final["dist_backend"]) == (2, "gloo")
+    for c in (run / "checkpoints").glob("ckpt-*.json"):
+        meta = json.loads(c.read_text())
+        assert (meta["world_size"], meta["dist_backend"]) == (2, "gloo"), c
+    out, got = _info(run, capsys)
+    assert got["world_size"] == 2 and got["final"], got
+    assert "--resume" not in out, out              # (finished: nothing to continue)
+
+    newest = _stop_before_final(run)
+    out, got = _info(run, capsys)
+    assert got["world_size"] == 2, got
+    assert (f"({newest}), stopped or killed; continue it with `torchrun --nproc_per_node=2 -m wildgan train --out "
+            f"{run} --resume --distributed` (as it trained, in 2 processes; a plain `wildgan train --out {run} "
+            f"--resume` continues it in one process too)") in out, out
+    # as said: the plain resume continues it in one process, whose final networks then say so
+    assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", "--no-train-scores"]) == 0
+    final = json.loads((run / "network-final.json").read_text())
+    assert (final["world_size"], final["dist_backend"]) == (1, None)
+
+
+def test_a_one_process_run_records_a_world_of_one_and_keeps_the_plain_resume(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = pile_run(tmp_path)
+    final = json.loads((run / "network-final.json").read_text())
+    assert (final["world_size"], final["dist_backend"]) == (1, None)
+    newest = _stop_before_final(run)
+    assert json.loads(newest.read_text())["world_size"] == 1
+    out, got = _info(run, capsys)
+    assert got["world_size"] == 1, got
+    assert PLAIN.format(run=run) + "\n" in out and "torchrun" not in out, out
+
+    # an older wildgan's checkpoint, without the keys: today's advice, not recorded in --json, and it still resumes
+    meta = json.loads(newest.read_text())
+    del meta["world_size"], meta["dist_backend"]
+    newest.write_text(json.dumps(meta))
+    out, got = _info(run, capsys)
+    assert got["world_size"] is None, got
+    assert PLAIN.format(run=run) + "\n" in out and "torchrun" not in out, out
+    assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress",
+                 "--no-train-scores"]) == 0
+    assert json.loads((run / "network-final.json").read_text())["world_size"] == 1
+    # a hand-edited count is not taken as several processes (the plain resume works whatever it was)
+    newest = _stop_before_final(run)
+    meta = json.loads(newest.read_text())
+    meta["world_size"] = "2"
+    newest.write_text(json.dumps(meta))
+    out, got = _info(run, capsys)
+    assert got["world_size"] is None and "torchrun" not in out, out
+
+
+def test_a_budget_stopped_torchrun_run_is_told_the_torchrun_command_with_minutes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its final networks say several processes: the --minutes advice is the torchrun command too (recorded by hand:
+    the two-process run above covers the recording)."""
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    png_pile(pile)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    path = run / "network-final.json"
+    meta = json.loads(path.read_text())
+    meta.update(status="budget", world_size=4, dist_backend="nccl")
+    path.write_text(json.dumps(meta))
+    out, got = _info(run, capsys)
+    assert got["world_size"] == 4, got
+    assert (f"continue it with `torchrun --nproc_per_node=4 -m wildgan train --out {run} --resume --minutes MINUTES "
+            f"--distributed`") in out, out
+    assert "in 4 processes; without torchrun and --distributed it continues in one process too" in out, out

@@ -1,0 +1,195 @@
+"""The commands a report's page names (`wildgan report RUN ...`, `wildgan score RUN ... --threshold ...`, and the
+Python calls of the same) carry the report's own options: its --score, --batch-mode, --skip-bad and its named images
+(as FILES). A user pastes them to reproduce the page or to flag the images it shows; a command missing one of those
+options silently gives the thresholds, percentiles or flags of another score, or stops at a training file the report
+had left out."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+
+from test_cli import _decode_a_level_up
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _page_commands(md: str) -> list[list[str]]:
+    """Every `wildgan report|score RUN ...` command the page names (to paste, with the run for RUN), as the words a
+    shell would pass; not a mention of an option such as the header's `wildgan score --batch-mode isolated`."""
+    return [shlex.split(c) for c in re.findall(r"`(wildgan (?:report|score) RUN\b[^`]*)`", md)]
+
+
+def _pasted(command: list[str], run: Path, files: list[str]) -> list[str]:
+    """A page's command as its reader pastes it: the run for RUN, the named files for FILES."""
+    out: list[str] = []
+    for w in command[1:]:
+        out.extend([str(run)] if w == "RUN" else files if w == "FILES" else [w])
+    return out
+
+
+def test_every_command_a_reports_page_names_carries_its_score(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """The `wildgan report RUN --skip-bad` a page names where the training scores were cached by a scoring with
+    --skip-bad carries the report's --score, as the page's other commands do: pasted, it shows the thresholds and
+    percentiles of the page's score, not of another."""
+    run, _, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # (caches the training scores without the file truncated since training)
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+        # without --skip-bad: the pile is not read again, the cache is named but not read
+        assert main(["report", str(run), "--score", "L_n", "--image", str(q), "--device", "cpu", "--top-k", "1",
+                     "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    md = (run / "report" / "report.md").read_text()
+    commands = _page_commands(md)
+    reports = [c for c in commands if c[1] == "report"]
+    assert reports and all("--skip-bad" in c for c in reports), commands
+    for c in commands:
+        assert "--score" in c and c[c.index("--score") + 1] == "L_n", c
+    # the report named shows what the page says it shows, of the same score
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # (the named images as the page names them: FILES; the skip-bad report's own test below checks that name)
+        assert main([*reports[0][1:2], str(run), *[str(q) if w == "FILES" else w for w in reports[0][3:]], "--device",
+                     "cpu", "--top-k", "1", "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    md = (run / "report" / "report.md").read_text()
+    assert "threshold on L_n" in md and "No threshold" not in md, md
+
+
+def test_the_report_that_reads_skip_bad_scores_is_named_with_the_reports_score() -> None:
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.evaluation.report import _skip_bad_report_command
+
+    assert _skip_bad_report_command("isolated", score="L_n") == \
+        "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated')"
+    assert _skip_bad_report_command("mixed") == "report(RUN, skip_bad=True)"
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert _skip_bad_report_command("isolated", score="L_n") == \
+            "wildgan report RUN --skip-bad --score L_n --batch-mode isolated"
+        assert _skip_bad_report_command("mixed", Path("/r uns/a"), score="A") == \
+            "wildgan report '/r uns/a' --skip-bad --score A"
+
+
+def test_the_commands_of_a_skip_bad_reports_page_carry_skip_bad(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """A report with --skip-bad (a training file unreadable since training) names `wildgan score RUN ... --threshold`
+    commands that carry the report's options: --score, --batch-mode isolated and --skip-bad; without --skip-bad,
+    pasted, they would stop at the file the report had left out."""
+    run, _, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    opts = ["--score", "L_n", "--batch-mode", "isolated", "--skip-bad"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["report", str(run), *opts, "--image", str(q), "--device", "cpu", "--top-k", "1",
+                     "--no-controls", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    commands = _page_commands((run / "report" / "report.md").read_text())
+    assert any("--threshold" in c for c in commands), commands
+    for c in commands:
+        assert c[c.index("--score") + 1] == "L_n" and c[c.index("--batch-mode") + 1] == "isolated", c
+        assert "--skip-bad" in c, c
+    # pasted, the command that flags the named image gives the page's threshold (without --skip-bad it would stop at
+    # the training file the report left out)
+    import csv
+    import re
+
+    named = next(c for c in commands if "FILES" in c and c[-1] == "contamination")
+    md = (run / "report" / "report.md").read_text()
+    shown = float(re.search(r"flagged: L_n above (\S+), the Threshold section's first rule", md).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*named[1:2], str(run), *[str(q) if w == "FILES" else w for w in named[3:]], "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    row = next(csv.DictReader((tmp_path / "s.csv").open()))
+    assert float(f"{float(row['threshold']):.6g}") == shown, (row, shown)
+
+
+def test_the_skip_bad_report_a_page_names_reports_its_named_images(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """The `wildgan report RUN --skip-bad --score L_n` a report's page names (its training scores cached by a scoring
+    with --skip-bad) keeps the report's --image, naming the images as FILES as the page's score commands do: without
+    it, pasted, it would report without the named images (no section of them, no percentiles or flags)."""
+    run, _, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    tail = ["--device", "cpu", "--top-k", "1", "--no-controls", "--no-progress", "--threads", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+        assert main(["report", str(run), "--score", "L_n", "--image", str(q), *tail]) == 0
+    capsys.readouterr()
+    md = (run / "report" / "report.md").read_text()
+    reports = [c for c in _page_commands(md) if c[1] == "report"]
+    assert reports, md
+    for c in reports:
+        assert "--skip-bad" in c and c[c.index("--score") + 1] == "L_n" and c[c.index("--image") + 1] == "FILES", c
+    # pasted as it is (FILES: the named file), it reproduces the page, with the named images, and its threshold
+    (run / "report" / "named_images.csv").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*_pasted(reports[0], run, [str(q)]), *tail]) == 0
+    md = (run / "report" / "report.md").read_text()
+    assert "## Named images" in md and (run / "report" / "named_images.csv").is_file(), md
+    assert "threshold on L_n" in md and "No threshold" not in md, md
+
+
+def test_the_skip_bad_report_command_names_the_images_only_of_a_report_that_named_some() -> None:
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+    from wildgan.evaluation.report import _NAMES_IMAGES, _skip_bad_report_command
+
+    token = _NAMES_IMAGES.set(True)
+    try:
+        assert _skip_bad_report_command("isolated", score="L_n") == \
+            "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated', images=FILES)"
+        with skip_bad_said_as(CLI_SKIP_BAD):
+            assert _skip_bad_report_command("mixed", score="A") == \
+                "wildgan report RUN --skip-bad --score A --image FILES"
+    finally:
+        _NAMES_IMAGES.reset(token)
+    # (outside a report's writing: a report without images names none)
+    with skip_bad_said_as(CLI_SKIP_BAD):
+        assert _skip_bad_report_command("mixed") == "wildgan report RUN --skip-bad"
+
+
+def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, capsys) -> None:
+    """A latent-search run whose training images decode otherwise since training: the page and the warning of
+    `report RUN --score L_r` advise `wildgan score RUN --score L_r --threshold contamination` to search and cache the
+    training scores, with the --score the page's other commands carry, so that the command's threshold is of the
+    page's score, not of another."""
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
+                 str(run)]) == 0
+    _decode_a_level_up(npz, run)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
+        assert main(["report", str(run), "--score", "L_r", "--top-k", "2", "--threads", "1", "--no-progress",
+                     "--tsne-points", "5", "--no-controls"]) == 0
+    err = capsys.readouterr().err
+    (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert f"`wildgan score {run} --score L_r --threshold contamination --out scores.csv` then searches them" in \
+        said, said
+    page = (run / "report" / "report.md").read_text()
+    assert "`wildgan score RUN --score L_r --threshold contamination --out scores.csv` then searches them" in page, \
+        page
+    for c in _page_commands(page):
+        assert c[c.index("--score") + 1] == "L_r", c
