@@ -1,6 +1,6 @@
 """Reading a child's pipe up to a marker within a time limit, for the tests that stop a command blocked on a full
-pipe (test_cli's full-pipe tests, test_fixJH): a thread reads, so that a child that never says it cannot hang the
-test, and the failure shows what did come."""
+pipe (test_cli's full-pipe tests, test_sigterm_on_full_output_pipe): a thread reads, so that a child that never says
+it cannot hang the test, and the failure shows what did come."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""fixJH: the program's way out on SIGTERM where stdout or stderr is a pipe that is full (cli.signals.StuckOutputs): a
-SIGTERM that its blocked write missed still stops the command, and a reader that is only slow gets its last lines."""
+"""`kill PID` (SIGTERM) of a command whose stdout or stderr is a pipe that its reader stopped reading (the signals'
+watch, cli.signals.StuckOutputs): the command still stops, with its line and exit code, even where its write blocked
+on the full pipe and no signal cut that write; and a reader that is only slow, pausing a few seconds, still gets every
+line, the stop's among them. A user who pipes `wildgan` into a pager or a slow consumer must be able to stop it."""
 
 from __future__ import annotations
 
@@ -83,8 +85,6 @@ def slow_write(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(where / "slowwrite.so")
 
 
-
-
 def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < seconds:
@@ -129,10 +129,11 @@ _CASES = [("writes", False, 143), ("writes", True, 143), ("fails", True, 2)]
 @pytest.mark.parametrize("command, joined, code", _CASES)
 def test_a_sigterm_that_lands_just_before_a_write_blocks_still_stops_the_command(slow_write: str, command: str,
                                                                                  joined: bool, code: int) -> None:
-    """`kill PID` of a command whose output's reader stopped reading: a SIGTERM that landed after the command's
-    write to the full pipe had begun but before the system call blocked was only noted by Python's C-level handler,
-    and the blocked write, which no signal cut, never let the Python handler run (no stop, no line, no exit: it hung
-    until SIGKILL). The signals' watch now wakes the main thread from that write (StuckOutputs.caught)."""
+    """`kill PID` of a command whose output's reader stopped reading: a SIGTERM that lands after the command's write
+    to the full pipe has begun but before the system call blocks is only noted by Python's C-level handler, and the
+    blocked write, which no signal cuts, never lets the Python handler run. The signals' watch wakes the main thread
+    from that write (StuckOutputs.caught), so the command stops with its line and exit code instead of hanging until
+    a SIGKILL."""
     # (a quarter second into the shim's half second before the blocked write)
     _stopped_on_a_full_pipe(command, joined, code, _env(LD_PRELOAD=slow_write), after_ready=0.25)
 
@@ -195,11 +196,11 @@ def _blocked_in_a_write(pid: int, seconds: float = 30) -> None:
 @pytest.mark.parametrize("pause", [3.5, None])
 def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last_lines(tmp_path: Path, joined: bool,
                                                                                       pause: float | None) -> None:
-    """`wildgan ... 2>&1 | (sleep 3; cat)`, a SIGTERM while the reader pauses with the pipe full: after a stop, an
-    output that no write could go into for 2 s was let go (StuckOutputs), so a reader that resumed 3 s later got
-    neither the stop's line nor, once the way out's deadline came, what stdout still held. A reader that resumes
-    within a few seconds now gets every line, the stop's among them; one that never reads (`pause` None: read only
-    once the process is gone) still cannot hold the process, and what it is left is the lines in order."""
+    """`wildgan ... 2>&1 | (sleep 3; cat)`, a SIGTERM while the reader pauses with the pipe full: the output is not
+    let go after a stop as soon as no write could go into it for a moment (2 s would lose both the stop's line and
+    what stdout still held), so a reader that resumes within a few seconds gets every line, the stop's among them;
+    one that never reads (`pause` None: read only once the process is gone) still cannot hold the process, and what
+    it is left is the lines in order."""
     last = tmp_path / "last"
     ready_r, ready_w = os.pipe()
     proc = subprocess.Popen([sys.executable, "-c", _NUMBERED.format(ready=ready_w, last=str(last))],

@@ -1,6 +1,8 @@
-"""fixJX: a hangup stops at a safe point whatever SIGTERM's disposition (revGC 1, beyond its own regression test in
-tests/unit/test_review_revGC.py), and two small ones: a study table's f-AnoGAN iterations where older rows recorded
-none, and the MAD-0 threshold note."""
+"""A hangup (SIGHUP: the terminal closed, an ssh session gone) stops a command at a safe point whatever SIGTERM's
+disposition, since on_sighup passes it to whatever takes SIGTERM: with SIGTERM ignored by the launcher (`trap '' TERM`)
+or set from C by an embedding application, the checkpoint or CSV being written is still finished whole before the
+stop (exit 129), training's StopFlag still gets it, and once the command's outcome is decided it is let pass. A user
+whose terminal closes must find a run that resumes from a complete checkpoint, not orphaned weights."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import signal
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import pytest
 
 from wildgan.cli import main
@@ -37,12 +38,50 @@ def _cli_handlers(command: str = "score") -> dict[str, Any]:
 
 
 @posix_only
+def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: Path, tmp_path: Path, monkeypatch,
+                                                                     capsys) -> None:
+    """on_sighup passes SIGHUP to whatever handles SIGTERM (the loop's StopFlag, a commit's stops_deferred). With
+    SIGTERM ignored in main, the loop and stops_deferred (as the launcher left it), on_sighup's `hup` finds SIG_IGN,
+    not callable; it must not raise Terminated wherever the main thread is, here inside the periodic checkpoint's
+    write, between its .safetensors and its .json (the weights left orphaned, the run not resumable from it). The
+    checkpoint being written is finished and the training stops: exit 129, the checkpoint's JSON beside its
+    weights."""
+    from wildgan import checkpoint
+
+    real = checkpoint.atomic_write_text
+    seen: list[str] = []
+
+    def write(path: object, text: str, *a: object, **k: object) -> None:
+        name = Path(str(path)).name
+        if name.startswith("ckpt-") and name.endswith(".json") and not seen:
+            seen.append(name)
+            signal.raise_signal(signal.SIGHUP)      # (the terminal closed while the checkpoint is written)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    before_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)     # (`trap '' TERM` in the launching script)
+    before_hup = signal.getsignal(signal.SIGHUP)
+    out = tmp_path / "run"
+    try:
+        got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                    "--phase-kimg", "0.03", "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)])
+    finally:
+        signal.signal(signal.SIGTERM, before_term)
+        signal.signal(signal.SIGHUP, before_hup)
+    err = capsys.readouterr().err
+    assert seen, "no periodic checkpoint was written"
+    assert got == 129, (got, err)
+    # the checkpoint the hangup landed in is written whole (its JSON beside its weights), as StopFlag makes it
+    assert (out / "checkpoints" / seen[0]).is_file(), (sorted(p.name for p in (out / "checkpoints").iterdir()), err)
+
+
+@posix_only
 @pytest.mark.parametrize("term", ["ignored", "set from C"])
 def test_a_hangup_in_a_commit_with_sigterm_not_ours_waits_for_the_commit(term: str, handlers_kept: None,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """revGC 1 at score's CSV commit (stops_deferred): with SIGTERM ignored, or set from C (getsignal's None, which no
-    layer takes over), a SIGHUP in the commit was raised there as the CLI's stop, the commit cut in two. It is held to
-    the block's end now, then stops the command (129's Terminated)."""
+    """score's CSV commit (stops_deferred) with SIGTERM ignored, or set from C (getsignal's None, which no layer
+    takes over): a SIGHUP in the commit is held to the block's end, so the commit is not cut in two, and then stops
+    the command (129's Terminated)."""
     from wildgan.errors import Terminated
     from wildgan.training.distributed import stops_deferred
 
@@ -64,8 +103,8 @@ def test_a_hangup_in_a_commit_with_sigterm_not_ours_waits_for_the_commit(term: s
 @posix_only
 def test_a_hangup_in_training_with_sigterm_set_from_c_reaches_the_loop(handlers_kept: None,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """revGC 1, the C-set SIGTERM case of training's loop: install_signals leaves it (getsignal's None) and a hangup
-    reaches the loop's StopFlag all the same, a checkpoint then the stop; and the flag is let go as the loop ends."""
+    """Training's loop with SIGTERM set from C: install_signals leaves that handler (getsignal's None), and a hangup
+    reaches the loop's StopFlag all the same (a checkpoint, then the stop); the flag is let go as the loop ends."""
     from wildgan.errors import Terminated
     from wildgan.training.resume import StopFlag, install_signals
 
@@ -85,9 +124,9 @@ def test_a_hangup_in_training_with_sigterm_set_from_c_reaches_the_loop(handlers_
 
 @posix_only
 def test_a_hangup_as_the_outcome_is_decided_with_sigterm_ignored_is_let_pass(handlers_kept: None) -> None:
-    """With SIGTERM ignored, a SIGHUP once main had decided its outcome (on_sigterm's "ending") was raised as
-    Terminated while main said its line (a traceback, or the command's result replaced by 129); it is let pass and told
-    to the teardown (`late`) now, as on_sigterm's handler does for a SIGTERM."""
+    """With SIGTERM ignored, a SIGHUP once main has decided its outcome (on_sigterm's "ending") is let pass and told
+    to the teardown (`late`), as on_sigterm's handler does for a SIGTERM, not raised as Terminated while main says
+    its line (a traceback, or the command's result replaced by 129)."""
     from wildgan.cli.signals import on_sighup, on_sigterm
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -105,9 +144,9 @@ def test_a_hangup_as_training_ends_with_sigterm_ignored_keeps_the_end(tiny_npz: 
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str],
                                                                       handlers_kept: None) -> None:
-    """revGC 1 at the loops' end (stops_deferred): a SIGHUP as network-final is written, SIGTERM ignored by the
-    launcher, left network-final.safetensors without its .json. The end is written whole now, and the command ends as
-    a hangup's stop of a complete training (129)."""
+    """The loops' end (stops_deferred) with SIGTERM ignored by the launcher: a SIGHUP as network-final is written
+    does not leave network-final.safetensors without its .json. The end is written whole, and the command ends as a
+    hangup's stop of a complete training (129), SIGTERM still ignored."""
     from wildgan import checkpoint
 
     real = checkpoint.atomic_write_text
@@ -129,42 +168,3 @@ def test_a_hangup_as_training_ends_with_sigterm_ignored_keeps_the_end(tiny_npz: 
     assert "hung up by SIGHUP" in err and "as training ended" in err, err
     assert (out / "network-final.json").is_file()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
-
-
-def test_a_study_table_with_fanogan_iters_not_recorded_beside_numbers() -> None:
-    """A row whose fanogan_iters is [null, null] (its checkpoint did not say them) beside one with numbers stopped
-    render_markdown with a TypeError in _fanogan_words' sort, and tables.csv said 'None+None'. Such a row now counts
-    as not recording them, as a row without the field does."""
-    from wildgan.studies import render_csv, render_markdown
-
-    from test_study import FIXED
-
-    rows = [*FIXED[:4], {**FIXED[4], "fanogan_iters": [60, 30]}, {**FIXED[5], "fanogan_iters": [None, None]}]
-    md = render_markdown(rows)
-    assert "f-AnoGAN: DIM not recorded, 60 critic + 30 encoder iterations per cell." in md, md
-    csv_lines = render_csv(rows).splitlines()
-    assert "None" not in "\n".join(csv_lines)
-    assert sum(",60+30," in line for line in csv_lines) > 0
-    alone = render_markdown([*FIXED[:4], {**FIXED[5], "fanogan_iters": [None, None]}])
-    assert "f-AnoGAN: DIM and iterations not recorded." in alone, alone
-
-
-def test_mad_note_with_mad_0_says_the_threshold_is_their_highest_score() -> None:
-    """With MAD 0 (more than half the training scores tied) and none above, the threshold is their median and their
-    highest score: the note said it 'is above every one of their scores' while the tied images score it exactly
-    (unflagged because a flag is score > threshold, thresholds.Threshold.apply)."""
-
-    from wildgan.cli import make_parser
-    from wildgan.cli.threshold_notes import contamination_note
-    from wildgan.thresholds import run_threshold
-
-    a = make_parser().parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"])
-    train = np.array([0.5, 0.7, 0.7, 0.7, 0.7])
-    thr = run_threshold(None, "unused", "mad", k=3.0, score="a", train_scores={"a": train})
-    assert thr.params["mad"] == 0 and thr.params["n_above"] == 0 and thr.value == train.max()
-    assert thr.apply(train).sum() == 0           # (the tied scores equal the threshold: not above it)
-    note = contamination_note(a, 0.0, thr)
-    assert "is above every one of their scores" not in note, note
-    assert note.endswith("; it flags none of the 5 training images: the threshold 0.7 is their median and their "
-                         "highest score (MAD 0: more than half of them tie there), and only a score above it is "
-                         "flagged (no --mad-k flags more: with MAD 0 the threshold is the median whatever k)"), note
