@@ -31,7 +31,8 @@ N_TRAIN = 64
 TINY = dict(preset="tiny", total_kimg=0.5, phase_kimg=0.1, resolution=16, device="cpu")
 # the warning of a fit that ends before full growth: the short fits below (total_kimg 0.05) end at 4x4 on purpose
 NOT_GROWN = "training ended at "
-# the warning of a short fit on images without labels, naming score='L_r' (test_fixKF): every fit this short gets it
+# the warning of a short fit on images without labels, naming score='L_r' (test_detector_warning_advice): every fit
+# this short gets it
 SHORT_FIT = r"fit trained [\d.]+ kimg on images without labels, a short training"
 
 

@@ -68,7 +68,7 @@ def test_a_study_resumed_in_a_partly_trained_cell_weighs_that_cell_by_its_share(
     seen: list[list[tuple[float, float, float]]] = []
 
     def recording(cell_times, cells_left, **kw):
-        # (by method since fixJU: every cell here is ours)
+        # (the ETA is by method: every cell here is ours)
         assert set(cell_times) <= {"wildgan"} and set(cells_left) == {"wildgan"}
         seen.append([tuple(t) for t in cell_times.get("wildgan", [])])
         return study_eta(cell_times, cells_left, **kw)

@@ -145,7 +145,7 @@ REFUSED = ("train.encoder_loss must be image (d_I) or latent (d_z) with method w
 
 
 def _read_quietly(run: Path):
-    """read_run_config of the run (its warning of the untrained encoder is test_review_revFT's)."""
+    """read_run_config of the run (its warning of the untrained encoder is test_encoder_loss_refusals')."""
     from wildgan.config import read_run_config
 
     with warnings.catch_warnings():

@@ -1,6 +1,7 @@
-"""revFX: a newcomer's walkthrough (README's quick tour and docs/*.md, followed as written on a pile of unlabelled
-images: train, score, threshold, report, resume, the Python API). Each test here shows one finding, as a strict xfail
-until it is fixed (the fixer removes the mark; the test then stays as the finding's regression test)."""
+"""The report of a run trained on a pile of unlabelled images, as the README's quick tour makes one: the images it
+flags are the ones the `wildgan score` command it names would flag (same threshold, same score, same batch mode), and
+it shows progress while it scores the whole pile. A user follows the page's commands as written and must get what
+the page shows."""
 
 from __future__ import annotations
 
@@ -9,35 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from loose_image_piles import train_pile_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished tiny `wildgan train --data PILE/` run on a folder of 40 loose 8x8 gray PNGs (an unlabelled pile, with
-    its training scores cached, as the README's quick tour trains one), and 6 new images beside it in `new/`."""
-    from wildgan.cli import main
-
-    where = tmp_path_factory.mktemp("pile")
-    rng = np.random.default_rng(0)
-    (where / "pile").mkdir()
-    (where / "new").mkdir()
-    for i in range(40):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "pile" / f"{i:03d}.png")
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(where / "new" / f"n{i}.png")
-    run = where / "run"
-    assert main(["train", "--data", str(where / "pile"), "--preset", "tiny", "--total-kimg", "0.05",
-                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
-    assert (run / "train_scores.csv").is_file()
-    return run
+    """A finished tiny `wildgan train` run on a pile of 40 loose images, and 6 new images beside it in `new/`."""
+    return train_pile_run(tmp_path_factory.mktemp("pile"))
 
 
 def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: Path, tmp_path: Path) -> None:
-    """revFX 1 (fixed): for a Detector(contamination=c).fit run, the report flagged the named images by c = 0.05 and
-    called that `wildgan score RUN --data FILES --threshold contamination`'s flags, which take fit's recorded c."""
+    """For a Detector(contamination=c).fit run, the report flags the named images by fit's recorded c, as the
+    `wildgan score RUN --data FILES --threshold contamination` it names does, not by the default c = 0.05."""
     import csv
     import warnings
 
@@ -66,8 +52,8 @@ def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: P
 
 
 def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:
-    """revFX 2 (fixed): a `report --score L_r` page flags and ranks by L_r, and its `wildgan score ... --threshold`
-    commands lacked `--score L_r` (they thresholded a)."""
+    """A `report --score L_r` page flags and ranks by L_r, so its `wildgan score ... --threshold` commands must say
+    `--score L_r` (without it they threshold a)."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -85,7 +71,7 @@ def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile
 
 
 def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile_run: Path, tmp_path: Path) -> None:
-    """revFX 3 (fixed): an isolated report's named-images section named the mixed `wildgan score` command."""
+    """An isolated report's named-images section names the isolated `wildgan score` command, not the mixed one."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -104,8 +90,9 @@ def test_an_isolated_report_names_the_isolated_command_for_its_named_images(pile
 
 def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: Path, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """revFX 4 (fixed): _diagnose_training_pile scored an unlabelled run's whole pile (no cache: --batch-mode
-    isolated, --no-train-scores, a pile changed since) without progress=, minutes of silence on a large pile."""
+    """Where the report scores an unlabelled run's whole pile itself (no cache: --batch-mode isolated,
+    --no-train-scores, a pile changed since), it shows a progress bar when asked: on a large pile that takes
+    minutes."""
     import shutil
 
     from wildgan.evaluation.report import run_report
@@ -125,27 +112,3 @@ def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: 
     pile = [p for n, p in calls if n == 40]
     assert pile, f"the pile of 40 was not scored whole: {calls}"
     assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
-
-
-def test_the_small_batch_warning_of_a_fitted_detector_advises_what_works_on_it(pile_run: Path) -> None:
-    import warnings
-
-    from wildgan import Detector
-    from wildgan.errors import WildganWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", WildganWarning)
-        det = Detector.from_run(pile_run, device="cpu")
-    one = sorted((pile_run.parent / "new").iterdir())[:1]
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter("always")
-        det.decision_function(one)
-    texts = [str(w.message) for w in said if "batch mode 'mixed'" in str(w.message)]
-    assert texts, f"no small-batch warning: {[str(w.message) for w in said]}"
-    # the advice as given works on this Detector: set_params, which re-derives its threshold from the run
-    det.set_params(batch_mode="isolated")
-    with warnings.catch_warnings(record=True) as again:
-        warnings.simplefilter("always")
-        det.decision_function(one)
-    assert not [w for w in again if "batch mode 'mixed'" in str(w.message)]
-    assert "set_params(batch_mode='isolated')" in texts[0], f"the advice names no way for this Detector: {texts[0]}"

@@ -1,6 +1,9 @@
-"""Detector.fit after a short training on images without labels says what `wildgan train`'s next step and the report
-say (README, 'Which score after a short training'): rank and flag by L_r, not by the default `a`. One threshold
-(config.SHORT_TRAINING_KIMG, config.short_training) for the CLI and the API, so that the two cannot disagree."""
+"""The warnings a fitted Detector gives advise what works on that very Detector. After a short training on images
+without labels, Detector.fit says what `wildgan train`'s next step and the report say (README, 'Which score after a
+short training'): rank and flag by L_r, not by the default `a`; one threshold (config.SHORT_TRAINING_KIMG,
+config.short_training) for the CLI and the API, so that the two cannot disagree. A Detector read from a run and asked
+to score a small batch in batch mode 'mixed' advises set_params(batch_mode='isolated'), which works on it without
+training again."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from loose_image_piles import train_pile_run
 
 from wildgan import Detector, WildganWarning
 from wildgan.config import DataConfig
@@ -35,6 +39,12 @@ def _fit(det: Detector, X: object, **kw: object) -> tuple[Detector, list[str]]:
 @pytest.fixture(scope="module")
 def pile(mnist) -> np.ndarray:
     return mnist["x_train"][:16]
+
+
+@pytest.fixture(scope="module")
+def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny `wildgan train` run on a pile of 40 loose images, and 6 new images beside it in `new/`."""
+    return train_pile_run(tmp_path_factory.mktemp("pile"))
 
 
 def test_short_unlabelled_fit_warns_once_naming_L_r(pile: np.ndarray, tmp_path: Path) -> None:
@@ -96,3 +106,24 @@ def test_fanogan_short_fit_does_not_warn(pile: np.ndarray) -> None:
     # f-AnoGAN's own score is A, not the jointly trained encoder's a
     det = Detector("fanogan", total_kimg=0.032, resolution=32, device="cpu", threads=1)
     assert _fit(det, pile)[1] == []
+
+
+def test_the_small_batch_warning_of_a_fitted_detector_advises_what_works_on_it(pile_run: Path) -> None:
+    # a Detector (here one read from a run) is told how to score a small batch alone in its own terms,
+    # set_params(batch_mode='isolated'), not only in the command line's --batch-mode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WildganWarning)
+        det = Detector.from_run(pile_run, device="cpu")
+    one = sorted((pile_run.parent / "new").iterdir())[:1]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    texts = [str(w.message) for w in said if "batch mode 'mixed'" in str(w.message)]
+    assert texts, f"no small-batch warning: {[str(w.message) for w in said]}"
+    # the advice as given works on this Detector: set_params, which re-derives its threshold from the run
+    det.set_params(batch_mode="isolated")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        det.decision_function(one)
+    assert not [w for w in again if "batch mode 'mixed'" in str(w.message)]
+    assert "set_params(batch_mode='isolated')" in texts[0], f"the advice names no way for this Detector: {texts[0]}"
