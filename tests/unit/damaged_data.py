@@ -1,6 +1,7 @@
 """Data sets whose labels are damaged, and tiny runs trained on them, for the tests of the advice on damaged labels
-(test_fixJE, test_fixJF, test_fixJK, test_fixJL, test_fixJM, test_review_revFW): fake CIFAR-10 batches (labels
-outside 0..9, a batches.meta without label_names), a class-folder tree with an image beside its class folders."""
+(test_cifar_batches_reading, test_score_damaged_data_advice, test_evaluate_report_study_damaged_labels,
+test_training_scores_reread_advice, test_from_run_lazy_scores): fake CIFAR-10 batches (labels outside 0..9, a
+batches.meta without label_names), a class-folder tree with an image beside its class folders."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def write_batches(folder: Path, n: int, labels: Callable[[str, np.random.Generat
     if meta is not None:
         (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
     return folder
+
+
+def small_batches(folder: Path, meta: dict) -> Path:
+    """A complete fake cifar-10-batches-py folder of 2 32x32x3 images per batch (labels 0 and 1), with meta as its
+    batches.meta."""
+    return write_batches(folder, 2, lambda name, rng: [0, 1], seed=1, meta=meta)
 
 
 def damaged_cifar(where: Path, damage: str, given: str) -> Path:
@@ -104,6 +111,12 @@ def cifar_train_run(where: Path) -> Path:
     folder = write_batches(where / "cifar-10-batches-py", 8, labels, seed=0)
     write_meta(folder, names=True)
     return train_run(folder, "airplane", where / "run")
+
+
+def cifar_run_and_batches(where: Path) -> tuple[Path, Path]:
+    """(run, its data): cifar_train_run(where) and its batches where/cifar-10-batches-py (no training scores
+    cached)."""
+    return cifar_train_run(where), where / "cifar-10-batches-py"
 
 
 def cifar10_protocol_run(root: Path, meta: dict | None) -> tuple[Path, Path]:

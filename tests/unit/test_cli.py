@@ -3800,8 +3800,8 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     assert "the run records γ = 0 (clean training images, or your own data with an unknown share of anomalies): " \
            "--expected-contamination G sets the share you expect" in contamination_note(own, 0.0)
-    # mad's note has no c, nor γ's advice; it says what mad flags (fixJQ: only outliers, often none of a clean fit's
-    # training images, which its help and note did not say)
+    # mad's note has no c, nor γ's advice; it says what mad flags (only outliers, often none of a clean fit's
+    # training images: test_mad_threshold_words)
     mad = contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2)
     assert mad.startswith("mad flags only outliers") and "c = " not in mad and "γ" not in mad, mad
     # a run trained at γ = the default c: the report has no 'c = γ' row, its first rule is c = γ

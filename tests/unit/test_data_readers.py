@@ -3228,8 +3228,8 @@ def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its
              "pile.npz": dict(x_train=img(2, 1), x_test=img(7, 1)), "x_and_test.npz": dict(x=img(3), x_test=img(2)),
              # (unlabelled: every image array is read, x and x_train too; a labelled one with both is refused, below)
              "pile_x_and_x_train.npz": dict(x=img(3), x_train=img(3), x_test=img(1)),
-             # (a labelled file whose test images have no labels: read as the pile it also is since fixJK, as other
-             # damaged labels are; it was refused)
+             # (a labelled file whose test images have no labels: read as the pile it also is, as other damaged labels
+             # are: test_score_damaged_data_advice)
              "unlabelled_test.npz": dict(x=img(3), y=np.zeros(3, int), x_test=img(2))}
     for name, arrays in cases.items():
         np.savez(tmp_path / name, **arrays)

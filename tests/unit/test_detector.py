@@ -1309,7 +1309,7 @@ def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector,
     key["weights_sha256"] = "0" * 64                       # other weights: stale, and refused for a Detector run
     (run / "train_scores.json").write_text(json.dumps(key))
     with pytest.raises(DataError, match="missing or stale"):
-        Detector.from_run(run, device="cpu").threshold_        # (read at the first call that needs them, fixJW)
+        Detector.from_run(run, device="cpu").threshold_        # (read at the first call that needs them)
 
 
 def test_a_clean_runs_training_score_cache_that_names_its_draw_rule_stays_valid(det: Detector, tmp_path) -> None:
@@ -2828,7 +2828,7 @@ def test_from_run_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_ba
     the file without skip_bad, which says skip_bad=True (the CLI's --skip-bad is no argument of from_run); with it the
     threshold comes from the readable training images, the file named in a warning that says skip_bad=True too."""
     run, pile, _ = pile_run_gone_bad
-    # (not cached: read at the first call that needs the training scores, fixJW)
+    # (not cached: read at the first call that needs the training scores)
     with pytest.raises(DataError, match=rf"{re.escape(str(pile / '03.png'))}: not a readable image") as e:
         Detector.from_run(run, threshold="mad", device="cpu").threshold_
     assert "(skip_bad=True leaves unreadable files out)" in str(e.value) and "--skip-bad" not in str(e.value)
@@ -2853,7 +2853,7 @@ def test_a_fits_cache_that_leaves_a_file_out_says_it_was_a_training_image_when_r
     for _ in range(2):                       # computed (and cached), then read from the cache
         with pytest.warns(WildganWarning) as got:
             d = Detector.from_run(run, threshold="mad", device="cpu", skip_bad=True)
-            d.threshold_                     # (not cached: read at the first call that needs them, fixJW)
+            d.threshold_                     # (not cached: read at the first call that needs them)
         assert d.n_train_ == 19, d.n_train_
         said = [str(w.message) for w in got if str(pile / "03.png") in str(w.message)]
         assert len(said) == 1 and "the training scores leave out 1 unreadable file of the run's data (19 images " \
@@ -2914,7 +2914,7 @@ def test_from_run_without_skip_bad_keeps_fit_s_f1_threshold_where_the_cache_was_
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
         with pytest.raises(DataError, match="03.png"):        # (read without skip_bad: the file stops it)
-            Detector.from_run(run, device="cpu").threshold_    # (at the first call that needs them, fixJW)
+            Detector.from_run(run, device="cpu").threshold_    # (at the first call that needs them)
     assert not any("no longer cached" in str(w.message) for w in got), [str(w.message) for w in got]
     (pile / "03.png").write_bytes(good)
     with warnings.catch_warnings(record=True) as got:
@@ -3229,7 +3229,7 @@ def test_from_run_of_changed_data_thresholds_on_the_images_trained_on_or_refuses
     data = home / "toy.npz"
     kept = data.read_bytes()
     first = Detector.from_run(run, device="cpu")
-    first.threshold_                                    # unchanged data: scored and cached (at first use, fixJW)
+    first.threshold_                                    # unchanged data: scored and cached (at first use)
     cached = {f.name: f.read_bytes() for f in run.glob("train_scores*")}
     np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
     with warnings.catch_warnings():

@@ -174,7 +174,7 @@ def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
     # conversion_opts met these as an AttributeError ('str' object has no attribute 'get') or int('x')
     run = _run(tmp_path / "run")
     # (around the damaged field, a record as wildgan writes it: fit 'letterbox', one of its rules; 'crop', which no
-    # wildgan wrote, is itself refused now: test_fixJI)
+    # wildgan wrote, is itself refused: test_run_file_values_refused)
     (run / "split.json").write_text(json.dumps({"conversion": {"fit": "letterbox"}, "native_sides": [28, 28],
                                                 field: value}))
     with pytest.raises(CheckpointError, match=rf"split\.json: not a readable split record \({message}\)"):

@@ -92,7 +92,8 @@ def test_a_run_s_config_json_with_normal_classes_of_the_wrong_type_is_refused_na
 @pytest.mark.parametrize("value, read", [("cat,dog", ("cat", "dog")), (3, ("3",)), ([0, "b"], ("0", "b")),
                                          ([], ()), (None, ())])
 def test_normal_classes_of_the_types_a_run_config_writes_still_read(tmp_path, value, read) -> None:
-    # (null is the protocol's default, as [] is: read as (), so that it compares equal to a config without it; fixJC)
+    # (null is the protocol's default, as [] is: read as (), so that it compares equal to a config without it; see
+    # test_resume_checks)
     from wildgan.config import read_run_config
 
     run = _run_config(tmp_path, "run", TRAIN_RUN)

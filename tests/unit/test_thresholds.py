@@ -414,7 +414,7 @@ def test_a_bad_threshold_in_fit_record_is_refused_once_by_its_own_words(tmp_path
     (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": record, "batch_mode": "mixed"}))
     with pytest.raises(ConfigError) as e:
         load_fit_threshold(tmp_path)
-    # (the record said as the file writes it, NaN where Python's repr says nan: test_fixJI)
+    # (the record said as the file writes it, NaN where Python's repr says nan: test_run_file_values_refused)
     assert str(e.value) == str(ConfigError(f"not a threshold record: {json.dumps(record)} ({why})"))
 
 

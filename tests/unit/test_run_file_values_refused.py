@@ -1,15 +1,20 @@
-"""A run's files whose values are refused name the file and the field: a config.json's data.resize, a split.json's
-fit and depth16, a threshold record read from a file (fixJI)."""
+"""Values in a run's files (config.json's data.resize, split.json's conversion.fit and depth16, a fit's threshold
+record, an ONNX model's threshold metadata) that no wildgan wrote are refused when the file is read, naming the file
+and the field, with the value said as the file writes it (JSON's NaN, Infinity, null, true; not Python's nan, inf,
+None, True). Every value a wildgan ever wrote still reads. A user who hand-edited or corrupted a run's file learns
+which file and field to mend, in the spelling they will find there."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
 from wildgan.errors import ConfigError
+from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
 
 
 def _run_config(tmp_path: Path) -> Path:
@@ -22,8 +27,8 @@ def _run_config(tmp_path: Path) -> Path:
 
 
 def test_a_config_json_s_data_resize_not_resize_or_error_is_refused_naming_the_file_and_field(tmp_path) -> None:
-    # `"resize": "crop"` was read without a word and refused at image-reading time, naming neither the file nor
-    # data.resize ("resize must be 'resize' or 'error'")
+    # `"resize": "crop"` is refused when config.json is read, naming the file and data.resize (not only at
+    # image-reading time as "resize must be 'resize' or 'error'", naming neither)
     from wildgan.config import read_run_config
 
     run = _run_config(tmp_path)
@@ -71,8 +76,9 @@ def _split_json(run: Path, **conversion: object) -> Path:
                                               ("depth16", "per-image+8bit", "'per-image+8bit'")])
 def test_a_split_json_s_fit_or_depth16_no_wildgan_wrote_is_refused_naming_the_file_and_field(
         tmp_path, key, value, said) -> None:
-    # a text value that is no rule passed _check_split_fields and was refused when the images to score were read
-    # ("fit must be one of resize, pad, letterbox, got 'crop'"), naming neither split.json nor conversion.fit
+    # a text value that is no rule is refused when split.json is read (_check_split_fields), naming the file and
+    # conversion.fit / depth16 (not only when the images to score are read, as "fit must be one of resize, pad,
+    # letterbox, got 'crop'", naming neither)
     from wildgan.errors import CheckpointError
     from wildgan.scoring.run import read_split_info
 
@@ -102,7 +108,8 @@ def test_every_fit_and_depth16_a_wildgan_ever_wrote_in_split_json_still_reads(tm
      '{"value": NaN, "rule": "mad", "params": {"k": 3.0, "n": 20, "tie": true}}', "its value is nan"),
     (["x"], '["x"]', "list indices")])
 def test_a_threshold_record_read_from_a_file_is_said_as_the_file_writes_it(tmp_path, record, said, why) -> None:
-    # Threshold.from_dict said a bad record as Python's repr of what json read ({'value': None, ...}, True, nan)
+    # Threshold.from_dict says a bad record read from a file as JSON writes it (null, true, NaN), not as Python's
+    # repr of what json read ({'value': None, ...}, True, nan)
     from wildgan.thresholds import FIT_THRESHOLD_FILE, Threshold, load_fit_threshold
 
     (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": record, "batch_mode": "mixed"}))
@@ -122,6 +129,41 @@ def test_a_threshold_record_read_from_a_file_is_said_as_the_file_writes_it(tmp_p
     with pytest.raises(ConfigError) as e:
         Threshold.from_dict(record)
     assert str(e.value).startswith(f"not a threshold record: {record!r} ("), e.value
+
+
+@pytest.mark.parametrize("param, rule", [('"contamination": NaN', "contamination"), ('"k": -Infinity', "mad")])
+def test_a_non_finite_parameter_of_a_fit_record_is_said_as_the_file_writes_it(tmp_path: Path, param: str,
+                                                                            rule: str) -> None:
+    # load_fit_threshold: a hand-edited record's non-finite parameter is said as the file writes it (NaN,
+    # -Infinity), not as Python's repr ('contamination nan', 'k -inf')
+    (tmp_path / FIT_THRESHOLD_FILE).write_text(
+        '{"threshold": {"value": 1.0, "rule": "%s", "params": {%s, "score": "a"}}}' % (rule, param), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_fit_threshold(tmp_path)
+    said = str(e.value)
+    assert param.split(": ")[1] in said and not re.search(r"\b(nan|inf)\b", said), said
+
+
+def test_a_fit_record_s_non_finite_lam_is_said_as_the_file_writes_it(tmp_path: Path) -> None:
+    # (the record's lam too: Infinity, as the file writes it)
+    from wildgan.errors import ConfigError
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
+
+    (tmp_path / FIT_THRESHOLD_FILE).write_text('{"threshold": {"value": 1.0, "rule": "mad", "params": {"k": 3.0}}, '
+                                               '"lam": Infinity}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"lam Infinity$"):
+        load_fit_threshold(tmp_path)
+
+
+@pytest.mark.parametrize("v, said", [(float("nan"), "NaN"), (float("inf"), "Infinity"), (float("-inf"), "-Infinity"),
+                                     (0.5, "0.5"), (None, "null"), (True, "true"), ([float("nan")], "[NaN]")])
+def test_shown_says_a_file_s_value_as_json_writes_it(v: object, said: str) -> None:
+    # config.shown(from_file=True) says a float NaN or infinity as the file writes it, NaN / Infinity, as it says
+    # null, true and containers, not as Python's repr nan / inf
+    from wildgan.config import shown
+
+    assert shown(v, from_file=True) == said
+    assert shown(v) == repr(v)                      # (a Python caller's own value: as Python writes it)
 
 
 def test_an_onnx_model_s_bad_threshold_metadata_is_said_as_json(tmp_path, monkeypatch) -> None:

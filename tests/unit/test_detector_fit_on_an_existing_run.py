@@ -1,6 +1,9 @@
-"""revFW: review of what main took in on one day (f5a6eaf2..c05e9f8c: the merges fixJA..fixJE and two commits). Each
-test here shows one finding, as a strict xfail until it is fixed (the fixer removes the mark; the test then stays as
-the finding's regression test)."""
+"""Detector.fit on a run folder that already holds a run. fit(DataConfig, resume=True) continues by the image
+conversion (data.fit) the run recorded, whatever wildgan version wrote it and whether the Detector came from
+from_run or was made anew with another resize_mode, saying where that rule differs from the Detector's, never
+refusing its own run nor changing the rule in silence. A fit that replaces the run (a copy's, a loaded or
+from_run Detector's) says so, and does not claim the folder holds the run the Detector came with where that run was
+trained again since."""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from damaged_data import cifar10_protocol_run, write_batches
 
 from wildgan import Detector
 from wildgan.errors import WildganWarning
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 # a tiny fit of 8x8 images (about a second; it ends at 4x4, whose warning is not what is tested)
 FIT = dict(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1, seed=5)
@@ -29,14 +32,10 @@ def _fit_quietly(det: Detector, X, **kw) -> Detector:
         return det.fit(X, **kw)
 
 
-def _cifar_batches(folder: Path, meta: dict) -> None:
-    """A complete fake cifar-10-batches-py folder of 2 32x32x3 images per batch, with `meta` as its batches.meta."""
-    write_batches(folder, 2, lambda name, rng: [0, 1], seed=1, meta=meta)
-
-
 def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
-    # revFW 1: from_run of a Detector().fit(DataConfig(MNIST)) run has resize_mode 'pad' (the run's rule); its
-    # fit(resume=True) was refused 'data.fit: None -> 'pad'' once fixJB 3 made resize_mode the DataConfig's fit
+    # from_run of a Detector().fit(DataConfig(MNIST)) run has resize_mode 'pad' (the run's rule); its
+    # fit(resume=True) of its own run goes on by that rule, not refused for 'data.fit: None -> 'pad'' (resize_mode
+    # is the DataConfig's fit, which the run recorded as null)
     from wildgan.config import SAMPLE_TOKEN, DataConfig
     from wildgan.errors import ConfigError
 
@@ -55,8 +54,9 @@ def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
 
 
 def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(tmp_path: Path) -> None:
-    # revFW 2: a run an earlier wildgan's Detector(resize_mode='pad').fit(DataConfig) wrote (data.fit null, trained by
-    # the protocol's rule) was refused its resume by the same Detector once fixJB 3 made resize_mode DataConfig's fit
+    # a run an earlier wildgan's Detector(resize_mode='pad').fit(DataConfig) wrote (data.fit null, trained by the
+    # protocol's rule) is resumed by the same Detector, by the rule its images were trained by, although resize_mode
+    # is now the DataConfig's fit
     from wildgan.config import DataConfig
     from wildgan.errors import ConfigError
 
@@ -80,8 +80,8 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
 
 
 def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_differs(tmp_path: Path) -> None:
-    # (revFW 1 and 2) fit(DataConfig, resume=True) goes on by the fit the run recorded, with a warning where the
-    # Detector's own rule is another, neither refused nor changed in silence; the same rule resumes without a word
+    # fit(DataConfig, resume=True) goes on by the fit the run recorded, with a warning where the Detector's own rule
+    # is another, neither refused nor changed in silence; the same rule resumes without a word
     from wildgan.config import SAMPLE_TOKEN, DataConfig
 
     rng = np.random.default_rng(0)
@@ -103,7 +103,8 @@ def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_
     said = resumed(det, spec, 0.064)
     assert det.conversion_["fit"] == "pad" and len(said) == 1, said
     assert "converted by fit 'pad'" in said[0] and "not by 'resize'" in said[0], said[0]
-    # a run of the day fixJB 3 recorded MNIST's own rule as data.fit 'pad': from_run's Detector resumes it as it is
+    # a run whose wildgan recorded MNIST's own rule as data.fit 'pad' (one version did): from_run's Detector resumes
+    # it as it is
     mnist = DataConfig(data=SAMPLE_TOKEN, dataset="mnist")
     run = tmp_path / "mnist"
     _fit_quietly(Detector(run_dir=str(run), **FIT), mnist)
@@ -118,68 +119,10 @@ def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_
     assert json.loads((run / "config.json").read_text())["data"]["fit"] == "pad"
 
 
-# revFW 3 (fixed by fixJK): data/inputs.py:_file_stamp stamped a folder's own files only, so a CIFAR-10 batches folder
-# in the download's layout (a folder holding cifar-10-batches-py, which is read as the batches too) kept as
-# Detector.fit's X_val read was reused after a batch in it was edited in place: its old pixels were scored
-def test_a_kept_cifar_read_of_the_downloads_layout_is_read_again_after_a_batch_is_edited(tmp_path: Path) -> None:
-    import wildgan.data.inputs as inputs
-    from wildgan.data.readers import detect_format
-
-    root = tmp_path / "cifar"
-    folder = root / "cifar-10-batches-py"
-    _cifar_batches(folder, {b"label_names": [b"c%d" % i for i in range(10)]})
-    assert detect_format(root) == "cifar-batches"
-    kept: list = []
-    assert inputs.check_image_paths(str(root), "X_val", keep=kept) == 12 and kept
-    batch = folder / "data_batch_3"
-    d = pickle.loads(batch.read_bytes())
-    d[b"data"] = 255 - d[b"data"]
-    batch.write_bytes(pickle.dumps(d, protocol=3))         # (in place: the folders' own mtimes stay as they were)
-    with inputs.reusing_read(kept[0]):
-        x, _ = inputs.decode_items(str(root), "per-image")
-    edited = d[b"data"].reshape(2, 3, 32, 32).transpose(0, 2, 3, 1)
-    assert np.array_equal(np.stack(x)[4:6], edited), "the batch's pixels from before its edit were reused"
-
-
-CIFAR_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-
-
-@pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny `wildgan train` run of (fake) CIFAR-10 batches under the cifar10 protocol, whose batches.meta was
-    damaged since (it has no label_names now): RUN/data/cifar-10-batches-py."""
-    run, _ = cifar10_protocol_run(tmp_path_factory.mktemp("cifar-run"), meta={b"label_names": CIFAR_NAMES})
-    return run
-
-
-# revFW 4: data/dataset_files.py:cifar_batch_class_names (fixJC 4, 071e4ddb) told `wildgan score RUN` and `wildgan
-# evaluate RUN` (the run's own CIFAR-10 batches), `wildgan evaluate RUN --data` and `wildgan study --data` of batches
-# whose batches.meta has no label_names to 'read them without labels (--dataset unlabelled)': score and evaluate have
-# no --dataset (a usage error) and study refuses unlabelled data. fixJE 1 (82ea4bb8) dropped that way for `wildgan
-# score --data FILE`, fixJF (db833bd3) for evaluate, fixJK for score of the run's own data and study
-
-
-@pytest.mark.parametrize("command", ["score", "evaluate", "evaluate --data", "study"])
-def test_commands_without_dataset_unlabelled_are_not_told_to_read_cifar_batches_with_it(
-        cifar_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
-    from wildgan.cli import main
-
-    data = tmp_path / "cifar-10-batches-py"
-    _cifar_batches(data, {b"num_vis": 3072})               # a batches.meta without label_names
-    argv = {"score": ["score", str(cifar_run), "--out", str(tmp_path / "s.csv"), "--no-progress"],
-            "evaluate": ["evaluate", str(cifar_run)],
-            "evaluate --data": ["evaluate", str(cifar_run), "--data", str(data), "--normal", "0"],
-            "study": ["study", "--data", str(data), "--out", str(tmp_path / "study"), "--normal", "0", "--preset",
-                      "tiny", "--total-kimg", "0.032", "--device", "cpu", "--seeds", "0", "--contamination", "0"]}
-    capsys.readouterr()
-    assert main(argv[command]) == 2
-    err = capsys.readouterr().err
-    assert "batches.meta: not a CIFAR-10 batches.meta" in err, err
-    assert "--dataset unlabelled" not in err, err
-
-
 def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_its_run(tmp_path: Path) -> None:
-    # revFW 5: an unpickled copy's run was marked 'copy' without fixJB 2's check that the run still holds its networks
+    # an unpickled copy whose run was trained again after the pickle: its fit replaces the run saying so, and does not
+    # claim the folder holds the run this Detector came with (the check that the run still holds its networks is
+    # asked of an unpickled copy too)
     run = tmp_path / "r"
     first = _fit_quietly(Detector(run_dir=str(run), **FIT), np.random.default_rng(0).integers(0, 255, (20, 8, 8),
                                                                                                 dtype=np.uint8))
@@ -193,15 +136,15 @@ def test_a_pickled_copy_whose_run_was_trained_again_since_does_not_say_it_holds_
         warnings.simplefilter("always")
         twin.fit(np.random.default_rng(2).integers(0, 255, (20, 8, 8), dtype=np.uint8))
     said = [str(w.message) for w in got if str(run) in str(w.message) and "replaces" in str(w.message)]
-    assert len(said) == 1, said                             # (the replacement is said: fixJB 1)
+    assert len(said) == 1, said                             # (the replacement is said)
     assert "holds the run this Detector came with as a copy" not in said[0], said[0]
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "load", "from_run"])
 def test_a_detector_whose_run_was_trained_again_after_it_came_says_so_when_its_fit_replaces_it(
         tmp_path: Path, how: str) -> None:
-    # (revFW 5) the check is asked when the fit replaces the run: a refit of the original after the copy, the load or
-    # from_run made another run of it too, which the words at copy / load time did not know
+    # the check is asked when the fit replaces the run, not at copy / load time: a refit of the original after the
+    # copy, the load or from_run made another run of the folder, which the Detector's fit must say
     import copy
 
     run = tmp_path / "r"

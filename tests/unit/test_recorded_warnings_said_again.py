@@ -1,7 +1,8 @@
-"""fixJR: a warning recorded while reading data and said again later is said one way, whichever path says it again
-(decode_pool's pool workers, inputs' readers of a data-set file, dataset_files.named_in_archive, a decoded cache
-read instead of decoding): at the user's line for wildgan's own, at its own place (once per place) for another
-library's, and not lost where the data is read from the decoded cache."""
+"""A warning recorded while data is read and said again later is said one way, whichever path says it again:
+decode_pool's pool workers, inputs' readers of a data-set file, dataset_files.named_in_archive, or a decoded cache
+read instead of decoding. wildgan's own warnings point at the user's line, another library's at its own file and
+line (once per place), and a second read from the decoded cache says what the first read's decode said. A user sees
+the same warnings about their data on every read, each pointing at the line of their own code that caused it."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def _read(archive: Path, cache: Path) -> list[warnings.WarningMessage]:
 
 
 def test_an_archives_warnings_point_at_the_callers_line_not_at_contextlib(tmp_path: Path) -> None:
-    # named_in_archive said its renamed warnings again from a generator's exit: warn_user located them at the first
-    # frame outside wildgan, contextlib's __exit__ ('contextlib.py:144: WildganWarning: ...'), not the user's line
+    # named_in_archive says its renamed warnings again from a generator's exit: they point at the user's line (this
+    # file), not at the first frame outside wildgan there, contextlib's __exit__ ('contextlib.py:144: ...')
     said = _read(_tree_tar(tmp_path), tmp_path / "cache")
     assert said, "the mixed sizes are warned about"
     assert all(w.filename == __file__ for w in said), [(w.filename, w.lineno) for w in said]
@@ -94,8 +95,7 @@ def test_each_path_says_a_recorded_warning_again_the_same_way(path: Callable[[],
     got = [(str(w.message), issubclass(w.category, WildganWarning), Path(w.filename).name, w.lineno) for w in said]
     line = next((w.lineno for w in said if str(w.message) == "wildgan's word"), 0)
     # each recorded warning said once: another library's at its own file and line with its own category, wildgan's
-    # at the caller's line (in this file), whatever recorded them (the archive's were at contextlib.py:144, the pool's
-    # and a data-set file's readers' said twice)
+    # at the caller's line (in this file), whatever recorded them (not at contextlib.py, not twice)
     assert got == [("a library's word", False, "mod.py", 7), ("wildgan's word", True, Path(__file__).name, line)], got
     assert said[0].category is RuntimeWarning
 
@@ -105,9 +105,9 @@ def test_each_path_says_a_recorded_warning_again_the_same_way(path: Callable[[],
                                   {"sides": (16,) * 4, "depth16": True}],
                          ids=["mixed-sizes", "larger-than-256", "unsupported-files", "both-and-unsupported", "16-bit"])
 def test_a_decoded_cache_read_instead_of_decoding_says_what_the_decode_said(tmp_path: Path, kind: dict) -> None:
-    # the second read loads the archive's decoded cache: its warnings about the data (images of several sizes made
-    # one, images above 256 px reduced, files of unsupported formats left out) were lost, and its word about 16-bit
-    # images named the archive where the decode named its tree (ARCHIVE:tree)
+    # the second read loads the archive's decoded cache and says the decode's warnings about the data again (images
+    # of several sizes made one, images above 256 px reduced, files of unsupported formats left out, 16-bit images
+    # named by ARCHIVE:tree as the decode named them), word for word
     archive = _tree_tar(tmp_path, **kind)
     first = [str(w.message) for w in _read(archive, tmp_path / "cache")]
     again = [str(w.message) for w in _read(archive, tmp_path / "cache")]
