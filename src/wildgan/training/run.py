@@ -1541,7 +1541,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
         write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
-    _log_start(cfg, split, run_dir, resume=resume, log=log)
+    _log_start(cfg, split, run_dir, resume=resume, log=log, ctx=ctx)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
     if resume and is_main and result.final is not None:
@@ -1759,8 +1759,10 @@ def _rotated_copies(split: AnomalySplit) -> int:
 
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
-               log: Callable[[str], None]) -> None:
-    """The line that says what is trained on what, and the unreadable files skip_bad left out."""
+               log: Callable[[str], None], ctx: Any = None) -> None:
+    """The line that says what is trained on what, and the unreadable files skip_bad left out. ctx: the torchrun
+    job's (training.distributed.current()), whose processes the line names, as log.txt's record of the session: a
+    resume in another number of processes says its own (the checkpoints' and stats rows' world_size record it too)."""
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
@@ -1789,12 +1791,23 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
             else cfg.preset)
     log(f"{'resuming' if resume else 'training'} {cfg.method} ({nets}) on {s['n_train']} images ({what}), "
         f"{split.resolution}x{split.resolution}x{split.channels}, "
-        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
+        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed}{_processes_words(ctx)} -> {run_dir}")
     skipped = split.info.get("skipped") or []
     if skipped:
         # (skip_bad as this session's user gave it: the CLI's --skip-bad, a DataConfig's or a Detector's skip_bad=True)
         log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} ({skip_bad_option()}), "
             f"listed in {run_dir / 'skipped.txt'}")
+
+
+def _processes_words(ctx: Any) -> str:
+    """', in 2 processes (torchrun, gloo)' for a torchrun job of several ranks; '' for one process, as the line
+    always read (the one-process run is the common one, and its record says world_size 1)."""
+    from .distributed import processes_record
+
+    procs = processes_record(ctx)
+    if procs["world_size"] <= 1:
+        return ""
+    return f", in {procs['world_size']} processes (torchrun, {procs['dist_backend']})"
 
 
 def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
