@@ -1564,11 +1564,14 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md                                    # the old numbers are not shown as the run's
     assert re.search(r"\(40 images, 20 anomalous\), but from earlier networks \(0\.1\d* kimg; the run is now at "
-                     r"0\.2\d* kimg\), not of the networks this report shows", md), md[:3000]
+                     r"0\.2\d* kimg\), not of the networks this report shows; its AUCs \(eval\.json, test_scores\.csv, "
+                     r"test_controls\.csv, auc_by_class\.csv, test_latents\.npy\) are not theirs", md), md[:3000]
     again = f"wildgan evaluate {run} --data {labelled} --normal 1"
     assert f"Run `{again}` again to evaluate the current networks." in md
     # and the resume itself said so
-    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv and test_controls.csv) is an "
+    # (auc_by_class.csv too, which the note left out: data.eval_files lists every file evaluate writes)
+    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv, test_controls.csv, auc_by_class.csv "
+                            f"and test_latents.npy) is an "
                             f"evaluation of earlier networks (0.")
                and f"`{again}` evaluates the networks trained now" in s
                for s in said), said
@@ -1591,7 +1594,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and (f"(40 images, 20 anomalous), but by the scoring rules of version "
                                    f"{SCORES_VERSION - 1} (this wildgan's are {SCORES_VERSION}); its AUCs (eval.json, "
-                                   f"test_scores.csv, test_controls.csv) are not what these networks score now. Run "
+                                   f"test_scores.csv, test_controls.csv, auc_by_class.csv, test_latents.npy) are not "
+                                   f"what these networks score now. Run "
                                    f"`{again}` again to evaluate them.") in md
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "scores_version"}))
     report(run, top_k_images=1, device="cpu", controls=False)      # from before the field: version 1's, shown
@@ -1603,7 +1607,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and ("(40 images, 20 anomalous), but with other score settings than the run's "
                                    "config.json holds (score.lam: 0.2 -> 0.05); its AUCs (eval.json, test_scores.csv, "
-                                   f"test_controls.csv) are not what these networks score now. Run `{again}` "
+                                   f"test_controls.csv, auc_by_class.csv, test_latents.npy) are not what these "
+                                   f"networks score now. Run `{again}` "
                                    f"again") in md
 
     (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged

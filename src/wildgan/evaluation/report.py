@@ -50,6 +50,7 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, confi
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
+from ..data.eval_files import eval_files_there
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
@@ -942,6 +943,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
         changed = score_settings_changes(ev, model.cfg)
         # its files of the other bit depth than the run's, read by an older rule than evaluate's now
         read = reading_change(ev, read_split_info(run_dir), model.cfg.data.depth16)
+        # the evaluation's files there, all of them stale alike (data.eval_files, the one list of its outputs)
+        files = f"({', '.join(eval_files_there(saved))})"
         if stale is None and version == SCORES_VERSION and not changed and read is None:
             # with each AUC's interval, and the controls below, as a labelled run's Metrics: on a user's few labelled
             # images (38, 8 anomalous) a bare "AUC a 0.429" hid that its interval ran from 0.22 to 0.67
@@ -952,8 +955,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 _saved_evaluation_table(page, ev, own_score(model.cfg.method))
             return
         if stale is not None:
-            text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
-                    f"test_scores.csv, test_controls.csv) are not theirs. Run {md_code(stale[1])} again to evaluate "
+            text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs "
+                    f"{files} are not theirs. Run {md_code(stale[1])} again to evaluate "
                     f"the current networks.")
         else:
             # of these networks, but by other score formulas or settings (config.json's score section edited since):
@@ -963,8 +966,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                    f"with other score settings than the run's config.json holds ({'; '.join(changed)})"
                    if changed else f"with {read}")
             again = evaluate_command(where, where / saved.name, ev)
-            text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
-                    f"networks score now. Run {md_code(again)} again to evaluate them.")
+            text = (f"{what}, but {how}; its AUCs {files} are not what these networks score now. Run "
+                    f"{md_code(again)} again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{md_escape(_page_path(saved, run_dir))} is there but cannot be read ({type(e).__name__}: "
