@@ -187,3 +187,18 @@ def test_every_file_evaluate_writes_is_in_the_one_list_and_a_resume_names_auc_by
         assert (f"note: {path} (with its test_scores.csv, test_controls.csv, auc_by_class.csv and test_latents.npy) "
                 f"is an evaluation of earlier networks") in err, err
     # (the report's word on a stale labelled evaluation of an unlabelled run: tests/unit/test_report.py)
+
+
+def test_the_console_table_fits_100_columns_for_the_longest_class_names_of_our_data():
+    """evaluate's printed per-class table (4 AUC columns and the rank) for Chula-RBC-12's 12 classes, the longest
+    names of the data we use ('uncategorised'), f-AnoGAN's columns (the longest: untrained_A) and a large test split;
+    the full table is auc_by_class.csv's."""
+    names = ["normal", "macrocyte", "microcyte", "spherocyte", "target_cell", "stomatocyte", "ovalocyte", "teardrop",
+             "burr_cell", "schistocyte", "uncategorised", "hypochromia", "elliptocyte"]
+    rng = np.random.default_rng(0)
+    classes = [names[i % len(names)] for i in range(12000)]
+    y = np.array([c != "normal" for c in classes], dtype=int)
+    s = rng.random(len(y))
+    t = auc_by_class(y, classes, {"A": s, "L_r": s}, "A", controls={"untrained_A": s, "pixel_norm": s})
+    lines = by_class_lines(t, ["A", "L_r", "untrained_A", "pixel_norm"])
+    assert len(lines) == 13 and max(map(len, lines)) <= 100, max(map(len, lines))

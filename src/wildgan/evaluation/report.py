@@ -1061,11 +1061,16 @@ def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
                f"by_class and {BY_CLASS_CSV} beside it (the AUC of every score and control, the median rank by {by}).")
         return
     first = next(iter(rows.values()))
-    # the report's score first, then the others the Metrics table shows, then their controls (where shown)
+    # the report's score first, then the others the Metrics table shows
     columns = [by, *(k for k in first["auc"] if k != by)]
-    controls = list(first.get("controls", {}))
-    controls = [*(f"untrained_{k}" for k in columns if f"untrained_{k}" in controls),
-                *(k for k in controls if not k.startswith("untrained_"))]
+    controls = first.get("controls", {})
+    # the controls (where scored) in tables of their own, one per kind: beside the scores they made one table of 16
+    # columns (class, n, 5 scores, 5 untrained ones, 3 pixel statistics, the rank), 180 characters a Markdown line,
+    # where a newcomer could not tell which classes each score catches. The untrained networks' table has the
+    # scores' columns in the scores' order, so that a row compares with the same row above it; every column is
+    # in BY_CLASS_CSV still
+    untrained = [k for k in columns if f"untrained_{k}" in controls]
+    others = [k for k in controls if not k.startswith("untrained_")]
 
     def cell(v: Any) -> Any:
         return "n/a" if v is None else v          # (an undefined AUC or rank: a score not finite)
@@ -1074,17 +1079,29 @@ def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
         return "n/a" if v is None else f"{v:g}"
 
     page.h(3, "AUC per anomalous class")
-    page.table(["class", "n", *columns, *controls, f"median rank by {by} (of {n})"],
-               [[name, r["n"], *(cell(r["auc"].get(k)) for k in columns),
-                 *(cell(r["controls"].get(k)) for k in controls), rank(r["median_rank"])] for name, r in rows.items()]
-               + [["(normal)", table["normal"]["n"], *("" for _ in columns + controls),
-                   rank(table["normal"]["median_rank"])]], literal=[0])
+    page.table(["class", "n", *columns, f"median rank by {by} (of {n})"],
+               [[name, r["n"], *(cell(r["auc"].get(k)) for k in columns), rank(r["median_rank"])]
+                for name, r in rows.items()]
+               + [["(normal)", table["normal"]["n"], *("" for _ in columns), rank(table["normal"]["median_rank"])]],
+               literal=[0])
     page.p(f"Each AUC is of that class's test images against all {table['normal']['n']} test normals: under 0.5, the "
            f"score ranks the class below the normals, which one AUC over all the anomalies hides. Median rank: "
            f"where the class's images sit when the {n} test images are ranked by {by}, 1 = the most normal (the "
            f"lowest score; ties at their average rank); the last row is the normal images'. Also in {BY_CLASS_CSV} "
            f"(with how many of each class lie among the {table['most_normal']} that {by} ranks the most normal) and "
            f"metrics.json's by_class, computed as `wildgan evaluate` computes eval.json's (evaluation.by_class).")
+    if untrained:
+        page.h(4, "Controls per class: the untrained networks")
+        page.table(["class", *untrained],
+                   [[name, *(cell(r["controls"].get(f"untrained_{k}")) for k in untrained)]
+                    for name, r in rows.items()], literal=[0])
+        page.p("The same scores by the same networks untrained (untrained_a, ... in "
+               f"{BY_CLASS_CSV}): a class that a score catches only as well as here is caught by the architecture, "
+               "not by the training.")
+    if others:
+        page.h(4, "Controls per class: the pixel statistics")
+        page.table(["class", *others], [[name, *(cell(r["controls"].get(k)) for k in others)]
+                                        for name, r in rows.items()], literal=[0])
 
 
 def _networks_text(ms: dict[str, Any]) -> str:
