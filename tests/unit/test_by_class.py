@@ -156,3 +156,49 @@ def test_class_names_that_are_not_one_per_test_image_are_refused(trained_run: Pa
     split = split_for_run(trained_run)
     with pytest.raises(ValueError, match=r"test_classes holds 1 class names for 20 test images.*one per test image"):
         evaluate_model(load_model(trained_run, "cpu"), replace(split, test_classes=["0"]), controls=False)
+
+
+def test_every_file_evaluate_writes_is_in_the_one_list_and_a_resume_names_auc_by_class_csv_as_stale(
+        trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """The notes of evaluations of earlier networks (a resume's, the report's) named test_scores.csv and
+    test_controls.csv, not auc_by_class.csv, added later with the per-class results: each place had its own copy of
+    the names. They come from data.eval_files now, which every file evaluate writes must be in."""
+    import shutil
+
+    from wildgan.cli import main
+    from wildgan.data.eval_files import EVAL_FILES
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = {p.name for p in run.iterdir()}
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--data", str(three_classes(tmp_path / "other.npz")), "--normal", "normal",
+                 "--no-progress"]) == 0
+    (other,) = run.glob("eval-*")
+    # a new output evaluate writes, not in the list, fails here: the notes and --overwrite would miss it
+    assert {p.name for p in other.iterdir()} <= set(EVAL_FILES), sorted(p.name for p in other.iterdir())
+    assert {p.name for p in run.iterdir()} - before - {other.name} <= set(EVAL_FILES)
+    assert (other / BY_CLASS_CSV).is_file() and (run / BY_CLASS_CSV).is_file()
+
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    for path in (run / "eval.json", other / "eval.json"):
+        assert (f"note: {path} (with its test_scores.csv, test_controls.csv, auc_by_class.csv and test_latents.npy) "
+                f"is an evaluation of earlier networks") in err, err
+    # (the report's word on a stale labelled evaluation of an unlabelled run: tests/unit/test_report.py)
+
+
+def test_the_console_table_fits_100_columns_for_the_longest_class_names_of_our_data():
+    """evaluate's printed per-class table (4 AUC columns and the rank) for Chula-RBC-12's 12 classes, the longest
+    names of the data we use ('uncategorised'), f-AnoGAN's columns (the longest: untrained_A) and a large test split;
+    the full table is auc_by_class.csv's."""
+    names = ["normal", "macrocyte", "microcyte", "spherocyte", "target_cell", "stomatocyte", "ovalocyte", "teardrop",
+             "burr_cell", "schistocyte", "uncategorised", "hypochromia", "elliptocyte"]
+    rng = np.random.default_rng(0)
+    classes = [names[i % len(names)] for i in range(12000)]
+    y = np.array([c != "normal" for c in classes], dtype=int)
+    s = rng.random(len(y))
+    t = auc_by_class(y, classes, {"A": s, "L_r": s}, "A", controls={"untrained_A": s, "pixel_norm": s})
+    lines = by_class_lines(t, ["A", "L_r", "untrained_A", "pixel_norm"])
+    assert len(lines) == 13 and max(map(len, lines)) <= 100, max(map(len, lines))

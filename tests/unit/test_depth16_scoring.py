@@ -399,7 +399,8 @@ def test_an_evaluation_of_other_data_saved_before_the_scoring_rule_is_not_shown_
         assert "AUC a " not in md and "(8 images, 2 anomalous), but with its 1 8-bit file kept as it was by an " \
             "older wildgan, where evaluate, as `wildgan score`, now reads 8-bit files for this run trained on " \
             "16-bit images on the 16-bit scale (value * 257) and stretches them as its training images were; its " \
-            "AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these networks score now. Run " \
+            "AUCs (eval.json, test_scores.csv, test_controls.csv, auc_by_class.csv, test_latents.npy) are not what " \
+            "these networks score now. Run " \
             f"`wildgan evaluate {run} --data {other} --normal good` again to evaluate them." in md, md[:3000]
         (run / "eval.json").write_text(json.dumps(ev))
         with warnings.catch_warnings():

@@ -309,6 +309,8 @@ def test_training_runs_and_logs(trained: tuple[Path, np.ndarray]) -> None:
     for r in rows:
         assert all(math.isfinite(v) for v in r.values() if isinstance(v, float))
         assert r["img_per_s"] > 0
+        # (f-AnoGAN trains in one process: its rows say so, as a one-process pGAN run's do)
+        assert (r["world_size"], r["dist_backend"]) == (1, None), r
     assert "g_loss" not in gan[0] and "g_loss" in gan[-1]   # the first G step comes after 5 critic steps
     meta = ckpt.read_meta(run / "fanogan-final.json")
     assert meta["kind"] == "fanogan" and meta["gan_iters_done"] == 7 and meta["enc_iters_done"] == 4

@@ -1564,11 +1564,14 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md                                    # the old numbers are not shown as the run's
     assert re.search(r"\(40 images, 20 anomalous\), but from earlier networks \(0\.1\d* kimg; the run is now at "
-                     r"0\.2\d* kimg\), not of the networks this report shows", md), md[:3000]
+                     r"0\.2\d* kimg\), not of the networks this report shows; its AUCs \(eval\.json, test_scores\.csv, "
+                     r"test_controls\.csv, auc_by_class\.csv, test_latents\.npy\) are not theirs", md), md[:3000]
     again = f"wildgan evaluate {run} --data {labelled} --normal 1"
     assert f"Run `{again}` again to evaluate the current networks." in md
     # and the resume itself said so
-    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv and test_controls.csv) is an "
+    # (auc_by_class.csv too, which the note left out: data.eval_files lists every file evaluate writes)
+    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv, test_controls.csv, auc_by_class.csv "
+                            f"and test_latents.npy) is an "
                             f"evaluation of earlier networks (0.")
                and f"`{again}` evaluates the networks trained now" in s
                for s in said), said
@@ -1591,7 +1594,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and (f"(40 images, 20 anomalous), but by the scoring rules of version "
                                    f"{SCORES_VERSION - 1} (this wildgan's are {SCORES_VERSION}); its AUCs (eval.json, "
-                                   f"test_scores.csv, test_controls.csv) are not what these networks score now. Run "
+                                   f"test_scores.csv, test_controls.csv, auc_by_class.csv, test_latents.npy) are not "
+                                   f"what these networks score now. Run "
                                    f"`{again}` again to evaluate them.") in md
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "scores_version"}))
     report(run, top_k_images=1, device="cpu", controls=False)      # from before the field: version 1's, shown
@@ -1603,7 +1607,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and ("(40 images, 20 anomalous), but with other score settings than the run's "
                                    "config.json holds (score.lam: 0.2 -> 0.05); its AUCs (eval.json, test_scores.csv, "
-                                   f"test_controls.csv) are not what these networks score now. Run `{again}` "
+                                   f"test_controls.csv, auc_by_class.csv, test_latents.npy) are not what these "
+                                   f"networks score now. Run `{again}` "
                                    f"again") in md
 
     (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged
@@ -3350,11 +3355,11 @@ def test_a_short_pile_runs_report_ranked_by_a_says_to_rank_and_flag_by_l_r(tmp_p
 # ---------------------------------------------------------------------------------------------------------------
 # The AUC per anomalous class (evaluation.by_class, as evaluate keeps it in eval.json's by_class)
 
-def _by_class_rows(md: str) -> dict[str, list[str]]:
-    """The rows of report.md's per-class table by class (its header under 'header'), from its heading on."""
+def _by_class_rows(md: str, heading: str = "### AUC per anomalous class") -> dict[str, list[str]]:
+    """The rows of report.md's per-class table under `heading` by class (its header under 'header')."""
     from wildgan.markdown import split_md_row
 
-    lines = md.split("### AUC per anomalous class\n", 1)[1].strip().splitlines()
+    lines = md.split(heading + "\n", 1)[1].strip().splitlines()
     table = [split_md_row(ln) for ln in lines[:lines.index("")] if not ln.startswith("|---")]
     return {"header": table[0], **{r[0]: r for r in table[1:]}}
 
@@ -3387,15 +3392,26 @@ def test_a_labelled_runs_report_has_the_auc_of_each_anomalous_class(tiny_run: Pa
     assert (out / BY_CLASS_CSV).read_text() == by_class_csv_text(table)
     md = (out / "report.md").read_text()
     rows = _by_class_rows(md)
-    assert rows["header"] == ["class", "n", "a", "L_n", "L_o", "L_r", "A", "untrained_a", "untrained_L_n",
-                              "untrained_L_o", "untrained_L_r", "untrained_A", "pixel_norm", "pixel_std", "pixel_mean",
-                              "median rank by a (of 400)"]
+    # the scores alone, then a table of each kind of control: one table of all 16 columns was 180 characters a line
+    assert rows["header"] == ["class", "n", "a", "L_n", "L_o", "L_r", "A", "median rank by a (of 400)"]
+    untrained = _by_class_rows(md, "#### Controls per class: the untrained networks")
+    assert untrained["header"] == ["class", "a", "L_n", "L_o", "L_r", "A"]
+    pixel = _by_class_rows(md, "#### Controls per class: the pixel statistics")
+    assert pixel["header"] == ["class", "pixel_norm", "pixel_std", "pixel_mean"]
     for name, r in table["classes"].items():
         cells = dict(zip(rows["header"], rows[name]))
         assert cells["n"] == str(r["n"]) and cells["median rank by a (of 400)"] == f"{r['median_rank']:g}"
-        for k, v in {**r["auc"], **r["controls"]}.items():
+        for k, v in r["auc"].items():
             assert cells[k] == f"{v:.3f}", (name, k)
+        # every control in one of the two, by the name the CSV gives it
+        shown = {**{f"untrained_{k}": v for k, v in zip(untrained["header"][1:], untrained[name][1:])},
+                 **dict(zip(pixel["header"][1:], pixel[name][1:]))}
+        assert shown == {k: f"{v:.3f}" for k, v in r["controls"].items()}, name
     assert rows["(normal)"][1] == "200" and rows["(normal)"][-1] == f"{table['normal']['median_rank']:g}"
+    # each table fits a terminal of 100 columns, as report.md is read there too
+    section = md.split("### AUC per anomalous class\n", 1)[1].split("\n## ", 1)[0]
+    wide = [ln for ln in section.splitlines() if ln.startswith("|") and len(ln) > 100]
+    assert not wide, wide
     page = (out / "report.html").read_text()
     assert "<h3>AUC per anomalous class</h3>" in page
     assert f"<td>8</td><td>{table['classes']['8']['n']}</td><td>{table['classes']['8']['auc']['a']:.3f}</td>" in page
@@ -3410,8 +3426,10 @@ def test_the_per_class_table_follows_the_reports_score_and_its_controls(tiny_run
     report(run, top_k_images=0, device="cpu", score="L_r", controls=False, tsne_points=5)
     table = json.loads((run / "report" / "metrics.json").read_text())["by_class"]
     assert table["rank_by"] == "L_r" and "controls" not in table["classes"]["1"]
-    rows = _by_class_rows((run / "report" / "report.md").read_text())
+    md = (run / "report" / "report.md").read_text()
+    rows = _by_class_rows(md)
     assert rows["header"] == ["class", "n", "L_r", "a", "L_n", "L_o", "A", "median rank by L_r (of 400)"]
+    assert "Controls per class" not in md
     assert rows["7"][-1] == f"{table['classes']['7']['median_rank']:g}"
 
 

@@ -982,3 +982,69 @@ def test_a_replay_of_an_older_fit_recorded_auto_on_changed_images_says_so(tmp_pa
     assert any("dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as 'unlabelled'" in m
                for m in said), said
     assert sum(other in m for m in said) == 1, said
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The processes that trained: a torchrun run's img_per_s counts every rank's images, and its weights are not a
+# one-process run's bit for bit, so its stats rows and log.txt say how many processes trained (processes_record).
+
+def _stats_worlds(run: Path) -> list[tuple[float, int, str | None]]:
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    return [(r["kimg"], r["world_size"], r["dist_backend"]) for r in rows]
+
+
+# 40 iterations of 16 images: a stats row every 20 (log_every), a checkpoint at each of them
+_RUN = ["--normal", "0", "--preset", "tiny", "--total-kimg", "0.64", "--phase-kimg", "0.16", "--checkpoint-kimg",
+        "0.32", "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores"]
+
+
+def _toy_96(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    np.savez(path, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    return path
+
+
+def test_a_two_process_run_records_its_world_in_every_stats_row_and_a_resume_in_one_records_its_own(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from wildgan.cli import main
+
+    npz, run = _toy_96(tmp_path / "toy.npz"), tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # (as tests/integration/test_ddp.py runs torchrun: CPU ranks on gloo, a free port each)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan", "train", "--distributed",
+           "--data", str(npz), *_RUN, "--out", str(run)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _stats_worlds(run) == [(0.32, 2, "gloo"), (0.64, 2, "gloo")]
+    first = (run / "log.txt").read_text().splitlines()[0]
+    assert first.endswith(f", seed 0, in 2 processes (torchrun, gloo) -> {run}"), first
+
+    # killed before its last checkpoint, then resumed in one process (the resume's policy: it goes on, the global
+    # minibatch unchanged): the rows it trains again say 1, the 2-process session's row before it stays as it was
+    for f in ("network-final.json", "network-final.safetensors", "checkpoints/ckpt-000000000640.json",
+              "checkpoints/ckpt-000000000640.safetensors"):
+        (run / f).unlink()
+    assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", "--no-train-scores"]) == 0
+    assert _stats_worlds(run) == [(0.32, 2, "gloo"), (0.64, 1, None)]
+    log = (run / "log.txt").read_text()
+    assert ("note: trained in 2 processes up to this checkpoint, in 1 process from here on (each stats.jsonl row "
+            "and checkpoint records its session's world_size)") in log, log
+    resumed = [line for line in log.splitlines() if line.startswith("resuming wildgan")]
+    assert resumed and "processes" not in resumed[0], resumed
+    assert json.loads((run / "network-final.json").read_text())["world_size"] == 1
+    # config.json stays the run's settings alone: how it was launched is no setting a replay takes from it
+    assert "world_size" not in (run / "config.json").read_text()
+
+
+def test_a_one_process_run_records_a_world_of_one_in_its_stats_rows(tmp_path: Path) -> None:
+    from wildgan.cli import main
+
+    npz, run = _toy_96(tmp_path / "toy.npz"), tmp_path / "run"
+    assert main(["train", "--data", str(npz), *_RUN, "--out", str(run)]) == 0
+    assert _stats_worlds(run) == [(0.32, 1, None), (0.64, 1, None)]
+    assert "processes" not in (run / "log.txt").read_text().splitlines()[0]

@@ -103,7 +103,7 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     resume of a finished run, stopped or still training, which leaves the earlier final networks in place), else
     None: such a run was said to be "trained ... (done)" with no word of the training after it.
     `world_size`: the processes that trained the session which wrote the newest of them (the checkpoint resumed to,
-    else the final networks or the newest checkpoint), as its JSON records it (training.loop.processes_record);
+    else the final networks or the newest checkpoint), as its JSON records it (training.distributed.processes_record);
     None where not recorded (an older wildgan's run; f-AnoGAN's, which trains in one process)."""
     from ..checkpoint import list_checkpoints
 

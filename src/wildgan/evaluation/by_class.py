@@ -17,10 +17,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..config import as_typed
+from ..data.eval_files import BY_CLASS_CSV
 from ..markdown import md_cell, md_escape
 from .metrics import midranks, roc_auc
 
-BY_CLASS_CSV = "auc_by_class.csv"
 # the console shows the per-class lines only for this many anomalous classes (one class is the overall AUC again;
 # CIFAR-100's 99 would bury the table): eval.json and BY_CLASS_CSV hold them all
 PRINTED_CLASSES = (2, 20)

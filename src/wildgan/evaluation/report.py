@@ -50,6 +50,7 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, confi
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
+from ..data.eval_files import eval_files_there
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
@@ -942,6 +943,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
         changed = score_settings_changes(ev, model.cfg)
         # its files of the other bit depth than the run's, read by an older rule than evaluate's now
         read = reading_change(ev, read_split_info(run_dir), model.cfg.data.depth16)
+        # the evaluation's files there, all of them stale alike (data.eval_files, the one list of its outputs)
+        files = f"({', '.join(eval_files_there(saved))})"
         if stale is None and version == SCORES_VERSION and not changed and read is None:
             # with each AUC's interval, and the controls below, as a labelled run's Metrics: on a user's few labelled
             # images (38, 8 anomalous) a bare "AUC a 0.429" hid that its interval ran from 0.22 to 0.67
@@ -952,8 +955,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 _saved_evaluation_table(page, ev, own_score(model.cfg.method))
             return
         if stale is not None:
-            text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
-                    f"test_scores.csv, test_controls.csv) are not theirs. Run {md_code(stale[1])} again to evaluate "
+            text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs "
+                    f"{files} are not theirs. Run {md_code(stale[1])} again to evaluate "
                     f"the current networks.")
         else:
             # of these networks, but by other score formulas or settings (config.json's score section edited since):
@@ -963,8 +966,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                    f"with other score settings than the run's config.json holds ({'; '.join(changed)})"
                    if changed else f"with {read}")
             again = evaluate_command(where, where / saved.name, ev)
-            text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
-                    f"networks score now. Run {md_code(again)} again to evaluate them.")
+            text = (f"{what}, but {how}; its AUCs {files} are not what these networks score now. Run "
+                    f"{md_code(again)} again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{md_escape(_page_path(saved, run_dir))} is there but cannot be read ({type(e).__name__}: "
@@ -1058,11 +1061,16 @@ def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
                f"by_class and {BY_CLASS_CSV} beside it (the AUC of every score and control, the median rank by {by}).")
         return
     first = next(iter(rows.values()))
-    # the report's score first, then the others the Metrics table shows, then their controls (where shown)
+    # the report's score first, then the others the Metrics table shows
     columns = [by, *(k for k in first["auc"] if k != by)]
-    controls = list(first.get("controls", {}))
-    controls = [*(f"untrained_{k}" for k in columns if f"untrained_{k}" in controls),
-                *(k for k in controls if not k.startswith("untrained_"))]
+    controls = first.get("controls", {})
+    # the controls (where scored) in tables of their own, one per kind: beside the scores they made one table of 16
+    # columns (class, n, 5 scores, 5 untrained ones, 3 pixel statistics, the rank), 180 characters a Markdown line,
+    # where a newcomer could not tell which classes each score catches. The untrained networks' table has the
+    # scores' columns in the scores' order, so that a row compares with the same row above it; every column is
+    # in BY_CLASS_CSV still
+    untrained = [k for k in columns if f"untrained_{k}" in controls]
+    others = [k for k in controls if not k.startswith("untrained_")]
 
     def cell(v: Any) -> Any:
         return "n/a" if v is None else v          # (an undefined AUC or rank: a score not finite)
@@ -1071,17 +1079,29 @@ def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
         return "n/a" if v is None else f"{v:g}"
 
     page.h(3, "AUC per anomalous class")
-    page.table(["class", "n", *columns, *controls, f"median rank by {by} (of {n})"],
-               [[name, r["n"], *(cell(r["auc"].get(k)) for k in columns),
-                 *(cell(r["controls"].get(k)) for k in controls), rank(r["median_rank"])] for name, r in rows.items()]
-               + [["(normal)", table["normal"]["n"], *("" for _ in columns + controls),
-                   rank(table["normal"]["median_rank"])]], literal=[0])
+    page.table(["class", "n", *columns, f"median rank by {by} (of {n})"],
+               [[name, r["n"], *(cell(r["auc"].get(k)) for k in columns), rank(r["median_rank"])]
+                for name, r in rows.items()]
+               + [["(normal)", table["normal"]["n"], *("" for _ in columns), rank(table["normal"]["median_rank"])]],
+               literal=[0])
     page.p(f"Each AUC is of that class's test images against all {table['normal']['n']} test normals: under 0.5, the "
            f"score ranks the class below the normals, which one AUC over all the anomalies hides. Median rank: "
            f"where the class's images sit when the {n} test images are ranked by {by}, 1 = the most normal (the "
            f"lowest score; ties at their average rank); the last row is the normal images'. Also in {BY_CLASS_CSV} "
            f"(with how many of each class lie among the {table['most_normal']} that {by} ranks the most normal) and "
            f"metrics.json's by_class, computed as `wildgan evaluate` computes eval.json's (evaluation.by_class).")
+    if untrained:
+        page.h(4, "Controls per class: the untrained networks")
+        page.table(["class", *untrained],
+                   [[name, *(cell(r["controls"].get(f"untrained_{k}")) for k in untrained)]
+                    for name, r in rows.items()], literal=[0])
+        page.p("The same scores by the same networks untrained (untrained_a, ... in "
+               f"{BY_CLASS_CSV}): a class that a score catches only as well as here is caught by the architecture, "
+               "not by the training.")
+    if others:
+        page.h(4, "Controls per class: the pixel statistics")
+        page.table(["class", *others], [[name, *(cell(r["controls"].get(k)) for k in others)]
+                                        for name, r in rows.items()], literal=[0])
 
 
 def _networks_text(ms: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
                            read_train_hashes, reads_decoded_cache, seen_in_training)
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
+from ..data.eval_files import CONTROLS_CSV, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -466,9 +467,9 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
         log(msg)
 
 
-# beside test_scores.csv: each test image's scores by the untrained networks (untrained_a, ...), its pixel controls
-# (pixel_norm, pixel_std, pixel_mean) and, for a wildgan run, its scores with the other generator (G_a, ...)
-CONTROLS_CSV = "test_controls.csv"
+# CONTROLS_CSV (data.eval_files), beside test_scores.csv: each test image's scores by the untrained networks
+# (untrained_a, ...), its pixel controls (pixel_norm, pixel_std, pixel_mean) and, for a wildgan run, its scores with
+# the other generator (G_a, ...)
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -553,7 +554,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         try:
             # (the run's own files, which write_scores_csv refuses to replace for a caller); each image's class
             # last, so that a reader of the columns before it reads the file as it did
-            write_run_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y,
+            write_run_scores_csv(Path(out_dir) / SCORES_CSV, split.test_ids, res, y,
                                  extra={"class": classes} if classes is not None else None)
             if "by_class" in out:
                 atomic_write_text(Path(out_dir) / BY_CLASS_CSV, by_class_csv_text(out["by_class"]))
@@ -569,7 +570,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
                 # eval.json as if its own
                 (Path(out_dir) / CONTROLS_CSV).unlink(missing_ok=True)
             if res.z is not None:
-                np.save(Path(out_dir) / "test_latents.npy", res.z)
+                np.save(Path(out_dir) / LATENTS_NPY, res.z)
             if search_cache:
                 write_search_cache(Path(out_dir), split.test_ids, res.info, search_cache)
         except OSError as e:
@@ -589,7 +590,6 @@ def score_settings_changes(ev: dict[str, Any], cfg: RunConfig) -> list[str]:
     return scoring_changes({k: info[k.split(".")[1]] for k in now if k.split(".")[1] in info}, now)
 
 
-SEARCH_CACHE = "test_search.npz"
 # the search settings' generator as a cache kept before search_info named it is read (every such cache was searched
 # with Gs unless score.generator was set to G): left out of the key when Gs, so that those caches, and an older
 # wildgan reading this one's, are still used (fileio.leave_out_defaults)
@@ -723,10 +723,10 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
     if write:
         try:
             out_dir.mkdir(exist_ok=True)
-            atomic_write_text(out_dir / "eval.json", json.dumps(out, indent=2, default=str))
-            out["written_to"] = str(out_dir / "eval.json")
+            atomic_write_text(out_dir / EVAL_JSON, json.dumps(out, indent=2, default=str))
+            out["written_to"] = str(out_dir / EVAL_JSON)
         except OSError as e:
-            note(f"warning: could not write {out_dir / 'eval.json'} ({e}); the results are printed only")
+            note(f"warning: could not write {out_dir / EVAL_JSON} ({e}); the results are printed only")
     return out
 
 

@@ -171,6 +171,17 @@ class DistContext:
                 dst.copy_(src)
 
 
+def processes_record(dist: Any) -> dict[str, Any]:
+    """The processes that trained a session, as its checkpoints' and final networks' JSON and every stats.jsonl row
+    record them: world_size (1 for one process) and dist_backend (gloo, nccl; None for one process). A torchrun run
+    recorded nowhere how many processes trained it, so `wildgan info` advised a plain --resume for it, and a stats
+    row's img_per_s (the images of all ranks) could not be compared with another run's. Older files lack both keys:
+    the resume never reads them, `info` takes them as not recorded."""
+    if dist is None or dist.world <= 1:
+        return {"world_size": 1, "dist_backend": None}
+    return {"world_size": int(dist.world), "dist_backend": str(dist.backend)}
+
+
 def current() -> DistContext | None:
     """The context set up by init_distributed() in this process, if any."""
     return _CTX

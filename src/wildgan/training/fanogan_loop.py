@@ -43,7 +43,7 @@ from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
-from .distributed import stops_deferred
+from .distributed import processes_record, stops_deferred
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, install_signals, quiet_log, restore_generator, thread_count_change
 
@@ -408,6 +408,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         """Append a stats row; False when a loss in it is not finite: the run then rolled back (or raised)."""
         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
         row["elapsed_s"] = round(elapsed(), 3)
+        # as the pGAN loop's rows: f-AnoGAN trains in one process (refused under torchrun), so always a world of 1
+        row.update(processes_record(None))
         with open(stats_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         if bad:

@@ -56,6 +56,7 @@ from ..nets.layers import FlatWeights, downsample2, lerp, lrelu, pixel_norm, ups
 from ..devices import caller_torch_state_kept, resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
+from .distributed import processes_record
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import (StopFlag, all_finite, install_signals, quiet_log, restore_generator, stop_on_signals,
                      thread_count_change)
@@ -920,14 +921,19 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
     return path
 
 
-def processes_record(dist: Any) -> dict[str, Any]:
-    """What a checkpoint's and the final networks' JSON record of the processes that trained the session which wrote
-    them: world_size (1 for one process) and dist_backend (gloo, nccl; None for one process). A torchrun run recorded
-    nowhere how many processes trained it, so `wildgan info` advised a plain --resume for it. Older files lack both
-    keys: the resume never reads them, `info` takes them as not recorded."""
-    if dist is None or dist.world <= 1:
-        return {"world_size": 1, "dist_backend": None}
-    return {"world_size": int(dist.world), "dist_backend": str(dist.backend)}
+def _world_change(meta: dict[str, Any], dist: Any) -> str | None:
+    """The note of a resume in another number of processes than the checkpoint's session trained in (its JSON's
+    world_size), or None (the same, or not recorded: an older wildgan's file). Such a resume goes on, with the same
+    global minibatch split over the new ranks (distributed.py): the weights differ from an unbroken run's by float
+    noise only, but img_per_s does not compare across the two, so log.txt says where the count changed, as the stats
+    rows and checkpoints record each session's."""
+    before = meta.get("world_size")
+    now = processes_record(dist)["world_size"]
+    if not isinstance(before, int) or isinstance(before, bool) or before < 1 or before == now:
+        return None
+    return (f"note: trained in {before} process{'es' if before > 1 else ''} up to this checkpoint, in {now} "
+            f"process{'es' if now > 1 else ''} from here on (each stats.jsonl row and checkpoint records its "
+            f"session's world_size)")
 
 
 def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANNetworks,
@@ -1078,6 +1084,9 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                 found[1].get("weights")), device)
             if threads:
                 log(threads)
+            world = _world_change(found[1], dist)
+            if world and not done:
+                log(world)
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)
@@ -1501,7 +1510,7 @@ class _StatsLog:
     def write_row(self, state: TrainState, phase: Phase, device: torch.device, dist: Any) -> dict[str, Any]:
         if dist is not None:
             self.acc = dist.mean_tensors(self.acc)     # mean over ranks = mean over the global batch
-        row = _stats_row(self.acc, self.n, state, phase, self.t_log, state.nimg - self.nimg_log, device)
+        row = _stats_row(self.acc, self.n, state, phase, self.t_log, state.nimg - self.nimg_log, device, dist)
         self.acc, self.n, self.t_log, self.nimg_log = {}, 0, row["time"], state.nimg
         if self.f is not None:
             self.f.write(json.dumps(row) + "\n")
@@ -1541,10 +1550,12 @@ def _host_values(acc: dict[str, torch.Tensor]) -> list[float]:
 
 
 def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: Phase, t_log: float, dimg: int,
-               device: torch.device) -> dict[str, Any]:
+               device: torch.device, dist: Any = None) -> dict[str, Any]:
     """One stats.jsonl row. img_per_s is over the wall time since t_log, read after the host transfer: on CUDA the
     loop only queues kernels (no sync per iteration), so a clock read before it measured how fast the CPU queued
-    work, not how fast the GPU did it (an H200 run logged 69k img/s for a phase that ran at 21k)."""
+    work, not how fast the GPU did it (an H200 run logged 69k img/s for a phase that ran at 21k). img_per_s counts
+    the images of every rank: the row says how many processes trained them (processes_record of `dist`, the
+    session's; a run resumed in another number of processes writes its new count in the rows from then on)."""
     vals = _host_values(acc)
     now = time.time()
     row: dict[str, Any] = {"kimg": state.nimg / 1000, "iter": state.iteration, "resolution": phase.resolution,
@@ -1552,7 +1563,7 @@ def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: P
                            "img_per_s": dimg / max(now - t_log, 1e-9), "time": now,
                            # iterations the losses below average over: log_every, fewer in the first row after a
                            # resume (it counts from the checkpoint) or after a divergence check dropped bad steps
-                           "iters": n}
+                           "iters": n, **processes_record(dist)}
     for k, v in zip(acc.keys(), vals):
         row[k] = v / n
     if device.type == "cuda":

@@ -60,6 +60,7 @@ from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
                            warn_if_replay_reads_other_images)
 from ..data.source_identity import restore_advice, source_replaced
+from ..data.eval_files import EVAL_FILES, EVAL_JSON, eval_files_there, names_text
 from ..data.train_score_files import TRAIN_SCORE_FILES
 from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order,
                            keep_cached_fit_ids_before_resume, keep_channels_origin, keep_fit_ids, keep_fit_record,
@@ -127,8 +128,9 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                DEMO_MARKER,  # a run trained over a demo (--overwrite) is no demo any more
                "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
-               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
-               "test_search.npz", "auc_by_class.csv", "report",
+               "fanogan-final.safetensors",
+               *EVAL_FILES,                 # `wildgan evaluate`'s outputs (data.eval_files)
+               "report",
                *TRAIN_SCORE_FILES,          # the training-score caches (data.train_score_files)
                "detector_threshold.json",   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
                "fit_ids.json",              # Detector.fit's training ids (data.splits.FIT_IDS_FILE)
@@ -1541,7 +1543,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
         write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
-    _log_start(cfg, split, run_dir, resume=resume, log=log)
+    _log_start(cfg, split, run_dir, resume=resume, log=log, ctx=ctx)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
     if resume and is_main and result.final is not None:
@@ -1557,7 +1559,7 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
     replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
     if is_main and (overwrite or replaced) and previous_run(run_dir):
         # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
-        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / "eval.json").is_file())
+        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / EVAL_JSON).is_file())
         # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
         others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
                          and p.name.endswith(("-error.txt", "-timeout.txt")))
@@ -1759,8 +1761,10 @@ def _rotated_copies(split: AnomalySplit) -> int:
 
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
-               log: Callable[[str], None]) -> None:
-    """The line that says what is trained on what, and the unreadable files skip_bad left out."""
+               log: Callable[[str], None], ctx: Any = None) -> None:
+    """The line that says what is trained on what, and the unreadable files skip_bad left out. ctx: the torchrun
+    job's (training.distributed.current()), whose processes the line names, as log.txt's record of the session: a
+    resume in another number of processes says its own (the checkpoints' and stats rows' world_size record it too)."""
     s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
@@ -1789,12 +1793,23 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
             else cfg.preset)
     log(f"{'resuming' if resume else 'training'} {cfg.method} ({nets}) on {s['n_train']} images ({what}), "
         f"{split.resolution}x{split.resolution}x{split.channels}, "
-        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
+        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed}{_processes_words(ctx)} -> {run_dir}")
     skipped = split.info.get("skipped") or []
     if skipped:
         # (skip_bad as this session's user gave it: the CLI's --skip-bad, a DataConfig's or a Detector's skip_bad=True)
         log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} ({skip_bad_option()}), "
             f"listed in {run_dir / 'skipped.txt'}")
+
+
+def _processes_words(ctx: Any) -> str:
+    """', in 2 processes (torchrun, gloo)' for a torchrun job of several ranks; '' for one process, as the line
+    always read (the one-process run is the common one, and its record says world_size 1)."""
+    from .distributed import processes_record
+
+    procs = processes_record(ctx)
+    if procs["world_size"] <= 1:
+        return ""
+    return f", in {procs['world_size']} processes (torchrun, {procs['dist_backend']})"
 
 
 def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
@@ -1909,8 +1924,11 @@ def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], Non
         stale = stale_evaluation(run_dir, path, meta)
         if stale is None:
             continue
-        what = f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}"
-        if evaluate_after and path == Path(run_dir) / "eval.json":
+        # the files of that evaluation there beside it, each as stale (data.eval_files: a new output is named too)
+        beside = [name for name in eval_files_there(path) if name != EVAL_JSON]
+        what = (f"note: {path}{f' (with its {names_text(beside)})' if beside else ''} is an evaluation of "
+                f"{stale[0]}")
+        if evaluate_after and path == Path(run_dir) / EVAL_JSON:
             log(f"{what}: the evaluation that follows ({option_words('--evaluate', 'evaluate_after=True')}) "
                 f"replaces it with one of the networks trained now")
         else:
@@ -1967,7 +1985,7 @@ def networks_changed(recorded: dict[str, Any], meta: dict[str, Any]) -> str | No
 def saved_evaluations(run_dir: Path) -> list[Path]:
     """The evaluations `wildgan evaluate` saved in the run: RUN/eval.json and RUN/eval-*/eval.json (other data)."""
     run_dir = Path(run_dir)
-    return [p for p in [run_dir / "eval.json", *sorted(run_dir.glob("eval-*/eval.json"))] if p.is_file()]
+    return [p for p in [run_dir / EVAL_JSON, *sorted(run_dir.glob(f"eval-*/{EVAL_JSON}"))] if p.is_file()]
 
 
 def stale_evaluation(run_dir: Path, path: Path, meta: dict[str, Any]) -> tuple[str, str] | None:

@@ -61,7 +61,8 @@ class TensorBoardLog:
             return
         step = int(round(row["kimg"] * 1000))
         for k, v in row.items():
-            if k not in ("time", "kimg") and isinstance(v, (int, float)):
+            # (world_size: the processes that trained, a record like dist_backend, not a curve)
+            if k not in ("time", "kimg", "world_size") and isinstance(v, (int, float)):
                 self.writer.add_scalar(k, v, step)
         self.writer.flush()
 

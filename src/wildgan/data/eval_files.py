@@ -1,0 +1,34 @@
+"""The files `wildgan evaluate` writes into an evaluation's folder (the run folder for its own test split, RUN/eval-*/
+for other data), as one list shared by their writer (evaluation.run) and every reader that names them: the run
+folder's outputs that --overwrite removes (training.run.RUN_OUTPUTS), the note a resume gives of evaluations of
+earlier networks (training.run) and the report's word on them (evaluation.report). Each had its own copy of the
+names, and auc_by_class.csv, added with the per-class results, was missing from the notes' copies. Kept here, below
+all of them (as data.train_score_files is), so that a new output is added once and every list takes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EVAL_JSON = "eval.json"               # the AUCs, their intervals and controls, what was evaluated (the record)
+SCORES_CSV = "test_scores.csv"        # each test image's scores
+CONTROLS_CSV = "test_controls.csv"    # each test image's control scores (untrained networks, pixel statistics, G_*)
+BY_CLASS_CSV = "auc_by_class.csv"     # the AUC of every score and control per anomalous class (data with classes)
+LATENTS_NPY = "test_latents.npy"      # each test image's latent (the encoder's, or the search's)
+SEARCH_CACHE = "test_search.npz"      # a search run's searched latents, which the report rescores
+
+# every output, the record first: the order the notes name them in
+EVAL_FILES = (EVAL_JSON, SCORES_CSV, CONTROLS_CSV, BY_CLASS_CSV, LATENTS_NPY, SEARCH_CACHE)
+
+
+def eval_files_there(eval_json: Path) -> list[str]:
+    """The names of the evaluation outputs in the folder of `eval_json` (an evaluation's eval.json), in EVAL_FILES'
+    order, eval.json included where it is there. What a note of a stale evaluation names: the files an evaluation
+    wrote depend on it (no test_controls.csv after --no-controls of an f-AnoGAN run, no auc_by_class.csv for data
+    without classes), so the names are of the files there, not of every file it may write."""
+    folder = Path(eval_json).parent
+    return [name for name in EVAL_FILES if (folder / name).is_file()]
+
+
+def names_text(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c': file names in a sentence."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
