@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -79,52 +78,6 @@ def scoring_pile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return pile, run, model
 
     return make
-
-
-@pytest.fixture
-def pile_run_gone_bad(tmp_path: Path):
-    """A tiny run trained by `wildgan train` on tmp_path/pile (20 grey 8x8 PNGs, no training scores cached), one of
-    whose training files, pile/03.png, was truncated after training. Returns (run, pile, the file's good bytes)."""
-    import numpy as np
-    from PIL import Image
-
-    from wildgan.cli import main
-
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):             # (a rebuilt training split needs 16 images: one minibatch of the tiny preset)
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]) == 0
-    good = (pile / "03.png").read_bytes()
-    (pile / "03.png").write_bytes(good[:40])
-    return run, pile, good
-
-
-@pytest.fixture
-def fit_run_gone_bad(tmp_path: Path):
-    """A tiny run of Detector.fit on the folder tmp_path/pile (20 grey 8x8 PNGs), its training-score caches
-    deleted and pile/03.png truncated since. Returns (run, pile, the file's good bytes)."""
-    import numpy as np
-    from PIL import Image
-
-    from wildgan import Detector
-
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
-        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
-                 run_dir=str(run)).fit(str(pile))
-    for f in run.glob("train_scores*"):
-        f.unlink()
-    good = (pile / "03.png").read_bytes()
-    (pile / "03.png").write_bytes(good[:40])
-    return run, pile, good
 
 
 def _paren_depth(text: str) -> int:

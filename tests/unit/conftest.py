@@ -1,7 +1,9 @@
 """Fixtures shared by the unit tests: torch.cuda's graph and stream entry points replaced by CPU stand-ins
 (fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/test_graph_bookkeeping.py, its
-bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); and world_of_one, a
-process group of one rank for the tests of training.distributed."""
+bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); world_of_one, a
+process group of one rank for the tests of training.distributed; handlers_kept, the stop signals' handlers put back
+after a test that sets them; and the data and tiny runs many test files train, score or damage (tiny_npz,
+trained_run, pile_run_gone_bad, fit_run_gone_bad, cifar_run, fit_run, tree_run), each made one way in one place."""
 
 from __future__ import annotations
 
@@ -135,9 +137,25 @@ def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture()
+def handlers_kept() -> Iterator[None]:
+    """SIGINT's, SIGTERM's and SIGHUP's handlers (those the platform has) put back after the test, whatever it set:
+    for the tests that install handlers or stand in for a launcher's (`trap '' TERM`); one left behind would make a
+    later test's Ctrl-C or SIGTERM a request nobody reads."""
+    import signal
+
+    kept = {getattr(signal, n): signal.getsignal(getattr(signal, n))
+            for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+    try:
+        yield
+    finally:
+        for s, h in kept.items():
+            signal.signal(s, h)
+
+
+@pytest.fixture()
 def tiny_npz(tmp_path: Path) -> Path:
     """A labelled 8x8 gray .npz (40 training, 20 test images, classes 0/1) in tmp_path: the data many CLI tests
-    train, refuse or score on (one fixture for the six test files that each had their own copy)."""
+    train, refuse or score on (one fixture for the test files that each had their own copy)."""
     rng = np.random.default_rng(0)
     p = tmp_path / "tiny.npz"
     np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
@@ -163,6 +181,57 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
     return run
+
+
+@pytest.fixture
+def pile_run_gone_bad(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """A tiny run trained by `wildgan train` on tmp_path/pile (20 gray 8x8 PNGs 00.png ... 19.png, no training scores
+    cached), one of whose training files, pile/03.png, was truncated after training. Returns (run, pile, the file's
+    good bytes)."""
+    from png_piles import gray_png_pile
+
+    from wildgan.cli import main
+
+    # (a rebuilt training split needs 16 images: one minibatch of the tiny preset)
+    pile, run = gray_png_pile(tmp_path / "pile", 20, digits=2), tmp_path / "run"
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]) == 0
+    good = (pile / "03.png").read_bytes()
+    (pile / "03.png").write_bytes(good[:40])
+    return run, pile, good
+
+
+@pytest.fixture
+def fit_run_gone_bad(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """A tiny run of Detector.fit on the folder tmp_path/pile (20 gray 8x8 PNGs 00.png ... 19.png), its
+    training-score caches deleted and pile/03.png truncated since. Returns (run, pile, the file's good bytes)."""
+    import warnings
+
+    from png_piles import gray_png_pile
+
+    from wildgan import Detector
+
+    pile, run = gray_png_pile(tmp_path / "pile", 20, digits=2), tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (networks not grown: a fit this short ends at 4x4)
+        Detector(preset="tiny", total_kimg=0.032, phase_kimg=0.1, resolution=8, device="cpu", threads=1,
+                 run_dir=str(run)).fit(str(pile))
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    good = (pile / "03.png").read_bytes()
+    (pile / "03.png").write_bytes(good[:40])
+    return run, pile, good
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny `wildgan train` run on fake CIFAR-10 batches (normal: airplane) with a sound batches.meta, its batches
+    at cifar_run.parent / "cifar-10-batches-py" (damaged_data.cifar_train_run), made once per test module (about
+    as long as a test's own training); a test that changes the run copies it first, and one that damages the
+    batches.meta puts it back."""
+    from damaged_data import cifar_train_run
+
+    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 @pytest.fixture(scope="module")

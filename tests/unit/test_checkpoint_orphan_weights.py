@@ -133,6 +133,23 @@ def test_keeping_every_checkpoint_removes_orphans_alone_and_sets_a_corrupt_ones_
          "network-final.json", "network-final.safetensors"]), before
 
 
+def test_an_orphan_beside_a_whole_set_aside_checkpoint_is_removed_not_moved_over_it(tmp_path: Path) -> None:
+    """A checkpoint set aside whole (ckpt-N.corrupt.json and .corrupt.safetensors, kept for a look), then a new write
+    of ckpt-N (a rollback retrains to the same image count) cut before its JSON: the new orphan weights are not the
+    set-aside one's other half (that half is there already), so they are removed as any orphan is, not renamed over
+    the kept bad weights, which would lose them and leave a set-aside pair that no longer goes together."""
+    from wildgan import checkpoint as ckpt
+
+    name = ckpt.checkpoint_name(1000)
+    (tmp_path / f"{name}.corrupt.json").write_text("{}")
+    (tmp_path / f"{name}.corrupt.safetensors").write_bytes(b"the bad checkpoint's weights")
+    (tmp_path / f"{name}.safetensors").write_bytes(b"a cut write's weights")
+    gone = ckpt.remove_orphan_weights(tmp_path)
+    assert gone == [tmp_path / f"{name}.safetensors"]
+    assert (tmp_path / f"{name}.corrupt.safetensors").read_bytes() == b"the bad checkpoint's weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.corrupt.json", f"{name}.corrupt.safetensors"]
+
+
 # the training loops, and a resume
 
 def test_a_pgan_run_keeping_every_checkpoint_removes_orphan_weights(tmp_path: Path, monkeypatch,
@@ -179,22 +196,17 @@ def test_a_fanogan_run_keeping_every_checkpoint_removes_orphan_weights(tmp_path:
     assert ckpt.checkpoint_name(1) not in complete
 
 
-def test_keep_checkpoints_all_removes_the_weights_of_a_cut_checkpoint_write(tmp_path: Path, monkeypatch) -> None:
+def test_keep_checkpoints_all_removes_the_weights_of_a_cut_checkpoint_write(tmp_path: Path, tiny_npz: Path,
+                                                                            monkeypatch) -> None:
     """`wildgan train --keep-checkpoints all`: the weights of a checkpoint whose JSON was never written (a write cut
     between its two files), which nothing can load, are removed after the next checkpoint; every complete checkpoint
     is kept, whole."""
-    import numpy as np
-
     from wildgan.cli import main
 
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     folder: list[Path] = []
     written = _plant_orphan_at_first_checkpoint(monkeypatch, folder)
     out = tmp_path / "run"
-    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
                  "--phase-kimg", "0.03", "--checkpoint-kimg", "0.02", "--keep-checkpoints", "all", "--no-progress",
                  "--no-train-scores", "--threads", "1", "--out", str(out)]) == 0
     assert folder == [out / "checkpoints"] and len(written) >= 2, written
@@ -202,23 +214,17 @@ def test_keep_checkpoints_all_removes_the_weights_of_a_cut_checkpoint_write(tmp_
     assert _pairs(out / "checkpoints") == (stems, stems)      # every one kept, whole; the orphan gone
 
 
-def test_a_resume_removes_the_weights_of_a_cut_checkpoint_write_at_once(tmp_path: Path) -> None:
+def test_a_resume_removes_the_weights_of_a_cut_checkpoint_write_at_once(tmp_path: Path, tiny_npz: Path) -> None:
     """A resume (under the run's lock, as it removes a killed write's temporary files) removes the orphan weights at
     once: left for the next checkpoint, they would stay for good where the resume trains nothing more (a finished
     run's --resume, its evaluation after it). The complete checkpoints and the final networks are kept."""
     import shutil
 
-    import numpy as np
-
     from wildgan.cli import main
 
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     out = tmp_path / "run"
-    args = ["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg",
-            "0.03", "--keep-checkpoints", "all", "--no-progress", "--no-train-scores", "--threads", "1",
+    args = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+            "--phase-kimg", "0.03", "--keep-checkpoints", "all", "--no-progress", "--no-train-scores", "--threads", "1",
             "--out", str(out)]
     assert main(args) == 0
     ck = out / "checkpoints"

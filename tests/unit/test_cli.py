@@ -2185,8 +2185,8 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
 def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_path, monkeypatch, capsys):
     """A Ctrl-C in the last round (as its checkpoint is written), then another as the final networks are: in the loop
     the second gets out at once (resume.StopFlag), and it must at the end too, where it was held as a first. The
-    command says `interrupted`, not that the training ended complete, and (revFO) the command that continues from the
-    checkpoints kept, which it left out; --resume finishes the run."""
+    command says `interrupted`, not that the training ended complete, and names the command that continues from the
+    checkpoints kept (a stop this late once left it out); --resume finishes the run."""
     import signal
 
     from wildgan import checkpoint
@@ -4320,7 +4320,7 @@ def test_an_npz_with_damaged_labels_scores_under_the_ids_of_its_sound_copy(pile_
     x, y = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8), np.array([0, 1, 0, 1, 0, 1])
     for kind in ("sound", "damaged"):
         (tmp_path / kind).mkdir()
-        labels = y if kind == "sound" else y[:, None]            # (2-D: the damage fixIN reads past)
+        labels = y if kind == "sound" else y[:, None]            # (2-D: damaged, the .npz read as a pile)
         np.savez(tmp_path / kind / "d.npz", x=x, y=labels)
         np.savez(tmp_path / kind / "t.npz", x_train=x[:4], y_train=labels[:4], x_test=x[4:], y_test=labels[4:])
     rows = {}
@@ -6008,7 +6008,7 @@ def test_score_stops_on_its_warning_under_a_user_s_error_filter(tmp_path, capsys
     `wildgan score RUN --data FILES` read and scored inside a `catch_warnings` block that set
     `simplefilter("always")` (to name every skipped file), which dropped the user's "error" filter for the whole
     scoring: `PYTHONWARNINGS=error wildgan score RUN --data big.png --out s.csv` warned that the image is far larger
-    than the training images, wrote s.csv and exited 0 (review revFU). Without a filter the warning is said on
+    than the training images, wrote s.csv and exited 0. Without a filter the warning is said on
     stderr as before, and an "ignore" filter of the user's now hides it."""
     from PIL import Image
 

@@ -1,10 +1,14 @@
 """Where a command's output goes, and how it ends: `wildgan train --dry-run` prints its config to standard output (so
 `--dry-run > cfg.json` works) and its warnings to standard error; a command that warns still runs where there is no
-stdout nor stderr at all (pythonw, an interpreter embedded without a console); and a Ctrl-C after a command's last
-line leaves its own exit code, with no traceback. Scripts depend on each of these."""
+stdout nor stderr at all (pythonw, an interpreter embedded without a console); every command's output goes through
+cli.common.write_stdout, which behaves as print() does on each platform (under pythonw, whose sys.stdout is None, it
+writes nothing; on Windows its line ends are translated by the text layer as print's are); and a Ctrl-C after a
+command's last line leaves its own exit code, with no traceback. Scripts depend on each of these."""
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 from loose_image_piles import rgb_pile
@@ -42,6 +46,29 @@ def test_a_command_that_warns_runs_where_there_is_neither_stdout_nor_stderr(tmp_
                  "--method", "search", "--encoder-loss", "latent", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
 
 
+def test_a_command_runs_where_there_is_no_stdout(monkeypatch) -> None:
+    """Under pythonw sys.stdout is None (main's own flush checks for it: '(None under pythonw)'), and print() then
+    writes nothing. write_stdout takes that None too: `wildgan info` (and evaluate, report, score --out -, --help)
+    does not call None.write and end in a traceback."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["info", "--preset", "tiny", "--resolution", "8"]) == 0
+
+
+def test_write_stdout_translates_newlines_as_the_text_layer_does(monkeypatch) -> None:
+    """sys.stdout on Windows is a TextIOWrapper that writes '\\n' as '\\r\\n'. write_stdout's text gets the line ends
+    the text layer makes, as print's does, rather than its bytes going to the binary layer untranslated: a command's
+    output keeps Windows' line ends there, and does not mix them with what print writes."""
+    from wildgan.cli.common import write_stdout
+
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\r\n")     # (what Python makes of stdout on Windows)
+    monkeypatch.setattr(sys, "stdout", out)
+    print("before")
+    write_stdout("a\nb\n")
+    out.flush()
+    assert raw.getvalue() == b"before\r\na\r\nb\r\n"
+
+
 def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_code(tmp_path):
     """A Ctrl-C in the second or two between a command's last line and the process's end (Python's and torch's
     teardown) must neither print a KeyboardInterrupt traceback ("Exception ignored in atexit callback") nor, once
@@ -50,7 +77,6 @@ def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_code(tmp_path):
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}

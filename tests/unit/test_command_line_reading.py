@@ -2,8 +2,9 @@
 argparse reads it (parser._NEGATIVE_NUMBER), so the hints for a misplaced word (a run folder taken by --data, a file
 given without --data, a path split by the shell at its spaces) are said for it too; reading the command line never
 imports torch (seconds, and a Ctrl-C then lands inside torch's import); a --config file is read once per command;
-and `wildgan train --help` shows the README's first command. A user who mistypes a command is told what to type,
-at once."""
+and `wildgan train --help` shows the README's first command, its comment that promises a few minutes on a CPU heading
+only commands of the tiny preset (the defaults take hours there). A user who mistypes a command is told what to type,
+at once; a newcomer who copies the first example does not start an hours-long training."""
 
 from __future__ import annotations
 
@@ -127,3 +128,25 @@ def test_train_help_shows_training_on_a_folder_pile(capsys: pytest.CaptureFixtur
     assert "wildgan train --data my_images/ --out runs/mine\n" in out, out
     readme = Path(__file__).resolve().parents[2] / "README.md"
     assert "wildgan train --data my_images/ --out runs/mine\n" in readme.read_text(encoding="utf-8")
+
+
+def test_train_help_says_a_few_minutes_only_of_the_tiny_try() -> None:
+    # cli/parser.py:EXAMPLES_TRAIN: every command under a comment that says 'a few minutes' uses --preset tiny; a
+    # command with the defaults (e.g. `wildgan train --data my_images/ --out runs/mine`) must not stand under it
+    from wildgan.cli.parser import EXAMPLES_TRAIN
+
+    blocks: list[tuple[str, list[str]]] = []
+    for line in EXAMPLES_TRAIN.splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("#"):
+            if blocks and not blocks[-1][1]:
+                blocks[-1] = (blocks[-1][0] + " " + text.lstrip("# "), [])   # (a comment over two lines)
+            else:
+                blocks.append((text.lstrip("# "), []))
+        elif text.startswith("wildgan ") and blocks:
+            blocks[-1][1].append(text)
+    minutes = [(comment, commands) for comment, commands in blocks if "a few minutes" in comment]
+    assert minutes, blocks
+    for comment, commands in minutes:
+        slow = [c for c in commands if "--preset tiny" not in c]
+        assert not slow, f"{comment!r} heads {slow}, the defaults: hours on a CPU (README, Quick tour)"

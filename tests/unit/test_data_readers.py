@@ -3366,20 +3366,15 @@ def test_rgb_files_of_gray_content_larger_than_the_cap_are_decoded_once_in_a_gra
     assert x.shape[3] == 3 and np.array_equal(x, want)
 
 
-def test_a_decode_worker_leaves_ctrl_c_and_a_hangup_to_the_main_process():
+def test_a_decode_worker_leaves_ctrl_c_and_a_hangup_to_the_main_process(handlers_kept):
     """A dropped ssh session sends SIGHUP to the whole foreground job: decode workers killed by it before the main
     process stopped on it (the CLI's commands that train) made it say that a decoding process died, out of memory?"""
     import signal
 
     from wildgan.data.decode_pool import _worker_init
 
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP)}
-    try:
-        _worker_init()          # (in the main process: no parent to watch)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
+    _worker_init()          # (in the main process: no parent to watch)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
 
 
 def test_ids_relative_to_a_root_and_under_one_folder_share_one_rule(tmp_path) -> None:

@@ -1073,7 +1073,7 @@ def test_a_tar_cut_at_a_member_boundary_is_not_taken_as_whole_without_a_word(tmp
     """Copies and downloads stop at buffer sizes, multiples of tar's 512-byte blocks: a cut may fall exactly where the
     next header starts. Cut inside a member or a header, the tar is refused as cut short; cut there, it was listed
     and unpacked with its later members missing (a pile trained on fewer images) and nothing said;
-    it is now read with a warning (fixHN)."""
+    it is read with a warning."""
     from wildgan.errors import WildganWarning
 
     whole = tmp_path / "whole.tar"

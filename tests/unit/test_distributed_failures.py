@@ -105,7 +105,7 @@ def test_a_collective_error_on_a_rank_is_not_recorded_as_its_own(tmp_path: Path)
 
 
 @pytest.mark.parametrize("other_thread", [False, True])
-def test_sigterm_waits_for_the_failure_record(other_thread: bool):
+def test_sigterm_waits_for_the_failure_record(other_thread: bool, handlers_kept):
     # (with another thread alive, as gloo's and torch's are, a blocked signal mask of the main thread alone let the
     # kernel hand SIGTERM to that thread, and the handler ran in the middle of the block: CI saw it)
     class Term(Exception):
@@ -120,7 +120,7 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
     worker = threading.Thread(target=stop.wait, daemon=True)
     if other_thread:
         worker.start()
-    saved = signal.signal(signal.SIGTERM, term)
+    signal.signal(signal.SIGTERM, term)
     done = []
     try:
         with pytest.raises(Term):
@@ -130,7 +130,6 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
                 done.append("written")
         assert done == ["written"]
     finally:
-        signal.signal(signal.SIGTERM, saved)
         stop.set()
 
 
@@ -173,37 +172,32 @@ def test_a_ctrl_c_in_a_deferred_block_waits_for_its_end():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_held_stops_are_delivered_in_order_to_the_handlers_put_back_exactly():
+def test_held_stops_are_delivered_in_order_to_the_handlers_put_back_exactly(handlers_kept):
     got: list[int] = []
 
     def term(signum: int, frame: object) -> None:
         got.append(signum)
 
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, term)
     signal.signal(signal.SIGINT, term)
-    try:
-        with stops_deferred():
-            signal.raise_signal(signal.SIGTERM)
-            signal.raise_signal(signal.SIGINT)
-            signal.raise_signal(signal.SIGTERM)       # (one stop: delivered once)
-            assert got == []
-        assert got == [signal.SIGTERM, signal.SIGINT]
-        assert signal.getsignal(signal.SIGTERM) is term and signal.getsignal(signal.SIGINT) is term
-        # a caller that tells the stop itself clears what was held: nothing is delivered
-        with stops_deferred() as held:
-            signal.raise_signal(signal.SIGTERM)
-            held.clear()
-        assert got == [signal.SIGTERM, signal.SIGINT]
-        # an ignored SIGINT (nohup's, a background job's) stays ignored: nothing held, nothing raised
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        with stops_deferred() as held:
-            signal.raise_signal(signal.SIGINT)
-            assert held == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and got == [signal.SIGTERM, signal.SIGINT]
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
+    with stops_deferred():
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGTERM)       # (one stop: delivered once)
+        assert got == []
+    assert got == [signal.SIGTERM, signal.SIGINT]
+    assert signal.getsignal(signal.SIGTERM) is term and signal.getsignal(signal.SIGINT) is term
+    # a caller that tells the stop itself clears what was held: nothing is delivered
+    with stops_deferred() as held:
+        signal.raise_signal(signal.SIGTERM)
+        held.clear()
+    assert got == [signal.SIGTERM, signal.SIGINT]
+    # an ignored SIGINT (nohup's, a background job's) stays ignored: nothing held, nothing raised
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with stops_deferred() as held:
+        signal.raise_signal(signal.SIGINT)
+        assert held == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and got == [signal.SIGTERM, signal.SIGINT]
 
 
 def test_a_second_ctrl_c_ends_a_deferred_block_at_once():
@@ -221,45 +215,37 @@ def test_a_second_ctrl_c_ends_a_deferred_block_at_once():
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_block_that_fails_raises_its_own_error_not_the_stop_it_held(signum: int):
+def test_a_block_that_fails_raises_its_own_error_not_the_stop_it_held(signum: int, handlers_kept):
     """A stop held through a commit that then failed (a full disk) was delivered over the error: the stop's exception
     (Ctrl-C's KeyboardInterrupt, the CLI's Terminated) took its place, and the error was never said. The error goes
     up; the stop is not delivered, and the handlers are back."""
     got: list[int] = []
-    saved = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
-    try:
-        with pytest.raises(OSError, match="No space left"):
-            with stops_deferred() as held:
-                signal.raise_signal(signum)
-                assert held == [signum]
-                raise OSError(28, "No space left on device")
-        assert got == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        with stops_deferred():                     # (nothing held over from the failed block)
-            pass
-        assert got == []
-    finally:
-        signal.signal(signal.SIGTERM, saved)
+    with pytest.raises(OSError, match="No space left"):
+        with stops_deferred() as held:
+            signal.raise_signal(signum)
+            assert held == [signum]
+            raise OSError(28, "No space left on device")
+    assert got == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with stops_deferred():                     # (nothing held over from the failed block)
+        pass
+    assert got == []
 
 
-def test_after_a_stop_the_first_ctrl_c_in_a_deferred_block_is_the_second():
+def test_after_a_stop_the_first_ctrl_c_in_a_deferred_block_is_the_second(handlers_kept):
     """Training's end is written after a Ctrl-C in the last round (resume.StopFlag, where a second one raises at
     once): the block held the next Ctrl-C as a first, and only a third got out of a write that did not end."""
     got: list[int] = []
-    saved = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
     steps = []
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            with stops_deferred(stopping=True) as held:
-                signal.raise_signal(signal.SIGTERM)        # (a scheduler's: still held)
-                steps.append(list(held))
-                signal.raise_signal(signal.SIGINT)
-                steps.append("not reached")
-        assert steps == [[signal.SIGTERM]] and got == []
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGTERM, saved)
+    with pytest.raises(KeyboardInterrupt):
+        with stops_deferred(stopping=True) as held:
+            signal.raise_signal(signal.SIGTERM)        # (a scheduler's: still held)
+            steps.append(list(held))
+            signal.raise_signal(signal.SIGINT)
+            steps.append("not reached")
+    assert steps == [[signal.SIGTERM]] and got == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_stops_deferred_off_the_main_thread_changes_nothing():

@@ -28,7 +28,7 @@ def test_data_and_config_errors_are_value_errors_after_wildgan_errors() -> None:
 
 def test_wildgan_error_is_reachable_where_the_python_api_page_names_it() -> None:
     """docs/python_api.md: 'Errors are `wildgan.WildganError`s (`ConfigError`, `DataError`, ...)', beside
-    `wildgan.WildganWarning`. The package exported the warning but not the error (review revFU): a caller who wrote
+    `wildgan.WildganWarning`. The package exported the warning but not the error once: a caller who wrote
     `except wildgan.WildganError:` as the page says got an AttributeError, raised while the except clause is
     evaluated, i.e. only once a wildgan error had happened, which hid the error it was meant to catch."""
     import wildgan

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from damaged_data import (cifar10_protocol_run, cifar_train_run, damaged_cifar, meta_damaged, small_batches,
-                          tree_with_loose_image, write_batches, write_meta)
+from damaged_data import (cifar10_protocol_run, damaged_cifar, meta_damaged, small_batches, tree_with_loose_image,
+                          write_batches, write_meta)
 
 
 def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -36,13 +36,6 @@ def _refusal(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         warnings.simplefilter("ignore")
         assert main(args) == 2
     return " ".join(capsys.readouterr().err.split())
-
-
-@pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """damaged_data.cifar_train_run: CIFAR-10 batches (normal: airplane), their batches.meta for the tests to damage
-    (and put back)."""
-    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 @pytest.mark.parametrize("given", ["folder", "archive"])

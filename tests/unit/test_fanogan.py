@@ -736,16 +736,12 @@ def test_a_typo_in_the_data_on_gpu_setting_is_refused_before_the_run_folder(tmp_
     assert not run.exists()
 
 
-def test_images_it_cannot_take_are_refused_before_the_run_folder_without_a_split(tmp_path):
+def test_images_it_cannot_take_are_refused_before_the_run_folder_without_a_split(tmp_path, tiny_npz):
     """train_run without a split (a study cell's call) still checks the image size before the folder is made."""
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.training.run import train_run
 
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
-    cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",)), net=net_config_for_preset("tiny", 8, 1),
+    cfg = RunConfig(data=DataConfig(data=str(tiny_npz), normal=("0",)), net=net_config_for_preset("tiny", 8, 1),
                     train=TrainConfig(device="cpu", seed=3), method="fanogan", fanogan=tiny_cfg())
     with pytest.raises(DataError, match=r"f-AnoGAN needs square \(32, 64\) images, got 8x8"):
         train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)

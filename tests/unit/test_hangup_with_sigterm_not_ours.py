@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from wildgan.cli import main
 
 posix_only = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no POSIX signals on this platform")
-
-
-@pytest.fixture()
-def handlers_kept() -> Iterator[None]:
-    """SIGINT's, SIGTERM's and SIGHUP's handlers put back after the test, whatever it set."""
-    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in kept.items():
-            signal.signal(s, h)
 
 
 def _cli_handlers(command: str = "score") -> dict[str, Any]:
@@ -38,7 +27,8 @@ def _cli_handlers(command: str = "score") -> dict[str, Any]:
 
 
 @posix_only
-def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: Path, tmp_path: Path, monkeypatch,
+def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: Path, tmp_path: Path,
+                                                                     handlers_kept: None, monkeypatch,
                                                                      capsys) -> None:
     """on_sighup passes SIGHUP to whatever handles SIGTERM (the loop's StopFlag, a commit's stops_deferred). With
     SIGTERM ignored in main, the loop and stops_deferred (as the launcher left it), on_sighup's `hup` finds SIG_IGN,
@@ -59,15 +49,10 @@ def test_a_hangup_in_training_with_sigterm_ignored_still_checkpoints(tiny_npz: P
         return real(path, text, *a, **k)
 
     monkeypatch.setattr(checkpoint, "atomic_write_text", write)
-    before_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)     # (`trap '' TERM` in the launching script)
-    before_hup = signal.getsignal(signal.SIGHUP)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)     # (`trap '' TERM` in the launching script)
     out = tmp_path / "run"
-    try:
-        got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
-                    "--phase-kimg", "0.03", "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)])
-    finally:
-        signal.signal(signal.SIGTERM, before_term)
-        signal.signal(signal.SIGHUP, before_hup)
+    got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                "--phase-kimg", "0.03", "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)])
     err = capsys.readouterr().err
     assert seen, "no periodic checkpoint was written"
     assert got == 129, (got, err)

@@ -175,19 +175,13 @@ def test_info_of_an_f_anogan_run_reports_its_orphans_too(tmp_path: Path, capsys:
 
 
 def test_info_of_a_clean_trained_run_says_nothing_more_and_a_resume_removes_what_it_reported(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A trained run without leftovers: info's text is the networks' table and where the rest is, nothing more, and
     --json's leftover_files is empty. With an orphan planted, the advice given (the resume) removes it."""
     import shutil
 
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     run = tmp_path / "run"
-    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
                  "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(run)]) == 0
     text, got = _info(run, capsys)
     assert text.endswith(f"its settings: {run}/config.json\n"), text

@@ -3,7 +3,11 @@ only: nothing of a model file is executed), and, for a run that is not finished,
 was trained: a plain `--resume`; the Detector.fit call for a run fitted on arrays in memory; `--resume --minutes
 MINUTES` above the minutes already spent for a run its --minutes budget stopped (a plain --resume trains nothing
 more: the budget counts every session); and the torchrun command for a run trained in several processes. A user who
-stopped a run with Ctrl-C, or whose budget ran out, learns from `info` where it is and what to type next."""
+stopped a run with Ctrl-C, or whose budget ran out, learns from `info` where it is and what to type next.
+
+Its refusal of the preset options (which describe a preset, not a run) agrees in number with the options given, and
+its --json of a search run lists the networks and GFLOP its table shows (a search run trains no encoder E, so
+neither E nor the training GFLOP, whose formula counts E)."""
 
 from __future__ import annotations
 
@@ -15,10 +19,10 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from png_piles import gray_png_pile
 from wildgan.cli import main
@@ -26,19 +30,11 @@ from wildgan.cli import main
 PLAIN = "continue it with `wildgan train --out {run} --resume`"
 
 
-def png_pile(pile: Path, n: int = 20) -> Path:
-    """n random 8x8 gray PNGs 00.png, 01.png, ... in a new folder `pile`: an unlabelled pile of one's own images."""
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    return pile
-
-
 def pile_run(tmp_path: Path) -> Path:
-    """A finished tiny run (tmp_path/run, 0.05 kimg, checkpoints every 0.016) on png_pile's pile (tmp_path/pile)."""
+    """A finished tiny run (tmp_path/run, 0.05 kimg, checkpoints every 0.016) on a pile of 20 gray PNGs 00.png ...
+    19.png (tmp_path/pile)."""
     pile, run = tmp_path / "pile", tmp_path / "run"
-    png_pile(pile)
+    gray_png_pile(pile, digits=2)
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--checkpoint-kimg", "0.016", "--threads", "1", "--no-progress", "--no-train-scores",
                  "--out", str(run)]) == 0
@@ -159,7 +155,7 @@ def test_info_of_a_finished_run_resumed_and_stopped_says_the_training_after_its_
     # a finished run resumed with a longer --total-kimg and stopped before its new final networks keeps the earlier
     # ones: info says the checkpoint the resume trained on to, not only "trained: 0.064 kimg (done, ...)"
     pile, run = tmp_path / "pile", tmp_path / "run"
-    png_pile(pile)
+    gray_png_pile(pile, digits=2)
     common = ["--threads", "1", "--no-progress", "--out", str(run)]
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--checkpoint-kimg", "0.016", "--no-train-scores", *common]) == 0
@@ -188,7 +184,7 @@ def _trained_min(final: Path) -> float:
 def test_info_of_a_run_its_budget_stopped_says_the_larger_minutes_that_continue_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pile, run = tmp_path / "pile", tmp_path / "run"
-    png_pile(pile)
+    gray_png_pile(pile, digits=2)
     common = ["--threads", "1", "--no-progress", "--out", str(run)]
     # a budget far under one round: the first round's end stops it
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.2", "--phase-kimg", "0.02",
@@ -347,7 +343,7 @@ def test_a_budget_stopped_torchrun_run_is_told_the_torchrun_command_with_minutes
     """Its final networks say several processes: the --minutes advice is the torchrun command too (recorded by hand:
     the two-process run above covers the recording)."""
     pile, run = tmp_path / "pile", tmp_path / "run"
-    png_pile(pile)
+    gray_png_pile(pile, digits=2)
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
                  "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
     path = run / "network-final.json"
@@ -359,3 +355,43 @@ def test_a_budget_stopped_torchrun_run_is_told_the_torchrun_command_with_minutes
     assert (f"continue it with `torchrun --nproc_per_node=4 -m wildgan train --out {run} --resume --minutes MINUTES "
             f"--distributed`") in out, out
     assert "in 4 processes; without torchrun and --distributed it continues in one process too" in out, out
+
+
+# the preset options refused, and --json
+
+def _tiny_config() -> Any:
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+
+    return RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=0.02), preset="tiny")
+
+
+def test_info_run_s_refusal_of_preset_options_agrees_in_number(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # one option: "--preset describes a preset's" (not "describe"); two: "--preset, --width describe"
+    from wildgan.config import write_run_config
+
+    write_run_config(_tiny_config(), tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path), "--preset", "paper"]) == 2
+    assert "--preset describes a preset's" in capsys.readouterr().err
+    assert main(["info", str(tmp_path), "--preset", "paper", "--width", "8"]) == 2
+    assert "--preset, --width describe a preset's" in capsys.readouterr().err
+
+
+def test_info_run_json_of_a_search_run_counts_the_networks_its_table_does(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # the table of a search run leaves out E (it trains no encoder) and the training GFLOP (whose formula counts E);
+    # its --json leaves them out too
+    from dataclasses import replace
+
+    from wildgan.config import write_run_config
+
+    write_run_config(replace(_tiny_config(), method="search"), tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path)]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:4]]
+    assert main(["info", str(tmp_path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert rows == ["G", "D"] == list(got["params"]) == list(got["forward_gflop"]), (rows, got)
+    assert "train_gflop_per_image" not in got, got

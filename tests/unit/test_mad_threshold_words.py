@@ -1,7 +1,8 @@
 """What `--threshold mad` is said to do: score's and export's help and the note after scoring say that it flags only
 the training scores' outliers above median + K * 1.4826 * MAD (not a share of the images, so a clean fit may have
-none), and the note counts the training images above the value it chose. A user who expected mad to flag some share
-of the images, like contamination, is told why it flagged none."""
+none), and the note counts the training images above the value it chose; where their MAD is 0 (more than half of
+their scores tie) it says that the threshold is their median and also their highest score, which no --mad-k changes.
+A user who expected mad to flag some share of the images, like contamination, is told why it flagged none."""
 
 from __future__ import annotations
 
@@ -9,14 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from damaged_data import cifar_train_run
-
-
-@pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """damaged_data.cifar_train_run: a tiny run on CIFAR-10 batches (normal: airplane), to score with --threshold
-    mad."""
-    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
 
 
 def test_mad_help_says_it_flags_only_outliers() -> None:
@@ -62,6 +55,28 @@ def test_mad_note_says_what_it_flagged_and_none_with_its_value() -> None:
     assert contamination_note(a, 0.2) == ("mad flags only outliers, training scores above median + k * 1.4826 * MAD "
                                           "(k = 3), not a share of the images (--threshold contamination flags "
                                           "one)")
+
+
+def test_mad_note_with_mad_0_says_the_threshold_is_their_highest_score() -> None:
+    """With MAD 0 (more than half the training scores tied) and none above, the threshold is their median and their
+    highest score: the note says that, not that it 'is above every one of their scores', which the tied images,
+    scoring it exactly (unflagged because a flag is score > threshold, thresholds.Threshold.apply), belie."""
+    import numpy as np
+
+    from wildgan.cli import make_parser
+    from wildgan.cli.threshold_notes import contamination_note
+    from wildgan.thresholds import run_threshold
+
+    a = make_parser().parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"])
+    train = np.array([0.5, 0.7, 0.7, 0.7, 0.7])
+    thr = run_threshold(None, "unused", "mad", k=3.0, score="a", train_scores={"a": train})
+    assert thr.params["mad"] == 0 and thr.params["n_above"] == 0 and thr.value == train.max()
+    assert thr.apply(train).sum() == 0           # (the tied scores equal the threshold: not above it)
+    note = contamination_note(a, 0.0, thr)
+    assert "is above every one of their scores" not in note, note
+    assert note.endswith("; it flags none of the 5 training images: the threshold 0.7 is their median and their "
+                         "highest score (MAD 0: more than half of them tie there), and only a score above it is "
+                         "flagged (no --mad-k flags more: with MAD 0 the threshold is the median whatever k)"), note
 
 
 def test_score_threshold_mad_line_counts_the_training_images_above_it(

@@ -2,7 +2,11 @@
 Python calls of the same) carry the report's own options: its --score, --batch-mode, --skip-bad and its named images
 (as FILES). A user pastes them to reproduce the page or to flag the images it shows; a command missing one of those
 options silently gives the thresholds, percentiles or flags of another score, or stops at a training file the report
-had left out."""
+had left out.
+
+A report without a threshold to say its record pixels by (no cached training scores) advises the command that caches
+them for its own score and batch mode: `wildgan score RUN --batch-mode isolated --threshold contamination` for an
+isolated report, beside the resume that caches the mixed protocol's; followed, the report has its threshold."""
 
 from __future__ import annotations
 
@@ -164,20 +168,16 @@ def test_the_skip_bad_report_command_names_the_images_only_of_a_report_that_name
         assert _skip_bad_report_command("mixed") == "wildgan report RUN --skip-bad"
 
 
-def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, capsys) -> None:
+def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, tiny_npz, capsys) -> None:
     """A latent-search run whose training images decode otherwise since training: the page and the warning of
     `report RUN --score L_r` advise `wildgan score RUN --score L_r --threshold contamination` to search and cache the
     training scores, with the --score the page's other commands carry, so that the command's threshold is of the
     page's score, not of another."""
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     run = tmp_path / "run"
-    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
                  str(run)]) == 0
-    _decode_a_level_up(npz, run)
+    _decode_a_level_up(tiny_npz, run)
     capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -193,3 +193,49 @@ def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_
         page
     for c in _page_commands(page):
         assert c[c.index("--score") + 1] == "L_r", c
+
+
+def test_record_pixels_advice_of_an_isolated_report_names_the_isolated_scoring() -> None:
+    # train --resume --train-scores caches the mixed protocol's training scores only, so the advice for an isolated
+    # report names the isolated scoring too (an isolated report would still have no threshold after the resume)
+    from wildgan.evaluation.report import _record_pixels_advice
+
+    said = _record_pixels_advice("RUN", "wildgan", " --batch-mode isolated")
+    assert "`wildgan train --out RUN --resume --train-scores`" in said
+    assert "`wildgan score RUN --batch-mode isolated --threshold contamination --out scores.csv`" in said, said
+    assert "--batch-mode" not in _record_pixels_advice("RUN", "wildgan", "")
+    # (f-AnoGAN has one protocol: the resume's cache serves an isolated report too)
+    assert "wildgan score" not in _record_pixels_advice("RUN", "fanogan", " --batch-mode isolated")
+
+
+def test_the_isolated_report_s_record_pixels_advice_followed_gives_it_a_threshold(
+        tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wildgan report RUN --batch-mode isolated` of a run without cached training scores has no threshold to say
+    its record pixels by: its warning names the isolated scoring beside the resume, and once both are followed the
+    isolated report has its threshold."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    _decode_a_level_up(tiny_npz, run)
+    report = ["report", str(run), "--batch-mode", "isolated", "--top-k", "2", "--threads", "1", "--no-progress",
+              "--tsne-points", "5", "--no-controls"]
+
+    def said() -> list[str]:
+        capsys.readouterr()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
+            assert main(report) == 0
+        return [ln for ln in capsys.readouterr().err.splitlines() if "changed since" in ln]
+
+    (first,) = said()
+    score = f"`wildgan score {run} --batch-mode isolated --threshold contamination --out scores.csv`"
+    assert score in first and f"`wildgan train --out {run} --resume --train-scores`" in first, first
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--out", str(run), "--resume", "--train-scores", "--no-progress"]) == 0
+        assert main([w if w != "scores.csv" else str(tmp_path / "scores.csv") for w in score.strip("`").split()[1:]]) \
+            == 0
+    assert said() == []                              # (the advice followed: the isolated report has its threshold)
+    assert "taken from the 20 training images' scores" in (run / "report" / "report.md").read_text()

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from damaged_data import cifar_train_run
 
 from wildgan.errors import ConfigError
 from wildgan.training.run import replay_run
@@ -132,13 +131,6 @@ def test_replay_run_s_resume_on_other_data_is_refused_before_the_data_is_decoded
         replay_run(run / "config.json", run, data=other, resume=True, progress=False, log=lambda m: None)
 
 
-@pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """damaged_data.cifar_train_run: a tiny run on CIFAR-10 batches (normal: airplane), whose config the tests
-    check a resume with."""
-    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
-
-
 def _misused(cfg: Any, run: Path) -> dict[str, tuple[Any, Any]]:
     """check_run_dir's (cfg, files) as a caller might get them wrong: the data section passed for the RunConfig, a
     config file's path passed for the ReplayFiles."""
@@ -178,10 +170,26 @@ def test_a_run_config_whose_data_is_no_data_config_cannot_be_made(cifar_run: Pat
 
 
 def test_check_run_dir_takes_a_sound_resume(cifar_run: Path) -> None:
-    """The check at entry lets the run's own config through (a resume with nothing changed is not refused)."""
+    """The check at entry lets the run's own config through (a resume with nothing changed is not refused), with the
+    run's files read by check_run_dir or passed in, and touches nothing; the same run with a setting that defines it
+    changed, or trained afresh without resume, is refused: what lets the sound resume through is the comparison with
+    the saved run, not a check left out."""
+    import dataclasses
+
     from wildgan.config import read_run_config
     from wildgan.training.run import check_run_dir, saved_run_files
 
+    def files() -> dict[Path, bytes]:
+        return {p.relative_to(cifar_run): p.read_bytes() for p in sorted(cifar_run.rglob("*")) if p.is_file()}
+
     cfg = read_run_config(cifar_run)
-    check_run_dir(cfg, cifar_run, resume=True)
-    check_run_dir(cfg, cifar_run, resume=True, files=saved_run_files(cifar_run))
+    before = files()
+    assert check_run_dir(cfg, cifar_run, resume=True) is None
+    assert check_run_dir(cfg, cifar_run, resume=True, files=saved_run_files(cifar_run)) is None
+    assert files() == before
+    wider = dataclasses.replace(cfg, net=dataclasses.replace(cfg.net, latent_size=2 * cfg.net.latent_size))
+    with pytest.raises(ConfigError, match="with settings that differ from the saved run: .*latent_size"):
+        check_run_dir(wider, cifar_run, resume=True)
+    with pytest.raises(ConfigError):
+        check_run_dir(cfg, cifar_run)
+    assert files() == before

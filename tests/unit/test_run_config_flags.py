@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from toy_labelled_npz import labelled_npz
 
 from wildgan.cli import main
 from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
@@ -90,6 +91,24 @@ def test_a_flag_typed_beside_a_run_config_changes_a_setting_of_the_wrong_type(tm
     rc, out, err = _dry_run(capsys, "--config", str(f), *flags, "--out", str(tmp_path / "r"))
     assert rc == 0, err
     assert out[section][key] == want
+
+
+def test_a_flag_given_beside_a_run_config_changes_the_setting_its_refusal_names(tmp_path, capsys) -> None:
+    """A run's config file as `train --dry-run` prints it for a labelled .npz, whose total_kimg is then 0 (a hand
+    edit gone wrong), given with `--total-kimg 1` beside it: the flag wins and the dry run goes through with
+    total_kimg 1, the setting the file's own refusal names as the way out."""
+    data = labelled_npz(tmp_path)
+    rc, whole, err = _dry_run(capsys, "--data", str(data), "--normal", "0", "--preset", "tiny", "--resolution", "8",
+                              "--out", str(tmp_path / "unused"))
+    assert rc == 0 and whole is not None, err
+    whole["train"]["total_kimg"] = 0                      # (a hand edit gone wrong)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(whole))
+    rc, _, err = _dry_run(capsys, "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert rc == 2 and "(the --total-kimg setting)" in err, err
+    rc, got, err = _dry_run(capsys, "--config", str(cfg), "--total-kimg", "1", "--out", str(tmp_path / "r"))
+    assert rc == 0 and got is not None, err
+    assert got["train"]["total_kimg"] == 1.0 and got["data"]["data"] == str(data), got
 
 
 def test_a_refusal_of_a_value_s_type_keeps_its_setting_and_flag() -> None:

@@ -4,9 +4,10 @@ batch file, a .tar.gz of class folders with images beside them or an empty class
 
 score refuses what it cannot read, or scores every image where the run has no protocol of its own, and its words
 name only ways that work for that input: options score has (leaving out --normal), or the Python API's
-Detector.from_run(RUN).decision_function(DATA), each followed here to check that it does. It never names
---dataset unlabelled, an option score has not (a usage error for a user who copies it). Its success line suggests
---normal only where --normal would be taken."""
+Detector.from_run(RUN).decision_function(DATA), each followed here to check that it does (with --checkpoint too:
+from_run loads the final networks, so that way is judged by theirs). It never names --dataset unlabelled, an option
+score has not (a usage error for a user who copies it). Its success line suggests --normal only where --normal would
+be taken."""
 
 from __future__ import annotations
 
@@ -235,14 +236,14 @@ def test_score_says_its_own_way_to_score_the_loose_images_of_a_class_folder_tar(
 
 
 @pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def protocol_cifar_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(run, its data): a tiny `wildgan train` run of fake CIFAR-10 batches (cifar10 protocol), whose batches.meta
     was damaged since (no label_names); trained without a batches.meta, under CIFAR-10's own names."""
     return cifar10_protocol_run(tmp_path_factory.mktemp("cifar-run"), meta=None)
 
 
 def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
-        cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        protocol_cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`wildgan score RUN` refuses the run's own batches whose batches.meta lost label_names since training, and
     names a way to score them without labels that works (the Python API's), not --dataset unlabelled, which score
     has not."""
@@ -252,7 +253,7 @@ def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
     from wildgan.cli import main
     from wildgan.errors import WildganWarning
 
-    run, data = cifar_run
+    run, data = protocol_cifar_run
     capsys.readouterr()
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -265,12 +266,12 @@ def test_score_of_the_runs_own_damaged_batches_names_a_way_that_scores_them(
 
 
 def test_score_of_an_npz_missing_y_test_after_a_protocol_run_names_scores_way(
-        cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        protocol_cifar_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """After a run with a protocol of its own, such an .npz is refused as a labelled split (its test images have no
     labels), naming score's way to score it whole, not --dataset unlabelled, an option score has not."""
     from wildgan.cli import main
 
-    run, _ = cifar_run
+    run, _ = protocol_cifar_run
     data = _npz_without_y_test(tmp_path / "part.npz")
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(data), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
@@ -328,6 +329,34 @@ def test_score_names_the_python_api_s_way_where_the_training_scores_are_cached(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert len(eval(way, {"Detector": Detector}).tolist()) == 48
+
+
+def test_score_with_a_checkpoint_names_the_from_run_way_that_works(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A run scored once (its train_scores.csv of the final networks written), its CIFAR-10 batches.meta then losing
+    its label_names; `wildgan score RUN --checkpoint CKPT` is refused (exit 2) without saying the cache 'is missing or
+    stale', and names the from_run way, which scores the 48 images: from_run loads the run's final networks,
+    whatever networks --checkpoint scored with, and reads their training scores only where a call needs them (here
+    they are cached), so the refusal must not judge that way by the checkpoint's networks."""
+    from damaged_data import cifar_train_run, write_meta
+
+    run = cifar_train_run(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["score", str(run), "--threshold", "contamination", "--out", str(tmp_path / "s.csv"),
+                     "--no-progress"]) == 0
+    assert (run / "train_scores.csv").is_file()
+    write_meta(folder, names=False)
+    ck = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    capsys.readouterr()
+    assert main(["score", str(run), "--checkpoint", str(ck), "--out", str(tmp_path / "s2.csv"), "--no-progress"]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
+    assert way in said and "is missing or stale" not in said, said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(eval(way, {"Detector": Detector}).tolist()) == 48      # (the way works: the cache is current)
 
 
 def test_score_advice_for_the_runs_own_damaged_batches_names_from_run_again(tmp_path: Path,

@@ -1162,7 +1162,7 @@ def test_a_rerun_evaluates_again_a_cell_whose_row_is_no_row(tmp_path, monkeypatc
     assert results.read_text().splitlines()[:2] == [damaged, "not json"]
 
 
-def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the_data(tmp_path, monkeypatch):
+def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the_data(tmp_path, tiny_npz, monkeypatch):
     # `wildgan study` named a bad line of its results.jsonl only after it had decoded the data (minutes for a large
     # folder) and checked every cell: now before the data is read, and once in the command (its later reads, the
     # tables written after the cell among them, say nothing)
@@ -1171,10 +1171,6 @@ def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the
     import wildgan.data
     from wildgan.cli import main
 
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
-             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
     st = tmp_path / "st"
     st.mkdir()
     (st / "results.jsonl").write_text("not json\n")
@@ -1185,7 +1181,7 @@ def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = lambda msg, *a, **k: events.append(str(msg))
-        assert main(["study", "--data", str(npz), "--normal", "0", "--contamination", "0", "--preset", "tiny",
+        assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--contamination", "0", "--preset", "tiny",
                      "--total-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(st)]) == 0
     said = [e for e in events if "left out" in e]
     assert said == [f"{st / 'results.jsonl'}: 1 line left out of the study's tables, not a result row a study writes: "

@@ -1,13 +1,15 @@
 """The header of a study's tables (tables.md's "Training:" and "Pixel controls" lines, tables.csv's columns) and the
 caption of its plot's bands say how the cells were trained and tested, as they were: the networks' width and latent
-size (or that a row does not record them), f-AnoGAN's DIM and iterations, a short study's length unrounded, and
-whether the seeds share their test images. A reader compares studies, or a study with the paper, by these lines."""
+size (or that a row does not record them), f-AnoGAN's DIM and iterations (a row whose checkpoints said none, as
+[null, null], counts as not recording them), a short study's length unrounded, and whether the seeds share their
+test images. A reader compares studies, or a study with the paper, by these lines."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,22 @@ def test_the_training_line_names_the_fanogan_width_or_says_it_is_not_recorded() 
         ("wildgan", "0", "", "16"), ("fanogan", "0", "16", ""), ("fanogan", "1", "64", "")}
 
 
+def test_a_study_table_with_fanogan_iters_not_recorded_beside_numbers() -> None:
+    """A row whose fanogan_iters is [null, null] beside one with numbers: render_markdown does not stop with a
+    TypeError sorting them, the Markdown names the recorded iterations, tables.csv does not say 'None+None', and a
+    study with only such rows says its iterations were not recorded."""
+    from test_study import FIXED
+
+    rows = [*FIXED[:4], {**FIXED[4], "fanogan_iters": [60, 30]}, {**FIXED[5], "fanogan_iters": [None, None]}]
+    md = render_markdown(rows)
+    assert "f-AnoGAN: DIM not recorded, 60 critic + 30 encoder iterations per cell." in md, md
+    csv_lines = render_csv(rows).splitlines()
+    assert "None" not in "\n".join(csv_lines)
+    assert sum(",60+30," in line for line in csv_lines) > 0
+    alone = render_markdown([*FIXED[:4], {**FIXED[5], "fanogan_iters": [None, None]}])
+    assert "f-AnoGAN: DIM and iterations not recorded." in alone, alone
+
+
 def test_the_plot_caption_and_tables_do_not_call_the_seeds_spread_the_same_test_images() -> None:
     # each seed draws its own test split where the protocol draws one (data.splits' test_draw stream), so the spread
     # over seeds holds test-set noise too: neither the report's caption of the bands nor tables.md may say the seeds
@@ -116,33 +134,56 @@ def test_a_study_s_rows_and_tables_say_the_width_its_networks_had(tmp_path: Path
     assert "width 8" in training, training
 
 
-def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_are(tmp_path: Path) -> None:
+def _two_seed_study(data: Path, st: Path) -> tuple[bool, list[dict[str, Any]], str]:
+    """A study of two seeds of one tiny cell on `data` (normal 0) in st: (whether the seeds' test images are the same
+    ones, by the ids each scored; its rows; tables.md's "Pixel controls" line)."""
     from wildgan.studies import grid
     from wildgan.studies import study as study_mod
 
-    # three classes, 0 normal: the held-out anomalies outnumber the normal test images, so the test split draws some
-    rng = np.random.default_rng(0)
-    p = tmp_path / "three.npz"
-    x = (rng.random((120, 8, 8)) * 255).astype(np.uint8)
-    x[40:80] //= 4
-    x[80:] //= 2
-    np.savez(p, x=x, y=np.repeat([0, 1, 2], 40))
-    data = DataConfig(data=str(p), normal=("0",), resolution=8, channels=1)
+    dc = DataConfig(data=str(data), normal=("0",), resolution=8, channels=1)
     tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], device="cpu")
-    base = RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
-    st = tmp_path / "st"
+    base = RunConfig(data=dc, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
     cells = grid(["0"], [0.0], ["wildgan"], ["image"], [0, 1])
-    study_mod.run_study(base, cells, st, progress=False, log=lambda m: None)
+    rows = study_mod.run_study(base, cells, st, progress=False, log=lambda m: None)
 
     def test_ids(cell: str) -> set[str]:
         with open(st / "runs" / cell / "test_scores.csv", newline="") as f:
             return {r["id"] for r in csv.DictReader(f)}
 
-    same = test_ids(cells[0].key) == test_ids(cells[1].key)
     md = (st / "tables.md").read_text(encoding="utf-8")
     pixel = next(line for line in md.splitlines() if line.startswith("Pixel controls"))
-    # either the seeds share their test images (as the tables and the plot say), or the tables do not say they do
-    assert same or ("same test images" not in pixel and "±" in pixel), (same, pixel)
+    return test_ids(cells[0].key) == test_ids(cells[1].key), rows, pixel
+
+
+def _pixel_norm_spread(pixel: str) -> float:
+    """The ± of the pixel norm's control over the seeds, as the "Pixel controls" line says it (one value a seed)."""
+    m = re.search(r"\(pixel norm\) [0-9.]+ ± ([0-9.]+) \(n=2\)", pixel)
+    assert m, pixel
+    return float(m.group(1))
+
+
+def test_a_study_s_seeds_are_pooled_as_on_the_same_test_images_only_when_they_are(tmp_path: Path,
+                                                                                  tiny_npz: Path) -> None:
+    """The pixel controls line pools one value per seed, each on that seed's own test images: where the protocol
+    draws the test split (anomalies outnumber the normal test images) the seeds' test images differ, their pixel
+    controls differ and the line does not call them the same test images; where nothing is drawn (an .npz's own
+    balanced test split) the seeds share their test images, and their pixel controls are one value (± 0)."""
+    # three classes, 0 normal: the held-out anomalies outnumber the normal test images, so the test split draws some
+    rng = np.random.default_rng(0)
+    three = tmp_path / "three.npz"
+    x = (rng.random((120, 8, 8)) * 255).astype(np.uint8)
+    x[40:80] //= 4
+    x[80:] //= 2
+    np.savez(three, x=x, y=np.repeat([0, 1, 2], 40))
+    same, rows, pixel = _two_seed_study(three, tmp_path / "drawn")
+    assert not same
+    assert pixel.startswith("Pixel controls on each seed's test images") and "same test images" not in pixel, pixel
+    assert len({r["controls"]["pixel_norm"] for r in rows}) == 2 and _pixel_norm_spread(pixel) > 0, pixel
+    # tiny_npz: its own test split of 10 normal and 10 anomalous images, nothing drawn
+    same, rows, pixel = _two_seed_study(tiny_npz, tmp_path / "shared")
+    assert same
+    assert pixel.startswith("Pixel controls on each seed's test images"), pixel
+    assert len({r["controls"]["pixel_norm"] for r in rows}) == 1 and _pixel_norm_spread(pixel) == 0, pixel
 
 
 def test_a_study_s_rows_and_tables_say_the_fanogan_width(tmp_path: Path) -> None:

@@ -15,14 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from damaged_data import cifar_train_run, meta_damaged
-
-
-@pytest.fixture(scope="module")
-def cifar_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """damaged_data.cifar_train_run: CIFAR-10 batches (normal: airplane), their batches.meta for the tests to damage
-    (and put back)."""
-    return cifar_train_run(tmp_path_factory.mktemp("cifar"))
+from damaged_data import meta_damaged
 
 
 def _python_readers(run: Path, out: Path) -> dict[str, Callable[[], Any]]:

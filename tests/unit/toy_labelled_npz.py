@@ -1,6 +1,7 @@
 """The smallest labelled .npz data sets the CLI and a study run on in seconds: for the tests of `wildgan study`
 (test_study_command, test_study_tables_header), of runs read back with the encoder loss none
-(test_encoder_loss_refusals) and of commands run without output streams (test_cli_streams_and_teardown)."""
+(test_untrained_encoder_runs), of commands run without output streams (test_cli_streams_and_teardown) and of a
+flag typed beside a run's config file (test_run_config_flags)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
-"""Rebuilding a run's training-image checksums (evaluation.run.rebuilt_train_hashes) for a run trained on an archive
-(.tar.gz of class folders) before train_hashes.npz was kept: an evaluation on other data checks that its test images
-are not the run's training images, whose scores would not be those of new images. The rebuild is one load of the
-archive's decoded cache where that is there (then kept in the run), and where it is not, the note says why the data
-was not checked in true words: the archive gone, or how many images decoding it again would take."""
+"""Rebuilding a run's training-image checksums (evaluation.run.rebuilt_train_hashes), by which an evaluation on other
+data checks that its test images are not the run's training images, whose scores would not be those of new images.
+The note of an evaluation left unchecked says what is wrong with the run's train_hashes.npz in true words: damaged (a
+0-byte file left by a full disk, a copy cut short), missing, or of other images; calling a damaged file one of other
+images says something false of the run at every evaluation, and nothing of what is wrong with it.
+
+For a run trained on an archive (.tar.gz of class folders) before train_hashes.npz was kept, the rebuild is one load
+of the archive's decoded cache where that is there (then kept in the run), and where it is not, the note says why
+the data was not checked: the archive gone, or how many images decoding it again would take."""
 
 from __future__ import annotations
 
@@ -10,6 +14,40 @@ from pathlib import Path
 
 import numpy as np
 
+
+def test_the_not_checked_note_does_not_call_a_damaged_train_hashes_file_one_of_other_images(tmp_path: Path) -> None:
+    """data.splits.read_train_hashes returns None alike for a file it cannot read (any Exception) and for one of
+    other pixels; rebuilt_train_hashes must not word the first as the second ('its train_hashes.npz is of other
+    images')."""
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.data.splits import TRAIN_HASHES_FILE, train_hashes_kept, write_train_hashes
+    from wildgan.evaluation.run import rebuilt_train_hashes
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / TRAIN_HASHES_FILE).write_bytes(b"")          # (a full disk's leftover)
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile"), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    recorded = {"train_pixels_sha256": "0" * 64, "n_read": 500, "n_train": 400, "format": "folder"}
+    hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=10)
+    assert hashes is None, why
+    assert "of other images" not in why, why
+    assert why.startswith("its train_hashes.npz cannot be read (damaged)"), why
+    # the three cases apart: cut short, missing, and a sound file of other pixels (which is still said so)
+    x = np.zeros((3, 8, 8, 1), np.uint8)
+    write_train_hashes(run, x, "1" * 64)
+    whole = (run / TRAIN_HASHES_FILE).read_bytes()
+    assert train_hashes_kept(run, {"train_pixels_sha256": "1" * 64, "n_train": 3})[1] == ""
+    assert train_hashes_kept(run, recorded)[1] == "of other images"
+    assert "is of other images" in rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1]
+    (run / TRAIN_HASHES_FILE).write_bytes(whole[:len(whole) // 2])
+    assert train_hashes_kept(run, recorded)[1] == "unreadable"
+    (run / TRAIN_HASHES_FILE).unlink()
+    assert train_hashes_kept(run, recorded)[1] == "missing"
+    assert rebuilt_train_hashes(run, cfg, recorded, n_scored=10)[1].startswith("it keeps no train_hashes.npz")
+
+
+# a run trained on an archive, without train_hashes.npz
 
 def _an_archive_run(tmp_path: Path, monkeypatch):
     """(run folder without train_hashes.npz, its RunConfig, its split.json's record, its split) of a run trained on
@@ -46,12 +84,20 @@ def test_train_hashes_are_rebuilt_from_an_archives_decoded_cache(tmp_path: Path,
     read of the archive loads instead of decoding. An evaluation on other data with fewer test images than the
     archive has rebuilds the checksums from that cache (here: the split's own read, just made, is cached), rather
     than saying 'rebuilding them would decode the N images of ARCHIVE again, more than the M scored here' and leaving
-    the data unchecked."""
+    the data unchecked: the checksums are the training images', and no image is decoded to make them."""
+    from PIL import Image
+
+    from wildgan.data.splits import image_hashes
     from wildgan.evaluation.run import rebuilt_train_hashes
 
-    run, cfg, recorded, _ = _an_archive_run(tmp_path, monkeypatch)
+    run, cfg, recorded, split = _an_archive_run(tmp_path, monkeypatch)
+
+    def decoded(*a: object, **k: object) -> None:
+        raise AssertionError(f"an image decoded again, not loaded from the decoded cache: {a}")
+
+    monkeypatch.setattr(Image, "open", decoded)
     hashes, why = rebuilt_train_hashes(run, cfg, recorded, n_scored=4)
-    assert hashes is not None or "decode" not in why, why
+    assert why == "" and hashes is not None and np.array_equal(hashes, image_hashes(split.train_x)), why
 
 
 def test_train_hashes_rebuilt_from_an_archives_decoded_cache_are_its_training_images(tmp_path: Path,
