@@ -292,7 +292,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
     modes = [("fp32", None)] + ([("bf16", torch.bfloat16)] if dev.type == "cuda" else [])
     # The protocol's batch is 64 (E's minibatch stddev makes the batch size part of it); on a GPU several batches
-    # go through one stacked forward with per-batch stddev (same scores, tests/unit/test_scores.py).
+    # go through one stacked forward with per-batch stddev (same scores, tests/unit/scoring/test_scores.py).
     sbs = args.score_stack or ([1, 16] if dev.type == "cuda" else [1])
     # every mode with all scores, then the fastest setting again without f-AnoGAN's A (no critic passes: E + G only)
     runs = [(name, dt_, sb, True) for name, dt_ in modes for sb in sbs] + [(*modes[-1], max(sbs), False)]

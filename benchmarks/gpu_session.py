@@ -453,8 +453,8 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
         if s.left() < 45 + GRACE:
             s.say(f"skipped: CUDA tests ({s.left():.0f}s left)")
             return
-        s.step("fast-path tests (cuda)", [py, "-m", "pytest", "-q", "tests/unit/test_fast_path.py", "-k", "cuda",
-                                          "-p", "no:cacheprovider"], min(90.0, s.left() - GRACE - 5))
+        s.step("fast-path tests (cuda)", [py, "-m", "pytest", "-q", "tests/unit/training/test_fast_path.py", "-k",
+                                          "cuda", "-p", "no:cacheprovider"], min(90.0, s.left() - GRACE - 5))
 
     for name, extra in variants:
         compiling = "--compile" in extra
@@ -587,8 +587,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
     if not a.smoke and not a.main_first:
-        s.step("fast-path tests", [py, "-m", "pytest", "-q", "-x", "tests/unit/test_fast_path.py", "-k", "cuda",
-                                   "-p", "no:cacheprovider"], 90)
+        s.step("fast-path tests", [py, "-m", "pytest", "-q", "-x", "tests/unit/training/test_fast_path.py", "-k",
+                                   "cuda", "-p", "no:cacheprovider"], 90)
 
     # 3. the data: unpacked once into the cache and, CIFAR's small same-size images, decoded once into it (its cost
     #    is visible here, not hidden in the training step's margin, where a SIGTERM during decoding would leave

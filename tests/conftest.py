@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The helper modules that test files share (tests/helpers: data sets, tiny runs and readers made one way in one
+# place) are imported by their bare names (`from png_piles import gray_png_pile`) from every folder of tests/unit and
+# from tests/integration. pytest's default import mode puts only a test file's own folder on sys.path; this conftest
+# is imported before any test module below it, whichever file, folder or pytest-xdist worker collects first.
+HELPERS = Path(__file__).resolve().parent / "helpers"
+if str(HELPERS) not in sys.path:
+    sys.path.insert(0, str(HELPERS))
 
 
 def pytest_configure(config: pytest.Config) -> None:

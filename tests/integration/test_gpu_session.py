@@ -167,7 +167,8 @@ PASSED = {"rc": 0, "stdout_tail": "pre-flight passed (2.0 s, kernels plain)"}
 
 
 def _mismatch(check: str) -> dict:
-    # (cuda_preflight's last line after a mismatch: tests/unit/test_cuda_branches_on_cpu.py ties it to this file)
+    # (cuda_preflight's last line after a mismatch: tests/unit/training/test_cuda_branches_on_cpu.py ties it to this
+    # file)
     return {"rc": 1, "stdout_tail": AT.format(check) + ": a mismatch beyond a tolerance, which may not repeat"}
 
 

@@ -6,7 +6,6 @@ Set WILDGAN_CHROMIUM to use another Chromium/Chrome binary."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_report import build_tiny_report
 
 CHROMIUM = (os.environ.get("WILDGAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
             or shutil.which("google-chrome"))
@@ -26,19 +26,10 @@ pytestmark = [pytest.mark.integration,
 WIDTH, HEIGHT = 1280, 2000
 
 
-def _unit_helpers():
-    """The tiny-run builder lives in tests/unit/test_report.py; loading it by path shares the one session-wide
-    run directory (same basetemp) without a conftest or a tests package."""
-    path = Path(__file__).resolve().parents[1] / "unit" / "test_report.py"
-    spec = importlib.util.spec_from_file_location("_wildgan_test_report_helpers", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _unit_helpers().build_tiny_report(tmp_path_factory)
+    # (the same run directory as test_report's tiny_run, in the session's basetemp: one training when both run)
+    return build_tiny_report(tmp_path_factory)
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:

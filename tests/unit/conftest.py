@@ -1,6 +1,6 @@
 """Fixtures shared by the unit tests: torch.cuda's graph and stream entry points replaced by CPU stand-ins
-(fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/test_graph_bookkeeping.py, its
-bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); world_of_one, a
+(fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/training/test_graph_bookkeeping.py, its
+bookkeeping; tests/unit/training/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); world_of_one, a
 process group of one rank for the tests of training.distributed; handlers_kept, the stop signals' handlers put back
 after a test that sets them; and the data and tiny runs many test files train, score or damage (tiny_npz,
 trained_run, pile_run_gone_bad, fit_run_gone_bad, cifar_run, fit_run, tree_run), each made one way in one place."""

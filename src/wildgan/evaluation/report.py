@@ -334,7 +334,7 @@ window.addEventListener("load", function () {{
 # Everything a report writes into PATH/report/, as patterns relative to it. A new report removes those of the
 # previous report that it does not write again (a report without --image must not keep the last one's
 # named_images.csv, nor --top-k 0 its top_anomalous.csv); files of other names, someone's own, are left alone.
-# (tests/unit/test_report.py checks that a report writes nothing outside these.)
+# (tests/unit/evaluation/test_report.py checks that a report writes nothing outside these.)
 REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hist.png", "tsne.png", "latent_hist.png",
                 "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "auc_vs_gamma-normal-*.png",
                 "auc_vs_gamma-score-*.png",

@@ -65,7 +65,7 @@ def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
 
     On torch's meta device, tensors with shapes and no storage: parameter counts and FLOPs need only shapes, so this
     allocates nothing (`wildgan info --width 100000` asked for 640 GB and died in a traceback) and takes 0.05 s
-    rather than 3 s for the paper preset; the counts are the same as on the CPU (tests/unit/test_nets.py)."""
+    rather than 3 s for the paper preset; the counts are the same as on the CPU (tests/unit/nets/test_nets.py)."""
     with torch.device("meta"):
         nets = build_pgan(cfg, seed=0)
         z = torch.zeros(batch, cfg.latent_size)

@@ -260,7 +260,7 @@ class FlatWeights:
                 if self._zeros is None or self._zeros.device != t.device or self._zeros.dtype != t.dtype:
                     self._zeros = torch.zeros(self.ALIGN, dtype=t.dtype, device=t.device)   # (made once)
                 # (narrow, not [:pad]: Python indexing takes a device guard, which the fake CUDA tensors of
-                # tests/unit/test_cuda_branches_on_cpu.py cannot have on a CPU build)
+                # tests/unit/training/test_cuda_branches_on_cpu.py cannot have on a CPU build)
                 out.append(self._zeros.narrow(0, 0, pad))
         return out
 

@@ -226,7 +226,7 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 # The fade weight t = frac(lod) is a 0-dim device tensor, not a Python float, so a captured CUDA graph or a compiled
 # region stays valid through a whole fade-in (lod changes every round). The networks' own forward() takes lod as a
 # Python float, so the fast path uses the functional forwards below: the same submodules, the same ops in the same
-# order (tests/unit/test_fast_path.py checks that they are bit-identical to G/D/E.forward at several lods).
+# order (tests/unit/training/test_fast_path.py checks that they are bit-identical to G/D/E.forward at several lods).
 #
 # Run-time weights: on the fast path (unless compiled) each G/D/E forward runs inside its network's
 # nets.layers.FlatWeights block (StepRunner._weights): the weights * scales and their bf16 casts are made for all the
@@ -688,7 +688,7 @@ class StepRunner:
         # does not change between them (opened with grad enabled, for the G step's backward); D's serve D(real,
         # fake) and, with the GP under autocast, the GP's pass too (D changes only at the D step's update). D's two
         # weight gradients then meet in bf16, the shared block's dtype, before its cast back: one bf16 rounding more
-        # than each pass's own block, whose gradients were summed in fp32 (tests/unit/test_fast_path.py).
+        # than each pass's own block, whose gradients were summed in fp32 (tests/unit/training/test_fast_path.py).
         wts = self._weights
         amp_gp = tc.gp_precision == "amp"
         with wts("G", r, fading):
@@ -1601,7 +1601,8 @@ def _phase_costs(nc: NetConfig, device_type: str = "cpu") -> EtaCosts:
 
     Counted on a copy of the run's networks (build_pgan(nc), as the loop builds them) on the meta device, which has
     shapes and no storage, taking the kernel choices of the run's `device_type` (layers.forward_as_on): the same
-    FLOPs and calls (tests/unit/test_schedule.py), without running the 2L - 1 passes for real on the run's device.
+    FLOPs and calls (tests/unit/training/test_schedule.py), without running the 2L - 1 passes for real on the
+    run's device.
     On the CPU (one thread, a fresh process each, benchmarks/RESULTS.md 2026-12-03) the counting took 0.95-1.2 s
     for tiny and fast either way (most of it imports; a meta pass dispatches more and computes nothing) and 10.1 s /
     14.7 s for the paper preset at 128 / 256 pixels, now 1.2 / 1.3 s; on a GPU the real passes also ran (and could

@@ -15,40 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_report import TOP_K, build_tiny_report
 
 from wildgan.errors import ConfigError, DataError
 from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
 from wildgan.cli import add_report_parser, cmd_report, make_parser
 from wildgan.evaluation.report import read_jsonl, report
-
-TOP_K = 3
-
-
-def build_tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train a tiny 16x16 MNIST run (0.5 kimg) and write its report once per session; returns the run dir.
-    Kept in sync with tests/integration/test_report_browser.py, which builds the same directory."""
-    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
-    from wildgan.training.run import train_run
-
-    run_dir = tmp_path_factory.getbasetemp() / "report-tiny-run"
-    if (run_dir / "report" / "report.html").is_file():
-        return run_dir
-    cfg = RunConfig(data=DataConfig(data=None, normal=("0",), resolution=16, channels=1),
-                    net=net_config_for_preset("tiny", 16, 1),
-                    train=TrainConfig(total_kimg=0.5, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
-                                      checkpoint_kimg=1.0, device="cpu", log_every=5),
-                    preset="tiny")
-    train_run(cfg, run_dir, progress=False, log=lambda m: None)
-    # one named image (a test image saved as a file) and random masks exercise --image and the pixel AUC path
-    from wildgan.evaluation.run import split_for_run
-
-    split = split_for_run(run_dir)
-    named = run_dir.parent / "report-named.png"
-    Image.fromarray(split.test_x[0, ..., 0]).save(named)
-    masks = np.random.default_rng(0).random(split.test_x.shape[:3]) > 0.9
-    # t-SNE on a 150-point subsample: sklearn's t-SNE of all 400 test latents alone takes ~10 s on 2 cores
-    report(run_dir, top_k_images=TOP_K, images=[named], masks=masks, device="cpu", tsne_points=150)
-    return run_dir
 
 
 @pytest.fixture(scope="session")
@@ -3335,10 +3307,10 @@ def test_a_short_pile_runs_report_ranked_by_a_says_to_rank_and_flag_by_l_r(tmp_p
     by a (its default) gives the README's rule, with the commands that rank and flag by L_r: a newcomer's 13-kimg run
     on 300 cell crops ranked the one elliptocyte hidden among them the most normal of all by a, first by L_r. Not
     said when the report already ranks by L_r, nor from SHORT_TRAINING_KIMG on."""
-    from test_cli import _tiny_run_on_a_noise_pile
+    from loose_image_piles import tiny_run_on_a_noise_pile
     from wildgan.evaluation import report as report_module
 
-    _, run, _ = _tiny_run_on_a_noise_pile(tmp_path)
+    _, run, _ = tiny_run_on_a_noise_pile(tmp_path)
     said = "After a short training (0.064 kimg) the score a can still follow the pixels"
     report(run, device="cpu", top_k_images=2, controls=False)
     md = (run / "report" / "report.md").read_text()

@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from loose_image_piles import tiny_run_on_a_noise_pile
+from other_decoders import decode_a_level_up
 from pipe_reading import read_until
 
 from wildgan.cli import main
@@ -5263,20 +5265,6 @@ def test_a_test_file_unreadable_since_training_is_said_before_the_scoring_not_af
 
 
 
-def _tiny_run_on_a_noise_pile(tmp_path: Path) -> tuple[Path, Path, np.random.Generator]:
-    """An unlabelled pile of 20 random 8x8 PNGs (tmp_path/pile), a tiny run trained on it (tmp_path/run), and the
-    generator that drew them, for more images like them."""
-    from PIL import Image
-
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
-    return pile, run, rng
-
 def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path, capsys):
     """`report --image new/ --skip-bad` and `score --data new/ --threshold contamination --skip-bad` of the same
     folder with unreadable files give each readable image the same scores, percentile among the training images and
@@ -5287,7 +5275,7 @@ def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path,
 
     from PIL import Image
 
-    pile, run, rng = _tiny_run_on_a_noise_pile(tmp_path)
+    pile, run, rng = tiny_run_on_a_noise_pile(tmp_path)
     new = tmp_path / "new"
     new.mkdir()
     for i in range(22):
@@ -5333,7 +5321,7 @@ def test_training_pile_skip_bad_scores_agree_and_detector_scoring_refuses_bad_fi
     from wildgan.scoring.run import load_model
     from wildgan.scoring.train_scores import run_training_scores
 
-    pile, run, _ = _tiny_run_on_a_noise_pile(tmp_path)
+    pile, run, _ = tiny_run_on_a_noise_pile(tmp_path)
     for i in (3, 11):
         (pile / f"{i:02d}.png").write_bytes(b"not an image")
     for p in run.glob("train_scores*"):
@@ -5459,16 +5447,6 @@ def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_thr
     assert "changed since" not in err, err
 
 
-def _decode_a_level_up(data: Path, run: Path) -> None:
-    """Another Pillow decoding `run`'s images a level apart, simulated as the other tests do: `data`'s pixels one
-    level up, and split.json's decoders an older Pillow."""
-    d = dict(np.load(data))
-    np.savez(data, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
-                      for k, v in d.items()})
-    split_json = run / "split.json"
-    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
-
-
 def test_the_report_of_an_unlabelled_pile_replaced_since_training_names_the_folder_there_now(tmp_path, capsys,
                                                                                             unnested):
     """`report RUN` of a run trained on an unlabelled folder whose images were replaced since (the run's pile moved
@@ -5529,7 +5507,7 @@ def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_th
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
-    _decode_a_level_up(tiny_npz, run)
+    decode_a_level_up(tiny_npz, run)
     report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
     err = _stderr_in_order(capsys, report)
     said = [ln for ln in err.splitlines() if "changed since" in ln]
@@ -5559,7 +5537,7 @@ def test_the_report_of_a_search_run_whose_images_decode_otherwise_does_not_say_t
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
                  str(run)]) == 0
-    _decode_a_level_up(tiny_npz, run)
+    decode_a_level_up(tiny_npz, run)
     err = _stderr_in_order(capsys, ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress",
                                     "--tsne-points", "5", "--no-controls"])
     (said,) = [ln for ln in err.splitlines() if "changed since" in ln]

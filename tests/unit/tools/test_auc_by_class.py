@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_root import REPO
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "auc_by_class.py"
+TOOL = REPO / "tools" / "auc_by_class.py"
 
 
 def load_tool():

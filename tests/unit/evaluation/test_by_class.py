@@ -186,7 +186,7 @@ def test_every_file_evaluate_writes_is_in_the_one_list_and_a_resume_names_auc_by
     for path in (run / "eval.json", other / "eval.json"):
         assert (f"note: {path} (with its test_scores.csv, test_controls.csv, auc_by_class.csv and test_latents.npy) "
                 f"is an evaluation of earlier networks") in err, err
-    # (the report's word on a stale labelled evaluation of an unlabelled run: tests/unit/test_report.py)
+    # (the report's word on a stale labelled evaluation of an unlabelled run: tests/unit/evaluation/test_report.py)
 
 
 def test_the_console_table_fits_100_columns_for_the_longest_class_names_of_our_data():

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from repo_root import REPO
 
 from wildgan.cli import main
 from wildgan.cli.common import check_out_file
@@ -107,7 +108,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _score_to_stdout(tiny_run: tuple[Path, Path], stdout) -> subprocess.CompletedProcess:
     pile, run = tiny_run
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"),
                                                           os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "wildgan", "score", str(run), "--data", str(pile), "--threads", "1",
                            "--out", "/dev/stdout", "--no-progress"], stdout=stdout, stderr=subprocess.PIPE,
@@ -196,7 +197,7 @@ def test_a_reader_that_leaves_ends_score_with_141_whichever_way_stdout_is_named(
     pile = tmp_path / "many.npz"          # far more CSV than a pipe holds (64 KiB): the reader leaves mid-write
     np.savez(pile, x=np.random.default_rng(1).integers(0, 256, (2000, 8, 8), dtype=np.uint8))
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     score = subprocess.Popen([sys.executable, "-m", "wildgan", "score", str(run), "--data", str(pile), "--threads",
                               "1", "--out", out, "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=env)
@@ -339,7 +340,7 @@ def test_evaluate_into_head_ends_141_quietly_and_writes_its_whole_table_otherwis
             "r.format_table = lambda out: '\\n'.join(f'| score{i} | {i} |' for i in range(20_000))\n"
             "sys.exit(main(sys.argv[1:]))")
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     argv = [sys.executable, "-c", code, "evaluate", str(tmp_path), "--no-progress"]
     evaluate = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     head = subprocess.run(["head", "-1"], stdin=evaluate.stdout, capture_output=True, timeout=300)

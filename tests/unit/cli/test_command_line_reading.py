@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_root import REPO
 
 from wildgan.cli import main
 from wildgan.cli.parser import make_option_parser, sub_parser
@@ -126,7 +127,7 @@ def test_train_help_shows_training_on_a_folder_pile(capsys: pytest.CaptureFixtur
         main(["train", "--help"])
     out = capsys.readouterr().out
     assert "wildgan train --data my_images/ --out runs/mine\n" in out, out
-    readme = Path(__file__).resolve().parents[2] / "README.md"
+    readme = REPO / "README.md"
     assert "wildgan train --data my_images/ --out runs/mine\n" in readme.read_text(encoding="utf-8")
 
 

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+from repo_root import REPO
 
 from wildgan.errors import CLI_SKIP_BAD, ConfigError, DivergenceError, skip_bad_said_as
 from wildgan.training.divergence import rollback_checkpoint
@@ -75,7 +76,7 @@ def test_the_refusal_of_a_run_without_its_config_is_documented_in_its_words(tmp_
     with _words(True), pytest.raises(ConfigError) as e:
         check_out_dir(run, None)
     said = str(e.value)[len(str(run)):].replace("(stats.jsonl)", "(stats.jsonl, ...)")
-    docs = re.sub(r"\s+", " ", (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8"))
+    docs = re.sub(r"\s+", " ", (REPO / "docs" / "cli.md").read_text(encoding="utf-8"))
     assert f"`RUN{said}`" in docs, said
 
 
@@ -719,7 +720,7 @@ def test_every_keyword_of_train_run_is_documented() -> None:
 
     from wildgan.training.run import train_run
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "python_api.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "python_api.md").read_text(encoding="utf-8")
     section = doc[doc.index("**Training from a RunConfig.**"):doc.index("**Training a saved run again.**")]
     keywords = [p.name for p in inspect.signature(train_run).parameters.values() if p.kind is p.KEYWORD_ONLY]
     assert {"before_start", "before_unlock", "split"} <= set(keywords), keywords

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from repo_root import REPO
 
 from wildgan.evaluation import metrics
 
@@ -129,9 +130,8 @@ def test_auc_difference_keeps_the_plain_permutation_test_on_small_classes():
     better elsewhere. So on crossing-curve test sets of 5 anomalies auc_difference's p is paired_permutation_p's,
     which differs from the studentized p on these; from 10 images of each class it is DeLong's."""
     import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    sys.path.insert(0, str(REPO / "benchmarks"))
     from auc_paired_size import draw
 
     sys.path.pop(0)

@@ -75,7 +75,7 @@ def test_a_study_table_with_fanogan_iters_not_recorded_beside_numbers() -> None:
     """A row whose fanogan_iters is [null, null] beside one with numbers: render_markdown does not stop with a
     TypeError sorting them, the Markdown names the recorded iterations, tables.csv does not say 'None+None', and a
     study with only such rows says its iterations were not recorded."""
-    from test_study import FIXED
+    from study_rows import FIXED
 
     rows = [*FIXED[:4], {**FIXED[4], "fanogan_iters": [60, 30]}, {**FIXED[5], "fanogan_iters": [None, None]}]
     md = render_markdown(rows)

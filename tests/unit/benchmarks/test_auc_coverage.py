@@ -4,12 +4,12 @@ have been judged on numbers that are not its own."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_root import REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 import auc_coverage  # noqa: E402
 
 sys.path.pop(0)

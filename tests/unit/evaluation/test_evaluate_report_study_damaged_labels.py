@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from damaged_data import (cifar10_protocol_run, damaged_cifar, meta_damaged, small_batches, tree_with_loose_image,
                           write_batches, write_meta)
+from repo_root import REPO
 
 
 def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -328,7 +329,7 @@ def test_data_md_says_what_each_command_does_with_damaged_labels() -> None:
     """docs/data.md says what the commands say of a batches.meta without label_names (evaluate and report need the
     labels: remove or mend batches.meta; score names its own way), and how an .npz missing y_test is read; not
     --dataset unlabelled, which evaluate, report, score and study have not (or refuse)."""
-    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text(encoding="utf-8").split())
+    text = " ".join((REPO / "docs" / "data.md").read_text(encoding="utf-8").split())
     for words in ("`wildgan evaluate`, `wildgan report`", "need the labels", "give it `label_names`",
                   "`wildgan score RUN`", "no `y_test`"):
         assert words in text, words
@@ -339,7 +340,7 @@ def test_data_md_names_the_python_readers_that_need_the_labels() -> None:
     a run's own data for its training scores (export --threshold, export_onnx, Detector.from_run,
     run_training_scores) as needing the labels of a damaged batches.meta or an .npz missing y_test: they refuse it
     too."""
-    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text(encoding="utf-8").split())
+    text = " ".join((REPO / "docs" / "data.md").read_text(encoding="utf-8").split())
     for words in ("(`evaluate_run`, `report`, `run_report`, `run_study`), need the labels",
                   "`wildgan export --threshold`, `export_onnx(threshold=...)`, `Detector.from_run(RUN)` and "
                   "`run_training_scores(RUN)`", "left out of those scores",

@@ -2,10 +2,10 @@
 in a branch no CPU test ran costs the whole call).
 
 How each is reached without a GPU: the three kernel device sets of nets.layers get "cpu" added (as
-tests/unit/test_nets.py does for one of them at a time); code that only reads `device.type` is handed
+tests/unit/nets/test_nets.py does for one of them at a time); code that only reads `device.type` is handed
 torch.device("cuda") (nothing is allocated on it); torch.cuda's graph, stream and memory functions are replaced by
 stand-ins (tests/unit/conftest.py's fake_cuda). What stays GPU-only: the real capture, cuDNN, the
-pinned copies, NCCL (tests/unit/test_fast_path.py's CUDA tests, run by benchmarks/gpu_session.py)."""
+pinned copies, NCCL (tests/unit/training/test_fast_path.py's CUDA tests, run by benchmarks/gpu_session.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from repo_root import REPO
 
 import wildgan.training.loop as L
 from stepping import train_steps
@@ -294,10 +295,9 @@ def test_gpu_session_probe_needs_no_data_file(tmp_path, monkeypatch):
     devdata/cifar10-jpeg.tar.gz was missing, which is the case on a fresh device machine unless the call carries
     devdata (RESULTS.md's plan runs the probe as a second call without carry). The main run still needs the file."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+        "gpu_session_under_test", REPO / "benchmarks" / "gpu_session.py")
     gs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gs)
     steps: list[str] = []
@@ -317,10 +317,9 @@ def test_gpu_session_auc_table_says_an_undefined_interval_as_one_dash():
     """summary.md's AUC table: a's 95% interval from eval.json's auc_ci95, '-' where it is undefined ([null, null]:
     one class in the test set) as where it is absent, not '---' (each limit's '-' joined by the interval's)."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+        "gpu_session_under_test", REPO / "benchmarks" / "gpu_session.py")
     gs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gs)
     e = {"auc": {"a": 0.7}, "auc_ci95": {"a": [0.6, 0.8]}}
@@ -372,10 +371,9 @@ def test_flat_weights_give_every_weight_and_bias_an_aligned_view():
 
 def _preflight_module() -> Any:
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "cuda_preflight_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "cuda_preflight.py")
+        "cuda_preflight_under_test", REPO / "benchmarks" / "cuda_preflight.py")
     pf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pf)
     return pf
@@ -431,11 +429,10 @@ def test_the_preflights_last_line_tells_gpu_session_a_mismatch_from_a_crash(monk
     its tolerance is said as one (gpu_session then tries the fused kernels once more), an error of another kind (a
     CUDA error in the training check) is not (gpu_session goes to the plain kernels at once)."""
     import importlib.util
-    from pathlib import Path
 
     pf = _preflight_module()
     spec = importlib.util.spec_from_file_location(
-        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+        "gpu_session_under_test", REPO / "benchmarks" / "gpu_session.py")
     gs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gs)
     monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")      # (main sets it; put back after the test)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from other_decoders import decode_a_level_up
 from PIL import Image
 
 from wildgan.cli import main
-
-from test_cli import _decode_a_level_up
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -177,7 +176,7 @@ def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
                  str(run)]) == 0
-    _decode_a_level_up(tiny_npz, run)
+    decode_a_level_up(tiny_npz, run)
     capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -217,7 +216,7 @@ def test_the_isolated_report_s_record_pixels_advice_followed_gives_it_a_threshol
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
-    _decode_a_level_up(tiny_npz, run)
+    decode_a_level_up(tiny_npz, run)
     report = ["report", str(run), "--batch-mode", "isolated", "--top-k", "2", "--threads", "1", "--no-progress",
               "--tsne-points", "5", "--no-controls"]
 

@@ -5,13 +5,13 @@ what bench.py reports), and modelling CUDA's fused RMS norm must remove kernels 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
+from repo_root import REPO
 
 from wildgan.nets import info, layers
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 import roofline  # noqa: E402
 
 sys.path.pop(0)

@@ -4,7 +4,7 @@ Nothing here needs a GPU: torch.cuda's graph, stream and synchronize entry point
 "replay" re-runs the captured iteration eagerly on the captured static inputs. What is tested is our side of the
 contract: snapshot / warm-up / restore / eager reference / capture / validation / restore, static input copies,
 per-key recapture, in-place Adam resets, the per-key fallback on a mismatch and the fallback (with the root cause
-in the log) when capture raises. The real capture runs in tests/unit/test_fast_path.py on a CUDA machine."""
+in the log) when capture raises. The real capture runs in tests/unit/training/test_fast_path.py on a CUDA machine."""
 
 from __future__ import annotations
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_root import REPO
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
 from wildgan.evaluation.run import evaluate_model, split_for_run
 from wildgan.scoring.run import load_model
 from wildgan.training.run import train_run
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "auc_over_training.py"
+TOOL = REPO / "tools" / "auc_over_training.py"
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

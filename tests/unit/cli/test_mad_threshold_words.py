@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from repo_root import REPO
 
 
 def test_mad_help_says_it_flags_only_outliers() -> None:
@@ -24,7 +25,7 @@ def test_mad_help_says_it_flags_only_outliers() -> None:
         assert "robust alternative" not in text
         assert "mad = only their outliers, above median + K * 1.4826 * MAD (not a share of them: on a clean fit " \
                "it may flag none)" in text, text
-    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    readme = " ".join((REPO / "README.md").read_text().split())
     assert "`--threshold mad` is a robust alternative" not in readme
 
 

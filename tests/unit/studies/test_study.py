@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from repo_root import REPO
+from study_rows import FIXED, study_base, study_row
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
 from wildgan.errors import ConfigError, DataError, TrainingInterrupted, WildganWarning
@@ -22,21 +24,6 @@ from wildgan.training.run import check_run_dir, train_run
 from wildgan.evaluation.gamma_curves import auc_vs_gamma, auc_vs_gamma_ci95
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
-
-
-def _row(method, enc, gamma, seed, a, untrained=0.6, pn=0.62):
-    auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": a - 0.01, "a": a}
-    return {"cell": f"automobile_g{gamma:g}_{method}_{enc}_s{seed}", "protocol": "cifar10", "normal": "automobile",
-            "gamma": gamma, "method": method, "encoder_loss": enc, "seed": seed, "auc": auc,
-            "ap": {k: v + 0.01 for k, v in auc.items()},
-            "controls": {"untrained": {k: untrained for k in auc}, "pixel_norm": pn, "pixel_std": 0.5,
-                         "pixel_mean": 0.45},
-            "controls_ap": {"pixel_norm": 0.6, "pixel_std": 0.5, "pixel_mean": 0.45}, "kimg": 100.0}
-
-
-FIXED = [_row("wildgan", "image", 0.0, 0, 0.70), _row("wildgan", "image", 0.0, 1, 0.74),
-         _row("wildgan", "image", 0.02, 0, 0.64), _row("wildgan", "latent", 0.0, 0, 0.66),
-         _row("fanogan", "-", 0.0, 0, 0.45), _row("fanogan", "-", 0.02, 0, 0.44)]
 
 
 def test_table_rendering_is_exact():
@@ -92,10 +79,10 @@ def test_table1_carries_the_pixel_controls_of_its_test_images():
 
 def test_controls_count_each_seed_once_in_tables_and_plot():
     # 3 seeds x 2 encoder losses: the untrained networks of a seed are the same for both losses
-    rows = [_row("wildgan", enc, g, seed, 0.7 + 0.01 * seed, untrained=u, pn=p)
+    rows = [study_row("wildgan", enc, g, seed, 0.7 + 0.01 * seed, untrained=u, pn=p)
             for g in (0.0, 0.02) for seed, u, p in ((0, 0.55, 0.60), (1, 0.57, 0.62), (2, 0.59, 0.64))
             for enc in ("image", "latent")]
-    rows += [_row("fanogan", "-", g, seed, 0.45, untrained=0.2, pn=p) for g in (0.0, 0.02)
+    rows += [study_row("fanogan", "-", g, seed, 0.45, untrained=0.2, pn=p) for g in (0.0, 0.02)
              for seed, p in ((0, 0.60), (1, 0.62), (2, 0.64))]          # the test set (hence -||Q||) is the seed's
     md = render_markdown(rows)
     assert "| control: untrained nets (Ours) | a | 0.570 ± 0.020 (n=3) | – | 0.570 ± 0.020 (n=3) | – |" in md
@@ -231,7 +218,7 @@ def _two_class_rows() -> list[dict[str, Any]]:
     """Ours d_I on normal 2 (0.70 / 0.74 at gamma 0, 0.60 / 0.64 at 10%) and 3 (0.50 / 0.52, 0.40 / 0.42), two
     seeds each, each cell with a tight interval over its test images (+-0.01: the old band), and 100 of 400 test
     images anomalous (a control's Newcombe interval)."""
-    return [dict(_row("wildgan", "image", g, s, a - 1.0 * g), normal=n, cell=f"{n}_{g}_{s}", n_test=400,
+    return [dict(study_row("wildgan", "image", g, s, a - 1.0 * g), normal=n, cell=f"{n}_{g}_{s}", n_test=400,
                  n_anomalous=100, auc_ci95={"a": [a - 1.0 * g - 0.01, a - 1.0 * g + 0.01]})
             for n, aucs in (("2", (0.70, 0.74)), ("3", (0.50, 0.52))) for g in (0.0, 0.1) for s, a in enumerate(aucs)]
 
@@ -315,7 +302,7 @@ def test_the_auc_vs_gamma_band_reaches_below_and_above_as_the_cells_intervals_do
 
     from wildgan.evaluation import plots
 
-    rows = [{**_row("wildgan", "image", 0.0, 0, 1.0), "auc_ci95": {"a": [0.88, 1.0]}}]
+    rows = [{**study_row("wildgan", "image", 0.0, 0, 1.0), "auc_ci95": {"a": [0.88, 1.0]}}]
     bands = auc_vs_gamma_ci95(rows)
     assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.12), pytest.approx(0.0))]
     figs = _drawn(monkeypatch)
@@ -361,17 +348,17 @@ def _md_table_rows(md: str) -> list[list[list[str]]]:
 
 def test_table2_names_the_encoder_loss_of_a_study_of_the_latent_loss_alone():
     # the d_z ablation on its own: Table 2 said "Ours" (the paper's d_I method) with an empty paper column
-    rows = [_row("wildgan", "latent", 0.0, s, 0.6 + 0.01 * s) for s in (0, 1)]
+    rows = [study_row("wildgan", "latent", 0.0, s, 0.6 + 0.01 * s) for s in (0, 1)]
     md = render_markdown(rows)
     assert "| Ours (d_z) | a | 0.605 ± 0.007 (n=2) | – |" in md and "| Ours | " not in md
     # the paper's own method alone stays "Ours", with the paper's numbers
-    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([_row("wildgan", "image", 0.0, 0, 0.70)])
+    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([study_row("wildgan", "image", 0.0, 0, 0.70)])
 
 
 def test_paper_numbers_only_beside_the_papers_cifar_car_setup():
     # CIFAR_CAR read gray at 16x16 with all 10,000 test images is not the paper's set-up: its numbers were shown
     # beside such cells as targets
-    paper = [_row("wildgan", "image", 0.0, 0, 0.70)]
+    paper = [study_row("wildgan", "image", 0.0, 0, 0.70)]
     assert "paper γ=0" in render_markdown(paper)                   # rows of an earlier wildgan: taken as the paper's
     setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
     assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([{**paper[0], **setup}])
@@ -385,7 +372,7 @@ def test_paper_numbers_not_beside_a_subset_of_cifar10():
     # the lossless CIFAR-10 subset under the CIFAR_CAR protocol (test_size "paper": every test car and as many others)
     # trains on 366 cars and tests 178 images: the paper's 0.72 stood beside such cells as their target
     setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
-    full = {**_row("wildgan", "image", 0.02, 0, 0.70), **setup, "n_test": 2000, "n_train": 5102,
+    full = {**study_row("wildgan", "image", 0.02, 0, 0.70), **setup, "n_test": 2000, "n_train": 5102,
             "n_train_anomalous": 102}
     assert "| Ours | a | 0.700 | 0.64 |" in render_markdown([full])         # the paper's set-up: its number beside
     sub = {**full, "n_test": 178, "n_train": 385, "n_train_anomalous": 19}
@@ -402,7 +389,7 @@ def test_paper_numbers_not_beside_a_subset_of_cifar10():
 def test_markdown_table_cells_escape_pipes():
     # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
     # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
-    rows = FIXED + [dict(_row("wildgan", "image", 0.0, 0, 0.7), protocol="folder", normal="scratch|dent")]
+    rows = FIXED + [dict(study_row("wildgan", "image", 0.0, 0, 0.7), protocol="folder", normal="scratch|dent")]
     md = render_markdown(rows)
     tables = _md_table_rows(md)
     assert len(tables) == 6                       # tables 1 and 2 of each protocol's gammas, and the sweep
@@ -442,7 +429,7 @@ def test_a_repeated_value_adds_no_cell():
 
 def test_a_cell_listed_twice_gets_one_row(tmp_path):
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
-    rows = study_mod.run_study(_base(tmp_path), cell * 2, tmp_path / "st", progress=False, log=lambda m: None)
+    rows = study_mod.run_study(study_base(tmp_path), cell * 2, tmp_path / "st", progress=False, log=lambda m: None)
     assert [r["cell"] for r in rows] == [cell[0].key]
     assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
 
@@ -456,7 +443,7 @@ def test_a_cell_line_that_meets_a_closed_terminal_is_in_the_cells_log(tmp_path):
 
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(BrokenPipeError):
-        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=log)
+        study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=log)
     lines = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text().splitlines()
     assert lines[0].startswith("training wildgan (tiny)") and lines[-1].startswith("stopped: "), lines
 
@@ -469,7 +456,7 @@ def test_a_row_names_its_networks_and_the_code_that_trained_them(tmp_path):
     from wildgan import __version__
 
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
-    (row,) = study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    (row,) = study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     final = json.loads((tmp_path / "st" / row["run_dir"] / "network-final.json").read_text())
     assert row["weights_sha256"] == final["sha256"] and len(row["weights_sha256"]) == 64
     assert row["versions"]["wildgan"] == __version__ and row["versions"]["torch"] == torch.__version__
@@ -520,10 +507,10 @@ def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
     # the session that trained the cell and one that only evaluated it (its row lost to a kill), or any rerun
     st = tmp_path / "st"
     cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=lambda m: None)
     first = {f: (st / f).read_bytes() for f in ("results.jsonl", "tables.md", "tables.csv")}
     (st / "results.jsonl").unlink()
-    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)   # evaluated, not trained
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=lambda m: None)   # evaluated, not trained
     assert {f: (st / f).read_bytes() for f in first} == first
 
 
@@ -535,7 +522,7 @@ def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
 
     st = tmp_path / "st"
     cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=lambda m: None)
     results = st / "results.jsonl"
     row = read_rows(results)[0]
     assert "scores_version" not in row and SCORES_VERSION == 1    # version 1: what a row without it is read as
@@ -545,7 +532,7 @@ def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
                        + json.dumps(other) + "\n")
     monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
     said: list[str] = []
-    rows = study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
+    rows = study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=said.append)
     assert [m for m in said if "scoring rules" in m] == [
         f"{results}: 2 rows computed by the scoring rules of version {old} (this wildgan's are {SCORES_VERSION}): 1 "
         f"of these cells are evaluated again; the 1 of cells this command does not run are kept as they are, listed "
@@ -554,7 +541,7 @@ def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
     # a row from before the field was computed by version 1's rules, this wildgan's: its cell is done
     results.write_text(json.dumps({k: v for k, v in row.items() if k != "scores_version"}) + "\n")
     said.clear()
-    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=said.append)
     assert said[0].endswith("done, skipped") and not [m for m in said if "scoring rules" in m]
 
 
@@ -565,7 +552,7 @@ def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypat
     st = tmp_path / "st"
     results = st / "results.jsonl"
     cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     other_lam = replace(base, score=replace(base.score, lam=0.2))
     study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
     row = read_rows(results)[0]
@@ -619,7 +606,7 @@ def test_rows_of_cells_the_command_does_not_run_scored_otherwise_are_not_pooled_
     from wildgan.evaluation import plots
 
     st = tmp_path / "st"
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     study_mod.run_study(base, grid(["0"], [0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
                         log=lambda m: None)
     curves = []
@@ -651,7 +638,7 @@ def _one_cell_study(tmp_path: Path) -> tuple[Path, Path, list, Any]:
     """A study of one cell, run: its folder, results.jsonl, the cell and the base config."""
     st = tmp_path / "st"
     cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
     return st, st / "results.jsonl", cell, base
 
@@ -683,7 +670,7 @@ def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monk
 
     st = tmp_path / "st"
     cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     base = replace(base, train=replace(base.train, threads=1))
     study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
     (st / "results.jsonl").unlink()
@@ -694,20 +681,8 @@ def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monk
     assert asked and set(asked) == {1}
 
 
-def _base(tmp_path):
-    rng = np.random.default_rng(0)
-    p = tmp_path / "toy.npz"
-    x = (rng.random((80, 8, 8)) * 255).astype(np.uint8)
-    x[40:] //= 4                                          # class 1 darker: something to detect
-    np.savez(p, x=x, y=np.repeat([0, 1], 40))
-    data = DataConfig(data=str(p), normal=("0",), resolution=8, channels=1)
-    tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.05,
-                     device="cpu")
-    return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
-
-
 def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0])
     calls = []
     real = study_mod.train_run
@@ -770,7 +745,7 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     said = []
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(TrainingInterrupted) as e:
-        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
+        study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
     logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
     # a Python caller (run_study) is told to call run_study again: it never typed a `wildgan study` command
     again = "to continue, call run_study again with the same base, cells and study_dir (finished cells are kept, " \
@@ -794,7 +769,7 @@ def test_a_study_stopped_outside_trainings_loop_says_how_to_continue_in_the_call
         raise KeyboardInterrupt
 
     monkeypatch.setattr(study_mod, "train_run", ctrl_c)
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(TrainingInterrupted) as e:
         study_mod.run_study(base, cell, tmp_path / "api", progress=False, log=lambda m: None)
@@ -836,7 +811,7 @@ def test_a_refused_cell_s_way_on_is_the_study_s_in_either_words(tmp_path, monkey
         with pytest.raises(ConfigError) as own:
             _refused_on_trained_networks(None, tmp_path / "own")
         with pytest.raises(ConfigError) as e:
-            study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+            study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     assert own.value.start_again == ("or start again with --overwrite (or another --out)" if cli else
                                      "or start again with overwrite=True (or another run_dir)"), own.value
     again = f"or delete {run_dir} to train this cell again"
@@ -870,7 +845,7 @@ def test_a_refused_cell_says_how_the_study_trains_it_again(tmp_path, monkeypatch
     monkeypatch.setattr(study_mod, "train_run", _refused_on_trained_networks)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(ConfigError) as e:
-        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+        study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     run_dir = tmp_path / "st" / "runs" / cell[0].key
     assert str(e.value).endswith(f"or delete {run_dir} to train this cell again"), e.value
     assert "overwrite" not in str(e.value) and "another" not in str(e.value), e.value
@@ -890,7 +865,7 @@ def test_a_cell_folder_holding_a_run_without_its_config_is_refused_in_the_study_
     run_dir.mkdir(parents=True)
     (run_dir / "stats.jsonl").write_text('{"kimg": 0.01}\n')
     with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext(), pytest.raises(ConfigError) as e:
-        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+        study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     again = f"or delete {run_dir} to train this cell again"
     assert e.value.start_again == again, e.value
     assert str(e.value) == f"{run_dir} already holds a run (stats.jsonl) without its config.json, which continuing " \
@@ -911,7 +886,7 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
                                   resume_advice=resume_advice(run_dir))
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
-    data = _base(tmp_path).data.data
+    data = study_base(tmp_path).data.data
     st = tmp_path / "st"
     assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
                  "--out", str(st)]) == 128 + 15
@@ -928,7 +903,7 @@ def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, 
         raise KeyboardInterrupt
 
     monkeypatch.setattr(study_mod, "evaluate_run", killed)
-    data = _base(tmp_path).data.data
+    data = study_base(tmp_path).data.data
     st = tmp_path / "st"
     assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
                  "--out", str(st)]) == 130
@@ -958,7 +933,7 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
     monkeypatch.setattr(study_mod, "train_run", stopped)
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     with pytest.raises(TrainingInterrupted) as e:
-        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+        study_mod.run_study(study_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
     assert e.value.complete and e.value.signum == 15 and e.value.where == "as training ended at 0.100 kimg"
     assert e.value.checkpoint_dir == str(tmp_path / "st" / "runs" / cell[0].key / "checkpoints")
     assert "--evaluate" not in str(e.value) and "training scores" not in str(e.value)
@@ -970,7 +945,7 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
 def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
     # a finished study extended by another gamma and stopped during its second new cell: tables.md and the plot
     # must count the new cell whose row was written, not stay the finished study's (the report shows tables.md)
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     st = tmp_path / "st"
     study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
                         log=lambda m: None)
@@ -1000,7 +975,7 @@ def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch
 def test_one_study_process_per_folder(tmp_path):
     from wildgan.training.run import run_lock
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     (tmp_path / "st").mkdir()
     with run_lock(tmp_path / "st"):                  # another `wildgan study` into the same folder is running
@@ -1073,7 +1048,7 @@ def test_study_refuses_a_folder_in_use_before_it_reads_the_data(tmp_path, capsys
 
 
 def test_resume_names_each_setting_that_differs(tmp_path):
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     train_run(base, tmp_path / "run", progress=False, log=lambda m: None)
     changed = replace(base, train=replace(base.train, phase_kimg=0.04, total_kimg=0.3),
                       data=replace(base.data, contamination=0.05))
@@ -1221,7 +1196,7 @@ def test_a_last_row_without_its_newline_is_kept(tmp_path):
 
 
 def test_cell_config_sets_the_cell(tmp_path):
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     c = grid(["0"], [0.05], ["search"], ["image"], [7])[0]
     cfg = study_mod.cell_config(base, c)
     assert cfg.method == "search" and cfg.train.encoder_loss == "none" and cfg.train.seed == 7
@@ -1256,7 +1231,7 @@ def test_tables_say_how_many_search_steps_the_search_cells_scored_with():
     # the training line named f-AnoGAN's iterations but not the latent search's steps per image, which set a search
     # cell's AUCs as much as its training: a study run with --search-steps 10 read as one with AnoGAN's 500
     def search(seed, steps):
-        r = dict(_row("search", "-", 0.0, seed, 0.55), lod=0.0)
+        r = dict(study_row("search", "-", 0.0, seed, 0.55), lod=0.0)
         if steps is not None:
             r["score_settings"] = {"score.lam": 0.05, "search.steps": steps}
         return r
@@ -1296,7 +1271,7 @@ def test_a_study_s_rows_and_tables_say_which_bytes_its_data_was(tmp_path):
 
     from wildgan.markdown import md_escape
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     st = tmp_path / "st"
     rows = study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
                                log=lambda m: None)
@@ -1313,12 +1288,10 @@ def test_a_study_s_rows_and_tables_say_which_bytes_its_data_was(tmp_path):
 
 def test_committed_result_tables_re_render_from_their_rows():
     # every table cited in docs/results.md can be re-made from its rows with the package's own code
-    from pathlib import Path
-
     from wildgan.studies.study import read_rows
     from wildgan.studies.tables import render_markdown
 
-    docs = Path(__file__).resolve().parents[2] / "docs" / "results"
+    docs = REPO / "docs" / "results"
     tables = sorted(docs.glob("*-tables.md"))
     assert tables
     for t in tables:
@@ -1337,7 +1310,7 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     # between classes; now the pooled plot says what it averages, and each class has its own
     from wildgan.evaluation import plots
 
-    rows = [dict(_row("wildgan", "image", g, s, a), normal=n, cell=f"{n}_{g}_{s}")
+    rows = [dict(study_row("wildgan", "image", g, s, a), normal=n, cell=f"{n}_{g}_{s}")
             for n, a in (("2", 0.3), ("3", 0.5)) for g in (0.0, 0.1) for s in (0, 1)]
     calls = []
     real = plots.auc_vs_gamma
@@ -1358,7 +1331,7 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
 
 def test_a_cell_not_grown_to_full_resolution_is_said_once(tmp_path):
     # the cell's own line (its log and the study's), not also train_run's warning of the same networks
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     base = replace(base, train=replace(base.train, total_kimg=0.05, phase_kimg=0.05))    # 8x8 grows at 0.128 kimg
     said: list[str] = []
     with warnings.catch_warnings(record=True) as got:
@@ -1396,7 +1369,7 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
     # trained. Now nothing trains, and the error names every bad cell and its problem.
     from wildgan.data import splits
 
-    base = _base(tmp_path)                            # 8x8 images: classes 0 and 1, 32 training images each
+    base = study_base(tmp_path)                            # 8x8 images: classes 0 and 1, 32 training images each
     cells = grid(["0", "banana"], [0.0, 0.95], ["wildgan", "fanogan"], ["image"], [0])
     trained = []
     monkeypatch.setattr(study_mod, "train_run", lambda cfg, run_dir, **kw: trained.append(run_dir.name))
@@ -1430,7 +1403,7 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
     # a cell with its row in results.jsonl is done: not checked (nor trained) again
     (tmp_path / "st").mkdir()
     # (a whole row: one without the fields of its cell is no row, and its cell is not done: see read_rows)
-    done = {**_row("wildgan", "image", 0.95, 0, 0.7), "cell": "0_g0.95_wildgan_image_s0", "normal": "0"}
+    done = {**study_row("wildgan", "image", 0.95, 0, 0.7), "cell": "0_g0.95_wildgan_image_s0", "normal": "0"}
     (tmp_path / "st" / "results.jsonl").write_text(json.dumps(done) + "\n")
     study_mod.check_cells(base, grid(["0"], [0.0, 0.95], ["wildgan"], ["image"], [0]), tmp_path / "st")
 
@@ -1454,7 +1427,7 @@ def test_the_cells_train_and_evaluate_on_data_read_once(tmp_path, monkeypatch):
     those of cells that read the data themselves."""
     from wildgan.data import splits
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0", "1"], [0.0, 0.1], ["wildgan"], ["image"], [0])
     loads = []
     real_load = splits.load_dataset
@@ -1480,7 +1453,7 @@ def test_run_study_given_the_data_read_at_its_own_size_converts_it_for_the_cells
     # it is made from it (data.splits.read_for), and the cells train on what they would have read
     from wildgan.data import load_split_data, splits
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     loaded = load_split_data(replace(base.data, resolution=None, channels=None))
     cells = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
     loads = []
@@ -1530,7 +1503,7 @@ def test_run_study_refuses_unlabelled_data_before_any_cell_trains(tmp_path, monk
     """`wildgan study` refused unlabelled data (no test split, so no AUC) before it read it, saying why; run_study
     called from Python read the data and refused each cell with 'unlabelled images have no classes: drop --normal',
     advice no study can follow. Now run_study says what the CLI says (studies.study.check_study_data)."""
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     pile = tmp_path / "pile.npz"
     np.savez(pile, x=np.load(base.data.data)["x"])                 # the same images, without labels
     base = replace(base, data=replace(base.data, data=str(pile), normal=()))
@@ -1547,7 +1520,7 @@ def test_a_studys_cells_draw_nested_contaminants(tmp_path):
     # draws (Generator.choice drew unrelated sets at each gamma)
     from wildgan.data import build_split
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     for seed in (0, 1, 2):
         sets = []
         for cell in grid(["0"], [0.1, 0.2, 0.3, 0.4], ["wildgan"], ["image"], [seed]):
@@ -1575,7 +1548,7 @@ def test_a_study_started_before_the_nested_draw_keeps_its_cells_rule(tmp_path, m
     # its contaminated cells drew with Generator.choice: its new cells do too (comparable with them), and its
     # interrupted ones resume on their own training sets; a folder of clean cells only drew nothing, so new cells
     # draw nested, and the clean cells are not refused for it
-    base, st = _base(tmp_path), tmp_path / "st"
+    base, st = study_base(tmp_path), tmp_path / "st"
     new, old = grid(["0"], [0.2, old_gamma], ["wildgan"], ["image"], [0])
     _old_cell(base, st, old)
     trained = []
@@ -1599,7 +1572,7 @@ def test_the_study_and_each_cell_log_the_warnings_said_about_their_data(tmp_path
 
     from wildgan.cli import main
 
-    base = _base(tmp_path)           # (its toy.npz: 40 + 40 images of two classes)
+    base = study_base(tmp_path)           # (its toy.npz: 40 + 40 images of two classes)
     st = tmp_path / "st"
     rounded = "contamination 0.05 of 32 normal training images is 1.68 anomalous images, rounded down to 1"
     with warnings.catch_warnings(record=True):
@@ -1623,7 +1596,7 @@ def test_wildgan_study_of_finished_cells_remakes_the_tables_without_reading_the_
     from wildgan.cli import main
     from wildgan.data import splits
 
-    base = _base(tmp_path)           # (its toy.npz: 40 + 40 images of two classes)
+    base = study_base(tmp_path)           # (its toy.npz: 40 + 40 images of two classes)
     st = tmp_path / "st"
     args = ["study", "--data", base.data.data, "--normal", "0", "--contamination", "0", "--preset", "tiny",
             "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
@@ -1655,7 +1628,7 @@ def test_wildgan_study_of_finished_cells_remakes_the_tables_without_reading_the_
 
 def test_a_cells_line_carries_its_pixel_controls(tmp_path):
     # the line a study says as each cell ends gave -‖Q‖ but not -std Q, the stronger control on CIFAR
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     said: list[str] = []
     study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
                         log=said.append)
@@ -1678,7 +1651,7 @@ def test_each_cells_log_has_the_warnings_said_while_the_data_it_trains_on_was_re
         for i in range(40):
             Image.fromarray((rng.random((10, 14)) * (255 if c == "a" else 60)).astype(np.uint8)).save(
                 tmp_path / "tree" / c / f"{i}.png")
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     base = replace(base, data=replace(base.data, data=str(tmp_path / "tree"), normal=("a",)))
     st = tmp_path / "st"
     cropped = "images that are not square (e.g. 14x10) are centre-cropped to a square"
@@ -1986,7 +1959,7 @@ def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
         extra = ["--normal", "a", "--contamination", "0,0.1"]
         normal = "a"
     elif kind == "npz sized by its images":
-        data = _base(tmp_path).data.data                                  # 8x8 gray
+        data = study_base(tmp_path).data.data                                  # 8x8 gray
         extra = ["--normal", "0", "--contamination", "0,0.1"]
         normal = "0"
     elif kind == "digits tree":
@@ -2002,7 +1975,7 @@ def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
         extra = ["--contamination", "0", "--resolution", "16"]       # (channels from the protocol: 1)
         normal = "normal"
     else:
-        data = _base(tmp_path).data.data
+        data = study_base(tmp_path).data.data
         extra = ["--normal", "0", "--contamination", "0,0.1", "--resolution", "8", "--channels", "1"]
         normal = "0"
     loads = []
@@ -2036,7 +2009,7 @@ def test_a_contaminations_rounding_is_shown_once_by_a_study_and_said_in_its_cell
     # own split, a few lines apart on the terminal. Once now, and still in the study's and the cell's log.txt
     from wildgan.cli import main
 
-    data = _base(tmp_path).data.data
+    data = study_base(tmp_path).data.data
     st = tmp_path / "st"
     rounded = "contamination 0.02 of 32 normal training images is 0.65 anomalous images, rounded down to 0"
     with warnings.catch_warnings(record=True) as shown:
@@ -2050,7 +2023,7 @@ def test_a_contaminations_rounding_is_shown_once_by_a_study_and_said_in_its_cell
     # the Python API's study: its own check and the cell's split said it too
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("default")
-        study_mod.run_study(_base(tmp_path), grid(["0"], [0.02], ["wildgan"], ["image"], [0]), tmp_path / "api",
+        study_mod.run_study(study_base(tmp_path), grid(["0"], [0.02], ["wildgan"], ["image"], [0]), tmp_path / "api",
                             progress=False, log=lambda m: None)
     assert sum(rounded in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
     lines = (tmp_path / "api" / "runs" / "0_g0.02_wildgan_image_s0" / "log.txt").read_text().splitlines()
@@ -2064,7 +2037,7 @@ def test_a_cell_refused_on_the_data_it_was_handed_is_not_read_again(tmp_path, mo
     # second time, only to be refused the same way
     from wildgan.data import load_split_data
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     loaded = load_split_data(base.data)
     reads = []
     monkeypatch.setattr(study_mod, "load_split_data", lambda *a, **k: reads.append(a) or load_split_data(*a, **k))
@@ -2143,7 +2116,7 @@ def _paired_rows(tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     ids = [f"img{i}" for i in range(60)]
     rows = []
     for method, enc, own, s in (("wildgan", "image", "a", ours), ("fanogan", "-", "A", theirs)):
-        r = _row(method, enc, 0.0, 0, 0.5)
+        r = study_row(method, enc, 0.0, 0, 0.5)
         r["auc"] = {**r["auc"], own: roc_auc(y, np.asarray([float(f"{v:.9g}") for v in s])), "L_r": 0.5}
         r["run_dir"] = f"runs/{r['cell']}"
         order = np.arange(60) if method == "wildgan" else rng.permutation(60)
@@ -2353,7 +2326,7 @@ def test_a_study_s_cells_of_two_encoder_losses_are_compared_as_they_finish(tmp_p
     from wildgan.studies.study import COMPARISONS, _test_scores, read_comparisons
 
     st = tmp_path / "st"
-    rows = study_mod.run_study(_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image", "latent"], [0]), st,
+    rows = study_mod.run_study(study_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image", "latent"], [0]), st,
                                progress=False, log=lambda m: None)
     (c,) = read_comparisons(st / COMPARISONS)
     assert (c["first"], c["second"], c["first_score"], c["second_score"]) == (rows[0]["cell"], rows[1]["cell"], "a",
@@ -2370,7 +2343,7 @@ def test_the_study_s_log_marks_where_each_session_starts_and_what_ran_it(tmp_pat
     from wildgan import __version__
     from wildgan.cli import main
 
-    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    data, st = study_base(tmp_path).data.data, tmp_path / "st"
     args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
     assert main(args) == 0
     assert main([*args[:-2], "--seeds", "0,1", "--out", str(st)]) == 0      # extended by a seed: one done already
@@ -2390,7 +2363,7 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
     from wildgan.cli import main
     from wildgan.errors import Terminated, resume_advice
 
-    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    data, st = study_base(tmp_path).data.data, tmp_path / "st"
     args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
 
     def stopped(cfg, run_dir, **kw):
@@ -2425,9 +2398,9 @@ def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():
     # over the classes, had to be computed by hand. Each class counts once (its mean over seeds), whatever its seeds.
     from wildgan.studies.tables import table3
 
-    rows = [dict(_row("wildgan", "image", 0.0, s, a), normal=n, cell=f"{n}_{s}")
+    rows = [dict(study_row("wildgan", "image", 0.0, s, a), normal=n, cell=f"{n}_{s}")
             for n, s, a in (("0", 0, 0.70), ("0", 1, 0.80), ("1", 0, 0.50), ("2", 0, 0.60))]
-    rows.append(dict(_row("wildgan", "image", 0.1, 0, 0.1), normal="1", cell="1_g"))    # another gamma: not pooled
+    rows.append(dict(study_row("wildgan", "image", 0.1, 0, 0.1), normal="1", cell="1_g"))    # another gamma: not pooled
     header, body = table3(rows)
     assert [b[0] for b in body] == ["0", "1", "2", "mean over 3 classes"]
     mean = dict(zip(header, body[-1]))
@@ -2443,7 +2416,7 @@ def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():
 
 def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
     # each cell's bar covers that cell; the study's own line says what the cells left take at the mean so far
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0"], [0.0, 0.05, 0.1], ["wildgan"], ["image"], [0])
     said: list[str] = []
     # (the toy data's 32 normal training images hold 1.6 of gamma 0.05's anomalies: said, and expected here)
@@ -2460,7 +2433,7 @@ def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
 def test_check_cells_says_a_cells_warning_when_it_arises_even_if_a_later_cell_raises(tmp_path, monkeypatch):
     # check_cells recorded every cell's warnings and said them once all cells were checked: nothing showed during a
     # long check, and an error out of a later cell (one the check does not catch) lost the earlier cells' warnings
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     # normal 0 and 1 at two seeds each: the seed is in a cell's data config, so four splits to build; the third raises
     cells = grid(["0", "1"], [0.0], ["wildgan"], ["image"], [0, 1])
     real_build = study_mod.build_split
@@ -2490,7 +2463,7 @@ def test_check_cells_under_an_error_filter_raises_a_cells_own_error_not_its_warn
     # a cell's warnings are said as its check ends, however it ends: under a caller's "error" filter the warning said
     # while the cell's own error propagated replaced that error (kept only as its __context__), so the caller saw
     # the note and not what failed. The cell's error is raised, the warning added to it as a note (Python 3.11+)
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     real_build = study_mod.build_split
 

@@ -6,6 +6,7 @@ OTHER`) by its eval.json, and refuses a folder that says neither its data nor it
 from __future__ import annotations
 
 import numpy as np
+from repo_root import REPO
 
 from wildgan.evaluation.by_class import auc_by_class, by_class_lines, by_class_markdown
 from wildgan.markdown import split_md_row
@@ -32,10 +33,8 @@ def test_a_class_name_with_a_line_break_and_a_pipe_keeps_the_console_and_markdow
 def _tool():  # noqa: ANN202 (a module loaded from its file: tools/ is no package)
     """tools/auc_by_class.py, loaded as a module."""
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("auc_by_class", Path(__file__).resolve().parents[2] / "tools" /
-                                                  "auc_by_class.py")
+    spec = importlib.util.spec_from_file_location("auc_by_class", REPO / "tools" / "auc_by_class.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool

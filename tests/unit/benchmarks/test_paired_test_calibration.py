@@ -5,12 +5,12 @@ would have put numbers that are not DeLong's into RESULTS.md and the choice of w
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_root import REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 import paired_test_calibration as calib  # noqa: E402
 
 sys.path.pop(0)

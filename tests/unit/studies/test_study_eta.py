@@ -50,10 +50,10 @@ def test_a_resumed_cell_s_set_up_is_not_divided_by_its_share():
 def test_a_study_resumed_in_a_partly_trained_cell_weighs_that_cell_by_its_share(tmp_path, monkeypatch):
     # the first cell was stopped halfway (its checkpoint at 0.05 of 0.1 kimg, no final networks): the study resumes
     # it, and the ETA said at the next cells counts it as the part of a cell it trained, not as a whole one
-    from test_study import _base
+    from study_rows import study_base
     from wildgan.studies.study import cell_config, grid
 
-    base = _base(tmp_path)
+    base = study_base(tmp_path)
     cells = grid(["0"], [0.0, 0.125, 0.25], ["wildgan"], ["image"], [0])     # (4 and 8 of 32 images: no rounding)
     first = cell_config(base, cells[0])
     run_dir = tmp_path / "st" / "runs" / cells[0].key
