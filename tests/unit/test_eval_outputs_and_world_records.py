@@ -62,3 +62,52 @@ def test_a_resume_in_one_process_that_trains_nothing_keeps_the_two_process_recor
     assert main(resume) == 0
     assert _world(run / "network-final.json") == (2, "gloo")
     assert _world(run / "checkpoints" / "ckpt-000000000640.json") == (2, "gloo")
+
+
+def _throughput_lines(rows: list[dict], monkeypatch) -> list:
+    """The lines the training curves' throughput panel draws from `rows` (the resolution's dotted ones left out)."""
+    from wildgan.evaluation import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    plots.training_curves(Path("unused.png"), rows)
+    ax = figs[0].axes[2]
+    assert ax.get_title() == "throughput (img/s)"
+    return [ln for ln in ax.get_lines() if ln.get_linestyle() != ":"]
+
+
+def _throughput_legend(rows: list[dict], monkeypatch) -> list[tuple[str, list[float]]]:
+    """(label, kimg of its points) of each line of the throughput panel."""
+    return [(ln.get_label(), [float(v) for v in ln.get_xdata()]) for ln in _throughput_lines(rows, monkeypatch)]
+
+
+def _row(kimg: float, ips: float, **world: object) -> dict:
+    return {"kimg": kimg, "resolution": 8, "img_per_s": ips, "D/loss": 1.0, **world}
+
+
+def test_the_throughput_curve_draws_each_number_of_processes_apart(monkeypatch) -> None:
+    """img_per_s counts the images of every rank (docs/cli.md: compare it only between rows of one world_size), yet
+    the report drew a run trained in 2 processes, then resumed in 1, as one line whose step read as the training
+    slowing down. Each count is a line of its own, named in the legend; a later stretch of a count is not named
+    twice."""
+    two, one = {"world_size": 2, "dist_backend": "gloo"}, {"world_size": 1, "dist_backend": None}
+    rows = [_row(0.32, 900.0, **two), _row(0.64, 950.0, **two), _row(0.96, 480.0, **one), _row(1.28, 470.0, **one),
+            _row(1.6, 940.0, **two)]
+    lines = _throughput_legend(rows, monkeypatch)
+    assert [x for _, x in lines] == [[0.32, 0.64], [0.96, 1.28], [1.6]]
+    assert lines[0][0] == "img_per_s (2 processes)" and lines[1][0] == "img_per_s (1 process)"
+    assert lines[2][0].startswith("_")                 # (matplotlib's legend leaves such a label out)
+    colours = [ln.get_color() for ln in _throughput_lines(rows, monkeypatch)]
+    assert colours[0] == colours[2] != colours[1]      # (a count in one colour throughout)
+
+
+def test_the_throughput_curve_of_one_count_or_of_rows_without_it_is_one_line(monkeypatch) -> None:
+    """An older wildgan's rows (no world_size), or one count throughout, keep the one img_per_s line they had; rows
+    of an older session before a resume by this wildgan are named as not recorded."""
+    old = [_row(0.32, 900.0), _row(0.64, 950.0)]
+    assert _throughput_legend(old, monkeypatch) == [("img_per_s", [0.32, 0.64])]
+    one = [_row(0.32, 900.0, world_size=1, dist_backend=None), _row(0.64, 950.0, world_size=1, dist_backend=None)]
+    assert _throughput_legend(one, monkeypatch) == [("img_per_s", [0.32, 0.64])]
+    mixed = [*old, _row(0.96, 480.0, world_size=1, dist_backend=None)]
+    assert [label for label, _ in _throughput_legend(mixed, monkeypatch)] == [
+        "img_per_s (processes not recorded)", "img_per_s (1 process)"]
