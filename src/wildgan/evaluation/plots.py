@@ -317,7 +317,7 @@ def score_histograms(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]
 def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     """Losses (D/G/E), critic gradient norm and throughput against kimg, from stats.jsonl rows; dotted vertical
     lines mark where the resolution grows (the first logged row at the new one), labelled with it on the first
-    panel."""
+    panel. The throughput is one line per number of processes the rows say trained them (_throughput_lines)."""
     def series(key: str) -> tuple[np.ndarray, np.ndarray]:
         pts = [(r["kimg"], r[key]) for r in rows if key in r and "kimg" in r and r[key] is not None]
         a = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
@@ -332,6 +332,14 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
                if r1.get("resolution") != r2.get("resolution") and "kimg" in r2]
     for i, (ax, (title, keys)) in enumerate(zip(axes, panels)):
         for k in keys:
+            if k == "img_per_s":
+                # (a count's later stretches in its first one's colour, named once in the legend)
+                colors: dict[str, Any] = {}
+                for label, x, v in _throughput_lines(rows):
+                    (line,) = ax.plot(x, v, lw=1.0, color=colors.get(label),
+                                      label=None if label in colors else label)
+                    colors.setdefault(label, line.get_color())
+                continue
             x, v = series(k)
             ax.plot(x, v, lw=1.0, label=k)
         for c, res in changes:
@@ -350,6 +358,29 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
             ax.text(0.5, 0.5, "not logged", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _throughput_lines(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[float], list[float]]]:
+    """The img_per_s curve as (legend label, kimg, img/s) lines: one line where every row was trained by one number
+    of processes (or none says: an older wildgan's rows), else one line per stretch of rows of one world_size,
+    labelled with it. img_per_s counts the images of every rank, so a run resumed in another number of processes
+    changes level there: drawn as one line, the step read as the training slowing down or speeding up, with nothing
+    on the page to say why (docs/cli.md: compare it only between rows of one world_size)."""
+    def world(r: Mapping[str, Any]) -> int | None:
+        w = r.get("world_size")            # (a hand-edited or damaged value reads as not recorded)
+        return w if isinstance(w, int) and not isinstance(w, bool) else None
+
+    pts = [(r["kimg"], r["img_per_s"], world(r)) for r in rows if "kimg" in r and r.get("img_per_s") is not None]
+    if len({w for _, _, w in pts}) <= 1:
+        return [("img_per_s", [p[0] for p in pts], [p[1] for p in pts])] if pts else []
+    lines: list[tuple[str, list[float], list[float]]] = []
+    for i, (kimg, ips, n) in enumerate(pts):
+        if i == 0 or n != pts[i - 1][2]:
+            lines.append(("img_per_s (processes not recorded)" if n is None else
+                          f"img_per_s ({n} process{'es' if n != 1 else ''})", [], []))
+        lines[-1][1].append(kimg)
+        lines[-1][2].append(ips)
+    return lines
 
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,

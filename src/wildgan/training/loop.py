@@ -921,15 +921,26 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
     return path
 
 
+def _recorded_processes(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The processes_record a checkpoint's JSON holds, or None where it holds none that reads as one (an older
+    wildgan's file; a hand-edited count): a resume that trains nothing then records its own session's, as before."""
+    world = meta.get("world_size")
+    if not isinstance(world, int) or isinstance(world, bool) or world < 1:
+        return None
+    backend = meta.get("dist_backend")
+    return {"world_size": world, "dist_backend": backend if isinstance(backend, str) else None}
+
+
 def _world_change(meta: dict[str, Any], dist: Any) -> str | None:
     """The note of a resume in another number of processes than the checkpoint's session trained in (its JSON's
     world_size), or None (the same, or not recorded: an older wildgan's file). Such a resume goes on, with the same
     global minibatch split over the new ranks (distributed.py): the weights differ from an unbroken run's by float
     noise only, but img_per_s does not compare across the two, so log.txt says where the count changed, as the stats
     rows and checkpoints record each session's."""
-    before = meta.get("world_size")
+    recorded = _recorded_processes(meta)
+    before = recorded["world_size"] if recorded else None
     now = processes_record(dist)["world_size"]
-    if not isinstance(before, int) or isinstance(before, bool) or before < 1 or before == now:
+    if before is None or before == now:
         return None
     return (f"note: trained in {before} process{'es' if before > 1 else ''} up to this checkpoint, in {now} "
             f"process{'es' if now > 1 else ''} from here on (each stats.jsonl row and checkpoint records its "
@@ -1049,6 +1060,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     total_nimg = int(round(tc.total_kimg * 1000))
     restored_nimg: int | None = None  # the image count of a checkpoint a resume restored, of this run's settings
     threads_before: Any = None        # the intra-op thread counts that trained the checkpoint a resume restored
+    procs_before: dict[str, Any] | None = None   # and the processes that trained it (its processes_record)
 
     ck_dir = run_dir / "checkpoints"
     if resume:
@@ -1060,6 +1072,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
             if found is not None:
                 state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
                 threads_before = found[1].get("intra_op_threads")
+                procs_before = _recorded_processes(found[1])
                 # (a checkpoint of other settings is written again at the end, with this session's)
                 same = found[1].get("config") == json.loads(json.dumps(run_config_to_dict(cfg)))
                 restored_nimg = state.nimg if same else None
@@ -1202,6 +1215,15 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         session's added once it has trained (a finished run's resume writes its networks again as they were)."""
         return threads_record(threads_before, torch.get_num_threads(), trained=state.nimg != start_nimg)
 
+    def procs_used() -> dict[str, Any]:
+        """world_size / dist_backend of the weights as they are: this session's once it has trained, else those of
+        the checkpoint restored. A resume that trains nothing (a finished run; a kill between the last checkpoint
+        and network-final) writes the networks again as they were: under its own count, a 2-process run's weights
+        were recorded as a one-process run's, and `wildgan info` advised a plain --resume for them."""
+        if state.nimg == start_nimg and procs_before is not None:
+            return procs_before
+        return processes_record(dist)
+
     def save() -> Path:
         nonlocal saved_nimg
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
@@ -1209,7 +1231,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
         if is_main:
             path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod(), threads_used(),
-                         processes_record(dist))
+                         procs_used())
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
         saved_nimg = state.nimg
@@ -1377,7 +1399,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
                 # the intra-op thread counts the weights trained with: they depend on it (float summation order),
                 # and with --threads unset config.json says only null, so two runs that differ by it alone had
                 # identical records; a resumed run's sessions each (threads_used: a list where they differ)
-                "intra_op_threads": threads_used(), **processes_record(dist)})
+                "intra_op_threads": threads_used(), **procs_used()})
         # (a stop that reached this rank after the ranks' last agreement, as it wrote the last round's checkpoint,
         # set its flag outside this block: agreed here too, or under torchrun the job finished as if none had come)
         late = held[0] if held else flag.signum or 0

@@ -1,0 +1,113 @@
+"""What an evaluation leaves in its folder (data.eval_files) and what the records of a run say of the processes that
+trained it (training.distributed.processes_record): the review of the lefto merge's edge cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from wildgan.cli import main
+
+# 40 iterations of 16 images: a stats row every 20 (log_every), a checkpoint at each of them
+_RUN = ["--normal", "0", "--preset", "tiny", "--total-kimg", "0.64", "--phase-kimg", "0.16", "--checkpoint-kimg",
+        "0.32", "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores"]
+
+
+def _toy(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    np.savez(path, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    return path
+
+
+def _world(path: Path) -> tuple[object, object]:
+    meta = json.loads(path.read_text())
+    return meta.get("world_size"), meta.get("dist_backend")
+
+
+def _train_in_two_processes(tmp_path: Path) -> Path:
+    """A run trained to its end by a 2-process torchrun job (CPU ranks on gloo, as tests/integration/test_ddp.py)."""
+    npz, run = _toy(tmp_path / "toy.npz"), tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan", "train", "--distributed",
+           "--data", str(npz), *_RUN, "--out", str(run)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _world(run / "network-final.json") == (2, "gloo")
+    return run
+
+
+def test_a_resume_in_one_process_that_trains_nothing_keeps_the_two_process_record_of_the_weights(
+        tmp_path: Path) -> None:
+    """A resume that trains nothing writes the networks again as they were: their record must keep the processes
+    that trained them, as it keeps their thread counts. It wrote the resuming session's world_size 1 over the 2 of
+    the session that trained the weights, so `wildgan info` and the record called a torchrun run's weights a
+    one-process run's."""
+    run = _train_in_two_processes(tmp_path)
+    resume = ["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", "--no-train-scores"]
+    # a finished run resumed in one process: nothing to train, its final networks written again
+    assert main(resume) == 0
+    assert _world(run / "network-final.json") == (2, "gloo")
+    log = (run / "log.txt").read_text()
+    assert "in 1 process from here on" not in log, log          # (nothing trained: no note of a change)
+
+    # killed between its last checkpoint and the final networks: the resume restores the 2-process checkpoint,
+    # trains nothing and writes the final networks of those weights
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    assert main(resume) == 0
+    assert _world(run / "network-final.json") == (2, "gloo")
+    assert _world(run / "checkpoints" / "ckpt-000000000640.json") == (2, "gloo")
+
+
+def _throughput_lines(rows: list[dict], monkeypatch) -> list:
+    """The lines the training curves' throughput panel draws from `rows` (the resolution's dotted ones left out)."""
+    from wildgan.evaluation import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    plots.training_curves(Path("unused.png"), rows)
+    ax = figs[0].axes[2]
+    assert ax.get_title() == "throughput (img/s)"
+    return [ln for ln in ax.get_lines() if ln.get_linestyle() != ":"]
+
+
+def _throughput_legend(rows: list[dict], monkeypatch) -> list[tuple[str, list[float]]]:
+    """(label, kimg of its points) of each line of the throughput panel."""
+    return [(ln.get_label(), [float(v) for v in ln.get_xdata()]) for ln in _throughput_lines(rows, monkeypatch)]
+
+
+def _row(kimg: float, ips: float, **world: object) -> dict:
+    return {"kimg": kimg, "resolution": 8, "img_per_s": ips, "D/loss": 1.0, **world}
+
+
+def test_the_throughput_curve_draws_each_number_of_processes_apart(monkeypatch) -> None:
+    """img_per_s counts the images of every rank (docs/cli.md: compare it only between rows of one world_size), yet
+    the report drew a run trained in 2 processes, then resumed in 1, as one line whose step read as the training
+    slowing down. Each count is a line of its own, named in the legend; a later stretch of a count is not named
+    twice."""
+    two, one = {"world_size": 2, "dist_backend": "gloo"}, {"world_size": 1, "dist_backend": None}
+    rows = [_row(0.32, 900.0, **two), _row(0.64, 950.0, **two), _row(0.96, 480.0, **one), _row(1.28, 470.0, **one),
+            _row(1.6, 940.0, **two)]
+    lines = _throughput_legend(rows, monkeypatch)
+    assert [x for _, x in lines] == [[0.32, 0.64], [0.96, 1.28], [1.6]]
+    assert lines[0][0] == "img_per_s (2 processes)" and lines[1][0] == "img_per_s (1 process)"
+    assert lines[2][0].startswith("_")                 # (matplotlib's legend leaves such a label out)
+    colours = [ln.get_color() for ln in _throughput_lines(rows, monkeypatch)]
+    assert colours[0] == colours[2] != colours[1]      # (a count in one colour throughout)
+
+
+def test_the_throughput_curve_of_one_count_or_of_rows_without_it_is_one_line(monkeypatch) -> None:
+    """An older wildgan's rows (no world_size), or one count throughout, keep the one img_per_s line they had; rows
+    of an older session before a resume by this wildgan are named as not recorded."""
+    old = [_row(0.32, 900.0), _row(0.64, 950.0)]
+    assert _throughput_legend(old, monkeypatch) == [("img_per_s", [0.32, 0.64])]
+    one = [_row(0.32, 900.0, world_size=1, dist_backend=None), _row(0.64, 950.0, world_size=1, dist_backend=None)]
+    assert _throughput_legend(one, monkeypatch) == [("img_per_s", [0.32, 0.64])]
+    mixed = [*old, _row(0.96, 480.0, world_size=1, dist_backend=None)]
+    assert [label for label, _ in _throughput_legend(mixed, monkeypatch)] == [
+        "img_per_s (processes not recorded)", "img_per_s (1 process)"]
