@@ -1,5 +1,6 @@
-"""What an evaluation leaves in its folder (data.eval_files) and what the records of a run say of the processes that
-trained it (training.distributed.processes_record): the review of the lefto merge's edge cases."""
+"""What a run's records say of the processes that trained it (training.loop's processes record): a resume that
+trains nothing keeps the count of the session that trained the weights, so `wildgan info` advises the right resume;
+and the report's throughput curve draws each count apart, since img_per_s counts every process's images."""
 
 from __future__ import annotations
 
