@@ -10,7 +10,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -77,8 +77,24 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
         with open(path, "ab") as f:
             write(f)
         return
-    if path.is_symlink():
-        path = path.resolve()
+    path = _written_path(path)
+    tmp = _write_temp(write, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_temps([tmp])
+        raise
+    _fsync_dir(path.parent)
+
+
+def _written_path(path: Path) -> Path:
+    """The file a write to `path` replaces: a symlink's target (the link is written through, not replaced)."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def _write_temp(write: "Callable[[BinaryIO], object]", path: Path) -> str:
+    """write(fileobj) into a new temp file beside `path` (which is not touched), flushed and fsynced; its name. On
+    any failure the temp file is removed and the error raised."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -90,12 +106,53 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
+        _remove_temps([tmp])
+        raise
+    return tmp
+
+
+def _remove_temps(temps: "list[str]") -> None:
+    for tmp in temps:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+
+
+def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]") -> None:
+    """Write several files as one output: each (path, write) as atomic_write_stream writes it, and write None removes
+    the path (a file of the output's that this one has not). Every file is first written whole into a temp file
+    beside it; only once all are written are they renamed over their paths, in the order given. So a failure while
+    writing any of them (a full disk, a writer that raises) leaves every path as it was and no temp file behind, and
+    a reader that trusts the last one (the record, such as an evaluation's eval.json) finds the others already
+    theirs: a kill in the renames (milliseconds, no writing) can leave new files beside the old record, never a new
+    record beside old files. A stream (is_stream) is written into at its turn in the renames, as given."""
+    staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = []
+    temps: list[str] = []
+    try:
+        for given, write in files:
+            if write is not None and is_stream(given):
+                staged.append((Path(given), None, write))
+                continue
+            if write is None:
+                staged.append((Path(given), None, None))      # (a link is removed, not its target)
+                continue
+            path = _written_path(Path(given))
+            tmp = _write_temp(write, path)
+            temps.append(tmp)
+            staged.append((path, tmp, None))
+        for path, tmp, into_stream in staged:
+            if into_stream is not None:
+                with open(path, "ab") as f:
+                    into_stream(f)
+            elif tmp is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(tmp, path)
+                temps.remove(tmp)
+    finally:
+        _remove_temps(temps)
+    for folder in dict.fromkeys(path.parent for path, tmp, _ in staged if tmp is not None):
+        _fsync_dir(folder)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

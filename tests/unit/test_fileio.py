@@ -75,3 +75,31 @@ def test_a_folder_that_cannot_be_made_is_a_config_error_naming_it(err, why, tmp_
     with pytest.raises(OSError, match="Input/output error") as e:
         make_folder(tmp_path / "x", "do Y")
     assert not isinstance(e.value, ConfigError)
+
+
+def test_files_written_together_are_all_new_or_all_as_they_were(tmp_path: Path) -> None:
+    """atomic_write_files: every file written into a temp first; a writer that raises leaves every path as it was
+    (the removal asked for not done either) and no temp file; once all are written they are renamed in order, a
+    symlink written through and None removing its path."""
+    from wildgan.fileio import atomic_write_files
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "gone.csv").write_text("old gone")
+    (tmp_path / "target.json").write_text("old target")
+    (tmp_path / "link.json").symlink_to("target.json")
+
+    def half_then_fail(f) -> None:
+        f.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new a")), (tmp_path / "gone.csv", None),
+                            (tmp_path / "b.npy", half_then_fail), (tmp_path / "link.json", lambda f: f.write(b"{}"))])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "gone.csv", "link.json", "target.json"]
+    assert [(tmp_path / n).read_text() for n in ("a.csv", "gone.csv", "target.json")] == ["old a", "old gone",
+                                                                                          "old target"]
+    atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new a")), (tmp_path / "gone.csv", None),
+                        (tmp_path / "link.json", lambda f: f.write(b"{}"))])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "link.json", "target.json"]
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "{}"
+    assert (tmp_path / "a.csv").read_text() == "new a"

@@ -50,7 +50,7 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, confi
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
-from ..data.eval_files import eval_files_there
+from ..data.eval_files import EVAL_JSON, SEARCH_CACHE, eval_files_there
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
@@ -76,8 +76,7 @@ from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, p
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import (SEARCH_CACHE, evaluation_dirs, read_search_cache, reading_change,
-                  score_settings_changes, split_for_run)
+from .run import evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -927,7 +926,7 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     score settings, its files read as evaluate reads them now (reading_change); when a --resume has trained on since,
     or the score formulas or settings or the reading of its files changed, only what it was of and the command that
     evaluates the current networks (its numbers are not theirs, so they are not shown)."""
-    saved = run_dir / "eval.json"
+    saved = run_dir / EVAL_JSON
     if not saved.is_file():
         return
     # the page's commands name the run as its first line does, in full: a path relative to wherever the report was

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -29,13 +29,14 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
                            read_train_hashes, reads_decoded_cache, seen_in_training)
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
-from ..data.eval_files import CONTROLS_CSV, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE
-from ..fileio import atomic_write_text, leave_out_defaults
-from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_run_scores_csv
+from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
+                               names_text)
+from ..fileio import atomic_write_bytes, atomic_write_files, leave_out_defaults
+from ..scoring.run import LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from ..training.schedule import recorded_kimg_text
-from .by_class import BY_CLASS_CSV, auc_by_class, by_class_csv_text, by_class_lines
+from .by_class import auc_by_class, by_class_csv_text, by_class_lines
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
                       pixel_tests_text)
 
@@ -472,10 +473,41 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
 # the other generator (G_a, ...)
 
 
+# one file of an evaluation: (its name in the evaluation's folder, what writes it, or None where this evaluation has
+# none: an earlier evaluation's file of that name is removed, lest it stand beside this one's eval.json as its own)
+EvalFile = tuple[str, "Callable[[BinaryIO], object] | None"]
+
+
+def write_evaluation(out_dir: Path, files: list[EvalFile]) -> None:
+    """Write an evaluation's files into out_dir together (fileio.atomic_write_files): a failure in any of them (a
+    full disk, a file that cannot be written) leaves every file of the earlier evaluation there as it was, none
+    half-written, and no temp file. Renamed in the order given: the caller puts eval.json, the record, last, so that
+    a new eval.json never stands beside an earlier evaluation's scores or latents."""
+    atomic_write_files([(Path(out_dir) / name, write) for name, write in files])
+
+
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
-    statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go."""
+    statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go
+    (write_evaluation: all of them, or, where one cannot be written, none)."""
+    out, files = _evaluate_model(model, split, controls=controls, progress=progress)
+    if out_dir is not None:
+        try:
+            write_evaluation(Path(out_dir), files)
+        except OSError as e:
+            # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
+            # side file that cannot be written would throw the whole scoring away
+            warn_user(f"could not write the per-image scores into {out_dir} ({e}); its files are as they were, and "
+                      f"the metrics are unaffected")
+    return out
+
+
+def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, progress: bool
+                    ) -> tuple[dict[str, Any], list[EvalFile]]:
+    """evaluate_model's result, and the files that record it (test_scores.csv, ..., without eval.json), for the
+    caller to write together: written one by one, a failure halfway left some files new and the rest an earlier
+    evaluation's."""
     if split.test_classes is not None and len(split.test_classes) != len(split.test_y):
         # (before the scoring, which takes minutes on a CPU)
         raise ValueError(f"AnomalySplit.test_classes holds {len(split.test_classes)} class names for "
@@ -550,34 +582,28 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
             y, classes, trained, rank_by if rank_by in trained else next(iter(trained)),
             controls={**{f"untrained_{k}": v for k, v in untrained.items()}, **pixel},
             order=[str(c) for c in split.info.get("class_names") or []])
-    if out_dir is not None:
-        try:
-            # (the run's own files, which write_scores_csv refuses to replace for a caller); each image's class
-            # last, so that a reader of the columns before it reads the file as it did
-            write_run_scores_csv(Path(out_dir) / SCORES_CSV, split.test_ids, res, y,
-                                 extra={"class": classes} if classes is not None else None)
-            if "by_class" in out:
-                atomic_write_text(Path(out_dir) / BY_CLASS_CSV, by_class_csv_text(out["by_class"]))
-            else:
-                # (data without classes) an earlier evaluation's table would stand beside this eval.json as if its own
-                (Path(out_dir) / BY_CLASS_CSV).unlink(missing_ok=True)
-            if beside:
-                # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie
-                write_run_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
-                                     extra={k: [f"{v:.17g}" for v in a] for k, a in beside.items()})
-            else:
-                # (--no-controls of an f-AnoGAN or search run) an earlier evaluation's file would stand beside this
-                # eval.json as if its own
-                (Path(out_dir) / CONTROLS_CSV).unlink(missing_ok=True)
-            if res.z is not None:
-                np.save(Path(out_dir) / LATENTS_NPY, res.z)
-            if search_cache:
-                write_search_cache(Path(out_dir), split.test_ids, res.info, search_cache)
-        except OSError as e:
-            # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
-            # side file that cannot be written would throw the whole scoring away
-            warn_user(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected")
-    return out
+    # (the run's own files, which write_scores_csv refuses to replace for a caller); each image's class last, so that
+    # a reader of the columns before it reads the file as it did. Each written when the files are, not before: a
+    # caller that writes none (write=False) makes none of their text
+    ids = split.test_ids
+    files: list[EvalFile] = [
+        (SCORES_CSV, _text_writer(lambda: scores_csv_text(ids, res, y, extra={"class": classes}
+                                                          if classes is not None else None))),
+        # (data without classes: no table)
+        (BY_CLASS_CSV, _text_writer(lambda: by_class_csv_text(out["by_class"])) if "by_class" in out else None),
+        # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie; none after
+        # --no-controls of an f-AnoGAN or search run
+        (CONTROLS_CSV, _text_writer(lambda: scores_csv_text(ids, {}, y, extra={
+            k: [f"{v:.17g}" for v in a] for k, a in beside.items()})) if beside else None),
+        (LATENTS_NPY, None if res.z is None else lambda f: np.save(f, res.z, allow_pickle=False)),
+        (SEARCH_CACHE, (lambda f: f.write(search_cache_bytes(ids, res.info, search_cache))) if search_cache
+         else None)]
+    return out, files
+
+
+def _text_writer(text: Callable[[], str]) -> Callable[[BinaryIO], object]:
+    """A file writer of the text text() makes, in UTF-8 (surrogateescape, as fileio.atomic_write_text)."""
+    return lambda f: f.write(text().encode("utf-8", "surrogateescape"))
 
 
 def score_settings_changes(ev: dict[str, Any], cfg: RunConfig) -> list[str]:
@@ -606,9 +632,12 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
     """The latents a search run's evaluation found (trained networks: z, a; untrained control: z_untrained,
     a_untrained), with what they depend on (the test images' ids, the search settings), as OUT_DIR/SEARCH_CACHE.
     A plain npz (no pickles): read_search_cache loads it with allow_pickle=False."""
-    import io
+    atomic_write_bytes(out_dir / SEARCH_CACHE, search_cache_bytes(ids, info, arrays))
 
-    from ..fileio import atomic_write_bytes
+
+def search_cache_bytes(ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """The bytes of the SEARCH_CACHE file write_search_cache writes."""
+    import io
 
     meta = json.dumps(leave_out_defaults({"ids_sha256": _ids_digest(ids), "n": len(ids),
                                           "info": leave_out_defaults(info, SEARCH_INFO_ABSENT),
@@ -616,7 +645,7 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
                       sort_keys=True, default=str)
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(meta), **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(out_dir / SEARCH_CACHE, buf.getvalue())
+    return buf.getvalue()
 
 
 def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], latent_size: int
@@ -700,7 +729,7 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad,
                               progress=progress)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
-    out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
+    out, files = _evaluate_model(model, split, controls=controls, progress=progress)
     if data is not None or out_dir != run_dir:
         # other data, or another normal class of the run's own: the training part of that split is no set the
         # networks ever trained on, so eval.json's training counts are the run's own (split.json's)
@@ -721,12 +750,16 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         if rule != model.cfg.data.depth16:
             out["read_depth16"] = rule
     if write:
+        record = json.dumps(out, indent=2, default=str)
         try:
-            out_dir.mkdir(exist_ok=True)
-            atomic_write_text(out_dir / EVAL_JSON, json.dumps(out, indent=2, default=str))
+            # eval.json, the record, last: renamed into place once every file beside it is this evaluation's
+            write_evaluation(out_dir, [*files, (EVAL_JSON, _text_writer(lambda: record))])
             out["written_to"] = str(out_dir / EVAL_JSON)
         except OSError as e:
-            note(f"warning: could not write {out_dir / EVAL_JSON} ({e}); the results are printed only")
+            # nothing replaced: an earlier evaluation there keeps its eval.json with its own scores and latents
+            there = [name for name in EVAL_FILES if (out_dir / name).is_file()]
+            kept = f"; {names_text(there)} there are an earlier evaluation's, as they were" if there else ""
+            note(f"warning: could not write the evaluation into {out_dir} ({e}): the results are printed only{kept}")
     return out
 
 

@@ -29,6 +29,7 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
                       refuse_untrained_encoder, scoring_changes, scoring_settings, thread_counts,
                       untrained_encoder_words, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
+from ..data.eval_files import EVAL_JSON, SCORES_CSV
 from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
@@ -1077,7 +1078,7 @@ def _earlier_cell_time(run_dir: Path) -> tuple[float, float, float] | None:
         except (CheckpointError, OSError, KeyError, TypeError, ValueError):
             return None
         try:
-            scored = float(json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))["score_seconds"])
+            scored = float(json.loads((run_dir / EVAL_JSON).read_text(encoding="utf-8"))["score_seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             scored = 0.0
         ok = all(math.isfinite(v) and v >= 0 for v in (trained, scored))
@@ -1403,7 +1404,7 @@ def _kept_untried(c: dict[str, Any], entry: dict[str, Any], state: dict[str, Any
 
 def _scores_file(study_dir: Path, r: dict[str, Any]) -> Path:
     """The test_scores.csv of a row's cell: in its run_dir, or runs/CELL for a row from before the field."""
-    return Path(study_dir) / str(r.get("run_dir") or Path("runs") / str(r["cell"])) / "test_scores.csv"
+    return Path(study_dir) / str(r.get("run_dir") or Path("runs") / str(r["cell"])) / SCORES_CSV
 
 
 def _scores_state(study_dir: Path, x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
@@ -1467,7 +1468,7 @@ def _test_scores(run_dir: Path) -> tuple[list[str], np.ndarray, dict[str, np.nda
     """(ids, labels, {score: values}) of a run's test_scores.csv, or why there are none."""
     import csv
 
-    path = run_dir / "test_scores.csv"
+    path = run_dir / SCORES_CSV
     try:
         with open(path, newline="", encoding="utf-8") as f:
             table = list(csv.reader(f))

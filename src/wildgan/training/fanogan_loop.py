@@ -310,8 +310,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
     if saved_step is not None and state.gan_iter >= t_gan and state.enc_iter >= t_enc:
         say(f"the run was already finished ({t_gan} critic and {t_enc} encoder iterations): nothing to train")
-    elif resumed_meta is not None:
-        # (as the pGAN loop's: the thread count the weights trained from here on depend on)
+    elif resumed_meta is not None and not (cfg.minutes is not None and state.elapsed >= cfg.minutes * 60):
+        # (as the pGAN loop's: the thread count the weights trained from here on depend on; not for a resume whose
+        # minutes are already spent, which trains nothing: both stages stop before their first step)
         threads = thread_count_change(resumed_meta, ck_dir / str(resumed_meta.get("weights")), device)
         if threads:
             say(threads)

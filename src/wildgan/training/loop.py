@@ -1061,6 +1061,7 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     restored_nimg: int | None = None  # the image count of a checkpoint a resume restored, of this run's settings
     threads_before: Any = None        # the intra-op thread counts that trained the checkpoint a resume restored
     procs_before: dict[str, Any] | None = None   # and the processes that trained it (its processes_record)
+    spent_at_resume: bool | None = None          # whether the restored checkpoint's time used up --minutes already
 
     ck_dir = run_dir / "checkpoints"
     if resume:
@@ -1091,14 +1092,18 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
             log(f"resumed from {kimg_text(state.nimg)} kimg (iteration {state.iteration})"
                 + (f": the run was already finished ({option_words('--total-kimg', 'train.total_kimg')} "
                    f"{kimg_to_the_image(tc.total_kimg)}), nothing to train" if done else ""))
-            # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
-            # (nor where the resume's note named the threads setting changed: one change, one message)
-            threads = None if done or threads_noted else thread_count_change(found[1], ck_dir / str(
+            # a finished run, or one whose --minutes budget is already spent (said below), trains nothing more: its
+            # weights stay those of the checkpoint's thread count and processes, and a note of either changing 'from
+            # here on' would tell of training that never comes (nor where the resume's note named the threads
+            # setting changed: one change, one message)
+            spent_at_resume = _budget_spent(tc, state.elapsed)
+            idle = done or spent_at_resume
+            threads = None if idle or threads_noted else thread_count_change(found[1], ck_dir / str(
                 found[1].get("weights")), device)
             if threads:
                 log(threads)
-            world = _world_change(found[1], dist)
-            if world and not done:
+            world = None if idle else _world_change(found[1], dist)
+            if world:
                 log(world)
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
@@ -1133,7 +1138,10 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # the lod at the images restored, from the formula alone: schedule() needs a size there, which a finished run
     # whose last round crossed into a resolution without one (its total stopped before it) does not have
     lod_now = lod_at(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg)
-    if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
+    # (a resume's answer is the one its notes followed, asked once: a second clock read could fall the other side of
+    # the budget)
+    if state.nimg < total_nimg and (_over_budget(tc, elapsed0, t_start) if spent_at_resume is None
+                                    else spent_at_resume):
         # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
         # plain --resume trained one round past the budget
         status = "budget"
@@ -1469,7 +1477,12 @@ def _silent(msg: str) -> None:
 
 
 def _over_budget(tc: TrainConfig, elapsed0: float, t_start: float) -> bool:
-    return tc.minutes is not None and elapsed0 + time.time() - t_start >= tc.minutes * 60
+    return _budget_spent(tc, elapsed0 + time.time() - t_start)
+
+
+def _budget_spent(tc: TrainConfig, elapsed: float) -> bool:
+    """Whether `elapsed` seconds of training (over all the run's sessions) use up its --minutes budget."""
+    return tc.minutes is not None and elapsed >= tc.minutes * 60
 
 
 def _drain(device: torch.device) -> None:

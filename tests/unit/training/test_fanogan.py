@@ -1148,3 +1148,34 @@ def _clock(step: float):
         t[0] += step
         return t[0]
     return now
+
+
+def test_a_resume_whose_minutes_are_spent_gives_no_thread_count_warning(tmp_path: Path) -> None:
+    # a resume with its --minutes already used trains nothing, yet warned that its weights now train on another
+    # thread count; the same resume with minutes left still warns
+    x = images(8)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, progress=False, checkpoint_every=1000)
+        (tmp_path / "fanogan-final.json").unlink()
+        (tmp_path / "fanogan-final.safetensors").unlink()
+        kept = {p: p.read_bytes() for p in (tmp_path / "checkpoints").iterdir()}
+        torch.set_num_threads(2)
+        said: list[str] = []
+        # (1e-9 minutes: less than the 2 critic steps took)
+        train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=2, minutes=1e-9), tmp_path, resume=True, progress=False,
+                      log=said.append, checkpoint_every=1000)
+        meta = ckpt.read_meta(tmp_path / "fanogan-final.json")
+        assert meta["enc_iters_done"] == 0 and meta["stopped_early"], meta
+        assert not any("intra-op thread" in m for m in said), said
+        for p in [*(tmp_path / "checkpoints").iterdir(), *tmp_path.glob("fanogan-final.*")]:
+            p.unlink()
+        for p, data in kept.items():
+            p.write_bytes(data)
+        said.clear()
+        train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=2), tmp_path, resume=True, progress=False,
+                      log=said.append, checkpoint_every=1000)
+        assert any("was trained on 1 intra-op thread, and this process runs 2" in m for m in said), said
+    finally:
+        torch.set_num_threads(before)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from wildgan.cli import main
 
@@ -112,3 +113,47 @@ def test_the_throughput_curve_of_one_count_or_of_rows_without_it_is_one_line(mon
     mixed = [*old, _row(0.96, 480.0, world_size=1, dist_backend=None)]
     assert [label for label, _ in _throughput_legend(mixed, monkeypatch)] == [
         "img_per_s (processes not recorded)", "img_per_s (1 process)"]
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")   # (a run of 0.128 kimg is not grown: not the point)
+def test_a_resume_whose_minutes_are_spent_says_no_change_of_processes_or_threads(tmp_path: Path, one_thread) -> None:
+    """A resume whose --minutes budget is already spent trains nothing (as one of a finished run), yet log.txt said
+    'trained in 2 processes up to this checkpoint, in 1 process from here on' and warned that the weights now train
+    on another thread count: of a 'here on' that never came. Said only where the session trains; the same resume with
+    a budget left still says both."""
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.loop import train_pgan
+
+    def cfg(**train: object) -> RunConfig:
+        tc = dict(total_kimg=0.128, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.128,
+                  log_every=4, device="cpu")
+        tc.update(train)
+        return RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(**tc))
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    train_pgan(x, cfg(), tmp_path, progress=False, log=lambda m: None)
+    # the checkpoint as a 2-process session on 2 intra-op threads wrote it, 30 s into the run
+    path = tmp_path / "checkpoints" / f"{ckpt.checkpoint_name(128)}.json"
+    meta = json.loads(path.read_text())
+    meta.update(world_size=2, dist_backend="gloo", intra_op_threads=2, elapsed_s=30.0)
+    path.write_text(json.dumps(meta))
+    kept = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def resumed(minutes: float | None) -> str:
+        for p in tmp_path.rglob("*"):               # (each resume from the same files)
+            if p.is_file() and p.name not in kept:
+                p.unlink()
+        for name, data in kept.items():
+            next(tmp_path.rglob(name)).write_bytes(data)
+        said: list[str] = []
+        train_pgan(x, cfg(total_kimg=0.256, minutes=minutes), tmp_path, resume=True, progress=False,
+                   log=said.append)
+        return "\n".join(said)
+
+    spent = resumed(0.25)                              # a 15 s budget, 30 s spent: nothing to train
+    assert "nothing to train" in spent, spent
+    assert "from here on" not in spent and "intra-op thread" not in spent, spent
+    left = resumed(None)                               # trains on: both changes said
+    assert "trained in 2 processes up to this checkpoint, in 1 process from here on" in left, left
+    assert "was trained on 2 intra-op threads, and this process runs 1" in left, left
