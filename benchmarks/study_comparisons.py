@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wildgan.data.eval_files import SCORES_CSV
 from wildgan.evaluation.metrics import roc_auc
 from wildgan.studies import study
 
@@ -48,7 +49,7 @@ def make_study(root: Path, groups: int, n_test: int) -> list[dict]:
             run.mkdir(parents=True)
             lines = ["id,label," + ",".join(scores)]
             lines += [f"{prefix}{i},{y[i]}," + ",".join(f"{scores[k][i]:.9g}" for k in scores) for i in range(n_test)]
-            (run / "test_scores.csv").write_text("\n".join(lines) + "\n")
+            (run / SCORES_CSV).write_text("\n".join(lines) + "\n")
             auc = {k: roc_auc(y, s) for k, s in scores.items() if k != "z_norm"}
             rows.append({"cell": cell, "protocol": "cifar10", "normal": f"c{g}", "gamma": 0.0, "method": method,
                          "encoder_loss": enc, "seed": g, "auc": auc, "run_dir": f"runs/{cell}"})

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wildgan.data.eval_files import CONTROLS_CSV, EVAL_JSON, SCORES_CSV
 from wildgan.evaluation.by_class import auc_by_class, by_class_markdown
 
 DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
@@ -61,20 +62,20 @@ def class_of_ids(ids: list[str], npz: Path) -> tuple[np.ndarray, list[str]]:
 
 def by_class(run: Path, npz: Path | None, scores: tuple[str, ...]) -> str:
     """The Markdown table of the module docstring; npz: where the classes are, for a test_scores.csv without them."""
-    rows = read_csv(run / "test_scores.csv")
-    beside = run / "test_controls.csv"
+    rows = read_csv(run / SCORES_CSV)
+    beside = run / CONTROLS_CSV
     if beside.is_file():
         extra = {r["id"]: r for r in read_csv(beside)}
         rows = [{**extra.get(r["id"], {}), **r} for r in rows]
     have = [s for s in scores if rows and s in rows[0]]
     if not have:
-        raise SystemExit(f"{run / 'test_scores.csv'}: none of the scores {', '.join(scores)}; its columns: "
+        raise SystemExit(f"{run / SCORES_CSV}: none of the scores {', '.join(scores)}; its columns: "
                          f"{', '.join(rows[0]) if rows else '(no rows: evaluate the run first)'}")
     if "class" in rows[0]:
         classes, names = [r["class"] for r in rows], None
     else:
         if npz is None:
-            raise SystemExit(f"{run / 'test_scores.csv'}: no class column (evaluated by an earlier wildgan); give the "
+            raise SystemExit(f"{run / SCORES_CSV}: no class column (evaluated by an earlier wildgan); give the "
                              f"run's labelled .npz with --data, or run `wildgan evaluate {run}` again")
         cls, names = class_of_ids([r["id"] for r in rows], npz)
         classes = [names[c] if c < len(names) else str(c) for c in cls]
@@ -89,7 +90,7 @@ def evaluated_data(folder: Path) -> Path:
     evaluation written before eval.json recorded it) the run's own, split.json's. An evaluation on other data or
     another normal class writes its CSV in RUN/eval-*/, which has no split.json: reading that one alone failed there
     with a bare FileNotFoundError, and would name the run's own data for another data set's images."""
-    for name, source in (("eval.json", lambda d: (d.get("data") or {}).get("source")),
+    for name, source in ((EVAL_JSON, lambda d: (d.get("data") or {}).get("source")),
                          ("split.json", lambda d: d.get("source"))):
         try:
             found = source(json.loads((folder / name).read_text(encoding="utf-8")))
@@ -110,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated columns of test_scores.csv / test_controls.csv; the first one ranks")
     p.add_argument("--out", type=Path, help="also write the table here")
     a = p.parse_args(argv)
-    if not (a.run_dir / "test_scores.csv").is_file():
-        raise SystemExit(f"{a.run_dir}: no test_scores.csv; run `wildgan evaluate {a.run_dir}` first")
+    if not (a.run_dir / SCORES_CSV).is_file():
+        raise SystemExit(f"{a.run_dir}: no {SCORES_CSV}; run `wildgan evaluate {a.run_dir}` first")
     npz = a.data
-    with open(a.run_dir / "test_scores.csv", newline="", encoding="utf-8") as f:
+    with open(a.run_dir / SCORES_CSV, newline="", encoding="utf-8") as f:
         classes_kept = "class" in next(csv.reader(f), [])
     if npz is None and not classes_kept:
         npz = evaluated_data(a.run_dir)

@@ -28,6 +28,7 @@ from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND
 from .config import DETECTOR_DIR_NAME, kernels_from_env
 from .errors import CheckpointError, ConfigError, option_words, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
+from .fileio import remove_files
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
@@ -483,14 +484,7 @@ def stale_temp_files(folder: Path) -> list[Path]:
 def remove_stale_temp(folder: Path) -> list[Path]:
     """Delete the temporary files of checkpoint writes that a killed process left (".NAME.*.safetensors.tmp");
     call only while this process owns the run (see training.run's lock). Returns what was deleted."""
-    gone = []
-    for t in stale_temp_files(folder):
-        try:
-            t.unlink()
-            gone.append(t)
-        except FileNotFoundError:
-            pass
-    return gone
+    return remove_files(stale_temp_files(folder))
 
 
 def checkpoint_name(nimg: int) -> str:

@@ -9,8 +9,9 @@ import os
 import re
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -92,11 +93,15 @@ def _written_path(path: Path) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
+# _write_temp's temp files: ".NAME." + mkstemp's random letters (no dot among them) + ".tmp", beside NAME
+_TEMP_SUFFIX = ".tmp"
+
+
 def _write_temp(write: "Callable[[BinaryIO], object]", path: Path) -> str:
     """write(fileobj) into a new temp file beside `path` (which is not touched), flushed and fsynced; its name. On
     any failure the temp file is removed and the error raised."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     try:
         # mkstemp creates 0600 files; give the result the usual umask-based mode so reports can be shared
         umask = os.umask(0)
@@ -116,6 +121,97 @@ def _remove_temps(temps: "list[str]") -> None:
     for tmp in temps:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def temp_files(folder: Path, names: Iterable[str]) -> list[Path]:
+    """The temp files that atomic writes (_write_temp: atomic_write_bytes, atomic_write_files, ...) of files named
+    `names` make in `folder`, sorted: ".NAME.XXXXXXXX.tmp", and only that (not ".NAME.bak.XXXXXXXX.tmp", a temp file
+    of NAME.bak). A process killed while it wrote them leaves them there: the one rule for "a temp file of the writer
+    of NAME", shared by what removes them (only while no other process writes there: writing_temps) and what reports
+    them (`wildgan info RUN`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    ours = re.compile("|".join(rf"\.{re.escape(n)}\.[^./]+{re.escape(_TEMP_SUFFIX)}" for n in names) or "(?!)")
+    return sorted(p for p in folder.iterdir() if ours.fullmatch(p.name))
+
+
+def remove_files(paths: Iterable[Path]) -> list[Path]:
+    """Delete each path (a file another process removed meanwhile is passed over); returns those deleted."""
+    gone = []
+    for p in paths:
+        try:
+            Path(p).unlink()
+            gone.append(Path(p))
+        except FileNotFoundError:
+            pass
+    return gone
+
+
+@contextmanager
+def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[list[Path]]:
+    """Hold `folder` as a folder this process writes temp files in, for the block (the caller's atomic writes); and
+    first, where no other process holds it so, delete stale(): the temp files there of the writes that hold it, left
+    by a process killed while it wrote them (a kill skips the clean-up that removes them). Yields what was deleted.
+
+    Every writer of those files holds the folder for as long as its temp files exist, so a temp file found while no
+    process holds it is a killed one's: the hold is a shared flock on the folder itself (opened read-only; no lock
+    file to leave behind), released by the kernel when its process ends however it ends; the deletion is done under
+    the exclusive lock, which no other writer's shared one lets through, then turned into a shared one before this
+    process writes (not atomically: another writer may come between and clean, while this one's files are not yet
+    written). Where the folder cannot be locked (no fcntl on Windows, a file system without flock on folders such as
+    NFS) nothing is deleted: another process's files cannot be told from a killed one's there. (`folder` is made
+    when missing, as the atomic writes would make it.)"""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:              # pragma: no cover - not POSIX
+        yield []
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield []
+        return
+    try:
+        gone: list[Path] = []
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except OSError:
+            alone = False
+        if alone:
+            gone = remove_files(stale())
+        try:
+            # (blocks only while another writer holds it exclusively: for its deletions, an instant)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:
+            pass                     # not lockable here: written unheld, as before the lock, and nothing deleted
+        yield gone
+    finally:
+        os.close(fd)                 # (releases the lock)
+
+
+def temps_being_written(folder: Path) -> bool:
+    """Whether a process may be writing temp files in `folder` now (writing_temps holds it), so that those there are
+    not known to be stale: a glance that takes the exclusive lock and lets it go at once, writing nothing. True too
+    where the folder cannot be locked (writing_temps deletes nothing there either); False for a missing folder."""
+    try:
+        import fcntl
+    except ImportError:              # pragma: no cover - not POSIX
+        return True
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return Path(folder).exists()     # (missing: nothing written there; unreadable: not known)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)                 # (releases the glance's lock, if taken)
+    return False
 
 
 def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]") -> None:

@@ -1,4 +1,5 @@
-"""fileio's log appends: one line per write, whole, and a log that may fail without stopping anything."""
+"""fileio's log appends: one line per write, whole, and a log that may fail without stopping anything; files
+written together; the temp files of a writer killed outright, which the next writer removes (writing_temps)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,95 @@ def test_files_written_together_are_all_new_or_all_as_they_were(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "link.json", "target.json"]
     assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_text() == "{}"
     assert (tmp_path / "a.csv").read_text() == "new a"
+
+
+# a writer killed outright in atomic_write_files, its temp files written: the first whole, the second half-written
+# (then it says so, and waits for its kill), while it holds the folder as writing_temps does
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from wildgan.fileio import atomic_write_files, temp_files, writing_temps
+folder = Path(sys.argv[1])
+
+def half_then_wait(f):
+    f.write(b"half")
+    f.flush()
+    (folder.parent / "ready").write_text("")
+    time.sleep(60)
+
+with writing_temps(folder, lambda: temp_files(folder, ["a.csv", "b.npy"])):
+    atomic_write_files([(folder / "a.csv", lambda f: f.write(b"new a")), (folder / "b.npy", half_then_wait)])
+"""
+
+
+def _killed_writer(folder: Path) -> list[Path]:
+    """Run _KILLED_WRITER on folder, kill it (SIGKILL: no clean-up of its own runs) once its temp files are there,
+    checking meanwhile that its hold is seen and its files kept; returns the temp files it left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from wildgan.fileio import temp_files, temps_being_written, writing_temps
+
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(folder)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder.parent / "ready").exists():
+            assert child.poll() is None and time.monotonic() < deadline, "the writer ended before writing"
+            time.sleep(0.02)
+        left = temp_files(folder, ["a.csv", "b.npy"])
+        assert [p.name.split(".")[1:3] for p in left] == [["a", "csv"], ["b", "npy"]], left
+        # while it writes, its temp files are not stale: another writer deletes none of them, and says so
+        assert temps_being_written(folder)
+        with writing_temps(folder, lambda: temp_files(folder, ["a.csv", "b.npy"])) as gone:
+            assert gone == []
+        assert temp_files(folder, ["a.csv", "b.npy"]) == left
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    return left
+
+
+def test_the_next_writer_removes_the_temp_files_of_a_killed_one_and_only_those(tmp_path: Path) -> None:
+    """A process killed outright while atomic_write_files wrote its temp files leaves them (its own clean-up never
+    runs); the kernel drops its hold on the folder with it, so the next writer of those names deletes them, and
+    nothing else: not another name's temp file, nor a temp file of a longer name, nor a checkpoint's."""
+    pytest.importorskip("fcntl")
+    from wildgan.fileio import temp_files, temps_being_written, writing_temps
+
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"old a")
+    others = [folder / n for n in (".a.csv.bak.k2x9q0aa.tmp", ".c.csv.k2x9q0aa.tmp", ".config.json.k2x9q0aa.tmp",
+                                   ".ckpt-000000001000.4242.0a1b2c3d.safetensors.tmp", "a.csv.tmp")]
+    for p in others:
+        p.write_bytes(b"x")
+    left = _killed_writer(folder)
+    assert all(p.is_file() for p in left) and (folder / "a.csv").read_bytes() == b"old a"
+    assert not temps_being_written(folder)          # (the kill released its hold)
+    with writing_temps(folder, lambda: temp_files(folder, ["a.csv", "b.npy"])) as gone:
+        assert gone == left
+        assert temps_being_written(folder)          # (held while this one writes)
+    assert temp_files(folder, ["a.csv", "b.npy"]) == []
+    assert all(p.is_file() for p in others)
+    assert not temps_being_written(folder)
+
+
+def test_a_folder_that_cannot_be_locked_keeps_its_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where flock fails on a folder (NFS emulates it with locks that need a file open for writing), another
+    process's temp files cannot be told from a killed one's: nothing is deleted, and nothing reported as stale."""
+    fcntl = pytest.importorskip("fcntl")
+    from wildgan.fileio import temp_files, temps_being_written, writing_temps
+
+    stale = tmp_path / ".a.csv.k2x9q0aa.tmp"
+    stale.write_bytes(b"x")
+
+    def no_lock(fd: int, op: int) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(fcntl, "flock", no_lock)
+    with writing_temps(tmp_path, lambda: temp_files(tmp_path, ["a.csv"])) as gone:
+        assert gone == []
+    assert stale.is_file() and temps_being_written(tmp_path)
+    assert not temps_being_written(tmp_path / "missing")

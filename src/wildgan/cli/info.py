@@ -1,5 +1,5 @@
 """`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`), with the
-files that killed or damaged checkpoint writes left in the run (leftover_files)."""
+files that killed or damaged checkpoint writes, and killed evaluations' writes, left in the run (leftover_files)."""
 
 from __future__ import annotations
 
@@ -276,8 +276,9 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes. `info` says
-# where they are and what to do, and touches nothing: the read-only commands never delete a run's files.
+# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes, and the temp
+# files of a killed evaluation, which the next evaluation into their folder removes. `info` says where they are and
+# what to do, and touches nothing: the read-only commands never delete a run's files.
 
 def _why(kind: str, run: str, them: str) -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
@@ -294,20 +295,31 @@ def _why(kind: str, run: str, them: str) -> tuple[str, str]:
     if kind == "temp":
         return ("a checkpoint's temporary file, left by a process killed while it wrote the checkpoint",
                 f"{resume} deletes {them}; or delete {them} by hand")
+    if kind == "eval_temp":
+        return ("the temporary file of an evaluation's output (eval.json, test_scores.csv, ...), left by a process "
+                "killed while it wrote the evaluation",
+                f"the next evaluation written into {'its' if them == 'it' else 'their'} folder deletes {them} "
+                f"(`wildgan evaluate {run}`, with the --data, --normal or --whole that chose an eval-*/ folder); or "
+                f"delete {them} by hand")
     return ("a checkpoint that a resume found damaged (it did not load or verify: truncated, checksum mismatch, bad "
             "metadata) and set aside, renamed rather than deleted so that it can be looked at; nothing of wildgan "
             "reads or removes it", f"delete {them} by hand once no longer wanted")
 
 
 def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
-    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), as records of
-    path, bytes, kind (orphan_weights, orphan_of_set_aside, temp, set_aside), why and what to do. Told by the
-    checkpoint module's own rules (orphan_weights, stale_temp_files, set_aside_files: those of the removals at a
-    resume), and only read: nothing is deleted or renamed. While a process trains the run (its lock held), a
-    checkpoint's temporary file, and then its weights without their JSON, stand for the moment of its write: those
-    are that process's own, which it cleans up itself (a resume removes the ones a killed process left only once
-    it holds the lock), so only the set-aside files are listed then."""
+    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), and the temp
+    files of killed evaluations in run_dir and its eval-*/ folders, as records of path, bytes, kind (orphan_weights,
+    orphan_of_set_aside, temp, set_aside, eval_temp), why and what to do. Told by the rules of what removes them (the
+    checkpoint module's orphan_weights, stale_temp_files, set_aside_files: those of the removals at a resume;
+    data.eval_files.eval_temp_files, the next evaluation's), and only read: nothing is deleted or renamed. While a
+    process trains the run (its lock held), a checkpoint's temporary file, and then its weights without their JSON,
+    stand for the moment of its write: those are that process's own, which it cleans up itself (a resume removes the
+    ones a killed process left only once it holds the lock), so only the set-aside files are listed then. Likewise
+    an evaluation's temp files are left out while a process writes an evaluation into their folder
+    (fileio.temps_being_written), which the next evaluation's clean-up waits for too (fileio.writing_temps)."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
+    from ..data.eval_files import eval_temp_files
+    from ..fileio import temps_being_written
 
     ck_dir = run_dir / "checkpoints"
     found: list[tuple[str, Path]] = []
@@ -316,6 +328,11 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
                   for w in orphan_weights(ck_dir)]
         found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
     found += [("set_aside", p) for p in set_aside_files(ck_dir)]
+    # (evaluation.run.evaluation_dir: the run's own test split in the run folder, other data or classes in eval-*/)
+    for folder in [run_dir, *sorted(p for p in run_dir.glob("eval-*") if p.is_dir())]:
+        temps = eval_temp_files(folder)
+        if temps and not temps_being_written(folder):
+            found += [("eval_temp", t) for t in temps]
     run = shell_word(run_dir)
     out = []
     for kind, path in found:
@@ -341,9 +358,12 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
     if not left:
         return []
     total = sum(f["bytes"] for f in left)
-    lines = [f"{len(left)} file{'s' if len(left) > 1 else ''} left by interrupted or damaged checkpoints "
+    kinds = {f["kind"] for f in left}
+    by = " and ".join(w for w, there in (("interrupted or damaged checkpoints", bool(kinds - {"eval_temp"})),
+                                         ("interrupted evaluations", "eval_temp" in kinds)) if there)
+    lines = [f"{len(left)} file{'s' if len(left) > 1 else ''} left by {by} "
              f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
-    for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside"):
+    for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp"):
         files = [f for f in left if f["kind"] == kind]
         if not files:
             continue

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..fileio import temp_files
+
 EVAL_JSON = "eval.json"               # the AUCs, their intervals and controls, what was evaluated (the record)
 SCORES_CSV = "test_scores.csv"        # each test image's scores
 CONTROLS_CSV = "test_controls.csv"    # each test image's control scores (untrained networks, pixel statistics, G_*)
@@ -27,6 +29,15 @@ def eval_files_there(eval_json: Path) -> list[str]:
     without classes), so the names are of the files there, not of every file it may write."""
     folder = Path(eval_json).parent
     return [name for name in EVAL_FILES if (folder / name).is_file()]
+
+
+def eval_temp_files(folder: Path) -> list[Path]:
+    """The temp files of evaluation outputs in `folder` (".eval.json.XXXXXXXX.tmp", ...: fileio.temp_files of
+    EVAL_FILES), sorted. An evaluation writes every file into such a temp file first (fileio.atomic_write_files), and
+    a process killed before the renames leaves them: the one rule of the next evaluation's write, which deletes them
+    there while no other process writes into the folder (evaluation.run.write_evaluation, fileio.writing_temps), and
+    of `wildgan info RUN`, which reports them (cli.info.leftover_files)."""
+    return temp_files(folder, EVAL_FILES)
 
 
 def names_text(names: list[str]) -> str:

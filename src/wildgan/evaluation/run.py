@@ -30,8 +30,8 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               names_text)
-from ..fileio import atomic_write_bytes, atomic_write_files, leave_out_defaults
+                               eval_temp_files, names_text)
+from ..fileio import atomic_write_bytes, atomic_write_files, leave_out_defaults, writing_temps
 from ..scoring.run import LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
@@ -482,8 +482,16 @@ def write_evaluation(out_dir: Path, files: list[EvalFile]) -> None:
     """Write an evaluation's files into out_dir together (fileio.atomic_write_files): a failure in any of them (a
     full disk, a file that cannot be written) leaves every file of the earlier evaluation there as it was, none
     half-written, and no temp file. Renamed in the order given: the caller puts eval.json, the record, last, so that
-    a new eval.json never stands beside an earlier evaluation's scores or latents."""
-    atomic_write_files([(Path(out_dir) / name, write) for name, write in files])
+    a new eval.json never stands beside an earlier evaluation's scores or latents.
+
+    A process killed outright while it wrote the temp files leaves them there (no clean-up runs after a kill): they
+    are deleted first (data.eval_files.eval_temp_files), unless another process writes an evaluation into out_dir
+    now, whose temp files they may be (fileio.writing_temps: every evaluation's write holds the folder while its temp
+    files exist; `wildgan evaluate` takes no run lock, so two of one folder, or one beside a training, may write at
+    once)."""
+    out_dir = Path(out_dir)
+    with writing_temps(out_dir, lambda: eval_temp_files(out_dir)):
+        atomic_write_files([(out_dir / name, write) for name, write in files])
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -631,8 +639,11 @@ def _ids_digest(ids: list[str]) -> str:
 def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """The latents a search run's evaluation found (trained networks: z, a; untrained control: z_untrained,
     a_untrained), with what they depend on (the test images' ids, the search settings), as OUT_DIR/SEARCH_CACHE.
-    A plain npz (no pickles): read_search_cache loads it with allow_pickle=False."""
-    atomic_write_bytes(out_dir / SEARCH_CACHE, search_cache_bytes(ids, info, arrays))
+    A plain npz (no pickles): read_search_cache loads it with allow_pickle=False. Written holding the folder as
+    write_evaluation does (its temp file is one of an evaluation output's, which that one's clean-up must not take for
+    a killed process's)."""
+    with writing_temps(Path(out_dir), lambda: eval_temp_files(Path(out_dir))):
+        atomic_write_bytes(Path(out_dir) / SEARCH_CACHE, search_cache_bytes(ids, info, arrays))
 
 
 def search_cache_bytes(ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:

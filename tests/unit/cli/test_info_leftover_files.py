@@ -2,7 +2,8 @@
 checkpoint whose JSON was never written, a checkpoint's temporary file, a checkpoint set aside as corrupt): which
 files, their size, why they are there and what to do (the resume that removes them, or the exact `rm`). A run killed
 and never resumed keeps them for good, and no other command says so; `info` stays read-only: it deletes and renames
-nothing, and it leaves out the write in progress of a run being trained."""
+nothing, and it leaves out the write in progress of a run being trained. The temp files of an evaluation killed
+outright (in the run folder or an eval-*/ folder) are listed too, but not while an evaluation writes there."""
 
 from __future__ import annotations
 
@@ -197,3 +198,64 @@ def test_info_of_a_clean_trained_run_says_nothing_more_and_a_resume_removes_what
     assert not orphan.exists()
     text, got = _info(run, capsys)
     assert got["leftover_files"] == [] and "left by" not in text, (text, got)
+
+
+def _killed_evaluation(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """The temp files that atomic_write_files names (".NAME.XXXXXXXX.tmp", mkstemp's letters) for these evaluation
+    outputs, left in folder by an evaluation killed outright before its renames."""
+    import tempfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    left = []
+    for name in names:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        os.write(fd, b"half")
+        os.close(fd)
+        left.append(Path(tmp))
+    return sorted(left)
+
+
+def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In the run folder and in its eval-*/ folders (an evaluation on other data or classes): what they are, that the
+    next evaluation into their folder deletes them, the exact rm. Not another file's temp file, nor an eval-*
+    file; and while a process writes an evaluation into a folder (holding it as fileio.writing_temps does), that
+    folder's are its own: left out."""
+    fcntl = pytest.importorskip("fcntl")
+    from wildgan.data.eval_files import EVAL_JSON, SCORES_CSV, eval_temp_files
+    from wildgan.fileio import temp_files, writing_temps
+
+    run = _run(tmp_path / "run")
+    own = _killed_evaluation(run, (EVAL_JSON, SCORES_CSV))
+    other = _killed_evaluation(run / "eval-cells-0a1b2c", (SCORES_CSV,))
+    (run / ".config.json.k2x9q0aa.tmp").write_bytes(b"x")      # (not an evaluation output's)
+    (run / "eval-notes.txt").write_text("a file, not an evaluation's folder")
+    text, got = _info(run, capsys)
+    assert [(Path(f["path"]), f["bytes"], f["kind"]) for f in got["leftover_files"]] == [
+        (p, 4, "eval_temp") for p in own + other], got
+    assert "3 files left by interrupted evaluations (12 bytes in all" in text, text
+    assert "killed while it wrote the evaluation" in text, text
+    assert "the next evaluation written into their folder deletes them" in text, text
+    assert f"`wildgan evaluate {shell_word(run)}`" in text, text
+    assert f"rm {' '.join(shell_word(p) for p in own + other)}\n" in text, text
+    assert got["leftover_files"][0]["what_to_do"].endswith(f"rm {shell_word(own[0])}"), got
+    # beside a checkpoint's leftover: both said, each kind with its own advice
+    tmp = run / "checkpoints" / f".{ckpt.checkpoint_name(3000)}.4242.0a1b2c3d.safetensors.tmp"
+    tmp.write_bytes(b"x")
+    text, _ = _info(run, capsys)
+    assert "4 files left by interrupted or damaged checkpoints and interrupted evaluations" in text, text
+
+    # an evaluation writing into the run folder now: its temp files there are left out, eval-*'s still listed
+    fd = os.open(run, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _, got = _info(run, capsys)
+    finally:
+        os.close(fd)
+    assert [Path(f["path"]) for f in got["leftover_files"] if f["kind"] == "eval_temp"] == other, got
+    # one rule: what the next evaluation's write deletes (evaluation.run.write_evaluation) is what info listed
+    for folder in (run, run / "eval-cells-0a1b2c"):
+        with writing_temps(folder, lambda: eval_temp_files(folder)) as gone:
+            assert gone == [p for p in own + other if p.parent == folder]
+    _, got = _info(run, capsys)
+    assert {f["kind"] for f in got["leftover_files"]} == {"temp"}, got
+    assert temp_files(run, ["config.json"]) == [run / ".config.json.k2x9q0aa.tmp"]

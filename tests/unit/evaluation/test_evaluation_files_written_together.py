@@ -2,7 +2,8 @@
 test_latents.npy) are written together: a write that fails partway leaves the earlier evaluation's files as they
 were, each readable, with no temp file behind, and eval.json, the record, is renamed into place last. Written one
 by one (test_latents.npy by a plain np.save), a failure left a new eval.json beside an earlier or half-written
-test_latents.npy, with a warning only."""
+test_latents.npy, with a warning only. A process killed outright while it wrote the temp files leaves them: the
+next evaluation into that folder deletes them, unless another evaluation writes there now."""
 
 from __future__ import annotations
 
@@ -118,3 +119,77 @@ def test_eval_json_is_renamed_into_place_last(trained_run: Path, tmp_path: Path,
     assert renamed[-1] == EVAL_JSON and sorted(renamed) == sorted(_files(run)), renamed
     assert "controls" not in json.loads((run / EVAL_JSON).read_text())
     _readable(run)
+
+
+def _killed_evaluations_temps(folder: Path) -> list[Path]:
+    """The temp files of every evaluation output, as atomic_write_files names them (".NAME.XXXXXXXX.tmp", mkstemp's
+    letters), left in folder by a process killed before its renames: a kill runs no clean-up."""
+    import os
+    import tempfile
+
+    left = []
+    for name in EVAL_FILES:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        os.write(fd, b"half-written")
+        os.close(fd)
+        left.append(Path(tmp))
+    return sorted(left)
+
+
+def _not_ours(folder: Path) -> list[Path]:
+    """Temp files in folder that are no evaluation output's: another file's (config.json's, a name that starts with
+    an output's), a checkpoint's (a resume's to remove)."""
+    others = [folder / n for n in (".config.json.k2x9q0aa.tmp", ".eval.json.bak.k2x9q0aa.tmp",
+                                   ".network-final.4242.0a1b2c3d.safetensors.tmp")]
+    for p in others:
+        p.write_bytes(b"x")
+    return others
+
+
+def test_an_evaluation_removes_the_temp_files_a_killed_evaluation_left(trained_run: Path, tmp_path: Path) -> None:
+    """In the run folder and in an eval-*/ folder (other data or classes, here --normal 1): the next evaluation there
+    deletes the temp files of the evaluation outputs that a killed evaluation left, and no other file."""
+    run = _run(trained_run, tmp_path)
+    own = _killed_evaluations_temps(run)
+    others = _not_ours(run)
+    before = _files(run)
+    out = evaluate_run(run, device="cpu", log=lambda m: None)
+    assert out["written_to"] == str(run / EVAL_JSON)
+    assert not any(p.exists() for p in own), own
+    assert all(p.is_file() for p in others)
+    assert set(_files(run)) == set(before)
+    _readable(run)
+
+    out = evaluate_run(run, device="cpu", normal=("1",), log=lambda m: None)
+    folder = Path(out["written_to"]).parent
+    assert folder.parent == run and folder.name.startswith("eval-"), folder
+    own = _killed_evaluations_temps(folder)
+    others = _not_ours(folder)
+    evaluate_run(run, device="cpu", normal=("1",), log=lambda m: None)
+    assert not any(p.exists() for p in own), own
+    assert all(p.is_file() for p in others)
+
+
+def test_an_evaluation_leaves_the_temp_files_of_one_being_written(trained_run: Path, tmp_path: Path) -> None:
+    """`wildgan evaluate` takes no run lock: two evaluations of one folder may write at once. While another process
+    holds the folder as writing_temps does (a shared flock on it), the temp files there may be its own, written
+    now: kept; once it lets go, the next evaluation deletes them. The per-image files an evaluate_model writes into
+    its out_dir (the Python API's) clean up by the same rule."""
+    fcntl = pytest.importorskip("fcntl")
+    import os
+
+    from wildgan.evaluation.run import evaluate_model, split_for_run
+    from wildgan.scoring.run import load_model
+
+    run = _run(trained_run, tmp_path)
+    own = _killed_evaluations_temps(run)
+    fd = os.open(run, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)           # (another open file: locks as another process's would)
+        out = evaluate_run(run, device="cpu", log=lambda m: None)
+        assert out["written_to"] == str(run / EVAL_JSON)
+        assert all(p.is_file() for p in own)
+    finally:
+        os.close(fd)
+    evaluate_model(load_model(run, "cpu"), split_for_run(run, log=lambda m: None), out_dir=run)
+    assert not any(p.exists() for p in own), own
