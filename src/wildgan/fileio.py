@@ -182,7 +182,10 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
         except OSError:
             alone = False
         if alone:
-            gone = remove_files(stale())
+            try:
+                gone = remove_files(stale())
+            except OSError:
+                pass                 # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
         try:
             # (blocks only while another writer holds it exclusively: for its deletions, an instant)
             fcntl.flock(fd, fcntl.LOCK_SH)

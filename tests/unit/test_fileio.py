@@ -196,3 +196,26 @@ def test_a_folder_that_cannot_be_locked_keeps_its_temp_files(tmp_path: Path, mon
         assert gone == []
     assert stale.is_file() and temps_being_written(tmp_path)
     assert not temps_being_written(tmp_path / "missing")
+
+
+def test_a_stale_temp_file_that_cannot_be_deleted_does_not_stop_the_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clean-up of a killed writer's temp files comes before this writer's own files: a deletion the file system
+    refuses (permissions) leaves that file where it is and lets the write go on, rather than failing it."""
+    pytest.importorskip("fcntl")
+    from wildgan.fileio import atomic_write_files, temp_files, writing_temps
+
+    stale = tmp_path / ".a.csv.k2x9q0aa.tmp"
+    stale.write_bytes(b"x")
+    real_unlink = Path.unlink
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        if self == stale:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    with writing_temps(tmp_path, lambda: temp_files(tmp_path, ["a.csv"])) as gone:
+        assert gone == []
+        atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new"))])
+    assert (tmp_path / "a.csv").read_bytes() == b"new" and stale.is_file()
