@@ -19,6 +19,8 @@ from wildgan import checkpoint as ckpt
 from wildgan.cli import main
 from wildgan.errors import shell_word
 
+from killed_writes import temps_left_by_a_kill
+
 
 def _tiny_config() -> Any:
     """The RunConfig of a tiny 8x8 gray run (its networks are never built here: only the files matter)."""
@@ -200,21 +202,6 @@ def test_info_of_a_clean_trained_run_says_nothing_more_and_a_resume_removes_what
     assert got["leftover_files"] == [] and "left by" not in text, (text, got)
 
 
-def _killed_evaluation(folder: Path, names: tuple[str, ...]) -> list[Path]:
-    """The temp files that atomic_write_files names (".NAME.XXXXXXXX.tmp", mkstemp's letters) for these evaluation
-    outputs, left in folder by an evaluation killed outright before its renames."""
-    import tempfile
-
-    folder.mkdir(parents=True, exist_ok=True)
-    left = []
-    for name in names:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        os.write(fd, b"half")
-        os.close(fd)
-        left.append(Path(tmp))
-    return sorted(left)
-
-
 def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """In the run folder and in its eval-*/ folders (an evaluation on other data or classes): what they are, that the
     next evaluation into their folder deletes them, the exact rm. Not another file's temp file, nor an eval-*
@@ -225,8 +212,8 @@ def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: py
     from wildgan.fileio import temp_files, writing_temps
 
     run = _run(tmp_path / "run")
-    own = _killed_evaluation(run, (EVAL_JSON, SCORES_CSV))
-    other = _killed_evaluation(run / "eval-cells-0a1b2c", (SCORES_CSV,))
+    own = temps_left_by_a_kill(run, (EVAL_JSON, SCORES_CSV))
+    other = temps_left_by_a_kill(run / "eval-cells-0a1b2c", (SCORES_CSV,))
     (run / ".config.json.k2x9q0aa.tmp").write_bytes(b"x")      # (not an evaluation output's)
     (run / "eval-notes.txt").write_text("a file, not an evaluation's folder")
     text, got = _info(run, capsys)

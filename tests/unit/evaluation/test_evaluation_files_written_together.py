@@ -21,6 +21,8 @@ from wildgan import fileio
 from wildgan.data.eval_files import CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV
 from wildgan.evaluation.run import evaluate_run
 
+from killed_writes import temps_left_by_a_kill
+
 
 def _run(trained_run: Path, tmp_path: Path) -> Path:
     """A copy of the tiny run, evaluated once with its controls: the earlier evaluation."""
@@ -121,21 +123,6 @@ def test_eval_json_is_renamed_into_place_last(trained_run: Path, tmp_path: Path,
     _readable(run)
 
 
-def _killed_evaluations_temps(folder: Path) -> list[Path]:
-    """The temp files of every evaluation output, as atomic_write_files names them (".NAME.XXXXXXXX.tmp", mkstemp's
-    letters), left in folder by a process killed before its renames: a kill runs no clean-up."""
-    import os
-    import tempfile
-
-    left = []
-    for name in EVAL_FILES:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        os.write(fd, b"half-written")
-        os.close(fd)
-        left.append(Path(tmp))
-    return sorted(left)
-
-
 def _not_ours(folder: Path) -> list[Path]:
     """Temp files in folder that are no evaluation output's: another file's (config.json's, a name that starts with
     an output's), a checkpoint's (a resume's to remove)."""
@@ -150,7 +137,7 @@ def test_an_evaluation_removes_the_temp_files_a_killed_evaluation_left(trained_r
     """In the run folder and in an eval-*/ folder (other data or classes, here --normal 1): the next evaluation there
     deletes the temp files of the evaluation outputs that a killed evaluation left, and no other file."""
     run = _run(trained_run, tmp_path)
-    own = _killed_evaluations_temps(run)
+    own = temps_left_by_a_kill(run, EVAL_FILES, b"half-written")
     others = _not_ours(run)
     before = _files(run)
     out = evaluate_run(run, device="cpu", log=lambda m: None)
@@ -163,7 +150,7 @@ def test_an_evaluation_removes_the_temp_files_a_killed_evaluation_left(trained_r
     out = evaluate_run(run, device="cpu", normal=("1",), log=lambda m: None)
     folder = Path(out["written_to"]).parent
     assert folder.parent == run and folder.name.startswith("eval-"), folder
-    own = _killed_evaluations_temps(folder)
+    own = temps_left_by_a_kill(folder, EVAL_FILES, b"half-written")
     others = _not_ours(folder)
     evaluate_run(run, device="cpu", normal=("1",), log=lambda m: None)
     assert not any(p.exists() for p in own), own
@@ -182,7 +169,7 @@ def test_an_evaluation_leaves_the_temp_files_of_one_being_written(trained_run: P
     from wildgan.scoring.run import load_model
 
     run = _run(trained_run, tmp_path)
-    own = _killed_evaluations_temps(run)
+    own = temps_left_by_a_kill(run, EVAL_FILES, b"half-written")
     fd = os.open(run, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)           # (another open file: locks as another process's would)
