@@ -164,14 +164,15 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
     when missing, as the atomic writes would make it.)"""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
+    # chained to the lookup that failed, "During handling of ... No module named 'fcntl'" in its traceback)
+    fd = None
     try:
         import fcntl
-    except ImportError:              # pragma: no cover - not POSIX
-        yield []
-        return
-    try:
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
+    except (ImportError, OSError):   # not POSIX, or a folder that cannot be opened
+        pass
+    if fd is None:
         yield []
         return
     try:
