@@ -9,7 +9,7 @@ import os
 import re
 import stat
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -164,14 +164,15 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
     when missing, as the atomic writes would make it.)"""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
+    # chained to the lookup that failed, "During handling of ... No module named 'fcntl'" in its traceback)
+    fd = None
     try:
         import fcntl
-    except ImportError:              # pragma: no cover - not POSIX
-        yield []
-        return
-    try:
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
+    except (ImportError, OSError):   # not POSIX, or a folder that cannot be opened
+        pass
+    if fd is None:
         yield []
         return
     try:
@@ -194,6 +195,31 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
         yield gone
     finally:
         os.close(fd)                 # (releases the lock)
+
+
+@contextmanager
+def holding_off_writes(folders: Iterable[Path]) -> Iterator[None]:
+    """Hold each of `folders` exclusively for the block: first wait for the writes in progress there that hold it
+    (writing_temps: an evaluation's, seconds), then keep new ones waiting until the block ends. For a removal of their
+    outputs (a run's --overwrite): one that ran under such a write took its temp files from under it, or the write
+    made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
+    (no fcntl: nothing is held, as writing_temps holds nothing there)."""
+    with ExitStack() as held:
+        try:
+            import fcntl
+        except ImportError:          # pragma: no cover - not POSIX
+            fcntl = None             # type: ignore[assignment]
+        for folder in folders if fcntl is not None else ():
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:
+                continue
+            held.callback(os.close, fd)          # (releases the lock)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
+            except OSError:
+                pass                 # not lockable here
+        yield
 
 
 def temps_being_written(folder: Path) -> bool:

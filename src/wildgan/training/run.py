@@ -54,7 +54,7 @@ from ..checkpoint import list_checkpoints, read_meta, remove_orphan_weights, rem
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
                       default_checkpoint_kimg, kernels_from_env, read_run_config,
                       refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
-from ..fileio import atomic_write_text, make_folder
+from ..fileio import atomic_write_text, holding_off_writes, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
@@ -1563,12 +1563,16 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
         others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
                          and p.name.endswith(("-error.txt", "-timeout.txt")))
-        for name in (*RUN_OUTPUTS, *others):
-            path = run_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        # an evaluation writing into the run now (`wildgan evaluate` takes no run lock) holds its folder while it
+        # writes (fileio.writing_temps): its write is let finish first, then removed with the rest, not emptied from
+        # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
+        with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))]):
+            for name in (*RUN_OUTPUTS, *others):
+                path = run_dir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     if replaced:
         log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "

@@ -1,0 +1,60 @@
+"""`--overwrite` beside an evaluation writing into the run (`wildgan evaluate` takes no run lock): the removal of the
+old run's evaluations (training.run._clear_old_run) waits for an evaluation's write in progress there (it holds the
+folder: fileio.writing_temps) and then removes what it wrote. Removed under it, the write's temp files vanished
+(its renames failed), or its folder was made again after the removal with the old networks' evaluation in it, or
+the removal itself failed on a file made in the folder while it emptied it (shutil.rmtree: directory not empty)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from wildgan.data.eval_files import EVAL_JSON, SCORES_CSV, eval_temp_files
+from wildgan.fileio import atomic_write_files, writing_temps
+from wildgan.training.run import _clear_old_run
+
+pytest.importorskip("fcntl")         # (no folder locks without it: writing_temps and the removal hold nothing)
+
+
+def _old_run(tmp_path: Path) -> tuple[Path, Path]:
+    run = tmp_path / "run"
+    other = run / "eval-other"
+    other.mkdir(parents=True)
+    (run / "config.json").write_text("{}")            # (a run marker: previous_run)
+    for folder in (run, other):
+        (folder / EVAL_JSON).write_text('{"old": true}')
+        (folder / SCORES_CSV).write_text("id,label\n")
+    return run, other
+
+
+@pytest.mark.parametrize("in_eval_dir", [True, False], ids=["eval-dir", "run-dir"])
+def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_eval_dir):
+    run, other = _old_run(tmp_path)
+    folder = other if in_eval_dir else run
+    held, errors = threading.Event(), []
+
+    def evaluation() -> None:
+        # an evaluation's write (evaluation.run.write_evaluation), slow enough that the removal starts inside it
+        try:
+            with writing_temps(folder, lambda: eval_temp_files(folder)):
+                held.set()
+                time.sleep(1.0)
+                atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
+                                    (folder / EVAL_JSON, lambda f: f.write(b'{"new": true}'))])
+        except BaseException as e:   # (re-raised below, in the test's thread)
+            errors.append(e)
+            held.set()
+
+    t = threading.Thread(target=evaluation)
+    t.start()
+    assert held.wait(10)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda msg: None)
+    t.join(10)
+    assert not t.is_alive() and not errors
+    # the evaluation's write whole, then removed with the old run: none of it stands beside the new run
+    assert not (run / EVAL_JSON).exists() and not (run / SCORES_CSV).exists()
+    assert not other.exists()
+    assert not eval_temp_files(run)
