@@ -662,6 +662,9 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:              # pragma: no cover - not POSIX
+        fcntl = None                 # type: ignore[assignment]
+    if fcntl is None:
+        # (the training runs outside the except clause: an error of its own must not be chained to the ImportError)
         yield
         return
     path = Path(run_dir) / LOCK_NAME

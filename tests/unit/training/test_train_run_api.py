@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from repo_root import REPO
@@ -726,3 +727,27 @@ def test_every_keyword_of_train_run_is_documented() -> None:
     assert {"before_start", "before_unlock", "split"} <= set(keywords), keywords
     missing = [k for k in keywords if f"{k}=" not in section and f"`{k}`" not in section]
     assert not missing, f"docs/python_api.md: train_run's {missing} not described under 'Training from a RunConfig'"
+
+
+def test_without_fcntl_an_error_in_the_locked_training_is_its_own_not_chained_to_the_missing_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without fcntl (Windows) run_lock holds nothing and the training runs as it is; an error of the training's own
+    must not be reported as raised "during handling of" the ImportError (the training ran inside that except
+    clause, so every traceback began with "No module named 'fcntl'")."""
+    import builtins
+
+    from wildgan.training.run import run_lock
+
+    real_import = builtins.__import__
+
+    def no_fcntl(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "fcntl":
+            raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fcntl)
+    with pytest.raises(ValueError) as caught:
+        with run_lock(tmp_path):
+            raise ValueError("the training's own error")
+    assert caught.value.__context__ is None
+    assert not (tmp_path / ".wildgan.lock").exists()
