@@ -140,79 +140,35 @@ def test_the_programs_teardown_leaves_ignored_signals_ignored() -> None:
 
 # Handlers set from C by an application that embeds Python
 
-# an application that embeds Python after setting its own C handlers for SIGINT, SIGTERM and SIGHUP (Python's
-# signal.getsignal then says None for them), and runs the Python code of argv[1]
-_APP_WITH_C_HANDLERS = r"""
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <signal.h>
-#include <string.h>
-static void app_handler(int sig) { (void)sig; }
-int main(int argc, char **argv) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = app_handler;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    Py_Initialize();
-    int rc = PyRun_SimpleString(argv[1]);
-    if (Py_FinalizeEx() < 0) rc = 1;
-    return rc == 0 ? 0 : 1;
-}
-"""
 
-# an application that embeds Python after installing its own C handlers for SIGINT and SIGTERM only (SIGHUP left at
-# its default), and runs the Python code of argv[1]
-_APP_WITH_C_SIGINT_SIGTERM = r"""
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <signal.h>
-#include <string.h>
-static void app_handler(int sig) { (void)sig; }
-int main(int argc, char **argv) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = app_handler;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    Py_Initialize();
-    int rc = PyRun_SimpleString(argv[1]);
-    if (Py_FinalizeEx() < 0) rc = 1;
-    return rc == 0 ? 0 : 1;
-}
-"""
+def _c_app(signals: tuple[str, ...], count_after_finalize: bool = False) -> str:
+    """The C source of an application that sets its own C handlers for `signals` (Python's signal.getsignal then
+    says None for them), embeds Python and runs the Python code of argv[1]. With count_after_finalize, it then
+    raises each of `signals` after Py_FinalizeEx and prints how many its handlers took: they must still be the ones
+    to take them, not SIG_IGN or the default action."""
+    handlers = "".join(f"    sigaction({sig}, &sa, NULL);\n" for sig in signals)
+    after = "".join(f"    raise({sig});\n" for sig in signals)
+    counted = count_after_finalize
+    return (
+        "#define PY_SSIZE_T_CLEAN\n#include <Python.h>\n#include <signal.h>\n"
+        + ("#include <stdio.h>\n" if counted else "") + "#include <string.h>\n"
+        + ("static volatile sig_atomic_t taken = 0;\nstatic void app_handler(int sig) { (void)sig; taken++; }\n"
+           if counted else "static void app_handler(int sig) { (void)sig; }\n")
+        + "int main(int argc, char **argv) {\n    struct sigaction sa;\n    memset(&sa, 0, sizeof sa);\n"
+        "    sa.sa_handler = app_handler;\n" + handlers
+        + "    Py_Initialize();\n    int rc = PyRun_SimpleString(argv[1]);\n    if (Py_FinalizeEx() < 0) rc = 1;\n"
+        + ("    fflush(stdout);\n    taken = 0;\n" + after + '    printf("after finalize: %d taken\\n", (int)taken);\n'
+           if counted else "")
+        + "    return rc == 0 ? 0 : 1;\n}\n")
 
-# an application that embeds Python after setting its own C handlers for SIGINT, SIGTERM and SIGHUP, runs the Python
-# code of argv[1], and then, after Py_FinalizeEx, raises each of the three: its handlers must still be the ones to
-# take them (counted), not SIG_IGN or the default action
-_APP_COUNTING_AFTER_FINALIZE = r"""
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
-static volatile sig_atomic_t taken = 0;
-static void app_handler(int sig) { (void)sig; taken++; }
-int main(int argc, char **argv) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = app_handler;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    Py_Initialize();
-    int rc = PyRun_SimpleString(argv[1]);
-    if (Py_FinalizeEx() < 0) rc = 1;
-    fflush(stdout);
-    taken = 0;
-    raise(SIGINT);
-    raise(SIGTERM);
-    raise(SIGHUP);
-    printf("after finalize: %d taken\n", (int)taken);
-    return rc == 0 ? 0 : 1;
-}
-"""
+
+_ALL_THREE = ("SIGINT", "SIGTERM", "SIGHUP")
+# SIGINT, SIGTERM and SIGHUP handled in C
+_APP_WITH_C_HANDLERS = _c_app(_ALL_THREE)
+# SIGINT and SIGTERM only (SIGHUP left at its default)
+_APP_WITH_C_SIGINT_SIGTERM = _c_app(("SIGINT", "SIGTERM"))
+# all three, raised again after Py_FinalizeEx and counted
+_APP_COUNTING_AFTER_FINALIZE = _c_app(_ALL_THREE, count_after_finalize=True)
 
 # a commit's stops_deferred, then the CLI's main for a command that handles SIGHUP (its usage error: SystemExit),
 # then a SIGTERM and a SIGHUP, which the application's own handlers must still take (they do nothing)
