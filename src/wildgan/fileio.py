@@ -198,12 +198,13 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
 
 
 @contextmanager
-def holding_off_writes(folders: Iterable[Path]) -> Iterator[None]:
+def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None] | None" = None) -> Iterator[None]:
     """Hold each of `folders` exclusively for the block: first wait for the writes in progress there that hold it
     (writing_temps: an evaluation's, seconds), then keep new ones waiting until the block ends. For a removal of their
     outputs (a run's --overwrite): one that ran under such a write took its temp files from under it, or the write
     made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
-    (no fcntl: nothing is held, as writing_temps holds nothing there)."""
+    (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called before waiting for
+    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed)."""
     with ExitStack() as held:
         try:
             import fcntl
@@ -216,7 +217,14 @@ def holding_off_writes(folders: Iterable[Path]) -> Iterator[None]:
                 continue
             held.callback(os.close, fd)          # (releases the lock)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait(Path(folder))
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
+                except OSError:
+                    pass             # not lockable here
             except OSError:
                 pass                 # not lockable here
         yield

@@ -1569,7 +1569,12 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # an evaluation writing into the run now (`wildgan evaluate` takes no run lock) holds its folder while it
         # writes (fileio.writing_temps): its write is let finish first, then removed with the rest, not emptied from
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
-        with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))]):
+        def said(folder: Path) -> None:
+            log(f"note: waiting for the evaluation writing into {folder} to finish, to remove its files with the "
+                f"rest (a `wildgan evaluate` stopped with Ctrl-Z holds it until it goes on)")
+
+        with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
+                                on_wait=said):
             for name in (*RUN_OUTPUTS, *others):
                 path = run_dir / name
                 if path.is_dir():

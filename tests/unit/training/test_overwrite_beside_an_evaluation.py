@@ -51,10 +51,23 @@ def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_e
     t = threading.Thread(target=evaluation)
     t.start()
     assert held.wait(10)
-    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda msg: None)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
     t.join(10)
     assert not t.is_alive() and not errors
     # the evaluation's write whole, then removed with the old run: none of it stands beside the new run
     assert not (run / EVAL_JSON).exists() and not (run / SCORES_CSV).exists()
     assert not other.exists()
     assert not eval_temp_files(run)
+    # the wait is said (a `wildgan evaluate` stopped with Ctrl-Z would hold it with no word of why)
+    assert [m for m in said if "waiting for the evaluation writing into" in m] == [
+        f"note: waiting for the evaluation writing into {folder} to finish, to remove its files with the rest (a "
+        f"`wildgan evaluate` stopped with Ctrl-Z holds it until it goes on)"], said
+
+
+def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> None:
+    run, other = _old_run(tmp_path)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert not other.exists() and not (run / EVAL_JSON).exists()
+    assert not [m for m in said if "waiting" in m], said
