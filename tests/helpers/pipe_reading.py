@@ -24,3 +24,35 @@ def read_until(fd: int, wanted: bytes, seconds: float) -> bytes:
     reader.join(seconds)
     assert wanted in got, f"no {wanted!r} within {seconds} s: {bytes(got)[-2000:]!r}"
     return bytes(got)
+
+
+# a command run by the program (cli.run) whose stdout is a pipe filled to the brim that nobody reads (its stderr that
+# same pipe where the test joins them, `2>&1 |`): it says "running" on the fd `ready` once the pipe is full, then
+# goes on writing ("writes"), or fails ("fails": its error line, said once the outcome is decided, blocks on the full
+# pipe; the "running" comes as main says it). before_writes / before_fails run first in each (a line of Python).
+_FULL_PIPE = ("import os, signal, sys, threading, time, wildgan.cli as c\n"
+              "from wildgan.errors import WildganError\n"
+              "def fill():\n"
+              "    os.set_blocking(1, False)\n"
+              "    try:\n"
+              "        while True:\n            os.write(1, b'x' * 4096)\n"
+              "    except BlockingIOError:\n        pass\n"
+              "    os.set_blocking(1, True)\n"
+              "def ready():\n    os.write({ready}, b'running\\n')\n"
+              "def writes(a):\n"
+              "    {before_writes}\n"
+              "    fill()\n    ready()\n"
+              "    while True:\n        sys.stdout.buffer.write(b'a line of output\\n')\n"
+              "def fails(a):\n    {before_fails}\n    fill()\n    raise WildganError('stopped')\n"
+              "real = c.say_end\n"
+              "def said(line):\n    ready()\n    real(line)\n"
+              "c.cmd_info = {command}\n"
+              "if {command!r} == 'fails':\n    c.say_end = said\n"
+              "sys.argv = ['wildgan', 'info']\n"
+              "raise SystemExit(c.run())\n")
+
+
+def full_pipe_program(ready: int, command: str, before_writes: str = "pass", before_fails: str = "pass") -> str:
+    """The Python source (for `python -c`) of _FULL_PIPE's `command`, "writes" or "fails", saying "running" on the
+    fd `ready`."""
+    return _FULL_PIPE.format(ready=ready, command=command, before_writes=before_writes, before_fails=before_fails)

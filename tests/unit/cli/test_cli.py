@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from loose_image_piles import tiny_run_on_a_noise_pile
 from other_decoders import decode_a_level_up
-from pipe_reading import read_until
+from pipe_reading import full_pipe_program, read_until
 
 from wildgan.cli import main
 from wildgan.errors import ConfigError, WildganWarning, stop_words
@@ -3227,32 +3227,6 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
             proc.wait()
 
 
-# a command run by the program (cli.run) whose output is a pipe filled to the brim that nobody reads, its stderr that
-# same pipe where `joined` (`2>&1 | ...`): it says "running" on the fd `ready` once the pipe is full, then goes on
-# writing ("stop": into stdout's binary buffer, which keeps what an interrupted write did not take, for main's flush)
-# or fails ("error": its error line, said once the outcome is decided, blocks on the full pipe)
-_FULL_PIPE = ("import os, sys, wildgan.cli as c\n"
-              "from wildgan.errors import WildganError\n"
-              "def fill():\n"
-              "    os.set_blocking(1, False)\n"
-              "    try:\n"
-              "        while True:\n            os.write(1, b'x' * 4096)\n"
-              "    except BlockingIOError:\n        pass\n"
-              "    os.set_blocking(1, True)\n"
-              "def ready():\n    os.write({ready}, b'running\\n')\n"
-              "def writes(a):\n"
-              "    sys.stdout.buffer.write(b'y' * 100)\n"      # (held in the buffer, whenever the SIGTERM lands)
-              "    fill()\n    ready()\n"
-              "    while True:\n        sys.stdout.buffer.write(b'a line of output\\n')\n"
-              "def fails(a):\n    fill()\n    raise WildganError('stopped')\n"
-              "real = c.say_end\n"
-              "def said(line):\n    ready()\n    real(line)\n"   # (the SIGTERM comes as main says the error)
-              "c.cmd_info = {command}\n"
-              "if {command!r} == 'fails':\n    c.say_end = said\n"
-              "sys.argv = ['wildgan', 'info']\n"
-              "raise SystemExit(c.run())\n")
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP (nor pipes that fill) on this platform")
 @pytest.mark.parametrize("command, joined, code", [("writes", False, 143), ("writes", True, 143),
                                                    ("fails", True, 2)])
@@ -3266,7 +3240,9 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
     ready_r, ready_w = os.pipe()
     # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    proc = subprocess.Popen([sys.executable, "-c", _FULL_PIPE.format(ready=ready_w, command=command)],
+    # ("writes" first puts 100 bytes in stdout's binary buffer, held there whenever the SIGTERM lands)
+    program = full_pipe_program(ready_w, command, before_writes="sys.stdout.buffer.write(b'y' * 100)")
+    proc = subprocess.Popen([sys.executable, "-c", program],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
                             env=env, pass_fds=(ready_w,))
     os.close(ready_w)

@@ -14,35 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from pipe_reading import read_until
+from pipe_reading import full_pipe_program, read_until
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not os.path.isdir("/proc/self"),
                                 reason="no POSIX signals, pipes that fill or /proc on this platform")
 
-# a command run by the program (cli.run) whose stdout is a pipe filled to the brim that nobody reads (its stderr that
-# same pipe where joined, `2>&1 |`): it says "running" on the fd `ready` once the pipe is full, then goes on writing
-# ("writes"), or fails ("fails": its error line, said once the outcome is decided, blocks on the full pipe). {before}
-# runs first in the command
-_FULL_PIPE = ("import os, signal, sys, threading, time, wildgan.cli as c\n"
-              "from wildgan.errors import WildganError\n"
-              "def fill():\n"
-              "    os.set_blocking(1, False)\n"
-              "    try:\n"
-              "        while True:\n            os.write(1, b'x' * 4096)\n"
-              "    except BlockingIOError:\n        pass\n"
-              "    os.set_blocking(1, True)\n"
-              "def ready():\n    os.write({ready}, b'running\\n')\n"
-              "def writes(a):\n"
-              "    {before}\n"
-              "    fill()\n    ready()\n"
-              "    while True:\n        sys.stdout.buffer.write(b'a line of output\\n')\n"
-              "def fails(a):\n    {before}\n    fill()\n    raise WildganError('stopped')\n"
-              "real = c.say_end\n"
-              "def said(line):\n    ready()\n    real(line)\n"   # (the SIGTERM comes as main says the error)
-              "c.cmd_info = {command}\n"
-              "if {command!r} == 'fails':\n    c.say_end = said\n"
-              "sys.argv = ['wildgan', 'info']\n"
-              "raise SystemExit(c.run())\n")
 
 # an LD_PRELOAD shim: a write to stdout or stderr that would block (a full pipe) first spends half a second in user
 # space, as a process preempted on a loaded machine may between its call into write and the system call: a SIGTERM
@@ -94,10 +70,12 @@ def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
 
 def _stopped_on_a_full_pipe(command: str, joined: bool, code: int, env: dict[str, str], before: str = "pass",
                             after_ready: float = 0.0) -> None:
-    """_FULL_PIPE's `command` started under `env`, one SIGTERM sent `after_ready` seconds after it says it is
-    ready: it ends within seconds with `code`, its stop said on stderr where that is a pipe of its own."""
+    """pipe_reading.full_pipe_program's `command` started under `env`, one SIGTERM sent `after_ready` seconds after
+    it says it is ready: it ends within seconds with `code`, its stop said on stderr where that is a pipe of its
+    own."""
     ready_r, ready_w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-c", _FULL_PIPE.format(ready=ready_w, command=command, before=before)],
+    program = full_pipe_program(ready_w, command, before_writes=before, before_fails=before)
+    proc = subprocess.Popen([sys.executable, "-c", program],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
                             env=env, pass_fds=(ready_w,))
     os.close(ready_w)
