@@ -198,13 +198,16 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
 
 
 @contextmanager
-def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None] | None" = None) -> Iterator[None]:
+def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None] | None" = None
+                       ) -> Iterator[list[Path]]:
     """Hold each of `folders` exclusively for the block: first wait for the writes in progress there that hold it
     (writing_temps: an evaluation's, seconds), then keep new ones waiting until the block ends. For a removal of their
     outputs (a run's --overwrite): one that ran under such a write took its temp files from under it, or the write
     made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
     (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called before waiting for
-    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed)."""
+    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed).
+    Yields the folders held (those locked): a temp file of those writes found in one of them is a killed writer's."""
+    held_folders: list[Path] = []
     with ExitStack() as held:
         try:
             import fcntl
@@ -224,10 +227,11 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
                 except OSError:
-                    pass             # not lockable here
+                    continue         # not lockable here
             except OSError:
-                pass                 # not lockable here
-        yield
+                continue             # not lockable here
+            held_folders.append(Path(folder))
+        yield held_folders
 
 
 def temps_being_written(folder: Path) -> bool:
