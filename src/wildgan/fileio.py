@@ -255,14 +255,18 @@ def temps_being_written(folder: Path) -> bool:
     return False
 
 
-def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]") -> None:
+def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]", *,
+                       before_renames: "Callable[[], object] | None" = None) -> None:
     """Write several files as one output: each (path, write) as atomic_write_stream writes it, and write None removes
     the path (a file of the output's that this one has not). Every file is first written whole into a temp file
     beside it; only once all are written are they renamed over their paths, in the order given. So a failure while
     writing any of them (a full disk, a writer that raises) leaves every path as it was and no temp file behind, and
     a reader that trusts the last one (the record, such as an evaluation's eval.json) finds the others already
     theirs: a kill in the renames (milliseconds, no writing) can leave new files beside the old record, never a new
-    record beside old files. A stream (is_stream) is written into at its turn in the renames, as given."""
+    record beside old files. A stream (is_stream) is written into at its turn in the renames, as given.
+    before_renames(): called once every temp file is written, just before the first rename; where it raises, nothing
+    is replaced and the temp files are removed (the last moment to find that the output is no longer wanted: an
+    evaluation whose networks were replaced while it wrote, evaluation.run)."""
     staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = []
     temps: list[str] = []
     try:
@@ -277,6 +281,8 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
             tmp = _write_temp(write, path)
             temps.append(tmp)
             staged.append((path, tmp, None))
+        if before_renames is not None:
+            before_renames()
         for path, tmp, into_stream in staged:
             if into_stream is not None:
                 with open(path, "ab") as f:
