@@ -298,6 +298,32 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
         _fsync_dir(folder)
 
 
+class _Digesting:
+    """A binary file that passes each write on to `f` and hashes what it passes (digesting's)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self.sha256, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")        # (np.save writes arrays' buffers: counted in bytes, not items)
+        self.sha256.update(view)
+        self.size += view.nbytes
+        return self._f.write(view)
+
+
+def digesting(write: "Callable[[BinaryIO], object]", name: str, into: dict[str, dict[str, Any]]
+              ) -> "Callable[[BinaryIO], None]":
+    """A writer that writes what write(f) writes and then sets into[name] = {"bytes": its size, "sha256": its hex
+    digest}: the record of a file, taken from the bytes as they are written (no second read of the file) and only
+    once the whole file is written. For a record that names the files written beside it (an evaluation's eval.json:
+    a reader tells its own side files from another evaluation's by it, data.eval_files.unmatched_side_files)."""
+    def write_digested(f: BinaryIO) -> None:
+        tee = _Digesting(f)
+        write(tee)                               # type: ignore[arg-type]
+        into[name] = {"bytes": tee.size, "sha256": tee.sha256.hexdigest()}
+    return write_digested
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     # surrogateescape: a file name that is not valid UTF-8 (Python decodes it with lone surrogates) is written back
     # as the bytes it has on disk, instead of failing after the work that produced the text

@@ -243,3 +243,29 @@ def test_a_check_before_the_renames_that_raises_replaces_nothing(tmp_path: Path)
     atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new a"))], before_renames=lambda: None)
     assert (tmp_path / "a.csv").read_bytes() == b"new a"
 
+
+def test_digesting_records_the_size_and_sha256_of_what_was_written(tmp_path: Path) -> None:
+    """Taken from the bytes as written (np.save writes an array's buffer, not bytes), once the whole file is: a
+    writer that fails records nothing."""
+    import hashlib
+
+    import numpy as np
+
+    from wildgan.fileio import atomic_write_files, digesting
+
+    record: dict[str, dict] = {}
+    z = np.arange(12, dtype=np.float32).reshape(3, 4)
+    atomic_write_files([(tmp_path / "z.npy", digesting(lambda f: np.save(f, z, allow_pickle=False), "z.npy", record)),
+                        (tmp_path / "a.csv", digesting(lambda f: f.write(b"id\n1\n"), "a.csv", record))])
+    assert record == {n: {"bytes": (tmp_path / n).stat().st_size,
+                          "sha256": hashlib.sha256((tmp_path / n).read_bytes()).hexdigest()}
+                      for n in ("z.npy", "a.csv")}
+    assert np.array_equal(np.load(tmp_path / "z.npy"), z)
+
+    def fails(f) -> None:
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_write_files([(tmp_path / "b.csv", digesting(fails, "b.csv", record))])
+    assert "b.csv" not in record

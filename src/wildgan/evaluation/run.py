@@ -30,8 +30,8 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               eval_temp_files, names_text)
-from ..fileio import atomic_write_bytes, atomic_write_files, leave_out_defaults, writing_temps
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_side_files)
+from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
@@ -700,6 +700,9 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     path = out_dir / SEARCH_CACHE
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
+    if _unmatched_beside(out_dir, (SEARCH_CACHE,)):
+        return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
+                      f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -725,6 +728,16 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
             for k, shape in shapes.items()):
         return None, f"{path} does not hold {n} latents of size {latent_size} with their scores"
     return arrays, ""
+
+
+def _unmatched_beside(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """data.eval_files.unmatched_side_files of the eval.json in `folder`, of the side files `names`; [] where there is
+    none, or it does not read (nothing recorded to hold the files to)."""
+    try:
+        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
@@ -792,7 +805,10 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         if rule != model.cfg.data.depth16:
             out["read_depth16"] = rule
     if write:
-        record = json.dumps(out, indent=2, default=str)
+        # each side file's size and sha256, taken as it is written, into eval.json (written after them): a reader
+        # tells them from another evaluation's (data.eval_files.unmatched_side_files: one killed in its renames)
+        written: dict[str, dict[str, Any]] = {}
+        sides = [(name, None if w is None else digesting(w, name, written)) for name, w in files]
 
         def check() -> None:
             refuse_replaced_networks(run_dir, model, out_dir / EVAL_JSON, out)
@@ -803,7 +819,9 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         try:
             # eval.json, the record, last: renamed into place once every file beside it is this evaluation's, and
             # only while the networks scored are still the run's
-            write_evaluation(out_dir, [*files, (EVAL_JSON, _text_writer(lambda: record))], check=check)
+            write_evaluation(out_dir, [*sides, (EVAL_JSON, _text_writer(
+                lambda: json.dumps({**out, SIDE_FILES_FIELD: written}, indent=2, default=str)))], check=check)
+            out[SIDE_FILES_FIELD] = written
             out["written_to"] = str(out_dir / EVAL_JSON)
         except OSError as e:
             # nothing replaced: an earlier evaluation there keeps its eval.json with its own scores and latents
