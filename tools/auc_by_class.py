@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wildgan.data.eval_files import CONTROLS_CSV, EVAL_JSON, SCORES_CSV
+from wildgan.data.eval_files import CONTROLS_CSV, EVAL_JSON, SCORES_CSV, names_text, unmatched_side_files
 from wildgan.evaluation.by_class import auc_by_class, by_class_markdown
 
 DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
@@ -60,8 +60,31 @@ def class_of_ids(ids: list[str], npz: Path) -> tuple[np.ndarray, list[str]]:
     return out, names
 
 
+def refuse_mixed_files(folder: Path) -> None:
+    """SystemExit when test_scores.csv or test_controls.csv in `folder` is not the file the eval.json beside it
+    records (its sha256 and size: data.eval_files.unmatched_side_files): an evaluation stopped while it renamed its
+    files into place left one evaluation's files beside another's, whose rows this tool would join by id into one
+    table. An eval.json without that record (an older wildgan's), or none, is not checked."""
+    try:
+        ev = json.loads((folder / EVAL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    mixed = unmatched_side_files(folder, ev, (SCORES_CSV, CONTROLS_CSV)) if isinstance(ev, dict) else []
+    if mixed:
+        from wildgan.training.run import evaluate_command     # (torch's import: only on the way out)
+
+        one = len(mixed) == 1
+        # (the evaluation's run: eval.json's run_dir, where an eval-*/ folder's files are evaluated from)
+        again = evaluate_command(Path(ev.get("run_dir") or folder), folder / EVAL_JSON, ev)
+        raise SystemExit(f"{folder}: {names_text(mixed)} {'is' if one else 'are'} not the "
+                         f"{'file' if one else 'files'} its {EVAL_JSON} records (stale: of another evaluation, one "
+                         f"stopped while it renamed its files into place); run `{again}` again to write them anew, "
+                         f"together")
+
+
 def by_class(run: Path, npz: Path | None, scores: tuple[str, ...]) -> str:
     """The Markdown table of the module docstring; npz: where the classes are, for a test_scores.csv without them."""
+    refuse_mixed_files(run)
     rows = read_csv(run / SCORES_CSV)
     beside = run / CONTROLS_CSV
     if beside.is_file():

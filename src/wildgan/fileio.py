@@ -198,13 +198,16 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
 
 
 @contextmanager
-def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None] | None" = None) -> Iterator[None]:
+def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None] | None" = None
+                       ) -> Iterator[list[Path]]:
     """Hold each of `folders` exclusively for the block: first wait for the writes in progress there that hold it
     (writing_temps: an evaluation's, seconds), then keep new ones waiting until the block ends. For a removal of their
     outputs (a run's --overwrite): one that ran under such a write took its temp files from under it, or the write
     made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
     (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called before waiting for
-    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed)."""
+    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed).
+    Yields the folders held (those locked): a temp file of those writes found in one of them is a killed writer's."""
+    held_folders: list[Path] = []
     with ExitStack() as held:
         try:
             import fcntl
@@ -224,10 +227,11 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
                 except OSError:
-                    pass             # not lockable here
+                    continue         # not lockable here
             except OSError:
-                pass                 # not lockable here
-        yield
+                continue             # not lockable here
+            held_folders.append(Path(folder))
+        yield held_folders
 
 
 def temps_being_written(folder: Path) -> bool:
@@ -251,14 +255,18 @@ def temps_being_written(folder: Path) -> bool:
     return False
 
 
-def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]") -> None:
+def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]", *,
+                       before_renames: "Callable[[], object] | None" = None) -> None:
     """Write several files as one output: each (path, write) as atomic_write_stream writes it, and write None removes
     the path (a file of the output's that this one has not). Every file is first written whole into a temp file
     beside it; only once all are written are they renamed over their paths, in the order given. So a failure while
     writing any of them (a full disk, a writer that raises) leaves every path as it was and no temp file behind, and
     a reader that trusts the last one (the record, such as an evaluation's eval.json) finds the others already
     theirs: a kill in the renames (milliseconds, no writing) can leave new files beside the old record, never a new
-    record beside old files. A stream (is_stream) is written into at its turn in the renames, as given."""
+    record beside old files. A stream (is_stream) is written into at its turn in the renames, as given.
+    before_renames(): called once every temp file is written, just before the first rename; where it raises, nothing
+    is replaced and the temp files are removed (the last moment to find that the output is no longer wanted: an
+    evaluation whose networks were replaced while it wrote, evaluation.run)."""
     staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = []
     temps: list[str] = []
     try:
@@ -273,6 +281,8 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
             tmp = _write_temp(write, path)
             temps.append(tmp)
             staged.append((path, tmp, None))
+        if before_renames is not None:
+            before_renames()
         for path, tmp, into_stream in staged:
             if into_stream is not None:
                 with open(path, "ab") as f:
@@ -286,6 +296,32 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
         _remove_temps(temps)
     for folder in dict.fromkeys(path.parent for path, tmp, _ in staged if tmp is not None):
         _fsync_dir(folder)
+
+
+class _Digesting:
+    """A binary file that passes each write on to `f` and hashes what it passes (digesting's)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self.sha256, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")        # (np.save writes arrays' buffers: counted in bytes, not items)
+        self.sha256.update(view)
+        self.size += view.nbytes
+        return self._f.write(view)
+
+
+def digesting(write: "Callable[[BinaryIO], object]", name: str, into: dict[str, dict[str, Any]]
+              ) -> "Callable[[BinaryIO], None]":
+    """A writer that writes what write(f) writes and then sets into[name] = {"bytes": its size, "sha256": its hex
+    digest}: the record of a file, taken from the bytes as they are written (no second read of the file) and only
+    once the whole file is written. For a record that names the files written beside it (an evaluation's eval.json:
+    a reader tells its own side files from another evaluation's by it, data.eval_files.unmatched_side_files)."""
+    def write_digested(f: BinaryIO) -> None:
+        tee = _Digesting(f)
+        write(tee)                               # type: ignore[arg-type]
+        into[name] = {"bytes": tee.size, "sha256": tee.sha256.hexdigest()}
+    return write_digested
 
 
 def atomic_write_text(path: Path, text: str) -> None:

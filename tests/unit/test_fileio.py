@@ -219,3 +219,53 @@ def test_a_stale_temp_file_that_cannot_be_deleted_does_not_stop_the_write(
         assert gone == []
         atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new"))])
     assert (tmp_path / "a.csv").read_bytes() == b"new" and stale.is_file()
+
+
+def test_a_check_before_the_renames_that_raises_replaces_nothing(tmp_path: Path) -> None:
+    """before_renames runs once every temp file is written and before the first rename: an output found unwanted
+    then (an evaluation whose networks were replaced meanwhile) leaves every path as it was, and no temp file."""
+    from wildgan.fileio import atomic_write_files
+
+    (tmp_path / "a.csv").write_bytes(b"old a")
+    (tmp_path / "gone.csv").write_bytes(b"old gone")
+    seen: list[list[str]] = []
+
+    def unwanted() -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))       # (the temp files, written whole)
+        raise ConfigError("no longer wanted")
+
+    with pytest.raises(ConfigError, match="no longer wanted"):
+        atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new a")), (tmp_path / "gone.csv", None),
+                            (tmp_path / "b.json", lambda f: f.write(b"{}"))], before_renames=unwanted)
+    assert len(seen) == 1 and len(seen[0]) == 4 and {"a.csv", "gone.csv"} <= set(seen[0]), seen
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "gone.csv"]
+    assert (tmp_path / "a.csv").read_bytes() == b"old a" and (tmp_path / "gone.csv").read_bytes() == b"old gone"
+    atomic_write_files([(tmp_path / "a.csv", lambda f: f.write(b"new a"))], before_renames=lambda: None)
+    assert (tmp_path / "a.csv").read_bytes() == b"new a"
+
+
+def test_digesting_records_the_size_and_sha256_of_what_was_written(tmp_path: Path) -> None:
+    """Taken from the bytes as written (np.save writes an array's buffer, not bytes), once the whole file is: a
+    writer that fails records nothing."""
+    import hashlib
+
+    import numpy as np
+
+    from wildgan.fileio import atomic_write_files, digesting
+
+    record: dict[str, dict] = {}
+    z = np.arange(12, dtype=np.float32).reshape(3, 4)
+    atomic_write_files([(tmp_path / "z.npy", digesting(lambda f: np.save(f, z, allow_pickle=False), "z.npy", record)),
+                        (tmp_path / "a.csv", digesting(lambda f: f.write(b"id\n1\n"), "a.csv", record))])
+    assert record == {n: {"bytes": (tmp_path / n).stat().st_size,
+                          "sha256": hashlib.sha256((tmp_path / n).read_bytes()).hexdigest()}
+                      for n in ("z.npy", "a.csv")}
+    assert np.array_equal(np.load(tmp_path / "z.npy"), z)
+
+    def fails(f) -> None:
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_write_files([(tmp_path / "b.csv", digesting(fails, "b.csv", record))])
+    assert "b.csv" not in record

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fileio import temp_files
+from typing import Any, Sequence
+
+from ..fileio import file_digest, temp_files
 
 EVAL_JSON = "eval.json"               # the AUCs, their intervals and controls, what was evaluated (the record)
 SCORES_CSV = "test_scores.csv"        # each test image's scores
@@ -20,6 +22,11 @@ SEARCH_CACHE = "test_search.npz"      # a search run's searched latents, which t
 
 # every output, the record first: the order the notes name them in
 EVAL_FILES = (EVAL_JSON, SCORES_CSV, CONTROLS_CSV, BY_CLASS_CSV, LATENTS_NPY, SEARCH_CACHE)
+
+# eval.json's record of the files written beside it: {name: {"bytes": size, "sha256": hex digest}} of each side file
+# the evaluation wrote (fileio.digesting), none for one it did not write (and removed). An eval.json without it (an
+# older wildgan's) is not checked
+SIDE_FILES_FIELD = "files"
 
 
 def eval_files_there(eval_json: Path) -> list[str]:
@@ -38,6 +45,37 @@ def eval_temp_files(folder: Path) -> list[Path]:
     there while no other process writes into the folder (evaluation.run.write_evaluation, fileio.writing_temps), and
     of `wildgan info RUN`, which reports them (cli.info.leftover_files)."""
     return temp_files(folder, EVAL_FILES)
+
+
+def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] = EVAL_FILES[1:]) -> list[str]:
+    """The names of the side files `names` (by default all: EVAL_FILES less eval.json, in that order) in `folder`
+    that are not the ones the evaluation `ev` (the eval.json there, read) wrote, by its record (SIDE_FILES_FIELD): a
+    file of another size or sha256 than recorded, or one there that it did not write. What an evaluation killed among
+    its renames leaves (fileio.atomic_write_files renames eval.json last): its new side files beside the earlier
+    eval.json, whose readers would mix two evaluations' numbers. [] for an eval.json without the record (not
+    checked), and for a recorded file that is gone (nothing there to mix; its reader says it is missing). The size
+    is compared first, so a file is hashed only where its size matches: one read of each side file asked of."""
+    record = ev.get(SIDE_FILES_FIELD) if isinstance(ev, dict) else None
+    if not isinstance(record, dict):
+        return []
+    out = []
+    for name in names:
+        path = Path(folder) / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        want = record.get(name)
+        if not isinstance(want, dict) or want.get("bytes") != size:
+            out.append(name)
+            continue
+        try:
+            same = file_digest(path) == want.get("sha256")
+        except OSError:                  # (unreadable: not known to be the one written)
+            same = False
+        if not same:
+            out.append(name)
+    return out
 
 
 def names_text(names: list[str]) -> str:

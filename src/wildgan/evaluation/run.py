@@ -30,9 +30,9 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               eval_temp_files, names_text)
-from ..fileio import atomic_write_bytes, atomic_write_files, leave_out_defaults, writing_temps
-from ..scoring.run import LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_side_files)
+from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
+from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from ..training.schedule import recorded_kimg_text
@@ -478,11 +478,13 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
 EvalFile = tuple[str, "Callable[[BinaryIO], object] | None"]
 
 
-def write_evaluation(out_dir: Path, files: list[EvalFile]) -> None:
+def write_evaluation(out_dir: Path, files: list[EvalFile], check: Callable[[], object] | None = None) -> None:
     """Write an evaluation's files into out_dir together (fileio.atomic_write_files): a failure in any of them (a
     full disk, a file that cannot be written) leaves every file of the earlier evaluation there as it was, none
     half-written, and no temp file. Renamed in the order given: the caller puts eval.json, the record, last, so that
-    a new eval.json never stands beside an earlier evaluation's scores or latents.
+    a new eval.json never stands beside an earlier evaluation's scores or latents. check(): called holding the
+    folder, once every file is written and before the renames (atomic_write_files' before_renames); where it raises,
+    nothing is replaced.
 
     A process killed outright while it wrote the temp files leaves them there (no clean-up runs after a kill): they
     are deleted first (data.eval_files.eval_temp_files), unless another process writes an evaluation into out_dir
@@ -491,7 +493,36 @@ def write_evaluation(out_dir: Path, files: list[EvalFile]) -> None:
     once)."""
     out_dir = Path(out_dir)
     with writing_temps(out_dir, lambda: eval_temp_files(out_dir)):
-        atomic_write_files([(out_dir / name, write) for name, write in files])
+        atomic_write_files([(out_dir / name, write) for name, write in files], before_renames=check)
+
+
+def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path, ev: dict[str, Any]) -> None:
+    """CheckpointError when the checkpoint `model` was loaded from (its source) no longer holds the networks it
+    scored (its sha256, as its JSON records it, another, or the file gone): the run was trained anew (`--overwrite`, a
+    new training after it) or on (a --resume that wrote new final networks, a training that pruned the checkpoint)
+    while the evaluation scored. Its files would land beside the new networks, the scores of the old ones. Called
+    holding the evaluation's folder (write_evaluation's check), which a --overwrite's removal waits for; only the
+    checkpoint's JSON is read (its weights' sha256), not the weights. ev: the eval.json that would be written at
+    eval_json (for the command that evaluates again)."""
+    from ..checkpoint import read_meta
+    from ..errors import CheckpointError
+    from ..training.run import evaluate_command, networks_changed
+
+    if model.source == UNTRAINED:
+        return
+    source = Path(model.source)
+    try:
+        changed = networks_changed(networks_record(model.meta), read_meta(source))
+    except (WildganError, OSError):       # gone (removed by --overwrite, pruned), or not (yet) whole
+        changed = f"{source} is gone or unreadable"
+    else:
+        if changed is None:
+            return
+        changed = f"it scored {changed}, not those of {source} now"
+    again = option_words(f"run `{evaluate_command(run_dir, eval_json, ev)}` again", "call evaluate_run again")
+    raise CheckpointError(f"{run_dir}: the run's networks changed while this evaluation scored them ({changed}; the "
+                          f"run was trained anew or on meanwhile): nothing was written, its results being of networks "
+                          f"no longer the run's. {again} to evaluate the networks there now")
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -669,6 +700,9 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     path = out_dir / SEARCH_CACHE
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
+    if _unmatched_beside(out_dir, (SEARCH_CACHE,)):
+        return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
+                      f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -694,6 +728,16 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
             for k, shape in shapes.items()):
         return None, f"{path} does not hold {n} latents of size {latent_size} with their scores"
     return arrays, ""
+
+
+def _unmatched_beside(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """data.eval_files.unmatched_side_files of the eval.json in `folder`, of the side files `names`; [] where there is
+    none, or it does not read (nothing recorded to hold the files to)."""
+    try:
+        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
@@ -761,10 +805,23 @@ def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: boo
         if rule != model.cfg.data.depth16:
             out["read_depth16"] = rule
     if write:
-        record = json.dumps(out, indent=2, default=str)
+        # each side file's size and sha256, taken as it is written, into eval.json (written after them): a reader
+        # tells them from another evaluation's (data.eval_files.unmatched_side_files: one killed in its renames)
+        written: dict[str, dict[str, Any]] = {}
+        sides = [(name, None if w is None else digesting(w, name, written)) for name, w in files]
+
+        def check() -> None:
+            refuse_replaced_networks(run_dir, model, out_dir / EVAL_JSON, out)
+
+        # first before anything is made (an eval-*/ folder that a --overwrite removed, not made again), then again
+        # holding the folder, once the files are written (a --overwrite's removal waits for that hold)
+        check()
         try:
-            # eval.json, the record, last: renamed into place once every file beside it is this evaluation's
-            write_evaluation(out_dir, [*files, (EVAL_JSON, _text_writer(lambda: record))])
+            # eval.json, the record, last: renamed into place once every file beside it is this evaluation's, and
+            # only while the networks scored are still the run's
+            write_evaluation(out_dir, [*sides, (EVAL_JSON, _text_writer(
+                lambda: json.dumps({**out, SIDE_FILES_FIELD: written}, indent=2, default=str)))], check=check)
+            out[SIDE_FILES_FIELD] = written
             out["written_to"] = str(out_dir / EVAL_JSON)
         except OSError as e:
             # nothing replaced: an earlier evaluation there keeps its eval.json with its own scores and latents

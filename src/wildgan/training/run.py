@@ -54,13 +54,13 @@ from ..checkpoint import list_checkpoints, read_meta, remove_orphan_weights, rem
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
                       default_checkpoint_kimg, kernels_from_env, read_run_config,
                       refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
-from ..fileio import atomic_write_text, holding_off_writes, make_folder
+from ..fileio import atomic_write_text, holding_off_writes, make_folder, remove_files
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
                            warn_if_replay_reads_other_images)
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.eval_files import EVAL_FILES, EVAL_JSON, eval_files_there, names_text
+from ..data.eval_files import EVAL_FILES, EVAL_JSON, eval_files_there, eval_temp_files, names_text
 from ..data.train_score_files import TRAIN_SCORE_FILES
 from ..data.splits import (PROTOCOL_DEFAULTS, TRAIN_FIELDS, decoded_apart, follow_train_order,
                            keep_cached_fit_ids_before_resume, keep_channels_origin, keep_fit_ids, keep_fit_record,
@@ -1574,13 +1574,18 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
                 f"rest (a `wildgan evaluate` stopped with Ctrl-Z holds it until it goes on)")
 
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
-                                on_wait=said):
+                                on_wait=said) as held:
             for name in (*RUN_OUTPUTS, *others):
                 path = run_dir / name
                 if path.is_dir():
                     shutil.rmtree(path)
                 elif path.exists():
                     path.unlink()
+            # the temp files a killed evaluation left in the run folder (its eval-*/ folders went whole above): no
+            # evaluation writes there while the folder is held (fileio.writing_temps), so they are a killed one's.
+            # Not where it could not be locked (NFS): there they may be a live evaluation's, as writing_temps says
+            if run_dir in held:
+                remove_files(eval_temp_files(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     if replaced:
         log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "

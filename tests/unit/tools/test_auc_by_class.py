@@ -101,3 +101,34 @@ def test_a_test_scores_csv_with_its_class_column_needs_no_data_file(tmp_path, ca
     assert load_tool().main([str(run), "--scores", "a,L_r,untrained_a"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "| cat | 2 | 1.000 | 0.000 | 0.000 | 3.5 of 4 | 0 |" in out and len(out) == 4
+
+
+def _record(run: Path, names: tuple[str, ...]) -> dict:
+    """eval.json's record of the side files `names` there, as `wildgan evaluate` writes it (size and sha256)."""
+    import hashlib
+
+    return {n: {"bytes": (run / n).stat().st_size, "sha256": hashlib.sha256((run / n).read_bytes()).hexdigest()}
+            for n in names}
+
+
+def test_scores_and_controls_of_two_evaluations_are_refused_not_joined(tmp_path, capsys):
+    """An evaluation stopped among its renames leaves its test_controls.csv beside an earlier one's test_scores.csv
+    (and eval.json): the tool joined them by id into one table. By the eval.json's record (each side file's sha256),
+    the file that is not its own is named, with the command that writes them anew together."""
+    run, _ = toy(tmp_path)
+    ev = {"run_dir": str(run), "data": {"source": str(tmp_path / "cells.npz")},
+          "files": _record(run, ("test_scores.csv", "test_controls.csv"))}
+    (run / "eval.json").write_text(json.dumps(ev))
+    assert load_tool().main([str(run), "--scores", "a,untrained_a"]) == 0       # its own files: read
+    capsys.readouterr()
+    with open(run / "test_controls.csv", "a") as f:                             # another evaluation's
+        f.write("cells:all:0,0,1.5\n")
+    with pytest.raises(SystemExit) as stop:
+        load_tool().main([str(run), "--scores", "a,untrained_a"])
+    assert str(stop.value) == (
+        f"{run}: test_controls.csv is not the file its eval.json records (stale: of another evaluation, one stopped "
+        f"while it renamed its files into place); run `wildgan evaluate {run}` again to write them anew, together")
+    assert capsys.readouterr().out == ""
+    # an eval.json of an older wildgan (no record): read as before
+    (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "files"}))
+    assert load_tool().main([str(run), "--scores", "a,untrained_a"]) == 0

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from wildgan.data.eval_files import EVAL_JSON, SCORES_CSV, eval_temp_files
+from wildgan.data.eval_files import EVAL_FILES, EVAL_JSON, SCORES_CSV, eval_temp_files
 from wildgan.fileio import atomic_write_files, writing_temps
 from wildgan.training.run import _clear_old_run
+
+from killed_writes import temps_left_by_a_kill
 
 pytest.importorskip("fcntl")         # (no folder locks without it: writing_temps and the removal hold nothing)
 
@@ -71,3 +73,38 @@ def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> No
     _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
     assert not other.exists() and not (run / EVAL_JSON).exists()
     assert not [m for m in said if "waiting" in m], said
+
+
+def test_overwrite_removes_the_temp_files_a_killed_evaluation_left_in_the_run_folder(tmp_path: Path) -> None:
+    """A kill while an evaluation wrote its temp files leaves them (`.eval.json.XXXXXXXX.tmp`, ...): those in an
+    eval-*/ folder went with the folder, those in the run folder stood beside the new run (and `wildgan info` listed
+    them as an interrupted evaluation of it). Removed with the rest, under the hold that no evaluation writes
+    through; temp files of no evaluation output are not the removal's to take."""
+    run, other = _old_run(tmp_path)
+    left = temps_left_by_a_kill(run, EVAL_FILES) + temps_left_by_a_kill(other, EVAL_FILES)
+    (run / ".notes.txt.k2x9q0aa.tmp").write_bytes(b"x")          # (a user's file, named like a temp file)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
+    assert not any(p.exists() for p in left), [p for p in left if p.exists()]
+    assert sorted(p.name for p in run.iterdir()) == [".notes.txt.k2x9q0aa.tmp"]
+
+
+def test_overwrite_keeps_evaluation_temp_files_where_the_run_folder_cannot_be_locked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where folders cannot be locked (NFS), no hold tells a killed evaluation's temp files from those of one writing
+    now: kept, as an evaluation's own clean-up keeps them there (fileio.writing_temps); the run's files go as
+    before."""
+    import errno
+
+    import fcntl
+
+    run, _ = _old_run(tmp_path)
+    left = temps_left_by_a_kill(run, EVAL_FILES)
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
+    monkeypatch.undo()
+    assert all(p.exists() for p in left)
+    assert not (run / EVAL_JSON).exists() and not (run / "config.json").exists()
