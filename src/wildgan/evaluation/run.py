@@ -519,7 +519,7 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
         if changed is None:
             return
         changed = f"it scored {changed}, not those of {source} now"
-    again = option_words(f"run `{evaluate_command(run_dir, eval_json, ev)}` again", "call evaluate_run again")
+    again = option_words(f"Run `{evaluate_command(run_dir, eval_json, ev)}` again", "Call evaluate_run again")
     raise CheckpointError(f"{run_dir}: the run's networks changed while this evaluation scored them ({changed}; the "
                           f"run was trained anew or on meanwhile): nothing was written, its results being of networks "
                           f"no longer the run's. {again} to evaluate the networks there now")

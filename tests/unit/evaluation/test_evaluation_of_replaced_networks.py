@@ -58,7 +58,7 @@ def test_an_evaluation_of_networks_an_overwrite_removed_writes_nothing(trained_r
     err = capsys.readouterr().err
     assert f"{run}: the run's networks changed while this evaluation scored them ({run / 'network-final.json'} is " \
            f"gone or unreadable; the run was trained anew or on meanwhile): nothing was written" in err, err
-    assert f"run `wildgan evaluate {run}{' --data ' if other_classes else ''}" in err, err
+    assert f"Run `wildgan evaluate {run}{' --data ' if other_classes else ''}" in err, err
     assert "again to evaluate the networks there now" in err, err
     assert sorted(p.name for p in run.iterdir()) == [], sorted(p.name for p in run.iterdir())
 
@@ -80,7 +80,7 @@ def test_an_evaluation_of_networks_a_new_training_replaced_writes_nothing(traine
     err = capsys.readouterr().err
     assert f"{run}: the run's networks changed while this evaluation scored them (it scored other networks (their " \
            f"weights differ from the run's current ones), not those of {run / 'network-final.json'} now; " in err, err
-    assert f"run `wildgan evaluate {run}` again to evaluate the networks there now" in err, err
+    assert f"Run `wildgan evaluate {run}` again to evaluate the networks there now" in err, err
     # the new run as its training left it: no evaluation of the old networks beside its own
     assert _evaluation_files(run) == [] and eval_temp_files(run) == []
     assert (run / "network-final.json").is_file()
@@ -139,6 +139,6 @@ def test_the_check_reads_the_checkpoint_it_scored_as_the_python_api_says_it(trai
     run = _copy(trained_run, tmp_path)
     _meanwhile(monkeypatch, lambda: (run / "network-final.json").unlink())
     with pytest.raises(CheckpointError, match=r"nothing was written, its results being of networks no longer the "
-                                              r"run's\. call evaluate_run again to evaluate the networks there now"):
+                                              r"run's\. Call evaluate_run again to evaluate the networks there now"):
         evaluate_run(run, device="cpu", controls=False, log=lambda m: None)
     assert _evaluation_files(run) == []
