@@ -654,7 +654,10 @@ def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], Non
     saved = read_run_config(run_dir)
     changed = scoring_changes(scoring_settings(saved), scoring_settings(cfg))
     if (saved.score, saved.search) != (cfg.score, cfg.search):
-        write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
+        # under the cell's lock, as every write of a run's config.json: a resume deletes the temp files of those
+        # writes that it finds (data.run_temps), which must not be this one's in progress
+        with run_lock(run_dir):
+            write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
         if changed:
             log(f"{run_dir}: evaluated with this command's score settings ({'; '.join(changed)}), which its "
                 f"config.json now holds")
