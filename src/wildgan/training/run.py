@@ -57,6 +57,7 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunC
 from ..fileio import atomic_write_text, holding_off_writes, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
+from ..data.run_temps import remove_training_write_temps, writing_shared_files
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
                            warn_if_replay_reads_other_images)
 from ..data.source_identity import restore_advice, source_replaced
@@ -1005,6 +1006,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
+            _remove_killed_writes_temps(run_dir, log)
             # (and a killed checkpoint write's weights without their JSON: at once, not at the next checkpoint, which
             # a resume that trains nothing more never writes)
             remove_orphan_weights(run_dir / "checkpoints")
@@ -1022,6 +1024,27 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         if before_unlock is not None and is_main:
             before_unlock()
     return result
+
+
+def _remove_killed_writes_temps(run_dir: Path, log: Callable[[str], None]) -> list[Path]:
+    """Delete the temp files that atomic writes of the run's files left when their process was killed before the
+    rename (config.json's, a checkpoint's JSON, the training-score cache's, ...: data.run_temps), and say so in one
+    line; returns what was deleted. Under the run's lock (the caller holds it), so the training's own can be no
+    write in progress; the others' writers hold the run folder, and writing_shared_files deletes theirs only where
+    none does now. Another file's temp file (a user's output written into the folder) is left: no lock covers its
+    writer."""
+    gone = remove_training_write_temps(run_dir)
+    try:
+        with writing_shared_files(run_dir) as shared:
+            gone += shared
+    except OSError:
+        pass                         # (a folder that cannot be opened: nothing more deleted, the training goes on)
+    if gone:
+        names = ", ".join(str(p.relative_to(run_dir)) for p in sorted(gone))
+        log(f"removed {len(gone)} temporary file{'s' if len(gone) > 1 else ''} that "
+            f"{'writes' if len(gone) > 1 else 'a write'} killed before {'their' if len(gone) > 1 else 'its'} rename "
+            f"left in {run_dir}: {names}")
+    return gone
 
 
 def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -> RunConfig:
