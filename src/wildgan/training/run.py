@@ -997,6 +997,9 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite, saved=saved)
+        if is_main:
+            # (first: a write below, of fit_ids.json, would delete the shared files' ones unsaid)
+            _remove_killed_writes_temps(run_dir, log)
         if is_main and resume:
             # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
             # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
@@ -1006,7 +1009,6 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
-            _remove_killed_writes_temps(run_dir, log)
             # (and a killed checkpoint write's weights without their JSON: at once, not at the next checkpoint, which
             # a resume that trains nothing more never writes)
             remove_orphan_weights(run_dir / "checkpoints")
