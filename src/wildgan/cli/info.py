@@ -1,5 +1,6 @@
 """`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`), with the
-files that killed or damaged checkpoint writes, and killed evaluations' writes, left in the run (leftover_files)."""
+files that killed or damaged checkpoint writes, killed evaluations' writes and other killed atomic writes left in the
+run (leftover_files)."""
 
 from __future__ import annotations
 
@@ -276,9 +277,10 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes, and the temp
-# files of a killed evaluation, which the next evaluation into their folder removes. `info` says where they are and
-# what to do, and touches nothing: the read-only commands never delete a run's files.
+# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes, the temp
+# files of a killed evaluation, which the next evaluation into their folder removes, and those of other killed atomic
+# writes (data.run_temps: a resume removes the run's own). `info` says where they are and what to do, and touches
+# nothing: the read-only commands never delete a run's files.
 
 def _why(kind: str, run: str, them: str, writer: str = "") -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
@@ -342,16 +344,20 @@ def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
 
 
 def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
-    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), and the temp
-    files of killed evaluations in run_dir and its eval-*/ folders, as records of path, bytes, kind (orphan_weights,
-    orphan_of_set_aside, temp, set_aside, eval_temp), why and what to do. Told by the rules of what removes them (the
-    checkpoint module's orphan_weights, stale_temp_files, set_aside_files: those of the removals at a resume;
-    data.eval_files.eval_temp_files, the next evaluation's), and only read: nothing is deleted or renamed. While a
-    process trains the run (its lock held), a checkpoint's temporary file, and then its weights without their JSON,
-    stand for the moment of its write: those are that process's own, which it cleans up itself (a resume removes the
-    ones a killed process left only once it holds the lock), so only the set-aside files are listed then. Likewise
-    an evaluation's temp files are left out while a process writes an evaluation into their folder
-    (fileio.temps_being_written), which the next evaluation's clean-up waits for too (fileio.writing_temps)."""
+    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), the temp files
+    of killed evaluations in run_dir and its eval-*/ folders, and the temp files of other killed atomic writes in
+    run_dir and below it, as records of path, bytes, kind (orphan_weights, orphan_of_set_aside, temp, set_aside,
+    eval_temp, write_temp), why and what to do, and a write_temp's writer (training, shared, other: _write_temps).
+    Told by the rules of what removes them (the checkpoint module's orphan_weights, stale_temp_files,
+    set_aside_files: those of the removals at a resume; data.eval_files.eval_temp_files, the next evaluation's;
+    data.run_temps, a resume's and the shared files' next write's), and only read: nothing is deleted or renamed.
+    While a process trains the run (its lock held), a checkpoint's temporary file, and then its weights without their
+    JSON, stand for the moment of its write, as the temp files of its other writes do: those are that process's own,
+    which it cleans up itself (a resume removes the ones a killed process left only once it holds the lock), so of
+    the checkpoints' kinds only the set-aside files are listed then, and no training write_temp. Likewise an
+    evaluation's temp files are left out while a process writes an evaluation into their folder, and the shared
+    files' while one writes one of them (fileio.temps_being_written), which the next such write's clean-up waits for
+    too (fileio.writing_temps)."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
     from ..data.eval_files import eval_temp_files
     from ..fileio import temps_being_written
@@ -392,8 +398,9 @@ def _size(n: int) -> str:
 
 
 def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
-    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind, why its
-    files are there, each with its size, and what to do, with the command that deletes them by hand."""
+    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind (a
+    write_temp's for each writer), why its files are there, each with its size, and what to do, with the command that
+    deletes them by hand."""
     if not left:
         return []
     total = sum(f["bytes"] for f in left)
