@@ -284,7 +284,7 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 
 def _why(kind: str, run: str, them: str, writer: str = "") -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
-    the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temp_writer)."""
+    the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps)."""
     resume = f"`wildgan train --out {run} --resume` (of a finished run too: it trains nothing more)"
     if kind == "write_temp":
         return _why_write_temp(writer, resume, them)
@@ -401,12 +401,12 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
     """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind (a
     write_temp's for each writer), why its files are there, each with its size, and what to do, with the command that
     deletes them by hand."""
+    from ..data.eval_files import names_text
+
     if not left:
         return []
     total = sum(f["bytes"] for f in left)
     kinds = {f["kind"] for f in left}
-    from ..data.eval_files import names_text
-
     by = names_text([w for w, there in (
         ("interrupted or damaged checkpoints", bool(kinds - {"eval_temp", "write_temp"})),
         ("interrupted evaluations", "eval_temp" in kinds), ("other interrupted writes", "write_temp" in kinds))

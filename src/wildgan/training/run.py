@@ -1035,12 +1035,17 @@ def _remove_killed_writes_temps(run_dir: Path, log: Callable[[str], None]) -> li
     write in progress; the others' writers hold the run folder, and writing_shared_files deletes theirs only where
     none does now. Another file's temp file (a user's output written into the folder) is left: no lock covers its
     writer."""
-    gone = remove_training_write_temps(run_dir)
+    # (a clean-up refused, by permissions say, must not stop the training it precedes: what was deleted is said)
+    gone: list[Path] = []
+    try:
+        gone += remove_training_write_temps(run_dir)
+    except OSError:
+        pass
     try:
         with writing_shared_files(run_dir) as shared:
             gone += shared
     except OSError:
-        pass                         # (a folder that cannot be opened: nothing more deleted, the training goes on)
+        pass
     if gone:
         names = ", ".join(str(p.relative_to(run_dir)) for p in sorted(gone))
         log(f"removed {len(gone)} temporary file{'s' if len(gone) > 1 else ''} that "
