@@ -409,8 +409,8 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
     kinds = {f["kind"] for f in left}
     by = names_text([w for w, there in (
         ("interrupted or damaged checkpoints", bool(kinds - {"eval_temp", "write_temp"})),
-        ("interrupted evaluations", "eval_temp" in kinds), ("other interrupted writes", "write_temp" in kinds))
-        if there])
+        ("interrupted evaluations", "eval_temp" in kinds),
+        (f"{'other ' if kinds - {'write_temp'} else ''}interrupted writes", "write_temp" in kinds)) if there])
     lines = [f"{len(left)} file{'s' if len(left) > 1 else ''} left by {by} "
              f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
     for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp", "write_temp"):

@@ -95,6 +95,7 @@ def test_info_lists_the_temp_file_of_a_process_killed_mid_write(tmp_path: Path,
     assert [(Path(f["path"]), f["bytes"], f["kind"], f["writer"]) for f in left] == [(tmp, 4, "write_temp",
                                                                                       "training")], left
     assert f"    {tmp} (4 bytes)\n" in text and "killed before it renamed it into place" in text, text
+    assert "1 file left by interrupted writes (4 bytes in all" in text, text
     assert f"rm {shell_word(tmp)}\n" in text, text
 
 
