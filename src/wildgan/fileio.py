@@ -136,6 +136,30 @@ def temp_files(folder: Path, names: Iterable[str]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if ours.fullmatch(p.name))
 
 
+# a temp file of _write_temp's, whatever its target: ".NAME." + mkstemp's 8 random letters (lower case, digits and
+# "_": tempfile's alphabet) + ".tmp". Not a checkpoint's ".NAME.PID.HEX.safetensors.tmp" (checkpoint.save_checkpoint
+# names its own), nor an export's fixed ".NAME.tmp"
+_ANY_WRITE_TEMP = re.compile(rf"\.(.+)\.[a-z0-9_]{{8}}{re.escape(_TEMP_SUFFIX)}")
+
+
+def write_temp_target(name: str) -> str | None:
+    """The name of the file whose atomic write (_write_temp: atomic_write_bytes, atomic_write_stream,
+    atomic_write_text, atomic_write_files) makes a temp file named `name` (".config.json.k2x9q0aa.tmp" ->
+    "config.json"); None for a name that is no such temp file's."""
+    m = _ANY_WRITE_TEMP.fullmatch(name)
+    return m.group(1) if m else None
+
+
+def write_temp_files(folder: Path) -> list[Path]:
+    """Every temp file of an atomic write in `folder` (not its subfolders), whatever file it was written for,
+    sorted: those a process killed between its temp file and the rename left, and those being written now, which
+    only the locks of their writers tell apart (temp_files for the temp files of given names)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if write_temp_target(p.name) is not None and p.is_file())
+
+
 def remove_files(paths: Iterable[Path]) -> list[Path]:
     """Delete each path (a file another process removed meanwhile is passed over); returns those deleted."""
     gone = []

@@ -456,8 +456,12 @@ FIT_THRESHOLD_FILE = "detector_threshold.json"
 def write_fit_threshold(run_dir: Path, thr: Threshold, *, batch_mode: str, lam: float,
                         weights_sha256: str | None) -> None:
     """Record the threshold Detector.fit fitted (thr, whose params name its score) in RUN_DIR/FIT_THRESHOLD_FILE."""
+    from .data.run_temps import writing_shared_files     # (here: `import wildgan.thresholds` reads no data layer)
+
     rec = {"threshold": thr.to_dict(), "batch_mode": batch_mode, "lam": float(lam), "weights_sha256": weights_sha256}
-    atomic_write_text(Path(run_dir) / FIT_THRESHOLD_FILE, json.dumps(rec, indent=2))
+    # (written after fit's training, without the run's lock: held as data.run_temps says, for its temp file's sake)
+    with writing_shared_files(Path(run_dir)):
+        atomic_write_text(Path(run_dir) / FIT_THRESHOLD_FILE, json.dumps(rec, indent=2))
 
 
 def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:

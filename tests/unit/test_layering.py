@@ -184,7 +184,7 @@ def test_the_two_training_loops_share_helpers_through_modules_below_both():
 # the data layer's modules, lowest first: each may import only those before it (readers.py was one module of 2,341
 # lines; its parts import one way so that each can be read, and tested, without the ones above it)
 DATA_ORDER = ["transforms", "download", "imageset", "dataset_files", "image_decode", "decode_pool", "readers",
-              "source_identity", "train_score_files", "eval_files", "splits", "inputs", "replay"]
+              "source_identity", "train_score_files", "eval_files", "run_temps", "splits", "inputs", "replay"]
 
 
 def test_the_data_modules_import_one_way():

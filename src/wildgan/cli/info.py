@@ -1,5 +1,6 @@
 """`wildgan info`: parameter counts and FLOPs of a preset's networks, or of a run's (`wildgan info RUN`), with the
-files that killed or damaged checkpoint writes, and killed evaluations' writes, left in the run (leftover_files)."""
+files that killed or damaged checkpoint writes, killed evaluations' writes and other killed atomic writes left in the
+run (leftover_files)."""
 
 from __future__ import annotations
 
@@ -276,14 +277,17 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes, and the temp
-# files of a killed evaluation, which the next evaluation into their folder removes. `info` says where they are and
-# what to do, and touches nothing: the read-only commands never delete a run's files.
+# Files that killed or damaged checkpoint writes left in a run, which only a resume (or a person) removes, the temp
+# files of a killed evaluation, which the next evaluation into their folder removes, and those of other killed atomic
+# writes (data.run_temps: a resume removes the run's own). `info` says where they are and what to do, and touches
+# nothing: the read-only commands never delete a run's files.
 
-def _why(kind: str, run: str, them: str) -> tuple[str, str]:
+def _why(kind: str, run: str, them: str, writer: str = "") -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
-    the advice names the files ("it", "them")."""
+    the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps)."""
     resume = f"`wildgan train --out {run} --resume` (of a finished run too: it trains nothing more)"
+    if kind == "write_temp":
+        return _why_write_temp(writer, resume, them)
     if kind == "orphan_weights":
         return ("the weights of a checkpoint whose JSON was never written: its write was cut between its two files "
                 "(a kill, a second Ctrl-C, a full disk). Without its JSON it cannot be resumed from, scored or "
@@ -306,24 +310,62 @@ def _why(kind: str, run: str, them: str) -> tuple[str, str]:
             "reads or removes it", f"delete {them} by hand once no longer wanted")
 
 
+def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
+    """_why's words for a temp file of an atomic write other than a checkpoint's weights or an evaluation's output,
+    by its writer (data.run_temps): the training's own files, the files other commands write beside it, or another
+    file, whose writer no lock covers."""
+    if writer == "training":
+        return ("the temporary file of a training's write of a run file (config.json, split.json, stats.jsonl, a "
+                "checkpoint's JSON, a sample grid, ...), left by a process killed before it renamed it into place",
+                f"{resume} deletes {them}; or delete {them} by hand")
+    if writer == "shared":
+        return ("the temporary file of a write of the training scores' cache or a record beside it (train_scores"
+                "*.csv, train_hashes.npz, fit_ids.json, detector_threshold.json), left by a process killed before "
+                "it renamed it into place", f"{resume} deletes {them}, as does the next write of those files "
+                                           f"(`wildgan score --threshold`); or delete {them} by hand")
+    return ("the temporary file of an atomic write of another file (an output written into the run folder, a "
+            "rank's error record), left by a process killed before it renamed it into place, or being "
+            "written now: no lock of wildgan's tells which", f"delete {them} by hand once no wildgan command writes "
+                                                              f"into {'its' if them == 'it' else 'their'} folder")
+
+
+def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
+    """(writer, path) of each temp file of an atomic write left in run_dir and below it (data.run_temps), leaving out
+    those that a write in progress may own where a lock tells so: the training's own while a process holds the run's
+    lock, and the shared files' while a process holds the run folder (fileio.temps_being_written)."""
+    from ..data.run_temps import other_write_temps, shared_write_temps, training_write_temps
+    from ..fileio import temps_being_written
+
+    found = [] if trained_now else [("training", p) for p in training_write_temps(run_dir)]
+    shared = shared_write_temps(run_dir)
+    if shared and not temps_being_written(run_dir):
+        found += [("shared", p) for p in shared]
+    return found + [("other", p) for p in other_write_temps(run_dir)]
+
+
 def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
-    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), and the temp
-    files of killed evaluations in run_dir and its eval-*/ folders, as records of path, bytes, kind (orphan_weights,
-    orphan_of_set_aside, temp, set_aside, eval_temp), why and what to do. Told by the rules of what removes them (the
-    checkpoint module's orphan_weights, stale_temp_files, set_aside_files: those of the removals at a resume;
-    data.eval_files.eval_temp_files, the next evaluation's), and only read: nothing is deleted or renamed. While a
-    process trains the run (its lock held), a checkpoint's temporary file, and then its weights without their JSON,
-    stand for the moment of its write: those are that process's own, which it cleans up itself (a resume removes the
-    ones a killed process left only once it holds the lock), so only the set-aside files are listed then. Likewise
-    an evaluation's temp files are left out while a process writes an evaluation into their folder
-    (fileio.temps_being_written), which the next evaluation's clean-up waits for too (fileio.writing_temps)."""
+    """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), the temp files
+    of killed evaluations in run_dir and its eval-*/ folders, and the temp files of other killed atomic writes in
+    run_dir and below it, as records of path, bytes, kind (orphan_weights, orphan_of_set_aside, temp, set_aside,
+    eval_temp, write_temp), why and what to do, and a write_temp's writer (training, shared, other: _write_temps).
+    Told by the rules of what removes them (the checkpoint module's orphan_weights, stale_temp_files,
+    set_aside_files: those of the removals at a resume; data.eval_files.eval_temp_files, the next evaluation's;
+    data.run_temps, a resume's and the shared files' next write's), and only read: nothing is deleted or renamed.
+    While a process trains the run (its lock held), a checkpoint's temporary file, and then its weights without their
+    JSON, stand for the moment of its write, as the temp files of its other writes do: those are that process's own,
+    which it cleans up itself (a resume removes the ones a killed process left only once it holds the lock), so of
+    the checkpoints' kinds only the set-aside files are listed then, and no training write_temp. Likewise an
+    evaluation's temp files are left out while a process writes an evaluation into their folder, and the shared
+    files' while one writes one of them (fileio.temps_being_written), which the next such write's clean-up waits for
+    too (fileio.writing_temps)."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
     from ..data.eval_files import eval_temp_files
     from ..fileio import temps_being_written
 
     ck_dir = run_dir / "checkpoints"
     found: list[tuple[str, Path]] = []
-    if not _lock_held(run_dir):
+    held = _lock_held(run_dir)
+    if not held:
         found += [("orphan_of_set_aside" if orphan_of_set_aside(w) else "orphan_weights", w)
                   for w in orphan_weights(ck_dir)]
         found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
@@ -333,6 +375,8 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
         temps = eval_temp_files(folder)
         if temps and not temps_being_written(folder):
             found += [("eval_temp", t) for t in temps]
+    writers = {p: w for w, p in _write_temps(run_dir, held)}
+    found += [("write_temp", p) for p in writers]
     run = shell_word(run_dir)
     out = []
     for kind, path in found:
@@ -340,9 +384,10 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
             size = path.stat().st_size
         except FileNotFoundError:         # gone since it was listed (a resume that started meanwhile)
             continue
-        why, todo = _why(kind, run, "it")
+        why, todo = _why(kind, run, "it", writers.get(path, ""))
         out.append({"path": str(path), "bytes": size, "kind": kind, "why": why,
-                    "what_to_do": f"{todo}: rm {shell_word(path)}"})
+                    "what_to_do": f"{todo}: rm {shell_word(path)}",
+                    **({"writer": writers[path]} if kind == "write_temp" else {})})
     return out
 
 
@@ -353,22 +398,28 @@ def _size(n: int) -> str:
 
 
 def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
-    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind, why its
-    files are there, each with its size, and what to do, with the command that deletes them by hand."""
+    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind (a
+    write_temp's for each writer), why its files are there, each with its size, and what to do, with the command that
+    deletes them by hand."""
+    from ..data.eval_files import names_text
+
     if not left:
         return []
     total = sum(f["bytes"] for f in left)
     kinds = {f["kind"] for f in left}
-    by = " and ".join(w for w, there in (("interrupted or damaged checkpoints", bool(kinds - {"eval_temp"})),
-                                         ("interrupted evaluations", "eval_temp" in kinds)) if there)
+    by = names_text([w for w, there in (
+        ("interrupted or damaged checkpoints", bool(kinds - {"eval_temp", "write_temp"})),
+        ("interrupted evaluations", "eval_temp" in kinds),
+        (f"{'other ' if kinds - {'write_temp'} else ''}interrupted writes", "write_temp" in kinds)) if there])
     lines = [f"{len(left)} file{'s' if len(left) > 1 else ''} left by {by} "
              f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
-    for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp"):
+    for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp", "write_temp"):
         files = [f for f in left if f["kind"] == kind]
-        if not files:
-            continue
-        why, todo = _why(kind, run, "it" if len(files) == 1 else "them")
-        lines.append(f"  {why}:")
-        lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in files]
-        lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in files)}")
+        # (a write_temp's words depend on its writer: a group for each)
+        for writer in dict.fromkeys(f.get("writer", "") for f in files):
+            group = [f for f in files if f.get("writer", "") == writer]
+            why, todo = _why(kind, run, "it" if len(group) == 1 else "them", writer)
+            lines.append(f"  {why}:")
+            lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in group]
+            lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in group)}")
     return lines

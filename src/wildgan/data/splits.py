@@ -1385,6 +1385,7 @@ def write_fit_ids(run_dir: Path, ids: Sequence[str], *, here: bool = True) -> No
     (the ids file of a crashed write is the old one, whose checksum then no longer matches split.json's: ignored,
     read_fit_ids)."""
     from ..fileio import atomic_write_text
+    from .run_temps import writing_shared_files
 
     ids = [str(i) for i in ids]
     cwd: str | None = None
@@ -1392,8 +1393,11 @@ def write_fit_ids(run_dir: Path, ids: Sequence[str], *, here: bool = True) -> No
         cwd = os.getcwd() if here else None
     except OSError:
         pass                 # (a working directory deleted under the process: relative ids then read from the caller's)
-    atomic_write_text(Path(run_dir) / FIT_IDS_FILE, json.dumps(
-        {"train_ids_sha256": ids_sha256(ids), "cwd": cwd, "ids": ids}, indent=1))
+    # (holding the run folder, as every writer of the files that other commands than training write there: a temp
+    # file of one found while none holds it is a killed one's, data.run_temps)
+    with writing_shared_files(Path(run_dir)):
+        atomic_write_text(Path(run_dir) / FIT_IDS_FILE, json.dumps(
+            {"train_ids_sha256": ids_sha256(ids), "cwd": cwd, "ids": ids}, indent=1))
 
 
 def read_fit_ids(run_dir: Path, info: dict[str, Any]) -> tuple[list[str], str | None] | None:
@@ -1520,10 +1524,12 @@ def write_train_hashes(run_dir: Path, x: np.ndarray, train_pixels_sha256: str,
     between the two leaves a file of other images, ignored). Written atomically. hashes: image_hashes(x), where the
     caller has them already."""
     from ..fileio import atomic_write_stream
+    from .run_temps import writing_shared_files
 
     hashes = image_hashes(x) if hashes is None else hashes
-    atomic_write_stream(lambda f: np.savez(f, hashes=hashes, train_pixels_sha256=np.asarray(train_pixels_sha256)),
-                        Path(run_dir) / TRAIN_HASHES_FILE)
+    with writing_shared_files(Path(run_dir)):       # (as write_fit_ids: `evaluate` writes it too, without the lock)
+        atomic_write_stream(lambda f: np.savez(f, hashes=hashes, train_pixels_sha256=np.asarray(train_pixels_sha256)),
+                            Path(run_dir) / TRAIN_HASHES_FILE)
 
 
 def seen_in_training(x: np.ndarray, trained: np.ndarray) -> np.ndarray:

@@ -85,6 +85,7 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     import csv
     import io
 
+    from ..data.run_temps import writing_shared_files
     from ..fileio import atomic_write_text
 
     run_dir = Path(run_dir)
@@ -95,10 +96,13 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     for i, id_ in enumerate(ids):
         w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
     csv_path, key_path = cache_paths(run_dir, batch_mode)
-    atomic_write_text(csv_path, buf.getvalue())
     key = {**score_key(model, batch_mode, len(ids)), **({"skipped": list(skipped)} if skipped else {}),
            **({"train_pixels_sha256": pixels} if pixels else {})}
-    atomic_write_text(key_path, json.dumps(key, indent=2))
+    # holding the run folder (data.run_temps): `wildgan score --threshold` writes the cache without the run's lock,
+    # so its temp files are told from a killed write's, and deleted, by this hold alone
+    with writing_shared_files(run_dir):
+        atomic_write_text(csv_path, buf.getvalue())
+        atomic_write_text(key_path, json.dumps(key, indent=2))
 
 
 class _Damaged(Exception):

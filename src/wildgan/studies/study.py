@@ -38,7 +38,7 @@ from ..errors import (CheckpointError, ConfigError, DataError, Terminated, Train
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
-from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
+from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder, temp_files, writing_temps
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -643,7 +643,9 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
     log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} {' or '.join(what)}: {'; '.join(said)}")
     if redo:
         # every other line as it is, the ones that are no rows too: read_rows named them, and their owner decides
-        atomic_write_text(results, "".join(text + "\n" for _, text, value in json_lines(results) if value not in redo))
+        with _writing_study_files(results.parent):
+            atomic_write_text(results, "".join(text + "\n" for _, text, value in json_lines(results)
+                                               if value not in redo))
 
 
 def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> None:
@@ -654,7 +656,10 @@ def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], Non
     saved = read_run_config(run_dir)
     changed = scoring_changes(scoring_settings(saved), scoring_settings(cfg))
     if (saved.score, saved.search) != (cfg.score, cfg.search):
-        write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
+        # under the cell's lock, as every write of a run's config.json: a resume deletes the temp files of those
+        # writes that it finds (data.run_temps), which must not be this one's in progress
+        with run_lock(run_dir):
+            write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
         if changed:
             log(f"{run_dir}: evaluated with this command's score settings ({'; '.join(changed)}), which its "
                 f"config.json now holds")
@@ -790,6 +795,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                log: Callable[[str], None], data_said: Sequence[str], loaded: LoadedData | None,
                checked_said: Sequence[str]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
+    _remove_killed_writes_temps(study_dir, log)
     _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results, warn=False)}
     changed = rows_of_other_data(base, study_dir)
@@ -1218,11 +1224,14 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
     apart = apart or {}
     pooled = [r for r in rows if str(r["cell"]) not in apart]
     comparisons = method_comparisons(study_dir, pooled, read_comparisons(study_dir / COMPARISONS))
-    if comparisons or (study_dir / COMPARISONS).is_file():
-        atomic_write_text(study_dir / COMPARISONS, "".join(json.dumps(c) + "\n" for c in comparisons))
-        atomic_write_text(study_dir / "comparisons.csv", render_comparisons_csv(pooled, comparisons))
-    atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart, comparisons))
-    atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
+    # (holding the folder: a caller of this function holds no study lock, and its temp files must not be taken for
+    # a killed study's, which a study's start deletes: _remove_killed_writes_temps)
+    with _writing_study_files(study_dir):
+        if comparisons or (study_dir / COMPARISONS).is_file():
+            atomic_write_text(study_dir / COMPARISONS, "".join(json.dumps(c) + "\n" for c in comparisons))
+            atomic_write_text(study_dir / "comparisons.csv", render_comparisons_csv(pooled, comparisons))
+        atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart, comparisons))
+        atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
     if pooled:
         from ..evaluation.plots import gamma_figures
 
@@ -1311,6 +1320,33 @@ def score_report(study_dir: Path, scores: Sequence[str], *, log: Callable[[str],
 # the paired tests between the cells of one (protocol, normal, gamma, seed), beside results.jsonl: kept, so that
 # tables.md is re-made from the study's files alone, and a pair is tested once, not again at every row
 COMPARISONS = "comparisons.jsonl"
+# the study folder's files written whole (fileio's atomic writes: a temp file beside each, renamed over it), whose
+# writes hold the folder (_writing_study_files); results.jsonl's rows are appended, and it is rewritten whole only to
+# drop rows (_drop_rows_of_other_scoring)
+STUDY_WRITTEN = ("results.jsonl", COMPARISONS, "comparisons.csv", "tables.md", "tables.csv")
+
+
+@contextmanager
+def _writing_study_files(study_dir: Path) -> Iterator[list[Path]]:
+    """Hold study_dir for the block as every write of STUDY_WRITTEN does (fileio.writing_temps), deleting first, where
+    no other process writes one of them there, the temp files of such writes that a killed process left; yields
+    what was deleted. write_tables, a public function, is called without the study's lock: this hold, not that lock,
+    tells its temp files from a killed study's."""
+    with writing_temps(Path(study_dir), lambda: temp_files(Path(study_dir), STUDY_WRITTEN)) as gone:
+        yield gone
+
+
+def _remove_killed_writes_temps(study_dir: Path, log: Callable[[str], None]) -> list[Path]:
+    """Delete the temp files of STUDY_WRITTEN that a study or write_tables killed between the temp file and the rename
+    left (a kill runs no clean-up), where no write of them holds the folder now, and say so in one line; returns what
+    was deleted. (A cell's run folder has its own: its resume deletes them, data.run_temps.)"""
+    with _writing_study_files(study_dir) as gone:
+        pass
+    if gone:
+        log(f"removed {len(gone)} temporary file{'s' if len(gone) > 1 else ''} that "
+            f"{'writes' if len(gone) > 1 else 'a write'} killed before {'their' if len(gone) > 1 else 'its'} rename "
+            f"left in {study_dir}: {', '.join(p.name for p in gone)}")
+    return gone
 # how far the AUC of a score read back from a cell's test_scores.csv (9 significant digits) may lie from its row's
 COMPARISON_AUC_TOLERANCE = 1e-6
 

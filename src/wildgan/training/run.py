@@ -57,6 +57,7 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunC
 from ..fileio import atomic_write_text, holding_off_writes, make_folder, remove_files
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
+from ..data.run_temps import remove_training_write_temps, writing_shared_files
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
                            warn_if_replay_reads_other_images)
 from ..data.source_identity import restore_advice, source_replaced
@@ -996,6 +997,9 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite, saved=saved)
+        if is_main:
+            # (first: a write below, of fit_ids.json, would delete the shared files' ones unsaid)
+            _remove_killed_writes_temps(run_dir, log)
         if is_main and resume:
             # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
             # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
@@ -1022,6 +1026,32 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
         if before_unlock is not None and is_main:
             before_unlock()
     return result
+
+
+def _remove_killed_writes_temps(run_dir: Path, log: Callable[[str], None]) -> list[Path]:
+    """Delete the temp files that atomic writes of the run's files left when their process was killed before the
+    rename (config.json's, a checkpoint's JSON, the training-score cache's, ...: data.run_temps), and say so in one
+    line; returns what was deleted. Under the run's lock (the caller holds it), so the training's own can be no
+    write in progress; the others' writers hold the run folder, and writing_shared_files deletes theirs only where
+    none does now. Another file's temp file (a user's output written into the folder) is left: no lock covers its
+    writer."""
+    # (a clean-up refused, by permissions say, must not stop the training it precedes: what was deleted is said)
+    gone: list[Path] = []
+    try:
+        gone += remove_training_write_temps(run_dir)
+    except OSError:
+        pass
+    try:
+        with writing_shared_files(run_dir) as shared:
+            gone += shared
+    except OSError:
+        pass
+    if gone:
+        names = ", ".join(str(p.relative_to(run_dir)) for p in sorted(gone))
+        log(f"removed {len(gone)} temporary file{'s' if len(gone) > 1 else ''} that "
+            f"{'writes' if len(gone) > 1 else 'a write'} killed before {'their' if len(gone) > 1 else 'its'} rename "
+            f"left in {run_dir}: {names}")
+    return gone
 
 
 def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -> RunConfig:

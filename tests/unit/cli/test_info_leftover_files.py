@@ -214,12 +214,13 @@ def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: py
     run = _run(tmp_path / "run")
     own = temps_left_by_a_kill(run, (EVAL_JSON, SCORES_CSV))
     other = temps_left_by_a_kill(run / "eval-cells-0a1b2c", (SCORES_CSV,))
-    (run / ".config.json.k2x9q0aa.tmp").write_bytes(b"x")      # (not an evaluation output's)
+    config = run / ".config.json.k2x9q0aa.tmp"
+    config.write_bytes(b"x")      # (not an evaluation output's: listed apart, test_info_leftover_write_temps.py)
     (run / "eval-notes.txt").write_text("a file, not an evaluation's folder")
     text, got = _info(run, capsys)
     assert [(Path(f["path"]), f["bytes"], f["kind"]) for f in got["leftover_files"]] == [
-        (p, 4, "eval_temp") for p in own + other], got
-    assert "3 files left by interrupted evaluations (12 bytes in all" in text, text
+        (p, 4, "eval_temp") for p in own + other] + [(config, 1, "write_temp")], got
+    assert "4 files left by interrupted evaluations and other interrupted writes (13 bytes in all" in text, text
     assert "killed while it wrote the evaluation" in text, text
     assert "the next evaluation written into their folder deletes them" in text, text
     assert f"`wildgan evaluate {shell_word(run)}`" in text, text
@@ -229,7 +230,8 @@ def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: py
     tmp = run / "checkpoints" / f".{ckpt.checkpoint_name(3000)}.4242.0a1b2c3d.safetensors.tmp"
     tmp.write_bytes(b"x")
     text, _ = _info(run, capsys)
-    assert "4 files left by interrupted or damaged checkpoints and interrupted evaluations" in text, text
+    assert "5 files left by interrupted or damaged checkpoints, interrupted evaluations and other interrupted writes" \
+        in text, text
 
     # an evaluation writing into the run folder now: its temp files there are left out, eval-*'s still listed
     fd = os.open(run, os.O_RDONLY)
@@ -244,5 +246,5 @@ def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: py
         with writing_temps(folder, lambda: eval_temp_files(folder)) as gone:
             assert gone == [p for p in own + other if p.parent == folder]
     _, got = _info(run, capsys)
-    assert {f["kind"] for f in got["leftover_files"]} == {"temp"}, got
+    assert {f["kind"] for f in got["leftover_files"]} == {"temp", "write_temp"}, got
     assert temp_files(run, ["config.json"]) == [run / ".config.json.k2x9q0aa.tmp"]

@@ -1,0 +1,76 @@
+"""The temp files of a study's atomic writes: a study rewrites a trained cell's config.json (its score settings,
+before the cell is evaluated) under the cell's run lock, as every write of a run's config.json is made (a resume
+deletes the temp files of those writes that it finds, data.run_temps, which must never be this write's in progress);
+and the study folder's own files written whole (tables.md, tables.csv, comparisons.*, results.jsonl rewritten) are
+written holding the folder, so that a study's start deletes the temp files a killed one left, and says so, never
+those of a write in progress."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset, write_run_config
+from wildgan.errors import ConfigError
+
+from killed_writes import temps_left_by_a_kill
+from study_rows import study_base
+
+
+def test_a_cells_config_is_rewritten_only_under_its_lock(tmp_path: Path) -> None:
+    pytest.importorskip("fcntl")
+    from wildgan.studies.study import _take_score_settings
+    from wildgan.training.run import run_lock
+
+    cell = tmp_path / "study" / "runs" / "0"
+    cfg = RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02), preset="tiny")
+    write_run_config(cfg, cell)
+    before = (cell / "config.json").read_bytes()
+    said: list[str] = []
+    now = replace(cfg, score=ScoreConfig(lam=0.5))
+    with run_lock(cell):                          # (a process training the cell holds it so)
+        with pytest.raises(ConfigError, match="in use by another wildgan process"):
+            _take_score_settings(now, cell, said.append)
+    assert (cell / "config.json").read_bytes() == before and said == []
+    _take_score_settings(now, cell, said.append)
+    assert b'"lam": 0.5' in (cell / "config.json").read_bytes(), said
+    assert not (cell / ".wildgan.lock").exists()  # (the lock file goes with the lock)
+
+
+def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(tmp_path: Path) -> None:
+    pytest.importorskip("fcntl")
+    from wildgan.studies import grid
+    from wildgan.studies import study as study_mod
+
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    st = tmp_path / "st"
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    tables = (st / "tables.md").read_text()
+    left = temps_left_by_a_kill(st, ("tables.md", "tables.csv", "results.jsonl", "comparisons.jsonl"))
+    mine = temps_left_by_a_kill(st, ("mine.csv",)) + temps_left_by_a_kill(st / "runs", ("tables.md",))
+    said: list[str] = []
+    study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=said.append)   # (nothing to train)
+    assert not any(p.exists() for p in left) and all(p.is_file() for p in mine)
+    assert [m for m in said if m.startswith("removed ")] == [
+        f"removed 4 temporary files that writes killed before their rename left in {st}: "
+        f"{', '.join(p.name for p in left)}"], said
+    assert (st / "tables.md").read_text() == tables
+    # while another process writes one of those files (holding the folder as they do), its temp file is kept
+    import fcntl
+    import os
+
+    busy = temps_left_by_a_kill(st, ("tables.md",))
+    fd = os.open(st, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        said.clear()
+        study_mod.write_tables(st, study_mod.read_rows(st / "results.jsonl"))
+        assert study_mod._remove_killed_writes_temps(st, said.append) == [] and said == []
+        assert busy[0].is_file()
+    finally:
+        os.close(fd)
+    study_mod.write_tables(st, study_mod.read_rows(st / "results.jsonl"))     # (alone now: deletes it first)
+    assert not busy[0].exists()
