@@ -1600,8 +1600,11 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # writes (fileio.writing_temps): its write is let finish first, then removed with the rest, not emptied from
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
         def said(folder: Path) -> None:
-            log(f"note: waiting for the evaluation writing into {folder} to finish, to remove its files with the "
-                f"rest (a `wildgan evaluate` stopped with Ctrl-Z holds it until it goes on)")
+            # (the run folder is held by the writers of the training scores' cache too: score --threshold,
+            # Detector.fit; data.run_temps)
+            log(f"note: waiting for the write into {folder} in progress (an evaluation, or a training scores' "
+                f"cache) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
+                f"stopped with Ctrl-Z holds it until it goes on)")
 
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
                                 on_wait=said) as held:
