@@ -78,6 +78,17 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
     return out
 
 
+def evaluation_run(folder: Path) -> Path:
+    """The run whose evaluation `folder` holds (evaluation.run.evaluation_dir): the folder itself, or, for an
+    evaluation on other data or classes, RUN/eval-*/, the run folder above it. Told by where the folder lies, not by
+    its eval.json's run_dir: that is the path the evaluation was given then, relative to the folder it ran in, or
+    where a run since moved or copied was, and a command naming it evaluates another run or none."""
+    from .readers import is_run_dir
+
+    folder = Path(folder)
+    return folder.parent if folder.name.startswith("eval-") and is_run_dir(folder.parent) else folder
+
+
 def names_text(names: list[str]) -> str:
     """'a', 'a and b', 'a, b and c': file names in a sentence."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
