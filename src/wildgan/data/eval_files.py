@@ -7,8 +7,8 @@ all of them (as data.train_score_files is), so that a new output is added once a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
 from typing import Any, Sequence
 
 from ..fileio import file_digest, temp_files
@@ -76,6 +76,18 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
         if not same:
             out.append(name)
     return out
+
+
+def unmatched_beside(folder: Path, names: Sequence[str] = EVAL_FILES[1:]) -> list[str]:
+    """unmatched_side_files of the eval.json in `folder`, of the side files `names` (by default all): the one rule of
+    every reader that takes the files beside an eval.json for its (the report, `wildgan info RUN`, the report's
+    search latents, tools/auc_by_class.py). [] where there is no eval.json, or it does not read (nothing recorded to
+    hold the files to: its own reader says what is wrong with it)."""
+    try:
+        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
 def evaluation_run(folder: Path) -> Path:

@@ -30,7 +30,7 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_side_files)
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside)
 from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -700,7 +700,7 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     path = out_dir / SEARCH_CACHE
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
-    if _unmatched_beside(out_dir, (SEARCH_CACHE,)):
+    if unmatched_beside(out_dir, (SEARCH_CACHE,)):
         return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
                       f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
     try:
@@ -728,16 +728,6 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
             for k, shape in shapes.items()):
         return None, f"{path} does not hold {n} latents of size {latent_size} with their scores"
     return arrays, ""
-
-
-def _unmatched_beside(folder: Path, names: tuple[str, ...]) -> list[str]:
-    """data.eval_files.unmatched_side_files of the eval.json in `folder`, of the side files `names`; [] where there is
-    none, or it does not read (nothing recorded to hold the files to)."""
-    try:
-        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
