@@ -7,6 +7,7 @@ all of them (as data.train_score_files is), so that a new output is added once a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -54,7 +55,8 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
     its renames leaves (fileio.atomic_write_files renames eval.json last): its new side files beside the earlier
     eval.json, whose readers would mix two evaluations' numbers. [] for an eval.json without the record (not
     checked), and for a recorded file that is gone (nothing there to mix; its reader says it is missing). The size
-    is compared first, so a file is hashed only where its size matches: one read of each side file asked of."""
+    is compared first, so a file is hashed only where its size matches: one read of each side file asked of. A CSV
+    (text) that differs is read once more with its "\r\n" line ends as written, "\n" (_same_text)."""
     record = ev.get(SIDE_FILES_FIELD) if isinstance(ev, dict) else None
     if not isinstance(record, dict):
         return []
@@ -66,16 +68,28 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
         except FileNotFoundError:
             continue
         want = record.get(name)
-        if not isinstance(want, dict) or want.get("bytes") != size:
+        if not isinstance(want, dict):
             out.append(name)
             continue
         try:
-            same = file_digest(path) == want.get("sha256")
+            same = want.get("bytes") == size and file_digest(path) == want.get("sha256")
+            same = same or (name.endswith(".csv") and _same_text(path, want))
         except OSError:                  # (unreadable: not known to be the one written)
             same = False
         if not same:
             out.append(name)
     return out
+
+
+def _same_text(path: Path, want: dict[str, Any]) -> bool:
+    """Whether the text file at `path` is the one recorded (`want`: its bytes and sha256 as written, with "\n" line
+    ends) but for "\r\n" line ends: a run folder kept in git and checked out on Windows (core.autocrlf), or passed
+    through unix2dos. Its readers (csv.reader) read it as written, so it is no other evaluation's file."""
+    data = path.read_bytes()
+    if b"\r\n" not in data:
+        return False
+    data = data.replace(b"\r\n", b"\n")
+    return len(data) == want.get("bytes") and hashlib.sha256(data).hexdigest() == want.get("sha256")
 
 
 def unmatched_beside(folder: Path, names: Sequence[str] = EVAL_FILES[1:]) -> list[str]:
