@@ -503,10 +503,12 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
     while the evaluation scored. Its files would land beside the new networks, the scores of the old ones. Called
     holding the evaluation's folder (write_evaluation's check), which a --overwrite's removal waits for; only the
     checkpoint's JSON is read (its weights' sha256), not the weights. ev: the eval.json that would be written at
-    eval_json (for the command that evaluates again)."""
+    eval_json (for the command that evaluates again). Where a training is at work in the run (its lock held), the
+    error says to evaluate once it has ended: its checkpoints replace one another, and an evaluation slower than a
+    few of them (a search run's) met the same refusal each time it was run again."""
     from ..checkpoint import read_meta
     from ..errors import CheckpointError
-    from ..training.run import evaluate_command, networks_changed
+    from ..training.run import check_lock_free, evaluate_command, networks_changed
 
     if model.source == UNTRAINED:
         return
@@ -519,10 +521,18 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
         if changed is None:
             return
         changed = f"it scored {changed}, not those of {source} now"
-    again = option_words(f"Run `{evaluate_command(run_dir, eval_json, ev)}` again", "Call evaluate_run again")
+    cmd = evaluate_command(run_dir, eval_json, ev)
+    try:
+        check_lock_free(run_dir)
+    except ConfigError:                   # (a training holds the run now)
+        again = option_words(f"run `{cmd}` again", "call evaluate_run again")
+        again = (f"A training is at work in the run now (its lock is held), whose checkpoints replace one another: "
+                 f"{again} once it has ended, to evaluate its final networks")
+    else:
+        again = option_words(f"Run `{cmd}` again", "Call evaluate_run again") + " to evaluate the networks there now"
     raise CheckpointError(f"{run_dir}: the run's networks changed while this evaluation scored them ({changed}; the "
                           f"run was trained anew or on meanwhile): nothing was written, its results being of networks "
-                          f"no longer the run's. {again} to evaluate the networks there now")
+                          f"no longer the run's. {again}")
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
