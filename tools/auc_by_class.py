@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wildgan.data.eval_files import CONTROLS_CSV, EVAL_JSON, SCORES_CSV, names_text, unmatched_side_files
+from wildgan.data.eval_files import (CONTROLS_CSV, EVAL_JSON, SCORES_CSV, evaluation_run, names_text,
+                                     unmatched_beside)
 from wildgan.evaluation.by_class import auc_by_class, by_class_markdown
 
 DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
@@ -65,17 +66,17 @@ def refuse_mixed_files(folder: Path) -> None:
     records (its sha256 and size: data.eval_files.unmatched_side_files): an evaluation stopped while it renamed its
     files into place left one evaluation's files beside another's, whose rows this tool would join by id into one
     table. An eval.json without that record (an older wildgan's), or none, is not checked."""
-    try:
-        ev = json.loads((folder / EVAL_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    mixed = unmatched_side_files(folder, ev, (SCORES_CSV, CONTROLS_CSV)) if isinstance(ev, dict) else []
+    mixed = unmatched_beside(folder, (SCORES_CSV, CONTROLS_CSV))
     if mixed:
         from wildgan.training.run import evaluate_command     # (torch's import: only on the way out)
 
         one = len(mixed) == 1
-        # (the evaluation's run: eval.json's run_dir, where an eval-*/ folder's files are evaluated from)
-        again = evaluate_command(Path(ev.get("run_dir") or folder), folder / EVAL_JSON, ev)
+        # (the run of the folder given, where it lies now: eval.json's run_dir is the path the evaluation was given)
+        try:
+            ev = json.loads((folder / EVAL_JSON).read_text(encoding="utf-8"))    # (its --data and --normal)
+        except (OSError, ValueError):
+            ev = {}                      # (replaced meanwhile, unreadable: the plain command)
+        again = evaluate_command(evaluation_run(folder), folder / EVAL_JSON, ev)
         raise SystemExit(f"{folder}: {names_text(mixed)} {'is' if one else 'are'} not the "
                          f"{'file' if one else 'files'} its {EVAL_JSON} records (stale: of another evaluation, one "
                          f"stopped while it renamed its files into place); run `{again}` again to write them anew, "

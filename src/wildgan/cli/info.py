@@ -64,6 +64,7 @@ def _run_info(a: argparse.Namespace) -> int:
     net = cfg.net
     shape = f"{net.resolution}x{net.resolution}x{net.channels}"
     left = leftover_files(Path(a.run))
+    stale = stale_evaluation_files(Path(a.run))
     trained = training_state(Path(a.run), cfg)
     said = _training_line(trained, run, _continue_words(Path(a.run), run, trained.get("world_size")),
                           _budget_words(Path(a.run), run, cfg, trained))
@@ -71,10 +72,12 @@ def _run_info(a: argparse.Namespace) -> int:
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
         if a.json:
             write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset,
-                                     "training": trained, "leftover_files": left}, indent=2) + "\n")
+                                     "training": trained, "leftover_files": left,
+                                     "stale_evaluation_files": stale}, indent=2) + "\n")
             return 0
         write_stdout("\n".join([f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts "
-                                f"the progressive networks only", said, rest, *_leftover_lines(left, run)]) + "\n")
+                                f"the progressive networks only", said, rest, *_leftover_lines(left, run),
+                                *_stale_lines(stale)]) + "\n")
         return 0
     info = network_info(net)
     # (a search run trains no encoder: its row would count networks it does not have; the JSON leaves it out too, and
@@ -85,10 +88,11 @@ def _run_info(a: argparse.Namespace) -> int:
                 if k != "train_gflop_per_image"}
     if a.json:
         write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info,
-                                 "training": trained, "leftover_files": left}, indent=2) + "\n")
+                                 "training": trained, "leftover_files": left, "stale_evaluation_files": stale},
+                                indent=2) + "\n")
         return 0
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
-             *_table(info, nets), said, rest, *_leftover_lines(left, run)]
+             *_table(info, nets), said, rest, *_leftover_lines(left, run), *_stale_lines(stale)]
     write_stdout("\n".join(lines) + "\n")
     return 0
 
@@ -422,4 +426,48 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
             lines.append(f"  {why}:")
             lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in group]
             lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in group)}")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The files beside a saved evaluation that are not the ones its eval.json records: what an evaluation stopped among its
+# renames leaves (its new per-image files beside the earlier eval.json). They are read (the report, tools), so they are
+# said apart from the leftovers above, with the evaluation that writes them anew.
+
+def stale_evaluation_files(run_dir: Path) -> list[dict[str, Any]]:
+    """For each evaluation saved in run_dir (RUN/eval.json, RUN/eval-*/eval.json) beside which a side file is not the
+    one its eval.json records (data.eval_files.unmatched_beside: the report's rule, by each file's size and sha256),
+    {"eval_json", "files" (their paths), "what_to_do" (the `wildgan evaluate` command that writes that evaluation's
+    files anew, together)}; [] where every one is its own, or its eval.json records none (an older wildgan's). Only
+    read, as leftover_files: a reader told which files to trust, not a clean-up."""
+    from ..data.eval_files import unmatched_beside
+    from ..training.run import evaluate_command, saved_evaluations
+
+    out = []
+    for path in saved_evaluations(run_dir):
+        names = unmatched_beside(path.parent)
+        if not names:
+            continue
+        try:
+            ev = json.loads(path.read_text(encoding="utf-8"))       # (its --data and --normal, for the command)
+        except (OSError, ValueError):
+            ev = {}                      # (replaced meanwhile: the plain command)
+        again = evaluate_command(run_dir, path, ev if isinstance(ev, dict) else {})
+        out.append({"eval_json": str(path), "files": [str(path.parent / n) for n in names],
+                    "what_to_do": f"run `{again}` again to write the evaluation's files anew, together"})
+    return out
+
+
+def _stale_lines(stale: list[dict[str, Any]]) -> list[str]:
+    """What `wildgan info RUN` prints of stale_evaluation_files: nothing when there are none."""
+    from ..data.eval_files import EVAL_JSON, names_text
+
+    if not stale:
+        return []
+    lines = [f"stale files beside a saved evaluation (not those its {EVAL_JSON} records, by each one's size and "
+             f"sha256: of another evaluation, one stopped while it renamed its files into place; the report's AUCs "
+             f"are {EVAL_JSON}'s own, and no reader should join these to them):"]
+    for s in stale:
+        lines.append(f"  {s['eval_json']}: {names_text([Path(f).name for f in s['files']])}")
+        lines.append(f"    {s['what_to_do']}")
     return lines

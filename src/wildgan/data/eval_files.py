@@ -7,8 +7,9 @@ all of them (as data.train_score_files is), so that a new output is added once a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
-
 from typing import Any, Sequence
 
 from ..fileio import file_digest, temp_files
@@ -54,7 +55,8 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
     its renames leaves (fileio.atomic_write_files renames eval.json last): its new side files beside the earlier
     eval.json, whose readers would mix two evaluations' numbers. [] for an eval.json without the record (not
     checked), and for a recorded file that is gone (nothing there to mix; its reader says it is missing). The size
-    is compared first, so a file is hashed only where its size matches: one read of each side file asked of."""
+    is compared first, so a file is hashed only where its size matches: one read of each side file asked of. A CSV
+    (text) that differs is read once more with its "\r\n" line ends as written, "\n" (_same_text)."""
     record = ev.get(SIDE_FILES_FIELD) if isinstance(ev, dict) else None
     if not isinstance(record, dict):
         return []
@@ -66,16 +68,51 @@ def unmatched_side_files(folder: Path, ev: dict[str, Any], names: Sequence[str] 
         except FileNotFoundError:
             continue
         want = record.get(name)
-        if not isinstance(want, dict) or want.get("bytes") != size:
+        if not isinstance(want, dict):
             out.append(name)
             continue
         try:
-            same = file_digest(path) == want.get("sha256")
+            same = want.get("bytes") == size and file_digest(path) == want.get("sha256")
+            same = same or (name.endswith(".csv") and _same_text(path, want))
         except OSError:                  # (unreadable: not known to be the one written)
             same = False
         if not same:
             out.append(name)
     return out
+
+
+def _same_text(path: Path, want: dict[str, Any]) -> bool:
+    """Whether the text file at `path` is the one recorded (`want`: its bytes and sha256 as written, with "\n" line
+    ends) but for "\r\n" line ends: a run folder kept in git and checked out on Windows (core.autocrlf), or passed
+    through unix2dos. Its readers (csv.reader) read it as written, so it is no other evaluation's file."""
+    data = path.read_bytes()
+    if b"\r\n" not in data:
+        return False
+    data = data.replace(b"\r\n", b"\n")
+    return len(data) == want.get("bytes") and hashlib.sha256(data).hexdigest() == want.get("sha256")
+
+
+def unmatched_beside(folder: Path, names: Sequence[str] = EVAL_FILES[1:]) -> list[str]:
+    """unmatched_side_files of the eval.json in `folder`, of the side files `names` (by default all): the one rule of
+    every reader that takes the files beside an eval.json for its (the report, `wildgan info RUN`, the report's
+    search latents, tools/auc_by_class.py). [] where there is no eval.json, or it does not read (nothing recorded to
+    hold the files to: its own reader says what is wrong with it)."""
+    try:
+        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
+
+
+def evaluation_run(folder: Path) -> Path:
+    """The run whose evaluation `folder` holds (evaluation.run.evaluation_dir): the folder itself, or, for an
+    evaluation on other data or classes, RUN/eval-*/, the run folder above it. Told by where the folder lies, not by
+    its eval.json's run_dir: that is the path the evaluation was given then, relative to the folder it ran in, or
+    where a run since moved or copied was, and a command naming it evaluates another run or none."""
+    from .readers import is_run_dir
+
+    folder = Path(folder)
+    return folder.parent if folder.name.startswith("eval-") and is_run_dir(folder.parent) else folder
 
 
 def names_text(names: list[str]) -> str:

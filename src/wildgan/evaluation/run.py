@@ -30,7 +30,7 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_side_files)
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside)
 from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -503,10 +503,12 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
     while the evaluation scored. Its files would land beside the new networks, the scores of the old ones. Called
     holding the evaluation's folder (write_evaluation's check), which a --overwrite's removal waits for; only the
     checkpoint's JSON is read (its weights' sha256), not the weights. ev: the eval.json that would be written at
-    eval_json (for the command that evaluates again)."""
+    eval_json (for the command that evaluates again). Where a training is at work in the run (its lock held), the
+    error says to evaluate once it has ended: its checkpoints replace one another, and an evaluation slower than a
+    few of them (a search run's) met the same refusal each time it was run again."""
     from ..checkpoint import read_meta
     from ..errors import CheckpointError
-    from ..training.run import evaluate_command, networks_changed
+    from ..training.run import check_lock_free, evaluate_command, networks_changed
 
     if model.source == UNTRAINED:
         return
@@ -519,10 +521,18 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
         if changed is None:
             return
         changed = f"it scored {changed}, not those of {source} now"
-    again = option_words(f"Run `{evaluate_command(run_dir, eval_json, ev)}` again", "Call evaluate_run again")
+    cmd = evaluate_command(run_dir, eval_json, ev)
+    try:
+        check_lock_free(run_dir)
+    except ConfigError:                   # (a training holds the run now)
+        again = option_words(f"run `{cmd}` again", "call evaluate_run again")
+        again = (f"A training is at work in the run now (its lock is held), whose checkpoints replace one another: "
+                 f"{again} once it has ended, to evaluate its final networks")
+    else:
+        again = option_words(f"Run `{cmd}` again", "Call evaluate_run again") + " to evaluate the networks there now"
     raise CheckpointError(f"{run_dir}: the run's networks changed while this evaluation scored them ({changed}; the "
                           f"run was trained anew or on meanwhile): nothing was written, its results being of networks "
-                          f"no longer the run's. {again} to evaluate the networks there now")
+                          f"no longer the run's. {again}")
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -700,7 +710,7 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     path = out_dir / SEARCH_CACHE
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
-    if _unmatched_beside(out_dir, (SEARCH_CACHE,)):
+    if unmatched_beside(out_dir, (SEARCH_CACHE,)):
         return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
                       f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
     try:
@@ -728,16 +738,6 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
             for k, shape in shapes.items()):
         return None, f"{path} does not hold {n} latents of size {latent_size} with their scores"
     return arrays, ""
-
-
-def _unmatched_beside(folder: Path, names: tuple[str, ...]) -> list[str]:
-    """data.eval_files.unmatched_side_files of the eval.json in `folder`, of the side files `names`; [] where there is
-    none, or it does not read (nothing recorded to hold the files to)."""
-    try:
-        ev = json.loads((Path(folder) / EVAL_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,

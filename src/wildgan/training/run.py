@@ -1591,8 +1591,11 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
     as --overwrite would). Only rank 0 deletes; every rank makes sure the folder exists."""
     replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
     if is_main and (overwrite or replaced) and previous_run(run_dir):
-        # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
-        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / EVAL_JSON).is_file())
+        # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too:
+        # those with an eval.json, and those whose first evaluation is being written or was killed while it wrote
+        # (its temp files alone there), which the old networks' evaluation would otherwise stand in the new run
+        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and ((p / EVAL_JSON).is_file()
+                                                                                  or eval_temp_files(p)))
         # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
         others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
                          and p.name.endswith(("-error.txt", "-timeout.txt")))

@@ -142,3 +142,29 @@ def test_the_check_reads_the_checkpoint_it_scored_as_the_python_api_says_it(trai
                                               r"run's\. Call evaluate_run again to evaluate the networks there now"):
         evaluate_run(run, device="cpu", controls=False, log=lambda m: None)
     assert _evaluation_files(run) == []
+
+
+def test_a_checkpoint_pruned_by_a_training_at_work_says_to_evaluate_once_it_ends(trained_run: Path, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                                capsys) -> None:
+    """A run still training has no final networks: the evaluation scores its newest checkpoint, which the training
+    prunes a few checkpoints later. "Run `wildgan evaluate RUN` again" met the same pruning again for an evaluation
+    slower than those checkpoints (a search run's): while the run's lock is held, the refusal says that a training is
+    at work and to evaluate once it has ended."""
+    pytest.importorskip("fcntl")
+    from wildgan.errors import WildganWarning
+    from wildgan.training.run import run_lock
+
+    run = _copy(trained_run, tmp_path)
+    for name in ("network-final.json", "network-final.safetensors"):
+        (run / name).unlink()
+    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    _meanwhile(monkeypatch, lambda: (newest.unlink(), newest.with_suffix(".safetensors").unlink()))
+    with run_lock(run), pytest.warns(WildganWarning, match="has no final networks yet"):
+        assert main(["evaluate", str(run), "--no-progress", "--no-controls"]) == 2
+    err = capsys.readouterr().err
+    assert f"({newest} is gone or unreadable; the run was trained anew or on meanwhile): nothing was written" in err
+    assert (f"A training is at work in the run now (its lock is held), whose checkpoints replace one another: run "
+            f"`wildgan evaluate {run}` again once it has ended" in err), err
+    assert "again to evaluate the networks there now" not in err, err
+    assert _evaluation_files(run) == []

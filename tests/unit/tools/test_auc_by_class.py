@@ -132,3 +132,28 @@ def test_scores_and_controls_of_two_evaluations_are_refused_not_joined(tmp_path,
     # an eval.json of an older wildgan (no record): read as before
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "files"}))
     assert load_tool().main([str(run), "--scores", "a,untrained_a"]) == 0
+
+
+@pytest.mark.parametrize("in_eval_dir", [False, True], ids=["run", "eval-dir"])
+def test_the_refusal_names_the_folder_given_not_where_the_run_was_evaluated(tmp_path, capsys, in_eval_dir):
+    """eval.json's run_dir is the path the evaluation was given then: relative to the folder it ran in, or where a
+    run since moved or copied was. The refusal's command named that path, which from here evaluates another run or
+    none; it names the run the folder given is of (for RUN/eval-*/, the run folder above it)."""
+    run, _ = toy(tmp_path)
+    (run / "config.json").write_text(json.dumps({"net": {}, "train": {}}))      # (a run folder, as is_run_dir tells)
+    folder = run / "eval-cells" if in_eval_dir else run
+    if in_eval_dir:
+        folder.mkdir()
+        for name in ("test_scores.csv", "test_controls.csv"):
+            (run / name).rename(folder / name)
+    ev = {"run_dir": "runs/elsewhere", "data": {"source": str(tmp_path / "cells.npz"), "normal_classes": ["normal"]},
+          "files": _record(folder, ("test_scores.csv", "test_controls.csv"))}
+    (folder / "eval.json").write_text(json.dumps(ev))
+    with open(folder / "test_scores.csv", "a") as f:                   # another evaluation's
+        f.write("cells:all:12,1,0.5,0.5\n")
+    with pytest.raises(SystemExit) as stop:
+        load_tool().main([str(folder), "--scores", "a,untrained_a"])
+    assert "runs/elsewhere" not in str(stop.value), stop.value
+    again = (f"wildgan evaluate {run} --data {tmp_path / 'cells.npz'} --normal normal" if in_eval_dir else
+             f"wildgan evaluate {run}")
+    assert f"run `{again}` again" in str(stop.value), stop.value

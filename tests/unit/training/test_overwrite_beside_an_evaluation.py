@@ -109,3 +109,48 @@ def test_overwrite_keeps_evaluation_temp_files_where_the_run_folder_cannot_be_lo
     monkeypatch.undo()
     assert all(p.exists() for p in left)
     assert not (run / EVAL_JSON).exists() and not (run / "config.json").exists()
+
+
+def test_overwrite_removes_an_eval_folder_whose_first_evaluation_was_killed(tmp_path: Path) -> None:
+    """A first evaluation on other data, killed while it wrote its temp files, leaves RUN/eval-*/ with those alone (no
+    eval.json yet): the removal took only the eval-*/ folders with an eval.json, so the old run's temp files stood in
+    the new run (and `wildgan info` listed them, "removed by a --overwrite" as the docs say). A folder of the user's
+    named eval-* with no evaluation's file in it is not the removal's."""
+    run, _ = _old_run(tmp_path)
+    killed = run / "eval-cells-normal-1"
+    left = temps_left_by_a_kill(killed, EVAL_FILES)
+    mine = run / "eval-notes"
+    (mine / "todo.txt").parent.mkdir()
+    (mine / "todo.txt").write_text("mine")
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
+    assert not any(p.exists() for p in left) and not killed.exists()
+    assert (mine / "todo.txt").read_text() == "mine"
+
+
+def test_overwrite_waits_for_the_first_evaluation_into_an_eval_folder(tmp_path: Path) -> None:
+    """An evaluation writing the first files of an eval-*/ folder (temp files, no eval.json yet) holds it as any
+    other: the removal waits for it and then removes the folder, not leaving the old networks' evaluation in the
+    new run."""
+    run, _ = _old_run(tmp_path)
+    folder = run / "eval-cells-normal-1"
+    held, errors = threading.Event(), []
+
+    def evaluation() -> None:
+        try:
+            with writing_temps(folder, lambda: eval_temp_files(folder)):
+                temps_left_by_a_kill(folder, (SCORES_CSV,))            # (its write under way: a temp file there)
+                held.set()
+                time.sleep(1.0)
+                atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
+                                    (folder / EVAL_JSON, lambda f: f.write(b'{"new": true}'))])
+        except BaseException as e:   # (re-raised below, in the test's thread)
+            errors.append(e)
+            held.set()
+
+    t = threading.Thread(target=evaluation)
+    t.start()
+    assert held.wait(10)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
+    t.join(10)
+    assert not t.is_alive() and not errors
+    assert not folder.exists(), sorted(p.name for p in folder.iterdir())
