@@ -54,7 +54,7 @@ from ..checkpoint import list_checkpoints, read_meta, remove_orphan_weights, rem
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunConfig, check_api_call,
                       default_checkpoint_kimg, kernels_from_env, read_run_config,
                       refuse_untrained_encoder, run_config_in, shown, run_config_to_dict, write_run_config)
-from ..fileio import atomic_write_text, holding_off_writes, make_folder, remove_files
+from ..fileio import atomic_write_text, holding_off_writes, make_folder, remove_files, writing_temps
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
 from ..data.run_temps import remove_training_write_temps, writing_shared_files
@@ -997,15 +997,15 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
     make_folder(run_dir, writable_run_dir_words(), label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite, saved=saved)
-        if is_main:
-            # (first: a write below, of fit_ids.json, would delete the shared files' ones unsaid)
-            _remove_killed_writes_temps(run_dir, log)
         if is_main and resume:
             # an older Detector.fit run keeps fit's ids only in its training-score cache, which the resume scores its
             # images into after split.json records their ids: kept in fit_ids.json first, under the lock, before
             # anything is written (the CLI's resume, replay_run's and fit's come through here too). Rank 0 alone
-            # writes, as below; another rank meets its stop at the next collective
-            keep_cached_fit_ids_before_resume(run_dir, None if saved is None else saved.split_json)
+            # writes, as below; another rank meets its stop at the next collective. Holding the run folder meanwhile:
+            # that write's own hold (data.run_temps.writing_shared_files) then finds it held and deletes no killed
+            # write's temp file, which _train_run deletes, and says, once the resume is known to go on
+            with writing_temps(run_dir, lambda: []):
+                keep_cached_fit_ids_before_resume(run_dir, None if saved is None else saved.split_json)
         if is_main:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
@@ -1555,6 +1555,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary, saved) if resume else True
     for line in said:
         log(line)
+    if is_main:
+        # the temp files of killed writes, deleted and said once every refusal is behind (the start's checks, the
+        # data, a resume's changed images) and before the first write below (of fit_ids.json, whose own hold would
+        # delete the shared files' ones unsaid): a refused start deletes nothing and writes nothing into log.txt
+        _remove_killed_writes_temps(run_dir, log)
     if several:
         ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
     if is_main and not same_pixels:

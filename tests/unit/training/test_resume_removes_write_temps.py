@@ -82,3 +82,65 @@ def test_a_resume_leaves_the_temp_file_of_a_write_in_progress(trained_run: Path,
     assert sorted(shared_write_temps(run)) == sorted([in_progress, stale[0]])
     with writing_shared_files(run) as gone:       # (its writer killed now: the next write deletes both)
         assert sorted(gone) == sorted([in_progress, stale[0]])
+
+
+def test_a_refused_resume_removes_nothing_and_writes_nothing_into_its_log(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A resume refused under the lock (its training images changed since the run started) is a resume that never
+    was: its log.txt stays as it was (a refused start writes nothing into the run it refused) and the temp files of
+    killed writes stay for the resume that goes on, which deletes and names them."""
+    import numpy as np
+
+    pytest.importorskip("fcntl")
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    arrays = {"x_train": rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), "y_train": np.arange(40) % 2,
+              "x_test": rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), "y_test": np.arange(20) % 2}
+    np.savez(npz, **arrays)
+    assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    left = temps_left_by_a_kill(run, ("config.json", "train_scores.csv"))
+    log = (run / "log.txt").read_text()
+    edited = {**arrays, "x_train": arrays["x_train"].copy()}
+    edited["x_train"][0] = 255 - edited["x_train"][0]          # a normal training image edited in place
+    np.savez(npz, **edited)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the training images changed since this run started" in err, err
+    assert _removal_lines(err) == [], err
+    assert (run / "log.txt").read_text() == log
+    assert all(p.is_file() for p in left), left
+    np.savez(npz, **arrays)                                    # restored: the resume goes on, and deletes them
+    err = _resume(run, capsys)
+    assert not any(p.exists() for p in left)
+    assert _removal_lines(err) == [f"removed 2 temporary files that writes killed before their rename left in {run}: "
+                                   f"{', '.join(p.name for p in left)}"], err
+
+
+def test_a_resume_of_an_older_fits_run_names_the_temp_files_its_first_write_would_have_deleted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A resume of a Detector.fit run from before fit_ids.json writes that file first, under the lock, before its
+    checks (data.splits.keep_cached_fit_ids_before_resume): that write, holding the run folder as every writer of the
+    shared files does, would delete a killed write's temp file of those files without a word. The resume's own
+    removal, once it goes on, deletes and names it."""
+    import warnings
+
+    from png_piles import gray_png_pile
+
+    from wildgan import Detector
+
+    pytest.importorskip("fcntl")
+    pile, run = gray_png_pile(tmp_path / "pile", 24), tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                 contamination=0.2).fit(str(pile))
+    (run / "fit_ids.json").unlink()                        # a run of a wildgan before fit_ids.json
+    left = temps_left_by_a_kill(run, ("train_scores-isolated.csv",))
+    err = _resume(run, capsys)
+    assert (run / "fit_ids.json").is_file()                # (kept from the cache, as before)
+    assert not left[0].exists()
+    assert _removal_lines(err) == [f"removed 1 temporary file that a write killed before its rename left in {run}: "
+                                   f"{left[0].name}"], err
