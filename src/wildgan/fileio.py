@@ -161,13 +161,16 @@ def write_temp_files(folder: Path) -> list[Path]:
 
 
 def remove_files(paths: Iterable[Path]) -> list[Path]:
-    """Delete each path (a file another process removed meanwhile is passed over); returns those deleted."""
+    """Delete each path; returns those deleted. A file another process removed meanwhile, or one whose deletion the
+    file system refuses (permissions), is passed over and the rest still deleted: the callers are clean-ups of
+    leftovers that must not stop the work they precede, and say what they deleted (a refusal raised here lost the
+    names of the files deleted before it)."""
     gone = []
     for p in paths:
         try:
             Path(p).unlink()
             gone.append(Path(p))
-        except FileNotFoundError:
+        except OSError:
             pass
     return gone
 

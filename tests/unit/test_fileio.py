@@ -221,6 +221,27 @@ def test_a_stale_temp_file_that_cannot_be_deleted_does_not_stop_the_write(
     assert (tmp_path / "a.csv").read_bytes() == b"new" and stale.is_file()
 
 
+def test_remove_files_passes_over_a_refused_deletion_and_names_the_files_it_deleted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean-up of leftovers (a resume's, a checkpoint folder's) says which files it deleted: one deletion the file
+    system refuses leaves that file, deletes the others after it, and does not lose the names of those before it."""
+    from wildgan.fileio import remove_files
+
+    files = [tmp_path / f".{n}.csv.k2x9q0aa.tmp" for n in "abc"]
+    for f in files:
+        f.write_bytes(b"x")
+    real_unlink = Path.unlink
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        if self == files[1]:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert remove_files([*files, tmp_path / "gone-meanwhile.tmp"]) == [files[0], files[2]]
+    assert [f.exists() for f in files] == [False, True, False]
+
+
 def test_a_check_before_the_renames_that_raises_replaces_nothing(tmp_path: Path) -> None:
     """before_renames runs once every temp file is written and before the first rename: an output found unwanted
     then (an evaluation whose networks were replaced meanwhile) leaves every path as it was, and no temp file."""
