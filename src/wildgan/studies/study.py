@@ -653,16 +653,20 @@ def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], Non
     run is scored by its config.json (as `wildgan evaluate` and `report` score it), which holds those of the session
     that trained it. The rest of its config stays as it is (check_study_dir refused other training settings), as a
     resume of the run would rewrite those sections too."""
-    saved = read_run_config(run_dir)
-    changed = scoring_changes(scoring_settings(saved), scoring_settings(cfg))
-    if (saved.score, saved.search) != (cfg.score, cfg.search):
-        # under the cell's lock, as every write of a run's config.json: a resume deletes the temp files of those
-        # writes that it finds (data.run_temps), which must not be this one's in progress
-        with run_lock(run_dir):
+    first = read_run_config(run_dir)
+    if (first.score, first.search) == (cfg.score, cfg.search):
+        return                         # (nothing to write: the cell's lock is not taken)
+    # under the cell's lock, as every write of a run's config.json: a resume deletes the temp files of those writes
+    # that it finds (data.run_temps), which must not be this one's in progress. Read again under it: a resume of the
+    # cell between the first read and the lock rewrote config.json, whose other sections this write keeps
+    with run_lock(run_dir):
+        saved = read_run_config(run_dir)
+        changed = scoring_changes(scoring_settings(saved), scoring_settings(cfg))
+        if (saved.score, saved.search) != (cfg.score, cfg.search):
             write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
-        if changed:
-            log(f"{run_dir}: evaluated with this command's score settings ({'; '.join(changed)}), which its "
-                f"config.json now holds")
+    if changed:
+        log(f"{run_dir}: evaluated with this command's score settings ({'; '.join(changed)}), which its "
+            f"config.json now holds")
 
 
 def _done(run_dir: Path) -> bool:

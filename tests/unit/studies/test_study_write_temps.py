@@ -40,6 +40,35 @@ def test_a_cells_config_is_rewritten_only_under_its_lock(tmp_path: Path) -> None
     assert not (cell / ".wildgan.lock").exists()  # (the lock file goes with the lock)
 
 
+def test_a_cells_config_is_read_again_under_its_lock_before_it_is_rewritten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resume of the cell that rewrites its config.json between the study's first read and the lock it then takes
+    (the resume holds that lock while it trains) is kept: the score sections are put into the config.json read under
+    the lock, not into the one read before it."""
+    pytest.importorskip("fcntl")
+    from contextlib import contextmanager
+
+    from wildgan.studies import study as study_mod
+    from wildgan.training.run import run_lock
+
+    cell = tmp_path / "study" / "runs" / "0"
+    cfg = RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02), preset="tiny")
+    write_run_config(cfg, cell)
+    resumed = replace(cfg, train=replace(cfg.train, total_kimg=0.04))
+
+    @contextmanager
+    def lock_after_a_resume(run_dir: Path):       # (the resume wrote config.json, then let the lock go)
+        write_run_config(resumed, run_dir)
+        with run_lock(run_dir):
+            yield
+
+    monkeypatch.setattr(study_mod, "run_lock", lock_after_a_resume)
+    study_mod._take_score_settings(replace(cfg, score=ScoreConfig(lam=0.5)), cell, lambda m: None)
+    text = (cell / "config.json").read_text()
+    assert '"lam": 0.5' in text and '"total_kimg": 0.04' in text, text
+
+
 def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(tmp_path: Path) -> None:
     pytest.importorskip("fcntl")
     from wildgan.studies import grid
