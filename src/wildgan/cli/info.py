@@ -42,8 +42,9 @@ def _table(info: dict[str, Any], nets: tuple[str, ...] = ("G", "D", "E")) -> lis
     lines = [f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}"]
     lines += [f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}" for k in nets]
     if nets == ("G", "D", "E"):
-        lines.append(f"training GFLOP per real image at full resolution (7g + 14d + 3e, spec 8.2): "
-                     f"{info['train_gflop_per_image']:.2f}")
+        # g, d, e named here: "spec 8.2" sent a user to a document the repository does not hold (docs/method.md)
+        lines.append(f"training GFLOP per real image at full resolution (7g + 14d + 3e, with g, d, e the forward "
+                     f"GFLOP of G, D, E above): {info['train_gflop_per_image']:.2f}")
     return lines
 
 

@@ -219,6 +219,7 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
                                f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of "
                                f"{counted(len(ids), 'image')} flagged (is_anomaly = 1)"
                                + (f"; {note}" if note else "")))
+        _note_short_training(a, model, no_protocol)
     if a.no_A:
         what += "; A left out (--no-A)"
     if a.out == "-":
@@ -253,6 +254,23 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
     return 0
 
 
+def _note_short_training(a: argparse.Namespace, model: Any, no_protocol: bool) -> None:
+    """After a short wildgan training on a pile (no labels to check `a` against its controls), the default score a
+    can still follow the pixels: the README's quick tour, copied as written, flagged 1 of 40 new images, 20 of them
+    other digits, that --score L_r ranked at AUC 1.0 (a: 0.17). train's next: line and the report already say to use
+    L_r; `score --threshold` flagged by a without a word. Said for the default score only: --score a is a choice."""
+    from ..config import short_training
+
+    nimg = model.meta.get("nimg")
+    if getattr(a, "score_given", True) or a.score != "a" or not no_protocol:
+        return
+    if not short_training(model.cfg.method, nimg):
+        return
+    eprint(threshold_lines(f"note: after a short training ({int(nimg) / 1000:g} kimg) the default score a can still "
+                           f"follow the pixels and rank anomalies as the most normal images; --score L_r flags by the "
+                           f"residual instead (README, 'Which score after a short training')"))
+
+
 def _check_score_options(a: argparse.Namespace) -> None:
     """score's refusals and warnings that need no model, before the (possibly long) work; fills in --score's default
     (the run's own score) and the --data paths as found (relative ones may be under $WILDGAN_DATA)."""
@@ -274,6 +292,7 @@ def _check_score_options(a: argparse.Namespace) -> None:
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
     warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score"), "no is_anomaly column")
     warn_dist_timeout_alone(a)
+    a.score_given = a.score is not None         # (the short-training note below is for the default score only)
     if a.score is None:
         # the run's own score, as `report` ranks by
         from ..config import own_score, read_run_config

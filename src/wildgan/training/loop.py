@@ -1187,8 +1187,11 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
         raise
     stats.leave_out(time.time() - t_probe)      # (the first row's img_per_s measures training, not the probe)
     if probe:
+        # the line's end says what the times are for: on the demo's first screen, "start-up probe" alone read as a
+        # check that might have failed (benchmarks/eta_audit.py reads the times back up to the parenthesis)
         log("eta: an iteration of the start-up probe took " + " / ".join(f"{1000 * t:.3g}" for t in probe.values())
-            + " ms at " + " / ".join(f"{r}x{r}" for r in probe))
+            + " ms at " + " / ".join(f"{r}x{r}" for r in probe)
+            + " (timed on copies of the networks before training, to forecast the progress bar's eta)")
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None

@@ -1663,11 +1663,20 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None],
     if cfg.method == "fanogan":
         return cfg, frozenset()
     # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
-    changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in names]
+    changed = [f"{k} {_setting_word(k, getattr(saved.train, k))} -> {_setting_word(k, getattr(cfg.train, k))}"
+               for k in names]
     log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
         f"both, config.yaml records the new ones, so {option_words('a `--config` replay', 'a replay_run')} of this "
         f"run matches it only up to float noise")
     return cfg, frozenset(names)
+
+
+def _setting_word(name: str, value: object) -> str:
+    """A numeric setting's value as the resume note says it: an unset one (None) by what it then is, torch's thread
+    count or the device's automatic choice, where 'threads None -> 1' sent a user to the code."""
+    if value is None:
+        return "torch's default" if name == "threads" else "auto"
+    return repr(value)
 
 
 def _run_finished(cfg: RunConfig, run_dir: Path) -> bool:

@@ -2709,6 +2709,10 @@ def test_resumed_config_names_the_settings_it_noted(tiny_npz, tmp_path):
     back = replace(more, train=replace(more.train, threads=1, channels_last=saved.train.channels_last))
     cfg, noted = _resumed_config(back, run, said.append)
     assert noted == frozenset() and len(said) == 1
+    # an unset value is said by what it is: 'threads 1 -> None' named a Python value, not torch's thread count
+    said.clear()
+    _resumed_config(replace(saved, train=replace(saved.train, total_kimg=0.2, threads=None)), run, said.append)
+    assert len(said) == 1 and "(threads 1 -> torch's default)" in said[0], said
 
 
 def test_sighup_stops_every_command_but_info_and_nohups_is_kept(tmp_path, monkeypatch, capsys):
