@@ -1624,7 +1624,9 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
                     path.unlink()
             # the temp files a killed evaluation left in the run folder (its eval-*/ folders went whole above): no
             # evaluation writes there while the folder is held (fileio.writing_temps), so they are a killed one's.
-            # Not where it could not be locked (NFS): there they may be a live evaluation's, as writing_temps says
+            # Not where it could not be locked, nor on a network file system whose folder locks hold on this machine
+            # only (NFS, SMB, sshfs: fileio.host_only_locks): there they may be a live evaluation's, as writing_temps
+            # says
             if run_dir in held:
                 remove_files(eval_temp_files(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
