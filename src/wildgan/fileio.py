@@ -175,6 +175,68 @@ def remove_files(paths: Iterable[Path]) -> list[Path]:
     return gone
 
 
+# Linux's names (the type field of /proc/self/mountinfo) of the file systems on which flock(2) on a folder locks it
+# on this machine only, while other machines can write into the same folder: their clients' folder operations have
+# no flock of their own, so the kernel serves it from its local lock table (NFS v2 to v4: nfs_dir_operations; SMB:
+# cifs_dir_ops; Lustre: ll_dir_operations; 9p; every FUSE file system, sshfs and ceph-fuse included:
+# fuse_dir_operations; virtiofs, vboxsf: a VM's folders shared with its host), or one whose folder locks could not be
+# checked (GPFS, BeeGFS, AFS, ...). There a folder found free may be a live write's on another machine. Not CephFS's
+# or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock)
+_HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "lustre", "gpfs", "beegfs",
+                                     "afs", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs", "vboxsf", "fuse"})
+_MOUNTINFO = "/proc/self/mountinfo"
+# st_dev -> the file system type of that device's mounts: one read of the mount table for each file system
+_FS_TYPE_OF_DEVICE: dict[int, str] = {}
+
+
+def _mount_point(field: str) -> str:
+    # (mountinfo writes a space, tab, newline or backslash of a path as an octal escape: "\040", "\011", "\012", "\134")
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mount_type(path: str, mountinfo: str) -> str:
+    """The file system type of the absolute, symlink-free `path` by the mount table `mountinfo` (the text of Linux's
+    /proc/self/mountinfo): that of the mount whose mount point is the longest leading part of `path`, the last one
+    listed where one is mounted over another; "" where none is (or the table cannot be read as one)."""
+    best, best_len = "", -1
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        # "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL FIELDS...] - TYPE SOURCE SUPER_OPTIONS"
+        if "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        if len(fields) < sep + 2:
+            continue
+        point = _mount_point(fields[4])
+        inside = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= best_len:
+            best, best_len = fields[sep + 1], len(point)
+    return best
+
+
+def mount_type_of(folder: Path) -> str:
+    """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table after
+    resolving symlinks (mount_type); "" where not known: no /proc/self/mountinfo (macOS, Windows), a folder that
+    cannot be reached. Never raises. Cached for each device: the table is read once for each file system."""
+    try:
+        real = os.path.realpath(folder)
+        dev = os.stat(real).st_dev
+        if dev not in _FS_TYPE_OF_DEVICE:
+            with open(_MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
+                _FS_TYPE_OF_DEVICE[dev] = mount_type(real, f.read())
+        return _FS_TYPE_OF_DEVICE[dev]
+    except Exception:                # (a check that decides only what to delete must never stop a write)
+        return ""
+
+
+def host_only_locks(folder: Path) -> str:
+    """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
+    Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
+    written into from another machine; "" on a local file system, or one not known (mount_type_of)."""
+    kind = mount_type_of(folder)
+    return kind if kind in _HOST_ONLY_FOLDER_LOCKS or kind.startswith("fuse.") else ""
+
+
 @contextmanager
 def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[list[Path]]:
     """Hold `folder` as a folder this process writes temp files in, for the block (the caller's atomic writes); and
@@ -186,9 +248,12 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
     file to leave behind), released by the kernel when its process ends however it ends; the deletion is done under
     the exclusive lock, which no other writer's shared one lets through, then turned into a shared one before this
     process writes (not atomically: another writer may come between and clean, while this one's files are not yet
-    written). Where the folder cannot be locked (no fcntl on Windows, a file system without flock on folders such as
-    NFS) nothing is deleted: another process's files cannot be told from a killed one's there. (`folder` is made
-    when missing, as the atomic writes would make it.)"""
+    written). Where the folder cannot be locked (no fcntl on Windows, a flock refused) nothing is deleted: another
+    process's files cannot be told from a killed one's there. Nor on a network file system whose folder locks hold on
+    this machine only (NFS, SMB, Lustre, sshfs, ...: host_only_locks), where a folder found free may be written into
+    from another machine: the folder is held shared all the same (writes on this machine still see each other), and
+    the temp files are left for a person to delete once nothing writes there. (`folder` is made when missing, as the
+    atomic writes would make it.)"""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
@@ -204,11 +269,13 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
         return
     try:
         gone: list[Path] = []
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            alone = True
-        except OSError:
-            alone = False
+        alone = False
+        if not host_only_locks(folder):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except OSError:
+                pass
         if alone:
             try:
                 gone = remove_files(stale())
@@ -233,7 +300,10 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
     made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
     (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called before waiting for
     a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed).
-    Yields the folders held (those locked): a temp file of those writes found in one of them is a killed writer's."""
+    Yields the folders held (those locked) where the lock reaches every writer: a temp file of those writes found in
+    one of them is a killed writer's. A folder on a file system whose folder locks hold on this machine only
+    (host_only_locks) is locked (this machine's writes wait) but not yielded: a write on another machine is not
+    held off there."""
     held_folders: list[Path] = []
     with ExitStack() as held:
         try:
@@ -257,14 +327,16 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
                     continue         # not lockable here
             except OSError:
                 continue             # not lockable here
-            held_folders.append(Path(folder))
+            if not host_only_locks(Path(folder)):
+                held_folders.append(Path(folder))
         yield held_folders
 
 
 def temps_being_written(folder: Path) -> bool:
     """Whether a process may be writing temp files in `folder` now (writing_temps holds it), so that those there are
     not known to be stale: a glance that takes the exclusive lock and lets it go at once, writing nothing. True too
-    where the folder cannot be locked (writing_temps deletes nothing there either); False for a missing folder."""
+    where the folder cannot be locked, or its locks hold on this machine only (host_only_locks: a process on another
+    machine may write there unseen), as writing_temps deletes nothing there either; False for a missing folder."""
     try:
         import fcntl
     except ImportError:              # pragma: no cover - not POSIX
@@ -274,6 +346,8 @@ def temps_being_written(folder: Path) -> bool:
     except OSError:
         return Path(folder).exists()     # (missing: nothing written there; unreadable: not known)
     try:
+        if host_only_locks(Path(folder)):
+            return True
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return True

@@ -180,8 +180,9 @@ def test_the_next_writer_removes_the_temp_files_of_a_killed_one_and_only_those(t
 
 
 def test_a_folder_that_cannot_be_locked_keeps_its_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where flock fails on a folder (NFS emulates it with locks that need a file open for writing), another
-    process's temp files cannot be told from a killed one's: nothing is deleted, and nothing reported as stale."""
+    """Where flock fails on a folder (refused by the file system), another process's temp files cannot be told from
+    a killed one's: nothing is deleted, and nothing reported as stale. (Not NFS's case: a folder's flock succeeds
+    there, on this machine only: test_fileio_network_folders.)"""
     fcntl = pytest.importorskip("fcntl")
     from wildgan.fileio import temp_files, temps_being_written, writing_temps
 

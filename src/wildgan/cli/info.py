@@ -287,9 +287,18 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 # writes (data.run_temps: a resume removes the run's own). `info` says where they are and what to do, and touches
 # nothing: the read-only commands never delete a run's files.
 
-def _why(kind: str, run: str, them: str, writer: str = "") -> tuple[str, str]:
+def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "") -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
-    the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps)."""
+    the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps); `host_only`:
+    for temp files on a file system whose folder locks hold on this machine only, its type (fileio.host_only_locks):
+    there they may be another machine's write in progress, which the words say."""
+    if host_only:
+        why, _ = _why(kind, run, them, writer)
+        its = "its" if them == "it" else "their"
+        return (f"{why}; or being written now by a process on another machine: the folder is on {host_only}, whose "
+                f"folder locks hold on this machine only, so nothing tells which, and nothing of wildgan's deletes "
+                f"{them} there", f"delete {them} by hand once no wildgan command on any machine writes into {its} "
+                                 f"folder")
     resume = f"`wildgan train --out {run} --resume` (of a finished run too: it trains nothing more)"
     if kind == "write_temp":
         return _why_write_temp(writer, resume, them)
@@ -337,13 +346,15 @@ def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
 def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     """(writer, path) of each temp file of an atomic write left in run_dir and below it (data.run_temps), leaving out
     those that a write in progress may own where a lock tells so: the training's own while a process holds the run's
-    lock, and the shared files' while a process holds the run folder (fileio.temps_being_written)."""
+    lock, and the shared files' while a process holds the run folder (fileio.temps_being_written); those of a run
+    folder on a file system whose folder locks hold on this machine only are listed (fileio.host_only_locks: no
+    lock tells there, and leftover_files says so)."""
     from ..data.run_temps import other_write_temps, shared_write_temps, training_write_temps
-    from ..fileio import temps_being_written
+    from ..fileio import host_only_locks, temps_being_written
 
     found = [] if trained_now else [("training", p) for p in training_write_temps(run_dir)]
     shared = shared_write_temps(run_dir)
-    if shared and not temps_being_written(run_dir):
+    if shared and (host_only_locks(run_dir) or not temps_being_written(run_dir)):
         found += [("shared", p) for p in shared]
     return found + [("other", p) for p in other_write_temps(run_dir)]
 
@@ -362,10 +373,12 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     the checkpoints' kinds only the set-aside files are listed then, and no training write_temp. Likewise an
     evaluation's temp files are left out while a process writes an evaluation into their folder, and the shared
     files' while one writes one of them (fileio.temps_being_written), which the next such write's clean-up waits for
-    too (fileio.writing_temps)."""
+    too (fileio.writing_temps). On a file system whose folder locks hold on this machine only (NFS, SMB, Lustre,
+    sshfs, ...: fileio.host_only_locks) the evaluation's and the shared files' are listed all the same, with the type
+    of that file system (host_only_locks) and words that say they may be a write's on another machine."""
     from ..checkpoint import orphan_of_set_aside, orphan_weights, set_aside_files, stale_temp_files
     from ..data.eval_files import eval_temp_files
-    from ..fileio import temps_being_written
+    from ..fileio import host_only_locks, temps_being_written
 
     ck_dir = run_dir / "checkpoints"
     found: list[tuple[str, Path]] = []
@@ -375,13 +388,20 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
                   for w in orphan_weights(ck_dir)]
         found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
     found += [("set_aside", p) for p in set_aside_files(ck_dir)]
-    # (evaluation.run.evaluation_dir: the run's own test split in the run folder, other data or classes in eval-*/)
+    # (evaluation.run.evaluation_dir: the run's own test split in the run folder, other data or classes in eval-*/;
+    # host_only: the temp files whose writers' folder locks do not reach other machines, by the file system's type)
+    host_only: dict[Path, str] = {}
     for folder in [run_dir, *sorted(p for p in run_dir.glob("eval-*") if p.is_dir())]:
         temps = eval_temp_files(folder)
-        if temps and not temps_being_written(folder):
+        fs = host_only_locks(folder) if temps else ""
+        if temps and (fs or not temps_being_written(folder)):
             found += [("eval_temp", t) for t in temps]
+            if fs:
+                host_only.update(dict.fromkeys(temps, fs))
     writers = {p: w for w, p in _write_temps(run_dir, held)}
     found += [("write_temp", p) for p in writers]
+    fs = host_only_locks(run_dir) if "shared" in writers.values() else ""
+    host_only.update({p: fs for p, w in writers.items() if w == "shared" and fs})
     run = shell_word(run_dir)
     out = []
     for kind, path in found:
@@ -389,10 +409,11 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
             size = path.stat().st_size
         except FileNotFoundError:         # gone since it was listed (a resume that started meanwhile)
             continue
-        why, todo = _why(kind, run, "it", writers.get(path, ""))
+        why, todo = _why(kind, run, "it", writers.get(path, ""), host_only.get(path, ""))
         out.append({"path": str(path), "bytes": size, "kind": kind, "why": why,
                     "what_to_do": f"{todo}: rm {shell_word(path)}",
-                    **({"writer": writers[path]} if kind == "write_temp" else {})})
+                    **({"writer": writers[path]} if kind == "write_temp" else {}),
+                    **({"host_only_locks": host_only[path]} if path in host_only else {})})
     return out
 
 
@@ -420,10 +441,11 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
              f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
     for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp", "write_temp"):
         files = [f for f in left if f["kind"] == kind]
-        # (a write_temp's words depend on its writer: a group for each)
-        for writer in dict.fromkeys(f.get("writer", "") for f in files):
-            group = [f for f in files if f.get("writer", "") == writer]
-            why, todo = _why(kind, run, "it" if len(group) == 1 else "them", writer)
+        # (a write_temp's words depend on its writer, and a temp file's on whether its folder's locks reach other
+        # machines: a group for each)
+        for writer, fs in dict.fromkeys((f.get("writer", ""), f.get("host_only_locks", "")) for f in files):
+            group = [f for f in files if (f.get("writer", ""), f.get("host_only_locks", "")) == (writer, fs)]
+            why, todo = _why(kind, run, "it" if len(group) == 1 else "them", writer, fs)
             lines.append(f"  {why}:")
             lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in group]
             lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in group)}")

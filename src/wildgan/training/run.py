@@ -38,6 +38,7 @@ Where things are, top to bottom:
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -650,6 +651,10 @@ LOCK_NAME = ".wildgan.lock"
 # how long run_lock waits for a lock that is held only by check_lock_free's glance at it (an instant), before it
 # takes it for another process's
 _LOCK_GLANCE_WAIT_S = 0.25
+# the errors of a non-blocking flock that another holder of the lock causes (EWOULDBLOCK; EACCES, which POSIX allows
+# for a conflicting byte-range lock, as which NFS passes flock on); any other (ENOLCK: NFS without its lock service,
+# ENOSYS: Lustre mounted with noflock) is the file system refusing locks, which no waiting for a holder ends
+_HELD_ERRNOS = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
 
 
 @contextmanager
@@ -678,7 +683,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except OSError:
+            except OSError as e:
+                if e.errno not in _HELD_ERRNOS:
+                    os.close(fd)
+                    raise _not_lockable(run_dir, e) from None
                 if _only_glanced_at(fd) and time.monotonic() < deadline:
                     time.sleep(0.01)
                     continue
@@ -728,7 +736,9 @@ def check_lock_free(run_dir: Path) -> None:
         try:
             # shared: glances at the same lock (several starts, several ranks) do not refuse one another
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
+            if e.errno not in _HELD_ERRNOS:
+                return               # (locks refused here: run_lock says so)
             raise _in_use(run_dir, fd) from None
     finally:
         os.close(fd)                 # (releases the shared lock at once)
@@ -746,6 +756,15 @@ def _only_glanced_at(fd: int) -> bool:
         return False
     fcntl.flock(fd, fcntl.LOCK_UN)
     return True
+
+
+def _not_lockable(run_dir: Path, e: OSError) -> ConfigError:
+    """The refusal of a folder whose file system refuses the run's lock (e: flock's error): it was said as "in use by
+    another wildgan process (pid ? on ?)", which no wait ends."""
+    return ConfigError(f"{run_dir} cannot hold the run's lock: the file system refuses flock on "
+                       f"{Path(run_dir) / LOCK_NAME} ({e.strerror or e}; as NFS does where its lock service, "
+                       f"rpc.statd, does not run, and Lustre mounted with noflock): train into a folder on a file "
+                       f"system with locks (a local disk), or have it mounted with them (Lustre: -o flock)")
 
 
 def _in_use(run_dir: Path, fd: int) -> ConfigError:
@@ -1624,7 +1643,9 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
                     path.unlink()
             # the temp files a killed evaluation left in the run folder (its eval-*/ folders went whole above): no
             # evaluation writes there while the folder is held (fileio.writing_temps), so they are a killed one's.
-            # Not where it could not be locked (NFS): there they may be a live evaluation's, as writing_temps says
+            # Not where it could not be locked, nor on a network file system whose folder locks hold on this machine
+            # only (NFS, SMB, sshfs: fileio.host_only_locks): there they may be a live evaluation's, as writing_temps
+            # says
             if run_dir in held:
                 remove_files(eval_temp_files(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import pytest
 from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset, write_run_config
 from wildgan.errors import ConfigError
 
+from fake_mounts import mount_as
 from killed_writes import temps_left_by_a_kill
 from study_rows import study_base
 
@@ -103,3 +104,20 @@ def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(t
         os.close(fd)
     study_mod.write_tables(st, study_mod.read_rows(st / "results.jsonl"))     # (alone now: deletes it first)
     assert not busy[0].exists()
+
+
+@pytest.mark.parametrize("kind", ["nfs4", "cifs", "fuse.sshfs"])
+def test_a_study_folder_on_a_network_file_system_keeps_the_temp_files_there(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On NFS, SMB, sshfs, ... a study folder's lock holds on this machine only (fileio.host_only_locks): a temp file
+    there may be a study's or write_tables' in progress on another machine, so a study's start deletes none, and says
+    nothing of them."""
+    pytest.importorskip("fcntl")
+    from wildgan.studies import study as study_mod
+
+    st = tmp_path / "st"
+    left = temps_left_by_a_kill(st, ("tables.md", "results.jsonl"))
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(st, kind)])
+    said: list[str] = []
+    assert study_mod._remove_killed_writes_temps(st, said.append) == [] and said == []
+    assert all(p.is_file() for p in left)

@@ -16,6 +16,7 @@ from wildgan.data.eval_files import EVAL_FILES, EVAL_JSON, SCORES_CSV, eval_temp
 from wildgan.fileio import atomic_write_files, writing_temps
 from wildgan.training.run import _clear_old_run
 
+from fake_mounts import mount_as
 from killed_writes import temps_left_by_a_kill
 
 pytest.importorskip("fcntl")         # (no folder locks without it: writing_temps and the removal hold nothing)
@@ -91,9 +92,9 @@ def test_overwrite_removes_the_temp_files_a_killed_evaluation_left_in_the_run_fo
 
 def test_overwrite_keeps_evaluation_temp_files_where_the_run_folder_cannot_be_locked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where folders cannot be locked (NFS), no hold tells a killed evaluation's temp files from those of one writing
-    now: kept, as an evaluation's own clean-up keeps them there (fileio.writing_temps); the run's files go as
-    before."""
+    """Where folders cannot be locked (a flock refused), no hold tells a killed evaluation's temp files from those of
+    one writing now: kept, as an evaluation's own clean-up keeps them there (fileio.writing_temps); the run's files go
+    as before."""
     import errno
 
     import fcntl
@@ -107,6 +108,20 @@ def test_overwrite_keeps_evaluation_temp_files_where_the_run_folder_cannot_be_lo
     monkeypatch.setattr(fcntl, "flock", no_locks)
     _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
     monkeypatch.undo()
+    assert all(p.exists() for p in left)
+    assert not (run / EVAL_JSON).exists() and not (run / "config.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["nfs4", "fuse.sshfs"])
+def test_overwrite_keeps_evaluation_temp_files_of_a_run_folder_on_a_network_file_system(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On NFS, sshfs, ... the folder's flock succeeds but holds on this machine only (fileio.host_only_locks): the
+    evaluation temp files there may be a live evaluation's on another machine, which the removal does not hold off.
+    Kept; the run's files go as before."""
+    run, _ = _old_run(tmp_path)
+    left = temps_left_by_a_kill(run, EVAL_FILES)
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
     assert all(p.exists() for p in left)
     assert not (run / EVAL_JSON).exists() and not (run / "config.json").exists()
 

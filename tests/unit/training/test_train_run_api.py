@@ -751,3 +751,33 @@ def test_without_fcntl_an_error_in_the_locked_training_is_its_own_not_chained_to
             raise ValueError("the training's own error")
     assert caught.value.__context__ is None
     assert not (tmp_path / ".wildgan.lock").exists()
+
+
+@pytest.mark.parametrize("code", ["ENOLCK", "ENOSYS"])
+def test_a_file_system_that_refuses_locks_is_said_so_not_as_a_run_in_use(
+        code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flock refused by the file system (NFS without its lock service: ENOLCK; Lustre mounted with noflock: ENOSYS)
+    was refused as "in use by another wildgan process (pid ? on ?)", to wait for: no process held it, and no wait
+    ended it. Said as the file system's refusal, with what to do; the early check leaves the saying to run_lock."""
+    import errno
+    import os
+
+    fcntl = pytest.importorskip("fcntl")
+    from wildgan.training.run import check_lock_free, run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".wildgan.lock").write_text("")
+
+    def refused(fd: int, op: int) -> None:
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    check_lock_free(run)
+    with pytest.raises(ConfigError) as caught:
+        with run_lock(run):
+            pytest.fail("trained without the lock")
+    said = str(caught.value)
+    assert "in use" not in said and "cannot hold the run's lock" in said and os.strerror(getattr(errno, code)) in said
+    assert "local disk" in said
+

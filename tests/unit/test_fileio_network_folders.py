@@ -1,0 +1,136 @@
+"""fileio's folder holds (writing_temps, holding_off_writes, temps_being_written) on a network file system, where Linux
+lets flock on a folder succeed with a lock of this machine's only (NFS, SMB, Lustre, sshfs and other FUSE file systems
+have no flock of their own for folders): a folder found free there may be written into from another machine, so
+nothing is deleted there and nothing said stale; on a local file system the killed writer's temp files go as before.
+And the lookup of a folder's file system type in the mount table: escaped mount points, nested and stacked mounts,
+its cache, and no exception ever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fake_mounts import mount_as, mountinfo_escaped, mountinfo_text
+
+pytest.importorskip("fcntl")          # (no folder locks without it: nothing is held or deleted anywhere)
+
+NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs"]
+LOCAL = ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "ceph"]
+
+
+def _stale(folder: Path) -> Path:
+    """A temp file of a.csv's atomic write in folder, as a killed writer leaves it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = folder / ".a.csv.k2x9q0aa.tmp"
+    stale.write_bytes(b"half")
+    return stale
+
+
+@pytest.mark.parametrize("kind", NETWORK)
+def test_a_folder_on_a_network_file_system_keeps_a_stale_looking_temp_file(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free by this machine's locks is not free there: another machine's evaluation may be writing that temp file
+    now, and deleting it made its rename fail. Kept, said as possibly written, and not yielded as held off."""
+    from wildgan.fileio import holding_off_writes, temp_files, temps_being_written, writing_temps
+
+    folder = tmp_path / "shared run"           # (a space: "\040" in the mount table)
+    stale = _stale(folder)
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(folder, kind)])
+    with writing_temps(folder, lambda: temp_files(folder, ["a.csv"])) as gone:
+        assert gone == []
+    assert stale.is_file()
+    assert temps_being_written(folder)
+    with holding_off_writes([folder]) as held:
+        assert held == []
+    assert stale.is_file()
+
+
+@pytest.mark.parametrize("kind", LOCAL)
+def test_a_folder_on_a_local_file_system_loses_the_killed_writers_temp_file(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock reaches every writer there: a temp file found while no process holds the folder is a killed one's."""
+    from wildgan.fileio import holding_off_writes, temp_files, temps_being_written, writing_temps
+
+    folder = tmp_path / "local run"
+    stale = _stale(folder)
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(folder, kind)])
+    assert not temps_being_written(folder)
+    with holding_off_writes([folder]) as held:
+        assert held == [folder]
+    with writing_temps(folder, lambda: temp_files(folder, ["a.csv"])) as gone:
+        assert gone == [stale]
+    assert not stale.exists()
+
+
+def test_a_folder_below_a_network_mount_is_on_it_through_a_symlink_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mount is that of the folder's real path: a run reached through a symlink from a local folder, or a
+    subfolder of the mount point (RUN/eval-*/), is on the network file system."""
+    from wildgan.fileio import host_only_locks, temp_files, writing_temps
+
+    share = tmp_path / "share"
+    folder = share / "runs" / "a" / "eval-x"
+    stale = _stale(folder)
+    link = tmp_path / "local" / "link"
+    link.parent.mkdir()
+    link.symlink_to(share / "runs")
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(share, "nfs4")])
+    assert host_only_locks(link / "a" / "eval-x") == "nfs4"
+    with writing_temps(link / "a" / "eval-x", lambda: temp_files(link / "a" / "eval-x", ["a.csv"])) as gone:
+        assert gone == []
+    assert stale.is_file()
+
+
+def test_mount_type_takes_the_longest_mount_point_whole_components_and_the_last_stacked() -> None:
+    from wildgan.fileio import mount_type
+
+    table = mountinfo_text([("/mnt/share", "nfs4"), ("/mnt/share/scratch", "ext4"), ("/mnt/my share", "cifs"),
+                            ("/data", "ext4"), ("/data", "fuse.sshfs"), ("/a\\b", "lustre")])
+    assert mount_type("/mnt/share", table) == "nfs4"
+    assert mount_type("/mnt/share/run/eval-x", table) == "nfs4"
+    assert mount_type("/mnt/share/scratch/run", table) == "ext4"        # (a local disk mounted inside the share)
+    assert mount_type("/mnt/share/scratchy", table) == "nfs4"           # (a leading string, not a component)
+    assert mount_type("/mnt/sharep/run", table) == "ext4"               # (the root's)
+    assert mount_type("/mnt/my share/run", table) == "cifs"             # ("\040")
+    assert mount_type("/data/run", table) == "fuse.sshfs"               # (mounted over the ext4 one: the last)
+    assert mount_type("/a\\b/run", table) == "lustre"                   # ("\134")
+    assert mount_type("/home/me", table) == "ext4"
+    assert mount_type("/home/me", "") == ""
+    assert mount_type("/home/me", "garbage\n1 2 3\n\n" + mountinfo_text([])) == "ext4"
+    assert mountinfo_escaped("/mnt/my share") in table
+
+
+def test_host_only_locks_names_the_network_types_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wildgan.fileio import host_only_locks
+
+    for kind in NETWORK + ["fuse.s3fs", "fuse.ceph-fuse", "virtiofs"]:
+        mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
+        assert host_only_locks(tmp_path) == kind
+    for kind in LOCAL:
+        mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
+        assert host_only_locks(tmp_path) == ""
+
+
+def test_the_lookup_is_cached_for_each_file_system_and_never_raises(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read of the mount table for each file system (writing_temps asks at every write); no table (macOS,
+    Windows), a missing folder or a table that cannot be read: unknown, and the folder is locked as before."""
+    import wildgan.fileio as fileio
+    from wildgan.fileio import host_only_locks, mount_type_of, temp_files, writing_temps
+
+    table = tmp_path / "mountinfo"
+    mount_as(monkeypatch, table, [(tmp_path, "nfs4")])
+    assert mount_type_of(tmp_path / "x" / "..") == "nfs4"
+    table.write_text(mountinfo_text([]))                     # (read once: the file system is known already)
+    assert mount_type_of(tmp_path) == "nfs4"
+
+    monkeypatch.setattr(fileio, "_FS_TYPE_OF_DEVICE", {})
+    monkeypatch.setattr(fileio, "_MOUNTINFO", str(tmp_path / "no such table"))
+    assert mount_type_of(tmp_path) == "" and host_only_locks(tmp_path) == ""
+    assert mount_type_of(tmp_path / "missing") == ""
+    monkeypatch.setattr(fileio, "_MOUNTINFO", str(tmp_path))  # (a folder: open fails with IsADirectoryError)
+    assert mount_type_of(tmp_path) == ""
+    stale = _stale(tmp_path / "run")
+    with writing_temps(tmp_path / "run", lambda: temp_files(tmp_path / "run", ["a.csv"])) as gone:
+        assert gone == [stale]
