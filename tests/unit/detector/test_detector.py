@@ -3637,20 +3637,23 @@ def _fit_without_its_train_scores(data: str, run: Path) -> None:
         p.unlink()
 
 
-def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread) -> None:
+@pytest.mark.parametrize("given", ["absolute", "relative"])
+def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread, monkeypatch,
+                                                                         given) -> None:
     """A fit's folder with the same number of images but one renamed named the file gone and the one added, and then
     advised 'if it is unchanged, ... fit(X, resume=True)', as for a folder whose pixels alone differ (fit's reading
-    not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read."""
-    from PIL import Image
-
-
+    not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read.
+    A fit given a relative path named its images relative to its working directory: a file gone from the folder
+    was said as that ("pngs/007.png"), beside the files added said in the folder (absolute), and from another
+    directory the name led nowhere. Both are named in the folder."""
     folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    _pngs(folder)
     run = tmp_path / "run"
-    _fit_without_its_train_scores(str(folder), run)
+    monkeypatch.chdir(tmp_path)
+    _fit_without_its_train_scores(str(folder) if given == "absolute" else "pngs", run)
     (folder / "007.png").rename(folder / "zzz.png")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(DataError) as e:
         run_training_scores(run, device="cpu")
     said = str(e.value)
@@ -3663,13 +3666,10 @@ def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thre
     """Where fit's ids meet the folder's was taken from the first recorded id found there by any tail of its path:
     000/x.png moved up to x.png put it at pngs/000, and every other trained-on file was said gone and found again as
     a file not trained on. It is the place most recorded ids are found under."""
-    from PIL import Image
-
-
     folder = tmp_path / "pngs"
-    (folder / "000").mkdir(parents=True)
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / "000" / "x.png" if i == 0 else folder / f"{i:03d}.png")
+    _pngs(folder)
+    (folder / "000").mkdir()
+    (folder / "000.png").rename(folder / "000" / "x.png")
     run = tmp_path / "run"
     _fit_without_its_train_scores(str(folder), run)
     (folder / "000" / "x.png").rename(folder / "x.png")
@@ -3696,30 +3696,6 @@ def test_a_fit_npz_that_lost_an_image_is_not_said_to_have_lost_a_file(tmp_path, 
     assert f"{data} changed since {run} was trained (n_train 24 -> 23; " in said and "file not there" not in said, said
 
 
-def test_a_relative_fit_folder_names_its_gone_file_in_the_folder(tmp_path, one_thread, monkeypatch) -> None:
-    """A fit given a relative path named its images relative to its working directory: a file gone from the folder
-    was said as that ("pngs/007.png"), beside the files added said in the folder (absolute), and from another
-    directory the name led nowhere. Both are named in the folder."""
-    from PIL import Image
-
-
-    folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
-    run = tmp_path / "run"
-    monkeypatch.chdir(tmp_path)
-    _fit_without_its_train_scores("pngs", run)
-    (folder / "007.png").rename(folder / "zzz.png")
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
-    with pytest.raises(DataError) as e:
-        run_training_scores(run, device="cpu")
-    said = str(e.value)
-    assert (f"(1 trained-on file not there now: {folder / '007.png'}; 1 file not trained on: "
-            f"{folder / 'zzz.png'}), and ") in said, said
-
-
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was
@@ -3731,9 +3707,7 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
     from wildgan.scoring.train_scores import cache_paths
 
     folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    _pngs(folder)
     run = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=NOT_GROWN)
