@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -36,6 +37,17 @@ def _model(method: str = "wildgan"):
     cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(seed=0),
                     method=method, search=SearchConfig(steps=3, batch_size=32))
     return untrained_model(cfg, "cpu")
+
+
+def _killed_at(score: Callable, n: int, calls: list[int]) -> Callable:
+    """score (a model's, or its class's) noting each call's number of images in calls, its n-th call killed
+    (KeyboardInterrupt, as Ctrl-C mid-chunk): the scoring interrupted whose chunks a resume takes."""
+    def score_or_die(*args: object, **kw: object) -> object:
+        calls.append(len(args[-1]))
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return score(*args, **kw)
+    return score_or_die
 
 
 def _same(a, b) -> None:
@@ -295,13 +307,7 @@ def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_
     calls = []
     real = m.score
 
-    def dies_on_third(x, **kw):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(x, **kw)
-
-    monkeypatch.setattr(m, "score", dies_on_third)
+    monkeypatch.setattr(m, "score", _killed_at(real, 3, calls))
     with pytest.raises(KeyboardInterrupt):
         score_files(m, [folder], chunk_size=64, resume_dir=rd)
     assert sorted(p.name for p in rd.glob("chunk-*.npz")) == ["chunk-00000.npz", "chunk-00001.npz"]
@@ -393,13 +399,7 @@ def test_resume_respects_skip_bad_and_cleans_up_after_a_kill(pile: Path, tmp_pat
     rd = tmp_path / "s.csv.chunks"
     real, calls = LoadedModel.score, []
 
-    def dies_on_third(self, x, **kw):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(self, x, **kw)
-
-    monkeypatch.setattr(LoadedModel, "score", dies_on_third)
+    monkeypatch.setattr(LoadedModel, "score", _killed_at(real, 3, calls))
     with pytest.warns(UserWarning, match="skipped"), pytest.raises(KeyboardInterrupt):
         score_files(m, [folder], chunk_size=64, skip_bad=True, resume_dir=rd)
     monkeypatch.setattr(LoadedModel, "score", real)
@@ -562,13 +562,7 @@ def test_a_resumed_scoring_counts_the_files_of_its_saved_chunks(pile: Path, tmp_
     rd = tmp_path / "s.csv.chunks"
     real, calls = LoadedModel.score, []
 
-    def dies_on_second(self, x, **kw):
-        calls.append(len(x))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, x, **kw)
-
-    monkeypatch.setattr(LoadedModel, "score", dies_on_second)
+    monkeypatch.setattr(LoadedModel, "score", _killed_at(real, 2, calls))
     with pytest.raises(KeyboardInterrupt):
         score_files(m, [pile], chunk_size=64, resume_dir=rd)
     monkeypatch.setattr(LoadedModel, "score", real)
@@ -649,16 +643,10 @@ def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_pat
     rd = tmp_path / "s.csv.chunks"
     real, calls = m.score, []
 
-    def dies_on_second(x, **kw):
-        calls.append(len(x))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(x, **kw)
-
     # what a 2-rank job leaves (rank 0 writes the manifest, each rank its chunks): its chunking in one process
     with monkeypatch.context() as mp:
         mp.setattr(run, "_balanced_parts", lambda order, n, step, world: 2)
-        mp.setattr(m, "score", dies_on_second)
+        mp.setattr(m, "score", _killed_at(real, 2, calls))
         with pytest.raises(KeyboardInterrupt):
             score_files(m, [pile], resume_dir=rd)
     assert [p.name for p in rd.glob("chunk-*.npz")] == ["chunk-00000.npz"]
