@@ -14,6 +14,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -329,6 +330,17 @@ def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
             Detector(**TINY).fit(a)
 
 
+def _warnings_saying(about: str) -> Callable[[Callable[[], object]], list[str]]:
+    """A function that makes the call it is given and returns the messages of the warnings it gave that say `about`
+    (each one, also where the same is said again)."""
+    def said(call: Callable[[], object]) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if about in str(w.message)]
+    return said
+
+
 def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> None:
     """fit(X_val=, y_val=) chose the f1 threshold on whatever X_val held, its own training images too, whose scores
     (of images the networks saw, which tend to score as normal) bias it: now a warning counts them, from the
@@ -340,11 +352,7 @@ def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> No
     y = np.r_[np.ones(3), np.zeros(5)]
     val = np.concatenate([x[:3], other])                         # 3 training images (labelled anomalous) of 8
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     run = tmp_path / "det"
     fit = said(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
@@ -378,11 +386,7 @@ def test_an_f1_validation_set_given_as_a_folder_or_a_tar_archive_is_checked_for_
             Image.fromarray(im).save(where / f"{i:02d}.png")          # (read back in this order: the labels' one)
         return where
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     # 3 training images of 8, one labelled normal and two anomalous
     val = folder("val", np.concatenate([x[:1], other[:5], x[10:12]]))
@@ -417,11 +421,7 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
     val = rng.integers(0, 256, (8, 16, 16), dtype=np.uint8)
     y = np.r_[np.ones(3), np.zeros(5)]
 
-    def notes(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "not checked" in str(w.message)]
+    notes = _warnings_saying("not checked")
 
     run = tmp_path / "det"
     assert notes(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
@@ -463,11 +463,7 @@ def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_che
     val = np.concatenate([x[:1], rng.integers(0, 256, (5, 16, 16), dtype=np.uint8), x[10:12]])
     y = np.r_[0, np.zeros(5), 1, 1]
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     run = tmp_path / "det"
     Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(
