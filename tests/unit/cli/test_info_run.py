@@ -41,6 +41,18 @@ def pile_run(tmp_path: Path) -> Path:
     return run
 
 
+def _fanogan_run(tmp_path: Path, *options: str) -> Path:
+    """A tiny `wildgan train --method fanogan ... OPTIONS` run (tmp_path/fa, checkpoints every 0.016 kimg) on an .npz
+    of 60 random 32x32 images (tmp_path/d.npz, normal class 0)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
+    run = tmp_path / "fa"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-dim", "8",
+                 "--checkpoint-kimg", "0.016", *options, "--out", str(run)]) == 0
+    return run
+
+
 def _stop_before_final(run: Path) -> Path:
     """The run as a kill before its final networks leaves it; its newest checkpoint's JSON."""
     for f in ("network-final.json", "network-final.safetensors"):
@@ -127,13 +139,7 @@ def test_info_of_an_f_anogan_run_says_its_iterations_not_question_marks(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # f-AnoGAN's networks record critic and encoder iterations, no kimg, nimg or status: `info` says those
     # iterations, not "trained: ? kimg (status not recorded)" of a finished run nor "at ? kimg" of a stopped one
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
-    run = tmp_path / "fa"
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
-                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "2",
-                 "--fanogan-enc-iters", "2", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
-                 "--out", str(run)]) == 0
+    run = _fanogan_run(tmp_path, "--fanogan-iters", "2", "--fanogan-enc-iters", "2")
     out = _info_text(run, capsys)
     assert "?" not in out and "status not recorded" not in out, out
     assert (f"trained: 2 of 2 critic and 2 of 2 encoder iterations (done); networks in "
@@ -222,13 +228,8 @@ def test_info_of_a_run_its_budget_stopped_says_the_larger_minutes_that_continue_
 
 def test_info_of_an_f_anogan_run_its_budget_stopped_says_the_larger_minutes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
-    run = tmp_path / "fa"
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
-                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "100000",
-                 "--fanogan-enc-iters", "100000", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
-                 "--minutes", "0.0001", "--out", str(run)]) == 0
+    # (a budget far under its iterations: the first round's end stops it)
+    run = _fanogan_run(tmp_path, "--fanogan-iters", "100000", "--fanogan-enc-iters", "100000", "--minutes", "0.0001")
     spent = _trained_min(run / "fanogan-final.json")
     out = _info_text(run, capsys)
     assert (f"encoder iterations (budget); networks in {run / 'fanogan-final.json'}; its --minutes 0.0001 budget ran "
