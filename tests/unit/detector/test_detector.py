@@ -3620,15 +3620,20 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
         assert Detector.from_run(run, device="cpu").threshold == "contamination"
 
 
+def _fit_at_c(run: Path, data: object, **kw: object) -> Detector:
+    """A tiny Detector(contamination=0.2).fit(data, **kw) into run (its not-grown warning, of a short fit, ignored)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        return Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                        contamination=0.2).fit(data, **kw)
+
+
 def _fit_without_its_train_scores(data: str, run: Path) -> None:
     """A tiny Detector.fit on `data` (a folder or data-set file), its training-score cache then deleted: what
     run_training_scores must compute again from the data as it is now."""
     from wildgan.scoring.train_scores import cache_paths
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(data)
+    _fit_at_c(run, data)
     for p in cache_paths(run, "mixed"):
         p.unlink()
 
@@ -3705,10 +3710,7 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
     folder = tmp_path / "pngs"
     _pngs(folder)
     run = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(str(folder))
+    det = _fit_at_c(run, str(folder))
     written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
     for bm in written:
         for p in cache_paths(run, bm):
@@ -3818,10 +3820,7 @@ def test_a_rescore_keeps_an_older_fit_s_ids_from_its_stale_cache(tmp_path, one_t
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     _pngs(folder)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
+    _fit_at_c(run, str(folder))
     fit_ids = json.loads((run / "fit_ids.json").read_text())["ids"]
     (run / "fit_ids.json").unlink()                      # a run of a wildgan before fit_ids.json
     for p in cache_paths(run, "isolated"):
@@ -3870,10 +3869,7 @@ def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_pat
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(files)
+    det = _fit_at_c(run, files)
     written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
     _unlink_train_scores(run)
     assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
@@ -3938,10 +3934,7 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(files)
+    det = _fit_at_c(run, files)
     _as_before_fit_ids(run)
     # fit_ids.json and the caches are read once for the list (they were read twice: tens of thousands of rows for
     # a large fit); the ids are kept in fit_ids.json only by a scoring that writes the cache (not this one)
@@ -3958,10 +3951,7 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
 
     relative = tmp_path / "relative"
     monkeypatch.chdir(tmp_path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(relative),
-                 contamination=0.2).fit([f"pngs/{i:03d}.png" for i in range(24)])
+    _fit_at_c(relative, [f"pngs/{i:03d}.png" for i in range(24)])
     _as_before_fit_ids(relative)
     with pytest.raises(DataError, match=re.escape(
             f"{relative}: trained by Detector.fit on a list of files named by relative paths (pngs/000.png, "
@@ -3993,10 +3983,7 @@ def test_a_fit_s_ids_are_read_once_by_a_training_scoring(tmp_path, one_thread, m
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     _pngs(folder)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
+    _fit_at_c(run, str(folder))
     info = json.loads((run / "split.json").read_text())
     # an older run (no fit_ids.json, its cache stale): read back from the folder, the cache written, the ids kept
     _as_before_fit_ids(run)
@@ -4029,10 +4016,7 @@ def test_a_fit_s_ids_are_read_once_by_a_training_scoring(tmp_path, one_thread, m
     # a fit on a list of files, as an older wildgan left it: its cache read once, for the files and the ids kept
     listed = tmp_path / "listed"
     files = [str(f) for f in _pngs(tmp_path / "more")]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(listed),
-                 contamination=0.2).fit(files)
+    _fit_at_c(listed, files)
     _as_before_fit_ids(listed)
     reads = _count_fit_id_reads(monkeypatch)
     run_training_scores(listed, device="cpu")
@@ -4054,21 +4038,15 @@ def test_an_older_fit_s_relative_files_kept_in_fit_ids_json_are_refused_as_from_
     files = _pngs(tmp_path / "pngs")
     monkeypatch.chdir(tmp_path)
     relative = [f"pngs/{i:03d}.png" for i in range(24)]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(relative)
+    _fit_at_c(run, relative)
     _as_before_fit_ids(run)
     other = tmp_path / "elsewhere"
     (other / "pngs").mkdir(parents=True)
     for i, f in enumerate(files):
         shutil.copy(f, other / "pngs" / f"{23 - i:03d}.png")          # (the same names, other pixels)
     monkeypatch.chdir(other)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
-            Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                     contamination=0.2).fit(relative, resume=True)
+    with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
+        _fit_at_c(run, relative, resume=True)
     assert json.loads((run / "fit_ids.json").read_text())["cwd"] is None      # (kept from the cache before)
     for where in (tmp_path, other):
         monkeypatch.chdir(where)
