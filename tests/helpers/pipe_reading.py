@@ -1,11 +1,22 @@
 """Reading a child's pipe up to a marker within a time limit, for the tests that stop a command blocked on a full
 pipe (test_cli's full-pipe tests, test_sigterm_on_full_output_pipe): a thread reads, so that a child that never says
-it cannot hang the test, and the failure shows what did come."""
+it cannot hang the test, and the failure shows what did come. The environment of a child whose output into a pipe is
+buffered as a user's is (buffered_env), for those and the tests of a pipe closed early (test_cli,
+test_cli_streams_and_teardown)."""
 
 from __future__ import annotations
 
 import os
 import threading
+
+
+def buffered_env(**more: str) -> dict[str, str]:
+    """os.environ, with `more`, for a child Python whose stdout into a pipe is block-buffered, as Python's is by
+    default: without PYTHONUNBUFFERED, which a CI or an IDE's shell may set (where it was set, what a buffer held at
+    the end did went unseen)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env.update(more)
+    return env
 
 
 def read_until(fd: int, wanted: bytes, seconds: float) -> bytes:

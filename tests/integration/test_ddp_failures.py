@@ -532,16 +532,18 @@ def test_a_ranks_data_and_config_errors_reach_the_other_ranks_as_their_class(tmp
     print(f"\nrank 1's errors kept their class: torchrun job ended after {took:.1f} s")
 
 
-# replay_run (the Python `wildgan train --config`) in a job of two ranks, each its own caller: rank 1 fails alone in its
-# second training step; each rank notes what replay_run raised. Started as torchrun starts them (its environment),
-# without torchrun: its SIGTERM to rank 0, once rank 1's process has ended, would race rank 0's handling of the error
-# (a Python caller has no handler for it, as the CLI has)
-REPLAY_WRAPPER = textwrap.dedent('''
+# replay_run (the Python `wildgan train --config`) of a config, or a plain train_run of the same config, in a job of
+# two ranks, each its own caller: rank 1 fails alone in its second training step; each rank notes what the call
+# raised. Started as torchrun starts them (its environment), without torchrun: its SIGTERM to rank 0, once rank 1's
+# process has ended, would race rank 0's handling of the error (a Python caller has no handler for it, as the CLI has)
+PYTHON_CALLER_WRAPPER = textwrap.dedent('''
     import os, sys
     from pathlib import Path
+    from wildgan.config import run_config_file
     from wildgan.training import distributed as dist, loop
-    from wildgan.training.run import replay_run
-    rank, out = int(os.environ["RANK"]), Path(sys.argv[2])
+    from wildgan.training.run import replay_run, train_run
+    call, config, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    rank = int(os.environ["RANK"])
     if rank == 1:
         real, calls = loop.StepRunner.iteration, []
         def iteration(self, *args, **kw):
@@ -552,7 +554,10 @@ REPLAY_WRAPPER = textwrap.dedent('''
         loop.StepRunner.iteration = iteration
     dist.init_distributed("cpu", timeout_min=1)
     try:
-        replay_run(sys.argv[1], out, progress=False, log=lambda m: None, warn_not_grown=False)
+        if call == "replay_run":
+            replay_run(config, out, progress=False, log=lambda m: None, warn_not_grown=False)
+        else:
+            train_run(run_config_file(config), out, progress=False, log=lambda m: None, warn_not_grown=False)
         said = "finished"
     except Exception as e:
         said = f"{type(e).__name__}: {e}"
@@ -561,14 +566,19 @@ REPLAY_WRAPPER = textwrap.dedent('''
 
 
 @pytest.mark.integration
-def test_replay_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Path):
-    """replay_run under torchrun: rank 1, failing alone, wrote nothing (only rank 0 wrote log.txt), so rank 0's
-    `stopped:` line said that a peer stopped without a word, and rank 0 raised gloo's closed connection. Now rank 1
-    records its error as `wildgan train --distributed` does, and rank 0 names it in log.txt and in what it raises."""
+@pytest.mark.parametrize("call", ["replay_run", "train_run"])
+def test_a_python_callers_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Path, call: str):
+    """replay_run, or a plain train_run, under torchrun: rank 1, failing alone, wrote nothing (only rank 0 wrote
+    log.txt; a Python caller's rank other than 0 had no log to tell its end in), so rank 0's `stopped:` line said that
+    a peer stopped without a word, and rank 0 raised gloo's closed connection. Now rank 1 records its error as
+    `wildgan train --distributed` does, and rank 0 names it, in log.txt and in what it raises; rank 1's own record is
+    written once."""
+    import socket
+
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
 
-    wrapper = tmp_path / "replay.py"
-    wrapper.write_text(REPLAY_WRAPPER)
+    wrapper = tmp_path / "python_caller.py"
+    wrapper.write_text(PYTHON_CALLER_WRAPPER)
     (tmp_path / "first").mkdir()
     cfg = RunConfig(data=DataConfig(data=str(_toy(tmp_path)), normal=("0",), resolution=8, channels=1),
                     net=net_config_for_preset("tiny", 8, 1),
@@ -576,13 +586,11 @@ def test_replay_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Pat
                                       threads=1, train_scores=False), preset="tiny")
     write_run_config(cfg, tmp_path / "first")
     run = tmp_path / "run"
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     t0 = time.monotonic()
-    ranks = [subprocess.Popen([sys.executable, str(wrapper), str(tmp_path / "first" / "config.yaml"), str(run)],
+    ranks = [subprocess.Popen([sys.executable, str(wrapper), call, str(tmp_path / "first" / "config.yaml"), str(run)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env={**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(r), "LOCAL_RANK": str(r),
                                    "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
@@ -597,74 +605,10 @@ def test_replay_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Pat
     said0 = (tmp_path / "said-0.txt").read_text()
     assert said0.startswith(f"WildganError: {named}"), said0
     log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
-    assert f"rank 1 of 2 stopped: {own} (traceback in {record})" in log, log
-    assert log[-1].startswith(f"stopped: {named}"), log
-    assert record.read_text(encoding="utf-8").rstrip().endswith(own)
-    print(f"\nreplay_run, rank 1 raised: the job ended after {took:.1f} s (startup included)")
-
-
-# train_run called from Python in a job of two ranks, as REPLAY_WRAPPER calls replay_run: rank 1 fails alone in its
-# second training step; each rank notes what train_run raised
-TRAIN_RUN_WRAPPER = textwrap.dedent('''
-    import os, sys
-    from pathlib import Path
-    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
-    from wildgan.training import distributed as dist, loop
-    from wildgan.training.run import train_run
-    rank, out = int(os.environ["RANK"]), Path(sys.argv[2])
-    if rank == 1:
-        real, calls = loop.StepRunner.iteration, []
-        def iteration(self, *args, **kw):
-            calls.append(1)
-            if len(calls) == 2:
-                raise RuntimeError("rank 1 ran out of memory (simulated)")
-            return real(self, *args, **kw)
-        loop.StepRunner.iteration = iteration
-    cfg = RunConfig(data=DataConfig(data=sys.argv[1], normal=("0",), resolution=8, channels=1),
-                    net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch={4: 16, 8: 16}, device="cpu",
-                                      threads=1, train_scores=False), preset="tiny")
-    dist.init_distributed("cpu", timeout_min=1)
-    try:
-        train_run(cfg, out, progress=False, log=lambda m: None, warn_not_grown=False)
-        said = "finished"
-    except Exception as e:
-        said = f"{type(e).__name__}: {e}"
-    (out.parent / f"said-{rank}.txt").write_text(said)
-''')
-
-
-@pytest.mark.integration
-def test_train_run_records_a_ranks_own_failure_for_rank_0_to_name(tmp_path: Path):
-    """A plain train_run under torchrun, as replay_run: rank 1, failing alone, recorded nothing (a Python caller's
-    rank other than 0 had no log to tell its end in), so rank 0's `stopped:` line said that a peer stopped without a
-    word and rank 0 raised gloo's closed connection. Now rank 1 records its error and rank 0 names it, in log.txt
-    and in what it raises; rank 1's own record is written once."""
-    wrapper = tmp_path / "train_run.py"
-    wrapper.write_text(TRAIN_RUN_WRAPPER)
-    run = tmp_path / "run"
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ranks = [subprocess.Popen([sys.executable, str(wrapper), str(_toy(tmp_path)), str(run)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(r), "LOCAL_RANK": str(r),
-                                   "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
-             for r in (0, 1)]
-    said = [p.communicate(timeout=120)[0] for p in ranks]
-    assert [p.returncode for p in ranks] == [0, 0], said
-    record = run / "rank-1-error.txt"
-    own = "RuntimeError: rank 1 ran out of memory (simulated)"
-    assert (tmp_path / "said-1.txt").read_text() == own
-    named = f"rank 1 of 2 failed: {own} (traceback in {record}); then on rank 0: "
-    said0 = (tmp_path / "said-0.txt").read_text()
-    assert said0.startswith(f"WildganError: {named}"), said0
-    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
     assert log.count(f"rank 1 of 2 stopped: {own} (traceback in {record})") == 1, log
     assert log[-1].startswith(f"stopped: {named}"), log
     assert record.read_text(encoding="utf-8").rstrip().endswith(own)
+    print(f"\n{call}, rank 1 raised: the job ended after {took:.1f} s (startup included)")
 
 
 # Each rank notes the code main() returned in $MARKS/rc-RANK (its terminal is gone: nothing it says can be read), and

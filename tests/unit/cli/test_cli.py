@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from loose_image_piles import tiny_run_on_a_noise_pile
 from other_decoders import decode_a_level_up
-from pipe_reading import full_pipe_program, read_until
+from pipe_reading import buffered_env, full_pipe_program, read_until
 
 from wildgan.cli import main
 from wildgan.errors import ConfigError, WildganWarning, stop_words
@@ -817,23 +817,15 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
 
 
 @pytest.mark.parametrize("cmd, opts, words", [
+    # Python 3.11's argparse took -1e-3 for an option, not a value: `--lr -1e-3` was refused as "--lr: expected one
+    # argument" (only `--lr=-1e-3` got the real refusal), a message that says nothing of what is wrong
     (["train", "--out", "RUN"], ["--lr", "-1e-3"], "--lr must be a positive number, got -1e-3"),
     (["train", "--out", "RUN"], ["--minutes", "-2.5E+1"], "--minutes must be a positive number, got -2.5E+1"),
     (["train", "--out", "RUN"], ["--phase-kimg", "-.5e1"], "--phase-kimg must be a positive number, got -.5e1"),
     (["score", "RUN", "--out", "s.csv", "--threshold", "contamination"], ["--expected-contamination", "-5e-1"],
      "--expected-contamination must be in (0, 0.5], got -5e-1"),
-])
-def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
-    # Python 3.11's argparse took -1e-3 for an option, not a value: `--lr -1e-3` was refused as "--lr: expected one
-    # argument" (only `--lr=-1e-3` got the real refusal), a message that says nothing of what is wrong
-    run = tmp_path / "run"
-    assert main([w.replace("RUN", str(run)) for w in cmd] + opts) == 2
-    err = capsys.readouterr().err
-    assert words in err and "expected one argument" not in err, err
-    assert not run.exists()
-
-
-@pytest.mark.parametrize("cmd, opts, words", [
+    # float() reads -inf, -infinity and -nan (any case), but argparse took them for options (they start with a minus
+    # and no digit): `--lr -inf` was refused as "argument --lr: expected one argument", `--lr=-inf` by the check
     (["train", "--out", "RUN"], ["--lr", "-inf"], "--lr must be a positive number, got -inf"),
     (["train", "--out", "RUN"], ["--lr=-inf"], "--lr must be a positive number, got -inf"),
     (["train", "--out", "RUN"], ["--lr", "-Infinity"], "--lr must be a positive number, got -Infinity"),
@@ -842,9 +834,7 @@ def test_negative_numbers_in_scientific_notation_reach_the_check_of_the_number(t
     (["score", "RUN", "--out", "s.csv", "--threshold", "contamination"], ["--expected-contamination", "-inf"],
      "--expected-contamination must be in (0, 0.5], got -inf"),
 ])
-def test_negative_infinity_and_nan_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
-    # float() reads -inf, -infinity and -nan (any case), but argparse took them for options (they start with a minus
-    # and no digit): `--lr -inf` was refused as "argument --lr: expected one argument", `--lr=-inf` by the check
+def test_negative_numbers_argparse_took_for_options_reach_the_check_of_the_number(tmp_path, capsys, cmd, opts, words):
     run = tmp_path / "run"
     assert main([w.replace("RUN", str(run)) for w in cmd] + opts) == 2
     err = capsys.readouterr().err
@@ -1647,7 +1637,7 @@ def _into_closed_pipe(argv: list[str], cwd: Path, before: str = "", stderr_too: 
     code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
             + ("os.dup2(w, 2); " if stderr_too else "") + "import wildgan.cli as c; from wildgan.cli import main\n"
             + before + "\nsys.exit(main(sys.argv[1:]))")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, cwd=cwd)
 
 
@@ -1706,7 +1696,7 @@ def test_a_study_into_a_closed_pipe_ends_quietly_with_its_files_whole(tiny_npz, 
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     with subprocess.Popen([sys.executable, "-m", "wildgan", *argv, "--out", "st2"], cwd=tmp_path, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as head:
         first = [head.stdout.readline(), head.stdout.readline()]
@@ -3175,8 +3165,7 @@ def test_a_sigterm_ends_a_teardown_blocked_in_a_write_to_a_pipe_nobody_reads(whe
             "c.cmd_info = fails\n"
             "sys.argv = ['wildgan', 'info']\n"
             "raise SystemExit(c.run())\n")
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     try:
@@ -3213,8 +3202,7 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
             f"sys.argv = ['wildgan', *{argv!r}]\n"
             "print('running', file=sys.stderr, flush=True)\n"
             "raise SystemExit(c.run())\n")
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     try:
@@ -3242,8 +3230,7 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
     stop's own line blocked, and no number of SIGTERMs ended it (a command's error line there too: once the outcome is
     decided a SIGTERM is let pass). One SIGTERM now ends the process within seconds, with the command's exit code."""
     ready_r, ready_w = os.pipe()
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     # ("writes" first puts 100 bytes in stdout's binary buffer, held there whenever the SIGTERM lands)
     program = full_pipe_program(ready_w, command, before_writes="sys.stdout.buffer.write(b'y' * 100)")
     proc = subprocess.Popen([sys.executable, "-c", program],
@@ -3297,8 +3284,7 @@ def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path
     and the command ends with 143 and its line on stderr."""
     done = tmp_path / "cleaned"
     ready_r, ready_w = os.pipe()
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     proc = subprocess.Popen([sys.executable, "-c", _CLEANUP_ON_A_FULL_PIPE.format(ready=ready_w, done=str(done))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=(ready_w,))
     os.close(ready_w)
@@ -3338,8 +3324,7 @@ def test_one_sigterm_ends_a_training_whose_output_is_a_full_pipe_with_its_run_fo
     os.set_blocking(read_end, True)
     command_end = os.open(fifo, os.O_WRONLY)
     fill_end = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env = buffered_env()
     proc = subprocess.Popen([sys.executable, "-m", "wildgan", "train", "--preset", "tiny", "--total-kimg", "50",
                              "--out", str(out)], stdout=command_end, stderr=command_end, env=env)
     os.close(command_end)

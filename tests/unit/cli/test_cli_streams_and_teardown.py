@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from loose_image_piles import rgb_pile
+from pipe_reading import buffered_env
 from toy_labelled_npz import labelled_npz
 
 from wildgan.cli import main
@@ -74,14 +75,12 @@ def test_a_ctrl_c_after_the_command_finished_leaves_its_exit_code(tmp_path):
     teardown) must neither print a KeyboardInterrupt traceback ("Exception ignored in atexit callback") nor, once
     Python has put back the default handler, kill the finished command silently with exit 130, "stopped by Ctrl-C".
     Ctrl-C after the last line, again and again until the process ends: its own exit code, and no word."""
-    import os
     import signal
     import subprocess
     import time
 
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    with subprocess.Popen([sys.executable, "-m", "wildgan", "info"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as p:
+    with subprocess.Popen([sys.executable, "-m", "wildgan", "info"], cwd=tmp_path, env=buffered_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         for line in p.stdout:
             if line.startswith("training GFLOP"):           # info's last line: main returns right after it
                 break

@@ -41,6 +41,50 @@ def pile_run(tmp_path: Path) -> Path:
     return run
 
 
+def _fanogan_run(tmp_path: Path, *options: str) -> Path:
+    """A tiny `wildgan train --method fanogan ... OPTIONS` run (tmp_path/fa, checkpoints every 0.016 kimg) on an .npz
+    of 60 random 32x32 images (tmp_path/d.npz, normal class 0)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
+    run = tmp_path / "fa"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-dim", "8",
+                 "--checkpoint-kimg", "0.016", *options, "--out", str(run)]) == 0
+    return run
+
+
+def _stop_before_final(run: Path) -> Path:
+    """The run as a kill before its final networks leaves it; its newest checkpoint's JSON."""
+    for f in ("network-final.json", "network-final.safetensors"):
+        (run / f).unlink()
+    return sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+
+
+def _info_text(run: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `wildgan info RUN` prints (and nothing printed before it)."""
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    return capsys.readouterr().out
+
+
+def _info(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict]:
+    """What `wildgan info RUN` prints, and the training part of its --json."""
+    out = _info_text(run, capsys)
+    assert main(["info", str(run), "--json"]) == 0
+    return out, json.loads(capsys.readouterr().out)["training"]
+
+
+def _fit_on_arrays(run: Path, **params: Any) -> np.ndarray:
+    """A tiny Detector(**params).fit, its run in `run`, on 40 random 8x8 images given in memory: those images."""
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(preset="tiny", run_dir=str(run), device="cpu", **params).fit(x)
+    return x
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`wildgan info RUN` takes a run folder as every other command takes it, and describes the run's networks; the
@@ -51,9 +95,7 @@ def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: py
     run = tmp_path / "run"
     assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--threads", "1",
                  "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert out.startswith(f"run {run}: wildgan (preset tiny), 8x8x1, N_z = "), out
     assert f"`wildgan report {run}`" in out and f"{run}/config.json" in out, out
     assert "\nE " in out, out
@@ -76,20 +118,15 @@ def test_wildgan_info_run_describes_the_runs_networks(tmp_path: Path, capsys: py
 def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = pile_run(tmp_path)
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert f"trained: 0.064 kimg (done, schedule 0.05 kimg); networks in {run / 'network-final.json'}" in out, out
     assert main(["info", str(run), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["training"]
     assert got == {"final": True, "file": str(run / "network-final.json"), "kimg": 0.064, "status": "done",
                    "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1}, got
     # a run stopped before its final networks: the newest checkpoint, and the command that continues it
-    for f in ("network-final.json", "network-final.safetensors"):
-        (run / f).unlink()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
-    newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    newest = _stop_before_final(run)
+    out = _info_text(run, capsys)
     kimg = json.loads(newest.read_text())["kimg"]
     assert (f"not finished: no final networks, the newest checkpoint at {kimg:g} of 0.05 kimg ({newest}), stopped "
             f"or killed; continue it with `wildgan train --out {run} --resume`") in out, out
@@ -102,16 +139,8 @@ def test_info_of_an_f_anogan_run_says_its_iterations_not_question_marks(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # f-AnoGAN's networks record critic and encoder iterations, no kimg, nimg or status: `info` says those
     # iterations, not "trained: ? kimg (status not recorded)" of a finished run nor "at ? kimg" of a stopped one
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
-    run = tmp_path / "fa"
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
-                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "2",
-                 "--fanogan-enc-iters", "2", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
-                 "--out", str(run)]) == 0
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    run = _fanogan_run(tmp_path, "--fanogan-iters", "2", "--fanogan-enc-iters", "2")
+    out = _info_text(run, capsys)
     assert "?" not in out and "status not recorded" not in out, out
     assert (f"trained: 2 of 2 critic and 2 of 2 encoder iterations (done); networks in "
             f"{run / 'fanogan-final.json'}") in out, out
@@ -123,8 +152,7 @@ def test_info_of_an_f_anogan_run_says_its_iterations_not_question_marks(
         (run / f).unlink()
     newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
     meta = json.loads(newest.read_text())
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert (f"not finished: no final networks, the newest checkpoint at {meta['gan_iters_done']} of 2 critic and "
             f"{meta['enc_iters_done']} of 2 encoder iterations ({newest})") in out, out
 
@@ -133,18 +161,10 @@ def test_info_of_a_stopped_fit_on_arrays_names_the_fit_that_continues_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # a run Detector.fit trained on images given in memory: `wildgan train --out RUN --resume` would refuse it (it
     # has no images to read), so info names the fit call that continues it
-    from wildgan import Detector
-
-    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
     run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Detector(preset="tiny", total_kimg=0.05, run_dir=str(run), device="cpu").fit(x)
-    for f in ("network-final.json", "network-final.safetensors"):
-        (run / f).unlink()
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    _fit_on_arrays(run, total_kimg=0.05)
+    _stop_before_final(run)
+    out = _info_text(run, capsys)
     assert "wildgan train" not in out, out
     assert (f"stopped or killed; continue it with Detector(..., run_dir={str(run)!r}).fit(X, resume=True), with the "
             f"same parameters and X\n") in out, out
@@ -166,9 +186,7 @@ def test_info_of_a_finished_run_resumed_and_stopped_says_the_training_after_its_
     newest = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
     kimg = json.loads(newest.read_text())["kimg"]
     assert kimg > 0.064
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert (f"trained: 0.064 kimg (done, schedule 0.1 kimg); networks in {run / 'network-final.json'}; a resume "
             f"trained on to the checkpoint at {kimg:g} of 0.1 kimg ({newest}) and was stopped or killed before its "
             f"final networks; continue it with `wildgan train --out {run} --resume`") in out, out
@@ -192,9 +210,7 @@ def test_info_of_a_run_its_budget_stopped_says_the_larger_minutes_that_continue_
     final = run / "network-final.json"
     assert json.loads(final.read_text())["status"] == "budget"
     spent = _trained_min(final)
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert (f"; its --minutes 0.0001 budget ran out ({spent:g} min trained over all its sessions, which the budget "
             f"counts: a plain --resume trains nothing more); continue it with `wildgan train --out {run} --resume "
             f"--minutes MINUTES`, MINUTES above {spent:g}, which trains for the difference\n") in out, out
@@ -212,17 +228,10 @@ def test_info_of_a_run_its_budget_stopped_says_the_larger_minutes_that_continue_
 
 def test_info_of_an_f_anogan_run_its_budget_stopped_says_the_larger_minutes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x=rng.integers(0, 255, (60, 32, 32), dtype=np.uint8), y=np.arange(60) % 2)
-    run = tmp_path / "fa"
-    assert main(["train", "--data", str(tmp_path / "d.npz"), "--normal", "0", "--device", "cpu", "--threads", "1",
-                 "--no-progress", "--no-train-scores", "--method", "fanogan", "--fanogan-iters", "100000",
-                 "--fanogan-enc-iters", "100000", "--fanogan-dim", "8", "--checkpoint-kimg", "0.016",
-                 "--minutes", "0.0001", "--out", str(run)]) == 0
+    # (a budget far under its iterations: the first round's end stops it)
+    run = _fanogan_run(tmp_path, "--fanogan-iters", "100000", "--fanogan-enc-iters", "100000", "--minutes", "0.0001")
     spent = _trained_min(run / "fanogan-final.json")
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert (f"encoder iterations (budget); networks in {run / 'fanogan-final.json'}; its --minutes 0.0001 budget ran "
             f"out ({spent:g} min trained over all its sessions, which the budget counts: a plain --resume trains "
             f"nothing more); continue it with `wildgan train --out {run} --resume --minutes MINUTES`, MINUTES above "
@@ -233,15 +242,10 @@ def test_info_of_a_fit_on_arrays_its_budget_stopped_names_the_fit_with_larger_mi
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from wildgan import Detector
 
-    x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
     run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Detector(preset="tiny", total_kimg=0.2, minutes=0.0001, run_dir=str(run), device="cpu").fit(x)
+    x = _fit_on_arrays(run, total_kimg=0.2, minutes=0.0001)
     spent = _trained_min(run / "network-final.json")
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
+    out = _info_text(run, capsys)
     assert "wildgan train" not in out, out
     assert (f"; its minutes=0.0001 budget ran out ({spent:g} min trained over all its sessions, which the budget "
             f"counts: a resume with the same minutes trains nothing more); continue it with Detector(..., "
@@ -253,21 +257,6 @@ def test_info_of_a_fit_on_arrays_its_budget_stopped_names_the_fit_with_larger_mi
         warnings.simplefilter("ignore")
         Detector(preset="tiny", total_kimg=0.2, minutes=spent + 5, run_dir=str(run), device="cpu").fit(x, resume=True)
     assert json.loads((run / "network-final.json").read_text())["kimg"] > kimg
-
-
-def _stop_before_final(run: Path) -> Path:
-    """The run as a kill before its final networks leaves it; its newest checkpoint's JSON."""
-    for f in ("network-final.json", "network-final.safetensors"):
-        (run / f).unlink()
-    return sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
-
-
-def _info(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict]:
-    capsys.readouterr()
-    assert main(["info", str(run)]) == 0
-    out = capsys.readouterr().out
-    assert main(["info", str(run), "--json"]) == 0
-    return out, json.loads(capsys.readouterr().out)["training"]
 
 
 def test_a_two_process_gloo_run_records_its_world_size_and_info_advises_torchrun(

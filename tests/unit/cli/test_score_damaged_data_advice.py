@@ -307,37 +307,16 @@ def test_score_of_the_runs_own_damaged_batches_as_data_names_no_refused_way(tmp_
         assert len(Detector.from_run(str(run), device="cpu").decision_function(str(folder))) == 48
 
 
-def test_score_names_the_python_api_s_way_where_the_training_scores_are_cached(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # with the training scores cached (a --threshold scoring wrote them), from_run does not read the run's data by
-    # its labels at all: the way is named too, and works
-    from damaged_data import cifar_train_run, write_meta
-
-    run = cifar_train_run(tmp_path)
-    folder = tmp_path / "cifar-10-batches-py"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["score", str(run), "--threshold", "contamination", "--out", str(tmp_path / "s.csv"),
-                     "--no-progress"]) == 0
-    assert (run / "train_scores.csv").is_file()
-    write_meta(folder, names=False)
-    capsys.readouterr()
-    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
-    said = " ".join(capsys.readouterr().err.split())
-    way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
-    assert way in said and "needs them too" not in said, said
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert len(eval(way, {"Detector": Detector}).tolist()) == 48
-
-
-def test_score_with_a_checkpoint_names_the_from_run_way_that_works(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["final", "checkpoint"])
+def test_score_names_the_from_run_way_that_works_where_the_training_scores_are_cached(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], checkpoint: bool) -> None:
     """A run scored once (its train_scores.csv of the final networks written), its CIFAR-10 batches.meta then losing
-    its label_names; `wildgan score RUN --checkpoint CKPT` is refused (exit 2) without saying the cache 'is missing or
-    stale', and names the from_run way, which scores the 48 images: from_run loads the run's final networks,
+    its label_names: `wildgan score RUN`, and `wildgan score RUN --checkpoint CKPT`, are refused (exit 2) and name the
+    Python API's way, which scores the 48 images: with the training scores cached, from_run does not read the run's
+    data by its labels at all, so the way is not said to need them too. from_run loads the run's final networks,
     whatever networks --checkpoint scored with, and reads their training scores only where a call needs them (here
-    they are cached), so the refusal must not judge that way by the checkpoint's networks."""
+    they are cached), so the refusal must not judge that way by the checkpoint's networks (nor say the cache 'is
+    missing or stale')."""
     from damaged_data import cifar_train_run, write_meta
 
     run = cifar_train_run(tmp_path)
@@ -348,33 +327,15 @@ def test_score_with_a_checkpoint_names_the_from_run_way_that_works(tmp_path: Pat
                      "--no-progress"]) == 0
     assert (run / "train_scores.csv").is_file()
     write_meta(folder, names=False)
-    ck = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    ck = ["--checkpoint", str(sorted((run / "checkpoints").glob("ckpt-*.json"))[-1])] if checkpoint else []
     capsys.readouterr()
-    assert main(["score", str(run), "--checkpoint", str(ck), "--out", str(tmp_path / "s2.csv"), "--no-progress"]) == 2
+    assert main(["score", str(run), *ck, "--out", str(tmp_path / "s2.csv"), "--no-progress"]) == 2
     said = " ".join(capsys.readouterr().err.split())
     way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
-    assert way in said and "is missing or stale" not in said, said
+    assert way in said and "needs them too" not in said and "is missing or stale" not in said, said
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert len(eval(way, {"Detector": Detector}).tolist()) == 48      # (the way works: the cache is current)
-
-
-def test_score_advice_for_the_runs_own_damaged_batches_names_from_run_again(tmp_path: Path,
-                                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    # without cached training scores too, `wildgan score RUN` of its own damaged batches names
-    # from_run(...).decision_function, and that way works
-    from damaged_data import write_meta
-
-    run, folder = cifar_run_and_batches(tmp_path)
-    write_meta(folder, names=False)
-    capsys.readouterr()
-    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-progress"]) == 2
-    said = " ".join(capsys.readouterr().err.split())
-    way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
-    assert way in said, said
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert len(eval(way, {"Detector": Detector})) == 48
 
 
 def test_score_advice_for_the_runs_own_damaged_cifar_batches_works(tmp_path: Path,
@@ -394,9 +355,10 @@ def test_score_advice_for_the_runs_own_damaged_cifar_batches_works(tmp_path: Pat
     way = f"Detector.from_run({str(run)!r}).decision_function({str(folder)!r})"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # (from_run reads the training scores at the first call that needs them: the way works; the threshold
-        # still needs the labels)
+        # (from_run reads the training scores at the first call that needs them: the way works, as written too; the
+        # threshold still needs the labels)
         assert len(Detector.from_run(str(run), device="cpu").decision_function(str(folder))) == 48
+        assert len(eval(way, {"Detector": Detector})) == 48
         with pytest.raises(DataError, match="batches.meta"):
             Detector.from_run(str(run), device="cpu").threshold_
     assert way in said, said

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pipe_reading import full_pipe_program, read_until
+from pipe_reading import buffered_env, full_pipe_program, read_until
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not os.path.isdir("/proc/self"),
                                 reason="no POSIX signals, pipes that fill or /proc on this platform")
@@ -94,13 +94,6 @@ def _stopped_on_a_full_pipe(command: str, joined: bool, code: int, env: dict[str
             proc.wait()
 
 
-def _env(**more: str) -> dict[str, str]:
-    # (stdout buffered, as Python's is by default: not by PYTHONUNBUFFERED, which a CI may set)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env.update(more)
-    return env
-
-
 _CASES = [("writes", False, 143), ("writes", True, 143), ("fails", True, 2)]
 
 
@@ -113,7 +106,7 @@ def test_a_sigterm_that_lands_just_before_a_write_blocks_still_stops_the_command
     from that write (StuckOutputs.caught), so the command stops with its line and exit code instead of hanging until
     a SIGKILL."""
     # (a quarter second into the shim's half second before the blocked write)
-    _stopped_on_a_full_pipe(command, joined, code, _env(LD_PRELOAD=slow_write), after_ready=0.25)
+    _stopped_on_a_full_pipe(command, joined, code, buffered_env(LD_PRELOAD=slow_write), after_ready=0.25)
 
 
 @pytest.mark.parametrize("command, joined, code", _CASES)
@@ -123,7 +116,7 @@ def test_a_sigterm_taken_by_another_thread_still_stops_a_command_blocked_in_a_wr
     blocks it), whose C-level handler notes it, while the main thread's write stays blocked on the full pipe."""
     before = ("threading.Thread(target=time.sleep, args=(60,), daemon=True).start(); "
               "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})")
-    _stopped_on_a_full_pipe(command, joined, code, _env(), before=before)
+    _stopped_on_a_full_pipe(command, joined, code, buffered_env(), before=before)
 
 
 def test_the_signals_watch_leaves_a_normal_run_as_it_was(tmp_path: Path) -> None:
@@ -139,7 +132,7 @@ def test_the_signals_watch_leaves_a_normal_run_as_it_was(tmp_path: Path) -> None
             "code = c.run()\n"
             "print(signal.getsignal(signal.SIGURG) is signal.SIG_DFL)\n"
             "raise SystemExit(code)\n")
-    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=_env(), timeout=60)
+    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=buffered_env(), timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (3, "hello\nTrue True\nTrue\n", "")
 
 
@@ -183,7 +176,7 @@ def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last
     ready_r, ready_w = os.pipe()
     proc = subprocess.Popen([sys.executable, "-c", _NUMBERED.format(ready=ready_w, last=str(last))],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
-                            env=_env(), pass_fds=(ready_w,))
+                            env=buffered_env(), pass_fds=(ready_w,))
     os.close(ready_w)
     try:
         read_until(ready_r, b"running\n", 60)

@@ -46,12 +46,28 @@ Y = np.arange(20) % 2
 
 
 # Each case builds its input under tmp and returns (call, expected error class, text the message must contain).
-def c_zero_byte(t):
-    p = t / "z.png"
-    p.write_bytes(b"")
-    return lambda: read_image(p), DataError, "z.png: empty file"
+def npz_case(name: str, text: str, **arrays: np.ndarray) -> Callable:
+    """The case of an .npz at tmp/name holding these arrays, which load_dataset refuses with a DataError saying
+    text."""
+    def case(t: Path) -> tuple[Callable, type, str]:
+        p = npz(t / name, **arrays)
+        return lambda: load_dataset(p), DataError, text
+    return case
 
 
+def file_case(name: str, content: bytes | str, text: str, read: Callable = load_dataset) -> Callable:
+    """The case of a file at tmp/name holding content (bytes, or text), which read (load_dataset, or read_image
+    for one image) refuses with a DataError saying text."""
+    def case(t: Path) -> tuple[Callable, type, str]:
+        p = t / name
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return lambda: read(p), DataError, text
+    return case
+
+
+c_zero_byte = file_case("z.png", b"", "z.png: empty file", read_image)
+c_text_as_png = file_case("readme.png", "this is not an image\n", "readme.png: not a readable image", read_image)
+c_png_header_only = file_case("hdr.png", b"\x89PNG\r\n\x1a\n", "hdr.png", read_image)
 def c_truncated_png(t):
     p = t / "t.png"
     p.write_bytes(png_bytes(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))[:200])
@@ -64,22 +80,10 @@ def c_truncated_jpeg(t):
     return lambda: read_image(p), DataError, "t.jpg: truncated or corrupt"
 
 
-def c_text_as_png(t):
-    p = t / "readme.png"
-    p.write_text("this is not an image\n")
-    return lambda: read_image(p), DataError, "readme.png: not a readable image"
-
-
 def c_random_bytes_jpg(t):
     p = t / "noise.jpg"
     p.write_bytes(np.random.default_rng(1).integers(0, 256, 500, dtype=np.uint8).tobytes())
     return lambda: read_image(p), DataError, "noise.jpg"
-
-
-def c_png_header_only(t):
-    p = t / "hdr.png"
-    p.write_bytes(b"\x89PNG\r\n\x1a\n")
-    return lambda: read_image(p), DataError, "hdr.png"
 
 
 def c_float_tiff_out_of_range(t):
@@ -155,6 +159,34 @@ def c_not_enough_anomalies(t):
             "few.npz: contamination 0.5 needs 30 anomalous")
 
 
+c_npz_ndim2 = npz_case("flat.npz", "flat.npz:x: image array must have 3", x=np.zeros((20, 64), np.uint8), y=Y)
+c_npz_ndim5 = npz_case("five.npz", "five.npz:x: image array must have 3", x=np.zeros((2, 20, 8, 8, 3), np.uint8), y=Y)
+c_npz_complex = npz_case("cplx.npz", "cplx.npz:x: image array has unsupported dtype complex64",
+                         x=np.zeros((20, 8, 8), np.complex64), y=Y)
+c_npz_strings = npz_case("str.npz", "str.npz:x: image array has unsupported dtype", x=np.full((20, 8, 8), "a"), y=Y)
+c_npz_bool = npz_case("bool.npz", "bool.npz:x: image array has unsupported dtype bool", x=np.zeros((20, 8, 8), bool),
+                      y=Y)
+c_npz_missing_x = npz_case("nox.npz", "nox.npz: missing image array: expected key x or x_train (it holds ", images=X,
+                           y=Y)
+c_labels_length = npz_case("len.npz", "len.npz: labels 'y' has 19 entries but there are 20 images", x=X,
+                           y=np.arange(19) % 2)
+c_labels_float = npz_case("yf.npz", "yf.npz: labels 'y' must be integers", x=X, y=Y.astype(np.float32))
+c_labels_negative = npz_case("neg.npz", "neg.npz: labels 'y' contain negative values", x=X, y=Y - 5)
+c_labels_beyond_names = npz_case("names.npz", "names.npz: labels go up to 4 but class_names has only 2", x=X, y=Y + 3,
+                                 class_names=np.array(["a", "b"]))
+c_class_names_2d = npz_case("cn.npz", "cn.npz: class_names must be a 1-D string array", x=X, y=Y,
+                            class_names=np.array([["a", "b"]]))
+c_float_out_of_range = npz_case("pm1.npz", "pm1.npz:x: float image values must lie in [0, 1] or [0, 255]",
+                                x=np.full((20, 8, 8), -0.5, np.float32), y=Y)
+c_int_out_of_range = npz_case("i32.npz", "i32.npz:x: integer image values must lie in 0..255",
+                              x=np.full((20, 8, 8), 70000, np.int32), y=Y)
+c_ambiguous_layout = npz_case("amb.npz", "amb.npz:x: ambiguous image array shape", x=np.zeros((20, 3, 8, 1), np.uint8),
+                              y=Y)
+c_no_channel_axis = npz_case("c5.npz", "c5.npz:x: image array shape (20, 8, 8, 5) has no channel axis",
+                             x=np.zeros((20, 8, 8, 5), np.uint8), y=Y)
+c_bad_is_anomaly = npz_case("ia.npz", "ia.npz: 'is_anomaly' must be 1-D 0/1", x=X, y=Y, is_anomaly=np.full(20, 2))
+
+
 def c_npz_nan(t):
     x = np.zeros((20, 8, 8), np.float32)
     x[3, 2, 2] = np.nan
@@ -167,36 +199,6 @@ def c_npz_inf(t):
     x[0, 0, 0] = np.inf
     p = npz(t / "inf.npz", x_train=x, y_train=Y)
     return lambda: load_dataset(p), DataError, "inf.npz:x_train: image array contains NaN or inf"
-
-
-def c_npz_ndim2(t):
-    p = npz(t / "flat.npz", x=np.zeros((20, 64), np.uint8), y=Y)
-    return lambda: load_dataset(p), DataError, "flat.npz:x: image array must have 3"
-
-
-def c_npz_ndim5(t):
-    p = npz(t / "five.npz", x=np.zeros((2, 20, 8, 8, 3), np.uint8), y=Y)
-    return lambda: load_dataset(p), DataError, "five.npz:x: image array must have 3"
-
-
-def c_npz_complex(t):
-    p = npz(t / "cplx.npz", x=np.zeros((20, 8, 8), np.complex64), y=Y)
-    return lambda: load_dataset(p), DataError, "cplx.npz:x: image array has unsupported dtype complex64"
-
-
-def c_npz_strings(t):
-    p = npz(t / "str.npz", x=np.full((20, 8, 8), "a"), y=Y)
-    return lambda: load_dataset(p), DataError, "str.npz:x: image array has unsupported dtype"
-
-
-def c_npz_bool(t):
-    p = npz(t / "bool.npz", x=np.zeros((20, 8, 8), bool), y=Y)
-    return lambda: load_dataset(p), DataError, "bool.npz:x: image array has unsupported dtype bool"
-
-
-def c_npz_missing_x(t):
-    p = npz(t / "nox.npz", images=X, y=Y)
-    return lambda: load_dataset(p), DataError, "nox.npz: missing image array: expected key x or x_train (it holds "
 
 
 def c_npz_missing_y(t):
@@ -226,67 +228,9 @@ def c_npz_object_array(t):
     return call, DataError, "obj.npz: array 'y' is an object array; refusing"
 
 
-def c_labels_length(t):
-    p = npz(t / "len.npz", x=X, y=np.arange(19) % 2)
-    return lambda: load_dataset(p), DataError, "len.npz: labels 'y' has 19 entries but there are 20 images"
-
-
-def c_labels_float(t):
-    p = npz(t / "yf.npz", x=X, y=Y.astype(np.float32))
-    return lambda: load_dataset(p), DataError, "yf.npz: labels 'y' must be integers"
-
-
-def c_labels_negative(t):
-    p = npz(t / "neg.npz", x=X, y=Y - 5)
-    return lambda: load_dataset(p), DataError, "neg.npz: labels 'y' contain negative values"
-
-
-def c_labels_beyond_names(t):
-    p = npz(t / "names.npz", x=X, y=Y + 3, class_names=np.array(["a", "b"]))
-    return lambda: load_dataset(p), DataError, "names.npz: labels go up to 4 but class_names has only 2"
-
-
-def c_class_names_2d(t):
-    p = npz(t / "cn.npz", x=X, y=Y, class_names=np.array([["a", "b"]]))
-    return lambda: load_dataset(p), DataError, "cn.npz: class_names must be a 1-D string array"
-
-
-def c_float_out_of_range(t):
-    p = npz(t / "pm1.npz", x=np.full((20, 8, 8), -0.5, np.float32), y=Y)
-    return lambda: load_dataset(p), DataError, "pm1.npz:x: float image values must lie in [0, 1] or [0, 255]"
-
-
-def c_int_out_of_range(t):
-    p = npz(t / "i32.npz", x=np.full((20, 8, 8), 70000, np.int32), y=Y)
-    return lambda: load_dataset(p), DataError, "i32.npz:x: integer image values must lie in 0..255"
-
-
-def c_ambiguous_layout(t):
-    p = npz(t / "amb.npz", x=np.zeros((20, 3, 8, 1), np.uint8), y=Y)
-    return lambda: load_dataset(p), DataError, "amb.npz:x: ambiguous image array shape"
-
-
-def c_no_channel_axis(t):
-    p = npz(t / "c5.npz", x=np.zeros((20, 8, 8, 5), np.uint8), y=Y)
-    return lambda: load_dataset(p), DataError, "c5.npz:x: image array shape (20, 8, 8, 5) has no channel axis"
-
-
-def c_bad_is_anomaly(t):
-    p = npz(t / "ia.npz", x=X, y=Y, is_anomaly=np.full(20, 2))
-    return lambda: load_dataset(p), DataError, "ia.npz: 'is_anomaly' must be 1-D 0/1"
-
-
-def c_npz_not_zip(t):
-    p = t / "garbage.npz"
-    p.write_bytes(b"PK\x03\x04 not really a zip")
-    return lambda: load_dataset(p), DataError, "garbage.npz: not a readable .npz"
-
-
-def c_npz_text_file(t):
-    p = t / "notes.npz"
-    p.write_text("just some text, not arrays")
-    # not np.load's "contains pickled data ... allow_pickle" advice: pickles are never read
-    return lambda: load_dataset(p), DataError, "notes.npz: not an .npz file"
+c_npz_not_zip = file_case("garbage.npz", b"PK\x03\x04 not really a zip", "garbage.npz: not a readable .npz")
+# not np.load's "contains pickled data ... allow_pickle" advice: pickles are never read
+c_npz_text_file = file_case("notes.npz", "just some text, not arrays", "notes.npz: not an .npz file")
 
 
 def c_npz_truncated(t):
@@ -307,28 +251,11 @@ def c_missing_path(t):
     return lambda: load_dataset(t / "nowhere"), DataError, "nowhere: no such file or folder"
 
 
-def c_single_image_as_dataset(t):
-    p = t / "one.png"
-    p.write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
-    return lambda: load_dataset(p), DataError, "one.png: a single image is not a data set"
-
-
-def c_unsupported_file(t):
-    p = t / "data.csv"
-    p.write_text("1,2,3")
-    return lambda: load_dataset(p), DataError, "data.csv: unsupported data file"
-
-
-def c_corrupt_tar(t):
-    p = t / "bad.tar.gz"
-    p.write_bytes(b"\x1f\x8b\x08\x00garbage")
-    return lambda: load_dataset(p), DataError, "bad.tar.gz: not a readable tar archive"
-
-
-def c_text_named_tar(t):
-    p = t / "fake.tar.gz"
-    p.write_text("hi\n")
-    return lambda: load_dataset(p), DataError, "fake.tar.gz: not a tar archive (neither a gzip, bz2 or xz"
+c_single_image_as_dataset = file_case("one.png", png_bytes(np.zeros((4, 4), np.uint8)),
+                                      "one.png: a single image is not a data set")
+c_unsupported_file = file_case("data.csv", "1,2,3", "data.csv: unsupported data file")
+c_corrupt_tar = file_case("bad.tar.gz", b"\x1f\x8b\x08\x00garbage", "bad.tar.gz: not a readable tar archive")
+c_text_named_tar = file_case("fake.tar.gz", "hi\n", "fake.tar.gz: not a tar archive (neither a gzip, bz2 or xz")
 
 
 def c_gzip_of_no_tar(t):
@@ -453,14 +380,14 @@ def c_study_folder_as_data(t):
     return lambda: load_dataset(study), DataError, "study: is a wildgan study directory"
 
 
-CASES: list[Callable] = [v for k, v in sorted(globals().items()) if k.startswith("c_")]
+CASES: dict[str, Callable] = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("c_")}
 
 
 def test_corpus_is_large_enough():
     assert len(CASES) >= 25
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.__name__[2:] for c in CASES])
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_malformed(tmp_path, case):
     call, err, text = case(tmp_path)
     with pytest.raises(err) as info:

@@ -1589,6 +1589,20 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
         load_images([gray], 8, 1, **went_gray)
 
 
+def _colour_mixed_and_gray_piles(where: Path, rng: np.random.Generator) -> tuple[Path, Path, Path]:
+    """Three piles of 8x8 PNGs in where: colour/ (20 random RGB images), mixed/ (20 others and one RGB image whose
+    channels are equal: gray, though stored as RGB) and gray/ (20 gray images)."""
+    colour, mixed, gray = where / "colour", where / "mixed", where / "gray"
+    for d in (colour, mixed, gray):
+        d.mkdir()
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(colour / f"c{i}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(mixed / f"c{i}.png")
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
+    Image.fromarray(np.repeat(np.full((8, 8, 1), 90, np.uint8), 3, axis=2)).save(mixed / "rgb-but-gray.png")
+    return colour, mixed, gray
+
+
 def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
     # a folder run that went RGB because its images had colour records it (conversion.colour_data): gray images
     # scored with it are warned about. One gray image among its colour ones (RGB file with R == G == B, or a gray
@@ -1600,14 +1614,7 @@ def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
     from wildgan.data.splits import all_colour
 
     rng = np.random.default_rng(0)
-    colour, mixed, gray = tmp_path / "colour", tmp_path / "mixed", tmp_path / "gray"
-    for d in (colour, mixed, gray):
-        d.mkdir()
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(colour / f"c{i}.png")
-        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(mixed / f"c{i}.png")
-        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
-    Image.fromarray(np.repeat(np.full((8, 8, 1), 90, np.uint8), 3, axis=2)).save(mixed / "rgb-but-gray.png")
+    colour, mixed, gray = _colour_mixed_and_gray_piles(tmp_path, rng)
     went_colour = build_split(DataConfig(data=str(colour), dataset="unlabelled")).info
     assert went_colour["conversion"].get("colour_data") is True
     opts = conversion_opts(went_colour)
@@ -1635,15 +1642,8 @@ def test_a_colour_run_with_some_gray_training_images_warns_when_far_more_images_
     from wildgan.data.readers import gray_share_unexpected, load_images
 
     rng = np.random.default_rng(0)
-    mixed, gray, some = tmp_path / "mixed", tmp_path / "gray", tmp_path / "some"
-    for d in (mixed, gray, some):
-        d.mkdir()
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(mixed / f"c{i}.png")
-        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(some / f"c{i}.png")
-        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
-    Image.fromarray(np.repeat(np.full((8, 8, 1), 90, np.uint8), 3, axis=2)).save(mixed / "rgb-but-gray.png")
-    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(some / "g.png")
+    some, mixed, gray = _colour_mixed_and_gray_piles(tmp_path, rng)
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(some / "g.png")     # (1 gray of 21, as mixed's)
     info = build_split(DataConfig(data=str(mixed), dataset="unlabelled")).info
     assert info["conversion"]["gray_trained"] == [1, 21] and "colour_data" not in info["conversion"]
     opts = conversion_opts(info)

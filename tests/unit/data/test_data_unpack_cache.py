@@ -465,6 +465,28 @@ def test_a_flat_unpack_in_a_cache_that_cannot_be_written_says_why_it_is_unpacked
     assert source.read_text() == f"{archive.resolve()}\n"
 
 
+def _read_only(path: Path, text: str) -> None:
+    """atomic_write_text in a cache that cannot be written."""
+    raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+
+def _earlier_unpack_of_names_that_differ_only_in_case(tmp_path: Path) -> tuple[Path, Path]:
+    """(archive, its unpack): tmp_path/clash.tar.gz, whose pile/A.png and pile/a.png differ only in case, unpacked
+    here (where case is kept apart) with an earlier wildgan's record, for a cache that folds case to refuse."""
+    clash = tmp_path / "clash.tar.gz"
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name in ("pile/A.png", "pile/a.png"):
+            data = _png(1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    clash.write_bytes(gzip.compress(b.getvalue()))
+    clashed = dl.unpack_cached(clash)
+    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    return clash, clashed
+
+
 def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_a_process(
         tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An earlier wildgan's unpack is checked again where it is reused, and its record then brought up to date; in a
@@ -485,13 +507,10 @@ def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_
             listed.append(path)
         return real_members(path, limit)
 
-    def read_only(path: Path, text: str) -> None:
-        raise OSError(errno.EROFS, "Read-only file system", str(path))
-
     monkeypatch.setattr(dl, "_EARLIER_CHECKED", {}, raising=False)      # (a fresh process)
     with monkeypatch.context() as m:
         m.setattr(dl, "_folds_case", lambda folder: True)
-        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "atomic_write_text", _read_only)
         m.setattr(dl, "_archive_members", members)
         source.write_text(f"{archive.resolve()}\n")            # (an earlier wildgan's record, left as it is)
         for _ in range(3):
@@ -510,21 +529,11 @@ def test_an_earlier_unpack_that_cannot_be_brought_up_to_date_is_checked_once_in_
             assert dl.unpack_cached(archive) == tree
         assert len(listed) == 2, listed
     # a refusal (names that differ only in case, which that unpack kept one of) is said again, not listed again
-    clash = tmp_path / "clash.tar.gz"
-    b = io.BytesIO()
-    with tarfile.open(fileobj=b, mode="w") as t:
-        for name in ("pile/A.png", "pile/a.png"):
-            data = _png(1)
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    clash.write_bytes(gzip.compress(b.getvalue()))
-    clashed = dl.unpack_cached(clash)                           # (made here, where case is kept apart)
-    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    clash, clashed = _earlier_unpack_of_names_that_differ_only_in_case(tmp_path)
     listed.clear()
     with monkeypatch.context() as m:
         m.setattr(dl, "_folds_case", lambda folder: True)
-        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "atomic_write_text", _read_only)
         m.setattr(dl, "_archive_members", members)
         said = []
         for _ in range(3):
@@ -565,30 +574,17 @@ def test_unpacked_already_names_only_an_unpack_that_unpack_cached_uses_as_it_is(
     Path(f"{tree}.source").write_text(f"{pile.resolve()}\n")
     assert dl.unpacked_already(pile) == tree
 
-    def read_only(path: Path, text: str) -> None:
-        raise OSError(errno.EROFS, "Read-only file system", str(path))
-
     with monkeypatch.context() as m:
         m.setattr(dl, "_folds_case", lambda folder: True)
-        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "atomic_write_text", _read_only)
         assert dl.unpacked_already(pile) is None
         assert dl.unpack_cached(pile) == tree and dl._unpack_version(tree) == 1
         assert dl.unpacked_already(pile) == tree
     # names that differ only in case, where the cache folds case: refused by unpack_cached, never named
-    clash = tmp_path / "clash.tar.gz"
-    b = io.BytesIO()
-    with tarfile.open(fileobj=b, mode="w") as t:
-        for name in ("pile/A.png", "pile/a.png"):
-            data = _png(1)
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    clash.write_bytes(gzip.compress(b.getvalue()))
-    clashed = dl.unpack_cached(clash)
-    Path(f"{clashed}.source").write_text(f"{clash.resolve()}\n")
+    clash, clashed = _earlier_unpack_of_names_that_differ_only_in_case(tmp_path)
     with monkeypatch.context() as m:
         m.setattr(dl, "_folds_case", lambda folder: True)
-        m.setattr(dl, "atomic_write_text", read_only)
+        m.setattr(dl, "atomic_write_text", _read_only)
         assert dl.unpacked_already(clash) is None
         with pytest.raises(DataError, match="names that differ only in case"):
             dl.unpack_cached(clash)

@@ -14,6 +14,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -329,6 +330,17 @@ def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
             Detector(**TINY).fit(a)
 
 
+def _warnings_saying(about: str) -> Callable[[Callable[[], object]], list[str]]:
+    """A function that makes the call it is given and returns the messages of the warnings it gave that say `about`
+    (each one, also where the same is said again)."""
+    def said(call: Callable[[], object]) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            call()
+        return [str(w.message) for w in got if about in str(w.message)]
+    return said
+
+
 def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> None:
     """fit(X_val=, y_val=) chose the f1 threshold on whatever X_val held, its own training images too, whose scores
     (of images the networks saw, which tend to score as normal) bias it: now a warning counts them, from the
@@ -340,11 +352,7 @@ def test_an_f1_validation_set_of_training_images_is_warned_about(tmp_path) -> No
     y = np.r_[np.ones(3), np.zeros(5)]
     val = np.concatenate([x[:3], other])                         # 3 training images (labelled anomalous) of 8
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     run = tmp_path / "det"
     fit = said(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
@@ -378,11 +386,7 @@ def test_an_f1_validation_set_given_as_a_folder_or_a_tar_archive_is_checked_for_
             Image.fromarray(im).save(where / f"{i:02d}.png")          # (read back in this order: the labels' one)
         return where
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     # 3 training images of 8, one labelled normal and two anomalous
     val = folder("val", np.concatenate([x[:1], other[:5], x[10:12]]))
@@ -417,11 +421,7 @@ def test_an_f1_validation_set_not_checked_for_training_images_says_so_once(tmp_p
     val = rng.integers(0, 256, (8, 16, 16), dtype=np.uint8)
     y = np.r_[np.ones(3), np.zeros(5)]
 
-    def notes(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "not checked" in str(w.message)]
+    notes = _warnings_saying("not checked")
 
     run = tmp_path / "det"
     assert notes(lambda: Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
@@ -463,11 +463,7 @@ def test_a_run_on_array_data_without_train_hashes_has_them_rebuilt_and_x_val_che
     val = np.concatenate([x[:1], rng.integers(0, 256, (5, 16, 16), dtype=np.uint8), x[10:12]])
     y = np.r_[0, np.zeros(5), 1, 1]
 
-    def said(call) -> list[str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            call()
-        return [str(w.message) for w in got if "this Detector was trained on" in str(w.message)]
+    said = _warnings_saying("this Detector was trained on")
 
     run = tmp_path / "det"
     Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(
@@ -3624,33 +3620,41 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
         assert Detector.from_run(run, device="cpu").threshold == "contamination"
 
 
+def _fit_at_c(run: Path, data: object, **kw: object) -> Detector:
+    """A tiny Detector(contamination=0.2).fit(data, **kw) into run (its not-grown warning, of a short fit, ignored)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        return Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                        contamination=0.2).fit(data, **kw)
+
+
 def _fit_without_its_train_scores(data: str, run: Path) -> None:
     """A tiny Detector.fit on `data` (a folder or data-set file), its training-score cache then deleted: what
     run_training_scores must compute again from the data as it is now."""
     from wildgan.scoring.train_scores import cache_paths
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(data)
+    _fit_at_c(run, data)
     for p in cache_paths(run, "mixed"):
         p.unlink()
 
 
-def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread) -> None:
+@pytest.mark.parametrize("given", ["absolute", "relative"])
+def test_a_fit_folder_with_a_file_renamed_is_not_told_it_may_be_unchanged(tmp_path, one_thread, monkeypatch,
+                                                                         given) -> None:
     """A fit's folder with the same number of images but one renamed named the file gone and the one added, and then
     advised 'if it is unchanged, ... fit(X, resume=True)', as for a folder whose pixels alone differ (fit's reading
-    not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read."""
-    from PIL import Image
-
-
+    not repeated): the list said it had changed. That advice is left to a folder whose names are all as fit read.
+    A fit given a relative path named its images relative to its working directory: a file gone from the folder
+    was said as that ("pngs/007.png"), beside the files added said in the folder (absolute), and from another
+    directory the name led nowhere. Both are named in the folder."""
     folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    _pngs(folder)
     run = tmp_path / "run"
-    _fit_without_its_train_scores(str(folder), run)
+    monkeypatch.chdir(tmp_path)
+    _fit_without_its_train_scores(str(folder) if given == "absolute" else "pngs", run)
     (folder / "007.png").rename(folder / "zzz.png")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(DataError) as e:
         run_training_scores(run, device="cpu")
     said = str(e.value)
@@ -3663,13 +3667,10 @@ def test_a_fit_folder_file_moved_up_a_level_is_named_as_moved(tmp_path, one_thre
     """Where fit's ids meet the folder's was taken from the first recorded id found there by any tail of its path:
     000/x.png moved up to x.png put it at pngs/000, and every other trained-on file was said gone and found again as
     a file not trained on. It is the place most recorded ids are found under."""
-    from PIL import Image
-
-
     folder = tmp_path / "pngs"
-    (folder / "000").mkdir(parents=True)
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / "000" / "x.png" if i == 0 else folder / f"{i:03d}.png")
+    _pngs(folder)
+    (folder / "000").mkdir()
+    (folder / "000.png").rename(folder / "000" / "x.png")
     run = tmp_path / "run"
     _fit_without_its_train_scores(str(folder), run)
     (folder / "000" / "x.png").rename(folder / "x.png")
@@ -3696,30 +3697,6 @@ def test_a_fit_npz_that_lost_an_image_is_not_said_to_have_lost_a_file(tmp_path, 
     assert f"{data} changed since {run} was trained (n_train 24 -> 23; " in said and "file not there" not in said, said
 
 
-def test_a_relative_fit_folder_names_its_gone_file_in_the_folder(tmp_path, one_thread, monkeypatch) -> None:
-    """A fit given a relative path named its images relative to its working directory: a file gone from the folder
-    was said as that ("pngs/007.png"), beside the files added said in the folder (absolute), and from another
-    directory the name led nowhere. Both are named in the folder."""
-    from PIL import Image
-
-
-    folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
-    run = tmp_path / "run"
-    monkeypatch.chdir(tmp_path)
-    _fit_without_its_train_scores("pngs", run)
-    (folder / "007.png").rename(folder / "zzz.png")
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
-    with pytest.raises(DataError) as e:
-        run_training_scores(run, device="cpu")
-    said = str(e.value)
-    assert (f"(1 trained-on file not there now: {folder / '007.png'}; 1 file not trained on: "
-            f"{folder / 'zzz.png'}), and ") in said, said
-
-
 def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp_path, one_thread) -> None:
     """run_training_scores refused every Detector.fit run (split.json's detector_input) as one on in-memory images,
     so a fit on a folder whose train_scores.csv was gone (or stale) had no threshold again, though the folder was
@@ -3731,14 +3708,9 @@ def test_the_training_scores_of_a_fit_on_a_folder_are_computed_again_from_it(tmp
     from wildgan.scoring.train_scores import cache_paths
 
     folder = tmp_path / "pngs"
-    folder.mkdir()
-    for i, im in enumerate(np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)):
-        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    _pngs(folder)
     run = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(str(folder))
+    det = _fit_at_c(run, str(folder))
     written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
     for bm in written:
         for p in cache_paths(run, bm):
@@ -3848,10 +3820,7 @@ def test_a_rescore_keeps_an_older_fit_s_ids_from_its_stale_cache(tmp_path, one_t
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     _pngs(folder)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
+    _fit_at_c(run, str(folder))
     fit_ids = json.loads((run / "fit_ids.json").read_text())["ids"]
     (run / "fit_ids.json").unlink()                      # a run of a wildgan before fit_ids.json
     for p in cache_paths(run, "isolated"):
@@ -3900,10 +3869,7 @@ def test_a_fit_on_a_list_of_files_has_its_training_scores_computed_again(tmp_pat
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(files)
+    det = _fit_at_c(run, files)
     written = {bm: [p.read_bytes() for p in cache_paths(run, bm)] for bm in ("mixed", "isolated")}
     _unlink_train_scores(run)
     assert np.array_equal(run_training_scores(run, device="cpu")["a"], det.decision_scores_)
@@ -3968,10 +3934,7 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     files = [str(f) for f in _pngs(folder)][::-1]          # (not in name order: fit's own order is kept)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       contamination=0.2).fit(files)
+    det = _fit_at_c(run, files)
     _as_before_fit_ids(run)
     # fit_ids.json and the caches are read once for the list (they were read twice: tens of thousands of rows for
     # a large fit); the ids are kept in fit_ids.json only by a scoring that writes the cache (not this one)
@@ -3988,10 +3951,7 @@ def test_an_older_fit_on_a_list_of_files_is_read_back_from_its_cache(tmp_path, o
 
     relative = tmp_path / "relative"
     monkeypatch.chdir(tmp_path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(relative),
-                 contamination=0.2).fit([f"pngs/{i:03d}.png" for i in range(24)])
+    _fit_at_c(relative, [f"pngs/{i:03d}.png" for i in range(24)])
     _as_before_fit_ids(relative)
     with pytest.raises(DataError, match=re.escape(
             f"{relative}: trained by Detector.fit on a list of files named by relative paths (pngs/000.png, "
@@ -4023,10 +3983,7 @@ def test_a_fit_s_ids_are_read_once_by_a_training_scoring(tmp_path, one_thread, m
 
     folder, run = tmp_path / "pngs", tmp_path / "run"
     _pngs(folder)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(str(folder))
+    _fit_at_c(run, str(folder))
     info = json.loads((run / "split.json").read_text())
     # an older run (no fit_ids.json, its cache stale): read back from the folder, the cache written, the ids kept
     _as_before_fit_ids(run)
@@ -4059,10 +4016,7 @@ def test_a_fit_s_ids_are_read_once_by_a_training_scoring(tmp_path, one_thread, m
     # a fit on a list of files, as an older wildgan left it: its cache read once, for the files and the ids kept
     listed = tmp_path / "listed"
     files = [str(f) for f in _pngs(tmp_path / "more")]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(listed),
-                 contamination=0.2).fit(files)
+    _fit_at_c(listed, files)
     _as_before_fit_ids(listed)
     reads = _count_fit_id_reads(monkeypatch)
     run_training_scores(listed, device="cpu")
@@ -4084,21 +4038,15 @@ def test_an_older_fit_s_relative_files_kept_in_fit_ids_json_are_refused_as_from_
     files = _pngs(tmp_path / "pngs")
     monkeypatch.chdir(tmp_path)
     relative = [f"pngs/{i:03d}.png" for i in range(24)]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                 contamination=0.2).fit(relative)
+    _fit_at_c(run, relative)
     _as_before_fit_ids(run)
     other = tmp_path / "elsewhere"
     (other / "pngs").mkdir(parents=True)
     for i, f in enumerate(files):
         shutil.copy(f, other / "pngs" / f"{23 - i:03d}.png")          # (the same names, other pixels)
     monkeypatch.chdir(other)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
-            Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                     contamination=0.2).fit(relative, resume=True)
+    with pytest.raises(ConfigError, match=r"fit\(resume=True\) must be given the same images"):
+        _fit_at_c(run, relative, resume=True)
     assert json.loads((run / "fit_ids.json").read_text())["cwd"] is None      # (kept from the cache before)
     for where in (tmp_path, other):
         monkeypatch.chdir(where)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from wildgan import Detector
+from wildgan.config import DataConfig
 from wildgan.errors import WildganWarning
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,12 +33,29 @@ def _fit_quietly(det: Detector, X, **kw) -> Detector:
         return det.fit(X, **kw)
 
 
+def _resumed_unrefused(det: Detector, spec: DataConfig, refused: str) -> None:
+    """det.fit(spec, resume=True), quietly; a ConfigError fails the test as `refused` (what such a refusal is)."""
+    from wildgan.errors import ConfigError
+
+    try:
+        _fit_quietly(det, spec, resume=True)
+    except ConfigError as e:
+        raise AssertionError(f"{refused}: {e}") from None
+
+
+def _small_npz(where: Path) -> DataConfig:
+    """A DataConfig of where/small.npz: 40 random 6x6 images of classes 0 and 1 (normal 0), which a fit converts to
+    8x8 by its resize_mode (the DataConfig's fit)."""
+    rng = np.random.default_rng(0)
+    np.savez(where / "small.npz", x=rng.integers(1, 255, (40, 6, 6), dtype=np.uint8), y=np.repeat([0, 1], 20))
+    return DataConfig(data=str(where / "small.npz"), dataset="npz", normal=("0",))
+
+
 def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
     # from_run of a Detector().fit(DataConfig(MNIST)) run has resize_mode 'pad' (the run's rule); its
     # fit(resume=True) of its own run goes on by that rule, not refused for 'data.fit: None -> 'pad'' (resize_mode
     # is the DataConfig's fit, which the run recorded as null)
-    from wildgan.config import SAMPLE_TOKEN, DataConfig
-    from wildgan.errors import ConfigError
+    from wildgan.config import SAMPLE_TOKEN
 
     spec = DataConfig(data=SAMPLE_TOKEN, dataset="mnist")
     run = tmp_path / "run"
@@ -46,10 +64,7 @@ def test_from_run_of_a_data_config_fit_continues_it(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WildganWarning)
         det = Detector.from_run(run, device="cpu").set_params(total_kimg=0.064)
-    try:
-        _fit_quietly(det, spec, resume=True)
-    except ConfigError as e:
-        raise AssertionError(f"from_run's Detector is refused the resume of its own run: {e}") from None
+    _resumed_unrefused(det, spec, "from_run's Detector is refused the resume of its own run")
     assert det.conversion_["fit"] == "pad"
 
 
@@ -57,12 +72,7 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
     # a run an earlier wildgan's Detector(resize_mode='pad').fit(DataConfig) wrote (data.fit null, trained by the
     # protocol's rule) is resumed by the same Detector, by the rule its images were trained by, although resize_mode
     # is now the DataConfig's fit
-    from wildgan.config import DataConfig
-    from wildgan.errors import ConfigError
-
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "small.npz", x=rng.integers(1, 255, (40, 6, 6), dtype=np.uint8), y=np.repeat([0, 1], 20))
-    spec = DataConfig(data=str(tmp_path / "small.npz"), dataset="npz", normal=("0",))
+    spec = _small_npz(tmp_path)
     run = tmp_path / "run"
     # the run folder an earlier wildgan (f5a6eaf2) wrote for Detector(resize_mode='pad').fit(spec): it ignored
     # resize_mode there, so the run is the one resize_mode='resize' writes now (nothing in it records resize_mode;
@@ -71,10 +81,7 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
     assert json.loads((run / "config.json").read_text())["data"]["fit"] is None
     # the same Detector as the one that started it continues it (total_kimg may change on a resume)
     det = Detector(run_dir=str(run), resize_mode="pad", **{**FIT, "total_kimg": 0.064})
-    try:
-        _fit_quietly(det, spec, resume=True)
-    except ConfigError as e:
-        raise AssertionError(f"the run of an earlier wildgan's fit is refused its resume: {e}") from None
+    _resumed_unrefused(det, spec, "the run of an earlier wildgan's fit is refused its resume")
     # continued by the rule its images were trained by, not by another one from here on
     assert det.conversion_["fit"] == "resize"
 
@@ -82,11 +89,9 @@ def test_a_data_config_fit_of_an_earlier_wildgan_resumes_with_the_same_detector(
 def test_a_resume_continues_by_the_runs_recorded_fit_and_says_where_resize_mode_differs(tmp_path: Path) -> None:
     # fit(DataConfig, resume=True) goes on by the fit the run recorded, with a warning where the Detector's own rule
     # is another, neither refused nor changed in silence; the same rule resumes without a word
-    from wildgan.config import SAMPLE_TOKEN, DataConfig
+    from wildgan.config import SAMPLE_TOKEN
 
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "small.npz", x=rng.integers(1, 255, (40, 6, 6), dtype=np.uint8), y=np.repeat([0, 1], 20))
-    spec = DataConfig(data=str(tmp_path / "small.npz"), dataset="npz", normal=("0",))
+    spec = _small_npz(tmp_path)
     run = tmp_path / "run"
     _fit_quietly(Detector(run_dir=str(run), resize_mode="pad", **FIT), spec)
     assert json.loads((run / "config.json").read_text())["data"]["fit"] == "pad"

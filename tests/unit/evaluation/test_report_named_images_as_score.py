@@ -50,15 +50,9 @@ def test_a_report_of_two_named_images_scores_and_warns_as_score_does_for_them(tr
         assert page.keys() == cli.keys() and all(abs(page[k] - cli[k]) < 1e-6 for k in cli), (mode, page, cli)
 
 
-@pytest.mark.usefixtures("one_thread")
-def test_a_report_of_a_fit_f1_run_flags_as_the_score_command_it_names_and_says_so(tmp_path, capsys) -> None:
-    """A run whose Detector.fit chose an f1 threshold on a labelled validation set: `wildgan score RUN --threshold`
-    cannot take that value (no f1 rule, no labels; the run does not keep the validation set), so it flags by
-    contamination at c = 0.05, and so does the page's 'flagged' column; the page shows fit's f1 row as what
-    Detector.from_run thresholds by, and says which of the two its flags are by."""
-    import csv
-    import re
-
+def _fit_by_f1(run: Path, where: Path) -> tuple[object, list[str]]:
+    """A Detector.fit that chose an f1 threshold on a labelled validation set (which the run does not keep), and 5 new
+    images to name: (the Detector, the files)."""
     from damaged_data import TINY_FIT
 
     from wildgan import Detector
@@ -66,30 +60,66 @@ def test_a_report_of_a_fit_f1_run_flags_as_the_score_command_it_names_and_says_s
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (20, 8, 8), dtype=np.uint8)
     x_val, y_val = rng.integers(0, 255, (10, 8, 8), dtype=np.uint8), np.arange(10) % 2
+    det = Detector(**{**TINY_FIT, "threshold": "f1"}, run_dir=str(run)).fit(x, X_val=x_val, y_val=y_val)
+    return det, [str(p) for p in gray_pngs_named(where / "new", [f"{i}.png" for i in range(5)]).iterdir()]
+
+
+def _fit_at_a_quarter(run: Path, where: Path) -> tuple[object, list[str]]:
+    """A Detector(contamination=0.25).fit of a pile of 40 images, and the pile itself to name (10 flags at c = 0.25,
+    2 at the default c = 0.05): (the Detector, [the pile])."""
+    from wildgan import Detector
+
+    pile = gray_pngs_named(where / "pile", [f"{i:03d}.png" for i in range(40)])
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.03, device="cpu", threads=1, seed=5,
+                   contamination=0.25, run_dir=str(run)).fit(str(pile))
+    return det, [str(pile)]
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("fit", [_fit_by_f1, _fit_at_a_quarter], ids=["f1", "contamination"])
+def test_a_report_of_a_fit_run_flags_as_the_score_command_it_names(fit, tmp_path, capsys) -> None:
+    """The page's flags of its named images are those of the `wildgan score RUN --data FILES --threshold
+    contamination` it names: the same flags, from the same threshold. A Detector(contamination=c).fit run: by fit's
+    recorded c, as the Detector flags, not by the default c = 0.05. A run whose Detector.fit chose an f1 threshold on
+    a labelled validation set: `wildgan score RUN --threshold` cannot take that value (no f1 rule, no labels; the run
+    does not keep the validation set), so it flags by contamination at c = 0.05, and so does the page's 'flagged'
+    column; the page shows fit's f1 row as what Detector.from_run thresholds by, and says which of the two its flags
+    are by."""
+    import csv
+    import re
+
     run = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Detector(**{**TINY_FIT, "threshold": "f1"}, run_dir=str(run)).fit(x, X_val=x_val, y_val=y_val)
-    files = [str(p) for p in gray_pngs_named(tmp_path / "new", [f"{i}.png" for i in range(5)]).iterdir()]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["report", str(run), "--image", *files, "--device", "cpu", "--no-progress", "--threads",
+        det, named = fit(run, tmp_path)
+        assert main(["report", str(run), "--image", *named, "--device", "cpu", "--no-progress", "--threads",
                      "1"]) == 0
-        assert main(["score", str(run), "--data", *files, "--threshold", "contamination", "--out",
+        assert main(["score", str(run), "--data", *named, "--threshold", "contamination", "--out",
                      str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
     capsys.readouterr()
     md = (run / "report" / "report.md").read_text()
-    section = md.split("## Threshold")[1].split("\n## ")[0]
-    assert "Detector.fit's: f1 on fit's validation set" in section, section
-    # the rule said, with the command, beside fit's f1 row
-    assert "`wildgan score RUN --threshold contamination` flags by the first rule (contamination, c = 0.05), and so " \
-           "does this page's 'flagged' column: not by fit's f1 threshold" in re.sub(r"\s+", " ", section), section
-    # ... and it is the command's: the same flags, from the same threshold
-    page = {r["id"]: r["is_anomaly"] for r in csv.DictReader((run / "report" / "named_images.csv").open())}
+    # the command's flags, from the same threshold
+    page = {Path(r["id"]).name: r["is_anomaly"] for r in csv.DictReader((run / "report" / "named_images.csv").open())}
     rows = list(csv.DictReader((tmp_path / "s.csv").open()))
-    assert {Path(r["id"]).name: r["is_anomaly"] for r in rows} == {Path(k).name: v for k, v in page.items()}
-    shown = float(re.search(r"flagged: a above (\S+), the Threshold section's first rule", md).group(1))
+    assert {Path(r["id"]).name: r["is_anomaly"] for r in rows} == page
+    by = {_fit_by_f1: "the Threshold section's first rule", _fit_at_a_quarter: "the rule Detector.fit recorded"}[fit]
+    shown = float(re.search(rf"flagged: a above (\S+), {by}", md).group(1))
     assert float(f"{float(rows[0]['threshold']):.6g}") == shown
+    section = md.split("## Threshold")[1].split("\n## ")[0]
+    if fit is _fit_by_f1:
+        assert "Detector.fit's: f1 on fit's validation set" in section, section
+        # the rule said, with the command, beside fit's f1 row
+        assert "`wildgan score RUN --threshold contamination` flags by the first rule (contamination, c = 0.05), and " \
+               "so does this page's 'flagged' column: not by fit's f1 threshold" in re.sub(r"\s+", " ", section), \
+            section
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predicted = int(det.predict(named[0]).sum())
+        flagged = sum(int(v) for v in page.values())
+        # (the command and the Detector agree: c = 0.25)
+        assert flagged == predicted, (f"the report flags {flagged} of the {len(page)} named images, the Detector "
+                                      f"{predicted}")
 
 
 def _rows(path: Path) -> dict[str, dict[str, str]]:

@@ -1,7 +1,7 @@
-"""The report of a run trained on a pile of unlabelled images, as the README's quick tour makes one: the images it
-flags are the ones the `wildgan score` command it names would flag (same threshold, same score, same batch mode), and
-it shows progress while it scores the whole pile. A user follows the page's commands as written and must get what
-the page shows."""
+"""The report of a run trained on a pile of unlabelled images, as the README's quick tour makes one: the `wildgan
+score` commands it names flag by its score and batch mode (that they flag its named images as it does, by the same
+threshold, is test_report_named_images_as_score's), and it shows progress while it scores the whole pile. A user
+follows the page's commands as written and must get what the page shows."""
 
 from __future__ import annotations
 
@@ -19,36 +19,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def pile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished tiny `wildgan train` run on a pile of 40 loose images, and 6 new images beside it in `new/`."""
     return train_pile_run(tmp_path_factory.mktemp("pile"))
-
-
-def test_the_report_flags_named_images_as_the_score_command_it_names(pile_run: Path, tmp_path: Path) -> None:
-    """For a Detector(contamination=c).fit run, the report flags the named images by fit's recorded c, as the
-    `wildgan score RUN --data FILES --threshold contamination` it names does, not by the default c = 0.05."""
-    import csv
-    import warnings
-
-    from wildgan import Detector
-    from wildgan.cli import main
-    from wildgan.errors import WildganWarning
-    from wildgan.evaluation.report import run_report
-
-    pile = new = pile_run.parent / "pile"     # the pile itself as the named images: 10 flags at c = 0.25, 2 at 0.05
-    run = tmp_path / "fit"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", WildganWarning)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.03, device="cpu", threads=1, seed=5,
-                       contamination=0.25, run_dir=str(run)).fit(str(pile))
-        predicted = int(det.predict(str(new)).sum())
-        run_report(run, images=[new], device="cpu", controls=False)
-    assert main(["score", str(run), "--data", str(new), "--threshold", "contamination", "--no-progress",
-                 "--out", str(tmp_path / "s.csv")]) == 0
-    with open(tmp_path / "s.csv", newline="") as f:
-        by_score = sum(int(r["is_anomaly"]) for r in csv.DictReader(f))
-    with open(run / "report" / "named_images.csv", newline="") as f:
-        by_report = sum(int(r["is_anomaly"]) for r in csv.DictReader(f))
-    assert by_score == predicted, (by_score, predicted)          # (the command and the Detector agree: c = 0.25)
-    assert by_report == by_score, (f"the report flags {by_report} of the {len(list(new.iterdir()))} named images, "
-                                   f"`wildgan score --threshold contamination` (which the page names) {by_score}")
 
 
 def test_a_report_by_another_score_names_the_score_command_that_flags_by_it(pile_run: Path, tmp_path: Path) -> None:

@@ -40,50 +40,38 @@ def _pasted(command: list[str], run: Path, files: list[str]) -> list[str]:
     return out
 
 
-def test_every_command_a_reports_page_names_carries_its_score(pile_run_gone_bad, tmp_path, capsys) -> None:
-    """The `wildgan report RUN --skip-bad` a page names where the training scores were cached by a scoring with
-    --skip-bad carries the report's --score, as the page's other commands do: pasted, it shows the thresholds and
-    percentiles of the page's score, not of another."""
-    run, _, _ = pile_run_gone_bad
-    q = tmp_path / "q.png"
-    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # (caches the training scores without the file truncated since training)
-        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
-                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
-        # without --skip-bad: the pile is not read again, the cache is named but not read
-        assert main(["report", str(run), "--score", "L_n", "--image", str(q), "--device", "cpu", "--top-k", "1",
-                     "--no-controls", "--no-progress", "--threads", "1"]) == 0
-    capsys.readouterr()
-    md = (run / "report" / "report.md").read_text()
-    commands = _page_commands(md)
-    reports = [c for c in commands if c[1] == "report"]
-    assert reports and all("--skip-bad" in c for c in reports), commands
-    for c in commands:
-        assert "--score" in c and c[c.index("--score") + 1] == "L_n", c
-    # the report named shows what the page says it shows, of the same score
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # (the named images as the page names them: FILES; the skip-bad report's own test below checks that name)
-        assert main([*reports[0][1:2], str(run), *[str(q) if w == "FILES" else w for w in reports[0][3:]], "--device",
-                     "cpu", "--top-k", "1", "--no-controls", "--no-progress", "--threads", "1"]) == 0
-    md = (run / "report" / "report.md").read_text()
-    assert "threshold on L_n" in md and "No threshold" not in md, md
+@pytest.mark.parametrize("names_images, cli, args, kw, said", [
+    # (outside a report's writing, _NAMES_IMAGES is unset: a report without images names none)
+    pytest.param(False, False, ("isolated",), {"score": "L_n"},
+                 "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated')", id="python-isolated"),
+    pytest.param(False, False, ("mixed",), {}, "report(RUN, skip_bad=True)", id="python-mixed"),
+    pytest.param(False, True, ("isolated",), {"score": "L_n"},
+                 "wildgan report RUN --skip-bad --score L_n --batch-mode isolated", id="cli-isolated"),
+    pytest.param(False, True, ("mixed", Path("/r uns/a")), {"score": "A"},
+                 "wildgan report '/r uns/a' --skip-bad --score A", id="cli-run-named"),
+    pytest.param(False, True, ("mixed",), {}, "wildgan report RUN --skip-bad", id="cli-mixed"),
+    # a report that named images names them as FILES
+    pytest.param(True, False, ("isolated",), {"score": "L_n"},
+                 "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated', images=FILES)", id="python-images"),
+    pytest.param(True, True, ("mixed",), {"score": "A"}, "wildgan report RUN --skip-bad --score A --image FILES",
+                 id="cli-images"),
+])
+def test_the_report_that_reads_skip_bad_scores_is_named_with_the_reports_score_and_images(
+        names_images: bool, cli: bool, args: tuple, kw: dict, said: str) -> None:
+    """The report that reads training scores cached with skip_bad, as the page names it: with the report's score
+    and batch mode, its named images (as FILES) only where the report named some, as a command or a Python call."""
+    from contextlib import nullcontext
 
-
-def test_the_report_that_reads_skip_bad_scores_is_named_with_the_reports_score() -> None:
     from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
-    from wildgan.evaluation.report import _skip_bad_report_command
+    from wildgan.evaluation.report import _NAMES_IMAGES, _skip_bad_report_command
 
-    assert _skip_bad_report_command("isolated", score="L_n") == \
-        "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated')"
-    assert _skip_bad_report_command("mixed") == "report(RUN, skip_bad=True)"
-    with skip_bad_said_as(CLI_SKIP_BAD):
-        assert _skip_bad_report_command("isolated", score="L_n") == \
-            "wildgan report RUN --skip-bad --score L_n --batch-mode isolated"
-        assert _skip_bad_report_command("mixed", Path("/r uns/a"), score="A") == \
-            "wildgan report '/r uns/a' --skip-bad --score A"
+    token = _NAMES_IMAGES.set(True) if names_images else None
+    try:
+        with skip_bad_said_as(CLI_SKIP_BAD) if cli else nullcontext():
+            assert _skip_bad_report_command(*args, **kw) == said
+    finally:
+        if token is not None:
+            _NAMES_IMAGES.reset(token)
 
 
 def test_the_commands_of_a_skip_bad_reports_page_carry_skip_bad(pile_run_gone_bad, tmp_path, capsys) -> None:
@@ -122,23 +110,30 @@ def test_the_commands_of_a_skip_bad_reports_page_carry_skip_bad(pile_run_gone_ba
 
 def test_the_skip_bad_report_a_page_names_reports_its_named_images(pile_run_gone_bad, tmp_path, capsys) -> None:
     """The `wildgan report RUN --skip-bad --score L_n` a report's page names (its training scores cached by a scoring
-    with --skip-bad) keeps the report's --image, naming the images as FILES as the page's score commands do: without
-    it, pasted, it would report without the named images (no section of them, no percentiles or flags)."""
+    with --skip-bad) carries the report's --score, as the page's other commands do, and keeps its --image, naming the
+    images as FILES as the page's score commands do: pasted, it shows the thresholds and percentiles of the page's
+    score, not of another, and does not report without the named images (no section of them, no percentiles or
+    flags)."""
     run, _, _ = pile_run_gone_bad
     q = tmp_path / "q.png"
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
     tail = ["--device", "cpu", "--top-k", "1", "--no-controls", "--no-progress", "--threads", "1"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # (caches the training scores without the file truncated since training)
         assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
                      str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+        # without --skip-bad: the pile is not read again, the cache is named but not read
         assert main(["report", str(run), "--score", "L_n", "--image", str(q), *tail]) == 0
     capsys.readouterr()
     md = (run / "report" / "report.md").read_text()
-    reports = [c for c in _page_commands(md) if c[1] == "report"]
+    commands = _page_commands(md)
+    reports = [c for c in commands if c[1] == "report"]
     assert reports, md
     for c in reports:
         assert "--skip-bad" in c and c[c.index("--score") + 1] == "L_n" and c[c.index("--image") + 1] == "FILES", c
+    for c in commands:                                  # (the page's score commands too)
+        assert "--score" in c and c[c.index("--score") + 1] == "L_n", c
     # pasted as it is (FILES: the named file), it reproduces the page, with the named images, and its threshold
     (run / "report" / "named_images.csv").unlink()
     with warnings.catch_warnings():
@@ -147,24 +142,6 @@ def test_the_skip_bad_report_a_page_names_reports_its_named_images(pile_run_gone
     md = (run / "report" / "report.md").read_text()
     assert "## Named images" in md and (run / "report" / "named_images.csv").is_file(), md
     assert "threshold on L_n" in md and "No threshold" not in md, md
-
-
-def test_the_skip_bad_report_command_names_the_images_only_of_a_report_that_named_some() -> None:
-    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
-    from wildgan.evaluation.report import _NAMES_IMAGES, _skip_bad_report_command
-
-    token = _NAMES_IMAGES.set(True)
-    try:
-        assert _skip_bad_report_command("isolated", score="L_n") == \
-            "report(RUN, skip_bad=True, score='L_n', batch_mode='isolated', images=FILES)"
-        with skip_bad_said_as(CLI_SKIP_BAD):
-            assert _skip_bad_report_command("mixed", score="A") == \
-                "wildgan report RUN --skip-bad --score A --image FILES"
-    finally:
-        _NAMES_IMAGES.reset(token)
-    # (outside a report's writing: a report without images names none)
-    with skip_bad_said_as(CLI_SKIP_BAD):
-        assert _skip_bad_report_command("mixed") == "wildgan report RUN --skip-bad"
 
 
 def test_the_record_pixels_advice_of_a_search_run_carries_the_reports_score(tmp_path, tiny_npz, capsys) -> None:

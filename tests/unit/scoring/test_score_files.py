@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -38,6 +39,30 @@ def _model(method: str = "wildgan"):
     return untrained_model(cfg, "cpu")
 
 
+def _killed_at(score: Callable, n: int, calls: list[int]) -> Callable:
+    """score (a model's, or its class's) noting each call's number of images in calls, its n-th call killed
+    (KeyboardInterrupt, as Ctrl-C mid-chunk): the scoring interrupted whose chunks a resume takes."""
+    def score_or_die(*args: object, **kw: object) -> object:
+        calls.append(len(args[-1]))
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return score(*args, **kw)
+    return score_or_die
+
+
+def _copy_with_unreadable(pile: Path, tmp_path: Path, bad: tuple[int, ...]) -> Path:
+    """A copy of the pile (tmp_path/pile) whose files at the places `bad` (of list_image_files' order) are no longer
+    images."""
+    import shutil
+
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    files = list_image_files([folder])
+    for i in bad:
+        files[i].write_bytes(b"not an image")
+    return folder
+
+
 def _same(a, b) -> None:
     assert a.ids == b.ids
     assert set(a.scores) == set(b.scores)
@@ -68,16 +93,11 @@ def test_scores_do_not_depend_on_the_chunk_size(pile: Path, method: str) -> None
 
 @pytest.mark.parametrize("method", ["wildgan", "search"])
 def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_path: Path, method: str) -> None:
-    import shutil
-
-    folder = tmp_path / "pile"
-    shutil.copytree(pile, folder)
-    files = list_image_files([folder])
     order = np.concatenate(batch_order(N, 64, 0))
     # the first image of the order is read again for the topped-up last batch: a bad one is still named once
     bad = sorted({int(order[0]), int(order[70]), int(order[149])})
-    for i in bad:
-        files[i].write_bytes(b"not an image")
+    folder = _copy_with_unreadable(pile, tmp_path, tuple(bad))
+    files = list_image_files([folder])
     m = _model(method)
     with pytest.raises(DataError) as e:       # without skip_bad: every bad file named, also those of later chunks
         score_files(m, [folder], chunk_size=64)
@@ -102,15 +122,9 @@ def test_images_read_beside_unreadable_files_score_as_score_files_scores_them(pi
     unreadable files gives score_files' scores of that folder: the score batches (wildgan) and initial latents
     (search) are drawn over every file listed, not over the readable ones only. The report's --image scored them
     as a clean set (LoadedModel.score), and its `a` and flags disagreed with `score --skip-bad` of the same folder."""
-    import shutil
-
     from wildgan.evaluation.heatmaps import score_named_images
 
-    folder = tmp_path / "pile"
-    shutil.copytree(pile, folder)
-    files = list_image_files([folder])
-    for i in (5, 90):
-        files[i].write_bytes(b"not an image")
+    folder = _copy_with_unreadable(pile, tmp_path, (5, 90))
     m = _model(method)
     m.conversion = {"fit": "pad"}
     with warnings.catch_warnings():
@@ -144,15 +158,9 @@ def test_hashes_are_those_of_the_pixels_scored_in_every_chunk(pile: Path, tmp_pa
     """score_files(hashes=True): each row's image_hashes, taken from the chunks as they are scored (a Detector's f1
     validation set given as a folder or a tar archive is checked for training images by them, without a second read):
     the hashes of load_images' pixels, in the rows' order, whatever the chunk size, with unreadable files left out."""
-    import shutil
-
     from wildgan.data.splits import image_hashes
 
-    folder = tmp_path / "pile"
-    shutil.copytree(pile, folder)
-    files = list_image_files([folder])
-    for i in (7, 80):
-        files[i].write_bytes(b"not an image")
+    folder = _copy_with_unreadable(pile, tmp_path, (7, 80))
     m = _model(method)
     m.conversion = {"fit": "pad"}
     with warnings.catch_warnings():
@@ -295,13 +303,7 @@ def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_
     calls = []
     real = m.score
 
-    def dies_on_third(x, **kw):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(x, **kw)
-
-    monkeypatch.setattr(m, "score", dies_on_third)
+    monkeypatch.setattr(m, "score", _killed_at(real, 3, calls))
     with pytest.raises(KeyboardInterrupt):
         score_files(m, [folder], chunk_size=64, resume_dir=rd)
     assert sorted(p.name for p in rd.glob("chunk-*.npz")) == ["chunk-00000.npz", "chunk-00001.npz"]
@@ -380,26 +382,15 @@ def test_gray_files_scored_by_a_colour_run_are_warned_about(pile: Path) -> None:
 
 def test_resume_respects_skip_bad_and_cleans_up_after_a_kill(pile: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
-
     from wildgan.scoring.run import LoadedModel, is_resume_dir, remove_resume_dir
 
-    folder = tmp_path / "pile"
-    shutil.copytree(pile, folder)
     m = _model()
     order = np.concatenate(batch_order(N, 64, m.cfg.score.shuffle_seed))
-    files = list_image_files([folder])
-    files[int(order[100])].write_bytes(b"not an image")        # in the second chunk only
+    folder = _copy_with_unreadable(pile, tmp_path, (int(order[100]),))        # in the second chunk only
     rd = tmp_path / "s.csv.chunks"
     real, calls = LoadedModel.score, []
 
-    def dies_on_third(self, x, **kw):
-        calls.append(len(x))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(self, x, **kw)
-
-    monkeypatch.setattr(LoadedModel, "score", dies_on_third)
+    monkeypatch.setattr(LoadedModel, "score", _killed_at(real, 3, calls))
     with pytest.warns(UserWarning, match="skipped"), pytest.raises(KeyboardInterrupt):
         score_files(m, [folder], chunk_size=64, skip_bad=True, resume_dir=rd)
     monkeypatch.setattr(LoadedModel, "score", real)
@@ -562,13 +553,7 @@ def test_a_resumed_scoring_counts_the_files_of_its_saved_chunks(pile: Path, tmp_
     rd = tmp_path / "s.csv.chunks"
     real, calls = LoadedModel.score, []
 
-    def dies_on_second(self, x, **kw):
-        calls.append(len(x))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, x, **kw)
-
-    monkeypatch.setattr(LoadedModel, "score", dies_on_second)
+    monkeypatch.setattr(LoadedModel, "score", _killed_at(real, 2, calls))
     with pytest.raises(KeyboardInterrupt):
         score_files(m, [pile], chunk_size=64, resume_dir=rd)
     monkeypatch.setattr(LoadedModel, "score", real)
@@ -649,16 +634,10 @@ def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_pat
     rd = tmp_path / "s.csv.chunks"
     real, calls = m.score, []
 
-    def dies_on_second(x, **kw):
-        calls.append(len(x))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(x, **kw)
-
     # what a 2-rank job leaves (rank 0 writes the manifest, each rank its chunks): its chunking in one process
     with monkeypatch.context() as mp:
         mp.setattr(run, "_balanced_parts", lambda order, n, step, world: 2)
-        mp.setattr(m, "score", dies_on_second)
+        mp.setattr(m, "score", _killed_at(real, 2, calls))
         with pytest.raises(KeyboardInterrupt):
             score_files(m, [pile], resume_dir=rd)
     assert [p.name for p in rd.glob("chunk-*.npz")] == ["chunk-00000.npz"]

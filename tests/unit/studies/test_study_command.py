@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from toy_labelled_npz import toy_npz
 
@@ -69,12 +68,7 @@ def test_the_study_eta_of_an_fanogan_cell_is_not_ours_cells_time(tmp_path: Path,
     from wildgan.studies import grid
     from wildgan.studies import study as study_mod
 
-    rng = np.random.default_rng(0)
-    p = tmp_path / "toy32.npz"
-    x = (rng.random((80, 32, 32)) * 255).astype(np.uint8)
-    x[40:] //= 4
-    np.savez(p, x=x, y=np.repeat([0, 1], 40))
-    data = DataConfig(data=str(p), normal=("0",), resolution=32, channels=1)
+    data = DataConfig(data=str(toy_npz(tmp_path, 32)), normal=("0",), resolution=32, channels=1)
     tc = TrainConfig(total_kimg=0.05, phase_kimg=0.01, minibatch=PRESETS["tiny"]["minibatch"], device="cpu")
     base = RunConfig(data=data, net=net_config_for_preset("tiny", 32, 1), train=tc, preset="tiny",
                      fanogan=replace(FAnoGANConfig(), dim=4, gan_iters=2, enc_iters=2, device="cpu"))

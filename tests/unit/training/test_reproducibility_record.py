@@ -8,18 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from toy_labelled_npz import toy_npz
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
 from wildgan.evaluation.report import _networks_text
 from wildgan.training.run import train_run
-
-
-def _toy_npz(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    x = (rng.random((80, 8, 8)) * 255).astype(np.uint8)
-    x[40:] //= 4
-    np.savez(path, x=x, y=np.repeat([0, 1], 40))
-    return path
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -27,7 +20,7 @@ def test_the_thread_count_training_used_is_recorded_when_threads_is_left_unset(t
     """CPU weights depend on the intra-op thread count (float summation order): two runs of one command under
     OMP_NUM_THREADS=1 and 2 gave other network-final sha256s, while their config.json (threads: null) and checkpoint
     records were the same. The count training used is now in each checkpoint's JSON."""
-    cfg = RunConfig(data=DataConfig(data=str(_toy_npz(tmp_path / "toy.npz")), normal=("0",), resolution=8,
+    cfg = RunConfig(data=DataConfig(data=str(toy_npz(tmp_path)), normal=("0",), resolution=8,
                                     channels=1),
                     net=net_config_for_preset("tiny", 8, 1),
                     train=TrainConfig(total_kimg=0.05, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
@@ -88,7 +81,7 @@ def test_a_resume_with_another_threads_setting_says_so_once(tmp_path):
     settings (threads 1 -> 2) and the warning of another intra-op thread count. The note alone says it now."""
     from dataclasses import replace
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     run = tmp_path / "run"
     cfg = _tiny_cfg(npz, 0.05)
     _train_on(1, replace(cfg, train=replace(cfg.train, threads=1)), run)
@@ -102,7 +95,7 @@ def test_a_config_replay_on_changed_data_says_it_is_not_the_run_it_replays(tmp_p
     other networks without a word, while evaluate, score and --resume of RUN warn. The replay now says so too, in the
     terminal and in the new run's log.txt; a replay of unchanged data, or one that asks for other data on purpose
     (another --seed), says nothing."""
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     _train_cli(npz, tmp_path / "same", "--config", str(tmp_path / "run" / "config.yaml"))
     assert "replays the run" not in capsys.readouterr().err
@@ -128,7 +121,7 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
 
     import yaml
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     text = (tmp_path / "run" / "config.yaml").read_text()
     assert text.startswith("# ") and f'# wildgan-run: "{tmp_path / "run"}"' in text
@@ -170,7 +163,7 @@ def test_a_config_json_copied_out_of_its_run_folder_says_it_cannot_be_checked(tm
     refused it."""
     import shutil
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     copied = tmp_path / "elsewhere" / "config.json"
     copied.parent.mkdir()
@@ -212,7 +205,7 @@ def test_a_config_copied_into_another_run_s_folder_is_checked_against_its_own_he
     the split.json beside it."""
     import shutil
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     other = tmp_path / "other.npz"
     d = dict(np.load(npz))
     np.savez(other, x=255 - d["x"], y=d["y"])
@@ -241,7 +234,7 @@ def test_a_config_whose_data_section_was_edited_by_hand_asks_for_other_images_an
     data itself changed under an unedited file is still said (the tests above)."""
     import shutil
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     if where == "copy":
         edited = tmp_path / "elsewhere" / "config.yaml"
@@ -263,7 +256,7 @@ def test_a_replay_and_a_resume_keep_the_runs_record_of_where_its_channel_count_c
     """The run took its channel count from the data (split.json: channels_from "data"); its config records the
     count, so a --config replay and a --resume give it explicitly, and their split.json said "chosen", a choice
     nobody made. They keep the run's origin now, on the same images; a --channels given by the user is chosen."""
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
 
     def origin(run: str) -> str:
@@ -303,7 +296,7 @@ def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_f
     another intra-op thread count, whose float sums differ, and its log said nothing. It now warns once, naming the
     checkpoint and both counts; the same count says nothing, and neither does a finished run, which trains no more.
     (train_run's caller is told threads=1, the API's word; `wildgan train` is told --threads 1: errors.option_words)"""
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     run = tmp_path / "run"
     _train_on(1, _tiny_cfg(npz, 0.05), run)
     said = _train_on(2, _tiny_cfg(npz, 0.08), run, resume=True)
@@ -346,7 +339,7 @@ def test_replay_run_trains_what_train_config_trains_with_its_warning(tmp_path, c
     from wildgan.errors import WildganWarning
     from wildgan.training.run import replay_run
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     config = tmp_path / "run" / "config.yaml"
     _train_cli(npz, tmp_path / "cli", "--config", str(config))
@@ -374,7 +367,7 @@ def test_replay_run_writes_the_log_the_command_writes_with_its_warning(tmp_path)
     from wildgan.errors import ConfigError, WildganWarning
     from wildgan.training.run import replay_run
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     config = tmp_path / "run" / "config.yaml"
     said: list[str] = []
@@ -923,7 +916,7 @@ def test_replay_run_reads_the_run_s_config_file_once(tmp_path, monkeypatch, name
     from wildgan.errors import WildganWarning
     from wildgan.training.run import replay_run
 
-    npz = _toy_npz(tmp_path / "toy.npz")
+    npz = toy_npz(tmp_path)
     _train_cli(npz, tmp_path / "run")
     config = tmp_path / "run" / name
     if name.startswith("a copy"):
