@@ -184,6 +184,10 @@ def remove_files(paths: Iterable[Path]) -> list[Path]:
 # or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock)
 _HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "lustre", "gpfs", "beegfs",
                                      "afs", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs", "vboxsf", "fuse"})
+# the FUSE file systems ("fuse.*") of one machine's own disk, whose folders only its processes write into: not taken
+# for a network one. fuse-overlayfs is the root (and every folder) of a rootless container where the kernel's overlay
+# cannot serve: there the killed writers' temp files were no longer deleted, and info called them another machine's
+_LOCAL_FUSE = frozenset({"fuse.fuse-overlayfs"})
 _MOUNTINFO = "/proc/self/mountinfo"
 # the mount table last read and its mounts (_mounts): parsed again only once it changes (a mount made or gone), as
 # writing_temps asks at every write. Read at every lookup, not remembered for a device: a device number freed by an
@@ -263,9 +267,11 @@ def mount_type_of(folder: Path) -> str:
 def host_only_locks(folder: Path) -> str:
     """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
     Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
-    written into from another machine; "" on a local file system, or one not known (mount_type_of)."""
+    written into from another machine; "" on a local file system (fuse-overlayfs too: _LOCAL_FUSE), or one not known
+    (mount_type_of)."""
     kind = mount_type_of(folder)
-    return kind if kind in _HOST_ONLY_FOLDER_LOCKS or kind.startswith("fuse.") else ""
+    network = kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+    return kind if network else ""
 
 
 @contextmanager

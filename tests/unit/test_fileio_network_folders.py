@@ -17,7 +17,8 @@ from fake_mounts import mount_as, mountinfo_escaped, mountinfo_text
 pytest.importorskip("fcntl")          # (no folder locks without it: nothing is held or deleted anywhere)
 
 NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs"]
-LOCAL = ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "ceph"]
+# (fuse-overlayfs: a rootless container's root, one machine's disk; fuseblk: a FUSE driver of a local disk, ntfs-3g)
+LOCAL = ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "ceph", "fuse.fuse-overlayfs"]
 
 
 def _stale(folder: Path) -> Path:
