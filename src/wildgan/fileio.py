@@ -184,9 +184,15 @@ def remove_files(paths: Iterable[Path]) -> list[Path]:
 # or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock)
 _HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "lustre", "gpfs", "beegfs",
                                      "afs", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs", "vboxsf", "fuse"})
+# the FUSE file systems ("fuse.*") of one machine's own disk, whose folders only its processes write into: not taken
+# for a network one. fuse-overlayfs is the root (and every folder) of a rootless container where the kernel's overlay
+# cannot serve: there the killed writers' temp files were no longer deleted, and info called them another machine's
+_LOCAL_FUSE = frozenset({"fuse.fuse-overlayfs"})
 _MOUNTINFO = "/proc/self/mountinfo"
-# st_dev -> the file system type of that device's mounts: one read of the mount table for each file system
-_FS_TYPE_OF_DEVICE: dict[int, str] = {}
+# the mount table last read and its mounts (_mounts): parsed again only once it changes (a mount made or gone), as
+# writing_temps asks at every write. Read at every lookup, not remembered for a device: a device number freed by an
+# unmount is given to the next mount (the lowest free one), which may be a share where a local disk was
+_MOUNT_TABLE: dict[str, "list[tuple[str, str, str]]"] = {}
 
 
 def _mount_point(field: str) -> str:
@@ -194,12 +200,13 @@ def _mount_point(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def mount_type(path: str, mountinfo: str) -> str:
-    """The file system type of the absolute, symlink-free `path` by the mount table `mountinfo` (the text of Linux's
-    /proc/self/mountinfo): that of the mount whose mount point is the longest leading part of `path`, the last one
-    listed where one is mounted over another; "" where none is (or the table cannot be read as one)."""
-    best, best_len = "", -1
-    for line in mountinfo.splitlines():
+def _mounts(mountinfo: str) -> list[tuple[str, str, str]]:
+    """(device "MAJ:MIN", mount point, type) of each mount in the text of a mount table (mount_type), in its order;
+    the lines that cannot be read as a mount's are left out."""
+    mounts = []
+    # (split at "\n" only: the kernel escapes no other line break in a mount point, which splitlines() also breaks at:
+    # "\r", "\x0c", "\x85", "\u2028", ...)
+    for line in mountinfo.split("\n"):
         fields = line.split(" ")
         # "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL FIELDS...] - TYPE SOURCE SUPER_OPTIONS"
         if "-" not in fields[6:]:
@@ -207,24 +214,52 @@ def mount_type(path: str, mountinfo: str) -> str:
         sep = fields.index("-", 6)
         if len(fields) < sep + 2:
             continue
-        point = _mount_point(fields[4])
+        mounts.append((fields[2], _mount_point(fields[4]), fields[sep + 1]))
+    return mounts
+
+
+def mount_type(path: str, mountinfo: str, device: "int | None" = None) -> str:
+    """The file system type of the absolute, symlink-free `path` by the mount table `mountinfo` (the text of Linux's
+    /proc/self/mountinfo): where `device` (path's st_dev) is given and the table lists a mount of it, that mount's
+    type (the kernel's own answer: all the mounts of a device are of one file system); else that of the mount whose
+    mount point is the longest leading part of `path`, the last one listed where one is mounted over another; "" where
+    none is (or the table cannot be read as one). By the device first because the table's mount points can mislead: a
+    mount hides those below its mount point made before it (a share mounted on /mnt/share after a local disk on
+    /mnt/share/scratch), and one moved beneath another (Linux 6.5's MOVE_MOUNT_BENEATH) is listed after it. By path
+    where the device is not listed (btrfs's subvolumes, which stat gives devices of their own)."""
+    return _mount_type(path, _mounts(mountinfo), device)
+
+
+def _mount_type(path: str, mounts: "list[tuple[str, str, str]]", device: "int | None") -> str:
+    """mount_type by the parsed table `mounts` (_mounts)."""
+    if device is not None:
+        listed = f"{os.major(device)}:{os.minor(device)}"
+        for dev, _, kind in mounts:
+            if dev == listed:
+                return kind
+    best, best_len = "", -1
+    for _, point, kind in mounts:
         inside = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= best_len:
-            best, best_len = fields[sep + 1], len(point)
+            best, best_len = kind, len(point)
     return best
 
 
 def mount_type_of(folder: Path) -> str:
-    """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table after
-    resolving symlinks (mount_type); "" where not known: no /proc/self/mountinfo (macOS, Windows), a folder that
-    cannot be reached. Never raises. Cached for each device: the table is read once for each file system."""
+    """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table and the
+    folder's device after resolving symlinks (mount_type); "" where not known: no /proc/self/mountinfo (macOS,
+    Windows), a folder that cannot be reached. Never raises. The table is read at every call, and parsed again only
+    where it changed (_MOUNT_TABLE)."""
     try:
         real = os.path.realpath(folder)
         dev = os.stat(real).st_dev
-        if dev not in _FS_TYPE_OF_DEVICE:
-            with open(_MOUNTINFO, encoding="utf-8", errors="surrogateescape") as f:
-                _FS_TYPE_OF_DEVICE[dev] = mount_type(real, f.read())
-        return _FS_TYPE_OF_DEVICE[dev]
+        # (newline="": no universal newlines, which made a "\r" in a mount point a line break)
+        with open(_MOUNTINFO, encoding="utf-8", errors="surrogateescape", newline="") as f:
+            table = f.read()
+        if table not in _MOUNT_TABLE:
+            _MOUNT_TABLE.clear()
+            _MOUNT_TABLE[table] = _mounts(table)
+        return _mount_type(real, _MOUNT_TABLE[table], dev)
     except Exception:                # (a check that decides only what to delete must never stop a write)
         return ""
 
@@ -232,9 +267,11 @@ def mount_type_of(folder: Path) -> str:
 def host_only_locks(folder: Path) -> str:
     """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
     Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
-    written into from another machine; "" on a local file system, or one not known (mount_type_of)."""
+    written into from another machine; "" on a local file system (fuse-overlayfs too: _LOCAL_FUSE), or one not known
+    (mount_type_of)."""
     kind = mount_type_of(folder)
-    return kind if kind in _HOST_ONLY_FOLDER_LOCKS or kind.startswith("fuse.") else ""
+    network = kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+    return kind if network else ""
 
 
 @contextmanager

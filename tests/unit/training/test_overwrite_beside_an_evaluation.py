@@ -117,13 +117,16 @@ def test_overwrite_keeps_evaluation_temp_files_of_a_run_folder_on_a_network_file
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On NFS, sshfs, ... the folder's flock succeeds but holds on this machine only (fileio.host_only_locks): the
     evaluation temp files there may be a live evaluation's on another machine, which the removal does not hold off.
-    Kept; the run's files go as before."""
-    run, _ = _old_run(tmp_path)
+    Kept; the run's files go as before, and its eval-*/ folders whole, a first evaluation's temp files alone in one
+    too, as docs/cli.md says."""
+    run, other = _old_run(tmp_path)
     left = temps_left_by_a_kill(run, EVAL_FILES)
+    first = temps_left_by_a_kill(run / "eval-first", EVAL_FILES)
     mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
     _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
     assert all(p.exists() for p in left)
     assert not (run / EVAL_JSON).exists() and not (run / "config.json").exists()
+    assert not other.exists() and not first[0].parent.exists()
 
 
 def test_overwrite_removes_an_eval_folder_whose_first_evaluation_was_killed(tmp_path: Path) -> None:
