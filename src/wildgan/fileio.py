@@ -88,6 +88,26 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
     _fsync_dir(path.parent)
 
 
+def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
+    """atomic_write_stream for a writer that writes a file by its name (fill(temp_path): torch.onnx.export, onnx.save,
+    which open it themselves): the temp file is _write_temp's (".NAME.XXXXXXXX.tmp" beside `path`, made empty, this
+    call's own: two writes of one path at once never write into one temp file, which a fixed name let one of them
+    delete under the other before its rename), fsynced once fill() returns, renamed over `path` (a symlink written
+    through), and the folder fsynced; on any failure the temp file is removed and the error raised. No stream: the
+    callers refuse one first (is_stream)."""
+    path = _written_path(Path(path))
+    tmp = _write_temp(lambda f: None, path)
+    try:
+        fill(Path(tmp))
+        with open(tmp, "rb") as f:           # (fill wrote it through descriptors of its own, maybe not synced)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_temps([tmp])
+        raise
+    _fsync_dir(path.parent)
+
+
 def _written_path(path: Path) -> Path:
     """The file a write to `path` replaces: a symlink's target (the link is written through, not replaced)."""
     return path.resolve() if path.is_symlink() else path
@@ -138,7 +158,7 @@ def temp_files(folder: Path, names: Iterable[str]) -> list[Path]:
 
 # a temp file of _write_temp's, whatever its target: ".NAME." + mkstemp's 8 random letters (lower case, digits and
 # "_": tempfile's alphabet) + ".tmp". Not a checkpoint's ".NAME.PID.HEX.safetensors.tmp" (checkpoint.save_checkpoint
-# names its own), nor an export's fixed ".NAME.tmp"
+# names its own). An ONNX export's temp file is one of these too (atomic_write_by_name)
 _ANY_WRITE_TEMP = re.compile(rf"\.(.+)\.[a-z0-9_]{{8}}{re.escape(_TEMP_SUFFIX)}")
 
 
