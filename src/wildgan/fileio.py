@@ -414,7 +414,8 @@ def temps_being_written(folder: Path) -> bool:
 
 
 def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]", *,
-                       before_renames: "Callable[[], object] | None" = None) -> None:
+                       before_renames: "Callable[[], object] | None" = None,
+                       written: "Sequence[tuple[Path, str | Path]]" = ()) -> None:
     """Write several files as one output: each (path, write) as atomic_write_stream writes it, and write None removes
     the path (a file of the output's that this one has not). Every file is first written whole into a temp file
     beside it; only once all are written are they renamed over their paths, in the order given. So a failure while
@@ -424,9 +425,13 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
     record beside old files. A stream (is_stream) is written into at its turn in the renames, as given.
     before_renames(): called once every temp file is written, just before the first rename; where it raises, nothing
     is replaced and the temp files are removed (the last moment to find that the output is no longer wanted: an
-    evaluation whose networks were replaced while it wrote, evaluation.run)."""
-    staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = []
-    temps: list[str] = []
+    evaluation whose networks were replaced while it wrote, evaluation.run).
+    written: (path, temp file) pairs the caller has already written whole and fsynced beside their paths, by a writer
+    that writes a file by name (safetensors' save_file: checkpoint.save_checkpoint's weights); renamed first, in
+    order, before `files`, and removed on a failure as this call's own temp files are."""
+    staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = [
+        (Path(path), str(tmp), None) for path, tmp in written]
+    temps: list[str] = [str(tmp) for _, tmp in written]
     try:
         for given, write in files:
             if write is not None and is_stream(given):
@@ -482,10 +487,17 @@ def digesting(write: "Callable[[BinaryIO], object]", name: str, into: dict[str, 
     return write_digested
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, written: "Sequence[tuple[Path, str | Path]]" = ()) -> None:
+    """atomic_write_bytes of `text` in UTF-8. written: (path, temp file) pairs already written whole, renamed over
+    their paths first, once this file's temp file is written too (atomic_write_files' `written`: a checkpoint's
+    weights, which its JSON follows)."""
     # surrogateescape: a file name that is not valid UTF-8 (Python decodes it with lone surrogates) is written back
     # as the bytes it has on disk, instead of failing after the work that produced the text
-    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+    data = text.encode("utf-8", "surrogateescape")
+    if written:
+        atomic_write_files([(path, lambda f: f.write(data))], written=written)
+    else:
+        atomic_write_bytes(path, data)
 
 
 def _fsync_dir(d: Path) -> None:
