@@ -4,9 +4,12 @@ A checkpoint named NAME in a folder is two files:
   NAME.safetensors  flat dict of tensors (network weights, optimiser moments, RNG states)
   NAME.json         metadata: format version, config, schedule position, seed, package versions, and
                     the sha256 of NAME.safetensors.
-Both are written to a temporary file, fsynced and renamed, weights first and JSON last: the JSON is the
-commit marker, so a checkpoint whose JSON exists and whose checksum matches is complete. A kill at any
-moment leaves either the previous checkpoint set or the new one, never a half-written file that looks good.
+Both are written whole to temporary files and fsynced before either is renamed, weights first and JSON
+last: the JSON is the commit marker, so a checkpoint whose JSON exists and whose checksum matches is
+complete. A kill leaves either the previous checkpoint of that name or the new one (and the temporary
+files of a write it cut), never a half-written file that looks good; only one in the instant between
+the two renames leaves the new weights beside the previous JSON (or alone), which loading refuses
+as a checksum mismatch (or a missing JSON), naming the file.
 """
 
 from __future__ import annotations
