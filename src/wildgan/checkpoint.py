@@ -4,9 +4,12 @@ A checkpoint named NAME in a folder is two files:
   NAME.safetensors  flat dict of tensors (network weights, optimiser moments, RNG states)
   NAME.json         metadata: format version, config, schedule position, seed, package versions, and
                     the sha256 of NAME.safetensors.
-Both are written to a temporary file, fsynced and renamed, weights first and JSON last: the JSON is the
-commit marker, so a checkpoint whose JSON exists and whose checksum matches is complete. A kill at any
-moment leaves either the previous checkpoint set or the new one, never a half-written file that looks good.
+Both are written whole to temporary files and fsynced before either is renamed, weights first and JSON
+last: the JSON is the commit marker, so a checkpoint whose JSON exists and whose checksum matches is
+complete. A kill leaves either the previous checkpoint of that name or the new one (and the temporary
+files of a write it cut), never a half-written file that looks good; only one in the instant between
+the two renames leaves the new weights beside the previous JSON (or alone), which loading refuses
+as a checksum mismatch (or a missing JSON), naming the file.
 """
 
 from __future__ import annotations
@@ -147,16 +150,20 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         digest = _sha256(Path(tmp))
         # safetensors writes its file 0600: make the weights as readable as the run's other files (umask applied)
         os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, weights)
+        # caller's meta first: the integrity fields below must never be overridden by stale values
+        full_meta = {**meta, "format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
+                     "sha256": digest, "versions": versions}
+        meta_path = folder / f"{name}.json"
+        # both files written whole (and fsynced) before either is renamed, the weights first and the JSON, the commit
+        # marker, last: the JSON used to be written after the weights' rename, and a kill while it was written and
+        # synced (a saved Detector's JSON holds every training score) left new weights beside the old JSON, the
+        # checkpoint it replaced (a det.save over its earlier save) lost and the new one not there; now only a kill
+        # in the two renames can
+        atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True), written=[(weights, tmp)])
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    # caller's meta first: the integrity fields below must never be overridden by stale values
-    full_meta = {**meta, "format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
-                 "sha256": digest, "versions": versions}
-    meta_path = folder / f"{name}.json"
-    atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
     return meta_path
 
 
@@ -350,8 +357,11 @@ def load_checkpoint(path: Path, verify: bool = True, kind: str | Sequence[str] |
     if verify:
         digest = _sha256(weights)
         if digest != meta.get("sha256"):
-            raise CheckpointError(f"{weights}: checksum mismatch (file truncated or corrupt): "
-                                  f"expected {meta.get('sha256')}, got {digest}")
+            # (a pair whose weights were replaced without their JSON: a save killed between its two renames, the
+            # weights copied alone; said beside the usual truncated copy)
+            raise CheckpointError(f"{weights}: checksum mismatch (file truncated or corrupt, or not the weights "
+                                  f"{meta_path.name} was written with: replaced alone, or a save killed between "
+                                  f"its two files): expected {meta.get('sha256')}, got {digest}")
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:

@@ -2217,6 +2217,7 @@ class Detector:
             raise CheckpointError(f"{given} is a directory that holds no saved Detector: Detector.load(FOLDER) "
                                   f"reads {inside} + {weights} (what det.save(FOLDER) writes), and {inside} is "
                                   f"not there{found}{beside}")
+        _refuse_lone_weights(given, path)
         if not path.is_file() and not given.exists():
             # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
             raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "
@@ -2786,6 +2787,33 @@ def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
             raise CheckpointError(f"{weights} exists and is not a saved Detector's weights ({what}"
                                   f"{f', of the run {run}' if run is not None else ''}; {beside}): det.save replaces "
                                   f"only a saved Detector; give another PATH, or delete the file first")
+
+
+def _refuse_lone_weights(given: Path, path: Path) -> None:
+    """CheckpointError naming both files where the pair Detector.load reads at `path` (its JSON, or its weights as
+    given) has its weights and no JSON: what a det.save killed after its weights' rename, before its JSON's, leaves
+    (or a copy of one file). It was "no such file" for PATH and PATH.json, and for PATH.safetensors "PATH.json:
+    checkpoint metadata not found", neither saying that the weights are there alone, nor what to do."""
+    from . import checkpoint as ckpt
+
+    if path.suffix not in (".json", ".safetensors"):
+        return
+    meta_path, weights = path.with_suffix(".json"), path.with_suffix(".safetensors")
+    if meta_path.exists() or not weights.is_file():
+        return
+    try:
+        ours, kind = ckpt.weights_kind(weights)
+    except CheckpointError:
+        ours, kind = False, None
+    if kind == DETECTOR_KIND:
+        what = (f"a saved Detector's weights without their JSON (its parameters, threshold and training scores): what "
+                f"a det.save({str(meta_path.with_suffix(''))!r}) killed between writing the two files leaves, or a "
+                f"copy of one file of the pair; save the Detector again, or copy its {meta_path.name} beside them")
+    else:
+        what = "weights that do not say they are a saved Detector's" + (
+            " (wildgan weights: a run's networks or checkpoint?)" if ours else "")
+    raise CheckpointError(f"{given}: {meta_path} is not there, only {weights.name} beside it, {what} "
+                          f"(Detector.load reads the PATH.json + PATH.safetensors pair that det.save(PATH) writes)")
 
 
 def _run_of_checkpoint(path: Path) -> Path | None:

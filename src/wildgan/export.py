@@ -51,7 +51,7 @@ from torch import nn
 from .checkpoint import refuse_saved_detector
 from .data.transforms import RESIZE_FILTER, u8_to_unit
 from .errors import ConfigError, DataError, WildganError
-from .fileio import is_stream, refuse_replacing_another_kind
+from .fileio import atomic_write_by_name, is_stream, refuse_replacing_another_kind
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import SCORES_VERSION, encoder_scores, fanogan_score
 from .thresholds import Threshold
@@ -253,9 +253,20 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         example = torch.rand((batch_size, c, r, r), generator=gen) * 2 - 1
     names = output_names(include_A)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    from . import __version__
+
+    meta = {"wildgan_version": __version__, "scores_version": SCORES_VERSION,
+            # absolute: the path as typed ('run/network-final.json') names nothing on the machine the model is taken to
+            "wildgan_run": str(Path(run_dir).resolve()), "source": _absolute(model.source),
+            "resolution": r, "channels": c,
+            "method": model.cfg.method, "input_type": input_type,
+            "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
+            "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
+            "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
+            "conversion": _conversion(Path(run_dir)), **thr_meta}
+    doc = _doc_string(model.cfg.method, names, r, c, input_type, thr_meta)
+
+    def write(tmp: Path) -> None:
         import warnings
 
         with warnings.catch_warnings():
@@ -264,27 +275,17 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
             dynamic = {"images": {0: "N"}, **{k: {0: "N"} for k in names}}
             torch.onnx.export(graph, (example,), str(tmp), input_names=["images"], output_names=names,
                               opset_version=int(opset), dynamic_axes=dynamic, do_constant_folding=True, dynamo=False)
-        from . import __version__
+        _add_metadata(tmp, meta, doc=doc)
 
-        _add_metadata(tmp, {"wildgan_version": __version__, "scores_version": SCORES_VERSION,
-                            # absolute: the path as typed ('run/network-final.json') names nothing on the machine
-                            # the model is taken to
-                            "wildgan_run": str(Path(run_dir).resolve()), "source": _absolute(model.source),
-                            "resolution": r, "channels": c,
-                            "method": model.cfg.method, "input_type": input_type,
-                            "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
-                            "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
-                            "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
-                            "conversion": _conversion(Path(run_dir)), **thr_meta},
-                      doc=_doc_string(model.cfg.method, names, r, c, input_type, thr_meta))
-        tmp.replace(path)
+    try:
+        # a temp file of this export's own beside `path`, fsynced and renamed as fileio's atomic writes do: with one
+        # fixed name (.NAME.tmp), two exports to one path at once wrote into the same file, and the first to finish
+        # deleted the other's before its rename (a failed export, or a model of the two mixed)
+        atomic_write_by_name(write, path)
     except WildganError:
         raise
     except ImportError as e:
         raise WildganError(f"ONNX export needs the 'onnx' package (pip install 'wildgan[onnx]'): {e}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

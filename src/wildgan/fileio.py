@@ -88,6 +88,26 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
     _fsync_dir(path.parent)
 
 
+def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
+    """atomic_write_stream for a writer that writes a file by its name (fill(temp_path): torch.onnx.export, onnx.save,
+    which open it themselves): the temp file is _write_temp's (".NAME.XXXXXXXX.tmp" beside `path`, made empty, this
+    call's own: two writes of one path at once never write into one temp file, which a fixed name let one of them
+    delete under the other before its rename), fsynced once fill() returns, renamed over `path` (a symlink written
+    through), and the folder fsynced; on any failure the temp file is removed and the error raised. No stream: the
+    callers refuse one first (is_stream)."""
+    path = _written_path(Path(path))
+    tmp = _write_temp(lambda f: None, path)
+    try:
+        fill(Path(tmp))
+        with open(tmp, "rb") as f:           # (fill wrote it through descriptors of its own, maybe not synced)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_temps([tmp])
+        raise
+    _fsync_dir(path.parent)
+
+
 def _written_path(path: Path) -> Path:
     """The file a write to `path` replaces: a symlink's target (the link is written through, not replaced)."""
     return path.resolve() if path.is_symlink() else path
@@ -138,7 +158,7 @@ def temp_files(folder: Path, names: Iterable[str]) -> list[Path]:
 
 # a temp file of _write_temp's, whatever its target: ".NAME." + mkstemp's 8 random letters (lower case, digits and
 # "_": tempfile's alphabet) + ".tmp". Not a checkpoint's ".NAME.PID.HEX.safetensors.tmp" (checkpoint.save_checkpoint
-# names its own), nor an export's fixed ".NAME.tmp"
+# names its own). An ONNX export's temp file is one of these too (atomic_write_by_name)
 _ANY_WRITE_TEMP = re.compile(rf"\.(.+)\.[a-z0-9_]{{8}}{re.escape(_TEMP_SUFFIX)}")
 
 
@@ -394,7 +414,8 @@ def temps_being_written(folder: Path) -> bool:
 
 
 def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object] | None]]", *,
-                       before_renames: "Callable[[], object] | None" = None) -> None:
+                       before_renames: "Callable[[], object] | None" = None,
+                       written: "Sequence[tuple[Path, str | Path]]" = ()) -> None:
     """Write several files as one output: each (path, write) as atomic_write_stream writes it, and write None removes
     the path (a file of the output's that this one has not). Every file is first written whole into a temp file
     beside it; only once all are written are they renamed over their paths, in the order given. So a failure while
@@ -404,9 +425,13 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
     record beside old files. A stream (is_stream) is written into at its turn in the renames, as given.
     before_renames(): called once every temp file is written, just before the first rename; where it raises, nothing
     is replaced and the temp files are removed (the last moment to find that the output is no longer wanted: an
-    evaluation whose networks were replaced while it wrote, evaluation.run)."""
-    staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = []
-    temps: list[str] = []
+    evaluation whose networks were replaced while it wrote, evaluation.run).
+    written: (path, temp file) pairs the caller has already written whole and fsynced beside their paths, by a writer
+    that writes a file by name (safetensors' save_file: checkpoint.save_checkpoint's weights); renamed first, in
+    order, before `files`, and removed on a failure as this call's own temp files are."""
+    staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = [
+        (Path(path), str(tmp), None) for path, tmp in written]
+    temps: list[str] = [str(tmp) for _, tmp in written]
     try:
         for given, write in files:
             if write is not None and is_stream(given):
@@ -462,10 +487,17 @@ def digesting(write: "Callable[[BinaryIO], object]", name: str, into: dict[str, 
     return write_digested
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, written: "Sequence[tuple[Path, str | Path]]" = ()) -> None:
+    """atomic_write_bytes of `text` in UTF-8. written: (path, temp file) pairs already written whole, renamed over
+    their paths first, once this file's temp file is written too (atomic_write_files' `written`: a checkpoint's
+    weights, which its JSON follows)."""
     # surrogateescape: a file name that is not valid UTF-8 (Python decodes it with lone surrogates) is written back
     # as the bytes it has on disk, instead of failing after the work that produced the text
-    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+    data = text.encode("utf-8", "surrogateescape")
+    if written:
+        atomic_write_files([(path, lambda f: f.write(data))], written=written)
+    else:
+        atomic_write_bytes(path, data)
 
 
 def _fsync_dir(d: Path) -> None:

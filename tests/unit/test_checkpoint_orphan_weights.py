@@ -39,10 +39,10 @@ def _an_orphan_before_the_first_checkpoint(monkeypatch: pytest.MonkeyPatch) -> l
 
 
 def _plant_orphan_at_first_checkpoint(monkeypatch, folder_of: list[Path]) -> list[str]:
-    """checkpoint.atomic_write_text made to leave, as the first checkpoint's JSON is written, the weights of a cut
-    write beside it: ckpt-000000000001.safetensors (a copy of that checkpoint's weights, at a step no checkpoint of
-    these runs is written at, so that no later write replaces it). Returns the names of the checkpoint JSONs written;
-    folder_of gets the checkpoints' folder."""
+    """checkpoint.atomic_write_text made to leave, once the first checkpoint's two files are written (before its
+    pruning), the weights of a cut write beside them: ckpt-000000000001.safetensors (a copy of that checkpoint's
+    weights, at a step no checkpoint of these runs is written at, so that no later write replaces it). Returns the
+    names of the checkpoint JSONs written; folder_of gets the checkpoints' folder."""
     import shutil
 
     from wildgan import checkpoint
@@ -51,13 +51,13 @@ def _plant_orphan_at_first_checkpoint(monkeypatch, folder_of: list[Path]) -> lis
     written: list[str] = []
 
     def write(path: object, text: str, *a: object, **k: object) -> None:
+        real(path, text, *a, **k)
         p = Path(str(path))
         if p.name.startswith("ckpt-") and p.name.endswith(".json"):
             if not written:
                 shutil.copyfile(p.with_suffix(".safetensors"), p.with_name("ckpt-000000000001.safetensors"))
                 folder_of.append(p.parent)
             written.append(p.name)
-        return real(path, text, *a, **k)
 
     monkeypatch.setattr(checkpoint, "atomic_write_text", write)
     return written
@@ -72,23 +72,27 @@ def _pairs(folder: Path) -> tuple[list[str], list[str]]:
 
 def test_pruning_removes_the_weights_of_a_checkpoint_whose_json_was_never_written(tmp_path: Path,
                                                                                   monkeypatch) -> None:
-    """A checkpoint write cut between its two files (here a second Ctrl-C as its JSON is written) leaves
-    ckpt-N.safetensors alone, which pruning by the JSONs alone would never remove. The next checkpoint's pruning
-    removes it; the good checkpoints and their weights are kept."""
+    """A checkpoint write cut between its two files (here a second Ctrl-C between the weights' rename and the
+    JSON's, both written) leaves ckpt-N.safetensors alone, which pruning by the JSONs alone would never remove. The
+    next checkpoint's pruning removes it; the good checkpoints and their weights are kept."""
+    import os
+
     import torch
 
     from wildgan import checkpoint as ckpt
 
-    real = ckpt.atomic_write_text
+    real = os.replace
 
-    def cut(path: object, text: str, *a: object, **k: object) -> None:
-        raise KeyboardInterrupt
+    def cut(src: object, dst: object) -> None:
+        if Path(str(dst)).name == f"{ckpt.checkpoint_name(2)}.json":
+            raise KeyboardInterrupt
+        real(src, dst)
 
     ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
-    monkeypatch.setattr(ckpt, "atomic_write_text", cut)
+    monkeypatch.setattr(os, "replace", cut)
     with pytest.raises(KeyboardInterrupt):
         ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(2), {"w": torch.zeros(1)}, {})
-    monkeypatch.setattr(ckpt, "atomic_write_text", real)
+    monkeypatch.setattr(os, "replace", real)
     orphan = tmp_path / f"{ckpt.checkpoint_name(2)}.safetensors"
     assert orphan.is_file()             # (the cut write's weights, without their JSON)
     path = ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(3), {"w": torch.zeros(1)}, {})

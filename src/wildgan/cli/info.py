@@ -77,7 +77,7 @@ def _run_info(a: argparse.Namespace) -> int:
                                      "stale_evaluation_files": stale}, indent=2) + "\n")
             return 0
         write_stdout("\n".join([f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts "
-                                f"the progressive networks only", said, rest, *_leftover_lines(left, run),
+                                f"the progressive networks only", said, rest, *_leftover_lines(left, run, Path(a.run)),
                                 *_stale_lines(stale)]) + "\n")
         return 0
     info = network_info(net)
@@ -93,7 +93,7 @@ def _run_info(a: argparse.Namespace) -> int:
                                 indent=2) + "\n")
         return 0
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
-             *_table(info, nets), said, rest, *_leftover_lines(left, run), *_stale_lines(stale)]
+             *_table(info, nets), said, rest, *_leftover_lines(left, run, Path(a.run)), *_stale_lines(stale)]
     write_stdout("\n".join(lines) + "\n")
     return 0
 
@@ -287,18 +287,26 @@ def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float 
 # writes (data.run_temps: a resume removes the run's own). `info` says where they are and what to do, and touches
 # nothing: the read-only commands never delete a run's files.
 
-def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "") -> tuple[str, str]:
+def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "", eval_folder: bool = False
+         ) -> tuple[str, str]:
     """(why files of `kind` are there, what to do about them) for a run given as the shell word `run`; `them`: how
     the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps); `host_only`:
     for temp files on a file system whose folder locks hold on this machine only, its type (fileio.host_only_locks):
-    there they may be another machine's write in progress, which the words say."""
+    there they may be another machine's write in progress, which the words say; `eval_folder`: an eval_temp in an
+    eval-*/ folder (not the run folder), which `wildgan train --overwrite` removes whole, there too."""
     if host_only:
         why, _ = _why(kind, run, them, writer)
         its = "its" if them == "it" else "their"
+        # (training.run._clear_old_run: an --overwrite removes the old run's eval-*/ folders whole, waiting for this
+        # machine's writes into them only, but no temp file in the run folder there, the evaluations' nor the shared
+        # files')
+        deleted = (f"nothing of wildgan's deletes {them} there but a `wildgan train --out {run} --overwrite`, which "
+                   f"removes {its} eval-*/ folder whole (waiting for this machine's writes into it only)"
+                   if kind == "eval_temp" and eval_folder else
+                   f"nothing of wildgan's deletes {them} there, not even a `wildgan train --overwrite` of the run")
         return (f"{why}; or being written now by a process on another machine: the folder is on {host_only}, whose "
-                f"folder locks hold on this machine only, so nothing tells which, and nothing of wildgan's deletes "
-                f"{them} there", f"delete {them} by hand once no wildgan command on any machine writes into {its} "
-                                 f"folder")
+                f"folder locks hold on this machine only, so nothing tells which, and {deleted}",
+                f"delete {them} by hand once no wildgan command on any machine writes into {its} folder")
     resume = f"`wildgan train --out {run} --resume` (of a finished run too: it trains nothing more)"
     if kind == "write_temp":
         return _why_write_temp(writer, resume, them)
@@ -409,7 +417,7 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
             size = path.stat().st_size
         except FileNotFoundError:         # gone since it was listed (a resume that started meanwhile)
             continue
-        why, todo = _why(kind, run, "it", writers.get(path, ""), host_only.get(path, ""))
+        why, todo = _why(kind, run, "it", writers.get(path, ""), host_only.get(path, ""), path.parent != run_dir)
         out.append({"path": str(path), "bytes": size, "kind": kind, "why": why,
                     "what_to_do": f"{todo}: rm {shell_word(path)}",
                     **({"writer": writers[path]} if kind == "write_temp" else {}),
@@ -423,10 +431,10 @@ def _size(n: int) -> str:
     return size_text(n) if n >= 2**20 else f"{n:,} bytes"
 
 
-def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
-    """What `wildgan info RUN` prints of leftover_files: nothing when there are none; else, for each kind (a
-    write_temp's for each writer), why its files are there, each with its size, and what to do, with the command that
-    deletes them by hand."""
+def _leftover_lines(left: list[dict[str, Any]], run: str, run_dir: Path) -> list[str]:
+    """What `wildgan info RUN` prints of leftover_files (of the run in run_dir): nothing when there are none; else,
+    for each kind (a write_temp's for each writer), why its files are there, each with its size, and what to do, with
+    the command that deletes them by hand."""
     from ..data.eval_files import names_text
 
     if not left:
@@ -441,11 +449,15 @@ def _leftover_lines(left: list[dict[str, Any]], run: str) -> list[str]:
              f"({_size(total)} in all; no command reads them, and `wildgan info` leaves them as they are):"]
     for kind in ("orphan_weights", "orphan_of_set_aside", "temp", "set_aside", "eval_temp", "write_temp"):
         files = [f for f in left if f["kind"] == kind]
-        # (a write_temp's words depend on its writer, and a temp file's on whether its folder's locks reach other
-        # machines: a group for each)
-        for writer, fs in dict.fromkeys((f.get("writer", ""), f.get("host_only_locks", "")) for f in files):
-            group = [f for f in files if (f.get("writer", ""), f.get("host_only_locks", "")) == (writer, fs)]
-            why, todo = _why(kind, run, "it" if len(group) == 1 else "them", writer, fs)
+        # (a write_temp's words depend on its writer, a temp file's on whether its folder's locks reach other
+        # machines, and there an evaluation's on its folder, the run folder or an eval-*/ one: a group for each)
+        def group_of(f: dict[str, Any]) -> tuple[str, str, bool]:
+            fs = f.get("host_only_locks", "")
+            return f.get("writer", ""), fs, bool(fs) and kind == "eval_temp" and Path(f["path"]).parent != run_dir
+
+        for writer, fs, in_eval in dict.fromkeys(group_of(f) for f in files):
+            group = [f for f in files if group_of(f) == (writer, fs, in_eval)]
+            why, todo = _why(kind, run, "it" if len(group) == 1 else "them", writer, fs, in_eval)
             lines.append(f"  {why}:")
             lines += [f"    {f['path']} ({_size(f['bytes'])})" for f in group]
             lines.append(f"    {todo}: rm {' '.join(shell_word(f['path']) for f in group)}")

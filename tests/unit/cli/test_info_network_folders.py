@@ -52,7 +52,8 @@ def test_info_says_the_temp_files_on_a_network_folder_may_be_another_machines_wr
         assert "another machine" in f["why"] and kind in f["why"]
         assert f["what_to_do"].startswith("delete it by hand once no wildgan command on any machine writes")
         assert "next" not in f["what_to_do"] and "--resume" not in f["what_to_do"]
-    assert text.count("another machine") == 2           # (a group for the evaluations' files, one for the cache's)
+    # (a group for the evaluation's files in the run folder, one for those in eval-*/, one for the cache's)
+    assert text.count("another machine") == 3
     assert all(str(t) in text for t in temps)
     # (only read: every file is still there)
     assert all(t.is_file() for t in temps)
@@ -68,3 +69,32 @@ def test_info_lists_the_same_temp_files_on_a_local_folder_as_a_killed_writes(
     assert sorted(Path(f["path"]) for f in left) == sorted(temps)
     assert not any("host_only_locks" in f or "another machine" in f["why"] for f in left)
     assert "another machine" not in text
+
+
+@pytest.mark.parametrize("kind", ["nfs4", "fuse.sshfs"])
+def test_info_on_a_network_folder_says_what_deletes_each_temp_file_as_it_is(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # every such file was said to be deleted by "nothing of wildgan's" there, while `wildgan train --overwrite`
+    # removes the old run's eval-*/ folders whole, their temp files too, on a network file system as well: the words
+    # of each are checked against what a resume's clean-up and an --overwrite then do to it
+    from wildgan.training.run import _clear_old_run, _remove_killed_writes_temps
+
+    run = tmp_path / "run"
+    temps = _run_with_temps(run)
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
+    text, left = _info(run, capsys)
+    assert sorted(Path(f["path"]) for f in left) == sorted(temps)
+    _remove_killed_writes_temps(run, lambda m: None)
+    assert all(t.is_file() for t in temps)              # (a resume's clean-up deletes none of them there)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
+    for f in left:
+        gone = not Path(f["path"]).exists()
+        assert gone == (Path(f["path"]).parent.name == "eval-other")
+        if gone:
+            assert f"nothing of wildgan's deletes it there but a `wildgan train --out {run} --overwrite`, which " \
+                   f"removes its eval-*/ folder whole" in f["why"], f
+        else:
+            assert "nothing of wildgan's deletes it there, not even a `wildgan train --overwrite` of the run" \
+                in f["why"], f
+    # the text says the same, in a group of its own for the eval-*/ folder's
+    assert text.count("but a `wildgan train --out") == 1 and text.count("not even a `wildgan train --overwrite`") == 2
