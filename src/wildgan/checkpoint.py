@@ -145,7 +145,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
             save_file(flat, tmp, metadata={"format": weights_mark(meta.get("kind"))})
         except SafetensorError as e:      # e.g. a full disk: safetensors' own error type, not an OSError
             raise CheckpointError(f"{weights}: could not write the checkpoint: {e}") from None
-        with open(tmp, "rb") as f:
+        # (safetensors wrote it by name; reopened to write, not read: Windows' fsync, FlushFileBuffers, refuses a
+        # read-only handle, where POSIX syncs through any descriptor)
+        with open(tmp, "r+b") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))
         # safetensors writes its file 0600: make the weights as readable as the run's other files (umask applied)

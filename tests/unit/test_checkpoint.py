@@ -148,6 +148,21 @@ def test_weights_are_as_readable_as_the_other_files(tmp_path):
         assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == mode == (path.stat().st_mode & 0o777)
 
 
+def test_weights_are_synced_through_a_descriptor_that_may_write(tmp_path, monkeypatch):
+    # safetensors writes the weights by name, so save_checkpoint reopens them to fsync: opened read-only, as it was,
+    # Windows refuses the fsync (FlushFileBuffers needs write access), and every checkpoint write failed there
+    from windows_fsync import fsync_as_on_windows
+
+    ckpt.save_checkpoint(tmp_path, "m", {"w": torch.zeros(3)}, {"seed": 1})
+    refused = fsync_as_on_windows(monkeypatch)
+    path = ckpt.save_checkpoint(tmp_path, "m", {"w": torch.ones(3)}, {"seed": 2})
+    monkeypatch.undo()
+    tensors, meta = ckpt.load_checkpoint(path)
+    assert torch.equal(tensors["w"], torch.ones(3)) and meta["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    assert set(refused) <= {"folder"}, refused          # (the folder's sync refused, as on Windows, and passed over)
+
+
 def test_stale_temporary_files_are_removed(tmp_path):
     (tmp_path / ".ckpt-000000001000.abc.safetensors.tmp").write_bytes(b"x" * 10)
     keep = tmp_path / "ckpt-000000001000.json"

@@ -102,6 +102,20 @@ def test_the_export_is_fsynced_before_its_rename_and_its_folder_after(run_dir, t
     _whole_model(out)
 
 
+def test_the_export_is_synced_through_a_descriptor_that_may_write(run_dir, tmp_path, monkeypatch) -> None:
+    # the exporter writes the model by name, so the write reopens it to fsync: opened read-only, Windows refuses the
+    # fsync (FlushFileBuffers needs write access), and every export failed there
+    from windows_fsync import fsync_as_on_windows
+
+    out = tmp_path / "model.onnx"
+    refused = fsync_as_on_windows(monkeypatch)
+    assert export.export_onnx(run_dir, out, batch_size=2) == out
+    monkeypatch.undo()
+    assert set(refused) <= {"folder"}, refused          # (the folder's sync refused, as on Windows, and passed over)
+    _whole_model(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
 def test_an_export_to_a_symlink_writes_through_it(run_dir, tmp_path) -> None:
     # refuse_replacing_another_kind checks the link's target as the file replaced; the rename replaced the link
     (tmp_path / "models").mkdir()
