@@ -197,14 +197,20 @@ def weights_kind(path: Path) -> tuple[bool, str | None]:
 
 
 def umask() -> int:
-    """The process umask, read without setting it (os.umask would change it process-wide for a moment)."""
+    """The process umask, read without setting it where Linux's /proc tells it (os.umask would change it
+    process-wide for a moment)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return 0o022
+    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it, as fileio._write_temp does.
+    # 0o022 was assumed here, and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to
+    # 0o077 for the moment: a file another thread creates meanwhile is made private, not open to all
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _json_path(path: Path) -> Path:
