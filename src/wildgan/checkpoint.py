@@ -145,7 +145,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
             save_file(flat, tmp, metadata={"format": weights_mark(meta.get("kind"))})
         except SafetensorError as e:      # e.g. a full disk: safetensors' own error type, not an OSError
             raise CheckpointError(f"{weights}: could not write the checkpoint: {e}") from None
-        with open(tmp, "rb") as f:
+        # (safetensors wrote it by name; reopened to write, not read: Windows' fsync, FlushFileBuffers, refuses a
+        # read-only handle, where POSIX syncs through any descriptor)
+        with open(tmp, "r+b") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))
         # safetensors writes its file 0600: make the weights as readable as the run's other files (umask applied)
@@ -195,14 +197,20 @@ def weights_kind(path: Path) -> tuple[bool, str | None]:
 
 
 def umask() -> int:
-    """The process umask, read without setting it (os.umask would change it process-wide for a moment)."""
+    """The process umask, read without setting it where Linux's /proc tells it (os.umask would change it
+    process-wide for a moment)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return 0o022
+    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it, as fileio._write_temp does.
+    # 0o022 was assumed here, and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to
+    # 0o077 for the moment: a file another thread creates meanwhile is made private, not open to all
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _json_path(path: Path) -> Path:

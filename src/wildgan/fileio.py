@@ -99,7 +99,9 @@ def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
     tmp = _write_temp(lambda f: None, path)
     try:
         fill(Path(tmp))
-        with open(tmp, "rb") as f:           # (fill wrote it through descriptors of its own, maybe not synced)
+        # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
+        # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
+        with open(tmp, "r+b") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

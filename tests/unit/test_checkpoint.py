@@ -148,6 +148,43 @@ def test_weights_are_as_readable_as_the_other_files(tmp_path):
         assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == mode == (path.stat().st_mode & 0o777)
 
 
+def test_weights_follow_the_umask_where_there_is_no_proc(tmp_path, monkeypatch):
+    # the umask was read from /proc/self/status alone, else taken to be 0o022: on macOS (no /proc) a umask of 0o077
+    # gave 0644 weights, readable by every user, beside their 0600 JSON
+    from pathlib import Path as RealPath
+
+    real = RealPath.read_text
+
+    def no_proc(self, *a, **k):
+        if str(self).startswith("/proc/"):
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(RealPath, "read_text", no_proc)
+    old = os.umask(0o077)
+    try:
+        path = ckpt.save_checkpoint(tmp_path, "m", {"w": torch.zeros(1)}, {})
+        assert os.umask(0o077) == 0o077                 # (left as it was)
+    finally:
+        os.umask(old)
+    assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == 0o600 == (path.stat().st_mode & 0o777)
+
+
+def test_weights_are_synced_through_a_descriptor_that_may_write(tmp_path, monkeypatch):
+    # safetensors writes the weights by name, so save_checkpoint reopens them to fsync: opened read-only, as it was,
+    # Windows refuses the fsync (FlushFileBuffers needs write access), and every checkpoint write failed there
+    from windows_fsync import fsync_as_on_windows
+
+    ckpt.save_checkpoint(tmp_path, "m", {"w": torch.zeros(3)}, {"seed": 1})
+    refused = fsync_as_on_windows(monkeypatch)
+    path = ckpt.save_checkpoint(tmp_path, "m", {"w": torch.ones(3)}, {"seed": 2})
+    monkeypatch.undo()
+    tensors, meta = ckpt.load_checkpoint(path)
+    assert torch.equal(tensors["w"], torch.ones(3)) and meta["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    assert set(refused) <= {"folder"}, refused          # (the folder's sync refused, as on Windows, and passed over)
+
+
 def test_stale_temporary_files_are_removed(tmp_path):
     (tmp_path / ".ckpt-000000001000.abc.safetensors.tmp").write_bytes(b"x" * 10)
     keep = tmp_path / "ckpt-000000001000.json"

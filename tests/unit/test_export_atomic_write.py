@@ -75,26 +75,45 @@ def test_the_export_is_fsynced_before_its_rename_and_its_folder_after(run_dir, t
     # a rename that a power cut can undo (or that lands before the data) left an empty or old model behind a
     # completed `wildgan export`: the file is fsynced before its rename, the folder after, as fileio's writes do
     out = tmp_path / "model.onnx"
-    events: list[tuple[str, int]] = []
+    # (each fsync with the size its file had then: the temp file is made, empty, and fsynced before the exporter
+    # writes into it by name, so an fsync of its inode alone said nothing of the model's bytes)
+    events: list[tuple[str, int, int]] = []
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd: int) -> None:
-        events.append(("fsync", os.fstat(fd).st_ino))
+        st = os.fstat(fd)
+        events.append(("fsync", st.st_ino, st.st_size))
         real_fsync(fd)
 
     def replace(src, dst) -> None:
         if Path(dst) == out:
-            events.append(("replace", os.stat(src).st_ino))
+            st = os.stat(src)
+            events.append(("replace", st.st_ino, st.st_size))
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     export.export_onnx(run_dir, out, batch_size=2)
     monkeypatch.undo()
-    model, folder = out.stat().st_ino, tmp_path.stat().st_ino
-    renamed = events.index(("replace", model))
-    assert ("fsync", model) in events[:renamed] and ("fsync", folder) in events[renamed:]
+    model, size, folder = out.stat().st_ino, out.stat().st_size, tmp_path.stat().st_ino
+    renamed = events.index(("replace", model, size))
+    assert size > 0 and ("fsync", model, size) in events[:renamed]          # the whole model, not the empty file
+    assert any(e[:2] == ("fsync", folder) for e in events[renamed:])
     _whole_model(out)
+
+
+def test_the_export_is_synced_through_a_descriptor_that_may_write(run_dir, tmp_path, monkeypatch) -> None:
+    # the exporter writes the model by name, so the write reopens it to fsync: opened read-only, Windows refuses the
+    # fsync (FlushFileBuffers needs write access), and every export failed there
+    from windows_fsync import fsync_as_on_windows
+
+    out = tmp_path / "model.onnx"
+    refused = fsync_as_on_windows(monkeypatch)
+    assert export.export_onnx(run_dir, out, batch_size=2) == out
+    monkeypatch.undo()
+    assert set(refused) <= {"folder"}, refused          # (the folder's sync refused, as on Windows, and passed over)
+    _whole_model(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_an_export_to_a_symlink_writes_through_it(run_dir, tmp_path) -> None:
