@@ -529,11 +529,11 @@ def prune_checkpoints(folder: Path, keep: int | None, protect: Path | None = Non
 
 
 def remove_orphan_weights(folder: Path) -> list[Path]:
-    """Delete each ckpt-N.safetensors whose ckpt-N.json is not there. A write cut between its two files (a second
-    Ctrl-C, a full disk, a kill) left the weights alone: list_checkpoints sees checkpoints by their JSON, so pruning
-    never removed them and every such file stayed for good, hundreds of MB each at the paper preset; under
-    `--keep-checkpoints all`, where nothing is pruned, too. Without its JSON (its checksum, its state) it cannot be
-    resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
+    """Delete each ckpt-N.safetensors whose ckpt-N.json is not there. A write cut between its two renames (a second
+    Ctrl-C, a kill; before both files were written whole ahead of either rename, a full disk too) left the weights
+    alone: list_checkpoints sees checkpoints by their JSON, so pruning never removed them and every such file stayed
+    for good, hundreds of MB each at the paper preset; under `--keep-checkpoints all`, where nothing is pruned, too.
+    Without its JSON (its checksum, its state) it cannot be resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
     its weights), so none is touched. One whose JSON was set aside as corrupt (ckpt-N.corrupt.json: a set_aside cut
     between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look; but not where
     that checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a

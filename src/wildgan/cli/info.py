@@ -312,8 +312,9 @@ def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "", 
         return _why_write_temp(writer, resume, them)
     if kind == "orphan_weights":
         return ("the weights of a checkpoint whose JSON was never written: its write was cut between its two files "
-                "(a kill, a second Ctrl-C, a full disk). Without its JSON it cannot be resumed from, scored or "
-                "evaluated", f"{resume} deletes {them}; or delete {them} by hand")
+                "(a kill or a second Ctrl-C between their renames; with an older wildgan, also a full disk as its "
+                "JSON was written). Without its JSON it cannot be resumed from, scored or evaluated",
+                f"{resume} deletes {them}; or delete {them} by hand")
     if kind == "orphan_of_set_aside":
         return ("the weights of a checkpoint whose JSON was set aside as damaged (its .corrupt.json beside it), "
                 "left under their old name by a set-aside that was cut between its two renames",
