@@ -531,15 +531,16 @@ def prune_checkpoints(folder: Path, keep: int | None, protect: Path | None = Non
 def remove_orphan_weights(folder: Path) -> list[Path]:
     """Delete each ckpt-N.safetensors whose ckpt-N.json is not there. A write cut between its two renames (a second
     Ctrl-C, a kill; before both files were written whole ahead of either rename, a full disk too) left the weights
-    alone: list_checkpoints sees checkpoints by their JSON, so pruning never removed them and every such file stayed
-    for good, hundreds of MB each at the paper preset; under `--keep-checkpoints all`, where nothing is pruned, too.
-    Without its JSON (its checksum, its state) it cannot be resumed from, nor scored, nor evaluated over training; a complete checkpoint always has its JSON (written after
-    its weights), so none is touched. One whose JSON was set aside as corrupt (ckpt-N.corrupt.json: a set_aside cut
-    between its two renames) is set aside beside it, not deleted, as the bad ones are kept for a look; but not where
-    that checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a
-    rollback retrains to the same image count) cut before its JSON, an orphan like any other, and set aside it was
-    renamed over the kept bad weights. (Only the run's owner calls this: training.run's lock, and under torchrun rank
-    0, which writes the checkpoints, so no write of the two files is under way here.) Returns what was deleted."""
+    alone: list_checkpoints sees checkpoints by their JSON, so pruning never removed them and every such file stayed for
+    good, hundreds of MB each at the paper preset; under `--keep-checkpoints all`, where nothing is pruned, too. Without
+    its JSON (its checksum, its state) it cannot be resumed from, nor scored, nor evaluated over training; a complete
+    checkpoint always has its JSON (written after its weights), so none is touched. One whose JSON was set aside as
+    corrupt (ckpt-N.corrupt.json: a set_aside cut between its two renames) is set aside beside it, not deleted, as the
+    bad ones are kept for a look; but not where that checkpoint's weights were set aside too
+    (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a rollback retrains to the same image count) cut
+    before its JSON, an orphan like any other, and set aside it was renamed over the kept bad weights. (Only the run's
+    owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
+    two files is under way here.) Returns what was deleted."""
     gone = []
     for w in orphan_weights(folder):
         if orphan_of_set_aside(w):
