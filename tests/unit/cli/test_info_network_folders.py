@@ -39,14 +39,22 @@ def _info(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, list[dict
     return text, json.loads(capsys.readouterr().out)["leftover_files"]
 
 
-@pytest.mark.parametrize("kind", ["nfs4", "cifs", "fuse.sshfs", "lustre"])
-def test_info_says_the_temp_files_on_a_network_folder_may_be_another_machines_write(
-        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def _listed_on(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+               ) -> tuple[Path, list[Path], str, list[dict[str, Any]]]:
+    """(run, its temp files, info's text, its --json leftover_files) for _run_with_temps's run on a folder of file
+    system type `kind`; every temp file is listed."""
     run = tmp_path / "run"
     temps = _run_with_temps(run)
     mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
     text, left = _info(run, capsys)
     assert sorted(Path(f["path"]) for f in left) == sorted(temps)
+    return run, temps, text, left
+
+
+@pytest.mark.parametrize("kind", ["nfs4", "cifs", "fuse.sshfs", "lustre"])
+def test_info_says_the_temp_files_on_a_network_folder_may_be_another_machines_write(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    run, temps, text, left = _listed_on(kind, tmp_path, capsys, monkeypatch)
     for f in left:
         assert f["host_only_locks"] == kind
         assert "another machine" in f["why"] and kind in f["why"]
@@ -62,11 +70,7 @@ def test_info_says_the_temp_files_on_a_network_folder_may_be_another_machines_wr
 @pytest.mark.parametrize("kind", ["ext4", "tmpfs", "overlay"])
 def test_info_lists_the_same_temp_files_on_a_local_folder_as_a_killed_writes(
         kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    run = tmp_path / "run"
-    temps = _run_with_temps(run)
-    mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
-    text, left = _info(run, capsys)
-    assert sorted(Path(f["path"]) for f in left) == sorted(temps)
+    run, temps, text, left = _listed_on(kind, tmp_path, capsys, monkeypatch)
     assert not any("host_only_locks" in f or "another machine" in f["why"] for f in left)
     assert "another machine" not in text
 
@@ -79,11 +83,7 @@ def test_info_on_a_network_folder_says_what_deletes_each_temp_file_as_it_is(
     # of each are checked against what a resume's clean-up and an --overwrite then do to it
     from wildgan.training.run import _clear_old_run, _remove_killed_writes_temps
 
-    run = tmp_path / "run"
-    temps = _run_with_temps(run)
-    mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, kind)])
-    text, left = _info(run, capsys)
-    assert sorted(Path(f["path"]) for f in left) == sorted(temps)
+    run, temps, text, left = _listed_on(kind, tmp_path, capsys, monkeypatch)
     _remove_killed_writes_temps(run, lambda m: None)
     assert all(t.is_file() for t in temps)              # (a resume's clean-up deletes none of them there)
     _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)

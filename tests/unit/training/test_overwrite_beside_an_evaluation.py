@@ -33,16 +33,18 @@ def _old_run(tmp_path: Path) -> tuple[Path, Path]:
     return run, other
 
 
-@pytest.mark.parametrize("in_eval_dir", [True, False], ids=["eval-dir", "run-dir"])
-def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_eval_dir):
-    run, other = _old_run(tmp_path)
-    folder = other if in_eval_dir else run
+def _overwrite_during_an_evaluation(run: Path, folder: Path, *, temp_first: bool = False) -> list[str]:
+    """`--overwrite`'s removal of `run` (_clear_old_run) started while an evaluation's write into `folder`
+    (evaluation.run.write_evaluation) holds it, slow enough that the removal starts inside it; temp_first: the write
+    has made a temp file there before (the first files of an eval-*/ folder). Returns what the removal said; the
+    write ended without an error."""
     held, errors = threading.Event(), []
 
     def evaluation() -> None:
-        # an evaluation's write (evaluation.run.write_evaluation), slow enough that the removal starts inside it
         try:
             with writing_temps(folder, lambda: eval_temp_files(folder)):
+                if temp_first:
+                    temps_left_by_a_kill(folder, (SCORES_CSV,))        # (its write under way: a temp file there)
                 held.set()
                 time.sleep(1.0)
                 atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
@@ -58,6 +60,14 @@ def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_e
     _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
     t.join(10)
     assert not t.is_alive() and not errors
+    return said
+
+
+@pytest.mark.parametrize("in_eval_dir", [True, False], ids=["eval-dir", "run-dir"])
+def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_eval_dir):
+    run, other = _old_run(tmp_path)
+    folder = other if in_eval_dir else run
+    said = _overwrite_during_an_evaluation(run, folder)
     # the evaluation's write whole, then removed with the old run: none of it stands beside the new run
     assert not (run / EVAL_JSON).exists() and not (run / SCORES_CSV).exists()
     assert not other.exists()
@@ -151,24 +161,5 @@ def test_overwrite_waits_for_the_first_evaluation_into_an_eval_folder(tmp_path: 
     new run."""
     run, _ = _old_run(tmp_path)
     folder = run / "eval-cells-normal-1"
-    held, errors = threading.Event(), []
-
-    def evaluation() -> None:
-        try:
-            with writing_temps(folder, lambda: eval_temp_files(folder)):
-                temps_left_by_a_kill(folder, (SCORES_CSV,))            # (its write under way: a temp file there)
-                held.set()
-                time.sleep(1.0)
-                atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
-                                    (folder / EVAL_JSON, lambda f: f.write(b'{"new": true}'))])
-        except BaseException as e:   # (re-raised below, in the test's thread)
-            errors.append(e)
-            held.set()
-
-    t = threading.Thread(target=evaluation)
-    t.start()
-    assert held.wait(10)
-    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=lambda m: None)
-    t.join(10)
-    assert not t.is_alive() and not errors
+    _overwrite_during_an_evaluation(run, folder, temp_first=True)
     assert not folder.exists(), sorted(p.name for p in folder.iterdir())
