@@ -201,11 +201,15 @@ def remove_files(paths: Iterable[Path]) -> list[Path]:
 # on this machine only, while other machines can write into the same folder: their clients' folder operations have
 # no flock of their own, so the kernel serves it from its local lock table (NFS v2 to v4: nfs_dir_operations; SMB:
 # cifs_dir_ops; Lustre: ll_dir_operations; 9p; every FUSE file system, sshfs and ceph-fuse included:
-# fuse_dir_operations; virtiofs, vboxsf: a VM's folders shared with its host), or one whose folder locks could not be
-# checked (GPFS, BeeGFS, AFS, ...). There a folder found free may be a live write's on another machine. Not CephFS's
-# or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock)
+# fuse_dir_operations; virtiofs, vboxsf, prl_fs (Parallels), vmhgfs (VMware's kernel client; its FUSE one is
+# "fuse.vmhgfs-fuse"): a VM's folders shared with its host; coda), or one whose folder locks could not be checked
+# (GPFS, BeeGFS, WekaFS, AFS, ...). There a folder found free may be a live write's on another machine. Not CephFS's
+# or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock). A WebDAV share mounted
+# by davfs2 is listed as "fuse" or "coda" (the kernel file system it mounts through; "davfs" is only its mtab's word),
+# GlusterFS's and ceph-fuse's as "fuse.glusterfs" and "fuse.ceph-fuse": every "fuse.*" is taken (host_only_locks)
 _HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "lustre", "gpfs", "beegfs",
-                                     "afs", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs", "vboxsf", "fuse"})
+                                     "wekafs", "afs", "coda", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs",
+                                     "vboxsf", "prl_fs", "vmhgfs", "fuse"})
 # the FUSE file systems ("fuse.*") of one machine's own disk, whose folders only its processes write into: not taken
 # for a network one. fuse-overlayfs is the root (and every folder) of a rootless container where the kernel's overlay
 # cannot serve: there the killed writers' temp files were no longer deleted, and info called them another machine's

@@ -16,7 +16,10 @@ from fake_mounts import mount_as, mountinfo_escaped, mountinfo_text
 
 pytest.importorskip("fcntl")          # (no folder locks without it: nothing is held or deleted anywhere)
 
-NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs"]
+# (wekafs: WekaFS's client; prl_fs, vmhgfs: Parallels' and VMware's shared folders of a VM; coda, and "fuse": what
+# davfs2's WebDAV mounts are listed as, by the kernel file system they go through)
+NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs", "wekafs", "prl_fs", "vmhgfs", "coda",
+           "fuse", "fuse.glusterfs", "fuse.vmhgfs-fuse"]
 # (fuse-overlayfs: a rootless container's root, one machine's disk; fuseblk: a FUSE driver of a local disk, ntfs-3g)
 LOCAL = ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "ceph", "fuse.fuse-overlayfs"]
 
