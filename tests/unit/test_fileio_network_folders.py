@@ -120,7 +120,7 @@ def test_host_only_locks_names_the_network_types_only(tmp_path: Path, monkeypatc
 def test_the_table_is_parsed_once_while_it_stays_the_same_and_the_lookup_never_raises(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One parse of the mount table while it does not change (writing_temps asks at every write), again once it does;
-    no table (macOS, Windows), a missing folder or a table that cannot be read: unknown, and the folder is locked as
+    no table (Windows), a missing folder or a table that cannot be read: unknown, and the folder is locked as
     before."""
     import wildgan.fileio as fileio
     from wildgan.fileio import host_only_locks, mount_type_of, temp_files, writing_temps
