@@ -30,7 +30,7 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside)
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -711,8 +711,8 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
     if unmatched_beside(out_dir, (SEARCH_CACHE,)):
-        return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
-                      f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
+        return None, (f"{path} differs from what the evaluation of the {EVAL_JSON} beside it wrote (by the size and "
+                      f"sha256 it records): {unmatched_why(1)}; `wildgan evaluate` writes both anew")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
