@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from search_caches import keep_search_cache
 
 from wildgan import fileio
 from wildgan.data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV,
@@ -130,19 +131,19 @@ def test_a_search_cache_that_is_not_the_one_eval_json_records_is_searched_again(
     import numpy as np
 
     from wildgan.config import ScoreConfig, SearchConfig
-    from wildgan.evaluation.run import read_search_cache, write_search_cache
+    from wildgan.evaluation.run import read_search_cache
     from wildgan.scoring.latent_search import search_info
 
     search, score = SearchConfig(), ScoreConfig()
     info = search_info(search, score.lam, score.kappa, 0.0, score.generator)
     ids, z, a = ["a", "b", "c"], np.ones((3, 4), np.float32), np.arange(3.0)
-    write_search_cache(tmp_path, ids, info, {"z": z, "a": a})
+    keep_search_cache(tmp_path, ids, info, {"z": z, "a": a})
     cache = (tmp_path / SEARCH_CACHE).read_bytes()
     record = {"bytes": len(cache), "sha256": hashlib.sha256(cache).hexdigest()}
     (tmp_path / EVAL_JSON).write_text(json.dumps({SIDE_FILES_FIELD: {SEARCH_CACHE: record}}))
     got, why = read_search_cache(tmp_path, ids, info, 4)
     assert got is not None and why == "", why
-    write_search_cache(tmp_path, ids, info, {"z": z * 2, "a": a})      # another evaluation's latents
+    keep_search_cache(tmp_path, ids, info, {"z": z * 2, "a": a})      # another evaluation's latents
     got, why = read_search_cache(tmp_path, ids, info, 4)
     assert got is None
     assert why == (f"{tmp_path / SEARCH_CACHE} differs from what the evaluation of the {EVAL_JSON} beside it wrote "
