@@ -302,10 +302,12 @@ def _darwin_statfs_struct() -> type:
     return DarwinStatfs
 
 
+@functools.cache
 def _darwin_statfs_function() -> "Callable[[bytes, Any], int]":
     """libc's statfs(2) that fills the struct of 64-bit inodes (_darwin_statfs_struct): statfs$INODE64 on Intel
     Macs (their plain statfs fills the older struct of 32-bit inodes, of another layout), statfs64 where it is still
-    exported, and on Apple silicon the plain statfs, which has only that struct. OSError where none is there."""
+    exported, and on Apple silicon the plain statfs, which has only that struct. OSError where none is there (not
+    kept: asked again at the next lookup). Looked up once: writing_temps asks at every write."""
     import ctypes
     import platform
 

@@ -1,6 +1,7 @@
 """A mount table of one's own for fileio's file system lookup (fileio.mount_type_of reads Linux's
 /proc/self/mountinfo): a folder "mounted" as any file system type (nfs4, cifs, fuse.sshfs, ext4, ...) without a mount,
-so that what fileio's folder holds do on a network file system can be tested on the local disk."""
+so that what fileio's folder holds do on a network file system can be tested on the local disk; and, for macOS, where
+fileio asks statfs(2) instead, a statfs of one's own that fills macOS's struct (statfs_as)."""
 
 from __future__ import annotations
 
