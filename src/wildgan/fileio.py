@@ -213,9 +213,12 @@ _HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "nc
                                      "wekafs", "afs", "coda", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs",
                                      "vboxsf", "prl_fs", "vmhgfs", "fuse",
                                      # macOS's names (statfs(2)'s f_fstypename, _darwin_mount): AFP, WebDAV, FTP
-                                     # shares and macFUSE's file systems (its names from 2.x to 4.x), beside its
-                                     # "nfs" and "smbfs" above
-                                     "afpfs", "webdav", "ftp", "osxfusefs", "osxfuse", "macfuse"})
+                                     # shares, beside its "nfs" and "smbfs" above (its FUSE ones: _DARWIN_FUSE)
+                                     "afpfs", "webdav", "ftp"})
+# the types macOS's FUSE kernel extensions give their volumes (macFUSE 4, OSXFUSE 3 and 2, fuse4x, Google's MacFUSE),
+# sshfs's and every other FUSE file system's: taken as "fuse.*" is on Linux. A volume mounted with `-o fstypename=NAME`
+# is named TYPE_NAME ("macfuse_sshfs"), and with `-o local` it has MNT_LOCAL too: only its name tells it
+_DARWIN_FUSE = ("macfuse", "osxfuse", "osxfusefs", "fuse4x", "fusefs")
 # the FUSE file systems ("fuse.*") of one machine's own disk, whose folders only its processes write into: not taken
 # for a network one. fuse-overlayfs is the root (and every folder) of a rootless container where the kernel's overlay
 # cannot serve: there the killed writers' temp files were no longer deleted, and info called them another machine's
@@ -365,10 +368,11 @@ def host_only_locks(folder: Path) -> str:
     """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
     Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
     written into from another machine; "" on a local file system (fuse-overlayfs too: _LOCAL_FUSE), or one not known
-    (mount_type_of). On macOS also any volume that statfs(2) does not call local (no MNT_LOCAL: a share of a type not
-    named in _HOST_ONLY_FOLDER_LOCKS)."""
+    (mount_type_of). On macOS also the FUSE volumes (_DARWIN_FUSE), and any volume that statfs(2) does not call local
+    (no MNT_LOCAL: a share of a type not named in _HOST_ONLY_FOLDER_LOCKS)."""
     kind = mount_type_of(folder)
-    network = kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+    network = (kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+               or kind in _DARWIN_FUSE or kind.startswith(tuple(f"{t}_" for t in _DARWIN_FUSE)))
     if not network and kind and sys.platform == "darwin":
         try:
             network = not _darwin_mount(folder)[1]

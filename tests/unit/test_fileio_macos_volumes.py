@@ -26,6 +26,10 @@ def _stale(folder: Path) -> Path:
 @pytest.mark.parametrize("kind, local, network", [
     ("nfs", False, True), ("smbfs", False, True), ("afpfs", False, True), ("webdav", False, True),
     ("macfuse", True, True),            # (sshfs on macFUSE: its volume may say local, its folder locks do not reach)
+    # (mounted with -o fstypename=NAME, "local": macFUSE, OSXFUSE 3 and 2, fuse4x and Google's MacFUSE name the volume
+    # by their own type, "_" and NAME; their types alone too)
+    ("macfuse_sshfs", True, True), ("osxfuse_sshfs", True, True), ("osxfusefs_sshfs", True, True),
+    ("fuse4x_sshfs", True, True), ("fusefs_sshfs", True, True), ("fuse4x", True, True), ("fusefs", True, True),
     ("mtmfs", False, True),             # (a share of a type not named: not MNT_LOCAL is enough)
     ("apfs", True, False), ("hfs", True, False), ("exfat", True, False)])
 def test_a_macos_volume_is_told_by_statfs(kind: str, local: bool, network: bool, tmp_path: Path,
