@@ -42,13 +42,18 @@ def mountinfo_text(mounts: Sequence[Mount]) -> str:
 def mount_as(monkeypatch: pytest.MonkeyPatch, table: Path, mounts: "Sequence[tuple[Path, str] | tuple[Path, str, int]]"
              ) -> None:
     """Make fileio read `table`, written with `mounts` (each folder by its real path, as the lookup resolves it), as
-    the mount table, with its cache emptied. raising=False: the test runs, and fails on what it checks, against a
-    fileio without the lookup."""
+    the mount table, with its cache emptied; on macOS too, which fileio otherwise asks statfs(2) (sys.platform made
+    Linux's for the test: the table alone then tells every folder's type, as the tests mean). raising=False: the test
+    runs, and fails on what it checks, against a fileio without the lookup."""
+    import sys
+
     import wildgan.fileio as fileio
 
     table.write_text(mountinfo_text([(os.path.realpath(p), *rest) for p, *rest in mounts]))
     monkeypatch.setattr(fileio, "_MOUNTINFO", str(table), raising=False)
     monkeypatch.setattr(fileio, "_MOUNT_TABLE", {}, raising=False)
+    if sys.platform == "darwin":
+        monkeypatch.setattr(sys, "platform", "linux")
 
 
 # macOS's struct statfs of 64-bit inodes as <sys/mount.h> lays it out (written here from the header, not from

@@ -141,18 +141,13 @@ def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture()
 def local_folder_locks(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """fileio's file system lookup told that every folder is on this machine's own disk (a mount table of the root's
-    ext4 alone, fake_mounts.mount_as; on macOS, no statfs: not known, local), for the tests that check that a killed
+    ext4 alone, fake_mounts.mount_as, which fileio reads on macOS too), for the tests that check that a killed
     writer's temp files are deleted: on a file system whose folder locks hold on this machine only (pytest's temp
     folder in an NFS home, say) fileio rightly deletes none (fileio.host_only_locks), and those tests failed there. A
     test that then mounts a folder as a network one (mount_as, statfs_as) gets its own table."""
-    import wildgan.fileio as fileio
     from fake_mounts import mount_as
 
-    def no_statfs() -> None:
-        raise OSError("statfs left out by the test (local_folder_locks)")
-
     mount_as(monkeypatch, tmp_path_factory.mktemp("mounts") / "mountinfo", [])
-    monkeypatch.setattr(fileio, "_darwin_statfs_function", no_statfs, raising=False)
 
 
 @pytest.fixture()

@@ -94,3 +94,22 @@ def test_the_struct_read_is_macos_struct_statfs_and_linux_asks_no_statfs(tmp_pat
 
     monkeypatch.setattr(fileio, "_darwin_statfs_function", no_statfs_on_linux)
     assert fileio.mount_type_of(tmp_path) == "nfs4" and fileio.host_only_locks(tmp_path) == "nfs4"
+
+
+def test_a_mount_table_of_the_tests_own_is_read_on_macos_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests that mount a folder as a network one with a table of their own (fake_mounts.mount_as: fileio's
+    tests of NFS, sshfs, ...; info's; the study's) ran on a Mac as on Linux while fileio read the table on every
+    platform; since macOS asks statfs(2) they saw the Mac's own volume there (apfs: local) and failed. mount_as makes
+    fileio read its table, as on Linux, on a Mac too: here a Mac made on any platform (statfs_as: every folder on a
+    local apfs volume)."""
+    from wildgan.fileio import host_only_locks, mount_type_of, temp_files, writing_temps
+
+    statfs_as(monkeypatch, [])                      # (a real Mac: every folder on its own disk)
+    share = tmp_path / "share"
+    stale = _stale(share)
+    mount_as(monkeypatch, tmp_path / "mountinfo", [(share, "nfs4")])
+    assert mount_type_of(share) == "nfs4" and host_only_locks(share) == "nfs4"
+    with writing_temps(share, lambda: temp_files(share, ["a.csv"])) as gone:
+        assert gone == []
+    assert stale.is_file()
+    assert mount_type_of(tmp_path) == "ext4" and host_only_locks(tmp_path) == ""
