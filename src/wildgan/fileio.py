@@ -343,8 +343,9 @@ def _darwin_mount(folder: Path) -> tuple[str, bool]:
 def mount_type_of(folder: Path) -> str:
     """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table and the
     folder's device after resolving symlinks (mount_type), on macOS by statfs(2) ("apfs", "nfs", "smbfs":
-    _darwin_mount); "" where not known: neither (Windows), a folder that cannot be reached. Never raises. Linux's
-    table is read at every call, and parsed again only where it changed (_MOUNT_TABLE)."""
+    _darwin_mount); "" where not known: neither (Windows, FreeBSD and the other BSDs, whose statfs is laid out
+    otherwise), a folder that cannot be reached. Never raises. Linux's table is read at every call, and parsed again
+    only where it changed (_MOUNT_TABLE)."""
     if sys.platform == "darwin":
         try:
             return _darwin_mount(folder)[0]
