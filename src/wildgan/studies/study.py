@@ -1365,7 +1365,9 @@ def _kept_on_a_network_folder(study_dir: Path) -> str:
     """The words for the temp files of STUDY_WRITTEN in study_dir where its file system's folder locks hold on this
     machine only (fileio.host_only_locks), which a study's start leaves there: why (a killed write's, or another
     machine's write in progress: nothing tells which) and the command that deletes them once no machine writes
-    there; "" where there are none, or the folder's locks reach every writer (there a study's start deletes them)."""
+    there; "" where there are none, or the folder's locks reach every writer (there a study's start deletes them).
+    The writers are named as docs/cli.md names them, write_tables too: it takes no study lock, and on NFS, whose
+    server holds the study's lock, a study on another machine is refused, so write_tables may be the one there."""
     fs = host_only_locks(study_dir)
     kept = temp_files(study_dir, STUDY_WRITTEN) if fs else []
     if not kept:
@@ -1374,10 +1376,11 @@ def _kept_on_a_network_folder(study_dir: Path) -> str:
     them = "it" if one else "them"
     return (f"left {len(kept)} temporary file{'' if one else 's'} of the study's writes in {study_dir} "
             f"({', '.join(p.name for p in kept)}): {'a write' if one else 'writes'} killed before "
-            f"{'its' if one else 'their'} rename left {them}, or a `wildgan study` on another machine is writing "
-            f"{them} now: the folder is on {fs}, whose folder locks hold on this machine only, so nothing "
-            f"tells which, and nothing of wildgan's deletes {them} there; delete {them} by hand once no wildgan "
-            f"command on any machine writes into the study folder: rm {' '.join(shell_word(p) for p in kept)}")
+            f"{'its' if one else 'their'} rename left {them}, or a study or studies.write_tables on another "
+            f"machine is writing {them} now: the folder is on {fs}, whose folder locks hold on this machine only, "
+            f"so nothing tells which, and nothing of wildgan's deletes {them} there; delete {them} by hand once no "
+            f"study or studies.write_tables on any machine writes into the study folder: "
+            f"rm {' '.join(shell_word(p) for p in kept)}")
 
 
 # how far the AUC of a score read back from a cell's test_scores.csv (9 significant digits) may lie from its row's
