@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from wildgan.data.eval_files import (CONTROLS_CSV, EVAL_JSON, SCORES_CSV, evaluation_run, names_text,
-                                     unmatched_beside)
+                                     unmatched_beside, unmatched_why)
 from wildgan.evaluation.by_class import auc_by_class, by_class_markdown
 
 DEFAULT_SCORES = ("a", "L_o", "L_n", "L_r", "A", "untrained_a", "pixel_norm")
@@ -64,8 +64,8 @@ def class_of_ids(ids: list[str], npz: Path) -> tuple[np.ndarray, list[str]]:
 def refuse_mixed_files(folder: Path) -> None:
     """SystemExit when test_scores.csv or test_controls.csv in `folder` is not the file the eval.json beside it
     records (its sha256 and size: data.eval_files.unmatched_side_files): an evaluation stopped while it renamed its
-    files into place left one evaluation's files beside another's, whose rows this tool would join by id into one
-    table. An eval.json without that record (an older wildgan's), or none, is not checked."""
+    files into place left one evaluation's files beside another's, or one was edited, whose rows this tool would
+    join by id into one table. An eval.json without that record (an older wildgan's), or none, is not checked."""
     mixed = unmatched_beside(folder, (SCORES_CSV, CONTROLS_CSV))
     if mixed:
         from wildgan.training.run import evaluate_command     # (torch's import: only on the way out)
@@ -77,10 +77,9 @@ def refuse_mixed_files(folder: Path) -> None:
         except (OSError, ValueError):
             ev = {}                      # (replaced meanwhile, unreadable: the plain command)
         again = evaluate_command(evaluation_run(folder), folder / EVAL_JSON, ev)
-        raise SystemExit(f"{folder}: {names_text(mixed)} {'is' if one else 'are'} not the "
-                         f"{'file' if one else 'files'} its {EVAL_JSON} records (stale: of another evaluation, one "
-                         f"stopped while it renamed its files into place); run `{again}` again to write them anew, "
-                         f"together")
+        raise SystemExit(f"{folder}: {names_text(mixed)} {'differs' if one else 'differ'} from what the "
+                         f"evaluation of its {EVAL_JSON} wrote (by the size and sha256 it records): "
+                         f"{unmatched_why(len(mixed))}; run `{again}` again to write them anew, together")
 
 
 def by_class(run: Path, npz: Path | None, scores: tuple[str, ...]) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -201,11 +203,22 @@ def remove_files(paths: Iterable[Path]) -> list[Path]:
 # on this machine only, while other machines can write into the same folder: their clients' folder operations have
 # no flock of their own, so the kernel serves it from its local lock table (NFS v2 to v4: nfs_dir_operations; SMB:
 # cifs_dir_ops; Lustre: ll_dir_operations; 9p; every FUSE file system, sshfs and ceph-fuse included:
-# fuse_dir_operations; virtiofs, vboxsf: a VM's folders shared with its host), or one whose folder locks could not be
-# checked (GPFS, BeeGFS, AFS, ...). There a folder found free may be a live write's on another machine. Not CephFS's
-# or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock)
+# fuse_dir_operations; virtiofs, vboxsf, prl_fs (Parallels), vmhgfs (VMware's kernel client; its FUSE one is
+# "fuse.vmhgfs-fuse"): a VM's folders shared with its host; coda), or one whose folder locks could not be checked
+# (GPFS, BeeGFS, WekaFS, AFS, ...). There a folder found free may be a live write's on another machine. Not CephFS's
+# or GFS2's kernel clients: their folders' flock goes to the cluster (ceph_flock, gfs2_flock). A WebDAV share mounted
+# by davfs2 is listed as "fuse" or "coda" (the kernel file system it mounts through; "davfs" is only its mtab's word),
+# GlusterFS's and ceph-fuse's as "fuse.glusterfs" and "fuse.ceph-fuse": every "fuse.*" is taken (host_only_locks)
 _HOST_ONLY_FOLDER_LOCKS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "lustre", "gpfs", "beegfs",
-                                     "afs", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs", "vboxsf", "fuse"})
+                                     "wekafs", "afs", "coda", "glusterfs", "pvfs2", "orangefs", "panfs", "virtiofs",
+                                     "vboxsf", "prl_fs", "vmhgfs", "fuse",
+                                     # macOS's names (statfs(2)'s f_fstypename, _darwin_mount): AFP, WebDAV, FTP
+                                     # shares, beside its "nfs" and "smbfs" above (its FUSE ones: _DARWIN_FUSE)
+                                     "afpfs", "webdav", "ftp"})
+# the types macOS's FUSE kernel extensions give their volumes (macFUSE 4, OSXFUSE 3 and 2, fuse4x, Google's MacFUSE),
+# sshfs's and every other FUSE file system's: taken as "fuse.*" is on Linux. A volume mounted with `-o fstypename=NAME`
+# is named TYPE_NAME ("macfuse_sshfs"), and with `-o local` it has MNT_LOCAL too: only its name tells it
+_DARWIN_FUSE = ("macfuse", "osxfuse", "osxfusefs", "fuse4x", "fusefs")
 # the FUSE file systems ("fuse.*") of one machine's own disk, whose folders only its processes write into: not taken
 # for a network one. fuse-overlayfs is the root (and every folder) of a rootless container where the kernel's overlay
 # cannot serve: there the killed writers' temp files were no longer deleted, and info called them another machine's
@@ -267,11 +280,77 @@ def _mount_type(path: str, mounts: "list[tuple[str, str, str]]", device: "int | 
     return best
 
 
+# macOS's <sys/mount.h>: a volume on this machine's own storage (not a share), in statfs(2)'s f_flags
+_MNT_LOCAL = 0x00001000
+# the bytes given to macOS's statfs(2) to fill: more than its struct statfs's 2,168 (_darwin_statfs_struct), so that a
+# libc whose struct were longer would not write past them
+_DARWIN_STATFS_BUFFER = 4096
+
+
+@functools.cache
+def _darwin_statfs_struct() -> type:
+    """macOS's struct statfs of 64-bit inodes (<sys/mount.h>, the one statfs64, statfs$INODE64 and arm64's statfs
+    fill), as a ctypes structure. Made at the first use: ctypes is imported only on macOS."""
+    import ctypes
+
+    class DarwinStatfs(ctypes.Structure):
+        _fields_ = [("f_bsize", ctypes.c_uint32), ("f_iosize", ctypes.c_int32), ("f_blocks", ctypes.c_uint64),
+                    ("f_bfree", ctypes.c_uint64), ("f_bavail", ctypes.c_uint64), ("f_files", ctypes.c_uint64),
+                    ("f_ffree", ctypes.c_uint64), ("f_fsid", ctypes.c_int32 * 2), ("f_owner", ctypes.c_uint32),
+                    ("f_type", ctypes.c_uint32), ("f_flags", ctypes.c_uint32), ("f_fssubtype", ctypes.c_uint32),
+                    ("f_fstypename", ctypes.c_char * 16), ("f_mntonname", ctypes.c_char * 1024),
+                    ("f_mntfromname", ctypes.c_char * 1024), ("f_flags_ext", ctypes.c_uint32),
+                    ("f_reserved", ctypes.c_uint32 * 7)]
+
+    return DarwinStatfs
+
+
+@functools.cache
+def _darwin_statfs_function() -> "Callable[[bytes, Any], int]":
+    """libc's statfs(2) that fills the struct of 64-bit inodes (_darwin_statfs_struct): statfs$INODE64 on Intel
+    Macs (their plain statfs fills the older struct of 32-bit inodes, of another layout), statfs64 where it is still
+    exported, and on Apple silicon the plain statfs, which has only that struct. OSError where none is there (not
+    kept: asked again at the next lookup). Looked up once: writing_temps asks at every write."""
+    import ctypes
+    import platform
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for name in ("statfs$INODE64", "statfs64", *(("statfs",) if platform.machine() == "arm64" else ())):
+        try:
+            fn = libc[name]
+        except AttributeError:
+            continue
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        fn.restype = ctypes.c_int
+        return fn
+    raise OSError("no statfs of 64-bit inodes in this libc")
+
+
+def _darwin_mount(folder: Path) -> tuple[str, bool]:
+    """(type, local) of the volume `folder` is on, by macOS's statfs(2) of its real path: its f_fstypename ("apfs",
+    "nfs", "smbfs", "afpfs", "webdav", "macfuse", ...) and whether its f_flags say MNT_LOCAL (this machine's own
+    storage). OSError where statfs fails (a folder that cannot be reached)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(_DARWIN_STATFS_BUFFER)
+    if _darwin_statfs_function()(os.fsencode(os.path.realpath(folder)), buf) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(folder))
+    st = _darwin_statfs_struct().from_buffer(buf)
+    return st.f_fstypename.decode("utf-8", "replace"), bool(st.f_flags & _MNT_LOCAL)
+
+
 def mount_type_of(folder: Path) -> str:
     """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table and the
-    folder's device after resolving symlinks (mount_type); "" where not known: no /proc/self/mountinfo (macOS,
-    Windows), a folder that cannot be reached. Never raises. The table is read at every call, and parsed again only
-    where it changed (_MOUNT_TABLE)."""
+    folder's device after resolving symlinks (mount_type), on macOS by statfs(2) ("apfs", "nfs", "smbfs":
+    _darwin_mount); "" where not known: neither (Windows, FreeBSD and the other BSDs, whose statfs is laid out
+    otherwise), a folder that cannot be reached. Never raises. Linux's table is read at every call, and parsed again
+    only where it changed (_MOUNT_TABLE)."""
+    if sys.platform == "darwin":
+        try:
+            return _darwin_mount(folder)[0]
+        except Exception:            # (as below: a lookup that fails says "not known", and the folder is local)
+            return ""
     try:
         real = os.path.realpath(folder)
         dev = os.stat(real).st_dev
@@ -290,9 +369,16 @@ def host_only_locks(folder: Path) -> str:
     """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
     Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
     written into from another machine; "" on a local file system (fuse-overlayfs too: _LOCAL_FUSE), or one not known
-    (mount_type_of)."""
+    (mount_type_of). On macOS also the FUSE volumes (_DARWIN_FUSE), and any volume that statfs(2) does not call local
+    (no MNT_LOCAL: a share of a type not named in _HOST_ONLY_FOLDER_LOCKS)."""
     kind = mount_type_of(folder)
-    network = kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+    network = (kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
+               or kind in _DARWIN_FUSE or kind.startswith(tuple(f"{t}_" for t in _DARWIN_FUSE)))
+    if not network and kind and sys.platform == "darwin":
+        try:
+            network = not _darwin_mount(folder)[1]
+        except Exception:            # (gone meanwhile: not known, as mount_type_of says it)
+            pass
     return kind if network else ""
 
 

@@ -1,6 +1,7 @@
 """A mount table of one's own for fileio's file system lookup (fileio.mount_type_of reads Linux's
 /proc/self/mountinfo): a folder "mounted" as any file system type (nfs4, cifs, fuse.sshfs, ext4, ...) without a mount,
-so that what fileio's folder holds do on a network file system can be tested on the local disk."""
+so that what fileio's folder holds do on a network file system can be tested on the local disk; and, for macOS, where
+fileio asks statfs(2) instead, a statfs of one's own that fills macOS's struct (statfs_as)."""
 
 from __future__ import annotations
 
@@ -41,10 +42,56 @@ def mountinfo_text(mounts: Sequence[Mount]) -> str:
 def mount_as(monkeypatch: pytest.MonkeyPatch, table: Path, mounts: "Sequence[tuple[Path, str] | tuple[Path, str, int]]"
              ) -> None:
     """Make fileio read `table`, written with `mounts` (each folder by its real path, as the lookup resolves it), as
-    the mount table, with its cache emptied. raising=False: the test runs, and fails on what it checks, against a
-    fileio without the lookup."""
+    the mount table, with its cache emptied; on macOS too, which fileio otherwise asks statfs(2) (sys.platform made
+    Linux's for the test: the table alone then tells every folder's type, as the tests mean). raising=False: the test
+    runs, and fails on what it checks, against a fileio without the lookup."""
+    import sys
+
     import wildgan.fileio as fileio
 
     table.write_text(mountinfo_text([(os.path.realpath(p), *rest) for p, *rest in mounts]))
     monkeypatch.setattr(fileio, "_MOUNTINFO", str(table), raising=False)
     monkeypatch.setattr(fileio, "_MOUNT_TABLE", {}, raising=False)
+    if sys.platform == "darwin":
+        monkeypatch.setattr(sys, "platform", "linux")
+
+
+# macOS's struct statfs of 64-bit inodes as <sys/mount.h> lays it out (written here from the header, not from
+# fileio's ctypes structure, so that a wrong offset there fails the tests): f_flags (uint32) at byte 64,
+# f_fstypename (char[16]) at byte 72, 2,168 bytes in all; MNT_LOCAL, f_flags' bit of a volume on this machine's storage
+DARWIN_FLAGS_AT, DARWIN_TYPE_AT, DARWIN_STATFS_BYTES = 64, 72, 2168
+MNT_LOCAL = 0x00001000
+
+
+def statfs_as(monkeypatch: pytest.MonkeyPatch, volumes: "Sequence[tuple[Path, str, bool]]", *, root: str = "apfs",
+              failing: bool = False) -> list[bytes]:
+    """Make fileio run as on macOS (sys.platform "darwin") with a statfs(2) of one's own in place of libc's: a folder
+    inside one of `volumes` (folder, f_fstypename, local: whether f_flags has MNT_LOCAL; the longest folder that
+    holds it) gets its struct filled as macOS fills it, any other folder a local `root` volume's; `failing`: every
+    call fails (-1), as for a folder that cannot be reached. Returns the list of the paths it is asked of (bytes, as
+    libc is given them)."""
+    import ctypes
+    import struct
+    import sys
+
+    import wildgan.fileio as fileio
+
+    asked: list[bytes] = []
+    by_length = sorted(((os.fsencode(os.path.realpath(p)), kind, local) for p, kind, local in volumes),
+                       key=lambda v: -len(v[0]))
+
+    def statfs(path: bytes, buf: ctypes.Array) -> int:
+        asked.append(path)
+        assert ctypes.sizeof(buf) >= DARWIN_STATFS_BYTES     # (room for the whole struct, as libc writes it whole)
+        if failing:
+            return -1
+        kind, local = next(((k, loc) for point, k, loc in by_length if path == point or path.startswith(point + b"/")),
+                           (root, True))
+        ctypes.memset(buf, 0, DARWIN_STATFS_BYTES)
+        struct.pack_into("=I", buf, DARWIN_FLAGS_AT, 0x0000_0010 | (MNT_LOCAL if local else 0))   # (MNT_NOSUID too)
+        struct.pack_into("16s", buf, DARWIN_TYPE_AT, kind.encode())
+        return 0
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(fileio, "_darwin_statfs_function", lambda: statfs)
+    return asked

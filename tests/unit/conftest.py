@@ -1,9 +1,11 @@
 """Fixtures shared by the unit tests: torch.cuda's graph and stream entry points replaced by CPU stand-ins
 (fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/training/test_graph_bookkeeping.py, its
 bookkeeping; tests/unit/training/test_cuda_branches_on_cpu.py, CUDA's default iteration through it); world_of_one, a
-process group of one rank for the tests of training.distributed; handlers_kept, the stop signals' handlers put back
-after a test that sets them; and the data and tiny runs many test files train, score or damage (tiny_npz,
-trained_run, pile_run_gone_bad, fit_run_gone_bad, cifar_run, fit_run, tree_run), each made one way in one place."""
+process group of one rank for the tests of training.distributed; local_folder_locks, every folder on a local disk
+for fileio's lookup (the tests of the deletion of killed writers' temp files, which pass on an NFS home too);
+handlers_kept, the stop signals' handlers put back after a test that sets them; and the data and tiny runs many test
+files train, score or damage (tiny_npz, trained_run, pile_run_gone_bad, fit_run_gone_bad, cifar_run, fit_run,
+tree_run), each made one way in one place."""
 
 from __future__ import annotations
 
@@ -134,6 +136,18 @@ def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(k, v)
     yield
     dist.shutdown()
+
+
+@pytest.fixture()
+def local_folder_locks(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """fileio's file system lookup told that every folder is on this machine's own disk (a mount table of the root's
+    ext4 alone, fake_mounts.mount_as, which fileio reads on macOS too), for the tests that check that a killed
+    writer's temp files are deleted: on a file system whose folder locks hold on this machine only (pytest's temp
+    folder in an NFS home, say) fileio rightly deletes none (fileio.host_only_locks), and those tests failed there. A
+    test that then mounts a folder as a network one (mount_as, statfs_as) gets its own table."""
+    from fake_mounts import mount_as
+
+    mount_as(monkeypatch, tmp_path_factory.mktemp("mounts") / "mountinfo", [])
 
 
 @pytest.fixture()

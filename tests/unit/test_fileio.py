@@ -154,6 +154,7 @@ def _killed_writer(folder: Path) -> list[Path]:
     return left
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_the_next_writer_removes_the_temp_files_of_a_killed_one_and_only_those(tmp_path: Path) -> None:
     """A process killed outright while atomic_write_files wrote its temp files leaves them (its own clean-up never
     runs); the kernel drops its hold on the folder with it, so the next writer of those names deletes them, and

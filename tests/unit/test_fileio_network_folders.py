@@ -16,7 +16,10 @@ from fake_mounts import mount_as, mountinfo_escaped, mountinfo_text
 
 pytest.importorskip("fcntl")          # (no folder locks without it: nothing is held or deleted anywhere)
 
-NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs"]
+# (wekafs: WekaFS's client; prl_fs, vmhgfs: Parallels' and VMware's shared folders of a VM; coda, and "fuse": what
+# davfs2's WebDAV mounts are listed as, by the kernel file system they go through)
+NETWORK = ["nfs4", "nfs", "cifs", "smb3", "fuse.sshfs", "lustre", "9p", "gpfs", "wekafs", "prl_fs", "vmhgfs", "coda",
+           "fuse", "fuse.glusterfs", "fuse.vmhgfs-fuse"]
 # (fuse-overlayfs: a rootless container's root, one machine's disk; fuseblk: a FUSE driver of a local disk, ntfs-3g)
 LOCAL = ["ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "ceph", "fuse.fuse-overlayfs"]
 
@@ -117,7 +120,7 @@ def test_host_only_locks_names_the_network_types_only(tmp_path: Path, monkeypatc
 def test_the_table_is_parsed_once_while_it_stays_the_same_and_the_lookup_never_raises(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One parse of the mount table while it does not change (writing_temps asks at every write), again once it does;
-    no table (macOS, Windows), a missing folder or a table that cannot be read: unknown, and the folder is locked as
+    no table (Windows), a missing folder or a table that cannot be read: unknown, and the folder is locked as
     before."""
     import wildgan.fileio as fileio
     from wildgan.fileio import host_only_locks, mount_type_of, temp_files, writing_temps

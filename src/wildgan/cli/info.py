@@ -467,8 +467,8 @@ def _leftover_lines(left: list[dict[str, Any]], run: str, run_dir: Path) -> list
 
 # ------------------------------------------------------------------------------------------------------------------
 # The files beside a saved evaluation that are not the ones its eval.json records: what an evaluation stopped among its
-# renames leaves (its new per-image files beside the earlier eval.json). They are read (the report, tools), so they are
-# said apart from the leftovers above, with the evaluation that writes them anew.
+# renames leaves (its new per-image files beside the earlier eval.json), or an edit. They are read (the report, tools),
+# so they are said apart from the leftovers above, with the evaluation that writes them anew.
 
 def stale_evaluation_files(run_dir: Path) -> list[dict[str, Any]]:
     """For each evaluation saved in run_dir (RUN/eval.json, RUN/eval-*/eval.json) beside which a side file is not the
@@ -496,13 +496,13 @@ def stale_evaluation_files(run_dir: Path) -> list[dict[str, Any]]:
 
 def _stale_lines(stale: list[dict[str, Any]]) -> list[str]:
     """What `wildgan info RUN` prints of stale_evaluation_files: nothing when there are none."""
-    from ..data.eval_files import EVAL_JSON, names_text
+    from ..data.eval_files import EVAL_JSON, names_text, unmatched_why
 
     if not stale:
         return []
-    lines = [f"stale files beside a saved evaluation (not those its {EVAL_JSON} records, by each one's size and "
-             f"sha256: of another evaluation, one stopped while it renamed its files into place; the report's AUCs "
-             f"are {EVAL_JSON}'s own, and no reader should join these to them):"]
+    lines = [f"changed files beside a saved evaluation (they differ from what it wrote, by each one's size and "
+             f"sha256 in its {EVAL_JSON}: {unmatched_why(2)}; the report's AUCs are {EVAL_JSON}'s own, and no reader "
+             f"should join these to them):"]
     for s in stale:
         lines.append(f"  {s['eval_json']}: {names_text([Path(f).name for f in s['files']])}")
         lines.append(f"    {s['what_to_do']}")

@@ -104,6 +104,16 @@ def unmatched_beside(folder: Path, names: Sequence[str] = EVAL_FILES[1:]) -> lis
     return unmatched_side_files(folder, ev, names) if isinstance(ev, dict) else []
 
 
+def unmatched_why(n: int) -> str:
+    """Why `n` side files differ from what their eval.json records (unmatched_side_files), in the words of every
+    reader that says so (the report, `wildgan info RUN`, the report's search latents, tools/auc_by_class.py): the
+    record tells that a file changed since the evaluation wrote it, not what changed it, so both causes are named:
+    another evaluation that was stopped among its renames (its new file beside the earlier eval.json), or an edit."""
+    it, was = ("it", "it was") if n == 1 else ("them", "they were")
+    return (f"another evaluation, stopped while it renamed its files into place, left {it} there, or {was} edited "
+            f"since")
+
+
 def evaluation_run(folder: Path) -> Path:
     """The run whose evaluation `folder` holds (evaluation.run.evaluation_dir): the folder itself, or, for an
     evaluation on other data or classes, RUN/eval-*/, the run folder above it. Told by where the folder lies, not by

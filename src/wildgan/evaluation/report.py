@@ -50,7 +50,8 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, confi
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
-from ..data.eval_files import EVAL_JSON, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files
+from ..data.eval_files import (EVAL_JSON, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files,
+                               unmatched_why)
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
@@ -954,13 +955,12 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 _saved_evaluation_table(page, ev, own_score(model.cfg.method))
             mixed = unmatched_side_files(saved.parent, ev)
             if mixed:
-                # an evaluation stopped among its renames (eval.json is renamed last): another one's per-image files
-                # beside this eval.json, which a reader of both would mix
+                # an evaluation stopped among its renames (eval.json is renamed last), or an edit: per-image files
+                # beside this eval.json that are not its own, which a reader of both would mix
                 one = len(mixed) == 1
-                page.note(f"{names_text(mixed)} beside eval.json {'is' if one else 'are'} not the "
-                          f"{'file' if one else 'files'} this evaluation wrote (eval.json records each one's "
-                          f"sha256): stale, of another evaluation, one stopped while it renamed its files into place. "
-                          f"The AUCs above are eval.json's own; run "
+                page.note(f"{names_text(mixed)} beside eval.json {'differs' if one else 'differ'} from what this "
+                          f"evaluation wrote (eval.json records each one's size and sha256): "
+                          f"{unmatched_why(len(mixed))}. The AUCs above are eval.json's own; run "
                           f"{md_code(evaluate_command(where, where / saved.name, ev))} again to write the "
                           f"evaluation's files anew, together.")
             return

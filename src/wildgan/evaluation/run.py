@@ -30,8 +30,8 @@ from ..data.splits import (decoding_change, image_hashes, other_images_read, rea
 from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
                       warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
-                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside)
-from ..fileio import atomic_write_bytes, atomic_write_files, digesting, leave_out_defaults, writing_temps
+                               SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
+from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
@@ -677,18 +677,12 @@ def _ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """The latents a search run's evaluation found (trained networks: z, a; untrained control: z_untrained,
-    a_untrained), with what they depend on (the test images' ids, the search settings), as OUT_DIR/SEARCH_CACHE.
-    A plain npz (no pickles): read_search_cache loads it with allow_pickle=False. Written holding the folder as
-    write_evaluation does (its temp file is one of an evaluation output's, which that one's clean-up must not take for
-    a killed process's)."""
-    with writing_temps(Path(out_dir), lambda: eval_temp_files(Path(out_dir))):
-        atomic_write_bytes(Path(out_dir) / SEARCH_CACHE, search_cache_bytes(ids, info, arrays))
-
-
 def search_cache_bytes(ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
-    """The bytes of the SEARCH_CACHE file write_search_cache writes."""
+    """The bytes of OUT_DIR/SEARCH_CACHE, which a search run's evaluation writes with its other files (the files of
+    _evaluate_model, written together by write_evaluation): the latents it found (trained networks: z, a; untrained
+    control: z_untrained, a_untrained), with what they depend on (the test images' ids, the search settings). A plain
+    npz (no pickles): read_search_cache loads it with allow_pickle=False. Its one writer: the tests write theirs with
+    it too (tests/helpers/search_caches.py)."""
     import io
 
     meta = json.dumps(leave_out_defaults({"ids_sha256": _ids_digest(ids), "n": len(ids),
@@ -702,7 +696,7 @@ def search_cache_bytes(ids: list[str], info: dict[str, Any], arrays: dict[str, n
 
 def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], latent_size: int
                       ) -> tuple[dict[str, np.ndarray] | None, str]:
-    """(the arrays write_search_cache kept for these test images and search settings, "") or (None, why not): a
+    """(the arrays an evaluation kept for these test images and search settings, "") or (None, why not): a
     damaged or foreign file is never an error, only a reason to search again. The caller checks the latents
     against its networks (rescoring them must give the kept scores)."""
     import zipfile
@@ -711,8 +705,8 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
     if unmatched_beside(out_dir, (SEARCH_CACHE,)):
-        return None, (f"{path} is not the file the {EVAL_JSON} beside it records (of another evaluation, one "
-                      f"stopped while it renamed its files into place): stale; `wildgan evaluate` writes both anew")
+        return None, (f"{path} differs from what the evaluation of the {EVAL_JSON} beside it wrote (by the size and "
+                      f"sha256 it records): {unmatched_why(1)}; `wildgan evaluate` writes both anew")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

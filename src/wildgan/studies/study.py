@@ -34,11 +34,12 @@ from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
-                      WildganWarning, option_words, stop_text, stop_words, warn_user)
+                      WildganWarning, option_words, shell_word, stop_text, stop_words, warn_user)
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
-from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder, temp_files, writing_temps
+from ..fileio import (atomic_write_text, host_only_locks, json_lines, leave_out_defaults, make_folder, temp_files,
+                      writing_temps)
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -1343,14 +1344,45 @@ def _writing_study_files(study_dir: Path) -> Iterator[list[Path]]:
 def _remove_killed_writes_temps(study_dir: Path, log: Callable[[str], None]) -> list[Path]:
     """Delete the temp files of STUDY_WRITTEN that a study or write_tables killed between the temp file and the rename
     left (a kill runs no clean-up), where no write of them holds the folder now, and say so in one line; returns what
-    was deleted. (A cell's run folder has its own: its resume deletes them, data.run_temps.)"""
+    was deleted. (A cell's run folder has its own: its resume deletes them, data.run_temps.) On a file system whose
+    folder locks hold on this machine only (fileio.host_only_locks: NFS, SMB, sshfs, ...) none is deleted, as a
+    write on another machine may own it: those there are said instead (_kept_on_a_network_folder), since nothing
+    else names them (`wildgan info` reads a run, not a study) and each killed write adds one."""
     with _writing_study_files(study_dir) as gone:
         pass
     if gone:
         log(f"removed {len(gone)} temporary file{'s' if len(gone) > 1 else ''} that "
             f"{'writes' if len(gone) > 1 else 'a write'} killed before {'their' if len(gone) > 1 else 'its'} rename "
             f"left in {study_dir}: {', '.join(p.name for p in gone)}")
+    else:
+        kept = _kept_on_a_network_folder(study_dir)
+        if kept:
+            log(kept)
     return gone
+
+
+def _kept_on_a_network_folder(study_dir: Path) -> str:
+    """The words for the temp files of STUDY_WRITTEN in study_dir where its file system's folder locks hold on this
+    machine only (fileio.host_only_locks), which a study's start leaves there: why (a killed write's, or another
+    machine's write in progress: nothing tells which) and the command that deletes them once no machine writes
+    there; "" where there are none, or the folder's locks reach every writer (there a study's start deletes them).
+    The writers are named as docs/cli.md names them, write_tables too: it takes no study lock, and on NFS, whose
+    server holds the study's lock, a study on another machine is refused, so write_tables may be the one there."""
+    fs = host_only_locks(study_dir)
+    kept = temp_files(study_dir, STUDY_WRITTEN) if fs else []
+    if not kept:
+        return ""
+    one = len(kept) == 1
+    them = "it" if one else "them"
+    return (f"left {len(kept)} temporary file{'' if one else 's'} of the study's writes in {study_dir} "
+            f"({', '.join(p.name for p in kept)}): {'a write' if one else 'writes'} killed before "
+            f"{'its' if one else 'their'} rename left {them}, or a study or studies.write_tables on another "
+            f"machine is writing {them} now: the folder is on {fs}, whose folder locks hold on this machine only, "
+            f"so nothing tells which, and nothing of wildgan's deletes {them} there; delete {them} by hand once no "
+            f"study or studies.write_tables on any machine writes into the study folder: "
+            f"rm {' '.join(shell_word(p) for p in kept)}")
+
+
 # how far the AUC of a score read back from a cell's test_scores.csv (9 significant digits) may lie from its row's
 COMPARISON_AUC_TOLERANCE = 1e-6
 

@@ -202,6 +202,7 @@ def test_info_of_a_clean_trained_run_says_nothing_more_and_a_resume_removes_what
     assert got["leftover_files"] == [] and "left by" not in text, (text, got)
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_info_reports_a_killed_evaluations_temp_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """In the run folder and in its eval-*/ folders (an evaluation on other data or classes): what they are, that the
     next evaluation into their folder deletes them, the exact rm. Not another file's temp file, nor an eval-*

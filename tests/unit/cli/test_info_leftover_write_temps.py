@@ -45,6 +45,7 @@ def _write_temps(left: list[dict[str, Any]]) -> list[tuple[Path, str]]:
     return [(Path(f["path"]), f["writer"]) for f in left if f["kind"] == "write_temp"]
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_info_lists_every_killed_writes_temp_file_with_its_writer_size_and_rm(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _config_only_run(tmp_path / "my run")
@@ -99,6 +100,7 @@ def test_info_lists_the_temp_file_of_a_process_killed_mid_write(tmp_path: Path,
     assert f"rm {shell_word(tmp)}\n" in text, text
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_info_leaves_out_the_temp_files_a_lock_says_may_be_a_write_in_progress(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """While a process holds the run's lock (it trains), the training's own temp files may be its writes: left out;
@@ -123,6 +125,7 @@ def test_info_leaves_out_the_temp_files_a_lock_says_may_be_a_write_in_progress(
     assert _write_temps(left) == [(training[0], "training"), (in_progress, "shared"), (other[0], "other")], left
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_temp_file_of_a_shared_file_is_deleted_by_the_next_write_of_one_unless_a_write_holds_the_folder(
         tmp_path: Path) -> None:
     """The writers of the training scores' cache and the records beside it hold the run folder (data.run_temps.

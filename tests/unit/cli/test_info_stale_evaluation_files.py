@@ -60,7 +60,7 @@ def test_info_lists_side_files_not_those_their_eval_json_records(tmp_path: Path,
     other = run / "eval-cells-normal-1"
     _evaluated(other, {"source": str(tmp_path / "cells.npz"), "normal_classes": ["1"]})
     text, got = _info(run, capsys)
-    assert got["stale_evaluation_files"] == [] and "stale" not in text, text
+    assert got["stale_evaluation_files"] == [] and "changed files beside" not in text, text
     # another evaluation's scores (one stopped among its renames) beside each eval.json, and its controls beside one
     (run / SCORES_CSV).write_bytes(b"id,label,a\nx:0,0,0.5\nx:1,1,0.75\n")
     (run / CONTROLS_CSV).write_bytes(b"id,label,untrained_a\nx:0,0,2\nx:1,1,3\n")
@@ -74,9 +74,10 @@ def test_info_lists_side_files_not_those_their_eval_json_records(tmp_path: Path,
         {"eval_json": str(other / EVAL_JSON), "files": [str(other / SCORES_CSV)],
          "what_to_do": f"run `{again_other}` again to write the evaluation's files anew, together"}]
     lines = text.splitlines()
-    at = lines.index(f"stale files beside a saved evaluation (not those its {EVAL_JSON} records, by each one's size "
-                     f"and sha256: of another evaluation, one stopped while it renamed its files into place; the "
-                     f"report's AUCs are {EVAL_JSON}'s own, and no reader should join these to them):")
+    at = lines.index(f"changed files beside a saved evaluation (they differ from what it wrote, by each one's size "
+                     f"and sha256 in its {EVAL_JSON}: another evaluation, stopped while it renamed its files into "
+                     f"place, left them there, or they were edited since; the report's AUCs are {EVAL_JSON}'s own, "
+                     f"and no reader should join these to them):")
     assert lines[at + 1:] == [
         f"  {run / EVAL_JSON}: {SCORES_CSV} and {CONTROLS_CSV}",
         f"    run `{again}` again to write the evaluation's files anew, together",
@@ -91,9 +92,9 @@ def test_an_eval_json_without_the_record_and_side_files_absent_are_not_listed(tm
     _evaluated(run)
     (run / LATENTS_NPY).unlink()
     text, got = _info(run, capsys)
-    assert got["stale_evaluation_files"] == [] and "stale" not in text, text
+    assert got["stale_evaluation_files"] == [] and "changed files beside" not in text, text
     ev = json.loads((run / EVAL_JSON).read_text())
     (run / EVAL_JSON).write_text(json.dumps({k: v for k, v in ev.items() if k != SIDE_FILES_FIELD}))
     (run / SCORES_CSV).write_bytes(b"id,label,a\nx:0,0,0.5\n")
     text, got = _info(run, capsys)
-    assert got["stale_evaluation_files"] == [] and "stale" not in text, text
+    assert got["stale_evaluation_files"] == [] and "changed files beside" not in text, text

@@ -85,6 +85,7 @@ def _fit_ids(run: Path) -> None:
 
 @pytest.mark.parametrize("write", [_threshold, _train_scores, _train_hashes, _fit_ids],
                          ids=["detector_threshold", "train_scores", "train_hashes", "fit_ids"])
+@pytest.mark.usefixtures("local_folder_locks")
 def test_every_writer_of_a_shared_file_holds_the_run_folder(tmp_path: Path, write: Callable[[Path], None]) -> None:
     """Each deletes the temp files of the shared files that a killed writer left, as it begins (alone in the folder),
     and the training's and others' never; while another process holds the folder (a write in progress), none."""

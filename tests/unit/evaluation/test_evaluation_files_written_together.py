@@ -133,6 +133,7 @@ def _not_ours(folder: Path) -> list[Path]:
     return others
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_an_evaluation_removes_the_temp_files_a_killed_evaluation_left(trained_run: Path, tmp_path: Path) -> None:
     """In the run folder and in an eval-*/ folder (other data or classes, here --normal 1): the next evaluation there
     deletes the temp files of the evaluation outputs that a killed evaluation left, and no other file."""
@@ -157,6 +158,7 @@ def test_an_evaluation_removes_the_temp_files_a_killed_evaluation_left(trained_r
     assert all(p.is_file() for p in others)
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_an_evaluation_leaves_the_temp_files_of_one_being_written(trained_run: Path, tmp_path: Path) -> None:
     """`wildgan evaluate` takes no run lock: two evaluations of one folder may write at once. While another process
     holds the folder as writing_temps does (a shared flock on it), the temp files there may be its own, written

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from search_caches import keep_search_cache
 
 from wildgan import fileio
 from wildgan.data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV,
@@ -110,18 +111,18 @@ def test_the_report_says_which_file_beside_a_saved_evaluation_is_stale(trained_r
     model = load_model(run, "cpu")
     page = _Page("t", run)
     _saved_evaluation(page, run, model)
-    assert not any("stale" in part for part in page.md_parts), page.md_parts
+    assert not any("from what this evaluation wrote" in part for part in page.md_parts), page.md_parts
     _killed_before_eval_json(run, monkeypatch)
     page = _Page("t", run)
     _saved_evaluation(page, run, model)
     md = "".join(page.md_parts)
     assert "AUC a " in md                      # eval.json's own numbers, of these networks, still shown
-    note = [part for part in page.md_parts if "stale" in part]
-    assert note == [f"**{SCORES_CSV}, {CONTROLS_CSV} and {BY_CLASS_CSV} beside eval.json are not the files this "
-                    f"evaluation wrote (eval.json records each one's sha256): stale, of another evaluation, one "
-                    f"stopped while it renamed its files into place. The AUCs above are eval.json's own; run "
-                    f"`wildgan evaluate {run.resolve()}` again to write the evaluation's files anew, together.**\n"], \
-        note
+    note = [part for part in page.md_parts if "from what this evaluation wrote" in part]
+    assert note == [f"**{SCORES_CSV}, {CONTROLS_CSV} and {BY_CLASS_CSV} beside eval.json differ from what this "
+                    f"evaluation wrote (eval.json records each one's size and sha256): another evaluation, stopped "
+                    f"while it renamed its files into place, left them there, or they were edited since. The AUCs "
+                    f"above are eval.json's own; run `wildgan evaluate {run.resolve()}` again to write the "
+                    f"evaluation's files anew, together.**\n"], note
 
 
 def test_a_search_cache_that_is_not_the_one_eval_json_records_is_searched_again(tmp_path: Path) -> None:
@@ -130,24 +131,24 @@ def test_a_search_cache_that_is_not_the_one_eval_json_records_is_searched_again(
     import numpy as np
 
     from wildgan.config import ScoreConfig, SearchConfig
-    from wildgan.evaluation.run import read_search_cache, write_search_cache
+    from wildgan.evaluation.run import read_search_cache
     from wildgan.scoring.latent_search import search_info
 
     search, score = SearchConfig(), ScoreConfig()
     info = search_info(search, score.lam, score.kappa, 0.0, score.generator)
     ids, z, a = ["a", "b", "c"], np.ones((3, 4), np.float32), np.arange(3.0)
-    write_search_cache(tmp_path, ids, info, {"z": z, "a": a})
+    keep_search_cache(tmp_path, ids, info, {"z": z, "a": a})
     cache = (tmp_path / SEARCH_CACHE).read_bytes()
     record = {"bytes": len(cache), "sha256": hashlib.sha256(cache).hexdigest()}
     (tmp_path / EVAL_JSON).write_text(json.dumps({SIDE_FILES_FIELD: {SEARCH_CACHE: record}}))
     got, why = read_search_cache(tmp_path, ids, info, 4)
     assert got is not None and why == "", why
-    write_search_cache(tmp_path, ids, info, {"z": z * 2, "a": a})      # another evaluation's latents
+    keep_search_cache(tmp_path, ids, info, {"z": z * 2, "a": a})      # another evaluation's latents
     got, why = read_search_cache(tmp_path, ids, info, 4)
     assert got is None
-    assert why == (f"{tmp_path / SEARCH_CACHE} is not the file the {EVAL_JSON} beside it records (of another "
-                   f"evaluation, one stopped while it renamed its files into place): stale; `wildgan evaluate` "
-                   f"writes both anew"), why
+    assert why == (f"{tmp_path / SEARCH_CACHE} differs from what the evaluation of the {EVAL_JSON} beside it wrote "
+                   f"(by the size and sha256 it records): another evaluation, stopped while it renamed its files "
+                   f"into place, left it there, or it was edited since; `wildgan evaluate` writes both anew"), why
     # an eval.json without the record (an older wildgan's): the cache is read as before
     (tmp_path / EVAL_JSON).write_text(json.dumps({"auc": {}}))
     assert read_search_cache(tmp_path, ids, info, 4)[0] is not None

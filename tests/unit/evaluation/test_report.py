@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from search_caches import keep_search_cache
 from tiny_report import TOP_K, build_tiny_report
 
 from wildgan.errors import ConfigError, DataError
@@ -1283,7 +1284,7 @@ def test_the_report_finds_search_latents_an_earlier_wildgan_kept_under_the_archi
 
     from wildgan.config import ScoreConfig, SearchConfig
     from wildgan.evaluation.report import _search_latents
-    from wildgan.evaluation.run import SEARCH_CACHE, evaluation_dir, write_search_cache
+    from wildgan.evaluation.run import SEARCH_CACHE, evaluation_dir
     from wildgan.scoring.latent_search import search_info
 
     run = tmp_path / "run"
@@ -1300,14 +1301,14 @@ def test_the_report_finds_search_latents_an_earlier_wildgan_kept_under_the_archi
         assert evaluation_dir(run, recorded, split.info).name == f"eval-cells-{earlier.name[-6:]}"
         z, a = np.ones((3, 4), np.float32), np.arange(3.0)
         info = search_info(cfg.search, cfg.score.lam, cfg.score.kappa, 0.0, cfg.score.generator)
-        write_search_cache(earlier, split.test_ids, info, {"z": z, "a": a})
+        keep_search_cache(earlier, split.test_ids, info, {"z": z, "a": a})
         said: list[str] = []
         got = _search_latents(run, model, split, said.append)
         assert got is not None and np.array_equal(got["z"], z) and np.array_equal(got["a"], a), said
         assert sorted(p.name for p in earlier.iterdir()) == [SEARCH_CACHE]
         assert not evaluation_dir(run, recorded, split.info).exists()
         # one there that cannot be used is the reason said, not the new folder's having none
-        write_search_cache(earlier, ["x", "b", "c"], info, {"z": z, "a": a})
+        keep_search_cache(earlier, ["x", "b", "c"], info, {"z": z, "a": a})
         assert _search_latents(run, model, split, said.append) is None
         assert said[-1] == f"the evaluation's latents are not at hand: {earlier / SEARCH_CACHE} was kept for other " \
                            f"test images", said
@@ -1316,11 +1317,11 @@ def test_the_report_finds_search_latents_an_earlier_wildgan_kept_under_the_archi
 def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_error(tmp_path):
     import io
 
-    from wildgan.evaluation.run import SEARCH_CACHE, read_search_cache, write_search_cache
+    from wildgan.evaluation.run import SEARCH_CACHE, read_search_cache
 
     ids, info = ["a", "b", "c"], {"method": "search", "steps": 3}
     z, a = np.zeros((3, 4), np.float32), np.zeros(3)
-    write_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z, "a_untrained": a})
+    keep_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z, "a_untrained": a})
     got, why = read_search_cache(tmp_path, ids, info, 4)
     assert got is not None and why == "" and set(got) == {"z", "a", "z_untrained", "a_untrained"}
     assert "other test images" in read_search_cache(tmp_path, ["a", "b", "x"], info, 4)[1]
@@ -1349,11 +1350,11 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     arrays = {"z": z, "a": a, "z_untrained": z, "a_untrained": a}
     path.write_bytes(path.read_bytes()[:200])                                     # truncated
     assert "unreadable" in read_search_cache(tmp_path, ids, info, 4)[1]
-    write_search_cache(tmp_path, ids, info, {**arrays, "z_untrained": z[:2]})     # one untrained latent short
+    keep_search_cache(tmp_path, ids, info, {**arrays, "z_untrained": z[:2]})     # one untrained latent short
     assert read_search_cache(tmp_path, ids, info, 4)[0] is None
-    write_search_cache(tmp_path, ids, info, {**arrays, "a": np.zeros(1)})         # would broadcast in allclose
+    keep_search_cache(tmp_path, ids, info, {**arrays, "a": np.zeros(1)})         # would broadcast in allclose
     assert read_search_cache(tmp_path, ids, info, 4)[0] is None
-    write_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z})   # a latent without its score
+    keep_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z})   # a latent without its score
     assert read_search_cache(tmp_path, ids, info, 4)[0] is None
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(json.dumps([1, 2])), **arrays)                    # not our meta

@@ -70,6 +70,7 @@ def test_a_cells_config_is_read_again_under_its_lock_before_it_is_rewritten(
     assert '"lam": 0.5' in text and '"total_kimg": 0.04' in text, text
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(tmp_path: Path) -> None:
     pytest.importorskip("fcntl")
     from wildgan.studies import grid
@@ -84,7 +85,7 @@ def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(t
     said: list[str] = []
     study_mod.run_study(study_base(tmp_path), cell, st, progress=False, log=said.append)   # (nothing to train)
     assert not any(p.exists() for p in left) and all(p.is_file() for p in mine)
-    assert [m for m in said if m.startswith("removed ")] == [
+    assert [m for m in said if m.startswith(("removed ", "left "))] == [
         f"removed 4 temporary files that writes killed before their rename left in {st}: "
         f"{', '.join(p.name for p in left)}"], said
     assert (st / "tables.md").read_text() == tables
@@ -110,14 +111,39 @@ def test_a_studys_start_removes_the_temp_files_a_killed_study_left_and_says_so(t
 def test_a_study_folder_on_a_network_file_system_keeps_the_temp_files_there(
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On NFS, SMB, sshfs, ... a study folder's lock holds on this machine only (fileio.host_only_locks): a temp file
-    there may be a study's or write_tables' in progress on another machine, so a study's start deletes none, and says
-    nothing of them."""
+    there may be a study's or write_tables' in progress on another machine, so a study's start deletes none. It said
+    nothing of them either, and as nothing else names a study's files (`wildgan info` reads a run), every killed
+    write's piled up unseen: it says them, why they are kept, and the rm that deletes them."""
     pytest.importorskip("fcntl")
+    import shlex
+
     from wildgan.studies import study as study_mod
 
-    st = tmp_path / "st"
+    st = tmp_path / "my st"                        # (a space: the rm's words are quoted)
     left = temps_left_by_a_kill(st, ("tables.md", "results.jsonl"))
+    mine = temps_left_by_a_kill(st, ("mine.csv",))          # (not a study's write: not the study's to name)
     mount_as(monkeypatch, tmp_path / "mountinfo", [(st, kind)])
     said: list[str] = []
+    assert study_mod._remove_killed_writes_temps(st, said.append) == []
+    assert all(p.is_file() for p in left + mine)
+    rm = " ".join(shlex.quote(str(p)) for p in left)
+    # (the writers named as the docs name them: on NFS a `wildgan study` on another machine is refused by the study's
+    # lock, which the server holds; studies.write_tables, from Python, takes no such lock, on any machine)
+    assert said == [f"left 2 temporary files of the study's writes in {st} ({left[0].name}, {left[1].name}): writes "
+                    f"killed before their rename left them, or a study or studies.write_tables on another machine is "
+                    f"writing them now: the folder is on {kind}, whose folder locks hold on this machine only, so "
+                    f"nothing tells which, and nothing of wildgan's deletes them there; delete them by hand once no "
+                    f"study or studies.write_tables on any machine writes into the study folder: rm {rm}"], said
+    assert shlex.split(said[0].split(": rm ", 1)[1]) == [str(p) for p in left]
+    left[1].unlink()
+    said.clear()
+    study_mod._remove_killed_writes_temps(st, said.append)
+    assert said == [f"left 1 temporary file of the study's writes in {st} ({left[0].name}): a write killed before "
+                    f"its rename left it, or a study or studies.write_tables on another machine is writing it now: "
+                    f"the folder is on {kind}, whose folder locks hold on this machine only, so nothing tells which, "
+                    f"and nothing of wildgan's deletes it there; delete it by hand once no study or "
+                    f"studies.write_tables on any machine writes into the study folder: "
+                    f"rm {shlex.quote(str(left[0]))}"], said
+    left[0].unlink()
+    said.clear()
     assert study_mod._remove_killed_writes_temps(st, said.append) == [] and said == []
-    assert all(p.is_file() for p in left)

@@ -126,8 +126,9 @@ def test_scores_and_controls_of_two_evaluations_are_refused_not_joined(tmp_path,
     with pytest.raises(SystemExit) as stop:
         load_tool().main([str(run), "--scores", "a,untrained_a"])
     assert str(stop.value) == (
-        f"{run}: test_controls.csv is not the file its eval.json records (stale: of another evaluation, one stopped "
-        f"while it renamed its files into place); run `wildgan evaluate {run}` again to write them anew, together")
+        f"{run}: test_controls.csv differs from what the evaluation of its eval.json wrote (by the size and sha256 it "
+        f"records): another evaluation, stopped while it renamed its files into place, left it there, or it was "
+        f"edited since; run `wildgan evaluate {run}` again to write them anew, together")
     assert capsys.readouterr().out == ""
     # an eval.json of an older wildgan (no record): read as before
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "files"}))

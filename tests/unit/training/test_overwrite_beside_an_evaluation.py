@@ -87,6 +87,7 @@ def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> No
     assert not [m for m in said if "waiting" in m], said
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_overwrite_removes_the_temp_files_a_killed_evaluation_left_in_the_run_folder(tmp_path: Path) -> None:
     """A kill while an evaluation wrote its temp files leaves them (`.eval.json.XXXXXXXX.tmp`, ...): those in an
     eval-*/ folder went with the folder, those in the run folder stood beside the new run (and `wildgan info` listed

@@ -29,6 +29,7 @@ def _removal_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("removed ") and _REMOVED in line]
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_resume_removes_the_temp_files_of_killed_writes_and_says_so(trained_run: Path, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("fcntl")
@@ -61,6 +62,7 @@ def test_a_resume_removes_the_temp_files_of_killed_writes_and_says_so(trained_ru
     assert _removal_lines(_resume(run, capsys)) == []
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_resume_leaves_the_temp_file_of_a_write_in_progress(trained_run: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A `wildgan score --threshold` writing the training scores' cache (no run lock; it holds the run folder) while
@@ -84,6 +86,7 @@ def test_a_resume_leaves_the_temp_file_of_a_write_in_progress(trained_run: Path,
         assert sorted(gone) == sorted([in_progress, stale[0]])
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_refused_resume_removes_nothing_and_writes_nothing_into_its_log(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A resume refused under the lock (its training images changed since the run started) is a resume that never
@@ -119,6 +122,7 @@ def test_a_refused_resume_removes_nothing_and_writes_nothing_into_its_log(tmp_pa
                                    f"{', '.join(p.name for p in left)}"], err
 
 
+@pytest.mark.usefixtures("local_folder_locks")
 def test_a_resume_of_an_older_fits_run_names_the_temp_files_its_first_write_would_have_deleted(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A resume of a Detector.fit run from before fit_ids.json writes that file first, under the lock, before its
