@@ -31,7 +31,7 @@ from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND
 from .config import DETECTOR_DIR_NAME, kernels_from_env
 from .errors import CheckpointError, ConfigError, option_words, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
-from .fileio import remove_files
+from .fileio import remove_files, umask
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
@@ -194,23 +194,6 @@ def weights_kind(path: Path) -> tuple[bool, str | None]:
         raise CheckpointError(f"{path}: not readable as a safetensors file ({e})") from None
     version, _, kind = mark.partition(" ")
     return version.startswith("wildgan/"), kind or None
-
-
-def umask() -> int:
-    """The process umask, read without setting it where Linux's /proc tells it (os.umask would change it
-    process-wide for a moment)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it, as fileio._write_temp does.
-    # 0o022 was assumed here, and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to
-    # 0o077 for the moment: a file another thread creates meanwhile is made private, not open to all
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
 
 
 def _json_path(path: Path) -> Path:

@@ -119,6 +119,23 @@ def _written_path(path: Path) -> Path:
 _TEMP_SUFFIX = ".tmp"
 
 
+def umask() -> int:
+    """The process umask, read without setting it where Linux's /proc tells it: os.umask sets it process-wide, and a
+    file another thread creates in that moment is made under the umask set (os.umask(0): writable by every user)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it. 0o022 was assumed here once,
+    # and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to 0o077 for the moment,
+    # not 0: a file another thread creates meanwhile is made private, not writable by all
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def _write_temp(write: "Callable[[BinaryIO], object]", path: Path) -> str:
     """write(fileobj) into a new temp file beside `path` (which is not touched), flushed and fsynced; its name. On
     any failure the temp file is removed and the error raised."""
@@ -126,9 +143,7 @@ def _write_temp(write: "Callable[[BinaryIO], object]", path: Path) -> str:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     try:
         # mkstemp creates 0600 files; give the result the usual umask-based mode so reports can be shared
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
