@@ -137,8 +137,13 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     weights = folder / f"{name}.safetensors"
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = str(folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.safetensors.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    # made inside the try that removes it: made before it, a Ctrl-C landing between the two left the file behind
     try:
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            tmp = ""                      # (a file of that name not made here: never removed here)
+            raise
         # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
         # identical weights got one of two different files (and sha256) depending on the process
         try:
@@ -162,10 +167,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         # checkpoint it replaced (a det.save over its earlier save) lost and the new one not there; now only a kill
         # in the two renames can
         atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True), written=[(weights, tmp)])
-    except BaseException:
-        if os.path.exists(tmp):
+    finally:
+        if tmp and os.path.exists(tmp):     # (not once renamed into place)
             os.unlink(tmp)
-        raise
     return meta_path
 
 
