@@ -478,18 +478,40 @@ def set_aside_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _SET_ASIDE_RE.match(p.name)) if folder.is_dir() else []
 
 
-def stale_temp_files(folder: Path) -> list[Path]:
-    """The temporary files of checkpoint writes (".NAME.*.safetensors.tmp", save_checkpoint's) in `folder`, sorted:
-    a killed process's while no process owns the run (training.run's lock), one being written otherwise. The one
-    rule of remove_stale_temp, which deletes them, and of `wildgan info RUN`, which reports them."""
+# the checkpoints a training writes, under its run's lock (training.run): its final networks in the run folder
+# (training.loop's network-final, training.fanogan_loop.FINAL_NAME) and its periodic ones in checkpoints/
+# (checkpoint_name). Only their temp files are a resume's to delete: any other checkpoint's in the run folder (a
+# Detector's: det.save(RUN/model), which holds no run lock) may be a write in progress, which the resume broke
+TRAINING_FINAL_NAMES = ("network-final", "fanogan-final")
+_PERIODIC_NAME = r"ckpt-\d+"
+
+
+def weights_temp_files(folder: Path, name: str) -> list[Path]:
+    """The temp files of save_checkpoint's weights for checkpoints named by the regular expression `name` in
+    `folder`, sorted: ".NAME.PID.HEX.safetensors.tmp", and mkstemp's ".NAME.XXXXXXXX.safetensors.tmp" of the
+    wildgan before it (killed writes of either may be there)."""
     folder = Path(folder)
-    return sorted(folder.glob(".*.safetensors.tmp")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    ours = re.compile(rf"\.(?:{name})\.(?:\d+\.[0-9a-f]{{8}}|[a-z0-9_]{{8}})\.safetensors\.tmp")
+    return sorted(p for p in folder.iterdir() if ours.fullmatch(p.name))
 
 
-def remove_stale_temp(folder: Path) -> list[Path]:
-    """Delete the temporary files of checkpoint writes that a killed process left (".NAME.*.safetensors.tmp");
-    call only while this process owns the run (see training.run's lock). Returns what was deleted."""
-    return remove_files(stale_temp_files(folder))
+def stale_temp_files(run_dir: Path) -> list[Path]:
+    """The temp files of the training's checkpoint writes (save_checkpoint's weights: weights_temp_files) in the run
+    folder `run_dir` (its final networks', TRAINING_FINAL_NAMES) and its checkpoints/ (the periodic checkpoints'),
+    sorted: a killed process's while no process owns the run (training.run's lock), one being written otherwise. The
+    one rule of remove_stale_temp, which deletes them, and of `wildgan info RUN`, which reports them."""
+    run_dir = Path(run_dir)
+    finals = "|".join(re.escape(n) for n in TRAINING_FINAL_NAMES)
+    return sorted(weights_temp_files(run_dir, finals) + weights_temp_files(run_dir / "checkpoints", _PERIODIC_NAME))
+
+
+def remove_stale_temp(run_dir: Path) -> list[Path]:
+    """Delete the temp files of the training's checkpoint writes that a killed process left in run_dir and its
+    checkpoints/ (stale_temp_files); call only while this process owns the run (see training.run's lock). Returns
+    what was deleted."""
+    return remove_files(stale_temp_files(run_dir))
 
 
 def checkpoint_name(nimg: int) -> str:
