@@ -31,7 +31,7 @@ from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND
 from .config import DETECTOR_DIR_NAME, kernels_from_env
 from .errors import CheckpointError, ConfigError, option_words, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
-from .fileio import remove_files, umask
+from .fileio import remove_files, temp_files, umask
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
@@ -495,6 +495,12 @@ def weights_temp_files(folder: Path, name: str) -> list[Path]:
         return []
     ours = re.compile(rf"\.(?:{name})\.(?:\d+\.[0-9a-f]{{8}}|[a-z0-9_]{{8}})\.safetensors\.tmp")
     return sorted(p for p in folder.iterdir() if ours.fullmatch(p.name))
+
+
+def checkpoint_temp_files(folder: Path, name: str) -> list[Path]:
+    """The temp files of save_checkpoint(folder, name, ...) in `folder`, sorted: its weights' (weights_temp_files)
+    and its JSON's (fileio.temp_files of NAME.json), which a process killed before their renames leaves."""
+    return sorted(weights_temp_files(folder, re.escape(name)) + temp_files(Path(folder), [f"{name}.json"]))
 
 
 def stale_temp_files(run_dir: Path) -> list[Path]:

@@ -2179,7 +2179,15 @@ class Detector:
                 # the score formulas decision_scores and the threshold are of (above version 1 only, which a file
                 # without the field is read as)
                 **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
-        return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
+        from .fileio import writing_temps
+
+        folder = path.parent
+        # a save killed between its temp files and their renames (a kill runs no clean-up) left them beside the pair,
+        # where nothing removed or reported them: every save holds the folder while it writes (fileio.writing_temps,
+        # as the writers of a run's shared files do), so the next save of this pair deletes them where no other
+        # save holds it now (nor on a network file system, whose folder locks reach no other machine)
+        with writing_temps(folder, lambda: ckpt.checkpoint_temp_files(folder, name)):
+            return ckpt.save_checkpoint(folder, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "Detector":
