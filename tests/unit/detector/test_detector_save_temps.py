@@ -5,8 +5,10 @@ clean-up of the training's own temp files leaves alone."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fake_mounts import mount_as
 from killed_writes import writing_now
 from tiny_detector_fit import fit_quietly, random_images, tiny_fit_kwargs
 from wildgan import Detector
+from wildgan.errors import WildganWarning, shell_word
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -93,8 +96,17 @@ def test_on_a_network_file_system_the_temp_files_are_kept(det: Detector, tmp_pat
     saved = det.save(folder / "m")
     left = _killed_save(saved, folder / "m")
     mount_as(monkeypatch, tmp_path / "mountinfo", [(folder, "nfs4")])
-    det.save(folder / "m")
+    # nor did anything say they were there: det.save is the one place that can, with the exact rm
+    rm = " ".join(shell_word(p) for p in left)
+    with pytest.warns(WildganWarning, match=rf"^2 temporary files of det\.save\({re.escape(repr(str(folder / 'm')))}\) "
+                                            rf"are in {re.escape(str(folder))}, left by a save killed before its "
+                                            rf"renames or being written now by another: on a nfs4 file system .* "
+                                            rf"delete them: rm {re.escape(rm)}$"):
+        det.save(folder / "m")
     assert all(p.exists() for p in left)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        det.save(folder / "other")                  # (no word where there is none of them)
 
 
 def test_a_resume_clean_up_meanwhile_leaves_a_save_into_the_run_folder_whole(
