@@ -358,6 +358,7 @@ def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     lock, and the shared files' while a process holds the run folder (fileio.temps_being_written); those of a run
     folder on a file system whose folder locks hold on this machine only are listed (fileio.host_only_locks: no
     lock tells there, and leftover_files says so)."""
+    from ..checkpoint import stale_temp_files, weights_temp_files
     from ..data.run_temps import other_write_temps, shared_write_temps, training_write_temps
     from ..fileio import host_only_locks, temps_being_written
 
@@ -365,7 +366,11 @@ def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     shared = shared_write_temps(run_dir)
     if shared and (host_only_locks(run_dir) or not temps_being_written(run_dir)):
         found += [("shared", p) for p in shared]
-    return found + [("other", p) for p in other_write_temps(run_dir)]
+    # the weights' temp file of a checkpoint no training writes (a det.save(RUN/model)): no run lock covers its
+    # writer, so a resume leaves it (checkpoint.stale_temp_files) and it is listed with the other files' temp files
+    trainings = set(stale_temp_files(run_dir))
+    saved = [p for p in weights_temp_files(run_dir, r"[^/]+") if p not in trainings]
+    return found + [("other", p) for p in sorted(other_write_temps(run_dir) + saved)]
 
 
 def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
@@ -395,7 +400,7 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     if not held:
         found += [("orphan_of_set_aside" if orphan_of_set_aside(w) else "orphan_weights", w)
                   for w in orphan_weights(ck_dir)]
-        found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
+        found += [("temp", t) for t in stale_temp_files(run_dir)]
     found += [("set_aside", p) for p in set_aside_files(ck_dir)]
     # (evaluation.run.evaluation_dir: the run's own test split in the run folder, other data or classes in eval-*/;
     # host_only: the temp files whose writers' folder locks do not reach other machines, by the file system's type)

@@ -1026,8 +1026,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
             with writing_temps(run_dir, lambda: []):
                 keep_cached_fit_ids_before_resume(run_dir, None if saved is None else saved.split_json)
         if is_main:
-            for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
-                remove_stale_temp(folder)
+            remove_stale_temp(run_dir)      # half-written weights of a killed process (and in checkpoints/)
             # (and a killed checkpoint write's weights without their JSON: at once, not at the next checkpoint, which
             # a resume that trains nothing more never writes)
             remove_orphan_weights(run_dir / "checkpoints")

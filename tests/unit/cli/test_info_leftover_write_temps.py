@@ -53,6 +53,9 @@ def test_info_lists_every_killed_writes_temp_file_with_its_writer_size_and_rm(
     training += temps_left_by_a_kill(run / "samples", ("fakes000001.png",), content=bytes(3 << 20))
     shared = temps_left_by_a_kill(run, ("train_scores.csv", "train_hashes.npz"))
     other = temps_left_by_a_kill(run, ("mine.csv",)) + temps_left_by_a_kill(run / "notes" / "deep", ("a.txt",))
+    # a Detector's weights saved into the run folder (det.save(RUN/model)): no training's, so no resume's to delete
+    other.append(run / ".model.4242.0a1b2c3d.safetensors.tmp")
+    other[-1].write_bytes(b"d")
     # told apart and listed as their own kinds, or not at all: an evaluation's output's temp file, a checkpoint's
     # weights', a report being staged (a hidden folder, removed whole by a later report), an export's fixed name
     evaluation = temps_left_by_a_kill(run, ("eval.json",))
