@@ -513,6 +513,24 @@ def stale_temp_files(run_dir: Path) -> list[Path]:
     return sorted(weights_temp_files(run_dir, finals) + weights_temp_files(run_dir / "checkpoints", _PERIODIC_NAME))
 
 
+def saved_pair_temp_files(run_dir: Path) -> list[Path]:
+    """The temp files in the run folder `run_dir` of checkpoint writes that no training makes there (a Detector's,
+    det.save(RUN/NAME), which holds the folder while it writes and whose next save of the pair deletes what a killed
+    one left: detector.Detector.save), sorted: the weights' of any name but the training's final networks
+    (weights_temp_files), and the JSON's (".NAME.json.XXXXXXXX.tmp") of a NAME whose weights' temp file or
+    NAME.safetensors is beside it (a save killed before its renames, or between them). Another NAME.json's temp file
+    (an output of the user's) is no save's."""
+    run_dir = Path(run_dir)
+    trainings = set(stale_temp_files(run_dir))
+    weights = [p for p in weights_temp_files(run_dir, r"[^/]+") if p not in trainings]
+    # (the NAME of ".NAME.PID.HEX.safetensors.tmp" and of mkstemp's ".NAME.XXXXXXXX.safetensors.tmp")
+    names = {re.sub(r"\.(?:\d+\.[0-9a-f]{8}|[a-z0-9_]{8})\.safetensors\.tmp$", "", p.name[1:]) for p in weights}
+    if run_dir.is_dir():
+        names |= {p.name[: -len(".safetensors")] for p in run_dir.glob("*.safetensors")}
+    names -= set(TRAINING_FINAL_NAMES)
+    return sorted(weights + temp_files(run_dir, [f"{n}.json" for n in sorted(names)]))
+
+
 def remove_stale_temp(run_dir: Path) -> list[Path]:
     """Delete the temp files of the training's checkpoint writes that a killed process left in run_dir and its
     checkpoints/ (stale_temp_files); call only while this process owns the run (see training.run's lock). Returns
