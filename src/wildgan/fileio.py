@@ -413,6 +413,30 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
         yield held_folders
 
 
+def folder_lock_refused(folder: Path) -> str:
+    """Why `folder` cannot be held as writing_temps holds it, in words ("" where it can): no fcntl (Windows), a
+    folder that cannot be opened, a file system that refuses flock on it (ENOLCK, ENOSYS). There writing_temps holds
+    nothing and deletes nothing, so a killed writer's temp files stay, for the caller to say. A glance: a shared lock
+    taken and let go at once (one held exclusively by another writer is a lock that works)."""
+    try:
+        import fcntl
+    except ImportError:
+        return "no file locks on this platform (fcntl)"
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        return f"it cannot be opened: {e.strerror or e}"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return ""
+    except OSError as e:
+        return f"the file system refuses flock: {e.strerror or e}"
+    finally:
+        os.close(fd)                 # (releases the glance's lock, if taken)
+    return ""
+
+
 def temps_being_written(folder: Path) -> bool:
     """Whether a process may be writing temp files in `folder` now (writing_temps holds it), so that those there are
     not known to be stale: a glance that takes the exclusive lock and lets it go at once, writing nothing. True too

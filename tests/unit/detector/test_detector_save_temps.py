@@ -125,3 +125,48 @@ def test_a_resume_clean_up_meanwhile_leaves_a_save_into_the_run_folder_whole(
     monkeypatch.undo()
     assert Detector.load(saved).threshold_ == det.threshold_
     assert ckpt.checkpoint_temp_files(run, "model") == []
+
+
+def _no_fcntl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`import fcntl` refused, as on Windows, where no folder can be locked."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def refused(name: str, *args: object, **kwargs: object) -> object:
+        if name == "fcntl":
+            raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refused)
+
+
+@pytest.mark.parametrize("why", ["no_fcntl", "flock_refused"])
+def test_where_the_folder_cannot_be_locked_the_temp_files_are_kept_and_said(
+        why: str, det: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no save holds the folder there (no fcntl on Windows; a file system that refuses flock), so none can tell a
+    # killed save's temp files from a live one's and none deletes them: they stayed for good, hundreds of MB each,
+    # without a word (the docs said the next save deletes them, where no other save writes there)
+    import errno
+
+    folder = tmp_path / "models"
+    saved = det.save(folder / "m")
+    left = _killed_save(saved, folder / "m")
+    if why == "no_fcntl":
+        _no_fcntl(monkeypatch)
+    else:
+        import fcntl
+
+        def refuse(fd: int, op: int) -> None:
+            raise OSError(errno.ENOLCK, "No locks available")
+
+        monkeypatch.setattr(fcntl, "flock", refuse)
+    rm = " ".join(shell_word(p) for p in left)
+    with pytest.warns(WildganWarning, match=rf"^2 temporary files of det\.save\(.*\) are in {re.escape(str(folder))}, "
+                                            rf"left by a save killed before its renames or being written now by "
+                                            rf"another: .*cannot be locked.* delete them: rm {re.escape(rm)}$"):
+        det.save(folder / "m")
+    assert all(p.exists() for p in left)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        det.save(folder / "other")                  # (no word where there is none of them)
