@@ -1627,10 +1627,11 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
         def said(folder: Path) -> None:
             # (the run folder is held by the writers of the training scores' cache too: score --threshold,
-            # Detector.fit; data.run_temps)
-            log(f"note: waiting for the write into {folder} in progress (an evaluation, or a training scores' "
-                f"cache) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
-                f"stopped with Ctrl-Z holds it until it goes on)")
+            # Detector.fit; data.run_temps; and by a Detector saved into it, det.save(RUN/model), whose files are the
+            # user's, not removed)
+            log(f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' "
+                f"cache, or a det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` "
+                f"or `wildgan score` stopped with Ctrl-Z holds it until it goes on)")
 
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
                                 on_wait=said) as held:

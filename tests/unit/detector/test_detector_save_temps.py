@@ -170,3 +170,48 @@ def test_where_the_folder_cannot_be_locked_the_temp_files_are_kept_and_said(
     with warnings.catch_warnings():
         warnings.simplefilter("error", WildganWarning)
         det.save(folder / "other")                  # (no word where there is none of them)
+
+
+def test_an_overwrite_of_the_run_waits_for_a_save_into_it_and_says_what_it_waits_for(
+        det: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every det.save holds its folder now, so `wildgan train --overwrite` of a run waits for a det.save(RUN/model)
+    # under way as for an evaluation's write: its note named an evaluation or a training scores' cache only, and the
+    # commands `wildgan evaluate` or `wildgan score`, where a Python session's det.save was what it waited for
+    import threading
+    import time
+
+    pytest.importorskip("fcntl")
+    from wildgan.training.run import _clear_old_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")            # (a run marker: training.run.previous_run)
+    real = ckpt.save_file
+    writing, errors = threading.Event(), []
+
+    def slowly(tensors, filename, metadata=None):
+        real(tensors, filename, metadata=metadata)
+        writing.set()
+        time.sleep(1.0)
+
+    monkeypatch.setattr(ckpt, "save_file", slowly)
+
+    def save() -> None:
+        try:
+            det.save(run / "model")
+        except BaseException as e:   # (re-raised below, in the test's thread)
+            errors.append(e)
+            writing.set()
+
+    t = threading.Thread(target=save)
+    t.start()
+    assert writing.wait(30)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    t.join(30)
+    assert not t.is_alive() and not errors
+    monkeypatch.undo()
+    waits = [m for m in said if "waiting for the write into" in m]
+    assert len(waits) == 1 and "det.save" in waits[0], said
+    assert Detector.load(run / "model").threshold_ == det.threshold_     # (a user's file: not the run's to remove)
+    assert not (run / "config.json").exists() and ckpt.checkpoint_temp_files(run, "model") == []
