@@ -2191,7 +2191,11 @@ class Detector:
             saved = ckpt.save_checkpoint(folder, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
         fs = host_only_locks(folder)
         refused = "" if fs else folder_lock_refused(folder)
-        left = ckpt.checkpoint_temp_files(folder, name) if fs or refused else []
+        try:
+            left = ckpt.checkpoint_temp_files(folder, name) if fs or refused else []
+        except OSError:
+            # (a folder written into but not readable, a drop box: none can be named, and the save is done)
+            left = []
         if left:
             # (there no save deletes them, so this is the one place they are said)
             one = len(left) == 1

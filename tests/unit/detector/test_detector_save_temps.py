@@ -215,3 +215,37 @@ def test_an_overwrite_of_the_run_waits_for_a_save_into_it_and_says_what_it_waits
     assert len(waits) == 1 and "det.save" in waits[0], said
     assert Detector.load(run / "model").threshold_ == det.threshold_     # (a user's file: not the run's to remove)
     assert not (run / "config.json").exists() and ckpt.checkpoint_temp_files(run, "model") == []
+
+
+@pytest.mark.parametrize("where", ["network", "unlockable"])
+def test_a_save_into_a_folder_it_cannot_list_is_not_failed_by_the_look_for_temp_files(
+        where: str, det: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a folder written into but not readable (a drop box: mode 0333, or 0730 for a group) cannot be listed: the look
+    # for a killed save's temp files after the save, on a network file system or where the folder cannot be locked,
+    # raised PermissionError from a save that had written both files
+    import os
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    if where == "network":
+        mount_as(monkeypatch, tmp_path / "mountinfo", [(folder, "nfs4")])
+    real_open, real_iterdir = os.open, Path.iterdir
+
+    def unreadable(path, flags, *rest):
+        if Path(path) == folder:                    # (as a folder without read permission refuses it)
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *rest)
+
+    def unlisted(self: Path):
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", unlisted)
+    if where == "unlockable":
+        monkeypatch.setattr(os, "open", unreadable)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        saved = det.save(folder / "m")
+    monkeypatch.undo()
+    assert Detector.load(saved).threshold_ == det.threshold_
