@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
@@ -115,6 +116,9 @@ def _written_path(path: Path) -> Path:
 _TEMP_SUFFIX = ".tmp"
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def umask() -> int:
     """The process umask, read without setting it where Linux's /proc tells it: os.umask sets it process-wide, and a
     file another thread creates in that moment is made under the umask set (os.umask(0): writable by every user)."""
@@ -126,9 +130,11 @@ def umask() -> int:
         pass
     # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it. 0o022 was assumed here once,
     # and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to 0o077 for the moment,
-    # not 0: a file another thread creates meanwhile is made private, not writable by all
-    mask = os.umask(0o077)
-    os.umask(mask)
+    # not 0: a file another thread creates meanwhile is made private, not writable by all. Under a lock: two threads'
+    # writes reading it at once, the second read the first's 0o077 and set that back last, for good
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
     return mask
 
 

@@ -171,3 +171,37 @@ def test_a_weights_temp_file_of_the_same_name_is_not_removed(tmp_path: Path, mon
     with pytest.raises(FileExistsError):
         ckpt.save_checkpoint(tmp_path, "network-final", {"w": torch.ones(3)}, {"kind": ckpt.NETWORKS_KIND})
     assert there.read_bytes() == b"someone else's"
+
+
+def test_threads_reading_the_umask_without_proc_leave_it_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    # without /proc (macOS, Windows) the umask is read by setting it and setting it back, at every atomic write now:
+    # two threads doing so at once, the second read the first one's 0o077 and set it back last, so the process kept
+    # 0o077 for good (every later file private), and that second write's file was made 0600
+    import threading
+    import time
+
+    real_read_text = Path.read_text
+
+    def no_proc(self: Path, *a: Any, **k: Any) -> str:
+        if str(self).startswith("/proc/"):
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_read_text(self, *a, **k)
+
+    state = {"mask": 0o022}
+
+    def slow_umask(mask: int) -> int:
+        # (the process umask as a variable: os.umask's swap, with a pause after it that lets another thread in)
+        old, state["mask"] = state["mask"], mask
+        time.sleep(0.05)
+        return old
+
+    monkeypatch.setattr(Path, "read_text", no_proc)
+    monkeypatch.setattr(os, "umask", slow_umask)
+    read: list[int] = []
+    threads = [threading.Thread(target=lambda: read.append(fileio.umask())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    monkeypatch.undo()
+    assert (read, state["mask"]) == ([0o022, 0o022], 0o022)
