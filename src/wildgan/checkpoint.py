@@ -514,21 +514,29 @@ def stale_temp_files(run_dir: Path) -> list[Path]:
 
 
 def saved_pair_temp_files(run_dir: Path) -> list[Path]:
-    """The temp files in the run folder `run_dir` of checkpoint writes that no training makes there (a Detector's,
-    det.save(RUN/NAME), which holds the folder while it writes and whose next save of the pair deletes what a killed
-    one left: detector.Detector.save), sorted: the weights' of any name but the training's final networks
-    (weights_temp_files), and the JSON's (".NAME.json.XXXXXXXX.tmp") of a NAME whose weights' temp file or
-    NAME.safetensors is beside it (a save killed before its renames, or between them). Another NAME.json's temp file
-    (an output of the user's) is no save's."""
+    """The temp files in the run folder `run_dir` and the folders below it of checkpoint writes that no training makes
+    there (a Detector's, det.save(RUN/NAME) or det.save(RUN/models/NAME), which holds the folder it writes in while it
+    writes and whose next save of the pair deletes what a killed one left: detector.Detector.save), sorted: the
+    weights' of any name (weights_temp_files) but the training's (stale_temp_files: its final networks' in the run
+    folder; its checkpoints/ is not looked in), and the JSON's (".NAME.json.XXXXXXXX.tmp") of a NAME whose weights'
+    temp file or NAME.safetensors is beside it (a save killed before its renames, or between them). Another
+    NAME.json's temp file (an output of the user's) is no save's. Not walked into, as data.run_temps.other_write_temps
+    does not: symlinked folders (another place's files) and hidden ones."""
     run_dir = Path(run_dir)
     trainings = set(stale_temp_files(run_dir))
-    weights = [p for p in weights_temp_files(run_dir, r"[^/]+") if p not in trainings]
-    # (the NAME of ".NAME.PID.HEX.safetensors.tmp" and of mkstemp's ".NAME.XXXXXXXX.safetensors.tmp")
-    names = {re.sub(r"\.(?:\d+\.[0-9a-f]{8}|[a-z0-9_]{8})\.safetensors\.tmp$", "", p.name[1:]) for p in weights}
-    if run_dir.is_dir():
-        names |= {p.name[: -len(".safetensors")] for p in run_dir.glob("*.safetensors")}
-    names -= set(TRAINING_FINAL_NAMES)
-    return sorted(weights + temp_files(run_dir, [f"{n}.json" for n in sorted(names)]))
+    found: list[Path] = []
+    for top, subs, _ in os.walk(run_dir):
+        here = Path(top)
+        subs[:] = [s for s in subs if not s.startswith(".") and not os.path.islink(os.path.join(top, s))
+                   and not (here == run_dir and s == "checkpoints")]
+        weights = [p for p in weights_temp_files(here, r"[^/]+") if p not in trainings]
+        # (the NAME of ".NAME.PID.HEX.safetensors.tmp" and of mkstemp's ".NAME.XXXXXXXX.safetensors.tmp")
+        names = {re.sub(r"\.(?:\d+\.[0-9a-f]{8}|[a-z0-9_]{8})\.safetensors\.tmp$", "", p.name[1:]) for p in weights}
+        names |= {p.name[: -len(".safetensors")] for p in here.glob("*.safetensors")}
+        if here == run_dir:
+            names -= set(TRAINING_FINAL_NAMES)
+        found += weights + temp_files(here, [f"{n}.json" for n in sorted(names)])
+    return sorted(found)
 
 
 def remove_stale_temp(run_dir: Path) -> list[Path]:

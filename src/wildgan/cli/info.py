@@ -372,12 +372,14 @@ def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     shared = shared_write_temps(run_dir)
     if shared and (host_only_locks(run_dir) or not temps_being_written(run_dir)):
         found += [("shared", p) for p in shared]
-    # the temp files of a Detector saved into the run folder (det.save(RUN/model): checkpoint.saved_pair_temp_files),
-    # no training's, so a resume leaves them (checkpoint.stale_temp_files): every save holds the run folder while it
-    # writes, as the shared files' writers do, and its next save of the pair deletes what a killed one left
+    # the temp files of a Detector saved into the run folder or one below it (det.save(RUN/model):
+    # checkpoint.saved_pair_temp_files), no training's, so a resume leaves them (checkpoint.stale_temp_files): every
+    # save holds the folder it writes in while it writes, as the shared files' writers hold the run folder, and its
+    # next save of the pair deletes what a killed one left
     saved = saved_pair_temp_files(run_dir)
-    if saved and (host_only_locks(run_dir) or not temps_being_written(run_dir)):
-        found += [("detector", p) for p in saved]
+    shown = {folder for folder in dict.fromkeys(p.parent for p in saved)
+             if host_only_locks(folder) or not temps_being_written(folder)}
+    found += [("detector", p) for p in saved if p.parent in shown]
     return found + [("other", p) for p in other_write_temps(run_dir) if p not in set(saved)]
 
 
@@ -423,9 +425,11 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
                 host_only.update(dict.fromkeys(temps, fs))
     writers = {p: w for w, p in _write_temps(run_dir, held)}
     found += [("write_temp", p) for p in writers]
-    # (the writers that hold the run folder, which tells a write in progress on this machine only)
-    fs = host_only_locks(run_dir) if {"shared", "detector"} & set(writers.values()) else ""
-    host_only.update({p: fs for p, w in writers.items() if w in ("shared", "detector") and fs})
+    # (the writers that hold their folder, which tells a write in progress on this machine only: the run folder, or
+    # for a det.save the folder below it that it writes in)
+    fs = {folder: host_only_locks(folder) for folder in dict.fromkeys(
+        p.parent for p, w in writers.items() if w in ("shared", "detector"))}
+    host_only.update({p: fs[p.parent] for p, w in writers.items() if w in ("shared", "detector") and fs[p.parent]})
     run = shell_word(run_dir)
     out = []
     for kind, path in found:

@@ -192,3 +192,19 @@ def test_info_leaves_out_a_detector_saves_temp_files_while_a_process_holds_the_r
         monkeypatch.undo()
     _, left = _info(run, capsys)
     assert [p for p, w in _write_temps(left) if w == "detector"] == saved, left
+
+
+def test_info_lists_a_detector_saves_temp_files_in_a_folder_below_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A det.save(RUN/models/m) killed: info listed its JSON's temp file as a file of the user's and left out its
+    weights' (hundreds of MB) altogether; and one at work holds its own folder, not the run folder."""
+    pytest.importorskip("fcntl")
+    run = _config_only_run(tmp_path / "run")
+    (run / "models").mkdir()
+    below = _killed_detector_save(run / "models", "m")
+    beside = _killed_detector_save(run, "model")
+    _, left = _info(run, capsys)
+    assert _write_temps(left) == [(p, "detector") for p in sorted(beside + below)], left
+    with writing_now(run / "models" / "x.csv", shared=True) as holder:
+        _, left = _info(run, capsys)
+        assert _write_temps(left) == [(p, "detector") for p in beside] + [(holder, "other")], left
