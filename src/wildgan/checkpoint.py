@@ -31,7 +31,7 @@ from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND
 from .config import DETECTOR_DIR_NAME, kernels_from_env
 from .errors import CheckpointError, ConfigError, option_words, shell_word
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
-from .fileio import remove_files
+from .fileio import remove_files, temp_files, umask
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
@@ -137,8 +137,13 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     weights = folder / f"{name}.safetensors"
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = str(folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.safetensors.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    # made inside the try that removes it: made before it, a Ctrl-C landing between the two left the file behind
     try:
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            tmp = ""                      # (a file of that name not made here: never removed here)
+            raise
         # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
         # identical weights got one of two different files (and sha256) depending on the process
         try:
@@ -162,10 +167,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         # checkpoint it replaced (a det.save over its earlier save) lost and the new one not there; now only a kill
         # in the two renames can
         atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True), written=[(weights, tmp)])
-    except BaseException:
-        if os.path.exists(tmp):
+    finally:
+        if tmp and os.path.exists(tmp):     # (not once renamed into place)
             os.unlink(tmp)
-        raise
     return meta_path
 
 
@@ -194,23 +198,6 @@ def weights_kind(path: Path) -> tuple[bool, str | None]:
         raise CheckpointError(f"{path}: not readable as a safetensors file ({e})") from None
     version, _, kind = mark.partition(" ")
     return version.startswith("wildgan/"), kind or None
-
-
-def umask() -> int:
-    """The process umask, read without setting it where Linux's /proc tells it (os.umask would change it
-    process-wide for a moment)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it, as fileio._write_temp does.
-    # 0o022 was assumed here, and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to
-    # 0o077 for the moment: a file another thread creates meanwhile is made private, not open to all
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
 
 
 def _json_path(path: Path) -> Path:
@@ -491,18 +478,72 @@ def set_aside_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _SET_ASIDE_RE.match(p.name)) if folder.is_dir() else []
 
 
-def stale_temp_files(folder: Path) -> list[Path]:
-    """The temporary files of checkpoint writes (".NAME.*.safetensors.tmp", save_checkpoint's) in `folder`, sorted:
-    a killed process's while no process owns the run (training.run's lock), one being written otherwise. The one
-    rule of remove_stale_temp, which deletes them, and of `wildgan info RUN`, which reports them."""
+# the checkpoints a training writes, under its run's lock (training.run): its final networks in the run folder
+# (training.loop's network-final, training.fanogan_loop.FINAL_NAME) and its periodic ones in checkpoints/
+# (checkpoint_name). Only their temp files are a resume's to delete: any other checkpoint's in the run folder (a
+# Detector's: det.save(RUN/model), which holds no run lock) may be a write in progress, which the resume broke
+TRAINING_FINAL_NAMES = ("network-final", "fanogan-final")
+_PERIODIC_NAME = r"ckpt-\d+"
+
+
+def weights_temp_files(folder: Path, name: str) -> list[Path]:
+    """The temp files of save_checkpoint's weights for checkpoints named by the regular expression `name` in
+    `folder`, sorted: ".NAME.PID.HEX.safetensors.tmp", and mkstemp's ".NAME.XXXXXXXX.safetensors.tmp" of the
+    wildgan before it (killed writes of either may be there)."""
     folder = Path(folder)
-    return sorted(folder.glob(".*.safetensors.tmp")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    ours = re.compile(rf"\.(?:{name})\.(?:\d+\.[0-9a-f]{{8}}|[a-z0-9_]{{8}})\.safetensors\.tmp")
+    return sorted(p for p in folder.iterdir() if ours.fullmatch(p.name))
 
 
-def remove_stale_temp(folder: Path) -> list[Path]:
-    """Delete the temporary files of checkpoint writes that a killed process left (".NAME.*.safetensors.tmp");
-    call only while this process owns the run (see training.run's lock). Returns what was deleted."""
-    return remove_files(stale_temp_files(folder))
+def checkpoint_temp_files(folder: Path, name: str) -> list[Path]:
+    """The temp files of save_checkpoint(folder, name, ...) in `folder`, sorted: its weights' (weights_temp_files)
+    and its JSON's (fileio.temp_files of NAME.json), which a process killed before their renames leaves."""
+    return sorted(weights_temp_files(folder, re.escape(name)) + temp_files(Path(folder), [f"{name}.json"]))
+
+
+def stale_temp_files(run_dir: Path) -> list[Path]:
+    """The temp files of the training's checkpoint writes (save_checkpoint's weights: weights_temp_files) in the run
+    folder `run_dir` (its final networks', TRAINING_FINAL_NAMES) and its checkpoints/ (the periodic checkpoints'),
+    sorted: a killed process's while no process owns the run (training.run's lock), one being written otherwise. The
+    one rule of remove_stale_temp, which deletes them, and of `wildgan info RUN`, which reports them."""
+    run_dir = Path(run_dir)
+    finals = "|".join(re.escape(n) for n in TRAINING_FINAL_NAMES)
+    return sorted(weights_temp_files(run_dir, finals) + weights_temp_files(run_dir / "checkpoints", _PERIODIC_NAME))
+
+
+def saved_pair_temp_files(run_dir: Path) -> list[Path]:
+    """The temp files in the run folder `run_dir` and the folders below it of checkpoint writes that no training makes
+    there (a Detector's, det.save(RUN/NAME) or det.save(RUN/models/NAME), which holds the folder it writes in while it
+    writes and whose next save of the pair deletes what a killed one left: detector.Detector.save), sorted: the
+    weights' of any name (weights_temp_files) but the training's (stale_temp_files: its final networks' in the run
+    folder; its checkpoints/ is not looked in), and the JSON's (".NAME.json.XXXXXXXX.tmp") of a NAME whose weights'
+    temp file or NAME.safetensors is beside it (a save killed before its renames, or between them). Another
+    NAME.json's temp file (an output of the user's) is no save's. Not walked into, as data.run_temps.other_write_temps
+    does not: symlinked folders (another place's files) and hidden ones."""
+    run_dir = Path(run_dir)
+    trainings = set(stale_temp_files(run_dir))
+    found: list[Path] = []
+    for top, subs, _ in os.walk(run_dir):
+        here = Path(top)
+        subs[:] = [s for s in subs if not s.startswith(".") and not os.path.islink(os.path.join(top, s))
+                   and not (here == run_dir and s == "checkpoints")]
+        weights = [p for p in weights_temp_files(here, r"[^/]+") if p not in trainings]
+        # (the NAME of ".NAME.PID.HEX.safetensors.tmp" and of mkstemp's ".NAME.XXXXXXXX.safetensors.tmp")
+        names = {re.sub(r"\.(?:\d+\.[0-9a-f]{8}|[a-z0-9_]{8})\.safetensors\.tmp$", "", p.name[1:]) for p in weights}
+        names |= {p.name[: -len(".safetensors")] for p in here.glob("*.safetensors")}
+        if here == run_dir:
+            names -= set(TRAINING_FINAL_NAMES)
+        found += weights + temp_files(here, [f"{n}.json" for n in sorted(names)])
+    return sorted(found)
+
+
+def remove_stale_temp(run_dir: Path) -> list[Path]:
+    """Delete the temp files of the training's checkpoint writes that a killed process left in run_dir and its
+    checkpoints/ (stale_temp_files); call only while this process owns the run (see training.run's lock). Returns
+    what was deleted."""
+    return remove_files(stale_temp_files(run_dir))
 
 
 def checkpoint_name(nimg: int) -> str:

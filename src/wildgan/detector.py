@@ -2179,7 +2179,34 @@ class Detector:
                 # the score formulas decision_scores and the threshold are of (above version 1 only, which a file
                 # without the field is read as)
                 **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
-        return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
+        from .fileio import folder_lock_refused, host_only_locks, writing_temps
+
+        folder = path.parent
+        # a save killed between its temp files and their renames (a kill runs no clean-up) left them beside the pair,
+        # where nothing removed or reported them: every save holds the folder while it writes (fileio.writing_temps,
+        # as the writers of a run's shared files do), so the next save of this pair deletes them where no other
+        # save holds it now (nor on a network file system, whose folder locks reach no other machine, nor where the
+        # folder cannot be locked: no fcntl on Windows, a file system that refuses flock)
+        with writing_temps(folder, lambda: ckpt.checkpoint_temp_files(folder, name)):
+            saved = ckpt.save_checkpoint(folder, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
+        fs = host_only_locks(folder)
+        refused = "" if fs else folder_lock_refused(folder)
+        try:
+            left = ckpt.checkpoint_temp_files(folder, name) if fs or refused else []
+        except OSError:
+            # (a folder written into but not readable, a drop box: none can be named, and the save is done)
+            left = []
+        if left:
+            # (there no save deletes them, so this is the one place they are said)
+            one = len(left) == 1
+            unheld = (f"on a {fs} file system folder locks reach no other machine" if fs else
+                      f"the folder cannot be locked here ({refused})")
+            warn_user(f"{len(left)} temporary file{'' if one else 's'} of det.save({str(folder / name)!r}) "
+                      f"{'is' if one else 'are'} in {folder}, left by a save killed before its renames or being "
+                      f"written now by another: {unheld}, so det.save cannot tell which and deletes none; once no "
+                      f"other save writes there, delete {'it' if one else 'them'}: "
+                      f"rm {' '.join(shell_word(p) for p in left)}")
+        return saved
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "Detector":

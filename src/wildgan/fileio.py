@@ -11,6 +11,7 @@ import re
 import stat
 import sys
 import tempfile
+import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
@@ -81,12 +82,10 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
             write(f)
         return
     path = _written_path(path)
-    tmp = _write_temp(write, path)
-    try:
+    with _removing_temps() as temps:
+        tmp = _write_temp(write, path, temps)
         os.replace(tmp, path)
-    except BaseException:
-        _remove_temps([tmp])
-        raise
+        temps.remove(tmp)
     _fsync_dir(path.parent)
 
 
@@ -98,17 +97,15 @@ def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
     through), and the folder fsynced; on any failure the temp file is removed and the error raised. No stream: the
     callers refuse one first (is_stream)."""
     path = _written_path(Path(path))
-    tmp = _write_temp(lambda f: None, path)
-    try:
+    with _removing_temps() as temps:
+        tmp = _write_temp(lambda f: None, path, temps)
         fill(Path(tmp))
         # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
         # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
         with open(tmp, "r+b") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        _remove_temps([tmp])
-        raise
+        temps.remove(tmp)
     _fsync_dir(path.parent)
 
 
@@ -121,24 +118,55 @@ def _written_path(path: Path) -> Path:
 _TEMP_SUFFIX = ".tmp"
 
 
-def _write_temp(write: "Callable[[BinaryIO], object]", path: Path) -> str:
-    """write(fileobj) into a new temp file beside `path` (which is not touched), flushed and fsynced; its name. On
-    any failure the temp file is removed and the error raised."""
+_UMASK_LOCK = threading.Lock()
+
+
+def umask() -> int:
+    """The process umask, read without setting it where Linux's /proc tells it: os.umask sets it process-wide, and a
+    file another thread creates in that moment is made under the umask set (os.umask(0): writable by every user)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # no /proc (macOS, Windows) or no Umask line (Linux before 4.7): read by setting it. 0o022 was assumed here once,
+    # and a umask of 0o077 gave weights readable by every user beside their 0600 JSON. Set to 0o077 for the moment,
+    # not 0: a file another thread creates meanwhile is made private, not writable by all. Under a lock: two threads'
+    # writes reading it at once, the second read the first's 0o077 and set that back last, for good
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def _write_temp(write: "Callable[[BinaryIO], object]", path: Path, temps: "list[str]") -> str:
+    """write(fileobj) into a new temp file beside `path` (which is not touched), flushed and fsynced; its name, which
+    is put in `temps` (_removing_temps' list) as soon as the file exists, so that the caller's block removes it
+    wherever an error or a Ctrl-C lands before the caller renames it (and takes it out of the list)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
-    try:
+    temps.append(tmp)
+    with os.fdopen(fd, "wb") as f:
         # mkstemp creates 0600 files; give the result the usual umask-based mode so reports can be shared
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        _remove_temps([tmp])
-        raise
+        os.chmod(tmp, 0o666 & ~umask())
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
     return tmp
+
+
+@contextmanager
+def _removing_temps() -> Iterator[list[str]]:
+    """A list for the block's temp files (_write_temp puts each in as it makes it; the block takes out those it
+    renamed into place): those still in it when the block ends, by an error or a Ctrl-C anywhere between a temp
+    file's creation and its rename, are removed. A caller that kept a temp file's name only once _write_temp had
+    returned left it behind when a Ctrl-C landed before its own clean-up began."""
+    temps: list[str] = []
+    try:
+        yield temps
+    finally:
+        _remove_temps(temps)
 
 
 def _remove_temps(temps: "list[str]") -> None:
@@ -477,6 +505,30 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
         yield held_folders
 
 
+def folder_lock_refused(folder: Path) -> str:
+    """Why `folder` cannot be held as writing_temps holds it, in words ("" where it can): no fcntl (Windows), a
+    folder that cannot be opened, a file system that refuses flock on it (ENOLCK, ENOSYS). There writing_temps holds
+    nothing and deletes nothing, so a killed writer's temp files stay, for the caller to say. A glance: a shared lock
+    taken and let go at once (one held exclusively by another writer is a lock that works)."""
+    try:
+        import fcntl
+    except ImportError:
+        return "no file locks on this platform (fcntl)"
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        return f"it cannot be opened: {e.strerror or e}"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return ""
+    except OSError as e:
+        return f"the file system refuses flock: {e.strerror or e}"
+    finally:
+        os.close(fd)                 # (releases the glance's lock, if taken)
+    return ""
+
+
 def temps_being_written(folder: Path) -> bool:
     """Whether a process may be writing temp files in `folder` now (writing_temps holds it), so that those there are
     not known to be stale: a glance that takes the exclusive lock and lets it go at once, writing nothing. True too
@@ -519,8 +571,8 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
     order, before `files`, and removed on a failure as this call's own temp files are."""
     staged: list[tuple[Path, str | None, Callable[[BinaryIO], object] | None]] = [
         (Path(path), str(tmp), None) for path, tmp in written]
-    temps: list[str] = [str(tmp) for _, tmp in written]
-    try:
+    with _removing_temps() as temps:
+        temps += [str(tmp) for _, tmp in written]
         for given, write in files:
             if write is not None and is_stream(given):
                 staged.append((Path(given), None, write))
@@ -529,8 +581,7 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
                 staged.append((Path(given), None, None))      # (a link is removed, not its target)
                 continue
             path = _written_path(Path(given))
-            tmp = _write_temp(write, path)
-            temps.append(tmp)
+            tmp = _write_temp(write, path, temps)
             staged.append((path, tmp, None))
         if before_renames is not None:
             before_renames()
@@ -543,8 +594,6 @@ def atomic_write_files(files: "Sequence[tuple[Path, Callable[[BinaryIO], object]
             else:
                 os.replace(tmp, path)
                 temps.remove(tmp)
-    finally:
-        _remove_temps(temps)
     for folder in dict.fromkeys(path.parent for path, tmp, _ in staged if tmp is not None):
         _fsync_dir(folder)
 

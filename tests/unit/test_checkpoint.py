@@ -185,12 +185,24 @@ def test_weights_are_synced_through_a_descriptor_that_may_write(tmp_path, monkey
     assert set(refused) <= {"folder"}, refused          # (the folder's sync refused, as on Windows, and passed over)
 
 
-def test_stale_temporary_files_are_removed(tmp_path):
-    (tmp_path / ".ckpt-000000001000.abc.safetensors.tmp").write_bytes(b"x" * 10)
-    keep = tmp_path / "ckpt-000000001000.json"
-    keep.write_text("{}")
-    assert [p.name for p in ckpt.remove_stale_temp(tmp_path)] == [".ckpt-000000001000.abc.safetensors.tmp"]
-    assert keep.is_file() and ckpt.remove_stale_temp(tmp_path / "missing") == []
+def test_stale_temporary_files_are_the_trainings_own_and_removed(tmp_path):
+    # every ".*.safetensors.tmp" in the run folder was a resume's to delete: the weights' temp file of a
+    # det.save(RUN/model) under way too, which the save then failed on (test_detector_save_temps)
+    from wildgan.training.fanogan_loop import FINAL_NAME
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    ours = [run / ".network-final.4242.0a1b2c3d.safetensors.tmp", run / f".{FINAL_NAME}.k2x9q0a_.safetensors.tmp",
+            run / "checkpoints" / ".ckpt-000000001000.4242.0a1b2c3d.safetensors.tmp"]
+    theirs = [run / ".model.4242.0a1b2c3d.safetensors.tmp", run / ".ckpt-000000001000.4242.0a1b2c3d.safetensors.tmp",
+              run / ".network-final.v2.4242.0a1b2c3d.safetensors.tmp",
+              run / "checkpoints" / ".network-final.4242.0a1b2c3d.safetensors.tmp", run / "ckpt-000000001000.json"]
+    for p in ours + theirs:
+        p.write_bytes(b"x" * 10)
+    assert ckpt.stale_temp_files(run) == sorted(ours)
+    assert ckpt.remove_stale_temp(run) == sorted(ours)
+    assert not any(p.exists() for p in ours) and all(p.exists() for p in theirs)
+    assert ckpt.remove_stale_temp(tmp_path / "missing") == []
 
 
 def test_prune_keeps_newest(tmp_path):

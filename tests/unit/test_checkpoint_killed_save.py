@@ -23,8 +23,8 @@ from wildgan.checkpoint import save_checkpoint
 
 real = fileio._write_temp
 
-def then_killed(write, path):
-    tmp = real(write, path)
+def then_killed(write, path, *rest):
+    tmp = real(write, path, *rest)
     if Path(path).suffix == ".json":
         os._exit(9)
     return tmp

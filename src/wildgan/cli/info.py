@@ -335,8 +335,8 @@ def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "", 
 
 def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
     """_why's words for a temp file of an atomic write other than a checkpoint's weights or an evaluation's output,
-    by its writer (data.run_temps): the training's own files, the files other commands write beside it, or another
-    file, whose writer no lock covers."""
+    by its writer (data.run_temps): the training's own files, the files other commands write beside it, a Detector
+    saved into the run folder (checkpoint.saved_pair_temp_files), or another file, whose writer no lock covers."""
     if writer == "training":
         return ("the temporary file of a training's write of a run file (config.json, split.json, stats.jsonl, a "
                 "checkpoint's JSON, a sample grid, ...), left by a process killed before it renamed it into place",
@@ -346,6 +346,11 @@ def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
                 "*.csv, train_hashes.npz, fit_ids.json, detector_threshold.json), left by a process killed before "
                 "it renamed it into place", f"{resume} deletes {them}, as does the next write of those files "
                                            f"(`wildgan score --threshold`); or delete {them} by hand")
+    if writer == "detector":
+        return ("the temporary file of a Detector saved into the run folder or a folder below it (det.save(RUN/NAME): "
+                "its weights' .NAME.*.safetensors.tmp, or its NAME.json's), left by a process killed before it "
+                "renamed it into place", f"the next det.save of that pair deletes {them} (where no other write holds "
+                                         f"{'its' if them == 'it' else 'their'} folder then); or delete {them} by hand")
     return ("the temporary file of an atomic write of another file (an output written into the run folder, a "
             "rank's error record), left by a process killed before it renamed it into place, or being "
             "written now: no lock of wildgan's tells which", f"delete {them} by hand once no wildgan command writes "
@@ -355,9 +360,11 @@ def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
 def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     """(writer, path) of each temp file of an atomic write left in run_dir and below it (data.run_temps), leaving out
     those that a write in progress may own where a lock tells so: the training's own while a process holds the run's
-    lock, and the shared files' while a process holds the run folder (fileio.temps_being_written); those of a run
+    lock, and the shared files' and a det.save's while a process holds the run folder (fileio.temps_being_written,
+    which those writers hold); those of a run
     folder on a file system whose folder locks hold on this machine only are listed (fileio.host_only_locks: no
     lock tells there, and leftover_files says so)."""
+    from ..checkpoint import saved_pair_temp_files
     from ..data.run_temps import other_write_temps, shared_write_temps, training_write_temps
     from ..fileio import host_only_locks, temps_being_written
 
@@ -365,14 +372,23 @@ def _write_temps(run_dir: Path, trained_now: bool) -> list[tuple[str, Path]]:
     shared = shared_write_temps(run_dir)
     if shared and (host_only_locks(run_dir) or not temps_being_written(run_dir)):
         found += [("shared", p) for p in shared]
-    return found + [("other", p) for p in other_write_temps(run_dir)]
+    # the temp files of a Detector saved into the run folder or one below it (det.save(RUN/model):
+    # checkpoint.saved_pair_temp_files), no training's, so a resume leaves them (checkpoint.stale_temp_files): every
+    # save holds the folder it writes in while it writes, as the shared files' writers hold the run folder, and its
+    # next save of the pair deletes what a killed one left
+    saved = saved_pair_temp_files(run_dir)
+    shown = {folder for folder in dict.fromkeys(p.parent for p in saved)
+             if host_only_locks(folder) or not temps_being_written(folder)}
+    found += [("detector", p) for p in saved if p.parent in shown]
+    return found + [("other", p) for p in other_write_temps(run_dir) if p not in set(saved)]
 
 
 def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     """The files that interrupted or damaged checkpoint writes left in run_dir (and its checkpoints/), the temp files
     of killed evaluations in run_dir and its eval-*/ folders, and the temp files of other killed atomic writes in
     run_dir and below it, as records of path, bytes, kind (orphan_weights, orphan_of_set_aside, temp, set_aside,
-    eval_temp, write_temp), why and what to do, and a write_temp's writer (training, shared, other: _write_temps).
+    eval_temp, write_temp), why and what to do, and a write_temp's writer (training, shared, detector, other:
+    _write_temps).
     Told by the rules of what removes them (the checkpoint module's orphan_weights, stale_temp_files,
     set_aside_files: those of the removals at a resume; data.eval_files.eval_temp_files, the next evaluation's;
     data.run_temps, a resume's and the shared files' next write's), and only read: nothing is deleted or renamed.
@@ -395,7 +411,7 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
     if not held:
         found += [("orphan_of_set_aside" if orphan_of_set_aside(w) else "orphan_weights", w)
                   for w in orphan_weights(ck_dir)]
-        found += [("temp", t) for folder in (run_dir, ck_dir) for t in stale_temp_files(folder)]
+        found += [("temp", t) for t in stale_temp_files(run_dir)]
     found += [("set_aside", p) for p in set_aside_files(ck_dir)]
     # (evaluation.run.evaluation_dir: the run's own test split in the run folder, other data or classes in eval-*/;
     # host_only: the temp files whose writers' folder locks do not reach other machines, by the file system's type)
@@ -409,8 +425,11 @@ def leftover_files(run_dir: Path) -> list[dict[str, Any]]:
                 host_only.update(dict.fromkeys(temps, fs))
     writers = {p: w for w, p in _write_temps(run_dir, held)}
     found += [("write_temp", p) for p in writers]
-    fs = host_only_locks(run_dir) if "shared" in writers.values() else ""
-    host_only.update({p: fs for p, w in writers.items() if w == "shared" and fs})
+    # (the writers that hold their folder, which tells a write in progress on this machine only: the run folder, or
+    # for a det.save the folder below it that it writes in)
+    fs = {folder: host_only_locks(folder) for folder in dict.fromkeys(
+        p.parent for p, w in writers.items() if w in ("shared", "detector"))}
+    host_only.update({p: fs[p.parent] for p, w in writers.items() if w in ("shared", "detector") and fs[p.parent]})
     run = shell_word(run_dir)
     out = []
     for kind, path in found:

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..checkpoint import list_checkpoints, refuse_saved_detector, short_commit, umask
+from ..checkpoint import list_checkpoints, refuse_saved_detector, short_commit
 from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, config_yaml_record, is_sample_path,
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
@@ -58,7 +58,7 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
                       warn_user)
-from ..fileio import atomic_write_text, unwritable_error
+from ..fileio import atomic_write_text, umask, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model

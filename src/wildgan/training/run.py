@@ -1026,8 +1026,7 @@ def _train_run_held(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: b
             with writing_temps(run_dir, lambda: []):
                 keep_cached_fit_ids_before_resume(run_dir, None if saved is None else saved.split_json)
         if is_main:
-            for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
-                remove_stale_temp(folder)
+            remove_stale_temp(run_dir)      # half-written weights of a killed process (and in checkpoints/)
             # (and a killed checkpoint write's weights without their JSON: at once, not at the next checkpoint, which
             # a resume that trains nothing more never writes)
             remove_orphan_weights(run_dir / "checkpoints")
@@ -1628,10 +1627,11 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
         def said(folder: Path) -> None:
             # (the run folder is held by the writers of the training scores' cache too: score --threshold,
-            # Detector.fit; data.run_temps)
-            log(f"note: waiting for the write into {folder} in progress (an evaluation, or a training scores' "
-                f"cache) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
-                f"stopped with Ctrl-Z holds it until it goes on)")
+            # Detector.fit; data.run_temps; and by a Detector saved into it, det.save(RUN/model), whose files are the
+            # user's, not removed)
+            log(f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' "
+                f"cache, or a det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` "
+                f"or `wildgan score` stopped with Ctrl-Z holds it until it goes on)")
 
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
                                 on_wait=said) as held:

@@ -54,6 +54,9 @@ def test_info_lists_every_killed_writes_temp_file_with_its_writer_size_and_rm(
     training += temps_left_by_a_kill(run / "samples", ("fakes000001.png",), content=bytes(3 << 20))
     shared = temps_left_by_a_kill(run, ("train_scores.csv", "train_hashes.npz"))
     other = temps_left_by_a_kill(run, ("mine.csv",)) + temps_left_by_a_kill(run / "notes" / "deep", ("a.txt",))
+    # a Detector's weights saved into the run folder (det.save(RUN/model)): no training's, so no resume's to delete
+    detector = [run / ".model.4242.0a1b2c3d.safetensors.tmp"]
+    detector[-1].write_bytes(b"d")
     # told apart and listed as their own kinds, or not at all: an evaluation's output's temp file, a checkpoint's
     # weights', a report being staged (a hidden folder, removed whole by a later report), an export's fixed name
     evaluation = temps_left_by_a_kill(run, ("eval.json",))
@@ -63,7 +66,7 @@ def test_info_lists_every_killed_writes_temp_file_with_its_writer_size_and_rm(
     (run / ".model.onnx.tmp").write_bytes(b"o")
     text, left = _info(run, capsys)
     assert _write_temps(left) == ([(p, "training") for p in sorted(training)] + [(p, "shared") for p in shared] +
-                                  [(p, "other") for p in sorted(other)]), left
+                                  [(p, "detector") for p in detector] + [(p, "other") for p in sorted(other)]), left
     assert [(Path(f["path"]), f["kind"]) for f in left if f["kind"] != "write_temp"] == [
         (weights, "temp"), (evaluation[0], "eval_temp")], left
     for f in left:
@@ -144,3 +147,67 @@ def test_a_temp_file_of_a_shared_file_is_deleted_by_the_next_write_of_one_unless
         assert sorted(gone) == sorted(stale + [in_progress])
     assert shared_write_temps(run) == [] and all(p.is_file() for p in other)
     assert sorted(os.listdir(run)) == sorted([p.name for p in other] + ["config.json", "config.yaml"])
+
+
+def _killed_detector_save(run: Path, name: str) -> list[Path]:
+    """The temp files a det.save(RUN/NAME) killed before its renames leaves: its weights' (save_checkpoint's
+    ".NAME.PID.HEX.safetensors.tmp") and its JSON's (".NAME.json.XXXXXXXX.tmp"), sorted."""
+    weights = run / f".{name}.4242.0a1b2c3d.safetensors.tmp"
+    weights.write_bytes(b"weights")
+    return sorted([weights, *temps_left_by_a_kill(run, (f"{name}.json",))])
+
+
+def test_info_says_a_killed_detector_saves_temp_files_are_the_next_saves_to_delete(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """det.save holds the folder it writes in (fileio.writing_temps) and its next save of the pair deletes what a
+    killed one left: info said of them "no lock of wildgan's tells which" and "delete by hand", as of a file no lock
+    covers, and listed the JSON's temp file as a file of the user's."""
+    pytest.importorskip("fcntl")
+    run = _config_only_run(tmp_path / "run")
+    saved = _killed_detector_save(run, "model")
+    mine = temps_left_by_a_kill(run, ("mine.json",))        # (a JSON of the user's, beside no weights: not a save's)
+    text, left = _info(run, capsys)
+    assert _write_temps(left) == [(p, "detector") for p in saved] + [(mine[0], "other")], left
+    for f in left:
+        if f["writer"] == "detector":
+            assert "det.save" in f["why"] and "no lock" not in f["why"], f
+            assert f["what_to_do"].startswith("the next det.save of that pair deletes it"), f
+    assert f"rm {' '.join(shell_word(p) for p in saved)}\n" in text, text
+
+
+def test_info_leaves_out_a_detector_saves_temp_files_while_a_process_holds_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A det.save(RUN/model) at work holds the run folder as the shared files' writers do: while one does, its temp
+    files may be that write's (info told the user to rm them, hundreds of MB of weights being written). On a network
+    file system that hold tells nothing of another machine's save: listed, with the file system's type."""
+    pytest.importorskip("fcntl")
+    from fake_mounts import mount_as
+
+    run = _config_only_run(tmp_path / "run")
+    saved = _killed_detector_save(run, "model")
+    with writing_now(run / "train_scores.csv", shared=True):
+        _, left = _info(run, capsys)
+        assert _write_temps(left) == [], left
+        mount_as(monkeypatch, tmp_path / "mountinfo", [(tmp_path, "nfs4")])
+        _, left = _info(run, capsys)
+        assert [(Path(f["path"]), f["host_only_locks"]) for f in left if f.get("writer") == "detector"] == [
+            (p, "nfs4") for p in saved], left
+        monkeypatch.undo()
+    _, left = _info(run, capsys)
+    assert [p for p, w in _write_temps(left) if w == "detector"] == saved, left
+
+
+def test_info_lists_a_detector_saves_temp_files_in_a_folder_below_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A det.save(RUN/models/m) killed: info listed its JSON's temp file as a file of the user's and left out its
+    weights' (hundreds of MB) altogether; and one at work holds its own folder, not the run folder."""
+    pytest.importorskip("fcntl")
+    run = _config_only_run(tmp_path / "run")
+    (run / "models").mkdir()
+    below = _killed_detector_save(run / "models", "m")
+    beside = _killed_detector_save(run, "model")
+    _, left = _info(run, capsys)
+    assert _write_temps(left) == [(p, "detector") for p in sorted(beside + below)], left
+    with writing_now(run / "models" / "x.csv", shared=True) as holder:
+        _, left = _info(run, capsys)
+        assert _write_temps(left) == [(p, "detector") for p in beside] + [(holder, "other")], left

@@ -74,9 +74,9 @@ def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_e
     assert not eval_temp_files(run)
     # the wait is said (a `wildgan evaluate` stopped with Ctrl-Z would hold it with no word of why)
     assert [m for m in said if "waiting for the write into" in m] == [
-        f"note: waiting for the write into {folder} in progress (an evaluation, or a training scores' cache) to "
-        f"finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` stopped with Ctrl-Z "
-        f"holds it until it goes on)"], said
+        f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' cache, or a "
+        f"det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
+        f"stopped with Ctrl-Z holds it until it goes on)"], said
 
 
 def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> None:
