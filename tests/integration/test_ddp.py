@@ -247,7 +247,7 @@ def test_a_pile_of_one_chunk_is_shared_and_resumed_across_process_counts(tmp_pat
 
 
 @pytest.mark.integration
-def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path):
+def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Several torchrun ranks without --distributed would each run the whole command into the same files (train's
     second rank was refused by the run lock without a word of --distributed; score's ranks wrote the same CSV):
     every rank refuses before anything is written, naming --distributed (or, for commands run by one process,
@@ -269,14 +269,21 @@ def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path):
     proc = subprocess.run(torchrun + ["evaluate", str(tmp_path / "run")], capture_output=True, text=True,
                           timeout=300, env=env)
     assert proc.returncode != 0 and proc.stderr.count("Run it without torchrun") >= 1, proc.stderr[-3000:]
-    # every rank refuses, rank 1 too (torchrun's environment as rank R sees it; no other rank to wait for)
+    # every rank refuses, rank 1 too (torchrun's environment as rank R sees it; no other rank to wait for): in this
+    # process, as the command's main sees that environment (the refusal and its rank tag are main's, before any
+    # work; the process's own start under torchrun is the two jobs' above)
+    from wildgan.cli import main
+
     for rank in (0, 1):
-        ranked = {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+        ranked = {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
         for argv, said in ((["train", "--data", str(npz), "--normal", "0", "--out", str(tmp_path / "run")],
                             "but --distributed was not given"),
                            (["evaluate", str(tmp_path / "run")], "Run it without torchrun")):
-            proc = subprocess.run([sys.executable, "-m", "wildgan", *argv], capture_output=True, text=True,
-                                  timeout=300, env=ranked)
-            assert proc.returncode == 2 and proc.stderr.count(said) == 1, (rank, proc.stderr[-3000:])
-            assert ("(rank 1 of 2)" in proc.stderr) == (rank == 1), proc.stderr
+            with pytest.MonkeyPatch.context() as mp:
+                for k, v in ranked.items():
+                    mp.setenv(k, v)
+                code = main(argv)
+            err = capsys.readouterr().err
+            assert code == 2 and err.count(said) == 1, (rank, err[-3000:])
+            assert ("(rank 1 of 2)" in err) == (rank == 1), err
             assert not (tmp_path / "run").exists()
