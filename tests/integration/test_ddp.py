@@ -96,32 +96,50 @@ def test_two_gloo_ranks_match_one_process(tmp_path: Path):
     assert torch.isfinite(torch.from_numpy(sh["a"] if "a" in sh else one.scores[next(iter(one.scores))])).all()
 
 
-def _run_and_pile(tmp_path: Path, n_pile: int, seed: int) -> tuple[Path, Path]:
-    """A tiny run trained on 64 small gray PNGs, and a pile of n_pile more like them to score."""
+@pytest.fixture(scope="module")
+def png_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run trained once for the module's scoring tests on 64 small gray PNGs (each test scores a copy)."""
     from PIL import Image
 
     from wildgan.cli import main
 
-    rng = np.random.default_rng(seed)
-    train, pile = tmp_path / "train", tmp_path / "pile"
-    for folder, n in ((train, 64), (pile, n_pile)):
-        folder.mkdir()
-        for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i:03d}.png")
-    run = tmp_path / "run"
+    root = tmp_path_factory.mktemp("png-run")
+    rng = np.random.default_rng(0)
+    train = root / "train"
+    train.mkdir()
+    for i in range(64):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(train / f"{i:03d}.png")
+    run = root / "run"
     assert main(["train", "--data", str(train), "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
                  "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    return run
+
+
+def _run_and_pile(tmp_path: Path, png_run: Path, n_pile: int, seed: int) -> tuple[Path, Path]:
+    """A copy of the module's tiny run, and a pile of n_pile more small gray PNGs like its training images to
+    score."""
+    import shutil
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(n_pile):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i:03d}.png")
+    run = tmp_path / "run"
+    shutil.copytree(png_run, run)
     return run, pile
 
 
 @pytest.mark.integration
-def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path):
+def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path, png_run: Path):
     """`wildgan score --distributed`: each rank reads and scores its chunks of the files, rank 0 writes the CSV,
     which equals one process's byte for byte, unreadable files (--skip-bad) and wrap-around repeats included; a
     bad file without --skip-bad stops every rank with its name, and nothing is written."""
     from wildgan.cli import main
 
-    run, pile = _run_and_pile(tmp_path, 130, seed=0)
+    run, pile = _run_and_pile(tmp_path, png_run, 130, seed=0)
     (pile / "077.png").write_bytes(b"not an image")
     # 130 files: score batches 64, 64 and 2 topped up with 62 repeats of the first; chunks of 128 -> rank 0 reads
     # the first two batches, rank 1 the repeats
@@ -209,13 +227,13 @@ def test_wildgan_train_distributed_holds_one_lock_for_all_ranks(tmp_path: Path):
 
 
 @pytest.mark.integration
-def test_a_pile_of_one_chunk_is_shared_and_resumed_across_process_counts(tmp_path: Path):
+def test_a_pile_of_one_chunk_is_shared_and_resumed_across_process_counts(tmp_path: Path, png_run: Path):
     """A pile smaller than one default chunk is cut into equal chunks, one per rank (it all went to rank 0, the
     other ranks idle); the CSV equals one process's. The chunks finished by a 2-rank job that failed are taken by a
     one-process rerun (the folder's chunking is kept, not discarded)."""
     from wildgan.cli import main
 
-    run, pile = _run_and_pile(tmp_path, 256, seed=1)
+    run, pile = _run_and_pile(tmp_path, png_run, 256, seed=1)
     args = ["score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress"]       # default chunk size
     assert main(args + ["--out", str(tmp_path / "one.csv")]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -247,7 +265,7 @@ def test_a_pile_of_one_chunk_is_shared_and_resumed_across_process_counts(tmp_pat
 
 
 @pytest.mark.integration
-def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path):
+def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Several torchrun ranks without --distributed would each run the whole command into the same files (train's
     second rank was refused by the run lock without a word of --distributed; score's ranks wrote the same CSV):
     every rank refuses before anything is written, naming --distributed (or, for commands run by one process,
@@ -269,14 +287,21 @@ def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path):
     proc = subprocess.run(torchrun + ["evaluate", str(tmp_path / "run")], capture_output=True, text=True,
                           timeout=300, env=env)
     assert proc.returncode != 0 and proc.stderr.count("Run it without torchrun") >= 1, proc.stderr[-3000:]
-    # every rank refuses, rank 1 too (torchrun's environment as rank R sees it; no other rank to wait for)
+    # every rank refuses, rank 1 too (torchrun's environment as rank R sees it; no other rank to wait for): in this
+    # process, as the command's main sees that environment (the refusal and its rank tag are main's, before any
+    # work; the process's own start under torchrun is the two jobs' above)
+    from wildgan.cli import main
+
     for rank in (0, 1):
-        ranked = {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+        ranked = {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
         for argv, said in ((["train", "--data", str(npz), "--normal", "0", "--out", str(tmp_path / "run")],
                             "but --distributed was not given"),
                            (["evaluate", str(tmp_path / "run")], "Run it without torchrun")):
-            proc = subprocess.run([sys.executable, "-m", "wildgan", *argv], capture_output=True, text=True,
-                                  timeout=300, env=ranked)
-            assert proc.returncode == 2 and proc.stderr.count(said) == 1, (rank, proc.stderr[-3000:])
-            assert ("(rank 1 of 2)" in proc.stderr) == (rank == 1), proc.stderr
+            with pytest.MonkeyPatch.context() as mp:
+                for k, v in ranked.items():
+                    mp.setenv(k, v)
+                code = main(argv)
+            err = capsys.readouterr().err
+            assert code == 2 and err.count(said) == 1, (rank, err[-3000:])
+            assert ("(rank 1 of 2)" in err) == (rank == 1), err
             assert not (tmp_path / "run").exists()

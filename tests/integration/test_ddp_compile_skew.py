@@ -61,9 +61,10 @@ def test_a_rank_that_compiles_longer_is_waited_for_under_the_long_timeout(tmp_pa
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
            "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(tmp_path / "driver.py"), str(tmp_path),
-           "5", "12"]
+           "4", "8"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    # (without the barrier rank 0 waited in the D step's all-reduce and gave up after 5 s: "Timed out waiting")
+    # (without the barrier rank 0 waited in the D step's all-reduce and gave up after 5 s: "Timed out waiting". The
+    # short timeout is 4 s and rank 1's compilation 8 s longer, twice it: 5 and 12 s before, 7 s more of waiting)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert [(tmp_path / f"rank-{r}.done").read_text() for r in (0, 1)] == ["64", "64"]
     rows = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]

@@ -85,10 +85,14 @@ def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
     return out, json.loads((out / "results.json").read_text())
 
 
-def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
+def test_gpu_session_main_first_without_the_preflight_prints_the_versions_and_trains_before_any_benchmark(
+        tmp_path: Path) -> None:
     # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain kernels
     # (WILDGAN_KERNELS=plain), and that run is the one evaluated. (No pre-flight: its seconds are not this test's;
-    # the full smoke run above runs it end to end.)
+    # the full smoke run above runs it end to end. --no-preflight: the pre-flight's seconds stay the main run's
+    # --minutes, which had ~30 s to spare on 2026-11-30; its step prints the versions only. A main run that passes
+    # at once, with no env of its own, is the full smoke run's; this run had its own driver call before, whose
+    # checks are all here.)
     out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main", "--main-seed", "3",
                      "--main-extra", "--lr 0.0015", "--no-preflight")
     names = [s["name"] for s in r["steps"]]
@@ -96,6 +100,8 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
                          "evaluate main-smoke"], names
     # (the main run's first attempt took the default kernels)
     assert r["preflight"] == "skipped (--no-preflight)" and r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
+    assert r["preflight"] in (out / "summary.md").read_text()
+    assert r["steps"][0]["stdout_tail"].startswith("2.") and "pre-flight" not in r["steps"][0]["stdout_tail"]
     ev = r["steps"][3]                        # the evaluation runs the same (plain) G forward as the retried run
     assert ev["env"] == {"WILDGAN_KERNELS": "plain"} and ev["cmd"][1:4] == ["-m", "wildgan", "evaluate"]
     assert [s["rc"] for s in r["steps"][2:]] == [0] * (len(r["steps"]) - 2)
@@ -122,16 +128,6 @@ def test_gpu_session_gives_the_main_run_the_plain_kernels_where_only_they_pass_t
     assert train["env"] == ev["env"] == {"WILDGAN_KERNELS": "plain"} and train["rc"] == ev["rc"] == 0
     assert "WILDGAN_KERNELS=plain" in r["preflight"] and r["preflight"] in (out / "summary.md").read_text()
     assert "main_retry" not in r and "main-smoke" in r["evals"]
-
-
-def test_gpu_session_without_the_preflight_prints_the_versions_and_trains(tmp_path: Path) -> None:
-    # (--no-preflight: the pre-flight's seconds stay the main run's --minutes, which had ~30 s to spare on 2026-11-30)
-    out, r = _driver(tmp_path, "--main-first", "--no-preflight", "--smoke-until-eval")
-    names = [s["name"] for s in r["steps"]]
-    assert names == ["versions", "train main-smoke", "evaluate main-smoke"], names
-    assert r["steps"][0]["stdout_tail"].startswith("2.") and "pre-flight" not in r["steps"][0]["stdout_tail"]
-    assert r["preflight"] == "skipped (--no-preflight)" and r["preflight"] in (out / "summary.md").read_text()
-    assert "env" not in r["steps"][1] and r["steps"][1]["rc"] == 0
 
 
 def _gpu_session() -> Any:
