@@ -1964,6 +1964,20 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
         "L_r": "-", "A": "-", "L_o": "-", "L_o untrained": "--", "pixel_norm control": "-"}, styles
 
 
+@pytest.fixture(scope="module")
+def fanogan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """_tiny_fanogan_run trained once for this file's tests: (the run, its images). A test that reports on it (a
+    report writes into the run) copies it first."""
+    where = tmp_path_factory.mktemp("fanogan")
+    return where / "run", _tiny_fanogan_run(where)
+
+
+def _copy_of(run: Path, to: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, to))
+
+
 def _tiny_fanogan_run(tmp_path: Path) -> np.ndarray:
     """A tiny f-AnoGAN run at tmp_path/run, trained on tmp_path/toy.npz (48 gray 32x32 noise images, classes 0/1),
     with no training scores; returns the images."""
@@ -1998,14 +2012,15 @@ def _panel_titles(monkeypatch) -> list[str]:
     return titles
 
 
-def test_an_fanogan_runs_named_image_panels_name_its_one_generator(tmp_path, monkeypatch) -> None:
+def test_an_fanogan_runs_named_image_panels_name_its_one_generator(fanogan_run, tmp_path, monkeypatch) -> None:
     # f-AnoGAN has one generator, G: its top-k panels said G(E(Q)) but its named images' panels Gs(E(Q))
     from wildgan.evaluation.report import run_report
 
-    x = _tiny_fanogan_run(tmp_path)
+    shared, x = fanogan_run
+    run = _copy_of(shared, tmp_path / "run")
     Image.fromarray(x[0]).save(tmp_path / "named.png")
     titles = _panel_titles(monkeypatch)
-    run_report(tmp_path / "run", top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
+    run_report(run, top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
                tsne_points=5)
     assert titles == ["reconstruction G(E(Q))"] * 2, titles
 
@@ -2743,7 +2758,7 @@ def test_report_batch_mode_isolated_without_isolated_training_scores_says_how_to
     assert "No threshold" in section and "`wildgan score RUN --batch-mode isolated --threshold contamination" in section
 
 
-def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(tmp_path: Path,
+def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(fanogan_run, tmp_path: Path,
                                                                                          capsys) -> None:
     from wildgan.cli import main
 
@@ -2757,7 +2772,7 @@ def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_an
     with pytest.raises(ConfigError, match="unknown batch mode 'alone'"):
         check_report_args(None, 8, 2000, (), "alone")
 
-    _tiny_fanogan_run(tmp_path)
+    _copy_of(fanogan_run[0], tmp_path / "run")
     assert main(["report", str(tmp_path / "run"), "--batch-mode", "isolated", "--no-controls", "--top-k", "1",
                  "--tsne-points", "5", "--no-progress", "--threads", "1"]) == 0
     err = capsys.readouterr().err
