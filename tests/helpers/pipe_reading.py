@@ -63,7 +63,14 @@ _FULL_PIPE = ("import os, signal, sys, threading, time, wildgan.cli as c\n"
               "raise SystemExit(c.run())\n")
 
 
-def full_pipe_program(ready: int, command: str, before_writes: str = "pass", before_fails: str = "pass") -> str:
+def full_pipe_program(ready: int, command: str, before_writes: str = "pass", before_fails: str = "pass",
+                      stuck_s: float | None = None) -> str:
     """The Python source (for `python -c`) of _FULL_PIPE's `command`, "writes" or "fails", saying "running" on the
-    fd `ready`."""
-    return _FULL_PIPE.format(ready=ready, command=command, before_writes=before_writes, before_fails=before_fails)
+    fd `ready`. stuck_s: the seconds that the signals' watch gives a blocked output before it lets it go
+    (cli.signals._STUCK_S; its bound on the whole way out, _WAY_OUT_S, stays the real 7 s, past it as in the module),
+    for a test of the way out whose every run would otherwise wait the real 5 s for a reader that never comes; None:
+    the real one (the tests of that bound)."""
+    program = _FULL_PIPE.format(ready=ready, command=command, before_writes=before_writes, before_fails=before_fails)
+    if stuck_s is None:
+        return program
+    return f"import wildgan.cli.signals as _signals\n_signals._STUCK_S = {stuck_s!r}\n" + program

@@ -3171,7 +3171,7 @@ def test_a_sigterm_ends_a_teardown_blocked_in_a_write_to_a_pipe_nobody_reads(whe
     try:
         assert proc.stderr is not None
         said = _wait_for_line(proc, proc.stderr, "teardown")
-        time.sleep(0.5)         # (into the blocked write)
+        _blocked_in_a_write(proc)         # (into the blocked write: as soon as the kernel says so, not half a second)
         assert proc.poll() is None, "the write did not block"
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 5), f"SIGTERM did not end a teardown blocked in a write to a full pipe ({where})"
@@ -3208,7 +3208,11 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
     try:
         assert proc.stderr is not None
         _wait_for_line(proc, proc.stderr, "running")
-        time.sleep(1.0)         # (into main's blocked flush)
+        # (into main's blocked flush: as soon as the kernel says so; a second where it cannot say, as before)
+        if os.path.exists(f"/proc/{proc.pid}/wchan"):
+            _blocked_in_a_write(proc)
+        else:
+            time.sleep(1.0)
         assert proc.poll() is None, "the flush did not block"
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 5), "SIGTERM did not end main's flush blocked on a full pipe"

@@ -74,7 +74,9 @@ def _stopped_on_a_full_pipe(command: str, joined: bool, code: int, env: dict[str
     it says it is ready: it ends within seconds with `code`, its stop said on stderr where that is a pipe of its
     own."""
     ready_r, ready_w = os.pipe()
-    program = full_pipe_program(ready_w, command, before_writes=before, before_fails=before)
+    # (the watch lets the full pipe go after 1 s, not 5: what these tests check is that the stop gets there at all;
+    # test_cli's full-pipe tests and the pausing reader's below keep the real 5 s and its bound)
+    program = full_pipe_program(ready_w, command, before_writes=before, before_fails=before, stuck_s=1.0)
     proc = subprocess.Popen([sys.executable, "-c", program],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if joined else subprocess.PIPE,
                             env=env, pass_fds=(ready_w,))

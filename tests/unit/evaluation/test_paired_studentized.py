@@ -26,13 +26,17 @@ def _z2(labels: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _brute_force_p(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    """The share of all 2^N swaps of the two scores' within-method ranks whose DeLong z^2 is at least the observed."""
+    """The share of all 2^N swaps of the two scores' within-method ranks whose DeLong z^2 is at least the observed.
+    A swap and its complement exchange the two rank vectors, which negates the AUC difference and leaves its
+    variance as it is: the same z^2. So the swaps that leave the first image as it is are recomputed, each counted
+    for itself and its complement (half the DeLong tests of enumerating all 2^N, which made this the slowest test of
+    the metrics)."""
     ra, rb = metrics._twice_ranks(a).astype(float), metrics._twice_ranks(b).astype(float)
     observed = _z2(labels, ra, rb)
     hits = 0
-    for t in itertools.product((False, True), repeat=len(labels)):
-        swap = np.array(t)
-        hits += _z2(labels, np.where(swap, rb, ra), np.where(swap, ra, rb)) >= observed * (1 - 1e-9)
+    for t in itertools.product((False, True), repeat=len(labels) - 1):
+        swap = np.array((False, *t))
+        hits += 2 * (_z2(labels, np.where(swap, rb, ra), np.where(swap, ra, rb)) >= observed * (1 - 1e-9))
     return hits / 2 ** len(labels)
 
 

@@ -966,7 +966,9 @@ def test_many_named_images_are_ranked_and_only_the_most_anomalous_mapped(tiny_ru
     shutil.copytree(tiny_run, copy)
     for old in (copy / "report" / "heatmaps").glob("*.png"):
         old.unlink()
-    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=150)
+    # (no controls, 20 t-SNE points: the named images' ranking and maps are what it checks, and the controls' scoring
+    # and 150 points made it one of the slowest report tests)
+    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=20, controls=False)
     rows = list(csv.DictReader(open(copy / "report" / "named_images.csv", newline="")))
     a = [float(r["a"]) for r in rows]
     assert len(rows) == 8 and a == sorted(a, reverse=True)          # all of them, most anomalous first
@@ -1001,7 +1003,7 @@ def test_each_named_image_is_decoded_once(tiny_run, tmp_path, monkeypatch) -> No
     monkeypatch.setattr(decode_pool, "read_image_sized", spy)
     copy = tmp_path / "run"
     shutil.copytree(tiny_run, copy)
-    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=150, controls=False)
+    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=20, controls=False)
     assert sorted(decoded) == ["n0.png", "n1.jpg", "n2.bmp", "n3.tif"]
     assert len((copy / "report" / "named_images.csv").read_text().splitlines()) == 1 + 4     # all four scored
 
@@ -1176,7 +1178,9 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
     net = net_config_for_preset("tiny", 16, 1)
     cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
                     train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
-    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=3)), run)
+    # (one search step: the cache's reuse, refusal and rescoring are what it checks, each searching the test split
+    # through the trained and the untrained networks, whose 3 steps were most of its time)
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
     from wildgan.data import build_split
     from wildgan.training.run import write_split_info
 
@@ -1218,11 +1222,11 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
     assert any("do not give its scores with these networks" in s for s in said), said
     assert any("the untrained networks' latents from the evaluation" in s for s in said), said
     # other search settings: not read at all
-    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=4)), run)
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=2)), run)
     said = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any("kept with other search settings" in s for s in said), said
-    assert any(s.startswith("note: latent search optimises a latent per image (4 steps)") for s in said), said
+    assert any(s.startswith("note: latent search optimises a latent per image (2 steps)") for s in said), said
 
 
 def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
@@ -1963,6 +1967,20 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
         "L_r": "-", "A": "-", "L_o": "-", "L_o untrained": "--", "pixel_norm control": "-"}, styles
 
 
+@pytest.fixture(scope="module")
+def fanogan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """_tiny_fanogan_run trained once for this file's tests: (the run, its images). A test that reports on it (a
+    report writes into the run) copies it first."""
+    where = tmp_path_factory.mktemp("fanogan")
+    return where / "run", _tiny_fanogan_run(where)
+
+
+def _copy_of(run: Path, to: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, to))
+
+
 def _tiny_fanogan_run(tmp_path: Path) -> np.ndarray:
     """A tiny f-AnoGAN run at tmp_path/run, trained on tmp_path/toy.npz (48 gray 32x32 noise images, classes 0/1),
     with no training scores; returns the images."""
@@ -1997,14 +2015,15 @@ def _panel_titles(monkeypatch) -> list[str]:
     return titles
 
 
-def test_an_fanogan_runs_named_image_panels_name_its_one_generator(tmp_path, monkeypatch) -> None:
+def test_an_fanogan_runs_named_image_panels_name_its_one_generator(fanogan_run, tmp_path, monkeypatch) -> None:
     # f-AnoGAN has one generator, G: its top-k panels said G(E(Q)) but its named images' panels Gs(E(Q))
     from wildgan.evaluation.report import run_report
 
-    x = _tiny_fanogan_run(tmp_path)
+    shared, x = fanogan_run
+    run = _copy_of(shared, tmp_path / "run")
     Image.fromarray(x[0]).save(tmp_path / "named.png")
     titles = _panel_titles(monkeypatch)
-    run_report(tmp_path / "run", top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
+    run_report(run, top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
                tsne_points=5)
     assert titles == ["reconstruction G(E(Q))"] * 2, titles
 
@@ -2742,7 +2761,7 @@ def test_report_batch_mode_isolated_without_isolated_training_scores_says_how_to
     assert "No threshold" in section and "`wildgan score RUN --batch-mode isolated --threshold contamination" in section
 
 
-def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(tmp_path: Path,
+def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(fanogan_run, tmp_path: Path,
                                                                                          capsys) -> None:
     from wildgan.cli import main
 
@@ -2756,7 +2775,7 @@ def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_an
     with pytest.raises(ConfigError, match="unknown batch mode 'alone'"):
         check_report_args(None, 8, 2000, (), "alone")
 
-    _tiny_fanogan_run(tmp_path)
+    _copy_of(fanogan_run[0], tmp_path / "run")
     assert main(["report", str(tmp_path / "run"), "--batch-mode", "isolated", "--no-controls", "--top-k", "1",
                  "--tsne-points", "5", "--no-progress", "--threads", "1"]) == 0
     err = capsys.readouterr().err
