@@ -7,7 +7,9 @@ test_cli_streams_and_teardown)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
+import time
 
 
 def buffered_env(**more: str) -> dict[str, str]:
@@ -74,3 +76,28 @@ def full_pipe_program(ready: int, command: str, before_writes: str = "pass", bef
     if stuck_s is None:
         return program
     return f"import wildgan.cli.signals as _signals\n_signals._STUCK_S = {stuck_s!r}\n" + program
+
+
+def blocked_in_a_pipe_write(proc: "subprocess.Popen[bytes] | subprocess.Popen[str]", seconds: float = 30,
+                            fallback_s: float = 0.5) -> None:
+    """Wait until `proc` sleeps in a write to a pipe (Linux: its /proc wchan, pipe_write or anon_pipe_write), for a
+    signal meant to meet that blocked write. A child that says it is ready just before the write is not there yet:
+    a signal that lands between its call into write and the system call (a few microseconds, but a preempted child
+    on a loaded machine sits there for milliseconds) is taken by Python's C handler before the call blocks, and the
+    blocked call, never interrupted, does not run the Python handler: the child hangs on its first SIGTERM, a failure
+    of the test's timing, not of the way out it checks. Where the kernel does not say (no /proc), `fallback_s`
+    seconds for the child to reach its write; where it says nothing of a pipe within `seconds`, the caller's signal
+    is sent all the same, for the test to judge what follows."""
+    wchan = f"/proc/{proc.pid}/wchan"
+    if not os.path.exists(wchan):
+        time.sleep(fallback_s)
+        return
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < seconds:
+        try:
+            with open(wchan) as f:
+                if "pipe_write" in f.read():
+                    return
+        except OSError:         # (the child gone meanwhile: what follows says how it ended)
+            return
+        time.sleep(0.01)

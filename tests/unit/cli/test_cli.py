@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from loose_image_piles import tiny_run_on_a_noise_pile
 from other_decoders import decode_a_level_up
-from pipe_reading import buffered_env, full_pipe_program, read_until
+from pipe_reading import blocked_in_a_pipe_write, buffered_env, full_pipe_program, read_until
 
 from wildgan.cli import main
 from wildgan.errors import ConfigError, WildganWarning, stop_words
@@ -3050,30 +3050,6 @@ def _wait_for_line(proc: subprocess.Popen, stream: io.TextIOBase, wanted: str, s
     pytest.fail(f"no line {wanted!r} within {seconds} s (exit {proc.returncode}): {''.join(lines)!r} {err!r}")
 
 
-def _blocked_in_a_write(proc: subprocess.Popen, seconds: float = 30) -> None:
-    """Wait until `proc` sleeps in a write to a pipe (Linux: its /proc wchan, pipe_write or anon_pipe_write), for a
-    signal meant to meet that blocked write. A child that says it is ready just before the write is not there yet:
-    a signal that lands between its call into write and the system call (a few microseconds, but a preempted child
-    on a loaded machine sits there for milliseconds) is taken by Python's C handler before the call blocks, and the
-    blocked call, never interrupted, does not run the Python handler: the child hangs on its first SIGTERM, a failure
-    of the test's timing, not of the way out it checks. Where the kernel does not say (no /proc), half a second, as
-    the tests above give the child to reach its write; where it says nothing of a pipe within `seconds`, the signal
-    is sent all the same, for the test to judge what follows."""
-    wchan = f"/proc/{proc.pid}/wchan"
-    if not os.path.exists(wchan):
-        time.sleep(0.5)
-        return
-    t0 = time.monotonic()
-    while proc.poll() is None and time.monotonic() - t0 < seconds:
-        try:
-            with open(wchan) as f:
-                if "pipe_write" in f.read():
-                    return
-        except OSError:         # (the child gone meanwhile: what follows says how it ended)
-            return
-        time.sleep(0.01)
-
-
 def _ended_within(proc: subprocess.Popen, seconds: float) -> bool:
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < seconds:
@@ -3171,7 +3147,7 @@ def test_a_sigterm_ends_a_teardown_blocked_in_a_write_to_a_pipe_nobody_reads(whe
     try:
         assert proc.stderr is not None
         said = _wait_for_line(proc, proc.stderr, "teardown")
-        _blocked_in_a_write(proc)         # (into the blocked write: as soon as the kernel says so, not half a second)
+        blocked_in_a_pipe_write(proc)    # (into the blocked write: as soon as the kernel says so)
         assert proc.poll() is None, "the write did not block"
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 5), f"SIGTERM did not end a teardown blocked in a write to a full pipe ({where})"
@@ -3209,10 +3185,7 @@ def test_a_sigterm_ends_the_flush_of_the_output_blocked_on_a_pipe_nobody_reads(a
         assert proc.stderr is not None
         _wait_for_line(proc, proc.stderr, "running")
         # (into main's blocked flush: as soon as the kernel says so; a second where it cannot say, as before)
-        if os.path.exists(f"/proc/{proc.pid}/wchan"):
-            _blocked_in_a_write(proc)
-        else:
-            time.sleep(1.0)
+        blocked_in_a_pipe_write(proc, fallback_s=1.0)
         assert proc.poll() is None, "the flush did not block"
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 5), "SIGTERM did not end main's flush blocked on a full pipe"
@@ -3244,7 +3217,7 @@ def test_one_sigterm_ends_a_command_whose_output_is_a_full_pipe_nobody_reads(com
     try:
         with os.fdopen(ready_r) as ready:
             _wait_for_line(proc, ready, "running")
-        _blocked_in_a_write(proc)      # ("running" is said just before the write that blocks)
+        blocked_in_a_pipe_write(proc)      # ("running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
         # (a reader that only pauses is waited for 5 s: signals._STUCK_S, then the flush's second)
         assert _ended_within(proc, 12), f"one SIGTERM did not end {command} (stdout a full pipe, joined={joined})"
@@ -3295,7 +3268,7 @@ def test_one_sigterm_ends_a_command_whose_cleanup_writes_to_a_full_pipe(tmp_path
     try:
         with os.fdopen(ready_r) as ready:
             _wait_for_line(proc, ready, "running")
-        _blocked_in_a_write(proc)      # (as above: "running" is said just before the write that blocks)
+        blocked_in_a_pipe_write(proc)      # (as above: "running" is said just before the write that blocks)
         proc.send_signal(signal.SIGTERM)
         assert _ended_within(proc, 12), "one SIGTERM did not end a command whose cleanup writes to a full pipe"
         assert proc.returncode == 143, proc.returncode

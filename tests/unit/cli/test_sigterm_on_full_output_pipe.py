@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pipe_reading import buffered_env, full_pipe_program, read_until
+from pipe_reading import blocked_in_a_pipe_write, buffered_env, full_pipe_program, read_until
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not os.path.isdir("/proc/self"),
                                 reason="no POSIX signals, pipes that fill or /proc on this platform")
@@ -155,16 +155,6 @@ _NUMBERED = ("import os, sys, wildgan.cli as c\n"
              "raise SystemExit(c.run())\n")
 
 
-def _blocked_in_a_write(pid: int, seconds: float = 30) -> None:
-    # (its /proc wchan a pipe's write: the pipe is full, and the signal meets the blocked write)
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        with open(f"/proc/{pid}/wchan") as f:
-            if "pipe_write" in f.read():
-                return
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("joined", [True, False])
 @pytest.mark.parametrize("pause", [3.5, None])
 def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last_lines(tmp_path: Path, joined: bool,
@@ -182,7 +172,7 @@ def test_a_reader_that_pauses_for_seconds_after_a_sigterm_gets_the_commands_last
     os.close(ready_w)
     try:
         read_until(ready_r, b"running\n", 60)
-        _blocked_in_a_write(proc.pid)
+        blocked_in_a_pipe_write(proc)
         proc.send_signal(signal.SIGTERM)
         if pause is None:
             assert _ended_within(proc, 15), "a reader that never reads held the process after a SIGTERM"
