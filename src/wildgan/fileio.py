@@ -411,7 +411,8 @@ def host_only_locks(folder: Path) -> str:
 
 
 @contextmanager
-def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[list[Path]]:
+def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool = False,
+                  on_wait: "Callable[[Path], None] | None" = None) -> Iterator[list[Path]]:
     """Hold `folder` as a folder this process writes temp files in, for the block (the caller's atomic writes); and
     first, where no other process holds it so, delete stale(): the temp files there of the writes that hold it, left
     by a process killed while it wrote them (a kill skips the clean-up that removes them). Yields what was deleted.
@@ -426,7 +427,12 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
     this machine only (NFS, SMB, Lustre, sshfs, ...: host_only_locks), where a folder found free may be written into
     from another machine: the folder is held shared all the same (writes on this machine still see each other), and
     the temp files are left for a person to delete once nothing writes there. (`folder` is made when missing, as the
-    atomic writes would make it.)"""
+    atomic writes would make it.)
+
+    alone=True: the folder is held exclusively for the whole block, waiting for the writers that hold it now (on_wait
+    (folder) called first, so that the wait is said), for an output of several files whose renames must not
+    interleave with another writer's of the same output (Detector.save's pair: two saves at once left one's weights
+    beside the other's JSON). The stale temp files are deleted once it is held, as above."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
@@ -442,24 +448,73 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
         return
     try:
         gone: list[Path] = []
-        alone = False
-        if not host_only_locks(folder):
+        held = _held_alone(fd, folder, on_wait) if alone else False
+        # (on a network file system the lock holds this machine's writers only: a folder found free there may be
+        # written into from another machine, so nothing is deleted, held alone or not)
+        network = bool(host_only_locks(folder))
+        if not alone and not network:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                alone = True
+                held = True
             except OSError:
                 pass
-        if alone:
+        if held and not network:
             try:
                 gone = remove_files(stale())
             except OSError:
                 pass                 # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
+        if not alone:
+            try:
+                # (blocks only while another writer holds it exclusively: for its deletions, an instant)
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            except OSError:
+                pass                 # not lockable here: written unheld, as before the lock, and nothing deleted
+        yield gone
+    finally:
+        os.close(fd)                 # (releases the lock)
+
+
+def _held_alone(fd: int, folder: Path, on_wait: "Callable[[Path], None] | None") -> bool:
+    """Take the exclusive lock of the folder open at fd (writing_temps' alone), waiting for those who hold it
+    (on_wait(folder) first); whether it was taken (False where the file system refuses flock: written unheld)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        if on_wait is not None:
+            on_wait(folder)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)       # (blocks while another writer or reader holds it)
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def reading_held(folder: Path) -> Iterator[None]:
+    """Hold `folder` shared for the block, for a reader of an output of several files that a writer replaces holding
+    the folder alone (writing_temps' alone: Detector.save's pair): the reader waits for renames under way and finds
+    the files of one write, not the first renamed beside the second not yet. Nothing is held where the folder cannot
+    be opened or locked (as the writers hold nothing there), nor made where missing."""
+    fd = None
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):   # not POSIX, a folder missing or that cannot be opened: the reader says what
+        pass
+    if fd is None:
+        yield
+        return
+    try:
         try:
-            # (blocks only while another writer holds it exclusively: for its deletions, an instant)
             fcntl.flock(fd, fcntl.LOCK_SH)
         except OSError:
-            pass                     # not lockable here: written unheld, as before the lock, and nothing deleted
-        yield gone
+            pass                     # not lockable here: read unheld
+        yield
     finally:
         os.close(fd)                 # (releases the lock)
 
