@@ -82,10 +82,11 @@ def test_a_load_during_a_save_reads_one_saves_pair(two: tuple[Detector, Detector
     out: dict[str, Any] = {}
     ts = in_thread("save", lambda: b.save(path), threading.Event(), out)
     assert between.stopped.wait(120)
-    tl = in_thread("load", lambda: Detector.load(path), load_done, out)
     # the load either waits for the save's renames (the folder held alone) or reads at once: let the save go on
-    # once the load is blocked in its lock, or done
+    # once the load is blocked in its lock, or done (the lock watched before the load starts, which may reach it
+    # at once)
     blocked = _blocked_in_flock(monkeypatch, "load")
+    tl = in_thread("load", lambda: Detector.load(path), load_done, out)
     while not (blocked.wait(0.05) or load_done.is_set()):
         assert tl.is_alive()
     between.go_on.set()
