@@ -2129,7 +2129,9 @@ class Detector:
     def save(self, path: str | Path) -> Path:
         """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores); PATH an
         existing directory, or a string ending in '/' (a folder, made when missing), writes PATH/detector.safetensors
-        + PATH/detector.json. Nothing is pickled. Returns the JSON path."""
+        + PATH/detector.json. Nothing is pickled. Returns the JSON path. The folder is held alone while the pair is
+        written (a save of the same PATH, or any other write into that folder, waits, with a warning, and so does a
+        Detector.load there), so that the pair on disk is always one save's."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
