@@ -167,7 +167,8 @@ def never_trained(run_dir: Path) -> bool:
         if name == "checkpoints" and p.is_dir() and not any(p.iterdir()):
             continue
         return False
-    if any(p.is_dir() for p in run_dir.glob("eval-*")):
+    # (an eval-*/ folder of the user's files alone, what an --overwrite keeps of one, is no evaluation)
+    if any(p.is_dir() and ((p / EVAL_JSON).exists() or eval_temp_files(p)) for p in run_dir.glob("eval-*")):
         return False
     try:
         read_run_config(run_dir)
@@ -1633,11 +1634,19 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
                 f"cache, or a det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` "
                 f"or `wildgan score` stopped with Ctrl-Z holds it until it goes on)")
 
+        kept: dict[str, list[str]] = {}
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
                                 on_wait=said) as held:
             for name in (*RUN_OUTPUTS, *others):
                 path = run_dir / name
-                if path.is_dir():
+                if name.startswith("eval-") and path.is_dir():
+                    # only the evaluation's own files: removed whole, the folder took a det.save(RUN/eval-x/m) or a
+                    # `score --out RUN/eval-x/mine.csv` with it, files refuse_a_run_or_study_file lets the user put
+                    # there (theirs, as a det.save into the run folder is, which stays too)
+                    left = _remove_evaluation_files(path)
+                    if left:
+                        kept[name] = left
+                elif path.is_dir():
                     shutil.rmtree(path)
                 elif path.exists():
                     path.unlink()
@@ -1648,10 +1657,30 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
             # says
             if run_dir in held:
                 remove_files(eval_temp_files(run_dir))
+        for name, left in kept.items():
+            one = len(left) == 1
+            log(f"note: kept {len(left)} file{'' if one else 's'} in {run_dir / name} that no evaluation wrote "
+                f"({', '.join(left)}): {'it is' if one else 'they are'} yours, not the old run's; the old "
+                f"evaluation's own files there were removed")
     run_dir.mkdir(parents=True, exist_ok=True)
     if replaced:
         log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "
             f"and log): started afresh")
+
+
+def _remove_evaluation_files(folder: Path) -> list[str]:
+    """Remove from an eval-*/ folder of a run what evaluations write there (EVAL_FILES, and the temp files of a killed
+    or, on a network file system, another machine's evaluation, which the folder's whole removal took too), and the
+    folder once nothing else is in it; returns the names of what else is there, kept, sorted."""
+    for name in EVAL_FILES:
+        p = folder / name
+        if p.is_file() or p.is_symlink():
+            p.unlink()
+    remove_files(eval_temp_files(folder))
+    left = sorted(p.name for p in folder.iterdir())
+    if not left:
+        folder.rmdir()
+    return left
 
 
 _NUMERIC_NOTE = "note: resumed with other numeric settings "

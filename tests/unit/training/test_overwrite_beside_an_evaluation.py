@@ -164,3 +164,24 @@ def test_overwrite_waits_for_the_first_evaluation_into_an_eval_folder(tmp_path: 
     folder = run / "eval-cells-normal-1"
     _overwrite_during_an_evaluation(run, folder, temp_first=True)
     assert not folder.exists(), sorted(p.name for p in folder.iterdir())
+
+
+def test_overwrite_keeps_the_users_files_in_an_eval_folder_and_says_so(tmp_path: Path) -> None:
+    """An --overwrite removed the old run's eval-*/ folders whole, a det.save(RUN/eval-other/m) of the user's with
+    them (refuse_a_run_or_study_file lets any name but an evaluation's be written there). Only the evaluation's own
+    files go now; the user's stay, named in a note, and a folder of the evaluation's files alone goes whole."""
+    run, other = _old_run(tmp_path)
+    mine = {"m.json": "{}", "m.safetensors": "w", "notes.txt": "mine"}
+    for name, text in mine.items():
+        (other / name).write_text(text)
+    temps = temps_left_by_a_kill(other, EVAL_FILES)
+    gone = run / "eval-gone"
+    (gone / EVAL_JSON).parent.mkdir()
+    (gone / EVAL_JSON).write_text("{}")
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert {p.name: p.read_text() for p in other.iterdir()} == mine
+    assert not any(p.exists() for p in temps) and not gone.exists()
+    assert [m for m in said if m.startswith("note: kept")] == [
+        f"note: kept 3 files in {other} that no evaluation wrote (m.json, m.safetensors, notes.txt): they are "
+        f"yours, not the old run's; the old evaluation's own files there were removed"], said
