@@ -2245,7 +2245,16 @@ class Detector:
         # the pair's folder held shared while it is read: a det.save of it holds it alone while it renames its two
         # files in turn, and a load between the renames read the new weights beside the old JSON (refused: another
         # sha256)
-        with reading_held(given if (given / f"{DETECTOR_DIR_NAME}.json").is_file() else given.parent):
+        folder = given if (given / f"{DETECTOR_DIR_NAME}.json").is_file() else given.parent
+
+        def waits(_: Path) -> None:
+            # (it waited in silence: a save stopped with Ctrl-Z in another session held every load there until it
+            # went on)
+            warn_user(f"Detector.load({str(given)!r}) waits for a write into {folder} to finish (a det.save there, or "
+                      f"a `wildgan train --overwrite` removing a run's files; one stopped with Ctrl-Z holds it until "
+                      f"it goes on)")
+
+        with reading_held(folder, on_wait=waits):
             return cls._load(given, device)
 
     @classmethod

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, warn_user
 
 # the OSErrors that say a place cannot be written (not that the path is wrong), in the words the user is told
 _UNWRITABLE = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
@@ -482,10 +482,12 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool 
     the temp files are left for a person to delete once nothing writes there. (`folder` is made when missing, as the
     atomic writes would make it.)
 
-    alone=True: the folder is held exclusively for the whole block, waiting for the writers that hold it now (on_wait
-    (folder) called first, so that the wait is said), for an output of several files whose renames must not
-    interleave with another writer's of the same output (Detector.save's pair: two saves at once left one's weights
-    beside the other's JSON). The stale temp files are deleted once it is held, as above."""
+    alone=True: the folder is held exclusively for the whole block, waiting for the writers that hold it now, for an
+    output of several files whose renames must not interleave with another writer's of the same output
+    (Detector.save's pair: two saves at once left one's weights beside the other's JSON). The stale temp files are
+    deleted once it is held, as above. A hold that waits longer than _WAIT_SAID_AFTER for another's (alone: for any
+    other; shared: for one held alone, a det.save's, an --overwrite's removal) calls on_wait(folder) first, so that
+    the wait is said: by default a warning (_said_waiting)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
@@ -501,7 +503,8 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool 
         return
     try:
         gone: list[Path] = []
-        held = _held_alone(fd, folder, on_wait) if alone else False
+        said = on_wait if on_wait is not None else _said_waiting
+        held = _held_alone(fd, folder, said) if alone else False
         # (on a network file system the lock holds this machine's writers only: a folder found free there may be
         # written into from another machine, so nothing is deleted, held alone or not)
         network = bool(host_only_locks(folder))
@@ -518,8 +521,9 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool 
                 pass                 # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
         if not alone:
             try:
-                # (blocks only while another writer holds it exclusively: for its deletions, an instant)
-                fcntl.flock(fd, fcntl.LOCK_SH)
+                # (waits while another holds it exclusively: a writer for its deletions, an instant, but a det.save
+                # (alone) for the whole save, and an --overwrite while it removes: said, where it lasts)
+                _flock_saying_wait(fd, fcntl.LOCK_SH, folder, said)
             except OSError:
                 pass                 # not lockable here: written unheld, as before the lock, and nothing deleted
         yield gone
@@ -527,32 +531,60 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool 
         os.close(fd)                 # (releases the lock)
 
 
+# how long a hold of a folder waits for another's before it says so (on_wait): another writer holds the folder alone
+# for an instant while it deletes a killed write's temp files, which is no news; a det.save holds it for the whole
+# save, and one stopped with Ctrl-Z (or at a debugger's breakpoint) for as long as it stays stopped
+_WAIT_SAID_AFTER = 1.0
+
+
+def _said_waiting(folder: Path) -> None:
+    """writing_temps' word, by default, for a wait for a folder another holds alone."""
+    warn_user(f"waiting for a write into {folder} to finish (a det.save there, or a `wildgan train --overwrite` "
+              f"removing a run's files; one stopped with Ctrl-Z holds it until it goes on)")
+
+
+def _flock_saying_wait(fd: int, op: int, folder: Path, on_wait: "Callable[[Path], None] | None") -> None:
+    """fcntl.flock(fd, op), waiting for those who hold the lock; where that lasts longer than _WAIT_SAID_AFTER,
+    on_wait(folder) is called first, once. An OSError other than the wait's (a file system that refuses flock) is
+    raised, as flock raises it."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + _WAIT_SAID_AFTER
+    while True:
+        try:
+            fcntl.flock(fd, op | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+        time.sleep(0.02)
+    if on_wait is not None:
+        on_wait(folder)
+    fcntl.flock(fd, op)
+
+
 def _held_alone(fd: int, folder: Path, on_wait: "Callable[[Path], None] | None") -> bool:
     """Take the exclusive lock of the folder open at fd (writing_temps' alone), waiting for those who hold it
-    (on_wait(folder) first); whether it was taken (False where the file system refuses flock: written unheld)."""
+    (on_wait(folder) first, where that lasts: _flock_saying_wait); whether it was taken (False where the file system
+    refuses flock: written unheld)."""
     import fcntl
 
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        if on_wait is not None:
-            on_wait(folder)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)       # (blocks while another writer or reader holds it)
+        _flock_saying_wait(fd, fcntl.LOCK_EX, folder, on_wait)   # (waits while another writer or reader holds it)
         return True
     except OSError:
         return False
 
 
 @contextmanager
-def reading_held(folder: Path) -> Iterator[None]:
+def reading_held(folder: Path, on_wait: "Callable[[Path], None] | None" = None) -> Iterator[None]:
     """Hold `folder` shared for the block, for a reader of an output of several files that a writer replaces holding
     the folder alone (writing_temps' alone: Detector.save's pair): the reader waits for renames under way and finds
     the files of one write, not the first renamed beside the second not yet. Nothing is held where the folder cannot
-    be opened or locked (as the writers hold nothing there), nor made where missing."""
+    be opened or locked (as the writers hold nothing there), nor made where missing. A wait that lasts (a save
+    stopped with Ctrl-Z holds the folder until it goes on) calls on_wait(folder) first, by default a warning, as
+    writing_temps does (_flock_saying_wait)."""
     fd = None
     try:
         import fcntl
@@ -564,7 +596,7 @@ def reading_held(folder: Path) -> Iterator[None]:
         return
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            _flock_saying_wait(fd, fcntl.LOCK_SH, folder, on_wait if on_wait is not None else _said_waiting)
         except OSError:
             pass                     # not lockable here: read unheld
         yield

@@ -1,5 +1,6 @@
 """Threads for the tests of Detector.save holding its folder alone while it writes (test_detector_saves_at_once,
-test_detector_save_temps): a call run in a thread of its own, and the event of det.save saying that it waits."""
+test_detector_save_temps, test_fileio_waits_said): a call run in a thread of its own, the event of det.save saying
+that it waits, and the event of a thread about to block in flock for a lock another holds."""
 
 from __future__ import annotations
 
@@ -38,3 +39,23 @@ def save_waits_said(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
     monkeypatch.setattr(detector_module, "warn_user", warn)
     return seen
+
+
+def blocked_in_flock(monkeypatch: pytest.MonkeyPatch, who: str) -> threading.Event:
+    """An event set when the thread named `who` is about to block in fcntl.flock for a lock another holds (a blocking
+    request that a non-blocking one would have been refused), before it blocks."""
+    import fcntl
+
+    blocked = threading.Event()
+    real = fcntl.flock
+
+    def flock(fd: int, op: int) -> None:
+        if threading.current_thread().name == who and not op & fcntl.LOCK_NB and op != fcntl.LOCK_UN:
+            try:
+                return real(fd, op | fcntl.LOCK_NB)
+            except BlockingIOError:
+                blocked.set()
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    return blocked

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from saves_held import in_thread, save_waits_said
+from saves_held import blocked_in_flock, in_thread, save_waits_said
 from tiny_detector_fit import fit_quietly, random_images, tiny_fit_kwargs
 from wildgan import Detector
 
@@ -71,6 +71,7 @@ def test_two_saves_of_one_pair_at_once_leave_one_saves_pair(two: tuple[Detector,
     assert b_waits.is_set()
 
 
+@pytest.mark.filterwarnings("ignore::wildgan.errors.WildganWarning")      # (the load's word that it waits)
 def test_a_load_during_a_save_reads_one_saves_pair(two: tuple[Detector, Detector], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # a load between a save's two renames read the new weights beside the old JSON: refused, its sha256 another
@@ -85,7 +86,7 @@ def test_a_load_during_a_save_reads_one_saves_pair(two: tuple[Detector, Detector
     # the load either waits for the save's renames (the folder held alone) or reads at once: let the save go on
     # once the load is blocked in its lock, or done (the lock watched before the load starts, which may reach it
     # at once)
-    blocked = _blocked_in_flock(monkeypatch, "load")
+    blocked = blocked_in_flock(monkeypatch, "load")
     tl = in_thread("load", lambda: Detector.load(path), load_done, out)
     while not (blocked.wait(0.05) or load_done.is_set()):
         assert tl.is_alive()
@@ -98,20 +99,34 @@ def test_a_load_during_a_save_reads_one_saves_pair(two: tuple[Detector, Detector
     assert loaded.threshold_ == b.threshold_
 
 
-def _blocked_in_flock(monkeypatch: pytest.MonkeyPatch, who: str) -> threading.Event:
-    """An event set when the thread named `who` is about to block in fcntl.flock for a lock another holds."""
-    import fcntl
 
-    blocked = threading.Event()
-    real = fcntl.flock
+def test_a_load_that_waits_for_a_save_says_so_first(two: tuple[Detector, Detector], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # a load waited without a word for as long as a save held the folder: one stopped with Ctrl-Z (or at a debugger's
+    # breakpoint) in another session kept every load of that folder waiting, in silence, until it went on
+    import wildgan.detector as detector_module
 
-    def flock(fd: int, op: int) -> None:
-        if threading.current_thread().name == who and not op & fcntl.LOCK_NB and op != fcntl.LOCK_UN:
-            try:
-                return real(fd, op | fcntl.LOCK_NB)
-            except BlockingIOError:
-                blocked.set()
-        return real(fd, op)
-
-    monkeypatch.setattr(fcntl, "flock", flock)
-    return blocked
+    a, b = two
+    path = tmp_path / "m"
+    a.save(path)
+    monkeypatch.setattr("wildgan.fileio._WAIT_SAID_AFTER", 0.0, raising=False)    # (said at once: a quick test)
+    said: list[str] = []
+    real = detector_module.warn_user
+    monkeypatch.setattr(detector_module, "warn_user", lambda m, *args: said.append(m)
+                        if threading.current_thread().name == "load" else real(m, *args))
+    between = _Between(monkeypatch, "save", ".safetensors")
+    out: dict[str, Any] = {}
+    ts = in_thread("save", lambda: b.save(path), threading.Event(), out)
+    assert between.stopped.wait(120)
+    blocked = blocked_in_flock(monkeypatch, "load")
+    tl = in_thread("load", lambda: Detector.load(path), threading.Event(), out)
+    assert blocked.wait(120), out             # (the save holds the folder alone: the load must wait)
+    said_then = list(said)
+    between.go_on.set()
+    ts.join(120)
+    tl.join(120)
+    assert not isinstance(out.get("load"), BaseException), out
+    assert out["load"].threshold_ == b.threshold_
+    assert said_then == [f"Detector.load({str(path)!r}) waits for a write into {tmp_path} to finish (a det.save "
+                         f"there, or a `wildgan train --overwrite` removing a run's files; one stopped with Ctrl-Z "
+                         f"holds it until it goes on)"], said_then
