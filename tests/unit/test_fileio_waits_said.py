@@ -114,3 +114,32 @@ def test_a_hold_that_waits_an_instant_says_nothing(reader: bool, tmp_path: Path,
     t.join(60)
     assert out == {"hold": "held"} and said == []
 
+
+@pytest.mark.parametrize("reader", [False, True])
+def test_the_word_of_a_wait_points_at_the_callers_line(reader: bool, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # errors.warn_user located the word in contextlib.py, the frame of the `with` that entered the hold (its
+    # __enter__, outside the package), not at the caller's line as every other warning of wildgan's (to filter by
+    # module, to see which line waited): det.save's word that it waits too (writing_temps(alone=True))
+    from wildgan.errors import WildganWarning
+    from wildgan.fileio import reading_held, writing_temps
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setattr("wildgan.fileio._WAIT_SAID_AFTER", 0.0, raising=False)    # (said at once: a quick test)
+    blocked = blocked_in_flock(monkeypatch, threading.current_thread().name)
+    fd = _held_alone(folder)
+
+    def let_go() -> None:
+        blocked.wait(60)
+        os.close(fd)
+
+    t = threading.Thread(target=let_go)
+    t.start()
+    try:
+        with pytest.warns(WildganWarning, match=f"^waiting for a write into {folder} ") as said:
+            with reading_held(folder) if reader else writing_temps(folder, lambda: []):
+                pass
+    finally:
+        t.join(120)
+    assert [w.filename for w in said] == [__file__], [(w.filename, w.lineno) for w in said]
