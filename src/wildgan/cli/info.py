@@ -350,8 +350,9 @@ def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
     if writer == "detector":
         return ("the temporary file of a Detector saved into the run folder or a folder below it (det.save(RUN/NAME): "
                 "its weights' .NAME.*.safetensors.tmp, or its NAME.json's), left by a process killed before it "
-                "renamed it into place", f"the next det.save of that pair deletes {them} (where no other write holds "
-                                         f"{'its' if them == 'it' else 'their'} folder then); or delete {them} by hand")
+                "renamed it into place", f"the next det.save of that pair deletes {them} (once no other write or load "
+                                         f"holds {'its' if them == 'it' else 'their'} folder: it waits for them); or "
+                                         f"delete {them} by hand")
     return ("the temporary file of an atomic write of another file (an output written into the run folder, a "
             "rank's error record), left by a process killed before it renamed it into place, or being "
             "written now: no lock of wildgan's tells which", f"delete {them} by hand once no wildgan command writes "

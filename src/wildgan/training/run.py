@@ -1628,11 +1628,12 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
         def said(folder: Path) -> None:
             # (the run folder is held by the writers of the training scores' cache too: score --threshold,
-            # Detector.fit; data.run_temps; and by a Detector saved into it, det.save(RUN/model), whose files are the
-            # user's, not removed)
+            # Detector.fit; data.run_temps; by a Detector saved into it, det.save(RUN/model), whose files are the
+            # user's, not removed; and by a Detector.load of one while it reads, fileio.reading_held)
             log(f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' "
-                f"cache, or a det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` "
-                f"or `wildgan score` stopped with Ctrl-Z holds it until it goes on)")
+                f"cache, a det.save into it, or a Detector.load from it) to finish, to remove its files with the "
+                f"rest (a `wildgan evaluate` or `wildgan score`, or a det.save, stopped with Ctrl-Z holds it until it "
+                f"goes on)")
 
         kept: dict[str, list[str]] = {}
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
@@ -1650,7 +1651,7 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
                     shutil.rmtree(path)
                 elif path.exists():
                     path.unlink()
-            # the temp files a killed evaluation left in the run folder (its eval-*/ folders went whole above): no
+            # the temp files a killed evaluation left in the run folder (its eval-*/ folders' went above): no
             # evaluation writes there while the folder is held (fileio.writing_temps), so they are a killed one's.
             # Not where it could not be locked, nor on a network file system whose folder locks hold on this machine
             # only (NFS, SMB, sshfs: fileio.host_only_locks): there they may be a live evaluation's, as writing_temps

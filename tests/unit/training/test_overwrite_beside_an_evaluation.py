@@ -74,9 +74,9 @@ def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_e
     assert not eval_temp_files(run)
     # the wait is said (a `wildgan evaluate` stopped with Ctrl-Z would hold it with no word of why)
     assert [m for m in said if "waiting for the write into" in m] == [
-        f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' cache, or a "
-        f"det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
-        f"stopped with Ctrl-Z holds it until it goes on)"], said
+        f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' cache, a "
+        f"det.save into it, or a Detector.load from it) to finish, to remove its files with the rest (a `wildgan "
+        f"evaluate` or `wildgan score`, or a det.save, stopped with Ctrl-Z holds it until it goes on)"], said
 
 
 def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> None:
@@ -185,3 +185,32 @@ def test_overwrite_keeps_the_users_files_in_an_eval_folder_and_says_so(tmp_path:
     assert [m for m in said if m.startswith("note: kept")] == [
         f"note: kept 3 files in {other} that no evaluation wrote (m.json, m.safetensors, notes.txt): they are "
         f"yours, not the old run's; the old evaluation's own files there were removed"], said
+
+
+def test_overwrite_that_waits_for_a_detector_load_names_it(tmp_path: Path) -> None:
+    """A Detector.load of a Detector saved into the run (det.save(RUN/model)) holds the run folder while it reads
+    (fileio.reading_held): the removal waits for it, and its note named only writes, a load among none of them."""
+    import os
+
+    from wildgan.fileio import reading_held
+
+    run, _ = _old_run(tmp_path)
+    said: list[str] = []
+    loading, done = threading.Event(), threading.Event()
+
+    def load() -> None:
+        with reading_held(run):
+            loading.set()
+            deadline = time.monotonic() + 60
+            while not any("waiting for" in m for m in said) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        done.set()
+
+    t = threading.Thread(target=load)
+    t.start()
+    assert loading.wait(10)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    t.join(60)
+    assert done.is_set() and not (run / EVAL_JSON).exists() and os.path.isdir(run)
+    waits = [m for m in said if "waiting for" in m]
+    assert len(waits) == 1 and "a Detector.load from it" in waits[0], said
