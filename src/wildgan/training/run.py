@@ -1680,7 +1680,12 @@ def _remove_evaluation_files(folder: Path) -> list[str]:
     remove_files(eval_temp_files(folder))
     left = sorted(p.name for p in folder.iterdir())
     if not left:
-        folder.rmdir()
+        # (an eval-*/ folder linked to another disk: the link is the run's, the folder it leads to not; rmdir of the
+        # link failed, not a directory, and stopped the --overwrite)
+        if folder.is_symlink():
+            folder.unlink()
+        else:
+            folder.rmdir()
     return left
 
 

@@ -214,3 +214,24 @@ def test_overwrite_that_waits_for_a_detector_load_names_it(tmp_path: Path) -> No
     assert done.is_set() and not (run / EVAL_JSON).exists() and os.path.isdir(run)
     waits = [m for m in said if "waiting for" in m]
     assert len(waits) == 1 and "a Detector.load from it" in waits[0], said
+
+
+def test_overwrite_of_an_eval_folder_that_is_a_link_removes_the_link_not_the_folder(tmp_path: Path) -> None:
+    """An eval-*/ folder linked to another disk (ln -s /big/eval-other RUN/eval-other): its evaluation's files went,
+    then rmdir of the link failed (not a directory) and the --overwrite stopped on the error; shutil.rmtree, before,
+    refused the link outright. The link goes once its folder holds nothing else; the folder it leads to stays."""
+    run, other = _old_run(tmp_path)
+    elsewhere = tmp_path / "big" / "eval-cells"
+    elsewhere.parent.mkdir()
+    other.rename(elsewhere)
+    other.symlink_to(elsewhere, target_is_directory=True)
+    kept = run / "eval-kept"
+    (tmp_path / "big" / "eval-kept").mkdir()
+    for name in (EVAL_JSON, "mine.txt"):
+        (tmp_path / "big" / "eval-kept" / name).write_text("x")
+    kept.symlink_to(tmp_path / "big" / "eval-kept", target_is_directory=True)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert not other.is_symlink() and not other.exists()
+    assert elsewhere.is_dir() and not any(elsewhere.iterdir())
+    assert kept.is_symlink() and sorted(p.name for p in kept.iterdir()) == ["mine.txt"]
