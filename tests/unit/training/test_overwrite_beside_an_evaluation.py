@@ -235,3 +235,23 @@ def test_overwrite_of_an_eval_folder_that_is_a_link_removes_the_link_not_the_fol
     assert not other.is_symlink() and not other.exists()
     assert elsewhere.is_dir() and not any(elsewhere.iterdir())
     assert kept.is_symlink() and sorted(p.name for p in kept.iterdir()) == ["mine.txt"]
+
+
+def test_a_run_that_never_trained_beside_a_kept_eval_folder_is_still_one(tmp_path: Path) -> None:
+    """What an --overwrite keeps of an eval-*/ folder (the user's files alone) is no evaluation: a run that then failed
+    before its first step is still one that never trained (a new start replaces it), while an eval-*/ folder with an
+    evaluation's eval.json, or the temp files of one being written, is an evaluation of trained networks."""
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig, write_run_config
+    from wildgan.training.run import never_trained
+
+    run = tmp_path / "run"
+    write_run_config(RunConfig(data=DataConfig(normal=("0",), resolution=8, channels=1), net=NetConfig(),
+                               train=TrainConfig()), run)
+    (run / "eval-other").mkdir()
+    (run / "eval-other" / "model.json").write_text("{}")            # (a det.save of the user's, kept)
+    assert never_trained(run)
+    temps = temps_left_by_a_kill(run / "eval-other", (SCORES_CSV,))
+    assert not never_trained(run)
+    temps[0].unlink()
+    (run / "eval-other" / EVAL_JSON).write_text("{}")
+    assert not never_trained(run)
