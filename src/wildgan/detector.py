@@ -2129,7 +2129,9 @@ class Detector:
     def save(self, path: str | Path) -> Path:
         """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores); PATH an
         existing directory, or a string ending in '/' (a folder, made when missing), writes PATH/detector.safetensors
-        + PATH/detector.json. Nothing is pickled. Returns the JSON path."""
+        + PATH/detector.json. Nothing is pickled. Returns the JSON path. The folder is held alone while the pair is
+        written (a save of the same PATH, or any other write into that folder, waits, with a warning, and so does a
+        Detector.load there), so that the pair on disk is always one save's."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
@@ -2143,13 +2145,12 @@ class Detector:
             raise ConfigError("save(''): no file name to save to: give PATH, e.g. det.save('model') writes "
                               "model.json + model.safetensors (or an existing folder, e.g. det.save('.'))")
         self._sync_scoring("save")    # the saved parameters, scores and threshold must describe one another
-        if isinstance(path, str) and path.endswith(("/", os.sep)) and not Path(path).exists():
-            # 'models/' names a folder, as cp and mkdir read it, though no folder is there yet: made, and the pair put
-            # in it (Path drops the slash, which wrote models.json + models.safetensors beside a folder never made)
-            from .fileio import make_folder
-
-            make_folder(path, "save the Detector where files can be written", label="the Detector's folder")
-        path = _saved_pair_stem(Path(path))
+        # 'models/' names a folder, as cp and mkdir read it, though no folder is there yet: made, and the pair put in
+        # it (Path drops the slash, which wrote models.json + models.safetensors beside a folder never made). Made
+        # only once every check below has passed: a refused save left an empty folder behind
+        new_folder = isinstance(path, str) and path.endswith(("/", os.sep)) and not Path(path).exists()
+        given = path
+        path = Path(path) / DETECTOR_DIR_NAME if new_folder else _saved_pair_stem(Path(path))
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
         if name in ("", ".", ".."):
             # (a path ending in '..' or '.' that is not a directory: 'x/..' with no x wrote '...json' beside it)
@@ -2163,6 +2164,15 @@ class Detector:
             # scores are), or a folder wildgan rewrites (RUN/report/, where even a saved Detector is deleted by the
             # next report): _refuse_to_replace, above, knows only the files that exist
             refuse_a_run_or_study_file(written, "model", label="det.save's file")
+        # the environment the file records, checked before any folder is made (a typo in WILDGAN_KERNELS is a
+        # ConfigError of save_checkpoint's, raised once writing_temps, below, had made PATH's folder)
+        from .config import kernels_from_env
+
+        kernels_from_env()
+        if new_folder:
+            from .fileio import make_folder
+
+            make_folder(given, "save the Detector where files can be written", label="the Detector's folder")
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
@@ -2182,12 +2192,28 @@ class Detector:
         from .fileio import folder_lock_refused, host_only_locks, writing_temps
 
         folder = path.parent
+        said = f"det.save({str(folder / name)!r})"
+
+        def waits(_: Path) -> None:
+            # (a save, or a Detector.load, stopped with Ctrl-Z in another session holds it until it goes on)
+            warn_user(f"{said} waits for another write into {folder} to finish (a det.save or Detector.load "
+                      f"there, an evaluation, a training scores' cache)")
+
         # a save killed between its temp files and their renames (a kill runs no clean-up) left them beside the pair,
         # where nothing removed or reported them: every save holds the folder while it writes (fileio.writing_temps,
         # as the writers of a run's shared files do), so the next save of this pair deletes them where no other
         # save holds it now (nor on a network file system, whose folder locks reach no other machine, nor where the
-        # folder cannot be locked: no fcntl on Windows, a file system that refuses flock)
-        with writing_temps(folder, lambda: ckpt.checkpoint_temp_files(folder, name)):
+        # folder cannot be locked: no fcntl on Windows, a file system that refuses flock). Held alone, for the whole
+        # save: two saves of one pair at once renamed their files in turn, one's weights then beside the other's JSON
+        # (which Detector.load refused, its sha256 another), and a load between the two renames read such a pair
+        # (it holds the folder shared: fileio.reading_held)
+        with writing_temps(folder, lambda: ckpt.checkpoint_temp_files(folder, name), alone=True,
+                           on_wait=waits) as gone:
+            if gone:
+                # (deleted without a word, they were files the user may have wondered about, hundreds of MB each)
+                one = len(gone) == 1
+                warn_user(f"{said} removed {len(gone)} temporary file{'' if one else 's'} that a save of it killed "
+                          f"before its renames left in {folder}: {', '.join(p.name for p in gone)}")
             saved = ckpt.save_checkpoint(folder, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
         fs = host_only_locks(folder)
         refused = "" if fs else folder_lock_refused(folder)
@@ -2213,11 +2239,31 @@ class Detector:
         """The fitted Detector that save() wrote at `path` (PATH, PATH.json, or a folder det.save(DIR) wrote in),
         with its networks, threshold and training scores; its decision_function scores as the saved one did (higher =
         more anomalous). `device` overrides the saved one."""
+        from .fileio import reading_held
+
+        given = Path(_path_arg(path, "Detector.load's path"))
+        # the pair's folder held shared while it is read: a det.save of it holds it alone while it renames its two
+        # files in turn, and a load between the renames read the new weights beside the old JSON (refused: another
+        # sha256)
+        folder = given if (given / f"{DETECTOR_DIR_NAME}.json").is_file() else given.parent
+
+        def waits(_: Path) -> None:
+            # (it waited in silence: a save stopped with Ctrl-Z in another session held every load there until it
+            # went on)
+            warn_user(f"Detector.load({str(given)!r}) waits for a write into {folder} to finish (a det.save there, or "
+                      f"a `wildgan train --overwrite` removing a run's files; one stopped with Ctrl-Z holds it until "
+                      f"it goes on)")
+
+        with reading_held(folder, on_wait=waits):
+            return cls._load(given, device)
+
+    @classmethod
+    def _load(cls, given: Path, device: str | None) -> "Detector":
+        """Detector.load of the path `given`, its folder held."""
         from . import checkpoint as ckpt
         from .config import run_config_from_dict, warn_untrained_encoder
         from .scoring.run import LoadedModel, resolve_device
 
-        given = Path(_path_arg(path, "Detector.load's path"))
         path = given
         inside = given / f"{DETECTOR_DIR_NAME}.json"
         if given.is_dir() and inside.is_file():

@@ -496,14 +496,19 @@ class WildganRuntimeWarning(WildganWarning, RuntimeWarning):
 def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     """warnings.warn, located at the first caller outside the wildgan package (the user's `det.fit(...)` line, or
     their script), whatever the depth of the call inside the package: a fixed stacklevel points into our own code on
-    one path or another (Python 3.12's skip_file_prefixes does this; we support 3.10)."""
+    one path or another (Python 3.12's skip_file_prefixes does this; we support 3.10). contextlib's frames are passed
+    over too: a warning given as a `with` enters one of our context managers (fileio.writing_temps saying that it
+    waits) was located at contextlib's __enter__ line, not at the caller's `with`."""
+    import contextlib
     import os
     import sys
     import warnings
 
     pkg = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    ctx = os.path.normcase(os.path.abspath(contextlib.__file__))
     level, f = 2, sys._getframe(1)
-    while f is not None and os.path.normcase(os.path.abspath(f.f_code.co_filename)).startswith(pkg):
+    while f is not None and ((where := os.path.normcase(os.path.abspath(f.f_code.co_filename))).startswith(pkg)
+                             or where == ctx):
         f, level = f.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
 

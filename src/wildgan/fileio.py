@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, warn_user
 
 # the OSErrors that say a place cannot be written (not that the path is wrong), in the words the user is told
 _UNWRITABLE = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
@@ -368,15 +368,65 @@ def _darwin_mount(folder: Path) -> tuple[str, bool]:
     return st.f_fstypename.decode("utf-8", "replace"), bool(st.f_flags & _MNT_LOCAL)
 
 
+# FreeBSD's struct statfs (<sys/mount.h>): f_flags (uint64) at byte 8 and f_fstypename (char[MFSNAMELEN = 16]) at
+# byte 280, after f_version and f_type (uint32 each), eleven 64-bit counts, f_spare[10] (uint64), f_namemax and
+# f_owner (uint32 each), f_fsid (int32[2]) and f_charspare[80]; the same there in FreeBSD 12's struct (64-bit inodes,
+# MNAMELEN 1024: 2,344 bytes in all) and in the one before it (MNAMELEN 88), which differ only after f_fstypename.
+# MNT_LOCAL is its bit of a file system on this machine's own storage, as on macOS
+_FREEBSD_FLAGS_AT, _FREEBSD_TYPE_AT, _FREEBSD_TYPE_LEN = 8, 280, 16
+# the bytes given to FreeBSD's statfs(2) to fill: more than its struct's 2,344
+_FREEBSD_STATFS_BUFFER = 4096
+
+
+@functools.cache
+def _freebsd_statfs_function() -> "Callable[[bytes, Any], int]":
+    """libc's statfs(2) on FreeBSD (the symbol's default version: since FreeBSD 12, the struct of 64-bit inodes).
+    Looked up once: writing_temps asks at every write."""
+    import ctypes
+
+    fn = ctypes.CDLL(None, use_errno=True).statfs
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _freebsd_mount(folder: Path) -> tuple[str, bool]:
+    """(type, local) of the file system `folder` is on, by FreeBSD's statfs(2) of its real path: its f_fstypename
+    ("ufs", "zfs", "nfs", "smbfs", "fusefs.sshfs", ...) and whether its f_flags say MNT_LOCAL. OSError where statfs
+    fails (a folder that cannot be reached)."""
+    import ctypes
+    import struct
+
+    buf = ctypes.create_string_buffer(_FREEBSD_STATFS_BUFFER)
+    if _freebsd_statfs_function()(os.fsencode(os.path.realpath(folder)), buf) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(folder))
+    (flags,) = struct.unpack_from("=Q", buf, _FREEBSD_FLAGS_AT)
+    name = buf.raw[_FREEBSD_TYPE_AT:_FREEBSD_TYPE_AT + _FREEBSD_TYPE_LEN].split(b"\0", 1)[0]
+    return name.decode("utf-8", "replace"), bool(flags & _MNT_LOCAL)
+
+
+def _statfs_mount(folder: Path) -> "tuple[str, bool] | None":
+    """(type, local) of `folder`'s file system by statfs(2) where this platform's struct is known here (macOS:
+    _darwin_mount; FreeBSD: _freebsd_mount), None elsewhere (Linux reads its mount table instead). OSError where
+    statfs fails."""
+    if sys.platform == "darwin":
+        return _darwin_mount(folder)
+    if sys.platform.startswith("freebsd"):
+        return _freebsd_mount(folder)
+    return None
+
+
 def mount_type_of(folder: Path) -> str:
     """The type of the file system `folder` is on ("ext4", "nfs4", "fuse.sshfs"), by Linux's mount table and the
-    folder's device after resolving symlinks (mount_type), on macOS by statfs(2) ("apfs", "nfs", "smbfs":
-    _darwin_mount); "" where not known: neither (Windows, FreeBSD and the other BSDs, whose statfs is laid out
-    otherwise), a folder that cannot be reached. Never raises. Linux's table is read at every call, and parsed again
-    only where it changed (_MOUNT_TABLE)."""
-    if sys.platform == "darwin":
+    folder's device after resolving symlinks (mount_type), on macOS and FreeBSD by statfs(2) ("apfs", "nfs", "smbfs":
+    _darwin_mount; "zfs", "ufs", "nfs", "fusefs.sshfs": _freebsd_mount); "" where not known: none of them (Windows,
+    OpenBSD, NetBSD and DragonFly, whose statfs is laid out otherwise), a folder that cannot be reached. Never raises.
+    Linux's table is read at every call, and parsed again only where it changed (_MOUNT_TABLE)."""
+    if sys.platform == "darwin" or sys.platform.startswith("freebsd"):
         try:
-            return _darwin_mount(folder)[0]
+            mount = _statfs_mount(folder)
+            return mount[0] if mount else ""
         except Exception:            # (as below: a lookup that fails says "not known", and the folder is local)
             return ""
     try:
@@ -397,21 +447,25 @@ def host_only_locks(folder: Path) -> str:
     """The type of the file system `folder` is on where a lock on the folder holds on this machine only (NFS, SMB,
     Lustre, sshfs and other FUSE file systems, ...: _HOST_ONLY_FOLDER_LOCKS), so that a folder found free here may be
     written into from another machine; "" on a local file system (fuse-overlayfs too: _LOCAL_FUSE), or one not known
-    (mount_type_of). On macOS also the FUSE volumes (_DARWIN_FUSE), and any volume that statfs(2) does not call local
-    (no MNT_LOCAL: a share of a type not named in _HOST_ONLY_FOLDER_LOCKS)."""
+    (mount_type_of). On macOS also the FUSE volumes (_DARWIN_FUSE), on FreeBSD its FUSE file systems ("fusefs",
+    "fusefs.sshfs"), and on both any file system that statfs(2) does not call local (no MNT_LOCAL: a share of a type
+    not named in _HOST_ONLY_FOLDER_LOCKS)."""
     kind = mount_type_of(folder)
     network = (kind in _HOST_ONLY_FOLDER_LOCKS or (kind.startswith("fuse.") and kind not in _LOCAL_FUSE)
-               or kind in _DARWIN_FUSE or kind.startswith(tuple(f"{t}_" for t in _DARWIN_FUSE)))
-    if not network and kind and sys.platform == "darwin":
+               or kind in _DARWIN_FUSE or kind.startswith(tuple(f"{t}_" for t in _DARWIN_FUSE))
+               or kind.startswith("fusefs."))
+    if not network and kind and (sys.platform == "darwin" or sys.platform.startswith("freebsd")):
         try:
-            network = not _darwin_mount(folder)[1]
+            mount = _statfs_mount(folder)
+            network = mount is not None and not mount[1]
         except Exception:            # (gone meanwhile: not known, as mount_type_of says it)
             pass
     return kind if network else ""
 
 
 @contextmanager
-def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[list[Path]]:
+def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool = False,
+                  on_wait: "Callable[[Path], None] | None" = None) -> Iterator[list[Path]]:
     """Hold `folder` as a folder this process writes temp files in, for the block (the caller's atomic writes); and
     first, where no other process holds it so, delete stale(): the temp files there of the writes that hold it, left
     by a process killed while it wrote them (a kill skips the clean-up that removes them). Yields what was deleted.
@@ -426,7 +480,14 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
     this machine only (NFS, SMB, Lustre, sshfs, ...: host_only_locks), where a folder found free may be written into
     from another machine: the folder is held shared all the same (writes on this machine still see each other), and
     the temp files are left for a person to delete once nothing writes there. (`folder` is made when missing, as the
-    atomic writes would make it.)"""
+    atomic writes would make it.)
+
+    alone=True: the folder is held exclusively for the whole block, waiting for the writers that hold it now, for an
+    output of several files whose renames must not interleave with another writer's of the same output
+    (Detector.save's pair: two saves at once left one's weights beside the other's JSON). The stale temp files are
+    deleted once it is held, as above. A hold that waits longer than _WAIT_SAID_AFTER for another's (alone: for any
+    other; shared: for one held alone, a det.save's, an --overwrite's removal) calls on_wait(folder) first, so that
+    the wait is said: by default a warning (_said_waiting)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
@@ -442,24 +503,103 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]]) -> Iterator[lis
         return
     try:
         gone: list[Path] = []
-        alone = False
-        if not host_only_locks(folder):
+        said = on_wait if on_wait is not None else _said_waiting
+        held = _held_alone(fd, folder, said) if alone else False
+        # (on a network file system the lock holds this machine's writers only: a folder found free there may be
+        # written into from another machine, so nothing is deleted, held alone or not)
+        network = bool(host_only_locks(folder))
+        if not alone and not network:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                alone = True
+                held = True
             except OSError:
                 pass
-        if alone:
+        if held and not network:
             try:
                 gone = remove_files(stale())
             except OSError:
                 pass                 # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
-        try:
-            # (blocks only while another writer holds it exclusively: for its deletions, an instant)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-        except OSError:
-            pass                     # not lockable here: written unheld, as before the lock, and nothing deleted
+        if not alone:
+            try:
+                # (waits while another holds it exclusively: a writer for its deletions, an instant, but a det.save
+                # (alone) for the whole save, and an --overwrite while it removes: said, where it lasts)
+                _flock_saying_wait(fd, fcntl.LOCK_SH, folder, said)
+            except OSError:
+                pass                 # not lockable here: written unheld, as before the lock, and nothing deleted
         yield gone
+    finally:
+        os.close(fd)                 # (releases the lock)
+
+
+# how long a hold of a folder waits for another's before it says so (on_wait): another writer holds the folder alone
+# for an instant while it deletes a killed write's temp files, which is no news; a det.save holds it for the whole
+# save, and one stopped with Ctrl-Z (or at a debugger's breakpoint) for as long as it stays stopped
+_WAIT_SAID_AFTER = 1.0
+
+
+def _said_waiting(folder: Path) -> None:
+    """writing_temps' word, by default, for a wait for a folder another holds alone."""
+    warn_user(f"waiting for a write into {folder} to finish (a det.save there, or a `wildgan train --overwrite` "
+              f"removing a run's files; one stopped with Ctrl-Z holds it until it goes on)")
+
+
+def _flock_saying_wait(fd: int, op: int, folder: Path, on_wait: "Callable[[Path], None] | None") -> None:
+    """fcntl.flock(fd, op), waiting for those who hold the lock; where that lasts longer than _WAIT_SAID_AFTER,
+    on_wait(folder) is called first, once. An OSError other than the wait's (a file system that refuses flock) is
+    raised, as flock raises it."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + _WAIT_SAID_AFTER
+    while True:
+        try:
+            fcntl.flock(fd, op | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+        time.sleep(0.02)
+    if on_wait is not None:
+        on_wait(folder)
+    fcntl.flock(fd, op)
+
+
+def _held_alone(fd: int, folder: Path, on_wait: "Callable[[Path], None] | None") -> bool:
+    """Take the exclusive lock of the folder open at fd (writing_temps' alone), waiting for those who hold it
+    (on_wait(folder) first, where that lasts: _flock_saying_wait); whether it was taken (False where the file system
+    refuses flock: written unheld)."""
+    import fcntl
+
+    try:
+        _flock_saying_wait(fd, fcntl.LOCK_EX, folder, on_wait)   # (waits while another writer or reader holds it)
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def reading_held(folder: Path, on_wait: "Callable[[Path], None] | None" = None) -> Iterator[None]:
+    """Hold `folder` shared for the block, for a reader of an output of several files that a writer replaces holding
+    the folder alone (writing_temps' alone: Detector.save's pair): the reader waits for renames under way and finds
+    the files of one write, not the first renamed beside the second not yet. Nothing is held where the folder cannot
+    be opened or locked (as the writers hold nothing there), nor made where missing. A wait that lasts (a save
+    stopped with Ctrl-Z holds the folder until it goes on) calls on_wait(folder) first, by default a warning, as
+    writing_temps does (_flock_saying_wait)."""
+    fd = None
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):   # not POSIX, a folder missing or that cannot be opened: the reader says what
+        pass
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            _flock_saying_wait(fd, fcntl.LOCK_SH, folder, on_wait if on_wait is not None else _said_waiting)
+        except OSError:
+            pass                     # not lockable here: read unheld
+        yield
     finally:
         os.close(fd)                 # (releases the lock)
 

@@ -1,7 +1,8 @@
 """A mount table of one's own for fileio's file system lookup (fileio.mount_type_of reads Linux's
 /proc/self/mountinfo): a folder "mounted" as any file system type (nfs4, cifs, fuse.sshfs, ext4, ...) without a mount,
-so that what fileio's folder holds do on a network file system can be tested on the local disk; and, for macOS, where
-fileio asks statfs(2) instead, a statfs of one's own that fills macOS's struct (statfs_as)."""
+so that what fileio's folder holds do on a network file system can be tested on the local disk; and, for macOS and
+FreeBSD, where fileio asks statfs(2) instead, a statfs of one's own that fills their struct (statfs_as,
+freebsd_statfs_as)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def mountinfo_text(mounts: Sequence[Mount]) -> str:
 def mount_as(monkeypatch: pytest.MonkeyPatch, table: Path, mounts: "Sequence[tuple[Path, str] | tuple[Path, str, int]]"
              ) -> None:
     """Make fileio read `table`, written with `mounts` (each folder by its real path, as the lookup resolves it), as
-    the mount table, with its cache emptied; on macOS too, which fileio otherwise asks statfs(2) (sys.platform made
-    Linux's for the test: the table alone then tells every folder's type, as the tests mean). raising=False: the test
-    runs, and fails on what it checks, against a fileio without the lookup."""
+    the mount table, with its cache emptied; on macOS and FreeBSD too, which fileio otherwise asks statfs(2)
+    (sys.platform made Linux's for the test: the table alone then tells every folder's type, as the tests mean).
+    raising=False: the test runs, and fails on what it checks, against a fileio without the lookup."""
     import sys
 
     import wildgan.fileio as fileio
@@ -52,7 +53,7 @@ def mount_as(monkeypatch: pytest.MonkeyPatch, table: Path, mounts: "Sequence[tup
     table.write_text(mountinfo_text([(os.path.realpath(p), *rest) for p, *rest in mounts]))
     monkeypatch.setattr(fileio, "_MOUNTINFO", str(table), raising=False)
     monkeypatch.setattr(fileio, "_MOUNT_TABLE", {}, raising=False)
-    if sys.platform == "darwin":
+    if sys.platform == "darwin" or sys.platform.startswith("freebsd"):
         monkeypatch.setattr(sys, "platform", "linux")
 
 
@@ -94,4 +95,43 @@ def statfs_as(monkeypatch: pytest.MonkeyPatch, volumes: "Sequence[tuple[Path, st
 
     monkeypatch.setattr(sys, "platform", "darwin")
     monkeypatch.setattr(fileio, "_darwin_statfs_function", lambda: statfs)
+    return asked
+
+
+# FreeBSD's struct statfs as <sys/mount.h> lays it out (from the header, not from fileio's offsets): f_flags (uint64)
+# at byte 8 (after f_version and f_type, uint32 each), f_fstypename (char[16]) at byte 280 (then eleven uint64 counts,
+# f_spare[10], f_namemax, f_owner, f_fsid[2] and f_charspare[80]), 2,344 bytes in all since FreeBSD 12 (MNAMELEN 1024)
+FREEBSD_FLAGS_AT, FREEBSD_TYPE_AT, FREEBSD_STATFS_BYTES = 8, 280, 2344
+
+
+def freebsd_statfs_as(monkeypatch: pytest.MonkeyPatch, volumes: "Sequence[tuple[Path, str, bool]]", *,
+                      root: str = "zfs", failing: bool = False) -> list[bytes]:
+    """statfs_as for FreeBSD (sys.platform "freebsd14"): its statfs(2), of one's own, fills FreeBSD's struct; a
+    folder in none of `volumes` is on a local `root` file system. Returns the paths it is asked of."""
+    import ctypes
+    import struct
+    import sys
+
+    import wildgan.fileio as fileio
+
+    asked: list[bytes] = []
+    by_length = sorted(((os.fsencode(os.path.realpath(p)), kind, local) for p, kind, local in volumes),
+                       key=lambda v: -len(v[0]))
+
+    def statfs(path: bytes, buf: ctypes.Array) -> int:
+        asked.append(path)
+        assert ctypes.sizeof(buf) >= FREEBSD_STATFS_BYTES
+        if failing:
+            return -1
+        kind, local = next(((k, loc) for point, k, loc in by_length if path == point or path.startswith(point + b"/")),
+                           (root, True))
+        ctypes.memset(buf, 0xAB, FREEBSD_STATFS_BYTES)       # (every other field not zero: a wrong offset reads it)
+        struct.pack_into("=II", buf, 0, 0x20140518, 0xDE)   # (f_version, f_type)
+        # MNT_NOSUID too, and MNT_SUJ (1 << 32): a flag above the low 32 bits, as only a 64-bit f_flags holds it
+        struct.pack_into("=Q", buf, FREEBSD_FLAGS_AT, 0x8 | (1 << 32) | (MNT_LOCAL if local else 0))
+        struct.pack_into("16s", buf, FREEBSD_TYPE_AT, kind.encode())
+        return 0
+
+    monkeypatch.setattr(sys, "platform", "freebsd14")
+    monkeypatch.setattr(fileio, "_freebsd_statfs_function", lambda: statfs, raising=False)
     return asked

@@ -293,15 +293,16 @@ def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "", 
     the advice names the files ("it", "them"); `writer`: for a write_temp, which writers' (_write_temps); `host_only`:
     for temp files on a file system whose folder locks hold on this machine only, its type (fileio.host_only_locks):
     there they may be another machine's write in progress, which the words say; `eval_folder`: an eval_temp in an
-    eval-*/ folder (not the run folder), which `wildgan train --overwrite` removes whole, there too."""
+    eval-*/ folder (not the run folder), whose evaluation files `wildgan train --overwrite` removes, there too."""
     if host_only:
         why, _ = _why(kind, run, them, writer)
         its = "its" if them == "it" else "their"
-        # (training.run._clear_old_run: an --overwrite removes the old run's eval-*/ folders whole, waiting for this
-        # machine's writes into them only, but no temp file in the run folder there, the evaluations' nor the shared
-        # files')
+        # (training.run._clear_old_run: an --overwrite removes the old run's eval-*/ folders' evaluation files, temp
+        # files included, waiting for this machine's writes into them only, but no temp file in the run folder there,
+        # the evaluations' nor the shared files')
         deleted = (f"nothing of wildgan's deletes {them} there but a `wildgan train --out {run} --overwrite`, which "
-                   f"removes {its} eval-*/ folder whole (waiting for this machine's writes into it only)"
+                   f"removes the evaluation files of {its} eval-*/ folder, these included (waiting for this machine's "
+                   f"writes into it only)"
                    if kind == "eval_temp" and eval_folder else
                    f"nothing of wildgan's deletes {them} there, not even a `wildgan train --overwrite` of the run")
         return (f"{why}; or being written now by a process on another machine: the folder is on {host_only}, whose "
@@ -349,8 +350,9 @@ def _why_write_temp(writer: str, resume: str, them: str) -> tuple[str, str]:
     if writer == "detector":
         return ("the temporary file of a Detector saved into the run folder or a folder below it (det.save(RUN/NAME): "
                 "its weights' .NAME.*.safetensors.tmp, or its NAME.json's), left by a process killed before it "
-                "renamed it into place", f"the next det.save of that pair deletes {them} (where no other write holds "
-                                         f"{'its' if them == 'it' else 'their'} folder then); or delete {them} by hand")
+                "renamed it into place", f"the next det.save of that pair deletes {them} (once no other write or load "
+                                         f"holds {'its' if them == 'it' else 'their'} folder: it waits for them); or "
+                                         f"delete {them} by hand")
     return ("the temporary file of an atomic write of another file (an output written into the run folder, a "
             "rank's error record), left by a process killed before it renamed it into place, or being "
             "written now: no lock of wildgan's tells which", f"delete {them} by hand once no wildgan command writes "

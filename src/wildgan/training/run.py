@@ -167,7 +167,8 @@ def never_trained(run_dir: Path) -> bool:
         if name == "checkpoints" and p.is_dir() and not any(p.iterdir()):
             continue
         return False
-    if any(p.is_dir() for p in run_dir.glob("eval-*")):
+    # (an eval-*/ folder of the user's files alone, what an --overwrite keeps of one, is no evaluation)
+    if any(p.is_dir() and ((p / EVAL_JSON).exists() or eval_temp_files(p)) for p in run_dir.glob("eval-*")):
         return False
     try:
         read_run_config(run_dir)
@@ -1627,31 +1628,65 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
         # under it (its renames failed, or its folder came back after the removal with the old networks' eval.json)
         def said(folder: Path) -> None:
             # (the run folder is held by the writers of the training scores' cache too: score --threshold,
-            # Detector.fit; data.run_temps; and by a Detector saved into it, det.save(RUN/model), whose files are the
-            # user's, not removed)
+            # Detector.fit; data.run_temps; by a Detector saved into it, det.save(RUN/model), whose files are the
+            # user's, not removed; and by a Detector.load of one while it reads, fileio.reading_held)
             log(f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' "
-                f"cache, or a det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` "
-                f"or `wildgan score` stopped with Ctrl-Z holds it until it goes on)")
+                f"cache, a det.save into it, or a Detector.load from it) to finish, to remove its files with the "
+                f"rest (a `wildgan evaluate` or `wildgan score`, or a det.save, stopped with Ctrl-Z holds it until it "
+                f"goes on)")
 
+        kept: dict[str, list[str]] = {}
         with holding_off_writes([run_dir, *(run_dir / name for name in others if name.startswith("eval-"))],
                                 on_wait=said) as held:
             for name in (*RUN_OUTPUTS, *others):
                 path = run_dir / name
-                if path.is_dir():
+                if name.startswith("eval-") and path.is_dir():
+                    # only the evaluation's own files: removed whole, the folder took a det.save(RUN/eval-x/m) or a
+                    # `score --out RUN/eval-x/mine.csv` with it, files refuse_a_run_or_study_file lets the user put
+                    # there (theirs, as a det.save into the run folder is, which stays too)
+                    left = _remove_evaluation_files(path)
+                    if left:
+                        kept[name] = left
+                elif path.is_dir():
                     shutil.rmtree(path)
                 elif path.exists():
                     path.unlink()
-            # the temp files a killed evaluation left in the run folder (its eval-*/ folders went whole above): no
+            # the temp files a killed evaluation left in the run folder (its eval-*/ folders' went above): no
             # evaluation writes there while the folder is held (fileio.writing_temps), so they are a killed one's.
             # Not where it could not be locked, nor on a network file system whose folder locks hold on this machine
             # only (NFS, SMB, sshfs: fileio.host_only_locks): there they may be a live evaluation's, as writing_temps
             # says
             if run_dir in held:
                 remove_files(eval_temp_files(run_dir))
+        for name, left in kept.items():
+            one = len(left) == 1
+            log(f"note: kept {len(left)} file{'' if one else 's'} in {run_dir / name} that no evaluation wrote "
+                f"({', '.join(left)}): {'it is' if one else 'they are'} yours, not the old run's; the old "
+                f"evaluation's own files there were removed")
     run_dir.mkdir(parents=True, exist_ok=True)
     if replaced:
         log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "
             f"and log): started afresh")
+
+
+def _remove_evaluation_files(folder: Path) -> list[str]:
+    """Remove from an eval-*/ folder of a run what evaluations write there (EVAL_FILES, and the temp files of a killed
+    or, on a network file system, another machine's evaluation, which the folder's whole removal took too), and the
+    folder once nothing else is in it; returns the names of what else is there, kept, sorted."""
+    for name in EVAL_FILES:
+        p = folder / name
+        if p.is_file() or p.is_symlink():
+            p.unlink()
+    remove_files(eval_temp_files(folder))
+    left = sorted(p.name for p in folder.iterdir())
+    if not left:
+        # (an eval-*/ folder linked to another disk: the link is the run's, the folder it leads to not; rmdir of the
+        # link failed, not a directory, and stopped the --overwrite)
+        if folder.is_symlink():
+            folder.unlink()
+        else:
+            folder.rmdir()
+    return left
 
 
 _NUMERIC_NOTE = "note: resumed with other numeric settings "

@@ -172,6 +172,9 @@ def test_info_says_a_killed_detector_saves_temp_files_are_the_next_saves_to_dele
         if f["writer"] == "detector":
             assert "det.save" in f["why"] and "no lock" not in f["why"], f
             assert f["what_to_do"].startswith("the next det.save of that pair deletes it"), f
+            # (a save holds its folder alone and waits for the other writes there: it deletes them whatever holds
+            # the folder now, where the words made that a condition)
+            assert "(once no other write or load holds its folder: it waits for them)" in f["what_to_do"], f
     assert f"rm {' '.join(shell_word(p) for p in saved)}\n" in text, text
 
 

@@ -79,8 +79,8 @@ def test_info_lists_the_same_temp_files_on_a_local_folder_as_a_killed_writes(
 def test_info_on_a_network_folder_says_what_deletes_each_temp_file_as_it_is(
         kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # every such file was said to be deleted by "nothing of wildgan's" there, while `wildgan train --overwrite`
-    # removes the old run's eval-*/ folders whole, their temp files too, on a network file system as well: the words
-    # of each are checked against what a resume's clean-up and an --overwrite then do to it
+    # removes the old run's eval-*/ folders' evaluation files, their temp files too, on a network file system as
+    # well: the words of each are checked against what a resume's clean-up and an --overwrite then do to it
     from wildgan.training.run import _clear_old_run, _remove_killed_writes_temps
 
     run, temps, text, left = _listed_on(kind, tmp_path, capsys, monkeypatch)
@@ -92,7 +92,7 @@ def test_info_on_a_network_folder_says_what_deletes_each_temp_file_as_it_is(
         assert gone == (Path(f["path"]).parent.name == "eval-other")
         if gone:
             assert f"nothing of wildgan's deletes it there but a `wildgan train --out {run} --overwrite`, which " \
-                   f"removes its eval-*/ folder whole" in f["why"], f
+                   f"removes the evaluation files of its eval-*/ folder, these included" in f["why"], f
         else:
             assert "nothing of wildgan's deletes it there, not even a `wildgan train --overwrite` of the run" \
                 in f["why"], f

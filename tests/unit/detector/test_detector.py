@@ -1126,6 +1126,25 @@ def test_save_refuses_a_runs_own_file_not_there_yet_and_its_report_folder(det: D
     assert Detector.load(det.save(run / "model")).threshold_ == det.threshold_      # a name of its own: fine
 
 
+def test_a_refused_save_makes_no_folder(det: Detector, tmp_path, monkeypatch) -> None:
+    # the folder was made before the checks: a typo in WILDGAN_KERNELS (save_checkpoint's check of the environment
+    # it records) left an empty new/, and so did a 'new/' refused for lying in a run's report folder
+    import shutil
+
+    monkeypatch.setenv("WILDGAN_KERNELS", "fused")
+    for given in (tmp_path / "new" / "m", str(tmp_path / "new2") + "/"):
+        with pytest.raises(ConfigError, match=r"^WILDGAN_KERNELS=fused: use auto"):
+            det.save(given)
+    monkeypatch.delenv("WILDGAN_KERNELS")
+    run = tmp_path / "run"
+    shutil.copytree(det.run_dir_, run)
+    (run / "report").mkdir(exist_ok=True)
+    with pytest.raises(ConfigError, match=r"detector\.json is inside the run .*, in its report/ folder"):
+        det.save(str(run / "report" / "sub") + "/")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"] and not (run / "report" / "sub").exists()
+    assert det.save(str(tmp_path / "new2") + "/") == tmp_path / "new2" / "detector.json"   # (the variable fixed: made)
+
+
 def test_save_replaces_a_lone_safetensors_only_when_it_is_a_saved_detectors(det: Detector, tmp_path) -> None:
     # only the JSON half was checked: a lone PATH.safetensors (someone's weights, a run's, a damaged file) was
     # overwritten by det.save(PATH) without a word

@@ -74,9 +74,9 @@ def test_overwrite_waits_for_an_evaluation_writing_and_removes_it(tmp_path, in_e
     assert not eval_temp_files(run)
     # the wait is said (a `wildgan evaluate` stopped with Ctrl-Z would hold it with no word of why)
     assert [m for m in said if "waiting for the write into" in m] == [
-        f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' cache, or a "
-        f"det.save into it) to finish, to remove its files with the rest (a `wildgan evaluate` or `wildgan score` "
-        f"stopped with Ctrl-Z holds it until it goes on)"], said
+        f"note: waiting for the write into {folder} in progress (an evaluation, a training scores' cache, a "
+        f"det.save into it, or a Detector.load from it) to finish, to remove its files with the rest (a `wildgan "
+        f"evaluate` or `wildgan score`, or a det.save, stopped with Ctrl-Z holds it until it goes on)"], said
 
 
 def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> None:
@@ -164,3 +164,94 @@ def test_overwrite_waits_for_the_first_evaluation_into_an_eval_folder(tmp_path: 
     folder = run / "eval-cells-normal-1"
     _overwrite_during_an_evaluation(run, folder, temp_first=True)
     assert not folder.exists(), sorted(p.name for p in folder.iterdir())
+
+
+def test_overwrite_keeps_the_users_files_in_an_eval_folder_and_says_so(tmp_path: Path) -> None:
+    """An --overwrite removed the old run's eval-*/ folders whole, a det.save(RUN/eval-other/m) of the user's with
+    them (refuse_a_run_or_study_file lets any name but an evaluation's be written there). Only the evaluation's own
+    files go now; the user's stay, named in a note, and a folder of the evaluation's files alone goes whole."""
+    run, other = _old_run(tmp_path)
+    mine = {"m.json": "{}", "m.safetensors": "w", "notes.txt": "mine"}
+    for name, text in mine.items():
+        (other / name).write_text(text)
+    temps = temps_left_by_a_kill(other, EVAL_FILES)
+    gone = run / "eval-gone"
+    (gone / EVAL_JSON).parent.mkdir()
+    (gone / EVAL_JSON).write_text("{}")
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert {p.name: p.read_text() for p in other.iterdir()} == mine
+    assert not any(p.exists() for p in temps) and not gone.exists()
+    assert [m for m in said if m.startswith("note: kept")] == [
+        f"note: kept 3 files in {other} that no evaluation wrote (m.json, m.safetensors, notes.txt): they are "
+        f"yours, not the old run's; the old evaluation's own files there were removed"], said
+
+
+def test_overwrite_that_waits_for_a_detector_load_names_it(tmp_path: Path) -> None:
+    """A Detector.load of a Detector saved into the run (det.save(RUN/model)) holds the run folder while it reads
+    (fileio.reading_held): the removal waits for it, and its note named only writes, a load among none of them."""
+    import os
+
+    from wildgan.fileio import reading_held
+
+    run, _ = _old_run(tmp_path)
+    said: list[str] = []
+    loading, done = threading.Event(), threading.Event()
+
+    def load() -> None:
+        with reading_held(run):
+            loading.set()
+            deadline = time.monotonic() + 60
+            while not any("waiting for" in m for m in said) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        done.set()
+
+    t = threading.Thread(target=load)
+    t.start()
+    assert loading.wait(10)
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    t.join(60)
+    assert done.is_set() and not (run / EVAL_JSON).exists() and os.path.isdir(run)
+    waits = [m for m in said if "waiting for" in m]
+    assert len(waits) == 1 and "a Detector.load from it" in waits[0], said
+
+
+def test_overwrite_of_an_eval_folder_that_is_a_link_removes_the_link_not_the_folder(tmp_path: Path) -> None:
+    """An eval-*/ folder linked to another disk (ln -s /big/eval-other RUN/eval-other): its evaluation's files went,
+    then rmdir of the link failed (not a directory) and the --overwrite stopped on the error; shutil.rmtree, before,
+    refused the link outright. The link goes once its folder holds nothing else; the folder it leads to stays."""
+    run, other = _old_run(tmp_path)
+    elsewhere = tmp_path / "big" / "eval-cells"
+    elsewhere.parent.mkdir()
+    other.rename(elsewhere)
+    other.symlink_to(elsewhere, target_is_directory=True)
+    kept = run / "eval-kept"
+    (tmp_path / "big" / "eval-kept").mkdir()
+    for name in (EVAL_JSON, "mine.txt"):
+        (tmp_path / "big" / "eval-kept" / name).write_text("x")
+    kept.symlink_to(tmp_path / "big" / "eval-kept", target_is_directory=True)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert not other.is_symlink() and not other.exists()
+    assert elsewhere.is_dir() and not any(elsewhere.iterdir())
+    assert kept.is_symlink() and sorted(p.name for p in kept.iterdir()) == ["mine.txt"]
+
+
+def test_a_run_that_never_trained_beside_a_kept_eval_folder_is_still_one(tmp_path: Path) -> None:
+    """What an --overwrite keeps of an eval-*/ folder (the user's files alone) is no evaluation: a run that then failed
+    before its first step is still one that never trained (a new start replaces it), while an eval-*/ folder with an
+    evaluation's eval.json, or the temp files of one being written, is an evaluation of trained networks."""
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig, write_run_config
+    from wildgan.training.run import never_trained
+
+    run = tmp_path / "run"
+    write_run_config(RunConfig(data=DataConfig(normal=("0",), resolution=8, channels=1), net=NetConfig(),
+                               train=TrainConfig()), run)
+    (run / "eval-other").mkdir()
+    (run / "eval-other" / "model.json").write_text("{}")            # (a det.save of the user's, kept)
+    assert never_trained(run)
+    temps = temps_left_by_a_kill(run / "eval-other", (SCORES_CSV,))
+    assert not never_trained(run)
+    temps[0].unlink()
+    (run / "eval-other" / EVAL_JSON).write_text("{}")
+    assert not never_trained(run)
