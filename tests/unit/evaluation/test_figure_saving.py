@@ -84,6 +84,28 @@ def test_a_figure_with_a_layout_engine_is_laid_out_before_its_box_is_taken(tmp_p
     assert ours.read_bytes() == fig_path.read_bytes()
 
 
+def test_the_tsne_runs_on_one_openmp_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sklearn's Barnes-Hut t-SNE opens an OpenMP region twice per iteration: on a report's few points its threads
+    # spent most of the report's CPU time waiting for each other (20 points: 3.8 s CPU on 2 threads, 0.06 s on one)
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen: list[int] = []
+    real = TSNE.fit_transform
+
+    def spy(self: Any, X: Any, *a: Any, **k: Any) -> Any:
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp")
+        return real(self, X, *a, **k)
+
+    monkeypatch.setattr(TSNE, "fit_transform", spy)
+    rng = np.random.default_rng(0)
+    with threadpool_limits(limits=2, user_api="openmp"):          # (as on any machine of two cores or more)
+        plots.tsne_plot(tmp_path / "tsne.png", rng.normal(size=(20, 4)), np.arange(20) % 2)
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+    assert seen and set(seen) == {1}, seen
+    assert set(after) == {2}, after                                  # (given back as it was)
+
+
 def test_the_roc_figure_builds_one_tree_per_curve_and_bounded_distances_are_exact(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # each pair of curves built two k-d trees and measured every point of both, for a dozen curves with the controls
