@@ -28,8 +28,8 @@ def _save(fig: Figure, path: Path) -> Path:
     crops it, with one draw instead of two: given "tight" (or a figure with a layout engine), savefig first draws the
     whole figure without rendering, only to lay it out, then draws it again into the cropped canvas (a third of its
     CPU time on the report's figures). The box is measured here on the laid-out figure, at the DPI it is drawn at,
-    and handed to savefig, which then draws once: the same box, the same PNG, byte for byte (test_report checks the
-    report's figures)."""
+    and handed to savefig, which then draws once: the same box, the same PNG, byte for byte (test_figure_saving
+    checks every figure of the reports)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = fig.get_layout_engine()
