@@ -2,7 +2,9 @@
 name them, for the tests of their removal by the next evaluation (test_evaluation_files_written_together) or a resume
 (test_resume_removes_write_temps) and of their report by `wildgan info RUN` (test_info_leftover_files,
 test_info_leftover_write_temps): made as such a writer names them (temps_left_by_a_kill), or by a real writer in the
-middle of its write (writing_now), killed there (killed_mid_write)."""
+middle of its write (writing_now), killed there (killed_mid_write); and the start of a program killed once a
+JSON file's temp file is written (KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN: test_checkpoint_killed_save,
+test_detector_save_temps)."""
 
 from __future__ import annotations
 
@@ -88,3 +90,24 @@ def killed_mid_write(target: Path) -> Path:
         pass
     assert tmp.is_file()
     return tmp
+
+
+# the start of a `python -c` program whose process is killed (os._exit(9): no clean-up runs, as under SIGKILL) once
+# fileio has written and synced the temp file of a JSON file, before that file's rename: what a kill of a checkpoint's
+# save (save_checkpoint, det.save) leaves. The program's own lines (the save to kill) follow it; exit status 9 says
+# that the kill came where meant, not that the program failed before.
+KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN = """
+import os, sys
+from pathlib import Path
+import wildgan.fileio as fileio
+
+real = fileio._write_temp
+
+def then_killed(write, path, *rest):
+    tmp = real(write, path, *rest)
+    if Path(path).suffix == ".json":
+        os._exit(9)
+    return tmp
+
+fileio._write_temp = then_killed
+"""

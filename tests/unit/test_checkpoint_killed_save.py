@@ -10,26 +10,15 @@ import sys
 import pytest
 import torch
 
+from killed_writes import KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN
 from wildgan import checkpoint as ckpt
 from wildgan.errors import CheckpointError
 
-# save_checkpoint of {"w": ones} as folder/m, killed (os._exit: no clean-up runs, as under SIGKILL) once its JSON's
-# temp file is written and synced, before that file's rename
-_KILLED_IN_THE_JSON = """
-import os, sys, torch
-from pathlib import Path
-import wildgan.fileio as fileio
+# save_checkpoint of {"w": ones} as folder/m, killed once its JSON's temp file is written and synced, before that
+# file's rename (killed_writes.KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN)
+_KILLED_IN_THE_JSON = KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN + """
+import torch
 from wildgan.checkpoint import save_checkpoint
-
-real = fileio._write_temp
-
-def then_killed(write, path, *rest):
-    tmp = real(write, path, *rest)
-    if Path(path).suffix == ".json":
-        os._exit(9)
-    return tmp
-
-fileio._write_temp = then_killed
 save_checkpoint(Path(sys.argv[1]), "m", {"w": torch.ones(3)}, {"kind": "test", "seed": 2})
 """
 

@@ -3,12 +3,12 @@ caller's block runs unheld, and an error raised in it is the block's own, not ch
 
 from __future__ import annotations
 
-import builtins
 import os
 from pathlib import Path
 
 import pytest
 
+from no_fcntl import refuse_fcntl_import
 from wildgan.fileio import writing_temps
 
 
@@ -38,13 +38,6 @@ def test_an_error_in_the_block_is_not_chained_to_an_unopenable_folder(tmp_path, 
 
 def test_an_error_in_the_block_is_not_chained_to_a_missing_fcntl(tmp_path, monkeypatch):
     # (Windows: no fcntl) every traceback of the block showed "No module named 'fcntl'" first
-    real_import = builtins.__import__
-
-    def no_fcntl(name, *args, **kwargs):
-        if name == "fcntl":
-            raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_fcntl)
+    refuse_fcntl_import(monkeypatch)
     err = _raise_in_block(tmp_path)
     assert err.__context__ is None

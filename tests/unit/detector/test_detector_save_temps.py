@@ -16,7 +16,9 @@ import pytest
 
 import wildgan.checkpoint as ckpt
 from fake_mounts import mount_as
-from killed_writes import writing_now
+from killed_writes import KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN, writing_now
+from no_fcntl import refuse_fcntl_import
+from overwrite_during_a_write import overwrite_during
 from saves_held import in_thread, save_waits_said
 from tiny_detector_fit import fit_quietly, random_images, tiny_fit_kwargs
 from wildgan import Detector
@@ -30,23 +32,10 @@ def det(tmp_path_factory: pytest.TempPathFactory) -> Detector:
     return fit_quietly(Detector(**tiny_fit_kwargs(tmp_path_factory.mktemp("save_temps") / "run")), random_images())
 
 
-# Detector.load(argv[1]).save(argv[2]), killed (os._exit: no clean-up runs, as under SIGKILL) once its JSON's temp
-# file is written, before the renames: what a kill of det.save leaves
-_KILLED_SAVE = """
-import os, sys
-from pathlib import Path
-import wildgan.fileio as fileio
+# Detector.load(argv[1]).save(argv[2]), killed once its JSON's temp file is written, before the renames
+# (killed_writes.KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN): what a kill of det.save leaves
+_KILLED_SAVE = KILLED_ONCE_THE_JSON_TEMP_IS_WRITTEN + """
 from wildgan import Detector
-
-real = fileio._write_temp
-
-def then_killed(write, path, *rest):
-    tmp = real(write, path, *rest)
-    if Path(path).suffix == ".json":
-        os._exit(9)
-    return tmp
-
-fileio._write_temp = then_killed
 Detector.load(sys.argv[1]).save(sys.argv[2])
 """
 
@@ -65,6 +54,17 @@ def _killed_save(saved: Path, target: Path) -> list[Path]:
 
 def _pair(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+def _kept_and_said(det: Detector, folder: Path, left: list[Path], said: str) -> None:
+    """det.save(folder / "m") where its temp files cannot be told from a live save's: it warns `said` (a regex) and
+    keeps the killed save's temp files `left`; a save of another name, with none of its own there, says nothing."""
+    with pytest.warns(WildganWarning, match=said):
+        det.save(folder / "m")
+    assert all(p.exists() for p in left)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        det.save(folder / "other")                  # (no word where there is none of them)
 
 
 def test_the_next_save_deletes_the_temp_files_a_killed_save_left(det: Detector, tmp_path: Path) -> None:
@@ -118,15 +118,10 @@ def test_on_a_network_file_system_the_temp_files_are_kept(det: Detector, tmp_pat
     mount_as(monkeypatch, tmp_path / "mountinfo", [(folder, "nfs4")])
     # nor did anything say they were there: det.save is the one place that can, with the exact rm
     rm = " ".join(shell_word(p) for p in left)
-    with pytest.warns(WildganWarning, match=rf"^2 temporary files of det\.save\({re.escape(repr(str(folder / 'm')))}\) "
-                                            rf"are in {re.escape(str(folder))}, left by a save killed before its "
-                                            rf"renames or being written now by another: on a nfs4 file system .* "
-                                            rf"delete them: rm {re.escape(rm)}$"):
-        det.save(folder / "m")
-    assert all(p.exists() for p in left)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", WildganWarning)
-        det.save(folder / "other")                  # (no word where there is none of them)
+    _kept_and_said(det, folder, left, rf"^2 temporary files of det\.save\({re.escape(repr(str(folder / 'm')))}\) "
+                                      rf"are in {re.escape(str(folder))}, left by a save killed before its "
+                                      rf"renames or being written now by another: on a nfs4 file system .* "
+                                      rf"delete them: rm {re.escape(rm)}$")
 
 
 def test_a_resume_clean_up_meanwhile_leaves_a_save_into_the_run_folder_whole(
@@ -147,20 +142,6 @@ def test_a_resume_clean_up_meanwhile_leaves_a_save_into_the_run_folder_whole(
     assert ckpt.checkpoint_temp_files(run, "model") == []
 
 
-def _no_fcntl(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`import fcntl` refused, as on Windows, where no folder can be locked."""
-    import builtins
-
-    real_import = builtins.__import__
-
-    def refused(name: str, *args: object, **kwargs: object) -> object:
-        if name == "fcntl":
-            raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", refused)
-
-
 @pytest.mark.parametrize("why", ["no_fcntl", "flock_refused"])
 def test_where_the_folder_cannot_be_locked_the_temp_files_are_kept_and_said(
         why: str, det: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +154,7 @@ def test_where_the_folder_cannot_be_locked_the_temp_files_are_kept_and_said(
     saved = det.save(folder / "m")
     left = _killed_save(saved, folder / "m")
     if why == "no_fcntl":
-        _no_fcntl(monkeypatch)
+        refuse_fcntl_import(monkeypatch)
     else:
         import fcntl
 
@@ -182,14 +163,9 @@ def test_where_the_folder_cannot_be_locked_the_temp_files_are_kept_and_said(
 
         monkeypatch.setattr(fcntl, "flock", refuse)
     rm = " ".join(shell_word(p) for p in left)
-    with pytest.warns(WildganWarning, match=rf"^2 temporary files of det\.save\(.*\) are in {re.escape(str(folder))}, "
-                                            rf"left by a save killed before its renames or being written now by "
-                                            rf"another: .*cannot be locked.* delete them: rm {re.escape(rm)}$"):
-        det.save(folder / "m")
-    assert all(p.exists() for p in left)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", WildganWarning)
-        det.save(folder / "other")                  # (no word where there is none of them)
+    _kept_and_said(det, folder, left, rf"^2 temporary files of det\.save\(.*\) are in {re.escape(str(folder))}, "
+                                      rf"left by a save killed before its renames or being written now by "
+                                      rf"another: .*cannot be locked.* delete them: rm {re.escape(rm)}$")
 
 
 def test_an_overwrite_of_the_run_waits_for_a_save_into_it_and_says_what_it_waits_for(
@@ -201,13 +177,11 @@ def test_an_overwrite_of_the_run_waits_for_a_save_into_it_and_says_what_it_waits
     import time
 
     pytest.importorskip("fcntl")
-    from wildgan.training.run import _clear_old_run
-
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")            # (a run marker: training.run.previous_run)
     real = ckpt.save_file
-    writing, errors = threading.Event(), []
+    writing = threading.Event()
 
     def slowly(tensors, filename, metadata=None):
         real(tensors, filename, metadata=metadata)
@@ -215,21 +189,7 @@ def test_an_overwrite_of_the_run_waits_for_a_save_into_it_and_says_what_it_waits
         time.sleep(1.0)
 
     monkeypatch.setattr(ckpt, "save_file", slowly)
-
-    def save() -> None:
-        try:
-            det.save(run / "model")
-        except BaseException as e:   # (re-raised below, in the test's thread)
-            errors.append(e)
-            writing.set()
-
-    t = threading.Thread(target=save)
-    t.start()
-    assert writing.wait(30)
-    said: list[str] = []
-    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
-    t.join(30)
-    assert not t.is_alive() and not errors
+    said = overwrite_during(run, lambda: det.save(run / "model"), writing)
     monkeypatch.undo()
     waits = [m for m in said if "waiting for the write into" in m]
     assert len(waits) == 1 and "det.save" in waits[0], said

@@ -43,6 +43,17 @@ class _Between:
 
         monkeypatch.setattr(os, "replace", replace)
 
+    def go_on_once_held_or_done(self, stopped: threading.Thread, other: threading.Thread, held: threading.Event,
+                                done: threading.Event) -> None:
+        """Let the save stopped here (thread `stopped`) go on once `other`, started meanwhile, is `held` (waiting for
+        the folder) or `done` (it ran unheld), whichever comes: no timing decides which is looked at; then wait for
+        both threads to end."""
+        while not (held.wait(0.05) or done.is_set()):
+            assert other.is_alive()
+        self.go_on.set()
+        stopped.join(120)
+        other.join(120)
+
 
 @pytest.mark.filterwarnings("ignore::wildgan.errors.WildganWarning")
 def test_two_saves_of_one_pair_at_once_leave_one_saves_pair(two: tuple[Detector, Detector], tmp_path: Path,
@@ -58,11 +69,7 @@ def test_two_saves_of_one_pair_at_once_leave_one_saves_pair(two: tuple[Detector,
     assert between.stopped.wait(120)
     tb = in_thread("B", lambda: b.save(path), b_done, out)
     # B either waits for A (and says so) or, unheld, runs whole: no timing decides which is looked at
-    while not (b_waits.wait(0.05) or b_done.is_set()):
-        assert tb.is_alive()
-    between.go_on.set()
-    ta.join(120)
-    tb.join(120)
+    between.go_on_once_held_or_done(ta, tb, b_waits, b_done)
     assert not isinstance(out.get("A"), BaseException) and not isinstance(out.get("B"), BaseException), out
     monkeypatch.undo()
     loaded = Detector.load(path)
@@ -88,11 +95,7 @@ def test_a_load_during_a_save_reads_one_saves_pair(two: tuple[Detector, Detector
     # at once)
     blocked = blocked_in_flock(monkeypatch, "load")
     tl = in_thread("load", lambda: Detector.load(path), load_done, out)
-    while not (blocked.wait(0.05) or load_done.is_set()):
-        assert tl.is_alive()
-    between.go_on.set()
-    ts.join(120)
-    tl.join(120)
+    between.go_on_once_held_or_done(ts, tl, blocked, load_done)
     assert not isinstance(out.get("save"), BaseException), out
     loaded = out["load"]
     assert not isinstance(loaded, BaseException), loaded

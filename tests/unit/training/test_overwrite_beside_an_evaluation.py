@@ -18,6 +18,7 @@ from wildgan.training.run import _clear_old_run
 
 from fake_mounts import mount_as
 from killed_writes import temps_left_by_a_kill
+from overwrite_during_a_write import overwrite_during
 
 pytest.importorskip("fcntl")         # (no folder locks without it: writing_temps and the removal hold nothing)
 
@@ -38,29 +39,18 @@ def _overwrite_during_an_evaluation(run: Path, folder: Path, *, temp_first: bool
     (evaluation.run.write_evaluation) holds it, slow enough that the removal starts inside it; temp_first: the write
     has made a temp file there before (the first files of an eval-*/ folder). Returns what the removal said; the
     write ended without an error."""
-    held, errors = threading.Event(), []
+    held = threading.Event()
 
     def evaluation() -> None:
-        try:
-            with writing_temps(folder, lambda: eval_temp_files(folder)):
-                if temp_first:
-                    temps_left_by_a_kill(folder, (SCORES_CSV,))        # (its write under way: a temp file there)
-                held.set()
-                time.sleep(1.0)
-                atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
-                                    (folder / EVAL_JSON, lambda f: f.write(b'{"new": true}'))])
-        except BaseException as e:   # (re-raised below, in the test's thread)
-            errors.append(e)
+        with writing_temps(folder, lambda: eval_temp_files(folder)):
+            if temp_first:
+                temps_left_by_a_kill(folder, (SCORES_CSV,))        # (its write under way: a temp file there)
             held.set()
+            time.sleep(1.0)
+            atomic_write_files([(folder / SCORES_CSV, lambda f: f.write(b"id,label\nx,0\n")),
+                                (folder / EVAL_JSON, lambda f: f.write(b'{"new": true}'))])
 
-    t = threading.Thread(target=evaluation)
-    t.start()
-    assert held.wait(10)
-    said: list[str] = []
-    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
-    t.join(10)
-    assert not t.is_alive() and not errors
-    return said
+    return overwrite_during(run, evaluation, held)
 
 
 @pytest.mark.parametrize("in_eval_dir", [True, False], ids=["eval-dir", "run-dir"])

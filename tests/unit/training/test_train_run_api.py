@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 
 import pytest
+from no_fcntl import refuse_fcntl_import
 from repo_root import REPO
 
 from wildgan.errors import CLI_SKIP_BAD, ConfigError, DivergenceError, skip_bad_said_as
@@ -734,18 +734,9 @@ def test_without_fcntl_an_error_in_the_locked_training_is_its_own_not_chained_to
     """Without fcntl (Windows) run_lock holds nothing and the training runs as it is; an error of the training's own
     must not be reported as raised "during handling of" the ImportError (the training ran inside that except
     clause, so every traceback began with "No module named 'fcntl'")."""
-    import builtins
-
     from wildgan.training.run import run_lock
 
-    real_import = builtins.__import__
-
-    def no_fcntl(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "fcntl":
-            raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_fcntl)
+    refuse_fcntl_import(monkeypatch)
     with pytest.raises(ValueError) as caught:
         with run_lock(tmp_path):
             raise ValueError("the training's own error")
