@@ -6,16 +6,20 @@ from __future__ import annotations
 import pytest
 
 
-def refuse_fcntl_import(monkeypatch: pytest.MonkeyPatch) -> None:
+def refuse_fcntl_import(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make every `import fcntl` raise ModuleNotFoundError (with its name, as the real one has) until monkeypatch
-    undoes it; every other import goes on as before."""
+    undoes it; every other import goes on as before. Returns the list of the imports refused, for the test to check
+    that the code under test did ask for fcntl (else it passes whatever the code does without it)."""
     import builtins
 
     real_import = builtins.__import__
+    refused_names: list[str] = []
 
     def refused(name: str, *args: object, **kwargs: object) -> object:
         if name == "fcntl":
+            refused_names.append(name)
             raise ModuleNotFoundError("No module named 'fcntl'", name="fcntl")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refused)
+    return refused_names

@@ -736,10 +736,11 @@ def test_without_fcntl_an_error_in_the_locked_training_is_its_own_not_chained_to
     clause, so every traceback began with "No module named 'fcntl'")."""
     from wildgan.training.run import run_lock
 
-    refuse_fcntl_import(monkeypatch)
+    refused = refuse_fcntl_import(monkeypatch)
     with pytest.raises(ValueError) as caught:
         with run_lock(tmp_path):
             raise ValueError("the training's own error")
+    assert refused, "run_lock never asked for fcntl: the test proves nothing"
     assert caught.value.__context__ is None
     assert not (tmp_path / ".wildgan.lock").exists()
 
