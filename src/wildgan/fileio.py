@@ -611,8 +611,9 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
     (writing_temps: an evaluation's, seconds), then keep new ones waiting until the block ends. For a removal of their
     outputs (a run's --overwrite): one that ran under such a write took its temp files from under it, or the write
     made the folder again afterwards with its files in it. A folder missing or that cannot be locked is passed over
-    (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called before waiting for
-    a folder a write holds, so that the wait is said (a writer suspended with Ctrl-Z would hold it until resumed).
+    (no fcntl: nothing is held, as writing_temps holds nothing there). on_wait(folder) is called where a wait for a
+    folder a write holds lasts longer than _WAIT_SAID_AFTER, so that the wait is said (a writer suspended with Ctrl-Z
+    would hold it until resumed) and an instant's is not.
     Yields the folders held (those locked) where the lock reaches every writer: a temp file of those writes found in
     one of them is a killed writer's. A folder on a file system whose folder locks hold on this machine only
     (host_only_locks) is locked (this machine's writes wait) but not yielded: a write on another machine is not
@@ -630,14 +631,9 @@ def holding_off_writes(folders: Iterable[Path], on_wait: "Callable[[Path], None]
                 continue
             held.callback(os.close, fd)          # (releases the lock)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait(Path(folder))
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)   # (blocks while a write holds it shared)
-                except OSError:
-                    continue         # not lockable here
+                # (blocks while a write holds it shared; said only past _WAIT_SAID_AFTER, as the other holds say
+                # theirs: the training scores' cache write or a Detector.load there holds it for an instant)
+                _flock_saying_wait(fd, fcntl.LOCK_EX, Path(folder), on_wait)
             except OSError:
                 continue             # not lockable here
             if not host_only_locks(Path(folder)):

@@ -12,7 +12,10 @@ from typing import Callable
 def overwrite_during(run: Path, write: Callable[[], object], under_way: threading.Event) -> list[str]:
     """Run write() in a thread of its own; once it sets `under_way` (holding its folder, and slow enough that the
     removal starts inside its write), remove `run` as `--overwrite` does. Returns what the removal said, after checking
-    that the write ended, and without an error (one it raised is re-raised here, in the test's thread)."""
+    that the write ended, and without an error (one it raised is re-raised here, in the test's thread). The removal
+    says its wait at once (fileio._WAIT_SAID_AFTER = 0, put back after), so that a write of a second is long enough to
+    be said: the grace before a wait is said is checked by a test of its own."""
+    import wildgan.fileio as fileio
     from wildgan.training.run import _clear_old_run
 
     errors: list[BaseException] = []
@@ -28,7 +31,12 @@ def overwrite_during(run: Path, write: Callable[[], object], under_way: threadin
     t.start()
     assert under_way.wait(30)
     said: list[str] = []
-    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    grace = fileio._WAIT_SAID_AFTER
+    fileio._WAIT_SAID_AFTER = 0.0
+    try:
+        _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    finally:
+        fileio._WAIT_SAID_AFTER = grace
     t.join(30)
     assert not t.is_alive()
     if errors:

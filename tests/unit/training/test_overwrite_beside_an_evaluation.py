@@ -77,6 +77,23 @@ def test_overwrite_with_no_evaluation_writing_says_no_wait(tmp_path: Path) -> No
     assert not [m for m in said if "waiting" in m], said
 
 
+def test_overwrite_says_no_wait_for_a_write_of_an_instant(tmp_path: Path) -> None:
+    """A write into the run that holds it for an instant (a training scores' cache, a Detector.load reading there)
+    is waited for without a word, as the other folder holds wait (fileio._WAIT_SAID_AFTER): the removal said its
+    wait as soon as it found the folder held, however short the hold."""
+    import fcntl
+    import os
+
+    run, other = _old_run(tmp_path)
+    fd = os.open(run, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)                 # (a write holding the run folder, as writing_temps holds it)
+    threading.Timer(0.2, os.close, (fd,)).start()  # (its end, an instant later: releases the lock)
+    said: list[str] = []
+    _clear_old_run(run, is_main=True, resume=False, overwrite=True, log=said.append)
+    assert not other.exists() and not (run / EVAL_JSON).exists()
+    assert not [m for m in said if "waiting" in m], said
+
+
 @pytest.mark.usefixtures("local_folder_locks")
 def test_overwrite_removes_the_temp_files_a_killed_evaluation_left_in_the_run_folder(tmp_path: Path) -> None:
     """A kill while an evaluation wrote its temp files leaves them (`.eval.json.XXXXXXXX.tmp`, ...): those in an
