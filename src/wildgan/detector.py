@@ -2212,8 +2212,10 @@ class Detector:
             if gone:
                 # (deleted without a word, they were files the user may have wondered about, hundreds of MB each)
                 one = len(gone) == 1
-                warn_user(f"{said} removed {len(gone)} temporary file{'' if one else 's'} that a save of it killed "
-                          f"before its renames left in {folder}: {', '.join(p.name for p in gone)}")
+                # ("a save of it" read as a save by this Detector: they are any earlier det.save of this path's)
+                warn_user(f"{said} removed {len(gone)} temporary file{'' if one else 's'} in {folder} left by an "
+                          f"earlier save to {name!r} that was killed before its renames: "
+                          f"{', '.join(p.name for p in gone)}")
             saved = ckpt.save_checkpoint(folder, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
         fs = host_only_locks(folder)
         refused = "" if fs else folder_lock_refused(folder)

@@ -80,8 +80,8 @@ def test_the_next_save_deletes_the_temp_files_a_killed_save_left(det: Detector, 
     # about (hundreds of MB each at the paper preset)
     names = re.escape(", ".join(p.name for p in left))
     with pytest.warns(WildganWarning, match=rf"^det\.save\({re.escape(repr(str(folder / 'm')))}\) removed 2 temporary "
-                                            rf"files that a save of it killed before its renames left in "
-                                            rf"{re.escape(str(folder))}: {names}$"):
+                                            rf"files in {re.escape(str(folder))} left by an earlier save to 'm' that "
+                                            rf"was killed before its renames: {names}$"):
         saved = det.save(folder / "m")
     assert Detector.load(saved).threshold_ == det.threshold_
     assert not any(p.exists() for p in left)
