@@ -489,46 +489,84 @@ def writing_temps(folder: Path, stale: Callable[[], list[Path]], *, alone: bool 
     other; shared: for one held alone, a det.save's, an --overwrite's removal) calls on_wait(folder) first, so that
     the wait is said: by default a warning (_said_waiting)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
-    # chained to the lookup that failed, "During handling of ... No module named 'fcntl'" in its traceback)
-    fd = None
+    said = on_wait if on_wait is not None else _said_waiting
+    for attempt in range(_FOLDER_RETAKES + 1):
+        folder.mkdir(parents=True, exist_ok=True)
+        # (the unheld block runs after the except clauses, not inside them: there an error of the caller's write was
+        # chained to the lookup that failed, "During handling of ... No module named 'fcntl'" in its traceback)
+        fd = None
+        try:
+            import fcntl  # noqa: F401  (here: whether folder locks exist; _hold_for_writing takes them)
+            fd = os.open(folder, os.O_RDONLY)
+        except (ImportError, OSError):   # not POSIX, or a folder that cannot be opened
+            pass
+        if fd is None:
+            yield []
+            return
+        try:
+            gone = _hold_for_writing(fd, folder, stale, alone, said)
+        except BaseException:
+            os.close(fd)
+            raise
+        # the folder held may have been removed while this waited for it (a `wildgan train --overwrite` removes the
+        # eval-*/ folders it holds alone): held, it kept out no writer of the folder made again at that path (the
+        # atomic writes make it), whose temp files its clean-up took for a killed writer's. Taken again there (a
+        # few times: on a file system whose inode numbers are not stable the check would never pass; held as found)
+        if gone is not None or attempt == _FOLDER_RETAKES:
+            break
+        os.close(fd)
     try:
-        import fcntl
-        fd = os.open(folder, os.O_RDONLY)
-    except (ImportError, OSError):   # not POSIX, or a folder that cannot be opened
-        pass
-    if fd is None:
-        yield []
-        return
-    try:
-        gone: list[Path] = []
-        said = on_wait if on_wait is not None else _said_waiting
-        held = _held_alone(fd, folder, said) if alone else False
-        # (on a network file system the lock holds this machine's writers only: a folder found free there may be
-        # written into from another machine, so nothing is deleted, held alone or not)
-        network = bool(host_only_locks(folder))
-        if not alone and not network:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held = True
-            except OSError:
-                pass
-        if held and not network:
-            try:
-                gone = remove_files(stale())
-            except OSError:
-                pass                 # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
-        if not alone:
-            try:
-                # (waits while another holds it exclusively: a writer for its deletions, an instant, but a det.save
-                # (alone) for the whole save, and an --overwrite while it removes: said, where it lasts)
-                _flock_saying_wait(fd, fcntl.LOCK_SH, folder, said)
-            except OSError:
-                pass                 # not lockable here: written unheld, as before the lock, and nothing deleted
-        yield gone
+        yield gone or []
     finally:
         os.close(fd)                 # (releases the lock)
+
+
+# how many times writing_temps opens and holds its folder again where the one it held was removed meanwhile
+_FOLDER_RETAKES = 3
+
+
+def _same_folder(fd: int, folder: Path) -> bool:
+    """Whether the folder open at fd is the one at `folder` now (not removed, nor replaced, since it was opened)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(folder))
+    except OSError:
+        return False
+
+
+def _hold_for_writing(fd: int, folder: Path, stale: Callable[[], list[Path]], alone: bool,
+                      said: "Callable[[Path], None]") -> "list[Path] | None":
+    """writing_temps' hold of the folder open at fd (see there), the stale temp files deleted first where no other
+    writer holds it; returns those deleted, or None where the folder held is no longer the one at `folder` (removed
+    while this waited for it), with nothing deleted: the caller opens it again."""
+    import fcntl
+
+    gone: list[Path] = []
+    held = _held_alone(fd, folder, said) if alone else False
+    # (on a network file system the lock holds this machine's writers only: a folder found free there may be
+    # written into from another machine, so nothing is deleted, held alone or not)
+    network = bool(host_only_locks(folder))
+    if not alone and not network:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except OSError:
+            pass
+    if held and not network:
+        if not _same_folder(fd, folder):
+            # (stale() lists the folder at the path: a new one there, held by writers this hold keeps out of none)
+            return None
+        try:
+            gone = remove_files(stale())
+        except OSError:
+            pass                     # (a clean-up refused, e.g. by permissions, must not stop the write it precedes)
+    if not alone:
+        try:
+            # (waits while another holds it exclusively: a writer for its deletions, an instant, but a det.save
+            # (alone) for the whole save, and an --overwrite while it removes: said, where it lasts)
+            _flock_saying_wait(fd, fcntl.LOCK_SH, folder, said)
+        except OSError:
+            pass                     # not lockable here: written unheld, as before the lock, and nothing deleted
+    return gone if _same_folder(fd, folder) else None
 
 
 # how long a hold of a folder waits for another's before it says so (on_wait): another writer holds the folder alone
