@@ -156,3 +156,38 @@ def test_the_loop_resets_adam_at_every_start_and_end_of_a_fade_in(tmp_path: Path
         steps = {float(v) for k, v in tensors.items() if k.startswith(f"opt.{name}.") and k.endswith(".step")}
         assert steps == {16.0}, (name, steps)
     assert math.isclose(meta["lod"], 0.0)
+
+
+def _halved_levels(x: np.ndarray) -> dict[int, np.ndarray]:
+    """The authors' dataset tool's rule for the lower levels, written from spec 1.5 without pooling code: the float
+    image halved again and again by averaging its 2x2 blocks (each level from the float level above, not from its
+    rounded copy), each level rounded (np.rint, half to even) to uint8. {res: uint8 [N, C, res, res]}."""
+    img = x.transpose(0, 3, 1, 2).astype(np.float32)
+    out: dict[int, np.ndarray] = {img.shape[-1]: x.transpose(0, 3, 1, 2)}
+    while img.shape[-1] > 4:
+        img = (img[:, :, 0::2, 0::2] + img[:, :, 0::2, 1::2] + img[:, :, 1::2, 0::2] + img[:, :, 1::2, 1::2]) * 0.25
+        out[img.shape[-1]] = np.rint(img).clip(0, 255).astype(np.uint8)
+    return out
+
+
+def test_the_pyramid_is_the_repeated_halving_of_the_float_image() -> None:
+    # build_pyramid pools each level from the full image; the reference halves the float image level by level. The
+    # two agree only where the pooling is exact and the rounding is the same at .5: blocks built to average to
+    # exactly x.5 at 8x8 (2x2 blocks) and at 4x4 (4x4 blocks), where rounding half up or from the rounded level above
+    # would differ
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(5, 16, 16, 3), dtype=np.uint8)
+    x[0, :2, :2, 0] = [[0, 1], [1, 0]]                   # 2x2 mean 0.5 -> 0 (half to even)
+    x[0, :2, 2:4, 0] = [[2, 3], [3, 2]]                  # 2x2 mean 2.5 -> 2
+    x[1, :4, :4, 1] = np.array([[1, 2, 1, 2]] * 2 + [[2, 2, 2, 2]] * 2)   # 4x4 mean 1.75; its 2x2 levels 1.5 and 2
+    x[2, :4, :4, 2] = 3
+    x[2, 0, 0, 2] = 11                                   # 4x4 mean 3.5 -> 4; 2x2 level 5 then 3, 3, 3
+    x[3] = 255
+    x[4] = 0
+    want = _halved_levels(x)
+    got = build_pyramid(x, torch.device("cpu"))
+    assert sorted(got) == sorted(want) == [4, 8, 16]
+    for res in want:
+        assert got[res].dtype == torch.uint8
+        np.testing.assert_array_equal(got[res].numpy(), want[res], err_msg=f"level {res}x{res}")
+    assert got[8][0, 0, 0, 0] == 0 and got[8][0, 0, 0, 1] == 2 and got[4][2, 2, 0, 0] == 4
