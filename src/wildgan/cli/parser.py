@@ -12,10 +12,11 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from pathlib import PurePath
 from typing import Any, NoReturn
 
 from ..config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, SCORE_NAMES, as_typed, dist_timeout_problem
-from ..errors import ConfigError
+from ..errors import ConfigError, shell_word
 from .common import PGAN_ONLY_OPTIONS, option_flag, path_exists, write_stdout
 
 
@@ -760,6 +761,11 @@ def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], 
     options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
     hints = []
     splits = {w: _split_path(argv, w) for w in extra if not reads_as_option(w)}
+    # --data of one path (train, evaluate, study: not score's, which takes several) given, and words left over: more
+    # paths after it, most often a shell pattern that gave it every file (`--data imgs/*.png`), not a forgotten --data
+    one_data = any(act.nargs is None for act in sub._actions if "--data" in act.option_strings) and any(
+        a == "--data" or a.startswith("--data=") for a in argv)
+    strays = [w for w in extra if not reads_as_option(w) and splits.get(w) is None]
     for w in extra:
         if splits.get(w) is not None:
             if not any(shlex.quote(splits[w]) in h for h in hints):
@@ -769,6 +775,13 @@ def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], 
             close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
             if close:
                 hints.append(f"{w}: did you mean {close[0]}?")
+        elif one_data and not hints and not any(splits.values()):
+            folder = str(PurePath(w).parent)
+            inside = "" if folder == "." else f"{shell_word(folder)}/"
+            there = f"the folder, --data {inside}" if inside else "the folder they are in (--data .)"
+            hints.append(f"{w}: --data takes one path (a folder of images, an archive or a data-set file), and it was "
+                         f"given {len(strays) + 1} (a shell pattern such as --data {inside}*.png gives it every "
+                         f"file): give {there}")
         elif "--data" in options and not hints and not any(splits.values()):
             # (a word of a path with spaces is no forgotten --data: its hint, above, says what is wrong)
             hints.append(f"{w}: image files, folders and data sets go after --data")

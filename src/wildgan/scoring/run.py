@@ -214,6 +214,8 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: s
                                   f"checkpoint") from None
         raise
     _check_same_architecture(cfg, meta, path, run_dir)
+    if checkpoint is not None:
+        _check_same_run(cfg, meta, path, Path(run_dir))
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
         warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
@@ -280,6 +282,39 @@ def _check_same_architecture(cfg: RunConfig, meta: dict[str, Any], path: Path, r
     if diff:
         raise CheckpointError(f"{path}: networks of another architecture than the run {run_dir} "
                               f"({'; '.join(diff)}): a checkpoint of another run?")
+
+
+def _check_same_run(cfg: RunConfig, meta: dict[str, Any], path: Path, run_dir: Path) -> None:
+    """Refuse networks that another run trained, given from outside the run folder (`score RUN --checkpoint
+    OTHER/network-final.json`, OTHER of the same architecture, which _check_same_architecture lets through): RUN's
+    images were scored, and with --threshold flagged, by OTHER's networks, the networks' path in the last line their
+    only trace. A pGAN checkpoint records its run's whole config: it is compared with RUN's config.json as a resume
+    compares them (training.run.run_differences: --total-kimg, --minutes, ... may differ), both as recorded, so that a
+    copy of the run, or one trained on from it, still scores. Not checked: a checkpoint inside the run folder (the
+    run's own), f-AnoGAN's (they record their own section only), one without a recorded config, and configs that
+    cannot be compared (a damaged record, an ambiguous $WILDGAN_DATA): the checks before say what is wrong there."""
+    import json as _json
+
+    from ..config import run_config_from_dict
+    from ..errors import WildganError
+    from ..training.run import run_differences
+
+    raw = meta.get("config")
+    if cfg.method == "fanogan" or not isinstance(raw, dict) or run_dir.resolve() in path.resolve().parents:
+        return
+    try:
+        ours = _json.loads((run_dir / "config.json").read_text().removeprefix("\ufeff"))
+        diff = run_differences(run_config_from_dict(raw), run_config_from_dict(ours))
+    except (WildganError, OSError, TypeError, ValueError, KeyError, AttributeError):
+        return
+    if not diff:
+        return
+    other = next((d for d in (path.parent, path.parent.parent) if (d / "config.json").is_file()), None)
+    there = f"; score with the run that trained them, {other}, or" if other is not None else ";"
+    more = f"; and {len(diff) - 3} more" if len(diff) > 3 else ""
+    raise CheckpointError(f"{path}: networks of another run than {run_dir} ({'; '.join(diff[:3])}{more}, from "
+                          f"theirs to this run's){there} give a checkpoint of this run (its final networks, or one "
+                          f"in {run_dir / 'checkpoints'})")
 
 
 def read_split_info(run_dir: Path, files: ReplayFiles | None = None) -> dict[str, Any]:

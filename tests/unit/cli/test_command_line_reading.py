@@ -151,3 +151,23 @@ def test_train_help_says_a_few_minutes_only_of_the_tiny_try() -> None:
     for comment, commands in minutes:
         slow = [c for c in commands if "--preset tiny" not in c]
         assert not slow, f"{comment!r} heads {slow}, the defaults: hours on a CPU (README, Quick tour)"
+
+
+@pytest.mark.parametrize("cmd", [["train", "--out", "r"], ["evaluate", "r"], ["study", "--out", "s"]])
+def test_several_paths_after_a_one_path_data_are_said_to_be_one_too_many(cmd, tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    # `wildgan train --data imgs/*.png ...`: the shell gave --data every file and --data (train's, evaluate's,
+    # study's) takes one path; the hint said "image files, folders and data sets go after --data", where they were
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgs").mkdir()
+    files = [f"imgs/{i}.png" for i in range(3)]
+    for f in files:
+        (tmp_path / f).write_bytes(b"")
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--data", *files])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"usage: wildgan {cmd[0]}" in err, err
+    assert "go after --data" not in err, err
+    assert ("imgs/1.png: --data takes one path (a folder of images, an archive or a data-set file), and it was given "
+            "3 (a shell pattern such as --data imgs/*.png gives it every file): give the folder, --data imgs/"
+            ) in err, err

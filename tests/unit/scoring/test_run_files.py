@@ -104,6 +104,38 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, other):
     load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
 
 
+def _run_on(folder: Path, data: Path, **train: Any) -> Path:
+    """A run folder as training leaves it: its config, and final networks whose metadata records the run's config
+    (as every pGAN checkpoint does), trained on `data`."""
+    from wildgan.config import run_config_to_dict
+
+    cfg = RunConfig(data=DataConfig(data=str(data)), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(**train))
+    folder.mkdir(parents=True)
+    write_run_config(cfg, folder)
+    nets = build_pgan(cfg.net, 0)
+    ckpt.save_checkpoint(folder, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0,
+                          "config": run_config_to_dict(cfg)})
+    return folder
+
+
+def test_a_checkpoint_of_another_run_of_the_same_architecture_is_refused(tmp_path):
+    # `score RUN --checkpoint OTHER/network-final.json`, OTHER trained on other images with the same networks' shape:
+    # the architecture check let it through, and RUN's images were scored (and flagged) by OTHER's networks
+    run = _run_on(tmp_path / "run", tmp_path / "cells")
+    foreign = _run_on(tmp_path / "other", tmp_path / "bolts")
+    with pytest.raises(CheckpointError, match=r"other/network-final\.json: networks of another run than .*run "
+                                              r"\(data\.data: .*bolts.* -> .*cells.*, from theirs to this run's\); "
+                                              r"score with the run that trained them, .*other, or give a checkpoint "
+                                              r"of this run"):
+        load_model(run, "cpu", checkpoint=foreign / "network-final.json")
+    load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
+    # a copy of the run trained on for longer (what a resume may change) holds the run's networks: taken
+    longer = _run_on(tmp_path / "longer", tmp_path / "cells", total_kimg=99.0)
+    load_model(run, "cpu", checkpoint=longer / "network-final.json")
+
+
 @pytest.mark.parametrize("kind, found", [("fanogan", "kind 'fanogan': an f-AnoGAN checkpoint"),
                                          ("wildgan-detector", "kind 'wildgan-detector': a Detector saved by"),
                                          (None, "no kind recorded")])
