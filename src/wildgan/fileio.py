@@ -968,25 +968,36 @@ def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], w
     """ConfigError when `path`, about to be replaced by a file the caller writes (`what`: 'a scores CSV', 'an ONNX
     model'), is an existing regular file of another kind: one whose name does not end in one of `suffixes` (lower
     case, with the dot) and, where `starts` is given, whose first bytes are not those of the caller's own output (a
-    scores CSV written earlier under another name). `wildgan score --out photo.jpg` replaced the photo with the CSV and
-    exited 0: the user's file lost without a word. Replacing the caller's own kind of file (a scores.csv written
-    earlier) stays the ordinary way to write it again, and so does replacing an empty file. `example`: a file name to
-    suggest; `label`: what the message calls the path ('--out', "export_onnx's path")."""
+    scores CSV written earlier under another name); where `starts` is given, a file of the right name that does not
+    start so either (the user's labels.csv: `score --out labels.csv` replaced it, as any .csv was taken for a scores
+    CSV written earlier). `wildgan score --out photo.jpg` replaced the photo with the CSV and exited 0: the user's file
+    lost without a word. Replacing the caller's own kind of file (a scores.csv written earlier) stays the ordinary way
+    to write it again, and so does replacing an empty file. `example`: a file name to suggest; `label`: what the
+    message calls the path ('--out', "export_onnx's path")."""
     if is_stream(path):                 # (written into, as given: nothing is replaced)
         return
     p = Path(path)
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what would be replaced)
-    if not p.is_file() or p.suffix.lower() in suffixes or p.stat().st_size == 0:
+    named = p.suffix.lower() in suffixes
+    if not p.is_file() or (named and starts is None) or p.stat().st_size == 0:
         # (an empty file holds nothing to lose: a script's `out=$(mktemp)`)
         return
+    first = b""
     if starts is not None:
         try:
             with open(p, "rb") as f:
-                if f.read(len(starts)) == starts:
-                    return
+                first = f.read(max(len(starts) + 3, 64))
         except OSError:                 # (unreadable: not known to be ours)
             pass
+        # (a UTF-8 byte-order mark before it: the CSV saved again by a spreadsheet, still the command's output)
+        if first.removeprefix(b"\xef\xbb\xbf").startswith(starts):
+            return
+    if named:
+        line = first.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        raise ConfigError(f"{label} {path} is an existing file that is not {what} written by wildgan (it starts "
+                          f"{line!r}, not {starts.decode()!r}): writing there would replace it; give a new name, e.g. "
+                          f"{Path(path).parent / example}, or delete it first")
     kind = f"a {p.suffix} file" if p.suffix else "a file without an extension"
     raise ConfigError(f"{label} {path} is an existing file that is not {what} ({kind}): writing there would replace "
                       f"it; give a new name, or one ending in {suffixes[0]}, e.g. {Path(path).parent / example}")

@@ -48,13 +48,37 @@ def test_score_out_replaces_a_csv_but_no_file_of_another_kind(scoring_pile, tmp_
     assert main(["score", str(run_dir), "--data", str(pile), "--out", str(tmp_path / "new.png"), "--no-progress"]) == 2
     assert "names an image file (.png), but a scores CSV is written there" in capsys.readouterr().err
     assert not (tmp_path / "new.png").exists()
-    # any .csv is replaced; under a name without .csv, a scores CSV written before is known by its id column; an empty
-    # file (a script's `mktemp`) holds nothing to lose
-    (tmp_path / "scores.csv").write_text("stale\n")
+    # a scores CSV written before is known by its id column, under any name (saved again by a spreadsheet: with a
+    # byte-order mark); an empty file (a script's `mktemp`) holds nothing to lose
+    (tmp_path / "scores.csv").write_text("id,a\nx,0.5\n")
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbfid,a\r\nx,0.5\r\n")
     (tmp_path / "tmp.XXXX").touch()
-    for out in (tmp_path / "scores.csv", tmp_path / "scores", tmp_path / "scores", tmp_path / "tmp.XXXX"):
+    for out in (tmp_path / "scores.csv", tmp_path / "scores", tmp_path / "scores", tmp_path / "excel.csv",
+                tmp_path / "tmp.XXXX"):
         assert main(["score", str(run_dir), "--data", str(pile), "--out", str(out), "--no-progress"]) == 0
         assert out.read_text().startswith("id,"), capsys.readouterr().err
+
+
+def test_score_out_does_not_replace_a_csv_of_the_users(scoring_pile, tmp_path, capsys):
+    """A .csv name was enough to be replaced: `score --out labels.csv` (a tab completion one file off) replaced the
+    user's labels with the scores and exited 0. A CSV that is not a scores CSV (its first line not `id,...`) is
+    refused, naming it and what it starts with, and left as it was; by the API's writer too."""
+    from wildgan.scoring.run import write_scores_csv
+
+    pile, run_dir, _ = scoring_pile(4)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\n0.png,1\n")
+    before = labels.read_bytes()
+    assert main(["score", str(run_dir), "--data", str(pile), "--out", str(labels), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert labels.read_bytes() == before
+    assert (f"--out {labels} is an existing file that is not a scores CSV written by wildgan (it starts "
+            f"'file,label', not 'id,'): writing there would replace it; give a new name, e.g. "
+            f"{tmp_path / 'scores.csv'}, or delete it first") in err, err
+    with pytest.raises(ConfigError, match="write_scores_csv's path .* is an existing file that is not a scores CSV "
+                                          "written by wildgan"):
+        write_scores_csv(labels, ["a"], {"a": np.zeros(1)})
+    assert labels.read_bytes() == before
 
 
 def test_export_out_must_be_an_onnx_name_and_replaces_no_other_file(tmp_path, capsys):
