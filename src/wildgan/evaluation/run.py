@@ -286,8 +286,11 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if whole is None:   # runs without a protocol of their own never held labelled images out
         whole = data is not None and (recorded.get("protocol") == "unlabelled" or bool(recorded.get("detector_input")))
     if whole and data is None:
-        raise ConfigError(f"{run_dir}: whole-data evaluation needs {option_words('--data', 'data=')} (labelled "
-                          f"images the run was not split from); the run's own data is evaluated on its test split")
+        # (the run's own data given as --data is taken too, with a warning that its test set then holds the
+        # training images: "images the run was not split from" read as a refusal of it)
+        raise ConfigError(f"{run_dir}: whole-data evaluation needs {option_words('--data', 'data=')}: labelled "
+                          f"images, evaluated whole (other data; or the run's own, the training images included); "
+                          f"without it the run's own data is evaluated on its held-out test split")
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
     # (other data: what its images hold is counted too, for _warn_other_channels)
     # other data is read as `wildgan score` reads images for this run (scoring_depth16: a run trained on 16-bit images

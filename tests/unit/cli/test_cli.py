@@ -2502,8 +2502,13 @@ def test_a_sample_run_is_evaluated_on_its_own_data_by_wildgan_installed_elsewher
     assert (run / "eval.json").is_file() and not list(run.glob("eval-*"))
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-A", "--threads", "1",
                  "--no-progress"]) == 0, capsys.readouterr().err
-    # the sample given by its path here, evaluated whole: the run's own data, with the note that says so
+    # --whole without --data: said to need it, the run's own data included (the word was "images the run was not
+    # split from", read as a refusal of its own data, which the next call evaluates whole)
     capsys.readouterr()
+    assert main(["evaluate", str(run), "--whole", "--no-controls", "--threads", "1", "--no-progress"]) == 2
+    assert (f"{run}: whole-data evaluation needs --data: labelled images, evaluated whole (other data; or the run's "
+            f"own, the training images included)") in capsys.readouterr().err
+    # the sample given by its path here, evaluated whole: the run's own data, with the note that says so
     assert main(["evaluate", str(run), "--data", str(readers.default_sample_path()), "--whole", "--no-controls",
                  "--threads", "1", "--no-progress"]) == 0
     assert "is the data" in capsys.readouterr().err
