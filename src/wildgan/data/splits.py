@@ -554,6 +554,15 @@ def _base_id(i: str) -> str:
     return i.split("#rot", 1)[0]
 
 
+_ROTATED_COPY = re.compile(r"#rot\d+$")
+
+
+def is_rotated_copy(image_id: str) -> bool:
+    """Whether a training image's id names a rotated copy that --rotations added (_augment: `ID#rotK`), not a file
+    of the data itself (whose id is `ID`, before the copies)."""
+    return _ROTATED_COPY.search(image_id) is not None
+
+
 def _concat(a: ImageSet, b: ImageSet | None) -> ImageSet:
     if b is None:
         return a

@@ -52,7 +52,7 @@ from ..data import (build_split, conversion_opts, load_image_files, newly_skippe
                     split_differences, split_summary)
 from ..data.eval_files import (EVAL_JSON, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files,
                                unmatched_why)
-from ..data.splits import decoded_apart
+from ..data.splits import decoded_apart, is_rotated_copy
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
@@ -909,6 +909,11 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
            "top_anomalous.csv.")
+    if diag.rotated_copies:
+        n = diag.rotated_copies
+        page.p(f"Each file of the pile is listed once, ranked by its own image: the {n:,} rotated cop"
+               f"{'y' if n == 1 else 'ies'} the run trained on (`--rotations`, ids `FILE#rotK`) are left out of the "
+               f"list, and counted among the training scores that percentiles and the threshold are taken from.")
     # (skip_bad: a cache of `score --threshold --skip-bad`, as the ranking read it, is the one fit's row is taken
     # from again; not the pile's scores this report computed, which are not what fit's threshold was taken from)
     cached = diag.trained if diag.reference_changed else diag.reference if diag.reference_cached else None
@@ -1941,6 +1946,9 @@ class RunDiagnostics:
     reference_changed: bool = False
     trained: dict[str, np.ndarray] | None = None
     decoded_apart: str | None = None               # where only the decoding changed since: how (splits.decoded_apart)
+    # an unlabelled run trained with --rotations: how many rotated copies among the reference's training images were
+    # left out of the top images (each file ranked once, by its own image)
+    rotated_copies: int = 0
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -2154,7 +2162,11 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # minutes after the line above)
         res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
         scores, z_all = dict(res.scores), res.z
-    top = top_k(scores[pick_score(scores, score)], max(k, 0))
+    # each file of the pile once: the rotated copies a --rotations run trained on (`ID#rotK`) are its augmentation,
+    # not files of the user's (they filled the list with turned copies of one cell); ranked by the file's own image.
+    # They stay in the reference the percentiles are read against: they are training images
+    files = np.asarray([i for i, t in enumerate(split.train_ids) if not is_rotated_copy(t)], dtype=np.int64)
+    top = files[top_k(scores[pick_score(scores, score)][files], max(k, 0))]
     mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
     # latents of the top images: from the whole pass when there was one, else from their own (isolated) pass
     z = z_all[top] if z_all is not None else (None if mapped is None else mapped.z)
@@ -2162,7 +2174,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
                                  z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
                                  reference=dict(scores), reference_cached=cached, reference_changed=bool(changed),
-                                 trained=trained, decoded_apart=decoded)
+                                 trained=trained, decoded_apart=decoded,
+                                 rotated_copies=len(split.train_ids) - len(files))
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -3457,3 +3457,32 @@ def test_a_pile_runs_report_has_no_per_class_table(tmp_path: Path, mnist) -> Non
     assert "AUC a " in md                                     # (the saved evaluation is shown ...)
     assert "per anomalous class" not in md                    # (... without a per-class table)
     assert not (run / "report" / "auc_by_class.csv").exists()
+
+
+def test_an_unlabelled_runs_report_lists_each_file_once_not_its_rotated_copies(tmp_path: Path, mnist) -> None:
+    """A pile trained with --rotations: its report's top images were ranked among the training images, rotated
+    copies included, so its list showed turned copies of one cell (`cell_0593.png#rot1`, `#rot2`) as images of their
+    own. Each file is listed once now, by its own image's score, and the page says where the copies went."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.report import _diagnose_training_pile
+    from wildgan.scoring.run import load_model
+    from wildgan.training.run import train_run
+
+    np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:24])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile.npz"), dataset="unlabelled", resolution=16, channels=1,
+                                    rotations=2),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu"), preset="tiny")
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    model = load_model(run, "cpu")
+    _, diag = _diagnose_training_pile(run, cfg, "cpu", lambda m: None, 30, "a", model=model)
+    # (all 24 files, though 30 were asked for: the 48 copies are not among them; the reference keeps all 72)
+    assert len(diag.ids) == 24 and not any("#rot" in i for i in diag.ids), diag.ids
+    assert diag.rotated_copies == 48 and len(diag.ref_scores["a"]) == 72
+    report(run, top_k_images=3, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "Each file of the pile is listed once, ranked by its own image: the 48 rotated copies the run trained on" \
+        in md, md
+    assert "#rot" not in (run / "report" / "top_anomalous.csv").read_text()
