@@ -599,3 +599,28 @@ def test_a_saved_detector_given_to_a_run_reader_says_what_to_use(det, saved, tmp
     assert f"Its networks are those of the run {det.run_dir_}: {reader}({str(det.run_dir_)!r}) reads that." \
         in str(e.value), str(e.value)
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("reader", list(_run_readers()))
+def test_a_detector_or_none_given_to_a_run_reader_is_named(det, saved, tmp_path, reader) -> None:
+    """export_onnx(det, "m.onnx") (the Detector itself, not its run folder) and export_onnx(det.run_dir_, ...) of a
+    loaded Detector whose run folder is gone (run_dir_ None) failed in pathlib with a bare TypeError ("expected str,
+    bytes or os.PathLike object, not Detector"), in every run reader; Detector.load / from_run named the argument.
+    Each reader now says what it takes, and for a Detector the folder to give it, or that it has none."""
+    read = _run_readers()[reader]
+    with pytest.raises(ConfigError) as e:
+        read(det, tmp_path)
+    said = str(e.value)
+    assert said.startswith(f"{reader} reads a run folder (str or pathlib.Path), not a Detector"), said
+    assert f"{reader}({str(det.run_dir_)!r})" in said, said
+    gone = Detector.load(saved / "model")                            # its temporary run folder is gone: run_dir_ None
+    assert gone.run_dir_ is None
+    with pytest.raises(ConfigError) as e:
+        read(gone, tmp_path)
+    assert "this Detector has no run folder" in str(e.value) and "Detector(run_dir=DIR, ...).fit(X)" in str(e.value)
+    for bad, kind in ((None, "NoneType"), (b"runs/x", "bytes"), (3, "int")):
+        with pytest.raises(ConfigError) as e:
+            read(bad, tmp_path)
+        assert str(e.value).startswith(f"{reader}'s run folder must be a path (str or pathlib.Path), got {kind}"), \
+            str(e.value)
+    assert not (tmp_path / "m.onnx").exists()
