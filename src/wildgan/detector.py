@@ -1732,6 +1732,13 @@ class Detector:
                 # it would change the parameter and leave the threshold as it was
                 raise ConfigError(f"{name} belongs to the {owner!r} rule, and the rule is {new_rule!r}: "
                                   f"set_threshold({owner!r}, {name}={value!r})")
+        if new_rule == "f1" and (X_val is None or y_val is None):
+            # said before X_val is scored (minutes for a folder), in this call's words, as fit and from_run say it
+            if X_val is None and y_val is None:
+                raise ConfigError("threshold='f1' needs a labelled validation set: "
+                                  "set_threshold('f1', X_val=..., y_val=...)")
+            raise ConfigError(f"threshold='f1' takes X_val and y_val together: set_threshold got only "
+                              f"{'X_val' if y_val is None else 'y_val'}; set_threshold('f1', X_val=..., y_val=...)")
         saved, derived = self.get_params(), self._derived_state()
         try:
             self._sync_scoring("set_threshold", threshold=False)   # the scores of the current score / lam / batch_mode

@@ -624,3 +624,24 @@ def test_a_detector_or_none_given_to_a_run_reader_is_named(det, saved, tmp_path,
         assert str(e.value).startswith(f"{reader}'s run folder must be a path (str or pathlib.Path), got {kind}"), \
             str(e.value)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_set_threshold_f1_without_its_labelled_set_says_how_before_scoring(det, x16, monkeypatch) -> None:
+    """det.set_threshold('f1') said only "threshold rule 'f1' needs a labelled validation set (scores and 0/1
+    labels)", in thresholds' words (scores? the caller has images), and set_threshold('f1', X_val=X) scored every
+    image of X_val before saying it; fit and from_run name their call and refuse first. Now set_threshold does too,
+    and the Detector stays as it was."""
+    import copy as _copy
+
+    d = _copy.copy(det)
+    before = (d.threshold_, d.get_params())
+    scored = []
+    monkeypatch.setattr(Detector, "_scores", lambda self, *a, **k: scored.append(1) or {})
+    with pytest.raises(ConfigError, match=re.escape("needs a labelled validation set: "
+                                                    "set_threshold('f1', X_val=..., y_val=...)")):
+        d.set_threshold("f1")
+    for given in (dict(X_val=x16), dict(y_val=np.r_[np.zeros(8), np.ones(8)])):
+        with pytest.raises(ConfigError, match=re.escape("takes X_val and y_val together: set_threshold got only "
+                                                        f"{next(iter(given))}")):
+            d.set_threshold("f1", **given)
+    assert scored == [] and (d.threshold_, d.get_params()) == before
