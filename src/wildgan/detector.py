@@ -1975,7 +1975,9 @@ class Detector:
             hashes.append(image_hashes(x))
         return self._score_u8(x, with_A=with_A)
 
-    def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    # (resume_dir keyword-only here and in decision_function: labels given as decision_function(X, y) were taken
+    # for it, and refused as a resume_dir for an array X)
+    def score_all(self, X: Any, *, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
         z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
         A folder, or a tar archive of image files, is read and scored in chunks: memory holds one chunk, whatever the
@@ -1985,7 +1987,7 @@ class Detector:
         _check_fitted(self)
         return self._scores(X, resume_dir)
 
-    def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
+    def decision_function(self, X: Any, *, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
         folder or a tar archive of image files, as in score_all. Only the scores it needs are computed (no critic
         passes unless score = 'A'; with a `resume_dir`, every score, so that its saved chunks serve score_all as

@@ -645,3 +645,14 @@ def test_set_threshold_f1_without_its_labelled_set_says_how_before_scoring(det, 
                                                         f"{next(iter(given))}")):
             d.set_threshold("f1", **given)
     assert scored == [] and (d.threshold_, d.get_params()) == before
+
+
+def test_labels_given_to_decision_function_are_not_read_as_its_resume_dir(det, x16) -> None:
+    """det.decision_function(X, y) (as for a supervised model's score(X, y)) took the labels as resume_dir, the
+    second positional parameter, and said "resume_dir applies to a folder of image files ...; got ndarray": about
+    X, which is fine. resume_dir is keyword-only now (the docs always give it so), as scikit-learn's extra
+    parameters are, and Python names the call."""
+    y = np.zeros(len(x16), int)
+    for call in (det.decision_function, det.score_all):
+        with pytest.raises(TypeError, match=r"takes 2 positional arguments but 3 were given"):
+            call(x16, y)
