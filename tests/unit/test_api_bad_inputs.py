@@ -656,3 +656,20 @@ def test_labels_given_to_decision_function_are_not_read_as_its_resume_dir(det, x
     for call in (det.decision_function, det.score_all):
         with pytest.raises(TypeError, match=r"takes 2 positional arguments but 3 were given"):
             call(x16, y)
+
+
+def test_a_resume_on_other_arrays_does_not_speak_of_changed_files(x16, tmp_path) -> None:
+    """fit(other_array, resume=True) on a run fitted on an array was refused (right) with "... decoded by the same
+    image reader and decoders as recorded, so the files themselves changed: e.g. images replaced or edited in place
+    under the same names": there are no files, the caller gave other pixels. It now says so in those terms."""
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        Detector(**SHORT, run_dir=str(run)).fit(x16)
+    other = x16[::-1].copy()                                          # the same count and ids (array:i), other pixels
+    for given in (other, [Image.fromarray(a) for a in other]):
+        with pytest.raises(ConfigError) as e:
+            Detector(**SHORT, run_dir=str(run)).fit(given, resume=True)
+        said = str(e.value)
+        assert "the training images changed since this run started" in said, said
+        assert "files themselves changed" not in said, said
+        assert "the images given (arrays or PIL images, no files) hold other pixels than" in said, said
