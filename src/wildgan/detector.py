@@ -1012,6 +1012,18 @@ class Detector:
             raise ConfigError(f"encoder_loss must be image (d_I), latent (d_z) or none with method={self.method!r}, "
                               f"which trains no such encoder (the setting is unused there), got "
                               f"{self.encoder_loss!r}")
+        dev = self.device
+        if not isinstance(dev, str):
+            # (a torch.device trained, then failed as the networks' JSON was written: "Object of type device is not
+            # JSON serializable"; the parameter is kept as given, as get_params / save / clone return it)
+            use = f": pass device={str(dev)!r}" if type(dev).__name__ == "device" else ""    # (torch not imported here)
+            raise ConfigError(f"device must be a str ('auto', 'cpu', 'cuda' or 'cuda:N'), got "
+                              f"{'torch.device' if use else type(dev).__name__}{use}")
+        for name in ("skip_bad", "verbose"):
+            v = getattr(self, name, False)                          # (a Detector pickled before verbose existed)
+            if not isinstance(v, (bool, np.bool_)):
+                # a string such as 'no' is true: skip_bad='no' left unreadable files out without an error
+                raise ConfigError(f"{name} must be True or False, got {v!r}")
         rd = self.run_dir
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")

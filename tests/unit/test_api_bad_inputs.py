@@ -673,3 +673,19 @@ def test_a_resume_on_other_arrays_does_not_speak_of_changed_files(x16, tmp_path)
         assert "the training images changed since this run started" in said, said
         assert "files themselves changed" not in said, said
         assert "the images given (arrays or PIL images, no files) hold other pixels than" in said, said
+
+
+def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, monkeypatch) -> None:
+    """Detector(device=torch.device('cpu')).fit(X) trained, then failed writing the encoder's JSON ("Object of type
+    device is not JSON serializable", in nets/encoder.py); skip_bad='no' and verbose='no' were taken as true (a
+    non-empty string), so skip_bad='no' left unreadable files out with no error. Each is refused by fit before it
+    trains, naming the parameter."""
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match=re.escape("device must be a str ('auto', 'cpu', 'cuda' or 'cuda:N'), "
+                                                    "got torch.device: pass device='cpu'")):
+        Detector(**{**SHORT, "device": torch.device("cpu")}).fit(x16)
+    for name in ("skip_bad", "verbose"):
+        with pytest.raises(ConfigError, match=re.escape(f"{name} must be True or False, got 'no'")):
+            Detector(**SHORT, **{name: "no"}).fit(x16)
+    with pytest.raises(AssertionError, match="training started"):     # numpy's bools are bools
+        Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
