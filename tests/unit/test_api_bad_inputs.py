@@ -689,3 +689,20 @@ def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, m
             Detector(**SHORT, **{name: "no"}).fit(x16)
     with pytest.raises(AssertionError, match="training started"):     # numpy's bools are bools
         Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
+
+
+def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) -> None:
+    """evaluate_run(RUN, 'checks', normal='normal') read the string letter by letter (tuple('normal')) and said
+    "normal class 'n' does not exist"; DataConfig(normal='normal'), the CLI's --normal normal and from_run's docs take
+    it as one class (a comma-separated list, as on the command line). Now evaluate_run does too."""
+    from wildgan.evaluation.run import evaluate_run
+
+    rng = np.random.default_rng(1)
+    for cls in ("normal", "abnormal"):
+        (tmp_path / "checks" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "checks" / cls / f"{i}.png")
+    kw = dict(device="cpu", controls=False, write=False, log=lambda m: None)
+    as_tuple = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=("normal",), **kw)
+    as_str = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal="normal", **kw)
+    assert as_str["auc"] == as_tuple["auc"] and as_str["n_anomalous"] == as_tuple["n_anomalous"] == 6
