@@ -10,6 +10,7 @@ import json
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -706,3 +707,31 @@ def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) ->
     as_tuple = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=("normal",), **kw)
     as_str = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal="normal", **kw)
     assert as_str["auc"] == as_tuple["auc"] and as_str["n_anomalous"] == as_tuple["n_anomalous"] == 6
+
+
+def test_one_path_given_as_a_string_is_one_path_not_its_letters(det, x16, tmp_path, monkeypatch) -> None:
+    """score_files(model, 'pile'), load_images('pile', R, C) and report(RUN, images='a.png') iterated the string and
+    said "p: no such file or folder" (or "r: ..."), or read a folder of that one-letter name where there was one.
+    A str or Path there is one path now, as Detector.decision_function('pile') takes it."""
+    from wildgan.data import load_image_files, load_images
+    from wildgan.evaluation import report as report_mod
+    from wildgan.scoring.run import load_model, score_files
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, a in enumerate(x16[:6]):
+        Image.fromarray(a).save(pile / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    model = load_model(det.run_dir_, "cpu")
+    listed = score_files(model, ["pile"])
+    for given in ("pile", pile, Path("pile")):
+        got = score_files(model, given)
+        assert [Path(i).name for i in got.ids] == [Path(i).name for i in listed.ids]   # (pile: absolute ids)
+        assert np.array_equal(got.scores["a"], listed.scores["a"])
+        assert load_images(given, 8, 1)[1] == load_images([given], 8, 1)[1]
+        assert load_image_files(given, 8, 1)[3] == 6
+    seen = []
+    monkeypatch.setattr(report_mod, "_run_report", lambda run_dir, **k: seen.append(list(k["images"])))
+    report_mod.report(det.run_dir_, images="pile/0.png")
+    report_mod.run_report(det.run_dir_, images=pile / "1.png")
+    assert seen == [["pile/0.png"], [pile / "1.png"]]
