@@ -735,3 +735,19 @@ def test_one_path_given_as_a_string_is_one_path_not_its_letters(det, x16, tmp_pa
     report_mod.report(det.run_dir_, images="pile/0.png")
     report_mod.run_report(det.run_dir_, images=pile / "1.png")
     assert seen == [["pile/0.png"], [pile / "1.png"]]
+
+
+def test_the_auc_functions_name_a_two_column_score_array() -> None:
+    """roc_auc(y, det.predict_proba(X)) (its [N, 2] columns, not [:, 1]) was flattened to 2N scores and refused as
+    "labels (100,) and scores (200,) differ in length": not what was wrong. It says one score per image now, and
+    which column of predict_proba is the score; a column [N, 1] is still read as N scores."""
+    from wildgan.evaluation import auc_ci, auc_difference, roc_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 100)
+    s = rng.normal(size=100) + y
+    for call in (lambda a: roc_auc(y, a), lambda a: auc_ci(y, a), lambda a: auc_difference(y, s, a)):
+        with pytest.raises(ValueError, match=re.escape("scores of shape (100, 2): one score per image (1-D) is "
+                                                       "needed; of predict_proba's two columns, [:, 1]")):
+            call(np.c_[1 - s, s])
+    assert roc_auc(y, s[:, None]) == roc_auc(y, s)
