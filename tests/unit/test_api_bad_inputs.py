@@ -751,3 +751,26 @@ def test_the_auc_functions_name_a_two_column_score_array() -> None:
                                                        "needed; of predict_proba's two columns, [:, 1]")):
             call(np.c_[1 - s, s])
     assert roc_auc(y, s[:, None]) == roc_auc(y, s)
+
+
+def test_export_onnx_refuses_a_folder_path_and_says_what_a_threshold_option_without_a_rule_does(det, tmp_path,
+                                                                                                  monkeypatch) -> None:
+    """export_onnx(RUN, '.') traced the graph, then failed renaming its temporary file onto the folder with a bare
+    OSError ("Device or resource busy", its .tmp left in the parent); `wildgan export --out .` says "is a folder".
+    export_onnx(RUN, 'm.onnx', contamination=0.1) without threshold= wrote a model without a threshold and said
+    nothing, where `wildgan export --expected-contamination 0.1` warns that it only matters with --threshold."""
+    from wildgan.export import export_onnx, onnx_threshold
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    for given, example in ((".", "model.onnx"), ("models", "models/model.onnx"), ("models/", "models/model.onnx")):
+        with pytest.raises(ConfigError, match=re.escape(f"export_onnx's path {given} is a folder; give a file name, "
+                                                        f"e.g. {example}")):
+            export_onnx(det.run_dir_, given)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"] and not any((tmp_path / "models").iterdir())
+    for kw, said in ((dict(contamination=0.1), "contamination="), (dict(mad_k=2.0, score="L_r"), "mad_k=, score=")):
+        with pytest.warns(WildganWarning, match=re.escape(f"export_onnx: {said} only matter")):
+            export_onnx(det.run_dir_, tmp_path / "m.onnx", **kw)
+        assert onnx_threshold(tmp_path / "m.onnx") is None
+    with pytest.warns(WildganWarning, match=re.escape("export_onnx: mad_k= is not used by threshold='contamination'")):
+        export_onnx(det.run_dir_, tmp_path / "m.onnx", threshold="contamination", mad_k=2.0)
