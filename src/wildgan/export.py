@@ -42,7 +42,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -238,10 +237,6 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     if is_stream(path):
         raise ConfigError(f"{path}: not a regular file (a device, a pipe or standard output); the ONNX model is "
                           "written to a file")
-    if Path(path).is_dir() or str(path).endswith(("/", os.sep)):
-        # (as `wildgan export --out` refuses it: the model was traced, then its rename onto the folder failed as a
-        # bare OSError, "Device or resource busy")
-        raise ConfigError(f"export_onnx's path {path} is a folder; give a file name, e.g. {Path(path) / 'model.onnx'}")
     # before the tracing and the threshold's scoring, as `wildgan export --out` asks it: a path among the run's own
     # files (RUN/config.json, RUN/network-final.safetensors) or in a folder wildgan rewrites (RUN/report/) is refused
     from .training.run import refuse_a_run_or_study_file

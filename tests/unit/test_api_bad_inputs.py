@@ -774,3 +774,28 @@ def test_export_onnx_refuses_a_folder_path_and_says_what_a_threshold_option_with
         assert onnx_threshold(tmp_path / "m.onnx") is None
     with pytest.warns(WildganWarning, match=re.escape("export_onnx: mad_k= is not used by threshold='contamination'")):
         export_onnx(det.run_dir_, tmp_path / "m.onnx", threshold="contamination", mad_k=2.0)
+
+
+def test_write_scores_csv_and_heatmap_panel_refuse_a_folder_and_return_the_file_written(tmp_path,
+                                                                                         monkeypatch) -> None:
+    """write_scores_csv('.', ...) failed as a bare OSError ("Device or resource busy") and write_scores_csv('out/')
+    as IsADirectoryError, after the work; heatmap_panel('.', ...) wrote a hidden '.png' and returned '.', and
+    heatmap_panel('worst', ...) wrote worst.png (matplotlib adds the suffix) but returned 'worst', a file that is
+    not there. Folders are refused, naming the path; the panel's path returned is the file written."""
+    from wildgan.evaluation.plots import heatmap_panel
+    from wildgan.scoring.run import write_scores_csv
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    img, heat = np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), np.float32)
+    for given in (".", "out", "out/"):
+        example = str(Path(given) / "scores.csv")
+        with pytest.raises(ConfigError, match=re.escape(f"write_scores_csv's path {given} is a folder; give a file "
+                                                        f"name, e.g. {example}")):
+            write_scores_csv(given, ["a"], {"a": np.array([1.0])})
+        with pytest.raises(ConfigError, match=re.escape(f"heatmap_panel's path {given} is a folder")):
+            heatmap_panel(given, img, heat)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+    got = heatmap_panel("worst", img, heat)
+    assert got == Path("worst.png") and got.is_file() and not Path("worst").exists()
+    assert heatmap_panel(tmp_path / "b.png", img, heat) == tmp_path / "b.png"
