@@ -799,3 +799,20 @@ def test_write_scores_csv_and_heatmap_panel_refuse_a_folder_and_return_the_file_
     got = heatmap_panel("worst", img, heat)
     assert got == Path("worst.png") and got.is_file() and not Path("worst").exists()
     assert heatmap_panel(tmp_path / "b.png", img, heat) == tmp_path / "b.png"
+
+
+def test_run_study_names_a_cell_that_is_not_one_and_grid_takes_one_name_as_a_string(tmp_path) -> None:
+    """run_study(cfg, ['normal'], DIR) failed as "AttributeError: 'str' object has no attribute 'key'" inside
+    check_study_dir; grid('normal', ...) made one cell per letter (normal classes 'n', 'o', ...; methods 'w', 'i' ...),
+    refused later as classes that do not exist, or not at all. run_study now names the item and what makes cells, and
+    grid takes a string as the one value it is."""
+    from wildgan.studies.study import Cell, grid
+
+    cfg = RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02, minibatch={4: 16, 8: 16}))
+    with pytest.raises(ConfigError, match=re.escape("run_study: cells must be Cell objects (wildgan.studies.study."
+                                                    "grid makes them), got str 'normal' at index 0")):
+        run_study(cfg, ["normal"], tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    assert grid("normal", [0.1], "wildgan", "image", [0]) == [Cell("normal", 0.1, "wildgan", "image", 0)]
+    assert grid(["normal"], [0.1], ["search"], "image", [0]) == [Cell("normal", 0.1, "search", "-", 0)]
