@@ -260,6 +260,27 @@ def saved_detector_meta(path: str | Path) -> tuple[Path, dict[str, Any]] | None:
     return (meta_path, meta) if meta.get("kind") == DETECTOR_KIND else None
 
 
+def _refuse_a_non_path(path: Any, reader: str) -> None:
+    """ConfigError where a Python caller gave a run reader something other than a path. The Detector itself
+    (export_onnx(det, ...), the likeliest slip) and None (a loaded Detector's run_dir_ once its run folder is gone)
+    otherwise failed in pathlib with a bare TypeError, where Detector.load / from_run name their argument."""
+    if isinstance(path, str) or (isinstance(path, os.PathLike) and isinstance(os.fspath(path), str)):
+        return
+    # (by name, not isinstance: importing wildgan.detector here would be circular)
+    if type(path).__name__ == "Detector" and type(path).__module__ == "wildgan.detector":
+        run = getattr(path, "run_dir_", None)      # None where unfitted (NotFittedError is an AttributeError)
+        if run is not None and (Path(run) / "config.json").is_file():
+            use = f": pass the folder its networks are in, {reader}({str(run)!r}) (det.run_dir_)"
+        else:
+            use = ("; this Detector has no run folder (not fitted, or the folder it was fitted in is gone): fit it "
+                   f"into one, Detector(run_dir=DIR, ...).fit(X), and give {reader} DIR")
+        raise ConfigError(f"{reader} reads a run folder (str or pathlib.Path), not a Detector{use}")
+    hint = (": pass it as str (os.fsdecode(path))" if isinstance(path, (bytes, bytearray)) else
+            " (a Detector's run_dir_ is None where the folder it was fitted in is gone)" if path is None else "")
+    raise ConfigError(f"{reader}'s run folder must be a path (str or pathlib.Path), got {type(path).__name__} "
+                      f"{path!r:.80}{hint}")
+
+
 def refuse_saved_detector(path: str | Path, reader: str, *, cli: bool = False, scoring_hint: bool = True) -> None:
     """ConfigError where `path`, given for a run directory, names a Detector saved by the Python API (Detector.save
     writes PATH.json + PATH.safetensors, or DIR/detector.json + .safetensors in a folder; PATH, either file or the
@@ -269,6 +290,8 @@ def refuse_saved_detector(path: str | Path, reader: str, *, cli: bool = False, s
     folders: a `wildgan` command (cli=True: `wildgan score`) or a Python function (`load_model`), the way the user
     gave the path to it. scoring_hint: say that Detector.load(...).decision_function scores with it (not for export,
     which it does not replace)."""
+    if not cli:
+        _refuse_a_non_path(path, reader)
     found = saved_detector_meta(path)
     if found is None:
         return

@@ -1012,6 +1012,18 @@ class Detector:
             raise ConfigError(f"encoder_loss must be image (d_I), latent (d_z) or none with method={self.method!r}, "
                               f"which trains no such encoder (the setting is unused there), got "
                               f"{self.encoder_loss!r}")
+        dev = self.device
+        if not isinstance(dev, str):
+            # (a torch.device trained, then failed as the networks' JSON was written: "Object of type device is not
+            # JSON serializable"; the parameter is kept as given, as get_params / save / clone return it)
+            use = f": pass device={str(dev)!r}" if type(dev).__name__ == "device" else ""    # (torch not imported here)
+            raise ConfigError(f"device must be a str ('auto', 'cpu', 'cuda' or 'cuda:N'), got "
+                              f"{'torch.device' if use else type(dev).__name__}{use}")
+        for name in ("skip_bad", "verbose"):
+            v = getattr(self, name, False)                          # (a Detector pickled before verbose existed)
+            if not isinstance(v, (bool, np.bool_)):
+                # a string such as 'no' is true: skip_bad='no' left unreadable files out without an error
+                raise ConfigError(f"{name} must be True or False, got {v!r}")
         rd = self.run_dir
         if rd is not None and not isinstance(rd, (str, os.PathLike)):
             raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")
@@ -1732,6 +1744,13 @@ class Detector:
                 # it would change the parameter and leave the threshold as it was
                 raise ConfigError(f"{name} belongs to the {owner!r} rule, and the rule is {new_rule!r}: "
                                   f"set_threshold({owner!r}, {name}={value!r})")
+        if new_rule == "f1" and (X_val is None or y_val is None):
+            # said before X_val is scored (minutes for a folder), in this call's words, as fit and from_run say it
+            if X_val is None and y_val is None:
+                raise ConfigError("threshold='f1' needs a labelled validation set: "
+                                  "set_threshold('f1', X_val=..., y_val=...)")
+            raise ConfigError(f"threshold='f1' takes X_val and y_val together: set_threshold got only "
+                              f"{'X_val' if y_val is None else 'y_val'}; set_threshold('f1', X_val=..., y_val=...)")
         saved, derived = self.get_params(), self._derived_state()
         try:
             self._sync_scoring("set_threshold", threshold=False)   # the scores of the current score / lam / batch_mode
@@ -1968,7 +1987,9 @@ class Detector:
             hashes.append(image_hashes(x))
         return self._score_u8(x, with_A=with_A)
 
-    def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    # (resume_dir keyword-only here and in decision_function: labels given as decision_function(X, y) were taken
+    # for it, and refused as a resume_dir for an array X)
+    def score_all(self, X: Any, *, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
         z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
         A folder, or a tar archive of image files, is read and scored in chunks: memory holds one chunk, whatever the
@@ -1978,7 +1999,7 @@ class Detector:
         _check_fitted(self)
         return self._scores(X, resume_dir)
 
-    def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
+    def decision_function(self, X: Any, *, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
         folder or a tar archive of image files, as in score_all. Only the scores it needs are computed (no critic
         passes unless score = 'A'; with a `resume_dir`, every score, so that its saved chunks serve score_all as

@@ -183,6 +183,25 @@ def _opset_range() -> tuple[int, int]:
         return GRAPH_MIN_OPSET, 23
 
 
+def _warn_unused_rule_params(threshold: str | None, contamination: float | None, mad_k: float | None,
+                             score: str | None) -> None:
+    """export_onnx's threshold parameters that its rule does not read, said to the Python caller as `wildgan export`
+    says its options (cli.threshold_notes.warn_unused_threshold_options; the command passes only those read):
+    without a rule, a contamination= given wrote a model without a threshold and nothing said so."""
+    from .errors import warn_user
+
+    if threshold is None:
+        given = [f"{n}=" for n, v in (("contamination", contamination), ("mad_k", mad_k), ("score", score))
+                 if v is not None]
+        if given:
+            warn_user(f"export_onnx: {', '.join(given)} only matter{'s' if len(given) == 1 else ''} with threshold= "
+                      f"('contamination' or 'mad'): the model is written without a threshold")
+        return
+    unused = {"contamination": ("mad_k", mad_k), "mad": ("contamination", contamination)}.get(threshold)
+    if unused is not None and unused[1] is not None:
+        warn_user(f"export_onnx: {unused[0]}= is not used by threshold={threshold!r}")
+
+
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None,
                 threshold: str | None = None, contamination: float | None = None, mad_k: float | None = None,
@@ -205,6 +224,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     refuse_saved_detector(run_dir, "export_onnx", scoring_hint=False)
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    _warn_unused_rule_params(threshold, contamination, mad_k, score)
     if threshold is not None:
         contamination, mad_k, param_from = _rule_params(run_dir, threshold, contamination, mad_k, checkpoint,
                                                         param_from)

@@ -963,6 +963,15 @@ def make_folder(path: str | Path, advice: str, *, label: str = "") -> None:
         raise err from None
 
 
+def refuse_a_folder(path: str | Path, example: str, *, label: str) -> None:
+    """ConfigError where `path`, given for a file the caller writes, is a folder (or is spelt as one, ending in /):
+    as `wildgan ... --out DIR` is refused. From Python, export_onnx and write_scores_csv did the work, then failed as
+    a bare OSError renaming their temporary file onto the folder ("Device or resource busy", "Is a directory"), and
+    heatmap_panel('.') wrote a hidden '.png' and returned '.'. `example`: a file name to suggest inside it."""
+    if Path(path).is_dir() or str(path).endswith(("/", os.sep)):
+        raise ConfigError(f"{label} {path} is a folder; give a file name, e.g. {Path(path) / example}")
+
+
 def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], what: str, example: str, *,
                                   label: str, starts: bytes | None = None) -> None:
     """ConfigError when `path`, about to be replaced by a file the caller writes (`what`: 'a scores CSV', 'an ONNX
@@ -976,6 +985,7 @@ def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], w
     message calls the path ('--out', "export_onnx's path")."""
     if is_stream(path):                 # (written into, as given: nothing is replaced)
         return
+    refuse_a_folder(path, example, label=label)
     p = Path(path)
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what would be replaced)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -599,3 +600,219 @@ def test_a_saved_detector_given_to_a_run_reader_says_what_to_use(det, saved, tmp
     assert f"Its networks are those of the run {det.run_dir_}: {reader}({str(det.run_dir_)!r}) reads that." \
         in str(e.value), str(e.value)
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("reader", list(_run_readers()))
+def test_a_detector_or_none_given_to_a_run_reader_is_named(det, saved, tmp_path, reader) -> None:
+    """export_onnx(det, "m.onnx") (the Detector itself, not its run folder) and export_onnx(det.run_dir_, ...) of a
+    loaded Detector whose run folder is gone (run_dir_ None) failed in pathlib with a bare TypeError ("expected str,
+    bytes or os.PathLike object, not Detector"), in every run reader; Detector.load / from_run named the argument.
+    Each reader now says what it takes, and for a Detector the folder to give it, or that it has none."""
+    read = _run_readers()[reader]
+    with pytest.raises(ConfigError) as e:
+        read(det, tmp_path)
+    said = str(e.value)
+    assert said.startswith(f"{reader} reads a run folder (str or pathlib.Path), not a Detector"), said
+    assert f"{reader}({str(det.run_dir_)!r})" in said, said
+    gone = Detector.load(saved / "model")                            # its temporary run folder is gone: run_dir_ None
+    assert gone.run_dir_ is None
+    with pytest.raises(ConfigError) as e:
+        read(gone, tmp_path)
+    assert "this Detector has no run folder" in str(e.value) and "Detector(run_dir=DIR, ...).fit(X)" in str(e.value)
+    for bad, kind in ((None, "NoneType"), (b"runs/x", "bytes"), (3, "int")):
+        with pytest.raises(ConfigError) as e:
+            read(bad, tmp_path)
+        assert str(e.value).startswith(f"{reader}'s run folder must be a path (str or pathlib.Path), got {kind}"), \
+            str(e.value)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_set_threshold_f1_without_its_labelled_set_says_how_before_scoring(det, x16, monkeypatch) -> None:
+    """det.set_threshold('f1') said only "threshold rule 'f1' needs a labelled validation set (scores and 0/1
+    labels)", in thresholds' words (scores? the caller has images), and set_threshold('f1', X_val=X) scored every
+    image of X_val before saying it; fit and from_run name their call and refuse first. Now set_threshold does too,
+    and the Detector stays as it was."""
+    import copy as _copy
+
+    d = _copy.copy(det)
+    before = (d.threshold_, d.get_params())
+    scored = []
+    monkeypatch.setattr(Detector, "_scores", lambda self, *a, **k: scored.append(1) or {})
+    with pytest.raises(ConfigError, match=re.escape("needs a labelled validation set: "
+                                                    "set_threshold('f1', X_val=..., y_val=...)")):
+        d.set_threshold("f1")
+    for given in (dict(X_val=x16), dict(y_val=np.r_[np.zeros(8), np.ones(8)])):
+        with pytest.raises(ConfigError, match=re.escape("takes X_val and y_val together: set_threshold got only "
+                                                        f"{next(iter(given))}")):
+            d.set_threshold("f1", **given)
+    assert scored == [] and (d.threshold_, d.get_params()) == before
+
+
+def test_labels_given_to_decision_function_are_not_read_as_its_resume_dir(det, x16) -> None:
+    """det.decision_function(X, y) (as for a supervised model's score(X, y)) took the labels as resume_dir, the
+    second positional parameter, and said "resume_dir applies to a folder of image files ...; got ndarray": about
+    X, which is fine. resume_dir is keyword-only now (the docs always give it so), as scikit-learn's extra
+    parameters are, and Python names the call."""
+    y = np.zeros(len(x16), int)
+    for call in (det.decision_function, det.score_all):
+        with pytest.raises(TypeError, match=r"takes 2 positional arguments but 3 were given"):
+            call(x16, y)
+
+
+def test_a_resume_on_other_arrays_does_not_speak_of_changed_files(x16, tmp_path) -> None:
+    """fit(other_array, resume=True) on a run fitted on an array was refused (right) with "... decoded by the same
+    image reader and decoders as recorded, so the files themselves changed: e.g. images replaced or edited in place
+    under the same names": there are no files, the caller gave other pixels. It now says so in those terms."""
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning):
+        Detector(**SHORT, run_dir=str(run)).fit(x16)
+    other = x16[::-1].copy()                                          # the same count and ids (array:i), other pixels
+    for given in (other, [Image.fromarray(a) for a in other]):
+        with pytest.raises(ConfigError) as e:
+            Detector(**SHORT, run_dir=str(run)).fit(given, resume=True)
+        said = str(e.value)
+        assert "the training images changed since this run started" in said, said
+        assert "files themselves changed" not in said, said
+        assert "the images given (arrays or PIL images, no files) hold other pixels than" in said, said
+
+
+def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, monkeypatch) -> None:
+    """Detector(device=torch.device('cpu')).fit(X) trained, then failed writing the encoder's JSON ("Object of type
+    device is not JSON serializable", in nets/encoder.py); skip_bad='no' and verbose='no' were taken as true (a
+    non-empty string), so skip_bad='no' left unreadable files out with no error. Each is refused by fit before it
+    trains, naming the parameter."""
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match=re.escape("device must be a str ('auto', 'cpu', 'cuda' or 'cuda:N'), "
+                                                    "got torch.device: pass device='cpu'")):
+        Detector(**{**SHORT, "device": torch.device("cpu")}).fit(x16)
+    for name in ("skip_bad", "verbose"):
+        with pytest.raises(ConfigError, match=re.escape(f"{name} must be True or False, got 'no'")):
+            Detector(**SHORT, **{name: "no"}).fit(x16)
+    with pytest.raises(AssertionError, match="training started"):     # numpy's bools are bools
+        Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
+
+
+def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) -> None:
+    """evaluate_run(RUN, 'checks', normal='normal') read the string letter by letter (tuple('normal')) and said
+    "normal class 'n' does not exist"; DataConfig(normal='normal'), the CLI's --normal normal and from_run's docs take
+    it as one class (a comma-separated list, as on the command line). Now evaluate_run does too."""
+    from wildgan.evaluation.run import evaluate_run
+
+    rng = np.random.default_rng(1)
+    for cls in ("normal", "abnormal"):
+        (tmp_path / "checks" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "checks" / cls / f"{i}.png")
+    kw = dict(device="cpu", controls=False, write=False, log=lambda m: None)
+    as_tuple = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=("normal",), **kw)
+    as_str = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal="normal", **kw)
+    assert as_str["auc"] == as_tuple["auc"] and as_str["n_anomalous"] == as_tuple["n_anomalous"] == 6
+
+
+def test_one_path_given_as_a_string_is_one_path_not_its_letters(det, x16, tmp_path, monkeypatch) -> None:
+    """score_files(model, 'pile'), load_images('pile', R, C) and report(RUN, images='a.png') iterated the string and
+    said "p: no such file or folder" (or "r: ..."), or read a folder of that one-letter name where there was one.
+    A str or Path there is one path now, as Detector.decision_function('pile') takes it."""
+    from wildgan.data import load_image_files, load_images
+    from wildgan.evaluation import report as report_mod
+    from wildgan.scoring.run import load_model, score_files
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, a in enumerate(x16[:6]):
+        Image.fromarray(a).save(pile / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    model = load_model(det.run_dir_, "cpu")
+    listed = score_files(model, ["pile"])
+    for given in ("pile", pile, Path("pile")):
+        got = score_files(model, given)
+        assert [Path(i).name for i in got.ids] == [Path(i).name for i in listed.ids]   # (pile: absolute ids)
+        assert np.array_equal(got.scores["a"], listed.scores["a"])
+        assert load_images(given, 8, 1)[1] == load_images([given], 8, 1)[1]
+        assert load_image_files(given, 8, 1)[3] == 6
+    seen = []
+    monkeypatch.setattr(report_mod, "_run_report", lambda run_dir, **k: seen.append(list(k["images"])))
+    report_mod.report(det.run_dir_, images="pile/0.png")
+    report_mod.run_report(det.run_dir_, images=pile / "1.png")
+    assert seen == [["pile/0.png"], [pile / "1.png"]]
+
+
+def test_the_auc_functions_name_a_two_column_score_array() -> None:
+    """roc_auc(y, det.predict_proba(X)) (its [N, 2] columns, not [:, 1]) was flattened to 2N scores and refused as
+    "labels (100,) and scores (200,) differ in length": not what was wrong. It says one score per image now, and
+    which column of predict_proba is the score; a column [N, 1] is still read as N scores."""
+    from wildgan.evaluation import auc_ci, auc_difference, roc_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 100)
+    s = rng.normal(size=100) + y
+    for call in (lambda a: roc_auc(y, a), lambda a: auc_ci(y, a), lambda a: auc_difference(y, s, a)):
+        with pytest.raises(ValueError, match=re.escape("scores of shape (100, 2): one score per image (1-D) is "
+                                                       "needed; of predict_proba's two columns, [:, 1]")):
+            call(np.c_[1 - s, s])
+    assert roc_auc(y, s[:, None]) == roc_auc(y, s)
+
+
+def test_export_onnx_refuses_a_folder_path_and_says_what_a_threshold_option_without_a_rule_does(det, tmp_path,
+                                                                                                  monkeypatch) -> None:
+    """export_onnx(RUN, '.') traced the graph, then failed renaming its temporary file onto the folder with a bare
+    OSError ("Device or resource busy", its .tmp left in the parent); `wildgan export --out .` says "is a folder".
+    export_onnx(RUN, 'm.onnx', contamination=0.1) without threshold= wrote a model without a threshold and said
+    nothing, where `wildgan export --expected-contamination 0.1` warns that it only matters with --threshold."""
+    from wildgan.export import export_onnx, onnx_threshold
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    for given, example in ((".", "model.onnx"), ("models", "models/model.onnx"), ("models/", "models/model.onnx")):
+        with pytest.raises(ConfigError, match=re.escape(f"export_onnx's path {given} is a folder; give a file name, "
+                                                        f"e.g. {example}")):
+            export_onnx(det.run_dir_, given)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"] and not any((tmp_path / "models").iterdir())
+    for kw, said in ((dict(contamination=0.1), "contamination="), (dict(mad_k=2.0, score="L_r"), "mad_k=, score=")):
+        with pytest.warns(WildganWarning, match=re.escape(f"export_onnx: {said} only matter")):
+            export_onnx(det.run_dir_, tmp_path / "m.onnx", **kw)
+        assert onnx_threshold(tmp_path / "m.onnx") is None
+    with pytest.warns(WildganWarning, match=re.escape("export_onnx: mad_k= is not used by threshold='contamination'")):
+        export_onnx(det.run_dir_, tmp_path / "m.onnx", threshold="contamination", mad_k=2.0)
+
+
+def test_write_scores_csv_and_heatmap_panel_refuse_a_folder_and_return_the_file_written(tmp_path,
+                                                                                         monkeypatch) -> None:
+    """write_scores_csv('.', ...) failed as a bare OSError ("Device or resource busy") and write_scores_csv('out/')
+    as IsADirectoryError, after the work; heatmap_panel('.', ...) wrote a hidden '.png' and returned '.', and
+    heatmap_panel('worst', ...) wrote worst.png (matplotlib adds the suffix) but returned 'worst', a file that is
+    not there. Folders are refused, naming the path; the panel's path returned is the file written."""
+    from wildgan.evaluation.plots import heatmap_panel
+    from wildgan.scoring.run import write_scores_csv
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    img, heat = np.zeros((8, 8, 1), np.uint8), np.zeros((8, 8), np.float32)
+    for given in (".", "out", "out/"):
+        example = str(Path(given) / "scores.csv")
+        with pytest.raises(ConfigError, match=re.escape(f"write_scores_csv's path {given} is a folder; give a file "
+                                                        f"name, e.g. {example}")):
+            write_scores_csv(given, ["a"], {"a": np.array([1.0])})
+        with pytest.raises(ConfigError, match=re.escape(f"heatmap_panel's path {given} is a folder")):
+            heatmap_panel(given, img, heat)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+    got = heatmap_panel("worst", img, heat)
+    assert got == Path("worst.png") and got.is_file() and not Path("worst").exists()
+    assert heatmap_panel(tmp_path / "b.png", img, heat) == tmp_path / "b.png"
+
+
+def test_run_study_names_a_cell_that_is_not_one_and_grid_takes_one_name_as_a_string(tmp_path) -> None:
+    """run_study(cfg, ['normal'], DIR) failed as "AttributeError: 'str' object has no attribute 'key'" inside
+    check_study_dir; grid('normal', ...) made one cell per letter (normal classes 'n', 'o', ...; methods 'w', 'i' ...),
+    refused later as classes that do not exist, or not at all. run_study now names the item and what makes cells, and
+    grid takes a string as the one value it is."""
+    from wildgan.studies.study import Cell, grid
+
+    cfg = RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02, minibatch={4: 16, 8: 16}))
+    with pytest.raises(ConfigError, match=re.escape("run_study: cells must be Cell objects (wildgan.studies.study."
+                                                    "grid makes them), got str 'normal' at index 0")):
+        run_study(cfg, ["normal"], tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    assert grid("normal", [0.1], "wildgan", "image", [0]) == [Cell("normal", 0.1, "wildgan", "image", 0)]
+    assert grid(["normal"], [0.1], ["search"], "image", [0]) == [Cell("normal", 0.1, "search", "-", 0)]

@@ -27,7 +27,10 @@ def cmd_export(a: argparse.Namespace) -> int:
     with labels_needed_by("export"):
         path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                            input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
-                           contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
+                           # (only what the rule reads: the others were warned about above, in the options' words)
+                           contamination=a.expected_contamination if a.threshold == "contamination" else None,
+                           mad_k=a.mad_k if a.threshold == "mad" else None, score=a.score if a.threshold else None,
+                           device=a.device,
                            progress=not a.no_progress, skip_bad=a.skip_bad,
                            param_from=None if a.fit_record is None else f"Detector.fit's record, {a.fit_record}")
     eprint(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "

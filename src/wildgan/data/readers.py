@@ -1484,6 +1484,13 @@ def listed_labels(path: str | Path | None, dataset: str = "auto"
     return None
 
 
+def as_path_list(paths: Any) -> Any:
+    """`paths` of a reader of several files (score_files, load_images, report's images): one str or os.PathLike is
+    one path, a list of it; anything else as given. Iterated as it was, 'pile' was the paths 'p', 'i', 'l', 'e' ("p: no
+    such file or folder", or a folder of that name read in its place)."""
+    return [paths] if isinstance(paths, (str, os.PathLike)) else paths
+
+
 def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = None,
                      origins: list[int] | None = None) -> list[Path]:
     """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped, symlinked
@@ -1492,6 +1499,7 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
     mention ("a.png, again in folder imgs"), for a caller that says so. Files of image formats that are not read (.heic,
     .avif ...) are named in one warning per folder. `origins` (when given) gains, for each file returned, the index in
     `paths` of the item that first named it (a caller that reads a list of items in order needs the split)."""
+    paths = as_path_list(paths)
     files: list[Path] = []
     found_in: dict[int, Path] = {}      # the folder given that each file listed from one came from (its index)
     item_of: list[int] = []             # each file listed: the index of the item of `paths` that listed it
@@ -1593,7 +1601,7 @@ def ids_under_folder(ids: Sequence[str], paths: Sequence[str | Path]) -> list[st
     return ids_relative_to(ids, paths[0])
 
 
-def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
+def load_images(paths: str | Path | Sequence[str | Path], resolution: int, channels: int, **opts: Any
                 ) -> tuple[np.ndarray, list[str]]:
     """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
 
@@ -1604,7 +1612,7 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
     return x, ids
 
 
-def load_image_files(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
+def load_image_files(paths: str | Path | Sequence[str | Path], resolution: int, channels: int, **opts: Any
                      ) -> tuple[np.ndarray, list[str], list[int], int]:
     """load_images, and where its images sit among the files listed: (uint8 [N, R, R, C], ids, each image's index
     among the n files that `paths` list (ascending; with skip_bad=True the unreadable files' indices are missing),

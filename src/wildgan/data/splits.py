@@ -1630,7 +1630,11 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
         # reader change is said once, by the note below, with what changed in it). The notes are items of the list,
         # not parenthesised: every message says the list inside a parenthesis of its own
         decoders = decoding_change({k: v for k, v in recorded.items() if k != "reader_version"})
-        diffs.append("decoded by the same image reader and decoders as recorded, so the files themselves changed: "
+        # (a Detector's images given in memory, ids array:i / image:i, were no files that could have changed)
+        in_memory = bool(split.train_ids) and all(i.startswith(("array:", "image:")) for i in split.train_ids)
+        diffs.append("the images given (arrays or PIL images, no files) hold other pixels than those the run "
+                     "started on, in that order" if in_memory else
+                     "decoded by the same image reader and decoders as recorded, so the files themselves changed: "
                      "e.g. images replaced or edited in place under the same names, or an .npz's images reordered"
                      if decoding_change(recorded) is None else
                      f"pixels can differ for a change of decoding alone: {decoders}" if decoders else

@@ -92,8 +92,13 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
     (RUN/report/), is refused (ConfigError), the file left as it was: the report draws its panels in a folder of its
     own before it replaces RUN/report."""
     # (the one figure of this module the user draws to a path of theirs: docs/python_api.md, heat maps)
+    from ..fileio import refuse_a_folder
     from ..training.run import refuse_a_run_or_study_file
 
+    refuse_a_folder(path, "heatmap.png", label="heatmap_panel's path")
+    if not Path(path).suffix:
+        # matplotlib's savefig adds .png to a name without a suffix: the path returned (and checked) is that file
+        path = Path(f"{path}.png")
     refuse_a_run_or_study_file(path, "heatmap.png", label="heatmap_panel's path")
     n = 3 if recon is not None else 2
     fig = Figure(figsize=(2.1 * n, 2.5))

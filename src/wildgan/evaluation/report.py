@@ -55,7 +55,7 @@ from ..data.eval_files import (EVAL_JSON, SEARCH_CACHE, eval_files_there, names_
 from ..data.splits import decoded_apart, is_rotated_copy
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.readers import ids_under_folder, is_dataset_file, missing_run_data_error
+from ..data.readers import as_path_list, ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
                       warn_user)
 from ..fileio import atomic_write_text, umask, unwritable_error
@@ -487,10 +487,10 @@ def _remove_abandoned(path: Path) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # Run report: the entry point and its checks
 
-def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
-               masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
-               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False,
-               batch_mode: str = "mixed") -> Path:
+def run_report(run_dir: Path, *, top_k_images: int = 8, images: str | Path | Sequence[str | Path] = (),
+               score: str | None = None, masks: np.ndarray | str | Path | None = None, device: str = "auto",
+               controls: bool = True, tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False,
+               progress: bool = False, batch_mode: str = "mixed") -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the test
     split and the named images (`images`) are read and scored. The report is written beside the old one and replaces
     it only once complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are
@@ -512,7 +512,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     # dataset='unlabelled', an option of the Detector's and a DataConfig's, not run_report's. Within report() or
     # `wildgan report`, the caller's setting stands: what the user called is named)
     with labels_needed_by("report", "run_report", unless_said=True):
-        return _run_report(run_dir, top_k_images=top_k_images, images=images, score=score, masks=masks,
+        return _run_report(run_dir, top_k_images=top_k_images, images=as_path_list(images), score=score, masks=masks,
                            device=device, controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
                            progress=progress, batch_mode=batch_mode)
 
@@ -2412,19 +2412,19 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
 # ------------------------------------------------------------------------------------------------------------------
 # Entry point
 
-def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
-           masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
-           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False,
-           study_views: Sequence[StudyScoreView] = (), batch_mode: str = "mixed") -> Path:
+def report(path: str | Path, *, top_k_images: int = 8, images: str | Path | Sequence[str | Path] = (),
+           score: str | None = None, masks: np.ndarray | str | Path | None = None, device: str = "auto",
+           controls: bool = True, tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False,
+           progress: bool = False, study_views: Sequence[StudyScoreView] = (), batch_mode: str = "mixed") -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl). masks: an
     array or an .npy file (see run_report). study_views: for a study, a section per chosen score
     (studies.study.score_views makes them; studies.study.score_report is the two in one call). batch_mode: a run's
     (see run_report)."""
     # (as run_report's, named report to its caller; a study's report reads no labels)
     with labels_needed_by("report", "report", unless_said=True):
-        return _report(path, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
-                       controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress,
-                       study_views=study_views, batch_mode=batch_mode)
+        return _report(path, top_k_images=top_k_images, images=as_path_list(images), score=score, masks=masks,
+                       device=device, controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
+                       progress=progress, study_views=study_views, batch_mode=batch_mode)
 
 
 def _report(path: str | Path, *, top_k_images: int, images: Sequence[str | Path], score: str | None,

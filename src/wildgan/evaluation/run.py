@@ -223,7 +223,7 @@ def _next_steps(run_dir: Path | str) -> str:
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
-                  normal: tuple[str, ...] | None = None, skip_bad: bool = False,
+                  normal: str | tuple[str, ...] | None = None, skip_bad: bool = False,
                   whole: bool | None = None, held: HeldWarning | None = None,
                   progress: bool | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
@@ -271,7 +271,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         if recorded.get("excluded_classes") is not None:
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
     if normal:
-        dc = replace(dc, normal=tuple(normal))
+        # (DataConfig reads it: a str is one class, or a comma-separated list as --normal, where tuple() of it
+        # was its letters)
+        dc = replace(dc, normal=normal)
     if data is not None and dc.dataset == "auto" and is_pile(data):
         # said before the read: read as a pile, it met the training's minimum of images first ("need at least 16
         # (one minibatch ...)"), and a one class folder was asked for "class folders", which it had given
@@ -739,7 +741,7 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
-                 normal: tuple[str, ...] | None = None, whole: bool | None = None,
+                 normal: str | tuple[str, ...] | None = None, whole: bool | None = None,
                  model: LoadedModel | None = None, own_split: AnomalySplit | None = None,
                  skip_bad: bool = False) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
@@ -760,7 +762,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
 
 
 def _evaluate_run(run_dir: Path, data: str | None, *, device: str, controls: bool, progress: bool, write: bool,
-                  log: Callable[[str], None] | None, normal: tuple[str, ...] | None, whole: bool | None,
+                  log: Callable[[str], None] | None, normal: str | tuple[str, ...] | None, whole: bool | None,
                   model: LoadedModel | None, own_split: AnomalySplit | None, skip_bad: bool) -> dict[str, Any]:
     """evaluate_run's work, within its labels_needed_by."""
     refuse_saved_detector(run_dir, "evaluate_run")

@@ -41,7 +41,7 @@ from ..config import RunConfig, ScoreConfig, read_run_config, shown
 from ..data import readers
 from ..data.dataset_files import dataset_file_kind, is_archive, named_as_in_archive, named_in_archive
 from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
-from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
+from ..data.readers import (as_path_list, channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_gray_share, trained_kind)
 from ..data.replay import ReplayFiles
 from ..data.splits import conversion_opts, decoding_change, image_hashes
@@ -423,7 +423,8 @@ class FileScores:
     hashes: np.ndarray | None = None
 
 
-def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
+def score_files(model: LoadedModel, paths: str | Path | Sequence[str | Path], *,
+                chunk_size: int | None = None,
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
@@ -479,6 +480,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         # which would otherwise get the hashes of some rows only, or none, without a word)
         raise ValueError("score_files(hashes=True) takes neither resume_dir nor ctx: the pixels of a resumed chunk "
                          "or of another process's are not read here")
+    paths = as_path_list(paths)
     archive = _archive_of_images(paths)
     if archive is not None:
         return _score_archive(model, archive, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,

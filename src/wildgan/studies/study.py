@@ -66,10 +66,12 @@ class Cell:
         return f"{self.normal}_g{self.gamma:g}_{self.method}_{self.encoder_loss}_s{self.seed}"
 
 
-def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_losses: list[str],
+def grid(normals: str | list[str], gammas: list[float], methods: str | list[str], encoder_losses: str | list[str],
          seeds: list[int]) -> list[Cell]:
     """Every cell once, in the order given: a value repeated in a list (--seeds 0,0, --contamination 0,0.0) adds
-    no cell, where it added the same cell again, whose copies the tables counted as seeds."""
+    no cell, where it added the same cell again, whose copies the tables counted as seeds. A str given for a list
+    (grid('normal', ...)) is that one value, not its letters (one cell per letter, classes 'n', 'o' ...)."""
+    normals, methods, encoder_losses = ([v] if isinstance(v, str) else v for v in (normals, methods, encoder_losses))
     cells = []
     for n in normals:
         for g in gammas:
@@ -719,6 +721,11 @@ def _run_study_session(base: RunConfig, cells: list[Cell], study_dir: Path, *, p
     study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
     if not isinstance(cells, (list, tuple)):
         raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
+    for i, c in enumerate(cells):
+        if not isinstance(c, Cell):
+            # (a class name given for a cell failed as an AttributeError, 'str' object has no attribute 'key')
+            raise ConfigError(f"run_study: cells must be Cell objects (wildgan.studies.study.grid makes them), got "
+                              f"{type(c).__name__} {c!r:.60} at index {i}")
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
         read_rows(study_dir / "results.jsonl")
