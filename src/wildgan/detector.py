@@ -395,6 +395,26 @@ class HeatMaps:
     def __len__(self) -> int:
         return len(self.images)
 
+    def __repr__(self) -> str:
+        # (the dataclass's repr printed every array whole: hundreds of lines for a notebook cell that shows `hm`)
+        n = len(self.images)
+        shown = ", ".join(repr(i) for i in self.ids[:3]) + (f", ... ({n - 3} more)" if n > 3 else "")
+        return (f"HeatMaps({n} image{'' if n == 1 else 's'} [{shown}], images {_shape(self.images)}, recon "
+                f"{_shape(self.recon)}, maps {_shape(self.maps)}, score={self.score!r}, scores "
+                f"{_span(self.scores)}, all_scores {sorted(self.all_scores)}, lod={self.lod:g}, "
+                f"generator={self.generator!r})")
+
+
+def _shape(a: np.ndarray) -> str:
+    return f"{np.asarray(a).dtype}[{', '.join(str(d) for d in np.shape(a))}]"
+
+
+def _span(a: np.ndarray) -> str:
+    """min..max of a score array, as a repr shows it ('-' where empty, NaNs left out)."""
+    v = np.asarray(a, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return f"{v.min():.4g}..{v.max():.4g}" if v.size else "-"
+
 
 FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_", "conversion_", "decision_scores_",
                 "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir", "_scoring", "_train_scores",

@@ -1894,6 +1894,12 @@ def test_heatmaps_are_the_report_residual_of_the_scored_reconstructions(det: Det
     # the scores of the same pass are decision_function's (mixed batches: the same batches)
     np.testing.assert_array_equal(hm.scores, det.decision_function(x))
     assert hm.score == "a" and hm.lod == 0 and hm.generator == "Gs"
+    # shown in a notebook: one line of what it holds (the dataclass's repr printed every array, hundreds of lines)
+    shown = repr(hm)
+    assert "\n" not in shown and len(shown) < 400, shown
+    assert shown.startswith("HeatMaps(12 images ['array:0', 'array:1', 'array:2', ... (9 more)], images uint8[12, 16, "
+                            "16, 1], recon float32[12, 16, 16, 1], maps float32[12, 16, 16], score='a', scores "), shown
+    assert f"{hm.scores.min():.4g}..{hm.scores.max():.4g}" in shown and "lod=0, generator='Gs')" in shown
     for k, v in det.score_all(x).items():
         np.testing.assert_array_equal(hm.all_scores[k], v, err_msg=k)
     # the maps are exactly the report's, and relate to the scores as documented (gray, lod 0)
