@@ -7,33 +7,20 @@ namespace, inside a temporary working directory.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from markdown_blocks import python_blocks, readme_section
+
 REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Python API"
 
 
-def python_blocks(markdown: str) -> list[str]:
-    return re.findall(r"^```python[ \t]*\n(.*?)^```[ \t]*$", markdown, flags=re.S | re.M)
-
-
-def readme_section(text: str, heading: str = HEADING) -> str | None:
-    """The text from `heading` to the next heading of the same or a higher level."""
-    m = re.search(rf"^{re.escape(heading)}[ \t]*$", text, flags=re.M)
-    if m is None:
-        return None
-    level = len(heading) - len(heading.lstrip("#"))
-    nxt = re.search(rf"^#{{1,{level}}} ", text[m.end():], flags=re.M)
-    return text[m.end(): m.end() + nxt.start()] if nxt else text[m.end():]
-
-
 def example_source() -> tuple[str, list[str]]:
     readme = REPO / "README.md"
-    section = readme_section(readme.read_text(encoding="utf-8")) if readme.is_file() else None
+    section = readme_section(readme.read_text(encoding="utf-8"), HEADING) if readme.is_file() else None
     if section is not None and python_blocks(section):
         return "README.md", python_blocks(section)
     doc = REPO / "docs" / "python_api.md"
@@ -43,9 +30,9 @@ def example_source() -> tuple[str, list[str]]:
 def test_helpers_extract_blocks() -> None:
     md = ("# T\n## Python API\ntext\n```python\nx = 1\n```\n```text\nno\n```\n### sub\n```python\ny = x\n```\n"
           "## Next\n```python\nz = 0\n```\n")
-    sec = readme_section(md)
+    sec = readme_section(md, HEADING)
     assert sec is not None and python_blocks(sec) == ["x = 1\n", "y = x\n"]
-    assert readme_section("# nothing here") is None
+    assert readme_section("# nothing here", HEADING) is None
 
 
 def test_python_api_example_runs(tmp_path, monkeypatch) -> None:
