@@ -868,7 +868,9 @@ class Detector:
         On a fitted Detector, a new score, lam or batch_mode also takes effect on what fit derived from them:
         decision_scores_, threshold_ (the same rule, refitted) and labels_, from the training scores kept by fit /
         from_run (or the run directory's cache). Where those are not at hand (a loaded Detector whose run directory
-        is gone; the f1 rule, which needs its validation set again) it is a ConfigError and nothing changes. The
+        is gone; the f1 rule, which needs its validation set again) it is a ConfigError and nothing changes. A new
+        pixel_range takes effect at once on the float images of later calls (it says how they are to be read, and
+        pixel_range_ follows it; the networks, the training scores and the threshold stay as fit made them). The
         other parameters take effect at the next fit, as in scikit-learn."""
         names = self._param_names()
         unknown = [k for k in params if k not in names]

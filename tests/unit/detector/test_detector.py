@@ -859,6 +859,14 @@ def test_a_detector_fitted_on_integers_guesses_float_ranges_per_call(det: Detect
     old = copy.copy(det)
     del old.__dict__["pixel_range"]
     assert old.get_params()["pixel_range"] == "auto" and old.pixel_range_ is None
+    # a pixel_range set on the fitted Detector reads the floats of later calls at once (as set_params says): [0, 255]
+    # floats, which 'auto' would read per call as [0, 1] where they all lie below 1.001, read on the 0..255 scale
+    dark = x_train[:4] // 255                                  # (values 0 and 1 only, as uint8)
+    assert dark.max() == 1
+    thr = det.threshold_
+    new = copy.copy(det).set_params(pixel_range="[0,255]")
+    assert new.pixel_range_ == "[0,255]" and new.threshold_ == thr
+    np.testing.assert_array_equal(new.decision_function(dark.astype(np.float32)), det.decision_function(dark))
 
 
 
