@@ -692,6 +692,25 @@ def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, m
         Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
 
 
+def test_a_loaded_detector_s_torch_device_and_integer_switches_still_score_and_threshold(det, x16,
+                                                                                     monkeypatch) -> None:
+    """The check above is fit's: a Detector that from_run made with device=torch.device(...) (load_model takes one)
+    or verbose=1 (scikit-learn's integer verbosity) scored, and set_threshold / set_params refitted its threshold;
+    refused there since by the same check, where nothing is trained or written. Integer switches 0 / 1 (verbose: any
+    level >= 0) are taken by fit too, as before; other integers and strings are still refused."""
+    for kw in ({"device": torch.device("cpu")}, {"device": "cpu", "verbose": 1}, {"device": "cpu", "skip_bad": 0}):
+        loaded = Detector.from_run(det.run_dir_, **kw)
+        loaded.set_threshold("mad")
+        loaded.set_params(score="L_r")
+        assert np.isfinite(loaded.threshold_), kw
+    _no_training(monkeypatch)
+    with pytest.raises(AssertionError, match="training started"):
+        Detector(**SHORT, skip_bad=1, verbose=np.int64(2)).fit(x16)
+    for name, bad in (("skip_bad", 2), ("verbose", -1)):
+        with pytest.raises(ConfigError, match=f"{name} must be True or False"):
+            Detector(**SHORT, **{name: bad}).fit(x16)
+
+
 def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) -> None:
     """evaluate_run(RUN, 'checks', normal='normal') read the string letter by letter (tuple('normal')) and said
     "normal class 'n' does not exist"; DataConfig(normal='normal'), the CLI's --normal normal and from_run's docs take
