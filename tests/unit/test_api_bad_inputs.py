@@ -726,6 +726,11 @@ def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) ->
     as_tuple = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=("normal",), **kw)
     as_str = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal="normal", **kw)
     assert as_str["auc"] == as_tuple["auc"] and as_str["n_anomalous"] == as_tuple["n_anomalous"] == 6
+    # any other collection of names is taken as tuple() took it before (a set, a dict's keys), not refused as a
+    # config file's data.normal; a whole-number label as DataConfig reads it
+    for given in ({"normal"}, dict.fromkeys(["normal"]).keys()):
+        got = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=given, **kw)
+        assert got["auc"] == as_tuple["auc"] and got["n_anomalous"] == 6, given
 
 
 def test_one_path_given_as_a_string_is_one_path_not_its_letters(det, x16, tmp_path, monkeypatch) -> None:
