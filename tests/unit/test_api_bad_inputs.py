@@ -775,6 +775,12 @@ def test_the_auc_functions_name_a_two_column_score_array() -> None:
                                                        "needed; of predict_proba's two columns, [:, 1]")):
             call(np.c_[1 - s, s])
     assert roc_auc(y, s[:, None]) == roc_auc(y, s)
+    # a map scored against its mask, pixel by pixel (labels and scores of one 2-D shape: H x W pixels, as before),
+    # and a row of N scores for N labels, are read raveled: only a shape whose ravel does not match the labels is one
+    rows = rng.integers(0, 2, (10, 10))
+    heat = rng.normal(size=(10, 10)) + rows
+    assert roc_auc(rows, heat) == roc_auc(rows.ravel(), heat.ravel())
+    assert roc_auc(y, s[None, :]) == roc_auc(y, s)
 
 
 def test_export_onnx_refuses_a_folder_path_and_says_what_a_threshold_option_without_a_rule_does(det, tmp_path,
