@@ -994,20 +994,23 @@ def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], w
         # (an empty file holds nothing to lose: a script's `out=$(mktemp)`)
         return
     first = b""
+    unread = None
     if starts is not None:
         try:
             with open(p, "rb") as f:
                 first = f.read(max(len(starts) + 3, 64))
-        except OSError:                 # (unreadable: not known to be ours)
-            pass
+        except OSError as e:            # (unreadable: not known to be ours)
+            unread = e.strerror or str(e)
         # (a UTF-8 byte-order mark before it: the CSV saved again by a spreadsheet, still the command's output)
         if first.removeprefix(b"\xef\xbb\xbf").startswith(starts):
             return
     if named:
         line = first.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
-        raise ConfigError(f"{label} {path} is an existing file that is not {what} written by wildgan (it starts "
-                          f"{line!r}, not {starts.decode()!r}): writing there would replace it; give a new name, e.g. "
-                          f"{Path(path).parent / example}, or delete it first")
+        # (a first line that could not be read is said so, not as an empty one)
+        seen = (f"not known to be {what} written by wildgan (it cannot be read: {unread})" if unread is not None else
+                f"not {what} written by wildgan (it starts {line!r}, not {starts.decode()!r})")
+        raise ConfigError(f"{label} {path} is an existing file that is {seen}: writing there would replace it; give a "
+                          f"new name, e.g. {Path(path).parent / example}, or delete it first")
     kind = f"a {p.suffix} file" if p.suffix else "a file without an extension"
     raise ConfigError(f"{label} {path} is an existing file that is not {what} ({kind}): writing there would replace "
                       f"it; give a new name, or one ending in {suffixes[0]}, e.g. {Path(path).parent / example}")
