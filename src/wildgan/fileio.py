@@ -968,8 +968,12 @@ def refuse_a_folder(path: str | Path, example: str, *, label: str) -> None:
     as `wildgan ... --out DIR` is refused. From Python, export_onnx and write_scores_csv did the work, then failed as
     a bare OSError renaming their temporary file onto the folder ("Device or resource busy", "Is a directory"), and
     heatmap_panel('.') wrote a hidden '.png' and returned '.'. `example`: a file name to suggest inside it."""
-    if Path(path).is_dir() or str(path).endswith(("/", os.sep)):
+    if Path(path).is_dir():
         raise ConfigError(f"{label} {path} is a folder; give a file name, e.g. {Path(path) / example}")
+    if str(path).endswith(("/", os.sep)):
+        # (not there yet: named as one, as `--out new/` is said to be)
+        raise ConfigError(f"{label} {path} names a folder (it ends in '/'); give a file name, e.g. "
+                          f"{Path(path) / example}")
 
 
 def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], what: str, example: str, *,

@@ -826,6 +826,10 @@ def test_write_scores_csv_and_heatmap_panel_refuse_a_folder_and_return_the_file_
         with pytest.raises(ConfigError, match=re.escape(f"heatmap_panel's path {given} is a folder")):
             heatmap_panel(given, img, heat)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+    # a folder that is not there, spelt as one ('new/'): not said to be one, but to be named as one, as --out says
+    with pytest.raises(ConfigError, match=re.escape("write_scores_csv's path new/ names a folder (it ends in '/'); "
+                                                    "give a file name, e.g. new/scores.csv")):
+        write_scores_csv("new/", ["a"], {"a": np.array([1.0])})
     got = heatmap_panel("worst", img, heat)
     assert got == Path("worst.png") and got.is_file() and not Path("worst").exists()
     assert heatmap_panel(tmp_path / "b.png", img, heat) == tmp_path / "b.png"
