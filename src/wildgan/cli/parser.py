@@ -348,7 +348,8 @@ def make_option_parser() -> argparse.ArgumentParser:
                         "final networks; --threshold then takes the checkpoint's own training scores, computed from "
                         "the run's training images and not cached (the run's cache stays its final networks')")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output); "
-                                                "an existing file is replaced only if it is a CSV")
+                                                "an existing file is replaced only if it is a scores CSV (its "
+                                                "first line id,...) or empty")
     s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "

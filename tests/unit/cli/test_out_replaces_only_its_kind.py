@@ -133,3 +133,13 @@ def test_the_api_writers_replace_no_file_of_another_kind(tmp_path):
     write_scores_csv(tmp_path / "s.csv", ["a"], {"a": np.zeros(1)})
     write_scores_csv(tmp_path / "s.csv", ["a"], {"a": np.ones(1)})       # (its own kind: replaced)
     assert (tmp_path / "s.csv").read_text() == "id,a\na,1\n"
+
+
+def test_score_help_says_which_existing_out_file_is_replaced(capsys):
+    # the help said "an existing file is replaced only if it is a CSV", where a .csv not written as a scores CSV
+    # (the user's labels.csv) is refused since: the help says what the refusal says
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "only if it is a CSV" not in text, text
+    assert "an existing file is replaced only if it is a scores CSV (its first line id,...) or empty" in text, text
