@@ -1035,15 +1035,19 @@ class Detector:
                               f"which trains no such encoder (the setting is unused there), got "
                               f"{self.encoder_loss!r}")
         dev = self.device
-        if not isinstance(dev, str):
+        if training and not isinstance(dev, str):
             # (a torch.device trained, then failed as the networks' JSON was written: "Object of type device is not
-            # JSON serializable"; the parameter is kept as given, as get_params / save / clone return it)
+            # JSON serializable"; the parameter is kept as given, as get_params / save / clone return it. fit's
+            # check only: from_run's device=torch.device(...) scores, and set_threshold / set_params write nothing)
             use = f": pass device={str(dev)!r}" if type(dev).__name__ == "device" else ""    # (torch not imported here)
             raise ConfigError(f"device must be a str ('auto', 'cpu', 'cuda' or 'cuda:N'), got "
                               f"{'torch.device' if use else type(dev).__name__}{use}")
         for name in ("skip_bad", "verbose"):
             v = getattr(self, name, False)                          # (a Detector pickled before verbose existed)
-            if not isinstance(v, (bool, np.bool_)):
+            # (integers as scikit-learn's switches take them, and as these were read before: 0 / 1, and for verbose
+            # any level >= 0, verbose=1 being the scikit-learn habit; what they mean is bool(v))
+            if not isinstance(v, (bool, np.bool_)) and not (_is_whole(v) and (0 <= v if name == "verbose" else
+                                                                               v in (0, 1))):
                 # a string such as 'no' is true: skip_bad='no' left unreadable files out without an error
                 raise ConfigError(f"{name} must be True or False, got {v!r}")
         rd = self.run_dir

@@ -968,8 +968,12 @@ def refuse_a_folder(path: str | Path, example: str, *, label: str) -> None:
     as `wildgan ... --out DIR` is refused. From Python, export_onnx and write_scores_csv did the work, then failed as
     a bare OSError renaming their temporary file onto the folder ("Device or resource busy", "Is a directory"), and
     heatmap_panel('.') wrote a hidden '.png' and returned '.'. `example`: a file name to suggest inside it."""
-    if Path(path).is_dir() or str(path).endswith(("/", os.sep)):
+    if Path(path).is_dir():
         raise ConfigError(f"{label} {path} is a folder; give a file name, e.g. {Path(path) / example}")
+    if str(path).endswith(("/", os.sep)):
+        # (not there yet: named as one, as `--out new/` is said to be)
+        raise ConfigError(f"{label} {path} names a folder (it ends in '/'); give a file name, e.g. "
+                          f"{Path(path) / example}")
 
 
 def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], what: str, example: str, *,
@@ -994,20 +998,23 @@ def refuse_replacing_another_kind(path: str | Path, suffixes: tuple[str, ...], w
         # (an empty file holds nothing to lose: a script's `out=$(mktemp)`)
         return
     first = b""
+    unread = None
     if starts is not None:
         try:
             with open(p, "rb") as f:
                 first = f.read(max(len(starts) + 3, 64))
-        except OSError:                 # (unreadable: not known to be ours)
-            pass
+        except OSError as e:            # (unreadable: not known to be ours)
+            unread = e.strerror or str(e)
         # (a UTF-8 byte-order mark before it: the CSV saved again by a spreadsheet, still the command's output)
         if first.removeprefix(b"\xef\xbb\xbf").startswith(starts):
             return
     if named:
         line = first.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
-        raise ConfigError(f"{label} {path} is an existing file that is not {what} written by wildgan (it starts "
-                          f"{line!r}, not {starts.decode()!r}): writing there would replace it; give a new name, e.g. "
-                          f"{Path(path).parent / example}, or delete it first")
+        # (a first line that could not be read is said so, not as an empty one)
+        seen = (f"not known to be {what} written by wildgan (it cannot be read: {unread})" if unread is not None else
+                f"not {what} written by wildgan (it starts {line!r}, not {starts.decode()!r})")
+        raise ConfigError(f"{label} {path} is an existing file that is {seen}: writing there would replace it; give a "
+                          f"new name, e.g. {Path(path).parent / example}, or delete it first")
     kind = f"a {p.suffix} file" if p.suffix else "a file without an extension"
     raise ConfigError(f"{label} {path} is an existing file that is not {what} ({kind}): writing there would replace "
                       f"it; give a new name, or one ending in {suffixes[0]}, e.g. {Path(path).parent / example}")

@@ -692,6 +692,25 @@ def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, m
         Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
 
 
+def test_a_loaded_detector_s_torch_device_and_integer_switches_still_score_and_threshold(det, x16,
+                                                                                     monkeypatch) -> None:
+    """The check above is fit's: a Detector that from_run made with device=torch.device(...) (load_model takes one)
+    or verbose=1 (scikit-learn's integer verbosity) scored, and set_threshold / set_params refitted its threshold;
+    refused there since by the same check, where nothing is trained or written. Integer switches 0 / 1 (verbose: any
+    level >= 0) are taken by fit too, as before; other integers and strings are still refused."""
+    for kw in ({"device": torch.device("cpu")}, {"device": "cpu", "verbose": 1}, {"device": "cpu", "skip_bad": 0}):
+        loaded = Detector.from_run(det.run_dir_, **kw)
+        loaded.set_threshold("mad")
+        loaded.set_params(score="L_r")
+        assert np.isfinite(loaded.threshold_), kw
+    _no_training(monkeypatch)
+    with pytest.raises(AssertionError, match="training started"):
+        Detector(**SHORT, skip_bad=1, verbose=np.int64(2)).fit(x16)
+    for name, bad in (("skip_bad", 2), ("verbose", -1)):
+        with pytest.raises(ConfigError, match=f"{name} must be True or False"):
+            Detector(**SHORT, **{name: bad}).fit(x16)
+
+
 def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) -> None:
     """evaluate_run(RUN, 'checks', normal='normal') read the string letter by letter (tuple('normal')) and said
     "normal class 'n' does not exist"; DataConfig(normal='normal'), the CLI's --normal normal and from_run's docs take
@@ -707,6 +726,11 @@ def test_evaluate_run_takes_one_normal_class_given_as_a_string(det, tmp_path) ->
     as_tuple = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=("normal",), **kw)
     as_str = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal="normal", **kw)
     assert as_str["auc"] == as_tuple["auc"] and as_str["n_anomalous"] == as_tuple["n_anomalous"] == 6
+    # any other collection of names is taken as tuple() took it before (a set, a dict's keys), not refused as a
+    # config file's data.normal; a whole-number label as DataConfig reads it
+    for given in ({"normal"}, dict.fromkeys(["normal"]).keys()):
+        got = evaluate_run(det.run_dir_, str(tmp_path / "checks"), normal=given, **kw)
+        assert got["auc"] == as_tuple["auc"] and got["n_anomalous"] == 6, given
 
 
 def test_one_path_given_as_a_string_is_one_path_not_its_letters(det, x16, tmp_path, monkeypatch) -> None:
@@ -751,6 +775,12 @@ def test_the_auc_functions_name_a_two_column_score_array() -> None:
                                                        "needed; of predict_proba's two columns, [:, 1]")):
             call(np.c_[1 - s, s])
     assert roc_auc(y, s[:, None]) == roc_auc(y, s)
+    # a map scored against its mask, pixel by pixel (labels and scores of one 2-D shape: H x W pixels, as before),
+    # and a row of N scores for N labels, are read raveled: only a shape whose ravel does not match the labels is one
+    rows = rng.integers(0, 2, (10, 10))
+    heat = rng.normal(size=(10, 10)) + rows
+    assert roc_auc(rows, heat) == roc_auc(rows.ravel(), heat.ravel())
+    assert roc_auc(y, s[None, :]) == roc_auc(y, s)
 
 
 def test_export_onnx_refuses_a_folder_path_and_says_what_a_threshold_option_without_a_rule_does(det, tmp_path,
@@ -796,6 +826,10 @@ def test_write_scores_csv_and_heatmap_panel_refuse_a_folder_and_return_the_file_
         with pytest.raises(ConfigError, match=re.escape(f"heatmap_panel's path {given} is a folder")):
             heatmap_panel(given, img, heat)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+    # a folder that is not there, spelt as one ('new/'): not said to be one, but to be named as one, as --out says
+    with pytest.raises(ConfigError, match=re.escape("write_scores_csv's path new/ names a folder (it ends in '/'); "
+                                                    "give a file name, e.g. new/scores.csv")):
+        write_scores_csv("new/", ["a"], {"a": np.array([1.0])})
     got = heatmap_panel("worst", img, heat)
     assert got == Path("worst.png") and got.is_file() and not Path("worst").exists()
     assert heatmap_panel(tmp_path / "b.png", img, heat) == tmp_path / "b.png"

@@ -348,7 +348,8 @@ def make_option_parser() -> argparse.ArgumentParser:
                         "final networks; --threshold then takes the checkpoint's own training scores, computed from "
                         "the run's training images and not cached (the run's cache stays its final networks')")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output); "
-                                                "an existing file is replaced only if it is a CSV")
+                                                "an existing file is replaced only if it is a scores CSV (its "
+                                                "first line id,...) or empty")
     s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
@@ -750,6 +751,22 @@ def _split_path(argv: Sequence[str], word: str) -> str | None:
     return None
 
 
+def _words_after_data(argv: Sequence[str]) -> list[str]:
+    """The words that follow the path of the last --data in argv, up to the next option: the paths beyond the first
+    that a shell pattern gave a --data of one path."""
+    after: list[str] = []
+    for i, a in enumerate(argv):
+        start = i + 2 if a == "--data" else i + 1 if a.startswith("--data=") else None
+        if start is None:
+            continue
+        after = []
+        for w in argv[start:]:
+            if reads_as_option(w):
+                break
+            after.append(w)
+    return after
+
+
 def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], argv: Sequence[str] = ()) -> None:
     """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
     own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data, a
@@ -763,9 +780,10 @@ def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], 
     splits = {w: _split_path(argv, w) for w in extra if not reads_as_option(w)}
     # --data of one path (train, evaluate, study: not score's, which takes several) given, and words left over: more
     # paths after it, most often a shell pattern that gave it every file (`--data imgs/*.png`), not a forgotten --data
-    one_data = any(act.nargs is None for act in sub._actions if "--data" in act.option_strings) and any(
-        a == "--data" or a.startswith("--data=") for a in argv)
-    strays = [w for w in extra if not reads_as_option(w) and splits.get(w) is None]
+    # (only the words right after its path: `--normal cat dog` left 'dog' over, which is no second --data path)
+    one_data = any(act.nargs is None for act in sub._actions if "--data" in act.option_strings)
+    after = _words_after_data(argv) if one_data else []
+    strays = [w for w in extra if not reads_as_option(w) and splits.get(w) is None and w in after]
     for w in extra:
         if splits.get(w) is not None:
             if not any(shlex.quote(splits[w]) in h for h in hints):
@@ -775,7 +793,7 @@ def refuse_unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str], 
             close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
             if close:
                 hints.append(f"{w}: did you mean {close[0]}?")
-        elif one_data and not hints and not any(splits.values()):
+        elif w in strays and not hints and not any(splits.values()):
             folder = str(PurePath(w).parent)
             inside = "" if folder == "." else f"{shell_word(folder)}/"
             there = f"the folder, --data {inside}" if inside else "the folder they are in (--data .)"

@@ -18,8 +18,9 @@ def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
         except (TypeError, ValueError):
             pass
     given = np.shape(scores)
-    if len(given) == 2 and given[1] > 1:
-        # (raveled, predict_proba's [N, 2] was 2N scores, refused as a length that differs from the labels')
+    if len(given) == 2 and given[1] > 1 and int(np.prod(given)) != raw.size:
+        # (raveled, predict_proba's [N, 2] was 2N scores, refused as a length that differs from the labels'. Only
+        # there: a heat map against its mask, [H, W] both, or a row [1, N] of N scores, is read raveled, as before)
         proba = "; of predict_proba's two columns, [:, 1] is the anomaly's" if given[1] == 2 else ""
         raise ValueError(f"scores of shape {tuple(given)}: one score per image (1-D) is needed{proba}")
     scores = np.asarray(scores, dtype=np.float64).ravel()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import time
 from dataclasses import replace
@@ -271,9 +272,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         if recorded.get("excluded_classes") is not None:
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
     if normal:
-        # (DataConfig reads it: a str is one class, or a comma-separated list as --normal, where tuple() of it
-        # was its letters)
-        dc = replace(dc, normal=normal)
+        # (DataConfig reads a str: one class, or a comma-separated list as --normal, where tuple() of it was its
+        # letters; and a whole-number label. Any other collection as tuple() took it: DataConfig takes lists and
+        # tuples only, and refused a set as a config file's data.normal)
+        dc = replace(dc, normal=normal if isinstance(normal, (str, numbers.Integral)) else tuple(normal))
     if data is not None and dc.dataset == "auto" and is_pile(data):
         # said before the read: read as a pile, it met the training's minimum of images first ("need at least 16
         # (one minibatch ...)"), and a one class folder was asked for "class folders", which it had given

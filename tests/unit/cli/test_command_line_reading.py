@@ -171,3 +171,18 @@ def test_several_paths_after_a_one_path_data_are_said_to_be_one_too_many(cmd, tm
     assert ("imgs/1.png: --data takes one path (a folder of images, an archive or a data-set file), and it was given "
             "3 (a shell pattern such as --data imgs/*.png gives it every file): give the folder, --data imgs/"
             ) in err, err
+
+
+@pytest.mark.parametrize("cmd, stray", [(["evaluate", "r", "--data", "d", "--normal", "cat", "dog"], "dog"),
+                                        (["train", "--out", "r", "--data", "d", "--seed", "1", "2"], "2")])
+def test_a_stray_word_after_another_option_is_not_said_to_be_a_second_data_path(cmd, stray, tmp_path: Path,
+                                                                                 monkeypatch, capsys) -> None:
+    # the one-path --data hint is for words right after --data's path (a shell pattern's files): `--normal cat dog`
+    # was told "--data takes one path ... and it was given 2", naming --data where --normal took one word of two
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    with pytest.raises(SystemExit) as e:
+        main(cmd)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"unrecognized arguments: {stray}" in err, err
+    assert "--data takes one path" not in err, err

@@ -81,6 +81,26 @@ def test_score_out_does_not_replace_a_csv_of_the_users(scoring_pile, tmp_path, c
     assert labels.read_bytes() == before
 
 
+def test_a_csv_that_cannot_be_read_is_refused_saying_so(tmp_path, monkeypatch):
+    """A .csv whose first line cannot be read (no read permission: not known to be a scores CSV) is refused as one of
+    another kind, as a file of another name is; the message said it "starts ''", a first line it never read."""
+    import wildgan.fileio as fileio
+    from wildgan.fileio import refuse_replacing_another_kind
+
+    path = tmp_path / "locked.csv"
+    path.write_text("id,a\nx,0.5\n")
+
+    def unreadable(file, *a, **k):
+        raise PermissionError(13, "Permission denied", str(file))
+
+    monkeypatch.setattr(fileio, "open", unreadable, raising=False)   # (as root, chmod 000 does not stop a read)
+    with pytest.raises(ConfigError) as e:
+        refuse_replacing_another_kind(path, (".csv",), "a scores CSV", "scores.csv", label="--out", starts=b"id,")
+    assert str(e.value) == (f"--out {path} is an existing file that is not known to be a scores CSV written by "
+                            f"wildgan (it cannot be read: Permission denied): writing there would replace it; give a "
+                            f"new name, e.g. {tmp_path / 'scores.csv'}, or delete it first"), str(e.value)
+
+
 def test_export_out_must_be_an_onnx_name_and_replaces_no_other_file(tmp_path, capsys):
     """`export --out ni/car_0002.jpg` must not replace the image with the ONNX model, and `--out x.txt` must not be
     taken, since the help says .onnx. Both are refused before the run is read (a folder that is no run is enough)."""
@@ -113,3 +133,13 @@ def test_the_api_writers_replace_no_file_of_another_kind(tmp_path):
     write_scores_csv(tmp_path / "s.csv", ["a"], {"a": np.zeros(1)})
     write_scores_csv(tmp_path / "s.csv", ["a"], {"a": np.ones(1)})       # (its own kind: replaced)
     assert (tmp_path / "s.csv").read_text() == "id,a\na,1\n"
+
+
+def test_score_help_says_which_existing_out_file_is_replaced(capsys):
+    # the help said "an existing file is replaced only if it is a CSV", where a .csv not written as a scores CSV
+    # (the user's labels.csv) is refused since: the help says what the refusal says
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "only if it is a CSV" not in text, text
+    assert "an existing file is replaced only if it is a scores CSV (its first line id,...) or empty" in text, text
