@@ -2223,6 +2223,9 @@ class Detector:
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
+        # (from_run takes a torch.device, as load_model does: its str names the same device in the JSON)
+        params["device"] = params["device"] if params["device"] is None or isinstance(params["device"], str) \
+            else str(params["device"])
         meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
                 "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
                 "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,

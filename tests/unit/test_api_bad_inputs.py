@@ -692,8 +692,8 @@ def test_a_torch_device_and_non_bool_switches_are_refused_before_training(x16, m
         Detector(**SHORT, skip_bad=np.bool_(True), verbose=np.False_).fit(x16)
 
 
-def test_a_loaded_detector_s_torch_device_and_integer_switches_still_score_and_threshold(det, x16,
-                                                                                     monkeypatch) -> None:
+def test_a_loaded_detector_s_torch_device_and_integer_switches_still_score_and_threshold(det, x16, monkeypatch,
+                                                                                     tmp_path) -> None:
     """The check above is fit's: a Detector that from_run made with device=torch.device(...) (load_model takes one)
     or verbose=1 (scikit-learn's integer verbosity) scored, and set_threshold / set_params refitted its threshold;
     refused there since by the same check, where nothing is trained or written. Integer switches 0 / 1 (verbose: any
@@ -703,6 +703,11 @@ def test_a_loaded_detector_s_torch_device_and_integer_switches_still_score_and_t
         loaded.set_threshold("mad")
         loaded.set_params(score="L_r")
         assert np.isfinite(loaded.threshold_), kw
+    # and saved: its JSON took the torch.device as it was ("Object of type device is not JSON serializable"); saved as
+    # its str, which a load reads as the same device
+    loaded = Detector.from_run(det.run_dir_, device=torch.device("cpu"))
+    path = loaded.save(tmp_path / "m")
+    assert Detector.load(path).get_params()["device"] == "cpu"
     _no_training(monkeypatch)
     with pytest.raises(AssertionError, match="training started"):
         Detector(**SHORT, skip_bad=1, verbose=np.int64(2)).fit(x16)
