@@ -180,8 +180,8 @@ def test_the_pyramid_is_the_repeated_halving_of_the_float_image() -> None:
     x[0, :2, :2, 0] = [[0, 1], [1, 0]]                   # 2x2 mean 0.5 -> 0 (half to even)
     x[0, :2, 2:4, 0] = [[2, 3], [3, 2]]                  # 2x2 mean 2.5 -> 2
     x[1, :4, :4, 1] = np.array([[1, 2, 1, 2]] * 2 + [[2, 2, 2, 2]] * 2)   # 4x4 mean 1.75; its 2x2 levels 1.5 and 2
-    x[2, :4, :4, 2] = 3
-    x[2, 0, 0, 2] = 11                                   # 4x4 mean 3.5 -> 4; 2x2 level 5 then 3, 3, 3
+    x[2, :4, :4, 2] = 2
+    x[2, 0, 0, 2] = 10                                   # 4x4 mean 2.5 -> 2 (half up: 3); 2x2 level 4, 2, 2, 2
     x[3] = 255
     x[4] = 0
     want = _halved_levels(x)
@@ -190,4 +190,4 @@ def test_the_pyramid_is_the_repeated_halving_of_the_float_image() -> None:
     for res in want:
         assert got[res].dtype == torch.uint8
         np.testing.assert_array_equal(got[res].numpy(), want[res], err_msg=f"level {res}x{res}")
-    assert got[8][0, 0, 0, 0] == 0 and got[8][0, 0, 0, 1] == 2 and got[4][2, 2, 0, 0] == 4
+    assert got[8][0, 0, 0, 0] == 0 and got[8][0, 0, 0, 1] == 2 and got[4][2, 2, 0, 0] == 2
