@@ -550,11 +550,13 @@ def _placed(s: ImageSet, skipped_before: set[str] | None) -> tuple[_Rows, dict[s
     return rows, {u["id"]: u["path"] for u in unread}
 
 
-def _base_id(i: str) -> str:
-    return i.split("#rot", 1)[0]
-
-
 _ROTATED_COPY = re.compile(r"#rot\d+$")
+
+
+def _base_id(i: str) -> str:
+    """The id of the file a rotated copy was made of (`ID#rotK` -> `ID`); any other id as it is. (Split at the first
+    '#rot' as it was, a file named 'cell#rotten.png' was 'cell': not matched to itself among the placeholders.)"""
+    return _ROTATED_COPY.sub("", i)
 
 
 def is_rotated_copy(image_id: str) -> bool:

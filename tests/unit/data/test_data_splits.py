@@ -1538,3 +1538,13 @@ def test_each_test_image_carries_its_class_name_through_every_way_a_split_is_bui
     whole = build_split(cfg, whole=True)
     assert whole.test_classes == [i.split("/")[0] for i in whole.test_ids] and len(whole.test_ids) == 89
     assert build_split(DataConfig(data=str(tmp_path / "d" / "a"), dataset="unlabelled")).test_classes is None
+
+
+def test_a_rotated_copys_file_id_is_its_id_without_the_rotation_suffix_only() -> None:
+    # the base id was cut at the first '#rot': a file named 'cell#rotten.png' was 'cell', so its placeholder (an
+    # unreadable file) was not matched to it; the rotated copies' ids are `ID#rotK`, K a number, at the end only
+    from wildgan.data.splits import _base_id, is_rotated_copy
+
+    for name in ("cell.png", "cell#rotten.png", "a#rot1/b.png", "pile:x:3"):
+        assert _base_id(name) == name and not is_rotated_copy(name), name
+        assert _base_id(f"{name}#rot2") == name and is_rotated_copy(f"{name}#rot12"), name
