@@ -762,11 +762,12 @@ class StepRunner:
 
                 loss, t2 = generator_loss(critic_g, fake)
                 if gw:
+                    fake32 = fake.float()        # (E's input in fp32, as the E step gives it G(z))
                     with ac(), wts("E", r, fading):
-                        z_g = ef(nets.E, fake, r, fading, t)
+                        z_g = ef(nets.E, fake32, r, fading, t)
                     with ac(), wts("G", r, fading):
                         rec_g = gf(nets.G, z_g.float(), r, fading, t)
-                    add, t_img = generator_image_loss(fake.float(), rec_g.float(), gw)
+                    add, t_img = generator_image_loss(fake32, rec_g.float(), gw)
                     loss = loss + add
                     t2.update(t_img, **{"G/loss": loss.detach()})
                 self._update("G", loss)
