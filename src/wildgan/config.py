@@ -286,7 +286,7 @@ SETTING_FLAGS = {
     **{f"train.{k}": f"--{k.replace('_', '-')}" for k in (
         "phase_kimg", "transition_kimg", "total_kimg", "lr", "minutes", "checkpoint_kimg", "sample_kimg",
         "keep_checkpoints", "seed", "threads", "amp", "gp_precision", "compile", "on_divergence", "encoder_loss",
-        "device", "channels_last", "cuda_graphs", "ema_warmup", "tensorboard")},
+        "device", "channels_last", "cuda_graphs", "ema_warmup", "tensorboard", "gp_target", "g_image_loss")},
     "fanogan.dim": "--fanogan-dim", "fanogan.gan_iters": "--fanogan-iters", "fanogan.enc_iters": "--fanogan-enc-iters",
     "fanogan.minutes": "--minutes", "fanogan.seed": "--seed", "fanogan.device": "--device",
     "fanogan.bn_warmup": "--fanogan-bn-warmup",
@@ -595,6 +595,11 @@ class TrainConfig:
     ema_warmup: bool = True
     latent_scale: float = 0.1            # z ~ latent_scale * N(0, I) in the training losses (spec 3.1)
     encoder_loss: str = "image"          # image (d_I, proposed) | latent (d_z ablation) | none (no encoder)
+    # Ablation of spec 7 row 3: G's loss becomes -D(G(z)) + g_image_loss * d_I(z), the paper's "G and E updated
+    # jointly". 0 (the default) is the released code, whose d_I updates E only; a run recorded before the field
+    # existed reads back as 0. The gradient reaches G through G(z), through E's input and through G(E(G(z))); E's
+    # weights are frozen in the G step (loop.g_step says why each choice). Needs encoder_loss image: d_I is E's loss.
+    g_image_loss: float = 0.0
     seed: int = 0
     minutes: float | None = None         # optional wall-clock budget; stops early with a checkpoint
     checkpoint_kimg: float | None = None  # checkpoint interval; None: default_checkpoint_kimg(total_kimg)
@@ -648,13 +653,28 @@ class TrainConfig:
             # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
             raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "
                               "the latent search's)", self.encoder_loss)
+        if isinstance(self.gp_target, numbers.Real) and not isinstance(self.gp_target, bool) and self.gp_target <= 0:
+            # (the penalty divides by target^2: 0 is a division by zero, and a negative target the same penalty as
+            # its absolute value, so neither is what was meant; NaN and other types: _check_numbers' own words)
+            raise _refused("train.gp_target", "must be a positive number, the critic's target gradient norm (1, the "
+                           "authors' code; 750, the pGAN paper's CIFAR-10 value)", self.gp_target)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
-                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"}, "train.")
+                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1", "g_image_loss": ">=0"},
+                       "train.")
+        if self.g_image_loss > 0 and self.encoder_loss != "image":
+            # d_I in G's loss is the image-space encoder loss: with d_z, E is trained for another loss, so G would be
+            # pushed to suit an encoder trained for another target (a combination no spec row defines), and
+            # without E there is nothing to encode G(z) with
+            raise combined_settings("{0} adds the image-space encoder loss d_I to G's loss, which needs the encoder "
+                                    "trained with d_I (encoder loss image), not {1}",
+                                    ("--g-image-loss", "train.g_image_loss", f"{self.g_image_loss:g}",
+                                     self.g_image_loss),
+                                    ("--encoder-loss", "train.encoder_loss", self.encoder_loss, self.encoder_loss))
         try:
             bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
                                             or int(k) < 4 for k, v in self.minibatch.items())
@@ -940,6 +960,10 @@ class RunConfig:
         # (method wildgan with encoder_loss none is not refused here, where every read of a run's config.json comes:
         # an earlier wildgan trained such runs, and they are read with a warning, warn_untrained_encoder; a new
         # training of one is refused where it is configured, refuse_untrained_encoder)
+        if self.method == "search" and self.train.g_image_loss > 0:
+            # (before the replace below, whose check would name encoder_loss none, a value the caller never gave)
+            raise _refused("train.g_image_loss", "must be 0 with method search, which trains no encoder (it adds the "
+                           "encoder loss d_I to G's loss)", self.train.g_image_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random
@@ -1047,8 +1071,13 @@ def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
         # before the field. Such a wildgan refuses keys it does not know, so it still reads these configs (and
         # draws them alike), and refuses only a nested run's, whose contaminants it would draw otherwise
         del data["contamination_draw"]
+    train = to_dict(cfg.train)
+    if not cfg.train.g_image_loss:
+        # likewise written only when on: its absence reads as 0 (the dataclass default), so a run without the
+        # ablation writes the config.json it wrote before the field, which an earlier wildgan still reads
+        del train["g_image_loss"]
     return {"format_version": RUN_CONFIG_VERSION, "preset": cfg.preset, "method": cfg.method,
-            "data": data, "net": to_dict(cfg.net), "train": to_dict(cfg.train),
+            "data": data, "net": to_dict(cfg.net), "train": train,
             "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan), "search": to_dict(cfg.search)}
 
 

@@ -58,6 +58,15 @@ def generator_loss(critic: Critic, fake: torch.Tensor) -> tuple[torch.Tensor, di
     return loss, {"G/loss": loss.detach()}
 
 
+def generator_image_loss(fake: torch.Tensor, rec: torch.Tensor,
+                         weight: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """weight * d_I for G's loss (TrainConfig.g_image_loss, the ablation of spec 7 row 3): fake = G(z) and rec =
+    G(E(G(z))), both with their graphs (unlike encoder_image_loss's detached x), so that the gradient reaches G
+    through both. The term logged, G/d_I, is d_I itself, unweighted, to compare with E/loss."""
+    d_i = (fake - rec).abs().mean()
+    return weight * d_i, {"G/d_I": d_i.detach()}
+
+
 def encoder_image_loss(x: torch.Tensor, rec: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """d_I = mean over batch, channels and pixels of |G(z) - G(E(G(z)))|; x = G(z) must come in detached."""
     loss = (x - rec).abs().mean()

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from wildgan.config import TrainConfig, net_config_for_preset
-from wildgan.losses import critic_loss, encoder_image_loss, gradient_penalty
+from wildgan.losses import critic_loss, encoder_image_loss, generator_image_loss, gradient_penalty
 from wildgan.nets import build_pgan
 from wildgan.training.loop import d_step, e_step, ema_update, g_step, make_optimizer
 
@@ -22,6 +22,34 @@ def test_gradient_penalty_on_a_linear_critic():
         expect = (w.norm() * scale - target) ** 2 / target**2
         assert torch.allclose(norm, torch.full((5,), (w.norm() * scale).item()), rtol=1e-5)
         assert torch.allclose(gp, expect.expand(5), rtol=1e-5)
+
+
+def test_the_penalty_with_pgan_s_cifar_target_is_normalised_by_the_target_squared():
+    # spec 7 row 9: lambda (||grad|| - 750)^2 / 750^2, by hand. D(x) = 300 sum(x) over 2x2 pixels: ||grad|| = 300 * 2
+    # = 600 for every x_hat, so the penalty is (600 - 750)^2 / 750^2 = 0.04 per sample and 10 * 0.04 = 0.4 in the loss
+    # (D(real) = D(fake) = 0 at zero images, no drift). Unnormalised it would be 22,500; with target 1, 359,201
+    critic = lambda x: 300.0 * x.flatten(1).sum(1)  # noqa: E731
+    zeros = torch.zeros(3, 1, 2, 2)
+    loss, terms = critic_loss(critic, zeros, zeros, gp_lambda=10.0, gp_target=750.0, drift=0.0)
+    assert terms["D/grad_norm"].item() == 600.0
+    assert abs(terms["D/gp"].item() - 0.04) < 1e-7 and abs(loss.item() - 0.4) < 1e-6
+
+
+def test_the_d_step_uses_the_configured_gp_target():
+    # TrainConfig.gp_target (--gp-target) reaches the D step's penalty: the same penalty as gradient_penalty's with
+    # that target on the same x_hat, and not the one of target 1
+    cfg = net_config_for_preset("tiny", 8, 1)
+    nets = build_pgan(cfg, 0)
+    reals, u = torch.rand(8, 1, 8, 8) * 2 - 1, torch.rand(8, 1, 1, 1)
+    z = torch.randn(8, cfg.latent_size) * 0.1
+    with torch.no_grad():
+        fake = nets.G(z, 0.0)
+    critic = lambda x: nets.D(x, 0.0)  # noqa: E731
+    want = {t: gradient_penalty(critic, reals, fake, target=t, u=u)[0].mean().item() for t in (1.0, 750.0)}
+    tc = TrainConfig(total_kimg=1, gp_target=750.0)
+    terms = d_step(nets, make_optimizer(nets.D.parameters(), tc, 1e-3), reals, z, u, 0.0, tc, 1.0)
+    assert abs(terms["D/gp"].item() - want[750.0]) <= 1e-6 * want[750.0]
+    assert abs(want[750.0] - want[1.0]) > 1e-3
 
 
 def test_gradient_penalty_on_a_quadratic_critic():
@@ -111,6 +139,49 @@ def test_gradient_hygiene_each_step_updates_only_its_network():
     e1 = _snapshot(nets.E)
     e_step(nets, opts["E"], z, 0.0, "latent")
     assert _same(g1, nets.G) and not _same(e1, nets.E)
+
+
+def _g_grads(nets, z, weight):
+    """G's gradients after one g_step with image weight `weight` on a copy of `nets`, and the copy."""
+    nets = copy.deepcopy(nets)
+    g_step(nets, make_optimizer(nets.G.parameters(), TrainConfig(total_kimg=1), 1e-3), z, 0.0, weight)
+    # (None: a layer lod 0 does not use, the lower resolution's toRGB)
+    return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in nets.G.parameters()], nets
+
+
+def test_g_image_loss_adds_d_i_s_gradient_to_g_s_through_both_generators():
+    # spec 7 row 3's ablation: G's step with weight w gets exactly w times the gradient of d_I = mean|G(z) -
+    # G(E(G(z)))| beyond the adversarial one, along every path (the first G(z), E's input, the second G); with w = 0
+    # nothing of d_I reaches G, bit for bit, and E and D get no gradient and are left trainable
+    cfg = net_config_for_preset("tiny", 8, 1)
+    nets = build_pgan(cfg, 0)
+    z = torch.randn(8, cfg.latent_size, generator=torch.Generator().manual_seed(1)) * 0.1
+    off, _ = _g_grads(nets, z, 0.0)
+    plain, _ = _g_grads(nets, z, 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(off, plain))
+    on, after = _g_grads(nets, z, 0.5)
+    ref = copy.deepcopy(nets)
+    fake = ref.G(z, 0.0)
+    d_i = (fake - ref.G(ref.E(fake, 0.0), 0.0)).abs().mean()
+    want = [torch.zeros_like(p) if g is None else g
+            for p, g in zip(ref.G.parameters(), torch.autograd.grad(d_i, list(ref.G.parameters()), allow_unused=True))]
+    assert max(float(g.abs().max()) for g in want) > 0
+    for a, b, g in zip(on, off, want):
+        torch.testing.assert_close(a - b, 0.5 * g, rtol=1e-4, atol=1e-7)
+    # through the first G(z) too: the gradient with it detached differs (what a d_I on E's side alone would give)
+    fake = ref.G(z, 0.0)
+    second_only = [torch.zeros_like(p) if g is None else g for p, g in zip(ref.G.parameters(), torch.autograd.grad(
+        (fake.detach() - ref.G(ref.E(fake.detach(), 0.0), 0.0)).abs().mean(), list(ref.G.parameters()),
+        allow_unused=True))]
+    assert any(not torch.allclose(g, h, atol=1e-6) for g, h in zip(want, second_only))
+    assert all(p.grad is None and p.requires_grad for m in (after.E, after.D) for p in m.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(after.E.parameters(), nets.E.parameters()))
+
+
+def test_generator_image_loss_weights_the_mean_l1_and_logs_it_unweighted():
+    fake, rec = torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2) * 3
+    loss, terms = generator_image_loss(fake, rec, 0.25)
+    assert loss.item() == 0.75 and terms["G/d_I"].item() == 3.0
 
 
 def test_ema_update():

@@ -42,7 +42,8 @@ def csv_list(text: str, kind: type, option: str) -> list[Any]:
 
 # train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
 PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
-                     "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
+                     "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs",
+                     "gp_target")
 
 
 def rank_tag() -> str:

@@ -398,8 +398,9 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
     typed = getattr(a, "typed", set())
     ignored = []
-    if method != "wildgan" and "encoder_loss" in typed:
-        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
+    if method != "wildgan":
+        # f-AnoGAN trains its own izi_f encoder; search has no encoder
+        ignored += [option_flag(o) for o in ("encoder_loss", "g_image_loss") if o in typed]
     if method != "fanogan":
         ignored += [option_flag(o) for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim", "fanogan_bn_warmup")
                     if o in typed]

@@ -379,7 +379,8 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
         a = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         return a[:, 0], a[:, 1]
 
-    panels = [("losses", [k for k in ("D/loss", "G/loss", "E/loss") if any(k in r for r in rows)]),
+    # (G/d_I: logged only by a run with d_I in G's loss, train.g_image_loss)
+    panels = [("losses", [k for k in ("D/loss", "G/loss", "E/loss", "G/d_I") if any(k in r for r in rows)]),
               ("critic gradient norm", [k for k in ("D/grad_norm",) if any(k in r for r in rows)]),
               ("throughput (img/s)", [k for k in ("img_per_s",) if any(k in r for r in rows)])]
     fig = Figure(figsize=(12, 3.2))

@@ -49,7 +49,7 @@ from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, large
 from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, left_after_training,
                       option_words, resume_advice, stop_words, warn_user)
 from ..fileio import atomic_write_stream, truncate_jsonl
-from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
+from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_image_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets import layers
 from ..nets.layers import FlatWeights, downsample2, lerp, lrelu, pixel_norm, upsample2
@@ -174,15 +174,32 @@ def ema_update(Gs: torch.nn.Module, G: torch.nn.Module, beta: float,
     torch._foreach_lerp_(gs, g, 1.0 - beta)
 
 
-def g_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod: float) -> dict[str, torch.Tensor]:
+def g_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod: float,
+           image_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """-D(G(z)), plus image_weight * d_I where TrainConfig.g_image_loss asks for it (spec 7 row 3's ablation).
+
+    d_I in G's loss is the paper's joint objective for G: the same z as the adversarial term (no latent drawn, so the
+    random stream is the one without the ablation), and the gradient of |G(z) - G(E(G(z)))| reaches G along every
+    path: through G(z) itself, through E's input G(z), and through G(E(G(z))). Detaching either G(z) would be a
+    choice of ours that the paper does not make. E is frozen here, as D is: its weights move by its own step only,
+    so the E step stays the released code's. G/loss logs the whole loss G minimises, G/d_I the unweighted term."""
     nets.D.requires_grad_(False)               # D gets no gradients from the G loss
+    if image_weight:
+        nets.E.requires_grad_(False)           # nor E from d_I in it (E has its own step)
     try:
-        loss, terms = generator_loss(lambda x: nets.D(x, lod), nets.G(z, lod))
+        fake = nets.G(z, lod)
+        loss, terms = generator_loss(lambda x: nets.D(x, lod), fake)
+        if image_weight:
+            add, t_img = generator_image_loss(fake, nets.G(nets.E(fake, lod), lod), image_weight)
+            loss = loss + add
+            terms.update(t_img, **{"G/loss": loss.detach()})
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     finally:
         nets.D.requires_grad_(True)
+        if image_weight:
+            nets.E.requires_grad_(True)
     return terms
 
 
@@ -632,7 +649,7 @@ class StepRunner:
         u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
         terms = d_step(nets, self.opts["D"], reals, z, u, lod, tc, grad_scale)
         z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
-        terms.update(g_step(nets, self.opts["G"], z, lod))
+        terms.update(g_step(nets, self.opts["G"], z, lod, tc.g_image_loss))
         if self.use_encoder:
             z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
             terms.update(e_step(nets, self.opts["E"], z, lod, tc.encoder_loss))
@@ -725,8 +742,16 @@ class StepRunner:
                                           critic_pair=critic_pair if self.pair_critic else None)
             self._update("D", loss)
 
-            # G step (D frozen: its block for this step has no graph)
+            # G step (D frozen: its block for this step has no graph). With g_image_loss, d_I is added as g_step
+            # adds it: E frozen (its block then has no graph either), and the gradient reaches G through both G(z)
+            # and G(E(G(z))). The second G forward gets a block of its own (nested: the outer one's weights come
+            # back after it), so that G's two weight gradients are summed in fp32 at the parameters, as the plain
+            # path sums them, not in bf16 inside one shared block (12 bf16 steps on the CPU: one shared block left G's
+            # weights up to 3e-4 off those trained with each layer's own weights; a block of its own, bit-identical)
+            gw = tc.g_image_loss
             nets.D.requires_grad_(False)
+            if gw:
+                nets.E.requires_grad_(False)
             try:
                 with ac():
                     fake = gf(nets.G, zg * tc.latent_scale, r, fading, t)
@@ -736,9 +761,20 @@ class StepRunner:
                         return df(nets.D, x, r, fading, t).float()
 
                 loss, t2 = generator_loss(critic_g, fake)
+                if gw:
+                    fake32 = fake.float()        # (E's input in fp32, as the E step gives it G(z))
+                    with ac(), wts("E", r, fading):
+                        z_g = ef(nets.E, fake32, r, fading, t)
+                    with ac(), wts("G", r, fading):
+                        rec_g = gf(nets.G, z_g.float(), r, fading, t)
+                    add, t_img = generator_image_loss(fake32, rec_g.float(), gw)
+                    loss = loss + add
+                    t2.update(t_img, **{"G/loss": loss.detach()})
                 self._update("G", loss)
             finally:
                 nets.D.requires_grad_(True)
+                if gw:
+                    nets.E.requires_grad_(True)
         terms.update(t2)
 
         # E step

@@ -581,6 +581,8 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
     # (the draw rule is left out of the dicts where its absence says it: compared here as the configs hold it)
     old["data"]["contamination_draw"], new["data"]["contamination_draw"] = (saved.data.contamination_draw,
                                                                             now.data.contamination_draw)
+    # (likewise g_image_loss, left out at 0: a saved run without it said as 0.0, not as None)
+    old["train"]["g_image_loss"], new["train"]["g_image_loss"] = saved.train.g_image_loss, now.train.g_image_loss
     # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
     old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []

@@ -52,6 +52,8 @@ def _dry_run(capsys, *argv: str) -> tuple[int, dict | None, str]:
     ({"data__contamination": 2}, ["--contamination", "0.1"], "data", "contamination", 0.1),
     ({"net__channels": 2}, ["--channels", "1"], "net", "channels", 1),
     ({"train__encoder_loss": "none"}, ["--encoder-loss", "latent"], "train", "encoder_loss", "latent"),
+    ({"train__gp_target": 0}, ["--gp-target", "750"], "train", "gp_target", 750.0),
+    ({"train__g_image_loss": -1}, ["--g-image-loss", "0.5"], "train", "g_image_loss", 0.5),
 ])
 def test_a_flag_typed_beside_a_run_config_changes_the_setting_the_file_refuses(tmp_path, capsys, edit, flags,
                                                                                section, key, want) -> None:
@@ -207,7 +209,8 @@ NAMED_FLAGS = [
     ("--resolution", "data.resolution", "32", 32), ("--channels", "data.channels", "1", 1),
     ("--rotations", "data.rotations", "2", 2), ("--skip-bad", "data.skip_bad", None, True),
     ("--resize", "data.resize", "error", "error"), ("--download", "data.download", None, True),
-    ("--latent-size", "net.latent_size", "7", 7),
+    ("--latent-size", "net.latent_size", "7", 7), ("--gp-target", "train.gp_target", "750", 750.0),
+    ("--g-image-loss", "train.g_image_loss", "0.5", 0.5),
 ]
 
 
@@ -630,3 +633,43 @@ def test_a_resume_reads_the_run_s_config_json_and_split_json_once(trained_run, t
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.07", "--no-train-scores",
                  "--no-progress"]) == 0, capsys.readouterr().err
     assert sorted(reads) == ["config.json", "config.yaml", "split.json"], reads
+
+
+def test_gp_target_and_g_image_loss_flags_set_their_fields_and_replay(tmp_path, capsys) -> None:
+    # --gp-target (train.gp_target, a config file's setting only before) and --g-image-loss (spec 7 row 3's
+    # ablation): set by the flags, kept by a --config replay of the run's config, changed by a flag typed beside it
+    out = str(tmp_path / "r")
+    rc, got, err = _dry_run(capsys, "--preset", "tiny", "--gp-target", "750", "--g-image-loss", "0.5", "--out", out)
+    assert rc == 0, err
+    assert (got["train"]["gp_target"], got["train"]["g_image_loss"]) == (750.0, 0.5)
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps(got))
+    rc, again, err = _dry_run(capsys, "--config", str(f), "--out", out)
+    assert rc == 0 and again == got, err
+    rc, changed, err = _dry_run(capsys, "--config", str(f), "--g-image-loss", "0", "--out", out)
+    assert rc == 0 and "g_image_loss" not in changed["train"] and changed["train"]["gp_target"] == 750.0, err
+    rc, plain, err = _dry_run(capsys, "--preset", "tiny", "--out", out)
+    assert rc == 0 and plain["train"]["gp_target"] == 1.0 and "g_image_loss" not in plain["train"], err
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--gp-target", "0"], "--gp-target must be a positive number, the critic's target gradient norm (1, the "
+                           "authors' code; 750, the pGAN paper's CIFAR-10 value), got 0"),
+    (["--g-image-loss", "-1"], "--g-image-loss must be a number >= 0, got -1"),
+    (["--g-image-loss", "1", "--encoder-loss", "latent"],
+     "--g-image-loss 1 adds the image-space encoder loss d_I to G's loss, which needs the encoder trained with d_I "
+     "(encoder loss image), not --encoder-loss latent")])
+def test_gp_target_and_g_image_loss_refusals_name_the_flags(tmp_path, capsys, flags, said) -> None:
+    rc, _, err = _dry_run(capsys, "--preset", "tiny", *flags, "--out", str(tmp_path / "r"))
+    assert rc == 2 and said in err, err
+
+
+@pytest.mark.parametrize("method, flags, ignored", [
+    ("fanogan", ["--gp-target", "750"], "--gp-target"),        # f-AnoGAN's critic keeps its own target 1
+    ("search", ["--g-image-loss", "1"], "--g-image-loss"),     # no encoder, no d_I
+    ("fanogan", ["--g-image-loss", "1"], "--g-image-loss")])
+def test_another_method_ignores_gp_target_or_g_image_loss_with_a_warning(tmp_path, capsys, method, flags,
+                                                                         ignored) -> None:
+    rc, got, err = _dry_run(capsys, "--method", method, *flags, "--out", str(tmp_path / "r"))
+    assert rc == 0 and f"{ignored} does not apply to --method {method}: ignored" in err, err
+    assert "g_image_loss" not in got["train"]

@@ -82,17 +82,18 @@ def _train(run, nc, tc, iters):
     return terms_log
 
 
-def _setup(encoder_loss="image"):
+def _setup(encoder_loss="image", g_image_loss=0.0):
     nc = net_config_for_preset("tiny", 8, 1)
     # 4x4 stable for 2 rounds, then the fade to 8x8 (lod changes every round, Adam reset at its start)
-    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch=MB, seed=5, encoder_loss=encoder_loss)
+    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch=MB, seed=5, encoder_loss=encoder_loss,
+                     g_image_loss=g_image_loss)
     x = (np.random.default_rng(0).random((40, 8, 8, 1)) * 255).astype(np.uint8)
     return nc, tc, x
 
 
-@pytest.mark.parametrize("encoder_loss", ["image", "latent"])
-def test_fast_path_with_options_off_equals_the_plain_path(encoder_loss):
-    nc, tc, x = _setup(encoder_loss)
+@pytest.mark.parametrize("encoder_loss, g_image_loss", [("image", 0.0), ("latent", 0.0), ("image", 0.5)])
+def test_fast_path_with_options_off_equals_the_plain_path(encoder_loss, g_image_loss):
+    nc, tc, x = _setup(encoder_loss, g_image_loss)
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=False)
     # D(real) and D(fake) as two forwards, as the plain path (the merged pass is float noise away: next test)
     fast, r1 = _runner(nc, tc, x, FastOptions(), force_fast=True, pair_critic=False)
@@ -565,9 +566,11 @@ def test_a_runner_outside_train_pgan_still_compiles_under_raised_limits(monkeypa
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WILDGAN_TEST_COMPILE") != "1",
                     reason="torch.compile on CPU takes minutes here; set WILDGAN_TEST_COMPILE=1")
-def test_compiled_forwards_match_eager():
+@pytest.mark.parametrize("g_image_loss", [0.0, 0.5])       # (0.5: E's and G's compiled forwards in the G step)
+def test_compiled_forwards_match_eager(g_image_loss):
     nc, tc, x = _setup()
-    tc = TrainConfig(total_kimg=1, phase_kimg=1.0, minibatch=MB, seed=5)     # 4x4 stable only: fewer graphs
+    tc = TrainConfig(total_kimg=1, phase_kimg=1.0, minibatch=MB, seed=5,      # 4x4 stable only: fewer graphs
+                     g_image_loss=g_image_loss)
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=True)
     comp, r1 = _runner(nc, tc, x, FastOptions(compile="default"), force_fast=True)
     la, lb = _train(r0, nc, tc, 4), _train(r1, nc, tc, 4)
@@ -614,10 +617,10 @@ def _no_host_sync_in_steady_state(runner, nc, tc) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("encoder_loss", ["image", "none"])
-def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync(encoder_loss, monkeypatch):
+@pytest.mark.parametrize("encoder_loss, g_image_loss", [("image", 0.0), ("none", 0.0), ("image", 0.5)])
+def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync(encoder_loss, g_image_loss, monkeypatch):
     monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")   # a failed capture raises with its root cause
-    nc, tc, x = _setup(encoder_loss)
+    nc, tc, x = _setup(encoder_loss, g_image_loss)
     (na, ra), (nb, rb) = _cuda_runner(nc, tc, x, False), _cuda_runner(nc, tc, x, True)
     la = _train(ra, nc, tc, 16)
     lb = _train(rb, nc, tc, 16)             # captures at 4x4 stable and at the fade (lod changes every round)
@@ -738,17 +741,20 @@ def test_flat_weights_give_the_layers_own_values_and_gradients(channels_last, fu
                     torch.testing.assert_close(g1[k], g0[k], rtol=1e-5, atol=1e-6, msg=f"{where}: {k}")
 
 
-@pytest.mark.parametrize("amp,gp,encoder_loss,pair", [(None, "fp32", "image", True), (None, "amp", "image", True),
-                                                       (torch.bfloat16, "fp32", "image", True),
-                                                       (torch.bfloat16, "fp32", "latent", True),
-                                                       (torch.bfloat16, "fp32", "image", False)])
-def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp, gp, encoder_loss, pair):
+@pytest.mark.parametrize("amp,gp,encoder_loss,pair,g_image", [(None, "fp32", "image", True, 0.0),
+                                                               (None, "amp", "image", True, 0.0),
+                                                               (torch.bfloat16, "fp32", "image", True, 0.0),
+                                                               (torch.bfloat16, "fp32", "latent", True, 0.0),
+                                                               (torch.bfloat16, "fp32", "image", False, 0.0),
+                                                               (None, "fp32", "image", True, 0.5),
+                                                               (torch.bfloat16, "fp32", "image", True, 0.5)])
+def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp, gp, encoder_loss, pair, g_image):
     """12 steps with the flat run-time weights (G's block shared by the D step's fake and the G step, D's by the
     critic passes and, with the GP under autocast, the GP's pass) against each layer's own weights. bf16 with the GP
     under autocast: the next test (its two D gradients are summed in bf16 there, and 12 bf16 steps amplify that)."""
     import dataclasses
 
-    nc, tc, x = _setup(encoder_loss)
+    nc, tc, x = _setup(encoder_loss, g_image)
     tc = dataclasses.replace(tc, gp_precision=gp)
     fast = FastOptions(amp=amp, channels_last=True)
     # (the flat weights with the graph path's in-place Adam resets, as CUDA runs them)

@@ -193,3 +193,32 @@ def test_check_run_dir_takes_a_sound_resume(cifar_run: Path) -> None:
     with pytest.raises(ConfigError):
         check_run_dir(cfg, cifar_run)
     assert files() == before
+
+
+@pytest.mark.parametrize("args, said", [(["--g-image-loss", "0.5"], "train.g_image_loss: 0.0 -> 0.5"),
+                                        (["--gp-target", "750"], "train.gp_target: 1.0 -> 750.0")])
+def test_a_resume_with_another_g_image_loss_or_gp_target_is_refused(
+        trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], said: str) -> None:
+    # both change what each step trains, so a resume that changes either is refused as other changed settings are.
+    # The saved run's config.json has no g_image_loss (off is left out, as every run from before the field): it reads
+    # as 0, and a plain resume of it is not refused (test_a_resume_of_a_run_without_g_image_loss_is_taken below)
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert "g_image_loss" not in (run / "config.json").read_text()
+    _no_decoding(monkeypatch)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert "--resume with settings that differ from the saved run: " + said in err, err
+
+
+def test_a_resume_of_a_run_without_g_image_loss_is_taken(trained_run: Path) -> None:
+    from wildgan.config import read_run_config
+    from wildgan.training.run import check_run_dir
+
+    cfg = read_run_config(trained_run)
+    assert cfg.train.g_image_loss == 0.0
+    assert check_run_dir(cfg, trained_run, resume=True) is None

@@ -59,7 +59,8 @@ def _sync(dst: torch.nn.Module, src: torch.nn.Module) -> None:
 
 def _reference_iteration(ref: PGANNetworks, opts: dict[str, torch.optim.Optimizer], x: np.ndarray,
                          sampler: BatchSampler, rng: torch.Generator, lod: float, res: int, t: float, batch: int,
-                         beta: float, nz: int, encoder_loss: str, step_done: Callable[[str], None]) -> None:
+                         beta: float, nz: int, encoder_loss: str, step_done: Callable[[str], None],
+                         g_image_loss: float = 0.0) -> None:
     """One iteration of spec 3.2 on `ref`. After each network's step, step_done(name) compares it with wildgan's
     and hands the reference wildgan's result for the next step, so that each step starts from the same weights."""
     with torch.no_grad():                                  # Gs <- beta Gs + (1 - beta) G, G before its step
@@ -79,7 +80,13 @@ def _reference_iteration(ref: PGANNetworks, opts: dict[str, torch.optim.Optimize
     _adam_step(list(ref.D.parameters()), d_loss, opts["D"])
     step_done("D")
     z = torch.randn(batch, nz, generator=rng) * 0.1
-    _adam_step(list(ref.G.parameters()), -ref.D(ref.G(z, lod), lod).mean(), opts["G"])
+    fake = ref.G(z, lod)
+    g_loss = -ref.D(fake, lod).mean()
+    if g_image_loss:
+        # spec 7 row 3's ablation, the paper's joint objective for G: d_I of the same z, differentiated along every
+        # path into G (only G's parameters are stepped, so nothing of it reaches E or D)
+        g_loss = g_loss + g_image_loss * (fake - ref.G(ref.E(fake, lod), lod)).abs().mean()
+    _adam_step(list(ref.G.parameters()), g_loss, opts["G"])
     step_done("G")
     z = torch.randn(batch, nz, generator=rng) * 0.1
     with torch.no_grad():
@@ -90,14 +97,14 @@ def _reference_iteration(ref: PGANNetworks, opts: dict[str, torch.optim.Optimize
     step_done("E")
 
 
-@pytest.mark.parametrize("encoder_loss", ["image", "latent"])
-def test_training_iterations_match_a_reference_written_from_the_spec(encoder_loss: str) -> None:
+@pytest.mark.parametrize("encoder_loss, g_image_loss", [("image", 0.0), ("latent", 0.0), ("image", 0.5)])
+def test_training_iterations_match_a_reference_written_from_the_spec(encoder_loss: str, g_image_loss: float) -> None:
     """Every iteration of a schedule through 4x4, two fade-ins and 16x16: StepRunner's plain path equals the
     reference, step by step. Each step starts from the same weights and Adam state on both sides, so that float
     rounding cannot compound (E's update is sensitive to it: Adam divides near-cancelling gradients by their size)."""
     nc = NetConfig(resolution=RES, channels=3, fmap_base=64, fmap_max=8)
     tc = TrainConfig(total_kimg=1.0, phase_kimg=0.032, transition_kimg=0.064, minibatch=MB, seed=3,
-                     encoder_loss=encoder_loss)
+                     encoder_loss=encoder_loss, g_image_loss=g_image_loss)
     x = np.random.default_rng(0).integers(0, 256, (40, RES, RES, 3), dtype=np.uint8)
     nets = build_pgan(nc, 3)
     ref = copy.deepcopy(nets)
@@ -130,7 +137,8 @@ def test_training_iterations_match_a_reference_written_from_the_spec(encoder_los
                 _sync(getattr(ref, k), getattr(nets, k))
 
             _reference_iteration(ref, ref_opts, x, sampler, rng, ph.lod, ph.resolution, ph.fade, ph.batch,
-                                 min(0.999, (1 + it) / (10 + it)), nc.latent_size, encoder_loss, step_done)
+                                 min(0.999, (1 + it) / (10 + it)), nc.latent_size, encoder_loss, step_done,
+                                 g_image_loss)
             nimg += ph.batch
             it += 1
     # the schedule went through a stable low resolution, fade-ins and the full resolution
