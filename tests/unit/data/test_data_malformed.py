@@ -380,6 +380,48 @@ def c_study_folder_as_data(t):
     return lambda: load_dataset(study), DataError, "study: is a wildgan study directory"
 
 
+def _idx_bytes(a: np.ndarray) -> bytes:
+    """a as MNIST's idx file holds it: magic 0, 0, 8 (uint8), ndim, the big-endian sizes, then the bytes."""
+    return bytes([0, 0, 8, a.ndim]) + np.asarray(a.shape, ">u4").tobytes() + a.astype(np.uint8).tobytes()
+
+
+def _mnist_idx(folder: Path, gz: bool = True) -> Path:
+    """MNIST's four files as its download has them (gzipped) or unzipped, of a few tiny digits."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("t10k", 6)):
+        for kind, a in (("images-idx3", rng.integers(0, 256, (n, 28, 28))), ("labels-idx1", np.arange(n) % 10)):
+            data = _idx_bytes(np.asarray(a))
+            name = f"{split}-{kind}-ubyte"
+            (folder / (name + ".gz" if gz else name)).write_bytes(gzip.compress(data) if gz else data)
+    return folder
+
+
+# MNIST's own download: refused as 'no image files' / 'unsupported data file', without naming what they are
+def c_mnist_idx_folder(t):
+    folder = _mnist_idx(t / "mnist")
+    return (lambda: load_dataset(folder), DataError,
+            "found MNIST's idx files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, "
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz),"
+            " which wildgan does not read: convert MNIST's idx files to one .npz")
+
+
+def c_mnist_idx_folder_unlabelled(t):
+    folder = _mnist_idx(t / "mnist", gz=False)
+    return (lambda: load_dataset(folder, "unlabelled"), DataError,
+            "folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, .jpe, .pjpeg, "
+            ".apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte,")
+
+
+def c_mnist_idx_file(t):
+    p = _mnist_idx(t / "mnist") / "train-images-idx3-ubyte.gz"
+    return (lambda: load_dataset(p), DataError,
+            "train-images-idx3-ubyte.gz: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
+            "an .npz or a .tar.gz or .zip of an image-folder tree; found MNIST's idx file (train-images-idx3-ubyte.gz)")
+
+
 CASES: dict[str, Callable] = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("c_")}
 
 
@@ -488,3 +530,28 @@ def test_a_broken_symlink_as_data_is_named_as_one(tmp_path) -> None:
     with pytest.raises(DataError, match=want):
         load_images([link], 8, 1)
     assert main(["train", "--data", str(link), "--out", str(tmp_path / "run")]) == 2
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_the_documented_idx_conversion_reads_as_mnist(tmp_path, gz, monkeypatch):
+    # the refusal of MNIST's idx files sends the user to docs/data.md's recipe: it must run as printed, on the
+    # gzipped download and (the .gz dropped from its names, as the docs say) on the unzipped files, and give an .npz
+    # that reads as the digits it was made of
+    import re
+
+    folder = _mnist_idx(tmp_path / "mnist", gz=gz)
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "data.md").read_text(encoding="utf-8")
+    section = doc.split("### MNIST's idx files", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    if not gz:
+        code = code.replace("-ubyte.gz", "-ubyte")
+    monkeypatch.chdir(folder)
+    exec(compile(code, "docs/data.md", "exec"), {})
+    train, test, _ = load_dataset(folder / "mnist.npz", "mnist")
+    import gzip
+
+    raw = (folder / ("train-images-idx3-ubyte" + (".gz" if gz else ""))).read_bytes()
+    x = np.frombuffer(gzip.decompress(raw) if gz else raw, np.uint8, offset=16).reshape(12, 28, 28)
+    assert len(train.y) == 12 and len(test.y) == 6
+    assert np.array_equal(np.asarray(train.x)[..., 0], x)
+    assert list(train.y) == list(np.arange(12) % 10)
