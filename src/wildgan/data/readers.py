@@ -1378,7 +1378,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     p = data_source_path(path, dataset, o.cache_dir)
     into = _cifar_download_root(p) if dataset == "cifar10" and o.download else None
     if into is not None:
-        p = download_cifar10(into)
+        p = download_cifar10(into, progress=o.progress)
     elif (refetch := _cifar_refetch_error(p, dataset) if p.exists() else None) is not None:
         raise refetch
     elif not p.exists():
