@@ -170,6 +170,7 @@ c_npz_missing_x = npz_case("nox.npz", "nox.npz: missing image array: expected ke
                            y=Y)
 c_labels_length = npz_case("len.npz", "len.npz: labels 'y' has 19 entries but there are 20 images", x=X,
                            y=np.arange(19) % 2)
+c_labels_2d = npz_case("y2.npz", "y2.npz: labels 'y' must be 1-D, got shape (20, 2)", x=X, y=np.stack([Y, Y], 1))
 c_labels_float = npz_case("yf.npz", "yf.npz: labels 'y' must be integers", x=X, y=Y.astype(np.float32))
 c_labels_negative = npz_case("neg.npz", "neg.npz: labels 'y' contain negative values", x=X, y=Y - 5)
 c_labels_beyond_names = npz_case("names.npz", "names.npz: labels go up to 4 but class_names has only 2", x=X, y=Y + 3,
@@ -555,3 +556,22 @@ def test_the_documented_idx_conversion_reads_as_mnist(tmp_path, gz, monkeypatch)
     assert len(train.y) == 12 and len(test.y) == 6
     assert np.array_equal(np.asarray(train.x)[..., 0], x)
     assert list(train.y) == list(np.arange(12) % 10)
+
+
+def test_a_column_of_labels_reads_as_its_1d_labels(tmp_path):
+    # Keras' datasets give labels as a column (cifar10.load_data(): y_train of shape (50000, 1)), which an np.savez
+    # of them keeps: refused as 'must be 1-D', where it holds one label per image all the same
+    rng = np.random.default_rng(0)
+    x, xt = rng.integers(0, 256, (80, 8, 8, 3), dtype=np.uint8), rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    y, yt = np.arange(80) % 4, np.arange(20) % 4
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "col").mkdir()
+    flat = npz(tmp_path / "flat" / "d.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    col = npz(tmp_path / "col" / "d.npz", x_train=x, y_train=y.astype(np.uint8)[:, None], x_test=xt,
+              y_test=yt.astype(np.uint8)[:, None])
+    (a, at, _), (b, bt, _) = load_dataset(flat), load_dataset(col)
+    assert list(b.y) == list(a.y) and list(bt.y) == list(at.y)
+    sa = build_split(DataConfig(data=str(flat), normal=("1",)))
+    sb = build_split(DataConfig(data=str(col), normal=("1",)))
+    assert sb.train_ids == sa.train_ids and np.array_equal(sb.train_x, sa.train_x)
+    assert sb.test_ids == sa.test_ids and list(sb.test_y) == list(sa.test_y) and sb.test_classes == sa.test_classes
