@@ -1256,6 +1256,10 @@ def _detect(p: Path) -> str:
     if p.suffix.lower() in OTHER_IMAGE_EXTS:
         raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
                         "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")
+    if p.name in CIFAR_BATCH_FILES or p.name == "batches.meta":
+        # (one file of the batches, named where the data set is meant: said as 'unsupported data file' only)
+        raise DataError(f"{p}: one file of CIFAR-10's batches, not a data set: pass the folder that holds them all, "
+                        f"{_data_words(str(p.parent))}")
     idx = _idx_hint([p.name]) if _IDX_NAME.search(p.name) else ""
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
                     f"an .npz or a .tar.gz or .zip of an image-folder tree{idx}")

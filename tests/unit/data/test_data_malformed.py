@@ -423,6 +423,12 @@ def c_mnist_idx_file(t):
             "an .npz or a .tar.gz or .zip of an image-folder tree; found MNIST's idx file (train-images-idx3-ubyte.gz)")
 
 
+# one batch file named as the data set: 'unsupported data file', which did not say what it is or which path to give
+c_one_cifar_batch_file = file_case("data_batch_1", pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}),
+                                   "data_batch_1: one file of CIFAR-10's batches, not a data set: pass the folder "
+                                   "that holds them all, data=")
+
+
 CASES: dict[str, Callable] = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("c_")}
 
 
