@@ -617,7 +617,7 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     for d in subs:
         files, found = _scan_images(d)
         if not files:
-            raise _no_images_error(f"{d}: class folder contains", found)
+            raise _no_images_error(f"{d}: class folder contains", found, folder=d)
         out[d.name] = files
         if other is not None:
             for e, n in found.items():
@@ -1547,7 +1547,7 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
             if not found:
                 if _detect(q) == "cifar-batches":
                     raise dataset_among_images_error(q)
-                raise _no_images_error(f"{q}: folder contains", other)
+                raise _no_images_error(f"{q}: folder contains", other, folder=q)
             _warn_other(q, other)
             found_in.update((i, q) for i in range(len(files), len(files) + len(found)))
             files.extend(found)

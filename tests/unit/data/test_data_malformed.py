@@ -423,6 +423,23 @@ def c_mnist_idx_file(t):
             "an .npz or a .tar.gz or .zip of an image-folder tree; found MNIST's idx file (train-images-idx3-ubyte.gz)")
 
 
+def c_mnist_idx_torchvision_layout(t):
+    # torchvision's download (MNIST/raw/*.gz) read as a tree of one class folder
+    _mnist_idx(t / "mnist" / "MNIST" / "raw")
+    return (lambda: load_dataset(t / "mnist", "mnist"), DataError,
+            "raw: class folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, "
+            ".jpe, .pjpeg, .apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte.gz,")
+
+
+def c_mnist_idx_folder_to_score(t):
+    from wildgan.data.readers import list_image_files
+
+    folder = _mnist_idx(t / "mnist")
+    return (lambda: list_image_files([folder]), DataError,
+            "mnist: folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, .jpe, "
+            ".pjpeg, .apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte.gz,")
+
+
 # one batch file named as the data set: 'unsupported data file', which did not say what it is or which path to give
 c_one_cifar_batch_file = file_case("data_batch_1", pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}),
                                    "data_batch_1: one file of CIFAR-10's batches, not a data set: pass the folder "
