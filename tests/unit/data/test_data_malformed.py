@@ -561,12 +561,13 @@ def test_the_documented_idx_conversion_reads_as_mnist(tmp_path, gz, monkeypatch)
     # the refusal of MNIST's idx files sends the user to docs/data.md's recipe: it must run as printed, on the
     # gzipped download and (the .gz dropped from its names, as the docs say) on the unzipped files, and give an .npz
     # that reads as the digits it was made of
-    import re
+    from markdown_blocks import python_blocks, readme_section
+    from repo_root import REPO
 
     folder = _mnist_idx(tmp_path / "mnist", gz=gz)
-    doc = (Path(__file__).resolve().parents[3] / "docs" / "data.md").read_text(encoding="utf-8")
-    section = doc.split("### MNIST's idx files", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    section = readme_section((REPO / "docs" / "data.md").read_text(encoding="utf-8"), "### MNIST's idx files")
+    assert section is not None, "docs/data.md has no section \"### MNIST's idx files\", which the refusal names"
+    (code,) = python_blocks(section)
     if not gz:
         code = code.replace("-ubyte.gz", "-ubyte")
     monkeypatch.chdir(folder)
