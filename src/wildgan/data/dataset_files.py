@@ -350,6 +350,10 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
             ) -> tuple[np.ndarray, list[str] | None]:
     # (a damaged label array leaves the images sound: `wildgan score` says to score the file without labels, which
     # reads no label, by the refusal's split_problem)
+    if y.ndim == 2 and y.shape[1] == 1:
+        # a column of labels, as Keras' datasets give them (cifar10.load_data(): y_train of shape (50000, 1)) and an
+        # np.savez of them keeps them: one label per image all the same, which was refused as not 1-D
+        y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"{path}: labels {key!r} must be 1-D, got shape {y.shape}", split_problem=SPLIT_CLASSES)
     if len(y) != n:

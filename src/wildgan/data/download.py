@@ -21,7 +21,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import Any, BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
 from ..fileio import atomic_write_stream, atomic_write_text, file_digest, size_text
@@ -1116,8 +1116,9 @@ def _old_record(src: Path, archive: Path, now: float, kept: bool) -> bool:
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
-                     timeout: float = 60.0) -> Path:
-    """Download + md5-check + safely unpack CIFAR-10 (python version) under root; returns root/cifar-10-batches-py."""
+                     timeout: float = 60.0, progress: bool | None = None) -> Path:
+    """Download + md5-check + safely unpack CIFAR-10 (python version) under root; returns root/cifar-10-batches-py.
+    progress: the download's bar of bytes (True: shown, False: not, None: on a terminal only, tqdm's auto)."""
     url = url or CIFAR10_URL  # looked up at call time (tests patch the module constants)
     md5 = md5 or CIFAR10_MD5
     root = Path(root)
@@ -1134,14 +1135,24 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
         digest = hashlib.md5()
 
         def write(f: BinaryIO) -> None:
+            # (the bar is drawn before the connection is made: the 163 MB took minutes without a word, and a network
+            # that drops packets kept the command silent until the timeout, its error the first line of it)
+            bar = _download_bar(root, progress)
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r:
+                    headers = getattr(r, "headers", None)      # (a response without them: its size not said)
+                    size = str(headers.get("Content-Length", "")) if headers is not None else ""
+                    if bar is not None and size.isdigit():
+                        bar.total = int(size)
+                        bar.refresh()
                     while True:
                         block = r.read(1 << 20)
                         if not block:
                             break
                         digest.update(block)
                         f.write(block)
+                        if bar is not None:
+                            bar.update(len(block))
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 # (a folder there that is not the whole data set is why a run that had it downloads again)
                 there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
@@ -1149,6 +1160,9 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e
+            finally:
+                if bar is not None:
+                    bar.close()
             if digest.hexdigest() != md5:
                 raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
                                 "the download is corrupt or not CIFAR-10, refusing to use it")
@@ -1177,6 +1191,19 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _download_bar(root: Path, progress: bool | None) -> Any:
+    """The bar of CIFAR-10's download into root (bytes; its total set once the server gives it), or None where it is
+    not shown."""
+    if progress is False:
+        return None
+    try:
+        from ..progress import progress_bar
+    except ImportError:  # tqdm is a dependency, but a bar is never worth a failed download
+        return None
+    return progress_bar(total=None, desc=f"download CIFAR-10 into {root}", unit="B", unit_scale=True,
+                        unit_divisor=1024, disable=None if progress is None else False)
 
 
 def cifar_lacks(folder: Path) -> str | None:

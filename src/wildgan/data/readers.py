@@ -398,11 +398,37 @@ def _warn_other(folder: Path, other: dict[str, int]) -> None:
                      f"{', '.join(IMAGE_EXTS)}{_no_ext_hint(other)}")
 
 
-def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataError:
+def _no_images_error(what: str, other: dict[str, int], tail: str = "", folder: Path | None = None) -> DataError:
     """'{what} no image files (.png, ...)', or, when files of unsupported image formats are there, '{what} no
-    supported image files (.png, ...); found 50 .heic files'."""
+    supported image files (.png, ...); found 50 .heic files'; with `folder`, MNIST's idx files in it are named with
+    how to convert them (_idx_hint)."""
+    idx = _idx_files(folder) if folder is not None else []
     return DataError(f"{what} no {'supported ' if other else ''}image files ({', '.join(IMAGE_EXTS)}){tail}"
-                     f"{_found_other(other)}")
+                     f"{_found_other(other)}{_idx_hint(idx)}")
+
+
+# MNIST's own files (train-images-idx3-ubyte.gz, and Kaggle's train-images.idx3-ubyte): the format its download has,
+# which no reader takes. A folder of them was refused as holding 'no image files' and one alone as an 'unsupported
+# data file', neither saying what they are or how to read them: the converted .npz is one of numpy's lines.
+_IDX_NAME = re.compile(r"idx[1-4]-ubyte(\.gz)?$", re.IGNORECASE)
+
+
+def _idx_files(folder: Path) -> list[str]:
+    """The names of the MNIST idx files directly in `folder` (sorted), [] where there are none or it is unreadable."""
+    try:
+        return sorted(f.name for f in folder.iterdir() if _IDX_NAME.search(f.name) and f.is_file())
+    except OSError:
+        return []
+
+
+def _idx_hint(names: Sequence[str]) -> str:
+    """'; found MNIST's idx files (...), which are not read: ...' for the refusal of data made of them, or ''."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return (f"; found MNIST's idx file{'s' if len(names) != 1 else ''} ({shown}), which wildgan does not read: "
+            f"convert MNIST's idx files to one .npz of x_train, y_train, x_test, y_test and pass that (docs/data.md, "
+            f"\"MNIST's idx files\")")
 
 
 def _gray_info(kinds: Sequence[int], held: Sequence[int] | None = None, o: Opts | None = None) -> dict[str, Any]:
@@ -578,7 +604,7 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
                             f"{option_words('`wildgan score --data`', 'score_files or Detector.score')}",
                             split_problem=SPLIT_CLASSES)
         raise _no_images_error(f"{folder}:", _count_other(f for f in folder.iterdir() if f.is_file()),
-                               " and no class subfolders")
+                               " and no class subfolders", folder=folder)
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
         # (the way to read them too as the caller has it: `wildgan score` has no --dataset, and a command that needs
@@ -591,7 +617,7 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     for d in subs:
         files, found = _scan_images(d)
         if not files:
-            raise _no_images_error(f"{d}: class folder contains", found)
+            raise _no_images_error(f"{d}: class folder contains", found, folder=d)
         out[d.name] = files
         if other is not None:
             for e, n in found.items():
@@ -670,7 +696,7 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
         raise DataError(f"{root}: not a folder")
     files, other = _scan_images(root)
     if not files:
-        raise _no_images_error(f"{root}: folder contains", other)
+        raise _no_images_error(f"{root}: folder contains", other, folder=root)
     _warn_other(root, other)
     skipped: list[dict[str, str]] = []
     sizes: dict[tuple[int, int], Path] = {}
@@ -1230,8 +1256,13 @@ def _detect(p: Path) -> str:
     if p.suffix.lower() in OTHER_IMAGE_EXTS:
         raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
                         "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")
+    if p.name in CIFAR_BATCH_FILES or p.name == "batches.meta":
+        # (one file of the batches, named where the data set is meant: said as 'unsupported data file' only)
+        raise DataError(f"{p}: one file of CIFAR-10's batches, not a data set: pass the folder that holds them all, "
+                        f"{_data_words(str(p.parent))}")
+    idx = _idx_hint([p.name]) if _IDX_NAME.search(p.name) else ""
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
-                    "an .npz or a .tar.gz or .zip of an image-folder tree")
+                    f"an .npz or a .tar.gz or .zip of an image-folder tree{idx}")
 
 
 # the formats (as _detect, then load_dataset, take the path) that a --dataset naming a format accepts; the others
@@ -1351,7 +1382,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
     p = data_source_path(path, dataset, o.cache_dir)
     into = _cifar_download_root(p) if dataset == "cifar10" and o.download else None
     if into is not None:
-        p = download_cifar10(into)
+        p = download_cifar10(into, progress=o.progress)
     elif (refetch := _cifar_refetch_error(p, dataset) if p.exists() else None) is not None:
         raise refetch
     elif not p.exists():
@@ -1516,7 +1547,7 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
             if not found:
                 if _detect(q) == "cifar-batches":
                     raise dataset_among_images_error(q)
-                raise _no_images_error(f"{q}: folder contains", other)
+                raise _no_images_error(f"{q}: folder contains", other, folder=q)
             _warn_other(q, other)
             found_in.update((i, q) for i in range(len(files), len(files) + len(found)))
             files.extend(found)

@@ -4228,7 +4228,7 @@ def test_score_tells_a_data_set_with_damaged_labels_to_score_it_without_labels(t
                  "--no-progress", "--total-kimg", "0.05", "--phase-kimg", "0.02", "--out", str(run)]) == 0
     with np.load(tiny_npz) as d:
         x, y = d["x_test"], d["y_test"]
-    damaged = {"2-D": dict(y=y[:, None]), "short": dict(y=y[:-1]), "floats": dict(y=y + 0.5),
+    damaged = {"2-D": dict(y=np.stack([y, y], 1)), "short": dict(y=y[:-1]), "floats": dict(y=y + 0.5),
                "negative": dict(y=y - 5), "names": dict(y=np.array(["a", "z"])[y], class_names=np.array(["a", "b"])),
                "numbers": dict(y=y + 1, class_names=np.array(["a", "b"])),
                # (a damaged class_names too: it was refused without the way on, and the Python API refused it)
@@ -4269,7 +4269,8 @@ def test_an_npz_with_damaged_labels_scores_under_the_ids_of_its_sound_copy(pile_
     x, y = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8), np.array([0, 1, 0, 1, 0, 1])
     for kind in ("sound", "damaged"):
         (tmp_path / kind).mkdir()
-        labels = y if kind == "sound" else y[:, None]            # (2-D: damaged, the .npz read as a pile)
+        # (2-D of two columns: damaged, the .npz read as a pile; one column is Keras' form of the labels, read)
+        labels = y if kind == "sound" else np.stack([y, y], 1)
         np.savez(tmp_path / kind / "d.npz", x=x, y=labels)
         np.savez(tmp_path / kind / "t.npz", x_train=x[:4], y_train=labels[:4], x_test=x[4:], y_test=labels[4:])
     rows = {}

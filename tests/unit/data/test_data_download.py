@@ -293,3 +293,48 @@ def test_a_download_s_leftovers_are_not_read_and_a_folder_not_whole_says_downloa
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tree / name / "x.png")
     assert folder_class_names(tree) == ["a", "b", "cifar-10-batches-py.old"]   # (only the download's exact names)
     assert not dl.is_cifar_download_leftover("cifar-10-batches-py.incomplete-mine")
+
+
+class SizedResponse(FakeResponse):
+    """A response that says its size, as an HTTP server's Content-Length does."""
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(len(payload))}
+
+
+@pytest.mark.parametrize("sized", [False, True])
+def test_the_download_shows_its_bar_from_before_it_connects(tmp_path, monkeypatch, capsys, sized):
+    # 163 MB downloaded without a word, and a network that drops packets kept the command silent until urlopen's
+    # timeout: the bar, drawn before the connection is made, says what the wait is
+    payload = fake_cifar_tgz()
+    seen = []
+
+    def urlopen(url, timeout=None):
+        seen.append(capsys.readouterr().err)        # what the user sees while the connection is made
+        return SizedResponse(payload) if sized else FakeResponse(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    download_cifar10(tmp_path / "root", md5=hashlib.md5(payload).hexdigest(), progress=True)
+    assert f"download CIFAR-10 into {tmp_path / 'root'}" in seen[0]
+    done = capsys.readouterr().err.replace("\r", "\n").splitlines()[-1]
+    kib = f"{len(payload) / 1024:.1f}"[:3]          # (tqdm's 3 significant digits, in KiB)
+    assert kib in done and "B" in done, done
+    if sized:
+        assert "100%" in done, done
+
+
+def test_no_bar_without_progress(tmp_path, served, capsys):
+    payload, _ = served
+    download_cifar10(tmp_path / "root", md5=hashlib.md5(payload).hexdigest(), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_load_dataset_s_download_follows_its_progress_option(tmp_path, monkeypatch, capsys):
+    payload = fake_cifar_tgz()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(payload))
+    monkeypatch.setattr("wildgan.data.download.CIFAR10_MD5", hashlib.md5(payload).hexdigest())
+    load_dataset(tmp_path / "a", "cifar10", download=True, progress=True)
+    assert "download CIFAR-10 into" in capsys.readouterr().err
+    load_dataset(tmp_path / "b", "cifar10", download=True, progress=False)
+    assert "download CIFAR-10" not in capsys.readouterr().err

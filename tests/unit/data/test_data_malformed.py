@@ -170,6 +170,7 @@ c_npz_missing_x = npz_case("nox.npz", "nox.npz: missing image array: expected ke
                            y=Y)
 c_labels_length = npz_case("len.npz", "len.npz: labels 'y' has 19 entries but there are 20 images", x=X,
                            y=np.arange(19) % 2)
+c_labels_2d = npz_case("y2.npz", "y2.npz: labels 'y' must be 1-D, got shape (20, 2)", x=X, y=np.stack([Y, Y], 1))
 c_labels_float = npz_case("yf.npz", "yf.npz: labels 'y' must be integers", x=X, y=Y.astype(np.float32))
 c_labels_negative = npz_case("neg.npz", "neg.npz: labels 'y' contain negative values", x=X, y=Y - 5)
 c_labels_beyond_names = npz_case("names.npz", "names.npz: labels go up to 4 but class_names has only 2", x=X, y=Y + 3,
@@ -380,6 +381,71 @@ def c_study_folder_as_data(t):
     return lambda: load_dataset(study), DataError, "study: is a wildgan study directory"
 
 
+def _idx_bytes(a: np.ndarray) -> bytes:
+    """a as MNIST's idx file holds it: magic 0, 0, 8 (uint8), ndim, the big-endian sizes, then the bytes."""
+    return bytes([0, 0, 8, a.ndim]) + np.asarray(a.shape, ">u4").tobytes() + a.astype(np.uint8).tobytes()
+
+
+def _mnist_idx(folder: Path, gz: bool = True) -> Path:
+    """MNIST's four files as its download has them (gzipped) or unzipped, of a few tiny digits."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("t10k", 6)):
+        for kind, a in (("images-idx3", rng.integers(0, 256, (n, 28, 28))), ("labels-idx1", np.arange(n) % 10)):
+            data = _idx_bytes(np.asarray(a))
+            name = f"{split}-{kind}-ubyte"
+            (folder / (name + ".gz" if gz else name)).write_bytes(gzip.compress(data) if gz else data)
+    return folder
+
+
+# MNIST's own download: refused as 'no image files' / 'unsupported data file', without naming what they are
+def c_mnist_idx_folder(t):
+    folder = _mnist_idx(t / "mnist")
+    return (lambda: load_dataset(folder), DataError,
+            "found MNIST's idx files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, "
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz),"
+            " which wildgan does not read: convert MNIST's idx files to one .npz")
+
+
+def c_mnist_idx_folder_unlabelled(t):
+    folder = _mnist_idx(t / "mnist", gz=False)
+    return (lambda: load_dataset(folder, "unlabelled"), DataError,
+            "folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, .jpe, .pjpeg, "
+            ".apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte,")
+
+
+def c_mnist_idx_file(t):
+    p = _mnist_idx(t / "mnist") / "train-images-idx3-ubyte.gz"
+    return (lambda: load_dataset(p), DataError,
+            "train-images-idx3-ubyte.gz: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
+            "an .npz or a .tar.gz or .zip of an image-folder tree; found MNIST's idx file (train-images-idx3-ubyte.gz)")
+
+
+def c_mnist_idx_torchvision_layout(t):
+    # torchvision's download (MNIST/raw/*.gz) read as a tree of one class folder
+    _mnist_idx(t / "mnist" / "MNIST" / "raw")
+    return (lambda: load_dataset(t / "mnist", "mnist"), DataError,
+            "raw: class folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, "
+            ".jpe, .pjpeg, .apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte.gz,")
+
+
+def c_mnist_idx_folder_to_score(t):
+    from wildgan.data.readers import list_image_files
+
+    folder = _mnist_idx(t / "mnist")
+    return (lambda: list_image_files([folder]), DataError,
+            "mnist: folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .gif, .jfif, .jpe, "
+            ".pjpeg, .apng, .ppm, .pgm, .pbm, .pnm); found MNIST's idx files (t10k-images-idx3-ubyte.gz,")
+
+
+# one batch file named as the data set: 'unsupported data file', which did not say what it is or which path to give
+c_one_cifar_batch_file = file_case("data_batch_1", pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}),
+                                   "data_batch_1: one file of CIFAR-10's batches, not a data set: pass the folder "
+                                   "that holds them all, data=")
+
+
 CASES: dict[str, Callable] = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("c_")}
 
 
@@ -488,3 +554,48 @@ def test_a_broken_symlink_as_data_is_named_as_one(tmp_path) -> None:
     with pytest.raises(DataError, match=want):
         load_images([link], 8, 1)
     assert main(["train", "--data", str(link), "--out", str(tmp_path / "run")]) == 2
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_the_documented_idx_conversion_reads_as_mnist(tmp_path, gz, monkeypatch):
+    # the refusal of MNIST's idx files sends the user to docs/data.md's recipe: it must run as printed, on the
+    # gzipped download and (the .gz dropped from its names, as the docs say) on the unzipped files, and give an .npz
+    # that reads as the digits it was made of
+    from markdown_blocks import python_blocks, readme_section
+    from repo_root import REPO
+
+    folder = _mnist_idx(tmp_path / "mnist", gz=gz)
+    section = readme_section((REPO / "docs" / "data.md").read_text(encoding="utf-8"), "### MNIST's idx files")
+    assert section is not None, "docs/data.md has no section \"### MNIST's idx files\", which the refusal names"
+    (code,) = python_blocks(section)
+    if not gz:
+        code = code.replace("-ubyte.gz", "-ubyte")
+    monkeypatch.chdir(folder)
+    exec(compile(code, "docs/data.md", "exec"), {})
+    train, test, _ = load_dataset(folder / "mnist.npz", "mnist")
+    import gzip
+
+    raw = (folder / ("train-images-idx3-ubyte" + (".gz" if gz else ""))).read_bytes()
+    x = np.frombuffer(gzip.decompress(raw) if gz else raw, np.uint8, offset=16).reshape(12, 28, 28)
+    assert len(train.y) == 12 and len(test.y) == 6
+    assert np.array_equal(np.asarray(train.x)[..., 0], x)
+    assert list(train.y) == list(np.arange(12) % 10)
+
+
+def test_a_column_of_labels_reads_as_its_1d_labels(tmp_path):
+    # Keras' datasets give labels as a column (cifar10.load_data(): y_train of shape (50000, 1)), which an np.savez
+    # of them keeps: refused as 'must be 1-D', where it holds one label per image all the same
+    rng = np.random.default_rng(0)
+    x, xt = rng.integers(0, 256, (80, 8, 8, 3), dtype=np.uint8), rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    y, yt = np.arange(80) % 4, np.arange(20) % 4
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "col").mkdir()
+    flat = npz(tmp_path / "flat" / "d.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    col = npz(tmp_path / "col" / "d.npz", x_train=x, y_train=y.astype(np.uint8)[:, None], x_test=xt,
+              y_test=yt.astype(np.uint8)[:, None])
+    (a, at, _), (b, bt, _) = load_dataset(flat), load_dataset(col)
+    assert list(b.y) == list(a.y) and list(bt.y) == list(at.y)
+    sa = build_split(DataConfig(data=str(flat), normal=("1",)))
+    sb = build_split(DataConfig(data=str(col), normal=("1",)))
+    assert sb.train_ids == sa.train_ids and np.array_equal(sb.train_x, sa.train_x)
+    assert sb.test_ids == sa.test_ids and list(sb.test_y) == list(sa.test_y) and sb.test_classes == sa.test_classes
