@@ -12,7 +12,7 @@ from wildgan.config import ScoreConfig, net_config_for_preset
 from wildgan.evaluation.metrics import evaluate_scores, pixel_statistics, roc_auc
 from wildgan.nets import build_pgan
 from wildgan.scoring import batch_order, score_pgan
-from wildgan.scoring.scores import (all_scores, combined_score, latent_origin_score, minmax,
+from wildgan.scoring.scores import (all_scores, combined_score, fanogan_score, latent_origin_score, minmax,
                                     normalised_residual, residual_norm)
 
 
@@ -27,6 +27,16 @@ def test_scores_by_hand():
     z = torch.tensor([[3.0, 4.0, 0.0, 0.0]])
     assert latent_origin_score(z).item() == pytest.approx(-5 / 2)
     assert combined_score(torch.tensor(1.0), torch.tensor(-2.0), 0.05).item() == pytest.approx(0.05 - 1.9)
+
+
+def test_fanogan_score_weights_only_the_feature_term_by_kappa():
+    # spec 4.3 / 5.3: A = mean (Q - X_rec)^2 + kappa * mean (f(Q) - f(X_rec))^2. Pixel term 4, feature term 9: with
+    # kappa = 0.5 that is 8.5 (kappa on the pixel term instead would give 11); kappa 1, the default, cannot tell
+    q, rec = torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0)
+    fq, frec = torch.zeros(1, 3, 1, 1), torch.full((1, 3, 1, 1), 3.0)
+    assert fanogan_score(q, rec, fq, frec, kappa=0.5).item() == pytest.approx(4 + 0.5 * 9)
+    assert fanogan_score(q, rec, fq, frec, kappa=0.0).item() == pytest.approx(4)
+    assert all_scores(q, rec, torch.ones(1, 4), fq, frec, kappa=0.5)["A"].item() == pytest.approx(8.5)
 
 
 def test_minmax_is_joint_over_channels():
