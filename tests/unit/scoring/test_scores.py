@@ -83,6 +83,20 @@ def test_scores_finite_for_any_valid_input(seed, constant):
     assert all(torch.isfinite(v).all() for v in s.values())
 
 
+def test_padding_images_keep_the_scores_of_their_first_batch():
+    # the last batch is filled up with images from the start of the order (batch_order); their scores in that batch
+    # (another minibatch-stddev group) are dropped for those of the batch they first met, whatever order the
+    # per-batch parts come in (ranks gather them out of order)
+    from wildgan.scoring.pgan_scores import assemble
+
+    batches = [np.array([2, 0, 3, 1]), np.array([4, 5, 2, 0])]
+    parts = [(1, {"a": np.array([14.0, 15.0, 99.0, 99.0])}, np.full((4, 2), 1.0, np.float32), None),
+             (0, {"a": np.array([12.0, 10.0, 13.0, 11.0])}, np.full((4, 2), 0.0, np.float32), None)]
+    scores, z, _ = assemble(6, batches, parts, 2)
+    assert scores["a"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert z[:, 0].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+
+
 def test_batch_order_covers_everything_and_pads_to_groups():
     for n, b in [(10, 4), (130, 64), (3, 64), (64, 64), (65, 64), (7, 8)]:
         batches = batch_order(n, b, seed=0)
