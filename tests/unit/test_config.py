@@ -617,3 +617,25 @@ def test_a_gp_target_that_is_not_positive_is_refused_saying_what_it_is(bad) -> N
                                                     "CIFAR-10 value), got")):
         TrainConfig(gp_target=bad)
     assert TrainConfig(gp_target=750).gp_target == 750
+
+
+def test_the_defaults_are_the_method_specs_numbers() -> None:
+    """The values METHOD_SPEC.md gives (3.3 training, 4.2/4.3 scoring, 4.5 latent search, 5.1/5.2 f-AnoGAN). The
+    spec reference tests compare the loop with the spec at these defaults, but a default changed here changes every
+    run that does not set it: written out once, so that such a change is seen."""
+    from wildgan.config import PAPER_MINIBATCH, FAnoGANConfig, ScoreConfig, SearchConfig, TrainConfig
+
+    t = TrainConfig()
+    assert (t.lr, t.beta1, t.beta2, t.adam_eps) == (1e-3, 0.0, 0.99, 1e-8)
+    assert (t.gp_lambda, t.gp_target, t.drift, t.g_image_loss) == (10.0, 1.0, 0.001, 0.0)
+    assert (t.ema_beta, t.latent_scale, t.minibatch_repeats) == (0.999, 0.1, 4)
+    assert (t.phase_kimg, t.fade_kimg) == (600.0, 600.0)
+    assert {r: PAPER_MINIBATCH[r] for r in (4, 8, 16, 32, 64)} == {4: 128, 8: 128, 16: 128, 32: 64, 64: 32}
+    s = ScoreConfig()
+    assert (s.lam, s.kappa, s.batch_size, s.generator) == (0.05, 1.0, 64, "Gs")
+    q = SearchConfig()
+    assert (q.steps, q.lr, q.feature_weight) == (500, 0.01, 0.1)
+    f = FAnoGANConfig()
+    assert (f.lr, f.beta1, f.beta2, f.n_critic, f.gp_lambda) == (1e-4, 0.0, 0.9, 5, 10.0)
+    assert (f.latent_size, f.dim, f.batch_size, f.epochs) == (128, 64, 16, 7.0)
+    assert (f.enc_lr, f.enc_iters, f.kappa, f.flip) == (5e-5, 50000, 1.0, True)

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from wildgan.config import TrainConfig, net_config_for_preset
-from wildgan.losses import critic_loss, encoder_image_loss, generator_image_loss, gradient_penalty
+from wildgan.losses import (critic_loss, encoder_image_loss, encoder_latent_loss, generator_image_loss,
+                            gradient_penalty)
 from wildgan.nets import build_pgan
 from wildgan.training.loop import d_step, e_step, ema_update, g_step, make_optimizer
 
@@ -96,6 +97,27 @@ def test_the_penalty_trains_the_critic():
 def test_encoder_loss_is_mean_l1():
     x, r = torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2) * 3
     assert encoder_image_loss(x, r)[0].item() == 3.0
+
+
+def test_latent_encoder_loss_is_mean_l1():
+    # d_z (paper Eq. 7) = mean |z - E(G(z))|: differences of 1 and 3 give 2 (a squared error would give 5, a sum 8)
+    z = torch.zeros(2, 2)
+    z_hat = torch.tensor([[1.0, -3.0], [3.0, -1.0]])
+    loss, terms = encoder_latent_loss(z, z_hat)
+    assert loss.item() == 2.0 and terms["E/loss"].item() == 2.0
+
+
+def test_gradient_penalty_draws_one_interpolation_weight_per_sample():
+    # spec 3.1: u ~ U(0, 1) per sample. With D(x) = 0.5 ||x||^2, real = 0 and fake = 1 the gradient at x_hat is u
+    # itself, so the norms give back each sample's u: distinct across the batch (one u for the whole batch would
+    # make them all equal) and inside (0, 1)
+    critic = lambda x: 0.5 * x.flatten(1).square().sum(1)  # noqa: E731
+    real, fake = torch.zeros(64, 1, 2, 2), torch.ones(64, 1, 2, 2)
+    torch.manual_seed(0)
+    _, norm = gradient_penalty(critic, real, fake)
+    u = norm / 2.0                                     # ||u * ones(4)|| = 2u
+    assert ((u > 0) & (u < 1)).all()
+    assert len(torch.unique(u)) == 64
 
 
 def _snapshot(m):

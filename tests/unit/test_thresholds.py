@@ -51,6 +51,24 @@ def test_mad_rule_value() -> None:
     assert thr.params["median"] == 3.0 and thr.params["mad"] == 1.0
 
 
+def test_a_score_equal_to_the_threshold_is_normal() -> None:
+    # 'score > threshold' flags, strictly: with MAD 0 (over half the training scores equal) the MAD rule's threshold
+    # is the median, and '>=' would flag every one of those images; the contamination percentile of tied scores
+    # lands on a training score too
+    mad = mad_threshold(np.array([1.0, 1.0, 1.0, 1.0, 5.0]))
+    assert mad.value == 1.0
+    assert mad.apply(np.array([1.0, 1.0, 1.0, 1.0, 5.0])).tolist() == [0, 0, 0, 0, 1]
+    thr = contamination_threshold(np.array([0.0, 2.0, 2.0, 2.0, 2.0]), 0.25)
+    assert thr.value == 2.0 and thr.apply(np.array([2.0, 2.5])).tolist() == [0, 1]
+
+
+def test_f1_ties_go_to_the_higher_threshold() -> None:
+    # flagging the top 1 (tp 1) or all 4 (tp 2) of [4, 3, 2, 1] with anomalies at 4 and 1 both give F1 2/3: the
+    # documented tie-break flags fewer images, so the threshold lies between 4 and 3
+    thr = f1_threshold(np.array([4.0, 3.0, 2.0, 1.0]), np.array([1, 0, 0, 1]))
+    assert thr.value == 3.5 and thr.params["f1"] == pytest.approx(2 / 3)
+
+
 def test_mad_rule_gaussian_fraction() -> None:
     # for Gaussian scores, median + 3 * 1.4826 MAD ~ mean + 3 sd: ~0.13% above it
     s = np.random.default_rng(0).normal(size=200_000)

@@ -75,6 +75,19 @@ def test_fade_endpoints_match_neighbouring_levels():
     assert torch.allclose(near_one, torch.nn.functional.interpolate(old, scale_factor=2), atol=1e-4)
 
 
+def test_critic_and_encoder_fade_endpoints_match_neighbouring_levels():
+    # spec 1.5: D and E blend features, x = lerp(x_new, fromRGB_{r-1}(avgpool2(img)), t) with t = frac(lod). At
+    # t -> 0 they are the new level's networks; at t -> 1 the old level's, seeing the average-pooled image
+    cfg = net_config_for_preset("tiny", 16, 1)
+    nets = build_pgan(cfg, seed=1)
+    img = torch.rand(4, 1, 16, 16) * 2 - 1
+    half = torch.nn.functional.avg_pool2d(img, 2)
+    for net in (nets.D, nets.E):
+        assert torch.allclose(net(img, 1e-7), net(img, 0.0), atol=1e-4)
+        assert torch.allclose(net(img, 1.0 - 1e-7), net(half, 1.0), atol=1e-4)
+        assert not torch.allclose(net(img, 0.0), net(half, 1.0), atol=1e-4)
+
+
 def test_equalised_lr_scaling():
     torch.manual_seed(0)
     lin = EqLinear(50, 7, gain=2.0)
@@ -139,6 +152,10 @@ def test_special_gains():
     assert nets.G.dense.scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(cfg.latent_size))
     assert nets.G.to_rgb["5"].scale == pytest.approx(1 / math.sqrt(cfg.nf(4)))
     assert nets.D.dense1.scale == pytest.approx(1 / math.sqrt(cfg.nf(0)))
+    # E is initialised as D (spec 2: He gain sqrt(2)); only D's removed Dense1 has gain 1. E's output scale, which
+    # L_o measures, follows this gain
+    assert nets.E.dense0.scale == pytest.approx(math.sqrt(2) / math.sqrt(cfg.nf(1) * 16))
+    assert nets.E.dense0.scale == nets.D.dense0.scale
 
 
 def test_minibatch_stddev_grouping_matches_definition():

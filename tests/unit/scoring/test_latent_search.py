@@ -45,6 +45,28 @@ def test_search_reduces_loss_and_is_seeded(nets) -> None:
     assert not torch.equal(z, latent_search(nets.G, nets.D, q, dataclasses.replace(cfg, seed=8)))
 
 
+def test_search_loss_is_the_weighted_sum_of_pixel_and_feature_l1(nets) -> None:
+    """Spec 4.5: (1 - w) * sum|Q - G(z)| + w * sum|f(Q) - f(G(z))| per image, sums (not means) over pixels and over
+    the critic trunk's features, computed here from G and D.features directly. At w = 0.1 the weights are far
+    apart, so a swapped weighting or a mean in place of a sum changes the value by a large factor."""
+    q = queries(nets, 3, seed=4)
+    z = initial_latents(3, nets.G.cfg.latent_size, 1)
+    with torch.no_grad():
+        rec = nets.G(z)
+        pix = (q - rec).abs().flatten(1).sum(1)
+        feat = (nets.D.features(q) - nets.D.features(rec)).abs().flatten(1).sum(1)
+        for w in (0.1, 0.7):
+            torch.testing.assert_close(search_loss(nets.G, nets.D, q, z, w), (1 - w) * pix + w * feat)
+
+
+def test_initial_latents_are_uniform_on_minus_one_to_one() -> None:
+    # spec 4.5: z_0 ~ U(-1, 1)^N_z (the authors' ano_z initialiser): both signs, filling the interval, mean ~0
+    z0 = initial_latents(64, 128, 0)
+    assert z0.min() >= -1 and z0.max() <= 1
+    assert z0.min() < -0.99 and z0.max() > 0.99
+    assert abs(float(z0.mean())) < 0.02 and float(z0.var()) == pytest.approx(1 / 3, rel=0.05)
+
+
 def test_search_is_batch_independent(nets) -> None:
     """Searching the images together or one at a time gives the same z (the loss is a sum of per-image terms and
     Adam's state is per element); only float noise from differently batched convolutions remains.

@@ -12,7 +12,7 @@ from wildgan.config import ScoreConfig, net_config_for_preset
 from wildgan.evaluation.metrics import evaluate_scores, pixel_statistics, roc_auc
 from wildgan.nets import build_pgan
 from wildgan.scoring import batch_order, score_pgan
-from wildgan.scoring.scores import (all_scores, combined_score, latent_origin_score, minmax,
+from wildgan.scoring.scores import (all_scores, combined_score, fanogan_score, latent_origin_score, minmax,
                                     normalised_residual, residual_norm)
 
 
@@ -27,6 +27,16 @@ def test_scores_by_hand():
     z = torch.tensor([[3.0, 4.0, 0.0, 0.0]])
     assert latent_origin_score(z).item() == pytest.approx(-5 / 2)
     assert combined_score(torch.tensor(1.0), torch.tensor(-2.0), 0.05).item() == pytest.approx(0.05 - 1.9)
+
+
+def test_fanogan_score_weights_only_the_feature_term_by_kappa():
+    # spec 4.3 / 5.3: A = mean (Q - X_rec)^2 + kappa * mean (f(Q) - f(X_rec))^2. Pixel term 4, feature term 9: with
+    # kappa = 0.5 that is 8.5 (kappa on the pixel term instead would give 11); kappa 1, the default, cannot tell
+    q, rec = torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0)
+    fq, frec = torch.zeros(1, 3, 1, 1), torch.full((1, 3, 1, 1), 3.0)
+    assert fanogan_score(q, rec, fq, frec, kappa=0.5).item() == pytest.approx(4 + 0.5 * 9)
+    assert fanogan_score(q, rec, fq, frec, kappa=0.0).item() == pytest.approx(4)
+    assert all_scores(q, rec, torch.ones(1, 4), fq, frec, kappa=0.5)["A"].item() == pytest.approx(8.5)
 
 
 def test_minmax_is_joint_over_channels():
@@ -71,6 +81,20 @@ def test_scores_finite_for_any_valid_input(seed, constant):
     z = torch.randn(3, 8, generator=g)
     s = all_scores(q, rec, z, torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g))
     assert all(torch.isfinite(v).all() for v in s.values())
+
+
+def test_padding_images_keep_the_scores_of_their_first_batch():
+    # the last batch is filled up with images from the start of the order (batch_order); their scores in that batch
+    # (another minibatch-stddev group) are dropped for those of the batch they first met, whatever order the
+    # per-batch parts come in (ranks gather them out of order)
+    from wildgan.scoring.pgan_scores import assemble
+
+    batches = [np.array([2, 0, 3, 1]), np.array([4, 5, 2, 0])]
+    parts = [(1, {"a": np.array([14.0, 15.0, 99.0, 99.0])}, np.full((4, 2), 1.0, np.float32), None),
+             (0, {"a": np.array([12.0, 10.0, 13.0, 11.0])}, np.full((4, 2), 0.0, np.float32), None)]
+    scores, z, _ = assemble(6, batches, parts, 2)
+    assert scores["a"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert z[:, 0].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
 
 
 def test_batch_order_covers_everything_and_pads_to_groups():

@@ -132,6 +132,42 @@ def test_tf1_rmsprop_matches_hand_computation() -> None:
     assert want[0] == pytest.approx(1 - 0.05 / math.sqrt(0.925) - 0.2 / math.sqrt(0.9 * 0.925 + 0.4))
 
 
+def test_tf1_rmsprop_adds_eps_inside_the_root() -> None:
+    # TF1: p -= lr * g / sqrt(ms + eps). Where ms has decayed towards 0 (300 steps of zero gradient: 0.9^300 ~ 2e-14)
+    # eps = 1e-10 inside the root bounds the step at about lr * g / 1e-5; added outside the root (torch's RMSprop)
+    # the same gradient of 1e-6 would move p by about 3 lr instead of 0.1 lr
+    p = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
+    opt = TF1RMSprop([p], lr=1.0)
+    ms = 1.0
+    for _ in range(300):
+        p.grad = torch.zeros(1, dtype=torch.float64)
+        opt.step()
+        ms *= 0.9
+    assert p.item() == 0.0
+    g = 1e-6
+    p.grad = torch.tensor([g], dtype=torch.float64)
+    opt.step()
+    ms = 0.9 * ms + 0.1 * g * g
+    assert p.item() == pytest.approx(-g / math.sqrt(ms + 1e-10), rel=1e-9)
+    assert -p.item() < 0.11
+
+
+def test_the_izif_encoder_loss_weights_only_its_feature_term_by_kappa() -> None:
+    # spec 5.2: MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))). With G(E(x)) = 2 everywhere, x = 0 and f(t) = 3 t
+    # the terms are 4 and 36: kappa = 0.5 gives 22 (kappa on the image term instead would give 38)
+    from types import SimpleNamespace
+
+    from wildgan.training.fanogan_loop import _encoder_loss
+
+    x = torch.zeros(2, 1, 2, 2)
+    E = lambda t: t.flatten(1)                                  # noqa: E731
+    G = lambda z: torch.full((len(z), 1, 2, 2), 2.0)            # noqa: E731
+    D = SimpleNamespace(features=lambda t: 3 * t)
+    loss, img, fts, _ = _encoder_loss(E, G, D, x, 0.5)
+    assert (img.item(), fts.item()) == (4.0, 36.0)
+    assert loss.item() == pytest.approx(4 + 0.5 * 36)
+
+
 def test_tf1_rmsprop_momentum_and_state_round_trip() -> None:
     p = torch.nn.Parameter(torch.tensor([1.0]))
     opt = TF1RMSprop([p], lr=0.1, momentum=0.5)

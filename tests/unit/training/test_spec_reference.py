@@ -121,7 +121,11 @@ def test_training_iterations_match_a_reference_written_from_the_spec(encoder_los
         for _ in range(tc.minibatch_repeats):
             for k in "GDE":
                 _sync(getattr(ref, k), getattr(nets, k))
-                ref_opts[k].load_state_dict(copy.deepcopy(opts[k].state_dict()))
+                # Adam's moments and step counts only: load_state_dict would also copy the loop's param_groups
+                # (lr, betas, eps), so that a wrong TrainConfig default reached the reference too and went unseen
+                sd = copy.deepcopy(opts[k].state_dict())
+                sd["param_groups"] = ref_opts[k].state_dict()["param_groups"]
+                ref_opts[k].load_state_dict(sd)
             _sync(ref.Gs, nets.Gs)
             before = {k: _flat(getattr(nets, k)) for k in ("G", "D", "E", "Gs")}
             runner.iteration(ph, ema_beta_at(tc, it))
