@@ -964,6 +964,12 @@ class RunConfig:
             # (before the replace below, whose check would name encoder_loss none, a value the caller never gave)
             raise _refused("train.g_image_loss", "must be 0 with method search, which trains no encoder (it adds the "
                            "encoder loss d_I to G's loss)", self.train.g_image_loss)
+        if self.method == "fanogan" and self.train.g_image_loss > 0:
+            # f-AnoGAN's loop never reads it: a RunConfig built in Python trained without it and its config.json
+            # recorded it as if used (the CLI sets 0 for another method, with a warning where it was typed)
+            raise _refused("train.g_image_loss", "must be 0 with method fanogan, which trains its own generator and "
+                           "encoder by their own losses (it adds the encoder loss d_I to the pGAN G's loss)",
+                           self.train.g_image_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random

@@ -608,6 +608,17 @@ def test_d_i_in_g_s_loss_is_refused_without_the_encoder_it_needs() -> None:
     assert TrainConfig(g_image_loss=2.0).g_image_loss == 2.0
 
 
+def test_d_i_in_g_s_loss_is_refused_with_method_fanogan() -> None:
+    # f-AnoGAN trains its own networks by its own losses: a RunConfig built in Python with g_image_loss trained the
+    # f-AnoGAN without it, and its config.json recorded the 0.5 as if it had been used (the CLI zeroes it, with a
+    # warning; method search is refused alike)
+    from wildgan.config import NetConfig, RunConfig
+
+    with pytest.raises(ConfigError, match=re.escape("train.g_image_loss must be 0 with method fanogan")):
+        RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(g_image_loss=0.5), method="fanogan")
+    assert RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(), method="fanogan").train.g_image_loss == 0
+
+
 @pytest.mark.parametrize("bad", [0, 0.0, -750.0])
 def test_a_gp_target_that_is_not_positive_is_refused_saying_what_it_is(bad) -> None:
     # the penalty divides by target^2: 0 divided by zero, and a negative target is the same penalty as its absolute
