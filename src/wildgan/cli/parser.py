@@ -550,7 +550,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--download", action="store_true",
                    help="with --dataset cifar10: download the python batches into --data when it does not exist "
                         "or its cifar-10-batches-py is not whole (that one is moved aside) (without --data: into "
-                        "$WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
+                        "$WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10); refused with other data "
+                        "(an .npz, a folder of images), which it would not fetch")
     g.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
                                                                 else "RUN_DIR/skipped.txt)"))

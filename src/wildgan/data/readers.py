@@ -1332,6 +1332,31 @@ def _cifar_download_root(p: Path) -> Path | None:
     return p if all(q.name == CIFAR10_ARCHIVE or is_cifar_download_leftover(q.name) for q in p.iterdir()) else None
 
 
+def unused_download(data: str | Path | None, dataset: str) -> str | None:
+    """Why a --download asked for would fetch nothing, where it would not (None: it fetches CIFAR-10 into `data`, or
+    `data` holds CIFAR-10's batches whole already, which the download would have left as they are). Only
+    --dataset cifar10 downloads, and only into a folder that is missing, holds nothing but a download's own files, or
+    holds a cifar-10-batches-py cut short (_cifar_download_root): any other data (`--data x.npz`, a folder of class
+    folders) is read as it is and the flag was ignored without a word, as though the download had been tried. A data
+    path that names nothing is given_data_missing's (it says --download's word there)."""
+    if dataset != "cifar10":
+        return (f"{option_words('--download', 'download=True')} fetches CIFAR-10 only with "
+                f"{_dataset_words('cifar10')}, and this is {_dataset_words(dataset)}")
+    if data in (None, "") or is_sample_path(data):
+        return None             # (no --data: the download's own folder, or the sample's refusal by the protocol)
+    p = under_data_root(data)
+    try:
+        if not p.exists() or _cifar_download_root(p) is not None:
+            return None
+        if p.is_dir() and _detect(p) == "cifar-batches":
+            return None
+    except (OSError, ValueError, WildganError):
+        return None             # (left to the reader, which says what it meets)
+    what = "a file" if p.is_file() else "a folder that holds data of its own"
+    return (f"{option_words('--download', 'download=True')} fetches CIFAR-10 into a folder that does not hold it "
+            f"yet, and {_data_words(str(data))} is {what}, read as it is")
+
+
 # the --dataset values that read CIFAR-10's batches, for which a download's folder not whole is worth the word that
 # --download fetches it again (any other is refused for the format by _refuse_other_format)
 _READ_CIFAR = ("auto", "cifar10", "cifar-batches", "unlabelled")
