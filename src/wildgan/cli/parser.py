@@ -103,6 +103,11 @@ EXAMPLES_TRAIN = """examples:
   # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
   wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
                 --preset fast --phase-kimg 40 --out runs/cells
+  # the f-AnoGAN baseline (32x32 or 64x64 images), a first try on a CPU: DIM 16, as
+  # its official 64 (the default) takes seconds per critic iteration there
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --method fanogan --fanogan-dim 16 --fanogan-iters 200 \\
+                --fanogan-enc-iters 200 --out runs/car-fanogan-try
   # replay a run exactly; continue a run after a crash (or for a longer one)
   wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
   wildgan train --out runs/mnist --resume
@@ -627,7 +632,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "(f-AnoGAN: that of the stage that diverged)")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
-    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
+    g.add_argument("--fanogan-dim", type=int,
+                   help="f-AnoGAN: base width DIM (default 64, the official value, seconds per critic iteration on "
+                        "a CPU: 16 for a short try there)")
     g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
                    help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
                         "constant 0.99)")
