@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import as_typed
-from ..errors import ConfigError, WildganError, eprint, output_gone
+from ..errors import ConfigError, WildganError, eprint, output_gone, shell_word
 from ..fileio import unwritable_error
 from ..runlog import WARNING, RunLog, said
 
@@ -272,16 +272,24 @@ def data_path_if_valid(a: argparse.Namespace) -> str | None:
 
 def refuse_missing_data(a: argparse.Namespace) -> None:
     """A typed --data that names nothing, refused naming --data before the data is read (train, study; score checks
-    its own list): the reader's 'PATH: no such file or folder' named the absolute path and no option. A --config
+    its own list): the reader's 'PATH: no such file or folder' named the absolute path and no option. And a typed
+    --download that would fetch nothing (data.readers.unused_download), refused naming both options. A --config
     file's `data:` is not typed (build_run_config names the file), and a $WILDGAN_DATA root that is gone is named as
     the variable's (data.readers.absolute_data_path)."""
-    from ..data.readers import given_data_missing
+    from ..data.readers import given_data_missing, unused_download
 
-    if not option_given(a, "data"):
-        return
-    err = given_data_missing(a.data, "--data", getattr(a, "dataset", "auto"), bool(getattr(a, "download", False)))
-    if err is not None:
-        raise err
+    if option_given(a, "data"):
+        err = given_data_missing(a.data, "--data", getattr(a, "dataset", "auto"), bool(getattr(a, "download", False)))
+        if err is not None:
+            raise err
+    # a typed --download that would fetch nothing (`--data x.npz --download`) was ignored in silence, as though the
+    # download had been tried; a --config file's recorded download is not refused (a run made so replays as it was)
+    if getattr(a, "download", False) and option_given(a, "download"):
+        why = unused_download(a.data, getattr(a, "dataset", "auto"))
+        if why is not None:
+            data = f" with --data {shell_word(str(a.data))}" if a.data not in (None, "") else ""
+            raise ConfigError(f"--download{data}: {why}; drop --download (or give --dataset cifar10 and --data a "
+                              f"new folder to fetch CIFAR-10 into)")
 
 
 def refuse_a_saved_detector(path: str, command: str) -> None:

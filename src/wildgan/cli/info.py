@@ -70,14 +70,20 @@ def _run_info(a: argparse.Namespace) -> int:
     said = _training_line(trained, run, _continue_words(Path(a.run), run, trained.get("world_size")),
                           _budget_words(Path(a.run), run, cfg, trained))
     if cfg.method == "fanogan":
-        # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others)
+        # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others). Its networks
+        # are set by its own section (--fanogan-dim, its N_z and batch), not by the preset that config.json records
+        # beside them: "(preset fast)" here read as though the fast preset's networks were trained
+        fan = cfg.fanogan
+        nets_of = {"dim": fan.dim, "latent_size": fan.latent_size, "batch_size": fan.batch_size}
         if a.json:
             write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset,
-                                     "training": trained, "leftover_files": left,
+                                     "fanogan": nets_of, "training": trained, "leftover_files": left,
                                      "stale_evaluation_files": stale}, indent=2) + "\n")
             return 0
-        write_stdout("\n".join([f"run {a.run}: f-AnoGAN (preset {cfg.preset}), {shape}; `wildgan info` counts "
-                                f"the progressive networks only", said, rest, *_leftover_lines(left, run, Path(a.run)),
+        write_stdout("\n".join([f"run {a.run}: f-AnoGAN, {shape}, DIM {fan.dim} (--fanogan-dim), N_z = "
+                                f"{fan.latent_size}, batch {fan.batch_size}; the preset does not apply to f-AnoGAN "
+                                f"(its networks are set by --fanogan-dim), and `wildgan info` counts the progressive "
+                                f"networks only", said, rest, *_leftover_lines(left, run, Path(a.run)),
                                 *_stale_lines(stale)]) + "\n")
         return 0
     info = network_info(net)

@@ -103,6 +103,11 @@ EXAMPLES_TRAIN = """examples:
   # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
   wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
                 --preset fast --phase-kimg 40 --out runs/cells
+  # the f-AnoGAN baseline (32x32 or 64x64 images), a first try on a CPU: DIM 16, as
+  # its official 64 (the default) takes seconds per critic iteration there
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --method fanogan --fanogan-dim 16 --fanogan-iters 200 \\
+                --fanogan-enc-iters 200 --out runs/car-fanogan-try
   # replay a run exactly; continue a run after a crash (or for a longer one)
   wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
   wildgan train --out runs/mnist --resume
@@ -550,7 +555,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--download", action="store_true",
                    help="with --dataset cifar10: download the python batches into --data when it does not exist "
                         "or its cifar-10-batches-py is not whole (that one is moved aside) (without --data: into "
-                        "$WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
+                        "$WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10); refused with other data "
+                        "(an .npz, a folder of images), which it would not fetch")
     g.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
                                                                 else "RUN_DIR/skipped.txt)"))
@@ -626,7 +632,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "(f-AnoGAN: that of the stage that diverged)")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
-    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
+    g.add_argument("--fanogan-dim", type=int,
+                   help="f-AnoGAN: base width DIM (default 64, the official value, seconds per critic iteration on "
+                        "a CPU: 16 for a short try there)")
     g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
                    help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
                         "constant 0.99)")

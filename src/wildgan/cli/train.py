@@ -411,8 +411,14 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     if method != "search" and "search_steps" in typed:
         ignored.append("--search-steps")
     if ignored:
+        from ..config import FAnoGANConfig
+
+        # a --preset tiny (or --width) asked for small networks, the pGAN's short try: f-AnoGAN's width is its own
+        # option, whose default (the official DIM 64) takes seconds per critic iteration on a CPU
+        width = (f" (f-AnoGAN's networks are set by --fanogan-dim: {FAnoGANConfig().dim} by default, 16 for a short "
+                 f"try on a CPU)" if method == "fanogan" and {"preset", "width"} & set(typed) else "")
         warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
-             f"{method}: ignored")
+             f"{method}: ignored{width}")
 
 
 def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,

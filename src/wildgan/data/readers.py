@@ -403,8 +403,34 @@ def _no_images_error(what: str, other: dict[str, int], tail: str = "", folder: P
     supported image files (.png, ...); found 50 .heic files'; with `folder`, MNIST's idx files in it are named with
     how to convert them (_idx_hint)."""
     idx = _idx_files(folder) if folder is not None else []
+    c100 = _cifar100_hint() if folder is not None and _is_cifar100_folder(folder) else ""
     return DataError(f"{what} no {'supported ' if other else ''}image files ({', '.join(IMAGE_EXTS)}){tail}"
-                     f"{_found_other(other)}{_idx_hint(idx)}")
+                     f"{_found_other(other)}{_idx_hint(idx)}{c100}")
+
+
+# CIFAR-100's python download (cifar-100-python: files train, test and meta, pickled as CIFAR-10's batches are, with
+# fine_labels and coarse_labels in each): refused as 'no image files ... and no class subfolders', which said neither
+# what the folder is nor what to do. Not read: its two label sets (100 classes, 20 superclasses) are a choice the user
+# makes, which docs/data.md's conversion to an .npz makes visible
+CIFAR100_FILES = ("train", "test", "meta")
+
+
+def _is_cifar100_folder(folder: Path) -> bool:
+    """Whether `folder` holds CIFAR-100's python files (train, test and meta, each a file), by their names."""
+    try:
+        return all((folder / n).is_file() for n in CIFAR100_FILES)
+    except OSError:
+        return False
+
+
+_CIFAR100_WAY = ("which wildgan does not read: convert them to one .npz of x_train, y_train, x_test, y_test and "
+                 "class_names, with the fine labels (100 classes) or the coarse ones (20 superclasses), and pass that "
+                 "(docs/data.md, \"CIFAR-100's python files\")")
+
+
+def _cifar100_hint() -> str:
+    """'; it looks like CIFAR-100's python files ...: convert ...' for the refusal of a folder of them."""
+    return f"; it looks like CIFAR-100's python files ({', '.join(CIFAR100_FILES)}), {_CIFAR100_WAY}"
 
 
 # MNIST's own files (train-images-idx3-ubyte.gz, and Kaggle's train-images.idx3-ubyte): the format its download has,
@@ -1260,6 +1286,9 @@ def _detect(p: Path) -> str:
         # (one file of the batches, named where the data set is meant: said as 'unsupported data file' only)
         raise DataError(f"{p}: one file of CIFAR-10's batches, not a data set: pass the folder that holds them all, "
                         f"{_data_words(str(p.parent))}")
+    if p.name in CIFAR100_FILES and _is_cifar100_folder(p.parent):
+        raise DataError(f"{p}: one of CIFAR-100's python files ({', '.join(CIFAR100_FILES)}), not a data set, "
+                        f"{_CIFAR100_WAY}")
     idx = _idx_hint([p.name]) if _IDX_NAME.search(p.name) else ""
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
                     f"an .npz or a .tar.gz or .zip of an image-folder tree{idx}")
@@ -1330,6 +1359,31 @@ def _cifar_download_root(p: Path) -> Path | None:
     # (what a download leaves in the folder it fetches CIFAR-10 into besides the data set: its archive, and the
     # leftovers is_cifar_download_leftover names)
     return p if all(q.name == CIFAR10_ARCHIVE or is_cifar_download_leftover(q.name) for q in p.iterdir()) else None
+
+
+def unused_download(data: str | Path | None, dataset: str) -> str | None:
+    """Why a --download asked for would fetch nothing, where it would not (None: it fetches CIFAR-10 into `data`, or
+    `data` holds CIFAR-10's batches whole already, which the download would have left as they are). Only
+    --dataset cifar10 downloads, and only into a folder that is missing, holds nothing but a download's own files, or
+    holds a cifar-10-batches-py cut short (_cifar_download_root): any other data (`--data x.npz`, a folder of class
+    folders) is read as it is and the flag was ignored without a word, as though the download had been tried. A data
+    path that names nothing is given_data_missing's (it says --download's word there)."""
+    if dataset != "cifar10":
+        return (f"{option_words('--download', 'download=True')} fetches CIFAR-10 only with "
+                f"{_dataset_words('cifar10')}, and this is {_dataset_words(dataset)}")
+    if data in (None, "") or is_sample_path(data):
+        return None             # (no --data: the download's own folder, or the sample's refusal by the protocol)
+    p = under_data_root(data)
+    try:
+        if not p.exists() or _cifar_download_root(p) is not None:
+            return None
+        if p.is_dir() and _detect(p) == "cifar-batches":
+            return None
+    except (OSError, ValueError, WildganError):
+        return None             # (left to the reader, which says what it meets)
+    what = "a file" if p.is_file() else "a folder that holds data of its own"
+    return (f"{option_words('--download', 'download=True')} fetches CIFAR-10 into a folder that does not hold it "
+            f"yet, and {_data_words(str(data))} is {what}, read as it is")
 
 
 # the --dataset values that read CIFAR-10's batches, for which a download's folder not whole is worth the word that

@@ -488,7 +488,9 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
     AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
     they were). width and latent_size: a pGAN cell's networks (fmap_max, N_z); fanogan_dim: an f-AnoGAN cell's DIM.
     Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's docstring) was
-    computed otherwise; empty for the rest."""
+    computed otherwise; empty for the rest. A wildgan cell scored also with its other generator (a row's
+    other_generator: the raw G beside Gs, tables.md's "raw G" rows) has a line per score of it, the score named
+    with the generator (G_a, G_A, ...), its AP, interval and test empty (the row keeps its AUCs only)."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -515,6 +517,17 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
                             _f(r["controls"]["untrained"].get(s)), _f(lo_hi[0]), _f(lo_hi[1]),
                             _f(_p_vs_untrained(r, s)), _p_test(r, s), _f(r.get("kimg")), its, _f(r.get("lod")),
                             *nets, how])
+        # the other generator's AUCs (tables.md's "raw G" rows, spec 9.8), each a line of its own whose score names
+        # the generator as test_controls.csv names its columns (G_a): tables.md showed them and this file did not,
+        # and a line of its own (not a column) leaves every existing column and the lines of score "a" as they were
+        og = r.get("other_generator")
+        if isinstance(og, dict) and isinstance(og.get("auc"), dict):
+            gen = str(og.get("generator") or "G")
+            for s in SCORES:
+                if s in og["auc"]:
+                    w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
+                                r["seed"], f"{gen}_{s}", _f(og["auc"][s]), "", "", "", "", "", "",
+                                _f(r.get("kimg")), its, _f(r.get("lod")), *nets, how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "", "",

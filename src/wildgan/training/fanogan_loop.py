@@ -223,6 +223,23 @@ def _drop_stats_after(run_dir: Path, state: _State) -> int:
 # ------------------------------------------------------------------------------------------------------------------
 # Training.
 
+# f-AnoGAN's official width (DIM 64) on a CPU: seconds per critic iteration (about 3.4 s on 2 cores; 200 + 200
+# iterations about 20 minutes), where a short try at DIM 16, as docs/results.md's CPU runs, takes a fraction of it;
+# nothing said so, neither --help nor the start of the run, while a pGAN run's --preset tiny is the known short try
+CPU_TRY_DIM = 16
+NOTE_FROM_DIM = FAnoGANConfig().dim          # the note's from the default width up (a DIM chosen smaller: none)
+
+
+def cpu_width_note(dim: int, device: torch.device) -> str | None:
+    """The note at the start of stage 1 of an f-AnoGAN run on the CPU at the official width or wider (dim >= 64) that
+    a smaller DIM trains a short try several times faster; None elsewhere (a GPU, or a DIM already chosen smaller)."""
+    if device.type != "cpu" or dim < NOTE_FROM_DIM:
+        return None
+    return (f"note: f-AnoGAN's DIM {dim} on the CPU takes seconds per critic iteration; for a short try "
+            f"{option_words(f'--fanogan-dim {CPU_TRY_DIM}', f'width={CPU_TRY_DIM}')} trains several times faster "
+            f"(docs/results.md's CPU runs use {CPU_TRY_DIM} and 32; DIM {dim} is the official width)")
+
+
 def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
                   progress: bool = True, log: Log | None = None, log_every: int = 50,
                   checkpoint_every: int = 1000, keep_checkpoints: int | None = 2, host_data: bool | None = None,
@@ -436,6 +453,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     gan_open = state.enc_iter == 0
     if gan_open and state.gan_iter < t_gan:
         say(f"f-AnoGAN stage 1: WGAN-GP, {t_gan} critic iterations at batch {cfg.batch_size} on {device}")
+        note = cpu_width_note(cfg.dim, device)
+        if note:
+            say(note)
     G.train(), D.train(), E.train()
     acc: dict[str, torch.Tensor] = {}
     n_acc, t_row = 0, time.monotonic()

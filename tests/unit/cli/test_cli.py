@@ -6362,3 +6362,25 @@ def test_a_command_parser_s_error_before_any_parse_says_the_error_not_an_attribu
         p.error("the following arguments are required: run_dir")
     assert e.value.code == 2
     assert "the following arguments are required: run_dir" in capsys.readouterr().err
+
+
+def test_fanogan_with_the_tiny_preset_is_told_which_option_sets_its_width(tiny_npz, tmp_path, capsys, monkeypatch):
+    # `--method fanogan --preset tiny` asked for the small networks of a short try: the preset is ignored, and
+    # f-AnoGAN's default DIM 64 takes seconds per critic iteration on a CPU; the warning and --help say what sets
+    # its width and the short try's value
+    import wildgan.training.fanogan_loop as fanogan_loop
+
+    def stop(*a, **k):
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(fanogan_loop, "train_fanogan", stop)
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--preset", "tiny",
+                 "--resolution", "32", "--no-progress", "--out", str(tmp_path / "r")]) == 2
+    assert ("--preset does not apply to --method fanogan: ignored (f-AnoGAN's networks are set by --fanogan-dim: 64 "
+            "by default, 16 for a short try on a CPU)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--fanogan-dim FANOGAN_DIM f-AnoGAN: base width DIM (default 64, the official value, seconds per critic " \
+           "iteration on a CPU: 16 for a short try there)" in out, out
+    assert "--method fanogan --fanogan-dim 16" in out

@@ -142,6 +142,13 @@ def test_info_of_an_f_anogan_run_says_its_iterations_not_question_marks(
     run = _fanogan_run(tmp_path, "--fanogan-iters", "2", "--fanogan-enc-iters", "2")
     out = _info_text(run, capsys)
     assert "?" not in out and "status not recorded" not in out, out
+    # f-AnoGAN ignores the preset: its line said "(preset fast)", as though the fast preset's networks were trained;
+    # it says what set them instead (--fanogan-dim 8 here), in --json too
+    assert "preset fast" not in out, out
+    assert (f"run {run}: f-AnoGAN, 32x32x1, DIM 8 (--fanogan-dim), N_z = 128, batch 16; the preset does not apply "
+            f"to f-AnoGAN (its networks are set by --fanogan-dim)") in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fanogan"] == {"dim": 8, "latent_size": 128, "batch_size": 16}
     assert (f"trained: 2 of 2 critic and 2 of 2 encoder iterations (done); networks in "
             f"{run / 'fanogan-final.json'}") in out, out
     assert main(["info", str(run), "--json"]) == 0

@@ -160,3 +160,42 @@ def test_resume_with_another_preset_names_the_preset(mnist: dict, tmp_path: Path
     # the same resume with the run's own preset names no preset
     assert main(["train", "--out", str(run), "--resume", "--lr", "0.5", "--no-progress"]) == 2
     assert "--preset" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["train", "--out", "r", "--dry-run"], ["study", "--out", "s"]])
+def test_a_download_that_would_fetch_nothing_is_refused_naming_both_options(tmp_path, capsys, monkeypatch, command):
+    """`--data x.npz --download` (or a CIFAR-10 protocol on a file or a folder of the user's own images) read the data
+    as it was and ignored --download without a word, as though the download had been tried: refused, naming --download
+    and --data, before a folder is made."""
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    np.savez("x.npz", x=np.zeros((20, 8, 8), np.uint8), y=np.arange(20) % 2)
+    (tmp_path / "tree" / "a").mkdir(parents=True)
+    for extra, why in ((["--data", "x.npz"], "fetches CIFAR-10 only with --dataset cifar10, and this is --dataset "
+                                             "auto"),
+                       (["--dataset", "cifar10", "--data", "x.npz"], "--data x.npz is a file, read as it is"),
+                       (["--dataset", "cifar10", "--data", "tree"], "--data tree is a folder that holds data of its "
+                                                                    "own, read as it is"),
+                       ([], "fetches CIFAR-10 only with --dataset cifar10")):
+        assert main([*command, *extra, "--download", "--normal", "0", "--preset", "tiny", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        data = f" with --data {extra[-1]}" if extra else ""
+        assert f"error: --download{data}: --download " in err and why in err and "drop --download" in err, err
+        assert not (tmp_path / command[2]).exists()
+
+
+def test_a_download_into_a_new_folder_or_onto_whole_batches_is_not_refused(tmp_path, monkeypatch):
+    """Where the download fetches (a folder not there yet) or has nothing to fetch (CIFAR-10's batches whole, which it
+    leaves as they are), --download is what it says: not refused."""
+    from damaged_data import small_batches, write_meta
+
+    from wildgan.data.readers import unused_download
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    assert unused_download(tmp_path / "new", "cifar10") is None
+    assert unused_download(None, "cifar10") is None
+    folder = small_batches(tmp_path / "c" / "cifar-10-batches-py", {})
+    write_meta(folder, names=True)
+    assert unused_download(folder, "cifar10") is None
+    assert unused_download(tmp_path / "c", "cifar10") is None
+    assert unused_download(tmp_path / "c", "auto") is not None          # (another protocol: nothing is fetched)

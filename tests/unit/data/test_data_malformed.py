@@ -446,6 +446,54 @@ c_one_cifar_batch_file = file_case("data_batch_1", pickle.dumps({b"data": np.zer
                                    "that holds them all, data=")
 
 
+def _cifar100(folder: Path) -> Path:
+    """CIFAR-100's python files as its download has them (train, test, meta, pickled with bytes keys), of a few tiny
+    images: train's fine label i % 5 and coarse label i % 2, test's the same."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 10), ("test", 4)):
+        d = {b"filenames": [b"x_%d.png" % i for i in range(n)], b"batch_label": b"training batch 1 of 1",
+             b"fine_labels": [i % 5 for i in range(n)], b"coarse_labels": [i % 2 for i in range(n)],
+             b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=2))
+    meta = {b"fine_label_names": [b"apple", b"bear", b"cloud", b"dolphin", b"elephant"],
+            b"coarse_label_names": [b"fish", b"flowers"]}
+    (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder
+
+
+_C100 = ("it looks like CIFAR-100's python files (train, test, meta), which wildgan does not read: convert them to "
+         "one .npz of x_train, y_train, x_test, y_test and class_names, with the fine labels (100 classes) or the "
+         "coarse ones (20 superclasses), and pass that (docs/data.md, \"CIFAR-100's python files\")")
+
+
+# CIFAR-100's python download: refused as 'no image files ... and no class subfolders', without naming what it is
+def c_cifar100_folder(t):
+    folder = _cifar100(t / "cifar-100-python")
+    return lambda: load_dataset(folder), DataError, f"and no class subfolders; {_C100}"
+
+
+def c_cifar100_folder_unlabelled(t):
+    folder = _cifar100(t / "cifar-100-python")
+    return (lambda: load_dataset(folder, "unlabelled"), DataError,
+            ".pbm, .pnm); " + _C100)
+
+
+def c_cifar100_folder_as_a_class_folder(t):
+    # (as in a folder holding the download: the archive unpacked beside it, or a .tar.gz of it)
+    _cifar100(t / "c" / "cifar-100-python")
+    return (lambda: load_dataset(t / "c"), DataError,
+            "cifar-100-python: class folder contains no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, "
+            ".gif, .jfif, .jpe, .pjpeg, .apng, .ppm, .pgm, .pbm, .pnm); " + _C100)
+
+
+def c_cifar100_file(t):
+    p = _cifar100(t / "cifar-100-python") / "train"
+    return (lambda: load_dataset(p), DataError,
+            "cifar-100-python/train: one of CIFAR-100's python files (train, test, meta), not a data set, which "
+            "wildgan does not read: convert them")
+
+
 CASES: dict[str, Callable] = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("c_")}
 
 
@@ -599,3 +647,29 @@ def test_a_column_of_labels_reads_as_its_1d_labels(tmp_path):
     sb = build_split(DataConfig(data=str(col), normal=("1",)))
     assert sb.train_ids == sa.train_ids and np.array_equal(sb.train_x, sa.train_x)
     assert sb.test_ids == sa.test_ids and list(sb.test_y) == list(sa.test_y) and sb.test_classes == sa.test_classes
+
+
+@pytest.mark.parametrize("labels", ["fine", "coarse"])
+def test_the_documented_cifar100_conversion_reads_its_classes(tmp_path, labels, monkeypatch):
+    # the refusal of CIFAR-100's python files sends the user to docs/data.md's recipe: it must run as printed, with
+    # the fine labels or (LABELS = "coarse", as the docs say) the coarse ones, and give an .npz that reads as the
+    # images and the classes, by name, it was made of
+    from markdown_blocks import python_blocks, readme_section
+    from repo_root import REPO
+
+    folder = _cifar100(tmp_path / "cifar-100-python")
+    section = readme_section((REPO / "docs" / "data.md").read_text(encoding="utf-8"), "### CIFAR-100's python files")
+    assert section is not None, "docs/data.md has no section \"### CIFAR-100's python files\", which the refusal names"
+    (code,) = python_blocks(section)
+    assert 'LABELS = "fine"' in code
+    code = code.replace('LABELS = "fine"', f'LABELS = "{labels}"')
+    monkeypatch.chdir(folder)
+    exec(compile(code, "docs/data.md", "exec"), {})
+    train, test, _ = load_dataset(folder / "cifar100.npz")
+    d = pickle.loads((folder / "train").read_bytes(), encoding="bytes")
+    x = d[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    assert len(train.y) == 10 and len(test.y) == 4
+    assert np.array_equal(np.asarray(train.x), x)
+    names = (["apple", "bear", "cloud", "dolphin", "elephant"] if labels == "fine" else ["fish", "flowers"])
+    k = 5 if labels == "fine" else 2
+    assert [train.class_names[int(v)] for v in train.y] == [names[i % k] for i in range(10)]

@@ -1215,3 +1215,20 @@ def test_a_resume_whose_minutes_are_spent_gives_no_thread_count_warning(tmp_path
         assert any("was trained on 1 intra-op thread, and this process runs 2" in m for m in said), said
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_cpu_run_at_the_official_width_is_told_of_a_smaller_dim_once(tmp_path: Path, monkeypatch) -> None:
+    # DIM 64 runs seconds per critic iteration on a CPU (200 + 200 iterations about 20 minutes on 2 cores) and
+    # nothing said that --fanogan-dim 16, which docs/results.md's CPU runs use, is the short try: a note at the start
+    # of stage 1, once, on the CPU only, not for a DIM chosen smaller
+    note = fanogan_loop.cpu_width_note(64, torch.device("cpu"))
+    assert note is not None and ("--fanogan-dim 16" in note or "width=16" in note), note
+    assert fanogan_loop.cpu_width_note(64, torch.device("cuda")) is None
+    assert fanogan_loop.cpu_width_note(16, torch.device("cpu")) is None
+    # in a run (its width lowered to the tiny networks' 8, that the test takes seconds)
+    monkeypatch.setattr(fanogan_loop, "NOTE_FROM_DIM", 8)
+    said: list[str] = []
+    train_fanogan(images(12), tiny_cfg(gan_iters=2, enc_iters=1), tmp_path, progress=False, log=said.append)
+    notes = [m for m in said if m.startswith("note: f-AnoGAN's DIM 8 on the CPU takes seconds")]
+    assert len(notes) == 1, said
+    assert said.index(notes[0]) == 1 + next(i for i, m in enumerate(said) if m.startswith("f-AnoGAN stage 1"))
