@@ -38,14 +38,25 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-def _table(info: dict[str, Any], nets: tuple[str, ...] = ("G", "D", "E")) -> list[str]:
+def _table(info: dict[str, Any], nets: tuple[str, ...] = ("G", "D", "E"), g_image_loss: float = 0.0) -> list[str]:
     lines = [f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}"]
     lines += [f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}" for k in nets]
     if nets == ("G", "D", "E"):
         # g, d, e named here: "spec 8.2" sent a user to a document the repository does not hold (docs/method.md)
-        lines.append(f"training GFLOP per real image at full resolution (7g + 14d + 3e, with g, d, e the forward "
-                     f"GFLOP of G, D, E above): {info['train_gflop_per_image']:.2f}")
+        formula, extra = "7g + 14d + 3e", ""
+        if g_image_loss:
+            # (d_I in G's loss: one E and one more G forward in each G step, each with its backward pass)
+            formula, extra = "10g + 14d + 6e", ", --g-image-loss adding 3g + 3e"
+        lines.append(f"training GFLOP per real image at full resolution ({formula}, with g, d, e the forward "
+                     f"GFLOP of G, D, E above{extra}): {info['train_gflop_per_image']:.2f}")
     return lines
+
+
+def _with_g_image_loss(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` with the training GFLOP of a run trained with d_I in G's loss (`--g-image-loss`): the G step's E and
+    second G, forward and backward, 3g + 3e more than the spec's 7g + 14d + 3e."""
+    f = info["forward_gflop"]
+    return {**info, "train_gflop_per_image": info["train_gflop_per_image"] + 3 * f["G"] + 3 * f["E"]}
 
 
 def _run_info(a: argparse.Namespace) -> int:
@@ -93,13 +104,16 @@ def _run_info(a: argparse.Namespace) -> int:
     if nets != ("G", "D", "E"):
         info = {k: ({n: v[n] for n in nets} if k in ("params", "forward_gflop") else v) for k, v in info.items()
                 if k != "train_gflop_per_image"}
+    if nets == ("G", "D", "E") and cfg.train.g_image_loss:
+        info = _with_g_image_loss(info)
     if a.json:
         write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info,
                                  "training": trained, "leftover_files": left, "stale_evaluation_files": stale},
                                 indent=2) + "\n")
         return 0
     lines = [f"run {a.run}: {cfg.method} (preset {cfg.preset}), {shape}, N_z = {info['latent_size']}",
-             *_table(info, nets), said, rest, *_leftover_lines(left, run, Path(a.run)), *_stale_lines(stale)]
+             *_table(info, nets, cfg.train.g_image_loss), said, rest, *_leftover_lines(left, run, Path(a.run)),
+             *_stale_lines(stale)]
     write_stdout("\n".join(lines) + "\n")
     return 0
 

@@ -392,3 +392,27 @@ def test_info_run_json_of_a_search_run_counts_the_networks_its_table_does(tmp_pa
     got = json.loads(capsys.readouterr().out)
     assert rows == ["G", "D"] == list(got["params"]) == list(got["forward_gflop"]), (rows, got)
     assert "train_gflop_per_image" not in got, got
+
+
+def test_info_of_a_run_with_d_i_in_g_s_loss_prices_its_extra_forwards(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # --g-image-loss adds an E forward and a second G forward, each with its backward pass, to every G step: the
+    # training GFLOP line of such a run says 10g + 14d + 6e, and its total (table and --json) is that formula, where
+    # it priced the run as one without the ablation
+    from dataclasses import replace
+
+    from wildgan.config import write_run_config
+
+    base = _tiny_config()
+    write_run_config(replace(base, train=replace(base.train, g_image_loss=0.5)), tmp_path)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fwd = {row.split()[0]: float(row.split()[-1]) for row in lines[2:5]}
+    last = next(line for line in lines if line.startswith("training GFLOP"))
+    assert "(10g + 14d + 6e" in last and "--g-image-loss adding 3g + 3e" in last, last
+    assert float(last.rsplit(": ", 1)[1]) == pytest.approx(10 * fwd["G"] + 14 * fwd["D"] + 6 * fwd["E"], abs=0.03)
+    assert main(["info", str(tmp_path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    f = got["forward_gflop"]
+    assert got["train_gflop_per_image"] == pytest.approx(10 * f["G"] + 14 * f["D"] + 6 * f["E"], rel=1e-9), got
