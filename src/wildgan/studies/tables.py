@@ -183,11 +183,17 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                         p = PAPER_CIFAR_CAR.get((m, s), {}).get(g) if enc in (None, "image") else None
                         line.append("–" if p is None else f"{p:.2f}")
                 body.append(line)
-            # the raw G beside Gs (spec 9.8), where the rows have it: Gs lags G by the EMA
-            if m == "wildgan" and any(r.get("other_generator") for r in rows
-                                      if r["method"] == m and (enc is None or r.get("encoder_loss") == enc)):
+            # the raw G beside Gs (spec 9.8), where the rows have it: Gs lags G by the EMA. Named by the generator
+            # the rows record (cells scored with G have Gs beside them): "raw G" for those read "Gs (EMA)", as
+            # tables.csv's G_a / Gs_a lines name them. L_o is E's alone, the same with either generator: no row of it
+            ogs = [r["other_generator"] for r in rows if r["method"] == m and r.get("other_generator")
+                   and (enc is None or r.get("encoder_loss") == enc)]
+            if m == "wildgan" and ogs:
+                gens = {str(og.get("generator") or "G") for og in ogs}
+                gen_name = ("raw G" if gens == {"G"} else "Gs (EMA)" if gens == {"Gs"}
+                            else "other generator (" + " / ".join(sorted(gens)) + ")")
                 for s in ("A", "L_r", "L_n", "a"):
-                    line = [f"{label}, raw G", s]
+                    line = [f"{label}, {gen_name}", s]
                     for g in gammas:
                         rs = [r for r in rows if r["method"] == m and float(r["gamma"]) == g
                               and (enc is None or r.get("encoder_loss") == enc) and r.get("other_generator")]

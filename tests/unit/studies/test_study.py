@@ -2513,3 +2513,14 @@ def test_tables_csv_has_every_raw_g_auc_that_tables_md_shows():
             assert f"{sum(got) / len(got):.3f}" == shown.split(" ")[0], (score, g, got, shown)
     # the d_z cell and f-AnoGAN's keep none: no such lines for them
     assert {(x["method"], x["encoder_loss"]) for x in lines if x["score"].startswith("G_")} == {("wildgan", "image")}
+
+
+def test_other_generator_rows_are_named_by_the_generator_the_rows_record():
+    # cells scored with G (generator: G) record Gs beside them: their rows read "Gs (EMA)", as tables.csv names
+    # them Gs_a, where tables.md called them "raw G" whatever the generator
+    with_gs = [dict(r, other_generator={"generator": "Gs", "auc": {**r["auc"], "L_r": 0.9}})
+               if r["method"] == "wildgan" and r["encoder_loss"] == "image" else r for r in FIXED]
+    md = render_markdown(with_gs)
+    assert "| Ours (d_I), Gs (EMA) | L_r | 0.900 ± 0.000 (n=2) | – | 0.900 | – |" in md, md
+    assert "raw G" not in md
+    assert "Gs_L_r" in render_csv(with_gs)
