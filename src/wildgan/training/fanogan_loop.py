@@ -223,8 +223,8 @@ def _drop_stats_after(run_dir: Path, state: _State) -> int:
 # ------------------------------------------------------------------------------------------------------------------
 # Training.
 
-# f-AnoGAN's official width (DIM 64) on a CPU: seconds per critic iteration (about 3.4 s on 2 cores; 200 + 200
-# iterations about 20 minutes), where a short try at DIM 16, as docs/results.md's CPU runs, takes a fraction of it;
+# f-AnoGAN's official width (DIM 64) on a CPU: seconds per iteration (1.5 s a critic one, 2.5 s an encoder one at
+# 32x32x3 on 2 cores, docs/cli.md), where a short try at DIM 16, as docs/results.md's CPU runs, takes a third of it;
 # nothing said so, neither --help nor the start of the run, while a pGAN run's --preset tiny is the known short try
 CPU_TRY_DIM = 16
 NOTE_FROM_DIM = FAnoGANConfig().dim          # the note's from the default width up (a DIM chosen smaller: none)
