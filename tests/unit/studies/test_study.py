@@ -1209,6 +1209,19 @@ def test_cell_config_sets_the_cell(tmp_path):
         study_mod.refuse_untrained_encoder(replace(cfg, method="wildgan"))
 
 
+def test_cell_config_keeps_d_i_in_g_s_loss_for_the_wildgan_cells_only(tmp_path):
+    # a base built in Python with train.g_image_loss: the wildgan cells train with it, the baselines (which train no
+    # pGAN encoder) with 0, as `wildgan train --method search|fanogan` sets it; a search cell was refused for
+    # "train.encoder_loss='none'", a value the user never gave
+    base = study_base(tmp_path)
+    base = replace(base, train=replace(base.train, g_image_loss=0.5))
+    by_method = {c.method: study_mod.cell_config(base, c)
+                 for c in grid(["0"], [0.0], ["wildgan", "fanogan", "search"], ["image"], [0])}
+    assert {m: c.train.g_image_loss for m, c in by_method.items()} == {"wildgan": 0.5, "fanogan": 0.0, "search": 0.0}
+    with pytest.raises(ConfigError, match="not train.encoder_loss='latent'"):
+        study_mod.cell_config(base, grid(["0"], [0.0], ["wildgan"], ["latent"], [0])[0])
+
+
 def test_tables_say_what_data_and_how_long_each_method_trained():
     # a 366-car subset detected as CIFAR_CAR must not read as the paper's 5000/2000 set-up, and f-AnoGAN's length is
     # in iterations, not kimg
