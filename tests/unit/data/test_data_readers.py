@@ -1438,6 +1438,24 @@ def test_symlinked_folders_and_files_are_followed_and_a_cycle_ends(tmp_path):
     assert ids == ["a/000.png", "a/001.png", "a/more/0.png", "a/more/1.png", "a/more/2.png", "a/more/deeper/3.png"]
 
 
+def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tmp_path):
+    """`ln -s . loop` in a class tree was read as a class folder holding every image again, and a link inside a class
+    back to the tree (`b/up -> ..`) gave class b the images of class a: each image once, under its own class."""
+    tree = make_tree(tmp_path / "tree", classes=("a", "b"), n=2)
+    _link(tree, tree / "loop")                         # the tree itself, as a sibling of its classes
+    _link(tree, tree / "b" / "up")                     # from inside a class back to the tree
+    _link(tree / "a", tree / "b" / "a-again")          # into another class
+    train, test, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["a", "b"]
+    ids = sorted(train.ids + (test.ids if test is not None else []))
+    assert ids == ["a/000.png", "a/001.png", "b/000.png", "b/001.png"]
+    split = make_tree(tmp_path / "split", classes=("a", "b"), n=2, split="train")
+    make_tree(split, classes=("a", "b"), n=2, split="test")
+    _link(split / "test", split / "train" / "a" / "peek")   # from the training split into the test split
+    train, test, kind = load_dataset(split)
+    assert not [i for i in train.ids if "peek" in i] and len(train.ids) == 4 and len(test.ids) == 4
+
+
 def test_gif_and_webp_are_read(tmp_path):
     """A folder of png/jpg/bmp/tif plus a .webp and a palette .gif: all six are read (none dropped); a gray
     palette GIF stays gray, a transparent one is composited on black, an animation gives its first frame."""
