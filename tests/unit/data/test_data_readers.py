@@ -1858,10 +1858,20 @@ def test_native_sides_and_the_scale_warning():
     trained = [64, 96]
     assert scale_warning({(300, 380): "ok.png", (16, 20): "small-ok.png"}, trained, 64) is None   # within 4x
     msg = scale_warning({(80, 80): "a.png", (2048, 1536): Path("frames/big.tif")}, trained, 64)
-    assert msg.startswith("images much larger than the run's training images (e.g. big.tif: 1536x2048; the "
+    assert msg.startswith("images much larger than the run's training images (e.g. frames/big.tif: 1536x2048; the "
                           "training images were 64 to 96 px a side): each is fitted whole into 64x64")
     assert "smaller" in scale_warning({(8, 12): "tiny.png"}, [64, 64], 64) and "64x64)" in \
         scale_warning({(8, 12): "tiny.png"}, [64, 64], 64)
+
+
+def test_the_scale_warning_names_a_file_by_its_path_not_its_base_name(tmp_path):
+    """Day folders of a camera hold the same file names: the much-smaller warning of `wildgan score --data day/`
+    named '0000.jpg', which is in every folder; its path names the one file."""
+    for day, side in (("2024-01-05", 64), ("2024-01-06", 4)):
+        save(tmp_path / "day" / day / "0000.png", np.zeros((side, side, 3), np.uint8))
+    with pytest.warns(UserWarning, match=r"much smaller than the run's training images \(e\.g\. \S*day/2024-01-06/"
+                                         r"0000\.png: 4x4"):
+        load_images([tmp_path / "day"], 16, 3, native_sides=[64, 64])
 
 
 def test_the_resize_warning_names_images_scaled_unlike_the_training_images():
@@ -1948,8 +1958,9 @@ def test_scoring_whole_frames_with_a_run_of_small_crops_warns(tmp_path, monkeypa
     assert info["native_sides"] == [20, 24]
     opts = conversion_opts(info)
     assert opts["native_sides"] == [20, 24]
-    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. frame.png: "
-                                         r"160x128; the training images were 20 to 24 px a side\)"):
+    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. "
+                                         r"\S+/frames/frame.png: 160x128; the training images were 20 to 24 px "
+                                         r"a side\)"):
         load_images([frames], 16, 1, **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
