@@ -1353,6 +1353,21 @@ def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
     assert build_split(DataConfig(data=str(d), resolution=64)).train_x.shape[1:] == (64, 64, 3)
 
 
+def test_the_capped_photos_warning_names_the_largest_by_its_path_in_the_folder(tmp_path):
+    """A camera's day folders hold the same names: the warning named 'IMG_0001.png', in every folder; its path
+    under the folder read names the one file."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    d = tmp_path / "photos"
+    for day, w in (("2024-01-05", 600), ("2024-01-06", 700)):
+        (d / day).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(np.full((400, w, 3), (i * 10, 0, 90), np.uint8)).save(d / day / f"IMG_{i:04d}.png")
+    with pytest.warns(UserWarning, match=r"larger than 256 px \(up to 700 px: 2024-01-06/IMG_0000.png\) reduced"):
+        build_split(DataConfig(data=str(d), dataset="unlabelled"))
+
+
 def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     """One class folder cannot make a one-vs-rest split: loose images beside one folder, or one folder of images
     (also as a tar, e.g. `tar czf pile.tar.gz pile/`), are an unlabelled pile, read recursively; two class folders
