@@ -44,7 +44,11 @@ from .transforms import check_resolution, convert, count_gray_held, gray_held_ma
 
 # folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
 # '._name' resource forks beside the real images, and would turn a pile into a labelled tree)
-_SKIPPED_DIRS = frozenset({"__MACOSX"})
+# folders that file systems and file servers add beside the user's images, never data: macOS zip leftovers, a Synology
+# NAS's thumbnails of every photo (@eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_*.jpg, which read as more images: each photo
+# trained on again at 2-5 sizes), its recycle bin and snapshots (whole earlier copies of the share), and a Windows
+# drive's recycle bin and system folder (a USB stick of photos)
+_SKIPPED_DIRS = frozenset({"__MACOSX", "@eaDir", "#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information"})
 
 
 def _hidden(name: str) -> bool:

@@ -1471,6 +1471,27 @@ def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tm
     assert not [i for i in train.ids if "peek" in i] and len(train.ids) == 4 and len(test.ids) == 4
 
 
+def test_a_nas_s_thumbnail_and_recycle_folders_are_no_data(tmp_path):
+    """A pile on a Synology share holds @eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_S.jpg, a thumbnail of every photo, which
+    were read as more images (each photo trained on again at other sizes), and a class tree there had a class
+    '@eaDir'; a Windows drive's $RECYCLE.BIN and System Volume Information are no data either."""
+    from wildgan.data.readers import list_image_files
+
+    pile = tmp_path / "pile"
+    for i in range(3):
+        save(pile / f"IMG_{i:04d}.png", np.full((8, 8, 3), 40 * i, np.uint8))
+        save(pile / "@eaDir" / f"IMG_{i:04d}.png" / "SYNOPHOTO_THUMB_S.png", np.full((4, 4, 3), 40 * i, np.uint8))
+    for junk in ("#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information"):
+        save(pile / junk / "old.png", np.zeros((8, 8, 3), np.uint8))
+    assert [f.relative_to(pile).as_posix() for f in list_image_files([pile])] == [f"IMG_{i:04d}.png" for i in range(3)]
+    tree = make_tree(tmp_path / "tree", classes=("good", "bad"), n=2)
+    save(tree / "@eaDir" / "x.png" / "SYNOPHOTO_THUMB_S.png", np.zeros((4, 4, 3), np.uint8))
+    save(tree / "good" / "@eaDir" / "000.png" / "SYNOPHOTO_THUMB_S.png", np.zeros((4, 4, 3), np.uint8))
+    train, test, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["bad", "good"]
+    assert not [i for i in train.ids + (test.ids if test is not None else []) if "@eaDir" in i]
+
+
 def test_gif_and_webp_are_read(tmp_path):
     """A folder of png/jpg/bmp/tif plus a .webp and a palette .gif: all six are read (none dropped); a gray
     palette GIF stays gray, a transparent one is composited on black, an animation gives its first frame."""
