@@ -475,9 +475,15 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]
+        # named by its path under the folder read (the warning names the folder first), not by its base name: day
+        # folders of one camera hold the same names (2024-01-05/IMG_0001.jpg, 2024-01-06/IMG_0001.jpg)
+        try:
+            big_name = Path(big_file).relative_to(what).as_posix()
+        except ValueError:
+            big_name = str(big_file)
         # (warn_of_data: about the data, said again where it is read from a decoded cache instead, readers)
         warn_of_data(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px "
-                     f"(up to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
+                     f"(up to {big} px: {big_name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
                      f"while decoding, the largest automatic resolution "
                      f"({option_words('--resolution', 'resolution=')} chooses another)")
     if bad:

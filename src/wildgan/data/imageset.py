@@ -505,7 +505,9 @@ def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], res
     if not big and not small:
         return None
     (h, w), f = max(big, key=lambda t: min(t[0])) if big else min(small, key=lambda t: max(t[0]))
-    name = getattr(f, "name", None) or str(f)
+    # a path by its whole path as given, as the other warnings of scoring name files: by its base name alone, a pile
+    # of day folders holding the same names (2024-01-05/IMG_0001.jpg, 2024-01-06/IMG_0001.jpg) named no one file
+    name = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None) or str(f)
     seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
     return (f"images much {'larger' if big else 'smaller'} than the run's training images (e.g. {name}: {w}x{h}; "
             f"the training images were {seen}): each is fitted whole into {resolution}x{resolution} (resized, or "

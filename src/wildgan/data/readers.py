@@ -44,7 +44,11 @@ from .transforms import check_resolution, convert, count_gray_held, gray_held_ma
 
 # folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
 # '._name' resource forks beside the real images, and would turn a pile into a labelled tree)
-_SKIPPED_DIRS = frozenset({"__MACOSX"})
+# folders that file systems and file servers add beside the user's images, never data: macOS zip leftovers, a Synology
+# NAS's thumbnails of every photo (@eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_*.jpg, which read as more images: each photo
+# trained on again at 2-5 sizes), its recycle bin and snapshots (whole earlier copies of the share), and a Windows
+# drive's recycle bin and system folder (a USB stick of photos)
+_SKIPPED_DIRS = frozenset({"__MACOSX", "@eaDir", "#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information"})
 
 
 def _hidden(name: str) -> bool:
@@ -326,12 +330,13 @@ def _other_key(p: Path) -> str:
     return p.suffix.lower() or _NO_EXT
 
 
-def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
+def walk_data_folder(folder: Path, outside: Iterable[str] = ()) -> Iterator[tuple[str, list[str]]]:
     """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders, a
     CIFAR-10 download's leftovers and wildgan run or study folders skipped (_skipped_dir, _skipped_file), in a sorted
     top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
-    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
-    seen = {os.path.realpath(folder)}
+    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat.
+    outside: real paths of folders never entered (a class folder's walk: the tree above it and the other classes)."""
+    seen = {os.path.realpath(folder), *outside}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []
         # real folders claim their place before links to them (pile/b before the alias pile/a_b -> pile/b), so an
@@ -346,12 +351,12 @@ def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
         yield dirpath, sorted(f for f in filenames if not _skipped_file(f))
 
 
-def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
+def _scan_images(folder: Path, outside: Iterable[str] = ()) -> tuple[list[Path], dict[str, int]]:
     """(image files under folder, sorted by relative path for determinism; {extension: count} of the files of image
-    formats that are not read). Recursive, following symlinks (see walk_data_folder)."""
+    formats that are not read). Recursive, following symlinks (see walk_data_folder, and its `outside`)."""
     out: list[Path] = []
     other: dict[str, int] = {}
-    for dirpath, filenames in walk_data_folder(folder):
+    for dirpath, filenames in walk_data_folder(folder, outside):
         for f in filenames:
             q = Path(dirpath) / f
             if _is_image_file(q):
@@ -475,8 +480,19 @@ def _gray_info(kinds: Sequence[int], held: Sequence[int] | None = None, o: Opts 
 
 
 # ------------------------------------------------------------------------------------------------ folder trees
+def _real_and_above(p: Path) -> set[str]:
+    """The real path of folder p and of every folder above it."""
+    real = Path(os.path.realpath(p))
+    return {str(real), *(str(a) for a in real.parents)}
+
+
 def _subdirs(p: Path) -> list[Path]:
-    return sorted((d for d in p.iterdir() if d.is_dir() and not _skipped_dir(d)), key=lambda d: d.name)
+    """p's sub-folders that may be read as data (classes, train/, test/): not skipped (_skipped_dir), and not a link
+    back to p itself or to a folder above it (`ln -s . loop`): read as a class, such a loop was every image of the
+    tree again under one more label."""
+    up = _real_and_above(p)
+    return sorted((d for d in p.iterdir() if d.is_dir() and not _skipped_dir(d) and os.path.realpath(d) not in up),
+                  key=lambda d: d.name)
 
 
 def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
@@ -614,9 +630,12 @@ def single_class_text(path: str | Path) -> str:
             f"{option_words(f'--normal {name}', f'normal=({name!r},)')}")
 
 
-def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str, list[Path]]:
+def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Iterable[str] = ()
+                 ) -> dict[str, list[Path]]:
     """{class folder name: its image files}. `other` collects the {extension: count} of files of image formats that
-    are not read (the caller warns once)."""
+    are not read (the caller warns once). A class folder's walk enters neither the tree (folder and the folders above
+    it) nor the other class folders, nor the real paths in `outside` (the other split's folder): a link inside one
+    class back up the tree (`normal/up -> ..`) would otherwise label the other classes' images as this one."""
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     subs = _subdirs(folder)
@@ -640,8 +659,9 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
                   f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
                   f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
     out = {}
+    fenced = _real_and_above(folder) | set(outside) | {os.path.realpath(d) for d in subs}
     for d in subs:
-        files, found = _scan_images(d)
+        files, found = _scan_images(d, fenced - {os.path.realpath(d)})
         if not files:
             raise _no_images_error(f"{d}: class folder contains", found, folder=d)
         out[d.name] = files
@@ -661,9 +681,11 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
     train_dir, test_dir, eff = _find_split_dirs(root)
     id_root = id_root or eff
     other: dict[str, int] = {}
-    parts = {"train": _class_files(train_dir or eff, other)}
+    # (each split's walk stays out of the other's folder: a link from train/ into test/ would put test images in both)
+    split_dirs = {os.path.realpath(d) for d in (train_dir, test_dir) if d is not None}
+    parts = {"train": _class_files(train_dir or eff, other, split_dirs)}
     if test_dir is not None:
-        parts["test"] = _class_files(test_dir, other)
+        parts["test"] = _class_files(test_dir, other, split_dirs)
     _warn_other(eff, other)
     class_names = sorted(set().union(*(set(p) for p in parts.values())))
     index = {c: i for i, c in enumerate(class_names)}

@@ -15,12 +15,23 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from .gamma_curves import BAND_TEXT, GammaPlot
 
 NORMAL_COLOR, ANOMALY_COLOR = "#1f77b4", "#d62728"
 DPI = 110
+
+
+def _displayable(text: str) -> str:
+    """text with the lone surrogates that stand for a file name's bytes that are not UTF-8 (os.fsdecode's
+    surrogateescape: a Latin-1 name from a Windows share or an old zip, d\\xe9faut.jpg) shown as U+FFFD, which a font
+    can draw: matplotlib refuses such a string (a TypeError that stopped the whole report)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:      # a lone surrogate that no file name's byte makes: replaced too
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -32,6 +43,11 @@ def _save(fig: Figure, path: Path) -> Path:
     checks every figure of the reports)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # titles and labels naming images by their ids (file names), drawable whatever bytes the names hold
+    for t in fig.findobj(Text):
+        shown = t.get_text()
+        if isinstance(shown, str) and any("\ud800" <= c <= "\udfff" for c in shown):
+            t.set_text(_displayable(shown))
     engine = fig.get_layout_engine()
     if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
         # a layout engine that lays out as the figure is drawn (figure.autolayout in the user's rcParams): the box

@@ -1353,6 +1353,21 @@ def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
     assert build_split(DataConfig(data=str(d), resolution=64)).train_x.shape[1:] == (64, 64, 3)
 
 
+def test_the_capped_photos_warning_names_the_largest_by_its_path_in_the_folder(tmp_path):
+    """A camera's day folders hold the same names: the warning named 'IMG_0001.png', in every folder; its path
+    under the folder read names the one file."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    d = tmp_path / "photos"
+    for day, w in (("2024-01-05", 600), ("2024-01-06", 700)):
+        (d / day).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(np.full((400, w, 3), (i * 10, 0, 90), np.uint8)).save(d / day / f"IMG_{i:04d}.png")
+    with pytest.warns(UserWarning, match=r"larger than 256 px \(up to 700 px: 2024-01-06/IMG_0000.png\) reduced"):
+        build_split(DataConfig(data=str(d), dataset="unlabelled"))
+
+
 def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     """One class folder cannot make a one-vs-rest split: loose images beside one folder, or one folder of images
     (also as a tar, e.g. `tar czf pile.tar.gz pile/`), are an unlabelled pile, read recursively; two class folders
@@ -1436,6 +1451,45 @@ def test_symlinked_folders_and_files_are_followed_and_a_cycle_ends(tmp_path):
     assert kind == "folder" and train.class_names == ["a", "b"]
     ids = [i for i, y in zip(train.ids, train.y) if y == 0]
     assert ids == ["a/000.png", "a/001.png", "a/more/0.png", "a/more/1.png", "a/more/2.png", "a/more/deeper/3.png"]
+
+
+def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tmp_path):
+    """`ln -s . loop` in a class tree was read as a class folder holding every image again, and a link inside a class
+    back to the tree (`b/up -> ..`) gave class b the images of class a: each image once, under its own class."""
+    tree = make_tree(tmp_path / "tree", classes=("a", "b"), n=2)
+    _link(tree, tree / "loop")                         # the tree itself, as a sibling of its classes
+    _link(tree, tree / "b" / "up")                     # from inside a class back to the tree
+    _link(tree / "a", tree / "b" / "a-again")          # into another class
+    train, test, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["a", "b"]
+    ids = sorted(train.ids + (test.ids if test is not None else []))
+    assert ids == ["a/000.png", "a/001.png", "b/000.png", "b/001.png"]
+    split = make_tree(tmp_path / "split", classes=("a", "b"), n=2, split="train")
+    make_tree(split, classes=("a", "b"), n=2, split="test")
+    _link(split / "test", split / "train" / "a" / "peek")   # from the training split into the test split
+    train, test, kind = load_dataset(split)
+    assert not [i for i in train.ids if "peek" in i] and len(train.ids) == 4 and len(test.ids) == 4
+
+
+def test_a_nas_s_thumbnail_and_recycle_folders_are_no_data(tmp_path):
+    """A pile on a Synology share holds @eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_S.jpg, a thumbnail of every photo, which
+    were read as more images (each photo trained on again at other sizes), and a class tree there had a class
+    '@eaDir'; a Windows drive's $RECYCLE.BIN and System Volume Information are no data either."""
+    from wildgan.data.readers import list_image_files
+
+    pile = tmp_path / "pile"
+    for i in range(3):
+        save(pile / f"IMG_{i:04d}.png", np.full((8, 8, 3), 40 * i, np.uint8))
+        save(pile / "@eaDir" / f"IMG_{i:04d}.png" / "SYNOPHOTO_THUMB_S.png", np.full((4, 4, 3), 40 * i, np.uint8))
+    for junk in ("#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information"):
+        save(pile / junk / "old.png", np.zeros((8, 8, 3), np.uint8))
+    assert [f.relative_to(pile).as_posix() for f in list_image_files([pile])] == [f"IMG_{i:04d}.png" for i in range(3)]
+    tree = make_tree(tmp_path / "tree", classes=("good", "bad"), n=2)
+    save(tree / "@eaDir" / "x.png" / "SYNOPHOTO_THUMB_S.png", np.zeros((4, 4, 3), np.uint8))
+    save(tree / "good" / "@eaDir" / "000.png" / "SYNOPHOTO_THUMB_S.png", np.zeros((4, 4, 3), np.uint8))
+    train, test, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["bad", "good"]
+    assert not [i for i in train.ids + (test.ids if test is not None else []) if "@eaDir" in i]
 
 
 def test_gif_and_webp_are_read(tmp_path):
@@ -1840,10 +1894,20 @@ def test_native_sides_and_the_scale_warning():
     trained = [64, 96]
     assert scale_warning({(300, 380): "ok.png", (16, 20): "small-ok.png"}, trained, 64) is None   # within 4x
     msg = scale_warning({(80, 80): "a.png", (2048, 1536): Path("frames/big.tif")}, trained, 64)
-    assert msg.startswith("images much larger than the run's training images (e.g. big.tif: 1536x2048; the "
+    assert msg.startswith("images much larger than the run's training images (e.g. frames/big.tif: 1536x2048; the "
                           "training images were 64 to 96 px a side): each is fitted whole into 64x64")
     assert "smaller" in scale_warning({(8, 12): "tiny.png"}, [64, 64], 64) and "64x64)" in \
         scale_warning({(8, 12): "tiny.png"}, [64, 64], 64)
+
+
+def test_the_scale_warning_names_a_file_by_its_path_not_its_base_name(tmp_path):
+    """Day folders of a camera hold the same file names: the much-smaller warning of `wildgan score --data day/`
+    named '0000.jpg', which is in every folder; its path names the one file."""
+    for day, side in (("2024-01-05", 64), ("2024-01-06", 4)):
+        save(tmp_path / "day" / day / "0000.png", np.zeros((side, side, 3), np.uint8))
+    with pytest.warns(UserWarning, match=r"much smaller than the run's training images \(e\.g\. \S*day/2024-01-06/"
+                                         r"0000\.png: 4x4"):
+        load_images([tmp_path / "day"], 16, 3, native_sides=[64, 64])
 
 
 def test_the_resize_warning_names_images_scaled_unlike_the_training_images():
@@ -1930,8 +1994,9 @@ def test_scoring_whole_frames_with_a_run_of_small_crops_warns(tmp_path, monkeypa
     assert info["native_sides"] == [20, 24]
     opts = conversion_opts(info)
     assert opts["native_sides"] == [20, 24]
-    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. frame.png: "
-                                         r"160x128; the training images were 20 to 24 px a side\)"):
+    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. "
+                                         r"\S+/frames/frame.png: 160x128; the training images were 20 to 24 px "
+                                         r"a side\)"):
         load_images([frames], 16, 1, **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -388,3 +388,12 @@ def test_the_panel_of_a_coarse_map_says_its_blocks(tmp_path, monkeypatch) -> Non
     plots.heatmap_panel(tmp_path / "b.png", image, heat, None)
     titles = [next(ax.get_title() for ax in fig.axes if ax.get_title().startswith("|w(Q)")) for fig in drawn]
     assert titles == ["|w(Q) - w(G(E(Q)))|\nscored at 4x4: 2x2 blocks", "|w(Q) - w(G(E(Q)))|"]
+
+
+def test_a_panel_titled_with_a_file_name_that_is_not_utf8_is_drawn(tmp_path) -> None:
+    """os.fsdecode(b'd\\xe9faut.jpg') holds a lone surrogate, which matplotlib refused (TypeError): drawn as U+FFFD."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (8, 8, 3), np.uint8)
+    out = plots.heatmap_panel(tmp_path / "h.png", img, rng.random((8, 8)), img, title="#1 d\udce9faut.jpg")
+    assert out.is_file() and out.stat().st_size > 0
+    assert plots._displayable("d\udce9faut.jpg") == "d\ufffdfaut.jpg" and plots._displayable("ok.jpg") == "ok.jpg"

@@ -82,3 +82,28 @@ def test_the_report_shows_progress_while_it_scores_an_unlabelled_pile(pile_run: 
     pile = [p for n, p in calls if n == 40]
     assert pile, f"the pile of 40 was not scored whole: {calls}"
     assert all(pile), "the report scored the whole pile without a progress bar, though progress=True"
+
+
+def test_a_file_name_that_is_not_utf8_is_drawn_and_written(pile_run: Path, tmp_path: Path) -> None:
+    """A Latin-1 file name (a Windows share, an old zip: b'd\\xe9faut.png'), which Python holds with a lone
+    surrogate, stopped the report with matplotlib's TypeError at the first heat map captioned with it; its panel
+    shows U+FFFD, and the page keeps the name's own bytes (as the scores CSV does)."""
+    import os
+    import shutil
+
+    from PIL import Image
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    new = tmp_path / "new"
+    new.mkdir()
+    try:
+        Image.fromarray(np.full((16, 16), 200, np.uint8)).save(os.fsencode(new) + b"/d\xe9faut.png", format="PNG")
+    except (OSError, UnicodeError) as e:      # a file system that holds only UTF-8 names (macOS APFS, Windows)
+        pytest.skip(f"cannot make a file name that is not UTF-8 here: {e}")
+    run_report(run, images=[new], device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_bytes()
+    assert b"d\xe9faut.png" in md
+    assert (run / "report" / "heatmaps" / "image-01.png").is_file()
