@@ -510,7 +510,19 @@ def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     while f is not None and ((where := os.path.normcase(os.path.abspath(f.f_code.co_filename))).startswith(pkg)
                              or where == ctx):
         f, level = f.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    warnings.warn(utf8_safe(message), category, stacklevel=level)
+
+
+def utf8_safe(text: str) -> str:
+    """`text` with the lone surrogates a file name that is not UTF-8 leaves in it (os.fsdecode: b'd\xe9faut.png' is
+    'd\udce9faut.png') written as Python's stderr writes them, '\\udce9': a warning naming such a file could be
+    neither logged to a UTF-8 file (logging.captureWarnings) nor carried by pytest-xdist to its controller, which
+    failed the whole run with a UnicodeEncodeError; the name stays recognisable, and the rest of the text as it was."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class HeldWarning:
