@@ -658,6 +658,17 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
         warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
                   f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
                   f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+    # two class folders that are one real folder (`good -> normal`, or `a/` and a link `b -> a`) would label every
+    # image of it twice, once as each class: refused, as no reading of such a tree can say which label is meant
+    by_real: dict[str, list[Path]] = {}
+    for d in subs:
+        by_real.setdefault(os.path.realpath(d), []).append(d)
+    for real, same in by_real.items():
+        if len(same) > 1:
+            raise DataError(f"{folder}: class folders {' and '.join(d.name for d in same)} are the same folder, "
+                            f"{real} (through a symlink), so its images would be read under each of their labels; "
+                            f"keep one of them (remove the link, or copy the images into a folder of their own)",
+                            split_problem=SPLIT_CLASSES)
     out = {}
     fenced = _real_and_above(folder) | set(outside) | {os.path.realpath(d) for d in subs}
     for d in subs:
