@@ -1446,8 +1446,8 @@ def _cifar_refetch_error(p: Path, dataset: str) -> DataError | None:
                      f"fetches it again")
 
 
-def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
-                 ) -> tuple[ImageSet, ImageSet | None, str]:
+def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False,
+                 _recorded_download: bool = False, **opts: Any) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
     unlabelled-tar | unlabelled-npz | unlabelled-cifar-batches; the unlabelled ones have no test part).
 
@@ -1457,6 +1457,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
 
     _scoring_rule: internal (splits.load_split_data's read_depth16 only): depth16 may be transforms.PER_IMAGE_8BIT,
     which a user's call is refused (imageset.parse_opts).
+
+    _recorded_download: internal (splits.load_split_data): download is a DataConfig's, which a run's config.json
+    replays (resume, --config), not the caller's word: a download that fetches nothing is not warned about then.
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -1482,6 +1485,16 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
         hint = (f"; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
                 f"{_dataset_words('cifar10')}" if o.download else "")
         raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
+    if o.download and into is None and not _recorded_download:
+        # the CLI refuses a typed --download that fetches nothing (cli.common.refuse_missing_data); a Python caller's
+        # download=True was ignored in silence, as though a download had been tried. Warned, not refused: a script
+        # that passes it for every data set keeps working. Not for a run's recorded download (a DataConfig's):
+        # config.json of a run made so replays on resume and --config, where a word each time says nothing new
+        why = unused_download(path, dataset)
+        if why is not None:
+            # (named by the data it reads, where the reason does not name it: that of another protocol)
+            where = "" if dataset == "cifar10" else f"{p}: "
+            warn_user(f"{where}{why}; {option_words('--download', 'download=True')} is ignored (leave it out)")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes

@@ -665,6 +665,9 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     if read_depth16 is not None:
         # (read_depth16 may be scoring's transforms.PER_IMAGE_8BIT, which load_dataset refuses from a user)
         opts["_scoring_rule"] = True
+    if cfg.download and not download:
+        # (the DataConfig's download, which a run's config.json replays: load_dataset warns of the caller's only)
+        opts["_recorded_download"] = True
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
     _warn_tiny_arrays(cfg, train, kind)
     source = train.info.get("source")
