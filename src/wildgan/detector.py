@@ -1386,7 +1386,9 @@ class Detector:
             raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
-        res, ch = infer_geometry(items, self.resolution, self.channels, ids)
+        # (f-AnoGAN takes 32 or 64 of its own, not the resolution inferred: no word of that one's enlargement)
+        res, ch = infer_geometry(items, self.resolution, self.channels, ids,
+                                 fit=None if self.method == "fanogan" else self.resize_mode)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
