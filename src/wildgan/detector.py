@@ -1195,7 +1195,13 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        split, data_cfg, conv = self._training_split(X, resume)
+        from contextlib import nullcontext
+
+        from .data.imageset import resolution_settled
+
+        # (a resume reads its images for the run's own resolution: no word that another one would keep to their size)
+        with resolution_settled() if resume else nullcontext():
+            split, data_cfg, conv = self._training_split(X, resume)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)

@@ -15,8 +15,9 @@ import math
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -514,13 +515,30 @@ def median_scaled_side(sizes: Iterable[Sequence[int]], resolution: int, fit: str
     return None if side == resolution else side
 
 
+# set within resolution_settled: the automatic resolution is a run's own already (a resume)
+_RESOLUTION_SETTLED: contextvars.ContextVar[bool] = contextvars.ContextVar("wildgan_resolution_settled",
+                                                                           default=False)
+
+
+@contextmanager
+def resolution_settled() -> Iterator[None]:
+    """Within it, enlarged_words says nothing: the data is read for a run that continues (a resume), whose
+    resolution is its own, and another one, which the word would advise, is refused there."""
+    token = _RESOLUTION_SETTLED.set(True)
+    try:
+        yield
+    finally:
+        _RESOLUTION_SETTLED.reset(token)
+
+
 def enlarged_words(side: int | None, resolution: int) -> str | None:
     """What the automatic `resolution` does to images whose (median) scaled side is `side` where it enlarges them
     ENLARGED_FACTOR or more: the factor and the resolution that keeps to their size (the power of two below), as the
     user of the call in progress chooses it (errors.option_words); None where it enlarges them less, or where no
     smaller resolution exists (4). Said of the automatic resolution only: one the user or a protocol chose is not
     the data's to question."""
-    if side is None or side <= 0 or resolution <= 4 or resolution < ENLARGED_FACTOR * side:
+    if side is None or side <= 0 or resolution <= 4 or resolution < ENLARGED_FACTOR * side or \
+            _RESOLUTION_SETTLED.get():
         return None
     below = resolution // 2
     return (f"which enlarges them {resolution / side:.1f}x, more to compute for no more detail: "

@@ -136,3 +136,26 @@ def test_the_cli_says_it_in_its_own_words(tmp_path):
     assert code == 0
     (msg,) = _enlarged(said)
     assert "1.6x" in msg and "--resolution 16 keeps to their size" in msg, msg
+
+
+def test_a_resume_says_nothing_of_it(tmp_path):
+    """A resume reads the data for the run's own resolution, which it refuses to change: the word that another one
+    would keep to the images' size is not said there. A run of train_run records data.resolution None (the CLI's
+    records the resolution it resolved, so its --resume has one chosen), and its resume read the data as new."""
+    from dataclasses import replace
+
+    from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, read_run_config
+    from wildgan.training.run import train_run
+
+    tree = _tree(tmp_path / "t", [(20, 30)])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(tree), normal=("a",)), net=net_config_for_preset("tiny", 32, 3),
+                    train=TrainConfig(total_kimg=0.032, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", threads=1, train_scores=False), preset="tiny")
+    _, said = _said(lambda: train_run(cfg, run, progress=False, log=lambda m: None))
+    assert len(_enlarged(said)) == 1
+    again = read_run_config(run)
+    assert again.data.resolution is None
+    again = replace(again, train=replace(again.train, total_kimg=0.064))
+    _, said = _said(lambda: train_run(again, run, resume=True, progress=False, log=lambda m: None))
+    assert not _enlarged(said), said
