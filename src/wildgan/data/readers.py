@@ -682,6 +682,20 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
     return out
 
 
+def _refuse_class_in_other_split(train_dir: Path, test_dir: Path) -> None:
+    """Refuse a class folder of one split that is (through a symlink) the other split's folder or inside it
+    (`train/good -> ../test/good`): the walk's fence keeps a class folder's links out of the other split, but the
+    class folder itself was read, and its images were training and test images at once."""
+    for here, there, which in ((train_dir, test_dir, "test"), (test_dir, train_dir, "training")):
+        far = os.path.realpath(there)
+        for d in _subdirs(here):
+            real = os.path.realpath(d)
+            if real == far or real.startswith(far + os.sep):
+                raise DataError(f"{d}: a link to {real}, inside the {which} split's folder {there}, so its images "
+                                f"would be training and test images at once; copy them into a folder of their own "
+                                f"(or remove the link)")
+
+
 def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
                 ) -> tuple[ImageSet, ImageSet | None]:
     """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
@@ -694,6 +708,8 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
     other: dict[str, int] = {}
     # (each split's walk stays out of the other's folder: a link from train/ into test/ would put test images in both)
     split_dirs = {os.path.realpath(d) for d in (train_dir, test_dir) if d is not None}
+    if train_dir is not None and test_dir is not None:
+        _refuse_class_in_other_split(train_dir, test_dir)
     parts = {"train": _class_files(train_dir or eff, other, split_dirs)}
     if test_dir is not None:
         parts["test"] = _class_files(test_dir, other, split_dirs)

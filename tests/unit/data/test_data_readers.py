@@ -1494,6 +1494,18 @@ def test_two_class_folders_linked_to_one_real_folder_are_refused(tmp_path):
     assert load_dataset(tmp_path / "ok")[2] == "folder"
 
 
+def test_a_class_folder_linked_into_the_other_split_is_refused(tmp_path):
+    """train/good -> test/good read the test split's images as training images too (the fence of f949d55c kept a
+    class folder's walk out of the other split, but not the class folder itself): refused, naming both."""
+    split = make_tree(tmp_path / "split", classes=("bad",), n=2, split="train")
+    make_tree(split, classes=("good", "bad"), n=2, split="test")
+    _link(split / "test" / "good", split / "train" / "good")
+    with pytest.raises(DataError) as e:
+        load_dataset(split)
+    msg = str(e.value)
+    assert str(split / "train" / "good") in msg and str(split / "test" / "good") in msg and "test split" in msg, msg
+
+
 def test_a_nas_s_thumbnail_and_recycle_folders_are_no_data(tmp_path):
     """A pile on a Synology share holds @eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_S.jpg, a thumbnail of every photo, which
     were read as more images (each photo trained on again at other sizes), and a class tree there had a class
