@@ -1195,7 +1195,13 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        split, data_cfg, conv = self._training_split(X, resume)
+        from contextlib import nullcontext
+
+        from .data.imageset import resolution_settled
+
+        # (a resume reads its images for the run's own resolution: no word that another one would keep to their size)
+        with resolution_settled() if resume else nullcontext():
+            split, data_cfg, conv = self._training_split(X, resume)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -1386,7 +1392,9 @@ class Detector:
             raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
-        res, ch = infer_geometry(items, self.resolution, self.channels, ids)
+        # (f-AnoGAN takes 32 or 64 of its own, not the resolution inferred: no word of that one's enlargement)
+        res, ch = infer_geometry(items, self.resolution, self.channels, ids,
+                                 fit=None if self.method == "fanogan" else self.resize_mode)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")

@@ -305,7 +305,13 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         refuse_run_inside_data(data_path_if_valid(a), Path(a.out), resume=a.resume)
     elif a.resume:
         _refuse_resumed_data_early(a)
-    cfg, split = build_run_config(a)
+    from contextlib import nullcontext
+
+    from ..data.imageset import resolution_settled
+
+    # (a resume reads its data for the run's own resolution: no word that another one would keep to the images')
+    with resolution_settled() if a.resume else nullcontext():
+        cfg, split = build_run_config(a)
     if a.config:
         from ..data.replay import in_run_order
 

@@ -20,8 +20,8 @@ from PIL import Image
 from ..errors import (API_SKIP_BAD, ConfigError, DataError, WildganError, option_words, skip_bad_option,
                       skip_bad_said_as, warn_user)
 from .image_decode import read_image_sized
-from .imageset import (MixedSizes, Opts, merge_stats, said_record, say_again, tiny_images, tiny_images_warning,
-                       warn_crop, warn_of_data)
+from .imageset import (MixedSizes, Opts, enlarged_words, median_scaled_side, merge_stats, said_record, say_again,
+                       tiny_images, tiny_images_warning, warn_crop, warn_of_data)
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -603,11 +603,15 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
                 rh, rw = min(counts, key=lambda hw: (hw[0] * hw[1], hw))
                 which = f"the smallest, {rw}x{rh}"
             rare = f", {which}: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
+            # where that enlarges the median image 1.5x or more (160 px photos at 256), said in this warning, not in
+            # one more (build_split sees these images already made square at target, and says nothing of them)
+            more = enlarged_words(median_scaled_side((a.shape[:2] for a in arrays), target, o.fit), target)
             # (warn_of_data: said again where the stacked images are read from a decoded cache, readers)
             warn_of_data(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
                          f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                          f"resized to {target}x{target}, the next power of two of the median short side, {median} "
-                         f"px (choose another with {option_words('--resolution', 'resolution=')})")
+                         + (f"px, {more} (or choose another)" if more else
+                            f"px (choose another with {option_words('--resolution', 'resolution=')})"))
     # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:

@@ -15,8 +15,9 @@ import math
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -492,6 +493,56 @@ def tiny_images_warning(named: Iterable[tuple[str, Sequence[int]]], resolution: 
             f"{resolution}x{resolution} from {'their' if n != 1 else 'its'} few pixels, almost empty for the network, "
             f"and such an image then scores as very normal: remove {'them' if n != 1 else 'it'} from the data, or "
             f"choose a smaller {option} if they are what the data is")
+
+
+# the automatic training resolution, the next power of two of the images' (median) short side, can enlarge them up to
+# 2x: 240x160 photos train at 256, each pixel stretched 1.6x, for about 4x the pixels of 128 and no more detail (a
+# tiny preset's CPU estimate of 17 min where 128 or 32 px took about 1 min), and nothing said so. From this factor up
+# it is said; below it (MNIST's 28 -> 32, 1.14x; 12 -> 16, 1.33x) the power of two below would shrink them more
+ENLARGED_FACTOR = 1.5
+
+
+def median_scaled_side(sizes: Iterable[Sequence[int]], resolution: int, fit: str = "resize") -> int | None:
+    """The side of the median image of `sizes` ((H, W) each, the lower median of an even count, as the automatic
+    resolution takes its median) that resize_one scales to `resolution` (transforms.scaled_side: the short side, the
+    long one when it letterboxes), or None where that image is not scaled (padded, or already of the resolution's
+    size) or there are no sizes."""
+    sides = sorted(resolution if (s := scaled_side(int(h), int(w), resolution, fit)) is None else s
+                   for h, w in sizes)
+    if not sides:
+        return None
+    side = sides[(len(sides) - 1) // 2]
+    return None if side == resolution else side
+
+
+# set within resolution_settled: the automatic resolution is a run's own already (a resume)
+_RESOLUTION_SETTLED: contextvars.ContextVar[bool] = contextvars.ContextVar("wildgan_resolution_settled",
+                                                                           default=False)
+
+
+@contextmanager
+def resolution_settled() -> Iterator[None]:
+    """Within it, enlarged_words says nothing: the data is read for a run that continues (a resume), whose
+    resolution is its own, and another one, which the word would advise, is refused there."""
+    token = _RESOLUTION_SETTLED.set(True)
+    try:
+        yield
+    finally:
+        _RESOLUTION_SETTLED.reset(token)
+
+
+def enlarged_words(side: int | None, resolution: int) -> str | None:
+    """What the automatic `resolution` does to images whose (median) scaled side is `side` where it enlarges them
+    ENLARGED_FACTOR or more: the factor and the resolution that keeps to their size (the power of two below), as the
+    user of the call in progress chooses it (errors.option_words); None where it enlarges them less, or where no
+    smaller resolution exists (4). Said of the automatic resolution only: one the user or a protocol chose is not
+    the data's to question."""
+    if side is None or side <= 0 or resolution <= 4 or resolution < ENLARGED_FACTOR * side or \
+            _RESOLUTION_SETTLED.get():
+        return None
+    below = resolution // 2
+    return (f"which enlarges them {resolution / side:.1f}x, more to compute for no more detail: "
+            f"{option_words(f'--resolution {below}', f'resolution={below}')} keeps to their size")
 
 
 def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int) -> str | None:

@@ -658,6 +658,17 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
         warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
                   f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
                   f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+    # two class folders that are one real folder (`good -> normal`, or `a/` and a link `b -> a`) would label every
+    # image of it twice, once as each class: refused, as no reading of such a tree can say which label is meant
+    by_real: dict[str, list[Path]] = {}
+    for d in subs:
+        by_real.setdefault(os.path.realpath(d), []).append(d)
+    for real, same in by_real.items():
+        if len(same) > 1:
+            raise DataError(f"{folder}: class folders {' and '.join(d.name for d in same)} are the same folder, "
+                            f"{real} (through a symlink), so its images would be read under each of their labels; "
+                            f"keep one of them (remove the link, or copy the images into a folder of their own)",
+                            split_problem=SPLIT_CLASSES)
     out = {}
     fenced = _real_and_above(folder) | set(outside) | {os.path.realpath(d) for d in subs}
     for d in subs:
@@ -669,6 +680,20 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
             for e, n in found.items():
                 other[e] = other.get(e, 0) + n
     return out
+
+
+def _refuse_class_in_other_split(train_dir: Path, test_dir: Path) -> None:
+    """Refuse a class folder of one split that is (through a symlink) the other split's folder or inside it
+    (`train/good -> ../test/good`): the walk's fence keeps a class folder's links out of the other split, but the
+    class folder itself was read, and its images were training and test images at once."""
+    for here, there, which in ((train_dir, test_dir, "test"), (test_dir, train_dir, "training")):
+        far = os.path.realpath(there)
+        for d in _subdirs(here):
+            real = os.path.realpath(d)
+            if real == far or real.startswith(far + os.sep):
+                raise DataError(f"{d}: a link to {real}, inside the {which} split's folder {there}, so its images "
+                                f"would be training and test images at once; copy them into a folder of their own "
+                                f"(or remove the link)")
 
 
 def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
@@ -683,6 +708,8 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
     other: dict[str, int] = {}
     # (each split's walk stays out of the other's folder: a link from train/ into test/ would put test images in both)
     split_dirs = {os.path.realpath(d) for d in (train_dir, test_dir) if d is not None}
+    if train_dir is not None and test_dir is not None:
+        _refuse_class_in_other_split(train_dir, test_dir)
     parts = {"train": _class_files(train_dir or eff, other, split_dirs)}
     if test_dir is not None:
         parts["test"] = _class_files(test_dir, other, split_dirs)
@@ -1435,8 +1462,8 @@ def _cifar_refetch_error(p: Path, dataset: str) -> DataError | None:
                      f"fetches it again")
 
 
-def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False, **opts: Any
-                 ) -> tuple[ImageSet, ImageSet | None, str]:
+def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rule: bool = False,
+                 _recorded_download: bool = False, **opts: Any) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
     unlabelled-tar | unlabelled-npz | unlabelled-cifar-batches; the unlabelled ones have no test part).
 
@@ -1446,6 +1473,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
 
     _scoring_rule: internal (splits.load_split_data's read_depth16 only): depth16 may be transforms.PER_IMAGE_8BIT,
     which a user's call is refused (imageset.parse_opts).
+
+    _recorded_download: internal (splits.load_split_data): download is a DataConfig's, which a run's config.json
+    replays (resume, --config), not the caller's word: a download that fetches nothing is not warned about then.
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -1471,6 +1501,16 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", *, _scoring_rul
         hint = (f"; {option_words('--download', 'download=True')} fetches CIFAR-10 only with "
                 f"{_dataset_words('cifar10')}" if o.download else "")
         raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
+    if o.download and into is None and not _recorded_download:
+        # the CLI refuses a typed --download that fetches nothing (cli.common.refuse_missing_data); a Python caller's
+        # download=True was ignored in silence, as though a download had been tried. Warned, not refused: a script
+        # that passes it for every data set keeps working. Not for a run's recorded download (a DataConfig's):
+        # config.json of a run made so replays on resume and --config, where a word each time says nothing new
+        why = unused_download(path, dataset)
+        if why is not None:
+            # (named by the data it reads, where the reason does not name it: that of another protocol)
+            where = "" if dataset == "cifar10" else f"{p}: "
+            warn_user(f"{where}{why}; {option_words('--download', 'download=True')} is ignored (leave it out)")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes

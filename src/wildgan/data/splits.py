@@ -60,7 +60,8 @@ from ..errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, Wil
 from .dataset_files import CIFAR10_CLASSES, every_image_way
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
-                       decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
+                       decoders_text, enlarged_words, median_scaled_side, native_sides, shrink_uniform,
+                       tiny_images_warning, trained_depth)
 from .readers import (data_source_path, default_sample_path, folder_class_names, has_decoded_cache, listed_labels,
                       load_dataset, protocol_on_pile_error, resolve_data_root, single_class_text, trained_gray_share)
 from .source_identity import complete_identity, known_for, quick_identity
@@ -591,6 +592,8 @@ class LoadedData:
     source_stat: dict[str, Any] | None = None
     # (source_identity's result, once the source's bytes were hashed: a study's cells share one read)
     _identity: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # what was said of this read once for all the splits built from it (_note_enlarged: a study's cells share it)
+    _said: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @cached_property
     def read_fingerprint(self) -> str:
@@ -665,6 +668,9 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     if read_depth16 is not None:
         # (read_depth16 may be scoring's transforms.PER_IMAGE_8BIT, which load_dataset refuses from a user)
         opts["_scoring_rule"] = True
+    if cfg.download and not download:
+        # (the DataConfig's download, which a run's config.json replays: load_dataset warns of the caller's only)
+        opts["_recorded_download"] = True
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
     _warn_tiny_arrays(cfg, train, kind)
     source = train.info.get("source")
@@ -683,6 +689,19 @@ def _auto_resolution(cfg: DataConfig, protocol: str, train: ImageSet) -> int:
     training images' short side (at most MAX_AUTO_RESOLUTION)."""
     return (cfg.resolution or PROTOCOL_DEFAULTS[protocol]["resolution"]
             or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION))
+
+
+def _note_enlarged(loaded: LoadedData, train: ImageSet, resolution: int, fit: str, source: str) -> None:
+    """The word that the automatic training resolution enlarges images of one size 1.5x or more (imageset.
+    enlarged_words: 240x160 photos trained at 256), naming the resolution that keeps to their size; once per read
+    (`loaded`, which a study's cells share). Images of several sizes are said by their own warning, made where they
+    were made one size (decode_pool.stack): here they are already of the resolution's size, and scale by nothing."""
+    h, w = (int(v) for v in train.x.shape[1:3])
+    words = enlarged_words(median_scaled_side([(h, w)], resolution, fit), resolution)
+    if words and "enlarged" not in loaded._said:
+        loaded._said.add("enlarged")
+        warn_user(f"{source}: its {w}x{h} images are trained at {resolution}x{resolution}, the automatic resolution "
+                  f"(the next power of two of their short side), {words}")
 
 
 def _warn_tiny_arrays(cfg: DataConfig, train: ImageSet, kind: str) -> None:
@@ -854,6 +873,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                   f"{_dataset_words('npz' if kind == 'npz' else 'folder')} uses the generic protocol of labelled "
                   f"data instead, {_dataset_words('cifar10')} chooses this one without this note")
     resolution = _auto_resolution(cfg, protocol, train)
+    if cfg.resolution is None and not d["resolution"] and recorded is None and not whole and not inherited:
+        # (not of a run's own split rebuilt, nor of other data evaluated for a run: its resolution is settled)
+        _note_enlarged(loaded, train, resolution, d["fit"], source)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
     names = list(train.class_names)

@@ -46,7 +46,7 @@ import shlex
 import shutil
 import socket
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -58,6 +58,7 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, DataConfig, RunC
 from ..fileio import atomic_write_text, holding_off_writes, make_folder, remove_files, writing_temps
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.image_decode import IMAGE_EXTS
+from ..data.imageset import resolution_settled
 from ..data.run_temps import remove_training_write_temps, writing_shared_files
 from ..data.replay import (ReplayFiles, as_fit_read, in_run_order, refuse_in_memory_replay,
                            warn_if_replay_reads_other_images)
@@ -937,7 +938,8 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
                           files=train_kw["saved"])
     # built here, as the command builds it, to compare its images with the run's before anything is trained
     # (True, not tqdm's auto None: the decoding bar shows off a terminal as the training's does, progress_bar)
-    split = build_split(cfg.data, progress=bool(train_kw.get("progress", True)))
+    with resolution_settled() if train_kw.get("resume", False) else nullcontext():
+        split = build_split(cfg.data, progress=bool(train_kw.get("progress", True)))
     # a Detector.fit's run trained its images in the order it read them, which build_split shuffles: put back
     split = in_run_order(config, split, files=files)
     if not train_kw.get("resume", False):
@@ -1536,7 +1538,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     several = ctx is not None and ctx.world > 1
     if split is None:
         # before --overwrite deletes anything: bad data must leave the old run. Its decoding bar as the training's
-        split = build_split(cfg.data, progress=progress)
+        # (a resume reads it for the run's own resolution: no word that another one would keep to the images')
+        with resolution_settled() if resume else nullcontext():
+            split = build_split(cfg.data, progress=progress)
         _check_fanogan_images(cfg, split)
     if before_start is not None and is_main:
         # every refusal is behind (the start's checks, the lock, the data): said first, the caller's word on what the

@@ -338,3 +338,50 @@ def test_load_dataset_s_download_follows_its_progress_option(tmp_path, monkeypat
     assert "download CIFAR-10 into" in capsys.readouterr().err
     load_dataset(tmp_path / "b", "cifar10", download=True, progress=False)
     assert "download CIFAR-10" not in capsys.readouterr().err
+
+
+def test_download_true_with_data_of_its_own_is_warned_in_python_once(tmp_path, monkeypatch):
+    """load_dataset(path, download=True) on an .npz or a folder of class folders read the data as it is and ignored
+    download in silence, as though a download had been tried (the CLI's --download is refused there): warned once, in
+    the API's words. A DataConfig's download (a run's config.json replayed by resume or --config) stays silent: the
+    run was made so and replays as it was."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.errors import WildganWarning
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x_train=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), y_train=np.arange(20) % 2,
+             x_test=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8), y_test=np.arange(10) % 2)
+    tree = tmp_path / "tree"
+    for c in ("a", "b"):
+        (tree / c).mkdir(parents=True)
+        for i in range(40):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tree / c / f"{i}.png")
+    for path in (npz, tree):
+        for dataset in ("auto", "cifar10"):
+            if dataset == "cifar10" and path == npz:
+                continue               # (an .npz of other classes is refused for the cifar10 protocol)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                load_dataset(path, dataset, download=True)
+            said = [str(w.message) for w in caught if issubclass(w.category, WildganWarning)
+                    and "download" in str(w.message)]
+            assert len(said) == 1 and "download=True" in said[0] and "--download" not in said[0], (path, said)
+            assert "ignored" in said[0]
+        # the same read without download=True: no such word
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            load_dataset(path)
+        assert not [w for w in caught if "download" in str(w.message)]
+    # a DataConfig's recorded download (config.json's `download: true`, replayed): read as before, without the word
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = build_split(DataConfig(data=str(tree), normal=("a",), download=True))
+    assert len(s.train_x) and not [w for w in caught if "download" in str(w.message)]
+    # build_split's own download=True is the caller's word, as load_dataset's: warned
+    with pytest.warns(WildganWarning, match="download=True"):
+        build_split(DataConfig(data=str(tree), normal=("a",)), download=True)

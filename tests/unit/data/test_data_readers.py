@@ -1471,6 +1471,41 @@ def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tm
     assert not [i for i in train.ids if "peek" in i] and len(train.ids) == 4 and len(test.ids) == 4
 
 
+def test_two_class_folders_linked_to_one_real_folder_are_refused(tmp_path):
+    """`good -> normal` (or `a/` and a link `b -> a`) read the same images under both labels: refused, naming both
+    class folders and the real one, in a tree and in a split's class folders."""
+    tree = make_tree(tmp_path / "tree", classes=("a", "normal"), n=2)
+    _link(tree / "normal", tree / "good")
+    with pytest.raises(DataError) as e:
+        load_dataset(tree)
+    msg = str(e.value)
+    assert "good" in msg and str(tree / "normal") in msg and "same folder" in msg
+    outer = tmp_path / "store" / "cars"
+    save(outer / "0.png", np.zeros((8, 8, 3), np.uint8))
+    two = make_tree(tmp_path / "two", classes=("x",), n=2, split="train")
+    make_tree(two, classes=("x", "y"), n=2, split="test")
+    _link(outer, two / "train" / "c1")
+    _link(outer, two / "train" / "c2")
+    with pytest.raises(DataError, match=r"c1.*c2.*same folder") as e:
+        load_dataset(two)
+    assert str(outer) in str(e.value)
+    make_tree(tmp_path / "ok", classes=("a", "b"), n=2)
+    _link(tmp_path / "ok" / "a", tmp_path / "ok-link")       # a link to one class from outside: no second class
+    assert load_dataset(tmp_path / "ok")[2] == "folder"
+
+
+def test_a_class_folder_linked_into_the_other_split_is_refused(tmp_path):
+    """train/good -> test/good read the test split's images as training images too (the fence of f949d55c kept a
+    class folder's walk out of the other split, but not the class folder itself): refused, naming both."""
+    split = make_tree(tmp_path / "split", classes=("bad",), n=2, split="train")
+    make_tree(split, classes=("good", "bad"), n=2, split="test")
+    _link(split / "test" / "good", split / "train" / "good")
+    with pytest.raises(DataError) as e:
+        load_dataset(split)
+    msg = str(e.value)
+    assert str(split / "train" / "good") in msg and str(split / "test" / "good") in msg and "test split" in msg, msg
+
+
 def test_a_nas_s_thumbnail_and_recycle_folders_are_no_data(tmp_path):
     """A pile on a Synology share holds @eaDir/IMG_0001.jpg/SYNOPHOTO_THUMB_S.jpg, a thumbnail of every photo, which
     were read as more images (each photo trained on again at other sizes), and a class tree there had a class

@@ -1727,9 +1727,11 @@ def test_wildgan_warnings_are_filtered_by_their_category() -> None:
 
 
 def test_the_mixed_size_warning_names_the_median_it_rounds_up_from() -> None:
-    """As the CLI's readers say it: 'the power of two of the median short side' read as 40 px -> 32, not 64."""
+    """As the CLI's readers say it: 'the power of two of the median short side' read as 40 px -> 32, not 64. 40 px
+    made 64 are enlarged 1.6x: said in the same warning, with the resolution below that keeps to their size."""
     with pytest.warns(UserWarning, match=r"resized to 64x64, the next power of two of the median short side, "
-                                         r"40 px \(choose another with resolution=\)"):
+                                         r"40 px, which enlarges them 1.6x, .*: resolution=32 keeps to their size "
+                                         r"\(or choose another\)"):
         x, _ = to_images([np.zeros((40, 50), np.uint8), np.zeros((60, 60), np.uint8)])
     assert x.shape[1:3] == (64, 64)
     with pytest.warns(UserWarning, match=r"resized to 256x256, the next power of two of the median short side, "
