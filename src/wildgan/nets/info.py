@@ -37,14 +37,15 @@ def forward_flops_and_calls(fn: Any, *args: Any) -> tuple[int, int]:
     return int(fc.get_total_flops()), calls.calls
 
 
-def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None = None, batch: int = 4
-                          ) -> dict[str, float]:
+def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None = None, batch: int = 4,
+                          g_image_loss: bool = False) -> dict[str, float]:
     """FLOPs per real image of one training iteration at resolution `res` (lod: default the stable lod of res; a
     fading lod in (log2(R/res), log2(R/res) + 1) counts the fade's extra path): g, d, e forward and the spec's
     (8.2) 7g + 14d + 3e, on the networks' own device. "calls": the aten operator calls of one iteration, weighed
     alike (a backward calls about as many operators as its forward, as it costs about as many FLOPs), whatever the
     batch: a small network at a small resolution costs about this many fixed operator times, whatever its FLOPs
-    (tiny on a CPU runs 16x16 at 2x the time of 8x8 per iteration, where the FLOPs grow 4.3x)."""
+    (tiny on a CPU runs 16x16 at 2x the time of 8x8 per iteration, where the FLOPs grow 4.3x). g_image_loss: a run
+    with d_I in G's loss (train.g_image_loss), 10g + 14d + 6e."""
     import math
 
     if lod is None:
@@ -56,7 +57,9 @@ def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None
     (g, gc), (d, dc), (e, ec) = (forward_flops_and_calls(lambda q: net(q, lod), arg)
                                  for net, arg in ((nets.G, z), (nets.D, x), (nets.E, x)))
     g, d, e = g / batch, d / batch, e / batch
-    return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e, "calls": float(7 * gc + 14 * dc + 3 * ec)}
+    # (g_image_loss, d_I in G's loss: each G step also runs E and G again, forward and backward, 3g + 3e more)
+    kg, ke = (10, 6) if g_image_loss else (7, 3)
+    return {"g": g, "d": d, "e": e, "train": kg * g + 14 * d + ke * e, "calls": float(kg * gc + 14 * dc + ke * ec)}
 
 
 def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:

@@ -1190,7 +1190,8 @@ def _train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: b
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
-    costs = _phase_costs(nc, device.type) if progress and state.nimg < total_nimg else None
+    # (g_image_loss: its G step's extra E and G passes are priced too, for the resolutions the probe does not time)
+    costs = _phase_costs(nc, device.type, bool(tc.g_image_loss)) if progress and state.nimg < total_nimg else None
     # Until three resolutions have run (ETA_PROBE_UNTIL), the ones ahead are priced by the iteration times of a
     # start-up probe at each (_probe_iterations), scaled to the current one's measured rate: the FLOPs alone put
     # tiny's 20-kimg run at <22:04 from 4x4 for 70 s. CPU only, one process, not compiled: on a GPU a few eager
@@ -1669,7 +1670,7 @@ class EtaCosts(NamedTuple):
     fade_calls: dict[int, float] | None = None
 
 
-def _phase_costs(nc: NetConfig, device_type: str = "cpu") -> EtaCosts:
+def _phase_costs(nc: NetConfig, device_type: str = "cpu", g_image_loss: bool = False) -> EtaCosts:
     """Training FLOPs per image, and operator calls per iteration, at each resolution of the schedule, stable and
     mid-fade-in (one counting pass each), for the ETA.
 
@@ -1687,9 +1688,10 @@ def _phase_costs(nc: NetConfig, device_type: str = "cpu") -> EtaCosts:
         nets = build_pgan(nc, 0)                # (its own RNG: the run's global one is left alone)
     res = [4 * 2 ** j for j in range(nc.resolution_log2 - 1)]
     with layers.forward_as_on(device_type):
-        stable = {r: train_flops_per_image(nets, nc, r, batch=2) for r in res}
+        stable = {r: train_flops_per_image(nets, nc, r, batch=2, g_image_loss=g_image_loss) for r in res}
         # any lod strictly inside the fade counts its extra path: the blend's weight changes values, not operators
-        fade = {r: train_flops_per_image(nets, nc, r, lod=math.log2(nc.resolution // r) + 0.5, batch=2)
+        fade = {r: train_flops_per_image(nets, nc, r, lod=math.log2(nc.resolution // r) + 0.5, batch=2,
+                                         g_image_loss=g_image_loss)
                 for r in res[1:]}
     return EtaCosts({r: c["train"] for r, c in stable.items()}, {r: c["calls"] for r, c in stable.items()},
                     {r: c["train"] for r, c in fade.items()}, {r: c["calls"] for r, c in fade.items()})

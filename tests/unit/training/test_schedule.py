@@ -714,3 +714,23 @@ def test_the_probe_prices_the_resolutions_ahead_until_three_have_been_measured()
     wrong = {r: t * (3.0 if r == 32 else 1.0) for r, t in probe.items()}      # (a probe the fit must not use)
     assert _eta(aware, nc, tc, 0, 5500, 9000, 100.0, probe=wrong, **kw) == _eta(aware, nc, tc, 0, 5500, 9000, 100.0,
                                                                                  **kw)
+
+
+def test_the_eta_prices_d_i_in_g_s_loss_as_its_extra_passes():
+    """A run with d_I in G's loss (train.g_image_loss) runs E and G once more in each G step, forward and backward:
+    the ETA's FLOPs and operator calls per resolution count them (10g + 14d + 6e, where they priced 7g + 14d + 3e),
+    for the resolutions ahead that the start-up probe does not time."""
+    from wildgan.config import net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.nets.info import train_flops_per_image
+    from wildgan.training.loop import _phase_costs
+
+    nc = net_config_for_preset("tiny", 16, 1)
+    plain, with_d_i = _phase_costs(nc), _phase_costs(nc, g_image_loss=True)
+    nets = build_pgan(nc, 0)
+    for r in (4, 8, 16):
+        c = train_flops_per_image(nets, nc, r, batch=2)
+        assert with_d_i.flops[r] == pytest.approx(plain.flops[r] + 3 * c["g"] + 3 * c["e"], rel=1e-9), r
+        assert with_d_i.calls[r] > plain.calls[r]
+    for r in (8, 16):
+        assert with_d_i.fade_flops[r] > plain.fade_flops[r] and with_d_i.fade_calls[r] > plain.fade_calls[r]
