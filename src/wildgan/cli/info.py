@@ -52,13 +52,6 @@ def _table(info: dict[str, Any], nets: tuple[str, ...] = ("G", "D", "E"), g_imag
     return lines
 
 
-def _with_g_image_loss(info: dict[str, Any]) -> dict[str, Any]:
-    """`info` with the training GFLOP of a run trained with d_I in G's loss (`--g-image-loss`): the G step's E and
-    second G, forward and backward, 3g + 3e more than the spec's 7g + 14d + 3e."""
-    f = info["forward_gflop"]
-    return {**info, "train_gflop_per_image": info["train_gflop_per_image"] + 3 * f["G"] + 3 * f["E"]}
-
-
 def _run_info(a: argparse.Namespace) -> int:
     """`wildgan info RUN`: the run's own networks, read from RUN/config.json (read_run_config's errors name the
     folder and what it is instead: a file, a study's folder, nothing), and where the rest of the run is said."""
@@ -97,15 +90,13 @@ def _run_info(a: argparse.Namespace) -> int:
                                 f"networks only", said, rest, *_leftover_lines(left, run, Path(a.run)),
                                 *_stale_lines(stale)]) + "\n")
         return 0
-    info = network_info(net)
+    info = network_info(net, g_image_loss=bool(cfg.train.g_image_loss))
     # (a search run trains no encoder: its row would count networks it does not have; the JSON leaves it out too, and
     # the training GFLOP, whose formula counts E, as the table does)
     nets = ("G", "D") if cfg.method == "search" else ("G", "D", "E")
     if nets != ("G", "D", "E"):
         info = {k: ({n: v[n] for n in nets} if k in ("params", "forward_gflop") else v) for k, v in info.items()
                 if k != "train_gflop_per_image"}
-    if nets == ("G", "D", "E") and cfg.train.g_image_loss:
-        info = _with_g_image_loss(info)
     if a.json:
         write_stdout(json.dumps({"run": str(a.run), "method": cfg.method, "preset": cfg.preset, **info,
                                  "training": trained, "leftover_files": left, "stale_evaluation_files": stale},

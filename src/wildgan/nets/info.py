@@ -57,14 +57,21 @@ def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None
     (g, gc), (d, dc), (e, ec) = (forward_flops_and_calls(lambda q: net(q, lod), arg)
                                  for net, arg in ((nets.G, z), (nets.D, x), (nets.E, x)))
     g, d, e = g / batch, d / batch, e / batch
-    # (g_image_loss, d_I in G's loss: each G step also runs E and G again, forward and backward, 3g + 3e more)
+    return {"g": g, "d": d, "e": e, "train": train_cost(g, d, e, g_image_loss),
+            "calls": float(train_cost(gc, dc, ec, g_image_loss))}
+
+
+def train_cost(g: float, d: float, e: float, g_image_loss: bool = False) -> float:
+    """A training iteration's cost per image from the forward costs (FLOPs or operator calls) of G, D and E: the
+    spec's (8.2) 7g + 14d + 3e, or 10g + 14d + 6e with d_I in G's loss (train.g_image_loss: each G step also runs E
+    and G again, forward and backward)."""
     kg, ke = (10, 6) if g_image_loss else (7, 3)
-    return {"g": g, "d": d, "e": e, "train": kg * g + 14 * d + ke * e, "calls": float(kg * gc + 14 * dc + ke * ec)}
+    return kg * g + 14 * d + ke * e
 
 
-def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
+def network_info(cfg: NetConfig, batch: int = 4, g_image_loss: bool = False) -> dict[str, Any]:
     """Params of G, D, E and forward GFLOP per image at full resolution (FLOP = 2 MAC, weight layers only).
-    Training cost per real image follows the spec (8.2): 7g + 14d + 3e.
+    Training cost per real image follows the spec (8.2): 7g + 14d + 3e (train_cost; g_image_loss: 10g + 14d + 6e).
 
     On torch's meta device, tensors with shapes and no storage: parameter counts and FLOPs need only shapes, so this
     allocates nothing (`wildgan info --width 100000` asked for 640 GB and died in a traceback) and takes 0.05 s
@@ -79,4 +86,4 @@ def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
     return {"resolution": cfg.resolution, "channels": cfg.channels, "latent_size": cfg.latent_size,
             "fmap_base": cfg.fmap_base, "fmap_max": cfg.fmap_max,
             "params": {"G": count_parameters(nets.G), "D": count_parameters(nets.D), "E": count_parameters(nets.E)},
-            "forward_gflop": {"G": g, "D": d, "E": e}, "train_gflop_per_image": 7 * g + 14 * d + 3 * e}
+            "forward_gflop": {"G": g, "D": d, "E": e}, "train_gflop_per_image": train_cost(g, d, e, g_image_loss)}
