@@ -140,8 +140,9 @@ def test_the_cli_says_it_in_its_own_words(tmp_path):
 
 def test_a_resume_says_nothing_of_it(tmp_path):
     """A resume reads the data for the run's own resolution, which it refuses to change: the word that another one
-    would keep to the images' size is not said there. A run of train_run records data.resolution None (the CLI's
-    records the resolution it resolved, so its --resume has one chosen), and its resume read the data as new."""
+    would keep to the images' size is not said there. A run of train_run records the resolution it resolved, as the
+    CLI's does (it recorded data.resolution None, and its resume read the data as new); a resume with the cfg that
+    started it, which still leaves the resolution to the data, says nothing either."""
     from dataclasses import replace
 
     from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, read_run_config
@@ -155,7 +156,10 @@ def test_a_resume_says_nothing_of_it(tmp_path):
     _, said = _said(lambda: train_run(cfg, run, progress=False, log=lambda m: None))
     assert len(_enlarged(said)) == 1
     again = read_run_config(run)
-    assert again.data.resolution is None
+    assert again.data.resolution == 32
     again = replace(again, train=replace(again.train, total_kimg=0.064))
     _, said = _said(lambda: train_run(again, run, resume=True, progress=False, log=lambda m: None))
+    assert not _enlarged(said), said
+    _, said = _said(lambda: train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.096)), run, resume=True,
+                                      progress=False, log=lambda m: None))
     assert not _enlarged(said), said
