@@ -60,6 +60,7 @@ from .data.inputs import (PIXEL_RANGES, KeptRead, check_image_arrays, check_imag
                           to_numpy)
 from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
+from .data.imageset import FANOGAN_SIZES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
                      TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
@@ -1437,14 +1438,13 @@ class Detector:
             raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
-        # (f-AnoGAN takes 32 or 64 of its own, not the resolution inferred: no word of that one's enlargement)
-        res, ch = infer_geometry(items, self.resolution, self.channels, ids,
-                                 fit=None if self.method == "fanogan" else self.resize_mode)
+        # (f-AnoGAN takes 32 or 64 only: the one of them at or above the power of two inferred, of whose
+        # enlargement the word is then said, advising only a size f-AnoGAN takes; it said none)
+        res, ch = infer_geometry(items, self.resolution, self.channels, ids, fit=self.resize_mode,
+                                 taken=FANOGAN_SIZES if self.method == "fanogan" else None)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
-        if self.method == "fanogan" and self.resolution is None:
-            res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
         # (at the automatic resolution, as the CLI's readers say it: decode_pool.stack)
         tiny = None if self.resolution is not None else tiny_images_warning(
             ((ids[i] if i < len(ids) else f"image {i}", s[:2]) for i, s in enumerate(every)), res,

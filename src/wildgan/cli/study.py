@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,19 @@ def cmd_study(a: argparse.Namespace) -> int:
 
     # (AUCs need every test image's label: a refusal of damaged labels names mending them, not --dataset unlabelled,
     # which a study refuses: check_study_data)
-    with copying_warnings(study_log), labels_needed_by("study"):
+    with copying_warnings(study_log), labels_needed_by("study"), _fanogan_sizes(a):
         return _study(a, study_log)
+
+
+def _fanogan_sizes(a: argparse.Namespace) -> AbstractContextManager[None]:
+    """The block of a study with fanogan cells: the word of the automatic resolution's enlargement advises only a
+    resolution f-AnoGAN's networks take (32 or 64; data.imageset.resolutions_taken), which every cell then trains,
+    where --resolution 16 would be refused by the fanogan cells' check. (--methods as typed: a bad one is refused
+    by _study, in its words.)"""
+    from ..data.imageset import FANOGAN_SIZES, resolutions_taken
+
+    methods = [m.strip() for m in str(getattr(a, "methods", "")).split(",")]
+    return resolutions_taken(*FANOGAN_SIZES) if "fanogan" in methods else nullcontext()
 
 
 def _normal_cells(text: str) -> list[str]:
