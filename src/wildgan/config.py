@@ -568,6 +568,20 @@ class DataConfig:
                            "(the camera's bit depth, e.g. bits:12)", self.depth16)
 
 
+# The refusals of train.gp_target and train.g_image_loss, in one wording for every caller that sets them: TrainConfig /
+# RunConfig (the CLI's --gp-target / --g-image-loss, a run's config file) and Detector's parameters of the same names,
+# whose _validate says the same problem with its own parameter's name
+GP_TARGET_PROBLEM = ("must be a positive number, the critic's target gradient norm (1, the authors' code; 750, the "
+                     "pGAN paper's CIFAR-10 value)")
+# ({0}: g_image_loss with its value, {1}: the encoder loss with its value, each as the caller names them)
+G_IMAGE_LOSS_ENCODER_WORDS = ("{0} adds the image-space encoder loss d_I to G's loss, which needs the encoder trained "
+                              "with d_I (encoder loss image), not {1}")
+G_IMAGE_LOSS_METHOD_PROBLEM = {
+    "search": "must be 0 with method search, which trains no encoder (it adds the encoder loss d_I to G's loss)",
+    "fanogan": "must be 0 with method fanogan, which trains its own generator and encoder by their own losses (it "
+               "adds the encoder loss d_I to the pGAN G's loss)"}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training of the pGAN + encoder (spec 3). Lengths are in kimg (thousands of real images shown)."""
@@ -656,8 +670,7 @@ class TrainConfig:
         if isinstance(self.gp_target, numbers.Real) and not isinstance(self.gp_target, bool) and self.gp_target <= 0:
             # (the penalty divides by target^2: 0 is a division by zero, and a negative target the same penalty as
             # its absolute value, so neither is what was meant; NaN and other types: _check_numbers' own words)
-            raise _refused("train.gp_target", "must be a positive number, the critic's target gradient norm (1, the "
-                           "authors' code; 750, the pGAN paper's CIFAR-10 value)", self.gp_target)
+            raise _refused("train.gp_target", GP_TARGET_PROBLEM, self.gp_target)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
@@ -670,8 +683,7 @@ class TrainConfig:
             # d_I in G's loss is the image-space encoder loss: with d_z, E is trained for another loss, so G would be
             # pushed to suit an encoder trained for another target (a combination no spec row defines), and
             # without E there is nothing to encode G(z) with
-            raise combined_settings("{0} adds the image-space encoder loss d_I to G's loss, which needs the encoder "
-                                    "trained with d_I (encoder loss image), not {1}",
+            raise combined_settings(G_IMAGE_LOSS_ENCODER_WORDS,
                                     ("--g-image-loss", "train.g_image_loss", f"{self.g_image_loss:g}",
                                      self.g_image_loss),
                                     ("--encoder-loss", "train.encoder_loss", self.encoder_loss, self.encoder_loss))
@@ -962,14 +974,11 @@ class RunConfig:
         # training of one is refused where it is configured, refuse_untrained_encoder)
         if self.method == "search" and self.train.g_image_loss > 0:
             # (before the replace below, whose check would name encoder_loss none, a value the caller never gave)
-            raise _refused("train.g_image_loss", "must be 0 with method search, which trains no encoder (it adds the "
-                           "encoder loss d_I to G's loss)", self.train.g_image_loss)
+            raise _refused("train.g_image_loss", G_IMAGE_LOSS_METHOD_PROBLEM["search"], self.train.g_image_loss)
         if self.method == "fanogan" and self.train.g_image_loss > 0:
             # f-AnoGAN's loop never reads it: a RunConfig built in Python trained without it and its config.json
             # recorded it as if used (the CLI sets 0 for another method, with a warning where it was typed)
-            raise _refused("train.g_image_loss", "must be 0 with method fanogan, which trains its own generator and "
-                           "encoder by their own losses (it adds the encoder loss d_I to the pGAN G's loss)",
-                           self.train.g_image_loss)
+            raise _refused("train.g_image_loss", G_IMAGE_LOSS_METHOD_PROBLEM["fanogan"], self.train.g_image_loss)
         if self.method == "search" and self.train.encoder_loss != "none":
             # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
             # default 'image' trained an E nobody used (a quarter more work per iteration, and another random

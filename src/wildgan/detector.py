@@ -60,6 +60,7 @@ from .data.inputs import (PIXEL_RANGES, KeptRead, check_image_arrays, check_imag
                           to_numpy)
 from .data.dataset_files import is_archive
 from .data.readers import detect_format, is_dataset_file, trained_gray_share, trained_kind
+from .data.imageset import FANOGAN_SIZES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
                      TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
@@ -471,6 +472,8 @@ class _PendingRunScores:
 # the parameters that decide what decision_scores_ (and so threshold_ and labels_) are: a change after fit re-derives
 # them from the training scores (Detector._sync_scoring), or is refused when those are not at hand
 SCORING_PARAMS = ("score", "lam", "batch_mode")
+# the training ablations' parameters at their defaults (TrainConfig's), which Detector.save leaves out of its JSON
+_ABLATION_DEFAULTS = {"g_image_loss": 0.0, "gp_target": 1.0}
 
 
 def _run_total_kimg(cfg: Any) -> float | None:
@@ -690,6 +693,12 @@ class Detector:
         search_steps forward and backward passes of G and D per image: fewer are faster and fit each image less
         closely. Recorded in the run's config (search.steps), which from_run reads it from; set after fit, it
         takes effect at the next fit, as the training parameters do (the fitted networks score with their run's).
+    g_image_loss : method 'wildgan' only: W >= 0, also add W * d_I to G's loss (`wildgan train --g-image-loss W`,
+        train.g_image_loss; the ablation of the paper's "G and E updated jointly"). 0 (default) is the authors'
+        code, where d_I trains E only. Needs encoder_loss='image'; refused with the other methods.
+    gp_target : the critic's target gradient norm T > 0 of the gradient penalty, lambda * (|grad| - T)^2 / T^2
+        (`wildgan train --gp-target T`, train.gp_target; default 1, the authors' code; 750 is the pGAN paper's
+        CIFAR-10 value). pGAN methods; f-AnoGAN's critic keeps its official 1 (a fit warns where it is set).
     total_kimg, phase_kimg : training length and phase length in thousands of images shown (pGAN methods;
         None = the paper's schedule: full growth + 2/3 of a phase). For 'fanogan', total_kimg sets both stages to
         total_kimg * 1000 / 16 iterations (None = the official 7 epochs + 50000 encoder steps).
@@ -756,12 +765,15 @@ class Detector:
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | Path | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
-                 latent_size: int | None = None, search_steps: int = 500, verbose: bool = False) -> None:
+                 latent_size: int | None = None, search_steps: int = 500, g_image_loss: float = 0.0,
+                 gp_target: float = 1.0, verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.width = width
         self.latent_size = latent_size
         self.search_steps = search_steps
+        self.g_image_loss = g_image_loss
+        self.gp_target = gp_target
         self.total_kimg = total_kimg
         self.phase_kimg = phase_kimg
         self.contamination = contamination
@@ -942,6 +954,7 @@ class Detector:
             # checked for every method, as width is: a typo is refused where it is made, not when the method changes
             raise ConfigError(f"search_steps must be a whole number >= 0 (the latent search's Adam steps per image; "
                               f"0 scores the initial latents), got {steps!r}")
+        self._validate_ablations()
         if self.resolution is not None:
             from .data.transforms import check_resolution
 
@@ -1063,6 +1076,31 @@ class Detector:
             # for a big folder, only to be told the preset's name was wrong)
             raise refusal
 
+    def _validate_ablations(self) -> None:
+        """Refuse a bad g_image_loss or gp_target in the words TrainConfig / RunConfig refuse the CLI's --g-image-loss
+        and --gp-target with (config's shared problem texts), the parameter named as the Detector's. Checked for every
+        method, as search_steps is: a typo is refused where it is made."""
+        from .config import G_IMAGE_LOSS_ENCODER_WORDS, G_IMAGE_LOSS_METHOD_PROBLEM, GP_TARGET_PROBLEM
+
+        # (getattr: a Detector pickled before the two parameters existed trained with their defaults)
+        w, t = getattr(self, "g_image_loss", 0.0), getattr(self, "gp_target", 1.0)
+        wf = as_float(w) if _is_real(w) else None
+        if wf is None or not (math.isfinite(wf) and wf >= 0):
+            raise ConfigError(f"g_image_loss must be a number >= 0, got {w!r}"
+                              f"{_PAST_FLOATS if _is_real(w) and wf is None else ''}")
+        tf = as_float(t) if _is_real(t) else None
+        if tf is None or not (math.isfinite(tf) and tf > 0):
+            raise ConfigError(f"gp_target {GP_TARGET_PROBLEM}, got {t!r}"
+                              f"{_PAST_FLOATS if _is_real(t) and tf is None else ''}")
+        if wf > 0 and self.method in G_IMAGE_LOSS_METHOD_PROBLEM:
+            # (RunConfig refuses it too, after the images were read: said before, with the method as given here)
+            problem = G_IMAGE_LOSS_METHOD_PROBLEM[self.method].replace(f"method {self.method}",
+                                                                      f"method={self.method!r}")
+            raise ConfigError(f"g_image_loss {problem}, got {w!r}")
+        if wf > 0 and self.encoder_loss != "image":
+            raise ConfigError(G_IMAGE_LOSS_ENCODER_WORDS.format(f"g_image_loss={w!r}",
+                                                                f"encoder_loss={self.encoder_loss!r}"))
+
     def _preset_refusal(self) -> ConfigError | None:
         """Why a fit cannot build its config from self.preset (None where it can): 'custom' (a RunConfig's) or a name
         that is none of PRESETS, said with the known ones. Asked before a fit reads its images (_validate) and by
@@ -1111,7 +1149,11 @@ class Detector:
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=default_checkpoint_kimg(float(total)),
-                            device=self.device, threads=int(self.threads) if self.threads else None)
+                            device=self.device, threads=int(self.threads) if self.threads else None,
+                            # (float: a numpy number is no JSON number, and an int 1 would be recorded as 1 where
+                            # the default writes 1.0; getattr: a Detector pickled before they existed)
+                            g_image_loss=float(getattr(self, "g_image_loss", 0.0)),
+                            gp_target=float(getattr(self, "gp_target", 1.0)))
         width = getattr(self, "width", None)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device,
                             **({"dim": int(width)} if width is not None and self.method == "fanogan" else {}))
@@ -1120,6 +1162,10 @@ class Detector:
             warn_user(f"preset={self.preset!r} sets the width of the pGAN networks; f-AnoGAN trains at "
                       + (f"width={width}" if width is not None else
                          f"its official width (dim {fan.dim}); width=D trains another"))
+        if self.method == "fanogan" and float(getattr(self, "gp_target", 1.0)) != 1.0:
+            # recorded as given (as the CLI records a typed --gp-target), but f-AnoGAN's loop has its own penalty
+            warn_user(f"gp_target={self.gp_target!r} is the pGAN critic's target gradient norm; f-AnoGAN trains its "
+                      f"critic with its official target 1")
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
             fan = replace(fan, gan_iters=iters, enc_iters=iters)
@@ -1392,14 +1438,13 @@ class Detector:
             raise _unreadable_in_api_words(e, API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
-        # (f-AnoGAN takes 32 or 64 of its own, not the resolution inferred: no word of that one's enlargement)
-        res, ch = infer_geometry(items, self.resolution, self.channels, ids,
-                                 fit=None if self.method == "fanogan" else self.resize_mode)
+        # (f-AnoGAN takes 32 or 64 only: the one of them at or above the power of two inferred, of whose
+        # enlargement the word is then said, advising only a size f-AnoGAN takes; it said none)
+        res, ch = infer_geometry(items, self.resolution, self.channels, ids, fit=self.resize_mode,
+                                 taken=FANOGAN_SIZES if self.method == "fanogan" else None)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
-        if self.method == "fanogan" and self.resolution is None:
-            res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
         # (at the automatic resolution, as the CLI's readers say it: decode_pool.stack)
         tiny = None if self.resolution is not None else tiny_images_warning(
             ((ids[i] if i < len(ids) else f"image {i}", s[:2]) for i, s in enumerate(every)), res,
@@ -2231,6 +2276,9 @@ class Detector:
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
+        # written only when set: a wildgan from before them refuses parameters it does not know, so a Detector
+        # trained without the ablations stays readable there (load reads an absent one from the config, below)
+        params = {k: v for k, v in params.items() if k not in _ABLATION_DEFAULTS or v != _ABLATION_DEFAULTS[k]}
         # (from_run takes a torch.device, as load_model does: its str names the same device in the JSON)
         params["device"] = params["device"] if params["device"] is None or isinstance(params["device"], str) \
             else str(params["device"])
@@ -2387,6 +2435,11 @@ class Detector:
         # a Detector saved before search_steps existed: the steps its networks score with are its config's (500,
         # the default, unless it came from a run whose config file set them), so that get_params and a refit agree
         params.setdefault("search_steps", int(cfg.search.steps))
+        # likewise g_image_loss and gp_target: left out by save at their defaults, and absent from a Detector saved
+        # before they existed (its config's are what the networks were trained with: from_run of a run with
+        # --gp-target 750, saved, recorded it there alone)
+        params.setdefault("g_image_loss", cfg.train.g_image_loss)
+        params.setdefault("gp_target", cfg.train.gp_target)
         det = cls(**params)
         try:
             dev = resolve_device(det.device)
@@ -2510,7 +2563,8 @@ class Detector:
                   encoder_loss=cfg.train.encoder_loss,       # (none: an earlier wildgan's run, said so)
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
-                  latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
+                  latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps),
+                  g_image_loss=cfg.train.g_image_loss, gp_target=cfg.train.gp_target, skip_bad=skip_bad,
                   pixel_range=_fit_pixel_range(split_info), verbose=verbose)
         det.model_ = model              # (before _validate: the networks' own encoder_loss none is taken, not refused)
         # a fit of it (or of a clone of it) replaces this run in place: said then (_claim_run_dir)

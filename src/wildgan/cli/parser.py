@@ -606,11 +606,12 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
         g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
                        help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
                             "default); latent: d_z = |z - E(G(z))| (ablation)")
-        g.add_argument("--g-image-loss", type=float, default=0.0, metavar="W",
-                       help="ablation, wildgan method with --encoder-loss image only: also add W x d_I to G's loss, "
-                            "-D(G(z)) + W |G(z) - G(E(G(z)))|, the gradient reaching G through both G's (E frozen "
-                            "in that step); default 0: d_I updates E only, as in the authors' code. 1 is the "
-                            "paper's joint objective")
+    g.add_argument("--g-image-loss", type=float, default=0.0, metavar="W",
+                   help=("ablation, the wildgan cells only (their --encoder-loss image; the fanogan and search cells "
+                         "record 0)" if study else "ablation, wildgan method with --encoder-loss image only")
+                   + ": also add W x d_I to G's loss, -D(G(z)) + W |G(z) - G(E(G(z)))|, the gradient reaching G "
+                     "through both G's (E frozen in that step); default 0: d_I updates E only, as in the authors' "
+                     "code. 1 is the paper's joint objective")
     g.add_argument("--lr", type=float, default=1e-3,
                    help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
     g.add_argument("--gp-target", type=float, default=1.0, metavar="T",

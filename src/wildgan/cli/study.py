@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,19 @@ def cmd_study(a: argparse.Namespace) -> int:
 
     # (AUCs need every test image's label: a refusal of damaged labels names mending them, not --dataset unlabelled,
     # which a study refuses: check_study_data)
-    with copying_warnings(study_log), labels_needed_by("study"):
+    with copying_warnings(study_log), labels_needed_by("study"), _fanogan_sizes(a):
         return _study(a, study_log)
+
+
+def _fanogan_sizes(a: argparse.Namespace) -> AbstractContextManager[None]:
+    """The block of a study with fanogan cells: the word of the automatic resolution's enlargement advises only a
+    resolution f-AnoGAN's networks take (32 or 64; data.imageset.resolutions_taken), which every cell then trains,
+    where --resolution 16 would be refused by the fanogan cells' check. (--methods as typed: a bad one is refused
+    by _study, in its words.)"""
+    from ..data.imageset import FANOGAN_SIZES, resolutions_taken
+
+    methods = [m.strip() for m in str(getattr(a, "methods", "")).split(",")]
+    return resolutions_taken(*FANOGAN_SIZES) if "fanogan" in methods else nullcontext()
 
 
 def _normal_cells(text: str) -> list[str]:
@@ -45,6 +57,26 @@ def _normal_cells(text: str) -> list[str]:
                               f"with + (e.g. 0+1) and separate cells with commas")
         cells.append(",".join(classes))
     return cells
+
+
+def _check_g_image_loss(a: argparse.Namespace, methods: list[str], encs: list[str]) -> None:
+    """--g-image-loss W (d_I in G's loss) against the grid, before the data is decoded: it needs the encoder trained
+    with d_I, so the d_z cells of --encoder-loss ...,latent are refused in train's words (a base config of the first
+    loss alone refused them only when their cell was built); a study without wildgan cells is told it is unused, as
+    train's other methods are (the baselines' cells record 0: studies.study.cell_config)."""
+    w = getattr(a, "g_image_loss", 0.0)
+    if not w or w < 0:
+        return          # (0: off; a negative value is refused by the base config's check, in train's words)
+    if "wildgan" not in methods:
+        warn(f"warning: --g-image-loss does not apply to --methods {','.join(methods)} (it is the wildgan cells'): "
+             f"ignored")
+    elif "latent" in encs:
+        from ..config import G_IMAGE_LOSS_ENCODER_WORDS, combined_settings
+
+        e = combined_settings(G_IMAGE_LOSS_ENCODER_WORDS, ("--g-image-loss", "train.g_image_loss", f"{w:g}", w),
+                              ("--encoder-loss", "train.encoder_loss", "latent", "latent"))
+        raise ConfigError(f"{e} (the d_z cells of --encoder-loss {','.join(encs)}): study d_I in G's loss with "
+                          f"--encoder-loss image, and the d_z ablation in a study without --g-image-loss")
 
 
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
@@ -74,6 +106,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {as_typed(e)} in --encoder-loss; choose from image, latent")
+    _check_g_image_loss(a, methods, encs)
     # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
     # adds what needs the base config, whose resolution and channels come from the data. A folder another study
     # process holds first; run_study's lock on it stays the guarantee.

@@ -307,10 +307,13 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         _refuse_resumed_data_early(a)
     from contextlib import nullcontext
 
-    from ..data.imageset import resolution_settled
+    from ..data.imageset import FANOGAN_SIZES, resolution_settled, resolutions_taken
 
-    # (a resume reads its data for the run's own resolution: no word that another one would keep to the images')
-    with resolution_settled() if a.resume else nullcontext():
+    # (a resume reads its data for the run's own resolution: no word that another one would keep to the images'.
+    # f-AnoGAN's networks take 32 or 64 only: the word of the automatic resolution's enlargement advised
+    # --resolution 16 for images trained at 32, which the run then refused)
+    with resolution_settled() if a.resume else nullcontext(), \
+            resolutions_taken(*FANOGAN_SIZES) if getattr(a, "method", None) == "fanogan" else nullcontext():
         cfg, split = build_run_config(a)
     if a.config:
         from ..data.replay import in_run_order

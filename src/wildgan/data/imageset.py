@@ -531,18 +531,50 @@ def resolution_settled() -> Iterator[None]:
         _RESOLUTION_SETTLED.reset(token)
 
 
+# set within resolutions_taken: the networks the data is read for take these resolutions only, and whose they are
+_RESOLUTIONS_TAKEN: contextvars.ContextVar[tuple[tuple[int, ...], str] | None] = contextvars.ContextVar(
+    "wildgan_resolutions_taken", default=None)
+
+
+# f-AnoGAN's: the resolutions its networks take (nets.fanogan.SUPPORTED_RESOLUTIONS, whose module imports torch) and
+# whose they are, for resolutions_taken (`wildgan train --method fanogan`, a study with fanogan cells, Detector.fit)
+FANOGAN_SIZES: tuple[tuple[int, ...], str] = ((32, 64), "f-AnoGAN's networks")
+
+
+@contextmanager
+def resolutions_taken(sizes: Sequence[int], whose: str) -> Iterator[None]:
+    """Within it, the data is read for networks that take only the resolutions `sizes` (f-AnoGAN's 32 and 64;
+    `whose` names them: "f-AnoGAN's networks"): enlarged_words advises the largest of them below the automatic
+    resolution, or says that none is smaller, where the power of two below (16 for 32) was advised, which such a
+    run refuses."""
+    token = _RESOLUTIONS_TAKEN.set((tuple(sorted(int(r) for r in sizes)), whose))
+    try:
+        yield
+    finally:
+        _RESOLUTIONS_TAKEN.reset(token)
+
+
 def enlarged_words(side: int | None, resolution: int) -> str | None:
     """What the automatic `resolution` does to images whose (median) scaled side is `side` where it enlarges them
-    ENLARGED_FACTOR or more: the factor and the resolution that keeps to their size (the power of two below), as the
-    user of the call in progress chooses it (errors.option_words); None where it enlarges them less, or where no
-    smaller resolution exists (4). Said of the automatic resolution only: one the user or a protocol chose is not
-    the data's to question."""
+    ENLARGED_FACTOR or more: the factor and the resolution that keeps to their size (the power of two below; within
+    resolutions_taken the largest of those resolutions below, if any), as the user of the call in progress chooses
+    it (errors.option_words); None where it enlarges them less, or where no smaller resolution exists (4). Said of
+    the automatic resolution only: one the user or a protocol chose is not the data's to question."""
     if side is None or side <= 0 or resolution <= 4 or resolution < ENLARGED_FACTOR * side or \
             _RESOLUTION_SETTLED.get():
         return None
+    enlarges = f"which enlarges them {resolution / side:.1f}x, more to compute for no more detail"
+    taken = _RESOLUTIONS_TAKEN.get()
     below = resolution // 2
-    return (f"which enlarges them {resolution / side:.1f}x, more to compute for no more detail: "
-            f"{option_words(f'--resolution {below}', f'resolution={below}')} keeps to their size")
+    if taken is not None:
+        sizes, whose = taken
+        smaller = [r for r in sizes if r < resolution]
+        if not smaller:
+            # (still said: the cost and the enlargement are real, and the other methods take the size below)
+            # (worded to end as the advice does: the mixed sizes' warning adds "(or choose another)" to either)
+            return f"{enlarges}; {whose} take {' or '.join(f'{r}x{r}' for r in sizes)} only, none of them smaller"
+        below = max(smaller)
+    return f"{enlarges}: {option_words(f'--resolution {below}', f'resolution={below}')} keeps to their size"
 
 
 def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int) -> str | None:

@@ -56,8 +56,8 @@ from .dataset_files import (LabelsUnreadWarning, UnreadArraysWarning, named_in_a
                             unlabelled_way_said_by_caller)
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import (depth_warning, enlarged_words, median_scaled_side, merge_stats, resize_warning, said_record,
-                       say_again, scale_warning, scoring_depth16, warn_decode_stats)
+from .imageset import (depth_warning, enlarged_words, median_scaled_side, merge_stats, resize_warning,
+                       resolutions_taken, said_record, say_again, scale_warning, scoring_depth16, warn_decode_stats)
 from .readers import (channel_warning, cifar_batch_folder, detect_format, ids_relative_to, image_tar_tree,
                       is_dataset_file, list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
@@ -821,32 +821,44 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
 
 
 def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None,
-                   ids: Sequence[str] | None = None, *, fit: str | None = "resize") -> tuple[int, int]:
+                   ids: Sequence[str] | None = None, *, fit: str | None = "resize",
+                   taken: tuple[Sequence[int], str] | None = None) -> tuple[int, int]:
     """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
     (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
     whole model), capped at 256; 1 channel if every image holds gray (RGB-stored gray too, as the CLI's readers
     and the warnings about images to score count it), else 3. ids: the images' names (decode_items), for the
     warning about mixed kinds to name one, as the CLI's does. fit: how the images are made R x R (resize_one's),
     for the word that R enlarges them 1.5x or more (imageset.enlarged_words, as the CLI's readers say it); None
-    says nothing of it (a caller that takes another resolution than R: f-AnoGAN's 32 or 64)."""
+    says nothing of it. taken: (sizes, whose) for networks that take only those resolutions (f-AnoGAN's (32, 64),
+    "f-AnoGAN's networks"): R is the smallest of them at or above the power of two (else the largest), and the
+    warnings speak of that R, the one the images are made (the word that it enlarges them too, once, advising only
+    a resolution among them: imageset.resolutions_taken)."""
     shapes = item_shapes(x)
     if resolution is None:
         short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
         median = int(short[(len(short) - 1) // 2])
-        resolution = min(next_pow2(median), MAX_AUTO_RESOLUTION)
+        resolution = auto = min(next_pow2(median), MAX_AUTO_RESOLUTION)
+        moved = ""          # (how the networks' own sizes moved the power of two, said where they did)
+        if taken is not None:
+            sizes_taken, whose = taken
+            resolution = min((r for r in sizes_taken if r >= auto), default=max(sizes_taken))
+            if resolution != auto:
+                moved = f" ({auto}) made {resolution}, the nearest size {whose} take"
         sizes = {tuple(s[:2]) for s in shapes}
-        more = None if fit is None else \
-            enlarged_words(median_scaled_side((s[:2] for s in shapes), resolution, fit), resolution)
+        with resolutions_taken(*taken) if taken is not None else contextlib.nullcontext():
+            more = None if fit is None else \
+                enlarged_words(median_scaled_side((s[:2] for s in shapes), resolution, fit), resolution)
         if len(sizes) > 1:
             # worded as the CLI's readers word it (decode_pool.stack): 'the power of two of 40' read as 32
-            cap = f", at most {MAX_AUTO_RESOLUTION}" if resolution < next_pow2(median) else ""
+            cap = f", at most {MAX_AUTO_RESOLUTION}" if auto < next_pow2(median) else ""
             warn_user(f"images of {len(sizes)} different sizes: all are made square and resized "
                       f"to {resolution}x{resolution}, the next power of two of the median short side, {median} px"
+                      f"{moved}"
                       + (f", {more} (or choose another)" if more else f"{cap} (choose another with resolution=)"))
         elif more:
             (h, w), = sizes
             warn_user(f"images of {w}x{h}: made {resolution}x{resolution}, the automatic resolution (the next "
-                      f"power of two of their short side), {more}")
+                      f"power of two of their short side{moved}), {more}")
     if channels is None:
         kinds = _own_kinds(x)
         n_gray = sum(k == 1 for k in kinds)

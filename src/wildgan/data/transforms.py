@@ -171,6 +171,26 @@ def _reduce_depth(a: np.ndarray, rule: str, name: str, stats: dict[str, Any] | N
     return (a >> 8).astype(np.uint8)
 
 
+def _check_int32_as_16bit(a: np.ndarray, name: str) -> None:
+    """Refuse a Pillow mode-I image (32-bit signed integers) whose values leave 0..65535, naming the file. Such an
+    image is read as 16-bit (by depth16), which is what it holds in practice: a 16-bit gray PNG, which older Pillows
+    open as mode I (newer ones as I;16: Pillow's PR 7849; wildgan takes pillow>=9.5), or 16-bit data a program saved
+    as a 32-bit TIFF (Pillow opens int32 and uint32 TIFFs as mode I). A value outside that range is no 16-bit pixel
+    (a negative one, a count above 65535 of a 32-bit camera or a sum image), and no rule here says how such values
+    map to 8 bits: wildgan would have to guess one, and a guess per file would make each image's brightness depend
+    on its own maximum. (_reduce_depth refused them too, but as "not a 16-bit image", which named neither the
+    image's kind nor a way on.)"""
+    if not a.size:
+        return
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi > 65535:
+        raise DataError(f"{name}: a 32-bit integer image (Pillow mode I) with values {lo}..{hi}, outside 0..65535: "
+                        f"wildgan reads such an image as 16-bit (0..65535, made 8-bit by "
+                        f"{option_words('--depth16', 'depth16=')}), and has no rule for other values; rescale the "
+                        f"images to 0..65535 (the same scale for every image, to keep their brightness comparable) "
+                        f"and save them as 16-bit integers, or as 32-bit floats in [0, 1]")
+
+
 def _composite_on_black(a: np.ndarray) -> np.ndarray:
     """[..., C+1] uint8 with alpha last -> [..., C] uint8, colour * alpha / 255 rounded."""
     col = a[..., :-1].astype(np.uint32)
@@ -186,6 +206,8 @@ def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats:
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img)
+        if mode == "I":
+            _check_int32_as_16bit(a, name)
         return _reduce_depth(a, depth16, name, stats)[..., None]
     if mode == "F":
         return stretch_8bit(float_image_to_uint8(np.asarray(img, dtype=np.float64), name, stats)[..., None],

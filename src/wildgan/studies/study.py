@@ -89,7 +89,7 @@ def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
     """The run config of one cell: the base config with the cell's normal class, gamma, method, loss and seed."""
     data = replace(base.data, normal=tuple(cell.normal.split(",")), contamination=cell.gamma, seed=cell.seed)
     enc = {"wildgan": cell.encoder_loss, "search": "none"}.get(cell.method, base.train.encoder_loss)
-    # d_I in G's loss (train.g_image_loss, a base built in Python: `wildgan study` has no such option) is the wildgan
+    # d_I in G's loss (train.g_image_loss: `wildgan study --g-image-loss`, or a base built in Python) is the wildgan
     # cells' alone: the baselines train no encoder of the pGAN's (as `wildgan train --method search|fanogan` sets it
     # to 0), where a search cell was refused for an encoder_loss 'none' the user never gave
     gil = base.train.g_image_loss if cell.method == "wildgan" else 0.0

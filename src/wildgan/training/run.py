@@ -586,6 +586,16 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
     old["train"]["g_image_loss"], new["train"]["g_image_loss"] = saved.train.g_image_loss, now.train.g_image_loss
     # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
     old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
+    for key in ("resolution", "channels"):
+        # a resolution or channel count left to the data (None: a RunConfig built in Python, or the config.json
+        # train_run wrote for one before it recorded the value resolved) is the same setting as the value it resolved
+        # to, which the networks were built for (net.resolution / net.channels, compared on their own): a CLI
+        # --resume of such a run, whose config.yaml replay resolves it, was refused "data.resolution: None -> 8"
+        # though nothing was typed, and a train_run(cfg, RUN, resume=True) with the cfg that started the run would be
+        # refused against the value recorded now
+        o, n, net = old["data"][key], new["data"][key], getattr(now.net, key)
+        if (o is None) != (n is None) and getattr(saved.net, key) == net and (n if o is None else o) == net:
+            old["data"][key] = n
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
     sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
     legacy = legacy_fanogan_bn(saved)
@@ -1510,6 +1520,19 @@ def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, 
         raise ConfigError(refused[0], start_again=refused[1], then=refused[2], file=refused[3])
 
 
+def _geometry_recorded(cfg: RunConfig, split: AnomalySplit) -> RunConfig:
+    """cfg as its run's config.json records it: a data.resolution or data.channels left to the data (None, a RunConfig
+    built in Python) as the value the split resolved it to, as the CLI records the automatic --resolution and
+    --channels. Recorded None, the run's config said nothing of the size its images were converted to (`wildgan info`
+    and a reader of config.json had to look at net.resolution), and a --resume replaying config.yaml resolved it
+    afresh from the data. What the run trains does not change: the split is built already."""
+    d = cfg.data
+    if d.resolution is not None and d.channels is not None:
+        return cfg
+    return replace(cfg, data=replace(d, resolution=split.resolution if d.resolution is None else d.resolution,
+                                     channels=split.channels if d.channels is None else d.channels))
+
+
 def _refuse_rewritten_since_read(saved: ReplayFiles) -> None:
     """A resume checks the run by its config.json and split.json (and `wildgan train --resume` takes its settings
     from config.yaml), read once before the lock is taken and the data decoded (saved_run_files); the lock alone keeps
@@ -1604,7 +1627,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # own; before split.json too, for the same reason
         write_train_hashes(run_dir, split.train_x, summary["train_pixels_sha256"])
         # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
-        write_run_config(cfg, run_dir, trained_on=training_record(written, summary))
+        write_run_config(_geometry_recorded(cfg, split), run_dir, trained_on=training_record(written, summary))
         write_split_info(written, run_dir, summary)
     _log_start(cfg, split, run_dir, resume=resume, log=log, ctx=ctx)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,

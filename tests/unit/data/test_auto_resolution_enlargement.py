@@ -111,7 +111,7 @@ def test_the_python_api_s_geometry_says_it_too(fit):
     x = np.zeros((4, 20, 30), np.uint8)
     (res, _), said = _said(lambda: infer_geometry(x, None, None, fit=fit))
     assert res == 32
-    if fit is None:                       # (f-AnoGAN's fit: its own 32 or 64, no word)
+    if fit is None:                       # (a caller that asks for no word)
         assert not _enlarged(said)
     else:
         (msg,) = _enlarged(said)
@@ -140,8 +140,9 @@ def test_the_cli_says_it_in_its_own_words(tmp_path):
 
 def test_a_resume_says_nothing_of_it(tmp_path):
     """A resume reads the data for the run's own resolution, which it refuses to change: the word that another one
-    would keep to the images' size is not said there. A run of train_run records data.resolution None (the CLI's
-    records the resolution it resolved, so its --resume has one chosen), and its resume read the data as new."""
+    would keep to the images' size is not said there. A run of train_run records the resolution it resolved, as the
+    CLI's does (it recorded data.resolution None, and its resume read the data as new); a resume with the cfg that
+    started it, which still leaves the resolution to the data, says nothing either."""
     from dataclasses import replace
 
     from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, read_run_config
@@ -155,7 +156,96 @@ def test_a_resume_says_nothing_of_it(tmp_path):
     _, said = _said(lambda: train_run(cfg, run, progress=False, log=lambda m: None))
     assert len(_enlarged(said)) == 1
     again = read_run_config(run)
-    assert again.data.resolution is None
+    assert again.data.resolution == 32
     again = replace(again, train=replace(again.train, total_kimg=0.064))
     _, said = _said(lambda: train_run(again, run, resume=True, progress=False, log=lambda m: None))
     assert not _enlarged(said), said
+    _, said = _said(lambda: train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.096)), run, resume=True,
+                                      progress=False, log=lambda m: None))
+    assert not _enlarged(said), said
+
+
+# what `wildgan train --method fanogan`, a study with fanogan cells and Detector(method='fanogan') are told: the
+# enlargement of the resolution f-AnoGAN trains at (32 or 64 only), once, advising only a size it takes
+
+
+def _fanogan_said(msg: str, factor: str, below: int | None) -> None:
+    assert factor in msg, msg
+    if below is None:
+        assert "f-AnoGAN's networks take 32x32 or 64x64 only, none of them smaller" in msg and "16" not in \
+            msg.split("enlarges them")[1], msg
+    else:
+        assert f"resolution {below} keeps to their size" in msg or f"resolution={below} keeps to their size" in msg, msg
+
+
+@pytest.mark.parametrize("side, factor, below", [(20, "1.6x", None), (40, "1.6x", 32)])
+def test_wildgan_train_method_fanogan_advises_only_a_size_f_anogan_takes(tmp_path, side, factor, below, capsys):
+    # it advised --resolution 16 for 30x20 images trained at 32, which --method fanogan refuses ("f-AnoGAN needs
+    # square (32, 64) images"); the wildgan method's word is the one it was
+    from wildgan.cli import main
+
+    from wildgan.data.transforms import next_pow2
+
+    tree = _tree(tmp_path / "t", [(side, side * 3 // 2)])
+    for method in ("fanogan", "wildgan"):
+        code, said = _said(lambda: main(["train", "--data", str(tree), "--normal", "a", "--method", method,
+                                         "--out", str(tmp_path / method), "--dry-run", "--no-progress"]))
+        assert code == 0, capsys.readouterr().err
+        (msg,) = _enlarged(said)
+        if method == "fanogan":
+            _fanogan_said(msg, factor, below)
+        else:
+            assert f"--resolution {next_pow2(side) // 2} keeps to their size" in msg, msg
+
+
+def test_a_study_with_fanogan_cells_advises_only_a_size_f_anogan_takes(tmp_path, monkeypatch, capsys):
+    from wildgan import studies
+    from wildgan.cli import main
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt       # (the word is said as the data is read, before any cell trains)
+
+    monkeypatch.setattr(studies, "run_study", stop)
+    tree = _tree(tmp_path / "t", [(20, 30)])
+    code, said = _said(lambda: main(["study", "--data", str(tree), "--normal", "a", "--methods", "wildgan,fanogan",
+                                     "--contamination", "0", "--preset", "tiny", "--out", str(tmp_path / "st"),
+                                     "--no-progress"]))
+    assert code == 130, capsys.readouterr().err
+    (msg,) = _enlarged(said)
+    _fanogan_said(msg, "1.6x", None)
+
+
+@pytest.mark.parametrize("side, resolution, factor, below", [(20, 32, "1.6x", None), (12, 32, "2.7x", None),
+                                                             (40, 64, "1.6x", 32), (32, 32, None, None)])
+def test_a_detector_fit_of_f_anogan_says_the_enlargement_of_its_own_size(tmp_path, monkeypatch, side, resolution,
+                                                                          factor, below):
+    """Detector(method='fanogan') trains at 32 or 64, the one at or above the automatic power of two: its fit said
+    nothing of the enlargement (12 px images trained at 32, 2.7x), where the other methods' fits say it."""
+    import wildgan.training.run as training_run
+    from wildgan import Detector
+
+    seen = {}
+
+    def stop(cfg, run_dir, **kw):
+        seen["resolution"] = cfg.net.resolution
+        raise KeyboardInterrupt           # (the images are read and converted: nothing to train)
+
+    monkeypatch.setattr(training_run, "train_run", stop)
+    x = np.random.default_rng(0).integers(0, 256, (16, side, side * 3 // 2), dtype=np.uint8)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("always")
+        Detector("fanogan", device="cpu", run_dir=str(tmp_path / "run")).fit(x)
+    said = [str(w.message) for w in caught if issubclass(w.category, WildganWarning)]
+    assert seen["resolution"] == resolution
+    if factor is None:
+        assert not _enlarged(said), said
+    else:
+        (msg,) = _enlarged(said)
+        _fanogan_said(msg, factor, below)
+
+
+def test_the_sizes_said_are_f_anogan_s_own():
+    from wildgan.data.imageset import FANOGAN_SIZES
+    from wildgan.nets.fanogan import SUPPORTED_RESOLUTIONS
+
+    assert FANOGAN_SIZES[0] == SUPPORTED_RESOLUTIONS

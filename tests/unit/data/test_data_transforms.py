@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -308,3 +310,34 @@ def test_permute_rows_copies_what_it_does_not_own():
             permute_rows(base[:4].copy(), np.array(bad))
     with pytest.raises(ValueError, match="integer indices"):
         permute_rows(base[:4].copy(), np.array([1.5, 0, 2, 3]))
+
+
+@pytest.mark.parametrize("values", [np.array([[0, 1000], [70000, 1 << 20]]), np.array([[-5, 0], [100, 200]])])
+def test_a_32_bit_integer_image_outside_16_bits_is_refused_naming_the_file_and_the_way_on(tmp_path, values) -> None:
+    """Pillow's mode I (32-bit signed integers: int32 / uint32 TIFFs, 16-bit PNGs under older Pillows) is read as
+    16-bit. A value outside 0..65535 has no 8-bit rule: refused naming the file, what kind of image it is and what to
+    save it as, whether read from a file or given as a PIL image (it said "not a 16-bit image wildgan can convert")."""
+    from wildgan.data.image_decode import read_image
+    from wildgan.data.inputs import to_images
+
+    path = tmp_path / "counts.tif"
+    Image.fromarray(values.astype(np.int32)).save(path)
+    assert Image.open(path).mode == "I"
+    lo, hi = int(values.min()), int(values.max())
+    said = (f"a 32-bit integer image (Pillow mode I) with values {lo}..{hi}, outside 0..65535: wildgan reads such an "
+            f"image as 16-bit (0..65535, made 8-bit by depth16=), and has no rule for other values; rescale the "
+            f"images to 0..65535")
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}: {said}')}"):
+        read_image(path)
+    with pytest.raises(DataError, match=re.escape(said)):
+        to_images([Image.open(path)], resolution=8)
+
+
+def test_a_32_bit_integer_image_of_16_bit_values_is_read_as_its_16_bit_twin(tmp_path) -> None:
+    # what a mode-I image holds in practice: 16-bit data (a 16-bit PNG under an older Pillow, a 32-bit TIFF of a
+    # 16-bit camera), read by every depth16 rule exactly as the same pixels saved at 16 bits
+    a = np.array([[0, 1000], [4095, 65535]])
+    as_i, as_16 = Image.fromarray(a.astype(np.int32)), Image.fromarray(a.astype(np.uint16))
+    assert (as_i.mode, as_16.mode) == ("I", "I;16")
+    for rule in ("per-image", "global", "shift", "bits:12"):
+        np.testing.assert_array_equal(pil_to_array(as_i, "x", rule), pil_to_array(as_16, "x", rule))

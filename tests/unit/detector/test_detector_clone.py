@@ -377,3 +377,22 @@ def test_from_run_of_a_fit_on_a_data_config_leaves_resolution_and_channels_to_th
                  DataConfig(data=str(tmp_path / "small.npz"), **spec))
     given = Detector.from_run(tmp_path / "given", device="cpu")
     assert (given.get_params()["resolution"], given.get_params()["channels"]) == (8, 1)
+
+
+def test_from_run_of_a_cli_run_with_the_ablations_keeps_them_and_says_nothing_of_them(tmp_path: Path) -> None:
+    # --g-image-loss and --gp-target are Detector parameters (g_image_loss, gp_target): from_run reads them, so a
+    # clone's fit trains the run's model again; it warned that a refit would train without them
+    from sklearn.base import clone
+
+    from wildgan import Detector
+    from wildgan.config import read_run_config
+
+    tiny = ("--preset", "tiny", "--resolution", "8", "--total-kimg", "0.032", "--phase-kimg", "0.1")
+    run = _cli_run(tmp_path, "ablated", *tiny, "--g-image-loss", "0.5", "--gp-target", "750")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det = Detector.from_run(run, device="cpu")
+    assert (det.g_image_loss, det.gp_target) == (0.5, 750.0)
+    twin = clone(det).set_params(run_dir=str(tmp_path / "twin"))
+    refit = twin._run_config(read_run_config(run).data, 8, 1)
+    assert (refit.train.g_image_loss, refit.train.gp_target) == (0.5, 750.0)

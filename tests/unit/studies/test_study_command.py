@@ -160,3 +160,52 @@ def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_r
     for target in advised:
         # the command, typed where `wildgan report STUDY_DIR` was, names the cell's run folder
         assert (elsewhere / target.strip().strip("'")).is_dir(), (target, "from", elsewhere)
+
+
+_TINY = ["--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress",
+         "--device", "cpu", "--search-steps", "1"]
+
+
+def test_study_s_g_image_loss_trains_the_wildgan_cells_with_it_and_a_changed_value_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wildgan study --g-image-loss W`: the wildgan cells record (and train with) train.g_image_loss W, the
+    baselines' 0 (they train no pGAN encoder); the same study folder with another W, or without the option, is
+    refused as other settings are, naming the field and both values."""
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+
+    data, st = str(toy_npz(tmp_path)), tmp_path / "st"
+    args = ["study", "--data", data, "--normal", "0", "--contamination", "0", "--methods", "wildgan,search", *_TINY,
+            "--out", str(st)]
+    assert main([*args, "--g-image-loss", "0.5"]) == 0, capsys.readouterr().err
+    got = {p.name: read_run_config(p).train.g_image_loss for p in (st / "runs").iterdir()}
+    assert got == {"0_g0_wildgan_image_s0": 0.5, "0_g0_search_-_s0": 0.0}
+    capsys.readouterr()
+    for again, said in ((["--g-image-loss", "0.25"], "train.g_image_loss: 0.5 -> 0.25"),
+                        ([], "train.g_image_loss: 0.5 -> 0.0")):
+        assert main([*args, *again]) == 2
+        err = capsys.readouterr().err
+        assert "holds cell 0_g0_wildgan_image_s0 trained with other settings" in err and said in err, err
+    # the same value: the study is done, nothing refused
+    assert main([*args, "--g-image-loss", "0.5"]) == 0, capsys.readouterr().err
+
+
+def test_study_s_g_image_loss_is_refused_with_d_z_cells_before_the_data_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the d_z cells would be refused only as their config was built; said at once, in train's words, and with the
+    # way to study both; a study without wildgan cells is told the option does nothing
+    from wildgan.cli import main
+
+    st = tmp_path / "st"
+    assert main(["study", "--data", str(tmp_path / "nowhere.npz"), "--encoder-loss", "image,latent",
+                 "--g-image-loss", "0.5", "--out", str(st)]) == 2
+    err = capsys.readouterr().err
+    assert ("--g-image-loss 0.5 adds the image-space encoder loss d_I to G's loss, which needs the encoder trained "
+            "with d_I (encoder loss image), not --encoder-loss latent (the d_z cells of --encoder-loss image,latent)"
+            in err), err
+    assert not st.exists()
+    data = str(toy_npz(tmp_path))
+    assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", "--methods", "search", *_TINY,
+                 "--g-image-loss", "0.5", "--out", str(st)]) == 0
+    assert "--g-image-loss does not apply to --methods search (it is the wildgan cells'): ignored" in \
+        capsys.readouterr().err

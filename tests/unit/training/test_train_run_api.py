@@ -773,3 +773,51 @@ def test_a_file_system_that_refuses_locks_is_said_so_not_as_a_run_in_use(
     assert "in use" not in said and "cannot hold the run's lock" in said and os.strerror(getattr(errno, code)) in said
     assert "local disk" in said
 
+
+
+def test_a_size_left_to_the_data_is_recorded_resolved_and_such_runs_resume_from_python_and_the_cli(tmp_path, capsys):
+    """cfg.data.resolution / channels None (a RunConfig built in Python): config.json records the values the split
+    resolved them to, as `wildgan train` records its automatic --resolution (it recorded None); `wildgan info` reads
+    the run; train_run(cfg, RUN, resume=True) with the cfg that started it resumes; so does the CLI's --resume, which
+    was refused "data.resolution: None -> 8" for nothing typed, and still is not for a run recorded with None before."""
+    import json
+    from dataclasses import replace
+
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+    from wildgan.training.run import train_run
+
+    cfg = _run_config(tmp_path, total_kimg=0.064)
+    auto = replace(cfg, data=replace(cfg.data, resolution=None, channels=None))
+    run = tmp_path / "run"
+    train_run(auto, run, progress=False, log=lambda m: None)
+    recorded = json.loads((run / "config.json").read_text())["data"]
+    assert (recorded["resolution"], recorded["channels"]) == (8, 1)
+    assert "resolution: 8" in (run / "config.yaml").read_text()
+    assert main(["info", str(run)]) == 0 and "8x8x1" in capsys.readouterr().out
+    # resumed from Python with the cfg that started it (None), then from the CLI with the run's own settings
+    train_run(replace(auto, train=replace(auto.train, total_kimg=0.096)), run, resume=True, progress=False,
+              log=lambda m: None)
+    assert read_run_config(run).train.total_kimg == 0.096
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.128", "--no-progress"]) == 0, \
+        capsys.readouterr().err
+    # a run whose config.json recorded None (train_run before it recorded the value): read, and resumed by both
+    for name in ("config.json", "config.yaml"):
+        text = (run / name).read_text()
+        if name == "config.json":
+            d = json.loads(text)
+            d["data"]["resolution"] = d["data"]["channels"] = None
+            text = json.dumps(d)
+        else:
+            # (the data section's, which comes before the net section's own)
+            text = text.replace("resolution: 8\n", "resolution: null\n", 1).replace("channels: 1\n", "channels: null\n",
+                                                                                   1)
+        (run / name).write_text(text)
+    assert (read_run_config(run).data.resolution, read_run_config(run).data.channels) == (None, None)
+    assert main(["info", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.16", "--no-progress"]) == 0, \
+        capsys.readouterr().err
+    train_run(replace(auto, train=replace(auto.train, total_kimg=0.192)), run, resume=True, progress=False,
+              log=lambda m: None)
+    assert read_run_config(run).data.resolution == 8
