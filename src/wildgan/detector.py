@@ -1835,6 +1835,14 @@ class Detector:
         from .scoring.train_scores import is_run_final, read_train_scores, run_training_scores
 
         m, run_dir = self.model_, Path(self.run_dir_)
+        if not self._networks_in(run_dir):
+            # a run fitted (or trained, or resumed) again since these networks came from it: its training data and
+            # split are the new training's. Scored from them, a loaded Detector's threshold came from images its
+            # networks never trained on (the same folder with more images in it: no check below tells), where the
+            # lazy read of from_run's scores refuses the same run (_read_pending_run_scores)
+            return None, (f"the run in {run_dir} was trained again since this Detector's networks came from it (a "
+                          f"new fit or training there, or a resume that trained it further): it holds other "
+                          f"networks now, and its training images are theirs")
         # (the run's own data read again for its training scores: a refusal of damaged labels names mending them,
         # as from_run's does, and the method the user called, not run_training_scores, which they did not call; a
         # caller's own setting stands, e.g. a CLI command's)
