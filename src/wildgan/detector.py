@@ -1894,6 +1894,9 @@ class Detector:
             raise ConfigError(f"{changed}: the f1 threshold comes from the validation set's scores: call "
                               f"set_threshold('f1', X_val=..., y_val=...) after changing it")
         self.decision_scores_ = np.asarray(scores[want[0]], dtype=np.float64)
+        # (another protocol's scores computed again from the run's data leave out files unreadable since training,
+        # with skip_bad: n_train_ counts the scores held, as the threshold's n does)
+        self.n_train_ = int(len(self.decision_scores_))
         self._scoring = want
         if threshold:
             # the fitted rule with its fitted parameters (a threshold / contamination / mad_k set since then takes
