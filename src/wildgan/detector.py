@@ -1653,6 +1653,11 @@ class Detector:
         if run_dir is None:
             return None, "it has no run folder here, which keeps their checksums"
         run = Path(run_dir)
+        if not self._networks_in(run):
+            # fitted again since (a loaded Detector's run, or from_run's): its checksums are the new training's images,
+            # which X_val was said to hold where it held them, while this Detector's own went unsaid
+            return None, (f"its run {run} was trained again since this Detector's networks came from it, and keeps "
+                          f"the checksums of that training's images")
         try:
             recorded = read_split_info(run)
             hashes = read_train_hashes(run, recorded)

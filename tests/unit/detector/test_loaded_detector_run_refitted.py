@@ -53,3 +53,25 @@ def test_loaded_detector_whose_run_is_unchanged_takes_another_protocol(tmp_path:
     want = first.set_params(batch_mode="isolated").threshold_
     loaded = Detector.load(saved).set_params(batch_mode="isolated")
     assert loaded.threshold_ == pytest.approx(want, rel=1e-6) and len(loaded.decision_scores_) == 20
+
+
+def test_f1_validation_set_is_not_checked_against_another_fits_training_images(tmp_path: Path):
+    # set_threshold('f1') warns where X_val holds images the Detector trained on, by the checksums its run keeps. The
+    # run fitted again since on other images keeps theirs: the loaded Detector called the new fit's images its own
+    # training images (here all 20 of X_val), and would have said nothing of its own
+    first_pile, other_pile, run = gray_png_pile(tmp_path / "a", 20), tmp_path / "b", tmp_path / "run"
+    other_pile.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(other_pile / f"{i:03d}.png")
+    saved = _fit(first_pile, run, seed=0).save(str(tmp_path / "first"))
+    _fit(other_pile, run, seed=1)
+
+    loaded = Detector.load(saved)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        loaded.set_threshold("f1", X_val=str(other_pile), y_val=[0] * 10 + [1] * 10)
+    said = [str(w.message) for w in got]
+    assert not [m for m in said if "are images this Detector was trained on" in m], said
+    assert [m for m in said if "not checked for images this Detector was trained on" in m and "trained again" in m], \
+        said
