@@ -2206,6 +2206,7 @@ class Detector:
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
+        from .scoring.run import UNTRAINED
         from .scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT
 
         _check_fitted(self)
@@ -2256,7 +2257,10 @@ class Detector:
                 "image_shape": None if getattr(self, "image_shape_", None) is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
-                "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source,
+                # absolute, as the CLI records its paths: a relative run_dir (fit's own, as given) was resolved against
+                # the working directory of the load, where the run was "gone", or another run of that name
+                "run_dir": None if self.run_dir_ is None else os.path.abspath(self.run_dir_),
+                "source": m.source if m.source == UNTRAINED else os.path.abspath(m.source),
                 "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
                 "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION,
