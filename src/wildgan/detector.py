@@ -1698,6 +1698,11 @@ class Detector:
         if run_dir is None:
             return None, "it has no run folder here, which keeps their checksums"
         run = Path(run_dir)
+        if not self._networks_in(run):
+            # fitted again since (a loaded Detector's run, or from_run's): its checksums are the new training's images,
+            # which X_val was said to hold where it held them, while this Detector's own went unsaid
+            return None, (f"its run {run} was trained again since this Detector's networks came from it, and keeps "
+                          f"the checksums of that training's images")
         try:
             recorded = read_split_info(run)
             hashes = read_train_hashes(run, recorded)
@@ -1880,6 +1885,14 @@ class Detector:
         from .scoring.train_scores import is_run_final, read_train_scores, run_training_scores
 
         m, run_dir = self.model_, Path(self.run_dir_)
+        if not self._networks_in(run_dir):
+            # a run fitted (or trained, or resumed) again since these networks came from it: its training data and
+            # split are the new training's. Scored from them, a loaded Detector's threshold came from images its
+            # networks never trained on (the same folder with more images in it: no check below tells), where the
+            # lazy read of from_run's scores refuses the same run (_read_pending_run_scores)
+            return None, (f"the run in {run_dir} was trained again since this Detector's networks came from it (a "
+                          f"new fit or training there, or a resume that trained it further): it holds other "
+                          f"networks now, and its training images are theirs")
         # (the run's own data read again for its training scores: a refusal of damaged labels names mending them,
         # as from_run's does, and the method the user called, not run_training_scores, which they did not call; a
         # caller's own setting stands, e.g. a CLI command's)
@@ -1931,6 +1944,9 @@ class Detector:
             raise ConfigError(f"{changed}: the f1 threshold comes from the validation set's scores: call "
                               f"set_threshold('f1', X_val=..., y_val=...) after changing it")
         self.decision_scores_ = np.asarray(scores[want[0]], dtype=np.float64)
+        # (another protocol's scores computed again from the run's data leave out files unreadable since training,
+        # with skip_bad: n_train_ counts the scores held, as the threshold's n does)
+        self.n_train_ = int(len(self.decision_scores_))
         self._scoring = want
         if threshold:
             # the fitted rule with its fitted parameters (a threshold / contamination / mad_k set since then takes
@@ -2235,6 +2251,7 @@ class Detector:
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
+        from .scoring.run import UNTRAINED
         from .scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT
 
         _check_fitted(self)
@@ -2288,7 +2305,10 @@ class Detector:
                 "image_shape": None if getattr(self, "image_shape_", None) is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
-                "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source,
+                # absolute, as the CLI records its paths: a relative run_dir (fit's own, as given) was resolved against
+                # the working directory of the load, where the run was "gone", or another run of that name
+                "run_dir": None if self.run_dir_ is None else os.path.abspath(self.run_dir_),
+                "source": m.source if m.source == UNTRAINED else os.path.abspath(m.source),
                 "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
                 "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION,

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import math
+import os
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -73,6 +76,37 @@ def batch_order(n: int, batch_size: int, seed: int, group: int = 4) -> list[np.n
     return batches
 
 
+# One scoring at a time per set of networks (keyed by its encoder module): a scoring sets state on the networks for
+# the length of the call and puts it back after (E's minibatch-stddev sub-batch and group size, the train / eval
+# flags, channels_last weights on CUDA; latent search's frozen parameters; f-AnoGAN's eval mode, whose BatchNorm in
+# train mode would update its running statistics). Two threads scoring one fitted Detector (a threaded server, or a
+# copy.copy, which shares the networks) read each other's settings: a 64-image forward grouped by another call's 12
+# raised a ValueError, by its 16 gave other scores without one, and the call that finished last put the other's
+# sub-batch back for good. Re-entrant: LoadedModel.score holds it around score_batches, which takes it too.
+_SCORING_LOCKS: "weakref.WeakKeyDictionary[torch.nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_SCORING_LOCKS_GUARD = threading.Lock()
+
+
+def scoring_lock(net: torch.nn.Module) -> threading.RLock:
+    """The lock held while networks whose encoder is `net` score (see _SCORING_LOCKS)."""
+    with _SCORING_LOCKS_GUARD:
+        lock = _SCORING_LOCKS.get(net)
+        if lock is None:
+            lock = _SCORING_LOCKS[net] = threading.RLock()
+        return lock
+
+
+def _forget_scoring_locks() -> None:
+    # a child forked while a thread of the parent scored would find that lock held for ever (the thread is not there)
+    global _SCORING_LOCKS, _SCORING_LOCKS_GUARD
+    _SCORING_LOCKS = weakref.WeakKeyDictionary()
+    _SCORING_LOCKS_GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_scoring_locks)
+
+
 @contextmanager
 def mbstd_group(net: Encoder, group: int) -> Iterator[None]:
     """The encoder's minibatch-stddev group size set to `group` for the block (1: isolated scoring)."""
@@ -121,7 +155,6 @@ def default_batches_per_forward(device: torch.device | str) -> int:
     return 16 if torch.device(device).type == "cuda" else 1
 
 
-@torch.no_grad()
 def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray], which: Iterable[int],
                   cfg: ScoreConfig, *, device: torch.device | str = "cpu", batch_mode: str = "mixed",
                   return_recon: bool = False, progress: bool = False, lod: float = 0.0,
@@ -139,6 +172,20 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
     one forward per batch, up to float rounding; only the speed changes. A stacked forward that runs out of GPU
     memory (16 x 64 images at 32x32 and width 512 in fp32 peak near 35 GB; more at larger resolutions) is split in
     halves and retried, down to one batch per forward, with a warning; the rest of the call keeps the smaller stack."""
+    # (one call at a time on these networks: it sets E's sub-batch and group and the modules' flags for its length)
+    with scoring_lock(nets.E):
+        return _score_batches(nets, x_u8, batches, which, cfg, device=device, batch_mode=batch_mode,
+                              return_recon=return_recon, progress=progress, lod=lod,
+                              batches_per_forward=batches_per_forward, with_A=with_A, channels_last=channels_last)
+
+
+@torch.no_grad()
+def _score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray], which: Iterable[int],
+                   cfg: ScoreConfig, *, device: torch.device | str = "cpu", batch_mode: str = "mixed",
+                   return_recon: bool = False, progress: bool = False, lod: float = 0.0,
+                   batches_per_forward: int | None = None, with_A: bool = True,
+                   channels_last: bool | None = None) -> list[BatchOut]:
+    """score_batches' work, its lock held."""
     from ..progress import progress_bar
 
     _check_protocol(cfg, batch_mode)
@@ -256,7 +303,11 @@ def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_si
         if recon is not None and r is not None:
             recon[sel] = r[keep]
         done[sel] = True
-    assert done.all(), "some images were not scored"
+    if not done.all():
+        # (a ValueError, not an assert: under python -O the images no batch named kept scores of 0 in silence)
+        missing = np.flatnonzero(~done)
+        raise ValueError(f"batches cover {n - len(missing)} of the {n} images: {len(missing)} left out (the first: "
+                         f"{', '.join(str(i) for i in missing[:5])}); each image must be in a batch")
     if n == 0:      # no images: every score as an empty array (a caller's scores["a"] must not be a KeyError)
         out = {k: np.zeros(0, dtype=np.float64) for k in (*SCORE_NAMES, "z_norm")}
     return out, z_all, recon

@@ -51,7 +51,7 @@ from ..errors import (CheckpointError, ConfigError, DataError, eprint, error_kin
                       shell_word, warn_user)
 from ..nets import build_pgan
 from ..training.schedule import kimg_to_the_image
-from .pgan_scores import ScoreResult, batch_order, score_pgan
+from .pgan_scores import ScoreResult, batch_order, score_pgan, scoring_lock
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
 # Types of score_files' intermediate results: a scored chunk (its number, the file indices it kept, their scores by
@@ -107,6 +107,16 @@ class LoadedModel:
         _check_without_A(self.cfg.method, with_A)
         if z_star is not None and self.cfg.method != "search":
             raise ConfigError(f"z_star is for latent-search runs; this run's method is {self.cfg.method!r}")
+        # one scoring at a time on these networks (pgan_scores.scoring_lock): each method sets state on them for the
+        # call's length (the latent search's frozen parameters, f-AnoGAN's eval mode, E's minibatch stddev)
+        with scoring_lock(self.nets.E):
+            return self._score(x_u8, sc, batch_mode=batch_mode, return_recon=return_recon, progress=progress,
+                               batches=batches, z0=z0, with_A=with_A, z_star=z_star)
+
+    def _score(self, x_u8: np.ndarray, sc: ScoreConfig, *, batch_mode: str, return_recon: bool, progress: bool,
+               batches: list[np.ndarray] | None, z0: torch.Tensor | None, with_A: bool,
+               z_star: np.ndarray | None) -> ScoreResult:
+        """score's work, its lock held."""
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
                               return_recon=return_recon, progress=progress, lod=self.lod, batches=batches,

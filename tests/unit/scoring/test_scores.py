@@ -941,3 +941,12 @@ def test_the_paired_permutation_p_matches_the_enumeration_on_degenerate_scores()
             p, test = paired_permutation_p(labels, a, b)
             assert test == "exact permutation" and p == pytest.approx(want, rel=1e-12, abs=1e-15), (trial, labels)
     assert math.isnan(paired_permutation_p(np.array([0, 1, 0, 1]), np.r_[0.0, np.inf, 1, 2], np.ones(4))[0])
+
+
+def test_batches_that_leave_images_out_are_refused():
+    # score_pgan's `batches` must cover every image: one left out got a score of 0 (an assert, which python -O
+    # strips, was all that stopped it)
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 1), dtype=np.uint8)
+    with pytest.raises(ValueError, match="batches cover 4 of the 8 images: 4 left out"):
+        score_pgan(nets, x, ScoreConfig(batch_size=4), batches=[np.arange(4)])
