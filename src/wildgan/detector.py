@@ -2474,7 +2474,7 @@ class Detector:
 
             tensors, meta = ckpt.load_checkpoint(path, kind=DETECTOR_KIND)
             nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=0)
-            ckpt.tensors_to_networks(tensors, nets.modules(), path)
+            ckpt.tensors_to_networks(tensors, nets.modules(), path, meta.get("weights"))
             nets = nets.to(dev)
         else:
             nets, meta = ckpt.load_pgan(path, dev, kinds=(DETECTOR_KIND,))
