@@ -581,10 +581,20 @@ def _run_without_encoder(run_dir: Any) -> bool:
 
 def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float) -> dict[str, np.ndarray]:
     """scores whose a was computed with lam_then, with a at lam instead: a = lam * L_n + (1 - lam) * L_o is linear,
-    so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit)."""
+    so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit). Computed as
+    the scoring computes a (scoring.scores.combined_score, on the float32 L_n and L_o it computed them in; the kept
+    scores hold them widened to float64, exactly), so that decision_function's a of a training image is this one,
+    bit for bit: in float64 it was a few 1e-9 off, and predict(X_train) flagged an image lying on the threshold
+    that labels_ did not."""
     if lam_then is None or float(lam_then) == float(lam) or not {"L_n", "L_o"} <= set(scores):
         return scores
-    return dict(scores, a=lam * scores["L_n"] + (1.0 - lam) * scores["L_o"])
+    import torch
+
+    from .scoring.scores import combined_score
+
+    l_n, l_o = (torch.from_numpy(np.asarray(scores[k], dtype=np.float32)) for k in ("L_n", "L_o"))
+    a = combined_score(l_n, l_o, float(lam)).numpy()
+    return dict(scores, a=a.astype(np.asarray(scores["a"]).dtype if "a" in scores else np.float64))
 
 
 def _run_width(cfg: Any) -> int | None:
