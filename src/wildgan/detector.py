@@ -1290,10 +1290,16 @@ class Detector:
             fit_log(trained_line(result))
             if unmarked:
                 raise unmarked[0]
-            model = load_model(run_dir, self.device, checkpoint=result.final)
+            # the run folder as an absolute path from here on (run_dir_, the networks' source): a relative run_dir
+            # kept relative was read against whatever the working directory is later, and after an os.chdir the
+            # run's training scores were "gone" and the networks not the run's own. run_dir itself stays as given
+            # (a parameter fit does not change), and so does what the training said of its folder
+            where = Path(os.path.abspath(run_dir))
+            model = load_model(where, self.device, checkpoint=None if result.final is None else
+                               Path(os.path.abspath(result.final)))
             self.model_ = model
             self.__dict__.pop("_pending_run_scores", None)    # (from_run's read of the run it replaces: moot)
-            self.run_dir_ = run_dir
+            self.run_dir_ = where
             if temp is None:
                 _LIVE_RUN_DIRS[os.path.abspath(run_dir)] = self
             self._temp_run_dir = temp   # keeps a temporary run_dir_ alive as long as this Detector (and its copies)
@@ -2572,7 +2578,10 @@ class Detector:
         named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
-        run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
+        # absolute from here on, as fit's run_dir_ is (a relative one was read against whatever the working
+        # directory was later: after an os.chdir the lazy read of the training scores took the run for "moved or
+        # deleted", and the networks' source for another file than the run's own)
+        run_dir = Path(os.path.abspath(_path_arg(run_dir, "Detector.from_run's run_dir")))
         if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
