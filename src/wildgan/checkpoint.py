@@ -652,10 +652,39 @@ def networks_to_tensors(modules: dict[str, torch.nn.Module]) -> dict[str, torch.
     return out
 
 
-def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module], source: Path) -> None:
-    """Load weights strictly into `modules`; a missing or unexpected tensor is a CheckpointError naming the file."""
+# The tensors a training checkpoint holds beside its networks' (optimiser moments, RNG state): pGAN's "opt.NAME.I.KEY"
+# and "rng.z" (training.loop._save), f-AnoGAN's "opt_X.I.KEY" and "rng" (training.fanogan_loop). Any other tensor
+# that no network takes is not wildgan's
+_TRAINING_STATE_KEY = re.compile(r"opt[._].+|rng(?:\..+)?")
+
+
+def _listed(names: Sequence[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module], source: Path,
+                        weights_name: str | None = None) -> None:
+    """Load weights strictly into `modules`, every one of which the file must hold; a missing or unexpected tensor
+    (one of a network, or one that no network takes and that is no training state's) is a CheckpointError naming the
+    file (`source`; `weights_name`: its weights file's name, said where given)."""
+    held = f"the weights file {weights_name}" if weights_name else "the weights"
+    # a tensor no network takes was dropped without a word: a misnamed network's ("Gs_ema.*") left that network as
+    # built, untrained (below), where the file meant to give it weights
+    strays = sorted(k for k in tensors if not any(k.startswith(p + ".") for p in modules)
+                    and not _TRAINING_STATE_KEY.fullmatch(k))
+    if strays:
+        raise CheckpointError(f"{source}: {held} holds tensors that belong to no network: {_listed(strays)} (the "
+                              f"networks are {', '.join(modules)}): not a file of these networks, or damaged")
     for prefix, m in modules.items():
         sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if not sd:
+            # a network the file has nothing of was left as built (random weights) by the loaders that loaded only
+            # the networks present (load_pgan), and scored with in silence; load_state_dict's own message would name
+            # its keys without the network
+            missing = [f"{prefix}.{k}" for k in m.state_dict()]
+            raise CheckpointError(f"{source}: {held} has no tensors of network {prefix} (missing {_listed(missing)}): "
+                                  f"networks left untrained would give meaningless scores; a file of other networks, "
+                                  f"or damaged")
         # load_state_dict casts silently: half-precision or integer weights would load as if they were the trained
         # float32 ones. wildgan writes every tensor in its module's own dtype, so another dtype is not its file
         own = m.state_dict()
@@ -714,8 +743,11 @@ def load_pgan(path: Path, device: str | torch.device = "cpu", kinds: Sequence[st
         # the architecture comes from this JSON: a damaged entry is the checkpoint's fault, said with its name
         raise CheckpointError(f"{_json_path(path)}: bad network config in the checkpoint metadata: {e}") from None
     nets = build_pgan(net, seed=0)
-    mods = {k: v for k, v in nets.modules().items() if any(t.startswith(k + ".") for t in tensors)}
-    tensors_to_networks(tensors, mods, Path(path))
+    # every network, each whole: they are what every wildgan writes into every pGAN file (a run's final networks,
+    # its periodic checkpoints, a saved Detector), and scoring takes E, D and a generator (Gs or, by the run's
+    # score.generator, G). Only the networks present were loaded once, so a file without Gs.* scored with an
+    # untrained generator and said nothing
+    tensors_to_networks(tensors, nets.modules(), Path(path), meta.get("weights"))
     return nets.to(device), meta
 
 
@@ -733,7 +765,7 @@ def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> Any:
         nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
-    tensors_to_networks(tensors, nets.modules(), Path(path))
+    tensors_to_networks(tensors, nets.modules(), Path(path), meta.get("weights"))
     for m in nets.modules().values():
         m.eval()
     return nets.to(device)

@@ -581,10 +581,20 @@ def _run_without_encoder(run_dir: Any) -> bool:
 
 def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float) -> dict[str, np.ndarray]:
     """scores whose a was computed with lam_then, with a at lam instead: a = lam * L_n + (1 - lam) * L_o is linear,
-    so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit)."""
+    so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit). Computed as
+    the scoring computes a (scoring.scores.combined_score, on the float32 L_n and L_o it computed them in; the kept
+    scores hold them widened to float64, exactly), so that decision_function's a of a training image is this one,
+    bit for bit: in float64 it was a few 1e-9 off, and predict(X_train) flagged an image lying on the threshold
+    that labels_ did not."""
     if lam_then is None or float(lam_then) == float(lam) or not {"L_n", "L_o"} <= set(scores):
         return scores
-    return dict(scores, a=lam * scores["L_n"] + (1.0 - lam) * scores["L_o"])
+    import torch
+
+    from .scoring.scores import combined_score
+
+    l_n, l_o = (torch.from_numpy(np.asarray(scores[k], dtype=np.float32)) for k in ("L_n", "L_o"))
+    a = combined_score(l_n, l_o, float(lam)).numpy()
+    return dict(scores, a=a.astype(np.asarray(scores["a"]).dtype if "a" in scores else np.float64))
 
 
 def _run_width(cfg: Any) -> int | None:
@@ -1280,10 +1290,16 @@ class Detector:
             fit_log(trained_line(result))
             if unmarked:
                 raise unmarked[0]
-            model = load_model(run_dir, self.device, checkpoint=result.final)
+            # the run folder as an absolute path from here on (run_dir_, the networks' source): a relative run_dir
+            # kept relative was read against whatever the working directory is later, and after an os.chdir the
+            # run's training scores were "gone" and the networks not the run's own. run_dir itself stays as given
+            # (a parameter fit does not change), and so does what the training said of its folder
+            where = Path(os.path.abspath(run_dir))
+            model = load_model(where, self.device, checkpoint=None if result.final is None else
+                               Path(os.path.abspath(result.final)))
             self.model_ = model
             self.__dict__.pop("_pending_run_scores", None)    # (from_run's read of the run it replaces: moot)
-            self.run_dir_ = run_dir
+            self.run_dir_ = where
             if temp is None:
                 _LIVE_RUN_DIRS[os.path.abspath(run_dir)] = self
             self._temp_run_dir = temp   # keeps a temporary run_dir_ alive as long as this Detector (and its copies)
@@ -2474,7 +2490,7 @@ class Detector:
 
             tensors, meta = ckpt.load_checkpoint(path, kind=DETECTOR_KIND)
             nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=0)
-            ckpt.tensors_to_networks(tensors, nets.modules(), path)
+            ckpt.tensors_to_networks(tensors, nets.modules(), path, meta.get("weights"))
             nets = nets.to(dev)
         else:
             nets, meta = ckpt.load_pgan(path, dev, kinds=(DETECTOR_KIND,))
@@ -2562,7 +2578,10 @@ class Detector:
         named in a WildganWarning: such a fit would train without it."""
         from .scoring.run import load_model, read_split_info
 
-        run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
+        # absolute from here on, as fit's run_dir_ is (a relative one was read against whatever the working
+        # directory was later: after an os.chdir the lazy read of the training scores took the run for "moved or
+        # deleted", and the networks' source for another file than the run's own)
+        run_dir = Path(os.path.abspath(_path_arg(run_dir, "Detector.from_run's run_dir")))
         if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)

@@ -451,3 +451,64 @@ def test_a_runs_weights_are_the_bytes_every_wildgan_wrote(tmp_path, kind):
               metadata={"format": f"wildgan/{ckpt.FORMAT_VERSION}"})
     assert json.loads(path.read_text())["sha256"] == ckpt.file_digest(tmp_path / "before.safetensors")
     assert ckpt.weights_kind(path.with_suffix(".safetensors")) == (True, None)
+
+
+def _without(path: Path, drop, add=None) -> None:
+    """Rewrite the checkpoint at `path` (its JSON) without the tensors `drop` selects and with `add`, its sha256
+    updated: a file consistent in itself, as a hand-made or another tool's checkpoint would be."""
+    tensors, meta = ckpt.load_checkpoint(path)
+    kept = {k: v for k, v in tensors.items() if not drop(k)} | (add or {})
+    ckpt.save_checkpoint(path.parent, path.stem, kept, {k: v for k, v in meta.items() if k not in ("sha256",)})
+
+
+@pytest.mark.parametrize("net", ["Gs", "E", "G", "D"])
+def test_load_pgan_refuses_a_file_without_one_of_the_networks(tmp_path, net):
+    """A weights file without the Gs.* (or E.*, G.*, D.*) tensors loaded the others and left that network as built,
+    untrained, and scoring went on with it in silence: refused, naming the file, the network and its tensors."""
+    _, path = _save_nets(tmp_path)
+    _without(path, lambda k: k.startswith(net + "."))
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: the weights file network-final\.safetensors "
+                                              rf"has no tensors of network {net} \(missing {net}\.[\w.]+, "):
+        ckpt.load_pgan(path)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda t: {"Gs_ema.x": torch.zeros(1)}, r"tensors that belong to no network: Gs_ema\.x"),
+    (lambda t: {"E.extra.weight": torch.zeros(1)}, r"weights of E do not match .*Unexpected key\(s\).*extra\.weight"),
+])
+def test_load_pgan_refuses_tensors_it_would_not_load(tmp_path, bad, message):
+    """A tensor that no network takes (a misnamed network's) was dropped without a word."""
+    _, path = _save_nets(tmp_path)
+    _without(path, lambda k: False, bad(None))
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: .*{message}"):
+        ckpt.load_pgan(path)
+
+
+def test_a_training_checkpoints_own_tensors_are_not_strays(tmp_path):
+    """A periodic checkpoint holds optimiser moments and the RNG state beside the networks: score --checkpoint loads
+    it as before."""
+    _, path = _save_nets(tmp_path)
+    _with_kind(path, ckpt.TRAIN_STATE_KIND)
+    _without(path, lambda k: False, {"opt.G.0.exp_avg": torch.zeros(2), "rng.z": torch.zeros(5, dtype=torch.uint8)})
+    ckpt.load_pgan(path)
+
+
+@pytest.mark.parametrize("net", ["G", "D", "E"])
+def test_load_fanogan_refuses_a_file_without_one_of_the_networks(tmp_path, net):
+    from wildgan.config import FAnoGANConfig, to_dict
+    from wildgan.nets.fanogan import build_fanogan
+
+    cfg = FAnoGANConfig(dim=8, latent_size=16)
+    nets = build_fanogan(cfg, 32, 1)
+    path = ckpt.save_checkpoint(tmp_path, "fanogan-final", ckpt.networks_to_tensors(nets.modules()),
+                                {"kind": ckpt.FANOGAN_KIND, "config": to_dict(cfg), "resolution": 32, "channels": 1})
+    ckpt.load_fanogan(path)
+    _without(path, lambda k: False, {"opt_G.0.exp_avg": torch.zeros(2), "rng": torch.zeros(5, dtype=torch.uint8)})
+    ckpt.load_fanogan(path)
+    _without(path, lambda k: False, {f"{net}x.w": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match=rf"tensors that belong to no network: {net}x\.w"):
+        ckpt.load_fanogan(path)
+    _without(path, lambda k: k.startswith(net + ".") or k == f"{net}x.w")
+    with pytest.raises(CheckpointError, match=rf"fanogan-final\.json: the weights file fanogan-final\.safetensors "
+                                              rf"has no tensors of network {net} \(missing {net}\."):
+        ckpt.load_fanogan(path)
