@@ -1401,7 +1401,14 @@ class Detector:
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
                            resolution=X.resolution or self.resolution, channels=X.channels or self.channels,
                            fit=fit if recorded is _NO_RECORD else recorded)
-        split = build_split(data_cfg)
+        from contextlib import nullcontext
+
+        from .data.imageset import resolutions_taken
+
+        # (f-AnoGAN's networks take 32 or 64 only: the word of the automatic resolution's enlargement advised
+        # resolution=16 for 30x20 images, which method='fanogan' refuses; _images_split's infer_geometry says it so)
+        with resolutions_taken(*FANOGAN_SIZES) if self.method == "fanogan" else nullcontext():
+            split = build_split(data_cfg)
         trained = split.info.get("conversion", {}).get("fit")
         if recorded is not _NO_RECORD:
             own = fit or _protocol_fit(split.info, X.square)
