@@ -254,4 +254,10 @@ def test_a_size_recorded_as_left_to_the_data_is_the_resolved_one_and_no_other(me
     assert "data.channels: None -> 3" in run_differences(saved, replace(saved, data=replace(saved.data, channels=3)))
     other = replace(saved, data=replace(saved.data, resolution=64), net=net_config_for_preset("tiny", 64, 1))
     assert "data.resolution: None -> 64" in run_differences(saved, other)
-    assert "data.resolution: 64 -> None" in run_differences(other, replace(other, data=saved.data, net=saved.net))
+    back = run_differences(other, replace(other, data=saved.data, net=saved.net))
+    if method == "fanogan":
+        # (f-AnoGAN's networks are the size recorded, whatever net says: a None asked for now is taken as it, the
+        # data then checked by the split's record, test_train_run_api)
+        assert not [d for d in back if d.startswith("data.")], back
+    else:
+        assert "data.resolution: 64 -> None" in back
