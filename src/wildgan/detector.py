@@ -1401,7 +1401,14 @@ class Detector:
         data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
                            resolution=X.resolution or self.resolution, channels=X.channels or self.channels,
                            fit=fit if recorded is _NO_RECORD else recorded)
-        split = build_split(data_cfg)
+        from contextlib import nullcontext
+
+        from .data.imageset import resolutions_taken
+
+        # (f-AnoGAN's networks take 32 or 64 only: the word of the automatic resolution's enlargement advised
+        # resolution=16 for 30x20 images, which method='fanogan' refuses; _images_split's infer_geometry says it so)
+        with resolutions_taken(*FANOGAN_SIZES) if self.method == "fanogan" else nullcontext():
+            split = build_split(data_cfg)
         trained = split.info.get("conversion", {}).get("fit")
         if recorded is not _NO_RECORD:
             own = fit or _protocol_fit(split.info, X.square)
@@ -2310,8 +2317,12 @@ class Detector:
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
         # written only when set: a wildgan from before them refuses parameters it does not know, so a Detector
-        # trained without the ablations stays readable there (load reads an absent one from the config, below)
-        params = {k: v for k, v in params.items() if k not in _ABLATION_DEFAULTS or v != _ABLATION_DEFAULTS[k]}
+        # trained without the ablations stays readable there. Load reads an absent one from the config, so one is
+        # left out only where that is the default too: set back to its default after a fit with another value (a
+        # from_run of a --gp-target 750 run, then set_params(gp_target=1.0)), it was loaded as the config's 750
+        train_cfg = m.cfg.train
+        params = {k: v for k, v in params.items() if k not in _ABLATION_DEFAULTS or v != _ABLATION_DEFAULTS[k]
+                  or getattr(train_cfg, k) != _ABLATION_DEFAULTS[k]}
         # (from_run takes a torch.device, as load_model does: its str names the same device in the JSON)
         params["device"] = params["device"] if params["device"] is None or isinstance(params["device"], str) \
             else str(params["device"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import signal
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -469,10 +470,29 @@ def skip_bad_said_as(option: str) -> Iterator[None]:
         _SKIP_BAD_SAID_AS[0] = before
 
 
+# set within words_for: the user option_words words a message for, whatever the call in progress is. A context
+# variable, not the process-wide _SKIP_BAD_SAID_AS: a message made for a record in the other user's words (a decoded
+# cache's warnings, imageset.warn_of_data) changes nothing another thread says meanwhile
+_WORDS_FOR_CLI: contextvars.ContextVar[bool | None] = contextvars.ContextVar("wildgan_words_for_cli", default=None)
+
+
+@contextmanager
+def words_for(cli: bool) -> Iterator[None]:
+    """Within it, in_cli (and so option_words) answers `cli`: the messages made name the options as the CLI's user
+    (True) or a Python caller (False) gives them."""
+    token = _WORDS_FOR_CLI.set(bool(cli))
+    try:
+        yield
+    finally:
+        _WORDS_FOR_CLI.reset(token)
+
+
 def in_cli() -> bool:
     """Whether the call in progress is a command of the CLI (cli._main's skip_bad_said_as(CLI_SKIP_BAD) in force), whose
-    user types options, not a Python caller, who passes keyword arguments: the one setting that option_words reads."""
-    return _SKIP_BAD_SAID_AS[0] == CLI_SKIP_BAD
+    user types options, not a Python caller, who passes keyword arguments: the one setting that option_words reads
+    (but within words_for, which sets what it answers)."""
+    told = _WORDS_FOR_CLI.get()
+    return _SKIP_BAD_SAID_AS[0] == CLI_SKIP_BAD if told is None else told
 
 
 def option_words(cli: str, api: str) -> str:

@@ -481,11 +481,12 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
             big_name = Path(big_file).relative_to(what).as_posix()
         except ValueError:
             big_name = str(big_file)
-        # (warn_of_data: about the data, said again where it is read from a decoded cache instead, readers)
-        warn_of_data(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px "
-                     f"(up to {big} px: {big_name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
-                     f"while decoding, the largest automatic resolution "
-                     f"({option_words('--resolution', 'resolution=')} chooses another)")
+        # (warn_of_data: about the data, said again where it is read from a decoded cache instead, readers; made by
+        # it, in the words of whoever reads the cache)
+        warn_of_data(lambda: f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} "
+                             f"px (up to {big} px: {big_name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} "
+                             f"while decoding, the largest automatic resolution "
+                             f"({option_words('--resolution', 'resolution=')} chooses another)")
     if bad:
         raise unreadable_files_error(bad)
     if not o.probe_uniform and not chunked:
@@ -605,13 +606,20 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
             rare = f", {which}: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
             # where that enlarges the median image 1.5x or more (160 px photos at 256), said in this warning, not in
             # one more (build_split sees these images already made square at target, and says nothing of them)
-            more = enlarged_words(median_scaled_side((a.shape[:2] for a in arrays), target, o.fit), target)
-            # (warn_of_data: said again where the stacked images are read from a decoded cache, readers)
-            warn_of_data(f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are "
-                         f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
-                         f"resized to {target}x{target}, the next power of two of the median short side, {median} "
-                         + (f"px, {more} (or choose another)" if more else
-                            f"px (choose another with {option_words('--resolution', 'resolution=')})"))
+            side = median_scaled_side((a.shape[:2] for a in arrays), target, o.fit)
+
+            def mixed_words() -> str:
+                more = enlarged_words(side, target)
+                return (f"{what}: images of {len(counts)} different sizes ({common}){rare}; all are made square "
+                        f"({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and resized to "
+                        f"{target}x{target}, the next power of two of the median short side, {median} "
+                        + (f"px, {more} (or choose another)" if more else
+                           f"px (choose another with {option_words('--resolution', 'resolution=')})"))
+
+            # (warn_of_data: said again where the stacked images are read from a decoded cache, readers; made by
+            # it, in the words of whoever reads the cache: the advice depends on the networks' sizes, a resume and
+            # who reads, and a `wildgan train` read advised --resolution 16 to a later f-AnoGAN run, which refuses it)
+            warn_of_data(mixed_words)
     # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:
@@ -620,8 +628,8 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
         msg = tiny_images_warning(small, target, what) if small else None
         if msg:
             # (warn_of_data: recorded in order among the other warnings about the data, so that a decoded cache read
-            # instead says it again where the decode said it: readers)
-            warn_of_data(msg)
+            # instead says it again where the decode said it: readers; made by it, in the words of whoever reads)
+            warn_of_data(lambda: tiny_images_warning(small, target, what))
             if said is not None:
                 said["tiny"] = (target, small)
     mixed = len(sizes) > 1

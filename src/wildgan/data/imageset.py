@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import ConfigError, DataError, WildganWarning, option_words, warn_user
+from ..errors import ConfigError, DataError, WildganWarning, in_cli, option_words, warn_user, words_for
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -185,16 +185,61 @@ _DATA_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
                                                                                   default=None)
 
 
-def warn_of_data(text: str) -> None:
+class DataWords(str):
+    """A warning's text as warn_of_data said it, recorded with `words`: its text in each context it can be worded for
+    (words_key's), for a decoded cache read later in another context to say it in that one's words."""
+
+    words: dict[str, str]
+
+    def __new__(cls, text: str, words: dict[str, str]) -> "DataWords":
+        out = super().__new__(cls, text)
+        out.words = words
+        return out
+
+
+def words_key() -> str:
+    """The context in progress that a warning about the data is worded for: the user's words (errors.in_cli: the
+    CLI's options or the API's keywords), the resolutions the networks take (resolutions_taken), and whether the
+    resolution is settled (resolution_settled)."""
+    taken = _RESOLUTIONS_TAKEN.get()
+    return json.dumps([in_cli(), None if taken is None else [list(taken[0]), taken[1]], _RESOLUTION_SETTLED.get()])
+
+
+def _every_wording(make: Callable[[], str | None]) -> dict[str, str]:
+    """make()'s text in each context words_key tells apart: the CLI's words and the API's, with no sizes taken,
+    f-AnoGAN's and those in progress, the resolution settled or not."""
+    out: dict[str, str] = {}
+    for cli in (False, True):
+        for taken in dict.fromkeys((None, FANOGAN_SIZES, _RESOLUTIONS_TAKEN.get())):
+            for settled in (False, True):
+                t_token, s_token = _RESOLUTIONS_TAKEN.set(taken), _RESOLUTION_SETTLED.set(settled)
+                try:
+                    with words_for(cli):
+                        text, key = make(), words_key()
+                finally:
+                    _RESOLUTIONS_TAKEN.reset(t_token)
+                    _RESOLUTION_SETTLED.reset(s_token)
+                if text is not None:
+                    out[key] = text
+    return out
+
+
+def warn_of_data(text: str | Callable[[], str | None]) -> None:
     """warn_user of a warning about the data itself that a decode says (images of several sizes made one, images
     above the automatic cap reduced, files of an unsupported format left out), also recorded where the caller records
     them (recording_data_warnings): a decoded cache read later instead of decoding says them again (say_again), as the
     decode did. Why: read from the cache they were lost, and the same archive was warned about on its first read
-    only."""
+    only. `text` a function making it: a text whose words depend on the call in progress (option_words, the
+    automatic resolution's enlargement: enlarged_words), recorded in every wording (DataWords), so that the cache's
+    reader in another context (a Python caller after a command, f-AnoGAN's sizes after the wildgan method's, a
+    resume) is told it in its own, not advised an option it does not take or a size its networks refuse."""
     said = _DATA_WARNINGS.get()
+    now = text() if callable(text) else text
+    if now is None:
+        return
     if said is not None:
-        said.append(text)
-    warn_user(text)
+        said.append(DataWords(now, _every_wording(text)) if callable(text) else now)
+    warn_user(now)
 
 
 def recording_data_warnings() -> _DataWarningsRecord:
@@ -631,10 +676,9 @@ def resize_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], re
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
               hint: str | None = None) -> None:
-    msg = crop_warning(sizes, fit, resolution, what, hint)
-    if msg:
-        # (warn_of_data: about the data, and said by a decode: a decoded cache read instead says it again, readers)
-        warn_of_data(msg)
+    # (warn_of_data: about the data, and said by a decode: a decoded cache read instead says it again, readers;
+    # made by it, in the words of whoever reads the cache: its hint names an option. None: nothing said)
+    warn_of_data(lambda: crop_warning(sizes, fit, resolution, what, hint))
 
 
 def shrink_uniform(x: np.ndarray, o: Opts, warn: bool = True) -> np.ndarray:

@@ -38,7 +38,8 @@ from .download import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, UnreadableArchive, archi
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
                        native_sides, parse_opts, recording_data_warnings, resize_warning, say_again, scale_warning,
-                       scoring_depth16, shrink_uniform, tiny_images_warning, warn_crop, warn_decode_stats, warn_of_data)
+                       scoring_depth16, shrink_uniform, tiny_images_warning, warn_crop, warn_decode_stats, warn_of_data,
+                       words_key)
 from .transforms import check_resolution, convert, count_gray_held, gray_held_mask
 
 
@@ -831,12 +832,21 @@ def _data_warnings_record(said: list[str], tree: Path, train: ImageSet) -> None:
     into train's info, for read_folder_tar's decoded cache to say them again (_say_data_warnings_again); the tree
     named by _TREE. Kept in the cache only, as tiny_images: the sets returned do not carry them."""
     train.info["data_warnings"] = [t.replace(str(tree), _TREE) for t in said]
+    # and each in every wording it has (imageset.DataWords: the user's words, the networks' sizes, a resume), for a
+    # reader in another context than the decode's (a script after a command, f-AnoGAN after the wildgan method)
+    train.info["data_warnings_worded"] = [{k: v.replace(str(tree), _TREE) for k, v in getattr(t, "words", {}).items()}
+                                          for t in said]
 
 
 def _say_data_warnings_again(tree: Path, sets: tuple[ImageSet, ImageSet | None]) -> None:
     """The warnings about the data that the decode of a decoded cache said (_data_warnings_record), said again as
     every recorded warning is (imageset.say_again). A cache written before they were recorded has none: nothing."""
     texts = sets[0].info.pop("data_warnings", None) or []
+    worded = sets[0].info.pop("data_warnings_worded", None) or []
+    if len(worded) == len(texts):
+        # in the words of the call in progress where the decode recorded them (a cache of an earlier wildgan: as said)
+        key = words_key()
+        texts = [w.get(key, t) for w, t in zip(worded, texts)]
     say_again((t.replace(_TREE, str(tree)), WildganWarning, "", 0, "") for t in texts)
 
 
@@ -879,6 +889,8 @@ _DECODED_SET_ARRAYS: dict[str, tuple[bool, Callable[[ImageSet], np.ndarray]]] = 
     "native_gray_train": (False, lambda s: _json_array(s.info.get("native_gray"))),    # (the train set's alone)
     # (the decode's warnings about the data, _data_warnings_record; a cache by an earlier wildgan has none)
     "data_warnings": (False, lambda s: _json_array(s.info.get("data_warnings", []))),
+    # (and their texts in every wording, a cache by an earlier wildgan has none: _say_data_warnings_again)
+    "data_warnings_worded": (False, lambda s: _json_array(s.info.get("data_warnings_worded", []))),
 }
 
 
@@ -903,6 +915,7 @@ _DECODED_READ: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {
     "decode_stats": ("decode_stats", _json_value),
     "native_gray_train": ("native_gray", _json_value),
     "data_warnings": ("data_warnings", _json_value),
+    "data_warnings_worded": ("data_warnings_worded", _json_value),
 }
 
 
@@ -1065,6 +1078,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                 merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
             train.info.pop("data_warnings", None)       # (said by the decode; kept in the cache only)
+            train.info.pop("data_warnings_worded", None)
             return _shrink_pair(train, test, o)
     # (the tiny images' warning is recorded among `said`, in the order the decode said it: no 'tiny_images' record
     # of its own, which _say_tiny_again would say after all of them)
@@ -1076,6 +1090,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
         if s is not None:
             s.info.pop("tiny_images", None)
             s.info.pop("data_warnings", None)
+            s.info.pop("data_warnings_worded", None)
     return train, test
 
 

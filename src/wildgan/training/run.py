@@ -593,8 +593,13 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
         # --resume of such a run, whose config.yaml replay resolves it, was refused "data.resolution: None -> 8"
         # though nothing was typed, and a train_run(cfg, RUN, resume=True) with the cfg that started the run would be
         # refused against the value recorded now
+        # f-AnoGAN builds its networks for the split's size, not net's (which it leaves as given: NetConfig()'s 32x32x3
+        # for 64x64 gray images): the value recorded (o) is theirs, and a None asked for now is taken as it, the data
+        # then checked against the run's by the split's record (_check_resumed_split). Compared with net, the cfg
+        # that started such a run was refused on its resume, 'data.channels: 1 -> None'
         o, n, net = old["data"][key], new["data"][key], getattr(now.net, key)
-        if (o is None) != (n is None) and getattr(saved.net, key) == net and (n if o is None else o) == net:
+        if (o is None) != (n is None) and (getattr(saved.net, key) == net and (n if o is None else o) == net
+                                           or now.method == "fanogan" and n is None):
             old["data"][key] = n
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
     sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")

@@ -249,3 +249,26 @@ def test_the_sizes_said_are_f_anogan_s_own():
     from wildgan.nets.fanogan import SUPPORTED_RESOLUTIONS
 
     assert FANOGAN_SIZES[0] == SUPPORTED_RESOLUTIONS
+
+
+def test_a_detector_fit_of_f_anogan_on_a_data_config_advises_only_a_size_f_anogan_takes(tmp_path, monkeypatch):
+    # Detector(method='fanogan').fit(DataConfig(...)) reads through the CLI's protocols (build_split), outside the
+    # block that `wildgan train --method fanogan` reads in: it advised resolution=16 for 30x20 images trained at 32
+    import wildgan.training.run as training_run
+    from wildgan import Detector
+
+    def stop(cfg, run_dir, **kw):
+        raise KeyboardInterrupt           # (the images are read and converted: nothing to train)
+
+    monkeypatch.setattr(training_run, "train_run", stop)
+    tree = _tree(tmp_path / "t", [(20, 30)])
+    for method in ("fanogan", "wildgan"):
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(KeyboardInterrupt):
+            warnings.simplefilter("always")
+            Detector(method, preset="tiny", device="cpu").fit(DataConfig(data=str(tree), normal=("a",)))
+        said = [str(w.message) for w in caught if issubclass(w.category, WildganWarning)]
+        (msg,) = _enlarged(said)
+        if method == "fanogan":
+            _fanogan_said(msg, "1.6x", None)
+        else:                             # (the other methods train at 16: advised as before)
+            assert "resolution=16 keeps to their size" in msg, msg

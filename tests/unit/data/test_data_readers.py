@@ -583,7 +583,8 @@ def test_a_decoded_cache_gives_back_every_array_its_save_writes(tmp_path):
             "skipped": [["c.png", "truncated"]]}
     train = ImageSet(x[:3], np.array([0, 1, 0]), ["a", "b"], ["a/0.png", "b/0.png", "a/1.png"],
                      info={**info, "decode_stats": {"n8": 3}, "native_gray": True,
-                           "data_warnings": ["d: images of 2 different sizes"]})
+                           "data_warnings": ["d: images of 2 different sizes"],
+                           "data_warnings_worded": [{"[false, null, false]": "d: images of 2 different sizes"}]})
     test = ImageSet(x[3:], np.array([1, 0]), ["a", "b"], ["t/0.png", "t/1.png"], info=dict(info))
     f = tmp_path / "d.decoded.npz"
     for sets in ((train, test), (train, None)):

@@ -96,3 +96,46 @@ def test_a_decoded_caches_centre_crop_warning_is_said_again(tmp_path: Path) -> N
     assert [("different sizes" in t, "centre-cropped to a square" in t) for *_, t in first] == \
         [(True, False), (True, False), (False, True)], first
     assert _said_reading(archive, tmp_path / "cache") == first
+
+
+def test_a_decoded_caches_warnings_are_worded_for_its_reader_not_for_the_decode_s(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The decode's warnings said again from its cache were its own texts: a `wildgan train` read told a later Python
+    caller of --resolution 16 and --square letterbox, and a wildgan-method read told a later f-AnoGAN run (whose
+    networks take 32 or 64 only) that --resolution 16 keeps to the images' size, which that run refuses; a resume
+    (resolution settled) was advised another resolution. Each reader of the cache is told them in its own words."""
+    from contextlib import ExitStack
+
+    from wildgan.data import decode_pool, readers
+    from wildgan.data.imageset import FANOGAN_SIZES, resolution_settled, resolutions_taken
+    from wildgan.errors import CLI_SKIP_BAD, skip_bad_said_as
+
+    sizes = [(20, 30), (22, 30), (20, 28)]           # median short side 20: made 32x32, 1.6x
+    archive = _tree_tar(tmp_path, lambda c, i, rng: rng.integers(0, 256, (*sizes[i % 3], 3), dtype=np.uint8))
+    decodes: list[int] = []
+    real = decode_pool.decode_files
+    monkeypatch.setattr(readers, "decode_files", lambda *a, **k: decodes.append(1) or real(*a, **k))
+
+    def said(*within) -> tuple[str, str]:
+        with ExitStack() as stack:
+            for cm in within:
+                stack.enter_context(cm)
+            texts = [t for *_, t in _said_reading(archive, tmp_path / "cache")]
+        (mixed,) = [t for t in texts if "tree/train: images of 3 different sizes" in t]   # (and tree/test's)
+        (crop,) = [t for t in texts if "centre-cropped to a square" in t]
+        return mixed, crop
+
+    mixed, crop = said(skip_bad_said_as(CLI_SKIP_BAD))          # the decode, in a command of the CLI
+    assert "1.6x" in mixed and "--resolution 16 keeps to their size" in mixed and "--square letterbox" in crop
+    n = len(decodes)
+    mixed, crop = said()                                        # a Python caller, from the cache
+    assert "resolution=16 keeps to their size" in mixed and "--" not in mixed + crop, (mixed, crop)
+    assert "DataConfig(square='letterbox')" in crop, crop
+    mixed, _ = said(resolutions_taken(*FANOGAN_SIZES))          # f-AnoGAN's sizes
+    assert "f-AnoGAN's networks take 32x32 or 64x64 only, none of them smaller" in mixed, mixed
+    assert "keeps to their size" not in mixed, mixed
+    mixed, _ = said(resolution_settled())                       # a resume: its resolution is its own
+    assert "enlarges them" not in mixed and "(choose another with resolution=)" in mixed, mixed
+    mixed, _ = said(skip_bad_said_as(CLI_SKIP_BAD))             # and the command's words again
+    assert "--resolution 16 keeps to their size" in mixed, mixed
+    assert len(decodes) == n, "read again, not from the decoded cache"

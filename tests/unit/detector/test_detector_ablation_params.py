@@ -143,3 +143,13 @@ def test_a_fanogan_fit_with_a_gp_target_says_it_is_not_used(monkeypatch) -> None
     with pytest.warns(WildganWarning, match=r"gp_target=750\.0 is the pGAN critic's target gradient norm; f-AnoGAN"):
         cfg = det._run_config(DataConfig(), 32, 1)
     assert cfg.train.gp_target == 750.0
+
+
+def test_set_back_to_their_defaults_after_a_fit_with_others_save_and_load_keep_the_defaults(blobs, tmp_path) -> None:
+    # save left a default value out, and load read an absent one from the networks' config: a Detector fitted with
+    # gp_target=750 (or from_run of such a run) then set_params(gp_target=1.0) came back as 750, and its refit
+    # trained with it
+    det = Detector(**TINY, gp_target=750.0, run_dir=str(tmp_path / "run")).fit(blobs)
+    det.set_params(gp_target=1.0)
+    loaded = Detector.load(det.save(tmp_path / "m"))
+    assert loaded.gp_target == 1.0 and loaded.get_params() == det.get_params()

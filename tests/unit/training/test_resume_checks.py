@@ -233,3 +233,31 @@ def test_a_resume_of_a_run_without_g_image_loss_is_taken(trained_run: Path, tmp_
     train = json.loads((run / "config.json").read_text())["train"]
     assert train["total_kimg"] == 0.07 and "g_image_loss" not in train
     assert "g_image_loss" not in (run / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("method", ["wildgan", "fanogan"])
+def test_a_size_recorded_as_left_to_the_data_is_the_resolved_one_and_no_other(method: str) -> None:
+    """run_differences takes a data.resolution / data.channels None (recorded by an earlier train_run, or the cfg of a
+    Python caller) as the value the networks were built for, and only that one: a resume asking another size (or
+    another with other networks: f-AnoGAN's net section is not compared) is still refused, naming the field."""
+    from dataclasses import replace
+
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import run_differences
+
+    saved = RunConfig(method=method, data=DataConfig(data="x.npz", resolution=None, channels=None),
+                      net=net_config_for_preset("tiny", 32, 1), train=TrainConfig())
+    same = replace(saved, data=replace(saved.data, resolution=32, channels=1))
+    assert run_differences(saved, same) == [] and run_differences(same, saved) == []
+    assert "data.resolution: None -> 64" in run_differences(saved, replace(saved, data=replace(saved.data,
+                                                                                              resolution=64)))
+    assert "data.channels: None -> 3" in run_differences(saved, replace(saved, data=replace(saved.data, channels=3)))
+    other = replace(saved, data=replace(saved.data, resolution=64), net=net_config_for_preset("tiny", 64, 1))
+    assert "data.resolution: None -> 64" in run_differences(saved, other)
+    back = run_differences(other, replace(other, data=saved.data, net=saved.net))
+    if method == "fanogan":
+        # (f-AnoGAN's networks are the size recorded, whatever net says: a None asked for now is taken as it, the
+        # data then checked by the split's record, test_train_run_api)
+        assert not [d for d in back if d.startswith("data.")], back
+    else:
+        assert "data.resolution: 64 -> None" in back

@@ -821,3 +821,28 @@ def test_a_size_left_to_the_data_is_recorded_resolved_and_such_runs_resume_from_
     train_run(replace(auto, train=replace(auto.train, total_kimg=0.192)), run, resume=True, progress=False,
               log=lambda m: None)
     assert read_run_config(run).data.resolution == 8
+
+
+def test_an_f_anogan_run_left_to_the_data_resumes_with_the_cfg_that_started_it(tmp_path):
+    """f-AnoGAN builds its networks for the split's size, not for cfg.net (NetConfig()'s 32x32x3 here, for 32x32 gray
+    images): since train_run records the size resolved, the cfg that started the run (data left to the data) was
+    refused on its resume, 'data.channels: 1 -> None'. Images of another size are still refused, by the split's
+    record."""
+    import numpy as np
+
+    from wildgan.config import DataConfig, FAnoGANConfig, NetConfig, RunConfig, TrainConfig, read_run_config
+    from wildgan.training.run import train_run
+
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=(rng.random((48, 32, 32)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    cfg = RunConfig(method="fanogan", data=DataConfig(data=str(data), normal=("0",)), net=NetConfig(),
+                    train=TrainConfig(device="cpu", threads=1, train_scores=False),
+                    fanogan=FAnoGANConfig(gan_iters=2, enc_iters=2, device="cpu", dim=8))
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    assert (read_run_config(run).data.resolution, read_run_config(run).data.channels) == (32, 1)
+    assert train_run(cfg, run, resume=True, progress=False, log=lambda m: None).status == "done"
+    np.savez(data, x=(rng.random((48, 64, 64)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    with pytest.raises(ConfigError, match=r"resolution 32 -> 64"):
+        train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
