@@ -159,7 +159,7 @@ def _write_temp(write: "Callable[[BinaryIO], object]", path: Path, temps: "list[
 
 
 # the errors of a write that the file system refuses for its size: a full disk, a full quota, a file-size limit
-_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})    # (no EDQUOT on Windows)
+FULL_DISK = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})    # (no EDQUOT on Windows)
 
 
 @contextmanager
@@ -172,7 +172,7 @@ def full_disk_named(path: str | Path) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        if e.filename is not None or e.errno not in _FULL:
+        if e.filename is not None or e.errno not in FULL_DISK:
             raise
         raise OSError(e.errno, e.strerror, str(path)) from e
 

@@ -4,7 +4,6 @@ training images' scores and (--evaluate) the evaluation."""
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import math
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, stop_text, stop_words,
                       torchrun_hangup_note)
-from ..fileio import check_can_make_folder
+from ..fileio import FULL_DISK, check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag,
                      refuse_missing_data, say_end, warn, write_stdout)
@@ -169,7 +168,7 @@ def _tell_checkpoint_kept(e: OSError, a: argparse.Namespace, run_dir: Path, dist
         return
     again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
     how = (f"the same torchrun command with `{again} --distributed`" if distributed else f"`{again}`")
-    why = " (space freed)" if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG) else ""
+    why = " (space freed)" if e.errno in FULL_DISK else ""
     note = (f"the run's checkpoints up to {kept[-1].stem} are kept in {kept[-1].parent}: once the cause of the error "
             f"is fixed{why}, continue with {how}")
     run_log.write(f"note: {note}")
