@@ -99,11 +99,14 @@ def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
     path = _written_path(Path(path))
     with _removing_temps() as temps:
         tmp = _write_temp(lambda f: None, path, temps)
-        fill(Path(tmp))
-        # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
-        # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
-        with open(tmp, "r+b") as f:
-            os.fsync(f.fileno())
+        # (a full disk met by fill, torch.onnx.export's or onnx.save's own writes, named no file: `wildgan export`
+        # ended on a bare `[Errno 28] No space left on device`)
+        with full_disk_named(path):
+            fill(Path(tmp))
+            # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
+            # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
+            with open(tmp, "r+b") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
         temps.remove(tmp)
     _fsync_dir(path.parent)

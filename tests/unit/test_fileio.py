@@ -329,3 +329,28 @@ def test_an_atomic_write_keeps_an_error_of_the_writer_s_own_that_is_not_the_file
     with pytest.raises(ConnectionResetError) as caught:
         atomic_write_stream(reset, tmp_path / "cifar.tar.gz")
     assert caught.value.filename is None and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_write_by_name_that_the_file_system_refuses_for_its_size_names_the_file(tmp_path: Path) -> None:
+    """atomic_write_by_name's writer opens the temp file itself (torch.onnx.export, onnx.save): its full disk named no
+    file either, and `wildgan export` to a full disk ended on a bare `[Errno 28] No space left on device` (measured
+    on a 60 kB tmpfs). A real refusal (`ulimit -f`): the error names the model's path, and no temp file is left."""
+    import resource
+
+    from wildgan.fileio import atomic_write_by_name
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(bytes(200_000))
+
+    target = tmp_path / "model.onnx"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError) as caught:
+            atomic_write_by_name(fill, target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert caught.value.errno == errno.EFBIG and caught.value.filename == str(target)
+    assert not list(tmp_path.iterdir())
