@@ -167,7 +167,7 @@ def _tell_checkpoint_kept(e: OSError, a: argparse.Namespace, run_dir: Path, dist
     if not kept:
         return
     again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
-    how = (f"the same torchrun command with `{again} --distributed`" if distributed else f"`{again}`")
+    how = f"the same torchrun command and `{again} --distributed`" if distributed else f"`{again}`"
     why = " (space freed)" if e.errno in FULL_DISK else ""
     note = (f"the run's checkpoints up to {kept[-1].stem} are kept in {kept[-1].parent}: once the cause of the error "
             f"is fixed{why}, continue with {how}")
