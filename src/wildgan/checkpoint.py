@@ -149,6 +149,12 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         try:
             save_file(flat, tmp, metadata={"format": weights_mark(meta.get("kind"))})
         except SafetensorError as e:      # e.g. a full disk: safetensors' own error type, not an OSError
+            code = _os_error_number(str(e))
+            if code is not None:
+                # the file system's error (a full disk, ENOSPC; a file-size limit, EFBIG; a quota, EDQUOT) raised as
+                # the OSError it is, as every other write of the run raises it: as a CheckpointError it exited 2,
+                # "bad input", where the docs' exit codes (and the JSON's write, failing the same way) give 1
+                raise OSError(code, f"could not write the checkpoint: {os.strerror(code)}", str(weights)) from None
             raise CheckpointError(f"{weights}: could not write the checkpoint: {e}") from None
         # (safetensors wrote it by name; reopened to write, not read: Windows' fsync, FlushFileBuffers, refuses a
         # read-only handle, where POSIX syncs through any descriptor)
@@ -171,6 +177,15 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         if tmp and os.path.exists(tmp):     # (not once renamed into place)
             os.unlink(tmp)
     return meta_path
+
+
+def _os_error_number(message: str) -> int | None:
+    """The errno in a SafetensorError's message where the file system refused the write, which safetensors (Rust)
+    words as `... I/O error: No space left on device (os error 28)`; None for any other of its errors."""
+    import re
+
+    found = re.search(r"\(os error (\d+)\)", message)
+    return int(found.group(1)) if found else None
 
 
 def weights_mark(kind: object) -> str:

@@ -99,11 +99,14 @@ def atomic_write_by_name(fill: "Callable[[Path], object]", path: Path) -> None:
     path = _written_path(Path(path))
     with _removing_temps() as temps:
         tmp = _write_temp(lambda f: None, path, temps)
-        fill(Path(tmp))
-        # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
-        # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
-        with open(tmp, "r+b") as f:
-            os.fsync(f.fileno())
+        # (a full disk met by fill, torch.onnx.export's or onnx.save's own writes, named no file: `wildgan export`
+        # ended on a bare `[Errno 28] No space left on device`)
+        with full_disk_named(path):
+            fill(Path(tmp))
+            # (fill wrote it through descriptors of its own, maybe not synced; opened to write, not read: Windows'
+            # fsync, FlushFileBuffers, refuses a read-only handle, where POSIX syncs through any descriptor)
+            with open(tmp, "r+b") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
         temps.remove(tmp)
     _fsync_dir(path.parent)
@@ -147,13 +150,34 @@ def _write_temp(write: "Callable[[BinaryIO], object]", path: Path, temps: "list[
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     temps.append(tmp)
-    with os.fdopen(fd, "wb") as f:
-        # mkstemp creates 0600 files; give the result the usual umask-based mode so reports can be shared
-        os.chmod(tmp, 0o666 & ~umask())
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
+    # (named as the file being written, not its temp file, which is removed)
+    with full_disk_named(path):
+        with os.fdopen(fd, "wb") as f:
+            # mkstemp creates 0600 files; give the result the usual umask-based mode so reports can be shared
+            os.chmod(tmp, 0o666 & ~umask())
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
     return tmp
+
+
+# the errors of a write that the file system refuses for its size: a full disk, a full quota, a file-size limit
+FULL_DISK = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})    # (no EDQUOT on Windows)
+
+
+@contextmanager
+def full_disk_named(path: str | Path) -> Iterator[None]:
+    """The block's OSError of a full disk, a full quota or a file-size limit raised again naming `path`, where it
+    named no file: a write to a file object fails without one, and a full disk as train_scores.csv or a stats.jsonl
+    row was written ended `wildgan train` on `error: [Errno 28] No space left on device`, naming no file nor disk.
+    Only those errors, so that an OSError of what the block itself reads (a download's network error) keeps its
+    words."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno not in FULL_DISK:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from e
 
 
 @contextmanager

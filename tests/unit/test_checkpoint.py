@@ -1,8 +1,10 @@
 """Checkpoints: safetensors + JSON, atomic, checksummed, never unpickled."""
 
+import errno
 import json
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -241,17 +243,49 @@ def test_a_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
     pytest.fail("no header length with low byte 0x80 was produced")
 
 
-def test_a_full_disk_while_writing_is_a_checkpoint_error_naming_the_file(tmp_path, monkeypatch):
+def test_a_full_disk_while_writing_is_an_os_error_naming_the_file(tmp_path, monkeypatch):
+    """safetensors raises its own SafetensorError for the file system's refusal: it was a CheckpointError, which
+    `wildgan train` exits 2 for ("bad input"), where docs/cli.md's exit codes give a full disk 1, as any other
+    OSError; other errors of safetensors stay CheckpointErrors."""
     from safetensors import SafetensorError
 
     def full(*a, **k):
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     monkeypatch.setattr(ckpt, "save_file", full)
-    with pytest.raises(CheckpointError, match="ckpt-000000000001.safetensors: could not write the checkpoint: .*No "
-                                              "space left"):
+    with pytest.raises(OSError, match="No space left on device") as caught:
         ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
+    assert caught.value.errno == errno.ENOSPC and not isinstance(caught.value, CheckpointError)
+    assert caught.value.filename == str(tmp_path / "ckpt-000000000001.safetensors")
     assert not list(tmp_path.iterdir())                      # the temporary file is gone too
+
+    def other(*a, **k):
+        raise SafetensorError("Error while serializing: something else")
+
+    monkeypatch.setattr(ckpt, "save_file", other)
+    with pytest.raises(CheckpointError, match="ckpt-000000000001.safetensors: could not write the checkpoint"):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_file_size_limit_hit_by_the_weights_is_an_os_error_and_keeps_the_older_checkpoint(tmp_path):
+    """A real refusal of the file system, not a mock: `ulimit -f` (Python ignores SIGXFSZ, so the write gets EFBIG)
+    stops the weights' write half-way. The error is the OSError it is (exit 1), and the checkpoint already there is
+    untouched, with no temporary file left."""
+    import resource
+
+    first = ckpt.save_checkpoint(tmp_path, "w", {"a": torch.ones(8)}, {})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError) as caught:
+            ckpt.save_checkpoint(tmp_path, "w", {"a": torch.ones(100_000)}, {})     # 400 kB
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert caught.value.errno == errno.EFBIG and not isinstance(caught.value, CheckpointError)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert torch.equal(ckpt.load_checkpoint(first)[0]["a"], torch.ones(8))
 
 
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):

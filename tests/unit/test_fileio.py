@@ -292,3 +292,65 @@ def test_digesting_records_the_size_and_sha256_of_what_was_written(tmp_path: Pat
     with pytest.raises(OSError):
         atomic_write_files([(tmp_path / "b.csv", digesting(fails, "b.csv", record))])
     assert "b.csv" not in record
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_an_atomic_write_that_the_file_system_refuses_for_its_size_names_the_file(tmp_path: Path) -> None:
+    """A write to a file object fails without a file name: `wildgan train` whose disk filled as it wrote
+    train_scores.csv ended on `error: [Errno 28] No space left on device`, naming nothing. A real refusal here
+    (`ulimit -f`: Python ignores SIGXFSZ, so the write gets EFBIG): the error names the file being written, the file
+    there before is kept, and no temp file is left."""
+    import resource
+
+    from wildgan.fileio import atomic_write_bytes
+
+    target = tmp_path / "train_scores.csv"
+    target.write_bytes(b"old")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError) as caught:
+            atomic_write_bytes(target, bytes(200_000))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert caught.value.errno == errno.EFBIG and caught.value.filename == str(target)
+    assert str(target) in str(caught.value)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["train_scores.csv"]
+
+
+def test_an_atomic_write_keeps_an_error_of_the_writer_s_own_that_is_not_the_file_system_s(tmp_path: Path) -> None:
+    """Only the file system's refusals of the bytes are given the file's name: an OSError of what the writer itself
+    reads (a download's connection reset) keeps its own words."""
+    from wildgan.fileio import atomic_write_stream
+
+    def reset(f: object) -> None:
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
+    with pytest.raises(ConnectionResetError) as caught:
+        atomic_write_stream(reset, tmp_path / "cifar.tar.gz")
+    assert caught.value.filename is None and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_write_by_name_that_the_file_system_refuses_for_its_size_names_the_file(tmp_path: Path) -> None:
+    """atomic_write_by_name's writer opens the temp file itself (torch.onnx.export, onnx.save): its full disk named no
+    file either, and `wildgan export` to a full disk ended on a bare `[Errno 28] No space left on device` (measured
+    on a 60 kB tmpfs). A real refusal (`ulimit -f`): the error names the model's path, and no temp file is left."""
+    import resource
+
+    from wildgan.fileio import atomic_write_by_name
+
+    def fill(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(bytes(200_000))
+
+    target = tmp_path / "model.onnx"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError) as caught:
+            atomic_write_by_name(fill, target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert caught.value.errno == errno.EFBIG and caught.value.filename == str(target)
+    assert not list(tmp_path.iterdir())

@@ -39,7 +39,7 @@ from ..config import UNTRAINED_ENCODER_SAID, kernels_from_env, square_name, type
 from ..errors import (CLI_SKIP_BAD, INTERRUPTED, Terminated, TrainingInterrupted, WildganError, WildganWarning,
                       closed_outputs, moved_name, silence_closed_outputs, skip_bad_said_as, told_of_stops)
 from ..runlog import WARNING, RunLog, copying_warnings
-from .common import rank_tag, say_end, warn
+from .common import check_tqdm_environment, rank_tag, say_end, warn
 from .config_args import (FIT_READ_SAID, build_run_config, config_file_to_args, config_reader, data_config_from_args,
                           net_config_from_args, resume_config, run_config_for_shape, run_config_from_args,
                           run_config_to_options, set_from_config, typed_options, typed_setting_values,
@@ -229,6 +229,8 @@ def _main(argv: Sequence[str] | None, teardown: TeardownExit | None) -> int:
                 # handlers from the finally (Ctrl-C ignored there, not a KeyboardInterrupt traceback)
                 p.print_help()
                 return 2
+            # (before anything imports torch, which imports tqdm: a TQDM_* variable it cannot read is a traceback there)
+            check_tqdm_environment()
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
             at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
             typed: set[str] = set()

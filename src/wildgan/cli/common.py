@@ -321,3 +321,21 @@ def refuse_split_paths(words: Sequence[str] | None, option: str) -> None:
             if path_exists(joined):
                 raise ConfigError(f"{w}: no such file or folder ({option}); {joined!r} is one path with spaces in "
                                   f"it, split by the shell into words: put it in quotes ({shlex.quote(joined)})")
+
+
+def check_tqdm_environment() -> None:
+    """ConfigError naming the TQDM_* environment variables where tqdm cannot read them. tqdm reads them as it is
+    imported (torch imports it too), so `TQDM_MININTERVAL=abc`, the variable docs/cli.md names for the bars' interval
+    in a log, ended every command but --help with a traceback, `ValueError: could not convert string to float:
+    'abc'`, from inside torch's import. Nothing to read where none is set or tqdm is imported already."""
+    given = sorted((k, v) for k, v in os.environ.items() if k.startswith("TQDM_"))
+    if not given or "tqdm" in sys.modules:
+        return
+    try:
+        import tqdm  # noqa: F401  (its import reads the variables)
+    except (ValueError, TypeError) as e:
+        names = ", ".join(f"{k}={as_typed(v)}" for k, v in given)
+        hint = " (TQDM_MININTERVAL takes seconds, e.g. 60)" if "TQDM_MININTERVAL" in dict(given) else ""
+        raise ConfigError(f"{names}: tqdm, which draws the progress bars, cannot read "
+                          f"{'it' if len(given) == 1 else 'them'} ({e}): fix or unset "
+                          f"{'it' if len(given) == 1 else 'the one that is wrong'}{hint}") from None

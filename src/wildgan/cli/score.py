@@ -14,7 +14,7 @@ from ..config import as_typed
 from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
                       WildganError, WildganWarning, reworded, shell_word)
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
-                     use_threads, warn, write_stdout)
+                     say_end, use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
 from .threshold_notes import contamination_note, take_fit_record, threshold_lines, warn_unused_threshold_options
 
@@ -39,6 +39,14 @@ def cmd_score(a: argparse.Namespace) -> int:
         if isinstance(e, KeyboardInterrupt):        # (said by main as `interrupted by SIGINT (Ctrl-C)`, 130, as before)
             raise Terminated(f"{INTERRUPTED}; {kept}", signal.SIGINT) from None
         raise Terminated(f"{e}; {kept}", e.signum) from None
+    except OSError as e:
+        # a full disk as the CSV was written (a chunk that cannot be saved does not stop the scoring): the chunks kept
+        # said, as after a stop, above main's line for the error, where it said only the error and the chunks were
+        # there to continue from once space is freed. (Not a reader gone: main's own 141, without a word)
+        kept = "" if isinstance(e, BrokenPipeError) else _chunks_kept(a, record)
+        if kept:
+            say_end(f"wildgan: note: {kept}")
+        raise
 
 
 def _chunks_kept(a: argparse.Namespace, record: ResumeRecord) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, stop_text, stop_words,
                       torchrun_hangup_note)
-from ..fileio import check_can_make_folder
+from ..fileio import FULL_DISK, check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag,
                      refuse_missing_data, say_end, warn, write_stdout)
@@ -100,6 +100,8 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         echo = peer_end_error(run_dir, ctx, e)
         if echo is not None:
             raise echo from e
+        if isinstance(e, OSError) and not isinstance(e, BrokenPipeError) and (ctx is None or ctx.is_main):
+            _tell_checkpoint_kept(e, a, run_dir, ctx is not None, run_log)
         if e is not caught:
             raise e from None
         raise
@@ -146,6 +148,31 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         _tell_failed_after_training(caught, a, res, left, ctx is not None, run_log, begun)
         raise
     return 0
+
+
+def _tell_checkpoint_kept(e: OSError, a: argparse.Namespace, run_dir: Path, distributed: bool,
+                          run_log: RunLog) -> None:
+    """For an OSError that ended the training (`e`: a full disk as a checkpoint or a stats row was written, a run
+    folder made read-only), the newest checkpoint the run keeps and the command that continues from it, in log.txt
+    after its `stopped:` line and on the terminal above main's line for the error. A stop by a signal says both; such
+    an error said only itself, though the run goes on from there once the disk has room (measured: a tiny run whose
+    disk filled at its 5th checkpoint, resumed, ended bit for bit as one never stopped). Nothing where the run has no
+    checkpoint yet: it starts again."""
+    from ..checkpoint import list_checkpoints
+
+    try:
+        kept = list_checkpoints(run_dir / "checkpoints")
+    except OSError:          # (the folder unreadable: nothing to promise)
+        return
+    if not kept:
+        return
+    again = f"wildgan train --out {shell_word(a.out)} --resume{' --evaluate' if a.evaluate else ''}"
+    how = f"the same torchrun command and `{again} --distributed`" if distributed else f"`{again}`"
+    why = " (space freed)" if e.errno in FULL_DISK else ""
+    note = (f"the run's checkpoints up to {kept[-1].stem} are kept in {kept[-1].parent}: once the cause of the error "
+            f"is fixed{why}, continue with {how}")
+    run_log.write(f"note: {note}")
+    say_end(f"wildgan: note: {note}")
 
 
 def _stop_left_by_this_command(e: BaseException, a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,

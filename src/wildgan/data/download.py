@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
-from ..fileio import atomic_write_stream, atomic_write_text, file_digest, size_text
+from ..fileio import atomic_write_stream, atomic_write_text, file_digest, size_text, umask
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -765,6 +765,10 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             os.utime(tmp)
         except OSError:
             pass
+        # mkdtemp makes its folder 0700, and the unpack kept that mode: in a cache a team shares ($WILDGAN_CACHE
+        # on a shared server) every other user's read of it failed, `Permission denied`, as its folders and files
+        # inside, and the decoded cache beside it, have the umask's modes. Given those too
+        os.chmod(tmp, 0o777 & ~umask())
         # (its .source before the folder: one killed between the two was a folder without it, which no sweep can
         # tell the archive of, kept for good once the archive changed; a .source left without its folder is swept)
         _mark_used(final, archive)

@@ -58,7 +58,7 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import as_path_list, ids_under_folder, is_dataset_file, missing_run_data_error
 from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
                       warn_user)
-from ..fileio import atomic_write_text, umask, unwritable_error
+from ..fileio import FULL_DISK, atomic_write_text, umask, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
@@ -365,6 +365,17 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
     try:
         yield stage
         _replace_report(stage, path / "report", log)
+    except OSError as e:
+        if e.errno not in FULL_DISK:
+            raise
+        # a full disk as a figure was drawn (matplotlib's PNG write through PIL, which names no file) ended the report
+        # on a bare `[Errno 28] No space left on device`; an atomic write's named the hidden staging folder. Named as
+        # the file in report/ (the folder itself where no file is known), the place the user looks at
+        try:
+            where = path / "report" / Path(e.filename).relative_to(stage) if e.filename else path / "report"
+        except (TypeError, ValueError):             # (a file outside the staging folder: its own name)
+            raise e from None
+        raise OSError(e.errno, e.strerror, str(where)) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

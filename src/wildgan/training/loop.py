@@ -33,7 +33,7 @@ import math
 import os
 import time
 import traceback
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
@@ -48,7 +48,7 @@ from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, large
                       run_config_to_dict, threads_record)
 from ..errors import (DataError, DivergenceError, TrainingInterrupted, WildganError, left_after_training,
                       option_words, resume_advice, stop_words, warn_user)
-from ..fileio import atomic_write_stream, truncate_jsonl
+from ..fileio import atomic_write_stream, full_disk_named, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_image_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets import layers
@@ -1588,8 +1588,17 @@ class _StatsLog:
         row = _stats_row(self.acc, self.n, state, phase, self.t_log, state.nimg - self.nimg_log, device, dist)
         self.acc, self.n, self.t_log, self.nimg_log = {}, 0, row["time"], state.nimg
         if self.f is not None:
-            self.f.write(json.dumps(row) + "\n")
-            self.f.flush()
+            try:
+                with full_disk_named(self.run_dir / "stats.jsonl"):
+                    self.f.write(json.dumps(row) + "\n")
+                    self.f.flush()
+            except OSError:
+                # closed now, its unwritten row dropped: close() in the loop's `finally` flushed it again, and that
+                # second failure, which names no file, replaced this one
+                f, self.f = self.f, None
+                with suppress(OSError):
+                    f.close()
+                raise
             self.tb.scalars(row)
         return row
 

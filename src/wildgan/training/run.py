@@ -12,7 +12,7 @@ study's cells all call it. A run goes through these steps, each a function below
 3. `_train_run`, under the lock: build the split, `_clear_old_run` (--overwrite, or a start that never trained),
    `_resumed_config` (what a resume keeps of the saved run), `_check_resumed_split` (the same training images),
    write config.json/config.yaml and split.json, `_log_start`, `_train_method` (train_pgan or `_train_fanogan`), and
-   after a resume `_note_stale_evaluations`.
+   `_note_stale_evaluations` (of a resume's earlier networks, or of a checkpoint evaluated as it trained).
 4. As the session ends, however it ends, `before_unlock` runs while the lock is still held.
 5. After the lock: a pGAN run that ended before its networks grew to full resolution is warned of
    (`not_grown_warning`), unless the caller says it itself.
@@ -1637,7 +1637,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     _log_start(cfg, split, run_dir, resume=resume, log=log, ctx=ctx)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
                            threads_noted=threads_noted)
-    if resume and is_main and result.final is not None:
+    # (every session, not only a resume's: `wildgan evaluate RUN` while the run trains evaluates its newest checkpoint,
+    # with a warning, and its eval.json was left beside the final networks without a word at the training's end)
+    if is_main and result.final is not None:
         _note_stale_evaluations(run_dir, result.final, log, evaluate_after=evaluate_after)
     return result
 
@@ -2067,9 +2069,10 @@ def _train_fanogan(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume
 
 def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None], *,
                             evaluate_after: bool = False) -> None:
-    """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
-    stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
-    evaluates the networks trained now. evaluate_after: the caller evaluates the run's own test split next (`wildgan
+    """After a session (a resume's; a first one's too, for an evaluation made of a checkpoint as it trained): say which
+    saved evaluations are of the networks before its end. They are the user's results and stay where they are
+    (`wildgan report` marks them as from earlier networks); the note gives the command that evaluates the networks
+    trained now. evaluate_after: the caller evaluates the run's own test split next (`wildgan
     train --resume --evaluate`, the way a stopped demo continues), which rewrites RUN/eval.json: that one is said to
     be replaced (it was said to be 'kept as it is' by the very command that then rewrote it); the evaluations on
     other data (RUN/eval-*/) are kept."""

@@ -721,3 +721,25 @@ def test_an_archive_that_holds_no_files_is_said_to_be_empty_naming_it(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and re.match(rf"^wildgan: error: {said[1:]}", err), err
     assert not (tmp_path / "dest").exists() and not [p for p in _cache.glob("*") if p.is_dir()]
+
+
+# -- an unpack that another user of a shared cache reads ---------------------------------------------------------------
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_an_unpack_has_the_umask_s_mode_so_that_a_shared_cache_s_other_users_can_read_it(tmp_path, _cache):
+    """The unpack's folder was mkdtemp's, mode 0700, renamed into place as it was: a team's $WILDGAN_CACHE on a
+    shared server gave every other user `[Errno 13] Permission denied` on the archive another had unpacked, whose
+    files inside and decoded cache beside it are readable by all (the umask's modes)."""
+    archive = tmp_path / "pile.tar"
+    archive.write_bytes(_tar_bytes())
+    saved = os.umask(0o022)
+    try:
+        unpacked = dl.unpack_cached(archive)
+    finally:
+        os.umask(saved)
+    assert _mode(unpacked) == 0o755
+    assert _mode(unpacked / "pile") == 0o755 and _mode(unpacked / "pile" / "000.png") == 0o644
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777

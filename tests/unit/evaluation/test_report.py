@@ -1753,6 +1753,39 @@ def test_a_report_in_a_read_only_run_folder_names_the_folder_not_the_staging_one
     assert ".report-partial" not in str(e.value) and not isinstance(e.value, ConfigError)
 
 
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_full_disk_as_a_figure_or_a_page_is_written_names_the_report_not_the_staging_folder(tmp_path: Path) -> None:
+    """A real refusal (`ulimit -f`; Python ignores SIGXFSZ, so a write gets EFBIG), as a full disk: a figure's PNG,
+    which PIL writes without naming its file, ended `wildgan report` on a bare `[Errno 28] No space left on
+    device` (measured: a run on a 1.6 MB tmpfs); a page's atomic write named the hidden staging folder. Both name the
+    place in RUN/report, and leave no staging folder and the old report whole."""
+    import errno
+    import resource
+
+    from wildgan.evaluation.report import _report_folder
+    from wildgan.fileio import atomic_write_bytes
+
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.md").write_text("old")
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (400, 400, 3), dtype=np.uint8))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    caught = []
+    for write in (lambda stage: big.save(stage / "roc.png"),
+                  lambda stage: atomic_write_bytes(stage / "report.md", bytes(200_000))):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+        try:
+            with pytest.raises(OSError) as e:
+                with _report_folder(tmp_path, print) as stage:
+                    write(stage)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        caught.append(e.value)
+    assert [c.errno for c in caught] == [errno.EFBIG, errno.EFBIG]
+    assert [c.filename for c in caught] == [str(tmp_path / "report"), str(tmp_path / "report" / "report.md")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert (tmp_path / "report" / "report.md").read_text() == "old"
+
+
 def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path) -> None:
     # the report's text is written once for both pages: its **bold** and `code` showed as literal markers in HTML
     from wildgan.evaluation.report import _md_to_html, _Page
