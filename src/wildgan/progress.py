@@ -47,35 +47,64 @@ def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], N
         # each one, repeating its count. Twice the interval leaves the monitor only a stalled bar to redraw
         if "maxinterval" not in kw and "TQDM_MAXINTERVAL" not in os.environ:
             kw["maxinterval"] = 2 * LOG_INTERVAL_S
-    if on_closed is not None and not notebook:
-        kw["file"] = _Guarded(stream, on_closed)
+    # off a terminal each redraw becomes a line of its own (tqdm starts each with a carriage return, so a log held
+    # one line of every redraw glued by "\r": `less` showed ^M, `grep` the whole run as one match); a notebook's
+    # stream (ipykernel's, not a terminal either) draws a carriage return in place, as a terminal does
+    lines = not tty and not notebook and stream is not None and not _in_place(stream)
+    if (on_closed is not None or lines) and not notebook:
+        kw["file"] = _Guarded(stream, on_closed, lines=lines)
     return tqdm(iterable, **kw)
 
 
-class _Guarded:
-    """The stream a bar draws on, whose write or flush that meets it gone (errors.output_gone, which silences it) is
-    told to `on_closed` and absorbed: tqdm would raise a BrokenPipeError out of whichever update redrew the bar (its
-    own guard takes only a terminal's EIO), and from its monitor thread. Anything else is the stream's own."""
+def _in_place(stream: Any) -> bool:
+    """Whether `stream`, not a terminal, still redraws a line on a carriage return: a Jupyter kernel's output."""
+    return type(stream).__module__.split(".")[0] in ("ipykernel", "google")
 
-    def __init__(self, stream: Any, on_closed: Callable[[BaseException], None]) -> None:
+
+class _Guarded:
+    """The stream a bar draws on. With `on_closed`: a write or flush that meets it gone (errors.output_gone, which
+    silences it) is told to `on_closed` and absorbed: tqdm would raise a BrokenPipeError out of whichever update redrew
+    the bar (its own guard takes only a terminal's EIO), and from its monitor thread. Anything else is the stream's own.
+
+    With `lines` (a log file or a pipe): each frame tqdm draws ("\\r" + text + padding, then a flush) is written as a
+    line of its own, its padding dropped, when tqdm flushes it; a clear (carriage return, blanks, carriage return) and
+    close's final newline write nothing, so a log reads one line per redraw and a log line said beside the bar
+    (beside_bars) starts a line of its own."""
+
+    def __init__(self, stream: Any, on_closed: Callable[[BaseException], None] | None = None, *,
+                 lines: bool = False) -> None:
         self._stream = stream
         self._on_closed = on_closed
+        self._lines = lines
+        self._frame = ""        # (lines: the text since the last carriage return or newline, not written yet)
 
     def write(self, text: str) -> int:
+        if not self._lines:
+            return self._put(text)
+        *ended, self._frame = (self._frame + text).replace("\n", "\r").split("\r")
+        done = "".join(f"{t.rstrip()}\n" for t in ended if t.strip())
+        if done:
+            self._put(done)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._lines and self._frame.strip():
+            frame, self._frame = self._frame, ""
+            self._put(f"{frame.rstrip()}\n")
+        try:
+            self._stream.flush()
+        except OSError as e:
+            self._gone(e)
+
+    def _put(self, text: str) -> int:
         try:
             return self._stream.write(text)
         except OSError as e:
             self._gone(e)
             return len(text)
 
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError as e:
-            self._gone(e)
-
     def _gone(self, e: OSError) -> None:
-        if not output_gone(e):
+        if self._on_closed is None or not output_gone(e):
             raise e
         self._on_closed(e)
 

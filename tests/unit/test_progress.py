@@ -96,7 +96,39 @@ def test_a_log_line_said_while_a_bar_is_drawn_starts_a_line_of_its_own(capsys) -
     show("wall-clock budget of 2.0 min reached at 0.512 kimg")
     bar.close()
     err = capsys.readouterr().err
-    assert re.search(r"\r\s*\rwall-clock budget of 2\.0 min reached at 0\.512 kimg\n", err), repr(err)
+    assert re.search(r"3/10[^\n]*\nwall-clock budget of 2\.0 min reached at 0\.512 kimg\n", err), repr(err)
+    assert "\r" not in err, repr(err)
+
+
+def test_a_bar_in_a_log_file_writes_each_redraw_as_a_line_of_its_own() -> None:
+    # `wildgan train ... 2> train.log`: every redraw began with a carriage return and none ended a line, so the log
+    # was one line (`less` showed ^M between the redraws, `grep kimg` matched the whole run at once)
+    log = io.StringIO()
+    with progress_bar(total=10, file=log, mininterval=0, ncols=60) as bar:
+        for _ in range(3):
+            bar.update(1)
+    text = log.getvalue()
+    assert "\r" not in text, repr(text)
+    lines = text.splitlines()
+    assert [re.search(r"(\d+)/10", ln).group(1) for ln in lines] == ["0", "1", "2", "3", "3"], lines
+    assert all(ln == ln.rstrip() for ln in lines) and text.endswith("\n"), repr(text)   # tqdm's padding dropped
+    cleared = io.StringIO()
+    with progress_bar(total=10, file=cleared, mininterval=0, leave=False) as bar:
+        bar.update(5)
+    shown = cleared.getvalue().splitlines()
+    assert len(shown) == 2 and all("/10" in ln for ln in shown), shown   # the clear (blanks between carriage
+    #                                                                      returns) at its close writes no line
+
+
+def test_a_bar_on_a_terminal_or_in_a_notebook_still_redraws_in_place() -> None:
+    class _Kernel(io.StringIO):                          # what ipykernel's OutStream looks like to the bar: no tty
+        pass
+
+    _Kernel.__module__ = "ipykernel.iostream"
+    for stream in (_Tty(), _Kernel()):
+        with progress_bar(total=10, file=stream, mininterval=0) as bar:
+            bar.update(4)
+        assert stream.getvalue().count("\r") >= 2, repr(stream.getvalue())
 
 
 class _Gone(io.StringIO):
