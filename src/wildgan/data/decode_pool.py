@@ -206,12 +206,16 @@ def decode_workers(n_files: int) -> int:
     n: int | None = None
     if env not in ("", "auto"):
         try:
-            n = max(1, int(env))
+            n = int(env)
+            if n < 0:
+                raise ValueError(env)
+            n = max(1, n)               # (0, as DataLoader's num_workers: decoded in this process, as 1)
         except ValueError:
             from ..config import as_typed
 
-            # (as the user typed it, as WILDGAN_KERNELS is said: not Python's repr of the lowered text)
-            raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes or 'auto', got "
+            # (as the user typed it, as WILDGAN_KERNELS is said: not Python's repr of the lowered text); a negative
+            # count was taken as 1 and said nothing, where it reads as a typo of another number
+            raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes (0 or 1: none) or 'auto', got "
                               f"{as_typed(os.environ['WILDGAN_DECODE_WORKERS'])}") from None
     if n_files < PARALLEL_DECODE_MIN_FILES or env == "":
         return 1

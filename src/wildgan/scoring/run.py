@@ -228,7 +228,7 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: s
         _check_same_run(cfg, meta, path, Path(run_dir))
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
-        warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
+        warn_user(f"{run_dir} has no final networks yet (still training, or stopped): using its newest "
                   f"checkpoint {path.name} ({kimg_to_the_image(float(meta.get('kimg', 0) or 0))} kimg)")
     if not (Path(run_dir) / "split.json").is_file():
         # split.json records how the training images were made square (a protocol's pad, e.g. MNIST's) and their

@@ -1091,8 +1091,8 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     for f in out.glob("network-final.*"):
         f.unlink()
     # (its kimg to the image, as every message says it: `:.1f` said 0.2)
-    with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): scoring "
-                                         r"with its newest checkpoint ckpt-000000000192\.json \(0\.192 kimg\)"):
+    with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): using "
+                                         r"its newest checkpoint ckpt-000000000192\.json \(0\.192 kimg\)"):
         assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
     # ... its newest good one: a checkpoint the kill left half-written is skipped, with a warning naming it
     cks = sorted((out / "checkpoints").glob("ckpt-*.safetensors"))

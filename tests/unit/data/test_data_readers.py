@@ -2527,9 +2527,14 @@ def test_decode_workers_setting(monkeypatch):
     assert decode_pool.decode_workers(10 * n) == 1
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "Many")
     for files in (10 * n, 3):                                       # a typo is said at once, not only for big piles
-        with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'") as e:
+        with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes") as e:
             decode_pool.decode_workers(files)
         assert str(e.value).endswith("got Many"), str(e.value)       # as typed, not Python's repr of it lowered
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "0")
+    assert decode_pool.decode_workers(10 * n) == 1                      # none, as DataLoader's num_workers=0
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "-3")
+    with pytest.raises(ConfigError, match=r"must be a number of processes \(0 or 1: none\).*got -3$"):
+        decode_pool.decode_workers(10 * n)                              # was taken as 1 without a word
 
 
 def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path):
