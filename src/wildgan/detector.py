@@ -2596,6 +2596,11 @@ class Detector:
         if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
+        # the networks' file absolute too: a relative checkpoint= kept relative was, after an os.chdir, neither that
+        # file nor the run's final networks (_networks_in), so the lazy read refused the run as "trained again
+        # since", and save recorded it under the new directory. (Made absolute after load_model, not before it: a
+        # bad checkpoint= is refused in the words the caller gave it)
+        model.source = os.path.abspath(model.source)
         cfg = model.cfg
         conv = model.conversion
         split_info = read_split_info(run_dir)
