@@ -2514,7 +2514,10 @@ class Detector:
         # the run it was trained in, when that still exists here (a temporary run_dir is gone once its Detector is,
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
         rd = meta.get("run_dir")
-        det.run_dir_ = Path(rd) if rd and rd != "None" and (Path(rd) / "config.json").is_file() else None
+        # absolute from here on, as fit's and from_run's: a save before those recorded fit's run_dir as given
+        # ("run"), found here against this working directory, and kept relative was, after an os.chdir, "gone"
+        det.run_dir_ = Path(os.path.abspath(rd)) if rd and rd != "None" and (Path(rd) / "config.json").is_file() \
+            else None
         if det.run_dir_ is not None and det.run_dir is not None and \
                 os.path.abspath(det.run_dir) == os.path.abspath(det.run_dir_):
             # its run_dir names the run it was fitted in, which it did not choose here (load gave it, from the file):
@@ -2596,6 +2599,11 @@ class Detector:
         if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
+        # the networks' file absolute too: a relative checkpoint= kept relative was, after an os.chdir, neither that
+        # file nor the run's final networks (_networks_in), so the lazy read refused the run as "trained again
+        # since", and save recorded it under the new directory. (Made absolute after load_model, not before it: a
+        # bad checkpoint= is refused in the words the caller gave it)
+        model.source = os.path.abspath(model.source)
         cfg = model.cfg
         conv = model.conversion
         split_info = read_split_info(run_dir)

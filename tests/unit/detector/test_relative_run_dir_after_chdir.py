@@ -41,3 +41,33 @@ def test_a_relative_run_dir_still_names_the_run_after_a_chdir(tmp_path: Path, mo
     saved = det.save(str(tmp_path / "m"))
     assert Path(Detector.load(saved).run_dir_) == home / "run"
     assert not os.path.exists(elsewhere / "run")
+
+
+def test_a_relative_checkpoint_still_names_the_networks_after_a_chdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    # from_run(checkpoint=...) given a relative file kept it relative (the networks' source): after an os.chdir the
+    # lazy read of the training scores found neither that file nor the run's final networks by their sha256, and
+    # refused the run as "trained again since"; a save recorded the checkpoint's path under the new directory
+    home, elsewhere, pngs = tmp_path / "home", tmp_path / "elsewhere", tmp_path / "pngs"
+    for d in (home, elsewhere, pngs):
+        d.mkdir()
+    for i, im in enumerate(random_images(0)):       # a folder: from_run can read the training images again
+        Image.fromarray(im).save(pngs / f"{i:03d}.png")
+    monkeypatch.chdir(home)
+    fit_quietly(Detector(run_dir="run", **FIT), str(pngs))
+    ckpts = sorted(Path("run", "checkpoints").glob("ckpt-*.json"))
+    assert ckpts, "the tiny fit wrote no checkpoint"
+    given = str(ckpts[-1])                           # relative, as typed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = Detector.from_run("run", checkpoint=given)
+    assert "_pending_run_scores" in det.__dict__     # (a checkpoint's training scores are not cached: read later)
+
+    monkeypatch.chdir(elsewhere)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(det.decision_scores_) == 20       # read from home/run with the checkpoint's networks
+    want = (home / given).resolve()                 # (resolved: the working directory is, where tmp_path may not be)
+    assert Path(det.model_.source).is_absolute() and Path(det.model_.source).resolve() == want
+    saved = det.save(str(tmp_path / "m"))
+    assert Path(Detector.load(saved).model_.meta["source"]).resolve() == want

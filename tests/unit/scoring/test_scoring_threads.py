@@ -6,14 +6,19 @@ ValueError, or by its 16: other scores, without an error) and the last to finish
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+import warnings
 
 import numpy as np
+import pytest
 import torch
 
 from wildgan.config import ScoreConfig, net_config_for_preset
 from wildgan.nets import build_pgan
 from wildgan.scoring import score_pgan
+from wildgan.scoring.pgan_scores import scoring_lock
 
 
 def test_two_threads_scoring_the_same_networks_get_their_own_scores():
@@ -123,3 +128,53 @@ def test_two_threads_scoring_one_fanogan_model_leave_its_batchnorm_alone():
         if k in stats:
             assert torch.equal(v, stats[k]), f"G's {k} changed by scoring"
     assert model.nets.G.training and model.nets.E.training and model.nets.D.training
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_process_forked_while_another_thread_scores_scores_for_itself():
+    # a child forked (multiprocessing's fork, os.fork) while a thread of its parent scored these networks: that
+    # thread is not in the child, so the lock it held at the fork would be held there for ever, and the child's first
+    # scoring of the networks would hang (pgan_scores._forget_scoring_locks, registered with os.register_at_fork)
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = np.random.default_rng(2).integers(0, 256, (8, 16, 16, 1), dtype=np.uint8)
+    cfg = ScoreConfig(batch_size=8)
+    want = score_pgan(nets, x, cfg).scores["a"]
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with scoring_lock(nets.E):               # as a scoring of another thread holds it
+            inside.set()
+            go_on.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # (Python 3.12's warning of a fork with threads running)
+            pid = os.fork()
+        if pid == 0:                            # the child: scores, then out without pytest's exit
+            code = 3
+            try:
+                got = scoring_lock(nets.E).acquire(timeout=10)   # (not score_pgan's own wait: it would never end)
+                if got:
+                    scoring_lock(nets.E).release()
+                    torch.set_num_threads(1)
+                    code = 0 if np.array_equal(score_pgan(nets, x, cfg).scores["a"], want) else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if not done:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        assert done, "the forked child hung"
+        assert os.waitstatus_to_exitcode(status) == 0, {1: "other scores", 3: "the lock held in the child"}.get(
+            os.waitstatus_to_exitcode(status), os.waitstatus_to_exitcode(status))
+    finally:
+        go_on.set()
+        holder.join(30)
