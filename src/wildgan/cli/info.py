@@ -73,6 +73,11 @@ def _run_info(a: argparse.Namespace) -> int:
     trained = training_state(Path(a.run), cfg)
     said = _training_line(trained, run, _continue_words(Path(a.run), run, trained.get("world_size")),
                           _budget_words(Path(a.run), run, cfg, trained))
+    if (trained["final"] and not trained["training_now"] and trained["resumed_to"] is None and cfg.method != "search"
+            and cfg.train.train_scores and not (Path(a.run) / "train_scores.csv").is_file()):
+        # a training killed while it scored its training images (after its final networks) read as plainly done
+        said += ("; its training images are not scored (no train_scores.csv: stopped while it scored them, or the "
+                 "file removed): the first `wildgan score --threshold` of it scores them, reading them again")
     if cfg.method == "fanogan":
         # (network_info counts the progressive G, D and E; f-AnoGAN's DCGAN-style networks are others). Its networks
         # are set by its own section (--fanogan-dim, its N_z and batch), not by the preset that config.json records

@@ -124,6 +124,7 @@ def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
     got = json.loads(capsys.readouterr().out)["training"]
     assert got == {"final": True, "file": str(run / "network-final.json"), "kimg": 0.064, "status": "done",
                    "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1}, got
+    assert "not scored" not in out, out                  # (--no-train-scores: none were to be)
     # a run stopped before its final networks: the newest checkpoint, and the command that continues it
     newest = _stop_before_final(run)
     out = _info_text(run, capsys)
@@ -416,3 +417,21 @@ def test_info_of_a_run_with_d_i_in_g_s_loss_prices_its_extra_forwards(tmp_path: 
     got = json.loads(capsys.readouterr().out)
     f = got["forward_gflop"]
     assert got["train_gflop_per_image"] == pytest.approx(10 * f["G"] + 14 * f["D"] + 6 * f["E"], rel=1e-9), got
+
+
+def test_info_of_a_run_killed_while_it_scored_its_training_images_says_they_are_not_scored(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # killed after its final networks, while it scored its training images: `info` said "(done)" and nothing more
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    gray_png_pile(pile, digits=2)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.03", "--phase-kimg", "0.02",
+                 "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert "not scored" not in _info_text(run, capsys)
+    (run / "train_scores.csv").unlink()
+    out = _info_text(run, capsys)
+    assert ("networks in " in out and "its training images are not scored (no train_scores.csv" in out
+            and "the first `wildgan score --threshold` of it scores them" in out), out
+    assert main(["score", str(run), "--data", str(pile), "--threshold", "contamination", "--no-progress",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert "not scored" not in _info_text(run, capsys)   # (and that command did score them)
