@@ -94,6 +94,21 @@ def test_a_stale_cache_stays_silent(trained: Path, tmp_path: Path) -> None:
         assert read_train_scores(run, load_model(run, "cpu"), "mixed") is None
 
 
+def test_scores_of_the_same_weights_at_another_level_of_detail_are_stale(trained: Path, tmp_path: Path) -> None:
+    # the networks are scored at the lod recorded beside their weights, which can change without the weights (a
+    # record mended, a resume that trains nothing): scores at another lod are other numbers, and a key without the
+    # lod gave them to every threshold in silence (the stale test above changes the weights' checksum only)
+    run = _copy_run(trained, tmp_path / "run")
+    model = load_model(run, "cpu")
+    assert read_train_scores(run, model, "mixed") is not None
+    other = load_model(run, "cpu")
+    other.meta["lod"] = 0.0 if model.lod else 1.0
+    assert other.meta["sha256"] == model.meta["sha256"] and other.lod != model.lod
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # stale, not damaged: nothing to say
+        assert read_train_scores(run, other, "mixed") is None
+
+
 def test_the_error_says_damaged_where_the_training_images_are_gone(trained: Path, tmp_path: Path, capsys) -> None:
     run = _copy_run(trained, tmp_path / "run")
     csv_path = run / "train_scores.csv"
