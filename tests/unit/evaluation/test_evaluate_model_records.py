@@ -1,4 +1,5 @@
-"""What evaluate_model records beside the AUCs, checked against the numbers it is made of: the untrained-networks
+"""What evaluate_model (and the report's diagnose_run, which has its own copy of the controls) records beside the
+AUCs, checked against the numbers it is made of: the untrained-networks
 control scored at the level of detail the trained networks are (a run stopped before full growth, lod > 0, is scored
 at its reached resolution, and its control must see the same reduced queries, or the trained AUC is compared with
 untrained networks of another resolution), and the mean latent norm of the normal and the anomalous test images."""
@@ -47,3 +48,21 @@ def test_the_mean_latent_norm_is_recorded_for_each_side_of_the_labels(tiny_npz: 
     assert not np.isclose(z[y == 0].mean(), z[y == 1].mean())
     got = evaluation_run.evaluate_model(model, split, controls=False)["mean_z_norm"]
     assert got == {"normal": float(z[y == 0].mean()), "anomalous": float(z[y == 1].mean())}
+
+
+def test_the_report_s_untrained_control_is_scored_at_the_trained_networks_lod(trained_run: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    # report.diagnose_run scores its controls itself (not through evaluate_model): its line that sets the lod was
+    # as unguarded as evaluate_model's
+    import shutil
+
+    from wildgan.evaluation import report
+    from wildgan.scoring.run import load_model
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    model = load_model(run, "cpu")
+    assert model.lod > 0                          # (0.05 kimg with 0.03-kimg phases: not grown to 8x8)
+    made = []
+    monkeypatch.setattr(report, "untrained_model", lambda *a, **k: made.append(untrained_model(*a, **k)) or made[-1])
+    report.diagnose_run(run, device="cpu", model=model)
+    assert len(made) == 1 and made[0].lod == model.lod
