@@ -196,6 +196,23 @@ def test_replay_builds_the_split_once(custom_run, capsys, monkeypatch):
     assert len(calls) == 1 and calls[0].test_fraction == 0.3
 
 
+def test_a_data_flag_beside_a_run_config_draws_the_split_the_run_records(custom_run, capsys, monkeypatch):
+    # the split is built from asked_data_config's merge, the recorded config from run_config_for_shape's: the file's
+    # seed winning over --seed in the first alone drew the split of seed 2 under a config.json that says seed 5, and
+    # test_explicit_flag_overrides_only_its_fields, which reads the recorded config, passed
+    import wildgan.data
+
+    calls = []
+    real = wildgan.data.build_split
+    monkeypatch.setattr(wildgan.data, "build_split", lambda cfg, **kw: calls.append(cfg) or real(cfg, **kw))
+    run, want = custom_run
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--seed", "5", "--contamination", "0.1")
+    assert want["data"]["seed"] == 2 and want["data"]["contamination"] != 0.1
+    assert (got["data"]["seed"], got["data"]["contamination"]) == (5, 0.1)
+    assert [(c.seed, c.contamination) for c in calls] == [(5, 0.1)]
+    assert calls[0].test_fraction == 0.3             # (a field no option sets: still the file's)
+
+
 def test_flat_config_file_still_works(tiny_npz, tmp_path, capsys):
     p = tmp_path / "flat.yaml"
     p.write_text(f"data: {tiny_npz}\nnormal: 0\npreset: tiny\ntotal-kimg: 100\nphase_kimg: 3\namp: 'off'\n")

@@ -22,7 +22,7 @@ from PIL import Image
 from wildgan.data import default_sample_path, load_dataset, load_images, readers, resolve_data_root
 from wildgan.data.dataset_files import CIFAR10_CLASSES, restricted_unpickle
 from wildgan.data.image_decode import read_image
-from wildgan.errors import ConfigError, DataError, WildganError
+from wildgan.errors import ConfigError, DataError, WildganError, WildganWarning
 
 
 def save(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
@@ -352,6 +352,24 @@ def test_tar_tree_unpacks_once_and_caches_decoded(tmp_path, monkeypatch):
         p.unlink()
     train2, test2, _ = load_dataset(tgz)
     assert np.array_equal(train2.x, train.x) and train2.ids == train.ids and np.array_equal(test2.y, test.y)
+
+
+def test_a_tar_s_decoded_cache_of_one_fit_is_not_read_for_another(tmp_path, monkeypatch):
+    # images above 256 pixels are cached converted, per option set (Opts.decode_key): a cache whose key left the fit
+    # out gave a letterboxed read the centre-cropped pixels of an earlier read, in silence
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    src = make_tree(tmp_path / "src" / "tall", classes=("a", "b"), n=2, size=(300, 200))
+    tgz = tmp_path / "tall.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(src, arcname="tall")
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        cropped = load_dataset(tgz, resolution=16, fit="resize")[0].x
+    boxed = load_dataset(tgz, resolution=16, fit="letterbox")[0].x
+    assert np.array_equal(boxed, load_dataset(src, resolution=16, fit="letterbox")[0].x)    # as the folder reads
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert np.array_equal(cropped, load_dataset(src, resolution=16, fit="resize")[0].x)
+    assert not np.array_equal(cropped, boxed) and len(list(cache.glob("*.decoded-*.npz"))) == 2
 
 
 def test_a_tar_read_at_chosen_channels_does_not_say_that_its_gray_images_are_made_rgb(tmp_path, monkeypatch):

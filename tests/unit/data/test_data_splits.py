@@ -304,6 +304,22 @@ def test_generic_holdout_disjoint_and_stratified(tmp_path):
     assert (s.resolution, s.channels) == (16, 1) and s.train_x.shape[1:] == (16, 16, 1)
 
 
+def test_generic_holdout_is_drawn_by_the_seed(tmp_path):
+    # data without a test part is held out by the seed (SEED_STREAMS["holdout"]): a study's seeds must test on
+    # different images, or the ± over seeds leaves out the test-set noise. The seed test above uses CIFAR's own test
+    # part, where nothing is held out, so a hold-out that ignored the seed went unnoticed
+    p = simple_npz(tmp_path / "g.npz", n=50, classes=3)
+
+    def held_normals(seed: int) -> set[str]:
+        s = build_split(DataConfig(data=str(p), normal=("1",), contamination=0.05, test_fraction=0.2, seed=seed))
+        assert set(s.train_ids).isdisjoint(s.test_ids)
+        return {i for i, y in zip(s.test_ids, s.test_y) if y == 0}    # every held-out normal image is tested
+
+    a = held_normals(1)
+    assert held_normals(1) == a and len(a) == 10
+    assert held_normals(2) != a
+
+
 def test_generic_test_split_paper_and_all(tmp_path):
     p = simple_npz(tmp_path / "t.npz", n=40, classes=4, with_test=True)
     s = build_split(DataConfig(data=str(p), normal=("0",)))

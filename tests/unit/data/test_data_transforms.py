@@ -74,6 +74,15 @@ def test_resize_is_antialiased_bilinear():
     assert 100 < out.mean() < 155
 
 
+def test_resize_is_pil_bilinear_exactly():
+    # the test above holds for any antialiasing filter (bicubic too): this pins the one the training pixels are made
+    # with, which split.json's pixel checksum and an exported model's conversion metadata (RESIZE_FILTER) rely on
+    img = np.random.default_rng(5).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    want = np.asarray(Image.fromarray(img).resize((16, 16), Image.Resampling.BILINEAR), dtype=np.uint8)
+    assert np.array_equal(resize_one(img, 16), want)
+    assert np.array_equal(convert(img[None], 16, 3)[0], want)
+
+
 def test_depth16_rules():
     a = np.array([[1000, 3000], [5000, 65535]], np.uint16)
     img = Image.fromarray(a)

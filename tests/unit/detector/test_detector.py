@@ -163,6 +163,15 @@ def test_isolated_mode_scores_each_image_alone(det: Detector, x_train) -> None:
     np.testing.assert_allclose(one, full[[0, 4, 8]], rtol=0, atol=1e-6)
 
 
+def test_predict_proba_is_the_min_max_of_the_training_scores(det: Detector, mnist, noise) -> None:
+    # the tests above hold for any monotone map of each call's own scores: a min-max fitted on the images being scored
+    # (not decision_scores_) passed them, and gave the most normal image of any batch p = 0 and its most anomalous 1
+    x = np.concatenate([mnist["x_test"][:10], noise[:2]])
+    s, t = det.decision_function(x), det.decision_scores_
+    want = np.clip((s - t.min()) / (t.max() - t.min()), 0.0, 1.0)
+    np.testing.assert_allclose(det.predict_proba(x)[:, 1], want, rtol=0, atol=1e-12)
+
+
 def test_sign_convention_higher_is_more_anomalous(det: Detector, noise, x_train) -> None:
     # uniform noise is far from every digit: its latent lands near the origin and its residual is large
     s_noise = det.decision_function(noise)
@@ -1028,6 +1037,7 @@ def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> No
     np.testing.assert_array_equal(back.decision_function(x), det.decision_function(x))
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
     assert back.threshold_ == det.threshold_ and back.threshold_rule_ == det.threshold_rule_
+    np.testing.assert_array_equal(back.labels_, det.labels_)      # (load derives them: checked apart from predict)
     np.testing.assert_array_equal(back.predict_proba(x), det.predict_proba(x))
     assert Detector.load(path).threshold_ == det.threshold_       # the .json path works too
     with pytest.raises(CheckpointError, match="not a saved wildgan Detector .*it is a checkpoint of the run"):

@@ -950,3 +950,22 @@ def test_batches_that_leave_images_out_are_refused():
     x = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 1), dtype=np.uint8)
     with pytest.raises(ValueError, match="batches cover 4 of the 8 images: 4 left out"):
         score_pgan(nets, x, ScoreConfig(batch_size=4), batches=[np.arange(4)])
+
+
+def test_the_untrained_control_is_the_run_s_own_initial_networks():
+    # 'untrained' is the run's architecture with the weights its training started from (build_pgan of its seed): the
+    # control a trained score is judged against. Built with another seed (0 for every run), a study's seeds shared
+    # one control and its ± over seeds showed no spread, which no test saw
+    from wildgan.config import DataConfig, RunConfig, TrainConfig
+    from wildgan.scoring.run import untrained_model
+
+    net = net_config_for_preset("tiny", 8, 1)
+    cfg = RunConfig(data=DataConfig(seed=3), net=net, train=TrainConfig(total_kimg=1.0, seed=3))
+    got = untrained_model(cfg, "cpu").nets.modules()
+
+    def same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    own, other = build_pgan(net, 3).modules(), build_pgan(net, 0).modules()
+    assert set(got) == set(own) and all(same(got[k], own[k]) for k in own)
+    assert not same(got["E"], other["E"]) and not same(got["G"], other["G"])

@@ -94,6 +94,42 @@ def test_a_stale_cache_stays_silent(trained: Path, tmp_path: Path) -> None:
         assert read_train_scores(run, load_model(run, "cpu"), "mixed") is None
 
 
+def test_scores_of_the_same_weights_at_another_level_of_detail_are_stale(trained: Path, tmp_path: Path) -> None:
+    # the networks are scored at the lod recorded beside their weights, which can change without the weights (a
+    # record mended, a resume that trains nothing): scores at another lod are other numbers, and a key without the
+    # lod gave them to every threshold in silence (the stale test above changes the weights' checksum only)
+    run = _copy_run(trained, tmp_path / "run")
+    model = load_model(run, "cpu")
+    assert read_train_scores(run, model, "mixed") is not None
+    other = load_model(run, "cpu")
+    other.meta["lod"] = 0.0 if model.lod else 1.0
+    assert other.meta["sha256"] == model.meta["sha256"] and other.lod != model.lod
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # stale, not damaged: nothing to say
+        assert read_train_scores(run, other, "mixed") is None
+
+
+def test_a_cache_of_other_images_or_another_order_is_not_read_for_a_split(tmp_path: Path) -> None:
+    # a caller that names its images (ids) takes the cache only for those images in that order: each score belongs
+    # to the image on its row, and a cache of the same key over reordered or other files (renamed, say) handed every
+    # image another's score when the check was left out, which no test saw
+    from types import SimpleNamespace
+
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring.train_scores import write_train_scores
+
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    model = SimpleNamespace(cfg=cfg, meta={"sha256": "0" * 64}, source=str(tmp_path / "network-final.json"), lod=0)
+    ids = ["a.png", "b.png", "c.png"]
+    write_train_scores(tmp_path, model, ids, {"a": np.array([1.0, 2.0, 3.0])}, "mixed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # another split's cache, not a damaged one: nothing said
+        assert read_train_scores(tmp_path, model, "mixed", ids=ids)["a"].tolist() == [1.0, 2.0, 3.0]
+        assert read_train_scores(tmp_path, model, "mixed", ids=ids[::-1]) is None
+        assert read_train_scores(tmp_path, model, "mixed", ids=["a.png", "b.png", "d.png"]) is None
+        assert read_train_scores(tmp_path, model, "mixed") is not None          # (no ids: the cache as it is)
+
+
 def test_the_error_says_damaged_where_the_training_images_are_gone(trained: Path, tmp_path: Path, capsys) -> None:
     run = _copy_run(trained, tmp_path / "run")
     csv_path = run / "train_scores.csv"

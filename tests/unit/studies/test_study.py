@@ -2427,6 +2427,27 @@ def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():
     assert table3([r for r in rows if r["normal"] == "0"]) is None                  # one class: no sweep
 
 
+def test_each_column_of_the_one_vs_rest_table_holds_its_own_number():
+    # the test above reads the a, untrained a and -‖Q‖ columns only: the pixel controls -std Q and -mean Q swapped
+    # passed it (study_row's are 0.5 and 0.45 in every row), a table of the wrong baseline under each heading
+    from wildgan.studies.tables import table3
+
+    rows = []
+    for k, n in enumerate(("0", "1")):
+        r = dict(study_row("wildgan", "image", 0.0, 0, 0.70 + k / 10), normal=n, cell=f"{n}_0")
+        r["auc"] = {"A": 0.31 + k / 10, "L_r": 0.32 + k / 10, "L_n": 0.33 + k / 10, "L_o": 0.34 + k / 10,
+                    "a": 0.35 + k / 10}
+        r["controls"] = {"untrained": {"a": 0.51 + k / 10, "A": 0.59}, "pixel_norm": 0.52 + k / 10,
+                         "pixel_std": 0.53 + k / 10, "pixel_mean": 0.54 + k / 10}
+        rows.append(r)
+    header, body = table3(rows)
+    assert header == ["normal class", "A", "L_r", "L_n", "L_o", "a", "untrained a", "-‖Q‖", "-std Q", "-mean Q"]
+    assert body[0] == ["0", "0.310", "0.320", "0.330", "0.340", "0.350", "0.510", "0.520", "0.530", "0.540"]
+    assert body[1] == ["1", "0.410", "0.420", "0.430", "0.440", "0.450", "0.610", "0.620", "0.630", "0.640"]
+    assert body[2] == ["mean over 2 classes", "0.360", "0.370", "0.380", "0.390", "0.400", "0.560", "0.570", "0.580",
+                       "0.590"]
+
+
 def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
     # each cell's bar covers that cell; the study's own line says what the cells left take at the mean so far
     base = study_base(tmp_path)

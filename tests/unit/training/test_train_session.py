@@ -67,6 +67,15 @@ def test_a_run_ending_between_checkpoints_still_saves_its_end(tmp_path, monkeypa
     assert res.final is not None and loop.ckpt.read_meta(res.final)["nimg"] == 256
 
 
+def test_keep_checkpoints_keeps_the_newest_and_as_many_older_ones(tmp_path, one_thread) -> None:
+    # keep_checkpoints K: the newest checkpoint and K older ones (--keep-checkpoints: "older checkpoints kept beside
+    # the newest"), as the f-AnoGAN loop keeps them
+    # (test_fanogan's "the newest and one older"); the pGAN loop pruning to K alone (one fewer) passed every test
+    train_pgan(_x(), _cfg(checkpoint_kimg=0.064, keep_checkpoints=1), tmp_path, progress=False, log=lambda m: None)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path / "checkpoints")] == [
+        f"{ckpt.checkpoint_name(n)}.json" for n in (192, 256)]
+
+
 def test_a_run_killed_between_its_last_checkpoint_and_sample_grid_draws_the_grid_on_resume(tmp_path, monkeypatch,
                                                                                           one_thread) -> None:
     # a kill after the last round's checkpoint was written, while its sample grid was: the resume restores that

@@ -1,0 +1,68 @@
+"""What evaluate_model (and the report's diagnose_run, which has its own copy of the controls) records beside the
+AUCs, checked against the numbers it is made of: the untrained-networks
+control scored at the level of detail the trained networks are (a run stopped before full growth, lod > 0, is scored
+at its reached resolution, and its control must see the same reduced queries, or the trained AUC is compared with
+untrained networks of another resolution), and the mean latent norm of the normal and the anomalous test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.data import build_split
+from wildgan.evaluation import run as evaluation_run
+from wildgan.scoring.run import untrained_model
+
+
+def _cfg(data: Path) -> RunConfig:
+    return RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0, seed=1))
+
+
+def test_the_untrained_control_is_scored_at_the_trained_networks_lod(tiny_npz: Path, monkeypatch) -> None:
+    cfg = _cfg(tiny_npz)
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")          # (networks to score: which weights does not matter here)
+    model.meta["lod"] = 1.0                      # stopped at 4x4
+    made = []
+    monkeypatch.setattr(evaluation_run, "untrained_model",
+                        lambda *a, **k: made.append(untrained_model(*a, **k)) or made[-1])
+    scored_at = []
+    real = type(model).score
+    monkeypatch.setattr(type(model), "score", lambda self, *a, **k: scored_at.append(self.lod) or real(self, *a, **k))
+    evaluation_run.evaluate_model(model, split, controls=True)
+    assert len(made) == 1 and made[0].lod == 1.0
+    assert scored_at and set(scored_at) == {1.0}     # the trained networks, the other generator and the control
+
+
+def test_the_mean_latent_norm_is_recorded_for_each_side_of_the_labels(tiny_npz: Path) -> None:
+    # eval.json's mean ||E(Q)|| of the normal and the anomalous test images, which the report and `wildgan evaluate`
+    # turn into "anomalies sit nearer to the origin": the two swapped passed every test (they were read back only)
+    cfg = _cfg(tiny_npz)
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")
+    z = model.score(split.test_x).scores["z_norm"]
+    y = split.test_y
+    assert not np.isclose(z[y == 0].mean(), z[y == 1].mean())
+    got = evaluation_run.evaluate_model(model, split, controls=False)["mean_z_norm"]
+    assert got == {"normal": float(z[y == 0].mean()), "anomalous": float(z[y == 1].mean())}
+
+
+def test_the_report_s_untrained_control_is_scored_at_the_trained_networks_lod(trained_run: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    # report.diagnose_run scores its controls itself (not through evaluate_model): its line that sets the lod was
+    # as unguarded as evaluate_model's
+    import shutil
+
+    from wildgan.evaluation import report
+    from wildgan.scoring.run import load_model
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    model = load_model(run, "cpu")
+    assert model.lod > 0                          # (0.05 kimg with 0.03-kimg phases: not grown to 8x8)
+    made = []
+    monkeypatch.setattr(report, "untrained_model", lambda *a, **k: made.append(untrained_model(*a, **k)) or made[-1])
+    report.diagnose_run(run, device="cpu", model=model)
+    assert len(made) == 1 and made[0].lod == model.lod
