@@ -503,6 +503,38 @@ def option_words(cli: str, api: str) -> str:
     return cli if in_cli() else api
 
 
+# How the 16-bit rule that reads the images in progress is chosen, where that is no option of the call's user (None:
+# their option, option_words' --depth16 / depth16=). `wildgan score` and `wildgan evaluate` read a run's images by
+# the rule the run recorded and take no --depth16: a mode-I or float image refused there said it was "made 8-bit by
+# --depth16", an option the command refuses. Process-wide, as _SKIP_BAD_SAID_AS (a chunk of a pile is read on
+# another thread while the last one scores); a decoding pool's workers are handed it (decode_pool._decode_task)
+RUN_DEPTH16 = "the run's recorded depth16 setting"
+_DEPTH16_SAID_AS: list[str | None] = [None]
+
+
+def depth16_said() -> str | None:
+    """The words depth16_said_as put in force (None: none, the user's option is named)."""
+    return _DEPTH16_SAID_AS[0]
+
+
+def depth16_option() -> str:
+    """The setting that chooses the 16-bit rule of the read in progress, as a message names it: the words of
+    depth16_said_as where in force (RUN_DEPTH16 for a command that reads by a run's record), else the user's option,
+    '--depth16' during a command of the CLI, 'depth16=' for a Python caller."""
+    said = _DEPTH16_SAID_AS[0]
+    return said if said is not None else option_words("--depth16", "depth16=")
+
+
+@contextmanager
+def depth16_said_as(words: str | None) -> Iterator[None]:
+    """While inside, depth16_option says `words` (None: the user's option); the setting before is put back."""
+    before, _DEPTH16_SAID_AS[0] = _DEPTH16_SAID_AS[0], words
+    try:
+        yield
+    finally:
+        _DEPTH16_SAID_AS[0] = before
+
+
 class WildganWarning(UserWarning):
     """Every warning wildgan gives about the user's data, run or options (mixed image sizes, skipped files, a run
     that stopped early ...). warn_user locates them at the user's own line, so filter them by this category, not by

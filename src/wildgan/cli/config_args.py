@@ -637,6 +637,28 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     return run_config_for_shape(a, split.resolution, split.channels), split
 
 
+# The stand-in image size of check_options_before_data: 4x4 is the smallest a network takes, and the one every other
+# check of the size finds least fault with (a width's channels run out at a higher resolution first; the paper's total
+# length is shortest there but positive wherever the phases are)
+_STAND_IN_RESOLUTION = 4
+
+
+def check_options_before_data(a: argparse.Namespace) -> None:
+    """Refuse what build_run_config would refuse of the options alone (a negative --lr, a NaN --g-image-loss, a
+    --gp-target of -1, a --width of 0, ...), in its words, before anything reads the data: build_run_config refused
+    them only after the split was built, minutes into decoding a large folder, for a refusal the values alone decide.
+    The config is built as it builds it, for a stand-in size (the data's resolution and channels are not known yet);
+    what depends on the real size (a width too thin for it, f-AnoGAN's 32 / 64) is still asked once the data is read."""
+    config = getattr(a, "config", None)
+    try:
+        with _values_of(config):
+            asked_data_config(a)
+    except ConfigError as e:
+        raise _said_with_config(e, a, config) from None
+    channels = a.channels if a.channels in (1, 3) else 3   # (None: left to the data, which is not read yet)
+    run_config_for_shape(a, _STAND_IN_RESOLUTION, channels)
+
+
 def _config_data_missing(a: argparse.Namespace) -> str | None:
     """Where the data path that does not exist came from, when a --config file gave it (no --data typed): its
     `data:` value and the file, and for a relative value that it is read from the current folder (and then under

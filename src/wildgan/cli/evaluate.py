@@ -15,9 +15,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
     refuse_a_saved_detector(a.run_dir, "evaluate")
     use_threads(a)
+    from ..errors import RUN_DEPTH16, depth16_said_as
+
     # (AUCs need every test image's label: a refusal of damaged labels, the run's data's or --data's, names mending
-    # them, not --dataset unlabelled, which evaluate has not)
-    with labels_needed_by("evaluate"):
+    # them, not --dataset unlabelled, which evaluate has not. The images are read by the run's own 16-bit rule, as
+    # score reads them: a refusal of an image no rule reads names that setting, not --depth16, which evaluate has not)
+    with labels_needed_by("evaluate"), depth16_said_as(RUN_DEPTH16):
         out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                            progress=not a.no_progress, log=warn,
                            normal=tuple(csv_list(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import as_typed
-from ..errors import (INTERRUPTED, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning, Terminated,
-                      WildganError, WildganWarning, reworded, shell_word)
+from ..errors import (INTERRUPTED, RUN_DEPTH16, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, HeldWarning,
+                      Terminated, WildganError, WildganWarning, depth16_said_as, reworded, shell_word)
 from .common import (check_out_file, counted, csv_list, eprint, rank_tag, refuse_a_saved_detector, refuse_split_paths,
                      say_end, use_threads, warn, write_stdout)
 from .distributed import distributed_context, peer_failures_told, shutdown_ranks, warn_dist_timeout_alone
@@ -31,7 +31,11 @@ def cmd_score(a: argparse.Namespace) -> int:
 
     record = ResumeRecord()
     try:
-        return _score(a, record)
+        # the images are read by the run's recorded 16-bit rule (split.json), which score takes no option for: a
+        # refusal of an image no rule reads (mode I beyond 16 bits, a float TIFF out of range) names that setting, not
+        # --depth16, which score refuses
+        with depth16_said_as(RUN_DEPTH16):
+            return _score(a, record)
     except (Terminated, KeyboardInterrupt) as e:
         kept = _chunks_kept(a, record)
         if not kept:

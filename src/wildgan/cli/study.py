@@ -15,7 +15,8 @@ from ..fileio import check_can_make_folder
 from ..runlog import RunLog, copying_warnings
 from .common import (WRITABLE_OUT, counted, csv_list, data_path_if_valid, eprint, log_to, refuse_missing_data, warn,
                      write_stdout)
-from .config_args import asked_data_config, build_run_config, data_config_from_args, run_config_for_shape
+from .config_args import (asked_data_config, build_run_config, check_options_before_data, data_config_from_args,
+                          run_config_for_shape)
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from ..config import RunConfig
@@ -125,6 +126,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     first = None if study_cells is None else study_cells[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
+    # the base config's refusals of the options' values (--lr -1, --gp-target nan, ...) before the data is decoded
+    # (minutes for a large folder) or its labels listed: build_run_config below said them only once it was read
+    check_options_before_data(ns)
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more

@@ -15,7 +15,7 @@ from ..fileio import FULL_DISK, check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag,
                      refuse_missing_data, say_end, warn, write_stdout)
-from .config_args import build_run_config, config_contents, replay_files
+from .config_args import build_run_config, check_options_before_data, config_contents, replay_files
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
 
@@ -325,6 +325,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                                refuse_fanogan_over_ranks, refuse_run_inside_data)
 
     refuse_missing_data(a)
+    # a bad value of an option (--lr -1, --g-image-loss nan, ...) before build_run_config decodes the data
+    check_options_before_data(a)
     if a.dry_run:
         # the one refusal of --out that is not about the folder's state but about where it is: no start can train
         # there, so a dry run printing the config as one that trains misled; asked before the data is decoded, as

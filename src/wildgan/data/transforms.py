@@ -54,7 +54,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import bad_setting
-from ..errors import ConfigError, DataError, option_words
+from ..errors import ConfigError, DataError, depth16_option
 
 if TYPE_CHECKING:  # torch is only needed by to_float
     import torch
@@ -186,7 +186,7 @@ def _check_int32_as_16bit(a: np.ndarray, name: str) -> None:
     if lo < 0 or hi > 65535:
         raise DataError(f"{name}: a 32-bit integer image (Pillow mode I) with values {lo}..{hi}, outside 0..65535: "
                         f"wildgan reads such an image as 16-bit (0..65535, made 8-bit by "
-                        f"{option_words('--depth16', 'depth16=')}), and has no rule for other values; rescale the "
+                        f"{depth16_option()}), and has no rule for other values; rescale the "
                         f"images to 0..65535 (the same scale for every image, to keep their brightness comparable) "
                         f"and save them as 16-bit integers, or as 32-bit floats in [0, 1]")
 
@@ -256,7 +256,7 @@ def float_image_to_uint8(a: np.ndarray, name: str, stats: dict[str, Any] | None 
         raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]; "
                         "rescale the images to one of those ranges (the same scale for every image, to keep their "
                         f"brightness comparable), or save them as 16-bit integers (then "
-                        f"{option_words('--depth16', 'depth16=')} chooses the rule)")
+                        f"{depth16_option()} chooses the rule)")
     one = hi <= 1.0
     _count(stats, "n8", name=name)
     _count(stats, "float1" if one else "float255", name=name)

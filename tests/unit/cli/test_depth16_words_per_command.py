@@ -1,0 +1,98 @@
+"""The refusal of an image no 16-bit rule reads (a Pillow mode-I image outside 0..65535, a float TIFF outside [0, 1]
+and [0, 255]) names the setting that chooses the rule as the reader's user has it: `wildgan score` and `wildgan
+evaluate` read by the run's recorded rule and take no --depth16, so they name that record (they said "made 8-bit by
+--depth16", an option both refuse); `wildgan train` names --depth16; a Python caller the keyword depth16=. Also when
+a pool of decoding processes reads the files (each starts with the Python API's words)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+from wildgan.errors import RUN_DEPTH16, DataError, depth16_option, depth16_said_as
+
+MODE_I_WORDS = "wildgan reads such an image as 16-bit (0..65535, made 8-bit by {})"
+FLOAT_WORDS = "save them as 16-bit integers (then {} chooses the rule)"
+
+
+def _refused_images(where: Path) -> dict[str, Path]:
+    """One 8x8 image of each kind no rule reads: mode I (32-bit integers) above 65535, float far above 255."""
+    where.mkdir(parents=True, exist_ok=True)
+    mode_i = where / "counts.tif"
+    Image.fromarray(np.full((8, 8), 70000, np.int32)).save(mode_i)
+    assert Image.open(mode_i).mode == "I"
+    flt = where / "float.tif"
+    Image.fromarray(np.full((8, 8), 300.0, np.float32)).save(flt)
+    return {"mode_i": mode_i, "float": flt}
+
+
+def _said(kind: str, words: str) -> str:
+    return (MODE_I_WORDS if kind == "mode_i" else FLOAT_WORDS).format(words)
+
+
+def test_the_words_come_back_after_the_setting():
+    assert depth16_option() == "depth16="
+    with depth16_said_as(RUN_DEPTH16):
+        assert depth16_option() == RUN_DEPTH16
+        with depth16_said_as(None):
+            assert depth16_option() == "depth16="
+    assert depth16_option() == "depth16="
+
+
+@pytest.mark.parametrize("kind", ["mode_i", "float"])
+@pytest.mark.parametrize("pool", [False, True])
+def test_score_names_the_runs_recorded_setting(trained_run, tmp_path, capsys, monkeypatch, kind, pool) -> None:
+    from wildgan.data import decode_pool
+
+    images = _refused_images(tmp_path / "new")
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    if pool:
+        # a pile decoded by a pool of processes: the words are handed to its workers
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), 7, np.uint8)).save(pile / f"{i}.png")
+        monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+        monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 2)
+        monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    images[kind].rename(pile / images[kind].name)
+    rc = main(["score", str(trained_run), "--data", str(pile), "--out", str(tmp_path / "s.csv"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and _said(kind, RUN_DEPTH16) in err, err
+    assert "--depth16" not in err and "depth16=" not in err, err
+    # (and the words are put back: a Python read after the command names the keyword)
+    with pytest.raises(DataError, match="depth16="):
+        from wildgan.data.image_decode import read_image
+
+        read_image(pile / images[kind].name)
+
+
+def test_evaluate_on_other_data_names_the_runs_recorded_setting(trained_run, tmp_path, capsys) -> None:
+    data = tmp_path / "other"
+    for cls in ("0", "1"):
+        (data / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(data / cls / f"{i}.png")
+    _refused_images(data / "1")
+    (data / "1" / "float.tif").unlink()
+    rc = main(["evaluate", str(trained_run), "--data", str(data), "--normal", "0", "--no-controls", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and _said("mode_i", RUN_DEPTH16) in err, err
+    assert "--depth16" not in err, err
+
+
+@pytest.mark.parametrize("kind", ["mode_i", "float"])
+def test_train_names_its_option_and_python_the_keyword(tmp_path, capsys, kind) -> None:
+    from wildgan.data import load_images
+
+    images = _refused_images(tmp_path / "pile")
+    rc = main(["train", "--data", str(tmp_path / "pile"), "--preset", "tiny", "--out", str(tmp_path / "run"),
+               "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc != 0 and _said(kind, "--depth16") in err, err
+    with pytest.raises(DataError) as e:
+        load_images([images[kind]], 8, 1)
+    assert _said(kind, "depth16=") in str(e.value) and "--depth16" not in str(e.value)
