@@ -397,11 +397,7 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
         mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~umask()
         if out.is_dir():
             _carry_own_files(out, new, outputs)
-        for d in ("heatmaps", "samples"):
-            try:
-                (new / d).rmdir()              # only when empty: this report has none of them
-            except OSError:
-                pass
+        _remove_empty_folders(new)
         os.chmod(new, mode)
         if not out.is_dir():
             os.rename(new, out)
@@ -425,6 +421,16 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
         names = [p.relative_to(out).as_posix() for p in stale]
         log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "
             f"not write ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+
+
+def _remove_empty_folders(report: Path) -> None:
+    """The report folder's heatmaps/ and samples/ removed where empty (this report has none of them); one that holds
+    anything (someone's notes carried over) stays. Both ways of replacing a report end with it."""
+    for d in ("heatmaps", "samples"):
+        try:
+            (report / d).rmdir()               # (fails where not empty, or not there: nothing to remove)
+        except OSError:
+            pass
 
 
 def _carry_own_files(old: Path, new: Path, outputs: set[Path]) -> None:
@@ -459,11 +465,7 @@ def _replace_report_files(new: Path, out: Path, written: set[Path], stale: list[
         os.replace(new / rel, out / rel)
     for p in stale:
         p.unlink(missing_ok=True)
-    for d in ("heatmaps", "samples"):
-        try:
-            (out / d).rmdir()                  # only when empty: this report has none of them
-        except OSError:
-            pass
+    _remove_empty_folders(out)
 
 
 def _remove_abandoned(path: Path) -> None:
