@@ -61,7 +61,7 @@ from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, opti
 from ..fileio import FULL_DISK, atomic_write_text, umask, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
 from ..scoring.latent_search import search_info
-from ..scoring.run import load_model, read_split_info, untrained_model
+from ..scoring.run import load_model, read_split_info
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import cache_left_out, cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_record_param,
@@ -73,11 +73,11 @@ from .by_class import BY_CLASS_CSV, PRINTED_CLASSES, auc_by_class, by_class_csv_
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
-from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
-                      pixel_tests_text)
+from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_tests_text
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
-from .run import evaluation_dirs, read_search_cache, reading_change, score_settings_changes, split_for_run
+from .run import (control_columns, evaluation_dirs, mean_latent_norms, read_search_cache, reading_change,
+                  score_controls, score_settings_changes, split_for_run)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -397,11 +397,7 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
         mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~umask()
         if out.is_dir():
             _carry_own_files(out, new, outputs)
-        for d in ("heatmaps", "samples"):
-            try:
-                (new / d).rmdir()              # only when empty: this report has none of them
-            except OSError:
-                pass
+        _remove_empty_folders(new)
         os.chmod(new, mode)
         if not out.is_dir():
             os.rename(new, out)
@@ -425,6 +421,16 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
         names = [p.relative_to(out).as_posix() for p in stale]
         log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "
             f"not write ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+
+
+def _remove_empty_folders(report: Path) -> None:
+    """The report folder's heatmaps/ and samples/ removed where empty (this report has none of them); one that holds
+    anything (someone's notes carried over) stays. Both ways of replacing a report end with it."""
+    for d in ("heatmaps", "samples"):
+        try:
+            (report / d).rmdir()               # (fails where not empty, or not there: nothing to remove)
+        except OSError:
+            pass
 
 
 def _carry_own_files(old: Path, new: Path, outputs: set[Path]) -> None:
@@ -459,11 +465,7 @@ def _replace_report_files(new: Path, out: Path, written: set[Path], stale: list[
         os.replace(new / rel, out / rel)
     for p in stale:
         p.unlink(missing_ok=True)
-    for d in ("heatmaps", "samples"):
-        try:
-            (out / d).rmdir()                  # only when empty: this report has none of them
-        except OSError:
-            pass
+    _remove_empty_folders(out)
 
 
 def _remove_abandoned(path: Path) -> None:
@@ -2040,30 +2042,32 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
         log("scoring the controls (untrained networks, pixel statistics)")
-        un_model = untrained_model(model.cfg, model.device)
-        un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
-        un = None
-        if cached is not None and "z_untrained" in cached:
-            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
-                                 return_recon=False)
-        if un is None:
-            un = un_model.score(split.test_x, progress=progress, batch_mode=batch_mode)
-        ctl["untrained"] = _score_columns(un.scores)
-        ctl["pixel"] = pixel_statistics(split.test_x)
-        mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
-        metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
-        metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+
+        def score_untrained(un_model: Any) -> Any:
+            # a search run's untrained latents from the evaluation where they still give its scores, else scored
+            # here, in the report's protocol
+            un = None
+            if cached is not None and "z_untrained" in cached:
+                un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
+                                     return_recon=False)
+            return un if un is not None else un_model.score(split.test_x, progress=progress, batch_mode=batch_mode)
+
+        # (evaluate_model's controls, from the one helper both take them from)
+        scored = score_controls(model, split.test_x, y, score_untrained)
+        ctl["untrained"], ctl["pixel"] = scored.untrained, scored.pixel
+        metrics["controls"] = scored.auc
+        metrics["controls_ap"] = scored.ap
     metrics.update(auc_uncertainty(trained, y, ctl.get("untrained"), ctl.get("pixel")))    # (as evaluate_model)
     # which anomalous classes each score catches, ranked by the report's score: by_class's table, as evaluate keeps
     # it in eval.json (one AUC over all the anomalies hides a class a score ranks below the normals)
     if split.test_classes is not None and y.any():
         metrics["by_class"] = auc_by_class(
             y, split.test_classes, trained, pick_score(trained, score or own_score(model.cfg.method)),
-            controls={**{f"untrained_{k}": v for k, v in ctl.get("untrained", {}).items()}, **ctl.get("pixel", {})},
+            controls=control_columns(ctl.get("untrained"), ctl.get("pixel")),
             order=[str(c) for c in split.info.get("class_names") or []])
     if "z_norm" in res.scores and y.min() != y.max():
         zn = res.scores["z_norm"]
-        metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
+        metrics["mean_z_norm"] = mean_latent_norms(zn, y)
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
                           recon=res.recon, controls=ctl, metrics=metrics, reference_changed=train_changed,
                           trained=train_cache, decoded_apart=decoded)

@@ -10,9 +10,9 @@ import math
 import numbers
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Mapping
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON
                                SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
+from ..scoring.pgan_scores import ScoreResult
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from ..training.schedule import recorded_kimg_text
@@ -542,6 +543,51 @@ def refuse_replaced_networks(run_dir: Path, model: LoadedModel, eval_json: Path,
                           f"no longer the run's. {again}")
 
 
+@dataclass(frozen=True)
+class Controls:
+    """The controls of a trained model's scores of some images (score_controls): the same scores by its untrained
+    networks and the pixel statistics, each beside its AUC / AP. evaluate_model and the report's diagnose_run both
+    take them from score_controls, so that eval.json's controls and the report's cannot come to differ."""
+
+    untrained: dict[str, np.ndarray]     # score name -> [N], SCORE_NAMES order (no z_norm)
+    pixel: dict[str, np.ndarray]         # pixel_norm, pixel_std, pixel_mean -> [N] (metrics.pixel_statistics)
+    result: ScoreResult                  # the untrained networks' whole result (a search run keeps its latents)
+    auc: dict[str, Any]                  # eval.json's 'controls': {'untrained': {score: AUC}, 'pixel_norm': AUC, ...}
+    ap: dict[str, Any]                   # its 'controls_ap', likewise
+
+
+def score_controls(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray,
+                   score: Callable[[LoadedModel], ScoreResult] | None = None) -> Controls:
+    """The controls of `model`'s scores of the images x_u8 (labels y, 1 = anomaly): its untrained networks (the same
+    architecture with the run's initial weights: untrained_model of its config, whose seed they are drawn with) and
+    the pixel statistics. The untrained networks are scored at the trained ones' lod: a run stopped before full growth
+    is scored at the resolution it reached, and its control must see the same reduced images, or a trained AUC is
+    compared with networks of another resolution. score(untrained networks): how to score them (the report: with a
+    search run's cached latents, its batch mode); default their score(x_u8)."""
+    un_model = untrained_model(model.cfg, model.device)
+    un_model.meta["lod"] = model.lod
+    un = score(un_model) if score is not None else un_model.score(x_u8)
+    untrained = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
+    pixel = pixel_statistics(x_u8)
+    mu, px = evaluate_scores(untrained, y), evaluate_scores(pixel, y)
+    return Controls(untrained=untrained, pixel=pixel, result=un, auc={"untrained": mu["auc"], **px["auc"]},
+                    ap={"untrained": mu["ap"], **px["ap"]})
+
+
+def control_columns(untrained: Mapping[str, np.ndarray] | None, pixel: Mapping[str, np.ndarray] | None
+                    ) -> dict[str, np.ndarray]:
+    """The controls' per-image scores by the names CONTROLS_CSV and by_class give them (untrained_a, ...,
+    pixel_norm, ...); none where there are no controls (None or empty: --no-controls)."""
+    return {**{f"untrained_{k}": v for k, v in (untrained or {}).items()}, **(pixel or {})}
+
+
+def mean_latent_norms(z_norm: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """eval.json's and the report's mean_z_norm: the mean ||E(Q)|| of the normal (y == 0) and of the anomalous
+    (y == 1) images, which both turn into "anomalies sit nearer to the origin" (the two sides swapped once passed
+    every test)."""
+    return {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}
+
+
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
@@ -595,18 +641,14 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     untrained: dict[str, np.ndarray] = {}
     pixel: dict[str, np.ndarray] = {}
     if controls:
-        un_model = untrained_model(model.cfg, model.device)
-        un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
-        un = un_model.score(split.test_x)
+        ctl = score_controls(model, split.test_x, y)
+        un = ctl.result
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
-        untrained = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
-        mu = evaluate_scores(untrained, y)
-        pixel = pixel_statistics(split.test_x)
-        px = evaluate_scores(pixel, y)
-        beside.update({**{f"untrained_{k}": v for k, v in untrained.items()}, **pixel})
-        out["controls"] = {"untrained": mu["auc"], **px["auc"]}
-        out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+        untrained, pixel = ctl.untrained, ctl.pixel
+        beside.update(control_columns(untrained, pixel))
+        out["controls"] = ctl.auc
+        out["controls_ap"] = ctl.ap
     # what the AUCs are worth on this many test images: a 95% interval each, and a paired test against every control
     # (the same images scored both ways), so that 'above its controls' is a measured claim, not a reading of digits
     out.update(auc_uncertainty(trained, y, untrained, pixel))
@@ -615,7 +657,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     out["n_train"] = int(len(split.train_x))   # the split's training part: the run's own for its own data
     out["n_train_anomalous"] = int(np.sum(split.train_is_anomaly))
     if z_norm is not None:
-        out["mean_z_norm"] = {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}
+        out["mean_z_norm"] = mean_latent_norms(z_norm, y)
     lod = model.lod if model.cfg.method != "fanogan" else 0.0
     # networks_record: the weights' sha256 and training position, which a reader compares with the run's networks
     # as they are then (a --resume trains on after this evaluation: training.run.stale_evaluation)
@@ -636,7 +678,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
         rank_by = own_score(model.cfg.method)
         out["by_class"] = auc_by_class(
             y, classes, trained, rank_by if rank_by in trained else next(iter(trained)),
-            controls={**{f"untrained_{k}": v for k, v in untrained.items()}, **pixel},
+            controls=control_columns(untrained, pixel),
             order=[str(c) for c in split.info.get("class_names") or []])
     # (the run's own files, which write_scores_csv refuses to replace for a caller); each image's class last, so that
     # a reader of the columns before it reads the file as it did. Each written when the files are, not before: a

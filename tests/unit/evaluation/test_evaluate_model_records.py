@@ -1,8 +1,9 @@
-"""What evaluate_model (and the report's diagnose_run, which has its own copy of the controls) records beside the
-AUCs, checked against the numbers it is made of: the untrained-networks
-control scored at the level of detail the trained networks are (a run stopped before full growth, lod > 0, is scored
-at its reached resolution, and its control must see the same reduced queries, or the trained AUC is compared with
-untrained networks of another resolution), and the mean latent norm of the normal and the anomalous test images."""
+"""What evaluate_model (and the report's diagnose_run, which takes its controls from the same helper,
+evaluation.run.score_controls) records beside the AUCs, checked against the numbers it is made of: the
+untrained-networks control scored at the level of detail the trained networks are (a run stopped before full
+growth, lod > 0, is scored at its reached resolution, and its control must see the same reduced queries, or the
+trained AUC is compared with untrained networks of another resolution), and the mean latent norm of the normal and
+the anomalous test images."""
 
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def test_the_mean_latent_norm_is_recorded_for_each_side_of_the_labels(tiny_npz: 
 
 def test_the_report_s_untrained_control_is_scored_at_the_trained_networks_lod(trained_run: Path, tmp_path: Path,
                                                                             monkeypatch) -> None:
-    # report.diagnose_run scores its controls itself (not through evaluate_model): its line that sets the lod was
-    # as unguarded as evaluate_model's
+    # report.diagnose_run scores its controls apart from evaluate_model (its own way of scoring the untrained
+    # networks: a search run's cached latents, its batch mode), through score_controls, which sets the lod
     import shutil
 
     from wildgan.evaluation import report
@@ -63,6 +64,26 @@ def test_the_report_s_untrained_control_is_scored_at_the_trained_networks_lod(tr
     model = load_model(run, "cpu")
     assert model.lod > 0                          # (0.05 kimg with 0.03-kimg phases: not grown to 8x8)
     made = []
-    monkeypatch.setattr(report, "untrained_model", lambda *a, **k: made.append(untrained_model(*a, **k)) or made[-1])
+    # (built by evaluation.run.score_controls, which evaluate_model takes its controls from too)
+    monkeypatch.setattr(evaluation_run, "untrained_model",
+                        lambda *a, **k: made.append(untrained_model(*a, **k)) or made[-1])
     report.diagnose_run(run, device="cpu", model=model)
     assert len(made) == 1 and made[0].lod == model.lod
+
+
+def test_the_report_s_controls_are_evaluate_s(trained_run: Path, tmp_path: Path) -> None:
+    # the report's metrics.json and eval.json record the same controls of the same networks on the same test split:
+    # their AUCs / APs, the per-class controls and the mean latent norms, each to the bit (the two had their own
+    # copies of that code, each guarded only by its own test, free to drift apart)
+    import shutil
+
+    from wildgan.evaluation import report
+    from wildgan.scoring.run import load_model
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    ev = evaluation_run.evaluate_run(run, device="cpu", write=False)
+    _, diag = report.diagnose_run(run, device="cpu", model=load_model(run, "cpu"))
+    m = diag.metrics
+    assert ev["controls"] and set(ev["controls"]) == {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
+    for key in ("controls", "controls_ap", "mean_z_norm", "auc_ci95", "auc_vs_controls", "by_class"):
+        assert key in ev and m[key] == ev[key], key

@@ -1710,6 +1710,30 @@ def test_a_report_folder_that_cannot_be_renamed_is_replaced_file_by_file(tmp_pat
     assert said and said[0].startswith("removed 2 outputs of the previous report")
 
 
+@pytest.mark.parametrize("way", ["swap", "file by file"])
+def test_a_report_without_heat_maps_leaves_no_empty_heatmaps_folder(tmp_path: Path, monkeypatch, way: str) -> None:
+    # the old report's heat maps are stale outputs, removed; their folder, empty then, goes too (and an empty
+    # samples/ the new report staged), on both ways of replacing a report, while a folder holding anything stays
+    from wildgan.evaluation.report import _replace_report
+
+    run, new = _report_dirs(tmp_path)
+    out = run / "report"
+    (new / "heatmaps" / "top-01.png").unlink()          # this report draws no heat maps, nor samples
+    (new / "samples").mkdir()
+    (out / "samples").mkdir()
+    (out / "samples" / "mine.txt").write_text("mine")     # someone's file in the old report's samples/
+    if way == "file by file":
+        real_rename = os.rename
+        monkeypatch.setattr(os, "rename", lambda src, dst: (_ for _ in ()).throw(PermissionError(13, "in use"))
+                            if Path(src) == out else real_rename(src, dst))
+    _replace_report(new, out, lambda s: None)
+    monkeypatch.undo()
+    assert not (out / "heatmaps").exists()
+    assert (out / "samples" / "mine.txt").read_text() == "mine"
+    assert _contents(out) == {"report.md": "new report.md", "report.html": "new report.html", "roc.png": "new roc.png",
+                              "notes.txt": "mine", "samples/mine.txt": "mine"}
+
+
 def test_a_swap_killed_between_its_renames_gets_the_old_report_back(tmp_path: Path, monkeypatch) -> None:
     from wildgan.evaluation import report as rep
 
