@@ -2185,7 +2185,9 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
     got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
     assert got == 1 and "No space left on device" in err and "interrupted" not in err, err
-    assert "No space left on device" in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+    *_, failed, note = (out / "log.txt").read_text(encoding="utf-8").splitlines()
+    # (then the note of the checkpoints kept and the --resume that continues: walk60)
+    assert "No space left on device" in failed and note.startswith("note: the run's checkpoints up to "), (failed, note)
     monkeypatch.setattr(checkpoint, "atomic_write_text", real)
     assert main(["train", "--resume", *args]) == 0, capsys.readouterr().err
     assert (out / "network-final.json").is_file()
