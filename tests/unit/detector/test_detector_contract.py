@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from tiny_detector_fit import blob_images, refuse_training
 from wildgan.detector import Detector
 from wildgan.errors import ConfigError
 
@@ -18,19 +19,13 @@ TINY = dict(preset="tiny", total_kimg=0.05, phase_kimg=0.1, resolution=16, devic
 
 @pytest.fixture(scope="module")
 def blobs() -> np.ndarray:
-    """16 gray 16x16 images (the tiny preset's smallest training set): a smooth blob plus a little noise."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:16, :16]
-    base = 200.0 * np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 20.0)
-    return np.clip(base + rng.normal(0, 8, (16, 16, 16)), 0, 255).astype(np.uint8)
+    return blob_images()
 
 
 @pytest.fixture
 def no_training(monkeypatch):
     """Any training is a test failure: the parameter must be refused before it."""
-    import wildgan.training.run as training_run
-
-    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("trained before refusing the parameter"))
+    refuse_training(monkeypatch)
 
 
 @pytest.mark.parametrize("kw, match", [
