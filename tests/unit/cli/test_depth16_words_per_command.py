@@ -96,3 +96,39 @@ def test_train_names_its_option_and_python_the_keyword(tmp_path, capsys, kind) -
     with pytest.raises(DataError) as e:
         load_images([images[kind]], 8, 1)
     assert _said(kind, "depth16=") in str(e.value) and "--depth16" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["mode_i", "float"])
+def test_score_files_names_the_runs_record_or_conversion(trained_run, tmp_path, kind) -> None:
+    # score_files takes no depth16=: it reads by the run's recorded rule, or by the conversion= a caller passes
+    from wildgan.errors import CONVERSION_DEPTH16
+    from wildgan.scoring.run import load_model, score_files
+
+    images = _refused_images(tmp_path / "new")
+    model = load_model(trained_run, "cpu")
+    with pytest.raises(DataError) as e:
+        score_files(model, [images[kind]])
+    assert _said(kind, RUN_DEPTH16) in str(e.value) and "depth16=" not in str(e.value), e.value
+    with pytest.raises(DataError) as e:
+        score_files(model, [images[kind]], conversion=dict(model.conversion))
+    assert _said(kind, CONVERSION_DEPTH16) in str(e.value), e.value
+    # (put back: a plain read afterwards names the keyword)
+    with pytest.raises(DataError, match="depth16="):
+        from wildgan.data.image_decode import read_image
+
+        read_image(images[kind])
+
+
+def test_evaluate_run_on_other_data_names_the_runs_recorded_setting(trained_run, tmp_path) -> None:
+    from wildgan.evaluation.run import evaluate_run
+
+    data = tmp_path / "other"
+    for cls in ("0", "1"):
+        (data / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(data / cls / f"{i}.png")
+    _refused_images(data / "1")
+    (data / "1" / "float.tif").unlink()
+    with pytest.raises(DataError) as e:
+        evaluate_run(trained_run, str(data), device="cpu", normal="0", controls=False, write=False)
+    assert _said("mode_i", RUN_DEPTH16) in str(e.value) and "depth16=" not in str(e.value), e.value
