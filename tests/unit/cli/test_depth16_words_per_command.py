@@ -132,3 +132,27 @@ def test_evaluate_run_on_other_data_names_the_runs_recorded_setting(trained_run,
     with pytest.raises(DataError) as e:
         evaluate_run(trained_run, str(data), device="cpu", normal="0", controls=False, write=False)
     assert _said("mode_i", RUN_DEPTH16) in str(e.value) and "depth16=" not in str(e.value), e.value
+
+
+@pytest.mark.parametrize("cli", [True, False])
+def test_stretched_warning_under_a_runs_record_names_it_and_a_new_training(cli) -> None:
+    # `wildgan evaluate` (and evaluate_run) rebuild a data set from a run's data or --data by the run's recorded
+    # rule, with no --depth16 to change: the advice names the record and the option of a new training
+    import warnings
+
+    from wildgan.data.imageset import warn_decode_stats
+    from wildgan.errors import words_for
+
+    stats = {"stretched": 3, "max16": 4000, "n16": 3}
+    with words_for(cli), depth16_said_as(RUN_DEPTH16), warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warn_decode_stats(stats, "images", "per-image")
+    text = " ".join(str(w.message) for w in got)
+    option = "--depth16 bits:12" if cli else "depth16='bits:12'"
+    assert f"{RUN_DEPTH16} (per-image)" in text and f"a new training with {option}" in text, text
+    # (a training's own read keeps naming its option)
+    with words_for(cli), warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warn_decode_stats(stats, "images", "per-image")
+    text = " ".join(str(w.message) for w in got)
+    assert f"use {option}" in text and "new training" not in text, text
