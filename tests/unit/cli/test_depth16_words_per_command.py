@@ -156,3 +156,24 @@ def test_stretched_warning_under_a_runs_record_names_it_and_a_new_training(cli) 
         warn_decode_stats(stats, "images", "per-image")
     text = " ".join(str(w.message) for w in got)
     assert f"use {option}" in text and "new training" not in text, text
+
+
+def test_evaluate_of_a_16bit_run_advises_a_new_training(tmp_path, capsys, recwarn) -> None:
+    # end to end: `wildgan evaluate` rebuilds a 16-bit run's split by its recorded per-image rule and said "use
+    # --depth16 bits:12", an option evaluate refuses
+    for cls in ("0", "1"):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.random.default_rng(i).integers(0, 4000, (8, 8)).astype(np.uint16)
+            Image.fromarray(pixels).save(tmp_path / "d" / cls / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d"), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    capsys.readouterr()
+    recwarn.clear()                 # (training's own warning rightly said "use --depth16")
+    main(["evaluate", str(run), "--no-controls", "--no-progress"])
+    err = capsys.readouterr().err + " ".join(str(w.message) for w in recwarn)
+    assert "stretched each to its own" in err, err
+    assert f"read by {RUN_DEPTH16} (per-image); a new training with --depth16 bits:12" in err, err
+    assert "to keep them use" not in err, err
