@@ -667,9 +667,11 @@ class TrainConfig:
             # (none is no option's value: `train --method search` and RunConfig set it, for a loop without E)
             raise bad_setting(None, "train.encoder_loss", "must be image (d_I), latent (d_z) or none (no encoder, "
                               "the latent search's)", self.encoder_loss)
-        if isinstance(self.gp_target, numbers.Real) and not isinstance(self.gp_target, bool) and self.gp_target <= 0:
+        t = self.gp_target
+        if isinstance(t, numbers.Real) and not isinstance(t, bool) and not (math.isfinite(t) and t > 0):
             # (the penalty divides by target^2: 0 is a division by zero, and a negative target the same penalty as
-            # its absolute value, so neither is what was meant; NaN and other types: _check_numbers' own words)
+            # its absolute value, so neither is what was meant. NaN and inf too: _check_numbers' bare "must be a
+            # positive number" left out what the target is, which -1 was told; other types: its own words)
             raise _refused("train.gp_target", GP_TARGET_PROBLEM, self.gp_target)
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given

@@ -2080,10 +2080,12 @@ class Detector:
             # a folder (or an archive's unpacked tree): read and scored in chunks (scoring.run.score_files), so that a
             # pile larger than memory can be scored; the same scores and ids as reading it whole (the batches are
             # drawn over the whole file list; an archive's files listed as _read_dataset_file lists them)
+            from .errors import depth16_said_as
             from .scoring.run import is_resume_dir, remove_resume_dir, score_files
 
             m = self.model_
-            with _torch_threads(getattr(self, "threads", None)):
+            # (the conversion passed is the Detector's own, set by its depth16=: score_files would name conversion=)
+            with _torch_threads(getattr(self, "threads", None)), depth16_said_as("depth16="):
                 try:
                     got = score_files(m, [X], score_cfg=self._score_cfg(),
                                       batch_mode=self.batch_mode,

@@ -509,6 +509,8 @@ def option_words(cli: str, api: str) -> str:
 # --depth16", an option the command refuses. Process-wide, as _SKIP_BAD_SAID_AS (a chunk of a pile is read on
 # another thread while the last one scores); a decoding pool's workers are handed it (decode_pool._decode_task)
 RUN_DEPTH16 = "the run's recorded depth16 setting"
+# (score_files given a `conversion` of the caller's reads by its 'depth16' entry: the keyword that sets it there)
+CONVERSION_DEPTH16 = "conversion['depth16']"
 _DEPTH16_SAID_AS: list[str | None] = [None]
 
 

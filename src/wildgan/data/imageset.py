@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import ConfigError, DataError, WildganWarning, in_cli, option_words, warn_user, words_for
+from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, in_cli, option_words, warn_user,
+                      words_for)
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -346,10 +347,16 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         # (the option as the user of the call gives it: a DataConfig's or a scoring call's depth16= from Python)
         said = option or option_words("--depth16", "depth16=")
         rule = (lambda r: f"{said}'{r}'") if said.endswith("=") else (lambda r: f"{said} {r}")
+        keep = f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}"
+        # (`wildgan evaluate` and evaluate_run read a run's data, or other data, by the rule the run recorded
+        # (errors.depth16_said_as) and take no --depth16 / depth16=: "use --depth16 ..." named an option they refuse;
+        # the rule is the training's, so a new training is the way to another)
+        run = depth16_said() if option is None else None
+        how = (f"to keep them use {keep}" if run is None else
+               f"they are read by {run} ({base_depth16(depth16)}); a new training with {keep} keeps them")
         warn_user(f"{where}{n} 16-bit image{'s were' if n != 1 else ' was'} stretched each to its own min..max "
                   f"(depth16 per-image, the default): brightness differences between images are thereby removed "
-                  f"(an image 8x darker reads the same); the largest raw value seen is {top}: to keep them use "
-                  f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}")
+                  f"(an image 8x darker reads the same); the largest raw value seen is {top}: {how}")
 
 
 # the bit depth of a run's training images (split.json conversion.trained_depth, from the counts beside it,

@@ -28,8 +28,8 @@ from ..data.readers import (channel_warning, detect_format, given_data_missing, 
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
-from ..errors import (SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, in_cli, option_words, shell_word,
-                      warn_user)
+from ..errors import (RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, depth16_said, depth16_said_as,
+                      in_cli, option_words, shell_word, warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
                                SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
@@ -799,7 +799,11 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     # (AUCs need every test image's label: a refusal of damaged ones, the run's data's or `data`'s, names mending
     # them, not dataset='unlabelled', an option of the Detector's and a DataConfig's, not evaluate_run's. Within
     # `wildgan evaluate` or run_study, the caller's setting stands: what the user called is named)
-    with labels_needed_by("evaluate", "evaluate_run", unless_said=True):
+    # (evaluate_run takes no depth16=: a Python caller's refused image names the run's recorded rule, which reads
+    # the run's data and, by scoring_depth16, other data. A command's words stand: `wildgan evaluate` names the
+    # record already, `train --evaluate` and `study` their --depth16, which set that record)
+    said = depth16_said() if depth16_said() is not None or in_cli() else RUN_DEPTH16
+    with labels_needed_by("evaluate", "evaluate_run", unless_said=True), depth16_said_as(said):
         return _evaluate_run(run_dir, data, device=device, controls=controls, progress=progress, write=write,
                              log=log, normal=normal, whole=whole, model=model, own_split=own_split,
                              skip_bad=skip_bad)

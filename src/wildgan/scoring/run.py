@@ -47,8 +47,8 @@ from ..data.replay import ReplayFiles
 from ..data.splits import conversion_opts, decoding_change, image_hashes
 from ..data.transforms import DEPTH16_RULES, FITS, PER_IMAGE_8BIT
 from ..devices import resolve_device
-from ..errors import (CheckpointError, ConfigError, DataError, eprint, error_kind, option_words, rebuilt_error,
-                      shell_word, warn_user)
+from ..errors import (CONVERSION_DEPTH16, RUN_DEPTH16, CheckpointError, ConfigError, DataError, depth16_said,
+                      depth16_said_as, eprint, error_kind, option_words, rebuilt_error, shell_word, warn_user)
 from ..nets import build_pgan
 from ..training.schedule import kimg_to_the_image
 from .pgan_scores import ScoreResult, batch_order, score_pgan, scoring_lock
@@ -483,6 +483,13 @@ def score_files(model: LoadedModel, paths: str | Path | Sequence[str | Path], *,
     scored, for a caller that compares the images with a run's training images (Detector's f1 validation set): a
     second read of the files would decode them all again. Not with `resume_dir` or `ctx`: a resumed chunk's pixels
     are not read, and another process's are not sent back."""
+    if depth16_said() is None:
+        # a Python caller (`wildgan score` and the Detector set their own words): score_files takes no depth16=, a
+        # refused 16-bit or float image names what does choose the rule here, the run's record or `conversion`
+        with depth16_said_as(RUN_DEPTH16 if conversion is None else CONVERSION_DEPTH16):
+            return score_files(model, paths, chunk_size=chunk_size, skip_bad=skip_bad, progress=progress, ctx=ctx,
+                               score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
+                               resume_dir=resume_dir, with_A=with_A, resume_record=resume_record, hashes=hashes)
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
     if hashes and (resume_dir is not None or ctx is not None):

@@ -96,3 +96,84 @@ def test_train_names_its_option_and_python_the_keyword(tmp_path, capsys, kind) -
     with pytest.raises(DataError) as e:
         load_images([images[kind]], 8, 1)
     assert _said(kind, "depth16=") in str(e.value) and "--depth16" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["mode_i", "float"])
+def test_score_files_names_the_runs_record_or_conversion(trained_run, tmp_path, kind) -> None:
+    # score_files takes no depth16=: it reads by the run's recorded rule, or by the conversion= a caller passes
+    from wildgan.errors import CONVERSION_DEPTH16
+    from wildgan.scoring.run import load_model, score_files
+
+    images = _refused_images(tmp_path / "new")
+    model = load_model(trained_run, "cpu")
+    with pytest.raises(DataError) as e:
+        score_files(model, [images[kind]])
+    assert _said(kind, RUN_DEPTH16) in str(e.value) and "depth16=" not in str(e.value), e.value
+    with pytest.raises(DataError) as e:
+        score_files(model, [images[kind]], conversion=dict(model.conversion))
+    assert _said(kind, CONVERSION_DEPTH16) in str(e.value), e.value
+    # (put back: a plain read afterwards names the keyword)
+    with pytest.raises(DataError, match="depth16="):
+        from wildgan.data.image_decode import read_image
+
+        read_image(images[kind])
+
+
+def test_evaluate_run_on_other_data_names_the_runs_recorded_setting(trained_run, tmp_path) -> None:
+    from wildgan.evaluation.run import evaluate_run
+
+    data = tmp_path / "other"
+    for cls in ("0", "1"):
+        (data / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(data / cls / f"{i}.png")
+    _refused_images(data / "1")
+    (data / "1" / "float.tif").unlink()
+    with pytest.raises(DataError) as e:
+        evaluate_run(trained_run, str(data), device="cpu", normal="0", controls=False, write=False)
+    assert _said("mode_i", RUN_DEPTH16) in str(e.value) and "depth16=" not in str(e.value), e.value
+
+
+@pytest.mark.parametrize("cli", [True, False])
+def test_stretched_warning_under_a_runs_record_names_it_and_a_new_training(cli) -> None:
+    # `wildgan evaluate` (and evaluate_run) rebuild a data set from a run's data or --data by the run's recorded
+    # rule, with no --depth16 to change: the advice names the record and the option of a new training
+    import warnings
+
+    from wildgan.data.imageset import warn_decode_stats
+    from wildgan.errors import words_for
+
+    stats = {"stretched": 3, "max16": 4000, "n16": 3}
+    with words_for(cli), depth16_said_as(RUN_DEPTH16), warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warn_decode_stats(stats, "images", "per-image")
+    text = " ".join(str(w.message) for w in got)
+    option = "--depth16 bits:12" if cli else "depth16='bits:12'"
+    assert f"{RUN_DEPTH16} (per-image)" in text and f"a new training with {option}" in text, text
+    # (a training's own read keeps naming its option)
+    with words_for(cli), warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warn_decode_stats(stats, "images", "per-image")
+    text = " ".join(str(w.message) for w in got)
+    assert f"use {option}" in text and "new training" not in text, text
+
+
+def test_evaluate_of_a_16bit_run_advises_a_new_training(tmp_path, capsys, recwarn) -> None:
+    # end to end: `wildgan evaluate` rebuilds a 16-bit run's split by its recorded per-image rule and said "use
+    # --depth16 bits:12", an option evaluate refuses
+    for cls in ("0", "1"):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.random.default_rng(i).integers(0, 4000, (8, 8)).astype(np.uint16)
+            Image.fromarray(pixels).save(tmp_path / "d" / cls / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d"), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    capsys.readouterr()
+    recwarn.clear()                 # (training's own warning rightly said "use --depth16")
+    main(["evaluate", str(run), "--no-controls", "--no-progress"])
+    err = capsys.readouterr().err + " ".join(str(w.message) for w in recwarn)
+    assert "stretched each to its own" in err, err
+    assert f"read by {RUN_DEPTH16} (per-image); a new training with --depth16 bits:12" in err, err
+    assert "to keep them use" not in err, err

@@ -41,6 +41,9 @@ def no_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 GP_TARGET_WORDS = ("must be a positive number, the critic's target gradient norm (1, the authors' code; 750, the pGAN "
                    "paper's CIFAR-10 value), got -1")
+# (NaN and inf got only "must be a positive number, got nan", without what the target is: the same words as -1)
+GP_TARGET_NAN = f"--gp-target {GP_TARGET_WORDS[:-len('-1')]}nan"
+GP_TARGET_INF = f"--gp-target {GP_TARGET_WORDS[:-len('-1')]}inf"
 
 
 @pytest.mark.parametrize("flags, said", [
@@ -48,6 +51,7 @@ GP_TARGET_WORDS = ("must be a positive number, the critic's target gradient norm
     (["--g-image-loss", "-1"], "--g-image-loss must be a number >= 0, got -1"),
     (["--g-image-loss", "nan"], "--g-image-loss must be a number >= 0, got nan"),
     (["--gp-target", "-1"], f"--gp-target {GP_TARGET_WORDS}"),
+    (["--gp-target", "nan"], GP_TARGET_NAN),
     (["--phase-kimg", "0"], "--phase-kimg must be a positive number, got 0"),
     (["--width", "0"], "--width must be >= 1, got 0"),
     (["--g-image-loss", "1", "--encoder-loss", "latent"], "not --encoder-loss latent"),
@@ -77,6 +81,10 @@ def test_a_config_files_bad_value_is_refused_before_the_data_in_the_files_words(
 @pytest.mark.parametrize("flags, said", [
     (["--lr", "-1"], "--lr must be a positive number, got -1"),
     (["--gp-target", "-1"], f"--gp-target {GP_TARGET_WORDS}"),
+    (["--gp-target", "nan"], GP_TARGET_NAN),
+    (["--gp-target", "inf"], GP_TARGET_INF),
+    (["--g-image-loss", "nan"], "--g-image-loss must be a number >= 0, got nan"),
+    (["--g-image-loss", "-1"], "--g-image-loss must be a number >= 0, got -1"),
     (["--phase-kimg", "nan"], "--phase-kimg must be a positive number, got nan"),
 ])
 def test_study_refuses_a_bad_option_before_reading_the_data(tmp_path, capsys, no_read, flags, said) -> None:
