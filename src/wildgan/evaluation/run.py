@@ -658,7 +658,8 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     if model.cfg.method == "wildgan":
         # Spec 4.2/9.8: evaluate with Gs, and log the raw G as well. E was trained against G, and in short runs Gs
         # (EMA 0.999 per iteration) is still largely its random initialisation, so the two can differ a lot.
-        og = other_generator_scores(model, split.test_x, y)
+        # (a bar as the trained scoring's: a search run's takes as long, and was silent)
+        og = other_generator_scores(model, split.test_x, y, progress=progress)
         beside.update({f"{og.generator}_{k}": v for k, v in og.scores.items()})
         out["other_generator"] = og.record()
     # a latent search is the slow part of a search run's evaluation: its latents are kept (SEARCH_CACHE) so that the
@@ -669,7 +670,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     untrained: dict[str, np.ndarray] = {}
     pixel: dict[str, np.ndarray] = {}
     if controls:
-        ctl = score_controls(model, split.test_x, y)
+        ctl = score_controls(model, split.test_x, y, lambda un_model: un_model.score(split.test_x, progress=progress))
         un = ctl.result
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])

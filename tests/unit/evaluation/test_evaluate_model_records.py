@@ -87,3 +87,19 @@ def test_the_report_s_controls_are_evaluate_s(trained_run: Path, tmp_path: Path)
     assert ev["controls"] and set(ev["controls"]) == {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
     for key in ("controls", "controls_ap", "mean_z_norm", "auc_ci95", "auc_vs_controls", "by_class"):
         assert key in ev and m[key] == ev[key], key
+
+
+def test_every_scoring_of_an_evaluation_shows_a_progress_bar_when_asked(tiny_npz: Path, monkeypatch) -> None:
+    # the other generator and the untrained control were scored without a bar under progress=True: a search run's
+    # evaluation spent as long on them as on the trained scoring, silently; and none where progress is off
+    cfg = _cfg(tiny_npz)
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")
+    asked = []
+    real = type(model).score
+    monkeypatch.setattr(type(model), "score",
+                        lambda self, *a, **k: asked.append(k.get("progress", False)) or real(self, *a, **k))
+    for progress in (True, False):
+        asked.clear()
+        evaluation_run.evaluate_model(model, split, controls=True, progress=progress)
+        assert asked == [progress] * 3       # the trained networks, the other generator, the untrained control
