@@ -687,7 +687,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     out["n_train_anomalous"] = int(np.sum(split.train_is_anomaly))
     if z_norm is not None:
         out["mean_z_norm"] = mean_latent_norms(z_norm, y)
-    lod = model.lod if model.cfg.method != "fanogan" else 0.0
+    lod = model.lod          # (f-AnoGAN's: 0, LoadedModel.lod, as the report's metrics.json records it)
     # networks_record: the weights' sha256 and training position, which a reader compares with the run's networks
     # as they are then (a --resume trains on after this evaluation: training.run.stale_evaluation)
     out["model"] = {"source": model.source, "method": model.cfg.method, **networks_record(model.meta),
