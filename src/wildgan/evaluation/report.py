@@ -77,7 +77,8 @@ from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pa
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import (control_columns, evaluation_dirs, mean_latent_norms, read_search_cache, reading_change,
-                  score_controls, score_settings_changes, split_for_run)
+                  other_generator, other_generator_scores, score_controls, score_settings_changes,
+                  split_for_run)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -2034,11 +2035,9 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                                          "intra_op_threads": model.meta.get("intra_op_threads")}}
     if model.cfg.method == "wildgan":
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
-        other = "G" if model.cfg.score.generator == "Gs" else "Gs"
-        log(f"scoring with the raw generator too ({other})")
-        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other), progress=progress,
-                         batch_mode=batch_mode)
-        metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(_score_columns(ro.scores), y)["auc"]}
+        log(f"scoring with the raw generator too ({other_generator(model.cfg.score)})")
+        metrics["other_generator"] = other_generator_scores(model, split.test_x, y, progress=progress,
+                                                            batch_mode=batch_mode).record()
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
         log("scoring the controls (untrained networks, pixel statistics)")

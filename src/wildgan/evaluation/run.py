@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Callable, Mapping
 import numpy as np
 
 from ..checkpoint import refuse_saved_detector
-from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_config, scoring_changes,
+from ..config import (SCORE_NAMES, DataConfig, RunConfig, ScoreConfig, own_score, read_run_config, scoring_changes,
                       scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
@@ -574,6 +574,37 @@ def score_controls(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray,
                     ap={"untrained": mu["ap"], **px["ap"]})
 
 
+@dataclass(frozen=True)
+class OtherGenerator:
+    """A wildgan run's scores with the generator it is not scored with (other_generator_scores): raw G beside Gs
+    (or Gs beside G), which shows whether the EMA generator has caught up with the one E was trained against."""
+
+    generator: str                       # "G" or "Gs"
+    scores: dict[str, np.ndarray]        # score name -> [N], SCORE_NAMES order (no z_norm)
+    auc: dict[str, Any]                  # score name -> AUC
+
+    def record(self) -> dict[str, Any]:
+        """eval.json's and the report's metrics.json 'other_generator': {'generator': ..., 'auc': {...}}."""
+        return {"generator": self.generator, "auc": self.auc}
+
+
+def other_generator(sc: ScoreConfig) -> str:
+    """The generator a wildgan run is not scored with (score.generator's other one): 'G' beside 'Gs', and back."""
+    return "G" if sc.generator == "Gs" else "Gs"
+
+
+def other_generator_scores(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray, *, progress: bool = False,
+                           batch_mode: str = "mixed") -> OtherGenerator:
+    """`model`'s (a wildgan run's) scores of x_u8 (labels y, 1 = anomaly) with its other generator than
+    score.generator, and their AUCs. evaluate_model and the report's diagnose_run both take them from here, so that
+    eval.json's other_generator and the report's cannot come to differ; progress, batch_mode: as model.score's."""
+    other = other_generator(model.cfg.score)
+    ro = model.score(x_u8, score_cfg=replace(model.cfg.score, generator=other), progress=progress,
+                     batch_mode=batch_mode)
+    scores = {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}
+    return OtherGenerator(generator=other, scores=scores, auc=evaluate_scores(scores, y)["auc"])
+
+
 def control_columns(untrained: Mapping[str, np.ndarray] | None, pixel: Mapping[str, np.ndarray] | None
                     ) -> dict[str, np.ndarray]:
     """The controls' per-image scores by the names CONTROLS_CSV and by_class give them (untrained_a, ...,
@@ -627,12 +658,10 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     if model.cfg.method == "wildgan":
         # Spec 4.2/9.8: evaluate with Gs, and log the raw G as well. E was trained against G, and in short runs Gs
         # (EMA 0.999 per iteration) is still largely its random initialisation, so the two can differ a lot.
-        sc = model.cfg.score
-        other = "G" if sc.generator == "Gs" else "Gs"
-        ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
-        beside.update({f"{other}_{k}": ro.scores[k] for k in SCORE_NAMES if k in ro.scores})
-        out["other_generator"] = {"generator": other, "auc": evaluate_scores(
-            {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
+        # (a bar as the trained scoring's: a search run's takes as long, and was silent)
+        og = other_generator_scores(model, split.test_x, y, progress=progress)
+        beside.update({f"{og.generator}_{k}": v for k, v in og.scores.items()})
+        out["other_generator"] = og.record()
     # a latent search is the slow part of a search run's evaluation: its latents are kept (SEARCH_CACHE) so that the
     # report rescores them in one pass instead of searching again
     search_cache: dict[str, np.ndarray] = {}
@@ -641,7 +670,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     untrained: dict[str, np.ndarray] = {}
     pixel: dict[str, np.ndarray] = {}
     if controls:
-        ctl = score_controls(model, split.test_x, y)
+        ctl = score_controls(model, split.test_x, y, lambda un_model: un_model.score(split.test_x, progress=progress))
         un = ctl.result
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
@@ -658,7 +687,7 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
     out["n_train_anomalous"] = int(np.sum(split.train_is_anomaly))
     if z_norm is not None:
         out["mean_z_norm"] = mean_latent_norms(z_norm, y)
-    lod = model.lod if model.cfg.method != "fanogan" else 0.0
+    lod = model.lod          # (f-AnoGAN's: 0, LoadedModel.lod, as the report's metrics.json records it)
     # networks_record: the weights' sha256 and training position, which a reader compares with the run's networks
     # as they are then (a --resume trains on after this evaluation: training.run.stale_evaluation)
     out["model"] = {"source": model.source, "method": model.cfg.method, **networks_record(model.meta),

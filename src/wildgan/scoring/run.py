@@ -78,11 +78,17 @@ class LoadedModel:
 
     @property
     def lod(self) -> float:
-        """The level of detail the networks were trained to (0 unless training stopped before full growth)."""
+        """The level of detail the networks were trained to (0 unless training stopped before full growth; always 0
+        for f-AnoGAN, whose networks do not grow)."""
+        if self.cfg.method == "fanogan":
+            # before a lod its meta holds: its scoring takes none (full size), and eval.json recorded 0 while the
+            # report's metrics.json recorded the meta's, which a copied or edited meta (or score_controls' untrained
+            # networks, given the trained ones') made another number
+            return 0.0
         if self.meta.get("lod") is not None:
             return float(self.meta["lod"])
-        if self.cfg.method == "fanogan" or "nimg" not in self.meta:
-            return 0.0                    # f-AnoGAN does not grow; untrained networks are scored at full size
+        if "nimg" not in self.meta:
+            return 0.0                    # untrained networks are scored at full size
         # Networks written before "lod" was recorded: the schedule gives it from the images seen. Reading 0 would
         # score a run stopped at 8x8 with its untrained 32x32 layers.
         from ..training.schedule import lod_of_last_round

@@ -87,3 +87,39 @@ def test_the_report_s_controls_are_evaluate_s(trained_run: Path, tmp_path: Path)
     assert ev["controls"] and set(ev["controls"]) == {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
     for key in ("controls", "controls_ap", "mean_z_norm", "auc_ci95", "auc_vs_controls", "by_class"):
         assert key in ev and m[key] == ev[key], key
+
+
+def test_every_scoring_of_an_evaluation_shows_a_progress_bar_when_asked(tiny_npz: Path, monkeypatch) -> None:
+    # the other generator and the untrained control were scored without a bar under progress=True: a search run's
+    # evaluation spent as long on them as on the trained scoring, silently; and none where progress is off
+    cfg = _cfg(tiny_npz)
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")
+    asked = []
+    real = type(model).score
+    monkeypatch.setattr(type(model), "score",
+                        lambda self, *a, **k: asked.append(k.get("progress", False)) or real(self, *a, **k))
+    for progress in (True, False):
+        asked.clear()
+        evaluation_run.evaluate_model(model, split, controls=True, progress=progress)
+        assert asked == [progress] * 3       # the trained networks, the other generator, the untrained control
+
+
+def test_an_f_anogan_model_s_lod_is_0_in_eval_json_and_the_report_alike(tmp_path: Path) -> None:
+    # f-AnoGAN's networks do not grow and are scored at full size: eval.json wrote 0 for its lod while the report's
+    # metrics.json (which records LoadedModel.lod) wrote whatever its meta held
+    from wildgan.config import FAnoGANConfig
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "tiny32.npz"                # (f-AnoGAN's smallest resolution: 32)
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 32, 32), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (8, 32, 32), dtype=np.uint8), y_test=np.arange(8) % 2)
+    cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=32, channels=1), method="fanogan",
+                    net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(total_kimg=1.0, seed=1),
+                    fanogan=FAnoGANConfig(dim=4))
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")
+    model.meta["lod"] = 1.0                      # (a meta copied from a wildgan run, or edited)
+    assert model.lod == 0.0                      # what the report's metrics.json records
+    rec = evaluation_run.evaluate_model(model, split, controls=False)["model"]
+    assert rec["lod"] == 0.0 and rec["scored_resolution"] == 32
