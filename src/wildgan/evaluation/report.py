@@ -2035,7 +2035,9 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                                          "intra_op_threads": model.meta.get("intra_op_threads")}}
     if model.cfg.method == "wildgan":
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
-        log(f"scoring with the raw generator too ({other_generator(model.cfg.score)})")
+        # (named by which it is: "the raw generator too (Gs)" read for a run scored with G)
+        other = other_generator(model.cfg.score)
+        log(f"scoring with the {'raw generator G' if other == 'G' else 'averaged generator Gs'} too")
         metrics["other_generator"] = other_generator_scores(model, split.test_x, y, progress=progress,
                                                             batch_mode=batch_mode).record()
     ctl: dict[str, dict[str, np.ndarray]] = {}
