@@ -184,6 +184,41 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"holds one configuration, and its cells would be reused or continued as they are. Give another "
                 f"{out_words('study')}, or the study's own settings (its cells' config.yaml); to redo one cell, "
                 f"delete {run_dir} (and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
+    # a row whose run folder is gone (runs/CELL deleted to save space, results.jsonl kept) has no config.json to
+    # compare, and its cell is done: skipped, its AUCs pooled with the new cells' in one mean. Its row records the
+    # settings that most change results, which are compared instead
+    results = Path(study_dir) / "results.jsonl"
+    for row in read_rows(results, warn=False):
+        if (runs / str(row["cell"]) / "config.json").is_file():
+            continue                                  # (compared above, by its config.json)
+        cell = Cell(str(row["normal"]), float(row["gamma"]), str(row["method"]), str(row["encoder_loss"]),
+                    int(row["seed"]))
+        diffs = _row_differences(row, cell_config(base, cell))
+        if diffs:
+            raise ConfigError(
+                f"{study_dir} holds the row of cell {row['cell']} computed with other settings ({'; '.join(diffs)}) "
+                f"and its run folder is gone: a study folder holds one configuration, and the row would be pooled as "
+                f"it is with the new cells. Give another {out_words('study')}, or the study's own settings; to "
+                f"train this cell again with these settings, delete its line in {results}")
+
+
+def _row_differences(row: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """The settings a study row records (those of its run's config that change results the most: the preset, the
+    networks' size, the images' size, the test set's size, the rotations) that differ from cfg's, as
+    'section.key: row's -> cfg's'. A field the row does not record (an older wildgan's) or that cfg leaves to the
+    data (None) is not compared. For a row whose run folder, and so config.json, is gone (check_study_dir)."""
+    pairs: list[tuple[str, str, Any]] = [("preset", "preset", cfg.preset),
+                                         ("test_size", "data.test_size", cfg.data.test_size),
+                                         ("resolution", "data.resolution", cfg.data.resolution),
+                                         ("channels", "data.channels", cfg.data.channels),
+                                         ("rotations", "data.rotations", cfg.data.rotations)]
+    if cfg.method == "fanogan":
+        pairs.append(("fanogan_dim", "fanogan.dim", cfg.fanogan.dim))
+    else:
+        pairs += [("width", "net.fmap_max", cfg.net.fmap_max), ("latent_size", "net.latent_size",
+                                                                cfg.net.latent_size)]
+    return [f"{name}: {row[key]} -> {now}" for key, name, now in pairs
+            if now is not None and row.get(key) is not None and row[key] != now]
 
 
 @contextmanager
