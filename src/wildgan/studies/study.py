@@ -155,7 +155,10 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
                           f"{option_words('an --out', 'another study_dir')} outside {place}")
     if not started:
         refuse_inside_a_runs_own_folder(study_dir, kind="study")
-        if study_dir.is_dir() and not is_study_dir(study_dir):
+        # (a folder whose results.jsonl holds rows is a study whose runs/ was deleted to save space, its rows kept:
+        # is_study_dir wants runs/, and such a study was refused as a folder of images, "and no study")
+        if study_dir.is_dir() and not is_study_dir(study_dir) and not read_rows(study_dir / "results.jsonl",
+                                                                               warn=False):
             # a mistyped --out (the folder of images to score) made a study of it, as train's would a run: the
             # readers then skipped the folder and `score --data` refused it (a study's own figures are no images)
             refuse_images_in_out(study_dir, "study", "the study's files and its cells' sample grids and report "

@@ -2586,3 +2586,16 @@ def test_a_row_whose_run_folder_is_gone_is_refused_under_other_networks(tmp_path
     # the row's own settings: its cell is done, the new seed trained
     study_mod.run_study(base, seeds, st, progress=False, log=lambda m: None)
     assert trained == ["0_g0.1_wildgan_image_s1"]
+
+
+def test_a_study_whose_runs_folder_is_gone_goes_on_from_its_rows(tmp_path):
+    # runs/ deleted to save space, results.jsonl kept (the rows are all the tables need): the folder was refused as
+    # "holds image files (e.g. auc_vs_gamma.png) and no study", though `wildgan report` reads it as the study it is
+    import shutil
+
+    st, results, cell, base = _one_cell_study(tmp_path)
+    shutil.rmtree(st / "runs")
+    (st / "tables.md").unlink()
+    rows = study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    assert [r["cell"] for r in rows] == [cell[0].key] and (st / "tables.md").is_file()
+    assert not (st / "runs" / cell[0].key).exists()             # done: not trained again
