@@ -209,19 +209,28 @@ def _row_differences(row: dict[str, Any], cfg: RunConfig) -> list[str]:
     """The settings a study row records (those of its run's config that change results the most: the preset, the
     networks' size, the images' size, the test set's size, the rotations) that differ from cfg's, as
     'section.key: row's -> cfg's'. A field the row does not record (an older wildgan's) or that cfg leaves to the
-    data (None) is not compared. For a row whose run folder, and so config.json, is gone (check_study_dir)."""
+    data (None, where the row's protocol has no default for it: data.splits.PROTOCOL_DEFAULTS) is not compared. For a
+    row whose run folder, and so config.json, is gone (check_study_dir)."""
+    from ..data.splits import PROTOCOL_DEFAULTS
+
+    # a setting left to the protocol is its default (chula-rbc12's 3 rotations, CIFAR-10's 32x32x3): a command
+    # without --rotations is not the row's --rotations 1
+    default = PROTOCOL_DEFAULTS.get(str(row.get("protocol")), {})
+
+    def now(key: str) -> Any:
+        v = getattr(cfg.data, key)
+        return default.get(key) if v is None else v
+
     pairs: list[tuple[str, str, Any]] = [("preset", "preset", cfg.preset),
                                          ("test_size", "data.test_size", cfg.data.test_size),
-                                         ("resolution", "data.resolution", cfg.data.resolution),
-                                         ("channels", "data.channels", cfg.data.channels),
-                                         ("rotations", "data.rotations", cfg.data.rotations)]
+                                         *((k, f"data.{k}", now(k)) for k in ("resolution", "channels", "rotations"))]
     if cfg.method == "fanogan":
         pairs.append(("fanogan_dim", "fanogan.dim", cfg.fanogan.dim))
     else:
         pairs += [("width", "net.fmap_max", cfg.net.fmap_max), ("latent_size", "net.latent_size",
                                                                 cfg.net.latent_size)]
-    return [f"{name}: {row[key]} -> {now}" for key, name, now in pairs
-            if now is not None and row.get(key) is not None and row[key] != now]
+    return [f"{name}: {row[key]} -> {v}" for key, name, v in pairs
+            if v is not None and row.get(key) is not None and row[key] != v]
 
 
 @contextmanager

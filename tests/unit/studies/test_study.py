@@ -2583,6 +2583,13 @@ def test_a_row_whose_run_folder_is_gone_is_refused_under_other_networks(tmp_path
     with pytest.raises(ConfigError, match=r"data.test_size: paper -> all"):
         study_mod.run_study(other_test, seeds, st, progress=False, log=lambda m: None)
     assert trained == [] and results.read_bytes() == before
+    # a setting the command leaves to the protocol is its default: no --rotations is 0 rotations for this data, not
+    # the row's 1
+    row = json.loads(before)
+    results.write_text(json.dumps({**row, "rotations": 1}) + "\n")
+    with pytest.raises(ConfigError, match=r"data.rotations: 1 -> 0"):
+        study_mod.run_study(base, seeds, st, progress=False, log=lambda m: None)
+    results.write_bytes(before)
     # the row's own settings: its cell is done, the new seed trained
     study_mod.run_study(base, seeds, st, progress=False, log=lambda m: None)
     assert trained == ["0_g0.1_wildgan_image_s1"]
