@@ -155,7 +155,10 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
                           f"{option_words('an --out', 'another study_dir')} outside {place}")
     if not started:
         refuse_inside_a_runs_own_folder(study_dir, kind="study")
-        if study_dir.is_dir() and not is_study_dir(study_dir):
+        # (a folder whose results.jsonl holds rows is a study whose runs/ was deleted to save space, its rows kept:
+        # is_study_dir wants runs/, and such a study was refused as a folder of images, "and no study")
+        if study_dir.is_dir() and not is_study_dir(study_dir) and not read_rows(study_dir / "results.jsonl",
+                                                                               warn=False):
             # a mistyped --out (the folder of images to score) made a study of it, as train's would a run: the
             # readers then skipped the folder and `score --data` refused it (a study's own figures are no images)
             refuse_images_in_out(study_dir, "study", "the study's files and its cells' sample grids and report "
@@ -184,6 +187,50 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"holds one configuration, and its cells would be reused or continued as they are. Give another "
                 f"{out_words('study')}, or the study's own settings (its cells' config.yaml); to redo one cell, "
                 f"delete {run_dir} (and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
+    # a row whose run folder is gone (runs/CELL deleted to save space, results.jsonl kept) has no config.json to
+    # compare, and its cell is done: skipped, its AUCs pooled with the new cells' in one mean. Its row records the
+    # settings that most change results, which are compared instead
+    results = Path(study_dir) / "results.jsonl"
+    for row in read_rows(results, warn=False):
+        if (runs / str(row["cell"]) / "config.json").is_file():
+            continue                                  # (compared above, by its config.json)
+        cell = Cell(str(row["normal"]), float(row["gamma"]), str(row["method"]), str(row["encoder_loss"]),
+                    int(row["seed"]))
+        diffs = _row_differences(row, cell_config(base, cell))
+        if diffs:
+            raise ConfigError(
+                f"{study_dir} holds the row of cell {row['cell']} computed with other settings ({'; '.join(diffs)}) "
+                f"and its run folder is gone: a study folder holds one configuration, and the row would be pooled as "
+                f"it is with the new cells. Give another {out_words('study')}, or the study's own settings; to "
+                f"train this cell again with these settings, delete its line in {results}")
+
+
+def _row_differences(row: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """The settings a study row records (those of its run's config that change results the most: the preset, the
+    networks' size, the images' size, the test set's size, the rotations) that differ from cfg's, as
+    'section.key: row's -> cfg's'. A field the row does not record (an older wildgan's) or that cfg leaves to the
+    data (None, where the row's protocol has no default for it: data.splits.PROTOCOL_DEFAULTS) is not compared. For a
+    row whose run folder, and so config.json, is gone (check_study_dir)."""
+    from ..data.splits import PROTOCOL_DEFAULTS
+
+    # a setting left to the protocol is its default (chula-rbc12's 3 rotations, CIFAR-10's 32x32x3): a command
+    # without --rotations is not the row's --rotations 1
+    default = PROTOCOL_DEFAULTS.get(str(row.get("protocol")), {})
+
+    def now(key: str) -> Any:
+        v = getattr(cfg.data, key)
+        return default.get(key) if v is None else v
+
+    pairs: list[tuple[str, str, Any]] = [("preset", "preset", cfg.preset),
+                                         ("test_size", "data.test_size", cfg.data.test_size),
+                                         *((k, f"data.{k}", now(k)) for k in ("resolution", "channels", "rotations"))]
+    if cfg.method == "fanogan":
+        pairs.append(("fanogan_dim", "fanogan.dim", cfg.fanogan.dim))
+    else:
+        pairs += [("width", "net.fmap_max", cfg.net.fmap_max), ("latent_size", "net.latent_size",
+                                                                cfg.net.latent_size)]
+    return [f"{name}: {row[key]} -> {v}" for key, name, v in pairs
+            if v is not None and row.get(key) is not None and row[key] != v]
 
 
 @contextmanager

@@ -2558,3 +2558,51 @@ def test_other_generator_rows_are_named_by_the_generator_the_rows_record():
     assert "| Ours (d_I), Gs (EMA) | L_r | 0.900 ± 0.000 (n=2) | – | 0.900 | – |" in md, md
     assert "raw G" not in md
     assert "Gs_L_r" in render_csv(with_gs)
+
+
+def test_a_row_whose_run_folder_is_gone_is_refused_under_other_networks(tmp_path, monkeypatch):
+    # a study whose runs/ were deleted to save space (results.jsonl kept): check_study_dir compared only the run
+    # folders' config.json, so a command with other networks skipped the row's cell as done and pooled its AUCs,
+    # of width-16 networks, with the new cells' of width 8 in one mean, with not a word in the log
+    import shutil
+
+    st, results, cell, base = _one_cell_study(tmp_path)
+    shutil.rmtree(st / "runs" / cell[0].key)
+    before = results.read_bytes()
+    trained = []
+    real = study_mod.train_run
+    monkeypatch.setattr(study_mod, "train_run", lambda cfg, run_dir, **k: trained.append(run_dir.name)
+                        or real(cfg, run_dir, **k))
+    narrow = replace(base, net=replace(base.net, fmap_max=base.net.fmap_max // 2))
+    seeds = grid(["0"], [0.1], ["wildgan"], ["image"], [0, 1])
+    with pytest.raises(ConfigError, match=rf"holds the row of cell {cell[0].key} computed with other settings "
+                                          rf"\(net.fmap_max: {base.net.fmap_max} -> {narrow.net.fmap_max}\).*run "
+                                          rf"folder is gone"):
+        study_mod.run_study(narrow, seeds, st, progress=False, log=lambda m: None)
+    other_test = replace(base, data=replace(base.data, test_size="all"))
+    with pytest.raises(ConfigError, match=r"data.test_size: paper -> all"):
+        study_mod.run_study(other_test, seeds, st, progress=False, log=lambda m: None)
+    assert trained == [] and results.read_bytes() == before
+    # a setting the command leaves to the protocol is its default: no --rotations is 0 rotations for this data, not
+    # the row's 1
+    row = json.loads(before)
+    results.write_text(json.dumps({**row, "rotations": 1}) + "\n")
+    with pytest.raises(ConfigError, match=r"data.rotations: 1 -> 0"):
+        study_mod.run_study(base, seeds, st, progress=False, log=lambda m: None)
+    results.write_bytes(before)
+    # the row's own settings: its cell is done, the new seed trained
+    study_mod.run_study(base, seeds, st, progress=False, log=lambda m: None)
+    assert trained == ["0_g0.1_wildgan_image_s1"]
+
+
+def test_a_study_whose_runs_folder_is_gone_goes_on_from_its_rows(tmp_path):
+    # runs/ deleted to save space, results.jsonl kept (the rows are all the tables need): the folder was refused as
+    # "holds image files (e.g. auc_vs_gamma.png) and no study", though `wildgan report` reads it as the study it is
+    import shutil
+
+    st, results, cell, base = _one_cell_study(tmp_path)
+    shutil.rmtree(st / "runs")
+    (st / "tables.md").unlink()
+    rows = study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    assert [r["cell"] for r in rows] == [cell[0].key] and (st / "tables.md").is_file()
+    assert not (st / "runs" / cell[0].key).exists()             # done: not trained again
