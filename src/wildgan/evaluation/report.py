@@ -60,6 +60,7 @@ from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, opti
                       warn_user)
 from ..fileio import FULL_DISK, atomic_write_text, umask, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
+from ..progress import progress_label
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
@@ -78,7 +79,7 @@ from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lin
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import (control_columns, evaluation_dirs, mean_latent_norms, read_search_cache, reading_change,
                   other_generator, other_generator_scores, score_controls, score_settings_changes,
-                  split_for_run)
+                  split_for_run, trained_label)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -2025,7 +2026,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                 f"about as long as the run's evaluation did{twice}")
     res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
     if res is None:
-        res = model.score(split.test_x, return_recon=True, progress=progress, batch_mode=batch_mode)
+        with progress_label(trained_label(model)):
+            res = model.score(split.test_x, return_recon=True, progress=progress, batch_mode=batch_mode)
     trained = _score_columns(res.scores)
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
