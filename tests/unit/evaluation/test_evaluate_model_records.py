@@ -143,3 +143,20 @@ def test_each_scoring_of_an_evaluation_says_what_it_scores_on_its_bar(tiny_npz: 
     with progress_bar(total=1, desc="after") as bar:
         bar.update()
     assert "after (" not in capsys.readouterr().err
+
+
+def test_an_f_anogan_model_s_scoring_shows_its_bar_when_asked(tmp_path: Path, capsys) -> None:
+    # LoadedModel.score passed no `progress` on to f-AnoGAN's scoring: evaluate's bars (trained networks, untrained
+    # control) were never drawn for an f-AnoGAN run, whatever --progress said
+    from wildgan.config import FAnoGANConfig
+
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "x.npz"), normal=("0",), resolution=32, channels=1),
+                    method="fanogan", net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(total_kimg=1.0),
+                    fanogan=FAnoGANConfig(dim=4))
+    model = untrained_model(cfg, "cpu")
+    x = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 1), dtype=np.uint8)
+    capsys.readouterr()
+    model.score(x, progress=True)
+    assert "score f-AnoGAN" in capsys.readouterr().err
+    model.score(x, progress=False)
+    assert "score f-AnoGAN" not in capsys.readouterr().err
