@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, in_cli, option_words, warn_user,
-                      words_for)
+from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, depth16_user_option, in_cli, option_words,
+                      warn_user, words_for)
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -303,7 +303,8 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
     page only). dataset=True (a read that builds a training data set, not images to score): 8-bit and 16-bit files
     mixed, and 16-bit images stretched each to its own min..max (the per-image default), with the bits:N rule that
     keeps their brightness differences. `what`: where the images come from; `option`: how the rule is chosen there
-    ('depth16=' for the Detector; None: errors.option_words', '--depth16' during a command, else 'depth16=')."""
+    ('depth16=' for the Detector; None: errors.depth16_user_option's, '--depth16' during a command, else
+    'depth16=', or run_study's 'data.depth16=')."""
     where = "" if what == "images" else f"{what}: "
     n = stats.get("colour16", 0)
     if n:
@@ -345,7 +346,7 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         top = int(stats.get("max16", 0))
         bits = depth16_bits(top)
         # (the option as the user of the call gives it: a DataConfig's or a scoring call's depth16= from Python)
-        said = option or option_words("--depth16", "depth16=")
+        said = option or depth16_user_option()
         rule = (lambda r: f"{said}'{r}'") if said.endswith("=") else (lambda r: f"{said} {r}")
         keep = f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}"
         # (`wildgan evaluate` and evaluate_run read a run's data, or other data, by the rule the run recorded

@@ -28,8 +28,8 @@ from ..data.readers import (channel_warning, detect_format, given_data_missing, 
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
-from ..errors import (RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, depth16_said, depth16_said_as,
-                      in_cli, option_words, shell_word, warn_user)
+from ..errors import (DEPTH16_KEYWORD, RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError,
+                      depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word, warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
                                SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
@@ -853,7 +853,10 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     # (evaluate_run takes no depth16=: a Python caller's refused image names the run's recorded rule, which reads
     # the run's data and, by scoring_depth16, other data. A command's words stand: `wildgan evaluate` names the
     # record already, `train --evaluate` and `study` their --depth16, which set that record)
-    said = depth16_said() if depth16_said() is not None or in_cli() else RUN_DEPTH16
+    # (run_study's Python caller sets the rule by its base config's data.depth16=, errors.depth16_keyword_as: named as
+    # its --depth16 is within `wildgan study`; it was told of the run's record, which it does not write itself)
+    own = depth16_said() is not None or in_cli() or depth16_keyword() != DEPTH16_KEYWORD
+    said = depth16_said() if own else RUN_DEPTH16
     with labels_needed_by("evaluate", "evaluate_run", unless_said=True), depth16_said_as(said):
         return _evaluate_run(run_dir, data, device=device, controls=controls, progress=progress, write=write,
                              log=log, normal=normal, whole=whole, model=model, own_split=own_split,
