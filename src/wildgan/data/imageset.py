@@ -316,6 +316,16 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         warn_user(f"{where}{n} file{'s have' if n != 1 else ' has'} several pages or frames (e.g. "
                   f"{stats['pages_file']}: {stats['pages_n']} pages): only the first page is read; save each page "
                   f"as a file of its own to use them all")
+    n = stats.get("dark16", 0)
+    if n:
+        # (for training and scoring alike: an image read black is lost to either; once per read, naming the files)
+        rule = base_depth16(depth16)
+        names = ", ".join(str(f) for f in stats.get("dark16_names") or [stats.get("dark16_file")])
+        warn_user(f"{where}{n} 16-bit image{'s hold' if n != 1 else ' holds'} no value above 255 (e.g. {names}) and "
+                  f"{'are' if n != 1 else 'is'} read nearly black by depth16 {rule} (at most "
+                  f"{1 if rule == 'global' else 0} of 255); 8-bit pictures stored at 16 or 32 bits (a Pillow "
+                  f".convert('I') saved as a 32-bit TIFF) are read as 16-bit: save them as 8-bit images (Pillow mode "
+                  f"L), or read them by the per-image rule, which stretches each image to its own min..max")
     top16 = int(stats.get("max16", 0))
     if depth16.startswith("bits:") and top16 > (1 << int(depth16[5:])) - 1:
         # bits:N clips without an error (a hot pixel above the camera's range is no reason to stop), but a whole
