@@ -233,3 +233,27 @@ def test_within_run_study_a_refused_image_names_its_base_config_s_setting(tmp_pa
     with depth16_keyword_as(STUDY_DEPTH16), pytest.raises(DataError) as e:
         load_images(files, 8, 1)
     assert _said("mode_i", STUDY_DEPTH16) in str(e.value), e.value
+
+
+def test_report_names_the_runs_recorded_setting(tmp_path, capsys) -> None:
+    # `wildgan report` and run_report read a run's data again by the rule it recorded, and take no --depth16 /
+    # depth16=: a file of the data refused since the training said "then --depth16 chooses the rule"
+    from png_piles import gray_png_pile
+
+    from wildgan.evaluation.report import run_report
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    gray_png_pile(pile, digits=2)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--phase-kimg", "0.01",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    Image.fromarray(np.full((8, 8), 300.0, np.float32)).save(pile / "03.png", format="TIFF")   # (edited since)
+    said: list[str] = []
+    try:
+        run_report(run, top_k_images=0, controls=False, device="cpu", log=said.append)
+    except DataError as e:
+        said.append(str(e))             # (refused or warned: either way, the words)
+    assert any(_said("float", RUN_DEPTH16) in m for m in said) and "depth16=" not in " ".join(said), said
+    capsys.readouterr()
+    main(["report", str(run), "--top-k", "0", "--no-controls", "--no-progress", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert _said("float", RUN_DEPTH16) in err and "--depth16" not in err, err
