@@ -64,7 +64,7 @@ from .data.imageset import FANOGAN_SIZES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
                      TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
-from .fileio import version_state
+from .fileio import ObjectLocks, version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, as_float,
                          check_val_labels, fit_record_apart, fit_record_params, fit_record_score, fit_threshold,
@@ -428,32 +428,14 @@ RUN_SCORE_ATTRS = ("decision_scores_", "n_train_", "threshold_rule_", "threshold
 # once read the run's data once, and the second finds the first one's scores (re-entrant: the read's own attribute
 # reads come back here). Each Detector has its own lock (two Detectors' runs are read at the same time, as a thread
 # pool over runs expects), kept here rather than in the Detector, which must pickle and deep-copy, as a lock cannot
-_RUN_SCORES_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
-_RUN_SCORES_GUARD = threading.Lock()         # (making a Detector's lock)
+# (a subclass that is not hashable, an __eq__ without __hash__, shares one lock with all such Detectors; a process
+# forked while a thread of its parent read a Detector's scores starts with none held, and reads for itself what is
+# still pending: fileio.ObjectLocks)
+_RUN_SCORES_LOCKS = ObjectLocks()
 
 
 def _run_scores_lock(det: Any) -> threading.RLock:
-    with _RUN_SCORES_GUARD:
-        try:
-            lock = _RUN_SCORES_LOCKS.get(det)
-            if lock is None:
-                lock = _RUN_SCORES_LOCKS[det] = threading.RLock()
-        except TypeError:
-            # a subclass that is not hashable (an __eq__ without __hash__): the lock that all such Detectors share
-            lock = _RUN_SCORES_LOCKS.setdefault(Detector, threading.RLock())
-        return lock
-
-
-def _forget_run_scores_locks() -> None:
-    # a process forked while a thread of its parent read a Detector's scores would find that lock held for ever (the
-    # thread is not in the child): the child starts with none held, and reads for itself what is still pending
-    global _RUN_SCORES_LOCKS, _RUN_SCORES_GUARD
-    _RUN_SCORES_LOCKS = weakref.WeakKeyDictionary()
-    _RUN_SCORES_GUARD = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_run_scores_locks)
+    return _RUN_SCORES_LOCKS.of(det)
 
 
 @dataclass(frozen=True)

@@ -514,6 +514,35 @@ CONVERSION_DEPTH16 = "conversion['depth16']"
 _DEPTH16_SAID_AS: list[str | None] = [None]
 
 
+# The Python keyword that sets the 16-bit rule, as a message names it to a Python caller (the CLI's is --depth16):
+# 'depth16=' (a DataConfig's, the Detector's), or an entry point's own where its caller sets the rule elsewhere:
+# run_study's base config, 'data.depth16='. Process-wide, as _DEPTH16_SAID_AS; handed to a decoding pool's workers
+DEPTH16_KEYWORD = "depth16="
+STUDY_DEPTH16 = "data.depth16="
+_DEPTH16_KEYWORD: list[str] = [DEPTH16_KEYWORD]
+
+
+def depth16_keyword() -> str:
+    """The keyword depth16_keyword_as put in force, else DEPTH16_KEYWORD."""
+    return _DEPTH16_KEYWORD[0]
+
+
+@contextmanager
+def depth16_keyword_as(words: str) -> Iterator[None]:
+    """While inside, the 16-bit rule is named `words` to a Python caller (STUDY_DEPTH16 within run_study), and a
+    public reader called within (evaluate_run) names it too, not its own record; the setting before is put back."""
+    before, _DEPTH16_KEYWORD[0] = _DEPTH16_KEYWORD[0], words
+    try:
+        yield
+    finally:
+        _DEPTH16_KEYWORD[0] = before
+
+
+def depth16_user_option() -> str:
+    """The user's own setting of the 16-bit rule: '--depth16' during a command of the CLI, else depth16_keyword()."""
+    return option_words("--depth16", _DEPTH16_KEYWORD[0])
+
+
 def depth16_said() -> str | None:
     """The words depth16_said_as put in force (None: none, the user's option is named)."""
     return _DEPTH16_SAID_AS[0]
@@ -522,9 +551,9 @@ def depth16_said() -> str | None:
 def depth16_option() -> str:
     """The setting that chooses the 16-bit rule of the read in progress, as a message names it: the words of
     depth16_said_as where in force (RUN_DEPTH16 for a command that reads by a run's record), else the user's option,
-    '--depth16' during a command of the CLI, 'depth16=' for a Python caller."""
+    '--depth16' during a command of the CLI, depth16_keyword() for a Python caller."""
     said = _DEPTH16_SAID_AS[0]
-    return said if said is not None else option_words("--depth16", "depth16=")
+    return said if said is not None else depth16_user_option()
 
 
 @contextmanager

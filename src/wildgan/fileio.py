@@ -12,6 +12,7 @@ import stat
 import sys
 import tempfile
 import threading
+import weakref
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
@@ -122,6 +123,41 @@ _TEMP_SUFFIX = ".tmp"
 
 
 _UMASK_LOCK = threading.Lock()
+
+
+class ObjectLocks:
+    """A re-entrant lock per live object, made at its first ask (`of`): what scoring holds while a set of networks
+    scores (pgan_scores.scoring_lock) and a Detector while it reads its run's training scores (detector), each kept
+    here rather than on the object, which must pickle and deep-copy (a lock cannot). Weakly keyed: an object's lock
+    goes with it. The objects that cannot be keys (a class with __eq__ and no __hash__) share one lock. A process
+    forked while a thread of its parent held one of them starts with none held: that thread is not in the child,
+    and the lock would be held there for ever (os.register_at_fork), so a module's instance lives as long as the
+    process does."""
+
+    def __init__(self) -> None:
+        self._forget()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+        self._unhashable = threading.RLock()
+        self._guard = threading.Lock()           # (making an object's lock)
+
+    def of(self, obj: Any) -> threading.RLock:
+        """`obj`'s lock (the one shared by objects that cannot be weak keys, for such an object)."""
+        with self._guard:
+            try:
+                lock = self._locks.get(obj)
+                if lock is None:
+                    lock = self._locks[obj] = threading.RLock()
+            except TypeError:
+                lock = self._unhashable
+            return lock
+
+    def __len__(self) -> int:
+        """How many objects have a lock now."""
+        return len(self._locks)
 
 
 def umask() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Callable, Iterator
 
 from .errors import output_gone
@@ -13,6 +14,22 @@ from .errors import output_gone
 # job's log, `2> log.txt`) every one of them is kept: about 1,100 for the 2.5-minute demo, megabytes for a long run.
 # There a bar is redrawn every LOG_INTERVAL_S seconds instead (TQDM_MININTERVAL, tqdm's own variable, still wins).
 LOG_INTERVAL_S = 30.0
+
+# what the bars drawn inside progress_label(...) count, added to their description: an evaluation scores the same
+# images three times (trained networks, the other generator, the untrained control) through the same scoring code,
+# whose bars said "score" alike. A context variable, not a parameter through every scoring method's signature, and
+# per thread / task, so a scoring elsewhere meanwhile keeps its own bars
+_LABEL: ContextVar[str | None] = ContextVar("wildgan_progress_label", default=None)
+
+
+@contextmanager
+def progress_label(label: str) -> Iterator[None]:
+    """Bars made inside this block say `label` beside their description ("score (untrained networks, ...)")."""
+    token = _LABEL.set(label)
+    try:
+        yield
+    finally:
+        _LABEL.reset(token)
 
 
 def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], None] | None = None, **kw: Any) -> Any:
@@ -24,6 +41,9 @@ def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], N
     point rather than where the bar happened to redraw); the stream is silenced then, and the bar goes on into it."""
     from tqdm.auto import tqdm
 
+    label = _LABEL.get()
+    if label:
+        kw["desc"] = f"{kw['desc']} ({label})" if kw.get("desc") else label
     notebook = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
     stream = kw.get("file") or sys.stderr
     if stream is None and not notebook:

@@ -5,6 +5,7 @@ left out) are said as Python warnings by code that knows of no run folder, so th
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -15,6 +16,10 @@ from .errors import WildganWarning
 from .fileio import append_log_line
 
 WARNING = "warning: "       # how log.txt starts a warning's line (the session's own warning lines start so too)
+# the line that starts a training session in log.txt (training.run._log_start: 'training wildgan (tiny) on ...',
+# 'resuming fanogan (DIM 8) on ...'), and those that end one: trained_line's 'trained ...' and 'stopped: ...'
+_SESSION_START = re.compile(r"^(training|resuming) (wildgan|search|fanogan) \(")
+_SESSION_END = ("trained ", "stopped: ")
 
 
 class RunLog:
@@ -186,3 +191,19 @@ def said(text: str) -> None:
     me = threading.get_ident()
     for log in dict.fromkeys(log for owner, into in list(_ACTIVE) if owner == me for log in into):
         log.warned(text)
+
+
+def last_session_unclosed(path: Path) -> bool:
+    """Whether the last training session of log.txt (`path`) has no line that says how it ended (trained ...,
+    stopped: ...): what a process killed by a signal it cannot catch (kill -9, the out-of-memory killer) leaves, or
+    one whose run folder became unwritable meanwhile. A session still running has none either: the caller asks the
+    run's lock first. False where the file is missing or unreadable, or holds no session start."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    starts = [i for i, ln in enumerate(lines) if _SESSION_START.match(ln)]
+    if not starts:
+        return False
+    return not any(ln.startswith(_SESSION_END) for ln in lines[starts[-1] + 1:])

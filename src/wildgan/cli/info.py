@@ -124,10 +124,14 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     `resumed_to`: the newest checkpoint ({"file", "kimg"[, "iterations"]}) where it lies past the final networks (a
     resume of a finished run, stopped or still training, which leaves the earlier final networks in place), else
     None: such a run was said to be "trained ... (done)" with no word of the training after it.
+    `ended_abruptly`: log.txt's last session has no line of how it ended and no process holds the run's lock (a
+    kill -9, the out-of-memory killer, a run folder that became unwritable: runlog.last_session_unclosed).
     `world_size`: the processes that trained the session which wrote the newest of them (the checkpoint resumed to,
     else the final networks or the newest checkpoint), as its JSON records it (training.distributed.processes_record);
     None where not recorded (an older wildgan's run; f-AnoGAN's, which trains in one process)."""
     from ..checkpoint import list_checkpoints
+    from ..fileio import host_only_locks
+    from ..runlog import last_session_unclosed
 
     now = _lock_held(run_dir)
     fanogan = cfg.method == "fanogan"
@@ -146,6 +150,11 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
            "world_size": (ck if past and ck else at).get("world_size")}
     if fanogan:
         out["iterations"] = at.get("iterations")
+    # (a killed process's lock is released by the kernel: a held lock is a session at work, never one that ended.
+    # On a file system whose folder locks hold on this machine only, a free lock may be a training on another
+    # machine: not called ended there, as before)
+    out["ended_abruptly"] = (not now and last_session_unclosed(run_dir / "log.txt")
+                             and not host_only_locks(run_dir))
     return out
 
 
@@ -276,14 +285,30 @@ def _training_line(t: dict[str, Any], run: str, again: str, budget: str | None =
         further = _where(later["kimg"], later.get("iterations"), t["total_kimg"]) or "? kimg"
         if t["training_now"]:
             return f"{line}; training again now (its lock is held), at {further} ({later['file']})"
+        if t.get("ended_abruptly"):
+            return (f"{line}; a resume trained on to the checkpoint at {further} ({later['file']}) and ended "
+                    f"abruptly before its final networks {ABRUPT}; continue it with {again}")
         return (f"{line}; a resume trained on to the checkpoint at {further} ({later['file']}) and was stopped or "
                 f"killed before its final networks; continue it with {again}")
     if t["training_now"]:
         return f"training now (its lock is held): {f'at {where}, ' if where else ''}no final networks yet"
     if t["file"] is None:
+        if t.get("ended_abruptly"):
+            # (a session began and was killed before its first checkpoint: not a run never trained)
+            return (f"not trained: its last session ended abruptly before its first checkpoint {ABRUPT}; start it "
+                    f"again with {again}")
         return "not trained: no checkpoint yet"
+    if t.get("ended_abruptly"):
+        return (f"not finished: no final networks, the newest checkpoint at {where or '? kimg'} ({t['file']}); its "
+                f"last session ended abruptly {ABRUPT}; continue it with {again}")
     return (f"not finished: no final networks, the newest checkpoint at {where or '? kimg'} ({t['file']}), "
             f"stopped or killed; continue it with {again}")
+
+
+# why info says a session ended abruptly (training_state's ended_abruptly): no line of its end, no lock held
+ABRUPT = ("(log.txt has no `stopped:` or `trained` line of it and no process holds the run's lock: "
+          "killed by a signal it could not catch, kill -9 or the out-of-memory killer, or its folder became "
+          "unwritable)")
 
 
 def _where(kimg: float | None, iters: dict[str, list[int]] | None, total: float | None) -> str:

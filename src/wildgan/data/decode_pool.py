@@ -17,8 +17,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from PIL import Image
 
-from ..errors import (API_SKIP_BAD, ConfigError, DataError, WildganError, depth16_said, depth16_said_as,
-                      option_words, skip_bad_option, skip_bad_said_as, warn_user)
+from ..errors import (API_SKIP_BAD, DEPTH16_KEYWORD, ConfigError, DataError, WildganError, depth16_keyword,
+                      depth16_keyword_as, depth16_said, depth16_said_as, option_words, skip_bad_option,
+                      skip_bad_said_as, warn_user)
 from .image_decode import read_image_sized
 from .imageset import (MixedSizes, Opts, enlarged_words, median_scaled_side, merge_stats, said_record, say_again,
                        tiny_images, tiny_images_warning, warn_crop, warn_of_data)
@@ -284,19 +285,22 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channe
 
 def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
                  draft_for: int | None, pil: dict[str, Any], held: bool = False,
-                 said_as: str = API_SKIP_BAD, depth16_words: str | None = None) -> list[tuple[Any, ...]]:
+                 said_as: str = API_SKIP_BAD, depth16_words: str | None = None,
+                 depth16_key: str = DEPTH16_KEYWORD) -> list[tuple[Any, ...]]:
     """A worker's share of decode_files: _decode_one per file, with the warnings each gave recorded (message,
     category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings.
     `said_as`: the caller's errors.skip_bad_option(), so that the options the errors and warnings made here name
     are the caller's words (a spawned worker starts with the Python API's, and told a CLI user of depth16=);
-    `depth16_words`: the caller's errors.depth16_said(), for the same reason (a command that reads by a run's rule)."""
+    `depth16_words`: the caller's errors.depth16_said(), for the same reason (a command that reads by a run's rule);
+    `depth16_key`: its errors.depth16_keyword() (run_study's caller sets the rule by data.depth16=)."""
     from PIL import ImageFile
 
     Image.MAX_IMAGE_PIXELS = pil["MAX_IMAGE_PIXELS"]
     ImageFile.LOAD_TRUNCATED_IMAGES = pil["LOAD_TRUNCATED_IMAGES"]
     out = []
     for f in paths:
-        with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as), depth16_said_as(depth16_words):
+        with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as), depth16_said_as(depth16_words), \
+                depth16_keyword_as(depth16_key):
             warnings.simplefilter("always")
             r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
         out.append(r[:-1] + ([said_record(w) for w in said],))
@@ -358,7 +362,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
     tasks = (list(map(str, files[i:i + _DECODE_TASK_FILES])) for i in range(0, len(files), _DECODE_TASK_FILES))
     # per task, not per pool: a shared pool outlives the call, and a script may call cli.main and then the API
     said_as = skip_bad_option()
-    depth16_words = depth16_said()
+    depth16_words, depth16_key = depth16_said(), depth16_keyword()
     pending: deque = deque()
     own = shared is None
     pool = DecodePool(workers) if shared is None else shared
@@ -378,7 +382,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                     break
                 try:
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
-                                             held, said_as, depth16_words))
+                                             held, said_as, depth16_words, depth16_key))
                 except BrokenProcessPool:            # (a shared pool's process may die between chunks)
                     raise died from None
         finally:
@@ -390,7 +394,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                 nxt = next(tasks, None)
                 if nxt is not None:
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
-                                             held, said_as, depth16_words))
+                                             held, said_as, depth16_words, depth16_key))
             except BrokenProcessPool:
                 raise died from None
             yield from done

@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, in_cli, option_words, warn_user,
-                      words_for)
+from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, depth16_user_option, in_cli, option_words,
+                      warn_user, words_for)
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -303,7 +303,8 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
     page only). dataset=True (a read that builds a training data set, not images to score): 8-bit and 16-bit files
     mixed, and 16-bit images stretched each to its own min..max (the per-image default), with the bits:N rule that
     keeps their brightness differences. `what`: where the images come from; `option`: how the rule is chosen there
-    ('depth16=' for the Detector; None: errors.option_words', '--depth16' during a command, else 'depth16=')."""
+    ('depth16=' for the Detector; None: errors.depth16_user_option's, '--depth16' during a command, else
+    'depth16=', or run_study's 'data.depth16=')."""
     where = "" if what == "images" else f"{what}: "
     n = stats.get("colour16", 0)
     if n:
@@ -315,6 +316,16 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         warn_user(f"{where}{n} file{'s have' if n != 1 else ' has'} several pages or frames (e.g. "
                   f"{stats['pages_file']}: {stats['pages_n']} pages): only the first page is read; save each page "
                   f"as a file of its own to use them all")
+    n = stats.get("dark16", 0)
+    if n:
+        # (for training and scoring alike: an image read black is lost to either; once per read, naming the files)
+        rule = base_depth16(depth16)
+        names = ", ".join(str(f) for f in stats.get("dark16_names") or [stats.get("dark16_file")])
+        warn_user(f"{where}{n} 16-bit image{'s hold' if n != 1 else ' holds'} no value above 255 (e.g. {names}) and "
+                  f"{'are' if n != 1 else 'is'} read nearly black by depth16 {rule} (at most "
+                  f"{1 if rule == 'global' else 0} of 255); 8-bit pictures stored at 16 or 32 bits (a Pillow "
+                  f".convert('I') saved as a 32-bit TIFF) are read as 16-bit: save them as 8-bit images (Pillow mode "
+                  f"L), or read them by the per-image rule, which stretches each image to its own min..max")
     top16 = int(stats.get("max16", 0))
     if depth16.startswith("bits:") and top16 > (1 << int(depth16[5:])) - 1:
         # bits:N clips without an error (a hot pixel above the camera's range is no reason to stop), but a whole
@@ -345,7 +356,7 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         top = int(stats.get("max16", 0))
         bits = depth16_bits(top)
         # (the option as the user of the call gives it: a DataConfig's or a scoring call's depth16= from Python)
-        said = option or option_words("--depth16", "depth16=")
+        said = option or depth16_user_option()
         rule = (lambda r: f"{said}'{r}'") if said.endswith("=") else (lambda r: f"{said} {r}")
         keep = f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}"
         # (`wildgan evaluate` and evaluate_run read a run's data, or other data, by the rule the run recorded

@@ -104,7 +104,8 @@ def depth16_bits(max_value: int) -> int:
 
 
 # how many files of each bit depth the decode statistics name (stats['n16_names'], ['n8_names']): a warning about
-# images scored at another bit depth than a run's training images names them (imageset.depth_warning)
+# images scored at another bit depth than a run's training images names them (imageset.depth_warning); also the
+# 16-bit images read nearly black (['dark16_names'], imageset.warn_decode_stats)
 NAMED_FILES = 5
 
 
@@ -115,7 +116,7 @@ def _count(stats: dict[str, Any] | None, key: str, n: int = 1, name: str | None 
         stats[key] = stats.get(key, 0) + n
         if name is not None:
             stats.setdefault(key + "_file", name)
-            if key in ("n16", "n8"):
+            if key in ("n16", "n8", "dark16"):
                 names = stats.setdefault(key + "_names", [])
                 if len(names) < NAMED_FILES:
                     names.append(name)
@@ -158,6 +159,11 @@ def _reduce_depth(a: np.ndarray, rule: str, name: str, stats: dict[str, Any] | N
         stats["max16"] = max(int(stats.get("max16", 0)), int(a.max()) if a.size else 0)
         if rule == "per-image":
             _count(stats, "stretched")
+        if rule in ("global", "shift") and a.size and a.max() <= 255:
+            # read as at most 1 (global) or 0 (shift) of 255: nearly black. What 8-bit pictures stored at 16 or 32
+            # bits become (a PIL .convert('I') saved as a 32-bit TIFF), which no file's header tells apart from a
+            # dark 16-bit frame, so they are read by the rule all the same, and said (imageset.warn_decode_stats)
+            _count(stats, "dark16", name=name)
     if rule.startswith("bits:"):
         top = (1 << int(rule[5:])) - 1
         return np.rint(np.minimum(a, top) * (255.0 / top)).astype(np.uint8)

@@ -56,10 +56,11 @@ from ..data.splits import decoded_apart, is_rotated_copy
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import as_path_list, ids_under_folder, is_dataset_file, missing_run_data_error
-from ..errors import (CheckpointError, ConfigError, DataError, HeldWarning, option_words, shell_word, skip_bad_option,
-                      warn_user)
+from ..errors import (RUN_DEPTH16, CheckpointError, ConfigError, DataError, HeldWarning, depth16_said, depth16_said_as,
+                      option_words, shell_word, skip_bad_option, warn_user)
 from ..fileio import FULL_DISK, atomic_write_text, umask, unwritable_error
 from ..markdown import md_code, md_escape, md_link_target, md_table, split_md_row
+from ..progress import progress_label
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
@@ -78,7 +79,7 @@ from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lin
                    row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import (control_columns, evaluation_dirs, mean_latent_norms, read_search_cache, reading_change,
                   other_generator, other_generator_scores, score_controls, score_settings_changes,
-                  split_for_run)
+                  split_for_run, trained_label)
 
 # Whether the report being written named images (--image / images=): the `wildgan report RUN ...` commands its page
 # and warnings name take them too, as FILES, or pasted they report without the named images (the page's section of
@@ -525,7 +526,10 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: str | Path | Seq
     # (a labelled run's report reads its test split's labels again: a refusal of damaged ones names mending them, not
     # dataset='unlabelled', an option of the Detector's and a DataConfig's, not run_report's. Within report() or
     # `wildgan report`, the caller's setting stands: what the user called is named)
-    with labels_needed_by("report", "run_report", unless_said=True):
+    # (a run's data is read again by the rule the run recorded, which no option of the report's changes: a refused
+    # file named --depth16 / depth16=, which it refuses; an outer command's words stand, as evaluate_run's)
+    with labels_needed_by("report", "run_report", unless_said=True), \
+            depth16_said_as(depth16_said() if depth16_said() is not None else RUN_DEPTH16):
         return _run_report(run_dir, top_k_images=top_k_images, images=as_path_list(images), score=score, masks=masks,
                            device=device, controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
                            progress=progress, batch_mode=batch_mode)
@@ -2025,7 +2029,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                 f"about as long as the run's evaluation did{twice}")
     res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
     if res is None:
-        res = model.score(split.test_x, return_recon=True, progress=progress, batch_mode=batch_mode)
+        with progress_label(trained_label(model)):
+            res = model.score(split.test_x, return_recon=True, progress=progress, batch_mode=batch_mode)
     trained = _score_columns(res.scores)
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),

@@ -28,11 +28,12 @@ from ..data.readers import (channel_warning, detect_format, given_data_missing, 
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
-from ..errors import (RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError, depth16_said, depth16_said_as,
-                      in_cli, option_words, shell_word, warn_user)
+from ..errors import (DEPTH16_KEYWORD, RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError,
+                      depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word, warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
                                SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
+from ..progress import progress_label
 from ..scoring.run import UNTRAINED, LoadedModel, load_model, read_split_info, scores_csv_text, untrained_model
 from ..scoring.pgan_scores import ScoreResult
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -556,6 +557,24 @@ class Controls:
     ap: dict[str, Any]                   # its 'controls_ap', likewise
 
 
+# what each scoring of an evaluation (and of the report's diagnose step) says on its progress bar, beside the scoring
+# code's own description: the three scorings of the same images drew bars alike, each a bare "score"
+UNTRAINED_LABEL = "untrained networks, the control"
+
+
+def generator_words(generator: str) -> str:
+    """'raw G' or 'averaged Gs': which generator a scoring used, for its bar and its log line."""
+    return "raw G" if generator == "G" else "averaged Gs"
+
+
+def trained_label(model: LoadedModel) -> str:
+    """The progress bar's label of `model`'s own scoring: its trained networks, and the generator it scores with
+    (f-AnoGAN's has one generator, not a choice)."""
+    if model.cfg.method == "fanogan":
+        return "trained networks"
+    return f"trained networks, {model.cfg.score.generator}"
+
+
 def score_controls(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray,
                    score: Callable[[LoadedModel], ScoreResult] | None = None) -> Controls:
     """The controls of `model`'s scores of the images x_u8 (labels y, 1 = anomaly): its untrained networks (the same
@@ -566,7 +585,8 @@ def score_controls(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray,
     search run's cached latents, its batch mode); default their score(x_u8)."""
     un_model = untrained_model(model.cfg, model.device)
     un_model.meta["lod"] = model.lod
-    un = score(un_model) if score is not None else un_model.score(x_u8)
+    with progress_label(UNTRAINED_LABEL):
+        un = score(un_model) if score is not None else un_model.score(x_u8)
     untrained = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
     pixel = pixel_statistics(x_u8)
     mu, px = evaluate_scores(untrained, y), evaluate_scores(pixel, y)
@@ -599,8 +619,9 @@ def other_generator_scores(model: LoadedModel, x_u8: np.ndarray, y: np.ndarray, 
     score.generator, and their AUCs. evaluate_model and the report's diagnose_run both take them from here, so that
     eval.json's other_generator and the report's cannot come to differ; progress, batch_mode: as model.score's."""
     other = other_generator(model.cfg.score)
-    ro = model.score(x_u8, score_cfg=replace(model.cfg.score, generator=other), progress=progress,
-                     batch_mode=batch_mode)
+    with progress_label(f"the other generator, {generator_words(other)}"):
+        ro = model.score(x_u8, score_cfg=replace(model.cfg.score, generator=other), progress=progress,
+                         batch_mode=batch_mode)
     scores = {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}
     return OtherGenerator(generator=other, scores=scores, auc=evaluate_scores(scores, y)["auc"])
 
@@ -646,7 +667,8 @@ def _evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool, 
         raise ValueError(f"AnomalySplit.test_classes holds {len(split.test_classes)} class names for "
                          f"{len(split.test_y)} test images; give one per test image, in test_ids' order, or None")
     t0 = time.time()
-    res = model.score(split.test_x, progress=progress)
+    with progress_label(trained_label(model)):
+        res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
     y = split.test_y.astype(int)
     trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
@@ -831,7 +853,10 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     # (evaluate_run takes no depth16=: a Python caller's refused image names the run's recorded rule, which reads
     # the run's data and, by scoring_depth16, other data. A command's words stand: `wildgan evaluate` names the
     # record already, `train --evaluate` and `study` their --depth16, which set that record)
-    said = depth16_said() if depth16_said() is not None or in_cli() else RUN_DEPTH16
+    # (run_study's Python caller sets the rule by its base config's data.depth16=, errors.depth16_keyword_as: named as
+    # its --depth16 is within `wildgan study`; it was told of the run's record, which it does not write itself)
+    own = depth16_said() is not None or in_cli() or depth16_keyword() != DEPTH16_KEYWORD
+    said = depth16_said() if own else RUN_DEPTH16
     with labels_needed_by("evaluate", "evaluate_run", unless_said=True), depth16_said_as(said):
         return _evaluate_run(run_dir, data, device=device, controls=controls, progress=progress, write=write,
                              log=log, normal=normal, whole=whole, model=model, own_split=own_split,

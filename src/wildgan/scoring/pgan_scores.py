@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import math
-import os
 import threading
-import weakref
 
 import numpy as np
 import torch
@@ -28,6 +26,7 @@ import torch.nn.functional as F
 from ..data.transforms import u8_to_unit
 from ..config import SCORE_NAMES, ScoreConfig
 from ..errors import WildganError, option_words, warn_user
+from ..fileio import ObjectLocks
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
 from .scores import all_scores, encoder_scores
@@ -83,28 +82,13 @@ def batch_order(n: int, batch_size: int, seed: int, group: int = 4) -> list[np.n
 # copy.copy, which shares the networks) read each other's settings: a 64-image forward grouped by another call's 12
 # raised a ValueError, by its 16 gave other scores without one, and the call that finished last put the other's
 # sub-batch back for good. Re-entrant: LoadedModel.score holds it around score_batches, which takes it too.
-_SCORING_LOCKS: "weakref.WeakKeyDictionary[torch.nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
-_SCORING_LOCKS_GUARD = threading.Lock()
+# (a child forked while a thread of the parent scored starts with none held: fileio.ObjectLocks)
+_SCORING_LOCKS = ObjectLocks()
 
 
 def scoring_lock(net: torch.nn.Module) -> threading.RLock:
     """The lock held while networks whose encoder is `net` score (see _SCORING_LOCKS)."""
-    with _SCORING_LOCKS_GUARD:
-        lock = _SCORING_LOCKS.get(net)
-        if lock is None:
-            lock = _SCORING_LOCKS[net] = threading.RLock()
-        return lock
-
-
-def _forget_scoring_locks() -> None:
-    # a child forked while a thread of the parent scored would find that lock held for ever (the thread is not there)
-    global _SCORING_LOCKS, _SCORING_LOCKS_GUARD
-    _SCORING_LOCKS = weakref.WeakKeyDictionary()
-    _SCORING_LOCKS_GUARD = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_scoring_locks)
+    return _SCORING_LOCKS.of(net)
 
 
 @contextmanager

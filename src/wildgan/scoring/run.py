@@ -138,7 +138,7 @@ class LoadedModel:
             from .fanogan_scores import score_fanogan
 
             return score_fanogan(self.nets, x_u8, batch_size=sc.batch_size, lam=sc.lam, kappa=sc.kappa,
-                                 device=self.device, return_recon=return_recon)
+                                 device=self.device, return_recon=return_recon, progress=progress)
         raise CheckpointError(f"unknown method {self.cfg.method!r} in the run config")
 
     def check_images(self, x_u8: Any) -> None:

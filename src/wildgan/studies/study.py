@@ -33,8 +33,9 @@ from ..data.eval_files import EVAL_JSON, SCORES_CSV
 from ..data.splits import read_for
 from ..data.readers import is_run_dir, is_study_dir
 from ..devices import caller_torch_state_kept
-from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
-                      WildganWarning, option_words, shell_word, stop_text, stop_words, warn_user)
+from ..errors import (STUDY_DEPTH16, CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted,
+                      WildganError, WildganWarning, depth16_keyword_as, option_words, shell_word, stop_text, stop_words,
+                      warn_user)
 from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
@@ -758,7 +759,9 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
 
     # (AUCs need every test image's label: a refusal of damaged labels names mending them, not dataset='unlabelled',
     # which a study refuses: check_study_data. `wildgan study` names itself, run_study to a Python caller)
-    with labels_needed_by("study", "run_study"):
+    # (the 16-bit rule of its cells' reads, their training's and their evaluation's, as its Python caller sets it:
+    # by base.data.depth16, run_study having no depth16= of its own)
+    with labels_needed_by("study", "run_study"), depth16_keyword_as(STUDY_DEPTH16):
         return _run_study_session(base, cells, study_dir, progress=progress, log=log, cells_checked=cells_checked,
                                   rows_named=rows_named, data_said=data_said, loaded=loaded,
                                   checked_said=checked_said, command=command)

@@ -177,3 +177,83 @@ def test_evaluate_of_a_16bit_run_advises_a_new_training(tmp_path, capsys, recwar
     assert "stretched each to its own" in err, err
     assert f"read by {RUN_DEPTH16} (per-image); a new training with --depth16 bits:12" in err, err
     assert "to keep them use" not in err, err
+
+
+@pytest.mark.parametrize("cli", [False, True])
+def test_run_study_s_evaluations_name_the_setting_its_caller_changes(tmp_path, monkeypatch, cli) -> None:
+    # evaluate_run within run_study named "the run's recorded depth16 setting" to a Python caller, whose study sets
+    # that rule by its base config (data.depth16=), as `wildgan study` does by --depth16
+    import warnings
+
+    from study_rows import study_base
+
+    from wildgan.data.imageset import warn_decode_stats
+    from wildgan.errors import depth16_option, words_for
+    from wildgan.evaluation import run as evaluation_run
+    from wildgan.studies import grid
+    from wildgan.studies import study as study_mod
+
+    said: list[str] = []
+    real = evaluation_run._evaluate_run
+
+    def recording(*a, **kw):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            warn_decode_stats({"stretched": 3, "max16": 4000, "n16": 3}, "images", "per-image")
+        said.extend([depth16_option(), " ".join(str(w.message) for w in got)])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(evaluation_run, "_evaluate_run", recording)
+    with words_for(cli):
+        study_mod.run_study(study_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st",
+                            progress=False, log=lambda m: None)
+    option, warned = said
+    assert option == ("--depth16" if cli else "data.depth16="), said
+    rule = "--depth16 bits:12" if cli else "data.depth16='bits:12'"
+    assert f"to keep them use {rule}" in warned and RUN_DEPTH16 not in warned, warned
+    # (and put back: evaluate_run called on its own names the run's record, a Python read the keyword)
+    assert depth16_option() == "depth16="
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_within_run_study_a_refused_image_names_its_base_config_s_setting(tmp_path, monkeypatch, pool) -> None:
+    # (a pool's workers start with the Python API's words: they are handed run_study's keyword, as the record's)
+    from wildgan.data import decode_pool, load_images
+    from wildgan.errors import STUDY_DEPTH16, depth16_keyword_as
+
+    images = _refused_images(tmp_path / "pile")
+    files = [images["mode_i"]]
+    if pool:
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), 7, np.uint8)).save(tmp_path / "pile" / f"{i}.png")
+            files.append(tmp_path / "pile" / f"{i}.png")
+        monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+        monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 2)
+        monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    with depth16_keyword_as(STUDY_DEPTH16), pytest.raises(DataError) as e:
+        load_images(files, 8, 1)
+    assert _said("mode_i", STUDY_DEPTH16) in str(e.value), e.value
+
+
+def test_report_names_the_runs_recorded_setting(tmp_path, capsys) -> None:
+    # `wildgan report` and run_report read a run's data again by the rule it recorded, and take no --depth16 /
+    # depth16=: a file of the data refused since the training said "then --depth16 chooses the rule"
+    from png_piles import gray_png_pile
+
+    from wildgan.evaluation.report import run_report
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    gray_png_pile(pile, digits=2)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--phase-kimg", "0.01",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    Image.fromarray(np.full((8, 8), 300.0, np.float32)).save(pile / "03.png", format="TIFF")   # (edited since)
+    said: list[str] = []
+    try:
+        run_report(run, top_k_images=0, controls=False, device="cpu", log=said.append)
+    except DataError as e:
+        said.append(str(e))             # (refused or warned: either way, the words)
+    assert any(_said("float", RUN_DEPTH16) in m for m in said) and "depth16=" not in " ".join(said), said
+    capsys.readouterr()
+    main(["report", str(run), "--top-k", "0", "--no-controls", "--no-progress", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert _said("float", RUN_DEPTH16) in err and "--depth16" not in err, err

@@ -123,7 +123,8 @@ def test_info_run_says_how_far_it_trained_and_how_to_continue_a_stopped_one(
     assert main(["info", str(run), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["training"]
     assert got == {"final": True, "file": str(run / "network-final.json"), "kimg": 0.064, "status": "done",
-                   "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1}, got
+                   "total_kimg": 0.05, "training_now": False, "resumed_to": None, "world_size": 1,
+                   "ended_abruptly": False}, got
     assert "not scored" not in out, out                  # (--no-train-scores: none were to be)
     # a run stopped before its final networks: the newest checkpoint, and the command that continues it
     newest = _stop_before_final(run)
@@ -435,3 +436,64 @@ def test_info_of_a_run_killed_while_it_scored_its_training_images_says_they_are_
     assert main(["score", str(run), "--data", str(pile), "--threshold", "contamination", "--no-progress",
                  "--out", str(tmp_path / "s.csv")]) == 0
     assert "not scored" not in _info_text(run, capsys)   # (and that command did score them)
+
+
+def _as_killed(run: Path) -> None:
+    """log.txt as a `kill -9` (or a run folder that turned read-only) leaves it: the last session's lines without
+    the one that says how it ended (trained ..., stopped: ...), which its process could not write."""
+    log = run / "log.txt"
+    lines = log.read_text().splitlines()
+    assert any(ln.startswith("trained ") for ln in lines), lines
+    log.write_text("".join(f"{ln}\n" for ln in lines if not ln.startswith(("trained ", "scored "))))
+
+
+def test_info_of_a_killed_run_says_its_last_session_ended_abruptly_and_how_to_resume(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a training killed with kill -9 (or whose folder became read-only) leaves no `stopped:` line; info said only
+    # "stopped or killed" (or, before its first checkpoint, "not trained: no checkpoint yet", as of a run never begun)
+    from wildgan.training.run import run_lock
+
+    run = pile_run(tmp_path)
+    newest = _stop_before_final(run)
+    _as_killed(run)
+    out = _info_text(run, capsys)
+    kimg = json.loads(newest.read_text())["kimg"]
+    assert (f"not finished: no final networks, the newest checkpoint at {kimg:g} of 0.05 kimg ({newest}); its last "
+            f"session ended abruptly") in out, out
+    assert "log.txt" in out and PLAIN.format(run=run) in out, out
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["ended_abruptly"] is True
+    # while a process holds the run's lock it is training, not dead: said so, and nothing of an abrupt end
+    with run_lock(run):
+        out = _info_text(run, capsys)
+        assert "training now (its lock is held)" in out and "abruptly" not in out, out
+        assert main(["info", str(run), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["training"]["ended_abruptly"] is False
+    # killed before its first checkpoint: a session that began, not a run never trained
+    shutil.rmtree(run / "checkpoints")
+    out = _info_text(run, capsys)
+    assert "not trained: its last session ended abruptly before its first checkpoint" in out, out
+    assert "start it again with `wildgan train --out " in out and "--resume`" in out, out
+    # a session that said how it ended (a Ctrl-C's `stopped: ...`) is not called abrupt
+    with open(run / "log.txt", "a") as f:
+        f.write("stopped: interrupted (Ctrl-C)\n")
+    out = _info_text(run, capsys)
+    assert "abruptly" not in out and "not trained: no checkpoint yet" in out, out
+
+
+def test_a_resume_of_a_killed_run_says_its_previous_session_ended_abruptly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the resume is where the user is told again, and log.txt records it beside the session that left no end
+    run = pile_run(tmp_path)
+    _stop_before_final(run)
+    _as_killed(run)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    said = f"note: the previous session of {run} ended abruptly"
+    assert said in err, err
+    assert said in (run / "log.txt").read_text()
+    # its own session ended with a line: a resume after it says nothing of the kind
+    _stop_before_final(run)
+    assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress"]) == 0
+    assert "ended abruptly" not in capsys.readouterr().err

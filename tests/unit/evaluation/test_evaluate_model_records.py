@@ -123,3 +123,40 @@ def test_an_f_anogan_model_s_lod_is_0_in_eval_json_and_the_report_alike(tmp_path
     assert model.lod == 0.0                      # what the report's metrics.json records
     rec = evaluation_run.evaluate_model(model, split, controls=False)["model"]
     assert rec["lod"] == 0.0 and rec["scored_resolution"] == 32
+
+
+def test_each_scoring_of_an_evaluation_says_what_it_scores_on_its_bar(tiny_npz: Path, capsys) -> None:
+    # evaluate's three bars (the trained networks, the other generator, the untrained control) were each a bare
+    # "score": three alike bars, none saying which scoring it counted
+    cfg = _cfg(tiny_npz)
+    split = build_split(cfg.data)
+    model = untrained_model(cfg, "cpu")
+    capsys.readouterr()
+    evaluation_run.evaluate_model(model, split, controls=True, progress=True)
+    err = capsys.readouterr().err
+    descs = {ln.split(":")[0].strip() for ln in err.replace("\r", "\n").splitlines() if "forward" in ln}
+    assert descs == {"score (trained networks, Gs)", "score (the other generator, raw G)",
+                     "score (untrained networks, the control)"}, err
+    # and none is left on the bars drawn after it (the label is the scoring's, not the process's)
+    from wildgan.progress import progress_bar
+
+    with progress_bar(total=1, desc="after") as bar:
+        bar.update()
+    assert "after (" not in capsys.readouterr().err
+
+
+def test_an_f_anogan_model_s_scoring_shows_its_bar_when_asked(tmp_path: Path, capsys) -> None:
+    # LoadedModel.score passed no `progress` on to f-AnoGAN's scoring: evaluate's bars (trained networks, untrained
+    # control) were never drawn for an f-AnoGAN run, whatever --progress said
+    from wildgan.config import FAnoGANConfig
+
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "x.npz"), normal=("0",), resolution=32, channels=1),
+                    method="fanogan", net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(total_kimg=1.0),
+                    fanogan=FAnoGANConfig(dim=4))
+    model = untrained_model(cfg, "cpu")
+    x = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 1), dtype=np.uint8)
+    capsys.readouterr()
+    model.score(x, progress=True)
+    assert "score f-AnoGAN" in capsys.readouterr().err
+    model.score(x, progress=False)
+    assert "score f-AnoGAN" not in capsys.readouterr().err

@@ -2722,16 +2722,22 @@ def test_a_report_shows_bars_while_it_scores_the_test_split(tiny_run: Path, tmp_
     run = tmp_path / "run"                      # (a copy: the shared run's report is read by other tests)
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
 
+    from wildgan import progress as progress_module
+
     asked: list[bool] = []
+    labels: list[str | None] = []
     real = LoadedModel.score
 
     def recording(self, x, **kw):
         asked.append(kw.get("progress", False))
+        labels.append(progress_module._LABEL.get())      # what the scoring's bar says it scores
         return real(self, x, **{**kw, "progress": False})
 
     monkeypatch.setattr(LoadedModel, "score", recording)
     report(run, top_k_images=2, device="cpu", tsne_points=50, controls=True, progress=True)
     assert len(asked) >= 3 and all(asked[:3]), asked        # the run's networks, the other generator, the controls
+    # each bar says which of the three it is (they were alike, each a bare "score")
+    assert labels[:3] == ["trained networks, Gs", "the other generator, raw G", "untrained networks, the control"]
     asked.clear()
     report(run, top_k_images=2, device="cpu", tsne_points=50, controls=True)
     assert asked and not any(asked), asked
