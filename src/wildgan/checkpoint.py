@@ -678,10 +678,12 @@ def _listed(names: Sequence[str], most: int = 3) -> str:
 
 
 def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module], source: Path,
-                        weights_name: str | None = None) -> None:
+                        weights_name: str | None = None,
+                        architecture: str = "the architecture in its config") -> None:
     """Load weights strictly into `modules`, every one of which the file must hold; a missing or unexpected tensor
     (one of a network, or one that no network takes and that is no training state's) is a CheckpointError naming the
-    file (`source`; `weights_name`: its weights file's name, said where given)."""
+    file (`source`; `weights_name`: its weights file's name, said where given). `architecture`: what `modules` were
+    built from, as a shape mismatch says it (a resume builds them from the run's config, not the checkpoint's)."""
     held = f"the weights file {weights_name}" if weights_name else "the weights"
     # a tensor no network takes was dropped without a word: a misnamed network's ("Gs_ema.*") left that network as
     # built, untrained (below), where the file meant to give it weights
@@ -722,7 +724,7 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
         except RuntimeError as e:
             # torch's first line is only 'Error(s) in loading state_dict for X:'; the next one says what differs
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            raise CheckpointError(f"{source}: weights of {prefix} do not match the architecture in its config: "
+            raise CheckpointError(f"{source}: weights of {prefix} do not match {architecture}: "
                                   f"{lines[1] if len(lines) > 1 else lines[0] if lines else e}") from None
 
 

@@ -288,12 +288,17 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     arch = nets.arch()
     saved_step: int | None = None                   # the step of the newest checkpoint on disk, None: not known
 
+    def checkpoint_path(meta: dict[str, Any]) -> Path:
+        # what a refusal of a checkpoint names: the file, not only the folder, which holds several
+        return ck_dir / f"{Path(str(meta['weights'])).stem}.json"
+
     def restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> _State:
-        ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
+        ckpt.tensors_to_networks(tensors, nets.modules(), checkpoint_path(meta), meta["weights"],
+                                 "the run's architecture")
         st = _state_from(meta["state"], cfg)
         for k, o in opts.items():
             ckpt.tensors_to_optimizer(k, o, tensors, st.enc_lr if o is opt_E else st.gan_lr)
-        restore_generator(rng, tensors["rng"], meta.get("rng_device"), ck_dir, cfg.seed, st.step)
+        restore_generator(rng, tensors["rng"], meta.get("rng_device"), checkpoint_path(meta), cfg.seed, st.step)
         return st
 
     resumed_meta: dict[str, Any] | None = None      # the checkpoint a resume restored
@@ -304,7 +309,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         else:
             tensors, meta = found
             if meta.get("arch") != arch:             # (its kind was checked by latest_good_checkpoint)
-                raise ConfigError(f"{ck_dir}: cannot resume: checkpoint architecture {meta.get('arch')} "
+                raise ConfigError(f"{checkpoint_path(meta)}: cannot resume: checkpoint architecture {meta.get('arch')} "
                                   f"differs from the requested {arch}")
             if meta.get("n_train") != n:
                 say(f"warning: resuming with {n} training images; the checkpoint saw {meta.get('n_train')}")

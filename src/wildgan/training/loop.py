@@ -985,7 +985,11 @@ def _world_change(meta: dict[str, Any], dist: Any) -> str | None:
 
 def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANNetworks,
              opts: dict[str, torch.optim.Optimizer], rng: torch.Generator, src: Path) -> TrainState:
-    ckpt.tensors_to_networks(tensors, nets.modules(), src)
+    """The training state of the checkpoint (tensors, meta) in the folder `src`, put into nets, opts and rng."""
+    # its refusals name the checkpoint, not only its folder: "RUN/checkpoints: weights of G do not match" (a
+    # checkpoint of other networks copied in) did not say which of the folder's checkpoints to take out
+    src = Path(src) / f"{Path(str(meta['weights'])).stem}.json"
+    ckpt.tensors_to_networks(tensors, nets.modules(), src, meta["weights"], "the run's architecture")
     state = TrainState(nimg=int(meta["nimg"]), iteration=int(meta["iteration"]), epoch=int(meta["epoch"]),
                        pos=int(meta["pos"]), lod_bounds=tuple(meta["lod_bounds"]) or None,  # type: ignore[arg-type]
                        lr=float(meta["lr"]), elapsed=float(meta["elapsed_s"]), rollbacks=int(meta.get("rollbacks", 0)),

@@ -573,6 +573,17 @@ def test_resume_refuses_other_architecture(tmp_path: Path) -> None:
         train_fanogan(x, tiny_cfg(dim=4, gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)
 
 
+def test_a_resume_refused_for_another_architecture_names_the_checkpoint(tmp_path: Path) -> None:
+    # "RUN/checkpoints: cannot resume: checkpoint architecture ..." named the folder, not which of its checkpoints
+    # the resume had taken (the newest good one), to take out or keep
+    x = images(8, ch=3)
+    train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, progress=False)
+    newest = ckpt.list_checkpoints(tmp_path / "checkpoints")[-1]
+    with pytest.raises(ConfigError) as e:
+        train_fanogan(x, tiny_cfg(dim=4, gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)
+    assert str(e.value).startswith(f"{newest}: cannot resume: checkpoint architecture "), str(e.value)
+
+
 def test_resume_refuses_a_checkpoint_of_another_kind(tmp_path: Path) -> None:
     # a pGAN checkpoint in the folder was refused as "checkpoint architecture None differs from the requested ..."
     ckpt.save_checkpoint(tmp_path / "checkpoints", ckpt.checkpoint_name(3), {"w": torch.zeros(1)},

@@ -202,6 +202,21 @@ def test_a_resume_from_a_checkpoint_of_another_kind_is_refused(tmp_path, one_thr
     assert not (tmp_path / "network-final.json").exists()
 
 
+def test_a_resume_from_a_checkpoint_of_other_networks_names_the_checkpoint(tmp_path, one_thread) -> None:
+    # a checkpoint whose sidecar and checksum are sound but whose weights are of other networks (copied in from a run
+    # of another width, say): the refusal named only the folder, "RUN/checkpoints: weights of G do not match ...",
+    # which did not say which of its checkpoints to take out
+    train_pgan(_x(), _cfg(total_kimg=0.128, checkpoint_kimg=0.064), tmp_path, progress=False, log=lambda m: None)
+    tensors, meta = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path / "checkpoints")[-1])
+    tensors["G.dense_bias"] = torch.zeros(3)
+    ckpt.save_checkpoint(tmp_path / "checkpoints", ckpt.checkpoint_name(192), tensors, {**meta, "nimg": 192})
+    with pytest.raises(CheckpointError) as e:
+        train_pgan(_x(), _cfg(), tmp_path, resume=True, progress=False, log=lambda m: None)
+    said = str(e.value)
+    assert said.startswith(f"{tmp_path / 'checkpoints' / ckpt.checkpoint_name(192)}.json: "), said
+    assert "weights of G do not match the run's architecture: size mismatch for dense_bias" in said, said
+
+
 def _tiny_run_config() -> RunConfig:
     return RunConfig(data=DataConfig(data="unused.npz", normal=("0",), resolution=8, channels=1),
                      net=net_config_for_preset("tiny", 8, 1),
