@@ -436,3 +436,24 @@ def test_the_documented_unscaled_residual_shows_a_defect_that_the_scaled_map_hid
             assert raw[i][ins[i]].min() > 4 * raw[i][~ins[i]].max(), (recipe, i)
     table = [s for s in _docs_code_spans("python_api.md") if s.startswith("Q = images")]
     assert table and all("* 2" not in s for s in table), table
+
+
+@pytest.mark.parametrize("left_out", [None, 4])
+def test_the_named_images_maps_are_of_the_reconstructions_their_scores_came_from(scoring_pile, left_out) -> None:
+    """The named images' maps came from a second pass of the mapped images in a batch of their own (in rank order),
+    in which the encoder's minibatch stddev saw other images than in the pass that scored them: each map's L_n
+    differed from the L_n the page tabled (by up to 1% on the README's cell run). Now each mapped image is
+    reconstructed in the score batch its score came from: the map's L_n is its L_n (gray images:
+    sqrt(sum m^2) / h^2), with an unreadable file's slot left in its batch too."""
+    from wildgan.evaluation.heatmaps import score_named_images
+
+    _, _, model = scoring_pile(0)
+    n_files = 11
+    kept = [i for i in range(n_files) if i != left_out][:10]
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (len(kept), 8, 8, 1), dtype=np.uint8)
+    ids = [f"{i}.png" for i in kept]
+    named = score_named_images(model, ids, max_maps=3, loaded=(x, ids, kept, n_files))
+    assert named.maps.shape == (3, 8, 8)
+    from_maps = np.sqrt((named.maps.astype(np.float64) ** 2).sum((1, 2))) / 8 ** 2
+    np.testing.assert_allclose(from_maps, named.scores["L_n"][:3], rtol=1e-5)
