@@ -341,7 +341,7 @@ class HeatMaps:
         (x * 2/255 - 1), unclipped: a generator's output can overshoot [-1, 1] (recon_u8: clipped uint8 for
         display).
     maps : float32 [N, R, R] in [0, 1], the report's heat maps (wildgan.evaluation.heatmaps.residual_maps):
-        maps[i] = mean over the C channels of |w(Q_i) - w(recon[i])|, with Q_i = images[i] * 2/255 - 1 (the
+        maps[i] = mean over the C channels of |w(Q_i) - w(recon[i])|, with Q_i = images[i] / 127.5 - 1 (the
         training rule) and w the per-image min-max to [0, 1] over all of its R*R*C values jointly: the residual
         that L_n sums, before it is summed. Higher = less like the reconstruction. At lod > 0 computed as L_n is
         there (below) and enlarged to R x R by nearest neighbour, constant over each block x block square.

@@ -51,12 +51,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from ..errors import SPLIT_CLASSES, ConfigError, DataError, warn_user
+from ..errors import SPLIT_CLASSES, ConfigError, DataError, option_words, warn_user
 from .dataset_files import (LabelsUnreadWarning, UnreadArraysWarning, named_in_archive, npz_image_count,
                             unlabelled_way_said_by_caller)
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import (depth_warning, enlarged_words, median_scaled_side, merge_stats, resize_warning,
+from .imageset import (crop_warning, depth_warning, enlarged_words, median_scaled_side, merge_stats, resize_warning,
                        resolutions_taken, said_record, say_again, scale_warning, scoring_depth16, warn_decode_stats)
 from .readers import (channel_warning, cifar_batch_folder, detect_format, ids_relative_to, image_tar_tree,
                       is_dataset_file, list_image_files, list_image_files_once, load_dataset, mixed_channels_warning)
@@ -914,6 +914,14 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
         warn_user(msg)
     res, ch = infer_geometry(x, resolution, channels, ids, fit=resize_mode)
     refit(x, res, used, resize_mode, ch)
+    # the crop that Detector.fit and `wildgan score` of image files name: said here too, or a non-square image
+    # scored (or mapped by Detector.heatmaps) as arrays, PIL images or a list of paths lost its long edges, and a
+    # defect there, without a word
+    msg = crop_warning({(int(s[0]), int(s[1])) for s in item_shapes(x)}, resize_mode, res, "images",
+                       hint=option_words("a run trained with --square letterbox",
+                                         "a Detector fitted with resize_mode='letterbox'"))
+    if msg:
+        warn_user(msg)
     if trained_on is not None or gray_share is not None:
         kinds = _own_kinds(x) if by_content else [int(s[-1]) for s in item_shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on, gray_share)

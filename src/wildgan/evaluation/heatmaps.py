@@ -240,6 +240,68 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return order[: max(0, min(int(k), len(s)))]
 
 
+MAPPED_IMAGES_PER_PASS = 1024   # reconstructions held at once by reconstructions_as_scored (whole score batches)
+
+
+def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[int], n_files: int,
+                              rows: Sequence[int], batch_mode: str = "mixed") -> tuple[np.ndarray, np.ndarray]:
+    """(recon float32 [M, R, R, C], z float32 [M, N_z]) of x[rows]: the reconstructions and latents of the very
+    forward passes that scored them when all of x was scored as scoring.run.score_read_files(model, x, kept, n_files,
+    batch_mode=batch_mode) scores it (kept, n_files: x's places among the files it was read from; every row of
+    a set read whole: range(len(x)), len(x)), for their heat maps, without holding a reconstruction of every image.
+    Why: a wildgan run's encoder couples each score batch (minibatch stddev), so the same image scored again among
+    other images is reconstructed otherwise. The maps of the report's named images and of an unlabelled run's top
+    images came from such another pass (the mapped images in a batch of their own, or each alone): a map's L_n
+    differed from the L_n it was ranked and tabled by, by up to 9% on a pile of 406 cell crops. Here only the score
+    batches that hold the mapped images are scored again, whole, at most MAPPED_IMAGES_PER_PASS images a pass, and
+    each image's reconstruction is taken from the batch its score came from (the first that holds it: the
+    wrap-around batch's repeats keep their first score). Latent search draws each file's initial latent by its
+    place among the files (score_read_files), f-AnoGAN and isolated scoring couple no images: there the mapped
+    images alone are scored again."""
+    from ..scoring.pgan_scores import batch_order
+
+    kept = [int(f) for f in kept]
+    rows = [int(r) for r in rows]
+    shape = (len(rows), *x.shape[1:])
+    if not rows:
+        return np.zeros(shape, np.float32), np.zeros((0, int(model.nets.E.cfg.latent_size)), np.float32)
+    row_of = {f: r for r, f in enumerate(kept)}
+    wanted = [kept[r] for r in rows]
+    if model.cfg.method == "wildgan" and batch_mode != "isolated":
+        sc = model.cfg.score
+        order = batch_order(n_files, sc.batch_size, sc.shuffle_seed)
+        first: dict[int, int] = {}                     # file -> the first batch that holds it: its score's
+        for bi, b in enumerate(order):
+            for f in b.tolist():
+                first.setdefault(int(f), bi)
+        touched = sorted({first[f] for f in wanted})
+        groups: list[tuple[list[int], set[int]]] = []  # (the files scored together, the mapped files taken there)
+        for bi in touched:
+            files = [int(f) for f in order[bi].tolist() if int(f) in row_of]
+            if not groups or len(groups[-1][0]) + len(files) > MAPPED_IMAGES_PER_PASS:
+                groups.append(([], set()))
+            groups[-1][0].extend(files)
+            groups[-1][1].update(f for f in wanted if first[f] == bi)
+    else:
+        ordered = sorted(set(wanted))
+        groups = [(ordered[i:i + MAPPED_IMAGES_PER_PASS], set(ordered[i:i + MAPPED_IMAGES_PER_PASS]))
+                  for i in range(0, len(ordered), MAPPED_IMAGES_PER_PASS)]
+    recon: np.ndarray | None = None
+    z: np.ndarray | None = None
+    for files, taken in groups:
+        files = sorted(set(files))
+        res = score_read_files(model, x[[row_of[f] for f in files]], files, n_files, batch_mode=batch_mode,
+                               return_recon=True, with_A=model.cfg.method != "wildgan")
+        if recon is None:
+            recon = np.zeros(shape, np.float32)
+            z = np.zeros((len(rows), res.z.shape[1]), np.float32)
+        at = {f: j for j, f in enumerate(files)}
+        for k, f in enumerate(wanted):
+            if f in taken:
+                recon[k], z[k] = res.recon[at[f]], res.z[at[f]]
+    return recon, z
+
+
 @dataclass
 class NamedImages:
     """Images a user named, converted like the run's training data, ranked most anomalous first, with their scores;
@@ -282,14 +344,13 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))
-    # the mapped images scored once more, for their reconstructions (in mixed batch mode their own batches: the
-    # maps show the reconstruction; the scores reported stay those of the whole set)
+    # the mapped images' reconstructions from the batches their scores came from, scored once more (the maps then
+    # show the residual of the very reconstruction each image's L_n and rank came from)
     shown = x[order[:m]]
     with warnings.catch_warnings():
         # (that pass's scores are not reported: a warning about them, e.g. too few images for a minibatch-stddev
-        # group, was said by the scoring above already, or does not apply to the scores shown)
+        # group, was said by the scoring above already)
         warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
-        recon = (model.score(shown, return_recon=True, batch_mode=batch_mode).recon if m
-                 else np.zeros((0, *x.shape[1:]), np.float32))
+        recon, _ = reconstructions_as_scored(model, x, kept, n_files, order[:m], batch_mode)
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
                        x=shown, recon=recon, maps=residual_maps(shown, recon, map_lod(model)))

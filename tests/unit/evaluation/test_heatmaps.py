@@ -397,3 +397,63 @@ def test_a_panel_titled_with_a_file_name_that_is_not_utf8_is_drawn(tmp_path) -> 
     out = plots.heatmap_panel(tmp_path / "h.png", img, rng.random((8, 8)), img, title="#1 d\udce9faut.jpg")
     assert out.is_file() and out.stat().st_size > 0
     assert plots._displayable("d\udce9faut.jpg") == "d\ufffdfaut.jpg" and plots._displayable("ok.jpg") == "ok.jpg"
+
+
+def _docs_code_spans(name: str) -> list[str]:
+    from pathlib import Path
+
+    import re
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / name).read_text(encoding="utf-8")
+    return re.findall(r"`([^`\n]+)`", text)
+
+
+def test_the_documented_unscaled_residual_shows_a_defect_that_the_scaled_map_hides() -> None:
+    """The maps are scaled per image as L_n is: a black square pasted into the dark half of an image, or a white one
+    into its bright half (reconstructed without them), moves that image's end of the scale with it, and the square
+    is the darkest part of its map. The docs give the unscaled residual as a recipe on HeatMaps' uint8 images;
+    written as the table wrote Q, `images * 2/255 - 1` on uint8 wraps every pixel above 127 around (the white
+    square then read as almost no residual), so each recipe the docs give must compute it without the wrap."""
+    from types import SimpleNamespace
+
+    base = np.full((2, 16, 16, 1), 150, np.uint8)
+    base[:, :, :8] = 110                                      # a dark and a bright half: the image's own range
+    recon = base / 127.5 - 1                                  # what the networks would give back: no defect
+    q = base.copy()
+    q[0, 2:6, 2:6] = 0                                        # a black square in the dark half
+    q[1, 2:6, 10:14] = 255                                    # a white one in the bright half
+    ins = np.zeros((2, 16, 16), bool)
+    ins[0, 2:6, 2:6] = ins[1, 2:6, 10:14] = True
+    maps = residual_maps(q, recon)
+    for i in range(2):
+        assert maps[i][ins[i]].max() < 0.1 < maps[i][~ins[i]].mean(), i     # the defect: the map's darkest part
+    recipes = {s for name in ("python_api.md", "cli.md") for s in _docs_code_spans(name)
+               if "hm.images" in s and "hm.recon" in s}
+    assert recipes, "the docs give no unscaled residual recipe"
+    for recipe in recipes:
+        raw = eval(recipe, {"np": np}, {"hm": SimpleNamespace(images=q, recon=recon)})
+        for i in range(2):
+            assert raw[i][ins[i]].min() > 4 * raw[i][~ins[i]].max(), (recipe, i)
+    table = [s for s in _docs_code_spans("python_api.md") if s.startswith("Q = images")]
+    assert table and all("* 2" not in s for s in table), table
+
+
+@pytest.mark.parametrize("left_out", [None, 4])
+def test_the_named_images_maps_are_of_the_reconstructions_their_scores_came_from(scoring_pile, left_out) -> None:
+    """The named images' maps came from a second pass of the mapped images in a batch of their own (in rank order),
+    in which the encoder's minibatch stddev saw other images than in the pass that scored them: each map's L_n
+    differed from the L_n the page tabled (by up to 1% on the README's cell run). Now each mapped image is
+    reconstructed in the score batch its score came from: the map's L_n is its L_n (gray images:
+    sqrt(sum m^2) / h^2), with an unreadable file's slot left in its batch too."""
+    from wildgan.evaluation.heatmaps import score_named_images
+
+    _, _, model = scoring_pile(0)
+    n_files = 11
+    kept = [i for i in range(n_files) if i != left_out][:10]
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (len(kept), 8, 8, 1), dtype=np.uint8)
+    ids = [f"{i}.png" for i in kept]
+    named = score_named_images(model, ids, max_maps=3, loaded=(x, ids, kept, n_files))
+    assert named.maps.shape == (3, 8, 8)
+    from_maps = np.sqrt((named.maps.astype(np.float64) ** 2).sum((1, 2))) / 8 ** 2
+    np.testing.assert_allclose(from_maps, named.scores["L_n"][:3], rtol=1e-5)

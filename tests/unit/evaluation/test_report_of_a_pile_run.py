@@ -107,3 +107,27 @@ def test_a_file_name_that_is_not_utf8_is_drawn_and_written(pile_run: Path, tmp_p
     md = (run / "report" / "report.md").read_bytes()
     assert b"d\xe9faut.png" in md
     assert (run / "report" / "heatmaps" / "image-01.png").is_file()
+
+
+def test_the_top_images_maps_are_of_the_reconstructions_they_were_ranked_by(pile_run: Path, tmp_path: Path) -> None:
+    """An unlabelled run's pile is ranked by its cached training scores (mixed score batches over the whole pile),
+    and its top images were mapped from a pass of each image alone: a map's L_n differed from the L_n in the page's
+    table and train_scores.csv (by up to 9% on 406 cell crops). Now each top image is reconstructed in the score
+    batch its cached score came from, so that its map sums to that L_n (gray images: sqrt(sum m^2) / h^2 at the
+    scored side h, maps[::block, ::block])."""
+    import csv
+    import shutil
+
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "run"
+    shutil.copytree(pile_run, run)
+    run_report(run, score="L_r", top_k_images=5, device="cpu", controls=False)
+    saved = np.load(run / "report" / "heatmaps" / "top_heatmaps.npz")
+    block = int(saved["block"])
+    with open(run / "train_scores.csv", newline="", encoding="utf-8") as f:
+        cached = {row["id"]: float(row["L_n"]) for row in csv.DictReader(f)}
+    assert len(saved["ids"]) == 5
+    for i, name in enumerate(saved["ids"]):
+        m = saved["maps"][i][::block, ::block].astype(np.float64)
+        assert np.sqrt((m ** 2).sum()) / m.shape[0] ** 2 == pytest.approx(cached[str(name)], rel=1e-5), name
