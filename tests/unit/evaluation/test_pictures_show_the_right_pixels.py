@@ -112,3 +112,38 @@ def test_the_named_images_pictures_are_of_the_images_their_ids_and_scores_name(s
     own = model.score(x[order[:3]], return_recon=True, batch_mode="isolated").recon
     np.testing.assert_allclose(named.recon, own, atol=1e-6)
     np.testing.assert_allclose(named.maps, residual_maps(x[order[:3]], own), atol=1e-6)
+
+
+def test_the_reports_top_panels_show_each_ranked_images_own_map(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # the report's k most anomalous images: panel r holds the image ranked r, its reconstruction and its own map. The
+    # section's tests drew images whose ranking was their order (a = -index), where maps of the first k images in
+    # file order were the ranked ones' too
+    from types import SimpleNamespace
+
+    from wildgan.evaluation import report
+    from wildgan.evaluation.heatmaps import residual_maps
+
+    drawn: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def panel(path, image, heat, recon=None, *a, **k):
+        drawn.append((np.asarray(image), np.asarray(heat), np.asarray(recon)))
+        path.write_bytes(b"png")
+        return path
+
+    monkeypatch.setattr(plots, "heatmap_panel", panel)
+    (tmp_path / "heatmaps").mkdir()
+    rng = np.random.default_rng(5)
+    n = 6
+    x = rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
+    recon = (x.astype(np.float32) * (2 / 255) - 1) + rng.normal(0, 0.3, x.shape).astype(np.float32)
+    a = np.array([0.1, 0.7, 0.3, 0.9, 0.2, 0.5])                 # ranked 3, 1, 5, 2, ...
+    scores = {"a": a, "L_n": rng.random(n), "L_o": -rng.random(n), "z_norm": rng.random(n)}
+    diag = SimpleNamespace(x=x, recon=recon, y=np.zeros(n, np.int8), ids=[f"img{i}" for i in range(n)],
+                           scores=scores, ref_scores=scores)
+    report._heatmap_section(report._Page(title="t", md_dir=tmp_path), tmp_path, diag, "a", 3, lambda s: None)
+    assert len(drawn) == 3
+    for (image, heat, rec), i in zip(drawn, [3, 1, 5]):
+        np.testing.assert_array_equal(image, x[i])
+        np.testing.assert_array_equal(rec, recon[i])
+        np.testing.assert_allclose(heat, residual_maps(x[i][None], recon[i][None])[0], atol=1e-6)
