@@ -109,9 +109,10 @@ def test_the_named_images_pictures_are_of_the_images_their_ids_and_scores_name(s
     assert order[:3] != [0, 1, 2]                              # (else the test could not tell the two apart)
     np.testing.assert_array_equal(named.x, x[order[:3]])
     np.testing.assert_allclose(named.scores["a"], alone[order])
+    # (each image's own reconstruction, up to the float noise of convolutions over batches of other sizes)
     own = model.score(x[order[:3]], return_recon=True, batch_mode="isolated").recon
-    np.testing.assert_allclose(named.recon, own, atol=1e-6)
-    np.testing.assert_allclose(named.maps, residual_maps(x[order[:3]], own), atol=1e-6)
+    np.testing.assert_allclose(named.recon, own, atol=1e-4)
+    np.testing.assert_allclose(named.maps, residual_maps(x[order[:3]], named.recon), atol=1e-6)
 
 
 def test_the_reports_top_panels_show_each_ranked_images_own_map(tmp_path: Path,
