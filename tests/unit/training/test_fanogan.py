@@ -556,7 +556,9 @@ def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path
     assert e.value.signum == signal.SIGTERM and not e.value.complete       # (a Detector's temporary run_dir goes)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL                      # handlers restored
     monkeypatch.setattr(fanogan_loop, "_batch", real_batch)
-    assert ckpt.list_checkpoints(tmp_path / "checkpoints")
+    # the checkpoint of the stop is of the step it stopped after (a stop in stage 2 that skipped it left the stage
+    # boundary's as the newest: its encoder steps lost, and the exact resume below cannot tell)
+    assert ckpt.list_checkpoints(tmp_path / "checkpoints")[-1].name.startswith(ckpt.checkpoint_name(at_draw))
     got = load_fanogan(train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=1000,
                                      log_every=2))
     for name in ("G", "D", "E"):
