@@ -395,7 +395,10 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
         close = nearest_name(score, train)
         raise ConfigError(f"unknown score {as_typed(score)}{f' (did you mean {close}?)' if close else ''}: the run "
                           f"has {', '.join(train)}")
-    thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
+    # named by the run and the score: a refusal (NaN scores of networks that diverged on some training images) said
+    # 'training scores: ...' alone, neither which run nor which of its scores (another may still be finite)
+    thr = fit_threshold(rule, _scores(train[score], f"{run_dir}: its training images' scores {score}"),
+                        contamination=contamination, k=k)
     # mad flags only outliers, however many there are, often none of a clean fit's training images: how many lie above
     # it is said with it (score's and export's threshold line), where contamination's share is its c by construction
     above = {"n_above": int(thr.apply(train[score]).sum())} if rule == "mad" else {}

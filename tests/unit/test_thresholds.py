@@ -493,3 +493,20 @@ def test_a_rule_parameter_that_is_no_number_is_refused_by_name(rule: str, param:
         with pytest.raises(ConfigError, match=rf"^{'contamination' if rule == 'contamination' else 'mad_k'}\b.* "
                                               rf"must be a (finite )?number\b.*got {re.escape(repr(bad))}$"):
             refuse()
+
+
+def test_nan_training_scores_of_a_run_are_refused_naming_the_run_and_the_score(tmp_path) -> None:
+    """`wildgan score --threshold` / run_threshold on a run whose training scores hold NaN (networks that diverged on
+    some training images): the refusal names the run and the score it thresholds, not 'training scores' alone,
+    which said neither which run nor which of its scores."""
+    from types import SimpleNamespace
+
+    from wildgan.thresholds import run_threshold
+
+    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan"), meta={})
+    train = {"a": np.array([1.0, np.nan, 2.0]), "L_r": np.array([1.0, 2.0, 3.0])}
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path))}: its training images' scores a: 1 of 3 "
+                                        r"scores are NaN or infinite"):
+        run_threshold(model, tmp_path, "contamination", contamination=0.05, score="a", train_scores=train)
+    # (another score of the same run, finite, still gives its threshold)
+    assert run_threshold(model, tmp_path, "mad", k=3.0, score="L_r", train_scores=train).params["n"] == 3
