@@ -164,13 +164,19 @@ def as_float(v: Any) -> float | None:
         return None
 
 
+def _is_number(v: Any) -> bool:
+    """A rule's parameter given as a number, as the Detector takes one: not None, a string or a list (float() of
+    those was a bare TypeError, or read '0.1' as 0.1), nor a bool (True is 1 to float(): k = 1 in silence)."""
+    return isinstance(v, (numbers.Real, decimal.Decimal)) and not isinstance(v, (bool, np.bool_))
+
+
 def _contamination_ok(contamination: Any) -> bool:
-    c = as_float(contamination)
+    c = as_float(contamination) if _is_number(contamination) else None
     return c is not None and 0.0 < c <= 0.5         # (nan and inf fail it)
 
 
 def _mad_k_ok(k: Any) -> bool:
-    kf = as_float(k)
+    kf = as_float(k) if _is_number(k) else None
     return kf is not None and math.isfinite(kf) and kf >= 0
 
 
@@ -310,6 +316,9 @@ def contamination_hint(v: Any) -> str:
 
 def _bad_contamination(contamination: Any) -> ConfigError:
     # (the hint glosses the parameter itself: the name's gloss too said "expected fraction of anomalies" twice)
+    if not _is_number(contamination):
+        # (said as Python writes it: '0.1', not the 0.1 that str() made of a string, which read as a number)
+        return ConfigError(f"{_contamination_words()} must be a number in (0, 0.5], got {contamination!r}")
     hint = contamination_hint(contamination)
     return ConfigError(f"{_contamination_words(glossed=not hint)} must be in (0, 0.5]{hint}, got "
                        f"{_as_given('--expected-contamination', contamination)}")
@@ -317,7 +326,7 @@ def _bad_contamination(contamination: Any) -> ConfigError:
 
 def _bad_mad_k(k: Any) -> ConfigError:
     return ConfigError(f"{option_words('--mad-k', 'mad_k')} must be a finite number >= 0, got "
-                       f"{_as_given('--mad-k', k)}")
+                       f"{_as_given('--mad-k', k) if _is_number(k) else repr(k)}")
 
 
 def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
@@ -386,7 +395,10 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
         close = nearest_name(score, train)
         raise ConfigError(f"unknown score {as_typed(score)}{f' (did you mean {close}?)' if close else ''}: the run "
                           f"has {', '.join(train)}")
-    thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
+    # named by the run and the score: a refusal (NaN scores of networks that diverged on some training images) said
+    # 'training scores: ...' alone, neither which run nor which of its scores (another may still be finite)
+    thr = fit_threshold(rule, _scores(train[score], f"{run_dir}: its training images' scores {score}"),
+                        contamination=contamination, k=k)
     # mad flags only outliers, however many there are, often none of a clean fit's training images: how many lie above
     # it is said with it (score's and export's threshold line), where contamination's share is its c by construction
     above = {"n_above": int(thr.apply(train[score]).sum())} if rule == "mad" else {}

@@ -3,6 +3,7 @@ set, the Threshold record, and PyOD-style probabilities. Pure numpy: fast, with 
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -476,3 +477,36 @@ def test_query_scores_are_one_per_image_as_the_training_scores_are() -> None:
             call(np.array([[0.1, 0.95], [0.2, 0.3]]))
     assert thr.apply(np.array([[0.1], [0.95]])).tolist() == [0, 1]
     assert thr.apply(np.array([[0.1, 0.95]])).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("rule, param", [("contamination", "contamination"), ("mad", "k")])
+@pytest.mark.parametrize("bad", [None, "0.1", [0.1], True])
+def test_a_rule_parameter_that_is_no_number_is_refused_by_name(rule: str, param: str, bad: object) -> None:
+    """A rule's parameter given as None, a string, a list or a bool is refused as a ConfigError naming it, as the
+    Detector refuses it: None and a list were a bare TypeError from float(), a numeric string was read as its number
+    and True as k = 1, in silence (the rules and check_threshold_args are the Python API's too: export_onnx's)."""
+    from wildgan.thresholds import check_threshold_args
+
+    s = np.arange(20.0)
+    for refuse in (lambda: fit_threshold(rule, s, **{param: bad}),
+                   lambda: check_threshold_args(rule, **{param: bad})):
+        with pytest.raises(ConfigError, match=rf"^{'contamination' if rule == 'contamination' else 'mad_k'}\b.* "
+                                              rf"must be a (finite )?number\b.*got {re.escape(repr(bad))}$"):
+            refuse()
+
+
+def test_nan_training_scores_of_a_run_are_refused_naming_the_run_and_the_score(tmp_path) -> None:
+    """`wildgan score --threshold` / run_threshold on a run whose training scores hold NaN (networks that diverged on
+    some training images): the refusal names the run and the score it thresholds, not 'training scores' alone,
+    which said neither which run nor which of its scores."""
+    from types import SimpleNamespace
+
+    from wildgan.thresholds import run_threshold
+
+    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan"), meta={})
+    train = {"a": np.array([1.0, np.nan, 2.0]), "L_r": np.array([1.0, 2.0, 3.0])}
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path))}: its training images' scores a: 1 of 3 "
+                                        r"scores are NaN or infinite"):
+        run_threshold(model, tmp_path, "contamination", contamination=0.05, score="a", train_scores=train)
+    # (another score of the same run, finite, still gives its threshold)
+    assert run_threshold(model, tmp_path, "mad", k=3.0, score="L_r", train_scores=train).params["n"] == 3
