@@ -487,26 +487,58 @@ def set_aside_all(paths: Sequence[Path], log: Any = None) -> None:
 
 
 _SET_ASIDE = ".corrupt"
-# what set_aside makes of a periodic checkpoint's two files (the only ones it is given: list_checkpoints' finds)
-_SET_ASIDE_RE = re.compile(r"^ckpt-(\d+)" + re.escape(_SET_ASIDE) + r"\.(json|safetensors)$")
+# what set_aside makes of a periodic checkpoint's two files (the only ones it is given: list_checkpoints' finds):
+# ckpt-N.corrupt.*, and ckpt-N.corrupt-2.*, -3, ... for later bad checkpoints of the same image count
+_SET_ASIDE_RE = re.compile(r"^ckpt-(\d+)" + re.escape(_SET_ASIDE) + r"(?:-(\d+))?\.(json|safetensors)$")
 
 
-def set_aside_path(path: Path) -> Path:
+def set_aside_path(path: Path, n: int = 1) -> Path:
     """Where set_aside moves one file of a checkpoint: NAME.json -> NAME.corrupt.json, NAME.safetensors ->
-    NAME.corrupt.safetensors."""
+    NAME.corrupt.safetensors; n > 1: NAME.corrupt-n.json / .safetensors, the n-th set aside under that name."""
     path = Path(path)
-    return path.with_name(f"{path.stem}{_SET_ASIDE}{path.suffix}")
+    return path.with_name(f"{path.stem}{_SET_ASIDE}{'' if n == 1 else f'-{n}'}{path.suffix}")
+
+
+def _set_aside_slots(meta: Path) -> dict[int, set[str]]:
+    """The set-aside files of the checkpoint whose JSON is `meta`, by their n (set_aside_path): {n: {'json',
+    'safetensors'} or the one of them there}."""
+    mine = re.compile(re.escape(meta.stem) + re.escape(_SET_ASIDE) + r"(?:-(\d+))?\.(json|safetensors)")
+    slots: dict[int, set[str]] = {}
+    try:
+        names = os.listdir(meta.parent)
+    except FileNotFoundError:
+        return slots
+    for name in names:
+        m = mine.fullmatch(name)
+        if m and m.group(1) != "1":          # (NAME.corrupt-1.* is no name set_aside gives)
+            slots.setdefault(int(m.group(1) or 1), set()).add(m.group(2))
+    return slots
+
+
+def _orphan_slot(slots: dict[int, set[str]]) -> int | None:
+    """The n whose set-aside JSON lacks its weights (a set_aside cut between its two renames), the lowest; None if
+    none."""
+    return min((n for n, have in slots.items() if have == {"json"}), default=None)
 
 
 def set_aside(path: Path) -> Path:
-    """Rename a checkpoint's JSON and weights to NAME.corrupt.*, out of list_checkpoints' sight. Returns the JSON."""
+    """Rename a checkpoint's JSON and weights to NAME.corrupt.*, out of list_checkpoints' sight, or where a bad
+    checkpoint of that name was set aside already (a rollback retrains to the same image count) to the first free
+    NAME.corrupt-n.*: renamed over it, the earlier one was lost. Weights alone, whose JSON a set_aside cut between
+    its two renames moved, go beside that JSON. Returns the JSON's new path."""
     meta = _json_path(path)
+    slots = _set_aside_slots(meta)
+    n = _orphan_slot(slots) if not meta.exists() else None
+    if n is None:
+        n = 1
+        while n in slots:
+            n += 1
     for q in (meta, meta.with_suffix(".safetensors")):
         try:
-            os.replace(q, set_aside_path(q))
+            os.replace(q, set_aside_path(q, n))
         except FileNotFoundError:     # a missing half (the damage itself), or already set aside
             pass
-    return set_aside_path(meta)
+    return set_aside_path(meta, n)
 
 
 def set_aside_files(folder: Path) -> list[Path]:
@@ -647,12 +679,11 @@ def orphan_weights(folder: Path) -> list[Path]:
 
 def orphan_of_set_aside(weights: Path) -> bool:
     """Whether the orphan `weights` (orphan_weights) belong to a checkpoint whose JSON was set aside as corrupt
-    (ckpt-N.corrupt.json: a set_aside cut between its two renames): set aside beside it, not deleted. Not where that
-    checkpoint's weights were set aside too (ckpt-N.corrupt.safetensors): then the orphan is a later write of ckpt-N
-    (a rollback retrains to the same image count) cut before its JSON, removed like any orphan, since setting it
-    aside would rename it over the kept bad weights."""
-    weights = Path(weights)
-    return set_aside_path(weights.with_suffix(".json")).exists() and not set_aside_path(weights).exists()
+    (ckpt-N.corrupt.json, or ckpt-N.corrupt-n.json: a set_aside cut between its two renames): set aside beside it,
+    not deleted. Not where every such JSON has its weights set aside too (ckpt-N.corrupt[-n].safetensors): then the
+    orphan is a later write of ckpt-N (a rollback retrains to the same image count) cut before its JSON, removed like
+    any orphan."""
+    return _orphan_slot(_set_aside_slots(_json_path(weights))) is not None
 
 
 # ------------------------------------------------------------------------------------------------------------------

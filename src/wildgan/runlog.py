@@ -198,12 +198,43 @@ def last_session_unclosed(path: Path) -> bool:
     stopped: ...): what a process killed by a signal it cannot catch (kill -9, the out-of-memory killer) leaves, or
     one whose run folder became unwritable meanwhile. A session still running has none either: the caller asks the
     run's lock first. False where the file is missing or unreadable, or holds no session start."""
+    # read from the end back to the last session's end or start line, a block at a time: `wildgan info` and every
+    # resume ask it, and a long run's log.txt of tens of MB read whole and split took most of a second and twice its
+    # size in memory
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
+        for line in _lines_backwards(path):
+            if line.startswith(_SESSION_END):
+                return False
+            if _SESSION_START.match(line):
+                return True
     except OSError:
         return False
-    starts = [i for i, ln in enumerate(lines) if _SESSION_START.match(ln)]
-    if not starts:
-        return False
-    return not any(ln.startswith(_SESSION_END) for ln in lines[starts[-1] + 1:])
+    return False
+
+
+_BACKWARDS_BLOCK = 1 << 16
+
+
+def _lines_backwards(path: Path) -> Iterator[str]:
+    """The lines of the text file `path`, last first, as str.splitlines splits the file's text (UTF-8, undecodable
+    bytes replaced), read a block at a time from its end."""
+    def pieces(raw: bytes) -> list[str]:
+        # (a b"\n" is never inside a UTF-8 sequence: each such line decodes as it does within the whole text)
+        return list(reversed(raw.decode("utf-8", errors="replace").splitlines() or [""]))
+
+    with open(path, "rb") as f:
+        pos = f.seek(0, 2)
+        tail: list[bytes] = []              # the end of the line the blocks read so far begin inside, last part first
+        while pos > 0:
+            step = min(_BACKWARDS_BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            parts = f.read(step).split(b"\n")
+            if len(parts) == 1:
+                tail.append(parts[0])       # (a line longer than a block: joined once its beginning is read)
+                continue
+            yield from pieces(parts[-1] + b"".join(reversed(tail)))
+            for raw in reversed(parts[1:-1]):
+                yield from pieces(raw)
+            tail = [parts[0]]
+        yield from pieces(b"".join(reversed(tail)))

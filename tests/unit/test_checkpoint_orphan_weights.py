@@ -237,3 +237,38 @@ def test_a_resume_removes_the_weights_of_a_cut_checkpoint_write_at_once(tmp_path
     shutil.copyfile(ck / f"{kept[1][-1]}.safetensors", ck / "ckpt-000000000001.safetensors")
     assert main([*args, "--resume"]) == 0
     assert _pairs(ck) == kept and (out / "network-final.json").is_file()
+
+
+def test_a_second_corrupt_checkpoint_of_the_same_image_count_is_set_aside_beside_the_first(tmp_path: Path) -> None:
+    """A rollback retrains to the same image count, so a second bad ckpt-N can come after the first was set aside:
+    os.replace put it over ckpt-N.corrupt.*, and the first bad checkpoint, which set_aside keeps for a look, was lost.
+    The second goes to a free name (ckpt-N.corrupt-2.*), listed with the first; a set_aside of it cut between its two
+    renames still puts its orphan weights beside its own JSON, not beside the first's."""
+    import os
+
+    import torch
+
+    from wildgan import checkpoint as ckpt
+
+    name = ckpt.checkpoint_name(1000)
+    ckpt.save_checkpoint(tmp_path, name, {"w": torch.full((1,), 1.0)}, {})
+    first = ckpt.set_aside(tmp_path / f"{name}.json")
+    first_bytes = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    ckpt.save_checkpoint(tmp_path, name, {"w": torch.full((1,), 2.0)}, {})
+    second = ckpt.set_aside(tmp_path / f"{name}.json")
+    assert first != second and first.name == f"{name}.corrupt.json" and second.name == f"{name}.corrupt-2.json"
+    for n, b in first_bytes.items():
+        assert (tmp_path / n).read_bytes() == b, n              # the first kept as it was
+    assert second.is_file() and (tmp_path / f"{name}.corrupt-2.safetensors").is_file()
+    assert ckpt.list_checkpoints(tmp_path) == [] and ckpt.orphan_weights(tmp_path) == []
+    assert [p.name for p in ckpt.set_aside_files(tmp_path)] == [
+        f"{name}.corrupt-2.json", f"{name}.corrupt-2.safetensors", f"{name}.corrupt.json",
+        f"{name}.corrupt.safetensors"]
+    # a third, its set_aside cut after the JSON's rename: the orphan weights go beside that JSON (-3)
+    ckpt.save_checkpoint(tmp_path, name, {"w": torch.full((1,), 3.0)}, {})
+    third_weights = (tmp_path / f"{name}.safetensors").read_bytes()
+    os.replace(tmp_path / f"{name}.json", tmp_path / f"{name}.corrupt-3.json")
+    assert ckpt.orphan_of_set_aside(tmp_path / f"{name}.safetensors")
+    assert ckpt.remove_orphan_weights(tmp_path) == []
+    assert (tmp_path / f"{name}.corrupt-3.safetensors").read_bytes() == third_weights
+    assert (tmp_path / f"{name}.corrupt-2.safetensors").is_file() and len(ckpt.set_aside_files(tmp_path)) == 6

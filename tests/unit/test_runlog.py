@@ -195,3 +195,37 @@ def test_a_warning_said_again_in_a_later_session_reaches_its_log(tmp_path):
         with pytest.raises(WildganWarning, match="the data is odd"), copying_warnings(RunLog(tmp_path / "e.txt")):
             _say_the_data_is_odd()
     assert lines(tmp_path / "cell1.txt") == lines(tmp_path / "cell2.txt") == ["cell", "warning: the data is odd"]
+
+
+def test_last_session_unclosed_reads_a_long_log_from_its_end_in_blocks(tmp_path: Path) -> None:
+    """`wildgan info RUN` and a resume ask it of log.txt, which a long run with many warnings makes tens of MB: read
+    whole (and split into a list of lines) it took 0.7 s and 128 MB of memory at 50 MB. Read backwards from the end
+    it stops at the last session's end or start line, and holds one block at a time however far it reads."""
+    import tracemalloc
+
+    from wildgan.runlog import last_session_unclosed
+
+    log = tmp_path / "log.txt"
+    filler = ("warning: " + "x" * 90 + "\n") * 200_000            # 20 MB
+    start = "training wildgan (tiny) on 20 images (an unlabelled pile: anomalies unknown), 8x8x1, seed 0 -> RUN\n"
+    log.write_text(start + filler + "trained 0.064 kimg (done); networks in RUN/network-final.json\n")
+    tracemalloc.start()
+    try:
+        assert last_session_unclosed(log) is False
+        finished_peak = tracemalloc.get_traced_memory()[1]
+        with open(log, "a") as f:            # resumed, then killed: its session's start with no end after it
+            f.write(start.replace("training", "resuming") + filler)
+        tracemalloc.reset_peak()
+        assert last_session_unclosed(log) is True
+        killed_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert finished_peak < 2_000_000 and killed_peak < 2_000_000, (finished_peak, killed_peak)
+    # the lines as splitlines splits them (a '\r' inside a line too), a block's edge inside a line, and not UTF-8
+    log.write_bytes(start.encode() + b"\xff\xfe caf\xc3\xa9\r" + b"y" * 70_000 + b"\rstopped: interrupted\n")
+    assert last_session_unclosed(log) is False
+    log.write_bytes(start.encode() + b"\xff" * 70_000 + b"\nstopped: x\n" + start.encode() + b"\xc3")
+    assert last_session_unclosed(log) is True
+    log.write_bytes(b"")
+    assert last_session_unclosed(log) is False
+    assert last_session_unclosed(tmp_path / "missing.txt") is False

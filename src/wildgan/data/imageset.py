@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import unknown_names_text
-from ..errors import (ConfigError, DataError, WildganWarning, depth16_said, depth16_user_option, in_cli, option_words,
-                      warn_user, words_for)
+from ..errors import (RUN_DEPTH16, ConfigError, DataError, WildganWarning, depth16_option, depth16_said,
+                      depth16_user_option, in_cli, option_words, warn_user, words_for)
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
                          crop_loss, depth16_bits, scaled_side, to_channels)
 
@@ -321,11 +321,21 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         # (for training and scoring alike: an image read black is lost to either; once per read, naming the files)
         rule = base_depth16(depth16)
         names = ", ".join(str(f) for f in stats.get("dark16_names") or [stats.get("dark16_file")])
+        # the per-image rule named where this read's rule is the caller's to choose: not where it follows a run's
+        # record (`wildgan score`, `evaluate`, a report: scoring_depth16 reads 16-bit images by global for a run
+        # trained on 8-bit ones, the default), which no option of those commands changes
+        if option is None and depth16_said() == RUN_DEPTH16:
+            other = f" ({RUN_DEPTH16}, which this read follows, is no option of this command)"
+        else:
+            said = option or depth16_option()
+            per = (f"{said} per-image" if said.startswith("--") else f"{said}'per-image'" if said.endswith("=")
+                   else f"{said} = 'per-image'")
+            other = f", or read them by the per-image rule ({per}), which stretches each image to its own min..max"
         warn_user(f"{where}{n} 16-bit image{'s hold' if n != 1 else ' holds'} no value above 255 (e.g. {names}) and "
                   f"{'are' if n != 1 else 'is'} read nearly black by depth16 {rule} (at most "
                   f"{1 if rule == 'global' else 0} of 255); 8-bit pictures stored at 16 or 32 bits (a Pillow "
                   f".convert('I') saved as a 32-bit TIFF) are read as 16-bit: save them as 8-bit images (Pillow mode "
-                  f"L), or read them by the per-image rule, which stretches each image to its own min..max")
+                  f"L){other}")
     top16 = int(stats.get("max16", 0))
     if depth16.startswith("bits:") and top16 > (1 << int(depth16[5:])) - 1:
         # bits:N clips without an error (a hot pixel above the camera's range is no reason to stop), but a whole

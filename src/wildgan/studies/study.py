@@ -46,7 +46,7 @@ from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, networks_record, out_words,
                             refuse_images_in_out, refuse_inside_a_runs_own_folder, run_differences, run_lock,
-                            train_run)
+                            train_run, trained_line)
 from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
                      render_markdown)
 
@@ -962,9 +962,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     seconds_before = _trained_seconds(run_dir) if resume else 0.0
                     t_train = time.monotonic()
                     # (a cell not grown to full resolution is said by its own line once evaluated, below: not twice)
-                    train_run(cfg, run_dir, resume=resume, progress=progress, log=cell_log, split=split,
-                              warn_not_grown=False)
+                    trained = train_run(cfg, run_dir, resume=resume, progress=progress, log=cell_log, split=split,
+                                        warn_not_grown=False)
                     train_seconds = time.monotonic() - t_train
+                    # how the cell's session ended, in its log.txt as `wildgan train` ends a run's (train_run writes
+                    # it only into a log.txt of its own): without it the finished cell's session read as one killed
+                    # (runlog.last_session_unclosed: `wildgan info` and a resume said it ended abruptly)
+                    cell_file.write(trained_line(trained))
                 except ConfigError as e:
                     # the advice of train_run to start over (--overwrite, overwrite=True: in the words of the call in
                     # progress, as start_again_words gives them; another --out or run_dir) does not exist here: the

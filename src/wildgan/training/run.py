@@ -959,13 +959,16 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
     split = in_run_order(config, split, files=files)
     if not train_kw.get("resume", False):
         warn_if_replay_reads_other_images(config, cfg, split, replayer="replay_run", files=files)
+    # (the networks not grown said here, after the session's `trained ...` line, as train_run says them after its own)
+    warn_not_grown = train_kw.pop("warn_not_grown", True)
+    from .distributed import current
+
     try:
-        return train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, **train_kw)
+        result = train_run(cfg, run_dir, split=split, log=log if run_log is None else run_log, warn_not_grown=False,
+                           **train_kw)
     except BaseException as caught:
         # a stop's advice names train_run(cfg, RUN, resume=True) "with the same cfg", a cfg this caller never had:
         # the call that continues the replay instead (the same in log.txt's `stopped:` line)
-        from .distributed import current
-
         e = _replay_stop(caught, config, run_dir, data, dataset, current() is not None)
         # rank 0's end said in the run log this keeps, after the warnings held (a failure before training writes
         # nothing, as the command's does not); train_run told the other ranks' ends already
@@ -975,6 +978,15 @@ def _replay_run(config: Path, run_dir: Path, data: str | Path | None, dataset: s
         if e is not caught:
             raise e from None
         raise
+    if run_log is not None:
+        # how the session ended, as train_run ends a log.txt of its own (this one is the caller's, kept here): without
+        # it the finished replay's session read as one killed (runlog.last_session_unclosed: `wildgan info` and a
+        # resume said it ended abruptly)
+        run_log(trained_line(result))
+    said = not_grown_warning(cfg, result) if warn_not_grown and _on_rank_0(current()) else None
+    if said is not None:
+        warn_user(said)
+    return result
 
 
 def _replay_stop(e: BaseException, config: Path, run_dir: Path, data: str | Path | None, dataset: str | None,

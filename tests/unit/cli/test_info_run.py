@@ -497,3 +497,33 @@ def test_a_resume_of_a_killed_run_says_its_previous_session_ended_abruptly(
     _stop_before_final(run)
     assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress"]) == 0
     assert "ended abruptly" not in capsys.readouterr().err
+
+
+def test_a_study_cell_and_a_replay_say_how_their_session_ended_so_neither_is_called_abrupt(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a finished study cell's log.txt and replay_run's had a start line and no `trained ...` line (train_run writes it
+    # only into a log.txt of its own, and neither caller wrote it): every such finished run was "ended_abruptly", and a
+    # `train --resume` of it noted that its previous session ended abruptly
+    from study_rows import study_base
+    from wildgan.runlog import last_session_unclosed
+    from wildgan.studies.study import grid, run_study
+    from wildgan.training.run import replay_run
+
+    base = study_base(tmp_path)
+    run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
+              log=lambda m: None)
+    (cell,) = (tmp_path / "st" / "runs").iterdir()
+    lines = (cell / "log.txt").read_text().splitlines()
+    assert any(ln.startswith("trained ") for ln in lines), lines
+    assert not last_session_unclosed(cell / "log.txt")
+    capsys.readouterr()
+    assert main(["info", str(cell), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["ended_abruptly"] is False
+    said: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        replay_run(cell / "config.json", tmp_path / "again", progress=False, log=said.append)
+    lines = (tmp_path / "again" / "log.txt").read_text().splitlines()
+    assert [ln for ln in lines if ln.startswith("trained ")] == [ln for ln in said if ln.startswith("trained ")] \
+        and len([ln for ln in said if ln.startswith("trained ")]) == 1, (lines, said)
+    assert not last_session_unclosed(tmp_path / "again" / "log.txt")

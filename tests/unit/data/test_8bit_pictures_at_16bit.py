@@ -55,3 +55,22 @@ def test_no_such_warning_under_per_image_or_for_16bit_values(tmp_path) -> None:
     deep = _pictures(tmp_path / "d", 4000)
     _, said = _warned(deep, depth16="global")
     assert not any("nearly black" in m for m in said), said
+
+
+def test_scoring_with_a_run_trained_on_8bit_images_warns_without_advising_a_rule_the_command_has_no_option_for(
+        trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the default setting: a run trained on 8-bit images (rule per-image) reads 16-bit images to score by value / 257
+    # (imageset.scoring_depth16), so such pictures read black and are said to; the warning advised "or read them by
+    # the per-image rule", which `wildgan score` (reading by the run's record) has no option for
+    from wildgan.cli import main
+
+    files = _pictures(tmp_path / "p", 255)
+    assert main(["score", str(trained_run), "--data", str(tmp_path / "p"), "--no-progress",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    err = capsys.readouterr().err
+    dark = [ln for ln in err.splitlines() if "nearly black" in ln]
+    assert len(dark) == 1 and str(files[0]) in dark[0] and "mode L" in dark[0], err
+    assert "per-image rule" not in dark[0] and "the run's" in dark[0], dark
+    # a training read, whose rule the user chooses, still names the option that chooses it
+    _, said = _warned(files, depth16="global")
+    assert any("read them by the per-image rule (depth16='per-image')" in m for m in said), said
