@@ -649,7 +649,7 @@ def remove_orphan_weights(folder: Path) -> list[Path]:
     corrupt (ckpt-N.corrupt.json: a set_aside cut between its two renames) is set aside beside it, not deleted, as the
     bad ones are kept for a look; but not where that checkpoint's weights were set aside too
     (ckpt-N.corrupt.safetensors): then it is a later write of ckpt-N (a rollback retrains to the same image count) cut
-    before its JSON, an orphan like any other, and set aside it was renamed over the kept bad weights. (Only the run's
+    before its JSON, an orphan like any other, with no JSON to be kept beside. (Only the run's
     owner calls this: training.run's lock, and under torchrun rank 0, which writes the checkpoints, so no write of the
     two files is under way here.) Returns what was deleted."""
     gone = []

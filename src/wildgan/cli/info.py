@@ -360,7 +360,8 @@ def _why(kind: str, run: str, them: str, writer: str = "", host_only: str = "", 
     if kind == "orphan_of_set_aside":
         return ("the weights of a checkpoint whose JSON was set aside as damaged (its .corrupt.json beside it), "
                 "left under their old name by a set-aside that was cut between its two renames",
-                f"{resume} sets {them} aside beside the JSON (as .corrupt.safetensors); or delete {them} by hand")
+                f"{resume} sets {them} aside beside the JSON (as .corrupt.safetensors, or .corrupt-n.safetensors "
+                f"beside a .corrupt-n.json); or delete {them} by hand")
     if kind == "temp":
         return ("a checkpoint's temporary file, left by a process killed while it wrote the checkpoint",
                 f"{resume} deletes {them}; or delete {them} by hand")
