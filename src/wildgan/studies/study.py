@@ -1234,8 +1234,9 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     its row is not computed again, and a study whose every cell is done does not read the data at all, so the tables
     of data changed in place since (the same path, other pixels) were made from the old data's rows without a word.
     Told without decoding: a file whose size and mtime, or a folder whose listing, are the recorded ones is not even
-    read. Cells recorded without the field, and data that is gone (the rows are what the tables need), are not
-    compared."""
+    read. A cell whose run folder is gone is compared by its row's data_sha256 (the source then hashed, unless a
+    recorded identity spares it). Cells recorded without the field, and data that is gone (the rows are what the
+    tables need), are not compared."""
     from ..data.readers import data_source_path
     from ..data.source_identity import identity_change, source_identity
 
@@ -1249,19 +1250,35 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     rows = read_rows(study_dir / "results.jsonl", warn=False)
     now: dict[str, str | None] = {}            # the change from each recorded identity (most studies have one)
     changed: dict[str, list[str]] = {}
+    gone: list[dict[str, Any]] = []            # rows whose run folder (and so split.json) is gone
+    recorded: dict[str, Any] | None = None     # a recorded identity, to spare hashing the source where it holds
     for row in rows:
         try:
             info = json.loads((study_dir / "runs" / str(row["cell"]) / "split.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            continue                          # (a cell whose folder is gone: its row is all there is of it)
+            gone.append(row)
+            continue
         was = info.get("source_identity") if isinstance(info, dict) else None
         if not isinstance(was, dict):
             continue
+        recorded = recorded or was
         key = json.dumps(was, sort_keys=True)
         if key not in now:
             now[key] = identity_change(was, source_identity(path, known=was))
         if now[key]:
             changed.setdefault(str(now[key]), []).append(str(row["cell"]))
+    # a row whose run folder is gone (deleted to save space, its row kept) is pooled as it is with the new cells, as
+    # one with its run is: its data_sha256 (the bytes its cell read) is what is left to compare. The source is
+    # hashed once, and only where such a row records one (a recorded identity of the same size and mtime, or
+    # listing, spares it)
+    gone = [r for r in gone if isinstance(r.get("data_sha256"), str)]
+    current = data_sha256(source_identity(path, known=recorded)) if gone else None
+    if current is not None:
+        for row in gone:
+            if row["data_sha256"] != current:
+                change = f"recorded: sha256 {row['data_sha256'][:12]} (its run folder is gone); now: sha256 " \
+                         f"{current[:12]}"
+                changed.setdefault(change, []).append(str(row["cell"]))
     if not changed:
         return None
     cells = [c for group in changed.values() for c in group]
