@@ -63,7 +63,28 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.normal}_g{self.gamma:g}_{self.method}_{self.encoder_loss}_s{self.seed}"
+        return f"{self.normal}_g{gamma_key(self.gamma)}_{self.method}_{self.encoder_loss}_s{self.seed}"
+
+
+def gamma_key(gamma: float) -> str:
+    """gamma as a cell's key (its run folder and row) writes it: 6 significant digits, which every study folder's
+    names were made with, so it stays (check_gammas refuses two values it would write alike)."""
+    return f"{gamma:g}"
+
+
+def check_gammas(gammas: Sequence[float], what: str | None = None) -> None:
+    """Raise ConfigError where two different gammas would be written alike in a cell's key (gamma_key: 0.1 and
+    0.1000001 both 'g0.1'): they would be one cell, one run folder and one row, and grid kept the first and dropped
+    the other without a word. The same value given twice (0, 0.0) is one cell, as meant. what: the option the gammas
+    came from, as the message names it (default: --contamination, or grid's gammas=)."""
+    seen: dict[str, float] = {}
+    for g in gammas:
+        was = seen.setdefault(gamma_key(g), g)
+        if was != g:
+            named = what or option_words('--contamination', 'grid(gammas=...)')
+            raise ConfigError(f"{named}: gammas {was!r} and {g!r} would name one cell (g{gamma_key(g)}: a cell's "
+                              f"name, run folder and row write gamma with 6 significant digits); give gammas that "
+                              f"differ within those digits")
 
 
 def grid(normals: str | list[str], gammas: list[float], methods: str | list[str], encoder_losses: str | list[str],
@@ -72,6 +93,7 @@ def grid(normals: str | list[str], gammas: list[float], methods: str | list[str]
     no cell, where it added the same cell again, whose copies the tables counted as seeds. A str given for a list
     (grid('normal', ...)) is that one value, not its letters (one cell per letter, classes 'n', 'o' ...)."""
     normals, methods, encoder_losses = ([v] if isinstance(v, str) else v for v in (normals, methods, encoder_losses))
+    check_gammas(gammas)
     cells = []
     for n in normals:
         for g in gammas:
@@ -777,6 +799,8 @@ def _run_study_session(base: RunConfig, cells: list[Cell], study_dir: Path, *, p
             # (a class name given for a cell failed as an AttributeError, 'str' object has no attribute 'key')
             raise ConfigError(f"run_study: cells must be Cell objects (wildgan.studies.study.grid makes them), got "
                               f"{type(c).__name__} {c!r:.60} at index {i}")
+    # (cells made by hand, not by grid: the second of two such gammas was taken for the first's cell, done, skipped)
+    check_gammas([c.gamma for c in cells], "run_study: cells")
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
         read_rows(study_dir / "results.jsonl")
