@@ -465,15 +465,22 @@ def recorded_normal_classes(recorded: dict[str, Any]) -> list[str]:
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
-    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case, or an index
-    where no class is named by a number. DataError naming `source` for one that names no class."""
+    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case (refused where
+    that case matches two classes and neither exactly), or an index where no class is named by a number. DataError
+    naming `source` for one that names no class."""
     out: list[int] = []
     for e in entries:
         s = str(e).strip()
+        folded = [k for k, n in enumerate(names) if n.lower() == s.lower()]
         if s in names:
             i = names.index(s)
-        elif s.lower() in [n.lower() for n in names]:
-            i = [n.lower() for n in names].index(s.lower())
+        elif len(folded) > 1:
+            # (class folders 'Good' and 'good' on a case-sensitive file system: the first was taken in silence)
+            raise DataError(f"{source}: {what} class {s!r} matches {len(folded)} classes in another case "
+                            f"({', '.join(repr(names[k]) for k in folded)}); give the class's name exactly",
+                            split_problem=SPLIT_CLASSES)
+        elif folded:
+            i = folded[0]
         elif s.isdigit() and int(s) < len(names) and not any(n.strip().isdigit() for n in names):
             # an index only where no class is named by a number: with classes '0', '10', '20' ... a '1' that names
             # none of them is a mistake, not the second class ('10')

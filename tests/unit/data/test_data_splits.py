@@ -957,6 +957,21 @@ def test_a_number_that_names_no_class_is_not_taken_as_an_index_among_numbered_cl
     assert build_split(DataConfig(data=str(p), normal=("10",))).info["normal_classes"] == ["10"]
 
 
+def test_a_class_named_in_another_case_that_matches_two_classes_is_refused_naming_both(tmp_path):
+    # class folders 'Good' and 'good' (two sources merged, on a case-sensitive file system): --normal GOOD took the
+    # first of them in silence, and --exclude GOOD likewise; the exact name still picks its own class
+    rng = np.random.default_rng(0)
+    p = tmp_path / "cased.npz"
+    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["Good", "good", "bad"]))
+    with pytest.raises(DataError, match=r"normal class 'GOOD' matches 2 classes in another case \('Good', 'good'\)"):
+        build_split(DataConfig(data=str(p), normal=("GOOD",)))
+    with pytest.raises(DataError, match=r"excluded class 'GOOD' matches 2 classes"):
+        build_split(DataConfig(data=str(p), normal=("bad",), exclude_classes=("GOOD",)))
+    assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == ["good"]
+    assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad"]
+
+
 def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tmp_path) -> None:
     # a run trained on an unlabelled pile carries no normal class: on CIFAR-named folders the cifar10 protocol's
     # automobile is taken, said (the folders may be one's own photos, where another class is meant)
