@@ -1472,6 +1472,29 @@ def test_symlinked_folders_and_files_are_followed_and_a_cycle_ends(tmp_path):
     assert ids == ["a/000.png", "a/001.png", "a/more/0.png", "a/more/1.png", "a/more/2.png", "a/more/deeper/3.png"]
 
 
+def test_a_broken_link_in_a_folder_given_alone_is_left_out_by_skip_bad_as_in_a_list(tmp_path):
+    """A folder given alone (Detector.fit('photos/'), to_images('photos/')) was listed, and then its files listed
+    again one by one: a broken link in it (a moved target) failed that second listing, whatever skip_bad, where the
+    same folder in a list (['photos/']), `wildgan score --skip-bad` and training's reader left it out."""
+    from wildgan.data.inputs import to_images
+
+    d = tmp_path / "photos"
+    for i in range(3):
+        save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    _link(tmp_path / "moved.png", d / "gone.png")
+    with pytest.warns(WildganWarning, match="skipped .*gone.png"):
+        alone, ids = to_images(str(d), 8, 1, skip_bad=True)
+    with pytest.warns(WildganWarning, match="skipped .*gone.png"):
+        listed, listed_ids = to_images([str(d)], 8, 1, skip_bad=True)
+    assert ids == listed_ids == [str(d / f"{i}.png") for i in range(3)] and np.array_equal(alone, listed)
+    # without skip_bad, one refusal naming every unreadable file, as for the list
+    with pytest.raises(DataError, match="gone.png") as alone_error:
+        to_images(str(d), 8, 1)
+    with pytest.raises(DataError) as listed_error:
+        to_images([str(d)], 8, 1)
+    assert str(alone_error.value) == str(listed_error.value)
+
+
 def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tmp_path):
     """`ln -s . loop` in a class tree was read as a class folder holding every image again, and a link inside a class
     back to the tree (`b/up -> ..`) gave class b the images of class a: each image once, under its own class."""
