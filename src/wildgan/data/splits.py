@@ -494,6 +494,20 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
     return out
 
 
+def _warn_unlabelled_left_out(source: str, train: ImageSet, test: ImageSet | None) -> None:
+    """Say how many images of labelled data are labelled -1 (an .npz's "no class"), which a split leaves out, neither
+    normal nor anomalous: they were left out without a word, which changed its counts (a third of the data, or every
+    anomaly of labels -1/1 meant as scikit-learn's outlier labels) with nothing to say why."""
+    y = np.concatenate([train.y] + ([] if test is None else [test.y]))
+    n = int(np.count_nonzero(y == -1))
+    if not n:
+        return
+    hint = (": -1 is not an anomaly label here (scikit-learn's outliers); label the classes 0 and 1 and name the "
+            f"normal one with {_normal_words()}" if set(np.unique(y).tolist()) == {-1, 1} else "")
+    warn_user(f"{source}: {n} of its {len(y)} images are labelled -1 (no class) and are left out of the split, "
+              f"neither normal nor anomalous{hint}")
+
+
 def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int, seed: int,
              nested: int | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Originals followed by `rotations` rotated copies of each image (uniform random angles). nested: the last
@@ -965,6 +979,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
 
     def keep(s: ImageSet | _Rows) -> np.ndarray:
         return ~np.isin(s.y, excluded) & (s.y >= 0)  # unlabelled images are neither normal nor anomalous
+
+    _warn_unlabelled_left_out(source, train, test)
 
     skipped_before = ({e.get("path") for e in recorded["skipped"] if isinstance(e, dict)}
                       if recorded is not None and isinstance(recorded.get("skipped"), list) else None)
