@@ -283,7 +283,20 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
         raise DataError(f"{meta_path}: 'label_names' must be a list of class names, got {type(ln).__name__}; {way}",
                         split_problem=SPLIT_CLASSES)
-    return [n.decode() if isinstance(n, bytes) else n for n in ln]
+    return _distinct_names([n.decode() if isinstance(n, bytes) else n for n in ln], meta_path, "label_names",
+                           f"; {way}")
+
+
+def _distinct_names(names: list[str], path: Path, key: str, tail: str = "") -> list[str]:
+    """names, refused (naming `path` and the name) where two classes share one: a class is chosen by its name (--normal
+    NAME), which took the first of them, and the other one's images were then anomalies without a word."""
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in seen:
+            raise DataError(f"{path}: {key} names {n!r} twice (classes {seen[n]} and {i}): give each class a name of "
+                            f"its own{tail}", split_problem=SPLIT_CLASSES)
+        seen[n] = i
+    return names
 
 
 def _check_complete(folder: Path) -> None:
@@ -599,7 +612,7 @@ def _npz_class_names(z: Any, p: Path) -> list[str] | None:
         # class name; the Detector read such a file as a pile only where its labels were what was damaged)
         raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}",
                         split_problem=SPLIT_CLASSES)
-    return [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+    return _distinct_names([c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()], p, "class_names")
 
 
 def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:

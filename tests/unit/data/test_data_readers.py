@@ -1027,6 +1027,12 @@ def test_cifar_labels_beyond_the_class_names_of_batches_meta_are_refused_naming_
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
     train, test, _ = load_dataset(folder)
     assert train.class_names[-1] == "unicorn" and len(train) == 100 and len(test) == 20
+    # two classes of one name (--normal cat took the first, the second one's images anomalies): refused
+    meta[b"label_names"] = [c.encode() for c in CIFAR10_CLASSES[:9]] + [b"cat"]
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'batches.meta'}: label_names names 'cat' twice "
+                                                  f"(classes 3 and 9): give each class a name of its own")):
+        load_dataset(folder)
     meta[b"label_names"] = 7
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
     with pytest.raises(DataError, match=re.escape(f"{folder / 'batches.meta'}: 'label_names' must be a list of "
