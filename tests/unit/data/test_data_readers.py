@@ -1501,6 +1501,25 @@ def test_a_broken_link_in_a_folder_given_alone_is_left_out_by_skip_bad_as_in_a_l
     assert str(alone_error.value) == str(listed_error.value)
 
 
+def test_image_folders_beside_train_and_test_are_said_to_be_left_out(tmp_path):
+    """A tree with train/ and test/ reads only those: a val/ beside them (train/val/test trees), or loose images
+    there, were left out without a word, where loose images beside class folders are said."""
+    root = tmp_path / "tree"
+    for split in ("train", "test", "val"):
+        make_tree(root, split=split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        load_dataset(make_tree(tmp_path / "plain", split="train"))       # train/ alone: nothing to say
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ beside train/ and test/ is not read (6 image "
+                                                      f"files, e.g. val/a/000.png); only train/ and test/ are")):
+        train, test, _ = load_dataset(root)
+    assert len(train) == len(test) == 6
+    save(root / "preview.png", np.zeros((8, 8), np.uint8))
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ and preview.png beside train/ and test/ are not "
+                                                      f"read (7 image files, e.g. val/a/000.png)")):
+        load_dataset(root)
+
+
 def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tmp_path):
     """`ln -s . loop` in a class tree was read as a class folder holding every image again, and a link inside a class
     back to the tree (`b/up -> ..`) gave class b the images of class a: each image once, under its own class."""
