@@ -388,6 +388,21 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
     return y, class_names
 
 
+# the classes an .npz's labels may reach without class_names beyond its image count (a class is named after each
+# label value up to the largest: a few empty ones, labels 0 and 5, are sound)
+_EMPTY_CLASSES_ALLOWED = 1000
+
+
+def _refuse_labels_beyond_images(p: Path, n_classes: int, n_images: int) -> None:
+    """Refuse labels (without class_names) that reach far more classes than there are images: no class indices (ids,
+    a mask value), whose one class name per value up to the largest filled memory until the read was killed (labels
+    up to 2**40), or made a class list of millions of empty classes."""
+    if n_classes > max(n_images, _EMPTY_CLASSES_ALLOWED):
+        raise DataError(f"{p}: labels go up to {n_classes - 1} without class_names, more classes than images "
+                        f"({n_images}): labels must be class indices 0..K-1 (or strings, or give class_names)",
+                        split_problem=SPLIT_CLASSES)
+
+
 def _open_npz(p: Path, expected: str) -> Any:
     """np.load of an .npz without pickles; a DataError naming the file for anything else."""
     try:
@@ -495,6 +510,7 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
                   f"than the training images; check that they are the same kind of images")
     n_classes = max(int(v[1].max()) if len(v[1]) else -1 for v in out.values()) + 1
     if class_names is None:
+        _refuse_labels_beyond_images(p, n_classes, sum(len(v[1]) for v in out.values()))
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
         raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names",
@@ -684,6 +700,10 @@ def npz_labels(path: str | Path) -> dict[str, Any] | None:
         return None
     n_classes = max(int(y.max()) if len(y) else -1 for y in ys.values()) + 1
     if class_names is None:
+        try:
+            _refuse_labels_beyond_images(p, n_classes, sum(len(y) for y in ys.values()))
+        except DataError:
+            return None
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
         return None
