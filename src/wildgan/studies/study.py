@@ -68,8 +68,9 @@ class Cell:
 
 def gamma_key(gamma: float) -> str:
     """gamma as a cell's key (its run folder and row) writes it: 6 significant digits, which every study folder's
-    names were made with, so it stays (check_gammas refuses two values it would write alike)."""
-    return f"{gamma:g}"
+    names were made with, so it stays (check_gammas refuses two values it would write alike). -0 is written 0: the
+    same gamma, which was a second cell 'g-0'."""
+    return f"{gamma + 0.0:g}"
 
 
 def check_gammas(gammas: Sequence[float], what: str | None = None) -> None:
@@ -100,7 +101,7 @@ def grid(normals: str | list[str], gammas: list[float], methods: str | list[str]
             for m in methods:
                 for e in (encoder_losses if m == "wildgan" else ["-"]):
                     for s in seeds:
-                        cells.append(Cell(n, g, m, e, s))
+                        cells.append(Cell(n, g + 0.0, m, e, s))     # (+ 0.0: -0 is 0, gamma_key)
     unique: dict[str, Cell] = {}
     for c in cells:
         unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row

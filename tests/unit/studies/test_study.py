@@ -433,8 +433,10 @@ def test_two_gammas_that_one_cell_key_would_name_are_refused(tmp_path):
     with pytest.raises(ConfigError,
                        match=r"^grid\(gammas=\.\.\.\): gammas 0\.1 and 0\.1000001 would name one cell \(g0\.1: "):
         grid(["1"], [0.1, 0.1000001], ["wildgan"], ["image"], [0])
-    # the same value written twice is one cell, as before
+    # the same value written twice is one cell, as before; -0 is 0 (`--contamination 0,-0` made cells g0 and g-0 of
+    # one gamma, whose two rows the tables counted as two seeds)
     assert [c.key for c in grid(["1"], [0.1, 0.10], ["wildgan"], ["image"], [0])] == ["1_g0.1_wildgan_image_s0"]
+    assert [c.key for c in grid(["1"], [-0.0, 0.0], ["wildgan"], ["image"], [0])] == ["1_g0_wildgan_image_s0"]
     # cells made by hand: the second was taken for the first one's cell, done, and skipped
     cells = [study_mod.Cell("1", g, "wildgan", "image", 0) for g in (0.1, 0.1000001)]
     with pytest.raises(ConfigError, match=r"^run_study: cells: gammas 0\.1 and 0\.1000001 would name one cell"):
