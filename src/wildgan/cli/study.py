@@ -84,7 +84,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from ..data import load_split_data
     from ..data.splits import read_for, with_protocol_shape
     from ..studies import cell_config, check_cells, grid, read_rows
-    from ..studies.study import (check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
+    from ..studies.study import (check_gammas, check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
                                 listed_default_cell, listed_study_classes, study_base)
     from ..training.run import check_lock_free
 
@@ -94,6 +94,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             # a percentage (2 for 2%) is the likely slip: the fraction it means said, which the bare range did not
             hint = percent_hint(g, "a fraction of the training set")
             raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}{hint}")
+    check_gammas(gammas)                # (before the data is read: grid would refuse them only then)
     seeds = csv_list(a.seeds, int, "--seeds")
     for s in seeds:
         # (each cell's config would refuse it as --seed, an option a study does not have)

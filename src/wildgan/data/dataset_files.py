@@ -283,7 +283,20 @@ def cifar_batch_class_names(folder: Path) -> list[str]:
     if not isinstance(ln, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in ln):
         raise DataError(f"{meta_path}: 'label_names' must be a list of class names, got {type(ln).__name__}; {way}",
                         split_problem=SPLIT_CLASSES)
-    return [n.decode() if isinstance(n, bytes) else n for n in ln]
+    return _distinct_names([n.decode() if isinstance(n, bytes) else n for n in ln], meta_path, "label_names",
+                           f"; {way}")
+
+
+def _distinct_names(names: list[str], path: Path, key: str, tail: str = "") -> list[str]:
+    """names, refused (naming `path` and the name) where two classes share one: a class is chosen by its name (--normal
+    NAME), which took the first of them, and the other one's images were then anomalies without a word."""
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in seen:
+            raise DataError(f"{path}: {key} names {n!r} twice (classes {seen[n]} and {i}): give each class a name of "
+                            f"its own{tail}", split_problem=SPLIT_CLASSES)
+        seen[n] = i
+    return names
 
 
 def _check_complete(folder: Path) -> None:
@@ -373,6 +386,21 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
     if len(y) and y.min() < -1:
         raise DataError(f"{path}: labels {key!r} contain negative values (min {y.min()})", split_problem=SPLIT_CLASSES)
     return y, class_names
+
+
+# the classes an .npz's labels may reach without class_names beyond its image count (a class is named after each
+# label value up to the largest: a few empty ones, labels 0 and 5, are sound)
+_EMPTY_CLASSES_ALLOWED = 1000
+
+
+def _refuse_labels_beyond_images(p: Path, n_classes: int, n_images: int) -> None:
+    """Refuse labels (without class_names) that reach far more classes than there are images: no class indices (ids,
+    a mask value), whose one class name per value up to the largest filled memory until the read was killed (labels
+    up to 2**40), or made a class list of millions of empty classes."""
+    if n_classes > max(n_images, _EMPTY_CLASSES_ALLOWED):
+        raise DataError(f"{p}: labels go up to {n_classes - 1} without class_names, more classes than images "
+                        f"({n_images}): labels must be class indices 0..K-1 (or strings, or give class_names)",
+                        split_problem=SPLIT_CLASSES)
 
 
 def _open_npz(p: Path, expected: str) -> Any:
@@ -482,6 +510,7 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
                   f"than the training images; check that they are the same kind of images")
     n_classes = max(int(v[1].max()) if len(v[1]) else -1 for v in out.values()) + 1
     if class_names is None:
+        _refuse_labels_beyond_images(p, n_classes, sum(len(v[1]) for v in out.values()))
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
         raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names",
@@ -599,7 +628,7 @@ def _npz_class_names(z: Any, p: Path) -> list[str] | None:
         # class name; the Detector read such a file as a pile only where its labels were what was damaged)
         raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}",
                         split_problem=SPLIT_CLASSES)
-    return [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+    return _distinct_names([c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()], p, "class_names")
 
 
 def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
@@ -671,6 +700,10 @@ def npz_labels(path: str | Path) -> dict[str, Any] | None:
         return None
     n_classes = max(int(y.max()) if len(y) else -1 for y in ys.values()) + 1
     if class_names is None:
+        try:
+            _refuse_labels_beyond_images(p, n_classes, sum(len(y) for y in ys.values()))
+        except DataError:
+            return None
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
         return None

@@ -729,7 +729,10 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):
             return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels, read_for)
-        X = list_image_files_once([Path(X)])
+        # a folder (or file) alone is the list of it, listed once below: its files listed here were listed again
+        # one by one there, where a broken link among them (a moved target) was refused whatever skip_bad, which
+        # leaves it out of the same folder given in a list, or to `wildgan score` and training's reader
+        X = [X]
     elif isinstance(X, Image.Image):
         X = [X]
     if isinstance(X, np.ndarray) or _is_tensor(X):

@@ -697,6 +697,32 @@ def _refuse_class_in_other_split(train_dir: Path, test_dir: Path) -> None:
                                 f"(or remove the link)")
 
 
+def _warn_beside_splits(root: Path, train_dir: Path, test_dir: Path | None) -> None:
+    """Say the image folders and images beside root's train/ and test/, which a tree of splits does not read (a val/
+    of a train/val/test tree, a preview image): left out without a word, where loose images beside class folders are
+    said (_class_files). A warning about the data, said again by a decoded cache's reader (warn_of_data)."""
+    kept = {os.path.realpath(d) for d in (train_dir, test_dir) if d is not None}
+    names: list[str] = []
+    files: list[Path] = []
+    for d in _subdirs(root):
+        if os.path.realpath(d) in kept:
+            continue
+        found, _ = _scan_images(d, kept | _real_and_above(root))
+        if found:
+            names.append(f"{d.name}/")
+            files.extend(found)
+    loose = sorted((f for f in root.iterdir() if f.is_file() and _is_image_file(f)), key=lambda f: f.name)
+    names += [f.name for f in loose]
+    files += loose
+    if not files:
+        return
+    shown = " and ".join(names) if len(names) <= 3 else f"{', '.join(names[:3])} and {len(names) - 3} more"
+    splits = "train/ and test/" if test_dir is not None else "train/"
+    warn_of_data(f"{root}: {shown} beside {splits} {'is' if len(names) == 1 else 'are'} not read ({len(files)} image "
+                 f"file{'s' if len(files) != 1 else ''}, e.g. {files[0].relative_to(root).as_posix()}); only "
+                 f"{splits} {'is' if test_dir is None else 'are'}")
+
+
 def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
                 ) -> tuple[ImageSet, ImageSet | None]:
     """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
@@ -705,6 +731,8 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
     train_dir, test_dir, eff = _find_split_dirs(root)
+    if train_dir is not None:
+        _warn_beside_splits(eff, train_dir, test_dir)
     id_root = id_root or eff
     other: dict[str, int] = {}
     # (each split's walk stays out of the other's folder: a link from train/ into test/ would put test images in both)

@@ -465,15 +465,22 @@ def recorded_normal_classes(recorded: dict[str, Any]) -> list[str]:
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
-    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case, or an index
-    where no class is named by a number. DataError naming `source` for one that names no class."""
+    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case (refused where
+    that case matches two classes and neither exactly), or an index where no class is named by a number. DataError
+    naming `source` for one that names no class."""
     out: list[int] = []
     for e in entries:
         s = str(e).strip()
+        folded = [k for k, n in enumerate(names) if n.lower() == s.lower()]
         if s in names:
             i = names.index(s)
-        elif s.lower() in [n.lower() for n in names]:
-            i = [n.lower() for n in names].index(s.lower())
+        elif len(folded) > 1:
+            # (class folders 'Good' and 'good' on a case-sensitive file system: the first was taken in silence)
+            raise DataError(f"{source}: {what} class {s!r} matches {len(folded)} classes in another case "
+                            f"({', '.join(repr(names[k]) for k in folded)}); give the class's name exactly",
+                            split_problem=SPLIT_CLASSES)
+        elif folded:
+            i = folded[0]
         elif s.isdigit() and int(s) < len(names) and not any(n.strip().isdigit() for n in names):
             # an index only where no class is named by a number: with classes '0', '10', '20' ... a '1' that names
             # none of them is a mistake, not the second class ('10')
@@ -485,6 +492,20 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
         if i not in out:
             out.append(i)
     return out
+
+
+def _warn_unlabelled_left_out(source: str, train: ImageSet, test: ImageSet | None) -> None:
+    """Say how many images of labelled data are labelled -1 (an .npz's "no class"), which a split leaves out, neither
+    normal nor anomalous: they were left out without a word, which changed its counts (a third of the data, or every
+    anomaly of labels -1/1 meant as scikit-learn's outlier labels) with nothing to say why."""
+    y = np.concatenate([train.y] + ([] if test is None else [test.y]))
+    n = int(np.count_nonzero(y == -1))
+    if not n:
+        return
+    hint = (": -1 is not an anomaly label here (scikit-learn's outliers); label the classes 0 and 1 and name the "
+            f"normal one with {_normal_words()}" if set(np.unique(y).tolist()) == {-1, 1} else "")
+    warn_user(f"{source}: {n} of its {len(y)} images are labelled -1 (no class) and are left out of the split, "
+              f"neither normal nor anomalous{hint}")
 
 
 def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int, seed: int,
@@ -958,6 +979,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
 
     def keep(s: ImageSet | _Rows) -> np.ndarray:
         return ~np.isin(s.y, excluded) & (s.y >= 0)  # unlabelled images are neither normal nor anomalous
+
+    _warn_unlabelled_left_out(source, train, test)
 
     skipped_before = ({e.get("path") for e in recorded["skipped"] if isinstance(e, dict)}
                       if recorded is not None and isinstance(recorded.get("skipped"), list) else None)

@@ -29,7 +29,8 @@ from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
 from ..errors import (DEPTH16_KEYWORD, RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError,
-                      depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word, warn_user)
+                      depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word,
+                      skip_bad_option, warn_user)
 from ..data.eval_files import (BY_CLASS_CSV, CONTROLS_CSV, EVAL_FILES, EVAL_JSON, LATENTS_NPY, SCORES_CSV, SEARCH_CACHE,
                                SIDE_FILES_FIELD, eval_temp_files, names_text, unmatched_beside, unmatched_why)
 from ..fileio import atomic_write_files, digesting, leave_out_defaults, writing_temps
@@ -333,6 +334,12 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with "
                           f"{option_words('--normal', 'normal=')}", split_problem=SPLIT_CLASSES)
+    left_out = (split.info.get("skipped") or []) if data is not None else []
+    if left_out:
+        # other data's unreadable files (skip_bad) left out of its test split: said as training says its own data's
+        # (eval.json alone listed them, and the counts changed without a word)
+        _say(log, f"warning: {dc.data}: {len(left_out)} unreadable file{'s' if len(left_out) != 1 else ''} left out "
+                  f"({skip_bad_option()}): {skipped_reasons(left_out)}")
     skipped = newly_skipped(split, recorded) if data is None else []
     if skipped:
         # one warning for one cause: the files, each with the part of the recorded split it was in (build_split drew

@@ -64,7 +64,29 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.normal}_g{self.gamma:g}_{self.method}_{self.encoder_loss}_s{self.seed}"
+        return f"{self.normal}_g{gamma_key(self.gamma)}_{self.method}_{self.encoder_loss}_s{self.seed}"
+
+
+def gamma_key(gamma: float) -> str:
+    """gamma as a cell's key (its run folder and row) writes it: 6 significant digits, which every study folder's
+    names were made with, so it stays (check_gammas refuses two values it would write alike). -0 is written 0: the
+    same gamma, which was a second cell 'g-0'."""
+    return f"{gamma + 0.0:g}"
+
+
+def check_gammas(gammas: Sequence[float], what: str | None = None) -> None:
+    """Raise ConfigError where two different gammas would be written alike in a cell's key (gamma_key: 0.1 and
+    0.1000001 both 'g0.1'): they would be one cell, one run folder and one row, and grid kept the first and dropped
+    the other without a word. The same value given twice (0, 0.0) is one cell, as meant. what: the option the gammas
+    came from, as the message names it (default: --contamination, or grid's gammas=)."""
+    seen: dict[str, float] = {}
+    for g in gammas:
+        was = seen.setdefault(gamma_key(g), g)
+        if was != g:
+            named = what or option_words('--contamination', 'grid(gammas=...)')
+            raise ConfigError(f"{named}: gammas {was!r} and {g!r} would name one cell (g{gamma_key(g)}: a cell's "
+                              f"name, run folder and row write gamma with 6 significant digits); give gammas that "
+                              f"differ within those digits")
 
 
 def grid(normals: str | list[str], gammas: list[float], methods: str | list[str], encoder_losses: str | list[str],
@@ -73,13 +95,14 @@ def grid(normals: str | list[str], gammas: list[float], methods: str | list[str]
     no cell, where it added the same cell again, whose copies the tables counted as seeds. A str given for a list
     (grid('normal', ...)) is that one value, not its letters (one cell per letter, classes 'n', 'o' ...)."""
     normals, methods, encoder_losses = ([v] if isinstance(v, str) else v for v in (normals, methods, encoder_losses))
+    check_gammas(gammas)
     cells = []
     for n in normals:
         for g in gammas:
             for m in methods:
                 for e in (encoder_losses if m == "wildgan" else ["-"]):
                     for s in seeds:
-                        cells.append(Cell(n, g, m, e, s))
+                        cells.append(Cell(n, g + 0.0, m, e, s))     # (+ 0.0: -0 is 0, gamma_key)
     unique: dict[str, Cell] = {}
     for c in cells:
         unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row
@@ -780,6 +803,8 @@ def _run_study_session(base: RunConfig, cells: list[Cell], study_dir: Path, *, p
             # (a class name given for a cell failed as an AttributeError, 'str' object has no attribute 'key')
             raise ConfigError(f"run_study: cells must be Cell objects (wildgan.studies.study.grid makes them), got "
                               f"{type(c).__name__} {c!r:.60} at index {i}")
+    # (cells made by hand, not by grid: the second of two such gammas was taken for the first's cell, done, skipped)
+    check_gammas([c.gamma for c in cells], "run_study: cells")
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
         read_rows(study_dir / "results.jsonl")
@@ -1241,8 +1266,9 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     its row is not computed again, and a study whose every cell is done does not read the data at all, so the tables
     of data changed in place since (the same path, other pixels) were made from the old data's rows without a word.
     Told without decoding: a file whose size and mtime, or a folder whose listing, are the recorded ones is not even
-    read. Cells recorded without the field, and data that is gone (the rows are what the tables need), are not
-    compared."""
+    read. A cell whose run folder is gone is compared by its row's data_sha256 (the source then hashed, unless a
+    recorded identity spares it). Cells recorded without the field, and data that is gone (the rows are what the
+    tables need), are not compared."""
     from ..data.readers import data_source_path
     from ..data.source_identity import identity_change, source_identity
 
@@ -1256,19 +1282,35 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     rows = read_rows(study_dir / "results.jsonl", warn=False)
     now: dict[str, str | None] = {}            # the change from each recorded identity (most studies have one)
     changed: dict[str, list[str]] = {}
+    gone: list[dict[str, Any]] = []            # rows whose run folder (and so split.json) is gone
+    recorded: dict[str, Any] | None = None     # a recorded identity, to spare hashing the source where it holds
     for row in rows:
         try:
             info = json.loads((study_dir / "runs" / str(row["cell"]) / "split.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            continue                          # (a cell whose folder is gone: its row is all there is of it)
+            gone.append(row)
+            continue
         was = info.get("source_identity") if isinstance(info, dict) else None
         if not isinstance(was, dict):
             continue
+        recorded = recorded or was
         key = json.dumps(was, sort_keys=True)
         if key not in now:
             now[key] = identity_change(was, source_identity(path, known=was))
         if now[key]:
             changed.setdefault(str(now[key]), []).append(str(row["cell"]))
+    # a row whose run folder is gone (deleted to save space, its row kept) is pooled as it is with the new cells, as
+    # one with its run is: its data_sha256 (the bytes its cell read) is what is left to compare. The source is
+    # hashed once, and only where such a row records one (a recorded identity of the same size and mtime, or
+    # listing, spares it)
+    gone = [r for r in gone if isinstance(r.get("data_sha256"), str)]
+    current = data_sha256(source_identity(path, known=recorded)) if gone else None
+    if current is not None:
+        for row in gone:
+            if row["data_sha256"] != current:
+                change = f"recorded: sha256 {row['data_sha256'][:12]} (its run folder is gone); now: sha256 " \
+                         f"{current[:12]}"
+                changed.setdefault(change, []).append(str(row["cell"]))
     if not changed:
         return None
     cells = [c for group in changed.values() for c in group]

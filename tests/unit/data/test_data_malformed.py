@@ -177,6 +177,13 @@ c_labels_beyond_names = npz_case("names.npz", "names.npz: labels go up to 4 but 
                                  class_names=np.array(["a", "b"]))
 c_class_names_2d = npz_case("cn.npz", "cn.npz: class_names must be a 1-D string array", x=X, y=Y,
                             class_names=np.array([["a", "b"]]))
+# (two classes of one name: --normal a took the first, and the second one's images were anomalies)
+c_class_names_twice = npz_case("dup.npz", "dup.npz: class_names names 'a' twice (classes 0 and 1): give each class "
+                               "a name of its own", x=X, y=Y, class_names=np.array(["a", "a"]))
+# (labels that are no class indices, e.g. ids: one class name was made per value up to the largest, and with labels
+# up to 2**40 the read was killed for memory without a word)
+c_labels_far_beyond_images = npz_case("ids.npz", "ids.npz: labels go up to 1000001 without class_names, more "
+                                      "classes than images (20)", x=X, y=Y + 10**6)
 c_float_out_of_range = npz_case("pm1.npz", "pm1.npz:x: float image values must lie in [0, 1] or [0, 255]",
                                 x=np.full((20, 8, 8), -0.5, np.float32), y=Y)
 c_int_out_of_range = npz_case("i32.npz", "i32.npz:x: integer image values must lie in 0..255",

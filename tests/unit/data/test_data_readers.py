@@ -1027,6 +1027,12 @@ def test_cifar_labels_beyond_the_class_names_of_batches_meta_are_refused_naming_
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
     train, test, _ = load_dataset(folder)
     assert train.class_names[-1] == "unicorn" and len(train) == 100 and len(test) == 20
+    # two classes of one name (--normal cat took the first, the second one's images anomalies): refused
+    meta[b"label_names"] = [c.encode() for c in CIFAR10_CLASSES[:9]] + [b"cat"]
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'batches.meta'}: label_names names 'cat' twice "
+                                                  f"(classes 3 and 9): give each class a name of its own")):
+        load_dataset(folder)
     meta[b"label_names"] = 7
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
     with pytest.raises(DataError, match=re.escape(f"{folder / 'batches.meta'}: 'label_names' must be a list of "
@@ -1470,6 +1476,48 @@ def test_symlinked_folders_and_files_are_followed_and_a_cycle_ends(tmp_path):
     assert kind == "folder" and train.class_names == ["a", "b"]
     ids = [i for i, y in zip(train.ids, train.y) if y == 0]
     assert ids == ["a/000.png", "a/001.png", "a/more/0.png", "a/more/1.png", "a/more/2.png", "a/more/deeper/3.png"]
+
+
+def test_a_broken_link_in_a_folder_given_alone_is_left_out_by_skip_bad_as_in_a_list(tmp_path):
+    """A folder given alone (Detector.fit('photos/'), to_images('photos/')) was listed, and then its files listed
+    again one by one: a broken link in it (a moved target) failed that second listing, whatever skip_bad, where the
+    same folder in a list (['photos/']), `wildgan score --skip-bad` and training's reader left it out."""
+    from wildgan.data.inputs import to_images
+
+    d = tmp_path / "photos"
+    for i in range(3):
+        save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    _link(tmp_path / "moved.png", d / "gone.png")
+    with pytest.warns(WildganWarning, match="skipped .*gone.png"):
+        alone, ids = to_images(str(d), 8, 1, skip_bad=True)
+    with pytest.warns(WildganWarning, match="skipped .*gone.png"):
+        listed, listed_ids = to_images([str(d)], 8, 1, skip_bad=True)
+    assert ids == listed_ids == [str(d / f"{i}.png") for i in range(3)] and np.array_equal(alone, listed)
+    # without skip_bad, one refusal naming every unreadable file, as for the list
+    with pytest.raises(DataError, match="gone.png") as alone_error:
+        to_images(str(d), 8, 1)
+    with pytest.raises(DataError) as listed_error:
+        to_images([str(d)], 8, 1)
+    assert str(alone_error.value) == str(listed_error.value)
+
+
+def test_image_folders_beside_train_and_test_are_said_to_be_left_out(tmp_path):
+    """A tree with train/ and test/ reads only those: a val/ beside them (train/val/test trees), or loose images
+    there, were left out without a word, where loose images beside class folders are said."""
+    root = tmp_path / "tree"
+    for split in ("train", "test", "val"):
+        make_tree(root, split=split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        load_dataset(make_tree(tmp_path / "plain", split="train"))       # train/ alone: nothing to say
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ beside train/ and test/ is not read (6 image "
+                                                      f"files, e.g. val/a/000.png); only train/ and test/ are")):
+        train, test, _ = load_dataset(root)
+    assert len(train) == len(test) == 6
+    save(root / "preview.png", np.zeros((8, 8), np.uint8))
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ and preview.png beside train/ and test/ are not "
+                                                      f"read (7 image files, e.g. val/a/000.png)")):
+        load_dataset(root)
 
 
 def test_a_link_back_up_a_labelled_tree_is_no_class_and_labels_no_image_twice(tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import re
+import warnings
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -955,6 +956,46 @@ def test_a_number_that_names_no_class_is_not_taken_as_an_index_among_numbered_cl
     with pytest.raises(DataError, match=r"normal class '1' does not exist; available classes: 0=0, 1=10"):
         build_split(DataConfig(data=str(p), normal=("1",)))
     assert build_split(DataConfig(data=str(p), normal=("10",))).info["normal_classes"] == ["10"]
+
+
+def test_a_class_named_in_another_case_that_matches_two_classes_is_refused_naming_both(tmp_path):
+    # class folders 'Good' and 'good' (two sources merged, on a case-sensitive file system): --normal GOOD took the
+    # first of them in silence, and --exclude GOOD likewise; the exact name still picks its own class
+    rng = np.random.default_rng(0)
+    p = tmp_path / "cased.npz"
+    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["Good", "good", "bad"]))
+    with pytest.raises(DataError, match=r"normal class 'GOOD' matches 2 classes in another case \('Good', 'good'\)"):
+        build_split(DataConfig(data=str(p), normal=("GOOD",)))
+    with pytest.raises(DataError, match=r"excluded class 'GOOD' matches 2 classes"):
+        build_split(DataConfig(data=str(p), normal=("bad",), exclude_classes=("GOOD",)))
+    assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == ["good"]
+    assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad"]
+
+
+def test_images_labelled_minus_one_left_out_of_a_split_are_counted_in_a_warning(tmp_path):
+    # an .npz label -1 is "no class": such images are neither normal nor anomalous and were left out of the split
+    # without a word, a third of the data here (and all the anomalies of labels -1/1 read as scikit-learn's outliers)
+    rng = np.random.default_rng(0)
+    p = tmp_path / "some_unlabelled.npz"
+    np.savez(p, x=rng.integers(0, 256, (90, 8, 8), dtype=np.uint8), y=np.arange(90) % 3 - 1)
+    with pytest.warns(WildganWarning, match=r"some_unlabelled\.npz: 30 of its 90 images are labelled -1 \(no class\) "
+                                            r"and are left out of the split"):
+        split = build_split(DataConfig(data=str(p), normal=("0",)))
+    assert len(split.train_x) + len(split.test_x) <= 60
+    # labels -1 and 1 only: said that -1 is no anomaly label
+    q = tmp_path / "outliers.npz"
+    np.savez(q, x=rng.integers(0, 256, (90, 8, 8), dtype=np.uint8), y=np.where(np.arange(90) % 3 == 0, -1, 1))
+    with pytest.warns(WildganWarning, match=r"-1 is not an anomaly label") as said, \
+            pytest.raises(DataError, match="0 anomalous"):
+        build_split(DataConfig(data=str(q), normal=("1",)))
+    assert len([w for w in said if "labelled -1" in str(w.message)]) == 1
+    # none labelled -1: nothing said
+    r = tmp_path / "labelled.npz"
+    np.savez(r, x=rng.integers(0, 256, (90, 8, 8), dtype=np.uint8), y=np.arange(90) % 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        build_split(DataConfig(data=str(r), normal=("0",)))
 
 
 def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tmp_path) -> None:

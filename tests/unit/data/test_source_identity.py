@@ -170,6 +170,44 @@ def test_a_finished_study_rerun_says_that_its_data_changed_in_place_and_keeps_it
     assert rerun() == []
 
 
+def test_a_row_whose_run_folder_is_gone_is_compared_with_the_data_by_its_data_sha256(tmp_path, monkeypatch):
+    # runs/CELL deleted to save space, results.jsonl kept: the row has no split.json, only its data_sha256, and a
+    # re-run on data changed in place pooled the old data's row with the new cells' without a word
+    base, cells, study_mod = _trained_study(tmp_path)
+    st = tmp_path / "st"
+    row = json.loads((st / "results.jsonl").read_text().splitlines()[0])
+    assert isinstance(row.get("data_sha256"), str)
+    shutil.rmtree(st / "runs" / cells[0].key)
+
+    def computed(*a, **k):
+        raise AssertionError("a cell was computed again")
+
+    monkeypatch.setattr(study_mod, "evaluate_run", computed)
+    monkeypatch.setattr(study_mod, "train_run", computed)
+
+    def rerun() -> list[str]:
+        said: list[str] = []
+        study_mod.run_study(base, cells, st, progress=False, log=said.append)
+        return [m for m in said if m.startswith("warning: ")]
+
+    p = Path(base.data.data)
+    assert rerun() == []                                  # the same data: nothing said
+    t = p.stat().st_mtime_ns
+    os.utime(p, ns=(t + 10**9, t + 10**9))                 # touched only: the same bytes
+    assert rerun() == []
+    _npz(p, flip=3)                                       # the same size, other pixels
+    said = rerun()
+    assert len(said) == 1, said
+    assert said[0].startswith(f"warning: {p} is not the data that 1 of the 1 cells with a row in ") and \
+        f"(0_g0_wildgan_image_s0; recorded: sha256 {row['data_sha256'][:12]} (its run folder is gone); now: " \
+        in said[0], said
+    # a row from before the field: not compared
+    lines = (st / "results.jsonl").read_text().splitlines()
+    (st / "results.jsonl").write_text("\n".join(json.dumps({k: v for k, v in json.loads(x).items()
+                                                            if k != "data_sha256"}) for x in lines) + "\n")
+    assert rerun() == []
+
+
 def test_wildgan_study_of_finished_cells_says_a_file_added_to_its_folder_without_decoding_it(tmp_path, monkeypatch,
                                                                                             capsys):
     from PIL import Image

@@ -427,6 +427,23 @@ def test_a_repeated_value_adds_no_cell():
                                       "1_g0.02_wildgan_image_s0", "1_g0.02_wildgan_image_s1"]
 
 
+def test_two_gammas_that_one_cell_key_would_name_are_refused(tmp_path):
+    # the key (and so the run folder and row) writes gamma with 6 significant digits: 0.1 and 0.1000001 were one
+    # cell, and grid dropped the second without a word
+    with pytest.raises(ConfigError,
+                       match=r"^grid\(gammas=\.\.\.\): gammas 0\.1 and 0\.1000001 would name one cell \(g0\.1: "):
+        grid(["1"], [0.1, 0.1000001], ["wildgan"], ["image"], [0])
+    # the same value written twice is one cell, as before; -0 is 0 (`--contamination 0,-0` made cells g0 and g-0 of
+    # one gamma, whose two rows the tables counted as two seeds)
+    assert [c.key for c in grid(["1"], [0.1, 0.10], ["wildgan"], ["image"], [0])] == ["1_g0.1_wildgan_image_s0"]
+    assert [c.key for c in grid(["1"], [-0.0, 0.0], ["wildgan"], ["image"], [0])] == ["1_g0_wildgan_image_s0"]
+    # cells made by hand: the second was taken for the first one's cell, done, and skipped
+    cells = [study_mod.Cell("1", g, "wildgan", "image", 0) for g in (0.1, 0.1000001)]
+    with pytest.raises(ConfigError, match=r"^run_study: cells: gammas 0\.1 and 0\.1000001 would name one cell"):
+        study_mod.run_study(study_base(tmp_path), cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert not (tmp_path / "st").exists()
+
+
 def test_a_cell_listed_twice_gets_one_row(tmp_path):
     cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
     rows = study_mod.run_study(study_base(tmp_path), cell * 2, tmp_path / "st", progress=False, log=lambda m: None)

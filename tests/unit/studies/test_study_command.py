@@ -132,6 +132,9 @@ def test_a_study_s_contamination_given_in_percent_is_refused_with_the_fraction_i
     assert "each gamma must be in [0, 1), got 2 (a fraction of the training set: for 2% give 0.02)" in err, err
     assert main(["study", "--data", "nowhere.npz", "--contamination", "-0.1", "--out", "st"]) == 2
     assert "got -0.1\n" in capsys.readouterr().err                      # (no percentage read into a negative)
+    # two gammas one cell would stand for (its key writes 6 significant digits): refused before the data is read
+    assert main(["study", "--data", "nowhere.npz", "--contamination", "0.02,0.0200000001", "--out", "st"]) == 2
+    assert "--contamination: gammas 0.02 and 0.0200000001 would name one cell (g0.02: " in capsys.readouterr().err
 
 
 def test_the_study_report_s_advice_for_a_cell_s_report_works_from_where_it_was_run(
