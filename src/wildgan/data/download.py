@@ -341,6 +341,13 @@ def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[
     if target is not None and target.resolve() == archive.resolve():
         return f"{archive}: cannot read it ({said})"
     writing = target is None or dest.resolve() in (target.resolve(), *target.resolve().parents)
+    if e.errno == errno.EFBIG and writing:
+        # a file larger than dest's file system takes (FAT's 4 GiB) or than the process may write (ulimit -f): said
+        # 'could not unpack it ([Errno 27] File too large)', naming neither where nor what to do (freeing space there
+        # does not mend it)
+        return (f"{archive}: could not write its unpacked files into {dest.parent} ({said}: a file larger than its "
+                f"file system takes, FAT's 4 GiB, or than the limit on a file's size, ulimit -f); raise the limit, "
+                f"or {elsewhere.format('a folder on another file system')}")
     if e.errno in _WRITE_ERRNOS and writing:
         # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download.
         # (dest's folder, as _check_room names it: dest is the temporary folder its callers unpack into, and the
