@@ -1161,7 +1161,12 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                         if not block:
                             break
                         digest.update(block)
-                        f.write(block)
+                        try:
+                            f.write(block)
+                        except OSError as e:
+                            # (the disk's refusal, not the network's: carried past the except below, which said a
+                            # full disk as 'if this machine is offline')
+                            raise _NotWritten(e) from e
                         if bar is not None:
                             bar.update(len(block))
             except (urllib.error.URLError, OSError, TimeoutError) as e:
@@ -1180,7 +1185,13 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
 
         made = [d for d in (root, *root.parents) if not d.exists()]
         try:
-            atomic_write_stream(write, archive)
+            try:
+                atomic_write_stream(write, archive)
+            except _NotWritten as e:
+                raise DataError(_cifar_unwritable(archive, e.error)) from e.error
+            except OSError as e:
+                # (the folders made, the temp file made, synced or renamed: never the network's, which write() says)
+                raise DataError(_cifar_unwritable(archive, e)) from e
         except BaseException:
             for d in made:         # (the folders this call made, when the download failed: empty, so no trace)
                 try:
@@ -1188,8 +1199,11 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 except OSError:
                     break
             raise
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
+    except OSError as e:
+        raise DataError(_cifar_unwritable(archive, e)) from e
     try:
         # (root is where the download goes: a folder the user gave, or the cache's, but not always the cache)
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
@@ -1202,6 +1216,35 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+class _NotWritten(Exception):
+    """download_cifar10's write of a downloaded block, refused by the system (`error`: a full disk, a file-size
+    limit): raised past the except that says the network's errors."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _cifar_unwritable(archive: Path, e: OSError) -> str:
+    """What to say where CIFAR-10's download to `archive` (or its unpack beside it) could not be written there: the
+    system's refusal `e` (a bare OSError naming a temp file or a folder, or none, where it came from a write), the
+    folder to free or make writable, and where else to download it ($WILDGAN_CACHE's, where the folder is the
+    cache's)."""
+    root = archive.parent
+    opt = option_words("--data FOLDER --download", "data=FOLDER, download=True")
+    cache = cache_root().expanduser().absolute()
+    move = (f"set $WILDGAN_CACHE to a writable folder with room, or download it into one ({opt})"
+            if cache in (root.absolute(), *root.absolute().parents) else
+            f"download it into another folder ({opt})")
+    # (a path under a regular file: 'Not a directory' or 'File exists' named the folder to be made, not the file)
+    blocker = next((d for d in (root, *root.parents) if os.path.lexists(d)), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{archive}: cannot download CIFAR-10 there: {blocker} is a file, not a folder; {move}"
+    said = f"[Errno {e.errno}] {e.strerror}" if e.errno is not None else str(e)
+    return (f"{archive}: could not write the download ({said}); free space in {root} (CIFAR-10 takes 163 MB, and "
+            f"as much again unpacked) or make it writable, or {move}")
 
 
 def _download_bar(root: Path, progress: bool | None) -> Any:

@@ -4,9 +4,11 @@ and what to do, never as an interrupted download or an offline machine it is not
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,56 @@ def test_an_unpack_that_a_file_size_limit_refuses_says_where_and_what_to_do(tmp_
         said
     assert said.endswith("or unpack it into a folder on another file system"), said
     assert "ulimit -f" in said and "4 GiB" in said, said
+
+
+class _Response(io.BytesIO):
+    """urlopen's answer: `payload`, with a Content-Length of `length` (the payload's own by default)."""
+
+    def __init__(self, payload: bytes, length: int | None = None) -> None:
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(len(payload) if length is None else length)}
+
+    def __enter__(self) -> "_Response":
+        return self
+
+    def __exit__(self, *a: object) -> None:
+        self.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_a_download_that_the_disk_refuses_names_the_file_and_is_not_said_as_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk (here `ulimit -f`'s EFBIG, the same refusal of the write) while CIFAR-10's 163 MB came in was said
+    'could not download CIFAR-10 from URL ([Errno 28] No space left on device); if this machine is offline, download
+    it elsewhere': the network blamed, the file and its folder not named."""
+    import resource
+
+    payload = os.urandom(256 * 1024)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _Response(payload))
+    root = tmp_path / "data" / "cifar10"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(DataError) as e:
+            dl.download_cifar10(root, md5=hashlib.md5(payload).hexdigest(), progress=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    said = str(e.value)
+    assert said.startswith(f"{root / dl.CIFAR10_ARCHIVE}: could not write the download ([Errno 27] "), said
+    assert "offline" not in said and "free space in" in said and "data=FOLDER, download=True" in said, said
+    assert not (tmp_path / "data").exists()            # (no partial download left, nor the folders made for it)
+
+
+def test_a_download_into_a_cache_under_a_file_names_the_file_and_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$WILDGAN_CACHE set to a path under a regular file: `wildgan train --dataset cifar10 --download` ended on
+    `error: [Errno 20] Not a directory: 'FILE/c/cifar10'`, naming neither the file in the way nor the variable."""
+    (tmp_path / "afile").write_text("mine")
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "afile" / "c"))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: pytest.fail("downloaded"))
+    with pytest.raises(DataError) as e:
+        dl.download_cifar10(dl.cache_root() / "cifar10", progress=False)
+    said = str(e.value)
+    assert said.startswith(f"{tmp_path / 'afile' / 'c' / 'cifar10' / dl.CIFAR10_ARCHIVE}: cannot download CIFAR-10 "
+                           f"there: {tmp_path / 'afile'} is a file, not a folder; set $WILDGAN_CACHE to "), said
+    assert (tmp_path / "afile").read_text() == "mine"
