@@ -1156,10 +1156,12 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                     if bar is not None and size.isdigit():
                         bar.total = int(size)
                         bar.refresh()
+                    got = 0
                     while True:
                         block = r.read(1 << 20)
                         if not block:
                             break
+                        got += len(block)
                         digest.update(block)
                         try:
                             f.write(block)
@@ -1179,9 +1181,16 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
             finally:
                 if bar is not None:
                     bar.close()
+            # a connection closed before the server's Content-Length: http.client's read(n) then returns b'' without a
+            # word, and the md5 check called an interrupted download corrupt, without a word of what to do
+            if size.isdigit() and got < int(size):
+                raise DataError(f"{url}: the download ended after {got:,} of its {int(size):,} bytes (the connection "
+                                f"was closed: an interrupted download?); run again")
             if digest.hexdigest() != md5:
-                raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
-                                "the download is corrupt or not CIFAR-10, refusing to use it")
+                raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); the download is "
+                                f"corrupt or not CIFAR-10, refusing to use it; run again, and where it fails so again, "
+                                f"download {CIFAR10_ARCHIVE} elsewhere, unpack it and pass "
+                                f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}")
 
         made = [d for d in (root, *root.parents) if not d.exists()]
         try:

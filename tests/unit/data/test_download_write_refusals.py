@@ -99,3 +99,30 @@ def test_a_download_into_a_cache_under_a_file_names_the_file_and_the_variable(
     assert said.startswith(f"{tmp_path / 'afile' / 'c' / 'cifar10' / dl.CIFAR10_ARCHIVE}: cannot download CIFAR-10 "
                            f"there: {tmp_path / 'afile'} is a file, not a folder; set $WILDGAN_CACHE to "), said
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_download_cut_short_says_so_and_to_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server closed the connection halfway (its Content-Length not reached; http.client's read(n) then returns
+    b'' without a word): it was said 'md5 mismatch ... the download is corrupt or not CIFAR-10, refusing to use it',
+    an interrupted download called corrupt, and no word of what to do."""
+    payload = os.urandom(100_000)
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout=None: _Response(payload[:40_000], length=len(payload)))
+    with pytest.raises(DataError) as e:
+        dl.download_cifar10(tmp_path / "root", md5=hashlib.md5(payload).hexdigest(), progress=False)
+    said = str(e.value)
+    assert said.startswith(f"{dl.CIFAR10_URL}: the download ended after 40,000 of its 100,000 bytes (the connection "
+                           f"was closed: an interrupted download?); run again"), said
+    assert "md5" not in said, said
+    assert not (tmp_path / "root").exists()
+
+
+def test_a_download_whose_md5_does_not_match_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole (as long as the server said) but not the file: a proxy's page, a changed file. It said 'refusing to use
+    it' and no more."""
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _Response(b"<html>login</html>"))
+    with pytest.raises(DataError, match=r"md5 mismatch \(got [0-9a-f]{32}, expected c58f.*\); the download is corrupt "
+                                        r"or not CIFAR-10, refusing to use it; run again, and where it fails so again, "
+                                        r"download cifar-10-python\.tar\.gz elsewhere, unpack it and pass "
+                                        r"data=PATH/cifar-10-batches-py$"):
+        dl.download_cifar10(tmp_path / "root", progress=False)
