@@ -7,6 +7,7 @@ import errno
 import fnmatch
 import glob
 import hashlib
+import http.client
 import lzma
 import os
 import re
@@ -1171,10 +1172,13 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                             raise _NotWritten(e) from e
                         if bar is not None:
                             bar.update(len(block))
-            except (urllib.error.URLError, OSError, TimeoutError) as e:
+            except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
+                # (http.client's own errors are no OSError: a proxy's answer that is not HTTP, a chunk cut short, ended
+                # on a traceback; their words alone, 'HELLO', say nothing without their name)
+                why = f"{type(e).__name__}: {str(e).strip()}" if isinstance(e, http.client.HTTPException) else str(e)
                 # (a folder there that is not the whole data set is why a run that had it downloads again)
                 there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
-                raise DataError(f"could not download CIFAR-10 from {url} ({e}){there}; if this machine is offline, "
+                raise DataError(f"could not download CIFAR-10 from {url} ({why}){there}; if this machine is offline, "
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e

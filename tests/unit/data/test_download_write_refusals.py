@@ -126,3 +126,26 @@ def test_a_download_whose_md5_does_not_match_says_what_to_do(tmp_path: Path, mon
                                         r"download cifar-10-python\.tar\.gz elsewhere, unpack it and pass "
                                         r"data=PATH/cifar-10-batches-py$"):
         dl.download_cifar10(tmp_path / "root", progress=False)
+
+
+@pytest.mark.parametrize("where", ["answer", "body"])
+def test_a_server_s_answer_that_is_not_http_is_said_as_a_failed_download(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """http.client's own errors (not OSErrors: a proxy's or captive portal's answer that is not HTTP, BadStatusLine;
+    a chunked body cut inside a chunk, IncompleteRead) ended the command on a traceback."""
+    import http.client
+
+    class Cut(_Response):
+        def read(self, n: int = -1) -> bytes:
+            raise http.client.IncompleteRead(b"x" * 10, 90)
+
+    def urlopen(url: str, timeout: float | None = None) -> _Response:
+        if where == "answer":
+            raise http.client.BadStatusLine("HELLO")
+        return Cut(b"")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(DataError, match=rf"^could not download CIFAR-10 from {dl.CIFAR10_URL} \((BadStatusLine: HELLO|"
+                                        rf"IncompleteRead: .*)\); if this machine is offline, .*"):
+        dl.download_cifar10(tmp_path / "root", progress=False)
+    assert not (tmp_path / "root").exists()
