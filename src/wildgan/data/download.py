@@ -1256,7 +1256,9 @@ def _cifar_unwritable(archive: Path, e: OSError) -> str:
     if blocker is not None and not blocker.is_dir():
         return f"{archive}: cannot download CIFAR-10 there: {blocker} is a file, not a folder; {move}"
     said = f"[Errno {e.errno}] {e.strerror}" if e.errno is not None else str(e)
-    return (f"{archive}: could not write the download ({said}); free space in {root} (CIFAR-10 takes 163 MB, and "
+    # (the folder that is there: where root is still to be made, its parent refused it)
+    there = blocker if blocker is not None else root
+    return (f"{archive}: could not write the download ({said}); free space in {there} (CIFAR-10 takes 163 MB, and "
             f"as much again unpacked) or make it writable, or {move}")
 
 

@@ -149,3 +149,23 @@ def test_a_server_s_answer_that_is_not_http_is_said_as_a_failed_download(
                                         rf"IncompleteRead: .*)\); if this machine is offline, .*"):
         dl.download_cifar10(tmp_path / "root", progress=False)
     assert not (tmp_path / "root").exists()
+
+
+def test_a_download_into_a_folder_that_cannot_be_made_names_the_folder_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only folder (here its refusal to make a folder in it, as `chattr +i` or a read-only mount gives) is
+    named as the one to make writable, not the folder still to be made in it."""
+    real_mkdir = Path.mkdir
+
+    def refused(self: Path, *a: object, **k: object) -> None:
+        if self.parent == tmp_path / "ro":
+            raise PermissionError(1, "Operation not permitted", str(self))
+        real_mkdir(self, *a, **k)                       # type: ignore[arg-type]
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(Path, "mkdir", refused)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: pytest.fail("downloaded"))
+    with pytest.raises(DataError) as e:
+        dl.download_cifar10(tmp_path / "ro" / "x", progress=False)
+    assert str(e.value).startswith(f"{tmp_path / 'ro' / 'x' / dl.CIFAR10_ARCHIVE}: could not write the download "
+                                   f"([Errno 1] Operation not permitted); free space in {tmp_path / 'ro'} ("), e.value
