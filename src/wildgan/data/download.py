@@ -760,7 +760,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             (f" (its unpack there, {flat.name}, is an earlier wildgan's, which holds {_flat_name(flat)!r} as one file, "
              f"its folders lost: this wildgan reads it only unpacked again, beside it)")
         raise DataError(f"{given}: cannot unpack it into {where} {root}{why}: "
-                        f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
+                        f"{_not_a_folder(root) or e.strerror or e}; "
                         f"{'pass cache_dir=' if cache_dir is not None else 'point $WILDGAN_CACHE at'} a writable "
                         f"folder, or "
                         f"unpack the archive yourself and pass the folder") from None
@@ -797,6 +797,16 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             shutil.rmtree(tmp, ignore_errors=True)
     _drop_earlier_unpacks(root, stems, final, archive)
     return final
+
+
+def _not_a_folder(folder: Path) -> str:
+    """Why `folder`, to be made, cannot be (in words: 'not a folder', 'PARENT is a file, not a folder'), where it or a
+    folder above it is a file; '' where none is. Under a file the system says 'Not a directory' of the path to be
+    made, which is not there, and names no file."""
+    blocker = next((d for d in (folder, *folder.parents) if os.path.lexists(d)), None)
+    if blocker is None or blocker.is_dir():
+        return ""
+    return "not a folder" if blocker == folder else f"{blocker} is a file, not a folder"
 
 
 def _unpacks_of(archive: Path, cache_dir: str | Path | None) -> tuple[Path, tuple[str, ...], str, Path | None]:
