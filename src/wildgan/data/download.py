@@ -68,14 +68,19 @@ def _check_member(name: str, other: str | None, archive: Path) -> None:
     link', ...; None for a plain file or folder)."""
     shown = name
     name = name.replace("\\", "/")
+    # (each refusal says how to make an archive that is read: a member named alone left the user to guess)
+    relative = "make the archive again with paths relative to the data set's folder (tar -C FOLDER -czf ARCHIVE .)"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise DataError(f"{archive}: refusing archive member with an absolute path: {shown!r}")
+        raise DataError(f"{archive}: refusing archive member with an absolute path: {shown!r}; {relative}")
     if ".." in name.split("/"):
-        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {shown!r}")
+        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {shown!r}; {relative}")
     if other is not None:
-        # links, devices and fifos are never part of an image data set; refusing them closes the link tricks
+        # links, devices and fifos are never part of an image data set; refusing them closes the link tricks. A
+        # folder of links is read as it is (docs/data.md), and its tar holds them: stored followed, it is read too
+        again = ("make the archive again holding the files its links point to (tar -h; zip without -y)"
+                 if "link" in other else "make the archive again without it")
         raise DataError(f"{archive}: refusing archive member that is not a plain file or folder ({other}): "
-                        f"{shown!r}")
+                        f"{shown!r}; {again}")
 
 
 def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None:
