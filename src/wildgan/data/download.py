@@ -1158,7 +1158,8 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     if lacks is None:
         return target
     archive = root / CIFAR10_ARCHIVE
-    if not archive.is_file() or _md5(archive) != md5:
+    had = archive.is_file()
+    if not had or _md5(archive) != md5:
         digest = hashlib.md5()
 
         def write(f: BinaryIO) -> None:
@@ -1193,6 +1194,8 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 why = f"{type(e).__name__}: {str(e).strip()}" if isinstance(e, http.client.HTTPException) else str(e)
                 # (a folder there that is not the whole data set is why a run that had it downloads again)
                 there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
+                # (an archive there whose md5 is not CIFAR-10's, a copy made by hand offline, was passed over unsaid)
+                there += f" ({archive} is there, but its md5 is not CIFAR-10's: a copy cut short?)" if had else ""
                 raise DataError(f"could not download CIFAR-10 from {url} ({why}){there}; if this machine is offline, "
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"

@@ -197,3 +197,23 @@ def test_a_member_refused_as_unsafe_says_how_to_make_the_archive_again(
         dl.safe_extract(archive, tmp_path / "dest")
     assert str(e.value) == f"{archive}: refusing archive member {why}; {advice}"
     assert not (tmp_path / "dest").exists()
+
+
+def test_offline_with_an_archive_there_whose_md5_is_wrong_names_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive copied into the download's folder by hand (a machine offline), cut short: it is downloaded again,
+    and offline that was said as 'could not download CIFAR-10 ... if this machine is offline', no word of the copy
+    there that was passed over, nor why."""
+    import urllib.error
+
+    def offline(url: str, timeout: float | None = None) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / dl.CIFAR10_ARCHIVE).write_bytes(b"\x1f\x8b" + b"\0" * 100)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataError) as e:
+        dl.download_cifar10(tmp_path / "root", progress=False)
+    assert f"({tmp_path / 'root' / dl.CIFAR10_ARCHIVE} is there, but its md5 is not CIFAR-10's: a copy cut short?)" \
+        in str(e.value), e.value
+    assert (tmp_path / "root" / dl.CIFAR10_ARCHIVE).stat().st_size == 102       # (left as it was)
