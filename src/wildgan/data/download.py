@@ -7,6 +7,7 @@ import errno
 import fnmatch
 import glob
 import hashlib
+import http.client
 import lzma
 import os
 import re
@@ -67,14 +68,19 @@ def _check_member(name: str, other: str | None, archive: Path) -> None:
     link', ...; None for a plain file or folder)."""
     shown = name
     name = name.replace("\\", "/")
+    # (each refusal says how to make an archive that is read: a member named alone left the user to guess)
+    relative = "make the archive again with paths relative to the data set's folder (tar -C FOLDER -czf ARCHIVE .)"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise DataError(f"{archive}: refusing archive member with an absolute path: {shown!r}")
+        raise DataError(f"{archive}: refusing archive member with an absolute path: {shown!r}; {relative}")
     if ".." in name.split("/"):
-        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {shown!r}")
+        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {shown!r}; {relative}")
     if other is not None:
-        # links, devices and fifos are never part of an image data set; refusing them closes the link tricks
+        # links, devices and fifos are never part of an image data set; refusing them closes the link tricks. A
+        # folder of links is read as it is (docs/data.md), and its tar holds them: stored followed, it is read too
+        again = ("make the archive again holding the files its links point to (tar -h; zip without -y)"
+                 if "link" in other else "make the archive again without it")
         raise DataError(f"{archive}: refusing archive member that is not a plain file or folder ({other}): "
-                        f"{shown!r}")
+                        f"{shown!r}; {again}")
 
 
 def _check_no_clash(members: list[tuple[str, str, bool]], archive: Path) -> None:
@@ -341,6 +347,13 @@ def _unpack_os_error(e: OSError, archive: Path, dest: Path, written: list[tuple[
     if target is not None and target.resolve() == archive.resolve():
         return f"{archive}: cannot read it ({said})"
     writing = target is None or dest.resolve() in (target.resolve(), *target.resolve().parents)
+    if e.errno == errno.EFBIG and writing:
+        # a file larger than dest's file system takes (FAT's 4 GiB) or than the process may write (ulimit -f): said
+        # 'could not unpack it ([Errno 27] File too large)', naming neither where nor what to do (freeing space there
+        # does not mend it)
+        return (f"{archive}: could not write its unpacked files into {dest.parent} ({said}: a file larger than its "
+                f"file system takes, FAT's 4 GiB, or than the limit on a file's size, ulimit -f); raise the limit, "
+                f"or {elsewhere.format('a folder on another file system')}")
     if e.errno in _WRITE_ERRNOS and writing:
         # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download.
         # (dest's folder, as _check_room names it: dest is the temporary folder its callers unpack into, and the
@@ -752,7 +765,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             (f" (its unpack there, {flat.name}, is an earlier wildgan's, which holds {_flat_name(flat)!r} as one file, "
              f"its folders lost: this wildgan reads it only unpacked again, beside it)")
         raise DataError(f"{given}: cannot unpack it into {where} {root}{why}: "
-                        f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
+                        f"{_not_a_folder(root) or e.strerror or e}; "
                         f"{'pass cache_dir=' if cache_dir is not None else 'point $WILDGAN_CACHE at'} a writable "
                         f"folder, or "
                         f"unpack the archive yourself and pass the folder") from None
@@ -789,6 +802,16 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
             shutil.rmtree(tmp, ignore_errors=True)
     _drop_earlier_unpacks(root, stems, final, archive)
     return final
+
+
+def _not_a_folder(folder: Path) -> str:
+    """Why `folder`, to be made, cannot be (in words: 'not a folder', 'PARENT is a file, not a folder'), where it or a
+    folder above it is a file; '' where none is. Under a file the system says 'Not a directory' of the path to be
+    made, which is not there, and names no file."""
+    blocker = next((d for d in (folder, *folder.parents) if os.path.lexists(d)), None)
+    if blocker is None or blocker.is_dir():
+        return ""
+    return "not a folder" if blocker == folder else f"{blocker} is a file, not a folder"
 
 
 def _unpacks_of(archive: Path, cache_dir: str | Path | None) -> tuple[Path, tuple[str, ...], str, Path | None]:
@@ -1135,7 +1158,8 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     if lacks is None:
         return target
     archive = root / CIFAR10_ARCHIVE
-    if not archive.is_file() or _md5(archive) != md5:
+    had = archive.is_file()
+    if not had or _md5(archive) != md5:
         digest = hashlib.md5()
 
         def write(f: BinaryIO) -> None:
@@ -1149,31 +1173,56 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                     if bar is not None and size.isdigit():
                         bar.total = int(size)
                         bar.refresh()
+                    got = 0
                     while True:
                         block = r.read(1 << 20)
                         if not block:
                             break
+                        got += len(block)
                         digest.update(block)
-                        f.write(block)
+                        try:
+                            f.write(block)
+                        except OSError as e:
+                            # (the disk's refusal, not the network's: carried past the except below, which said a
+                            # full disk as 'if this machine is offline')
+                            raise _NotWritten(e) from e
                         if bar is not None:
                             bar.update(len(block))
-            except (urllib.error.URLError, OSError, TimeoutError) as e:
+            except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
+                # (http.client's own errors are no OSError: a proxy's answer that is not HTTP, a chunk cut short, ended
+                # on a traceback; their words alone, 'HELLO', say nothing without their name)
+                why = f"{type(e).__name__}: {str(e).strip()}" if isinstance(e, http.client.HTTPException) else str(e)
                 # (a folder there that is not the whole data set is why a run that had it downloads again)
                 there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
-                raise DataError(f"could not download CIFAR-10 from {url} ({e}){there}; if this machine is offline, "
+                # (an archive there whose md5 is not CIFAR-10's, a copy made by hand offline, was passed over unsaid)
+                there += f" ({archive} is there, but its md5 is not CIFAR-10's: a copy cut short?)" if had else ""
+                raise DataError(f"could not download CIFAR-10 from {url} ({why}){there}; if this machine is offline, "
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e
             finally:
                 if bar is not None:
                     bar.close()
+            # a connection closed before the server's Content-Length: http.client's read(n) then returns b'' without a
+            # word, and the md5 check called an interrupted download corrupt, without a word of what to do
+            if size.isdigit() and got < int(size):
+                raise DataError(f"{url}: the download ended after {got:,} of its {int(size):,} bytes (the connection "
+                                f"was closed: an interrupted download?); run again")
             if digest.hexdigest() != md5:
-                raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
-                                "the download is corrupt or not CIFAR-10, refusing to use it")
+                raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); the download is "
+                                f"corrupt or not CIFAR-10, refusing to use it; run again, and where it fails so again, "
+                                f"download {CIFAR10_ARCHIVE} elsewhere, unpack it and pass "
+                                f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}")
 
         made = [d for d in (root, *root.parents) if not d.exists()]
         try:
-            atomic_write_stream(write, archive)
+            try:
+                atomic_write_stream(write, archive)
+            except _NotWritten as e:
+                raise DataError(_cifar_unwritable(archive, e.error)) from e.error
+            except OSError as e:
+                # (the folders made, the temp file made, synced or renamed: never the network's, which write() says)
+                raise DataError(_cifar_unwritable(archive, e)) from e
         except BaseException:
             for d in made:         # (the folders this call made, when the download failed: empty, so no trace)
                 try:
@@ -1181,8 +1230,11 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 except OSError:
                     break
             raise
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
+    except OSError as e:
+        raise DataError(_cifar_unwritable(archive, e)) from e
     try:
         # (root is where the download goes: a folder the user gave, or the cache's, but not always the cache)
         safe_extract(archive, tmp, elsewhere=f"download CIFAR-10 into {{}} "
@@ -1195,6 +1247,37 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+class _NotWritten(Exception):
+    """download_cifar10's write of a downloaded block, refused by the system (`error`: a full disk, a file-size
+    limit): raised past the except that says the network's errors."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _cifar_unwritable(archive: Path, e: OSError) -> str:
+    """What to say where CIFAR-10's download to `archive` (or its unpack beside it) could not be written there: the
+    system's refusal `e` (a bare OSError naming a temp file or a folder, or none, where it came from a write), the
+    folder to free or make writable, and where else to download it ($WILDGAN_CACHE's, where the folder is the
+    cache's)."""
+    root = archive.parent
+    opt = option_words("--data FOLDER --download", "data=FOLDER, download=True")
+    cache = cache_root().expanduser().absolute()
+    move = (f"set $WILDGAN_CACHE to a writable folder with room, or download it into one ({opt})"
+            if cache in (root.absolute(), *root.absolute().parents) else
+            f"download it into another folder ({opt})")
+    # (a path under a regular file: 'Not a directory' or 'File exists' named the folder to be made, not the file)
+    blocker = next((d for d in (root, *root.parents) if os.path.lexists(d)), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{archive}: cannot download CIFAR-10 there: {blocker} is a file, not a folder; {move}"
+    said = f"[Errno {e.errno}] {e.strerror}" if e.errno is not None else str(e)
+    # (the folder that is there: where root is still to be made, its parent refused it)
+    there = blocker if blocker is not None else root
+    return (f"{archive}: could not write the download ({said}); free space in {there} (CIFAR-10 takes 163 MB, and "
+            f"as much again unpacked) or make it writable, or {move}")
 
 
 def _download_bar(root: Path, progress: bool | None) -> Any:

@@ -412,7 +412,9 @@ def test_a_cache_that_is_no_folder_is_named_as_the_cache(tmp_path, monkeypatch):
                                         rf"{tmp_path / 'afile'}: not a folder; point \$WILDGAN_CACHE at a writable"):
         load_dataset(tgz)
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "afile" / "sub"))     # under a file: not a directory
-    with pytest.raises(DataError, match=rf"cannot unpack it into the cache .* {tmp_path / 'afile' / 'sub'}: "):
+    # (said 'Not a directory' of the cache, which is not there: the file in the way is the one to name)
+    with pytest.raises(DataError, match=rf"cannot unpack it into the cache .* {tmp_path / 'afile' / 'sub'}: "
+                                        rf"{tmp_path / 'afile'} is a file, not a folder; point \$WILDGAN_CACHE at"):
         load_dataset(tgz)
 
 

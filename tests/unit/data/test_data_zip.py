@@ -87,11 +87,16 @@ def test_a_zip_of_a_pile_is_unlabelled_and_read_from_its_unpack_the_second_time(
     assert len([p for p in _cache.iterdir() if p.is_dir()]) == 1 and not list(_cache.glob(".tmp-*"))
 
 
+_RELATIVE = "make the archive again with paths relative to the data set's folder (tar -C FOLDER -czf ARCHIVE .)"
+
+
 @pytest.mark.parametrize("name, why", [
-    ("../evil.png", "refusing archive member that escapes the target folder: '../evil.png'"),
-    ("pile/../../evil.png", "refusing archive member that escapes the target folder: 'pile/../../evil.png'"),
-    ("/tmp/evil.png", "refusing archive member with an absolute path: '/tmp/evil.png'"),
-    ("link", "refusing archive member that is not a plain file or folder (a symbolic link): 'pile/link.png'"),
+    ("../evil.png", f"refusing archive member that escapes the target folder: '../evil.png'; {_RELATIVE}"),
+    ("pile/../../evil.png", f"refusing archive member that escapes the target folder: 'pile/../../evil.png'; "
+                            f"{_RELATIVE}"),
+    ("/tmp/evil.png", f"refusing archive member with an absolute path: '/tmp/evil.png'; {_RELATIVE}"),
+    ("link", "refusing archive member that is not a plain file or folder (a symbolic link): 'pile/link.png'; make the "
+             "archive again holding the files its links point to (tar -h; zip without -y)"),
 ])
 def test_a_zip_member_that_could_land_outside_the_unpack_is_refused_before_anything_is_written(
         tmp_path: Path, _cache: Path, name: str, why: str) -> None:
