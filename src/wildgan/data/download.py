@@ -1196,7 +1196,11 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 there = f" ({target} is there, but {lacks})" if os.path.lexists(target) else ""
                 # (an archive there whose md5 is not CIFAR-10's, a copy made by hand offline, was passed over unsaid)
                 there += f" ({archive} is there, but its md5 is not CIFAR-10's: a copy cut short?)" if had else ""
-                raise DataError(f"could not download CIFAR-10 from {url} ({why}){there}; if this machine is offline, "
+                # (an HTTP error is the server's answer, so the machine is online: the URL moved or the server is
+                # down; 'if this machine is offline' sent the user to a network that worked)
+                when = (f"the server answered {e.code}: if the URL has moved or the server stays down, "
+                        if isinstance(e, urllib.error.HTTPError) else "if this machine is offline, ")
+                raise DataError(f"could not download CIFAR-10 from {url} ({why}){there}; {when}"
                                 f"download it elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}"
                                 ) from e

@@ -385,3 +385,18 @@ def test_download_true_with_data_of_its_own_is_warned_in_python_once(tmp_path, m
     # build_split's own download=True is the caller's word, as load_dataset's: warned
     with pytest.warns(WildganWarning, match="download=True"):
         build_split(DataConfig(data=str(tree), normal=("a",)), download=True)
+
+
+@pytest.mark.parametrize("code,reason", [(404, "Not Found"), (503, "Service Unavailable")])
+def test_a_server_that_answers_with_an_http_error_is_not_said_as_offline(tmp_path, monkeypatch, code, reason):
+    # (an HTTP error is an answer: the machine reached the server, so 'if this machine is offline' sent the user to
+    # look at a network that worked; the URL moved or the server is down)
+    def urlopen(url, timeout=None):
+        raise urllib.error.HTTPError(url, code, reason, None, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(DataError) as err:
+        download_cifar10(tmp_path)
+    msg = str(err.value)
+    assert f"HTTP Error {code}" in msg and "offline" not in msg
+    assert f"the server answered {code}" in msg and "data=PATH/cifar-10-batches-py" in msg
