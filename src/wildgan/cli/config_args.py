@@ -343,6 +343,13 @@ def _install_config(p: argparse.ArgumentParser, config: str, read: ConfigReader 
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{config}: {said}; use the long option names of `wildgan train --help` (with _ "
                           f"or -){hint}", file=config)
+    if values.get("resume") is True:
+        # --resume is read from the command line before any file (resume_config: the run's config.yaml, its checks):
+        # from a file it reached the resume without the run's settings, which was refused for settings that differ
+        # (the defaults') that nobody had asked to change
+        raise ConfigError(f"{config}: resume: true is not taken from a config file: type --resume on the command "
+                          f"line (`wildgan train --out RUN --resume`, with the run's own settings; this file beside "
+                          f"it changes only the settings it gives)", file=config)
     written = _written_keys(d)
     p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
                       for k, v in values.items()})

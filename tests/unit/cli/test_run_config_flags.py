@@ -699,3 +699,21 @@ def test_a_flat_config_file_beside_resume_changes_only_its_settings_of_the_run(t
     rc, _, err = _dry_run(capsys, "--out", str(run), "--resume", "--config", str(flat))
     assert rc == 2 and err.strip().endswith(f"{flat}: total_kimg must be a positive number, got 0 (the --total-kimg "
                                             f"setting)"), err
+
+
+def test_resume_true_in_a_config_file_is_refused_naming_the_file(tmp_path, capsys) -> None:
+    # --resume is read from the command line before the file (the run's config.yaml is added then): from a file it
+    # resumed with the defaults' settings in place of the run's, refused as "settings that differ" nobody typed
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    flat = tmp_path / "opts.yaml"
+    flat.write_text("resume: true\ntotal_kimg: 2\n")
+    rc, _, err = _dry_run(capsys, "--out", str(run), "--config", str(flat))
+    assert rc == 2 and err.startswith(f"wildgan: error: {flat}: resume: true is not taken from a config file: type "
+                                      f"--resume on the command line"), err
+    flat.write_text("resume: false\ntotal_kimg: 2\n")              # (false asks for nothing: taken as before)
+    rc, out, err = _dry_run(capsys, "--out", str(tmp_path / "new"), "--config", str(flat))
+    assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
