@@ -138,6 +138,9 @@ class ConfigReader:
     def __init__(self) -> None:
         self._files: dict[str, ConfigFile] = {}
         self._replays: dict[str, ReplayFiles] = {}
+        # a flat --config file typed beside --resume, whose values set_from_config puts over those of the run's
+        # config.yaml, which resume_config adds (None: none)
+        self.over_resumed: Path | None = None
 
     def __call__(self, path: Path) -> ConfigFile:
         key = os.path.realpath(path)
@@ -211,7 +214,13 @@ def resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line:
         if gone is not None:
             raise gone
 
-    if known.config:
+    if known.config and Path(known.config).is_file() and not _is_run_config(read(Path(known.config)).contents):
+        # a flat file of a few settings beside --resume changes those settings of the run, as the same flags typed
+        # beside it would: it goes over the run's config.yaml (set_from_config). Taken instead of it, as a run's own
+        # config file is, the run's other settings fell back to the defaults (the sample's data, --preset fast, ...),
+        # and the resume was refused for settings that differ which nobody had asked to change
+        read.over_resumed = Path(known.config)
+    elif known.config:
         if known.data is None and Path(known.config).is_file():
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
@@ -293,15 +302,32 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], read: Confi
                     files: ReplayFiles | None = None) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win. read: how to read the
     file (resume_config's config_reader, which has read it already where --resume added it); files: what a replay of
-    it reads (data.replay.ReplayFiles), where the caller has them (the file read already, not read again)."""
-    from ..data.replay import ReplayFiles
-
+    it reads (data.replay.ReplayFiles), where the caller has them (the file read already, not read again). A flat
+    file typed beside --resume (read.over_resumed) is installed after the run's config.yaml, over it."""
     pre = pre_parser()
     pre.add_argument("--config")
     known = pre_parse(pre, argv, lambda: p)
     if not known.config:
         return
-    path = Path(known.config)
+    _install_config(p, known.config, read, files)
+    over = None if read is None else read.over_resumed
+    if over is not None and os.path.realpath(over) != os.path.realpath(known.config):
+        # (its keys, not config.yaml's, are the ones a refusal of a value the options' checks refuse names)
+        _install_config(p, str(over), read, None)
+
+
+def _is_run_config(d: dict[str, Any]) -> bool:
+    """Whether a config file's contents are a run's own config (sections data, train, ...), not a flat file of long
+    option names (as config_file_to_args and _written_keys tell them apart)."""
+    return "train" in d and "data" in d and isinstance(d["train"], dict)
+
+
+def _install_config(p: argparse.ArgumentParser, config: str, read: ConfigReader | None,
+                    files: ReplayFiles | None) -> None:
+    """set_from_config's install of one file's values (config: its path as typed) as p's defaults."""
+    from ..data.replay import ReplayFiles
+
+    path = Path(config)
     # (once: the values, the keys as written, a refusal's words later, and what the command reads of it after the
     # options are parsed, its replay's checks too: config_contents, replay_files)
     if files is None:
@@ -315,14 +341,25 @@ def set_from_config(p: argparse.ArgumentParser, argv: Sequence[str], read: Confi
         hint = f"; {_whole_config_hint(sections)}" if sections else ""
         # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
         said = unknown_names_text("option", unknown, list(actions), list_known=False)
-        raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
-                          f"or -){hint}", file=known.config)
+        raise ConfigError(f"{config}: {said}; use the long option names of `wildgan train --help` (with _ "
+                          f"or -){hint}", file=config)
+    if values.get("resume") is True:
+        # --resume is read from the command line before any file (resume_config: the run's config.yaml, its checks):
+        # from a file it reached the resume without the run's settings, which was refused for settings that differ
+        # (the defaults') that nobody had asked to change
+        raise ConfigError(f"{config}: resume: true is not taken from a config file: type --resume on the command "
+                          f"line (`wildgan train --out RUN --resume`, with the run's own settings; this file beside "
+                          f"it changes only the settings it gives)", file=config)
     written = _written_keys(d)
     p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
                       for k, v in values.items()})
-    # for _said_with_config, which names a value the options' checks refuse by the file's key
-    p.set_defaults(config_written=written)
-    p.set_defaults(config_replay_files=files)
+    if written is not None or p.get_default("config_written") is None:
+        # for _said_with_config, which names a value the options' checks refuse by the file's key, and the file
+        # (a flat file beside --resume: not the options' --config, the run's config.yaml)
+        p.set_defaults(config_written=written, config_written_in=config)
+    if p.get_default("config_replay_files") is None:
+        # (the file the options' --config names: the run's, where a flat file goes over it)
+        p.set_defaults(config_replay_files=files)
 
 
 def replay_files(a: argparse.Namespace) -> ReplayFiles | None:
@@ -754,6 +791,9 @@ def _said_with_config(e: ConfigError, a: argparse.Namespace, config: str | None)
         return e
     # (set_from_config's, as the file has them; None for a run's own config file)
     written = getattr(a, "config_written", None)
+    if written is not None:
+        # (the flat file they are of: a file typed beside --resume goes over the run's config.yaml, a.config)
+        config = getattr(a, "config_written_in", None) or config
     if e.settings:
         return _combined_said(e, a, config, written)
     written = written or {}

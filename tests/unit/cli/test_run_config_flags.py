@@ -673,3 +673,47 @@ def test_another_method_ignores_gp_target_or_g_image_loss_with_a_warning(tmp_pat
     rc, got, err = _dry_run(capsys, "--method", method, *flags, "--out", str(tmp_path / "r"))
     assert rc == 0 and f"{ignored} does not apply to --method {method}: ignored" in err, err
     assert "g_image_loss" not in got["train"]
+
+
+def test_a_flat_config_file_beside_resume_changes_only_its_settings_of_the_run(tmp_path, capsys) -> None:
+    # `--resume`'s help: "options given beside it change only what they control"; a flat --config file is one of
+    # them. It was taken instead of the run's config.yaml, so the run's other settings fell back to the defaults
+    # (the embedded sample, --preset fast, 32x32) and the resume was refused for settings nobody had asked to change
+    cfg = RunConfig(data=DataConfig(seed=3, resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3, lr=2e-3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    flat = tmp_path / "longer.yaml"
+    flat.write_text("total_kimg: 2\n")
+    rc, out, err = _dry_run(capsys, "--out", str(run), "--resume", "--config", str(flat))
+    assert rc == 0, err
+    assert out["train"]["total_kimg"] == 2.0                                    # the file's setting ...
+    saved = json.loads((run / "config.json").read_text())
+    out["train"]["total_kimg"] = saved["train"]["total_kimg"]
+    assert out == saved                                                         # ... and the run's for the rest
+    # a flag typed beside both still wins over the file, and a refusal of the file's value names the file and key
+    rc, out, err = _dry_run(capsys, "--out", str(run), "--resume", "--config", str(flat), "--total-kimg", "3")
+    assert rc == 0 and out["train"]["total_kimg"] == 3.0, err
+    flat.write_text("total_kimg: 0\n")
+    rc, _, err = _dry_run(capsys, "--out", str(run), "--resume", "--config", str(flat))
+    assert rc == 2 and err.strip().endswith(f"{flat}: total_kimg must be a positive number, got 0 (the --total-kimg "
+                                            f"setting)"), err
+
+
+def test_resume_true_in_a_config_file_is_refused_naming_the_file(tmp_path, capsys) -> None:
+    # --resume is read from the command line before the file (the run's config.yaml is added then): from a file it
+    # resumed with the defaults' settings in place of the run's, refused as "settings that differ" nobody typed
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    flat = tmp_path / "opts.yaml"
+    flat.write_text("resume: true\ntotal_kimg: 2\n")
+    rc, _, err = _dry_run(capsys, "--out", str(run), "--config", str(flat))
+    assert rc == 2 and err.startswith(f"wildgan: error: {flat}: resume: true is not taken from a config file: type "
+                                      f"--resume on the command line"), err
+    flat.write_text("resume: false\ntotal_kimg: 2\n")              # (false asks for nothing: taken as before)
+    rc, out, err = _dry_run(capsys, "--out", str(tmp_path / "new"), "--config", str(flat))
+    assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
