@@ -264,7 +264,10 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
     rows = [int(r) for r in rows]
     shape = (len(rows), *x.shape[1:])
     if not rows:
-        return np.zeros(shape, np.float32), np.zeros((0, int(model.nets.E.cfg.latent_size)), np.float32)
+        # (the latents' width as each method's encoder or generator holds it: f-AnoGAN's encoder has no pGAN
+        # config, and an f-AnoGAN run asked for no maps, e.g. score_named_images(max_maps=0), raised AttributeError)
+        n_z = model.cfg.fanogan.latent_size if model.cfg.method == "fanogan" else model.cfg.net.latent_size
+        return np.zeros(shape, np.float32), np.zeros((0, int(n_z)), np.float32)
     row_of = {f: r for r, f in enumerate(kept)}
     wanted = [kept[r] for r in rows]
     if model.cfg.method == "wildgan" and batch_mode != "isolated":
