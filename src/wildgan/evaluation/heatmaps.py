@@ -22,7 +22,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -244,7 +244,8 @@ MAPPED_IMAGES_PER_PASS = 1024   # reconstructions held at once by reconstruction
 
 
 def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[int], n_files: int,
-                              rows: Sequence[int], batch_mode: str = "mixed") -> tuple[np.ndarray, np.ndarray]:
+                              rows: Sequence[int], batch_mode: str = "mixed", *, progress: bool = False,
+                              log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(recon float32 [M, R, R, C], z float32 [M, N_z]) of x[rows]: the reconstructions and latents of the very
     forward passes that scored them when all of x was scored as scoring.run.score_read_files(model, x, kept, n_files,
     batch_mode=batch_mode) scores it (kept, n_files: x's places among the files it was read from; every row of
@@ -257,17 +258,23 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
     each image's reconstruction is taken from the batch its score came from (the first that holds it: the
     wrap-around batch's repeats keep their first score). Latent search draws each file's initial latent by its
     place among the files (score_read_files), f-AnoGAN and isolated scoring couple no images: there the mapped
-    images alone are scored again."""
+    images alone are scored again. progress: a bar over each pass; log: told how many images are scored again
+    (up to len(rows) x the score batch size: 2,040 of a 3,000-image pile for 50 maps)."""
     from ..scoring.pgan_scores import batch_order
 
     kept = [int(f) for f in kept]
     rows = [int(r) for r in rows]
     shape = (len(rows), *x.shape[1:])
     if not rows:
-        return np.zeros(shape, np.float32), np.zeros((0, int(model.nets.E.cfg.latent_size)), np.float32)
+        # (the latents' width as each method's encoder or generator holds it: f-AnoGAN's encoder has no pGAN
+        # config, and an f-AnoGAN run asked for no maps, e.g. score_named_images(max_maps=0), raised AttributeError)
+        n_z = model.cfg.fanogan.latent_size if model.cfg.method == "fanogan" else model.cfg.net.latent_size
+        return np.zeros(shape, np.float32), np.zeros((0, int(n_z)), np.float32)
     row_of = {f: r for r, f in enumerate(kept)}
     wanted = [kept[r] for r in rows]
-    if model.cfg.method == "wildgan" and batch_mode != "isolated":
+    coupled = model.cfg.method == "wildgan" and batch_mode != "isolated"
+    touched: list[int] = []
+    if coupled:
         sc = model.cfg.score
         order = batch_order(n_files, sc.batch_size, sc.shuffle_seed)
         first: dict[int, int] = {}                     # file -> the first batch that holds it: its score's
@@ -286,12 +293,20 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
         ordered = sorted(set(wanted))
         groups = [(ordered[i:i + MAPPED_IMAGES_PER_PASS], set(ordered[i:i + MAPPED_IMAGES_PER_PASS]))
                   for i in range(0, len(ordered), MAPPED_IMAGES_PER_PASS)]
+    if log is not None:
+        # (this pass follows a ranking read from a cache, or a whole scoring already finished: up to thousands of
+        # images scored again with no line and no bar looked stuck)
+        total = sum(len(set(files)) for files, _ in groups)
+        log(f"scoring again the {total} image{'s' if total != 1 else ''} of the {len(touched)} score batch"
+            f"{'es' if len(touched) != 1 else ''} that hold the {len(rows)} mapped image{'s' if len(rows) != 1 else ''}"
+            f", for the reconstructions their scores came from" if coupled else
+            f"scoring again the {len(rows)} mapped image{'s' if len(rows) != 1 else ''}, for their reconstructions")
     recon: np.ndarray | None = None
     z: np.ndarray | None = None
     for files, taken in groups:
         files = sorted(set(files))
         res = score_read_files(model, x[[row_of[f] for f in files]], files, n_files, batch_mode=batch_mode,
-                               return_recon=True, with_A=model.cfg.method != "wildgan")
+                               return_recon=True, with_A=model.cfg.method != "wildgan", progress=progress)
         if recon is None:
             recon = np.zeros(shape, np.float32)
             z = np.zeros((len(rows), res.z.shape[1]), np.float32)
@@ -316,7 +331,8 @@ class NamedImages:
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
                        max_maps: int | None = None, progress: bool = False, batch_mode: str = "mixed",
-                       loaded: tuple[np.ndarray, list[str], list[int], int] | None = None) -> NamedImages:
+                       loaded: tuple[np.ndarray, list[str], list[int], int] | None = None,
+                       log: Callable[[str], None] | None = None) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
     them as `wildgan score` scores those files (scoring.run.score_read_files: an unreadable file left out with
     skip_bad leaves its slot in its score batch, so that the others score as `score --skip-bad` scores them), rank
@@ -327,7 +343,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     loaded: (images, ids, kept, n_files) of `paths` as data.readers.load_image_files returned them with that
     conversion (a caller that read them already, to refuse bad files early): scored as they are, not decoded
     again. batch_mode: as `wildgan score --batch-mode` (a wildgan run: 'isolated' scores, and reconstructs, each
-    image alone)."""
+    image alone). log: told of the second pass that reconstructs the mapped images (reconstructions_as_scored)."""
     from ..data.readers import load_image_files
 
     cfg = model.cfg
@@ -351,6 +367,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
         # (that pass's scores are not reported: a warning about them, e.g. too few images for a minibatch-stddev
         # group, was said by the scoring above already)
         warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
-        recon, _ = reconstructions_as_scored(model, x, kept, n_files, order[:m], batch_mode)
+        recon, _ = reconstructions_as_scored(model, x, kept, n_files, order[:m], batch_mode, progress=progress,
+                                             log=log)
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
                        x=shown, recon=recon, maps=residual_maps(shown, recon, map_lod(model)))

@@ -1802,7 +1802,7 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
     by `score`, the MAX_NAMED_MAPS first mapped (score_named_images)."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
     named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS, progress=progress,
-                               loaded=loaded, batch_mode=batch_mode)
+                               loaded=loaded, batch_mode=batch_mode, log=log)
     # the ids `wildgan score --data` writes for the same paths (one folder: relative to it), so that
     # named_images.csv joins with its CSV
     named.ids = ids_under_folder(named.ids, images)
@@ -2193,8 +2193,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # scored whole in batch_mode, as the cached scores were and as scored above): each image alone, as they were
     # mapped before, gave maps whose L_n differed from the ranked one by up to 9%
     n = len(split.train_x)
-    recon, z = reconstructions_as_scored(model, split.train_x, range(n), n, top, batch_mode) if len(top) else \
-        (None, None)
+    recon, z = (reconstructions_as_scored(model, split.train_x, range(n), n, top, batch_mode, progress=progress,
+                                          log=log) if len(top) else (None, None))
     if z_all is not None:
         z = z_all[top]
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],

@@ -457,3 +457,26 @@ def test_the_named_images_maps_are_of_the_reconstructions_their_scores_came_from
     assert named.maps.shape == (3, 8, 8)
     from_maps = np.sqrt((named.maps.astype(np.float64) ** 2).sum((1, 2))) / 8 ** 2
     np.testing.assert_allclose(from_maps, named.scores["L_n"][:3], rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["wildgan", "fanogan", "search"])
+def test_no_mapped_images_give_empty_reconstructions_for_every_method(method) -> None:
+    """score_named_images(max_maps=0) asks reconstructions_as_scored for no rows: the empty latents took their width
+    from the pGAN encoder's config, which f-AnoGAN's encoder has not (AttributeError: 'FAnoGANEncoder' object has
+    no attribute 'cfg'), where the pass it replaced gave empty arrays for every method."""
+    from wildgan.config import DataConfig, FAnoGANConfig, RunConfig, SearchConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.heatmaps import reconstructions_as_scored, score_named_images
+    from wildgan.scoring.run import untrained_model
+
+    side = 32 if method == "fanogan" else 8                   # (f-AnoGAN's networks take 32 or 64 px)
+    model = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", side, 1),
+                                      train=TrainConfig(seed=0), method=method,
+                                      fanogan=FAnoGANConfig(dim=8, latent_size=6), search=SearchConfig(steps=2)),
+                            "cpu")
+    x = np.random.default_rng(0).integers(0, 256, (5, side, side, 1), dtype=np.uint8)
+    recon, z = reconstructions_as_scored(model, x, range(5), 5, [])
+    n_z = 6 if method == "fanogan" else model.cfg.net.latent_size
+    assert recon.shape == (0, side, side, 1) and z.shape == (0, n_z)
+    ids = [f"{i}.png" for i in range(5)]
+    named = score_named_images(model, ids, max_maps=0, loaded=(x, ids, list(range(5)), 5))
+    assert len(named.ids) == 5 and named.maps.shape == (0, side, side)
