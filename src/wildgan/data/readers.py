@@ -655,10 +655,15 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
     if loose:
         # (the way to read them too as the caller has it: `wildgan score` has no --dataset, and a command that needs
         # the labels none: dataset_files.every_image_way)
-        way = every_image_way(f"{_dataset_words('unlabelled')} trains on every image instead")
-        warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
-                  f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
-                  f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+        # (warn_of_data: said again where the tree is read from a tar's decoded cache, which left them out without a
+        # word; made by a function, so that its option is worded for that later reader too: the CLI's or the API's)
+        def loose_words() -> str:
+            way = every_image_way(f"{_dataset_words('unlabelled')} trains on every image instead")
+            are = 'are' if len(loose) != 1 else 'is'
+            return (f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it {are} not in a "
+                    f"class folder and {are} left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+
+        warn_of_data(loose_words)
     # two class folders that are one real folder (`good -> normal`, or `a/` and a link `b -> a`) would label every
     # image of it twice, once as each class: refused, as no reading of such a tree can say which label is meant
     by_real: dict[str, list[Path]] = {}
