@@ -3623,3 +3623,21 @@ def test_loose_images_beside_class_folders_of_a_tar_are_said_again_when_read_fro
         again = load_dataset(tgz)[0]
     assert not decodes and np.array_equal(again.x, first.x)          # from the cache, with the decode's warning
     assert sum("preview.png" in str(w.message) for w in got) == 1     # (once)
+
+
+def test_an_mvtec_ground_truth_folder_beside_train_and_test_is_not_warned_about(tmp_path):
+    """MVTec AD's layout (train/good, test/<defect>, ground_truth/<defect>/*_mask.png): its masks are not images of
+    the data, and were said to be 'not read' by every command on every read of such a tree (train, evaluate, report),
+    a warning about nothing to mend; a val/ beside them still is."""
+    root = tmp_path / "bottle"
+    make_tree(root, classes=("good",), split="train")
+    make_tree(root, classes=("good", "crack"), split="test")
+    save(root / "ground_truth" / "crack" / "000_mask.png", np.zeros((8, 8), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        train, test, _ = load_dataset(root)
+    assert train.class_names == ["crack", "good"] and len(test) == 6
+    make_tree(root, classes=("good",), split="val")
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ beside train/ and test/ is not read (3 image "
+                                                      f"files, e.g. val/good/000.png)")):
+        load_dataset(root)
