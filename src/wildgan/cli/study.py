@@ -165,13 +165,18 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
         ns.normal = unsized.normal = first_kept_class(loaded.train.class_names,
                                                       data_config_from_args(ns).exclude_classes, str(a.data))
-    base, split = build_run_config(ns, loaded=loaded)
+    # (what the base config's split says of the data, e.g. its images labelled -1 left out, is said again by every
+    # split the data makes: the check of the cells and each cell say it only where this has not, which said it twice)
+    base_log = RunLog()
+    with copying_warnings(base_log):
+        base, split = build_run_config(ns, loaded=loaded)
     if protocol is not None and split.info["protocol"] != protocol:
         # (the labels told another protocol than the images: read as before, at the size the data gives)
         ns, loaded = unsized, None
         with copying_warnings(read_log):
             loaded = load_split_data(data_config_from_args(ns), progress=not a.no_progress)
-        base, split = build_run_config(ns, loaded=loaded)
+        with copying_warnings(base_log):
+            base, split = build_run_config(ns, loaded=loaded)
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
     elif a.normal is None:
@@ -183,7 +188,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
     checked_log = RunLog()  # (no file: what the check shows, which each cell's own split says again into its log)
     with copying_warnings(checked_log):
-        check_cells(base, cells, Path(a.out), loaded=loaded)
+        check_cells(base, cells, Path(a.out), loaded=loaded, said=base_log.warnings_given)
     # the read as the cells read it: itself, or (a generic tree or .npz read at its own size) converted to their size
     # where that is their read byte for byte (read_for); else None, not held while the cells train (they read the data
     # as they want it)
@@ -191,7 +196,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     eprint(f"study: {counted(len(cells), 'cell')} -> {a.out}")
     # (the read handed on: the cells, which read the data alike, train on it)
     return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given, loaded=loaded,
-                          checked_said=checked_log.warnings_given)
+                          checked_said=[*base_log.warnings_given, *checked_log.warnings_given])
 
 
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:

@@ -655,10 +655,15 @@ def _class_files(folder: Path, other: dict[str, int] | None = None, outside: Ite
     if loose:
         # (the way to read them too as the caller has it: `wildgan score` has no --dataset, and a command that needs
         # the labels none: dataset_files.every_image_way)
-        way = every_image_way(f"{_dataset_words('unlabelled')} trains on every image instead")
-        warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
-                  f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
-                  f" left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+        # (warn_of_data: said again where the tree is read from a tar's decoded cache, which left them out without a
+        # word; made by a function, so that its option is worded for that later reader too: the CLI's or the API's)
+        def loose_words() -> str:
+            way = every_image_way(f"{_dataset_words('unlabelled')} trains on every image instead")
+            are = 'are' if len(loose) != 1 else 'is'
+            return (f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it {are} not in a "
+                    f"class folder and {are} left out (e.g. {loose[0].name})" + (f"; {way}" if way else ""))
+
+        warn_of_data(loose_words)
     # two class folders that are one real folder (`good -> normal`, or `a/` and a link `b -> a`) would label every
     # image of it twice, once as each class: refused, as no reading of such a tree can say which label is meant
     by_real: dict[str, list[Path]] = {}
@@ -697,6 +702,12 @@ def _refuse_class_in_other_split(train_dir: Path, test_dir: Path) -> None:
                                 f"(or remove the link)")
 
 
+# folders beside train/ and test/ that hold defect masks, not images of the data (MVTec AD's layout): not said to be
+# left out, as every command said it on every read of such a tree, with nothing to mend (docs/data.md says how its
+# masks give the pixel-level AUC)
+_MASK_FOLDERS = frozenset({"ground_truth"})
+
+
 def _warn_beside_splits(root: Path, train_dir: Path, test_dir: Path | None) -> None:
     """Say the image folders and images beside root's train/ and test/, which a tree of splits does not read (a val/
     of a train/val/test tree, a preview image): left out without a word, where loose images beside class folders are
@@ -705,7 +716,7 @@ def _warn_beside_splits(root: Path, train_dir: Path, test_dir: Path | None) -> N
     names: list[str] = []
     files: list[Path] = []
     for d in _subdirs(root):
-        if os.path.realpath(d) in kept:
+        if os.path.realpath(d) in kept or d.name.lower() in _MASK_FOLDERS:
             continue
         found, _ = _scan_images(d, kept | _real_and_above(root))
         if found:

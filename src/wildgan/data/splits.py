@@ -465,19 +465,29 @@ def recorded_normal_classes(recorded: dict[str, Any]) -> list[str]:
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
-    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case (refused where
-    that case matches two classes and neither exactly), or an index where no class is named by a number. DataError
-    naming `source` for one that names no class."""
+    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case and without
+    the spaces around it (refused where that matches two classes and neither exactly), or an index where no class is
+    named by a number. DataError naming `source` for one that names no class."""
     out: list[int] = []
     for e in entries:
         s = str(e).strip()
-        folded = [k for k, n in enumerate(names) if n.lower() == s.lower()]
-        if s in names:
+        # a name compared without the spaces around it: a class folder ' good' (a space typed when it was made)
+        # could not be chosen at all, as every value given is stripped (the CLI's comma list, and `s` here)
+        bare = [k for k, n in enumerate(names) if n.strip() == s]
+        folded = [k for k, n in enumerate(names) if n.strip().lower() == s.lower()]
+        if str(e) in names:
+            i = names.index(str(e))
+        elif s in names:
             i = names.index(s)
-        elif len(folded) > 1:
-            # (class folders 'Good' and 'good' on a case-sensitive file system: the first was taken in silence)
-            raise DataError(f"{source}: {what} class {s!r} matches {len(folded)} classes in another case "
-                            f"({', '.join(repr(names[k]) for k in folded)}); give the class's name exactly",
+        elif len(bare) == 1:
+            i = bare[0]
+        elif len(bare) > 1 or len(folded) > 1:
+            # (class folders 'Good' and 'good' on a case-sensitive file system, or ' good' and 'good ': the first was
+            # taken in silence)
+            both = bare if len(bare) > 1 else folded
+            how = "with other spaces around it" if len(bare) > 1 else "in another case"
+            raise DataError(f"{source}: {what} class {s!r} matches {len(both)} classes {how} "
+                            f"({', '.join(repr(names[k]) for k in both)}); give the class's name exactly",
                             split_problem=SPLIT_CLASSES)
         elif folded:
             i = folded[0]

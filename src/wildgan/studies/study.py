@@ -296,7 +296,7 @@ def _say_new(said: list[Any], seen: set[str], raising: BaseException | None) -> 
 
 
 def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = None, *,
-                loaded: LoadedData | None = None, progress: bool | None = None) -> None:
+                loaded: LoadedData | None = None, progress: bool | None = None, said: Sequence[str] = ()) -> None:
     """Raise ConfigError naming every cell that would fail when the study reaches it, before any cell trains: its
     split (a normal class the data lacks, a contamination outside [0, 1) or above what the anomalous images allow,
     too few normal or test images) or its method's needs (f-AnoGAN's image size and batch, the pGAN's largest
@@ -306,7 +306,8 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     the cells differ in is built from it once (in memory one at a time: a split of CIFAR-10 from its decoded cache
     takes about 0.1 s). `loaded`: the data as the caller read it with load_split_data, for base.data or for the same
     data config with resolution and channels left to the data (as `wildgan study` reads it to find them): which
-    images a split selects does not depend on the size they were decoded at, and only the selection is checked."""
+    images a split selects does not depend on the size they were decoded at, and only the selection is checked.
+    `said`: the warnings the caller has shown already (its own split of the data), not said again here."""
     # (its bad lines were named by the command's first read of it, run_study's or `wildgan study`'s: their cells are
     # checked here, not done)
     done = ({r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl", warn=False)} if study_dir is not None
@@ -319,7 +320,9 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     splits: dict[DataConfig, int | str] = {}          # the number of training images, or what build_split raised
     problems: dict[str, list[Cell]] = {}
     pgan_checked: str | None = None                   # the pGAN cells' shared checks, made once (same networks)
-    seen: set[str] = set()
+    # (said: the warnings the caller showed already, `wildgan study`'s split of its base config: the data's notes
+    # that every split says, not said a second time by the cells' checks)
+    seen: set[str] = set(said)
     for cell in todo:
         # a cell's warnings said once it is checked, each message once (a rebuilt split repeats its data's notes):
         # said only after all cells, a long check showed nothing until its end, and an error out of a later cell

@@ -3599,3 +3599,47 @@ def test_evaluate_on_other_data_warns_of_gray_images_by_the_run_s_gray_share(tmp
     assert said("mixed.npz", recorded) == []
     before = {**recorded, "conversion": {c: v for c, v in recorded["conversion"].items() if c != "gray_trained"}}
     assert said("gray.npz", before) == []
+
+
+def test_loose_images_beside_class_folders_of_a_tar_are_said_again_when_read_from_its_decoded_cache(tmp_path,
+                                                                                                   monkeypatch):
+    """The warning about images directly beside the class folders (left out) was said by the decode only: the second
+    read of the same archive, from its decoded cache, left them out without a word, as the folders beside train/ and
+    test/ (a warning about the data, warn_of_data) are not."""
+    from wildgan.data import decode_pool, readers
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    src = make_tree(tmp_path / "src" / "t")
+    save(src / "preview.png", np.zeros((8, 8), np.uint8))
+    tgz = tmp_path / "t.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for f in sorted(src.iterdir()):
+            tar.add(f, arcname=f.name)      # (no wrapper folder: one holding loose images would be a class folder)
+    loose = r"1 image file directly in it is not in a class folder and is left out \(e\.g\. preview\.png\)"
+    with pytest.warns(WildganWarning, match=loose):
+        first = load_dataset(tgz)[0]
+    decodes: list[int] = []
+    real = decode_pool.decode_files
+    monkeypatch.setattr(readers, "decode_files", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    with pytest.warns(WildganWarning, match=loose) as got:
+        again = load_dataset(tgz)[0]
+    assert not decodes and np.array_equal(again.x, first.x)          # from the cache, with the decode's warning
+    assert sum("preview.png" in str(w.message) for w in got) == 1     # (once)
+
+
+def test_an_mvtec_ground_truth_folder_beside_train_and_test_is_not_warned_about(tmp_path):
+    """MVTec AD's layout (train/good, test/<defect>, ground_truth/<defect>/*_mask.png): its masks are not images of
+    the data, and were said to be 'not read' by every command on every read of such a tree (train, evaluate, report),
+    a warning about nothing to mend; a val/ beside them still is."""
+    root = tmp_path / "bottle"
+    make_tree(root, classes=("good",), split="train")
+    make_tree(root, classes=("good", "crack"), split="test")
+    save(root / "ground_truth" / "crack" / "000_mask.png", np.zeros((8, 8), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        train, test, _ = load_dataset(root)
+    assert train.class_names == ["crack", "good"] and len(test) == 6
+    make_tree(root, classes=("good",), split="val")
+    with pytest.warns(WildganWarning, match=re.escape(f"{root}: val/ beside train/ and test/ is not read (3 image "
+                                                      f"files, e.g. val/good/000.png)")):
+        load_dataset(root)

@@ -973,6 +973,27 @@ def test_a_class_named_in_another_case_that_matches_two_classes_is_refused_namin
     assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad"]
 
 
+def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path):
+    # a class folder ' good' (a space typed when it was made): --normal's values are stripped (the CLI's comma list,
+    # and resolve_classes itself), so no value could name it and the class could not be chosen at all
+    rng = np.random.default_rng(0)
+    p = tmp_path / "spaced.npz"
+    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array([" good", "bad ", "other"]))
+    assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == [" good"]
+    assert build_split(DataConfig(data=str(p), normal=(" good",))).info["normal_classes"] == [" good"]
+    assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad "]
+    assert build_split(DataConfig(data=str(p), normal=("other",), exclude_classes=("bad",))
+                       ).info["excluded_classes"] == ["bad "]
+    # two classes that differ only in their spaces: the exact name picks its own, the bare name is refused
+    q = tmp_path / "two_spaced.npz"
+    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array([" good", "good ", "bad"]))
+    with pytest.raises(DataError, match=r"normal class 'good' matches 2 classes .*\(' good', 'good '\)"):
+        build_split(DataConfig(data=str(q), normal=("good",)))
+    assert build_split(DataConfig(data=str(q), normal=("good ",))).info["normal_classes"] == ["good "]
+
+
 def test_images_labelled_minus_one_left_out_of_a_split_are_counted_in_a_warning(tmp_path):
     # an .npz label -1 is "no class": such images are neither normal nor anomalous and were left out of the split
     # without a word, a third of the data here (and all the anomalies of labels -1/1 read as scikit-learn's outliers)

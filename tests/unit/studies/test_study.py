@@ -2623,3 +2623,35 @@ def test_a_study_whose_runs_folder_is_gone_goes_on_from_its_rows(tmp_path):
     rows = study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
     assert [r["cell"] for r in rows] == [cell[0].key] and (st / "tables.md").is_file()
     assert not (st / "runs" / cell[0].key).exists()             # done: not trained again
+
+
+def test_a_study_says_its_data_s_unlabelled_images_once(tmp_path, monkeypatch, recwarn):
+    # the count of images labelled -1 (left out of every split) is said by each split the data makes: `wildgan study`
+    # said it twice before any cell, by the base config's split and again by the check of its cells
+    from wildgan.cli import main
+    from wildgan.errors import TrainingInterrupted, resume_advice
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "neg.npz"
+    np.savez(data, x=rng.integers(0, 256, (300, 8, 8), dtype=np.uint8), y=np.arange(300) % 3 - 1)
+    note = "100 of its 300 images are labelled -1 (no class)"
+    # a cell the check refuses: the command stops before any cell trains
+    assert main(["study", "--data", str(data), "--normal", "0", "--contamination", "0,0.9", *_TINY_STUDY,
+                 "--out", str(tmp_path / "refused")]) != 0
+    said = [str(w.message) for w in recwarn]
+    assert sum(note in m for m in said) == 1, said
+    recwarn.clear()
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted("terminated by SIGTERM", 15, checkpoint_dir=str(run_dir / "checkpoints"),
+                                  resume_advice=resume_advice(run_dir))
+
+    # cells that start: their splits do not say it again on the terminal, and their log.txt has it
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    st = tmp_path / "st"
+    main(["study", "--data", str(data), "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)])
+    said = [str(w.message) for w in recwarn]
+    assert sum(note in m for m in said) == 1, said
+    (cell_log,) = st.glob("runs/*/log.txt")
+    assert note in cell_log.read_text()
