@@ -389,8 +389,9 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
 
 
 # the classes an .npz's labels may reach without class_names beyond its image count (a class is named after each
-# label value up to the largest: a few empty ones, labels 0 and 5, are sound)
-_EMPTY_CLASSES_ALLOWED = 1000
+# label value up to the largest: a few empty ones, labels 0 and 5, are sound, and so is a sample of a data set of many
+# classes, e.g. iNaturalist's 10,000, with its raw labels; ids reach millions and more)
+_EMPTY_CLASSES_ALLOWED = 100_000
 
 
 def _refuse_labels_beyond_images(p: Path, n_classes: int, n_images: int) -> None:

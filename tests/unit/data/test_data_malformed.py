@@ -680,3 +680,11 @@ def test_the_documented_cifar100_conversion_reads_its_classes(tmp_path, labels, 
     names = (["apple", "bear", "cloud", "dolphin", "elephant"] if labels == "fine" else ["fish", "flowers"])
     k = 5 if labels == "fine" else 2
     assert [train.class_names[int(v)] for v in train.y] == [names[i % k] for i in range(10)]
+
+
+def test_labels_of_a_few_images_out_of_thousands_of_classes_are_read(tmp_path):
+    # (a sample of a many-class data set, e.g. 20 images of iNaturalist's 10,000 classes with raw labels, is sound
+    # data: the refusal of id-like labels was set at 1,000 classes and refused it)
+    y = np.arange(20) * 499          # labels up to 9,481: 9,482 classes, 20 of them used
+    data, _, _ = load_dataset(npz(tmp_path / "many.npz", x=X, y=y))
+    assert len(data.class_names) == 9482 and list(np.unique(data.y)) == list(y)
