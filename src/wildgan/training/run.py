@@ -277,6 +277,8 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             # the way on, kept apart for a caller that words the refusal in its own terms (Detector.fit's
             # resume=True cuts it): found by value, not parsed back out of the message, whatever the path holds
             err.cli_advice = alone      # type: ignore[attr-defined]
+            # (and the list, which the command line follows with the options given that set them: cli.train)
+            err.differences = diffs      # type: ignore[attr-defined]
             raise err
 
 
