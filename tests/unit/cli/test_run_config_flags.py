@@ -745,3 +745,20 @@ def test_a_refused_resume_names_the_flag_typed_or_the_file_s_key_that_set_a_diff
     # (each option once, --seed for data.seed and train.seed; --width by its own name, net.fmap_max)
     assert f"train.lr: 0.002 -> 0.5; train.seed: 0 -> 4 (given as: --seed 4; width: 8, lr: 0.5 in {flat}); give" \
         in err, err
+
+
+def test_overwrite_in_a_flat_file_beside_resume_is_refused_naming_the_file(tmp_path, capsys) -> None:
+    # the file goes over the run's config.yaml beside a typed --resume: its `overwrite: true` was refused as
+    # "--resume ... and --overwrite deletes it", a flag nobody had typed, without a word of the file it came from
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    flat = tmp_path / "opts.yaml"
+    flat.write_text("overwrite: true\ntotal_kimg: 2\n")
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--config", str(flat), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {flat}: overwrite: true deletes the run that --resume continues" in err, err
+    assert (run / "config.json").is_file()
