@@ -123,6 +123,9 @@ _CLI_TO_API = (
      "the interrupted fit's"),
     ("only the settings that may change may differ (e.g. train.total_kimg, train.minutes): ", "only total_kimg and "
      "minutes may change; "),
+    # (f-AnoGAN's: it reads no total_kimg)
+    ("only the settings that may change may differ (e.g. fanogan.minutes, fanogan.device): ", "only minutes and "
+     "device may change; "),
     ("start a run there without resume=True, or give the run's folder", "fit without resume=True trains there "
      "afresh, or give the run_dir of the interrupted fit"),
     ("or start again with overwrite=True (or another run_dir)", "or fit without resume=True to train afresh"),

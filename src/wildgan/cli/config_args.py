@@ -350,6 +350,12 @@ def _install_config(p: argparse.ArgumentParser, config: str, read: ConfigReader 
         raise ConfigError(f"{config}: resume: true is not taken from a config file: type --resume on the command "
                           f"line (`wildgan train --out RUN --resume`, with the run's own settings; this file beside "
                           f"it changes only the settings it gives)", file=config)
+    if values.get("overwrite") is True and read is not None and read.over_resumed is not None and \
+            os.path.realpath(read.over_resumed) == os.path.realpath(path):
+        # beside a typed --resume (this file goes over the run's config.yaml): check_out_dir refused the pair as
+        # flags, "--overwrite deletes it", which nobody had typed, without naming the file it came from
+        raise ConfigError(f"{config}: overwrite: true deletes the run that --resume continues: drop it from the "
+                          f"file to continue the run (or, to start again, --overwrite without --resume)", file=config)
     written = _written_keys(d)
     p.set_defaults(**{k: _option_value(actions[k], v, path, written[k][0] if written and k in written else None)
                       for k, v in values.items()})

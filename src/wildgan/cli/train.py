@@ -14,7 +14,7 @@ from ..errors import (ConfigError, Terminated, TrainingInterrupted, shell_word, 
 from ..fileio import FULL_DISK, check_can_make_folder
 from ..runlog import WARNING, RunLog, copying_warnings
 from .common import (PGAN_ONLY_OPTIONS, WRITABLE_OUT, data_path_if_valid, eprint, log_to, option_flag,
-                     refuse_missing_data, say_end, warn, write_stdout)
+                     option_given, refuse_missing_data, say_end, warn, write_stdout)
 from .config_args import build_run_config, check_options_before_data, config_contents, replay_files
 from .distributed import distributed_context, on_every_rank, shutdown_ranks, warn_dist_timeout_alone
 from .evaluate import cmd_evaluate
@@ -382,7 +382,10 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
     else:
         # refuse before anything is written
-        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, files=_resumed_files(a))
+        try:
+            check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, files=_resumed_files(a))
+        except ConfigError as e:
+            raise _said_with_sources(e, a) from None
         if ctx is not None:
             from ..training.distributed import check_batches
 
@@ -418,7 +421,59 @@ def _refuse_resumed_data_early(a: argparse.Namespace) -> None:
         cfg = run_config_for_shape(a, saved.net.resolution, saved.net.channels)
     except WildganError:
         return
-    check_run_dir(cfg, run_dir, resume=True, overwrite=a.overwrite, files=files)
+    try:
+        check_run_dir(cfg, run_dir, resume=True, overwrite=a.overwrite, files=files)
+    except ConfigError as e:
+        raise _said_with_sources(e, a) from None
+
+
+# the option (its argparse dest) that sets a field of a run config named otherwise than the option; any other field
+# `section.key` is set by the option `key` (train.lr: --lr, data.seed and train.seed: --seed)
+_FIELD_OPTIONS = {"net.fmap_max": "width", "net.latent_size": "latent_size", "data.exclude_classes": "exclude",
+                  "fanogan.gan_iters": "fanogan_iters", "fanogan.enc_iters": "fanogan_enc_iters",
+                  "fanogan.dim": "fanogan_dim", "fanogan.bn_warmup": "fanogan_bn_warmup",
+                  "search.steps": "search_steps"}
+
+
+def _said_with_sources(e: ConfigError, a: argparse.Namespace) -> ConfigError:
+    """check_run_dir's refusal of a resume's settings (its `.differences`, as `section.key: saved -> now`) followed by
+    the options given that set them: a flag typed (`--lr 0.5`), a flat --config file's key beside --resume (`lr: 0.5
+    in FILE`). The fields alone (train.lr: 0.001 -> 0.5) did not say which of the options given was refused, nor that
+    a value came from a file and not from the command line. Settings from the run's own config.yaml, or a whole run
+    config given, are named by their fields alone, as they are written there. Any other error is returned as is."""
+    from ..config import as_typed, shown
+
+    diffs = getattr(e, "differences", None)
+    if not diffs:
+        return e
+    written = getattr(a, "config_written", None) or {}
+    flat = getattr(a, "config_written_in", None)
+    typed: list[str] = []
+    filed: list[str] = []
+    for diff in diffs:
+        field = diff.split(":", 1)[0]
+        dest = _FIELD_OPTIONS.get(field, field.partition(".")[2])
+        if not dest or not hasattr(a, dest):
+            continue                 # (a line of its own words: --preset, a --total-kimg shorter than trained)
+        if option_given(a, dest):
+            value = getattr(a, dest)
+            said, into = (option_flag(dest) if isinstance(value, bool) else f"{option_flag(dest)} {as_typed(value)}",
+                          typed)
+        elif dest in written and flat:
+            key, raw = written[dest]
+            said, into = f"{key}: {shown(raw, from_file=True)}", filed
+        else:
+            continue
+        if said not in into:
+            into.append(said)
+    given = typed + ([f"{', '.join(filed)} in {flat}"] if filed else [])
+    listed = "; ".join(diffs)
+    if not given or listed not in str(e):
+        return e
+    said = ConfigError(str(e).replace(listed, f"{listed} (given as: {'; '.join(given)})", 1), file=e.file)
+    said.cli_advice = getattr(e, "cli_advice", None)      # type: ignore[attr-defined]
+    said.differences = diffs                              # type: ignore[attr-defined]
+    return said
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:

@@ -264,13 +264,21 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                                  f"config.yaml",
                                  f"train_run(read_run_config({str(run_dir)!r}), {str(run_dir)!r}, resume=True) "
                                  f"resumes with the run's own config (wildgan.config.read_run_config)")
-            may = option_words("give only the options that may change (e.g. --total-kimg, --minutes): ",
-                               "only the settings that may change may differ (e.g. train.total_kimg, train.minutes): ")
+            # (f-AnoGAN trains a fixed count of iterations, compared as any setting, and reads no total_kimg: named
+            # to it, a resume took --total-kimg and then trained nothing, "the run was already finished")
+            may = (option_words("give only the options that may change (e.g. --minutes, --device): ",
+                                "only the settings that may change may differ (e.g. fanogan.minutes, "
+                                "fanogan.device): ") if cfg.method == "fanogan" else
+                   option_words("give only the options that may change (e.g. --total-kimg, --minutes): ",
+                                "only the settings that may change may differ (e.g. train.total_kimg, "
+                                "train.minutes): "))
             err = ConfigError(f"{run_dir}: {resume_words()} with settings that differ from the saved run: "
                               f"{'; '.join(diffs)}; {may}{alone}{_moved_data_hint(saved_cfg, cfg)}")
             # the way on, kept apart for a caller that words the refusal in its own terms (Detector.fit's
             # resume=True cuts it): found by value, not parsed back out of the message, whatever the path holds
             err.cli_advice = alone      # type: ignore[attr-defined]
+            # (and the list, which the command line follows with the options given that set them: cli.train)
+            err.differences = diffs      # type: ignore[attr-defined]
             raise err
 
 

@@ -717,3 +717,48 @@ def test_resume_true_in_a_config_file_is_refused_naming_the_file(tmp_path, capsy
     flat.write_text("resume: false\ntotal_kimg: 2\n")              # (false asks for nothing: taken as before)
     rc, out, err = _dry_run(capsys, "--out", str(tmp_path / "new"), "--config", str(flat))
     assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
+
+
+def test_a_refused_resume_names_the_flag_typed_or_the_file_s_key_that_set_a_differing_setting(tmp_path,
+                                                                                              capsys) -> None:
+    # a resume's refusal lists the settings by their fields (train.lr: 0.002 -> 0.5), which a typed --lr 0.5 or an
+    # `lr: 0.5` in a flat file beside --resume had set: the user was not told which of the options given was the
+    # one refused, nor that it came from the file
+    cfg = RunConfig(data=DataConfig(seed=3, resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3, lr=2e-3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+
+    def resumed(*argv: str) -> tuple[int, str]:
+        # (not a dry run, which asks nothing of the folder: refused before the data is read, by the settings alone)
+        capsys.readouterr()
+        rc = main(["train", "--out", str(run), "--resume", "--no-progress", *argv])
+        return rc, capsys.readouterr().err
+
+    rc, err = resumed("--lr", "0.5", "--total-kimg", "2")
+    assert rc == 2 and "train.lr: 0.002 -> 0.5 (given as: --lr 0.5); give only" in err, err
+    flat = tmp_path / "opts.yaml"
+    flat.write_text("total_kimg: 2\nlr: 0.5\nwidth: 8\n")
+    rc, err = resumed("--config", str(flat), "--seed", "4")
+    assert rc == 2, err
+    # (each option once, --seed for data.seed and train.seed; --width by its own name, net.fmap_max)
+    assert f"train.lr: 0.002 -> 0.5; train.seed: 0 -> 4 (given as: --seed 4; width: 8, lr: 0.5 in {flat}); give" \
+        in err, err
+
+
+def test_overwrite_in_a_flat_file_beside_resume_is_refused_naming_the_file(tmp_path, capsys) -> None:
+    # the file goes over the run's config.yaml beside a typed --resume: its `overwrite: true` was refused as
+    # "--resume ... and --overwrite deletes it", a flag nobody had typed, without a word of the file it came from
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    flat = tmp_path / "opts.yaml"
+    flat.write_text("overwrite: true\ntotal_kimg: 2\n")
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--config", str(flat), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {flat}: overwrite: true deletes the run that --resume continues" in err, err
+    assert (run / "config.json").is_file()

@@ -261,3 +261,21 @@ def test_a_size_recorded_as_left_to_the_data_is_the_resolved_one_and_no_other(me
         assert not [d for d in back if d.startswith("data.")], back
     else:
         assert "data.resolution: 64 -> None" in back
+
+
+def test_a_refused_fanogan_resume_names_what_its_resume_takes(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # f-AnoGAN trains a fixed number of iterations (--fanogan-iters, --fanogan-enc-iters, compared like any setting)
+    # and reads no --total-kimg: its refusal offered "e.g. --total-kimg", which a resume takes and then does nothing
+    # with ("the run was already finished"). What may change is the time limit and where it runs
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    small = ["--preset", "tiny", "--method", "fanogan", "--fanogan-iters", "2", "--fanogan-dim", "8", "--threads",
+             "1", "--no-progress", "--no-train-scores"]
+    assert main(["train", "--out", str(run), *small, "--fanogan-enc-iters", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress", "--fanogan-enc-iters", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "fanogan.enc_iters: 2 -> 3" in err, err
+    assert "--total-kimg" not in err and "(e.g. --minutes, --device)" in err, err
