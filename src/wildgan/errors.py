@@ -576,6 +576,22 @@ class WildganRuntimeWarning(WildganWarning, RuntimeWarning):
     """A WildganWarning about numbers gone wrong (NaN scores from diverged networks): both categories match it."""
 
 
+# set within warnings_about: the argument whose images the warnings said meanwhile are about. Detector.fit reads X
+# and scores X_val, and each said 'images that are not square ...' (twice, word for word, where both were cropped)
+# without saying which set it meant. A context variable: another thread's warnings are not renamed meanwhile
+_WARNINGS_ABOUT: contextvars.ContextVar[str | None] = contextvars.ContextVar("wildgan_warnings_about", default=None)
+
+
+@contextmanager
+def warnings_about(name: str) -> Iterator[None]:
+    """Within it, warn_user prefixes each warning with '`name`: ' (e.g. 'X_val: '), unless it already starts so."""
+    token = _WARNINGS_ABOUT.set(name)
+    try:
+        yield
+    finally:
+        _WARNINGS_ABOUT.reset(token)
+
+
 def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     """warnings.warn, located at the first caller outside the wildgan package (the user's `det.fit(...)` line, or
     their script), whatever the depth of the call inside the package: a fixed stacklevel points into our own code on
@@ -593,6 +609,9 @@ def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     while f is not None and ((where := os.path.normcase(os.path.abspath(f.f_code.co_filename))).startswith(pkg)
                              or where == ctx):
         f, level = f.f_back, level + 1
+    about = _WARNINGS_ABOUT.get()
+    if about is not None and not message.startswith(f"{about}: "):
+        message = f"{about}: {message}"
     warnings.warn(utf8_safe(message), category, stacklevel=level)
 
 
