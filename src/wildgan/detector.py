@@ -63,7 +63,8 @@ from .data.readers import detect_format, is_dataset_file, trained_gray_share, tr
 from .data.imageset import FANOGAN_SIZES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import (API_SKIP_BAD, SIGPIPE, CheckpointError, ConfigError, DataError, DivergenceError,
-                     TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user)
+                     TrainingInterrupted, WildganError, reworded, shell_word, stop_words, warn_user,
+                     warnings_about)
 from .fileio import ObjectLocks, version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, as_float,
@@ -1452,7 +1453,8 @@ class Detector:
                                  taken=FANOGAN_SIZES if self.method == "fanogan" else None)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
-        warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
+        # (named X: X_val's, scored after the training, says X_val)
+        warn_crop({s[:2] for s in every}, self.resize_mode, res, "X", hint="Detector(resize_mode='letterbox')")
         # (at the automatic resolution, as the CLI's readers say it: decode_pool.stack)
         tiny = None if self.resolution is not None else tiny_images_warning(
             ((ids[i] if i < len(ids) else f"image {i}", s[:2]) for i, s in enumerate(every)), res,
@@ -1666,8 +1668,10 @@ class Detector:
         trained, unchecked = self._train_hashes(n_val) if self.threshold == "f1" and X_val is not None else (None, "")
         val_hashes: list[np.ndarray] | None = None if trained is None else []
         try:
-            val_scores = None if X_val is None else \
-                self._scores(X_val, with_A=self._needs_A(), hashes=val_hashes)[self.score_]
+            # (warnings about X_val's images, as its conversion's crop, named X_val: they said 'images', as X's did)
+            with warnings_about("X_val"):
+                val_scores = None if X_val is None else \
+                    self._scores(X_val, with_A=self._needs_A(), hashes=val_hashes)[self.score_]
         except DataError as e:
             # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
             raise DataError(f"X_val: {e}") from None

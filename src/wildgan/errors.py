@@ -506,64 +506,67 @@ def option_words(cli: str, api: str) -> str:
 # How the 16-bit rule that reads the images in progress is chosen, where that is no option of the call's user (None:
 # their option, option_words' --depth16 / depth16=). `wildgan score` and `wildgan evaluate` read a run's images by
 # the rule the run recorded and take no --depth16: a mode-I or float image refused there said it was "made 8-bit by
-# --depth16", an option the command refuses. Process-wide, as _SKIP_BAD_SAID_AS (a chunk of a pile is read on
-# another thread while the last one scores); a decoding pool's workers are handed it (decode_pool._decode_task)
+# --depth16", an option the command refuses. A context variable, per call: process-wide, a Detector scoring on another
+# thread while `wildgan score` or run_study ran was told their words. No thread the package starts reads images; a
+# decoding pool's workers (processes) are handed it (decode_pool._decode_task), and a caller's own thread pool is
+# told the words of the calls it makes
 RUN_DEPTH16 = "the run's recorded depth16 setting"
 # (score_files given a `conversion` of the caller's reads by its 'depth16' entry: the keyword that sets it there)
 CONVERSION_DEPTH16 = "conversion['depth16']"
-_DEPTH16_SAID_AS: list[str | None] = [None]
+_DEPTH16_SAID_AS: contextvars.ContextVar[str | None] = contextvars.ContextVar("wildgan_depth16_said_as", default=None)
 
 
 # The Python keyword that sets the 16-bit rule, as a message names it to a Python caller (the CLI's is --depth16):
 # 'depth16=' (a DataConfig's, the Detector's), or an entry point's own where its caller sets the rule elsewhere:
-# run_study's base config, 'data.depth16='. Process-wide, as _DEPTH16_SAID_AS; handed to a decoding pool's workers
+# run_study's base config, 'data.depth16='. A context variable, as _DEPTH16_SAID_AS; handed to a decoding pool's workers
 DEPTH16_KEYWORD = "depth16="
 STUDY_DEPTH16 = "data.depth16="
-_DEPTH16_KEYWORD: list[str] = [DEPTH16_KEYWORD]
+_DEPTH16_KEYWORD: contextvars.ContextVar[str] = contextvars.ContextVar("wildgan_depth16_keyword",
+                                                                       default=DEPTH16_KEYWORD)
 
 
 def depth16_keyword() -> str:
     """The keyword depth16_keyword_as put in force, else DEPTH16_KEYWORD."""
-    return _DEPTH16_KEYWORD[0]
+    return _DEPTH16_KEYWORD.get()
 
 
 @contextmanager
 def depth16_keyword_as(words: str) -> Iterator[None]:
     """While inside, the 16-bit rule is named `words` to a Python caller (STUDY_DEPTH16 within run_study), and a
     public reader called within (evaluate_run) names it too, not its own record; the setting before is put back."""
-    before, _DEPTH16_KEYWORD[0] = _DEPTH16_KEYWORD[0], words
+    token = _DEPTH16_KEYWORD.set(words)
     try:
         yield
     finally:
-        _DEPTH16_KEYWORD[0] = before
+        _DEPTH16_KEYWORD.reset(token)
 
 
 def depth16_user_option() -> str:
     """The user's own setting of the 16-bit rule: '--depth16' during a command of the CLI, else depth16_keyword()."""
-    return option_words("--depth16", _DEPTH16_KEYWORD[0])
+    return option_words("--depth16", _DEPTH16_KEYWORD.get())
 
 
 def depth16_said() -> str | None:
     """The words depth16_said_as put in force (None: none, the user's option is named)."""
-    return _DEPTH16_SAID_AS[0]
+    return _DEPTH16_SAID_AS.get()
 
 
 def depth16_option() -> str:
     """The setting that chooses the 16-bit rule of the read in progress, as a message names it: the words of
     depth16_said_as where in force (RUN_DEPTH16 for a command that reads by a run's record), else the user's option,
     '--depth16' during a command of the CLI, depth16_keyword() for a Python caller."""
-    said = _DEPTH16_SAID_AS[0]
+    said = _DEPTH16_SAID_AS.get()
     return said if said is not None else depth16_user_option()
 
 
 @contextmanager
 def depth16_said_as(words: str | None) -> Iterator[None]:
     """While inside, depth16_option says `words` (None: the user's option); the setting before is put back."""
-    before, _DEPTH16_SAID_AS[0] = _DEPTH16_SAID_AS[0], words
+    token = _DEPTH16_SAID_AS.set(words)
     try:
         yield
     finally:
-        _DEPTH16_SAID_AS[0] = before
+        _DEPTH16_SAID_AS.reset(token)
 
 
 class WildganWarning(UserWarning):
@@ -574,6 +577,22 @@ class WildganWarning(UserWarning):
 
 class WildganRuntimeWarning(WildganWarning, RuntimeWarning):
     """A WildganWarning about numbers gone wrong (NaN scores from diverged networks): both categories match it."""
+
+
+# set within warnings_about: the argument whose images the warnings said meanwhile are about. Detector.fit reads X
+# and scores X_val, and each said 'images that are not square ...' (twice, word for word, where both were cropped)
+# without saying which set it meant. A context variable: another thread's warnings are not renamed meanwhile
+_WARNINGS_ABOUT: contextvars.ContextVar[str | None] = contextvars.ContextVar("wildgan_warnings_about", default=None)
+
+
+@contextmanager
+def warnings_about(name: str) -> Iterator[None]:
+    """Within it, warn_user prefixes each warning with '`name`: ' (e.g. 'X_val: '), unless it already starts so."""
+    token = _WARNINGS_ABOUT.set(name)
+    try:
+        yield
+    finally:
+        _WARNINGS_ABOUT.reset(token)
 
 
 def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
@@ -593,6 +612,9 @@ def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     while f is not None and ((where := os.path.normcase(os.path.abspath(f.f_code.co_filename))).startswith(pkg)
                              or where == ctx):
         f, level = f.f_back, level + 1
+    about = _WARNINGS_ABOUT.get()
+    if about is not None and not message.startswith(f"{about}: "):
+        message = f"{about}: {message}"
     warnings.warn(utf8_safe(message), category, stacklevel=level)
 
 

@@ -409,11 +409,42 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
                                 **param_from})
 
 
+def written_threshold(value: float, scores: np.ndarray, flagged: np.ndarray) -> str:
+    """The threshold as the scores CSV writes it: 9 significant digits, as its score columns (scoring.run.
+    scores_csv_text), unless a reader comparing the two columns would then not get the CSV's is_anomaly. Flagged by
+    the full-precision score (> value), a score just above the threshold and the threshold itself were written alike
+    (e.g. both '1.23456789'): the row read score == threshold with is_anomaly 1. Then the threshold is written with
+    the fewest more digits (up to 17) that put every finite row's written score above it exactly where is_anomaly is
+    1: the threshold itself so rounded, else the number just below that lowest flagged score (the threshold rounded
+    down, by less than a unit of the scores' 9th digit). Where a flagged and an unflagged score are written alike no
+    threshold tells them apart: the 9 digits are kept. NaN scores (flagged, written 'nan') are left out."""
+    t = float(value)
+    text = f"{t:.9g}"
+    shown = np.array([float(f"{v:.9g}") for v in np.asarray(scores, np.float64)])
+    finite = ~np.isnan(shown)
+    up = np.asarray(flagged, bool)[finite]
+    shown = shown[finite]
+    lo = shown[~up].max() if (~up).any() else -np.inf         # the highest unflagged score, as written
+    hi = shown[up].min() if up.any() else np.inf              # the lowest flagged one
+    if lo <= float(text) < hi or not lo < hi:
+        return text
+    # (monotone rounding: the 9-digit threshold lies between the written scores, and fails only by equalling the
+    # lowest flagged one, hi)
+    for digits in range(10, 18):
+        below = hi - 10.0 ** (np.floor(np.log10(abs(hi))) - digits + 1) if hi != 0 and np.isfinite(hi) else lo
+        for more in (f"{t:.{digits}g}", f"{below:.{digits}g}"):
+            if lo <= float(more) < hi:
+                return more
+    return repr(float(lo))
+
+
 def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule and
-    threshold_score (which score column the threshold applies to)."""
+    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold (written_threshold:
+    the CSV's own score column compared with it gives is_anomaly), threshold_rule and threshold_score (which score
+    column the threshold applies to)."""
     n = len(scores)
-    return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
+    flags = thr.apply(scores)
+    return {"is_anomaly": flags, "threshold": np.full(n, written_threshold(thr.value, scores, flags), dtype=object),
             "threshold_rule": np.full(n, thr.rule, dtype=object),
             "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}
 

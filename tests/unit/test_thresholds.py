@@ -510,3 +510,39 @@ def test_nan_training_scores_of_a_run_are_refused_naming_the_run_and_the_score(t
         run_threshold(model, tmp_path, "contamination", contamination=0.05, score="a", train_scores=train)
     # (another score of the same run, finite, still gives its threshold)
     assert run_threshold(model, tmp_path, "mad", k=3.0, score="L_r", train_scores=train).params["n"] == 3
+
+
+def _csv_rows(thr: Threshold, scores: np.ndarray) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    from wildgan.scoring.run import scores_csv_text
+    from wildgan.thresholds import threshold_columns
+
+    text = scores_csv_text([f"{i}.png" for i in range(len(scores))], {"a": scores},
+                           extra=threshold_columns(thr, scores))
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_csv_s_threshold_and_score_columns_give_its_is_anomaly() -> None:
+    """`score --threshold`'s CSV wrote the threshold and the scores at 9 significant digits, is_anomaly decided at full
+    precision: a score just above the threshold read score == threshold with is_anomaly 1. Compared as written, the
+    two columns now give is_anomaly; a threshold far from every score is written at 9 digits as before."""
+    t = 0.123456789012345
+    scores = np.array([t * (1 + 3e-10), t * (1 - 1e-3), t * (1 + 1e-3)])       # just above it, below, above
+    rows = _csv_rows(Threshold(t, "contamination"), scores)
+    assert [r["is_anomaly"] for r in rows] == ["1", "0", "1"]
+    assert rows[0]["threshold"] == "0.1234567889"               # rounded down by a unit of one more digit
+    assert rows[0]["a"] == f"{t:.9g}"                           # the score just above reads as the 9-digit threshold
+    for r in rows:
+        assert (float(r["a"]) > float(r["threshold"])) == (r["is_anomaly"] == "1"), (r, rows[0]["threshold"])
+    up = 0.1234567886                                             # a threshold that rounds up to a flagged score
+    below = _csv_rows(Threshold(up, "contamination"), np.array([up * (1 - 1e-3), 0.1234567887]))
+    assert [r["is_anomaly"] for r in below] == ["0", "1"] and below[1]["a"] == "0.123456789"
+    assert below[0]["threshold"] == "0.1234567886"               # itself, with one more digit
+    for r in below:
+        assert (float(r["a"]) > float(r["threshold"])) == (r["is_anomaly"] == "1"), r
+    far = _csv_rows(Threshold(t, "contamination"), scores[1:])
+    assert far[0]["threshold"] == "0.123456789"
+    for r in far:
+        assert (float(r["a"]) > float(r["threshold"])) == (r["is_anomaly"] == "1"), r

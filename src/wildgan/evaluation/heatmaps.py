@@ -240,7 +240,11 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return order[: max(0, min(int(k), len(s)))]
 
 
-MAPPED_IMAGES_PER_PASS = 1024   # reconstructions held at once by reconstructions_as_scored (whole score batches)
+# Float32 reconstructions held at once by reconstructions_as_scored (whole score batches a pass, at least one). By
+# bytes, not images: a pass holds its reconstructions twice (per batch and assembled: pgan_scores.assemble), and
+# 1,024 images a pass was 1.6 GB at 256x256x3; this is 2 x 256 MB at any size (whole batches of 64: 320 images a pass
+# at 256x256x3, 5,440 at 64x64x3).
+MAPPED_PASS_BYTES = 256 * 2**20
 
 
 def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[int], n_files: int,
@@ -254,7 +258,8 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
     other images is reconstructed otherwise. The maps of the report's named images and of an unlabelled run's top
     images came from such another pass (the mapped images in a batch of their own, or each alone): a map's L_n
     differed from the L_n it was ranked and tabled by, by up to 9% on a pile of 406 cell crops. Here only the score
-    batches that hold the mapped images are scored again, whole, at most MAPPED_IMAGES_PER_PASS images a pass, and
+    batches that hold the mapped images are scored again, whole, at most MAPPED_PASS_BYTES of reconstructions a pass
+    (whole score batches, at least one), and
     each image's reconstruction is taken from the batch its score came from (the first that holds it: the
     wrap-around batch's repeats keep their first score). Latent search draws each file's initial latent by its
     place among the files (score_read_files), f-AnoGAN and isolated scoring couple no images: there the mapped
@@ -272,6 +277,7 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
         return np.zeros(shape, np.float32), np.zeros((0, int(n_z)), np.float32)
     row_of = {f: r for r, f in enumerate(kept)}
     wanted = [kept[r] for r in rows]
+    per_pass = max(1, MAPPED_PASS_BYTES // (int(np.prod(x.shape[1:])) * np.dtype(np.float32).itemsize))
     coupled = model.cfg.method == "wildgan" and batch_mode != "isolated"
     touched: list[int] = []
     if coupled:
@@ -285,14 +291,13 @@ def reconstructions_as_scored(model: LoadedModel, x: np.ndarray, kept: Sequence[
         groups: list[tuple[list[int], set[int]]] = []  # (the files scored together, the mapped files taken there)
         for bi in touched:
             files = [int(f) for f in order[bi].tolist() if int(f) in row_of]
-            if not groups or len(groups[-1][0]) + len(files) > MAPPED_IMAGES_PER_PASS:
+            if not groups or len(groups[-1][0]) + len(files) > per_pass:
                 groups.append(([], set()))
             groups[-1][0].extend(files)
             groups[-1][1].update(f for f in wanted if first[f] == bi)
     else:
         ordered = sorted(set(wanted))
-        groups = [(ordered[i:i + MAPPED_IMAGES_PER_PASS], set(ordered[i:i + MAPPED_IMAGES_PER_PASS]))
-                  for i in range(0, len(ordered), MAPPED_IMAGES_PER_PASS)]
+        groups = [(ordered[i:i + per_pass], set(ordered[i:i + per_pass])) for i in range(0, len(ordered), per_pass)]
     if log is not None:
         # (this pass follows a ranking read from a cache, or a whole scoring already finished: up to thousands of
         # images scored again with no line and no bar looked stuck)

@@ -257,3 +257,37 @@ def test_report_names_the_runs_recorded_setting(tmp_path, capsys) -> None:
     main(["report", str(run), "--top-k", "0", "--no-controls", "--no-progress", "--device", "cpu"])
     err = capsys.readouterr().err
     assert _said("float", RUN_DEPTH16) in err and "--depth16" not in err, err
+
+
+def test_the_words_of_one_thread_are_not_another_thread_s(tmp_path) -> None:
+    """depth16_keyword_as / depth16_said_as were process-wide: a Detector scoring on another thread while run_study
+    (or `wildgan score`) ran had its refusal name 'data.depth16=' (or the run's record), a setting it has not. Each
+    thread's calls name their own: here a refusal read while the other thread holds both settings names depth16=."""
+    import threading
+
+    from wildgan.data import load_images
+    from wildgan.errors import STUDY_DEPTH16, depth16_keyword, depth16_keyword_as
+
+    images = _refused_images(tmp_path / "pile")
+    inside, done = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    def study() -> None:
+        with depth16_keyword_as(STUDY_DEPTH16), depth16_said_as(RUN_DEPTH16):
+            inside.set()
+            done.wait(30)
+            seen.append(depth16_keyword())
+            seen.append(depth16_option())
+
+    other = threading.Thread(target=study)
+    other.start()
+    try:
+        assert inside.wait(30)
+        assert depth16_keyword() == "depth16=" and depth16_option() == "depth16="
+        with pytest.raises(DataError) as e:
+            load_images([images["mode_i"]], 8, 1)
+        assert _said("mode_i", "depth16=") in str(e.value), e.value
+    finally:
+        done.set()
+        other.join(30)
+    assert seen == [STUDY_DEPTH16, RUN_DEPTH16]                # (the other thread's own words, all along)

@@ -1616,8 +1616,21 @@ def test_saved_detector_keeps_the_trained_lod(det, noise, tmp_path):
 
 def test_crop_warning_names_the_detector_option() -> None:
     x = np.random.default_rng(0).integers(0, 256, (16, 20, 40), dtype=np.uint8)     # not square
-    with pytest.warns(UserWarning, match=r"^images that are not square .*Detector\(resize_mode='letterbox'\)"):
+    with pytest.warns(UserWarning, match=r"^X: images that are not square .*Detector\(resize_mode='letterbox'\)"):
         Detector(**{**TINY, "total_kimg": 0.05}).fit(x)
+
+
+def test_the_crop_warnings_of_x_and_x_val_name_their_set() -> None:
+    """fit(X, X_val=...) with both sets not square said 'images that are not square ...' twice (word for word where
+    their sizes agree), neither naming the set it was about: X's names X, X_val's X_val, each once."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 20, 40), dtype=np.uint8)
+    x_val = rng.integers(0, 256, (8, 20, 40), dtype=np.uint8)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        Detector(**{**TINY, "total_kimg": 0.05}, threshold="f1").fit(x, X_val=x_val, y_val=[0, 1] * 4)
+    crops = [str(w.message) for w in got if "images that are not square (e.g. 40x20)" in str(w.message)]
+    assert len(crops) == 2 and crops[0].startswith("X: images") and crops[1].startswith("X_val: images"), crops
 
 
 def test_a_folder_is_scored_in_chunks_with_the_same_scores(det, mnist, tmp_path, monkeypatch) -> None:

@@ -480,3 +480,35 @@ def test_no_mapped_images_give_empty_reconstructions_for_every_method(method) ->
     ids = [f"{i}.png" for i in range(5)]
     named = score_named_images(model, ids, max_maps=0, loaded=(x, ids, list(range(5)), 5))
     assert len(named.ids) == 5 and named.maps.shape == (0, side, side)
+
+
+@pytest.mark.parametrize("batch_mode", ["mixed", "isolated"])
+def test_a_small_pass_byte_limit_splits_the_mapped_passes_without_changing_a_reconstruction(
+        scoring_pile, monkeypatch, batch_mode) -> None:
+    """The mapped images' second pass was sized by image count (1,024 a pass: 1.6 GB of float32 reconstructions,
+    held twice, at 256x256x3); it is sized by MAPPED_PASS_BYTES. A limit of five 8x8x1 reconstructions takes whole
+    score batches of 4 one a pass (coupled) or five images a pass (isolated), and every reconstruction and latent is
+    bit for bit the one of the pass that holds them all."""
+    from wildgan.evaluation import heatmaps
+
+    _, _, model = scoring_pile(0)
+    x = np.random.default_rng(5).integers(0, 256, (14, 8, 8, 1), dtype=np.uint8)
+    rows = [13, 0, 6, 9, 2, 11]
+    whole = heatmaps.reconstructions_as_scored(model, x, range(14), 14, rows, batch_mode)
+    passes: list[int] = []
+    real = heatmaps.score_read_files
+    monkeypatch.setattr(heatmaps, "score_read_files",
+                        lambda m, xs, *a, **k: (passes.append(len(xs)), real(m, xs, *a, **k))[1])
+    monkeypatch.setattr(heatmaps, "MAPPED_PASS_BYTES", 5 * 8 * 8 * 1 * 4)
+    split = heatmaps.reconstructions_as_scored(model, x, range(14), 14, rows, batch_mode)
+    if batch_mode == "mixed":
+        assert len(passes) >= 3 and all(n <= 4 for n in passes), passes    # one whole batch of 4 (or the last) each
+    else:
+        assert passes == [5, 1], passes
+    for a, b in zip(whole, split):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(heatmaps, "MAPPED_PASS_BYTES", 1)                   # below one image: one batch a pass
+    passes.clear()
+    np.testing.assert_array_equal(heatmaps.reconstructions_as_scored(model, x, range(14), 14, rows, batch_mode)[0],
+                                  whole[0])
+    assert passes and all(n >= 1 for n in passes)
