@@ -432,7 +432,10 @@ def _refuse_resumed_data_early(a: argparse.Namespace) -> None:
 _FIELD_OPTIONS = {"net.fmap_max": "width", "net.latent_size": "latent_size", "data.exclude_classes": "exclude",
                   "fanogan.gan_iters": "fanogan_iters", "fanogan.enc_iters": "fanogan_enc_iters",
                   "fanogan.dim": "fanogan_dim", "fanogan.bn_warmup": "fanogan_bn_warmup",
-                  "search.steps": "search_steps"}
+                  "search.steps": "search_steps",
+                  # (no option sets these: --lr and --latent-size set the pGAN's train.lr and net.latent_size, which
+                  # f-AnoGAN ignores, and were named as the source of a run config's differing f-AnoGAN fields)
+                  "fanogan.lr": "", "fanogan.latent_size": ""}
 
 
 def _said_with_sources(e: ConfigError, a: argparse.Namespace) -> ConfigError:

@@ -486,8 +486,14 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
             # taken in silence)
             both = bare if len(bare) > 1 else folded
             how = "with other spaces around it" if len(bare) > 1 else "in another case"
+            exactly = "give the class's name exactly"
+            if len(bare) > 1 and not any(n.strip().isdigit() for n in names):
+                # (the command line cannot give the name exactly: its comma list strips every value, so
+                # --normal 'good ' was refused again in these words; the index, taken here, names either)
+                exactly += (" (in Python; on the command line, whose values are stripped, by its index: "
+                            + ", ".join(f"{k} for {names[k]!r}" for k in both) + ")")
             raise DataError(f"{source}: {what} class {s!r} matches {len(both)} classes {how} "
-                            f"({', '.join(repr(names[k]) for k in both)}); give the class's name exactly",
+                            f"({', '.join(repr(names[k]) for k in both)}); {exactly}",
                             split_problem=SPLIT_CLASSES)
         elif folded:
             i = folded[0]

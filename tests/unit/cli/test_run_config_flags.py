@@ -762,3 +762,28 @@ def test_overwrite_in_a_flat_file_beside_resume_is_refused_naming_the_file(tmp_p
     err = capsys.readouterr().err
     assert f"error: {flat}: overwrite: true deletes the run that --resume continues" in err, err
     assert (run / "config.json").is_file()
+
+
+def test_a_refused_fanogan_resume_names_no_flag_it_ignores_as_the_source(tmp_path, capsys) -> None:
+    # --lr and --latent-size set the pGAN's train.lr and net.latent_size, which f-AnoGAN ignores (with a warning):
+    # a run config beside --resume that changed fanogan.lr / fanogan.latent_size was refused "(given as: --lr 0.5;
+    # --latent-size 32)", naming as the source flags that set neither field (nor the values the fields took)
+    from wildgan.config import FAnoGANConfig
+
+    cfg = RunConfig(data=DataConfig(seed=3, resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny", method="fanogan",
+                    fanogan=FAnoGANConfig(gan_iters=2, enc_iters=2, dim=8))
+    run, other = tmp_path / "run", tmp_path / "other"
+    run.mkdir()
+    other.mkdir()
+    write_run_config(cfg, run)
+    write_run_config(dataclasses.replace(cfg, fanogan=dataclasses.replace(cfg.fanogan, lr=5e-4, latent_size=64)),
+                     other)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress", "--config", str(other / "config.yaml"),
+                 "--lr", "0.5", "--latent-size", "32", "--fanogan-enc-iters", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "fanogan.latent_size: 128 -> 64" in err and "fanogan.lr: 0.0001 -> 0.0005" in err, err
+    # (the flag that did set a differing field is still named)
+    assert "(given as: --fanogan-enc-iters 3)" in err, err
+    assert "--lr 0.5" not in err and "--latent-size 32" not in err, err

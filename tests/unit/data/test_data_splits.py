@@ -994,6 +994,29 @@ def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path)
     assert build_split(DataConfig(data=str(q), normal=("good ",))).info["normal_classes"] == ["good "]
 
 
+def test_two_classes_differing_only_in_spaces_are_refused_naming_their_indices(tmp_path):
+    # the refusal of ' good' / 'good ' said "give the class's name exactly", which the command line cannot: its
+    # comma list strips every value (--normal 'good ' reads as 'good', refused again); the index names either
+    from wildgan.cli.common import csv_list
+
+    assert csv_list("good ", str, "--normal") == ["good"]
+    rng = np.random.default_rng(0)
+    q = tmp_path / "two_spaced.npz"
+    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["bad", " good", "good "]))
+    with pytest.raises(DataError, match=r"matches 2 classes .*\(' good', 'good '\).* by its index: 1 for ' good', "
+                                        r"2 for 'good '"):
+        build_split(DataConfig(data=str(q), normal=("good",)))
+    assert build_split(DataConfig(data=str(q), normal=("2",))).info["normal_classes"] == ["good "]
+    # (classes named by numbers take no index: '1' would be one of them, so none is offered)
+    r = tmp_path / "numbered.npz"
+    np.savez(r, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["7", " 1", "1 "]))
+    with pytest.raises(DataError, match=r"matches 2 classes") as e:
+        build_split(DataConfig(data=str(r), normal=("1",)))
+    assert "index" not in str(e.value)
+
+
 def test_images_labelled_minus_one_left_out_of_a_split_are_counted_in_a_warning(tmp_path):
     # an .npz label -1 is "no class": such images are neither normal nor anomalous and were left out of the split
     # without a word, a third of the data here (and all the anomalies of labels -1/1 read as scikit-learn's outliers)
