@@ -930,8 +930,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # a run trained in the order its images were read (a Detector.fit's, or a replay of one) is rebuilt so
         return follow_train_order(split, recorded)
 
-    # (in resolve_classes' case folding, so that a class it matches is not refused or dropped here first)
-    lower = [n.casefold() for n in names]
+    # (as resolve_classes compares them, names stripped and case folded, so that a class it matches is not refused or
+    # dropped here first: a run's normal class ' good' was "not a class of this data" of classes ' good', ...)
+    lower = [n.strip().casefold() for n in names]
     if "normal" in inherited:
         unknown = [c for c in cfg.normal if str(c).strip().casefold() not in lower]
         if unknown:

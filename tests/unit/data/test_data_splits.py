@@ -1007,6 +1007,11 @@ def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path)
     assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=(" good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad "]
+    # and as a run's classes taken over for other data (inherited), which were compared with the names unstripped:
+    # "the run's normal class ' good' is not a class of this data (its classes:  good, ...)"
+    inherited = build_split(DataConfig(data=str(p), normal=(" good",), exclude_classes=("bad ",)),
+                            inherited=("normal", "exclude_classes"), whole=True)
+    assert inherited.info["normal_classes"] == [" good"] and inherited.info["excluded_classes"] == ["bad "]
     assert build_split(DataConfig(data=str(p), normal=("other",), exclude_classes=("bad",))
                        ).info["excluded_classes"] == ["bad "]
     # two classes that differ only in their spaces: the exact name picks its own, the bare name is refused
