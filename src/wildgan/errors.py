@@ -446,32 +446,36 @@ class Terminated(BaseException):
 # keyword (Detector, DataConfig, score_files, load_images, ... all take skip_bad=True), except while the command line
 # runs a command, whose option it is (cli._main sets it with skip_bad_said_as). A setting read where such a message is
 # made, not a parameter passed down: the readers that make them sit under a dozen Python entry points and every
-# command, and a message made in the CLI's words told a Python caller of an option it cannot pass.
+# command, and a message made in the CLI's words told a Python caller of an option it cannot pass. A context variable,
+# per call, as _DEPTH16_SAID_AS: process-wide, a Python caller reading images on another thread while cli.main ran a
+# command was told of --skip-bad and the CLI's options (in_cli reads it). No thread the package starts makes such a
+# message; a decoding pool's workers (processes) are handed it (decode_pool._decode_task)
 API_SKIP_BAD = "skip_bad=True"
 CLI_SKIP_BAD = "--skip-bad"
-_SKIP_BAD_SAID_AS = [API_SKIP_BAD]
+_SKIP_BAD_SAID_AS: contextvars.ContextVar[str] = contextvars.ContextVar("wildgan_skip_bad_said_as",
+                                                                        default=API_SKIP_BAD)
 
 
 def skip_bad_option() -> str:
     """How the user of the call in progress leaves unreadable files out: API_SKIP_BAD, or CLI_SKIP_BAD during a
     command of the CLI."""
-    return _SKIP_BAD_SAID_AS[0]
+    return _SKIP_BAD_SAID_AS.get()
 
 
 @contextmanager
 def skip_bad_said_as(option: str) -> Iterator[None]:
     """While inside, messages name `option` as the way to leave unreadable files out (the CLI: CLI_SKIP_BAD); the
     setting before is put back on the way out, so that a script that calls cli.main and then the API reads the API's
-    words again."""
-    before, _SKIP_BAD_SAID_AS[0] = _SKIP_BAD_SAID_AS[0], option
+    words again. Per thread (and per asyncio task): another thread's calls keep their own words."""
+    token = _SKIP_BAD_SAID_AS.set(option)
     try:
         yield
     finally:
-        _SKIP_BAD_SAID_AS[0] = before
+        _SKIP_BAD_SAID_AS.reset(token)
 
 
-# set within words_for: the user option_words words a message for, whatever the call in progress is. A context
-# variable, not the process-wide _SKIP_BAD_SAID_AS: a message made for a record in the other user's words (a decoded
+# set within words_for: the user option_words words a message for, whatever the call in progress is, over
+# _SKIP_BAD_SAID_AS. A context variable as that one is: a message made for a record in the other user's words (a decoded
 # cache's warnings, imageset.warn_of_data) changes nothing another thread says meanwhile
 _WORDS_FOR_CLI: contextvars.ContextVar[bool | None] = contextvars.ContextVar("wildgan_words_for_cli", default=None)
 
@@ -492,7 +496,7 @@ def in_cli() -> bool:
     user types options, not a Python caller, who passes keyword arguments: the one setting that option_words reads
     (but within words_for, which sets what it answers)."""
     told = _WORDS_FOR_CLI.get()
-    return _SKIP_BAD_SAID_AS[0] == CLI_SKIP_BAD if told is None else told
+    return _SKIP_BAD_SAID_AS.get() == CLI_SKIP_BAD if told is None else told
 
 
 def option_words(cli: str, api: str) -> str:

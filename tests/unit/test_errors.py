@@ -313,3 +313,40 @@ def test_a_study_cells_refusal_of_its_encoder_loss_keeps_every_part_of_the_refus
     with pytest.raises(ConfigError) as bare:
         study._refuse_untrained_cell(cfg)  # type: ignore[arg-type]
     assert str(bare.value) == str(_every_part())
+
+
+def test_the_skip_bad_words_of_one_thread_are_not_another_thread_s(tmp_path) -> None:
+    """skip_bad_said_as was process-wide (a module list): a Python caller reading images on one thread while
+    cli.main ran a command on another was told of --skip-bad and the CLI's options (in_cli answered True for it).
+    Each thread's calls name their own: here the refusal of an unreadable file, made while the other thread is
+    inside the command's words, names skip_bad=True, and that thread keeps its --skip-bad all along."""
+    import threading
+
+    from wildgan.data import load_images
+    from wildgan.errors import API_SKIP_BAD, CLI_SKIP_BAD, in_cli, option_words, skip_bad_option, skip_bad_said_as
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    inside, done = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def command() -> None:
+        with skip_bad_said_as(CLI_SKIP_BAD):
+            inside.set()
+            done.wait(30)
+            seen.extend([skip_bad_option(), in_cli(), option_words("--normal CLASS", "normal=('CLASS',)")])
+
+    other = threading.Thread(target=command)
+    other.start()
+    try:
+        assert inside.wait(30)
+        assert skip_bad_option() == API_SKIP_BAD and not in_cli()
+        with pytest.raises(DataError) as e:
+            load_images([bad], 8, 1)
+        assert f"({API_SKIP_BAD} leaves unreadable files out)" in str(e.value), e.value
+        assert CLI_SKIP_BAD not in str(e.value), e.value
+    finally:
+        done.set()
+        other.join(30)
+    assert seen == [CLI_SKIP_BAD, True, "--normal CLASS"]     # (the command's own words, all along)
+    assert skip_bad_option() == API_SKIP_BAD                   # (and put back for nobody else: never changed here)

@@ -562,9 +562,16 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     from ..config import DataConfig
     from ..data.readers import absolute_data_path
 
-    # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if --normal
-    # had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate refuse it)
-    normal = tuple(csv_list(a.normal, str, "--normal")) if a.normal else ()
+    if isinstance(a.normal, tuple):
+        # class names already resolved against the data's (study --normal all's base config takes the data's first
+        # kept class): taken as they are, not as a comma list, whose split made a class 'a,b' classes 'a' and 'b'
+        # ("does not exist") and stripped ' good' to another class 'good'
+        normal = a.normal
+    else:
+        # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if
+        # --normal had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate
+        # refuse it)
+        normal = tuple(csv_list(a.normal, str, "--normal")) if a.normal else ()
     exclude = tuple(csv_list(a.exclude, str, "--exclude")) if a.exclude else ()
     return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,

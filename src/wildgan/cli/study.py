@@ -138,7 +138,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
              else listed_default_cell(asked_data_config(ns), Path(a.out), log=warn))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)
-        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
+        # (--normal all: the class's name as the data gives it, not a comma list to split again; data_config_from_args)
+        first_cell = (known[0],) if a.normal == "all" else known[0]
+        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": first_cell}), cells, Path(a.out))
         if base is not None:
             # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
             # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay. Its
@@ -163,8 +165,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
-        ns.normal = unsized.normal = first_kept_class(loaded.train.class_names,
-                                                      data_config_from_args(ns).exclude_classes, str(a.data))
+        # (as a one-class tuple: the name as the data gives it, which the comma list's split and strip changed)
+        ns.normal = unsized.normal = (first_kept_class(loaded.train.class_names,
+                                                       data_config_from_args(ns).exclude_classes, str(a.data)),)
     # (what the base config's split says of the data, e.g. its images labelled -1 left out, is said again by every
     # split the data makes: the check of the cells and each cell say it only where this has not, which said it twice)
     base_log = RunLog()

@@ -474,7 +474,9 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
         # a name compared without the spaces around it: a class folder ' good' (a space typed when it was made)
         # could not be chosen at all, as every value given is stripped (the CLI's comma list, and `s` here)
         bare = [k for k, n in enumerate(names) if n.strip() == s]
-        folded = [k for k, n in enumerate(names) if n.strip().lower() == s.lower()]
+        # (casefold, not lower: 'Straße'.lower() is 'straße' and 'STRASSE'.lower() 'strasse', so a class was not
+        # matched in another case where Unicode folds it; casefold makes both 'strasse')
+        folded = [k for k, n in enumerate(names) if n.strip().casefold() == s.casefold()]
         if str(e) in names:
             i = names.index(str(e))
         elif s in names:
@@ -928,16 +930,18 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # a run trained in the order its images were read (a Detector.fit's, or a replay of one) is rebuilt so
         return follow_train_order(split, recorded)
 
-    lower = [n.lower() for n in names]
+    # (as resolve_classes compares them, names stripped and case folded, so that a class it matches is not refused or
+    # dropped here first: a run's normal class ' good' was "not a class of this data" of classes ' good', ...)
+    lower = [n.strip().casefold() for n in names]
     if "normal" in inherited:
-        unknown = [c for c in cfg.normal if str(c).strip().lower() not in lower]
+        unknown = [c for c in cfg.normal if str(c).strip().casefold() not in lower]
         if unknown:
             raise ConfigError(f"{source}: the run's normal class{'es' if len(unknown) > 1 else ''} "
                               f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} not a class of "
                               f"this data (its classes: {', '.join(names)}): choose its normal class(es) with "
                               f"{_normal_words()}", split_problem=SPLIT_CLASSES)
     if "exclude_classes" in inherited:
-        gone = [c for c in cfg.exclude_classes if str(c).strip().lower() not in lower]
+        gone = [c for c in cfg.exclude_classes if str(c).strip().casefold() not in lower]
         if gone:
             warn_user(f"{source}: the run excluded class{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}, "
                       f"which {'are' if len(gone) > 1 else 'is'} no class of this data: nothing of it is excluded "

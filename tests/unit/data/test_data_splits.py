@@ -973,6 +973,30 @@ def test_a_class_named_in_another_case_that_matches_two_classes_is_refused_namin
     assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad"]
 
 
+def test_a_class_is_matched_in_another_case_by_unicode_case_folding(tmp_path):
+    # classes were compared in lower case: 'STRASSE'.lower() is 'strasse', 'Straße'.lower() 'straße', so a class
+    # 'Straße' typed as STRASSE (or 'ß' as 'SS' by an upper-case keyboard setting) "does not exist"; casefold makes
+    # both 'strasse'. Two classes the same when folded are refused as two in another case are
+    rng = np.random.default_rng(0)
+    p = tmp_path / "folded.npz"
+    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["Straße", "Weg", "Platz"]))
+    assert build_split(DataConfig(data=str(p), normal=("STRASSE",))).info["normal_classes"] == ["Straße"]
+    assert build_split(DataConfig(data=str(p), normal=("weg",), exclude_classes=("strasse",))
+                       ).info["excluded_classes"] == ["Straße"]
+    # and so are a run's normal and excluded classes taken over for other data (inherited: names only)
+    inherited = build_split(DataConfig(data=str(p), normal=("STRASSE",), exclude_classes=("PLATZ",)),
+                            inherited=("normal", "exclude_classes"), whole=True)
+    assert inherited.info["normal_classes"] == ["Straße"] and inherited.info["excluded_classes"] == ["Platz"]
+    q = tmp_path / "folded_twice.npz"
+    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["Straße", "STRASSE", "Weg"]))
+    with pytest.raises(DataError, match=r"normal class 'strasse' matches 2 classes in another case "
+                                        r"\('Straße', 'STRASSE'\)"):
+        build_split(DataConfig(data=str(q), normal=("strasse",)))
+    assert build_split(DataConfig(data=str(q), normal=("STRASSE",))).info["normal_classes"] == ["STRASSE"]
+
+
 def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path):
     # a class folder ' good' (a space typed when it was made): --normal's values are stripped (the CLI's comma list,
     # and resolve_classes itself), so no value could name it and the class could not be chosen at all
@@ -983,6 +1007,11 @@ def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path)
     assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=(" good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad "]
+    # and as a run's classes taken over for other data (inherited), which were compared with the names unstripped:
+    # "the run's normal class ' good' is not a class of this data (its classes:  good, ...)"
+    inherited = build_split(DataConfig(data=str(p), normal=(" good",), exclude_classes=("bad ",)),
+                            inherited=("normal", "exclude_classes"), whole=True)
+    assert inherited.info["normal_classes"] == [" good"] and inherited.info["excluded_classes"] == ["bad "]
     assert build_split(DataConfig(data=str(p), normal=("other",), exclude_classes=("bad",))
                        ).info["excluded_classes"] == ["bad "]
     # two classes that differ only in their spaces: the exact name picks its own, the bare name is refused

@@ -1791,6 +1791,39 @@ def test_wildgan_study_normal_all_with_the_first_class_excluded(tmp_path):
     assert main(args) == 0 and (st / "tables.md").read_text() == tables         # (re-made from its rows)
 
 
+def test_wildgan_study_normal_all_gives_the_base_config_its_first_class_as_the_data_names_it(tmp_path, monkeypatch,
+                                                                                           capsys):
+    # the base config's normal class (the first not excluded) went through --normal's comma list, which strips and
+    # splits: of classes ' good', 'good', 'x' with --exclude good, ' good' became 'good', the excluded one ("a class
+    # cannot be both normal and excluded: ['good']"); a class 'a,b' became classes 'a' and 'b' ("does not exist")
+    from wildgan.cli import config_args, main
+
+    tree = _png_tree(tmp_path / "tree", (" good", "good", "x"))
+    st = tmp_path / "st"
+    args = ["study", "--data", str(tree), "--normal", "all", "--exclude", "good", "--contamination", "0", "--preset",
+            "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (st / "runs").iterdir()) == [" good_g0_wildgan_image_s0", "x_g0_wildgan_image_s0"]
+    # and a finished study's base config, built from the listed classes without reading the data, alike
+    import wildgan.studies
+
+    bases: list[tuple[str, ...]] = []
+    real = wildgan.studies.run_study
+    monkeypatch.setattr(wildgan.studies, "run_study", lambda base, *a, **k: bases.append(base.data.normal) or
+                        real(base, *a, **k))
+    assert "every one done" in _remade_without_reading(args, st, monkeypatch, capsys)
+    assert bases == [(" good",)]
+    # a class whose name holds a comma is one class to the base config (a cell's normal classes are still a comma
+    # list: cell_config), where the typed --normal 'a,b' is two
+    from wildgan.cli.parser import make_option_parser, sub_parser
+
+    ns = sub_parser(make_option_parser(), "study").parse_args(["--data", str(tree), "--normal", "a,b", "--out", "o"])
+    ns.contamination, ns.seed = 0.0, 0                  # (set as cmd_study sets them for its base config)
+    assert config_args.data_config_from_args(ns).normal == ("a", "b")
+    ns.normal = ("a,b",)
+    assert config_args.data_config_from_args(ns).normal == ("a,b",)
+
+
 def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     from wildgan.studies.study import first_kept_class
 
