@@ -8,6 +8,18 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 
+@contextmanager
+def holding(var: contextvars.ContextVar[Any], value: Any) -> Iterator[None]:
+    """`var` set to `value` within the block, and put back as it was after it, exceptions included: the one
+    set/reset shape of the per-call wordings below and of progress.progress_label (context variables, so another
+    thread's or task's value is not touched meanwhile)."""
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
 # Why a data set cannot be given a run's labelled split (DataError's and ConfigError's `split_problem`): its classes
 # do not give one (it has none, none is chosen, the run's normal class is not among them, ...), or it holds too few
 # training images of its normal classes for the protocol's split. `wildgan score --data FILE` adds its ways to score
@@ -467,11 +479,8 @@ def skip_bad_said_as(option: str) -> Iterator[None]:
     """While inside, messages name `option` as the way to leave unreadable files out (the CLI: CLI_SKIP_BAD); the
     setting before is put back on the way out, so that a script that calls cli.main and then the API reads the API's
     words again. Per thread (and per asyncio task): another thread's calls keep their own words."""
-    token = _SKIP_BAD_SAID_AS.set(option)
-    try:
+    with holding(_SKIP_BAD_SAID_AS, option):
         yield
-    finally:
-        _SKIP_BAD_SAID_AS.reset(token)
 
 
 # set within words_for: the user option_words words a message for, whatever the call in progress is, over
@@ -484,11 +493,8 @@ _WORDS_FOR_CLI: contextvars.ContextVar[bool | None] = contextvars.ContextVar("wi
 def words_for(cli: bool) -> Iterator[None]:
     """Within it, in_cli (and so option_words) answers `cli`: the messages made name the options as the CLI's user
     (True) or a Python caller (False) gives them."""
-    token = _WORDS_FOR_CLI.set(bool(cli))
-    try:
+    with holding(_WORDS_FOR_CLI, bool(cli)):
         yield
-    finally:
-        _WORDS_FOR_CLI.reset(token)
 
 
 def in_cli() -> bool:
@@ -538,11 +544,8 @@ def depth16_keyword() -> str:
 def depth16_keyword_as(words: str) -> Iterator[None]:
     """While inside, the 16-bit rule is named `words` to a Python caller (STUDY_DEPTH16 within run_study), and a
     public reader called within (evaluate_run) names it too, not its own record; the setting before is put back."""
-    token = _DEPTH16_KEYWORD.set(words)
-    try:
+    with holding(_DEPTH16_KEYWORD, words):
         yield
-    finally:
-        _DEPTH16_KEYWORD.reset(token)
 
 
 def depth16_user_option() -> str:
@@ -566,11 +569,8 @@ def depth16_option() -> str:
 @contextmanager
 def depth16_said_as(words: str | None) -> Iterator[None]:
     """While inside, depth16_option says `words` (None: the user's option); the setting before is put back."""
-    token = _DEPTH16_SAID_AS.set(words)
-    try:
+    with holding(_DEPTH16_SAID_AS, words):
         yield
-    finally:
-        _DEPTH16_SAID_AS.reset(token)
 
 
 class WildganWarning(UserWarning):
@@ -592,11 +592,8 @@ _WARNINGS_ABOUT: contextvars.ContextVar[str | None] = contextvars.ContextVar("wi
 @contextmanager
 def warnings_about(name: str) -> Iterator[None]:
     """Within it, warn_user prefixes each warning with '`name`: ' (e.g. 'X_val: '), unless it already starts so."""
-    token = _WARNINGS_ABOUT.set(name)
-    try:
+    with holding(_WARNINGS_ABOUT, name):
         yield
-    finally:
-        _WARNINGS_ABOUT.reset(token)
 
 
 def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator
 
-from .errors import output_gone
+from .errors import holding, output_gone
 
 # tqdm redraws a bar every 0.1 s. On a terminal each redraw replaces the last; written to a file or a pipe (a batch
 # job's log, `2> log.txt`) every one of them is kept: about 1,100 for the 2.5-minute demo, megabytes for a long run.
@@ -25,11 +25,8 @@ _LABEL: ContextVar[str | None] = ContextVar("wildgan_progress_label", default=No
 @contextmanager
 def progress_label(label: str) -> Iterator[None]:
     """Bars made inside this block say `label` beside their description ("score (untrained networks, ...)")."""
-    token = _LABEL.set(label)
-    try:
+    with holding(_LABEL, label):
         yield
-    finally:
-        _LABEL.reset(token)
 
 
 def progress_bar(iterable: Any = None, *, on_closed: Callable[[BaseException], None] | None = None, **kw: Any) -> Any:
