@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
 from ..errors import DataError, option_words, warn_user
-from ..fileio import atomic_write_stream, atomic_write_text, file_digest, size_text, umask
+from ..fileio import atomic_write_stream, atomic_write_text, file_digest, holding_off_writes, size_text, umask
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -1157,6 +1157,39 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     lacks = cifar_lacks(target)
     if lacks is None:
         return target
+    # the folders this call makes: removed again (where still empty) when it fails, so that a failed download leaves
+    # no trace
+    made = [d for d in (root, *root.parents) if not d.exists()]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(_cifar_unwritable(root / CIFAR10_ARCHIVE, e)) from e
+    try:
+        # held alone while it downloads and unpacks: two calls at once (a study's cells, two terminals on a fresh
+        # machine) each fetched the 163 MB; the second now waits for the first and finds the data set whole
+        with holding_off_writes([root], on_wait=_said_waiting_for_download):
+            return _download_cifar10_held(root, target, url, md5, timeout, progress)
+    except BaseException:
+        for d in made:
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _said_waiting_for_download(root: Path) -> None:
+    """download_cifar10's word where it waits for another call's download into the same folder."""
+    warn_user(f"waiting for another download of CIFAR-10 into {root} to finish (another run started at the same time; "
+              f"one stopped with Ctrl-Z holds it until it goes on)")
+
+
+def _download_cifar10_held(root: Path, target: Path, url: str, md5: str, timeout: float,
+                           progress: bool | None) -> Path:
+    """download_cifar10's download, md5 check and unpack into root (an existing folder, held alone)."""
+    lacks = cifar_lacks(target)
+    if lacks is None:
+        return target               # (another call's, finished while this one waited for it)
     archive = root / CIFAR10_ARCHIVE
     had = archive.is_file()
     if not had or _md5(archive) != md5:
@@ -1218,24 +1251,14 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                                 f"download {CIFAR10_ARCHIVE} elsewhere, unpack it and pass "
                                 f"{option_words('--data PATH/cifar-10-batches-py', 'data=PATH/cifar-10-batches-py')}")
 
-        made = [d for d in (root, *root.parents) if not d.exists()]
         try:
-            try:
-                atomic_write_stream(write, archive)
-            except _NotWritten as e:
-                raise DataError(_cifar_unwritable(archive, e.error)) from e.error
-            except OSError as e:
-                # (the folders made, the temp file made, synced or renamed: never the network's, which write() says)
-                raise DataError(_cifar_unwritable(archive, e)) from e
-        except BaseException:
-            for d in made:         # (the folders this call made, when the download failed: empty, so no trace)
-                try:
-                    d.rmdir()
-                except OSError:
-                    break
-            raise
+            atomic_write_stream(write, archive)
+        except _NotWritten as e:
+            raise DataError(_cifar_unwritable(archive, e.error)) from e.error
+        except OSError as e:
+            # (the temp file made, synced or renamed: never the network's, which write() says)
+            raise DataError(_cifar_unwritable(archive, e)) from e
     try:
-        root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=_CIFAR_UNPACK_PREFIX, dir=root))
     except OSError as e:
         raise DataError(_cifar_unwritable(archive, e)) from e

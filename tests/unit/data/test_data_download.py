@@ -400,3 +400,42 @@ def test_a_server_that_answers_with_an_http_error_is_not_said_as_offline(tmp_pat
     msg = str(err.value)
     assert f"HTTP Error {code}" in msg and "offline" not in msg
     assert f"the server answered {code}" in msg and "data=PATH/cifar-10-batches-py" in msg
+
+
+def test_two_downloads_into_one_folder_at_once_fetch_it_once(tmp_path, monkeypatch):
+    # two runs started together on a fresh machine (a study's cells, two terminals) each fetched the 163 MB: the
+    # second now waits for the first's download and finds the data set whole
+    import threading
+
+    payload = fake_cifar_tgz()
+    monkeypatch.setattr("wildgan.data.download.CIFAR10_MD5", hashlib.md5(payload).hexdigest())
+    started, go, calls = threading.Event(), threading.Event(), []
+
+    def urlopen(url, timeout=None):
+        calls.append(url)
+        if len(calls) == 1:
+            started.set()
+            go.wait(10)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    got, errors = [], []
+
+    def fetch():
+        try:
+            got.append(download_cifar10(tmp_path / "root", progress=False))
+        except BaseException as e:   # (raised in the thread: said by the assert below)
+            errors.append(e)
+
+    first = threading.Thread(target=fetch)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=fetch)
+    second.start()
+    second.join(0.5)                 # (where it does not wait, it downloads now)
+    go.set()
+    first.join(20)
+    second.join(20)
+    assert not errors and len(got) == 2 and got[0] == got[1]
+    assert len(calls) == 1
+    assert (got[0] / "data_batch_5").is_file()
