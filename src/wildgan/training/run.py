@@ -232,7 +232,18 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                         f"or None, got a {type(files).__name__}")
     run_dir = Path(run_dir)
     check_out_dir(run_dir, cfg.data.data, resume=resume, overwrite=overwrite)
-    if resume and (run_dir / "config.json").is_file():
+    if resume:
+        check_resumed_settings(cfg, run_dir, files)
+
+
+def check_resumed_settings(cfg: RunConfig, run_dir: Path, files: ReplayFiles | None = None) -> None:
+    """Raise ConfigError when cfg differs from the run saved in run_dir in what a resume may not change (the part of
+    check_run_dir that compares the settings; nothing where run_dir holds no config.json). `wildgan train --dry-run
+    --resume` asks it without the checks of the folder's state: it printed the config of a resume with a setting
+    that the resume itself refuses (--lr 0.5 on a run trained at 0.001) as one that would train. files: as
+    check_run_dir's."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").is_file():
         files = saved_run_files(run_dir) if files is None else files
         saved_cfg = read_saved_config(run_dir, files)
         # a Detector.fit of an earlier wildgan recorded dataset 'auto' for the data it read whole, which the command

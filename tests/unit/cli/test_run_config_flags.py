@@ -787,3 +787,19 @@ def test_a_refused_fanogan_resume_names_no_flag_it_ignores_as_the_source(tmp_pat
     # (the flag that did set a differing field is still named)
     assert "(given as: --fanogan-enc-iters 3)" in err, err
     assert "--lr 0.5" not in err and "--latent-size 32" not in err, err
+
+
+def test_a_dry_run_of_a_resume_refuses_the_settings_the_resume_refuses(trained_run, tmp_path, capsys) -> None:
+    # `--dry-run --resume --lr 0.5` printed a config with lr 0.5 and exited 0, where the resume itself refuses a
+    # setting it may not change: the dry run now says the resume's refusal, in its words, and still prints a config
+    # that changes only what a resume may change
+    import shutil
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    rc, out, err = _dry_run(capsys, "--out", str(run), "--resume", "--total-kimg", "0.1")
+    assert rc == 0 and out["train"]["total_kimg"] == 0.1, err
+    for flags in (["--lr", "0.5"], ["--seed", "3"], ["--total-kimg", "0.01"]):
+        rc, _, dry = _dry_run(capsys, "--out", str(run), "--resume", *flags)
+        assert rc == 2 and "--resume with settings that differ from the saved run" in dry, (flags, dry)
+        assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", *flags]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == dry.splitlines()[-1], flags
