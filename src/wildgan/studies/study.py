@@ -548,15 +548,15 @@ def listed_study_classes(data: DataConfig, study_dir: Path) -> list[str] | None:
 
 def listed_default_cell(data: DataConfig, study_dir: Path, log: Callable[[str], None] | None = None
                         ) -> list[str | tuple[str, ...]] | None:
-    """The one cell (its normal classes: a tuple of them, or joined by ',') of a study that names no normal class (the
-    protocol's default normal set) without decoding the data: the protocol and its default as the data's labels give
-    them (data.splits.list_data: CIFAR-10's automobile, MNIST's 2, chula-rbc12's classes of the crops labelled normal),
-    where `data` or its labels tell the protocol; whether that cell is done is its row's say (cells_to_compute).
-    Data that cannot be listed (moved or gone, which a re-run that only makes the tables does not need) under
-    dataset cifar10 or mnist, whose default is a fixed class: the cell the study's cells recorded
+    """The one cell (its normal classes joined by ',', or a tuple of them where one holds a comma) of a study that names
+    no normal class (the protocol's default normal set) without decoding the data: the protocol and its default as the
+    data's labels give them (data.splits.list_data: CIFAR-10's automobile, MNIST's 2, chula-rbc12's classes of the crops
+    labelled normal), where `data` or its labels tell the protocol; whether that cell is done is its row's say
+    (cells_to_compute). Data that cannot be listed (moved or gone, which a re-run that only makes the tables does not
+    need) under dataset cifar10 or mnist, whose default is a fixed class: the cell the study's cells recorded
     (recorded_default_normal). None otherwise: where only the images tell (list_data), or the protocol has no default
-    (reading the data then says to choose one). log: where the warning about cells of an older default goes (None:
-    a Python warning)."""
+    (reading the data then says to choose one). log: where the warning about cells of an older default goes (None: a
+    Python warning)."""
     from ..data.splits import list_data
 
     listed = list_data(data)
@@ -564,7 +564,10 @@ def listed_default_cell(data: DataConfig, study_dir: Path, log: Callable[[str], 
         if listed.default_before and listed.default_normal:
             _say_cells_of_the_old_default(listed.default_before, listed.default_normal, data.data, Path(study_dir),
                                           log)
-        return [tuple(listed.default_normal)] if listed.default_normal else None
+        if not listed.default_normal:
+            return None
+        joined, named = cell_classes(listed.default_normal)
+        return [named or joined]           # (the names themselves where one holds a comma: grid)
     normal = recorded_default_normal(study_dir, data.dataset) if data.dataset in ("cifar10", "mnist") else None
     return None if normal is None else [normal]
 
