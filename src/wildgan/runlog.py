@@ -212,6 +212,23 @@ def last_session_unclosed(path: Path) -> bool:
     return False
 
 
+def last_session_ended_abruptly(path: Path, finished: bool) -> bool | None:
+    """last_session_unclosed of log.txt (`path`), or None (not known) where its last session has no end line, none
+    of its sessions has one, and the run is `finished` (it holds final networks, which the session that wrote them
+    ended with its `trained` line): such a log is of a wildgan that wrote no end lines there (a study cell's log.txt
+    before they were written into it), whose every finished cell read as ended abruptly. (A kill in the moment
+    between a session's final networks and its end line is not told apart: not known either.)"""
+    if not last_session_unclosed(path):
+        return False
+    if finished:
+        try:
+            if not any(line.startswith(_SESSION_END) for line in _lines_backwards(path)):
+                return None
+        except OSError:
+            return None
+    return True
+
+
 _BACKWARDS_BLOCK = 1 << 16
 
 

@@ -447,7 +447,9 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
             raise refused(f"must be {kind}, got {shown(v, from_file=True)}")
         v = conv
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
-        v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
+        # e.g. normal: [airplane, ship]; a list of classes one of which holds a comma kept as the names themselves
+        # (data_config_from_args): joined, normal: ['a,b'] was split into classes 'a' and 'b' ("does not exist")
+        v = _class_names_option(v) if action.dest in ("normal", "exclude") else ",".join(map(str, v))
     elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
         if action.type is not None and isinstance(v, float) and v.is_integer():
             v = int(v)                                      # threads: 2.0, as the int options take it
@@ -514,6 +516,14 @@ def _as_fit_read(cfg: RunConfig | None, config: Path, files: ReplayFiles | None 
     return as_fit_read(cfg, config, note, files)
 
 
+def _class_names_option(names: Sequence[Any]) -> str | tuple[str, ...]:
+    """Class names as the value of --normal or --exclude: joined by ',' as typed, or, where one holds a comma (a
+    folder 'a,b'), the tuple of the names, which data_config_from_args takes as they are (the comma list's split made
+    class 'a,b' classes 'a' and 'b')."""
+    names = [str(n) for n in names]
+    return tuple(names) if any("," in n for n in names) else ",".join(names)
+
+
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
     """The CLI option values (argparse dests) that describe a RunConfig, as far as options can.
 
@@ -526,10 +536,10 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
     named = cfg.preset in PRESETS
     tri = {None: None, True: "on", False: "off"}
-    out = {"data": data.data, "dataset": data.dataset, "normal": ",".join(map(str, data.normal)) or None,
+    out = {"data": data.data, "dataset": data.dataset, "normal": _class_names_option(data.normal) or None,
            "contamination": data.contamination, "resolution": data.resolution or net.resolution,
            "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
-           "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
+           "exclude": _class_names_option(data.exclude_classes), "skip_bad": data.skip_bad, "resize": data.resize,
            "square": data.square, "depth16": data.depth16, "download": data.download, "method": cfg.method,
            "preset": cfg.preset if named else None,
            "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
@@ -572,7 +582,8 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
         # --normal had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate
         # refuse it)
         normal = tuple(csv_list(a.normal, str, "--normal")) if a.normal else ()
-    exclude = tuple(csv_list(a.exclude, str, "--exclude")) if a.exclude else ()
+    exclude = (a.exclude if isinstance(a.exclude, tuple)      # (names as they are: _class_names_option)
+               else tuple(csv_list(a.exclude, str, "--exclude")) if a.exclude else ())
     return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
                       rotations=a.rotations,

@@ -125,13 +125,15 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     resume of a finished run, stopped or still training, which leaves the earlier final networks in place), else
     None: such a run was said to be "trained ... (done)" with no word of the training after it.
     `ended_abruptly`: log.txt's last session has no line of how it ended and no process holds the run's lock (a
-    kill -9, the out-of-memory killer, a run folder that became unwritable: runlog.last_session_unclosed).
+    kill -9, the out-of-memory killer, a run folder that became unwritable: runlog.last_session_unclosed); None
+    (not known) for a finished run whose log.txt has no end line of any session, as an older wildgan left a study
+    cell's (runlog.last_session_ended_abruptly): every such cell was said to have ended abruptly.
     `world_size`: the processes that trained the session which wrote the newest of them (the checkpoint resumed to,
     else the final networks or the newest checkpoint), as its JSON records it (training.distributed.processes_record);
     None where not recorded (an older wildgan's run; f-AnoGAN's, which trains in one process)."""
     from ..checkpoint import list_checkpoints
     from ..fileio import host_only_locks
-    from ..runlog import last_session_unclosed
+    from ..runlog import last_session_ended_abruptly
 
     now = _lock_held(run_dir)
     fanogan = cfg.method == "fanogan"
@@ -153,8 +155,8 @@ def training_state(run_dir: Path, cfg: Any) -> dict[str, Any]:
     # (a killed process's lock is released by the kernel: a held lock is a session at work, never one that ended.
     # On a file system whose folder locks hold on this machine only, a free lock may be a training on another
     # machine: not called ended there, as before)
-    out["ended_abruptly"] = (not now and last_session_unclosed(run_dir / "log.txt")
-                             and not host_only_locks(run_dir))
+    abrupt = False if now else last_session_ended_abruptly(run_dir / "log.txt", finished=bool(finals))
+    out["ended_abruptly"] = False if abrupt is not False and host_only_locks(run_dir) else abrupt
     return out
 
 

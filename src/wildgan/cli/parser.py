@@ -320,7 +320,8 @@ def make_option_parser() -> argparse.ArgumentParser:
     t.add_argument("--dry-run", action="store_true",
                    help="print the resolved config (JSON, on stdout) and exit; settings the start would refuse (the "
                         "minibatch sizes, the memory, ...) are refused as it refuses them, and so is an --out inside "
-                        "the --data folder; what the --out folder holds is not checked")
+                        "the --data folder and, with --resume, a setting the resume may not change; what else the "
+                        "--out folder holds is not checked")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-train-scores", action="store_true",
                    help="do not score the training images at the end (recorded in the run's config: a --resume "

@@ -47,17 +47,25 @@ def _fanogan_sizes(a: argparse.Namespace) -> AbstractContextManager[None]:
     return resolutions_taken(*FANOGAN_SIZES) if "fanogan" in methods else nullcontext()
 
 
-def _normal_cells(text: str) -> list[str]:
-    """A study's --normal: one cell per comma-separated entry, its classes joined by + (as train's --normal a,b)."""
-    cells = []
-    for n in csv_list(text, str, "--normal"):
+def _normal_cells(text: str | tuple[str, ...]) -> list[str | tuple[str, ...]]:
+    """A study's --normal: one cell per comma-separated entry, its classes joined by + (as train's --normal a,b). A
+    tuple (a config file's list, one of whose classes holds a comma: config_args._class_names_option) is the entries
+    themselves. A cell with a class whose name holds a comma is the tuple of its classes (grid)."""
+    cells: list[str | tuple[str, ...]] = []
+    for n in (list(text) if isinstance(text, tuple) else csv_list(text, str, "--normal")):
         classes = [c.strip() for c in n.split("+")]
         if not all(classes):
             # ('0+' made a cell of normal classes 0 and '', refused by the cell check as "class '' does not exist")
             raise ConfigError(f"--normal {as_typed(text)}: {as_typed(n)} names an empty class; join one cell's classes "
                               f"with + (e.g. 0+1) and separate cells with commas")
-        cells.append(",".join(classes))
+        cells.append(tuple(classes) if any("," in c for c in classes) else ",".join(classes))
     return cells
+
+
+def _one_class_cells(classes: list[str] | None) -> list[tuple[str, ...]] | None:
+    """--normal all's cells: one per class, each its one-class tuple (grid), so that a class whose name holds a comma
+    is one class, not the classes its name would split into."""
+    return None if classes is None else [(c,) for c in classes]
 
 
 def _check_g_image_loss(a: argparse.Namespace, methods: list[str], encs: list[str]) -> None:
@@ -133,14 +141,14 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
+    # (--normal all: each class a one-class tuple, its name as the data gives it, not a comma list to split again:
+    # a class 'a,b' is one class, to grid's cells and to data_config_from_args)
     known = (study_cells if study_cells is not None
-             else listed_study_classes(asked_data_config(ns), Path(a.out)) if a.normal == "all"
+             else _one_class_cells(listed_study_classes(asked_data_config(ns), Path(a.out))) if a.normal == "all"
              else listed_default_cell(asked_data_config(ns), Path(a.out), log=warn))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)
-        # (--normal all: the class's name as the data gives it, not a comma list to split again; data_config_from_args)
-        first_cell = (known[0],) if a.normal == "all" else known[0]
-        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": first_cell}), cells, Path(a.out))
+        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
         if base is not None:
             # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
             # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay. Its
@@ -180,11 +188,13 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             loaded = load_split_data(data_config_from_args(ns), progress=not a.no_progress)
         with copying_warnings(base_log):
             base, split = build_run_config(ns, loaded=loaded)
+    normals: list[tuple[str, ...]] = []
     if a.normal == "all":
-        normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
+        normals = _one_class_cells([n for n in split.info["class_names"]
+                                    if n not in split.info.get("excluded_classes", [])]) or []
     elif a.normal is None:
         # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
-        normals = [",".join(split.info["normal_classes"])]
+        normals = [tuple(split.info["normal_classes"])]
     if a.normal in (None, "all"):
         cells = grid(normals, gammas, methods, encs, seeds)
     del split

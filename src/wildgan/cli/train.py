@@ -321,8 +321,8 @@ def _resumed_files(a: argparse.Namespace) -> ReplayFiles | None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from ..training.run import (check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory,
-                               refuse_fanogan_over_ranks, refuse_run_inside_data)
+    from ..training.run import (check_minibatch_sizes, check_resumed_settings, check_run_dir, check_the_settings,
+                               check_training_memory, refuse_fanogan_over_ranks, refuse_run_inside_data)
 
     refuse_missing_data(a)
     # a bad value of an option (--lr -1, --g-image-loss nan, ...) before build_run_config decodes the data
@@ -380,6 +380,13 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         # as check_run_dir asks it.)
         refuse_run_inside_data(cfg.data.data, Path(a.out), resume=a.resume)
         check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
+        if a.resume:
+            # (but the saved run's settings are: a resume refuses a setting it may not change, which the dry run
+            # printed as a config that would train)
+            try:
+                check_resumed_settings(cfg, Path(a.out), files=_resumed_files(a))
+            except ConfigError as e:
+                raise _said_with_sources(e, a) from None
     else:
         # refuse before anything is written
         try:

@@ -508,9 +508,11 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
         files = [f for f in root.iterdir() if f.is_file() and _is_image_file(f)]
         inner = _subdirs(subs[0]) if len(subs) == 1 else []
         # a wrapper: one folder of folders (a stray image beside a train/ folder, e.g. an MVTec preview, does not
-        # make it a class folder)
+        # make it a class folder, nor does one beside two or more class folders: `tar czf x.tar.gz data/` of a
+        # tree data/{cat,dog}/ with a data/preview.png was read as the one class 'data', where the folder data/
+        # itself is read as cat and dog, its stray image said to be left out (_class_files))
         if inner and not files and os.path.realpath(subs[0]) not in seen and \
-                (any(d.name.lower() == "train" for d in inner) or
+                (any(d.name.lower() == "train" for d in inner) or len(inner) > 1 or
                  not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file())):
             root = subs[0]
             continue

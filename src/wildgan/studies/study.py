@@ -56,15 +56,42 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Cell:
-    normal: str
+    normal: str                # its normal classes joined by ',' (its key's, row's and tables' name of them)
     gamma: float
     method: str
     encoder_loss: str          # image | latent | '-' for methods without an encoder loss choice
     seed: int
+    # the normal classes themselves where `normal` split at its commas does not give them back: a class whose name
+    # holds a comma ('a,b' of a folder tree), which cell_config split into classes 'a' and 'b' ("does not exist");
+    # () otherwise, so that every other cell is as it was (cell_classes)
+    classes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.normal}_g{gamma_key(self.gamma)}_{self.method}_{self.encoder_loss}_s{self.seed}"
+
+    @property
+    def normal_classes(self) -> tuple[str, ...]:
+        """The cell's normal classes, as its run's data.normal has them."""
+        return self.classes or tuple(self.normal.split(","))
+
+
+def cell_classes(classes: str | Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """(normal, classes) of a Cell for its normal classes: a str is classes joined by ',' (a row's, --normal's, grid's
+    'a,b'), a sequence the class names themselves (a class named 'a,b' as ('a,b',)); classes () where the joined name
+    splits back into them."""
+    names = tuple(str(c) for c in classes) if not isinstance(classes, str) else tuple(classes.split(","))
+    joined = ",".join(names)
+    return joined, (() if tuple(joined.split(",")) == names else names)
+
+
+def row_cell(row: dict[str, Any]) -> Cell:
+    """The cell of a row of results.jsonl: its normal classes from normal_classes where the row records them (a class
+    whose name holds a comma), else from normal."""
+    listed = row.get("normal_classes")
+    normal, classes = (cell_classes(listed) if isinstance(listed, list) and listed
+                       else (str(row["normal"]), ()))
+    return Cell(normal, float(row["gamma"]), str(row["method"]), str(row["encoder_loss"]), int(row["seed"]), classes)
 
 
 def gamma_key(gamma: float) -> str:
@@ -89,29 +116,36 @@ def check_gammas(gammas: Sequence[float], what: str | None = None) -> None:
                               f"differ within those digits")
 
 
-def grid(normals: str | list[str], gammas: list[float], methods: str | list[str], encoder_losses: str | list[str],
-         seeds: list[int]) -> list[Cell]:
+def grid(normals: str | Sequence[str | Sequence[str]], gammas: list[float], methods: str | list[str],
+         encoder_losses: str | list[str], seeds: list[int]) -> list[Cell]:
     """Every cell once, in the order given: a value repeated in a list (--seeds 0,0, --contamination 0,0.0) adds
     no cell, where it added the same cell again, whose copies the tables counted as seeds. A str given for a list
-    (grid('normal', ...)) is that one value, not its letters (one cell per letter, classes 'n', 'o' ...)."""
+    (grid('normal', ...)) is that one value, not its letters (one cell per letter, classes 'n', 'o' ...). Each entry
+    of normals is one cell's normal classes: a str joined by ',' ('0,1'), or a tuple of the names (('a,b',): one
+    class whose name holds a comma)."""
     normals, methods, encoder_losses = ([v] if isinstance(v, str) else v for v in (normals, methods, encoder_losses))
     check_gammas(gammas)
     cells = []
     for n in normals:
+        normal, classes = cell_classes(n)
         for g in gammas:
             for m in methods:
                 for e in (encoder_losses if m == "wildgan" else ["-"]):
                     for s in seeds:
-                        cells.append(Cell(n, g + 0.0, m, e, s))     # (+ 0.0: -0 is 0, gamma_key)
+                        cells.append(Cell(normal, g + 0.0, m, e, s, classes))     # (+ 0.0: -0 is 0, gamma_key)
     unique: dict[str, Cell] = {}
     for c in cells:
-        unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row
+        was = unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row
+        if was.normal_classes != c.normal_classes:
+            # (classes 'a' and 'b' as one cell, and a class 'a,b': one name, run folder and row for both)
+            raise ConfigError(f"normal classes {list(was.normal_classes)} and {list(c.normal_classes)} would name one "
+                              f"cell ({c.key}); study them in two study folders")
     return list(unique.values())
 
 
 def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
     """The run config of one cell: the base config with the cell's normal class, gamma, method, loss and seed."""
-    data = replace(base.data, normal=tuple(cell.normal.split(",")), contamination=cell.gamma, seed=cell.seed)
+    data = replace(base.data, normal=cell.normal_classes, contamination=cell.gamma, seed=cell.seed)
     enc = {"wildgan": cell.encoder_loss, "search": "none"}.get(cell.method, base.train.encoder_loss)
     # d_I in G's loss (train.g_image_loss: `wildgan study --g-image-loss`, or a base built in Python) is the wildgan
     # cells' alone: the baselines train no encoder of the pGAN's (as `wildgan train --method search|fanogan` sets it
@@ -218,8 +252,7 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
     for row in read_rows(results, warn=False):
         if (runs / str(row["cell"]) / "config.json").is_file():
             continue                                  # (compared above, by its config.json)
-        cell = Cell(str(row["normal"]), float(row["gamma"]), str(row["method"]), str(row["encoder_loss"]),
-                    int(row["seed"]))
+        cell = row_cell(row)
         diffs = _row_differences(row, cell_config(base, cell))
         if diffs:
             raise ConfigError(
@@ -514,16 +547,16 @@ def listed_study_classes(data: DataConfig, study_dir: Path) -> list[str] | None:
 
 
 def listed_default_cell(data: DataConfig, study_dir: Path, log: Callable[[str], None] | None = None
-                        ) -> list[str] | None:
-    """The one cell (its normal classes joined by ',') of a study that names no normal class (the protocol's default
-    normal set) without decoding the data: the protocol and its default as the data's labels give them
-    (data.splits.list_data: CIFAR-10's automobile, MNIST's 2, chula-rbc12's classes of the crops labelled normal),
-    where `data` or its labels tell the protocol; whether that cell is done is its row's say (cells_to_compute).
-    Data that cannot be listed (moved or gone, which a re-run that only makes the tables does not need) under
-    dataset cifar10 or mnist, whose default is a fixed class: the cell the study's cells recorded
+                        ) -> list[str | tuple[str, ...]] | None:
+    """The one cell (its normal classes joined by ',', or a tuple of them where one holds a comma) of a study that names
+    no normal class (the protocol's default normal set) without decoding the data: the protocol and its default as the
+    data's labels give them (data.splits.list_data: CIFAR-10's automobile, MNIST's 2, chula-rbc12's classes of the crops
+    labelled normal), where `data` or its labels tell the protocol; whether that cell is done is its row's say
+    (cells_to_compute). Data that cannot be listed (moved or gone, which a re-run that only makes the tables does not
+    need) under dataset cifar10 or mnist, whose default is a fixed class: the cell the study's cells recorded
     (recorded_default_normal). None otherwise: where only the images tell (list_data), or the protocol has no default
-    (reading the data then says to choose one). log: where the warning about cells of an older default goes (None:
-    a Python warning)."""
+    (reading the data then says to choose one). log: where the warning about cells of an older default goes (None: a
+    Python warning)."""
     from ..data.splits import list_data
 
     listed = list_data(data)
@@ -531,7 +564,10 @@ def listed_default_cell(data: DataConfig, study_dir: Path, log: Callable[[str], 
         if listed.default_before and listed.default_normal:
             _say_cells_of_the_old_default(listed.default_before, listed.default_normal, data.data, Path(study_dir),
                                           log)
-        return [",".join(listed.default_normal)] if listed.default_normal else None
+        if not listed.default_normal:
+            return None
+        joined, named = cell_classes(listed.default_normal)
+        return [named or joined]           # (the names themselves where one holds a comma: grid)
     normal = recorded_default_normal(study_dir, data.dataset) if data.dataset in ("cifar10", "mnist") else None
     return None if normal is None else [normal]
 
@@ -621,8 +657,9 @@ def _pgan_problem(cfg: RunConfig) -> str | None:
 
 def _cell_of(cfg: RunConfig) -> Cell:
     """The cell a run of a study folder was trained for (read back from its config)."""
-    return Cell(",".join(map(str, cfg.data.normal)), float(cfg.data.contamination), cfg.method,
-                cfg.train.encoder_loss if cfg.method == "wildgan" else "-", int(cfg.train.seed))
+    normal, classes = cell_classes(cfg.data.normal)
+    return Cell(normal, float(cfg.data.contamination), cfg.method,
+                cfg.train.encoder_loss if cfg.method == "wildgan" else "-", int(cfg.train.seed), classes)
 
 
 def _drop_torn_line(path: Path) -> None:
@@ -665,8 +702,7 @@ def _scoring_of(row: dict[str, Any], base: RunConfig, study_dir: Path) -> tuple[
     when not SCORES_VERSION (a row from before the field: UNRECORDED_SCORES_VERSION's), else None; its score/search
     settings that differ, as 'score.lam: 0.05 -> 0.2': see _scored_with)."""
     version = row.get("scores_version", UNRECORDED_SCORES_VERSION)
-    cfg = cell_config(base, Cell(str(row["normal"]), float(row["gamma"]), row["method"], row["encoder_loss"],
-                                 int(row["seed"])))
+    cfg = cell_config(base, row_cell(row))
     changed = scoring_changes(_scored_with(row, cfg, study_dir / "runs" / str(row["cell"])), scoring_settings(cfg))
     return (None if version == SCORES_VERSION else str(version)), changed
 
@@ -1035,6 +1071,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
             row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
+                   # (the classes themselves where their joined name does not give them back: row_cell)
+                   **({"normal_classes": list(cell.classes)} if cell.classes else {}),
                    "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                    "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
                    # each AUC's interval over the test images and its paired tests against the controls

@@ -74,7 +74,7 @@ from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missin
 from ..devices import caller_torch_state_kept, resolve_device
 from ..errors import (ConfigError, TrainingInterrupted, WildganError, in_cli, option_words, shell_word, skip_bad_option,
                       torchrun_hangup_note, warn_user)
-from ..runlog import RunLog, copying_warnings, kept_by_caller, last_session_unclosed
+from ..runlog import RunLog, copying_warnings, kept_by_caller, last_session_ended_abruptly
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text, kimg_to_the_image, not_grown_text
@@ -232,7 +232,18 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                         f"or None, got a {type(files).__name__}")
     run_dir = Path(run_dir)
     check_out_dir(run_dir, cfg.data.data, resume=resume, overwrite=overwrite)
-    if resume and (run_dir / "config.json").is_file():
+    if resume:
+        check_resumed_settings(cfg, run_dir, files)
+
+
+def check_resumed_settings(cfg: RunConfig, run_dir: Path, files: ReplayFiles | None = None) -> None:
+    """Raise ConfigError when cfg differs from the run saved in run_dir in what a resume may not change (the part of
+    check_run_dir that compares the settings; nothing where run_dir holds no config.json). `wildgan train --dry-run
+    --resume` asks it without the checks of the folder's state: it printed the config of a resume with a setting
+    that the resume itself refuses (--lr 0.5 on a run trained at 0.001) as one that would train. files: as
+    check_run_dir's."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").is_file():
         files = saved_run_files(run_dir) if files is None else files
         saved_cfg = read_saved_config(run_dir, files)
         # a Detector.fit of an earlier wildgan recorded dataset 'auto' for the data it read whole, which the command
@@ -1626,9 +1637,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         split = follow_train_order(split, recorded)
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary, saved) if resume else True
-    if is_main and resume and last_session_unclosed(run_dir / "log.txt"):
+    finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json")]
+    if is_main and resume and last_session_ended_abruptly(run_dir / "log.txt",
+                                                          finished=any(f.is_file() for f in finals)):
         # (asked under the run's lock, which no session at work lets go: the session without an end in log.txt is
-        # over, and its process could not say how; `wildgan info` says the same of such a run)
+        # over, and its process could not say how; `wildgan info` says the same of such a run. Not where that is not
+        # known: a finished study cell of an older wildgan, whose log.txt has no end line of any session)
         log(f"note: the previous session of {run_dir} ended abruptly (log.txt has no `stopped:` or `trained` line "
             f"of it: killed by a signal it could not catch, kill -9 or the out-of-memory killer, or its folder "
             f"became unwritable); this one continues from what it saved")

@@ -527,3 +527,29 @@ def test_a_study_cell_and_a_replay_say_how_their_session_ended_so_neither_is_cal
     assert [ln for ln in lines if ln.startswith("trained ")] == [ln for ln in said if ln.startswith("trained ")] \
         and len([ln for ln in said if ln.startswith("trained ")]) == 1, (lines, said)
     assert not last_session_unclosed(tmp_path / "again" / "log.txt")
+
+
+def test_a_finished_run_whose_log_has_no_end_line_of_any_session_is_not_said_to_have_ended_abruptly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a study cell of an older wildgan finished with no `trained ...` line in its log.txt (none was written there): info
+    # --json said ended_abruptly true of every such cell, and a resume of it noted an abrupt end. Its final networks
+    # say a session finished, whose end line an older log lacks: not known (None), and no note
+    run = pile_run(tmp_path)
+    _as_killed(run)
+    out, got = _info(run, capsys)
+    assert got["ended_abruptly"] is None and "abruptly" not in out, (out, got)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.06", "--threads", "1",
+                 "--no-progress"]) == 0
+    assert "ended abruptly" not in capsys.readouterr().err
+    from wildgan.runlog import last_session_ended_abruptly
+
+    _as_killed(run)
+    assert last_session_ended_abruptly(run / "log.txt", finished=True) is None
+    assert last_session_ended_abruptly(run / "log.txt", finished=False) is True     # (killed before its networks)
+    (run / "log.txt").write_text("training wildgan (tiny) on 20 images\ntrained 0.064 kimg (done); networks in x\n")
+    # where a session of the log said its end (the resume's), a later one without it was killed, final networks or not
+    with open(run / "log.txt", "a") as f:
+        f.write("resuming wildgan (tiny) on 20 images\n")
+    assert last_session_ended_abruptly(run / "log.txt", finished=True) is True
+    assert _info(run, capsys)[1]["ended_abruptly"] is True

@@ -134,7 +134,10 @@ def test_a_refusal_of_a_value_s_type_keeps_its_setting_and_flag() -> None:
 
 def test_resume_takes_a_flag_for_a_setting_its_config_yaml_refuses(tmp_path, capsys) -> None:
     # `--resume`'s help: "options given beside it change only what they control, e.g. a longer --total-kimg"
-    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    # (the data's size recorded as the networks': a dry run of a resume refuses what the resume refuses, such as the
+    # networks of another size that the sample's 28x28 digits would give, 32x32)
+    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=1.0))
     run = tmp_path / "run"
     run.mkdir()
     write_run_config(cfg, run)
@@ -441,12 +444,12 @@ def test_a_run_config_file_is_read_once_by_a_command_after_its_options(tmp_path,
             argv += ["--config", f"{run}/./config.yaml"]
         elif how == "resume, a flat config":
             flat = tmp_path / "flat.yaml"
-            flat.write_text("lr: 0.002\n")
+            flat.write_text("minutes: 7\n")          # (a setting a resume may change: a dry run refuses others)
             argv += ["--config", str(flat)]
     rc, out, err = _dry_run(capsys, *argv, "--total-kimg", "2")
     assert rc == 0 and out["train"]["total_kimg"] == 2.0, err
     assert how != "copied json" or "has no split.json beside it" in err, err
-    assert how != "resume, a flat config" or out["train"]["lr"] == 0.002, out
+    assert how != "resume, a flat config" or out["train"]["minutes"] == 7, out
     assert reads.count(os.path.realpath(given)) == 1, reads
     assert how != "resume, a flat config" or reads.count(os.path.realpath(flat)) == 1, reads
     # (a resume reads config.json and split.json for checks of its own, before the options are parsed, and read them
@@ -787,3 +790,19 @@ def test_a_refused_fanogan_resume_names_no_flag_it_ignores_as_the_source(tmp_pat
     # (the flag that did set a differing field is still named)
     assert "(given as: --fanogan-enc-iters 3)" in err, err
     assert "--lr 0.5" not in err and "--latent-size 32" not in err, err
+
+
+def test_a_dry_run_of_a_resume_refuses_the_settings_the_resume_refuses(trained_run, tmp_path, capsys) -> None:
+    # `--dry-run --resume --lr 0.5` printed a config with lr 0.5 and exited 0, where the resume itself refuses a
+    # setting it may not change: the dry run now says the resume's refusal, in its words, and still prints a config
+    # that changes only what a resume may change
+    import shutil
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    rc, out, err = _dry_run(capsys, "--out", str(run), "--resume", "--total-kimg", "0.1")
+    assert rc == 0 and out["train"]["total_kimg"] == 0.1, err
+    for flags in (["--lr", "0.5"], ["--seed", "3"], ["--total-kimg", "0.01"]):
+        rc, _, dry = _dry_run(capsys, "--out", str(run), "--resume", *flags)
+        assert rc == 2 and "--resume with settings that differ from the saved run" in dry, (flags, dry)
+        assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", *flags]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == dry.splitlines()[-1], flags

@@ -1434,6 +1434,25 @@ def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     assert kind == "folder" and train.class_names == ["crack", "good"] and len(train) == 2 and len(test) == 4
 
 
+
+def test_a_class_tree_wrapped_in_one_folder_with_a_stray_image_beside_its_classes_is_read_as_the_tree(tmp_path,
+                                                                                                      monkeypatch):
+    # `tar czf t.tar.gz data/` of data/{cat,dog}/ with a data/preview.png (or a folder holding data/) was read as one
+    # class 'data' of every image, stray one included, where data/ itself is read as cat and dog with the stray image
+    # said to be left out: the wrapper is now seen through alike, from the archive's first read and from its cache
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    data = make_tree(tmp_path / "out" / "data", classes=("cat", "dog"), n=2)
+    save(data / "preview.png", np.zeros((8, 8), np.uint8))
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tar:
+        tar.add(data, arcname="data")
+    for path in (data, tmp_path / "out", tmp_path / "t.tar.gz", tmp_path / "t.tar.gz"):
+        with pytest.warns(UserWarning, match=r"data: 1 image file directly in it is not in a class folder and is "
+                                             r"left out \(e.g. preview.png\)"):
+            train, _, _ = load_dataset(path)
+        assert train.class_names == ["cat", "dog"] and train.ids == ["cat/000.png", "cat/001.png", "dog/000.png",
+                                                                     "dog/001.png"], path
+    assert readers.folder_class_names(tmp_path / "out") == ["cat", "dog"]
+
 # ------------------------------------------------------------------------------------------------ symlinks, formats
 def _link(target: Path, link: Path) -> None:
     try:

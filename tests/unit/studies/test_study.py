@@ -1824,6 +1824,46 @@ def test_wildgan_study_normal_all_gives_the_base_config_its_first_class_as_the_d
     assert config_args.data_config_from_args(ns).normal == ("a,b",)
 
 
+def test_a_class_whose_name_holds_a_comma_is_studied_as_one_class(tmp_path, monkeypatch, capsys):
+    # a study cell kept its normal classes joined by ',' and cell_config split them again: `--normal all` of a tree
+    # with a class folder 'a,b' refused its cell ("normal class 'a' does not exist"), and a config file's
+    # normal: ['a,b'] was joined and split alike. The classes are kept as names: the cell's run, its row, a re-run
+    # from the rows and a config file's list
+    from wildgan.cli import main
+
+    tree = _png_tree(tmp_path / "tree", ("a,b", "x"))
+    st = tmp_path / "st"
+    args = ["study", "--data", str(tree), "--normal", "all", "--contamination", "0", "--preset", "tiny",
+            "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (st / "runs").iterdir()) == ["a,b_g0_wildgan_image_s0", "x_g0_wildgan_image_s0"]
+    assert read_run_config(st / "runs" / "a,b_g0_wildgan_image_s0").data.normal == ("a,b",)
+    rows = {r["cell"]: r for r in read_rows(st / "results.jsonl")}
+    assert rows["a,b_g0_wildgan_image_s0"]["normal_classes"] == ["a,b"]
+    assert "normal_classes" not in rows["x_g0_wildgan_image_s0"]         # (a name that splits back: as before)
+    from wildgan.data import splits
+
+    real = splits.load_dataset
+    assert "every one done" in _remade_without_reading(args, st, monkeypatch, capsys)
+    monkeypatch.setattr(splits, "load_dataset", real)
+    # a config file's list of classes, one holding a comma: the names as listed (train, and a study's cells)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text('normal: ["a,b"]\n')
+    capsys.readouterr()
+    assert main(["train", "--config", str(flat), "--data", str(tree), "--preset", "tiny", "--out",
+                 str(tmp_path / "r"), "--dry-run"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["data"]["normal"] == ["a,b"]
+    from wildgan.cli.study import _normal_cells
+
+    assert _normal_cells(("a,b", "x+y")) == [("a,b",), "x,y"] and _normal_cells("0+1,2") == ["0,1", "2"]
+    # grid: a str is classes joined by ',', a tuple the names; one key for both is refused, not one dropped
+    (joined,), (named,) = grid(["a,b"], [0.0], ["wildgan"], ["image"], [0]), grid([("a,b",)], [0.0], ["wildgan"],
+                                                                                  ["image"], [0])
+    assert (joined.normal_classes, named.normal_classes, joined.key) == (("a", "b"), ("a,b",), named.key)
+    assert grid([("a", "b")], [0.0], ["wildgan"], ["image"], [0]) == [joined]
+    with pytest.raises(ConfigError, match=r"normal classes \['a', 'b'\] and \['a,b'\] would name one cell"):
+        grid(["a,b", ("a,b",)], [0.0], ["wildgan"], ["image"], [0])
+
 def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     from wildgan.studies.study import first_kept_class
 
