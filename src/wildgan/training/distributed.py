@@ -224,8 +224,7 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     problem = None if timeout_min is None else dist_timeout_problem(timeout_min, f"{timeout_min:g}")
     if problem:
         raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} {problem}")
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
+    rank, world, local = rank_environment(os.environ, rendezvous=not tdist.is_initialized())
     dev, backend = rank_device(device, local)
     if backend == "nccl":
         # before any collective: NCCL binds its communicator, and all_gather_object / broadcast_object_list on an
@@ -253,6 +252,54 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
                        job=str(box[0]), timeout_s=cpu_timeout.total_seconds())
     return _CTX
+
+
+def rank_environment(env: Any, rendezvous: bool = True) -> tuple[int, int, int]:
+    """(RANK, WORLD_SIZE, LOCAL_RANK) of this process as torchrun's environment `env` gives them (LOCAL_RANK: RANK
+    where unset), refused as a ConfigError naming the variable and its value where they cannot be a rank of a job:
+    not an integer, a WORLD_SIZE below 1, a RANK outside 0..WORLD_SIZE-1, a negative LOCAL_RANK; and with `rendezvous`
+    (no process group set up yet: env:// joins it by them) a MASTER_ADDR or MASTER_PORT missing or a port that is no
+    number. Set by hand (a scheduler's script, a shell that kept a job's variables) a bad value was int()'s bare
+    ValueError, a traceback naming no variable; a missing MASTER_ADDR torch's own; and a RANK out of range waited in
+    the rendezvous for peers that never come, until the timeout (30 minutes by default), without a word."""
+    def number(name: str, default: int | None = None) -> int:
+        raw = env.get(name)
+        if raw is None and default is not None:
+            return default
+        if raw is None:
+            raise ConfigError(f"{name} is not set: {_env_words()}")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer: {_env_words()}") from None
+
+    world = number("WORLD_SIZE")
+    rank = number("RANK")
+    if world < 1:
+        raise ConfigError(f"WORLD_SIZE={env.get('WORLD_SIZE')!r}: the number of processes must be at least 1: "
+                          f"{_env_words()}")
+    if not 0 <= rank < world:
+        raise ConfigError(f"RANK={env.get('RANK')!r} with WORLD_SIZE={env.get('WORLD_SIZE')!r}: the ranks of the job "
+                          f"are 0 to {world - 1}, so this process would wait for peers that never come: {_env_words()}")
+    local = number("LOCAL_RANK", rank)
+    if local < 0:
+        raise ConfigError(f"LOCAL_RANK={env.get('LOCAL_RANK')!r} is negative: {_env_words()}")
+    if rendezvous:
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if not str(env.get(name, "")).strip():
+                raise ConfigError(f"{name} is not set (the processes find each other at MASTER_ADDR:MASTER_PORT): "
+                                  f"{_env_words()}")
+        port = number("MASTER_PORT")
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"MASTER_PORT={env.get('MASTER_PORT')!r} is not a port (0 to 65535): {_env_words()}")
+    return rank, world, local
+
+
+def _env_words() -> str:
+    """The advice of rank_environment's refusals: torchrun sets these variables, each process its own."""
+    return (f"torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT for each process it starts "
+            f"(e.g. torchrun --nproc_per_node=2 {option_words('-m wildgan ...', 'SCRIPT.py')}); set by hand, each "
+            f"process needs its own RANK below WORLD_SIZE")
 
 
 def _group_backend(device_type: str) -> str | None:
