@@ -79,9 +79,9 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig, dist_timeout_problem
 from ..devices import check_device_name
-from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_asked,
-                      stop_text, take_stops, warn_user)
+from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DataError, DivergenceError, Terminated,
+                      TrainingInterrupted, WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind,
+                      stop_asked, stop_text, take_stops, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -694,6 +694,64 @@ def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restore
                             f"shares")
     setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
     raise err
+
+
+# the settings that may differ between the ranks of one job: how many threads a process runs (the nodes' CPUs may
+# differ), and the device, whose spellings (auto, cuda) name the same one per rank (rank_device)
+_PER_PROCESS_SETTINGS = frozenset({"train.threads", "train.device"})
+
+
+def same_training_on_every_rank(ctx: "DistContext | None", settings: dict[str, Any], images: dict[str, Any]) -> None:
+    """Stop every rank together when the ranks are about to train on different settings or images: `settings`, this
+    rank's training settings by name ('method', 'net.KEY', 'train.KEY'; _PER_PROCESS_SETTINGS left out), `images` its
+    training images' summary (data.splits.TRAIN_FIELDS of split_summary: count, ids' and pixels' sha256). Each rank
+    reads its options, config file and data on its own: on a multi-node job whose nodes were given another command
+    line, or whose --data is a node's own copy that differs (files added, edited or missing on one node), the ranks
+    trained on silently, each drawing its rows of the minibatch from its own images or by its own seed, with their
+    gradients averaged into a run that is none of them, and split.json and config.json recorded rank 0's alone.
+    Every rank raises the same error, naming each rank that differs from rank 0 and how, marked as the job's
+    (met_by_every_rank): a ConfigError for settings that differ (which can make the images differ too: the seed
+    shuffles the split), else a DataError for the images. One process: nothing to compare."""
+    if ctx is None or ctx.world <= 1:
+        return
+    mine = ({k: v for k, v in settings.items() if k not in _PER_PROCESS_SETTINGS}, dict(images))
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, mine, group=ctx.ctrl_group)
+    settings0, images0 = said[0]
+    setting_diffs, image_diffs = [], []
+    for rank, (their_settings, their_images) in enumerate(said[1:], 1):
+        apart = _apart(settings0, their_settings)
+        if apart:
+            setting_diffs.append(f"rank {rank}: {apart}")
+        apart = _apart(images0, their_images)
+        if apart:
+            image_diffs.append(f"rank {rank}: {apart}")
+    if not setting_diffs and not image_diffs:
+        return
+    if setting_diffs:
+        # (the settings first: they can make the images differ too, the seed shuffling the split)
+        err: WildganError = ConfigError(
+            f"the ranks were given different training settings ({'; '.join(setting_diffs)})"
+            f"{', and read different training images' if image_diffs else ''}: give every rank the same options and "
+            f"config file (each node's torchrun the same command line)")
+    else:
+        err = DataError(f"the ranks read different training images ({'; '.join(image_diffs)}): every rank must read "
+                        f"the same images, so give {option_words('--data', 'cfg.data.data')} files that are the same "
+                        f"on every node")
+    setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same lists: none raises another error
+    raise err
+
+
+def _apart(first: dict[str, Any], other: dict[str, Any]) -> str:
+    """How `other` differs from `first` (rank 0's), key by key: 'KEY VALUE (rank 0: VALUE)', a checksum as 'KEY
+    differs'; '' where they agree."""
+    said = []
+    for k in sorted(set(first) | set(other)):
+        a, b = first.get(k), other.get(k)
+        if a == b:
+            continue
+        said.append(f"{k} differs" if k.endswith("sha256") else f"{k} {b!r} (rank 0: {a!r})")
+    return ", ".join(said)
 
 
 def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:
