@@ -510,7 +510,10 @@ def score_files(model: LoadedModel, paths: str | Path | Sequence[str | Path], *,
                               score_cfg=score_cfg, batch_mode=batch_mode, conversion=conversion,
                               resume_dir=resume_dir, with_A=with_A, resume_record=resume_record, hashes=hashes)
     repeats: list[str] = []
-    files = list_image_files(paths, repeats)
+    origins: list[int] = []
+    files = list_image_files(paths, repeats, origins)
+    if ctx is not None and ctx.world > 1:
+        _same_files_on_every_rank(ctx, paths, files, origins)
     conversion = model.conversion if conversion is None else conversion
     # `is None`, not `or`: a chunk size of 0 is refused below, not read as 'none given'
     step = chunk_size if chunk_size is not None else default_chunk_size(net.resolution, net.channels, sc.batch_size,
@@ -1090,6 +1093,40 @@ def _model_digest(model: LoadedModel) -> str:
                 h.update(f"{name}.{k}".encode())
                 h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def _same_files_on_every_rank(ctx: Any, paths: Sequence[str | Path], files: list[Path], origins: list[int]) -> None:
+    """Under torchrun, raise the same DataError on every process when the processes listed different image files
+    from `paths`: each lists them on its own, and a chunk's scores are sent to rank 0 by file index, which rank 0
+    names from its own list. A folder still being filled while the processes list it, or a node's own copy of the
+    data that differs, had scores written under other files' names in the CSV and images dropped or scored twice,
+    without a word. Files are compared by their place under the path given that listed them (`origins`), so that
+    nodes holding the same tree under other mount points agree."""
+    import torch.distributed as tdist
+
+    names = [f.name if not Path(paths[j]).is_dir() else f.relative_to(paths[j]).as_posix() if
+             f.is_relative_to(paths[j]) else str(f) for f, j in zip(files, origins)]
+    keys = [f"{j}/{name}" for j, name in zip(origins, names)]
+    digest = hashlib.sha256("\n".join(keys).encode("utf-8", "surrogateescape")).hexdigest()
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, (len(keys), digest), group=ctx.ctrl_group)
+    if len(set(said)) == 1:
+        return
+    # (the lists themselves only now, on every process alike: a large pile's names are not sent when they agree)
+    lists: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(lists, names, group=ctx.ctrl_group)
+    apart = []
+    for rank, theirs in enumerate(lists[1:], 1):
+        if theirs == lists[0]:
+            continue
+        at = next((i for i, (a, b) in enumerate(zip(lists[0], theirs)) if a != b), min(len(lists[0]), len(theirs)))
+        first = (f"file {at + 1} is {lists[0][at]!r} on rank 0" if at < len(lists[0]) else
+                 f"rank 0 has no file {at + 1}")
+        first += f", {theirs[at]!r} on rank {rank}" if at < len(theirs) else f", rank {rank} none"
+        apart.append(f"rank {rank}: {len(theirs)} files (rank 0: {len(lists[0])}); {first}")
+    raise DataError(f"the processes found different image files in {', '.join(str(p) for p in paths)} "
+                    f"({'; '.join(apart)}): every process must see the same files (not a folder still being written "
+                    f"to, nor a node's own copy that differs), or their scores are written under other files' names")
 
 
 def _first_process_says(ctx: Any, value: Any) -> Any:

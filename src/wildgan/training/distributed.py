@@ -79,9 +79,9 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig, dist_timeout_problem
 from ..devices import check_device_name
-from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind, stop_asked,
-                      stop_text, take_stops, warn_user)
+from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DataError, DivergenceError, Terminated,
+                      TrainingInterrupted, WildganError, eprint, error_kind, option_words, rebuilt_error, shared_kind,
+                      stop_asked, stop_text, take_stops, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -224,8 +224,7 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     problem = None if timeout_min is None else dist_timeout_problem(timeout_min, f"{timeout_min:g}")
     if problem:
         raise WildganError(f"{option_words('--dist-timeout', 'timeout_min')} {problem}")
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
+    rank, world, local = rank_environment(os.environ, rendezvous=not tdist.is_initialized())
     dev, backend = rank_device(device, local)
     if backend == "nccl":
         # before any collective: NCCL binds its communicator, and all_gather_object / broadcast_object_list on an
@@ -253,6 +252,54 @@ def init_distributed(device: str = "auto", timeout_min: float | None = None) -> 
     _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
                        job=str(box[0]), timeout_s=cpu_timeout.total_seconds())
     return _CTX
+
+
+def rank_environment(env: Any, rendezvous: bool = True) -> tuple[int, int, int]:
+    """(RANK, WORLD_SIZE, LOCAL_RANK) of this process as torchrun's environment `env` gives them (LOCAL_RANK: RANK
+    where unset), refused as a ConfigError naming the variable and its value where they cannot be a rank of a job:
+    not an integer, a WORLD_SIZE below 1, a RANK outside 0..WORLD_SIZE-1, a negative LOCAL_RANK; and with `rendezvous`
+    (no process group set up yet: env:// joins it by them) a MASTER_ADDR or MASTER_PORT missing or a port that is no
+    number. Set by hand (a scheduler's script, a shell that kept a job's variables) a bad value was int()'s bare
+    ValueError, a traceback naming no variable; a missing MASTER_ADDR torch's own; and a RANK out of range waited in
+    the rendezvous for peers that never come, until the timeout (30 minutes by default), without a word."""
+    def number(name: str, default: int | None = None) -> int:
+        raw = env.get(name)
+        if raw is None and default is not None:
+            return default
+        if raw is None:
+            raise ConfigError(f"{name} is not set: {_env_words()}")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer: {_env_words()}") from None
+
+    world = number("WORLD_SIZE")
+    rank = number("RANK")
+    if world < 1:
+        raise ConfigError(f"WORLD_SIZE={env.get('WORLD_SIZE')!r}: the number of processes must be at least 1: "
+                          f"{_env_words()}")
+    if not 0 <= rank < world:
+        raise ConfigError(f"RANK={env.get('RANK')!r} with WORLD_SIZE={env.get('WORLD_SIZE')!r}: the ranks of the job "
+                          f"are 0 to {world - 1}, so this process would wait for peers that never come: {_env_words()}")
+    local = number("LOCAL_RANK", rank)
+    if local < 0:
+        raise ConfigError(f"LOCAL_RANK={env.get('LOCAL_RANK')!r} is negative: {_env_words()}")
+    if rendezvous:
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if not str(env.get(name, "")).strip():
+                raise ConfigError(f"{name} is not set (the processes find each other at MASTER_ADDR:MASTER_PORT): "
+                                  f"{_env_words()}")
+        port = number("MASTER_PORT")
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"MASTER_PORT={env.get('MASTER_PORT')!r} is not a port (0 to 65535): {_env_words()}")
+    return rank, world, local
+
+
+def _env_words() -> str:
+    """The advice of rank_environment's refusals: torchrun sets these variables, each process its own."""
+    return (f"torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT for each process it starts "
+            f"(e.g. torchrun --nproc_per_node=2 {option_words('-m wildgan ...', 'SCRIPT.py')}); set by hand, each "
+            f"process needs its own RANK below WORLD_SIZE")
 
 
 def _group_backend(device_type: str) -> str | None:
@@ -647,6 +694,64 @@ def same_checkpoint_rolled_back(ctx: "DistContext | None", folder: Path, restore
                             f"shares")
     setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
     raise err
+
+
+# the settings that may differ between the ranks of one job: how many threads a process runs (the nodes' CPUs may
+# differ), and the device, whose spellings (auto, cuda) name the same one per rank (rank_device)
+_PER_PROCESS_SETTINGS = frozenset({"train.threads", "train.device"})
+
+
+def same_training_on_every_rank(ctx: "DistContext | None", settings: dict[str, Any], images: dict[str, Any]) -> None:
+    """Stop every rank together when the ranks are about to train on different settings or images: `settings`, this
+    rank's training settings by name ('method', 'net.KEY', 'train.KEY'; _PER_PROCESS_SETTINGS left out), `images` its
+    training images' summary (data.splits.TRAIN_FIELDS of split_summary: count, ids' and pixels' sha256). Each rank
+    reads its options, config file and data on its own: on a multi-node job whose nodes were given another command
+    line, or whose --data is a node's own copy that differs (files added, edited or missing on one node), the ranks
+    trained on silently, each drawing its rows of the minibatch from its own images or by its own seed, with their
+    gradients averaged into a run that is none of them, and split.json and config.json recorded rank 0's alone.
+    Every rank raises the same error, naming each rank that differs from rank 0 and how, marked as the job's
+    (met_by_every_rank): a ConfigError for settings that differ (which can make the images differ too: the seed
+    shuffles the split), else a DataError for the images. One process: nothing to compare."""
+    if ctx is None or ctx.world <= 1:
+        return
+    mine = ({k: v for k, v in settings.items() if k not in _PER_PROCESS_SETTINGS}, dict(images))
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, mine, group=ctx.ctrl_group)
+    settings0, images0 = said[0]
+    setting_diffs, image_diffs = [], []
+    for rank, (their_settings, their_images) in enumerate(said[1:], 1):
+        apart = _apart(settings0, their_settings)
+        if apart:
+            setting_diffs.append(f"rank {rank}: {apart}")
+        apart = _apart(images0, their_images)
+        if apart:
+            image_diffs.append(f"rank {rank}: {apart}")
+    if not setting_diffs and not image_diffs:
+        return
+    if setting_diffs:
+        # (the settings first: they can make the images differ too, the seed shuffling the split)
+        err: WildganError = ConfigError(
+            f"the ranks were given different training settings ({'; '.join(setting_diffs)})"
+            f"{', and read different training images' if image_diffs else ''}: give every rank the same options and "
+            f"config file (each node's torchrun the same command line)")
+    else:
+        err = DataError(f"the ranks read different training images ({'; '.join(image_diffs)}): every rank must read "
+                        f"the same images, so give {option_words('--data', 'cfg.data.data')} files that are the same "
+                        f"on every node")
+    setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same lists: none raises another error
+    raise err
+
+
+def _apart(first: dict[str, Any], other: dict[str, Any]) -> str:
+    """How `other` differs from `first` (rank 0's), key by key: 'KEY VALUE (rank 0: VALUE)', a checksum as 'KEY
+    differs'; '' where they agree."""
+    said = []
+    for k in sorted(set(first) | set(other)):
+        a, b = first.get(k), other.get(k)
+        if a == b:
+            continue
+        said.append(f"{k} differs" if k.endswith("sha256") else f"{k} {b!r} (rank 0: {a!r})")
+    return ", ".join(said)
 
 
 def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:

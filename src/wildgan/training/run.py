@@ -1421,6 +1421,14 @@ def _split_decoding_differences(d: DataConfig, info: dict[str, Any]) -> list[str
     return diffs
 
 
+def _training_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The settings that decide what a rank trains, by name ('method', 'net.KEY', 'train.KEY'), as config.json records
+    them: what the ranks of a torchrun job must agree on (distributed.same_training_on_every_rank). Not the data's
+    settings: which images they give is compared by the images themselves (their paths may differ between nodes)."""
+    d = run_config_to_dict(cfg)
+    return {"method": d["method"], **{f"{part}.{k}": v for part in ("net", "train") for k, v in d[part].items()}}
+
+
 def _on_rank_0(ctx: Any) -> bool:
     """Whether this process writes the run: always, unless it is a rank other than 0 of a torchrun job (ctx:
     training.distributed.current())."""
@@ -1636,6 +1644,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # train_order) resumes in it, though the command line's split of its pile comes shuffled by the seed
         split = follow_train_order(split, recorded)
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
+    if several:
+        from .distributed import same_training_on_every_rank
+
+        # before the record is written: ranks given other settings, or whose --data differs (a node's own copy),
+        # would train on, their gradients averaged, into a run that none of them describes
+        same_training_on_every_rank(ctx, _training_settings(cfg), {k: summary[k] for k in TRAIN_FIELDS})
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary, saved) if resume else True
     finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json")]
     if is_main and resume and last_session_ended_abruptly(run_dir / "log.txt",

@@ -1118,8 +1118,13 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
     for name, value in (("RANK", rank), ("WORLD_SIZE", world), ("LOCAL_RANK", rank)):
         monkeypatch.setenv(name, str(value))
     other = ([], [], (f"rank {1 - rank}: terminated by SIGTERM", None), 0, {})
-    monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
-        slice(None), [mine, other][::1 - 2 * rank][:world]))
+
+    def gather(said: list, mine: object, group: object = None) -> None:
+        # (the file lists' agreement first, (count, digest): the other rank listed the same files)
+        theirs = mine if isinstance(mine, tuple) and len(mine) == 2 else other
+        said[:] = [mine, theirs][::1 - 2 * rank][:world]
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
     assert main(["score", str(run), "--data", str(pile), "--distributed", "--device", "cpu",
                  "--out", "-", "--no-progress"]) == 143
     err = capsys.readouterr().err
