@@ -2426,7 +2426,10 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
         note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
         # the advice names the run by the study's path as the command was given it (r: study_dir / ...), as the
         # study's other advice does: runs/CELL, relative to the study folder, failed from the user's own folder
-        items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
+        # (the href percent-encoded as report.md's target is: a `#` in a class's name began a fragment, a `?` a query,
+        # and the link opened another folder, or none)
+        href = html.escape(md_link_target(Path(_relpath(rep, out)).as_posix()))
+        items.append(f'<li><a href="{href}">{esc}</a>{note}</li>' if rep.is_file() else
                      f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
                      f"{html.escape(shell_word(r))})</span>{note}</li>")
         # (the folder's name escaped, its link's target percent-encoded: a study's folders are named by the user)

@@ -1,0 +1,46 @@
+"""The study report's list of run folders (evaluation.report._runs_section): every run of the study listed, and each
+link, in report.html as in report.md, opening the run's own report whatever the folder's name holds."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from wildgan.evaluation.report import report
+
+
+def _row(cell: str) -> dict:
+    auc = {"a": 0.7}
+    return {"cell": cell, "run_dir": f"runs/{cell}", "normal": "0", "gamma": 0.0, "method": "wildgan",
+            "encoder_loss": "image", "seed": 0, "auc": auc, "ap": auc, "controls": {"untrained": auc}}
+
+
+def _cell_with_report(runs: Path, cell: str) -> Path:
+    run = runs / cell
+    (run / "report").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "report" / "report.html").write_text("<p>cell</p>")
+    (run / "report" / "report.md").write_text("# cell\n")
+    return run
+
+
+@pytest.mark.parametrize("cell", ["C#1_g0_wildgan_image_s0", "5%41_g0_wildgan_image_s0", "why?_g0_wildgan_image_s0",
+                                  "a b&c_g0_wildgan_image_s0"])
+def test_each_runs_link_in_report_html_opens_its_report_whatever_the_folder_is_named(tmp_path: Path, cell) -> None:
+    # a cell's folder holds its normal class, a user's folder name: in an href, `#` began a fragment (the link opened
+    # runs/C), `?` a query and `%` an escape; report.md percent-encoded its targets, report.html did not
+    study = tmp_path / "study"
+    run = _cell_with_report(study / "runs", cell)
+    (study / "results.jsonl").write_text(json.dumps(_row(cell)) + "\n")
+    page = report(study).read_text(encoding="utf-8")
+    (href,) = re.findall(r'<li><a href="([^"]*)">', page)
+    # the target as a browser reads an href: entities first, then the URL's own escapes (`%41` read as `A`), with
+    # no fragment and no query
+    target = html.unescape(href)
+    assert "#" not in target and "?" not in target, target
+    assert (study / "report" / unquote(target)).resolve() == (run / "report" / "report.html").resolve()
