@@ -2409,8 +2409,10 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
     """The study's run folders, each linked to its own report when it has one."""
-    # "report" among the parts below the study only: a study kept under a folder named report lost every run here
-    runs = sorted({p.parent for p in study_dir.glob("**/config.json")
+    # "report" among the parts below the study only: a study kept under a folder named report lost every run here.
+    # runs/CELL named too: `**` does not walk into a link, and a runs/ (or a cell) kept on another disk and linked
+    # into the study, which `wildgan study` reads through, left the section out without a word
+    runs = sorted({p.parent for pattern in ("**/config.json", "runs/*/config.json") for p in study_dir.glob(pattern)
                    if "report" not in p.relative_to(study_dir).parts})
     if not runs:
         return
@@ -2420,21 +2422,24 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
     with_row = {str(r.get("run_dir")) for r in rows}
     items, lines = [], []
     for r in runs:
-        name, esc = _relpath(r, study_dir), html.escape(_relpath(r, study_dir))
+        # by the study's own paths, not through its links (resolved, a linked runs/ was named ../../disk/runs/CELL,
+        # matched no row's run_dir, and was linked outside the study)
+        name = os.path.relpath(r, study_dir)
+        esc = html.escape(name)
         has_row = name in with_row
         rep, md = r / "report" / "report.html", r / "report" / "report.md"
         note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
-        # the advice names the run by the study's path as the command was given it (r: study_dir / ...), as the
-        # study's other advice does: runs/CELL, relative to the study folder, failed from the user's own folder
         # (the href percent-encoded as report.md's target is: a `#` in a class's name began a fragment, a `?` a query,
         # and the link opened another folder, or none)
-        href = html.escape(md_link_target(Path(_relpath(rep, out)).as_posix()))
+        href = html.escape(md_link_target(Path(os.path.relpath(rep, out)).as_posix()))
+        # the advice names the run by the study's path as the command was given it (r: study_dir / ...), as the
+        # study's other advice does: runs/CELL, relative to the study folder, failed from the user's own folder
         items.append(f'<li><a href="{href}">{esc}</a>{note}</li>' if rep.is_file() else
                      f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
                      f"{html.escape(shell_word(r))})</span>{note}</li>")
         # (the folder's name escaped, its link's target percent-encoded: a study's folders are named by the user)
-        lines.append((f"- [{md_escape(name)}]({md_link_target(Path(_relpath(md, out)).as_posix())})" if md.is_file()
-                      else f"- {md_escape(name)}")
+        lines.append((f"- [{md_escape(name)}]({md_link_target(Path(os.path.relpath(md, out)).as_posix())})"
+                      if md.is_file() else f"- {md_escape(name)}")
                      + ("" if has_row else " (no result row: in no table)"))
     page.raw("<ul>" + "".join(items) + "</ul>", "\n".join(lines) + "\n")
 

@@ -44,3 +44,30 @@ def test_each_runs_link_in_report_html_opens_its_report_whatever_the_folder_is_n
     target = html.unescape(href)
     assert "#" not in target and "?" not in target, target
     assert (study / "report" / unquote(target)).resolve() == (run / "report" / "report.html").resolve()
+
+
+@pytest.mark.parametrize("linked", ["runs", "cell"])
+def test_the_runs_of_a_study_whose_runs_folder_is_a_link_are_listed_by_the_studys_paths(tmp_path: Path,
+                                                                                        linked: str) -> None:
+    # runs/ (or a cell's folder) kept on another disk and linked into the study, which `wildgan study` reads through:
+    # the page's glob did not walk into the link, and its Runs section was left out without a word
+    study, elsewhere = tmp_path / "study", tmp_path / "big disk" / "runs"
+    study.mkdir()
+    cells = ["c0", "c1"]
+    for c in cells:
+        _cell_with_report(elsewhere, c)
+    if linked == "runs":
+        (study / "runs").symlink_to(elsewhere, target_is_directory=True)
+    else:
+        (study / "runs").mkdir()
+        for c in cells:
+            (study / "runs" / c).symlink_to(elsewhere / c, target_is_directory=True)
+    (study / "results.jsonl").write_text(json.dumps(_row("c0")) + "\n")
+    page = report(study).read_text(encoding="utf-8")
+    md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    items = [ln for ln in md.splitlines() if ln.startswith("- ")]
+    # named as the study names them (runs/CELL, as its rows' run_dir), c0 with its row, c1 without one
+    assert items == ["- [runs/c0](../runs/c0/report/report.md)",
+                     "- [runs/c1](../runs/c1/report/report.md) (no result row: in no table)"], items
+    assert re.findall(r'<li><a href="([^"]*)">', page) == ["../runs/c0/report/report.html",
+                                                          "../runs/c1/report/report.html"]
