@@ -2386,9 +2386,16 @@ def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[st
             "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean", *differ]
     cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
     # (a cell's name holds its normal class, a user's folder name: escaped as a file name is)
-    page.table(cols, [[f.get(c, "") for c in cols] for f in flat],
+    page.table(cols, [[_gamma_cell(f.get(c, "")) if c == "gamma" else f.get(c, "") for c in cols] for f in flat],
                literal=[j for j, c in enumerate(cols) if c == "cell"])
     page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
+
+
+def _gamma_cell(gamma: Any) -> Any:
+    """A row's gamma as its cell's name and tables.md's columns write it (6 significant digits: g0.0015, γ=0.0015):
+    a cell's 3 decimals, an AUC's, read 0.0015 as 0.002, beside the cell's name saying g0.0015, and two gammas of one
+    study (0.0015, 0.002) alike."""
+    return f"{gamma + 0.0:g}" if isinstance(gamma, (int, float)) and not isinstance(gamma, bool) else gamma
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -71,3 +71,21 @@ def test_the_runs_of_a_study_whose_runs_folder_is_a_link_are_listed_by_the_study
                      "- [runs/c1](../runs/c1/report/report.md) (no result row: in no table)"], items
     assert re.findall(r'<li><a href="([^"]*)">', page) == ["../runs/c0/report/report.html",
                                                           "../runs/c1/report/report.html"]
+
+
+def test_the_result_rows_give_each_gamma_as_the_cells_name_does(tmp_path: Path) -> None:
+    # the table's cells are 3 decimals, as an AUC is given: gamma 0.0015 read 0.002 beside its cell named g0.0015,
+    # and alike with the study's other gamma 0.002
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{**_row(f"0_g{g:g}_wildgan_image_s0"), "gamma": g} for g in (0.0, 0.0015, 0.002, 0.0025)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report(study)
+    md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    lines = md[md.index("## Result rows"):].splitlines()
+    header = [c.strip() for c in lines[2].strip("|").split("|")]
+    body = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[4:8]]
+    gammas = [r[header.index("gamma")] for r in body]
+    assert gammas == ["0", "0.0015", "0.002", "0.0025"], gammas
+    # each as its cell's name has it (the name escaped for Markdown: `\\_`)
+    assert [r[header.index("cell")] for r in body] == [f"0\\_g{g}\\_wildgan\\_image\\_s0" for g in gammas]
