@@ -356,6 +356,7 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
     it raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
     used to leave the old report.md pointing at figures of the new one)."""
     path = Path(path)
+    _refuse_report_in_the_way(path)
     _remove_abandoned(path)
     try:
         stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
@@ -381,6 +382,19 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
         raise OSError(e.errno, e.strerror, str(where)) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _refuse_report_in_the_way(path: Path) -> None:
+    """ConfigError where PATH/report is no folder for the report to go into (a file of that name, or a link to
+    nothing): asked before anything is scored. The report was made (minutes of scoring for a run) and then lost at
+    its very end, on a bare `[Errno 17] File exists`."""
+    out = Path(path) / "report"
+    if out.is_dir() or not os.path.lexists(out):
+        return
+    what = (f"a link to {os.readlink(out)}, which is not there" if out.is_symlink() and not out.exists() else
+            "a file, not a folder")
+    raise ConfigError(f"cannot write a report in {path}: {out} is {what}, and the report is the folder report/ "
+                      f"there; move or rename {out}, and run the report again")
 
 
 def _replace_report(new: Path, out: Path, log: Log) -> None:
@@ -542,6 +556,7 @@ def _run_report(run_dir: Path, *, top_k_images: int, images: Sequence[str | Path
     """run_report's work, within its labels_needed_by."""
     refuse_saved_detector(run_dir, "run_report")
     check_report_args(score, top_k_images, tsne_points, images, batch_mode)
+    _refuse_report_in_the_way(Path(run_dir))      # (before the named images are scored, not only before the run)
     mask_name, mask_file = "masks", isinstance(masks, (str, Path))
     if isinstance(masks, (str, Path)):
         mask_name, masks = str(masks), load_masks(masks)

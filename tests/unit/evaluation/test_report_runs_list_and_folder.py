@@ -1,5 +1,6 @@
 """The study report's list of run folders (evaluation.report._runs_section): every run of the study listed, and each
-link, in report.html as in report.md, opening the run's own report whatever the folder's name holds."""
+link, in report.html as in report.md, opening the run's own report whatever the folder's name holds; its result rows'
+gammas; and the report folder itself: a PATH/report that is no folder refused before anything is scored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from wildgan.errors import ConfigError
 from wildgan.evaluation.report import report
 
 
@@ -89,3 +91,43 @@ def test_the_result_rows_give_each_gamma_as_the_cells_name_does(tmp_path: Path) 
     assert gammas == ["0", "0.0015", "0.002", "0.0025"], gammas
     # each as its cell's name has it (the name escaped for Markdown: `\\_`)
     assert [r[header.index("cell")] for r in body] == [f"0\\_g{g}\\_wildgan\\_image\\_s0" for g in gammas]
+
+
+def test_a_file_named_report_is_refused_before_a_study_report_is_made(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.jsonl").write_text(json.dumps(_row("c0")) + "\n")
+    (study / "report").write_text("my notes")
+    with pytest.raises(ConfigError, match=re.escape(f"{study / 'report'} is a file, not a folder")):
+        report(study)
+    assert (study / "report").read_text() == "my notes"
+    assert sorted(p.name for p in study.iterdir()) == ["report", "results.jsonl"]      # no staging folder left
+
+
+@pytest.mark.parametrize("blocker", ["file", "dangling link"])
+def test_a_run_report_is_refused_before_any_scoring_where_report_is_no_folder(trained_run: Path, tmp_path: Path,
+                                                                               monkeypatch, capsys, blocker) -> None:
+    # the test split was scored (minutes on a real run), every figure drawn, and the report then lost at its end on
+    # a bare `[Errno 17] File exists: 'RUN/report'`
+    import shutil
+
+    import wildgan.evaluation.report as report_module
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    if blocker == "file":
+        (run / "report").write_text("my notes")
+    else:
+        (run / "report").symlink_to(tmp_path / "gone", target_is_directory=True)
+    scored = []
+
+    def spy(*a, **k):
+        scored.append(a)
+        raise RuntimeError("scored")
+
+    monkeypatch.setattr(report_module, "diagnose_run", spy)
+    assert main(["report", str(run), "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'report'} is " in err and "move or rename" in err, err
+    assert not scored
