@@ -1036,7 +1036,7 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
     """The table of a saved labelled evaluation (eval.json) of an unlabelled run: the AUCs with their intervals and
     controls, as a labelled run's Metrics gives them."""
     page.table(_metrics_header(ev), _metrics_rows(ev))
-    against = pixel_tests_text((ev.get("auc_vs_controls") or {}).get(own))
+    against = _pixel_tests(ev, own)
     page.p(f"95% CI: the AUC's interval over these {ev.get('n_test')} labelled images only (DeLong's logit interval "
            f"with Newcombe's score interval, evaluation.auc_ci): few images, wide intervals. Neither it nor 'p vs "
            f"untrained' counts the spread of training itself (another seed), which is often larger. A trained score "
@@ -1045,6 +1045,16 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
               if against else "")
            + ("" if "controls" in ev else " This evaluation was made with --no-controls: run `wildgan evaluate` "
               "without it for the controls to judge these AUCs by, not 0.5."))
+
+
+def _pixel_tests(ev: dict[str, Any], own: str) -> str:
+    """The paired tests of the score `own` against the pixel controls, as the Metrics paragraph says them, or '' where
+    none is defined (a score not finite on some image: 'pixel_norm - (p -), pixel_std - (p -)' said nothing)."""
+    tests = (ev.get("auc_vs_controls") or {}).get(own)
+    if not isinstance(tests, dict) or all(not isinstance(d, dict) or d.get("diff") is None
+                                          for c, d in tests.items() if c != "untrained"):
+        return ""
+    return pixel_tests_text(tests)
 
 
 def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics, cfg: Any,
@@ -1059,8 +1069,11 @@ def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics
            f"{_grown_text(m['model'], cfg)}")
     og = m.get("other_generator", {}).get("generator")
     page.table(_metrics_header(m), _metrics_rows(m))
+    undefined = _not_finite_text(diag.scores, "test")
+    if undefined:
+        page.note(undefined)
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
-    against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
+    against = _pixel_tests(m, own)
     page.p("95% CI: the AUC's interval over the test images (DeLong's logit interval with Newcombe's score interval, "
            f"evaluation.auc_ci); 'p vs untrained': the {paired_test_text(m.get('auc_vs_controls'))} "
            "of the AUC against the same score of the untrained networks on the same images. Neither counts "
@@ -1093,6 +1106,21 @@ def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics
     if masks is not None:
         _pixel_auc_text(page, diag, masks, mask_name, lod)
     atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
+
+
+def _not_finite_text(scores: dict[str, np.ndarray], what: str) -> str | None:
+    """Why the Metrics table reads nan, where some images' scores are not finite (networks that diverged on them):
+    an AUC is undefined over a NaN score (evaluation.metrics.roc_auc), and the table's rows of nan said nothing of
+    it. None where every score is finite."""
+    columns = {k: ~np.isfinite(np.asarray(v, dtype=np.float64)) for k, v in _score_columns(scores).items()}
+    bad = [k for k, b in columns.items() if b.any()]
+    if not bad:
+        return None
+    rows = np.any(np.stack(list(columns.values())), axis=0)
+    return (f"The scores of {int(rows.sum())} of the {len(rows)} {what} images are not finite (NaN or infinite: the "
+            f"networks diverged on them), so the AUC, AP and interval of {', '.join(bad)} are undefined (nan), not "
+            f"a result. A ranking by such a score puts those images first, as the most anomalous, as `wildgan "
+            f"score --threshold` flags them.")
 
 
 def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
@@ -1702,14 +1730,21 @@ def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = 
     the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
     norm, `code`: z* for a search run) does. lead: the paragraph's first words; table: what the table beside it
     gives (default: the top-k table's two terms and the norm with its percentile)."""
-    if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
+    if not all(k in scores for k in ("a", "L_n", "L_o")):
         return None
-    sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
+    ln, lo = np.asarray(scores["L_n"], dtype=np.float64), np.asarray(scores["L_o"], dtype=np.float64)
+    # over the images whose terms are finite: one diverged image (a NaN score) made both shares 'nan%'
+    ok = np.isfinite(ln) & np.isfinite(lo)
+    n = int(ok.sum())
+    if n < 2:
+        return None
+    sn, so = float(np.std(lam * ln[ok])), float(np.std((1 - lam) * lo[ok]))
     if sn + so <= 0:
         return None
     share = so / (sn + so)
     table = f"both terms and ‖{code}‖ with its percentile" if table is None else table
-    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+    over = f"{n} {what} images" if n == len(ok) else f"{n} of the {len(ok)} {what} images whose scores are finite"
+    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {over}, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
             f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
             f"from L_n, the residual the heat maps show. The table gives {table}; a map that looks clean with a "

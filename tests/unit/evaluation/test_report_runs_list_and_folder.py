@@ -131,3 +131,46 @@ def test_a_run_report_is_refused_before_any_scoring_where_report_is_no_folder(tr
     err = capsys.readouterr().err
     assert f"{run / 'report'} is " in err and "move or rename" in err, err
     assert not scored
+
+
+def test_a_run_report_with_scores_that_are_not_finite_says_why_its_aucs_are_nan(trained_run: Path, tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    # networks that diverged on two test images (NaN scores): the Metrics table read nan in every row without a word,
+    # the pixel tests 'pixel_norm - (p -), ...', and the top images' paragraph 'nan% of the spread of a'
+    import shutil
+
+    import numpy as np
+
+    import wildgan.evaluation.report as report_module
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    load = report_module.load_model
+
+    def diverged(*a, **k):
+        model = load(*a, **k)
+        score = model.score
+
+        def nan_on_two(x, *aa, **kk):
+            res = score(x, *aa, **kk)
+            for key, v in res.scores.items():
+                res.scores[key] = np.where(np.arange(len(v)) < 2, np.nan, v)
+            return res
+
+        model.score = nan_on_two
+        return model
+
+    monkeypatch.setattr(report_module, "load_model", diverged)
+    # (the figures and curves, seconds of matplotlib, are no part of it)
+    monkeypatch.setattr(report_module, "_figures_section", lambda *a, **k: None)
+    monkeypatch.setattr(report_module, "_training_sections", lambda *a, **k: None)
+    report(run, top_k_images=2, device="cpu", tsne_points=5)
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    metrics = md[md.index("## Metrics"):md.index("## Threshold")]
+    assert "| a | nan |" in metrics
+    assert ("**The scores of 2 of the 20 test images are not finite (NaN or infinite: the networks diverged on them), "
+            "so the AUC, AP and interval of a, L_n, L_o, L_r, A are undefined (nan), not a result.") in metrics
+    assert "(p -)" not in metrics and "paired the same way" not in metrics
+    assert "nan%" not in md
+    assert "Over the 18 of the 20 test images whose scores are finite, " in md
+
