@@ -2384,6 +2384,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
     said: list[str] = []
+    captions: dict[Path, str] = {}
     if not pngs:
         # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
         # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
@@ -2405,7 +2406,11 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
         if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = plots.gamma_figures(out, gamma_plots(pooled))
+            figures = gamma_plots(pooled)
+            pngs = plots.gamma_figures(out, figures)
+            # each captioned with its class as the rows name it (the file name writes it file-safe: 'a_b' for 'a b')
+            captions = {png: "AUC vs gamma" + (f", normal {f.normal}" if f.normal else "")
+                        for png, f in zip(pngs, figures)}
             drawn = True
     if pngs or said:
         page.h(2, "Plots")
@@ -2420,7 +2425,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
                    f"over their test images (its axis label says \"shaded: 95% interval over test images\"): run the "
                    f"study command again (its finished cells are skipped) to draw it anew from results.jsonl.")
         for p in pngs:
-            page.img(p, p.stem.replace("_", " "), width=720)
+            page.img(p, captions.get(p, p.stem.replace("_", " ")), width=720)
 
 
 def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:

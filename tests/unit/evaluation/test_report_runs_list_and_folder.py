@@ -174,3 +174,21 @@ def test_a_run_report_with_scores_that_are_not_finite_says_why_its_aucs_are_nan(
     assert "nan%" not in md
     assert "Over the 18 of the 20 test images whose scores are finite, " in md
 
+
+def test_a_study_reports_figures_of_classes_with_alike_file_names_are_each_their_own(tmp_path: Path) -> None:
+    # 'a b' and 'a_b' were one file: the page showed the second class's curves twice, captioned 'normal a b' both times
+    from PIL import Image
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{**_row(f"{n}_g{g:g}_wildgan_image_s0"), "normal": n, "gamma": g, "auc": {"a": top - g},
+             "ap": {"a": top - g}} for n, top in (("a b", 0.9), ("a_b", 0.6)) for g in (0.0, 0.1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report(study)
+    md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    figures = dict(re.findall(r"!\[AUC vs gamma, normal (.*?)\]\((.*?)\)", md))
+    assert set(figures) == {"a b", "a\\_b"}, md
+    first, second = (study / "report" / figures["a b"], study / "report" / figures["a\\_b"])
+    assert first != second
+    with Image.open(first) as a, Image.open(second) as b:         # two figures of other curves
+        assert a.tobytes() != b.tobytes()
