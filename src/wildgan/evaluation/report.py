@@ -29,6 +29,7 @@ import base64
 import csv
 import datetime as _dt
 import html
+import inspect
 import io
 import json
 import os
@@ -2550,6 +2551,19 @@ def _report(path: str | Path, *, top_k_images: int, images: Sequence[str | Path]
             # (its rows were scored by the study's cells, in evaluate's mixed batches: nothing is scored again)
             raise ConfigError(f"--batch-mode / batch_mode scores a run's images; {p} is a study, whose report "
                               f"scores nothing again: report on a cell{cell or ' (a run)'}")
+        # the other options of a run's report, refused as --batch-mode is: `--top-k 20` or `--no-controls` on a study
+        # gave the same page as without them, and said nothing
+        defaults = inspect.signature(report).parameters
+        run_only = [words for words, given in (
+            (option_words("--top-k", "top_k_images="), top_k_images != defaults["top_k_images"].default),
+            (option_words("--tsne-points", "tsne_points="), tsne_points != defaults["tsne_points"].default),
+            (option_words("--no-controls", "controls=False"), not controls),
+            (option_words("--skip-bad", "skip_bad=True"), skip_bad)) if given]
+        if run_only:
+            raise ConfigError(f"{', '.join(run_only)}: {'an option' if len(run_only) == 1 else 'options'} of a run's "
+                              f"report (its test images, heat maps and controls); {p} is a study, whose report shows "
+                              f"its rows and scores nothing again: drop {'it' if len(run_only) == 1 else 'them'}, or "
+                              f"report on a cell{cell or ' (a run)'}")
         if score is not None:
             # (the studies layer makes a study's figure of one score: this one is below it)
             raise ConfigError(f"score= chooses the score of a run's report; {p} is a study: its figure and table of "

@@ -192,3 +192,28 @@ def test_a_study_reports_figures_of_classes_with_alike_file_names_are_each_their
     assert first != second
     with Image.open(first) as a, Image.open(second) as b:         # two figures of other curves
         assert a.tobytes() != b.tobytes()
+
+
+@pytest.mark.parametrize("options", [["--top-k", "20"], ["--no-controls"], ["--tsne-points", "50"], ["--skip-bad"],
+                                     ["--top-k", "3", "--no-controls"]])
+def test_a_run_reports_options_given_for_a_study_are_refused_not_ignored(tmp_path: Path, capsys, options) -> None:
+    from wildgan.cli import main
+
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.jsonl").write_text(json.dumps(_row("c0")) + "\n")
+    assert main(["report", str(study), "--no-progress", *options]) == 2
+    err = capsys.readouterr().err
+    named = [o for o in options if o.startswith("--")]
+    assert f"{', '.join(named)}: " in err and f"{study} is a study" in err, err
+    assert not (study / "report").exists()
+    # the defaults, and the options every command takes, are no refusal
+    assert main(["report", str(study), "--no-progress", "--top-k", "8", "--device", "cpu"]) == 0
+
+
+def test_a_python_callers_run_options_for_a_study_are_named_as_its_keywords(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.jsonl").write_text(json.dumps(_row("c0")) + "\n")
+    with pytest.raises(ConfigError, match=r"^top_k_images=, controls=False: options of a run's report"):
+        report(study, top_k_images=3, controls=False)
