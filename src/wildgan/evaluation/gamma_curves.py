@@ -220,8 +220,15 @@ def gamma_plots(rows: list[dict[str, Any]], score: str | None = None) -> list[Ga
     classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
     out = [GammaPlot(f"{stem}.png", auc_vs_gamma(rows, score), auc_vs_gamma_ci95(rows, score), pooled=len(classes))]
     if len(classes) > 1:
+        # each figure a file of its own: two classes that file_safe writes alike ('a b' and 'a_b', 'Cat' and 'cat' on
+        # a case-blind disk, one class name under two protocols) drew into one file, the second over the first, and
+        # the page showed that figure twice, under both classes' names
+        used = {out[0].name.casefold()}
         for protocol, normal in classes:
             sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
-            out.append(GammaPlot(f"{stem}-normal-{file_safe(normal)}.png", auc_vs_gamma(sub, score),
-                                 auc_vs_gamma_ci95(sub, score), normal=normal))
+            name, k = f"{stem}-normal-{file_safe(normal)}.png", 2
+            while name.casefold() in used:
+                name, k = f"{stem}-normal-{file_safe(normal)}-{k}.png", k + 1
+            used.add(name.casefold())
+            out.append(GammaPlot(name, auc_vs_gamma(sub, score), auc_vs_gamma_ci95(sub, score), normal=normal))
     return out

@@ -29,6 +29,7 @@ import base64
 import csv
 import datetime as _dt
 import html
+import inspect
 import io
 import json
 import os
@@ -356,6 +357,7 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
     it raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
     used to leave the old report.md pointing at figures of the new one)."""
     path = Path(path)
+    _refuse_report_in_the_way(path)
     _remove_abandoned(path)
     try:
         stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
@@ -381,6 +383,19 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
         raise OSError(e.errno, e.strerror, str(where)) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _refuse_report_in_the_way(path: Path) -> None:
+    """ConfigError where PATH/report is no folder for the report to go into (a file of that name, or a link to
+    nothing): asked before anything is scored. The report was made (minutes of scoring for a run) and then lost at
+    its very end, on a bare `[Errno 17] File exists`."""
+    out = Path(path) / "report"
+    if out.is_dir() or not os.path.lexists(out):
+        return
+    what = (f"a link to {os.readlink(out)}, which is not there" if out.is_symlink() and not out.exists() else
+            "a file, not a folder")
+    raise ConfigError(f"cannot write a report in {path}: {out} is {what}, and the report is the folder report/ "
+                      f"there; move or rename {out}, and run the report again")
 
 
 def _replace_report(new: Path, out: Path, log: Log) -> None:
@@ -542,6 +557,7 @@ def _run_report(run_dir: Path, *, top_k_images: int, images: Sequence[str | Path
     """run_report's work, within its labels_needed_by."""
     refuse_saved_detector(run_dir, "run_report")
     check_report_args(score, top_k_images, tsne_points, images, batch_mode)
+    _refuse_report_in_the_way(Path(run_dir))      # (before the named images are scored, not only before the run)
     mask_name, mask_file = "masks", isinstance(masks, (str, Path))
     if isinstance(masks, (str, Path)):
         mask_name, masks = str(masks), load_masks(masks)
@@ -1021,7 +1037,7 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
     """The table of a saved labelled evaluation (eval.json) of an unlabelled run: the AUCs with their intervals and
     controls, as a labelled run's Metrics gives them."""
     page.table(_metrics_header(ev), _metrics_rows(ev))
-    against = pixel_tests_text((ev.get("auc_vs_controls") or {}).get(own))
+    against = _pixel_tests(ev, own)
     page.p(f"95% CI: the AUC's interval over these {ev.get('n_test')} labelled images only (DeLong's logit interval "
            f"with Newcombe's score interval, evaluation.auc_ci): few images, wide intervals. Neither it nor 'p vs "
            f"untrained' counts the spread of training itself (another seed), which is often larger. A trained score "
@@ -1030,6 +1046,16 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
               if against else "")
            + ("" if "controls" in ev else " This evaluation was made with --no-controls: run `wildgan evaluate` "
               "without it for the controls to judge these AUCs by, not 0.5."))
+
+
+def _pixel_tests(ev: dict[str, Any], own: str) -> str:
+    """The paired tests of the score `own` against the pixel controls, as the Metrics paragraph says them, or '' where
+    none is defined (a score not finite on some image: 'pixel_norm - (p -), pixel_std - (p -)' said nothing)."""
+    tests = (ev.get("auc_vs_controls") or {}).get(own)
+    if not isinstance(tests, dict) or all(not isinstance(d, dict) or d.get("diff") is None
+                                          for c, d in tests.items() if c != "untrained"):
+        return ""
+    return pixel_tests_text(tests)
 
 
 def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics, cfg: Any,
@@ -1044,8 +1070,11 @@ def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics
            f"{_grown_text(m['model'], cfg)}")
     og = m.get("other_generator", {}).get("generator")
     page.table(_metrics_header(m), _metrics_rows(m))
+    undefined = _not_finite_text(diag.scores, "test")
+    if undefined:
+        page.note(undefined)
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
-    against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
+    against = _pixel_tests(m, own)
     page.p("95% CI: the AUC's interval over the test images (DeLong's logit interval with Newcombe's score interval, "
            f"evaluation.auc_ci); 'p vs untrained': the {paired_test_text(m.get('auc_vs_controls'))} "
            "of the AUC against the same score of the untrained networks on the same images. Neither counts "
@@ -1078,6 +1107,21 @@ def _metrics_section(page: _Page, out: Path, run_dir: Path, diag: RunDiagnostics
     if masks is not None:
         _pixel_auc_text(page, diag, masks, mask_name, lod)
     atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
+
+
+def _not_finite_text(scores: dict[str, np.ndarray], what: str) -> str | None:
+    """Why the Metrics table reads nan, where some images' scores are not finite (networks that diverged on them):
+    an AUC is undefined over a NaN score (evaluation.metrics.roc_auc), and the table's rows of nan said nothing of
+    it. None where every score is finite."""
+    columns = {k: ~np.isfinite(np.asarray(v, dtype=np.float64)) for k, v in _score_columns(scores).items()}
+    bad = [k for k, b in columns.items() if b.any()]
+    if not bad:
+        return None
+    rows = np.any(np.stack(list(columns.values())), axis=0)
+    return (f"The scores of {int(rows.sum())} of the {len(rows)} {what} images are not finite (NaN or infinite: the "
+            f"networks diverged on them), so the AUC, AP and interval of {', '.join(bad)} are undefined (nan), not "
+            f"a result. A ranking by such a score puts those images first, as the most anomalous, as `wildgan "
+            f"score --threshold` flags them.")
 
 
 def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:
@@ -1687,14 +1731,21 @@ def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = 
     the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
     norm, `code`: z* for a search run) does. lead: the paragraph's first words; table: what the table beside it
     gives (default: the top-k table's two terms and the norm with its percentile)."""
-    if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
+    if not all(k in scores for k in ("a", "L_n", "L_o")):
         return None
-    sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
+    ln, lo = np.asarray(scores["L_n"], dtype=np.float64), np.asarray(scores["L_o"], dtype=np.float64)
+    # over the images whose terms are finite: one diverged image (a NaN score) made both shares 'nan%'
+    ok = np.isfinite(ln) & np.isfinite(lo)
+    n = int(ok.sum())
+    if n < 2:
+        return None
+    sn, so = float(np.std(lam * ln[ok])), float(np.std((1 - lam) * lo[ok]))
     if sn + so <= 0:
         return None
     share = so / (sn + so)
     table = f"both terms and ‖{code}‖ with its percentile" if table is None else table
-    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+    over = f"{n} {what} images" if n == len(ok) else f"{n} of the {len(ok)} {what} images whose scores are finite"
+    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {over}, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
             f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
             f"from L_n, the residual the heat maps show. The table gives {table}; a map that looks clean with a "
@@ -2334,6 +2385,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
     said: list[str] = []
+    captions: dict[Path, str] = {}
     if not pngs:
         # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
         # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
@@ -2355,7 +2407,11 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
         if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = plots.gamma_figures(out, gamma_plots(pooled))
+            figures = gamma_plots(pooled)
+            pngs = plots.gamma_figures(out, figures)
+            # each captioned with its class as the rows name it (the file name writes it file-safe: 'a_b' for 'a b')
+            captions = {png: "AUC vs gamma" + (f", normal {f.normal}" if f.normal else "")
+                        for png, f in zip(pngs, figures)}
             drawn = True
     if pngs or said:
         page.h(2, "Plots")
@@ -2370,7 +2426,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
                    f"over their test images (its axis label says \"shaded: 95% interval over test images\"): run the "
                    f"study command again (its finished cells are skipped) to draw it anew from results.jsonl.")
         for p in pngs:
-            page.img(p, p.stem.replace("_", " "), width=720)
+            page.img(p, captions.get(p, p.stem.replace("_", " ")), width=720)
 
 
 def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:
@@ -2386,9 +2442,16 @@ def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[st
             "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean", *differ]
     cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
     # (a cell's name holds its normal class, a user's folder name: escaped as a file name is)
-    page.table(cols, [[f.get(c, "") for c in cols] for f in flat],
+    page.table(cols, [[_gamma_cell(f.get(c, "")) if c == "gamma" else f.get(c, "") for c in cols] for f in flat],
                literal=[j for j, c in enumerate(cols) if c == "cell"])
     page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
+
+
+def _gamma_cell(gamma: Any) -> Any:
+    """A row's gamma as its cell's name and tables.md's columns write it (6 significant digits: g0.0015, γ=0.0015):
+    a cell's 3 decimals, an AUC's, read 0.0015 as 0.002, beside the cell's name saying g0.0015, and two gammas of one
+    study (0.0015, 0.002) alike."""
+    return f"{gamma + 0.0:g}" if isinstance(gamma, (int, float)) and not isinstance(gamma, bool) else gamma
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -2409,8 +2472,10 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
     """The study's run folders, each linked to its own report when it has one."""
-    # "report" among the parts below the study only: a study kept under a folder named report lost every run here
-    runs = sorted({p.parent for p in study_dir.glob("**/config.json")
+    # "report" among the parts below the study only: a study kept under a folder named report lost every run here.
+    # runs/CELL named too: `**` does not walk into a link, and a runs/ (or a cell) kept on another disk and linked
+    # into the study, which `wildgan study` reads through, left the section out without a word
+    runs = sorted({p.parent for pattern in ("**/config.json", "runs/*/config.json") for p in study_dir.glob(pattern)
                    if "report" not in p.relative_to(study_dir).parts})
     if not runs:
         return
@@ -2420,18 +2485,24 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
     with_row = {str(r.get("run_dir")) for r in rows}
     items, lines = [], []
     for r in runs:
-        name, esc = _relpath(r, study_dir), html.escape(_relpath(r, study_dir))
+        # by the study's own paths, not through its links (resolved, a linked runs/ was named ../../disk/runs/CELL,
+        # matched no row's run_dir, and was linked outside the study)
+        name = os.path.relpath(r, study_dir)
+        esc = html.escape(name)
         has_row = name in with_row
         rep, md = r / "report" / "report.html", r / "report" / "report.md"
         note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
+        # (the href percent-encoded as report.md's target is: a `#` in a class's name began a fragment, a `?` a query,
+        # and the link opened another folder, or none)
+        href = html.escape(md_link_target(Path(os.path.relpath(rep, out)).as_posix()))
         # the advice names the run by the study's path as the command was given it (r: study_dir / ...), as the
         # study's other advice does: runs/CELL, relative to the study folder, failed from the user's own folder
-        items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
+        items.append(f'<li><a href="{href}">{esc}</a>{note}</li>' if rep.is_file() else
                      f"<li>{esc} <span class='muted'>(no report yet: wildgan report "
                      f"{html.escape(shell_word(r))})</span>{note}</li>")
         # (the folder's name escaped, its link's target percent-encoded: a study's folders are named by the user)
-        lines.append((f"- [{md_escape(name)}]({md_link_target(Path(_relpath(md, out)).as_posix())})" if md.is_file()
-                      else f"- {md_escape(name)}")
+        lines.append((f"- [{md_escape(name)}]({md_link_target(Path(os.path.relpath(md, out)).as_posix())})"
+                      if md.is_file() else f"- {md_escape(name)}")
                      + ("" if has_row else " (no result row: in no table)"))
     page.raw("<ul>" + "".join(items) + "</ul>", "\n".join(lines) + "\n")
 
@@ -2480,6 +2551,19 @@ def _report(path: str | Path, *, top_k_images: int, images: Sequence[str | Path]
             # (its rows were scored by the study's cells, in evaluate's mixed batches: nothing is scored again)
             raise ConfigError(f"--batch-mode / batch_mode scores a run's images; {p} is a study, whose report "
                               f"scores nothing again: report on a cell{cell or ' (a run)'}")
+        # the other options of a run's report, refused as --batch-mode is: `--top-k 20` or `--no-controls` on a study
+        # gave the same page as without them, and said nothing
+        defaults = inspect.signature(report).parameters
+        run_only = [words for words, given in (
+            (option_words("--top-k", "top_k_images="), top_k_images != defaults["top_k_images"].default),
+            (option_words("--tsne-points", "tsne_points="), tsne_points != defaults["tsne_points"].default),
+            (option_words("--no-controls", "controls=False"), not controls),
+            (option_words("--skip-bad", "skip_bad=True"), skip_bad)) if given]
+        if run_only:
+            raise ConfigError(f"{', '.join(run_only)}: {'an option' if len(run_only) == 1 else 'options'} of a run's "
+                              f"report (its test images, heat maps and controls); {p} is a study, whose report shows "
+                              f"its rows and scores nothing again: drop {'it' if len(run_only) == 1 else 'them'}, or "
+                              f"report on a cell{cell or ' (a run)'}")
         if score is not None:
             # (the studies layer makes a study's figure of one score: this one is below it)
             raise ConfigError(f"score= chooses the score of a run's report; {p} is a study: its figure and table of "

@@ -129,3 +129,21 @@ def test_the_figure_draws_the_bands_where_they_are(tmp_path: Path, monkeypatch: 
                 for f in fills)
     assert any(lo == pytest.approx(0.6 - half) and hi == pytest.approx(0.7 + half) for lo, hi in ys)
     assert "shaded: TEXT" in ax.get_ylabel()
+
+
+def test_each_normal_class_has_a_figure_file_of_its_own() -> None:
+    # file_safe writes 'a b' and 'a_b' alike, and 'Cat' and 'cat' are one file on a case-blind disk: the second
+    # class's figure was drawn over the first's, and the page showed it twice, under both names
+    from wildgan.evaluation.gamma_curves import gamma_plots
+
+    rows = [_row(f"{n}-{g}", g, 0, 0.7 - g, normal=n) for n in ("a b", "a_b", "Cat", "cat", "dog") for g in (0.0, 0.1)]
+    plots = gamma_plots(rows)
+    names = [p.name for p in plots]
+    assert len({n.casefold() for n in names}) == len(names) == 6, names
+    by_class = {p.normal: p.name for p in plots[1:]}
+    assert set(by_class) == {"a b", "a_b", "Cat", "cat", "dog"}
+    # a class no other one collides with keeps its name, and every name stays the study's figure name
+    assert by_class["dog"] == "auc_vs_gamma-normal-dog.png"
+    assert all(n.startswith("auc_vs_gamma-normal-") and n.endswith(".png") for n in names[1:])
+    # the score's figures likewise
+    assert len({p.name.casefold() for p in gamma_plots(rows, "a")}) == 6

@@ -46,7 +46,7 @@ def _metrics_page(tmp_path: Path, z: dict[str, float]) -> str:
                "auc": {"a": 0.7}, "ap": {"a": 0.6}, "mean_z_norm": z}
     cfg = SimpleNamespace(method="wildgan", net=SimpleNamespace(resolution=16), score=SimpleNamespace(generator="Gs"))
     page = _Page(title="t", md_dir=tmp_path)
-    _metrics_section(page, tmp_path, tmp_path, SimpleNamespace(metrics=metrics), cfg, None, "")
+    _metrics_section(page, tmp_path, tmp_path, SimpleNamespace(metrics=metrics, scores={}), cfg, None, "")
     return "".join(page.md_parts)
 
 
