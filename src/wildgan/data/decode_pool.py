@@ -232,16 +232,33 @@ def decode_workers(n_files: int) -> int:
     return max(1, min(8, cores // local - 1))
 
 
-def _worker_init() -> None:
+# The file each decode worker is on, in memory shared with the main process (DecodePool's): a worker that dies (the
+# OOM killer, a codec's crash) can tell nothing itself, and the pool's error said "a process died" of a pile of
+# thousands of files without naming the one to look at. A slot of _SLOT_BYTES per worker, the path's bytes ended by
+# a NUL byte, empty between files; set by _decode_task around each file (two small copies: nothing next to a decode).
+_SLOT_BYTES = 1024
+_DOING: tuple[Any, int] | None = None      # in a worker: (the shared slots, its own slot's number)
+
+
+def _worker_init(doing: Any = None, slots_taken: Any = None) -> None:
     """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
     process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever. So is SIGHUP, which a
     dropped ssh session sends to the whole foreground job, workers included: the CLI's commands that train stop on it
     with their own line (cli.signals.on_sighup), where workers killed by it first were said as "a process decoding the
-    image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow."""
+    image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow.
+    doing, slots_taken: DecodePool's shared slots and the count of them taken, where this worker takes its own
+    (_mark_doing)."""
     import multiprocessing as mp
     import signal
     import threading
 
+    global _DOING
+    if doing is not None and slots_taken is not None:
+        with slots_taken.get_lock():
+            slot = slots_taken.value
+            slots_taken.value += 1
+        if (slot + 1) * _SLOT_BYTES <= len(doing):
+            _DOING = (doing, slot)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -302,9 +319,22 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
         with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as), depth16_said_as(depth16_words), \
                 depth16_keyword_as(depth16_key):
             warnings.simplefilter("always")
-            r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
+            _mark_doing(f)
+            try:
+                r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
+            finally:            # (a MemoryError out of it: the worker lives on, its slot must not name the file)
+                _mark_doing("")
         out.append(r[:-1] + ([said_record(w) for w in said],))
     return out
+
+
+def _mark_doing(f: str | Path) -> None:
+    """Put the file this worker is decoding in its slot ('': none), for the main process to name if it dies."""
+    if _DOING is None:
+        return
+    doing, slot = _DOING
+    b = os.fsencode(f)[:_SLOT_BYTES - 1] + b"\0"
+    doing[slot * _SLOT_BYTES:slot * _SLOT_BYTES + len(b)] = b
 
 
 def _say_again(r: tuple[Any, ...]) -> None:
@@ -320,6 +350,7 @@ class DecodePool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._ex: Any = None
+        self._doing: Any = None          # the file each worker is on (_worker_init's slots), for died_error
 
     def executor(self) -> Any:
         if self._ex is None:
@@ -327,8 +358,35 @@ class DecodePool:
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
-            self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+            ctx = mp.get_context("spawn")
+            self._doing = ctx.RawArray("c", self.workers * _SLOT_BYTES)
+            self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
+                                           initargs=(self._doing, ctx.Value("i", 0)))
         return self._ex
+
+    def being_decoded(self) -> list[str]:
+        """The files the workers were decoding when last looked at (one per worker at most, in no order that
+        matters); read after the pool broke, the file of the worker that died is among them, unless it died between
+        files."""
+        if self._doing is None:
+            return []
+        raw = bytes(self._doing.raw)
+        out = []
+        for i in range(len(raw) // _SLOT_BYTES):
+            name = raw[i * _SLOT_BYTES:(i + 1) * _SLOT_BYTES].split(b"\0", 1)[0]
+            if name:
+                out.append(os.fsdecode(name))
+        return sorted(out)
+
+    def died_error(self) -> WildganError:
+        """The error for a pool whose process died: with the file(s) it was decoding where known (the OOM killer or a
+        codec's crash stops a worker in the middle of a file: the one to look at, or take out, in a pile of
+        thousands)."""
+        files = self.being_decoded()
+        on = ("" if not files else f" while decoding {files[0]}" if len(files) == 1 else
+              f" while the processes were decoding {', '.join(files)} (one of them, at least)")
+        return WildganError(f"a process decoding the image files died (out of memory?){on}; WILDGAN_DECODE_WORKERS=1 "
+                            f"decodes them in this process")
 
     def close(self) -> None:
         if self._ex is not None:
@@ -367,8 +425,6 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
     own = shared is None
     pool = DecodePool(workers) if shared is None else shared
     workers = pool.workers
-    died = WildganError("a process decoding the image files died (out of memory?); WILDGAN_DECODE_WORKERS=1 decodes "
-                        "them in this process")
     try:
         # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
         # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
@@ -384,7 +440,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
                                              held, said_as, depth16_words, depth16_key))
                 except BrokenProcessPool:            # (a shared pool's process may die between chunks)
-                    raise died from None
+                    raise pool.died_error() from None
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, saved)
@@ -396,7 +452,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
                                              held, said_as, depth16_words, depth16_key))
             except BrokenProcessPool:
-                raise died from None
+                raise pool.died_error() from None
             yield from done
     finally:
         if own:
