@@ -6,6 +6,7 @@ every failure is a DataError that names the file.
 
 from __future__ import annotations
 
+import errno
 import re
 import warnings
 from pathlib import Path
@@ -139,7 +140,7 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
     except MemoryError:
         raise                   # the machine, not the file: never reported (or skipped) as a corrupt image
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
-        raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+        raise _not_read(str(p), e) from e
     with img:
         h0, w0 = img.height, img.width
         drafted = _draft(img, reduce_for, str(p))
@@ -162,6 +163,17 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         if "pages_file" not in stats:
             stats["pages_file"], stats["pages_n"] = str(p), pages
     return a, (int(h0), int(w0))
+
+
+def _not_read(name: str, e: Exception) -> DataError:
+    """The error for a file that Pillow failed on: one the system would not let be read (gone since it was listed,
+    another user's, a disk's or a network share's read error) said as such, else a truncated or corrupt image. Why:
+    a file removed by a sync after it was listed, or of mode 600, was called "truncated or corrupt", and the user
+    looked for damage in a file that was fine. (By the system's own errors only: Pillow's for bad data carry no
+    errno, and a bogus offset's seek, EINVAL, is the file's fault.)"""
+    if isinstance(e, (FileNotFoundError, PermissionError)) or (isinstance(e, OSError) and e.errno == errno.EIO):
+        return DataError(f"{name}: cannot read file ({e.strerror or e})")
+    return DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})")
 
 
 def _draft(img: Image.Image, reduce_for: int | None, name: str) -> bool:
@@ -294,7 +306,7 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     except Image.DecompressionBombError as e:
         raise DataError(f"{name}: image too large to decode safely ({e})") from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
-        raise DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+        raise _not_read(name, e) from e
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise DataError(f"{name}: image has zero size")
     if colour16 and stats is not None:

@@ -1,4 +1,5 @@
-"""A pool of decoding processes on a real pile: a process that dies mid-decode is said with the file it was on."""
+"""Decoding a real pile: a process of the pool that dies is said with the file it was on; a file the system will not
+let be read is not called corrupt."""
 
 from __future__ import annotations
 
@@ -49,3 +50,31 @@ def test_a_decoding_process_that_dies_names_the_file_it_was_decoding(tmp_path, m
     assert str(root / CRASHES_ON) in msg, msg
     # the other process's file at most besides it (it was stopped mid-file too), never the whole queue
     assert sum(str(root / f"{i:02d}.png") in msg for i in range(12)) <= 2, msg
+
+
+def test_a_file_gone_or_unreadable_when_opened_is_not_called_corrupt(tmp_path, monkeypatch):
+    # a pile changes while it is read (a sync deletes a file after it was listed) or holds files of another user
+    # (mode 600): the open's FileNotFoundError / PermissionError was said as "truncated or corrupt image", and the
+    # user went looking for damage in a file that was fine
+    import errno
+
+    from wildgan.data import image_decode
+    from wildgan.errors import DataError
+
+    gone, locked = tmp_path / "gone.png", tmp_path / "locked.png"
+    for f in (gone, locked):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(f)
+    real_open = image_decode.Image.open
+
+    def opened(fp, *a, **k):
+        if Path(fp) == gone:
+            gone.unlink()                   # removed after it was listed and its size read
+        if Path(fp) == locked:              # (as root here: a mode of 000 would not stop the read)
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(fp))
+        return real_open(fp, *a, **k)
+
+    monkeypatch.setattr(image_decode.Image, "open", opened)
+    for f, why in ((gone, "No such file or directory"), (locked, "Permission denied")):
+        with pytest.raises(DataError) as e:
+            image_decode.read_image(f)
+        assert str(e.value) == f"{f}: cannot read file ({why})"
