@@ -238,21 +238,27 @@ def decode_workers(n_files: int) -> int:
 # a NUL byte, empty between files; set by _decode_task around each file (two small copies: nothing next to a decode).
 _SLOT_BYTES = 1024
 _DOING: tuple[Any, int] | None = None      # in a worker: (the shared slots, its own slot's number)
+# in a worker: DecodePool's stop flag, set by its close(). Why: shutdown(cancel_futures=True) cancels only the tasks
+# not yet handed to a process; those running, and the few queued to the processes already, were decoded to the end
+# (after a Ctrl-C in a pile of large scans: up to workers + 1 tasks of _DECODE_TASK_FILES files, minutes), for
+# nothing: a worker now stops at its next file once it is set, and its task's results are dropped
+_STOP: Any = None
 
 
-def _worker_init(doing: Any = None, slots_taken: Any = None) -> None:
+def _worker_init(doing: Any = None, slots_taken: Any = None, stop: Any = None) -> None:
     """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
     process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever. So is SIGHUP, which a
     dropped ssh session sends to the whole foreground job, workers included: the CLI's commands that train stop on it
     with their own line (cli.signals.on_sighup), where workers killed by it first were said as "a process decoding the
     image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow.
     doing, slots_taken: DecodePool's shared slots and the count of them taken, where this worker takes its own
-    (_mark_doing)."""
+    (_mark_doing); stop: its stop flag (_STOP)."""
     import multiprocessing as mp
     import signal
     import threading
 
-    global _DOING
+    global _DOING, _STOP
+    _STOP = stop
     if doing is not None and slots_taken is not None:
         with slots_taken.get_lock():
             slot = slots_taken.value
@@ -316,6 +322,8 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
     ImageFile.LOAD_TRUNCATED_IMAGES = pil["LOAD_TRUNCATED_IMAGES"]
     out = []
     for f in paths:
+        if _STOP is not None and _STOP.value:
+            break                   # the pool is closing: these results are never taken
         with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as), depth16_said_as(depth16_words), \
                 depth16_keyword_as(depth16_key):
             warnings.simplefilter("always")
@@ -351,6 +359,7 @@ class DecodePool:
         self.workers = workers
         self._ex: Any = None
         self._doing: Any = None          # the file each worker is on (_worker_init's slots), for died_error
+        self._stop: Any = None           # set by close(): the workers stop at their next file (_STOP)
 
     def executor(self) -> Any:
         if self._ex is None:
@@ -360,8 +369,9 @@ class DecodePool:
             # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
             ctx = mp.get_context("spawn")
             self._doing = ctx.RawArray("c", self.workers * _SLOT_BYTES)
+            self._stop = ctx.RawValue("b", 0)
             self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                           initargs=(self._doing, ctx.Value("i", 0)))
+                                           initargs=(self._doing, ctx.Value("i", 0), self._stop))
         return self._ex
 
     def being_decoded(self) -> list[str]:
@@ -390,6 +400,8 @@ class DecodePool:
 
     def close(self) -> None:
         if self._ex is not None:
+            if self._stop is not None:
+                self._stop.value = 1    # what runs ends at its next file, and what is queued at once (_STOP)
             self._ex.shutdown(wait=True, cancel_futures=True)
             self._ex = None
 

@@ -78,3 +78,47 @@ def test_a_file_gone_or_unreadable_when_opened_is_not_called_corrupt(tmp_path, m
         with pytest.raises(DataError) as e:
             image_decode.read_image(f)
         assert str(e.value) == f"{f}: cannot read file ({why})"
+
+
+def _task_recording_each_file(paths, *args):
+    """decode_pool._decode_task in a worker, each file slow (a large scan) and recorded, once decoded, as a file in
+    the folder named by $WILDGAN_TEST_DECODED (the worker's environment is the caller's, taken when it starts)."""
+    import time
+
+    from wildgan.data import decode_pool as worker_module
+
+    real = worker_module._decode_one
+    done = Path(os.environ["WILDGAN_TEST_DECODED"])
+
+    def one(f, *a, **k):
+        time.sleep(0.05)
+        r = real(f, *a, **k)
+        (done / Path(f).name).touch()
+        return r
+
+    worker_module._decode_one = one
+    return worker_module._decode_task(paths, *args)
+
+
+def test_a_stop_mid_decode_ends_the_workers_at_their_next_file_not_their_task(tmp_path, monkeypatch):
+    # Ctrl-C (or a caller that stops early: too many bad files) cancelled the tasks not yet handed to a process, but
+    # those running and those already queued to the processes (workers + 1) were decoded to their end, 64 files each
+    # (with large scans: minutes of "hanging" after Ctrl-C, for results never taken). Each worker now stops at its
+    # next file.
+    from wildgan.data import imageset
+
+    root, done = tmp_path / "pile", tmp_path / "decoded"
+    root.mkdir()
+    done.mkdir()
+    for i in range(64):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(root / f"{i:02d}.png")
+    files = sorted(root.glob("*.png"))
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 16)
+    monkeypatch.setattr(decode_pool, "_decode_task", _task_recording_each_file)
+    monkeypatch.setenv("WILDGAN_TEST_DECODED", str(done))
+    results = decode_pool._pooled(files, imageset.Opts(), None, 2)
+    next(results)           # the first task is done, the second (the other process's) about done, two more queued
+    results.close()         # (what a Ctrl-C in the caller's loop does: _pooled's finally closes the pool)
+    decoded = len(list(done.iterdir()))
+    # the first two tasks' 32 files, and at most the file each process was on when told to stop: not all 64
+    assert decoded <= 2 * 16 + 2, decoded
