@@ -122,3 +122,22 @@ def test_a_stop_mid_decode_ends_the_workers_at_their_next_file_not_their_task(tm
     decoded = len(list(done.iterdir()))
     # the first two tasks' 32 files, and at most the file each process was on when told to stop: not all 64
     assert decoded <= 2 * 16 + 2, decoded
+
+
+def test_an_image_with_a_damaged_exif_block_is_read_as_stored(tmp_path):
+    # a PNG whose eXIf chunk does not parse (written by a buggy tool) has good pixels, but reading its orientation
+    # raised inside exif_transpose and the whole image was refused as "truncated or corrupt"; with no orientation to
+    # be read it is shown as stored, as every viewer shows it (and as _swaps_sides already took it)
+    from wildgan.data import image_decode
+
+    a = np.random.default_rng(0).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    f = tmp_path / "damaged-exif.png"
+    Image.fromarray(a).save(f, exif=b"\x13\x37" * 20)             # no TIFF header: Pillow cannot parse it
+    got, shown = image_decode.read_image_sized(f)
+    np.testing.assert_array_equal(got, a)
+    assert shown == (6, 10)
+    # an orientation that does read is still applied (6: turned a quarter clockwise to be shown)
+    ex = Image.Exif()
+    ex[0x0112] = 6
+    Image.fromarray(a).save(tmp_path / "turned.png", exif=ex)
+    np.testing.assert_array_equal(image_decode.read_image(tmp_path / "turned.png"), np.rot90(a, -1))
