@@ -226,10 +226,31 @@ def decode_workers(n_files: int) -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):          # not on Linux
         cores = os.cpu_count() or 1
+    # a container's CPU limit (docker --cpus, a Kubernetes pod's limit) leaves the affinity mask at all the
+    # machine's cores: 8 processes decoding on 2 cores' time were slower than one
+    quota = _cpu_quota()
+    if quota is not None:
+        cores = min(cores, quota)
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
     # one core is left to the main process, which takes the images over (unpickling, converting, stacking): on 2
     # cores a pool of 2 was slower than one process (0.6-1.3x, measured on a shared machine)
     return max(1, min(8, cores // local - 1))
+
+
+def _cpu_quota() -> int | None:
+    """The whole cores' time this process may use by its cgroup v2 CPU limit (cpu.max: quota per period, rounded
+    down, at least 1; the lowest of its folder and those above it), or None where there is no limit."""
+    cores = None
+    for group in _cgroup_dirs():
+        try:
+            quota, period = (group / "cpu.max").read_text().split()[:2]
+            if quota == "max":
+                continue
+            n = max(1, int(quota) // int(period))
+        except (OSError, ValueError, ZeroDivisionError):
+            continue
+        cores = n if cores is None else min(cores, n)
+    return cores
 
 
 # The file each decode worker is on, in memory shared with the main process (DecodePool's): a worker that dies (the

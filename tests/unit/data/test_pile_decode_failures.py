@@ -141,3 +141,24 @@ def test_an_image_with_a_damaged_exif_block_is_read_as_stored(tmp_path):
     ex[0x0112] = 6
     Image.fromarray(a).save(tmp_path / "turned.png", exif=ex)
     np.testing.assert_array_equal(image_decode.read_image(tmp_path / "turned.png"), np.rot90(a, -1))
+
+
+def test_automatic_workers_keep_to_a_containers_cpu_limit(tmp_path, monkeypatch):
+    # a pod or `docker run --cpus 2` on a 64-core machine: the affinity mask shows all 64 cores, the cgroup's cpu.max
+    # allows 2. `wildgan` (WILDGAN_DECODE_WORKERS=auto) started 8 decoding processes there, which on 2 cores is
+    # slower than one (measured: a pool of 2 on 2 cores, 0.6-1.3x) and holds 8 copies of numpy and Pillow
+    pod, node = tmp_path / "pod", tmp_path / "node"
+    pod.mkdir()
+    node.mkdir()
+    (pod / "cpu.max").write_text("200000 100000\n")            # 2 CPUs' time
+    (node / "cpu.max").write_text("max 100000\n")
+    monkeypatch.setattr(decode_pool, "_cgroup_dirs", lambda: [pod, node])
+    monkeypatch.setattr(decode_pool.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "auto")
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    n = 10 * decode_pool.PARALLEL_DECODE_MIN_FILES
+    assert decode_pool.decode_workers(n) == 1                   # (1: no pool, decoded in the main process)
+    (pod / "cpu.max").write_text("650000 100000\n")             # 6.5 CPUs: 6 whole ones, one of them the main's
+    assert decode_pool.decode_workers(n) == 5
+    monkeypatch.setattr(decode_pool, "_cgroup_dirs", lambda: [node])     # no limit: the cores, at most 8
+    assert decode_pool.decode_workers(n) == 8
