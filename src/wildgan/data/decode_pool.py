@@ -148,6 +148,8 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     shapes: set[tuple[int, int]] = set()
     colour = False
     for f in files[::max(1, len(files) // ROOM_SAMPLE)][:ROOM_SAMPLE]:
+        if not os.path.isfile(f):
+            continue                # (a named pipe's open waits for a writer: never opened; the decode refuses it)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)

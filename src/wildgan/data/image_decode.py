@@ -7,6 +7,7 @@ every failure is a DataError that names the file.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import warnings
 from pathlib import Path
@@ -334,7 +335,10 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
 
 
 def header_opens(path: Path) -> bool:
-    """Whether Pillow recognises the file from its header (nothing is decoded)."""
+    """Whether Pillow recognises the file from its header (nothing is decoded). Not for a file that is not a regular
+    one: a named pipe's open waits for a writer (read_image refuses it, naming the file)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)     # read_image says it, naming the file

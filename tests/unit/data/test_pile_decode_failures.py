@@ -162,3 +162,52 @@ def test_automatic_workers_keep_to_a_containers_cpu_limit(tmp_path, monkeypatch)
     assert decode_pool.decode_workers(n) == 5
     monkeypatch.setattr(decode_pool, "_cgroup_dirs", lambda: [node])     # no limit: the cores, at most 8
     assert decode_pool.decode_workers(n) == 8
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_named_pipe_among_the_images_is_refused_not_waited_on(tmp_path):
+    # a named pipe with an image's name (a capture tool's output left in the folder) is not a regular file: the
+    # decode says so (and skip_bad leaves it out), but the memory estimate before it opened the file's header, and
+    # the split's record of the folder's bytes (what `wildgan train` does next) read it, and opening a pipe waits
+    # for a writer: load_dataset and build_split hung for good without a word
+    import threading
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, load_dataset
+
+    root = tmp_path / "pile"
+    root.mkdir()
+    for i in range(16):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(root / f"{i:02d}.png")
+    pipe, bare = root / "zz.png", root / "capture"      # (a file without an extension: its first bytes are looked at)
+    os.mkfifo(pipe)
+    os.mkfifo(bare)
+
+    def in_time(call):
+        got: list = []
+        worker = threading.Thread(target=lambda: got.append(call()), daemon=True)
+        worker.start()
+        worker.join(timeout=10)
+        waited = worker.is_alive()
+        for _ in range(30):             # let the blocked opens go (a writer comes and goes), then fail
+            if not worker.is_alive():
+                break
+            for f in (pipe, bare):
+                try:
+                    os.close(os.open(f, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:         # (no reader waiting on this one)
+                    pass
+            worker.join(timeout=1)
+        if waited:
+            pytest.fail("the read waited on a named pipe")
+        return got[0]
+
+    from wildgan.data.image_decode import header_opens
+
+    # (iter_images checks the later chunks' files by their headers after a bad one: `wildgan score` on the pile)
+    assert in_time(lambda: header_opens(pipe)) is False
+    train = in_time(lambda: load_dataset(root, "unlabelled", skip_bad=True))[0]
+    assert len(train) == 16 and train.info["skipped"][0]["path"] == str(pipe), train.info
+    assert "not a regular file" in train.info["skipped"][0]["reason"]
+    split = in_time(lambda: build_split(DataConfig(data=str(root), dataset="unlabelled", skip_bad=True)))
+    assert split.info["source_identity"]["n_files"] == 17             # the pipe listed, its bytes never read
