@@ -65,7 +65,7 @@ _MEMINFO = "/proc/meminfo"
 
 def host_memory_available() -> int | None:
     """Bytes of memory this process can still take, as the system sees it (Linux: MemAvailable, lowered by a cgroup
-    v2 limit when one is set), or None where that is not known."""
+    limit when one is set, v2 or v1), or None where that is not known."""
     avail = None
     try:
         with open(_MEMINFO, encoding="ascii") as f:
@@ -79,41 +79,63 @@ def host_memory_available() -> int | None:
         except (AttributeError, OSError, ValueError):
             return None
     for group in _cgroup_dirs():                     # a container's or a job's own limit, below the machine's
-        try:
-            limit = (group / "memory.max").read_text().strip()
-            if limit == "max":
+        # v2's files, else v1's (whose page cache counted over the folder's whole tree is total_inactive_file)
+        for limit_file, used_file, cache in (("memory.max", "memory.current", "inactive_file "),
+                                             ("memory.limit_in_bytes", "memory.usage_in_bytes",
+                                              "total_inactive_file ")):
+            try:
+                limit = (group / limit_file).read_text().strip()
+                # (v1 says no limit with a huge number: PAGE_COUNTER_MAX pages)
+                if limit == "max" or (limit.isdigit() and int(limit) >= _NO_LIMIT_V1):
+                    break
+                used = int((group / used_file).read_text())
+            except (OSError, ValueError):
                 continue
-            used = int((group / "memory.current").read_text())
-        except (OSError, ValueError):
-            continue
-        try:
-            # the page cache counts as used but is given back on demand: a pile just read must not look like no room
-            for line in (group / "memory.stat").read_text().splitlines():
-                if line.startswith("inactive_file "):
-                    used -= int(line.split()[1])
-        except (OSError, ValueError):
-            pass                                    # (no statistics: the limit still counts, cache and all)
-        try:
-            room = max(0, int(limit) - used)
-        except ValueError:
-            continue
-        avail = room if avail is None else min(avail, room)
+            try:
+                # the page cache counts as used but is given back on demand: a pile just read must not look like no
+                # room
+                for line in (group / "memory.stat").read_text().splitlines():
+                    if line.startswith(cache):
+                        used -= int(line.split()[1])
+            except (OSError, ValueError):
+                pass                                # (no statistics: the limit still counts, cache and all)
+            try:
+                room = max(0, int(limit) - used)
+            except ValueError:
+                break
+            avail = room if avail is None else min(avail, room)
+            break
     return avail
 
 
+_PROC_CGROUP = "/proc/self/cgroup"
+_CGROUP_ROOT = "/sys/fs/cgroup"
+_NO_LIMIT_V1 = 2**62          # a v1 limit at least this large is no limit (it reads 9223372036854771712)
+
+
 def _cgroup_dirs() -> list[Path]:
-    """This process's cgroup v2 folder and the ones above it (a Slurm job or a systemd scope sets its limit on its own
-    folder, not at the root), or nothing where there is no cgroup v2."""
+    """This process's cgroup folders and the ones above them (a Slurm job or a systemd scope sets its limit on its
+    own folder, not at the root): cgroup v2's, then v1's memory and cpu controllers' (Docker on a host still on v1
+    mounts the container's own folder at the controller's root, which is among them), or nothing where there are
+    none. Why v1 too: a container's memory limit under v1 went unseen, and a pile that did not fit was not warned
+    of before the out-of-memory killer stopped the run without a message."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = Path(_PROC_CGROUP).read_text().splitlines()
     except OSError:
         return []
-    own = next((line[3:] for line in lines if line.startswith("0::")), None)
-    if own is None:
-        return []
-    root = Path("/sys/fs/cgroup")
-    here = root / own.strip().lstrip("/")
-    return [here, *[p for p in here.parents if root in (p, *p.parents)]]
+    root = Path(_CGROUP_ROOT)
+    out: list[Path] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, own = parts
+        mounts = [root] if hid == "0" and controllers == "" else \
+            [root / c for c in ("memory", "cpu") if c in controllers.split(",")]
+        for mount in mounts:
+            here = mount / own.strip().lstrip("/")
+            out += [here, *[p for p in here.parents if mount in (p, *p.parents)]]
+    return list(dict.fromkeys(out))
 
 
 TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
@@ -240,16 +262,23 @@ def decode_workers(n_files: int) -> int:
 
 
 def _cpu_quota() -> int | None:
-    """The whole cores' time this process may use by its cgroup v2 CPU limit (cpu.max: quota per period, rounded
-    down, at least 1; the lowest of its folder and those above it), or None where there is no limit."""
+    """The whole cores' time this process may use by its cgroup CPU limit (v2's cpu.max, v1's cpu.cfs_quota_us: quota
+    per period, rounded down, at least 1; the lowest of its folders and those above them), or None where there is no
+    limit."""
     cores = None
     for group in _cgroup_dirs():
         try:
             quota, period = (group / "cpu.max").read_text().split()[:2]
-            if quota == "max":
+        except (OSError, ValueError):
+            try:         # cgroup v1's two files (-1: no quota)
+                quota, period = ((group / f).read_text().strip() for f in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+            except OSError:
+                continue
+        try:
+            if quota == "max" or int(quota) < 0:
                 continue
             n = max(1, int(quota) // int(period))
-        except (OSError, ValueError, ZeroDivisionError):
+        except (ValueError, ZeroDivisionError):
             continue
         cores = n if cores is None else min(cores, n)
     return cores
