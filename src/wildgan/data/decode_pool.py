@@ -412,6 +412,7 @@ class DecodePool:
         self._ex: Any = None
         self._doing: Any = None          # the file each worker is on (_worker_init's slots), for died_error
         self._stop: Any = None           # set by close(): the workers stop at their next file (_STOP)
+        self._started: Any = None        # the workers that got as far as their initializer (_worker_init's count)
 
     def executor(self) -> Any:
         if self._ex is None:
@@ -422,8 +423,9 @@ class DecodePool:
             ctx = mp.get_context("spawn")
             self._doing = ctx.RawArray("c", self.workers * _SLOT_BYTES)
             self._stop = ctx.RawValue("b", 0)
+            self._started = ctx.Value("i", 0)
             self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                           initargs=(self._doing, ctx.Value("i", 0), self._stop))
+                                           initargs=(self._doing, self._started, self._stop))
         return self._ex
 
     def being_decoded(self) -> list[str]:
@@ -444,6 +446,15 @@ class DecodePool:
         """The error for a pool whose process died: with the file(s) it was decoding where known (the OOM killer or a
         codec's crash stops a worker in the middle of a file: the one to look at, or take out, in a pile of
         thousands)."""
+        if self._started is not None and self._started.value == 0:
+            # none got to its initializer: each died importing the caller's main script again (spawn), which fails
+            # multiprocessing's bootstrap check where the script's work is not under the guard; its error is printed
+            # above by each process, and "out of memory?" sent the user the wrong way
+            return WildganError(
+                "the processes decoding the image files stopped while starting, before any file (their own error is "
+                "printed above): each imports the main script again, so a script that reads images with "
+                "WILDGAN_DECODE_WORKERS set must hold its work under 'if __name__ == \"__main__\":'; "
+                "WILDGAN_DECODE_WORKERS=1 decodes them in this process")
         files = self.being_decoded()
         on = ("" if not files else f" while decoding {files[0]}" if len(files) == 1 else
               f" while the processes were decoding {', '.join(files)} (one of them, at least)")

@@ -211,3 +211,30 @@ def test_a_named_pipe_among_the_images_is_refused_not_waited_on(tmp_path):
     assert "not a regular file" in train.info["skipped"][0]["reason"]
     split = in_time(lambda: build_split(DataConfig(data=str(root), dataset="unlabelled", skip_bad=True)))
     assert split.info["source_identity"]["n_files"] == 17             # the pipe listed, its bytes never read
+
+
+def test_workers_that_cannot_start_say_why_not_out_of_memory(tmp_path):
+    # WILDGAN_DECODE_WORKERS set for a script without `if __name__ == "__main__":`: each spawned worker imports the
+    # script again, which fails in multiprocessing's bootstrap check, and the pool's error said "a process decoding
+    # the image files died (out of memory?)", the last line the user reads, of a cause that is not memory at all
+    import subprocess
+    import sys
+
+    import wildgan
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(pile / f"{i}.png")
+    script = tmp_path / "unguarded.py"
+    script.write_text("from wildgan.data import decode_pool\n"
+                      "from wildgan.data.readers import load_images\n"
+                      "decode_pool.PARALLEL_DECODE_MIN_FILES = 0\n"
+                      f"load_images([{str(pile)!r}], 8, 1)\n")
+    env = {**os.environ, "WILDGAN_DECODE_WORKERS": "2",
+           "PYTHONPATH": os.pathsep.join([str(Path(wildgan.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("wildgan.errors.WildganError: ") and 'if __name__ == "__main__":' in last, last
+    assert "out of memory" not in last, last
