@@ -457,7 +457,7 @@ class DecodePool:
                 "WILDGAN_DECODE_WORKERS=1 decodes them in this process")
         files = self.being_decoded()
         on = ("" if not files else f" while decoding {files[0]}" if len(files) == 1 else
-              f" while the processes were decoding {', '.join(files)} (one of them, at least)")
+              f" while decoding one of {', '.join(files)} (the files the pool's processes were on)")
         return WildganError(f"a process decoding the image files died (out of memory?){on}; WILDGAN_DECODE_WORKERS=1 "
                             f"decodes them in this process")
 
