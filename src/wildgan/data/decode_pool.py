@@ -130,8 +130,9 @@ def _cgroup_dirs() -> list[Path]:
         if len(parts) != 3:
             continue
         hid, controllers, own = parts
+        # (v1 mounts joined controllers as one folder, cpu,cpuacct, most systems with a link by each name)
         mounts = [root] if hid == "0" and controllers == "" else \
-            [root / c for c in ("memory", "cpu") if c in controllers.split(",")]
+            [root / name for c in ("memory", "cpu") if c in controllers.split(",") for name in (c, controllers)]
         for mount in mounts:
             here = mount / own.strip().lstrip("/")
             out += [here, *[p for p in here.parents if mount in (p, *p.parents)]]

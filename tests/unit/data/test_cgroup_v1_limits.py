@@ -52,5 +52,9 @@ def test_automatic_workers_keep_to_a_cgroup_v1_cpu_quota(tmp_path, monkeypatch):
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     n = 10 * decode_pool.PARALLEL_DECODE_MIN_FILES
     assert decode_pool.decode_workers(n) == 1
-    (cpu_job / "cpu.cfs_quota_us").write_text("-1\n")
+    # a system that mounts the joined controllers by their joined name only, with no link named cpu
+    joined = cpu_job.parents[1].with_name("cpu,cpuacct")
+    cpu_job.parents[1].rename(joined)
+    assert decode_pool.decode_workers(n) == 1
+    (joined / "slurm" / "job_7" / "cpu.cfs_quota_us").write_text("-1\n")
     assert decode_pool.decode_workers(n) == 8
