@@ -65,7 +65,7 @@ _MEMINFO = "/proc/meminfo"
 
 def host_memory_available() -> int | None:
     """Bytes of memory this process can still take, as the system sees it (Linux: MemAvailable, lowered by a cgroup
-    v2 limit when one is set), or None where that is not known."""
+    limit when one is set, v2 or v1), or None where that is not known."""
     avail = None
     try:
         with open(_MEMINFO, encoding="ascii") as f:
@@ -79,41 +79,64 @@ def host_memory_available() -> int | None:
         except (AttributeError, OSError, ValueError):
             return None
     for group in _cgroup_dirs():                     # a container's or a job's own limit, below the machine's
-        try:
-            limit = (group / "memory.max").read_text().strip()
-            if limit == "max":
+        # v2's files, else v1's (whose page cache counted over the folder's whole tree is total_inactive_file)
+        for limit_file, used_file, cache in (("memory.max", "memory.current", "inactive_file "),
+                                             ("memory.limit_in_bytes", "memory.usage_in_bytes",
+                                              "total_inactive_file ")):
+            try:
+                limit = (group / limit_file).read_text().strip()
+                # (v1 says no limit with a huge number: PAGE_COUNTER_MAX pages)
+                if limit == "max" or (limit.isdigit() and int(limit) >= _NO_LIMIT_V1):
+                    break
+                used = int((group / used_file).read_text())
+            except (OSError, ValueError):
                 continue
-            used = int((group / "memory.current").read_text())
-        except (OSError, ValueError):
-            continue
-        try:
-            # the page cache counts as used but is given back on demand: a pile just read must not look like no room
-            for line in (group / "memory.stat").read_text().splitlines():
-                if line.startswith("inactive_file "):
-                    used -= int(line.split()[1])
-        except (OSError, ValueError):
-            pass                                    # (no statistics: the limit still counts, cache and all)
-        try:
-            room = max(0, int(limit) - used)
-        except ValueError:
-            continue
-        avail = room if avail is None else min(avail, room)
+            try:
+                # the page cache counts as used but is given back on demand: a pile just read must not look like no
+                # room
+                for line in (group / "memory.stat").read_text().splitlines():
+                    if line.startswith(cache):
+                        used -= int(line.split()[1])
+            except (OSError, ValueError):
+                pass                                # (no statistics: the limit still counts, cache and all)
+            try:
+                room = max(0, int(limit) - used)
+            except ValueError:
+                break
+            avail = room if avail is None else min(avail, room)
+            break
     return avail
 
 
+_PROC_CGROUP = "/proc/self/cgroup"
+_CGROUP_ROOT = "/sys/fs/cgroup"
+_NO_LIMIT_V1 = 2**62          # a v1 limit at least this large is no limit (it reads 9223372036854771712)
+
+
 def _cgroup_dirs() -> list[Path]:
-    """This process's cgroup v2 folder and the ones above it (a Slurm job or a systemd scope sets its limit on its own
-    folder, not at the root), or nothing where there is no cgroup v2."""
+    """This process's cgroup folders and the ones above them (a Slurm job or a systemd scope sets its limit on its
+    own folder, not at the root): cgroup v2's, then v1's memory and cpu controllers' (Docker on a host still on v1
+    mounts the container's own folder at the controller's root, which is among them), or nothing where there are
+    none. Why v1 too: a container's memory limit under v1 went unseen, and a pile that did not fit was not warned
+    of before the out-of-memory killer stopped the run without a message."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = Path(_PROC_CGROUP).read_text().splitlines()
     except OSError:
         return []
-    own = next((line[3:] for line in lines if line.startswith("0::")), None)
-    if own is None:
-        return []
-    root = Path("/sys/fs/cgroup")
-    here = root / own.strip().lstrip("/")
-    return [here, *[p for p in here.parents if root in (p, *p.parents)]]
+    root = Path(_CGROUP_ROOT)
+    out: list[Path] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, own = parts
+        # (v1 mounts joined controllers as one folder, cpu,cpuacct, most systems with a link by each name)
+        mounts = [root] if hid == "0" and controllers == "" else \
+            [root / name for c in ("memory", "cpu") if c in controllers.split(",") for name in (c, controllers)]
+        for mount in mounts:
+            here = mount / own.strip().lstrip("/")
+            out += [here, *[p for p in here.parents if mount in (p, *p.parents)]]
+    return list(dict.fromkeys(out))
 
 
 TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
@@ -148,6 +171,8 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     shapes: set[tuple[int, int]] = set()
     colour = False
     for f in files[::max(1, len(files) // ROOM_SAMPLE)][:ROOM_SAMPLE]:
+        if not os.path.isfile(f):
+            continue                # (a named pipe's open waits for a writer: never opened; the decode refuses it)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -226,22 +251,73 @@ def decode_workers(n_files: int) -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):          # not on Linux
         cores = os.cpu_count() or 1
+    # a container's CPU limit (docker --cpus, a Kubernetes pod's limit) leaves the affinity mask at all the
+    # machine's cores: 8 processes decoding on 2 cores' time were slower than one
+    quota = _cpu_quota()
+    if quota is not None:
+        cores = min(cores, quota)
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
     # one core is left to the main process, which takes the images over (unpickling, converting, stacking): on 2
     # cores a pool of 2 was slower than one process (0.6-1.3x, measured on a shared machine)
     return max(1, min(8, cores // local - 1))
 
 
-def _worker_init() -> None:
+def _cpu_quota() -> int | None:
+    """The whole cores' time this process may use by its cgroup CPU limit (v2's cpu.max, v1's cpu.cfs_quota_us: quota
+    per period, rounded down, at least 1; the lowest of its folders and those above them), or None where there is no
+    limit."""
+    cores = None
+    for group in _cgroup_dirs():
+        try:
+            quota, period = (group / "cpu.max").read_text().split()[:2]
+        except (OSError, ValueError):
+            try:         # cgroup v1's two files (-1: no quota)
+                quota, period = ((group / f).read_text().strip() for f in ("cpu.cfs_quota_us", "cpu.cfs_period_us"))
+            except OSError:
+                continue
+        try:
+            if quota == "max" or int(quota) < 0:
+                continue
+            n = max(1, int(quota) // int(period))
+        except (ValueError, ZeroDivisionError):
+            continue
+        cores = n if cores is None else min(cores, n)
+    return cores
+
+
+# The file each decode worker is on, in memory shared with the main process (DecodePool's): a worker that dies (the
+# OOM killer, a codec's crash) can tell nothing itself, and the pool's error said "a process died" of a pile of
+# thousands of files without naming the one to look at. A slot of _SLOT_BYTES per worker, the path's bytes ended by
+# a NUL byte, empty between files; set by _decode_task around each file (two small copies: nothing next to a decode).
+_SLOT_BYTES = 1024
+_DOING: tuple[Any, int] | None = None      # in a worker: (the shared slots, its own slot's number)
+# in a worker: DecodePool's stop flag, set by its close(). Why: shutdown(cancel_futures=True) cancels only the tasks
+# not yet handed to a process; those running, and the few queued to the processes already, were decoded to the end
+# (after a Ctrl-C in a pile of large scans: up to workers + 1 tasks of _DECODE_TASK_FILES files, minutes), for
+# nothing: a worker now stops at its next file once it is set, and its task's results are dropped
+_STOP: Any = None
+
+
+def _worker_init(doing: Any = None, slots_taken: Any = None, stop: Any = None) -> None:
     """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
     process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever. So is SIGHUP, which a
     dropped ssh session sends to the whole foreground job, workers included: the CLI's commands that train stop on it
     with their own line (cli.signals.on_sighup), where workers killed by it first were said as "a process decoding the
-    image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow."""
+    image files died (out of memory?)"; under any other command the main process dies of it, and its workers follow.
+    doing, slots_taken: DecodePool's shared slots and the count of them taken, where this worker takes its own
+    (_mark_doing); stop: its stop flag (_STOP)."""
     import multiprocessing as mp
     import signal
     import threading
 
+    global _DOING, _STOP
+    _STOP = stop
+    if doing is not None and slots_taken is not None:
+        with slots_taken.get_lock():
+            slot = slots_taken.value
+            slots_taken.value += 1
+        if (slot + 1) * _SLOT_BYTES <= len(doing):
+            _DOING = (doing, slot)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -299,12 +375,27 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
     ImageFile.LOAD_TRUNCATED_IMAGES = pil["LOAD_TRUNCATED_IMAGES"]
     out = []
     for f in paths:
+        if _STOP is not None and _STOP.value:
+            break                   # the pool is closing: these results are never taken
         with warnings.catch_warnings(record=True) as said, skip_bad_said_as(said_as), depth16_said_as(depth16_words), \
                 depth16_keyword_as(depth16_key):
             warnings.simplefilter("always")
-            r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
+            _mark_doing(f)
+            try:
+                r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
+            finally:            # (a MemoryError out of it: the worker lives on, its slot must not name the file)
+                _mark_doing("")
         out.append(r[:-1] + ([said_record(w) for w in said],))
     return out
+
+
+def _mark_doing(f: str | Path) -> None:
+    """Put the file this worker is decoding in its slot ('': none), for the main process to name if it dies."""
+    if _DOING is None:
+        return
+    doing, slot = _DOING
+    b = os.fsencode(f)[:_SLOT_BYTES - 1] + b"\0"
+    doing[slot * _SLOT_BYTES:slot * _SLOT_BYTES + len(b)] = b
 
 
 def _say_again(r: tuple[Any, ...]) -> None:
@@ -320,6 +411,9 @@ class DecodePool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._ex: Any = None
+        self._doing: Any = None          # the file each worker is on (_worker_init's slots), for died_error
+        self._stop: Any = None           # set by close(): the workers stop at their next file (_STOP)
+        self._started: Any = None        # the workers that got as far as their initializer (_worker_init's count)
 
     def executor(self) -> Any:
         if self._ex is None:
@@ -327,11 +421,51 @@ class DecodePool:
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
-            self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+            ctx = mp.get_context("spawn")
+            self._doing = ctx.RawArray("c", self.workers * _SLOT_BYTES)
+            self._stop = ctx.RawValue("b", 0)
+            self._started = ctx.Value("i", 0)
+            self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
+                                           initargs=(self._doing, self._started, self._stop))
         return self._ex
+
+    def being_decoded(self) -> list[str]:
+        """The files the workers were decoding when last looked at (one per worker at most, in no order that
+        matters); read after the pool broke, the file of the worker that died is among them, unless it died between
+        files."""
+        if self._doing is None:
+            return []
+        raw = bytes(self._doing.raw)
+        out = []
+        for i in range(len(raw) // _SLOT_BYTES):
+            name = raw[i * _SLOT_BYTES:(i + 1) * _SLOT_BYTES].split(b"\0", 1)[0]
+            if name:
+                out.append(os.fsdecode(name))
+        return sorted(out)
+
+    def died_error(self) -> WildganError:
+        """The error for a pool whose process died: with the file(s) it was decoding where known (the OOM killer or a
+        codec's crash stops a worker in the middle of a file: the one to look at, or take out, in a pile of
+        thousands)."""
+        if self._started is not None and self._started.value == 0:
+            # none got to its initializer: each died importing the caller's main script again (spawn), which fails
+            # multiprocessing's bootstrap check where the script's work is not under the guard; its error is printed
+            # above by each process, and "out of memory?" sent the user the wrong way
+            return WildganError(
+                "the processes decoding the image files stopped while starting, before any file (their own error is "
+                "printed above): each imports the main script again, so a script that reads images with "
+                "WILDGAN_DECODE_WORKERS set must hold its work under 'if __name__ == \"__main__\":'; "
+                "WILDGAN_DECODE_WORKERS=1 decodes them in this process")
+        files = self.being_decoded()
+        on = ("" if not files else f" while decoding {files[0]}" if len(files) == 1 else
+              f" while decoding one of {', '.join(files)} (the files the pool's processes were on)")
+        return WildganError(f"a process decoding the image files died (out of memory?){on}; WILDGAN_DECODE_WORKERS=1 "
+                            f"decodes them in this process")
 
     def close(self) -> None:
         if self._ex is not None:
+            if self._stop is not None:
+                self._stop.value = 1    # what runs ends at its next file, and what is queued at once (_STOP)
             self._ex.shutdown(wait=True, cancel_futures=True)
             self._ex = None
 
@@ -367,8 +501,6 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
     own = shared is None
     pool = DecodePool(workers) if shared is None else shared
     workers = pool.workers
-    died = WildganError("a process decoding the image files died (out of memory?); WILDGAN_DECODE_WORKERS=1 decodes "
-                        "them in this process")
     try:
         # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
         # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
@@ -384,7 +516,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
                                              held, said_as, depth16_words, depth16_key))
                 except BrokenProcessPool:            # (a shared pool's process may die between chunks)
-                    raise died from None
+                    raise pool.died_error() from None
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, saved)
@@ -396,7 +528,7 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                     pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
                                              held, said_as, depth16_words, depth16_key))
             except BrokenProcessPool:
-                raise died from None
+                raise pool.died_error() from None
             yield from done
     finally:
         if own:

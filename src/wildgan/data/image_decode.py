@@ -6,13 +6,15 @@ every failure is a DataError that names the file.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import Image, UnidentifiedImageError, features
 
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import dataset_among_images_error, dataset_file_kind
@@ -88,12 +90,27 @@ def draft_scale(h: int, w: int, reduce_for: int) -> int:
 
 def _swaps_sides(img: Image.Image) -> bool:
     """Whether decode_pil's EXIF orientation turns the image a quarter (its width becomes its height)."""
+    return _ORIENT.get(_orientation(img)) in _QUARTER_TURNS
+
+
+# EXIF orientation -> how the stored pixels are turned to be shown (ImageOps.exif_transpose's table)
+_ORIENT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+_QUARTER_TURNS = (Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE,
+                  Image.Transpose.ROTATE_90)
+
+
+def _orientation(img: Image.Image) -> int:
+    """An image's EXIF orientation (1: as stored), for the formats whose orientation is applied. A damaged EXIF block
+    reads as 1: its pixels are good and every viewer shows them as stored, where Pillow's exif_transpose raised
+    (a PNG's eXIf chunk that does not parse: SyntaxError) and the whole image was refused as corrupt."""
     if img.format not in _ORIENTED_FORMATS:
-        return False
+        return 1
     try:
-        return img.getexif().get(0x0112) in (5, 6, 7, 8)
-    except Exception:  # noqa: BLE001 - a damaged EXIF block: exif_transpose then leaves the image as it is
-        return False
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - anything Pillow raises on a damaged block: no orientation known
+        return 1
 
 
 def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[str, Any] | None = None,
@@ -139,7 +156,7 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
     except MemoryError:
         raise                   # the machine, not the file: never reported (or skipped) as a corrupt image
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
-        raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+        raise _not_read(str(p), e) from e
     with img:
         h0, w0 = img.height, img.width
         drafted = _draft(img, reduce_for, str(p))
@@ -162,6 +179,17 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         if "pages_file" not in stats:
             stats["pages_file"], stats["pages_n"] = str(p), pages
     return a, (int(h0), int(w0))
+
+
+def _not_read(name: str, e: Exception) -> DataError:
+    """The error for a file that Pillow failed on: one the system would not let be read (gone since it was listed,
+    another user's, a disk's or a network share's read error) said as such, else a truncated or corrupt image. Why:
+    a file removed by a sync after it was listed, or of mode 600, was called "truncated or corrupt", and the user
+    looked for damage in a file that was fine. (By the system's own errors only: Pillow's for bad data carry no
+    errno, and a bogus offset's seek, EINVAL, is the file's fault.)"""
+    if isinstance(e, (FileNotFoundError, PermissionError)) or (isinstance(e, OSError) and e.errno == errno.EIO):
+        return DataError(f"{name}: cannot read file ({e.strerror or e})")
+    return DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})")
 
 
 def _draft(img: Image.Image, reduce_for: int | None, name: str) -> bool:
@@ -285,7 +313,10 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
         img.load()
         # honour camera orientation so a photo looks the way its viewer shows it
         # (not a PIL image made or changed in memory, format None: a user's own rotation keeps the EXIF tag in .info)
-        img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS else img
+        # (turned here, not by ImageOps.exif_transpose: that copies an image it does not turn, and raised on a
+        # damaged EXIF block, or on rewriting one, where the pixels are good: _orientation)
+        turn = _ORIENT.get(_orientation(img))
+        img2 = img if turn is None else img.transpose(turn)
         # (16-bit colour: not an 8-bit image, counted below; Pillow made it 8-bit, which depth16 does not touch, so
         # not stretched under PER_IMAGE_8BIT either: the data docs say that depth16 does not apply to such files)
         a = pil_to_array(img2, name, base_depth16(depth16) if colour16 else depth16, None if colour16 else stats)
@@ -294,7 +325,7 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     except Image.DecompressionBombError as e:
         raise DataError(f"{name}: image too large to decode safely ({e})") from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
-        raise DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+        raise _not_read(name, e) from e
     if a.shape[0] < 1 or a.shape[1] < 1:
         raise DataError(f"{name}: image has zero size")
     if colour16 and stats is not None:
@@ -304,7 +335,10 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
 
 
 def header_opens(path: Path) -> bool:
-    """Whether Pillow recognises the file from its header (nothing is decoded)."""
+    """Whether Pillow recognises the file from its header (nothing is decoded). Not for a file that is not a regular
+    one: a named pipe's open waits for a writer (read_image refuses it, naming the file)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)     # read_image says it, naming the file

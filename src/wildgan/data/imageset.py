@@ -92,9 +92,16 @@ class ImageSet:
         return len(self.x)
 
     def subset(self, idx: np.ndarray) -> "ImageSet":
-        """The images at idx. Every image in order (nothing left out, the usual case) shares this set's pixels
-        instead of copying them: a data set is the largest thing in memory, and subsets are only read."""
-        idx = np.asarray(idx, dtype=np.int64)
+        """The images at idx: indices, or a boolean mask of one entry per image (`s.subset(s.y == 0)`). Every image
+        in order (nothing left out, the usual case) shares this set's pixels instead of copying them: a data set is
+        the largest thing in memory, and subsets are only read."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            # (numpy's idiom; cast to int64, a mask read as the indices 0 and 1: the wrong images without a word)
+            if idx.shape != (len(self.x),):
+                raise DataError(f"ImageSet.subset: a mask of {idx.size} entries for {len(self.x)} images")
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64, copy=False)
         if len(idx) == len(self.x) and np.array_equal(idx, np.arange(len(self.x))):
             return ImageSet(self.x, self.y.copy(), list(self.class_names), list(self.ids),
                             None if self.group is None else self.group.copy(),

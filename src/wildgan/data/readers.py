@@ -317,7 +317,10 @@ _SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00
 
 
 def _image_signature(p: Path) -> bool:
-    """Whether a file's first bytes are those of an image (12 bytes read; an unreadable file is no image here)."""
+    """Whether a file's first bytes are those of an image (12 bytes read; an unreadable file is no image here, nor
+    one that is not a regular file: a named pipe's open waits for a writer, and the listing hung for good)."""
+    if not p.is_file():
+        return False
     try:
         with open(p, "rb") as f:
             head = f.read(12)

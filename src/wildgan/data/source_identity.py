@@ -107,11 +107,14 @@ def _folder_identity(root: Path) -> dict[str, Any]:
 def _folder_content(root: Path) -> tuple[dict[str, Any], str]:
     """(the folder's listing as _folder_identity gives it, the sha256 of its files' bytes), in one pass: each file's
     size and mtime are taken after its bytes were read, so a file written to meanwhile is another listing. A file
-    that cannot be opened (permission denied) is hashed as its path alone, as the reader leaves it out."""
+    that cannot be opened (permission denied), or is no regular file (a named pipe, whose open waits for a writer:
+    the split hung for good), is hashed as its path alone, as the reader leaves it out."""
     out = _Listing()
     for rel, p in _read_files(root):
         out.content.update(rel.encode("utf-8", "surrogateescape") + b"\0")
         try:
+            if not os.path.isfile(p):
+                raise OSError(f"{p}: not a regular file")
             with open(p, "rb") as f:
                 while chunk := f.read(_CHUNK):
                     out.content.update(chunk)
