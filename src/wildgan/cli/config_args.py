@@ -446,9 +446,11 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
             kind = "a whole number" if action.type is int else "a number"
             raise refused(f"must be {kind}, got {shown(v, from_file=True)}")
         v = conv
-    elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+    elif isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
         # e.g. normal: [airplane, ship]; a list of classes one of which holds a comma kept as the names themselves
-        # (data_config_from_args): joined, normal: ['a,b'] was split into classes 'a' and 'b' ("does not exist")
+        # (data_config_from_args): joined, normal: ['a,b'] was split into classes 'a' and 'b' ("does not exist").
+        # A tuple is such a list as a run's own config gives it (run_config_to_options: `--resume` and `--config
+        # RUN/config.yaml` of a run of a class 'a,b' were refused, "--normal must be a string, got ["a,b"]")
         v = _class_names_option(v) if action.dest in ("normal", "exclude") else ",".join(map(str, v))
     elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
         if action.type is not None and isinstance(v, float) and v.is_integer():

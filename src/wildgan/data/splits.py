@@ -505,11 +505,29 @@ def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sourc
             i = int(s)
         else:
             avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
-            raise DataError(f"{source}: {what} class {s!r} does not exist; available classes: {avail}",
-                            split_problem=SPLIT_CLASSES)
+            raise DataError(f"{source}: {what} class {s!r} does not exist; available classes: {avail}"
+                            f"{_comma_name_hint(s, names, what)}", split_problem=SPLIT_CLASSES)
         if i not in out:
             out.append(i)
     return out
+
+
+def _comma_name_hint(part: str, names: list[str], what: str) -> str:
+    """' (class 'a,b' holds a comma ...: give it ...)' where `part` is a piece of a class name that holds a comma, else
+    ''. Why: --normal a,b of a class folder 'a,b' is split into classes 'a' and 'b' by the command line's comma list,
+    and was refused as "normal class 'a' does not exist; available classes: 0=a,b, ...", with no word of how to name
+    it (its index, or a --config file's list of names)."""
+    held = [k for k, n in enumerate(names) if "," in n and part in (p.strip() for p in n.split(","))]
+    if not held:
+        return ""
+    k, name = held[0], names[held[0]]
+    key = "normal" if what == "normal" else "exclude"
+    by_index = not any(n.strip().isdigit() for n in names)      # (as resolve_classes takes an index)
+    cli = (f" (class {name!r} holds a comma, at which the command line's list of classes is split: give it "
+           + (f"by its index, {k}, or " if by_index else "") + f"in a list of names in a `wildgan train --config` "
+           f"file, {key}: [{json.dumps(name)}])")
+    api = f" (class {name!r} holds a comma: give the name whole, in a tuple of names ({name!r},))"
+    return option_words(cli, api)
 
 
 def _warn_unlabelled_left_out(source: str, train: ImageSet, test: ImageSet | None) -> None:

@@ -253,6 +253,16 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
         if (runs / str(row["cell"]) / "config.json").is_file():
             continue                                  # (compared above, by its config.json)
         cell = row_cell(row)
+        asked = todo.get(str(row["cell"]))          # (the key cells_to_compute finds the row by)
+        if asked is not None and asked.normal_classes != cell.normal_classes:
+            # one key, two cells: classes 'a' and 'b' (the row of `--normal a+b`) and a class named 'a,b'. Compared
+            # above where the run folder is there; a row alone was taken as the asked cell done (cells_to_compute
+            # goes by the key), its AUCs those of the other normal classes
+            raise ConfigError(
+                f"{study_dir} holds the row of cell {row['cell']} of the normal classes {list(cell.normal_classes)}, "
+                f"whose name the cell of the normal classes {list(asked.normal_classes)} has too, and its run folder "
+                f"is gone: the row would be taken as that cell's. Study them in two study folders, or delete its line "
+                f"in {results} to train the cell of {list(asked.normal_classes)} here")
         diffs = _row_differences(row, cell_config(base, cell))
         if diffs:
             raise ConfigError(

@@ -11,6 +11,7 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from toy_labelled_npz import labelled_npz
@@ -806,3 +807,27 @@ def test_a_dry_run_of_a_resume_refuses_the_settings_the_resume_refuses(trained_r
         assert rc == 2 and "--resume with settings that differ from the saved run" in dry, (flags, dry)
         assert main(["train", "--out", str(run), "--resume", "--threads", "1", "--no-progress", *flags]) == 2
         assert capsys.readouterr().err.splitlines()[-1] == dry.splitlines()[-1], flags
+
+
+def test_a_run_of_a_class_whose_name_holds_a_comma_is_replayed_and_resumed_from_its_config(tmp_path, capsys) -> None:
+    # a run (or a study's cell) of a class folder 'a,b' records normal: ['a,b'], which a run's own config gives the
+    # options as the tuple of the names: `--config RUN/config.yaml` and `--resume` were refused, "--normal must be a
+    # string, got ["a,b"]", so such a run could be neither replayed nor continued from the command line
+    from PIL import Image
+
+    tree = tmp_path / "tree"
+    for k, c in enumerate(("a,b", "c,d", "x")):
+        (tree / c).mkdir(parents=True)
+        for i in range(24):
+            Image.fromarray(np.full((8, 8), 80 * k + i, np.uint8)).save(tree / c / f"{i}.png")
+    cfg = RunConfig(data=DataConfig(data=str(tree), normal=("a,b",), exclude_classes=("c,d",), resolution=8,
+                                    channels=1),
+                    net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    for argv in (["--config", str(run / "config.yaml"), "--out", str(tmp_path / "r2")],
+                 ["--out", str(run), "--resume", "--total-kimg", "2"]):
+        rc, out, err = _dry_run(capsys, *argv)
+        assert rc == 0, (argv, err)
+        assert (out["data"]["normal"], out["data"]["exclude_classes"]) == (["a,b"], ["c,d"]), (argv, out["data"])

@@ -1678,3 +1678,30 @@ def test_a_rotated_copys_file_id_is_its_id_without_the_rotation_suffix_only() ->
     for name in ("cell.png", "cell#rotten.png", "a#rot1/b.png", "pile:x:3"):
         assert _base_id(name) == name and not is_rotated_copy(name), name
         assert _base_id(f"{name}#rot2") == name and is_rotated_copy(f"{name}#rot12"), name
+
+
+def test_a_class_name_split_at_its_comma_is_refused_saying_how_to_name_the_class(tmp_path, capsys):
+    # --normal a,b of a class 'a,b' is split by the command line's comma list: "normal class 'a' does not exist;
+    # available classes: 0=a,b, 1=x, 2=y" said nothing of why, nor of the ways that name it (its index, a --config
+    # file's list of names, a tuple in Python)
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "comma.npz"
+    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(["a,b", "x", "y"]))
+    with pytest.raises(DataError, match=r"normal class 'a' does not exist; available classes: 0=a,b, 1=x, 2=y "
+                                        r"\(class 'a,b' holds a comma: give the name whole, in a tuple of names "
+                                        r"\('a,b',\)\)"):
+        build_split(DataConfig(data=str(p), normal=("a", "b")))
+    assert build_split(DataConfig(data=str(p), normal=("a,b",))).info["normal_classes"] == ["a,b"]
+    with pytest.raises(DataError, match=r"class 'q' does not exist; available classes: 0=a,b, 1=x, 2=y$"):
+        build_split(DataConfig(data=str(p), normal=("q",)))
+    capsys.readouterr()
+    argv = ["train", "--data", str(p), "--dry-run", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--normal", "x", "--exclude", "a,b"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "excluded class 'a' does not exist; available classes: 0=a,b, 1=x, 2=y (class 'a,b' holds a comma, at which "
+        "the command line's list of classes is split: give it by its index, 0, or in a list of names in a `wildgan "
+        "train --config` file, exclude: [\"a,b\"])")
+    assert main([*argv, "--normal", "x", "--exclude", "0"]) == 0, capsys.readouterr().err

@@ -1864,6 +1864,33 @@ def test_a_class_whose_name_holds_a_comma_is_studied_as_one_class(tmp_path, monk
     with pytest.raises(ConfigError, match=r"normal classes \['a', 'b'\] and \['a,b'\] would name one cell"):
         grid(["a,b", ("a,b",)], [0.0], ["wildgan"], ["image"], [0])
 
+def test_a_row_of_classes_a_and_b_is_not_taken_for_the_cell_of_a_class_named_a_comma_b(tmp_path):
+    # `--normal a+b` and a class folder 'a,b' give one key, a,b_g0_wildgan_image_s0: grid refuses both in one command,
+    # and check_study_dir tells them apart by the run's config.json, but a row whose run folder is gone was taken as
+    # the cell of 'a,b' done (cells_to_compute goes by the key), its AUCs of classes a and b in that cell's tables
+    from wildgan.studies.study import check_study_dir
+
+    st = tmp_path / "st"
+    st.mkdir()
+    base = study_base(tmp_path)
+    row = {**study_row("wildgan", "image", 0.0, 0, 0.7), "cell": "a,b_g0_wildgan_image_s0", "protocol": "generic",
+           "normal": "a,b"}
+    named = grid([("a,b",)], [0.0], ["wildgan"], ["image"], [0])
+    joined = grid(["a,b"], [0.0], ["wildgan"], ["image"], [0])
+    assert named[0].key == row["cell"] == joined[0].key
+    (st / "results.jsonl").write_text(json.dumps(row) + "\n")            # (classes a and b: no normal_classes)
+    with pytest.raises(ConfigError, match=r"holds the row of cell a,b_g0_wildgan_image_s0 of the normal classes "
+                                          r"\['a', 'b'\], whose name the cell of the normal classes \['a,b'\] has "
+                                          r"too"):
+        check_study_dir(base, named, st)
+    check_study_dir(base, joined, st)                                  # (its own cell: done, as before)
+    (st / "results.jsonl").write_text(json.dumps({**row, "normal_classes": ["a,b"]}) + "\n")
+    check_study_dir(base, named, st)
+    with pytest.raises(ConfigError, match=r"of the normal classes \['a,b'\], whose name the cell of the normal "
+                                          r"classes \['a', 'b'\] has too"):
+        check_study_dir(base, joined, st)
+
+
 def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     from wildgan.studies.study import first_kept_class
 
