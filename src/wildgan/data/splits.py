@@ -251,17 +251,23 @@ def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
     return native_sides(sides)
 
 
-def _contamination_rounding(gamma: float, n_normal: int, n_a: int) -> str | None:
+def _contamination_rounding(gamma: float, n_normal: int, n_a: int, n_available: int | None = None) -> str | None:
     """What to tell the user when few normal images make N_a's rounding change gamma by more than a fifth (None when
-    it does not): a requested 5% of 16 normals is 0 anomalies, and that cell of a study silently repeats gamma 0."""
+    it does not): a requested 5% of 16 normals is 0 anomalies, and that cell of a study silently repeats gamma 0.
+    n_available: the anomalous training images there are to draw from (None: not known, taken as enough). Where there
+    are none, no contamination injects one: advising the one that injects one led to a refusal for too few."""
     got = n_a / (n_normal + n_a)
     if abs(got - gamma) <= 0.2 * gamma:
         return None
-    least = _least_injecting(n_normal)
-    what = (f"no anomaly is injected (the training set is clean; "
-            f"{option_words(f'--contamination {least:.3g}', f'contamination={least:.3g}')} or more injects one)"
-            if n_a == 0 else
-            f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
+    if n_a == 0 and n_available == 0:
+        what = ("no anomaly is injected (the training set is clean; its training part holds no anomalous image, so "
+                "no contamination can inject one)")
+    elif n_a == 0:
+        least = _least_injecting(n_normal)
+        what = (f"no anomaly is injected (the training set is clean; "
+                f"{option_words(f'--contamination {least:.3g}', f'contamination={least:.3g}')} or more injects one)")
+    else:
+        what = f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}"
     return (f"contamination {gamma:g} of {n_normal} normal training images is {gamma * n_normal / (1 - gamma):.2f} "
             f"anomalous images, rounded down to {n_a}: {what}")
 
@@ -1055,10 +1061,6 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                         f"{info['normal_classes']}; need at least {MIN_NORMAL} {_MIN_WHY}",
                         split_problem=SPLIT_TOO_SMALL)
     n_a = n_contamination(cfg.contamination, len(tr_norm))
-    if cfg.contamination > 0:
-        rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a)
-        if rounding:
-            warn_user(f"{source}: {rounding}")
     if n_a > len(tr_anom):
         if len(tr_anom):
             fits = repr(_most_that_fits(len(tr_norm), len(tr_anom)))
@@ -1069,6 +1071,12 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available; {way_on}")
+    if cfg.contamination > 0:
+        # (after the refusal for too few: a warning that 1 is injected, followed by an error that none can be, was
+        # said of one request)
+        rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a, len(tr_anom))
+        if rounding:
+            warn_user(f"{source}: {rounding}")
     contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])

@@ -81,6 +81,27 @@ def test_contamination_that_rounding_changes_is_said(tmp_path):
         assert build_split(DataConfig(**cfg, contamination=0.2)).info["n_contamination"] == 4
 
 
+
+def test_a_rounding_warning_advises_no_contamination_where_there_is_no_anomaly_to_inject(tmp_path):
+    # a data set whose training part is all normal (train/good, test/good + test/bad): 1% of 50 rounds to 0, and the
+    # warning advised contamination=0.0197, which was then refused for having no anomalous training image; a request
+    # refused for too few was warned of first as injecting one
+    rng = np.random.default_rng(0)
+    p = tmp_path / "normal_train.npz"
+    np.savez(p, x_train=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8), y_train=np.zeros(50, int),
+             x_test=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), y_test=np.repeat([0, 1], 10),
+             class_names=np.array(["good", "bad"]))
+    with pytest.warns(WildganWarning) as said:
+        s = build_split(DataConfig(data=str(p), normal=("good",), contamination=0.01))
+    text = " ".join(str(w.message) for w in said)
+    assert s.info["n_contamination"] == 0
+    assert "rounded down to 0" in text and "no contamination can inject one" in text, text
+    assert "or more injects one" not in text, text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)       # refused, with no warning that one is injected before
+        with pytest.raises(DataError, match="needs 1 anomalous training image but only 0 are available"):
+            build_split(DataConfig(data=str(p), normal=("good",), contamination=0.03))
+
 # ------------------------------------------------------------------------------------------------ synthetic sets
 def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
     """10 CIFAR class names; every image's first pixel encodes its class, the second its index (for id checks)."""
