@@ -1,0 +1,56 @@
+"""`wildgan score RUN --data OTHER.npz` and `wildgan evaluate RUN --data OTHER.npz` of a run trained with
+--contamination: OTHER's test split was built with the run's contamination injected into OTHER's training part, which
+nothing trains on. Labelled data whose training part holds only normal images (train/good, test/good + test/bad, the
+usual layout of an inspection data set) was refused ("contamination 0.1 needs 2 anomalous training images but only 0
+are available; --contamination 0 trains on the normal images alone", an option neither command has), and other data
+got the run's rounding warning. The test split does not depend on the contamination: it is the same without it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan.cli import main
+from wildgan.errors import WildganWarning
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _contaminated_run(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    # (20 normal training images: 0.1 of them is 2.2 anomalies, 2 injected)
+    assert main(["train", "--data", str(npz), "--normal", "0", "--contamination", "0.1", "--preset", "tiny",
+                 "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--out", str(run)]) == 0
+    return run
+
+
+def _normal_only_training_part(path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    np.savez(path, x_train=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_train=np.zeros(20, int),
+             x_test=rng.integers(0, 255, (12, 8, 8), dtype=np.uint8), y_test=np.arange(12) % 2)
+    return path
+
+
+def test_other_data_of_a_contaminated_run_is_scored_and_evaluated_without_its_contamination(tmp_path, capsys):
+    from wildgan.evaluation.run import split_for_run
+
+    run = _contaminated_run(tmp_path)
+    other = _normal_only_training_part(tmp_path / "other.npz")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)     # (no word of a contamination of data never trained on)
+        split = split_for_run(run, str(other), log=lambda m: None)
+        assert main(["score", str(run), "--data", str(other), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
+    assert (int((split.test_y == 0).sum()), int(split.test_y.sum())) == (6, 6)
+    assert "contamination" not in capsys.readouterr().err
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert rows[0].startswith("id,label,") and len(rows) == 1 + 12
+    # the run's own split keeps its contamination
+    assert split_for_run(run, log=lambda m: None).info["n_contamination"] == 2
