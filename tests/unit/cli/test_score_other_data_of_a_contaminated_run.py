@@ -54,3 +54,22 @@ def test_other_data_of_a_contaminated_run_is_scored_and_evaluated_without_its_co
     assert rows[0].startswith("id,label,") and len(rows) == 1 + 12
     # the run's own split keeps its contamination
     assert split_for_run(run, log=lambda m: None).info["n_contamination"] == 2
+
+
+def test_score_of_a_non_square_class_tree_names_the_runs_letterbox_option_not_one_score_refuses(tmp_path, capsys):
+    from PIL import Image
+
+    run = _contaminated_run(tmp_path)
+    rng = np.random.default_rng(2)
+    for c, n in (("good", 20), ("bad", 6)):
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 12), dtype=np.uint8)).save(tmp_path / "tree" / c / f"{i:02d}.png")
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["score", str(run), "--data", str(tmp_path / "tree"), "--normal", "good", "--no-progress",
+                     "--out", str(tmp_path / "s.csv")]) == 0
+    err = " ".join((capsys.readouterr().err + " ".join(str(w.message) for w in said)).split())
+    assert "centre-cropped to a square" in err, err
+    assert "(a run trained with --square letterbox letterboxes them" in err, err
