@@ -56,7 +56,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import DataConfig, square_name
-from ..errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, option_words, warn_user
+from ..errors import (RUN_DEPTH16, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, depth16_said,
+                      option_words, warn_user)
 from .dataset_files import CIFAR10_CLASSES, every_image_way
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
@@ -1093,6 +1094,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     # ---- test set
     te_norm = np.flatnonzero(np.isin(te_pool.y, normal))
     te_anom = np.flatnonzero(~np.isin(te_pool.y, normal))
+    held_out = (len(te_norm), len(te_anom))         # (before the paper's balancing, which follows the normal count)
     if cfg.test_size == "paper":
         if test_cap is None:
             n_tn, n_ta = len(te_norm), min(len(te_anom), len(te_norm))
@@ -1104,8 +1106,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         if n_ta < len(te_anom):
             te_anom = np.sort(rng.choice(te_anom, size=n_ta, replace=False))
     if len(te_norm) == 0 or len(te_anom) == 0:
+        short = _holdout_shortfall(info, held_out, tr_pool, tr_norm, tr_anom, names)
         raise DataError(f"{source}: the test set needs normal and anomalous images, got {len(te_norm)} normal and "
-                        f"{len(te_anom)} anomalous")
+                        f"{len(te_anom)} anomalous{short}", split_problem=SPLIT_TOO_SMALL if short else None)
     tsel = np.concatenate([te_norm, te_anom])
     test_x = convert(te_pool.take(tsel), resolution, channels, d["fit"])
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
@@ -1141,6 +1144,28 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     _record_identity(info, loaded, recorded)
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info,
                         test_classes)
+
+
+def _holdout_shortfall(info: dict[str, Any], held_out: tuple[int, int], tr_pool: _Rows, tr_norm: np.ndarray,
+                       tr_anom: np.ndarray, names: list[str]) -> str:
+    """Why a stratified hold-out (data without a test split of its own) left no normal or no anomalous test image
+    where the data has some: it takes round(test_fraction * n) of each class, none of a class of 2 at 0.2. '' where
+    that is not why. A user with 2 anomalous images was told only that the test set had 0, and not how to get one."""
+    if info.get("test_source") != "hold-out":
+        return ""
+    side, rows = ("normal", tr_norm) if held_out[0] == 0 else ("anomalous", tr_anom) if held_out[1] == 0 else ("", [])
+    if not len(rows):
+        return ""
+    counts = np.bincount(tr_pool.y[rows], minlength=len(names))
+    classes = ", ".join(f"{int(k)} of class {names[c]}" for c, k in enumerate(counts) if k)
+    # (other data read for a trained run, `score` / `evaluate --data`, is held out by the run's test_fraction, which
+    # those commands do not set: only the data's own test split is advised there)
+    share = option_words("data.test_fraction of a run config given with --config", "test_fraction=")
+    larger = "" if depth16_said() == RUN_DEPTH16 else f"hold out a larger share ({share}), or "
+    return (f": the seeded hold-out takes {float(info['test_fraction']):g} of each class's images, rounded to a whole "
+            f"number, which leaves none of the {len(rows)} {side} image{'s' if len(rows) != 1 else ''} ({classes}) "
+            f"for testing; {larger}give the data a test split of its own (x_test / y_test in an .npz, train/ and "
+            f"test/ class folders)")
 
 
 def _record_identity(info: dict[str, Any], loaded: LoadedData, recorded: dict[str, Any] | None) -> None:

@@ -342,6 +342,30 @@ def test_generic_holdout_is_drawn_by_the_seed(tmp_path):
     assert held_normals(2) != a
 
 
+
+def test_a_hold_out_that_leaves_no_anomalous_test_image_says_why(tmp_path):
+    # 60 normal and 2 anomalous images, no test split: the hold-out takes round(0.2 * 2) = 0 anomalies, and the
+    # refusal said only "got 12 normal and 0 anomalous" to a user who has 2
+    from wildgan.errors import SPLIT_TOO_SMALL
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "few.npz"
+    np.savez(p, x=rng.integers(0, 256, (62, 8, 8), dtype=np.uint8), y=np.array([0] * 60 + [1] * 2))
+    with pytest.raises(DataError, match=r"got 12 normal and 0 anomalous: the seeded hold-out takes 0\.2 of each "
+                                        r"class's images, rounded to a whole number, which leaves none of the 2 "
+                                        r"anomalous images \(2 of class 1\) for testing; hold out a larger share "
+                                        r"\(test_fraction=\), or give the data a test split of its own") as e:
+        build_split(DataConfig(data=str(p), normal=("0",)))
+    assert e.value.split_problem == SPLIT_TOO_SMALL        # (score's way out: --whole)
+    # a larger share holds one out
+    assert build_split(DataConfig(data=str(p), normal=("0",), test_fraction=0.5)).info["n_test_anomalous"] == 1
+    # a test split of the data's own without anomalies is not the hold-out's doing: said as before
+    np.savez(p, x_train=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), y_train=np.array([0] * 18 + [1] * 2),
+             x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8), y_test=np.zeros(4, int))
+    with pytest.raises(DataError, match=r"got 4 normal and 0 anomalous$") as e:
+        build_split(DataConfig(data=str(p), normal=("0",)))
+    assert e.value.split_problem is None
+
 def test_generic_test_split_paper_and_all(tmp_path):
     p = simple_npz(tmp_path / "t.npz", n=40, classes=4, with_test=True)
     s = build_split(DataConfig(data=str(p), normal=("0",)))
