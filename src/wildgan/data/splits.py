@@ -273,6 +273,18 @@ def _contamination_rounding(gamma: float, n_normal: int, n_a: int, n_available: 
             f"anomalous images, rounded down to {n_a}: {what}")
 
 
+def rounded_contamination(info: dict[str, Any]) -> tuple[int, int] | None:
+    """(normal, injected anomalous) training images of a split (its split.json `info`, before rotated copies) where
+    the rounding of N_a made the share of anomalies other than the gamma asked (by more than a fifth, as
+    _contamination_rounding warns at training), else None. Why: a run asked for gamma 0.05 of 16 normal images
+    records gamma 0.05 and trained on none, and `score --threshold` advised c = 0.05 as the run's share."""
+    gamma, n_n, n_a = info.get("gamma"), info.get("n_normal_train"), info.get("n_contamination")
+    if not isinstance(gamma, (int, float)) or not gamma > 0 or not isinstance(n_n, int) or not isinstance(n_a, int) \
+            or n_n + n_a <= 0:
+        return None
+    return None if _contamination_rounding(float(gamma), n_n, n_a) is None else (n_n, n_a)
+
+
 def _least_injecting(n_normal: int) -> float:
     """The smallest contamination of 3 significant digits that injects one anomaly among n_normal normal images, as
     _contamination_rounding advises it. Why not 1 / (n_normal + 1) as said: to 3 digits it rounds down about half the
