@@ -366,6 +366,37 @@ def test_a_hold_out_that_leaves_no_anomalous_test_image_says_why(tmp_path):
         build_split(DataConfig(data=str(p), normal=("0",)))
     assert e.value.split_problem is None
 
+
+def test_photo_ids_that_a_generic_hold_out_splits_across_train_and_test_are_warned_of(tmp_path):
+    # image_id without is_anomaly takes the generic protocol, whose hold-out is of images: 10 crops of each of 20
+    # photos landed in training and test alike without a word, though image_id is what the docs say a split goes by
+    from wildgan.data import load_split_data
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "crops.npz"
+    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    cfg = DataConfig(data=str(p), normal=("0",))
+    with pytest.warns(WildganWarning, match=r"crops\.npz: its image_id \(photo ids\) do not split it: the generic "
+                                            r"protocol holds out 0\.2 of each class's images, not of the photos, and "
+                                            r"\d+ of the \d+ photos it uses have images in both the training and the "
+                                            r"test split") as said:
+        s = build_split(cfg)
+    photo = dict(zip((f"crops:all:{i}" for i in range(200)), np.repeat(np.arange(20), 10).tolist()))
+    both = {photo[i] for i in s.train_ids} & {photo[i] for i in s.test_ids}
+    assert f"and {len(both)} of the " in str(said[0].message) and both
+    # once per read, as a study's cells share one
+    loaded = load_split_data(cfg)
+    with pytest.warns(WildganWarning, match="do not split it"):
+        build_split(cfg, loaded=loaded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        build_split(replace(cfg, seed=1), loaded=loaded)
+        # an id of each image's own splits nothing across
+        np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+                 image_id=np.arange(200))
+        build_split(cfg)
+
 def test_generic_test_split_paper_and_all(tmp_path):
     p = simple_npz(tmp_path / "t.npz", n=40, classes=4, with_test=True)
     s = build_split(DataConfig(data=str(p), normal=("0",)))
