@@ -1183,17 +1183,28 @@ def _holdout_shortfall(info: dict[str, Any], held_out: tuple[int, int], tr_pool:
                        tr_anom: np.ndarray, names: list[str]) -> str:
     """Why a stratified hold-out (data without a test split of its own) left no normal or no anomalous test image
     where the data has some: it takes round(test_fraction * n) of each class, none of a class of 2 at 0.2. '' where
-    that is not why. A user with 2 anomalous images was told only that the test set had 0, and not how to get one."""
-    if info.get("test_source") != "hold-out":
+    that is not why. A user with 2 anomalous images was told only that the test set had 0, and not how to get one.
+    Likewise a hold-out of photos (chula-rbc12) whose held-out photos hold no crop of one kind: its test split takes
+    as many of each, and said 'got 0 normal and 0 anomalous' of photos with normal crops."""
+    if info.get("test_source") not in ("hold-out", "photo hold-out"):
         return ""
     side, rows = ("normal", tr_norm) if held_out[0] == 0 else ("anomalous", tr_anom) if held_out[1] == 0 else ("", [])
     if not len(rows):
         return ""
+    share = option_words("data.test_fraction of a run config given with --config", "test_fraction=")
+    if info["test_source"] == "photo hold-out":
+        n_test, n_photos = int(info["n_photos_test"]), int(info["n_photos_train"]) + int(info["n_photos_test"])
+        other = "" if depth16_said() == RUN_DEPTH16 else \
+            f"; another {option_words('--seed', 'seed=')} holds out other photos, a larger share ({share}) more"
+        balanced = ", and the test split takes as many normal as anomalous crops" \
+            if info.get("test_size") == "paper" else ""
+        return (f": the {n_test} photo{'s' if n_test != 1 else ''} held out ({float(info['test_fraction']):g} of "
+                f"the {n_photos} photos, drawn by the seed) hold{'s' if n_test == 1 else ''} no {side} crop"
+                f"{balanced} (the {len(rows)} {side} crops are all on the training photos){other}")
     counts = np.bincount(tr_pool.y[rows], minlength=len(names))
     classes = ", ".join(f"{int(k)} of class {names[c]}" for c, k in enumerate(counts) if k)
     # (other data read for a trained run, `score` / `evaluate --data`, is held out by the run's test_fraction, which
     # those commands do not set: only the data's own test split is advised there)
-    share = option_words("data.test_fraction of a run config given with --config", "test_fraction=")
     larger = "" if depth16_said() == RUN_DEPTH16 else f"hold out a larger share ({share}), or "
     return (f": the seeded hold-out takes {float(info['test_fraction']):g} of each class's images, rounded to a whole "
             f"number, which leaves none of the {len(rows)} {side} image{'s' if len(rows) != 1 else ''} ({classes}) "

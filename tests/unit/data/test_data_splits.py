@@ -367,6 +367,27 @@ def test_a_hold_out_that_leaves_no_anomalous_test_image_says_why(tmp_path):
     assert e.value.split_problem is None
 
 
+
+def test_a_photo_hold_out_whose_photos_hold_no_anomalous_crop_says_why(tmp_path):
+    # 5 photos, the fifth of normal crops only: a seed that holds it out (1 photo of 5) left no anomalous test crop,
+    # and the paper's balance no normal one: said as "got 0 normal and 0 anomalous" of data with both
+    from wildgan.errors import SPLIT_TOO_SMALL
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(100, int)
+    y[:80][np.arange(80) % 2 == 1] = 1
+    p = tmp_path / "ch.npz"
+    np.savez(p, x=rng.integers(0, 256, (100, 16, 16), dtype=np.uint8), y=y, image_id=np.repeat(np.arange(1, 6), 20),
+             is_anomaly=(y > 0).astype(np.uint8), class_names=np.array(["normal", "bad"]))
+    cfg = DataConfig(data=str(p), resolution=16, seed=0)
+    with pytest.raises(DataError, match=r"got 0 normal and 0 anomalous: the 1 photo held out \(0\.2 of the 5 photos, "
+                                        r"drawn by the seed\) holds no anomalous crop, and the test split takes as "
+                                        r"many normal as anomalous crops \(the 40 anomalous crops are all on the "
+                                        r"training photos\); another seed= holds out other photos") as e:
+        build_split(cfg)
+    assert e.value.split_problem == SPLIT_TOO_SMALL
+    assert build_split(replace(cfg, seed=1)).info["test_image_ids"] == [2]      # (another seed, another photo)
+
 def test_photo_ids_that_a_generic_hold_out_splits_across_train_and_test_are_warned_of(tmp_path):
     # image_id without is_anomaly takes the generic protocol, whose hold-out is of images: 10 crops of each of 20
     # photos landed in training and test alike without a word, though image_id is what the docs say a split goes by
