@@ -102,6 +102,26 @@ def test_a_rounding_warning_advises_no_contamination_where_there_is_no_anomaly_t
         with pytest.raises(DataError, match="needs 1 anomalous training image but only 0 are available"):
             build_split(DataConfig(data=str(p), normal=("good",), contamination=0.03))
 
+
+def test_a_runs_split_rebuilt_repeats_no_note_whose_way_out_is_a_training_option(tmp_path):
+    # `wildgan score RUN` / `evaluate RUN` rebuild the run's split (recorded=split.json) and said again what training
+    # had said, with its way out: "--dataset npz uses the generic protocol", "--contamination 0.0589 or more injects
+    # one", options neither command has
+    rng = np.random.default_rng(0)
+    p = tmp_path / "named.npz"
+    y = np.array([1] * 25 + [0, 2, 3, 4, 5, 6, 7, 8, 9] * 3)
+    np.savez(p, x=rng.integers(0, 256, (len(y), 20, 20, 3), dtype=np.uint8), y=y,
+             class_names=np.array(CIFAR10_CLASSES))
+    cfg = DataConfig(data=str(p), contamination=0.04)         # (of 20 normal training images: none)
+    with pytest.warns(WildganWarning) as said:
+        split = build_split(cfg)
+    texts = " ".join(str(w.message) for w in said)
+    assert "are CIFAR-10's ten classes but its images are not" in texts and "rounded down to 0" in texts, texts
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        again = build_split(cfg, recorded={**split.info, **split_summary(split)})
+    assert again.train_ids == split.train_ids and again.test_ids == split.test_ids
+
 # ------------------------------------------------------------------------------------------------ synthetic sets
 def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
     """10 CIFAR class names; every image's first pixel encodes its class, the second its index (for id checks)."""
