@@ -105,6 +105,11 @@ def test_score_threshold_says_the_share_of_anomalies_the_run_trained_on_where_ro
     assert "this run asked for a share γ = 0.08 of anomalies, which rounding made 1 anomalous image beside its 16 " \
            "normal ones (a share of 0.0588): --expected-contamination 0.0588 sets c to it" in err, err
     assert "trained with a share γ = 0.08" not in err, err
+    # export's threshold line, the same words
+    assert main(["export", str(run), "--threshold", "contamination", "--no-progress", "--out",
+                 str(tmp_path / "m.onnx")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "which rounding made 1 anomalous image beside its 16 normal ones (a share of 0.0588)" in err, err
     # none injected: said so, with no share to set c to; a rounding within a fifth of γ is no news (γ is said)
     a = make_parser().parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     none = rounded_contamination({"gamma": 0.05, "n_normal_train": 16, "n_contamination": 0})
