@@ -420,6 +420,20 @@ def test_the_crop_warning_names_the_letterbox_option_as_the_caller_gives_it():
     assert "(Detector(x) letterboxes them" in crop_warning({(8, 12)}, "resize", None, "images", hint="Detector(x)")
 
 
+def test_the_crop_warning_of_images_read_for_a_trained_run_names_the_runs_training_option():
+    # `wildgan score RUN --data TREE --normal good` and `wildgan evaluate RUN --data TREE` read non-square images as
+    # the run's training images were read, and said "(--square letterbox letterboxes them)", an option neither takes
+    from wildgan.data.imageset import crop_warning
+    from wildgan.errors import RUN_DEPTH16, depth16_said_as
+
+    with skip_bad_said_as(CLI_SKIP_BAD), depth16_said_as(RUN_DEPTH16):
+        cli = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(a run trained with --square letterbox letterboxes them" in cli, cli
+    with depth16_said_as(RUN_DEPTH16):
+        api = crop_warning({(8, 12)}, "resize", None, "images")
+    assert "(a run trained with square='letterbox' letterboxes them" in api, api
+
+
 def test_the_warning_about_too_few_images_in_a_mixed_batch_names_isolated_as_the_caller_gives_it(scoring_pile,
                                                                                                 capsys):
     import warnings

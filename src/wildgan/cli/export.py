@@ -45,8 +45,12 @@ def cmd_export(a: argparse.Namespace) -> int:
     else:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
         from ..config import read_run_config
+        from ..data.splits import rounded_contamination
+        from ..scoring.run import read_split_info
 
-        note = contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination), thr)
+        # (the share the run trained on where rounding made it other than γ, as score's line says it)
+        note = contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination), thr,
+                                  rounded_contamination(read_split_info(Path(a.run_dir))))
         eprint(threshold_lines(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the "
                                f"run's training split{alone}), in its metadata_props: threshold, threshold_rule, "
                                f"threshold_score, threshold_params" + (f"; {note}" if note else "")))

@@ -226,7 +226,9 @@ def _score(a: argparse.Namespace, record: ResumeRecord | None = None) -> int:
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
                                  batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
                                  skip_bad=a.skip_bad)
-        note = contamination_note(a, float(model.cfg.data.contamination), thr)
+        from ..data.splits import rounded_contamination
+
+        note = contamination_note(a, float(model.cfg.data.contamination), thr, rounded_contamination(split_info))
         eprint(threshold_lines(f"threshold for score {a.score}: {thr.describe()} (chosen on the "
                                f"{thr.params['source']}); {int(extra['is_anomaly'].sum())} of "
                                f"{counted(len(ids), 'image')} flagged (is_anomaly = 1)"

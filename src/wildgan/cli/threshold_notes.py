@@ -90,13 +90,16 @@ def _mad_note(a: argparse.Namespace, thr: Threshold | None) -> str:
     return f"{record}; {note}" if record else note
 
 
-def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | None = None) -> str:
+def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | None = None,
+                       rounded: tuple[int, int] | None = None) -> str:
     """For score's and export's threshold line: the c that --threshold contamination used and where it came from,
     beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
     knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
     records γ = 0 with its real share of anomalies unknown, so c is the user's to give (or Detector.fit's record of
     it: take_fit_record). The mad rule's note says what it flags (_mad_note; thr: the threshold chosen, for its
-    count of training images above it), after where its k came from."""
+    count of training images above it), after where its k came from. rounded: (normal, anomalous) training images
+    where the rounding of the anomaly count made the run's share of anomalies other than γ (data.splits.
+    rounded_contamination): that share is said, not γ, which its training images do not hold."""
     if a.threshold == "mad":
         return _mad_note(a, thr)
     if a.threshold != "contamination":
@@ -111,7 +114,15 @@ def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | Non
               f"Detector.fit's, recorded in {record}; --expected-contamination G chooses another" if record else
               "the default --expected-contamination" + (f"; {skipped}" if skipped else ""))
     note = f"c = {c:g} ({origin}): the threshold is percentile {100 * (1 - c):g} of the training images' scores"
-    if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
+    if rounded is not None:
+        n_n, n_a = rounded
+        share = float(f"{n_a / (n_n + n_a):.3g}")
+        note += (f"; this run asked for a share γ = {gamma:g} of anomalies, which rounding made "
+                 + (f"{n_a} anomalous image{'s' if n_a != 1 else ''} beside its {n_n} normal ones (a share of "
+                    f"{share:g})" if n_a else f"none beside its {n_n} normal training images: they are clean"))
+        if n_a and not math.isclose(c, share):
+            note += f": --expected-contamination {share:g} sets c to it"
+    elif 0 < gamma <= 0.5 and not math.isclose(c, gamma):
         # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
         row = "'c = γ' row" if gamma != DEFAULT_CONTAMINATION else f"first rule, c = {DEFAULT_CONTAMINATION:g}"
         note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "

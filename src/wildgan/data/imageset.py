@@ -523,7 +523,12 @@ def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, 
     if fit == "letterbox":
         return None
     if hint is None:
-        hint = option_words("--square letterbox", "DataConfig(square='letterbox')")
+        # images read for a trained run (`wildgan score`, `evaluate`, `report`: depth16_said_as(RUN_DEPTH16)) are
+        # fitted as its training images were, and those commands take no --square: "(--square letterbox letterboxes
+        # them)" named an option they refuse. The run's training choice is what letterboxes them
+        hint = (option_words("a run trained with --square letterbox", "a run trained with square='letterbox'")
+                if depth16_said() == RUN_DEPTH16 else
+                option_words("--square letterbox", "DataConfig(square='letterbox')"))
     cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
     if not cropped:
         return None

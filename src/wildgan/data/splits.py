@@ -56,7 +56,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import DataConfig, square_name
-from ..errors import SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, option_words, warn_user
+from ..errors import (RUN_DEPTH16, SPLIT_CLASSES, SPLIT_TOO_SMALL, ConfigError, DataError, WildganError, depth16_said,
+                      option_words, warn_user)
 from .dataset_files import CIFAR10_CLASSES, every_image_way
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
@@ -251,19 +252,37 @@ def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
     return native_sides(sides)
 
 
-def _contamination_rounding(gamma: float, n_normal: int, n_a: int) -> str | None:
+def _contamination_rounding(gamma: float, n_normal: int, n_a: int, n_available: int | None = None) -> str | None:
     """What to tell the user when few normal images make N_a's rounding change gamma by more than a fifth (None when
-    it does not): a requested 5% of 16 normals is 0 anomalies, and that cell of a study silently repeats gamma 0."""
+    it does not): a requested 5% of 16 normals is 0 anomalies, and that cell of a study silently repeats gamma 0.
+    n_available: the anomalous training images there are to draw from (None: not known, taken as enough). Where there
+    are none, no contamination injects one: advising the one that injects one led to a refusal for too few."""
     got = n_a / (n_normal + n_a)
     if abs(got - gamma) <= 0.2 * gamma:
         return None
-    least = _least_injecting(n_normal)
-    what = (f"no anomaly is injected (the training set is clean; "
-            f"{option_words(f'--contamination {least:.3g}', f'contamination={least:.3g}')} or more injects one)"
-            if n_a == 0 else
-            f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
+    if n_a == 0 and n_available == 0:
+        what = ("no anomaly is injected (the training set is clean; its training part holds no anomalous image, so "
+                "no contamination can inject one)")
+    elif n_a == 0:
+        least = _least_injecting(n_normal)
+        what = (f"no anomaly is injected (the training set is clean; "
+                f"{option_words(f'--contamination {least:.3g}', f'contamination={least:.3g}')} or more injects one)")
+    else:
+        what = f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}"
     return (f"contamination {gamma:g} of {n_normal} normal training images is {gamma * n_normal / (1 - gamma):.2f} "
             f"anomalous images, rounded down to {n_a}: {what}")
+
+
+def rounded_contamination(info: dict[str, Any]) -> tuple[int, int] | None:
+    """(normal, injected anomalous) training images of a split (its split.json `info`, before rotated copies) where
+    the rounding of N_a made the share of anomalies other than the gamma asked (by more than a fifth, as
+    _contamination_rounding warns at training), else None. Why: a run asked for gamma 0.05 of 16 normal images
+    records gamma 0.05 and trained on none, and `score --threshold` advised c = 0.05 as the run's share."""
+    gamma, n_n, n_a = info.get("gamma"), info.get("n_normal_train"), info.get("n_contamination")
+    if not isinstance(gamma, (int, float)) or not gamma > 0 or not isinstance(n_n, int) or not isinstance(n_a, int) \
+            or n_n + n_a <= 0:
+        return None
+    return None if _contamination_rounding(float(gamma), n_n, n_a) is None else (n_n, n_a)
 
 
 def _least_injecting(n_normal: int) -> float:
@@ -919,10 +938,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     d = dict(PROTOCOL_DEFAULTS[protocol])
     d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
     source = str(train.info.get("source"))
-    if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches" and not _cifar_like(train, test):
+    if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches" and recorded is None and \
+            not _cifar_like(train, test):
         # chosen by the class names alone, which a tree of one's own photos may carry: said, with the way out. Not
         # for CIFAR-10 itself in another container (the JPEG tree, an npz): 32x32 colour files, every rebuild of
-        # its split (evaluate, training scores, study cells) would repeat a note about nothing
+        # its split (evaluate, training scores, study cells) would repeat a note about nothing. Nor for a run's split
+        # rebuilt (`score` / `evaluate` / `report` RUN): said when the run was trained, and its way out, --dataset, is
+        # no option of theirs
         what = "labels' class names" if kind == "npz" else "class folders"
         warn_user(f"{source}: its {what} are CIFAR-10's ten classes but its images are not CIFAR-10's 32x32 colour "
                   f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless "
@@ -1073,10 +1095,6 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                         f"{info['normal_classes']}; need at least {MIN_NORMAL} {_MIN_WHY}",
                         split_problem=SPLIT_TOO_SMALL)
     n_a = n_contamination(cfg.contamination, len(tr_norm))
-    if cfg.contamination > 0:
-        rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a)
-        if rounding:
-            warn_user(f"{source}: {rounding}")
     if n_a > len(tr_anom):
         if len(tr_anom):
             fits = repr(_most_that_fits(len(tr_norm), len(tr_anom)))
@@ -1087,6 +1105,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available; {way_on}")
+    if cfg.contamination > 0 and recorded is None:
+        # (after the refusal for too few: a warning that 1 is injected, followed by an error that none can be, was
+        # said of one request. Not of a run's split rebuilt, `score` / `evaluate` / `report`: said when it was drawn,
+        # and its advice, --contamination, is no option of theirs)
+        rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a, len(tr_anom))
+        if rounding:
+            warn_user(f"{source}: {rounding}")
     contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])
@@ -1103,6 +1128,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     # ---- test set
     te_norm = np.flatnonzero(np.isin(te_pool.y, normal))
     te_anom = np.flatnonzero(~np.isin(te_pool.y, normal))
+    held_out = (len(te_norm), len(te_anom))         # (before the paper's balancing, which follows the normal count)
     if cfg.test_size == "paper":
         if test_cap is None:
             n_tn, n_ta = len(te_norm), min(len(te_anom), len(te_norm))
@@ -1114,13 +1140,17 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         if n_ta < len(te_anom):
             te_anom = np.sort(rng.choice(te_anom, size=n_ta, replace=False))
     if len(te_norm) == 0 or len(te_anom) == 0:
+        short = _holdout_shortfall(info, held_out, tr_pool, tr_norm, tr_anom, names)
         raise DataError(f"{source}: the test set needs normal and anomalous images, got {len(te_norm)} normal and "
-                        f"{len(te_anom)} anomalous")
+                        f"{len(te_anom)} anomalous{short}", split_problem=SPLIT_TOO_SMALL if short else None)
     tsel = np.concatenate([te_norm, te_anom])
     test_x = convert(te_pool.take(tsel), resolution, channels, d["fit"])
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
     test_classes = [names[int(te_pool.y[i])] for i in tsel]
+    if info.get("test_source") == "hold-out" and tr_pool.group is not None and recorded is None and not inherited:
+        # (a run's own split rebuilt was said of when it was drawn; other data's training part trains nothing)
+        _warn_photos_in_both(loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction)
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
@@ -1151,6 +1181,57 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     _record_identity(info, loaded, recorded)
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info,
                         test_classes)
+
+
+def _warn_photos_in_both(loaded: LoadedData, source: str, train_groups: np.ndarray, test_groups: np.ndarray,
+                         test_fraction: float) -> None:
+    """The warning that an .npz's image_id (photo ids) did not keep a photo out of one side of a generic hold-out,
+    which holds out images, not photos: image_id without is_anomaly takes the generic protocol, and crops of one
+    photo landed in training and test alike without a word, though image_id is documented as what the split goes by.
+    Once per read (`loaded`, which a study's cells share)."""
+    both = set(np.unique(train_groups).tolist()) & set(np.unique(test_groups).tolist())
+    if not both or "photos in both" in loaded._said:
+        return
+    loaded._said.add("photos in both")
+    n = len(set(np.unique(train_groups).tolist()) | set(np.unique(test_groups).tolist()))
+    warn_user(f"{source}: its image_id (photo ids) do not split it: the generic protocol holds out "
+              f"{test_fraction:g} of each class's images, not of the photos, and {len(both)} of the {n} photos it "
+              f"uses have images in both the training and the test split, so a test image can be scored by networks "
+              f"trained on images of its own photo; the chula-rbc12 protocol holds out by photo (it needs is_anomaly "
+              f"beside image_id), or give the data a test split of its own, split by photo (x_train / x_test)")
+
+
+def _holdout_shortfall(info: dict[str, Any], held_out: tuple[int, int], tr_pool: _Rows, tr_norm: np.ndarray,
+                       tr_anom: np.ndarray, names: list[str]) -> str:
+    """Why a stratified hold-out (data without a test split of its own) left no normal or no anomalous test image
+    where the data has some: it takes round(test_fraction * n) of each class, none of a class of 2 at 0.2. '' where
+    that is not why. A user with 2 anomalous images was told only that the test set had 0, and not how to get one.
+    Likewise a hold-out of photos (chula-rbc12) whose held-out photos hold no crop of one kind: its test split takes
+    as many of each, and said 'got 0 normal and 0 anomalous' of photos with normal crops."""
+    if info.get("test_source") not in ("hold-out", "photo hold-out"):
+        return ""
+    side, rows = ("normal", tr_norm) if held_out[0] == 0 else ("anomalous", tr_anom) if held_out[1] == 0 else ("", [])
+    if not len(rows):
+        return ""
+    share = option_words("data.test_fraction of a run config given with --config", "test_fraction=")
+    if info["test_source"] == "photo hold-out":
+        n_test, n_photos = int(info["n_photos_test"]), int(info["n_photos_train"]) + int(info["n_photos_test"])
+        other = "" if depth16_said() == RUN_DEPTH16 else \
+            f"; another {option_words('--seed', 'seed=')} holds out other photos, a larger share ({share}) more"
+        balanced = ", and the test split takes as many normal as anomalous crops" \
+            if info.get("test_size") == "paper" else ""
+        return (f": the {n_test} photo{'s' if n_test != 1 else ''} held out ({float(info['test_fraction']):g} of "
+                f"the {n_photos} photos, drawn by the seed) hold{'s' if n_test == 1 else ''} no {side} crop"
+                f"{balanced} (the {len(rows)} {side} crops are all on the training photos){other}")
+    counts = np.bincount(tr_pool.y[rows], minlength=len(names))
+    classes = ", ".join(f"{int(k)} of class {names[c]}" for c, k in enumerate(counts) if k)
+    # (other data read for a trained run, `score` / `evaluate --data`, is held out by the run's test_fraction, which
+    # those commands do not set: only the data's own test split is advised there)
+    larger = "" if depth16_said() == RUN_DEPTH16 else f"hold out a larger share ({share}), or "
+    return (f": the seeded hold-out takes {float(info['test_fraction']):g} of each class's images, rounded to a whole "
+            f"number, which leaves none of the {len(rows)} {side} image{'s' if len(rows) != 1 else ''} ({classes}) "
+            f"for testing; {larger}give the data a test split of its own (x_test / y_test in an .npz, train/ and "
+            f"test/ class folders)")
 
 
 def _record_identity(info: dict[str, Any], loaded: LoadedData, recorded: dict[str, Any] | None) -> None:

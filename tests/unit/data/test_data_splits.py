@@ -81,6 +81,47 @@ def test_contamination_that_rounding_changes_is_said(tmp_path):
         assert build_split(DataConfig(**cfg, contamination=0.2)).info["n_contamination"] == 4
 
 
+
+def test_a_rounding_warning_advises_no_contamination_where_there_is_no_anomaly_to_inject(tmp_path):
+    # a data set whose training part is all normal (train/good, test/good + test/bad): 1% of 50 rounds to 0, and the
+    # warning advised contamination=0.0197, which was then refused for having no anomalous training image; a request
+    # refused for too few was warned of first as injecting one
+    rng = np.random.default_rng(0)
+    p = tmp_path / "normal_train.npz"
+    np.savez(p, x_train=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8), y_train=np.zeros(50, int),
+             x_test=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), y_test=np.repeat([0, 1], 10),
+             class_names=np.array(["good", "bad"]))
+    with pytest.warns(WildganWarning) as said:
+        s = build_split(DataConfig(data=str(p), normal=("good",), contamination=0.01))
+    text = " ".join(str(w.message) for w in said)
+    assert s.info["n_contamination"] == 0
+    assert "rounded down to 0" in text and "no contamination can inject one" in text, text
+    assert "or more injects one" not in text, text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)       # refused, with no warning that one is injected before
+        with pytest.raises(DataError, match="needs 1 anomalous training image but only 0 are available"):
+            build_split(DataConfig(data=str(p), normal=("good",), contamination=0.03))
+
+
+def test_a_runs_split_rebuilt_repeats_no_note_whose_way_out_is_a_training_option(tmp_path):
+    # `wildgan score RUN` / `evaluate RUN` rebuild the run's split (recorded=split.json) and said again what training
+    # had said, with its way out: "--dataset npz uses the generic protocol", "--contamination 0.0589 or more injects
+    # one", options neither command has
+    rng = np.random.default_rng(0)
+    p = tmp_path / "named.npz"
+    y = np.array([1] * 25 + [0, 2, 3, 4, 5, 6, 7, 8, 9] * 3)
+    np.savez(p, x=rng.integers(0, 256, (len(y), 20, 20, 3), dtype=np.uint8), y=y,
+             class_names=np.array(CIFAR10_CLASSES))
+    cfg = DataConfig(data=str(p), contamination=0.04)         # (of 20 normal training images: none)
+    with pytest.warns(WildganWarning) as said:
+        split = build_split(cfg)
+    texts = " ".join(str(w.message) for w in said)
+    assert "are CIFAR-10's ten classes but its images are not" in texts and "rounded down to 0" in texts, texts
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        again = build_split(cfg, recorded={**split.info, **split_summary(split)})
+    assert again.train_ids == split.train_ids and again.test_ids == split.test_ids
+
 # ------------------------------------------------------------------------------------------------ synthetic sets
 def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
     """10 CIFAR class names; every image's first pixel encodes its class, the second its index (for id checks)."""
@@ -320,6 +361,82 @@ def test_generic_holdout_is_drawn_by_the_seed(tmp_path):
     assert held_normals(1) == a and len(a) == 10
     assert held_normals(2) != a
 
+
+
+def test_a_hold_out_that_leaves_no_anomalous_test_image_says_why(tmp_path):
+    # 60 normal and 2 anomalous images, no test split: the hold-out takes round(0.2 * 2) = 0 anomalies, and the
+    # refusal said only "got 12 normal and 0 anomalous" to a user who has 2
+    from wildgan.errors import SPLIT_TOO_SMALL
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "few.npz"
+    np.savez(p, x=rng.integers(0, 256, (62, 8, 8), dtype=np.uint8), y=np.array([0] * 60 + [1] * 2))
+    with pytest.raises(DataError, match=r"got 12 normal and 0 anomalous: the seeded hold-out takes 0\.2 of each "
+                                        r"class's images, rounded to a whole number, which leaves none of the 2 "
+                                        r"anomalous images \(2 of class 1\) for testing; hold out a larger share "
+                                        r"\(test_fraction=\), or give the data a test split of its own") as e:
+        build_split(DataConfig(data=str(p), normal=("0",)))
+    assert e.value.split_problem == SPLIT_TOO_SMALL        # (score's way out: --whole)
+    # a larger share holds one out
+    assert build_split(DataConfig(data=str(p), normal=("0",), test_fraction=0.5)).info["n_test_anomalous"] == 1
+    # a test split of the data's own without anomalies is not the hold-out's doing: said as before
+    np.savez(p, x_train=rng.integers(0, 256, (20, 8, 8), dtype=np.uint8), y_train=np.array([0] * 18 + [1] * 2),
+             x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8), y_test=np.zeros(4, int))
+    with pytest.raises(DataError, match=r"got 4 normal and 0 anomalous$") as e:
+        build_split(DataConfig(data=str(p), normal=("0",)))
+    assert e.value.split_problem is None
+
+
+
+def test_a_photo_hold_out_whose_photos_hold_no_anomalous_crop_says_why(tmp_path):
+    # 5 photos, the fifth of normal crops only: a seed that holds it out (1 photo of 5) left no anomalous test crop,
+    # and the paper's balance no normal one: said as "got 0 normal and 0 anomalous" of data with both
+    from wildgan.errors import SPLIT_TOO_SMALL
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(100, int)
+    y[:80][np.arange(80) % 2 == 1] = 1
+    p = tmp_path / "ch.npz"
+    np.savez(p, x=rng.integers(0, 256, (100, 16, 16), dtype=np.uint8), y=y, image_id=np.repeat(np.arange(1, 6), 20),
+             is_anomaly=(y > 0).astype(np.uint8), class_names=np.array(["normal", "bad"]))
+    cfg = DataConfig(data=str(p), resolution=16, seed=0)
+    with pytest.raises(DataError, match=r"got 0 normal and 0 anomalous: the 1 photo held out \(0\.2 of the 5 photos, "
+                                        r"drawn by the seed\) holds no anomalous crop, and the test split takes as "
+                                        r"many normal as anomalous crops \(the 40 anomalous crops are all on the "
+                                        r"training photos\); another seed= holds out other photos") as e:
+        build_split(cfg)
+    assert e.value.split_problem == SPLIT_TOO_SMALL
+    assert build_split(replace(cfg, seed=1)).info["test_image_ids"] == [2]      # (another seed, another photo)
+
+def test_photo_ids_that_a_generic_hold_out_splits_across_train_and_test_are_warned_of(tmp_path):
+    # image_id without is_anomaly takes the generic protocol, whose hold-out is of images: 10 crops of each of 20
+    # photos landed in training and test alike without a word, though image_id is what the docs say a split goes by
+    from wildgan.data import load_split_data
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "crops.npz"
+    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    cfg = DataConfig(data=str(p), normal=("0",))
+    with pytest.warns(WildganWarning, match=r"crops\.npz: its image_id \(photo ids\) do not split it: the generic "
+                                            r"protocol holds out 0\.2 of each class's images, not of the photos, and "
+                                            r"\d+ of the \d+ photos it uses have images in both the training and the "
+                                            r"test split") as said:
+        s = build_split(cfg)
+    photo = dict(zip((f"crops:all:{i}" for i in range(200)), np.repeat(np.arange(20), 10).tolist()))
+    both = {photo[i] for i in s.train_ids} & {photo[i] for i in s.test_ids}
+    assert f"and {len(both)} of the " in str(said[0].message) and both
+    # once per read, as a study's cells share one
+    loaded = load_split_data(cfg)
+    with pytest.warns(WildganWarning, match="do not split it"):
+        build_split(cfg, loaded=loaded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        build_split(replace(cfg, seed=1), loaded=loaded)
+        # an id of each image's own splits nothing across
+        np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+                 image_id=np.arange(200))
+        build_split(cfg)
 
 def test_generic_test_split_paper_and_all(tmp_path):
     p = simple_npz(tmp_path / "t.npz", n=40, classes=4, with_test=True)
