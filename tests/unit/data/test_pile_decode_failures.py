@@ -240,3 +240,38 @@ def test_workers_that_cannot_start_say_why_not_out_of_memory(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("wildgan.errors.WildganError: ") and 'if __name__ == "__main__":' in last, last
     assert "out of memory" not in last, last
+
+
+def test_a_dying_process_names_its_file_whole_under_a_long_non_ascii_path(tmp_path, monkeypatch):
+    # each worker's slot held the path's first 1,023 bytes: under deep folders of CJK names (3 bytes a character) the
+    # error named a folder, cut mid-character (a stray escape where a character was), not the file to take out
+    root = tmp_path
+    for _ in range(6):
+        root = root / ("画像" * 40)           # 240 bytes a folder, 1,446 in all: under PATH_MAX, as a real pile's
+    root.mkdir(parents=True)
+    for i in range(8):
+        Image.fromarray(np.full((8, 8), i * 20, np.uint8)).save(root / f"{i:02d}.png")
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 8)
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    monkeypatch.setattr(decode_pool, "_decode_task", _task_dying_on_one_file)
+    with pytest.raises(WildganError, match="a process decoding the image files died") as e:
+        load_images([root], 8, 1)
+    assert f" while decoding {root / CRASHES_ON};" in str(e.value), str(e.value)
+
+
+def test_a_path_longer_than_its_slot_is_named_by_its_end_cut_at_a_character(monkeypatch):
+    # (longer than a slot: kept is the end, which holds the file's own name, marked as cut, from a whole character)
+    import multiprocessing as mp
+
+    pool = decode_pool.DecodePool(2)
+    pool._doing = mp.get_context("spawn").RawArray("c", 2 * decode_pool._SLOT_BYTES)
+    monkeypatch.setattr(decode_pool, "_DOING", (pool._doing, 1))
+    for lead in ("", "a", "ab"):                 # (each cut falls at another byte of a 3-byte character)
+        path = "/" + lead + "画" * decode_pool._SLOT_BYTES + "/scan 17.tif"
+        decode_pool._mark_doing(path)
+        (named,) = pool.being_decoded()
+        assert named.startswith("...画") and named.endswith("画/scan 17.tif"), named[:20]
+        assert path.endswith(named[3:]) and len(os.fsencode(named)) < decode_pool._SLOT_BYTES
+        decode_pool._mark_doing("")
+        assert pool.being_decoded() == []
