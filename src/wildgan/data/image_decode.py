@@ -108,7 +108,10 @@ def _orientation(img: Image.Image) -> int:
     if img.format not in _ORIENTED_FORMATS:
         return 1
     try:
-        return int(img.getexif().get(0x0112, 1))
+        o = img.getexif().get(0x0112, 1)
+        # exactly a whole number (6.0, a RATIONAL 6/1), as exif_transpose matched it: int() made a damaged tag's 6.7,
+        # or the text "6", a quarter turn that no viewer makes (and that changed the image's sides)
+        return int(o) if not isinstance(o, (str, bytes)) and int(o) == o else 1
     except Exception:  # noqa: BLE001 - anything Pillow raises on a damaged block: no orientation known
         return 1
 

@@ -275,3 +275,31 @@ def test_a_path_longer_than_its_slot_is_named_by_its_end_cut_at_a_character(monk
         assert path.endswith(named[3:]) and len(os.fsencode(named)) < decode_pool._SLOT_BYTES
         decode_pool._mark_doing("")
         assert pool.being_decoded() == []
+
+
+def _exif_orientation(tag_type: int, count: int, value: bytes) -> bytes:
+    """An EXIF block (little-endian TIFF) holding only an orientation of the given TIFF type, as a tool wrote it."""
+    import struct
+
+    inline = value.ljust(4, b"\0") if len(value) <= 4 else struct.pack("<I", 26)
+    ifd = struct.pack("<HHHI", 1, 0x0112, tag_type, count) + inline + struct.pack("<I", 0)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + (b"" if len(value) <= 4 else value)
+
+
+def test_an_orientation_that_is_no_whole_number_leaves_the_image_as_stored(tmp_path):
+    # the tag read as int(...): a damaged one of 6.7 (a FLOAT), 13/2 (a RATIONAL) or the text "6" turned the photo a
+    # quarter, which no viewer (nor Pillow's exif_transpose) does, and swapped its sides; a whole 6 of any type turns
+    import struct
+
+    from wildgan.data import image_decode
+
+    a = np.random.default_rng(1).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    for name, (tag_type, count, value), turned in (
+            ("float", (11, 1, struct.pack("<f", 6.7)), False), ("half", (5, 1, struct.pack("<II", 13, 2)), False),
+            ("text", (2, 2, b"6\0"), False), ("long", (4, 1, struct.pack("<I", 6)), True),
+            ("rational", (5, 1, struct.pack("<II", 6, 1)), True)):
+        f = tmp_path / f"{name}.png"
+        Image.fromarray(a).save(f, exif=_exif_orientation(tag_type, count, value))
+        want = np.rot90(a, -1) if turned else a
+        np.testing.assert_array_equal(image_decode.read_image(f), want, err_msg=name)
+        assert image_decode.read_image_sized(f)[1] == want.shape[:2], name
