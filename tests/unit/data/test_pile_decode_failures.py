@@ -303,3 +303,32 @@ def test_an_orientation_that_is_no_whole_number_leaves_the_image_as_stored(tmp_p
         want = np.rot90(a, -1) if turned else a
         np.testing.assert_array_equal(image_decode.read_image(f), want, err_msg=name)
         assert image_decode.read_image_sized(f)[1] == want.shape[:2], name
+
+
+def test_a_network_shares_read_error_is_not_called_corrupt(tmp_path, monkeypatch):
+    # only EIO of the system's errors was said as such: NFS's stale handle (the file replaced on the server), a soft
+    # mount's timeout, or a process out of open files was "truncated or corrupt image", and the user looked for
+    # damage in a file that was fine
+    import errno
+
+    from wildgan.data import image_decode
+    from wildgan.errors import DataError
+
+    f = tmp_path / "on-share.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(f)
+    for code in (errno.ESTALE, errno.ETIMEDOUT, errno.EMFILE):
+        def opened(fp, *a, _code=code, **k):
+            raise OSError(_code, os.strerror(_code), str(fp))
+
+        monkeypatch.setattr(image_decode.Image, "open", opened)
+        with pytest.raises(DataError) as e:
+            image_decode.read_image(f)
+        assert str(e.value) == f"{f}: cannot read file ({os.strerror(code)})"
+    # a corrupt file's error from Pillow carries no errno, and a bogus offset's seek (EINVAL) is the file's fault
+    for err in (OSError("image file is truncated"), OSError(errno.EINVAL, os.strerror(errno.EINVAL))):
+        def failing(fp, *a, _err=err, **k):
+            raise _err
+
+        monkeypatch.setattr(image_decode.Image, "open", failing)
+        with pytest.raises(DataError, match="truncated or corrupt image"):
+            image_decode.read_image(f)
