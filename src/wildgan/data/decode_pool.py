@@ -289,7 +289,10 @@ def _cpu_quota() -> int | None:
 # OOM killer, a codec's crash) can tell nothing itself, and the pool's error said "a process died" of a pile of
 # thousands of files without naming the one to look at. A slot of _SLOT_BYTES per worker, the path's bytes ended by
 # a NUL byte, empty between files; set by _decode_task around each file (two small copies: nothing next to a decode).
-_SLOT_BYTES = 1024
+# (4,096, Linux's PATH_MAX: at 1,024 a path of deep folders, or of a third as many characters in CJK, was cut to its
+# first 1,023 bytes, which named a folder instead of the file, cut mid-character; one longer still keeps its end)
+_SLOT_BYTES = 4096
+_ELIDED = b"..."          # (ASCII: any file system encoding)
 _DOING: tuple[Any, int] | None = None      # in a worker: (the shared slots, its own slot's number)
 # in a worker: DecodePool's stop flag, set by its close(). Why: shutdown(cancel_futures=True) cancels only the tasks
 # not yet handed to a process; those running, and the few queued to the processes already, were decoded to the end
@@ -394,8 +397,21 @@ def _mark_doing(f: str | Path) -> None:
     if _DOING is None:
         return
     doing, slot = _DOING
-    b = os.fsencode(f)[:_SLOT_BYTES - 1] + b"\0"
+    b = _slot_name(os.fsencode(f)) + b"\0"
     doing[slot * _SLOT_BYTES:slot * _SLOT_BYTES + len(b)] = b
+
+
+def _slot_name(b: bytes) -> bytes:
+    """A path's bytes as they fit a slot (before its NUL): whole, else _ELIDED and the path's end, which holds the
+    file's own name (the one to look for), from a character's first byte (UTF-8: a cut mid-character read as a stray
+    escape)."""
+    if len(b) < _SLOT_BYTES:
+        return b
+    tail = b[len(b) - (_SLOT_BYTES - 1 - len(_ELIDED)):]
+    cut = 0
+    while cut < min(3, len(tail)) and 0x80 <= tail[cut] < 0xC0:    # (UTF-8's continuation bytes: 10xxxxxx)
+        cut += 1
+    return _ELIDED + tail[cut:]
 
 
 def _say_again(r: tuple[Any, ...]) -> None:

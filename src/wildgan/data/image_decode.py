@@ -108,7 +108,10 @@ def _orientation(img: Image.Image) -> int:
     if img.format not in _ORIENTED_FORMATS:
         return 1
     try:
-        return int(img.getexif().get(0x0112, 1))
+        o = img.getexif().get(0x0112, 1)
+        # exactly a whole number (6.0, a RATIONAL 6/1), as exif_transpose matched it: int() made a damaged tag's 6.7,
+        # or the text "6", a quarter turn that no viewer makes (and that changed the image's sides)
+        return int(o) if not isinstance(o, (str, bytes)) and int(o) == o else 1
     except Exception:  # noqa: BLE001 - anything Pillow raises on a damaged block: no orientation known
         return 1
 
@@ -181,13 +184,21 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
     return a, (int(h0), int(w0))
 
 
+# The system's errors in reading a file that is fine: a disk's (EIO); a network share's, NFS's ESTALE (the file replaced
+# on the server), a soft mount's ETIMEDOUT, SMB's EHOSTDOWN or a dropped connection, which were called "truncated or
+# corrupt" though the share is the place to look; the process's open files all taken (EMFILE, ENFILE: the machine)
+_SYSTEM_ERRNOS = frozenset(getattr(errno, n) for n in ("EIO", "ESTALE", "ETIMEDOUT", "EHOSTDOWN", "ENOTCONN",
+                                                       "ECONNRESET", "ECONNABORTED", "EMFILE", "ENFILE")
+                           if hasattr(errno, n))
+
+
 def _not_read(name: str, e: Exception) -> DataError:
     """The error for a file that Pillow failed on: one the system would not let be read (gone since it was listed,
     another user's, a disk's or a network share's read error) said as such, else a truncated or corrupt image. Why:
     a file removed by a sync after it was listed, or of mode 600, was called "truncated or corrupt", and the user
     looked for damage in a file that was fine. (By the system's own errors only: Pillow's for bad data carry no
     errno, and a bogus offset's seek, EINVAL, is the file's fault.)"""
-    if isinstance(e, (FileNotFoundError, PermissionError)) or (isinstance(e, OSError) and e.errno == errno.EIO):
+    if isinstance(e, (FileNotFoundError, PermissionError)) or (isinstance(e, OSError) and e.errno in _SYSTEM_ERRNOS):
         return DataError(f"{name}: cannot read file ({e.strerror or e})")
     return DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})")
 

@@ -240,3 +240,95 @@ def test_workers_that_cannot_start_say_why_not_out_of_memory(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("wildgan.errors.WildganError: ") and 'if __name__ == "__main__":' in last, last
     assert "out of memory" not in last, last
+
+
+def test_a_dying_process_names_its_file_whole_under_a_long_non_ascii_path(tmp_path, monkeypatch):
+    # each worker's slot held the path's first 1,023 bytes: under deep folders of CJK names (3 bytes a character) the
+    # error named a folder, cut mid-character (a stray escape where a character was), not the file to take out
+    root = tmp_path
+    for _ in range(6):
+        root = root / ("画像" * 40)           # 240 bytes a folder, 1,446 in all: under PATH_MAX, as a real pile's
+    root.mkdir(parents=True)
+    for i in range(8):
+        Image.fromarray(np.full((8, 8), i * 20, np.uint8)).save(root / f"{i:02d}.png")
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 8)
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    monkeypatch.setattr(decode_pool, "_decode_task", _task_dying_on_one_file)
+    with pytest.raises(WildganError, match="a process decoding the image files died") as e:
+        load_images([root], 8, 1)
+    assert f" while decoding {root / CRASHES_ON};" in str(e.value), str(e.value)
+
+
+def test_a_path_longer_than_its_slot_is_named_by_its_end_cut_at_a_character(monkeypatch):
+    # (longer than a slot: kept is the end, which holds the file's own name, marked as cut, from a whole character)
+    import multiprocessing as mp
+
+    pool = decode_pool.DecodePool(2)
+    pool._doing = mp.get_context("spawn").RawArray("c", 2 * decode_pool._SLOT_BYTES)
+    monkeypatch.setattr(decode_pool, "_DOING", (pool._doing, 1))
+    for lead in ("", "a", "ab"):                 # (each cut falls at another byte of a 3-byte character)
+        path = "/" + lead + "画" * decode_pool._SLOT_BYTES + "/scan 17.tif"
+        decode_pool._mark_doing(path)
+        (named,) = pool.being_decoded()
+        assert named.startswith("...画") and named.endswith("画/scan 17.tif"), named[:20]
+        assert path.endswith(named[3:]) and len(os.fsencode(named)) < decode_pool._SLOT_BYTES
+        decode_pool._mark_doing("")
+        assert pool.being_decoded() == []
+
+
+def _exif_orientation(tag_type: int, count: int, value: bytes) -> bytes:
+    """An EXIF block (little-endian TIFF) holding only an orientation of the given TIFF type, as a tool wrote it."""
+    import struct
+
+    inline = value.ljust(4, b"\0") if len(value) <= 4 else struct.pack("<I", 26)
+    ifd = struct.pack("<HHHI", 1, 0x0112, tag_type, count) + inline + struct.pack("<I", 0)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + (b"" if len(value) <= 4 else value)
+
+
+def test_an_orientation_that_is_no_whole_number_leaves_the_image_as_stored(tmp_path):
+    # the tag read as int(...): a damaged one of 6.7 (a FLOAT), 13/2 (a RATIONAL) or the text "6" turned the photo a
+    # quarter, which no viewer (nor Pillow's exif_transpose) does, and swapped its sides; a whole 6 of any type turns
+    import struct
+
+    from wildgan.data import image_decode
+
+    a = np.random.default_rng(1).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    for name, (tag_type, count, value), turned in (
+            ("float", (11, 1, struct.pack("<f", 6.7)), False), ("half", (5, 1, struct.pack("<II", 13, 2)), False),
+            ("text", (2, 2, b"6\0"), False), ("long", (4, 1, struct.pack("<I", 6)), True),
+            ("rational", (5, 1, struct.pack("<II", 6, 1)), True)):
+        f = tmp_path / f"{name}.png"
+        Image.fromarray(a).save(f, exif=_exif_orientation(tag_type, count, value))
+        want = np.rot90(a, -1) if turned else a
+        np.testing.assert_array_equal(image_decode.read_image(f), want, err_msg=name)
+        assert image_decode.read_image_sized(f)[1] == want.shape[:2], name
+
+
+def test_a_network_shares_read_error_is_not_called_corrupt(tmp_path, monkeypatch):
+    # only EIO of the system's errors was said as such: NFS's stale handle (the file replaced on the server), a soft
+    # mount's timeout, or a process out of open files was "truncated or corrupt image", and the user looked for
+    # damage in a file that was fine
+    import errno
+
+    from wildgan.data import image_decode
+    from wildgan.errors import DataError
+
+    f = tmp_path / "on-share.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(f)
+    for code in (errno.ESTALE, errno.ETIMEDOUT, errno.EMFILE):
+        def opened(fp, *a, _code=code, **k):
+            raise OSError(_code, os.strerror(_code), str(fp))
+
+        monkeypatch.setattr(image_decode.Image, "open", opened)
+        with pytest.raises(DataError) as e:
+            image_decode.read_image(f)
+        assert str(e.value) == f"{f}: cannot read file ({os.strerror(code)})"
+    # a corrupt file's error from Pillow carries no errno, and a bogus offset's seek (EINVAL) is the file's fault
+    for err in (OSError("image file is truncated"), OSError(errno.EINVAL, os.strerror(errno.EINVAL))):
+        def failing(fp, *a, _err=err, **k):
+            raise _err
+
+        monkeypatch.setattr(image_decode.Image, "open", failing)
+        with pytest.raises(DataError, match="truncated or corrupt image"):
+            image_decode.read_image(f)
