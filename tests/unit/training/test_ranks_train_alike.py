@@ -45,6 +45,8 @@ def test_ranks_given_other_settings_stop_naming_them(monkeypatch: pytest.MonkeyP
         same_training_on_every_rank(_rank_1(), {**_SETTINGS, "train.seed": 1}, _IMAGES)
     assert "different training settings (rank 1: train.seed 1 (rank 0: 7))" in str(e.value)
     assert met_by_every_rank(e.value)
+    # a Python caller's words: a RunConfig, not the options and command line it has none of
+    assert "give every rank the same RunConfig" in str(e.value) and "command line" not in str(e.value)
 
 
 def test_ranks_that_read_other_images_stop_naming_how(monkeypatch: pytest.MonkeyPatch) -> None:
