@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from ..config import SCORE_NAMES, ScoreConfig
-from ..errors import WildganError, option_words, warn_user
+from ..errors import DataError, WildganError, option_words, warn_user
 from ..fileio import ObjectLocks
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
@@ -341,6 +341,50 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
                              "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod})
 
 
+def _sharded_input(x_u8: np.ndarray, cfg: ScoreConfig, batch_mode: str, lod: float) -> tuple[Any, ...]:
+    """What the ranks of score_pgan_sharded compare: (image count, image shape, dtype, the pixels' sha256, the
+    settings that draw the batches and score them)."""
+    from ..data.splits import pixels_sha256
+
+    x = np.asarray(x_u8)
+    return len(x), tuple(x.shape[1:]), str(x.dtype), pixels_sha256(x), (cfg, batch_mode, float(lod))
+
+
+def _same_input_on_every_rank(ctx: "DistContext", x_u8: np.ndarray, cfg: ScoreConfig, batch_mode: str,
+                              lod: float) -> None:
+    """score_pgan_sharded under torchrun: raise the same DataError on every rank when the ranks were given other
+    images (their count, shape, dtype, and a sha256 of the pixels: about 0.5 s per GB, against minutes of scoring) or
+    other scoring settings. Each rank scores its batches of its own array, and rank 0 puts the gathered scores in
+    place by image index in its own: an array of another length on one rank was an IndexError on rank 0 or scores
+    missing without a word, and other pixels (each process reading its own copy, a shuffle seeded otherwise) were
+    scores of other images under these images' rows; another batch size or seed drew another batch order, whose
+    batches rank 0 put in the wrong rows."""
+    import torch.distributed as tdist
+
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, _sharded_input(x_u8, cfg, batch_mode, lod), group=ctx.ctrl_group)
+    if all(theirs == said[0] for theirs in said):
+        return
+
+    def images(s: tuple[Any, ...]) -> str:
+        return f"{s[0]} images of {'x'.join(map(str, s[1])) or 'scalars'} {s[2]}"
+
+    apart = []
+    for rank, theirs in enumerate(said[1:], 1):
+        if theirs == said[0]:
+            continue
+        if theirs[:3] != said[0][:3]:
+            what = f"{images(theirs)} (rank 0: {images(said[0])})"
+        elif theirs[3] != said[0][3]:
+            what = "other pixels in the same shape"
+        else:
+            what = f"scoring settings {theirs[4]} (rank 0: {said[0][4]})"
+        apart.append(f"rank {rank}: {what}")
+    raise DataError(f"score_pgan_sharded: the ranks were given different images or settings ({'; '.join(apart)}): "
+                    f"every rank must pass the same array, score config, batch_mode and lod (rank 0 puts each rank's "
+                    f"scores in place by image index in its own array)")
+
+
 def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
                        ctx: "DistContext | None" = None, batch_mode: str = "mixed", lod: float = 0.0
                        ) -> ScoreResult | None:
@@ -356,6 +400,9 @@ def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = 
     device = ctx.device if ctx is not None else next(nets.E.parameters()).device
     nets.to(device)          # the rank's device (cuda:LOCAL_RANK under NCCL); networks loaded by load_pgan are on
                              # the CPU
+    if world > 1:
+        # before any batch is scored: rank 0 assembles every rank's batches by image index into its own array
+        _same_input_on_every_rank(ctx, x_u8, cfg, batch_mode, lod)
     n = len(x_u8)
     batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
     mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,

@@ -511,9 +511,10 @@ def score_files(model: LoadedModel, paths: str | Path | Sequence[str | Path], *,
                               resume_dir=resume_dir, with_A=with_A, resume_record=resume_record, hashes=hashes)
     repeats: list[str] = []
     origins: list[int] = []
-    files = list_image_files(paths, repeats, origins)
     if ctx is not None and ctx.world > 1:
-        _same_files_on_every_rank(ctx, paths, files, origins)
+        files = _same_files_on_every_rank(ctx, paths, repeats, origins)
+    else:
+        files = list_image_files(paths, repeats, origins)
     conversion = model.conversion if conversion is None else conversion
     # `is None`, not `or`: a chunk size of 0 is refused below, not read as 'none given'
     step = chunk_size if chunk_size is not None else default_chunk_size(net.resolution, net.channels, sc.batch_size,
@@ -1095,23 +1096,41 @@ def _model_digest(model: LoadedModel) -> str:
     return h.hexdigest()
 
 
-def _same_files_on_every_rank(ctx: Any, paths: Sequence[str | Path], files: list[Path], origins: list[int]) -> None:
-    """Under torchrun, raise the same DataError on every process when the processes listed different image files
-    from `paths`: each lists them on its own, and a chunk's scores are sent to rank 0 by file index, which rank 0
-    names from its own list. A folder still being filled while the processes list it, or a node's own copy of the
-    data that differs, had scores written under other files' names in the CSV and images dropped or scored twice,
-    without a word. Files are compared by their place under the path given that listed them (`origins`), so that
-    nodes holding the same tree under other mount points agree."""
+def _same_files_on_every_rank(ctx: Any, paths: Sequence[str | Path], repeats: list[str], origins: list[int]
+                              ) -> list[Path]:
+    """Under torchrun, list_image_files(paths, repeats, origins) on every process, which raise the same DataError
+    when they listed different image files: each lists them on its own, and a chunk's scores are sent to rank 0 by
+    file index, which rank 0 names from its own list. A folder still being filled while the processes list it, or a
+    node's own copy of the data that differs, had scores written under other files' names in the CSV and images
+    dropped or scored twice, without a word. Files are compared by their place under the path given that listed them
+    (`origins`), so that nodes holding the same tree under other mount points agree. A listing that failed on some
+    processes (a node without the folder, or with none of its images) is raised on every one, as a failure while
+    scoring is (_gather_ranks): its own error on a process that met it, the failed ranks' on the others, which
+    otherwise waited for it in this agreement and met only the closed connection of a rank gone."""
     import torch.distributed as tdist
 
-    names = [f.name if not Path(paths[j]).is_dir() else f.relative_to(paths[j]).as_posix() if
-             f.is_relative_to(paths[j]) else str(f) for f, j in zip(files, origins)]
-    keys = [f"{j}/{name}" for j, name in zip(origins, names)]
-    digest = hashlib.sha256("\n".join(keys).encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        files = list_image_files(paths, repeats, origins)
+    except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
+        files, failed = [], e
+        mine: tuple[Any, ...] = (None, f"rank {ctx.rank}: {e}", error_kind(e))     # (None: no count)
+    else:
+        failed = None
+        # (whether each path given is a folder, asked once per path: a stat per file of a large pile was not free)
+        folders = [Path(p) if Path(p).is_dir() else None for p in paths]
+        names = [f.name if folders[j] is None else f.relative_to(folders[j]).as_posix() if
+                 f.is_relative_to(folders[j]) else str(f) for f, j in zip(files, origins)]
+        keys = [f"{j}/{name}" for j, name in zip(origins, names)]
+        mine = (len(keys), hashlib.sha256("\n".join(keys).encode("utf-8", "surrogateescape")).hexdigest())
     said: list[Any] = [None] * ctx.world
-    tdist.all_gather_object(said, (len(keys), digest), group=ctx.ctrl_group)
+    tdist.all_gather_object(said, mine, group=ctx.ctrl_group)
+    failures = [m for m in said if m[0] is None]
+    if failures:
+        if failed is not None:
+            raise failed
+        raise rebuilt_error((f[2] for f in failures), "; ".join(f[1] for f in failures))
     if len(set(said)) == 1:
-        return
+        return files
     # (the lists themselves only now, on every process alike: a large pile's names are not sent when they agree)
     lists: list[Any] = [None] * ctx.world
     tdist.all_gather_object(lists, names, group=ctx.ctrl_group)
@@ -1124,7 +1143,9 @@ def _same_files_on_every_rank(ctx: Any, paths: Sequence[str | Path], files: list
                  f"rank 0 has no file {at + 1}")
         first += f", {theirs[at]!r} on rank {rank}" if at < len(theirs) else f", rank {rank} none"
         apart.append(f"rank {rank}: {len(theirs)} files (rank 0: {len(lists[0])}); {first}")
-    raise DataError(f"the processes found different image files in {', '.join(str(p) for p in paths)} "
+    # (the paths given named up to a few: a shell's glob gives thousands, each file its own path)
+    given = ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more paths" if len(paths) > 3 else "")
+    raise DataError(f"the processes found different image files in {given} "
                     f"({'; '.join(apart)}): every process must see the same files (not a folder still being written "
                     f"to, nor a node's own copy that differs), or their scores are written under other files' names")
 

@@ -732,8 +732,9 @@ def same_training_on_every_rank(ctx: "DistContext | None", settings: dict[str, A
         # (the settings first: they can make the images differ too, the seed shuffling the split)
         err: WildganError = ConfigError(
             f"the ranks were given different training settings ({'; '.join(setting_diffs)})"
-            f"{', and read different training images' if image_diffs else ''}: give every rank the same options and "
-            f"config file (each node's torchrun the same command line)")
+            f"{', and read different training images' if image_diffs else ''}: "
+            + option_words("give every rank the same options and config file (each node's torchrun the same command "
+                           "line)", "give every rank the same RunConfig (its seed, net and train settings)"))
     else:
         err = DataError(f"the ranks read different training images ({'; '.join(image_diffs)}): every rank must read "
                         f"the same images, so give {option_words('--data', 'cfg.data.data')} files that are the same "

@@ -1609,13 +1609,6 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         with resolution_settled() if resume else nullcontext():
             split = build_split(cfg.data, progress=progress)
         _check_fanogan_images(cfg, split)
-    if before_start is not None and is_main:
-        # every refusal is behind (the start's checks, the lock, the data): said first, the caller's word on what the
-        # start does (the demo's "replacing") came before a refusal that then did nothing
-        before_start()
-    _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
-    if several:
-        ctx.barrier()
     # what a resume says about itself is said once it is known to go on: one refused for its changed training images
     # (_check_resumed_split) wrote 'note: resumed with other numeric settings' into log.txt, a resume that never was,
     # and with it the warnings its run log held for the session's first line
@@ -1650,6 +1643,15 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # before the record is written: ranks given other settings, or whose --data differs (a node's own copy),
         # would train on, their gradients averaged, into a run that none of them describes
         same_training_on_every_rank(ctx, _training_settings(cfg), {k: summary[k] for k in TRAIN_FIELDS})
+    # only now, the ranks agreed (what comes above reads the old run, a resume's, and deletes nothing): a job refused
+    # for ranks that differ had --overwrite delete the old run first, and the caller's word on the start said
+    if before_start is not None and is_main:
+        # every refusal is behind (the start's checks, the lock, the data): said first, the caller's word on what the
+        # start does (the demo's "replacing") came before a refusal that then did nothing
+        before_start()
+    _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
+    if several:
+        ctx.barrier()
     same_pixels = _check_resumed_split(split, run_dir, said.append, summary, saved) if resume else True
     finals = [run_dir / n for n in ("network-final.json", "fanogan-final.json")]
     if is_main and resume and last_session_ended_abruptly(run_dir / "log.txt",

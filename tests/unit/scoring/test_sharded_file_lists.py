@@ -56,11 +56,9 @@ def test_processes_that_listed_other_files_stop_naming_how(scoring_pile: Callabl
 def test_a_file_missing_at_the_end_of_one_rank_s_list_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 scoring_pile: Callable) -> None:
     pile, _, _ = scoring_pile(3)
-    origins: list[int] = []
-    files = list_image_files([pile], None, origins)
     _other_rank_lists(monkeypatch, lambda mine: mine[:-1])
     with pytest.raises(DataError, match=r"rank 1: 2 files \(rank 0: 3\); file 3 is '2.png' on rank 0, rank 1 none"):
-        scoring._same_files_on_every_rank(_rank_0(), [pile], files, origins)
+        scoring._same_files_on_every_rank(_rank_0(), [pile], [], [])
 
 
 def test_the_same_files_under_another_root_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -73,10 +71,53 @@ def test_the_same_files_under_another_root_agree(tmp_path: Path, monkeypatch: py
     keys = []
     for root in (pile, other):
         origins: list[int] = []
-        files = list_image_files([root], None, origins)
         sent = _other_rank_lists(monkeypatch, None)
-        scoring._same_files_on_every_rank(_rank_0(), [root], files, origins)
+        files = scoring._same_files_on_every_rank(_rank_0(), [root], [], origins)
+        assert files == list_image_files([root]) and origins == [0, 0, 0]
         assert len(sent) == 1 and sent[0][0] == 3          # one gather, of (count, digest): no names sent
         keys.append(sent[0])
     assert keys[0] == keys[1]
 
+
+
+def test_a_listing_that_failed_on_one_rank_is_raised_on_every_rank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   scoring_pile: Callable) -> None:
+    """A node without the folder (or with none of its images): its rank raised alone, before the agreement, and the
+    others waited for it there, to meet only the closed connection of a rank gone. Now each rank says how its listing
+    went: the rank that failed raises its own error, the others that rank's error, of its class."""
+    pile, _, model = scoring_pile(3)
+    sent: list[Any] = []
+
+    def rank_1_failed(out: list, mine: Any, group: Any = None) -> None:
+        sent.append(mine)
+        out[:] = [mine, (None, f"rank 1: {tmp_path / 'gone'}: no such file or folder", "DataError")]
+
+    monkeypatch.setattr(tdist, "all_gather_object", rank_1_failed)
+    with pytest.raises(DataError, match=r"^rank 1: .*gone: no such file or folder$"):
+        scoring.score_files(model, [pile], ctx=_rank_0())
+    assert len(sent) == 1 and sent[0][0] == 3                # rank 0 listed its 3 files and said so
+
+    def rank_1_listed(out: list, mine: Any, group: Any = None) -> None:
+        sent.append(mine)
+        out[:] = [mine, (3, "a digest")]
+
+    sent.clear()
+    monkeypatch.setattr(tdist, "all_gather_object", rank_1_listed)
+    with pytest.raises(DataError, match="no such file or folder") as e:
+        scoring.score_files(model, [tmp_path / "gone"], ctx=_rank_0())
+    # this rank's own error (naming its path), after it told the others in the one agreement
+    assert str(tmp_path / "gone") in str(e.value) and len(sent) == 1 and sent[0][0] is None
+
+
+def test_lists_of_many_files_given_name_a_few_of_them(monkeypatch: pytest.MonkeyPatch,
+                                                      scoring_pile: Callable) -> None:
+    """`--data imgs/*.png`: the shell gives each file as its own path, and the refusal named every one of them (a
+    message of thousands of paths); now the first three and how many more."""
+    pile, _, _ = scoring_pile(6)
+    given = sorted(pile.iterdir())
+    _other_rank_lists(monkeypatch, lambda mine: mine[:-1])
+    with pytest.raises(DataError) as e:
+        scoring._same_files_on_every_rank(_rank_0(), given, [], [])
+    said = str(e.value)
+    assert f"image files in {given[0]}, {given[1]}, {given[2]} and 3 more paths (rank 1: 5 files" in said, said
+    assert str(given[3]) not in said

@@ -1425,9 +1425,14 @@ def test_sharded_scoring_gathers_on_the_cpu_side_group(monkeypatch: pytest.Monke
         gathered[:] = [mine, score_batches(nets, x, batches, range(1, len(batches), 2), cfg,
                                            device=torch.device("cpu"))]
 
+    def agree(out, mine, group=None):
+        groups.append(group)
+        out[:] = [mine, mine]                # (rank 1 was given the same images and settings)
+
     monkeypatch.setattr(tdist, "gather_object", gather)
+    monkeypatch.setattr(tdist, "all_gather_object", agree)
     got = score_pgan_sharded(nets, x, cfg, ctx=replace(_ctx(0), ctrl_group=ctrl))
-    assert groups == [ctrl]
+    assert groups == [ctrl, ctrl]            # the ranks' agreement on the images, then the gather
     one = score_pgan(nets, x, cfg)
     np.testing.assert_allclose(got.z, one.z, rtol=1e-6)
     for k, v in one.scores.items():

@@ -45,6 +45,8 @@ def test_ranks_given_other_settings_stop_naming_them(monkeypatch: pytest.MonkeyP
         same_training_on_every_rank(_rank_1(), {**_SETTINGS, "train.seed": 1}, _IMAGES)
     assert "different training settings (rank 1: train.seed 1 (rank 0: 7))" in str(e.value)
     assert met_by_every_rank(e.value)
+    # a Python caller's words: a RunConfig, not the options and command line it has none of
+    assert "give every rank the same RunConfig" in str(e.value) and "command line" not in str(e.value)
 
 
 def test_ranks_that_read_other_images_stop_naming_how(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,3 +114,54 @@ def test_train_run_on_ranks_that_differ_stops_before_it_writes_the_run(differs: 
     monkeypatch.setattr(dist, "_CTX", replace(_rank_1()))
     with pytest.raises(AssertionError, match="training began"):
         run_mod.train_run(cfg, tmp_path / "run2", progress=False, log=lambda m: None)
+
+
+def test_overwrite_on_ranks_that_differ_keeps_the_old_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train_run(overwrite=True) on rank 0 of 2, whose rank 1 was given another seed: rank 0 deleted the old run (and
+    said the caller's word on the start, the demo's "replacing") before the ranks compared their settings, so the
+    refused job left nothing of the run it was refused over. Rank 1's answer is stubbed in the all-gather."""
+    from wildgan.training import run as run_mod
+
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=(rng.random((48, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", threads=1, train_scores=False), preset="tiny")
+    seed_of_rank_1 = [3]
+
+    def gather(out: list, mine: Any, group: Any = None) -> None:
+        theirs = mine
+        if isinstance(mine, tuple) and len(mine) == 2 and isinstance(mine[0], dict):
+            theirs = ({**mine[0], "train.seed": seed_of_rank_1[0]}, mine[1])
+        out[0], out[1] = mine, theirs
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(tdist, "broadcast_object_list", lambda box, src=0, group=None: None)
+    monkeypatch.setattr(DistContext, "barrier", lambda self: None)
+    monkeypatch.setattr(dist, "_CTX", DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"),
+                                                  backend="gloo", job="job-a"))
+
+    def trains(*a: Any, **k: Any) -> None:
+        raise AssertionError("training began")
+
+    monkeypatch.setattr(run_mod, "_train_method", trains)
+    run = tmp_path / "run"
+    run.mkdir()
+    old = {"stats.jsonl": '{"kimg": 1}\n', "network-final.json": "{}", "log.txt": "trained 1 kimg (done)\n"}
+    for name, text in old.items():
+        (run / name).write_text(text, encoding="utf-8")
+    started: list[str] = []
+    with pytest.raises(ConfigError, match=r"train\.seed 3 \(rank 0: 0\)"):
+        run_mod.train_run(cfg, run, overwrite=True, progress=False, log=lambda m: None,
+                          before_start=lambda: started.append("replacing"))
+    assert started == []
+    for name, text in old.items():
+        assert (run / name).read_text(encoding="utf-8").startswith(text), name
+    # ranks that agree: the old run is replaced, as --overwrite asks
+    seed_of_rank_1[0] = 0
+    with pytest.raises(AssertionError, match="training began"):
+        run_mod.train_run(cfg, run, overwrite=True, progress=False, log=lambda m: None,
+                          before_start=lambda: started.append("replacing"))
+    assert started == ["replacing"] and not (run / "network-final.json").exists()
