@@ -72,7 +72,7 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .by_class import BY_CLASS_CSV, PRINTED_CLASSES, auc_by_class, by_class_csv_text
-from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
+from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, figure_names, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        reconstructions_as_scored, residual_maps, score_named_images, top_k,
                        undefined_pixel_auc)
@@ -2379,13 +2379,19 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     """The study's own plots (AUC versus gamma first), or, when the study left none, its figures drawn from the rows
     that its tables pool (rows.tables_pool), as the study draws them (gamma_curves.gamma_plots: the pooled one, and
     one per normal class where there are several); scoring: each row's rows.row_scoring."""
-    pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
+    pngs = list(study_dir.glob("*.png"))
+    # the study's figures captioned with their class as the rows name it, in the study's order (the pooled one
+    # first): a file name writes the class file-safe ('a_b' for 'a b'), with -2 where two classes would share a
+    # file, and the caption of its stem said 'normal-a b-2' for a_b; by name, auc_vs_gamma.png came last
+    names = {name: (k, "AUC vs gamma" + (f", normal {normal}" if normal else "")) for k, (name, normal) in
+             enumerate(figure_names(tables_pool(study_dir, rows, scoring).pooled))} if pngs else {}
+    pngs.sort(key=lambda p: (names.get(p.name, (len(names),))[0], "gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
     said: list[str] = []
-    captions: dict[Path, str] = {}
+    captions = {p: names[p.name][1] for p in pngs if p.name in names}
     if not pngs:
         # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
         # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
@@ -2409,7 +2415,6 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
 
             figures = gamma_plots(pooled)
             pngs = plots.gamma_figures(out, figures)
-            # each captioned with its class as the rows name it (the file name writes it file-safe: 'a_b' for 'a b')
             captions = {png: "AUC vs gamma" + (f", normal {f.normal}" if f.normal else "")
                         for png, f in zip(pngs, figures)}
             drawn = True
