@@ -2480,14 +2480,21 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
     # "report" among the parts below the study only: a study kept under a folder named report lost every run here.
     # runs/CELL named too: `**` does not walk into a link, and a runs/ (or a cell) kept on another disk and linked
     # into the study, which `wildgan study` reads through, left the section out without a word
-    runs = sorted({p.parent for pattern in ("**/config.json", "runs/*/config.json") for p in study_dir.glob(pattern)
-                   if "report" not in p.relative_to(study_dir).parts})
-    if not runs:
+    found: dict[str, set[Path]] = {}
+    for pattern in ("**/config.json", "runs/*/config.json"):
+        for p in study_dir.glob(pattern):
+            if "report" not in p.relative_to(study_dir).parts:
+                found.setdefault(os.path.realpath(p.parent), set()).add(p.parent)
+    if not found:
         return
     page.h(2, "Runs")
     # a run folder with no result row (trained but not evaluated, or a cell of another grid left in the folder)
     # is in no table: said beside it, so the list does not read as the tables' cells
     with_row = {str(r.get("run_dir")) for r in rows}
+    # one run reached by two paths (runs/ a link to a folder inside the study: the `**` glob found it there, and
+    # runs/* through the link) listed once, by the name its row gives it, else by the shortest: runs/CELL
+    runs = sorted(min(names, key=lambda r: (os.path.relpath(r, study_dir) not in with_row, len(r.parts), str(r)))
+                  for names in found.values())
     items, lines = [], []
     for r in runs:
         # by the study's own paths, not through its links (resolved, a linked runs/ was named ../../disk/runs/CELL,
