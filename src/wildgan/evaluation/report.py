@@ -2382,9 +2382,11 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     pngs = list(study_dir.glob("*.png"))
     # the study's figures captioned with their class as the rows name it, in the study's order (the pooled one
     # first): a file name writes the class file-safe ('a_b' for 'a b'), with -2 where two classes would share a
-    # file, and the caption of its stem said 'normal-a b-2' for a_b; by name, auc_vs_gamma.png came last
+    # file, and the caption of its stem said 'normal-a b-2' for a_b; by name, auc_vs_gamma.png came last. Not where
+    # the rows are newer than the tables (and the figures beside them): a class added since moves the names
     names = {name: (k, "AUC vs gamma" + (f", normal {normal}" if normal else "")) for k, (name, normal) in
-             enumerate(figure_names(tables_pool(study_dir, rows, scoring).pooled))} if pngs else {}
+             enumerate(figure_names(tables_pool(study_dir, rows, scoring).pooled))} \
+        if pngs and _stale_tables(study_dir) is None else {}
     pngs.sort(key=lambda p: (names.get(p.name, (len(names),))[0], "gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)

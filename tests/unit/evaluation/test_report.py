@@ -421,11 +421,18 @@ def test_study_report_captions_the_studys_figures_by_their_class(tmp_path: Path)
     assert names == ["auc_vs_gamma.png", "auc_vs_gamma-normal-a_b.png", "auc_vs_gamma-normal-a_b-2.png"]
     for name in names:
         Image.new("RGB", (4, 4)).save(study / name)
+    (study / "tables.md").write_text("# Study results\n")
     report(study)
     page = (study / "report" / "report.html").read_text()
     # (in the study's order: the pooled figure first, as it was only where no class's file name sorted before it)
     caps = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert caps == ["AUC vs gamma", "AUC vs gamma, normal a b", "AUC vs gamma, normal a_b"], caps
+    # rows newer than the tables and figures (a class added since would move the names): the files' own names
+    later = (study / "tables.md").stat().st_mtime + 10
+    os.utime(study / "results.jsonl", (later, later))
+    report(study)
+    caps = re.findall(r"<figcaption>(.*?)</figcaption>", (study / "report" / "report.html").read_text())
+    assert "AUC vs gamma, normal a b" not in caps and len(caps) == 3, caps
 
 
 def _spy_on_gamma_figures(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
