@@ -1393,7 +1393,9 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         # too (the pooled one mixes classes whose AUCs differ far more than seeds do); each curve, the controls too,
         # with the 95% band of its mean (gamma_curves.mean_interval): the figures the report draws for a study that
         # left none are these
-        drawn = gamma_figures(study_dir, gamma_plots(pooled))
+        figures = gamma_plots(pooled)
+        gamma_figures(study_dir, figures)
+        drawn = [study_dir / f.name for f in figures]
     _remove_stale_figures(study_dir, drawn)
 
 
@@ -1408,7 +1410,7 @@ def _remove_stale_figures(study_dir: Path, drawn: Sequence[Path]) -> None:
         st = p.stat()
         return st.st_dev, st.st_ino
 
-    kept = {key(p) for p in drawn}
+    kept = {key(p) for p in drawn if p.is_file()}
     for p in Path(study_dir).glob("auc_vs_gamma*.png"):
         if (p.name == "auc_vs_gamma.png" or p.name.startswith("auc_vs_gamma-")) and p.is_file() and \
                 not p.is_symlink() and key(p) not in kept:
