@@ -207,28 +207,43 @@ def file_safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def gamma_plots(rows: list[dict[str, Any]], score: str | None = None) -> list[GammaPlot]:
-    """The AUC-versus-gamma figures of `rows`: one over every cell (auc_vs_gamma.png; of one score for every method:
-    auc_vs_gamma-score-S.png) and, where the rows hold several normal classes ((protocol, normal)), one per class
-    (...-normal-N.png): the pooled one mixes classes whose AUCs differ far more than seeds do. Each with its curves
-    and their 95% bands (auc_vs_gamma, auc_vs_gamma_ci95), so that the study's own figures (studies.study), its
-    report's figures of one score and the report's fallback for a study that left none are one rule. [] without
-    rows."""
+def figure_names(rows: list[dict[str, Any]], score: str | None = None) -> list[tuple[str, Optional[str]]]:
+    """The file names of gamma_plots's figures of `rows`, each with its normal class (None: the pooled figure), as
+    the rows name the class: the report captions the study's own figures by them (the file name writes the class
+    file-safe, 'a_b' for 'a b', and with -2 where two classes would share a file)."""
     if not rows:
         return []
     stem = "auc_vs_gamma" if score is None else f"auc_vs_gamma-score-{file_safe(score)}"
+    out: list[tuple[str, Optional[str]]] = [(f"{stem}.png", None)]
     classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
-    out = [GammaPlot(f"{stem}.png", auc_vs_gamma(rows, score), auc_vs_gamma_ci95(rows, score), pooled=len(classes))]
     if len(classes) > 1:
         # each figure a file of its own: two classes that file_safe writes alike ('a b' and 'a_b', 'Cat' and 'cat' on
         # a case-blind disk, one class name under two protocols) drew into one file, the second over the first, and
         # the page showed that figure twice, under both classes' names
-        used = {out[0].name.casefold()}
-        for protocol, normal in classes:
-            sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
+        used = {out[0][0].casefold()}
+        for _, normal in classes:
             name, k = f"{stem}-normal-{file_safe(normal)}.png", 2
             while name.casefold() in used:
                 name, k = f"{stem}-normal-{file_safe(normal)}-{k}.png", k + 1
             used.add(name.casefold())
-            out.append(GammaPlot(name, auc_vs_gamma(sub, score), auc_vs_gamma_ci95(sub, score), normal=normal))
+            out.append((name, normal))
+    return out
+
+
+def gamma_plots(rows: list[dict[str, Any]], score: str | None = None) -> list[GammaPlot]:
+    """The AUC-versus-gamma figures of `rows`: one over every cell (auc_vs_gamma.png; of one score for every method:
+    auc_vs_gamma-score-S.png) and, where the rows hold several normal classes ((protocol, normal)), one per class
+    (...-normal-N.png, named by figure_names): the pooled one mixes classes whose AUCs differ far more than seeds do.
+    Each with its curves and their 95% bands (auc_vs_gamma, auc_vs_gamma_ci95), so that the study's own figures
+    (studies.study), its report's figures of one score and the report's fallback for a study that left none are one
+    rule. [] without rows."""
+    names = figure_names(rows, score)
+    if not names:
+        return []
+    classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
+    out = [GammaPlot(names[0][0], auc_vs_gamma(rows, score), auc_vs_gamma_ci95(rows, score), pooled=len(classes))]
+    # (figure_names names the classes in this order, and none where there is one)
+    for (protocol, normal), (name, _) in zip(classes, names[1:]):
+        sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
+        out.append(GammaPlot(name, auc_vs_gamma(sub, score), auc_vs_gamma_ci95(sub, score), normal=normal))
     return out

@@ -72,7 +72,7 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .by_class import BY_CLASS_CSV, PRINTED_CLASSES, auc_by_class, by_class_csv_text
-from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
+from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, figure_names, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        reconstructions_as_scored, residual_maps, score_named_images, top_k,
                        undefined_pixel_auc)
@@ -2379,13 +2379,21 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     """The study's own plots (AUC versus gamma first), or, when the study left none, its figures drawn from the rows
     that its tables pool (rows.tables_pool), as the study draws them (gamma_curves.gamma_plots: the pooled one, and
     one per normal class where there are several); scoring: each row's rows.row_scoring."""
-    pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
+    pngs = list(study_dir.glob("*.png"))
+    # the study's figures captioned with their class as the rows name it, in the study's order (the pooled one
+    # first): a file name writes the class file-safe ('a_b' for 'a b'), with -2 where two classes would share a
+    # file, and the caption of its stem said 'normal-a b-2' for a_b; by name, auc_vs_gamma.png came last. Not where
+    # the rows are newer than the tables (and the figures beside them): a class added since moves the names
+    names = {name: (k, "AUC vs gamma" + (f", normal {normal}" if normal else "")) for k, (name, normal) in
+             enumerate(figure_names(tables_pool(study_dir, rows, scoring).pooled))} \
+        if pngs and _stale_tables(study_dir) is None else {}
+    pngs.sort(key=lambda p: (names.get(p.name, (len(names),))[0], "gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
     said: list[str] = []
-    captions: dict[Path, str] = {}
+    captions = {p: names[p.name][1] for p in pngs if p.name in names}
     if not pngs:
         # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
         # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
@@ -2409,7 +2417,6 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
 
             figures = gamma_plots(pooled)
             pngs = plots.gamma_figures(out, figures)
-            # each captioned with its class as the rows name it (the file name writes it file-safe: 'a_b' for 'a b')
             captions = {png: "AUC vs gamma" + (f", normal {f.normal}" if f.normal else "")
                         for png, f in zip(pngs, figures)}
             drawn = True
@@ -2475,14 +2482,21 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
     # "report" among the parts below the study only: a study kept under a folder named report lost every run here.
     # runs/CELL named too: `**` does not walk into a link, and a runs/ (or a cell) kept on another disk and linked
     # into the study, which `wildgan study` reads through, left the section out without a word
-    runs = sorted({p.parent for pattern in ("**/config.json", "runs/*/config.json") for p in study_dir.glob(pattern)
-                   if "report" not in p.relative_to(study_dir).parts})
-    if not runs:
+    found: dict[str, set[Path]] = {}
+    for pattern in ("**/config.json", "runs/*/config.json"):
+        for p in study_dir.glob(pattern):
+            if "report" not in p.relative_to(study_dir).parts:
+                found.setdefault(os.path.realpath(p.parent), set()).add(p.parent)
+    if not found:
         return
     page.h(2, "Runs")
     # a run folder with no result row (trained but not evaluated, or a cell of another grid left in the folder)
     # is in no table: said beside it, so the list does not read as the tables' cells
     with_row = {str(r.get("run_dir")) for r in rows}
+    # one run reached by two paths (runs/ a link to a folder inside the study: the `**` glob found it there, and
+    # runs/* through the link) listed once, by the name its row gives it, else by the shortest: runs/CELL
+    runs = sorted(min(names, key=lambda r: (os.path.relpath(r, study_dir) not in with_row, len(r.parts), str(r)))
+                  for names in found.values())
     items, lines = [], []
     for r in runs:
         # by the study's own paths, not through its links (resolved, a linked runs/ was named ../../disk/runs/CELL,

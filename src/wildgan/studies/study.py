@@ -1395,6 +1395,7 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
             atomic_write_text(study_dir / "comparisons.csv", render_comparisons_csv(pooled, comparisons))
         atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart, comparisons))
         atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
+    drawn: list[Path] = []
     if pooled:
         from ..evaluation.plots import gamma_figures
 
@@ -1402,7 +1403,28 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         # too (the pooled one mixes classes whose AUCs differ far more than seeds do); each curve, the controls too,
         # with the 95% band of its mean (gamma_curves.mean_interval): the figures the report draws for a study that
         # left none are these
-        gamma_figures(study_dir, gamma_plots(pooled))
+        figures = gamma_plots(pooled)
+        gamma_figures(study_dir, figures)
+        drawn = [study_dir / f.name for f in figures]
+    _remove_stale_figures(study_dir, drawn)
+
+
+def _remove_stale_figures(study_dir: Path, drawn: Sequence[Path]) -> None:
+    """Delete the study's AUC-versus-gamma figures (training.run.is_study_file's auc_vs_gamma*.png at its top) that
+    this drawing did not write again. A class whose file name changed (gamma_curves.gamma_plots: 'cat' is
+    auc_vs_gamma-normal-cat-2.png beside a class 'Cat', where an older wildgan drew it into ...-normal-cat.png), or
+    whose rows left the pool (computed otherwise, or dropped), kept its old figure, of old curves: the report copies
+    every figure of the folder, and showed it beside the new one as the study's. Compared as files, not names: on a
+    case-blind disk ...-normal-Cat.png is drawn into the folder's ...-normal-cat.png, which is then no stale one."""
+    def key(p: Path) -> tuple[int, int]:
+        st = p.stat()
+        return st.st_dev, st.st_ino
+
+    kept = {key(p) for p in drawn if p.is_file()}
+    for p in Path(study_dir).glob("auc_vs_gamma*.png"):
+        if (p.name == "auc_vs_gamma.png" or p.name.startswith("auc_vs_gamma-")) and p.is_file() and \
+                not p.is_symlink() and key(p) not in kept:
+            p.unlink(missing_ok=True)
 
 
 def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:

@@ -65,14 +65,22 @@ def read_rows(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
 
 
 def _stat(vals: list[float]) -> str:
-    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    """Mean ± sample std (n) of the values that are numbers; None (a score the row does not hold) is no value. A nan
+    (an AUC that is undefined: scores not finite on some test image, or one class in the test set) is left out of
+    the mean and counted beside it: one of two seeds nan read '0.500', as a study of one seed, and all nan '–'."""
+    given = [v for v in vals if v is not None]
+    vals = [v for v in given if not (isinstance(v, float) and math.isnan(v))]
+    nan = len(given) - len(vals)
     if not vals:
-        return "–"
+        return f"– ({nan} nan)" if nan else "–"
     m = sum(vals) / len(vals)
-    if len(vals) == 1:
+    if len(vals) == 1 and not nan:
         return f"{m:.3f}"
+    n = f"n={len(vals)}" + (f" of {len(given)}: {nan} nan" if nan else "")
+    if len(vals) == 1:
+        return f"{m:.3f} ({n})"
     sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
-    return f"{m:.3f} ± {sd:.3f} (n={len(vals)})"
+    return f"{m:.3f} ± {sd:.3f} ({n})"
 
 
 def _per_seed(rows: Iterable[dict[str, Any]], value: Any) -> list[float]:

@@ -405,6 +405,36 @@ def test_study_report_fallback_draws_a_figure_per_normal_class(tmp_path: Path,
     assert (study / "report" / "auc_vs_gamma-normal-1.png").stat().st_size > 1000
 
 
+def test_study_report_captions_the_studys_figures_by_their_class(tmp_path: Path) -> None:
+    """The study's own per-class figures were captioned by their file's stem: 'a b' and 'a_b' both read 'normal-a b'
+    (file_safe writes them alike), and the second, auc_vs_gamma-normal-a_b-2.png, 'normal-a b-2', a class no row
+    has. Each is captioned by its class as the rows name it."""
+    from wildgan.evaluation.gamma_curves import gamma_plots
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [_study_row(cell=f"{n}-{g}", normal=n, gamma=g, auc={"a": 0.8 - g}) for n in ("a b", "a_b")
+            for g in (0.0, 0.1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # the study's figures (stand-ins, under the names the study draws them by)
+    names = [f.name for f in gamma_plots(rows)]
+    assert names == ["auc_vs_gamma.png", "auc_vs_gamma-normal-a_b.png", "auc_vs_gamma-normal-a_b-2.png"]
+    for name in names:
+        Image.new("RGB", (4, 4)).save(study / name)
+    (study / "tables.md").write_text("# Study results\n")
+    report(study)
+    page = (study / "report" / "report.html").read_text()
+    # (in the study's order: the pooled figure first, as it was only where no class's file name sorted before it)
+    caps = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert caps == ["AUC vs gamma", "AUC vs gamma, normal a b", "AUC vs gamma, normal a_b"], caps
+    # rows newer than the tables and figures (a class added since would move the names): the files' own names
+    later = (study / "tables.md").stat().st_mtime + 10
+    os.utime(study / "results.jsonl", (later, later))
+    report(study)
+    caps = re.findall(r"<figcaption>(.*?)</figcaption>", (study / "report" / "report.html").read_text())
+    assert "AUC vs gamma, normal a b" not in caps and len(caps) == 3, caps
+
+
 def _spy_on_gamma_figures(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The curves of every AUC-versus-gamma figure drawn from now on, in order (plots.auc_vs_gamma, spied on)."""
     from wildgan.evaluation import plots

@@ -75,6 +75,21 @@ def test_the_runs_of_a_study_whose_runs_folder_is_a_link_are_listed_by_the_study
                                                           "../runs/c1/report/report.html"]
 
 
+def test_a_run_reached_through_a_linked_runs_folder_inside_the_study_is_listed_once(tmp_path: Path) -> None:
+    # runs/ a link to a folder of the study's own (store/runs): the `**` glob found each run there, and runs/* found
+    # it again through the link, so the page listed it twice, once as a run with no result row
+    study = tmp_path / "study"
+    for c in ("c0", "c1"):
+        _cell_with_report(study / "store" / "runs", c)
+    (study / "runs").symlink_to(study / "store" / "runs", target_is_directory=True)
+    (study / "results.jsonl").write_text(json.dumps(_row("c0")) + "\n")
+    report(study)
+    md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    items = [ln for ln in md.splitlines() if ln.startswith("- ")]
+    assert items == ["- [runs/c0](../runs/c0/report/report.md)",
+                     "- [runs/c1](../runs/c1/report/report.md) (no result row: in no table)"], items
+
+
 def test_the_result_rows_give_each_gamma_as_the_cells_name_does(tmp_path: Path) -> None:
     # the table's cells are 3 decimals, as an AUC is given: gamma 0.0015 read 0.002 beside its cell named g0.0015,
     # and alike with the study's other gamma 0.002
