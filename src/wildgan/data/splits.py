@@ -285,6 +285,14 @@ def rounded_contamination(info: dict[str, Any]) -> tuple[int, int] | None:
     return None if _contamination_rounding(float(gamma), n_n, n_a) is None else (n_n, n_a)
 
 
+def rounded_share(rounded: tuple[int, int]) -> float:
+    """The share of anomalies that rounded_contamination's (normal, anomalous) training images hold, to the 3
+    significant digits that score's threshold line and the report's threshold row both say it by (and
+    --expected-contamination takes): one number in both places, 1 of 17 = 0.0588."""
+    n_n, n_a = rounded
+    return float(f"{n_a / (n_n + n_a):.3g}")
+
+
 def _least_injecting(n_normal: int) -> float:
     """The smallest contamination of 3 significant digits that injects one anomaly among n_normal normal images, as
     _contamination_rounding advises it. Why not 1 / (n_normal + 1) as said: to 3 digits it rounds down about half the
