@@ -1113,10 +1113,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available; {way_on}")
-    if cfg.contamination > 0 and recorded is None:
+    if cfg.contamination > 0 and recorded is None and not inherited:
         # (after the refusal for too few: a warning that 1 is injected, followed by an error that none can be, was
         # said of one request. Not of a run's split rebuilt, `score` / `evaluate` / `report`: said when it was drawn,
-        # and its advice, --contamination, is no option of theirs)
+        # and its advice, --contamination, is no option of theirs; nor of it given to them as --data, `inherited`)
         rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a, len(tr_anom))
         if rounding:
             warn_user(f"{source}: {rounding}")
