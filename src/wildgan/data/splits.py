@@ -1156,9 +1156,14 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
     test_classes = [names[int(te_pool.y[i])] for i in tsel]
-    if info.get("test_source") == "hold-out" and tr_pool.group is not None and recorded is None and not inherited:
-        # (a run's own split rebuilt was said of when it was drawn; other data's training part trains nothing)
-        _warn_photos_in_both(loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction)
+    if info.get("test_source") == "hold-out" and tr_pool.group is not None and not inherited:
+        # (other data's training part trains nothing.) A run's own split rebuilt (`score` / `evaluate` / `report`) was
+        # said of when it was drawn, which split.json records (photos_in_both); a run drawn by a wildgan without the
+        # warning records none, and its rebuilds say it: otherwise its AUC of test crops whose photos it trained on
+        # was never said to be one
+        info["photos_in_both"] = _warn_photos_in_both(
+            loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction,
+            say=recorded is None or "photos_in_both" not in recorded)
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
@@ -1192,14 +1197,15 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
 
 
 def _warn_photos_in_both(loaded: LoadedData, source: str, train_groups: np.ndarray, test_groups: np.ndarray,
-                         test_fraction: float) -> None:
+                         test_fraction: float, say: bool = True) -> int:
     """The warning that an .npz's image_id (photo ids) did not keep a photo out of one side of a generic hold-out,
     which holds out images, not photos: image_id without is_anomaly takes the generic protocol, and crops of one
     photo landed in training and test alike without a word, though image_id is documented as what the split goes by.
-    Once per read (`loaded`, which a study's cells share)."""
+    Once per read (`loaded`, which a study's cells share), and only where `say`. Returns how many photos have images
+    on both sides (split.json's photos_in_both)."""
     both = set(np.unique(train_groups).tolist()) & set(np.unique(test_groups).tolist())
-    if not both or "photos in both" in loaded._said:
-        return
+    if not both or not say or "photos in both" in loaded._said:
+        return len(both)
     loaded._said.add("photos in both")
     n = len(set(np.unique(train_groups).tolist()) | set(np.unique(test_groups).tolist()))
     warn_user(f"{source}: its image_id (photo ids) do not split it: the generic protocol holds out "
@@ -1207,6 +1213,7 @@ def _warn_photos_in_both(loaded: LoadedData, source: str, train_groups: np.ndarr
               f"uses have images in both the training and the test split, so a test image can be scored by networks "
               f"trained on images of its own photo; the chula-rbc12 protocol holds out by photo (it needs is_anomaly "
               f"beside image_id), or give the data a test split of its own, split by photo (x_train / x_test)")
+    return len(both)
 
 
 def _holdout_shortfall(info: dict[str, Any], held_out: tuple[int, int], tr_pool: _Rows, tr_norm: np.ndarray,
