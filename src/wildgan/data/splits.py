@@ -1156,12 +1156,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
     test_classes = [names[int(te_pool.y[i])] for i in tsel]
+    photos_in_both = None
     if info.get("test_source") == "hold-out" and tr_pool.group is not None and not inherited:
         # (other data's training part trains nothing.) A run's own split rebuilt (`score` / `evaluate` / `report`) was
         # said of when it was drawn, which split.json records (photos_in_both); a run drawn by a wildgan without the
         # warning records none, and its rebuilds say it: otherwise its AUC of test crops whose photos it trained on
         # was never said to be one
-        info["photos_in_both"] = _warn_photos_in_both(
+        photos_in_both = _warn_photos_in_both(
             loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction,
             say=recorded is None or "photos_in_both" not in recorded)
 
@@ -1191,6 +1192,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # last, after every field of split.json that had been written before it (see read_fingerprint)
         read_fingerprint=fingerprint,
     )
+    if photos_in_both is not None:
+        info["photos_in_both"] = photos_in_both        # (newer still: after it)
     _record_identity(info, loaded, recorded)
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info,
                         test_classes)
