@@ -115,13 +115,18 @@ def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | Non
               "the default --expected-contamination" + (f"; {skipped}" if skipped else ""))
     note = f"c = {c:g} ({origin}): the threshold is percentile {100 * (1 - c):g} of the training images' scores"
     if rounded is not None:
+        from ..data.splits import rounded_share
+
         n_n, n_a = rounded
-        share = float(f"{n_a / (n_n + n_a):.3g}")
+        share = rounded_share(rounded)
         note += (f"; this run asked for a share γ = {gamma:g} of anomalies, which rounding made "
                  + (f"{n_a} anomalous image{'s' if n_a != 1 else ''} beside its {n_n} normal ones (a share of "
                     f"{share:g})" if n_a else f"none beside its {n_n} normal training images: they are clean"))
         if n_a and not math.isclose(c, share):
-            note += f": --expected-contamination {share:g} sets c to it"
+            # (the report's row of this c is the share too: it named γ, which this line no longer does)
+            row = "row of that share" if share != DEFAULT_CONTAMINATION else \
+                f"first rule, c = {DEFAULT_CONTAMINATION:g}"
+            note += f": --expected-contamination {share:g} sets c to it (the report's {row})"
     elif 0 < gamma <= 0.5 and not math.isclose(c, gamma):
         # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
         row = "'c = γ' row" if gamma != DEFAULT_CONTAMINATION else f"first rule, c = {DEFAULT_CONTAMINATION:g}"

@@ -285,6 +285,14 @@ def rounded_contamination(info: dict[str, Any]) -> tuple[int, int] | None:
     return None if _contamination_rounding(float(gamma), n_n, n_a) is None else (n_n, n_a)
 
 
+def rounded_share(rounded: tuple[int, int]) -> float:
+    """The share of anomalies that rounded_contamination's (normal, anomalous) training images hold, to the 3
+    significant digits that score's threshold line and the report's threshold row both say it by (and
+    --expected-contamination takes): one number in both places, 1 of 17 = 0.0588."""
+    n_n, n_a = rounded
+    return float(f"{n_a / (n_n + n_a):.3g}")
+
+
 def _least_injecting(n_normal: int) -> float:
     """The smallest contamination of 3 significant digits that injects one anomaly among n_normal normal images, as
     _contamination_rounding advises it. Why not 1 / (n_normal + 1) as said: to 3 digits it rounds down about half the
@@ -1105,10 +1113,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available; {way_on}")
-    if cfg.contamination > 0 and recorded is None:
+    if cfg.contamination > 0 and recorded is None and not inherited:
         # (after the refusal for too few: a warning that 1 is injected, followed by an error that none can be, was
         # said of one request. Not of a run's split rebuilt, `score` / `evaluate` / `report`: said when it was drawn,
-        # and its advice, --contamination, is no option of theirs)
+        # and its advice, --contamination, is no option of theirs; nor of it given to them as --data, `inherited`)
         rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a, len(tr_anom))
         if rounding:
             warn_user(f"{source}: {rounding}")
@@ -1148,9 +1156,15 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
     test_classes = [names[int(te_pool.y[i])] for i in tsel]
-    if info.get("test_source") == "hold-out" and tr_pool.group is not None and recorded is None and not inherited:
-        # (a run's own split rebuilt was said of when it was drawn; other data's training part trains nothing)
-        _warn_photos_in_both(loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction)
+    photos_in_both = None
+    if info.get("test_source") == "hold-out" and tr_pool.group is not None and not inherited:
+        # (other data's training part trains nothing.) A run's own split rebuilt (`score` / `evaluate` / `report`) was
+        # said of when it was drawn, which split.json records (photos_in_both); a run drawn by a wildgan without the
+        # warning records none, and its rebuilds say it: otherwise its AUC of test crops whose photos it trained on
+        # was never said to be one
+        photos_in_both = _warn_photos_in_both(
+            loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction,
+            say=recorded is None or "photos_in_both" not in recorded)
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
@@ -1178,20 +1192,23 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # last, after every field of split.json that had been written before it (see read_fingerprint)
         read_fingerprint=fingerprint,
     )
+    if photos_in_both is not None:
+        info["photos_in_both"] = photos_in_both        # (newer still: after it)
     _record_identity(info, loaded, recorded)
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info,
                         test_classes)
 
 
 def _warn_photos_in_both(loaded: LoadedData, source: str, train_groups: np.ndarray, test_groups: np.ndarray,
-                         test_fraction: float) -> None:
+                         test_fraction: float, say: bool = True) -> int:
     """The warning that an .npz's image_id (photo ids) did not keep a photo out of one side of a generic hold-out,
     which holds out images, not photos: image_id without is_anomaly takes the generic protocol, and crops of one
     photo landed in training and test alike without a word, though image_id is documented as what the split goes by.
-    Once per read (`loaded`, which a study's cells share)."""
+    Once per read (`loaded`, which a study's cells share), and only where `say`. Returns how many photos have images
+    on both sides (split.json's photos_in_both)."""
     both = set(np.unique(train_groups).tolist()) & set(np.unique(test_groups).tolist())
-    if not both or "photos in both" in loaded._said:
-        return
+    if not both or not say or "photos in both" in loaded._said:
+        return len(both)
     loaded._said.add("photos in both")
     n = len(set(np.unique(train_groups).tolist()) | set(np.unique(test_groups).tolist()))
     warn_user(f"{source}: its image_id (photo ids) do not split it: the generic protocol holds out "
@@ -1199,6 +1216,7 @@ def _warn_photos_in_both(loaded: LoadedData, source: str, train_groups: np.ndarr
               f"uses have images in both the training and the test split, so a test image can be scored by networks "
               f"trained on images of its own photo; the chula-rbc12 protocol holds out by photo (it needs is_anomaly "
               f"beside image_id), or give the data a test split of its own, split by photo (x_train / x_test)")
+    return len(both)
 
 
 def _holdout_shortfall(info: dict[str, Any], held_out: tuple[int, int], tr_pool: _Rows, tr_norm: np.ndarray,

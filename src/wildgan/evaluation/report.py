@@ -53,7 +53,7 @@ from ..data import (build_split, conversion_opts, load_image_files, newly_skippe
                     split_differences, split_summary)
 from ..data.eval_files import (EVAL_JSON, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files,
                                unmatched_why)
-from ..data.splits import decoded_apart, is_rotated_copy
+from ..data.splits import decoded_apart, is_rotated_copy, rounded_contamination, rounded_share
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import as_path_list, ids_under_folder, is_dataset_file, missing_run_data_error
@@ -713,6 +713,7 @@ def _write_run_page(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, An
         # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
         # (skip_bad: the cache of `score --threshold --skip-bad` the rules' rows were taken from is fit's row's too)
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
+                                 rounded=rounded_contamination(split_info),
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode,
                                                   skip_bad, read.get("cache")),
                                  batch_mode=batch_mode, left_out=_unread_left_out(run_dir, model, batch_mode, skip_bad),
@@ -1576,7 +1577,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None, batch_mode: str = "mixed",
                        left_out: int = 0, recorded: tuple[str, float] | None = None,
-                       skip_bad: bool = False) -> Threshold | None:
+                       skip_bad: bool = False, rounded: tuple[int, int] | None = None) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training images
     each flags. Returns the rule the top-k table's and the named images' is_anomaly columns (FLAG_HEADER) use: that of
@@ -1587,7 +1588,9 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     how many training images the run has (split.json), for the text of a run without scores. batch_mode: the protocol
     the report's images are scored in, of the training scores in `train` too. left_out: the files left out by the
     protocol's cache where the report did not read it for want of skip_bad (_unread_left_out). skip_bad: the report's,
-    which the commands named take too (_score_options)."""
+    which the commands named take too (_score_options). rounded: the run's (normal, anomalous) training images where
+    rounding made its share of anomalies other than the γ asked (data.splits.rounded_contamination): the run's own
+    row is of that share, as `wildgan score --threshold`'s line advises it, not of γ."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
@@ -1627,9 +1630,21 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         ("contamination", {"contamination": DEFAULT_CONTAMINATION}, f"contamination, c = {DEFAULT_CONTAMINATION:g}"),
         ("mad", {"k": DEFAULT_MAD_K}, f"mad, k = {DEFAULT_MAD_K:g}")]
     gamma = float(cfg.data.contamination)
-    if not unlabelled and 0 < gamma <= 0.5 and gamma != DEFAULT_CONTAMINATION:
+    # the share of anomalies the run's training images hold: γ, or where rounding made it another (γ 0.08 of 16
+    # normal images is 1 of 17, 0.0588; 0.05 of 16 is none), that share. The row was of γ, which score's threshold
+    # line no longer advised for such a run (its "--expected-contamination 0.0588" matched no row here), and a run
+    # trained on none had a row flagging a share of clean images as its contamination
+    held = gamma if rounded is None else rounded_share(rounded) if rounded[1] else 0.0
+    trained = ""
+    if not unlabelled and rounded is not None:
+        n_n, n_a = rounded
+        trained = (f"; this run asked for γ = {gamma:g} of anomalies, which rounding made "
+                   + (f"{n_a} of its {n_n + n_a} training images, a share of {held:g}" if n_a else
+                      f"none beside its {n_n} normal training images: they are clean"))
+    if not unlabelled and 0 < held <= 0.5 and held != DEFAULT_CONTAMINATION:
         # the run's own contamination, known for a labelled run: --expected-contamination GAMMA gives it
-        rules.append(("contamination", {"contamination": gamma}, f"contamination, c = γ = {gamma:g}"))
+        rules.append(("contamination", {"contamination": held}, f"contamination, c = γ = {gamma:g}"
+                      if rounded is None else f"contamination, c = {held:g}, the share trained on"))
     try:
         thrs = [fit_threshold(rule, scores[name], **kw) for rule, kw, _ in rules]
     except DataError as e:           # NaN training scores (diverged networks): no rule takes a threshold from them
@@ -1660,7 +1675,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
            f"RUN{opts} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
            f"k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
-              if len(rules) > 2 else "")
+              if len(rules) > 2 and rounded is None else "")
+           + (f"{trained} (`--expected-contamination {held:g}`"
+              + (", the first rule" if held == DEFAULT_CONTAMINATION else "") + ")" if trained and held > 0 else
+              trained)
            + f"), taken from the {n_train} training images' scores ({source}), "
            + ("never from the test images" if n_test is not None else
               "the only images of this run (it has no test images; new images are set against these thresholds)")

@@ -23,8 +23,9 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem, labels_needed_by
 from ..data.imageset import resize_warning, scale_warning, scoring_depth16
-from ..data.readers import (channel_warning, detect_format, given_data_missing, is_pile, missing_run_data_error,
-                             same_data_source, single_class_text, trained_gray_share, trained_kind)
+from ..data.readers import (channel_warning, data_source_path, detect_format, given_data_missing, is_pile,
+                             missing_run_data_error, same_data_source, single_class_text, trained_gray_share,
+                             trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
                            read_train_hashes, reads_decoded_cache, seen_in_training)
@@ -226,6 +227,33 @@ def _next_steps(run_dir: Path | str) -> str:
             f"with evaluate_run({str(run_dir)!r}, data=PATH, normal=('CLASS',))")
 
 
+def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
+                          normal: str | tuple[str, ...] | None) -> bool:
+    """Whether `data`, given to evaluate or score the run whose split.json is `recorded`, is the run's own data (the
+    path it was read from, however spelled: data.readers.same_data_source of the path resolved) with its own normal
+    classes: the split is the run's, built with its contamination and rotations as the run's was. Built without them,
+    as other data is, `wildgan evaluate RUN --data ITS_DATA` wrote RUN/eval.json, the run's own evaluation, with a
+    split of gamma 0 and no contaminants (its training part not the run's), beside the split.json of the same test
+    split that says otherwise. Data at another path (a copy, the folder of a tar) is other data, as evaluation_dir
+    files its evaluation apart."""
+    source = recorded.get("source")
+    if not source or recorded.get("protocol") == "unlabelled" or recorded.get("detector_input"):
+        return False
+    if normal is not None:
+        # (as DataConfig reads --normal: a comma-separated str, or classes one by one; compared by name as
+        # build_split resolves them, stripped and case folded)
+        given = str(normal).split(",") if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
+        own = recorded_normal_classes(recorded)
+        if not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
+            return False
+    if same_data_source(data, source):
+        return True
+    try:
+        return same_data_source(str(data_source_path(data, dataset).resolve()), source)
+    except (WildganError, OSError):
+        return False
+
+
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
                   normal: str | tuple[str, ...] | None = None, skip_bad: bool = False,
                   whole: bool | None = None, held: HeldWarning | None = None,
@@ -267,7 +295,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise gone
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
-    if data is not None:
+    if data is not None and not _names_runs_own_split(data, dc.dataset, recorded, normal):
         # other data is only tested on: the run's contamination injected into a training part that nothing trains on
         # refused data whose training part holds no anomaly (train/good, test/good + test/bad) with advice to pass
         # --contamination 0, which evaluate and score have not, and warned of its rounding there; and a chula-rbc12

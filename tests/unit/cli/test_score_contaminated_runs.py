@@ -103,13 +103,20 @@ def test_score_threshold_says_the_share_of_anomalies_the_run_trained_on_where_ro
     # score has not
     assert not [w for w in said if "rounded down" in str(w.message)] and "rounded down" not in err, err
     assert "this run asked for a share γ = 0.08 of anomalies, which rounding made 1 anomalous image beside its 16 " \
-           "normal ones (a share of 0.0588): --expected-contamination 0.0588 sets c to it" in err, err
+           "normal ones (a share of 0.0588): --expected-contamination 0.0588 sets c to it (the report's row of that " \
+           "share)" in err, err
     assert "trained with a share γ = 0.08" not in err, err
     # export's threshold line, the same words
     assert main(["export", str(run), "--threshold", "contamination", "--no-progress", "--out",
                  str(tmp_path / "m.onnx")]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "which rounding made 1 anomalous image beside its 16 normal ones (a share of 0.0588)" in err, err
+    # the report's row of the run's own contamination is of that share, the c advised above, not of γ
+    assert main(["report", str(run), "--no-progress", "--top-k", "2", "--tsne-points", "10", "--no-controls"]) == 0
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    rules = [ln.split("|")[1].strip() for ln in md[md.index("## Threshold"):].splitlines() if ln.startswith("| ")]
+    assert "contamination, c = 0.0588, the share trained on" in rules and "contamination, c = γ = 0.08" not in rules, \
+        rules
     # none injected: said so, with no share to set c to; a rounding within a fifth of γ is no news (γ is said)
     a = make_parser().parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     none = rounded_contamination({"gamma": 0.05, "n_normal_train": 16, "n_contamination": 0})

@@ -1822,3 +1822,26 @@ def test_a_class_name_split_at_its_comma_is_refused_saying_how_to_name_the_class
         "the command line's list of classes is split: give it by its index, 0, or in a list of names in a `wildgan "
         "train --config` file, exclude: [\"a,b\"])")
     assert main([*argv, "--normal", "x", "--exclude", "0"]) == 0, capsys.readouterr().err
+
+
+def test_photo_ids_split_across_a_runs_hold_out_are_said_at_the_rebuilds_of_a_run_that_never_said_them(tmp_path):
+    # the warning is said when a split is drawn, not again at each rebuild of the run's split (`score` / `evaluate` /
+    # `report` RUN). A run drawn by a wildgan without the warning was never told, and its rebuilds said nothing either:
+    # its AUC, of test crops whose photos it trained on, read as one of new photos
+    rng = np.random.default_rng(0)
+    p = tmp_path / "crops.npz"
+    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    cfg = DataConfig(data=str(p), normal=("0",))
+    with pytest.warns(WildganWarning, match="do not split it"):
+        s = build_split(cfg)
+    assert s.info["photos_in_both"] > 0
+    recorded = {**s.info, **split_summary(s)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        again = build_split(cfg, recorded=recorded)
+    assert again.test_ids == s.test_ids and again.info["photos_in_both"] == s.info["photos_in_both"]
+    older = {k: v for k, v in recorded.items() if k != "photos_in_both"}
+    with pytest.warns(WildganWarning, match=rf"and {s.info['photos_in_both']} of the \d+ photos it uses have images "
+                                            f"in both"):
+        build_split(cfg, recorded=older)

@@ -42,3 +42,45 @@ def test_other_data_for_a_rotating_run_is_split_without_rotated_copies(tmp_path)
     rotated = build_split(replace(read_run_config(run).data, data=str(other)))
     assert rotated.info["rotations"] == 3
     assert split.test_ids == rotated.test_ids and np.array_equal(split.test_x, rotated.test_x)
+
+
+def test_the_runs_own_data_given_as_data_is_split_as_the_run_was(tmp_path, monkeypatch):
+    # `wildgan evaluate RUN --data ITS_DATA` took the run's own data for other data: split without the run's
+    # contamination, it wrote RUN/eval.json (the run's own evaluation, evaluation_dir) with gamma 0 and no
+    # contaminants, beside the run's split.json of the same test split
+    import json
+    import shutil
+    import warnings
+
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.run import split_for_run
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    # (20 normal training images: 0.12 of them is 2.73 anomalies, 2 injected: training warns of the rounding)
+    with pytest.warns(WildganWarning, match="rounded down to 2"):
+        assert main(["train", "--data", str(npz), "--normal", "0", "--contamination", "0.12", "--preset", "tiny",
+                     "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                     "--no-train-scores", "--out", str(run)]) == 0
+    recorded = json.loads((run / "split.json").read_text())
+    own = split_for_run(run, log=lambda m: None)
+    monkeypatch.chdir(tmp_path / "run")
+    for given, normal in ((str(npz), None), ("../tiny.npz", None), (str(npz), "0")):   # (however the path is spelled)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WildganWarning)      # (nor the rounding, said when the run was trained)
+            split = split_for_run(run, given, log=lambda m: None, normal=normal)
+        assert split.info["gamma"] == 0.12 and split.info["n_contamination"] == 2, (given, normal)
+        assert split.train_ids == own.train_ids and split.test_ids == own.test_ids
+    assert main(["evaluate", str(run), "--data", str(npz), "--no-progress", "--no-controls"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert (ev["data"]["gamma"], ev["data"]["n_contamination"], ev["data"]["n_train"]) == \
+        (recorded["gamma"], recorded["n_contamination"], recorded["n_train"]) == (0.12, 2, 22)
+    # a copy elsewhere is other data, evaluated apart (eval-copy-*/): without the run's contamination
+    shutil.copy(npz, tmp_path / "copy.npz")
+    other = split_for_run(run, str(tmp_path / "copy.npz"), log=lambda m: None)
+    assert other.info["gamma"] == 0.0 and np.array_equal(other.test_x, own.test_x)
+    # another normal class of the run's own data is no split the run trained on: none injected
+    assert split_for_run(run, str(npz), log=lambda m: None, normal="1").info["n_contamination"] == 0
