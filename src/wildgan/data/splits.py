@@ -947,12 +947,12 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
     source = str(train.info.get("source"))
     if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches" and recorded is None and \
-            not _cifar_like(train, test):
+            not inherited and not _cifar_like(train, test):
         # chosen by the class names alone, which a tree of one's own photos may carry: said, with the way out. Not
         # for CIFAR-10 itself in another container (the JPEG tree, an npz): 32x32 colour files, every rebuild of
         # its split (evaluate, training scores, study cells) would repeat a note about nothing. Nor for a run's split
         # rebuilt (`score` / `evaluate` / `report` RUN): said when the run was trained, and its way out, --dataset, is
-        # no option of theirs
+        # no option of theirs; nor of other data given to them (`inherited`), whose protocol the run's settings chose
         what = "labels' class names" if kind == "npz" else "class folders"
         warn_user(f"{source}: its {what} are CIFAR-10's ten classes but its images are not CIFAR-10's 32x32 colour "
                   f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless "

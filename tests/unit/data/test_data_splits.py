@@ -1845,3 +1845,22 @@ def test_photo_ids_split_across_a_runs_hold_out_are_said_at_the_rebuilds_of_a_ru
     with pytest.warns(WildganWarning, match=rf"and {s.info['photos_in_both']} of the \d+ photos it uses have images "
                                             f"in both"):
         build_split(cfg, recorded=older)
+
+
+def test_other_data_named_like_cifar10_given_to_a_run_gets_no_note_naming_an_option_of_train(tmp_path):
+    # `evaluate RUN --data OTHER` / `score RUN --data OTHER` on class folders carrying CIFAR-10's names: the note that
+    # the cifar10 protocol is chosen advised --dataset folder, an option neither command has (the run's settings
+    # decide); said where a run's own split is first drawn, as before
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in CIFAR10_CLASSES:
+        for i in range(20):
+            (tmp_path / c).mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / c / f"{i:02d}.png")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        build_split(DataConfig(data=str(tmp_path), normal=("automobile",)), inherited=("exclude_classes",))
+    assert not [w for w in said if "CIFAR-10's ten classes" in str(w.message)], [str(w.message) for w in said]
+    with pytest.warns(UserWarning, match="CIFAR-10's ten classes"):
+        build_split(DataConfig(data=str(tmp_path)))
