@@ -30,7 +30,7 @@ def take_fit_record(a: argparse.Namespace, run_dir: Path,
     warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
     from ..thresholds import FIT_THRESHOLD_FILE, follow_fit_record
 
-    a.fit_record, a.fit_record_not = None, ""
+    a.fit_record, a.fit_record_not, a.fit_record_score = None, "", None
     dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
     if dest is None or option_given(a, dest):
         return
@@ -43,6 +43,24 @@ def take_fit_record(a: argparse.Namespace, run_dir: Path,
     if value is not None:
         setattr(a, dest, value)
         a.fit_record = path
+        # the score fit flagged by, for the threshold line (_fit_score_note): fit's c (k) is taken for any --score,
+        # and a Detector fit with score='L_r' was thresholded by `wildgan score RUN --threshold contamination` by a,
+        # the command's default, flagging other images than det.predict and from_run(RUN) flag, without a word
+        from ..thresholds import read_fit_threshold
+
+        got = read_fit_threshold(run_dir)
+        a.fit_record_score = str(got[0].params.get("score") or "") if got is not None else None
+
+
+def _fit_score_note(a: argparse.Namespace, thr: Threshold | None) -> str:
+    """Where Detector.fit's recorded c (k) was taken but fit flagged by another score than this command's: that
+    score, and the --score that flags as the fitted Detector and Detector.from_run(RUN) flag ('' otherwise)."""
+    fit_score = getattr(a, "fit_record_score", None)
+    score = thr.params.get("score") if thr is not None else None
+    if getattr(a, "fit_record", None) is None or not fit_score or not score or fit_score == score:
+        return ""
+    return (f"; Detector.fit flagged by {fit_score}, not {score} (as det.predict and Detector.from_run(RUN) do): "
+            f"--score {fit_score} flags as they do")
 
 
 def _fit_record_note(a: argparse.Namespace) -> str:
@@ -101,7 +119,7 @@ def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | Non
     where the rounding of the anomaly count made the run's share of anomalies other than γ (data.splits.
     rounded_contamination): that share is said, not γ, which its training images do not hold."""
     if a.threshold == "mad":
-        return _mad_note(a, thr)
+        return _mad_note(a, thr) + _fit_score_note(a, thr)
     if a.threshold != "contamination":
         return _fit_record_note(a)
     c = float(a.expected_contamination)
@@ -135,7 +153,7 @@ def contamination_note(a: argparse.Namespace, gamma: float, thr: Threshold | Non
     elif gamma == 0 and not given and not record:
         note += ("; the run records γ = 0 (clean training images, or your own data with an unknown share of "
                  "anomalies): --expected-contamination G sets the share you expect")
-    return note
+    return note + _fit_score_note(a, thr)
 
 
 def threshold_lines(text: str, width: int = 100) -> str:

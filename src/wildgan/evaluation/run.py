@@ -1092,7 +1092,9 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci)"
                      + (f"; p: {paired_test_text(vs)} of each AUC against its untrained control" if p_untrained
                         else "")
-                     + ". Neither counts training's own spread (another seed), often the larger")
+                     # (without the p column, --no-controls, the interval alone is left to say it of)
+                     + (". Neither counts" if p_untrained else ". It does not count")
+                     + " training's own spread (another seed), often the larger")
     info = result.get("data") or {}
     src = info.get("test_source")
     normal = info.get("normal_classes")

@@ -6221,9 +6221,13 @@ def test_score_and_export_follow_fit_s_record_for_any_score(tmp_path, capsys):
     det.set_params(score="a")
     assert f"threshold for score a: contamination (contamination=0.2, n=16): score > {det.threshold_:.6g}" in got and \
         f"c = 0.2 (Detector.fit's, recorded in {record}; --expected-contamination G chooses another)" in got, got
+    # fit's c, but not fit's score: the line says which score fit (det.predict, from_run) flags by, and the option
+    assert "; Detector.fit flagged by L_o, not a (as det.predict and Detector.from_run(RUN) do): --score L_o " \
+        "flags as they do" in " ".join(got.split()), got
     det.set_params(score="L_o")
     got, _ = line(score + ["contamination", "--score", "L_o"])
     assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
+    assert "Detector.fit flagged by" not in got, got                                  # fit's own score: nothing
     # fit's was mixed: its c is kept in the isolated protocol, as export and from_run(batch_mode='isolated') keep it
     got, _ = line(score + ["contamination", "--score", "L_o", "--batch-mode", "isolated"])
     assert "contamination (contamination=0.2" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
@@ -6242,6 +6246,7 @@ def test_score_and_export_follow_fit_s_record_for_any_score(tmp_path, capsys):
     got, _ = line(score + ["mad"])
     assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, \
         got
+    assert "Detector.fit flagged by L_o, not a" in " ".join(got.split()), got
     for bad, why in (("{", "JSONDecodeError"), (json.dumps({**rec, "threshold": {
             "value": 0.0, "rule": "contamination", "params": {"contamination": 7, "n": 16, "score": "L_o"}}}),
             "contamination 7")):

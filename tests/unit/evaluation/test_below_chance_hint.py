@@ -60,3 +60,15 @@ def test_the_below_chance_hint_names_l_r_only_where_l_r_ranks_above_chance():
     # the measured case still gets it, as does an L_r above chance without an interval
     assert below_chance_hint("a", AUC, CI) is not None
     assert below_chance_hint("a", AUC, {"a": CI["a"]}) is not None
+
+
+def test_the_interval_note_speaks_of_the_p_column_only_where_the_table_has_one():
+    """`wildgan evaluate --no-controls` has no p column: its note said 'Neither counts training's own spread' of
+    the interval alone, leaving the reader to look for a second thing the table did not show."""
+    note = [line for line in format_table(RESULT).splitlines() if line.startswith("95% CI:")]
+    assert note == ["95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci). It does not "
+                    "count training's own spread (another seed), often the larger"]
+    with_p = {**RESULT, "controls": {"untrained": dict(AUC)},
+              "auc_vs_controls": {k: {"untrained": {"p": 0.01, "test": "delong"}} for k in AUC}}
+    note = [line for line in format_table(with_p).splitlines() if line.startswith("95% CI:")]
+    assert len(note) == 1 and "; p: " in note[0] and ". Neither counts training's own spread" in note[0], note
