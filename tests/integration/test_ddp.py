@@ -172,6 +172,19 @@ def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path, png_run: Path):
     assert two == one and "1 of them resumed" in proc.stderr
     assert not (tmp_path / "two.csv.chunks").exists()
     assert proc.stderr.count("warning: skipped") == 1 and "077.png" in proc.stderr     # named once, by rank 0
+    # --no-resume: rank 0 deletes the kept chunks just before the scoring (once every check is passed), and no rank
+    # takes them: rank 1 reads the folder only after the file list's collective, which rank 0 reaches after that
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadedModel, "score", lambda self, x, **kw: real(self, x, **kw) if len(x) != 64 else
+                   (_ for _ in ()).throw(KeyboardInterrupt))
+        assert main(args + ["--skip-bad", "--out", str(tmp_path / "two.csv")]) == 130
+    assert [p.name for p in (tmp_path / "two.csv.chunks").glob("chunk-*.npz")] == ["chunk-00000.npz"]
+    proc = subprocess.run(torchrun + args + ["--distributed", "--skip-bad", "--no-resume", "--out",
+                                             str(tmp_path / "two.csv")], capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "--no-resume: deleted" in proc.stderr and "resumed" not in proc.stderr, proc.stderr[-4000:]
+    assert (tmp_path / "two.csv").read_text() == one and not (tmp_path / "two.csv.chunks").exists()
 
     proc = subprocess.run(torchrun + args + ["--distributed", "--out", str(tmp_path / "bad.csv")],
                           capture_output=True, text=True, timeout=300, env=env)

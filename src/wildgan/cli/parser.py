@@ -396,10 +396,11 @@ def make_option_parser() -> argparse.ArgumentParser:
                         "--out -, which keeps nothing to resume from; an eighth of that for latent search); "
                         "the scores do not depend on N")
     s.add_argument("--no-resume", action="store_true",
-                   help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "
-                        "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
-                        "with the same --out, files, run and options takes them from there instead of scoring them "
-                        "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
+                   help="score every chunk again, deleting OUT.chunks/ as the scoring starts (a refused command "
+                        "keeps it): a pile read in several chunks keeps each finished chunk's scores there (deleted "
+                        "once OUT is written), and by default a rerun with the same --out, files, run and options "
+                        "takes them from there instead of scoring them again (an interrupted scoring resumes; chunks "
+                        "whose files changed are scored again)")
     s.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 

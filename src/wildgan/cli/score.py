@@ -294,13 +294,8 @@ def _check_score_options(a: argparse.Namespace) -> None:
         _refuse_an_input_as_out(a)
         # (a scores CSV written earlier under a name without .csv starts as every one does, with its id column)
         check_out_file(a.out, "scores.csv", suffixes=(".csv",), what="a scores CSV", starts=b"id,")
-    resume_dir = _resume_dir(a)
-    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
-        from ..scoring.run import is_resume_dir, remove_resume_dir
-
-        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
-            remove_resume_dir(resume_dir)
-            warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+    # (--no-resume's deletion of OUT.chunks waits for the scoring itself, _score_pile: made here, a typo in the run
+    # path or a bad --expected-contamination threw away the kept chunks of an interrupted scoring all the same)
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -475,6 +470,11 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         tag = rank_tag()
         warnings.showwarning = lambda msg, *_a, **_k: eprint(f"wildgan: warning{tag}: {msg}")
         try:
+            if ctx is None or ctx.is_main:
+                # every check done (the run loaded, the options and --data accepted, the training scores of
+                # --threshold read): only now are the kept chunks discarded. The other ranks touch the folder only
+                # after score_files' first collective (the file list), which rank 0 reaches after this
+                _discard_kept_chunks(a)
             got = score_files(model, [archive] if archive is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
                               resume_dir=_resume_dir(a), with_A=not a.no_A, resume_record=record)
@@ -486,6 +486,16 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         # `test/good/0.png` with --normal, or an absolute path where the folder was typed so)
         got.ids = ids_under_folder(got.ids, a.data)
     return got
+
+
+def _discard_kept_chunks(a: argparse.Namespace) -> None:
+    """--no-resume: delete OUT.chunks, an earlier scoring's finished chunks, so that every chunk is scored again."""
+    from ..scoring.run import is_resume_dir, remove_resume_dir
+
+    resume_dir = _resume_dir(a)
+    if a.no_resume and resume_dir is not None and is_resume_dir(resume_dir):
+        remove_resume_dir(resume_dir)
+        warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
 
 
 def _shown_every_time(category: type[Warning]) -> None:

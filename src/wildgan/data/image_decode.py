@@ -155,7 +155,7 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
             raise dataset_among_images_error(p) from e
         raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
     except Image.DecompressionBombError as e:
-        raise DataError(f"{p}: image too large to decode safely ({e})") from e
+        raise _too_large_error(str(p), e) from e
     except MemoryError:
         raise                   # the machine, not the file: never reported (or skipped) as a corrupt image
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
@@ -182,6 +182,30 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         if "pages_file" not in stats:
             stats["pages_file"], stats["pages_n"] = str(p), pages
     return a, (int(h0), int(w0))
+
+
+def _too_large_error(name: str, e: Exception) -> DataError:
+    """The refusal of an image above twice Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 179
+    megapixels by default): its size and what to do, as the warning of one between the limit and twice it says
+    (read_image_sized). Pillow's own words ('could be decompression bomb DOS attack') gave a 300-megapixel slide scan
+    or panorama no way on. The check stays on: the size is read from Pillow's check itself (its `size`, else the
+    pixel count of its message), not by opening the file again without it."""
+    size = None
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_decompression_bomb_check":
+            size = tb.tb_frame.f_locals.get("size")
+        tb = tb.tb_next
+    if isinstance(size, tuple) and len(size) == 2:
+        w, h = int(size[0]), int(size[1])
+        how_big = f"{w}x{h}, {w * h / 1e6:.0f} megapixels"
+    else:
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        how_big = f"{int(m.group(1)) / 1e6:.0f} megapixels" if m else str(e)
+    limit = Image.MAX_IMAGE_PIXELS
+    over = f", over {2 * limit / 1e6:.0f}, twice Pillow's decompression-bomb limit" if limit else ""
+    return DataError(f"{name}: image too large to decode safely ({how_big}{over}): is it the right file? Cut it into "
+                     f"tiles (e.g. `vips dzsave` or ImageMagick's `-crop`), or export it smaller, and pass those")
 
 
 # The system's errors in reading a file that is fine: a disk's (EIO); a network share's, NFS's ESTALE (the file replaced
@@ -334,7 +358,7 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     except (DataError, ConfigError, MemoryError):
         raise                   # (MemoryError: the machine, not the file)
     except Image.DecompressionBombError as e:
-        raise DataError(f"{name}: image too large to decode safely ({e})") from e
+        raise _too_large_error(name, e) from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
         raise _not_read(name, e) from e
     if a.shape[0] < 1 or a.shape[1] < 1:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -94,7 +95,12 @@ class ImageSet:
     def subset(self, idx: np.ndarray) -> "ImageSet":
         """The images at idx: indices, or a boolean mask of one entry per image (`s.subset(s.y == 0)`). Every image
         in order (nothing left out, the usual case) shares this set's pixels instead of copying them: a data set is
-        the largest thing in memory, and subsets are only read."""
+        the largest thing in memory, and subsets are only read. A torch tensor (index or mask) may be on any device."""
+        torch = sys.modules.get("torch")          # (looked up, not imported: without it loaded nothing is a tensor)
+        if torch is not None and isinstance(idx, torch.Tensor):
+            # a GPU tensor (`s.subset(scores > t)` of scores on CUDA) was numpy's TypeError ("can't convert cuda:0
+            # device type tensor to numpy")
+            idx = idx.detach().cpu().numpy()
         idx = np.asarray(idx)
         if idx.dtype == bool:
             # (numpy's idiom; cast to int64, a mask read as the indices 0 and 1: the wrong images without a word)

@@ -51,7 +51,7 @@ from ..config import (HEADER_TRAINED_ON, SCORE_NAMES, SHORT_TRAINING_KIMG, confi
                       own_score, read_run_config, run_config_to_dict, threads_text)
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
-from ..data.eval_files import (EVAL_JSON, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files,
+from ..data.eval_files import (EVAL_JSON, SCORES_CSV, SEARCH_CACHE, eval_files_there, names_text, unmatched_side_files,
                                unmatched_why)
 from ..data.splits import decoded_apart, is_rotated_copy, rounded_contamination, rounded_share
 from ..data.dataset_files import dataset_among_images_error, labels_needed_by
@@ -992,9 +992,13 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             ci = ev.get("auc_ci95") or {}
             page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" + (f" ({interval_text(ci[k])})" if ci.get(k) else "")
                                               for k, v in ev.get("auc", {}).items()) + " (eval.json).")
+            mixed = unmatched_side_files(saved.parent, ev)
             if {"auc", "ap"} <= set(ev):
                 _saved_evaluation_table(page, ev, own_score(model.cfg.method))
-            mixed = unmatched_side_files(saved.parent, ev)
+                # its nan rows explained as the Metrics table's are (_not_finite_text): they said nothing
+                undefined = _saved_not_finite_text(ev, saved.parent, mixed)
+                if undefined:
+                    page.note(undefined)
             if mixed:
                 # an evaluation stopped among its renames (eval.json is renamed last), or an edit: per-image files
                 # beside this eval.json that are not its own, which a reader of both would mix
@@ -1123,6 +1127,36 @@ def _not_finite_text(scores: dict[str, np.ndarray], what: str) -> str | None:
             f"networks diverged on them), so the AUC, AP and interval of {', '.join(bad)} are undefined (nan), not "
             f"a result. A ranking by such a score puts those images first, as the most anomalous, as `wildgan "
             f"score --threshold` flags them.")
+
+
+def _saved_not_finite_text(ev: dict[str, Any], folder: Path, mixed: Sequence[str]) -> str | None:
+    """_not_finite_text for a saved evaluation (eval.json): why its table reads nan. eval.json keeps the AUCs (nan,
+    or null, where undefined), not the scores, so the images are counted from its test_scores.csv where that is there
+    and its own (not among `mixed`, unmatched_side_files); else the undefined scores are named without a count. None
+    where every AUC is a number, or where one class only explains them (no image to blame)."""
+    def undefined(v: Any) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not np.isfinite(v))
+
+    auc = ev.get("auc") if isinstance(ev.get("auc"), dict) else {}
+    bad = [k for k in SCORE_NAMES if k in auc and undefined(auc[k])]
+    n, n_anomalous = ev.get("n_test"), ev.get("n_anomalous")
+    if not bad or not (isinstance(n, int) and isinstance(n_anomalous, int) and 0 < n_anomalous < n):
+        return None
+    if SCORES_CSV not in mixed and (folder / SCORES_CSV).is_file():
+        try:
+            with open(folder / SCORES_CSV, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            scores = {k: np.array([float(r[k]) for r in rows]) for k in bad if rows and k in rows[0]}
+        except (OSError, ValueError, KeyError, TypeError):
+            scores = {}                   # (an unreadable file: the note without a count)
+        if scores:
+            text = _not_finite_text(scores, "test")
+            if text is not None:
+                return text
+    return (f"The AUC, AP and interval of {', '.join(bad)} in eval.json are undefined (nan), not a result: some of "
+            f"its {n} test images' scores were not finite (NaN or infinite: the networks diverged on them). "
+            f"A ranking by such a score puts those images first, as the most anomalous, as `wildgan score "
+            f"--threshold` flags them.")
 
 
 def _by_class_section(page: _Page, out: Path, table: dict[str, Any]) -> None:

@@ -1985,14 +1985,19 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
     normal_chosen = f", the data set default ({option_words('--normal', 'normal=')} chooses)"
     rotated = _rotated_copies(split)
-    unit = "crops" if split.info.get("protocol") == "chula-rbc12" else "originals"
+    unit = "crop" if split.info.get("protocol") == "chula-rbc12" else "original"
+
+    def counted(n: int, noun: str, nouns: str | None = None) -> str:
+        # the noun agrees with its number: the line read "1 injected anomalies" ("... (1 crops)")
+        return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
     # with rotations the total alone (17484 images) hid that they are 4371 crops seen at four angles: the figure a
     # reader compares with the data set's size
-    rotations = (f"{s['n_train'] // (rotated + 1)} {unit}, each also in {rotated} random "
+    rotations = (f"{counted(s['n_train'] // (rotated + 1), unit)}, each also in {rotated} random "
                  f"rotation{'s' if rotated != 1 else ''}; " if rotated else "")
-    injected = f"{s['n_train_anomalous']} injected anomalies"
+    injected = counted(s["n_train_anomalous"], "injected anomaly", "injected anomalies")
     if rotated and s["n_train_anomalous"]:
-        injected += f" ({s['n_train_anomalous'] // (rotated + 1)} {unit})"
+        injected += f" ({counted(s['n_train_anomalous'] // (rotated + 1), unit)})"
     # (a Detector.fit of images, protocol 'detector', is such a pile too: its zeros are no count of injected
     # anomalies, which '0 injected anomalies' read as where the CLI's pile said 'anomalies unknown')
     what = rotations + ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") in ("unlabelled",

@@ -29,3 +29,26 @@ def test_a_subset_by_a_boolean_mask_takes_the_images_it_marks():
     assert len(s.subset(np.zeros(4, bool))) == 0
     with pytest.raises(DataError, match="mask of 3 entries .* 4 images"):
         s.subset(np.array([True, False, True]))
+
+
+def test_a_subset_by_a_torch_tensor_on_another_device_is_read_through_the_cpu():
+    # a CUDA tensor (index or mask) raised numpy's TypeError ("can't convert cuda:0 device type tensor to numpy. Use
+    # Tensor.cpu()"): a tensor that numpy cannot read in place, as a GPU's, stands in for one here
+    torch = pytest.importorskip("torch")
+
+    class OnAnotherDevice(torch.Tensor):
+        def __array__(self, *a, **k):
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor "
+                            "to host memory first.")
+
+        def cpu(self, *a, **k):
+            return self.as_subclass(torch.Tensor)
+
+    s = _set()
+    by_mask = s.subset(torch.tensor([True, False, True, False]).as_subclass(OnAnotherDevice))
+    assert by_mask.ids == ["img0.png", "img2.png"]
+    by_index = s.subset(torch.tensor([3, 1]).as_subclass(OnAnotherDevice))
+    assert by_index.ids == ["img3.png", "img1.png"]
+    np.testing.assert_array_equal(by_index.x, s.x[[3, 1]])
+    if torch.cuda.is_available():             # the real thing, where there is a GPU
+        assert s.subset(torch.tensor([0, 1], device="cuda")).ids == ["img0.png", "img1.png"]
