@@ -28,7 +28,7 @@ from ..data.readers import (channel_warning, data_source_path, detect_format, gi
                              trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
-                           read_train_hashes, reads_decoded_cache, seen_in_training)
+                           read_train_hashes, reads_decoded_cache, resolve_classes, seen_in_training)
 from ..errors import (DEPTH16_KEYWORD, RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError,
                       depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word,
                       skip_bad_option, warn_user)
@@ -240,11 +240,24 @@ def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
     if not source or recorded.get("protocol") == "unlabelled" or recorded.get("detector_input"):
         return False
     if normal is not None:
-        # (as DataConfig reads --normal: a comma-separated str, or classes one by one; compared by name as
-        # build_split resolves them, stripped and case folded)
-        given = str(normal).split(",") if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
+        # (as DataConfig reads --normal: a comma-separated str, or classes one by one)
+        given = [c.strip() for c in str(normal).split(",") if c.strip()] \
+            if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
         own = recorded_normal_classes(recorded)
-        if not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
+        names = [str(n) for n in recorded.get("class_names") or []]
+        if names:
+            # resolved as build_split resolves them, against the run's classes: evaluation_dir compares the names it
+            # resolved to. A name compared folded instead took --normal 0 (the index of the run's class 'good') for
+            # another class, so RUN/eval.json got a split without the run's contamination; and of classes 'Good'
+            # and 'good', --normal Good (exactly that class, not the run's) for the run's, split with it in eval-*/
+            try:
+                given = [names[i] for i in resolve_classes(tuple(given), names, "normal", str(source))]
+            except WildganError:
+                return False
+            if given != own:
+                return False
+        elif not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
+            # (a split.json without class_names, of an older wildgan: by name, stripped and case folded)
             return False
     if same_data_source(data, source):
         return True

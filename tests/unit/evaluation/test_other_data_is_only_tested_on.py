@@ -84,3 +84,32 @@ def test_the_runs_own_data_given_as_data_is_split_as_the_run_was(tmp_path, monke
     assert other.info["gamma"] == 0.0 and np.array_equal(other.test_x, own.test_x)
     # another normal class of the run's own data is no split the run trained on: none injected
     assert split_for_run(run, str(npz), log=lambda m: None, normal="1").info["n_contamination"] == 0
+
+
+def test_normal_given_by_index_or_in_another_case_agrees_with_evaluation_dir(tmp_path):
+    # _names_runs_own_split compared --normal by name, folded: `--normal 0` (the index of the run's class 'good') was
+    # other data's split, without the run's contamination, though evaluation_dir, comparing the names resolved, wrote
+    # it as the run's own (RUN/eval.json); and of classes 'Good' and 'good', --normal Good (that class exactly, not the
+    # run's 'good') was split with the run's contamination into eval-normal-Good/
+    from wildgan.cli import main
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    y_train, y_test = np.arange(60) % 3, np.arange(30) % 3
+    np.savez(npz, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=y_train,
+             x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_test=y_test,
+             class_names=np.array(["good", "Good", "bad"]))
+    assert main(["train", "--data", str(npz), "--normal", "good", "--contamination", "0.1", "--preset", "tiny",
+                 "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--out", str(run)]) == 0
+    recorded = read_split_info(run)
+    assert recorded["gamma"] == 0.1 and recorded["n_contamination"] > 0
+    for normal in ("0", 0, ("0",), "good"):
+        split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
+        assert evaluation_dir(run, recorded, split.info) == run, normal
+        assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
+    split = split_for_run(run, str(npz), log=lambda m: None, normal="Good")
+    assert evaluation_dir(run, recorded, split.info) != run
+    assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
