@@ -284,6 +284,13 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     progress: the decoding bar of the images read (build_split's: None is tqdm's auto, shown on a terminal only)."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
+    if normal is not None and not isinstance(normal, numbers.Integral) and \
+            not [c for c in (normal.split(",") if isinstance(normal, str) else normal) if str(c).strip()]:
+        # ("" or (): no class named, as without it: the run's own are taken over.) Tested below by `is not None`, not
+        # truth: the label 0 (normal=0) was dropped as no class given, and the run's own normal class evaluated
+        # instead; and "" or () were other data's split, without the run's contamination, of the run's own data and
+        # classes, which evaluation_dir wrote as the run's own evaluation (RUN/eval.json)
+        normal = None
     if data is None and recorded.get("detector_input"):
         # trained by Detector.fit, which holds no test split out: on arrays, or on a folder or file that split.json
         # names as its source ('in-memory images' was said of a fit on a folder too), and the next step is that of
@@ -318,11 +325,11 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if data is not None:
         # taken over by the names the run's split resolved them to (a class given as an index, "0", is a name
         # there, "ones"): the names are what can match the other data's classes (build_split(inherited=...))
-        if recorded_normal_classes(recorded) and not normal:
+        if recorded_normal_classes(recorded) and normal is None:
             dc = replace(dc, normal=tuple(recorded_normal_classes(recorded)))
         if recorded.get("excluded_classes") is not None:
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
-    if normal:
+    if normal is not None:
         # (DataConfig reads a str: one class, or a comma-separated list as --normal, where tuple() of it was its
         # letters; and a whole-number label. Any other collection as tuple() took it: DataConfig takes lists and
         # tuples only, and refused a set as a config file's data.normal)
@@ -356,7 +363,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # (with the caller's progress choice: left to tqdm's auto, the decoding bar was drawn on a terminal under
     # --no-progress, the only bar that did)
     split = build_split(dc, whole=whole, progress=progress,
-                        inherited=() if data is None else ("exclude_classes",) if normal
+                        inherited=() if data is None else ("exclude_classes",) if normal is not None
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
                         read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
@@ -410,7 +417,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         else:
             _say(log, msg)
     # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
-    own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
+    own_classes = normal is None or [str(c) for c in split.info.get("normal_classes") or []] == \
         recorded_normal_classes(recorded)
     # the data source's identity (data.source_identity) says whether another file or folder is at the recorded place,
     # or the file was edited: said after the differences it explains. The same training and test images from other

@@ -86,30 +86,56 @@ def test_the_runs_own_data_given_as_data_is_split_as_the_run_was(tmp_path, monke
     assert split_for_run(run, str(npz), log=lambda m: None, normal="1").info["n_contamination"] == 0
 
 
+
+def _three_class_run(tmp_path: Path, normal: str) -> tuple[Path, Path]:
+    """A run trained with contamination 0.1 on an .npz of classes 'good', 'Good', 'bad' (normal: `normal`)."""
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    np.savez(npz, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=np.arange(60) % 3,
+             x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_test=np.arange(30) % 3,
+             class_names=np.array(["good", "Good", "bad"]))
+    assert main(["train", "--data", str(npz), "--normal", normal, "--contamination", "0.1", "--preset", "tiny",
+                 "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--out", str(run)]) == 0
+    return npz, run
+
+
 def test_normal_given_by_index_or_in_another_case_agrees_with_evaluation_dir(tmp_path):
     # _names_runs_own_split compared --normal by name, folded: `--normal 0` (the index of the run's class 'good') was
     # other data's split, without the run's contamination, though evaluation_dir, comparing the names resolved, wrote
     # it as the run's own (RUN/eval.json); and of classes 'Good' and 'good', --normal Good (that class exactly, not the
     # run's 'good') was split with the run's contamination into eval-normal-Good/
-    from wildgan.cli import main
     from wildgan.evaluation.run import evaluation_dir, split_for_run
     from wildgan.scoring.run import read_split_info
 
-    rng = np.random.default_rng(0)
-    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
-    y_train, y_test = np.arange(60) % 3, np.arange(30) % 3
-    np.savez(npz, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=y_train,
-             x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_test=y_test,
-             class_names=np.array(["good", "Good", "bad"]))
-    assert main(["train", "--data", str(npz), "--normal", "good", "--contamination", "0.1", "--preset", "tiny",
-                 "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
-                 "--no-train-scores", "--out", str(run)]) == 0
+    npz, run = _three_class_run(tmp_path, "good")
     recorded = read_split_info(run)
     assert recorded["gamma"] == 0.1 and recorded["n_contamination"] > 0
-    for normal in ("0", 0, ("0",), "good"):
+    for normal in ("0", ("0",), "good", " good"):
         split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
         assert evaluation_dir(run, recorded, split.info) == run, normal
         assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
     split = split_for_run(run, str(npz), log=lambda m: None, normal="Good")
     assert evaluation_dir(run, recorded, split.info) != run
     assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
+
+
+def test_normal_label_0_and_no_class_named_are_taken_as_given(tmp_path):
+    # split_for_run tested `normal` by truth: the label 0 (normal=0, class 'good') was dropped, and the run's own
+    # normal class 'bad' evaluated instead, with other data's split (no contamination) written as the run's own
+    # evaluation; "" or () (no class named) took the run's classes over, split as other data's all the same
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "bad")
+    recorded = read_split_info(run)
+    split = split_for_run(run, str(npz), log=lambda m: None, normal=0)
+    assert split.info["normal_classes"] == ["good"] and evaluation_dir(run, recorded, split.info).name == \
+        "eval-data-normal-good"
+    assert split.info["n_contamination"] == 0
+    for normal in (2, "", (), None):
+        split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
+        assert split.info["normal_classes"] == ["bad"] and evaluation_dir(run, recorded, split.info) == run, normal
+        assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
