@@ -17,8 +17,8 @@ from typing import Any, BinaryIO, Callable, Mapping
 import numpy as np
 
 from ..checkpoint import refuse_saved_detector
-from ..config import (SCORE_NAMES, DataConfig, RunConfig, ScoreConfig, own_score, read_run_config, scoring_changes,
-                      scoring_settings)
+from ..config import (SCORE_NAMES, DataConfig, RunConfig, ScoreConfig, is_sample_path, own_score, read_run_config,
+                      scoring_changes, scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem, labels_needed_by
@@ -259,7 +259,10 @@ def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
         elif not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
             # (a split.json without class_names, of an older wildgan: by name, stripped and case folded)
             return False
-    if same_data_source(data, source):
+    # (the path compared is the one the data is read from, resolved, as evaluation_dir compares the split's source:
+    # the path as typed, equal to the recorded one, was the run's own even where a link now stands there, whose
+    # target the split's source names, so the run's contamination went into eval-*/)
+    if is_sample_path(data) and is_sample_path(source):
         return True
     try:
         return same_data_source(str(data_source_path(data, dataset).resolve()), source)

@@ -139,3 +139,24 @@ def test_normal_label_0_and_no_class_named_are_taken_as_given(tmp_path):
         split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
         assert split.info["normal_classes"] == ["bad"] and evaluation_dir(run, recorded, split.info) == run, normal
         assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
+
+
+def test_the_runs_data_path_now_a_link_is_decided_as_evaluation_dir_decides(tmp_path):
+    # the path as typed, equal to split.json's source, was taken for the run's own data (split with its
+    # contamination) where a link to the data moved elsewhere now stands: the split's source is the link's target, so
+    # evaluation_dir filed that split under eval-*/, a split of the run's contamination for other data
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "good")
+    recorded = read_split_info(run)
+    assert recorded["source"] == str(npz.resolve())
+    (tmp_path / "moved").mkdir()
+    npz.rename(tmp_path / "moved" / npz.name)
+    try:
+        npz.symlink_to(tmp_path / "moved" / npz.name)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    split = split_for_run(run, recorded["source"], log=lambda m: None)
+    assert evaluation_dir(run, recorded, split.info) != run
+    assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
