@@ -318,7 +318,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise gone
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
-    if data is not None and not _names_runs_own_split(data, dc.dataset, recorded, normal):
+    own_data = data is not None and _names_runs_own_split(data, dc.dataset, recorded, normal)
+    if data is not None and not own_data:
         # other data is only tested on: the run's contamination injected into a training part that nothing trains on
         # refused data whose training part holds no anomaly (train/good, test/good + test/bad) with advice to pass
         # --contamination 0, which evaluate and score have not, and warned of its rounding there; and a chula-rbc12
@@ -369,7 +370,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                         inherited=() if data is None else ("exclude_classes",) if normal is not None
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
-                        read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
+                        read_depth16=None if read_depth16 == dc.depth16 else read_depth16,
+                        # (an older run's photos split across its hold-out: said as `evaluate RUN` says it)
+                        own_run=recorded if own_data else None)
     trained_on_it = bool(whole and recorded.get("source") and same_data_source(split.info.get("source"),
                                                                                recorded.get("source")))
     if trained_on_it:

@@ -160,3 +160,40 @@ def test_the_runs_data_path_now_a_link_is_decided_as_evaluation_dir_decides(tmp_
     split = split_for_run(run, recorded["source"], log=lambda m: None)
     assert evaluation_dir(run, recorded, split.info) != run
     assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
+
+
+def test_an_older_runs_photos_in_both_are_said_when_its_own_data_is_given_as_data(tmp_path):
+    # a rebuild of a run that never recorded photos_in_both says the photos split across its hold-out (`evaluate
+    # RUN`); its own data given as --data is the same split, written as the same evaluation (RUN/eval.json), and said
+    # nothing, as other data's training part (which trains nothing) is not
+    import json
+    import warnings
+
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.run import split_for_run
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "crops.npz", tmp_path / "run"
+    np.savez(npz, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    with pytest.warns(WildganWarning, match="do not split it"):
+        assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.03",
+                     "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                     str(run)]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)       # (said when drawn, recorded: not again)
+        split_for_run(run, str(npz), log=lambda m: None)
+    older = json.loads((run / "split.json").read_text())
+    assert older.pop("photos_in_both") > 0
+    (run / "split.json").write_text(json.dumps(older))
+    with pytest.warns(WildganWarning, match="do not split it") as said:
+        split_for_run(run, str(npz), log=lambda m: None)
+    assert len([w for w in said if "do not split it" in str(w.message)]) == 1
+    # other data with photo ids: still nothing said of its training part
+    other = tmp_path / "other.npz"
+    np.savez(other, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        split_for_run(run, str(other), log=lambda m: None)
