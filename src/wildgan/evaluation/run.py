@@ -227,6 +227,30 @@ def _next_steps(run_dir: Path | str) -> str:
             f"with evaluate_run({str(run_dir)!r}, data=PATH, normal=('CLASS',))")
 
 
+def _runs_own_normal(recorded: dict[str, Any], normal: str | tuple[str, ...] | None, source: str) -> bool:
+    """Whether `normal` (split_for_run's: None for none given) names the normal classes of the run whose split.json is
+    `recorded`, as evaluation_dir compares them (the names build_split resolves them to). Another normal class of the
+    run's own data is no split the run trained on: none injected, nothing rotated, as other data."""
+    if normal is None:
+        return True
+    # (as DataConfig reads --normal: a comma-separated str, or classes one by one)
+    given = [c.strip() for c in str(normal).split(",") if c.strip()] \
+        if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
+    own = recorded_normal_classes(recorded)
+    names = [str(n) for n in recorded.get("class_names") or []]
+    if names:
+        # resolved as build_split resolves them, against the run's classes: evaluation_dir compares the names it
+        # resolved to. A name compared folded instead took --normal 0 (the index of the run's class 'good') for
+        # another class, so RUN/eval.json got a split without the run's contamination; and of classes 'Good'
+        # and 'good', --normal Good (exactly that class, not the run's) for the run's, split with it in eval-*/
+        try:
+            return [names[i] for i in resolve_classes(tuple(given), names, "normal", source)] == own
+        except WildganError:
+            return False
+    # (a split.json without class_names, of an older wildgan: by name, stripped and case folded)
+    return bool(own) and [c.strip().casefold() for c in given] == [str(c).strip().casefold() for c in own]
+
+
 def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
                           normal: str | tuple[str, ...] | None) -> bool:
     """Whether `data`, given to evaluate or score the run whose split.json is `recorded`, is the run's own data (the
@@ -239,26 +263,8 @@ def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
     source = recorded.get("source")
     if not source or recorded.get("protocol") == "unlabelled" or recorded.get("detector_input"):
         return False
-    if normal is not None:
-        # (as DataConfig reads --normal: a comma-separated str, or classes one by one)
-        given = [c.strip() for c in str(normal).split(",") if c.strip()] \
-            if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
-        own = recorded_normal_classes(recorded)
-        names = [str(n) for n in recorded.get("class_names") or []]
-        if names:
-            # resolved as build_split resolves them, against the run's classes: evaluation_dir compares the names it
-            # resolved to. A name compared folded instead took --normal 0 (the index of the run's class 'good') for
-            # another class, so RUN/eval.json got a split without the run's contamination; and of classes 'Good'
-            # and 'good', --normal Good (exactly that class, not the run's) for the run's, split with it in eval-*/
-            try:
-                given = [names[i] for i in resolve_classes(tuple(given), names, "normal", str(source))]
-            except WildganError:
-                return False
-            if given != own:
-                return False
-        elif not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
-            # (a split.json without class_names, of an older wildgan: by name, stripped and case folded)
-            return False
+    if not _runs_own_normal(recorded, normal, str(source)):
+        return False
     # (the path compared is the one the data is read from, resolved, as evaluation_dir compares the split's source:
     # the path as typed, equal to the recorded one, was the run's own even where a link now stands there, whose
     # target the split's source names, so the run's contamination went into eval-*/)
@@ -319,12 +325,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
     own_data = data is not None and _names_runs_own_split(data, dc.dataset, recorded, normal)
-    if data is not None and not own_data:
+    if (data is not None and not own_data) or (data is None and not _runs_own_normal(recorded, normal,
+                                                                                       str(recorded.get("source")))):
         # other data is only tested on: the run's contamination injected into a training part that nothing trains on
         # refused data whose training part holds no anomaly (train/good, test/good + test/bad) with advice to pass
         # --contamination 0, which evaluate and score have not, and warned of its rounding there; and a chula-rbc12
         # run's 3 rotated copies of that training part cost about 1 ms an image. The test split depends on neither
-        # (its draws have their own seed streams, and test images are never rotated)
+        # (its draws have their own seed streams, and test images are never rotated). So too another normal class of
+        # the run's own data, with or without --data: the one folder both write, eval-data-normal-C/, recorded a
+        # split with the run's contamination of one and without it of the other
         dc = replace(dc, contamination=0.0, rotations=0)
     if data is not None:
         # taken over by the names the run's split resolved them to (a class given as an index, "0", is a name

@@ -197,3 +197,23 @@ def test_an_older_runs_photos_in_both_are_said_when_its_own_data_is_given_as_dat
     with warnings.catch_warnings():
         warnings.simplefilter("error", WildganWarning)
         split_for_run(run, str(other), log=lambda m: None)
+
+
+def test_another_normal_class_of_the_runs_data_is_one_split_with_or_without_data(tmp_path):
+    # `evaluate RUN --normal C` kept the run's contamination, `evaluate RUN --data ITS_DATA --normal C` did not: the
+    # same evaluation folder (eval-data-normal-C/) recorded either split by how the command was typed
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "bad")
+    recorded = read_split_info(run)
+    plain, given = (split_for_run(run, data, log=lambda m: None, normal="good") for data in (None, str(npz)))
+    assert evaluation_dir(run, recorded, plain.info) == evaluation_dir(run, recorded, given.info) == \
+        run / "eval-data-normal-good"
+    assert (plain.info["gamma"], plain.info["n_contamination"], plain.info["n_train"]) == \
+        (given.info["gamma"], given.info["n_contamination"], given.info["n_train"]) == (0.0, 0, 20)
+    assert plain.test_ids == given.test_ids and plain.train_ids == given.train_ids
+    # the run's own normal class, by index: the run's split, contamination and all
+    own = split_for_run(run, log=lambda m: None, normal="2")
+    assert evaluation_dir(run, recorded, own.info) == run and own.info["n_contamination"] == \
+        recorded["n_contamination"] > 0
