@@ -896,7 +896,7 @@ def with_protocol_shape(cfg: DataConfig) -> tuple[DataConfig, str | None]:
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
                 whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None,
                 recorded: dict[str, Any] | None = None, count_held: bool = False,
-                read_depth16: str | None = None) -> AnomalySplit:
+                read_depth16: str | None = None, own_run: dict[str, Any] | None = None) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
 
     loaded: cfg.data as load_split_data read it (for a DataConfig that reads the data the same way): not read again.
@@ -921,7 +921,11 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
 
     read_depth16: the rule the files are read by instead of cfg.depth16 (which the split's record keeps): evaluate
     reads other data for a run as `wildgan score` reads images for it (imageset.scoring_depth16, which may be the
-    internal transforms.PER_IMAGE_8BIT), so that a file scores the same through either command."""
+    internal transforms.PER_IMAGE_8BIT), so that a file scores the same through either command.
+
+    own_run: the split.json of the run whose own data and normal classes these are, given to it as other data is
+    (`evaluate` / `score RUN --data ITS_DATA`, `inherited`): the split is the run's, and what is said of a rebuild of
+    it is said as of one (photos_in_both)."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -1157,14 +1161,15 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     test_ids = [te_pool.ids[i] for i in tsel]
     test_classes = [names[int(te_pool.y[i])] for i in tsel]
     photos_in_both = None
-    if info.get("test_source") == "hold-out" and tr_pool.group is not None and not inherited:
-        # (other data's training part trains nothing.) A run's own split rebuilt (`score` / `evaluate` / `report`) was
-        # said of when it was drawn, which split.json records (photos_in_both); a run drawn by a wildgan without the
-        # warning records none, and its rebuilds say it: otherwise its AUC of test crops whose photos it trained on
-        # was never said to be one
+    said_of = recorded if recorded is not None else own_run
+    if info.get("test_source") == "hold-out" and tr_pool.group is not None and (not inherited or own_run is not None):
+        # (other data's training part trains nothing; the run's own given as other data, own_run, is its split.) A
+        # run's own split rebuilt (`score` / `evaluate` / `report`) was said of when it was drawn, which split.json
+        # records (photos_in_both); a run drawn by a wildgan without the warning records none, and its rebuilds say
+        # it: otherwise its AUC of test crops whose photos it trained on was never said to be one
         photos_in_both = _warn_photos_in_both(
             loaded, source, tr_pool.group[sel], te_pool.group[tsel], cfg.test_fraction,
-            say=recorded is None or "photos_in_both" not in recorded)
+            say=said_of is None or "photos_in_both" not in said_of)
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO, Callable, Mapping
 import numpy as np
 
 from ..checkpoint import refuse_saved_detector
-from ..config import (SCORE_NAMES, DataConfig, RunConfig, ScoreConfig, own_score, read_run_config, scoring_changes,
-                      scoring_settings)
+from ..config import (SCORE_NAMES, DataConfig, RunConfig, ScoreConfig, is_sample_path, own_score, read_run_config,
+                      scoring_changes, scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.dataset_files import dataset_file_stem, labels_needed_by
@@ -28,7 +28,7 @@ from ..data.readers import (channel_warning, data_source_path, detect_format, gi
                              trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import (decoding_change, image_hashes, other_images_read, read_fingerprint_comparable,
-                           read_train_hashes, reads_decoded_cache, seen_in_training)
+                           read_train_hashes, reads_decoded_cache, resolve_classes, seen_in_training)
 from ..errors import (DEPTH16_KEYWORD, RUN_DEPTH16, SPLIT_CLASSES, ConfigError, HeldWarning, WildganError,
                       depth16_keyword, depth16_said, depth16_said_as, in_cli, option_words, shell_word,
                       skip_bad_option, warn_user)
@@ -227,6 +227,30 @@ def _next_steps(run_dir: Path | str) -> str:
             f"with evaluate_run({str(run_dir)!r}, data=PATH, normal=('CLASS',))")
 
 
+def _runs_own_normal(recorded: dict[str, Any], normal: str | tuple[str, ...] | None, source: str) -> bool:
+    """Whether `normal` (split_for_run's: None for none given) names the normal classes of the run whose split.json is
+    `recorded`, as evaluation_dir compares them (the names build_split resolves them to). Another normal class of the
+    run's own data is no split the run trained on: none injected, nothing rotated, as other data."""
+    if normal is None:
+        return True
+    # (as DataConfig reads --normal: a comma-separated str, or classes one by one)
+    given = [c.strip() for c in str(normal).split(",") if c.strip()] \
+        if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
+    own = recorded_normal_classes(recorded)
+    names = [str(n) for n in recorded.get("class_names") or []]
+    if names:
+        # resolved as build_split resolves them, against the run's classes: evaluation_dir compares the names it
+        # resolved to. A name compared folded instead took --normal 0 (the index of the run's class 'good') for
+        # another class, so RUN/eval.json got a split without the run's contamination; and of classes 'Good'
+        # and 'good', --normal Good (exactly that class, not the run's) for the run's, split with it in eval-*/
+        try:
+            return [names[i] for i in resolve_classes(tuple(given), names, "normal", source)] == own
+        except WildganError:
+            return False
+    # (a split.json without class_names, of an older wildgan: by name, stripped and case folded)
+    return bool(own) and [c.strip().casefold() for c in given] == [str(c).strip().casefold() for c in own]
+
+
 def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
                           normal: str | tuple[str, ...] | None) -> bool:
     """Whether `data`, given to evaluate or score the run whose split.json is `recorded`, is the run's own data (the
@@ -239,14 +263,12 @@ def _names_runs_own_split(data: str, dataset: str, recorded: dict[str, Any],
     source = recorded.get("source")
     if not source or recorded.get("protocol") == "unlabelled" or recorded.get("detector_input"):
         return False
-    if normal is not None:
-        # (as DataConfig reads --normal: a comma-separated str, or classes one by one; compared by name as
-        # build_split resolves them, stripped and case folded)
-        given = str(normal).split(",") if isinstance(normal, (str, numbers.Integral)) else [str(c) for c in normal]
-        own = recorded_normal_classes(recorded)
-        if not own or [c.strip().casefold() for c in given] != [str(c).strip().casefold() for c in own]:
-            return False
-    if same_data_source(data, source):
+    if not _runs_own_normal(recorded, normal, str(source)):
+        return False
+    # (the path compared is the one the data is read from, resolved, as evaluation_dir compares the split's source:
+    # the path as typed, equal to the recorded one, was the run's own even where a link now stands there, whose
+    # target the split's source names, so the run's contamination went into eval-*/)
+    if is_sample_path(data) and is_sample_path(source):
         return True
     try:
         return same_data_source(str(data_source_path(data, dataset).resolve()), source)
@@ -271,6 +293,13 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     progress: the decoding bar of the images read (build_split's: None is tqdm's auto, shown on a terminal only)."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
+    if normal is not None and not isinstance(normal, numbers.Integral) and \
+            not [c for c in (normal.split(",") if isinstance(normal, str) else normal) if str(c).strip()]:
+        # ("" or (): no class named, as without it: the run's own are taken over.) Tested below by `is not None`, not
+        # truth: the label 0 (normal=0) was dropped as no class given, and the run's own normal class evaluated
+        # instead; and "" or () were other data's split, without the run's contamination, of the run's own data and
+        # classes, which evaluation_dir wrote as the run's own evaluation (RUN/eval.json)
+        normal = None
     if data is None and recorded.get("detector_input"):
         # trained by Detector.fit, which holds no test split out: on arrays, or on a folder or file that split.json
         # names as its source ('in-memory images' was said of a fit on a folder too), and the next step is that of
@@ -295,21 +324,25 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise gone
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
-    if data is not None and not _names_runs_own_split(data, dc.dataset, recorded, normal):
+    own_data = data is not None and _names_runs_own_split(data, dc.dataset, recorded, normal)
+    if (data is not None and not own_data) or (data is None and not _runs_own_normal(recorded, normal,
+                                                                                       str(recorded.get("source")))):
         # other data is only tested on: the run's contamination injected into a training part that nothing trains on
         # refused data whose training part holds no anomaly (train/good, test/good + test/bad) with advice to pass
         # --contamination 0, which evaluate and score have not, and warned of its rounding there; and a chula-rbc12
         # run's 3 rotated copies of that training part cost about 1 ms an image. The test split depends on neither
-        # (its draws have their own seed streams, and test images are never rotated)
+        # (its draws have their own seed streams, and test images are never rotated). So too another normal class of
+        # the run's own data, with or without --data: the one folder both write, eval-data-normal-C/, recorded a
+        # split with the run's contamination of one and without it of the other
         dc = replace(dc, contamination=0.0, rotations=0)
     if data is not None:
         # taken over by the names the run's split resolved them to (a class given as an index, "0", is a name
         # there, "ones"): the names are what can match the other data's classes (build_split(inherited=...))
-        if recorded_normal_classes(recorded) and not normal:
+        if recorded_normal_classes(recorded) and normal is None:
             dc = replace(dc, normal=tuple(recorded_normal_classes(recorded)))
         if recorded.get("excluded_classes") is not None:
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
-    if normal:
+    if normal is not None:
         # (DataConfig reads a str: one class, or a comma-separated list as --normal, where tuple() of it was its
         # letters; and a whole-number label. Any other collection as tuple() took it: DataConfig takes lists and
         # tuples only, and refused a set as a config file's data.normal)
@@ -343,10 +376,12 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # (with the caller's progress choice: left to tqdm's auto, the decoding bar was drawn on a terminal under
     # --no-progress, the only bar that did)
     split = build_split(dc, whole=whole, progress=progress,
-                        inherited=() if data is None else ("exclude_classes",) if normal
+                        inherited=() if data is None else ("exclude_classes",) if normal is not None
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
                         count_held=data is not None,
-                        read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
+                        read_depth16=None if read_depth16 == dc.depth16 else read_depth16,
+                        # (an older run's photos split across its hold-out: said as `evaluate RUN` says it)
+                        own_run=recorded if own_data else None)
     trained_on_it = bool(whole and recorded.get("source") and same_data_source(split.info.get("source"),
                                                                                recorded.get("source")))
     if trained_on_it:
@@ -397,7 +432,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         else:
             _say(log, msg)
     # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
-    own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
+    own_classes = normal is None or [str(c) for c in split.info.get("normal_classes") or []] == \
         recorded_normal_classes(recorded)
     # the data source's identity (data.source_identity) says whether another file or folder is at the recorded place,
     # or the file was edited: said after the differences it explains. The same training and test images from other

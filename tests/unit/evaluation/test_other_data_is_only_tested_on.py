@@ -84,3 +84,136 @@ def test_the_runs_own_data_given_as_data_is_split_as_the_run_was(tmp_path, monke
     assert other.info["gamma"] == 0.0 and np.array_equal(other.test_x, own.test_x)
     # another normal class of the run's own data is no split the run trained on: none injected
     assert split_for_run(run, str(npz), log=lambda m: None, normal="1").info["n_contamination"] == 0
+
+
+
+def _three_class_run(tmp_path: Path, normal: str) -> tuple[Path, Path]:
+    """A run trained with contamination 0.1 on an .npz of classes 'good', 'Good', 'bad' (normal: `normal`)."""
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "tiny.npz", tmp_path / "run"
+    np.savez(npz, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=np.arange(60) % 3,
+             x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_test=np.arange(30) % 3,
+             class_names=np.array(["good", "Good", "bad"]))
+    assert main(["train", "--data", str(npz), "--normal", normal, "--contamination", "0.1", "--preset", "tiny",
+                 "--total-kimg", "0.03", "--phase-kimg", "0.03", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--out", str(run)]) == 0
+    return npz, run
+
+
+def test_normal_given_by_index_or_in_another_case_agrees_with_evaluation_dir(tmp_path):
+    # _names_runs_own_split compared --normal by name, folded: `--normal 0` (the index of the run's class 'good') was
+    # other data's split, without the run's contamination, though evaluation_dir, comparing the names resolved, wrote
+    # it as the run's own (RUN/eval.json); and of classes 'Good' and 'good', --normal Good (that class exactly, not the
+    # run's 'good') was split with the run's contamination into eval-normal-Good/
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "good")
+    recorded = read_split_info(run)
+    assert recorded["gamma"] == 0.1 and recorded["n_contamination"] > 0
+    for normal in ("0", ("0",), "good", " good"):
+        split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
+        assert evaluation_dir(run, recorded, split.info) == run, normal
+        assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
+    split = split_for_run(run, str(npz), log=lambda m: None, normal="Good")
+    assert evaluation_dir(run, recorded, split.info) != run
+    assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
+
+
+def test_normal_label_0_and_no_class_named_are_taken_as_given(tmp_path):
+    # split_for_run tested `normal` by truth: the label 0 (normal=0, class 'good') was dropped, and the run's own
+    # normal class 'bad' evaluated instead, with other data's split (no contamination) written as the run's own
+    # evaluation; "" or () (no class named) took the run's classes over, split as other data's all the same
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "bad")
+    recorded = read_split_info(run)
+    split = split_for_run(run, str(npz), log=lambda m: None, normal=0)
+    assert split.info["normal_classes"] == ["good"] and evaluation_dir(run, recorded, split.info).name == \
+        "eval-data-normal-good"
+    assert split.info["n_contamination"] == 0
+    for normal in (2, "", (), None):
+        split = split_for_run(run, str(npz), log=lambda m: None, normal=normal)
+        assert split.info["normal_classes"] == ["bad"] and evaluation_dir(run, recorded, split.info) == run, normal
+        assert (split.info["gamma"], split.info["n_contamination"]) == (0.1, recorded["n_contamination"]), normal
+
+
+def test_the_runs_data_path_now_a_link_is_decided_as_evaluation_dir_decides(tmp_path):
+    # the path as typed, equal to split.json's source, was taken for the run's own data (split with its
+    # contamination) where a link to the data moved elsewhere now stands: the split's source is the link's target, so
+    # evaluation_dir filed that split under eval-*/, a split of the run's contamination for other data
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "good")
+    recorded = read_split_info(run)
+    assert recorded["source"] == str(npz.resolve())
+    (tmp_path / "moved").mkdir()
+    npz.rename(tmp_path / "moved" / npz.name)
+    try:
+        npz.symlink_to(tmp_path / "moved" / npz.name)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    split = split_for_run(run, recorded["source"], log=lambda m: None)
+    assert evaluation_dir(run, recorded, split.info) != run
+    assert (split.info["gamma"], split.info["n_contamination"]) == (0.0, 0)
+
+
+def test_an_older_runs_photos_in_both_are_said_when_its_own_data_is_given_as_data(tmp_path):
+    # a rebuild of a run that never recorded photos_in_both says the photos split across its hold-out (`evaluate
+    # RUN`); its own data given as --data is the same split, written as the same evaluation (RUN/eval.json), and said
+    # nothing, as other data's training part (which trains nothing) is not
+    import json
+    import warnings
+
+    from wildgan.cli import main
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.run import split_for_run
+
+    rng = np.random.default_rng(0)
+    npz, run = tmp_path / "crops.npz", tmp_path / "run"
+    np.savez(npz, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    with pytest.warns(WildganWarning, match="do not split it"):
+        assert main(["train", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.03",
+                     "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                     str(run)]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)       # (said when drawn, recorded: not again)
+        split_for_run(run, str(npz), log=lambda m: None)
+    older = json.loads((run / "split.json").read_text())
+    assert older.pop("photos_in_both") > 0
+    (run / "split.json").write_text(json.dumps(older))
+    with pytest.warns(WildganWarning, match="do not split it") as said:
+        split_for_run(run, str(npz), log=lambda m: None)
+    assert len([w for w in said if "do not split it" in str(w.message)]) == 1
+    # other data with photo ids: still nothing said of its training part
+    other = tmp_path / "other.npz"
+    np.savez(other, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        split_for_run(run, str(other), log=lambda m: None)
+
+
+def test_another_normal_class_of_the_runs_data_is_one_split_with_or_without_data(tmp_path):
+    # `evaluate RUN --normal C` kept the run's contamination, `evaluate RUN --data ITS_DATA --normal C` did not: the
+    # same evaluation folder (eval-data-normal-C/) recorded either split by how the command was typed
+    from wildgan.evaluation.run import evaluation_dir, split_for_run
+    from wildgan.scoring.run import read_split_info
+
+    npz, run = _three_class_run(tmp_path, "bad")
+    recorded = read_split_info(run)
+    plain, given = (split_for_run(run, data, log=lambda m: None, normal="good") for data in (None, str(npz)))
+    assert evaluation_dir(run, recorded, plain.info) == evaluation_dir(run, recorded, given.info) == \
+        run / "eval-data-normal-good"
+    assert (plain.info["gamma"], plain.info["n_contamination"], plain.info["n_train"]) == \
+        (given.info["gamma"], given.info["n_contamination"], given.info["n_train"]) == (0.0, 0, 20)
+    assert plain.test_ids == given.test_ids and plain.train_ids == given.train_ids
+    # the run's own normal class, by index: the run's split, contamination and all
+    own = split_for_run(run, log=lambda m: None, normal="2")
+    assert evaluation_dir(run, recorded, own.info) == run and own.info["n_contamination"] == \
+        recorded["n_contamination"] > 0
