@@ -408,16 +408,23 @@ def test_a_photo_hold_out_whose_photos_hold_no_anomalous_crop_says_why(tmp_path)
     assert e.value.split_problem == SPLIT_TOO_SMALL
     assert build_split(replace(cfg, seed=1)).info["test_image_ids"] == [2]      # (another seed, another photo)
 
+
+def _crops_of_photos(tmp_path: Path) -> DataConfig:
+    """An .npz of 200 8x8 crops, 10 of each of 20 photos (image_id), without is_anomaly: the generic protocol's."""
+    rng = np.random.default_rng(0)
+    p = tmp_path / "crops.npz"
+    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
+             image_id=np.repeat(np.arange(20), 10))
+    return DataConfig(data=str(p), normal=("0",))
+
+
 def test_photo_ids_that_a_generic_hold_out_splits_across_train_and_test_are_warned_of(tmp_path):
     # image_id without is_anomaly takes the generic protocol, whose hold-out is of images: 10 crops of each of 20
     # photos landed in training and test alike without a word, though image_id is what the docs say a split goes by
     from wildgan.data import load_split_data
 
-    rng = np.random.default_rng(0)
-    p = tmp_path / "crops.npz"
-    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
-             image_id=np.repeat(np.arange(20), 10))
-    cfg = DataConfig(data=str(p), normal=("0",))
+    cfg = _crops_of_photos(tmp_path)
+    p = Path(cfg.data)
     with pytest.warns(WildganWarning, match=r"crops\.npz: its image_id \(photo ids\) do not split it: the generic "
                                             r"protocol holds out 0\.2 of each class's images, not of the photos, and "
                                             r"\d+ of the \d+ photos it uses have images in both the training and the "
@@ -434,8 +441,8 @@ def test_photo_ids_that_a_generic_hold_out_splits_across_train_and_test_are_warn
         warnings.simplefilter("error", WildganWarning)
         build_split(replace(cfg, seed=1), loaded=loaded)
         # an id of each image's own splits nothing across
-        np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
-                 image_id=np.arange(200))
+        with np.load(p) as z:
+            np.savez(p, x=z["x"], y=z["y"], image_id=np.arange(200))
         build_split(cfg)
 
 def test_generic_test_split_paper_and_all(tmp_path):
@@ -1828,11 +1835,7 @@ def test_photo_ids_split_across_a_runs_hold_out_are_said_at_the_rebuilds_of_a_ru
     # the warning is said when a split is drawn, not again at each rebuild of the run's split (`score` / `evaluate` /
     # `report` RUN). A run drawn by a wildgan without the warning was never told, and its rebuilds said nothing either:
     # its AUC, of test crops whose photos it trained on, read as one of new photos
-    rng = np.random.default_rng(0)
-    p = tmp_path / "crops.npz"
-    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.array([0] * 150 + [1] * 50),
-             image_id=np.repeat(np.arange(20), 10))
-    cfg = DataConfig(data=str(p), normal=("0",))
+    cfg = _crops_of_photos(tmp_path)
     with pytest.warns(WildganWarning, match="do not split it"):
         s = build_split(cfg)
     assert s.info["photos_in_both"] > 0

@@ -70,6 +70,17 @@ def test_ranks_that_agree_or_differ_only_per_process_go_on(monkeypatch: pytest.M
     same_training_on_every_rank(None, _SETTINGS, _IMAGES)
 
 
+def _toy_run(tmp_path: Path) -> RunConfig:
+    """A tiny run's settings (48 8x8 gray images, two phases of 32 images) on an .npz written into tmp_path."""
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=(rng.random((48, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
+    return RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=0.064, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu", threads=1, train_scores=False), preset="tiny")
+
+
 @pytest.mark.parametrize("differs", ["seed", "images"])
 def test_train_run_on_ranks_that_differ_stops_before_it_writes_the_run(differs: str, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,13 +88,7 @@ def test_train_run_on_ranks_that_differ_stops_before_it_writes_the_run(differs: 
     gradients averaged over both) into a run that recorded rank 0's settings and images alone."""
     from wildgan.training import run as run_mod
 
-    data = tmp_path / "toy.npz"
-    rng = np.random.default_rng(0)
-    np.savez(data, x=(rng.random((48, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
-                    net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"],
-                                      device="cpu", threads=1, train_scores=False), preset="tiny")
+    cfg = _toy_run(tmp_path)
 
     def rank_0(mine: Any) -> Any:
         if not (isinstance(mine, tuple) and len(mine) == 2 and isinstance(mine[0], dict)):
@@ -122,13 +127,7 @@ def test_overwrite_on_ranks_that_differ_keeps_the_old_run(tmp_path: Path, monkey
     refused job left nothing of the run it was refused over. Rank 1's answer is stubbed in the all-gather."""
     from wildgan.training import run as run_mod
 
-    data = tmp_path / "toy.npz"
-    rng = np.random.default_rng(0)
-    np.savez(data, x=(rng.random((48, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 24))
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1),
-                    net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.032, minibatch=PRESETS["tiny"]["minibatch"],
-                                      device="cpu", threads=1, train_scores=False), preset="tiny")
+    cfg = _toy_run(tmp_path)
     seed_of_rank_1 = [3]
 
     def gather(out: list, mine: Any, group: Any = None) -> None:
