@@ -517,6 +517,11 @@ def test_a_config_files_list_of_no_values_is_named_by_the_file_and_its_key(tmp_p
     assert main(["train", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
     assert capsys.readouterr().err.strip() == (f'wildgan: error: {f}: {key} must give one or more values, comma '
                                                f'separated, got {got} (the --{key} setting)')
+    # a class holding a comma kept as the names (a class 'a,b'), with an empty item beside it: refused by the file
+    f.write_text(f'{{"{key}": ["a,b", " "]}}')
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == (f'wildgan: error: {f}: {key} must name a class in each item, got '
+                                               f'["a,b", " "] (the --{key} setting)')
     # typed, as before
     assert main(["train", "--normal", ",", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
     assert capsys.readouterr().err.strip() == "wildgan: error: --normal ',': no values; give one or more, comma " \

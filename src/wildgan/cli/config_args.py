@@ -452,6 +452,9 @@ def _option_value(action: argparse.Action, v: Any, path: Path, key: str | None =
         # A tuple is such a list as a run's own config gives it (run_config_to_options: `--resume` and `--config
         # RUN/config.yaml` of a run of a class 'a,b' were refused, "--normal must be a string, got ["a,b"]")
         v = _class_names_option(v) if action.dest in ("normal", "exclude") else ",".join(map(str, v))
+        if isinstance(v, tuple) and not all(n.strip() for n in v):
+            # (the names kept as they are: an empty one is no class, where the joined list's split dropped it)
+            raise refused(f"must name a class in each item, got {shown(raw, from_file=True)}")
     elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
         if action.type is not None and isinstance(v, float) and v.is_integer():
             v = int(v)                                      # threads: 2.0, as the int options take it
@@ -523,7 +526,8 @@ def _class_names_option(names: Sequence[Any]) -> str | tuple[str, ...]:
     folder 'a,b'), the tuple of the names, which data_config_from_args takes as they are (the comma list's split made
     class 'a,b' classes 'a' and 'b')."""
     names = [str(n) for n in names]
-    return tuple(names) if any("," in n for n in names) else ",".join(names)
+    # (an item of commas and spaces alone names no class: joined, it is refused as the comma list of no values)
+    return tuple(names) if any("," in n and n.strip(", ") for n in names) else ",".join(names)
 
 
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
