@@ -705,14 +705,19 @@ def test_a_flat_config_file_beside_resume_changes_only_its_settings_of_the_run(t
                                             f"setting)"), err
 
 
-def test_resume_true_in_a_config_file_is_refused_naming_the_file(tmp_path, capsys) -> None:
-    # --resume is read from the command line before the file (the run's config.yaml is added then): from a file it
-    # resumed with the defaults' settings in place of the run's, refused as "settings that differ" nobody typed
+def _recorded_tiny_run(tmp_path: Path) -> Path:
+    """tmp_path/run holding only the config of a tiny 8x8 gray run (1 kimg, phases of 0.3): what a resume reads."""
     cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
                     train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
     run = tmp_path / "run"
     run.mkdir()
     write_run_config(cfg, run)
+    return run
+
+def test_resume_true_in_a_config_file_is_refused_naming_the_file(tmp_path, capsys) -> None:
+    # --resume is read from the command line before the file (the run's config.yaml is added then): from a file it
+    # resumed with the defaults' settings in place of the run's, refused as "settings that differ" nobody typed
+    run = _recorded_tiny_run(tmp_path)
     flat = tmp_path / "opts.yaml"
     flat.write_text("resume: true\ntotal_kimg: 2\n")
     rc, _, err = _dry_run(capsys, "--out", str(run), "--config", str(flat))
@@ -754,11 +759,7 @@ def test_a_refused_resume_names_the_flag_typed_or_the_file_s_key_that_set_a_diff
 def test_overwrite_in_a_flat_file_beside_resume_is_refused_naming_the_file(tmp_path, capsys) -> None:
     # the file goes over the run's config.yaml beside a typed --resume: its `overwrite: true` was refused as
     # "--resume ... and --overwrite deletes it", a flag nobody had typed, without a word of the file it came from
-    cfg = RunConfig(data=DataConfig(resolution=8, channels=1), net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
-    run = tmp_path / "run"
-    run.mkdir()
-    write_run_config(cfg, run)
+    run = _recorded_tiny_run(tmp_path)
     flat = tmp_path / "opts.yaml"
     flat.write_text("overwrite: true\ntotal_kimg: 2\n")
     capsys.readouterr()

@@ -1082,13 +1082,17 @@ def test_a_number_that_names_no_class_is_not_taken_as_an_index_among_numbered_cl
     assert build_split(DataConfig(data=str(p), normal=("10",))).info["normal_classes"] == ["10"]
 
 
+def _three_classes(path: Path, rng: np.random.Generator, names: list[str]) -> None:
+    """An .npz of 60 random 8x8 gray images, 20 of each of three classes with the given names."""
+    np.savez(path, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
+             class_names=np.array(names))
+
 def test_a_class_named_in_another_case_that_matches_two_classes_is_refused_naming_both(tmp_path):
     # class folders 'Good' and 'good' (two sources merged, on a case-sensitive file system): --normal GOOD took the
     # first of them in silence, and --exclude GOOD likewise; the exact name still picks its own class
     rng = np.random.default_rng(0)
     p = tmp_path / "cased.npz"
-    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["Good", "good", "bad"]))
+    _three_classes(p, rng, ["Good", "good", "bad"])
     with pytest.raises(DataError, match=r"normal class 'GOOD' matches 2 classes in another case \('Good', 'good'\)"):
         build_split(DataConfig(data=str(p), normal=("GOOD",)))
     with pytest.raises(DataError, match=r"excluded class 'GOOD' matches 2 classes"):
@@ -1103,8 +1107,7 @@ def test_a_class_is_matched_in_another_case_by_unicode_case_folding(tmp_path):
     # both 'strasse'. Two classes the same when folded are refused as two in another case are
     rng = np.random.default_rng(0)
     p = tmp_path / "folded.npz"
-    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["Straße", "Weg", "Platz"]))
+    _three_classes(p, rng, ["Straße", "Weg", "Platz"])
     assert build_split(DataConfig(data=str(p), normal=("STRASSE",))).info["normal_classes"] == ["Straße"]
     assert build_split(DataConfig(data=str(p), normal=("weg",), exclude_classes=("strasse",))
                        ).info["excluded_classes"] == ["Straße"]
@@ -1113,8 +1116,7 @@ def test_a_class_is_matched_in_another_case_by_unicode_case_folding(tmp_path):
                             inherited=("normal", "exclude_classes"), whole=True)
     assert inherited.info["normal_classes"] == ["Straße"] and inherited.info["excluded_classes"] == ["Platz"]
     q = tmp_path / "folded_twice.npz"
-    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["Straße", "STRASSE", "Weg"]))
+    _three_classes(q, rng, ["Straße", "STRASSE", "Weg"])
     with pytest.raises(DataError, match=r"normal class 'strasse' matches 2 classes in another case "
                                         r"\('Straße', 'STRASSE'\)"):
         build_split(DataConfig(data=str(q), normal=("strasse",)))
@@ -1126,8 +1128,7 @@ def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path)
     # and resolve_classes itself), so no value could name it and the class could not be chosen at all
     rng = np.random.default_rng(0)
     p = tmp_path / "spaced.npz"
-    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array([" good", "bad ", "other"]))
+    _three_classes(p, rng, [" good", "bad ", "other"])
     assert build_split(DataConfig(data=str(p), normal=("good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=(" good",))).info["normal_classes"] == [" good"]
     assert build_split(DataConfig(data=str(p), normal=("BAD",))).info["normal_classes"] == ["bad "]
@@ -1140,8 +1141,7 @@ def test_a_class_whose_name_has_spaces_around_it_is_chosen_by_its_name(tmp_path)
                        ).info["excluded_classes"] == ["bad "]
     # two classes that differ only in their spaces: the exact name picks its own, the bare name is refused
     q = tmp_path / "two_spaced.npz"
-    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array([" good", "good ", "bad"]))
+    _three_classes(q, rng, [" good", "good ", "bad"])
     with pytest.raises(DataError, match=r"normal class 'good' matches 2 classes .*\(' good', 'good '\)"):
         build_split(DataConfig(data=str(q), normal=("good",)))
     assert build_split(DataConfig(data=str(q), normal=("good ",))).info["normal_classes"] == ["good "]
@@ -1155,16 +1155,14 @@ def test_two_classes_differing_only_in_spaces_are_refused_naming_their_indices(t
     assert csv_list("good ", str, "--normal") == ["good"]
     rng = np.random.default_rng(0)
     q = tmp_path / "two_spaced.npz"
-    np.savez(q, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["bad", " good", "good "]))
+    _three_classes(q, rng, ["bad", " good", "good "])
     with pytest.raises(DataError, match=r"matches 2 classes .*\(' good', 'good '\).* by its index: 1 for ' good', "
                                         r"2 for 'good '"):
         build_split(DataConfig(data=str(q), normal=("good",)))
     assert build_split(DataConfig(data=str(q), normal=("2",))).info["normal_classes"] == ["good "]
     # (classes named by numbers take no index: '1' would be one of them, so none is offered)
     r = tmp_path / "numbered.npz"
-    np.savez(r, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["7", " 1", "1 "]))
+    _three_classes(r, rng, ["7", " 1", "1 "])
     with pytest.raises(DataError, match=r"matches 2 classes") as e:
         build_split(DataConfig(data=str(r), normal=("1",)))
     assert "index" not in str(e.value)
@@ -1812,8 +1810,7 @@ def test_a_class_name_split_at_its_comma_is_refused_saying_how_to_name_the_class
 
     rng = np.random.default_rng(0)
     p = tmp_path / "comma.npz"
-    np.savez(p, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 3,
-             class_names=np.array(["a,b", "x", "y"]))
+    _three_classes(p, rng, ["a,b", "x", "y"])
     with pytest.raises(DataError, match=r"normal class 'a' does not exist; available classes: 0=a,b, 1=x, 2=y "
                                         r"\(class 'a,b' holds a comma: give the name whole, in a tuple of names "
                                         r"\('a,b',\)\)"):
